@@ -1,0 +1,64 @@
+# The front door of l2gpu. `make demo` runs the main job; `make test` runs every check.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TOOLS  := .tools
+ANVIL_VERSION := 1.7.1
+ANVIL  := $(TOOLS)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint typecheck imports pytest bench lock tools clean
+
+install: $(STAMP)
+
+# Reinstall only when the dependency declarations change.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "l2gpu needs Python >= 3.11: run 'make PYTHON=python3.11 ...'"; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+# anvil (Foundry's dev node, from the npm registry) is the real JSON-RPC L1 that the
+# tests of the JSON-RPC path run against. Where npm or the platform is missing, those
+# tests skip and say why.
+tools: $(ANVIL)
+$(ANVIL):
+	@if command -v npm >/dev/null 2>&1 && [ "$$(uname -s -m)" = "Linux x86_64" ]; then \
+	  npm install --silent --no-audit --no-fund --prefix $(TOOLS) \
+	    @foundry-rs/anvil-linux-amd64@$(ANVIL_VERSION) || echo "warning: could not install anvil"; \
+	else echo "note: npm or linux-x86_64 missing; JSON-RPC tests against anvil will skip"; fi
+
+demo: install
+	$(BIN)/l2gpu demo
+
+test: install tools lint typecheck imports pytest
+
+lint: install
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
+
+typecheck: install
+	$(BIN)/mypy
+
+imports: install
+	$(BIN)/lint-imports
+
+pytest: install tools
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/l2gpu bench all --json
+
+# Re-resolve the dependency ranges of pyproject.toml and pin the result.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip
+	.lock-venv/bin/pip install -q '.[dev]'
+	.lock-venv/bin/pip freeze --exclude l2gpu | grep -v '^-e ' > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache build dist

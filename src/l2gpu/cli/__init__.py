@@ -1,0 +1,1 @@
+"""The ``l2gpu`` command line: thin commands over the shells."""

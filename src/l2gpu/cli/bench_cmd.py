@@ -1,0 +1,53 @@
+"""``l2gpu bench <suite> [--json]``: run a benchmark suite and print its figures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from l2gpu.core.errors import L2gpuError
+
+
+def _crypto() -> dict[str, Any]:
+    from l2gpu.bench import crypto
+
+    return crypto.run()
+
+
+SUITES: dict[str, Callable[[], dict[str, Any]]] = {"crypto": _crypto}
+# Suites that arrive with later issues: named here so that asking for one says when.
+PENDING_SUITES = {
+    "channels": "#3 (payment channels)",
+    "rollup": "#4 (optimistic rollup)",
+    "fraud": "#5 (fraud proofs)",
+    "market": "#6 (GPU market)",
+    "analytics": "#7 (analytics)",
+}
+
+
+def bench(
+    suite: Annotated[str, typer.Argument(help="crypto, or all.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run a benchmark suite (medians over several rounds) and print its figures."""
+    if suite == "all":
+        result: dict[str, Any] = {name: run() for name, run in SUITES.items()}
+    elif suite in SUITES:
+        result = SUITES[suite]()
+    elif suite in PENDING_SUITES:
+        raise L2gpuError(
+            f"benchmark suite '{suite}' is not available yet",
+            f"it lands with issue {PENDING_SUITES[suite]}; available: {', '.join(SUITES)}, all",
+        )
+    else:
+        raise L2gpuError(
+            f"unknown benchmark suite '{suite}'", f"choose one of: {', '.join(SUITES)}, all"
+        )
+    if as_json:
+        typer.echo(json.dumps(result, sort_keys=False))
+    else:
+        for key, value in result.items():
+            typer.echo(f"{key:32} {value}")

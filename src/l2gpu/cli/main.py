@@ -1,0 +1,90 @@
+"""Entry point of the ``l2gpu`` command.
+
+Every error a user can cause ends as one line on stderr (what was wrong, what to
+do) and exit status 2; nothing a user types produces a traceback. An unexpected
+error prints a short report request instead (set ``L2GPU_DEBUG=1`` for the trace).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from l2gpu import __version__
+from l2gpu.cli import bench_cmd, config_cmd, demo_cmd, pending
+from l2gpu.config import load_settings
+from l2gpu.core.errors import L2gpuError
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+app = typer.Typer(
+    name="l2gpu",
+    help="Rent GPUs by the second; pay over Layer-2 rails that no one can freeze.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"l2gpu {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    l1_rpc: Annotated[
+        str | None,
+        typer.Option("--l1-rpc", help="Ethereum JSON-RPC URL (default: embedded py-evm chain)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Where l2gpu keeps its files.")
+    ] = None,
+) -> None:
+    """Settings come from flags, then L2GPU_* variables, then l2gpu.toml, then defaults."""
+    ctx.obj = load_settings(l1_rpc=l1_rpc, data_dir=data_dir)
+
+
+app.command("demo")(demo_cmd.demo)
+app.add_typer(config_cmd.app, name="config")
+app.command("bench")(bench_cmd.bench)
+pending.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return its exit status (2 for user errors)."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except L2gpuError as exc:
+        err.print(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:
+        if os.environ.get("L2GPU_DEBUG"):
+            raise
+        err.print(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in l2gpu. Run again with L2GPU_DEBUG=1 for details and report it."
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Effective settings: embedded defaults < ``l2gpu.toml`` < ``L2GPU_*`` environment < flags.
+
+pydantic-settings reads the sources; this module adds what users need around it:
+unknown settings are errors (a typo such as ``L2GPU_L1_PRC`` must not be ignored
+silently), every error names the setting and says what to do, and secrets are
+masked when settings are shown.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import InvalidValue, L2gpuError
+
+ENV_PREFIX = "L2GPU_"
+CONFIG_FILE_ENV = "L2GPU_CONFIG"
+DEFAULT_CONFIG_FILE = "l2gpu.toml"
+
+SettlementDesign = Literal["channel-l1", "optimistic", "zk", "plasma", "hybrid", "sharded"]
+
+
+class ConfigError(L2gpuError):
+    """The settings (file, environment or flags) are not valid."""
+
+
+class Settings(BaseSettings):
+    """All settings of l2gpu, with their embedded defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+    )
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".l2gpu",
+        description="where l2gpu keeps its database, keystores and build cache",
+    )
+    l1_rpc: str | None = Field(
+        default=None,
+        description="Ethereum JSON-RPC URL of the L1; unset means the embedded py-evm chain",
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset means a SQLite file in data_dir"
+    )
+    settlement: SettlementDesign = Field(
+        default="channel-l1", description="settlement design used by leases"
+    )
+    private_key: SecretStr | None = Field(
+        default=None, description="hex private key (prefer keystore for real funds)"
+    )
+    keystore: Path | None = Field(default=None, description="encrypted keystore file (eth-account)")
+    keystore_password: SecretStr | None = Field(
+        default=None, description="password of the keystore file"
+    )
+    api_host: str = Field(default="127.0.0.1", description="address the API listens on")
+    api_port: int = Field(default=8600, ge=1, le=65535, description="port of the API")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
+
+    @field_validator("l1_rpc")
+    @classmethod
+    def _check_rpc_url(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else check_rpc_url(value)
+
+    @field_validator("private_key")
+    @classmethod
+    def _check_private_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            PrivateKey.from_hex(value.get_secret_value())
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in force: the setting, else a SQLite file in ``data_dir``."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'l2gpu.db'}"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where compiled contracts are cached."""
+        return self.data_dir / "cache"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags, then environment, then the TOML file, then defaults."""
+        toml_file = _config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def check_rpc_url(value: str) -> str:
+    """Return ``value`` if it is an http(s) or ws(s) URL with a host, else raise InvalidValue."""
+    fix = "give a URL such as http://127.0.0.1:8545, or unset it to use the embedded chain"
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https", "ws", "wss"):
+        raise InvalidValue("L1 RPC URL", value, "the scheme must be http, https, ws or wss", fix)
+    if not parsed.hostname:
+        raise InvalidValue("L1 RPC URL", value, "it names no host", fix)
+    try:
+        _ = parsed.port
+    except ValueError as exc:
+        raise InvalidValue("L1 RPC URL", value, "its port is not a number in 0-65535", fix) from exc
+    return value
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get(CONFIG_FILE_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(
+                f"config file {path} (from {CONFIG_FILE_ENV}) does not exist",
+                f"create it or unset {CONFIG_FILE_ENV}",
+            )
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the effective settings; ``overrides`` (from flags) win over everything else.
+
+    Raises :class:`ConfigError` for an unknown setting, a malformed TOML file or an
+    invalid value, naming the setting and its source.
+    """
+    known = set(Settings.model_fields)
+    unknown_env = sorted(
+        key
+        for key in os.environ
+        if key.startswith(ENV_PREFIX)
+        and key != CONFIG_FILE_ENV
+        and key[len(ENV_PREFIX) :].lower() not in known
+    )
+    if unknown_env:
+        raise ConfigError(
+            f"unknown setting {unknown_env[0]} in the environment",
+            f"remove it or use one of: {', '.join(ENV_PREFIX + k.upper() for k in sorted(known))}",
+        )
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"the config file is not valid TOML ({exc})", "fix the line it names"
+        ) from exc
+    except ValidationError as exc:
+        raise _explain(exc) from exc
+    except InvalidValue as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _explain(exc: ValidationError) -> ConfigError:
+    error = exc.errors()[0]
+    name = ".".join(str(p) for p in error["loc"]) or "settings"
+    if error["type"] == "extra_forbidden":
+        return ConfigError(
+            f"unknown setting '{name}'",
+            f"remove it or use one of: {', '.join(sorted(Settings.model_fields))}",
+        )
+    where = f"set it in {DEFAULT_CONFIG_FILE}, {ENV_PREFIX}{name.upper()} or a flag"
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, InvalidValue):
+        return ConfigError(f"setting {name}: {cause.what}", f"{cause.fix}; {where}")
+    value = "(hidden)" if "key" in name else repr(error.get("input"))
+    return ConfigError(f"setting {name} = {value} is not valid: {error['msg']}", where)
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """Rows of ``(setting, effective value, description)`` with secrets masked."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            shown = "********" if value.get_secret_value() else "(empty)"
+        elif value is None:
+            shown = "(unset)"
+        else:
+            shown = str(value)
+        rows.append((name, shown, field.description or ""))
+    rows.append(("(database in force)", settings.effective_database_url, "derived"))
+    return rows

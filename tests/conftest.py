@@ -1,0 +1,92 @@
+"""Shared fixtures: an isolated environment, an embedded chain, a real anvil node."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from l2gpu.l1 import Chain, compile_contract
+from l2gpu.l1.embedded import start_embedded_chain
+
+REPO = Path(__file__).resolve().parents[1]
+ANVIL = REPO / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+# anvil's well-known dev keys (mnemonic "test test ... junk"): funded on anvil only.
+ANVIL_KEYS = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9efd8e8f3e08d8d4d4bce6f2d0e5d5",
+]
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test sees the developer's L2GPU_* variables, l2gpu.toml or home folder."""
+    for key in list(os.environ):
+        if key.startswith("L2GPU_"):
+            monkeypatch.delenv(key)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def token_compiled(tmp_path_factory: pytest.TempPathFactory):
+    """TestToken, compiled once per session."""
+    return compile_contract("tokens/TestToken.vy", cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def module_chain() -> Chain:
+    """One embedded chain per test module."""
+    return start_embedded_chain()
+
+
+@pytest.fixture
+def chain(module_chain: Chain) -> Iterator[Chain]:
+    """The module's chain, rolled back to a snapshot after each test."""
+    snapshot = module_chain.snapshot()
+    yield module_chain
+    module_chain.revert(snapshot)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def anvil_url() -> Iterator[str]:
+    """A real anvil node on loopback (installed by `make tools`)."""
+    binary = shutil.which("anvil") or (str(ANVIL) if ANVIL.exists() else None)
+    if binary is None:
+        pytest.skip("anvil is not installed: run 'make tools' (needs npm on linux-x86_64)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--host", "127.0.0.1", "--silent", "--chain-id", "31337"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)  # waiting for a process to start, not for simulated time
+        else:
+            pytest.fail("anvil did not start listening within 30 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
