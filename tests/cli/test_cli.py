@@ -1,0 +1,101 @@
+"""The command line: version, help, pending groups, and bad input without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from l2gpu import __version__
+from l2gpu.cli.main import main
+from l2gpu.cli.pending import PENDING
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed entry point as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "l2gpu.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"l2gpu {__version__}"
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for group in ["demo", "bench", "config", *PENDING]:
+        assert group in out
+
+
+@pytest.mark.parametrize("group", sorted(PENDING))
+def test_pending_groups_say_so_and_exit_2(group: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([group, "anything", "--flag"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert "not available yet" in captured.err
+    assert "issue #" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--l1-rpc", "ftp://nowhere", "demo"], {}, "scheme must be http"),
+        (["config", "show"], {"L2GPU_L1_PRC": "x"}, "unknown setting L2GPU_L1_PRC"),
+        (["config", "show"], {"L2GPU_PRIVATE_KEY": "0xnothex"}, "64 hex digits"),
+        (["config", "show"], {"L2GPU_API_PORT": "eighty"}, "api_port"),
+        (["bench", "nosuch"], {}, "unknown benchmark suite 'nosuch'"),
+        (["bench", "channels"], {}, "lands with issue #3"),
+        (["--l1-rpc", "http://127.0.0.1:9", "demo"], {}, "no Ethereum JSON-RPC answered"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(args, env, message) -> None:
+    result = run(*args, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert message in result.stderr
+
+
+def test_config_show_masks_the_key_and_prints_json() -> None:
+    key = "0x" + "ab" * 32
+    result = run("config", "show", "--json", env={"L2GPU_PRIVATE_KEY": key})
+    assert result.returncode == 0
+    shown = json.loads(result.stdout)
+    assert shown["private_key"] == "********"
+    assert "abab" not in result.stdout
+
+
+def test_config_new_key_writes_an_encrypted_keystore(tmp_path: Path) -> None:
+    password = tmp_path / "pw"
+    password.write_text("long enough password\n")
+    target = tmp_path / "key.json"
+    result = run("config", "new-key", str(target), "--password-file", str(password))
+    assert result.returncode == 0, result.stderr
+    assert "created 0x" in result.stdout
+    assert json.loads(target.read_text())["crypto"]["kdf"] == "scrypt"
+
+
+def test_demo_deploys_on_the_embedded_chain(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path / "data"), "demo")
+    assert result.returncode == 0, result.stderr
+    assert "deployed TestToken at 0x" in result.stdout
+    assert "L1 block" in result.stdout
+    assert (tmp_path / "data" / "cache" / "contracts").is_dir()
+
+
+def test_bench_crypto_reports_the_named_figures() -> None:
+    from l2gpu.bench import crypto
+
+    figures = crypto.run(count=100, rounds=1)
+    assert figures["eip712_sign_per_s"] > 0
+    assert figures["eip712_recover_per_s"] > 0
+    assert figures["eth_account_recover_per_s"] > 0

@@ -1,0 +1,72 @@
+"""Settings: sources and their order, unknown settings, bad values, masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from l2gpu.config import ConfigError, describe, load_settings
+
+KEY = "0x" + "0" * 63 + "7"
+
+
+def test_defaults_are_embedded() -> None:
+    settings = load_settings()
+    assert settings.l1_rpc is None
+    assert settings.settlement == "channel-l1"
+    assert settings.effective_database_url.startswith("sqlite:///")
+
+
+def test_order_is_flags_then_environment_then_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("l2gpu.toml").write_text('l1_rpc = "http://file:1"\napi_port = 9000\n')
+    assert load_settings().l1_rpc == "http://file:1"
+    monkeypatch.setenv("L2GPU_L1_RPC", "http://env:2")
+    settings = load_settings()
+    assert settings.l1_rpc == "http://env:2"
+    assert settings.api_port == 9000
+    assert load_settings(l1_rpc="http://flag:3").l1_rpc == "http://flag:3"
+
+
+def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text('settlement = "hybrid"\n')
+    monkeypatch.setenv("L2GPU_CONFIG", str(other))
+    assert load_settings().settlement == "hybrid"
+    monkeypatch.setenv("L2GPU_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings()
+
+
+def test_unknown_settings_are_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("L2GPU_L1_PRC", "http://x:1")
+    with pytest.raises(ConfigError, match="unknown setting L2GPU_L1_PRC.*L2GPU_L1_RPC"):
+        load_settings()
+    monkeypatch.delenv("L2GPU_L1_PRC")
+    Path("l2gpu.toml").write_text("colour = 'blue'\n")
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("l1_rpc = 'ftp://host'", "scheme must be http"),
+        ("l1_rpc = 'http://'", "names no host"),
+        ("l1_rpc = 'http://host:99999'", "port is not a number"),
+        ("api_port = 0", "api_port"),
+        ("settlement = 'teleport'", "settlement"),
+        ("private_key = '0x1234'", "64 hex digits"),
+        ("this is not toml", "not valid TOML"),
+    ],
+)
+def test_bad_values_name_the_setting(content: str, problem: str) -> None:
+    Path("l2gpu.toml").write_text(content + "\n")
+    with pytest.raises(ConfigError, match=problem):
+        load_settings()
+
+
+def test_secrets_are_masked_when_shown() -> None:
+    rows = {name: value for name, value, _ in describe(load_settings(private_key=KEY))}
+    assert rows["private_key"] == "********"
+    assert KEY[-10:] not in " ".join(rows.values())
