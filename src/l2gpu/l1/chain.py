@@ -38,6 +38,9 @@ class DevControls(Protocol):
     def mine(self, blocks: int) -> None:
         """Mine ``blocks`` empty blocks."""
 
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        """Make the next mined block carry exactly ``timestamp`` (later than the latest)."""
+
     def snapshot(self) -> Any:
         """Save the chain state; return a handle for :meth:`revert`."""
 
@@ -178,7 +181,7 @@ class Chain:
         self.dev = dev
         self.description = description
         self.chain_id = int(w3.eth.chain_id)
-        self._contracts: list[DeployedContract] = []
+        self._contracts: dict[Address, DeployedContract] = {}
 
     # -- reading ---------------------------------------------------------------
 
@@ -212,10 +215,15 @@ class Chain:
         receipt = self.send_signed(tx, sender)
         if receipt["status"] != 1 or not receipt["contractAddress"]:
             raise ContractRevert(compiled.name, "constructor", "deployment failed on chain")
-        contract = DeployedContract(
-            self, compiled, Address(bytes(HexBytes(receipt["contractAddress"])))
-        )
-        self._contracts.append(contract)
+        return self.attach(compiled, Address(bytes(HexBytes(receipt["contractAddress"]))))
+
+    def attach(self, compiled: CompiledContract, address: Address) -> DeployedContract:
+        """The contract ``compiled`` already deployed at ``address``; its logs get decoded too."""
+        known = self._contracts.get(address)
+        if known is not None and known.abi == compiled.abi:
+            return known
+        contract = DeployedContract(self, compiled, address)
+        self._contracts[address] = contract
         return contract
 
     def send_ether(self, to: Address, amount: int, *, sender: LocalAccount) -> Receipt:
@@ -248,7 +256,7 @@ class Chain:
     def to_receipt(self, raw: Any) -> Receipt:
         """Turn a web3 receipt into a :class:`Receipt` with every known contract's events."""
         events: list[ContractEvent] = []
-        for contract in self._contracts:
+        for contract in self._contracts.values():
             events.extend(contract.decode_logs(raw["logs"]))
         events.sort(key=lambda e: e.log_index)
         created = raw.get("contractAddress")
@@ -273,6 +281,15 @@ class Chain:
         """Mine ``blocks`` blocks; return the new block number."""
         self.dev.mine(blocks)
         return self.block_number()
+
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        """The next transaction is mined at exactly ``timestamp`` (must be in the future)."""
+        if timestamp <= self.timestamp():
+            raise L1Error(
+                f"timestamp {timestamp} is not after the latest block's {self.timestamp()}",
+                "pass a later time",
+            )
+        self.dev.set_next_block_timestamp(timestamp)
 
     def snapshot(self) -> Any:
         """Save the chain state for :meth:`revert`."""

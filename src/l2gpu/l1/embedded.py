@@ -37,6 +37,10 @@ class EmbeddedDevControls:
         """Mine ``blocks`` empty blocks."""
         self.tester.mine_blocks(blocks)
 
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        """The pending block (where the next transaction lands) gets ``timestamp``."""
+        self.tester.time_travel(int(timestamp))
+
     def snapshot(self) -> Any:
         """Save the chain state."""
         return self.tester.take_snapshot()

@@ -53,6 +53,10 @@ class JsonRpcDevControls:
         for _ in range(blocks):
             self._request("evm_mine", [])
 
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        """anvil and hardhat: the next block gets exactly ``timestamp``."""
+        self._request("evm_setNextBlockTimestamp", [int(timestamp)])
+
     def snapshot(self) -> Any:
         """Save the chain state; return the node's snapshot id."""
         return self._request("evm_snapshot", [])

@@ -1,0 +1,95 @@
+"""Inputs of the channel machine: one frozen dataclass per contract entry point.
+
+Every input carries ``sender`` (the caller) and ``now`` (the block time); ether
+inputs carry ``value`` (the ether sent along). Names match the contract's
+functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from l2gpu.core.channel.state import ChannelParams
+from l2gpu.core.types import Address, Timestamp, Wei
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    """The renter opens a channel and deposits ``amount``."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+    amount: Wei
+    expires_at: Timestamp
+    value: Wei = Wei(0)
+
+
+@dataclass(frozen=True, slots=True)
+class TopUp:
+    """The renter adds ``amount`` and may push expiry later."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+    amount: Wei
+    expires_at: Timestamp
+    value: Wei = Wei(0)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitVoucher:
+    """Anyone (provider, watcher) proves a higher voucher before the deadline."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+    amount: Wei
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CloseByRenter:
+    """The renter starts a close, conceding ``amount``; a challenge period follows."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+    amount: Wei
+
+
+@dataclass(frozen=True, slots=True)
+class CloseByProvider:
+    """The provider closes with its best voucher; settles at once."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+    amount: Wei
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CooperativeClose:
+    """Both parties signed ``amount``; settles at once. Anyone may submit it."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+    amount: Wei
+    renter_signature: bytes
+    provider_signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """Anyone pays out a channel whose deadline has passed."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+
+
+ChannelInput = (
+    Open | TopUp | SubmitVoucher | CloseByRenter | CloseByProvider | CooperativeClose | Settle
+)

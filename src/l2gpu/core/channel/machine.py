@@ -1,0 +1,241 @@
+"""The channel manager's state transition: the specification of ChannelManager.vy.
+
+``state_transition(state, input)`` validates the input, one check per line, and
+returns the new state and the events. A rejected input raises
+:class:`~l2gpu.core.channel.state.ChannelError` whose ``reason`` is the exact
+revert string of the contract, checked in the same order, so that shared vectors
+can compare the two. The state passed in is never changed.
+
+Rules in short:
+- only the renter opens, tops up (while open and unexpired) and starts a close;
+- anyone may prove a higher voucher before the deadline (a watcher for an
+  offline provider); the provider may close at once with its best voucher;
+- both parties together may close at once with any amount up to the deposit;
+- after the deadline anyone may settle: the provider gets the best voucher
+  capped at the deposit, the renter the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from l2gpu.core.channel.events import (
+    ChannelClosing,
+    ChannelEvent,
+    ChannelOpened,
+    ChannelSettled,
+    ChannelToppedUp,
+    Payout,
+    VoucherAccepted,
+)
+from l2gpu.core.channel.inputs import (
+    ChannelInput,
+    CloseByProvider,
+    CloseByRenter,
+    CooperativeClose,
+    Open,
+    Settle,
+    SubmitVoucher,
+    TopUp,
+)
+from l2gpu.core.channel.state import (
+    MAX_CHALLENGE_PERIOD,
+    MAX_DEPOSIT,
+    MAX_TIMESTAMP,
+    MIN_CHALLENGE_PERIOD,
+    Channel,
+    ChannelError,
+    ChannelParams,
+    ChannelStatus,
+    ManagerState,
+)
+from l2gpu.core.channel.vouchers import Voucher, channel_domain, cooperative_close_signer
+from l2gpu.core.types import ZERO_ADDRESS, Timestamp, Wei
+
+Transition = tuple[ManagerState, list[ChannelEvent]]
+
+
+def state_transition(state: ManagerState, event_input: ChannelInput) -> Transition:
+    """Apply one input to the manager state; return the new state and its events."""
+    match event_input:
+        case Open():
+            return handle_open(state, event_input)
+        case TopUp():
+            return handle_top_up(state, event_input)
+        case SubmitVoucher():
+            return handle_submit_voucher(state, event_input)
+        case CloseByRenter():
+            return handle_close_by_renter(state, event_input)
+        case CloseByProvider():
+            return handle_close_by_provider(state, event_input)
+        case CooperativeClose():
+            return handle_cooperative_close(state, event_input)
+        case Settle():
+            return handle_settle(state, event_input)
+    raise ChannelError(f"channel: unknown input {type(event_input).__name__}")
+
+
+def handle_open(state: ManagerState, inp: Open) -> Transition:
+    """The renter opens a channel with a deposit."""
+    params = inp.params
+    require(inp.sender == params.renter, "channel: only the renter may open")
+    require(
+        params.provider not in (ZERO_ADDRESS, params.renter),
+        "channel: provider must be another account",
+    )
+    require(
+        MIN_CHALLENGE_PERIOD <= params.challenge_period <= MAX_CHALLENGE_PERIOD,
+        "channel: challenge period out of range",
+    )
+    require(0 < inp.amount <= MAX_DEPOSIT, "channel: deposit out of range")
+    require(inp.now < inp.expires_at <= MAX_TIMESTAMP, "channel: expiry must be in the future")
+    require(state.get(params.id) is None, "channel: id already used")
+    check_value(params, inp.amount, inp.value)
+    channel = Channel(params=params, deposit=inp.amount, expires_at=inp.expires_at)
+    return state.with_channel(channel), [
+        ChannelOpened(params.id, params, inp.amount, inp.expires_at)
+    ]
+
+
+def handle_top_up(state: ManagerState, inp: TopUp) -> Transition:
+    """The renter adds funds and may extend expiry, while the channel is open and unexpired."""
+    channel = require_open(state, inp.params)
+    require(inp.sender == inp.params.renter, "channel: only the renter may top up")
+    require(inp.now < channel.expires_at, "channel: expired")
+    require(
+        channel.expires_at <= inp.expires_at <= MAX_TIMESTAMP,
+        "channel: expiry cannot move earlier",
+    )
+    require(channel.deposit + inp.amount <= MAX_DEPOSIT, "channel: deposit out of range")
+    check_value(inp.params, inp.amount, inp.value)
+    deposit = Wei(channel.deposit + inp.amount)
+    updated = replace(channel, deposit=deposit, expires_at=inp.expires_at)
+    return state.with_channel(updated), [
+        ChannelToppedUp(inp.params.id, inp.amount, deposit, inp.expires_at)
+    ]
+
+
+def handle_submit_voucher(state: ManagerState, inp: SubmitVoucher) -> Transition:
+    """Anyone proves a higher voucher before the deadline."""
+    channel = require_live(state, inp.params)
+    require(inp.now < channel.deadline(), "channel: deadline passed")
+    require(inp.amount <= MAX_DEPOSIT, "channel: amount out of range")
+    require(inp.amount > channel.best_amount, "channel: voucher not above the best")
+    require_voucher(state, inp.params, inp.amount, inp.signature)
+    updated = replace(channel, best_amount=inp.amount)
+    return state.with_channel(updated), [VoucherAccepted(inp.params.id, inp.amount, inp.sender)]
+
+
+def handle_close_by_renter(state: ManagerState, inp: CloseByRenter) -> Transition:
+    """The renter starts a close conceding ``amount``; the challenge period starts now."""
+    channel = require_open(state, inp.params)
+    require(inp.sender == inp.params.renter, "channel: only the renter may start a close")
+    require(inp.amount <= MAX_DEPOSIT, "channel: amount out of range")
+    deadline = Timestamp(inp.now + inp.params.challenge_period)
+    best = Wei(max(channel.best_amount, inp.amount))
+    updated = replace(
+        channel, best_amount=best, close_deadline=deadline, status=ChannelStatus.CLOSING
+    )
+    return state.with_channel(updated), [ChannelClosing(inp.params.id, best, deadline)]
+
+
+def handle_close_by_provider(state: ManagerState, inp: CloseByProvider) -> Transition:
+    """The provider closes with its best voucher before the deadline; pays out at once."""
+    channel = require_live(state, inp.params)
+    require(inp.sender == inp.params.provider, "channel: only the provider may close at once")
+    require(inp.now < channel.deadline(), "channel: deadline passed")
+    require(inp.amount <= MAX_DEPOSIT, "channel: amount out of range")
+    events: list[ChannelEvent] = []
+    if inp.amount > channel.best_amount:
+        require_voucher(state, inp.params, inp.amount, inp.signature)
+        channel = replace(channel, best_amount=inp.amount)
+        events.append(VoucherAccepted(inp.params.id, inp.amount, inp.sender))
+    return pay_out(state, channel, channel.provider_payout(), events)
+
+
+def handle_cooperative_close(state: ManagerState, inp: CooperativeClose) -> Transition:
+    """Both parties signed the amount; anyone may submit it; pays out at once."""
+    channel = require_live(state, inp.params)
+    require(inp.amount <= channel.deposit, "channel: amount above deposit")
+    domain = channel_domain(state.chain_id, state.contract)
+    cid = inp.params.id
+    require(
+        cooperative_close_signer(domain, cid, inp.amount, inp.renter_signature)
+        == inp.params.renter,
+        "channel: bad renter signature",
+    )
+    require(
+        cooperative_close_signer(domain, cid, inp.amount, inp.provider_signature)
+        == inp.params.provider,
+        "channel: bad provider signature",
+    )
+    return pay_out(state, channel, inp.amount, [])
+
+
+def handle_settle(state: ManagerState, inp: Settle) -> Transition:
+    """Anyone settles a channel whose deadline has passed."""
+    channel = require_live(state, inp.params)
+    require(inp.now >= channel.deadline(), "channel: challenge period not over")
+    return pay_out(state, channel, channel.provider_payout(), [])
+
+
+# -- shared checks and effects -------------------------------------------------
+
+
+def require(condition: bool, reason: str) -> None:
+    """Raise ChannelError(reason) unless ``condition`` holds (the contract's ``assert``)."""
+    if not condition:
+        raise ChannelError(reason)
+
+
+def require_live(state: ManagerState, params: ChannelParams) -> Channel:
+    """The channel, which must be open or closing."""
+    channel = state.get(params.id)
+    require(channel is not None, "channel: unknown channel")
+    assert channel is not None  # for mypy; require() raised otherwise
+    require(channel.status != ChannelStatus.SETTLED, "channel: already settled")
+    return channel
+
+
+def require_open(state: ManagerState, params: ChannelParams) -> Channel:
+    """The channel, which must be open (not closing, not settled)."""
+    channel = require_live(state, params)
+    require(channel.status == ChannelStatus.OPEN, "channel: closing")
+    return channel
+
+
+def require_voucher(state: ManagerState, params: ChannelParams, amount: Wei, sig: bytes) -> None:
+    """The renter signed a voucher for ``amount`` on this channel, chain and contract."""
+    voucher = Voucher(params.id, amount, sig)
+    signer = voucher.signer(channel_domain(state.chain_id, state.contract))
+    require(signer == params.renter, "channel: bad voucher signature")
+
+
+def check_value(params: ChannelParams, amount: Wei, value: Wei) -> None:
+    """Ether channels take the deposit as ``value``; token channels take no ether."""
+    if params.is_ether:
+        require(value == amount, "channel: ether sent must equal the amount")
+    else:
+        require(value == 0, "channel: no ether for a token channel")
+
+
+def pay_out(
+    state: ManagerState, channel: Channel, to_provider: Wei, events: list[ChannelEvent]
+) -> Transition:
+    """Settle ``channel``: ``to_provider`` to the provider, the rest of the deposit back."""
+    params = channel.params
+    to_renter = Wei(channel.deposit - to_provider)
+    settled = Channel(
+        params=params,
+        deposit=Wei(0),
+        expires_at=Timestamp(0),
+        best_amount=Wei(0),
+        close_deadline=Timestamp(0),
+        status=ChannelStatus.SETTLED,
+    )
+    events = [*events, ChannelSettled(params.id, to_provider, to_renter)]
+    if to_provider:
+        events.append(Payout(params.provider, params.token, to_provider))
+    if to_renter:
+        events.append(Payout(params.renter, params.token, to_renter))
+    return state.with_channel(settled), events

@@ -1,0 +1,134 @@
+"""State of a channel manager: immutable channel parameters and mutable channel state.
+
+A channel's parameters (renter, provider, asset, challenge period, salt) never
+change; their Keccak-256 hash is the channel id, so the contract stores none of
+them and callers pass them with every call (cheap calldata instead of costly
+storage). What changes is kept per channel: deposit, best voucher amount,
+expiry, close deadline and status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+from typing import Final
+
+from l2gpu.core.crypto.keccak import keccak256
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Seconds, Timestamp, Wei
+
+MAX_DEPOSIT: Final = 2**128 - 1
+"""Deposits and voucher amounts are stored in 128 bits on L1."""
+MAX_TIMESTAMP: Final = 2**64 - 1
+MIN_CHALLENGE_PERIOD: Final = Seconds(1)
+MAX_CHALLENGE_PERIOD: Final = Seconds(365 * 24 * 3600)
+
+
+class ChannelStatus(IntEnum):
+    """Where a channel is in its life. NONE: never opened; SETTLED is final."""
+
+    NONE = 0
+    OPEN = 1
+    CLOSING = 2
+    SETTLED = 3
+
+
+class ChannelError(L2gpuError):
+    """An input the channel rules reject. ``reason`` equals the contract's revert string."""
+
+    def __init__(self, reason: str, fix: str = "") -> None:
+        self.reason = reason
+        super().__init__(reason, fix)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelParams:
+    """The fixed terms of a channel; their hash is the channel id."""
+
+    renter: Address
+    provider: Address
+    token: Address = ZERO_ADDRESS  # the zero address means ether
+    challenge_period: Seconds = Seconds(3600)
+    salt: bytes = bytes(32)
+
+    @property
+    def id(self) -> Hash32:
+        """The channel id: ``keccak256(abi.encode(renter, provider, token, period, salt))``."""
+        return channel_id(self)
+
+    @property
+    def is_ether(self) -> bool:
+        """True when the channel holds ether rather than an ERC-20 token."""
+        return self.token == ZERO_ADDRESS
+
+
+def channel_id(params: ChannelParams) -> Hash32:
+    """Hash the parameters exactly as the contract does (``abi.encode`` of five words)."""
+    return Hash32(
+        keccak256(
+            bytes(12)
+            + params.renter
+            + bytes(12)
+            + params.provider
+            + bytes(12)
+            + params.token
+            + params.challenge_period.to_bytes(32, "big")
+            + params.salt
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """The mutable state of one channel."""
+
+    params: ChannelParams
+    deposit: Wei
+    expires_at: Timestamp
+    best_amount: Wei = Wei(0)
+    """Highest cumulative voucher amount proven so far (may exceed the deposit)."""
+    close_deadline: Timestamp = Timestamp(0)
+    """When a renter's close becomes final; 0 while the channel is open."""
+    status: ChannelStatus = ChannelStatus.OPEN
+
+    def deadline(self) -> Timestamp:
+        """The moment after which the channel can be settled and no voucher counts.
+
+        While closing: the close deadline. While open: expiry plus the challenge period
+        (a provider has one challenge period after expiry to present its voucher).
+        """
+        if self.status == ChannelStatus.CLOSING:
+            return self.close_deadline
+        return Timestamp(self.expires_at + self.params.challenge_period)
+
+    def provider_payout(self) -> Wei:
+        """What the provider receives at settlement: the best voucher, capped at the deposit."""
+        return Wei(min(self.best_amount, self.deposit))
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerState:
+    """All channels of one manager contract on one chain."""
+
+    chain_id: ChainId
+    contract: Address
+    channels: dict[Hash32, Channel] = field(default_factory=dict)
+    """Never mutated in place: transitions return a new mapping."""
+
+    def get(self, cid: Hash32) -> Channel | None:
+        """The channel with id ``cid``, if it was ever opened."""
+        return self.channels.get(cid)
+
+    def with_channel(self, channel: Channel) -> ManagerState:
+        """A new state in which ``channel`` replaces the one with its id."""
+        return replace(self, channels={**self.channels, channel.params.id: channel})
+
+    def total_locked(self, token: Address) -> Wei:
+        """Deposits of unsettled channels in ``token``: what the contract must hold."""
+        return Wei(
+            sum(
+                c.deposit
+                for c in self.channels.values()
+                if c.params.token == token and c.status != ChannelStatus.SETTLED
+            )
+        )
