@@ -18,9 +18,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from l2gpu.core.channel import ChannelError, ChannelParams, ChannelStatus, ManagerState
+from l2gpu.core.channel import (
+    ChannelError,
+    ChannelParams,
+    ChannelStatus,
+    ManagerState,
+    state_transition,
+)
 from l2gpu.core.channel import inputs as ci
-from l2gpu.core.channel import state_transition
 from l2gpu.core.channel.events import ChannelSettled
 from l2gpu.core.channel.vouchers import channel_domain, sign_cooperative_close, sign_voucher
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp, Wei
@@ -228,7 +233,7 @@ class ChannelDifferential(RuleBasedStateMachine):
 
     @invariant()
     def an_honest_watched_provider_gets_its_best_voucher(self) -> None:
-        for salt, ledger in self.ledgers.items():
+        for ledger in self.ledgers.values():
             if ledger.provider_paid is None or ledger.cooperative:
                 continue
             assert ledger.provider_paid == min(ledger.best_signed_at_settle, ledger.deposited)
