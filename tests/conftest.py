@@ -90,3 +90,47 @@ def anvil_url() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_reachable() -> str | None:
+    """None if the PostgreSQL test server answers, else why not."""
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3
+        ):
+            return None
+    except Exception as exc:  # any failure means: skip, saying why
+        return f"PostgreSQL at 127.0.0.1:5432 (database test) is not reachable: {exc}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, str | None]]:
+    """A fresh database: a SQLite file, or a private schema on the PostgreSQL test server.
+
+    Yields ``(url, schema)`` for :func:`l2gpu.db.open_database`.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'l2gpu.db'}", None
+        return
+    reason = _postgres_reachable()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason + " (CI must reach it)")
+        pytest.skip(reason)
+    import uuid
+
+    import sqlalchemy
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield POSTGRES_URL, schema
+    engine = sqlalchemy.create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
