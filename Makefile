@@ -8,7 +8,7 @@ ANVIL_VERSION := 1.7.1
 ANVIL  := $(TOOLS)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck imports pytest bench lock tools clean
+.PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ $(ANVIL):
 	  npm install --silent --no-audit --no-fund --prefix $(TOOLS) \
 	    @foundry-rs/anvil-linux-amd64@$(ANVIL_VERSION) || echo "warning: could not install anvil"; \
 	else echo "note: npm or linux-x86_64 missing; JSON-RPC tests against anvil will skip"; fi
+
+# A persistent dev L1 for the channel commands: anvil on 127.0.0.1:8545.
+devnet: tools
+	$(ANVIL) --host 127.0.0.1 --port 8545
 
 demo: install
 	$(BIN)/l2gpu demo

@@ -20,7 +20,7 @@ ANVIL = REPO / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 # anvil's well-known dev keys (mnemonic "test test ... junk"): funded on anvil only.
 ANVIL_KEYS = [
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9efd8e8f3e08d8d4d4bce6f2d0e5d5",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
 ]
 
 

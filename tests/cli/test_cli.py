@@ -54,7 +54,7 @@ def test_pending_groups_say_so_and_exit_2(group: str, capsys: pytest.CaptureFixt
         (["config", "show"], {"L2GPU_PRIVATE_KEY": "0xnothex"}, "64 hex digits"),
         (["config", "show"], {"L2GPU_API_PORT": "eighty"}, "api_port"),
         (["bench", "nosuch"], {}, "unknown benchmark suite 'nosuch'"),
-        (["bench", "channels"], {}, "lands with issue #3"),
+        (["bench", "rollup"], {}, "lands with issue #4"),
         (["--l1-rpc", "http://127.0.0.1:9", "demo"], {}, "no Ethereum JSON-RPC answered"),
     ],
 )
@@ -84,11 +84,12 @@ def test_config_new_key_writes_an_encrypted_keystore(tmp_path: Path) -> None:
     assert json.loads(target.read_text())["crypto"]["kdf"] == "scrypt"
 
 
-def test_demo_deploys_on_the_embedded_chain(tmp_path: Path) -> None:
+def test_demo_runs_a_paid_lease_on_the_embedded_chain(tmp_path: Path) -> None:
     result = run("--data-dir", str(tmp_path / "data"), "demo")
     assert result.returncode == 0, result.stderr
-    assert "deployed TestToken at 0x" in result.stdout
-    assert "L1 block" in result.stdout
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("lease of"))
+    assert "lease of 30 s paid with 30 vouchers" in summary
+    assert "provider got 3000000000000000 wei of 3000000000000000 wei owed" in summary
     assert (tmp_path / "data" / "cache" / "contracts").is_dir()
 
 

@@ -17,10 +17,15 @@ def _crypto() -> dict[str, Any]:
     return crypto.run()
 
 
-SUITES: dict[str, Callable[[], dict[str, Any]]] = {"crypto": _crypto}
+def _channels() -> dict[str, Any]:
+    from l2gpu.bench import channels
+
+    return channels.run()
+
+
+SUITES: dict[str, Callable[[], dict[str, Any]]] = {"crypto": _crypto, "channels": _channels}
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES = {
-    "channels": "#3 (payment channels)",
     "rollup": "#4 (optimistic rollup)",
     "fraud": "#5 (fraud proofs)",
     "market": "#6 (GPU market)",
@@ -29,10 +34,20 @@ PENDING_SUITES = {
 
 
 def bench(
-    suite: Annotated[str, typer.Argument(help="crypto, or all.")],
+    suite: Annotated[str, typer.Argument(help="crypto, channels, or all.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    write_gas_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--write-gas-snapshot", help="channels: rewrite contracts/channels/*.gas first."
+        ),
+    ] = False,
 ) -> None:
     """Run a benchmark suite (medians over several rounds) and print its figures."""
+    if write_gas_snapshot:
+        from l2gpu.payments.gas import write_snapshot
+
+        typer.echo(f"wrote {write_snapshot()}", err=True)
     if suite == "all":
         result: dict[str, Any] = {name: run() for name, run in SUITES.items()}
     elif suite in SUITES:

@@ -1,12 +1,16 @@
 """``l2gpu demo``: the system as far as it has been built, on the embedded defaults.
 
-Stage 1 (foundation): start the L1, build and deploy a contract, call it, read
-its events as typed inputs, travel in time, and sign and recover an EIP-712
-message. Later stages extend this demo with a whole lease.
+Stage 1 (foundation): start the L1, build and deploy contracts.
+Stage 2 (channels): a renter streams per-second vouchers to a provider over an
+L1 payment channel; the provider's payee checks each one and stores the best;
+the renter then tries to close with a stale voucher while the provider is
+offline, a watcher answers, and after the challenge period (time travel, no
+waiting) the channel settles. Later stages put the channel inside the rollup.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from typing import Annotated
 
@@ -15,84 +19,138 @@ import vyper
 from rich.console import Console
 
 from l2gpu.config import Settings
-from l2gpu.core.crypto.eip712 import Eip712Domain, TypedDataSchema
+from l2gpu.core.channel import ChannelParams
+from l2gpu.core.channel import inputs as ci
+from l2gpu.core.channel.stream import PayeeState, ServiceState
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.types import Address, format_wei
-from l2gpu.l1 import NotADevChain, compile_contract, open_chain
-from l2gpu.l1.logs import LogPoller
+from l2gpu.core.types import Seconds, Timestamp, Wei, format_wei
+from l2gpu.db import open_database
+from l2gpu.l1 import NotADevChain, open_chain
+from l2gpu.payments.manager import ChannelManagerClient
+from l2gpu.payments.payee import Payee
+from l2gpu.payments.payer import Payer
+from l2gpu.payments.store import VoucherStore
+from l2gpu.payments.watcher import ChannelWatcher
 
 NEXT_STAGES = [
-    "#3 payment channels: a renter pays a provider every second with signed vouchers",
-    "#4 optimistic rollup: channels inside our own rollup, batches posted to L1",
+    "#4 optimistic rollup: the same channel inside our own rollup, batches posted to L1",
     "#5 fraud proofs: an honest watcher undoes any wrong state root",
     "#6 GPU market: offers, search, leases and real jobs metered every second",
     "#7 analytics: adoption curves, demand forecasts and allocation on real data",
 ]
-
-DEMO_SCHEMA = TypedDataSchema(
-    {"Voucher": [("channelId", "bytes32"), ("amount", "uint256")]}, "Voucher"
-)
+LEASE_SECONDS = 30
+PRICE_PER_SECOND = Wei(10**14)  # 0.0001 ETH per GPU-second (0.36 ETH per hour)
+CHALLENGE_PERIOD = Seconds(3600)
 
 
 def demo(
     ctx: typer.Context,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only the summary.")] = False,
 ) -> None:
-    """Run the main flow on the embedded defaults (stage 1: the L1 toolkit)."""
+    """Run the main flow on the embedded defaults: per-second payments over a channel."""
     settings: Settings = ctx.obj
     out = Console(highlight=False, quiet=quiet, soft_wrap=True)
     started = time.perf_counter()
-    out.print("[bold]l2gpu demo[/bold] - stage 1 of the lease flow: the L1 toolkit")
+    out.print("[bold]l2gpu demo[/bold] - a lease paid every second over an L1 payment channel")
 
     chain = open_chain(settings)
-    if not chain.accounts:
+    if len(chain.accounts) < 3:
         raise L2gpuError(
-            f"no account to sign with on {chain.description}",
-            "set L2GPU_PRIVATE_KEY to the hex key of a funded account",
+            f"the demo needs three funded accounts and {chain.description} offers "
+            f"{len(chain.accounts)}",
+            "run it on the embedded chain (unset L2GPU_L1_RPC)",
         )
-    deployer = chain.accounts[0]
+    deployer, renter_account, watcher_account = (
+        chain.accounts[0],
+        chain.accounts[1],
+        chain.accounts[3],
+    )
+    renter = PrivateKey(bytes(renter_account.key))
+    provider = PrivateKey(bytes(chain.accounts[2].key))
     out.print(f"  L1        {chain.description}, chain id {chain.chain_id}")
 
-    compiled = compile_contract("tokens/TestToken.vy", cache_dir=settings.cache_dir)
-    out.print(
-        f"  build     contracts/tokens/TestToken.vy -> {len(compiled.bytecode)} bytes "
-        f"(vyper {vyper.__version__}, sources {compiled.source_hash[:12]})"
-    )
-    token = chain.deploy(compiled, "l2gpu Test Token", "L2GT", 18, sender=deployer)
-    out.print(f"  deploy    TestToken at {token.address} in block {chain.block_number()}")
+    manager = ChannelManagerClient.deploy(chain, deployer, cache_dir=settings.cache_dir)
+    out.print(f"  deploy    ChannelManager at {manager.address} (vyper {vyper.__version__})")
 
-    poller = LogPoller(chain, [token])
-    renter = Address.from_hex(chain.accounts[-1].address)
-    receipt = token.transact("mint", renter, 10**21, sender=deployer)
-    minted = token.call("balanceOf", renter)
-    out.print(
-        f"  transact  mint {format_wei(minted)} to {renter} "
-        f"(gas {receipt.gas_used:,}, block {receipt.block_number})"
+    deposit = Wei(PRICE_PER_SECOND * LEASE_SECONDS * 2)
+    params = ChannelParams(renter.address, provider.address, challenge_period=CHALLENGE_PERIOD)
+    start = chain.timestamp()
+    opened = manager.apply(
+        ci.Open(renter.address, start, params, deposit, Timestamp(start + 3600), deposit),
+        renter_account,
     )
-    for event in poller.poll():
-        args = ", ".join(f"{k}={v}" for k, v in event.args.items())
-        out.print(f"  log       {event.name}({args}) in block {event.block_number}")
+    out.print(f"  open      channel {str(params.id)[:18]}... deposit {format_wei(deposit)}, "
+              f"gas {opened.gas_used:,}")  # fmt: skip
 
+    # The lease runs for LEASE_SECONDS of simulated time: one voucher per second.
+    clock = _SimulatedClock(start)
+    payer = Payer(renter, manager.domain, params.id, price_per_second=PRICE_PER_SECOND,
+                  cap=deposit, started_at=start, clock=clock)  # fmt: skip
+    # The embedded chain starts afresh each run, with the same addresses: a channel id
+    # can recur, so the demo keeps its vouchers in a database of its own.
+    workdir = tempfile.TemporaryDirectory(prefix="l2gpu-demo-")
+    store = VoucherStore(open_database(f"sqlite:///{workdir.name}/vouchers.db"))
+    payee = Payee(
+        PayeeState(params.id, renter.address, manager.domain, deposit, PRICE_PER_SECOND),
+        store,
+        manager=manager.address,
+    )
+    vouchers = 0
+    for _ in range(LEASE_SECONDS):
+        clock.advance(1)
+        payee.delivered(1, clock())
+        voucher = payer.poll()
+        if voucher is not None:
+            payee.receive(voucher, clock())
+            vouchers += 1
+    assert payee.service == ServiceState.RUNNING
+    best = payee.state.best_amount
+    out.print(f"  stream    {LEASE_SECONDS} s of GPU time, {vouchers} vouchers signed and checked "
+              f"off chain; best {format_wei(best)}; lag {payee.state.lag_seconds} s")  # fmt: skip
+
+    stale = Wei(best // 3)
+    closing = manager.apply(ci.CloseByRenter(renter.address, start, params, stale), renter_account)
+    out.print(f"  cheat     renter closes conceding only {format_wei(stale)} while the provider is "
+              f"offline (gas {closing.gas_used:,})")  # fmt: skip
+    answers = ChannelWatcher(manager, store, watcher_account).run_once()
+    out.print(f"  watch     a watcher answers with the provider's best voucher "
+              f"(gas {sum(r.gas_used for r in answers):,})")  # fmt: skip
     try:
-        before = chain.timestamp()
-        after = chain.time_travel(3600)
-        out.print(f"  time      travelled {after - before} s: block {chain.block_number()}")
+        chain.time_travel(CHALLENGE_PERIOD + 1)
     except NotADevChain as exc:
-        out.print(f"  time      skipped: {exc.what}")
+        raise L2gpuError(exc.what, "run the demo on the embedded chain") from exc
+    settled = manager.apply(ci.Settle(renter.address, start, params), watcher_account)
+    paid = settled.event("ChannelSettled").args
+    out.print(f"  settle    after the {CHALLENGE_PERIOD // 3600} h challenge period: provider "
+              f"{format_wei(paid['provider_payout'])}, renter refund "
+              f"{format_wei(paid['renter_payout'])}")  # fmt: skip
 
-    key = PrivateKey((7).to_bytes(32, "big"))
-    domain = Eip712Domain("l2gpu", "1", chain.chain_id, token.address)
-    message = {"channelId": bytes(32), "amount": 1_000}
-    signature = DEMO_SCHEMA.sign(key, domain, message)
-    signer = DEMO_SCHEMA.recover(domain, message, signature)
-    out.print(f"  EIP-712   signed a voucher-shaped message; recovered signer {signer}")
-
+    l1_gas = (
+        opened.gas_used + closing.gas_used + settled.gas_used + sum(r.gas_used for r in answers)
+    )
+    l1_bytes = (
+        opened.tx_bytes + closing.tx_bytes + settled.tx_bytes + sum(r.tx_bytes for r in answers)
+    )
     elapsed = time.perf_counter() - started
     typer.echo(
-        f"deployed TestToken at {token.address}; L1 block {chain.block_number()}; "
-        f"took {elapsed:.1f} s"
+        f"lease of {LEASE_SECONDS} s paid with {vouchers} vouchers; provider got "
+        f"{paid['provider_payout']} wei of {best} wei owed; L1 gas {l1_gas:,}, "
+        f"L1 bytes {l1_bytes:,}; L1 block {chain.block_number()}; took {elapsed:.1f} s"
     )
     out.print("\nWhat later stages add to this demo:")
     for line in NEXT_STAGES:
         out.print(f"  - {line}")
+
+
+class _SimulatedClock:
+    """The lease's clock: starts at the chain's time and moves only when told to."""
+
+    def __init__(self, start: Timestamp) -> None:
+        self.now = start
+
+    def __call__(self) -> Timestamp:
+        return self.now
+
+    def advance(self, seconds: int) -> None:
+        self.now = Timestamp(self.now + seconds)

@@ -88,6 +88,23 @@ def parse_wei(text: str) -> Wei:
     return Wei(int(scaled))
 
 
+_DURATION = re.compile(r"^\s*([0-9]+)\s*([smhd]?)\s*$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> Seconds:
+    """Parse ``"90"``, ``"90s"``, ``"15m"``, ``"2h"`` or ``"7d"`` into whole seconds."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise InvalidValue(
+            "duration",
+            text,
+            "it is not a whole number with an optional unit s, m, h or d",
+            "write e.g. 90, 15m, 2h or 7d",
+        )
+    return Seconds(int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
 def format_wei(amount: int) -> str:
     """Render wei for people: ``1500000000000000000`` -> ``'1.5 ETH'``; small sums stay in wei."""
     if amount >= 10**15:

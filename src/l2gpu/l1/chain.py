@@ -69,6 +69,8 @@ class Receipt:
     gas_used: int
     events: tuple[ContractEvent, ...] = field(default=())
     contract_address: Address | None = None
+    tx_bytes: int = 0
+    """Size of the signed transaction as sent to L1 (what L1 data costs are paid on)."""
 
     def event(self, name: str) -> ContractEvent:
         """The single event called ``name`` (raises if there is not exactly one)."""
@@ -251,7 +253,11 @@ class Chain:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         except Web3RPCError as exc:
             raise L1Error(f"the L1 refused the transaction: {exc}") from exc
-        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05)
+        receipt = dict(
+            self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05)
+        )
+        receipt["txBytes"] = len(signed.raw_transaction)
+        return receipt
 
     def to_receipt(self, raw: Any) -> Receipt:
         """Turn a web3 receipt into a :class:`Receipt` with every known contract's events."""
@@ -266,6 +272,7 @@ class Chain:
             gas_used=int(raw["gasUsed"]),
             events=tuple(events),
             contract_address=Address(bytes(HexBytes(created))) if created else None,
+            tx_bytes=int(raw.get("txBytes", 0)),
         )
 
     # -- dev controls (tests, demos) ---------------------------------------------

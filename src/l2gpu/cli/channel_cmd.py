@@ -1,0 +1,299 @@
+"""``l2gpu channel``: payment channels on a persistent L1, and ``l2gpu watch``.
+
+The embedded chain lives only as long as one command, so these commands act on a
+JSON-RPC L1 (``--l1-rpc``; ``make devnet`` starts anvil on 127.0.0.1:8545) with
+the key in ``L2GPU_PRIVATE_KEY`` or ``L2GPU_KEYSTORE``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from eth_account.signers.local import LocalAccount
+
+from l2gpu.config import Settings
+from l2gpu.core.channel import ChannelParams, ChannelStatus
+from l2gpu.core.channel import inputs as ci
+from l2gpu.core.channel.vouchers import Voucher, sign_voucher
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import InvalidValue, L2gpuError
+from l2gpu.core.types import (
+    ZERO_ADDRESS,
+    Address,
+    Hash32,
+    Timestamp,
+    Wei,
+    format_wei,
+    parse_duration,
+    parse_wei,
+)
+from l2gpu.l1 import Chain, open_chain
+from l2gpu.payments import deployments
+from l2gpu.payments.manager import ChannelManagerClient
+
+app = typer.Typer(
+    help="Open, pay, close and settle payment channels on L1.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+MANAGER = "ChannelManager"
+ManagerOption = Annotated[
+    str | None, typer.Option("--manager", help="ChannelManager address (default: recorded).")
+]
+
+
+class Session:
+    """A chain, a signing account and the manager, for one command."""
+
+    def __init__(self, settings: Settings, manager: str | None, *, need_manager: bool = True):
+        if not settings.l1_rpc:
+            raise L2gpuError(
+                "channel commands act on a persistent L1, and the embedded chain lives only "
+                "as long as one command",
+                "start a dev node ('make devnet' runs anvil) and pass --l1-rpc "
+                "http://127.0.0.1:8545 with L2GPU_PRIVATE_KEY, or watch a whole lifecycle "
+                "in 'l2gpu demo'",
+            )
+        self.settings = settings
+        self.chain: Chain = open_chain(settings)
+        if not self.chain.accounts:
+            raise L2gpuError(
+                "no signing key is configured", "set L2GPU_PRIVATE_KEY or L2GPU_KEYSTORE"
+            )
+        self.account: LocalAccount = self.chain.accounts[0]
+        self.address = Address.from_hex(self.account.address)
+        self.from_block = 0
+        if need_manager:
+            if manager:
+                address = Address.from_hex(manager)
+            else:
+                address, self.from_block = deployments.lookup(
+                    settings.data_dir, self.chain.chain_id, MANAGER
+                )
+            self.manager = ChannelManagerClient.at(
+                self.chain, address, cache_dir=settings.cache_dir
+            )
+
+    @property
+    def key(self) -> PrivateKey:
+        """The signing key (for vouchers)."""
+        return PrivateKey(bytes(self.account.key))
+
+    def params(self, channel_id: str) -> ChannelParams:
+        """The terms of a channel, from its ChannelOpened log."""
+        return self.manager.params_of(Hash32.from_hex(channel_id), from_block=self.from_block)
+
+
+def _print(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.command("deploy")
+def deploy(ctx: typer.Context) -> None:
+    """Deploy a ChannelManager and record its address for this chain."""
+    session = Session(ctx.obj, None, need_manager=False)
+    manager = ChannelManagerClient.deploy(
+        session.chain, session.account, cache_dir=session.settings.cache_dir
+    )
+    block = session.chain.block_number()
+    deployments.record(
+        session.settings.data_dir, session.chain.chain_id, MANAGER, manager.address, block
+    )
+    _print(
+        {"manager": manager.address.checksum, "block": block, "chain_id": session.chain.chain_id}
+    )
+
+
+@app.command("open")
+def open_(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Argument(help="The provider's address.")],
+    deposit: Annotated[str, typer.Option("--deposit", help="e.g. '0.1 ether' or wei.")],
+    expires_in: Annotated[str, typer.Option("--expires-in", help="e.g. 2h.")] = "1h",
+    challenge_period: Annotated[str, typer.Option("--challenge-period")] = "1h",
+    token: Annotated[str | None, typer.Option("--token", help="ERC-20 address.")] = None,
+    salt: Annotated[int, typer.Option("--salt", help="Tells apart channels of one pair.")] = 0,
+    manager: ManagerOption = None,
+) -> None:
+    """Open a channel to PROVIDER as the renter, depositing --deposit."""
+    session = Session(ctx.obj, manager)
+    amount = parse_wei(deposit)
+    if amount == 0:
+        raise InvalidValue("deposit", deposit, "it is zero", "deposit more than 0")
+    params = ChannelParams(
+        renter=session.address,
+        provider=Address.from_hex(provider),
+        token=Address.from_hex(token) if token else ZERO_ADDRESS,
+        challenge_period=parse_duration(challenge_period),
+        salt=salt.to_bytes(32, "big"),
+    )
+    now = session.chain.timestamp()
+    expires = Timestamp(now + parse_duration(expires_in))
+    value = Wei(amount) if params.is_ether else Wei(0)
+    session.manager.approve(params, amount, session.account)
+    receipt = session.manager.apply(
+        ci.Open(session.address, now, params, amount, expires, value), session.account
+    )
+    _print({"channel_id": str(params.id), "deposit": amount, "expires_at": expires,
+            "gas_used": receipt.gas_used})  # fmt: skip
+
+
+@app.command("topup")
+def topup(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument()],
+    amount: Annotated[str, typer.Option("--amount", help="e.g. '0.05 ether'.")],
+    extend_by: Annotated[str, typer.Option("--extend-by", help="Push expiry later.")] = "0",
+    manager: ManagerOption = None,
+) -> None:
+    """Add funds to an open channel (renter only) and optionally extend its expiry."""
+    session = Session(ctx.obj, manager)
+    params = session.params(channel_id)
+    channel = session.manager.channel(params)
+    if channel is None:
+        raise L2gpuError(f"channel {channel_id} does not exist")
+    added = parse_wei(amount)
+    expires = Timestamp(channel.expires_at + parse_duration(extend_by))
+    value = added if params.is_ether else Wei(0)
+    session.manager.approve(params, added, session.account)
+    session.manager.apply(
+        ci.TopUp(session.address, Timestamp(0), params, added, expires, value), session.account
+    )
+    _print({"channel_id": channel_id, "deposit": channel.deposit + added, "expires_at": expires})
+
+
+@app.command("pay")
+def pay(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument()],
+    amount: Annotated[str, typer.Option("--amount", help="Cumulative total paid so far.")],
+    manager: ManagerOption = None,
+) -> None:
+    """Sign a voucher (renter): the cumulative amount paid on the channel so far."""
+    session = Session(ctx.obj, manager)
+    voucher = sign_voucher(
+        session.key, session.manager.domain, Hash32.from_hex(channel_id), parse_wei(amount)
+    )
+    _print({**voucher.to_json(), "manager": session.manager.address.checksum,
+            "chain_id": session.chain.chain_id})  # fmt: skip
+
+
+@app.command("close")
+def close(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument()],
+    amount: Annotated[str, typer.Option("--amount", help="Renter: amount conceded.")] = "0",
+    voucher_file: Annotated[
+        Path | None, typer.Option("--voucher", help="Provider: voucher JSON from 'pay'.")
+    ] = None,
+    manager: ManagerOption = None,
+) -> None:
+    """Close: the renter starts the challenge period; the provider closes at once."""
+    session = Session(ctx.obj, manager)
+    params = session.params(channel_id)
+    if session.address == params.provider:
+        voucher = _read_voucher(voucher_file) if voucher_file else None
+        paid = voucher.amount if voucher else Wei(0)
+        receipt = session.manager.apply(
+            ci.CloseByProvider(session.address, Timestamp(0), params, paid,
+                               voucher.signature if voucher else b""),
+            session.account,
+        )  # fmt: skip
+    elif session.address == params.renter:
+        receipt = session.manager.apply(
+            ci.CloseByRenter(session.address, Timestamp(0), params, parse_wei(amount)),
+            session.account,
+        )
+    else:
+        raise L2gpuError(
+            f"{session.address} is neither the renter nor the provider of {channel_id}",
+            "use the renter's or the provider's key; anyone may 'settle' after the deadline",
+        )
+    _print({"channel_id": channel_id, "events": [e.name for e in receipt.events],
+            "gas_used": receipt.gas_used})  # fmt: skip
+
+
+@app.command("settle")
+def settle(
+    ctx: typer.Context, channel_id: Annotated[str, typer.Argument()], manager: ManagerOption = None
+) -> None:
+    """Pay out a channel whose deadline has passed (anyone may call it)."""
+    session = Session(ctx.obj, manager)
+    params = session.params(channel_id)
+    receipt = session.manager.apply(
+        ci.Settle(session.address, Timestamp(0), params), session.account
+    )
+    paid = receipt.event("ChannelSettled").args
+    _print({"channel_id": channel_id, "provider_payout": paid["provider_payout"],
+            "renter_payout": paid["renter_payout"]})  # fmt: skip
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context, channel_id: Annotated[str, typer.Argument()], manager: ManagerOption = None
+) -> None:
+    """Show a channel: deposit, best voucher, expiry, deadline and time left."""
+    session = Session(ctx.obj, manager)
+    params = session.params(channel_id)
+    channel = session.manager.channel(params)
+    assert channel is not None  # params_of found its ChannelOpened log
+    now = session.chain.timestamp()
+    live = channel.status in (ChannelStatus.OPEN, ChannelStatus.CLOSING)
+    _print({
+        "channel_id": channel_id,
+        "status": channel.status.name.lower(),
+        "renter": params.renter.checksum,
+        "provider": params.provider.checksum,
+        "asset": "ether" if params.is_ether else params.token.checksum,
+        "deposit": channel.deposit,
+        "deposit_readable": format_wei(channel.deposit),
+        "best_voucher": channel.best_amount,
+        "expires_at": channel.expires_at,
+        "settle_after": channel.deadline() if live else None,
+        "seconds_until_settle": max(0, channel.deadline() - now) if live else None,
+    })  # fmt: skip
+
+
+def watch(
+    ctx: typer.Context,
+    store: Annotated[str, typer.Option("--store", help="Database URL holding the vouchers.")],
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between rounds.")] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="Run one round and exit.")] = False,
+    manager: ManagerOption = None,
+) -> None:
+    """Watch channels: answer stale closes with the best vouchers in --store."""
+    from l2gpu.db import open_database
+    from l2gpu.payments.store import VoucherStore
+    from l2gpu.payments.watcher import ChannelWatcher
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    session = Session(ctx.obj, manager)
+    watcher = ChannelWatcher(
+        session.manager, VoucherStore(open_database(store)), session.account,
+        from_block=session.from_block,
+    )  # fmt: skip
+    while True:
+        answered = watcher.run_once()
+        typer.echo(f"round done: {len(answered)} answer(s)")
+        if once:
+            return
+        time.sleep(interval)  # a real daemon's pause between polls, not a test wait
+
+
+def _read_voucher(path: Path) -> Voucher:
+    try:
+        data = json.loads(path.read_text())
+        return Voucher(
+            Hash32.from_hex(data["channel_id"]),
+            Wei(int(data["amount"])),
+            bytes.fromhex(str(data["signature"]).removeprefix("0x")),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise L2gpuError(
+            f"{path} is not a voucher file", "use the JSON that 'l2gpu channel pay' prints"
+        ) from exc
