@@ -17,14 +17,19 @@ def _crypto() -> dict[str, Any]:
     return crypto.run()
 
 
-SUITES: dict[str, Callable[[], dict[str, Any]]] = {"crypto": _crypto}
+def _analytics() -> dict[str, Any]:
+    from l2gpu.bench import analytics
+
+    return analytics.run()
+
+
+SUITES: dict[str, Callable[[], dict[str, Any]]] = {"crypto": _crypto, "analytics": _analytics}
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES = {
     "channels": "#3 (payment channels)",
     "rollup": "#4 (optimistic rollup)",
     "fraud": "#5 (fraud proofs)",
     "market": "#6 (GPU market)",
-    "analytics": "#7 (analytics)",
 }
 
 

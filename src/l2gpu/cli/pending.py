@@ -18,9 +18,6 @@ PENDING: dict[str, tuple[str, str]] = {
     "channel": ("open, pay, close and settle payment channels", "#3 (payment channels)"),
     "l2": ("deposit, transfer, withdraw and inspect the rollup", "#4 (optimistic rollup)"),
     "watch": ("watch channels and rollup batches and answer fraud", "#3 and #5"),
-    "adoption": ("fit adoption curves (Bass, logistic, Gompertz)", "#7 (analytics)"),
-    "forecast": ("forecast demand with backtests", "#7 (analytics)"),
-    "allocate": ("simulate allocation policies on cluster traces", "#7 (analytics)"),
 }
 
 
