@@ -23,6 +23,7 @@ from l2gpu.analytics.allocation.simulator import replay
 from l2gpu.analytics.forecast import backtest
 from l2gpu.analytics.series import read_series
 from l2gpu.analytics.usage import demand_series
+from l2gpu.core.errors import L2gpuError
 
 
 def adoption_table() -> None:
@@ -39,7 +40,11 @@ def adoption_table() -> None:
         )
         for group, one in series.items():
             until = float(one.t[int(np.argmax(one.y))]) if source.until_peak else None
-            result = fit_adoption(one, cumulative=source.cumulative, until=until, rounds=50)
+            try:
+                result = fit_adoption(one, cumulative=source.cumulative, until=until, rounds=50)
+            except L2gpuError as exc:
+                print(f"| {source.name} | {group} | - | not fitted: {exc.what} | | | | |")
+                continue
             aics = sorted(f.aic for f in result.candidates.values())
             scale = float(np.max(np.abs(one.y)))
             late = result.to_json()["segments"]["late_majority"]
