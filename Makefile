@@ -41,8 +41,8 @@ demo: install
 test: install tools lint typecheck imports pytest
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 
 typecheck: install
 	$(BIN)/mypy

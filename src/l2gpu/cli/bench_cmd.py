@@ -23,13 +23,22 @@ def _channels() -> dict[str, Any]:
     return channels.run()
 
 
-SUITES: dict[str, Callable[[], dict[str, Any]]] = {"crypto": _crypto, "channels": _channels}
+def _analytics() -> dict[str, Any]:
+    from l2gpu.bench import analytics
+
+    return analytics.run()
+
+
+SUITES: dict[str, Callable[[], dict[str, Any]]] = {
+    "crypto": _crypto,
+    "channels": _channels,
+    "analytics": _analytics,
+}
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES = {
     "rollup": "#4 (optimistic rollup)",
     "fraud": "#5 (fraud proofs)",
     "market": "#6 (GPU market)",
-    "analytics": "#7 (analytics)",
 }
 
 

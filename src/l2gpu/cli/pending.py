@@ -16,9 +16,6 @@ PENDING: dict[str, tuple[str, str]] = {
     "rent": ("rent an offer and start a lease", "#6 (GPU market)"),
     "jobs": ("submit, follow and stop jobs", "#6 (GPU market)"),
     "l2": ("deposit, transfer, withdraw and inspect the rollup", "#4 (optimistic rollup)"),
-    "adoption": ("fit adoption curves (Bass, logistic, Gompertz)", "#7 (analytics)"),
-    "forecast": ("forecast demand with backtests", "#7 (analytics)"),
-    "allocate": ("simulate allocation policies on cluster traces", "#7 (analytics)"),
 }
 
 

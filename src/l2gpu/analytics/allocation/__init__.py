@@ -1,0 +1,1 @@
+"""Automated allocation: trace-driven cluster simulator, policies, own-vs-rent."""

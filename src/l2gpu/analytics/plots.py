@@ -1,0 +1,100 @@
+"""PNG figures: adoption curves with segments, forecasts with bands, utilization.
+
+matplotlib runs on its Agg backend (no display needed, in CI too).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from l2gpu.analytics.adoption.fit import AdoptionResult
+from l2gpu.analytics.series import Series
+from l2gpu.core.errors import L2gpuError
+
+
+def _save(fig: Figure, out: Path) -> Path:
+    out = Path(out)
+    if not out.parent.exists():
+        raise L2gpuError(f"folder '{out.parent}' does not exist", "create it or choose another -o")
+    fig.savefig(out, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def plot_adoption(results: dict[str, AdoptionResult], out: Path) -> Path:
+    """Data, fitted curve, forecast band and segment boundaries, one panel per group."""
+    fig, axes = plt.subplots(len(results), 1, figsize=(8, 3.2 * len(results)), squeeze=False)
+    for ax, (name, result) in zip(axes[:, 0], results.items(), strict=True):
+        series = result.series
+        span = np.linspace(
+            series.t[0], result.forecast_t[-1] if len(result.forecast_t) else series.t[-1], 400
+        )
+        ax.plot(series.t, series.y, ".", ms=3, color="0.3", label="data")
+        ax.plot(span, result.fit.predict(span), color="C0", label=f"{result.fit.model.name} fit")
+        if len(result.forecast_t):
+            ax.fill_between(
+                result.forecast_t,
+                result.forecast_lo,
+                result.forecast_hi,
+                color="C0",
+                alpha=0.25,
+                label="95 % band",
+            )
+        for segment, position in result.segments.items():
+            if position is not None and span[0] <= position <= span[-1]:
+                ax.axvline(position, color="C3", lw=0.8, ls="--")
+                ax.text(
+                    position,
+                    ax.get_ylim()[1],
+                    segment.replace("_", " "),
+                    rotation=90,
+                    va="top",
+                    ha="right",
+                    fontsize=7,
+                    color="C3",
+                )
+        ax.set_title(name)
+        ax.set_xlabel(f"periods since {series.axis.label(0.0)}")
+        ax.legend(fontsize=7, loc="upper left")
+    return _save(fig, out)
+
+
+def plot_forecast(
+    series: Series,
+    times: list[str],
+    mean: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    out: Path,
+    history: int = 24 * 7,
+) -> Path:
+    """The end of the history, the forecast and its band."""
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    tail = slice(max(0, len(series.t) - history), None)
+    past = [series.axis.value_at(float(p)) for p in series.t[tail]]
+    ax.plot(past, series.y[tail], color="0.3", lw=1, label="history")
+    future = [pd.Timestamp(t) if series.axis.kind == "datetime" else float(t) for t in times]
+    ax.plot(future, mean, color="C0", label="forecast")
+    ax.fill_between(future, lo, hi, color="C0", alpha=0.25, label="95 % band")
+    ax.legend(fontsize=8)
+    ax.set_title(series.name)
+    return _save(fig, out)
+
+
+def plot_utilization(usage: pd.Series, out: Path, title: str = "utilization") -> Path:
+    """Utilization over time (a share in 0..1)."""
+    fig, ax = plt.subplots(figsize=(9, 3))
+    ax.plot(usage.index, usage.to_numpy(), lw=0.8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("busy share")
+    ax.set_title(title)
+    return _save(fig, out)
