@@ -82,6 +82,22 @@ class CooperativeClose:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovedCooperativeClose:
+    """A cooperative close whose two approvals the caller has already checked.
+
+    Only the rollup uses it: there, renter and provider approve by co-signing the
+    commitment that carries the close (one aggregate BLS signature), instead of the
+    two EIP-712 signatures that the L1 contract checks. The rules are otherwise those
+    of :class:`CooperativeClose`.
+    """
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+    amount: Wei
+
+
+@dataclass(frozen=True, slots=True)
 class Settle:
     """Anyone pays out a channel whose deadline has passed."""
 
@@ -91,5 +107,12 @@ class Settle:
 
 
 ChannelInput = (
-    Open | TopUp | SubmitVoucher | CloseByRenter | CloseByProvider | CooperativeClose | Settle
+    Open
+    | TopUp
+    | SubmitVoucher
+    | CloseByRenter
+    | CloseByProvider
+    | CooperativeClose
+    | ApprovedCooperativeClose
+    | Settle
 )

@@ -29,6 +29,7 @@ from l2gpu.core.channel.events import (
     VoucherAccepted,
 )
 from l2gpu.core.channel.inputs import (
+    ApprovedCooperativeClose,
     ChannelInput,
     CloseByProvider,
     CloseByRenter,
@@ -70,6 +71,8 @@ def state_transition(state: ManagerState, event_input: ChannelInput) -> Transiti
             return handle_close_by_provider(state, event_input)
         case CooperativeClose():
             return handle_cooperative_close(state, event_input)
+        case ApprovedCooperativeClose():
+            return handle_approved_cooperative_close(state, event_input)
         case Settle():
             return handle_settle(state, event_input)
     raise ChannelError(f"channel: unknown input {type(event_input).__name__}")
@@ -169,6 +172,15 @@ def handle_cooperative_close(state: ManagerState, inp: CooperativeClose) -> Tran
         == inp.params.provider,
         "channel: bad provider signature",
     )
+    return pay_out(state, channel, inp.amount, [])
+
+
+def handle_approved_cooperative_close(
+    state: ManagerState, inp: ApprovedCooperativeClose
+) -> Transition:
+    """A cooperative close approved outside the machine (the rollup's co-signature)."""
+    channel = require_live(state, inp.params)
+    require(inp.amount <= channel.deposit, "channel: amount above deposit")
     return pay_out(state, channel, inp.amount, [])
 
 

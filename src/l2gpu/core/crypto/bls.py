@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from pyblst import BlstP1Element, BlstP2Element, final_verify, miller_loop
 
@@ -97,9 +98,9 @@ def verify_aggregate_same_message(
     if not public_keys:
         return False
     try:
-        apk = _public_key_point(public_keys[0])
+        apk = _public_key_point(bytes(public_keys[0]))
         for key in public_keys[1:]:
-            apk = apk + _public_key_point(key)
+            apk = apk + _public_key_point(bytes(key))
         point = _signature_point(signature)
     except SignatureError:
         return False
@@ -110,7 +111,7 @@ def verify_aggregate_same_message(
 def verify_possession(public_key: bytes, proof: bytes) -> bool:
     """True if ``proof`` shows possession of the secret behind ``public_key``."""
     try:
-        key = _public_key_point(public_key)
+        key = _public_key_point(bytes(public_key))
         point = _signature_point(proof)
     except SignatureError:
         return False
@@ -125,7 +126,10 @@ def _is_identity(data: bytes) -> bool:
     return data[0] == _IDENTITY_PREFIX and not any(data[1:])
 
 
+@lru_cache(maxsize=65_536)
 def _public_key_point(data: bytes) -> BlstP2Element:
+    # Cached: a sequencer checks the same senders' keys commitment after commitment,
+    # and decompressing a G2 point costs more than adding it.
     if len(data) != PUBLIC_KEY_SIZE:
         raise SignatureError(f"a BLS public key is {PUBLIC_KEY_SIZE} bytes, got {len(data)}")
     if _is_identity(data):

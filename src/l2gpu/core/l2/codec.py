@@ -1,0 +1,244 @@
+"""The batch format on L1: compact, typed commitments with one aggregate signature each.
+
+    batch      = version u8 | fee_recipient u24 | deposits u32 | commitments...
+    commitment = kind u8 | count u8 | timestamp u64 | body | aggregate_sig 48 | post_root 32
+
+Bodies, per transaction (accounts and channels by 3-byte index, amounts as
+3-byte decimal floats, fees as 2-byte floats; see ``amounts.py``):
+
+    transfer (kind 1)    from u24 | to u24 | amount f24 | fee f16          11 bytes
+    withdraw (kind 2)    from u24 | amount f24 | fee f16                     8 bytes
+    channel  (kind 3)    op u8 | fields of the op (below)
+
+    open       sender u24 | provider u24 | amount f24 | expires u40 | period u24
+    top_up     sender u24 | channel u24 | amount f24 | expires u40
+    close      sender u24 | channel u24 | amount f24           (cooperative)
+    start      sender u24 | channel u24 | amount f24           (renter's close)
+    voucher    sender u24 | channel u24 | amount u128 | signature 65
+    provider   sender u24 | channel u24 | amount u128 | signature 65
+    settle     sender u24 | channel u24
+
+Voucher amounts are exact (the renter signed that exact number); everything else
+must be representable, and wallets round down before signing. Decoding rejects
+malformed bytes with a named :class:`CodecError` and never crashes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2 import amounts
+from l2gpu.core.l2.transactions import (
+    CloseByProvider,
+    CloseChannel,
+    OpenChannel,
+    SettleChannel,
+    StartClose,
+    SubmitVoucher,
+    TopUpChannel,
+    Transfer,
+    UserTx,
+    Withdraw,
+)
+from l2gpu.core.types import Seconds, Timestamp, Wei
+
+VERSION = 1
+KIND_TRANSFER, KIND_WITHDRAW, KIND_CHANNEL = 1, 2, 3
+MAX_PER_COMMITMENT = 255
+SIGNATURE_SIZE, ROOT_SIZE = 48, 32
+OP_OPEN, OP_TOP_UP, OP_CLOSE, OP_START, OP_VOUCHER, OP_PROVIDER, OP_SETTLE = range(1, 8)
+
+
+class CodecError(L2gpuError):
+    """Batch bytes that do not follow the format; ``reason`` names the fault."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Commitment:
+    """A group of same-kind transactions co-signed by all their senders."""
+
+    kind: int
+    timestamp: Timestamp
+    txs: tuple[UserTx, ...]
+    signature: bytes = bytes(SIGNATURE_SIZE)
+    post_root: bytes = bytes(ROOT_SIZE)
+
+    def header_and_body(self) -> bytes:
+        """Everything the co-signers sign (with the pre-state root): not sig, not root."""
+        return (
+            bytes((self.kind, len(self.txs)))
+            + self.timestamp.to_bytes(8, "big")
+            + b"".join(encode_tx(self.kind, tx) for tx in self.txs)
+        )
+
+    def encode(self) -> bytes:
+        """The commitment's bytes on L1."""
+        return self.header_and_body() + self.signature + self.post_root
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Commitments posted to L1 together, plus how many L1 deposits they consume."""
+
+    fee_recipient: int
+    deposits: int
+    commitments: tuple[Commitment, ...]
+
+    def encode(self) -> bytes:
+        """The batch's bytes on L1 (before compression)."""
+        return (
+            bytes((VERSION,))
+            + self.fee_recipient.to_bytes(3, "big")
+            + self.deposits.to_bytes(4, "big")
+            + b"".join(c.encode() for c in self.commitments)
+        )
+
+
+def kind_of(tx: UserTx) -> int:
+    """The commitment kind that carries ``tx``."""
+    if isinstance(tx, Transfer):
+        return KIND_TRANSFER
+    if isinstance(tx, Withdraw):
+        return KIND_WITHDRAW
+    return KIND_CHANNEL
+
+
+def encode_tx(kind: int, tx: UserTx) -> bytes:
+    """One transaction's body bytes inside a commitment of ``kind``."""
+    if kind != kind_of(tx):
+        raise CodecError("codec: transaction does not match its commitment kind")
+    if isinstance(tx, Transfer):
+        return _u24(tx.sender) + _u24(tx.to) + amounts.encode(tx.amount) + _fee(tx.fee)
+    if isinstance(tx, Withdraw):
+        return _u24(tx.sender) + amounts.encode(tx.amount) + _fee(tx.fee)
+    if isinstance(tx, OpenChannel):
+        return (
+            bytes((OP_OPEN,))
+            + _u24(tx.sender)
+            + _u24(tx.provider)
+            + amounts.encode(tx.amount)
+            + tx.expires_at.to_bytes(5, "big")
+            + tx.challenge_period.to_bytes(3, "big")
+        )
+    head = _u24(tx.sender) + _u24(tx.channel)
+    if isinstance(tx, TopUpChannel):
+        return (bytes((OP_TOP_UP,)) + head + amounts.encode(tx.amount)
+                + tx.expires_at.to_bytes(5, "big"))  # fmt: skip
+    if isinstance(tx, CloseChannel):
+        return bytes((OP_CLOSE,)) + head + amounts.encode(tx.amount)
+    if isinstance(tx, StartClose):
+        return bytes((OP_START,)) + head + amounts.encode(tx.amount)
+    if isinstance(tx, SubmitVoucher):
+        return bytes((OP_VOUCHER,)) + head + tx.amount.to_bytes(16, "big") + _sig65(tx.signature)
+    if isinstance(tx, CloseByProvider):
+        return bytes((OP_PROVIDER,)) + head + tx.amount.to_bytes(16, "big") + _sig65(tx.signature)
+    return bytes((OP_SETTLE,)) + head
+
+
+def decode_batch(data: bytes) -> Batch:
+    """Parse batch bytes; raise CodecError naming the first fault."""
+    reader = _Reader(data)
+    if reader.take(1, "version")[0] != VERSION:
+        raise CodecError("codec: unknown batch version")
+    fee_recipient = reader.uint(3, "fee recipient")
+    deposits = reader.uint(4, "deposit count")
+    commitments = []
+    while not reader.done:
+        commitments.append(_decode_commitment(reader))
+    return Batch(fee_recipient, deposits, tuple(commitments))
+
+
+def _decode_commitment(reader: _Reader) -> Commitment:
+    kind = reader.uint(1, "commitment kind")
+    if kind not in (KIND_TRANSFER, KIND_WITHDRAW, KIND_CHANNEL):
+        raise CodecError(f"codec: unknown commitment kind {kind}")
+    count = reader.uint(1, "transaction count")
+    if count == 0:
+        raise CodecError("codec: empty commitment")
+    timestamp = Timestamp(reader.uint(8, "timestamp"))
+    txs = tuple(_decode_tx(reader, kind) for _ in range(count))
+    signature = reader.take(SIGNATURE_SIZE, "aggregate signature")
+    post_root = reader.take(ROOT_SIZE, "post-state root")
+    return Commitment(kind, timestamp, txs, signature, post_root)
+
+
+def _decode_tx(reader: _Reader, kind: int) -> UserTx:
+    if kind == KIND_TRANSFER:
+        return Transfer(reader.uint(3, "sender"), reader.uint(3, "recipient"),
+                        reader.amount(), reader.fee())  # fmt: skip
+    if kind == KIND_WITHDRAW:
+        return Withdraw(reader.uint(3, "sender"), reader.amount(), reader.fee())
+    op = reader.uint(1, "channel op")
+    if op == OP_OPEN:
+        sender, provider, amount = (
+            reader.uint(3, "sender"),
+            reader.uint(3, "provider"),
+            reader.amount(),
+        )
+        expires, period = Timestamp(reader.uint(5, "expiry")), Seconds(reader.uint(3, "period"))
+        return OpenChannel(sender, provider, amount, expires, period)
+    if op not in (OP_TOP_UP, OP_CLOSE, OP_START, OP_VOUCHER, OP_PROVIDER, OP_SETTLE):
+        raise CodecError(f"codec: unknown channel op {op}")
+    sender, channel = reader.uint(3, "sender"), reader.uint(3, "channel")
+    if op == OP_TOP_UP:
+        return TopUpChannel(sender, channel, reader.amount(), Timestamp(reader.uint(5, "expiry")))
+    if op == OP_CLOSE:
+        return CloseChannel(sender, channel, reader.amount())
+    if op == OP_START:
+        return StartClose(sender, channel, reader.amount())
+    if op in (OP_VOUCHER, OP_PROVIDER):
+        amount = Wei(reader.uint(16, "voucher amount"))
+        signature = reader.take(65, "voucher signature")
+        cls = SubmitVoucher if op == OP_VOUCHER else CloseByProvider
+        return cls(sender, channel, amount, signature)
+    return SettleChannel(sender, channel)
+
+
+class _Reader:
+    """Bounds-checked reads over batch bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.position = 0
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.data)
+
+    def take(self, size: int, what: str) -> bytes:
+        end = self.position + size
+        if end > len(self.data):
+            raise CodecError(f"codec: batch ends inside the {what}")
+        chunk = self.data[self.position : end]
+        self.position = end
+        return chunk
+
+    def uint(self, size: int, what: str) -> int:
+        return int.from_bytes(self.take(size, what), "big")
+
+    def amount(self) -> Wei:
+        return Wei(amounts.decode(self.take(amounts.AMOUNT.size, "amount")))
+
+    def fee(self) -> Wei:
+        return Wei(amounts.decode(self.take(amounts.FEE.size, "fee"), amounts.FEE))
+
+
+def _u24(value: int) -> bytes:
+    if not 0 <= value < 1 << 24:
+        raise CodecError("codec: index does not fit in 3 bytes")
+    return value.to_bytes(3, "big")
+
+
+def _fee(value: int) -> bytes:
+    return amounts.encode(value, amounts.FEE)
+
+
+def _sig65(signature: bytes) -> bytes:
+    # A voucher signature of the wrong size is still encoded (padded or cut) so that
+    # the transaction fails by the channel rules ("bad voucher signature"), not here.
+    return signature[:65].ljust(65, b"\x00")

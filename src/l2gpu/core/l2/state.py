@@ -1,0 +1,239 @@
+"""The L2 state: accounts, channels and exits, with a Merkle root over all of them.
+
+Why a mutable state: the L2 holds up to 16.7 million accounts, and copying it
+per transaction (as the small channel machine does) would cost far more than
+the transaction. As in Ethereum's execution specs, the state object is changed
+in place by ``apply_*`` functions, and every ``validate_*`` check runs *before*
+the first change, so a rejected transaction leaves the state exactly as it was.
+
+    state root = keccak256(accounts_root || channels_root || exits_root ||
+                           uint64 deposits_processed || uint64 exit_count)
+
+- accounts: indexed tree, leaf = keccak256(address || uint128 balance ||
+  uint64 nonce || bls_key (96 bytes, zeros if unset)); index = creation order.
+- channels: indexed tree, leaf = keccak256(channel id || renter index ||
+  provider index || uint128 deposit || uint128 best || uint64 expires_at ||
+  uint64 close_deadline || uint8 status); index = opening order.
+- exits: indexed tree of withdrawals to L1, leaf = keccak256(address ||
+  uint128 amount || uint64 exit index). A withdrawal is claimed on L1 with a
+  proof against a final state root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from l2gpu.core.channel import Channel, ChannelStatus
+from l2gpu.core.crypto.keccak import keccak256
+from l2gpu.core.l2.merkle import EMPTY_LEAF, IndexedMerkleTree
+from l2gpu.core.types import Address, ChainId, Hash32, Wei
+
+TREE_DEPTH = 24
+MAX_BALANCE = 2**128 - 1
+NO_BLS_KEY = bytes(96)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One L2 account."""
+
+    index: int
+    address: Address
+    balance: Wei = Wei(0)
+    nonce: int = 0
+    bls_key: bytes = NO_BLS_KEY
+
+    def leaf(self) -> bytes:
+        """The account's leaf in the accounts tree."""
+        return keccak256(
+            self.address
+            + self.balance.to_bytes(16, "big")
+            + self.nonce.to_bytes(8, "big")
+            + self.bls_key
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class L2Channel:
+    """A channel inside the rollup: the core channel plus its parties' account indices."""
+
+    index: int
+    channel: Channel
+    renter: int
+    provider: int
+
+    def leaf(self) -> bytes:
+        """The channel's leaf in the channels tree."""
+        c = self.channel
+        return keccak256(
+            c.params.id
+            + self.renter.to_bytes(3, "big")
+            + self.provider.to_bytes(3, "big")
+            + c.deposit.to_bytes(16, "big")
+            + c.best_amount.to_bytes(16, "big")
+            + c.expires_at.to_bytes(8, "big")
+            + c.close_deadline.to_bytes(8, "big")
+            + bytes((int(c.status),))
+        )
+
+    @property
+    def live(self) -> bool:
+        """Open or closing."""
+        return self.channel.status in (ChannelStatus.OPEN, ChannelStatus.CLOSING)
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """A withdrawal to L1, claimable once a root that contains it is final."""
+
+    index: int
+    address: Address
+    amount: Wei
+
+    def leaf(self) -> bytes:
+        """The exit's leaf in the exits tree."""
+        return keccak256(
+            self.address + self.amount.to_bytes(16, "big") + self.index.to_bytes(8, "big")
+        )
+
+
+class L2State:
+    """All L2 state of one rollup deployment."""
+
+    def __init__(self, chain_id: ChainId, rollup: Address) -> None:
+        """An empty state for the rollup contract ``rollup`` on chain ``chain_id``."""
+        self.chain_id = chain_id
+        self.rollup = rollup
+        self.accounts: list[Account] = []
+        self.by_address: dict[Address, int] = {}
+        self.channels: list[L2Channel] = []
+        self.channel_by_id: dict[Hash32, int] = {}
+        self.exits: list[Exit] = []
+        self.deposits_processed = 0
+        self.account_tree = IndexedMerkleTree(TREE_DEPTH)
+        self.channel_tree = IndexedMerkleTree(TREE_DEPTH)
+        self.exit_tree = IndexedMerkleTree(TREE_DEPTH)
+        # Undo records while a checkpoint is open: (kind, index, old value or None).
+        self._journal: list[tuple[str, int, object]] | None = None
+
+    # -- checkpoints (a sequencer tries a commitment, then keeps or drops it) -------
+
+    def checkpoint(self) -> int:
+        """Start (or nest) recording changes; return a mark for :meth:`rollback`."""
+        if self._journal is None:
+            self._journal = []
+        return len(self._journal)
+
+    def commit(self) -> None:
+        """Keep every change and stop recording."""
+        self._journal = None
+
+    def rollback(self, mark: int) -> None:
+        """Undo every change recorded since ``mark``."""
+        assert self._journal is not None, "rollback without a checkpoint"
+        while len(self._journal) > mark:
+            kind, index, old = self._journal.pop()
+            if kind == "account":
+                self._restore_account(index, old)
+            elif kind == "channel":
+                self._restore_channel(index, old)
+            elif kind == "exit":
+                self.exits.pop()
+                self.exit_tree.set_leaf(index, EMPTY_LEAF)
+            elif kind == "deposits":
+                self.deposits_processed = index
+
+    def count_deposit(self) -> None:
+        """One more L1 deposit has been processed."""
+        if self._journal is not None:
+            self._journal.append(("deposits", self.deposits_processed, None))
+        self.deposits_processed += 1
+
+    def _restore_account(self, index: int, old: object) -> None:
+        if old is None:
+            gone = self.accounts.pop()
+            del self.by_address[gone.address]
+            self.account_tree.set_leaf(index, EMPTY_LEAF)
+        else:
+            assert isinstance(old, Account)
+            self.accounts[index] = old
+            self.account_tree.set_leaf(index, old.leaf())
+
+    def _restore_channel(self, index: int, old: object) -> None:
+        if old is None:
+            gone = self.channels.pop()
+            del self.channel_by_id[gone.channel.params.id]
+            self.channel_tree.set_leaf(index, EMPTY_LEAF)
+        else:
+            assert isinstance(old, L2Channel)
+            self.channels[index] = old
+            self.channel_tree.set_leaf(index, old.leaf())
+
+    # -- reading -------------------------------------------------------------------
+
+    def account(self, index: int) -> Account | None:
+        """The account at ``index``, if it exists."""
+        return self.accounts[index] if 0 <= index < len(self.accounts) else None
+
+    def account_of(self, address: Address) -> Account | None:
+        """The account of ``address``, if it exists."""
+        index = self.by_address.get(address)
+        return None if index is None else self.accounts[index]
+
+    def channel(self, cid: Hash32) -> L2Channel | None:
+        """The channel with id ``cid``, if it was ever opened."""
+        index = self.channel_by_id.get(cid)
+        return None if index is None else self.channels[index]
+
+    def root(self) -> Hash32:
+        """The state root (see the module docstring)."""
+        return Hash32(
+            keccak256(
+                self.account_tree.root
+                + self.channel_tree.root
+                + self.exit_tree.root
+                + self.deposits_processed.to_bytes(8, "big")
+                + len(self.exits).to_bytes(8, "big")
+            )
+        )
+
+    def total_value(self) -> int:
+        """Balances plus live channel deposits: conserved except by deposits and exits."""
+        return sum(a.balance for a in self.accounts) + sum(
+            c.channel.deposit for c in self.channels if c.live
+        )
+
+    # -- writing (only after validation) -------------------------------------------
+
+    def put_account(self, account: Account) -> None:
+        """Create or replace an account and update its leaf."""
+        if self._journal is not None:
+            previous = self.accounts[account.index] if account.index < len(self.accounts) else None
+            self._journal.append(("account", account.index, previous))
+        if account.index == len(self.accounts):
+            self.accounts.append(account)
+            self.by_address[account.address] = account.index
+        else:
+            self.accounts[account.index] = account
+        self.account_tree.set_leaf(account.index, account.leaf())
+
+    def put_channel(self, channel: L2Channel) -> None:
+        """Create or replace a channel and update its leaf."""
+        if self._journal is not None:
+            previous = self.channels[channel.index] if channel.index < len(self.channels) else None
+            self._journal.append(("channel", channel.index, previous))
+        if channel.index == len(self.channels):
+            self.channels.append(channel)
+            self.channel_by_id[channel.channel.params.id] = channel.index
+        else:
+            self.channels[channel.index] = channel
+        self.channel_tree.set_leaf(channel.index, channel.leaf())
+
+    def add_exit(self, address: Address, amount: Wei) -> Exit:
+        """Append a withdrawal to L1."""
+        exit_ = Exit(len(self.exits), address, amount)
+        if self._journal is not None:
+            self._journal.append(("exit", exit_.index, None))
+        self.exits.append(exit_)
+        self.exit_tree.set_leaf(exit_.index, exit_.leaf())
+        return exit_

@@ -1,0 +1,235 @@
+"""The L2 state transition: the executable specification of the rollup.
+
+``state_transition(state, tx, block)`` checks a transaction (``validate_*``, one
+check per line, each a named reason) and only then changes the state
+(``apply_*``). A rejected transaction raises :class:`L2Error` and leaves the
+state untouched. Channel transactions run the very same rules as the L1
+ChannelManager (``l2gpu.core.channel.machine``); only the money moves between
+L2 balances instead of L1 transfers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from l2gpu.core.channel import ChannelError, ChannelParams, ManagerState
+from l2gpu.core.channel import inputs as ci
+from l2gpu.core.channel import state_transition as channel_transition
+from l2gpu.core.channel.events import Payout
+from l2gpu.core.crypto.bls import verify_possession
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.state import MAX_BALANCE, NO_BLS_KEY, Account, L2Channel, L2State
+from l2gpu.core.l2.transactions import (
+    BlockContext,
+    ChannelTx,
+    CloseByProvider,
+    CloseChannel,
+    Deposit,
+    L2Tx,
+    OpenChannel,
+    SettleChannel,
+    StartClose,
+    SubmitVoucher,
+    TopUpChannel,
+    Transfer,
+    UserTx,
+    Withdraw,
+)
+from l2gpu.core.types import ZERO_ADDRESS, Address, Timestamp, Wei
+
+
+class L2Error(L2gpuError):
+    """A transaction the L2 rules reject; ``reason`` is its name."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a transaction did: balance changes per account index, and exits created."""
+
+    deltas: tuple[tuple[int, int], ...]
+    exit_index: int | None = None
+
+
+def require(condition: bool, reason: str) -> None:
+    """Raise L2Error(reason) unless ``condition`` holds."""
+    if not condition:
+        raise L2Error(reason)
+
+
+def signers(state: L2State, tx: UserTx) -> tuple[int, ...]:
+    """The accounts that must co-sign the commitment carrying ``tx``."""
+    if isinstance(tx, CloseChannel):
+        channel = state.channels[tx.channel] if 0 <= tx.channel < len(state.channels) else None
+        if channel is not None:
+            return tuple(sorted({channel.renter, channel.provider}))
+    return (tx.sender,)
+
+
+def state_transition(state: L2State, tx: L2Tx, block: BlockContext) -> Applied:
+    """Apply ``tx`` to ``state`` in place, or raise L2Error and change nothing."""
+    if isinstance(tx, Deposit):
+        return apply_deposit(state, tx)
+    sender = validate_sender(state, tx, block)
+    if isinstance(tx, Transfer):
+        return apply_transfer(state, sender, tx, block)
+    if isinstance(tx, Withdraw):
+        return apply_withdraw(state, sender, tx, block)
+    if isinstance(tx, OpenChannel):
+        return apply_open_channel(state, sender, tx, block)
+    return apply_channel_tx(state, sender, tx, block)
+
+
+def validate_sender(state: L2State, tx: UserTx, block: BlockContext) -> Account:
+    """The sender exists, holds a BLS key (to co-sign), and the fee recipient exists."""
+    sender = state.account(tx.sender)
+    require(sender is not None, "l2: unknown sender")
+    assert sender is not None
+    require(sender.bls_key != NO_BLS_KEY, "l2: sender has no BLS key")
+    require(state.account(block.fee_recipient) is not None, "l2: unknown fee recipient")
+    return sender
+
+
+def apply_deposit(state: L2State, tx: Deposit) -> Applied:
+    """Credit an L1 deposit, in queue order; a new address gets the next index."""
+    require(tx.queue_index == state.deposits_processed, "l2: deposit out of order")
+    account = state.account_of(tx.address) or Account(len(state.accounts), tx.address)
+    require(account.balance + tx.amount <= MAX_BALANCE, "l2: balance overflow")
+    key = account.bls_key
+    # A bad proof of possession is not an error (the money still arrives): the key
+    # is just not set, and the owner can deposit again with a good one.
+    if key == NO_BLS_KEY and verify_possession(tx.bls_key, tx.proof_of_possession):
+        key = tx.bls_key
+    state.put_account(replace(account, balance=Wei(account.balance + tx.amount), bls_key=key))
+    state.count_deposit()
+    return Applied(((account.index, tx.amount),))
+
+
+def apply_transfer(state: L2State, sender: Account, tx: Transfer, block: BlockContext) -> Applied:
+    """Move ``amount`` to an existing account; the fee to the fee recipient."""
+    recipient = state.account(tx.to)
+    require(recipient is not None, "l2: unknown recipient")
+    assert recipient is not None
+    require(tx.amount > 0, "l2: zero amount")
+    require(sender.balance >= tx.amount + tx.fee, "l2: insufficient balance")
+    require(
+        tx.to == tx.sender or recipient.balance + tx.amount <= MAX_BALANCE, "l2: balance overflow"
+    )
+    debit(state, sender.index, tx.amount + tx.fee, bump_nonce=True)
+    credit(state, tx.to, tx.amount)
+    credit(state, block.fee_recipient, tx.fee)
+    return Applied(((tx.sender, -(tx.amount + tx.fee)), (tx.to, tx.amount),
+                    (block.fee_recipient, tx.fee)))  # fmt: skip
+
+
+def apply_withdraw(state: L2State, sender: Account, tx: Withdraw, block: BlockContext) -> Applied:
+    """Burn on L2, create an exit claimable on L1 once a root containing it is final."""
+    require(tx.amount > 0, "l2: zero amount")
+    require(sender.balance >= tx.amount + tx.fee, "l2: insufficient balance")
+    debit(state, sender.index, tx.amount + tx.fee, bump_nonce=True)
+    credit(state, block.fee_recipient, tx.fee)
+    exit_ = state.add_exit(sender.address, tx.amount)
+    return Applied(((tx.sender, -(tx.amount + tx.fee)), (block.fee_recipient, tx.fee)), exit_.index)
+
+
+def apply_open_channel(
+    state: L2State, sender: Account, tx: OpenChannel, block: BlockContext
+) -> Applied:
+    """Open a channel from the renter's L2 balance, under the channel rules."""
+    provider = state.account(tx.provider)
+    require(provider is not None, "l2: unknown provider")
+    assert provider is not None
+    require(sender.balance >= tx.amount, "l2: insufficient balance")
+    # The salt is the renter's nonce: every channel a renter opens has a fresh id.
+    params = ChannelParams(sender.address, provider.address, ZERO_ADDRESS,
+                           tx.challenge_period, sender.nonce.to_bytes(32, "big"))  # fmt: skip
+    channel_input = ci.Open(
+        sender.address, block.timestamp, params, tx.amount, tx.expires_at, tx.amount
+    )
+    return _run_channel_rules(state, sender, None, sender.index, provider.index, channel_input)
+
+
+def apply_channel_tx(
+    state: L2State, sender: Account, tx: ChannelTx, block: BlockContext
+) -> Applied:
+    """Run the channel rules of ``l2gpu.core.channel`` and move the money on L2."""
+    existing = validate_channel(state, tx.channel)
+    if isinstance(tx, TopUpChannel):
+        require(sender.balance >= tx.amount, "l2: insufficient balance")
+    channel_input = _channel_input(sender.address, block.timestamp, existing.channel.params, tx)
+    return _run_channel_rules(
+        state, sender, existing, existing.renter, existing.provider, channel_input
+    )
+
+
+def _run_channel_rules(
+    state: L2State,
+    sender: Account,
+    existing: L2Channel | None,
+    renter: int,
+    provider: int,
+    channel_input: ci.ChannelInput,
+) -> Applied:
+    params = channel_input.params
+    known = {} if existing is None else {params.id: existing.channel}
+    manager = ManagerState(state.chain_id, state.rollup, known)
+    try:
+        new_manager, events = channel_transition(manager, channel_input)
+    except ChannelError as exc:
+        raise L2Error(exc.reason) from exc
+    # Validation is over: apply.
+    locked = channel_input.value if isinstance(channel_input, ci.Open | ci.TopUp) else 0
+    debit(state, sender.index, locked, bump_nonce=True)
+    deltas: list[tuple[int, int]] = [(sender.index, -locked)]
+    index = existing.index if existing is not None else len(state.channels)
+    state.put_channel(L2Channel(index, new_manager.channels[params.id], renter, provider))
+    for event in events:
+        if isinstance(event, Payout):
+            target = renter if event.to == params.renter else provider
+            credit(state, target, event.amount)
+            deltas.append((target, event.amount))
+    return Applied(tuple(deltas))
+
+
+def validate_channel(state: L2State, index: int) -> L2Channel:
+    """The channel at ``index`` exists."""
+    require(0 <= index < len(state.channels), "l2: unknown channel")
+    return state.channels[index]
+
+
+def _channel_input(
+    sender: Address, now: Timestamp, params: ChannelParams, tx: ChannelTx
+) -> ci.ChannelInput:
+    t = now
+    if isinstance(tx, TopUpChannel):
+        return ci.TopUp(sender, t, params, tx.amount, tx.expires_at, tx.amount)
+    if isinstance(tx, StartClose):
+        return ci.CloseByRenter(sender, t, params, tx.amount)
+    if isinstance(tx, SubmitVoucher):
+        return ci.SubmitVoucher(sender, t, params, tx.amount, tx.signature)
+    if isinstance(tx, CloseByProvider):
+        return ci.CloseByProvider(sender, t, params, tx.amount, tx.signature)
+    if isinstance(tx, SettleChannel):
+        return ci.Settle(sender, t, params)
+    if isinstance(tx, CloseChannel):
+        # Both parties co-signed the commitment (see signers()): that is the two
+        # approvals the L1 contract checks as two EIP-712 signatures.
+        return ci.ApprovedCooperativeClose(sender, t, params, tx.amount)
+    raise L2Error(f"l2: unknown transaction {type(tx).__name__}")
+
+
+def debit(state: L2State, index: int, amount: int, *, bump_nonce: bool) -> None:
+    """Take ``amount`` from an account (checked before), counting the transaction."""
+    account = state.accounts[index]
+    nonce = account.nonce + 1 if bump_nonce else account.nonce
+    state.put_account(replace(account, balance=Wei(account.balance - amount), nonce=nonce))
+
+
+def credit(state: L2State, index: int, amount: int) -> None:
+    """Add ``amount`` to an account."""
+    if amount:
+        account = state.accounts[index]
+        state.put_account(replace(account, balance=Wei(account.balance + amount)))

@@ -1,0 +1,140 @@
+"""L2 transactions. Accounts and channels are named by index (3 bytes on L1).
+
+Two kinds of authorization:
+- L1-originated (``Deposit``): the L1 contract saw ``msg.sender`` and queued it;
+  the batch names the queue position, and L1 checks the order.
+- user transactions: every account in ``signers(tx)`` co-signs the commitment
+  that carries the transaction, with one aggregate BLS signature per commitment
+  (see ``commitment.py``). No per-transaction signature goes to L1. Nonces are not
+  posted either: the signed commitment message binds the pre-state root, which
+  changes with every transaction, so a commitment can never be replayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from l2gpu.core.types import Address, Seconds, Timestamp, Wei
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    """Credit ``amount`` to ``address`` (creating its account), from L1 queue position."""
+
+    queue_index: int
+    address: Address
+    amount: Wei
+    bls_key: bytes
+    proof_of_possession: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Move ``amount`` from ``sender`` to ``to``; ``fee`` goes to the sequencer."""
+
+    sender: int
+    to: int
+    amount: Wei
+    fee: Wei
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """Burn ``amount`` on L2 and create an exit to the sender's address on L1."""
+
+    sender: int
+    amount: Wei
+    fee: Wei
+
+
+@dataclass(frozen=True, slots=True)
+class OpenChannel:
+    """The renter ``sender`` locks ``amount`` in a channel to ``provider``."""
+
+    sender: int
+    provider: int
+    amount: Wei
+    expires_at: Timestamp
+    challenge_period: Seconds
+
+
+@dataclass(frozen=True, slots=True)
+class TopUpChannel:
+    """The renter adds ``amount`` and sets expiry."""
+
+    sender: int
+    channel: int
+    amount: Wei
+    expires_at: Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class CloseChannel:
+    """Cooperative close: renter and provider both co-sign; ``amount`` to the provider."""
+
+    sender: int
+    channel: int
+    amount: Wei
+
+
+@dataclass(frozen=True, slots=True)
+class StartClose:
+    """The renter starts a close conceding ``amount``; the challenge period follows."""
+
+    sender: int
+    channel: int
+    amount: Wei
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitVoucher:
+    """Anyone proves the renter's voucher (an EIP-712 signature) before the deadline."""
+
+    sender: int
+    channel: int
+    amount: Wei
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CloseByProvider:
+    """The provider closes at once with its best voucher."""
+
+    sender: int
+    channel: int
+    amount: Wei
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SettleChannel:
+    """Anyone pays out a channel whose deadline has passed."""
+
+    sender: int
+    channel: int
+
+
+ChannelTx = (
+    TopUpChannel | CloseChannel | StartClose | SubmitVoucher | CloseByProvider | SettleChannel
+)
+"""Transactions on an existing channel (named by its index)."""
+UserTx = (
+    Transfer
+    | Withdraw
+    | OpenChannel
+    | TopUpChannel
+    | CloseChannel
+    | StartClose
+    | SubmitVoucher
+    | CloseByProvider
+    | SettleChannel
+)
+L2Tx = Deposit | UserTx
+
+
+@dataclass(frozen=True, slots=True)
+class BlockContext:
+    """What a transaction sees of its block: the time and who collects fees."""
+
+    timestamp: Timestamp
+    fee_recipient: int

@@ -1,0 +1,1 @@
+"""Node shells: the sequencer (and, later, the batch poster and the watcher)."""
