@@ -43,7 +43,6 @@ class World:
         for i in range(self.n):
             self.sequencer.deposit(self.deposit(i, i, self.balance))
         self.sequencer.seal()
-        self.sequencer.take_batch()
 
     def deposit(self, queue_index: int, account: int, amount: int) -> Deposit:
         key = self.bls[account]

@@ -49,11 +49,12 @@ def test_transfers_and_withdrawals_are_sealed_and_replay_to_the_same_root() -> N
     report = world.sequencer.seal()
     assert [len(c.txs) for c in report.commitments] == [2, 1]
     assert report.dropped == []
+    assert report.batch is not None
+    assert report.batch.post_root == world.state.root()
     assert world.balance_of(1) == 10**18 - 3 * 10**17 - FEE
     assert world.balance_of(0) == 10**18 + 3 * FEE
     assert world.state.exits[0].amount == 5 * 10**16
-    batch = world.sequencer.take_batch()
-    assert replay(world, [batch]).root() == world.state.root()
+    assert replay(world, [report.batch]).root() == world.state.root()
 
 
 def test_invalid_transactions_are_dropped_with_their_reason() -> None:
@@ -143,8 +144,8 @@ def test_stale_close_answered_by_a_voucher_then_settled() -> None:
 def test_a_tampered_commitment_is_rejected_and_rolled_back() -> None:
     world = World()
     world.send(Transfer(1, 2, Wei(10**17), FEE))
-    world.sequencer.seal()
-    batch = world.sequencer.take_batch()
+    batch = world.sequencer.seal().batch
+    assert batch is not None
     honest = replay(world, [])
     before = honest.root()
     commitment = batch.commitments[0]

@@ -6,8 +6,8 @@ commitments of up to ``max_per_commitment`` transactions of one kind in arrival
 order: it applies them to the state under a checkpoint, asks every signer to
 co-sign the commitment's message, and keeps the commitment only when all did.
 A signer that refuses or is offline has its transactions dropped (it is told
-why) and the commitment is formed again without them. ``take_batch`` hands the
-sealed commitments to the batch poster.
+why) and the commitment is formed again without them. Each ``seal`` returns the batch
+(deposits first, then commitments) for the batch poster.
 
 Co-signers are reached through the :class:`CoSigner` interface: in process for
 tests and benchmarks, over the API for real users.
@@ -28,7 +28,7 @@ from l2gpu.core.l2.commitment import signing_message
 from l2gpu.core.l2.envelope import Envelope, rollup_domain
 from l2gpu.core.l2.state import NO_BLS_KEY, L2State
 from l2gpu.core.l2.stf import L2Error, signers, state_transition
-from l2gpu.core.l2.transactions import BlockContext, Deposit, UserTx
+from l2gpu.core.l2.transactions import BlockContext, L1Operation, UserTx
 from l2gpu.core.types import Timestamp
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,12 @@ class _Pending:
 
 @dataclass
 class SealReport:
-    """What one ``seal`` did."""
+    """What one ``seal`` did; ``batch`` is what goes to L1."""
 
     commitments: list[Commitment] = field(default_factory=list)
     deposits: int = 0
     dropped: list[tuple[Envelope, str]] = field(default_factory=list)
+    batch: Batch | None = None
 
 
 class Sequencer:
@@ -86,9 +87,7 @@ class Sequencer:
         self.domain = rollup_domain(state.chain_id, state.rollup)
         self.mempool: deque[_Pending] = deque()
         self.pending_per_sender: dict[int, int] = {}
-        self.deposit_queue: deque[Deposit] = deque()
-        self.sealed: list[Commitment] = []
-        self.sealed_deposits = 0
+        self.deposit_queue: deque[L1Operation] = deque()
         self._sequence = 0
 
     # -- admission ---------------------------------------------------------------
@@ -116,8 +115,8 @@ class Sequencer:
         self.pending_per_sender[tx.sender] = self.pending_per_sender.get(tx.sender, 0) + 1
         return self._sequence
 
-    def deposit(self, deposit: Deposit) -> None:
-        """Queue an L1 deposit (in L1 queue order)."""
+    def deposit(self, deposit: L1Operation) -> None:
+        """Queue an L1 operation (a deposit or a forced withdrawal), in L1 queue order."""
         self.deposit_queue.append(deposit)
 
     # -- sealing -----------------------------------------------------------------
@@ -128,19 +127,15 @@ class Sequencer:
         while self.deposit_queue:
             state_transition(self.state, self.deposit_queue.popleft(), self._block())
             report.deposits += 1
-        self.sealed_deposits += report.deposits
+        deposits_root = self.state.root() if report.deposits else b""
         while self.mempool:
             commitment = self._seal_one(report)
             if commitment is not None:
                 report.commitments.append(commitment)
-                self.sealed.append(commitment)
+        if report.deposits or report.commitments:
+            report.batch = Batch(self.fee_recipient, report.deposits,
+                                 tuple(report.commitments), deposits_root)  # fmt: skip
         return report
-
-    def take_batch(self) -> Batch:
-        """The sealed commitments and deposits since the last batch."""
-        batch = Batch(self.fee_recipient, self.sealed_deposits, tuple(self.sealed))
-        self.sealed, self.sealed_deposits = [], 0
-        return batch
 
     def _block(self) -> BlockContext:
         return BlockContext(self.clock(), self.fee_recipient)

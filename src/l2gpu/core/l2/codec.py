@@ -1,6 +1,10 @@
 """The batch format on L1: compact, typed commitments with one aggregate signature each.
 
-    batch      = version u8 | fee_recipient u24 | deposits u32 | commitments...
+    batch      = version u8 | fee_recipient u24 | deposits u32 | [deposits_root 32] | commitments...
+
+``deposits`` counts the L1 queue operations (deposits, forced withdrawals) the
+batch processes before its commitments; ``deposits_root`` (present only when
+there are some) is the state root right after them.
     commitment = kind u8 | count u8 | timestamp u64 | body | aggregate_sig 48 | post_root 32
 
 Bodies, per transaction (accounts and channels by 3-byte index, amounts as
@@ -88,6 +92,7 @@ class Batch:
     fee_recipient: int
     deposits: int
     commitments: tuple[Commitment, ...]
+    deposits_root: bytes = b""
 
     def encode(self) -> bytes:
         """The batch's bytes on L1 (before compression)."""
@@ -95,8 +100,16 @@ class Batch:
             bytes((VERSION,))
             + self.fee_recipient.to_bytes(3, "big")
             + self.deposits.to_bytes(4, "big")
+            + (self.deposits_root if self.deposits else b"")
             + b"".join(c.encode() for c in self.commitments)
         )
+
+    @property
+    def post_root(self) -> bytes:
+        """The state root after the whole batch."""
+        if self.commitments:
+            return self.commitments[-1].post_root
+        return self.deposits_root
 
 
 def kind_of(tx: UserTx) -> int:
@@ -147,10 +160,11 @@ def decode_batch(data: bytes) -> Batch:
         raise CodecError("codec: unknown batch version")
     fee_recipient = reader.uint(3, "fee recipient")
     deposits = reader.uint(4, "deposit count")
+    deposits_root = reader.take(ROOT_SIZE, "deposits root") if deposits else b""
     commitments = []
     while not reader.done:
         commitments.append(_decode_commitment(reader))
-    return Batch(fee_recipient, deposits, tuple(commitments))
+    return Batch(fee_recipient, deposits, tuple(commitments), deposits_root)
 
 
 def _decode_commitment(reader: _Reader) -> Commitment:

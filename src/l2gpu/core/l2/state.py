@@ -97,6 +97,30 @@ class Exit:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RootParts:
+    """The inputs of the state root."""
+
+    accounts_root: bytes
+    channels_root: bytes
+    exits_root: bytes
+    deposits_processed: int
+    exit_count: int
+
+
+def root_of(parts: RootParts) -> Hash32:
+    """keccak256(accounts || channels || exits || uint64 deposits || uint64 exits)."""
+    return Hash32(
+        keccak256(
+            parts.accounts_root
+            + parts.channels_root
+            + parts.exits_root
+            + parts.deposits_processed.to_bytes(8, "big")
+            + parts.exit_count.to_bytes(8, "big")
+        )
+    )
+
+
 class L2State:
     """All L2 state of one rollup deployment."""
 
@@ -187,14 +211,16 @@ class L2State:
 
     def root(self) -> Hash32:
         """The state root (see the module docstring)."""
-        return Hash32(
-            keccak256(
-                self.account_tree.root
-                + self.channel_tree.root
-                + self.exit_tree.root
-                + self.deposits_processed.to_bytes(8, "big")
-                + len(self.exits).to_bytes(8, "big")
-            )
+        return root_of(self.parts())
+
+    def parts(self) -> RootParts:
+        """What the state root hashes: a proof of one part supplies the others."""
+        return RootParts(
+            self.account_tree.root,
+            self.channel_tree.root,
+            self.exit_tree.root,
+            self.deposits_processed,
+            len(self.exits),
         )
 
     def total_value(self) -> int:

@@ -25,6 +25,7 @@ from l2gpu.core.l2.transactions import (
     CloseByProvider,
     CloseChannel,
     Deposit,
+    ForcedWithdraw,
     L2Tx,
     OpenChannel,
     SettleChannel,
@@ -73,6 +74,8 @@ def state_transition(state: L2State, tx: L2Tx, block: BlockContext) -> Applied:
     """Apply ``tx`` to ``state`` in place, or raise L2Error and change nothing."""
     if isinstance(tx, Deposit):
         return apply_deposit(state, tx)
+    if isinstance(tx, ForcedWithdraw):
+        return apply_forced_withdraw(state, tx)
     sender = validate_sender(state, tx, block)
     if isinstance(tx, Transfer):
         return apply_transfer(state, sender, tx, block)
@@ -106,6 +109,19 @@ def apply_deposit(state: L2State, tx: Deposit) -> Applied:
     state.put_account(replace(account, balance=Wei(account.balance + tx.amount), bls_key=key))
     state.count_deposit()
     return Applied(((account.index, tx.amount),))
+
+
+def apply_forced_withdraw(state: L2State, tx: ForcedWithdraw) -> Applied:
+    """An L1-queued withdrawal: take what the balance allows (maybe nothing) to an exit."""
+    require(tx.queue_index == state.deposits_processed, "l2: deposit out of order")
+    account = state.account_of(tx.address)
+    state.count_deposit()
+    if account is None or account.balance == 0:
+        return Applied(())
+    amount = min(tx.amount, account.balance)
+    state.put_account(replace(account, balance=Wei(account.balance - amount)))
+    exit_ = state.add_exit(account.address, Wei(amount))
+    return Applied(((account.index, -amount),), exit_.index)
 
 
 def apply_transfer(state: L2State, sender: Account, tx: Transfer, block: BlockContext) -> Applied:

@@ -29,6 +29,22 @@ class Deposit:
 
 
 @dataclass(frozen=True, slots=True)
+class ForcedWithdraw:
+    """Queued on L1 by ``address`` itself: withdraw ``amount`` (capped at the balance).
+
+    The path that needs no co-operation from the sequencer: it must process the L1
+    queue in order within the forced-inclusion delay, or the rollup freezes.
+    """
+
+    queue_index: int
+    address: Address
+    amount: Wei
+
+
+L1Operation = Deposit | ForcedWithdraw
+
+
+@dataclass(frozen=True, slots=True)
 class Transfer:
     """Move ``amount`` from ``sender`` to ``to``; ``fee`` goes to the sequencer."""
 
@@ -129,7 +145,7 @@ UserTx = (
     | CloseByProvider
     | SettleChannel
 )
-L2Tx = Deposit | UserTx
+L2Tx = Deposit | ForcedWithdraw | UserTx
 
 
 @dataclass(frozen=True, slots=True)

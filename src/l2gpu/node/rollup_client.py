@@ -1,0 +1,164 @@
+"""Client of the Rollup contract: the L1 queue, batches, withdrawals and the freeze.
+
+It turns ``Queued`` logs into the L2's L1 operations (deposits and forced
+withdrawals) for the sequencer, posts sealed batches, and builds the Merkle
+proofs a user needs to claim an exit, or to leave a frozen rollup.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from l2gpu.core.crypto.bls import BlsSecretKey
+from l2gpu.core.crypto.keccak import keccak256
+from l2gpu.core.l2.codec import Batch
+from l2gpu.core.l2.state import Account, L2Channel, L2State, RootParts
+from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw, L1Operation
+from l2gpu.core.types import Address, Wei
+from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
+from l2gpu.l1.logs import LogPoller
+from l2gpu.payments.manager import as_tuple
+
+CONTRACT_SOURCE = "rollup/Rollup.vy"
+SEVEN_DAYS = 7 * 24 * 3600
+TWELVE_HOURS = 12 * 3600
+KIND_DEPOSIT, KIND_FORCED_WITHDRAW = 1, 2
+
+
+class RollupClient:
+    """Typed access to one deployed Rollup."""
+
+    def __init__(self, chain: Chain, contract: DeployedContract) -> None:
+        self.chain = chain
+        self.contract = contract
+        self.address = contract.address
+        self._queue_poller = LogPoller(chain, [contract])
+        self._queued: list[L1Operation] = []
+
+    @classmethod
+    def deploy(
+        cls,
+        chain: Chain,
+        sender: LocalAccount,
+        *,
+        genesis_root: bytes,
+        challenge_window: int = SEVEN_DAYS,
+        force_delay: int = TWELVE_HOURS,
+        min_bond: int = 10**18,
+        cache_dir: Path | None = None,
+    ) -> RollupClient:
+        """Deploy a rollup starting at ``genesis_root``."""
+        compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
+        contract = chain.deploy(
+            compiled, genesis_root, challenge_window, force_delay, min_bond, sender=sender
+        )
+        return cls(chain, contract)
+
+    # -- the queue -------------------------------------------------------------------
+
+    def deposit(self, account: LocalAccount, key: BlsSecretKey, amount: int) -> Receipt:
+        """Deposit ``amount`` wei from ``account`` with its BLS key and proof."""
+        return self.contract.transact(
+            "deposit", key.public_key, key.prove_possession(), sender=account, value=amount
+        )
+
+    def force_withdraw(self, account: LocalAccount, amount: int) -> Receipt:
+        """Queue a forced withdrawal on L1."""
+        return self.contract.transact("force_withdraw", amount, sender=account)
+
+    def new_operations(self) -> list[L1Operation]:
+        """L1 operations queued since the last call, in queue order."""
+        fresh: list[L1Operation] = []
+        for event in self._queue_poller.poll():
+            if getattr(event, "name", "") != "Queued":
+                continue
+            args: Any = event.args
+            address = args["sender"]
+            if args["kind"] == KIND_DEPOSIT:
+                key, proof = bytes(args["bls_key"]), bytes(args["proof_of_possession"])
+                fresh.append(Deposit(args["index"], address, Wei(args["amount"]), key, proof))
+            else:
+                fresh.append(ForcedWithdraw(args["index"], address, Wei(args["amount"])))
+        self._queued.extend(fresh)
+        return fresh
+
+    def queue_entry_args(self, operation: L1Operation) -> tuple[Any, ...]:
+        """(index, kind, sender, amount, key hash, proof hash): what refund_queued takes."""
+        op = operation
+        if isinstance(op, Deposit):
+            key_hash, proof_hash = keccak256(op.bls_key), keccak256(op.proof_of_possession)
+            return (op.queue_index, KIND_DEPOSIT, op.address, op.amount, key_hash, proof_hash)
+        empty = keccak256(b"")
+        return (op.queue_index, KIND_FORCED_WITHDRAW, op.address, op.amount, empty, empty)
+
+    # -- batches ------------------------------------------------------------------------
+
+    def stake(self, proposer: LocalAccount, amount: int) -> Receipt:
+        """Add to a proposer's bond."""
+        return self.contract.transact("stake", sender=proposer, value=amount)
+
+    def submit(self, batch: Batch, queue_end: int, proposer: LocalAccount) -> tuple[int, Receipt]:
+        """Post ``batch`` with its post-state root; return (batch index, receipt)."""
+        receipt = self.contract.transact(
+            "submit_batch", batch.encode(), batch.post_root, queue_end, sender=proposer
+        )
+        return int(receipt.event("BatchPosted").args["index"]), receipt
+
+    def is_final(self, index: int) -> bool:
+        """Whether batch ``index`` is past its challenge window."""
+        return bool(self.contract.call("is_final", index))
+
+    # -- exits ---------------------------------------------------------------------------
+
+    def withdraw(
+        self, state_at_batch: L2State, batch_index: int, exit_index: int, sender: LocalAccount
+    ) -> Receipt:
+        """Claim exit ``exit_index`` with a proof from the state as of ``batch_index``."""
+        exit_ = state_at_batch.exits[exit_index]
+        parts = state_at_batch.parts()
+        return self.contract.transact(
+            "withdraw", batch_index, exit_index, exit_.address, exit_.amount,
+            state_at_batch.exit_tree.proof(exit_index), parts.accounts_root,
+            parts.channels_root, parts.deposits_processed, parts.exit_count, sender=sender,
+        )  # fmt: skip
+
+    def freeze(self, sender: LocalAccount) -> Receipt:
+        """Freeze the rollup (only when a queued operation is overdue)."""
+        return self.contract.transact("freeze", sender=sender)
+
+    def exit_account(self, final_state: L2State, account: Account, sender: LocalAccount) -> Receipt:
+        """After a freeze: take out ``account``'s balance in the last final state."""
+        parts: RootParts = final_state.parts()
+        return self.contract.transact(
+            "exit_account", account.index, account.address, account.balance, account.nonce,
+            account.bls_key, final_state.account_tree.proof(account.index),
+            parts.channels_root, parts.exits_root, parts.deposits_processed, parts.exit_count,
+            sender=sender,
+        )  # fmt: skip
+
+    def exit_channel(
+        self, final_state: L2State, channel: L2Channel, sender: LocalAccount
+    ) -> Receipt:
+        """After a freeze: pay out a live channel of the last final state."""
+        parts = final_state.parts()
+        c = channel.channel
+        return self.contract.transact(
+            "exit_channel", channel.index, as_tuple(c.params), channel.renter, channel.provider,
+            c.deposit, c.best_amount, c.expires_at, c.close_deadline, int(c.status),
+            final_state.channel_tree.proof(channel.index), parts.accounts_root,
+            parts.exits_root, parts.deposits_processed, parts.exit_count, sender=sender,
+        )  # fmt: skip
+
+    def refund_queued(self, operation: L1Operation, sender: LocalAccount) -> Receipt:
+        """After a freeze: return a deposit no final batch processed."""
+        return self.contract.transact(
+            "refund_queued", *self.queue_entry_args(operation), sender=sender
+        )
+
+
+def address_of(account: LocalAccount) -> Address:
+    """An account's address as an :class:`Address`."""
+    return Address.from_hex(account.address)
