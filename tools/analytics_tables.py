@@ -100,9 +100,10 @@ def abm_figures() -> None:
     print(f"engines: max gap {comparison.max_gap:.4f}, max z {comparison.max_z:.2f}")
     fit = calibrate()
     print(
-        f"calibration from {fit.start}: p={fit.params.p} q={fit.params.q} "
-        f"rmse={fit.rmse:.4f} observed end {fit.observed[-1]:.3f} "
-        f"simulated end {fit.simulated[-1]:.3f}"
+        f"calibration from {fit.start}: p={fit.params.p:.3g} q={fit.params.q:.3g} "
+        f"rmse={fit.rmse:.4f} (fresh seeds {fit.fresh_rmse:.4f}) "
+        f"observed end {fit.observed[-1]:.3f} simulated end {fit.simulated[-1]:.3f} "
+        f"evaluations {fit.evaluations} at search bound {fit.at_bound}"
     )
 
 
