@@ -54,7 +54,7 @@ def test_pending_groups_say_so_and_exit_2(group: str, capsys: pytest.CaptureFixt
         (["config", "show"], {"L2GPU_PRIVATE_KEY": "0xnothex"}, "64 hex digits"),
         (["config", "show"], {"L2GPU_API_PORT": "eighty"}, "api_port"),
         (["bench", "nosuch"], {}, "unknown benchmark suite 'nosuch'"),
-        (["bench", "rollup"], {}, "lands with issue #4"),
+        (["bench", "fraud"], {}, "lands with issue #5"),
         (["--l1-rpc", "http://127.0.0.1:9", "demo"], {}, "no Ethereum JSON-RPC answered"),
     ],
 )

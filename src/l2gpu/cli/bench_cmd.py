@@ -23,6 +23,12 @@ def _channels() -> dict[str, Any]:
     return channels.run()
 
 
+def _rollup() -> dict[str, Any]:
+    from l2gpu.bench import rollup
+
+    return rollup.run()
+
+
 def _analytics() -> dict[str, Any]:
     from l2gpu.bench import analytics
 
@@ -32,11 +38,11 @@ def _analytics() -> dict[str, Any]:
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "crypto": _crypto,
     "channels": _channels,
+    "rollup": _rollup,
     "analytics": _analytics,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES = {
-    "rollup": "#4 (optimistic rollup)",
     "fraud": "#5 (fraud proofs)",
     "market": "#6 (GPU market)",
 }
