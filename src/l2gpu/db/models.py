@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, LargeBinary, String
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 WEI_DIGITS = 78  # 2**256 has 78 decimal digits
@@ -37,3 +37,16 @@ class BestVoucher(Base):
     amount: Mapped[str] = mapped_column(String(WEI_DIGITS))
     signature: Mapped[bytes] = mapped_column(LargeBinary(65))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RollupLog(Base):
+    """The sequencer's write-ahead log: every input it acknowledged, in order."""
+
+    __tablename__ = "rollup_log"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -153,6 +153,15 @@ def encode_tx(kind: int, tx: UserTx) -> bytes:
     return bytes((OP_SETTLE,)) + head
 
 
+def decode_tx(kind: int, body: bytes) -> UserTx:
+    """One transaction from its body bytes (the inverse of :func:`encode_tx`)."""
+    reader = _Reader(body)
+    tx = _decode_tx(reader, kind)
+    if not reader.done:
+        raise CodecError("codec: bytes left after the transaction")
+    return tx
+
+
 def decode_batch(data: bytes) -> Batch:
     """Parse batch bytes; raise CodecError naming the first fault."""
     reader = _Reader(data)

@@ -1,0 +1,134 @@
+"""A rollup node: the sequencer, its write-ahead log, the L1 queue follower and the batch poster."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+
+from l2gpu.core.l2.codec import Batch, decode_batch
+from l2gpu.core.l2.commitment import apply_commitment
+from l2gpu.core.l2.envelope import Envelope
+from l2gpu.core.l2.state import L2State
+from l2gpu.core.l2.stf import state_transition
+from l2gpu.core.l2.transactions import BlockContext, L1Operation
+from l2gpu.core.types import ChainId, Timestamp
+from l2gpu.node.rollup_client import RollupClient
+from l2gpu.node.sequencer import CoSigner, SealReport, Sequencer
+from l2gpu.node.wal import (
+    WriteAheadLog,
+    decode_envelope,
+    decode_l1_op,
+    encode_envelope,
+    encode_l1_op,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RollupNode:
+    """Everything the operator runs for one rollup; every input goes through the WAL first."""
+
+    def __init__(
+        self,
+        rollup: RollupClient,
+        engine: Engine,
+        proposer: LocalAccount,
+        *,
+        cosigners: Mapping[int, CoSigner] | Callable[[int], CoSigner | None],
+        clock: Callable[[], Timestamp] | None = None,
+        fee_recipient: int = 0,
+    ) -> None:
+        self.rollup = rollup
+        self.wal = WriteAheadLog(engine)
+        self.proposer = proposer
+        self.state = L2State(ChainId(rollup.chain.chain_id), rollup.address)
+        self.sequencer = Sequencer(
+            self.state, fee_recipient=fee_recipient, cosigners=cosigners,
+            clock=clock or rollup.chain.timestamp,
+        )  # fmt: skip
+        self.l1_ops: list[L1Operation] = []
+        self.posted: list[int] = []
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def follow_l1(self) -> int:
+        """Log and queue new L1 operations; return how many."""
+        fresh = [op for op in self.rollup.new_operations() if op.queue_index >= len(self.l1_ops)]
+        for op in fresh:
+            self.wal.append("l1_op", encode_l1_op(op))
+            self.l1_ops.append(op)
+            self.sequencer.deposit(op)
+        return len(fresh)
+
+    def submit(self, envelope: Envelope) -> int:
+        """Check, log, then accept a transaction; the returned number is the acknowledgement."""
+        self.sequencer.submit(envelope)  # raises Rejected: nothing is logged
+        return self.wal.append("envelope", encode_envelope(envelope))
+
+    def seal_and_post(self, *, post: bool = True) -> SealReport:
+        """Seal a batch, log it, post it to L1 and log the batch index."""
+        report = self.sequencer.seal()
+        if report.batch is not None:
+            payload = self.state.deposits_processed.to_bytes(8, "big") + report.batch.encode()
+            self.wal.append("batch", payload)
+            if post:
+                self._post(report.batch, self.state.deposits_processed)
+        return report
+
+    def _post(self, batch: Batch, queue_end: int) -> int:
+        index, _ = self.rollup.submit(batch, queue_end, self.proposer)
+        self.wal.append("posted", index.to_bytes(8, "big"))
+        self.posted.append(index)
+        return index
+
+    # -- recovery -----------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Rebuild from the WAL after a crash; return how many batches were re-posted."""
+        envelopes: list[tuple[int, Envelope]] = []
+        sealed: list[tuple[Batch, int]] = []
+        posted = 0
+        for seq, kind, payload in self.wal.records():
+            if kind == "l1_op":
+                self.l1_ops.append(decode_l1_op(payload))
+            elif kind == "envelope":
+                envelopes.append((seq, decode_envelope(payload)))
+            elif kind == "batch":
+                sealed.append((decode_batch(payload[8:]), int.from_bytes(payload[:8], "big")))
+            elif kind == "posted":
+                posted += 1
+                self.posted.append(int.from_bytes(payload, "big"))
+        in_batches = self._replay(sealed)
+        # Accepted transactions not in any sealed batch go back into the mempool.
+        for _, envelope in envelopes:
+            if envelope.tx in in_batches:
+                in_batches.remove(envelope.tx)
+                continue
+            self.sequencer.submit(envelope)
+        for op in self.l1_ops[self.state.deposits_processed :]:
+            self.sequencer.deposit(op)
+        self.rollup.new_operations()  # skip the queue entries already in the log
+        reposted = 0
+        on_l1 = int(self.rollup.contract.call("batch_count")) - 1
+        for batch, queue_end in sealed[posted:]:
+            if on_l1 > len(self.posted):  # L1 got it before the crash, the log did not
+                self.wal.append("posted", (len(self.posted) + 1).to_bytes(8, "big"))
+                self.posted.append(len(self.posted) + 1)
+                continue
+            self._post(batch, queue_end)
+            reposted += 1
+        return reposted
+
+    def _replay(self, sealed: list[tuple[Batch, int]]) -> list[object]:
+        included: list[object] = []
+        operations = iter(self.l1_ops)
+        for batch, _ in sealed:
+            for _ in range(batch.deposits):
+                state_transition(self.state, next(operations), BlockContext(Timestamp(0), 0))
+            for commitment in batch.commitments:
+                apply_commitment(self.state, commitment, batch.fee_recipient)
+                included.extend(commitment.txs)
+        return included
