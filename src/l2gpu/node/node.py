@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from l2gpu.core.l2.codec import Batch, decode_batch
 from l2gpu.core.l2.commitment import apply_commitment
 from l2gpu.core.l2.envelope import Envelope
-from l2gpu.core.l2.state import L2State
+from l2gpu.core.l2.state import L2State, RootParts
 from l2gpu.core.l2.stf import state_transition
 from l2gpu.core.l2.transactions import BlockContext, L1Operation
 from l2gpu.core.types import ChainId, Timestamp
@@ -51,6 +51,8 @@ class RollupNode:
         )  # fmt: skip
         self.l1_ops: list[L1Operation] = []
         self.posted: list[int] = []
+        # The root's inputs after each posted batch: what exit proofs are built against.
+        self.batch_parts: dict[int, RootParts] = {}
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -75,13 +77,14 @@ class RollupNode:
             payload = self.state.deposits_processed.to_bytes(8, "big") + report.batch.encode()
             self.wal.append("batch", payload)
             if post:
-                self._post(report.batch, self.state.deposits_processed)
+                self._post(report.batch, self.state.deposits_processed, self.state.parts())
         return report
 
-    def _post(self, batch: Batch, queue_end: int) -> int:
+    def _post(self, batch: Batch, queue_end: int, parts: RootParts) -> int:
         index, _ = self.rollup.submit(batch, queue_end, self.proposer)
         self.wal.append("posted", index.to_bytes(8, "big"))
         self.posted.append(index)
+        self.batch_parts[index] = parts
         return index
 
     # -- recovery -----------------------------------------------------------------------
@@ -101,7 +104,9 @@ class RollupNode:
             elif kind == "posted":
                 posted += 1
                 self.posted.append(int.from_bytes(payload, "big"))
-        in_batches = self._replay(sealed)
+        in_batches, parts_after = self._replay(sealed)
+        for k, index in enumerate(self.posted):
+            self.batch_parts[index] = parts_after[k]
         # Accepted transactions not in any sealed batch go back into the mempool.
         for _, envelope in envelopes:
             if envelope.tx in in_batches:
@@ -113,17 +118,20 @@ class RollupNode:
         self.rollup.new_operations()  # skip the queue entries already in the log
         reposted = 0
         on_l1 = int(self.rollup.contract.call("batch_count")) - 1
-        for batch, queue_end in sealed[posted:]:
+        for k, (batch, queue_end) in enumerate(sealed[posted:], start=posted):
             if on_l1 > len(self.posted):  # L1 got it before the crash, the log did not
-                self.wal.append("posted", (len(self.posted) + 1).to_bytes(8, "big"))
-                self.posted.append(len(self.posted) + 1)
+                index = len(self.posted) + 1
+                self.wal.append("posted", index.to_bytes(8, "big"))
+                self.posted.append(index)
+                self.batch_parts[index] = parts_after[k]
                 continue
-            self._post(batch, queue_end)
+            self._post(batch, queue_end, parts_after[k])
             reposted += 1
         return reposted
 
-    def _replay(self, sealed: list[tuple[Batch, int]]) -> list[object]:
+    def _replay(self, sealed: list[tuple[Batch, int]]) -> tuple[list[object], list[RootParts]]:
         included: list[object] = []
+        parts: list[RootParts] = []
         operations = iter(self.l1_ops)
         for batch, _ in sealed:
             for _ in range(batch.deposits):
@@ -131,4 +139,20 @@ class RollupNode:
             for commitment in batch.commitments:
                 apply_commitment(self.state, commitment, batch.fee_recipient)
                 included.extend(commitment.txs)
-        return included
+            parts.append(self.state.parts())
+        return included, parts
+
+    def exit_proof(self, exit_index: int) -> tuple[int, RootParts, list[bytes]] | None:
+        """The newest final batch holding exit ``exit_index``, its root parts and the proof."""
+        from l2gpu.core.l2.merkle import IndexedMerkleTree
+        from l2gpu.core.l2.state import TREE_DEPTH
+
+        for index in sorted(self.batch_parts, reverse=True):
+            parts = self.batch_parts[index]
+            if parts.exit_count <= exit_index or not self.rollup.is_final(index):
+                continue
+            tree = IndexedMerkleTree(TREE_DEPTH)
+            for exit_ in self.state.exits[: parts.exit_count]:
+                tree.set_leaf(exit_.index, exit_.leaf())
+            return index, parts, tree.proof(exit_index)
+        return None

@@ -1,0 +1,246 @@
+"""``l2gpu up`` (the rollup node) and ``l2gpu l2`` (a user's commands against it)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import threading
+import time
+from typing import Annotated, Any
+
+import typer
+
+from l2gpu.config import Settings
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.amounts import FEE, round_down
+from l2gpu.core.l2.state import L2State
+from l2gpu.core.l2.transactions import Transfer, Withdraw
+from l2gpu.core.types import Address, ChainId, Wei, format_wei, parse_duration, parse_wei
+from l2gpu.db import open_database
+from l2gpu.l1 import open_chain
+from l2gpu.l1.build import compile_contract
+from l2gpu.node.client import L2Client
+from l2gpu.node.rollup_client import RollupClient
+from l2gpu.payments import deployments
+
+app = typer.Typer(help="Deposit, transfer, withdraw and inspect the rollup.",
+                  no_args_is_help=True, add_completion=False)  # fmt: skip
+ROLLUP = "Rollup"
+ApiOption = Annotated[str, typer.Option("--api", help="Rollup node URL.")]
+DEFAULT_API = "http://127.0.0.1:8600"
+log = logging.getLogger("l2gpu.up")
+
+
+def up(
+    ctx: typer.Context,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between batches.")] = 2.0,
+    challenge_window: Annotated[str, typer.Option("--challenge-window")] = "7d",
+    force_delay: Annotated[str, typer.Option("--force-delay")] = "12h",
+    cosign_timeout: Annotated[float, typer.Option("--cosign-timeout")] = 5.0,
+) -> None:
+    """Run the rollup node: sequencer, batch poster and HTTP API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from l2gpu.node.api import create_app
+    from l2gpu.node.cosign_desk import CoSignDesk
+    from l2gpu.node.node import RollupNode
+
+    settings: Settings = ctx.obj
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    chain = open_chain(settings)
+    if not chain.accounts:
+        raise L2gpuError("the node needs a proposer key", "set L2GPU_PRIVATE_KEY or L2GPU_KEYSTORE")
+    proposer = chain.accounts[0]
+    client = _rollup(settings, chain, proposer, parse_duration(challenge_window),
+                     parse_duration(force_delay))  # fmt: skip
+    if int(client.contract.call("bond", proposer.address)) < int(client.contract.call("MIN_BOND")):
+        client.stake(proposer, int(client.contract.call("MIN_BOND")))
+    if settings.l1_rpc:
+        database = settings.effective_database_url
+    else:
+        # The embedded chain ends with this process, so its log must not outlive it.
+        database = f"sqlite:///{tempfile.mkdtemp(prefix='l2gpu-up-')}/node.db"
+    desk = CoSignDesk(cosign_timeout)
+    node = RollupNode(client, open_database(database), proposer, cosigners=desk.cosigner)
+    reposted = node.recover()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                with lock:
+                    node.follow_l1()
+                    report = node.seal_and_post()
+                if report.batch is not None:
+                    log.info("batch %d: %d L1 operations, %d commitments, %d dropped",
+                             node.posted[-1], report.deposits, len(report.commitments),
+                             len(report.dropped))  # fmt: skip
+            except L2gpuError as exc:
+                log.error("sealing failed: %s", exc)
+            stop.wait(interval)
+
+    threading.Thread(target=loop, name="sealer", daemon=True).start()
+    typer.echo(f"rollup {client.address} on {chain.description}; recovered {reposted} batch(es); "
+               f"API on http://{settings.api_host}:{settings.api_port}", err=True)  # fmt: skip
+    try:
+        uvicorn.run(create_app(node, desk, lock), host=settings.api_host, port=settings.api_port,
+                    log_level="warning")  # fmt: skip
+    finally:
+        stop.set()
+
+
+def _rollup(settings: Settings, chain: Any, proposer: Any, window: int, delay: int) -> RollupClient:
+    try:
+        address, _ = deployments.lookup(settings.data_dir, chain.chain_id, ROLLUP)
+        if chain.w3.eth.get_code(address.checksum):
+            compiled = compile_contract("rollup/Rollup.vy", cache_dir=settings.cache_dir)
+            return RollupClient(chain, chain.attach(compiled, address))
+    except L2gpuError:
+        pass  # nothing recorded for this chain: deploy below
+    genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
+    client = RollupClient.deploy(chain, proposer, genesis_root=genesis, challenge_window=window,
+                                 force_delay=delay, cache_dir=settings.cache_dir)  # fmt: skip
+    if settings.l1_rpc:
+        deployments.record(settings.data_dir, chain.chain_id, ROLLUP, client.address,
+                           chain.block_number())  # fmt: skip
+    return client
+
+
+def _user(settings: Settings, api: str) -> L2Client:
+    if settings.private_key is None or not settings.private_key.get_secret_value():
+        raise L2gpuError("no key to sign with", "set L2GPU_PRIVATE_KEY to your account's key")
+    return L2Client(api, PrivateKey.from_hex(settings.private_key.get_secret_value()))
+
+
+def _print(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.command("deposit")
+def deposit(
+    ctx: typer.Context, amount: Annotated[str, typer.Argument(help="e.g. '0.5 ether'")],
+    api: ApiOption = DEFAULT_API,
+) -> None:  # fmt: skip
+    """Deposit from L1 to your L2 account (an L1 transaction; needs --l1-rpc)."""
+    settings: Settings = ctx.obj
+    user = _user(settings, api)
+    value = parse_wei(amount)
+    if not settings.l1_rpc:
+        raise L2gpuError(
+            "a deposit is an L1 transaction and the embedded chain lives inside 'l2gpu up'",
+            "run the node and this command with --l1-rpc (make devnet)",
+        )
+    chain = open_chain(settings)
+    rollup_address = Address.from_hex(user.status()["rollup"])
+    client = RollupClient(chain, chain.attach(compile_contract("rollup/Rollup.vy"), rollup_address))
+    receipt = client.deposit(chain.accounts[0], user.bls, value)
+    index = receipt.event("Queued").args["index"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = user.status()
+        if status["l1_operations_processed"] > index:
+            _print({"deposited": value, "account": user.account()})
+            return
+        time.sleep(0.5)  # waiting for the node's next batch, a real process
+    raise L2gpuError("the node has not processed the deposit within 60 s", "check 'l2gpu up' logs")
+
+
+@app.command("transfer")
+def transfer(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Argument(help="Recipient address (must have an L2 account).")],
+    amount: Annotated[str, typer.Argument(help="e.g. '0.1 ether'")],
+    fee: Annotated[str, typer.Option("--fee")] = "0",
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """Send to another L2 account (co-signed automatically by this command)."""
+    user = _user(ctx.obj, api)
+    recipient = int(user.account(Address.from_hex(to))["index"])
+    value, fee_value = _representable(amount), Wei(round_down(parse_wei(fee), FEE))
+    _print(user.send(lambda me: Transfer(me, recipient, value, fee_value)))
+
+
+@app.command("withdraw")
+def withdraw(
+    ctx: typer.Context,
+    amount: Annotated[str | None, typer.Argument(help="Amount to move to L1.")] = None,
+    claim: Annotated[bool, typer.Option("--claim", help="Claim final exits on L1.")] = False,
+    fee: Annotated[str, typer.Option("--fee")] = "0",
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """Start a withdrawal (L2), or with --claim collect final ones on L1 (needs --l1-rpc)."""
+    settings: Settings = ctx.obj
+    user = _user(settings, api)
+    if not claim:
+        if amount is None:
+            raise L2gpuError("say how much to withdraw", "e.g. l2gpu l2 withdraw '0.1 ether'")
+        value, fee_value = _representable(amount), Wei(round_down(parse_wei(fee), FEE))
+        account = user.send(lambda me: Withdraw(me, value, fee_value))
+        _print({"withdrawing": value, "final_after": "the batch's challenge window",
+                "account": account})  # fmt: skip
+        return
+    if not settings.l1_rpc:
+        raise L2gpuError("claiming is an L1 transaction", "pass --l1-rpc")
+    chain = open_chain(settings)
+    rollup_address = Address.from_hex(user.status()["rollup"])
+    contract = chain.attach(compile_contract("rollup/Rollup.vy"), rollup_address)
+    claimed = []
+    for exit_ in user.exits():
+        if not exit_["claimable"]:
+            continue
+        p = user.exit_proof(exit_["exit_index"])
+        contract.transact(
+            "withdraw", p["batch"], p["exit_index"], Address.from_hex(p["recipient"]), p["amount"],
+            [bytes.fromhex(h[2:]) for h in p["proof"]], bytes.fromhex(p["accounts_root"][2:]),
+            bytes.fromhex(p["channels_root"][2:]), p["deposits_processed"], p["exit_count"],
+            sender=chain.accounts[0],
+        )  # fmt: skip
+        claimed.append({"exit_index": p["exit_index"], "amount": p["amount"]})
+    _print({"claimed": claimed, "pending": [e for e in user.exits() if not e["claimed"]]})
+
+
+@app.command("balance")
+def balance(
+    ctx: typer.Context, address: Annotated[str | None, typer.Argument()] = None,
+    api: ApiOption = DEFAULT_API,
+) -> None:  # fmt: skip
+    """An account's L2 balance (default: yours)."""
+    settings: Settings = ctx.obj
+    if address is None:
+        account = _user(settings, api).account()
+    else:
+        account = L2Client(api, PrivateKey((1).to_bytes(32, "big"))).account(
+            Address.from_hex(address)
+        )
+    _print({**account, "balance_readable": format_wei(account["balance"])})
+
+
+@app.command("batches")
+def batches(api: ApiOption = DEFAULT_API) -> None:
+    """Posted batches, each with the time left in its challenge window."""
+    _print(L2Client(api, PrivateKey((1).to_bytes(32, "big"))).batches())
+
+
+@app.command("status")
+def status(ctx: typer.Context, api: ApiOption = DEFAULT_API) -> None:
+    """The node's status, with your pending withdrawals and when each becomes final."""
+    settings: Settings = ctx.obj
+    viewer = L2Client(api, PrivateKey((1).to_bytes(32, "big")))
+    out: dict[str, Any] = {"node": viewer.status(), "batches": viewer.batches()}
+    if settings.private_key is not None and settings.private_key.get_secret_value():
+        out["my_exits"] = _user(settings, api).exits()
+    _print(out)
+
+
+def _representable(text: str) -> Wei:
+    value = parse_wei(text)
+    rounded = round_down(value)
+    if rounded != value:
+        raise L2gpuError(
+            f"{text} is not exactly representable on L2 (19-bit mantissa)",
+            f"use {format_wei(rounded)} ({rounded} wei) instead",
+        )
+    return Wei(value)

@@ -1,0 +1,117 @@
+"""A user's client of a rollup node: sends transactions and co-signs its own commitments.
+
+The BLS key that co-signs is derived from the account's Ethereum key
+(:meth:`BlsSecretKey.from_seed`), so a user keeps one secret. The client signs a
+co-signature request only if every transaction it is asked to authorize is one
+it sent in this session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from l2gpu.core.crypto.bls import BlsSecretKey
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.codec import encode_tx, kind_of
+from l2gpu.core.l2.envelope import rollup_domain, seal
+from l2gpu.core.l2.transactions import UserTx
+from l2gpu.core.types import Address, ChainId
+
+
+class NodeError(L2gpuError):
+    """The node answered with an error, or did not answer."""
+
+
+class L2Client:
+    """One account talking to one rollup node."""
+
+    def __init__(self, api_url: str, key: PrivateKey, *, timeout: float = 30.0) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.key = key
+        self.bls = BlsSecretKey.from_seed(key.secret)
+        self.timeout = timeout
+        self.http = httpx.Client(base_url=self.api_url, timeout=timeout)
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return self._check(lambda: self.http.get(path, params=params))
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._check(lambda: self.http.post(path, json=body))
+
+    def _check(self, call: Callable[[], httpx.Response]) -> Any:
+        try:
+            response = call()
+        except httpx.HTTPError as exc:
+            raise NodeError(
+                f"the rollup node at {self.api_url} did not answer ({exc})",
+                "start it with 'l2gpu up' or pass --api URL",
+            ) from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                raise NodeError(str(body.get("error", body)), str(body.get("fix", "")))
+            except ValueError:
+                raise NodeError(f"the node answered {response.status_code}") from None
+        return response.json()
+
+    def status(self) -> dict[str, Any]:
+        """The node's status."""
+        return dict(self._get("/l2/status"))
+
+    def account(self, address: Address | None = None) -> dict[str, Any]:
+        """An account (default: this client's)."""
+        return dict(self._get(f"/l2/accounts/{(address or self.key.address).checksum}"))
+
+    def batches(self) -> list[dict[str, Any]]:
+        """Posted batches and their challenge windows."""
+        return list(self._get("/l2/batches"))
+
+    def exits(self) -> list[dict[str, Any]]:
+        """This account's withdrawals."""
+        return list(self._get("/l2/exits", address=self.key.address.checksum))
+
+    def exit_proof(self, exit_index: int) -> dict[str, Any]:
+        """Proof data for ``Rollup.withdraw``."""
+        return dict(self._get(f"/l2/exits/{exit_index}/proof"))
+
+    def send(self, make: Callable[[int], UserTx], *, wait: float = 60.0) -> dict[str, Any]:
+        """Build a transaction from this account's index, send it, co-sign it, wait for it."""
+        status = self.status()
+        me = self.account()
+        tx = make(int(me["index"]))
+        domain = rollup_domain(ChainId(status["chain_id"]), Address.from_hex(status["rollup"]))
+        envelope = seal(self.key, domain, tx, int(me["next_nonce"]))
+        kind = kind_of(tx)
+        self._post("/l2/transactions", {
+            "kind": kind, "body": "0x" + encode_tx(kind, tx).hex(),
+            "nonce": envelope.nonce, "signature": "0x" + envelope.signature.hex(),
+        })  # fmt: skip
+        self.cosign_until(lambda: int(self.account()["nonce"]) > envelope.nonce,
+                          allowed=[tx], wait=wait)  # fmt: skip
+        return self.account()
+
+    def cosign_until(self, done: Callable[[], bool], *, allowed: list[UserTx], wait: float) -> None:
+        """Answer co-signature requests for ``allowed`` transactions until ``done()``."""
+        index = int(self.account()["index"])
+        allowed_bodies = {(kind_of(t), encode_tx(kind_of(t), t).hex()) for t in allowed}
+        deadline = time.monotonic() + wait
+        while not done():
+            if time.monotonic() > deadline:
+                raise NodeError(
+                    "the transaction was not included in time",
+                    "check 'l2gpu l2 status'; the node may be down or the transaction invalid",
+                )
+            for request in self._get(f"/l2/cosign/{index}", wait=2.0):
+                wanted = {(m["kind"], m["body"].removeprefix("0x")) for m in request["mine"]}
+                if not wanted <= allowed_bodies:
+                    continue  # never authorize something this client did not send
+                signature = self.bls.sign(bytes.fromhex(request["message"][2:]))
+                answer = {"signature": "0x" + signature.hex()}
+                with contextlib.suppress(NodeError):  # timed out: the next round asks again
+                    self._post(f"/l2/cosign/{request['request']}", answer)

@@ -1,0 +1,90 @@
+"""`l2gpu up` and `l2gpu l2`: deposit, transfer, withdraw, finalize from the CLI, on anvil."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.l1.jsonrpc import connect_jsonrpc
+
+from ..conftest import free_port
+from ..l2.restart_world import ANVIL_KEYS_ALL
+from .test_cli import run
+
+OPERATOR, ALICE, BOB = ANVIL_KEYS_ALL[0], ANVIL_KEYS_ALL[1], ANVIL_KEYS_ALL[2]
+
+
+@pytest.fixture
+def node(anvil_url: str, tmp_path: Path):
+    port = free_port()
+    env = {**os.environ, "L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": OPERATOR,
+           "L2GPU_DATA_DIR": str(tmp_path / "operator"), "L2GPU_API_PORT": str(port)}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "l2gpu.cli.main", "up", "--interval", "0.5"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if process.poll() is not None:
+            pytest.fail(f"l2gpu up exited: {process.stderr.read()}")
+        time.sleep(0.1)  # waiting for a real server to start
+    yield f"http://127.0.0.1:{port}", anvil_url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def user(key: str, api: str, anvil_url: str, *args: str) -> dict:
+    result = run("l2", *args, "--api", api,
+                 env={"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": key})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_deposit_transfer_withdraw_finalize_from_the_cli(node) -> None:
+    api, anvil_url = node
+    alice = str(PrivateKey.from_hex(ALICE).address)
+    bob = str(PrivateKey.from_hex(BOB).address)
+    for key in (OPERATOR, ALICE, BOB):
+        user(key, api, anvil_url, "deposit", "1 ether")
+    after = user(ALICE, api, anvil_url, "transfer", bob, "0.25 ether")
+    assert after["balance"] == 75 * 10**16
+    assert user(BOB, api, anvil_url, "balance")["balance"] == 125 * 10**16
+    user(BOB, api, anvil_url, "withdraw", "0.5 ether")
+    status = user(BOB, api, anvil_url, "status")
+    assert status["my_exits"][0]["amount"] == 5 * 10**17
+    assert status["my_exits"][0]["claimable"] is False
+    assert all(b["seconds_left"] > 0 for b in status["batches"])
+    chain = connect_jsonrpc(anvil_url, [])
+    chain.time_travel(7 * 24 * 3600 + 1)
+    bob_l1 = PrivateKey.from_hex(BOB).address
+    before = chain.balance(bob_l1)
+    claimed = user(BOB, api, anvil_url, "withdraw", "--claim")
+    assert claimed["claimed"] == [{"exit_index": 0, "amount": 5 * 10**17}]
+    gained = chain.balance(bob_l1) - before
+    assert 5 * 10**17 - 10**16 < gained < 5 * 10**17  # the claim's L1 gas is Bob's
+    assert user(ALICE, api, anvil_url, "balance", alice)["balance"] == 75 * 10**16
+
+
+def test_unrepresentable_amounts_and_unknown_recipients_are_clear_errors(node) -> None:
+    api, anvil_url = node
+    user(ALICE, api, anvil_url, "deposit", "1 ether")
+    odd = run("l2", "transfer", str(PrivateKey.from_hex(ALICE).address), "123456789", "--api", api,
+              env={"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": ALICE})  # fmt: skip
+    assert odd.returncode == 2
+    assert "not exactly representable" in odd.stderr
+    nobody = run("l2", "transfer", "0x" + "12" * 20, "1 ether", "--api", api,
+                 env={"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": ALICE})  # fmt: skip
+    assert nobody.returncode == 2
+    assert "no L2 account" in nobody.stderr
+    assert "Traceback" not in odd.stderr + nobody.stderr
