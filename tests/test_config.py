@@ -14,7 +14,7 @@ KEY = "0x" + "0" * 63 + "7"
 def test_defaults_are_embedded() -> None:
     settings = load_settings()
     assert settings.l1_rpc is None
-    assert settings.settlement == "channel-l1"
+    assert settings.settlement == "hybrid"
     assert settings.effective_database_url.startswith("sqlite:///")
 
 
@@ -30,9 +30,9 @@ def test_order_is_flags_then_environment_then_file(monkeypatch: pytest.MonkeyPat
 
 def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     other = tmp_path / "other.toml"
-    other.write_text('settlement = "hybrid"\n')
+    other.write_text('settlement = "channel-l1"\n')
     monkeypatch.setenv("L2GPU_CONFIG", str(other))
-    assert load_settings().settlement == "hybrid"
+    assert load_settings().settlement == "channel-l1"
     monkeypatch.setenv("L2GPU_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings()

@@ -85,12 +85,23 @@ def test_config_new_key_writes_an_encrypted_keystore(tmp_path: Path) -> None:
 
 
 def test_demo_runs_a_paid_lease_on_the_embedded_chain(tmp_path: Path) -> None:
-    result = run("--data-dir", str(tmp_path / "data"), "demo")
+    result = run(
+        "--data-dir", str(tmp_path / "data"), "demo", env={"L2GPU_SETTLEMENT": "channel-l1"}
+    )
     assert result.returncode == 0, result.stderr
     summary = next(line for line in result.stdout.splitlines() if line.startswith("lease of"))
     assert "lease of 30 s paid with 30 vouchers" in summary
     assert "provider got 3000000000000000 wei of 3000000000000000 wei owed" in summary
     assert (tmp_path / "data" / "cache" / "contracts").is_dir()
+
+
+def test_the_default_demo_runs_the_lease_through_the_rollup(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path / "data"), "demo")
+    assert result.returncode == 0, result.stderr
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("hybrid lease"))
+    assert "paid with 30 vouchers" in summary
+    assert "provider got 3000000000000000 wei on L1 of 3000000000000000 wei owed" in summary
+    assert "lease L1 bytes 28" in summary
 
 
 def test_bench_crypto_reports_the_named_figures() -> None:

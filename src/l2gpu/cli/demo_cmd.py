@@ -18,6 +18,7 @@ import typer
 import vyper
 from rich.console import Console
 
+from l2gpu.cli.demo_hybrid import run_hybrid
 from l2gpu.config import Settings
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel import inputs as ci
@@ -34,7 +35,6 @@ from l2gpu.payments.store import VoucherStore
 from l2gpu.payments.watcher import ChannelWatcher
 
 NEXT_STAGES = [
-    "#4 optimistic rollup: the same channel inside our own rollup, batches posted to L1",
     "#5 fraud proofs: an honest watcher undoes any wrong state root",
     "#6 GPU market: offers, search, leases and real jobs metered every second",
     "#7 analytics: adoption curves, demand forecasts and allocation on real data",
@@ -51,6 +51,16 @@ def demo(
     """Run the main flow on the embedded defaults: per-second payments over a channel."""
     settings: Settings = ctx.obj
     out = Console(highlight=False, quiet=quiet, soft_wrap=True)
+    if settings.settlement == "hybrid":
+        out.print("[bold]l2gpu demo[/bold] - a lease paid every second over a channel "
+                  "inside the rollup (settlement: hybrid)")  # fmt: skip
+        typer.echo(run_hybrid(settings, out))
+        return
+    if settings.settlement != "channel-l1":
+        raise L2gpuError(
+            f"the demo has no '{settings.settlement}' settlement yet",
+            "use L2GPU_SETTLEMENT=hybrid (default) or channel-l1",
+        )
     started = time.perf_counter()
     out.print("[bold]l2gpu demo[/bold] - a lease paid every second over an L1 payment channel")
 

@@ -15,6 +15,7 @@ from l2gpu.core.l2.state import L2State, RootParts
 from l2gpu.core.l2.stf import state_transition
 from l2gpu.core.l2.transactions import BlockContext, L1Operation
 from l2gpu.core.types import ChainId, Timestamp
+from l2gpu.l1 import Receipt
 from l2gpu.node.rollup_client import RollupClient
 from l2gpu.node.sequencer import CoSigner, SealReport, Sequencer
 from l2gpu.node.wal import (
@@ -53,6 +54,7 @@ class RollupNode:
         self.posted: list[int] = []
         # The root's inputs after each posted batch: what exit proofs are built against.
         self.batch_parts: dict[int, RootParts] = {}
+        self.post_receipts: dict[int, Receipt] = {}
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -81,7 +83,8 @@ class RollupNode:
         return report
 
     def _post(self, batch: Batch, queue_end: int, parts: RootParts) -> int:
-        index, _ = self.rollup.submit(batch, queue_end, self.proposer)
+        index, receipt = self.rollup.submit(batch, queue_end, self.proposer)
+        self.post_receipts[index] = receipt
         self.wal.append("posted", index.to_bytes(8, "big"))
         self.posted.append(index)
         self.batch_parts[index] = parts
