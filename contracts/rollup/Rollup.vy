@@ -171,6 +171,23 @@ def submit_batch(_data: Bytes[MAX_BATCH_BYTES], _state_root: bytes32, _queue_end
     @param _queue_end The L1 queue position after the queued operations it processed.
     @return The batch index.
     """
+    return self._record_batch(_state_root, _queue_end, keccak256(_data))
+
+
+@external
+def submit_batch_blob(_state_root: bytes32, _queue_end: uint256) -> uint256:
+    """
+    @notice Post a batch whose data travels as the transaction's first EIP-4844 blob
+            (cheaper than calldata when blob gas is cheap). The logged data hash is the
+            blob's versioned hash; nodes keep the blob contents, which L1 prunes.
+    """
+    versioned_hash: bytes32 = blobhash(0)
+    assert versioned_hash != empty(bytes32), "rollup: no blob attached"
+    return self._record_batch(_state_root, _queue_end, versioned_hash)
+
+
+@internal
+def _record_batch(_state_root: bytes32, _queue_end: uint256, _data_hash: bytes32) -> uint256:
     assert not self.frozen, "rollup: frozen"
     assert self.bond[msg.sender] >= MIN_BOND, "rollup: proposer bond too small"
     index: uint256 = self.batch_count
@@ -182,7 +199,7 @@ def submit_batch(_data: Bytes[MAX_BATCH_BYTES], _state_root: bytes32, _queue_end
     self.batch_proposer[index] = msg.sender
     self.last_batch_of[msg.sender] = index
     self.batch_count = index + 1
-    log BatchPosted(index=index, state_root=_state_root, queue_end=_queue_end, data_hash=keccak256(_data), proposer=msg.sender)
+    log BatchPosted(index=index, state_root=_state_root, queue_end=_queue_end, data_hash=_data_hash, proposer=msg.sender)
     return index
 
 

@@ -212,3 +212,26 @@ def test_an_honest_sequencer_includes_a_forced_withdrawal(rollup: Rollup) -> Non
     assert rollup.chain.balance(recipient) - before == ETH
     with pytest.raises(ContractRevert, match="nothing is waiting"):
         rollup.client.freeze(rollup.operator)
+
+
+def test_batches_go_to_l1_as_blobs_or_calldata(rollup: Rollup, tmp_path) -> None:
+    from l2gpu.core.l2.blob import BlobError, from_blob, to_blob
+    from l2gpu.db import open_database
+    from l2gpu.node.node import RollupNode
+
+    node = RollupNode(rollup.client, open_database(f"sqlite:///{tmp_path / 'n.db'}"),
+                      rollup.operator, cosigners={}, posting="blob")  # fmt: skip
+    rollup.deposit(0, ETH)
+    node.follow_l1()
+    report = node.seal_and_post()
+    index = node.posted[-1]
+    assert node.post_modes[index] == "blob"
+    data_hash = node.post_receipts[index].event("BatchPosted").args["data_hash"]
+    assert data_hash[0] == 1  # an EIP-4844 versioned hash, not keccak of calldata
+    assert from_blob(to_blob(report.batch.encode())) == report.batch.encode()
+    with pytest.raises(BlobError, match="do not fit one blob"):
+        to_blob(bytes(130_000))
+    auto = RollupNode(rollup.client, open_database(f"sqlite:///{tmp_path / 'm.db'}"),
+                      rollup.operator, cosigners={})  # fmt: skip
+    # A batch of one deposit is cheaper as calldata than a whole blob's execution gas.
+    assert auto.choose_posting(report.batch, 1) == "calldata"

@@ -134,6 +134,10 @@ class DeployedContract:
             raise ContractRevert(self.name, function, "the transaction failed on chain")
         return self.chain.to_receipt(receipt)
 
+    def function(self, function: str, *args: Any) -> Any:
+        """The web3 contract function bound to ``args`` (for custom transactions)."""
+        return self._function(function, args)
+
     def decode_logs(self, logs: Sequence[Any]) -> tuple[ContractEvent, ...]:
         """Decode this contract's logs (others are skipped) into :class:`ContractEvent`."""
         decoded = []

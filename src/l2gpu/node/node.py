@@ -27,6 +27,8 @@ from l2gpu.node.wal import (
 )
 
 log = logging.getLogger(__name__)
+BLOB_GAS = 131_072
+BLOB_EXECUTION_GAS = 130_000  # measured: submit_batch_blob uses about 129,000 gas
 
 
 class RollupNode:
@@ -41,7 +43,11 @@ class RollupNode:
         cosigners: Mapping[int, CoSigner] | Callable[[int], CoSigner | None],
         clock: Callable[[], Timestamp] | None = None,
         fee_recipient: int = 0,
+        posting: str = "auto",
     ) -> None:
+        if posting not in ("auto", "calldata", "blob"):
+            raise ValueError(f"posting must be auto, calldata or blob, not {posting!r}")
+        self.posting = posting
         self.rollup = rollup
         self.wal = WriteAheadLog(engine)
         self.proposer = proposer
@@ -55,6 +61,7 @@ class RollupNode:
         # The root's inputs after each posted batch: what exit proofs are built against.
         self.batch_parts: dict[int, RootParts] = {}
         self.post_receipts: dict[int, Receipt] = {}
+        self.post_modes: dict[int, str] = {}
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -83,9 +90,16 @@ class RollupNode:
         return report
 
     def _post(self, batch: Batch, queue_end: int, parts: RootParts) -> int:
-        index, receipt = self.rollup.submit(batch, queue_end, self.proposer)
+        mode = self.choose_posting(batch, queue_end)
+        if mode == "blob":
+            # The WAL's batch record is the archive of the blob's contents: L1 keeps only
+            # the versioned hash, and an embedded chain drops blob data at once.
+            index, receipt, _ = self.rollup.submit_blob(batch, queue_end, self.proposer)
+        else:
+            index, receipt = self.rollup.submit(batch, queue_end, self.proposer)
         self.post_receipts[index] = receipt
-        self.wal.append("posted", index.to_bytes(8, "big"))
+        self.post_modes[index] = mode
+        self.wal.append("posted", index.to_bytes(8, "big") + mode.encode())
         self.posted.append(index)
         self.batch_parts[index] = parts
         return index
@@ -106,7 +120,7 @@ class RollupNode:
                 sealed.append((decode_batch(payload[8:]), int.from_bytes(payload[:8], "big")))
             elif kind == "posted":
                 posted += 1
-                self.posted.append(int.from_bytes(payload, "big"))
+                self.posted.append(int.from_bytes(payload[:8], "big"))
         in_batches, parts_after = self._replay(sealed)
         for k, index in enumerate(self.posted):
             self.batch_parts[index] = parts_after[k]
@@ -131,6 +145,16 @@ class RollupNode:
             self._post(batch, queue_end, parts_after[k])
             reposted += 1
         return reposted
+
+    def choose_posting(self, batch: Batch, queue_end: int) -> str:
+        """calldata or blob: the fixed choice, or with ``auto`` the cheaper at current fees."""
+        if self.posting != "auto":
+            return self.posting
+        chain = self.rollup.chain
+        base_fee = int(chain.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        calldata_cost = self.rollup.calldata_gas(batch, queue_end, self.proposer) * base_fee
+        blob_cost = BLOB_EXECUTION_GAS * base_fee + BLOB_GAS * self.rollup.blob_base_fee()
+        return "blob" if blob_cost < calldata_cost else "calldata"
 
     def _replay(self, sealed: list[tuple[Batch, int]]) -> tuple[list[object], list[RootParts]]:
         included: list[object] = []

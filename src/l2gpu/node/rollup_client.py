@@ -14,6 +14,7 @@ from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.crypto.keccak import keccak256
+from l2gpu.core.l2.blob import to_blob
 from l2gpu.core.l2.codec import Batch
 from l2gpu.core.l2.state import Account, L2Channel, L2State, RootParts
 from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw, L1Operation
@@ -106,6 +107,39 @@ class RollupClient:
             "submit_batch", batch.encode(), batch.post_root, queue_end, sender=proposer
         )
         return int(receipt.event("BatchPosted").args["index"]), receipt
+
+    def submit_blob(
+        self, batch: Batch, queue_end: int, proposer: LocalAccount
+    ) -> tuple[int, Receipt, bytes]:
+        """Post ``batch`` as an EIP-4844 blob; return (batch index, receipt, the blob)."""
+        blob = to_blob(batch.encode())
+        fn = self.contract.function("submit_batch_blob", batch.post_root, queue_end)
+        w3 = self.chain.w3
+        base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        tx = fn.build_transaction(self.chain.tx_params(proposer, {
+            "from": proposer.address, "maxPriorityFeePerGas": 1, "maxFeePerGas": 2 * base + 1,
+            "maxFeePerBlobGas": 2 * self.blob_base_fee() + 1,
+            # Fixed, not estimated: an estimate runs without the blob and would revert.
+            "gas": 300_000,
+        }))  # fmt: skip
+        signed = proposer.sign_transaction(tx, blobs=[blob])
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        raw = dict(w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05))
+        raw["txBytes"] = len(signed.raw_transaction) - len(blob)  # the blob is not calldata
+        receipt = self.chain.to_receipt(raw)
+        return int(receipt.event("BatchPosted").args["index"]), receipt, blob
+
+    def blob_base_fee(self) -> int:
+        """The current blob base fee in wei per blob gas."""
+        try:
+            return int(self.chain.w3.eth.blob_base_fee)
+        except Exception:  # a node without EIP-4844 support answers with an error
+            return 1
+
+    def calldata_gas(self, batch: Batch, queue_end: int, proposer: LocalAccount) -> int:
+        """Estimated gas of posting ``batch`` as calldata."""
+        fn = self.contract.function("submit_batch", batch.encode(), batch.post_root, queue_end)
+        return int(fn.estimate_gas({"from": proposer.address}))
 
     def is_final(self, index: int) -> bool:
         """Whether batch ``index`` is past its challenge window."""
