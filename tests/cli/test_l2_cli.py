@@ -64,6 +64,7 @@ def test_deposit_transfer_withdraw_finalize_from_the_cli(node) -> None:
     status = user(BOB, api, anvil_url, "status")
     assert status["my_exits"][0]["amount"] == 5 * 10**17
     assert status["my_exits"][0]["claimable"] is False
+    assert 0 < status["my_exits"][0]["seconds_until_final"] <= 7 * 24 * 3600
     assert all(b["seconds_left"] > 0 for b in status["batches"])
     chain = connect_jsonrpc(anvil_url, [])
     chain.time_travel(7 * 24 * 3600 + 1)

@@ -149,13 +149,21 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
     def exits(address: str) -> list[dict[str, Any]]:
         """The withdrawals of ``address``, and whether each can be claimed on L1."""
         parsed = Address.from_hex(address)
+        contract = node.rollup.contract
+        window = int(contract.call("CHALLENGE_WINDOW"))
+        now = node.rollup.chain.timestamp()
         with lock:
             mine = [e for e in node.state.exits if e.address == parsed]
             result = []
             for exit_ in mine:
                 proof = node.exit_proof(exit_.index)
-                claimed = bool(node.rollup.contract.call("exit_claimed", exit_.index))
+                claimed = bool(contract.call("exit_claimed", exit_.index))
+                first = next((b for b in sorted(node.batch_parts)
+                              if node.batch_parts[b].exit_count > exit_.index), None)  # fmt: skip
+                final_at = int(contract.call("batch_time", first)) + window if first else None
                 result.append({"exit_index": exit_.index, "amount": exit_.amount,
+                               "batch": first, "final_at": final_at,
+                               "seconds_until_final": max(0, final_at - now) if final_at else None,
                                "claimable": proof is not None and not claimed,
                                "claimed": claimed})  # fmt: skip
         return result
