@@ -235,3 +235,21 @@ def test_batches_go_to_l1_as_blobs_or_calldata(rollup: Rollup, tmp_path) -> None
                       rollup.operator, cosigners={})  # fmt: skip
     # A batch of one deposit is cheaper as calldata than a whole blob's execution gas.
     assert auto.choose_posting(report.batch, 1) == "calldata"
+
+
+def test_batches_are_due_by_size_or_by_age(rollup: Rollup, tmp_path) -> None:
+    from l2gpu.db import open_database
+    from l2gpu.node.node import RollupNode
+
+    node = RollupNode(rollup.client, open_database(f"sqlite:///{tmp_path / 'n.db'}"),
+                      rollup.operator, cosigners={})  # fmt: skip
+    assert not node.batch_due(max_transactions=2, max_age=5, now=100.0)  # nothing waits
+    rollup.deposit(0, ETH)
+    node.follow_l1()
+    assert not node.batch_due(max_transactions=2, max_age=5, now=100.0)  # one input, young
+    assert node.batch_due(max_transactions=2, max_age=5, now=105.0)  # old enough
+    rollup.deposit(1, ETH)
+    node.follow_l1()
+    assert node.batch_due(max_transactions=2, max_age=60, now=101.0)  # big enough
+    node.seal_and_post()
+    assert not node.batch_due(max_transactions=2, max_age=5, now=200.0)

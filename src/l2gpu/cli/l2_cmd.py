@@ -35,7 +35,13 @@ log = logging.getLogger("l2gpu.up")
 
 def up(
     ctx: typer.Context,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between batches.")] = 2.0,
+    interval: Annotated[
+        float,
+        typer.Option("--interval", help="Post a batch once its oldest input is this old (s)."),
+    ] = 2.0,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="...or once this many inputs wait.")
+    ] = 1000,
     challenge_window: Annotated[str, typer.Option("--challenge-window")] = "7d",
     force_delay: Annotated[str, typer.Option("--force-delay")] = "12h",
     cosign_timeout: Annotated[float, typer.Option("--cosign-timeout")] = 5.0,
@@ -73,14 +79,16 @@ def up(
             try:
                 with lock:
                     node.follow_l1()
-                    report = node.seal_and_post()
-                if report.batch is not None:
+                    due = node.batch_due(max_transactions=batch_size, max_age=interval,
+                                         now=time.monotonic())  # fmt: skip
+                    report = node.seal_and_post() if due else None
+                if report is not None and report.batch is not None:
                     log.info("batch %d: %d L1 operations, %d commitments, %d dropped",
                              node.posted[-1], report.deposits, len(report.commitments),
                              len(report.dropped))  # fmt: skip
             except L2gpuError as exc:
                 log.error("sealing failed: %s", exc)
-            stop.wait(interval)
+            stop.wait(min(interval, 0.2))
 
     threading.Thread(target=loop, name="sealer", daemon=True).start()
     typer.echo(f"rollup {client.address} on {chain.description}; recovered {reposted} batch(es); "

@@ -62,6 +62,7 @@ class RollupNode:
         self.batch_parts: dict[int, RootParts] = {}
         self.post_receipts: dict[int, Receipt] = {}
         self.post_modes: dict[int, str] = {}
+        self._waiting_since: float | None = None
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -79,9 +80,20 @@ class RollupNode:
         self.sequencer.submit(envelope)  # raises Rejected: nothing is logged
         return self.wal.append("envelope", encode_envelope(envelope))
 
+    def batch_due(self, *, max_transactions: int, max_age: float, now: float) -> bool:
+        """Seal now? When enough transactions wait (size) or the oldest waited long (age)."""
+        waiting = len(self.sequencer.mempool) + len(self.sequencer.deposit_queue)
+        if waiting == 0:
+            self._waiting_since = None
+            return False
+        if self._waiting_since is None:
+            self._waiting_since = now
+        return waiting >= max_transactions or now - self._waiting_since >= max_age
+
     def seal_and_post(self, *, post: bool = True) -> SealReport:
         """Seal a batch, log it, post it to L1 and log the batch index."""
         report = self.sequencer.seal()
+        self._waiting_since = None
         if report.batch is not None:
             payload = self.state.deposits_processed.to_bytes(8, "big") + report.batch.encode()
             self.wal.append("batch", payload)
