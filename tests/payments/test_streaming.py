@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from l2gpu.clock import SimulatedClock
 from l2gpu.core.channel.stream import (
     PayeeState,
     ServiceChange,
@@ -27,20 +28,7 @@ PRICE = Wei(1_000)
 T0 = Timestamp(1_800_000_000)
 
 
-class FakeClock:
-    """An injected clock that tests move by hand."""
-
-    def __init__(self, now: int) -> None:
-        self.now = Timestamp(now)
-
-    def __call__(self) -> Timestamp:
-        return self.now
-
-    def advance(self, seconds: int) -> None:
-        self.now = Timestamp(self.now + seconds)
-
-
-def payer(clock: FakeClock, interval: int = 1, cap: int = 10_000) -> Payer:
+def payer(clock: SimulatedClock, interval: int = 1, cap: int = 10_000) -> Payer:
     return Payer(RENTER, DOMAIN, CID, price_per_second=PRICE, cap=Wei(cap), started_at=T0,
                  interval=Seconds(interval), clock=clock)  # fmt: skip
 
@@ -58,7 +46,7 @@ def test_amount_due_is_price_times_seconds_capped() -> None:
 
 
 def test_payer_signs_every_interval_up_to_the_cap() -> None:
-    clock = FakeClock(T0)
+    clock = SimulatedClock(T0)
     p = payer(clock, interval=2)
     assert p.poll() is None  # nothing owed yet
     signed = []

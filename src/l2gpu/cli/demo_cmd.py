@@ -19,6 +19,7 @@ import vyper
 from rich.console import Console
 
 from l2gpu.cli.demo_hybrid import run_hybrid
+from l2gpu.clock import SimulatedClock
 from l2gpu.config import Settings
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel import inputs as ci
@@ -94,7 +95,7 @@ def demo(
               f"gas {opened.gas_used:,}")  # fmt: skip
 
     # The lease runs for LEASE_SECONDS of simulated time: one voucher per second.
-    clock = _SimulatedClock(start)
+    clock = SimulatedClock(start)
     payer = Payer(renter, manager.domain, params.id, price_per_second=PRICE_PER_SECOND,
                   cap=deposit, started_at=start, clock=clock)  # fmt: skip
     # The embedded chain starts afresh each run, with the same addresses: a channel id
@@ -151,16 +152,3 @@ def demo(
     out.print("\nWhat later stages add to this demo:")
     for line in NEXT_STAGES:
         out.print(f"  - {line}")
-
-
-class _SimulatedClock:
-    """The lease's clock: starts at the chain's time and moves only when told to."""
-
-    def __init__(self, start: Timestamp) -> None:
-        self.now = start
-
-    def __call__(self) -> Timestamp:
-        return self.now
-
-    def advance(self, seconds: int) -> None:
-        self.now = Timestamp(self.now + seconds)

@@ -14,6 +14,7 @@ import time
 
 from rich.console import Console
 
+from l2gpu.clock import SimulatedClock
 from l2gpu.config import Settings
 from l2gpu.core.channel.stream import PayeeState
 from l2gpu.core.channel.vouchers import channel_domain
@@ -103,7 +104,7 @@ def run_hybrid(settings: Settings, out: Console) -> str:
     )
 
     domain = channel_domain(ChainId(chain.chain_id), rollup.address)
-    clock = _Clock(now)
+    clock = SimulatedClock(now)
     payer = Payer(keys["renter"], domain, cid, price_per_second=PRICE_PER_SECOND, cap=deposit,
                   started_at=now, clock=clock)  # fmt: skip
     payee = Payee(PayeeState(cid, keys["renter"].address, domain, deposit, PRICE_PER_SECOND),
@@ -146,14 +147,3 @@ def run_hybrid(settings: Settings, out: Console) -> str:
             f"{claimed} wei on L1 of {owed} wei owed; lease L1 bytes {lease_bytes} "
             f"(+ commitment overhead), L1 gas of its two batches {lease_gas:,}; "
             f"took {elapsed:.1f} s")  # fmt: skip
-
-
-class _Clock:
-    def __init__(self, start: Timestamp) -> None:
-        self.now = start
-
-    def __call__(self) -> Timestamp:
-        return self.now
-
-    def advance(self, seconds: int) -> None:
-        self.now = Timestamp(self.now + seconds)
