@@ -25,8 +25,14 @@ from tests.market.helpers import RENTER, T0, terms
 
 
 def new_lease(duration: int = 60) -> Lease:
-    return open_lease(LeaseId(1), OfferId(5), terms(min_duration=Seconds(1)), RENTER.address,
-                      Seconds(duration), T0)  # fmt: skip
+    return open_lease(
+        LeaseId(1),
+        OfferId(5),
+        terms(min_duration=Seconds(1)),
+        RENTER.address,
+        Seconds(duration),
+        T0,
+    )
 
 
 def run(lease: Lease, *inputs: lm.LeaseInput) -> tuple[Lease, list[lm.LeaseEvent]]:
@@ -113,8 +119,15 @@ def test_opening_checks_the_offer() -> None:
     with pytest.raises(LeaseError, match="takes leases of 60 to 86400 s"):
         open_lease(LeaseId(1), OfferId(1), t, RENTER.address, Seconds(5), T0)
     with pytest.raises(LeaseError, match="above your limit"):
-        open_lease(LeaseId(1), OfferId(1), t, RENTER.address, Seconds(60), T0,
-                   max_price_per_gpu_second=Wei(1))  # fmt: skip
+        open_lease(
+            LeaseId(1),
+            OfferId(1),
+            t,
+            RENTER.address,
+            Seconds(60),
+            T0,
+            max_price_per_gpu_second=Wei(1),
+        )
     with pytest.raises(LeaseError, match="own offer"):
         open_lease(LeaseId(1), OfferId(1), t, t.provider, Seconds(60), T0)
 

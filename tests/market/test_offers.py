@@ -33,8 +33,9 @@ def test_the_offer_matches_eth_account_typed_data() -> None:
     offer = signed()
     message = OFFER.to_json(market_domain(CHAIN), offer.terms.message())
     message["message"]["provider"] = offer.terms.provider.checksum
-    recovered = Account.recover_message(encode_typed_data(full_message=message),
-                                        signature=offer.signature)  # fmt: skip
+    recovered = Account.recover_message(
+        encode_typed_data(full_message=message), signature=offer.signature
+    )
     assert recovered == PROVIDER.address.checksum
 
 

@@ -26,12 +26,19 @@ INDEX = OfferIndex(VIEWS)
 
 
 def test_the_issue_example_parses_and_matches() -> None:
-    query = ("gpu_name=RTX_4090 num_gpus>=2 gpu_ram>=24 price_per_hour<=0.5 "
-             "reliability>0.99 location in [EU,US]")  # fmt: skip
+    query = (
+        "gpu_name=RTX_4090 num_gpus>=2 gpu_ram>=24 price_per_hour<=0.5 "
+        "reliability>0.99 location in [EU,US]"
+    )
     conditions = parse_filter(query)
     assert [c.field for c in conditions] == [
-        "gpu_name", "num_gpus", "gpu_ram", "price_per_hour", "reliability", "location",
-    ]  # fmt: skip
+        "gpu_name",
+        "num_gpus",
+        "gpu_ram",
+        "price_per_hour",
+        "reliability",
+        "location",
+    ]
     assert conditions[3] == Condition("price_per_hour", "le", 5 * 10**17)
     offer = view_of(signed())  # 2 GPUs at 1e12 wei/s: 0.0072 ETH per hour
     assert matches(conditions, offer)
@@ -96,8 +103,10 @@ def test_unknown_fields_suggest_the_nearest() -> None:
 def test_sort_keys() -> None:
     keys = parse_sort("price_per_hour,-reliability,num_gpus-")
     assert [(k.field, k.descending) for k in keys] == [
-        ("price_per_hour", False), ("reliability", True), ("num_gpus", True),
-    ]  # fmt: skip
+        ("price_per_hour", False),
+        ("reliability", True),
+        ("num_gpus", True),
+    ]
     with pytest.raises(FilterError, match="unknown field 'prise'") as info:
         parse_sort("num_gpus,prise")
     assert info.value.column == 10
@@ -105,9 +114,15 @@ def test_sort_keys() -> None:
 
 def test_tokens_carry_columns() -> None:
     assert [(t.kind, t.column) for t in tokenize("a>=1 b in [x]")] == [
-        ("word", 1), ("op", 2), ("number", 4), ("word", 6), ("word", 8),
-        ("lbracket", 11), ("word", 12), ("rbracket", 13),
-    ]  # fmt: skip
+        ("word", 1),
+        ("op", 2),
+        ("number", 4),
+        ("word", 6),
+        ("word", 8),
+        ("lbracket", 11),
+        ("word", 12),
+        ("rbracket", 13),
+    ]
 
 
 _numeric = [n for n, f in FIELDS.items() if f.kind.value in ("int", "float")]

@@ -142,9 +142,13 @@ def _rank_of(values: list[Any], value: object) -> int | None:
 
 
 _FLOAT_OPS = {
-    "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
-    "eq": np.equal, "ne": np.not_equal,
-}  # fmt: skip
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+    "eq": np.equal,
+    "ne": np.not_equal,
+}
 
 
 def _float_mask(column: npt.NDArray[np.float64], op: str, value: float) -> BoolArray:

@@ -127,9 +127,15 @@ def open_lease(
     if renter == terms.provider:
         raise LeaseError("a provider cannot rent its own offer", "rent with another account")
     return Lease(
-        lease_id, offer_id, renter, terms.provider, terms.num_gpus,
-        terms.price_per_gpu_second, duration, now,
-    )  # fmt: skip
+        lease_id,
+        offer_id,
+        renter,
+        terms.provider,
+        terms.num_gpus,
+        terms.price_per_gpu_second,
+        duration,
+        now,
+    )
 
 
 # -- inputs ---------------------------------------------------------------------
@@ -205,9 +211,16 @@ class Tick:
 
 
 LeaseInput = (
-    AgentAccepted | JobStarted | StartFailed | UsageMetered | VoucherRecorded | StopRequested
-    | JobExited | AgentLost | Tick
-)  # fmt: skip
+    AgentAccepted
+    | JobStarted
+    | StartFailed
+    | UsageMetered
+    | VoucherRecorded
+    | StopRequested
+    | JobExited
+    | AgentLost
+    | Tick
+)
 
 # -- events ---------------------------------------------------------------------
 
@@ -336,15 +349,17 @@ def handle_job_exited(lease: Lease, inp: JobExited) -> Result:
     if lease.status != LeaseStatus.RUNNING:
         why = f"job exited with code {inp.exit_code} before it started"
         return _end(lease, LeaseStatus.FAILED, inp.now, why, stop=False)
-    return _end(lease, LeaseStatus.ENDED, inp.now, f"job exited with code {inp.exit_code}",
-                stop=False)  # fmt: skip
+    return _end(
+        lease, LeaseStatus.ENDED, inp.now, f"job exited with code {inp.exit_code}", stop=False
+    )
 
 
 def handle_agent_lost(lease: Lease, inp: AgentLost) -> Result:
     """running -> preempted (the renter pays only metered seconds); earlier -> failed."""
     if lease.status == LeaseStatus.RUNNING:
-        return _end(lease, LeaseStatus.PREEMPTED, inp.now, "the provider's agent went silent",
-                    stop=False)  # fmt: skip
+        return _end(
+            lease, LeaseStatus.PREEMPTED, inp.now, "the provider's agent went silent", stop=False
+        )
     return _end(lease, LeaseStatus.FAILED, inp.now, "the provider's agent went silent", stop=False)
 
 
@@ -356,8 +371,9 @@ def handle_tick(lease: Lease, inp: Tick) -> Result:
     if lease.status == LeaseStatus.RUNNING and ends_at is not None and inp.now >= ends_at:
         return _end(lease, LeaseStatus.ENDED, inp.now, "time up")
     if lease.status != LeaseStatus.RUNNING and inp.now - lease.requested_at >= START_TIMEOUT:
-        return _end(lease, LeaseStatus.FAILED, inp.now,
-                    f"the job did not start within {START_TIMEOUT} s")  # fmt: skip
+        return _end(
+            lease, LeaseStatus.FAILED, inp.now, f"the job did not start within {START_TIMEOUT} s"
+        )
     return lease, []
 
 

@@ -11,10 +11,19 @@ from l2gpu.core.market.query import fold
 from l2gpu.core.market.view import OfferView
 
 RELATIVE_THROUGHPUT: dict[str, float] = {
-    "h200": 1.0, "h100": 1.0, "h100 sxm": 1.0, "h100 pcie": 0.75, "a100": 0.32,
-    "l40s": 0.37, "rtx 4090": 0.17, "rtx 3090": 0.07, "a10": 0.13, "l4": 0.12,
-    "t4": 0.07, "cpu": 0.01,
-}  # fmt: skip
+    "h200": 1.0,
+    "h100": 1.0,
+    "h100 sxm": 1.0,
+    "h100 pcie": 0.75,
+    "a100": 0.32,
+    "l40s": 0.37,
+    "rtx 4090": 0.17,
+    "rtx 3090": 0.07,
+    "a10": 0.13,
+    "l4": 0.12,
+    "t4": 0.07,
+    "cpu": 0.01,
+}
 UNKNOWN_THROUGHPUT = 0.1
 
 

@@ -166,9 +166,11 @@ def tokenize(query: str) -> list[Token]:
     """Split ``query`` into tokens; raise :class:`FilterError` at the first bad character."""
     if len(query) > MAX_QUERY:
         raise FilterError(
-            f"query is {len(query)} characters long", f"keep it under {MAX_QUERY}",
-            column=MAX_QUERY, token="",
-        )  # fmt: skip
+            f"query is {len(query)} characters long",
+            f"keep it under {MAX_QUERY}",
+            column=MAX_QUERY,
+            token="",
+        )
     tokens: list[Token] = []
     pos = 0
     while pos < len(query):
@@ -254,9 +256,11 @@ class _Parser:
         token = self.peek()
         if token is None:
             raise FilterError(
-                f"query ends where {expected} was expected", f"add {expected}",
-                column=self.end_column, token="",
-            )  # fmt: skip
+                f"query ends where {expected} was expected",
+                f"add {expected}",
+                column=self.end_column,
+                token="",
+            )
         self.pos += 1
         return token
 
@@ -272,8 +276,9 @@ class _Parser:
             raise FilterError(
                 f"expected a field name, found {name.text!r}",
                 "start each condition with a field, e.g. num_gpus>=2",
-                column=name.column, token=name.text,
-            )  # fmt: skip
+                column=name.column,
+                token=name.text,
+            )
         if name.text.lower() in ("and", "&&"):
             return self.condition()  # "a and b" reads naturally; and is implied anyway
         field = FIELDS.get(name.text.lower())
@@ -286,15 +291,17 @@ class _Parser:
             raise FilterError(
                 f"expected an operator after {field.name}, found {op.text!r}",
                 "use one of = != < <= > >= in notin",
-                column=op.column, token=op.text,
-            )  # fmt: skip
+                column=op.column,
+                token=op.text,
+            )
         value = self.take("a value")
         if value.kind not in ("word", "number", "string"):
             raise FilterError(
                 f"expected a value after {field.name}{op.text}, found {value.text!r}",
                 "write a number or a word, e.g. num_gpus>=2",
-                column=value.column, token=value.text,
-            )  # fmt: skip
+                column=value.column,
+                token=value.text,
+            )
         return _normalise(field, op, value)
 
     def list_condition(self, field: Field, op_token: Token) -> Condition:
@@ -303,8 +310,10 @@ class _Parser:
         if opening.kind != "lbracket":
             raise FilterError(
                 f"expected [ after {op}, found {opening.text!r}",
-                f"write {field.name} {op} [a,b]", column=opening.column, token=opening.text,
-            )  # fmt: skip
+                f"write {field.name} {op} [a,b]",
+                column=opening.column,
+                token=opening.text,
+            )
         values: list[Token] = []
         while True:
             token = self.take("a value or ]")
@@ -312,9 +321,11 @@ class _Parser:
                 break
             if token.kind not in ("word", "number", "string"):
                 raise FilterError(
-                    f"expected a list value, found {token.text!r}", "write [a,b]",
-                    column=token.column, token=token.text,
-                )  # fmt: skip
+                    f"expected a list value, found {token.text!r}",
+                    "write [a,b]",
+                    column=token.column,
+                    token=token.text,
+                )
             values.append(token)
             sep = self.take(", or ]")
             if sep.kind == "rbracket":
@@ -322,8 +333,10 @@ class _Parser:
             if sep.kind != "comma":
                 raise FilterError(
                     f"expected , or ] in the list, found {sep.text!r}",
-                    "separate values with commas", column=sep.column, token=sep.text,
-                )  # fmt: skip
+                    "separate values with commas",
+                    column=sep.column,
+                    token=sep.text,
+                )
         if field.kind == Kind.TEXT:
             return Condition(field.name, op, frozenset(fold(_text(v)) for v in values))
         if field.kind == Kind.INT:
@@ -334,9 +347,11 @@ class _Parser:
                     ints.add(int(d))
             return Condition(field.name, op, frozenset(ints))
         raise FilterError(
-            f"{field.name} does not take a list", "compare it with = < <= > >= instead",
-            column=op_token.column, token=op_token.text,
-        )  # fmt: skip
+            f"{field.name} does not take a list",
+            "compare it with = < <= > >= instead",
+            column=op_token.column,
+            token=op_token.text,
+        )
 
 
 def _normalise(field: Field, op: Token, value: Token) -> Condition:
@@ -345,8 +360,10 @@ def _normalise(field: Field, op: Token, value: Token) -> Condition:
         if symbol not in ("=", "!="):
             raise FilterError(
                 f"{field.name} is text and takes only = != in notin, not {op.text}",
-                f"write e.g. {field.name}=value", column=op.column, token=op.text,
-            )  # fmt: skip
+                f"write e.g. {field.name}=value",
+                column=op.column,
+                token=op.text,
+            )
         return Condition(field.name, "eq" if symbol == "=" else "ne", fold(_text(value)))
     if field.kind == Kind.BOOL:
         word = value.text.lower()
@@ -354,8 +371,9 @@ def _normalise(field: Field, op: Token, value: Token) -> Condition:
             raise FilterError(
                 f"{field.name} is true or false, got {op.text}{value.text}",
                 f"write {field.name}=true or {field.name}=false",
-                column=value.column, token=value.text,
-            )  # fmt: skip
+                column=value.column,
+                token=value.text,
+            )
         wanted = word in ("true", "1")
         return Condition(field.name, "eq", wanted if symbol == "=" else not wanted)
     number = _decimal(field, value)
@@ -393,9 +411,11 @@ def _decimal(field: Field, token: Token) -> Decimal:
         ) from None
     if abs(value) > Decimal(10) ** 60:
         raise FilterError(
-            f"number {token.text} is too large", "use a smaller number",
-            column=token.column, token=token.text,
-        )  # fmt: skip
+            f"number {token.text} is too large",
+            "use a smaller number",
+            column=token.column,
+            token=token.text,
+        )
     return value
 
 
