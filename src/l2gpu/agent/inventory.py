@@ -134,7 +134,10 @@ def discover(
     """
     cores = os.cpu_count() or 1
     ram = _ram_gb()
-    disk = shutil.disk_usage(workdir or Path.cwd()).free // 10**9
+    where = Path(workdir or Path.cwd()).resolve()
+    while not where.exists():  # the data folder may not exist yet: measure its disk
+        where = where.parent
+    disk = shutil.disk_usage(where).free // 10**9
     found = nvml_gpus(nvml) if nvml is not None else []
     if found:
         if declared:

@@ -23,18 +23,27 @@ def _channels() -> dict[str, Any]:
     return channels.run()
 
 
-SUITES: dict[str, Callable[[], dict[str, Any]]] = {"crypto": _crypto, "channels": _channels}
+def _market() -> dict[str, Any]:
+    from l2gpu.bench import market
+
+    return market.run()
+
+
+SUITES: dict[str, Callable[[], dict[str, Any]]] = {
+    "crypto": _crypto,
+    "channels": _channels,
+    "market": _market,
+}
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES = {
     "rollup": "#4 (optimistic rollup)",
     "fraud": "#5 (fraud proofs)",
-    "market": "#6 (GPU market)",
     "analytics": "#7 (analytics)",
 }
 
 
 def bench(
-    suite: Annotated[str, typer.Argument(help="crypto, channels, or all.")],
+    suite: Annotated[str, typer.Argument(help="crypto, channels, market, or all.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     write_gas_snapshot: Annotated[
         bool,

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from l2gpu import __version__
-from l2gpu.cli import bench_cmd, channel_cmd, config_cmd, demo_cmd, pending
+from l2gpu.cli import bench_cmd, channel_cmd, config_cmd, demo_cmd, market_cmd, pending
 from l2gpu.config import load_settings
 from l2gpu.core.errors import L2gpuError
 
@@ -62,6 +62,7 @@ app.add_typer(config_cmd.app, name="config")
 app.command("bench")(bench_cmd.bench)
 app.add_typer(channel_cmd.app, name="channel")
 app.command("watch")(channel_cmd.watch)
+market_cmd.register(app)
 pending.register(app)
 
 

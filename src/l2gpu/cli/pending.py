@@ -11,10 +11,6 @@ import typer
 # command -> (what it will do, the issue that delivers it)
 PENDING: dict[str, tuple[str, str]] = {
     "up": ("run the operator: market API and L2 sequencer", "#4 (optimistic rollup)"),
-    "provider": ("run the provider agent that publishes offers and runs jobs", "#6 (GPU market)"),
-    "offers": ("search and publish GPU offers", "#6 (GPU market)"),
-    "rent": ("rent an offer and start a lease", "#6 (GPU market)"),
-    "jobs": ("submit, follow and stop jobs", "#6 (GPU market)"),
     "l2": ("deposit, transfer, withdraw and inspect the rollup", "#4 (optimistic rollup)"),
     "adoption": ("fit adoption curves (Bass, logistic, Gompertz)", "#7 (analytics)"),
     "forecast": ("forecast demand with backtests", "#7 (analytics)"),
