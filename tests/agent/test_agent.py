@@ -224,7 +224,12 @@ def test_on_l1_the_agent_checks_the_channel_and_settles_with_the_best_voucher(
         world.second(payer)
     world.renter.stop(int(lease["id"]))
     world.agent.step()
+    assert world.agent.settlements == []  # waits for a last voucher first
+    world.second(payer)
+    world.second(payer)
     settled = world.agent.settlements[0]
+    assert settled.provider_payout == settled.amount
+    assert settled.renter_payout == deposit - settled.amount
     assert settled.amount == 3 * PRICE == payer.paid
     assert settled.gas_used > 0
     assert manager.channel(opened.params).status.name == "SETTLED"

@@ -69,6 +69,8 @@ class Settlement:
     amount: Wei
     gas_used: int
     tx_bytes: int
+    provider_payout: int = 0
+    renter_payout: int = 0
 
 
 @dataclass
@@ -87,8 +89,10 @@ class ProviderAgent:
     account: LocalAccount | None = None
     nvml: Any = None
     memory_bytes: int | None = None
+    settle_after: int = 2
     served: dict[int, Served] = field(default_factory=dict)
     settlements: list[Settlement] = field(default_factory=list)
+    _to_settle: dict[int, tuple[Served, int]] = field(default_factory=dict)
     _last_beat: int = -1
     _gpu_names: dict[str, str] = field(default_factory=dict)
 
@@ -177,6 +181,7 @@ class ProviderAgent:
                 self._tend(served, info, now)
         for lease_id in [i for i in self.served if i not in work]:
             self._finish(self.served[lease_id], "the market ended the lease")
+        self._settle_due(now)
 
     def shutdown(self) -> None:
         """Stop every job this agent runs (the leases end as the market sees fit)."""
@@ -265,7 +270,20 @@ class ProviderAgent:
         self._send_logs(s.lease_id)
         self.served.pop(s.lease_id, None)
         log.info("lease %s finished: %s", s.lease_id, why)
-        self._settle(s)
+        # The renter's last voucher, for the last metered seconds, may still be on its
+        # way: wait a moment for it before closing the channel.
+        self._to_settle[s.lease_id] = (s, self.clock() + self.settle_after)
+
+    def _settle_due(self, now: int) -> None:
+        for lease_id, (s, due) in list(self._to_settle.items()):
+            voucher = self.client.lease(lease_id).get("voucher") or {}
+            amount = int(voucher.get("amount") or 0)
+            if amount > s.payee.state.best_amount and voucher.get("signature"):
+                sig = bytes.fromhex(str(voucher["signature"]).removeprefix("0x"))
+                s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
+            if now >= due:
+                del self._to_settle[lease_id]
+                self._settle(s)
 
     def _settle(self, s: Served) -> None:
         """Close the channel on L1 with the best voucher (paid at once)."""
@@ -278,8 +296,16 @@ class ProviderAgent:
             ),
             self.account,
         )
+        paid = receipt.event("ChannelSettled").args
         self.settlements.append(
-            Settlement(s.lease_id, best.amount, receipt.gas_used, receipt.tx_bytes)
+            Settlement(
+                s.lease_id,
+                best.amount,
+                receipt.gas_used,
+                receipt.tx_bytes,
+                int(paid["provider_payout"]),
+                int(paid["renter_payout"]),
+            )
         )
 
     # -- helpers -------------------------------------------------------------------

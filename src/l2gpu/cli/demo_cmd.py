@@ -6,6 +6,9 @@ L1 payment channel; the provider's payee checks each one and stores the best;
 the renter then tries to close with a stale voucher while the provider is
 offline, a watcher answers, and after the challenge period (time travel, no
 waiting) the channel settles. Later stages put the channel inside the rollup.
+Stage 3 (market): the API, a provider agent with a declared inventory, and a
+renter who rents and runs a real numpy training job paid every second
+(:mod:`l2gpu.cli.demo_market`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import typer
 import vyper
 from rich.console import Console
 
+from l2gpu.cli.demo_market import market_stage
 from l2gpu.config import Settings
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel import inputs as ci
@@ -36,7 +40,6 @@ from l2gpu.payments.watcher import ChannelWatcher
 NEXT_STAGES = [
     "#4 optimistic rollup: the same channel inside our own rollup, batches posted to L1",
     "#5 fraud proofs: an honest watcher undoes any wrong state root",
-    "#6 GPU market: offers, search, leases and real jobs metered every second",
     "#7 analytics: adoption curves, demand forecasts and allocation on real data",
 ]
 LEASE_SECONDS = 30
@@ -132,11 +135,20 @@ def demo(
     l1_bytes = (
         opened.tx_bytes + closing.tx_bytes + settled.tx_bytes + sum(r.tx_bytes for r in answers)
     )
+    out.print("[bold]market[/bold] - offers, search, a lease running a real job, paid per second")
+    market = market_stage(settings, chain, manager, out)
     elapsed = time.perf_counter() - started
     typer.echo(
         f"lease of {LEASE_SECONDS} s paid with {vouchers} vouchers; provider got "
         f"{paid['provider_payout']} wei of {best} wei owed; L1 gas {l1_gas:,}, "
         f"L1 bytes {l1_bytes:,}; L1 block {chain.block_number()}; took {elapsed:.1f} s"
+    )
+    typer.echo(
+        f"market lease: {market['lease_seconds']} s on 2 GPUs = {market['gpu_seconds']} "
+        f"GPU-seconds billed; paid to the provider {market['provider_payout']} wei, refunded "
+        f"to the renter {market['renter_refund']} wei; L1 gas {market['l1_gas']:,}, L1 bytes "
+        f"{market['l1_bytes']:,}; job running {market['lease_start_s']:.2f} s after rent; "
+        f"checkpoint {market['checkpoint']}; market stage {market['wall_s']:.1f} s"
     )
     out.print("\nWhat later stages add to this demo:")
     for line in NEXT_STAGES:
