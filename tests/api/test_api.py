@@ -232,3 +232,16 @@ def test_channel_must_match_the_lease(database_url) -> None:
     )
     assert reply.status_code == 400
     assert "not from you to the offer's provider" in reply.json()["error"]
+
+
+def test_an_expired_offer_is_neither_found_nor_rented(database_url) -> None:
+    client, _, clock = market(database_url)
+    provider, renter = login(client, PROVIDER), login(client, RENTER)
+    offer = publish(client, PROVIDER, provider, expires_at=T0 + 10)
+    assert client.get("/offers").json()["count"] == 1
+    clock.advance(10)
+    assert client.get("/offers").json()["count"] == 0
+    reply = rent(client, RENTER, renter, offer, PROVIDER.address)
+    assert reply.status_code == 400
+    assert f"offer {offer} expired" in reply.json()["error"]
+    assert "l2gpu offers search" in reply.json()["fix"]
