@@ -245,3 +245,25 @@ def test_an_expired_offer_is_neither_found_nor_rented(database_url) -> None:
     assert reply.status_code == 400
     assert f"offer {offer} expired" in reply.json()["error"]
     assert "l2gpu offers search" in reply.json()["fix"]
+
+
+def test_the_server_sweeps_live_leases_by_itself(database_url) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from l2gpu.api.app import create_app
+
+    _, service, clock = market(database_url)
+    with TestClient(create_app(service, sweep_every=0.05)) as client:  # runs the lifespan
+        provider, renter = login(client, PROVIDER), login(client, RENTER)
+        offer = publish(client, PROVIDER, provider)
+        lid = rent(client, RENTER, renter, offer, PROVIDER.address).json()["id"]
+        client.post(f"/agent/leases/{lid}/events", json={"kind": "started"}, headers=provider)
+        clock.advance(11)  # the agent is silent; nobody asks about the lease
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if service.leases.list_for(RENTER.address)[0]["status"] == "preempted":
+                break
+            time.sleep(0.05)  # the real server task runs on its own
+        assert service.leases.list_for(RENTER.address)[0]["status"] == "preempted"

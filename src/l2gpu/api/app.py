@@ -12,7 +12,9 @@ and reports only on leases it serves. Every error is a JSON body
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
@@ -31,16 +33,36 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 
 MAX_BODY = 256 * 1024
+log = logging.getLogger(__name__)
 
 
 def create_app(
-    service: MarketService, *, rate: float = 200.0, burst: int = 400, max_body: int = MAX_BODY
+    service: MarketService,
+    *,
+    rate: float = 200.0,
+    burst: int = 400,
+    max_body: int = MAX_BODY,
+    sweep_every: float | None = 1.0,
 ) -> Any:
-    """The ASGI app: FastAPI routes inside the size and rate limits."""
+    """The ASGI app: FastAPI routes inside the size and rate limits.
+
+    While the server runs, live leases are swept every ``sweep_every`` seconds, so
+    a lease ends on time and a silent agent's leases are preempted even when no
+    one is asking about them.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweeper(service, sweep_every)) if sweep_every else None
+        yield
+        if task is not None:
+            task.cancel()
+
     app = FastAPI(
         title="l2gpu market",
         version=__version__,
         description="Rent GPUs by the second; pay with vouchers over payment channels.",
+        lifespan=lifespan,
     )
     _errors(app)
 
@@ -204,6 +226,15 @@ def create_app(
         return {"seq": service.leases.agent_logs(who, lease_id, body.chunks)}
 
     return RateLimit(BodyLimit(app, max_body), rate=rate, burst=burst)
+
+
+async def _sweeper(service: MarketService, every: float) -> None:
+    while True:
+        try:
+            await run_in_threadpool(service.leases.sweep)
+        except Exception:  # a failed sweep (database busy) is retried next time
+            log.exception("lease sweep failed")
+        await asyncio.sleep(every)
 
 
 async def _follow(
