@@ -3,7 +3,7 @@
 :class:`LeasePayer` is the loop that pays: each step it reads the lease, and if
 the job runs it signs a voucher for the seconds the provider metered, capped by
 the wall time since the job started, the duration bought and the deposit
-(:func:`l2gpu.core.market.lease.amount_to_sign`). If the provider's agent
+(:func:`l2gpu.core.market.billing.amount_to_sign`). If the provider's agent
 vanishes, its meter stops and so do the payments: the renter pays only for
 seconds delivered.
 """
@@ -21,7 +21,8 @@ from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel.vouchers import Voucher, sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
-from l2gpu.core.market.lease import Lease, LeaseStatus, amount_to_sign
+from l2gpu.core.market.billing import amount_to_sign
+from l2gpu.core.market.lease import Lease, LeaseStatus
 from l2gpu.core.types import Address, LeaseId, OfferId, Seconds, Timestamp, Wei
 from l2gpu.l1 import Receipt
 from l2gpu.payments.manager import ChannelManagerClient

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from l2gpu.core.market import lease as lm
+from l2gpu.core.market.billing import amount_to_sign
 from l2gpu.core.market.lease import (
     Lease,
     LeaseError,
@@ -16,7 +17,6 @@ from l2gpu.core.market.lease import (
     Metered,
     StatusChanged,
     StopJob,
-    amount_to_sign,
     open_lease,
     state_transition,
 )

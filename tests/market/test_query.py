@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from l2gpu.core.market.fields import FIELDS
 from l2gpu.core.market.index import OfferIndex
 from l2gpu.core.market.query import (
-    FIELDS,
     Condition,
     FilterError,
     matches,

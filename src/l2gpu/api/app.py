@@ -109,6 +109,9 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> JSONResponse:
         """Search active offers with the filter language (see docs/market.md)."""
+        if not service.offers.index_is_current():
+            # Rebuilding reads the database: do it off the event loop.
+            await run_in_threadpool(service.offers.index)
         found = service.offers.search(q, sort, limit)
         return JSONResponse({"count": len(found), "offers": [offer_json(v) for v in found]})
 

@@ -154,6 +154,11 @@ class OfferBook:
         limit = max(1, min(limit, MAX_LIMIT))
         return self.index().search(conditions, keys, limit=limit, now=self.clock())
 
+    def index_is_current(self) -> bool:
+        """True if the cached index reflects every change (a search will not rebuild it)."""
+        with self._lock:
+            return self._index is not None and self._index[0] == self._version
+
     def index(self) -> OfferIndex:
         """The search index of active offers, rebuilt if the book changed."""
         with self._lock:

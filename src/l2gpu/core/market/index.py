@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from l2gpu.core.market.fields import FIELDS, Kind, fold
 from l2gpu.core.market.performance import cost_per_work
-from l2gpu.core.market.query import FIELDS, Condition, Kind, SortKey, fold
+from l2gpu.core.market.query import Condition, SortKey
 from l2gpu.core.market.view import OfferView
 
 IntArray = npt.NDArray[np.int64]

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from l2gpu.core.market.fields import fold
 from l2gpu.core.market.index import OfferIndex
 from l2gpu.core.market.performance import cost_per_work
-from l2gpu.core.market.query import Condition, fold, matches
+from l2gpu.core.market.query import Condition, matches
 from l2gpu.core.market.view import OfferView
 from l2gpu.core.types import Seconds, Wei
 

@@ -7,7 +7,7 @@ numbers only rank offers; nothing is ever billed by them.
 
 from __future__ import annotations
 
-from l2gpu.core.market.query import fold
+from l2gpu.core.market.fields import fold
 from l2gpu.core.market.view import OfferView
 
 RELATIVE_THROUGHPUT: dict[str, float] = {

@@ -27,12 +27,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from difflib import get_close_matches
-from enum import Enum
 from functools import partial
 from typing import Any
 
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.market.view import SECONDS_PER_HOUR, WEI_PER_ETH, OfferView
+from l2gpu.core.market.fields import FIELDS, Field, Kind, fold
+from l2gpu.core.market.view import OfferView
 
 
 class FilterError(L2gpuError):
@@ -42,78 +42,6 @@ class FilterError(L2gpuError):
         self.column = column
         self.token = token
         super().__init__(f"filter: {what} at column {column}", fix)
-
-
-class Kind(Enum):
-    """How a field's literals are read and compared."""
-
-    INT = "int"  # whole numbers, scaled by the field's unit into an int bound
-    FLOAT = "float"  # a ratio (reliability): compared as a float, not money
-    TEXT = "text"  # case-insensitive, _ == blank
-    BOOL = "bool"
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """A filterable field: its kind, the unit its literals are written in, its getter."""
-
-    name: str
-    kind: Kind
-    get: Callable[[OfferView], object]
-    scale: int = 1  # base units per unit written: 10**18 wei per ETH, 3600 s per hour
-    doc: str = ""
-
-
-def _f(name: str, kind: Kind, get: Callable[[OfferView], object], scale: int, doc: str) -> Field:
-    return Field(name, kind, get, scale, doc)
-
-
-FIELDS: dict[str, Field] = {
-    f.name: f
-    for f in [
-        _f("id", Kind.INT, lambda o: o.offer_id, 1, "offer id"),
-        _f("gpu_name", Kind.TEXT, lambda o: o.gpu_name, 1, "GPU model, e.g. RTX_4090"),
-        _f("num_gpus", Kind.INT, lambda o: o.num_gpus, 1, "GPUs in the offer"),
-        _f("gpu_ram", Kind.INT, lambda o: o.gpu_ram_gb, 1, "memory per GPU, GB"),
-        _f("cpu_cores", Kind.INT, lambda o: o.cpu_cores, 1, "CPU cores"),
-        _f("ram", Kind.INT, lambda o: o.ram_gb, 1, "system RAM, GB"),
-        _f("disk", Kind.INT, lambda o: o.disk_gb, 1, "disk, GB"),
-        _f("inet", Kind.INT, lambda o: o.bandwidth_mbps, 1, "bandwidth, Mbps"),
-        _f("location", Kind.TEXT, lambda o: o.location, 1, "region code, e.g. EU"),
-        _f("provider", Kind.TEXT, lambda o: o.provider, 1, "provider address"),
-        _f("price", Kind.INT, lambda o: o.price_per_gpu_second, 1, "wei per GPU-second"),
-        _f(
-            "price_per_gpu_hour",
-            Kind.INT,
-            lambda o: o.price_per_gpu_hour,
-            WEI_PER_ETH,
-            "ETH per GPU-hour",
-        ),
-        _f(
-            "price_per_hour",
-            Kind.INT,
-            lambda o: o.price_per_hour,
-            WEI_PER_ETH,
-            "ETH per hour, all GPUs of the offer",
-        ),
-        _f(
-            "min_duration",
-            Kind.INT,
-            lambda o: o.min_duration,
-            SECONDS_PER_HOUR,
-            "shortest lease, hours",
-        ),
-        _f(
-            "max_duration",
-            Kind.INT,
-            lambda o: o.max_duration,
-            SECONDS_PER_HOUR,
-            "longest lease, hours",
-        ),
-        _f("reliability", Kind.FLOAT, lambda o: o.reliability, 1, "0..1, from the record"),
-        _f("declared", Kind.BOOL, lambda o: o.declared, 1, "GPUs declared, not discovered"),
-    ]
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +83,6 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 MAX_QUERY = 4096
-
-
-def fold(text: str) -> str:
-    """Text as compared: lower case, ``_`` and blanks alike."""
-    return text.lower().replace("_", " ").strip()
 
 
 def tokenize(query: str) -> list[Token]:
