@@ -35,21 +35,27 @@ def _analytics() -> dict[str, Any]:
     return analytics.run()
 
 
+def _market() -> dict[str, Any]:
+    from l2gpu.bench import market
+
+    return market.run()
+
+
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "crypto": _crypto,
     "channels": _channels,
     "rollup": _rollup,
     "analytics": _analytics,
+    "market": _market,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES = {
     "fraud": "#5 (fraud proofs)",
-    "market": "#6 (GPU market)",
 }
 
 
 def bench(
-    suite: Annotated[str, typer.Argument(help="crypto, channels, or all.")],
+    suite: Annotated[str, typer.Argument(help="crypto, channels, market, or all.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     write_gas_snapshot: Annotated[
         bool,

@@ -6,19 +6,23 @@ L1 payment channel; the provider's payee checks each one and stores the best;
 the renter then tries to close with a stale voucher while the provider is
 offline, a watcher answers, and after the challenge period (time travel, no
 waiting) the channel settles. Later stages put the channel inside the rollup.
+Stage 3 (market): the API, a provider agent with a declared inventory, and a
+renter who rents and runs a real numpy training job paid every second
+(:mod:`l2gpu.cli.demo_market`).
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import vyper
 from rich.console import Console
 
 from l2gpu.cli.demo_hybrid import run_hybrid
+from l2gpu.cli.demo_market import market_stage
 from l2gpu.clock import SimulatedClock
 from l2gpu.config import Settings
 from l2gpu.core.channel import ChannelParams
@@ -37,8 +41,7 @@ from l2gpu.payments.watcher import ChannelWatcher
 
 NEXT_STAGES = [
     "#5 fraud proofs: an honest watcher undoes any wrong state root",
-    "#6 GPU market: offers, search, leases and real jobs metered every second",
-    "#7 analytics: adoption curves, demand forecasts and allocation on real data",
+    "the market over the rollup (hybrid) instead of L1 channels",
 ]
 LEASE_SECONDS = 30
 PRICE_PER_SECOND = Wei(10**14)  # 0.0001 ETH per GPU-second (0.36 ETH per hour)
@@ -55,7 +58,19 @@ def demo(
     if settings.settlement == "hybrid":
         out.print("[bold]l2gpu demo[/bold] - a lease paid every second over a channel "
                   "inside the rollup (settlement: hybrid)")  # fmt: skip
-        typer.echo(run_hybrid(settings, out))
+        summary = run_hybrid(settings, out)
+        # The market settles over L1 channels so far: it runs on a fresh embedded chain
+        # of its own, whose clock has not been moved by the rollup's time travel.
+        market_chain = open_chain(settings)
+        manager = ChannelManagerClient.deploy(
+            market_chain, market_chain.accounts[0], cache_dir=settings.cache_dir
+        )
+        out.print("[bold]market[/bold] - offers, search, a lease running a real job, paid "
+                  "per second (over an L1 channel)")  # fmt: skip
+        market = market_stage(settings, market_chain, manager, out)
+        typer.echo(summary)
+        typer.echo(market_summary(market))
+        _next_stages(out)
         return
     if settings.settlement != "channel-l1":
         raise L2gpuError(
@@ -143,12 +158,30 @@ def demo(
     l1_bytes = (
         opened.tx_bytes + closing.tx_bytes + settled.tx_bytes + sum(r.tx_bytes for r in answers)
     )
+    out.print("[bold]market[/bold] - offers, search, a lease running a real job, paid per second")
+    market = market_stage(settings, chain, manager, out)
     elapsed = time.perf_counter() - started
     typer.echo(
         f"lease of {LEASE_SECONDS} s paid with {vouchers} vouchers; provider got "
         f"{paid['provider_payout']} wei of {best} wei owed; L1 gas {l1_gas:,}, "
         f"L1 bytes {l1_bytes:,}; L1 block {chain.block_number()}; took {elapsed:.1f} s"
     )
+    typer.echo(market_summary(market))
+    _next_stages(out)
+
+
+def market_summary(market: dict[str, Any]) -> str:
+    """The market stage's one-line summary."""
+    return (
+        f"market lease: {market['lease_seconds']} s on 2 GPUs = {market['gpu_seconds']} "
+        f"GPU-seconds billed; paid to the provider {market['provider_payout']} wei, refunded "
+        f"to the renter {market['renter_refund']} wei; L1 gas {market['l1_gas']:,}, L1 bytes "
+        f"{market['l1_bytes']:,}; job running {market['lease_start_s']:.2f} s after rent; "
+        f"checkpoint {market['checkpoint']}; market stage {market['wall_s']:.1f} s"
+    )
+
+
+def _next_stages(out: Console) -> None:
     out.print("\nWhat later stages add to this demo:")
     for line in NEXT_STAGES:
         out.print(f"  - {line}")

@@ -23,6 +23,7 @@ from l2gpu.cli import (
     config_cmd,
     demo_cmd,
     l2_cmd,
+    market_cmd,
     pending,
 )
 from l2gpu.config import load_settings
@@ -72,6 +73,7 @@ app.add_typer(channel_cmd.app, name="channel")
 app.command("watch")(channel_cmd.watch)
 app.command("up")(l2_cmd.up)
 app.add_typer(l2_cmd.app, name="l2")
+market_cmd.register(app)
 pending.register(app)
 analytics_cmd.register(app)
 

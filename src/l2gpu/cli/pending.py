@@ -9,12 +9,7 @@ from __future__ import annotations
 import typer
 
 # command -> (what it will do, the issue that delivers it)
-PENDING: dict[str, tuple[str, str]] = {
-    "provider": ("run the provider agent that publishes offers and runs jobs", "#6 (GPU market)"),
-    "offers": ("search and publish GPU offers", "#6 (GPU market)"),
-    "rent": ("rent an offer and start a lease", "#6 (GPU market)"),
-    "jobs": ("submit, follow and stop jobs", "#6 (GPU market)"),
-}
+PENDING: dict[str, tuple[str, str]] = {}
 
 
 def not_available_message(name: str) -> str:

@@ -1,0 +1,372 @@
+"""The provider agent: publishes offers, runs leased jobs, meters them, checks vouchers.
+
+One :meth:`ProviderAgent.step` does everything due now, so tests drive the agent
+with a simulated clock and the daemon calls it a few times a second:
+
+1. a heartbeat (once per second) with the machine's inventory;
+2. new leases: accept, check the channel on L1 (when the agent has a chain),
+   start the job; a job that cannot start is reported and costs nothing;
+3. running leases, once per second: sample the job (running or paused), meter
+   it, report the seconds, feed them to the :class:`~l2gpu.payments.payee.Payee`
+   with the newest voucher; pause the job when unpaid seconds reach the grace
+   period, resume when paid, stop after another grace period unpaid;
+4. leases the market ended (time up, renter stop, preemption): stop the job, close
+   the channel on L1 with the best voucher.
+
+After a restart the agent takes up the leases the market still has running:
+re-attaches to their jobs through the backend and starts its payees from the
+vouchers stored in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from l2gpu.agent.backends import Backend, JobSpec, JobStartError
+from l2gpu.agent.inventory import Inventory, gpu_utilization
+from l2gpu.client import MarketClient
+from l2gpu.core.channel import ChannelParams, ChannelStatus
+from l2gpu.core.channel import inputs as ci
+from l2gpu.core.channel.stream import PayeeState, ServiceState
+from l2gpu.core.channel.vouchers import Voucher, channel_domain
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.metering import Meter, UsageSample, record_sample, start_meter
+from l2gpu.core.market.offers import OfferTerms, SignedOffer, sign_offer
+from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
+from l2gpu.payments.manager import ChannelManagerClient
+from l2gpu.payments.payee import Payee
+from l2gpu.payments.store import VoucherStore
+
+log = logging.getLogger(__name__)
+GRACE_SECONDS = 5
+
+
+@dataclass
+class Served:
+    """A lease this agent runs."""
+
+    lease_id: int
+    params: ChannelParams
+    payee: Payee
+    meter: Meter
+    last_tick: int
+    paused: bool = False
+    max_unpaid_seconds: int = 0
+
+
+@dataclass
+class Settlement:
+    """How a lease's channel was closed on L1."""
+
+    lease_id: int
+    amount: Wei
+    gas_used: int
+    tx_bytes: int
+    provider_payout: int = 0
+    renter_payout: int = 0
+
+
+@dataclass
+class ProviderAgent:
+    """One machine's agent."""
+
+    client: MarketClient
+    key: PrivateKey
+    backend: Backend
+    inventory: Inventory
+    store: VoucherStore
+    clock: Callable[[], int]
+    chain_id: int
+    grace: int = GRACE_SECONDS
+    manager: ChannelManagerClient | None = None
+    account: LocalAccount | None = None
+    nvml: Any = None
+    memory_bytes: int | None = None
+    settle_after: int = 2
+    served: dict[int, Served] = field(default_factory=dict)
+    settlements: list[Settlement] = field(default_factory=list)
+    _to_settle: dict[int, tuple[Served, int]] = field(default_factory=dict)
+    _last_beat: int = -1
+    _gpu_names: dict[str, str] = field(default_factory=dict)
+
+    # -- offers --------------------------------------------------------------------
+
+    def offer_terms(
+        self,
+        price_per_gpu_second: Wei,
+        *,
+        expires_at: int,
+        location: str = "XX",
+        min_duration: int = 1,
+        max_duration: int = 86_400,
+        nonce: int = 0,
+    ) -> list[OfferTerms]:
+        """One offer per GPU model of the inventory (CPU slots where there is no GPU)."""
+        groups = {name: len(gpus) for name, gpus in self.inventory.groups().items()}
+        if not groups:
+            groups = {"CPU": self.inventory.cpu_cores}
+        return [
+            OfferTerms(
+                provider=self.key.address,
+                gpu_name=name,
+                num_gpus=count,
+                gpu_ram_gb=min(
+                    (g.memory_gb for g in self.inventory.groups().get(name, [])), default=0
+                ),
+                price_per_gpu_second=price_per_gpu_second,
+                expires_at=Timestamp(expires_at),
+                cpu_cores=self.inventory.cpu_cores,
+                ram_gb=self.inventory.ram_gb,
+                disk_gb=self.inventory.disk_gb,
+                location=location,
+                min_duration=Seconds(min_duration),
+                max_duration=Seconds(max_duration),
+                declared=self.inventory.declared,
+                nonce=nonce,
+            )
+            for name, count in groups.items()
+        ]
+
+    def check_terms(self, terms: OfferTerms) -> None:
+        """Refuse an offer for more GPUs (of its model) than this machine has."""
+        have = len(self.inventory.groups().get(terms.gpu_name, []))
+        if terms.gpu_name == "CPU" and not self.inventory.gpus:
+            have = self.inventory.cpu_cores
+        if terms.num_gpus > have:
+            raise L2gpuError(
+                f"the offer holds {terms.num_gpus} {terms.gpu_name}; this machine has {have}",
+                "offer at most the GPUs the machine has (see 'l2gpu provider up --help')",
+            )
+
+    def publish(self, terms: list[OfferTerms]) -> list[dict[str, Any]]:
+        """Check, sign and publish offers; return them as the market shows them."""
+        published = []
+        for t in terms:
+            self.check_terms(t)
+            offer: SignedOffer = sign_offer(self.key, t, ChainId(self.chain_id))
+            published.append(self.client.publish(offer))
+            self._gpu_names[str(offer.offer_id)] = t.gpu_name
+        return published
+
+    # -- the loop ------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """Step until ``stop`` is set; a failing step is logged and retried."""
+        while not stop.is_set():
+            try:
+                self.step()
+            except L2gpuError as exc:
+                log.warning("agent step failed: %s", exc)
+            stop.wait(interval)
+
+    def step(self) -> None:
+        """Do everything due now."""
+        now = self.clock()
+        if now != self._last_beat:
+            self.client.heartbeat(self.inventory.to_json())
+            self._last_beat = now
+        work = {int(w["id"]): w for w in self.client.work()}
+        for lease_id, info in work.items():
+            served = self.served.get(lease_id)
+            if served is None:
+                self._take(info, now)
+            else:
+                self._tend(served, info, now)
+        for lease_id in [i for i in self.served if i not in work]:
+            self._finish(self.served[lease_id], "the market ended the lease")
+        self._settle_due(now)
+
+    def shutdown(self) -> None:
+        """Stop every job this agent runs (the leases end as the market sees fit)."""
+        for served in list(self.served.values()):
+            self.backend.stop(served.lease_id)
+
+    # -- leases --------------------------------------------------------------------
+
+    def _take(self, info: dict[str, Any], now: int) -> None:
+        lease_id, status = int(info["id"]), info["status"]
+        params, payee = self._payee(info)
+        if status == "running":  # taken over after a restart
+            if not self.backend.recover(lease_id):
+                self.client.report(lease_id, "exited", exit_code=-1)
+                return
+            meter = start_meter(
+                Timestamp(info["started_at"]), Timestamp(info["ends_at"]), int(info["num_gpus"])
+            )
+            meter = Meter(
+                meter.started_at,
+                meter.ends_at,
+                meter.num_gpus,
+                Timestamp(now),
+                seconds=int(info["metered_seconds"]),
+            )
+            self.served[lease_id] = Served(lease_id, params, payee, meter, now)
+            return
+        if status == "requested":
+            self.client.report(lease_id, "accepted")
+        problem = self._check_channel(params, info, now)
+        if problem is not None:
+            self.client.report(lease_id, "start_failed", reason=problem)
+            return
+        try:
+            self.backend.start(self._spec(info))
+        except JobStartError as exc:
+            self.client.report(lease_id, "start_failed", reason=exc.what[:400])
+            self._send_logs(lease_id)
+            return
+        self.client.report(lease_id, "started")
+        ends = Timestamp(now + int(info["max_seconds"]))
+        meter = start_meter(Timestamp(now), ends, int(info["num_gpus"]))
+        self.served[lease_id] = Served(lease_id, params, payee, meter, now)
+
+    def _tend(self, s: Served, info: dict[str, Any], now: int) -> None:
+        status = self.backend.status(s.lease_id)
+        self._send_logs(s.lease_id)
+        if status.state == "exited":
+            code = status.exit_code if status.exit_code is not None else -1
+            self.client.report(s.lease_id, "exited", exit_code=code)
+            self._finish(s, f"the job exited with code {code}")
+            return
+        voucher = info.get("voucher") or {}
+        amount = int(voucher.get("amount") or 0)
+        if amount > s.payee.state.best_amount and voucher.get("signature"):
+            sig = bytes.fromhex(str(voucher["signature"]).removeprefix("0x"))
+            s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
+        if now > s.last_tick:
+            running = status.state == "running"
+            util = gpu_utilization(self.nvml, list(self._spec(info).gpu_indices)) if running else ()
+            s.meter, added = record_sample(s.meter, UsageSample(Timestamp(now), running, util))
+            s.last_tick = now
+            if added:
+                self.client.report(s.lease_id, "usage", seconds=added)
+            s.payee.delivered(added, Timestamp(now))
+        s.max_unpaid_seconds = max(s.max_unpaid_seconds, s.payee.state.lag_seconds)
+        self._obey(s)
+
+    def _obey(self, s: Served) -> None:
+        """Pause, resume or stop the job as the payee says."""
+        service = s.payee.service
+        if service == ServiceState.PAUSED and not s.paused:
+            self.backend.pause(s.lease_id)
+            s.paused = True
+        elif service == ServiceState.RUNNING and s.paused:
+            self.backend.resume(s.lease_id)
+            s.paused = False
+        elif service == ServiceState.STOPPED:
+            why = f"vouchers lag {s.payee.state.lag_seconds} s beyond the {self.grace} s grace"
+            self.client.report(s.lease_id, "stopped", reason=why)
+            self._finish(s, why)
+
+    def _finish(self, s: Served, why: str) -> None:
+        if self.backend.status(s.lease_id).state != "exited":
+            self.backend.stop(s.lease_id)
+        self._send_logs(s.lease_id)
+        self.served.pop(s.lease_id, None)
+        log.info("lease %s finished: %s", s.lease_id, why)
+        # The renter's last voucher, for the last metered seconds, may still be on its
+        # way: wait a moment for it before closing the channel.
+        self._to_settle[s.lease_id] = (s, self.clock() + self.settle_after)
+
+    def _settle_due(self, now: int) -> None:
+        for lease_id, (s, due) in list(self._to_settle.items()):
+            voucher = self.client.lease(lease_id).get("voucher") or {}
+            amount = int(voucher.get("amount") or 0)
+            if amount > s.payee.state.best_amount and voucher.get("signature"):
+                sig = bytes.fromhex(str(voucher["signature"]).removeprefix("0x"))
+                s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
+            if now >= due:
+                del self._to_settle[lease_id]
+                self._settle(s)
+
+    def _settle(self, s: Served) -> None:
+        """Close the channel on L1 with the best voucher (paid at once)."""
+        best = s.payee.state.best
+        if self.manager is None or self.account is None or best is None:
+            return
+        receipt = self.manager.apply(
+            ci.CloseByProvider(
+                self.key.address, Timestamp(self.clock()), s.params, best.amount, best.signature
+            ),
+            self.account,
+        )
+        paid = receipt.event("ChannelSettled").args
+        self.settlements.append(
+            Settlement(
+                s.lease_id,
+                best.amount,
+                receipt.gas_used,
+                receipt.tx_bytes,
+                int(paid["provider_payout"]),
+                int(paid["renter_payout"]),
+            )
+        )
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _payee(self, info: dict[str, Any]) -> tuple[ChannelParams, Payee]:
+        ch = info["channel"]
+        params = ChannelParams(
+            Address.from_hex(ch["renter"]),
+            Address.from_hex(ch["provider"]),
+            token=Address.from_hex(ch["token"]),
+            challenge_period=Seconds(int(ch["challenge_period"])),
+            salt=bytes.fromhex(str(ch["salt"]).removeprefix("0x")),
+        )
+        manager = Address.from_hex(ch["manager"])
+        domain = channel_domain(ChainId(int(ch["chain_id"])), manager)
+        price = Wei(int(info["price_per_gpu_second"]) * int(info["num_gpus"]))
+        # The payee pauses when unpaid seconds exceed its tolerance: one less than the
+        # grace period, so that no more than `grace` seconds are ever unpaid.
+        state = PayeeState(
+            Hash32(params.id),
+            params.renter,
+            domain,
+            Wei(int(ch["deposit"])),
+            price,
+            grace_seconds=Seconds(max(1, self.grace - 1)),
+        )
+        return params, Payee(state, self.store, manager=manager)
+
+    def _check_channel(self, params: ChannelParams, info: dict[str, Any], now: int) -> str | None:
+        if self.manager is None:
+            return None
+        channel = self.manager.channel(params)
+        if channel is None or channel.status != ChannelStatus.OPEN:
+            return "the lease's channel is not open on L1"
+        if channel.deposit < int(info["max_cost"]):
+            return (
+                f"the channel holds {channel.deposit} wei, less than the lease's {info['max_cost']}"
+            )
+        if channel.expires_at < now + int(info["max_seconds"]):
+            return "the channel expires before the lease would end"
+        return None
+
+    def _spec(self, info: dict[str, Any]) -> JobSpec:
+        job = info["job"]
+        name = self._gpu_names.get(str(info["offer_id"]))
+        group = self.inventory.groups().get(name or "", []) if name else []
+        if not group and self.inventory.gpus:
+            group = list(self.inventory.gpus)
+        indices = tuple(g.index for g in group[: int(info["num_gpus"])])
+        return JobSpec(
+            int(info["id"]),
+            str(job["command"]),
+            dict(job.get("env") or {}),
+            dict(job.get("secrets") or {}),
+            dict(job.get("files") or {}),
+            indices,
+            None,
+            self.memory_bytes,
+        )
+
+    def _send_logs(self, lease_id: int) -> None:
+        chunks = self.backend.read_logs(lease_id)
+        if chunks:
+            self.client.send_logs(lease_id, chunks)

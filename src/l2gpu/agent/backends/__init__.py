@@ -1,0 +1,83 @@
+"""Job backends behind one interface: a local process, or a Ray actor.
+
+A backend starts a job from a :class:`JobSpec`, reports its status, pauses,
+resumes and stops it, hands over new output, and re-attaches to a job after the
+agent restarts. The agent never cares which backend it drives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from l2gpu.core.errors import L2gpuError
+
+
+class JobStartError(L2gpuError):
+    """The job could not start: the renter pays nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What to run for a lease, and within which limits."""
+
+    lease_id: int
+    command: str
+    env: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    gpu_indices: tuple[int, ...] = ()
+    cpu_cores: int | None = None
+    memory_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """``state`` is running, paused or exited; ``exit_code`` once exited (None if unknown)."""
+
+    state: str
+    exit_code: int | None = None
+
+
+class Backend(Protocol):
+    """The interface every job backend implements."""
+
+    name: str
+
+    def start(self, spec: JobSpec) -> None:
+        """Start the job; raise :class:`JobStartError` if it cannot start."""
+
+    def status(self, lease_id: int) -> JobStatus:
+        """The job's state now."""
+
+    def pause(self, lease_id: int) -> None:
+        """Suspend the job (it keeps its memory, uses no CPU or GPU time)."""
+
+    def resume(self, lease_id: int) -> None:
+        """Resume a paused job."""
+
+    def stop(self, lease_id: int) -> None:
+        """Stop the job: ask it to end, then end it."""
+
+    def read_logs(self, lease_id: int) -> list[str]:
+        """Output written since the last call."""
+
+    def recover(self, lease_id: int) -> bool:
+        """Re-attach to a job started before the agent restarted; False if it is gone."""
+
+    def workdir(self, lease_id: int) -> Path | None:
+        """The job's working folder, where the backend can see it."""
+
+
+def make_backend(name: str, root: Path, ray_address: str | None = None) -> Backend:
+    """The backend called ``name`` (local or ray), keeping work folders under ``root``."""
+    if name == "local":
+        from l2gpu.agent.backends.local import LocalBackend
+
+        return LocalBackend(root)
+    if name == "ray":
+        from l2gpu.agent.backends.ray_backend import RayBackend
+
+        return RayBackend(root, address=ray_address)
+    raise L2gpuError(f"unknown backend '{name}'", "use --backend local or --backend ray")

@@ -1,0 +1,378 @@
+"""The lease book: leases, their jobs and logs, vouchers relayed to the agent, sweeps.
+
+Every change to a lease goes through the core machine
+(:func:`l2gpu.core.market.lease.state_transition`) inside one database
+transaction: the row is read, the input applied, the new state and the side
+effects of its events (the offer back on the market, the provider's record, the
+job's status) written together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from l2gpu.api.errors import Conflict, Forbidden, NotFound
+from l2gpu.api.offers import OfferBook
+from l2gpu.api.records import lease_of, record_of, store_lease, store_record, terms_of
+from l2gpu.core.channel import ChannelParams
+from l2gpu.core.channel.vouchers import Voucher, channel_domain
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market import lease as lm
+from l2gpu.core.market.reputation import record_lease
+from l2gpu.core.types import Address, ChainId, Hash32, LeaseId, OfferId, Seconds, Timestamp, Wei
+from l2gpu.db.market_models import JobLog, JobRow, LeaseRow, OfferRow, Provider
+from l2gpu.db.models import encode_wei
+
+LIVE = ("requested", "starting", "running")
+MAX_LOG_CHUNK = 64 * 1024
+
+
+class LeaseBook:
+    """Leases and jobs in the database."""
+
+    def __init__(
+        self, engine: Engine, offers: OfferBook, *, clock: Callable[[], int], agent_timeout: int
+    ) -> None:
+        self.engine = engine
+        self.offers = offers
+        self.clock = clock
+        self.agent_timeout = agent_timeout
+
+    # -- renter ------------------------------------------------------------------
+
+    def create(
+        self,
+        renter: Address,
+        *,
+        offer_id: int,
+        duration: int,
+        job: dict[str, Any],
+        channel: dict[str, Any],
+        max_price_per_gpu_second: int | None = None,
+    ) -> dict[str, Any]:
+        """Rent the whole offer ``offer_id`` for ``duration`` s and queue ``job`` on it."""
+        now = self.clock()
+        with Session(self.engine) as session, session.begin():
+            query = select(OfferRow).where(OfferRow.offer_id == offer_id)
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update()
+            offer = session.scalars(query).first()
+            if offer is None:
+                raise NotFound(f"no offer {offer_id}", "search offers with 'l2gpu offers search'")
+            if offer.status != "active":
+                raise Conflict(f"offer {offer_id} is {offer.status}", "choose another offer")
+            terms = terms_of(offer)
+            limit = None if max_price_per_gpu_second is None else Wei(max_price_per_gpu_second)
+            lease = lm.open_lease(
+                LeaseId(0),
+                OfferId(offer_id),
+                terms,
+                renter,
+                Seconds(duration),
+                Timestamp(now),
+                max_price_per_gpu_second=limit,
+            )
+            checked = _check_channel(channel, lease)
+            row = LeaseRow(
+                offer_id=offer_id,
+                renter=bytes(renter),
+                provider=bytes(terms.provider),
+                num_gpus=lease.num_gpus,
+                price_per_gpu_second=encode_wei(lease.price_per_gpu_second),
+                max_seconds=duration,
+                requested_at=now,
+                status="requested",
+                metered_seconds=0,
+                paid=encode_wei(0),
+                reason="",
+                channel=checked,
+                voucher_amount=encode_wei(0),
+            )
+            session.add(row)
+            session.flush()
+            session.add(
+                JobRow(
+                    lease_id=row.lease_id,
+                    command=str(job.get("command", "")),
+                    env=dict(job.get("env") or {}),
+                    secrets=dict(job.get("secrets") or {}),
+                    files=dict(job.get("files") or {}),
+                    status="pending",
+                    created_at=now,
+                )
+            )
+            self.offers.set_status(session, offer_id, "leased")
+            lease_id = row.lease_id
+        return self.get(renter, lease_id)
+
+    def get(self, caller: Address, lease_id: int) -> dict[str, Any]:
+        """A lease as its renter or provider sees it."""
+        self.sweep(lease_id)
+        with Session(self.engine) as session:
+            row = self._row(session, caller, lease_id)
+            return _lease_json(row, session.get(JobRow, lease_id))
+
+    def list_for(self, caller: Address, *, live_only: bool = False) -> list[dict[str, Any]]:
+        """Leases where ``caller`` is the renter or the provider, newest first."""
+        who = bytes(caller)
+        with Session(self.engine) as session:
+            query = select(LeaseRow).where((LeaseRow.renter == who) | (LeaseRow.provider == who))
+            if live_only:
+                query = query.where(LeaseRow.status.in_(LIVE))
+            rows = session.scalars(query.order_by(LeaseRow.lease_id.desc()).limit(500)).all()
+            return [_lease_json(r, session.get(JobRow, r.lease_id)) for r in rows]
+
+    def voucher(
+        self, renter: Address, lease_id: int, amount: int, signature: bytes
+    ) -> dict[str, Any]:
+        """Relay a voucher to the provider, after checking that the renter signed it."""
+        with Session(self.engine) as session, session.begin():
+            row = self._row(session, renter, lease_id)
+            if row.renter != bytes(renter):
+                raise Forbidden(f"lease {lease_id} is not yours to pay", "pay only your own leases")
+            ch = row.channel
+            domain = channel_domain(ChainId(ch["chain_id"]), Address.from_hex(ch["manager"]))
+            voucher = Voucher(Hash32.from_hex(ch["channel_id"]), Wei(amount), signature)
+            if voucher.signer(domain) != renter:
+                raise L2gpuError(
+                    "the voucher is not signed by the lease's renter for its channel",
+                    "sign it with the renter's key over this lease's channel",
+                )
+            if amount > int(row.voucher_amount):
+                row.voucher_amount = encode_wei(amount)
+                row.voucher_signature = signature
+                row.voucher_at = self.clock()
+            return {"lease_id": lease_id, "best": str(int(row.voucher_amount))}
+
+    def stop(self, caller: Address, lease_id: int, reason: str = "") -> dict[str, Any]:
+        """The renter (or the provider) ends the lease now."""
+        with Session(self.engine) as session, session.begin():
+            row = self._row(session, caller, lease_id)
+            by = "renter" if row.renter == bytes(caller) else "provider"
+            self._apply(session, row, lm.StopRequested(Timestamp(self.clock()), by, reason))
+        return self.get(caller, lease_id)
+
+    def logs(
+        self, caller: Address, lease_id: int, after: int = 0, limit: int = 500
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Log chunks after ``after`` (by seq); and whether the lease is over."""
+        with Session(self.engine) as session:
+            row = self._row(session, caller, lease_id)
+            chunks = session.scalars(
+                select(JobLog)
+                .where(JobLog.lease_id == lease_id, JobLog.seq > after)
+                .order_by(JobLog.seq)
+                .limit(limit)
+            ).all()
+            return [
+                {"seq": c.seq, "at": c.at, "text": c.text} for c in chunks
+            ], row.status not in LIVE
+
+    # -- agent -------------------------------------------------------------------
+
+    def agent_work(self, provider: Address) -> list[dict[str, Any]]:
+        """The provider's live leases with their jobs (secrets included) and best vouchers."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(LeaseRow).where(
+                    LeaseRow.provider == bytes(provider), LeaseRow.status.in_(LIVE)
+                )
+            ).all()
+            out = []
+            for row in rows:
+                job = session.get(JobRow, row.lease_id)
+                item = _lease_json(row, job)
+                item["job"] = {
+                    **item["job"],
+                    "env": job.env if job else {},
+                    "secrets": job.secrets if job else {},
+                    "files": job.files if job else {},
+                }
+                out.append(item)
+            return out
+
+    def agent_event(
+        self,
+        provider: Address,
+        lease_id: int,
+        kind: str,
+        *,
+        seconds: int = 0,
+        exit_code: int = 0,
+        reason: str = "",
+    ) -> dict[str, Any]:
+        """Apply an event reported by the provider's agent."""
+        now = Timestamp(self.clock())
+        inputs: dict[str, Callable[[], lm.LeaseInput]] = {
+            "accepted": lambda: lm.AgentAccepted(now),
+            "started": lambda: lm.JobStarted(now),
+            "start_failed": lambda: lm.StartFailed(now, reason or "unknown"),
+            "usage": lambda: lm.UsageMetered(now, seconds),
+            "exited": lambda: lm.JobExited(now, exit_code),
+            "stopped": lambda: lm.StopRequested(now, "provider", reason),
+        }
+        if kind not in inputs:
+            raise L2gpuError(f"unknown agent event {kind!r}", f"send one of: {', '.join(inputs)}")
+        with Session(self.engine) as session, session.begin():
+            row = self._row(session, provider, lease_id)
+            if row.provider != bytes(provider):
+                raise Forbidden(f"lease {lease_id} is not served by you", "report only your leases")
+            events = self._apply(session, row, inputs[kind]())
+            job = session.get(JobRow, lease_id)
+            if job is not None and kind == "started":
+                job.status, job.secrets = "running", {}  # secrets leave the database
+            ignored = [e.reason for e in events if isinstance(e, lm.InputIgnored)]
+            return {
+                "lease_id": lease_id,
+                "status": row.status,
+                "ignored": ignored,
+                "metered_seconds": row.metered_seconds,
+            }
+
+    def agent_logs(self, provider: Address, lease_id: int, chunks: list[str]) -> int:
+        """Append log chunks of a lease's job; return the last seq."""
+        now = self.clock()
+        with Session(self.engine) as session, session.begin():
+            row = self._row(session, provider, lease_id)
+            if row.provider != bytes(provider):
+                raise Forbidden(f"lease {lease_id} is not served by you", "report only your leases")
+            last = session.scalar(select(func.max(JobLog.seq)).where(JobLog.lease_id == lease_id))
+            seq = int(last or 0)
+            for chunk in chunks:
+                seq += 1
+                session.add(JobLog(lease_id=lease_id, seq=seq, at=now, text=chunk[:MAX_LOG_CHUNK]))
+            return seq
+
+    # -- time ----------------------------------------------------------------------
+
+    def sweep(self, lease_id: int | None = None) -> int:
+        """Apply time to live leases: their end, their start timeout, a silent agent."""
+        now = Timestamp(self.clock())
+        changed = 0
+        with Session(self.engine) as session, session.begin():
+            query = select(LeaseRow).where(LeaseRow.status.in_(LIVE))
+            if lease_id is not None:
+                query = query.where(LeaseRow.lease_id == lease_id)
+            for row in session.scalars(query).all():
+                seen = session.get(Provider, row.provider)
+                last = seen.last_heartbeat if seen is not None else row.requested_at
+                silent_since = max(last, row.requested_at)
+                before = row.status
+                if now - silent_since > self.agent_timeout:
+                    self._apply(session, row, lm.AgentLost(now))
+                else:
+                    self._apply(session, row, lm.Tick(now))
+                changed += row.status != before
+        return changed
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _row(self, session: Session, caller: Address, lease_id: int) -> LeaseRow:
+        row = session.get(LeaseRow, lease_id)
+        if row is None:
+            raise NotFound(f"no lease {lease_id}", "list yours with 'l2gpu jobs list'")
+        if bytes(caller) not in (row.renter, row.provider):
+            raise Forbidden(
+                f"lease {lease_id} belongs to another account",
+                "use the token of the lease's renter or provider",
+            )
+        return row
+
+    def _apply(self, session: Session, row: LeaseRow, inp: lm.LeaseInput) -> list[lm.LeaseEvent]:
+        before = lease_of(row)
+        after, events = lm.state_transition(before, inp)
+        store_lease(row, after)
+        if after.status.is_final and not before.status.is_final:
+            self._finish(session, row, after)
+        return events
+
+    def _finish(self, session: Session, row: LeaseRow, lease: lm.Lease) -> None:
+        offer = session.get(OfferRow, row.offer_id)
+        if offer is not None and offer.status == "leased":
+            self.offers.set_status(session, row.offer_id, "active")
+        provider = session.get(Provider, row.provider)
+        if provider is not None:
+            store_record(provider, record_lease(record_of(provider), lease))
+            self.offers.changed()
+        job = session.get(JobRow, row.lease_id)
+        if job is not None:
+            job.secrets = {}
+            if job.status in ("pending", "running"):
+                job.status = {"ended": "ended", "failed": "failed"}.get(lease.status.value, "lost")
+
+
+def _check_channel(channel: dict[str, Any], lease: lm.Lease) -> dict[str, Any]:
+    """The channel that pays for ``lease``: its id must match its terms, its renter and
+    provider the lease's, its deposit cover the lease's maximum cost."""
+    fix = "open a channel from the renter to the offer's provider with deposit >= the lease's cost"
+    try:
+        params = ChannelParams(
+            Address.from_hex(channel["renter"]),
+            Address.from_hex(channel["provider"]),
+            token=Address.from_hex(channel.get("token", "0x" + "00" * 20)),
+            challenge_period=Seconds(int(channel["challenge_period"])),
+            salt=bytes.fromhex(str(channel.get("salt", "00" * 32)).removeprefix("0x")),
+        )
+        deposit, chain_id = int(channel["deposit"]), int(channel["chain_id"])
+        manager = Address.from_hex(channel["manager"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise L2gpuError(f"the channel description is incomplete or malformed: {exc}", fix) from exc
+    if params.renter != lease.renter or params.provider != lease.provider:
+        raise L2gpuError("the channel is not from you to the offer's provider", fix)
+    if str(params.id) != channel.get("channel_id", str(params.id)):
+        raise L2gpuError("the channel id does not match its terms", fix)
+    if deposit < lease.max_cost:
+        raise L2gpuError(
+            f"the channel's deposit {deposit} wei is below the lease's maximum cost "
+            f"{lease.max_cost} wei",
+            fix,
+        )
+    return {
+        "channel_id": str(params.id),
+        "chain_id": chain_id,
+        "manager": manager.checksum,
+        "renter": params.renter.checksum,
+        "provider": params.provider.checksum,
+        "token": params.token.checksum,
+        "challenge_period": params.challenge_period,
+        "salt": "0x" + params.salt.hex(),
+        "deposit": str(deposit),
+    }
+
+
+def _lease_json(row: LeaseRow, job: JobRow | None) -> dict[str, Any]:
+    lease = lease_of(row)
+    return {
+        "id": row.lease_id,
+        "offer_id": str(row.offer_id),
+        "renter": Address(row.renter).checksum,
+        "provider": Address(row.provider).checksum,
+        "num_gpus": row.num_gpus,
+        "price_per_gpu_second": str(lease.price_per_gpu_second),
+        "max_seconds": row.max_seconds,
+        "status": row.status,
+        "reason": row.reason,
+        "requested_at": row.requested_at,
+        "started_at": row.started_at,
+        "ends_at": lease.ends_at,
+        "ended_at": row.ended_at,
+        "metered_seconds": row.metered_seconds,
+        "billed_gpu_seconds": lease.billed_gpu_seconds,
+        "amount_due": str(lease.amount_due),
+        "max_cost": str(lease.max_cost),
+        "channel": row.channel,
+        "voucher": {
+            "amount": str(int(row.voucher_amount)),
+            "signature": "0x" + row.voucher_signature.hex() if row.voucher_signature else None,
+            "at": row.voucher_at,
+        },
+        "job": {
+            "command": job.command if job else "",
+            "status": job.status if job else "none",
+            "exit_code": job.exit_code if job else None,
+        },
+    }

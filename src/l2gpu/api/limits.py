@@ -1,0 +1,135 @@
+"""Request size limits and per-client rate limits, as plain ASGI middleware.
+
+Plain ASGI (not Starlette's BaseHTTPMiddleware) keeps the cost per request to a
+few microseconds. Refusals are JSON bodies like every other error.
+
+- A body larger than ``max_body`` bytes is refused with 413, whether it declares
+  its length or streams it in chunks.
+- Each client (its bearer token, else its IP address) has a token bucket of
+  ``burst`` requests refilled at ``rate`` per second; an empty bucket answers 429
+  with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[Any]) -> None:
+    """Send a complete JSON response."""
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+class BodyLimit:
+    """Refuse request bodies above ``max_body`` bytes."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                await send_json(send, 413, self._body(), [])
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await send_json(send, 413, self._body(), [])
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "error": f"the request body exceeds {self.max_body} bytes",
+            "fix": "send less data per request",
+            "status": 413,
+        }
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RateLimit:
+    """A token bucket per client."""
+
+    def __init__(
+        self, app: ASGIApp, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.app = app
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.rate <= 0:
+            await self.app(scope, receive, send)
+            return
+        wait = self.take(_client_key(scope))
+        if wait > 0:
+            body = {
+                "error": f"more than {self.rate:g} requests per second from this client",
+                "fix": f"retry after {wait:.1f} s, or send fewer requests",
+                "status": 429,
+            }
+            await send_json(send, 429, body, [(b"retry-after", str(max(1, round(wait))).encode())])
+            return
+        await self.app(scope, receive, send)
+
+    def take(self, key: str) -> float:
+        """Take one token for ``key``; return 0, or the seconds until one is available."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return (1 - tokens) / self.rate
+            if len(self._buckets) > 100_000:
+                self._buckets.clear()  # bounded memory under a flood of new clients
+            self._buckets[key] = (tokens - 1, now)
+            return 0.0
+
+
+def _client_key(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            return "t:" + str(value.decode("latin-1"))[-24:]
+    client = scope.get("client")
+    return "ip:" + (client[0] if client else "?")

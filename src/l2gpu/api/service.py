@@ -1,0 +1,40 @@
+"""The market service: accounts, the offer book and the lease book over one database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from l2gpu.api.accounts import Accounts
+from l2gpu.api.leases import LeaseBook
+from l2gpu.api.offers import OfferBook
+
+AGENT_TIMEOUT = 10
+"""Seconds without a heartbeat after which a provider's running leases are preempted."""
+
+
+def wall_clock() -> int:
+    """Whole seconds since the epoch: the production clock."""
+    return int(time.time())
+
+
+class MarketService:
+    """Everything the API does, without HTTP: tests and the demo call it directly too."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        chain_id: int,
+        domain: str = "l2gpu.local",
+        clock: Callable[[], int] = wall_clock,
+        agent_timeout: int = AGENT_TIMEOUT,
+    ) -> None:
+        self.engine = engine
+        self.chain_id = chain_id
+        self.clock = clock
+        self.accounts = Accounts(engine, domain=domain, chain_id=chain_id, clock=clock)
+        self.offers = OfferBook(engine, clock=clock, chain_id=chain_id)
+        self.leases = LeaseBook(engine, self.offers, clock=clock, agent_timeout=agent_timeout)

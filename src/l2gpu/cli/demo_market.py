@@ -1,0 +1,184 @@
+"""Stage 3 of ``l2gpu demo``: the GPU market end to end, on the same embedded chain.
+
+The market API runs under uvicorn on loopback; a provider agent with a declared
+inventory (two RTX 4090s, marked declared) publishes an offer; a renter searches,
+opens a channel on L1 for the lease's maximum cost, rents, and pays every second
+for the seconds metered while a real numpy training job runs and writes a
+checkpoint. The job ends, the agent closes the channel with the best voucher,
+the rest returns to the renter. The agent and the renter take turns in one loop
+(the embedded chain is not shared across threads); time is the wall clock.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from rich.console import Console
+
+from l2gpu.agent.agent import ProviderAgent
+from l2gpu.agent.backends.local import LocalBackend
+from l2gpu.agent.inventory import discover
+from l2gpu.api.app import create_app
+from l2gpu.api.service import MarketService
+from l2gpu.client import MarketClient
+from l2gpu.config import Settings
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import Address, Wei, format_wei
+from l2gpu.db import open_database
+from l2gpu.l1 import Chain
+from l2gpu.payments.manager import ChannelManagerClient
+from l2gpu.payments.store import VoucherStore
+from l2gpu.renter import LeasePayer, open_channel
+
+PRICE_PER_GPU_SECOND = Wei(10**13)  # 0.00001 ETH per GPU-second
+LEASE_SECONDS = 120
+TRAIN_PY = """\
+import time
+import numpy as np
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(4096, 32))
+true_w = rng.normal(size=32)
+y = X @ true_w + 0.1 * rng.normal(size=4096)
+w = np.zeros(32)
+for epoch in range(1, 7):
+    for _ in range(100):
+        w -= 0.05 * X.T @ (X @ w - y) / len(y)
+    print(f"epoch {epoch}  loss {np.mean((X @ w - y) ** 2):.5f}", flush=True)
+    time.sleep(0.8)
+np.savez("checkpoint.npz", w=w)
+print("checkpoint written: checkpoint.npz", flush=True)
+"""
+
+
+def market_stage(
+    settings: Settings, chain: Chain, manager: ChannelManagerClient, out: Console
+) -> dict[str, Any]:
+    """Run the market flow; return the figures for the summary."""
+    started = time.perf_counter()
+    renter_account, provider_account = chain.accounts[1], chain.accounts[2]
+    renter = PrivateKey(bytes(renter_account.key))
+    provider = PrivateKey(bytes(provider_account.key))
+    folder = Path(tempfile.mkdtemp(prefix="l2gpu-demo-market-"))
+    try:
+        service = MarketService(
+            open_database(f"sqlite:///{folder / 'market.db'}"), chain_id=chain.chain_id
+        )
+        server, url = _serve(service)
+        out.print(f"  api       market API on {url} (OpenAPI at {url}/docs)")
+        agent = ProviderAgent(
+            MarketClient(url, provider),
+            provider,
+            LocalBackend(folder / "jobs"),
+            discover("RTX_4090:2", workdir=folder),
+            VoucherStore(open_database(f"sqlite:///{folder / 'agent.db'}")),
+            lambda: int(time.time()),
+            chain.chain_id,
+            manager=manager,
+            account=provider_account,
+        )
+        offer = agent.publish(
+            agent.offer_terms(
+                PRICE_PER_GPU_SECOND, location="EU", expires_at=int(time.time()) + 3600
+            )
+        )[0]
+        out.print(
+            f"  provider  agent with a declared inventory (2 x RTX_4090, marked declared) "
+            f"offers {offer['num_gpus']} GPUs at {format_wei(PRICE_PER_GPU_SECOND)}/GPU-s"
+        )
+        client = MarketClient(url, renter)
+        found = client.search("gpu_name=RTX_4090 num_gpus>=2 location in [EU,US]", sort="price")
+        chosen = found[0]
+        out.print(
+            f"  search    'gpu_name=RTX_4090 num_gpus>=2 location in [EU,US]' -> "
+            f"{len(found)} offer, {chosen['price_per_hour_eth']} ETH/h"
+        )
+        deposit = Wei(int(chosen["price_per_gpu_second"]) * int(chosen["num_gpus"]) * LEASE_SECONDS)
+        opened = open_channel(
+            manager,
+            renter_account,
+            Address.from_hex(chosen["provider"]),
+            deposit,
+            lifetime=LEASE_SECONDS + 3600,
+            salt=b"\x06" * 32,
+        )
+        lease = client.rent(
+            chosen["id"],
+            command="python train.py",
+            duration=LEASE_SECONDS,
+            channel=opened.describe(manager),
+            files={"train.py": TRAIN_PY},
+        )
+        lease_id = int(lease["id"])
+        out.print(
+            f"  rent      lease {lease_id}: up to {LEASE_SECONDS} s, channel deposit "
+            f"{format_wei(deposit)} (gas {opened.receipt.gas_used if opened.receipt else 0:,})"
+        )
+        payer = LeasePayer(client, renter, lease, manager.domain, clock=lambda: int(time.time()))
+        info, after, rented_at, running_at = lease, 0, time.perf_counter(), None
+        deadline = time.monotonic() + 90
+        while not (payer.done and not agent._to_settle) and time.monotonic() < deadline:
+            agent.step()
+            info = payer.step()
+            if running_at is None and info["status"] != "requested":
+                running_at = time.perf_counter()
+            chunks, _ = client.logs(lease_id, after)
+            for chunk in chunks:
+                after = chunk["seq"]
+                for line in chunk["text"].splitlines():
+                    out.print(f"  job       | {line}")
+            time.sleep(0.2)
+        if not agent.settlements:
+            raise L2gpuError("the demo lease did not settle in time", "run it again; report it")
+        settled = agent.settlements[0]
+        checkpoint = folder / "jobs" / f"lease-{lease_id}" / "checkpoint.npz"
+        kept = settings.data_dir / "demo" / "checkpoint.npz"
+        if checkpoint.exists():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(checkpoint, kept)
+        out.print(
+            f"  end       lease {info['status']} ({info['reason']}); "
+            f"{info['billed_gpu_seconds']} GPU-seconds metered"
+        )
+        out.print(
+            f"  settle    provider closes with the best voucher: provider "
+            f"{format_wei(settled.provider_payout)}, renter refund "
+            f"{format_wei(settled.renter_payout)} (gas {settled.gas_used:,})"
+        )
+        server.should_exit = True
+        return {
+            "lease_seconds": info["metered_seconds"],
+            "gpu_seconds": info["billed_gpu_seconds"],
+            "provider_payout": settled.provider_payout,
+            "renter_refund": settled.renter_payout,
+            "l1_gas": (opened.receipt.gas_used if opened.receipt else 0) + settled.gas_used,
+            "l1_bytes": (opened.receipt.tx_bytes if opened.receipt else 0) + settled.tx_bytes,
+            "lease_start_s": (running_at or time.perf_counter()) - rented_at,
+            "checkpoint": str(kept) if kept.exists() else None,
+            "wall_s": time.perf_counter() - started,
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve(service: MarketService) -> tuple[uvicorn.Server, str]:
+    from l2gpu.cli.market_cmd import free_loopback_port
+
+    port = free_loopback_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="error")
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise L2gpuError("the market API did not start", "check that loopback works")
+        time.sleep(0.02)  # waiting for the server thread to listen
+    return server, f"http://127.0.0.1:{port}"

@@ -1,0 +1,382 @@
+"""The market's commands: ``market serve``, ``provider up``, ``offers``, ``rent``, ``jobs``.
+
+The API runs with ``l2gpu market serve``; the other commands talk to it at
+``--api-url`` (default: the ``api_host``/``api_port`` settings) and sign in with
+the configured key (``L2GPU_PRIVATE_KEY`` or a keystore). ``rent`` and a
+provider that checks channels need a persistent L1 (``--l1-rpc``).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from l2gpu.client import MarketClient
+from l2gpu.config import Settings
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import Wei, format_wei, parse_duration, parse_wei
+
+ApiUrl = Annotated[str | None, typer.Option("--api-url", help="Market API URL.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the market's commands to the root app."""
+    market = typer.Typer(help="Run the market API.", no_args_is_help=True)
+    market.command("serve")(serve)
+    provider = typer.Typer(help="Run the provider agent.", no_args_is_help=True)
+    provider.command("up")(provider_up)
+    offers = typer.Typer(help="Search and withdraw GPU offers.", no_args_is_help=True)
+    offers.command("search")(offers_search)
+    offers.command("withdraw")(offers_withdraw)
+    jobs = typer.Typer(help="List, follow and stop your jobs.", no_args_is_help=True)
+    jobs.command("list")(jobs_list)
+    jobs.command("logs")(jobs_logs)
+    jobs.command("stop")(jobs_stop)
+    app.add_typer(market, name="market")
+    app.add_typer(provider, name="provider")
+    app.add_typer(offers, name="offers")
+    app.command("rent")(rent)
+    app.add_typer(jobs, name="jobs")
+
+
+def _url(settings: Settings, api_url: str | None) -> str:
+    return api_url or f"http://{settings.api_host}:{settings.api_port}"
+
+
+def _key(settings: Settings) -> PrivateKey:
+    from l2gpu.l1 import _configured_accounts
+
+    accounts = _configured_accounts(settings)
+    if not accounts:
+        raise L2gpuError(
+            "this command signs in with a key, and none is configured",
+            "set L2GPU_PRIVATE_KEY or L2GPU_KEYSTORE",
+        )
+    return PrivateKey(bytes(accounts[0].key))
+
+
+def _client(settings: Settings, api_url: str | None, *, signed: bool = True) -> MarketClient:
+    key = _key(settings) if signed else PrivateKey((1).to_bytes(32, "big"))
+    return MarketClient(_url(settings, api_url), key)
+
+
+# -- market serve ------------------------------------------------------------------
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: api_host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: api_port).")] = None,
+    chain_id: Annotated[int | None, typer.Option(help="Chain id of offers and channels.")] = None,
+    rate: Annotated[float, typer.Option(help="Requests per second per client.")] = 200.0,
+) -> None:
+    """Serve the market API (OpenAPI at /docs) on the configured database."""
+    import uvicorn
+
+    from l2gpu.api.app import create_app
+    from l2gpu.api.service import MarketService
+    from l2gpu.db import open_database
+
+    settings: Settings = ctx.obj
+    if chain_id is None:
+        from l2gpu.l1 import open_chain
+
+        chain_id = open_chain(settings).chain_id
+    service = MarketService(open_database(settings.effective_database_url), chain_id=chain_id)
+    app = create_app(service, rate=rate, burst=int(rate * 2))
+    typer.echo(
+        f"market API for chain {chain_id} on http://{host or settings.api_host}:"
+        f"{port or settings.api_port} (docs at /docs)",
+        err=True,
+    )
+    uvicorn.run(
+        app,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level=settings.log_level,
+    )
+
+
+# -- provider up -------------------------------------------------------------------
+
+
+def provider_up(
+    ctx: typer.Context,
+    price: Annotated[str, typer.Option(help="Price per GPU-second, e.g. '0.0001 ether'.")],
+    gpus: Annotated[
+        str | None, typer.Option(help="Declared GPUs where there is no NVML, e.g. RTX_4090:2.")
+    ] = None,
+    location: Annotated[str, typer.Option(help="Region code shown in offers.")] = "XX",
+    backend: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    max_duration: Annotated[str, typer.Option(help="Longest lease, e.g. 24h.")] = "24h",
+    expires_in: Annotated[str, typer.Option(help="How long the offers stand.")] = "24h",
+    grace: Annotated[int, typer.Option(help="Seconds of unpaid work tolerated.")] = 5,
+    manager: Annotated[str | None, typer.Option(help="ChannelManager address.")] = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """Discover GPUs, publish offers, run leased jobs, check vouchers every second."""
+    from l2gpu.agent.agent import ProviderAgent
+    from l2gpu.agent.backends import make_backend
+    from l2gpu.agent.inventory import discover, load_nvml
+    from l2gpu.db import open_database
+    from l2gpu.payments.store import VoucherStore
+
+    settings: Settings = ctx.obj
+    key = _key(settings)
+    nvml = load_nvml()
+    inventory = discover(gpus, nvml=nvml, workdir=settings.data_dir)
+    client = MarketClient(_url(settings, api_url), key)
+    chain_id = int(client.health()["chain_id"])
+    chain_manager, account = None, None
+    if settings.l1_rpc:
+        from l2gpu.cli.channel_cmd import Session
+
+        session = Session(settings, manager)
+        chain_manager, account = session.manager, session.account
+    else:
+        typer.echo("note: no --l1-rpc: channels are not checked on L1 and not settled", err=True)
+    root = settings.data_dir / "jobs"
+    agent = ProviderAgent(
+        client,
+        key,
+        make_backend(backend, root, ray_address),
+        inventory,
+        VoucherStore(open_database(settings.effective_database_url)),
+        lambda: int(time.time()),
+        chain_id,
+        grace=grace,
+        manager=chain_manager,
+        account=account,
+        nvml=nvml,
+    )
+    terms = agent.offer_terms(
+        parse_wei(price),
+        expires_at=int(time.time()) + parse_duration(expires_in),
+        location=location,
+        max_duration=parse_duration(max_duration),
+        nonce=secrets.randbelow(2**63),
+    )
+    for offer in agent.publish(terms):
+        typer.echo(
+            f"offer {offer['id']}: {offer['num_gpus']} x {offer['gpu_name']} at "
+            f"{offer['price_per_gpu_second']} wei/GPU-s"
+            f"{' (declared)' if offer['declared'] else ''}",
+            err=True,
+        )
+    stop = threading.Event()
+    try:
+        agent.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        agent.shutdown()
+
+
+# -- offers ------------------------------------------------------------------------
+
+
+def offers_search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Filter, e.g. 'num_gpus>=2 gpu_ram>=24'.")] = "",
+    sort: Annotated[str, typer.Option(help="Sort keys, e.g. 'price_per_hour,-reliability'.")] = "",
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 20,
+    api_url: ApiUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Search offers with the filter language (see docs/market.md)."""
+    from l2gpu.core.market.query import parse_filter, parse_sort
+
+    parse_filter(query)  # a malformed filter fails here, pointing at its column
+    if sort:
+        parse_sort(sort)
+    found = _client(ctx.obj, api_url, signed=False).search(query, sort=sort, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    typer.echo(
+        f"{'id':>20}  {'gpu':<12} {'n':>3} {'ram':>4} {'loc':<5} {'ETH/h':>12} {'rel':>6} decl"
+    )
+    for o in found:
+        typer.echo(
+            f"{o['id']:>20}  {o['gpu_name']:<12} {o['num_gpus']:>3} {o['gpu_ram_gb']:>4} "
+            f"{o['location']:<5} {o['price_per_hour_eth']:>12} {o['reliability']:>6.3f} "
+            f"{'yes' if o['declared'] else 'no'}"
+        )
+    typer.echo(f"{len(found)} offer(s)", err=True)
+
+
+def offers_withdraw(
+    ctx: typer.Context, offer_id: Annotated[str, typer.Argument()], api_url: ApiUrl = None
+) -> None:
+    """Withdraw one of your offers."""
+    typer.echo(json.dumps(_client(ctx.obj, api_url).withdraw(offer_id)))
+
+
+# -- rent --------------------------------------------------------------------------
+
+
+def rent(
+    ctx: typer.Context,
+    offer_id: Annotated[str, typer.Argument(help="Offer id from 'l2gpu offers search'.")],
+    cmd: Annotated[str, typer.Option("--cmd", help="Command to run, e.g. 'python train.py'.")],
+    hours: Annotated[float, typer.Option(help="Lease duration in hours.")] = 1.0,
+    max_price: Annotated[str | None, typer.Option(help="Refuse above this per GPU-second.")] = None,
+    file: Annotated[
+        list[Path] | None, typer.Option(help="File to copy into the job folder.")
+    ] = None,
+    env: Annotated[list[str] | None, typer.Option(help="KEY=VALUE for the job.")] = None,
+    secret: Annotated[list[str] | None, typer.Option(help="KEY=VALUE kept secret.")] = None,
+    manager: Annotated[str | None, typer.Option(help="ChannelManager address.")] = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """Rent an offer: open a channel, start the job, pay every second, stream its output."""
+    from l2gpu.renter import LeasePayer, open_channel
+
+    settings: Settings = ctx.obj
+    duration = round(hours * 3600)
+    if duration < 1:
+        raise L2gpuError(f"--hours {hours} is less than a second", "rent for longer")
+    client = _client(settings, api_url)
+    offer = client.offer(offer_id)
+    price = int(offer["price_per_gpu_second"])
+    if max_price is not None and price > parse_wei(max_price):
+        raise L2gpuError(
+            f"offer {offer_id} costs {price} wei per GPU-second, above --max-price "
+            f"{parse_wei(max_price)}",
+            "raise --max-price or choose another offer",
+        )
+    from l2gpu.cli.channel_cmd import Session
+    from l2gpu.core.types import Address
+
+    session = Session(settings, manager)
+    deposit = Wei(price * int(offer["num_gpus"]) * duration)
+    opened = open_channel(
+        session.manager,
+        session.account,
+        Address.from_hex(offer["provider"]),
+        deposit,
+        lifetime=duration + 3600,
+        salt=secrets.token_bytes(32),
+    )
+    lease = client.rent(
+        offer_id,
+        command=cmd,
+        duration=duration,
+        channel=opened.describe(session.manager),
+        env=_pairs(env),
+        secrets=_pairs(secret),
+        files=_files(file),
+        max_price_per_gpu_second=None if max_price is None else parse_wei(max_price),
+    )
+    lease_id = int(lease["id"])
+    typer.echo(
+        f"lease {lease_id}: deposit {format_wei(deposit)} in channel {opened.params.id}", err=True
+    )
+    payer = LeasePayer(
+        client, session.key, lease, session.manager.domain, clock=lambda: int(time.time())
+    )
+    after = 0
+    try:
+        while not payer.done:
+            info = payer.step()
+            chunks, _ = client.logs(lease_id, after)
+            for chunk in chunks:
+                after = chunk["seq"]
+                sys.stdout.write(chunk["text"])
+            sys.stdout.flush()
+            sys.stderr.write(
+                f"\r{info['status']:<9} {info['metered_seconds']:>6} s  "
+                f"paid {format_wei(payer.paid):<16}"
+            )
+            time.sleep(1)
+    except KeyboardInterrupt:
+        client.stop(lease_id)
+        info = payer.step()
+    sys.stderr.write("\n")
+    typer.echo(
+        f"lease {lease_id} {info['status']} ({info['reason']}): {info['metered_seconds']} s "
+        f"billed, paid {format_wei(payer.paid)} of {format_wei(deposit)} deposited",
+        err=True,
+    )
+
+
+def _pairs(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise L2gpuError(f"'{item}' is not KEY=VALUE", "write e.g. --env EPOCHS=3")
+        out[name] = value
+    return out
+
+
+def _files(paths: list[Path] | None) -> dict[str, str]:
+    out = {}
+    for path in paths or []:
+        if not path.is_file():
+            raise L2gpuError(f"no file {path}", "pass an existing file with --file")
+        out[path.name] = path.read_text()
+    return out
+
+
+# -- jobs --------------------------------------------------------------------------
+
+
+def jobs_list(ctx: typer.Context, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+    """Your jobs (as renter or provider), newest first."""
+    jobs = _client(ctx.obj, api_url).jobs()
+    if as_json:
+        typer.echo(json.dumps(jobs, indent=2))
+        return
+    for j in jobs:
+        typer.echo(
+            f"{j['id']:>6} {j['status']:<10} {j['metered_seconds']:>6} s  due "
+            f"{_show_wei(j['amount_due']):<14} {j['job']['command'][:40]}"
+        )
+
+
+def jobs_logs(
+    ctx: typer.Context,
+    lease_id: Annotated[int, typer.Argument()],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream until the end.")] = False,
+    api_url: ApiUrl = None,
+) -> None:
+    """Print a job's output (``-f`` follows it until the lease ends)."""
+    client = _client(ctx.obj, api_url)
+    if follow:
+        for text in client.follow_logs(lease_id):
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        return
+    chunks, _ = client.logs(lease_id)
+    sys.stdout.write("".join(c["text"] for c in chunks))
+
+
+def jobs_stop(
+    ctx: typer.Context, lease_id: Annotated[int, typer.Argument()], api_url: ApiUrl = None
+) -> None:
+    """Stop a job and end its lease."""
+    info = _client(ctx.obj, api_url).stop(lease_id)
+    typer.echo(f"lease {lease_id} {info['status']}: {info['reason']}")
+
+
+def _show_wei(amount: str | int) -> str:
+    return format_wei(int(amount))
+
+
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

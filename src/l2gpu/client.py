@@ -1,0 +1,232 @@
+"""The Python SDK of the market: every operation of the API as a method.
+
+    from l2gpu.client import MarketClient
+    market = MarketClient("http://127.0.0.1:8600", key)   # signs in on first use
+    offers = market.search("gpu_name=RTX_4090 num_gpus>=2", sort="price")
+    lease = market.rent(offers[0]["id"], command="python train.py", hours=1, channel=...)
+    for line in market.follow_logs(lease["id"]): print(line, end="")
+
+All network I/O goes through one ``httpx.Client``; tests pass FastAPI's
+``TestClient`` in its place, so the SDK is exercised without sockets. An error
+answer from the API becomes :class:`ApiRequestError` carrying the API's own
+``what`` and ``fix``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from l2gpu.core.channel.vouchers import Voucher
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.offers import SignedOffer
+from l2gpu.core.market.signin import parse_message, sign_message
+
+
+class ApiRequestError(L2gpuError):
+    """The API refused a request; ``status`` is the HTTP status."""
+
+    def __init__(self, what: str, fix: str, status: int) -> None:
+        self.status = status
+        super().__init__(what, fix)
+
+
+class MarketClient:
+    """A signed-in session with the market API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: PrivateKey,
+        *,
+        http: httpx.Client | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.key = key
+        self.http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        self._token: str | None = None
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            self.login()
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _call(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> Any:
+        headers = self._headers() if auth else {}
+        try:
+            reply = self.http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise L2gpuError(
+                f"cannot reach the market API: {exc}",
+                "check --api-url and that 'l2gpu up' or the API runs",
+            ) from exc
+        if reply.status_code >= 400:
+            raise _error(reply)
+        return reply.json()
+
+    def login(self) -> str:
+        """Sign in with EIP-4361; return the bearer token."""
+        issued = self._call(
+            "POST", "/auth/nonce", auth=False, json={"address": self.key.address.checksum}
+        )
+        signature = sign_message(self.key, parse_message(issued["message"]))
+        reply = self._call(
+            "POST",
+            "/auth/login",
+            auth=False,
+            json={"message": issued["message"], "signature": "0x" + signature.hex()},
+        )
+        self._token = str(reply["token"])
+        return self._token
+
+    # -- everyone --------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """The API's liveness and chain id."""
+        return dict(self._call("GET", "/health", auth=False))
+
+    def search(self, query: str = "", *, sort: str = "", limit: int = 50) -> list[dict[str, Any]]:
+        """Offers meeting ``query`` (the filter language), ordered by ``sort``."""
+        reply = self._call(
+            "GET", "/offers", auth=False, params={"q": query, "sort": sort, "limit": limit}
+        )
+        return list(reply["offers"])
+
+    def offer(self, offer_id: str | int) -> dict[str, Any]:
+        """One offer."""
+        return dict(self._call("GET", f"/offers/{offer_id}", auth=False))
+
+    def providers(self) -> list[dict[str, Any]]:
+        """Every provider's public record."""
+        return list(self._call("GET", "/providers", auth=False))
+
+    # -- renters ---------------------------------------------------------------------
+
+    def rent(
+        self,
+        offer_id: str | int,
+        *,
+        command: str,
+        duration: int,
+        channel: dict[str, Any],
+        env: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
+        files: dict[str, str] | None = None,
+        max_price_per_gpu_second: int | None = None,
+    ) -> dict[str, Any]:
+        """Rent an offer for ``duration`` seconds and submit ``command`` on it."""
+        body: dict[str, Any] = {
+            "offer_id": str(offer_id),
+            "duration": duration,
+            "channel": channel,
+            "job": {
+                "command": command,
+                "env": env or {},
+                "secrets": secrets or {},
+                "files": files or {},
+            },
+        }
+        if max_price_per_gpu_second is not None:
+            body["max_price_per_gpu_second"] = str(max_price_per_gpu_second)
+        return dict(self._call("POST", "/leases", json=body))
+
+    def lease(self, lease_id: int) -> dict[str, Any]:
+        """A lease and its job."""
+        return dict(self._call("GET", f"/leases/{lease_id}"))
+
+    def jobs(self, *, live: bool = False) -> list[dict[str, Any]]:
+        """The caller's jobs (leases), newest first."""
+        return list(self._call("GET", "/jobs", params={"live": live}))
+
+    def pay(self, lease_id: int, voucher: Voucher) -> dict[str, Any]:
+        """Send a voucher for the lease's channel."""
+        return dict(
+            self._call(
+                "POST",
+                f"/leases/{lease_id}/vouchers",
+                json={"amount": str(voucher.amount), "signature": "0x" + voucher.signature.hex()},
+            )
+        )
+
+    def stop(self, lease_id: int) -> dict[str, Any]:
+        """End a lease and stop its job."""
+        return dict(self._call("POST", f"/jobs/{lease_id}/stop"))
+
+    def logs(self, lease_id: int, after: int = 0) -> tuple[list[dict[str, Any]], bool]:
+        """Log chunks after seq ``after``, and whether the lease is over."""
+        reply = self._call("GET", f"/jobs/{lease_id}/logs", params={"after": after})
+        return list(reply["chunks"]), bool(reply["done"])
+
+    def follow_logs(self, lease_id: int, after: int = 0) -> Iterator[str]:
+        """Yield the job's output as it comes, until the lease is over."""
+        with self.http.stream(
+            "GET",
+            f"/jobs/{lease_id}/logs",
+            headers=self._headers(),
+            params={"after": after, "follow": True},
+            timeout=None,
+        ) as reply:
+            if reply.status_code >= 400:
+                reply.read()
+                raise _error(reply)
+            for line in reply.iter_lines():
+                item = json.loads(line)
+                if item.get("end"):
+                    return
+                yield str(item["text"])
+
+    # -- providers -------------------------------------------------------------------
+
+    def publish(self, offer: SignedOffer) -> dict[str, Any]:
+        """Publish a signed offer."""
+        return dict(
+            self._call(
+                "POST",
+                "/offers",
+                json={
+                    "terms": offer.terms.to_json(),
+                    "signature": "0x" + offer.signature.hex(),
+                    "chain_id": offer.chain_id,
+                },
+            )
+        )
+
+    def withdraw(self, offer_id: str | int) -> dict[str, Any]:
+        """Withdraw one of your offers."""
+        return dict(self._call("DELETE", f"/offers/{offer_id}"))
+
+    def heartbeat(self, inventory: dict[str, Any]) -> dict[str, Any]:
+        """Tell the market the agent is alive."""
+        return dict(self._call("POST", "/providers/heartbeat", json={"inventory": inventory}))
+
+    def work(self) -> list[dict[str, Any]]:
+        """Live leases served by the caller, with jobs and newest vouchers."""
+        return list(self._call("GET", "/agent/leases"))
+
+    def report(self, lease_id: int, kind: str, **fields: Any) -> dict[str, Any]:
+        """Report a job event (accepted, started, start_failed, usage, exited, stopped)."""
+        return dict(
+            self._call("POST", f"/agent/leases/{lease_id}/events", json={"kind": kind, **fields})
+        )
+
+    def send_logs(self, lease_id: int, chunks: list[str]) -> int:
+        """Append job output; return the last seq."""
+        return int(
+            self._call("POST", f"/agent/leases/{lease_id}/logs", json={"chunks": chunks})["seq"]
+        )
+
+
+def _error(reply: httpx.Response) -> ApiRequestError:
+    try:
+        body = reply.json()
+        return ApiRequestError(str(body.get("error")), str(body.get("fix", "")), reply.status_code)
+    except ValueError:
+        return ApiRequestError(
+            f"the API answered {reply.status_code}", "check the API's logs", reply.status_code
+        )

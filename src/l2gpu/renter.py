@@ -1,0 +1,142 @@
+"""The renter's side of a lease: open the channel, rent, pay every second, end, settle.
+
+:class:`LeasePayer` is the loop that pays: each step it reads the lease, and if
+the job runs it signs a voucher for the seconds the provider metered, capped by
+the wall time since the job started, the duration bought and the deposit
+(:func:`l2gpu.core.market.billing.amount_to_sign`). If the provider's agent
+vanishes, its meter stops and so do the payments: the renter pays only for
+seconds delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from l2gpu.client import MarketClient
+from l2gpu.core.channel import ChannelParams
+from l2gpu.core.channel import inputs as ci
+from l2gpu.core.channel.vouchers import Voucher, sign_voucher
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.market.billing import amount_to_sign
+from l2gpu.core.market.lease import Lease, LeaseStatus
+from l2gpu.core.types import Address, LeaseId, OfferId, Seconds, Timestamp, Wei
+from l2gpu.l1 import Receipt
+from l2gpu.payments.manager import ChannelManagerClient
+
+CHALLENGE_PERIOD = Seconds(3600)
+
+
+@dataclass
+class OpenedChannel:
+    """A channel the renter opened for one lease."""
+
+    params: ChannelParams
+    deposit: Wei
+    receipt: Receipt | None
+
+    def describe(self, manager: ChannelManagerClient) -> dict[str, Any]:
+        """The channel as the market API takes it."""
+        p = self.params
+        return {
+            "channel_id": str(p.id),
+            "chain_id": manager.chain_id,
+            "manager": manager.address.checksum,
+            "renter": p.renter.checksum,
+            "provider": p.provider.checksum,
+            "token": p.token.checksum,
+            "challenge_period": p.challenge_period,
+            "salt": "0x" + p.salt.hex(),
+            "deposit": str(self.deposit),
+        }
+
+
+def open_channel(
+    manager: ChannelManagerClient,
+    account: LocalAccount,
+    provider: Address,
+    deposit: Wei,
+    *,
+    lifetime: int,
+    salt: bytes,
+) -> OpenedChannel:
+    """Open a channel renter -> provider holding ``deposit``, expiring after ``lifetime`` s."""
+    renter = Address(bytes.fromhex(account.address[2:]))
+    params = ChannelParams(renter, provider, challenge_period=CHALLENGE_PERIOD, salt=salt)
+    now = manager.chain.timestamp()
+    receipt = manager.apply(
+        ci.Open(renter, now, params, deposit, Timestamp(now + lifetime), deposit), account
+    )
+    return OpenedChannel(params, deposit, receipt)
+
+
+def lease_from_json(info: dict[str, Any]) -> Lease:
+    """The core lease of the API's lease JSON (enough to compute what to sign)."""
+    return Lease(
+        lease_id=LeaseId(int(info["id"])),
+        offer_id=OfferId(int(info["offer_id"])),
+        renter=Address.from_hex(info["renter"]),
+        provider=Address.from_hex(info["provider"]),
+        num_gpus=int(info["num_gpus"]),
+        price_per_gpu_second=Wei(int(info["price_per_gpu_second"])),
+        max_seconds=Seconds(int(info["max_seconds"])),
+        requested_at=Timestamp(int(info["requested_at"])),
+        status=LeaseStatus(info["status"]),
+        started_at=None if info["started_at"] is None else Timestamp(int(info["started_at"])),
+        metered_seconds=int(info["metered_seconds"]),
+    )
+
+
+class LeasePayer:
+    """Pays one lease, second by second, for what was metered."""
+
+    def __init__(
+        self,
+        client: MarketClient,
+        key: PrivateKey,
+        lease: dict[str, Any],
+        manager_domain: Any,
+        *,
+        clock: Callable[[], int],
+    ) -> None:
+        self.client = client
+        self.key = key
+        self.lease_id = int(lease["id"])
+        self.domain = manager_domain
+        self.channel_id = ChannelParams(
+            Address.from_hex(lease["channel"]["renter"]),
+            Address.from_hex(lease["channel"]["provider"]),
+            token=Address.from_hex(lease["channel"]["token"]),
+            challenge_period=Seconds(int(lease["channel"]["challenge_period"])),
+            salt=bytes.fromhex(lease["channel"]["salt"].removeprefix("0x")),
+        ).id
+        self.deposit = Wei(int(lease["channel"]["deposit"]))
+        self.clock = clock
+        self.last: Voucher | None = None
+        self.info = lease
+        self.signing = True
+
+    @property
+    def paid(self) -> Wei:
+        """The highest amount signed so far."""
+        return self.last.amount if self.last else Wei(0)
+
+    def step(self) -> dict[str, Any]:
+        """Read the lease; pay what is due; return the lease as read."""
+        self.info = self.client.lease(self.lease_id)
+        if not self.signing:
+            return self.info
+        lease = lease_from_json(self.info)
+        due = amount_to_sign(lease, lease.metered_seconds, Timestamp(self.clock()), self.deposit)
+        if due > self.paid:
+            self.last = sign_voucher(self.key, self.domain, self.channel_id, due)
+            self.client.pay(self.lease_id, self.last)
+        return self.info
+
+    @property
+    def done(self) -> bool:
+        """True once the lease is over."""
+        return LeaseStatus(self.info["status"]).is_final

@@ -1,0 +1,246 @@
+"""The provider agent end to end: API in process, real job processes, simulated seconds.
+
+The clock that the API, the agent and the renter share moves only when a test
+says so; the jobs are real processes (waits for them are bounded).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from l2gpu.agent.agent import ProviderAgent
+from l2gpu.agent.backends.local import LocalBackend
+from l2gpu.agent.inventory import discover
+from l2gpu.client import MarketClient
+from l2gpu.core.channel.vouchers import channel_domain
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import Wei
+from l2gpu.db import open_database
+from l2gpu.payments.store import VoucherStore
+from l2gpu.renter import LeasePayer
+from tests.api.helpers import MANAGER, channel, market
+from tests.market.helpers import CHAIN, PROVIDER, RENTER, T0
+
+PRICE = Wei(10**12)
+
+
+class World:
+    """A market, one agent with two declared RTX 4090s, one renter."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+        self.http, self.service, self.clock = market((f"sqlite:///{tmp_path / 'm.db'}", None))
+        self.store = VoucherStore(open_database(f"sqlite:///{tmp_path / 'agent.db'}"))
+        self.renter = MarketClient("", RENTER, http=self.http)
+        self.agent = self.new_agent()
+        self.offer = self.agent.publish(self.agent.offer_terms(PRICE, expires_at=T0 + 3600))[0]
+
+    def new_agent(self) -> ProviderAgent:
+        return ProviderAgent(
+            MarketClient("", PROVIDER, http=self.http),
+            PROVIDER,
+            LocalBackend(self.tmp / "jobs"),
+            discover("RTX_4090:2"),
+            self.store,
+            self.clock,
+            CHAIN,
+        )
+
+    def rent(self, command: str, duration: int = 600) -> LeasePayer:
+        lease = self.renter.rent(
+            self.offer["id"],
+            command=command,
+            duration=duration,
+            channel=channel(RENTER, PROVIDER.address, 10**18),
+        )
+        return LeasePayer(
+            self.renter, RENTER, lease, channel_domain(CHAIN, MANAGER), clock=self.clock
+        )
+
+    def second(self, payer: LeasePayer | None = None, *, agent: bool = True) -> None:
+        """One simulated second: the agent works, the renter pays."""
+        self.clock.advance(1)
+        if agent:
+            self.agent.step()
+        if payer is not None:
+            payer.step()
+        if agent:
+            self.agent.step()  # takes the voucher just sent
+
+
+def wait_for(check, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not check():
+        time.sleep(0.05)  # bounded wait for a real process
+    assert check()
+
+
+def test_a_lease_runs_a_real_job_is_paid_per_second_and_stops(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    assert world.offer["declared"] is True
+    assert world.offer["num_gpus"] == 2
+    payer = world.rent("echo started $CUDA_VISIBLE_DEVICES; sleep 60")
+    world.agent.step()
+    assert payer.step()["status"] == "running"
+    for _ in range(4):
+        world.second(payer)
+    info = payer.step()
+    assert info["metered_seconds"] == 4
+    assert payer.paid == 4 * 2 * PRICE
+    assert world.agent.served[info["id"]].payee.state.best_amount == payer.paid
+    wait_for(lambda: world.agent.step() is None and bool(world.renter.logs(info["id"])[0]))
+    assert world.renter.logs(info["id"])[0][0]["text"].startswith("started 0,1")
+    world.renter.stop(info["id"])
+    world.agent.step()  # sees the lease ended: stops the job
+    assert info["id"] not in world.agent.served
+    ended = world.renter.lease(info["id"])
+    assert ended["status"] == "ended"
+    assert int(ended["amount_due"]) == payer.paid  # paid exactly what was delivered
+
+
+def test_a_renter_that_stops_signing_loses_the_job_within_grace(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    payer = world.rent("sleep 60")
+    world.agent.step()
+    for _ in range(3):
+        world.second(payer)
+    payer.signing = False  # the renter vanishes
+    lease_id = int(payer.info["id"])
+    served = world.agent.served[lease_id]
+    paused_at = None
+    for second in range(1, 15):
+        world.second(payer)
+        if paused_at is None and world.agent.backend.status(lease_id).state == "paused":
+            paused_at = second
+        if lease_id not in world.agent.served:
+            break
+    assert paused_at == world.agent.grace  # paused when unpaid seconds reach the grace
+    assert lease_id not in world.agent.served  # then stopped
+    assert served.max_unpaid_seconds <= world.agent.grace
+    lease = world.renter.lease(lease_id)
+    assert lease["status"] == "ended"
+    assert "vouchers lag" in lease["reason"]
+    unpaid = int(lease["amount_due"]) - payer.paid
+    assert unpaid <= world.agent.grace * 2 * PRICE  # the provider lost at most grace x price
+
+
+def test_a_job_that_fails_at_start_costs_the_renter_nothing(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    payer = world.rent("no_such_command_l2gpu --train")
+    world.agent.step()
+    world.second(payer)
+    lease = payer.step()
+    assert lease["status"] == "failed"
+    assert "could not run" in lease["reason"]
+    assert lease["amount_due"] == "0"
+    assert payer.paid == 0
+    assert world.service.offers.search()[0].offer_id == int(world.offer["id"])  # back on offer
+
+
+def test_an_agent_that_vanishes_is_paid_only_for_delivered_seconds(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    payer = world.rent("sleep 60")
+    world.agent.step()
+    for _ in range(3):
+        world.second(payer)
+    paid_before = payer.paid
+    for _ in range(12):  # the agent is gone: no steps, no heartbeats, no meter
+        world.second(payer, agent=False)
+    lease = payer.step()
+    assert lease["status"] == "preempted"
+    assert payer.paid == paid_before == lease["metered_seconds"] * 2 * PRICE
+    world.agent.shutdown()
+
+
+def test_a_restarted_agent_recovers_its_leases_and_vouchers(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    payer = world.rent("sleep 60")
+    world.agent.step()
+    for _ in range(3):
+        world.second(payer)
+    lease_id = int(payer.info["id"])
+    best = world.agent.served[lease_id].payee.state.best_amount
+    assert best > 0
+    world.agent = world.new_agent()  # the old one crashed; its job keeps running
+    world.agent.step()
+    recovered = world.agent.served[lease_id]
+    assert recovered.payee.state.best_amount == best
+    assert recovered.meter.seconds == 3
+    world.second(payer)
+    assert world.renter.lease(lease_id)["metered_seconds"] == 4
+    world.renter.stop(lease_id)
+    world.agent.step()
+    wait_for(lambda: world.agent.backend.status(lease_id).state == "exited")
+
+
+def test_the_agent_refuses_offers_for_gpus_it_does_not_have(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    too_many = world.agent.offer_terms(PRICE, expires_at=T0 + 60, nonce=9)[0]
+    with pytest.raises(L2gpuError, match="this machine has 2"):
+        world.agent.publish([replace(too_many, num_gpus=3)])
+
+
+def test_on_l1_the_agent_checks_the_channel_and_settles_with_the_best_voucher(
+    tmp_path: Path, chain
+) -> None:
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.payments.manager import ChannelManagerClient
+    from l2gpu.renter import open_channel
+
+    deployer, renter_account, provider_account = chain.accounts[:3]
+    renter_key = PrivateKey(bytes(renter_account.key))
+    provider_key = PrivateKey(bytes(provider_account.key))
+    manager = ChannelManagerClient.deploy(chain, deployer)
+    world = World(tmp_path)
+    world.service.offers.chain_id = chain.chain_id
+    world.clock.now = chain.timestamp()
+    world.renter = MarketClient("", renter_key, http=world.http)
+    world.agent = ProviderAgent(
+        MarketClient("", provider_key, http=world.http),
+        provider_key,
+        LocalBackend(tmp_path / "l1jobs"),
+        discover("RTX_4090:1"),
+        world.store,
+        world.clock,
+        chain.chain_id,
+        manager=manager,
+        account=provider_account,
+    )
+    offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
+    deposit = Wei(600 * PRICE)
+    opened = open_channel(
+        manager, renter_account, provider_key.address, deposit, lifetime=7200, salt=b"\x01" * 32
+    )
+    lease = world.renter.rent(
+        offer["id"], command="sleep 60", duration=600, channel=opened.describe(manager)
+    )
+    payer = LeasePayer(world.renter, renter_key, lease, manager.domain, clock=world.clock)
+    world.agent.step()
+    for _ in range(3):
+        world.second(payer)
+    world.renter.stop(int(lease["id"]))
+    world.agent.step()
+    assert world.agent.settlements == []  # waits for a last voucher first
+    world.second(payer)
+    world.second(payer)
+    settled = world.agent.settlements[0]
+    assert settled.provider_payout == settled.amount
+    assert settled.renter_payout == deposit - settled.amount
+    assert settled.amount == 3 * PRICE == payer.paid
+    assert settled.gas_used > 0
+    assert manager.channel(opened.params).status.name == "SETTLED"
+    # A lease whose channel holds less than the market was told never starts.
+    small = open_channel(
+        manager, renter_account, provider_key.address, Wei(PRICE), lifetime=7200, salt=b"\x02" * 32
+    )
+    described = small.describe(manager)
+    described["deposit"] = str(deposit)
+    bad = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=described)
+    world.agent.step()
+    failed = world.renter.lease(int(bad["id"]))
+    assert failed["status"] == "failed"
+    assert "less than the lease" in failed["reason"]

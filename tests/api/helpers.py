@@ -1,0 +1,103 @@
+"""A market API in process, with an injected clock, and the steps users take on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from l2gpu.api.app import create_app
+from l2gpu.api.service import MarketService
+from l2gpu.core.channel import ChannelParams
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.market.offers import sign_offer
+from l2gpu.core.market.signin import parse_message, sign_message
+from l2gpu.core.types import Address, Seconds
+from l2gpu.db import open_database
+from tests.market.helpers import CHAIN, T0, terms
+
+MANAGER = Address(b"\x05" * 20)
+
+
+class Clock:
+    """Seconds that move only when a test says so."""
+
+    def __init__(self, now: int = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: int) -> None:
+        self.now += seconds
+
+
+def market(
+    database_url: tuple[str, str | None], **limits: Any
+) -> tuple[TestClient, MarketService, Clock]:
+    url, schema = database_url
+    clock = Clock()
+    service = MarketService(open_database(url, schema=schema), chain_id=CHAIN, clock=clock)
+    return TestClient(create_app(service, **limits)), service, clock
+
+
+def login(client: TestClient, key: PrivateKey) -> dict[str, str]:
+    """Sign in as ``key``; return the Authorization header."""
+    issued = client.post("/auth/nonce", json={"address": key.address.checksum}).json()
+    signature = sign_message(key, parse_message(issued["message"]))
+    reply = client.post(
+        "/auth/login", json={"message": issued["message"], "signature": "0x" + signature.hex()}
+    )
+    assert reply.status_code == 200, reply.text
+    return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+
+def offer_body(key: PrivateKey, **changes: Any) -> dict[str, Any]:
+    signed = sign_offer(key, terms(provider=key.address, **changes), CHAIN)
+    data = signed.terms.to_json()
+    return {"terms": data, "signature": "0x" + signed.signature.hex(), "chain_id": CHAIN}
+
+
+def publish(client: TestClient, key: PrivateKey, auth: dict[str, str], **changes: Any) -> str:
+    reply = client.post("/offers", json=offer_body(key, **changes), headers=auth)
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["id"])
+
+
+def channel(renter: PrivateKey, provider: Address, deposit: int, salt: int = 1) -> dict[str, Any]:
+    params = ChannelParams(
+        renter.address, provider, challenge_period=Seconds(3600), salt=salt.to_bytes(32, "big")
+    )
+    return {
+        "channel_id": str(params.id),
+        "chain_id": CHAIN,
+        "manager": MANAGER.checksum,
+        "renter": renter.address.checksum,
+        "provider": provider.checksum,
+        "token": "0x" + "00" * 20,
+        "challenge_period": 3600,
+        "salt": "0x" + params.salt.hex(),
+        "deposit": str(deposit),
+    }
+
+
+def rent(
+    client: TestClient,
+    renter: PrivateKey,
+    auth: dict[str, str],
+    offer_id: str,
+    provider: Address,
+    duration: int = 60,
+    command: str = "echo hi",
+    deposit: int = 10**18,
+) -> Any:
+    return client.post(
+        "/leases",
+        headers=auth,
+        json={
+            "offer_id": offer_id,
+            "duration": duration,
+            "job": {"command": command},
+            "channel": channel(renter, provider, deposit),
+        },
+    )

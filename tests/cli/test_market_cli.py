@@ -1,0 +1,104 @@
+"""The market's commands against a real uvicorn on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from l2gpu.api.app import create_app
+from l2gpu.api.service import MarketService
+from l2gpu.cli.main import main
+from l2gpu.client import MarketClient
+from l2gpu.core.market.offers import sign_offer
+from l2gpu.db import open_database
+from tests.api.helpers import channel
+from tests.conftest import free_port
+from tests.market.helpers import CHAIN, PROVIDER, RENTER, STRANGER, terms
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[str, MarketService]]:
+    """The market API served by uvicorn on a free loopback port (wall clock)."""
+    service = MarketService(open_database(f"sqlite:///{tmp_path / 'api.db'}"), chain_id=CHAIN)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)  # waiting for the server thread to listen
+    assert server.started
+    yield url, service
+    server.should_exit = True
+    thread.join(10)
+
+
+def published(url: str) -> tuple[str, MarketClient]:
+    provider = MarketClient(url, PROVIDER)
+    offer = sign_offer(PROVIDER, terms(expires_at=int(time.time()) + 3600), CHAIN)
+    return provider.publish(offer)["id"], provider
+
+
+def test_offers_search_prints_a_table_and_json(api, capsys) -> None:
+    url, _ = api
+    offer_id, _ = published(url)
+    assert main(["offers", "search", "gpu_name=RTX_4090 num_gpus>=2", "--api-url", url]) == 0
+    out = capsys.readouterr().out
+    assert offer_id in out
+    assert "RTX_4090" in out
+    assert main(["offers", "search", "num_gpus>=8", "--api-url", url, "--json"]) == 0
+    assert capsys.readouterr().out.strip() == "[]"
+    assert httpx.get(url + "/docs").status_code == 200
+
+
+def test_a_malformed_filter_is_one_line_with_its_column(api, capsys) -> None:
+    url, _ = api
+    assert main(["offers", "search", "num_gpus>=2 gpu_nam=RTX", "--api-url", url]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: filter: unknown field 'gpu_nam' at column 13; did you mean")
+    assert "\n" not in err
+    assert "Traceback" not in err
+
+
+def test_jobs_list_logs_and_stop_respect_ownership(api, capsys, monkeypatch) -> None:
+    url, _ = api
+    offer_id, provider = published(url)
+    renter = MarketClient(url, RENTER)
+    lease = renter.rent(
+        offer_id, command="echo hi", duration=60, channel=channel(RENTER, PROVIDER.address, 10**18)
+    )
+    provider.send_logs(lease["id"], ["hello from the job\n"])
+    monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + RENTER.secret.hex())
+    assert main(["jobs", "list", "--api-url", url]) == 0
+    assert "echo hi" in capsys.readouterr().out
+    assert main(["jobs", "logs", str(lease["id"]), "--api-url", url]) == 0
+    assert capsys.readouterr().out == "hello from the job\n"
+    monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + STRANGER.secret.hex())
+    assert main(["jobs", "stop", str(lease["id"]), "--api-url", url]) == 2
+    assert "belongs to another account" in capsys.readouterr().err
+    monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + RENTER.secret.hex())
+    assert main(["jobs", "stop", str(lease["id"]), "--api-url", url]) == 0
+    assert "ended: stopped by renter" in capsys.readouterr().out
+
+
+def test_rent_refuses_an_offer_above_max_price_and_bad_input(api, capsys, monkeypatch) -> None:
+    url, _ = api
+    offer_id, _ = published(url)
+    monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + RENTER.secret.hex())
+    assert main(["rent", offer_id, "--cmd", "true", "--max-price", "1 wei", "--api-url", url]) == 2
+    assert "above --max-price" in capsys.readouterr().err
+    assert main(["rent", "12345", "--cmd", "true", "--api-url", url]) == 2
+    assert "no offer 12345" in capsys.readouterr().err
+    assert (
+        main(["provider", "up", "--price", "1 gwei", "--gpus", "RTX_4090:x", "--api-url", url]) == 2
+    )
+    assert "invalid GPU declaration" in capsys.readouterr().err
