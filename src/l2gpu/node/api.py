@@ -1,6 +1,7 @@
 """The rollup node's HTTP API (FastAPI; OpenAPI at /docs).
 
-Every error is a JSON body ``{"error": what was wrong, "fix": what to do}``.
+Every error is a JSON body ``{"error": what was wrong, "fix": what to do, "status": code}``,
+with the error classes of the market API (``l2gpu.api.errors``).
 Handlers are plain functions (FastAPI runs them in its thread pool) because the
 node's state is guarded by one lock shared with the sealing thread.
 """
@@ -14,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from l2gpu.api.errors import ApiError, Conflict, NotFound
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.codec import CodecError, decode_tx
 from l2gpu.core.l2.envelope import Envelope
@@ -39,19 +41,11 @@ class SignatureIn(BaseModel):
     signature: str = Field(max_length=200)
 
 
-class ApiError(L2gpuError):
-    """An error with an HTTP status."""
-
-    def __init__(self, status: int, what: str, fix: str = "") -> None:
-        self.status = status
-        super().__init__(what, fix)
-
-
 def _hex(value: str, what: str) -> bytes:
     try:
         return bytes.fromhex(value.removeprefix("0x"))
     except ValueError as exc:
-        raise ApiError(400, f"{what} is not hex", "send 0x-prefixed hex") from exc
+        raise ApiError(f"{what} is not hex", "send 0x-prefixed hex") from exc
 
 
 def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> FastAPI:
@@ -61,7 +55,9 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
     @app.exception_handler(L2gpuError)
     def _l2gpu_error(_request: Request, exc: L2gpuError) -> JSONResponse:
         status = exc.status if isinstance(exc, ApiError) else 400
-        return JSONResponse({"error": exc.what, "fix": exc.fix}, status_code=status)
+        return JSONResponse(
+            {"error": exc.what, "fix": exc.fix, "status": status}, status_code=status
+        )
 
     @app.middleware("http")
     async def _limit_size(request: Request, call_next: Any) -> Any:
@@ -69,7 +65,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
         if declared > MAX_BODY_BYTES:
             return JSONResponse(
                 {"error": f"request body of {declared} bytes is too large",
-                 "fix": f"send at most {MAX_BODY_BYTES} bytes"}, status_code=413,
+                 "fix": f"send at most {MAX_BODY_BYTES} bytes", "status": 413}, status_code=413,
             )  # fmt: skip
         return await call_next(request)
 
@@ -94,7 +90,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
         with lock:
             found = node.state.account_of(parsed)
             if found is None:
-                raise ApiError(404, f"no L2 account for {parsed}", "deposit on L1 first")
+                raise NotFound(f"no L2 account for {parsed}", "deposit on L1 first")
             pending = node.sequencer.pending_per_sender.get(found.index, 0)
             return {"index": found.index, "address": found.address.checksum,
                     "balance": found.balance, "nonce": found.nonce,
@@ -107,9 +103,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
         try:
             decoded = decode_tx(tx.kind, _hex(tx.body, "body"))
         except CodecError as exc:
-            raise ApiError(
-                400, exc.reason, "encode the transaction as the batch format says"
-            ) from exc
+            raise ApiError(exc.reason, "encode the transaction as the batch format says") from exc
         envelope = Envelope(decoded, tx.nonce, _hex(tx.signature, "signature"))
         with lock:
             ack = node.submit(envelope)
@@ -124,7 +118,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
     def cosign_answer(request_id: int, answer: SignatureIn) -> dict[str, Any]:
         """An agent's co-signature."""
         if not desk.answer(request_id, _hex(answer.signature, "signature")):
-            raise ApiError(404, f"co-signature request {request_id} is gone (timed out)",
+            raise NotFound(f"co-signature request {request_id} is gone (timed out)",
                            "resubmit the transaction")  # fmt: skip
         return {"ok": True}
 
@@ -173,12 +167,11 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
         """What ``Rollup.withdraw`` takes for this exit, against the newest final batch."""
         with lock:
             if not 0 <= exit_index < len(node.state.exits):
-                raise ApiError(404, f"no exit {exit_index}")
+                raise NotFound(f"no exit {exit_index}")
             found = node.exit_proof(exit_index)
             exit_ = node.state.exits[exit_index]
         if found is None:
-            raise ApiError(
-                409, f"exit {exit_index} is not in a final batch yet",
+            raise Conflict(f"exit {exit_index} is not in a final batch yet",
                 "wait for the challenge window to pass (see l2gpu l2 batches)",
             )  # fmt: skip
         batch, parts, proof = found
