@@ -34,7 +34,7 @@ from l2gpu.core.types import Seconds, Timestamp, Wei, format_wei
 from l2gpu.db import open_database
 from l2gpu.l1 import NotADevChain, open_chain
 from l2gpu.payments.manager import ChannelManagerClient
-from l2gpu.payments.payee import Payee
+from l2gpu.payments.payee import Payee, stream_service
 from l2gpu.payments.payer import Payer
 from l2gpu.payments.store import VoucherStore
 from l2gpu.payments.watcher import ChannelWatcher
@@ -122,14 +122,7 @@ def demo(
         store,
         manager=manager.address,
     )
-    vouchers = 0
-    for _ in range(LEASE_SECONDS):
-        clock.advance(1)
-        payee.delivered(1, clock())
-        voucher = payer.poll()
-        if voucher is not None:
-            payee.receive(voucher, clock())
-            vouchers += 1
+    vouchers = stream_service(payer, payee, clock, LEASE_SECONDS)
     assert payee.service == ServiceState.RUNNING
     best = payee.state.best_amount
     out.print(f"  stream    {LEASE_SECONDS} s of GPU time, {vouchers} vouchers signed and checked "

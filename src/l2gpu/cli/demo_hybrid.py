@@ -31,7 +31,7 @@ from l2gpu.l1 import open_chain
 from l2gpu.node.cosigners import LocalCoSigner
 from l2gpu.node.node import RollupNode
 from l2gpu.node.rollup_client import SEVEN_DAYS, RollupClient
-from l2gpu.payments.payee import Payee
+from l2gpu.payments.payee import Payee, stream_service
 from l2gpu.payments.payer import Payer
 from l2gpu.payments.store import VoucherStore
 
@@ -110,14 +110,7 @@ def run_hybrid(settings: Settings, out: Console) -> str:
     payee = Payee(PayeeState(cid, keys["renter"].address, domain, deposit, PRICE_PER_SECOND),
                   VoucherStore(open_database(f"sqlite:///{workdir.name}/vouchers.db")),
                   manager=rollup.address)  # fmt: skip
-    vouchers = 0
-    for _ in range(LEASE_SECONDS):
-        clock.advance(1)
-        payee.delivered(1, clock())
-        voucher = payer.poll()
-        if voucher is not None:
-            payee.receive(voucher, clock())
-            vouchers += 1
+    vouchers = stream_service(payer, payee, clock, LEASE_SECONDS)
     owed = payee.state.best_amount
     out.print(f"  stream    {LEASE_SECONDS} s of GPU time, {vouchers} vouchers, none on L1 or L2; "
               f"owed {format_wei(owed)}")  # fmt: skip

@@ -7,6 +7,8 @@ exit with status 2; nothing a user typed ever ends in a traceback.
     L2gpuError
     ├── InvalidValue          a value (address, key, amount, URL, setting) is malformed
     ├── SignatureError        a signature does not parse or does not verify
+    ├── RuleViolation         an input a protocol's rules reject; ``reason`` names the rule
+    │   (ChannelError, L2Error, CodecError: reasons equal the contracts' revert strings)
     └── (shell errors)        l2gpu.l1.errors, l2gpu.config ... extend this tree
 """
 
@@ -41,6 +43,15 @@ class InvalidValue(L2gpuError, ValueError):
 
 class SignatureError(L2gpuError):
     """A signature is malformed or was not made by the expected signer."""
+
+
+class RuleViolation(L2gpuError):
+    """An input that a protocol's rules reject. ``reason`` is the rule's name, the same
+    string the matching contract reverts with, so that vectors can compare the two."""
+
+    def __init__(self, reason: str, fix: str = "") -> None:
+        self.reason = reason
+        super().__init__(reason, fix)
 
 
 def _shorten(text: str, limit: int = 80) -> str:

@@ -23,7 +23,14 @@ from typing import Protocol
 
 from l2gpu.core.crypto.bls import aggregate, verify_aggregate_same_message
 from l2gpu.core.errors import InvalidValue, L2gpuError
-from l2gpu.core.l2.codec import Batch, CodecError, Commitment, encode_tx, kind_of
+from l2gpu.core.l2.codec import (
+    MAX_PER_COMMITMENT,
+    Batch,
+    CodecError,
+    Commitment,
+    encode_tx,
+    kind_of,
+)
 from l2gpu.core.l2.commitment import signing_message
 from l2gpu.core.l2.envelope import Envelope, rollup_domain
 from l2gpu.core.l2.state import NO_BLS_KEY, L2State
@@ -79,6 +86,8 @@ class Sequencer:
         clock: Callable[[], Timestamp],
         max_per_commitment: int = 64,
     ) -> None:
+        if not 1 <= max_per_commitment <= MAX_PER_COMMITMENT:
+            raise ValueError(f"a commitment holds 1 to {MAX_PER_COMMITMENT} transactions")
         self.state = state
         self.fee_recipient = fee_recipient
         self._cosigners = cosigners

@@ -14,7 +14,7 @@ from enum import IntEnum
 from typing import Final
 
 from l2gpu.core.crypto.keccak import keccak256
-from l2gpu.core.errors import L2gpuError
+from l2gpu.core.errors import RuleViolation
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Seconds, Timestamp, Wei
 
 MAX_DEPOSIT: Final = 2**128 - 1
@@ -33,12 +33,8 @@ class ChannelStatus(IntEnum):
     SETTLED = 3
 
 
-class ChannelError(L2gpuError):
+class ChannelError(RuleViolation):
     """An input the channel rules reject. ``reason`` equals the contract's revert string."""
-
-    def __init__(self, reason: str, fix: str = "") -> None:
-        self.reason = reason
-        super().__init__(reason, fix)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l2gpu.core.errors import L2gpuError
+from l2gpu.core.errors import RuleViolation
 from l2gpu.core.l2 import amounts
 from l2gpu.core.l2.transactions import (
     CloseByProvider,
@@ -54,12 +54,8 @@ SIGNATURE_SIZE, ROOT_SIZE = 48, 32
 OP_OPEN, OP_TOP_UP, OP_CLOSE, OP_START, OP_VOUCHER, OP_PROVIDER, OP_SETTLE = range(1, 8)
 
 
-class CodecError(L2gpuError):
+class CodecError(RuleViolation):
     """Batch bytes that do not follow the format; ``reason`` names the fault."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,9 +47,7 @@ def signing_message(state: L2State, pre_root: bytes, commitment: Commitment) -> 
     )
 
 
-def apply_commitment(
-    state: L2State, commitment: Commitment, fee_recipient: int, *, check_signature: bool = True
-) -> bytes:
+def apply_commitment(state: L2State, commitment: Commitment, fee_recipient: int) -> bytes:
     """Apply a posted commitment to ``state``; return the new root, or roll back and raise."""
     mark = state.checkpoint()
     try:
@@ -64,11 +62,10 @@ def apply_commitment(
                 state_transition(state, tx, block)
             except L2Error as exc:
                 raise InvalidCommitment(exc.reason, position) from exc
-        if check_signature:
-            keys = [state.accounts[i].bls_key for i in signer_set]
-            message = signing_message(state, pre_root, commitment)
-            if not verify_aggregate_same_message(keys, message, commitment.signature):
-                raise InvalidCommitment("l2: bad aggregate signature")
+        keys = [state.accounts[i].bls_key for i in signer_set]
+        message = signing_message(state, pre_root, commitment)
+        if not verify_aggregate_same_message(keys, message, commitment.signature):
+            raise InvalidCommitment("l2: bad aggregate signature")
         root = state.root()
         if root != commitment.post_root:
             raise InvalidCommitment("l2: wrong post-state root")

@@ -17,7 +17,7 @@ from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel import state_transition as channel_transition
 from l2gpu.core.channel.events import Payout
 from l2gpu.core.crypto.bls import verify_possession
-from l2gpu.core.errors import L2gpuError
+from l2gpu.core.errors import RuleViolation
 from l2gpu.core.l2.state import MAX_BALANCE, NO_BLS_KEY, Account, L2Channel, L2State
 from l2gpu.core.l2.transactions import (
     BlockContext,
@@ -39,12 +39,8 @@ from l2gpu.core.l2.transactions import (
 from l2gpu.core.types import ZERO_ADDRESS, Address, Timestamp, Wei
 
 
-class L2Error(L2gpuError):
+class L2Error(RuleViolation):
     """A transaction the L2 rules reject; ``reason`` is its name."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 @dataclass(frozen=True, slots=True)
