@@ -31,7 +31,7 @@ from l2gpu.core.l2.codec import (
     encode_tx,
     kind_of,
 )
-from l2gpu.core.l2.commitment import signing_message
+from l2gpu.core.l2.commitment import MAX_SIGNERS, signing_message
 from l2gpu.core.l2.envelope import Envelope, rollup_domain
 from l2gpu.core.l2.state import NO_BLS_KEY, L2State
 from l2gpu.core.l2.stf import L2Error, signers, state_transition
@@ -180,10 +180,18 @@ class Sequencer:
         signer_set: list[int] = []
         needs: dict[int, list[UserTx]] = {}
         signers_of: list[tuple[_Pending, tuple[int, ...]]] = []
-        for item in list(chosen):
+        snapshot = list(chosen)
+        for position, item in enumerate(snapshot):
             tx = item.envelope.tx
+            tx_signers = signers(state, tx)
+            if len(set(signer_set).union(tx_signers)) > MAX_SIGNERS:
+                # The rest waits for the next commitment (see commitment.MAX_SIGNERS).
+                rest = snapshot[position:]
+                for waiting in rest:
+                    chosen.remove(waiting)
+                self.mempool.extendleft(reversed(rest))
+                break
             try:
-                tx_signers = signers(state, tx)
                 state_transition(state, tx, block)
             except L2Error as exc:
                 chosen.remove(item)

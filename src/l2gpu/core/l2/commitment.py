@@ -22,8 +22,12 @@ from l2gpu.core.l2.codec import Commitment
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.stf import L2Error, signers, state_transition
 from l2gpu.core.l2.transactions import BlockContext
+from l2gpu.core.types import Address, ChainId
 
 DOMAIN_TAG = b"l2gpu-commitment-v1"
+MAX_SIGNERS = 32
+"""At most this many distinct accounts co-sign one commitment: the fraud proof of a bad
+signature carries each signer's key and Merkle path, and must fit in an L1 block."""
 
 
 class InvalidCommitment(L2gpuError):
@@ -38,13 +42,17 @@ class InvalidCommitment(L2gpuError):
 
 def signing_message(state: L2State, pre_root: bytes, commitment: Commitment) -> bytes:
     """The 32 bytes that every signer of ``commitment`` signs."""
+    return message_for(state.chain_id, state.rollup, pre_root, commitment)
+
+
+def message_for(
+    chain_id: ChainId, rollup: Address, pre_root: bytes, commitment: Commitment
+) -> bytes:
+    """keccak256(tag || chain id || rollup || pre-state root || header and body)."""
     return keccak256(
-        DOMAIN_TAG
-        + state.chain_id.to_bytes(32, "big")
-        + state.rollup
-        + pre_root
+        DOMAIN_TAG + chain_id.to_bytes(32, "big") + rollup + pre_root
         + commitment.header_and_body()
-    )
+    )  # fmt: skip
 
 
 def apply_commitment(state: L2State, commitment: Commitment, fee_recipient: int) -> bytes:
@@ -62,6 +70,8 @@ def apply_commitment(state: L2State, commitment: Commitment, fee_recipient: int)
                 state_transition(state, tx, block)
             except L2Error as exc:
                 raise InvalidCommitment(exc.reason, position) from exc
+        if len(signer_set) > MAX_SIGNERS:
+            raise InvalidCommitment("l2: too many signers")
         keys = [state.accounts[i].bls_key for i in signer_set]
         message = signing_message(state, pre_root, commitment)
         if not verify_aggregate_same_message(keys, message, commitment.signature):

@@ -204,6 +204,10 @@ class L2State:
         index = self.by_address.get(address)
         return None if index is None else self.accounts[index]
 
+    def channel_at(self, index: int) -> L2Channel | None:
+        """The channel at ``index``, if it exists."""
+        return self.channels[index] if 0 <= index < len(self.channels) else None
+
     def channel(self, cid: Hash32) -> L2Channel | None:
         """The channel with id ``cid``, if it was ever opened."""
         index = self.channel_by_id.get(cid)

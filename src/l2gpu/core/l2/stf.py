@@ -60,7 +60,7 @@ def require(condition: bool, reason: str) -> None:
 def signers(state: L2State, tx: UserTx) -> tuple[int, ...]:
     """The accounts that must co-sign the commitment carrying ``tx``."""
     if isinstance(tx, CloseChannel):
-        channel = state.channels[tx.channel] if 0 <= tx.channel < len(state.channels) else None
+        channel = state.channel_at(tx.channel)
         if channel is not None:
             return tuple(sorted({channel.renter, channel.provider}))
     return (tx.sender,)
@@ -208,8 +208,10 @@ def _run_channel_rules(
 
 def validate_channel(state: L2State, index: int) -> L2Channel:
     """The channel at ``index`` exists."""
-    require(0 <= index < len(state.channels), "l2: unknown channel")
-    return state.channels[index]
+    channel = state.channel_at(index)
+    require(channel is not None, "l2: unknown channel")
+    assert channel is not None
+    return channel
 
 
 def _channel_input(

@@ -1,83 +1,105 @@
-"""Witnesses for re-executing a transfer commitment without the L2 state.
+"""Build the witness of one L2 step from the full state (the watcher's side).
 
-A transfer touches three accounts in order: debit the sender, credit the
-recipient, credit the fee recipient. Each touch is a read-modify-write of one
-account leaf; the witness gives, for every touch in order, the account as it was
-and its Merkle proof against the accounts root *at that moment*. The signers'
-BLS keys come with proofs against the pre-commitment root. Everything else a
-verifier needs (the commitment bytes, the other parts of the state root) is L1
-data or part of the claimed roots.
+The witness names every leaf the step's rules may read (a superset is harmless:
+the verifier only checks the proofs) and records, in order, the sibling path of
+every leaf the step writes, taken just before the write. The state is left as it
+was: the step runs under a checkpoint and is rolled back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from typing import Any
 
-from l2gpu.core.l2.codec import KIND_TRANSFER, Commitment
-from l2gpu.core.l2.state import Account, L2State, RootParts
-from l2gpu.core.l2.stf import signers
-from l2gpu.core.l2.transactions import Transfer
-from l2gpu.core.types import Wei
-
-
-@dataclass(frozen=True, slots=True)
-class AccountTouch:
-    """One account as it was when touched, and its proof against the root at that moment."""
-
-    account: Account
-    proof: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CommitmentWitness:
-    """Everything beyond L1 data that re-executing one transfer commitment needs."""
-
-    pre_parts: RootParts
-    signer_keys: tuple[AccountTouch, ...]
-    touches: tuple[AccountTouch, ...]
+from l2gpu.core.l2.proofs.step import NO_ACCOUNT, AccountRead, ChannelRead, StepWitness
+from l2gpu.core.l2.state import TREE_DEPTH, Account, Exit, L2Channel, L2State
+from l2gpu.core.l2.stf import L2Error, state_transition
+from l2gpu.core.l2.transactions import (
+    BlockContext,
+    ChannelTx,
+    Deposit,
+    ForcedWithdraw,
+    L2Tx,
+    OpenChannel,
+    Transfer,
+)
+from l2gpu.core.types import Address, Wei
 
 
-def transfer_witness(
-    state: L2State, commitment: Commitment, fee_recipient: int
-) -> CommitmentWitness:
-    """Record the witness while replaying ``commitment`` on a scratch copy of the touched
-    leaves. ``state`` is the state *before* the commitment and is left unchanged."""
-    if commitment.kind != KIND_TRANSFER:
-        raise ValueError("only transfer commitments have witnesses so far")
-    pre_parts = state.parts()
-    signer_indices: list[int] = []
-    for tx in commitment.txs:
-        for index in signers(state, tx):
-            if index not in signer_indices and state.account(index) is not None:
-                signer_indices.append(index)
-    keys = tuple(
-        AccountTouch(state.accounts[i], tuple(state.account_tree.proof(i))) for i in signer_indices
+def l1_account_index(state: L2State, tx: Deposit | ForcedWithdraw) -> int:
+    """The account index the L1 queue gives this operation (see ``step.py``)."""
+    account = state.account_of(tx.address)
+    if account is not None:
+        return account.index
+    return len(state.accounts) if isinstance(tx, Deposit) else NO_ACCOUNT
+
+
+def read_indices(state: L2State, tx: L2Tx, block: BlockContext) -> tuple[set[int], set[int]]:
+    """Account and channel indices the rules of ``tx`` may read (a superset)."""
+    if isinstance(tx, Deposit | ForcedWithdraw):
+        index = l1_account_index(state, tx)
+        return ({index} if index != NO_ACCOUNT else set()), set()
+    accounts = {tx.sender, block.fee_recipient}
+    channels: set[int] = set()
+    if isinstance(tx, Transfer):
+        accounts.add(tx.to)
+    elif isinstance(tx, OpenChannel):
+        accounts.add(tx.provider)
+        count = len(state.channels)
+        channels |= {count, count - 1} - {-1}
+    elif isinstance(tx, ChannelTx):
+        channels.add(tx.channel)
+        channel = state.channel_at(tx.channel)
+        if channel is not None:
+            accounts |= {channel.renter, channel.provider}
+    limit = 1 << TREE_DEPTH
+    return {i for i in accounts if 0 <= i < limit}, {i for i in channels if 0 <= i < limit}
+
+
+class _Recorder:
+    """Delegates to an L2State, recording the sibling path of each leaf before it is written."""
+
+    def __init__(self, state: L2State) -> None:
+        self._state = state
+        self.paths: list[tuple[bytes, ...]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._state, name)
+
+    def put_account(self, account: Account) -> None:
+        self.paths.append(tuple(self._state.account_tree.proof(account.index)))
+        self._state.put_account(account)
+
+    def put_channel(self, channel: L2Channel) -> None:
+        self.paths.append(tuple(self._state.channel_tree.proof(channel.index)))
+        self._state.put_channel(channel)
+
+    def add_exit(self, address: Address, amount: Wei) -> Exit:
+        self.paths.append(tuple(self._state.exit_tree.proof(len(self._state.exits))))
+        return self._state.add_exit(address, amount)
+
+    def count_deposit(self) -> None:
+        self._state.count_deposit()
+
+
+def step_witness(state: L2State, tx: L2Tx, block: BlockContext) -> StepWitness:
+    """The witness for re-executing ``tx`` on ``state`` (left unchanged)."""
+    account_ids, channel_ids = read_indices(state, tx, block)
+    reads = tuple(
+        AccountRead(i, state.account(i), tuple(state.account_tree.proof(i)))
+        for i in sorted(account_ids)
     )
+    creads = tuple(
+        ChannelRead(i, state.channel_at(i), tuple(state.channel_tree.proof(i)))
+        for i in sorted(channel_ids)
+    )
+    recorder = _Recorder(state)
     mark = state.checkpoint()
-    touches: list[AccountTouch] = []
     try:
-        for tx in commitment.txs:
-            assert isinstance(tx, Transfer)
-            for index, delta in (
-                (tx.sender, -(tx.amount + tx.fee)),
-                (tx.to, tx.amount),
-                (fee_recipient, tx.fee),
-            ):
-                account = state.account(index)
-                if account is None:
-                    # The verifier will find the proof of an empty leaf and call it fraud.
-                    placeholder = Account(index, state.rollup)
-                    touches.append(
-                        AccountTouch(placeholder, tuple(state.account_tree.proof(index)))
-                    )
-                    return CommitmentWitness(pre_parts, keys, tuple(touches))
-                touches.append(AccountTouch(account, tuple(state.account_tree.proof(index))))
-                balance = account.balance + delta
-                if balance < 0:
-                    return CommitmentWitness(pre_parts, keys, tuple(touches))
-                nonce = account.nonce + (1 if index == tx.sender and delta < 0 else 0)
-                state.put_account(replace(account, balance=Wei(balance), nonce=nonce))
+        state_transition(recorder, tx, block)  # type: ignore[arg-type]
+    except L2Error:
+        pass
     finally:
         state.rollback(mark)
-        state.commit()
-    return CommitmentWitness(pre_parts, keys, tuple(touches))
+        if mark == 0:
+            state.commit()
+    return StepWitness(reads, creads, tuple(recorder.paths), len(state.channels))

@@ -1,0 +1,667 @@
+# pragma version ~=0.4.3
+"""
+@title StepVerifier
+@license Apache-2.0
+@notice One step of the L2 state transition, re-executed on L1 from Merkle
+        witnesses: the heart of a fraud proof. Given the state-root parts before one
+        transaction, the transaction (read from a posted commitment, or an L1 queue
+        entry) and the leaves it touches with their proofs, it returns the state
+        root after the transaction, or the name of the rule the transaction breaks.
+        A witness that does not prove what it claims reverts ("witness: ...").
+@dev    The specification is src/l2gpu/core/l2/stf.py run over the witness-backed
+        state of src/l2gpu/core/l2/proofs/step.py; every check below mirrors one
+        `require` there, in the same order, with the same reason, and the writes
+        happen in the same order along the supplied paths. Tests compare the two
+        on random steps (tests/l2/test_step_verifier.py).
+"""
+
+interface BlsVerifier:
+    def verify_same_message(_message: Bytes[96], _pop: bool, _keys: DynArray[Bytes[96], 32], _key_points: DynArray[Bytes[256], 32], _signature: Bytes[48], _signature_point: Bytes[128]) -> bool: view
+
+struct RootParts:
+    accounts_root: bytes32
+    channels_root: bytes32
+    exits_root: bytes32
+    deposits_processed: uint256
+    exit_count: uint256
+
+struct Account:
+    index: uint256
+    present: bool
+    addr: address
+    balance: uint256
+    nonce: uint256
+    bls_key: Bytes[96]
+
+struct AccountRead:
+    account: Account
+    proof: bytes32[DEPTH]
+
+struct ChannelParams:
+    renter: address
+    provider: address
+    token: address
+    challenge_period: uint256
+    salt: bytes32
+
+struct Channel:
+    index: uint256
+    present: bool
+    params: ChannelParams
+    renter_index: uint256
+    provider_index: uint256
+    deposit: uint256
+    best: uint256
+    expires_at: uint256
+    close_deadline: uint256
+    status: uint256
+
+struct ChannelRead:
+    channel: Channel
+    proof: bytes32[DEPTH]
+
+struct Witness:
+    accounts: DynArray[AccountRead, MAX_READS]
+    channels: DynArray[ChannelRead, 2]
+    writes: DynArray[bytes32[DEPTH], MAX_WRITES]
+    channel_count: uint256
+
+struct L1Op:
+    kind: uint256
+    queue_index: uint256
+    sender: address
+    amount: uint256
+    bls_key: Bytes[96]
+    proof_of_possession: Bytes[48]
+    account_index: uint256
+    key_point: Bytes[256]
+    pop_point: Bytes[128]
+
+struct Tx:
+    op: uint256
+    sender: uint256
+    target: uint256
+    amount: uint256
+    fee: uint256
+    expires_at: uint256
+    period: uint256
+    signature: Bytes[65]
+
+DEPTH: constant(uint256) = 24
+MAX_READS: constant(uint256) = 5
+MAX_WRITES: constant(uint256) = 5
+MAX_COMMITMENT: constant(uint256) = 2906
+NO_ACCOUNT: constant(uint256) = 2**24 - 1
+UNPROVEN: constant(uint256) = max_value(uint256)
+MAX_BALANCE: constant(uint256) = 2**128 - 1
+MAX_TIMESTAMP: constant(uint256) = 2**64 - 1
+MIN_CHALLENGE_PERIOD: constant(uint256) = 1
+MAX_CHALLENGE_PERIOD: constant(uint256) = 365 * 24 * 3600
+HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
+OPEN: constant(uint256) = 1
+CLOSING: constant(uint256) = 2
+SETTLED: constant(uint256) = 3
+KIND_DEPOSIT: constant(uint256) = 1
+# Transaction ops: commitment kinds 1 (transfer) and 2 (withdraw), channel op + 2.
+TX_TRANSFER: constant(uint256) = 1
+TX_WITHDRAW: constant(uint256) = 2
+TX_OPEN: constant(uint256) = 3
+TX_TOP_UP: constant(uint256) = 4
+TX_CLOSE: constant(uint256) = 5
+TX_START: constant(uint256) = 6
+TX_VOUCHER: constant(uint256) = 7
+TX_PROVIDER: constant(uint256) = 8
+TX_SETTLE: constant(uint256) = 9
+OK: constant(String[1]) = ""
+
+DOMAIN_TYPEHASH: constant(bytes32) = keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+VOUCHER_TYPEHASH: constant(bytes32) = keccak256("Voucher(bytes32 channelId,uint256 amount)")
+NAME_HASH: constant(bytes32) = keccak256("l2gpu channels")
+VERSION_HASH: constant(bytes32) = keccak256("1")
+
+BLS: public(immutable(BlsVerifier))
+
+# The working state of one step, in transient storage (EIP-1153): passing it by value
+# between internal functions made the bytecode twice the EIP-170 limit.
+_roots: transient(bytes32[3])
+_deposits: transient(uint256)
+_exit_count: transient(uint256)
+_channel_count: transient(uint256)
+_now: transient(uint256)
+_fee_recipient: transient(uint256)
+_paths: transient(HashMap[uint256, bytes32[DEPTH]])
+_paths_total: transient(uint256)
+_paths_used: transient(uint256)
+_accounts: transient(HashMap[uint256, Account])
+_accounts_n: transient(uint256)
+_channels: transient(HashMap[uint256, Channel])
+_channels_n: transient(uint256)
+
+
+@deploy
+def __init__(_bls: address):
+    """
+    @param _bls The BlsVerifier contract (proofs of possession in deposits).
+    """
+    BLS = BlsVerifier(_bls)
+
+
+# -- entry points -----------------------------------------------------------------------
+
+@external
+def verify_tx(_chain_id: uint256, _rollup: address, _pre: RootParts, _commitment: Bytes[MAX_COMMITMENT], _position: uint256, _fee_recipient: uint256, _w: Witness) -> (String[64], bytes32):
+    """
+    @notice Re-execute transaction `_position` of a posted commitment.
+    @dev Not a view only because it keeps its working state in transient storage.
+    @return ("", post-state root) if it applies, else (the broken rule, empty).
+    """
+    item: Tx = self._tx_at(_commitment, _position)
+    self._load(_pre, _w)
+    self._now = convert(slice(_commitment, 2, 8), uint256)
+    self._fee_recipient = _fee_recipient
+    fault: String[64] = self._user_tx(_chain_id, _rollup, item)
+    if fault != OK:
+        return fault, empty(bytes32)
+    assert self._paths_used == self._paths_total, "witness: more write paths than the step writes"
+    return OK, self._root()
+
+
+@external
+def verify_l1_op(_pre: RootParts, _op: L1Op, _w: Witness) -> (String[64], bytes32):
+    """
+    @notice Re-execute an L1 queue operation (deposit or forced withdrawal).
+    @dev The caller (the Rollup) has checked `_op` against its queue entry.
+    """
+    self._load(_pre, _w)
+    if _op.queue_index != self._deposits:
+        return "l2: deposit out of order", empty(bytes32)
+    account: Account = empty(Account)
+    if _op.account_index != NO_ACCOUNT:
+        account = self._account(_op.account_index)
+        assert not account.present or account.addr == _op.sender, "witness: the queue's account index holds another address"
+    self._deposits += 1
+    if _op.kind == KIND_DEPOSIT:
+        if not account.present:
+            account = Account(index=_op.account_index, present=True, addr=_op.sender, balance=0, nonce=0, bls_key=empty(Bytes[96]))
+        if account.balance + _op.amount > MAX_BALANCE:
+            return "l2: balance overflow", empty(bytes32)
+        if self._no_key(account.bls_key) and self._possession(_op):
+            account.bls_key = _op.bls_key
+        account.balance += _op.amount
+        self._put_account(account)
+    elif account.present and account.balance > 0:
+        amount: uint256 = min(_op.amount, account.balance)
+        account.balance -= amount
+        self._put_account(account)
+        self._add_exit(account.addr, amount)
+    assert self._paths_used == self._paths_total, "witness: more write paths than the step writes"
+    return OK, self._root()
+
+
+# -- user transactions (stf.py) ----------------------------------------------------------
+
+@internal
+def _user_tx(_chain_id: uint256, _rollup: address, _tx: Tx) -> String[64]:
+    sender: Account = self._account(_tx.sender)
+    if not sender.present:
+        return "l2: unknown sender"
+    if self._no_key(sender.bls_key):
+        return "l2: sender has no BLS key"
+    if not self._account(self._fee_recipient).present:
+        return "l2: unknown fee recipient"
+    if _tx.op == TX_TRANSFER:
+        return self._transfer(_tx, sender)
+    if _tx.op == TX_WITHDRAW:
+        if _tx.amount == 0:
+            return "l2: zero amount"
+        if sender.balance < _tx.amount + _tx.fee:
+            return "l2: insufficient balance"
+        self._debit(_tx.sender, _tx.amount + _tx.fee)
+        self._credit(self._fee_recipient, _tx.fee)
+        self._add_exit(sender.addr, _tx.amount)
+        return OK
+    if _tx.op == TX_OPEN:
+        return self._open(_tx, sender)
+    return self._channel_tx(_chain_id, _rollup, _tx, sender)
+
+
+@internal
+def _transfer(_tx: Tx, _sender: Account) -> String[64]:
+    recipient: Account = self._account(_tx.target)
+    if not recipient.present:
+        return "l2: unknown recipient"
+    if _tx.amount == 0:
+        return "l2: zero amount"
+    if _sender.balance < _tx.amount + _tx.fee:
+        return "l2: insufficient balance"
+    if _tx.target != _tx.sender and recipient.balance + _tx.amount > MAX_BALANCE:
+        return "l2: balance overflow"
+    self._debit(_tx.sender, _tx.amount + _tx.fee)
+    self._credit(_tx.target, _tx.amount)
+    self._credit(self._fee_recipient, _tx.fee)
+    return OK
+
+
+@internal
+def _open(_tx: Tx, _sender: Account) -> String[64]:
+    provider: Account = self._account(_tx.target)
+    if not provider.present:
+        return "l2: unknown provider"
+    if _sender.balance < _tx.amount:
+        return "l2: insufficient balance"
+    # The channel rules of core/channel/machine.py handle_open (the renter is the sender).
+    if provider.addr == empty(address) or provider.addr == _sender.addr:
+        return "channel: provider must be another account"
+    if _tx.period < MIN_CHALLENGE_PERIOD or _tx.period > MAX_CHALLENGE_PERIOD:
+        return "channel: challenge period out of range"
+    if _tx.amount == 0 or _tx.amount > MAX_BALANCE:
+        return "channel: deposit out of range"
+    if self._now >= _tx.expires_at or _tx.expires_at > MAX_TIMESTAMP:
+        return "channel: expiry must be in the future"
+    index: uint256 = self._channel_count
+    assert index != UNPROVEN, "witness: the step needs the number of channels"
+    # The salt is the renter's nonce, so every channel a renter opens has a fresh id.
+    params: ChannelParams = ChannelParams(renter=_sender.addr, provider=provider.addr, token=empty(address), challenge_period=_tx.period, salt=convert(_sender.nonce, bytes32))
+    self._debit(_tx.sender, _tx.amount)
+    self._put_channel(Channel(index=index, present=True, params=params, renter_index=_tx.sender, provider_index=_tx.target, deposit=_tx.amount, best=0, expires_at=_tx.expires_at, close_deadline=0, status=OPEN))
+    return OK
+
+
+@internal
+def _channel_tx(_chain_id: uint256, _rollup: address, _tx: Tx, _sender: Account) -> String[64]:
+    channel: Channel = self._channel(_tx.target)
+    if not channel.present:
+        return "l2: unknown channel"
+    if _tx.op == TX_TOP_UP and _sender.balance < _tx.amount:
+        return "l2: insufficient balance"
+    # The channel rules (core/channel/machine.py), with the sender's address.
+    if channel.status == SETTLED:
+        return "channel: already settled"
+    deadline: uint256 = channel.close_deadline
+    if channel.status != CLOSING:
+        deadline = channel.expires_at + channel.params.challenge_period
+    locked: uint256 = 0
+    payout: bool = False
+    to_provider: uint256 = 0
+    if _tx.op == TX_TOP_UP:
+        if channel.status != OPEN:
+            return "channel: closing"
+        if _sender.addr != channel.params.renter:
+            return "channel: only the renter may top up"
+        if self._now >= channel.expires_at:
+            return "channel: expired"
+        if _tx.expires_at < channel.expires_at or _tx.expires_at > MAX_TIMESTAMP:
+            return "channel: expiry cannot move earlier"
+        if channel.deposit + _tx.amount > MAX_BALANCE:
+            return "channel: deposit out of range"
+        channel.deposit += _tx.amount
+        channel.expires_at = _tx.expires_at
+        locked = _tx.amount
+    elif _tx.op == TX_START:
+        if channel.status != OPEN:
+            return "channel: closing"
+        if _sender.addr != channel.params.renter:
+            return "channel: only the renter may start a close"
+        if _tx.amount > MAX_BALANCE:
+            return "channel: amount out of range"
+        channel.best = max(channel.best, _tx.amount)
+        channel.close_deadline = self._now + channel.params.challenge_period
+        channel.status = CLOSING
+    elif _tx.op == TX_VOUCHER:
+        if self._now >= deadline:
+            return "channel: deadline passed"
+        if _tx.amount > MAX_BALANCE:
+            return "channel: amount out of range"
+        if _tx.amount <= channel.best:
+            return "channel: voucher not above the best"
+        if self._voucher_signer(_chain_id, _rollup, channel.params, _tx.amount, _tx.signature) != channel.params.renter:
+            return "channel: bad voucher signature"
+        channel.best = _tx.amount
+    elif _tx.op == TX_PROVIDER:
+        if _sender.addr != channel.params.provider:
+            return "channel: only the provider may close at once"
+        if self._now >= deadline:
+            return "channel: deadline passed"
+        if _tx.amount > MAX_BALANCE:
+            return "channel: amount out of range"
+        if _tx.amount > channel.best:
+            if self._voucher_signer(_chain_id, _rollup, channel.params, _tx.amount, _tx.signature) != channel.params.renter:
+                return "channel: bad voucher signature"
+            channel.best = _tx.amount
+        payout = True
+        to_provider = min(channel.best, channel.deposit)
+    elif _tx.op == TX_CLOSE:
+        if _tx.amount > channel.deposit:
+            return "channel: amount above deposit"
+        payout = True
+        to_provider = _tx.amount
+    else:
+        if self._now < deadline:
+            return "channel: challenge period not over"
+        payout = True
+        to_provider = min(channel.best, channel.deposit)
+    # Validation is over: apply, in the order of stf._run_channel_rules.
+    self._debit(_tx.sender, locked)
+    to_renter: uint256 = 0
+    if payout:
+        to_renter = channel.deposit - to_provider
+        channel.deposit = 0
+        channel.expires_at = 0
+        channel.best = 0
+        channel.close_deadline = 0
+        channel.status = SETTLED
+    self._put_channel(channel)
+    if payout:
+        self._credit(channel.provider_index, to_provider)
+        self._credit(channel.renter_index, to_renter)
+    return OK
+
+
+# -- the witness-backed state (proofs/step.py) --------------------------------------------
+
+@internal
+def _load(_pre: RootParts, _w: Witness):
+    self._roots = [_pre.accounts_root, _pre.channels_root, _pre.exits_root]
+    self._deposits = _pre.deposits_processed
+    self._exit_count = _pre.exit_count
+    self._channel_count = UNPROVEN
+    self._accounts_n = 0
+    self._channels_n = 0
+    self._paths_used = 0
+    self._paths_total = len(_w.writes)
+    for i: uint256 in range(MAX_WRITES):
+        if i >= len(_w.writes):
+            break
+        self._paths[i] = _w.writes[i]
+    for read: AccountRead in _w.accounts:
+        assert self._merkle(self._account_leaf(read.account), read.account.index, read.proof) == _pre.accounts_root, "witness: bad account proof"
+        self._accounts[self._accounts_n] = read.account
+        self._accounts_n += 1
+    count_present: bool = _w.channel_count == 0
+    count_empty: bool = False
+    for cread: ChannelRead in _w.channels:
+        assert self._merkle(self._channel_leaf(cread.channel), cread.channel.index, cread.proof) == _pre.channels_root, "witness: bad channel proof"
+        self._channels[self._channels_n] = cread.channel
+        self._channels_n += 1
+        if cread.channel.index == _w.channel_count and not cread.channel.present:
+            count_empty = True
+        if cread.channel.index + 1 == _w.channel_count and cread.channel.present:
+            count_present = True
+    if count_present and count_empty:
+        self._channel_count = _w.channel_count
+
+
+@view
+@internal
+def _slot_of_account(_index: uint256) -> uint256:
+    for i: uint256 in range(MAX_READS):
+        if i >= self._accounts_n:
+            break
+        if self._accounts[i].index == _index:
+            return i
+    return MAX_READS
+
+
+@view
+@internal
+def _account(_index: uint256) -> Account:
+    slot: uint256 = self._slot_of_account(_index)
+    assert slot < MAX_READS, "witness: an account the step reads is not in the witness"
+    return self._accounts[slot]
+
+
+@view
+@internal
+def _slot_of_channel(_index: uint256) -> uint256:
+    for i: uint256 in range(2):
+        if i >= self._channels_n:
+            break
+        if self._channels[i].index == _index:
+            return i
+    return 2
+
+
+@view
+@internal
+def _channel(_index: uint256) -> Channel:
+    slot: uint256 = self._slot_of_channel(_index)
+    assert slot < 2, "witness: a channel the step reads is not in the witness"
+    return self._channels[slot]
+
+
+@internal
+def _debit(_index: uint256, _amount: uint256):
+    account: Account = self._account(_index)
+    account.balance -= _amount
+    account.nonce += 1
+    self._put_account(account)
+
+
+@internal
+def _credit(_index: uint256, _amount: uint256):
+    if _amount == 0:
+        return
+    account: Account = self._account(_index)
+    account.balance += _amount
+    self._put_account(account)
+
+
+@internal
+def _put_account(_account: Account):
+    slot: uint256 = self._slot_of_account(_account.index)
+    old: bytes32 = empty(bytes32)
+    if slot < MAX_READS:
+        old = self._account_leaf(self._accounts[slot])
+    else:
+        assert self._accounts_n < MAX_READS, "witness: too many accounts"
+        slot = self._accounts_n
+        self._accounts_n += 1
+    self._write(0, _account.index, old, self._account_leaf(_account))
+    self._accounts[slot] = _account
+
+
+@internal
+def _put_channel(_channel: Channel):
+    slot: uint256 = self._slot_of_channel(_channel.index)
+    old: bytes32 = empty(bytes32)
+    if slot < 2:
+        old = self._channel_leaf(self._channels[slot])
+    else:
+        assert self._channels_n < 2, "witness: too many channels"
+        slot = self._channels_n
+        self._channels_n += 1
+    self._write(1, _channel.index, old, self._channel_leaf(_channel))
+    if old == empty(bytes32) and self._channel_count == _channel.index:
+        self._channel_count = _channel.index + 1
+    self._channels[slot] = _channel
+
+
+@internal
+def _add_exit(_to: address, _amount: uint256):
+    index: uint256 = self._exit_count
+    leaf: bytes32 = keccak256(concat(convert(_to, bytes20), convert(convert(_amount, uint128), bytes16), convert(convert(index, uint64), bytes8)))
+    self._write(2, index, empty(bytes32), leaf)
+    self._exit_count = index + 1
+
+
+@internal
+def _write(_tree: uint256, _index: uint256, _old: bytes32, _new: bytes32):
+    used: uint256 = self._paths_used
+    assert used < self._paths_total, "witness: fewer write paths than the step writes"
+    path: bytes32[DEPTH] = self._paths[used]
+    self._paths_used = used + 1
+    assert self._merkle(_old, _index, path) == self._roots[_tree], "witness: bad write path"
+    self._roots[_tree] = self._merkle(_new, _index, path)
+
+
+@view
+@internal
+def _root() -> bytes32:
+    return keccak256(concat(self._roots[0], self._roots[1], self._roots[2], convert(convert(self._deposits, uint64), bytes8), convert(convert(self._exit_count, uint64), bytes8)))
+
+
+# -- leaves, proofs, signatures ------------------------------------------------------------
+
+@pure
+@internal
+def _account_leaf(_a: Account) -> bytes32:
+    if not _a.present:
+        return empty(bytes32)
+    key: Bytes[96] = _a.bls_key
+    if len(key) == 0:
+        key = concat(empty(bytes32), empty(bytes32), empty(bytes32))
+    assert len(key) == 96, "witness: a BLS key is 96 bytes"
+    return keccak256(concat(convert(_a.addr, bytes20), convert(convert(_a.balance, uint128), bytes16), convert(convert(_a.nonce, uint64), bytes8), key))
+
+
+@pure
+@internal
+def _channel_leaf(_c: Channel) -> bytes32:
+    if not _c.present:
+        return empty(bytes32)
+    cid: bytes32 = keccak256(abi_encode(_c.params))
+    return keccak256(concat(cid, convert(convert(_c.renter_index, uint24), bytes3), convert(convert(_c.provider_index, uint24), bytes3), convert(convert(_c.deposit, uint128), bytes16), convert(convert(_c.best, uint128), bytes16), convert(convert(_c.expires_at, uint64), bytes8), convert(convert(_c.close_deadline, uint64), bytes8), convert(convert(_c.status, uint8), bytes1)))
+
+
+@pure
+@internal
+def _merkle(_leaf: bytes32, _index: uint256, _proof: bytes32[DEPTH]) -> bytes32:
+    node: bytes32 = _leaf
+    position: uint256 = _index
+    for sibling: bytes32 in _proof:
+        if position & 1 == 1:
+            node = keccak256(concat(sibling, node))
+        else:
+            node = keccak256(concat(node, sibling))
+        position = position >> 1
+    assert position == 0, "witness: index outside the tree"
+    return node
+
+
+@pure
+@internal
+def _no_key(_key: Bytes[96]) -> bool:
+    return len(_key) == 0 or _key == concat(empty(bytes32), empty(bytes32), empty(bytes32))
+
+
+@view
+@internal
+def _possession(_op: L1Op) -> bool:
+    if len(_op.bls_key) != 96 or len(_op.proof_of_possession) != 48:
+        return False
+    return staticcall BLS.verify_same_message(_op.bls_key, True, [_op.bls_key], [_op.key_point], _op.proof_of_possession, _op.pop_point)
+
+
+@pure
+@internal
+def _voucher_signer(_chain_id: uint256, _rollup: address, _params: ChannelParams, _amount: uint256, _signature: Bytes[65]) -> address:
+    # Vouchers on the rollup are signed for the Rollup contract's domain (channel_domain).
+    domain: bytes32 = keccak256(abi_encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, _chain_id, _rollup))
+    struct_hash: bytes32 = keccak256(abi_encode(VOUCHER_TYPEHASH, keccak256(abi_encode(_params)), _amount))
+    digest: bytes32 = keccak256(concat(b"\x19\x01", domain, struct_hash))
+    r: uint256 = convert(slice(_signature, 0, 32), uint256)
+    s: uint256 = convert(slice(_signature, 32, 32), uint256)
+    v: uint256 = convert(slice(_signature, 64, 1), uint256)
+    if s > HALF_N or (v != 27 and v != 28):
+        return empty(address)
+    return ecrecover(digest, v, r, s)
+
+
+# -- decoding one transaction of a commitment (codec.py) ------------------------------------
+
+@pure
+@internal
+def _uint(_data: Bytes[MAX_COMMITMENT], _at: uint256, _size: uint256) -> uint256:
+    assert _at + _size <= len(_data), "witness: commitment ends inside a transaction"
+    # slice() needs a literal length to convert to an integer.
+    if _size == 1:
+        return convert(slice(_data, _at, 1), uint256)
+    if _size == 2:
+        return convert(slice(_data, _at, 2), uint256)
+    if _size == 3:
+        return convert(slice(_data, _at, 3), uint256)
+    if _size == 5:
+        return convert(slice(_data, _at, 5), uint256)
+    if _size == 8:
+        return convert(slice(_data, _at, 8), uint256)
+    assert _size == 16
+    return convert(slice(_data, _at, 16), uint256)
+
+
+@pure
+@internal
+def _float(_packed: uint256, _mantissa_bits: uint256) -> uint256:
+    mantissa: uint256 = _packed & ((1 << _mantissa_bits) - 1)
+    exponent: uint256 = _packed >> _mantissa_bits
+    for _: uint256 in range(31):
+        if exponent == 0:
+            break
+        mantissa *= 10
+        exponent -= 1
+    return mantissa
+
+
+@pure
+@internal
+def _tx_size(_kind: uint256, _op: uint256) -> uint256:
+    if _kind == 1:
+        return 11
+    if _kind == 2:
+        return 8
+    if _op == 1:
+        return 18
+    if _op == 2:
+        return 15
+    if _op == 3 or _op == 4:
+        return 10
+    if _op == 5 or _op == 6:
+        return 88
+    assert _op == 7, "witness: unknown channel op"
+    return 7
+
+
+@pure
+@internal
+def _tx_at(_c: Bytes[MAX_COMMITMENT], _position: uint256) -> Tx:
+    kind: uint256 = self._uint(_c, 0, 1)
+    assert _position < self._uint(_c, 1, 1), "witness: no such transaction in the commitment"
+    at: uint256 = 10
+    for i: uint256 in range(32):
+        if i == _position:
+            break
+        op: uint256 = 0
+        if kind == 3:
+            op = self._uint(_c, at, 1)
+        at += self._tx_size(kind, op)
+    item: Tx = empty(Tx)
+    if kind == 1:
+        item.op = TX_TRANSFER
+        item.sender = self._uint(_c, at, 3)
+        item.target = self._uint(_c, at + 3, 3)
+        item.amount = self._float(self._uint(_c, at + 6, 3), 19)
+        item.fee = self._float(self._uint(_c, at + 9, 2), 11)
+        return item
+    if kind == 2:
+        item.op = TX_WITHDRAW
+        item.sender = self._uint(_c, at, 3)
+        item.amount = self._float(self._uint(_c, at + 3, 3), 19)
+        item.fee = self._float(self._uint(_c, at + 6, 2), 11)
+        return item
+    op: uint256 = self._uint(_c, at, 1)
+    assert self._tx_size(kind, op) > 0
+    item.op = op + 2
+    item.sender = self._uint(_c, at + 1, 3)
+    item.target = self._uint(_c, at + 4, 3)
+    if op == 1:
+        item.amount = self._float(self._uint(_c, at + 7, 3), 19)
+        item.expires_at = self._uint(_c, at + 10, 5)
+        item.period = self._uint(_c, at + 15, 3)
+    elif op == 2:
+        item.amount = self._float(self._uint(_c, at + 7, 3), 19)
+        item.expires_at = self._uint(_c, at + 10, 5)
+    elif op == 3 or op == 4:
+        item.amount = self._float(self._uint(_c, at + 7, 3), 19)
+    elif op == 5 or op == 6:
+        item.amount = self._uint(_c, at + 7, 16)
+        item.signature = slice(_c, at + 23, 65)
+    return item
