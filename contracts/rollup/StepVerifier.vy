@@ -15,49 +15,17 @@
         on random steps (tests/l2/test_step_verifier.py).
 """
 
+from . import state_leaves
+
 interface BlsVerifier:
     def verify_same_message(_message: Bytes[96], _pop: bool, _keys: DynArray[Bytes[96], 32], _key_points: DynArray[Bytes[256], 32], _signature: Bytes[48], _signature_point: Bytes[128]) -> bool: view
 
-struct RootParts:
-    accounts_root: bytes32
-    channels_root: bytes32
-    exits_root: bytes32
-    deposits_processed: uint256
-    exit_count: uint256
-
-struct Account:
-    index: uint256
-    present: bool
-    addr: address
-    balance: uint256
-    nonce: uint256
-    bls_key: Bytes[96]
-
 struct AccountRead:
-    account: Account
+    account: state_leaves.Account
     proof: bytes32[DEPTH]
 
-struct ChannelParams:
-    renter: address
-    provider: address
-    token: address
-    challenge_period: uint256
-    salt: bytes32
-
-struct Channel:
-    index: uint256
-    present: bool
-    params: ChannelParams
-    renter_index: uint256
-    provider_index: uint256
-    deposit: uint256
-    best: uint256
-    expires_at: uint256
-    close_deadline: uint256
-    status: uint256
-
 struct ChannelRead:
-    channel: Channel
+    channel: state_leaves.Channel
     proof: bytes32[DEPTH]
 
 struct Witness:
@@ -77,20 +45,9 @@ struct L1Op:
     key_point: Bytes[256]
     pop_point: Bytes[128]
 
-struct Tx:
-    op: uint256
-    sender: uint256
-    target: uint256
-    amount: uint256
-    fee: uint256
-    expires_at: uint256
-    period: uint256
-    signature: Bytes[65]
-
 DEPTH: constant(uint256) = 24
 MAX_READS: constant(uint256) = 5
 MAX_WRITES: constant(uint256) = 5
-MAX_COMMITMENT: constant(uint256) = 2906
 NO_ACCOUNT: constant(uint256) = 2**24 - 1
 UNPROVEN: constant(uint256) = max_value(uint256)
 MAX_BALANCE: constant(uint256) = 2**128 - 1
@@ -102,16 +59,6 @@ OPEN: constant(uint256) = 1
 CLOSING: constant(uint256) = 2
 SETTLED: constant(uint256) = 3
 KIND_DEPOSIT: constant(uint256) = 1
-# Transaction ops: commitment kinds 1 (transfer) and 2 (withdraw), channel op + 2.
-TX_TRANSFER: constant(uint256) = 1
-TX_WITHDRAW: constant(uint256) = 2
-TX_OPEN: constant(uint256) = 3
-TX_TOP_UP: constant(uint256) = 4
-TX_CLOSE: constant(uint256) = 5
-TX_START: constant(uint256) = 6
-TX_VOUCHER: constant(uint256) = 7
-TX_PROVIDER: constant(uint256) = 8
-TX_SETTLE: constant(uint256) = 9
 OK: constant(String[1]) = ""
 
 DOMAIN_TYPEHASH: constant(bytes32) = keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
@@ -132,9 +79,9 @@ _fee_recipient: transient(uint256)
 _paths: transient(HashMap[uint256, bytes32[DEPTH]])
 _paths_total: transient(uint256)
 _paths_used: transient(uint256)
-_accounts: transient(HashMap[uint256, Account])
+_accounts: transient(HashMap[uint256, state_leaves.Account])
 _accounts_n: transient(uint256)
-_channels: transient(HashMap[uint256, Channel])
+_channels: transient(HashMap[uint256, state_leaves.Channel])
 _channels_n: transient(uint256)
 
 
@@ -149,13 +96,13 @@ def __init__(_bls: address):
 # -- entry points -----------------------------------------------------------------------
 
 @external
-def verify_tx(_chain_id: uint256, _rollup: address, _pre: RootParts, _commitment: Bytes[MAX_COMMITMENT], _position: uint256, _fee_recipient: uint256, _w: Witness) -> (String[64], bytes32):
+def verify_tx(_chain_id: uint256, _rollup: address, _pre: state_leaves.RootParts, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _position: uint256, _fee_recipient: uint256, _w: Witness) -> (String[64], bytes32):
     """
     @notice Re-execute transaction `_position` of a posted commitment.
     @dev Not a view only because it keeps its working state in transient storage.
     @return ("", post-state root) if it applies, else (the broken rule, empty).
     """
-    item: Tx = self._tx_at(_commitment, _position)
+    item: state_leaves.Tx = state_leaves._tx_at(_commitment, _position)
     self._load(_pre, _w)
     self._now = convert(slice(_commitment, 2, 8), uint256)
     self._fee_recipient = _fee_recipient
@@ -167,7 +114,7 @@ def verify_tx(_chain_id: uint256, _rollup: address, _pre: RootParts, _commitment
 
 
 @external
-def verify_l1_op(_pre: RootParts, _op: L1Op, _w: Witness) -> (String[64], bytes32):
+def verify_l1_op(_pre: state_leaves.RootParts, _op: L1Op, _w: Witness) -> (String[64], bytes32):
     """
     @notice Re-execute an L1 queue operation (deposit or forced withdrawal).
     @dev The caller (the Rollup) has checked `_op` against its queue entry.
@@ -175,14 +122,14 @@ def verify_l1_op(_pre: RootParts, _op: L1Op, _w: Witness) -> (String[64], bytes3
     self._load(_pre, _w)
     if _op.queue_index != self._deposits:
         return "l2: deposit out of order", empty(bytes32)
-    account: Account = empty(Account)
+    account: state_leaves.Account = empty(state_leaves.Account)
     if _op.account_index != NO_ACCOUNT:
         account = self._account(_op.account_index)
         assert not account.present or account.addr == _op.sender, "witness: the queue's account index holds another address"
     self._deposits += 1
     if _op.kind == KIND_DEPOSIT:
         if not account.present:
-            account = Account(index=_op.account_index, present=True, addr=_op.sender, balance=0, nonce=0, bls_key=empty(Bytes[96]))
+            account = state_leaves.Account(index=_op.account_index, present=True, addr=_op.sender, balance=0, nonce=0, bls_key=empty(Bytes[96]))
         if account.balance + _op.amount > MAX_BALANCE:
             return "l2: balance overflow", empty(bytes32)
         if self._no_key(account.bls_key) and self._possession(_op):
@@ -201,17 +148,17 @@ def verify_l1_op(_pre: RootParts, _op: L1Op, _w: Witness) -> (String[64], bytes3
 # -- user transactions (stf.py) ----------------------------------------------------------
 
 @internal
-def _user_tx(_chain_id: uint256, _rollup: address, _tx: Tx) -> String[64]:
-    sender: Account = self._account(_tx.sender)
+def _user_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx) -> String[64]:
+    sender: state_leaves.Account = self._account(_tx.sender)
     if not sender.present:
         return "l2: unknown sender"
     if self._no_key(sender.bls_key):
         return "l2: sender has no BLS key"
     if not self._account(self._fee_recipient).present:
         return "l2: unknown fee recipient"
-    if _tx.op == TX_TRANSFER:
+    if _tx.op == state_leaves.TX_TRANSFER:
         return self._transfer(_tx, sender)
-    if _tx.op == TX_WITHDRAW:
+    if _tx.op == state_leaves.TX_WITHDRAW:
         if _tx.amount == 0:
             return "l2: zero amount"
         if sender.balance < _tx.amount + _tx.fee:
@@ -220,14 +167,14 @@ def _user_tx(_chain_id: uint256, _rollup: address, _tx: Tx) -> String[64]:
         self._credit(self._fee_recipient, _tx.fee)
         self._add_exit(sender.addr, _tx.amount)
         return OK
-    if _tx.op == TX_OPEN:
+    if _tx.op == state_leaves.TX_OPEN:
         return self._open(_tx, sender)
     return self._channel_tx(_chain_id, _rollup, _tx, sender)
 
 
 @internal
-def _transfer(_tx: Tx, _sender: Account) -> String[64]:
-    recipient: Account = self._account(_tx.target)
+def _transfer(_tx: state_leaves.Tx, _sender: state_leaves.Account) -> String[64]:
+    recipient: state_leaves.Account = self._account(_tx.target)
     if not recipient.present:
         return "l2: unknown recipient"
     if _tx.amount == 0:
@@ -243,8 +190,8 @@ def _transfer(_tx: Tx, _sender: Account) -> String[64]:
 
 
 @internal
-def _open(_tx: Tx, _sender: Account) -> String[64]:
-    provider: Account = self._account(_tx.target)
+def _open(_tx: state_leaves.Tx, _sender: state_leaves.Account) -> String[64]:
+    provider: state_leaves.Account = self._account(_tx.target)
     if not provider.present:
         return "l2: unknown provider"
     if _sender.balance < _tx.amount:
@@ -261,18 +208,18 @@ def _open(_tx: Tx, _sender: Account) -> String[64]:
     index: uint256 = self._channel_count
     assert index != UNPROVEN, "witness: the step needs the number of channels"
     # The salt is the renter's nonce, so every channel a renter opens has a fresh id.
-    params: ChannelParams = ChannelParams(renter=_sender.addr, provider=provider.addr, token=empty(address), challenge_period=_tx.period, salt=convert(_sender.nonce, bytes32))
+    params: state_leaves.ChannelParams = state_leaves.ChannelParams(renter=_sender.addr, provider=provider.addr, token=empty(address), challenge_period=_tx.period, salt=convert(_sender.nonce, bytes32))
     self._debit(_tx.sender, _tx.amount)
-    self._put_channel(Channel(index=index, present=True, params=params, renter_index=_tx.sender, provider_index=_tx.target, deposit=_tx.amount, best=0, expires_at=_tx.expires_at, close_deadline=0, status=OPEN))
+    self._put_channel(state_leaves.Channel(index=index, present=True, params=params, renter_index=_tx.sender, provider_index=_tx.target, deposit=_tx.amount, best=0, expires_at=_tx.expires_at, close_deadline=0, status=OPEN))
     return OK
 
 
 @internal
-def _channel_tx(_chain_id: uint256, _rollup: address, _tx: Tx, _sender: Account) -> String[64]:
-    channel: Channel = self._channel(_tx.target)
+def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sender: state_leaves.Account) -> String[64]:
+    channel: state_leaves.Channel = self._channel(_tx.target)
     if not channel.present:
         return "l2: unknown channel"
-    if _tx.op == TX_TOP_UP and _sender.balance < _tx.amount:
+    if _tx.op == state_leaves.TX_TOP_UP and _sender.balance < _tx.amount:
         return "l2: insufficient balance"
     # The channel rules (core/channel/machine.py), with the sender's address.
     if channel.status == SETTLED:
@@ -283,7 +230,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: Tx, _sender: Account)
     locked: uint256 = 0
     payout: bool = False
     to_provider: uint256 = 0
-    if _tx.op == TX_TOP_UP:
+    if _tx.op == state_leaves.TX_TOP_UP:
         if channel.status != OPEN:
             return "channel: closing"
         if _sender.addr != channel.params.renter:
@@ -297,7 +244,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: Tx, _sender: Account)
         channel.deposit += _tx.amount
         channel.expires_at = _tx.expires_at
         locked = _tx.amount
-    elif _tx.op == TX_START:
+    elif _tx.op == state_leaves.TX_START:
         if channel.status != OPEN:
             return "channel: closing"
         if _sender.addr != channel.params.renter:
@@ -307,7 +254,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: Tx, _sender: Account)
         channel.best = max(channel.best, _tx.amount)
         channel.close_deadline = self._now + channel.params.challenge_period
         channel.status = CLOSING
-    elif _tx.op == TX_VOUCHER:
+    elif _tx.op == state_leaves.TX_VOUCHER:
         if self._now >= deadline:
             return "channel: deadline passed"
         if _tx.amount > MAX_BALANCE:
@@ -317,7 +264,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: Tx, _sender: Account)
         if self._voucher_signer(_chain_id, _rollup, channel.params, _tx.amount, _tx.signature) != channel.params.renter:
             return "channel: bad voucher signature"
         channel.best = _tx.amount
-    elif _tx.op == TX_PROVIDER:
+    elif _tx.op == state_leaves.TX_PROVIDER:
         if _sender.addr != channel.params.provider:
             return "channel: only the provider may close at once"
         if self._now >= deadline:
@@ -330,7 +277,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: Tx, _sender: Account)
             channel.best = _tx.amount
         payout = True
         to_provider = min(channel.best, channel.deposit)
-    elif _tx.op == TX_CLOSE:
+    elif _tx.op == state_leaves.TX_CLOSE:
         if _tx.amount > channel.deposit:
             return "channel: amount above deposit"
         payout = True
@@ -360,7 +307,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: Tx, _sender: Account)
 # -- the witness-backed state (proofs/step.py) --------------------------------------------
 
 @internal
-def _load(_pre: RootParts, _w: Witness):
+def _load(_pre: state_leaves.RootParts, _w: Witness):
     self._roots = [_pre.accounts_root, _pre.channels_root, _pre.exits_root]
     self._deposits = _pre.deposits_processed
     self._exit_count = _pre.exit_count
@@ -374,13 +321,13 @@ def _load(_pre: RootParts, _w: Witness):
             break
         self._paths[i] = _w.writes[i]
     for read: AccountRead in _w.accounts:
-        assert self._merkle(self._account_leaf(read.account), read.account.index, read.proof) == _pre.accounts_root, "witness: bad account proof"
+        assert state_leaves._merkle(state_leaves._account_leaf(read.account), read.account.index, read.proof) == _pre.accounts_root, "witness: bad account proof"
         self._accounts[self._accounts_n] = read.account
         self._accounts_n += 1
     count_present: bool = _w.channel_count == 0
     count_empty: bool = False
     for cread: ChannelRead in _w.channels:
-        assert self._merkle(self._channel_leaf(cread.channel), cread.channel.index, cread.proof) == _pre.channels_root, "witness: bad channel proof"
+        assert state_leaves._merkle(state_leaves._channel_leaf(cread.channel), cread.channel.index, cread.proof) == _pre.channels_root, "witness: bad channel proof"
         self._channels[self._channels_n] = cread.channel
         self._channels_n += 1
         if cread.channel.index == _w.channel_count and not cread.channel.present:
@@ -404,7 +351,7 @@ def _slot_of_account(_index: uint256) -> uint256:
 
 @view
 @internal
-def _account(_index: uint256) -> Account:
+def _account(_index: uint256) -> state_leaves.Account:
     slot: uint256 = self._slot_of_account(_index)
     assert slot < MAX_READS, "witness: an account the step reads is not in the witness"
     return self._accounts[slot]
@@ -423,7 +370,7 @@ def _slot_of_channel(_index: uint256) -> uint256:
 
 @view
 @internal
-def _channel(_index: uint256) -> Channel:
+def _channel(_index: uint256) -> state_leaves.Channel:
     slot: uint256 = self._slot_of_channel(_index)
     assert slot < 2, "witness: a channel the step reads is not in the witness"
     return self._channels[slot]
@@ -431,7 +378,7 @@ def _channel(_index: uint256) -> Channel:
 
 @internal
 def _debit(_index: uint256, _amount: uint256):
-    account: Account = self._account(_index)
+    account: state_leaves.Account = self._account(_index)
     account.balance -= _amount
     account.nonce += 1
     self._put_account(account)
@@ -441,36 +388,36 @@ def _debit(_index: uint256, _amount: uint256):
 def _credit(_index: uint256, _amount: uint256):
     if _amount == 0:
         return
-    account: Account = self._account(_index)
+    account: state_leaves.Account = self._account(_index)
     account.balance += _amount
     self._put_account(account)
 
 
 @internal
-def _put_account(_account: Account):
+def _put_account(_account: state_leaves.Account):
     slot: uint256 = self._slot_of_account(_account.index)
     old: bytes32 = empty(bytes32)
     if slot < MAX_READS:
-        old = self._account_leaf(self._accounts[slot])
+        old = state_leaves._account_leaf(self._accounts[slot])
     else:
         assert self._accounts_n < MAX_READS, "witness: too many accounts"
         slot = self._accounts_n
         self._accounts_n += 1
-    self._write(0, _account.index, old, self._account_leaf(_account))
+    self._write(0, _account.index, old, state_leaves._account_leaf(_account))
     self._accounts[slot] = _account
 
 
 @internal
-def _put_channel(_channel: Channel):
+def _put_channel(_channel: state_leaves.Channel):
     slot: uint256 = self._slot_of_channel(_channel.index)
     old: bytes32 = empty(bytes32)
     if slot < 2:
-        old = self._channel_leaf(self._channels[slot])
+        old = state_leaves._channel_leaf(self._channels[slot])
     else:
         assert self._channels_n < 2, "witness: too many channels"
         slot = self._channels_n
         self._channels_n += 1
-    self._write(1, _channel.index, old, self._channel_leaf(_channel))
+    self._write(1, _channel.index, old, state_leaves._channel_leaf(_channel))
     if old == empty(bytes32) and self._channel_count == _channel.index:
         self._channel_count = _channel.index + 1
     self._channels[slot] = _channel
@@ -490,8 +437,8 @@ def _write(_tree: uint256, _index: uint256, _old: bytes32, _new: bytes32):
     assert used < self._paths_total, "witness: fewer write paths than the step writes"
     path: bytes32[DEPTH] = self._paths[used]
     self._paths_used = used + 1
-    assert self._merkle(_old, _index, path) == self._roots[_tree], "witness: bad write path"
-    self._roots[_tree] = self._merkle(_new, _index, path)
+    assert state_leaves._merkle(_old, _index, path) == self._roots[_tree], "witness: bad write path"
+    self._roots[_tree] = state_leaves._merkle(_new, _index, path)
 
 
 @view
@@ -501,42 +448,6 @@ def _root() -> bytes32:
 
 
 # -- leaves, proofs, signatures ------------------------------------------------------------
-
-@pure
-@internal
-def _account_leaf(_a: Account) -> bytes32:
-    if not _a.present:
-        return empty(bytes32)
-    key: Bytes[96] = _a.bls_key
-    if len(key) == 0:
-        key = concat(empty(bytes32), empty(bytes32), empty(bytes32))
-    assert len(key) == 96, "witness: a BLS key is 96 bytes"
-    return keccak256(concat(convert(_a.addr, bytes20), convert(convert(_a.balance, uint128), bytes16), convert(convert(_a.nonce, uint64), bytes8), key))
-
-
-@pure
-@internal
-def _channel_leaf(_c: Channel) -> bytes32:
-    if not _c.present:
-        return empty(bytes32)
-    cid: bytes32 = keccak256(abi_encode(_c.params))
-    return keccak256(concat(cid, convert(convert(_c.renter_index, uint24), bytes3), convert(convert(_c.provider_index, uint24), bytes3), convert(convert(_c.deposit, uint128), bytes16), convert(convert(_c.best, uint128), bytes16), convert(convert(_c.expires_at, uint64), bytes8), convert(convert(_c.close_deadline, uint64), bytes8), convert(convert(_c.status, uint8), bytes1)))
-
-
-@pure
-@internal
-def _merkle(_leaf: bytes32, _index: uint256, _proof: bytes32[DEPTH]) -> bytes32:
-    node: bytes32 = _leaf
-    position: uint256 = _index
-    for sibling: bytes32 in _proof:
-        if position & 1 == 1:
-            node = keccak256(concat(sibling, node))
-        else:
-            node = keccak256(concat(node, sibling))
-        position = position >> 1
-    assert position == 0, "witness: index outside the tree"
-    return node
-
 
 @pure
 @internal
@@ -554,7 +465,7 @@ def _possession(_op: L1Op) -> bool:
 
 @pure
 @internal
-def _voucher_signer(_chain_id: uint256, _rollup: address, _params: ChannelParams, _amount: uint256, _signature: Bytes[65]) -> address:
+def _voucher_signer(_chain_id: uint256, _rollup: address, _params: state_leaves.ChannelParams, _amount: uint256, _signature: Bytes[65]) -> address:
     # Vouchers on the rollup are signed for the Rollup contract's domain (channel_domain).
     domain: bytes32 = keccak256(abi_encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, _chain_id, _rollup))
     struct_hash: bytes32 = keccak256(abi_encode(VOUCHER_TYPEHASH, keccak256(abi_encode(_params)), _amount))
@@ -567,101 +478,3 @@ def _voucher_signer(_chain_id: uint256, _rollup: address, _params: ChannelParams
     return ecrecover(digest, v, r, s)
 
 
-# -- decoding one transaction of a commitment (codec.py) ------------------------------------
-
-@pure
-@internal
-def _uint(_data: Bytes[MAX_COMMITMENT], _at: uint256, _size: uint256) -> uint256:
-    assert _at + _size <= len(_data), "witness: commitment ends inside a transaction"
-    # slice() needs a literal length to convert to an integer.
-    if _size == 1:
-        return convert(slice(_data, _at, 1), uint256)
-    if _size == 2:
-        return convert(slice(_data, _at, 2), uint256)
-    if _size == 3:
-        return convert(slice(_data, _at, 3), uint256)
-    if _size == 5:
-        return convert(slice(_data, _at, 5), uint256)
-    if _size == 8:
-        return convert(slice(_data, _at, 8), uint256)
-    assert _size == 16
-    return convert(slice(_data, _at, 16), uint256)
-
-
-@pure
-@internal
-def _float(_packed: uint256, _mantissa_bits: uint256) -> uint256:
-    mantissa: uint256 = _packed & ((1 << _mantissa_bits) - 1)
-    exponent: uint256 = _packed >> _mantissa_bits
-    for _: uint256 in range(31):
-        if exponent == 0:
-            break
-        mantissa *= 10
-        exponent -= 1
-    return mantissa
-
-
-@pure
-@internal
-def _tx_size(_kind: uint256, _op: uint256) -> uint256:
-    if _kind == 1:
-        return 11
-    if _kind == 2:
-        return 8
-    if _op == 1:
-        return 18
-    if _op == 2:
-        return 15
-    if _op == 3 or _op == 4:
-        return 10
-    if _op == 5 or _op == 6:
-        return 88
-    assert _op == 7, "witness: unknown channel op"
-    return 7
-
-
-@pure
-@internal
-def _tx_at(_c: Bytes[MAX_COMMITMENT], _position: uint256) -> Tx:
-    kind: uint256 = self._uint(_c, 0, 1)
-    assert _position < self._uint(_c, 1, 1), "witness: no such transaction in the commitment"
-    at: uint256 = 10
-    for i: uint256 in range(32):
-        if i == _position:
-            break
-        op: uint256 = 0
-        if kind == 3:
-            op = self._uint(_c, at, 1)
-        at += self._tx_size(kind, op)
-    item: Tx = empty(Tx)
-    if kind == 1:
-        item.op = TX_TRANSFER
-        item.sender = self._uint(_c, at, 3)
-        item.target = self._uint(_c, at + 3, 3)
-        item.amount = self._float(self._uint(_c, at + 6, 3), 19)
-        item.fee = self._float(self._uint(_c, at + 9, 2), 11)
-        return item
-    if kind == 2:
-        item.op = TX_WITHDRAW
-        item.sender = self._uint(_c, at, 3)
-        item.amount = self._float(self._uint(_c, at + 3, 3), 19)
-        item.fee = self._float(self._uint(_c, at + 6, 2), 11)
-        return item
-    op: uint256 = self._uint(_c, at, 1)
-    assert self._tx_size(kind, op) > 0
-    item.op = op + 2
-    item.sender = self._uint(_c, at + 1, 3)
-    item.target = self._uint(_c, at + 4, 3)
-    if op == 1:
-        item.amount = self._float(self._uint(_c, at + 7, 3), 19)
-        item.expires_at = self._uint(_c, at + 10, 5)
-        item.period = self._uint(_c, at + 15, 3)
-    elif op == 2:
-        item.amount = self._float(self._uint(_c, at + 7, 3), 19)
-        item.expires_at = self._uint(_c, at + 10, 5)
-    elif op == 3 or op == 4:
-        item.amount = self._float(self._uint(_c, at + 7, 3), 19)
-    elif op == 5 or op == 6:
-        item.amount = self._uint(_c, at + 7, 16)
-        item.signature = slice(_c, at + 23, 65)
-    return item

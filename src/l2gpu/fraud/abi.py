@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from l2gpu.core.crypto.bls_points import g1_point, g2_point
+from l2gpu.core.l2.proofs.signature import CloseParties, SignerKey
 from l2gpu.core.l2.proofs.step import StepWitness
 from l2gpu.core.l2.state import NO_BLS_KEY, Account, L2Channel, RootParts
+from l2gpu.core.l2.transactions import Deposit, L1Operation
 
 DEPTH = 24
+KIND_DEPOSIT, KIND_FORCED_WITHDRAW = 1, 2
 
 
 def root_parts(parts: RootParts) -> tuple[Any, ...]:
@@ -46,3 +50,26 @@ def witness(value: StepWitness) -> tuple[Any, ...]:
     accounts = [(account(r.index, r.account), _path(r.proof)) for r in value.accounts]
     channels = [(channel(r.index, r.channel), _path(r.proof)) for r in value.channels]
     return (accounts, channels, [_path(p) for p in value.writes], value.channel_count)
+
+
+def signer_key(value: SignerKey) -> tuple[Any, ...]:
+    """``SignerKey``: the account, its path, and the key as an EIP-2537 point."""
+    return (account(value.account.index, value.account), _path(value.proof),
+            g2_point(value.account.bls_key))  # fmt: skip
+
+
+def close_parties(value: CloseParties) -> tuple[Any, ...]:
+    """``CloseParties``: position, root parts before it, the channel read and its path."""
+    index = value.channel.index if value.channel is not None else 0
+    return (value.position, root_parts(value.parts), channel(index, value.channel),
+            _path(value.proof))  # fmt: skip
+
+
+def l1_op(op: L1Operation, account_index: int) -> tuple[Any, ...]:
+    """``L1Op``: a queue entry with its account index and, for deposits, EIP-2537 points."""
+    if isinstance(op, Deposit):
+        return (KIND_DEPOSIT, op.queue_index, op.address.checksum, op.amount, op.bls_key,
+                op.proof_of_possession, account_index, g2_point(op.bls_key),
+                g1_point(op.proof_of_possession))  # fmt: skip
+    return (KIND_FORCED_WITHDRAW, op.queue_index, op.address.checksum, op.amount, b"", b"",
+            account_index, b"", b"")  # fmt: skip

@@ -1,0 +1,207 @@
+# pragma version ~=0.4.3
+"""
+@title state_leaves
+@license Apache-2.0
+@notice Shared by the fraud-proof contracts: the L2 state's leaves, its Merkle paths
+        and root, and decoding one transaction of a posted commitment. The formats
+        are those of src/l2gpu/core/l2/state.py and codec.py.
+"""
+
+DEPTH: constant(uint256) = 24
+MAX_COMMITMENT: constant(uint256) = 2906
+# Transaction ops: commitment kinds 1 (transfer) and 2 (withdraw), channel op + 2.
+TX_TRANSFER: constant(uint256) = 1
+TX_WITHDRAW: constant(uint256) = 2
+TX_OPEN: constant(uint256) = 3
+TX_TOP_UP: constant(uint256) = 4
+TX_CLOSE: constant(uint256) = 5
+TX_START: constant(uint256) = 6
+TX_VOUCHER: constant(uint256) = 7
+TX_PROVIDER: constant(uint256) = 8
+TX_SETTLE: constant(uint256) = 9
+
+struct RootParts:
+    accounts_root: bytes32
+    channels_root: bytes32
+    exits_root: bytes32
+    deposits_processed: uint256
+    exit_count: uint256
+
+struct Account:
+    index: uint256
+    present: bool
+    addr: address
+    balance: uint256
+    nonce: uint256
+    bls_key: Bytes[96]
+
+struct ChannelParams:
+    renter: address
+    provider: address
+    token: address
+    challenge_period: uint256
+    salt: bytes32
+
+struct Channel:
+    index: uint256
+    present: bool
+    params: ChannelParams
+    renter_index: uint256
+    provider_index: uint256
+    deposit: uint256
+    best: uint256
+    expires_at: uint256
+    close_deadline: uint256
+    status: uint256
+
+struct Tx:
+    op: uint256
+    sender: uint256
+    target: uint256
+    amount: uint256
+    fee: uint256
+    expires_at: uint256
+    period: uint256
+    signature: Bytes[65]
+
+
+@pure
+@internal
+def _state_root(_parts: RootParts) -> bytes32:
+    return keccak256(concat(_parts.accounts_root, _parts.channels_root, _parts.exits_root, convert(convert(_parts.deposits_processed, uint64), bytes8), convert(convert(_parts.exit_count, uint64), bytes8)))
+
+
+@pure
+@internal
+def _account_leaf(_a: Account) -> bytes32:
+    if not _a.present:
+        return empty(bytes32)
+    key: Bytes[96] = _a.bls_key
+    if len(key) == 0:
+        key = concat(empty(bytes32), empty(bytes32), empty(bytes32))
+    assert len(key) == 96, "witness: a BLS key is 96 bytes"
+    return keccak256(concat(convert(_a.addr, bytes20), convert(convert(_a.balance, uint128), bytes16), convert(convert(_a.nonce, uint64), bytes8), key))
+
+
+@pure
+@internal
+def _channel_leaf(_c: Channel) -> bytes32:
+    if not _c.present:
+        return empty(bytes32)
+    cid: bytes32 = keccak256(abi_encode(_c.params))
+    return keccak256(concat(cid, convert(convert(_c.renter_index, uint24), bytes3), convert(convert(_c.provider_index, uint24), bytes3), convert(convert(_c.deposit, uint128), bytes16), convert(convert(_c.best, uint128), bytes16), convert(convert(_c.expires_at, uint64), bytes8), convert(convert(_c.close_deadline, uint64), bytes8), convert(convert(_c.status, uint8), bytes1)))
+
+
+@pure
+@internal
+def _merkle(_leaf: bytes32, _index: uint256, _proof: bytes32[DEPTH]) -> bytes32:
+    node: bytes32 = _leaf
+    position: uint256 = _index
+    for sibling: bytes32 in _proof:
+        if position & 1 == 1:
+            node = keccak256(concat(sibling, node))
+        else:
+            node = keccak256(concat(node, sibling))
+        position = position >> 1
+    assert position == 0, "witness: index outside the tree"
+    return node
+
+
+# -- decoding one transaction of a commitment (codec.py) ------------------------------------
+
+@pure
+@internal
+def _uint(_data: Bytes[MAX_COMMITMENT], _at: uint256, _size: uint256) -> uint256:
+    assert _at + _size <= len(_data), "witness: commitment ends inside a transaction"
+    # slice() needs a literal length to convert to an integer.
+    if _size == 1:
+        return convert(slice(_data, _at, 1), uint256)
+    if _size == 2:
+        return convert(slice(_data, _at, 2), uint256)
+    if _size == 3:
+        return convert(slice(_data, _at, 3), uint256)
+    if _size == 5:
+        return convert(slice(_data, _at, 5), uint256)
+    if _size == 8:
+        return convert(slice(_data, _at, 8), uint256)
+    assert _size == 16
+    return convert(slice(_data, _at, 16), uint256)
+
+
+@pure
+@internal
+def _float(_packed: uint256, _mantissa_bits: uint256) -> uint256:
+    mantissa: uint256 = _packed & ((1 << _mantissa_bits) - 1)
+    exponent: uint256 = _packed >> _mantissa_bits
+    for _: uint256 in range(31):
+        if exponent == 0:
+            break
+        mantissa *= 10
+        exponent -= 1
+    return mantissa
+
+
+@pure
+@internal
+def _tx_size(_kind: uint256, _op: uint256) -> uint256:
+    if _kind == 1:
+        return 11
+    if _kind == 2:
+        return 8
+    if _op == 1:
+        return 18
+    if _op == 2:
+        return 15
+    if _op == 3 or _op == 4:
+        return 10
+    if _op == 5 or _op == 6:
+        return 88
+    assert _op == 7, "witness: unknown channel op"
+    return 7
+
+
+@pure
+@internal
+def _tx_at(_c: Bytes[MAX_COMMITMENT], _position: uint256) -> Tx:
+    kind: uint256 = self._uint(_c, 0, 1)
+    assert _position < self._uint(_c, 1, 1), "witness: no such transaction in the commitment"
+    at: uint256 = 10
+    for i: uint256 in range(32):
+        if i == _position:
+            break
+        op: uint256 = 0
+        if kind == 3:
+            op = self._uint(_c, at, 1)
+        at += self._tx_size(kind, op)
+    item: Tx = empty(Tx)
+    if kind == 1:
+        item.op = TX_TRANSFER
+        item.sender = self._uint(_c, at, 3)
+        item.target = self._uint(_c, at + 3, 3)
+        item.amount = self._float(self._uint(_c, at + 6, 3), 19)
+        item.fee = self._float(self._uint(_c, at + 9, 2), 11)
+        return item
+    if kind == 2:
+        item.op = TX_WITHDRAW
+        item.sender = self._uint(_c, at, 3)
+        item.amount = self._float(self._uint(_c, at + 3, 3), 19)
+        item.fee = self._float(self._uint(_c, at + 6, 2), 11)
+        return item
+    op: uint256 = self._uint(_c, at, 1)
+    assert self._tx_size(kind, op) > 0
+    item.op = op + 2
+    item.sender = self._uint(_c, at + 1, 3)
+    item.target = self._uint(_c, at + 4, 3)
+    if op == 1:
+        item.amount = self._float(self._uint(_c, at + 7, 3), 19)
+        item.expires_at = self._uint(_c, at + 10, 5)
+        item.period = self._uint(_c, at + 15, 3)
+    elif op == 2:
+        item.amount = self._float(self._uint(_c, at + 7, 3), 19)
+        item.expires_at = self._uint(_c, at + 10, 5)
+    elif op == 3 or op == 4:
+        item.amount = self._float(self._uint(_c, at + 7, 3), 19)
+    elif op == 5 or op == 6:
+        item.amount = self._uint(_c, at + 7, 16)
+        item.signature = slice(_c, at + 23, 65)
+    return item
