@@ -115,19 +115,10 @@ def find_fault(
     left unchanged. None: the proposer's roots and co-signature are all right."""
     mark = state.checkpoint()
     try:
-        closes: list[CloseParties] = []
-        signer_ids: list[int] = []
         for position, tx in enumerate(txs):
             index = NO_ACCOUNT
             if commitment is None:
                 index = l1_account_index(state, tx)  # type: ignore[arg-type]
-            else:
-                who = signers(state, tx)  # type: ignore[arg-type]
-                signer_ids.extend(i for i in who if i not in signer_ids)
-                if isinstance(tx, CloseChannel):
-                    path = tuple(state.channel_tree.proof(tx.channel))
-                    channel = state.channel_at(tx.channel)
-                    closes.append(CloseParties(position, state.parts(), channel, path))
             fault = StepFault(position, tx, state.parts(), step_witness(state, tx, block), index)
             try:
                 state_transition(state, tx, block)
@@ -135,23 +126,48 @@ def find_fault(
                 return fault
             if position >= len(claimed) or state.root() != claimed[position]:
                 return fault
-        if commitment is None:
-            return None
+    finally:
+        state.rollback(mark)
+        if mark == 0:
+            state.commit()
+    if commitment is None:
+        return None
+    witness, valid = signature_witness(state, commitment, block)
+    return None if valid else SignatureFault(witness)
+
+
+def signature_witness(
+    state: L2State, commitment: Commitment, block: BlockContext
+) -> tuple[SignatureWitness, bool]:
+    """The witness of a commitment's co-signature, and whether it is valid.
+
+    ``state`` is the commitment's pre-state, left unchanged; the commitment's
+    transactions must all apply (a faulty step is proven by a step proof instead).
+    """
+    mark = state.checkpoint()
+    closes: list[CloseParties] = []
+    signer_ids: list[int] = []
+    try:
+        pre_parts = state.parts()
+        for position, tx in enumerate(commitment.txs):
+            signer_ids.extend(i for i in signers(state, tx) if i not in signer_ids)
+            if isinstance(tx, CloseChannel):
+                path = tuple(state.channel_tree.proof(tx.channel))
+                channel = state.channel_at(tx.channel)
+                closes.append(CloseParties(position, state.parts(), channel, path))
+            state_transition(state, tx, block)
         # Keys are proven against the commitment's pre-state: go back to it.
         state.rollback(mark)
-        pre_parts = state.parts()
         keys = tuple(
             SignerKey(state.accounts[i], tuple(state.account_tree.proof(i)))
             for i in sorted(signer_ids)
         )
         message = message_for(state.chain_id, state.rollup, state.root(), commitment)
-        valid = len(signer_ids) <= MAX_SIGNERS and verify_aggregate_same_message(
+        too_many = len(signer_ids) > MAX_SIGNERS
+        valid = not too_many and verify_aggregate_same_message(
             [k.account.bls_key for k in keys], message, commitment.signature
         )
-        if valid:
-            return None
-        listed = () if len(signer_ids) > MAX_SIGNERS else keys
-        return SignatureFault(SignatureWitness(pre_parts, listed, tuple(closes)))
+        return SignatureWitness(pre_parts, () if too_many else keys, tuple(closes)), valid
     finally:
         state.rollback(mark)
         if mark == 0:
