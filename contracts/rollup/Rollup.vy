@@ -14,6 +14,10 @@
         uint64 deposits_processed || uint64 exit_count). Exit leaf = keccak256(
         address || uint128 amount || uint64 index). Account leaf = keccak256(address
         || uint128 balance || uint64 nonce || bls_key[96]). Trees are indexed, depth 24.
+        Each calldata batch is parsed at submission (framing only, not the rules) and
+        stored as the Merkle root of its segments, the units a fraud proof disputes:
+        segment 0 is the batch's L1 operations, segment k its k-th commitment, and a
+        segment leaf is keccak256(abi_encode(pre_root, post_root, data_hash)).
 """
 
 struct ChannelParams:
@@ -31,6 +35,7 @@ event Queued:
     bls_key: Bytes[96]
     proof_of_possession: Bytes[48]
     queued_at: uint256
+    account_index: uint256
 
 event BatchPosted:
     index: indexed(uint256)
@@ -38,6 +43,9 @@ event BatchPosted:
     queue_end: uint256
     data_hash: bytes32
     proposer: indexed(address)
+    segments_root: bytes32
+    segment_count: uint256
+    serial: uint256
 
 event ExitClaimed:
     exit_index: indexed(uint256)
@@ -64,6 +72,28 @@ DEPTH: constant(uint256) = 24
 MAX_BATCH_BYTES: constant(uint256) = 120000
 MAX_BALANCE: constant(uint256) = 2**128 - 1
 PAYOUT_GAS: constant(uint256) = 50000
+# L2 account indices are 24 bits; the largest marks "no account".
+NO_ACCOUNT: public(constant(uint256)) = 2**24 - 1
+
+# The batch format (src/l2gpu/core/l2/codec.py).
+BATCH_VERSION: constant(uint256) = 1
+KIND_TRANSFER: constant(uint256) = 1
+KIND_WITHDRAW: constant(uint256) = 2
+KIND_CHANNEL: constant(uint256) = 3
+MAX_COMMITMENT_TXS: constant(uint256) = 32
+COMMITMENT_HEADER: constant(uint256) = 10  # kind u8 | count u8 | timestamp u64
+COMMITMENT_TRAILER: constant(uint256) = 80  # aggregate signature 48 | post-state root 32
+ROOT_SIZE: constant(uint256) = 32
+MIN_COMMITMENT: constant(uint256) = 97  # header, one settle (7 bytes), trailer
+TRANSFER_SIZE: constant(uint256) = 11
+WITHDRAW_SIZE: constant(uint256) = 8
+# A channel transaction's size, op byte included, is byte `op` of this word: open (1)
+# 18, top-up (2) 15, close (3) 10, start close (4) 10, voucher (5) 88, provider
+# close (6) 88, settle (7) 7. A table lookup is cheaper than a chain of branches.
+CHANNEL_OP_SIZES: constant(uint256) = (18 << 8) | (15 << 16) | (10 << 24) | (10 << 32) | (88 << 40) | (88 << 48) | (7 << 56)
+# Segment 0 (the L1 operations) plus at most 1023 commitments: a tree of depth 10.
+MAX_SEGMENTS: constant(uint256) = 1024
+SEGMENT_LEVELS: constant(uint256) = 11
 
 CHALLENGE_WINDOW: public(immutable(uint256))
 FORCE_DELAY: public(immutable(uint256))
@@ -72,12 +102,25 @@ MIN_BOND: public(immutable(uint256))
 queue: public(HashMap[uint256, bytes32])
 queue_time: public(HashMap[uint256, uint256])
 queue_length: public(uint256)
+# An address's L2 account index + 1 (0: it never deposited), given at its first
+# deposit in queue order, the order in which the L2 creates accounts. The L2 cannot
+# prove that an address has no account, so L1 says which index it has or gets.
+account_index_of: HashMap[address, uint256]
+account_count: public(uint256)
 
 batch_root: public(HashMap[uint256, bytes32])
-batch_time: public(HashMap[uint256, uint256])
-batch_queue_end: public(HashMap[uint256, uint256])
+batch_segments_root: public(HashMap[uint256, bytes32])
 batch_proposer: public(HashMap[uint256, address])
-batch_count: public(uint256)
+# A batch's small fields share one storage word (a fresh slot costs 22,100 gas, as
+# much as parsing a dozen commitments): bits 0-39 the posting time, 40-79 the queue
+# end, 80-143 the last commitment timestamp, 144-207 the serial, 208-231 the fee
+# recipient, 232-247 the segment count. Read them with the batch_* views.
+batch_info: HashMap[uint256, uint256]
+# The number of batches (low 128 bits) and the serial of the newest batch ever
+# posted (high 128 bits; unlike an index, a serial is never given twice, even when
+# a batch index is posted again) share a slot: both change with every batch, and a
+# slot of its own for the serial would cost 5,000 gas per batch.
+batch_counters: uint256
 
 bond: public(HashMap[address, uint256])
 last_batch_of: public(HashMap[address, uint256])
@@ -103,7 +146,7 @@ def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: u
     FORCE_DELAY = _force_delay
     MIN_BOND = _min_bond
     self.batch_root[0] = _genesis_root
-    self.batch_count = 1
+    self.batch_counters = 1
 
 
 # -- the L1 queue ------------------------------------------------------------------
@@ -112,12 +155,20 @@ def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: u
 @payable
 def deposit(_bls_key: Bytes[96], _proof_of_possession: Bytes[48]):
     """
-    @notice Deposit ether to your L2 account (created on first deposit). The BLS key
-            is set on first use if its proof of possession is valid.
+    @notice Deposit ether to your L2 account (created on first deposit, with the next
+            account index). The BLS key is set on first use if its proof of
+            possession is valid.
     """
     assert not self.frozen, "rollup: frozen"
     assert msg.value > 0 and msg.value <= MAX_BALANCE, "rollup: deposit out of range"
-    self._enqueue(KIND_DEPOSIT, msg.value, _bls_key, _proof_of_possession)
+    stored: uint256 = self.account_index_of[msg.sender]
+    if stored == 0:
+        count: uint256 = self.account_count
+        assert count < NO_ACCOUNT, "rollup: the L2 is full"
+        self.account_count = count + 1
+        stored = count + 1
+        self.account_index_of[msg.sender] = stored
+    self._enqueue(KIND_DEPOSIT, msg.value, _bls_key, _proof_of_possession, stored - 1)
 
 
 @external
@@ -129,16 +180,35 @@ def force_withdraw(_amount: uint256):
     """
     assert not self.frozen, "rollup: frozen"
     assert _amount > 0 and _amount <= MAX_BALANCE, "rollup: amount out of range"
-    self._enqueue(KIND_FORCED_WITHDRAW, _amount, b"", b"")
+    self._enqueue(KIND_FORCED_WITHDRAW, _amount, b"", b"", self._account_index(msg.sender))
+
+
+@view
+@external
+def account_index(_account: address) -> uint256:
+    """
+    @notice The L2 account index of `_account` (given at its first deposit), or
+            NO_ACCOUNT (2**24 - 1) if it never deposited.
+    """
+    return self._account_index(_account)
+
+
+@view
+@internal
+def _account_index(_account: address) -> uint256:
+    stored: uint256 = self.account_index_of[_account]
+    if stored == 0:
+        return NO_ACCOUNT
+    return stored - 1
 
 
 @internal
-def _enqueue(_kind: uint256, _amount: uint256, _key: Bytes[96], _pop: Bytes[48]):
+def _enqueue(_kind: uint256, _amount: uint256, _key: Bytes[96], _pop: Bytes[48], _account: uint256):
     index: uint256 = self.queue_length
-    self.queue[index] = keccak256(abi_encode(_kind, msg.sender, _amount, keccak256(_key), keccak256(_pop)))
+    self.queue[index] = keccak256(abi_encode(_kind, msg.sender, _amount, keccak256(_key), keccak256(_pop), _account))
     self.queue_time[index] = block.timestamp
     self.queue_length = index + 1
-    log Queued(index=index, kind=_kind, sender=msg.sender, amount=_amount, bls_key=_key, proof_of_possession=_pop, queued_at=block.timestamp)
+    log Queued(index=index, kind=_kind, sender=msg.sender, amount=_amount, bls_key=_key, proof_of_possession=_pop, queued_at=block.timestamp, account_index=_account)
 
 
 # -- batches -------------------------------------------------------------------------
@@ -167,43 +237,282 @@ def unstake(_amount: uint256):
 @external
 def submit_batch(_data: Bytes[MAX_BATCH_BYTES], _state_root: bytes32, _queue_end: uint256) -> uint256:
     """
-    @notice Post a batch (its commitments as calldata) and the state root after it.
-    @param _queue_end The L1 queue position after the queued operations it processed.
+    @notice Post a batch as calldata, with the state root after it. Its framing is
+            checked here and any fault reverts (the rules are for fraud proofs), so
+            every stored batch splits into segments: segment 0 its L1 operations
+            (pre: the previous batch's root, post: the deposits root, or the pre root
+            when there are none), segment k its k-th commitment (pre: the previous
+            segment's post, post: the commitment's post root, data hash: keccak256 of
+            the commitment's bytes). The segments' Merkle root is stored.
+    @param _data version u8 | fee_recipient u24 | deposits u32 | [deposits_root 32, when
+           deposits > 0] | commitments, each kind u8 | count u8 (1 to 32) | timestamp
+           u64 | bodies | aggregate signature 48 | post root 32. Bodies: transfer 11
+           bytes, withdraw 8, channel by op byte (see CHANNEL_OP_SIZES).
+    @param _state_root The state root after the batch: the last segment's post root.
+    @param _queue_end The L1 queue position after the `deposits` queued operations it processed.
     @return The batch index.
     """
-    return self._record_batch(_state_root, _queue_end, keccak256(_data))
+    previous_end: uint256 = self._start_batch(_queue_end)
+    index: uint256 = self._batch_count()
+    size: uint256 = len(_data)
+    assert size >= 8, "rollup: batch ends inside its header"
+    header: uint256 = convert(slice(_data, 0, 8), uint256)
+    assert header >> 56 == BATCH_VERSION, "rollup: unknown batch version"
+    fee_recipient: uint256 = (header >> 32) % 2**24
+    deposits: uint256 = header % 2**32
+    assert deposits == _queue_end - previous_end, "rollup: deposit count does not match the queue"
+    pre: bytes32 = self.batch_root[index - 1]
+    post: bytes32 = pre
+    position: uint256 = 8
+    if deposits > 0:
+        assert size >= 40, "rollup: batch ends inside its header"
+        post = extract32(_data, 8)
+        position = 40
+    # The segments' Merkle tree is built incrementally (see _push_leaf, inlined below:
+    # a call would copy the 11-word branch in and out for every commitment).
+    branch: bytes32[SEGMENT_LEVELS] = empty(bytes32[SEGMENT_LEVELS])
+    branch[0] = keccak256(abi_encode(pre, post, empty(bytes32)))
+    count: uint256 = 1
+    last_timestamp: uint256 = self._info(index - 1, 80, 64)
+    data_hash: bytes32 = empty(bytes32)
+    # Unchecked arithmetic below is safe (positions stay under MAX_BATCH_BYTES, counts
+    # under 256) and saves gas in the loop that runs once per commitment.
+    for _: uint256 in range(MAX_SEGMENTS):
+        if position == size:
+            break
+        assert count < MAX_SEGMENTS, "rollup: too many commitments"
+        left: uint256 = unsafe_sub(size, position)
+        assert left >= COMMITMENT_HEADER, "rollup: bytes after the last commitment"
+        assert left >= MIN_COMMITMENT, "rollup: batch ends inside a commitment"
+        # The 10 header bytes, read as the top of a word.
+        head: uint256 = extract32(_data, position, output_type=uint256) >> 176
+        kind: uint256 = head >> 72
+        txs: uint256 = (head >> 64) % 256
+        timestamp: uint256 = head % 2**64
+        assert kind >= KIND_TRANSFER and kind <= KIND_CHANNEL, "rollup: unknown commitment kind"
+        assert txs >= 1 and txs <= MAX_COMMITMENT_TXS, "rollup: a commitment holds 1 to 32 transactions"
+        end: uint256 = unsafe_add(position, COMMITMENT_HEADER)
+        if kind == KIND_TRANSFER:
+            end = unsafe_add(end, unsafe_mul(txs, TRANSFER_SIZE))
+        elif kind == KIND_WITHDRAW:
+            end = unsafe_add(end, unsafe_mul(txs, WITHDRAW_SIZE))
+        else:
+            for _k: uint256 in range(txs, bound=MAX_COMMITMENT_TXS):
+                # A channel transaction and the commitment's trailer take 87 bytes or more.
+                assert unsafe_add(end, 32) <= size, "rollup: batch ends inside a commitment"
+                op: uint256 = extract32(_data, end, output_type=uint256) >> 248
+                assert op >= 1 and op <= 7, "rollup: unknown channel op"
+                end = unsafe_add(end, (CHANNEL_OP_SIZES >> unsafe_mul(8, op)) % 256)
+        end = unsafe_add(end, COMMITMENT_TRAILER)
+        assert end <= size, "rollup: batch ends inside a commitment"
+        assert timestamp >= last_timestamp, "rollup: commitment timestamps go backwards"
+        assert timestamp <= block.timestamp, "rollup: commitment timestamp in the future"
+        last_timestamp = timestamp
+        pre = post
+        post = extract32(_data, unsafe_sub(end, ROOT_SIZE))
+        # A statement of its own: Vyper frees the slice's buffer (typed 120,000 bytes)
+        # when the statement ends, so nothing is placed beyond it in memory, and
+        # memory grows by the commitment's size only (not by ~100,000 gas of expansion).
+        data_hash = keccak256(slice(_data, position, unsafe_sub(end, position)))
+        node: bytes32 = keccak256(abi_encode(pre, post, data_hash))
+        count = unsafe_add(count, 1)
+        width: uint256 = count
+        for level: uint256 in range(SEGMENT_LEVELS):
+            if width % 2 == 1:
+                branch[level] = node
+                break
+            node = keccak256(concat(branch[level], node))
+            width = width >> 1
+        position = end
+    assert deposits > 0 or count > 1, "rollup: empty batch"
+    assert _state_root == post, "rollup: state root is not the last post root"
+    return self._record_batch(_state_root, _queue_end, keccak256(_data), self._segments_root(branch, count), count, fee_recipient, last_timestamp)
 
 
 @external
-def submit_batch_blob(_state_root: bytes32, _queue_end: uint256) -> uint256:
+def submit_batch_blob(_state_root: bytes32, _queue_end: uint256, _segment_leaves: DynArray[bytes32, MAX_SEGMENTS]) -> uint256:
     """
     @notice Post a batch whose data travels as the transaction's first EIP-4844 blob
             (cheaper than calldata when blob gas is cheap). The logged data hash is the
             blob's versioned hash; nodes keep the blob contents, which L1 prunes.
+    @dev    Not fraud-provable yet. The contract cannot read a blob, so it checks neither
+            the framing nor that the stated segment leaves match the data; a dispute
+            would need each commitment's bytes opened against the blob with KZG
+            point-evaluation proofs. The fee recipient is stored as 0 and the last
+            timestamp is carried over from the previous batch.
+    @param _segment_leaves The batch's segment leaves, segment 0 first (see submit_batch).
     """
+    self._start_batch(_queue_end)
     versioned_hash: bytes32 = blobhash(0)
     assert versioned_hash != empty(bytes32), "rollup: no blob attached"
-    return self._record_batch(_state_root, _queue_end, versioned_hash)
+    assert len(_segment_leaves) > 0, "rollup: a batch has at least one segment"
+    branch: bytes32[SEGMENT_LEVELS] = empty(bytes32[SEGMENT_LEVELS])
+    count: uint256 = 0
+    for leaf: bytes32 in _segment_leaves:
+        branch = self._push_leaf(branch, count, leaf)
+        count += 1
+    last_timestamp: uint256 = self._info(self._batch_count() - 1, 80, 64)
+    return self._record_batch(_state_root, _queue_end, versioned_hash, self._segments_root(branch, count), count, 0, last_timestamp)
+
+
+@view
+@internal
+def _start_batch(_queue_end: uint256) -> uint256:
+    # Checks every batch needs before its data; returns the previous batch's queue end.
+    assert not self.frozen, "rollup: frozen"
+    assert self.bond[msg.sender] >= MIN_BOND, "rollup: proposer bond too small"
+    previous_end: uint256 = self._info(self._batch_count() - 1, 40, 40)
+    assert _queue_end >= previous_end and _queue_end <= self.queue_length, "rollup: bad queue position"
+    return previous_end
 
 
 @internal
-def _record_batch(_state_root: bytes32, _queue_end: uint256, _data_hash: bytes32) -> uint256:
-    assert not self.frozen, "rollup: frozen"
-    assert self.bond[msg.sender] >= MIN_BOND, "rollup: proposer bond too small"
-    index: uint256 = self.batch_count
-    previous_end: uint256 = self.batch_queue_end[index - 1]
-    assert _queue_end >= previous_end and _queue_end <= self.queue_length, "rollup: bad queue position"
+def _record_batch(_state_root: bytes32, _queue_end: uint256, _data_hash: bytes32, _segments_root: bytes32, _segment_count: uint256, _fee_recipient: uint256, _last_timestamp: uint256) -> uint256:
+    counters: uint256 = self.batch_counters
+    index: uint256 = counters % 2**128
+    serial: uint256 = (counters >> 128) + 1
     self.batch_root[index] = _state_root
-    self.batch_time[index] = block.timestamp
-    self.batch_queue_end[index] = _queue_end
+    self.batch_segments_root[index] = _segments_root
+    # Each field fits its bits: times are below 2**40 until the year 36812, and the
+    # queue end is at most the queue length, one L1 transaction per entry.
+    self.batch_info[index] = block.timestamp | (_queue_end << 40) | (_last_timestamp << 80) | (serial << 144) | (_fee_recipient << 208) | (_segment_count << 232)
     self.batch_proposer[index] = msg.sender
     self.last_batch_of[msg.sender] = index
-    self.batch_count = index + 1
-    log BatchPosted(index=index, state_root=_state_root, queue_end=_queue_end, data_hash=_data_hash, proposer=msg.sender)
+    self.batch_counters = (serial << 128) | (index + 1)
+    log BatchPosted(index=index, state_root=_state_root, queue_end=_queue_end, data_hash=_data_hash, proposer=msg.sender, segments_root=_segments_root, segment_count=_segment_count, serial=serial)
     return index
 
 
 @view
+@external
+def batch_count() -> uint256:
+    """
+    @notice How many batches there are, genesis (batch 0) included.
+    """
+    return self._batch_count()
+
+
+@view
+@external
+def last_serial() -> uint256:
+    """
+    @notice The serial of the newest batch ever posted (0 before the first).
+    """
+    return self.batch_counters >> 128
+
+
+@view
+@internal
+def _batch_count() -> uint256:
+    return self.batch_counters % 2**128
+
+
+@view
+@external
+def batch_time(_index: uint256) -> uint256:
+    """
+    @notice When batch `_index` was posted: its challenge window starts then.
+    """
+    return self._info(_index, 0, 40)
+
+
+@view
+@external
+def batch_queue_end(_index: uint256) -> uint256:
+    """
+    @notice The L1 queue position after the operations batch `_index` processed.
+    """
+    return self._info(_index, 40, 40)
+
+
+@view
+@external
+def batch_last_timestamp(_index: uint256) -> uint256:
+    """
+    @notice The timestamp of batch `_index`'s last commitment (the previous batch's when
+            it has none): the next batch's commitments may not be older.
+    """
+    return self._info(_index, 80, 64)
+
+
+@view
+@external
+def batch_serial(_index: uint256) -> uint256:
+    """
+    @notice The serial of the batch now at `_index`: batches posted later have larger ones.
+    """
+    return self._info(_index, 144, 64)
+
+
+@view
+@external
+def batch_fee_recipient(_index: uint256) -> uint256:
+    """
+    @notice The L2 account index batch `_index` pays its fees to (0 for a blob batch).
+    """
+    return self._info(_index, 208, 24)
+
+
+@view
+@external
+def batch_segment_count(_index: uint256) -> uint256:
+    """
+    @notice How many segments batch `_index` has: its commitments plus one.
+    """
+    return self._info(_index, 232, 16)
+
+
+@view
+@internal
+def _info(_index: uint256, _shift: uint256, _bits: uint256) -> uint256:
+    return (self.batch_info[_index] >> _shift) & ((1 << _bits) - 1)
+
+
+@pure
+@internal
+def _push_leaf(_branch: bytes32[SEGMENT_LEVELS], _count: uint256, _leaf: bytes32) -> bytes32[SEGMENT_LEVELS]:
+    # Incremental Merkle tree (as in the beacon deposit contract): _branch[level] holds
+    # the root of the last complete subtree of 2**level leaves not yet paired. Memory
+    # stays at 11 words instead of a 1,024-leaf array.
+    branch: bytes32[SEGMENT_LEVELS] = _branch
+    node: bytes32 = _leaf
+    size: uint256 = _count + 1
+    for level: uint256 in range(SEGMENT_LEVELS):
+        if size % 2 == 1:
+            branch[level] = node
+            break
+        node = keccak256(concat(branch[level], node))
+        size = size >> 1
+    return branch
+
+
+@pure
+@internal
+def _segments_root(_branch: bytes32[SEGMENT_LEVELS], _count: uint256) -> bytes32:
+    # The root over the _count leaves padded with zero leaves to the next power of
+    # two (a single leaf is its own root); src/l2gpu/core/l2/segments.py mirrors it.
+    depth: uint256 = 0
+    for _: uint256 in range(SEGMENT_LEVELS):
+        if 1 << depth >= _count:
+            break
+        depth += 1
+    if _count == 1 << depth:
+        return _branch[depth]
+    node: bytes32 = empty(bytes32)
+    zero: bytes32 = empty(bytes32)
+    size: uint256 = _count
+    for level: uint256 in range(SEGMENT_LEVELS):
+        if level == depth:
+            break
+        if size % 2 == 1:
+            node = keccak256(concat(_branch[level], node))
+        else:
+            node = keccak256(concat(node, zero))
+        zero = keccak256(concat(zero, zero))
+        size = size >> 1
+    return node
+
+
 @external
 def is_final(_index: uint256) -> bool:
     """
@@ -226,15 +535,15 @@ def last_final_batch() -> uint256:
 def _is_final(_index: uint256) -> bool:
     if _index == 0:
         return True
-    if _index >= self.batch_count:
+    if _index >= self._batch_count():
         return False
-    return block.timestamp >= self.batch_time[_index] + CHALLENGE_WINDOW
+    return block.timestamp >= self._info(_index, 0, 40) + CHALLENGE_WINDOW
 
 
 @view
 @internal
 def _last_final() -> uint256:
-    index: uint256 = self.batch_count - 1
+    index: uint256 = self._batch_count() - 1
     for _: uint256 in range(10000):
         if self._is_final(index):
             return index
@@ -292,7 +601,7 @@ def freeze():
             is accepted and everyone exits against the last final root.
     """
     assert not self.frozen, "rollup: frozen"
-    consumed: uint256 = self.batch_queue_end[self.batch_count - 1]
+    consumed: uint256 = self._info(self._batch_count() - 1, 40, 40)
     assert consumed < self.queue_length, "rollup: nothing is waiting"
     assert block.timestamp > self.queue_time[consumed] + FORCE_DELAY, "rollup: the sequencer still has time"
     final: uint256 = self._last_final()
@@ -367,14 +676,15 @@ def exit_channel(
 
 
 @external
-def refund_queued(_index: uint256, _kind: uint256, _sender: address, _amount: uint256, _key_hash: bytes32, _pop_hash: bytes32):
+def refund_queued(_index: uint256, _kind: uint256, _sender: address, _amount: uint256, _key_hash: bytes32, _pop_hash: bytes32, _account_index: uint256):
     """
     @notice After a freeze: return a deposit that no final batch processed.
+    @param _account_index The L2 account index the entry recorded (see the Queued event).
     """
     assert self.frozen, "rollup: not frozen"
-    assert _index >= self.batch_queue_end[self.frozen_batch] and _index < self.queue_length, "rollup: processed by a final batch"
+    assert _index >= self._info(self.frozen_batch, 40, 40) and _index < self.queue_length, "rollup: processed by a final batch"
     assert not self.deposit_refunded[_index], "rollup: already refunded"
-    assert self.queue[_index] == keccak256(abi_encode(_kind, _sender, _amount, _key_hash, _pop_hash)), "rollup: not that queue entry"
+    assert self.queue[_index] == keccak256(abi_encode(_kind, _sender, _amount, _key_hash, _pop_hash, _account_index)), "rollup: not that queue entry"
     self.deposit_refunded[_index] = True
     if _kind == KIND_DEPOSIT:
         log FrozenExit(kind=3, index=_index, recipient=_sender, amount=_amount)

@@ -23,7 +23,7 @@ from l2gpu.core.l2.transactions import (
     Withdraw,
 )
 from l2gpu.core.types import Seconds, Timestamp, Wei
-from l2gpu.node.sequencer import Rejected
+from l2gpu.node.sequencer import Rejected, Sequencer
 
 from .helpers import CHAIN, ROLLUP, T0, World
 
@@ -55,6 +55,27 @@ def test_transfers_and_withdrawals_are_sealed_and_replay_to_the_same_root() -> N
     assert world.balance_of(0) == 10**18 + 3 * FEE
     assert world.state.exits[0].amount == 5 * 10**16
     assert replay(world, [report.batch]).root() == world.state.root()
+
+
+def test_commitments_hold_at_most_32_transactions() -> None:
+    world = World()
+    for _ in range(40):
+        world.send(Transfer(1, 2, Wei(10**15), FEE))
+    report = world.sequencer.seal()
+    assert [len(c.txs) for c in report.commitments] == [32, 8]
+    with pytest.raises(ValueError, match="1 to 32 transactions"):
+        Sequencer(world.state, fee_recipient=0, cosigners={}, clock=lambda: Timestamp(T0),
+                  max_per_commitment=33)  # fmt: skip
+
+
+def test_commitment_timestamps_never_go_back_when_the_clock_does() -> None:
+    world = World()
+    world.send(Transfer(1, 2, Wei(10**15), FEE))
+    first = world.sequencer.seal().commitments[0]
+    world.now -= 100  # a wall clock stepped back: L1 would refuse an older commitment
+    world.send(Transfer(1, 2, Wei(10**15), FEE))
+    second = world.sequencer.seal().commitments[0]
+    assert second.timestamp == first.timestamp
 
 
 def test_invalid_transactions_are_dropped_with_their_reason() -> None:
@@ -175,6 +196,7 @@ def test_a_tampered_commitment_is_rejected_and_rolled_back() -> None:
         (b"\x01" + bytes(6), "ends inside the deposit count"),
         (b"\x01" + bytes(7) + b"\x09", "unknown commitment kind 9"),
         (b"\x01" + bytes(7) + b"\x01\x00", "empty commitment"),
+        (b"\x01" + bytes(7) + b"\x01\x21", "at most 32 transactions"),
         (b"\x01" + bytes(7) + b"\x01\x01" + bytes(8) + bytes(7), "ends inside the amount"),
         (b"\x01" + bytes(7) + b"\x03\x01" + bytes(8) + b"\x63", "unknown channel op 99"),
     ],

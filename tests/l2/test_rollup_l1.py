@@ -11,6 +11,7 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.l2.codec import Batch, decode_batch
 from l2gpu.core.l2.commitment import apply_commitment
 from l2gpu.core.l2.envelope import seal
+from l2gpu.core.l2.segments import segments, segments_root
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.stf import state_transition
 from l2gpu.core.l2.transactions import (
@@ -76,7 +77,13 @@ class Rollup:
         assert report.batch is not None
         assert report.dropped == []
         self.batches.append(report.batch)
+        contract = self.client.contract
+        previous = bytes(contract.call("batch_root", int(contract.call("batch_count")) - 1))
         index, _ = self.client.submit(report.batch, self.state.deposits_processed, self.operator)
+        # L1 parsed the batch into the same segments as the Python spec.
+        expected = segments_root(segments(report.batch, previous))
+        assert bytes(contract.call("batch_segments_root", index)) == expected
+        assert contract.call("batch_segment_count", index) == len(report.batch.commitments) + 1
         return index
 
     def replay(self, batches: int) -> L2State:
@@ -226,14 +233,18 @@ def test_batches_go_to_l1_as_blobs_or_calldata(rollup: Rollup, tmp_path) -> None
     report = node.seal_and_post()
     index = node.posted[-1]
     assert node.post_modes[index] == "blob"
-    data_hash = node.post_receipts[index].event("BatchPosted").args["data_hash"]
-    assert data_hash[0] == 1  # an EIP-4844 versioned hash, not keccak of calldata
+    posted = node.post_receipts[index].event("BatchPosted").args
+    assert posted["data_hash"][0] == 1  # an EIP-4844 versioned hash, not keccak of calldata
+    # L1 cannot read the blob: the segment leaves came as calldata, and give the same root.
+    genesis = bytes(rollup.client.contract.call("batch_root", 0))
+    assert posted["segments_root"] == segments_root(segments(report.batch, genesis))
+    assert posted["segment_count"] == 1
     assert from_blob(to_blob(report.batch.encode())) == report.batch.encode()
     with pytest.raises(BlobError, match="do not fit one blob"):
         to_blob(bytes(130_000))
     auto = RollupNode(rollup.client, open_database(f"sqlite:///{tmp_path / 'm.db'}"),
                       rollup.operator, cosigners={})  # fmt: skip
-    # A batch of one deposit is cheaper as calldata than a whole blob's execution gas.
+    # auto posts calldata, the fraud-provable form, even where a blob would be cheaper.
     assert auto.choose_posting(report.batch, 1) == "calldata"
 
 

@@ -27,8 +27,6 @@ from l2gpu.node.wal import (
 )
 
 log = logging.getLogger(__name__)
-BLOB_GAS = 131_072
-BLOB_EXECUTION_GAS = 130_000  # measured: submit_batch_blob uses about 129,000 gas
 
 
 class RollupNode:
@@ -159,14 +157,14 @@ class RollupNode:
         return reposted
 
     def choose_posting(self, batch: Batch, queue_end: int) -> str:
-        """calldata or blob: the fixed choice, or with ``auto`` the cheaper at current fees."""
-        if self.posting != "auto":
-            return self.posting
-        chain = self.rollup.chain
-        base_fee = int(chain.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-        calldata_cost = self.rollup.calldata_gas(batch, queue_end, self.proposer) * base_fee
-        blob_cost = BLOB_EXECUTION_GAS * base_fee + BLOB_GAS * self.rollup.blob_base_fee()
-        return "blob" if blob_cost < calldata_cost else "calldata"
+        """calldata or blob: ``auto`` is calldata, blob only when asked for by name.
+
+        A calldata batch can be disputed: L1 parses it and a fraud proof reads a
+        commitment's bytes from it. A blob batch cannot yet (L1 cannot read a blob;
+        each commitment would need a KZG point-evaluation proof), so blobs, cheaper
+        for large batches, are an explicit choice that gives up fraud proofs.
+        """
+        return "calldata" if self.posting == "auto" else self.posting
 
     def _replay(self, sealed: list[tuple[Batch, int]]) -> tuple[list[object], list[RootParts]]:
         included: list[object] = []

@@ -3,6 +3,10 @@
 It turns ``Queued`` logs into the L2's L1 operations (deposits and forced
 withdrawals) for the sequencer, posts sealed batches, and builds the Merkle
 proofs a user needs to claim an exit, or to leave a frozen rollup.
+
+Each queue entry also records the L2 account index L1 gave its sender (at the
+first deposit, in queue order): the L2 cannot prove that an address has no
+account, so a fraud proof takes the index from L1 (:meth:`queue_account_index`).
 """
 
 from __future__ import annotations
@@ -10,16 +14,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from eth_abi.abi import encode
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.l2.blob import to_blob
 from l2gpu.core.l2.codec import Batch
+from l2gpu.core.l2.segments import segment_leaf, segments
 from l2gpu.core.l2.state import Account, L2Channel, L2State, RootParts
 from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw, L1Operation
 from l2gpu.core.types import Address, Wei
-from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
+from l2gpu.l1 import Chain, DeployedContract, L1Error, Receipt, compile_contract
+from l2gpu.l1.chain import checksum, to_web3
 from l2gpu.l1.logs import LogPoller
 from l2gpu.payments.manager import as_tuple
 
@@ -27,6 +34,9 @@ CONTRACT_SOURCE = "rollup/Rollup.vy"
 SEVEN_DAYS = 7 * 24 * 3600
 TWELVE_HOURS = 12 * 3600
 KIND_DEPOSIT, KIND_FORCED_WITHDRAW = 1, 2
+NO_ACCOUNT = (1 << 24) - 1  # Rollup.NO_ACCOUNT: the sender never deposited
+BLOB_POST_GAS = 300_000
+BLOB_GAS_PER_LEAF = 2_000  # calldata (at the EIP-7623 floor) and hashing of one leaf
 
 
 class RollupClient:
@@ -38,6 +48,7 @@ class RollupClient:
         self.address = contract.address
         self._queue_poller = LogPoller(chain, [contract])
         self._queued: list[L1Operation] = []
+        self._account_indices: dict[int, int] = {}
 
     @classmethod
     def deploy(
@@ -78,6 +89,7 @@ class RollupClient:
                 continue
             args: Any = event.args
             address = args["sender"]
+            self._account_indices[args["index"]] = int(args["account_index"])
             if args["kind"] == KIND_DEPOSIT:
                 key, proof = bytes(args["bls_key"]), bytes(args["proof_of_possession"])
                 fresh.append(Deposit(args["index"], address, Wei(args["amount"]), key, proof))
@@ -86,14 +98,45 @@ class RollupClient:
         self._queued.extend(fresh)
         return fresh
 
+    def queue_account_index(self, queue_index: int) -> int:
+        """The L2 account index queue entry ``queue_index`` recorded, from its ``Queued`` log.
+
+        ``NO_ACCOUNT`` for a forced withdrawal by an address that had never deposited.
+        """
+        known = self._account_indices.get(queue_index)
+        if known is not None:
+            return known
+        queued = next(i for i in self.contract.abi if i.get("name") == "Queued")
+        signature = f"Queued({','.join(i['type'] for i in queued['inputs'])})"
+        logs = self.chain.w3.eth.get_logs({
+            "fromBlock": 0, "toBlock": "latest", "address": checksum(self.address),
+            "topics": ["0x" + keccak256(signature.encode()).hex(),
+                       "0x" + queue_index.to_bytes(32, "big").hex()],
+        })  # fmt: skip
+        for event in self.contract.decode_logs(logs):
+            if event.name == "Queued":
+                self._account_indices[queue_index] = int(event.args["account_index"])
+                return self._account_indices[queue_index]
+        raise L1Error(f"no queue entry {queue_index} on L1")
+
     def queue_entry_args(self, operation: L1Operation) -> tuple[Any, ...]:
-        """(index, kind, sender, amount, key hash, proof hash): what refund_queued takes."""
+        """(index, kind, sender, amount, key hash, proof hash, account index): the fields
+        of the queue entry's hash, what refund_queued takes."""
         op = operation
+        account = self.queue_account_index(op.queue_index)
         if isinstance(op, Deposit):
             key_hash, proof_hash = keccak256(op.bls_key), keccak256(op.proof_of_possession)
-            return (op.queue_index, KIND_DEPOSIT, op.address, op.amount, key_hash, proof_hash)
+            return (op.queue_index, KIND_DEPOSIT, op.address, op.amount, key_hash, proof_hash,
+                    account)  # fmt: skip
         empty = keccak256(b"")
-        return (op.queue_index, KIND_FORCED_WITHDRAW, op.address, op.amount, empty, empty)
+        return (op.queue_index, KIND_FORCED_WITHDRAW, op.address, op.amount, empty, empty,
+                account)  # fmt: skip
+
+    def queue_entry_hash(self, operation: L1Operation) -> bytes:
+        """The hash ``Rollup.queue(index)`` holds for ``operation``."""
+        _, *fields = self.queue_entry_args(operation)
+        types = ["uint256", "address", "uint256", "bytes32", "bytes32", "uint256"]
+        return keccak256(encode(types, [to_web3(f) for f in fields]))
 
     # -- batches ------------------------------------------------------------------------
 
@@ -109,18 +152,31 @@ class RollupClient:
         return int(receipt.event("BatchPosted").args["index"]), receipt
 
     def submit_blob(
-        self, batch: Batch, queue_end: int, proposer: LocalAccount
+        self,
+        batch: Batch,
+        queue_end: int,
+        proposer: LocalAccount,
+        previous_root: bytes | None = None,
     ) -> tuple[int, Receipt, bytes]:
-        """Post ``batch`` as an EIP-4844 blob; return (batch index, receipt, the blob)."""
+        """Post ``batch`` as an EIP-4844 blob; return (batch index, receipt, the blob).
+
+        L1 cannot read the blob, so the batch's segment leaves go along as calldata;
+        ``previous_root`` (the root ``batch`` starts from) defaults to L1's newest.
+        Blob batches are not fraud-provable yet (see ``Rollup.submit_batch_blob``).
+        """
+        if previous_root is None:
+            newest = int(self.contract.call("batch_count")) - 1
+            previous_root = bytes(self.contract.call("batch_root", newest))
+        leaves = [segment_leaf(s) for s in segments(batch, previous_root)]
         blob = to_blob(batch.encode())
-        fn = self.contract.function("submit_batch_blob", batch.post_root, queue_end)
+        fn = self.contract.function("submit_batch_blob", batch.post_root, queue_end, leaves)
         w3 = self.chain.w3
         base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
         tx = fn.build_transaction(self.chain.tx_params(proposer, {
             "from": proposer.address, "maxPriorityFeePerGas": 1, "maxFeePerGas": 2 * base + 1,
             "maxFeePerBlobGas": 2 * self.blob_base_fee() + 1,
             # Fixed, not estimated: an estimate runs without the blob and would revert.
-            "gas": 300_000,
+            "gas": BLOB_POST_GAS + BLOB_GAS_PER_LEAF * len(leaves),
         }))  # fmt: skip
         signed = proposer.sign_transaction(tx, blobs=[blob])
         tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -135,11 +191,6 @@ class RollupClient:
             return int(self.chain.w3.eth.blob_base_fee)
         except Exception:  # a node without EIP-4844 support answers with an error
             return 1
-
-    def calldata_gas(self, batch: Batch, queue_end: int, proposer: LocalAccount) -> int:
-        """Estimated gas of posting ``batch`` as calldata."""
-        fn = self.contract.function("submit_batch", batch.encode(), batch.post_root, queue_end)
-        return int(fn.estimate_gas({"from": proposer.address}))
 
     def is_final(self, index: int) -> bool:
         """Whether batch ``index`` is past its challenge window."""

@@ -2,9 +2,10 @@
 
 Flow: ``submit`` checks an envelope (signature, nonce, encodability) and queues it;
 ``deposit`` queues an L1 deposit; ``seal`` applies queued deposits, then forms
-commitments of up to ``max_per_commitment`` transactions of one kind in arrival
-order: it applies them to the state under a checkpoint, asks every signer to
-co-sign the commitment's message, and keeps the commitment only when all did.
+commitments of up to ``max_per_commitment`` (at most 32) transactions of one kind
+in arrival order: it applies them to the state under a checkpoint, asks every
+signer to co-sign the commitment's message, and keeps the commitment only when all
+did.
 A signer that refuses or is offline has its transactions dropped (it is told
 why) and the commitment is formed again without them. Each ``seal`` returns the batch
 (deposits first, then commitments) for the batch poster.
@@ -24,7 +25,7 @@ from typing import Protocol
 from l2gpu.core.crypto.bls import aggregate, verify_aggregate_same_message
 from l2gpu.core.errors import InvalidValue, L2gpuError
 from l2gpu.core.l2.codec import (
-    MAX_PER_COMMITMENT,
+    MAX_COMMITMENT_TXS,
     Batch,
     CodecError,
     Commitment,
@@ -33,6 +34,7 @@ from l2gpu.core.l2.codec import (
 )
 from l2gpu.core.l2.commitment import MAX_SIGNERS, signing_message
 from l2gpu.core.l2.envelope import Envelope, rollup_domain
+from l2gpu.core.l2.segments import MAX_SEGMENTS
 from l2gpu.core.l2.state import NO_BLS_KEY, L2State
 from l2gpu.core.l2.stf import L2Error, signers, state_transition
 from l2gpu.core.l2.transactions import BlockContext, L1Operation, UserTx
@@ -84,10 +86,10 @@ class Sequencer:
         fee_recipient: int,
         cosigners: Mapping[int, CoSigner] | Callable[[int], CoSigner | None],
         clock: Callable[[], Timestamp],
-        max_per_commitment: int = 64,
+        max_per_commitment: int = MAX_COMMITMENT_TXS,
     ) -> None:
-        if not 1 <= max_per_commitment <= MAX_PER_COMMITMENT:
-            raise ValueError(f"a commitment holds 1 to {MAX_PER_COMMITMENT} transactions")
+        if not 1 <= max_per_commitment <= MAX_COMMITMENT_TXS:
+            raise ValueError(f"a commitment holds 1 to {MAX_COMMITMENT_TXS} transactions")
         self.state = state
         self.fee_recipient = fee_recipient
         self._cosigners = cosigners
@@ -98,6 +100,7 @@ class Sequencer:
         self.pending_per_sender: dict[int, int] = {}
         self.deposit_queue: deque[L1Operation] = deque()
         self._sequence = 0
+        self._last_timestamp = 0
 
     # -- admission ---------------------------------------------------------------
 
@@ -137,7 +140,8 @@ class Sequencer:
             state_transition(self.state, self.deposit_queue.popleft(), self._block())
             report.deposits += 1
         deposits_root = self.state.root() if report.deposits else b""
-        while self.mempool:
+        # L1 takes at most MAX_SEGMENTS - 1 commitments per batch; the rest waits.
+        while self.mempool and len(report.commitments) < MAX_SEGMENTS - 1:
             commitment = self._seal_one(report)
             if commitment is not None:
                 report.commitments.append(commitment)
@@ -147,7 +151,10 @@ class Sequencer:
         return report
 
     def _block(self) -> BlockContext:
-        return BlockContext(self.clock(), self.fee_recipient)
+        # L1 refuses a commitment older than the one before it: a clock that steps
+        # back (a wall clock corrected by NTP) must not make a batch unpostable.
+        self._last_timestamp = max(self._last_timestamp, self.clock())
+        return BlockContext(Timestamp(self._last_timestamp), self.fee_recipient)
 
     def _seal_one(self, report: SealReport) -> Commitment | None:
         kind = kind_of(self.mempool[0].envelope.tx)

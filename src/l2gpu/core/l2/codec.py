@@ -25,6 +25,10 @@ Bodies, per transaction (accounts and channels by 3-byte index, amounts as
 Voucher amounts are exact (the renter signed that exact number); everything else
 must be representable, and wallets round down before signing. Decoding rejects
 malformed bytes with a named :class:`CodecError` and never crashes.
+
+A commitment holds 1 to :data:`MAX_COMMITMENT_TXS` transactions: the L1 contract
+checks every batch's framing at submission (``Rollup.submit_batch``) with the same
+bound, and a fraud proof re-executes one commitment, whose cost grows with it.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from l2gpu.core.types import Seconds, Timestamp, Wei
 
 VERSION = 1
 KIND_TRANSFER, KIND_WITHDRAW, KIND_CHANNEL = 1, 2, 3
-MAX_PER_COMMITMENT = 255
+MAX_COMMITMENT_TXS = 32
 SIGNATURE_SIZE, ROOT_SIZE = 48, 32
 OP_OPEN, OP_TOP_UP, OP_CLOSE, OP_START, OP_VOUCHER, OP_PROVIDER, OP_SETTLE = range(1, 8)
 
@@ -70,6 +74,8 @@ class Commitment:
 
     def header_and_body(self) -> bytes:
         """Everything the co-signers sign (with the pre-state root): not sig, not root."""
+        if not 1 <= len(self.txs) <= MAX_COMMITMENT_TXS:
+            raise CodecError(f"codec: a commitment holds 1 to {MAX_COMMITMENT_TXS} transactions")
         return (
             bytes((self.kind, len(self.txs)))
             + self.timestamp.to_bytes(8, "big")
@@ -160,16 +166,27 @@ def decode_tx(kind: int, body: bytes) -> UserTx:
 
 def decode_batch(data: bytes) -> Batch:
     """Parse batch bytes; raise CodecError naming the first fault."""
+    return split_batch(data)[0]
+
+
+def split_batch(data: bytes) -> tuple[Batch, tuple[bytes, ...]]:
+    """Parse batch bytes, and return each commitment's bytes as posted, too.
+
+    L1 hashes the posted bytes, which re-encoding the parsed batch does not always
+    give back (an amount has more than one encoding: ``10 * 10**0`` or ``1 * 10**1``).
+    """
     reader = _Reader(data)
     if reader.take(1, "version")[0] != VERSION:
         raise CodecError("codec: unknown batch version")
     fee_recipient = reader.uint(3, "fee recipient")
     deposits = reader.uint(4, "deposit count")
     deposits_root = reader.take(ROOT_SIZE, "deposits root") if deposits else b""
-    commitments = []
+    commitments, raw = [], []
     while not reader.done:
+        start = reader.position
         commitments.append(_decode_commitment(reader))
-    return Batch(fee_recipient, deposits, tuple(commitments), deposits_root)
+        raw.append(data[start : reader.position])
+    return Batch(fee_recipient, deposits, tuple(commitments), deposits_root), tuple(raw)
 
 
 def _decode_commitment(reader: _Reader) -> Commitment:
@@ -179,6 +196,8 @@ def _decode_commitment(reader: _Reader) -> Commitment:
     count = reader.uint(1, "transaction count")
     if count == 0:
         raise CodecError("codec: empty commitment")
+    if count > MAX_COMMITMENT_TXS:
+        raise CodecError(f"codec: a commitment holds at most {MAX_COMMITMENT_TXS} transactions")
     timestamp = Timestamp(reader.uint(8, "timestamp"))
     txs = tuple(_decode_tx(reader, kind) for _ in range(count))
     signature = reader.take(SIGNATURE_SIZE, "aggregate signature")
