@@ -95,6 +95,17 @@ CHANNEL_OP_SIZES: constant(uint256) = (18 << 8) | (15 << 16) | (10 << 24) | (10 
 MAX_SEGMENTS: constant(uint256) = 1024
 SEGMENT_LEVELS: constant(uint256) = 11
 
+interface DisputeGame:
+    def ROLLUP() -> address: view
+    def holds(_batch: uint256) -> bool: view
+
+event BatchesReverted:
+    from_index: indexed(uint256)
+    proposer: indexed(address)
+    slashed: uint256
+    to_challenger: uint256
+
+GAME: public(immutable(DisputeGame))
 CHALLENGE_WINDOW: public(immutable(uint256))
 FORCE_DELAY: public(immutable(uint256))
 MIN_BOND: public(immutable(uint256))
@@ -126,6 +137,7 @@ bond: public(HashMap[address, uint256])
 last_batch_of: public(HashMap[address, uint256])
 exit_claimed: public(HashMap[uint256, bool])
 credit: public(HashMap[address, uint256])
+burned: public(uint256)
 
 frozen: public(bool)
 frozen_batch: public(uint256)
@@ -135,13 +147,17 @@ deposit_refunded: public(HashMap[uint256, bool])
 
 
 @deploy
-def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: uint256, _min_bond: uint256):
+def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: uint256, _min_bond: uint256, _dispute_game: address):
     """
     @notice Start the rollup at the empty state's root (batch 0, final at once).
     @param _challenge_window Seconds a root can be challenged (7 days by default).
     @param _force_delay Seconds the sequencer has to include a queued L1 operation (12 h).
     @param _min_bond Wei a proposer must stake to post batches.
+    @param _dispute_game The DisputeGame that judges fraud proofs; it must name this rollup
+           (it was deployed for the address this contract gets), and it can never change.
     """
+    assert staticcall DisputeGame(_dispute_game).ROLLUP() == self, "rollup: the dispute game judges another rollup"
+    GAME = DisputeGame(_dispute_game)
     CHALLENGE_WINDOW = _challenge_window
     FORCE_DELAY = _force_delay
     MIN_BOND = _min_bond
@@ -228,7 +244,8 @@ def unstake(_amount: uint256):
     @notice Take back bond once every batch you posted is final.
     """
     last: uint256 = self.last_batch_of[msg.sender]
-    assert last == 0 or self._is_final(last), "rollup: a batch of yours is not final"
+    # A reverted batch (index at or past the count) no longer holds the bond.
+    assert last == 0 or last >= self._batch_count() or self._is_final(last), "rollup: a batch of yours is not final"
     assert self.bond[msg.sender] >= _amount, "rollup: bond too small"
     self.bond[msg.sender] -= _amount
     send(msg.sender, _amount)
@@ -537,7 +554,10 @@ def _is_final(_index: uint256) -> bool:
         return True
     if _index >= self._batch_count():
         return False
-    return block.timestamp >= self._info(_index, 0, 40) + CHALLENGE_WINDOW
+    if block.timestamp < self._info(_index, 0, 40) + CHALLENGE_WINDOW:
+        return False
+    # An open challenge on this batch or an earlier one keeps it pending.
+    return not staticcall GAME.holds(_index)
 
 
 @view

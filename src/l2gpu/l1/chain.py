@@ -13,12 +13,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-import eth_abi
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
 from eth_typing import ChecksumAddress
-from eth_utils import function_abi_to_4byte_selector
-from eth_utils.abi import get_abi_input_types, get_abi_output_types
+from eth_utils.abi import (
+    function_abi_to_4byte_selector,
+    get_abi_input_types,
+    get_abi_output_types,
+)
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
@@ -121,18 +125,18 @@ class DeployedContract:
         watcher and to differential fuzzing with 10,000 calls.
         """
         selector, inputs, outputs = self._codec(function)
-        data = selector + eth_abi.encode(inputs, to_web3(list(args)))
+        data = selector + abi_encode(inputs, to_web3(list(args)))
         try:
             raw = self.chain.w3.eth.call({"to": self.address.checksum, "data": HexBytes(data)})
         except REVERT_ERRORS as exc:
             raise ContractRevert(self.name, function, revert_reason(exc)) from exc
-        decoded = eth_abi.decode(outputs, bytes(raw))
+        decoded = abi_decode(outputs, bytes(raw))
         result = to_python(tuple(decoded))
         return result[0] if len(result) == 1 else result
 
     def _codec(self, function: str) -> tuple[bytes, list[str], list[str]]:
         if function not in self._codecs:
-            entry = next((i for i in self.abi if i.get("type") == "function"
+            entry: Any = next((i for i in self.abi if i.get("type") == "function"
                           and i.get("name") == function), None)  # fmt: skip
             if entry is None:
                 raise L1Error(f"{self.name} has no function {function}")

@@ -25,6 +25,7 @@ from l2gpu.core.l2.segments import segment_leaf, segments
 from l2gpu.core.l2.state import Account, L2Channel, L2State, RootParts
 from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw, L1Operation
 from l2gpu.core.types import Address, Wei
+from l2gpu.fraud.deploy import DisputeTerms, deploy_verifiers_and_game
 from l2gpu.l1 import Chain, DeployedContract, L1Error, Receipt, compile_contract
 from l2gpu.l1.chain import checksum, to_web3
 from l2gpu.l1.logs import LogPoller
@@ -49,6 +50,8 @@ class RollupClient:
         self._queue_poller = LogPoller(chain, [contract])
         self._queued: list[L1Operation] = []
         self._account_indices: dict[int, int] = {}
+        game = contract.call("GAME")
+        self.game = chain.attach(compile_contract("rollup/DisputeGame.vy"), game)
 
     @classmethod
     def deploy(
@@ -60,14 +63,29 @@ class RollupClient:
         challenge_window: int = SEVEN_DAYS,
         force_delay: int = TWELVE_HOURS,
         min_bond: int = 10**18,
+        terms: DisputeTerms | None = None,
         cache_dir: Path | None = None,
     ) -> RollupClient:
-        """Deploy a rollup starting at ``genesis_root``."""
+        """Deploy a rollup starting at ``genesis_root``, with its fraud-proof contracts.
+
+        ``terms`` sets the challenge bond and the dispute clocks; by default each clock
+        is a seventh of the challenge window (one day of seven).
+        """
+        if terms is None:
+            period = max(challenge_window // 7, 1)
+            terms = DisputeTerms(min_bond // 10, period, period)
+        game, expected = deploy_verifiers_and_game(chain, sender, terms, cache_dir=cache_dir)
         compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
-        contract = chain.deploy(
-            compiled, genesis_root, challenge_window, force_delay, min_bond, sender=sender
-        )
-        return cls(chain, contract)
+        contract = chain.deploy(compiled, genesis_root, challenge_window, force_delay, min_bond,
+                                game.address, sender=sender)  # fmt: skip
+        if contract.address != expected:
+            raise L1Error(
+                "the rollup was not deployed where its dispute game expects it",
+                "deploy again from an account with no transactions in flight",
+            )
+        client = cls(chain, contract)
+        client.game = game
+        return client
 
     # -- the queue -------------------------------------------------------------------
 

@@ -1,0 +1,274 @@
+"""The watcher: rebuilds the L2 from L1 alone, checks every batch, and fights for the truth.
+
+One honest watcher anywhere is enough to keep the rollup safe. Each :meth:`Watcher.poll`
+turns new L1 logs into actions:
+
+- ``Queued``: remember the L1 operation (the L2 applies it in queue order).
+- ``BatchPosted``: read the batch's bytes from the calldata of the ``submit_batch``
+  transaction, replay it segment by segment on the honest state, and either accept it
+  or challenge the first segment that does not hold (while the window is open).
+- ``RootsRevealed`` on one of its challenges: find the single faulty step (or the
+  co-signature) against the proposer's roots and prove it.
+- ``ChallengeOpened`` against a batch it proposed (``defend``): reveal the honest roots.
+- a game past its deadline: close it (``timeout``), which pays the winner.
+
+Blob batches are not fraud-provable yet (their bytes are not readable on L1); the
+watcher reports them and stops at them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from l2gpu.core.l2.codec import Batch, CodecError, split_batch
+from l2gpu.core.l2.segments import Segment, segments_of_data
+from l2gpu.core.l2.state import L2State
+from l2gpu.core.l2.transactions import BlockContext, L1Operation
+from l2gpu.core.types import Address, ChainId
+from l2gpu.fraud.game import DisputeClient
+from l2gpu.fraud.replay import find_fault, run_segment
+from l2gpu.l1.chain import ContractEvent
+from l2gpu.l1.errors import ContractRevert
+from l2gpu.l1.logs import LogPoller
+from l2gpu.node.rollup_client import RollupClient
+
+
+@dataclass
+class PostedBatch:
+    """A batch as posted on L1, decoded."""
+
+    index: int
+    serial: int
+    proposer: Address
+    data: bytes
+    batch: Batch
+    raw_commitments: tuple[bytes, ...]
+    queue_start: int
+    queue_end: int
+    segments: tuple[Segment, ...] = ()
+
+
+@dataclass
+class Game:
+    """A dispute this watcher takes part in."""
+
+    id: int
+    batch: int
+    serial: int
+    segment: int
+    role: str
+    deadline: int
+    roots: tuple[bytes, ...] | None = None
+    done: bool = False
+
+
+@dataclass
+class Watcher:
+    """Replays the rollup from L1; challenges wrong batches; defends its own."""
+
+    rollup: RollupClient
+    game: DisputeClient
+    account: LocalAccount
+    defend: bool = True
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        chain = self.rollup.chain
+        self.me = Address.from_hex(self.account.address)
+        self.chain_id = ChainId(chain.chain_id)
+        self.state = L2State(self.chain_id, self.rollup.contract.address)
+        self.accepted: list[PostedBatch] = []
+        self.posted: dict[int, PostedBatch] = {}
+        self.ops: dict[int, L1Operation] = {}
+        self.games: dict[int, Game] = {}
+        self.challenged: set[tuple[int, int]] = set()
+        self.blocked_at: int | None = None
+        self._events = LogPoller(chain, [self.rollup.contract, self.game.contract])
+        self.replayed_txs = 0
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def poll(self) -> list[str]:
+        """Read new L1 logs and act on them; return what was done, one line per action."""
+        start = len(self.log)
+        for op in self.rollup.new_operations():
+            self.ops[op.queue_index] = op
+        for event in self._events.poll():
+            self._on_event(event)
+        self._check_batches()
+        self._close_expired()
+        return self.log[start:]
+
+    def _on_event(self, event: ContractEvent) -> None:
+        args: Any = event.args
+        if event.name == "BatchPosted":
+            self._on_batch(event)
+        elif event.name == "BatchesReverted":
+            self._on_revert(int(args["from_index"]))
+        elif event.name == "ChallengeOpened":
+            self._on_challenge(args)
+        elif event.name == "RootsRevealed":
+            game = self.games.get(int(args["id"]))
+            if game is not None and game.role == "challenger":
+                game.roots = tuple(bytes(r) for r in args["roots"])
+                game.deadline = int(args["prove_by"])
+                self._prove(game)
+        elif event.name == "ChallengeResolved":
+            game = self.games.get(int(args["id"]))
+            if game is not None:
+                game.done = True
+                self.log.append(f"game {game.id} on batch {game.batch}: outcome "
+                                f"{int(args['outcome'])} ({args['reason']})")  # fmt: skip
+
+    # -- batches --------------------------------------------------------------------------
+
+    def _on_batch(self, event: ContractEvent) -> None:
+        args: Any = event.args
+        index = int(args["index"])
+        tx = self.rollup.chain.w3.eth.get_transaction(event.tx_hash)  # type: ignore[arg-type]
+        fn, params = self.rollup.contract._contract.decode_function_input(tx["input"])
+        if fn.fn_name != "submit_batch":
+            self.log.append(f"batch {index} was posted as a blob: not fraud-provable yet")
+            self.blocked_at = index if self.blocked_at is None else self.blocked_at
+            return
+        data = bytes(params["_data"])
+        batch, raw = split_batch(data)
+        start = int(self.rollup.contract.call("batch_queue_end", index - 1))
+        self.posted[index] = PostedBatch(index, int(args["serial"]), Address.from_hex(
+            str(args["proposer"])), data, batch, raw, start, int(args["queue_end"]))  # fmt: skip
+
+    def _on_revert(self, from_index: int) -> None:
+        for index in [i for i in self.posted if i >= from_index]:
+            del self.posted[index]
+        self.log.append(f"batches from {from_index} on were reverted")
+        if len(self.accepted) >= from_index:
+            # An accepted batch was reverted (its proposer lost a game it could have
+            # won): rebuild the honest state up to the batch before it.
+            self.accepted = self.accepted[: from_index - 1]
+            self.state = self.state_at(from_index, 0)
+        self.blocked_at = None
+
+    def _check_batches(self) -> None:
+        while self.blocked_at is None:
+            index = len(self.accepted) + 1
+            posted = self.posted.get(index)
+            if posted is None:
+                return
+            previous = self.state.root()
+            try:
+                posted.segments = segments_of_data(posted.data, previous)
+            except CodecError as exc:  # L1 checks the framing, so this is not expected
+                self.log.append(f"batch {index} does not decode: {exc}")
+                self.blocked_at = index
+                return
+            bad = self._first_bad_segment(posted)
+            if bad is None:
+                self.accepted.append(posted)
+                continue
+            self.blocked_at = index
+            self._challenge(posted, bad)
+
+    def _first_bad_segment(self, posted: PostedBatch) -> int | None:
+        """Apply the batch to the state if every segment holds; else the first bad one."""
+        mark = self.state.checkpoint()
+        for segment, claimed in enumerate(posted.segments):
+            txs, block, commitment = self.segment_inputs(posted, segment)
+            run = run_segment(self.state, txs, block, commitment)
+            self.replayed_txs += len(txs)
+            honest = run.post_root() if txs else self.state.root()
+            if honest != claimed.post_root:
+                self.state.rollback(mark)
+                self.state.commit()
+                return segment
+        self.state.commit()
+        return None
+
+    def segment_inputs(self, posted: PostedBatch, segment: int) -> tuple[Any, BlockContext, Any]:
+        """The transactions, block context and commitment (None for segment 0)."""
+        batch = posted.batch
+        if segment == 0:
+            ops = tuple(self.ops[i] for i in range(posted.queue_start, posted.queue_end))
+            return ops, BlockContext(0, batch.fee_recipient), None  # type: ignore[arg-type]
+        commitment = batch.commitments[segment - 1]
+        block = BlockContext(commitment.timestamp, batch.fee_recipient)
+        return commitment.txs, block, commitment
+
+    def state_at(self, batch_index: int, segment: int) -> L2State:
+        """A fresh state as it was before ``segment`` of batch ``batch_index`` (replayed)."""
+        state = L2State(self.chain_id, self.rollup.contract.address)
+        history = [b for b in self.accepted if b.index < batch_index]
+        target = self.posted.get(batch_index)
+        for posted in history:
+            for s in range(len(posted.segments)):
+                txs, block, commitment = self.segment_inputs(posted, s)
+                run_segment(state, txs, block, commitment)
+        if target is not None:
+            for s in range(segment):
+                txs, block, commitment = self.segment_inputs(target, s)
+                run_segment(state, txs, block, commitment)
+        state.commit()
+        return state
+
+    # -- games ----------------------------------------------------------------------------
+
+    def _challenge(self, posted: PostedBatch, segment: int) -> None:
+        if (posted.serial, segment) in self.challenged:
+            return
+        self.challenged.add((posted.serial, segment))
+        try:
+            gid, _ = self.game.challenge(posted.index, posted.segments, segment, self.account)
+        except ContractRevert as exc:
+            self.log.append(f"could not challenge batch {posted.index}: {exc}")
+            return
+        deadline = int(self.game.status(gid)["deadline"])
+        self.games[gid] = Game(gid, posted.index, posted.serial, segment, "challenger", deadline)
+        self.log.append(f"challenged batch {posted.index} segment {segment} (game {gid})")
+
+    def _on_challenge(self, args: Any) -> None:
+        gid, index, segment = int(args["id"]), int(args["batch"]), int(args["segment"])
+        posted = self.posted.get(index)
+        if gid in self.games or not self.defend or posted is None or posted.proposer != self.me:
+            return
+        game = Game(gid, index, posted.serial, segment, "defender", int(args["respond_by"]))
+        self.games[gid] = game
+        if not posted.segments:
+            posted.segments = segments_of_data(posted.data, self.state_at(index, 0).root())
+        state = self.state_at(index, segment)
+        txs, block, commitment = self.segment_inputs(posted, segment)
+        run = run_segment(state, txs, block, commitment)
+        if run.post_root() != posted.segments[segment].post_root and txs:
+            self.log.append(f"game {gid}: my batch {index} segment {segment} is wrong; "
+                            "not answering")  # fmt: skip
+            return
+        raw = posted.raw_commitments[segment - 1] if segment else b""
+        self.game.respond(gid, run.roots, raw, self.account)
+        self.log.append(f"game {gid}: revealed {len(run.roots)} roots for batch {index}")
+
+    def _prove(self, game: Game) -> None:
+        posted = self.posted.get(game.batch)
+        if posted is None or game.roots is None:
+            return
+        state = self.state_at(game.batch, game.segment)
+        txs, block, commitment = self.segment_inputs(posted, game.segment)
+        fault = find_fault(state, txs, block, commitment, game.roots)
+        if fault is None:
+            self.log.append(f"game {game.id}: the proposer's roots hold; nothing to prove")
+            return
+        raw = posted.raw_commitments[game.segment - 1] if game.segment else b""
+        receipt = self.game.prove(game.id, game.roots, commitment, raw, fault, self.account)
+        self.log.append(f"game {game.id}: proved {type(fault).__name__} "
+                        f"(gas {receipt.gas_used})")  # fmt: skip
+
+    def _close_expired(self) -> None:
+        now = self.rollup.chain.timestamp()
+        for game in self.games.values():
+            if game.done or now < game.deadline:
+                continue
+            try:
+                self.game.timeout(game.id, self.account)
+            except ContractRevert as exc:
+                self.log.append(f"game {game.id}: timeout refused: {exc}")
+            game.done = True
