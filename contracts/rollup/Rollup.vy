@@ -531,6 +531,30 @@ def _segments_root(_branch: bytes32[SEGMENT_LEVELS], _count: uint256) -> bytes32
 
 
 @external
+def revert_from(_index: uint256, _challenger: address):
+    """
+    @notice Called by the DisputeGame when a fraud proof holds: batch `_index` and every
+            later batch are reverted, and the proposer of `_index` loses its whole bond,
+            half to the challenger and half burned (so that a proposer challenging
+            itself through another address still loses half).
+    """
+    assert msg.sender == GAME.address, "rollup: only the dispute game reverts batches"
+    count: uint256 = self._batch_count()
+    assert _index > 0 and _index < count, "rollup: no such batch"
+    proposer: address = self.batch_proposer[_index]
+    slashed: uint256 = self.bond[proposer]
+    self.bond[proposer] = 0
+    reward: uint256 = slashed // 2
+    self.burned += slashed - reward
+    # The serial counter keeps counting, so a re-posted index gets a new serial.
+    self.batch_counters = (self.batch_counters >> 128 << 128) | _index
+    log BatchesReverted(from_index=_index, proposer=proposer, slashed=slashed, to_challenger=reward)
+    self._pay(_challenger, reward)
+    if slashed > reward:
+        send(empty(address), slashed - reward)
+
+
+@external
 def is_final(_index: uint256) -> bool:
     """
     @notice Whether batch `_index`'s root can no longer be challenged.

@@ -113,6 +113,7 @@ def find_fault(
     """The step to prove against the proposer's revealed roots ``claimed`` (the root
     after each transaction), starting from the honest pre-state ``state``, which is
     left unchanged. None: the proposer's roots and co-signature are all right."""
+    outer = state.recording
     mark = state.checkpoint()
     try:
         for position, tx in enumerate(txs):
@@ -128,7 +129,7 @@ def find_fault(
                 return fault
     finally:
         state.rollback(mark)
-        if mark == 0:
+        if not outer:
             state.commit()
     if commitment is None:
         return None
@@ -144,6 +145,7 @@ def signature_witness(
     ``state`` is the commitment's pre-state, left unchanged; the commitment's
     transactions must all apply (a faulty step is proven by a step proof instead).
     """
+    outer = state.recording
     mark = state.checkpoint()
     closes: list[CloseParties] = []
     signer_ids: list[int] = []
@@ -170,5 +172,5 @@ def signature_witness(
         return SignatureWitness(pre_parts, () if too_many else keys, tuple(closes)), valid
     finally:
         state.rollback(mark)
-        if mark == 0:
+        if not outer:
             state.commit()

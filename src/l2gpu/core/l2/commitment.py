@@ -57,6 +57,7 @@ def message_for(
 
 def apply_commitment(state: L2State, commitment: Commitment, fee_recipient: int) -> bytes:
     """Apply a posted commitment to ``state``; return the new root, or roll back and raise."""
+    outer = state.recording
     mark = state.checkpoint()
     try:
         pre_root = state.root()
@@ -81,9 +82,9 @@ def apply_commitment(state: L2State, commitment: Commitment, fee_recipient: int)
             raise InvalidCommitment("l2: wrong post-state root")
     except InvalidCommitment:
         state.rollback(mark)
-        if mark == 0:
+        if not outer:
             state.commit()
         raise
-    if mark == 0:
+    if not outer:
         state.commit()
     return root

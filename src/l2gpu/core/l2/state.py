@@ -142,6 +142,11 @@ class L2State:
 
     # -- checkpoints (a sequencer tries a commitment, then keeps or drops it) -------
 
+    @property
+    def recording(self) -> bool:
+        """True while a checkpoint is open (an outer caller will commit or roll back)."""
+        return self._journal is not None
+
     def checkpoint(self) -> int:
         """Start (or nest) recording changes; return a mark for :meth:`rollback`."""
         if self._journal is None:

@@ -93,6 +93,7 @@ def step_witness(state: L2State, tx: L2Tx, block: BlockContext) -> StepWitness:
         for i in sorted(channel_ids)
     )
     recorder = _Recorder(state)
+    outer = state.recording
     mark = state.checkpoint()
     try:
         state_transition(recorder, tx, block)  # type: ignore[arg-type]
@@ -100,6 +101,6 @@ def step_witness(state: L2State, tx: L2Tx, block: BlockContext) -> StepWitness:
         pass
     finally:
         state.rollback(mark)
-        if mark == 0:
+        if not outer:
             state.commit()
     return StepWitness(reads, creads, tuple(recorder.paths), len(state.channels))
