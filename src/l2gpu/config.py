@@ -27,6 +27,7 @@ from l2gpu.core.errors import InvalidValue, L2gpuError
 
 ENV_PREFIX = "L2GPU_"
 CONFIG_FILE_ENV = "L2GPU_CONFIG"
+DEBUG_ENV = "L2GPU_DEBUG"
 DEFAULT_CONFIG_FILE = "l2gpu.toml"
 
 SettlementDesign = Literal["channel-l1", "optimistic", "zk", "plasma", "hybrid", "sharded"]
@@ -143,11 +144,12 @@ def load_settings(**overrides: Any) -> Settings:
     invalid value, naming the setting and its source.
     """
     known = set(Settings.model_fields)
+    # L2GPU_DEBUG is read by the CLI's error handler, not a setting.
     unknown_env = sorted(
         key
         for key in os.environ
         if key.startswith(ENV_PREFIX)
-        and key != CONFIG_FILE_ENV
+        and key not in (CONFIG_FILE_ENV, DEBUG_ENV)
         and key[len(ENV_PREFIX) :].lower() not in known
     )
     if unknown_env:

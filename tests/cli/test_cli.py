@@ -67,7 +67,11 @@ def test_a_pending_command_says_so_in_one_line_and_exits_2(
         (["config", "show"], {"L2GPU_PRIVATE_KEY": "0xnothex"}, "64 hex digits"),
         (["config", "show"], {"L2GPU_API_PORT": "eighty"}, "api_port"),
         (["bench", "nosuch"], {}, "unknown benchmark suite 'nosuch'"),
-        (["bench", "fraud"], {}, "lands with issue #5"),
+        (
+            ["config", "show"],
+            {"L2GPU_DEBUG": "1", "L2GPU_L1_PRC": "x"},
+            "unknown setting L2GPU_L1_PRC",
+        ),
         (["--l1-rpc", "http://127.0.0.1:9", "demo"], {}, "no Ethereum JSON-RPC answered"),
     ],
 )

@@ -261,12 +261,29 @@ def status(
 
 def watch(
     ctx: typer.Context,
-    store: Annotated[str, typer.Option("--store", help="Database URL holding the vouchers.")],
+    store: Annotated[
+        str | None, typer.Option("--store", help="Database URL holding the vouchers.")
+    ] = None,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between rounds.")] = 5.0,
     once: Annotated[bool, typer.Option("--once", help="Run one round and exit.")] = False,
     manager: ManagerOption = None,
+    rollup: Annotated[
+        str | None,
+        typer.Option(
+            "--rollup", help="Watch this Rollup instead: verify batches, challenge fraud."
+        ),
+    ] = None,
 ) -> None:
-    """Watch channels: answer stale closes with the best vouchers in --store."""
+    """Watch channels (answer stale closes with the best vouchers in --store), or with
+    --rollup ADDRESS re-execute every rollup batch and challenge wrong state roots."""
+    if rollup is not None:
+        from l2gpu.cli.watch_rollup import watch_rollup
+
+        watch_rollup(ctx.obj, rollup, interval=interval, once=once)
+        return
+    if store is None:
+        raise L2gpuError("nothing to watch", "pass --store DATABASE_URL (channels) or "
+                         "--rollup ADDRESS (the rollup)")  # fmt: skip
     from l2gpu.db import open_database
     from l2gpu.payments.store import VoucherStore
     from l2gpu.payments.watcher import ChannelWatcher

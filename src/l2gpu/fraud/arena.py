@@ -36,7 +36,7 @@ from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
 from l2gpu.fraud.deploy import DisputeTerms
 from l2gpu.fraud.game import DisputeClient
 from l2gpu.fraud.watcher import Watcher
-from l2gpu.l1.chain import Chain
+from l2gpu.l1.chain import Chain, Receipt
 from l2gpu.node.cosigners import LocalCoSigner
 from l2gpu.node.rollup_client import RollupClient
 from l2gpu.node.sequencer import Sequencer
@@ -100,12 +100,18 @@ class Arena:
                                defend=False)  # fmt: skip
         self.defender = Watcher(RollupClient(self.chain, contract), self.game, self.proposer)
         self.posted: list[tuple[int, Batch, list[list[bytes]]]] = []
+        self.responses: list[Receipt] = []
 
     # -- building batches ------------------------------------------------------------
 
     def send(self, who: int, tx: UserTx) -> None:
-        """L2 account ``who`` sends ``tx`` (and agrees to co-sign it)."""
+        """L2 account ``who`` sends ``tx`` (and agrees to co-sign it; for a cooperative
+        close the channel's other party agrees too)."""
         self.cosigners[who].expect(tx)
+        channel = self.state.channel_at(tx.channel) if isinstance(tx, CloseChannel) else None
+        if channel is not None:
+            other = channel.provider if channel.renter == who else channel.renter
+            self.cosigners[other].expect(tx)
         nonce = self.nonces.get(who, 0)
         self.sequencer.submit(seal(self.keys[who], self.sequencer.domain, tx, nonce))
         self.nonces[who] = nonce + 1
@@ -128,9 +134,7 @@ class Arena:
                 self.send(who, OpenChannel(who, provider, Wei(10**16), expires, Seconds(600)))
             else:
                 channel = live[0]
-                tx = CloseChannel(who, channel.index, Wei(10**15))
-                self.cosigners[channel.provider].expect(tx)
-                self.send(who, tx)
+                self.send(who, CloseChannel(who, channel.index, Wei(10**15)))
 
     def seal(self) -> Batch:
         """Seal the mempool (and new L1 operations) into a batch."""
@@ -138,7 +142,7 @@ class Arena:
             self.ops.append(op)
             self.sequencer.deposit(op)
         report = self.sequencer.seal()
-        assert report.batch is not None, "nothing to seal"
+        assert report.batch is not None, f"nothing to seal: {report.dropped}"
         return report.batch
 
     def honest_roots(self, batch: Batch, pre: L2State) -> list[list[bytes]]:
@@ -252,7 +256,8 @@ class Arena:
             batch = next(b for i, b, _ in self.posted if i == batch_index)
             segment = int(record["segment"])
             raw = batch.commitments[segment - 1].encode() if segment else b""
-            self.game.respond(gid, claimed[segment], raw, self.proposer)
+            receipt = self.game.respond(gid, claimed[segment], raw, self.proposer)
+            self.responses.append(receipt)
 
     def fight(self, batch_index: int, claimed: list[list[bytes]], *, silent: bool) -> list[str]:
         """Run the watcher against the posted batches until its games are over."""

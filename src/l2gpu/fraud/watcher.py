@@ -29,7 +29,7 @@ from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import BlockContext, L1Operation
 from l2gpu.core.types import Address, ChainId
 from l2gpu.fraud.game import DisputeClient
-from l2gpu.fraud.replay import find_fault, run_segment
+from l2gpu.fraud.replay import SignatureFault, find_fault, run_segment
 from l2gpu.l1.chain import ContractEvent
 from l2gpu.l1.errors import ContractRevert
 from l2gpu.l1.logs import LogPoller
@@ -62,6 +62,7 @@ class Game:
     role: str
     deadline: int
     roots: tuple[bytes, ...] | None = None
+    acted: bool = False
     done: bool = False
 
 
@@ -88,6 +89,7 @@ class Watcher:
         self.blocked_at: int | None = None
         self._events = LogPoller(chain, [self.rollup.contract, self.game.contract])
         self.replayed_txs = 0
+        self.proofs: list[dict[str, Any]] = []
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -99,6 +101,16 @@ class Watcher:
         for event in self._events.poll():
             self._on_event(event)
         self._check_batches()
+        # Answer and prove only now: the honest state needs every batch checked first.
+        for game in list(self.games.values()):
+            if game.done or game.acted:
+                continue
+            if game.role == "defender":
+                game.acted = True
+                self._defend(game)
+            elif game.roots is not None:
+                game.acted = True
+                self._prove(game)
         self._close_expired()
         return self.log[start:]
 
@@ -115,7 +127,6 @@ class Watcher:
             if game is not None and game.role == "challenger":
                 game.roots = tuple(bytes(r) for r in args["roots"])
                 game.deadline = int(args["prove_by"])
-                self._prove(game)
         elif event.name == "ChallengeResolved":
             game = self.games.get(int(args["id"]))
             if game is not None:
@@ -229,23 +240,35 @@ class Watcher:
 
     def _on_challenge(self, args: Any) -> None:
         gid, index, segment = int(args["id"]), int(args["batch"]), int(args["segment"])
-        posted = self.posted.get(index)
-        if gid in self.games or not self.defend or posted is None or posted.proposer != self.me:
+        if gid in self.games:
             return
-        game = Game(gid, index, posted.serial, segment, "defender", int(args["respond_by"]))
-        self.games[gid] = game
+        challenger = args["challenger"]
+        challenger = challenger if isinstance(challenger, Address) else Address.from_hex(challenger)
+        posted = self.posted.get(index)
+        if challenger == self.me and posted is not None:
+            # One of ours, perhaps from before a restart: follow it to the end.
+            self.challenged.add((posted.serial, segment))
+            self.games[gid] = Game(gid, index, posted.serial, segment, "challenger",
+                                   int(args["respond_by"]))  # fmt: skip
+        elif self.defend and posted is not None and posted.proposer == self.me:
+            self.games[gid] = Game(gid, index, posted.serial, segment, "defender",
+                                   int(args["respond_by"]))  # fmt: skip
+
+    def _defend(self, game: Game) -> None:
+        posted = self.posted[game.batch]
+        index, segment = game.batch, game.segment
         if not posted.segments:
             posted.segments = segments_of_data(posted.data, self.state_at(index, 0).root())
         state = self.state_at(index, segment)
         txs, block, commitment = self.segment_inputs(posted, segment)
         run = run_segment(state, txs, block, commitment)
-        if run.post_root() != posted.segments[segment].post_root and txs:
-            self.log.append(f"game {gid}: my batch {index} segment {segment} is wrong; "
+        if txs and run.post_root() != posted.segments[segment].post_root:
+            self.log.append(f"game {game.id}: my batch {index} segment {segment} is wrong; "
                             "not answering")  # fmt: skip
             return
         raw = posted.raw_commitments[segment - 1] if segment else b""
-        self.game.respond(gid, run.roots, raw, self.account)
-        self.log.append(f"game {gid}: revealed {len(run.roots)} roots for batch {index}")
+        self.game.respond(game.id, run.roots, raw, self.account)
+        self.log.append(f"game {game.id}: revealed {len(run.roots)} roots for batch {index}")
 
     def _prove(self, game: Game) -> None:
         posted = self.posted.get(game.batch)
@@ -259,6 +282,8 @@ class Watcher:
             return
         raw = posted.raw_commitments[game.segment - 1] if game.segment else b""
         receipt = self.game.prove(game.id, game.roots, commitment, raw, fault, self.account)
+        what = "signature" if isinstance(fault, SignatureFault) else type(fault.tx).__name__
+        self.proofs.append({"proves": what, "gas": receipt.gas_used, "l1_bytes": receipt.tx_bytes})
         self.log.append(f"game {game.id}: proved {type(fault).__name__} "
                         f"(gas {receipt.gas_used})")  # fmt: skip
 
