@@ -117,8 +117,12 @@ def test_a_challenge_against_a_correct_root_costs_the_challenger_its_bond(arena:
     assert arena.game.status(gid)["status"] == 2, arena.defender.log
     proposer_before = arena.chain.balance(arena.proposer.address)
     # No step can be proven wrong; after the proof period the proposer takes the bond.
-    arena.chain.time_travel(arena.terms.proof_period + 1)
+    # Past its window, the batch is still held by the open game, and so are later ones.
+    arena.chain.time_travel(int(arena.client.contract.call("CHALLENGE_WINDOW")) + 1)
+    assert arena.client.contract.call("is_final", index) is False
+    assert arena.client.game.call("holds", index) is True
     arena.game.timeout(gid, arena.challenger)
+    assert arena.client.contract.call("is_final", index) is True
     assert arena.game.status(gid)["status"] == PROPOSER_WON
     assert (
         arena.chain.balance(arena.proposer.address) == proposer_before + arena.terms.challenge_bond

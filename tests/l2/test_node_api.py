@@ -43,6 +43,8 @@ def test_status_accounts_and_batches(tmp_path: Path) -> None:
     assert (account["index"], account["balance"], account["has_bls_key"]) == (0, 10**18, True)
     batches = api.get("/l2/batches").json()
     assert batches[0]["seconds_left"] > 0
+    assert batches[0]["final"] is False
+    assert batches[0]["challenged"] is False
 
 
 def test_errors_are_json_with_what_to_do(tmp_path: Path) -> None:

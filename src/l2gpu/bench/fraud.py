@@ -59,7 +59,7 @@ def _game(arena: Arena, setup: list[list[tuple[int, UserTx]]], lie: Lie) -> dict
     index, claimed = arena.post(batch, lie)
     log = arena.fight(index, claimed, silent=False)
     assert arena.outcome(index, lie, log).honest_watcher_won, log
-    return arena.watcher.proofs[-1]
+    return {**arena.watcher.proofs[-1], "response_gas": arena.responses[-1].gas_used}
 
 
 def _channel_games(arena: Arena, open_tx: OpenChannel) -> dict[str, dict[str, Any]]:
@@ -207,6 +207,7 @@ def run() -> dict[str, Any]:
         "fraud_proof_l1_bytes": max(g["l1_bytes"] for g in games.values()),
         "challenge_rounds": 1,
         "challenge_l1_transactions": 3,
+        "response_gas": max(g.get("response_gas", 0) for g in games.values()),
         "watcher_replay_tps": watcher_replay_tps(),
         "fraud_proof_gas_by_type": {name: g["gas"] for name, g in games.items()},
         "signature_proof_signers": SIGNERS,

@@ -134,9 +134,13 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
         for index in indices:
             posted_at = int(contract.call("batch_time", index))
             root = "0x" + bytes(contract.call("batch_root", index)).hex()
+            # An open challenge on this batch or an earlier one holds it past its window.
+            held = bool(node.rollup.game.call("holds", index))
             out.append({"index": index, "state_root": root,
                         "posted_at": posted_at, "final_at": posted_at + window,
-                        "seconds_left": max(0, posted_at + window - now)})  # fmt: skip
+                        "seconds_left": max(0, posted_at + window - now),
+                        "challenged": held,
+                        "final": bool(contract.call("is_final", index))})  # fmt: skip
         return out
 
     @app.get("/l2/exits")
@@ -155,9 +159,11 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
                 first = next((b for b in sorted(node.batch_parts)
                               if node.batch_parts[b].exit_count > exit_.index), None)  # fmt: skip
                 final_at = int(contract.call("batch_time", first)) + window if first else None
+                held = first is not None and bool(node.rollup.game.call("holds", first))
                 result.append({"exit_index": exit_.index, "amount": exit_.amount,
                                "batch": first, "final_at": final_at,
                                "seconds_until_final": max(0, final_at - now) if final_at else None,
+                               "held_by_challenge": held,
                                "claimable": proof is not None and not claimed,
                                "claimed": claimed})  # fmt: skip
         return result
