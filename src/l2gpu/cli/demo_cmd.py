@@ -40,7 +40,6 @@ from l2gpu.payments.store import VoucherStore
 from l2gpu.payments.watcher import ChannelWatcher
 
 NEXT_STAGES = [
-    "#5 fraud proofs: an honest watcher undoes any wrong state root",
     "the market over the rollup (hybrid) instead of L1 channels",
 ]
 LEASE_SECONDS = 30

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import replace
+from typing import Any
 
 from rich.console import Console
 
@@ -24,9 +26,11 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.codec import encode_tx, kind_of
 from l2gpu.core.l2.envelope import seal
 from l2gpu.core.l2.state import L2State
-from l2gpu.core.l2.transactions import CloseChannel, OpenChannel, UserTx, Withdraw
+from l2gpu.core.l2.transactions import CloseChannel, OpenChannel, Transfer, UserTx, Withdraw
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei, format_wei
 from l2gpu.db import open_database
+from l2gpu.fraud.game import DisputeClient
+from l2gpu.fraud.watcher import Watcher
 from l2gpu.l1 import open_chain
 from l2gpu.node.cosigners import LocalCoSigner
 from l2gpu.node.node import RollupNode
@@ -131,6 +135,7 @@ def run_hybrid(settings: Settings, out: Console) -> str:
     claimed = chain.balance(keys["provider"].address) - before
     out.print(f"  withdraw  provider withdraws {format_wei(earned)}; after 7 days (time travel) "
               f"claims {format_wei(claimed)} on L1")  # fmt: skip
+    _fraud_round(chain, rollup, node, send, index, out)
     lease_bytes = len(encode_tx(kind_of(open_tx), open_tx)) + len(
         encode_tx(kind_of(close_tx), close_tx)
     )
@@ -140,3 +145,44 @@ def run_hybrid(settings: Settings, out: Console) -> str:
             f"{claimed} wei on L1 of {owed} wei owed; lease L1 bytes {lease_bytes} "
             f"(+ commitment overhead), L1 gas of its two batches {lease_gas:,}; "
             f"took {elapsed:.1f} s")  # fmt: skip
+
+
+def _fraud_round(
+    chain: Any,
+    rollup: RollupClient,
+    node: RollupNode,
+    send: Any,
+    index: dict[str, int],
+    out: Console,
+) -> None:
+    """An honest watcher verifies every batch from L1 alone; then the operator lies once
+    and loses its bond."""
+    watcher = Watcher(rollup, DisputeClient(chain, rollup.game), chain.accounts[3])
+    watcher.poll()
+    out.print(f"  watch     an honest watcher rebuilt the L2 from L1 alone: "
+              f"{len(watcher.accepted)} batches verified, {watcher.replayed_txs} "
+              "transactions re-executed")  # fmt: skip
+    send("renter", Transfer(index["renter"], index["provider"], Wei(10**15), Wei(0)))
+    node.follow_l1()
+    batch = node.sequencer.seal().batch
+    assert batch is not None
+    lie = b"\xee" * 32
+    commitments = (replace(batch.commitments[0], post_root=lie), *batch.commitments[1:])
+    bad = replace(batch, commitments=commitments)
+    last = node.posted[-1]
+    queue_end = int(rollup.contract.call("batch_queue_end", last))
+    bad_index, _ = rollup.submit(bad, queue_end, node.proposer)
+    watcher.poll()
+    game = next(iter(watcher.games.values()))
+    DisputeClient(chain, rollup.game).respond(game.id, [lie], bad.commitments[0].encode(),
+                                              node.proposer)  # fmt: skip
+    watcher.poll()
+    proof = watcher.proofs[-1]
+    reverted = int(rollup.contract.call("batch_count")) == bad_index
+    burned = int(rollup.contract.call("burned"))
+    if not reverted:
+        raise L2gpuError("the demo's wrong root was not reverted", "report this as a bug")
+    out.print(f"  fraud     the operator posts a wrong root (batch {bad_index}); the watcher "
+              f"challenges, the operator reveals its roots, the watcher proves the step on "
+              f"L1 ({proof['gas']:,} gas): batch reverted, the operator's bond slashed, "
+              f"{format_wei(burned)} burned and as much paid to the watcher")  # fmt: skip

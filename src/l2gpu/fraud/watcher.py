@@ -88,6 +88,8 @@ class Watcher:
         self.challenged: set[tuple[int, int]] = set()
         self.blocked_at: int | None = None
         self._events = LogPoller(chain, [self.rollup.contract, self.game.contract])
+        # Its own queue reader: a client shared with a node has consumed the logs already.
+        self._queue = RollupClient(chain, self.rollup.contract)
         self.replayed_txs = 0
         self.proofs: list[dict[str, Any]] = []
 
@@ -96,7 +98,7 @@ class Watcher:
     def poll(self) -> list[str]:
         """Read new L1 logs and act on them; return what was done, one line per action."""
         start = len(self.log)
-        for op in self.rollup.new_operations():
+        for op in self._queue.new_operations():
             self.ops[op.queue_index] = op
         for event in self._events.poll():
             self._on_event(event)
