@@ -126,6 +126,8 @@ def test_the_default_demo_runs_the_lease_through_the_rollup(tmp_path: Path) -> N
     assert "paid with 30 vouchers" in summary
     assert "provider got 3000000000000000 wei on L1 of 3000000000000000 wei owed" in summary
     assert "lease L1 bytes 28" in summary
+    assert "an honest watcher rebuilt the L2 from L1 alone: 4 batches verified" in result.stdout
+    assert "batch reverted, the operator's bond slashed" in result.stdout
 
 
 def test_bench_crypto_reports_the_named_figures() -> None:
