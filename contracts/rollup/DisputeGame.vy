@@ -8,9 +8,10 @@
         transaction of that segment (one round). The challenger proves one step: a
         transaction that breaks a rule, or leads from the proposer's root before it
         to another root than the proposer's after it (StepVerifier), or a co-signature
-        that does not hold (SignatureVerifier). If the proof holds, or the proposer
-        does not answer in time, the batch and every later one are reverted and the
-        proposer's bond is slashed: half to the challenger, half burned. If the
+        that does not hold (SignatureVerifier). Anyone may send the proof of an open
+        game. If the proof holds, or the proposer does not answer in time, the batch
+        and every later one are reverted and the proposer's bond is slashed: half to
+        the prover (the challenger on a timeout), half burned. If the
         challenger proves nothing in time, its bond goes to the proposer.
 @dev    Why one round of k-ary dissection instead of bisection: a segment holds at most
         32 transactions, so one reply of at most 64 roots (2 KiB) reaches a single step,
@@ -268,7 +269,7 @@ def prove_signature(_id: uint256, _roots: DynArray[bytes32, MAX_ROOTS], _commitm
         before.append(_roots[i])
     valid: bool = staticcall SIGNATURE.signature_valid(chain.id, ROLLUP.address, _commitment, before, _pre, _signers, _closes, _signature_point)
     assert not valid, "dispute: the co-signature is valid"
-    self._challenger_wins(_id, c, "l2: bad aggregate signature")
+    self._challenger_wins(_id, c, "l2: bad aggregate signature", msg.sender)
 
 
 @external
@@ -288,7 +289,7 @@ def timeout(_id: uint256):
         return
     assert block.timestamp >= c.deadline, "dispute: the deadline has not passed"
     if c.status == AWAITING_ROOTS:
-        self._challenger_wins(_id, c, "dispute: the proposer did not reveal its roots")
+        self._challenger_wins(_id, c, "dispute: the proposer did not reveal its roots", c.challenger)
     else:
         self._proposer_wins(_id, c)
 
@@ -336,14 +337,14 @@ def _check_before(_c: Challenge, _roots: DynArray[bytes32, MAX_ROOTS], _position
 @internal
 def _judge_step(_id: uint256, _c: Challenge, _fault: String[64], _post: bytes32, _claimed: bytes32):
     if _fault != "":
-        self._challenger_wins(_id, _c, _fault)
+        self._challenger_wins(_id, _c, _fault, msg.sender)
         return
     assert _post != _claimed, "dispute: the step is correct"
-    self._challenger_wins(_id, _c, "l2: wrong post-state root")
+    self._challenger_wins(_id, _c, "l2: wrong post-state root", msg.sender)
 
 
 @internal
-def _challenger_wins(_id: uint256, _c: Challenge, _reason: String[64]):
+def _challenger_wins(_id: uint256, _c: Challenge, _reason: String[64], _prover: address):
     c: Challenge = _c
     c.status = CHALLENGER_WON
     self.challenges[_id] = c
@@ -352,7 +353,9 @@ def _challenger_wins(_id: uint256, _c: Challenge, _reason: String[64]):
     if self.lowest_open >= c.batch:
         self.lowest_open = NONE_OPEN
     log ChallengeResolved(id=_id, batch=c.batch, outcome=CHALLENGER_WON, reason=_reason)
-    extcall ROLLUP.revert_from(c.batch, c.challenger)
+    # The slashed bond's reward goes to whoever proved the fault: a liar that challenges
+    # its own batch to block others and never proves gains nothing when someone else does.
+    extcall ROLLUP.revert_from(c.batch, _prover)
     self._pay(c.challenger, CHALLENGE_BOND)
 
 

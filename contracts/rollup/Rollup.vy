@@ -93,6 +93,7 @@ WITHDRAW_SIZE: constant(uint256) = 8
 CHANNEL_OP_SIZES: constant(uint256) = (18 << 8) | (15 << 16) | (10 << 24) | (10 << 32) | (88 << 40) | (88 << 48) | (7 << 56)
 # Segment 0 (the L1 operations) plus at most 1023 commitments: a tree of depth 10.
 MAX_SEGMENTS: constant(uint256) = 1024
+MAX_L1_OPS: public(constant(uint256)) = 64
 SEGMENT_LEVELS: constant(uint256) = 11
 
 interface DisputeGame:
@@ -106,6 +107,7 @@ event BatchesReverted:
     to_challenger: uint256
 
 GAME: public(immutable(DisputeGame))
+ALLOW_BLOBS: public(immutable(bool))
 CHALLENGE_WINDOW: public(immutable(uint256))
 FORCE_DELAY: public(immutable(uint256))
 MIN_BOND: public(immutable(uint256))
@@ -138,6 +140,7 @@ last_batch_of: public(HashMap[address, uint256])
 exit_claimed: public(HashMap[uint256, bool])
 credit: public(HashMap[address, uint256])
 burned: public(uint256)
+first_blob_batch: public(uint256)
 
 frozen: public(bool)
 frozen_batch: public(uint256)
@@ -147,17 +150,19 @@ deposit_refunded: public(HashMap[uint256, bool])
 
 
 @deploy
-def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: uint256, _min_bond: uint256, _dispute_game: address):
+def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: uint256, _min_bond: uint256, _dispute_game: address, _allow_blobs: bool):
     """
     @notice Start the rollup at the empty state's root (batch 0, final at once).
     @param _challenge_window Seconds a root can be challenged (7 days by default).
     @param _force_delay Seconds the sequencer has to include a queued L1 operation (12 h).
     @param _min_bond Wei a proposer must stake to post batches.
+    @param _allow_blobs Accept blob batches (never final; see submit_batch_blob).
     @param _dispute_game The DisputeGame that judges fraud proofs; it must name this rollup
            (it was deployed for the address this contract gets), and it can never change.
     """
     assert staticcall DisputeGame(_dispute_game).ROLLUP() == self, "rollup: the dispute game judges another rollup"
     GAME = DisputeGame(_dispute_game)
+    ALLOW_BLOBS = _allow_blobs
     CHALLENGE_WINDOW = _challenge_window
     FORCE_DELAY = _force_delay
     MIN_BOND = _min_bond
@@ -278,6 +283,8 @@ def submit_batch(_data: Bytes[MAX_BATCH_BYTES], _state_root: bytes32, _queue_end
     fee_recipient: uint256 = (header >> 32) % 2**24
     deposits: uint256 = header % 2**32
     assert deposits == _queue_end - previous_end, "rollup: deposit count does not match the queue"
+    # A dispute's reply carries one root per operation: at most MAX_L1_OPS of them.
+    assert deposits <= MAX_L1_OPS, "rollup: too many L1 operations in one batch"
     pre: bytes32 = self.batch_root[index - 1]
     post: bytes32 = pre
     position: uint256 = 8
@@ -356,10 +363,16 @@ def submit_batch_blob(_state_root: bytes32, _queue_end: uint256, _segment_leaves
             the framing nor that the stated segment leaves match the data; a dispute
             would need each commitment's bytes opened against the blob with KZG
             point-evaluation proofs. The fee recipient is stored as 0 and the last
-            timestamp is carried over from the previous batch.
+            timestamp is carried over from the previous batch. So blob batches are off
+            unless the deployment allows them (benchmarks), and then no blob batch, nor
+            any batch after one, ever becomes final: no exit can rest on unprovable data.
     @param _segment_leaves The batch's segment leaves, segment 0 first (see submit_batch).
     """
+    assert ALLOW_BLOBS, "rollup: blob batches are off on this deployment: they are not fraud-provable yet; post calldata"
     self._start_batch(_queue_end)
+    assert _queue_end - self._info(self._batch_count() - 1, 40, 40) <= MAX_L1_OPS, "rollup: too many L1 operations in one batch"
+    if self.first_blob_batch == 0:
+        self.first_blob_batch = self._batch_count()
     versioned_hash: bytes32 = blobhash(0)
     assert versioned_hash != empty(bytes32), "rollup: no blob attached"
     assert len(_segment_leaves) > 0, "rollup: a batch has at least one segment"
@@ -548,6 +561,8 @@ def revert_from(_index: uint256, _challenger: address):
     self.burned += slashed - reward
     # The serial counter keeps counting, so a re-posted index gets a new serial.
     self.batch_counters = (self.batch_counters >> 128 << 128) | _index
+    if self.first_blob_batch >= _index:
+        self.first_blob_batch = 0
     log BatchesReverted(from_index=_index, proposer=proposer, slashed=slashed, to_challenger=reward)
     self._pay(_challenger, reward)
     if slashed > reward:
@@ -579,6 +594,9 @@ def _is_final(_index: uint256) -> bool:
     if _index >= self._batch_count():
         return False
     if block.timestamp < self._info(_index, 0, 40) + CHALLENGE_WINDOW:
+        return False
+    blob: uint256 = self.first_blob_batch
+    if blob != 0 and _index >= blob:
         return False
     # An open challenge on this batch or an earlier one keeps it pending.
     return not staticcall GAME.holds(_index)

@@ -136,11 +136,19 @@ def test_two_challengers_racing_one_wins_the_other_loses_nothing(arena: Arena) -
     second = Watcher(RollupClient(arena.chain, arena.client.contract), arena.game,
                      arena.users[1], defend=False)  # fmt: skip
     first_log = arena.watcher.poll()
-    second_log = second.poll()
     assert any("challenged batch" in line for line in first_log)
-    assert any("already challenged" in line for line in second_log), second_log
-    log = arena.fight(index, claimed, silent=False)
-    assert arena.outcome(index, Lie("root", 1, 0), first_log + log).honest_watcher_won
+    # The second sees the first's game on the very segment it found wrong: it follows
+    # that game instead of paying a second bond.
+    second_log = second.poll()
+    assert not any("challenged batch" in line for line in second_log), second_log
+    assert [g.role for g in second.games.values()] == ["observer"]
+    arena.answer(index, claimed, silent=False)
+    second_before = arena.chain.balance(arena.users[1].address)
+    race = second.poll() + arena.watcher.poll() + second.poll()
+    assert sum("proved StepFault" in line for line in race) == 1, race
+    assert arena.outcome(index, Lie("root", 1, 0), first_log + race).honest_watcher_won
+    # The second watcher proved first and took the reward; it paid no bond.
+    assert arena.chain.balance(arena.users[1].address) > second_before
     assert_solvent(arena)
 
 
@@ -160,3 +168,23 @@ def test_a_challenge_in_the_last_second_of_the_window_counts(arena: Arena) -> No
     log = arena.watcher.poll()
     assert any("could not challenge batch" in line for line in log), log
     assert int(arena.game.contract.call("challenge_count")) == 0
+
+
+def test_a_liar_that_challenges_itself_first_still_loses(arena: Arena) -> None:
+    # The proposer opens the game on its own wrong segment from a second address and
+    # answers with its roots, hoping nobody else may prove; the watcher proves anyway.
+    index, claimed = lie_in_traffic(arena, "root", [(1, Transfer(1, 2, Wei(10**15), Wei(0)))])
+    from l2gpu.core.l2.segments import segments_of_data
+
+    batch = next(b for i, b, _ in arena.posted if i == index)
+    segs = segments_of_data(batch.encode(), arena.replica_before(index).root())
+    accomplice = arena.users[2]
+    gid, _ = arena.game.challenge(index, segs, 1, accomplice)
+    before = arena.chain.balance(arena.challenger.address)
+    log = arena.fight(index, claimed, silent=False)
+    assert any("proved StepFault" in line for line in log), log
+    assert arena.game.status(gid)["status"] == CHALLENGER_WON
+    assert arena.outcome(index, Lie("root", 1, 0), log).honest_watcher_won
+    # The prover, not the accomplice, got half the slashed bond.
+    assert arena.chain.balance(arena.challenger.address) > before + ETH // 2 - ETH // 100
+    assert_solvent(arena)

@@ -226,17 +226,30 @@ def test_batches_go_to_l1_as_blobs_or_calldata(rollup: Rollup, tmp_path) -> None
     from l2gpu.db import open_database
     from l2gpu.node.node import RollupNode
 
-    node = RollupNode(rollup.client, open_database(f"sqlite:///{tmp_path / 'n.db'}"),
-                      rollup.operator, cosigners={}, posting="blob")  # fmt: skip
+    # Blob batches are not fraud-provable yet: a default deployment refuses them.
+    refusing = RollupNode(rollup.client, open_database(f"sqlite:///{tmp_path / 'r.db'}"),
+                          rollup.operator, cosigners={}, posting="blob")  # fmt: skip
     rollup.deposit(0, ETH)
+    refusing.follow_l1()
+    with pytest.raises(ContractRevert, match="blob batches are off on this deployment"):
+        refusing.seal_and_post()
+    # A deployment that allows them (for measurements) never lets one become final.
+    client = RollupClient.deploy(rollup.chain, rollup.operator, genesis_root=bytes(
+        rollup.client.contract.call("batch_root", 0)), allow_blobs=True)  # fmt: skip
+    client.stake(rollup.operator, ETH)
+    node = RollupNode(client, open_database(f"sqlite:///{tmp_path / 'n.db'}"),
+                      rollup.operator, cosigners={}, posting="blob")  # fmt: skip
+    client.deposit(rollup.accounts[0], rollup.bls[0], ETH)
     node.follow_l1()
     report = node.seal_and_post()
     index = node.posted[-1]
+    rollup.chain.time_travel(SEVEN_DAYS + 1)
+    assert client.contract.call("is_final", index) is False
     assert node.post_modes[index] == "blob"
     posted = node.post_receipts[index].event("BatchPosted").args
     assert posted["data_hash"][0] == 1  # an EIP-4844 versioned hash, not keccak of calldata
     # L1 cannot read the blob: the segment leaves came as calldata, and give the same root.
-    genesis = bytes(rollup.client.contract.call("batch_root", 0))
+    genesis = bytes(client.contract.call("batch_root", 0))
     assert posted["segments_root"] == segments_root(segments(report.batch, genesis))
     assert posted["segment_count"] == 1
     assert from_blob(to_blob(report.batch.encode())) == report.batch.encode()

@@ -120,7 +120,7 @@ def post_gas(batch: Batch) -> tuple[int, int]:
     chain = start_embedded_chain()
     # L1 refuses commitments stamped after its block time: bring the chain to T0.
     chain.time_travel(max(1, T0 - chain.timestamp()))
-    client = RollupClient.deploy(chain, chain.accounts[0], genesis_root=bytes(32))
+    client = RollupClient.deploy(chain, chain.accounts[0], genesis_root=bytes(32), allow_blobs=True)
     client.stake(chain.accounts[0], 10**18)
     _, calldata = client.submit(batch, 0, chain.accounts[0])
     _, blob, _ = client.submit_blob(batch, 0, chain.accounts[0])

@@ -86,6 +86,7 @@ class Watcher:
         self.ops: dict[int, L1Operation] = {}
         self.games: dict[int, Game] = {}
         self.challenged: set[tuple[int, int]] = set()
+        self.bad_segment: dict[int, int] = {}
         self.blocked_at: int | None = None
         self._events = LogPoller(chain, [self.rollup.contract, self.game.contract])
         # Its own queue reader: a client shared with a node has consumed the logs already.
@@ -110,7 +111,7 @@ class Watcher:
             if game.role == "defender":
                 game.acted = True
                 self._defend(game)
-            elif game.roots is not None:
+            elif game.roots is not None and self._provable(game):
                 game.acted = True
                 self._prove(game)
         self._close_expired()
@@ -126,7 +127,7 @@ class Watcher:
             self._on_challenge(args)
         elif event.name == "RootsRevealed":
             game = self.games.get(int(args["id"]))
-            if game is not None and game.role == "challenger":
+            if game is not None and game.role in ("challenger", "observer"):
                 game.roots = tuple(bytes(r) for r in args["roots"])
                 game.deadline = int(args["prove_by"])
         elif event.name == "ChallengeResolved":
@@ -182,6 +183,7 @@ class Watcher:
                 self.accepted.append(posted)
                 continue
             self.blocked_at = index
+            self.bad_segment[index] = bad
             self._challenge(posted, bad)
 
     def _first_bad_segment(self, posted: PostedBatch) -> int | None:
@@ -247,14 +249,20 @@ class Watcher:
         challenger = args["challenger"]
         challenger = challenger if isinstance(challenger, Address) else Address.from_hex(challenger)
         posted = self.posted.get(index)
-        if challenger == self.me and posted is not None:
+        if posted is None:
+            return
+        deadline = int(args["respond_by"])
+        if challenger == self.me:
             # One of ours, perhaps from before a restart: follow it to the end.
             self.challenged.add((posted.serial, segment))
-            self.games[gid] = Game(gid, index, posted.serial, segment, "challenger",
-                                   int(args["respond_by"]))  # fmt: skip
-        elif self.defend and posted is not None and posted.proposer == self.me:
-            self.games[gid] = Game(gid, index, posted.serial, segment, "defender",
-                                   int(args["respond_by"]))  # fmt: skip
+            self.games[gid] = Game(gid, index, posted.serial, segment, "challenger", deadline)
+        elif self.defend and posted.proposer == self.me:
+            self.games[gid] = Game(gid, index, posted.serial, segment, "defender", deadline)
+        else:
+            # Someone else's game (perhaps the liar's own, opened to block ours): if it
+            # names the segment we found wrong, we prove it when the roots come.
+            self.games[gid] = Game(gid, index, posted.serial, segment, "observer", deadline)
+            self.challenged.add((posted.serial, segment))
 
     def _defend(self, game: Game) -> None:
         posted = self.posted[game.batch]
@@ -269,8 +277,18 @@ class Watcher:
                             "not answering")  # fmt: skip
             return
         raw = posted.raw_commitments[segment - 1] if segment else b""
-        self.game.respond(game.id, run.roots, raw, self.account)
+        try:
+            self.game.respond(game.id, run.roots, raw, self.account)
+        except ContractRevert as exc:
+            self.log.append(f"game {game.id}: revealing the roots was refused: {exc}")
+            return
         self.log.append(f"game {game.id}: revealed {len(run.roots)} roots for batch {index}")
+
+    def _provable(self, game: Game) -> bool:
+        """Ours, or someone else's on the very segment we found wrong."""
+        if game.role == "challenger":
+            return True
+        return self.blocked_at == game.batch and self.bad_segment.get(game.batch) == game.segment
 
     def _prove(self, game: Game) -> None:
         posted = self.posted.get(game.batch)
@@ -283,7 +301,11 @@ class Watcher:
             self.log.append(f"game {game.id}: the proposer's roots hold; nothing to prove")
             return
         raw = posted.raw_commitments[game.segment - 1] if game.segment else b""
-        receipt = self.game.prove(game.id, game.roots, commitment, raw, fault, self.account)
+        try:
+            receipt = self.game.prove(game.id, game.roots, commitment, raw, fault, self.account)
+        except ContractRevert as exc:
+            self.log.append(f"game {game.id}: the proof was refused: {exc}")
+            return
         what = "signature" if isinstance(fault, SignatureFault) else type(fault.tx).__name__
         self.proofs.append({"proves": what, "gas": receipt.gas_used, "l1_bytes": receipt.tx_bytes})
         self.log.append(f"game {game.id}: proved {type(fault).__name__} "

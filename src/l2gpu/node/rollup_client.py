@@ -26,7 +26,7 @@ from l2gpu.core.l2.state import Account, L2Channel, L2State, RootParts
 from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw, L1Operation
 from l2gpu.core.types import Address, Wei
 from l2gpu.fraud.deploy import DisputeTerms, deploy_verifiers_and_game
-from l2gpu.l1 import Chain, DeployedContract, L1Error, Receipt, compile_contract
+from l2gpu.l1 import Chain, ContractRevert, DeployedContract, L1Error, Receipt, compile_contract
 from l2gpu.l1.chain import checksum, to_web3
 from l2gpu.l1.logs import LogPoller
 from l2gpu.payments.manager import as_tuple
@@ -64,12 +64,14 @@ class RollupClient:
         force_delay: int = TWELVE_HOURS,
         min_bond: int = 10**18,
         terms: DisputeTerms | None = None,
+        allow_blobs: bool = False,
         cache_dir: Path | None = None,
     ) -> RollupClient:
         """Deploy a rollup starting at ``genesis_root``, with its fraud-proof contracts.
 
         ``terms`` sets the challenge bond and the dispute clocks; by default each clock
-        is a seventh of the challenge window (one day of seven).
+        is a seventh of the challenge window (one day of seven). ``allow_blobs``
+        accepts blob batches, which are never final (not fraud-provable yet).
         """
         if terms is None:
             period = max(challenge_window // 7, 1)
@@ -77,7 +79,7 @@ class RollupClient:
         game, expected = deploy_verifiers_and_game(chain, sender, terms, cache_dir=cache_dir)
         compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
         contract = chain.deploy(compiled, genesis_root, challenge_window, force_delay, min_bond,
-                                game.address, sender=sender)  # fmt: skip
+                                game.address, allow_blobs, sender=sender)  # fmt: skip
         if contract.address != expected:
             raise L1Error(
                 "the rollup was not deployed where its dispute game expects it",
@@ -185,6 +187,13 @@ class RollupClient:
         if previous_root is None:
             newest = int(self.contract.call("batch_count")) - 1
             previous_root = bytes(self.contract.call("batch_root", newest))
+        if not self.contract.call("ALLOW_BLOBS"):
+            raise ContractRevert(
+                "Rollup",
+                "submit_batch_blob",
+                "blob batches are off on this "
+                "deployment: they are not fraud-provable yet; post calldata",
+            )
         leaves = [segment_leaf(s) for s in segments(batch, previous_root)]
         blob = to_blob(batch.encode())
         fn = self.contract.function("submit_batch_blob", batch.post_root, queue_end, leaves)
@@ -201,6 +210,8 @@ class RollupClient:
         raw = dict(w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05))
         raw["txBytes"] = len(signed.raw_transaction) - len(blob)  # the blob is not calldata
         receipt = self.chain.to_receipt(raw)
+        if raw.get("status") != 1:
+            raise ContractRevert("Rollup", "submit_batch_blob", "the transaction failed on chain")
         return int(receipt.event("BatchPosted").args["index"]), receipt, blob
 
     def blob_base_fee(self) -> int:

@@ -34,7 +34,7 @@ from l2gpu.core.l2.codec import (
 )
 from l2gpu.core.l2.commitment import MAX_SIGNERS, signing_message
 from l2gpu.core.l2.envelope import Envelope, rollup_domain
-from l2gpu.core.l2.segments import MAX_SEGMENTS
+from l2gpu.core.l2.segments import MAX_L1_OPS, MAX_SEGMENTS
 from l2gpu.core.l2.state import NO_BLS_KEY, L2State
 from l2gpu.core.l2.stf import L2Error, signers, state_transition
 from l2gpu.core.l2.transactions import BlockContext, L1Operation, UserTx
@@ -136,7 +136,8 @@ class Sequencer:
     def seal(self) -> SealReport:
         """Apply queued deposits, then seal every queued transaction into commitments."""
         report = SealReport()
-        while self.deposit_queue:
+        # L1 takes at most MAX_L1_OPS operations per batch; the rest waits for the next.
+        while self.deposit_queue and report.deposits < MAX_L1_OPS:
             state_transition(self.state, self.deposit_queue.popleft(), self._block())
             report.deposits += 1
         deposits_root = self.state.root() if report.deposits else b""

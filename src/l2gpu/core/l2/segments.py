@@ -25,6 +25,8 @@ from l2gpu.core.l2.codec import Batch, split_batch
 
 # Rollup.MAX_SEGMENTS: segment 0 and at most 1,023 commitments per batch.
 MAX_SEGMENTS = 1024
+# Rollup.MAX_L1_OPS: a dispute's reply carries one root per operation of segment 0.
+MAX_L1_OPS = 64
 ZERO_LEAF = bytes(32)
 
 
