@@ -25,6 +25,7 @@ MSM_WORDS: constant(uint256) = MAX_KEYS * 9
 
 MODEXP: constant(address) = 0x0000000000000000000000000000000000000005
 G1ADD: constant(address) = 0x000000000000000000000000000000000000000b
+G2ADD: constant(address) = 0x000000000000000000000000000000000000000d
 G2MSM: constant(address) = 0x000000000000000000000000000000000000000E
 PAIRING_CHECK: constant(address) = 0x000000000000000000000000000000000000000F
 MAP_FP_TO_G1: constant(address) = 0x0000000000000000000000000000000000000010
@@ -45,6 +46,12 @@ CALL_GAS_MARGIN: constant(uint256) = 10000
 # The BLS12-381 base field modulus p, and (p - 1) / 2 split at 2**256: a y above
 # it is the "lexicographically largest" root that the compressed sign flag names.
 FIELD_MODULUS: constant(Bytes[48]) = x"1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab"
+P_HI: constant(uint256) = 34565483545414906068789196026815425751
+P_LO: constant(uint256) = 45442060874369865957053122457065728162598490762543039060009208264153100167851
+# (p - 1) / 2: Euler's criterion tells squares from non-squares mod p.
+EULER_EXPONENT: constant(Bytes[48]) = x"0d0088f51cbff34d258dd3db21a5d66bb23ba5c279c2895fb39869507b587b120f55ffff58a9ffffdcff7fffffffd555"
+# MODEXP header: 48-byte base, 48-byte exponent, 48-byte modulus.
+MODEXP_HEADER_48: constant(Bytes[96]) = x"000000000000000000000000000000000000000000000000000000000000003000000000000000000000000000000000000000000000000000000000000000300000000000000000000000000000000000000000000000000000000000000030"
 HALF_HI: constant(uint256) = 17282741772707453034394598013407712875
 HALF_LO: constant(uint256) = 80617075055843030690312053732876818007934237714091801549733396136033114903893
 # The compressed x fills 381 bits of a 384-bit string; the top three are flags.
@@ -92,18 +99,28 @@ def verify_same_message(
         return False
     if _pop and (len(_keys) != 1 or _message != _keys[0]):
         return False
-    if not self._is_signature_encoding(_signature, _signature_point):
+    # Faults of the compressed bytes themselves are verdicts (False); once a point with
+    # those bytes exists, a wrong uncompressed point is the prover's error (revert),
+    # never a verdict on the signature.
+    if len(_signature) != 48 or not self._flags_ok(convert(slice(_signature, 0, 1), uint256)):
         return False
+    if not self._signature_x_on_curve(_signature):
+        return False
+    assert self._is_signature_encoding(_signature, _signature_point), "bls: witness: the signature point does not match its compressed bytes"
+    assert self._g1_on_curve(_signature_point), "bls: witness: the signature point is not on the curve"
     # Summing the keys with G2MSM (scalar 1 each) rather than G2ADD buys a subgroup
     # check of every key, as blst does when it decompresses them: torsion parts of
     # two keys could otherwise cancel in the sum.
     msm: DynArray[uint256, MSM_WORDS] = []
     for i: uint256 in range(len(_keys), bound=MAX_KEYS):
-        if len(_key_points[i]) != 256:
-            return False
+        if len(_keys[i]) != 96 or not self._flags_ok(convert(slice(_keys[i], 0, 1), uint256)):
+            return False  # no key (all zeros) or a malformed one: a verdict
+        assert len(_key_points[i]) == 256, "bls: witness: a key point is 256 bytes"
         words: uint256[8] = self._g2_words(_key_points[i])
-        if not self._is_key_encoding(_keys[i], words):
-            return False
+        assert self._is_key_encoding(_keys[i], words), "bls: witness: a key point does not match its compressed key"
+        # Every key that reaches L2 is a curve point (Rollup.deposit checks it), so an
+        # off-curve point is the prover's error: revert. Off the subgroup is a verdict.
+        assert self._g2_on_curve(_key_points[i]), "bls: witness: a key point is not on the curve"
         for word: uint256 in words:
             msm.append(word)
         msm.append(1)
@@ -184,6 +201,86 @@ def _map_to_g1(_hi: bytes32, _lo: bytes32) -> Bytes[128]:
     return raw_call(MAP_FP_TO_G1, concat(empty(bytes16), reduced), max_outsize=128, is_static_call=True)
 
 
+@external
+@view
+def key_is_curve_point(_key: Bytes[96], _key_point: Bytes[256]) -> bool:
+    """
+    @notice True if `_key_point` is a point on the G2 curve and the one the compressed
+            `_key` names (Rollup.deposit accepts only such keys, so that a fraud proof
+            can always supply a key's point).
+    """
+    if len(_key_point) != 256:
+        return False
+    if not self._is_key_encoding(_key, self._g2_words(_key_point)):
+        return False
+    return self._g2_on_curve(_key_point)
+
+
+@internal
+@view
+def _g2_on_curve(_point: Bytes[256]) -> bool:
+    """
+    @notice G2ADD checks that its inputs are on the curve (not the subgroup).
+    """
+    ok: bool = False
+    out: Bytes[256] = b""
+    ok, out = raw_call(G2ADD, concat(_point, empty(bytes32), empty(bytes32), empty(bytes32), empty(bytes32), empty(bytes32), empty(bytes32), empty(bytes32), empty(bytes32)), max_outsize=256, is_static_call=True, revert_on_failure=False)
+    return ok
+
+
+@internal
+@view
+def _g1_on_curve(_point: Bytes[128]) -> bool:
+    """
+    @notice G1ADD checks that its inputs are on the curve (not the subgroup).
+    """
+    ok: bool = False
+    out: Bytes[128] = b""
+    ok, out = raw_call(G1ADD, concat(_point, empty(bytes32), empty(bytes32), empty(bytes32), empty(bytes32)), max_outsize=128, is_static_call=True, revert_on_failure=False)
+    return ok
+
+
+@internal
+@view
+def _signature_x_on_curve(_signature: Bytes[48]) -> bool:
+    """
+    @notice True if some point of y^2 = x^3 + 4 has the signature's x: x < p and
+            x^3 + 4 is a square mod p (Euler's criterion, with MODEXP).
+    """
+    x_hi: uint256 = (extract32(_signature, 0, output_type=uint256) >> 128) & X_HI_MASK
+    x_lo: uint256 = extract32(_signature, 16, output_type=uint256)
+    if x_hi > P_HI or (x_hi == P_HI and x_lo >= P_LO):
+        return False
+    x: Bytes[48] = concat(slice(convert(x_hi, bytes32), 16, 16), convert(x_lo, bytes32))
+    cube: Bytes[48] = self._modexp(x, x"000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000003")
+    t_hi: uint256 = extract32(concat(empty(bytes16), cube), 0, output_type=uint256)
+    t_lo: uint256 = extract32(cube, 16, output_type=uint256)
+    # t = x^3 + 4 mod p (x^3 mod p < p, so one subtraction of p at most).
+    if t_lo > max_value(uint256) - 4:
+        t_hi += 1
+        t_lo = unsafe_add(t_lo, 4)
+    else:
+        t_lo += 4
+    if t_hi > P_HI or (t_hi == P_HI and t_lo >= P_LO):
+        if t_lo < P_LO:
+            t_hi -= 1
+        t_lo = unsafe_sub(t_lo, P_LO)
+        t_hi -= P_HI
+    t: Bytes[48] = concat(slice(convert(t_hi, bytes32), 16, 16), convert(t_lo, bytes32))
+    symbol: Bytes[48] = self._modexp(t, EULER_EXPONENT)
+    # 1: a non-zero square; 0: t = 0 (y = 0); p - 1: not a square.
+    return extract32(symbol, 16, output_type=uint256) <= 1 and extract32(concat(empty(bytes16), symbol), 0, output_type=uint256) == 0
+
+
+@internal
+@view
+def _modexp(_base: Bytes[48], _exponent: Bytes[48]) -> Bytes[48]:
+    """
+    @notice `_base ** _exponent mod p` with the MODEXP precompile (48-byte operands).
+    """
+    return raw_call(MODEXP, concat(MODEXP_HEADER_48, _base, _exponent, FIELD_MODULUS), max_outsize=48, is_static_call=True)
+
+
 @internal
 @view
 def _require_gas(_call_gas: uint256):
@@ -253,6 +350,16 @@ def _is_key_encoding(_key: Bytes[96], _words: uint256[8]) -> bool:
     if _words[2] != c1_hi & X_HI_MASK:
         return False
     return _words[3] == extract32(_key, 16, output_type=uint256)
+
+
+@internal
+@pure
+def _flags_ok(_first_byte: uint256) -> bool:
+    """
+    @notice The first byte of a compressed point says "compressed" and "finite".
+    """
+    flags: uint256 = _first_byte >> 5
+    return flags & FLAG_COMPRESSED != 0 and flags & FLAG_INFINITY == 0
 
 
 @internal

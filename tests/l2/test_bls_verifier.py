@@ -26,6 +26,7 @@ from l2gpu.core.crypto import bls
 from l2gpu.core.crypto.bls_points import g1_point, g2_point
 from l2gpu.l1 import Chain, DeployedContract, compile_contract
 from l2gpu.l1.chain import REVERT_ERRORS
+from l2gpu.l1.errors import ContractRevert
 
 MESSAGE = b"\x42" * 32
 SCALARS = [1_000_003 * (i + 1) for i in range(32)]
@@ -135,27 +136,53 @@ def test_one_wrong_key_fails(verifier: DeployedContract) -> None:
 def test_y_sign_must_match_the_flag(verifier: DeployedContract) -> None:
     keys, signature = aggregate_case(1)
     flipped_key, flipped_sig = flip(keys[0], 0, 0x20), flip(signature, 0, 0x20)
-    # The same point under the other sign flag: the flag no longer matches y.
-    assert not on_chain(verifier, [flipped_key], signature, key_points=[key_point(keys[0])])
-    assert not on_chain(verifier, keys, flipped_sig, signature_point=g1_point(signature))
-    # The negated point, honestly decompressed, does not verify either.
+    # The same point under the other sign flag: a prover's mismatch, which reverts
+    # (answering False would let anyone "prove" a valid signature invalid).
+    with pytest.raises(ContractRevert, match="bls: witness"):
+        on_chain(verifier, [flipped_key], signature, key_points=[key_point(keys[0])])
+    with pytest.raises(ContractRevert, match="bls: witness"):
+        on_chain(verifier, keys, flipped_sig, signature_point=g1_point(signature))
+    # The negated point, honestly decompressed, does not verify.
     assert not bls.verify_aggregate_same_message([flipped_key], MESSAGE, signature)
     assert not on_chain(verifier, [flipped_key], signature)
 
 
-def test_point_off_the_curve_fails(verifier: DeployedContract) -> None:
+def test_a_point_off_the_curve_is_the_provers_error(verifier: DeployedContract) -> None:
     keys, signature = aggregate_case(1)
     bad_key_point = flip(key_point(keys[0]), 255, 0x01)
     bad_signature_point = flip(g1_point(signature), 127, 0x01)
-    assert not on_chain(verifier, keys, signature, key_points=[bad_key_point])
-    assert not on_chain(verifier, keys, signature, signature_point=bad_signature_point)
+    with pytest.raises(ContractRevert, match="bls: witness"):
+        on_chain(verifier, keys, signature, key_points=[bad_key_point])
+    with pytest.raises(ContractRevert, match="bls: witness"):
+        on_chain(verifier, keys, signature, signature_point=bad_signature_point)
 
 
-def test_point_with_another_x_fails(verifier: DeployedContract) -> None:
+def test_a_point_with_another_x_is_the_provers_error(verifier: DeployedContract) -> None:
     keys, signature = aggregate_case(2)
-    assert not on_chain(verifier, keys, signature, key_points=[key_point(keys[1])] * 2)
+    with pytest.raises(ContractRevert, match="bls: witness"):
+        on_chain(verifier, keys, signature, key_points=[key_point(keys[1])] * 2)
     other_signature = SIGNERS[7].sign(MESSAGE)
-    assert not on_chain(verifier, keys, signature, signature_point=g1_point(other_signature))
+    with pytest.raises(ContractRevert, match="bls: witness"):
+        on_chain(verifier, keys, signature, signature_point=g1_point(other_signature))
+
+
+def test_signature_bytes_with_no_curve_point_are_invalid(verifier: DeployedContract) -> None:
+    # An x for which x^3 + 4 is not a square mod p: no point, so False whatever the
+    # witness (Euler's criterion on chain).
+    keys, _ = aggregate_case(1)
+    for x in range(1, 50):
+        candidate = bytes([0x80 | (x >> 376)]) + x.to_bytes(48, "big")[1:]
+        if g1_point(candidate) == bytes(128):
+            break
+    assert not bls.verify_aggregate_same_message(keys, MESSAGE, candidate)
+    assert not on_chain(verifier, keys, candidate, signature_point=bytes(128))
+
+
+def test_keys_for_deposits_must_be_curve_points(verifier: DeployedContract) -> None:
+    keys, _ = aggregate_case(1)
+    assert verifier.call("key_is_curve_point", keys[0], key_point(keys[0]))
+    assert not verifier.call("key_is_curve_point", keys[0], flip(key_point(keys[0]), 255, 1))
+    assert not verifier.call("key_is_curve_point", bytes([0x80]) + bytes(95), bytes(256))
 
 
 @pytest.mark.parametrize("part", ["key", "signature"])
@@ -193,9 +220,9 @@ def test_infinity_fails(verifier: DeployedContract) -> None:
     zero_x = bytes([0x80]) + bytes(95)
     with_zero_x = [keys[0], zero_x]
     assert not bls.verify_aggregate_same_message(with_zero_x, MESSAGE, signature)
-    assert not on_chain(
-        verifier, with_zero_x, signature, key_points=[key_point(keys[0]), bytes(256)]
-    )
+    # No point has that key: no witness exists, and Rollup.deposit refuses such keys.
+    with pytest.raises(ContractRevert, match="bls: witness"):
+        on_chain(verifier, with_zero_x, signature, key_points=[key_point(keys[0]), bytes(256)])
 
 
 def test_all_zero_key_fails(verifier: DeployedContract) -> None:
@@ -271,22 +298,11 @@ def verifier_inputs(draw: st.DrawFn) -> tuple[bytes, bool, list[bytes], list[byt
     return message, pop, keys, points, signature, signature_point
 
 
-def python_verdict(
-    message: bytes,
-    pop: bool,
-    keys: list[bytes],
-    points: list[bytes],
-    signature: bytes,
-    point: bytes,
-) -> bool:
-    """What the Python core says, given the points are honest decompressions."""
-    honest = points == [key_point(k) for k in keys] and point == g1_point(signature)
+def python_verdict(message: bytes, pop: bool, keys: list[bytes], signature: bytes) -> bool:
+    """What the Python core says."""
     if pop:
-        verdict = bls.verify_possession(keys[0], signature)
-    else:
-        verdict = bls.verify_aggregate_same_message(keys, message, signature)
-    # A prover who sends points other than the honest ones gets False on chain.
-    return verdict and honest
+        return bls.verify_possession(keys[0], signature)
+    return bls.verify_aggregate_same_message(keys, message, signature)
 
 
 @settings(
@@ -299,4 +315,17 @@ def test_contract_agrees_with_python(
     verifier: DeployedContract,
     inputs: tuple[bytes, bool, list[bytes], list[bytes], bytes, bytes],
 ) -> None:
-    assert verifier.call("verify_same_message", *inputs) == python_verdict(*inputs)
+    message, pop, keys, points, signature, point = inputs
+    honest = points == [key_point(k) for k in keys] and point == g1_point(signature)
+    reverted: str | None = None
+    try:
+        answer = verifier.call("verify_same_message", *inputs)
+    except ContractRevert as exc:
+        reverted = str(exc)
+    if reverted is None:
+        assert answer == python_verdict(message, pop, keys, signature)
+        return
+    # Only a prover's wrong point reverts, or a key with no curve point at all, which
+    # Rollup.deposit never lets into the L2.
+    assert "bls: witness" in reverted
+    assert not honest or any(key_point(k) == bytes(256) for k in keys)
