@@ -96,6 +96,9 @@ MAX_SEGMENTS: constant(uint256) = 1024
 MAX_L1_OPS: public(constant(uint256)) = 64
 SEGMENT_LEVELS: constant(uint256) = 11
 
+interface BlsVerifier:
+    def key_is_curve_point(_key: Bytes[96], _key_point: Bytes[256]) -> bool: view
+
 interface DisputeGame:
     def ROLLUP() -> address: view
     def holds(_batch: uint256) -> bool: view
@@ -107,6 +110,7 @@ event BatchesReverted:
     to_challenger: uint256
 
 GAME: public(immutable(DisputeGame))
+BLS: public(immutable(BlsVerifier))
 ALLOW_BLOBS: public(immutable(bool))
 CHALLENGE_WINDOW: public(immutable(uint256))
 FORCE_DELAY: public(immutable(uint256))
@@ -150,12 +154,13 @@ deposit_refunded: public(HashMap[uint256, bool])
 
 
 @deploy
-def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: uint256, _min_bond: uint256, _dispute_game: address, _allow_blobs: bool):
+def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: uint256, _min_bond: uint256, _dispute_game: address, _allow_blobs: bool, _bls: address):
     """
     @notice Start the rollup at the empty state's root (batch 0, final at once).
     @param _challenge_window Seconds a root can be challenged (7 days by default).
     @param _force_delay Seconds the sequencer has to include a queued L1 operation (12 h).
     @param _min_bond Wei a proposer must stake to post batches.
+    @param _bls The BlsVerifier that checks deposited keys are curve points.
     @param _allow_blobs Accept blob batches (never final; see submit_batch_blob).
     @param _dispute_game The DisputeGame that judges fraud proofs; it must name this rollup
            (it was deployed for the address this contract gets), and it can never change.
@@ -163,6 +168,7 @@ def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: u
     assert staticcall DisputeGame(_dispute_game).ROLLUP() == self, "rollup: the dispute game judges another rollup"
     GAME = DisputeGame(_dispute_game)
     ALLOW_BLOBS = _allow_blobs
+    BLS = BlsVerifier(_bls)
     CHALLENGE_WINDOW = _challenge_window
     FORCE_DELAY = _force_delay
     MIN_BOND = _min_bond
@@ -174,13 +180,17 @@ def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: u
 
 @external
 @payable
-def deposit(_bls_key: Bytes[96], _proof_of_possession: Bytes[48]):
+def deposit(_bls_key: Bytes[96], _proof_of_possession: Bytes[48], _key_point: Bytes[256]):
     """
     @notice Deposit ether to your L2 account (created on first deposit, with the next
             account index). The BLS key is set on first use if its proof of
             possession is valid.
+    @param _bls_key Empty, or a compressed G2 key that is a curve point.
+    @param _key_point The key uncompressed (EIP-2537): checked here so that a fraud
+           proof can always supply a queued key's point.
     """
     assert not self.frozen, "rollup: frozen"
+    assert len(_bls_key) == 0 or staticcall BLS.key_is_curve_point(_bls_key, _key_point), "rollup: the BLS key is not a curve point; send it with its uncompressed point"
     assert msg.value > 0 and msg.value <= MAX_BALANCE, "rollup: deposit out of range"
     stored: uint256 = self.account_index_of[msg.sender]
     if stored == 0:

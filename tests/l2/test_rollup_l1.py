@@ -277,3 +277,20 @@ def test_batches_are_due_by_size_or_by_age(rollup: Rollup, tmp_path) -> None:
     assert node.batch_due(max_transactions=2, max_age=60, now=101.0)  # big enough
     node.seal_and_post()
     assert not node.batch_due(max_transactions=2, max_age=5, now=200.0)
+
+
+def test_a_deposit_key_must_be_a_curve_point(rollup: Rollup) -> None:
+    from l2gpu.core.crypto.bls_points import g2_point
+
+    key = rollup.bls[1]
+    contract = rollup.client.contract
+    bogus = bytes([0x80]) + bytes(95)  # x = 0: no G2 point; a fraud proof could not use it
+    with pytest.raises(ContractRevert, match="the BLS key is not a curve point"):
+        contract.transact("deposit", bogus, key.prove_possession(), bytes(256),
+                          sender=rollup.accounts[1], value=ETH)  # fmt: skip
+    stale = g2_point(rollup.bls[2].public_key)
+    with pytest.raises(ContractRevert, match="the BLS key is not a curve point"):
+        contract.transact("deposit", key.public_key, key.prove_possession(), stale,
+                          sender=rollup.accounts[1], value=ETH)  # fmt: skip
+    # No key at all is fine (the account can co-sign once a later deposit sets one).
+    contract.transact("deposit", b"", b"", b"", sender=rollup.accounts[1], value=ETH)

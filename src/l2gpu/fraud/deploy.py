@@ -44,11 +44,11 @@ def deploy_verifiers_and_game(
     terms: DisputeTerms,
     *,
     cache_dir: Path | None = None,
-) -> tuple[DeployedContract, Address]:
+) -> tuple[DeployedContract, Address, Address]:
     """Deploy BlsVerifier, StepVerifier, SignatureVerifier and DisputeGame.
 
-    Returns the game and the address the Rollup must be deployed at: the very next
-    contract ``sender`` creates.
+    Returns the game, the address the Rollup must be deployed at (the very next
+    contract ``sender`` creates) and the BlsVerifier's address.
     """
     bls = chain.deploy(compile_contract("rollup/BlsVerifier.vy", cache_dir=cache_dir),
                        sender=sender)  # fmt: skip
@@ -66,4 +66,4 @@ def deploy_verifiers_and_game(
         rollup_address, step.address, signature.address, terms.challenge_bond,
         terms.response_period, terms.proof_period, sender=sender,
     )  # fmt: skip
-    return game, rollup_address
+    return game, rollup_address, bls.address

@@ -18,6 +18,7 @@ from eth_abi.abi import encode
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.crypto.bls import BlsSecretKey
+from l2gpu.core.crypto.bls_points import g2_point
 from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.l2.blob import to_blob
 from l2gpu.core.l2.codec import Batch
@@ -76,10 +77,10 @@ class RollupClient:
         if terms is None:
             period = max(challenge_window // 7, 1)
             terms = DisputeTerms(min_bond // 10, period, period)
-        game, expected = deploy_verifiers_and_game(chain, sender, terms, cache_dir=cache_dir)
+        game, expected, bls = deploy_verifiers_and_game(chain, sender, terms, cache_dir=cache_dir)
         compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
         contract = chain.deploy(compiled, genesis_root, challenge_window, force_delay, min_bond,
-                                game.address, allow_blobs, sender=sender)  # fmt: skip
+                                game.address, allow_blobs, bls, sender=sender)  # fmt: skip
         if contract.address != expected:
             raise L1Error(
                 "the rollup was not deployed where its dispute game expects it",
@@ -94,7 +95,12 @@ class RollupClient:
     def deposit(self, account: LocalAccount, key: BlsSecretKey, amount: int) -> Receipt:
         """Deposit ``amount`` wei from ``account`` with its BLS key and proof."""
         return self.contract.transact(
-            "deposit", key.public_key, key.prove_possession(), sender=account, value=amount
+            "deposit",
+            key.public_key,
+            key.prove_possession(),
+            g2_point(key.public_key),
+            sender=account,
+            value=amount,
         )
 
     def force_withdraw(self, account: LocalAccount, amount: int) -> Receipt:
