@@ -374,15 +374,30 @@ def _proposer_wins(_id: uint256, _c: Challenge):
 @view
 @internal
 def _next_open(_from: uint256) -> uint256:
+    # The lowest batch from `_from` on with an open challenge. If the scan runs out
+    # first, hold from where it stopped (safe: later batches wait) until anyone calls
+    # advance_lowest_open() to go on.
     count: uint256 = staticcall ROLLUP.batch_count()
     index: uint256 = _from
-    for _: uint256 in range(1000):
+    for _: uint256 in range(500):
         if index >= count:
-            break
+            return NONE_OPEN
         if self.open_on_serial[staticcall ROLLUP.batch_serial(index)] > 0:
             return index
         index += 1
-    return NONE_OPEN
+    return index
+
+
+@external
+def advance_lowest_open():
+    """
+    @notice Continue the scan for the lowest open challenge, when a long run of
+            batches without one made an earlier scan stop early.
+    """
+    lowest: uint256 = self.lowest_open
+    assert lowest != NONE_OPEN, "dispute: nothing is held"
+    if self.open_on_serial[staticcall ROLLUP.batch_serial(lowest)] == 0 or lowest >= staticcall ROLLUP.batch_count():
+        self.lowest_open = self._next_open(lowest)
 
 
 @pure

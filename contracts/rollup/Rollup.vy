@@ -615,12 +615,20 @@ def _is_final(_index: uint256) -> bool:
 @view
 @internal
 def _last_final() -> uint256:
-    index: uint256 = self._batch_count() - 1
-    for _: uint256 in range(10000):
-        if self._is_final(index):
-            return index
-        index -= 1
-    return 0
+    # Finality is monotone in the index (batch times never decrease, a challenge or a
+    # blob batch holds every later batch too), so binary search: 2**128 batches in 128
+    # steps, where walking back from the newest could exceed a block's gas.
+    low: uint256 = 0
+    high: uint256 = self._batch_count() - 1
+    for _: uint256 in range(128):
+        if low >= high:
+            break
+        middle: uint256 = (low + high + 1) // 2
+        if self._is_final(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 # -- withdrawals -----------------------------------------------------------------------

@@ -121,8 +121,10 @@ def test_a_challenge_against_a_correct_root_costs_the_challenger_its_bond(arena:
     arena.chain.time_travel(int(arena.client.contract.call("CHALLENGE_WINDOW")) + 1)
     assert arena.client.contract.call("is_final", index) is False
     assert arena.client.game.call("holds", index) is True
+    assert int(arena.client.contract.call("last_final_batch")) == index - 1
     arena.game.timeout(gid, arena.challenger)
     assert arena.client.contract.call("is_final", index) is True
+    assert int(arena.client.contract.call("last_final_batch")) == index
     assert arena.game.status(gid)["status"] == PROPOSER_WON
     assert (
         arena.chain.balance(arena.proposer.address) == proposer_before + arena.terms.challenge_bond
