@@ -94,6 +94,7 @@ CHANNEL_OP_SIZES: constant(uint256) = (18 << 8) | (15 << 16) | (10 << 24) | (10 
 # Segment 0 (the L1 operations) plus at most 1023 commitments: a tree of depth 10.
 MAX_SEGMENTS: constant(uint256) = 1024
 MAX_L1_OPS: public(constant(uint256)) = 64
+MAX_CLOSES: public(constant(uint256)) = 16
 SEGMENT_LEVELS: constant(uint256) = 11
 
 interface BlsVerifier:
@@ -331,11 +332,17 @@ def submit_batch(_data: Bytes[MAX_BATCH_BYTES], _state_root: bytes32, _queue_end
         elif kind == KIND_WITHDRAW:
             end = unsafe_add(end, unsafe_mul(txs, WITHDRAW_SIZE))
         else:
+            closes: uint256 = 0
             for _k: uint256 in range(txs, bound=MAX_COMMITMENT_TXS):
                 # A channel transaction and the commitment's trailer take 87 bytes or more.
                 assert unsafe_add(end, 32) <= size, "rollup: batch ends inside a commitment"
                 op: uint256 = extract32(_data, end, output_type=uint256) >> 248
                 assert op >= 1 and op <= 7, "rollup: unknown channel op"
+                if op == 3:
+                    closes = unsafe_add(closes, 1)
+                    # Each cooperative close adds a channel read to a co-signature
+                    # proof; 16 keep the worst proof under 3,000,000 gas.
+                    assert closes <= MAX_CLOSES, "rollup: more than 16 cooperative closes in a commitment"
                 end = unsafe_add(end, (CHANNEL_OP_SIZES >> unsafe_mul(8, op)) % 256)
         end = unsafe_add(end, COMMITMENT_TRAILER)
         assert end <= size, "rollup: batch ends inside a commitment"

@@ -212,3 +212,20 @@ def test_a_rejected_transaction_leaves_the_state_unchanged() -> None:
     with pytest.raises(L2Error, match="l2: unknown channel"):
         state_transition(world.state, SettleChannel(1, 5), BlockContext(Timestamp(T0), 0))
     assert world.state.root() == before
+
+
+def test_the_sequencer_puts_at_most_16_cooperative_closes_in_a_commitment() -> None:
+    from l2gpu.core.l2.codec import MAX_CLOSES
+    from l2gpu.core.l2.transactions import CloseChannel, OpenChannel
+
+    world = World(n=3)
+    for _ in range(MAX_CLOSES + 1):
+        world.send(OpenChannel(1, 2, Wei(10**15), Timestamp(world.now + 3600), Seconds(600)))
+    world.sequencer.seal()
+    for channel in range(MAX_CLOSES + 1):
+        close = CloseChannel(1, channel, Wei(10**14))
+        world.expect(2, close)
+        world.send(close)
+    report = world.sequencer.seal()
+    assert report.dropped == []
+    assert [len(c.txs) for c in report.commitments] == [MAX_CLOSES, 1]

@@ -238,3 +238,19 @@ def test_l1_gives_account_indices_in_queue_order(l1: L1) -> None:
     assert l1.client.queue_entry_args(operations[3])[-1] == NO_ACCOUNT
     with pytest.raises(Exception, match="no queue entry 6"):
         fresh.queue_account_index(6)
+
+
+def test_more_than_16_cooperative_closes_in_a_commitment_are_refused(l1: L1) -> None:
+    from l2gpu.core.l2.codec import MAX_CLOSES, CodecError, decode_batch
+
+    close = bytes((3,)) + bytes(3) + bytes(3) + bytes(3)  # op 3, sender, channel, amount
+    t = l1.now
+    too_many = batch(commitment(t, kind=3, count=MAX_CLOSES + 1, body=close * (MAX_CLOSES + 1)))
+    with pytest.raises(ContractRevert, match="more than 16 cooperative closes"):
+        l1.call(too_many)
+    with pytest.raises(CodecError, match="more than 16 cooperative closes"):
+        decode_batch(too_many)
+    closes = tuple(CloseChannel(i, i, Wei(10**15)) for i in range(MAX_CLOSES + 1))
+    with pytest.raises(CodecError, match="more than 16 cooperative closes"):
+        Commitment(3, Timestamp(1), closes).encode()
+    assert l1.call(batch(commitment(t, kind=3, count=MAX_CLOSES, body=close * MAX_CLOSES))) == 1

@@ -111,23 +111,24 @@ def test_a_cooperative_close_needs_both_parties(verifier: DeployedContract) -> N
 
 
 def test_more_than_32_signers_is_a_fault_proven_without_keys(verifier: DeployedContract) -> None:
-    # 17 cooperative closes of channels with distinct parties need 34 co-signers.
+    # 16 cooperative closes of channels with distinct parties (32 co-signers) and one
+    # more sender: 33 signers, one more than a commitment may have.
     world, twin = World(n=35), World(n=35)
-    for renter in range(1, 18):
-        world.send(OpenChannel(renter, renter + 17, Wei(10**16),
+    for renter in range(1, 17):
+        world.send(OpenChannel(renter, renter + 16, Wei(10**16),
                                Timestamp(world.now + 3600), Seconds(600)))  # fmt: skip
     apply_commitment(twin.state, sealed(world), 0)
-    kind = 3
-    txs = tuple(CloseChannel(renter, renter - 1, Wei(10**15)) for renter in range(1, 18))
-    commitment = Commitment(kind, Timestamp(world.now), txs)
+    closes = tuple(CloseChannel(renter, renter - 1, Wei(10**15)) for renter in range(1, 17))
+    extra = OpenChannel(33, 1, Wei(10**15), Timestamp(world.now + 3600), Seconds(600))
+    commitment = Commitment(3, Timestamp(world.now), (*closes, extra))
     message = message_for(CHAIN, ROLLUP, twin.state.root(), commitment)
     signed = replace(commitment, signature=aggregate([world.bls[i].sign(message)
-                                                      for i in range(1, 35)]))  # fmt: skip
+                                                      for i in range(1, 34)]))  # fmt: skip
     block = BlockContext(commitment.timestamp, 0)
     witness, valid = signature_witness(twin.state, signed, block)
     assert not valid
     assert witness.signers == ()
-    assert len(witness.closes) == 17
+    assert len(witness.closes) == 16
     roots = roots_before(twin.state, signed)
     assert signature_valid(CHAIN, ROLLUP, signed, roots, witness) is False
     assert on_chain(verifier, signed, roots, witness) is False

@@ -25,6 +25,7 @@ from typing import Protocol
 from l2gpu.core.crypto.bls import aggregate, verify_aggregate_same_message
 from l2gpu.core.errors import InvalidValue, L2gpuError
 from l2gpu.core.l2.codec import (
+    MAX_CLOSES,
     MAX_COMMITMENT_TXS,
     Batch,
     CodecError,
@@ -37,7 +38,7 @@ from l2gpu.core.l2.envelope import Envelope, rollup_domain
 from l2gpu.core.l2.segments import MAX_L1_OPS, MAX_SEGMENTS
 from l2gpu.core.l2.state import NO_BLS_KEY, L2State
 from l2gpu.core.l2.stf import L2Error, signers, state_transition
-from l2gpu.core.l2.transactions import BlockContext, L1Operation, UserTx
+from l2gpu.core.l2.transactions import BlockContext, CloseChannel, L1Operation, UserTx
 from l2gpu.core.types import Timestamp
 
 log = logging.getLogger(__name__)
@@ -192,8 +193,11 @@ class Sequencer:
         for position, item in enumerate(snapshot):
             tx = item.envelope.tx
             tx_signers = signers(state, tx)
-            if len(set(signer_set).union(tx_signers)) > MAX_SIGNERS:
-                # The rest waits for the next commitment (see commitment.MAX_SIGNERS).
+            closes = sum(isinstance(a.envelope.tx, CloseChannel) for a in snapshot[:position])
+            too_many_closes = isinstance(tx, CloseChannel) and closes >= MAX_CLOSES
+            if too_many_closes or len(set(signer_set).union(tx_signers)) > MAX_SIGNERS:
+                # The rest waits for the next commitment (commitment.MAX_SIGNERS,
+                # codec.MAX_CLOSES).
                 rest = snapshot[position:]
                 for waiting in rest:
                     chosen.remove(waiting)

@@ -54,6 +54,9 @@ from l2gpu.core.types import Seconds, Timestamp, Wei
 VERSION = 1
 KIND_TRANSFER, KIND_WITHDRAW, KIND_CHANNEL = 1, 2, 3
 MAX_COMMITMENT_TXS = 32
+MAX_CLOSES = 16
+"""At most this many cooperative closes per commitment (Rollup.MAX_CLOSES): each adds a
+channel read to the proof of a bad co-signature, which must stay under 3,000,000 gas."""
 SIGNATURE_SIZE, ROOT_SIZE = 48, 32
 OP_OPEN, OP_TOP_UP, OP_CLOSE, OP_START, OP_VOUCHER, OP_PROVIDER, OP_SETTLE = range(1, 8)
 
@@ -76,6 +79,8 @@ class Commitment:
         """Everything the co-signers sign (with the pre-state root): not sig, not root."""
         if not 1 <= len(self.txs) <= MAX_COMMITMENT_TXS:
             raise CodecError(f"codec: a commitment holds 1 to {MAX_COMMITMENT_TXS} transactions")
+        if sum(isinstance(tx, CloseChannel) for tx in self.txs) > MAX_CLOSES:
+            raise CodecError(f"codec: more than {MAX_CLOSES} cooperative closes in a commitment")
         return (
             bytes((self.kind, len(self.txs)))
             + self.timestamp.to_bytes(8, "big")
@@ -200,6 +205,8 @@ def _decode_commitment(reader: _Reader) -> Commitment:
         raise CodecError(f"codec: a commitment holds at most {MAX_COMMITMENT_TXS} transactions")
     timestamp = Timestamp(reader.uint(8, "timestamp"))
     txs = tuple(_decode_tx(reader, kind) for _ in range(count))
+    if sum(isinstance(tx, CloseChannel) for tx in txs) > MAX_CLOSES:
+        raise CodecError(f"codec: more than {MAX_CLOSES} cooperative closes in a commitment")
     signature = reader.take(SIGNATURE_SIZE, "aggregate signature")
     post_root = reader.take(ROOT_SIZE, "post-state root")
     return Commitment(kind, timestamp, txs, signature, post_root)
