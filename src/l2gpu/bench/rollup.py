@@ -48,7 +48,8 @@ class _World:
         for i, (key, bls) in enumerate(zip(self.keys, self.bls, strict=True)):
             self.sequencer.deposit(Deposit(i, key.address, Wei(10**24), bls.public_key,
                                            bls.prove_possession()))  # fmt: skip
-        self.sequencer.seal()
+        while self.sequencer.deposit_queue:  # at most MAX_L1_OPS per batch
+            self.sequencer.seal()
         self.nonces = [0] * accounts
 
     def envelope(self, tx: UserTx, *cosigners: int) -> Envelope:
