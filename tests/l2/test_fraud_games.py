@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from l2gpu.core.l2.transactions import CloseChannel, OpenChannel, Transfer
+from l2gpu.core.l2.transactions import CloseChannel, OpenChannel, Transfer, Withdraw
 from l2gpu.core.types import Seconds, Timestamp, Wei
 from l2gpu.fraud.arena import ETH, LIES, Arena, Lie
 from l2gpu.fraud.game import CHALLENGER_WON, PROPOSER_WON
@@ -190,3 +190,16 @@ def test_a_liar_that_challenges_itself_first_still_loses(arena: Arena) -> None:
     # The prover, not the accomplice, got half the slashed bond.
     assert arena.chain.balance(arena.challenger.address) > before + ETH // 2 - ETH // 100
     assert_solvent(arena)
+
+
+def test_the_watchers_quick_state_equals_a_replay_from_genesis(arena: Arena) -> None:
+    index, _ = lie_in_traffic(arena, "root", [(1, Transfer(1, 2, Wei(10**15), Wei(0))),
+                                              (2, Withdraw(2, Wei(10**15), Wei(0)))])  # fmt: skip
+    watcher = arena.watcher
+    watcher.poll()
+    live = watcher.state.root()
+    for segment in range(len(watcher.posted[index].segments)):
+        with watcher._state_before(index, segment) as quick:
+            quick_root = quick.root()
+        assert quick_root == watcher.state_at(index, segment).root()
+    assert watcher.state.root() == live

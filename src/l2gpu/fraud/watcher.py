@@ -18,6 +18,8 @@ watcher reports them and stops at them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,6 +213,28 @@ class Watcher:
         block = BlockContext(commitment.timestamp, batch.fee_recipient)
         return commitment.txs, block, commitment
 
+    @contextmanager
+    def _state_before(self, batch_index: int, segment: int) -> Iterator[L2State]:
+        """The state before ``segment`` of batch ``batch_index``, for the duration of the
+        block. The usual case, the batch right after the last accepted one, is the live
+        state plus a few segments under a checkpoint (undone on exit); older batches
+        are replayed from genesis."""
+        if batch_index != len(self.accepted) + 1 or batch_index not in self.posted:
+            yield self.state_at(batch_index, segment)
+            return
+        posted = self.posted[batch_index]
+        outer = self.state.recording
+        mark = self.state.checkpoint()
+        try:
+            for s in range(segment):
+                txs, block, commitment = self.segment_inputs(posted, s)
+                run_segment(self.state, txs, block, commitment)
+            yield self.state
+        finally:
+            self.state.rollback(mark)
+            if not outer:
+                self.state.commit()
+
     def state_at(self, batch_index: int, segment: int) -> L2State:
         """A fresh state as it was before ``segment`` of batch ``batch_index`` (replayed)."""
         state = L2State(self.chain_id, self.rollup.contract.address)
@@ -294,9 +318,9 @@ class Watcher:
         posted = self.posted.get(game.batch)
         if posted is None or game.roots is None:
             return
-        state = self.state_at(game.batch, game.segment)
         txs, block, commitment = self.segment_inputs(posted, game.segment)
-        fault = find_fault(state, txs, block, commitment, game.roots)
+        with self._state_before(game.batch, game.segment) as state:
+            fault = find_fault(state, txs, block, commitment, game.roots)
         if fault is None:
             self.log.append(f"game {game.id}: the proposer's roots hold; nothing to prove")
             return
