@@ -89,3 +89,36 @@ def test_unrepresentable_amounts_and_unknown_recipients_are_clear_errors(node) -
     assert nobody.returncode == 2
     assert "no L2 account" in nobody.stderr
     assert "Traceback" not in odd.stderr + nobody.stderr
+
+
+def test_the_node_answers_a_challenge_of_its_own_batch(node) -> None:
+    from l2gpu.core.l2.segments import segments_of_data
+    from l2gpu.fraud.game import DisputeClient
+    from l2gpu.l1.keys import account_from_private_key
+    from l2gpu.node.rollup_client import RollupClient
+
+    api, anvil_url = node
+    user(ALICE, api, anvil_url, "deposit", "1 ether")
+    rollup = user(ALICE, api, anvil_url, "status")["node"]["rollup"]
+    griefer = account_from_private_key(ANVIL_KEYS_ALL[3])
+    chain = connect_jsonrpc(anvil_url, [griefer])
+    from l2gpu.core.types import Address
+    from l2gpu.l1 import compile_contract
+
+    contract = chain.attach(compile_contract("rollup/Rollup.vy"), Address.from_hex(rollup))
+    client = RollupClient(chain, contract)
+    game = DisputeClient(chain, client.game)
+    # A griefer challenges the honest first batch (its deposits segment).
+    from l2gpu.l1.logs import LogPoller
+
+    posted = next(e for e in LogPoller(chain, [contract]).poll()
+                  if e.name == "BatchPosted" and e.args["index"] == 1)  # fmt: skip
+    tx = chain.w3.eth.get_transaction(posted.tx_hash)  # type: ignore[arg-type]
+    _, params = contract._contract.decode_function_input(tx["input"])
+    genesis = bytes(contract.call("batch_root", 0))
+    segments = segments_of_data(bytes(params["_data"]), genesis)
+    gid, _ = game.challenge(1, segments, 0, griefer)
+    deadline = time.monotonic() + 60
+    while game.status(gid)["status"] == 1 and time.monotonic() < deadline:
+        time.sleep(0.2)  # waiting for the node process to act, not for simulated time
+    assert game.status(gid)["status"] == 2, "the node did not reveal its roots"

@@ -49,6 +49,8 @@ def up(
     """Run the rollup node: sequencer, batch poster and HTTP API (OpenAPI at /docs)."""
     import uvicorn
 
+    from l2gpu.fraud.game import DisputeClient
+    from l2gpu.fraud.watcher import Watcher
     from l2gpu.node.api import create_app
     from l2gpu.node.cosign_desk import CoSignDesk
     from l2gpu.node.node import RollupNode
@@ -90,7 +92,24 @@ def up(
                 log.error("sealing failed: %s", exc)
             stop.wait(min(interval, 0.2))
 
+    # The node's own watcher: it answers any challenge of the batches it posted (an
+    # unanswered one would revert them and cost the bond) and challenges others' lies.
+    guard = Watcher(RollupClient(chain, client.contract), DisputeClient(chain, client.game),
+                    proposer)  # fmt: skip
+
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                with lock:  # one L1 sender: the proposer's nonces must not race
+                    lines = guard.poll()
+                for line in lines:
+                    log.info("watcher: %s", line)
+            except L2gpuError as exc:
+                log.error("watching failed: %s", exc)
+            stop.wait(max(interval, 1.0))
+
     threading.Thread(target=loop, name="sealer", daemon=True).start()
+    threading.Thread(target=watch, name="watcher", daemon=True).start()
     typer.echo(f"rollup {client.address} on {chain.description}; recovered {reposted} batch(es); "
                f"API on http://{settings.api_host}:{settings.api_port}", err=True)  # fmt: skip
     try:
