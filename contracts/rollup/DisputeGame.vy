@@ -14,7 +14,8 @@
         the prover (the challenger on a timeout), half burned. If the
         challenger proves nothing in time, its bond goes to the proposer.
 @dev    Why one round of k-ary dissection instead of bisection: a segment holds at most
-        32 transactions, so one reply of at most 64 roots (2 KiB) reaches a single step,
+        32 transactions (or 64 L1 operations), so one reply of at most 64 roots (2 KiB)
+        reaches a single step,
         where bisection would need 5 to 6 rounds; the proposer reveals roots only when
         challenged, so no per-transaction roots go to L1 (docs/rollup.md, "Fraud proofs").
         The contract holds only open challenge bonds: every resolved game pays them out.
@@ -35,48 +36,12 @@ interface Rollup:
     def CHALLENGE_WINDOW() -> uint256: view
     def revert_from(_index: uint256, _challenger: address): nonpayable
 
-struct AccountRead:
-    account: state_leaves.Account
-    proof: bytes32[24]
-
-struct ChannelRead:
-    channel: state_leaves.Channel
-    proof: bytes32[24]
-
-struct Witness:
-    accounts: DynArray[AccountRead, 5]
-    channels: DynArray[ChannelRead, 2]
-    writes: DynArray[bytes32[24], 5]
-    channel_count: uint256
-
-struct L1Op:
-    kind: uint256
-    queue_index: uint256
-    sender: address
-    amount: uint256
-    bls_key: Bytes[96]
-    proof_of_possession: Bytes[48]
-    account_index: uint256
-    key_point: Bytes[256]
-    pop_point: Bytes[128]
-
-struct SignerKey:
-    account: state_leaves.Account
-    proof: bytes32[24]
-    key_point: Bytes[256]
-
-struct CloseParties:
-    position: uint256
-    parts: state_leaves.RootParts
-    channel: state_leaves.Channel
-    proof: bytes32[24]
-
 interface StepVerifier:
-    def verify_tx(_chain_id: uint256, _rollup: address, _pre: state_leaves.RootParts, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _position: uint256, _fee_recipient: uint256, _w: Witness) -> (String[64], bytes32): nonpayable
-    def verify_l1_op(_pre: state_leaves.RootParts, _op: L1Op, _w: Witness) -> (String[64], bytes32): nonpayable
+    def verify_tx(_chain_id: uint256, _rollup: address, _pre: state_leaves.RootParts, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _position: uint256, _fee_recipient: uint256, _w: state_leaves.Witness) -> (String[64], bytes32): nonpayable
+    def verify_l1_op(_pre: state_leaves.RootParts, _op: state_leaves.L1Op, _w: state_leaves.Witness) -> (String[64], bytes32): nonpayable
 
 interface SignatureVerifier:
-    def signature_valid(_chain_id: uint256, _rollup: address, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _roots: DynArray[bytes32, 33], _pre: state_leaves.RootParts, _signers: DynArray[SignerKey, 32], _closes: DynArray[CloseParties, 32], _signature_point: Bytes[128]) -> bool: view
+    def signature_valid(_chain_id: uint256, _rollup: address, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _roots: DynArray[bytes32, 33], _pre: state_leaves.RootParts, _signers: DynArray[state_leaves.SignerKey, 32], _closes: DynArray[state_leaves.CloseParties, 32], _signature_point: Bytes[128]) -> bool: view
 
 struct Challenge:
     batch: uint256
@@ -221,7 +186,7 @@ def respond(_id: uint256, _roots: DynArray[bytes32, MAX_ROOTS], _commitment: Byt
 
 
 @external
-def prove_step(_id: uint256, _roots: DynArray[bytes32, MAX_ROOTS], _position: uint256, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _pre: state_leaves.RootParts, _witness: Witness):
+def prove_step(_id: uint256, _roots: DynArray[bytes32, MAX_ROOTS], _position: uint256, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _pre: state_leaves.RootParts, _witness: state_leaves.Witness):
     """
     @notice Prove that transaction `_position` of the challenged commitment breaks a
             rule, or does not lead to the proposer's root after it.
@@ -237,7 +202,7 @@ def prove_step(_id: uint256, _roots: DynArray[bytes32, MAX_ROOTS], _position: ui
 
 
 @external
-def prove_l1_step(_id: uint256, _roots: DynArray[bytes32, MAX_ROOTS], _position: uint256, _pre: state_leaves.RootParts, _op: L1Op, _witness: Witness):
+def prove_l1_step(_id: uint256, _roots: DynArray[bytes32, MAX_ROOTS], _position: uint256, _pre: state_leaves.RootParts, _op: state_leaves.L1Op, _witness: state_leaves.Witness):
     """
     @notice Prove that L1 operation `_position` of the batch was applied wrongly.
     """
@@ -255,7 +220,7 @@ def prove_l1_step(_id: uint256, _roots: DynArray[bytes32, MAX_ROOTS], _position:
 
 
 @external
-def prove_signature(_id: uint256, _roots: DynArray[bytes32, MAX_ROOTS], _commitment: Bytes[state_leaves.MAX_COMMITMENT], _pre: state_leaves.RootParts, _signers: DynArray[SignerKey, 32], _closes: DynArray[CloseParties, 32], _signature_point: Bytes[128]):
+def prove_signature(_id: uint256, _roots: DynArray[bytes32, MAX_ROOTS], _commitment: Bytes[state_leaves.MAX_COMMITMENT], _pre: state_leaves.RootParts, _signers: DynArray[state_leaves.SignerKey, 32], _closes: DynArray[state_leaves.CloseParties, 32], _signature_point: Bytes[128]):
     """
     @notice Prove that the challenged commitment's co-signature does not hold.
     """

@@ -17,17 +17,6 @@ from . import state_leaves
 interface BlsVerifier:
     def verify_same_message(_message: Bytes[96], _pop: bool, _keys: DynArray[Bytes[96], 32], _key_points: DynArray[Bytes[256], 32], _signature: Bytes[48], _signature_point: Bytes[128]) -> bool: view
 
-struct SignerKey:
-    account: state_leaves.Account
-    proof: bytes32[24]
-    key_point: Bytes[256]
-
-struct CloseParties:
-    position: uint256
-    parts: state_leaves.RootParts
-    channel: state_leaves.Channel
-    proof: bytes32[24]
-
 MAX_SIGNERS: constant(uint256) = 32
 MAX_TXS: constant(uint256) = 32
 DOMAIN_TAG: constant(Bytes[19]) = b"l2gpu-commitment-v1"
@@ -51,8 +40,8 @@ def signature_valid(
     _commitment: Bytes[state_leaves.MAX_COMMITMENT],
     _roots: DynArray[bytes32, 33],
     _pre: state_leaves.RootParts,
-    _signers: DynArray[SignerKey, MAX_SIGNERS],
-    _closes: DynArray[CloseParties, MAX_TXS],
+    _signers: DynArray[state_leaves.SignerKey, MAX_SIGNERS],
+    _closes: DynArray[state_leaves.CloseParties, MAX_TXS],
     _signature_point: Bytes[128],
 ) -> bool:
     """
@@ -73,7 +62,7 @@ def signature_valid(
         item: state_leaves.Tx = state_leaves._tx_at(_commitment, i)
         if kind == 3 and item.op == state_leaves.TX_CLOSE:
             assert closes_used < len(_closes), "witness: no channel read for a close"
-            close: CloseParties = _closes[closes_used]
+            close: state_leaves.CloseParties = _closes[closes_used]
             closes_used += 1
             assert close.position == i, "witness: channel reads out of order"
             assert state_leaves._state_root(close.parts) == _roots[i], "witness: wrong root parts before a close"
@@ -94,7 +83,7 @@ def signature_valid(
     assert len(_signers) == len(required), "witness: the signer list must be the required signers"
     keys: DynArray[Bytes[96], MAX_SIGNERS] = []
     points: DynArray[Bytes[256], MAX_SIGNERS] = []
-    for signer: SignerKey in _signers:
+    for signer: state_leaves.SignerKey in _signers:
         index: uint256 = signer.account.index
         assert len(keys) == 0 or index > _signers[len(keys) - 1].account.index, "witness: signers must ascend"
         assert index in required and signer.account.present, "witness: not a required signer"

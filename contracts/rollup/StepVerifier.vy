@@ -20,34 +20,6 @@ from . import state_leaves
 interface BlsVerifier:
     def verify_same_message(_message: Bytes[96], _pop: bool, _keys: DynArray[Bytes[96], 32], _key_points: DynArray[Bytes[256], 32], _signature: Bytes[48], _signature_point: Bytes[128]) -> bool: view
 
-struct AccountRead:
-    account: state_leaves.Account
-    proof: bytes32[DEPTH]
-
-struct ChannelRead:
-    channel: state_leaves.Channel
-    proof: bytes32[DEPTH]
-
-struct Witness:
-    accounts: DynArray[AccountRead, MAX_READS]
-    channels: DynArray[ChannelRead, 2]
-    writes: DynArray[bytes32[DEPTH], MAX_WRITES]
-    channel_count: uint256
-
-struct L1Op:
-    kind: uint256
-    queue_index: uint256
-    sender: address
-    amount: uint256
-    bls_key: Bytes[96]
-    proof_of_possession: Bytes[48]
-    account_index: uint256
-    key_point: Bytes[256]
-    pop_point: Bytes[128]
-
-DEPTH: constant(uint256) = 24
-MAX_READS: constant(uint256) = 5
-MAX_WRITES: constant(uint256) = 5
 NO_ACCOUNT: constant(uint256) = 2**24 - 1
 UNPROVEN: constant(uint256) = max_value(uint256)
 MAX_BALANCE: constant(uint256) = 2**128 - 1
@@ -76,7 +48,7 @@ _exit_count: transient(uint256)
 _channel_count: transient(uint256)
 _now: transient(uint256)
 _fee_recipient: transient(uint256)
-_paths: transient(HashMap[uint256, bytes32[DEPTH]])
+_paths: transient(HashMap[uint256, bytes32[state_leaves.DEPTH]])
 _paths_total: transient(uint256)
 _paths_used: transient(uint256)
 _accounts: transient(HashMap[uint256, state_leaves.Account])
@@ -96,7 +68,7 @@ def __init__(_bls: address):
 # -- entry points -----------------------------------------------------------------------
 
 @external
-def verify_tx(_chain_id: uint256, _rollup: address, _pre: state_leaves.RootParts, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _position: uint256, _fee_recipient: uint256, _w: Witness) -> (String[64], bytes32):
+def verify_tx(_chain_id: uint256, _rollup: address, _pre: state_leaves.RootParts, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _position: uint256, _fee_recipient: uint256, _w: state_leaves.Witness) -> (String[64], bytes32):
     """
     @notice Re-execute transaction `_position` of a posted commitment.
     @dev Not a view only because it keeps its working state in transient storage.
@@ -114,7 +86,7 @@ def verify_tx(_chain_id: uint256, _rollup: address, _pre: state_leaves.RootParts
 
 
 @external
-def verify_l1_op(_pre: state_leaves.RootParts, _op: L1Op, _w: Witness) -> (String[64], bytes32):
+def verify_l1_op(_pre: state_leaves.RootParts, _op: state_leaves.L1Op, _w: state_leaves.Witness) -> (String[64], bytes32):
     """
     @notice Re-execute an L1 queue operation (deposit or forced withdrawal).
     @dev The caller (the Rollup) has checked `_op` against its queue entry.
@@ -307,7 +279,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sen
 # -- the witness-backed state (proofs/step.py) --------------------------------------------
 
 @internal
-def _load(_pre: state_leaves.RootParts, _w: Witness):
+def _load(_pre: state_leaves.RootParts, _w: state_leaves.Witness):
     self._roots = [_pre.accounts_root, _pre.channels_root, _pre.exits_root]
     self._deposits = _pre.deposits_processed
     self._exit_count = _pre.exit_count
@@ -316,17 +288,17 @@ def _load(_pre: state_leaves.RootParts, _w: Witness):
     self._channels_n = 0
     self._paths_used = 0
     self._paths_total = len(_w.writes)
-    for i: uint256 in range(MAX_WRITES):
+    for i: uint256 in range(state_leaves.MAX_WRITES):
         if i >= len(_w.writes):
             break
         self._paths[i] = _w.writes[i]
-    for read: AccountRead in _w.accounts:
+    for read: state_leaves.AccountRead in _w.accounts:
         assert state_leaves._merkle(state_leaves._account_leaf(read.account), read.account.index, read.proof) == _pre.accounts_root, "witness: bad account proof"
         self._accounts[self._accounts_n] = read.account
         self._accounts_n += 1
     count_present: bool = _w.channel_count == 0
     count_empty: bool = False
-    for cread: ChannelRead in _w.channels:
+    for cread: state_leaves.ChannelRead in _w.channels:
         assert state_leaves._merkle(state_leaves._channel_leaf(cread.channel), cread.channel.index, cread.proof) == _pre.channels_root, "witness: bad channel proof"
         self._channels[self._channels_n] = cread.channel
         self._channels_n += 1
@@ -341,19 +313,19 @@ def _load(_pre: state_leaves.RootParts, _w: Witness):
 @view
 @internal
 def _slot_of_account(_index: uint256) -> uint256:
-    for i: uint256 in range(MAX_READS):
+    for i: uint256 in range(state_leaves.MAX_READS):
         if i >= self._accounts_n:
             break
         if self._accounts[i].index == _index:
             return i
-    return MAX_READS
+    return state_leaves.MAX_READS
 
 
 @view
 @internal
 def _account(_index: uint256) -> state_leaves.Account:
     slot: uint256 = self._slot_of_account(_index)
-    assert slot < MAX_READS, "witness: an account the step reads is not in the witness"
+    assert slot < state_leaves.MAX_READS, "witness: an account the step reads is not in the witness"
     return self._accounts[slot]
 
 
@@ -397,10 +369,10 @@ def _credit(_index: uint256, _amount: uint256):
 def _put_account(_account: state_leaves.Account):
     slot: uint256 = self._slot_of_account(_account.index)
     old: bytes32 = empty(bytes32)
-    if slot < MAX_READS:
+    if slot < state_leaves.MAX_READS:
         old = state_leaves._account_leaf(self._accounts[slot])
     else:
-        assert self._accounts_n < MAX_READS, "witness: too many accounts"
+        assert self._accounts_n < state_leaves.MAX_READS, "witness: too many accounts"
         slot = self._accounts_n
         self._accounts_n += 1
     self._write(0, _account.index, old, state_leaves._account_leaf(_account))
@@ -435,7 +407,7 @@ def _add_exit(_to: address, _amount: uint256):
 def _write(_tree: uint256, _index: uint256, _old: bytes32, _new: bytes32):
     used: uint256 = self._paths_used
     assert used < self._paths_total, "witness: fewer write paths than the step writes"
-    path: bytes32[DEPTH] = self._paths[used]
+    path: bytes32[state_leaves.DEPTH] = self._paths[used]
     self._paths_used = used + 1
     assert state_leaves._merkle(_old, _index, path) == self._roots[_tree], "witness: bad write path"
     self._roots[_tree] = state_leaves._merkle(_new, _index, path)
@@ -457,7 +429,7 @@ def _no_key(_key: Bytes[96]) -> bool:
 
 @view
 @internal
-def _possession(_op: L1Op) -> bool:
+def _possession(_op: state_leaves.L1Op) -> bool:
     if len(_op.bls_key) != 96 or len(_op.proof_of_possession) != 48:
         return False
     return staticcall BLS.verify_same_message(_op.bls_key, True, [_op.bls_key], [_op.key_point], _op.proof_of_possession, _op.pop_point)

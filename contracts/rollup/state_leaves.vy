@@ -64,6 +64,48 @@ struct Tx:
     period: uint256
     signature: Bytes[65]
 
+# -- what fraud proofs carry (StepVerifier, SignatureVerifier, DisputeGame) ----------
+
+MAX_READS: constant(uint256) = 5
+MAX_WRITES: constant(uint256) = 5
+
+struct AccountRead:
+    account: Account
+    proof: bytes32[DEPTH]
+
+struct ChannelRead:
+    channel: Channel
+    proof: bytes32[DEPTH]
+
+struct Witness:
+    accounts: DynArray[AccountRead, MAX_READS]
+    channels: DynArray[ChannelRead, 2]
+    writes: DynArray[bytes32[DEPTH], MAX_WRITES]
+    channel_count: uint256
+
+struct L1Op:
+    kind: uint256
+    queue_index: uint256
+    sender: address
+    amount: uint256
+    bls_key: Bytes[96]
+    proof_of_possession: Bytes[48]
+    account_index: uint256
+    key_point: Bytes[256]
+    pop_point: Bytes[128]
+
+struct SignerKey:
+    account: Account
+    proof: bytes32[DEPTH]
+    key_point: Bytes[256]
+
+struct CloseParties:
+    position: uint256
+    parts: RootParts
+    channel: Channel
+    proof: bytes32[DEPTH]
+
+
 
 @pure
 @internal

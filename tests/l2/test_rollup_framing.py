@@ -13,6 +13,7 @@ import pytest
 
 from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.l2.codec import Commitment
+from l2gpu.core.l2.proofs.step import NO_ACCOUNT
 from l2gpu.core.l2.segments import segments_of_data, segments_root
 from l2gpu.core.l2.transactions import (
     CloseByProvider,
@@ -26,7 +27,7 @@ from l2gpu.core.l2.transactions import (
 from l2gpu.core.types import Seconds, Timestamp, Wei
 from l2gpu.l1 import Chain, ContractRevert
 from l2gpu.l1.embedded import start_embedded_chain
-from l2gpu.node.rollup_client import NO_ACCOUNT, RollupClient, address_of
+from l2gpu.node.rollup_client import RollupClient, address_of
 
 ETH = 10**18
 GENESIS = b"\x0a" * 32

@@ -7,10 +7,9 @@ from typing import Any
 from l2gpu.core.crypto.bls_points import g1_point, g2_point
 from l2gpu.core.l2.proofs.signature import CloseParties, SignerKey
 from l2gpu.core.l2.proofs.step import StepWitness
-from l2gpu.core.l2.state import NO_BLS_KEY, Account, L2Channel, RootParts
+from l2gpu.core.l2.state import NO_BLS_KEY, TREE_DEPTH, Account, L2Channel, RootParts
 from l2gpu.core.l2.transactions import Deposit, L1Operation
 
-DEPTH = 24
 KIND_DEPOSIT, KIND_FORCED_WITHDRAW = 1, 2
 
 
@@ -41,7 +40,7 @@ def channel(index: int, value: L2Channel | None) -> tuple[Any, ...]:
 
 
 def _path(proof: tuple[bytes, ...]) -> list[bytes]:
-    assert len(proof) == DEPTH, "a Merkle path has 24 hashes"
+    assert len(proof) == TREE_DEPTH, "a Merkle path has 24 hashes"
     return list(proof)
 
 

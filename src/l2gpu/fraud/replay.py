@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from l2gpu.core.crypto.bls import verify_aggregate_same_message
-from l2gpu.core.l2.codec import Batch, Commitment
+from l2gpu.core.l2.codec import Commitment
 from l2gpu.core.l2.commitment import MAX_SIGNERS, message_for
 from l2gpu.core.l2.proofs.signature import CloseParties, SignatureWitness, SignerKey
 from l2gpu.core.l2.proofs.step import NO_ACCOUNT, StepWitness
 from l2gpu.core.l2.proofs.witness import l1_account_index, step_witness
 from l2gpu.core.l2.state import L2State, RootParts
 from l2gpu.core.l2.stf import L2Error, signers, state_transition
-from l2gpu.core.l2.transactions import BlockContext, CloseChannel, L1Operation, L2Tx
+from l2gpu.core.l2.transactions import BlockContext, CloseChannel, L2Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +41,6 @@ class SegmentRun:
         if self.fault_position is not None or not self.signature_valid:
             return None
         return self.roots[-1] if self.roots else None
-
-
-def segment_txs(batch: Batch, ops: Sequence[L1Operation], segment: int) -> tuple[L2Tx, ...]:
-    """The transactions of ``segment`` (0: the batch's L1 operations)."""
-    if segment == 0:
-        return tuple(ops)
-    return tuple(batch.commitments[segment - 1].txs)
-
-
-def block_of(batch: Batch, segment: int, previous_timestamp: int) -> BlockContext:
-    """The block context of a segment (L1 operations use the previous timestamp)."""
-    timestamp = batch.commitments[segment - 1].timestamp if segment else previous_timestamp
-    return BlockContext(timestamp, batch.fee_recipient)  # type: ignore[arg-type]
 
 
 def run_segment(

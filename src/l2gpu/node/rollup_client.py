@@ -36,7 +36,6 @@ CONTRACT_SOURCE = "rollup/Rollup.vy"
 SEVEN_DAYS = 7 * 24 * 3600
 TWELVE_HOURS = 12 * 3600
 KIND_DEPOSIT, KIND_FORCED_WITHDRAW = 1, 2
-NO_ACCOUNT = (1 << 24) - 1  # Rollup.NO_ACCOUNT: the sender never deposited
 BLOB_POST_GAS = 300_000
 BLOB_GAS_PER_LEAF = 2_000  # calldata (at the EIP-7623 floor) and hashing of one leaf
 

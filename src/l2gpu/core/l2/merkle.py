@@ -86,10 +86,15 @@ class IndexedMerkleTree:
         self._dirty = set()
 
 
-def verify_proof(root: bytes, index: int, leaf: bytes, siblings: Sequence[bytes]) -> bool:
-    """True if ``leaf`` sits at ``index`` under ``root`` given its sibling hashes."""
+def path_root(leaf: bytes, index: int, siblings: Sequence[bytes]) -> bytes:
+    """The root above ``leaf`` at ``index`` along its sibling hashes (no check)."""
     node = leaf
     for sibling in siblings:
         node = keccak256(sibling + node) if index & 1 else keccak256(node + sibling)
         index >>= 1
-    return index == 0 and node == root
+    return node
+
+
+def verify_proof(root: bytes, index: int, leaf: bytes, siblings: Sequence[bytes]) -> bool:
+    """True if ``leaf`` sits at ``index`` under ``root`` given its sibling hashes."""
+    return index >> len(siblings) == 0 and path_root(leaf, index, siblings) == root

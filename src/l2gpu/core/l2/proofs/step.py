@@ -30,9 +30,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.l2.merkle import EMPTY_LEAF, verify_proof
+from l2gpu.core.l2.merkle import EMPTY_LEAF, path_root, verify_proof
 from l2gpu.core.l2.state import TREE_DEPTH, Account, Exit, L2Channel, RootParts, root_of
 from l2gpu.core.l2.stf import L2Error, state_transition
 from l2gpu.core.l2.transactions import BlockContext, Deposit, ForcedWithdraw, L2Tx
@@ -90,15 +89,6 @@ class StepVerdict:
     post_root: Hash32 | None
     fault: str | None = None
     post_parts: RootParts | None = None
-
-
-def leaf_root(leaf: bytes, index: int, proof: Sequence[bytes]) -> bytes:
-    """The root above ``leaf`` at ``index`` along ``proof`` (no check)."""
-    node = leaf
-    for sibling in proof:
-        node = keccak256(sibling + node) if index & 1 else keccak256(node + sibling)
-        index >>= 1
-    return node
 
 
 class _Proven(Sequence[object]):
@@ -214,7 +204,7 @@ class WitnessState:
         self._writes += 1
         if not verify_proof(self._roots[tree], index, old, path):
             raise WitnessError(f"witness: bad write path #{self._writes}")
-        self._roots[tree] = leaf_root(new, index, path)
+        self._roots[tree] = path_root(new, index, path)
 
     def put_account(self, account: Account) -> None:
         """Update (or create) an account leaf along the next write path."""
