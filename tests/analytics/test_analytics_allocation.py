@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from l2gpu.analytics import datasets
 from l2gpu.analytics.allocation.policies import POLICIES, make_policy
 from l2gpu.analytics.allocation.report import Prices, recommend
 from l2gpu.analytics.allocation.simulator import replay
@@ -15,6 +16,9 @@ JOBS = 6_000
 
 @pytest.fixture(scope="module")
 def philly():
+    # Module-scoped, so it runs before conftest's per-test skip: check the data here too.
+    if not datasets.data_root().is_dir():
+        pytest.skip("shared data sets not found")
     trace = load_trace("philly").head(JOBS)
     # A cluster small enough for queues to form on this slice.
     return trace, 200
