@@ -1,4 +1,7 @@
-"""The renter's side of a lease: open the channel, rent, pay every second, end, settle.
+"""The renter's side of a lease: pay every second for what was metered.
+
+The channel is opened through a rail (:mod:`l2gpu.payments.rails`: on L1 or inside
+the rollup) before the lease is requested.
 
 :class:`LeasePayer` is the loop that pays: each step it reads the lease, and if
 the job runs it signs a voucher for the seconds the provider metered, capped by
@@ -11,66 +14,15 @@ seconds delivered.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
-
 from l2gpu.client import MarketClient
-from l2gpu.core.channel import ChannelParams
-from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel.vouchers import Voucher, sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.market.billing import amount_to_sign
 from l2gpu.core.market.lease import Lease, LeaseStatus
+from l2gpu.core.market.settlement import params_of
 from l2gpu.core.types import Address, LeaseId, OfferId, Seconds, Timestamp, Wei
-from l2gpu.l1 import Receipt
-from l2gpu.payments.manager import ChannelManagerClient
-
-CHALLENGE_PERIOD = Seconds(3600)
-
-
-@dataclass
-class OpenedChannel:
-    """A channel the renter opened for one lease."""
-
-    params: ChannelParams
-    deposit: Wei
-    receipt: Receipt | None
-
-    def describe(self, manager: ChannelManagerClient) -> dict[str, Any]:
-        """The channel as the market API takes it."""
-        p = self.params
-        return {
-            "channel_id": str(p.id),
-            "chain_id": manager.chain_id,
-            "manager": manager.address.checksum,
-            "renter": p.renter.checksum,
-            "provider": p.provider.checksum,
-            "token": p.token.checksum,
-            "challenge_period": p.challenge_period,
-            "salt": "0x" + p.salt.hex(),
-            "deposit": str(self.deposit),
-        }
-
-
-def open_channel(
-    manager: ChannelManagerClient,
-    account: LocalAccount,
-    provider: Address,
-    deposit: Wei,
-    *,
-    lifetime: int,
-    salt: bytes,
-) -> OpenedChannel:
-    """Open a channel renter -> provider holding ``deposit``, expiring after ``lifetime`` s."""
-    renter = Address(bytes.fromhex(account.address[2:]))
-    params = ChannelParams(renter, provider, challenge_period=CHALLENGE_PERIOD, salt=salt)
-    now = manager.chain.timestamp()
-    receipt = manager.apply(
-        ci.Open(renter, now, params, deposit, Timestamp(now + lifetime), deposit), account
-    )
-    return OpenedChannel(params, deposit, receipt)
 
 
 def lease_from_json(info: dict[str, Any]) -> Lease:
@@ -98,21 +50,15 @@ class LeasePayer:
         client: MarketClient,
         key: PrivateKey,
         lease: dict[str, Any],
-        manager_domain: Any,
+        domain: Any,
         *,
         clock: Callable[[], int],
     ) -> None:
         self.client = client
         self.key = key
         self.lease_id = int(lease["id"])
-        self.domain = manager_domain
-        self.channel_id = ChannelParams(
-            Address.from_hex(lease["channel"]["renter"]),
-            Address.from_hex(lease["channel"]["provider"]),
-            token=Address.from_hex(lease["channel"]["token"]),
-            challenge_period=Seconds(int(lease["channel"]["challenge_period"])),
-            salt=bytes.fromhex(lease["channel"]["salt"].removeprefix("0x")),
-        ).id
+        self.domain = domain
+        self.channel_id = params_of(lease["channel"]).id
         self.deposit = Wei(int(lease["channel"]["deposit"]))
         self.clock = clock
         self.last: Voucher | None = None

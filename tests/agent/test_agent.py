@@ -189,7 +189,7 @@ def test_on_l1_the_agent_checks_the_channel_and_settles_with_the_best_voucher(
 ) -> None:
     from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.payments.manager import ChannelManagerClient
-    from l2gpu.renter import open_channel
+    from l2gpu.payments.rails import L1ChannelRail
 
     deployer, renter_account, provider_account = chain.accounts[:3]
     renter_key = PrivateKey(bytes(renter_account.key))
@@ -207,16 +207,15 @@ def test_on_l1_the_agent_checks_the_channel_and_settles_with_the_best_voucher(
         world.store,
         world.clock,
         chain.chain_id,
-        manager=manager,
-        account=provider_account,
+        rail=L1ChannelRail(manager, provider_account),
     )
+    salts = iter([b"\x01" * 32, b"\x02" * 32])
+    renter_rail = L1ChannelRail(manager, renter_account, salt=lambda: next(salts))
     offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
     deposit = Wei(600 * PRICE)
-    opened = open_channel(
-        manager, renter_account, provider_key.address, deposit, lifetime=7200, salt=b"\x01" * 32
-    )
+    opened = renter_rail.open(provider_key.address, deposit, lifetime=7200)
     lease = world.renter.rent(
-        offer["id"], command="sleep 60", duration=600, channel=opened.describe(manager)
+        offer["id"], command="sleep 60", duration=600, channel=opened.description
     )
     payer = LeasePayer(world.renter, renter_key, lease, manager.domain, clock=world.clock)
     world.agent.step()
@@ -234,10 +233,8 @@ def test_on_l1_the_agent_checks_the_channel_and_settles_with_the_best_voucher(
     assert settled.gas_used > 0
     assert manager.channel(opened.params).status.name == "SETTLED"
     # A lease whose channel holds less than the market was told never starts.
-    small = open_channel(
-        manager, renter_account, provider_key.address, Wei(PRICE), lifetime=7200, salt=b"\x02" * 32
-    )
-    described = small.describe(manager)
+    small = renter_rail.open(provider_key.address, Wei(PRICE), lifetime=7200)
+    described = small.description
     described["deposit"] = str(deposit)
     bad = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=described)
     world.agent.step()

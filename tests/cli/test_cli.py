@@ -110,8 +110,12 @@ def test_demo_runs_a_paid_lease_on_the_embedded_chain(tmp_path: Path) -> None:
     assert "lease of 30 s paid with 30 vouchers" in summary
     assert "provider got 3000000000000000 wei of 3000000000000000 wei owed" in summary
     assert (tmp_path / "data" / "cache" / "contracts").is_dir()
-    market = next(line for line in result.stdout.splitlines() if line.startswith("market lease"))
-    seconds = int(market.split("market lease: ")[1].split(" s on")[0])
+    market = next(
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("market lease over channel-l1")
+    )
+    seconds = int(market.split(": ")[1].split(" s on")[0])
     assert seconds >= 3
     paid = seconds * 2 * 10**13  # 2 GPUs at 0.00001 ETH per GPU-second, metered seconds only
     assert f"paid to the provider {paid} wei" in market
@@ -128,6 +132,14 @@ def test_the_default_demo_runs_the_lease_through_the_rollup(tmp_path: Path) -> N
     assert "lease L1 bytes 28" in summary
     assert "an honest watcher rebuilt the L2 from L1 alone: 4 batches verified" in result.stdout
     assert "batch reverted, the operator's bond slashed" in result.stdout
+    lines = result.stdout.splitlines()
+    market = next(line for line in lines if line.startswith("market lease over hybrid"))
+    seconds = int(market.split(": ")[1].split(" s on")[0])
+    assert seconds >= 3
+    paid = seconds * 2 * 10**13  # paid on L2, for metered seconds only
+    assert f"paid to the provider {paid} wei" in market
+    assert f"refunded to the renter {120 * 2 * 10**13 - paid} wei" in market
+    assert "L1 gas 0," in market  # the channel's open and close are rollup transactions
 
 
 def test_bench_crypto_reports_the_named_figures() -> None:

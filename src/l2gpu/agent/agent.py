@@ -4,14 +4,15 @@ One :meth:`ProviderAgent.step` does everything due now, so tests drive the agent
 with a simulated clock and the daemon calls it a few times a second:
 
 1. a heartbeat (once per second) with the machine's inventory;
-2. new leases: accept, check the channel on L1 (when the agent has a chain),
-   start the job; a job that cannot start is reported and costs nothing;
+2. new leases: accept, check the channel through the agent's rail (on L1 or
+   inside the rollup: :mod:`l2gpu.payments.rails`), start the job; a job that
+   cannot start is reported and costs nothing;
 3. running leases, once per second: sample the job (running or paused), meter
    it, report the seconds, feed them to the :class:`~l2gpu.payments.payee.Payee`
    with the newest voucher; pause the job when unpaid seconds reach the grace
    period, resume when paid, stop after another grace period unpaid;
 4. leases the market ended (time up, renter stop, preemption): stop the job, close
-   the channel on L1 with the best voucher.
+   the channel through the rail with the best voucher.
 
 After a restart the agent takes up the leases the market still has running:
 re-attaches to their jobs through the backend and starts its payees from the
@@ -26,22 +27,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
-
 from l2gpu.agent.backends import Backend, JobSpec, JobStartError
 from l2gpu.agent.inventory import Inventory, gpu_utilization
 from l2gpu.client import MarketClient
-from l2gpu.core.channel import ChannelParams, ChannelStatus
-from l2gpu.core.channel import inputs as ci
+from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.stream import PayeeState, ServiceState
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.metering import Meter, UsageSample, record_sample, start_meter
 from l2gpu.core.market.offers import OfferTerms, SignedOffer, sign_offer
+from l2gpu.core.market.settlement import params_of, settlement_of
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
-from l2gpu.payments.manager import ChannelManagerClient
 from l2gpu.payments.payee import Payee
+from l2gpu.payments.rails import ChannelRail
 from l2gpu.payments.store import VoucherStore
 
 log = logging.getLogger(__name__)
@@ -57,13 +56,14 @@ class Served:
     payee: Payee
     meter: Meter
     last_tick: int
+    channel: dict[str, Any]
     paused: bool = False
     max_unpaid_seconds: int = 0
 
 
 @dataclass
 class Settlement:
-    """How a lease's channel was closed on L1."""
+    """How a lease's channel was closed (gas is 0 inside the rollup)."""
 
     lease_id: int
     amount: Wei
@@ -85,8 +85,7 @@ class ProviderAgent:
     clock: Callable[[], int]
     chain_id: int
     grace: int = GRACE_SECONDS
-    manager: ChannelManagerClient | None = None
-    account: LocalAccount | None = None
+    rail: ChannelRail | None = None
     nvml: Any = None
     memory_bytes: int | None = None
     settle_after: int = 2
@@ -207,11 +206,11 @@ class ProviderAgent:
                 Timestamp(now),
                 seconds=int(info["metered_seconds"]),
             )
-            self.served[lease_id] = Served(lease_id, params, payee, meter, now)
+            self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"])
             return
         if status == "requested":
             self.client.report(lease_id, "accepted")
-        problem = self._check_channel(params, info, now)
+        problem = self._check_channel(info, now)
         if problem is not None:
             self.client.report(lease_id, "start_failed", reason=problem)
             return
@@ -224,7 +223,7 @@ class ProviderAgent:
         self.client.report(lease_id, "started")
         ends = Timestamp(now + int(info["max_seconds"]))
         meter = start_meter(Timestamp(now), ends, int(info["num_gpus"]))
-        self.served[lease_id] = Served(lease_id, params, payee, meter, now)
+        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"])
 
     def _tend(self, s: Served, info: dict[str, Any], now: int) -> None:
         status = self.backend.status(s.lease_id)
@@ -286,25 +285,19 @@ class ProviderAgent:
                 self._settle(s)
 
     def _settle(self, s: Served) -> None:
-        """Close the channel on L1 with the best voucher (paid at once)."""
+        """Close the channel through the rail with the best voucher (paid at once)."""
         best = s.payee.state.best
-        if self.manager is None or self.account is None or best is None:
+        if self.rail is None or best is None:
             return
-        receipt = self.manager.apply(
-            ci.CloseByProvider(
-                self.key.address, Timestamp(self.clock()), s.params, best.amount, best.signature
-            ),
-            self.account,
-        )
-        paid = receipt.event("ChannelSettled").args
+        closed = self.rail.close(s.channel, best)
         self.settlements.append(
             Settlement(
                 s.lease_id,
-                best.amount,
-                receipt.gas_used,
-                receipt.tx_bytes,
-                int(paid["provider_payout"]),
-                int(paid["renter_payout"]),
+                closed.amount,
+                closed.gas_used,
+                closed.tx_bytes,
+                closed.provider_payout,
+                closed.renter_payout,
             )
         )
 
@@ -312,13 +305,7 @@ class ProviderAgent:
 
     def _payee(self, info: dict[str, Any]) -> tuple[ChannelParams, Payee]:
         ch = info["channel"]
-        params = ChannelParams(
-            Address.from_hex(ch["renter"]),
-            Address.from_hex(ch["provider"]),
-            token=Address.from_hex(ch["token"]),
-            challenge_period=Seconds(int(ch["challenge_period"])),
-            salt=bytes.fromhex(str(ch["salt"]).removeprefix("0x")),
-        )
+        params = params_of(ch)
         manager = Address.from_hex(ch["manager"])
         domain = channel_domain(ChainId(int(ch["chain_id"])), manager)
         price = Wei(int(info["price_per_gpu_second"]) * int(info["num_gpus"]))
@@ -334,19 +321,18 @@ class ProviderAgent:
         )
         return params, Payee(state, self.store, manager=manager)
 
-    def _check_channel(self, params: ChannelParams, info: dict[str, Any], now: int) -> str | None:
-        if self.manager is None:
+    def _check_channel(self, info: dict[str, Any], now: int) -> str | None:
+        if self.rail is None:
             return None
-        channel = self.manager.channel(params)
-        if channel is None or channel.status != ChannelStatus.OPEN:
-            return "the lease's channel is not open on L1"
-        if channel.deposit < int(info["max_cost"]):
+        settlement = settlement_of(info["channel"])
+        if settlement != self.rail.settlement:
             return (
-                f"the channel holds {channel.deposit} wei, less than the lease's {info['max_cost']}"
+                f"the lease pays over a {settlement} channel; this provider settles "
+                f"over {self.rail.settlement}"
             )
-        if channel.expires_at < now + int(info["max_seconds"]):
-            return "the channel expires before the lease would end"
-        return None
+        return self.rail.check(
+            info["channel"], max_cost=int(info["max_cost"]), ends_by=now + int(info["max_seconds"])
+        )
 
     def _spec(self, info: dict[str, Any]) -> JobSpec:
         job = info["job"]

@@ -23,6 +23,7 @@ from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market import lease as lm
 from l2gpu.core.market.reputation import record_lease
+from l2gpu.core.market.settlement import check_description
 from l2gpu.core.types import Address, ChainId, Hash32, LeaseId, OfferId, Seconds, Timestamp, Wei
 from l2gpu.db.market_models import JobLog, JobRow, LeaseRow, OfferRow, Provider
 from l2gpu.db.models import encode_wei
@@ -306,9 +307,12 @@ class LeaseBook:
 
 
 def _check_channel(channel: dict[str, Any], lease: lm.Lease) -> dict[str, Any]:
-    """The channel that pays for ``lease``: its id must match its terms, its renter and
-    provider the lease's, its deposit cover the lease's maximum cost."""
+    """The channel that pays for ``lease``: on a settlement design the market knows
+    (``channel-l1`` when unnamed), its id must match its terms, its renter and
+    provider the lease's, its deposit cover the lease's maximum cost. Whether it is
+    open, and holds that deposit, the provider's agent checks on its rail."""
     fix = "open a channel from the renter to the offer's provider with deposit >= the lease's cost"
+    settlement = check_description(channel)
     try:
         params = ChannelParams(
             Address.from_hex(channel["renter"]),
@@ -332,6 +336,7 @@ def _check_channel(channel: dict[str, Any], lease: lm.Lease) -> dict[str, Any]:
             fix,
         )
     return {
+        "settlement": settlement,
         "channel_id": str(params.id),
         "chain_id": chain_id,
         "manager": manager.checksum,

@@ -229,7 +229,6 @@ def measure_lease_start(url: str, folder: Path, leases: int = 5) -> float:
     from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.db import open_database
     from l2gpu.payments.store import VoucherStore
-    from l2gpu.renter import OpenedChannel
 
     provider, renter = PrivateKey((91).to_bytes(32, "big")), PrivateKey((92).to_bytes(32, "big"))
     agent = ProviderAgent(
@@ -259,7 +258,6 @@ def measure_lease_start(url: str, folder: Path, leases: int = 5) -> float:
                 challenge_period=Seconds(3600),
                 salt=i.to_bytes(32, "big"),
             )
-            channel = OpenedChannel(params, Wei(10**18), None)
             described = {
                 "channel_id": str(params.id),
                 "chain_id": 1337,
@@ -269,7 +267,7 @@ def measure_lease_start(url: str, folder: Path, leases: int = 5) -> float:
                 "token": "0x" + "00" * 20,
                 "challenge_period": 3600,
                 "salt": "0x" + params.salt.hex(),
-                "deposit": str(channel.deposit),
+                "deposit": str(10**18),
             }
             lease = client.rent(offer["id"], command="sleep 30", duration=600, channel=described)
             start = time.perf_counter()

@@ -22,7 +22,7 @@ import vyper
 from rich.console import Console
 
 from l2gpu.cli.demo_hybrid import run_hybrid
-from l2gpu.cli.demo_market import market_stage
+from l2gpu.cli.demo_market import Parties, hybrid_market, market_stage
 from l2gpu.clock import SimulatedClock
 from l2gpu.config import Settings
 from l2gpu.core.channel import ChannelParams
@@ -36,11 +36,12 @@ from l2gpu.l1 import NotADevChain, open_chain
 from l2gpu.payments.manager import ChannelManagerClient
 from l2gpu.payments.payee import Payee, stream_service
 from l2gpu.payments.payer import Payer
+from l2gpu.payments.rails import L1ChannelRail
 from l2gpu.payments.store import VoucherStore
 from l2gpu.payments.watcher import ChannelWatcher
 
 NEXT_STAGES = [
-    "the market over the rollup (hybrid) instead of L1 channels",
+    "zk validity proofs, Plasma and shards as settlement modes beside channel-l1 and hybrid",
 ]
 LEASE_SECONDS = 30
 PRICE_PER_SECOND = Wei(10**14)  # 0.0001 ETH per GPU-second (0.36 ETH per hour)
@@ -58,15 +59,13 @@ def demo(
         out.print("[bold]l2gpu demo[/bold] - a lease paid every second over a channel "
                   "inside the rollup (settlement: hybrid)")  # fmt: skip
         summary = run_hybrid(settings, out)
-        # The market settles over L1 channels so far: it runs on a fresh embedded chain
-        # of its own, whose clock has not been moved by the rollup's time travel.
-        market_chain = open_chain(settings)
-        manager = ChannelManagerClient.deploy(
-            market_chain, market_chain.accounts[0], cache_dir=settings.cache_dir
-        )
         out.print("[bold]market[/bold] - offers, search, a lease running a real job, paid "
-                  "per second (over an L1 channel)")  # fmt: skip
-        market = market_stage(settings, market_chain, manager, out)
+                  "per second over a channel inside the rollup")  # fmt: skip
+        hybrid = hybrid_market(settings, out)
+        try:
+            market = market_stage(settings, hybrid.parties, out)
+        finally:
+            hybrid.close()
         typer.echo(summary)
         typer.echo(market_summary(market))
         _next_stages(out)
@@ -151,7 +150,15 @@ def demo(
         opened.tx_bytes + closing.tx_bytes + settled.tx_bytes + sum(r.tx_bytes for r in answers)
     )
     out.print("[bold]market[/bold] - offers, search, a lease running a real job, paid per second")
-    market = market_stage(settings, chain, manager, out)
+    salts = iter([b"\x06" * 32])
+    parties = Parties(
+        chain.chain_id,
+        renter,
+        provider,
+        L1ChannelRail(manager, renter_account, salt=lambda: next(salts)),
+        L1ChannelRail(manager, chain.accounts[2]),
+    )
+    market = market_stage(settings, parties, out)
     elapsed = time.perf_counter() - started
     typer.echo(
         f"lease of {LEASE_SECONDS} s paid with {vouchers} vouchers; provider got "
@@ -165,7 +172,8 @@ def demo(
 def market_summary(market: dict[str, Any]) -> str:
     """The market stage's one-line summary."""
     return (
-        f"market lease: {market['lease_seconds']} s on 2 GPUs = {market['gpu_seconds']} "
+        f"market lease over {market['settlement']}: {market['lease_seconds']} s on 2 GPUs = "
+        f"{market['gpu_seconds']} "
         f"GPU-seconds billed; paid to the provider {market['provider_payout']} wei, refunded "
         f"to the renter {market['renter_refund']} wei; L1 gas {market['l1_gas']:,}, L1 bytes "
         f"{market['l1_bytes']:,}; job running {market['lease_start_s']:.2f} s after rent; "

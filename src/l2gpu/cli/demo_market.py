@@ -1,12 +1,14 @@
-"""Stage 3 of ``l2gpu demo``: the GPU market end to end, on the same embedded chain.
+"""The market stage of ``l2gpu demo``: the GPU market end to end.
 
 The market API runs under uvicorn on loopback; a provider agent with a declared
 inventory (two RTX 4090s, marked declared) publishes an offer; a renter searches,
-opens a channel on L1 for the lease's maximum cost, rents, and pays every second
-for the seconds metered while a real numpy training job runs and writes a
-checkpoint. The job ends, the agent closes the channel with the best voucher,
-the rest returns to the renter. The agent and the renter take turns in one loop
-(the embedded chain is not shared across threads); time is the wall clock.
+opens a channel for the lease's maximum cost through its rail (inside the rollup
+by default, through a rollup node served on loopback; on L1 with
+``L2GPU_SETTLEMENT=channel-l1``), rents, and pays every second for the seconds
+metered while a real numpy training job runs and writes a checkpoint. The job
+ends, the agent closes the channel with the best voucher, the rest returns to the
+renter. The agent and the renter take turns in one loop (an embedded chain is
+not shared across threads); time is the wall clock.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import shutil
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +35,9 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address, Wei, format_wei
 from l2gpu.db import open_database
-from l2gpu.l1 import Chain
-from l2gpu.payments.manager import ChannelManagerClient
+from l2gpu.payments.rails import ChannelRail
 from l2gpu.payments.store import VoucherStore
-from l2gpu.renter import LeasePayer, open_channel
+from l2gpu.renter import LeasePayer
 
 PRICE_PER_GPU_SECOND = Wei(10**13)  # 0.00001 ETH per GPU-second
 LEASE_SECONDS = 120
@@ -58,18 +60,25 @@ print("checkpoint written: checkpoint.npz", flush=True)
 """
 
 
-def market_stage(
-    settings: Settings, chain: Chain, manager: ChannelManagerClient, out: Console
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Parties:
+    """The renter and the provider, each with its key and its rail."""
+
+    chain_id: int
+    renter: PrivateKey
+    provider: PrivateKey
+    renter_rail: ChannelRail
+    provider_rail: ChannelRail
+
+
+def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str, Any]:
     """Run the market flow; return the figures for the summary."""
     started = time.perf_counter()
-    renter_account, provider_account = chain.accounts[1], chain.accounts[2]
-    renter = PrivateKey(bytes(renter_account.key))
-    provider = PrivateKey(bytes(provider_account.key))
+    renter, provider = parties.renter, parties.provider
     folder = Path(tempfile.mkdtemp(prefix="l2gpu-demo-market-"))
     try:
         service = MarketService(
-            open_database(f"sqlite:///{folder / 'market.db'}"), chain_id=chain.chain_id
+            open_database(f"sqlite:///{folder / 'market.db'}"), chain_id=parties.chain_id
         )
         server, url = _serve(service)
         out.print(f"  api       market API on {url} (OpenAPI at {url}/docs)")
@@ -80,9 +89,8 @@ def market_stage(
             discover("RTX_4090:2", workdir=folder),
             VoucherStore(open_database(f"sqlite:///{folder / 'agent.db'}")),
             lambda: int(time.time()),
-            chain.chain_id,
-            manager=manager,
-            account=provider_account,
+            parties.chain_id,
+            rail=parties.provider_rail,
         )
         offer = agent.publish(
             agent.offer_terms(
@@ -101,27 +109,23 @@ def market_stage(
             f"{len(found)} offer, {chosen['price_per_hour_eth']} ETH/h"
         )
         deposit = Wei(int(chosen["price_per_gpu_second"]) * int(chosen["num_gpus"]) * LEASE_SECONDS)
-        opened = open_channel(
-            manager,
-            renter_account,
-            Address.from_hex(chosen["provider"]),
-            deposit,
-            lifetime=LEASE_SECONDS + 3600,
-            salt=b"\x06" * 32,
+        rail = parties.renter_rail
+        opened = rail.open(
+            Address.from_hex(chosen["provider"]), deposit, lifetime=LEASE_SECONDS + 3600
         )
         lease = client.rent(
             chosen["id"],
             command="python train.py",
             duration=LEASE_SECONDS,
-            channel=opened.describe(manager),
+            channel=opened.description,
             files={"train.py": TRAIN_PY},
         )
         lease_id = int(lease["id"])
         out.print(
             f"  rent      lease {lease_id}: up to {LEASE_SECONDS} s, channel deposit "
-            f"{format_wei(deposit)} (gas {opened.receipt.gas_used if opened.receipt else 0:,})"
+            f"{format_wei(deposit)} {_cost(rail.settlement, opened.gas_used, opened.tx_bytes)}"
         )
-        payer = LeasePayer(client, renter, lease, manager.domain, clock=lambda: int(time.time()))
+        payer = LeasePayer(client, renter, lease, rail.domain, clock=lambda: int(time.time()))
         info, after, rented_at, running_at = lease, 0, time.perf_counter(), None
         deadline = time.monotonic() + 90
         while not (payer.done and not agent._to_settle) and time.monotonic() < deadline:
@@ -150,7 +154,8 @@ def market_stage(
         out.print(
             f"  settle    provider closes with the best voucher: provider "
             f"{format_wei(settled.provider_payout)}, renter refund "
-            f"{format_wei(settled.renter_payout)} (gas {settled.gas_used:,})"
+            f"{format_wei(settled.renter_payout)} "
+            f"{_cost(rail.settlement, settled.gas_used, settled.tx_bytes)}"
         )
         server.should_exit = True
         return {
@@ -158,14 +163,21 @@ def market_stage(
             "gpu_seconds": info["billed_gpu_seconds"],
             "provider_payout": settled.provider_payout,
             "renter_refund": settled.renter_payout,
-            "l1_gas": (opened.receipt.gas_used if opened.receipt else 0) + settled.gas_used,
-            "l1_bytes": (opened.receipt.tx_bytes if opened.receipt else 0) + settled.tx_bytes,
+            "settlement": rail.settlement,
+            "l1_gas": opened.gas_used + settled.gas_used,
+            "l1_bytes": opened.tx_bytes + settled.tx_bytes,
             "lease_start_s": (running_at or time.perf_counter()) - rented_at,
             "checkpoint": str(kept) if kept.exists() else None,
             "wall_s": time.perf_counter() - started,
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _cost(settlement: str, gas: int, tx_bytes: int) -> str:
+    if settlement == "hybrid":
+        return f"(an L2 transaction: {tx_bytes} bytes in a batch, no L1 gas of its own)"
+    return f"(an L1 transaction: gas {gas:,})"
 
 
 def _serve(service: MarketService) -> tuple[uvicorn.Server, str]:
@@ -182,3 +194,71 @@ def _serve(service: MarketService) -> tuple[uvicorn.Server, str]:
             raise L2gpuError("the market API did not start", "check that loopback works")
         time.sleep(0.02)  # waiting for the server thread to listen
     return server, f"http://127.0.0.1:{port}"
+
+
+@dataclass
+class HybridMarket:
+    """A fresh embedded L1 with a Rollup, its node served on loopback, and the
+    renter's and provider's rails into it (each has deposited 1 ETH)."""
+
+    parties: Parties
+    node: Any  # l2gpu.node.service.EmbeddedNode
+
+    def close(self) -> None:
+        """Stop the node."""
+        self.node.stop()
+
+
+def hybrid_market(settings: Settings, out: Console) -> HybridMarket:
+    """Deploy a Rollup on a fresh embedded chain, serve its node, deposit for both parties."""
+    from l2gpu.core.crypto.bls import BlsSecretKey
+    from l2gpu.core.l2.state import L2State
+    from l2gpu.core.types import ChainId
+    from l2gpu.l1 import open_chain
+    from l2gpu.node.client import L2Client, NodeError
+    from l2gpu.node.cosign_desk import CoSignDesk
+    from l2gpu.node.node import RollupNode
+    from l2gpu.node.rollup_client import RollupClient
+    from l2gpu.node.service import serve_node
+    from l2gpu.payments.rails import RollupChannelRail
+
+    # A chain of its own: the lease above moved its chain's clock by a week.
+    chain = open_chain(settings)
+    operator, renter_l1, provider_l1 = chain.accounts[0], chain.accounts[1], chain.accounts[2]
+    renter, provider = PrivateKey(bytes(renter_l1.key)), PrivateKey(bytes(provider_l1.key))
+    genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
+    rollup = RollupClient.deploy(chain, operator, genesis_root=genesis,
+                                 cache_dir=settings.cache_dir)  # fmt: skip
+    rollup.stake(operator, 10**18)
+    for account, key in ((renter_l1, renter), (provider_l1, provider)):
+        rollup.deposit(account, BlsSecretKey.from_seed(key.secret), 10**18)
+    folder = Path(tempfile.mkdtemp(prefix="l2gpu-demo-node-"))
+    desk = CoSignDesk(timeout=5.0)
+    node = RollupNode(rollup, open_database(f"sqlite:///{folder / 'node.db'}"), operator,
+                      cosigners=desk.cosigner)  # fmt: skip
+    served = serve_node(node, desk)
+    clients = L2Client(served.url, renter), L2Client(served.url, provider)
+    deadline = time.monotonic() + 30
+    while True:  # the node credits the deposits in its next batch
+        try:
+            for client in clients:
+                client.account()
+            break
+        except NodeError as exc:
+            if time.monotonic() > deadline:
+                served.stop()
+                raise L2gpuError(
+                    "the rollup node did not credit the deposits", "run it again"
+                ) from exc
+            time.sleep(0.1)  # waiting for the node's sealing thread
+    out.print(f"  rollup    node for Rollup {rollup.address} on {served.url}; renter and provider "
+              "deposited 1 ETH each on L1")  # fmt: skip
+    clock = lambda: int(time.time())  # noqa: E731 - the rails' clock is the wall clock here
+    parties = Parties(
+        chain.chain_id,
+        renter,
+        provider,
+        RollupChannelRail(clients[0], clock=clock),
+        RollupChannelRail(clients[1], clock=clock),
+    )
+    return HybridMarket(parties, served)

@@ -54,6 +54,7 @@ def up(
     from l2gpu.node.api import create_app
     from l2gpu.node.cosign_desk import CoSignDesk
     from l2gpu.node.node import RollupNode
+    from l2gpu.node.service import Sealer
 
     settings: Settings = ctx.obj
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -74,23 +75,8 @@ def up(
     node = RollupNode(client, open_database(database), proposer, cosigners=desk.cosigner)
     reposted = node.recover()
     lock = threading.Lock()
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                with lock:
-                    node.follow_l1()
-                    due = node.batch_due(max_transactions=batch_size, max_age=interval,
-                                         now=time.monotonic())  # fmt: skip
-                    report = node.seal_and_post() if due else None
-                if report is not None and report.batch is not None:
-                    log.info("batch %d: %d L1 operations, %d commitments, %d dropped",
-                             node.posted[-1], report.deposits, len(report.commitments),
-                             len(report.dropped))  # fmt: skip
-            except L2gpuError as exc:
-                log.error("sealing failed: %s", exc)
-            stop.wait(min(interval, 0.2))
+    sealer = Sealer(node, lock, interval, batch_size)
+    stop = sealer.stop
 
     # The node's own watcher: it answers any challenge of the batches it posted (an
     # unanswered one would revert them and cost the bond) and challenges others' lies.
@@ -108,7 +94,7 @@ def up(
                 log.error("watching failed: %s", exc)
             stop.wait(max(interval, 1.0))
 
-    threading.Thread(target=loop, name="sealer", daemon=True).start()
+    sealer.start()
     threading.Thread(target=watch, name="watcher", daemon=True).start()
     typer.echo(f"rollup {client.address} on {chain.description}; recovered {reposted} batch(es); "
                f"API on http://{settings.api_host}:{settings.api_port}", err=True)  # fmt: skip

@@ -3,7 +3,9 @@
 The API runs with ``l2gpu market serve``; the other commands talk to it at
 ``--api-url`` (default: the ``api_host``/``api_port`` settings) and sign in with
 the configured key (``L2GPU_PRIVATE_KEY`` or a keystore). ``rent`` and a
-provider that checks channels need a persistent L1 (``--l1-rpc``).
+provider that checks channels pay over a rail: ``--node URL`` for channels inside
+the rollup (hybrid, through a node run by ``l2gpu up``), or a persistent L1
+(``--l1-rpc``, with ``--manager``) for channels on L1.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,8 +26,18 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Wei, format_wei, parse_duration, parse_wei
 
+if TYPE_CHECKING:
+    from l2gpu.payments.rails import ChannelRail
+
 ApiUrl = Annotated[str | None, typer.Option("--api-url", help="Market API URL.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ManagerOption = Annotated[
+    str | None, typer.Option("--manager", help="ChannelManager address (channels on L1).")
+]
+NodeOption = Annotated[
+    str | None,
+    typer.Option("--node", help="Rollup node URL ('l2gpu up'): channels inside the rollup."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -62,6 +74,38 @@ def _key(settings: Settings) -> PrivateKey:
             "set L2GPU_PRIVATE_KEY or L2GPU_KEYSTORE",
         )
     return PrivateKey(bytes(accounts[0].key))
+
+
+def _check_rail_options(settings: Settings, node: str | None, manager: str | None) -> None:
+    if node and manager:
+        raise L2gpuError(
+            "--node and --manager name two different rails",
+            "pass --node for a channel inside the rollup, or --manager for one on L1",
+        )
+    if not node and not settings.l1_rpc:
+        raise L2gpuError(
+            "a lease pays over a channel, inside the rollup (hybrid) or on L1, and "
+            "neither is given",
+            "pass --node URL of a rollup node ('l2gpu up'), or --l1-rpc URL (with "
+            "--manager) for a channel on L1",
+        )
+
+
+def _rail(
+    settings: Settings, key: PrivateKey, node: str | None, manager: str | None
+) -> ChannelRail:
+    """The rail a lease pays over: inside the rollup at ``node``, or on L1."""
+    _check_rail_options(settings, node, manager)
+    if node:
+        from l2gpu.node.client import L2Client
+        from l2gpu.payments.rails import RollupChannelRail
+
+        return RollupChannelRail(L2Client(node, key), clock=lambda: int(time.time()))
+    from l2gpu.cli.channel_cmd import Session
+    from l2gpu.payments.rails import L1ChannelRail
+
+    session = Session(settings, manager)
+    return L1ChannelRail(session.manager, session.account)
 
 
 def _client(settings: Settings, api_url: str | None, *, signed: bool = True) -> MarketClient:
@@ -121,7 +165,8 @@ def provider_up(
     max_duration: Annotated[str, typer.Option(help="Longest lease, e.g. 24h.")] = "24h",
     expires_in: Annotated[str, typer.Option(help="How long the offers stand.")] = "24h",
     grace: Annotated[int, typer.Option(help="Seconds of unpaid work tolerated.")] = 5,
-    manager: Annotated[str | None, typer.Option(help="ChannelManager address.")] = None,
+    manager: ManagerOption = None,
+    node: NodeOption = None,
     api_url: ApiUrl = None,
 ) -> None:
     """Discover GPUs, publish offers, run leased jobs, check vouchers every second."""
@@ -137,14 +182,13 @@ def provider_up(
     inventory = discover(gpus, nvml=nvml, workdir=settings.data_dir)
     client = MarketClient(_url(settings, api_url), key)
     chain_id = int(client.health()["chain_id"])
-    chain_manager, account = None, None
-    if settings.l1_rpc:
-        from l2gpu.cli.channel_cmd import Session
-
-        session = Session(settings, manager)
-        chain_manager, account = session.manager, session.account
+    rail = None
+    if node or manager or settings.l1_rpc:
+        rail = _rail(settings, key, node, manager)
     else:
-        typer.echo("note: no --l1-rpc: channels are not checked on L1 and not settled", err=True)
+        typer.echo(
+            "note: no --node and no --l1-rpc: channels are not checked and not settled", err=True
+        )
     root = settings.data_dir / "jobs"
     agent = ProviderAgent(
         client,
@@ -155,8 +199,7 @@ def provider_up(
         lambda: int(time.time()),
         chain_id,
         grace=grace,
-        manager=chain_manager,
-        account=account,
+        rail=rail,
         nvml=nvml,
     )
     terms = agent.offer_terms(
@@ -235,13 +278,16 @@ def rent(
     ] = None,
     env: Annotated[list[str] | None, typer.Option(help="KEY=VALUE for the job.")] = None,
     secret: Annotated[list[str] | None, typer.Option(help="KEY=VALUE kept secret.")] = None,
-    manager: Annotated[str | None, typer.Option(help="ChannelManager address.")] = None,
+    manager: ManagerOption = None,
+    node: NodeOption = None,
     api_url: ApiUrl = None,
 ) -> None:
     """Rent an offer: open a channel, start the job, pay every second, stream its output."""
-    from l2gpu.renter import LeasePayer, open_channel
+    from l2gpu.core.types import Address
+    from l2gpu.renter import LeasePayer
 
     settings: Settings = ctx.obj
+    _check_rail_options(settings, node, manager)
     duration = round(hours * 3600)
     if duration < 1:
         raise L2gpuError(f"--hours {hours} is less than a second", "rent for longer")
@@ -254,24 +300,15 @@ def rent(
             f"{parse_wei(max_price)}",
             "raise --max-price or choose another offer",
         )
-    from l2gpu.cli.channel_cmd import Session
-    from l2gpu.core.types import Address
-
-    session = Session(settings, manager)
+    key = _key(settings)
+    rail = _rail(settings, key, node, manager)
     deposit = Wei(price * int(offer["num_gpus"]) * duration)
-    opened = open_channel(
-        session.manager,
-        session.account,
-        Address.from_hex(offer["provider"]),
-        deposit,
-        lifetime=duration + 3600,
-        salt=secrets.token_bytes(32),
-    )
+    opened = rail.open(Address.from_hex(offer["provider"]), deposit, lifetime=duration + 3600)
     lease = client.rent(
         offer_id,
         command=cmd,
         duration=duration,
-        channel=opened.describe(session.manager),
+        channel=opened.description,
         env=_pairs(env),
         secrets=_pairs(secret),
         files=_files(file),
@@ -279,11 +316,11 @@ def rent(
     )
     lease_id = int(lease["id"])
     typer.echo(
-        f"lease {lease_id}: deposit {format_wei(deposit)} in channel {opened.params.id}", err=True
+        f"lease {lease_id}: deposit {format_wei(deposit)} in channel {opened.params.id} "
+        f"({rail.settlement})",
+        err=True,
     )
-    payer = LeasePayer(
-        client, session.key, lease, session.manager.domain, clock=lambda: int(time.time())
-    )
+    payer = LeasePayer(client, key, lease, rail.domain, clock=lambda: int(time.time()))
     after = 0
     try:
         while not payer.done:

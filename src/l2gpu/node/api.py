@@ -19,7 +19,8 @@ from l2gpu.api.errors import ApiError, Conflict, NotFound
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.codec import CodecError, decode_tx
 from l2gpu.core.l2.envelope import Envelope
-from l2gpu.core.types import Address
+from l2gpu.core.l2.state import L2Channel
+from l2gpu.core.types import Address, Hash32
 from l2gpu.node.cosign_desk import CoSignDesk
 from l2gpu.node.node import RollupNode
 
@@ -46,6 +47,19 @@ def _hex(value: str, what: str) -> bytes:
         return bytes.fromhex(value.removeprefix("0x"))
     except ValueError as exc:
         raise ApiError(f"{what} is not hex", "send 0x-prefixed hex") from exc
+
+
+def channel_json(found: L2Channel, renter: Address, provider: Address) -> dict[str, Any]:
+    """A rollup channel as the API shows it (amounts in wei, as strings)."""
+    c = found.channel
+    return {"index": found.index, "channel_id": str(c.params.id),
+            "renter": renter.checksum, "provider": provider.checksum,
+            "renter_index": found.renter, "provider_index": found.provider,
+            "challenge_period": c.params.challenge_period, "salt": "0x" + c.params.salt.hex(),
+            "deposit": str(c.deposit), "best_amount": str(c.best_amount),
+            "provider_payout": str(c.provider_payout()),
+            "expires_at": c.expires_at, "close_deadline": c.close_deadline,
+            "status": c.status.name.lower()}  # fmt: skip
 
 
 def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> FastAPI:
@@ -96,6 +110,21 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
                     "balance": found.balance, "nonce": found.nonce,
                     "next_nonce": found.nonce + pending,
                     "has_bls_key": any(found.bls_key)}  # fmt: skip
+
+    @app.get("/l2/channels/{channel_id}")
+    def channel(channel_id: str) -> dict[str, Any]:
+        """A channel inside the rollup, by id: its index, parties, funds and status."""
+        cid = Hash32.from_hex(channel_id)  # malformed: a 400 saying what to send
+        with lock:
+            found = node.state.channel(cid)
+            if found is None:
+                raise NotFound(f"no channel {cid} in the rollup",
+                               "open it with an OpenChannel transaction first")  # fmt: skip
+            renter, provider = node.state.account(found.renter), node.state.account(found.provider)
+            # a channel's parties always have accounts
+            assert renter is not None
+            assert provider is not None
+            return channel_json(found, renter.address, provider.address)
 
     @app.post("/l2/transactions")
     def submit(tx: TransactionIn) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -26,6 +27,16 @@ from l2gpu.core.types import Address, ChainId
 
 class NodeError(L2gpuError):
     """The node answered with an error, or did not answer."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A transaction the node included: its nonce, its size in a batch, the account after."""
+
+    tx: UserTx
+    nonce: int
+    tx_bytes: int
+    account: dict[str, Any]
 
 
 class L2Client:
@@ -80,8 +91,16 @@ class L2Client:
         """Proof data for ``Rollup.withdraw``."""
         return dict(self._get(f"/l2/exits/{exit_index}/proof"))
 
+    def channel(self, channel_id: str) -> dict[str, Any]:
+        """A channel inside the rollup, by its 0x id."""
+        return dict(self._get(f"/l2/channels/{channel_id}"))
+
     def send(self, make: Callable[[int], UserTx], *, wait: float = 60.0) -> dict[str, Any]:
         """Build a transaction from this account's index, send it, co-sign it, wait for it."""
+        return self.send_tx(make, wait=wait).account
+
+    def send_tx(self, make: Callable[[int], UserTx], *, wait: float = 60.0) -> Sent:
+        """Like :meth:`send`, and say which transaction and nonce were included."""
         status = self.status()
         me = self.account()
         tx = make(int(me["index"]))
@@ -94,7 +113,7 @@ class L2Client:
         })  # fmt: skip
         self.cosign_until(lambda: int(self.account()["nonce"]) > envelope.nonce,
                           allowed=[tx], wait=wait)  # fmt: skip
-        return self.account()
+        return Sent(tx, envelope.nonce, len(encode_tx(kind, tx)), self.account())
 
     def cosign_until(self, done: Callable[[], bool], *, allowed: list[UserTx], wait: float) -> None:
         """Answer co-signature requests for ``allowed`` transactions until ``done()``."""

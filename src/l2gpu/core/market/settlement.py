@@ -1,0 +1,45 @@
+"""A lease's channel as the market records it: which settlement design, which terms.
+
+The renter's rail (:mod:`l2gpu.payments.rails`) writes this description when it
+opens the channel; the market checks it against the lease; the provider's agent
+reads it back to check and close the channel on its own rail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from l2gpu.core.channel import ChannelParams
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import ZERO_ADDRESS, Address, Seconds
+
+SETTLEMENTS = ("channel-l1", "hybrid")
+"""The designs a lease can pay over: an L1 ChannelManager channel, or a channel
+inside the rollup."""
+
+
+def params_of(channel: dict[str, Any]) -> ChannelParams:
+    """The channel's terms from a lease's channel description."""
+    return ChannelParams(
+        Address.from_hex(channel["renter"]),
+        Address.from_hex(channel["provider"]),
+        token=Address.from_hex(channel.get("token", ZERO_ADDRESS.checksum)),
+        challenge_period=Seconds(int(channel["challenge_period"])),
+        salt=bytes.fromhex(str(channel["salt"]).removeprefix("0x")),
+    )
+
+
+def settlement_of(channel: dict[str, Any]) -> str:
+    """The description's settlement design (descriptions without one are L1 channels)."""
+    return str(channel.get("settlement", "channel-l1"))
+
+
+def check_description(channel: dict[str, Any]) -> str:
+    """The settlement of a renter's channel description, refusing unknown ones."""
+    settlement = settlement_of(channel)
+    if settlement not in SETTLEMENTS:
+        raise L2gpuError(
+            f"the channel's settlement '{settlement}' is not one the market knows",
+            f"use one of {', '.join(SETTLEMENTS)}",
+        )
+    return settlement

@@ -1,0 +1,181 @@
+"""A lease paid over a channel inside the rollup (``hybrid``): the renter opens it with
+an L2 transaction through a rollup node served on loopback, the agent checks it in
+the node's state and closes it with the best voucher, the money moves on L2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from l2gpu.agent.agent import ProviderAgent
+from l2gpu.agent.backends.local import LocalBackend
+from l2gpu.agent.inventory import discover
+from l2gpu.client import MarketClient
+from l2gpu.core.crypto.bls import BlsSecretKey
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.state import L2State
+from l2gpu.core.types import Address, ChainId, Wei
+from l2gpu.db import open_database
+from l2gpu.l1.embedded import start_embedded_chain
+from l2gpu.node.client import L2Client
+from l2gpu.node.cosign_desk import CoSignDesk
+from l2gpu.node.node import RollupNode
+from l2gpu.node.rollup_client import RollupClient
+from l2gpu.node.service import EmbeddedNode, serve_node
+from l2gpu.payments.rails import L1ChannelRail, RollupChannelRail
+from l2gpu.renter import LeasePayer
+
+from .test_agent import PRICE, World, wait_for
+
+DEPOSIT = 10**18
+
+
+@dataclass
+class Rollup:
+    node: EmbeddedNode
+    renter: PrivateKey
+    provider: PrivateKey
+    chain_id: int
+    outsider: PrivateKey
+
+
+@pytest.fixture
+def rollup(tmp_path: Path) -> Iterator[Rollup]:
+    chain = start_embedded_chain()
+    operator, renter_l1, provider_l1, outsider_l1 = chain.accounts[:4]
+    genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
+    client = RollupClient.deploy(chain, operator, genesis_root=genesis)
+    client.stake(operator, 10**18)
+    keys = [PrivateKey(bytes(a.key)) for a in (renter_l1, provider_l1, outsider_l1)]
+    for account, key in zip((renter_l1, provider_l1), keys, strict=False):
+        client.deposit(account, BlsSecretKey.from_seed(key.secret), DEPOSIT)
+    desk = CoSignDesk(timeout=5.0)
+    node = RollupNode(client, open_database(f"sqlite:///{tmp_path / 'node.db'}"), operator,
+                      cosigners=desk.cosigner)  # fmt: skip
+    served = serve_node(node, desk, interval=0.05)
+    for key in keys[:2]:
+        wait_for(lambda key=key: _has_account(served.url, key), 30)
+    yield Rollup(served, keys[0], keys[1], chain.chain_id, keys[2])
+    served.stop()
+
+
+def _has_account(url: str, key: PrivateKey) -> bool:
+    try:
+        L2Client(url, key).account()
+    except L2gpuError:
+        return False
+    return True
+
+
+def _world(tmp_path: Path, rollup: Rollup, clock_start: int) -> tuple[World, RollupChannelRail]:
+    world = World(tmp_path)
+    world.service.offers.chain_id = rollup.chain_id
+    world.clock.now = clock_start
+    world.renter = MarketClient("", rollup.renter, http=world.http)
+    world.agent = ProviderAgent(
+        MarketClient("", rollup.provider, http=world.http),
+        rollup.provider,
+        LocalBackend(tmp_path / "hybrid-jobs"),
+        discover("RTX_4090:1"),
+        world.store,
+        world.clock,
+        rollup.chain_id,
+        rail=RollupChannelRail(L2Client(rollup.node.url, rollup.provider), clock=world.clock),
+    )
+    renter_rail = RollupChannelRail(L2Client(rollup.node.url, rollup.renter), clock=world.clock)
+    return world, renter_rail
+
+
+def test_a_lease_in_the_rollup_is_checked_paid_and_closed_with_the_best_voucher(
+    tmp_path: Path, rollup: Rollup
+) -> None:
+    import time
+
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
+    deposit = Wei(600 * PRICE)
+    opened = renter_rail.open(rollup.provider.address, deposit, lifetime=7200)
+    assert opened.description["settlement"] == "hybrid"
+    assert opened.gas_used == 0
+    assert opened.tx_bytes > 0
+    node_view = L2Client(rollup.node.url, rollup.renter)
+    assert node_view.channel(str(opened.params.id))["status"] == "open"
+    lease = world.renter.rent(
+        offer["id"], command="sleep 60", duration=600, channel=opened.description
+    )
+    assert lease["channel"]["settlement"] == "hybrid"
+    payer = LeasePayer(world.renter, rollup.renter, lease, renter_rail.domain, clock=world.clock)
+    world.agent.step()
+    assert payer.step()["status"] == "running"
+    for _ in range(3):
+        world.second(payer)
+    world.renter.stop(int(lease["id"]))
+    world.agent.step()
+    world.second(payer)
+    world.second(payer)
+    settled = world.agent.settlements[0]
+    assert settled.amount == 3 * PRICE == payer.paid
+    assert (settled.provider_payout, settled.renter_payout) == (3 * PRICE, deposit - 3 * PRICE)
+    assert settled.gas_used == 0
+    after = node_view.channel(str(opened.params.id))
+    assert after["status"] == "settled"
+    # The money moved on L2: the provider earned exactly the voucher, the renter got the rest.
+    assert int(node_view.account(rollup.provider.address)["balance"]) == DEPOSIT + 3 * PRICE
+    assert int(node_view.account()["balance"]) == DEPOSIT - 3 * PRICE
+
+
+def test_the_agent_refuses_channels_it_cannot_be_paid_from(tmp_path: Path, rollup: Rollup) -> None:
+    import time
+
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
+    small = renter_rail.open(rollup.provider.address, Wei(PRICE), lifetime=7200)
+    described = dict(small.description, deposit=str(600 * PRICE))  # lies about the deposit
+    lease = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=described)
+    world.agent.step()
+    failed = world.renter.lease(int(lease["id"]))
+    assert failed["status"] == "failed"
+    assert "less than the lease" in failed["reason"]
+    # An L1 channel description sent to a provider that settles in the rollup.
+    on_l1 = dict(small.description, settlement="channel-l1", deposit=str(600 * PRICE))
+    lease = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=on_l1)
+    world.agent.step()
+    failed = world.renter.lease(int(lease["id"]))
+    assert failed["status"] == "failed"
+    assert "pays over a channel-l1 channel; this provider settles over hybrid" in failed["reason"]
+    assert world.agent.served == {}
+
+
+def test_renting_in_the_rollup_says_what_is_missing(rollup: Rollup) -> None:
+    import time
+
+    rail = RollupChannelRail(
+        L2Client(rollup.node.url, rollup.renter), clock=lambda: int(time.time())
+    )
+    with pytest.raises(L2gpuError, match="has no account in the rollup") as no_account:
+        rail.open(rollup.outsider.address, Wei(PRICE), lifetime=60)
+    assert "deposit on L1" in no_account.value.fix
+    with pytest.raises(L2gpuError, match="below the lease's deposit") as too_poor:
+        rail.open(rollup.provider.address, Wei(2 * DEPOSIT), lifetime=60)
+    assert "l2gpu l2 deposit" in too_poor.value.fix
+    api = L2Client(rollup.node.url, rollup.renter)
+    with pytest.raises(L2gpuError, match="no channel 0x"):
+        api.channel("0x" + "ab" * 32)
+    with pytest.raises(L2gpuError, match="64 hex digits"):
+        api.channel("0x1234")
+
+
+def test_the_market_refuses_a_settlement_it_does_not_know(tmp_path: Path) -> None:
+    from tests.api.helpers import channel
+
+    from .test_agent import RENTER
+
+    world = World(tmp_path)
+    described = dict(channel(RENTER, world.agent.key.address, 10**18), settlement="plasma")
+    with pytest.raises(L2gpuError, match="settlement 'plasma' is not one the market knows"):
+        world.renter.rent(world.offer["id"], command="true", duration=60, channel=described)
+    assert L1ChannelRail.settlement == "channel-l1"

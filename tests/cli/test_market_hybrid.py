@@ -1,0 +1,85 @@
+"""The market over channels inside the rollup, every part a real process: anvil as L1,
+`l2gpu up`, `l2 deposit`, `market serve`, `provider up --node` and `rent --node`,
+ending with the provider's earnings on its L2 balance."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+
+from ..conftest import free_port
+from ..l2.restart_world import ANVIL_KEYS_ALL
+from .test_cli import run
+from .test_l2_cli import node, user  # noqa: F401 - the node fixture
+from .test_market_l1 import processes, spawn, wait_for  # noqa: F401 - the processes fixture
+
+RENTER_KEY, PROVIDER_KEY = ANVIL_KEYS_ALL[1], ANVIL_KEYS_ALL[2]
+ONE_ETHER = 10**18
+
+
+def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
+    node,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+    processes,  # noqa: F811 - the fixture imported above
+) -> None:
+    rollup_api, anvil_url = node
+    for key in (RENTER_KEY, PROVIDER_KEY):
+        user(key, rollup_api, anvil_url, "deposit", "1 ether")
+
+    def env(key: str, name: str) -> dict[str, str]:
+        return {"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": key,
+                "L2GPU_DATA_DIR": str(tmp_path / name)}  # fmt: skip
+
+    port = free_port()
+    market = f"http://127.0.0.1:{port}"
+    processes.append(spawn("market", "serve", "--port", str(port), env=env(RENTER_KEY, "api"),
+                           log=tmp_path / "api.log"))  # fmt: skip
+    wait_for(lambda: httpx.get(market + "/health").status_code == 200, "the API start")
+    agent_log = tmp_path / "agent.log"
+    processes.append(spawn("provider", "up", "--price", "1 gwei", "--gpus", "RTX_4090:1",
+                           "--api-url", market, "--node", rollup_api,
+                           env=env(PROVIDER_KEY, "provider"), log=agent_log))  # fmt: skip
+    wait_for(lambda: httpx.get(market + "/offers").json()["count"] == 1, "the offer")
+    offer = httpx.get(market + "/offers").json()["offers"][0]
+
+    rented = run("rent", offer["id"], "--cmd", "echo hello-from-the-job; sleep 2",
+                 "--hours", "0.01", "--api-url", market, "--node", rollup_api,
+                 env=env(RENTER_KEY, "renter"))  # fmt: skip
+    assert rented.returncode == 0, rented.stderr + agent_log.read_text()
+    assert "hello-from-the-job" in rented.stdout
+    assert "(hybrid)" in rented.stderr
+    assert "ended (job exited with code 0)" in rented.stderr
+    seconds = int(re.search(r"\): (\d+) s billed", rented.stderr).group(1))
+    assert 1 <= seconds <= 6
+    assert f"paid {seconds} gwei" in rented.stderr
+    channel = re.search(r"in channel (0x[0-9a-f]{64})", rented.stderr).group(1)
+
+    provider = str(PrivateKey.from_hex(PROVIDER_KEY).address)
+
+    def settled() -> bool:
+        shown = httpx.get(f"{rollup_api}/l2/channels/{channel}").json()
+        return shown["status"] == "settled"
+
+    wait_for(settled, "the provider's close inside the rollup", 30)
+    earned = user(PROVIDER_KEY, rollup_api, anvil_url, "balance", provider)["balance"]
+    assert earned == ONE_ETHER + seconds * 10**9
+    # The L2 balance is withdrawable: the CLI makes the exit (final after the window).
+    user(PROVIDER_KEY, rollup_api, anvil_url, "withdraw", "0.5 ether")
+
+
+def test_rent_without_a_rail_says_how_to_choose_one(tmp_path: Path) -> None:
+    result = run("rent", "1", "--cmd", "true", "--api-url", "http://127.0.0.1:9",
+                 env={"L2GPU_PRIVATE_KEY": RENTER_KEY})  # fmt: skip
+    assert result.returncode == 2
+    assert "pass --node URL of a rollup node" in result.stderr
+    assert "Traceback" not in result.stderr
+    both = run("rent", "1", "--cmd", "true", "--node", "http://127.0.0.1:9", "--manager",
+               "0x" + "11" * 20, "--api-url", "http://127.0.0.1:9",
+               env={"L2GPU_PRIVATE_KEY": RENTER_KEY})  # fmt: skip
+    assert both.returncode == 2
+    assert "--node and --manager name two different rails" in both.stderr
+    assert "Traceback" not in both.stderr
