@@ -162,7 +162,11 @@ def test_renting_in_the_rollup_says_what_is_missing(rollup: Rollup) -> None:
     with pytest.raises(L2gpuError, match="below the lease's deposit") as too_poor:
         rail.open(rollup.provider.address, Wei(2 * DEPOSIT), lifetime=60)
     assert "l2gpu l2 deposit" in too_poor.value.fix
+    odd = rail.open(rollup.provider.address, Wei(123_456_789), lifetime=60)
+    assert odd.deposit == 123_457_000  # rounded up to an L2 amount, never below the cost
     api = L2Client(rollup.node.url, rollup.renter)
+    assert api.channel(str(odd.params.id))["deposit"] == "123457000"
+    assert odd.description["deposit"] == "123457000"
     with pytest.raises(L2gpuError, match="no channel 0x"):
         api.channel("0x" + "ab" * 32)
     with pytest.raises(L2gpuError, match="64 hex digits"):
@@ -179,3 +183,57 @@ def test_the_market_refuses_a_settlement_it_does_not_know(tmp_path: Path) -> Non
     with pytest.raises(L2gpuError, match="settlement 'plasma' is not one the market knows"):
         world.renter.rent(world.offer["id"], command="true", duration=60, channel=described)
     assert L1ChannelRail.settlement == "channel-l1"
+
+
+class FlakyRailForTests:
+    """A rail whose first ``failures`` closes fail as an unreachable node would."""
+
+    def __init__(self, rail: RollupChannelRail, failures: int) -> None:
+        self.rail, self.failures = rail, failures
+        self.settlement = rail.settlement
+
+    @property
+    def domain(self):
+        return self.rail.domain
+
+    def check(self, channel, **kwargs):
+        return self.rail.check(channel, **kwargs)
+
+    def close(self, channel, best):
+        if self.failures:
+            self.failures -= 1
+            raise L2gpuError("the rollup node did not answer (connection refused)")
+        return self.rail.close(channel, best)
+
+
+def test_a_failed_close_is_retried_and_a_second_close_is_refused(
+    tmp_path: Path, rollup: Rollup
+) -> None:
+    import time
+
+    from l2gpu.payments.rails import ChannelAlreadyClosed
+
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    provider_rail = world.agent.rail
+    world.agent.rail = FlakyRailForTests(provider_rail, failures=2)
+    offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
+    opened = renter_rail.open(rollup.provider.address, Wei(600 * PRICE), lifetime=7200)
+    lease = world.renter.rent(
+        offer["id"], command="sleep 60", duration=600, channel=opened.description
+    )
+    payer = LeasePayer(world.renter, rollup.renter, lease, renter_rail.domain, clock=world.clock)
+    world.agent.step()
+    for _ in range(2):
+        world.second(payer)
+    world.renter.stop(int(lease["id"]))
+    world.agent.step()
+    waited = 0
+    while not world.agent.settlements and waited < 30:
+        world.second(payer)
+        waited += 1
+    # due 2 s after the end, failed; again 2 s later, failed; 4 s later it goes through
+    assert world.agent.rail.failures == 0
+    assert waited >= 2 + 2 + 4
+    assert [s.amount for s in world.agent.settlements] == [2 * PRICE]
+    with pytest.raises(ChannelAlreadyClosed, match="settled already"):
+        provider_rail.close(opened.description, world.store.best(opened.params.id))

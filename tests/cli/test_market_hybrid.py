@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.l1.jsonrpc import connect_jsonrpc
 
 from ..conftest import free_port
 from ..l2.restart_world import ANVIL_KEYS_ALL
@@ -69,6 +70,28 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
     assert earned == ONE_ETHER + seconds * 10**9
     # The L2 balance is withdrawable: the CLI makes the exit (final after the window).
     user(PROVIDER_KEY, rollup_api, anvil_url, "withdraw", "0.5 ether")
+
+    # A lease the market refuses after the channel opened: the channel's close starts
+    # at once, and after its challenge period the deposit comes back in full.
+    renter = str(PrivateKey.from_hex(RENTER_KEY).address)
+    before = user(RENTER_KEY, rollup_api, anvil_url, "balance", renter)["balance"]
+    refused = run("rent", offer["id"], "--cmd", "true", "--hours", "48", "--api-url", market,
+                  "--node", rollup_api, env=env(RENTER_KEY, "renter"))  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    assert "Traceback" not in refused.stderr
+    unused = re.search(r"the close of channel (0x[0-9a-f]{64}) has started", refused.stderr)
+    assert unused is not None, refused.stderr
+    assert "l2gpu l2 settle-channel" in refused.stderr
+    shown = user(RENTER_KEY, rollup_api, anvil_url, "channel", unused.group(1))
+    assert shown["status"] == "closing"
+    early = run("l2", "settle-channel", unused.group(1), "--api", rollup_api,
+                env={"L2GPU_PRIVATE_KEY": RENTER_KEY})  # fmt: skip
+    assert early.returncode == 2
+    assert "not yet" in early.stderr
+    connect_jsonrpc(anvil_url, []).time_travel(3601)
+    settled_now = user(RENTER_KEY, rollup_api, anvil_url, "settle-channel", unused.group(1))
+    assert settled_now["status"] == "settled"
+    assert user(RENTER_KEY, rollup_api, anvil_url, "balance", renter)["balance"] == before
 
 
 def test_rent_without_a_rail_says_how_to_choose_one(tmp_path: Path) -> None:

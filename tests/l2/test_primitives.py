@@ -58,6 +58,21 @@ def test_round_down_never_rounds_up(value: int) -> None:
     assert amounts.is_representable(rounded)
 
 
+@given(st.integers(0, 10**36))
+def test_round_up_gives_the_smallest_representable_amount_not_below(value: int) -> None:
+    rounded = amounts.round_up(value)
+    assert rounded >= value
+    assert amounts.is_representable(rounded)
+    # nothing representable lies between: the next amount down is below the value
+    assert rounded == value or amounts.round_down(rounded - 1) < value
+
+
+def test_round_up_carries_into_the_next_exponent() -> None:
+    assert amounts.round_up(5_242_871) == 5_242_900  # 524,288 x 10 does not fit: next is x 100
+    assert amounts.round_up(524_288) == 524_290
+    assert amounts.round_up(123_456_789) == 123_457_000
+
+
 def test_unrepresentable_amounts_say_how_to_round() -> None:
     with pytest.raises(InvalidValue, match="round it down to 123456000"):
         amounts.encode(123_456_789)

@@ -40,11 +40,12 @@ from l2gpu.core.market.offers import OfferTerms, SignedOffer, sign_offer
 from l2gpu.core.market.settlement import params_of, settlement_of
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
 from l2gpu.payments.payee import Payee
-from l2gpu.payments.rails import ChannelRail
+from l2gpu.payments.rails import ChannelAlreadyClosed, ChannelRail
 from l2gpu.payments.store import VoucherStore
 
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 5
+MAX_CLOSE_TRIES = 12  # backing off 2, 4, ... 60 s: about ten minutes of retries
 
 
 @dataclass
@@ -92,6 +93,7 @@ class ProviderAgent:
     served: dict[int, Served] = field(default_factory=dict)
     settlements: list[Settlement] = field(default_factory=list)
     _to_settle: dict[int, tuple[Served, int]] = field(default_factory=dict)
+    _close_tries: dict[int, int] = field(default_factory=dict)
     _last_beat: int = -1
     _gpu_names: dict[str, str] = field(default_factory=dict)
 
@@ -282,7 +284,29 @@ class ProviderAgent:
                 s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
             if now >= due:
                 del self._to_settle[lease_id]
-                self._settle(s)
+                try:
+                    self._settle(s)
+                except ChannelAlreadyClosed as exc:
+                    log.info("lease %s: %s", lease_id, exc.what)
+                except L2gpuError as exc:
+                    self._retry_settle(s, now, exc)
+
+    def _retry_settle(self, s: Served, now: int, exc: L2gpuError) -> None:
+        """The rail failed (node or L1 unreachable, a dropped transaction): try again
+        later, backing off; the best voucher stays in the store meanwhile."""
+        tries = self._close_tries.get(s.lease_id, 0) + 1
+        self._close_tries[s.lease_id] = tries
+        if tries > MAX_CLOSE_TRIES:
+            log.error(
+                "lease %s: giving up closing its channel after %d tries (%s); the best "
+                "voucher is kept in the agent's database",
+                s.lease_id, tries - 1, exc.what,
+            )  # fmt: skip
+            return
+        delay = min(2**tries, 60)
+        log.warning("lease %s: closing its channel failed (%s); retrying in %d s",
+                    s.lease_id, exc.what, delay)  # fmt: skip
+        self._to_settle[s.lease_id] = (s, now + delay)
 
     def _settle(self, s: Served) -> None:
         """Close the channel through the rail with the best voucher (paid at once)."""

@@ -121,9 +121,10 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             files={"train.py": TRAIN_PY},
         )
         lease_id = int(lease["id"])
+        cost = _cost(rail.settlement, opened.gas_used, opened.tx_bytes)
         out.print(
             f"  rent      lease {lease_id}: up to {LEASE_SECONDS} s, channel deposit "
-            f"{format_wei(deposit)} {_cost(rail.settlement, opened.gas_used, opened.tx_bytes)}"
+            f"{format_wei(opened.deposit)} {cost}"
         )
         payer = LeasePayer(client, renter, lease, rail.domain, clock=lambda: int(time.time()))
         info, after, rented_at, running_at = lease, 0, time.perf_counter(), None

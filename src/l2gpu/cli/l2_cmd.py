@@ -16,7 +16,7 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import FEE, round_down
 from l2gpu.core.l2.state import L2State
-from l2gpu.core.l2.transactions import Transfer, Withdraw
+from l2gpu.core.l2.transactions import SettleChannel, StartClose, Transfer, Withdraw
 from l2gpu.core.types import Address, ChainId, Wei, format_wei, parse_duration, parse_wei
 from l2gpu.db import open_database
 from l2gpu.l1 import open_chain
@@ -229,6 +229,59 @@ def balance(
             Address.from_hex(address)
         )
     _print({**account, "balance_readable": format_wei(account["balance"])})
+
+
+@app.command("channel")
+def channel(
+    channel_id: Annotated[str, typer.Argument(help="0x channel id (as 'rent' prints it).")],
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """A channel inside the rollup: parties, deposit, best voucher, deadlines, status."""
+    _print(L2Client(api, PrivateKey((1).to_bytes(32, "big"))).channel(channel_id))
+
+
+@app.command("close-channel")
+def close_channel(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument(help="0x channel id.")],
+    amount: Annotated[str, typer.Option("--amount", help="Conceded to the provider.")] = "0",
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """As the renter, start closing a channel; the provider has the challenge period to
+    prove a higher voucher, then 'settle-channel' pays both sides."""
+    user = _user(ctx.obj, api)
+    found = user.channel(channel_id)
+    if found["renter"] != user.key.address.checksum:
+        raise L2gpuError("only the channel's renter starts a close",
+                         "a provider closes by the best voucher (its agent does)")  # fmt: skip
+    index, conceded = int(found["index"]), _representable(amount)
+    user.send(lambda me: StartClose(me, index, conceded))
+    _print(user.channel(channel_id))
+
+
+@app.command("settle-channel")
+def settle_channel(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument(help="0x channel id.")],
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """Pay out a channel whose deadline has passed (anyone with an L2 account)."""
+    user = _user(ctx.obj, api)
+    found = user.channel(channel_id)
+    if found["status"] == "settled":
+        raise L2gpuError(f"channel {channel_id} is settled already", "nothing is left to pay out")
+    deadline = int(found["close_deadline"] or 0) or int(found["expires_at"]) + int(
+        found["challenge_period"]
+    )
+    if int(user.status()["time"]) < deadline:
+        raise L2gpuError(
+            f"channel {channel_id} can be settled from {deadline} (unix time, the L1 clock), "
+            "not yet",
+            "wait for its deadline; 'l2gpu l2 channel ID' shows it",
+        )
+    index = int(found["index"])
+    user.send(lambda me: SettleChannel(me, index))
+    _print(user.channel(channel_id))
 
 
 @app.command("batches")

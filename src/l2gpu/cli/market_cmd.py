@@ -100,7 +100,7 @@ def _rail(
         from l2gpu.node.client import L2Client
         from l2gpu.payments.rails import RollupChannelRail
 
-        return RollupChannelRail(L2Client(node, key), clock=lambda: int(time.time()))
+        return RollupChannelRail(L2Client(node, key))
     from l2gpu.cli.channel_cmd import Session
     from l2gpu.payments.rails import L1ChannelRail
 
@@ -300,23 +300,33 @@ def rent(
             f"{parse_wei(max_price)}",
             "raise --max-price or choose another offer",
         )
+    job_env, job_secrets, job_files = _pairs(env), _pairs(secret), _files(file)
     key = _key(settings)
     rail = _rail(settings, key, node, manager)
     deposit = Wei(price * int(offer["num_gpus"]) * duration)
     opened = rail.open(Address.from_hex(offer["provider"]), deposit, lifetime=duration + 3600)
-    lease = client.rent(
-        offer_id,
-        command=cmd,
-        duration=duration,
-        channel=opened.description,
-        env=_pairs(env),
-        secrets=_pairs(secret),
-        files=_files(file),
-        max_price_per_gpu_second=None if max_price is None else parse_wei(max_price),
-    )
+    try:
+        lease = client.rent(
+            offer_id,
+            command=cmd,
+            duration=duration,
+            channel=opened.description,
+            env=job_env,
+            secrets=job_secrets,
+            files=job_files,
+            max_price_per_gpu_second=None if max_price is None else parse_wei(max_price),
+        )
+    except L2gpuError as exc:
+        # No lease uses the channel: start its close so that the deposit comes back.
+        try:
+            note = rail.abandon(opened.description)
+        except L2gpuError as failed:
+            note = (f"closing the unused channel {opened.params.id} failed too "
+                    f"({failed.what}); close it yourself to get the deposit back")  # fmt: skip
+        raise L2gpuError(exc.what, f"{exc.fix}; {note}".strip("; ")) from exc
     lease_id = int(lease["id"])
     typer.echo(
-        f"lease {lease_id}: deposit {format_wei(deposit)} in channel {opened.params.id} "
+        f"lease {lease_id}: deposit {format_wei(opened.deposit)} in channel {opened.params.id} "
         f"({rail.settlement})",
         err=True,
     )
@@ -341,7 +351,7 @@ def rent(
     sys.stderr.write("\n")
     typer.echo(
         f"lease {lease_id} {info['status']} ({info['reason']}): {info['metered_seconds']} s "
-        f"billed, paid {format_wei(payer.paid)} of {format_wei(deposit)} deposited",
+        f"billed, paid {format_wei(payer.paid)} of {format_wei(opened.deposit)} deposited",
         err=True,
     )
 

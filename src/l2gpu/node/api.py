@@ -95,6 +95,9 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
                 "accounts": len(node.state.accounts),
                 "mempool": len(node.sequencer.mempool),
                 "l1_operations_processed": node.state.deposits_processed,
+                # the time transactions run at now (the L1 clock): channel expiries
+                # and deadlines count in it
+                "time": int(node.sequencer.clock()),
             }
 
     @app.get("/l2/accounts/{address}")

@@ -29,12 +29,17 @@ from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.l2.transactions import CloseByProvider, OpenChannel
+from l2gpu.core.l2.amounts import round_up
+from l2gpu.core.l2.transactions import CloseByProvider, OpenChannel, StartClose
 from l2gpu.core.market.settlement import params_of
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp, Wei
 from l2gpu.payments.manager import ChannelManagerClient
 
 CHALLENGE_PERIOD = Seconds(3600)
+
+
+class ChannelAlreadyClosed(L2gpuError):
+    """The channel was closed already (an earlier close went through)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,11 @@ class ChannelRail(Protocol):
 
     def close(self, channel: dict[str, Any], best: Voucher) -> ClosedChannel:
         """Close the described channel at once with the renter's best voucher."""
+        ...
+
+    def abandon(self, channel: dict[str, Any]) -> str:
+        """The renter starts closing a channel no lease uses (conceding nothing); says
+        how the deposit comes back."""
         ...
 
 
@@ -150,6 +160,9 @@ class L1ChannelRail:
     def close(self, channel: dict[str, Any], best: Voucher) -> ClosedChannel:
         """``closeByProvider`` on L1: both sides are paid in the same transaction."""
         params = params_of(channel)
+        found = self.manager.channel(params)
+        if found is not None and found.status == ChannelStatus.SETTLED:
+            raise ChannelAlreadyClosed(f"channel {params.id} is settled on L1 already")
         receipt = self.manager.apply(
             ci.CloseByProvider(
                 params.provider, self.manager.chain.timestamp(), params, best.amount,
@@ -161,6 +174,19 @@ class L1ChannelRail:
         return ClosedChannel(best.amount, int(paid["provider_payout"]),
                              int(paid["renter_payout"]), receipt.gas_used,
                              receipt.tx_bytes)  # fmt: skip
+
+    def abandon(self, channel: dict[str, Any]) -> str:
+        """``closeByRenter`` conceding 0; settle after the challenge period."""
+        params = params_of(channel)
+        self.manager.apply(
+            ci.CloseByRenter(params.renter, self.manager.chain.timestamp(), params, Wei(0)),
+            self.account,
+        )
+        return (
+            f"the close of channel {params.id} has started; after its "
+            f"{params.challenge_period} s challenge period 'l2gpu channel settle {params.id}' "
+            "returns the deposit"
+        )
 
 
 def _short(deposit: int, expires_at: int, max_cost: int, ends_by: int) -> str | None:
@@ -175,14 +201,17 @@ class RollupChannelRail:
     """Channels inside the rollup (``hybrid``), through a rollup node's API.
 
     ``client`` is an :class:`~l2gpu.node.client.L2Client` for this party's key;
-    ``clock`` gives the time that channel expiries count from.
+    ``clock`` gives the time that channel expiries count from (default: the node's,
+    which is the L1 clock its transactions run at).
     """
 
     settlement = "hybrid"
 
-    def __init__(self, client: Any, *, clock: Callable[[], int], wait: float = 60.0) -> None:
+    def __init__(
+        self, client: Any, *, clock: Callable[[], int] | None = None, wait: float = 60.0
+    ) -> None:
         self.client = client
-        self.clock = clock
+        self.clock = clock or (lambda: int(client.status()["time"]))
         self.wait = wait
         status = client.status()
         self.chain_id = int(status["chain_id"])
@@ -194,8 +223,14 @@ class RollupChannelRail:
         return channel_domain(ChainId(self.chain_id), self.rollup)
 
     def open(self, provider: Address, deposit: Wei, *, lifetime: int) -> OpenedChannel:
-        """Send an OpenChannel transaction and wait until the node includes it."""
+        """Send an OpenChannel transaction and wait until the node includes it.
+
+        L2 amounts are 3-byte decimal floats, so the deposit is rounded *up* to the
+        next one the batch format holds; the excess returns when the channel closes.
+        """
         from l2gpu.node.client import NodeError
+
+        deposit = Wei(round_up(deposit))
 
         try:
             provider_index = int(self.client.account(provider)["index"])
@@ -242,6 +277,8 @@ class RollupChannelRail:
     def close(self, channel: dict[str, Any], best: Voucher) -> ClosedChannel:
         """Send CloseByProvider with the best voucher; the payout is on the L2 balances."""
         found = self.client.channel(str(params_of(channel).id))
+        if found["status"] == "settled":
+            raise ChannelAlreadyClosed(f"channel {found['channel_id']} is settled already")
         index = int(found["index"])
         sent = self.client.send_tx(
             lambda me: CloseByProvider(me, index, best.amount, best.signature), wait=self.wait
@@ -258,3 +295,14 @@ class RollupChannelRail:
         deposit = int(found["deposit"])
         payout = min(max(int(best.amount), int(found["best_amount"])), deposit)
         return ClosedChannel(best.amount, payout, deposit - payout, 0, sent.tx_bytes)
+
+    def abandon(self, channel: dict[str, Any]) -> str:
+        """StartClose conceding 0; SettleChannel after the challenge period."""
+        cid = str(params_of(channel).id)
+        index = int(self.client.channel(cid)["index"])
+        self.client.send_tx(lambda me: StartClose(me, index, Wei(0)), wait=self.wait)
+        deadline = int(self.client.channel(cid)["close_deadline"])
+        return (
+            f"the close of channel {cid} has started; from {deadline} (unix time) "
+            f"'l2gpu l2 settle-channel {cid}' returns the deposit"
+        )

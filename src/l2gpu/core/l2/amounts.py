@@ -73,6 +73,26 @@ def round_down(amount: int, fmt: FloatFormat = AMOUNT) -> int:
     return (amount // _pow10(exponent)) * _pow10(exponent)
 
 
+def round_up(amount: int, fmt: FloatFormat = AMOUNT) -> int:
+    """The smallest representable amount not below ``amount`` (a deposit that must
+    cover a cost: the excess is refunded when the channel closes)."""
+    if amount < 0:
+        raise InvalidValue("amount", amount, "it is negative", "use an amount of 0 or more")
+    # Every representable amount >= ``amount`` is a multiple of 10**e, e the exponent
+    # round_down needs; the first multiple fits unless its mantissa carries over.
+    exponent = 0
+    while amount // _pow10(exponent) > fmt.max_mantissa:
+        exponent += 1
+    while exponent <= fmt.max_exponent:
+        step = _pow10(exponent)
+        candidate = -(-amount // step) * step
+        if split(candidate, fmt) is not None:
+            return candidate
+        exponent += 1
+    raise InvalidValue("amount", amount, "it is above the largest L2 amount",
+                       "use a smaller amount")  # fmt: skip
+
+
 def encode(amount: int, fmt: FloatFormat = AMOUNT) -> bytes:
     """The big-endian packed form: exponent in the high bits, mantissa in the low bits."""
     parts = split(amount, fmt)
