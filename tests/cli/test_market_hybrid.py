@@ -47,6 +47,16 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
     wait_for(lambda: httpx.get(market + "/offers").json()["count"] == 1, "the offer")
     offer = httpx.get(market + "/offers").json()["offers"][0]
 
+    bare = {"L2GPU_PRIVATE_KEY": RENTER_KEY, "L2GPU_DATA_DIR": str(tmp_path / "r")}  # no L1
+    no_rail = run("rent", offer["id"], "--cmd", "true", "--api-url", market, env=bare)
+    assert no_rail.returncode == 2
+    assert "pass --node URL of a rollup node" in no_rail.stderr
+    both = run("rent", offer["id"], "--cmd", "true", "--node", rollup_api, "--manager",
+               "0x" + "11" * 20, "--api-url", market, env=env(RENTER_KEY, "renter"))  # fmt: skip
+    assert both.returncode == 2
+    assert "--node and --manager name two different rails" in both.stderr
+    assert "Traceback" not in no_rail.stderr + both.stderr
+
     rented = run("rent", offer["id"], "--cmd", "echo hello-from-the-job; sleep 2",
                  "--hours", "0.01", "--api-url", market, "--node", rollup_api,
                  env=env(RENTER_KEY, "renter"))  # fmt: skip
@@ -93,16 +103,3 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
     assert settled_now["status"] == "settled"
     assert user(RENTER_KEY, rollup_api, anvil_url, "balance", renter)["balance"] == before
 
-
-def test_rent_without_a_rail_says_how_to_choose_one(tmp_path: Path) -> None:
-    result = run("rent", "1", "--cmd", "true", "--api-url", "http://127.0.0.1:9",
-                 env={"L2GPU_PRIVATE_KEY": RENTER_KEY})  # fmt: skip
-    assert result.returncode == 2
-    assert "pass --node URL of a rollup node" in result.stderr
-    assert "Traceback" not in result.stderr
-    both = run("rent", "1", "--cmd", "true", "--node", "http://127.0.0.1:9", "--manager",
-               "0x" + "11" * 20, "--api-url", "http://127.0.0.1:9",
-               env={"L2GPU_PRIVATE_KEY": RENTER_KEY})  # fmt: skip
-    assert both.returncode == 2
-    assert "--node and --manager name two different rails" in both.stderr
-    assert "Traceback" not in both.stderr

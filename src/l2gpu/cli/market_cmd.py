@@ -287,7 +287,6 @@ def rent(
     from l2gpu.renter import LeasePayer
 
     settings: Settings = ctx.obj
-    _check_rail_options(settings, node, manager)
     duration = round(hours * 3600)
     if duration < 1:
         raise L2gpuError(f"--hours {hours} is less than a second", "rent for longer")
@@ -300,6 +299,7 @@ def rent(
             f"{parse_wei(max_price)}",
             "raise --max-price or choose another offer",
         )
+    _check_rail_options(settings, node, manager)
     job_env, job_secrets, job_files = _pairs(env), _pairs(secret), _files(file)
     key = _key(settings)
     rail = _rail(settings, key, node, manager)
