@@ -102,4 +102,3 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
     settled_now = user(RENTER_KEY, rollup_api, anvil_url, "settle-channel", unused.group(1))
     assert settled_now["status"] == "settled"
     assert user(RENTER_KEY, rollup_api, anvil_url, "balance", renter)["balance"] == before
-
