@@ -1,4 +1,5 @@
-"""``l2gpu adoption | forecast | allocate``: analytics commands over CSV files and traces.
+"""``l2gpu adoption | forecast | allocate | usage``: analytics over CSV files, traces and
+the market's own database.
 
 Heavy libraries (statsforecast, Mesa, matplotlib) load inside the commands, so
 that ``l2gpu --help`` stays quick.
@@ -17,6 +18,11 @@ from l2gpu.core.errors import L2gpuError
 adoption_app = typer.Typer(help="Fit, plot and simulate adoption curves.", no_args_is_help=True)
 allocate_app = typer.Typer(
     help="Replay cluster traces under scheduling policies; size owned versus rented GPUs.",
+    no_args_is_help=True,
+)
+
+usage_app = typer.Typer(
+    help="Usage patterns: of the shared cluster traces, and of our market's database.",
     no_args_is_help=True,
 )
 
@@ -277,8 +283,48 @@ def allocate_recommend(
     _emit(recommend(demand, hours, Prices(own_price, rent_price)), as_json)
 
 
+@usage_app.command("market")
+def usage_market(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="The market's database (default: the setting)."),
+    ] = None,
+    export_demand: Annotated[
+        Path | None,
+        typer.Option("--export-demand", help="Write hourly GPU demand as CSV (for forecast)."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Our market's usage: demand cycles, lease sizes and durations, waits, start
+    failures, prices, GPU time billed and the share of offered GPU time rented."""
+    import time
+
+    from l2gpu.analytics.market_usage import demand_frame, load_leases, market_patterns
+    from l2gpu.db import open_database
+
+    engine = open_database(database_url or ctx.obj.effective_database_url)
+    result = market_patterns(engine, now=int(time.time()))
+    if export_demand is not None:
+        demand_frame(load_leases(engine)).to_csv(export_demand, index=False)
+        result["demand_csv"] = str(export_demand)
+    _emit(result, as_json)
+
+
+@usage_app.command("traces")
+def usage_traces(as_json: AsJson = False) -> None:
+    """Usage patterns of the shared traces: Philly, Helios Venus, Alibaba 2023."""
+    from l2gpu.analytics.usage import alibaba_patterns, philly_patterns, venus_patterns
+
+    _emit(
+        {"philly": philly_patterns(), "venus": venus_patterns(), "alibaba2023": alibaba_patterns()},
+        as_json,
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``adoption``, ``forecast`` and ``allocate`` to the main application."""
+    """Add ``adoption``, ``forecast``, ``allocate`` and ``usage`` to the main application."""
     app.add_typer(adoption_app, name="adoption")
     app.command("forecast")(forecast)
     app.add_typer(allocate_app, name="allocate")
+    app.add_typer(usage_app, name="usage")
