@@ -98,6 +98,20 @@ def test_market_demand_exports_an_hourly_series_that_forecast_reads(
     assert float(next(iter(series.values())).y.sum()) == 14.0
 
 
+def test_the_busy_share_counts_each_leased_second_once(database_url) -> None:
+    from l2gpu.analytics.market_usage import busy_share_hourly, load_offers
+
+    engine = build_market(database_url)
+    now = T0 + 3 * DAY
+    share = busy_share_hourly(load_leases(engine), load_offers(engine), now=now)
+    assert len(share) == 72 + 1  # every hour from the offer's creation to now
+    # busy GPU-seconds over offered GPU-seconds, hour by hour, add up to the totals
+    assert float(share.sum()) * 3600 * 2 == pytest.approx(2 * sum(RUNS))
+    first_job = share[share > 0].iloc[0]
+    assert first_job == pytest.approx(RUNS[0] / 3600)  # 600 s of 2 of 2 GPUs in that hour
+    assert float(share.max()) <= 1.0
+
+
 def test_an_empty_market_says_what_to_do(database_url) -> None:
     _, service, _ = market(database_url)
     with pytest.raises(L2gpuError, match="no leases yet") as empty:
@@ -114,10 +128,15 @@ def test_the_usage_market_command_prints_json_and_exports_demand(
     build_market((url, None))
     monkeypatch.setenv("L2GPU_DATA_DIR", str(tmp_path / "data"))
     csv = tmp_path / "demand.csv"
-    code = main(["usage", "market", "--database-url", url, "--export-demand", str(csv), "--json"])
+    png = tmp_path / "busy.png"
+    code = main(["usage", "market", "--database-url", url, "--export-demand", str(csv),
+                 "--plot", str(png), "--json"])  # fmt: skip
     assert code == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
     printed = json.loads(capsys.readouterr().out)
     assert printed["leases"] == 7
+    # the leases lie in the future of this machine's clock: the span ends at the last one
+    assert printed["span_hours"] >= 2 * 24 + 20
     assert printed["billed_wei"] == str(2 * sum(RUNS) * PRICE)
     assert csv.read_text().startswith("time,gpus_requested\n")
     # Three days are too short a series to backtest a 24-hour forecast: a clear error.
@@ -128,3 +147,14 @@ def test_the_usage_market_command_prints_json_and_exports_demand(
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     assert main(["usage", "market", "--database-url", empty]) == 2
     assert "no leases yet" in capsys.readouterr().err
+
+
+def test_usage_traces_reports_every_trace_and_draws_philly_utilization(cli, tmp_path) -> None:
+    png = tmp_path / "philly.png"
+    status, out, err = cli("usage", "traces", "--plot", str(png), "--json")
+    assert status == 0, err
+    printed = json.loads(out)
+    assert printed["philly"]["jobs"] == 82_247
+    assert 0 < printed["philly"]["node_utilization_mean"] < 1
+    assert set(printed) == {"philly", "venus", "alibaba2023", "plot"}
+    assert png.read_bytes().startswith(b"\x89PNG")

@@ -88,6 +88,16 @@ def load_offers(engine: Engine) -> pd.DataFrame:
     )
 
 
+def last_activity(leases: pd.DataFrame, offers: pd.DataFrame) -> int:
+    """The newest time the database records (unix seconds; 0 when it is empty)."""
+    times = [int(offers["created_at"].max())] if not offers.empty else [0]
+    for column in ("requested_at", "started_at", "ended_at"):
+        newest = leases[column].max() if not leases.empty else pd.NaT
+        if not pd.isna(newest):
+            times.append(int(newest.timestamp()))
+    return max(times)
+
+
 def demand_frame(leases: pd.DataFrame) -> pd.DataFrame:
     """GPUs asked for per hour (every lease request counts, whether it ran or not),
     every hour of the span present: columns ``time`` (ISO) and ``gpus_requested``."""
@@ -95,6 +105,38 @@ def demand_frame(leases: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {"time": hourly.index.strftime("%Y-%m-%dT%H:%M:%S"), "gpus_requested": hourly.to_numpy()}
     )
+
+
+def busy_share_hourly(leases: pd.DataFrame, offers: pd.DataFrame, *, now: int) -> pd.Series:
+    """Per hour, the share of the GPUs on offer that ran leased jobs (0..1).
+
+    A lease's GPUs count as busy from its job's start for its metered seconds; the
+    GPUs on offer in an hour are those of every offer standing then.
+    """
+    started = leases[leases["started_at"].notna()]
+    if started.empty or offers.empty:
+        raise L2gpuError("no lease of the market has run yet", "rent something first")
+    begin = int(min(started["started_at"].min().timestamp(), offers["created_at"].min()))
+    hours = pd.date_range(pd.Timestamp(begin // 3600 * 3600, unit="s", tz="UTC"),
+                          pd.Timestamp(now, unit="s", tz="UTC"), freq="h")  # fmt: skip
+    starts = (hours.asi8 // 10**9).astype(float)  # each hour is [start, start + 3600)
+    ends = starts + 3600.0
+
+    def overlap(lo: float, hi: float) -> Any:
+        return ends.clip(lo, hi) - starts.clip(lo, hi)
+
+    busy = pd.Series(0.0, index=hours)
+    offered = pd.Series(0.0, index=hours)
+    for start, seconds, gpus in zip(
+        started["started_at"], started["metered_seconds"], started["num_gpus"], strict=True
+    ):
+        busy += gpus * overlap(start.timestamp(), start.timestamp() + seconds)
+    for created, expires, gpus in zip(
+        offers["created_at"], offers["expires_at"], offers["num_gpus"], strict=True
+    ):
+        offered += gpus * overlap(float(created), float(min(expires, now)))
+    share = (busy / offered).where(offered > 0, 0.0)
+    return share.clip(0.0, 1.0)
 
 
 def market_patterns(engine: Engine, *, now: int) -> dict[str, Any]:

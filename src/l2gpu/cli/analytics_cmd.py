@@ -30,6 +30,9 @@ FileArg = Annotated[Path, typer.Argument(help="CSV file (plain or .gz) with a he
 TimeCol = Annotated[str, typer.Option("--time-col", help="Column of times (dates or numbers).")]
 ValueCol = Annotated[str, typer.Option("--value-col", help="Column of values.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+PlotOption = Annotated[
+    Path | None, typer.Option("--plot", help="Also draw utilization over time to this PNG.")
+]
 
 
 def _emit(result: dict[str, Any], as_json: bool) -> None:
@@ -294,32 +297,47 @@ def usage_market(
         Path | None,
         typer.Option("--export-demand", help="Write hourly GPU demand as CSV (for forecast)."),
     ] = None,
+    plot: PlotOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Our market's usage: demand cycles, lease sizes and durations, waits, start
     failures, prices, GPU time billed and the share of offered GPU time rented."""
     import time
 
-    from l2gpu.analytics.market_usage import demand_frame, load_leases, market_patterns
+    from l2gpu.analytics import market_usage as mu
     from l2gpu.db import open_database
 
     engine = open_database(database_url or ctx.obj.effective_database_url)
-    result = market_patterns(engine, now=int(time.time()))
+    # the wall clock, or the database's newest record if that is later (a clock skew)
+    now = max(int(time.time()), mu.last_activity(mu.load_leases(engine), mu.load_offers(engine)))
+    result = mu.market_patterns(engine, now=now)
     if export_demand is not None:
-        demand_frame(load_leases(engine)).to_csv(export_demand, index=False)
+        mu.demand_frame(mu.load_leases(engine)).to_csv(export_demand, index=False)
         result["demand_csv"] = str(export_demand)
+    if plot is not None:
+        from l2gpu.analytics.plots import plot_utilization
+
+        share = mu.busy_share_hourly(mu.load_leases(engine), mu.load_offers(engine), now=now)
+        result["plot"] = str(plot_utilization(share, plot, "market: share of offered GPUs rented"))
     _emit(result, as_json)
 
 
 @usage_app.command("traces")
-def usage_traces(as_json: AsJson = False) -> None:
-    """Usage patterns of the shared traces: Philly, Helios Venus, Alibaba 2023."""
+def usage_traces(plot: PlotOption = None, as_json: AsJson = False) -> None:
+    """Usage patterns of the shared traces: Philly, Helios Venus, Alibaba 2023
+    (``--plot``: Philly's node utilization over time)."""
+    from l2gpu.analytics import datasets
     from l2gpu.analytics.usage import alibaba_patterns, philly_patterns, venus_patterns
 
-    _emit(
-        {"philly": philly_patterns(), "venus": venus_patterns(), "alibaba2023": alibaba_patterns()},
-        as_json,
-    )
+    result: dict[str, Any] = {
+        "philly": philly_patterns(), "venus": venus_patterns(), "alibaba2023": alibaba_patterns()
+    }  # fmt: skip
+    if plot is not None:
+        from l2gpu.analytics.plots import plot_utilization
+
+        busy = datasets.load_philly_node_usage()["utilization"].resample("h").mean().dropna()
+        result["plot"] = str(plot_utilization(busy, plot, "Philly: node utilization"))
+    _emit(result, as_json)
 
 
 def register(app: typer.Typer) -> None:
