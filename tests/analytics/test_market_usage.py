@@ -147,14 +147,3 @@ def test_the_usage_market_command_prints_json_and_exports_demand(
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     assert main(["usage", "market", "--database-url", empty]) == 2
     assert "no leases yet" in capsys.readouterr().err
-
-
-def test_usage_traces_reports_every_trace_and_draws_philly_utilization(cli, tmp_path) -> None:
-    png = tmp_path / "philly.png"
-    status, out, err = cli("usage", "traces", "--plot", str(png), "--json")
-    assert status == 0, err
-    printed = json.loads(out)
-    assert printed["philly"]["jobs"] == 82_247
-    assert 0 < printed["philly"]["node_utilization_mean"] < 1
-    assert set(printed) == {"philly", "venus", "alibaba2023", "plot"}
-    assert png.read_bytes().startswith(b"\x89PNG")

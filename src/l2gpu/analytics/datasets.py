@@ -197,6 +197,23 @@ def load_alibaba_pods() -> pd.DataFrame:
     ]
 
 
+def load_alibaba_requests() -> pd.DataFrame:
+    """Alibaba 2023 GPU pods as requested: submit (s), gpus (fractional), pod_phase.
+
+    Unlike :func:`load_alibaba_pods` this keeps the pods that never started (``Pending``
+    when the list was taken): they were asked for, so they are demand.
+    """
+    frame = pd.read_csv(data_file("alibaba_gpu_v2023", "openb_pod_list_default.csv"))
+    frame = frame[frame["num_gpu"] > 0]
+    return pd.DataFrame(
+        {
+            "submit": frame["creation_time"].astype(float).to_numpy(),
+            "gpus": (frame["num_gpu"] * frame["gpu_milli"] / 1000.0).to_numpy(),
+            "pod_phase": frame["pod_phase"].to_numpy(),
+        }
+    ).sort_values("submit", kind="stable", ignore_index=True)
+
+
 def load_alibaba_nodes() -> pd.DataFrame:
     """Alibaba 2023 GPU nodes: sn, cpu_milli, memory_mib, gpu, model."""
     return pd.read_csv(data_file("alibaba_gpu_v2023", "openb_node_list_gpu_node.csv"))

@@ -110,7 +110,8 @@ def demand_series() -> list[DemandSeries]:
     venus = datasets.load_venus_throughput()["submit_gpu_num"].resample("h").sum()
     active = datasets.load_philly_node_usage()["active"].resample("h").mean()
     jobs = datasets.load_philly_jobs().set_index("timestamp")["num_gpus"].resample("h").sum()
-    pods = datasets.load_alibaba_pods()
+    # Every GPU pod asked for counts, also those still pending when the list was taken.
+    pods = datasets.load_alibaba_requests()
     # Before day ~116 the pod list holds only long-lived survivors, not arrivals.
     dense = pods[pods["submit"] >= 1.0e7]
     alibaba = (
