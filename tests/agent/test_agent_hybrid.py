@@ -71,21 +71,26 @@ def _has_account(url: str, key: PrivateKey) -> bool:
     return True
 
 
-def _world(tmp_path: Path, rollup: Rollup, clock_start: int) -> tuple[World, RollupChannelRail]:
-    world = World(tmp_path)
-    world.service.offers.chain_id = rollup.chain_id
-    world.clock.now = clock_start
-    world.renter = MarketClient("", rollup.renter, http=world.http)
-    world.agent = ProviderAgent(
+def _agent(world: World, rollup: Rollup) -> ProviderAgent:
+    """A provider agent on the hybrid rail, with the world's market, store and clock."""
+    return ProviderAgent(
         MarketClient("", rollup.provider, http=world.http),
         rollup.provider,
-        LocalBackend(tmp_path / "hybrid-jobs"),
+        LocalBackend(world.tmp / "hybrid-jobs"),
         discover("RTX_4090:1"),
         world.store,
         world.clock,
         rollup.chain_id,
         rail=RollupChannelRail(L2Client(rollup.node.url, rollup.provider), clock=world.clock),
     )
+
+
+def _world(tmp_path: Path, rollup: Rollup, clock_start: int) -> tuple[World, RollupChannelRail]:
+    world = World(tmp_path)
+    world.service.offers.chain_id = rollup.chain_id
+    world.clock.now = clock_start
+    world.renter = MarketClient("", rollup.renter, http=world.http)
+    world.agent = _agent(world, rollup)
     renter_rail = RollupChannelRail(L2Client(rollup.node.url, rollup.renter), clock=world.clock)
     return world, renter_rail
 
@@ -199,6 +204,9 @@ class FlakyRailForTests:
     def check(self, channel, **kwargs):
         return self.rail.check(channel, **kwargs)
 
+    def status(self, channel):
+        return self.rail.status(channel)
+
     def close(self, channel, best):
         if self.failures:
             self.failures -= 1
@@ -237,3 +245,63 @@ def test_a_failed_close_is_retried_and_a_second_close_is_refused(
     assert [s.amount for s in world.agent.settlements] == [2 * PRICE]
     with pytest.raises(ChannelAlreadyClosed, match="settled already"):
         provider_rail.close(opened.description, world.store.best(opened.params.id))
+
+
+def _running_lease(world: World, rollup: Rollup, renter_rail: RollupChannelRail):
+    offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
+    opened = renter_rail.open(rollup.provider.address, Wei(600 * PRICE), lifetime=7200)
+    lease = world.renter.rent(
+        offer["id"], command="sleep 60", duration=600, channel=opened.description
+    )
+    payer = LeasePayer(world.renter, rollup.renter, lease, renter_rail.domain, clock=world.clock)
+    world.agent.step()
+    return opened, lease, payer
+
+
+def test_a_renter_closing_mid_lease_is_answered_with_the_best_voucher(
+    tmp_path: Path, rollup: Rollup
+) -> None:
+    import time
+
+    from l2gpu.core.l2.transactions import StartClose
+
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    opened, lease, payer = _running_lease(world, rollup, renter_rail)
+    for _ in range(4):
+        world.second(payer)
+    assert payer.paid == 4 * PRICE
+    # The renter concedes nothing and hopes the provider misses the deadline.
+    renter = L2Client(rollup.node.url, rollup.renter)
+    index = int(renter.channel(str(opened.params.id))["index"])
+    renter.send_tx(lambda me: StartClose(me, index, Wei(0)))
+    for _ in range(6):  # the agent reads the channel every 5 s
+        world.second()
+    ended = world.renter.lease(int(lease["id"]))
+    assert ended["status"] in ("ended", "stopped")
+    assert "the renter started closing it" in ended["reason"]
+    assert [s.amount for s in world.agent.settlements] == [4 * PRICE]
+    assert renter.channel(str(opened.params.id))["status"] == "settled"
+    assert int(renter.account(rollup.provider.address)["balance"]) == DEPOSIT + 4 * PRICE
+
+
+def test_a_restarted_agent_closes_the_channels_of_leases_that_ended_meanwhile(
+    tmp_path: Path, rollup: Rollup
+) -> None:
+    import time
+
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    opened, lease, payer = _running_lease(world, rollup, renter_rail)
+    for _ in range(3):
+        world.second(payer)
+    world.renter.stop(int(lease["id"]))
+    world.agent.step()  # sees the end; would close 2 s later, but it goes down now
+    world.agent.shutdown()
+    assert world.agent.settlements == []
+    world.clock.advance(600)
+    again = _agent(world, rollup)  # the same market and voucher database
+    again.step()
+    assert [s.amount for s in again.settlements] == [3 * PRICE]
+    node_view = L2Client(rollup.node.url, rollup.renter)
+    assert node_view.channel(str(opened.params.id))["status"] == "settled"
+    again.step()  # nothing twice
+    assert len(again.settlements) == 1

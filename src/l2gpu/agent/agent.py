@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from l2gpu.agent.backends import Backend, JobSpec, JobStartError
+from l2gpu.agent.closing import ChannelClosing, Served, Settlement
 from l2gpu.agent.inventory import Inventory, gpu_utilization
 from l2gpu.client import MarketClient
 from l2gpu.core.channel import ChannelParams
@@ -40,42 +41,16 @@ from l2gpu.core.market.offers import OfferTerms, SignedOffer, sign_offer
 from l2gpu.core.market.settlement import params_of, settlement_of
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
 from l2gpu.payments.payee import Payee
-from l2gpu.payments.rails import ChannelAlreadyClosed, ChannelRail
+from l2gpu.payments.rails import ChannelRail
 from l2gpu.payments.store import VoucherStore
 
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 5
-MAX_CLOSE_TRIES = 12  # backing off 2, 4, ... 60 s: about ten minutes of retries
+CHANNEL_CHECK_SECONDS = 5  # how often a running lease's channel is read on the rail
 
 
 @dataclass
-class Served:
-    """A lease this agent runs."""
-
-    lease_id: int
-    params: ChannelParams
-    payee: Payee
-    meter: Meter
-    last_tick: int
-    channel: dict[str, Any]
-    paused: bool = False
-    max_unpaid_seconds: int = 0
-
-
-@dataclass
-class Settlement:
-    """How a lease's channel was closed (gas is 0 inside the rollup)."""
-
-    lease_id: int
-    amount: Wei
-    gas_used: int
-    tx_bytes: int
-    provider_payout: int = 0
-    renter_payout: int = 0
-
-
-@dataclass
-class ProviderAgent:
+class ProviderAgent(ChannelClosing):
     """One machine's agent."""
 
     client: MarketClient
@@ -94,6 +69,7 @@ class ProviderAgent:
     settlements: list[Settlement] = field(default_factory=list)
     _to_settle: dict[int, tuple[Served, int]] = field(default_factory=dict)
     _close_tries: dict[int, int] = field(default_factory=dict)
+    _recovered: bool = False
     _last_beat: int = -1
     _gpu_names: dict[str, str] = field(default_factory=dict)
 
@@ -173,6 +149,8 @@ class ProviderAgent:
         if now != self._last_beat:
             self.client.heartbeat(self.inventory.to_json())
             self._last_beat = now
+        if not self._recovered:
+            self._recover_closes(now)
         work = {int(w["id"]): w for w in self.client.work()}
         for lease_id, info in work.items():
             served = self.served.get(lease_id)
@@ -240,6 +218,16 @@ class ProviderAgent:
         if amount > s.payee.state.best_amount and voucher.get("signature"):
             sig = bytes.fromhex(str(voucher["signature"]).removeprefix("0x"))
             s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
+        if self.rail is not None and now - s.channel_checked >= CHANNEL_CHECK_SECONDS:
+            # A renter may start closing the channel mid-lease, conceding less than it
+            # owes: the provider must answer with its best voucher before the deadline.
+            s.channel_checked = now
+            state = self.rail.status(s.channel)
+            if state != "open":
+                why = f"the lease's channel is {state}: the renter started closing it"
+                self.client.report(s.lease_id, "stopped", reason=why)
+                self._finish(s, why, settle_in=0)
+                return
         if now > s.last_tick:
             running = status.state == "running"
             util = gpu_utilization(self.nvml, list(self._spec(info).gpu_indices)) if running else ()
@@ -265,7 +253,7 @@ class ProviderAgent:
             self.client.report(s.lease_id, "stopped", reason=why)
             self._finish(s, why)
 
-    def _finish(self, s: Served, why: str) -> None:
+    def _finish(self, s: Served, why: str, *, settle_in: int | None = None) -> None:
         if self.backend.status(s.lease_id).state != "exited":
             self.backend.stop(s.lease_id)
         self._send_logs(s.lease_id)
@@ -273,57 +261,8 @@ class ProviderAgent:
         log.info("lease %s finished: %s", s.lease_id, why)
         # The renter's last voucher, for the last metered seconds, may still be on its
         # way: wait a moment for it before closing the channel.
-        self._to_settle[s.lease_id] = (s, self.clock() + self.settle_after)
-
-    def _settle_due(self, now: int) -> None:
-        for lease_id, (s, due) in list(self._to_settle.items()):
-            voucher = self.client.lease(lease_id).get("voucher") or {}
-            amount = int(voucher.get("amount") or 0)
-            if amount > s.payee.state.best_amount and voucher.get("signature"):
-                sig = bytes.fromhex(str(voucher["signature"]).removeprefix("0x"))
-                s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
-            if now >= due:
-                del self._to_settle[lease_id]
-                try:
-                    self._settle(s)
-                except ChannelAlreadyClosed as exc:
-                    log.info("lease %s: %s", lease_id, exc.what)
-                except L2gpuError as exc:
-                    self._retry_settle(s, now, exc)
-
-    def _retry_settle(self, s: Served, now: int, exc: L2gpuError) -> None:
-        """The rail failed (node or L1 unreachable, a dropped transaction): try again
-        later, backing off; the best voucher stays in the store meanwhile."""
-        tries = self._close_tries.get(s.lease_id, 0) + 1
-        self._close_tries[s.lease_id] = tries
-        if tries > MAX_CLOSE_TRIES:
-            log.error(
-                "lease %s: giving up closing its channel after %d tries (%s); the best "
-                "voucher is kept in the agent's database",
-                s.lease_id, tries - 1, exc.what,
-            )  # fmt: skip
-            return
-        delay = min(2**tries, 60)
-        log.warning("lease %s: closing its channel failed (%s); retrying in %d s",
-                    s.lease_id, exc.what, delay)  # fmt: skip
-        self._to_settle[s.lease_id] = (s, now + delay)
-
-    def _settle(self, s: Served) -> None:
-        """Close the channel through the rail with the best voucher (paid at once)."""
-        best = s.payee.state.best
-        if self.rail is None or best is None:
-            return
-        closed = self.rail.close(s.channel, best)
-        self.settlements.append(
-            Settlement(
-                s.lease_id,
-                closed.amount,
-                closed.gas_used,
-                closed.tx_bytes,
-                closed.provider_payout,
-                closed.renter_payout,
-            )
-        )
+        wait = self.settle_after if settle_in is None else settle_in
+        self._to_settle[s.lease_id] = (s, self.clock() + wait)
 
     # -- helpers -------------------------------------------------------------------
 

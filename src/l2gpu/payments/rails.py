@@ -91,6 +91,10 @@ class ChannelRail(Protocol):
         how the deposit comes back."""
         ...
 
+    def status(self, channel: dict[str, Any]) -> str:
+        """``open``, ``closing``, ``settled`` or ``missing``."""
+        ...
+
 
 def _describe(
     params: ChannelParams, deposit: Wei, chain_id: int, contract: Address, settlement: str
@@ -174,6 +178,13 @@ class L1ChannelRail:
         return ClosedChannel(best.amount, int(paid["provider_payout"]),
                              int(paid["renter_payout"]), receipt.gas_used,
                              receipt.tx_bytes)  # fmt: skip
+
+    def status(self, channel: dict[str, Any]) -> str:
+        """The channel's status in the ChannelManager."""
+        found = self.manager.channel(params_of(channel))
+        if found is None or found.status == ChannelStatus.NONE:
+            return "missing"
+        return found.status.name.lower()
 
     def abandon(self, channel: dict[str, Any]) -> str:
         """``closeByRenter`` conceding 0; settle after the challenge period."""
@@ -306,3 +317,12 @@ class RollupChannelRail:
             f"the close of channel {cid} has started; from {deadline} (unix time) "
             f"'l2gpu l2 settle-channel {cid}' returns the deposit"
         )
+
+    def status(self, channel: dict[str, Any]) -> str:
+        """The channel's status in the node's state."""
+        from l2gpu.node.client import NodeError
+
+        try:
+            return str(self.client.channel(str(params_of(channel).id))["status"])
+        except NodeError:
+            return "missing"

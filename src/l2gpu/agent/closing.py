@@ -1,0 +1,146 @@
+"""Closing a lease's channel: when the lease ends, again after a failure, and after a
+restart for leases that ended while the agent was away.
+
+:class:`ChannelClosing` is a part of :class:`~l2gpu.agent.agent.ProviderAgent`, kept
+apart because it is the one place where the provider's money is at stake: a channel
+left open past its deadline pays the provider only what was proven on the rail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from l2gpu.client import MarketClient
+from l2gpu.core.channel import ChannelParams
+from l2gpu.core.channel.vouchers import Voucher
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.metering import Meter, start_meter
+from l2gpu.core.market.settlement import settlement_of
+from l2gpu.core.types import Timestamp, Wei
+from l2gpu.payments.payee import Payee
+from l2gpu.payments.rails import ChannelAlreadyClosed, ChannelRail
+
+log = logging.getLogger(__name__)
+RECOVERY_WINDOW = 7 * 86_400  # ended leases older than this are not looked at again
+MAX_CLOSE_TRIES = 12  # backing off 2, 4, ... 60 s: about ten minutes of retries
+
+
+@dataclass
+class Served:
+    """A lease this agent runs."""
+
+    lease_id: int
+    params: ChannelParams
+    payee: Payee
+    meter: Meter
+    last_tick: int
+    channel: dict[str, Any]
+    paused: bool = False
+    channel_checked: int = 0
+    max_unpaid_seconds: int = 0
+
+
+@dataclass
+class Settlement:
+    """How a lease's channel was closed (gas is 0 inside the rollup)."""
+
+    lease_id: int
+    amount: Wei
+    gas_used: int
+    tx_bytes: int
+    provider_payout: int = 0
+    renter_payout: int = 0
+
+
+class ChannelClosing:
+    """The agent's closing of channels (mixed into ProviderAgent, whose fields these are)."""
+
+    client: MarketClient
+    key: PrivateKey
+    clock: Callable[[], int]
+    rail: ChannelRail | None
+    settlements: list[Settlement]
+    _to_settle: dict[int, tuple[Served, int]]
+    _close_tries: dict[int, int]
+    _recovered: bool
+
+    def _payee(self, info: dict[str, Any]) -> tuple[ChannelParams, Payee]:
+        raise NotImplementedError  # the agent's
+
+    def _recover_closes(self, now: int) -> None:
+        """After a restart: close the channels of leases that ended while the agent
+        was down (or before its last close went through), with the stored vouchers."""
+        self._recovered = True
+        if self.rail is None:
+            return
+        me = self.key.address.checksum
+        for info in self.client.jobs():
+            ended = info.get("ended_at")
+            if (info["provider"] != me or info["status"] in ("requested", "starting", "running")
+                    or (ended is not None and now - int(ended) > RECOVERY_WINDOW)
+                    or settlement_of(info["channel"]) != self.rail.settlement):  # fmt: skip
+                continue
+            params, payee = self._payee(info)
+            if payee.state.best is None or self.rail.status(info["channel"]) not in (
+                "open",
+                "closing",
+            ):
+                continue
+            meter = start_meter(Timestamp(now), Timestamp(now), int(info["num_gpus"]))
+            served = Served(int(info["id"]), params, payee, meter, now, info["channel"])
+            self._to_settle[served.lease_id] = (served, now)
+            log.info("lease %s ended while the agent was away: closing its channel", info["id"])
+
+    def _settle_due(self, now: int) -> None:
+        for lease_id, (s, due) in list(self._to_settle.items()):
+            voucher = self.client.lease(lease_id).get("voucher") or {}
+            amount = int(voucher.get("amount") or 0)
+            if amount > s.payee.state.best_amount and voucher.get("signature"):
+                sig = bytes.fromhex(str(voucher["signature"]).removeprefix("0x"))
+                s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
+            if now >= due:
+                del self._to_settle[lease_id]
+                try:
+                    self._settle(s)
+                except ChannelAlreadyClosed as exc:
+                    log.info("lease %s: %s", lease_id, exc.what)
+                except L2gpuError as exc:
+                    self._retry_settle(s, now, exc)
+
+    def _retry_settle(self, s: Served, now: int, exc: L2gpuError) -> None:
+        """The rail failed (node or L1 unreachable, a dropped transaction): try again
+        later, backing off; the best voucher stays in the store meanwhile."""
+        tries = self._close_tries.get(s.lease_id, 0) + 1
+        self._close_tries[s.lease_id] = tries
+        if tries > MAX_CLOSE_TRIES:
+            log.error(
+                "lease %s: giving up closing its channel after %d tries (%s); the best "
+                "voucher is kept in the agent's database",
+                s.lease_id, tries - 1, exc.what,
+            )  # fmt: skip
+            return
+        delay = min(2**tries, 60)
+        log.warning("lease %s: closing its channel failed (%s); retrying in %d s",
+                    s.lease_id, exc.what, delay)  # fmt: skip
+        self._to_settle[s.lease_id] = (s, now + delay)
+
+    def _settle(self, s: Served) -> None:
+        """Close the channel through the rail with the best voucher (paid at once)."""
+        best = s.payee.state.best
+        if self.rail is None or best is None:
+            return
+        closed = self.rail.close(s.channel, best)
+        self.settlements.append(
+            Settlement(
+                s.lease_id,
+                closed.amount,
+                closed.gas_used,
+                closed.tx_bytes,
+                closed.provider_payout,
+                closed.renter_payout,
+            )
+        )
