@@ -191,27 +191,26 @@ def test_the_market_refuses_a_settlement_it_does_not_know(tmp_path: Path) -> Non
 
 
 class FlakyRailForTests:
-    """A rail whose first ``failures`` closes fail as an unreachable node would."""
+    """A rail whose first ``failures`` closes, and first ``dark`` status reads, fail as
+    an unreachable node would; everything else is the real rail's."""
 
-    def __init__(self, rail: RollupChannelRail, failures: int) -> None:
-        self.rail, self.failures = rail, failures
-        self.settlement = rail.settlement
+    def __init__(self, rail: RollupChannelRail, failures: int = 0, dark: int = 0) -> None:
+        self.rail, self.failures, self.dark = rail, failures, dark
 
-    @property
-    def domain(self):
-        return self.rail.domain
-
-    def check(self, channel, **kwargs):
-        return self.rail.check(channel, **kwargs)
-
-    def status(self, channel):
-        return self.rail.status(channel)
+    def __getattr__(self, name: str):
+        return getattr(self.rail, name)
 
     def close(self, channel, best):
         if self.failures:
             self.failures -= 1
             raise L2gpuError("the rollup node did not answer (connection refused)")
         return self.rail.close(channel, best)
+
+    def status(self, channel):
+        if self.dark:
+            self.dark -= 1
+            raise L2gpuError("the rollup node did not answer (connection refused)")
+        return self.rail.status(channel)
 
 
 def test_a_failed_close_is_retried_and_a_second_close_is_refused(
@@ -305,3 +304,88 @@ def test_a_restarted_agent_closes_the_channels_of_leases_that_ended_meanwhile(
     assert node_view.channel(str(opened.params.id))["status"] == "settled"
     again.step()  # nothing twice
     assert len(again.settlements) == 1
+
+
+def test_the_agent_refuses_a_reused_channel_and_one_not_from_the_renter_to_it(
+    tmp_path: Path, rollup: Rollup
+) -> None:
+    import time
+
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    opened, _lease, payer = _running_lease(world, rollup, renter_rail)
+    world.second(payer)
+    second = world.agent.publish(
+        world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600, nonce=5)
+    )[0]
+    reused = world.renter.rent(second["id"], command="sleep 1", duration=600,
+                               channel=opened.description)  # fmt: skip
+    world.agent.step()
+    failed = world.renter.lease(int(reused["id"]))
+    assert failed["status"] == "failed"
+    assert "already pays for another lease" in failed["reason"]
+
+
+def test_a_node_outage_does_not_stop_a_paying_job(tmp_path: Path, rollup: Rollup) -> None:
+    import time
+
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    world.agent.rail = FlakyRailForTests(world.agent.rail, dark=3)
+    _opened, lease, payer = _running_lease(world, rollup, renter_rail)
+    for _ in range(16):  # three channel reads fail, 5 s apart
+        world.second(payer)
+    assert world.agent.rail.dark == 0
+    assert world.renter.lease(int(lease["id"]))["status"] == "running"
+    assert payer.paid == 16 * PRICE
+
+
+def test_a_lease_stopped_before_any_voucher_refunds_the_renter_at_once(
+    tmp_path: Path, rollup: Rollup
+) -> None:
+    import time
+
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    before = int(L2Client(rollup.node.url, rollup.renter).account()["balance"])
+    opened, lease, _payer = _running_lease(world, rollup, renter_rail)
+    world.renter.stop(int(lease["id"]))  # before the first second was metered
+    for _ in range(3):
+        world.second()
+    assert [(s.amount, s.provider_payout) for s in world.agent.settlements] == [(0, 0)]
+    view = L2Client(rollup.node.url, rollup.renter)
+    assert view.channel(str(opened.params.id))["status"] == "settled"
+    assert int(view.account()["balance"]) == before  # the whole deposit came back
+
+
+def test_background_closes_keep_the_loop_free_and_still_settle(
+    tmp_path: Path, rollup: Rollup
+) -> None:
+    import time
+
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    world.agent.background_closes = True
+    _opened, lease, payer = _running_lease(world, rollup, renter_rail)
+    for _ in range(2):
+        world.second(payer)
+    world.renter.stop(int(lease["id"]))
+    world.agent.step()
+    world.second(payer)
+    world.second(payer)  # due now: handed to the closer thread
+    wait_for(lambda: world.agent.step() is None and bool(world.agent.settlements), 30)
+    assert [s.amount for s in world.agent.settlements] == [2 * PRICE]
+    world.agent.shutdown()
+
+
+def test_a_job_lost_in_a_restart_still_gets_its_channel_closed(
+    tmp_path: Path, rollup: Rollup
+) -> None:
+    import time
+
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    _opened, lease, payer = _running_lease(world, rollup, renter_rail)
+    for _ in range(3):
+        world.second(payer)
+    world.agent.shutdown()  # the machine goes down and takes the job with it
+    again = _agent(world, rollup)
+    again.backend = LocalBackend(tmp_path / "another-machine")  # finds no job to re-attach
+    again.step()
+    assert [s.amount for s in again.settlements] == [3 * PRICE]
+    assert world.renter.lease(int(lease["id"]))["status"] != "running"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from l2gpu.core.channel.vouchers import channel_domain, sign_voucher
 from l2gpu.core.types import Hash32, Timestamp, Wei
 from tests.api.helpers import MANAGER, channel, login, market, offer_body, publish, rent
@@ -267,3 +269,23 @@ def test_the_server_sweeps_live_leases_by_itself(database_url) -> None:
                 break
             time.sleep(0.05)  # the real server task runs on its own
         assert service.leases.list_for(RENTER.address)[0]["status"] == "preempted"
+
+
+def test_a_lease_channel_with_a_short_challenge_period_or_a_token_is_refused(
+    database_url,
+) -> None:
+    from l2gpu.client import MarketClient
+    from l2gpu.core.errors import L2gpuError
+    from l2gpu.core.market.offers import sign_offer
+    from tests.api.helpers import channel
+    from tests.market.helpers import CHAIN, PROVIDER, RENTER, terms
+
+    http, _, _ = market(database_url)
+    offer = MarketClient("", PROVIDER, http=http).publish(sign_offer(PROVIDER, terms(), CHAIN))
+    renter = MarketClient("", RENTER, http=http)
+    quick = dict(channel(RENTER, PROVIDER.address, 10**18), challenge_period=1)
+    with pytest.raises(L2gpuError, match="challenge period of 1 s is below the 3600 s"):
+        renter.rent(offer["id"], command="true", duration=60, channel=quick)
+    token = dict(channel(RENTER, PROVIDER.address, 10**18), token="0x" + "11" * 20)
+    with pytest.raises(L2gpuError, match="token must be the zero address"):
+        renter.rent(offer["id"], command="true", duration=60, channel=token)

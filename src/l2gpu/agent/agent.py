@@ -70,6 +70,10 @@ class ProviderAgent(ChannelClosing):
     _to_settle: dict[int, tuple[Served, int]] = field(default_factory=dict)
     _close_tries: dict[int, int] = field(default_factory=dict)
     _recovered: bool = False
+    _recover_at: int = 0
+    background_closes: bool = False
+    _closing: dict[int, tuple[Served, Any]] = field(default_factory=dict)
+    _pool: Any = None
     _last_beat: int = -1
     _gpu_names: dict[str, str] = field(default_factory=dict)
 
@@ -141,6 +145,8 @@ class ProviderAgent(ChannelClosing):
                 self.step()
             except L2gpuError as exc:
                 log.warning("agent step failed: %s", exc)
+            except Exception:  # a client library's own error: the daemon lives on
+                log.exception("agent step failed")
             stop.wait(interval)
 
     def step(self) -> None:
@@ -149,8 +155,12 @@ class ProviderAgent(ChannelClosing):
         if now != self._last_beat:
             self.client.heartbeat(self.inventory.to_json())
             self._last_beat = now
-        if not self._recovered:
-            self._recover_closes(now)
+        if not self._recovered and now >= self._recover_at:
+            try:
+                self._recover_closes(now)
+            except L2gpuError as exc:  # the market or the rail is down: try again soon
+                log.warning("recovering unclosed channels failed, retrying in 5 s: %s", exc)
+                self._recover_at = now + 5
         work = {int(w["id"]): w for w in self.client.work()}
         for lease_id, info in work.items():
             served = self.served.get(lease_id)
@@ -163,9 +173,12 @@ class ProviderAgent(ChannelClosing):
         self._settle_due(now)
 
     def shutdown(self) -> None:
-        """Stop every job this agent runs (the leases end as the market sees fit)."""
+        """Stop every job this agent runs (the leases end as the market sees fit) and
+        let a close in flight finish."""
         for served in list(self.served.values()):
             self.backend.stop(served.lease_id)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     # -- leases --------------------------------------------------------------------
 
@@ -175,6 +188,10 @@ class ProviderAgent(ChannelClosing):
         if status == "running":  # taken over after a restart
             if not self.backend.recover(lease_id):
                 self.client.report(lease_id, "exited", exit_code=-1)
+                # the job is gone, its vouchers are not: close the channel with them
+                meter = start_meter(Timestamp(now), Timestamp(now), int(info["num_gpus"]))
+                lost = Served(lease_id, params, payee, meter, now, info["channel"])
+                self._to_settle[lease_id] = (lost, now)
                 return
             meter = start_meter(
                 Timestamp(info["started_at"]), Timestamp(info["ends_at"]), int(info["num_gpus"])
@@ -222,7 +239,11 @@ class ProviderAgent(ChannelClosing):
             # A renter may start closing the channel mid-lease, conceding less than it
             # owes: the provider must answer with its best voucher before the deadline.
             s.channel_checked = now
-            state = self.rail.status(s.channel)
+            try:
+                state = self.rail.status(s.channel)
+            except L2gpuError as exc:  # the rail is unreachable: no verdict, keep serving
+                log.warning("lease %s: cannot read its channel: %s", s.lease_id, exc.what)
+                state = "open"
             if state != "open":
                 why = f"the lease's channel is {state}: the renter started closing it"
                 self.client.report(s.lease_id, "stopped", reason=why)
@@ -293,9 +314,15 @@ class ProviderAgent(ChannelClosing):
                 f"the lease pays over a {settlement} channel; this provider settles "
                 f"over {self.rail.settlement}"
             )
-        return self.rail.check(
-            info["channel"], max_cost=int(info["max_cost"]), ends_by=now + int(info["max_seconds"])
-        )
+        params = params_of(info["channel"])
+        if params.provider != self.key.address or params.renter != Address.from_hex(info["renter"]):
+            return "the lease's channel is not from its renter to this provider"
+        if self.store.best(params.id) is not None or any(
+            s.params.id == params.id for s in self.served.values()
+        ):
+            return "the lease's channel already pays for another lease; open a new one"
+        ends_by = self.rail.now() + int(info["max_seconds"])
+        return self.rail.check(info["channel"], max_cost=int(info["max_cost"]), ends_by=ends_by)
 
     def _spec(self, info: dict[str, Any]) -> JobSpec:
         job = info["job"]

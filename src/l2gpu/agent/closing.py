@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from l2gpu.client import MarketClient
@@ -26,7 +28,7 @@ from l2gpu.payments.rails import ChannelAlreadyClosed, ChannelRail
 
 log = logging.getLogger(__name__)
 RECOVERY_WINDOW = 7 * 86_400  # ended leases older than this are not looked at again
-MAX_CLOSE_TRIES = 12  # backing off 2, 4, ... 60 s: about ten minutes of retries
+MAX_CLOSE_TRIES = 70  # backing off 2, 4, ... 60 s: over an hour, the least challenge period
 
 
 @dataclass
@@ -67,6 +69,9 @@ class ChannelClosing:
     _to_settle: dict[int, tuple[Served, int]]
     _close_tries: dict[int, int]
     _recovered: bool
+    background_closes: bool
+    _closing: dict[int, tuple[Served, Future[Settlement | None]]]
+    _pool: ThreadPoolExecutor | None
 
     def _payee(self, info: dict[str, Any]) -> tuple[ChannelParams, Payee]:
         raise NotImplementedError  # the agent's
@@ -74,8 +79,8 @@ class ChannelClosing:
     def _recover_closes(self, now: int) -> None:
         """After a restart: close the channels of leases that ended while the agent
         was down (or before its last close went through), with the stored vouchers."""
-        self._recovered = True
         if self.rail is None:
+            self._recovered = True
             return
         me = self.key.address.checksum
         for info in self.client.jobs():
@@ -94,8 +99,10 @@ class ChannelClosing:
             served = Served(int(info["id"]), params, payee, meter, now, info["channel"])
             self._to_settle[served.lease_id] = (served, now)
             log.info("lease %s ended while the agent was away: closing its channel", info["id"])
+        self._recovered = True
 
     def _settle_due(self, now: int) -> None:
+        self._collect_closes(now)
         for lease_id, (s, due) in list(self._to_settle.items()):
             voucher = self.client.lease(lease_id).get("voucher") or {}
             amount = int(voucher.get("amount") or 0)
@@ -104,12 +111,39 @@ class ChannelClosing:
                 s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
             if now >= due:
                 del self._to_settle[lease_id]
-                try:
-                    self._settle(s)
-                except ChannelAlreadyClosed as exc:
-                    log.info("lease %s: %s", lease_id, exc.what)
-                except L2gpuError as exc:
-                    self._retry_settle(s, now, exc)
+                if self.background_closes:
+                    # A close waits for a batch or an L1 receipt: off the loop that meters
+                    # and heartbeats, or the market would take the agent for gone.
+                    self._closing[lease_id] = (s, self._close_pool().submit(self._close, s))
+                else:
+                    self._close_done(s, now, partial(self._close, s))
+
+    def _close_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closer")
+        return self._pool
+
+    def _collect_closes(self, now: int) -> None:
+        for lease_id, (s, future) in list(self._closing.items()):
+            if future.done():
+                del self._closing[lease_id]
+                self._close_done(s, now, future.result)
+
+    def _close_done(self, s: Served, now: int, outcome: Callable[[], Settlement | None]) -> None:
+        try:
+            settled = outcome()
+        except ChannelAlreadyClosed as exc:
+            log.info("lease %s: %s", s.lease_id, exc.what)
+            return
+        except L2gpuError as exc:
+            self._retry_settle(s, now, exc)
+            return
+        except Exception as exc:  # an L1 client's own error: the close is retried all the same
+            log.exception("lease %s: closing its channel raised", s.lease_id)
+            self._retry_settle(s, now, L2gpuError(f"{type(exc).__name__}: {exc}"))
+            return
+        if settled is not None:
+            self.settlements.append(settled)
 
     def _retry_settle(self, s: Served, now: int, exc: L2gpuError) -> None:
         """The rail failed (node or L1 unreachable, a dropped transaction): try again
@@ -128,19 +162,12 @@ class ChannelClosing:
                     s.lease_id, exc.what, delay)  # fmt: skip
         self._to_settle[s.lease_id] = (s, now + delay)
 
-    def _settle(self, s: Served) -> None:
-        """Close the channel through the rail with the best voucher (paid at once)."""
-        best = s.payee.state.best
-        if self.rail is None or best is None:
-            return
+    def _close(self, s: Served) -> Settlement | None:
+        """Close the channel through the rail with the best voucher (paid at once). With
+        no voucher at all, close for 0: the whole deposit returns to the renter now."""
+        if self.rail is None:
+            return None
+        best = s.payee.state.best or Voucher(s.params.id, Wei(0), bytes(65))
         closed = self.rail.close(s.channel, best)
-        self.settlements.append(
-            Settlement(
-                s.lease_id,
-                closed.amount,
-                closed.gas_used,
-                closed.tx_bytes,
-                closed.provider_payout,
-                closed.renter_payout,
-            )
-        )
+        return Settlement(s.lease_id, closed.amount, closed.gas_used, closed.tx_bytes,
+                          closed.provider_payout, closed.renter_payout)  # fmt: skip

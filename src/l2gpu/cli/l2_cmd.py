@@ -254,6 +254,9 @@ def close_channel(
     if found["renter"] != user.key.address.checksum:
         raise L2gpuError("only the channel's renter starts a close",
                          "a provider closes by the best voucher (its agent does)")  # fmt: skip
+    if found["status"] != "open":
+        raise L2gpuError(f"channel {channel_id} is {found['status']}, not open",
+                         "'l2gpu l2 settle-channel' pays it out after its deadline")  # fmt: skip
     index, conceded = int(found["index"]), _representable(amount)
     user.send(lambda me: StartClose(me, index, conceded))
     _print(user.channel(channel_id))

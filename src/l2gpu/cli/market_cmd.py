@@ -76,6 +76,24 @@ def _key(settings: Settings) -> PrivateKey:
     return PrivateKey(bytes(accounts[0].key))
 
 
+def _check_provider_account(node: str, key: PrivateKey) -> None:
+    """A provider in the rollup needs an account with a BLS key: it co-signs its closes."""
+    from l2gpu.node.client import L2Client
+
+    try:
+        account = L2Client(node, key).account()
+    except L2gpuError as exc:
+        raise L2gpuError(
+            f"this provider has no account in the rollup at {node} ({exc.what})",
+            "deposit first: l2gpu l2 deposit '0.01 ether' --api " + node,
+        ) from exc
+    if not account["has_bls_key"]:
+        raise L2gpuError(
+            "this provider's rollup account has no BLS key, so it cannot close channels",
+            "deposit again with 'l2gpu l2 deposit' (it registers the key)",
+        )
+
+
 def _check_rail_options(settings: Settings, node: str | None, manager: str | None) -> None:
     if node and manager:
         raise L2gpuError(
@@ -185,6 +203,8 @@ def provider_up(
     rail = None
     if node or manager or settings.l1_rpc:
         rail = _rail(settings, key, node, manager)
+    if node:
+        _check_provider_account(node, key)
     else:
         typer.echo(
             "note: no --node and no --l1-rpc: channels are not checked and not settled", err=True
@@ -201,6 +221,7 @@ def provider_up(
         grace=grace,
         rail=rail,
         nvml=nvml,
+        background_closes=True,
     )
     terms = agent.offer_terms(
         parse_wei(price),
@@ -354,6 +375,13 @@ def rent(
         f"billed, paid {format_wei(payer.paid)} of {format_wei(opened.deposit)} deposited",
         err=True,
     )
+    if info["status"] == "failed" and payer.paid == 0:
+        # The job never ran and no voucher was signed: take the deposit back.
+        try:
+            typer.echo(rail.abandon(opened.description), err=True)
+        except L2gpuError as exc:
+            typer.echo(f"closing the unused channel failed ({exc.what}); close it yourself "
+                       "('l2gpu l2 close-channel' or 'l2gpu channel close')", err=True)  # fmt: skip
 
 
 def _pairs(items: list[str] | None) -> dict[str, str]:

@@ -26,7 +26,12 @@ from l2gpu.core.types import Address, ChainId
 
 
 class NodeError(L2gpuError):
-    """The node answered with an error, or did not answer."""
+    """The node answered with an error (``status`` its HTTP code), or did not answer
+    (``status`` 0)."""
+
+    def __init__(self, what: str, fix: str = "", status: int = 0) -> None:
+        super().__init__(what, fix)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,13 @@ class L2Client:
         if response.status_code >= 400:
             try:
                 body = response.json()
-                raise NodeError(str(body.get("error", body)), str(body.get("fix", "")))
+                raise NodeError(
+                    str(body.get("error", body)), str(body.get("fix", "")), response.status_code
+                )
             except ValueError:
-                raise NodeError(f"the node answered {response.status_code}") from None
+                raise NodeError(
+                    f"the node answered {response.status_code}", "", response.status_code
+                ) from None
         return response.json()
 
     def status(self) -> dict[str, Any]:

@@ -10,14 +10,15 @@ A *rail* is what the market's two parties use to move a lease's money:
 Vouchers are the same EIP-712 signature on both rails; only the domain's verifying
 contract differs (the ChannelManager on L1, the Rollup for hybrid), and the
 description's ``manager`` field names it. On the hybrid rail the channel is an L2
-account-to-account channel: opening and closing are two rollup transactions (about
-40 bytes on L1 between them, no L1 gas of their own), and the provider's earnings
+account-to-account channel: opening and closing are two rollup transactions (18
+and 88 bytes in batches on L1, no L1 gas of their own), and the provider's earnings
 land on its L2 balance, withdrawable to L1 after the challenge window.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,7 +32,7 @@ from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import round_up
 from l2gpu.core.l2.transactions import CloseByProvider, OpenChannel, StartClose
-from l2gpu.core.market.settlement import params_of
+from l2gpu.core.market.settlement import params_of, terms_problem
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp, Wei
 from l2gpu.payments.manager import ChannelManagerClient
 
@@ -78,6 +79,10 @@ class ChannelRail(Protocol):
         """Open a channel from this rail's account to ``provider`` holding ``deposit``."""
         ...
 
+    def now(self) -> int:
+        """The time that channel expiries and deadlines count in (the rail's clock)."""
+        ...
+
     def check(self, channel: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
         """Why the described channel cannot pay for the lease, or None when it can."""
         ...
@@ -92,7 +97,8 @@ class ChannelRail(Protocol):
         ...
 
     def status(self, channel: dict[str, Any]) -> str:
-        """``open``, ``closing``, ``settled`` or ``missing``."""
+        """``open``, ``closing``, ``settled`` or ``missing``; raises L2gpuError when the
+        rail cannot be read (which is not the same as a missing channel)."""
         ...
 
 
@@ -151,9 +157,14 @@ class L1ChannelRail:
         )
         return OpenedChannel(params, deposit, description, receipt.gas_used, receipt.tx_bytes)
 
+    def now(self) -> int:
+        """The L1 clock."""
+        return int(self.manager.chain.timestamp())
+
     def check(self, channel: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
         """Read the channel from the ChannelManager."""
         wrong = _mismatch(channel, self.manager.chain_id, self.manager.address, "on L1")
+        wrong = wrong or terms_problem(channel)
         if wrong:
             return wrong
         found = self.manager.channel(params_of(channel))
@@ -222,7 +233,7 @@ class RollupChannelRail:
         self, client: Any, *, clock: Callable[[], int] | None = None, wait: float = 60.0
     ) -> None:
         self.client = client
-        self.clock = clock or (lambda: int(client.status()["time"]))
+        self.clock = clock or (lambda: int(client.status().get("time") or time.time()))
         self.wait = wait
         status = client.status()
         self.chain_id = int(status["chain_id"])
@@ -270,17 +281,19 @@ class RollupChannelRail:
         description = _describe(params, deposit, self.chain_id, self.rollup, self.settlement)
         return OpenedChannel(params, deposit, description, 0, sent.tx_bytes)
 
+    def now(self) -> int:
+        """The node's clock: the L1 time its transactions run at."""
+        return int(self.clock())
+
     def check(self, channel: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
         """Read the channel from the node's state."""
-        from l2gpu.node.client import NodeError
-
         wrong = _mismatch(channel, self.chain_id, self.rollup, "in the rollup")
+        wrong = wrong or terms_problem(channel)
         if wrong:
             return wrong
-        try:
-            found = self.client.channel(str(params_of(channel).id))
-        except NodeError:
+        if self.status(channel) == "missing":
             return "the lease's channel is not in the rollup"
+        found = self.client.channel(str(params_of(channel).id))
         if found["status"] != "open":
             return f"the lease's channel is {found['status']} in the rollup, not open"
         return _short(int(found["deposit"]), int(found["expires_at"]), max_cost, ends_by)
@@ -324,5 +337,7 @@ class RollupChannelRail:
 
         try:
             return str(self.client.channel(str(params_of(channel).id))["status"])
-        except NodeError:
-            return "missing"
+        except NodeError as exc:
+            if exc.status == 404:
+                return "missing"
+            raise  # the node is down or failing: not a verdict on the channel

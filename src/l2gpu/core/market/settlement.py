@@ -13,6 +13,11 @@ from l2gpu.core.channel import ChannelParams
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import ZERO_ADDRESS, Address, Seconds
 
+MIN_CHALLENGE_PERIOD = 3600
+"""The shortest challenge period a lease's channel may have. The provider answers a
+renter's close (or closes after the lease) within it; a renter choosing seconds could
+settle a close before the provider's agent sees it."""
+
 SETTLEMENTS = ("channel-l1", "hybrid")
 """The designs a lease can pay over: an L1 ChannelManager channel, or a channel
 inside the rollup."""
@@ -35,11 +40,31 @@ def settlement_of(channel: dict[str, Any]) -> str:
 
 
 def check_description(channel: dict[str, Any]) -> str:
-    """The settlement of a renter's channel description, refusing unknown ones."""
+    """The settlement of a renter's channel description, refusing unknown designs,
+    tokens other than ether and challenge periods below :data:`MIN_CHALLENGE_PERIOD`."""
     settlement = settlement_of(channel)
     if settlement not in SETTLEMENTS:
         raise L2gpuError(
             f"the channel's settlement '{settlement}' is not one the market knows",
             f"use one of {', '.join(SETTLEMENTS)}",
         )
+    problem = terms_problem(channel)
+    if problem is not None:
+        raise L2gpuError(problem, "open the channel with the l2gpu client ('l2gpu rent')")
     return settlement
+
+
+def terms_problem(channel: dict[str, Any]) -> str | None:
+    """Why a channel's terms cannot pay for a lease (token, challenge period), or None."""
+    try:
+        params = params_of(channel)
+    except (KeyError, ValueError, TypeError) as exc:
+        return f"the channel description is incomplete or malformed: {exc}"
+    if params.token != ZERO_ADDRESS:
+        return "leases are paid in ether: the channel's token must be the zero address"
+    if params.challenge_period < MIN_CHALLENGE_PERIOD:
+        return (
+            f"the channel's challenge period of {params.challenge_period} s is below the "
+            f"{MIN_CHALLENGE_PERIOD} s a provider needs to answer a close"
+        )
+    return None
