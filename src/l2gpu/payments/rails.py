@@ -37,6 +37,7 @@ from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp,
 from l2gpu.payments.manager import ChannelManagerClient
 
 CHALLENGE_PERIOD = Seconds(3600)
+STATUS_TIMEOUT = 2.0  # seconds an agent waits for a channel's status
 
 
 class ChannelAlreadyClosed(L2gpuError):
@@ -234,6 +235,9 @@ class RollupChannelRail:
     ) -> None:
         self.client = client
         self.clock = clock or (lambda: int(client.status().get("time") or time.time()))
+        # The agent reads its channels from its main loop: a node busy posting to L1
+        # must not hold that loop (and its heartbeats) for long.
+        self.reader = type(client)(client.api_url, client.key, timeout=STATUS_TIMEOUT)
         self.wait = wait
         status = client.status()
         self.chain_id = int(status["chain_id"])
@@ -336,7 +340,7 @@ class RollupChannelRail:
         from l2gpu.node.client import NodeError
 
         try:
-            return str(self.client.channel(str(params_of(channel).id))["status"])
+            return str(self.reader.channel(str(params_of(channel).id))["status"])
         except NodeError as exc:
             if exc.status == 404:
                 return "missing"
