@@ -172,6 +172,10 @@ def test_renting_in_the_rollup_says_what_is_missing(rollup: Rollup) -> None:
     api = L2Client(rollup.node.url, rollup.renter)
     assert api.channel(str(odd.params.id))["deposit"] == "123457000"
     assert odd.description["deposit"] == "123457000"
+    newest = api.channels()[0]  # the renter's channels, newest first
+    assert (newest["channel_id"], newest["status"]) == (str(odd.params.id), "open")
+    with pytest.raises(L2gpuError, match="no L2 account"):
+        api.channels(rollup.outsider.address)
     with pytest.raises(L2gpuError, match="no channel 0x"):
         api.channel("0x" + "ab" * 32)
     with pytest.raises(L2gpuError, match="64 hex digits"):

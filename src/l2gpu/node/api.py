@@ -129,6 +129,22 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
             assert provider is not None
             return channel_json(found, renter.address, provider.address)
 
+    @app.get("/l2/accounts/{address}/channels")
+    def channels_of(address: str) -> list[dict[str, Any]]:
+        """The channels an account pays from as renter, newest first (at most 100)."""
+        parsed = Address.from_hex(address)
+        with lock:
+            found = node.state.account_of(parsed)
+            if found is None:
+                raise NotFound(f"no L2 account for {parsed}", "deposit on L1 first")
+            mine = [c for c in reversed(node.state.channels) if c.renter == found.index][:100]
+            out = []
+            for c in mine:
+                provider = node.state.account(c.provider)
+                assert provider is not None  # a channel's parties always have accounts
+                out.append(channel_json(c, parsed, provider.address))
+            return out
+
     @app.post("/l2/transactions")
     def submit(tx: TransactionIn) -> dict[str, Any]:
         """Accept a signed transaction; the answer is the acknowledgement (it is logged)."""

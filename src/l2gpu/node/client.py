@@ -104,6 +104,10 @@ class L2Client:
         """A channel inside the rollup, by its 0x id."""
         return dict(self._get(f"/l2/channels/{channel_id}"))
 
+    def channels(self, address: Address | None = None) -> list[dict[str, Any]]:
+        """The channels an account (default: this client's) pays from, newest first."""
+        return list(self._get(f"/l2/accounts/{(address or self.key.address).checksum}/channels"))
+
     def send(self, make: Callable[[int], UserTx], *, wait: float = 60.0) -> dict[str, Any]:
         """Build a transaction from this account's index, send it, co-sign it, wait for it."""
         return self.send_tx(make, wait=wait).account

@@ -271,19 +271,39 @@ class RollupChannelRail:
                 "deposit more with 'l2gpu l2 deposit'",
             )
         expires = Timestamp(self.clock() + lifetime)
-        sent = self.client.send_tx(
-            lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD),
-            wait=self.wait,
-        )
-        # The STF salts a channel with the renter's nonce, so its id is known here.
-        params = ChannelParams(self.client.key.address, provider, ZERO_ADDRESS,
-                               CHALLENGE_PERIOD, sent.nonce.to_bytes(32, "big"))  # fmt: skip
-        found = self.client.channel(str(params.id))
-        if found["status"] != "open":
-            raise L2gpuError(f"the rollup shows the new channel {params.id} as {found['status']}",
+        known = {c["channel_id"] for c in self.client.channels()}
+        try:
+            sent = self.client.send_tx(
+                lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD),
+                wait=self.wait,
+            )
+            tx_bytes = sent.tx_bytes
+        except NodeError as exc:
+            tx_bytes = 0  # the wait may have ended while the channel opened: look for it
+            failure: NodeError | None = exc
+        else:
+            failure = None
+        # The new channel is found by its terms, not guessed from a nonce: the STF salts
+        # its id with the nonce the renter's account has when the transaction runs.
+        new = [c for c in self.client.channels()
+               if c["channel_id"] not in known and c["provider"] == provider.checksum
+               and int(c["deposit"]) == deposit and int(c["expires_at"]) == expires]  # fmt: skip
+        if not new:
+            if failure is not None:
+                raise failure
+            raise L2gpuError("the rollup included the OpenChannel but shows no new channel",
                              "check 'l2gpu l2 status' and rent again")  # fmt: skip
+        found = new[0]
+        if found["status"] != "open":
+            raise L2gpuError(
+                f"the rollup shows the new channel {found['channel_id']} as {found['status']}",
+                "check 'l2gpu l2 status' and rent again",
+            )
+        params = ChannelParams(self.client.key.address, provider, ZERO_ADDRESS,
+                               Seconds(int(found["challenge_period"])),
+                               bytes.fromhex(found["salt"].removeprefix("0x")))  # fmt: skip
         description = _describe(params, deposit, self.chain_id, self.rollup, self.settlement)
-        return OpenedChannel(params, deposit, description, 0, sent.tx_bytes)
+        return OpenedChannel(params, deposit, description, 0, tx_bytes)
 
     def now(self) -> int:
         """The node's clock: the L1 time its transactions run at."""
