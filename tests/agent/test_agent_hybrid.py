@@ -146,7 +146,8 @@ def test_the_agent_refuses_channels_it_cannot_be_paid_from(tmp_path: Path, rollu
     assert failed["status"] == "failed"
     assert "less than the lease" in failed["reason"]
     # An L1 channel description sent to a provider that settles in the rollup.
-    on_l1 = dict(small.description, settlement="channel-l1", deposit=str(600 * PRICE))
+    other = renter_rail.open(rollup.provider.address, Wei(600 * PRICE), lifetime=7200)
+    on_l1 = dict(other.description, settlement="channel-l1")
     lease = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=on_l1)
     world.agent.step()
     failed = world.renter.lease(int(lease["id"]))
@@ -316,17 +317,21 @@ def test_the_agent_refuses_a_reused_channel_and_one_not_from_the_renter_to_it(
     import time
 
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
-    opened, _lease, payer = _running_lease(world, rollup, renter_rail)
+    opened, lease, payer = _running_lease(world, rollup, renter_rail)
     world.second(payer)
     second = world.agent.publish(
         world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600, nonce=5)
     )[0]
-    reused = world.renter.rent(second["id"], command="sleep 1", duration=600,
-                               channel=opened.description)  # fmt: skip
-    world.agent.step()
-    failed = world.renter.lease(int(reused["id"]))
-    assert failed["status"] == "failed"
-    assert "already pays for another lease" in failed["reason"]
+    with pytest.raises(L2gpuError, match="already pays for lease"):  # the market refuses
+        world.renter.rent(second["id"], command="sleep 1", duration=600,
+                          channel=opened.description)  # fmt: skip
+    # ...and so would the agent, were a market to let it through
+    served = world.renter.lease(int(lease["id"]))
+    assert "already pays for another lease" in world.agent._check_channel(served, world.clock())
+    stranger = dict(opened.description, renter=rollup.outsider.address.checksum)
+    assert "not from its renter to this provider" in world.agent._check_channel(
+        dict(served, channel=stranger), world.clock()
+    )
 
 
 def test_a_node_outage_does_not_stop_a_paying_job(tmp_path: Path, rollup: Rollup) -> None:

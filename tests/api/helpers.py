@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -64,7 +65,14 @@ def publish(client: TestClient, key: PrivateKey, auth: dict[str, str], **changes
     return str(reply.json()["id"])
 
 
-def channel(renter: PrivateKey, provider: Address, deposit: int, salt: int = 1) -> dict[str, Any]:
+_SALTS = itertools.count(1)
+
+
+def channel(
+    renter: PrivateKey, provider: Address, deposit: int, salt: int | None = None
+) -> dict[str, Any]:
+    """A channel description; each call a fresh channel (a channel pays for one lease)."""
+    salt = next(_SALTS) if salt is None else salt
     params = ChannelParams(
         renter.address, provider, challenge_period=Seconds(3600), salt=salt.to_bytes(32, "big")
     )

@@ -78,6 +78,17 @@ class LeaseBook:
                 max_price_per_gpu_second=limit,
             )
             checked = _check_channel(channel, lease)
+            # A channel pays for one lease: two leases on it would each count its deposit.
+            used = session.scalars(
+                select(LeaseRow).where(LeaseRow.renter == bytes(renter))
+            ).all()  # a renter's own leases; its channels are among them
+            for earlier in used:
+                if (earlier.channel or {}).get("channel_id") == checked["channel_id"]:
+                    raise Conflict(
+                        f"channel {checked['channel_id']} already pays for lease "
+                        f"{earlier.lease_id}",
+                        "open a new channel for each lease",
+                    )
             row = LeaseRow(
                 offer_id=offer_id,
                 renter=bytes(renter),
