@@ -241,3 +241,38 @@ def test_on_l1_the_agent_checks_the_channel_and_settles_with_the_best_voucher(
     failed = world.renter.lease(int(bad["id"]))
     assert failed["status"] == "failed"
     assert "less than the lease" in failed["reason"]
+
+
+def test_on_l1_a_lease_stopped_before_any_voucher_refunds_the_whole_deposit(
+    tmp_path: Path, chain
+) -> None:
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.payments.manager import ChannelManagerClient
+    from l2gpu.payments.rails import L1ChannelRail
+
+    deployer, renter_account, provider_account = chain.accounts[:3]
+    provider_key = PrivateKey(bytes(provider_account.key))
+    manager = ChannelManagerClient.deploy(chain, deployer)
+    world = World(tmp_path)
+    world.service.offers.chain_id = chain.chain_id
+    world.clock.now = chain.timestamp()
+    world.renter = MarketClient("", PrivateKey(bytes(renter_account.key)), http=world.http)
+    world.agent = ProviderAgent(
+        MarketClient("", provider_key, http=world.http), provider_key,
+        LocalBackend(tmp_path / "l1jobs"), discover("RTX_4090:1"), world.store, world.clock,
+        chain.chain_id, rail=L1ChannelRail(manager, provider_account),
+    )  # fmt: skip
+    offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
+    deposit = Wei(600 * PRICE)
+    opened = L1ChannelRail(manager, renter_account).open(
+        provider_key.address, deposit, lifetime=7200
+    )
+    lease = world.renter.rent(offer["id"], command="sleep 60", duration=600,
+                              channel=opened.description)  # fmt: skip
+    world.agent.step()
+    world.renter.stop(int(lease["id"]))  # before a single second was metered or paid
+    for _ in range(3):
+        world.second()
+    settled = world.agent.settlements[0]
+    assert (settled.amount, settled.provider_payout, settled.renter_payout) == (0, 0, deposit)
+    assert manager.channel(opened.params).status.name == "SETTLED"
