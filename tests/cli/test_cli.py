@@ -142,6 +142,17 @@ def test_the_default_demo_runs_the_lease_through_the_rollup(tmp_path: Path) -> N
     assert "L1 gas 0," in market  # the channel's open and close are rollup transactions
 
 
+def test_bench_market_rails_measure_both_rails() -> None:
+    from l2gpu.bench.market_rails import measure_rails
+
+    figures = measure_rails(rounds=1, interval=0.1)
+    assert figures["hybrid_lease_batch_bytes"] == 18 + 88  # OpenChannel + CloseByProvider
+    assert figures["hybrid_lease_l1_gas"] == 0
+    assert figures["l1_lease_gas"] > 100_000  # open and close_by_provider on L1
+    assert 0 < figures["hybrid_open_s"] < 10
+    assert 0 < figures["l1_close_s"] < 10
+
+
 def test_bench_crypto_reports_the_named_figures() -> None:
     from l2gpu.bench import crypto
 

@@ -388,6 +388,9 @@ def run() -> dict[str, Any]:
         finally:
             proc.terminate()
             proc.wait(10)
+    from l2gpu.bench.market_rails import measure_rails
+
+    figures.update(measure_rails())
     figures["max_unpaid_seconds"] = measure_unpaid()
     figures["grace_seconds"] = GRACE
     figures["cpus_available"] = (

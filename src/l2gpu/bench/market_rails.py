@@ -1,0 +1,109 @@
+"""What paying for a lease costs on each rail: time to open and close its channel, and
+the bytes or gas it leaves on L1.
+
+Both rails run on the embedded L1. The hybrid rail goes through a rollup node served
+on loopback that seals a batch once its oldest transaction waited ``interval``
+seconds (``l2gpu up``'s default is 2 s), so opening and closing each take about one
+batch interval: that is the figure a renter waits before its job can start.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from l2gpu.core.types import Wei
+
+SEAL_INTERVAL = 2.0  # l2gpu up's default
+DEPOSIT = Wei(36 * 10**14)  # an hour at 10**12 wei per GPU-second, on one GPU
+
+
+def measure_rails(rounds: int = 3, interval: float = SEAL_INTERVAL) -> dict[str, Any]:
+    """Median open and close seconds per rail, and per-lease L1 cost."""
+    from l2gpu.core.channel.vouchers import sign_voucher
+    from l2gpu.core.crypto.bls import BlsSecretKey
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.l2.state import L2State
+    from l2gpu.core.types import Address, ChainId
+    from l2gpu.db import open_database
+    from l2gpu.l1.embedded import start_embedded_chain
+    from l2gpu.node.client import L2Client
+    from l2gpu.node.cosign_desk import CoSignDesk
+    from l2gpu.node.node import RollupNode
+    from l2gpu.node.rollup_client import RollupClient
+    from l2gpu.node.service import serve_node
+    from l2gpu.payments.manager import ChannelManagerClient
+    from l2gpu.payments.rails import L1ChannelRail, RollupChannelRail
+
+    chain = start_embedded_chain()
+    operator, renter_l1, provider_l1 = chain.accounts[:3]
+    renter, provider = PrivateKey(bytes(renter_l1.key)), PrivateKey(bytes(provider_l1.key))
+
+    # channel-l1: open and close are L1 transactions (the embedded chain mines at once)
+    manager = ChannelManagerClient.deploy(chain, operator)
+    l1_renter, l1_provider = L1ChannelRail(manager, renter_l1), L1ChannelRail(manager, provider_l1)
+    l1 = _rounds(rounds, l1_renter, l1_provider, renter, provider.address, sign_voucher)
+
+    # hybrid: through a rollup node (the rail's L1 work is the node's batches)
+    genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
+    rollup = RollupClient.deploy(chain, operator, genesis_root=genesis)
+    rollup.stake(operator, 10**18)
+    for account, key in ((renter_l1, renter), (provider_l1, provider)):
+        rollup.deposit(account, BlsSecretKey.from_seed(key.secret), 10**18)
+    with tempfile.TemporaryDirectory(prefix="l2gpu-bench-rails-") as tmp:
+        desk = CoSignDesk(timeout=5.0)
+        node = RollupNode(rollup, open_database(f"sqlite:///{Path(tmp) / 'node.db'}"),
+                          operator, cosigners=desk.cosigner)  # fmt: skip
+        served = serve_node(node, desk, interval=interval)
+        try:
+            for key in (renter, provider):
+                _wait_for_account(L2Client(served.url, key))
+            hybrid = _rounds(rounds, RollupChannelRail(L2Client(served.url, renter)),
+                             RollupChannelRail(L2Client(served.url, provider)),
+                             renter, provider.address, sign_voucher)  # fmt: skip
+        finally:
+            served.stop()
+    return {
+        "rail_seal_interval_s": interval,
+        "hybrid_open_s": hybrid["open_s"],
+        "hybrid_close_s": hybrid["close_s"],
+        "hybrid_lease_batch_bytes": hybrid["bytes"],
+        "hybrid_lease_l1_gas": 0,
+        "l1_open_s": l1["open_s"],
+        "l1_close_s": l1["close_s"],
+        "l1_lease_gas": l1["gas"],
+        "l1_lease_tx_bytes": l1["bytes"],
+    }
+
+
+def _rounds(rounds: int, opener: Any, closer: Any, renter: Any, provider: Any,
+            sign: Any) -> dict[str, Any]:  # fmt: skip
+    opens, closes, gas, size = [], [], 0, 0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        opened = opener.open(provider, DEPOSIT, lifetime=7200)
+        opens.append(time.perf_counter() - start)
+        voucher = sign(renter, opener.domain, opened.params.id, Wei(DEPOSIT // 2))
+        start = time.perf_counter()
+        closed = closer.close(opened.description, voucher)
+        closes.append(time.perf_counter() - start)
+        gas, size = opened.gas_used + closed.gas_used, opened.tx_bytes + closed.tx_bytes
+    return {"open_s": round(statistics.median(opens), 3),
+            "close_s": round(statistics.median(closes), 3), "gas": gas, "bytes": size}  # fmt: skip
+
+
+def _wait_for_account(client: Any, seconds: float = 30.0) -> None:
+    from l2gpu.core.errors import L2gpuError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            client.account()
+            return
+        except L2gpuError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # waiting for the node's sealing thread to credit a deposit
