@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 from l2gpu.api.errors import Conflict, Forbidden, NotFound
 from l2gpu.api.offers import OfferBook
 from l2gpu.api.records import lease_of, record_of, store_lease, store_record, terms_of
-from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market import lease as lm
 from l2gpu.core.market.reputation import record_lease
-from l2gpu.core.market.settlement import check_description
+from l2gpu.core.market.settlement import check_description, describe_channel, params_of
 from l2gpu.core.types import Address, ChainId, Hash32, LeaseId, OfferId, Seconds, Timestamp, Wei
 from l2gpu.db.market_models import JobLog, JobRow, LeaseRow, OfferRow, Provider
 from l2gpu.db.models import encode_wei
@@ -325,13 +324,7 @@ def _check_channel(channel: dict[str, Any], lease: lm.Lease) -> dict[str, Any]:
     fix = "open a channel from the renter to the offer's provider with deposit >= the lease's cost"
     settlement = check_description(channel)
     try:
-        params = ChannelParams(
-            Address.from_hex(channel["renter"]),
-            Address.from_hex(channel["provider"]),
-            token=Address.from_hex(channel.get("token", "0x" + "00" * 20)),
-            challenge_period=Seconds(int(channel["challenge_period"])),
-            salt=bytes.fromhex(str(channel.get("salt", "00" * 32)).removeprefix("0x")),
-        )
+        params = params_of(channel)
         deposit, chain_id = int(channel["deposit"]), int(channel["chain_id"])
         manager = Address.from_hex(channel["manager"])
     except (KeyError, ValueError, TypeError) as exc:
@@ -346,18 +339,7 @@ def _check_channel(channel: dict[str, Any], lease: lm.Lease) -> dict[str, Any]:
             f"{lease.max_cost} wei",
             fix,
         )
-    return {
-        "settlement": settlement,
-        "channel_id": str(params.id),
-        "chain_id": chain_id,
-        "manager": manager.checksum,
-        "renter": params.renter.checksum,
-        "provider": params.provider.checksum,
-        "token": params.token.checksum,
-        "challenge_period": params.challenge_period,
-        "salt": "0x" + params.salt.hex(),
-        "deposit": str(deposit),
-    }
+    return describe_channel(params, deposit, chain_id, manager, settlement)
 
 
 def _lease_json(row: LeaseRow, job: JobRow | None) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import round_up
 from l2gpu.core.l2.transactions import CloseByProvider, OpenChannel, StartClose
-from l2gpu.core.market.settlement import params_of, terms_problem
+from l2gpu.core.market.settlement import describe_channel, params_of, terms_problem
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp, Wei
 from l2gpu.payments.manager import ChannelManagerClient
 
@@ -103,23 +103,6 @@ class ChannelRail(Protocol):
         ...
 
 
-def _describe(
-    params: ChannelParams, deposit: Wei, chain_id: int, contract: Address, settlement: str
-) -> dict[str, Any]:
-    return {
-        "settlement": settlement,
-        "channel_id": str(params.id),
-        "chain_id": chain_id,
-        "manager": contract.checksum,
-        "renter": params.renter.checksum,
-        "provider": params.provider.checksum,
-        "token": params.token.checksum,
-        "challenge_period": params.challenge_period,
-        "salt": "0x" + params.salt.hex(),
-        "deposit": str(deposit),
-    }
-
-
 def _mismatch(channel: dict[str, Any], chain_id: int, contract: Address, where: str) -> str | None:
     if int(channel["chain_id"]) != chain_id or Address.from_hex(channel["manager"]) != contract:
         return (
@@ -153,7 +136,7 @@ class L1ChannelRail:
         receipt = self.manager.apply(
             ci.Open(renter, now, params, deposit, Timestamp(now + lifetime), deposit), self.account
         )
-        description = _describe(
+        description = describe_channel(
             params, deposit, self.manager.chain_id, self.manager.address, self.settlement
         )
         return OpenedChannel(params, deposit, description, receipt.gas_used, receipt.tx_bytes)
@@ -302,7 +285,7 @@ class RollupChannelRail:
         params = ChannelParams(self.client.key.address, provider, ZERO_ADDRESS,
                                Seconds(int(found["challenge_period"])),
                                bytes.fromhex(found["salt"].removeprefix("0x")))  # fmt: skip
-        description = _describe(params, deposit, self.chain_id, self.rollup, self.settlement)
+        description = describe_channel(params, deposit, self.chain_id, self.rollup, self.settlement)
         return OpenedChannel(params, deposit, description, 0, tx_bytes)
 
     def now(self) -> int:

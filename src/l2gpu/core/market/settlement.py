@@ -34,6 +34,25 @@ def params_of(channel: dict[str, Any]) -> ChannelParams:
     )
 
 
+def describe_channel(
+    params: ChannelParams, deposit: int, chain_id: int, contract: Address, settlement: str
+) -> dict[str, Any]:
+    """The description a lease records: ``contract`` is the voucher domain's verifying
+    contract (the ChannelManager, or the Rollup); amounts are decimal strings."""
+    return {
+        "settlement": settlement,
+        "channel_id": str(params.id),
+        "chain_id": chain_id,
+        "manager": contract.checksum,
+        "renter": params.renter.checksum,
+        "provider": params.provider.checksum,
+        "token": params.token.checksum,
+        "challenge_period": params.challenge_period,
+        "salt": "0x" + params.salt.hex(),
+        "deposit": str(deposit),
+    }
+
+
 def settlement_of(channel: dict[str, Any]) -> str:
     """The description's settlement design (descriptions without one are L1 channels)."""
     return str(channel.get("settlement", "channel-l1"))
