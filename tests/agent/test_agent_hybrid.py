@@ -4,6 +4,7 @@ the node's state and closes it with the best voucher, the money moves on L2."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +15,12 @@ from l2gpu.agent.agent import ProviderAgent
 from l2gpu.agent.backends.local import LocalBackend
 from l2gpu.agent.inventory import discover
 from l2gpu.client import MarketClient
-from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.l2.state import L2State
-from l2gpu.core.types import Address, ChainId, Wei
-from l2gpu.db import open_database
+from l2gpu.core.types import Wei
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.client import L2Client
-from l2gpu.node.cosign_desk import CoSignDesk
-from l2gpu.node.node import RollupNode
-from l2gpu.node.rollup_client import RollupClient
-from l2gpu.node.service import EmbeddedNode, serve_node
+from l2gpu.node.service import EmbeddedNode, embedded_rollup
 from l2gpu.payments.rails import L1ChannelRail, RollupChannelRail
 from l2gpu.renter import LeasePayer
 
@@ -44,31 +39,13 @@ class Rollup:
 
 
 @pytest.fixture
-def rollup(tmp_path: Path) -> Iterator[Rollup]:
+def rollup() -> Iterator[Rollup]:
     chain = start_embedded_chain()
-    operator, renter_l1, provider_l1, outsider_l1 = chain.accounts[:4]
-    genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
-    client = RollupClient.deploy(chain, operator, genesis_root=genesis)
-    client.stake(operator, 10**18)
+    renter_l1, provider_l1, outsider_l1 = chain.accounts[1:4]
+    served = embedded_rollup(chain, [renter_l1, provider_l1], deposit=DEPOSIT, interval=0.05)
     keys = [PrivateKey(bytes(a.key)) for a in (renter_l1, provider_l1, outsider_l1)]
-    for account, key in zip((renter_l1, provider_l1), keys, strict=False):
-        client.deposit(account, BlsSecretKey.from_seed(key.secret), DEPOSIT)
-    desk = CoSignDesk(timeout=5.0)
-    node = RollupNode(client, open_database(f"sqlite:///{tmp_path / 'node.db'}"), operator,
-                      cosigners=desk.cosigner)  # fmt: skip
-    served = serve_node(node, desk, interval=0.05)
-    for key in keys[:2]:
-        wait_for(lambda key=key: _has_account(served.url, key), 30)
     yield Rollup(served, keys[0], keys[1], chain.chain_id, keys[2])
     served.stop()
-
-
-def _has_account(url: str, key: PrivateKey) -> bool:
-    try:
-        L2Client(url, key).account()
-    except L2gpuError:
-        return False
-    return True
 
 
 def _agent(world: World, rollup: Rollup) -> ProviderAgent:
@@ -98,8 +75,6 @@ def _world(tmp_path: Path, rollup: Rollup, clock_start: int) -> tuple[World, Rol
 def test_a_lease_in_the_rollup_is_checked_paid_and_closed_with_the_best_voucher(
     tmp_path: Path, rollup: Rollup
 ) -> None:
-    import time
-
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
     deposit = Wei(600 * PRICE)
@@ -134,8 +109,6 @@ def test_a_lease_in_the_rollup_is_checked_paid_and_closed_with_the_best_voucher(
 
 
 def test_the_agent_refuses_channels_it_cannot_be_paid_from(tmp_path: Path, rollup: Rollup) -> None:
-    import time
-
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
     small = renter_rail.open(rollup.provider.address, Wei(PRICE), lifetime=7200)
@@ -157,8 +130,6 @@ def test_the_agent_refuses_channels_it_cannot_be_paid_from(tmp_path: Path, rollu
 
 
 def test_renting_in_the_rollup_says_what_is_missing(rollup: Rollup) -> None:
-    import time
-
     rail = RollupChannelRail(
         L2Client(rollup.node.url, rollup.renter), clock=lambda: int(time.time())
     )
@@ -221,8 +192,6 @@ class FlakyRailForTests:
 def test_a_failed_close_is_retried_and_a_second_close_is_refused(
     tmp_path: Path, rollup: Rollup
 ) -> None:
-    import time
-
     from l2gpu.payments.rails import ChannelAlreadyClosed
 
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
@@ -265,8 +234,6 @@ def _running_lease(world: World, rollup: Rollup, renter_rail: RollupChannelRail)
 def test_a_renter_closing_mid_lease_is_answered_with_the_best_voucher(
     tmp_path: Path, rollup: Rollup
 ) -> None:
-    import time
-
     from l2gpu.core.l2.transactions import StartClose
 
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
@@ -291,8 +258,6 @@ def test_a_renter_closing_mid_lease_is_answered_with_the_best_voucher(
 def test_a_restarted_agent_closes_the_channels_of_leases_that_ended_meanwhile(
     tmp_path: Path, rollup: Rollup
 ) -> None:
-    import time
-
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     opened, lease, payer = _running_lease(world, rollup, renter_rail)
     for _ in range(3):
@@ -314,8 +279,6 @@ def test_a_restarted_agent_closes_the_channels_of_leases_that_ended_meanwhile(
 def test_the_agent_refuses_a_reused_channel_and_one_not_from_the_renter_to_it(
     tmp_path: Path, rollup: Rollup
 ) -> None:
-    import time
-
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     opened, lease, payer = _running_lease(world, rollup, renter_rail)
     world.second(payer)
@@ -335,8 +298,6 @@ def test_the_agent_refuses_a_reused_channel_and_one_not_from_the_renter_to_it(
 
 
 def test_a_node_outage_does_not_stop_a_paying_job(tmp_path: Path, rollup: Rollup) -> None:
-    import time
-
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     world.agent.rail = FlakyRailForTests(world.agent.rail, dark=3)
     _opened, lease, payer = _running_lease(world, rollup, renter_rail)
@@ -350,8 +311,6 @@ def test_a_node_outage_does_not_stop_a_paying_job(tmp_path: Path, rollup: Rollup
 def test_a_lease_stopped_before_any_voucher_refunds_the_renter_at_once(
     tmp_path: Path, rollup: Rollup
 ) -> None:
-    import time
-
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     before = int(L2Client(rollup.node.url, rollup.renter).account()["balance"])
     opened, lease, _payer = _running_lease(world, rollup, renter_rail)
@@ -367,8 +326,6 @@ def test_a_lease_stopped_before_any_voucher_refunds_the_renter_at_once(
 def test_background_closes_keep_the_loop_free_and_still_settle(
     tmp_path: Path, rollup: Rollup
 ) -> None:
-    import time
-
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     world.agent.background_closes = True
     _opened, lease, payer = _running_lease(world, rollup, renter_rail)
@@ -386,8 +343,6 @@ def test_background_closes_keep_the_loop_free_and_still_settle(
 def test_a_job_lost_in_a_restart_still_gets_its_channel_closed(
     tmp_path: Path, rollup: Rollup
 ) -> None:
-    import time
-
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     _opened, lease, payer = _running_lease(world, rollup, renter_rail)
     for _ in range(3):

@@ -33,7 +33,7 @@ from l2gpu.agent.inventory import Inventory, gpu_utilization
 from l2gpu.client import MarketClient
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.stream import PayeeState, ServiceState
-from l2gpu.core.channel.vouchers import Voucher, channel_domain
+from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.metering import Meter, UsageSample, record_sample, start_meter
@@ -230,11 +230,7 @@ class ProviderAgent(ChannelClosing):
             self.client.report(s.lease_id, "exited", exit_code=code)
             self._finish(s, f"the job exited with code {code}")
             return
-        voucher = info.get("voucher") or {}
-        amount = int(voucher.get("amount") or 0)
-        if amount > s.payee.state.best_amount and voucher.get("signature"):
-            sig = bytes.fromhex(str(voucher["signature"]).removeprefix("0x"))
-            s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
+        self._receive_voucher(s, info.get("voucher"), now)
         if self.rail is not None and now - s.channel_checked >= CHANNEL_CHECK_SECONDS:
             # A renter may start closing the channel mid-lease, conceding less than it
             # owes: the provider must answer with its best voucher before the deadline.

@@ -104,11 +104,10 @@ class ChannelClosing:
     def _settle_due(self, now: int) -> None:
         self._collect_closes(now)
         for lease_id, (s, due) in list(self._to_settle.items()):
-            voucher = self.client.lease(lease_id).get("voucher") or {}
-            amount = int(voucher.get("amount") or 0)
-            if amount > s.payee.state.best_amount and voucher.get("signature"):
-                sig = bytes.fromhex(str(voucher["signature"]).removeprefix("0x"))
-                s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
+            if lease_id not in self._close_tries:
+                # the renter's last voucher may still be on its way until the first
+                # close; a retry, up to a minute later, need not ask the market each step
+                self._take_last_voucher(s, now)
             if now >= due:
                 del self._to_settle[lease_id]
                 if self.background_closes:
@@ -117,6 +116,18 @@ class ChannelClosing:
                     self._closing[lease_id] = (s, self._close_pool().submit(self._close, s))
                 else:
                     self._close_done(s, now, partial(self._close, s))
+
+    def _take_last_voucher(self, s: Served, now: int) -> None:
+        self._receive_voucher(s, self.client.lease(s.lease_id).get("voucher"), now)
+
+    @staticmethod
+    def _receive_voucher(s: Served, voucher: dict[str, Any] | None, now: int) -> None:
+        """Hand the market's copy of the renter's newest voucher to the lease's payee."""
+        voucher = voucher or {}
+        amount = int(voucher.get("amount") or 0)
+        if amount > s.payee.state.best_amount and voucher.get("signature"):
+            sig = bytes.fromhex(str(voucher["signature"]).removeprefix("0x"))
+            s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
 
     def _close_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:

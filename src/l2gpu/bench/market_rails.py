@@ -10,9 +10,7 @@ batch interval: that is the figure a renter waits before its job can start.
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from l2gpu.core.types import Wei
@@ -24,17 +22,10 @@ DEPOSIT = Wei(36 * 10**14)  # an hour at 10**12 wei per GPU-second, on one GPU
 def measure_rails(rounds: int = 3, interval: float = SEAL_INTERVAL) -> dict[str, Any]:
     """Median open and close seconds per rail, and per-lease L1 cost."""
     from l2gpu.core.channel.vouchers import sign_voucher
-    from l2gpu.core.crypto.bls import BlsSecretKey
     from l2gpu.core.crypto.secp256k1 import PrivateKey
-    from l2gpu.core.l2.state import L2State
-    from l2gpu.core.types import Address, ChainId
-    from l2gpu.db import open_database
     from l2gpu.l1.embedded import start_embedded_chain
     from l2gpu.node.client import L2Client
-    from l2gpu.node.cosign_desk import CoSignDesk
-    from l2gpu.node.node import RollupNode
-    from l2gpu.node.rollup_client import RollupClient
-    from l2gpu.node.service import serve_node
+    from l2gpu.node.service import embedded_rollup
     from l2gpu.payments.manager import ChannelManagerClient
     from l2gpu.payments.rails import L1ChannelRail, RollupChannelRail
 
@@ -48,24 +39,13 @@ def measure_rails(rounds: int = 3, interval: float = SEAL_INTERVAL) -> dict[str,
     l1 = _rounds(rounds, l1_renter, l1_provider, renter, provider.address, sign_voucher)
 
     # hybrid: through a rollup node (the rail's L1 work is the node's batches)
-    genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
-    rollup = RollupClient.deploy(chain, operator, genesis_root=genesis)
-    rollup.stake(operator, 10**18)
-    for account, key in ((renter_l1, renter), (provider_l1, provider)):
-        rollup.deposit(account, BlsSecretKey.from_seed(key.secret), 10**18)
-    with tempfile.TemporaryDirectory(prefix="l2gpu-bench-rails-") as tmp:
-        desk = CoSignDesk(timeout=5.0)
-        node = RollupNode(rollup, open_database(f"sqlite:///{Path(tmp) / 'node.db'}"),
-                          operator, cosigners=desk.cosigner)  # fmt: skip
-        served = serve_node(node, desk, interval=interval)
-        try:
-            for key in (renter, provider):
-                _wait_for_account(L2Client(served.url, key))
-            hybrid = _rounds(rounds, RollupChannelRail(L2Client(served.url, renter)),
-                             RollupChannelRail(L2Client(served.url, provider)),
-                             renter, provider.address, sign_voucher)  # fmt: skip
-        finally:
-            served.stop()
+    served = embedded_rollup(chain, [renter_l1, provider_l1], interval=interval)
+    try:
+        hybrid = _rounds(rounds, RollupChannelRail(L2Client(served.url, renter)),
+                         RollupChannelRail(L2Client(served.url, provider)),
+                         renter, provider.address, sign_voucher)  # fmt: skip
+    finally:
+        served.stop()
     return {
         "rail_seal_interval_s": interval,
         "hybrid_open_s": hybrid["open_s"],
@@ -93,17 +73,3 @@ def _rounds(rounds: int, opener: Any, closer: Any, renter: Any, provider: Any,
         gas, size = opened.gas_used + closed.gas_used, opened.tx_bytes + closed.tx_bytes
     return {"open_s": round(statistics.median(opens), 3),
             "close_s": round(statistics.median(closes), 3), "gas": gas, "bytes": size}  # fmt: skip
-
-
-def _wait_for_account(client: Any, seconds: float = 30.0) -> None:
-    from l2gpu.core.errors import L2gpuError
-
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            client.account()
-            return
-        except L2gpuError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)  # waiting for the node's sealing thread to credit a deposit

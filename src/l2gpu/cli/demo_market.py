@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,19 +181,10 @@ def _cost(settlement: str, gas: int, tx_bytes: int) -> str:
 
 
 def _serve(service: MarketService) -> tuple[uvicorn.Server, str]:
-    from l2gpu.cli.market_cmd import free_loopback_port
+    from l2gpu.loopback import serve_on_loopback
 
-    port = free_loopback_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="error")
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise L2gpuError("the market API did not start", "check that loopback works")
-        time.sleep(0.02)  # waiting for the server thread to listen
-    return server, f"http://127.0.0.1:{port}"
+    server, url = serve_on_loopback(create_app(service), "market API")
+    return server, url
 
 
 @dataclass
@@ -212,54 +202,24 @@ class HybridMarket:
 
 def hybrid_market(settings: Settings, out: Console) -> HybridMarket:
     """Deploy a Rollup on a fresh embedded chain, serve its node, deposit for both parties."""
-    from l2gpu.core.crypto.bls import BlsSecretKey
-    from l2gpu.core.l2.state import L2State
-    from l2gpu.core.types import ChainId
     from l2gpu.l1 import open_chain
-    from l2gpu.node.client import L2Client, NodeError
-    from l2gpu.node.cosign_desk import CoSignDesk
-    from l2gpu.node.node import RollupNode
-    from l2gpu.node.rollup_client import RollupClient
-    from l2gpu.node.service import serve_node
+    from l2gpu.node.client import L2Client
+    from l2gpu.node.service import embedded_rollup
     from l2gpu.payments.rails import RollupChannelRail
 
     # A chain of its own: the lease above moved its chain's clock by a week.
     chain = open_chain(settings)
-    operator, renter_l1, provider_l1 = chain.accounts[0], chain.accounts[1], chain.accounts[2]
+    renter_l1, provider_l1 = chain.accounts[1], chain.accounts[2]
     renter, provider = PrivateKey(bytes(renter_l1.key)), PrivateKey(bytes(provider_l1.key))
-    genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
-    rollup = RollupClient.deploy(chain, operator, genesis_root=genesis,
-                                 cache_dir=settings.cache_dir)  # fmt: skip
-    rollup.stake(operator, 10**18)
-    for account, key in ((renter_l1, renter), (provider_l1, provider)):
-        rollup.deposit(account, BlsSecretKey.from_seed(key.secret), 10**18)
-    folder = Path(tempfile.mkdtemp(prefix="l2gpu-demo-node-"))
-    desk = CoSignDesk(timeout=5.0)
-    node = RollupNode(rollup, open_database(f"sqlite:///{folder / 'node.db'}"), operator,
-                      cosigners=desk.cosigner)  # fmt: skip
-    served = serve_node(node, desk)
-    clients = L2Client(served.url, renter), L2Client(served.url, provider)
-    deadline = time.monotonic() + 30
-    while True:  # the node credits the deposits in its next batch
-        try:
-            for client in clients:
-                client.account()
-            break
-        except NodeError as exc:
-            if time.monotonic() > deadline:
-                served.stop()
-                raise L2gpuError(
-                    "the rollup node did not credit the deposits", "run it again"
-                ) from exc
-            time.sleep(0.1)  # waiting for the node's sealing thread
-    out.print(f"  rollup    node for Rollup {rollup.address} on {served.url}; renter and provider "
-              "deposited 1 ETH each on L1")  # fmt: skip
+    served = embedded_rollup(chain, [renter_l1, provider_l1], cache_dir=settings.cache_dir)
+    out.print(f"  rollup    node for Rollup {served.node.rollup.address} on {served.url}; renter "
+              "and provider deposited 1 ETH each on L1")  # fmt: skip
     clock = lambda: int(time.time())  # noqa: E731 - the rails' clock is the wall clock here
     parties = Parties(
         chain.chain_id,
         renter,
         provider,
-        RollupChannelRail(clients[0], clock=clock),
-        RollupChannelRail(clients[1], clock=clock),
+        RollupChannelRail(L2Client(served.url, renter), clock=clock),
+        RollupChannelRail(L2Client(served.url, provider), clock=clock),
     )
     return HybridMarket(parties, served)

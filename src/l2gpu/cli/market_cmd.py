@@ -446,12 +446,3 @@ def jobs_stop(
 
 def _show_wei(amount: str | int) -> str:
     return format_wei(int(amount))
-
-
-def free_loopback_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -8,13 +8,21 @@ to it over HTTP exactly as they do in production.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from l2gpu.core.errors import L2gpuError
 from l2gpu.node.cosign_desk import CoSignDesk
 from l2gpu.node.node import RollupNode
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from l2gpu.l1 import Chain
 
 log = logging.getLogger("l2gpu.up")
 
@@ -67,36 +75,77 @@ class EmbeddedNode:
     node: RollupNode
     url: str
     sealer: Sealer
-    server: object
+    server: Any
+    folder: tempfile.TemporaryDirectory[str] | None = None
 
     def stop(self) -> None:
-        """Stop sealing and serving."""
+        """Stop sealing and serving (and drop the node's own folder, if it has one)."""
         self.sealer.stop.set()
-        self.server.should_exit = True  # type: ignore[attr-defined]
+        self.server.should_exit = True
+        if self.folder is not None:
+            self.folder.cleanup()
 
 
 def serve_node(
     node: RollupNode, desk: CoSignDesk, *, interval: float = 0.2, batch_size: int = 1000
 ) -> EmbeddedNode:
     """Serve ``node`` on a free loopback port and seal every ``interval`` seconds."""
-    import uvicorn
-
-    from l2gpu.cli.market_cmd import free_loopback_port
+    from l2gpu.loopback import serve_on_loopback
     from l2gpu.node.api import create_app
 
     lock = threading.Lock()
     sealer = Sealer(node, lock, interval, batch_size)
     sealer.start()
-    port = free_loopback_port()
-    config = uvicorn.Config(
-        create_app(node, desk, lock), host="127.0.0.1", port=port, log_level="error"
-    )
-    server = uvicorn.Server(config)
-    threading.Thread(target=server.run, name="node-api", daemon=True).start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            sealer.stop.set()
-            raise L2gpuError("the rollup node's API did not start", "check that loopback works")
-        time.sleep(0.02)  # waiting for the server thread to listen
-    return EmbeddedNode(node, f"http://127.0.0.1:{port}", sealer, server)
+    try:
+        server, url = serve_on_loopback(create_app(node, desk, lock), "rollup node API")
+    except L2gpuError:
+        sealer.stop.set()
+        raise
+    return EmbeddedNode(node, url, sealer, server)
+
+
+def embedded_rollup(
+    chain: Chain,
+    depositors: list[LocalAccount],
+    *,
+    deposit: int = 10**18,
+    interval: float = 0.2,
+    cache_dir: Path | None = None,
+) -> EmbeddedNode:
+    """A Rollup on ``chain`` (deployed and bonded by its first account), with each of
+    ``depositors`` holding ``deposit`` wei in it (BLS keys derived from their keys),
+    and its node served on loopback; returns once the node has credited the deposits."""
+    from l2gpu.core.crypto.bls import BlsSecretKey
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.l2.state import L2State
+    from l2gpu.core.types import Address, ChainId
+    from l2gpu.db import open_database
+    from l2gpu.node.client import L2Client
+    from l2gpu.node.rollup_client import RollupClient
+
+    operator = chain.accounts[0]
+    genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
+    rollup = RollupClient.deploy(chain, operator, genesis_root=genesis, cache_dir=cache_dir)
+    rollup.stake(operator, 10**18)
+    keys = [PrivateKey(bytes(account.key)) for account in depositors]
+    for account, key in zip(depositors, keys, strict=True):
+        rollup.deposit(account, BlsSecretKey.from_seed(key.secret), deposit)
+    folder = tempfile.TemporaryDirectory(prefix="l2gpu-node-")
+    desk = CoSignDesk(timeout=5.0)
+    node = RollupNode(rollup, open_database(f"sqlite:///{folder.name}/node.db"), operator,
+                      cosigners=desk.cosigner)  # fmt: skip
+    served = serve_node(node, desk, interval=interval)
+    served.folder = folder
+    deadline = time.monotonic() + 30
+    for key in keys:  # the node credits the deposits in its next batch
+        while True:
+            try:
+                L2Client(served.url, key).account()
+                break
+            except L2gpuError as exc:
+                if time.monotonic() > deadline:
+                    served.stop()
+                    raise L2gpuError("the rollup node did not credit the deposits",
+                                     "run it again") from exc  # fmt: skip
+                time.sleep(0.05)  # waiting for the node's sealing thread
+    return served
