@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -28,10 +27,10 @@ def make_api(tmp_path: Path) -> tuple[TestClient, RollupNode, str]:
     client.deposit(user, BlsSecretKey.from_seed(PrivateKey(bytes(user.key)).secret), 10**18)
     desk = CoSignDesk(timeout=0.5)
     node = RollupNode(client, open_database(f"sqlite:///{tmp_path / 'n.db'}"), chain.accounts[0],
-                      cosigners=desk.cosigner)  # fmt: skip
+                      cosigners=desk)  # fmt: skip
     node.follow_l1()
     node.seal_and_post()
-    return TestClient(create_app(node, desk, threading.Lock())), node, user.address
+    return TestClient(create_app(node, desk)), node, user.address
 
 
 def test_status_accounts_and_batches(tmp_path: Path) -> None:
@@ -62,5 +61,5 @@ def test_errors_are_json_with_what_to_do(tmp_path: Path) -> None:
     too_big = api.post("/l2/transactions", content=b"x" * (MAX_BODY_BYTES + 1),
                        headers={"content-type": "application/json"})  # fmt: skip
     assert too_big.status_code == 413
-    assert api.post("/l2/cosign/99", json={"signature": "0x00"}).status_code == 404
+    assert api.post("/l2/cosign/" + "ab" * 16, json={"signature": "0x00"}).status_code == 404
     assert api.get("/l2/exits/0/proof").status_code == 404

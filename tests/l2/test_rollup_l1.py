@@ -231,8 +231,11 @@ def test_batches_go_to_l1_as_blobs_or_calldata(rollup: Rollup, tmp_path) -> None
                           rollup.operator, cosigners={}, posting="blob")  # fmt: skip
     rollup.deposit(0, ETH)
     refusing.follow_l1()
-    with pytest.raises(ContractRevert, match="blob batches are off on this deployment"):
-        refusing.seal_and_post()
+    refusing.seal_and_post()  # sealed and logged; L1 refuses the post: kept, and said
+    assert refusing.health.degraded
+    assert "blob batches are off on this deployment" in refusing.health.reason
+    assert len(refusing.unposted) == 1
+    assert refusing.posted == []
     # A deployment that allows them (for measurements) never lets one become final.
     client = RollupClient.deploy(rollup.chain, rollup.operator, genesis_root=bytes(
         rollup.client.contract.call("batch_root", 0)), allow_blobs=True)  # fmt: skip

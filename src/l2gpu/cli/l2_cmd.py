@@ -72,10 +72,9 @@ def up(
         # The embedded chain ends with this process, so its log must not outlive it.
         database = f"sqlite:///{tempfile.mkdtemp(prefix='l2gpu-up-')}/node.db"
     desk = CoSignDesk(cosign_timeout)
-    node = RollupNode(client, open_database(database), proposer, cosigners=desk.cosigner)
+    node = RollupNode(client, open_database(database), proposer, cosigners=desk)
     reposted = node.recover()
-    lock = threading.Lock()
-    sealer = Sealer(node, lock, interval, batch_size)
+    sealer = Sealer(node, interval, batch_size)
     stop = sealer.stop
 
     # The node's own watcher: it answers any challenge of the batches it posted (an
@@ -86,11 +85,11 @@ def up(
     def watch() -> None:
         while not stop.is_set():
             try:
-                with lock:  # one L1 sender: the proposer's nonces must not race
+                with node.l1_lock:  # one L1 sender: the proposer's nonces must not race
                     lines = guard.poll()
                 for line in lines:
                     log.info("watcher: %s", line)
-            except L2gpuError as exc:
+            except Exception as exc:  # L1 down or answering nonsense: retry next round
                 log.error("watching failed: %s", exc)
             stop.wait(max(interval, 1.0))
 
@@ -99,7 +98,7 @@ def up(
     typer.echo(f"rollup {client.address} on {chain.description}; recovered {reposted} batch(es); "
                f"API on http://{settings.api_host}:{settings.api_port}", err=True)  # fmt: skip
     try:
-        uvicorn.run(create_app(node, desk, lock), host=settings.api_host, port=settings.api_port,
+        uvicorn.run(create_app(node, desk), host=settings.api_host, port=settings.api_port,
                     log_level="warning")  # fmt: skip
     finally:
         stop.set()

@@ -1,45 +1,56 @@
 """The rollup node's HTTP API (FastAPI; OpenAPI at /docs).
 
-Every error is a JSON body ``{"error": what was wrong, "fix": what to do, "status": code}``,
-with the error classes of the market API (``l2gpu.api.errors``).
-Handlers are plain functions (FastAPI runs them in its thread pool) because the
-node's state is guarded by one lock shared with the sealing thread.
+Every error is a JSON body ``{"error": what was wrong, "fix": what to do, "status": code}``
+(:mod:`l2gpu.serving.errors`). Requests pass the guards of
+:mod:`l2gpu.serving.guard` first (body size and JSON depth, checked while reading).
+Most handlers are plain functions (FastAPI runs them in its worker pool) and hold
+the node's lock only to read or change its state, never while calling L1; the
+co-signature long-poll runs on the event loop, so waiting agents hold no worker.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations" here: FastAPI reads the route annotations
+# (the Annotated path and query types) at definition time.
 
-import threading
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi import FastAPI, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from l2gpu.api.errors import ApiError, Conflict, NotFound
-from l2gpu.core.errors import L2gpuError
+from l2gpu.api.errors import ApiError, Conflict, NotFound, RateLimited
 from l2gpu.core.l2.codec import CodecError, decode_tx
 from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.state import L2Channel
 from l2gpu.core.types import Address, Hash32
-from l2gpu.node.cosign_desk import CoSignDesk
+from l2gpu.node.cosign_desk import CoSignDesk, TooManyWaiters
 from l2gpu.node.node import RollupNode
+from l2gpu.node.node_views import batch_views, exit_views
+from l2gpu.serving.errors import COMMON, install_error_handlers, responses
+from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_LONG_POLL_S = 30.0
+U32 = 2**32
+U63 = 2**63
+
+AccountIndex = Annotated[int, Path(ge=0, lt=U32, description="the account's L2 index")]
 
 
 class TransactionIn(BaseModel):
     """A signed envelope: the compact transaction, its nonce and the EIP-712 signature."""
 
+    model_config = ConfigDict(extra="forbid")
     kind: int = Field(ge=1, le=3)
-    body: str = Field(max_length=2_000)
+    body: str = Field(max_length=2_000, pattern=r"^(0x)?[0-9a-fA-F]*$")
     nonce: int = Field(ge=0, lt=2**64)
-    signature: str = Field(max_length=200)
+    signature: str = Field(max_length=200, pattern=r"^(0x)?[0-9a-fA-F]*$")
 
 
 class SignatureIn(BaseModel):
-    """An agent's BLS co-signature (48 bytes, hex)."""
+    """An agent's BLS co-signature (48 bytes, hex), or with ``refuse`` its signed refusal."""
 
-    signature: str = Field(max_length=200)
+    model_config = ConfigDict(extra="forbid")
+    signature: str = Field(max_length=200, pattern=r"^(0x)?[0-9a-fA-F]*$")
+    refuse: bool = False
 
 
 def _hex(value: str, what: str) -> bytes:
@@ -62,46 +73,38 @@ def channel_json(found: L2Channel, renter: Address, provider: Address) -> dict[s
             "status": c.status.name.lower()}  # fmt: skip
 
 
-def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> FastAPI:
-    """The API over ``node``; ``lock`` guards the node against the sealing thread."""
+def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_BYTES) -> Any:
+    """The API over ``node`` (its ``lock`` guards the state against the sealing thread),
+    inside the request guards."""
+    restore_recursion_limit()  # py_ecc raises it to 100,000: see serving.guard
     app = FastAPI(title="l2gpu rollup node", version="1")
+    install_error_handlers(app)
+    lock = node.lock
 
-    @app.exception_handler(L2gpuError)
-    def _l2gpu_error(_request: Request, exc: L2gpuError) -> JSONResponse:
-        status = exc.status if isinstance(exc, ApiError) else 400
-        return JSONResponse(
-            {"error": exc.what, "fix": exc.fix, "status": status}, status_code=status
-        )
-
-    @app.middleware("http")
-    async def _limit_size(request: Request, call_next: Any) -> Any:
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > MAX_BODY_BYTES:
-            return JSONResponse(
-                {"error": f"request body of {declared} bytes is too large",
-                 "fix": f"send at most {MAX_BODY_BYTES} bytes", "status": 413}, status_code=413,
-            )  # fmt: skip
-        return await call_next(request)
-
-    @app.get("/l2/status")
+    @app.get("/l2/status", responses=responses(*COMMON))
     def status() -> dict[str, Any]:
-        """Chain, contract, batches and mempool."""
+        """Chain, contract, batches, mempool, and whether the node reaches L1."""
         with lock:
+            health = node.health
             return {
+                "status": "degraded" if health.degraded else "ok",
+                "degraded_reason": health.reason or None,
                 "chain_id": node.state.chain_id,
                 "rollup": node.rollup.address.checksum,
                 "state_root": str(node.state.root()),
                 "batches_posted": len(node.posted),
+                "batches_waiting_for_l1": len(node.unposted),
                 "accounts": len(node.state.accounts),
                 "mempool": len(node.sequencer.mempool),
                 "l1_operations_processed": node.state.deposits_processed,
+                "cosign_waiters": desk.waiting(),
                 # the time transactions run at now (the L1 clock): channel expiries
                 # and deadlines count in it
                 "time": int(node.sequencer.clock()),
             }
 
-    @app.get("/l2/accounts/{address}")
-    def account(address: str) -> dict[str, Any]:
+    @app.get("/l2/accounts/{address}", responses=responses(*COMMON, 404))
+    def account(address: Annotated[str, Path(max_length=42)]) -> dict[str, Any]:
         """An account's index, balance and nonces."""
         parsed = Address.from_hex(address)
         with lock:
@@ -114,8 +117,8 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
                     "next_nonce": found.nonce + pending,
                     "has_bls_key": any(found.bls_key)}  # fmt: skip
 
-    @app.get("/l2/channels/{channel_id}")
-    def channel(channel_id: str) -> dict[str, Any]:
+    @app.get("/l2/channels/{channel_id}", responses=responses(*COMMON, 404))
+    def channel(channel_id: Annotated[str, Path(max_length=66)]) -> dict[str, Any]:
         """A channel inside the rollup, by id: its index, parties, funds and status."""
         cid = Hash32.from_hex(channel_id)  # malformed: a 400 saying what to send
         with lock:
@@ -129,8 +132,8 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
             assert provider is not None
             return channel_json(found, renter.address, provider.address)
 
-    @app.get("/l2/accounts/{address}/channels")
-    def channels_of(address: str) -> list[dict[str, Any]]:
+    @app.get("/l2/accounts/{address}/channels", responses=responses(*COMMON, 404))
+    def channels_of(address: Annotated[str, Path(max_length=42)]) -> list[dict[str, Any]]:
         """The channels an account pays from as renter, newest first (at most 100)."""
         parsed = Address.from_hex(address)
         with lock:
@@ -145,85 +148,81 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
                 out.append(channel_json(c, parsed, provider.address))
             return out
 
-    @app.post("/l2/transactions")
+    @app.post("/l2/transactions", responses=responses(*COMMON))
     def submit(tx: TransactionIn) -> dict[str, Any]:
-        """Accept a signed transaction; the answer is the acknowledgement (it is logged)."""
+        """Accept a signed transaction; the answer is the acknowledgement (it is logged).
+
+        429 with Retry-After: the sender did not co-sign its last transaction in time.
+        """
         try:
             decoded = decode_tx(tx.kind, _hex(tx.body, "body"))
         except CodecError as exc:
             raise ApiError(exc.reason, "encode the transaction as the batch format says") from exc
         envelope = Envelope(decoded, tx.nonce, _hex(tx.signature, "signature"))
-        with lock:
-            ack = node.submit(envelope)
-        return {"accepted": ack}
+        return {"accepted": node.submit(envelope)}
 
-    @app.get("/l2/cosign/{account_index}")
-    def cosign_requests(account_index: int, wait: float = 0.0) -> list[dict[str, object]]:
-        """Pending co-signature requests for an account (long-poll with ``wait`` seconds)."""
-        return [r.to_json() for r in desk.requests_for(account_index, min(wait, 30.0))]
+    @app.get("/l2/cosign/{account_index}", responses=responses(*COMMON))
+    async def cosign_requests(
+        account_index: AccountIndex,
+        wait: Annotated[float, Query(ge=0, le=MAX_LONG_POLL_S)] = 0.0,
+    ) -> list[dict[str, object]]:
+        """Open co-signature requests for an account (long-poll up to ``wait`` seconds)."""
+        try:
+            found = await desk.wait_for_requests(account_index, wait)
+        except TooManyWaiters:
+            raise RateLimited(
+                "too many agents are waiting for co-signature requests",
+                "retry in a second; one long-poll per account is enough",
+            ) from None
+        return [r.to_json() for r in found]
 
-    @app.post("/l2/cosign/{request_id}")
-    def cosign_answer(request_id: int, answer: SignatureIn) -> dict[str, Any]:
-        """An agent's co-signature."""
-        if not desk.answer(request_id, _hex(answer.signature, "signature")):
-            raise NotFound(f"co-signature request {request_id} is gone (timed out)",
-                           "resubmit the transaction")  # fmt: skip
+    @app.post("/l2/cosign/{request_id}", responses=responses(*COMMON, 404))
+    def cosign_answer(
+        request_id: Annotated[str, Path(min_length=32, max_length=32, pattern="^[0-9a-f]+$")],
+        answer: SignatureIn,
+    ) -> dict[str, Any]:
+        """An agent's co-signature, or its signed refusal; it must verify against the
+        account's registered BLS key for this request's message."""
+        outcome = desk.answer(request_id, _hex(answer.signature, "signature"),
+                              refuse=answer.refuse)  # fmt: skip
+        if outcome == "gone":
+            raise NotFound(
+                f"co-signature request {request_id} is not open",
+                "fetch the open requests again; the transaction may be resubmitted",
+            )
+        if outcome == "invalid":
+            raise ApiError("the signature is not the account's BLS signature of this request",
+                           "sign the request's message with the account's BLS key")  # fmt: skip
         return {"ok": True}
 
-    @app.get("/l2/batches")
-    def batches() -> list[dict[str, Any]]:
-        """Posted batches with their challenge windows."""
-        contract = node.rollup.contract
-        now = node.rollup.chain.timestamp()
-        window = int(contract.call("CHALLENGE_WINDOW"))
-        out = []
+    @app.get("/l2/batches", responses=responses(*COMMON))
+    def batches(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        before: Annotated[int | None, Query(ge=0, lt=U63)] = None,
+    ) -> list[dict[str, Any]]:
+        """Posted batches with their challenge windows, newest ``limit`` (before index
+        ``before`` when given), oldest first."""
         with lock:
-            indices = list(node.posted)
-        for index in indices:
-            posted_at = int(contract.call("batch_time", index))
-            root = "0x" + bytes(contract.call("batch_root", index)).hex()
-            # An open challenge on this batch or an earlier one holds it past its window.
-            held = bool(node.rollup.game.call("holds", index))
-            out.append({"index": index, "state_root": root,
-                        "posted_at": posted_at, "final_at": posted_at + window,
-                        "seconds_left": max(0, posted_at + window - now),
-                        "challenged": held,
-                        "final": bool(contract.call("is_final", index))})  # fmt: skip
-        return out
+            indices = [i for i in node.posted if before is None or i < before][-limit:]
+        return batch_views(node, indices)
 
-    @app.get("/l2/exits")
-    def exits(address: str) -> list[dict[str, Any]]:
-        """The withdrawals of ``address``, and whether each can be claimed on L1."""
-        parsed = Address.from_hex(address)
-        contract = node.rollup.contract
-        window = int(contract.call("CHALLENGE_WINDOW"))
-        now = node.rollup.chain.timestamp()
-        with lock:
-            mine = [e for e in node.state.exits if e.address == parsed]
-            result = []
-            for exit_ in mine:
-                proof = node.exit_proof(exit_.index)
-                claimed = bool(contract.call("exit_claimed", exit_.index))
-                first = next((b for b in sorted(node.batch_parts)
-                              if node.batch_parts[b].exit_count > exit_.index), None)  # fmt: skip
-                final_at = int(contract.call("batch_time", first)) + window if first else None
-                held = first is not None and bool(node.rollup.game.call("holds", first))
-                result.append({"exit_index": exit_.index, "amount": exit_.amount,
-                               "batch": first, "final_at": final_at,
-                               "seconds_until_final": max(0, final_at - now) if final_at else None,
-                               "held_by_challenge": held,
-                               "claimable": proof is not None and not claimed,
-                               "claimed": claimed})  # fmt: skip
-        return result
+    @app.get("/l2/exits", responses=responses(*COMMON))
+    def exits(
+        address: Annotated[str, Query(max_length=42)],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """The withdrawals of ``address`` (newest ``limit``), and whether each can be
+        claimed on L1."""
+        return exit_views(node, Address.from_hex(address), limit)
 
-    @app.get("/l2/exits/{exit_index}/proof")
-    def exit_proof(exit_index: int) -> dict[str, Any]:
+    @app.get("/l2/exits/{exit_index}/proof", responses=responses(*COMMON, 404, 409))
+    def exit_proof(exit_index: Annotated[int, Path(ge=0, lt=U63)]) -> dict[str, Any]:
         """What ``Rollup.withdraw`` takes for this exit, against the newest final batch."""
         with lock:
-            if not 0 <= exit_index < len(node.state.exits):
+            if not exit_index < len(node.state.exits):
                 raise NotFound(f"no exit {exit_index}")
-            found = node.exit_proof(exit_index)
             exit_ = node.state.exits[exit_index]
+        found = node.exit_proof(exit_index)
         if found is None:
             raise Conflict(f"exit {exit_index} is not in a final batch yet",
                 "wait for the challenge window to pass (see l2gpu l2 batches)",
@@ -236,4 +235,4 @@ def create_app(node: RollupNode, desk: CoSignDesk, lock: threading.Lock) -> Fast
                 "deposits_processed": parts.deposits_processed,
                 "exit_count": parts.exit_count}  # fmt: skip
 
-    return app
+    return RequestGuard(app, max_body=max_body)

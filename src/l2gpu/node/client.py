@@ -23,6 +23,7 @@ from l2gpu.core.l2.codec import encode_tx, kind_of
 from l2gpu.core.l2.envelope import rollup_domain, seal
 from l2gpu.core.l2.transactions import UserTx
 from l2gpu.core.types import Address, ChainId
+from l2gpu.node.cosigning import refusal_message
 
 
 class NodeError(L2gpuError):
@@ -129,7 +130,8 @@ class L2Client:
         return Sent(tx, envelope.nonce, len(encode_tx(kind, tx)), self.account())
 
     def cosign_until(self, done: Callable[[], bool], *, allowed: list[UserTx], wait: float) -> None:
-        """Answer co-signature requests for ``allowed`` transactions until ``done()``."""
+        """Answer co-signature requests until ``done()``: sign those that authorize only
+        ``allowed`` transactions, refuse (signed) the others."""
         index = int(self.account()["index"])
         allowed_bodies = {(kind_of(t), encode_tx(kind_of(t), t).hex()) for t in allowed}
         deadline = time.monotonic() + wait
@@ -140,10 +142,15 @@ class L2Client:
                     "check 'l2gpu l2 status'; the node may be down or the transaction invalid",
                 )
             for request in self._get(f"/l2/cosign/{index}", wait=2.0):
-                wanted = {(m["kind"], m["body"].removeprefix("0x")) for m in request["mine"]}
-                if not wanted <= allowed_bodies:
-                    continue  # never authorize something this client did not send
-                signature = self.bls.sign(bytes.fromhex(request["message"][2:]))
-                answer = {"signature": "0x" + signature.hex()}
-                with contextlib.suppress(NodeError):  # timed out: the next round asks again
-                    self._post(f"/l2/cosign/{request['request']}", answer)
+                self.answer_cosign(request, allowed_bodies)
+
+    def answer_cosign(self, request: dict[str, Any], allowed: set[tuple[int, str]]) -> None:
+        """Sign ``request`` if every transaction it authorizes is in ``allowed`` (kind,
+        body hex), else refuse it with a signed refusal (so no one waits for us)."""
+        wanted = {(m["kind"], m["body"].removeprefix("0x")) for m in request["mine"]}
+        message = bytes.fromhex(request["message"].removeprefix("0x"))
+        refuse = not wanted <= allowed  # never authorize something this client did not send
+        signed = refusal_message(message) if refuse else message
+        answer = {"signature": "0x" + self.bls.sign(signed).hex(), "refuse": refuse}
+        with contextlib.suppress(NodeError):  # timed out: the next round asks again
+            self._post(f"/l2/cosign/{request['request']}", answer)

@@ -1,32 +1,59 @@
-"""A rollup node: the sequencer, its write-ahead log, the L1 queue follower and the batch poster."""
+"""A rollup node: the sequencer, its write-ahead log, the L1 queue follower and the batch poster.
+
+Two locks: ``lock`` guards the L2 state, the queues and the records that the API
+reads (held briefly; released while co-signers are asked), and ``l1_lock``
+serializes the proposer's L1 transactions (the poster and the node's watcher
+share one account, whose nonces must not race). L1 is never called with
+``lock`` held, so a slow or absent L1 never stalls the API.
+
+Posting is decoupled from sealing: a sealed batch is logged, queued in
+``unposted`` and posted in order; when L1 fails the node keeps sequencing, says
+``degraded`` with the reason, and posts the queue when L1 is back.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
-from l2gpu.core.l2.codec import Batch, decode_batch
-from l2gpu.core.l2.commitment import apply_commitment
+from l2gpu.core.l2.codec import Batch
 from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.state import L2State, RootParts
-from l2gpu.core.l2.stf import state_transition
-from l2gpu.core.l2.transactions import BlockContext, L1Operation
+from l2gpu.core.l2.transactions import L1Operation
 from l2gpu.core.types import ChainId, Timestamp
 from l2gpu.l1 import Receipt
+from l2gpu.node.cosigning import CoSigners, SilenceBox
+from l2gpu.node.recovery import recover
 from l2gpu.node.rollup_client import RollupClient
-from l2gpu.node.sequencer import CoSigner, SealReport, Sequencer
-from l2gpu.node.wal import (
-    WriteAheadLog,
-    decode_envelope,
-    decode_l1_op,
-    encode_envelope,
-    encode_l1_op,
-)
+from l2gpu.node.sequencer import SealReport, Sequencer
+from l2gpu.node.wal import WriteAheadLog, encode_envelope, encode_l1_op, seal_records
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Unposted:
+    """A sealed, logged batch waiting to be posted to L1."""
+
+    batch: Batch
+    queue_end: int
+    parts: RootParts
+
+
+@dataclass
+class Health:
+    """Whether the node reaches L1; ``reason`` says why not."""
+
+    degraded: bool = False
+    reason: str = ""
+    since: float = 0.0
 
 
 class RollupNode:
@@ -38,10 +65,11 @@ class RollupNode:
         engine: Engine,
         proposer: LocalAccount,
         *,
-        cosigners: Mapping[int, CoSigner] | Callable[[int], CoSigner | None],
+        cosigners: CoSigners,
         clock: Callable[[], Timestamp] | None = None,
         fee_recipient: int = 0,
         posting: str = "auto",
+        silences: SilenceBox | None = None,
     ) -> None:
         if posting not in ("auto", "calldata", "blob"):
             raise ValueError(f"posting must be auto, calldata or blob, not {posting!r}")
@@ -49,10 +77,12 @@ class RollupNode:
         self.rollup = rollup
         self.wal = WriteAheadLog(engine)
         self.proposer = proposer
+        self.lock = threading.Lock()
+        self.l1_lock = threading.Lock()
         self.state = L2State(ChainId(rollup.chain.chain_id), rollup.address)
         self.sequencer = Sequencer(
             self.state, fee_recipient=fee_recipient, cosigners=cosigners,
-            clock=clock or rollup.chain.timestamp,
+            clock=clock or rollup.chain.timestamp, silences=silences,
         )  # fmt: skip
         self.l1_ops: list[L1Operation] = []
         self.posted: list[int] = []
@@ -60,27 +90,35 @@ class RollupNode:
         self.batch_parts: dict[int, RootParts] = {}
         self.post_receipts: dict[int, Receipt] = {}
         self.post_modes: dict[int, str] = {}
+        self.unposted: deque[Unposted] = deque()
+        self.health = Health()
         self._waiting_since: float | None = None
 
     # -- inputs ------------------------------------------------------------------------
 
     def follow_l1(self) -> int:
-        """Log and queue new L1 operations; return how many."""
-        fresh = [op for op in self.rollup.new_operations() if op.queue_index >= len(self.l1_ops)]
-        for op in fresh:
-            self.wal.append("l1_op", encode_l1_op(op))
-            self.l1_ops.append(op)
-            self.sequencer.deposit(op)
+        """Log and queue new L1 operations; return how many (L1 is read without the lock)."""
+        found = self.rollup.new_operations()
+        with self.lock:
+            fresh = [op for op in found if op.queue_index >= len(self.l1_ops)]
+            for op in fresh:
+                self.wal.append("l1_op", encode_l1_op(op))
+                self.l1_ops.append(op)
+                self.sequencer.deposit(op)
         return len(fresh)
 
     def submit(self, envelope: Envelope) -> int:
         """Check, log, then accept a transaction; the returned number is the acknowledgement."""
-        self.sequencer.submit(envelope)  # raises Rejected: nothing is logged
-        return self.wal.append("envelope", encode_envelope(envelope))
+        with self.lock:
+            self.sequencer.check(envelope)  # raises Rejected: nothing is logged
+            sequence = self.wal.append("envelope", encode_envelope(envelope))
+            self.sequencer.enqueue(envelope, sequence)
+            return sequence
 
     def batch_due(self, *, max_transactions: int, max_age: float, now: float) -> bool:
         """Seal now? When enough transactions wait (size) or the oldest waited long (age)."""
-        waiting = len(self.sequencer.mempool) + len(self.sequencer.deposit_queue)
+        with self.lock:
+            waiting = len(self.sequencer.mempool) + len(self.sequencer.deposit_queue)
         if waiting == 0:
             self._waiting_since = None
             return False
@@ -89,72 +127,115 @@ class RollupNode:
         return waiting >= max_transactions or now - self._waiting_since >= max_age
 
     def seal_and_post(self, *, post: bool = True) -> SealReport:
-        """Seal a batch, log it, post it to L1 and log the batch index."""
-        report = self.sequencer.seal()
-        self._waiting_since = None
-        if report.batch is not None:
-            payload = self.state.deposits_processed.to_bytes(8, "big") + report.batch.encode()
-            self.wal.append("batch", payload)
-            if post:
-                self._post(report.batch, self.state.deposits_processed, self.state.parts())
+        """Seal a batch (logged atomically with what it dropped), then post what waits.
+
+        A failure to post leaves the batch queued (see :attr:`health`); the next
+        call posts it first.
+        """
+        with self.lock:
+            report = self.sequencer.seal(released=self._released, before_commit=self._log_seal)
+            self._waiting_since = None
+            if report.batch is not None:
+                parts = self.state.parts()
+                self.unposted.append(Unposted(report.batch, self.state.deposits_processed, parts))
+        if post:
+            self.post_pending()
         return report
 
-    def _post(self, batch: Batch, queue_end: int, parts: RootParts) -> int:
-        mode = self.choose_posting(batch, queue_end)
+    @contextlib.contextmanager
+    def _released(self) -> Iterator[None]:
+        """Let the API run while co-signers are asked (the caller holds :attr:`lock`)."""
+        self.lock.release()
+        try:
+            yield
+        finally:
+            self.lock.acquire()
+
+    def _log_seal(self, report: SealReport) -> None:
+        # In the seal's atomic step: if the log cannot be written, the seal is undone.
+        self.wal.append_many(seal_records(report, self.state.deposits_processed))
+
+    # -- posting -------------------------------------------------------------------------
+
+    def post_pending(self) -> int:
+        """Post every sealed batch not yet on L1, in order; return how many were posted.
+
+        On an L1 failure the node is marked degraded and the rest waits for the next
+        call; nothing is lost (the batches are in the WAL).
+        """
+        done = 0
+        with self.l1_lock:
+            while True:
+                with self.lock:
+                    if not self.unposted:
+                        break
+                    waiting = self.unposted[0]
+                try:
+                    index, receipt, mode = self._post(waiting)
+                except Exception as exc:  # any L1 failure: keep the batch, say why, retry
+                    self._degrade(f"posting to L1 failed: {exc}")
+                    return done
+                with self.lock:
+                    self.unposted.popleft()
+                    self.wal.append("posted", index.to_bytes(8, "big") + mode.encode())
+                    self.posted.append(index)
+                    self.batch_parts[index] = waiting.parts
+                    if receipt is not None:
+                        self.post_receipts[index] = receipt
+                    self.post_modes[index] = mode
+                done += 1
+        self.healthy()
+        return done
+
+    def _post(self, waiting: Unposted) -> tuple[int, Receipt | None, str]:
+        landed = self._landed(waiting)
+        if landed is not None:  # sent before a crash or a lost answer: do not post twice
+            return landed, None, "calldata"
+        mode = self.choose_posting(waiting.batch, waiting.queue_end)
         if mode == "blob":
             # The WAL's batch record is the archive of the blob's contents: L1 keeps only
             # the versioned hash, and an embedded chain drops blob data at once.
-            index, receipt, _ = self.rollup.submit_blob(batch, queue_end, self.proposer)
+            index, receipt, _ = self.rollup.submit_blob(
+                waiting.batch, waiting.queue_end, self.proposer
+            )
         else:
-            index, receipt = self.rollup.submit(batch, queue_end, self.proposer)
-        self.post_receipts[index] = receipt
-        self.post_modes[index] = mode
-        self.wal.append("posted", index.to_bytes(8, "big") + mode.encode())
-        self.posted.append(index)
-        self.batch_parts[index] = parts
-        return index
+            index, receipt = self.rollup.submit(waiting.batch, waiting.queue_end, self.proposer)
+        return index, receipt, mode
+
+    def _landed(self, waiting: Unposted) -> int | None:
+        """The L1 index of ``waiting`` if L1 already holds it as the next batch."""
+        expected = (self.posted[-1] if self.posted else 0) + 1
+        if int(self.rollup.contract.call("batch_count")) <= expected:
+            return None
+        root = bytes(self.rollup.contract.call("batch_root", expected))
+        return expected if root == waiting.batch.post_root else None
+
+    def _degrade(self, reason: str) -> None:
+        import time
+
+        if not self.health.degraded:
+            log.error("node degraded: %s", reason)
+            self.health = Health(True, reason, time.time())
+        else:
+            self.health.reason = reason
+
+    def healthy(self) -> None:
+        """L1 answered again."""
+        if self.health.degraded:
+            log.warning("node recovered: L1 answers again")
+        self.health = Health()
+
+    def degrade(self, reason: str) -> None:
+        """Mark the node degraded (an L1 read failed)."""
+        self._degrade(reason)
 
     # -- recovery -----------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Rebuild from the WAL after a crash; return how many batches were re-posted."""
-        envelopes: list[tuple[int, Envelope]] = []
-        sealed: list[tuple[Batch, int]] = []
-        posted = 0
-        for seq, kind, payload in self.wal.records():
-            if kind == "l1_op":
-                self.l1_ops.append(decode_l1_op(payload))
-            elif kind == "envelope":
-                envelopes.append((seq, decode_envelope(payload)))
-            elif kind == "batch":
-                sealed.append((decode_batch(payload[8:]), int.from_bytes(payload[:8], "big")))
-            elif kind == "posted":
-                posted += 1
-                self.posted.append(int.from_bytes(payload[:8], "big"))
-        in_batches, parts_after = self._replay(sealed)
-        for k, index in enumerate(self.posted):
-            self.batch_parts[index] = parts_after[k]
-        # Accepted transactions not in any sealed batch go back into the mempool.
-        for _, envelope in envelopes:
-            if envelope.tx in in_batches:
-                in_batches.remove(envelope.tx)
-                continue
-            self.sequencer.submit(envelope)
-        for op in self.l1_ops[self.state.deposits_processed :]:
-            self.sequencer.deposit(op)
-        self.rollup.new_operations()  # skip the queue entries already in the log
-        reposted = 0
-        on_l1 = int(self.rollup.contract.call("batch_count")) - 1
-        for k, (batch, queue_end) in enumerate(sealed[posted:], start=posted):
-            if on_l1 > len(self.posted):  # L1 got it before the crash, the log did not
-                index = len(self.posted) + 1
-                self.wal.append("posted", index.to_bytes(8, "big"))
-                self.posted.append(index)
-                self.batch_parts[index] = parts_after[k]
-                continue
-            self._post(batch, queue_end, parts_after[k])
-            reposted += 1
-        return reposted
+        """Rebuild from the WAL after a crash; return how many batches were (re)posted."""
+        with self.lock:
+            recover(self)
+        return self.post_pending()
 
     def choose_posting(self, batch: Batch, queue_end: int) -> str:
         """calldata or blob: ``auto`` is calldata, blob only when asked for by name.
@@ -166,30 +247,22 @@ class RollupNode:
         """
         return "calldata" if self.posting == "auto" else self.posting
 
-    def _replay(self, sealed: list[tuple[Batch, int]]) -> tuple[list[object], list[RootParts]]:
-        included: list[object] = []
-        parts: list[RootParts] = []
-        operations = iter(self.l1_ops)
-        for batch, _ in sealed:
-            for _ in range(batch.deposits):
-                state_transition(self.state, next(operations), BlockContext(Timestamp(0), 0))
-            for commitment in batch.commitments:
-                apply_commitment(self.state, commitment, batch.fee_recipient)
-                included.extend(commitment.txs)
-            parts.append(self.state.parts())
-        return included, parts
-
     def exit_proof(self, exit_index: int) -> tuple[int, RootParts, list[bytes]] | None:
-        """The newest final batch holding exit ``exit_index``, its root parts and the proof."""
+        """The newest final batch holding exit ``exit_index``, its root parts and the proof.
+
+        Takes :attr:`lock` only to copy what it needs; L1 is asked without it.
+        """
         from l2gpu.core.l2.merkle import IndexedMerkleTree
         from l2gpu.core.l2.state import TREE_DEPTH
 
-        for index in sorted(self.batch_parts, reverse=True):
-            parts = self.batch_parts[index]
+        with self.lock:
+            candidates = sorted(self.batch_parts.items(), reverse=True)
+            exits = list(self.state.exits)
+        for index, parts in candidates:
             if parts.exit_count <= exit_index or not self.rollup.is_final(index):
                 continue
             tree = IndexedMerkleTree(TREE_DEPTH)
-            for exit_ in self.state.exits[: parts.exit_count]:
+            for exit_ in exits[: parts.exit_count]:
                 tree.set_leaf(exit_.index, exit_.leaf())
             return index, parts, tree.proof(exit_index)
         return None

@@ -1,31 +1,41 @@
 """The sequencer: admits signed transactions, orders them, and seals co-signed commitments.
 
-Flow: ``submit`` checks an envelope (signature, nonce, encodability) and queues it;
-``deposit`` queues an L1 deposit; ``seal`` applies queued deposits, then forms
-commitments of up to ``max_per_commitment`` (at most 32) transactions of one kind
-in arrival order: it applies them to the state under a checkpoint, asks every
-signer to co-sign the commitment's message, and keeps the commitment only when all
-did.
-A signer that refuses or is offline has its transactions dropped (it is told
-why) and the commitment is formed again without them. Each ``seal`` returns the batch
-(deposits first, then commitments) for the batch poster.
+Flow: ``submit`` checks an envelope (signature, nonce, encodability, the sender
+not benched for silence) and queues it; ``deposit`` queues an L1 operation;
+``seal`` applies queued L1 operations, then seals queued transactions into
+commitments of up to ``max_per_commitment`` (at most 32) transactions of one
+kind, in arrival order, round by round:
 
-Co-signers are reached through the :class:`CoSigner` interface: in process for
-tests and benchmarks, over the API for real users.
+1. **Draft** (under the node's lock): chain draft commitments on the state, each
+   applied under a checkpoint; a transaction the rules refuse is dropped with its
+   reason, one that needs a benched signer is dropped without asking.
+2. **Ask** (the lock released, see ``released``): every required signer of every
+   draft at once, with one deadline (:mod:`l2gpu.node.cosigning`).
+3. **Finish** (under the lock): keep the longest prefix of drafts that every signer
+   signed; at the first draft someone refused or was silent for, drop the
+   transactions needing that signer, bench the silent ones, and put the rest back
+   in the queue for the next round.
+
+A seal is atomic: if anything raises, the state is rolled back to where the seal
+began and every transaction and L1 operation it took goes back in its queue, so a
+failure never leaves a transaction applied that is in no batch. ``before_commit``
+lets the node log the batch in the same atomic step.
+
+Co-signers are in process (tests, the arena, the demo) or reached through the
+node's co-sign desk (real users); see :mod:`l2gpu.node.cosigning`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from l2gpu.core.crypto.bls import aggregate, verify_aggregate_same_message
-from l2gpu.core.errors import InvalidValue, L2gpuError
+from l2gpu.core.errors import InvalidValue, L2gpuError, SignatureError
 from l2gpu.core.l2.codec import (
-    MAX_CLOSES,
     MAX_COMMITMENT_TXS,
     Batch,
     CodecError,
@@ -33,15 +43,28 @@ from l2gpu.core.l2.codec import (
     encode_tx,
     kind_of,
 )
-from l2gpu.core.l2.commitment import MAX_SIGNERS, signing_message
 from l2gpu.core.l2.envelope import Envelope, rollup_domain
 from l2gpu.core.l2.segments import MAX_L1_OPS, MAX_SEGMENTS
 from l2gpu.core.l2.state import NO_BLS_KEY, L2State
-from l2gpu.core.l2.stf import L2Error, signers, state_transition
-from l2gpu.core.l2.transactions import BlockContext, CloseChannel, L1Operation, UserTx
+from l2gpu.core.l2.stf import state_transition
+from l2gpu.core.l2.transactions import BlockContext, L1Operation
 from l2gpu.core.types import Timestamp
+from l2gpu.node.cosigning import (
+    REFUSED,
+    Answer,
+    CoSigner,
+    CoSigners,
+    Silence,
+    SilenceBox,
+    collect,
+    notify_included,
+)
+from l2gpu.node.drafting import Draft, draft_one
+
+__all__ = ["CoSigner", "Rejected", "SealReport", "Sequencer", "SignerSilent"]
 
 log = logging.getLogger(__name__)
+NOT_COSIGNED = "a required signer did not co-sign"
 
 
 class Rejected(L2gpuError):
@@ -52,29 +75,44 @@ class Rejected(L2gpuError):
         super().__init__(reason, fix)
 
 
-class CoSigner(Protocol):
-    """An account's agent that co-signs commitments holding its transactions."""
+class SignerSilent(Rejected):
+    """The sender did not answer a co-signature request in time and is benched until
+    ``until`` (``retry_after`` seconds from now)."""
 
-    def cosign(
-        self, message: bytes, commitment: Commitment, mine: tuple[UserTx, ...]
-    ) -> bytes | None:
-        """A BLS signature of ``message``, or None to refuse; ``mine``: what needs this signer."""
+    def __init__(self, account: int, until: int, now: int) -> None:
+        self.until, self.retry_after = until, max(1, until - now)
+        super().__init__(
+            f"account {account} did not answer a co-signature request in time; "
+            f"its transactions are refused for {self.retry_after} s",
+            "keep the client running (it answers co-signature requests) until each "
+            "transaction is included, then send again",
+        )
 
 
 @dataclass
-class _Pending:
+class Pending:
+    """An accepted envelope and its sequence number (its write-ahead-log record)."""
+
     envelope: Envelope
     sequence: int
 
 
 @dataclass
 class SealReport:
-    """What one ``seal`` did; ``batch`` is what goes to L1."""
+    """What one ``seal`` did; ``batch`` is what goes to L1.
+
+    ``included_sequences``, ``dropped_sequences`` and ``silenced`` are what the node
+    logs with the batch,
+    so that a restarted node rebuilds the same queue and bench.
+    """
 
     commitments: list[Commitment] = field(default_factory=list)
     deposits: int = 0
     dropped: list[tuple[Envelope, str]] = field(default_factory=list)
     batch: Batch | None = None
+    dropped_sequences: list[int] = field(default_factory=list)
+    included_sequences: list[int] = field(default_factory=list)
+    silenced: dict[int, Silence] = field(default_factory=dict)
 
 
 class Sequencer:
@@ -85,9 +123,10 @@ class Sequencer:
         state: L2State,
         *,
         fee_recipient: int,
-        cosigners: Mapping[int, CoSigner] | Callable[[int], CoSigner | None],
+        cosigners: CoSigners,
         clock: Callable[[], Timestamp],
         max_per_commitment: int = MAX_COMMITMENT_TXS,
+        silences: SilenceBox | None = None,
     ) -> None:
         if not 1 <= max_per_commitment <= MAX_COMMITMENT_TXS:
             raise ValueError(f"a commitment holds 1 to {MAX_COMMITMENT_TXS} transactions")
@@ -96,8 +135,9 @@ class Sequencer:
         self._cosigners = cosigners
         self.clock = clock
         self.max_per_commitment = max_per_commitment
+        self.silences = silences or SilenceBox()
         self.domain = rollup_domain(state.chain_id, state.rollup)
-        self.mempool: deque[_Pending] = deque()
+        self.mempool: deque[Pending] = deque()
         self.pending_per_sender: dict[int, int] = {}
         self.deposit_queue: deque[L1Operation] = deque()
         self._sequence = 0
@@ -105,8 +145,8 @@ class Sequencer:
 
     # -- admission ---------------------------------------------------------------
 
-    def submit(self, envelope: Envelope) -> int:
-        """Check and queue a transaction; return its sequence number."""
+    def check(self, envelope: Envelope) -> None:
+        """Raise :class:`Rejected` unless ``envelope`` may be queued now."""
         tx = envelope.tx
         account = self.state.account(tx.sender)
         if account is None:
@@ -115,6 +155,10 @@ class Sequencer:
             raise Rejected("the sender has no BLS key", "deposit again with a key and its proof")
         if envelope.signer(self.domain) != account.address:
             raise Rejected("the envelope is not signed by the sender's key")
+        now = int(self.clock())
+        until = self.silences.benched_until(tx.sender, now)
+        if until is not None:
+            raise SignerSilent(tx.sender, until, now)
         expected = account.nonce + self.pending_per_sender.get(tx.sender, 0)
         if envelope.nonce != expected:
             raise Rejected(f"nonce {envelope.nonce} is not the next one ({expected})",
@@ -123,10 +167,24 @@ class Sequencer:
             encode_tx(kind_of(tx), tx)
         except (CodecError, InvalidValue) as exc:
             raise Rejected(f"the transaction cannot be encoded: {exc}") from exc
-        self._sequence += 1
-        self.mempool.append(_Pending(envelope, self._sequence))
-        self.pending_per_sender[tx.sender] = self.pending_per_sender.get(tx.sender, 0) + 1
+
+    def enqueue(self, envelope: Envelope, sequence: int | None = None) -> int:
+        """Queue an envelope already checked (or logged before a restart); return its
+        sequence number (``sequence`` if given: the node passes its log's)."""
+        self._sequence = max(self._sequence + 1, sequence or 0)
+        self.mempool.append(Pending(envelope, self._sequence))
+        sender = envelope.tx.sender
+        self.pending_per_sender[sender] = self.pending_per_sender.get(sender, 0) + 1
         return self._sequence
+
+    def submit(self, envelope: Envelope) -> int:
+        """Check and queue a transaction; return its sequence number."""
+        self.check(envelope)
+        return self.enqueue(envelope)
+
+    def resume_after(self, timestamp: Timestamp) -> None:
+        """Never seal a commitment older than ``timestamp`` (the last one sealed)."""
+        self._last_timestamp = max(self._last_timestamp, int(timestamp))
 
     def deposit(self, deposit: L1Operation) -> None:
         """Queue an L1 operation (a deposit or a forced withdrawal), in L1 queue order."""
@@ -134,23 +192,148 @@ class Sequencer:
 
     # -- sealing -----------------------------------------------------------------
 
-    def seal(self) -> SealReport:
-        """Apply queued deposits, then seal every queued transaction into commitments."""
+    def seal(
+        self,
+        *,
+        released: Callable[[], AbstractContextManager[object]] | None = None,
+        before_commit: Callable[[SealReport], None] | None = None,
+    ) -> SealReport:
+        """Apply queued L1 operations, then seal queued transactions into commitments.
+
+        ``released`` is entered while waiting for co-signers (the node releases its
+        lock there); the state is rolled back to the round's start first, so that
+        readers never see a draft. ``before_commit`` runs last, inside the atomic step.
+        """
         report = SealReport()
-        # L1 takes at most MAX_L1_OPS operations per batch; the rest waits for the next.
-        while self.deposit_queue and report.deposits < MAX_L1_OPS:
-            state_transition(self.state, self.deposit_queue.popleft(), self._block())
-            report.deposits += 1
-        deposits_root = self.state.root() if report.deposits else b""
-        # L1 takes at most MAX_SEGMENTS - 1 commitments per batch; the rest waits.
-        while self.mempool and len(report.commitments) < MAX_SEGMENTS - 1:
-            commitment = self._seal_one(report)
-            if commitment is not None:
-                report.commitments.append(commitment)
-        if report.deposits or report.commitments:
-            report.batch = Batch(self.fee_recipient, report.deposits,
-                                 tuple(report.commitments), deposits_root)  # fmt: skip
+        state = self.state
+        mark = state.checkpoint()
+        taken_ops: list[L1Operation] = []
+        out: dict[int, Pending] = {}  # taken from the queue and not put back
+        settled: list[Pending] = []
+        try:
+            while self.deposit_queue and report.deposits < MAX_L1_OPS:
+                taken_ops.append(self.deposit_queue.popleft())
+                state_transition(state, taken_ops[-1], self._block())
+                report.deposits += 1
+            deposits_root = state.root() if report.deposits else b""
+            # L1 takes at most MAX_SEGMENTS - 1 commitments per batch; the rest waits.
+            while self.mempool and len(report.commitments) < MAX_SEGMENTS - 1:
+                self._round(report, out, settled, released)
+            if report.deposits or report.commitments:
+                report.batch = Batch(self.fee_recipient, report.deposits,
+                                     tuple(report.commitments), deposits_root)  # fmt: skip
+            if before_commit is not None:
+                before_commit(report)
+        except BaseException:
+            state.rollback(mark)
+            state.commit()
+            self.deposit_queue.extendleft(reversed(taken_ops))
+            self.mempool = deque(sorted([*out.values(), *self.mempool], key=lambda p: p.sequence))
+            raise
+        state.commit()
+        for item in settled:
+            self._settle_pending(item)
+        self.silences.benched.update(report.silenced)
         return report
+
+    def _round(
+        self,
+        report: SealReport,
+        out: dict[int, Pending],
+        settled: list[Pending],
+        released: Callable[[], AbstractContextManager[object]] | None,
+    ) -> None:
+        """Draft, ask and finish one round of commitments."""
+        state = self.state
+        round_mark = state.checkpoint()
+        drafts: list[Draft] = []
+        room = MAX_SEGMENTS - 1 - len(report.commitments)
+        now = int(self.clock())
+        while self.mempool and len(drafts) < room:
+            draft, dropped = draft_one(
+                state, self.mempool, self._block(), self.max_per_commitment,
+                lambda who: who in report.silenced
+                or self.silences.benched_until(who, now) is not None,
+            )  # fmt: skip
+            for item, reason in dropped:
+                out[item.sequence] = item
+                self._drop(report, settled, item, reason)
+            if draft is not None:
+                out.update((item.sequence, item) for item in draft.items)
+                drafts.append(draft)
+        if not drafts:
+            state.rollback(round_mark)
+            return
+        asks = [ask for draft in drafts for ask in draft.asks]
+        if released is None:
+            answers = collect(self._cosigners, asks)
+            applied = True
+        else:
+            state.rollback(round_mark)  # readers see no draft while the lock is free
+            with released():
+                answers = collect(self._cosigners, asks)
+            applied = False
+        self._finish(drafts, answers, report, out, settled, round_mark, applied, now)
+
+    def _finish(
+        self,
+        drafts: list[Draft],
+        answers: list[Answer],
+        report: SealReport,
+        out: dict[int, Pending],
+        settled: list[Pending],
+        round_mark: int,
+        applied: bool,
+        now: int,
+    ) -> None:
+        state = self.state
+        position = 0
+        kept: list[tuple[Draft, bytes]] = []
+        failed: tuple[Draft, set[int], set[int]] | None = None
+        for draft in drafts:
+            mine = answers[position : position + len(draft.asks)]
+            position += len(draft.asks)
+            silent = {a.account for a, got in zip(draft.asks, mine, strict=True) if got is None}
+            refused = {a.account for a, got in zip(draft.asks, mine, strict=True)
+                       if got is REFUSED}  # fmt: skip
+            signature = None if silent or refused else _aggregate_checked(draft, mine)
+            if signature is None:
+                refused |= _bad_signers(draft, mine) if not (silent or refused) else set()
+                failed = (draft, silent, refused)
+                break
+            kept.append((draft, signature))
+        if failed is not None or not applied:
+            state.rollback(round_mark)
+            for draft, _ in kept:
+                draft.apply(state)  # the same state as when drafted: same roots
+        for draft, signature in kept:
+            report.commitments.append(draft.sealed(signature))
+            report.included_sequences.extend(item.sequence for item in draft.items)
+            settled.extend(draft.items)
+            for index, txs in draft.needs.items():
+                notify_included(self._cosigners, index, txs)
+        if failed is None:
+            return
+        draft, silent, refused = failed
+        for account in sorted(silent):
+            report.silenced[account] = self.silences.missed(account, now)
+            log.warning("account %d did not co-sign in time: benched until %d",
+                        account, report.silenced[account].until)  # fmt: skip
+        later = [item for d in drafts[drafts.index(draft) + 1 :] for item in d.items]
+        back: list[Pending] = []
+        for item, who in zip(draft.items, draft.signers_of, strict=True):
+            if (silent | refused).intersection(who):
+                self._drop(report, settled, item, NOT_COSIGNED)
+            else:
+                back.append(item)
+        for item in back + later:
+            out.pop(item.sequence, None)
+        self.mempool.extendleft(reversed(back + later))
+
+    def _drop(self, report: SealReport, settled: list[Pending], item: Pending, why: str) -> None:
+        report.dropped.append((item.envelope, why))
+        report.dropped_sequences.append(item.sequence)
+        settled.append(item)
 
     def _block(self) -> BlockContext:
         # L1 refuses a commitment older than the one before it: a clock that steps
@@ -158,110 +341,32 @@ class Sequencer:
         self._last_timestamp = max(self._last_timestamp, self.clock())
         return BlockContext(Timestamp(self._last_timestamp), self.fee_recipient)
 
-    def _seal_one(self, report: SealReport) -> Commitment | None:
-        kind = kind_of(self.mempool[0].envelope.tx)
-        chosen: list[_Pending] = []
-        while self.mempool and len(chosen) < self.max_per_commitment:
-            if kind_of(self.mempool[0].envelope.tx) != kind:
-                break
-            chosen.append(self.mempool.popleft())
-        block = self._block()
-        while chosen:
-            commitment, refused = self._try(chosen, kind, block, report)
-            if commitment is not None:
-                for item in chosen:
-                    self._settle_pending(item)
-                return commitment
-            # Each round drops at least one transaction, so the loop ends.
-            for item in refused:
-                report.dropped.append((item.envelope, "a required signer did not co-sign"))
-                self._settle_pending(item)
-                chosen.remove(item)
-        return None
-
-    def _try(
-        self, chosen: list[_Pending], kind: int, block: BlockContext, report: SealReport
-    ) -> tuple[Commitment | None, list[_Pending]]:
-        state = self.state
-        mark = state.checkpoint()
-        pre_root = state.root()
-        applied: list[UserTx] = []
-        signer_set: list[int] = []
-        needs: dict[int, list[UserTx]] = {}
-        signers_of: list[tuple[_Pending, tuple[int, ...]]] = []
-        snapshot = list(chosen)
-        for position, item in enumerate(snapshot):
-            tx = item.envelope.tx
-            tx_signers = signers(state, tx)
-            closes = sum(isinstance(a.envelope.tx, CloseChannel) for a in snapshot[:position])
-            too_many_closes = isinstance(tx, CloseChannel) and closes >= MAX_CLOSES
-            if too_many_closes or len(set(signer_set).union(tx_signers)) > MAX_SIGNERS:
-                # The rest waits for the next commitment (commitment.MAX_SIGNERS,
-                # codec.MAX_CLOSES).
-                rest = snapshot[position:]
-                for waiting in rest:
-                    chosen.remove(waiting)
-                self.mempool.extendleft(reversed(rest))
-                break
-            try:
-                state_transition(state, tx, block)
-            except L2Error as exc:
-                chosen.remove(item)
-                report.dropped.append((item.envelope, exc.reason))
-                self._settle_pending(item)
-                continue
-            applied.append(tx)
-            signers_of.append((item, tx_signers))
-            signer_set.extend(i for i in tx_signers if i not in signer_set)
-            for i in tx_signers:
-                needs.setdefault(i, []).append(tx)
-        if not applied:
-            state.rollback(mark)
-            state.commit()
-            return None, []
-        draft = Commitment(kind, block.timestamp, tuple(applied))
-        message = signing_message(state, pre_root, draft)
-        signatures, refused = [], set()
-        for index in signer_set:
-            cosigner = self._cosigner(index)
-            mine = tuple(needs[index])
-            signature = cosigner.cosign(message, draft, mine) if cosigner is not None else None
-            if signature is None:
-                refused.add(index)
-            else:
-                signatures.append(signature)
-        if not refused:
-            # A bad co-signature would make the commitment provably invalid and cost
-            # the sequencer its bond: check the aggregate, and on failure find who.
-            keys = [state.accounts[i].bls_key for i in signer_set]
-            combined = aggregate(signatures)
-            if not verify_aggregate_same_message(keys, message, combined):
-                refused = {
-                    i for i, s in zip(signer_set, signatures, strict=True)
-                    if not verify_aggregate_same_message([state.accounts[i].bls_key], message, s)
-                } or set(signer_set)  # fmt: skip
-        if refused:
-            state.rollback(mark)
-            state.commit()
-            return None, [item for item, who in signers_of if refused.intersection(who)]
-        sealed = Commitment(kind, block.timestamp, tuple(applied), combined, state.root())
-        state.commit()
-        for index, txs in needs.items():
-            cosigner = self._cosigner(index)
-            if cosigner is not None and hasattr(cosigner, "included"):
-                for tx in txs:
-                    cosigner.included(tx)
-        return sealed, []
-
-    def _cosigner(self, index: int) -> CoSigner | None:
-        if callable(self._cosigners) and not isinstance(self._cosigners, Mapping):
-            return self._cosigners(index)
-        return self._cosigners.get(index)
-
-    def _settle_pending(self, item: _Pending) -> None:
+    def _settle_pending(self, item: Pending) -> None:
         sender = item.envelope.tx.sender
         left = self.pending_per_sender.get(sender, 1) - 1
         if left:
             self.pending_per_sender[sender] = left
         else:
             self.pending_per_sender.pop(sender, None)
+
+
+def _aggregate_checked(draft: Draft, answers: list[Answer]) -> bytes | None:
+    """The aggregate of the signers' answers if it verifies, else None."""
+    signatures = [a for a in answers if isinstance(a, bytes)]
+    try:
+        combined = aggregate(signatures)
+    except SignatureError:
+        return None
+    keys = [ask.bls_key for ask in draft.asks]
+    return combined if verify_aggregate_same_message(keys, draft.message, combined) else None
+
+
+def _bad_signers(draft: Draft, answers: list[Answer]) -> set[int]:
+    """The signers whose own signature does not verify (an in-process co-signer's bug;
+    the desk checks every remote answer when it arrives)."""
+    bad = {
+        ask.account for ask, answer in zip(draft.asks, answers, strict=True)
+        if not (isinstance(answer, bytes)
+                and verify_aggregate_same_message([ask.bls_key], draft.message, answer))
+    }  # fmt: skip
+    return bad or {ask.account for ask in draft.asks}

@@ -29,31 +29,49 @@ log = logging.getLogger("l2gpu.up")
 
 @dataclass
 class Sealer:
-    """Follows L1 and posts a batch once its oldest input is ``interval`` s old or
-    ``batch_size`` inputs wait; ``lock`` is shared with the API."""
+    """Follows L1 and seals a batch once its oldest input is ``interval`` s old or
+    ``batch_size`` inputs wait; posts sealed batches, backing off while L1 fails."""
 
     node: RollupNode
-    lock: threading.Lock
     interval: float = 2.0
     batch_size: int = 1000
     stop: threading.Event = field(default_factory=threading.Event)
+    max_backoff: float = 30.0
+    _backoff: float = 0.0
+    _retry_at: float = 0.0
 
     def step(self) -> None:
-        """One round: follow L1, post if due; a failure is logged and retried."""
+        """One round: follow L1, seal if due, post what waits. Nothing here raises: a
+        failure is logged (and shown in the node's status) and the next round retries."""
         node = self.node
         try:
-            with self.lock:
-                node.follow_l1()
-                due = node.batch_due(
-                    max_transactions=self.batch_size, max_age=self.interval, now=time.monotonic()
-                )
-                report = node.seal_and_post() if due else None
-            if report is not None and report.batch is not None:
-                log.info("batch %d: %d L1 operations, %d commitments, %d dropped",
-                         node.posted[-1], report.deposits, len(report.commitments),
-                         len(report.dropped))  # fmt: skip
+            node.follow_l1()
+        except Exception as exc:  # L1 unreachable or answering nonsense: keep sequencing
+            node.degrade(f"reading L1 failed: {exc}")
+        try:
+            if node.batch_due(max_transactions=self.batch_size, max_age=self.interval,
+                              now=time.monotonic()):  # fmt: skip
+                report = node.seal_and_post(post=False)
+                if report.batch is not None:
+                    log.info("sealed: %d L1 operations, %d commitments, %d dropped",
+                             report.deposits, len(report.commitments),
+                             len(report.dropped))  # fmt: skip
         except L2gpuError as exc:
-            log.error("sealing failed: %s", exc)
+            log.error("sealing failed (nothing was applied): %s", exc)
+        except Exception:
+            log.exception("sealing failed (nothing was applied)")
+        self._post()
+
+    def _post(self) -> None:
+        node = self.node
+        if not node.unposted or time.monotonic() < self._retry_at:
+            return
+        node.post_pending()
+        if node.health.degraded:
+            self._backoff = min(self.max_backoff, max(self.interval, self._backoff * 2))
+            self._retry_at = time.monotonic() + self._backoff
+        else:
+            self._backoff = 0.0
 
     def run(self) -> None:
         """Step until :attr:`stop` is set."""
@@ -93,11 +111,10 @@ def serve_node(
     from l2gpu.loopback import serve_on_loopback
     from l2gpu.node.api import create_app
 
-    lock = threading.Lock()
-    sealer = Sealer(node, lock, interval, batch_size)
+    sealer = Sealer(node, interval, batch_size)
     sealer.start()
     try:
-        server, url = serve_on_loopback(create_app(node, desk, lock), "rollup node API")
+        server, url = serve_on_loopback(create_app(node, desk), "rollup node API")
     except L2gpuError:
         sealer.stop.set()
         raise
@@ -133,7 +150,7 @@ def embedded_rollup(
     folder = tempfile.TemporaryDirectory(prefix="l2gpu-node-")
     desk = CoSignDesk(timeout=5.0)
     node = RollupNode(rollup, open_database(f"sqlite:///{folder.name}/node.db"), operator,
-                      cosigners=desk.cosigner)  # fmt: skip
+                      cosigners=desk)  # fmt: skip
     served = serve_node(node, desk, interval=interval)
     served.folder = folder
     deadline = time.monotonic() + 30

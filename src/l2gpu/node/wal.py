@@ -3,19 +3,29 @@
 Every input is written (and committed) before it is acknowledged or acted on:
 
     l1_op     an L1 queue operation the node saw (deposit, forced withdrawal)
-    envelope  a user transaction the sequencer accepted
-    batch     a sealed batch (its bytes and queue end), before it is posted
+    envelope  a user transaction the sequencer accepted (its record number is its
+              acknowledgement)
+    sealed    a sealed batch: its queue end, the records of the envelopes it
+              includes, and its bytes, before it is posted
+    dropped   records of envelopes the sequencer dropped (refused by the rules, or
+              not co-signed), logged with the seal that dropped them
+    silenced  an account benched for not co-signing in time, and until when
     posted    the L1 batch index a sealed batch got
+    batch     (older logs) a sealed batch without its envelope records
 
-On start, :meth:`RollupNode.recover` replays the log: sealed batches rebuild the
-state, accepted envelopes not yet in a batch go back to the mempool, and a batch
-sealed but not posted is posted (unless L1 already has it).
+The records of one seal (dropped, silenced, sealed) are written in one database
+transaction: a restart sees all of a seal or none of it. On start,
+:func:`l2gpu.node.recovery.recover` replays the log: sealed batches rebuild the
+state, accepted envelopes neither included nor dropped go back to the mempool
+in their order, and a batch sealed but not posted is posted (unless L1 already
+has it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -25,6 +35,10 @@ from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw, L1Operation
 from l2gpu.core.types import Address, Wei
 from l2gpu.db.models import RollupLog
+from l2gpu.node.cosigning import Silence
+
+if TYPE_CHECKING:
+    from l2gpu.node.sequencer import SealReport
 
 
 class WriteAheadLog:
@@ -40,6 +54,18 @@ class WriteAheadLog:
             session.add(row)
             session.flush()
             return int(row.seq)
+
+    def append_many(self, records: Sequence[tuple[str, bytes]]) -> list[int]:
+        """Write several records in one database transaction; return their numbers."""
+        if not records:
+            return []
+        with Session(self.engine) as session, session.begin():
+            now = datetime.now(UTC)
+            rows = [RollupLog(kind=kind, payload=payload, created_at=now)
+                    for kind, payload in records]  # fmt: skip
+            session.add_all(rows)
+            session.flush()
+            return [int(row.seq) for row in rows]
 
     def records(self) -> Iterator[tuple[int, str, bytes]]:
         """Every record in order."""
@@ -81,3 +107,47 @@ def decode_l1_op(data: bytes) -> L1Operation:
     if data[0] == 1:
         return Deposit(index, address, amount, data[61:157], data[157:205])
     return ForcedWithdraw(index, address, amount)
+
+
+def seal_records(report: SealReport, queue_end: int) -> list[tuple[str, bytes]]:
+    """The records of one seal, to be written together."""
+    out: list[tuple[str, bytes]] = []
+    if report.dropped_sequences:
+        out.append(("dropped", _u64s(report.dropped_sequences)))
+    for account, silence in sorted(report.silenced.items()):
+        out.append(("silenced", encode_silence(account, silence)))
+    if report.batch is not None:
+        included = report.included_sequences
+        payload = (queue_end.to_bytes(8, "big") + len(included).to_bytes(4, "big")
+                   + _u64s(included) + report.batch.encode())  # fmt: skip
+        out.append(("sealed", payload))
+    return out
+
+
+def decode_sealed(payload: bytes) -> tuple[int, list[int], bytes]:
+    """Inverse of the ``sealed`` record: queue end, included records, batch bytes."""
+    queue_end, count = int.from_bytes(payload[:8], "big"), int.from_bytes(payload[8:12], "big")
+    end = 12 + 8 * count
+    return queue_end, decode_u64s(payload[12:end]), payload[end:]
+
+
+def decode_u64s(data: bytes) -> list[int]:
+    """Big-endian u64 numbers, back to back."""
+    return [int.from_bytes(data[i : i + 8], "big") for i in range(0, len(data), 8)]
+
+
+def _u64s(numbers: Sequence[int]) -> bytes:
+    return b"".join(n.to_bytes(8, "big") for n in numbers)
+
+
+def encode_silence(account: int, silence: Silence) -> bytes:
+    """account u32 | misses u16 | until u64 | since u64."""
+    return (account.to_bytes(4, "big") + min(silence.misses, 65535).to_bytes(2, "big")
+            + silence.until.to_bytes(8, "big") + silence.since.to_bytes(8, "big"))  # fmt: skip
+
+
+def decode_silence(payload: bytes) -> tuple[int, Silence]:
+    """Inverse of :func:`encode_silence`."""
+    account, misses = int.from_bytes(payload[:4], "big"), int.from_bytes(payload[4:6], "big")
+    until, since = int.from_bytes(payload[6:14], "big"), int.from_bytes(payload[14:22], "big")
+    return account, Silence(misses, until, since)
