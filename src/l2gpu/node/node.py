@@ -100,11 +100,15 @@ class RollupNode:
         """Log and queue new L1 operations; return how many (L1 is read without the lock)."""
         found = self.rollup.new_operations()
         with self.lock:
-            fresh = [op for op in found if op.queue_index >= len(self.l1_ops)]
-            for op in fresh:
-                self.wal.append("l1_op", encode_l1_op(op))
-                self.l1_ops.append(op)
-                self.sequencer.deposit(op)
+            return self.take_l1_operations(found)
+
+    def take_l1_operations(self, found: list[L1Operation]) -> int:
+        """Log and queue those of ``found`` not seen before (the caller holds the lock)."""
+        fresh = [op for op in found if op.queue_index >= len(self.l1_ops)]
+        for op in fresh:
+            self.wal.append("l1_op", encode_l1_op(op))
+            self.l1_ops.append(op)
+            self.sequencer.deposit(op)
         return len(fresh)
 
     def submit(self, envelope: Envelope) -> int:

@@ -70,7 +70,8 @@ def recover(node: RollupNode) -> None:
         node.sequencer.enqueue(envelope, seq)
     for op in node.l1_ops[node.state.deposits_processed :]:
         node.sequencer.deposit(op)
-    node.rollup.new_operations()  # skip the queue entries already in the log
+    # L1 queue entries the log has not seen (the node died before logging them).
+    node.take_l1_operations(node.rollup.new_operations())
     for k in range(len(node.posted), len(sealed)):
         batch, queue_end = sealed[k]
         node.unposted.append(Unposted(batch, queue_end, parts_after[k]))

@@ -47,7 +47,7 @@ from l2gpu.core.l2.envelope import Envelope, rollup_domain
 from l2gpu.core.l2.segments import MAX_L1_OPS, MAX_SEGMENTS
 from l2gpu.core.l2.state import NO_BLS_KEY, L2State
 from l2gpu.core.l2.stf import state_transition
-from l2gpu.core.l2.transactions import BlockContext, L1Operation
+from l2gpu.core.l2.transactions import BlockContext, L1Operation, UserTx
 from l2gpu.core.types import Timestamp
 from l2gpu.node.cosigning import (
     REFUSED,
@@ -78,6 +78,8 @@ class Rejected(L2gpuError):
 class SignerSilent(Rejected):
     """The sender did not answer a co-signature request in time and is benched until
     ``until`` (``retry_after`` seconds from now)."""
+
+    status = 429  # the HTTP answer: too many requests, retry after
 
     def __init__(self, account: int, until: int, now: int) -> None:
         self.until, self.retry_after = until, max(1, until - now)
@@ -112,6 +114,7 @@ class SealReport:
     batch: Batch | None = None
     dropped_sequences: list[int] = field(default_factory=list)
     included_sequences: list[int] = field(default_factory=list)
+    cosigned: list[tuple[int, list[UserTx]]] = field(default_factory=list)
     silenced: dict[int, Silence] = field(default_factory=dict)
 
 
@@ -234,6 +237,8 @@ class Sequencer:
         for item in settled:
             self._settle_pending(item)
         self.silences.benched.update(report.silenced)
+        for index, txs in report.cosigned:  # in-process co-signers forget what was sealed
+            notify_included(self._cosigners, index, txs)
         return report
 
     def _round(
@@ -310,8 +315,7 @@ class Sequencer:
             report.commitments.append(draft.sealed(signature))
             report.included_sequences.extend(item.sequence for item in draft.items)
             settled.extend(draft.items)
-            for index, txs in draft.needs.items():
-                notify_included(self._cosigners, index, txs)
+            report.cosigned.extend(draft.needs.items())
         if failed is None:
             return
         draft, silent, refused = failed

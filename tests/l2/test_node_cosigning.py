@@ -1,0 +1,174 @@
+"""Co-signing against a hostile world: forged and garbage answers, silent signers,
+and seals that fail halfway (issue #12)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from l2gpu.core.crypto.bls import BlsSecretKey
+from l2gpu.core.l2.transactions import Transfer
+from l2gpu.core.types import Wei
+from l2gpu.node.api import create_app
+from l2gpu.node.cosign_desk import CoSignDesk
+from l2gpu.node.cosigning import refusal_message
+from l2gpu.node.node import RollupNode
+
+from .node_world import Deployed, wire
+
+FEE = Wei(10**12)
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Deployed:
+    return Deployed()
+
+
+@pytest.fixture
+def world(deployed: Deployed) -> Iterator[Deployed]:
+    deployed.reset()
+    yield deployed
+
+
+def started(world: Deployed, tmp_path: Path, desk: CoSignDesk) -> tuple[RollupNode, TestClient]:
+    """A node with the four users' deposits credited, and its API."""
+    node = world.node(tmp_path / "node.db", desk)
+    node.follow_l1()
+    node.seal_and_post()
+    assert len(node.state.accounts) == 4
+    return node, TestClient(create_app(node, desk))
+
+
+def wait_for_request(desk: CoSignDesk, account: int) -> dict:
+    """The open request for ``account`` (the sealing thread posts it shortly)."""
+    deadline = time.monotonic() + 30
+    while not (found := desk.requests_for(account)):
+        assert time.monotonic() < deadline, "the sealer never asked"
+        time.sleep(0.01)  # waiting for the sealing thread, not for simulated time
+    return found[0].to_json()
+
+
+def answer(api: TestClient, request: dict, key: BlsSecretKey, *, refuse: bool = False):
+    message = bytes.fromhex(request["message"][2:])
+    signed = refusal_message(message) if refuse else message
+    body = {"signature": "0x" + key.sign(signed).hex(), "refuse": refuse}
+    return api.post(f"/l2/cosign/{request['request']}", json=body)
+
+
+def test_only_the_signer_can_answer_its_request(world: Deployed, tmp_path: Path) -> None:
+    desk = CoSignDesk(timeout=30)
+    node, api = started(world, tmp_path, desk)
+    before = node.state.root()
+    assert api.post("/l2/transactions", json=wire(
+        world.envelope(node, 1, Transfer(1, 2, Wei(10**15), FEE), 0))).status_code == 200  # fmt: skip
+    sealing = threading.Thread(target=node.seal_and_post)
+    sealing.start()
+    request = wait_for_request(desk, 1)
+    assert len(request["request"]) == 32  # 128 random bits: nobody guesses an id
+    # A well-formed wrong answer: another account's valid BLS signature of the message.
+    forged = answer(api, request, world.bls[3])
+    assert forged.status_code == 400
+    assert "not the account's BLS signature" in forged.json()["error"]
+    # Garbage: bytes that are no curve point, a wrong length, a refusal by another key.
+    for garbage in ("0x" + "ff" * 48, "0x" + "00" * 48, "0x1234", "0x"):
+        bad = api.post(f"/l2/cosign/{request['request']}", json={"signature": garbage})
+        assert bad.status_code == 400, garbage
+    assert answer(api, request, world.bls[2], refuse=True).status_code == 400
+    assert node.state.root() == before  # nothing applied while the round is open
+    # The signer answers: its transaction is sealed, nobody was blamed.
+    assert answer(api, request, world.bls[1]).status_code == 200
+    sealing.join(timeout=30)
+    assert node.state.accounts[1].nonce == 1
+    assert node.sequencer.silences.benched == {}
+    assert node.posted and node.state.root() != before
+    assert answer(api, request, world.bls[1]).status_code == 404  # answered: gone
+
+
+def test_a_silent_signer_stalls_neither_the_api_nor_others(world: Deployed, tmp_path) -> None:
+    desk = CoSignDesk(timeout=1.0)
+    node, api = started(world, tmp_path, desk)
+    silent = world.envelope(node, 1, Transfer(1, 2, Wei(10**15), FEE), 0)
+    honest = world.envelope(node, 2, Transfer(2, 3, Wei(10**15), FEE), 0)
+    assert api.post("/l2/transactions", json=wire(silent)).status_code == 200
+    assert api.post("/l2/transactions", json=wire(honest)).status_code == 200
+
+    def honest_agent() -> None:  # answers every request for account 2, as a client does
+        while sealing.is_alive():
+            for request in desk.requests_for(2):
+                answer(api, request.to_json(), world.bls[2])
+            time.sleep(0.01)  # polling the desk, as the agent's long-poll would
+
+    sealing = threading.Thread(target=node.seal_and_post)
+    sealing.start()
+    threading.Thread(target=honest_agent, daemon=True).start()
+    wait_for_request(desk, 1)
+    # While the round waits for the silent signer, the API answers and accepts.
+    status = api.get("/l2/status")
+    assert status.status_code == 200
+    late = world.envelope(node, 3, Transfer(3, 0, Wei(10**15), FEE), 0)
+    assert api.post("/l2/transactions", json=wire(late)).status_code == 200
+    sealing.join(timeout=60)
+    assert not sealing.is_alive()
+    # The silent account's transfer is dropped, the honest one is sealed.
+    assert node.state.accounts[1].nonce == 0
+    assert node.state.accounts[2].nonce == 1
+    benched = node.sequencer.silences.benched[1]
+    assert benched.misses == 1
+    # Benched: its next transaction is refused at once, with when to retry.
+    again = api.post("/l2/transactions", json=wire(
+        world.envelope(node, 1, Transfer(1, 2, Wei(10**15), FEE), 0)))  # fmt: skip
+    assert again.status_code == 429
+    assert int(again.headers["retry-after"]) > 0
+    assert "did not answer a co-signature request in time" in again.json()["error"]
+
+
+def test_a_refusal_drops_only_the_refused_transaction_at_once(world: Deployed, tmp_path) -> None:
+    desk = CoSignDesk(timeout=30)  # a refusal must not wait for the deadline
+    node, api = started(world, tmp_path, desk)
+    api.post("/l2/transactions", json=wire(
+        world.envelope(node, 1, Transfer(1, 2, Wei(10**15), FEE), 0)))  # fmt: skip
+    sealing = threading.Thread(target=node.seal_and_post)
+    sealing.start()
+    request = wait_for_request(desk, 1)
+    assert answer(api, request, world.bls[1], refuse=True).status_code == 200
+    sealing.join(timeout=30)
+    assert not sealing.is_alive()
+    assert node.state.accounts[1].nonce == 0
+    assert node.sequencer.silences.benched == {}  # it answered: not benched
+
+
+def test_a_seal_that_fails_halfway_changes_nothing(
+    world: Deployed, tmp_path: Path, monkeypatch
+) -> None:
+    from l2gpu.node.cosigners import LocalCoSigner
+
+    cosigners = {i: LocalCoSigner(i, world.bls[i]) for i in range(4)}
+    node = world.node(tmp_path / "node.db", cosigners)
+    node.follow_l1()
+    node.seal_and_post()
+    for i, tx in enumerate([Transfer(1, 2, Wei(10**15), FEE), Transfer(2, 3, Wei(10**15), FEE)]):
+        cosigners[tx.sender].expect(tx)
+        node.submit(world.envelope(node, tx.sender, tx, 0))
+    root, mempool = node.state.root(), [p.sequence for p in node.sequencer.mempool]
+
+    def broken_log(_records) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(node.wal, "append_many", broken_log)
+    with pytest.raises(OSError, match="disk full"):
+        node.seal_and_post()
+    assert node.state.root() == root  # rolled back: no transfer outside a batch
+    assert [p.sequence for p in node.sequencer.mempool] == mempool
+    assert node.sequencer.pending_per_sender == {1: 1, 2: 1}
+    monkeypatch.undo()
+    node.seal_and_post()
+    assert node.state.accounts[1].nonce == node.state.accounts[2].nonce == 1
+    # A restart rebuilds exactly this state from the log.
+    again = world.node(tmp_path / "node.db", cosigners)
+    assert again.state.root() == node.state.root()
+    assert list(again.sequencer.mempool) == []
