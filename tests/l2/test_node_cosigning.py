@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,9 @@ def deployed() -> Deployed:
 
 
 @pytest.fixture
-def world(deployed: Deployed) -> Iterator[Deployed]:
+def world(deployed: Deployed) -> Deployed:
     deployed.reset()
-    yield deployed
+    return deployed
 
 
 def started(world: Deployed, tmp_path: Path, desk: CoSignDesk) -> tuple[RollupNode, TestClient]:
@@ -64,8 +63,8 @@ def test_only_the_signer_can_answer_its_request(world: Deployed, tmp_path: Path)
     desk = CoSignDesk(timeout=30)
     node, api = started(world, tmp_path, desk)
     before = node.state.root()
-    assert api.post("/l2/transactions", json=wire(
-        world.envelope(node, 1, Transfer(1, 2, Wei(10**15), FEE), 0))).status_code == 200  # fmt: skip
+    first = world.envelope(node, 1, Transfer(1, 2, Wei(10**15), FEE), 0)
+    assert api.post("/l2/transactions", json=wire(first)).status_code == 200
     sealing = threading.Thread(target=node.seal_and_post)
     sealing.start()
     request = wait_for_request(desk, 1)
@@ -85,7 +84,8 @@ def test_only_the_signer_can_answer_its_request(world: Deployed, tmp_path: Path)
     sealing.join(timeout=30)
     assert node.state.accounts[1].nonce == 1
     assert node.sequencer.silences.benched == {}
-    assert node.posted and node.state.root() != before
+    assert node.posted
+    assert node.state.root() != before
     assert answer(api, request, world.bls[1]).status_code == 404  # answered: gone
 
 
@@ -151,7 +151,7 @@ def test_a_seal_that_fails_halfway_changes_nothing(
     node = world.node(tmp_path / "node.db", cosigners)
     node.follow_l1()
     node.seal_and_post()
-    for i, tx in enumerate([Transfer(1, 2, Wei(10**15), FEE), Transfer(2, 3, Wei(10**15), FEE)]):
+    for tx in [Transfer(1, 2, Wei(10**15), FEE), Transfer(2, 3, Wei(10**15), FEE)]:
         cosigners[tx.sender].expect(tx)
         node.submit(world.envelope(node, tx.sender, tx, 0))
     root, mempool = node.state.root(), [p.sequence for p in node.sequencer.mempool]
