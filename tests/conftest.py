@@ -24,6 +24,14 @@ ANVIL_KEYS = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def shared_contract_cache() -> None:
+    """Compiled contracts cached by source hash in one folder for every worker."""
+    from l2gpu.l1 import build
+
+    build.SHARED_CACHE_DIR = REPO / ".cache" / "test-contracts"
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test sees the developer's L2GPU_* variables, l2gpu.toml or home folder."""

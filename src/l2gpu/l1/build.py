@@ -57,6 +57,12 @@ def source_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
+SHARED_CACHE_DIR: Path | None = None
+"""Where :func:`compile_contract` caches when no ``cache_dir`` is given (None: in memory
+only). The test suite points it at one folder, so parallel workers compile each
+contract once per source tree instead of once per process."""
+
+
 def compile_contract(
     relative_path: str, *, cache_dir: Path | None = None, root: Path | None = None
 ) -> CompiledContract:
@@ -64,6 +70,7 @@ def compile_contract(
 
     Raises :class:`CompileError` when the file is missing or does not compile.
     """
+    cache_dir = cache_dir if cache_dir is not None else SHARED_CACHE_DIR
     root = root or contracts_root()
     path = (root / relative_path).resolve()
     if not path.is_file():
