@@ -172,3 +172,63 @@ def test_a_seal_that_fails_halfway_changes_nothing(
     again = world.node(tmp_path / "node.db", cosigners)
     assert again.state.root() == node.state.root()
     assert list(again.sequencer.mempool) == []
+
+
+def test_a_dropped_transaction_resent_with_its_nonce_survives_a_restart(
+    world: Deployed, tmp_path: Path
+) -> None:
+    from l2gpu.node.cosigners import LocalCoSigner
+
+    cosigners = {i: LocalCoSigner(i, world.bls[i]) for i in range(4)}
+    node = world.node(tmp_path / "node.db", cosigners)
+    node.follow_l1()
+    node.seal_and_post()
+    unwanted = Transfer(1, 2, Wei(10**15), FEE)  # account 1's agent never agreed to it
+    node.submit(world.envelope(node, 1, unwanted, 0))
+    assert node.seal_and_post().dropped[0][1] == "a required signer did not co-sign"
+    wanted = Transfer(1, 3, Wei(10**15), FEE)
+    cosigners[1].expect(wanted)
+    node.submit(world.envelope(node, 1, wanted, 0))  # the same nonce, sent again
+    node.seal_and_post()
+    assert node.state.accounts[1].nonce == 1
+    restarted = world.node(tmp_path / "node.db", cosigners)  # refused to start before
+    assert restarted.state.root() == node.state.root()
+    assert list(restarted.sequencer.mempool) == []
+    assert restarted.posted == node.posted
+
+
+def test_an_l1_outage_degrades_the_node_and_it_catches_up(
+    world: Deployed, tmp_path: Path, monkeypatch
+) -> None:
+    from l2gpu.node.cosigners import LocalCoSigner
+    from l2gpu.node.service import Sealer
+
+    cosigners = {i: LocalCoSigner(i, world.bls[i]) for i in range(4)}
+    node = world.node(tmp_path / "node.db", cosigners)
+    sealer = Sealer(node, interval=0.0)
+    sealer.step()  # the deposits
+    assert node.posted == [1]
+    api = TestClient(create_app(node, CoSignDesk()))
+    rollup = node.rollup
+
+    def down(*_args, **_kwargs):
+        raise ConnectionError("L1 at http://127.0.0.1:8545 refused the connection")
+
+    monkeypatch.setattr(rollup, "submit", down)
+    monkeypatch.setattr(rollup, "new_operations", down)
+    transfer = Transfer(1, 2, Wei(10**15), FEE)
+    cosigners[1].expect(transfer)
+    assert api.post("/l2/transactions", json=wire(world.envelope(node, 1, transfer, 0))).is_success
+    sealer.step()  # L1 is down: the node keeps sequencing and says why it cannot post
+    status = api.get("/l2/status").json()
+    assert status["status"] == "degraded"
+    assert "refused the connection" in status["degraded_reason"]
+    assert status["batches_waiting_for_l1"] == 1
+    assert node.state.accounts[1].nonce == 1  # sealed: its place is fixed
+    monkeypatch.undo()
+    sealer._retry_at = 0.0  # the backoff has passed
+    sealer.step()
+    status = api.get("/l2/status").json()
+    assert (status["status"], status["batches_waiting_for_l1"]) == ("ok", 0)
+    assert node.posted == [1, 2]
+    assert bytes(world.contract.call("batch_root", 2)) == node.state.root()
