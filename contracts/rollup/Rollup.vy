@@ -141,7 +141,10 @@ batch_info: HashMap[uint256, uint256]
 batch_counters: uint256
 
 bond: public(HashMap[address, uint256])
-last_batch_of: public(HashMap[address, uint256])
+# A proposer's newest batch: its index (low 128 bits) and posting time (the bits
+# above) share the one slot that every batch already writes. They bound every batch
+# of the proposer that still stands, which is what keeps its bond locked (_bond_locked).
+proposer_last: HashMap[address, uint256]
 exit_claimed: public(HashMap[uint256, bool])
 credit: public(HashMap[address, uint256])
 burned: public(uint256)
@@ -257,14 +260,52 @@ def stake():
 @external
 def unstake(_amount: uint256):
     """
-    @notice Take back bond once every batch you posted is final.
+    @notice Take back bond once every batch you posted is final or reverted.
     """
-    last: uint256 = self.last_batch_of[msg.sender]
-    # A reverted batch (index at or past the count) no longer holds the bond.
-    assert last == 0 or last >= self._batch_count() or self._is_final(last), "rollup: a batch of yours is not final"
+    assert not self._bond_locked(msg.sender), "rollup: a batch of yours is not final"
     assert self.bond[msg.sender] >= _amount, "rollup: bond too small"
     self.bond[msg.sender] -= _amount
     send(msg.sender, _amount)
+
+
+@view
+@external
+def bond_locked(_proposer: address) -> bool:
+    """
+    @notice Whether a batch `_proposer` posted still stands and is not final yet, so
+            that `unstake` refuses: its bond backs that batch until it is final.
+    """
+    return self._bond_locked(_proposer)
+
+
+@view
+@external
+def last_batch_of(_proposer: address) -> uint256:
+    """
+    @notice The index at which `_proposer` posted its newest batch (0: none), which a
+            later fraud proof may have reverted since.
+    """
+    return self.proposer_last[_proposer] % 2**128
+
+
+@view
+@internal
+def _bond_locked(_proposer: address) -> bool:
+    # revert_from reverts a batch and every later one, whoever posted them, so the
+    # proposer's newest batch can be gone while an earlier one of its batches still
+    # stands inside its window: checking the newest batch alone would free the bond
+    # that the earlier one needs. Every standing batch of the proposer lies at or
+    # below `bound` (its newest index, and the last batch), and was posted no later
+    # than `posted` (batch times grow with the index; none of its batches is newer
+    # than its newest). Finality is monotone in the index and the posting time, so
+    # when a batch at `bound` posted at `posted` would be final, all of them are.
+    # O(1): no list of a proposer's batches to walk, and revert_from, which cannot
+    # visit every proposer of the batches it reverts, needs no bookkeeping.
+    last: uint256 = self.proposer_last[_proposer]
+    if last == 0:
+        return False  # it never posted a batch
+    bound: uint256 = min(last % 2**128, self._batch_count() - 1)
+    return not self._settled(bound, min(self._info(bound, 0, 40), last >> 128))
 
 
 @external
@@ -424,7 +465,7 @@ def _record_batch(_state_root: bytes32, _queue_end: uint256, _data_hash: bytes32
     # queue end is at most the queue length, one L1 transaction per entry.
     self.batch_info[index] = block.timestamp | (_queue_end << 40) | (_last_timestamp << 80) | (serial << 144) | (_fee_recipient << 208) | (_segment_count << 232)
     self.batch_proposer[index] = msg.sender
-    self.last_batch_of[msg.sender] = index
+    self.proposer_last[msg.sender] = index | (block.timestamp << 128)
     self.batch_counters = (serial << 128) | (index + 1)
     log BatchPosted(index=index, state_root=_state_root, queue_end=_queue_end, data_hash=_data_hash, proposer=msg.sender, segments_root=_segments_root, segment_count=_segment_count, serial=serial)
     return index
@@ -610,7 +651,17 @@ def _is_final(_index: uint256) -> bool:
         return True
     if _index >= self._batch_count():
         return False
-    if block.timestamp < self._info(_index, 0, 40) + CHALLENGE_WINDOW:
+    return self._settled(_index, self._info(_index, 0, 40))
+
+
+@view
+@internal
+def _settled(_index: uint256, _posted: uint256) -> bool:
+    # Whether standing batch `_index`, posted at `_posted`, is past its window with
+    # nothing holding it (genesis always is).
+    if _index == 0:
+        return True
+    if block.timestamp < _posted + CHALLENGE_WINDOW:
         return False
     blob: uint256 = self.first_blob_batch
     if blob != 0 and _index >= blob:
