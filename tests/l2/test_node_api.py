@@ -52,7 +52,7 @@ def test_errors_are_json_with_what_to_do(tmp_path: Path) -> None:
     assert missing.status_code == 404
     assert missing.json()["fix"] == "deposit on L1 first"
     bad_address = api.get("/l2/accounts/0x1234")
-    assert bad_address.status_code == 400
+    assert bad_address.status_code == 422
     assert "40 hex digits" in bad_address.json()["error"]
     short = {"kind": 1, "body": "0x01", "nonce": 0, "signature": "0x00"}
     bad_body = api.post("/l2/transactions", json=short)
@@ -61,5 +61,5 @@ def test_errors_are_json_with_what_to_do(tmp_path: Path) -> None:
     too_big = api.post("/l2/transactions", content=b"x" * (MAX_BODY_BYTES + 1),
                        headers={"content-type": "application/json"})  # fmt: skip
     assert too_big.status_code == 413
-    assert api.post("/l2/cosign/" + "ab" * 16, json={"signature": "0x00"}).status_code == 404
+    assert api.post("/l2/cosign/0/" + "ab" * 16, json={"signature": "0x00"}).status_code == 404
     assert api.get("/l2/exits/0/proof").status_code == 404

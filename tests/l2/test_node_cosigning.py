@@ -56,7 +56,7 @@ def answer(api: TestClient, request: dict, key: BlsSecretKey, *, refuse: bool = 
     message = bytes.fromhex(request["message"][2:])
     signed = refusal_message(message) if refuse else message
     body = {"signature": "0x" + key.sign(signed).hex(), "refuse": refuse}
-    return api.post(f"/l2/cosign/{request['request']}", json=body)
+    return api.post(f"/l2/cosign/{request['account']}/{request['request']}", json=body)
 
 
 def test_only_the_signer_can_answer_its_request(world: Deployed, tmp_path: Path) -> None:
@@ -75,7 +75,8 @@ def test_only_the_signer_can_answer_its_request(world: Deployed, tmp_path: Path)
     assert "not the account's BLS signature" in forged.json()["error"]
     # Garbage: bytes that are no curve point, a wrong length, a refusal by another key.
     for garbage in ("0x" + "ff" * 48, "0x" + "00" * 48, "0x1234", "0x"):
-        bad = api.post(f"/l2/cosign/{request['request']}", json={"signature": garbage})
+        url = f"/l2/cosign/{request['account']}/{request['request']}"
+        bad = api.post(url, json={"signature": garbage})
         assert bad.status_code == 400, garbage
     assert answer(api, request, world.bls[2], refuse=True).status_code == 400
     assert node.state.root() == before  # nothing applied while the round is open

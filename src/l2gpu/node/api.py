@@ -24,7 +24,14 @@ from l2gpu.core.types import Address, Hash32
 from l2gpu.node.cosign_desk import CoSignDesk, TooManyWaiters
 from l2gpu.node.node import RollupNode
 from l2gpu.node.node_views import batch_views, exit_views
-from l2gpu.serving.errors import COMMON, install_error_handlers, responses
+from l2gpu.serving.errors import (
+    ADDRESS_PATTERN,
+    COMMON,
+    HASH_PATTERN,
+    HEX_PATTERN,
+    install_error_handlers,
+    responses,
+)
 from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
 
 MAX_BODY_BYTES = 64 * 1024
@@ -33,6 +40,8 @@ U32 = 2**32
 U63 = 2**63
 
 AccountIndex = Annotated[int, Path(ge=0, lt=U32, description="the account's L2 index")]
+AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="0x and 40 hex digits")]
+ChannelId = Annotated[str, Path(pattern=HASH_PATTERN, description="0x and 64 hex digits")]
 
 
 class TransactionIn(BaseModel):
@@ -40,16 +49,17 @@ class TransactionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: int = Field(ge=1, le=3)
-    body: str = Field(max_length=2_000, pattern=r"^(0x)?[0-9a-fA-F]*$")
-    nonce: int = Field(ge=0, lt=2**64)
-    signature: str = Field(max_length=200, pattern=r"^(0x)?[0-9a-fA-F]*$")
+    body: str = Field(max_length=2_000, pattern=HEX_PATTERN)
+    # 2^53: the largest integer a JSON reader that uses doubles keeps exact
+    nonce: int = Field(ge=0, le=2**53)
+    signature: str = Field(max_length=200, pattern=HEX_PATTERN)
 
 
 class SignatureIn(BaseModel):
     """An agent's BLS co-signature (48 bytes, hex), or with ``refuse`` its signed refusal."""
 
     model_config = ConfigDict(extra="forbid")
-    signature: str = Field(max_length=200, pattern=r"^(0x)?[0-9a-fA-F]*$")
+    signature: str = Field(max_length=200, pattern=HEX_PATTERN)
     refuse: bool = False
 
 
@@ -104,7 +114,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
             }
 
     @app.get("/l2/accounts/{address}", responses=responses(*COMMON, 404))
-    def account(address: Annotated[str, Path(max_length=42)]) -> dict[str, Any]:
+    def account(address: AddressPath) -> dict[str, Any]:
         """An account's index, balance and nonces."""
         parsed = Address.from_hex(address)
         with lock:
@@ -118,7 +128,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
                     "has_bls_key": any(found.bls_key)}  # fmt: skip
 
     @app.get("/l2/channels/{channel_id}", responses=responses(*COMMON, 404))
-    def channel(channel_id: Annotated[str, Path(max_length=66)]) -> dict[str, Any]:
+    def channel(channel_id: ChannelId) -> dict[str, Any]:
         """A channel inside the rollup, by id: its index, parties, funds and status."""
         cid = Hash32.from_hex(channel_id)  # malformed: a 400 saying what to send
         with lock:
@@ -133,7 +143,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
             return channel_json(found, renter.address, provider.address)
 
     @app.get("/l2/accounts/{address}/channels", responses=responses(*COMMON, 404))
-    def channels_of(address: Annotated[str, Path(max_length=42)]) -> list[dict[str, Any]]:
+    def channels_of(address: AddressPath) -> list[dict[str, Any]]:
         """The channels an account pays from as renter, newest first (at most 100)."""
         parsed = Address.from_hex(address)
         with lock:
@@ -176,15 +186,16 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
             ) from None
         return [r.to_json() for r in found]
 
-    @app.post("/l2/cosign/{request_id}", responses=responses(*COMMON, 404))
+    @app.post("/l2/cosign/{account_index}/{request_id}", responses=responses(*COMMON, 404))
     def cosign_answer(
-        request_id: Annotated[str, Path(min_length=32, max_length=32, pattern="^[0-9a-f]+$")],
+        account_index: AccountIndex,
+        request_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
         answer: SignatureIn,
     ) -> dict[str, Any]:
         """An agent's co-signature, or its signed refusal; it must verify against the
         account's registered BLS key for this request's message."""
         outcome = desk.answer(request_id, _hex(answer.signature, "signature"),
-                              refuse=answer.refuse)  # fmt: skip
+                              refuse=answer.refuse, account=account_index)  # fmt: skip
         if outcome == "gone":
             raise NotFound(
                 f"co-signature request {request_id} is not open",
@@ -208,7 +219,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
 
     @app.get("/l2/exits", responses=responses(*COMMON))
     def exits(
-        address: Annotated[str, Query(max_length=42)],
+        address: Annotated[str, Query(pattern=ADDRESS_PATTERN)],
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[dict[str, Any]]:
         """The withdrawals of ``address`` (newest ``limit``), and whether each can be

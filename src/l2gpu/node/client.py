@@ -153,4 +153,4 @@ class L2Client:
         signed = refusal_message(message) if refuse else message
         answer = {"signature": "0x" + self.bls.sign(signed).hex(), "refuse": refuse}
         with contextlib.suppress(NodeError):  # timed out: the next round asks again
-            self._post(f"/l2/cosign/{request['request']}", answer)
+            self._post(f"/l2/cosign/{request['account']}/{request['request']}", answer)

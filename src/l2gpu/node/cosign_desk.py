@@ -153,15 +153,17 @@ class CoSignDesk:
         with self._lock:
             return len(self._waiters)
 
-    def answer(self, request_id: str, signature: bytes, *, refuse: bool = False) -> AnswerOutcome:
+    def answer(
+        self, request_id: str, signature: bytes, *, refuse: bool = False, account: int | None = None
+    ) -> AnswerOutcome:
         """Record an agent's signature (or signed refusal) if it verifies.
 
-        ``gone``: no such request (never posted, answered, or timed out);
-        ``invalid``: the signature is not the account's over this request's message.
+        ``gone``: no such request for ``account`` (never posted, answered, or timed
+        out); ``invalid``: the signature is not the account's over the request's message.
         """
         with self._lock:
             request = self._pending.get(request_id)
-        if request is None:
+        if request is None or (account is not None and request.ask.account != account):
             return "gone"
         # A pairing check (about 2 ms): outside the lock, so the sealing thread and
         # other agents do not wait on it.

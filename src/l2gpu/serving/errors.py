@@ -20,6 +20,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from l2gpu.core.errors import L2gpuError
 
 
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+HEX_PATTERN = r"^(0x)?[0-9a-fA-F]*$"
+PATTERN_WORDS = {
+    ADDRESS_PATTERN: "0x followed by 40 hex digits",
+    HASH_PATTERN: "0x followed by 64 hex digits",
+    HEX_PATTERN: "hex digits, 0x first",
+}
+"""How an error names what a pattern asks for (a regex is not an answer for users)."""
+
+
 class ErrorOut(BaseModel):
     """Every error body: what was wrong, what to do, and the HTTP status."""
 
@@ -120,7 +131,8 @@ def describe_validation_error(error: Any) -> str:
     elif kind == "string_too_short":
         expected = f"at least {context.get('min_length')} characters"
     elif kind == "string_pattern_mismatch":
-        expected = f"of the form {context.get('pattern')}"
+        pattern = str(context.get("pattern"))
+        expected = PATTERN_WORDS.get(pattern, f"of the form {pattern}")
     elif kind == "extra_forbidden":
         return f"{field} is not a field of this request"
     if expected is None:
