@@ -15,7 +15,10 @@ import pytest
 from l2gpu.l1 import Chain, compile_contract
 from l2gpu.l1.embedded import start_embedded_chain
 
+from .parts import missing_part
+
 REPO = Path(__file__).resolve().parents[1]
+
 ANVIL = REPO / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 # anvil's well-known dev keys (mnemonic "test test ... junk"): funded on anvil only.
 ANVIL_KEYS = [
@@ -77,7 +80,7 @@ def anvil_url() -> Iterator[str]:
     """A real anvil node on loopback (installed by `make tools`)."""
     binary = shutil.which("anvil") or (str(ANVIL) if ANVIL.exists() else None)
     if binary is None:
-        pytest.skip("anvil is not installed: run 'make tools' (needs npm on linux-x86_64)")
+        missing_part("anvil is not installed: run 'make tools' (needs npm on linux-x86_64)")
     port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--host", "127.0.0.1", "--silent", "--chain-id", "31337"],
@@ -124,14 +127,25 @@ def database_url(
 
     Yields ``(url, schema)`` for :func:`l2gpu.db.open_database`.
     """
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'l2gpu.db'}", None
+    yield from _database(request.param, tmp_path)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str | None]]:
+    """As ``database_url``, shared by the tests of one module (property tests that
+    send hundreds of requests to one server)."""
+    yield from _database(request.param, tmp_path_factory.mktemp("db"))
+
+
+def _database(kind: str, folder: Path) -> Iterator[tuple[str, str | None]]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'l2gpu.db'}", None
         return
     reason = _postgres_reachable()
     if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(reason + " (CI must reach it)")
-        pytest.skip(reason)
+        missing_part(reason)
     import uuid
 
     import sqlalchemy

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.parts import missing_part
 
 from l2gpu.analytics import datasets
 from l2gpu.cli.main import main
@@ -17,7 +18,7 @@ DATA = datasets.data_root()
 @pytest.fixture(autouse=True)
 def _need_data() -> None:
     if not DATA.is_dir():
-        pytest.skip(f"shared data sets not found at {DATA}")
+        missing_part(f"shared data sets not found at {DATA}")
 
 
 @pytest.fixture

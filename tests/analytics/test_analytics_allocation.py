@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.parts import missing_part
 
 from l2gpu.analytics import datasets
 from l2gpu.analytics.allocation.policies import POLICIES, make_policy
@@ -18,7 +19,7 @@ JOBS = 6_000
 def philly():
     # Module-scoped, so it runs before conftest's per-test skip: check the data here too.
     if not datasets.data_root().is_dir():
-        pytest.skip("shared data sets not found")
+        missing_part("shared data sets not found")
     trace = load_trace("philly").head(JOBS)
     # A cluster small enough for queues to form on this slice.
     return trace, 200
