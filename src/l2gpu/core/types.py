@@ -13,7 +13,7 @@ says what is wrong and what to do.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import NewType
 
 from l2gpu.core.crypto.keccak import keccak256
@@ -45,7 +45,12 @@ _UNITS: dict[str, int] = {
     "ether": 10**18,
     "eth": 10**18,
 }
-_AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9_]+)?)\s*([a-zA-Z]*)\s*$")
+# Matched against the stripped text with fullmatch: one blank run between number and
+# unit, so that no input makes the engine backtrack over blanks twice (quadratic time).
+_AMOUNT = re.compile(r"([0-9][0-9_]*(?:\.[0-9_]+)?)\s*([a-zA-Z]*)")
+MAX_AMOUNT_TEXT = 200
+"""Longer amount texts are refused before they are parsed (a uint256 has 78 digits)."""
+_UINT256_DIGITS = len(str(UINT256_MAX))
 _HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _HEX64 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
@@ -65,44 +70,66 @@ def parse_wei(text: str) -> Wei:
     """Parse an amount such as ``"1000"``, ``"2 gwei"`` or ``"1.5 ether"`` into wei.
 
     A bare number is wei. A fraction must come out as a whole number of wei
-    (``"0.5 wei"`` is rejected rather than rounded).
+    (``"0.5 wei"`` is rejected rather than rounded). The arithmetic is exact, on
+    integers: no digit is ever rounded away.
     """
-    match = _AMOUNT.match(text) if isinstance(text, str) else None
     fix = "write a number with an optional unit, e.g. 1000, 2 gwei or 1.5 ether"
+    if not isinstance(text, str):
+        raise InvalidValue("amount", text, "it is not text", fix)
+    if len(text) > MAX_AMOUNT_TEXT:
+        raise InvalidValue(
+            "amount", text, f"it is too long ({len(text)} characters)", "write a shorter number"
+        )
+    match = _AMOUNT.fullmatch(text.strip())
     if match is None:
         raise InvalidValue("amount", text, "it is not a number with an optional unit", fix)
     number, unit = match.group(1).replace("_", ""), (match.group(2) or "wei").lower()
     if unit not in _UNITS:
         known = ", ".join(sorted(_UNITS))
         raise InvalidValue("amount", text, f"unknown unit '{unit}'", f"use one of: {known}")
-    try:
-        scaled = Decimal(number) * _UNITS[unit]
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only digits
-        raise InvalidValue("amount", text, "it is not a number", fix) from exc
-    if scaled != scaled.to_integral_value():
+    whole, _, fraction = number.partition(".")
+    whole, fraction = whole.lstrip("0"), fraction.rstrip("0")
+    # The largest unit is 10**18 wei: more decimals than that are below one wei, and
+    # more whole digits than a uint256 has cannot fit. Both checks keep int() small.
+    if len(fraction) > len(str(max(_UNITS.values()))) - 1:
+        raise InvalidValue(
+            "amount", text, "it is not a whole number of wei", "use fewer decimal places"
+        )
+    if len(whole) > _UINT256_DIGITS:
+        raise InvalidValue("amount", text, "it does not fit in 256 bits", "pass a smaller amount")
+    scaled, remainder = divmod(int(whole + fraction or "0") * _UNITS[unit], 10 ** len(fraction))
+    if remainder:
         raise InvalidValue(
             "amount", text, "it is not a whole number of wei", "use fewer decimal places"
         )
     if scaled > UINT256_MAX:
         raise InvalidValue("amount", text, "it does not fit in 256 bits", "pass a smaller amount")
-    return Wei(int(scaled))
+    return Wei(scaled)
 
 
-_DURATION = re.compile(r"^\s*([0-9]+)\s*([smhd]?)\s*$")
+_DURATION = re.compile(r"([0-9]+)\s*([smhd]?)")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = 2**64 - 1
+"""The longest duration, in seconds: timestamps and periods are uint64 on chain."""
 
 
 def parse_duration(text: str) -> Seconds:
     """Parse ``"90"``, ``"90s"``, ``"15m"``, ``"2h"`` or ``"7d"`` into whole seconds."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
+    fix = "write e.g. 90, 15m, 2h or 7d"
+    problem = "it is not a whole number with an optional unit s, m, h or d"
+    if not isinstance(text, str):
+        raise InvalidValue("duration", text, problem, fix)
+    # fullmatch on the stripped text: no backtracking over blanks (see _AMOUNT).
+    match = _DURATION.fullmatch(text.strip()) if len(text) <= MAX_AMOUNT_TEXT else None
     if match is None:
-        raise InvalidValue(
-            "duration",
-            text,
-            "it is not a whole number with an optional unit s, m, h or d",
-            "write e.g. 90, 15m, 2h or 7d",
-        )
-    return Seconds(int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+        raise InvalidValue("duration", text, problem, fix)
+    digits = match.group(1).lstrip("0")
+    if len(digits) > len(str(MAX_DURATION)):  # before int(): a long number is no duration
+        raise InvalidValue("duration", text, "it is too long", "write at most 2**64 - 1 seconds")
+    seconds = int(digits or "0") * _DURATION_UNITS[match.group(2)]
+    if seconds > MAX_DURATION:
+        raise InvalidValue("duration", text, "it is too long", "write at most 2**64 - 1 seconds")
+    return Seconds(seconds)
 
 
 def format_wei(amount: int) -> str:

@@ -19,7 +19,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from l2gpu.core.errors import L2gpuError
 
-
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 HEX_PATTERN = r"^(0x)?[0-9a-fA-F]*$"

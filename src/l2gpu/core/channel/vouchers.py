@@ -4,15 +4,19 @@ A voucher is the renter's signature over ``(channelId, amount)`` where amount is
 the *cumulative* sum paid so far; the newest (highest) voucher wins. The EIP-712
 domain names the chain and the manager contract, and the message names the
 channel, so a voucher never validates on another chain, contract or channel.
+
+Vouchers and approvals come from peers: recovering their signer never raises. A
+malformed signature, a channel id that is not 32 bytes or an amount outside uint256
+(no valid signature can exist over it) all give None, "signed by nobody".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l2gpu.core.crypto.eip712 import Eip712Domain, TypedDataSchema
+from l2gpu.core.crypto.eip712 import Eip712Domain, TypedDataError, TypedDataSchema
 from l2gpu.core.crypto.secp256k1 import PrivateKey
-from l2gpu.core.errors import SignatureError
+from l2gpu.core.errors import InvalidValue, SignatureError
 from l2gpu.core.types import Address, ChainId, Hash32, Wei
 
 DOMAIN_NAME = "l2gpu channels"
@@ -22,6 +26,10 @@ VOUCHER = TypedDataSchema({"Voucher": [("channelId", "bytes32"), ("amount", "uin
 COOPERATIVE_CLOSE = TypedDataSchema(
     {"CooperativeClose": [("channelId", "bytes32"), ("amount", "uint256")]}, "CooperativeClose"
 )
+
+
+_MALFORMED = (SignatureError, InvalidValue, TypedDataError)
+"""What recovering the signer of a peer's message raises when any part of it is malformed."""
 
 
 def channel_domain(chain_id: ChainId, contract: Address) -> Eip712Domain:
@@ -38,12 +46,13 @@ class Voucher:
     signature: bytes
 
     def signer(self, domain: Eip712Domain) -> Address | None:
-        """Who signed it under ``domain``; None if the signature is malformed."""
+        """Who signed it under ``domain``; None if the signature, the channel id or the
+        amount is malformed."""
         try:
             return VOUCHER.recover(
                 domain, {"channelId": self.channel_id, "amount": self.amount}, self.signature
             )
-        except SignatureError:
+        except _MALFORMED:
             return None
 
     def to_json(self) -> dict[str, str | int]:
@@ -71,8 +80,9 @@ def sign_cooperative_close(
 def cooperative_close_signer(
     domain: Eip712Domain, cid: Hash32, amount: Wei, signature: bytes
 ) -> Address | None:
-    """Who approved a cooperative close; None if the signature is malformed."""
+    """Who approved a cooperative close; None if the signature, the channel id or the
+    amount is malformed."""
     try:
         return COOPERATIVE_CLOSE.recover(domain, {"channelId": cid, "amount": amount}, signature)
-    except SignatureError:
+    except _MALFORMED:
         return None

@@ -33,6 +33,11 @@ _INT = re.compile(r"^int([0-9]+)$")
 _BYTES_N = re.compile(r"^bytes([0-9]+)$")
 
 
+MAX_TYPE = 256
+"""Longest type or field name: bounds the digits int() reads (``uint``, ``bytes``, array
+sizes) and the nesting of arrays, which the encoders follow by recursion."""
+
+
 class TypedDataError(L2gpuError):
     """A typed-data schema or message does not follow EIP-712."""
 
@@ -76,12 +81,18 @@ class TypedDataSchema:
 
     def __init__(self, types: Mapping[str, Sequence[tuple[str, str]]], primary_type: str) -> None:
         """Check ``types`` (struct name -> [(field name, field type)]) and compile encoders."""
-        self.types: dict[str, tuple[tuple[str, str], ...]] = {
-            name: tuple((str(f), str(t)) for f, t in fields) for name, fields in types.items()
-        }
-        if primary_type not in self.types:
+        try:
+            self.types: dict[str, tuple[tuple[str, str], ...]] = {
+                str(name): tuple((str(f), str(t)) for f, t in fields)
+                for name, fields in types.items()
+            }
+        except (AttributeError, TypeError, ValueError) as exc:
             raise TypedDataError(
-                f"primary type '{primary_type}' is not among the defined types",
+                f"types must map struct names to lists of (name, type) pairs: {exc}"
+            ) from exc
+        if not isinstance(primary_type, str) or primary_type not in self.types:
+            raise TypedDataError(
+                f"primary type {str(primary_type)[:40]!r} is not among the defined types",
                 f"define it or choose one of: {', '.join(sorted(self.types))}",
             )
         self.primary_type = primary_type
@@ -167,7 +178,7 @@ class TypedDataSchema:
     # -- compiling encoders ------------------------------------------------------
 
     def _field_encoder(self, field_type: str) -> Encoder:
-        array = _ARRAY.match(field_type)
+        array = _ARRAY.fullmatch(field_type)
         if array:
             inner = self._field_encoder(array.group(1))
             length = int(array.group(2)) if array.group(2) else None
@@ -178,7 +189,7 @@ class TypedDataSchema:
 
 
 def _base_type(field_type: str) -> str:
-    while (array := _ARRAY.match(field_type)) is not None:
+    while (array := _ARRAY.fullmatch(field_type)) is not None:
         field_type = array.group(1)
     return field_type
 
@@ -186,12 +197,17 @@ def _base_type(field_type: str) -> str:
 def _check_struct(
     name: str, fields: tuple[tuple[str, str], ...], types: Mapping[str, object]
 ) -> None:
-    if not _IDENT.match(name):
-        raise TypedDataError(f"type name '{name}' is not an identifier")
+    if len(name) > MAX_TYPE or not _IDENT.fullmatch(name):
+        raise TypedDataError(f"type name '{name[:40]}' is not an identifier")
     seen: set[str] = set()
     for field, field_type in fields:
-        if not _IDENT.match(field):
-            raise TypedDataError(f"{name}: field name '{field}' is not an identifier")
+        if len(field) > MAX_TYPE or not _IDENT.fullmatch(field):
+            raise TypedDataError(f"{name}: field name '{field[:40]}' is not an identifier")
+        if len(field_type) > MAX_TYPE:
+            raise TypedDataError(
+                f"{name}: the type of '{field}' is {len(field_type)} characters long",
+                f"use a type of at most {MAX_TYPE} characters",
+            )
         if field in seen:
             raise TypedDataError(f"{name}: field '{field}' is defined twice")
         seen.add(field)
@@ -221,15 +237,15 @@ def _atomic_encoder(field_type: str) -> Encoder:
         return _encode_string
     if field_type == "bytes":
         return _encode_dynamic_bytes
-    if m := _UINT.match(field_type):
+    if m := _UINT.fullmatch(field_type):
         bits = int(m.group(1))
         _check_bits(field_type, bits)
         return _uint_encoder(bits)
-    if m := _INT.match(field_type):
+    if m := _INT.fullmatch(field_type):
         bits = int(m.group(1))
         _check_bits(field_type, bits)
         return _int_encoder(bits)
-    if m := _BYTES_N.match(field_type):
+    if m := _BYTES_N.fullmatch(field_type):
         size = int(m.group(1))
         if not 1 <= size <= 32:
             raise TypedDataError(f"unknown type '{field_type}': bytesN takes 1 <= N <= 32")
@@ -292,7 +308,12 @@ def _encode_bool(value: Any) -> bytes:
 def _encode_string(value: Any) -> bytes:
     if not isinstance(value, str):
         raise InvalidValue("string", value, "it is not text", "pass a str")
-    return keccak256(value.encode("utf-8"))
+    try:
+        return keccak256(value.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate, as JSON's "\ud800" decodes to
+        raise InvalidValue(
+            "string", value, "it is not Unicode text (a lone surrogate)", "pass valid text"
+        ) from None
 
 
 def _encode_dynamic_bytes(value: Any) -> bytes:

@@ -108,7 +108,12 @@ def encode(amount: int, fmt: FloatFormat = AMOUNT) -> bytes:
 
 
 def decode(data: bytes, fmt: FloatFormat = AMOUNT) -> int:
-    """Inverse of :func:`encode`."""
+    """Inverse of :func:`encode`. ``data`` is exactly ``fmt.size`` bytes: more would
+    give an exponent of any size, and ``10 ** exponent`` would never finish."""
+    if len(data) != fmt.size:
+        raise InvalidValue(
+            "packed amount", data, f"it is {len(data)} bytes, not {fmt.size}", "pass the L1 bytes"
+        )
     packed = int.from_bytes(data, "big")
     return (packed & fmt.max_mantissa) * _pow10(packed >> fmt.mantissa_bits)
 

@@ -28,7 +28,9 @@ malformed bytes with a named :class:`CodecError` and never crashes.
 
 A commitment holds 1 to :data:`MAX_COMMITMENT_TXS` transactions: the L1 contract
 checks every batch's framing at submission (``Rollup.submit_batch``) with the same
-bound, and a fraud proof re-executes one commitment, whose cost grows with it.
+bound, and a fraud proof re-executes one commitment, whose cost grows with it. A
+batch consumes at most :data:`MAX_L1_OPS` queue operations and holds at most
+``MAX_SEGMENTS - 1`` commitments, as on L1: bytes that L1 refuses never decode.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ MAX_COMMITMENT_TXS = 32
 MAX_CLOSES = 16
 """At most this many cooperative closes per commitment (Rollup.MAX_CLOSES): each adds a
 channel read to the proof of a bad co-signature, which must stay under 3,000,000 gas."""
+MAX_SEGMENTS = 1024
+"""Rollup.MAX_SEGMENTS: segment 0 (the L1 operations) and at most 1,023 commitments."""
+MAX_L1_OPS = 64
+"""Rollup.MAX_L1_OPS: a dispute's reply carries one root per operation of segment 0."""
 SIGNATURE_SIZE, ROOT_SIZE = 48, 32
 OP_OPEN, OP_TOP_UP, OP_CLOSE, OP_START, OP_VOUCHER, OP_PROVIDER, OP_SETTLE = range(1, 8)
 
@@ -162,6 +168,8 @@ def encode_tx(kind: int, tx: UserTx) -> bytes:
 
 def decode_tx(kind: int, body: bytes) -> UserTx:
     """One transaction from its body bytes (the inverse of :func:`encode_tx`)."""
+    if kind not in (KIND_TRANSFER, KIND_WITHDRAW, KIND_CHANNEL):
+        raise CodecError(f"codec: unknown commitment kind {kind}")
     reader = _Reader(body)
     tx = _decode_tx(reader, kind)
     if not reader.done:
@@ -185,9 +193,14 @@ def split_batch(data: bytes) -> tuple[Batch, tuple[bytes, ...]]:
         raise CodecError("codec: unknown batch version")
     fee_recipient = reader.uint(3, "fee recipient")
     deposits = reader.uint(4, "deposit count")
+    if deposits > MAX_L1_OPS:
+        raise CodecError(f"codec: too many L1 operations in one batch ({deposits} > {MAX_L1_OPS})")
     deposits_root = reader.take(ROOT_SIZE, "deposits root") if deposits else b""
-    commitments, raw = [], []
+    commitments: list[Commitment] = []
+    raw: list[bytes] = []
     while not reader.done:
+        if len(commitments) == MAX_SEGMENTS - 1:
+            raise CodecError(f"codec: too many commitments (a batch holds {MAX_SEGMENTS - 1})")
         start = reader.position
         commitments.append(_decode_commitment(reader))
         raw.append(data[start : reader.position])

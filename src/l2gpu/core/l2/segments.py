@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from l2gpu.core.crypto.keccak import keccak256
+from l2gpu.core.l2.codec import MAX_L1_OPS as MAX_L1_OPS
+from l2gpu.core.l2.codec import MAX_SEGMENTS as MAX_SEGMENTS
 from l2gpu.core.l2.codec import Batch, split_batch
 
-# Rollup.MAX_SEGMENTS: segment 0 and at most 1,023 commitments per batch.
-MAX_SEGMENTS = 1024
-# Rollup.MAX_L1_OPS: a dispute's reply carries one root per operation of segment 0.
-MAX_L1_OPS = 64
+# MAX_SEGMENTS (segment 0 and at most 1,023 commitments per batch) and MAX_L1_OPS live
+# in the codec, which refuses batches beyond them; they are re-exported here.
 ZERO_LEAF = bytes(32)
 
 

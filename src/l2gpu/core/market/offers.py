@@ -11,9 +11,14 @@ Validation (:func:`validate_offer`) is one check per line, each raising
     OfferError (L2gpuError)
     ├── a price that is zero, negative or does not fit in 128 bits
     ├── a GPU count, memory, CPU, RAM, disk or bandwidth out of range
+    ├── a GPU name or location that is empty, too long or not printable text
     ├── min duration above max duration, or a duration of zero
-    ├── an expiry that has passed
+    ├── an expiry that has passed (or does not fit in 64 bits), a nonce beyond 64 bits
+    ├── a chain id beyond 256 bits
     └── a signature not made by the offer's provider
+
+Every field is checked for its type and its EIP-712 range, so that an offer that
+validates can always be hashed: nothing but OfferError comes out of validation.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from l2gpu.core.crypto.eip712 import Eip712Domain, TypedDataSchema
+from l2gpu.core.crypto.eip712 import Eip712Domain, TypedDataError, TypedDataSchema
 from l2gpu.core.crypto.secp256k1 import PrivateKey
-from l2gpu.core.errors import L2gpuError, SignatureError
+from l2gpu.core.errors import InvalidValue, L2gpuError, SignatureError
 from l2gpu.core.types import Address, ChainId, OfferId, Seconds, Timestamp, Wei
 
 DOMAIN_NAME = "l2gpu market"
@@ -32,6 +37,9 @@ MAX_PRICE = Wei(2**128 - 1)
 """Prices are uint128 on chain (as channel amounts are): anything larger overflows."""
 MAX_GPUS = 1024
 MAX_DURATION = Seconds(365 * 86_400)
+MAX_UINT64 = 2**64 - 1
+MAX_NAME = 64
+MAX_LOCATION = 16
 
 OFFER = TypedDataSchema(
     {
@@ -135,10 +143,11 @@ class SignedOffer:
         return offer_id_of(self.digest)
 
     def signer(self) -> Address | None:
-        """Who signed the terms; None if the signature is malformed."""
+        """Who signed the terms; None if the signature is malformed, or if the terms or
+        the chain id are out of their EIP-712 ranges (no signature can be valid then)."""
         try:
             return OFFER.recover(market_domain(self.chain_id), self.terms.message(), self.signature)
-        except SignatureError:
+        except (SignatureError, InvalidValue, TypedDataError):
             return None
 
 
@@ -156,8 +165,10 @@ def sign_offer(key: PrivateKey, terms: OfferTerms, chain_id: ChainId) -> SignedO
 
 def validate_terms(terms: OfferTerms, now: Timestamp) -> None:
     """Check the terms of an offer; raise :class:`OfferError` naming the first bad field."""
+    if not isinstance(terms.provider, Address):
+        raise OfferError(f"provider {terms.provider!r} is not an address", "give 20 bytes")
     price = terms.price_per_gpu_second
-    if isinstance(price, bool) or not isinstance(price, int):
+    if not _is_int(price):
         raise OfferError(f"price {price!r} is not an integer", "give the price in whole wei")
     if price <= 0:
         raise OfferError(
@@ -169,40 +180,58 @@ def validate_terms(terms: OfferTerms, now: Timestamp) -> None:
             f"price per GPU-second {price} wei overflows 128 bits",
             "set a price below 2**128 wei per GPU-second",
         )
-    if not 1 <= terms.num_gpus <= MAX_GPUS:
+    if not _is_int(terms.num_gpus) or not 1 <= terms.num_gpus <= MAX_GPUS:
         raise OfferError(
-            f"an offer holds 1 to {MAX_GPUS} GPUs, got {terms.num_gpus}", "offer fewer GPUs"
+            f"an offer holds 1 to {MAX_GPUS} GPUs, got {terms.num_gpus!r}", "offer fewer GPUs"
         )
     _check_size("GPU memory (GB)", terms.gpu_ram_gb, 0)
     _check_size("CPU cores", terms.cpu_cores, 1)
     _check_size("RAM (GB)", terms.ram_gb, 0)
     _check_size("disk (GB)", terms.disk_gb, 0)
     _check_size("bandwidth (Mbps)", terms.bandwidth_mbps, 0)
-    if not terms.gpu_name or len(terms.gpu_name) > 64 or " " in terms.gpu_name:
+    name = terms.gpu_name
+    if not _is_text(name, MAX_NAME) or " " in name:
         raise OfferError(
-            f"GPU name {terms.gpu_name!r} must be 1-64 characters without spaces",
+            f"GPU name {name!r} must be 1-{MAX_NAME} printable characters without spaces",
             "write it like RTX_4090 or H100_SXM",
         )
-    if not terms.location or len(terms.location) > 16:
+    if not _is_text(terms.location, MAX_LOCATION):
         raise OfferError(
-            f"location {terms.location!r} must be 1-16 characters", "use a code such as EU or US"
+            f"location {terms.location!r} must be 1-{MAX_LOCATION} printable characters",
+            "use a code such as EU or US",
         )
-    if not 1 <= terms.min_duration <= terms.max_duration <= MAX_DURATION:
+    low, high = terms.min_duration, terms.max_duration
+    if not (_is_int(low) and _is_int(high) and 1 <= low <= high <= MAX_DURATION):
         raise OfferError(
-            f"durations must satisfy 1 <= min ({terms.min_duration} s) <= max "
-            f"({terms.max_duration} s) <= {MAX_DURATION} s",
+            f"durations must satisfy 1 <= min ({low!r} s) <= max ({high!r} s) <= {MAX_DURATION} s",
             "fix --min-duration / --max-duration",
+        )
+    if not _is_int(terms.expires_at) or terms.expires_at > MAX_UINT64:
+        raise OfferError(
+            f"expiry {terms.expires_at!r} is not a time in 64 bits",
+            "give the expiry in whole seconds since 1970",
         )
     if terms.expires_at <= now:
         raise OfferError(
             f"offer expired at {terms.expires_at} (now {now})",
             "publish a fresh offer with a later expiry",
         )
+    if not isinstance(terms.declared, bool):
+        raise OfferError(f"declared {terms.declared!r} is not true or false", "give a boolean")
+    if not _is_int(terms.nonce) or not 0 <= terms.nonce <= MAX_UINT64:
+        raise OfferError(
+            f"nonce {terms.nonce!r} is not a whole number in 64 bits", "use 0 <= nonce < 2**64"
+        )
 
 
 def validate_offer(offer: SignedOffer, now: Timestamp) -> None:
     """Check terms and signature of ``offer``; raise :class:`OfferError` if either is bad."""
     validate_terms(offer.terms, now)
+    if not _is_int(offer.chain_id) or not 0 <= offer.chain_id < 2**256:
+        raise OfferError(
+            f"chain id {offer.chain_id!r} is not a whole number in 256 bits",
+            "sign the offer for the market's chain",
+        )
     if offer.signer() != offer.terms.provider:
         raise OfferError(
             f"offer is not signed by its provider {offer.terms.provider}",
@@ -210,6 +239,16 @@ def validate_offer(offer: SignedOffer, now: Timestamp) -> None:
         )
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_text(value: object, longest: int) -> bool:
+    """Printable text of 1 to ``longest`` characters: no control characters, no line
+    breaks, no lone surrogates (which have no UTF-8 form to hash)."""
+    return isinstance(value, str) and 1 <= len(value) <= longest and value.isprintable()
+
+
 def _check_size(name: str, value: int, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value < 2**32:
+    if not _is_int(value) or not low <= value < 2**32:
         raise OfferError(f"{name} {value!r} is out of range", f"give a whole number >= {low}")

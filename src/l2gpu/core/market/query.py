@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from difflib import get_close_matches
 from functools import partial
 from typing import Any
@@ -117,6 +117,13 @@ def parse_filter(query: str) -> list[Condition]:
 def parse_sort(text: str) -> list[SortKey]:
     """Parse ``price_per_hour,-reliability`` (a leading or trailing ``-`` sorts
     descending, ``+`` ascending) into sort keys."""
+    if len(text) > MAX_QUERY:
+        raise FilterError(
+            f"sort is {len(text)} characters long",
+            f"keep it under {MAX_QUERY}",
+            column=MAX_QUERY,
+            token="",
+        )
     keys: list[SortKey] = []
     column = 1
     for part in text.split(","):
@@ -195,6 +202,10 @@ class _Parser:
 
     def condition(self) -> Condition:
         name = self.take("a field name")
+        # "a and b" reads naturally; and is implied anyway. Skipped in a loop, not by
+        # recursion: a query of a thousand ands must not exhaust the stack.
+        while name.kind == "word" and name.text.lower() in ("and", "&&"):
+            name = self.take("a field name")
         if name.kind != "word":
             raise FilterError(
                 f"expected a field name, found {name.text!r}",
@@ -202,8 +213,6 @@ class _Parser:
                 column=name.column,
                 token=name.text,
             )
-        if name.text.lower() in ("and", "&&"):
-            return self.condition()  # "a and b" reads naturally; and is implied anyway
         field = FIELDS.get(name.text.lower())
         if field is None:
             raise _unknown_field(name.text, name.column)
@@ -265,9 +274,9 @@ class _Parser:
         if field.kind == Kind.INT:
             ints: set[int] = set()
             for v in values:
-                d = _decimal(field, v) * field.scale
-                if d == d.to_integral_value():
-                    ints.add(int(d))
+                floor, ceil = _bounds(field, _decimal(field, v))
+                if floor == ceil:
+                    ints.add(floor)
             return Condition(field.name, op, frozenset(ints))
         raise FilterError(
             f"{field.name} does not take a list",
@@ -303,9 +312,7 @@ def _normalise(field: Field, op: Token, value: Token) -> Condition:
     if field.kind == Kind.FLOAT:
         names = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
         return Condition(field.name, names[symbol], float(number))
-    bound = number * field.scale
-    floor = int(bound.to_integral_value(ROUND_FLOOR))
-    ceil = int(bound.to_integral_value(ROUND_CEILING))
+    floor, ceil = _bounds(field, number)
     exact = floor == ceil
     if symbol == "<=":
         return Condition(field.name, "le", floor)
@@ -340,6 +347,17 @@ def _decimal(field: Field, token: Token) -> Decimal:
             token=token.text,
         )
     return value
+
+
+def _bounds(field: Field, number: Decimal) -> tuple[int, int]:
+    """Floor and ceiling of ``number`` in the field's base units, exactly.
+
+    In integers, not in Decimal arithmetic: a Decimal product is rounded to the
+    context's precision (28 digits by default, and whatever an imported library set
+    it to), which moved bounds of long numbers."""
+    numerator, denominator = number.as_integer_ratio()
+    scaled = numerator * field.scale
+    return scaled // denominator, -(-scaled // denominator)
 
 
 def _text(token: Token) -> str:

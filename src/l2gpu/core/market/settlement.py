@@ -7,10 +7,12 @@ reads it back to check and close the channel on its own rail.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from l2gpu.core.channel import ChannelParams
-from l2gpu.core.errors import L2gpuError
+from l2gpu.core.errors import InvalidValue, L2gpuError
 from l2gpu.core.types import ZERO_ADDRESS, Address, Seconds
 
 MIN_CHALLENGE_PERIOD = 3600
@@ -23,15 +25,54 @@ SETTLEMENTS = ("channel-l1", "hybrid")
 inside the rollup."""
 
 
-def params_of(channel: dict[str, Any]) -> ChannelParams:
-    """The channel's terms from a lease's channel description."""
+_SALT = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_DIGITS = re.compile(r"[0-9]{1,78}")
+_FIX = "send the channel description that the l2gpu client wrote ('l2gpu rent')"
+
+
+def params_of(channel: Mapping[str, Any]) -> ChannelParams:
+    """The channel's terms from a lease's channel description (JSON from a peer).
+
+    Raises :class:`InvalidValue` (a ValueError) naming the first field that is
+    missing or malformed: addresses as 0x hex, the challenge period a whole number
+    of seconds below 2**256 (a JSON integer or decimal digits), the salt 32 bytes of hex.
+    """
+    if not isinstance(channel, Mapping):
+        raise InvalidValue("channel description", channel, "it is not a JSON object", _FIX)
     return ChannelParams(
-        Address.from_hex(channel["renter"]),
-        Address.from_hex(channel["provider"]),
+        Address.from_hex(_field(channel, "renter")),
+        Address.from_hex(_field(channel, "provider")),
         token=Address.from_hex(channel.get("token", ZERO_ADDRESS.checksum)),
-        challenge_period=Seconds(int(channel["challenge_period"])),
-        salt=bytes.fromhex(str(channel["salt"]).removeprefix("0x")),
+        challenge_period=Seconds(_whole_number(channel, "challenge_period")),
+        salt=_salt(channel),
     )
+
+
+def _field(channel: Mapping[str, Any], name: str) -> Any:
+    if name not in channel:
+        raise InvalidValue("channel description", dict(channel), f"it has no '{name}'", _FIX)
+    return channel[name]
+
+
+def _whole_number(channel: Mapping[str, Any], name: str) -> int:
+    value = _field(channel, name)
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**256:
+        raise InvalidValue(
+            f"channel {name.replace('_', ' ')}",
+            value,
+            "it is not a whole number below 2**256",
+            _FIX,
+        )
+    return value
+
+
+def _salt(channel: Mapping[str, Any]) -> bytes:
+    value = _field(channel, "salt")
+    if not isinstance(value, str) or not _SALT.fullmatch(value):
+        raise InvalidValue("channel salt", value, "it is not 32 bytes of 0x hex", _FIX)
+    return bytes.fromhex(value.removeprefix("0x"))
 
 
 def describe_channel(
@@ -53,12 +94,14 @@ def describe_channel(
     }
 
 
-def settlement_of(channel: dict[str, Any]) -> str:
+def settlement_of(channel: Mapping[str, Any]) -> str:
     """The description's settlement design (descriptions without one are L1 channels)."""
+    if not isinstance(channel, Mapping):
+        raise InvalidValue("channel description", channel, "it is not a JSON object", _FIX)
     return str(channel.get("settlement", "channel-l1"))
 
 
-def check_description(channel: dict[str, Any]) -> str:
+def check_description(channel: Mapping[str, Any]) -> str:
     """The settlement of a renter's channel description, refusing unknown designs,
     tokens other than ether and challenge periods below :data:`MIN_CHALLENGE_PERIOD`."""
     settlement = settlement_of(channel)
@@ -73,11 +116,11 @@ def check_description(channel: dict[str, Any]) -> str:
     return settlement
 
 
-def terms_problem(channel: dict[str, Any]) -> str | None:
+def terms_problem(channel: Mapping[str, Any]) -> str | None:
     """Why a channel's terms cannot pay for a lease (token, challenge period), or None."""
     try:
         params = params_of(channel)
-    except (KeyError, ValueError, TypeError) as exc:
+    except InvalidValue as exc:
         return f"the channel description is incomplete or malformed: {exc}"
     if params.token != ZERO_ADDRESS:
         return "leases are paid in ether: the channel's token must be the zero address"
