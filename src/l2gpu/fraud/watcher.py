@@ -151,7 +151,12 @@ class Watcher:
             self.blocked_at = index if self.blocked_at is None else self.blocked_at
             return
         data = bytes(params["_data"])
-        batch, raw = split_batch(data)
+        try:
+            batch, raw = split_batch(data)
+        except CodecError as exc:  # L1 checked the framing: the codec and L1 disagree
+            self.log.append(f"batch {index} cannot be decoded ({exc}): watching stops there")
+            self.blocked_at = index if self.blocked_at is None else self.blocked_at
+            return
         start = int(self.rollup.contract.call("batch_queue_end", index - 1))
         self.posted[index] = PostedBatch(index, int(args["serial"]), Address.from_hex(
             str(args["proposer"])), data, batch, raw, start, int(args["queue_end"]))  # fmt: skip

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from l2gpu.core.l2.codec import decode_tx, encode_tx, kind_of
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.codec import CodecError, decode_tx, encode_tx, kind_of
 from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw, L1Operation
 from l2gpu.core.types import Address, Wei
@@ -39,6 +40,14 @@ from l2gpu.node.cosigning import Silence
 
 if TYPE_CHECKING:
     from l2gpu.node.sequencer import SealReport
+
+
+_RESTORE = "restore the node's database from a backup, or start a new node database"
+
+
+class DamagedRecord(L2gpuError):
+    """A log record that does not decode: the log was damaged or written by another
+    version."""
 
 
 class WriteAheadLog:
@@ -87,9 +96,14 @@ def encode_envelope(envelope: Envelope) -> bytes:
 
 
 def decode_envelope(data: bytes) -> Envelope:
-    """Inverse of :func:`encode_envelope`."""
+    """Inverse of :func:`encode_envelope`; :class:`DamagedRecord` if it is not one."""
+    if len(data) < 75:
+        raise DamagedRecord(f"an envelope record of {len(data)} bytes is too short", _RESTORE)
     kind, nonce, signature = data[0], int.from_bytes(data[1:9], "big"), data[9:74]
-    return Envelope(decode_tx(kind, data[74:]), nonce, signature)
+    try:
+        return Envelope(decode_tx(kind, data[74:]), nonce, signature)
+    except CodecError as exc:
+        raise DamagedRecord(f"an envelope record does not decode: {exc}", _RESTORE) from exc
 
 
 def encode_l1_op(op: L1Operation) -> bytes:
@@ -101,7 +115,11 @@ def encode_l1_op(op: L1Operation) -> bytes:
 
 
 def decode_l1_op(data: bytes) -> L1Operation:
-    """Inverse of :func:`encode_l1_op`."""
+    """Inverse of :func:`encode_l1_op`; :class:`DamagedRecord` if it is not one."""
+    sizes = {1: 205, 2: 61}
+    if not data or sizes.get(data[0]) != len(data):
+        raise DamagedRecord(f"an L1 operation record of {len(data)} bytes does not decode",
+                            _RESTORE)  # fmt: skip
     index, address = int.from_bytes(data[1:9], "big"), Address(data[9:29])
     amount = Wei(int.from_bytes(data[29:61], "big"))
     if data[0] == 1:
