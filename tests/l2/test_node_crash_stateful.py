@@ -141,9 +141,11 @@ class NodeUnderKills(RuleBasedStateMachine):
                           cosigners=self.cosigners, clock=lambda: self.now)  # fmt: skip
         wal = node.wal
         append, append_many, submit = wal.append, wal.append_many, rollup.submit
+        group = wal.append_envelopes
         wal.append = lambda *a: crashes.step("append", lambda: append(*a))  # type: ignore[method-assign]
         wal.append_many = lambda *a: crashes.step("seal", lambda: append_many(*a))  # type: ignore[method-assign]
         rollup.submit = lambda *a: crashes.step("post", lambda: submit(*a))  # type: ignore[method-assign]
+        node.group_commit._write = lambda *a: crashes.step("append", lambda: group(*a))
         node.recover()
         return node
 

@@ -30,6 +30,7 @@ from l2gpu.core.l2.transactions import L1Operation
 from l2gpu.core.types import ChainId, Timestamp
 from l2gpu.l1 import Receipt
 from l2gpu.node.cosigning import CoSigners, SilenceBox
+from l2gpu.node.group_commit import GroupCommit
 from l2gpu.node.recovery import recover
 from l2gpu.node.rollup_client import RollupClient
 from l2gpu.node.sequencer import SealReport, Sequencer
@@ -91,6 +92,9 @@ class RollupNode:
         self.post_receipts: dict[int, Receipt] = {}
         self.post_modes: dict[int, str] = {}
         self.unposted: deque[Unposted] = deque()
+        self.group_commit: GroupCommit[Envelope] = GroupCommit(
+            self.wal.append_envelopes, self._durable, self._not_logged
+        )
         self.health = Health()
         self._waiting_since: float | None = None
 
@@ -112,12 +116,27 @@ class RollupNode:
         return len(fresh)
 
     def submit(self, envelope: Envelope) -> int:
-        """Check, log, then accept a transaction; the returned number is the acknowledgement."""
+        """Check, log, then accept a transaction; the returned number is the acknowledgement.
+
+        The log write is a group commit shared with concurrent submitters
+        (:mod:`l2gpu.node.group_commit`); the sender's nonce is reserved meanwhile, so
+        its next transaction is checked against it.
+        """
         with self.lock:
             self.sequencer.check(envelope)  # raises Rejected: nothing is logged
-            sequence = self.wal.append("envelope", encode_envelope(envelope))
-            self.sequencer.enqueue(envelope, sequence)
-            return sequence
+            self.sequencer.reserve(envelope.tx.sender)
+            ticket = self.group_commit.add(encode_envelope(envelope), envelope)
+        return self.group_commit.wait(ticket)
+
+    def _durable(self, envelopes: list[Envelope], numbers: list[int]) -> None:
+        with self.lock:  # in log order: the next group waits for this one
+            for envelope, number in zip(envelopes, numbers, strict=True):
+                self.sequencer.enqueue(envelope, number, reserved=True)
+
+    def _not_logged(self, envelopes: list[Envelope], _error: BaseException) -> None:
+        with self.lock:
+            for envelope in envelopes:
+                self.sequencer.release(envelope.tx.sender)
 
     def batch_due(self, *, max_transactions: int, max_age: float, now: float) -> bool:
         """Seal now? When enough transactions wait (size) or the oldest waited long (age)."""

@@ -171,14 +171,25 @@ class Sequencer:
         except (CodecError, InvalidValue) as exc:
             raise Rejected(f"the transaction cannot be encoded: {exc}") from exc
 
-    def enqueue(self, envelope: Envelope, sequence: int | None = None) -> int:
+    def enqueue(
+        self, envelope: Envelope, sequence: int | None = None, *, reserved: bool = False
+    ) -> int:
         """Queue an envelope already checked (or logged before a restart); return its
-        sequence number (``sequence`` if given: the node passes its log's)."""
+        sequence number (``sequence`` if given: the node passes its log's). ``reserved``:
+        its sender's nonce was already counted by :meth:`reserve`."""
         self._sequence = max(self._sequence + 1, sequence or 0)
         self.mempool.append(Pending(envelope, self._sequence))
-        sender = envelope.tx.sender
-        self.pending_per_sender[sender] = self.pending_per_sender.get(sender, 0) + 1
+        if not reserved:
+            self.reserve(envelope.tx.sender)
         return self._sequence
+
+    def reserve(self, sender: int) -> None:
+        """Count one more pending transaction of ``sender`` (its next nonce moves on)."""
+        self.pending_per_sender[sender] = self.pending_per_sender.get(sender, 0) + 1
+
+    def release(self, sender: int) -> None:
+        """Undo :meth:`reserve` for a transaction that was never queued."""
+        self._settle_pending_of(sender)
 
     def submit(self, envelope: Envelope) -> int:
         """Check and queue a transaction; return its sequence number."""
@@ -346,7 +357,9 @@ class Sequencer:
         return BlockContext(Timestamp(self._last_timestamp), self.fee_recipient)
 
     def _settle_pending(self, item: Pending) -> None:
-        sender = item.envelope.tx.sender
+        self._settle_pending_of(item.envelope.tx.sender)
+
+    def _settle_pending_of(self, sender: int) -> None:
         left = self.pending_per_sender.get(sender, 1) - 1
         if left:
             self.pending_per_sender[sender] = left
