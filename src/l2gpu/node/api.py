@@ -192,8 +192,9 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         request_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
         answer: SignatureIn,
     ) -> dict[str, Any]:
-        """An agent's co-signature, or its signed refusal; it must verify against the
-        account's registered BLS key for this request's message."""
+        """An agent's co-signature (checked when the round closes), or its signed refusal
+        (checked now); only one that verifies against the account's registered BLS key
+        for this request's message counts."""
         outcome = desk.answer(request_id, _hex(answer.signature, "signature"),
                               refuse=answer.refuse, account=account_index)  # fmt: skip
         if outcome == "gone":
@@ -202,9 +203,14 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
                 "fetch the open requests again; the transaction may be resubmitted",
             )
         if outcome == "invalid":
-            raise ApiError("the signature is not the account's BLS signature of this request",
+            raise ApiError("the signature is not a BLS signature (or a refusal that verifies)",
                            "sign the request's message with the account's BLS key")  # fmt: skip
-        return {"ok": True}
+        if outcome == "busy":
+            raise RateLimited("this request already holds four answers to check",
+                              "answer only your own account's requests")  # fmt: skip
+        # Checked against the account's key when the round closes: only a signature
+        # that verifies counts; any other is dropped and blamed on no one.
+        return {"ok": True, "checked": "when the round closes"}
 
     @app.get("/l2/batches", responses=responses(*COMMON))
     def batches(

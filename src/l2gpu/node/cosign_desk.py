@@ -11,7 +11,14 @@ or a signed refusal.
 An answer counts only if it verifies against the key the account registered on
 L1, for that request's exact message: anyone may read the requests, but only the
 account can answer them, so nobody can make the sequencer drop or blame another
-account's transaction. A wrong answer is refused and the request stays open.
+account's transaction. Bytes that are no curve point are refused at once (400);
+a well-formed signature is kept as a candidate (at most four per request; when
+they are full, the four are checked at once and the wrong ones dropped, so a
+forger cannot crowd out the owner) and checked when the round closes: all the
+first candidates of a commitment in one aggregate check (two pairings for up to
+32 signers, instead of a pairing per answer), and one by one only when that
+fails. A wrong candidate is dropped and the request waits for a right one until
+the deadline. Refusals are rare and checked when they arrive.
 
 Waiting agents are bounded (in all and per account); a long-poll over the bound
 is refused with 429 instead of queueing without end.
@@ -27,17 +34,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from l2gpu.core.crypto.bls import aggregate, is_signature, verify_aggregate_same_message
 from l2gpu.core.l2.codec import encode_tx, kind_of
 from l2gpu.node.cosigning import REFUSED, Answer, Ask, check_answer
 
 MAX_WAITERS = 512
 MAX_WAITERS_PER_ACCOUNT = 4
 
-AnswerOutcome = Literal["accepted", "gone", "invalid"]
+AnswerOutcome = Literal["accepted", "gone", "invalid", "busy"]
 
 
 class TooManyWaiters(Exception):
     """More agents long-poll than the desk serves at once."""
+
+
+MAX_CANDIDATES = 4
 
 
 @dataclass
@@ -48,6 +59,7 @@ class CoSignRequest:
     ask: Ask
     answer: Answer = None
     answered: bool = False
+    candidates: list[bytes] = field(default_factory=list)
     created: float = field(default_factory=time.monotonic)
 
     def to_json(self) -> dict[str, object]:
@@ -93,20 +105,37 @@ class CoSignDesk:
     # -- the sequencer's side -----------------------------------------------------
 
     def collect(self, asks: Sequence[Ask]) -> list[Answer]:
-        """Post a request per ask; return the answers (None where none came in time)."""
+        """Post a request per ask; return the answers (None where none verified in time)."""
         requests = [CoSignRequest(secrets.token_hex(16), ask) for ask in asks]
+        deadline = time.monotonic() + self.timeout
         with self._lock:
             for request in requests:
                 self._pending[request.id] = request
             self._wake({request.ask.account for request in requests})
-            deadline = time.monotonic() + self.timeout
-            while not all(r.answered for r in requests):
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._answered.wait(left):
+        try:
+            while True:
+                with self._lock:
+                    while not all(r.answered or r.candidates for r in requests):
+                        left = deadline - time.monotonic()
+                        if left <= 0 or not self._answered.wait(left):
+                            break
+                    unchecked = [(r, list(r.candidates)) for r in requests
+                                 if not r.answered and r.candidates]  # fmt: skip
+                if not unchecked:
                     break
-            for request in requests:
-                self._pending.pop(request.id, None)
-            return [r.answer if r.answered else None for r in requests]
+                verdicts = _check_candidates(unchecked)  # pairings, outside the lock
+                with self._lock:
+                    for request, good, bad in verdicts:
+                        request.candidates = [c for c in request.candidates if c not in bad]
+                        if good is not None and not request.answered:
+                            request.answer, request.answered = good, True
+                if all(r.answered for r in requests) or time.monotonic() >= deadline:
+                    break
+        finally:
+            with self._lock:
+                for request in requests:
+                    self._pending.pop(request.id, None)
+        return [r.answer if r.answered else None for r in requests]
 
     def _wake(self, accounts: set[int]) -> None:
         for waiter in self._waiters:
@@ -156,26 +185,69 @@ class CoSignDesk:
     def answer(
         self, request_id: str, signature: bytes, *, refuse: bool = False, account: int | None = None
     ) -> AnswerOutcome:
-        """Record an agent's signature (or signed refusal) if it verifies.
+        """Take an agent's signature (checked when the round closes) or signed refusal
+        (checked now).
 
-        ``gone``: no such request for ``account`` (never posted, answered, or timed
-        out); ``invalid``: the signature is not the account's over the request's message.
+        ``gone``: no such open request for ``account``; ``invalid``: not a signature
+        (or a refusal that does not verify); ``busy``: the request already holds its
+        most candidates.
         """
         with self._lock:
             request = self._pending.get(request_id)
         if request is None or (account is not None and request.ask.account != account):
             return "gone"
-        # A pairing check (about 2 ms): outside the lock, so the sealing thread and
-        # other agents do not wait on it.
-        if not check_answer(request.ask, signature, refuse=refuse):
+        if refuse:
+            # A pairing check (about 2 ms) outside the lock.
+            if not check_answer(request.ask, signature, refuse=True):
+                return "invalid"
+        elif not is_signature(signature):
             return "invalid"
+        with self._lock:
+            full = list(request.candidates) if len(request.candidates) >= MAX_CANDIDATES else []
+        if full:  # someone is filling the slots: check them now and drop the wrong ones
+            wrong = [c for c in full if not check_answer(request.ask, c, refuse=False)]
+            with self._lock:
+                request.candidates = [c for c in request.candidates if c not in wrong]
         with self._lock:
             if request.answered or request_id not in self._pending:
                 return "gone"
-            request.answer = REFUSED if refuse else bytes(signature)
-            request.answered = True
+            if refuse:
+                request.answer, request.answered = REFUSED, True
+            elif len(request.candidates) >= MAX_CANDIDATES:
+                return "busy"
+            else:
+                request.candidates.append(bytes(signature))
             self._answered.notify_all()
         return "accepted"
+
+
+def _check_candidates(
+    unchecked: list[tuple[CoSignRequest, list[bytes]]],
+) -> list[tuple[CoSignRequest, bytes | None, list[bytes]]]:
+    """For each request, its first candidate that verifies (or None) and the wrong ones
+    seen: per message one aggregate check of every request's first candidate, and
+    one by one only when that fails."""
+    by_message: dict[bytes, list[tuple[CoSignRequest, list[bytes]]]] = {}
+    for request, candidates in unchecked:
+        by_message.setdefault(request.ask.message, []).append((request, candidates))
+    verdicts: list[tuple[CoSignRequest, bytes | None, list[bytes]]] = []
+    for message, group in by_message.items():
+        firsts = [candidates[0] for _, candidates in group]
+        keys = [request.ask.bls_key for request, _ in group]
+        if verify_aggregate_same_message(keys, message, aggregate(firsts)):
+            verdicts.extend(
+                (request, first, []) for (request, _), first in zip(group, firsts, strict=True)
+            )
+            continue
+        for request, candidates in group:
+            good, bad = None, []
+            for signature in candidates:
+                if check_answer(request.ask, signature, refuse=False):
+                    good = signature
+                    break
+                bad.append(signature)
+            verdicts.append((request, good, bad))
+    return verdicts
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -108,6 +108,15 @@ def verify_aggregate_same_message(
     return bool(final_verify(miller_loop(point, _G2_GENERATOR), miller_loop(hashed, apk)))
 
 
+def is_signature(data: bytes) -> bool:
+    """True if ``data`` is a compressed G1 point (a signature's shape; not whose)."""
+    try:
+        _signature_point(bytes(data))
+    except SignatureError:
+        return False
+    return True
+
+
 def verify_possession(public_key: bytes, proof: bytes) -> bool:
     """True if ``proof`` shows possession of the secret behind ``public_key``."""
     try:
