@@ -67,12 +67,22 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="address the API listens on")
     api_port: int = Field(default=8600, ge=1, le=65535, description="port of the API")
+    api_origin: str | None = Field(
+        default=None,
+        description="origin clients reach the market API at (scheme://host[:port]), which "
+        "sign-in messages name; unset means http://api_host:api_port as served",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
 
     @field_validator("l1_rpc")
     @classmethod
     def _check_rpc_url(cls, value: str | None) -> str | None:
         return None if value in (None, "") else check_rpc_url(value)
+
+    @field_validator("api_origin")
+    @classmethod
+    def _check_api_origin(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else check_origin(value)
 
     @field_validator("private_key")
     @classmethod
@@ -121,6 +131,34 @@ def check_rpc_url(value: str) -> str:
     except ValueError as exc:
         raise InvalidValue("L1 RPC URL", value, "its port is not a number in 0-65535", fix) from exc
     return value
+
+
+def check_origin(value: str) -> str:
+    """``value`` without a trailing slash if it is an http(s) origin: a scheme, a host,
+    perhaps a port, and nothing else; else raise InvalidValue."""
+    fix = "give the API's public origin, such as https://market.example.org or http://10.0.0.5:8600"
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https"):
+        raise InvalidValue("API origin", value, "the scheme must be http or https", fix)
+    if not parsed.hostname:
+        raise InvalidValue("API origin", value, "it names no host", fix)
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment or parsed.username:
+        raise InvalidValue("API origin", value, "an origin has no path, query or user", fix)
+    try:
+        _ = parsed.port
+    except ValueError as exc:
+        raise InvalidValue("API origin", value, "its port is not a number in 0-65535", fix) from exc
+    return value.rstrip("/")
+
+
+def api_origin(settings: Settings, host: str | None = None, port: int | None = None) -> str:
+    """The market API's origin: the ``api_origin`` setting, else the host and port it is
+    served on (``host``/``port`` when given, else ``api_host``/``api_port``)."""
+    if settings.api_origin:
+        return settings.api_origin
+    host = host or settings.api_host
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
+    return f"http://{shown}:{port or settings.api_port}"
 
 
 def _config_file() -> Path | None:

@@ -18,12 +18,13 @@ def free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_on_loopback(app: Any, what: str) -> tuple[Any, str]:
-    """Run ``app`` under uvicorn in a daemon thread; return the server and its URL once
-    it listens (``server.should_exit = True`` stops it)."""
+def serve_on_loopback(app: Any, what: str, port: int | None = None) -> tuple[Any, str]:
+    """Run ``app`` under uvicorn in a daemon thread (on ``port``, else a free one);
+    return the server and its URL once it listens (``server.should_exit = True`` stops
+    it)."""
     import uvicorn
 
-    port = free_loopback_port()
+    port = port or free_loopback_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     threading.Thread(target=server.run, name=what, daemon=True).start()
     deadline = time.monotonic() + 20

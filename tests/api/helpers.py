@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from l2gpu.api.app import create_app
@@ -109,3 +114,41 @@ def rent(
             "channel": channel(renter, provider, deposit),
         },
     )
+
+
+@contextmanager
+def served(
+    database_url: tuple[str, str | None], **options: Any
+) -> Iterator[tuple[str, MarketService, Clock]]:
+    """The market API under a real uvicorn on loopback (threads, a connection pool, the
+    database's own locking), with an injected clock; stopped on exit."""
+    from l2gpu.loopback import serve_on_loopback
+
+    url, schema = database_url
+    clock = Clock()
+    service = MarketService(open_database(url, schema=schema), chain_id=CHAIN, clock=clock)
+    server, base = serve_on_loopback(
+        create_app(service, **{"rate": 0, "sweep_every": None, **options}), "market API"
+    )
+    try:
+        yield base, service, clock
+    finally:
+        server.should_exit = True
+
+
+def at_once(
+    base: str, requests: list[tuple[str, str, dict[str, Any], dict[str, str]]]
+) -> list[Any]:
+    """Send ``(method, path, json, headers)`` requests in parallel threads, released together
+    by a barrier once every thread holds an open connection; return the replies in order."""
+    barrier = threading.Barrier(len(requests))
+
+    def one(request: tuple[str, str, dict[str, Any], dict[str, str]]) -> Any:
+        method, path, body, headers = request
+        with httpx.Client(base_url=base, timeout=60) as http:
+            http.get("/health")  # open the connection before the race starts
+            barrier.wait()
+            return http.request(method, path, json=body, headers=headers)
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        return list(pool.map(one, requests))

@@ -176,7 +176,9 @@ def test_a_job_that_fails_at_start_costs_nothing(database_url) -> None:
     provider, renter = login(client, PROVIDER), login(client, RENTER)
     offer = publish(client, PROVIDER, provider)
     lid = rent(client, RENTER, renter, offer, PROVIDER.address).json()["id"]
-    client.post(f"/agent/leases/{lid}/events", json={"kind": "accepted"}, headers=provider)
+    # The agent found the channel on its rail: the failure counts in its record.
+    accepted = {"kind": "accepted", "channel_verified": True}
+    client.post(f"/agent/leases/{lid}/events", json=accepted, headers=provider)
     reply = client.post(
         f"/agent/leases/{lid}/events",
         headers=provider,

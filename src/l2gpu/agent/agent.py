@@ -4,9 +4,10 @@ One :meth:`ProviderAgent.step` does everything due now, so tests drive the agent
 with a simulated clock and the daemon calls it a few times a second:
 
 1. a heartbeat (once per second) with the machine's inventory;
-2. new leases: accept, check the channel through the agent's rail (on L1 or
-   inside the rollup: :mod:`l2gpu.payments.rails`), start the job; a job that
-   cannot start is reported and costs nothing;
+2. new leases: check the channel through the agent's rail (on L1 or inside the
+   rollup: :mod:`l2gpu.payments.rails`), accept the lease saying the rail vouched
+   for its channel, start the job; a job that cannot start is reported and costs
+   nothing;
 3. running leases, once per second: sample the job (running or paused), meter
    it, report the seconds, feed them to the :class:`~l2gpu.payments.payee.Payee`
    with the newest voucher; pause the job when unpaid seconds reach the grace
@@ -205,12 +206,15 @@ class ProviderAgent(ChannelClosing):
             )
             self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"])
             return
-        if status == "requested":
-            self.client.report(lease_id, "accepted")
+        # The channel is checked before the lease is accepted, and the acceptance says
+        # whether the rail vouched for it: the market counts a lease in this provider's
+        # record only then, so leases on made-up channels cannot lower its reliability.
         problem = self._check_channel(info, now)
         if problem is not None:
             self.client.report(lease_id, "start_failed", reason=problem)
             return
+        if status == "requested":
+            self.client.report(lease_id, "accepted", channel_verified=self.rail is not None)
         try:
             self.backend.start(self._spec(info))
         except JobStartError as exc:

@@ -1,16 +1,22 @@
 """Accounts: sign-in with Ethereum (EIP-4361) for a bearer token, and token checks.
 
 A nonce is issued once, lives five minutes and is burnt by its first use, so a
-signed message cannot be replayed. Tokens are 32 random bytes; only their
-Keccak hash is stored, so a copy of the database grants no access.
+signed message cannot be replayed: the burn is one conditional UPDATE (``used`` from
+false to true) and a session row is unique per nonce, so concurrent logins with one
+message get one token on any database. The message is bound to the API's origin:
+its domain must be the origin's host (and port), its URI the origin itself, so a
+message signed for another site does not sign in here. Tokens are 32 random bytes;
+only their Keccak hash is stored, so a copy of the database grants no access.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from l2gpu.api.errors import Unauthorized
@@ -21,16 +27,20 @@ from l2gpu.db.market_models import AuthNonce, SessionRow
 
 NONCE_TTL = 300
 TOKEN_TTL = 86_400
+MAX_TOKEN = 128
+"""Longer bearer tokens are refused unhashed (ours are 43 characters)."""
 
 
 class Accounts:
     """Issues nonces and tokens; resolves a token to its address."""
 
     def __init__(
-        self, engine: Engine, *, domain: str, chain_id: int, clock: Callable[[], int]
+        self, engine: Engine, *, origin: str, chain_id: int, clock: Callable[[], int]
     ) -> None:
         self.engine = engine
-        self.domain = domain
+        self.origin = origin.rstrip("/")
+        # EIP-4361: the domain is the RFC 3986 authority (host and port) of the origin.
+        self.domain = urlsplit(self.origin).netloc
         self.chain_id = chain_id
         self.clock = clock
         self._cache: dict[bytes, tuple[Address, int]] = {}
@@ -45,7 +55,7 @@ class Accounts:
         return SignInMessage(
             self.domain,
             address,
-            f"http://{self.domain}",
+            self.origin,
             self.chain_id,
             nonce,
             Timestamp(now),
@@ -61,22 +71,53 @@ class Accounts:
             )
         except SignInError as exc:
             raise Unauthorized(exc.what, exc.fix) from exc
+        if signed.uri.rstrip("/") != self.origin:
+            raise Unauthorized(
+                f"the sign-in message's URI is {signed.uri}, not this API's origin {self.origin}",
+                "sign the message that POST /auth/nonce of this API returns",
+            )
         token = secrets.token_urlsafe(32)
         expires = now + TOKEN_TTL
-        with Session(self.engine) as session, session.begin():
-            row = session.get(AuthNonce, signed.nonce)
-            if row is None or row.used or row.issued_at < now - NONCE_TTL:
-                raise Unauthorized(
-                    "the sign-in nonce is unknown, used or expired",
-                    "ask for a new one with POST /auth/nonce and sign again",
+        spent = Unauthorized(
+            "the sign-in nonce is unknown, used or expired",
+            "ask for a new one with POST /auth/nonce and sign again",
+        )
+        try:
+            with Session(self.engine) as session, session.begin():
+                # One conditional UPDATE: of concurrent logins, only the first to
+                # reach the row sees used = false (PostgreSQL re-checks the condition
+                # after waiting for the row lock); the others change nothing.
+                burnt = session.execute(
+                    update(AuthNonce)
+                    .where(
+                        AuthNonce.nonce == signed.nonce,
+                        AuthNonce.used.is_(False),
+                        AuthNonce.issued_at >= now - NONCE_TTL,
+                    )
+                    .values(used=True)
                 )
-            row.used = True
-            session.add(
-                SessionRow(
-                    token_hash=_hash(token), address=bytes(signed.address), expires_at=expires
+                if burnt.rowcount != 1:  # type: ignore[attr-defined]
+                    raise spent
+                session.add(
+                    SessionRow(
+                        token_hash=_hash(token),
+                        address=bytes(signed.address),
+                        expires_at=expires,
+                        nonce=signed.nonce,
+                    )
                 )
-            )
+        except IntegrityError as exc:  # a second session for the nonce: the unique index
+            raise spent from exc
+        self._remember(_hash(token), signed.address, expires)
         return token, signed.address, expires
+
+    def cached(self, token: str) -> Address | None:
+        """The address of a token this process has seen valid, without a query; None
+        for one it has not (yet) checked. Cheap enough for every request."""
+        if not token or len(token) > MAX_TOKEN:
+            return None
+        hit = self._cache.get(_hash(token))
+        return hit[0] if hit is not None and hit[1] > self.clock() else None
 
     def address_of(self, token: str | None) -> Address:
         """The address a bearer token belongs to; :class:`Unauthorized` if none."""
@@ -86,6 +127,8 @@ class Accounts:
                 "sign in (POST /auth/nonce, then POST /auth/login) and send "
                 "'Authorization: Bearer <token>'",
             )
+        if len(token) > MAX_TOKEN:
+            raise Unauthorized("the bearer token is unknown or expired", "sign in again")
         key = _hash(token)
         now = self.clock()
         cached = self._cache.get(key)
@@ -96,10 +139,13 @@ class Accounts:
         if row is None or row.expires_at <= now:
             raise Unauthorized("the bearer token is unknown or expired", "sign in again")
         address = Address(row.address)
+        self._remember(key, address, row.expires_at)
+        return address
+
+    def _remember(self, key: bytes, address: Address, expires: int) -> None:
         if len(self._cache) > 10_000:
             self._cache.clear()  # bounded memory; misses only cost a query
-        self._cache[key] = (address, row.expires_at)
-        return address
+        self._cache[key] = (address, expires)
 
 
 def _hash(token: str) -> bytes:

@@ -1,10 +1,13 @@
 """The HTTP shell: routes over :class:`~l2gpu.api.service.MarketService` (OpenAPI at /docs).
 
-Authentication: ``POST /auth/nonce`` gives an EIP-4361 message to sign,
-``POST /auth/login`` trades the signed message for a bearer token. A renter sees
-and stops only its own leases and jobs; a provider changes only its own offers
-and reports only on leases it serves. Every error is a JSON body
-``{"error", "fix", "status"}``.
+Authentication: ``POST /auth/nonce`` gives an EIP-4361 message to sign, naming the
+API's origin; ``POST /auth/login`` trades the signed message for a bearer token
+(``HTTPBearer`` in the OpenAPI document). A renter sees and stops only its own
+leases and jobs; a provider changes only its own offers and reports only on leases
+it serves. Every error is a JSON body ``{"error", "fix", "status"}``, and every
+route lists in the OpenAPI document each status it can answer
+(:mod:`l2gpu.api.problems`); every input is range- and text-checked before use
+(:mod:`l2gpu.api.inputs`).
 """
 
 # No "from __future__ import annotations" here: FastAPI reads the route annotations
@@ -17,23 +20,56 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.convertors import Convertor, register_url_convertor
 
 from l2gpu import __version__
 from l2gpu.api import schemas as s
-from l2gpu.api.errors import body_of, status_of
+from l2gpu.api.inputs import ID_LIMIT, AddressText, Line
 from l2gpu.api.limits import BodyLimit, RateLimit
+from l2gpu.api.problems import error_responses as errors
+from l2gpu.api.problems import exact_bounds, install_handlers
 from l2gpu.api.records import offer_json
 from l2gpu.api.service import MarketService
-from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 
 MAX_BODY = 256 * 1024
 log = logging.getLogger(__name__)
+
+
+class _AddressConvertor(Convertor[str]):
+    """A path segment that is an address (so /providers/heartbeat is not one)."""
+
+    regex = "0x[0-9a-fA-F]{40}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("address", _AddressConvertor())
+
+# Ids are below 2**63 (a BIGINT); said with an exclusive power of two, which JSON
+# Schema tools reading numbers as doubles still read exactly.
+OfferId = Annotated[int, Path(ge=0, lt=ID_LIMIT, description="An offer's id")]
+LeaseId = Annotated[int, Path(ge=0, lt=ID_LIMIT, description="A lease's (and its job's) id")]
+# What a route that reads a body, or needs a token, may answer besides its own errors.
+BODY = (413, 422)
+SIGNED = (401,)
+_LOGS_200: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The chunks, or with follow=true a stream of NDJSON lines",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 
 def create_app(
@@ -64,30 +100,43 @@ def create_app(
         description="Rent GPUs by the second; pay with vouchers over payment channels.",
         lifespan=lifespan,
     )
-    _errors(app)
+    install_handlers(app)
 
-    def caller(authorization: Annotated[str | None, Header()] = None) -> Address:
-        token = authorization.removeprefix("Bearer ").strip() if authorization else None
-        return service.accounts.address_of(token)
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = exact_bounds(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    bearer = HTTPBearer(
+        auto_error=False,
+        description="A token from POST /auth/login (sign-in with Ethereum, EIP-4361)",
+    )
+
+    def caller(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Address:
+        return service.accounts.address_of(credentials.credentials if credentials else None)
 
     Caller = Annotated[Address, Depends(caller)]  # noqa: N806 - a type alias, FastAPI style
 
     # The two hottest read paths run on the event loop and skip FastAPI's response
     # encoding: they touch no database (search uses the cached index), so a thread
     # hop and jsonable_encoder would only add latency.
-    @app.get("/health", tags=["service"])
+    @app.get("/health", tags=["service"], responses=errors())
     async def health() -> JSONResponse:
         """Liveness and the market's chain."""
         return JSONResponse({"ok": True, "chain_id": service.chain_id, "version": __version__})
 
     # -- accounts ---------------------------------------------------------------
-    @app.post("/auth/nonce", tags=["accounts"])
+    @app.post("/auth/nonce", tags=["accounts"], responses=errors(400, *BODY))
     def nonce(body: s.NonceRequest) -> dict[str, Any]:
-        """An EIP-4361 message for ``address`` to sign (valid five minutes, used once)."""
+        """An EIP-4361 message for ``address`` to sign (valid five minutes, used once),
+        naming this API's origin as its domain and URI."""
         message = service.accounts.new_nonce(Address.from_hex(body.address))
         return {"message": message.text(), "nonce": message.nonce}
 
-    @app.post("/auth/login", tags=["accounts"])
+    @app.post("/auth/login", tags=["accounts"], responses=errors(401, *BODY))
     def login(body: s.LoginRequest) -> dict[str, Any]:
         """Trade a signed sign-in message for a bearer token."""
         token, address, expires = service.accounts.sign_in(
@@ -95,17 +144,17 @@ def create_app(
         )
         return {"token": token, "address": address.checksum, "expires_at": expires}
 
-    @app.get("/accounts/me", tags=["accounts"])
+    @app.get("/accounts/me", tags=["accounts"], responses=errors(*SIGNED))
     def me(who: Caller) -> dict[str, Any]:
         """Who the token belongs to, and its leases as renter or provider."""
         leases = service.leases.list_for(who)
         return {"address": who.checksum, "leases": len(leases)}
 
     # -- offers -----------------------------------------------------------------
-    @app.get("/offers", tags=["offers"])
+    @app.get("/offers", tags=["offers"], responses=errors(400, 422))
     async def search(
-        q: Annotated[str, Query(max_length=4096)] = "",
-        sort: Annotated[str, Query(max_length=256)] = "",
+        q: Annotated[Line, Query(max_length=4096, description="A filter expression")] = "",
+        sort: Annotated[Line, Query(max_length=256, description="Sort keys, e.g. -price")] = "",
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> JSONResponse:
         """Search active offers with the filter language (see docs/market.md)."""
@@ -115,87 +164,104 @@ def create_app(
         found = service.offers.search(q, sort, limit)
         return JSONResponse({"count": len(found), "offers": [offer_json(v) for v in found]})
 
-    @app.post("/offers", tags=["offers"], status_code=201)
+    @app.post(
+        "/offers",
+        tags=["offers"],
+        status_code=201,
+        responses=errors(400, 403, 409, *SIGNED, *BODY),
+    )
     def publish(body: s.OfferCreate, who: Caller) -> dict[str, Any]:
         """Publish an offer signed by the caller."""
         return offer_json(service.offers.publish(who, body.to_core()))
 
-    @app.get("/offers/{offer_id}", tags=["offers"])
-    def get_offer(offer_id: int) -> dict[str, Any]:
+    @app.get("/offers/{offer_id}", tags=["offers"], responses=errors(404, 422))
+    def get_offer(offer_id: OfferId) -> dict[str, Any]:
         """One offer, in any status."""
         return offer_json(service.offers.view(offer_id))
 
-    @app.delete("/offers/{offer_id}", tags=["offers"])
-    def withdraw(offer_id: int, who: Caller) -> dict[str, Any]:
+    @app.delete("/offers/{offer_id}", tags=["offers"], responses=errors(403, 404, 422, *SIGNED))
+    def withdraw(offer_id: OfferId, who: Caller) -> dict[str, Any]:
         """Withdraw one of the caller's offers."""
         service.offers.withdraw(who, offer_id)
         return {"id": str(offer_id), "status": "withdrawn"}
 
     # -- providers --------------------------------------------------------------
-    @app.get("/providers", tags=["providers"])
+    @app.get("/providers", tags=["providers"], responses=errors())
     def providers() -> list[dict[str, Any]]:
         """Every provider's public record: reliability, uptime, seconds delivered."""
         return service.offers.providers()
 
-    @app.get("/providers/{address}", tags=["providers"])
-    def provider(address: str) -> dict[str, Any]:
+    # Only an address matches the path parameter: /providers/heartbeat stays the
+    # heartbeat's path for every method (a GET there is a 405, not a bad address).
+    @app.get("/providers/{address:address}", tags=["providers"], responses=errors(400, 404, 422))
+    def provider(address: Annotated[AddressText, Path()]) -> dict[str, Any]:
         """One provider's public record."""
         return service.offers.provider(Address.from_hex(address))
 
-    @app.post("/providers/heartbeat", tags=["providers"])
+    @app.post("/providers/heartbeat", tags=["providers"], responses=errors(*SIGNED, *BODY))
     def heartbeat(body: s.Heartbeat, who: Caller) -> dict[str, Any]:
         """The caller's agent is alive; its inventory."""
-        return service.offers.heartbeat(who, body.inventory)
+        return service.offers.heartbeat(who, body.inventory.model_dump(exclude_none=True))
 
     # -- leases and jobs ----------------------------------------------------------
     def rent(body: s.LeaseCreate, who: Address) -> dict[str, Any]:
-        limit = body.max_price_per_gpu_second
         return service.leases.create(
             who,
-            offer_id=s.parse_int(body.offer_id),
+            offer_id=body.offer_id,
             duration=body.duration,
             job=body.job.model_dump(),
-            channel=body.channel,
-            max_price_per_gpu_second=None if limit is None else s.parse_int(limit),
+            channel=body.channel.model_dump(exclude_none=True),
+            max_price_per_gpu_second=body.max_price_per_gpu_second,
         )
 
-    @app.post("/leases", tags=["leases"], status_code=201)
+    renting = errors(400, 404, 409, *SIGNED, *BODY)
+
+    @app.post("/leases", tags=["leases"], status_code=201, responses=renting)
     def create_lease(body: s.LeaseCreate, who: Caller) -> dict[str, Any]:
         """Rent an offer for a duration, paid through the given channel, and submit a job."""
         return rent(body, who)
 
-    @app.post("/jobs", tags=["jobs"], status_code=201)
+    @app.post("/jobs", tags=["jobs"], status_code=201, responses=renting)
     def submit_job(body: s.LeaseCreate, who: Caller) -> dict[str, Any]:
         """Submit a job: the same as renting (one job per lease; the job id is the lease id)."""
         return rent(body, who)
 
-    @app.get("/leases", tags=["leases"])
-    @app.get("/jobs", tags=["jobs"])
+    @app.get("/leases", tags=["leases"], responses=errors(422, *SIGNED))
+    @app.get("/jobs", tags=["jobs"], responses=errors(422, *SIGNED))
     def list_leases(who: Caller, live: bool = False) -> list[dict[str, Any]]:
         """The caller's leases (as renter or provider), newest first."""
         return service.leases.list_for(who, live_only=live)
 
-    @app.get("/leases/{lease_id}", tags=["leases"])
-    @app.get("/jobs/{lease_id}", tags=["jobs"])
-    def get_lease(lease_id: int, who: Caller) -> dict[str, Any]:
+    mine = errors(403, 404, 422, *SIGNED)
+
+    @app.get("/leases/{lease_id}", tags=["leases"], responses=mine)
+    @app.get("/jobs/{lease_id}", tags=["jobs"], responses=mine)
+    def get_lease(lease_id: LeaseId, who: Caller) -> dict[str, Any]:
         """A lease and its job: status, metered seconds, amount due, best voucher."""
         return service.leases.get(who, lease_id)
 
-    @app.post("/leases/{lease_id}/vouchers", tags=["leases"])
-    def voucher(lease_id: int, body: s.VoucherIn, who: Caller) -> dict[str, Any]:
+    @app.post(
+        "/leases/{lease_id}/vouchers",
+        tags=["leases"],
+        responses=errors(400, 403, 404, *SIGNED, *BODY),
+    )
+    def voucher(lease_id: LeaseId, body: s.VoucherIn, who: Caller) -> dict[str, Any]:
         """Relay the renter's newest voucher to the provider."""
-        return service.leases.voucher(
-            who, lease_id, s.parse_int(body.amount), s.parse_hex(body.signature, 65)
-        )
+        return service.leases.voucher(who, lease_id, body.amount, s.parse_hex(body.signature, 65))
 
-    @app.post("/leases/{lease_id}/stop", tags=["leases"])
-    @app.post("/jobs/{lease_id}/stop", tags=["jobs"])
-    def stop(lease_id: int, who: Caller) -> dict[str, Any]:
+    @app.post("/leases/{lease_id}/stop", tags=["leases"], responses=mine)
+    @app.post("/jobs/{lease_id}/stop", tags=["jobs"], responses=mine)
+    def stop(lease_id: LeaseId, who: Caller) -> dict[str, Any]:
         """End the lease now and stop its job."""
         return service.leases.stop(who, lease_id)
 
-    @app.get("/jobs/{lease_id}/logs", tags=["jobs"])
-    def logs(lease_id: int, who: Caller, after: int = 0, follow: bool = False) -> Any:
+    @app.get("/jobs/{lease_id}/logs", tags=["jobs"], responses={**_LOGS_200, **mine})
+    def logs(
+        lease_id: LeaseId,
+        who: Caller,
+        after: Annotated[int, Query(ge=0, lt=ID_LIMIT)] = 0,
+        follow: bool = False,
+    ) -> Any:
         """The job's output after ``after``; with ``follow``, a stream of NDJSON lines
         that ends when the lease is over and every line has been sent."""
         chunks, done = service.leases.logs(who, lease_id, after)
@@ -206,14 +272,18 @@ def create_app(
         )
 
     # -- agent --------------------------------------------------------------------
-    @app.get("/agent/leases", tags=["agent"])
+    @app.get("/agent/leases", tags=["agent"], responses=errors(*SIGNED))
     def agent_leases(who: Caller) -> list[dict[str, Any]]:
         """The caller's live leases as a provider, with jobs and newest vouchers."""
         return service.leases.agent_work(who)
 
-    @app.post("/agent/leases/{lease_id}/events", tags=["agent"])
-    def agent_event(lease_id: int, body: s.AgentEvent, who: Caller) -> dict[str, Any]:
-        """Report a job event: accepted, started, start_failed, usage, exited, stopped."""
+    agent_post = errors(403, 404, *SIGNED, *BODY)
+
+    @app.post("/agent/leases/{lease_id}/events", tags=["agent"], responses=agent_post)
+    def agent_event(lease_id: LeaseId, body: s.AgentEvent, who: Caller) -> dict[str, Any]:
+        """Report a job event: accepted (with channel_verified once the agent found the
+        lease's channel open and funded on its rail), started, start_failed, usage,
+        exited, stopped."""
         return service.leases.agent_event(
             who,
             lease_id,
@@ -221,14 +291,18 @@ def create_app(
             seconds=body.seconds,
             exit_code=body.exit_code,
             reason=body.reason,
+            channel_verified=body.channel_verified,
         )
 
-    @app.post("/agent/leases/{lease_id}/logs", tags=["agent"])
-    def agent_logs(lease_id: int, body: s.LogChunks, who: Caller) -> dict[str, Any]:
-        """Append output of a lease's job."""
+    @app.post("/agent/leases/{lease_id}/logs", tags=["agent"], responses=agent_post)
+    def agent_logs(lease_id: LeaseId, body: s.LogChunks, who: Caller) -> dict[str, Any]:
+        """Append output of a lease's job (NUL and lone surrogates stored as U+FFFD)."""
         return {"seq": service.leases.agent_logs(who, lease_id, body.chunks)}
 
-    return RateLimit(BodyLimit(app, max_body), rate=rate, burst=burst)
+    limited = RateLimit(
+        BodyLimit(app, max_body), rate=rate, burst=burst, account_of=service.accounts.cached
+    )
+    return limited
 
 
 async def _sweeper(service: MarketService, every: float) -> None:
@@ -254,38 +328,3 @@ async def _follow(
             return
         if not chunks:
             await asyncio.sleep(0.5)
-
-
-def _errors(app: FastAPI) -> None:
-    @app.exception_handler(L2gpuError)
-    async def on_l2gpu_error(_request: Request, exc: L2gpuError) -> JSONResponse:
-        status = status_of(exc)
-        return JSONResponse(body_of(exc, status), status_code=status)
-
-    @app.exception_handler(RequestValidationError)
-    async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
-            for e in exc.errors()[:5]
-        )
-        body = {
-            "error": f"invalid request: {problems}",
-            "fix": "see the request schema at /docs",
-            "status": 422,
-        }
-        return JSONResponse(body, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        fix = "see the API at /docs" if exc.status_code == 404 else "check the request"
-        body = {"error": str(exc.detail), "fix": fix, "status": exc.status_code}
-        return JSONResponse(body, status_code=exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def on_bug(_request: Request, exc: Exception) -> JSONResponse:
-        body = {
-            "error": f"internal error: {type(exc).__name__}",
-            "fix": "this is a bug in l2gpu; report it with the request",
-            "status": 500,
-        }
-        return JSONResponse(body, status_code=500)

@@ -5,6 +5,16 @@ Every change to a lease goes through the core machine
 transaction: the row is read, the input applied, the new state and the side
 effects of its events (the offer back on the market, the provider's record, the
 job's status) written together.
+
+Concurrent requests: a transaction that changes a lease locks its row first
+(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's writers are serialised by
+``BEGIN IMMEDIATE``), the sweep skips rows another transaction holds, and what must
+be unique (a lease's channel, a log chunk's sequence number) has a unique index,
+so that a race ends in one success and a 409, never in two leases on one channel.
+
+A lease counts in its provider's record only if the provider's agent verified its
+channel on its rail (``channel_verified``): a renter cannot lower a provider's
+reliability with leases on channels that do not exist.
 """
 
 from __future__ import annotations
@@ -13,16 +23,25 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from l2gpu.api.errors import Conflict, Forbidden, NotFound
+from l2gpu.api.inputs import storable
 from l2gpu.api.offers import OfferBook
-from l2gpu.api.records import lease_of, record_of, store_lease, store_record, terms_of
+from l2gpu.api.records import (
+    lease_channel,
+    lease_json,
+    lease_of,
+    record_of,
+    store_lease,
+    store_record,
+    terms_of,
+)
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market import lease as lm
 from l2gpu.core.market.reputation import record_lease
-from l2gpu.core.market.settlement import check_description, describe_channel, params_of
 from l2gpu.core.types import Address, ChainId, Hash32, LeaseId, OfferId, Seconds, Timestamp, Wei
 from l2gpu.db.market_models import JobLog, JobRow, LeaseRow, OfferRow, Provider
 from l2gpu.db.models import encode_wei
@@ -56,10 +75,28 @@ class LeaseBook:
     ) -> dict[str, Any]:
         """Rent the whole offer ``offer_id`` for ``duration`` s and queue ``job`` on it."""
         now = self.clock()
+        try:
+            lease_id = self._create(
+                renter, offer_id, duration, job, channel, max_price_per_gpu_second, now
+            )
+        except IntegrityError as exc:
+            # Another request took the channel between our check and our insert: the
+            # unique index let only one of them commit.
+            raise self._channel_taken(str(channel.get("channel_id", ""))) from exc
+        return self.get(renter, lease_id)
+
+    def _create(
+        self,
+        renter: Address,
+        offer_id: int,
+        duration: int,
+        job: dict[str, Any],
+        channel: dict[str, Any],
+        max_price_per_gpu_second: int | None,
+        now: int,
+    ) -> int:
         with Session(self.engine) as session, session.begin():
-            query = select(OfferRow).where(OfferRow.offer_id == offer_id)
-            if self.engine.dialect.name == "postgresql":
-                query = query.with_for_update()
+            query = select(OfferRow).where(OfferRow.offer_id == offer_id).with_for_update()
             offer = session.scalars(query).first()
             if offer is None:
                 raise NotFound(f"no offer {offer_id}", "search offers with 'l2gpu offers search'")
@@ -76,18 +113,14 @@ class LeaseBook:
                 Timestamp(now),
                 max_price_per_gpu_second=limit,
             )
-            checked = _check_channel(channel, lease)
+            checked = lease_channel(channel, lease)
             # A channel pays for one lease: two leases on it would each count its deposit.
-            used = session.scalars(
-                select(LeaseRow).where(LeaseRow.renter == bytes(renter))
-            ).all()  # a renter's own leases; its channels are among them
-            for earlier in used:
-                if (earlier.channel or {}).get("channel_id") == checked["channel_id"]:
-                    raise Conflict(
-                        f"channel {checked['channel_id']} already pays for lease "
-                        f"{earlier.lease_id}",
-                        "open a new channel for each lease",
-                    )
+            channel_id = str(checked["channel_id"])
+            earlier = session.scalar(
+                select(LeaseRow.lease_id).where(LeaseRow.channel_id == channel_id)
+            )
+            if earlier is not None:
+                raise _paid_already(channel_id, earlier)
             row = LeaseRow(
                 offer_id=offer_id,
                 renter=bytes(renter),
@@ -101,6 +134,8 @@ class LeaseBook:
                 paid=encode_wei(0),
                 reason="",
                 channel=checked,
+                channel_id=channel_id,
+                channel_verified=False,
                 voucher_amount=encode_wei(0),
             )
             session.add(row)
@@ -116,16 +151,25 @@ class LeaseBook:
                     created_at=now,
                 )
             )
-            self.offers.set_status(session, offer_id, "leased")
-            lease_id = row.lease_id
-        return self.get(renter, lease_id)
+            if not self.offers.take(session, offer_id):
+                raise Conflict(f"offer {offer_id} was leased just now", "choose another offer")
+            return row.lease_id
+
+    def _channel_taken(self, channel_id: str) -> Conflict:
+        with Session(self.engine) as session:
+            earlier = session.scalar(
+                select(LeaseRow.lease_id).where(LeaseRow.channel_id == channel_id.lower())
+            )
+        if earlier is None:  # not the channel: the offer, taken by a concurrent lease
+            return Conflict("the offer was leased just now", "choose another offer")
+        return _paid_already(channel_id, earlier)
 
     def get(self, caller: Address, lease_id: int) -> dict[str, Any]:
         """A lease as its renter or provider sees it."""
         self.sweep(lease_id)
         with Session(self.engine) as session:
             row = self._row(session, caller, lease_id)
-            return _lease_json(row, session.get(JobRow, lease_id))
+            return lease_json(row, session.get(JobRow, lease_id))
 
     def list_for(self, caller: Address, *, live_only: bool = False) -> list[dict[str, Any]]:
         """Leases where ``caller`` is the renter or the provider, newest first."""
@@ -135,14 +179,14 @@ class LeaseBook:
             if live_only:
                 query = query.where(LeaseRow.status.in_(LIVE))
             rows = session.scalars(query.order_by(LeaseRow.lease_id.desc()).limit(500)).all()
-            return [_lease_json(r, session.get(JobRow, r.lease_id)) for r in rows]
+            return [lease_json(r, session.get(JobRow, r.lease_id)) for r in rows]
 
     def voucher(
         self, renter: Address, lease_id: int, amount: int, signature: bytes
     ) -> dict[str, Any]:
         """Relay a voucher to the provider, after checking that the renter signed it."""
         with Session(self.engine) as session, session.begin():
-            row = self._row(session, renter, lease_id)
+            row = self._row(session, renter, lease_id, lock=True)
             if row.renter != bytes(renter):
                 raise Forbidden(f"lease {lease_id} is not yours to pay", "pay only your own leases")
             ch = row.channel
@@ -162,7 +206,7 @@ class LeaseBook:
     def stop(self, caller: Address, lease_id: int, reason: str = "") -> dict[str, Any]:
         """The renter (or the provider) ends the lease now."""
         with Session(self.engine) as session, session.begin():
-            row = self._row(session, caller, lease_id)
+            row = self._row(session, caller, lease_id, lock=True)
             by = "renter" if row.renter == bytes(caller) else "provider"
             self._apply(session, row, lm.StopRequested(Timestamp(self.clock()), by, reason))
         return self.get(caller, lease_id)
@@ -196,7 +240,7 @@ class LeaseBook:
             out = []
             for row in rows:
                 job = session.get(JobRow, row.lease_id)
-                item = _lease_json(row, job)
+                item = lease_json(row, job)
                 item["job"] = {
                     **item["job"],
                     "env": job.env if job else {},
@@ -215,8 +259,10 @@ class LeaseBook:
         seconds: int = 0,
         exit_code: int = 0,
         reason: str = "",
+        channel_verified: bool = False,
     ) -> dict[str, Any]:
-        """Apply an event reported by the provider's agent."""
+        """Apply an event reported by the provider's agent. ``channel_verified`` with
+        ``accepted``: the agent found the lease's channel open and funded on its rail."""
         now = Timestamp(self.clock())
         inputs: dict[str, Callable[[], lm.LeaseInput]] = {
             "accepted": lambda: lm.AgentAccepted(now),
@@ -229,9 +275,11 @@ class LeaseBook:
         if kind not in inputs:
             raise L2gpuError(f"unknown agent event {kind!r}", f"send one of: {', '.join(inputs)}")
         with Session(self.engine) as session, session.begin():
-            row = self._row(session, provider, lease_id)
+            row = self._row(session, provider, lease_id, lock=True)
             if row.provider != bytes(provider):
                 raise Forbidden(f"lease {lease_id} is not served by you", "report only your leases")
+            if kind == "accepted" and channel_verified and row.status in LIVE:
+                row.channel_verified = True
             events = self._apply(session, row, inputs[kind]())
             job = session.get(JobRow, lease_id)
             if job is not None and kind == "started":
@@ -248,14 +296,17 @@ class LeaseBook:
         """Append log chunks of a lease's job; return the last seq."""
         now = self.clock()
         with Session(self.engine) as session, session.begin():
-            row = self._row(session, provider, lease_id)
+            # The lease's row lock orders concurrent appends; the unique index on
+            # (lease_id, seq) would refuse a duplicate if anything slipped past it.
+            row = self._row(session, provider, lease_id, lock=True)
             if row.provider != bytes(provider):
                 raise Forbidden(f"lease {lease_id} is not served by you", "report only your leases")
             last = session.scalar(select(func.max(JobLog.seq)).where(JobLog.lease_id == lease_id))
             seq = int(last or 0)
             for chunk in chunks:
                 seq += 1
-                session.add(JobLog(lease_id=lease_id, seq=seq, at=now, text=chunk[:MAX_LOG_CHUNK]))
+                text = storable(chunk[:MAX_LOG_CHUNK])
+                session.add(JobLog(lease_id=lease_id, seq=seq, at=now, text=text))
             return seq
 
     # -- time ----------------------------------------------------------------------
@@ -268,6 +319,8 @@ class LeaseBook:
             query = select(LeaseRow).where(LeaseRow.status.in_(LIVE))
             if lease_id is not None:
                 query = query.where(LeaseRow.lease_id == lease_id)
+            # A lease another transaction is changing is skipped: the next sweep sees it.
+            query = query.order_by(LeaseRow.lease_id).with_for_update(skip_locked=True)
             for row in session.scalars(query).all():
                 seen = session.get(Provider, row.provider)
                 last = seen.last_heartbeat if seen is not None else row.requested_at
@@ -282,8 +335,10 @@ class LeaseBook:
 
     # -- helpers -------------------------------------------------------------------
 
-    def _row(self, session: Session, caller: Address, lease_id: int) -> LeaseRow:
-        row = session.get(LeaseRow, lease_id)
+    def _row(
+        self, session: Session, caller: Address, lease_id: int, *, lock: bool = False
+    ) -> LeaseRow:
+        row = session.get(LeaseRow, lease_id, with_for_update=lock or None)
         if row is None:
             raise NotFound(f"no lease {lease_id}", "list yours with 'l2gpu jobs list'")
         if bytes(caller) not in (row.renter, row.provider):
@@ -305,8 +360,12 @@ class LeaseBook:
         offer = session.get(OfferRow, row.offer_id)
         if offer is not None and offer.status == "leased":
             self.offers.set_status(session, row.offer_id, "active")
-        provider = session.get(Provider, row.provider)
-        if provider is not None:
+        # Only a lease whose channel the agent verified counts: anyone can make up a
+        # channel, and a lease on it fails at no cost to its renter.
+        # Locked and re-read (the sweep may hold a copy read without a lock): two leases
+        # of one provider ending at once must both count.
+        provider = session.get(Provider, row.provider, with_for_update=True, populate_existing=True)
+        if provider is not None and row.channel_verified:
             store_record(provider, record_lease(record_of(provider), lease))
             self.offers.changed()
         job = session.get(JobRow, row.lease_id)
@@ -316,61 +375,8 @@ class LeaseBook:
                 job.status = {"ended": "ended", "failed": "failed"}.get(lease.status.value, "lost")
 
 
-def _check_channel(channel: dict[str, Any], lease: lm.Lease) -> dict[str, Any]:
-    """The channel that pays for ``lease``: on a settlement design the market knows
-    (``channel-l1`` when unnamed), its id must match its terms, its renter and
-    provider the lease's, its deposit cover the lease's maximum cost. Whether it is
-    open, and holds that deposit, the provider's agent checks on its rail."""
-    fix = "open a channel from the renter to the offer's provider with deposit >= the lease's cost"
-    settlement = check_description(channel)
-    try:
-        params = params_of(channel)
-        deposit, chain_id = int(channel["deposit"]), int(channel["chain_id"])
-        manager = Address.from_hex(channel["manager"])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise L2gpuError(f"the channel description is incomplete or malformed: {exc}", fix) from exc
-    if params.renter != lease.renter or params.provider != lease.provider:
-        raise L2gpuError("the channel is not from you to the offer's provider", fix)
-    if str(params.id) != channel.get("channel_id", str(params.id)):
-        raise L2gpuError("the channel id does not match its terms", fix)
-    if deposit < lease.max_cost:
-        raise L2gpuError(
-            f"the channel's deposit {deposit} wei is below the lease's maximum cost "
-            f"{lease.max_cost} wei",
-            fix,
-        )
-    return describe_channel(params, deposit, chain_id, manager, settlement)
-
-
-def _lease_json(row: LeaseRow, job: JobRow | None) -> dict[str, Any]:
-    lease = lease_of(row)
-    return {
-        "id": row.lease_id,
-        "offer_id": str(row.offer_id),
-        "renter": Address(row.renter).checksum,
-        "provider": Address(row.provider).checksum,
-        "num_gpus": row.num_gpus,
-        "price_per_gpu_second": str(lease.price_per_gpu_second),
-        "max_seconds": row.max_seconds,
-        "status": row.status,
-        "reason": row.reason,
-        "requested_at": row.requested_at,
-        "started_at": row.started_at,
-        "ends_at": lease.ends_at,
-        "ended_at": row.ended_at,
-        "metered_seconds": row.metered_seconds,
-        "billed_gpu_seconds": lease.billed_gpu_seconds,
-        "amount_due": str(lease.amount_due),
-        "max_cost": str(lease.max_cost),
-        "channel": row.channel,
-        "voucher": {
-            "amount": str(int(row.voucher_amount)),
-            "signature": "0x" + row.voucher_signature.hex() if row.voucher_signature else None,
-            "at": row.voucher_at,
-        },
-        "job": {
-            "command": job.command if job else "",
-            "status": job.status if job else "none",
-            "exit_code": job.exit_code if job else None,
-        },
-    }
+def _paid_already(channel_id: str, lease_id: int) -> Conflict:
+    return Conflict(
+        f"channel {channel_id} already pays for lease {lease_id}",
+        "open a new channel for each lease",
+    )

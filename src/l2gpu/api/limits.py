@@ -5,9 +5,13 @@ few microseconds. Refusals are JSON bodies like every other error.
 
 - A body larger than ``max_body`` bytes is refused with 413, whether it declares
   its length or streams it in chunks.
-- Each client (its bearer token, else its IP address) has a token bucket of
-  ``burst`` requests refilled at ``rate`` per second; an empty bucket answers 429
-  with ``Retry-After``.
+- Each client has a token bucket of ``burst`` requests refilled at ``rate`` per
+  second; an empty bucket answers 429 with ``Retry-After``. A client is its
+  signed-in account when the request's bearer token is valid (every token of one
+  account draws from one bucket), else its IP address: a made-up token is no new
+  client. Telling a valid token costs no query: ``account_of`` answers from the
+  tokens the API has already checked or issued (a token it has not seen yet counts
+  against its address until its first request has been answered).
 """
 
 from __future__ import annotations
@@ -85,15 +89,21 @@ class _TooLarge(Exception):
 
 
 class RateLimit:
-    """A token bucket per client."""
+    """A token bucket per client: its account when signed in, else its address."""
 
     def __init__(
-        self, app: ASGIApp, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        app: ASGIApp,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        account_of: Callable[[str], object | None] = lambda _token: None,
     ) -> None:
         self.app = app
         self.rate = rate
         self.burst = burst
         self.clock = clock
+        self.account_of = account_of
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
@@ -101,7 +111,7 @@ class RateLimit:
         if scope["type"] != "http" or self.rate <= 0:
             await self.app(scope, receive, send)
             return
-        wait = self.take(_client_key(scope))
+        wait = self.take(self.key(scope))
         if wait > 0:
             body = {
                 "error": f"more than {self.rate:g} requests per second from this client",
@@ -126,10 +136,16 @@ class RateLimit:
             self._buckets[key] = (tokens - 1, now)
             return 0.0
 
-
-def _client_key(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            return "t:" + str(value.decode("latin-1"))[-24:]
-    client = scope.get("client")
-    return "ip:" + (client[0] if client else "?")
+    def key(self, scope: Scope) -> str:
+        """The bucket of a request: ``account:...`` for a valid bearer token, else
+        ``ip:...`` (a proxy in front of the API would make every client one address)."""
+        for name, value in scope.get("headers", []):
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer" and token.strip():
+                    account = self.account_of(token.strip())
+                    if account is not None:
+                        return f"account:{account}"
+                break
+        client = scope.get("client")
+        return "ip:" + (client[0] if client else "?")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from l2gpu.api.errors import Conflict, Forbidden, NotFound
@@ -50,9 +51,15 @@ class OfferBook:
 
     def heartbeat(self, provider: Address, inventory: dict[str, Any]) -> dict[str, Any]:
         """Record that ``provider``'s agent is alive, and its inventory."""
+        try:
+            return self._heartbeat(provider, inventory)
+        except IntegrityError:  # a first heartbeat raced another: the row exists now
+            return self._heartbeat(provider, inventory)
+
+    def _heartbeat(self, provider: Address, inventory: dict[str, Any]) -> dict[str, Any]:
         now = self.clock()
         with Session(self.engine) as session, session.begin():
-            row = session.get(Provider, bytes(provider))
+            row = session.get(Provider, bytes(provider), with_for_update=True)
             if row is None:
                 row = _new_provider(provider, now, inventory)
                 session.add(row)
@@ -101,6 +108,16 @@ class OfferBook:
                 f"sign it for this market's chain {self.chain_id}",
             )
         validate_offer(offer, Timestamp(now))
+        try:
+            self._insert(caller, offer, now)
+        except IntegrityError:
+            # A concurrent request published the same offer (or registered the provider)
+            # first; a second attempt sees its row and answers accordingly.
+            self._insert(caller, offer, now)
+        self.changed()
+        return self.view(offer.offer_id)
+
+    def _insert(self, caller: Address, offer: SignedOffer, now: int) -> None:
         with Session(self.engine) as session, session.begin():
             record = session.get(Provider, bytes(caller))
             if record is None:  # publishing registers the provider
@@ -118,13 +135,11 @@ class OfferBook:
                     "sign new terms (change the nonce) to publish another",
                 )
             session.add(offer_row(offer, now))
-        self.changed()
-        return self.view(offer.offer_id)
 
     def withdraw(self, caller: Address, offer_id: int) -> None:
         """Withdraw an offer; only its provider may."""
         with Session(self.engine) as session, session.begin():
-            row = session.get(OfferRow, offer_id)
+            row = session.get(OfferRow, offer_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"no offer {offer_id}", "search offers with 'l2gpu offers search'")
             if row.provider != bytes(caller):
@@ -146,6 +161,17 @@ class OfferBook:
         """Move an offer to ``status`` inside the caller's transaction."""
         session.execute(update(OfferRow).where(OfferRow.offer_id == offer_id).values(status=status))
         self.changed()
+
+    def take(self, session: Session, offer_id: int) -> bool:
+        """Mark an active offer leased inside the caller's transaction; False if it was not
+        active any more (one conditional UPDATE: of two racing leases, one changes it)."""
+        taken = session.execute(
+            update(OfferRow)
+            .where(OfferRow.offer_id == offer_id, OfferRow.status == "active")
+            .values(status="leased")
+        )
+        self.changed()
+        return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 
     def search(self, query: str = "", sort: str = "", limit: int = 50) -> list[OfferView]:
         """Active, unexpired offers meeting ``query``, ordered by ``sort`` (default: price)."""

@@ -1,75 +1,94 @@
-"""Request bodies of the API (pydantic), with limits on every size.
+"""Request bodies of the API (pydantic), with limits on every size and range.
 
-Amounts of wei travel as decimal strings: JSON numbers lose precision above
-2**53 in most clients.
+The field types (:mod:`l2gpu.api.inputs`) refuse, with a message naming the field,
+what the database or the core could not take: integers beyond a BIGINT, amounts
+beyond uint256, text with control characters.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from l2gpu.api.inputs import (
+    LINE_PATTERN,
+    TEXT_PATTERN,
+    AddressText,
+    Bytes32,
+    Id,
+    Int32,
+    Line,
+    OfferIdIn,
+    Signature,
+    SignedWei,
+    Text,
+    Uint16,
+    Uint32,
+    Wei,
+    json_integer,
+)
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.offers import OfferTerms, SignedOffer
-from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
-
-Wei_ = str | int
+from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp
+from l2gpu.core.types import Wei as WeiAmount
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON string is not an integer, nor 1 a boolean; what the schema says
+    # is what the API takes.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class NonceRequest(_Strict):
     """Ask for a sign-in message for ``address``."""
 
-    address: str = Field(max_length=42)
+    address: AddressText
 
 
 class LoginRequest(_Strict):
     """A signed EIP-4361 message."""
 
-    message: str = Field(max_length=2000)
-    signature: str = Field(max_length=140)
+    message: Text = Field(max_length=2000)
+    signature: Signature
 
 
 class OfferTermsIn(_Strict):
-    """The terms of an offer, as signed."""
+    """The terms of an offer, as signed (EIP-712 types: uint16 GPUs, uint32 sizes)."""
 
-    provider: str = Field(max_length=42)
-    gpu_name: str = Field(max_length=64)
-    num_gpus: int
-    gpu_ram_gb: int
-    price_per_gpu_second: Wei_
-    expires_at: int
-    cpu_cores: int = 1
-    ram_gb: int = 1
-    disk_gb: int = 10
-    bandwidth_mbps: int = 100
-    location: str = Field("XX", max_length=16)
-    min_duration: int = 1
-    max_duration: int = 86_400
+    provider: AddressText
+    gpu_name: Line = Field(max_length=64)
+    num_gpus: Uint16
+    gpu_ram_gb: Uint32
+    price_per_gpu_second: SignedWei
+    expires_at: Id
+    cpu_cores: Uint32 = 1
+    ram_gb: Uint32 = 1
+    disk_gb: Uint32 = 10
+    bandwidth_mbps: Uint32 = 100
+    location: Line = Field("XX", max_length=16)
+    min_duration: Id = 1
+    max_duration: Id = 86_400
     declared: bool = False
-    nonce: int = 0
+    nonce: Id = 0
 
 
 class OfferCreate(_Strict):
     """A signed offer to publish."""
 
     terms: OfferTermsIn
-    signature: str = Field(max_length=140)
-    chain_id: int
+    signature: Signature
+    chain_id: Id
 
     def to_core(self) -> SignedOffer:
-        """The core's signed offer; malformed fields raise L2gpuError."""
+        """The core's signed offer (the core then checks its terms and signature)."""
         t = self.terms
         terms = OfferTerms(
             provider=Address.from_hex(t.provider),
             gpu_name=t.gpu_name,
             num_gpus=t.num_gpus,
             gpu_ram_gb=t.gpu_ram_gb,
-            price_per_gpu_second=Wei(parse_int(t.price_per_gpu_second)),
+            price_per_gpu_second=WeiAmount(t.price_per_gpu_second),
             expires_at=Timestamp(t.expires_at),
             cpu_cores=t.cpu_cores,
             ram_gb=t.ram_gb,
@@ -84,63 +103,111 @@ class OfferCreate(_Strict):
         return SignedOffer(terms, parse_hex(self.signature, 65), ChainId(self.chain_id))
 
 
+def _names_to_texts(most: int) -> object:
+    """A JSON object of at most ``most`` one-line names (of up to 256 characters) to
+    texts: said with ``propertyNames``, which pydantic would write as
+    ``patternProperties`` (and so let any other name through, in the schema)."""
+    schema = {
+        "type": "object",
+        "maxProperties": most,
+        "propertyNames": {"type": "string", "maxLength": 256, "pattern": LINE_PATTERN},
+        "additionalProperties": {"type": "string", "pattern": TEXT_PATTERN},
+    }
+    return Annotated[
+        dict[Annotated[Line, Field(max_length=256)], Text],
+        Field(max_length=most),
+        WithJsonSchema(schema),
+    ]
+
+
+Names64 = _names_to_texts(64)
+Names16 = _names_to_texts(16)
+
+
 class JobCreate(_Strict):
     """The job to run on a lease: a shell command, its environment, secrets, small files."""
 
-    command: str = Field(min_length=1, max_length=8192)
-    env: dict[str, str] = Field(default_factory=dict, max_length=64)
-    secrets: dict[str, str] = Field(default_factory=dict, max_length=64)
-    files: dict[str, str] = Field(default_factory=dict, max_length=16)
+    command: Text = Field(min_length=1, max_length=8192)
+    env: Names64 = Field(default_factory=dict)  # type: ignore[valid-type]
+    secrets: Names64 = Field(default_factory=dict)  # type: ignore[valid-type]
+    files: Names16 = Field(default_factory=dict)  # type: ignore[valid-type]
+
+
+class ChannelIn(_Strict):
+    """The description of the channel that pays for a lease, as the renter's rail wrote
+    it (``l2gpu.core.market.settlement.describe_channel``)."""
+
+    settlement: Line = Field("channel-l1", max_length=16)
+    channel_id: Bytes32 | None = None
+    chain_id: Id
+    manager: AddressText
+    renter: AddressText
+    provider: AddressText
+    token: AddressText = ZERO_ADDRESS.checksum
+    challenge_period: Id
+    salt: Bytes32
+    deposit: Wei
 
 
 class LeaseCreate(_Strict):
     """Rent an offer and submit a job on it."""
 
-    offer_id: Wei_
-    duration: int = Field(gt=0, le=365 * 86_400)
+    offer_id: OfferIdIn
+    duration: Annotated[int, Field(gt=0, le=365 * 86_400), BeforeValidator(json_integer)]
     job: JobCreate
-    channel: dict[str, Any]
-    max_price_per_gpu_second: Wei_ | None = None
+    channel: ChannelIn
+    max_price_per_gpu_second: Wei | None = None
 
 
 class VoucherIn(_Strict):
     """A renter's voucher for a lease's channel."""
 
-    amount: Wei_
-    signature: str = Field(max_length=140)
+    amount: Wei
+    signature: Signature
+
+
+class InventoryIn(BaseModel):
+    """A machine's inventory as the agent reports it (``l2gpu.agent.inventory``). Names
+    it does not know are dropped, not refused, so that a newer agent still beats."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    gpus: Annotated[Uint32 | None, Field(description="GPUs in the machine")] = None
+    source: Annotated[Line, Field(max_length=32, description="nvml, declared or cpu")] | None = None
+    cpu_cores: Uint32 | None = None
+    ram_gb: Uint32 | None = None
+    disk_gb: Uint32 | None = None
+    models: Annotated[list[Annotated[Line, Field(max_length=64)]], Field(max_length=64)] | None = (
+        None
+    )
 
 
 class Heartbeat(_Strict):
     """An agent's heartbeat and its machine's inventory."""
 
-    inventory: dict[str, Any] = Field(default_factory=dict)
+    inventory: InventoryIn = Field(default_factory=lambda: InventoryIn())
+
+
+AgentEventKind = Literal["accepted", "started", "start_failed", "usage", "exited", "stopped"]
 
 
 class AgentEvent(_Strict):
-    """Something the agent saw happen to a lease's job."""
+    """Something the agent saw happen to a lease's job. With ``accepted``,
+    ``channel_verified`` says the agent found the lease's channel open and funded on
+    its rail: only such leases count in the provider's record."""
 
-    kind: str = Field(max_length=32)
-    seconds: int = 0
-    exit_code: int = 0
-    reason: str = Field("", max_length=500)
+    kind: AgentEventKind
+    seconds: Id = 0
+    exit_code: Int32 = 0
+    reason: Text = Field("", max_length=500)
+    channel_verified: bool = False
 
 
 class LogChunks(_Strict):
-    """Output of a job, in order."""
+    """Output of a job, in order. Kept as sent, except what no database stores (NUL,
+    lone surrogates), which becomes U+FFFD."""
 
     chunks: list[str] = Field(max_length=256)
-
-
-def parse_int(value: str | int) -> int:
-    """An integer from a JSON number or a decimal string."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = str(value).strip()
-    if not text.lstrip("-").isdigit() or len(text) > 80:
-        raise L2gpuError(
-            f"{value!r} is not a whole number", "send whole numbers as decimal strings"
-        )
-    return int(text)
 
 
 def parse_hex(text: str, size: int) -> bytes:

@@ -11,6 +11,9 @@ from l2gpu.api.accounts import Accounts
 from l2gpu.api.leases import LeaseBook
 from l2gpu.api.offers import OfferBook
 
+DEFAULT_ORIGIN = "http://127.0.0.1:8600"
+"""The origin sign-in messages name when none is given: the API's default address
+(``l2gpu market serve`` passes the origin it serves, or the ``api_origin`` setting)."""
 AGENT_TIMEOUT = 10
 """Seconds without a heartbeat after which a provider's running leases are preempted."""
 
@@ -21,20 +24,24 @@ def wall_clock() -> int:
 
 
 class MarketService:
-    """Everything the API does, without HTTP: tests and the demo call it directly too."""
+    """Everything the API does, without HTTP: tests and the demo call it directly too.
+
+    ``origin`` (``scheme://host[:port]``) is where clients reach the API: sign-in
+    messages name it, and a message signed for any other origin is refused.
+    """
 
     def __init__(
         self,
         engine: Engine,
         *,
         chain_id: int,
-        domain: str = "l2gpu.local",
+        origin: str = DEFAULT_ORIGIN,
         clock: Callable[[], int] = wall_clock,
         agent_timeout: int = AGENT_TIMEOUT,
     ) -> None:
         self.engine = engine
         self.chain_id = chain_id
         self.clock = clock
-        self.accounts = Accounts(engine, domain=domain, chain_id=chain_id, clock=clock)
+        self.accounts = Accounts(engine, origin=origin, chain_id=chain_id, clock=clock)
         self.offers = OfferBook(engine, clock=clock, chain_id=chain_id)
         self.leases = LeaseBook(engine, self.offers, clock=clock, agent_timeout=agent_timeout)

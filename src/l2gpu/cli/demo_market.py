@@ -34,6 +34,7 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address, Wei, format_wei
 from l2gpu.db import open_database
+from l2gpu.loopback import free_loopback_port
 from l2gpu.payments.rails import ChannelRail
 from l2gpu.payments.store import VoucherStore
 from l2gpu.renter import LeasePayer
@@ -76,10 +77,13 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
     renter, provider = parties.renter, parties.provider
     folder = Path(tempfile.mkdtemp(prefix="l2gpu-demo-market-"))
     try:
+        port = free_loopback_port()  # sign-in messages name the origin the API is served at
         service = MarketService(
-            open_database(f"sqlite:///{folder / 'market.db'}"), chain_id=parties.chain_id
+            open_database(f"sqlite:///{folder / 'market.db'}"),
+            chain_id=parties.chain_id,
+            origin=f"http://127.0.0.1:{port}",
         )
-        server, url = _serve(service)
+        server, url = _serve(service, port)
         out.print(f"  api       market API on {url} (OpenAPI at {url}/docs)")
         agent = ProviderAgent(
             MarketClient(url, provider),
@@ -180,10 +184,10 @@ def _cost(settlement: str, gas: int, tx_bytes: int) -> str:
     return f"(an L1 transaction: gas {gas:,})"
 
 
-def _serve(service: MarketService) -> tuple[uvicorn.Server, str]:
+def _serve(service: MarketService, port: int) -> tuple[uvicorn.Server, str]:
     from l2gpu.loopback import serve_on_loopback
 
-    server, url = serve_on_loopback(create_app(service), "market API")
+    server, url = serve_on_loopback(create_app(service), "market API", port)
     return server, url
 
 

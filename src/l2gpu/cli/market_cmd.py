@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from l2gpu.client import MarketClient
-from l2gpu.config import Settings
+from l2gpu.config import Settings, api_origin
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Wei, format_wei, parse_duration, parse_wei
@@ -153,11 +153,16 @@ def serve(
         from l2gpu.l1 import open_chain
 
         chain_id = open_chain(settings).chain_id
-    service = MarketService(open_database(settings.effective_database_url), chain_id=chain_id)
+    # Sign-in messages name the origin clients use: the api_origin setting behind a
+    # proxy or a public name, else the address served here.
+    origin = api_origin(settings, host, port)
+    service = MarketService(
+        open_database(settings.effective_database_url), chain_id=chain_id, origin=origin
+    )
     app = create_app(service, rate=rate, burst=int(rate * 2))
     typer.echo(
         f"market API for chain {chain_id} on http://{host or settings.api_host}:"
-        f"{port or settings.api_port} (docs at /docs)",
+        f"{port or settings.api_port} (docs at /docs; sign-in for {origin})",
         err=True,
     )
     uvicorn.run(

@@ -3,6 +3,10 @@
 Amounts of wei are 78-digit text (see :func:`l2gpu.db.models.encode_wei`); times
 are integer Unix seconds (the core's ``Timestamp``), so that the injected clocks
 of the shells and the tests need no conversion and compare exactly.
+
+What must hold under concurrent requests is a unique index, not only a check in
+Python (migration ``m0002``): a channel pays for one lease, a sign-in nonce gives
+one session, a job's log chunks have distinct sequence numbers.
 """
 
 from __future__ import annotations
@@ -98,6 +102,13 @@ class LeaseRow(Base):
     voucher_amount: Mapped[str] = mapped_column(String(WEI_DIGITS))
     voucher_signature: Mapped[bytes | None] = mapped_column(LargeBinary(65), nullable=True)
     voucher_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The channel's id, unique: two leases racing for one channel cannot both commit.
+    channel_id: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    # The provider's agent found the channel open and funded on its rail: only such
+    # leases count in the provider's record (a made-up channel costs nobody anything).
+    channel_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("uq_market_leases_channel_id", "channel_id", unique=True),)
 
 
 class JobRow(Base):
@@ -128,6 +139,8 @@ class JobLog(Base):
     at: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text)
 
+    __table_args__ = (Index("uq_market_job_logs_lease_seq", "lease_id", "seq", unique=True),)
+
 
 class AuthNonce(Base):
     """A sign-in nonce: used once, valid for a few minutes."""
@@ -147,3 +160,7 @@ class SessionRow(Base):
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     address: Mapped[bytes] = mapped_column(LargeBinary(20), index=True)
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    # The nonce it was signed in with, unique: one signed message, one session.
+    nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (Index("uq_market_sessions_nonce", "nonce", unique=True),)

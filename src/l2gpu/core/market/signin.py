@@ -31,6 +31,10 @@ _MESSAGE = re.compile(
 )
 
 
+MAX_MESSAGE = 4096
+"""Longer sign-in messages are refused unread (l2gpu's are a few hundred characters)."""
+
+
 class SignInError(L2gpuError):
     """A sign-in message or its signature is not acceptable."""
 
@@ -70,15 +74,24 @@ def sign_message(key: PrivateKey, message: SignInMessage) -> bytes:
 
 def parse_message(text: str) -> SignInMessage:
     """Read an EIP-4361 message; raise :class:`SignInError` if it is not one."""
-    match = _MESSAGE.match(text) if isinstance(text, str) else None
-    if match is None:
+    fix = "ask the API for a nonce (POST /auth/nonce) and sign the message it returns"
+    if not isinstance(text, str) or len(text) > MAX_MESSAGE:
         raise SignInError(
-            "the sign-in message is not an EIP-4361 message in l2gpu's form",
-            "ask the API for a nonce (POST /auth/nonce) and sign the message it returns",
+            f"the sign-in message is not text of at most {MAX_MESSAGE} characters", fix
         )
+    try:
+        # What is signed is the UTF-8 bytes: text holding a lone surrogate (JSON's
+        # "\ud800" decodes to one) has none, and could never be verified.
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SignInError("the sign-in message is not valid Unicode text", fix) from None
+    match = _MESSAGE.match(text)
+    if match is None:
+        raise SignInError("the sign-in message is not an EIP-4361 message in l2gpu's form", fix)
     try:
         address = Address.from_hex(match["address"])
         issued, expires = _parse_iso(match["issued_at"]), _parse_iso(match["expires_at"])
+        chain_id = _parse_chain_id(match["chain_id"])
     except (InvalidValue, ValueError) as exc:
         raise SignInError(
             f"the sign-in message has a bad field: {exc}", "sign a fresh message"
@@ -87,7 +100,7 @@ def parse_message(text: str) -> SignInMessage:
         match["domain"],
         address,
         match["uri"],
-        int(match["chain_id"]),
+        chain_id,
         match["nonce"],
         issued,
         expires,
@@ -128,6 +141,15 @@ def verify_sign_in(
 
 def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_chain_id(digits: str) -> int:
+    # A chain id is a uint256 (78 digits at most): checked before int(), which refuses
+    # numbers of more than 4,300 digits with a ValueError of its own.
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > 78 or int(significant) >= 2**256:
+        raise ValueError(f"chain id {digits[:20]}... does not fit in 256 bits")
+    return int(significant)
 
 
 def _parse_iso(text: str) -> Timestamp:
