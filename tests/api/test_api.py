@@ -224,6 +224,20 @@ def test_rate_and_size_limits_answer_in_json(database_url) -> None:
     assert big.json()["fix"]
 
 
+def test_deeply_nested_json_is_refused_before_parsing(database_url) -> None:
+    import sys
+
+    import py_ecc  # noqa: F401 - raises the recursion limit to 100,000 on import
+
+    client, _, _ = market(database_url)
+    nested = client.post("/auth/nonce", content=b"[" * 200_000,
+                         headers={"content-type": "application/json"})  # fmt: skip
+    assert nested.status_code == 400
+    assert "nests deeper than" in nested.json()["error"]
+    assert sys.getrecursionlimit() <= 1000
+    assert client.get("/health").status_code == 200
+
+
 def test_channel_must_match_the_lease(database_url) -> None:
     client, _, _ = market(database_url)
     provider, renter = login(client, PROVIDER), login(client, RENTER)

@@ -29,12 +29,13 @@ from starlette.convertors import Convertor, register_url_convertor
 from l2gpu import __version__
 from l2gpu.api import schemas as s
 from l2gpu.api.inputs import ID_LIMIT, AddressText, Line
-from l2gpu.api.limits import BodyLimit, RateLimit
+from l2gpu.api.limits import RateLimit
 from l2gpu.api.problems import error_responses as errors
 from l2gpu.api.problems import exact_bounds, install_handlers
 from l2gpu.api.records import offer_json
 from l2gpu.api.service import MarketService
 from l2gpu.core.types import Address
+from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
 
 MAX_BODY = 256 * 1024
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def create_app(
         if task is not None:
             task.cancel()
 
+    restore_recursion_limit()  # py_ecc raises it to 100,000: see serving.guard
     app = FastAPI(
         title="l2gpu market",
         version=__version__,
@@ -299,10 +301,8 @@ def create_app(
         """Append output of a lease's job (NUL and lone surrogates stored as U+FFFD)."""
         return {"seq": service.leases.agent_logs(who, lease_id, body.chunks)}
 
-    limited = RateLimit(
-        BodyLimit(app, max_body), rate=rate, burst=burst, account_of=service.accounts.cached
-    )
-    return limited
+    guarded = RequestGuard(app, max_body=max_body)  # size and JSON depth, while reading
+    return RateLimit(guarded, rate=rate, burst=burst, account_of=service.accounts.cached)
 
 
 async def _sweeper(service: MarketService, every: float) -> None:

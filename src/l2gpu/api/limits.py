@@ -1,10 +1,9 @@
-"""Request size limits and per-client rate limits, as plain ASGI middleware.
+"""Per-client rate limits, as plain ASGI middleware.
 
 Plain ASGI (not Starlette's BaseHTTPMiddleware) keeps the cost per request to a
 few microseconds. Refusals are JSON bodies like every other error.
 
-- A body larger than ``max_body`` bytes is refused with 413, whether it declares
-  its length or streams it in chunks.
+- Body size and JSON depth are :mod:`l2gpu.serving.guard`'s (shared by every server).
 - Each client has a token bucket of ``burst`` requests refilled at ``rate`` per
   second; an empty bucket answers 429 with ``Retry-After``. A client is its
   signed-in account when the request's bearer token is valid (every token of one
@@ -44,48 +43,6 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: list
         }
     )
     await send({"type": "http.response.body", "body": data})
-
-
-class BodyLimit:
-    """Refuse request bodies above ``max_body`` bytes."""
-
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
-        self.app = app
-        self.max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
-                await send_json(send, 413, self._body(), [])
-                return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await send_json(send, 413, self._body(), [])
-
-    def _body(self) -> dict[str, Any]:
-        return {
-            "error": f"the request body exceeds {self.max_body} bytes",
-            "fix": "send less data per request",
-            "status": 413,
-        }
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class RateLimit:

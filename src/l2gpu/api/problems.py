@@ -181,8 +181,6 @@ def install_handlers(app: FastAPI) -> None:
             )
         if exc.status_code == 400 and cause is not None:
             # FastAPI says only "There was an error parsing the body"; say why.
-            if type(cause).__name__ == "_TooLarge":  # limits.BodyLimit's streamed refusal
-                return _json(413, "the request body is too large", "send less data per request")
             why = "it is not UTF-8 text" if isinstance(cause, UnicodeDecodeError) else "malformed"
             return _json(422, f"the request body is not valid JSON: {why}", "send UTF-8 JSON")
         if exc.status_code == 404:  # no route: the path is not one of the API's
