@@ -29,10 +29,12 @@ ANVIL_KEYS = [
 
 @pytest.fixture(autouse=True, scope="session")
 def shared_contract_cache() -> None:
-    """Compiled contracts cached by source hash in one folder for every worker."""
+    """Compiled contracts cached by source hash in one folder for every worker and every
+    command a test runs (they inherit XDG_CACHE_HOME)."""
     from l2gpu.l1 import build
 
-    build.SHARED_CACHE_DIR = REPO / ".cache" / "test-contracts"
+    os.environ["XDG_CACHE_HOME"] = str(REPO / ".cache")
+    build.SHARED_CACHE_DIR = build.user_cache()
 
 
 @pytest.fixture(autouse=True)

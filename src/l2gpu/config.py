@@ -98,8 +98,11 @@ class Settings(BaseSettings):
 
     @property
     def cache_dir(self) -> Path:
-        """Where compiled contracts are cached."""
-        return self.data_dir / "cache"
+        """Where compiled contracts are cached: the user's cache folder (XDG), shared by
+        every command and node, keyed by the contracts' source hash."""
+        from l2gpu.l1.build import user_cache
+
+        return user_cache()
 
     @classmethod
     def settings_customise_sources(

@@ -98,8 +98,10 @@ def test_a_silent_signer_stalls_neither_the_api_nor_others(world: Deployed, tmp_
     assert api.post("/l2/transactions", json=wire(silent)).status_code == 200
     assert api.post("/l2/transactions", json=wire(honest)).status_code == 200
 
+    done = threading.Event()
+
     def honest_agent() -> None:  # answers every request for account 2, as a client does
-        while sealing.is_alive():
+        while not done.is_set():
             for request in desk.requests_for(2):
                 answer(api, request.to_json(), world.bls[2])
             time.sleep(0.01)  # polling the desk, as the agent's long-poll would
@@ -111,13 +113,18 @@ def test_a_silent_signer_stalls_neither_the_api_nor_others(world: Deployed, tmp_
     # While the round waits for the silent signer, the API answers and accepts.
     status = api.get("/l2/status")
     assert status.status_code == 200
-    late = world.envelope(node, 3, Transfer(3, 0, Wei(10**15), FEE), 0)
+    late = world.envelope(node, 2, Transfer(2, 0, Wei(10**15), FEE), 1)
     assert api.post("/l2/transactions", json=wire(late)).status_code == 200
     sealing.join(timeout=60)
     assert not sealing.is_alive()
-    # The silent account's transfer is dropped, the honest one is sealed.
+    # The silent account's transfer is dropped; the honest one waits for the next seal,
+    # which asks nobody that is benched.
+    sealing = threading.Thread(target=node.seal_and_post)
+    sealing.start()
+    sealing.join(timeout=60)
+    done.set()
     assert node.state.accounts[1].nonce == 0
-    assert node.state.accounts[2].nonce == 1
+    assert node.state.accounts[2].nonce == 2  # both, the one sent during the wait too
     benched = node.sequencer.silences.benched[1]
     assert benched.misses == 1
     # Benched: its next transaction is refused at once, with when to retry.

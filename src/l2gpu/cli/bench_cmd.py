@@ -49,6 +49,12 @@ def _fraud() -> dict[str, Any]:
     return fraud.run()
 
 
+def _node() -> dict[str, Any]:
+    from l2gpu.bench import node
+
+    return node.run()
+
+
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "crypto": _crypto,
     "channels": _channels,
@@ -56,6 +62,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "analytics": _analytics,
     "market": _market,
     "fraud": _fraud,
+    "node": _node,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES: dict[str, str] = {}
@@ -75,7 +82,8 @@ def _in_own_process(name: str) -> dict[str, Any]:
 
 def bench(
     suite: Annotated[
-        str, typer.Argument(help="crypto, channels, rollup, market, analytics, fraud, or all.")
+        str,
+        typer.Argument(help="crypto, channels, rollup, node, market, analytics, fraud, or all."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     write_gas_snapshot: Annotated[

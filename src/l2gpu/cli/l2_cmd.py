@@ -73,6 +73,7 @@ def up(
         database = f"sqlite:///{tempfile.mkdtemp(prefix='l2gpu-up-')}/node.db"
     desk = CoSignDesk(cosign_timeout)
     node = RollupNode(client, open_database(database), proposer, cosigners=desk)
+    node.on_sealed.append(desk.wake_all)
     reposted = node.recover()
     sealer = Sealer(node, interval, batch_size)
     stop = sealer.stop

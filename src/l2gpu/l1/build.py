@@ -8,6 +8,7 @@ else does.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -57,10 +58,18 @@ def source_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
-SHARED_CACHE_DIR: Path | None = None
-"""Where :func:`compile_contract` caches when no ``cache_dir`` is given (None: in memory
-only). The test suite points it at one folder, so parallel workers compile each
-contract once per source tree instead of once per process."""
+def user_cache() -> Path:
+    """The user's l2gpu cache folder: ``$XDG_CACHE_HOME/l2gpu`` (``~/.cache/l2gpu``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "l2gpu"
+
+
+SHARED_CACHE_DIR: Path | None = user_cache()
+"""Where :func:`compile_contract` caches when no ``cache_dir`` is given: the user's
+cache folder, keyed by the sources' hash, so that a command or a node compiles each
+contract once per source tree, not once per process (a rollup's contracts take
+tens of seconds). The test suite points ``XDG_CACHE_HOME`` at one folder of the
+checkout, for itself and the commands it runs."""
 
 
 def compile_contract(
@@ -87,7 +96,8 @@ def compile_contract(
             return cached
     compiled = _compile_uncached(path, root, name, tree_hash)
     if cache_file is not None:
-        _write_cache(cache_file, compiled)
+        with contextlib.suppress(OSError):  # a read-only or full cache: compile next time
+            _write_cache(cache_file, compiled)
     return compiled
 
 

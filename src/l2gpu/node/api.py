@@ -55,6 +55,13 @@ class TransactionIn(BaseModel):
     signature: str = Field(max_length=200, pattern=HEX_PATTERN)
 
 
+class TransactionsIn(BaseModel):
+    """Up to 256 signed envelopes, accepted or refused one by one, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+    transactions: list[TransactionIn] = Field(min_length=1, max_length=256)
+
+
 class SignatureIn(BaseModel):
     """An agent's BLS co-signature (48 bytes, hex), or with ``refuse`` its signed refusal."""
 
@@ -106,6 +113,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
                 "batches_waiting_for_l1": len(node.unposted),
                 "accounts": len(node.state.accounts),
                 "mempool": len(node.sequencer.mempool),
+                "transactions_sealed": node.transactions_sealed,
                 "l1_operations_processed": node.state.deposits_processed,
                 "cosign_waiters": desk.waiting(),
                 # the time transactions run at now (the L1 clock): channel expiries
@@ -171,12 +179,38 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         envelope = Envelope(decoded, tx.nonce, _hex(tx.signature, "signature"))
         return {"accepted": node.submit(envelope)}
 
+    @app.post("/l2/transactions/batch", responses=responses(*COMMON))
+    def submit_batch(body: TransactionsIn) -> dict[str, Any]:
+        """Accept several signed transactions in one request (an SDK's pipeline): each
+        result is ``{"accepted": n}`` or ``{"error", "fix"}`` for that one."""
+        envelopes: list[Envelope | ApiError] = []
+        for tx in body.transactions:
+            try:
+                decoded = decode_tx(tx.kind, _hex(tx.body, "body"))
+                envelopes.append(Envelope(decoded, tx.nonce, _hex(tx.signature, "signature")))
+            except CodecError as exc:
+                envelopes.append(ApiError(exc.reason, "encode it as the batch format says"))
+            except ApiError as exc:
+                envelopes.append(exc)
+        good = [e for e in envelopes if isinstance(e, Envelope)]
+        outcomes = iter(node.submit_many(good))
+        results: list[dict[str, Any]] = []
+        for item in envelopes:
+            outcome = item if isinstance(item, ApiError) else next(outcomes)
+            if isinstance(outcome, int):
+                results.append({"accepted": outcome})
+            else:
+                results.append({"error": outcome.what, "fix": outcome.fix})
+        return {"results": results}
+
     @app.get("/l2/cosign/{account_index}", responses=responses(*COMMON))
     async def cosign_requests(
         account_index: AccountIndex,
         wait: Annotated[float, Query(ge=0, le=MAX_LONG_POLL_S)] = 0.0,
     ) -> list[dict[str, object]]:
-        """Open co-signature requests for an account (long-poll up to ``wait`` seconds)."""
+        """Open co-signature requests for an account: long-polls up to ``wait`` seconds,
+        and ends early (with what is open, maybe nothing) when a batch is sealed, so a
+        client waiting for inclusion needs no other polling."""
         try:
             found = await desk.wait_for_requests(account_index, wait)
         except TooManyWaiters:

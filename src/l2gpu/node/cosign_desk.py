@@ -137,6 +137,12 @@ class CoSignDesk:
                     self._pending.pop(request.id, None)
         return [r.answer if r.answered else None for r in requests]
 
+    def wake_all(self) -> None:
+        """End every long-poll now (a batch was sealed: agents waiting for inclusion look)."""
+        with self._lock:
+            for waiter in self._waiters:
+                waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
+
     def _wake(self, accounts: set[int]) -> None:
         for waiter in self._waiters:
             if waiter.account in accounts:

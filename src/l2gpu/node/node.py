@@ -33,7 +33,7 @@ from l2gpu.node.cosigning import CoSigners, SilenceBox
 from l2gpu.node.group_commit import GroupCommit
 from l2gpu.node.recovery import recover
 from l2gpu.node.rollup_client import RollupClient
-from l2gpu.node.sequencer import SealReport, Sequencer
+from l2gpu.node.sequencer import Rejected, SealReport, Sequencer
 from l2gpu.node.wal import WriteAheadLog, encode_envelope, encode_l1_op, seal_records
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,10 @@ class RollupNode:
             self.wal.append_envelopes, self._durable, self._not_logged
         )
         self.health = Health()
+        # Called after each seal that sealed something (the desk ends its long-polls,
+        # so that clients waiting for inclusion look at once).
+        self.on_sealed: list[Callable[[], None]] = []
+        self.transactions_sealed = 0  # since this process started: for throughput figures
         self._waiting_since: float | None = None
 
     # -- inputs ------------------------------------------------------------------------
@@ -128,6 +132,26 @@ class RollupNode:
             ticket = self.group_commit.add(encode_envelope(envelope), envelope)
         return self.group_commit.wait(ticket)
 
+    def submit_many(self, envelopes: list[Envelope]) -> list[int | Rejected]:
+        """Like :meth:`submit` for each envelope, in order, sharing group commits; each
+        result is the acknowledgement or why that envelope was refused."""
+        results: list[int | Rejected] = []
+        tickets = []
+        with self.lock:
+            for envelope in envelopes:
+                try:
+                    self.sequencer.check(envelope)
+                except Rejected as exc:
+                    results.append(exc)
+                    continue
+                self.sequencer.reserve(envelope.tx.sender)
+                tickets.append((len(results), self.group_commit.add(encode_envelope(envelope),
+                                                                    envelope)))  # fmt: skip
+                results.append(0)
+        for position, ticket in tickets:
+            results[position] = self.group_commit.wait(ticket)
+        return results
+
     def _durable(self, envelopes: list[Envelope], numbers: list[int]) -> None:
         with self.lock:  # in log order: the next group waits for this one
             for envelope, number in zip(envelopes, numbers, strict=True):
@@ -158,9 +182,13 @@ class RollupNode:
         with self.lock:
             report = self.sequencer.seal(released=self._released, before_commit=self._log_seal)
             self._waiting_since = None
+            self.transactions_sealed += len(report.included_sequences)
             if report.batch is not None:
                 parts = self.state.parts()
                 self.unposted.append(Unposted(report.batch, self.state.deposits_processed, parts))
+        if report.batch is not None or report.dropped:
+            for listener in self.on_sealed:
+                listener()
         if post:
             self.post_pending()
         return report

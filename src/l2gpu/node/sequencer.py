@@ -130,6 +130,7 @@ class Sequencer:
         clock: Callable[[], Timestamp],
         max_per_commitment: int = MAX_COMMITMENT_TXS,
         silences: SilenceBox | None = None,
+        max_commitments_per_round: int = 64,
     ) -> None:
         if not 1 <= max_per_commitment <= MAX_COMMITMENT_TXS:
             raise ValueError(f"a commitment holds 1 to {MAX_COMMITMENT_TXS} transactions")
@@ -139,6 +140,9 @@ class Sequencer:
         self.clock = clock
         self.max_per_commitment = max_per_commitment
         self.silences = silences or SilenceBox()
+        # Drafting holds the node's lock: a round of at most 64 commitments (2,048
+        # transfers) keeps that hold near half a second.
+        self.max_commitments_per_round = max_commitments_per_round
         self.domain = rollup_domain(state.chain_id, state.rollup)
         self.mempool: deque[Pending] = deque()
         self.pending_per_sender: dict[int, int] = {}
@@ -215,8 +219,11 @@ class Sequencer:
         """Apply queued L1 operations, then seal queued transactions into commitments.
 
         ``released`` is entered while waiting for co-signers (the node releases its
-        lock there); the state is rolled back to the round's start first, so that
-        readers never see a draft. ``before_commit`` runs last, inside the atomic step.
+        lock there); the state is rolled back to the seal's start first (L1 operations
+        included, applied again after), so that readers never see what is not
+        committed, and a seal is then one round: what a round puts back waits for the
+        next seal. In process (no ``released``) rounds repeat until the queue is empty.
+        ``before_commit`` runs last, inside the atomic step.
         """
         report = SealReport()
         state = self.state
@@ -232,7 +239,9 @@ class Sequencer:
             deposits_root = state.root() if report.deposits else b""
             # L1 takes at most MAX_SEGMENTS - 1 commitments per batch; the rest waits.
             while self.mempool and len(report.commitments) < MAX_SEGMENTS - 1:
-                self._round(report, out, settled, released)
+                self._round(report, out, settled, released, (mark, taken_ops))
+                if released is not None:
+                    break
             if report.deposits or report.commitments:
                 report.batch = Batch(self.fee_recipient, report.deposits,
                                      tuple(report.commitments), deposits_root)  # fmt: skip
@@ -258,12 +267,13 @@ class Sequencer:
         out: dict[int, Pending],
         settled: list[Pending],
         released: Callable[[], AbstractContextManager[object]] | None,
+        seal_start: tuple[int, list[L1Operation]],
     ) -> None:
         """Draft, ask and finish one round of commitments."""
         state = self.state
         round_mark = state.checkpoint()
         drafts: list[Draft] = []
-        room = MAX_SEGMENTS - 1 - len(report.commitments)
+        room = min(MAX_SEGMENTS - 1 - len(report.commitments), self.max_commitments_per_round)
         now = int(self.clock())
         while self.mempool and len(drafts) < room:
             draft, dropped = draft_one(
@@ -285,9 +295,13 @@ class Sequencer:
             answers = collect(self._cosigners, asks)
             applied = True
         else:
-            state.rollback(round_mark)  # readers see no draft while the lock is free
+            mark, taken_ops = seal_start
+            state.rollback(mark)  # readers see nothing uncommitted while the lock is free
             with released():
                 answers = collect(self._cosigners, asks)
+            for op in taken_ops:
+                state_transition(state, op, self._block())
+            round_mark = state.checkpoint()
             applied = False
         self._finish(drafts, answers, report, out, settled, round_mark, applied, now)
 

@@ -39,15 +39,26 @@ class Sealer:
     max_backoff: float = 30.0
     _backoff: float = 0.0
     _retry_at: float = 0.0
+    _sealed: threading.Event = field(default_factory=threading.Event)
+    follow_every: float = 0.5
+    _follow_at: float = 0.0
 
     def step(self) -> None:
-        """One round: follow L1, seal if due, post what waits. Nothing here raises: a
-        failure is logged (and shown in the node's status) and the next round retries."""
+        """One round: follow L1, seal if due, post what waits (tests call this; the
+        running node seals and posts in two threads). Nothing here raises."""
+        self.seal_step()
+        self._post()
+
+    def seal_step(self) -> bool:
+        """Follow L1 and seal if due; True if a batch was sealed. A failure is logged
+        (and shown in the node's status) and the next round retries."""
         node = self.node
-        try:
-            node.follow_l1()
-        except Exception as exc:  # L1 unreachable or answering nonsense: keep sequencing
-            node.degrade(f"reading L1 failed: {exc}")
+        if time.monotonic() >= self._follow_at:  # an L1 read costs an RPC: twice a second
+            self._follow_at = time.monotonic() + self.follow_every
+            try:
+                node.follow_l1()
+            except Exception as exc:  # L1 unreachable or answering nonsense: keep sequencing
+                node.degrade(f"reading L1 failed: {exc}")
         try:
             if node.batch_due(max_transactions=self.batch_size, max_age=self.interval,
                               now=time.monotonic()):  # fmt: skip
@@ -56,11 +67,13 @@ class Sealer:
                     log.info("sealed: %d L1 operations, %d commitments, %d dropped",
                              report.deposits, len(report.commitments),
                              len(report.dropped))  # fmt: skip
+                    self._sealed.set()
+                    return True
         except L2gpuError as exc:
             log.error("sealing failed (nothing was applied): %s", exc)
         except Exception:
             log.exception("sealing failed (nothing was applied)")
-        self._post()
+        return False
 
     def _post(self) -> None:
         node = self.node
@@ -74,13 +87,25 @@ class Sealer:
             self._backoff = 0.0
 
     def run(self) -> None:
-        """Step until :attr:`stop` is set."""
+        """Seal until :attr:`stop` is set."""
         while not self.stop.is_set():
-            self.step()
-            self.stop.wait(min(self.interval, 0.2))
+            if not self.seal_step():
+                self.stop.wait(min(self.interval, 0.05))
+
+    def run_poster(self) -> None:
+        """Post sealed batches until :attr:`stop` is set: posting (an L1 transaction and
+        its receipt) never holds up the next seal."""
+        while not self.stop.is_set():
+            self._sealed.wait(0.5)
+            self._sealed.clear()
+            try:
+                self._post()
+            except Exception:  # post_pending reports L1 failures itself; this is a bug
+                log.exception("posting failed")
 
     def start(self) -> threading.Thread:
-        """Run in a daemon thread."""
+        """Run the sealing and posting loops in daemon threads; return the sealer's."""
+        threading.Thread(target=self.run_poster, name="poster", daemon=True).start()
         thread = threading.Thread(target=self.run, name="sealer", daemon=True)
         thread.start()
         return thread
@@ -111,6 +136,7 @@ def serve_node(
     from l2gpu.loopback import serve_on_loopback
     from l2gpu.node.api import create_app
 
+    node.on_sealed.append(desk.wake_all)
     sealer = Sealer(node, interval, batch_size)
     sealer.start()
     try:

@@ -1,0 +1,258 @@
+"""The ``node`` suite: a running rollup node's throughput, end to end, as users drive it.
+
+Real processes and real HTTP: anvil is the L1, ``l2gpu up`` runs the node (its
+write-ahead log on SQLite, sealing, co-signing over the API, posting batches to
+anvil), and client processes hold funded L2 accounts. Each client account sends
+transfers in waves (one ``POST /l2/transactions/batch``), answers its co-signature
+requests (long-poll, BLS signature), and waits until the wave is included before
+the next. ``node_tps`` is transfers included per second of wall time over the
+measured window, read from the node's count of sealed transactions.
+
+Beside it, in the same run: ``sequencer_tps``, the in-process sequencer on one core
+(admission, apply, roots, co-signature check; no HTTP, no log, no L1), and
+``wal_appends_per_s``, envelope records written durably per second by the log's
+group commit on SQLite. The machine's cores are shared by anvil, the node and the
+clients, as on a small operator's box; ``cores`` says how many there were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from l2gpu.bench import environment
+from l2gpu.core.errors import L2gpuError
+
+ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _anvil_binary() -> str:
+    found = shutil.which("anvil")
+    local = REPO / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+    if found is None and not local.exists():
+        raise L2gpuError("the node benchmark needs anvil as its L1", "run 'make tools'")
+    return found or str(local)
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if process.poll() is not None:
+            raise L2gpuError(f"{what} exited before listening", "run it by hand to see why")
+        time.sleep(0.1)  # waiting for a real process to listen
+    raise L2gpuError(f"{what} did not listen within 90 s")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _fund(anvil_url: str, node_url: str, keys: list[bytes]) -> None:
+    """Give each key ether on L1 and deposit it into the rollup with its BLS key."""
+    from web3.types import RPCEndpoint
+
+    from l2gpu.core.crypto.bls import BlsSecretKey
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.types import Address
+    from l2gpu.l1 import compile_contract
+    from l2gpu.l1.jsonrpc import connect_jsonrpc
+    from l2gpu.l1.keys import account_from_private_key
+    from l2gpu.node.rollup_client import RollupClient
+
+    accounts = [account_from_private_key("0x" + k.hex()) for k in keys]
+    chain = connect_jsonrpc(anvil_url, accounts)
+    rollup = Address.from_hex(httpx.get(node_url + "/l2/status").json()["rollup"])
+    client = RollupClient(chain, chain.attach(compile_contract("rollup/Rollup.vy"), rollup))
+    for account, key in zip(accounts, keys, strict=True):
+        chain.w3.provider.make_request(RPCEndpoint("anvil_setBalance"),
+                                       [account.address, hex(10**21)])  # fmt: skip
+        client.deposit(account, BlsSecretKey.from_seed(PrivateKey(key).secret), 10**19)
+    deadline = time.monotonic() + 120
+    last = PrivateKey(keys[-1]).address.checksum
+    while httpx.get(f"{node_url}/l2/accounts/{last}").status_code != 200:
+        if time.monotonic() > deadline:
+            raise L2gpuError("the node did not credit the deposits within 120 s")
+        time.sleep(0.2)  # the node seals the deposits in its next batches
+
+
+def _client_process(url: str, keys: list[bytes], wave: int, until: float) -> int:
+    """One client process: its accounts send waves until ``until``; returns waves sent."""
+    return asyncio.run(_client(url, keys, wave, until))
+
+
+async def _client(url: str, keys: list[bytes], wave: int, until: float) -> int:
+    limits = httpx.Limits(max_connections=4 * len(keys))
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+        status = (await http.get("/l2/status")).json()
+        waves = await asyncio.gather(*(_account(http, status, k, wave, until) for k in keys))
+    return sum(waves)
+
+
+async def _account(http: httpx.AsyncClient, status: dict[str, Any], secret: bytes, wave: int,
+                   until: float) -> int:  # fmt: skip
+    from l2gpu.core.crypto.bls import BlsSecretKey
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.l2.codec import encode_tx, kind_of
+    from l2gpu.core.l2.envelope import rollup_domain, seal
+    from l2gpu.core.l2.transactions import Transfer
+    from l2gpu.core.types import Address, ChainId, Wei
+
+    key = PrivateKey(secret)
+    bls = BlsSecretKey.from_seed(key.secret)
+    domain = rollup_domain(ChainId(status["chain_id"]), Address.from_hex(status["rollup"]))
+    me = (await http.get(f"/l2/accounts/{key.address.checksum}")).json()
+    index, nonce, waves = int(me["index"]), int(me["next_nonce"]), 0
+    tx = Transfer(index, 0, Wei(10**12), Wei(0))
+    body = "0x" + encode_tx(kind_of(tx), tx).hex()
+    while time.time() < until:
+        envelopes = [seal(key, domain, tx, nonce + i) for i in range(wave)]
+        sent = await http.post("/l2/transactions/batch", json={"transactions": [
+            {"kind": kind_of(tx), "body": body, "nonce": e.nonce,
+             "signature": "0x" + e.signature.hex()} for e in envelopes]})  # fmt: skip
+        nonce += sum("accepted" in r for r in sent.json()["results"])
+        while True:
+            requests = (await http.get(f"/l2/cosign/{index}", params={"wait": 5})).json()
+            for request in requests:
+                if all(m["body"] == body for m in request["mine"]):
+                    signature = bls.sign(bytes.fromhex(request["message"][2:]))
+                    await http.post(f"/l2/cosign/{index}/{request['request']}",
+                                    json={"signature": "0x" + signature.hex()})  # fmt: skip
+            account = (await http.get(f"/l2/accounts/{key.address.checksum}")).json()
+            if int(account["nonce"]) >= nonce or time.time() >= until + 30:
+                nonce = int(account["next_nonce"])
+                break
+        waves += 1
+    return waves
+
+
+def _sealed(url: str) -> tuple[int, float]:
+    """Transactions the node has sealed so far, and when that was read (mid-request)."""
+    before = time.time()
+    count = int(httpx.get(f"{url}/l2/status", timeout=60).json()["transactions_sealed"])
+    return count, (before + time.time()) / 2
+
+
+def measure_node(
+    *, accounts: int = 64, processes: int = 4, wave: int = 16, seconds: float = 20.0
+) -> dict[str, Any]:
+    """Drive ``l2gpu up`` on anvil with client processes; return its figures."""
+
+    folder = tempfile.mkdtemp(prefix="l2gpu-bench-node-")
+    anvil_port, api_port = _free_port(), _free_port()
+    anvil = subprocess.Popen(  # noqa: S603 - our own tool, fixed arguments
+        [_anvil_binary(), "--port", str(anvil_port), "--silent", "--chain-id", "31337"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    node = None
+    # The node's log, kept in the bench folder (printed when it fails).
+    log = open(Path(folder) / "node.log", "wb")  # noqa: SIM115 - closed in finally
+    try:
+        _wait_port(anvil_port, anvil, "anvil")
+        anvil_url = f"http://127.0.0.1:{anvil_port}"
+        env = {**os.environ, "L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": ANVIL_KEY,
+               "L2GPU_DATA_DIR": folder, "L2GPU_API_PORT": str(api_port)}  # fmt: skip
+        node = subprocess.Popen(
+            [sys.executable, "-m", "l2gpu.cli.main", "up", "--interval", "0.1",
+             "--batch-size", "2000"],
+            env=env, stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        _wait_port(api_port, node, "l2gpu up")
+        url = f"http://127.0.0.1:{api_port}"
+        keys = [(10_000 + i).to_bytes(32, "big") for i in range(accounts)]
+        _fund(anvil_url, url, keys)
+        start_at = time.time() + 3.0  # the clients warm up for 3 s before the window
+        until = start_at + seconds
+        context = multiprocessing.get_context("spawn")
+        shares = [keys[i::processes] for i in range(processes)]
+        with context.Pool(processes) as pool:
+            running = [pool.apply_async(_client_process, (url, share, wave, until))
+                       for share in shares]  # fmt: skip
+            time.sleep(max(0.0, start_at - time.time()))  # to the window's start (wall time)
+            cpu_before = _cpu_seconds(node.pid)
+            before, t0 = _sealed(url)
+            time.sleep(max(0.0, until - time.time()))  # the measured window itself
+            after, t1 = _sealed(url)
+            cpu_after = _cpu_seconds(node.pid)
+            waves = sum(r.get(timeout=120) for r in running)
+        included = after - before
+        return {
+            "node_tps": round(included / (t1 - t0), 1),
+            "node_cpu_ms_per_tx": round(1000 * (cpu_after - cpu_before) / max(1, included), 3),
+            "node_transactions_included": included,
+            "node_window_s": round(t1 - t0, 1),
+            "node_client_accounts": accounts,
+            "node_client_processes": processes,
+            "node_wave": wave,
+            "node_waves_sent": waves,
+        }
+    finally:
+        for process in (node, anvil):
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        log.close()
+        if os.environ.get("BENCH_KEEP_FOLDER"):
+            print(f"bench folder kept: {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def wal_appends_per_s(groups: int = 50, group: int = 200) -> float:
+    """Envelope records written durably per second (group commits of ``group``), SQLite."""
+    from l2gpu.db import open_database
+    from l2gpu.node.wal import WriteAheadLog
+
+    with tempfile.TemporaryDirectory() as folder:
+        log = WriteAheadLog(open_database(f"sqlite:///{folder}/wal.db"))
+        payload = bytes(120)  # an envelope record's size: kind, nonce, signature, transfer
+        rates = []
+        for _ in range(3):
+            started = time.perf_counter()
+            for _ in range(groups):
+                log.append_envelopes([payload] * group)
+            rates.append(groups * group / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def run() -> dict[str, Any]:
+    """Measure the suite's figures."""
+    from l2gpu.bench.rollup import transfer_batch
+
+    sequencer = statistics.median(1 / transfer_batch(seed=s)[1] for s in (7, 8, 9))
+    figures = measure_node()
+    return {
+        "suite": "node",
+        **figures,
+        "sequencer_tps": round(sequencer),
+        "node_vs_sequencer": round(figures["node_tps"] / sequencer, 3),
+        "wal_appends_per_s": round(wal_appends_per_s()),
+        "wal_group": 200,
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        **environment(),
+    }
