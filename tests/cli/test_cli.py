@@ -109,7 +109,7 @@ def test_demo_runs_a_paid_lease_on_the_embedded_chain(tmp_path: Path) -> None:
     summary = next(line for line in result.stdout.splitlines() if line.startswith("lease of"))
     assert "lease of 30 s paid with 30 vouchers" in summary
     assert "provider got 3000000000000000 wei of 3000000000000000 wei owed" in summary
-    assert (tmp_path / "data" / "cache" / "contracts").is_dir()
+    assert (Path(os.environ["XDG_CACHE_HOME"]) / "l2gpu" / "contracts").is_dir()
     market = next(
         line
         for line in result.stdout.splitlines()

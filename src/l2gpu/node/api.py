@@ -14,7 +14,7 @@ co-signature long-poll runs on the event loop, so waiting agents hold no worker.
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from l2gpu.api.errors import ApiError, Conflict, NotFound, RateLimited
 from l2gpu.core.l2.codec import CodecError, decode_tx
@@ -44,14 +44,25 @@ AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="0x and 4
 ChannelId = Annotated[str, Path(pattern=HASH_PATTERN, description="0x and 64 hex digits")]
 
 
+def _not_bool(value: object) -> object:
+    # JSON Schema's integer admits 2.0 but not false: pydantic's lax mode does the
+    # opposite for booleans, its strict mode for 2.0.
+    if isinstance(value, bool):
+        raise ValueError("a whole number, not true or false")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_not_bool)]
+
+
 class TransactionIn(BaseModel):
     """A signed envelope: the compact transaction, its nonce and the EIP-712 signature."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: int = Field(ge=1, le=3)
+    kind: WholeNumber = Field(ge=1, le=3)
     body: str = Field(max_length=2_000, pattern=HEX_PATTERN)
     # 2^53: the largest integer a JSON reader that uses doubles keeps exact
-    nonce: int = Field(ge=0, le=2**53)
+    nonce: WholeNumber = Field(ge=0, le=2**53)
     signature: str = Field(max_length=200, pattern=HEX_PATTERN)
 
 
@@ -67,7 +78,7 @@ class SignatureIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     signature: str = Field(max_length=200, pattern=HEX_PATTERN)
-    refuse: bool = False
+    refuse: bool = Field(default=False, strict=True)
 
 
 def _hex(value: str, what: str) -> bytes:
