@@ -48,6 +48,7 @@ from l2gpu.payments.store import VoucherStore
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 5
 CHANNEL_CHECK_SECONDS = 5  # how often a running lease's channel is read on the rail
+MAX_UNSENT_LOG_CHARS = 4 * 1024 * 1024  # output kept while the market refuses it
 
 
 @dataclass
@@ -77,6 +78,9 @@ class ProviderAgent(ChannelClosing):
     _pool: Any = None
     _last_beat: int = -1
     _gpu_names: dict[str, str] = field(default_factory=dict)
+    _last_info: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _unsent_logs: dict[int, list[str]] = field(default_factory=dict)
+    _unreported: dict[int, int] = field(default_factory=dict)
 
     # -- offers --------------------------------------------------------------------
 
@@ -151,26 +155,48 @@ class ProviderAgent(ChannelClosing):
             stop.wait(interval)
 
     def step(self) -> None:
-        """Do everything due now."""
+        """Do everything due now.
+
+        The market being unreachable stops nothing that protects the provider: the
+        running leases are metered and their payees obeyed with what the market said
+        last (vouchers reach the agent through the market, so without it they lag,
+        and the job pauses after the grace period). New leases and ends wait.
+        """
         now = self.clock()
         if now != self._last_beat:
-            self.client.heartbeat(self.inventory.to_json())
-            self._last_beat = now
+            try:
+                self.client.heartbeat(self.inventory.to_json())
+                self._last_beat = now
+            except L2gpuError as exc:
+                log.warning("heartbeat failed: %s", exc.what)
         if not self._recovered and now >= self._recover_at:
             try:
                 self._recover_closes(now)
             except L2gpuError as exc:  # the market or the rail is down: try again soon
                 log.warning("recovering unclosed channels failed, retrying in 5 s: %s", exc)
                 self._recover_at = now + 5
-        work = {int(w["id"]): w for w in self.client.work()}
-        for lease_id, info in work.items():
-            served = self.served.get(lease_id)
-            if served is None:
-                self._take(info, now)
-            else:
-                self._tend(served, info, now)
-        for lease_id in [i for i in self.served if i not in work]:
-            self._finish(self.served[lease_id], "the market ended the lease")
+        try:
+            work: dict[int, dict[str, Any]] | None = {int(w["id"]): w for w in self.client.work()}
+        except L2gpuError as exc:
+            log.warning("the market is unreachable, metering on what it said last: %s", exc.what)
+            work = None
+        if work is None:  # metering and voucher checks go on; nothing starts or ends
+            for lease_id, tended in list(self.served.items()):
+                if lease_id in self._last_info:
+                    self._tend(tended, self._last_info[lease_id], now)
+        else:
+            for lease_id, info in work.items():
+                self._last_info[lease_id] = info
+                served = self.served.get(lease_id)
+                if served is None:
+                    self._take(info, now)
+                else:
+                    self._tend(served, info, now)
+            for lease_id in [i for i in self.served if i not in work]:
+                self._finish(self.served[lease_id], "the market ended the lease")
+            for lease_id in [i for i in self._last_info if i not in work]:
+                del self._last_info[lease_id]
+        self._flush_reports()
         self._settle_due(now)
 
     def shutdown(self) -> None:
@@ -231,7 +257,7 @@ class ProviderAgent(ChannelClosing):
         self._send_logs(s.lease_id)
         if status.state == "exited":
             code = status.exit_code if status.exit_code is not None else -1
-            self.client.report(s.lease_id, "exited", exit_code=code)
+            self._tell(s.lease_id, "exited", exit_code=code)
             self._finish(s, f"the job exited with code {code}")
             return
         self._receive_voucher(s, info.get("voucher"), now)
@@ -246,7 +272,7 @@ class ProviderAgent(ChannelClosing):
                 state = "open"
             if state != "open":
                 why = f"the lease's channel is {state}: the renter started closing it"
-                self.client.report(s.lease_id, "stopped", reason=why)
+                self._tell(s.lease_id, "stopped", reason=why)
                 self._finish(s, why, settle_in=0)
                 return
         if now > s.last_tick:
@@ -255,7 +281,7 @@ class ProviderAgent(ChannelClosing):
             s.meter, added = record_sample(s.meter, UsageSample(Timestamp(now), running, util))
             s.last_tick = now
             if added:
-                self.client.report(s.lease_id, "usage", seconds=added)
+                self._unreported[s.lease_id] = self._unreported.get(s.lease_id, 0) + added
             s.payee.delivered(added, Timestamp(now))
         s.max_unpaid_seconds = max(s.max_unpaid_seconds, s.payee.state.lag_seconds)
         self._obey(s)
@@ -271,7 +297,7 @@ class ProviderAgent(ChannelClosing):
             s.paused = False
         elif service == ServiceState.STOPPED:
             why = f"vouchers lag {s.payee.state.lag_seconds} s beyond the {self.grace} s grace"
-            self.client.report(s.lease_id, "stopped", reason=why)
+            self._tell(s.lease_id, "stopped", reason=why)
             self._finish(s, why)
 
     def _finish(self, s: Served, why: str, *, settle_in: int | None = None) -> None:
@@ -343,6 +369,35 @@ class ProviderAgent(ChannelClosing):
         )
 
     def _send_logs(self, lease_id: int) -> None:
-        chunks = self.backend.read_logs(lease_id)
-        if chunks:
-            self.client.send_logs(lease_id, chunks)
+        """Upload new output; a failed upload keeps it (bounded) for the next try and
+        never stops metering."""
+        waiting = self._unsent_logs.setdefault(lease_id, [])
+        waiting.extend(self.backend.read_logs(lease_id))
+        while sum(len(c) for c in waiting) > MAX_UNSENT_LOG_CHARS:
+            waiting.pop(0)  # the oldest output goes first when the market stays away
+        if not waiting:
+            return
+        try:
+            self.client.send_logs(lease_id, waiting)
+        except L2gpuError as exc:
+            log.warning("lease %s: output not uploaded yet: %s", lease_id, exc.what)
+            return
+        waiting.clear()
+
+    def _tell(self, lease_id: int, kind: str, **fields: Any) -> None:
+        """Report a job's end; if the market is away, the job ends here all the same
+        (a later step finds the lease still live and reports what it finds)."""
+        try:
+            self.client.report(lease_id, kind, **fields)
+        except L2gpuError as exc:
+            log.warning("lease %s: could not report %s: %s", lease_id, kind, exc.what)
+
+    def _flush_reports(self) -> None:
+        """Report metered seconds; what the market did not take is reported next step."""
+        for lease_id, seconds in list(self._unreported.items()):
+            try:
+                self.client.report(lease_id, "usage", seconds=seconds)
+            except L2gpuError as exc:
+                log.warning("lease %s: usage not reported yet: %s", lease_id, exc.what)
+                continue
+            del self._unreported[lease_id]
