@@ -22,9 +22,17 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $@
 
 # anvil (Foundry's dev node, from the npm registry) is the real JSON-RPC L1 that the
-# tests of the JSON-RPC path run against. Where npm or the platform is missing, those
-# tests fail and say why (L2GPU_TEST_ALLOW_MISSING=1 turns that into skips).
+# tests of the JSON-RPC path run against. bubblewrap (bwrap) sandboxes the local
+# backend's jobs. Where npm, the platform, or apt-get and root are missing, the tests
+# that need them fail and say why (L2GPU_TEST_ALLOW_MISSING=1 turns that into skips).
 tools: $(ANVIL)
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap; } || \
+	      echo "warning: could not install bubblewrap; the sandbox tests will fail"; \
+	  else echo "note: bubblewrap (bwrap) is missing: install it (apt-get install bubblewrap," \
+	    "dnf install bubblewrap); without it the sandbox tests fail and jobs cannot run"; fi; }
 $(ANVIL):
 	@if command -v npm >/dev/null 2>&1 && [ "$$(uname -s -m)" = "Linux x86_64" ]; then \
 	  npm install --silent --no-audit --no-fund --prefix $(TOOLS) \

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from l2gpu.client import ApiRequestError
+from tests.api.helpers import channel
+from tests.market.helpers import PROVIDER, RENTER
 
 from .test_agent import World, wait_for
 
@@ -61,3 +63,39 @@ def test_a_market_outage_never_leaves_the_provider_unpaid_past_grace(
     assert lease["status"] in ("preempted", "ended")
     assert lease_id not in world.agent.served  # the job is stopped
     wait_for(lambda: world.agent.backend.status(lease_id).state == "exited")
+
+
+def test_a_job_past_its_memory_limit_ends_its_lease_with_the_reason(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.agent.memory_bytes = 96 * 2**20
+    hog = "python -c 'b = []\nwhile True: b.append(bytearray(8 * 2**20))'"
+    payer = world.rent(hog)
+    world.agent.step()
+    lease_id = int(payer.info["id"])
+
+    def ended() -> bool:
+        world.second(payer)
+        return world.renter.lease(lease_id)["status"] != "running"
+
+    wait_for(ended, 30)
+    lease = world.renter.lease(lease_id)
+    assert lease["status"] == "ended"
+    assert "memory limit" in lease["reason"]
+
+
+def test_a_poison_job_fails_its_own_lease_once(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    poison = world.renter.rent(
+        world.offer["id"], command="echo hi", duration=600,
+        files={"output.log": "the backend's own file"},  # refused by the backend
+        channel=channel(RENTER, PROVIDER.address, 10**18),
+    )  # fmt: skip
+    starts = []
+    original = world.agent.backend.start
+    world.agent.backend.start = lambda spec: (starts.append(spec), original(spec))  # type: ignore[method-assign]
+    for _ in range(3):
+        world.second()
+    lease = world.renter.lease(int(poison["id"]))
+    assert lease["status"] == "failed"
+    assert "output.log" in lease["reason"]
+    assert len(starts) == 1  # tried once, never again

@@ -66,12 +66,16 @@ def test_a_local_job_gets_its_folder_env_secrets_and_gpus(tmp_path: Path) -> Non
     wait_until(lambda: backend.status(1).state == "exited")
     assert backend.status(1).exit_code == 3
     out = "".join(backend.read_logs(1))
-    assert out.splitlines() == ["data", "s3cret train 0,1", str(tmp_path / "lease-1")]
+    # The job's folder, lease-1, is /job in its sandbox.
+    assert out.splitlines() == ["data", "s3cret train 0,1", "/job"]
+    assert (tmp_path / "lease-1" / "input.txt").read_text() == "data\n"
     assert backend.read_logs(1) == []
 
 
 def test_memory_limit_pause_resume_stop_and_recover(tmp_path: Path) -> None:
-    backend = LocalBackend(tmp_path)
+    # Without cgroups (here turned off) the memory limit falls back to RLIMIT_AS; the
+    # cgroup limit and its reported reason are tested in test_sandbox.py.
+    backend = LocalBackend(tmp_path, cgroups=False)
     hog = "python -c 'x = bytearray(400 * 2**20); print(len(x))'"
     backend.start(JobSpec(2, hog, memory_bytes=200 * 2**20))
     wait_until(lambda: backend.status(2).state == "exited")

@@ -102,3 +102,22 @@ def test_rent_refuses_an_offer_above_max_price_and_bad_input(api, capsys, monkey
         main(["provider", "up", "--price", "1 gwei", "--gpus", "RTX_4090:x", "--api-url", url]) == 2
     )
     assert "invalid GPU declaration" in capsys.readouterr().err
+
+
+def test_provider_up_refuses_to_serve_without_payment_checks(api, capsys, monkeypatch) -> None:
+    url, _ = api
+    monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + PROVIDER.secret.hex())
+    up = ["provider", "up", "--price", "1 gwei", "--gpus", "RTX_4090:1", "--api-url", url]
+    assert main(up) == 2
+    err = capsys.readouterr().err
+    assert "no payment rail" in err
+    assert "--no-payment-checks-i-accept-unpaid-work" in err
+    assert main([*up, "--node", "http://127.0.0.1:1", "--job-network", "wide"]) == 2
+    assert "unknown --job-network 'wide'" in capsys.readouterr().err
+
+
+def test_provider_check_says_what_the_sandbox_has(capsys) -> None:
+    assert main(["provider", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "ok      bubblewrap" in out
+    assert "memory limit" in out

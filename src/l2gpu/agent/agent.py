@@ -66,6 +66,9 @@ class ProviderAgent(ChannelClosing):
     rail: ChannelRail | None = None
     nvml: Any = None
     memory_bytes: int | None = None
+    job_processes: int | None = None
+    job_open_files: int | None = None
+    job_disk_bytes: int | None = None
     settle_after: int = 2
     served: dict[int, Served] = field(default_factory=dict)
     settlements: list[Settlement] = field(default_factory=list)
@@ -247,6 +250,14 @@ class ProviderAgent(ChannelClosing):
             self.client.report(lease_id, "start_failed", reason=exc.what[:400])
             self._send_logs(lease_id)
             return
+        except Exception as exc:  # a backend bug fails this lease once, never the loop
+            log.exception("lease %s: the backend could not start the job", lease_id)
+            self.client.report(
+                lease_id,
+                "start_failed",
+                reason=f"the provider's backend failed: {type(exc).__name__}",
+            )
+            return
         self.client.report(lease_id, "started")
         ends = Timestamp(now + int(info["max_seconds"]))
         meter = start_meter(Timestamp(now), ends, int(info["num_gpus"]))
@@ -257,8 +268,12 @@ class ProviderAgent(ChannelClosing):
         self._send_logs(s.lease_id)
         if status.state == "exited":
             code = status.exit_code if status.exit_code is not None else -1
-            self._tell(s.lease_id, "exited", exit_code=code)
-            self._finish(s, f"the job exited with code {code}")
+            if status.reason:  # the backend stopped it (a limit): the renter is told why
+                self._tell(s.lease_id, "stopped", reason=status.reason[:400])
+                self._finish(s, status.reason)
+            else:
+                self._tell(s.lease_id, "exited", exit_code=code)
+                self._finish(s, f"the job exited with code {code}")
             return
         self._receive_voucher(s, info.get("voucher"), now)
         if self.rail is not None and now - s.channel_checked >= CHANNEL_CHECK_SECONDS:
@@ -357,6 +372,11 @@ class ProviderAgent(ChannelClosing):
         if not group and self.inventory.gpus:
             group = list(self.inventory.gpus)
         indices = tuple(g.index for g in group[: int(info["num_gpus"])])
+        # The lease's share of the machine: CPU cores, memory and disk in proportion
+        # to the GPUs it rents (CPU slots where there is no GPU).
+        slots = len(self.inventory.gpus) or self.inventory.cpu_cores
+        share = int(info["num_gpus"]) / max(1, slots)
+        inventory = self.inventory
         return JobSpec(
             int(info["id"]),
             str(job["command"]),
@@ -364,8 +384,11 @@ class ProviderAgent(ChannelClosing):
             dict(job.get("secrets") or {}),
             dict(job.get("files") or {}),
             indices,
-            None,
-            self.memory_bytes,
+            cpu_cores=max(1, int(inventory.cpu_cores * share)),
+            memory_bytes=self.memory_bytes or int(inventory.ram_gb * 2**30 * share) or None,
+            processes=self.job_processes,
+            open_files=self.job_open_files,
+            disk_bytes=self.job_disk_bytes or int(inventory.disk_gb * 2**30 * share) or None,
         )
 
     def _send_logs(self, lease_id: int) -> None:

@@ -1,4 +1,5 @@
-"""The market's commands: ``market serve``, ``provider up``, ``offers``, ``rent``, ``jobs``.
+"""The market's commands: ``market serve``, ``offers``, ``rent``, ``jobs`` (``provider``
+in :mod:`l2gpu.cli.provider_cmd`).
 
 The API runs with ``l2gpu market serve``; the other commands talk to it at
 ``--api-url`` (default: the ``api_host``/``api_port`` settings) and sign in with
@@ -11,9 +12,7 @@ the rollup (hybrid, through a node run by ``l2gpu up``), or a persistent L1
 from __future__ import annotations
 
 import json
-import secrets
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -24,7 +23,7 @@ from l2gpu.client import MarketClient
 from l2gpu.config import Settings, api_origin
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.types import Wei, format_wei, parse_duration, parse_wei
+from l2gpu.core.types import Wei, format_wei, parse_wei
 
 if TYPE_CHECKING:
     from l2gpu.payments.rails import ChannelRail
@@ -44,8 +43,11 @@ def register(app: typer.Typer) -> None:
     """Add the market's commands to the root app."""
     market = typer.Typer(help="Run the market API.", no_args_is_help=True)
     market.command("serve")(serve)
+    from l2gpu.cli import provider_cmd
+
     provider = typer.Typer(help="Run the provider agent.", no_args_is_help=True)
-    provider.command("up")(provider_up)
+    provider.command("up")(provider_cmd.provider_up)
+    provider.command("check")(provider_cmd.provider_check)
     offers = typer.Typer(help="Search and withdraw GPU offers.", no_args_is_help=True)
     offers.command("search")(offers_search)
     offers.command("withdraw")(offers_withdraw)
@@ -171,83 +173,6 @@ def serve(
         port=port or settings.api_port,
         log_level=settings.log_level,
     )
-
-
-# -- provider up -------------------------------------------------------------------
-
-
-def provider_up(
-    ctx: typer.Context,
-    price: Annotated[str, typer.Option(help="Price per GPU-second, e.g. '0.0001 ether'.")],
-    gpus: Annotated[
-        str | None, typer.Option(help="Declared GPUs where there is no NVML, e.g. RTX_4090:2.")
-    ] = None,
-    location: Annotated[str, typer.Option(help="Region code shown in offers.")] = "XX",
-    backend: Annotated[str, typer.Option(help="local or ray.")] = "local",
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
-    max_duration: Annotated[str, typer.Option(help="Longest lease, e.g. 24h.")] = "24h",
-    expires_in: Annotated[str, typer.Option(help="How long the offers stand.")] = "24h",
-    grace: Annotated[int, typer.Option(help="Seconds of unpaid work tolerated.")] = 5,
-    manager: ManagerOption = None,
-    node: NodeOption = None,
-    api_url: ApiUrl = None,
-) -> None:
-    """Discover GPUs, publish offers, run leased jobs, check vouchers every second."""
-    from l2gpu.agent.agent import ProviderAgent
-    from l2gpu.agent.backends import make_backend
-    from l2gpu.agent.inventory import discover, load_nvml
-    from l2gpu.db import open_database
-    from l2gpu.payments.store import VoucherStore
-
-    settings: Settings = ctx.obj
-    key = _key(settings)
-    nvml = load_nvml()
-    inventory = discover(gpus, nvml=nvml, workdir=settings.data_dir)
-    client = MarketClient(_url(settings, api_url), key)
-    chain_id = int(client.health()["chain_id"])
-    rail = None
-    if node or manager or settings.l1_rpc:
-        rail = _rail(settings, key, node, manager)
-    if node:
-        _check_provider_account(node, key)
-    else:
-        typer.echo(
-            "note: no --node and no --l1-rpc: channels are not checked and not settled", err=True
-        )
-    root = settings.data_dir / "jobs"
-    agent = ProviderAgent(
-        client,
-        key,
-        make_backend(backend, root, ray_address),
-        inventory,
-        VoucherStore(open_database(settings.effective_database_url)),
-        lambda: int(time.time()),
-        chain_id,
-        grace=grace,
-        rail=rail,
-        nvml=nvml,
-        background_closes=True,
-    )
-    terms = agent.offer_terms(
-        parse_wei(price),
-        expires_at=int(time.time()) + parse_duration(expires_in),
-        location=location,
-        max_duration=parse_duration(max_duration),
-        nonce=secrets.randbelow(2**63),
-    )
-    for offer in agent.publish(terms):
-        typer.echo(
-            f"offer {offer['id']}: {offer['num_gpus']} x {offer['gpu_name']} at "
-            f"{offer['price_per_gpu_second']} wei/GPU-s"
-            f"{' (declared)' if offer['declared'] else ''}",
-            err=True,
-        )
-    stop = threading.Event()
-    try:
-        agent.run(stop)
-    except KeyboardInterrupt:
-        stop.set()
-        agent.shutdown()
 
 
 # -- offers ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from l2gpu.core.errors import L2gpuError
 
@@ -30,14 +30,25 @@ class JobSpec:
     gpu_indices: tuple[int, ...] = ()
     cpu_cores: int | None = None
     memory_bytes: int | None = None
+    processes: int | None = None
+    """Processes and threads at once (None: the backend's default, 4096 locally)."""
+    open_files: int | None = None
+    """Open files per process (None: the backend's default, 4096 locally)."""
+    disk_bytes: int | None = None
+    """What the job may write (None: locally, half the free space under the backend's root)."""
+    network: str | None = None
+    """"none" to refuse the job a network; None or "host": as the provider allows."""
 
 
 @dataclass(frozen=True, slots=True)
 class JobStatus:
-    """``state`` is running, paused or exited; ``exit_code`` once exited (None if unknown)."""
+    """``state`` is running, paused or exited; ``exit_code`` once exited (None if unknown);
+    ``reason`` when the backend stopped the job itself, for the renter (e.g. "the job
+    exceeded its memory limit of 8 GiB (out of memory)")."""
 
     state: str
     exit_code: int | None = None
+    reason: str | None = None
 
 
 class Backend(Protocol):
@@ -67,15 +78,18 @@ class Backend(Protocol):
         """Re-attach to a job started before the agent restarted; False if it is gone."""
 
     def workdir(self, lease_id: int) -> Path | None:
-        """The job's working folder, where the backend can see it."""
+        """The job's folder (its files, what it writes, and ``output.log``), where the
+        backend can see it."""
 
 
-def make_backend(name: str, root: Path, ray_address: str | None = None) -> Backend:
-    """The backend called ``name`` (local or ray), keeping work folders under ``root``."""
+def make_backend(name: str, root: Path, ray_address: str | None = None, **local: Any) -> Backend:
+    """The backend called ``name`` (local or ray), keeping work folders under ``root``;
+    ``local`` goes to :class:`~l2gpu.agent.backends.local.LocalBackend` (``sandbox``,
+    ``network``, ``cgroup_parent``, ...)."""
     if name == "local":
         from l2gpu.agent.backends.local import LocalBackend
 
-        return LocalBackend(root)
+        return LocalBackend(root, **local)
     if name == "ray":
         from l2gpu.agent.backends.ray_backend import RayBackend
 

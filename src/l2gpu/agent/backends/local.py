@@ -1,219 +1,878 @@
-"""The local backend: each job is a real process group on this machine.
+"""The local backend: each job is a real process on this machine, sandboxed by default.
 
-- a working folder per lease (``<root>/lease-<id>``) holding the job's files, its
-  output (``output.log``) and a state file, so a restarted agent can re-attach;
-- the leased GPUs through ``CUDA_VISIBLE_DEVICES`` (empty when none: the job sees
-  no GPU), secrets and variables in the environment, never on the command line;
-- memory capped with ``RLIMIT_AS`` and CPU cores pinned with ``sched_setaffinity``
-  in the child before it runs the command;
-- pause and resume with SIGSTOP and SIGCONT to the whole group; stop with
-  SIGTERM, then SIGKILL after a short wait.
+Folders, under the backend's ``root``:
 
-The command runs under ``/bin/sh -c`` inside a wrapper shell that records its exit
-code in the folder, so the code is known even for a job the agent re-attached to.
-A command the shell cannot run (exit 126 or 127 at once) is a failed start.
+- ``lease-<id>/``: the job's folder, its files and what it writes; in the sandbox it is
+  ``/job``, the job's working folder and HOME. ``output.log`` in it holds what the job
+  writes to stdout and stderr; the sandbox covers that name with an empty read-only
+  file, so the job can neither rewrite its log nor swap it for a link;
+- ``.agent/lease-<id>/``: the agent's, never in the sandbox: ``job.json`` (what a
+  restarted agent needs to re-attach: pids, cgroup, limits), ``status.json``
+  (bubblewrap's report: the sandbox's init, then the exit code), ``etc/`` (the job's
+  ``passwd``, ``group``, ``hosts``) and ``tmp/`` (the job's ``/tmp``).
+
+A job runs in the bubblewrap sandbox of :mod:`l2gpu.agent.sandbox` unless the backend
+is built with ``SandboxPolicy.NONE_I_TRUST_EVERY_RENTER``. Inside the sandbox a small
+launcher (the agent's Python, ``-I -S``) reads the job's environment and limits from a
+file descriptor (never the command line, which every user of the host can read),
+sets the limits, says it is ready, and runs the command under ``/bin/sh -c``.
+
+Limits, from the :class:`JobSpec` (the lease's terms), each enforced by the kernel:
+
+- memory: the job's cgroup (``memory.max`` / ``memory.limit_in_bytes``); a job the
+  out-of-memory killer hits is stopped and its status says so. Without a cgroup,
+  ``RLIMIT_AS`` (address space, not memory in use);
+- processes: the cgroup's ``pids.max``, and ``RLIMIT_NPROC`` inside the job's own
+  user namespace (threads count);
+- CPU cores: the cgroup's CPU quota; without one, CPU affinity;
+- open files: ``RLIMIT_NOFILE``;
+- disk: ``RLIMIT_FSIZE`` caps each file, and the backend measures the job's folders
+  (its folder with its log, and its ``/tmp``) at most once per ``disk_check_s`` when asked
+  for the job's status: past the limit the job is stopped and its status says so.
+
+The sandbox's init is the job's PID namespace's pid 1: killing it kills every process
+of the job, detached or double-forked ones included, so :meth:`LocalBackend.stop`
+leaves nothing behind, and a job whose main command exits takes its strays with it.
+
+Pause and resume send SIGSTOP and SIGCONT to every process of the job (found as the
+descendants of the sandbox's init, which adopts every orphan of the namespace).
+``start`` raises :class:`JobStartError` and nothing else, whatever the spec holds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import os
-import resource
+import select
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from l2gpu.agent.backends import JobSpec, JobStartError, JobStatus
+from l2gpu.agent.backends.cgroups import Cgroups, JobCgroup, find_cgroups, join
+from l2gpu.agent.backends.checks import LOG_NAME, MIN_DISK, check_spec, size_text
+from l2gpu.agent.sandbox import (
+    DEFAULT_NETWORK,
+    JOB_HOME,
+    JOB_TMP,
+    NETWORKS,
+    SandboxMounts,
+    SandboxPolicy,
+    bwrap_args,
+    gpu_device_nodes,
+    require_bwrap,
+    write_identity,
+)
 
+log = logging.getLogger(__name__)
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 START_CHECK_S = 0.3
 """How long a fresh job is watched for an immediate 'command not found' (bounded)."""
+READY_TIMEOUT_S = 15.0
+"""How long the sandbox may take to come up before the start counts as failed."""
 STOP_WAIT_S = 3.0
+DISK_CHECK_S = 1.0
 LOG_CHUNK = 16 * 1024
-_WRAPPER = '/bin/sh -c "$1"; code=$?; echo $code > .l2gpu-exit; exit $code'
+
+DEFAULT_PROCESSES = 4096
+DEFAULT_OPEN_FILES = 4096
+DEFAULT_DISK_SHARE = 0.5
+"""Without a disk limit in the spec, a job may use half the free space under the root."""
+MAX_FOLDER_ENTRIES = 200_000
+"""A job may hold at most this many files and folders (the disk check counts them)."""
+
+SANDBOX_PROCESSES = 2
+"""bubblewrap's own processes in the job's cgroup (its monitor and the namespace's init)."""
+
+_EXIT_FILE = "exit"
+_UNSANDBOXED = '"$1" -I -S -c "$2" "$3" "$4"; code=$?; echo $code > "$5"; exit $code'
+_LAUNCHER = """\
+import json, os, resource, sys
+config, ready = int(sys.argv[1]), int(sys.argv[2])
+try:
+    data = b""
+    while True:
+        chunk = os.read(config, 1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    os.close(config)
+    job = json.loads(data)
+    for name, value in job["rlimits"]:
+        which = getattr(resource, name)
+        hard = resource.getrlimit(which)[1]
+        if hard != resource.RLIM_INFINITY and value > hard:
+            value = hard
+        resource.setrlimit(which, (value, value))
+    if job["cpus"]:
+        os.sched_setaffinity(0, job["cpus"])
+except BaseException as exc:
+    os.write(ready, ("error: " + repr(exc)).encode()[:500])
+    os._exit(125)
+os.write(ready, b"ok")
+os.close(ready)
+os.execve("/bin/sh", ["/bin/sh", "-c", job["command"]], job["env"])
+"""
+
+
+@dataclass(frozen=True)
+class _Limits:
+    memory_bytes: int | None
+    cpu_cores: int | None
+    processes: int
+    open_files: int
+    disk_bytes: int
+
+
+@dataclass
+class _Job:
+    """A job this backend started or re-attached to."""
+
+    lease_id: int
+    sandboxed: bool
+    pid: int
+    """The process the agent started: bwrap, or (unsandboxed) the wrapper shell."""
+    pid_start: int | None
+    init: int | None
+    """Sandboxed: the PID namespace's init; killing it kills every process of the job."""
+    init_start: int | None
+    cgroup: JobCgroup | None
+    limits: _Limits
+    proc: subprocess.Popen[bytes] | None = None
+    paused: bool = False
+    final: JobStatus | None = None
+    disk_checked: float = 0.0
+
+    def state(self) -> dict[str, Any]:
+        cg = self.cgroup
+        return {
+            "sandboxed": self.sandboxed,
+            "pid": self.pid,
+            "pid_start": self.pid_start,
+            "init": self.init,
+            "init_start": self.init_start,
+            "cgroup": None
+            if cg is None
+            else {"version": cg.version, "paths": {k: str(v) for k, v in cg.paths.items()}},
+            "limits": asdict(self.limits),
+        }
+
+    @classmethod
+    def from_state(cls, lease_id: int, data: dict[str, Any]) -> _Job:
+        cg = data.get("cgroup")
+        return cls(
+            lease_id,
+            bool(data["sandboxed"]),
+            int(data["pid"]),
+            _int_or_none(data.get("pid_start")),
+            _int_or_none(data.get("init")),
+            _int_or_none(data.get("init_start")),
+            None
+            if not cg
+            else JobCgroup(int(cg["version"]), {k: Path(v) for k, v in cg["paths"].items()}),
+            _Limits(**data["limits"]),
+        )
 
 
 class LocalBackend:
-    """Jobs as local process groups under ``root``."""
+    """Jobs as local processes under ``root``, each in a bubblewrap sandbox by default.
+
+    ``sandbox=SandboxPolicy.NONE_I_TRUST_EVERY_RENTER`` runs them as plain processes
+    of the agent's user (they can read its keys); ``network`` ("none" or "host") is
+    the provider's setting, which a lease may only narrow; ``cgroups=False`` or a
+    machine without writable cgroups leaves the rlimit fallbacks; ``cgroup_parent``
+    is a delegated cgroup v2 folder. ``dev`` and ``gpu_driver`` are where the GPUs'
+    device files and the driver's GPU list are (tests point them elsewhere);
+    ``hidden`` are more folders no job may see."""
 
     name = "local"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        sandbox: SandboxPolicy = SandboxPolicy.BWRAP,
+        network: str = DEFAULT_NETWORK,
+        cgroups: bool = True,
+        cgroup_parent: Path | None = None,
+        bwrap: str | None = None,
+        dev: Path = Path("/dev"),
+        gpu_driver: Path = Path("/proc/driver/nvidia/gpus"),
+        hidden: tuple[Path, ...] = (),
+        extra_read_only: tuple[Path, ...] = (),
+        disk_check_s: float = DISK_CHECK_S,
+    ) -> None:
+        if not isinstance(sandbox, SandboxPolicy):
+            raise TypeError("sandbox must be a SandboxPolicy")
+        if network not in NETWORKS:
+            raise ValueError(f"network must be one of {', '.join(NETWORKS)}, not {network!r}")
         self.root = Path(root)
+        self.policy = sandbox
+        self.network = network
+        self.bwrap = require_bwrap(bwrap) if sandbox is SandboxPolicy.BWRAP else None
+        if self.bwrap is None:
+            log.warning(
+                "jobs run UNSANDBOXED: every renter's job can read this agent's keys and files"
+            )
+        probe = find_cgroups(cgroup_parent) if cgroups else None
+        self.cgroups: Cgroups | None = probe.cgroups if probe else None
+        self.cgroup_problem = probe.problem if probe else "cgroups turned off"
+        if self.cgroups is not None:
+            self.cgroups.sweep()
+        self.dev, self.gpu_driver = Path(dev), Path(gpu_driver)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._procs: dict[int, subprocess.Popen[bytes]] = {}
-        self._pids: dict[int, int] = {}
-        self._paused: set[int] = set()
+        home: tuple[Path, ...] = ()
+        with contextlib.suppress(RuntimeError, KeyError):
+            home = (Path.home(),)
+        self.hidden = (self.root.resolve(), self.root.resolve().parent, *home, *hidden)
+        self.extra_read_only = extra_read_only
+        self.disk_check_s = disk_check_s
+        self._tag = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:10]
+        self._jobs: dict[int, _Job] = {}
         self._offsets: dict[int, int] = {}
 
     def workdir(self, lease_id: int) -> Path:
-        """The working folder of a lease's job."""
+        """The job's folder (``/job`` in its sandbox), with its output in ``output.log``."""
         return self.root / f"lease-{lease_id}"
 
+    def _agent_dir(self, lease_id: int) -> Path:
+        """The agent's own folder for a lease, which no job sees."""
+        return self.root / ".agent" / f"lease-{lease_id}"
+
+    # -- start -------------------------------------------------------------------------
+
     def start(self, spec: JobSpec) -> None:
-        """Start ``spec`` as a new process group; raise JobStartError if it cannot run."""
-        folder = self.workdir(spec.lease_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, text in spec.files.items():
-            _safe_path(folder, name).write_text(text)
-        log = open(folder / "output.log", "ab")  # noqa: SIM115 - handed to the child
+        """Start ``spec`` in its sandbox; raise JobStartError (only) if it cannot run."""
         try:
+            limits = self._check(spec)
+            self._start(spec, limits)
+        except JobStartError:
+            raise
+        except Exception as exc:  # whatever it was, the lease fails once, cleanly
+            log.warning("lease %s: the job could not start", spec.lease_id, exc_info=True)
+            raise JobStartError(
+                f"the job could not start: {type(exc).__name__}: {exc}",
+                "check the job's command, files and variables",
+            ) from exc
+
+    def _start(self, spec: JobSpec, limits: _Limits) -> None:
+        lease = spec.lease_id
+        running = self._jobs.get(lease)
+        if running is not None and running.final is None:
+            raise JobStartError(f"lease {lease} already has a job running", "stop it first")
+        work, folder = self.workdir(lease), self._agent_dir(lease)
+        for made in (work, folder):
+            made.mkdir(parents=True, exist_ok=True)
+            made.chmod(0o700)
+        (self.root / ".agent").chmod(0o700)
+        for entry in work.iterdir():  # what an earlier job of this lease left; not its log
+            if entry.name != LOG_NAME or entry.is_symlink() or not entry.is_file():
+                _wipe(entry)
+        for stale in folder.iterdir():
+            _wipe(stale)
+        tmp = folder / "tmp"
+        tmp.mkdir()
+        (folder / "empty").touch(mode=0o400)
+        _write_files(work, spec.files)
+        cgroup = self._cgroup(lease, limits)
+        gpu_nodes = gpu_device_nodes(spec.gpu_indices, self.dev, self.gpu_driver)
+        config = json.dumps(self._config(spec, limits)).encode()
+        config_fd = ready_r = ready_w = status_fd = log_fd = -1
+        try:
+            config_fd = _memfd(config)
+            ready_r, ready_w = os.pipe()
+            append = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW
+            log_fd = os.open(work / LOG_NAME, append, 0o600)
+            if self.bwrap is not None:
+                status_fd = os.open(folder / "status.json", os.O_WRONLY | os.O_CREAT, 0o600)
+                network = self.network if spec.network in (None, "host") else "none"
+                mounts = SandboxMounts(
+                    work, tmp, folder / "etc", folder / "empty", masked=(LOG_NAME,)
+                )
+                write_identity(mounts.identity)
+                argv = bwrap_args(
+                    self.bwrap,
+                    mounts,
+                    network=network,
+                    status_fd=status_fd,
+                    gpu_nodes=gpu_nodes,
+                    hidden=self.hidden,
+                    extra_read_only=self.extra_read_only,
+                    shm_bytes=limits.memory_bytes or limits.disk_bytes,
+                )
+                argv += [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(config_fd), str(ready_w)]
+                fds: tuple[int, ...] = (config_fd, ready_w, status_fd)
+            else:
+                exit_file = str(folder / _EXIT_FILE)
+                argv = ["/bin/sh", "-c", _UNSANDBOXED, "l2gpu-job", sys.executable, _LAUNCHER]
+                argv += [str(config_fd), str(ready_w), exit_file]
+                fds = (config_fd, ready_w)
+            procs = cgroup.procs_files() if cgroup is not None else []
             proc = subprocess.Popen(  # noqa: S603 - the renter's command is the point
-                ["/bin/sh", "-c", _WRAPPER, "l2gpu-job", spec.command],
-                cwd=folder,
-                env=_environment(spec, folder),
+                argv,
+                cwd=folder if self.bwrap is not None else work,
+                env={},  # bwrap gets nothing of the renter's: LD_PRELOAD would run on the host
                 stdin=subprocess.DEVNULL,
-                stdout=log,
+                stdout=log_fd,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_limits(spec),
+                pass_fds=fds,
+                preexec_fn=(lambda: join(procs)) if procs else None,
             )
-        except OSError as exc:
-            raise JobStartError(f"the job could not start: {exc}", "check the command") from exc
+        except BaseException:
+            if ready_r >= 0:
+                os.close(ready_r)
+            if cgroup is not None:
+                cgroup.remove()
+            raise
         finally:
-            log.close()
-        self._procs[spec.lease_id] = proc
-        self._pids[spec.lease_id] = proc.pid
-        (folder / "job.json").write_text(json.dumps({"pid": proc.pid, "command": spec.command}))
+            for fd in (config_fd, ready_w, status_fd, log_fd):
+                if fd >= 0:
+                    os.close(fd)
+        try:
+            problem = _await_ready(proc, ready_r)
+        finally:
+            os.close(ready_r)
+        job = _Job(
+            lease, self.bwrap is not None, proc.pid, _start_time(proc.pid), None, None,
+            cgroup, limits, proc,
+        )  # fmt: skip
+        self._jobs[lease] = job
+        if problem is None and job.sandboxed:
+            job.init = _sandbox_init(folder / "status.json", proc)
+            job.init_start = _start_time(job.init) if job.init else None
+            if job.init is None:
+                problem = "the sandbox did not report its init process"
+        if problem is not None:
+            self._finish(job)
+            raise JobStartError(
+                f"the job's sandbox could not start: {problem}: {self._tail(lease)}",
+                "run the provider's sandbox check (l2gpu.agent.sandbox.sandbox_check)",
+            )
+        (folder / "job.json").write_text(json.dumps(job.state()))
         deadline = time.monotonic() + START_CHECK_S
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.02)  # bounded wait for a real process, not simulated time
-        if proc.poll() in (126, 127):
-            tail = (folder / "output.log").read_text(errors="replace").strip().splitlines()[-1:]
+        code = proc.poll()
+        if code in (126, 127):
+            self._finish(job)
             raise JobStartError(
-                f"the job's command could not run (exit {proc.returncode}): "
-                f"{tail[0] if tail else 'no output'}",
+                f"the job's command could not run (exit {code}): {self._tail(lease)}",
                 "check the command and the files it needs",
             )
 
+    def _check(self, spec: JobSpec) -> _Limits:
+        check_spec(spec)
+        if spec.disk_bytes is not None:
+            disk = spec.disk_bytes
+        else:
+            disk = max(MIN_DISK, int(shutil.disk_usage(self.root).free * DEFAULT_DISK_SHARE))
+        return _Limits(
+            spec.memory_bytes,
+            spec.cpu_cores,
+            spec.processes or DEFAULT_PROCESSES,
+            spec.open_files or DEFAULT_OPEN_FILES,
+            disk,
+        )
+
+    def _cgroup(self, lease_id: int, limits: _Limits) -> JobCgroup | None:
+        if self.cgroups is None:
+            return None
+        cgroup = self.cgroups.job(f"lease-{lease_id}-{self._tag}")
+        cgroup.create(
+            memory_bytes=limits.memory_bytes,
+            processes=limits.processes + SANDBOX_PROCESSES,
+            cpu_cores=limits.cpu_cores,
+        )
+        return cgroup
+
+    def _config(self, spec: JobSpec, limits: _Limits) -> dict[str, Any]:
+        controllers = self.cgroups.controllers if self.cgroups else ()
+        rlimits: list[tuple[str, int]] = [
+            ("RLIMIT_NOFILE", limits.open_files),
+            ("RLIMIT_FSIZE", limits.disk_bytes),
+            ("RLIMIT_CORE", 0),
+        ]
+        if self.bwrap is not None:
+            # Inside its own user namespace, the job's process count is its own. Outside
+            # one it would count every process of the agent's user: unsandboxed, pids only.
+            rlimits.append(("RLIMIT_NPROC", limits.processes))
+        if limits.memory_bytes and "memory" not in controllers:
+            rlimits.append(("RLIMIT_AS", limits.memory_bytes))
+        cpus: list[int] = []
+        if limits.cpu_cores and "cpu" not in controllers and hasattr(os, "sched_getaffinity"):
+            cpus = sorted(os.sched_getaffinity(0))[: limits.cpu_cores]
+        return {
+            "rlimits": rlimits,
+            "cpus": cpus,
+            "env": self._environment(spec),
+            "command": spec.command,
+        }
+
+    def _environment(self, spec: JobSpec) -> dict[str, str]:
+        # A clean environment: the agent's own variables (its keys, tokens) never reach
+        # a renter's job. The agent's Python comes first on PATH, so 'python' works.
+        python_bin = str(Path(sys.executable).parent)
+        path = os.pathsep.join([python_bin, "/usr/local/bin", "/usr/bin", "/bin"])
+        if self.bwrap is not None:
+            home, tmp = JOB_HOME, JOB_TMP
+            # The sandbox shows the leased GPUs only, numbered from 0.
+            gpus = ",".join(str(i) for i in range(len(spec.gpu_indices)))
+        else:
+            home = str(self.workdir(spec.lease_id))
+            tmp = str(self._agent_dir(spec.lease_id) / "tmp")
+            gpus = ",".join(str(i) for i in spec.gpu_indices)
+        return {
+            "PATH": path,
+            "HOME": home,
+            "USER": "job",
+            "LOGNAME": "job",
+            "SHELL": "/bin/sh",
+            "TMPDIR": tmp,
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "L2GPU_LEASE_ID": str(spec.lease_id),
+            **spec.env,
+            **spec.secrets,
+            "CUDA_VISIBLE_DEVICES": gpus,
+        }
+
+    # -- status, pause, resume, stop --------------------------------------------------------
+
     def status(self, lease_id: int) -> JobStatus:
-        """Running, paused or exited (with the code when known)."""
-        proc = self._procs.get(lease_id)
-        if proc is not None:
-            code = proc.poll()
-            if code is not None:
-                return JobStatus("exited", code)
-        elif not _alive(self._pids.get(lease_id)):
-            return JobStatus("exited", self._recorded_exit(lease_id))
-        return JobStatus("paused" if lease_id in self._paused else "running")
+        """Running, paused or exited (with the code when known, and the reason when the
+        backend stopped it for a limit). A job past its memory or disk limit is stopped
+        here."""
+        job = self._jobs.get(lease_id)
+        if job is None:
+            return JobStatus("exited", None)
+        if job.final is not None:
+            return job.final
+        done, _ = self._exit(job)
+        if done:
+            return self._finish(job)
+        breach = self._breach(job)
+        if breach is not None:
+            return self._finish(job, breach)
+        return JobStatus("paused" if job.paused else "running")
 
     def pause(self, lease_id: int) -> None:
-        """SIGSTOP the job's process group."""
-        if self._signal(lease_id, signal.SIGSTOP):
-            self._paused.add(lease_id)
+        """SIGSTOP every process of the job."""
+        job = self._live(lease_id)
+        if job is None:
+            return
+        for _ in range(50):  # bounded: until every process is stopped at once
+            running = [p for p in self._pids(job) if _state(p) not in "TtZX"]
+            if not running:
+                break
+            for pid in running:
+                _kill(pid, signal.SIGSTOP)
+            time.sleep(0.005)
+        job.paused = True
 
     def resume(self, lease_id: int) -> None:
-        """SIGCONT the job's process group."""
-        self._signal(lease_id, signal.SIGCONT)
-        self._paused.discard(lease_id)
+        """SIGCONT every process of the job."""
+        job = self._live(lease_id)
+        if job is None:
+            return
+        for pid in self._pids(job):
+            _kill(pid, signal.SIGCONT)
+        job.paused = False
 
     def stop(self, lease_id: int) -> None:
-        """SIGTERM the group, then SIGKILL whatever is left after a few seconds."""
-        self._signal(lease_id, signal.SIGCONT)
-        self._signal(lease_id, signal.SIGTERM)
-        self._paused.discard(lease_id)
+        """SIGTERM every process of the job, then, after a few seconds, kill them all."""
+        job = self._live(lease_id)
+        if job is None:
+            return
+        pids = self._pids(job)
+        for sig in (signal.SIGCONT, signal.SIGTERM):
+            for pid in pids:
+                _kill(pid, sig)
+        job.paused = False
         deadline = time.monotonic() + STOP_WAIT_S
-        while time.monotonic() < deadline and self.status(lease_id).state != "exited":
+        while time.monotonic() < deadline and not self._exit(job)[0]:
             time.sleep(0.02)  # bounded wait for a real process to exit
-        self._signal(lease_id, signal.SIGKILL)
-        proc = self._procs.get(lease_id)
-        if proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=STOP_WAIT_S)
+        self._finish(job)
 
     def read_logs(self, lease_id: int) -> list[str]:
         """New output since the last call, in chunks of at most 16 KiB."""
-        path = self.workdir(lease_id) / "output.log"
-        if not path.exists():
-            return []
         offset = self._offsets.get(lease_id, 0)
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            data = handle.read(LOG_CHUNK * 16)
+        data = _read_log(self.workdir(lease_id) / LOG_NAME, offset, LOG_CHUNK * 16)
         self._offsets[lease_id] = offset + len(data)
         text = data.decode("utf-8", errors="replace")
         return [text[i : i + LOG_CHUNK] for i in range(0, len(text), LOG_CHUNK)]
 
     def recover(self, lease_id: int) -> bool:
-        """Re-attach to a job started by an earlier agent; False if it is gone."""
-        state = self.workdir(lease_id) / "job.json"
-        if not state.exists():
-            return False
-        pid = int(json.loads(state.read_text())["pid"])
-        self._pids[lease_id] = pid
-        log = self.workdir(lease_id) / "output.log"
-        self._offsets[lease_id] = log.stat().st_size if log.exists() else 0
-        return _alive(pid)
-
-    def _recorded_exit(self, lease_id: int) -> int | None:
-        path = self.workdir(lease_id) / ".l2gpu-exit"
+        """Re-attach to a job started by an earlier agent; False if it is gone (any
+        process it left behind is killed)."""
+        state = self._agent_dir(lease_id) / "job.json"
         try:
-            return int(path.read_text().strip())
+            job = _Job.from_state(lease_id, json.loads(state.read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        self._jobs[lease_id] = job
+        with contextlib.suppress(OSError):
+            self._offsets[lease_id] = os.lstat(self.workdir(lease_id) / LOG_NAME).st_size
+        if self._exit(job)[0]:
+            self._finish(job)
+            return False
+        return True
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _live(self, lease_id: int) -> _Job | None:
+        job = self._jobs.get(lease_id)
+        return job if job is not None and job.final is None else None
+
+    def _exit(self, job: _Job) -> tuple[bool, int | None]:
+        """Whether the job's main command has exited, and its code when known."""
+        recorded = self._recorded_exit(job)
+        if job.proc is not None:
+            code = job.proc.poll()
+            if code is None:
+                return False, None
+            if recorded is not None:
+                return True, recorded
+            return True, 128 - code if code < 0 else code
+        if recorded is not None:
+            return True, recorded
+        if not _alive(job.pid, job.pid_start):
+            return True, None
+        if job.sandboxed and not _alive(job.init, job.init_start):
+            return True, None
+        return False, None
+
+    def _recorded_exit(self, job: _Job) -> int | None:
+        folder = self._agent_dir(job.lease_id)
+        if job.sandboxed:
+            return _json_field(folder / "status.json", "exit-code")
+        try:
+            return int((folder / _EXIT_FILE).read_text().strip())
         except (OSError, ValueError):
             return None
 
-    def _signal(self, lease_id: int, sig: signal.Signals) -> bool:
-        pid = self._pids.get(lease_id)
-        if pid is None:
-            return False
-        try:
-            os.killpg(pid, sig)  # the job is its own session: pgid == pid
-            return True
-        except (ProcessLookupError, PermissionError):
-            return False
+    def _pids(self, job: _Job) -> set[int]:
+        """Every process of the job now (the sandbox's init itself excepted)."""
+        if job.sandboxed:
+            if not _alive(job.init, job.init_start):
+                return set()
+            assert job.init is not None
+            return _descendants(job.init)
+        found = _descendants(job.pid) | _group(job.pid)
+        if _alive(job.pid, job.pid_start):
+            found.add(job.pid)
+        if job.cgroup is not None:
+            found |= job.cgroup.pids()
+        return found
 
+    def _breach(self, job: _Job) -> str | None:
+        """Why the job must be stopped now, if it must: memory or disk."""
+        if job.cgroup is not None and job.cgroup.oom_kills() > 0:
+            return _memory_reason(job.limits)
+        now = time.monotonic()
+        if now - job.disk_checked < self.disk_check_s:
+            return None
+        job.disk_checked = now
+        return self._disk_breach(job)
 
-def _environment(spec: JobSpec, folder: Path) -> dict[str, str]:
-    # A clean environment: the agent's own variables (its keys, tokens) never leak
-    # into a renter's job. The agent's Python comes first on PATH, so 'python' works.
-    path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
-    return {
-        "PATH": path,
-        "HOME": str(folder),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "L2GPU_LEASE_ID": str(spec.lease_id),
-        **spec.env,
-        **spec.secrets,
-        "CUDA_VISIBLE_DEVICES": ",".join(str(i) for i in spec.gpu_indices),
-    }
-
-
-def _limits(spec: JobSpec):  # type: ignore[no-untyped-def]
-    def apply() -> None:
-        if spec.memory_bytes:
-            resource.setrlimit(resource.RLIMIT_AS, (spec.memory_bytes, spec.memory_bytes))
-        if spec.cpu_cores and hasattr(os, "sched_setaffinity"):
-            allowed = sorted(os.sched_getaffinity(0))
-            os.sched_setaffinity(0, set(allowed[: max(1, spec.cpu_cores)]))
-
-    return apply
-
-
-def _safe_path(folder: Path, name: str) -> Path:
-    relative = PurePosixPath(name)
-    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-        raise JobStartError(
-            f"job file name '{name}' leaves the working folder", "use a relative path without '..'"
+    def _disk_breach(self, job: _Job) -> str | None:
+        used, entries = _disk_usage(
+            [self.workdir(job.lease_id), self._agent_dir(job.lease_id) / "tmp"],
+            MAX_FOLDER_ENTRIES,
         )
-    path = folder.joinpath(*relative.parts)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+        if entries > MAX_FOLDER_ENTRIES:
+            return f"the job created more than {MAX_FOLDER_ENTRIES:,} files and folders"
+        if used >= job.limits.disk_bytes:
+            return f"the job wrote more than its disk limit of {size_text(job.limits.disk_bytes)}"
+        return None
+
+    def _finish(self, job: _Job, reason: str | None = None) -> JobStatus:
+        """Kill whatever is left of the job, note why it ended, free its cgroup."""
+        if job.sandboxed:
+            if _alive(job.init, job.init_start):
+                assert job.init is not None
+                _kill(job.init, signal.SIGKILL)  # the namespace dies with its init
+            elif job.init is None and job.proc is not None and job.proc.poll() is None:
+                for pid in {job.pid} | _descendants(job.pid):  # a sandbox that never came up
+                    _kill(pid, signal.SIGKILL)
+        else:
+            for pid in self._pids(job):
+                _kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + STOP_WAIT_S
+        while time.monotonic() < deadline and not self._gone(job):
+            time.sleep(0.01)  # bounded wait for the kernel to take the processes down
+        if job.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                job.proc.wait(timeout=STOP_WAIT_S)
+        code = self._exit(job)[1]
+        if reason is None:
+            reason = self._reason_at_exit(job, code)
+        if job.cgroup is not None:
+            job.cgroup.remove()
+        if reason is not None:
+            note = f"\n[l2gpu] {reason}; the job was stopped\n".encode()
+            with contextlib.suppress(OSError):
+                fd = os.open(
+                    self.workdir(job.lease_id) / LOG_NAME, os.O_WRONLY | os.O_APPEND | _NOFOLLOW
+                )
+                try:
+                    os.write(fd, note)
+                finally:
+                    os.close(fd)
+        job.paused = False
+        job.final = JobStatus("exited", code, reason)
+        return job.final
+
+    def _gone(self, job: _Job) -> bool:
+        if job.sandboxed and _alive(job.init, job.init_start):
+            return False
+        if job.proc is not None and job.proc.poll() is None:
+            return False
+        return not (job.cgroup is not None and job.cgroup.pids())
+
+    def _reason_at_exit(self, job: _Job, code: int | None) -> str | None:
+        if job.cgroup is not None and job.cgroup.oom_kills() > 0:
+            return _memory_reason(job.limits)
+        if code == 128 + signal.SIGXFSZ:
+            return f"the job wrote more than its disk limit of {size_text(job.limits.disk_bytes)}"
+        return self._disk_breach(job)
+
+    def _tail(self, lease_id: int) -> str:
+        size = 0
+        with contextlib.suppress(OSError):
+            size = os.lstat(self.workdir(lease_id) / LOG_NAME).st_size
+        tail = _read_log(self.workdir(lease_id) / LOG_NAME, max(0, size - 4096), 4096)
+        text = tail.decode("utf-8", errors="replace")
+        lines = text.strip().splitlines()
+        return lines[-1][:300] if lines else "no output"
 
 
-def _alive(pid: int | None) -> bool:
+def _write_files(work: Path, files: Mapping[str, str]) -> None:
+    for name, text in files.items():
+        path = work.joinpath(*PurePosixPath(name).parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+
+
+# -- processes ---------------------------------------------------------------------------
+
+
+def _await_ready(proc: subprocess.Popen[bytes], ready: int) -> str | None:
+    """None once the launcher in the sandbox says it is ready, else what went wrong."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    said = b""
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([ready], [], [], 0.05)
+        if readable:
+            chunk = os.read(ready, 4096)
+            said += chunk
+            if said.startswith(b"ok"):
+                return None
+            if not chunk or said.startswith(b"error"):
+                break
+        elif proc.poll() is not None:
+            break
+    if said.startswith(b"error"):
+        return said.decode(errors="replace")
+    if proc.poll() is not None:
+        return f"it exited with code {proc.returncode} before the job ran"
+    return f"it was not ready within {READY_TIMEOUT_S:.0f} s"
+
+
+def _sandbox_init(status: Path, proc: subprocess.Popen[bytes]) -> int | None:
+    """The host pid of the sandbox's init, from bubblewrap's status file."""
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        pid = _json_field(status, "child-pid")
+        if pid is not None:
+            return pid
+        if proc.poll() is not None:
+            return None
+        time.sleep(0.01)  # bounded: bubblewrap writes it as the sandbox starts
+    return None
+
+
+def _json_field(path: Path, name: str) -> int | None:
+    """``name`` from the JSON documents bubblewrap writes to ``path``, one per line."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            value = json.loads(line).get(name)
+            if isinstance(value, int):
+                return value
+    return None
+
+
+def _read_log(path: Path, offset: int, most: int) -> bytes:
+    """Up to ``most`` bytes of a job's log from ``offset``; never through a link, nor
+    from anything but a regular file (a job must not make the agent read the host's)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        return os.pread(fd, most, offset)
+    finally:
+        os.close(fd)
+
+
+def _memfd(data: bytes) -> int:
+    """An anonymous file holding ``data``, read from its start by whoever inherits it."""
+    fd = os.memfd_create("l2gpu-job", 0)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def _state(pid: int) -> str:
+    fields = _proc_stat(pid)
+    return fields[0] if fields else "X"
+
+
+def _start_time(pid: int | None) -> int | None:
+    fields = _proc_stat(pid) if pid else None
+    return int(fields[19]) if fields else None
+
+
+def _alive(pid: int | None, start: int | None = None) -> bool:
+    """A live process (not a zombie) with that pid, started when recorded: a pid the
+    kernel gave to another process since is not the job's."""
     if pid is None:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    fields = _proc_stat(pid)
+    if fields is None or fields[0] in "ZX":
         return False
-    except PermissionError:
-        return True
-    try:  # a zombie has exited; only its parent's wait is missing
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return start is None or int(fields[19]) == start
+
+
+def _parents() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every process on the host."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat(int(entry))
+            if fields is not None:
+                table[int(entry)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+def _descendants(pid: int) -> set[int]:
+    table = _parents()
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+    found: set[int] = set()
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        if child not in found:
+            found.add(child)
+            todo.extend(children.get(child, []))
+    return found
+
+
+def _group(pgid: int) -> set[int]:
+    return {pid for pid, (_, group) in _parents().items() if group == pgid}
+
+
+def _kill(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+# -- folders -----------------------------------------------------------------------------
+
+
+def _disk_usage(paths: list[Path], most_entries: int) -> tuple[int, int]:
+    """Bytes on disk and entries under ``paths`` (symlinks not followed); stops
+    counting past ``most_entries``."""
+    used = entries = 0
+    todo = [str(p) for p in paths]
+    while todo and entries <= most_entries:
+        path = todo.pop()
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        used += info.st_blocks * 512
+        entries += 1
+        if stat.S_ISDIR(info.st_mode):
+            try:
+                names = os.listdir(path)
+            except PermissionError:  # a job may chmod its folders; the agent owns them
+                _open_folder(path)
+                names = _listdir(path)
+            todo.extend(os.path.join(path, n) for n in names)
+    return used, entries
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
     except OSError:
-        return True
+        return []
+
+
+def _open_folder(path: str) -> None:
+    """chmod 700 the folder at ``path``, never what a symlink put there points to (a
+    running job may swap a folder for a link to /etc between two calls)."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        os.chmod(f"/proc/self/fd/{fd}", 0o700)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _wipe(folder: Path) -> None:
+    """Remove a folder a job may have left unreadable."""
+
+    def writable(func: Any, path: str, _exc: Any) -> None:
+        _open_folder(os.path.dirname(path))
+        _open_folder(path)
+        with contextlib.suppress(OSError):
+            func(path)
+
+    if folder.is_symlink() or folder.is_file():
+        folder.unlink()
+    elif folder.exists():
+        shutil.rmtree(folder, onerror=writable)
+
+
+def _memory_reason(limits: _Limits) -> str:
+    shown = size_text(limits.memory_bytes) if limits.memory_bytes else "the machine's memory"
+    return f"the job exceeded its memory limit of {shown} (out of memory)"
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]

@@ -1,0 +1,142 @@
+"""``l2gpu provider up`` (the agent) and ``l2gpu provider check`` (can this machine
+run renters' jobs safely?)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Annotated
+
+import typer
+
+from l2gpu.cli.market_cmd import (
+    ApiUrl,
+    ManagerOption,
+    NodeOption,
+    _check_provider_account,
+    _key,
+    _rail,
+    _url,
+)
+from l2gpu.client import MarketClient
+from l2gpu.config import Settings
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import parse_duration, parse_wei
+
+
+def provider_check(ctx: typer.Context) -> None:
+    """Say what this machine's job sandbox has and lacks (bubblewrap, namespaces,
+    cgroups, GPU device files); exit 2 unless jobs can run sandboxed."""
+    from l2gpu.agent.sandbox import sandbox_check
+
+    del ctx  # no settings needed: it looks at this machine
+    report = sandbox_check()
+    for line in report.lines():
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+def provider_up(
+    ctx: typer.Context,
+    price: Annotated[str, typer.Option(help="Price per GPU-second, e.g. '0.0001 ether'.")],
+    gpus: Annotated[
+        str | None, typer.Option(help="Declared GPUs where there is no NVML, e.g. RTX_4090:2.")
+    ] = None,
+    location: Annotated[str, typer.Option(help="Region code shown in offers.")] = "XX",
+    backend: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    max_duration: Annotated[str, typer.Option(help="Longest lease, e.g. 24h.")] = "24h",
+    expires_in: Annotated[str, typer.Option(help="How long the offers stand.")] = "24h",
+    grace: Annotated[int, typer.Option(help="Seconds of unpaid work tolerated.")] = 5,
+    manager: ManagerOption = None,
+    node: NodeOption = None,
+    api_url: ApiUrl = None,
+    job_network: Annotated[
+        str, typer.Option(help="none (default: jobs see no network) or host.")
+    ] = "none",
+    unsandboxed: Annotated[
+        bool,
+        typer.Option(
+            "--unsandboxed-i-trust-every-renter",
+            help="Run jobs as plain processes of this user: a job can read this agent's "
+            "keys and files. Only for machines where every renter is trusted.",
+        ),
+    ] = False,
+    unpaid: Annotated[
+        bool,
+        typer.Option(
+            "--no-payment-checks-i-accept-unpaid-work",
+            help="Run without --node or --l1-rpc: channels are neither checked nor "
+            "settled, so nothing guarantees payment.",
+        ),
+    ] = False,
+) -> None:
+    """Discover GPUs, publish offers, run leased jobs in a sandbox, check vouchers every
+    second."""
+    from l2gpu.agent.agent import ProviderAgent
+    from l2gpu.agent.backends import make_backend
+    from l2gpu.agent.inventory import discover, load_nvml
+    from l2gpu.agent.sandbox import SandboxPolicy
+    from l2gpu.db import open_database
+    from l2gpu.payments.store import VoucherStore
+
+    settings: Settings = ctx.obj
+    key = _key(settings)
+    nvml = load_nvml()
+    inventory = discover(gpus, nvml=nvml, workdir=settings.data_dir)
+    client = MarketClient(_url(settings, api_url), key)
+    chain_id = int(client.health()["chain_id"])
+    if job_network not in ("none", "host"):
+        raise L2gpuError(f"unknown --job-network '{job_network}'", "use none or host")
+    rail = None
+    if node or manager or settings.l1_rpc:
+        rail = _rail(settings, key, node, manager)
+    elif not unpaid:
+        raise L2gpuError(
+            "no payment rail: without --node (channels inside the rollup) or --l1-rpc "
+            "(channels on L1) no channel is checked and no lease is settled",
+            "pass --node URL or --l1-rpc URL, or --no-payment-checks-i-accept-unpaid-work",
+        )
+    if node:
+        _check_provider_account(node, key)
+    if rail is None:
+        typer.echo("warning: channels are not checked and not settled", err=True)
+    sandbox = SandboxPolicy.NONE_I_TRUST_EVERY_RENTER if unsandboxed else SandboxPolicy.BWRAP
+    if unsandboxed:
+        typer.echo("warning: jobs run unsandboxed: they can read this agent's keys", err=True)
+    root = settings.data_dir / "jobs"
+    agent = ProviderAgent(
+        client,
+        key,
+        make_backend(backend, root, ray_address, sandbox=sandbox, network=job_network),
+        inventory,
+        VoucherStore(open_database(settings.effective_database_url)),
+        lambda: int(time.time()),
+        chain_id,
+        grace=grace,
+        rail=rail,
+        nvml=nvml,
+        background_closes=True,
+    )
+    terms = agent.offer_terms(
+        parse_wei(price),
+        expires_at=int(time.time()) + parse_duration(expires_in),
+        location=location,
+        max_duration=parse_duration(max_duration),
+        nonce=secrets.randbelow(2**63),
+    )
+    for offer in agent.publish(terms):
+        typer.echo(
+            f"offer {offer['id']}: {offer['num_gpus']} x {offer['gpu_name']} at "
+            f"{offer['price_per_gpu_second']} wei/GPU-s"
+            f"{' (declared)' if offer['declared'] else ''}",
+            err=True,
+        )
+    stop = threading.Event()
+    try:
+        agent.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        agent.shutdown()
