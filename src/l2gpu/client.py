@@ -108,6 +108,16 @@ class MarketClient:
 
     # -- renters ---------------------------------------------------------------------
 
+    def quote(
+        self, offer_id: str | int, *, duration: int, max_price_per_gpu_second: int | None = None
+    ) -> dict[str, Any]:
+        """Whether ``offer_id`` would be rented for ``duration`` s (the market's checks that
+        need no channel), and the lease's maximum cost."""
+        body: dict[str, Any] = {"offer_id": str(offer_id), "duration": duration}
+        if max_price_per_gpu_second is not None:
+            body["max_price_per_gpu_second"] = str(max_price_per_gpu_second)
+        return dict(self._call("POST", "/quotes", json=body))
+
     def rent(
         self,
         offer_id: str | int,

@@ -305,3 +305,31 @@ def test_a_lease_channel_with_a_short_challenge_period_or_a_token_is_refused(
     token = dict(channel(RENTER, PROVIDER.address, 10**18), token="0x" + "11" * 20)
     with pytest.raises(L2gpuError, match="token must be the zero address"):
         renter.rent(offer["id"], command="true", duration=60, channel=token)
+
+
+def test_a_quote_makes_every_check_of_renting_before_any_deposit(database_url) -> None:
+    client, _, clock = market(database_url)
+    provider, renter = login(client, PROVIDER), login(client, RENTER)
+    client.post("/providers/heartbeat", json={}, headers=provider)
+    offer = publish(client, PROVIDER, provider, max_duration=3600)
+    quote = client.post("/quotes", json={"offer_id": offer, "duration": 600}, headers=renter)
+    assert quote.status_code == 200, quote.text
+    # max_cost is what the channel must hold: price x GPUs x seconds, in wei.
+    body = quote.json()
+    assert int(body["max_cost"]) == int(body["price_per_gpu_second"]) * body["num_gpus"] * 600
+    assert body["provider_seen_seconds_ago"] == 0
+    too_long = client.post("/quotes", json={"offer_id": offer, "duration": 7200}, headers=renter)
+    assert too_long.status_code == 400
+    assert "3600" in too_long.json()["error"]
+    cheap = {"offer_id": offer, "duration": 60, "max_price_per_gpu_second": "1"}
+    assert client.post("/quotes", json=cheap, headers=renter).status_code == 400
+    missing = client.post("/quotes", json={"offer_id": "999", "duration": 60}, headers=renter)
+    assert missing.status_code == 404
+    # A provider whose agent went silent is refused before the renter opens a channel,
+    # and the lease itself is refused too.
+    clock.advance(11)
+    silent = client.post("/quotes", json={"offer_id": offer, "duration": 60}, headers=renter)
+    assert silent.status_code == 409
+    assert "has not been heard from" in silent.json()["error"]
+    assert rent(client, RENTER, renter, offer, PROVIDER.address).status_code == 409
+    assert client.post("/quotes", json={"offer_id": offer, "duration": 60}).status_code == 401

@@ -98,6 +98,9 @@ def test_rent_refuses_an_offer_above_max_price_and_bad_input(api, capsys, monkey
     assert "above --max-price" in capsys.readouterr().err
     assert main(["rent", "12345", "--cmd", "true", "--api-url", url]) == 2
     assert "no offer 12345" in capsys.readouterr().err
+    # Longer than the offer allows: refused by the market's quote, before any channel opens.
+    assert main(["rent", offer_id, "--cmd", "true", "--hours", "48", "--api-url", url]) == 2
+    assert "86400" in capsys.readouterr().err
     assert (
         main(["provider", "up", "--price", "1 gwei", "--gpus", "RTX_4090:x", "--api-url", url]) == 2
     )

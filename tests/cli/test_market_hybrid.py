@@ -81,11 +81,21 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
     # The L2 balance is withdrawable: the CLI makes the exit (final after the window).
     user(PROVIDER_KEY, rollup_api, anvil_url, "withdraw", "0.5 ether")
 
-    # A lease the market refuses after the channel opened: the channel's close starts
-    # at once, and after its challenge period the deposit comes back in full.
+    # Terms the offer does not take are refused by the quote, before any channel opens.
     renter = str(PrivateKey.from_hex(RENTER_KEY).address)
     before = user(RENTER_KEY, rollup_api, anvil_url, "balance", renter)["balance"]
-    refused = run("rent", offer["id"], "--cmd", "true", "--hours", "48", "--api-url", market,
+    too_long = run("rent", offer["id"], "--cmd", "true", "--hours", "48", "--api-url", market,
+                   "--node", rollup_api, env=env(RENTER_KEY, "renter"))  # fmt: skip
+    assert too_long.returncode == 2, too_long.stderr
+    assert "not 172800 s" in too_long.stderr
+    assert "channel" not in too_long.stderr
+    assert user(RENTER_KEY, rollup_api, anvil_url, "balance", renter)["balance"] == before
+    # A lease the market refuses after the channel opened (here a job with more variables
+    # than a lease takes; in life, an offer rented by someone else a moment earlier): the
+    # channel's close starts at once, and after its challenge period the deposit comes
+    # back in full.
+    many = [arg for i in range(65) for arg in ("--env", f"V{i}=1")]
+    refused = run("rent", offer["id"], "--cmd", "true", *many, "--api-url", market,
                   "--node", rollup_api, env=env(RENTER_KEY, "renter"))  # fmt: skip
     assert refused.returncode == 2, refused.stderr
     assert "Traceback" not in refused.stderr

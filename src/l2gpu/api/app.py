@@ -218,6 +218,17 @@ def create_app(
 
     renting = errors(400, 404, 409, *SIGNED, *BODY)
 
+    @app.post("/quotes", tags=["leases"], responses=renting)
+    def quote_lease(body: s.LeaseQuote, who: Caller) -> dict[str, Any]:
+        """Whether the offer would be rented on these terms (liveness, duration, price,
+        expiry), and the maximum cost a channel must hold: ask before locking a deposit."""
+        return service.leases.quote(
+            who,
+            offer_id=body.offer_id,
+            duration=body.duration,
+            max_price_per_gpu_second=body.max_price_per_gpu_second,
+        )
+
     @app.post("/leases", tags=["leases"], status_code=201, responses=renting)
     def create_lease(body: s.LeaseCreate, who: Caller) -> dict[str, Any]:
         """Rent an offer for a duration, paid through the given channel, and submit a job."""

@@ -63,6 +63,60 @@ class LeaseBook:
 
     # -- renter ------------------------------------------------------------------
 
+    def quote(
+        self,
+        renter: Address,
+        *,
+        offer_id: int,
+        duration: int,
+        max_price_per_gpu_second: int | None = None,
+    ) -> dict[str, Any]:
+        """Every check :meth:`create` makes that does not need the channel, and what the
+        channel must hold: a renter asks before it locks a deposit."""
+        now = self.clock()
+        with Session(self.engine) as session:
+            offer = session.get(OfferRow, offer_id)
+            lease = self._checked_lease(session, offer, offer_id, renter, duration,
+                                        max_price_per_gpu_second, now)  # fmt: skip
+            seen = session.get(Provider, bytes(lease.provider))
+        return {
+            "offer_id": str(offer_id),
+            "provider": lease.provider.checksum,
+            "num_gpus": lease.num_gpus,
+            "price_per_gpu_second": str(lease.price_per_gpu_second),
+            "duration": duration,
+            "max_cost": str(lease.max_cost),
+            "provider_seen_seconds_ago": None if seen is None else now - seen.last_heartbeat,
+        }
+
+    def _checked_lease(
+        self,
+        session: Session,
+        offer: OfferRow | None,
+        offer_id: int,
+        renter: Address,
+        duration: int,
+        max_price_per_gpu_second: int | None,
+        now: int,
+    ) -> lm.Lease:
+        if offer is None:
+            raise NotFound(f"no offer {offer_id}", "search offers with 'l2gpu offers search'")
+        if offer.status != "active":
+            raise Conflict(f"offer {offer_id} is {offer.status}", "choose another offer")
+        terms = terms_of(offer)
+        # Read in the caller's session: a second connection would wait on its write lock.
+        provider = session.get(Provider, bytes(terms.provider))
+        seen = None if provider is None else provider.last_heartbeat
+        if seen is not None and now - seen > self.agent_timeout:
+            raise Conflict(
+                f"the provider of offer {offer_id} has not been heard from for {now - seen} s: "
+                "its agent is not running",
+                "choose another offer (search shows each provider's reliability)",
+            )
+        limit = None if max_price_per_gpu_second is None else Wei(max_price_per_gpu_second)
+        return lm.open_lease(LeaseId(0), OfferId(offer_id), terms, renter, Seconds(duration),
+                             Timestamp(now), max_price_per_gpu_second=limit)  # fmt: skip
+
     def create(
         self,
         renter: Address,
@@ -98,21 +152,10 @@ class LeaseBook:
         with Session(self.engine) as session, session.begin():
             query = select(OfferRow).where(OfferRow.offer_id == offer_id).with_for_update()
             offer = session.scalars(query).first()
-            if offer is None:
-                raise NotFound(f"no offer {offer_id}", "search offers with 'l2gpu offers search'")
-            if offer.status != "active":
-                raise Conflict(f"offer {offer_id} is {offer.status}", "choose another offer")
+            lease = self._checked_lease(session, offer, offer_id, renter, duration,
+                                        max_price_per_gpu_second, now)  # fmt: skip
+            assert offer is not None  # _checked_lease refused a missing offer
             terms = terms_of(offer)
-            limit = None if max_price_per_gpu_second is None else Wei(max_price_per_gpu_second)
-            lease = lm.open_lease(
-                LeaseId(0),
-                OfferId(offer_id),
-                terms,
-                renter,
-                Seconds(duration),
-                Timestamp(now),
-                max_price_per_gpu_second=limit,
-            )
             checked = lease_channel(channel, lease)
             # A channel pays for one lease: two leases on it would each count its deposit.
             channel_id = str(checked["channel_id"])

@@ -159,6 +159,14 @@ class LeaseCreate(_Strict):
     max_price_per_gpu_second: Wei | None = None
 
 
+class LeaseQuote(_Strict):
+    """Ask whether an offer would be rented on these terms, before opening a channel."""
+
+    offer_id: OfferIdIn
+    duration: Annotated[int, Field(gt=0, le=365 * 86_400), BeforeValidator(json_integer)]
+    max_price_per_gpu_second: Wei | None = None
+
+
 class VoucherIn(_Strict):
     """A renter's voucher for a lease's channel."""
 

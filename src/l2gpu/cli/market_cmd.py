@@ -250,11 +250,14 @@ def rent(
             f"{parse_wei(max_price)}",
             "raise --max-price or choose another offer",
         )
+    # Everything the market could refuse, asked before any rail is touched or deposit locked.
+    quote = client.quote(offer_id, duration=duration, max_price_per_gpu_second=(
+        None if max_price is None else parse_wei(max_price)))  # fmt: skip
     _check_rail_options(settings, node, manager)
     job_env, job_secrets, job_files = _pairs(env), _pairs(secret), _files(file)
     key = _key(settings)
     rail = _rail(settings, key, node, manager)
-    deposit = Wei(price * int(offer["num_gpus"]) * duration)
+    deposit = Wei(int(quote["max_cost"]))
     opened = rail.open(Address.from_hex(offer["provider"]), deposit, lifetime=duration + 3600)
     try:
         lease = client.rent(
