@@ -285,8 +285,13 @@ class ProviderAgent(ChannelClosing):
             except L2gpuError as exc:  # the rail is unreachable: no verdict, keep serving
                 log.warning("lease %s: cannot read its channel: %s", s.lease_id, exc.what)
                 state = "open"
-            if state != "open":
-                why = f"the lease's channel is {state}: the renter started closing it"
+            # pending: soft-confirmed, sealed at the node's next batch
+            if state not in ("open", "pending"):
+                why = (
+                    "the lease's channel never opened: the node dropped it"
+                    if state == "missing"
+                    else f"the lease's channel is {state}: the renter started closing it"
+                )
                 self._tell(s.lease_id, "stopped", reason=why)
                 self._finish(s, why, settle_in=0)
                 return

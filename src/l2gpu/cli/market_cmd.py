@@ -303,6 +303,9 @@ def rent(
         client.stop(lease_id)
         info = payer.step()
     sys.stderr.write("\n")
+    # A soft-confirmed channel is co-signed into a batch by this process: stay until then.
+    if rail.confirmed(opened.params.id) == "missing":
+        typer.echo(f"the node dropped channel {opened.params.id}: nothing was locked", err=True)
     typer.echo(
         f"lease {lease_id} {info['status']} ({info['reason']}): {info['metered_seconds']} s "
         f"billed, paid {format_wei(payer.paid)} of {format_wei(opened.deposit)} deposited",

@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from l2gpu.api.errors import ApiError, Conflict, NotFound, RateLimited
 from l2gpu.core.l2.codec import CodecError, decode_tx
 from l2gpu.core.l2.envelope import Envelope
+from l2gpu.core.l2.receipts import SequencerReceipt
 from l2gpu.core.l2.state import L2Channel
 from l2gpu.core.types import Address, Hash32
 from l2gpu.node.cosign_desk import CoSignDesk, TooManyWaiters
@@ -119,6 +120,8 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
                 "degraded_reason": health.reason or None,
                 "chain_id": node.state.chain_id,
                 "rollup": node.rollup.address.checksum,
+                "proposer": node.receipt_key.address.checksum,
+                "pending_channels": len(node.soft),
                 "state_root": str(node.state.root()),
                 "batches_posted": len(node.posted),
                 "batches_waiting_for_l1": len(node.unposted),
@@ -152,6 +155,9 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         cid = Hash32.from_hex(channel_id)  # malformed: a 400 saying what to send
         with lock:
             found = node.state.channel(cid)
+            soft = node.soft.get(cid) if found is None else None
+            if soft is not None:
+                return soft.to_json()
             if found is None:
                 raise NotFound(f"no channel {cid} in the rollup",
                                "open it with an OpenChannel transaction first")  # fmt: skip
@@ -163,14 +169,16 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
 
     @app.get("/l2/accounts/{address}/channels", responses=responses(*COMMON, 404))
     def channels_of(address: AddressPath) -> list[dict[str, Any]]:
-        """The channels an account pays from as renter, newest first (at most 100)."""
+        """The channels an account pays from as renter, newest first (pending ones, then at
+        most 100 in the state)."""
         parsed = Address.from_hex(address)
         with lock:
             found = node.state.account_of(parsed)
             if found is None:
                 raise NotFound(f"no L2 account for {parsed}", "deposit on L1 first")
             mine = [c for c in reversed(node.state.channels) if c.renter == found.index][:100]
-            out = []
+            # pending (soft-confirmed) channels are the newest
+            out = [soft.to_json() for soft in node.soft.of_renter(found.index)]
             for c in mine:
                 provider = node.state.account(c.provider)
                 assert provider is not None  # a channel's parties always have accounts
@@ -179,7 +187,10 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
 
     @app.post("/l2/transactions", responses=responses(*COMMON))
     def submit(tx: TransactionIn) -> dict[str, Any]:
-        """Accept a signed transaction; the answer is the acknowledgement (it is logged).
+        """Accept a signed transaction; the answer is the acknowledgement (it is logged) and
+        the sequencer's signed receipt: its promise of the transaction's position, signed
+        by the proposer (see ``/l2/status``). An OpenChannel's channel shows as
+        ``pending`` from then until a batch includes it.
 
         429 with Retry-After: the sender did not co-sign its last transaction in time.
         """
@@ -188,7 +199,8 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         except CodecError as exc:
             raise ApiError(exc.reason, "encode the transaction as the batch format says") from exc
         envelope = Envelope(decoded, tx.nonce, _hex(tx.signature, "signature"))
-        return {"accepted": node.submit(envelope)}
+        receipt = node.submit_signed(envelope)
+        return {"accepted": receipt.position, "receipt": receipt.to_json()}
 
     @app.post("/l2/transactions/batch", responses=responses(*COMMON))
     def submit_batch(body: TransactionsIn) -> dict[str, Any]:
@@ -208,8 +220,8 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         results: list[dict[str, Any]] = []
         for item in envelopes:
             outcome = item if isinstance(item, ApiError) else next(outcomes)
-            if isinstance(outcome, int):
-                results.append({"accepted": outcome})
+            if isinstance(outcome, SequencerReceipt):
+                results.append({"accepted": outcome.position, "receipt": outcome.to_json()})
             else:
                 results.append({"error": outcome.what, "fix": outcome.fix})
         return {"results": results}

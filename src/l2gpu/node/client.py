@@ -20,7 +20,8 @@ from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.codec import encode_tx, kind_of
-from l2gpu.core.l2.envelope import rollup_domain, seal
+from l2gpu.core.l2.envelope import Envelope, rollup_domain, seal
+from l2gpu.core.l2.receipts import SequencerReceipt, check_receipt
 from l2gpu.core.l2.transactions import UserTx
 from l2gpu.core.types import Address, ChainId
 from l2gpu.node.cosigning import refusal_message
@@ -115,19 +116,32 @@ class L2Client:
 
     def send_tx(self, make: Callable[[int], UserTx], *, wait: float = 60.0) -> Sent:
         """Like :meth:`send`, and say which transaction and nonce were included."""
+        tx, envelope, _ = self.send_soft(make)
+        kind = kind_of(tx)
+        self.cosign_until(lambda: int(self.account()["nonce"]) > envelope.nonce,
+                          allowed=[tx], wait=wait)  # fmt: skip
+        return Sent(tx, envelope.nonce, len(encode_tx(kind, tx)), self.account())
+
+    def send_soft(self, make: Callable[[int], UserTx]) -> tuple[UserTx, Envelope, SequencerReceipt]:
+        """Build, sign and send a transaction; return it with the sequencer's receipt,
+        checked against the rollup's proposer (:class:`BadReceipt` if it does not hold).
+        The transaction is soft-confirmed: it is included once its co-signature is
+        given (:meth:`cosign_until`)."""
         status = self.status()
         me = self.account()
         tx = make(int(me["index"]))
         domain = rollup_domain(ChainId(status["chain_id"]), Address.from_hex(status["rollup"]))
         envelope = seal(self.key, domain, tx, int(me["next_nonce"]))
         kind = kind_of(tx)
-        self._post("/l2/transactions", {
+        answer = self._post("/l2/transactions", {
             "kind": kind, "body": "0x" + encode_tx(kind, tx).hex(),
             "nonce": envelope.nonce, "signature": "0x" + envelope.signature.hex(),
         })  # fmt: skip
-        self.cosign_until(lambda: int(self.account()["nonce"]) > envelope.nonce,
-                          allowed=[tx], wait=wait)  # fmt: skip
-        return Sent(tx, envelope.nonce, len(encode_tx(kind, tx)), self.account())
+        receipt = SequencerReceipt.from_json(
+            answer.get("receipt") if isinstance(answer, dict) else None
+        )
+        check_receipt(receipt, domain, envelope, Address.from_hex(status["proposer"]))
+        return tx, envelope, receipt
 
     def cosign_until(self, done: Callable[[], bool], *, allowed: list[UserTx], wait: float) -> None:
         """Answer co-signature requests until ``done()``: sign those that authorize only

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
+from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.l2.codec import Batch
-from l2gpu.core.l2.envelope import Envelope
+from l2gpu.core.l2.envelope import Envelope, rollup_domain
+from l2gpu.core.l2.receipts import SequencerReceipt, sign_receipt
 from l2gpu.core.l2.state import L2State, RootParts
 from l2gpu.core.l2.transactions import L1Operation
 from l2gpu.core.types import ChainId, Timestamp
@@ -34,6 +36,7 @@ from l2gpu.node.group_commit import GroupCommit
 from l2gpu.node.recovery import recover
 from l2gpu.node.rollup_client import RollupClient
 from l2gpu.node.sequencer import Rejected, SealReport, Sequencer
+from l2gpu.node.soft import SoftChannels
 from l2gpu.node.wal import WriteAheadLog, encode_envelope, encode_l1_op, seal_records
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,11 @@ class RollupNode:
         self.post_receipts: dict[int, Receipt] = {}
         self.post_modes: dict[int, str] = {}
         self.unposted: deque[Unposted] = deque()
+        # Receipts are signed by the proposer, whose L1 bond backs the rollup's batches.
+        self.receipt_key = PrivateKey(bytes(proposer.key))
+        self.domain = rollup_domain(ChainId(rollup.chain.chain_id), rollup.address)
+        self.soft = SoftChannels()
+        self._receipts: dict[int, SequencerReceipt] = {}
         self.group_commit: GroupCommit[Envelope] = GroupCommit(
             self.wal.append_envelopes, self._durable, self._not_logged
         )
@@ -120,7 +128,12 @@ class RollupNode:
         return len(fresh)
 
     def submit(self, envelope: Envelope) -> int:
-        """Check, log, then accept a transaction; the returned number is the acknowledgement.
+        """Check, log, then accept a transaction; the returned number is the acknowledgement
+        (its position in the log: :meth:`submit_signed` gives the signed receipt)."""
+        return self.submit_signed(envelope).position
+
+    def submit_signed(self, envelope: Envelope) -> SequencerReceipt:
+        """Check, log, then accept a transaction; answer the sequencer's signed receipt.
 
         The log write is a group commit shared with concurrent submitters
         (:mod:`l2gpu.node.group_commit`); the sender's nonce is reserved meanwhile, so
@@ -130,12 +143,12 @@ class RollupNode:
             self.sequencer.check(envelope)  # raises Rejected: nothing is logged
             self.sequencer.reserve(envelope.tx.sender)
             ticket = self.group_commit.add(encode_envelope(envelope), envelope)
-        return self.group_commit.wait(ticket)
+        return self._take_receipt(self.group_commit.wait(ticket))
 
-    def submit_many(self, envelopes: list[Envelope]) -> list[int | Rejected]:
-        """Like :meth:`submit` for each envelope, in order, sharing group commits; each
-        result is the acknowledgement or why that envelope was refused."""
-        results: list[int | Rejected] = []
+    def submit_many(self, envelopes: list[Envelope]) -> list[SequencerReceipt | Rejected]:
+        """Like :meth:`submit_signed` for each envelope, in order, sharing group commits;
+        each result is the receipt or why that envelope was refused."""
+        results: list[SequencerReceipt | Rejected | None] = []
         tickets = []
         with self.lock:
             for envelope in envelopes:
@@ -147,15 +160,30 @@ class RollupNode:
                 self.sequencer.reserve(envelope.tx.sender)
                 tickets.append((len(results), self.group_commit.add(encode_envelope(envelope),
                                                                     envelope)))  # fmt: skip
-                results.append(0)
+                results.append(None)
         for position, ticket in tickets:
-            results[position] = self.group_commit.wait(ticket)
-        return results
+            results[position] = self._take_receipt(self.group_commit.wait(ticket))
+        return [r for r in results if r is not None]
+
+    def _take_receipt(self, position: int) -> SequencerReceipt:
+        with self.lock:  # signed when the log write was durable, taken once by its submitter
+            return self._receipts.pop(position)
 
     def _durable(self, envelopes: list[Envelope], numbers: list[int]) -> None:
         with self.lock:  # in log order: the next group waits for this one
+            now = int(self.sequencer.clock())
             for envelope, number in zip(envelopes, numbers, strict=True):
                 self.sequencer.enqueue(envelope, number, reserved=True)
+                receipt = sign_receipt(self.receipt_key, self.domain, envelope, number, now)
+                self._receipts[number] = receipt
+                self.soft.note(self.state, envelope, receipt)
+
+    def note_recovered(self, envelope: Envelope, position: int) -> None:
+        """A logged transaction found waiting at start: show its channel as pending
+        again (its receipt is signed anew; the position is the one promised)."""
+        now = int(self.sequencer.clock())
+        receipt = sign_receipt(self.receipt_key, self.domain, envelope, position, now)
+        self.soft.note(self.state, envelope, receipt)
 
     def _not_logged(self, envelopes: list[Envelope], _error: BaseException) -> None:
         with self.lock:
@@ -183,6 +211,7 @@ class RollupNode:
             report = self.sequencer.seal(released=self._released, before_commit=self._log_seal)
             self._waiting_since = None
             self.transactions_sealed += len(report.included_sequences)
+            self.soft.prune(self.state, (p.envelope for p in self.sequencer.mempool))
             if report.batch is not None:
                 parts = self.state.parts()
                 self.unposted.append(Unposted(report.batch, self.state.deposits_processed, parts))

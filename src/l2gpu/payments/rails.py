@@ -18,7 +18,6 @@ land on its L2 balance, withdrawable to L1 after the challenge window.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,13 +26,11 @@ from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.channel import ChannelParams, ChannelStatus
 from l2gpu.core.channel import inputs as ci
-from l2gpu.core.channel.vouchers import Voucher, channel_domain
+from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.l2.amounts import round_up
-from l2gpu.core.l2.transactions import CloseByProvider, OpenChannel, StartClose
 from l2gpu.core.market.settlement import describe_channel, params_of, terms_problem
-from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp, Wei
+from l2gpu.core.types import Address, Hash32, Seconds, Timestamp, Wei
 from l2gpu.payments.manager import ChannelManagerClient
 
 CHALLENGE_PERIOD = Seconds(3600)
@@ -98,8 +95,13 @@ class ChannelRail(Protocol):
         ...
 
     def status(self, channel: dict[str, Any]) -> str:
-        """``open``, ``closing``, ``settled`` or ``missing``; raises L2gpuError when the
-        rail cannot be read (which is not the same as a missing channel)."""
+        """``pending`` (soft-confirmed), ``open``, ``closing``, ``settled`` or ``missing``;
+        raises L2gpuError when the rail cannot be read (not the same as a missing channel)."""
+        ...
+
+    def confirmed(self, channel_id: Hash32) -> str:
+        """Wait until a channel this rail opened is final on its rail (``open``), or
+        known never to open (``missing``)."""
         ...
 
 
@@ -174,6 +176,10 @@ class L1ChannelRail:
                              int(paid["renter_payout"]), receipt.gas_used,
                              receipt.tx_bytes)  # fmt: skip
 
+    def confirmed(self, channel_id: Hash32) -> str:
+        """An L1 channel is open once its transaction is mined, which :meth:`open` waits for."""
+        return "open"
+
     def status(self, channel: dict[str, Any]) -> str:
         """The channel's status in the ChannelManager."""
         found = self.manager.channel(params_of(channel))
@@ -203,148 +209,7 @@ def _short(deposit: int, expires_at: int, max_cost: int, ends_by: int) -> str | 
     return None
 
 
-class RollupChannelRail:
-    """Channels inside the rollup (``hybrid``), through a rollup node's API.
+# The hybrid rail lives in its own module; it is named here with the other rails.
+from l2gpu.payments.rollup_rail import RollupChannelRail  # noqa: E402
 
-    ``client`` is an :class:`~l2gpu.node.client.L2Client` for this party's key;
-    ``clock`` gives the time that channel expiries count from (default: the node's,
-    which is the L1 clock its transactions run at).
-    """
-
-    settlement = "hybrid"
-
-    def __init__(
-        self, client: Any, *, clock: Callable[[], int] | None = None, wait: float = 60.0
-    ) -> None:
-        self.client = client
-        self.clock = clock or (lambda: int(client.status().get("time") or time.time()))
-        # The agent reads its channels from its main loop: a node busy posting to L1
-        # must not hold that loop (and its heartbeats) for long.
-        self.reader = type(client)(client.api_url, client.key, timeout=STATUS_TIMEOUT)
-        self.wait = wait
-        status = client.status()
-        self.chain_id = int(status["chain_id"])
-        self.rollup = Address.from_hex(status["rollup"])
-
-    @property
-    def domain(self) -> Eip712Domain:
-        """The Rollup's voucher domain (the STF checks vouchers under it)."""
-        return channel_domain(ChainId(self.chain_id), self.rollup)
-
-    def open(self, provider: Address, deposit: Wei, *, lifetime: int) -> OpenedChannel:
-        """Send an OpenChannel transaction and wait until the node includes it.
-
-        L2 amounts are 3-byte decimal floats, so the deposit is rounded *up* to the
-        next one the batch format holds; the excess returns when the channel closes.
-        """
-        from l2gpu.node.client import NodeError
-
-        deposit = Wei(round_up(deposit))
-
-        try:
-            provider_index = int(self.client.account(provider)["index"])
-        except NodeError as exc:
-            raise L2gpuError(
-                f"the provider {provider.checksum} has no account in the rollup",
-                "ask the provider to deposit on L1 ('l2gpu l2 deposit'), or rent another offer",
-            ) from exc
-        if int(self.client.account()["balance"]) < deposit:
-            raise L2gpuError(
-                f"your L2 balance is below the lease's deposit of {deposit} wei",
-                "deposit more with 'l2gpu l2 deposit'",
-            )
-        expires = Timestamp(self.clock() + lifetime)
-        known = {c["channel_id"] for c in self.client.channels()}
-        try:
-            sent = self.client.send_tx(
-                lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD),
-                wait=self.wait,
-            )
-            tx_bytes = sent.tx_bytes
-        except NodeError as exc:
-            tx_bytes = 0  # the wait may have ended while the channel opened: look for it
-            failure: NodeError | None = exc
-        else:
-            failure = None
-        # The new channel is found by its terms, not guessed from a nonce: the STF salts
-        # its id with the nonce the renter's account has when the transaction runs.
-        new = [c for c in self.client.channels()
-               if c["channel_id"] not in known and c["provider"] == provider.checksum
-               and int(c["deposit"]) == deposit and int(c["expires_at"]) == expires]  # fmt: skip
-        if not new:
-            if failure is not None:
-                raise failure
-            raise L2gpuError("the rollup included the OpenChannel but shows no new channel",
-                             "check 'l2gpu l2 status' and rent again")  # fmt: skip
-        found = new[0]
-        if found["status"] != "open":
-            raise L2gpuError(
-                f"the rollup shows the new channel {found['channel_id']} as {found['status']}",
-                "check 'l2gpu l2 status' and rent again",
-            )
-        params = ChannelParams(self.client.key.address, provider, ZERO_ADDRESS,
-                               Seconds(int(found["challenge_period"])),
-                               bytes.fromhex(found["salt"].removeprefix("0x")))  # fmt: skip
-        description = describe_channel(params, deposit, self.chain_id, self.rollup, self.settlement)
-        return OpenedChannel(params, deposit, description, 0, tx_bytes)
-
-    def now(self) -> int:
-        """The node's clock: the L1 time its transactions run at."""
-        return int(self.clock())
-
-    def check(self, channel: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
-        """Read the channel from the node's state."""
-        wrong = _mismatch(channel, self.chain_id, self.rollup, "in the rollup")
-        wrong = wrong or terms_problem(channel)
-        if wrong:
-            return wrong
-        if self.status(channel) == "missing":
-            return "the lease's channel is not in the rollup"
-        found = self.client.channel(str(params_of(channel).id))
-        if found["status"] != "open":
-            return f"the lease's channel is {found['status']} in the rollup, not open"
-        return _short(int(found["deposit"]), int(found["expires_at"]), max_cost, ends_by)
-
-    def close(self, channel: dict[str, Any], best: Voucher) -> ClosedChannel:
-        """Send CloseByProvider with the best voucher; the payout is on the L2 balances."""
-        found = self.client.channel(str(params_of(channel).id))
-        if found["status"] == "settled":
-            raise ChannelAlreadyClosed(f"channel {found['channel_id']} is settled already")
-        index = int(found["index"])
-        sent = self.client.send_tx(
-            lambda me: CloseByProvider(me, index, best.amount, best.signature), wait=self.wait
-        )
-        after = self.client.channel(str(params_of(channel).id))
-        if after["status"] != "settled":
-            raise L2gpuError(
-                f"the rollup shows channel {after['channel_id']} as {after['status']} "
-                "after the close",
-                "check 'l2gpu l2 status'; the close may have been dropped",
-            )
-        # The channel rules pay the best voucher proven (this one or an earlier), capped
-        # at the deposit; the rest is refunded.
-        deposit = int(found["deposit"])
-        payout = min(max(int(best.amount), int(found["best_amount"])), deposit)
-        return ClosedChannel(best.amount, payout, deposit - payout, 0, sent.tx_bytes)
-
-    def abandon(self, channel: dict[str, Any]) -> str:
-        """StartClose conceding 0; SettleChannel after the challenge period."""
-        cid = str(params_of(channel).id)
-        index = int(self.client.channel(cid)["index"])
-        self.client.send_tx(lambda me: StartClose(me, index, Wei(0)), wait=self.wait)
-        deadline = int(self.client.channel(cid)["close_deadline"])
-        return (
-            f"the close of channel {cid} has started; from {deadline} (unix time) "
-            f"'l2gpu l2 settle-channel {cid}' returns the deposit"
-        )
-
-    def status(self, channel: dict[str, Any]) -> str:
-        """The channel's status in the node's state."""
-        from l2gpu.node.client import NodeError
-
-        try:
-            return str(self.reader.channel(str(params_of(channel).id))["status"])
-        except NodeError as exc:
-            if exc.status == 404:
-                return "missing"
-            raise  # the node is down or failing: not a verdict on the channel
+__all__ = ["ChannelRail", "ClosedChannel", "L1ChannelRail", "OpenedChannel", "RollupChannelRail"]

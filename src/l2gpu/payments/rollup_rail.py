@@ -1,0 +1,219 @@
+"""The ``hybrid`` rail: a lease's channel inside the rollup, through a node's API.
+
+Opening is soft-confirmed: the renter sends its OpenChannel, the node answers with
+the proposer's signed receipt (:mod:`l2gpu.core.l2.receipts`) as soon as the
+transaction is in its write-ahead log, and the channel id is known at once (the
+state transition salts it with the renter's nonce). The provider's agent sees the
+channel as ``pending`` and may start the lease; the renter's rail co-signs the
+OpenChannel in the background when the node seals it, and the node then shows the
+channel ``open``. A lease therefore starts without waiting for a batch. If the
+OpenChannel is dropped (the renter never co-signs), the channel goes ``missing``
+and the agent stops the job: the provider's exposure is the time to the next seal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from l2gpu.core.channel import ChannelParams
+from l2gpu.core.channel.vouchers import Voucher, channel_domain
+from l2gpu.core.crypto.eip712 import Eip712Domain
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.amounts import round_up
+from l2gpu.core.l2.codec import encode_tx, kind_of
+from l2gpu.core.l2.transactions import CloseByProvider, OpenChannel, StartClose
+from l2gpu.core.market.settlement import describe_channel, params_of, terms_problem
+from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Timestamp, Wei
+from l2gpu.payments.rails import (
+    CHALLENGE_PERIOD,
+    STATUS_TIMEOUT,
+    ChannelAlreadyClosed,
+    ClosedChannel,
+    OpenedChannel,
+    _mismatch,
+    _short,
+)
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.2  # how often a party looks whether a pending channel was sealed
+
+
+class RollupChannelRail:
+    """Channels inside the rollup (``hybrid``), through a rollup node's API.
+
+    ``client`` is an :class:`~l2gpu.node.client.L2Client` for this party's key;
+    ``clock`` gives the time that channel expiries count from (default: the node's,
+    which is the L1 clock its transactions run at). ``soft=False`` makes :meth:`open`
+    wait until a batch includes the channel.
+    """
+
+    settlement = "hybrid"
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        clock: Callable[[], int] | None = None,
+        wait: float = 60.0,
+        soft: bool = True,
+    ) -> None:
+        self.client = client
+        self.clock = clock or (lambda: int(client.status().get("time") or time.time()))
+        # The agent reads its channels from its main loop: a node busy posting to L1
+        # must not hold that loop (and its heartbeats) for long.
+        self.reader = type(client)(client.api_url, client.key, timeout=STATUS_TIMEOUT)
+        self.wait = wait
+        self.soft = soft
+        status = client.status()
+        self.chain_id = int(status["chain_id"])
+        self.rollup = Address.from_hex(status["rollup"])
+        self._confirming: dict[Hash32, threading.Thread] = {}
+
+    @property
+    def domain(self) -> Eip712Domain:
+        """The Rollup's voucher domain (the STF checks vouchers under it)."""
+        return channel_domain(ChainId(self.chain_id), self.rollup)
+
+    def open(self, provider: Address, deposit: Wei, *, lifetime: int) -> OpenedChannel:
+        """Send an OpenChannel; return once the node's signed receipt holds (the channel
+        is ``pending``), co-signing it in the background until a batch includes it.
+
+        L2 amounts are 3-byte decimal floats, so the deposit is rounded *up* to the
+        next one the batch format holds; the excess returns when the channel closes.
+        """
+        from l2gpu.node.client import NodeError
+
+        deposit = Wei(round_up(deposit))
+        try:
+            provider_index = int(self.client.account(provider)["index"])
+        except NodeError as exc:
+            raise L2gpuError(
+                f"the provider {provider.checksum} has no account in the rollup",
+                "ask the provider to deposit on L1 ('l2gpu l2 deposit'), or rent another offer",
+            ) from exc
+        if int(self.client.account()["balance"]) < deposit:
+            raise L2gpuError(
+                f"your L2 balance is below the lease's deposit of {deposit} wei",
+                "deposit more with 'l2gpu l2 deposit'",
+            )
+        expires = Timestamp(self.clock() + lifetime)
+        tx, envelope, _receipt = self.client.send_soft(
+            lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD)
+        )
+        # The state transition salts the id with the nonce the renter's account has
+        # when the transaction runs, which is the envelope's.
+        params = ChannelParams(self.client.key.address, provider, ZERO_ADDRESS,
+                               CHALLENGE_PERIOD, envelope.nonce.to_bytes(32, "big"))  # fmt: skip
+        signer = threading.Thread(
+            target=self._cosign_open, args=(tx, envelope.nonce), daemon=True,
+            name=f"cosign-open-{str(params.id)[:10]}",
+        )  # fmt: skip
+        self._confirming[params.id] = signer
+        signer.start()
+        if not self.soft:
+            self.confirmed(params.id)
+        description = describe_channel(params, deposit, self.chain_id, self.rollup, self.settlement)
+        return OpenedChannel(params, deposit, description, 0, len(encode_tx(kind_of(tx), tx)))
+
+    def _cosign_open(self, tx: OpenChannel, nonce: int) -> None:
+        # Its own HTTP client: the caller's may be in use on another thread.
+        client = type(self.client)(self.client.api_url, self.client.key)
+        try:
+            client.cosign_until(lambda: int(client.account()["nonce"]) > nonce,
+                                allowed=[tx], wait=self.wait)  # fmt: skip
+        except L2gpuError as exc:
+            log.warning("the OpenChannel was not included: %s", exc.what)
+
+    def confirmed(self, channel_id: Hash32) -> str:
+        """Wait until a channel this rail opened leaves ``pending``; return its status
+        (``open`` when a batch included it, ``missing`` when the node dropped it)."""
+        signer = self._confirming.pop(channel_id, None)
+        if signer is not None:
+            signer.join(self.wait)
+        return self._settled_status(str(channel_id))
+
+    def _settled_status(self, cid: str) -> str:
+        deadline = time.monotonic() + self.wait
+        while True:
+            state = self._status_of(cid)
+            if state != "pending" or time.monotonic() > deadline:
+                return state
+            time.sleep(POLL_SECONDS)  # waiting on the node's next seal, not on a clock
+
+    def now(self) -> int:
+        """The node's clock: the L1 time its transactions run at."""
+        return int(self.clock())
+
+    def check(self, channel: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
+        """Read the channel from the node (a pending channel counts: its receipt is the
+        sequencer's promise, and the agent stops the job if it never opens)."""
+        wrong = _mismatch(channel, self.chain_id, self.rollup, "in the rollup")
+        wrong = wrong or terms_problem(channel)
+        if wrong:
+            return wrong
+        if self.status(channel) == "missing":
+            return "the lease's channel is not in the rollup"
+        found = self.client.channel(str(params_of(channel).id))
+        if found["status"] not in ("open", "pending"):
+            return f"the lease's channel is {found['status']} in the rollup, not open"
+        return _short(int(found["deposit"]), int(found["expires_at"]), max_cost, ends_by)
+
+    def close(self, channel: dict[str, Any], best: Voucher) -> ClosedChannel:
+        """Send CloseByProvider with the best voucher; the payout is on the L2 balances."""
+        cid = str(params_of(channel).id)
+        if self._settled_status(cid) == "missing":
+            raise L2gpuError(f"channel {cid} was never opened in the rollup",
+                             "the renter's OpenChannel was dropped: nothing to close")  # fmt: skip
+        found = self.client.channel(cid)
+        if found["status"] == "settled":
+            raise ChannelAlreadyClosed(f"channel {found['channel_id']} is settled already")
+        index = int(found["index"])
+        sent = self.client.send_tx(
+            lambda me: CloseByProvider(me, index, best.amount, best.signature), wait=self.wait
+        )
+        after = self.client.channel(cid)
+        if after["status"] != "settled":
+            raise L2gpuError(
+                f"the rollup shows channel {after['channel_id']} as {after['status']} "
+                "after the close",
+                "check 'l2gpu l2 status'; the close may have been dropped",
+            )
+        # The channel rules pay the best voucher proven (this one or an earlier), capped
+        # at the deposit; the rest is refunded.
+        deposit = int(found["deposit"])
+        payout = min(max(int(best.amount), int(found["best_amount"])), deposit)
+        return ClosedChannel(best.amount, payout, deposit - payout, 0, sent.tx_bytes)
+
+    def abandon(self, channel: dict[str, Any]) -> str:
+        """StartClose conceding 0; SettleChannel after the challenge period. A pending
+        channel is first seen included (or dropped: then nothing was locked)."""
+        params = params_of(channel)
+        cid = str(params.id)
+        if self.confirmed(params.id) == "missing":
+            return f"channel {cid} was never opened in the rollup: nothing was locked"
+        index = int(self.client.channel(cid)["index"])
+        self.client.send_tx(lambda me: StartClose(me, index, Wei(0)), wait=self.wait)
+        deadline = int(self.client.channel(cid)["close_deadline"])
+        return (
+            f"the close of channel {cid} has started; from {deadline} (unix time) "
+            f"'l2gpu l2 settle-channel {cid}' returns the deposit"
+        )
+
+    def status(self, channel: dict[str, Any]) -> str:
+        """The channel's status in the node: ``pending`` (soft-confirmed), ``open``,
+        ``closing``, ``settled``, or ``missing``."""
+        return self._status_of(str(params_of(channel).id))
+
+    def _status_of(self, cid: str) -> str:
+        from l2gpu.node.client import NodeError
+
+        try:
+            return str(self.reader.channel(cid)["status"])
+        except NodeError as exc:
+            if exc.status == 404:
+                return "missing"
+            raise  # the node is down or failing: not a verdict on the channel
