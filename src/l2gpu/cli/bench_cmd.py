@@ -55,6 +55,12 @@ def _node() -> dict[str, Any]:
     return node.run()
 
 
+def _lease() -> dict[str, Any]:
+    from l2gpu.bench import lease
+
+    return lease.run()
+
+
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "crypto": _crypto,
     "channels": _channels,
@@ -63,6 +69,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "market": _market,
     "fraud": _fraud,
     "node": _node,
+    "lease": _lease,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES: dict[str, str] = {}
