@@ -77,7 +77,7 @@ def test_a_job_past_its_memory_limit_ends_its_lease_with_the_reason(tmp_path: Pa
         world.second(payer)
         return world.renter.lease(lease_id)["status"] != "running"
 
-    wait_for(ended, 30)
+    wait_for(ended, 300)
     lease = world.renter.lease(lease_id)
     assert lease["status"] == "ended"
     assert "memory limit" in lease["reason"]

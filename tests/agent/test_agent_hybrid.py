@@ -27,6 +27,7 @@ from l2gpu.renter import LeasePayer
 from .test_agent import PRICE, World, wait_for
 
 DEPOSIT = 10**18
+HANG_GUARD_S = 600.0  # the rails give up after this: only a hung test reaches it
 
 
 @dataclass
@@ -42,7 +43,10 @@ class Rollup:
 def rollup() -> Iterator[Rollup]:
     chain = start_embedded_chain()
     renter_l1, provider_l1, outsider_l1 = chain.accounts[1:4]
-    served = embedded_rollup(chain, [renter_l1, provider_l1], deposit=DEPOSIT, interval=0.05)
+    # A slow machine must not make a signer look silent, nor a close look lost: the
+    # co-signing deadline and the rails' waits are hang guards here, not timings.
+    served = embedded_rollup(chain, [renter_l1, provider_l1], deposit=DEPOSIT, interval=0.05,
+                             cosign_timeout=120.0)  # fmt: skip
     keys = [PrivateKey(bytes(a.key)) for a in (renter_l1, provider_l1, outsider_l1)]
     yield Rollup(served, keys[0], keys[1], chain.chain_id, keys[2])
     served.stop()
@@ -58,7 +62,9 @@ def _agent(world: World, rollup: Rollup) -> ProviderAgent:
         world.store,
         world.clock,
         rollup.chain_id,
-        rail=RollupChannelRail(L2Client(rollup.node.url, rollup.provider), clock=world.clock),
+        rail=RollupChannelRail(
+            L2Client(rollup.node.url, rollup.provider), clock=world.clock, wait=HANG_GUARD_S
+        ),
     )
 
 
@@ -68,7 +74,9 @@ def _world(tmp_path: Path, rollup: Rollup, clock_start: int) -> tuple[World, Rol
     world.clock.now = clock_start
     world.renter = MarketClient("", rollup.renter, http=world.http)
     world.agent = _agent(world, rollup)
-    renter_rail = RollupChannelRail(L2Client(rollup.node.url, rollup.renter), clock=world.clock)
+    renter_rail = RollupChannelRail(
+        L2Client(rollup.node.url, rollup.renter), clock=world.clock, wait=HANG_GUARD_S
+    )
     return world, renter_rail
 
 
@@ -340,7 +348,7 @@ def test_background_closes_keep_the_loop_free_and_still_settle(
     world.agent.step()
     world.second(payer)
     world.second(payer)  # due now: handed to the closer thread
-    wait_for(lambda: world.agent.step() is None and bool(world.agent.settlements), 30)
+    wait_for(lambda: world.agent.step() is None and bool(world.agent.settlements), 300)
     assert [s.amount for s in world.agent.settlements] == [2 * PRICE]
     world.agent.shutdown()
 

@@ -28,10 +28,11 @@ def node(anvil_url: str, tmp_path: Path):
     env = {**os.environ, "L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": OPERATOR,
            "L2GPU_DATA_DIR": str(tmp_path / "operator"), "L2GPU_API_PORT": str(port)}  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "l2gpu.cli.main", "up", "--interval", "0.5"],
+        [sys.executable, "-m", "l2gpu.cli.main", "up", "--interval", "0.5",
+         "--cosign-timeout", "120"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -118,7 +119,7 @@ def test_the_node_answers_a_challenge_of_its_own_batch(node) -> None:
     genesis = bytes(contract.call("batch_root", 0))
     segments = segments_of_data(bytes(params["_data"]), genesis)
     gid, _ = game.challenge(1, segments, 0, griefer)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300
     while game.status(gid)["status"] == 1 and time.monotonic() < deadline:
         time.sleep(0.2)  # waiting for the node process to act, not for simulated time
     assert game.status(gid)["status"] == 2, "the node did not reveal its roots"

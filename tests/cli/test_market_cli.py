@@ -33,7 +33,7 @@ def api(tmp_path: Path) -> Iterator[tuple[str, MarketService]]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 300
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)  # waiting for the server thread to listen
     assert server.started

@@ -75,7 +75,7 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
         shown = httpx.get(f"{rollup_api}/l2/channels/{channel}").json()
         return shown["status"] == "settled"
 
-    wait_for(settled, "the provider's close inside the rollup", 30)
+    wait_for(settled, "the provider's close inside the rollup", 300)
     earned = user(PROVIDER_KEY, rollup_api, anvil_url, "balance", provider)["balance"]
     assert earned == ONE_ETHER + seconds * 10**9
     # The L2 balance is withdrawable: the CLI makes the exit (final after the window).

@@ -134,4 +134,4 @@ def test_rent_runs_a_job_pays_per_second_and_the_provider_settles(
         )
         return '"status": "settled"' in status.stdout
 
-    wait_for(settled, "the provider's settlement on L1", 30)
+    wait_for(settled, "the provider's settlement on L1", 300)

@@ -45,7 +45,7 @@ def started(world: Deployed, tmp_path: Path, desk: CoSignDesk) -> tuple[RollupNo
 
 def wait_for_request(desk: CoSignDesk, account: int) -> dict:
     """The open request for ``account`` (the sealing thread posts it shortly)."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 300
     while not (found := desk.requests_for(account)):
         assert time.monotonic() < deadline, "the sealer never asked"
         time.sleep(0.01)  # waiting for the sealing thread, not for simulated time

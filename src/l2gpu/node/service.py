@@ -154,10 +154,13 @@ def embedded_rollup(
     deposit: int = 10**18,
     interval: float = 0.2,
     cache_dir: Path | None = None,
+    cosign_timeout: float = 5.0,
 ) -> EmbeddedNode:
     """A Rollup on ``chain`` (deployed and bonded by its first account), with each of
     ``depositors`` holding ``deposit`` wei in it (BLS keys derived from their keys),
-    and its node served on loopback; returns once the node has credited the deposits."""
+    and its node served on loopback; returns once the node has credited the deposits.
+    ``cosign_timeout``: how long a seal waits for co-signers (tests on a busy machine
+    give more, so that a slow signer is not taken for a silent one)."""
     from l2gpu.core.crypto.bls import BlsSecretKey
     from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.core.l2.state import L2State
@@ -174,7 +177,7 @@ def embedded_rollup(
     for account, key in zip(depositors, keys, strict=True):
         rollup.deposit(account, BlsSecretKey.from_seed(key.secret), deposit)
     folder = tempfile.TemporaryDirectory(prefix="l2gpu-node-")
-    desk = CoSignDesk(timeout=5.0)
+    desk = CoSignDesk(timeout=cosign_timeout)
     node = RollupNode(rollup, open_database(f"sqlite:///{folder.name}/node.db"), operator,
                       cosigners=desk)  # fmt: skip
     served = serve_node(node, desk, interval=interval)
