@@ -39,6 +39,7 @@ def build_market(database_url):
                 MarketClient("", PROVIDER, http=http),
                 MarketClient("", RENTER, http=http),
             )
+            provider.heartbeat({})  # the market rents only from a provider it hears from
             lease = renter.rent(offer["id"], command="train", duration=3600,
                                 channel=channel(RENTER, PROVIDER.address, 10**18))  # fmt: skip
             clock.advance(WAITS[k])
@@ -51,6 +52,7 @@ def build_market(database_url):
             provider.report(int(lease["id"]), "exited", exit_code=0)
     clock.now = T0 + 2 * DAY + 20 * HOUR
     provider, renter = MarketClient("", PROVIDER, http=http), MarketClient("", RENTER, http=http)
+    provider.heartbeat({})
     failed = renter.rent(offer["id"], command="train", duration=3600,
                          channel=channel(RENTER, PROVIDER.address, 10**18))  # fmt: skip
     provider.report(int(failed["id"]), "start_failed", reason="no such command")
