@@ -4,6 +4,7 @@ the node's state and closes it with the best voucher, the money moves on L2."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from l2gpu.agent.agent import ProviderAgent
 from l2gpu.agent.backends.local import LocalBackend
 from l2gpu.agent.inventory import discover
 from l2gpu.client import MarketClient
+from l2gpu.core.channel.vouchers import sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Wei
@@ -52,8 +54,12 @@ def rollup() -> Iterator[Rollup]:
     served.stop()
 
 
-def _agent(world: World, rollup: Rollup) -> ProviderAgent:
-    """A provider agent on the hybrid rail, with the world's market, store and clock."""
+def _agent(world: World, rollup: Rollup, *, cooperative: bool = False) -> ProviderAgent:
+    """A provider agent on the hybrid rail, with the world's market, store and clock.
+
+    The renter here is the test itself, which co-signs nothing unless it says so: the
+    agent closes alone (``cooperative=False``) except where a test asks for the
+    cooperative close (a silent renter would cost the node's co-signing deadline)."""
     return ProviderAgent(
         MarketClient("", rollup.provider, http=world.http),
         rollup.provider,
@@ -63,27 +69,32 @@ def _agent(world: World, rollup: Rollup) -> ProviderAgent:
         world.clock,
         rollup.chain_id,
         rail=RollupChannelRail(
-            L2Client(rollup.node.url, rollup.provider), clock=world.clock, wait=HANG_GUARD_S
+            L2Client(rollup.node.url, rollup.provider),
+            clock=world.clock,
+            wait=HANG_GUARD_S,
+            cooperative=cooperative,
         ),
     )
 
 
-def _world(tmp_path: Path, rollup: Rollup, clock_start: int) -> tuple[World, RollupChannelRail]:
+def _world(
+    tmp_path: Path, rollup: Rollup, clock_start: int, *, cooperative: bool = False
+) -> tuple[World, RollupChannelRail]:
     world = World(tmp_path)
     world.service.offers.chain_id = rollup.chain_id
     world.clock.now = clock_start
     world.renter = MarketClient("", rollup.renter, http=world.http)
-    world.agent = _agent(world, rollup)
+    world.agent = _agent(world, rollup, cooperative=cooperative)
     renter_rail = RollupChannelRail(
         L2Client(rollup.node.url, rollup.renter), clock=world.clock, wait=HANG_GUARD_S
     )
     return world, renter_rail
 
 
-def test_a_lease_in_the_rollup_is_checked_paid_and_closed_with_the_best_voucher(
+def test_a_lease_in_the_rollup_is_checked_paid_and_closed_together(
     tmp_path: Path, rollup: Rollup
 ) -> None:
-    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()), cooperative=True)
     offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
     deposit = Wei(600 * PRICE)
     opened = renter_rail.open(rollup.provider.address, deposit, lifetime=7200)
@@ -103,10 +114,17 @@ def test_a_lease_in_the_rollup_is_checked_paid_and_closed_with_the_best_voucher(
     for _ in range(3):
         world.second(payer)
     world.renter.stop(int(lease["id"]))
+    # The renter stays to co-sign the provider's close, for no more than it paid.
+    agrees = threading.Thread(target=renter_rail.cosign_close,
+                              args=(opened.description, payer.paid))  # fmt: skip
+    agrees.start()
     world.agent.step()
     world.second(payer)
     world.second(payer)
+    agrees.join(HANG_GUARD_S)
     settled = world.agent.settlements[0]
+    assert settled.how == "cooperative"
+    assert settled.tx_bytes == 10  # CloseChannel: a channel index and an amount
     assert settled.amount == 3 * PRICE == payer.paid
     assert (settled.provider_payout, settled.renter_payout) == (3 * PRICE, deposit - 3 * PRICE)
     assert settled.gas_used == 0
@@ -116,6 +134,25 @@ def test_a_lease_in_the_rollup_is_checked_paid_and_closed_with_the_best_voucher(
     # The money moved on L2: the provider earned exactly the voucher, the renter got the rest.
     assert int(node_view.account(rollup.provider.address)["balance"]) == DEPOSIT + 3 * PRICE
     assert int(node_view.account()["balance"]) == DEPOSIT - 3 * PRICE
+
+
+def test_a_renter_refusing_the_close_cannot_pay_less_than_its_voucher(rollup: Rollup) -> None:
+    """The renter co-signs a cooperative close only up to what it says it paid; asked
+    for more, it refuses, and the provider closes alone with the signed voucher."""
+    renter_rail = RollupChannelRail(L2Client(rollup.node.url, rollup.renter), wait=HANG_GUARD_S)
+    provider_rail = RollupChannelRail(L2Client(rollup.node.url, rollup.provider), wait=HANG_GUARD_S)
+    opened = renter_rail.open(rollup.provider.address, Wei(600 * PRICE), lifetime=7200)
+    assert renter_rail.confirmed(opened.params.id) == "open"
+    voucher = sign_voucher(rollup.renter, renter_rail.domain, opened.params.id, Wei(3 * PRICE))
+    refuses = threading.Thread(target=renter_rail.cosign_close,
+                               args=(opened.description, Wei(PRICE)))  # fmt: skip
+    refuses.start()
+    closed = provider_rail.close(opened.description, voucher)
+    refuses.join(HANG_GUARD_S)
+    assert closed.how == "provider"  # the CloseChannel was refused and dropped
+    assert closed.tx_bytes > 10  # CloseByProvider carries the voucher's signature
+    assert (closed.provider_payout, closed.renter_payout) == (3 * PRICE, 597 * PRICE)
+    assert renter_rail.confirmed(opened.params.id) == "settled"
 
 
 def test_the_agent_refuses_channels_it_cannot_be_paid_from(tmp_path: Path, rollup: Rollup) -> None:

@@ -56,6 +56,7 @@ class Settlement:
     tx_bytes: int
     provider_payout: int = 0
     renter_payout: int = 0
+    how: str = "provider"  # or "cooperative": the renter co-signed the close
 
 
 class ChannelClosing:
@@ -181,4 +182,4 @@ class ChannelClosing:
         best = s.payee.state.best or Voucher(s.params.id, Wei(0), bytes(65))
         closed = self.rail.close(s.channel, best)
         return Settlement(s.lease_id, closed.amount, closed.gas_used, closed.tx_bytes,
-                          closed.provider_payout, closed.renter_payout)  # fmt: skip
+                          closed.provider_payout, closed.renter_payout, closed.how)  # fmt: skip

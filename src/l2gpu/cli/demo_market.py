@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,9 +133,15 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
         payer = LeasePayer(client, renter, lease, rail.domain, clock=lambda: int(time.time()))
         info, after, rented_at, running_at = lease, 0, time.perf_counter(), None
         deadline = time.monotonic() + 90
+        closing: threading.Thread | None = None
         while not (payer.done and not agent._to_settle) and time.monotonic() < deadline:
             agent.step()
             info = payer.step()
+            if payer.done and closing is None:  # the renter agrees to a cooperative close
+                closing = threading.Thread(
+                    target=rail.cosign_close, args=(opened.description, payer.paid), daemon=True
+                )
+                closing.start()
             if running_at is None and info["status"] != "requested":
                 running_at = time.perf_counter()
             chunks, _ = client.logs(lease_id, after)
@@ -156,7 +163,7 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             f"{info['billed_gpu_seconds']} GPU-seconds metered"
         )
         out.print(
-            f"  settle    provider closes with the best voucher: provider "
+            f"  settle    {CLOSES[settled.how]}: provider "
             f"{format_wei(settled.provider_payout)}, renter refund "
             f"{format_wei(settled.renter_payout)} "
             f"{_cost(rail.settlement, settled.gas_used, settled.tx_bytes)}"
@@ -176,6 +183,12 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+CLOSES = {
+    "cooperative": "renter and provider close together",
+    "provider": "provider closes with the best voucher",
+}
 
 
 def _cost(settlement: str, gas: int, tx_bytes: int) -> str:

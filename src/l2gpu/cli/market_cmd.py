@@ -303,8 +303,14 @@ def rent(
         client.stop(lease_id)
         info = payer.step()
     sys.stderr.write("\n")
-    # A soft-confirmed channel is co-signed into a batch by this process: stay until then.
-    if rail.confirmed(opened.params.id) == "missing":
+    # A soft-confirmed channel is co-signed into a batch by this process: stay until then;
+    # with vouchers given, stay to co-sign the provider's cooperative close.
+    if payer.paid > 0:
+        closed = rail.cosign_close(opened.description, payer.paid)
+        if closed != "settled":
+            typer.echo(f"channel {opened.params.id} is {closed}: the provider closes it "
+                       "with your best voucher, the rest returns to you", err=True)  # fmt: skip
+    elif rail.confirmed(opened.params.id) == "missing":
         typer.echo(f"the node dropped channel {opened.params.id}: nothing was locked", err=True)
     typer.echo(
         f"lease {lease_id} {info['status']} ({info['reason']}): {info['metered_seconds']} s "

@@ -19,7 +19,7 @@ import httpx
 from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.l2.codec import encode_tx, kind_of
+from l2gpu.core.l2.codec import CodecError, decode_tx, encode_tx, kind_of
 from l2gpu.core.l2.envelope import Envelope, rollup_domain, seal
 from l2gpu.core.l2.receipts import SequencerReceipt, check_receipt
 from l2gpu.core.l2.transactions import UserTx
@@ -34,6 +34,11 @@ class NodeError(L2gpuError):
     def __init__(self, what: str, fix: str = "", status: int = 0) -> None:
         super().__init__(what, fix)
         self.status = status
+
+
+class TransactionDropped(NodeError):
+    """The node accepted the transaction, then dropped it at a seal (a co-signer
+    refused it or stayed silent)."""
 
 
 @dataclass(frozen=True)
@@ -118,9 +123,21 @@ class L2Client:
         """Like :meth:`send`, and say which transaction and nonce were included."""
         tx, envelope, _ = self.send_soft(make)
         kind = kind_of(tx)
-        self.cosign_until(lambda: int(self.account()["nonce"]) > envelope.nonce,
-                          allowed=[tx], wait=wait)  # fmt: skip
-        return Sent(tx, envelope.nonce, len(encode_tx(kind, tx)), self.account())
+
+        def settled() -> bool:
+            # Included: the nonce moved past it. Dropped (a co-signer refused or was
+            # silent): no longer pending, so the next nonce is back to it.
+            me = self.account()
+            return int(me["nonce"]) > envelope.nonce or int(me["next_nonce"]) <= envelope.nonce
+
+        self.cosign_until(settled, allowed=[tx], wait=wait)
+        after = self.account()
+        if int(after["nonce"]) <= envelope.nonce:
+            raise TransactionDropped(
+                "the node dropped the transaction: a co-signer refused it or did not answer",
+                "send it again once the other party answers, or use a transaction only you sign",
+            )
+        return Sent(tx, envelope.nonce, len(encode_tx(kind, tx)), after)
 
     def send_soft(self, make: Callable[[int], UserTx]) -> tuple[UserTx, Envelope, SequencerReceipt]:
         """Build, sign and send a transaction; return it with the sequencer's receipt,
@@ -143,11 +160,30 @@ class L2Client:
         check_receipt(receipt, domain, envelope, Address.from_hex(status["proposer"]))
         return tx, envelope, receipt
 
-    def cosign_until(self, done: Callable[[], bool], *, allowed: list[UserTx], wait: float) -> None:
+    def cosign_until(
+        self,
+        done: Callable[[], bool],
+        *,
+        allowed: list[UserTx],
+        wait: float,
+        also: Callable[[UserTx], bool] | None = None,
+    ) -> None:
         """Answer co-signature requests until ``done()``: sign those that authorize only
-        ``allowed`` transactions, refuse (signed) the others."""
+        ``allowed`` transactions (or, given ``also``, transactions it accepts: another
+        party's that this account must co-sign), refuse (signed) the others."""
         index = int(self.account()["index"])
-        allowed_bodies = {(kind_of(t), encode_tx(kind_of(t), t).hex()) for t in allowed}
+        bodies = {(kind_of(t), encode_tx(kind_of(t), t).hex()) for t in allowed}
+
+        def allowed_bodies(kind: int, body: str) -> bool:
+            if (kind, body) in bodies:
+                return True
+            if also is None:
+                return False
+            try:
+                return also(decode_tx(kind, bytes.fromhex(body)))
+            except (CodecError, ValueError):
+                return False
+
         deadline = time.monotonic() + wait
         while not done():
             if time.monotonic() > deadline:
@@ -158,12 +194,13 @@ class L2Client:
             for request in self._get(f"/l2/cosign/{index}", wait=2.0):
                 self.answer_cosign(request, allowed_bodies)
 
-    def answer_cosign(self, request: dict[str, Any], allowed: set[tuple[int, str]]) -> None:
-        """Sign ``request`` if every transaction it authorizes is in ``allowed`` (kind,
-        body hex), else refuse it with a signed refusal (so no one waits for us)."""
-        wanted = {(m["kind"], m["body"].removeprefix("0x")) for m in request["mine"]}
+    def answer_cosign(self, request: dict[str, Any], allowed: Callable[[int, str], bool]) -> None:
+        """Sign ``request`` if ``allowed(kind, body hex)`` for every transaction it
+        authorizes, else refuse it with a signed refusal (so no one waits for us)."""
+        wanted = {(int(m["kind"]), str(m["body"]).removeprefix("0x")) for m in request["mine"]}
         message = bytes.fromhex(request["message"].removeprefix("0x"))
-        refuse = not wanted <= allowed  # never authorize something this client did not send
+        # never authorize something this client did not send or accept
+        refuse = not all(allowed(kind, body) for kind, body in wanted)
         signed = refusal_message(message) if refuse else message
         answer = {"signature": "0x" + self.bls.sign(signed).hex(), "refuse": refuse}
         with contextlib.suppress(NodeError):  # timed out: the next round asks again

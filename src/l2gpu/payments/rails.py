@@ -61,6 +61,7 @@ class ClosedChannel:
     renter_payout: int
     gas_used: int
     tx_bytes: int
+    how: str = "provider"  # "provider": closed alone with the best voucher; or "cooperative"
 
 
 class ChannelRail(Protocol):
@@ -102,6 +103,11 @@ class ChannelRail(Protocol):
     def confirmed(self, channel_id: Hash32) -> str:
         """Wait until a channel this rail opened is final on its rail (``open``), or
         known never to open (``missing``)."""
+        ...
+
+    def cosign_close(self, channel: dict[str, Any], paid: Wei) -> str:
+        """The renter's side of a lease's end: agree to a cooperative close paying at
+        most ``paid``, where the rail has one; return the channel's status."""
         ...
 
 
@@ -179,6 +185,11 @@ class L1ChannelRail:
     def confirmed(self, channel_id: Hash32) -> str:
         """An L1 channel is open once its transaction is mined, which :meth:`open` waits for."""
         return "open"
+
+    def cosign_close(self, channel: dict[str, Any], paid: Wei) -> str:
+        """On L1 the provider closes alone with the best voucher (a cooperative close
+        needs the renter's EIP-712 signature, which this rail does not collect yet)."""
+        return self.status(channel)
 
     def status(self, channel: dict[str, Any]) -> str:
         """The channel's status in the ChannelManager."""

@@ -13,6 +13,7 @@ and the agent stops the job: the provider's exposure is the time to the next sea
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -25,7 +26,7 @@ from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import round_up
 from l2gpu.core.l2.codec import encode_tx, kind_of
-from l2gpu.core.l2.transactions import CloseByProvider, OpenChannel, StartClose
+from l2gpu.core.l2.transactions import CloseByProvider, CloseChannel, OpenChannel, StartClose
 from l2gpu.core.market.settlement import describe_channel, params_of, terms_problem
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Timestamp, Wei
 from l2gpu.payments.rails import (
@@ -60,6 +61,7 @@ class RollupChannelRail:
         clock: Callable[[], int] | None = None,
         wait: float = 60.0,
         soft: bool = True,
+        cooperative: bool = True,
     ) -> None:
         self.client = client
         self.clock = clock or (lambda: int(client.status().get("time") or time.time()))
@@ -68,6 +70,9 @@ class RollupChannelRail:
         self.reader = type(client)(client.api_url, client.key, timeout=STATUS_TIMEOUT)
         self.wait = wait
         self.soft = soft
+        # Close with the renter's co-signature first (10 bytes in a batch, not 88); a
+        # renter that is gone costs one co-signing deadline before the close alone.
+        self.cooperative = cooperative
         status = client.status()
         self.chain_id = int(status["chain_id"])
         self.rollup = Address.from_hex(status["rollup"])
@@ -122,9 +127,13 @@ class RollupChannelRail:
     def _cosign_open(self, tx: OpenChannel, nonce: int) -> None:
         # Its own HTTP client: the caller's may be in use on another thread.
         client = type(self.client)(self.client.api_url, self.client.key)
+
+        def settled() -> bool:  # included, or dropped (no longer pending)
+            me = client.account()
+            return int(me["nonce"]) > nonce or int(me["next_nonce"]) <= nonce
+
         try:
-            client.cosign_until(lambda: int(client.account()["nonce"]) > nonce,
-                                allowed=[tx], wait=self.wait)  # fmt: skip
+            client.cosign_until(settled, allowed=[tx], wait=self.wait)
         except L2gpuError as exc:
             log.warning("the OpenChannel was not included: %s", exc.what)
 
@@ -163,7 +172,11 @@ class RollupChannelRail:
         return _short(int(found["deposit"]), int(found["expires_at"]), max_cost, ends_by)
 
     def close(self, channel: dict[str, Any], best: Voucher) -> ClosedChannel:
-        """Send CloseByProvider with the best voucher; the payout is on the L2 balances."""
+        """Close cooperatively (CloseChannel, co-signed by the renter: 10 bytes in a
+        batch); if the renter refuses or is gone, close alone with the best voucher
+        (CloseByProvider, 88 bytes). The payout is on the L2 balances."""
+        from l2gpu.node.client import TransactionDropped
+
         cid = str(params_of(channel).id)
         if self._settled_status(cid) == "missing":
             raise L2gpuError(f"channel {cid} was never opened in the rollup",
@@ -172,9 +185,23 @@ class RollupChannelRail:
         if found["status"] == "settled":
             raise ChannelAlreadyClosed(f"channel {found['channel_id']} is settled already")
         index = int(found["index"])
-        sent = self.client.send_tx(
-            lambda me: CloseByProvider(me, index, best.amount, best.signature), wait=self.wait
-        )
+        how, sent = "cooperative", None
+        # Cooperative only from an open channel and for no less than a voucher proven
+        # already (a renter's StartClose leaves the close to the provider's voucher).
+        if (
+            self.cooperative
+            and found["status"] == "open"
+            and (int(best.amount) >= int(found["best_amount"]))
+        ):
+            with contextlib.suppress(TransactionDropped):  # refused or silent: close alone
+                sent = self.client.send_tx(
+                    lambda me: CloseChannel(me, index, best.amount), wait=self.wait
+                )
+        if sent is None:
+            how = "provider"
+            sent = self.client.send_tx(
+                lambda me: CloseByProvider(me, index, best.amount, best.signature), wait=self.wait
+            )
         after = self.client.channel(cid)
         if after["status"] != "settled":
             raise L2gpuError(
@@ -186,7 +213,30 @@ class RollupChannelRail:
         # at the deposit; the rest is refunded.
         deposit = int(found["deposit"])
         payout = min(max(int(best.amount), int(found["best_amount"])), deposit)
-        return ClosedChannel(best.amount, payout, deposit - payout, 0, sent.tx_bytes)
+        if how == "cooperative":  # the amount both signed, nothing else
+            payout = min(int(best.amount), deposit)
+        return ClosedChannel(best.amount, payout, deposit - payout, 0, sent.tx_bytes, how)
+
+    def cosign_close(self, channel: dict[str, Any], paid: Wei) -> str:
+        """The renter's side of a lease's end: co-sign the provider's cooperative close
+        for at most ``paid`` (what this renter's vouchers gave) until the channel is
+        settled; return its status then (``settled``, or what it is after the wait)."""
+        cid = str(params_of(channel).id)
+        if self.confirmed(params_of(channel).id) == "missing":
+            return "missing"
+        index = int(self.client.channel(cid)["index"])
+
+        def agreed(tx: Any) -> bool:
+            return isinstance(tx, CloseChannel) and tx.channel == index and tx.amount <= paid
+
+        def closed() -> bool:
+            return self._status_of(cid) not in ("open", "pending")
+
+        try:
+            self.client.cosign_until(closed, allowed=[], also=agreed, wait=self.wait)
+        except L2gpuError as exc:  # the provider never closed: the channel stays open
+            log.warning("channel %s: %s", cid, exc.what)
+        return self._status_of(cid)
 
     def abandon(self, channel: dict[str, Any]) -> str:
         """StartClose conceding 0; SettleChannel after the challenge period. A pending
