@@ -6,7 +6,9 @@
   transaction of that type, the watcher challenges, the proposer reveals its roots,
   the watcher proves the step.
 - ``fraud_proof_l1_bytes``: the largest such proof transaction, signed, in bytes.
-- ``challenge_rounds``: proposer replies before the one-step proof (one: the roots).
+- ``challenge_rounds``, ``challenge_l1_transactions``: the most proposer replies, and
+  L1 transactions from challenge to proof, over the games played (each game checks
+  on L1 that the watcher won).
 - ``watcher_replay_tps``: transactions per second the watcher re-executes (every
   step through the specification, every co-signature checked), on 1,000 transfers.
 """
@@ -57,9 +59,27 @@ def _game(arena: Arena, setup: list[list[tuple[int, UserTx]]], lie: Lie) -> dict
         if number < len(batches) - 1:
             arena.post(batch)
     index, claimed = arena.post(batch, lie)
+    return _fight(arena, index, claimed, lie)
+
+
+def _fight(arena: Arena, index: int, claimed: list[list[bytes]], lie: Lie) -> dict[str, Any]:
+    """Let the watcher fight the lie on batch ``index``; check on L1 that it won (the
+    batch reverted, the liar slashed, no stray funds) and count what the game took:
+    the proposer's replies (rounds) and every L1 transaction from the first challenge
+    to the proof (read from the blocks mined meanwhile)."""
+    first_block, replies = arena.chain.block_number() + 1, len(arena.responses)
     log = arena.fight(index, claimed, silent=False)
-    assert arena.outcome(index, lie, log).honest_watcher_won, log
-    return {**arena.watcher.proofs[-1], "response_gas": arena.responses[-1].gas_used}
+    if not arena.outcome(index, lie, log).honest_watcher_won:
+        raise AssertionError(f"the watcher lost the {lie.kind} game on batch {index}: {log}")
+    w3 = arena.chain.w3
+    transactions = sum(len(w3.eth.get_block(n)["transactions"])
+                       for n in range(first_block, arena.chain.block_number() + 1))  # fmt: skip
+    return {
+        **arena.watcher.proofs[-1],
+        "response_gas": arena.responses[-1].gas_used,
+        "rounds": len(arena.responses) - replies,
+        "l1_transactions": transactions,
+    }
 
 
 def _channel_games(arena: Arena, open_tx: OpenChannel) -> dict[str, dict[str, Any]]:
@@ -123,16 +143,16 @@ def measure_games() -> dict[str, dict[str, Any]]:
         arena.post(arena.seal())
     arena.chain.time_travel(200)
     arena.send(1, SettleChannel(1, 0))
-    index, claimed = arena.post(arena.seal(), Lie("root", 1, 0))
-    arena.fight(index, claimed, silent=False)
-    games["SettleChannel"] = arena.watcher.proofs[-1]
+    lie = Lie("root", 1, 0)
+    index, claimed = arena.post(arena.seal(), lie)
+    games["SettleChannel"] = _fight(arena, index, claimed, lie)
     # Forced withdrawal: queued on L1, processed in the next batch's L1 operations.
     arena.reset()
     arena.post(arena.seal())
     arena.client.force_withdraw(arena.users[0], 10**15)
-    index, claimed = arena.post(arena.seal(), Lie("root", 0, 0))
-    arena.fight(index, claimed, silent=False)
-    games["ForcedWithdraw"] = arena.watcher.proofs[-1]
+    lie = Lie("root", 0, 0)
+    index, claimed = arena.post(arena.seal(), lie)
+    games["ForcedWithdraw"] = _fight(arena, index, claimed, lie)
     # A forged co-signature over a commitment signed by every user.
     senders: list[tuple[int, UserTx]] = [
         (i, Transfer(i, 0, Wei(10**15), Wei(0))) for i in range(1, SIGNERS + 1)
@@ -205,8 +225,9 @@ def run() -> dict[str, Any]:
         "fraud_proof_gas": worst[1]["gas"],
         "fraud_proof_gas_worst_type": worst[0],
         "fraud_proof_l1_bytes": max(g["l1_bytes"] for g in games.values()),
-        "challenge_rounds": 1,
-        "challenge_l1_transactions": 3,
+        "games_won_by_the_watcher": len(games),
+        "challenge_rounds": max(g["rounds"] for g in games.values()),
+        "challenge_l1_transactions": max(g["l1_transactions"] for g in games.values()),
         "response_gas": max(g.get("response_gas", 0) for g in games.values()),
         "watcher_replay_tps": watcher_replay_tps(),
         "fraud_proof_gas_by_type": {name: g["gas"] for name, g in games.items()},

@@ -1,5 +1,7 @@
 """The ``market`` suite: search and matching over 100,000 offers, the API under load,
-lease start time on the local backend, and unpaid seconds when a renter vanishes.
+and the time and cost of a lease's channel on each rail (``bench/market_rails.py``).
+A lease's start and the provider's unpaid seconds, measured with every part a real
+process and a real rail, are the ``lease`` suite's (``bench/lease.py``).
 
 - ``search_p50_ms`` / ``search_p99_ms``: parse a filter, scan, sort and take the
   first 50 over an index of 100,000 offers (a mix of realistic queries; the index
@@ -9,10 +11,6 @@ lease start time on the local backend, and unpaid seconds when a renter vanishes
   ``GET /offers`` searches over 1,000 offers, driven by a bounded load generator
   (a fixed number of concurrent connections for a fixed time). The per-client rate
   limit is raised for the run, since every request comes from one address.
-- ``lease_start_s``: median time from ``rent`` returning to the lease running,
-  with the agent polling the API over HTTP and starting a real process.
-- ``max_unpaid_seconds``: a renter stops signing mid-lease (simulated clock); the
-  most seconds of work the provider did unpaid before pausing and stopping.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +35,6 @@ from l2gpu.core.market.view import OfferView
 from l2gpu.core.types import OfferId, Seconds, Wei
 
 OFFERS = 100_000
-GRACE = 5
 QUERIES = [
     (
         "gpu_name=RTX_4090 num_gpus>=2 gpu_ram>=24 price_per_hour<=0.5 reliability>0.99 "
@@ -220,153 +216,6 @@ def measure_api(url: str, seconds: float = 5.0, concurrency: int = 8) -> dict[st
     }
 
 
-def measure_lease_start(url: str, folder: Path, leases: int = 5) -> float:
-    """Median seconds from rent returning to the lease running (local backend, real process)."""
-    from l2gpu.agent.agent import ProviderAgent
-    from l2gpu.agent.backends.local import LocalBackend
-    from l2gpu.agent.inventory import discover
-    from l2gpu.client import MarketClient
-    from l2gpu.core.crypto.secp256k1 import PrivateKey
-    from l2gpu.db import open_database
-    from l2gpu.payments.store import VoucherStore
-
-    provider, renter = PrivateKey((91).to_bytes(32, "big")), PrivateKey((92).to_bytes(32, "big"))
-    agent = ProviderAgent(
-        MarketClient(url, provider),
-        provider,
-        LocalBackend(folder / "jobs"),
-        discover("RTX_4090:1"),
-        VoucherStore(open_database(f"sqlite:///{folder / 'agent.db'}")),
-        lambda: int(time.time()),
-        1337,
-    )
-    client = MarketClient(url, renter)
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop, 0.1), daemon=True)
-    thread.start()
-    times = []
-    try:
-        for i in range(leases):
-            offer = agent.publish(agent.offer_terms(Wei(10**12), expires_at=2**40, nonce=1000 + i))[
-                0
-            ]
-            from l2gpu.core.channel import ChannelParams
-
-            params = ChannelParams(
-                renter.address,
-                provider.address,
-                challenge_period=Seconds(3600),
-                salt=i.to_bytes(32, "big"),
-            )
-            described = {
-                "channel_id": str(params.id),
-                "chain_id": 1337,
-                "manager": "0x" + "05" * 20,
-                "renter": renter.address.checksum,
-                "provider": provider.address.checksum,
-                "token": "0x" + "00" * 20,
-                "challenge_period": 3600,
-                "salt": "0x" + params.salt.hex(),
-                "deposit": str(10**18),
-            }
-            lease = client.rent(offer["id"], command="sleep 30", duration=600, channel=described)
-            start = time.perf_counter()
-            while client.lease(int(lease["id"]))["status"] != "running":
-                if time.perf_counter() - start > 30:
-                    raise RuntimeError("a lease did not start within 30 s")
-                time.sleep(0.02)  # polling a real agent and process
-            times.append(time.perf_counter() - start)
-            client.stop(int(lease["id"]))
-    finally:
-        stop.set()
-        thread.join(10)
-        agent.shutdown()
-    return statistics.median(times)
-
-
-def measure_unpaid() -> int:
-    """Most unpaid seconds when the renter stops signing (simulated seconds, real job)."""
-    from fastapi.testclient import TestClient
-
-    from l2gpu.agent.agent import ProviderAgent
-    from l2gpu.agent.backends.local import LocalBackend
-    from l2gpu.agent.inventory import discover
-    from l2gpu.api.app import create_app
-    from l2gpu.api.service import MarketService
-    from l2gpu.client import MarketClient
-    from l2gpu.core.channel import ChannelParams
-    from l2gpu.core.channel.vouchers import channel_domain
-    from l2gpu.core.crypto.secp256k1 import PrivateKey
-    from l2gpu.core.types import Address, ChainId
-    from l2gpu.db import open_database
-    from l2gpu.payments.store import VoucherStore
-    from l2gpu.renter import LeasePayer
-
-    now = [1_800_000_000]
-
-    def clock() -> int:
-        return now[0]
-
-    with tempfile.TemporaryDirectory(prefix="l2gpu-bench-") as tmp:
-        folder = Path(tmp)
-        service = MarketService(
-            open_database(f"sqlite:///{folder / 'm.db'}"), chain_id=1337, clock=clock
-        )
-        http = TestClient(create_app(service))
-        provider, renter = (
-            PrivateKey((93).to_bytes(32, "big")),
-            PrivateKey((94).to_bytes(32, "big")),
-        )
-        agent = ProviderAgent(
-            MarketClient("", provider, http=http),
-            provider,
-            LocalBackend(folder / "jobs"),
-            discover("RTX_4090:1"),
-            VoucherStore(open_database(f"sqlite:///{folder / 'a.db'}")),
-            clock,
-            1337,
-            grace=GRACE,
-        )
-        offer = agent.publish(agent.offer_terms(Wei(10**12), expires_at=now[0] + 3600))[0]
-        manager = Address(b"\x05" * 20)
-        params = ChannelParams(renter.address, provider.address, challenge_period=Seconds(3600))
-        client = MarketClient("", renter, http=http)
-        lease = client.rent(
-            offer["id"],
-            command="sleep 60",
-            duration=600,
-            channel={
-                "channel_id": str(params.id),
-                "chain_id": 1337,
-                "manager": manager.checksum,
-                "renter": renter.address.checksum,
-                "provider": provider.address.checksum,
-                "token": "0x" + "00" * 20,
-                "challenge_period": 3600,
-                "salt": "0x" + "00" * 32,
-                "deposit": str(10**18),
-            },
-        )
-        payer = LeasePayer(
-            client, renter, lease, channel_domain(ChainId(1337), manager), clock=clock
-        )
-        agent.step()
-        worst = 0
-        for second in range(30):
-            now[0] += 1
-            if second == 5:
-                payer.signing = False  # the renter vanishes
-            agent.step()
-            payer.step()
-            agent.step()
-            served = agent.served.get(int(lease["id"]))
-            if served is None:
-                break
-            worst = max(worst, served.max_unpaid_seconds)
-        agent.shutdown()
-        return worst
-
-
 def run() -> dict[str, Any]:
     """Measure the suite's figures."""
     offers = random_offers(OFFERS)
@@ -384,15 +233,12 @@ def run() -> dict[str, Any]:
         proc, url = start_server(Path(tmp))
         try:
             figures.update(measure_api(url))
-            figures["lease_start_s"] = round(measure_lease_start(url, Path(tmp)), 3)
         finally:
             proc.terminate()
             proc.wait(10)
     from l2gpu.bench.market_rails import measure_rails
 
     figures.update(measure_rails())
-    figures["max_unpaid_seconds"] = measure_unpaid()
-    figures["grace_seconds"] = GRACE
     figures["cpus_available"] = (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     )

@@ -37,6 +37,7 @@ from l2gpu.core.errors import L2gpuError
 
 ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 REPO = Path(__file__).resolve().parents[3]
+WAL_GROUP = 200  # envelopes per group commit in the WAL figure (an input, not a figure)
 
 
 def _free_port() -> int:
@@ -223,7 +224,7 @@ def measure_node(
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def wal_appends_per_s(groups: int = 50, group: int = 200) -> float:
+def wal_appends_per_s(groups: int = 50, group: int = WAL_GROUP) -> float:
     """Envelope records written durably per second (group commits of ``group``), SQLite."""
     from l2gpu.db import open_database
     from l2gpu.node.wal import WriteAheadLog
@@ -252,7 +253,7 @@ def run() -> dict[str, Any]:
         "sequencer_tps": round(sequencer),
         "node_vs_sequencer": round(figures["node_tps"] / sequencer, 3),
         "wal_appends_per_s": round(wal_appends_per_s()),
-        "wal_group": 200,
+        "wal_group": WAL_GROUP,
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         **environment(),
     }

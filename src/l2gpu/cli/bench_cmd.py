@@ -61,6 +61,12 @@ def _lease() -> dict[str, Any]:
     return lease.run()
 
 
+def _l1cost() -> dict[str, Any]:
+    from l2gpu.bench import l1_cost
+
+    return l1_cost.run()
+
+
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "crypto": _crypto,
     "channels": _channels,
@@ -70,6 +76,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "fraud": _fraud,
     "node": _node,
     "lease": _lease,
+    "l1cost": _l1cost,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES: dict[str, str] = {}
@@ -90,7 +97,9 @@ def _in_own_process(name: str) -> dict[str, Any]:
 def bench(
     suite: Annotated[
         str,
-        typer.Argument(help="crypto, channels, rollup, node, market, analytics, fraud, or all."),
+        typer.Argument(
+            help="crypto, channels, rollup, node, lease, l1cost, market, analytics, fraud, or all."
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     write_gas_snapshot: Annotated[

@@ -175,10 +175,17 @@ def market_summary(market: dict[str, Any]) -> str:
         f"market lease over {market['settlement']}: {market['lease_seconds']} s on 2 GPUs = "
         f"{market['gpu_seconds']} "
         f"GPU-seconds billed; paid to the provider {market['provider_payout']} wei, refunded "
-        f"to the renter {market['renter_refund']} wei; L1 gas {market['l1_gas']:,}, L1 bytes "
-        f"{market['l1_bytes']:,}; job running {market['lease_start_s']:.2f} s after rent; "
+        f"to the renter {market['renter_refund']} wei; {_rail_cost(market)}; "
+        f"job running {market['lease_start_s']:.2f} s after rent; "
         f"checkpoint {market['checkpoint']}; market stage {market['wall_s']:.1f} s"
     )
+
+
+def _rail_cost(market: dict[str, Any]) -> str:
+    if market["settlement"] == "hybrid":  # L2 transactions; their batches are shared
+        return (f"L2 transactions {market['l1_bytes']:,} bytes, no L1 transaction of "
+                "their own (per-lease L1 cost: l2gpu bench l1cost)")  # fmt: skip
+    return f"L1 gas {market['l1_gas']:,}, L1 bytes {market['l1_bytes']:,}"
 
 
 def _next_stages(out: Console) -> None:
