@@ -177,6 +177,29 @@ def test_a_restarted_agent_recovers_its_leases_and_vouchers(tmp_path: Path) -> N
     wait_for(lambda: world.agent.backend.status(lease_id).state == "exited")
 
 
+def test_a_restarted_agent_stops_a_job_whose_lease_ended_while_it_was_down(
+    tmp_path: Path,
+) -> None:
+    from l2gpu.agent.backends.local import _alive
+
+    world = World(tmp_path)
+    payer = world.rent("sleep 600", duration=10)
+    world.agent.step()
+    world.second(payer)
+    lease_id = int(payer.info["id"])
+    job = world.agent.backend._jobs[lease_id]  # the process to watch
+    # The agent dies; its job keeps running; the lease runs out meanwhile.
+    world.clock.advance(3600)
+    assert world.renter.lease(lease_id)["status"] == "preempted"  # the provider went silent
+    assert _alive(job.init or job.pid, job.init_start if job.init else job.pid_start)
+    world.agent = world.new_agent()
+    world.agent.step()
+    assert lease_id not in world.agent.served
+    wait_for(lambda: not _alive(job.init or job.pid,
+                                job.init_start if job.init else job.pid_start))  # fmt: skip
+    assert world.agent.backend.found() == []  # nothing left to adopt or stop
+
+
 def test_the_agent_refuses_offers_for_gpus_it_does_not_have(tmp_path: Path) -> None:
     world = World(tmp_path)
     too_many = world.agent.offer_terms(PRICE, expires_at=T0 + 60, nonce=9)[0]

@@ -84,6 +84,8 @@ class ProviderAgent(ChannelClosing):
     _last_info: dict[int, dict[str, Any]] = field(default_factory=dict)
     _unsent_logs: dict[int, list[str]] = field(default_factory=dict)
     _unreported: dict[int, int] = field(default_factory=dict)
+    _unstarted: set[int] = field(default_factory=set)
+    _reaped: bool = False
 
     # -- offers --------------------------------------------------------------------
 
@@ -188,6 +190,8 @@ class ProviderAgent(ChannelClosing):
                 if lease_id in self._last_info:
                     self._tend(tended, self._last_info[lease_id], now)
         else:
+            if not self._reaped:
+                self._reap(work)
             for lease_id, info in work.items():
                 self._last_info[lease_id] = info
                 served = self.served.get(lease_id)
@@ -212,28 +216,57 @@ class ProviderAgent(ChannelClosing):
 
     # -- leases --------------------------------------------------------------------
 
+    def _reap(self, work: dict[int, dict[str, Any]]) -> None:
+        """Once, after a start: stop every job an earlier agent left running whose lease
+        is over (ended while this agent was down); the live ones are adopted by
+        :meth:`_take`, which meters them from now on. A job nobody meters is never
+        left running."""
+        for lease_id in self.backend.found():
+            if lease_id in work or lease_id in self.served:
+                continue
+            if self.backend.recover(lease_id):
+                log.warning("lease %s is over; stopping the job it left running", lease_id)
+                self.backend.stop(lease_id)
+        self._reaped = True
+
+    def _adopt(self, info: dict[str, Any], now: int) -> bool:
+        """A job this lease already has (started before a restart, or before the
+        market heard "started"): meter it from now on instead of starting another."""
+        lease_id = int(info["id"])
+        if not self.backend.recover(lease_id):
+            return False
+        log.info("lease %s: its job was running already; metering it from now", lease_id)
+        params, payee = self._payee(info)
+        started = int(info.get("started_at") or now)
+        ends = Timestamp(int(info.get("ends_at") or started + int(info["max_seconds"])))
+        meter = start_meter(Timestamp(started), ends, int(info["num_gpus"]))
+        meter = Meter(meter.started_at, meter.ends_at, meter.num_gpus, Timestamp(now),
+                      seconds=int(info.get("metered_seconds") or 0))  # fmt: skip
+        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"])
+        if info["status"] != "running":
+            self._report_started(lease_id)
+        return True
+
+    def _report_started(self, lease_id: int) -> None:
+        try:
+            self.client.report(lease_id, "started")
+            self._unstarted.discard(lease_id)
+        except L2gpuError as exc:  # the job runs and is metered; the market hears later
+            log.warning("lease %s: could not report its start yet: %s", lease_id, exc.what)
+            self._unstarted.add(lease_id)
+
     def _take(self, info: dict[str, Any], now: int) -> None:
         lease_id, status = int(info["id"]), info["status"]
         params, payee = self._payee(info)
         if status == "running":  # taken over after a restart
-            if not self.backend.recover(lease_id):
+            if not self._adopt(info, now):
                 self.client.report(lease_id, "exited", exit_code=-1)
                 # the job is gone, its vouchers are not: close the channel with them
                 meter = start_meter(Timestamp(now), Timestamp(now), int(info["num_gpus"]))
                 lost = Served(lease_id, params, payee, meter, now, info["channel"])
                 self._to_settle[lease_id] = (lost, now)
-                return
-            meter = start_meter(
-                Timestamp(info["started_at"]), Timestamp(info["ends_at"]), int(info["num_gpus"])
-            )
-            meter = Meter(
-                meter.started_at,
-                meter.ends_at,
-                meter.num_gpus,
-                Timestamp(now),
-                seconds=int(info["metered_seconds"]),
-            )
-            self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"])
+            return
+        if self._adopt(info, now):  # started, but the market never heard it
             return
         # The channel is checked before the lease is accepted, and the acceptance says
         # whether the rail vouched for it: the market counts a lease in this provider's
@@ -258,10 +291,11 @@ class ProviderAgent(ChannelClosing):
                 reason=f"the provider's backend failed: {type(exc).__name__}",
             )
             return
-        self.client.report(lease_id, "started")
         ends = Timestamp(now + int(info["max_seconds"]))
         meter = start_meter(Timestamp(now), ends, int(info["num_gpus"]))
+        # tended from now on, whether or not the market hears of the start at once
         self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"])
+        self._report_started(lease_id)
 
     def _tend(self, s: Served, info: dict[str, Any], now: int) -> None:
         status = self.backend.status(s.lease_id)
@@ -421,7 +455,13 @@ class ProviderAgent(ChannelClosing):
             log.warning("lease %s: could not report %s: %s", lease_id, kind, exc.what)
 
     def _flush_reports(self) -> None:
-        """Report metered seconds; what the market did not take is reported next step."""
+        """Report starts and metered seconds; what the market did not take is reported
+        next step."""
+        for lease_id in list(self._unstarted):
+            if lease_id in self.served:
+                self._report_started(lease_id)
+            else:
+                self._unstarted.discard(lease_id)
         for lease_id, seconds in list(self._unreported.items()):
             try:
                 self.client.report(lease_id, "usage", seconds=seconds)

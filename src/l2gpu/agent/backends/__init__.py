@@ -81,6 +81,10 @@ class Backend(Protocol):
         """The job's folder (its files, what it writes, and ``output.log``), where the
         backend can see it."""
 
+    def found(self) -> list[int]:
+        """Leases with a job an earlier agent started that may still run (a restarted
+        agent meters each of them or stops it)."""
+
 
 def make_backend(name: str, root: Path, ray_address: str | None = None, **local: Any) -> Backend:
     """The backend called ``name`` (local or ray), keeping work folders under ``root``;

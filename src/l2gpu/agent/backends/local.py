@@ -529,6 +529,15 @@ class LocalBackend:
             return False
         return True
 
+    def found(self) -> list[int]:
+        """Leases whose job an earlier agent started (its ``job.json`` is still here);
+        each is either adopted with :meth:`recover` or stopped."""
+        leases = []
+        for state in (self.root / ".agent").glob("lease-*/job.json"):
+            with contextlib.suppress(ValueError):
+                leases.append(int(state.parent.name.removeprefix("lease-")))
+        return sorted(leases)
+
     # -- internals ----------------------------------------------------------------------
 
     def _live(self, lease_id: int) -> _Job | None:
@@ -632,6 +641,8 @@ class LocalBackend:
                     os.close(fd)
         job.paused = False
         job.final = JobStatus("exited", code, reason)
+        with contextlib.suppress(OSError):  # nothing left to recover after a restart
+            (self._agent_dir(job.lease_id) / "job.json").unlink()
         return job.final
 
     def _gone(self, job: _Job) -> bool:

@@ -108,6 +108,15 @@ class RayBackend:
         """The job's folder on the node that runs it (the same path on a one-node cluster)."""
         return self.root / f"lease-{lease_id}"
 
+    def found(self) -> list[int]:
+        """Leases whose job actor is alive in the cluster (started by any agent)."""
+        from ray.util import list_named_actors
+
+        names = list_named_actors(all_namespaces=True)
+        return sorted(int(n["name"].removeprefix("lease-")) for n in names
+                      if n.get("namespace") == NAMESPACE
+                      and n["name"].removeprefix("lease-").isdigit())  # fmt: skip
+
     def _actor(self, lease_id: int) -> Any:
         actor = self._actors.get(lease_id) or self._lookup(lease_id)
         if actor is None:
