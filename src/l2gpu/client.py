@@ -70,6 +70,10 @@ class MarketClient:
             raise _error(reply)
         return reply.json()
 
+    def forget_session(self) -> None:
+        """Sign in afresh on the next call (a restarted market forgot the session)."""
+        self._token = None
+
     def login(self) -> str:
         """Sign in with EIP-4361; return the bearer token."""
         issued = self._call(

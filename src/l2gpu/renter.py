@@ -62,6 +62,7 @@ class LeasePayer:
         self.deposit = Wei(int(lease["channel"]["deposit"]))
         self.clock = clock
         self.last: Voucher | None = None
+        self.delivered = Wei(0)  # the highest amount the market took
         self.info = lease
         self.signing = True
 
@@ -79,7 +80,10 @@ class LeasePayer:
         due = amount_to_sign(lease, lease.metered_seconds, Timestamp(self.clock()), self.deposit)
         if due > self.paid:
             self.last = sign_voucher(self.key, self.domain, self.channel_id, due)
+        if self.last is not None and self.last.amount > self.delivered:
+            # sent again after a failed try (the market takes a voucher twice harmlessly)
             self.client.pay(self.lease_id, self.last)
+            self.delivered = self.last.amount
         return self.info
 
     @property

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from l2gpu.client import MarketClient
+from l2gpu.client import ApiRequestError, MarketClient
 from l2gpu.config import Settings, api_origin
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
@@ -218,6 +218,39 @@ def offers_withdraw(
 # -- rent --------------------------------------------------------------------------
 
 
+OUTAGE_LIMIT_S = 300
+"""How long ``rent`` waits out a market it cannot reach before giving up: vouchers
+follow the metered seconds, so while it waits the renter owes for nothing unpaid
+beyond what the provider's grace allows."""
+
+
+class Outage:
+    """Transient failures of the market during a lease: ridden out up to ``limit``
+    seconds; a refusal (4xx other than an expired session) ends the lease at once."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.since: float | None = None
+
+    def failed(self, exc: L2gpuError, client: MarketClient) -> None:
+        """Note a failure; raise it if it is not transient or has lasted too long."""
+        if isinstance(exc, ApiRequestError):
+            if exc.status == 401:  # a restarted market forgot the session: sign in again
+                client.forget_session()
+            elif exc.status < 500:
+                raise exc
+        now = time.monotonic()
+        self.since = self.since if self.since is not None else now
+        if now - self.since > self.limit:
+            raise L2gpuError(f"the market has not answered for {self.limit:.0f} s: {exc.what}",
+                             "the provider closes the channel with your best voucher; "
+                             "the rest returns to you")  # fmt: skip
+
+    def over(self) -> None:
+        """The market answered again."""
+        self.since = None
+
+
 def rent(
     ctx: typer.Context,
     offer_id: Annotated[str, typer.Argument(help="Offer id from 'l2gpu offers search'.")],
@@ -285,11 +318,18 @@ def rent(
         err=True,
     )
     payer = LeasePayer(client, key, lease, rail.domain, clock=lambda: int(time.time()))
-    after = 0
+    after, info, outage = 0, lease, Outage(OUTAGE_LIMIT_S)
     try:
         while not payer.done:
-            info = payer.step()
-            chunks, _ = client.logs(lease_id, after)
+            try:
+                info = payer.step()
+                chunks, _ = client.logs(lease_id, after)
+            except L2gpuError as exc:  # a market that restarts: pay once it is back
+                outage.failed(exc, client)
+                sys.stderr.write(f"\r{'waiting':<9} {exc.what[:70]}")
+                time.sleep(1)
+                continue
+            outage.over()
             for chunk in chunks:
                 after = chunk["seq"]
                 sys.stdout.write(chunk["text"])
@@ -306,7 +346,10 @@ def rent(
     # A soft-confirmed channel is co-signed into a batch by this process: stay until then;
     # with vouchers given, stay to co-sign the provider's cooperative close.
     if payer.paid > 0:
-        closed = rail.cosign_close(opened.description, payer.paid)
+        try:
+            closed = rail.cosign_close(opened.description, payer.paid)
+        except L2gpuError as exc:  # the node is away: the provider closes alone
+            closed = f"not known ({exc.what})"
         if closed != "settled":
             typer.echo(f"channel {opened.params.id} is {closed}: the provider closes it "
                        "with your best voucher, the rest returns to you", err=True)  # fmt: skip

@@ -35,6 +35,11 @@ class NodeError(L2gpuError):
         super().__init__(what, fix)
         self.status = status
 
+    @property
+    def transient(self) -> bool:
+        """The node did not answer, or failed on its side: worth asking again."""
+        return self.status == 0 or self.status >= 500
+
 
 class TransactionDropped(NodeError):
     """The node accepted the transaction, then dropped it at a seal (a co-signer
@@ -185,14 +190,23 @@ class L2Client:
                 return False
 
         deadline = time.monotonic() + wait
-        while not done():
-            if time.monotonic() > deadline:
-                raise NodeError(
-                    "the transaction was not included in time",
-                    "check 'l2gpu l2 status'; the node may be down or the transaction invalid",
-                )
-            for request in self._get(f"/l2/cosign/{index}", wait=2.0):
-                self.answer_cosign(request, allowed_bodies)
+        while True:
+            try:
+                if done():
+                    return
+                if time.monotonic() > deadline:
+                    raise NodeError(
+                        "the transaction was not included in time",
+                        "check 'l2gpu l2 status'; the node may be down or the transaction invalid",
+                    )
+                for request in self._get(f"/l2/cosign/{index}", wait=2.0):
+                    self.answer_cosign(request, allowed_bodies)
+            except NodeError as exc:
+                # A node that restarts asks again for what is in its write-ahead log:
+                # keep answering once it is back (until the deadline).
+                if not exc.transient or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)  # the node is down: wait for it, bounded by the deadline
 
     def answer_cosign(self, request: dict[str, Any], allowed: Callable[[int, str], bool]) -> None:
         """Sign ``request`` if ``allowed(kind, body hex)`` for every transaction it
