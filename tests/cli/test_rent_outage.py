@@ -64,7 +64,8 @@ def test_a_voucher_that_did_not_arrive_is_sent_again(tmp_path) -> None:
     payer.client.pay = lost  # type: ignore[method-assign]
     with pytest.raises(L2gpuError):
         payer.step()
-    assert payer.paid > 0 and payer.delivered == 0
+    assert payer.paid > 0
+    assert payer.delivered == 0
     payer.client.pay = sent  # type: ignore[method-assign]
     payer.step()  # nothing new is due, but the signed voucher goes out again
     assert payer.delivered == payer.paid == calls[0]
