@@ -242,7 +242,10 @@ class ProviderAgent(ChannelClosing):
         meter = start_meter(Timestamp(started), ends, int(info["num_gpus"]))
         meter = Meter(meter.started_at, meter.ends_at, meter.num_gpus, Timestamp(now),
                       seconds=int(info.get("metered_seconds") or 0))  # fmt: skip
-        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"])
+        # A job the dead-man switch froze stays paused until its payee says run.
+        paused = self.backend.status(lease_id).state == "paused"
+        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"],
+                                       paused=paused)  # fmt: skip
         if info["status"] != "running":
             self._report_started(lease_id)
         return True

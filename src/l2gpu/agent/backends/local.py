@@ -58,9 +58,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from l2gpu.agent.backends import JobSpec, JobStartError, JobStatus
+from l2gpu.agent.backends import JobSpec, JobStartError, JobStatus, deadman
 from l2gpu.agent.backends.cgroups import Cgroups, JobCgroup, find_cgroups, join
 from l2gpu.agent.backends.checks import LOG_NAME, MIN_DISK, check_spec, size_text
+from l2gpu.agent.backends.deadman import alive as _alive
+from l2gpu.agent.backends.deadman import descendants as _descendants
+from l2gpu.agent.backends.deadman import group as _group
+from l2gpu.agent.backends.deadman import send as _kill
+from l2gpu.agent.backends.deadman import start_time as _start_time
+from l2gpu.agent.backends.deadman import state_of as _state
 from l2gpu.agent.sandbox import (
     DEFAULT_NETWORK,
     JOB_HOME,
@@ -194,7 +200,8 @@ class LocalBackend:
     machine without writable cgroups leaves the rlimit fallbacks; ``cgroup_parent``
     is a delegated cgroup v2 folder. ``dev`` and ``gpu_driver`` are where the GPUs'
     device files and the driver's GPU list are (tests point them elsewhere);
-    ``hidden`` are more folders no job may see."""
+    ``hidden`` are more folders no job may see. ``keep_frozen_s``: how long the
+    dead-man switch keeps the jobs of a dead agent frozen for a new one to adopt."""
 
     name = "local"
 
@@ -212,6 +219,7 @@ class LocalBackend:
         hidden: tuple[Path, ...] = (),
         extra_read_only: tuple[Path, ...] = (),
         disk_check_s: float = DISK_CHECK_S,
+        keep_frozen_s: float = deadman.KEEP_FROZEN_S,
     ) -> None:
         if not isinstance(sandbox, SandboxPolicy):
             raise TypeError("sandbox must be a SandboxPolicy")
@@ -241,6 +249,8 @@ class LocalBackend:
         self._tag = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:10]
         self._jobs: dict[int, _Job] = {}
         self._offsets: dict[int, int] = {}
+        self.keep_frozen_s = keep_frozen_s
+        self._watcher: subprocess.Popen[bytes] | None = None
 
     def workdir(self, lease_id: int) -> Path:
         """The job's folder (``/job`` in its sandbox), with its output in ``output.log``."""
@@ -361,6 +371,7 @@ class LocalBackend:
                 "run the provider's sandbox check (l2gpu.agent.sandbox.sandbox_check)",
             )
         (folder / "job.json").write_text(json.dumps(job.state()))
+        self._ensure_watcher()
         deadline = time.monotonic() + START_CHECK_S
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.02)  # bounded wait for a real process, not simulated time
@@ -524,10 +535,32 @@ class LocalBackend:
         self._jobs[lease_id] = job
         with contextlib.suppress(OSError):
             self._offsets[lease_id] = os.lstat(self.workdir(lease_id) / LOG_NAME).st_size
+        self._ensure_watcher()  # this agent owns the job now (the old watcher stands down)
+        frozen = self._agent_dir(lease_id) / deadman.FROZEN_MARK
+        if frozen.exists():  # the dead-man switch froze it when its agent died
+            job.paused = True
+            frozen.unlink()
         if self._exit(job)[0]:
             self._finish(job)
             return False
         return True
+
+    def _ensure_watcher(self) -> None:
+        """Run the dead-man switch for this agent's jobs (see :mod:`.deadman`): one
+        watcher per agent process, respawned after it went idle."""
+        if self._watcher is not None and self._watcher.poll() is None:
+            return
+        agents = self.root / ".agent"
+        me = os.getpid()
+        owner = {"pid": me, "start": _start_time(me)}
+        (agents / deadman.AGENT_FILE).write_text(json.dumps(owner))
+        with open(agents / "deadman.log", "ab") as log_file:
+            self._watcher = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
+                [sys.executable, "-I", "-S", deadman.__file__, str(agents), str(me),
+                 str(owner["start"]), str(self.keep_frozen_s)],
+                env={}, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives the agent: that is its purpose
+            )  # fmt: skip
 
     def found(self) -> list[int]:
         """Leases whose job an earlier agent started (its ``job.json`` is still here);
@@ -751,70 +784,6 @@ def _memfd(data: bytes) -> int:
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rsplit(")", 1)[1].split()
-
-
-def _state(pid: int) -> str:
-    fields = _proc_stat(pid)
-    return fields[0] if fields else "X"
-
-
-def _start_time(pid: int | None) -> int | None:
-    fields = _proc_stat(pid) if pid else None
-    return int(fields[19]) if fields else None
-
-
-def _alive(pid: int | None, start: int | None = None) -> bool:
-    """A live process (not a zombie) with that pid, started when recorded: a pid the
-    kernel gave to another process since is not the job's."""
-    if pid is None:
-        return False
-    fields = _proc_stat(pid)
-    if fields is None or fields[0] in "ZX":
-        return False
-    return start is None or int(fields[19]) == start
-
-
-def _parents() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, process group) of every process on the host."""
-    table: dict[int, tuple[int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _proc_stat(int(entry))
-            if fields is not None:
-                table[int(entry)] = (int(fields[1]), int(fields[2]))
-    return table
-
-
-def _descendants(pid: int) -> set[int]:
-    table = _parents()
-    children: dict[int, list[int]] = {}
-    for child, (parent, _) in table.items():
-        children.setdefault(parent, []).append(child)
-    found: set[int] = set()
-    todo = list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        if child not in found:
-            found.add(child)
-            todo.extend(children.get(child, []))
-    return found
-
-
-def _group(pgid: int) -> set[int]:
-    return {pid for pid, (_, group) in _parents().items() if group == pgid}
-
-
-def _kill(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, sig)
 
 
 # -- folders -----------------------------------------------------------------------------

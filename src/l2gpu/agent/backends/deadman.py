@@ -1,0 +1,204 @@
+"""The dead-man switch of the local backend: no job runs while no agent meters it.
+
+The agent is killed (kill -9, a crash, the machine's OOM killer): its jobs live on
+(in their own sessions and sandboxes), and every second they run is served and not
+metered. A small watcher process, started with the first job and outliving the
+agent, notices the agent's death within ``POLL_S`` and freezes (SIGSTOP) every
+process of every job it left, marking each job's folder ``frozen``. A restarted
+agent adopts the frozen jobs and resumes those whose vouchers are current
+(``LocalBackend.recover`` reports them paused), or stops them. No agent within
+``KEEP_FROZEN_S``: the watcher kills the frozen jobs (their GPUs go back to the
+provider; their renters' best vouchers stay in the agent's database).
+
+This file runs as its own process with ``python -I -S`` (no site-packages, nothing
+of the agent's imported), so it only uses the standard library; the /proc helpers
+the backend uses live here for the same reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+POLL_S = 0.25
+KEEP_FROZEN_S = 3600.0
+FROZEN_MARK = "frozen"
+AGENT_FILE = "agent.json"  # in the backend's .agent folder: the agent that owns the jobs
+IDLE_EXIT_S = 30.0  # no job to watch for this long: the watcher exits (the next start respawns)
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name, or None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def state_of(pid: int) -> str:
+    """The process's state letter (``X`` when gone)."""
+    fields = proc_stat(pid)
+    return fields[0] if fields else "X"
+
+
+def start_time(pid: int | None) -> int | None:
+    """When the process started, in clock ticks since boot (tells a reused pid apart)."""
+    fields = proc_stat(pid) if pid else None
+    return int(fields[19]) if fields else None
+
+
+def alive(pid: int | None, start: int | None = None) -> bool:
+    """A live process (not a zombie) with that pid, started when recorded: a pid the
+    kernel gave to another process since is not the job's."""
+    if pid is None:
+        return False
+    fields = proc_stat(pid)
+    if fields is None or fields[0] in "ZX":
+        return False
+    return start is None or int(fields[19]) == start
+
+
+def parents() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every process on the host."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = proc_stat(int(entry))
+            if fields is not None:
+                table[int(entry)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` in the process tree."""
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in parents().items():
+        children.setdefault(parent, []).append(child)
+    found: set[int] = set()
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        if child not in found:
+            found.add(child)
+            todo.extend(children.get(child, []))
+    return found
+
+
+def group(pgid: int) -> set[int]:
+    """Every process in process group ``pgid``."""
+    return {pid for pid, (_, grp) in parents().items() if grp == pgid}
+
+
+def send(pid: int, sig: signal.Signals) -> None:
+    """``kill(pid, sig)``, where a process already gone is no error."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def job_pids(job: dict[str, object]) -> set[int]:
+    """Every process of a job, from its ``job.json`` (the sandbox's init excepted)."""
+    init, init_start = job.get("init"), job.get("init_start")
+    pid, pid_start = job.get("pid"), job.get("pid_start")
+    if job.get("sandboxed"):
+        if not isinstance(init, int) or not alive(init, _int(init_start)):
+            return set()
+        return descendants(init)
+    if not isinstance(pid, int):
+        return set()
+    found = descendants(pid) | group(pid)
+    if alive(pid, _int(pid_start)):
+        found.add(pid)
+    return found
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _jobs(agent_dir: Path) -> list[tuple[Path, dict[str, object]]]:
+    found = []
+    for state in agent_dir.glob("lease-*/job.json"):
+        with contextlib.suppress(OSError, ValueError):
+            found.append((state.parent, json.loads(state.read_text())))
+    return found
+
+
+def freeze(agent_dir: Path) -> int:
+    """SIGSTOP every process of every job under ``agent_dir`` (until none runs, a
+    bounded number of rounds: a forking job cannot outrun it) and mark each frozen;
+    return how many jobs."""
+    jobs = _jobs(agent_dir)
+    for folder, job in jobs:
+        for _ in range(50):
+            running = [p for p in job_pids(job) if state_of(p) not in "TtZX"]
+            if not running:
+                break
+            for pid in running:
+                send(pid, signal.SIGSTOP)
+            time.sleep(0.005)
+        with contextlib.suppress(OSError):
+            (folder / FROZEN_MARK).touch()
+    return len(jobs)
+
+
+def kill_frozen(agent_dir: Path) -> None:
+    """Kill every job still frozen (no agent came back for it)."""
+    for folder, job in _jobs(agent_dir):
+        if not (folder / FROZEN_MARK).exists():
+            continue
+        init = job.get("init")
+        if (
+            job.get("sandboxed")
+            and isinstance(init, int)
+            and alive(init, _int(job.get("init_start")))
+        ):
+            send(init, signal.SIGKILL)  # the PID namespace dies with its init
+        for pid in job_pids(job):
+            send(pid, signal.SIGKILL)
+
+
+def _owner(agent_dir: Path) -> tuple[int, int | None] | None:
+    try:
+        data = json.loads((agent_dir / AGENT_FILE).read_text())
+        return int(data["pid"]), _int(data.get("start"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def watch(
+    agent_dir: Path, agent_pid: int, agent_start: int | None, keep_frozen_s: float = KEEP_FROZEN_S
+) -> str:
+    """Watch the agent ``agent_pid``; return why the watch ended."""
+    idle_since = time.monotonic()
+    while True:
+        if _owner(agent_dir) != (agent_pid, agent_start):
+            return "another agent took over"
+        if not alive(agent_pid, agent_start):
+            break
+        if _jobs(agent_dir):
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > IDLE_EXIT_S:
+            return "no job to watch"
+        time.sleep(POLL_S)  # a real process's liveness: polled, bounded by its death
+    if not freeze(agent_dir):
+        return "the agent died with no job running"
+    deadline = time.monotonic() + keep_frozen_s
+    while time.monotonic() < deadline:
+        if _owner(agent_dir) != (agent_pid, agent_start):
+            return "a new agent adopted the frozen jobs"
+        time.sleep(1.0)
+    kill_frozen(agent_dir)
+    return "no agent came back: the frozen jobs were killed"
+
+
+if __name__ == "__main__":
+    folder, pid, start, keep = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    why = watch(folder, pid, int(start) if start.isdigit() else None, float(keep))
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} dead-man switch of agent {pid}: {why}",
+          flush=True)  # fmt: skip
