@@ -45,7 +45,10 @@ def provider_up(
         str | None, typer.Option(help="Declared GPUs where there is no NVML, e.g. RTX_4090:2.")
     ] = None,
     location: Annotated[str, typer.Option(help="Region code shown in offers.")] = "XX",
-    backend: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    backend: Annotated[str, typer.Option(help="local, ray, docker or podman.")] = "local",
+    image: Annotated[
+        str | None, typer.Option(help="The image jobs run in (docker or podman backend).")
+    ] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     max_duration: Annotated[str, typer.Option(help="Longest lease, e.g. 24h.")] = "24h",
     expires_in: Annotated[str, typer.Option(help="How long the offers stand.")] = "24h",
@@ -110,7 +113,7 @@ def provider_up(
     agent = ProviderAgent(
         client,
         key,
-        make_backend(backend, root, ray_address, sandbox=sandbox, network=job_network),
+        make_backend(backend, root, ray_address, image, sandbox=sandbox, network=job_network),
         inventory,
         VoucherStore(open_database(settings.effective_database_url)),
         lambda: int(time.time()),

@@ -1,4 +1,4 @@
-"""Job backends behind one interface: a local process, or a Ray actor.
+"""Job backends behind one interface: a local process, a container, or a Ray actor.
 
 A backend starts a job from a :class:`JobSpec`, reports its status, pauses,
 resumes and stops it, hands over new output, and re-attaches to a job after the
@@ -86,10 +86,22 @@ class Backend(Protocol):
         agent meters each of them or stops it)."""
 
 
-def make_backend(name: str, root: Path, ray_address: str | None = None, **local: Any) -> Backend:
-    """The backend called ``name`` (local or ray), keeping work folders under ``root``;
-    ``local`` goes to :class:`~l2gpu.agent.backends.local.LocalBackend` (``sandbox``,
-    ``network``, ``cgroup_parent``, ...)."""
+def make_backend(
+    name: str,
+    root: Path,
+    ray_address: str | None = None,
+    image: str | None = None,
+    **local: Any,
+) -> Backend:
+    """The backend called ``name`` (local, ray, docker or podman), keeping work folders
+    under ``root``; ``local`` goes to :class:`~l2gpu.agent.backends.local.LocalBackend`
+    (``sandbox``, ``network``, ``cgroup_parent``, ...); ``image`` is the containers'."""
+    if name in ("docker", "podman"):
+        from l2gpu.agent.backends.container import ContainerBackend
+
+        if not image:
+            raise L2gpuError(f"--backend {name} needs --image", "name the image jobs run in")
+        return ContainerBackend(root, image, engine=name, network=local.get("network", "none"))
     if name == "local":
         from l2gpu.agent.backends.local import LocalBackend
 
@@ -98,4 +110,4 @@ def make_backend(name: str, root: Path, ray_address: str | None = None, **local:
         from l2gpu.agent.backends.ray_backend import RayBackend
 
         return RayBackend(root, address=ray_address)
-    raise L2gpuError(f"unknown backend '{name}'", "use --backend local or --backend ray")
+    raise L2gpuError(f"unknown backend '{name}'", "use --backend local, ray, docker or podman")

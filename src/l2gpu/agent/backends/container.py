@@ -1,0 +1,233 @@
+"""The container backend: each job in a Docker or Podman container of the provider's
+image, for providers who run their jobs in images (CUDA, PyTorch) rather than on the
+host.
+
+The engine's command line is the interface (``docker`` or ``podman``: the same verbs
+and flags for what is used here), so no engine SDK is needed and Podman's rootless
+mode works as it is. A job's container:
+
+- runs ``/bin/sh -c <command>`` in the provider's image, in ``/job`` (the lease's
+  folder on the host, mounted read-write, the job's files written there first);
+- gets the leased GPUs only (``--gpus device=0,1`` with the NVIDIA container toolkit
+  on Docker, ``--device nvidia.com/gpu=N`` through CDI on Podman), no network unless
+  the provider allows it and the lease asks, a read-only root file system, no added
+  capabilities, ``no-new-privileges``, and the lease's limits: memory (and no swap),
+  CPUs, processes and open files;
+- receives its environment and secrets from a file readable by the agent only, never
+  on a command line (which every user of the host can read); the file is removed
+  once the container is created;
+- is named ``l2gpu-<tag>-lease-<id>`` and labelled with its lease, which is how a
+  restarted agent finds it (:meth:`ContainerBackend.found`).
+
+Pause and resume use the engine's cgroup freezer; stop gives the job 5 s after
+SIGTERM, then removes the container. A container outlives the agent; a restarted
+agent adopts or stops it as with the local backend (the engine, not a watcher,
+keeps it; the dead-man switch is the local backend's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from l2gpu.agent.backends import JobSpec, JobStartError, JobStatus
+from l2gpu.agent.backends.checks import LOG_NAME, check_spec
+from l2gpu.core.errors import L2gpuError
+
+ENGINES = ("docker", "podman")
+ENGINE_TIMEOUT_S = 60.0
+STOP_GRACE_S = 5
+LOG_LIMIT = 16 * 4096  # at most this much new output per read_logs call
+LABEL = "l2gpu.lease"
+JOB_TMPFS = "/tmp:rw,size=1g"  # noqa: S108 - the container's own /tmp, not the host's
+
+
+class ContainerEngineError(L2gpuError):
+    """The container engine is missing, not running, or refused a command."""
+
+
+def engine_problem(engine: str) -> str | None:
+    """Why ``engine`` cannot run containers here (None: it can)."""
+    if shutil.which(engine) is None:
+        return f"{engine} is not installed"
+    try:
+        done = subprocess.run([engine, "info", "--format", "{{.ServerVersion}}"],  # noqa: S603
+                              capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S,
+                              check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{engine} info failed: {exc}"
+    if done.returncode != 0:
+        return f"no {engine} daemon answers: {done.stderr.strip()[:300]}"
+    return None
+
+
+def run_args(
+    engine: str, image: str, name: str, spec: JobSpec, workdir: Path, env_file: Path,
+    *, network: str,
+) -> list[str]:  # fmt: skip
+    """The ``<engine> run`` command line of a job: nothing of the renter's on it but the
+    command itself, which runs inside the container."""
+    args = [engine, "run", "--detach", "--name", name, "--label", f"{LABEL}={spec.lease_id}",
+            "--env-file", str(env_file), "--workdir", "/job",
+            "--volume", f"{workdir}:/job:rw", "--read-only", "--tmpfs", JOB_TMPFS,
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--network", "host" if network == "host" and spec.network in (None, "host")
+            else "none"]  # fmt: skip
+    if spec.gpu_indices:
+        devices = ",".join(str(i) for i in spec.gpu_indices)
+        if engine == "docker":
+            args += ["--gpus", f'"device={devices}"']
+        else:  # Podman reaches NVIDIA GPUs through CDI
+            for index in spec.gpu_indices:
+                args += ["--device", f"nvidia.com/gpu={index}"]
+    if spec.memory_bytes:
+        args += ["--memory", str(spec.memory_bytes), "--memory-swap", str(spec.memory_bytes)]
+    if spec.cpu_cores:
+        args += ["--cpus", str(spec.cpu_cores)]
+    args += ["--pids-limit", str(spec.processes or 4096)]
+    nofile = spec.open_files or 4096
+    args += ["--ulimit", f"nofile={nofile}:{nofile}"]
+    return [*args, image, "/bin/sh", "-c", spec.command]
+
+
+class ContainerBackend:
+    """Jobs as containers of ``image`` under ``engine`` (docker or podman); the lease
+    folders live under ``root``; ``network`` is the provider's setting (none or host)."""
+
+    name = "container"
+
+    def __init__(
+        self, root: Path, image: str, *, engine: str = "docker", network: str = "none"
+    ) -> None:
+        if engine not in ENGINES:
+            raise L2gpuError(f"unknown container engine '{engine}'", "use docker or podman")
+        problem = engine_problem(engine)
+        if problem is not None:
+            raise ContainerEngineError(
+                f"the container backend cannot run: {problem}",
+                f"install and start {engine} (with the NVIDIA container toolkit for GPUs), "
+                "or use --backend local",
+            )
+        self.root, self.image, self.engine, self.network = Path(root), image, engine, network
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tag = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:10]
+        self._offsets: dict[int, int] = {}
+
+    def workdir(self, lease_id: int) -> Path:
+        """The lease's folder on the host (``/job`` in the container)."""
+        return self.root / f"lease-{lease_id}"
+
+    def _name(self, lease_id: int) -> str:
+        return f"l2gpu-{self._tag}-lease-{lease_id}"
+
+    def _engine(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        try:
+            done = subprocess.run([self.engine, *args], capture_output=True, text=True,  # noqa: S603
+                                  timeout=ENGINE_TIMEOUT_S, check=False)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ContainerEngineError(f"{self.engine} {args[0]} failed: {exc}") from exc
+        if check and done.returncode != 0:
+            raise ContainerEngineError(
+                f"{self.engine} {args[0]} failed: {done.stderr.strip()[:400]}",
+                f"check that {self.engine} runs and the image {self.image} exists",
+            )
+        return done
+
+    def start(self, spec: JobSpec) -> None:
+        """Create and start the job's container; raise JobStartError (only) if it cannot."""
+        try:
+            check_spec(spec)
+            work = self.workdir(spec.lease_id)
+            work.mkdir(parents=True, exist_ok=True)
+            for relative, text in spec.files.items():
+                target = work / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+            self._engine("rm", "--force", self._name(spec.lease_id), check=False)
+            with tempfile.TemporaryDirectory(prefix="l2gpu-env-") as folder:
+                env_file = Path(folder) / "env"
+                fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as out:
+                    for key, value in {**spec.env, **spec.secrets}.items():
+                        out.write(f"{key}={value}\n")
+                args = run_args(self.engine, self.image, self._name(spec.lease_id), spec, work,
+                                env_file, network=self.network)  # fmt: skip
+                self._engine(*args[1:])
+        except JobStartError:
+            raise
+        except Exception as exc:  # whatever it was, the lease fails once, cleanly
+            raise JobStartError(f"the job's container could not start: {exc}",
+                                "check the command, the image and the engine") from exc  # fmt: skip
+
+    def _inspect(self, lease_id: int) -> tuple[str, int | None, bool] | None:
+        done = self._engine("inspect", "--format",
+                            "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}",
+                            self._name(lease_id), check=False)  # fmt: skip
+        if done.returncode != 0:
+            return None
+        status, code, oom = [*done.stdout.split(), "", "", ""][:3]
+        return status, int(code) if code.lstrip("-").isdigit() else None, oom == "true"
+
+    def status(self, lease_id: int) -> JobStatus:
+        """Running, paused or exited (with the code, and why when out of memory)."""
+        seen = self._inspect(lease_id)
+        if seen is None:
+            return JobStatus("exited", None)
+        status, code, oom = seen
+        if status == "paused":
+            return JobStatus("paused")
+        if status in ("running", "created", "restarting"):
+            return JobStatus("running")
+        reason = "the job exceeded its memory limit (out of memory)" if oom else None
+        return JobStatus("exited", code, reason)
+
+    def pause(self, lease_id: int) -> None:
+        """Freeze the container (cgroup freezer)."""
+        self._engine("pause", self._name(lease_id), check=False)
+
+    def resume(self, lease_id: int) -> None:
+        """Thaw the container."""
+        self._engine("unpause", self._name(lease_id), check=False)
+
+    def stop(self, lease_id: int) -> None:
+        """SIGTERM, then after a grace kill, then remove the container; its output is
+        saved to the lease's ``output.log`` first."""
+        name = self._name(lease_id)
+        self._engine("unpause", name, check=False)
+        self._engine("stop", "--time", str(STOP_GRACE_S), name, check=False)
+        with contextlib.suppress(L2gpuError, OSError):
+            logs = self._engine("logs", name, check=False)
+            (self.workdir(lease_id) / LOG_NAME).write_text(logs.stdout + logs.stderr)
+        self._engine("rm", "--force", name, check=False)
+
+    def read_logs(self, lease_id: int) -> list[str]:
+        """New output since the last call."""
+        done = self._engine("logs", self._name(lease_id), check=False)
+        text = done.stdout + done.stderr if done.returncode == 0 else ""
+        offset = self._offsets.get(lease_id, 0)
+        new = text[offset : offset + LOG_LIMIT]
+        self._offsets[lease_id] = offset + len(new)
+        return [new[i : i + 4096] for i in range(0, len(new), 4096)]
+
+    def recover(self, lease_id: int) -> bool:
+        """Whether the lease's container still runs (a restarted agent adopts it)."""
+        seen = self._inspect(lease_id)
+        if seen is None:
+            return False
+        if seen[0] in ("exited", "dead"):
+            self._engine("rm", "--force", self._name(lease_id), check=False)
+            return False
+        return True
+
+    def found(self) -> list[int]:
+        """Leases with a container of this backend (any state)."""
+        done = self._engine("ps", "--all", "--filter", f"label={LABEL}",
+                            "--format", "{{.Names}}", check=False)  # fmt: skip
+        prefix = f"l2gpu-{self._tag}-lease-"
+        return sorted(int(n.removeprefix(prefix)) for n in done.stdout.split()
+                      if n.startswith(prefix) and n.removeprefix(prefix).isdigit())  # fmt: skip
