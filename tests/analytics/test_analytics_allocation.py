@@ -34,7 +34,7 @@ def peak_usage(result, capacity) -> float:
     return float(np.max(np.cumsum(change[order])))
 
 
-@pytest.mark.parametrize("name", ["fifo", "sjf", "price", "hybrid"])
+@pytest.mark.parametrize("name", ["fifo", "fifo_backfill", "sjf", "price", "hybrid"])
 def test_non_preemptive_replays_respect_capacity_and_run_times(philly, name):
     trace, capacity = philly
     result = replay(trace, make_policy(name), capacity)
@@ -51,11 +51,22 @@ def test_fifo_starts_jobs_in_arrival_order(philly):
     assert np.all(np.diff(result.submit[order]) >= 0)
 
 
-def test_las_preempts_and_every_job_still_gets_its_full_run_time(philly):
+@pytest.mark.parametrize("name", ["las", "srtf"])
+def test_preemptive_policies_preempt_and_every_job_gets_its_full_run_time(philly, name):
     trace, capacity = philly
-    result = replay(trace, make_policy("las"), capacity)
+    result = replay(trace, make_policy(name), capacity)
     assert result.preemptions > 0
     assert np.all(result.jct >= result.duration - 1e-6)
+
+
+def test_backfilling_never_lets_a_fitting_job_wait_behind_one_that_does_not(philly):
+    trace, capacity = philly
+    strict = replay(trace, make_policy("fifo"), capacity)
+    backfill = replay(trace, make_policy("fifo_backfill"), capacity)
+    assert backfill.jct.mean() < strict.jct.mean()
+    # some job started before an earlier one: that is the backfilling
+    order = np.argsort(backfill.first_start, kind="stable")
+    assert np.any(np.diff(backfill.submit[order]) < 0)
 
 
 def test_smarter_policies_beat_fifo_on_average_jct(philly):
@@ -92,3 +103,13 @@ def test_cli_unknown_policy_is_a_user_error(cli):
     status, _, err = cli("allocate", "replay", "--policy", "lottery")
     assert status == 2
     assert "unknown policy 'lottery'" in err
+
+
+def test_the_abm_speedup_is_measured_at_equal_sizes():
+    from l2gpu.bench.analytics import abm_speedup_curve
+
+    curve = abm_speedup_curve(days=5, budget_s=1.0)
+    assert [p["agents"] for p in curve[:2]] == [2_000, 20_000]
+    for p in curve:
+        assert p["speedup"] == pytest.approx(p["mesa_s"] / p["vectorized_s"], rel=0.05)
+    assert all(p["mesa_s"] <= 1.0 for p in curve[2:])  # the largest size within the budget

@@ -6,7 +6,12 @@ be preempted (``preemptive``). A hybrid policy may also send a job to the market
 (``rent``) instead of the owned cluster.
 
     fifo          arrival order, strict: a big job at the head waits and blocks
+    fifo_backfill arrival order; a job that does not fit lets later ones that fit
+                  start (greedy backfilling, as Slurm's without reservations)
     sjf           shortest *estimated* run time first, backfilling what fits
+    srtf          shortest *estimated* remaining time first, preemptive: the
+                  estimate (median of earlier jobs of the same kind) less the
+                  service already given
     las           Tiresias-style discretized least attained service: preemptive,
                   jobs drop a priority level after each threshold of GPU-seconds
     price         ours: the cheapest estimated bill first, with waiting priced in
@@ -37,8 +42,9 @@ class Policy:
         self.trace = trace
         self.capacity = capacity
 
-    def key(self, job: int, level: int) -> float:
-        """Priority of a waiting job at ``level`` (lower runs first)."""
+    def key(self, job: int, level: int, attained: float = 0.0) -> float:
+        """Priority of a waiting job at ``level`` that has had ``attained``
+        unit-seconds of service (lower runs first)."""
         return float(self.trace.submit[job])
 
     def demotion_time(self, job: int, level: int, attained: float) -> float | None:
@@ -60,12 +66,38 @@ class Fifo(Policy):
     strict = True
 
 
+class FifoBackfill(Policy):
+    """First in, first out, with backfilling: the strongest simple baseline of
+    batch schedulers (a job that fits never waits behind one that does not)."""
+
+    name = "fifo_backfill"
+
+
+class Srtf(Policy):
+    """Shortest estimated remaining time first, preemptive (after SRTF, with the
+    causal estimates of the trace instead of the true run times).
+
+    A running job's key is the estimate left when it last started, so it may be
+    preempted by a job whose estimate is shorter than that, even if the running one
+    has since come closer to its end: preemption is decided at events only.
+    """
+
+    name = "srtf"
+    preemptive = True
+
+    def key(self, job: int, level: int, attained: float = 0.0) -> float:
+        """Estimated seconds left (never below 0); ties by arrival."""
+        t = self.trace
+        left = max(float(t.estimate[job]) - attained / float(t.demand[job]), 0.0)
+        return left + float(t.submit[job]) * 1e-12
+
+
 class Sjf(Policy):
     """Shortest estimated job first (non-preemptive, backfilling)."""
 
     name = "sjf"
 
-    def key(self, job: int, level: int) -> float:
+    def key(self, job: int, level: int, attained: float = 0.0) -> float:
         """Estimated run time; ties by arrival."""
         return float(self.trace.estimate[job])
 
@@ -88,7 +120,7 @@ class Las(Policy):
         super().reset(trace, capacity)
         self.unit_thresholds = [t * trace.units_per_gpu for t in self.thresholds]
 
-    def key(self, job: int, level: int) -> float:
+    def key(self, job: int, level: int, attained: float = 0.0) -> float:
         """Level first, then arrival."""
         return level * _LEVEL_SPAN + float(self.trace.submit[job])
 
@@ -119,7 +151,7 @@ class PriceAware(Policy):
         super().reset(trace, capacity)
         self.delay_units = max(self.delay_share * capacity, 1.0)
 
-    def key(self, job: int, level: int) -> float:
+    def key(self, job: int, level: int, attained: float = 0.0) -> float:
         """Arrival time plus the estimated bill in seconds of delay."""
         t = self.trace
         return float(t.submit[job] + t.estimate[job] * t.demand[job] / self.delay_units)
@@ -170,7 +202,19 @@ class Hybrid(PriceAware):
         self.outstanding = max(self.outstanding - self.work[job], 0.0)
 
 
-POLICIES = {"fifo": Fifo, "sjf": Sjf, "las": Las, "price": PriceAware, "hybrid": Hybrid}
+POLICIES = {
+    "fifo": Fifo,
+    "fifo_backfill": FifoBackfill,
+    "sjf": Sjf,
+    "srtf": Srtf,
+    "las": Las,
+    "price": PriceAware,
+    "hybrid": Hybrid,
+}
+BASELINES = ("fifo", "fifo_backfill", "sjf", "srtf", "las")
+"""Policies of the literature that every policy of ours is measured against."""
+RENTING = ("hybrid",)
+"""Policies that add rented GPUs: reported apart, with the GPU-hours rented and their cost."""
 
 
 def make_policy(name: str) -> Policy:

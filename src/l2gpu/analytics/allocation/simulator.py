@@ -127,7 +127,7 @@ def replay(trace: Trace, policy: Policy, capacity: int | None = None) -> Replay:
             first_start[job] = now
         heapq.heappush(events, (now + remaining[job], FINISH, job, run_id[job]))
         if policy.preemptive:
-            heapq.heappush(running, (-key_of(job, level[job]), job, run_id[job]))
+            heapq.heappush(running, (-key_of(job, level[job], attained[job]), job, run_id[job]))
             schedule_demotion(job, now)
 
     def stop(job: int, now: float) -> None:
@@ -139,11 +139,15 @@ def replay(trace: Trace, policy: Policy, capacity: int | None = None) -> Replay:
         run_id[job] += 1
         free += size[job]
         preemptions += 1
-        waiting.push(size[job], key_of(job, level[job]), job)
+        waiting.push(size[job], key_of(job, level[job], attained[job]), job)
 
     def live(neg_key: float, job: int, rid: int) -> bool:
         # current run, still running, and not an entry from before a demotion
-        return rid == run_id[job] and run_start[job] != IDLE and -neg_key == key_of(job, level[job])
+        return (
+            rid == run_id[job]
+            and run_start[job] != IDLE
+            and -neg_key == key_of(job, level[job], attained[job])
+        )
 
     def preempt_for(key: float, need: int, now: float) -> bool:
         # Drop stale entries from the top, then the cheap case first: if the worst
@@ -197,7 +201,7 @@ def replay(trace: Trace, policy: Policy, capacity: int | None = None) -> Replay:
                 first_start[job] = now + policy.provisioning_s
                 end[job] = first_start[job] + float(duration[job])
                 continue
-            waiting.push(size[job], key_of(job, 0), job)
+            waiting.push(size[job], key_of(job, 0, 0.0), job)
         elif rid != run_id[job]:
             continue  # the job was preempted after this event was scheduled
         elif kind == FINISH:
@@ -211,7 +215,7 @@ def replay(trace: Trace, policy: Policy, capacity: int | None = None) -> Replay:
             remaining[job] -= ran
             run_start[job] = now
             level[job] += 1
-            heapq.heappush(running, (-key_of(job, level[job]), job, rid))
+            heapq.heappush(running, (-key_of(job, level[job], attained[job]), job, rid))
             if len(running) > 2 * (capacity - free) + 64:
                 running[:] = [e for e in running if live(*e)]
                 heapq.heapify(running)
