@@ -88,7 +88,7 @@ def abm_speedup_curve(days: int = 365, budget_s: float = MESA_BUDGET_S) -> list[
     def point(agents: int, rounds: int) -> float:
         slow = _median_seconds(lambda: simulate_mesa(agents, days), rounds)
         fast = _median_seconds(lambda: simulate(agents, days), 3)
-        curve.append({"agents": agents, "mesa_s": round(slow, 3), "vectorized_s": round(fast, 4),
+        curve.append({"agents": agents, "mesa_s": round(slow, 6), "vectorized_s": round(fast, 6),
                       "speedup": round(slow / fast, 1)})  # fmt: skip
         return slow
 
