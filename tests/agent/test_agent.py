@@ -170,6 +170,8 @@ def test_a_restarted_agent_recovers_its_leases_and_vouchers(tmp_path: Path) -> N
     recovered = world.agent.served[lease_id]
     assert recovered.payee.state.best_amount == best
     assert recovered.meter.seconds == 3
+    # what was delivered before the restart counts against the vouchers: no credit
+    assert recovered.payee.state.delivered_seconds == 3
     world.second(payer)
     assert world.renter.lease(lease_id)["metered_seconds"] == 4
     world.renter.stop(lease_id)

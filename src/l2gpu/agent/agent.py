@@ -242,6 +242,11 @@ class ProviderAgent(ChannelClosing):
         meter = start_meter(Timestamp(started), ends, int(info["num_gpus"]))
         meter = Meter(meter.started_at, meter.ends_at, meter.num_gpus, Timestamp(now),
                       seconds=int(info.get("metered_seconds") or 0))  # fmt: skip
+        # The payee starts from the best voucher stored; it must also know what was
+        # delivered already, or a renter's earlier prepayment would look like credit
+        # for seconds to come (the provider would serve past the grace unpaid).
+        if meter.seconds:
+            payee.delivered(meter.seconds, Timestamp(now))
         # A job the dead-man switch froze stays paused until its payee says run.
         paused = self.backend.status(lease_id).state == "paused"
         self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"],
