@@ -240,3 +240,47 @@ def test_an_l1_outage_degrades_the_node_and_it_catches_up(
     assert (status["status"], status["batches_waiting_for_l1"]) == ("ok", 0)
     assert node.posted == [1, 2]
     assert bytes(world.contract.call("batch_root", 2)) == node.state.root()
+
+
+def test_refusing_someone_elses_transaction_keeps_ones_own(world: Deployed, tmp_path) -> None:
+    """A renter that refuses the provider's cooperative close (it agreed to no such
+    amount) while its own new channel is in the same commitment (channel operations
+    share commitments) loses only the close: it is asked again for its own
+    transaction alone, which goes in."""
+    from l2gpu.core.l2.transactions import CloseChannel, OpenChannel
+    from l2gpu.core.types import Seconds, Timestamp
+
+    desk = CoSignDesk(timeout=30)
+    node, api = started(world, tmp_path, desk)
+    expires = Timestamp(world.chain.timestamp() + 7200)
+    opened = OpenChannel(1, 2, Wei(10**16), expires, Seconds(3600))
+    api.post("/l2/transactions", json=wire(world.envelope(node, 1, opened, 0)))
+    sealing = threading.Thread(target=node.seal_and_post)
+    sealing.start()
+    answer(api, wait_for_request(desk, 1), world.bls[1])
+    sealing.join(timeout=60)
+    assert node.state.channel_at(0) is not None
+
+    own = OpenChannel(1, 3, Wei(10**16), expires, Seconds(3600))  # its next lease's
+    close = CloseChannel(2, 0, Wei(10**16))  # the whole deposit: the renter refuses
+    api.post("/l2/transactions", json=wire(world.envelope(node, 1, own, 1)))
+    api.post("/l2/transactions", json=wire(world.envelope(node, 2, close, 0)))
+    sealing = threading.Thread(target=node.seal_and_post)
+    sealing.start()
+    first = wait_for_request(desk, 1)
+    assert len(first["mine"]) == 2  # its open and the close it must co-sign
+    provider = wait_for_request(desk, 2)
+    answer(api, provider, world.bls[2])
+    answer(api, first, world.bls[1], refuse=True)
+    sealing.join(timeout=60)
+    assert node.state.accounts[2].nonce == 0  # the close was dropped
+    sealing = threading.Thread(target=node.seal_and_post)  # the next seal
+    sealing.start()
+    again = wait_for_request(desk, 1)  # asked again, for its own open alone
+    assert len(again["mine"]) == 1
+    answer(api, again, world.bls[1])
+    sealing.join(timeout=60)
+    assert not sealing.is_alive()
+    assert node.state.accounts[1].nonce == 2  # both its opens
+    assert node.state.accounts[2].nonce == 0  # the close was dropped
+    assert node.state.channel_at(0).live

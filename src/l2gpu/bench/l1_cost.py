@@ -180,12 +180,12 @@ def _wait_posted(client: Any) -> None:
 
 
 def run() -> dict[str, Any]:
-    """The suite's figures: one lease alone, 16 and 64 sharing batches (cooperative
+    """The suite's figures: one lease alone, 16 and 32 sharing batches (cooperative
     closes), and 16 closed by the provider alone."""
     from l2gpu.bench import environment
 
     figures: dict[str, Any] = {"suite": "l1cost", "rail_seal_interval_s": SEAL_INTERVAL}
-    for leases, cooperative in ((1, True), (16, True), (64, True), (16, False)):
+    for leases, cooperative in ((1, True), (16, True), (32, True), (16, False)):
         got = measure_l1_cost(leases, cooperative=cooperative)
         name = f"{leases}_leases" + ("" if cooperative else "_provider_close")
         figures[f"l1_bytes_per_lease_{name}"] = got["l1_bytes_per_lease"]

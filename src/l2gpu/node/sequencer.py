@@ -349,9 +349,21 @@ class Sequencer:
             log.warning("account %d did not co-sign in time: benched until %d",
                         account, report.silenced[account].until)  # fmt: skip
         later = [item for d in drafts[drafts.index(draft) + 1 :] for item in d.items]
+        pairs = list(zip(draft.items, draft.signers_of, strict=True))
+        # An account that answered with a refusal is alive and said no to something
+        # it was asked to co-sign for someone else (a cooperative close it did not
+        # agree to): drop those, not its own transactions, which its envelopes
+        # authorize; it is asked again for them alone. Refusing only its own drops
+        # them; silence drops everything that needs the silent account.
+        refused_others = {a for a in refused for item, who in pairs
+                          if a in who and item.envelope.tx.sender != a}  # fmt: skip
         back: list[Pending] = []
-        for item, who in zip(draft.items, draft.signers_of, strict=True):
-            if (silent | refused).intersection(who):
+        for item, who in pairs:
+            blocking = silent.intersection(who) | {
+                a for a in refused.intersection(who)
+                if not (a in refused_others and item.envelope.tx.sender == a)
+            }  # fmt: skip
+            if blocking:
                 self._drop(report, settled, item, NOT_COSIGNED)
             else:
                 back.append(item)
