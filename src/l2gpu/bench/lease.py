@@ -158,6 +158,13 @@ class Renter:
         self.client.stop(lease_id)
         final = lambda: LeaseStatus(self.client.lease(lease_id)["status"]).is_final  # noqa: E731
         _wait_for(final, "the lease's end", 60)
+        self.agree_close(self.client.lease(lease_id), 0)
+
+    def agree_close(self, lease: dict[str, Any], paid: int) -> None:
+        """Stay to co-sign the provider's cooperative close, as ``rent`` does."""
+        from l2gpu.core.types import Wei
+
+        self.rail.cosign_close(lease["channel"], Wei(paid))
 
 
 def lease_starts(renter: Renter, count: int) -> list[float]:
@@ -212,6 +219,7 @@ def exposure(renter: Renter, world: World, fault: str) -> dict[str, float]:
         time.sleep(1)  # the payer signs once a second, as rent does
     status = LeaseStatus(payer.info["status"])
     ran = _ticks(renter, lease_id) / 10
+    renter.agree_close(payer.info, payer.paid)
     return {"unpaid": max(0.0, ran - payer.paid / PRICE_WEI), "prepaid": prepaid,
             "ran": ran, "final": float(status.is_final)}  # fmt: skip
 
