@@ -27,7 +27,6 @@ from typing import Any
 import httpx
 
 from l2gpu.client import MarketClient
-from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.codec import encode_tx, kind_of
@@ -156,21 +155,9 @@ def fund(anvil_url: str, node_url: str, keys: list[PrivateKey], amount: int) -> 
     """Give each key ether on L1 and deposit ``amount`` into the rollup with its BLS key
     (as ``l2gpu l2 deposit`` does); return the rollup's L1 address book-keeping: the wei
     deposited."""
-    from web3.types import RPCEndpoint
+    from l2gpu.bench.node import deposit_on_anvil
 
-    from l2gpu.l1 import compile_contract
-    from l2gpu.l1.jsonrpc import connect_jsonrpc
-    from l2gpu.l1.keys import account_from_private_key
-    from l2gpu.node.rollup_client import RollupClient
-
-    accounts = [account_from_private_key("0x" + k.secret.hex()) for k in keys]
-    chain = connect_jsonrpc(anvil_url, accounts)
-    rollup = Address.from_hex(httpx.get(node_url + "/l2/status").json()["rollup"])
-    client = RollupClient(chain, chain.attach(compile_contract("rollup/Rollup.vy"), rollup))
-    for account, key in zip(accounts, keys, strict=True):
-        chain.w3.provider.make_request(RPCEndpoint("anvil_setBalance"),
-                                       [account.address, hex(10**21)])  # fmt: skip
-        client.deposit(account, BlsSecretKey.from_seed(key.secret), amount)
+    deposit_on_anvil(anvil_url, node_url, keys, amount)
 
     def credited() -> bool:
         for key in keys:

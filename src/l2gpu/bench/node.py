@@ -71,26 +71,34 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _fund(anvil_url: str, node_url: str, keys: list[bytes]) -> None:
-    """Give each key ether on L1 and deposit it into the rollup with its BLS key."""
+def deposit_on_anvil(anvil_url: str, node_url: str, keys: list[Any], amount: int) -> None:
+    """Give each key (a :class:`PrivateKey`) ether on anvil and deposit ``amount`` into
+    the node's rollup with its BLS key, as ``l2gpu l2 deposit`` does; the node credits
+    the deposits in its next batches."""
     from web3.types import RPCEndpoint
 
     from l2gpu.core.crypto.bls import BlsSecretKey
-    from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.core.types import Address
     from l2gpu.l1 import compile_contract
     from l2gpu.l1.jsonrpc import connect_jsonrpc
     from l2gpu.l1.keys import account_from_private_key
     from l2gpu.node.rollup_client import RollupClient
 
-    accounts = [account_from_private_key("0x" + k.hex()) for k in keys]
+    accounts = [account_from_private_key("0x" + k.secret.hex()) for k in keys]
     chain = connect_jsonrpc(anvil_url, accounts)
     rollup = Address.from_hex(httpx.get(node_url + "/l2/status").json()["rollup"])
     client = RollupClient(chain, chain.attach(compile_contract("rollup/Rollup.vy"), rollup))
     for account, key in zip(accounts, keys, strict=True):
         chain.w3.provider.make_request(RPCEndpoint("anvil_setBalance"),
                                        [account.address, hex(10**21)])  # fmt: skip
-        client.deposit(account, BlsSecretKey.from_seed(PrivateKey(key).secret), 10**19)
+        client.deposit(account, BlsSecretKey.from_seed(key.secret), amount)
+
+
+def _fund(anvil_url: str, node_url: str, keys: list[bytes]) -> None:
+    """Deposit 10 ether for each key and wait until the node credits them."""
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+
+    deposit_on_anvil(anvil_url, node_url, [PrivateKey(k) for k in keys], 10**19)
     deadline = time.monotonic() + 120
     last = PrivateKey(keys[-1]).address.checksum
     while httpx.get(f"{node_url}/l2/accounts/{last}").status_code != 200:
