@@ -7,7 +7,9 @@ sleeping through it.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 from l2gpu.core.types import Timestamp
 
@@ -30,3 +32,32 @@ class SimulatedClock:
     def advance(self, seconds: int) -> None:
         """Move forward by ``seconds``."""
         self.now = Timestamp(self.now + seconds)
+
+
+class RecentClock:
+    """Another clock's reading, reused for up to ``max_age`` seconds.
+
+    The node's clock is L1's latest block time, one JSON-RPC call per reading; the
+    node reads it on every seal and every group commit. Reused for a fraction of a
+    second it is never ahead of L1 (a block's time only grows), so a batch stamped
+    with it is never refused as from the future.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], Timestamp],
+        max_age: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Wrap ``read``; ``monotonic`` measures the reading's age (injected in tests)."""
+        self._read, self.max_age, self._monotonic = read, max_age, monotonic
+        self._value: Timestamp | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Timestamp:
+        with self._lock:
+            now = self._monotonic()
+            if self._value is None or now - self._read_at >= self.max_age:
+                self._value, self._read_at = self._read(), now
+            return self._value

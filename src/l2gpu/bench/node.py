@@ -3,7 +3,8 @@
 Real processes and real HTTP: anvil is the L1, ``l2gpu up`` runs the node (its
 write-ahead log on SQLite, sealing, co-signing over the API, posting batches to
 anvil), and client processes hold funded L2 accounts. Each client account sends
-transfers in waves (one ``POST /l2/transactions/batch``), answers its co-signature
+transfers in waves (one ``POST /l2/transactions/batch`` of 64 transfers by default,
+as an SDK pipelines them; the API takes up to 256), answers its co-signature
 requests (long-poll, BLS signature), and waits until the wave is included before
 the next. ``node_tps`` is transfers included per second of wall time over the
 measured window, read from the node's count of sealed transactions.
@@ -165,7 +166,7 @@ def _sealed(url: str) -> tuple[int, float]:
 
 
 def measure_node(
-    *, accounts: int = 64, processes: int = 4, wave: int = 16, seconds: float = 20.0
+    *, accounts: int = 64, processes: int = 4, wave: int = 64, seconds: float = 20.0
 ) -> dict[str, Any]:
     """Drive ``l2gpu up`` on anvil with client processes; return its figures."""
 

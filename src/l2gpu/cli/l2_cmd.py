@@ -49,6 +49,7 @@ def up(
     """Run the rollup node: sequencer, batch poster and HTTP API (OpenAPI at /docs)."""
     import uvicorn
 
+    from l2gpu.clock import RecentClock
     from l2gpu.fraud.game import DisputeClient
     from l2gpu.fraud.watcher import Watcher
     from l2gpu.node.api import create_app
@@ -72,7 +73,9 @@ def up(
         # The embedded chain ends with this process, so its log must not outlive it.
         database = f"sqlite:///{tempfile.mkdtemp(prefix='l2gpu-up-')}/node.db"
     desk = CoSignDesk(cosign_timeout)
-    node = RollupNode(client, open_database(database), proposer, cosigners=desk)
+    # L1's time, read at most every quarter second (each reading is a JSON-RPC call)
+    clock = RecentClock(chain.timestamp, max_age=0.25)
+    node = RollupNode(client, open_database(database), proposer, cosigners=desk, clock=clock)
     node.on_sealed.append(desk.wake_all)
     reposted = node.recover()
     sealer = Sealer(node, interval, batch_size)

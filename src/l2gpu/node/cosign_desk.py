@@ -87,6 +87,10 @@ class _Waiter:
 class CoSignDesk:
     """Pending co-signature requests, and the agents waiting for them."""
 
+    # Every answer collect() returns verified against the asker's key and message
+    # (_check_candidates) or is a refusal checked when it came (see Collector).
+    answers_verified = True
+
     def __init__(
         self,
         timeout: float = 5.0,

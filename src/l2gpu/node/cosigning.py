@@ -75,7 +75,9 @@ class CoSigner(Protocol):
 
 
 class Collector(Protocol):
-    """Reaches many signers at once (the node's co-sign desk)."""
+    """Reaches many signers at once (the node's co-sign desk). One whose class sets
+    ``answers_verified = True`` hands over only signatures it checked against the
+    signer's key for the ask's message, and the sequencer does not check them again."""
 
     def collect(self, asks: Sequence[Ask]) -> list[Answer]:
         """One answer per ask, in order, once all answered or the deadline passed."""
