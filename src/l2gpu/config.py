@@ -100,8 +100,6 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         """Where compiled contracts are cached: the user's cache folder (XDG), shared by
         every command and node, keyed by the contracts' source hash."""
-        from l2gpu.l1.build import user_cache
-
         return user_cache()
 
     @classmethod
@@ -241,3 +239,9 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         rows.append((name, shown, field.description or ""))
     rows.append(("(database in force)", settings.effective_database_url, "derived"))
     return rows
+
+
+def user_cache() -> Path:
+    """The user's l2gpu cache folder: ``$XDG_CACHE_HOME/l2gpu`` (``~/.cache/l2gpu``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "l2gpu"

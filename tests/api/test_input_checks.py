@@ -190,7 +190,7 @@ def test_a_wrong_method_answers_405_with_allow(database_url) -> None:
 def test_the_openapi_document_lists_every_status_with_the_error_model(database_url) -> None:
     client, _, _ = market(database_url)
     document = client.get("/openapi.json").json()
-    error = document["components"]["schemas"]["ApiErrorBody"]
+    error = document["components"]["schemas"]["ErrorOut"]
     assert set(error["required"]) == {"error", "fix", "status"}
     expected = {
         ("post", "/auth/nonce"): {"200", "400", "413", "422", "429"},
@@ -211,7 +211,7 @@ def test_the_openapi_document_lists_every_status_with_the_error_model(database_u
         for status, response in responses.items():
             if status.startswith("4"):
                 schema = response["content"]["application/json"]["schema"]
-                assert schema == {"$ref": "#/components/schemas/ApiErrorBody"}, (path, status)
+                assert schema == {"$ref": "#/components/schemas/ErrorOut"}, (path, status)
     assert "HTTPValidationError" not in document["components"]["schemas"]
     logs = document["paths"]["/jobs/{lease_id}/logs"]["get"]["responses"]["200"]["content"]
     assert set(logs) == {"application/json", "application/x-ndjson"}

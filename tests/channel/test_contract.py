@@ -11,8 +11,8 @@ from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.types import Address, Seconds, Timestamp, Wei
 from l2gpu.l1 import ContractRevert, compile_contract
+from l2gpu.l1.contracts.channel_params import as_tuple
 from l2gpu.payments.gas import GAS_SNAPSHOT, measure_gas, render_snapshot
-from l2gpu.payments.manager import as_tuple
 
 from .conftest import Deployment, address_of
 from .runner import key

@@ -19,11 +19,11 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from l2gpu.api.errors import Unauthorized
 from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.market.signin import SignInError, SignInMessage, verify_sign_in
 from l2gpu.core.types import Address, Timestamp
 from l2gpu.db.market_models import AuthNonce, SessionRow
+from l2gpu.serving.errors import Unauthorized
 
 NONCE_TTL = 300
 TOKEN_TTL = 86_400

@@ -31,11 +31,11 @@ from l2gpu.api import schemas as s
 from l2gpu.api.inputs import ID_LIMIT, AddressText, Line
 from l2gpu.api.limits import RateLimit
 from l2gpu.api.problems import error_responses as errors
-from l2gpu.api.problems import exact_bounds, install_handlers
 from l2gpu.api.records import offer_json
 from l2gpu.api.service import MarketService
 from l2gpu.core.types import Address
 from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
+from l2gpu.serving.problems import exact_bounds, install_handlers
 
 MAX_BODY = 256 * 1024
 log = logging.getLogger(__name__)

@@ -26,7 +26,6 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from l2gpu.api.errors import Conflict, Forbidden, NotFound
 from l2gpu.api.inputs import storable
 from l2gpu.api.offers import OfferBook
 from l2gpu.api.records import (
@@ -45,6 +44,7 @@ from l2gpu.core.market.reputation import record_lease
 from l2gpu.core.types import Address, ChainId, Hash32, LeaseId, OfferId, Seconds, Timestamp, Wei
 from l2gpu.db.market_models import JobLog, JobRow, LeaseRow, OfferRow, Provider
 from l2gpu.db.models import encode_wei
+from l2gpu.serving.errors import Conflict, Forbidden, NotFound
 
 LIVE = ("requested", "starting", "running")
 MAX_LOG_CHUNK = 64 * 1024

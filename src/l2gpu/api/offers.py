@@ -16,7 +16,6 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from l2gpu.api.errors import Conflict, Forbidden, NotFound
 from l2gpu.api.records import offer_row, record_of, view_of_row
 from l2gpu.core.market.index import OfferIndex
 from l2gpu.core.market.offers import OfferError, SignedOffer, validate_offer
@@ -25,6 +24,7 @@ from l2gpu.core.market.reputation import ProviderRecord
 from l2gpu.core.market.view import OfferView
 from l2gpu.core.types import Address, Timestamp
 from l2gpu.db.market_models import OfferRow, Provider
+from l2gpu.serving.errors import Conflict, Forbidden, NotFound
 
 MAX_LIMIT = 1000
 OFFLINE_AFTER = 3

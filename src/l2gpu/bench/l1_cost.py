@@ -98,7 +98,7 @@ def _lease(node_url: str, renter: Any, provider: Any, cooperative: bool,
     """One lease's channel: open, a voucher, the close (see the module's docstring)."""
     from l2gpu.core.channel.vouchers import sign_voucher
     from l2gpu.node.client import L2Client
-    from l2gpu.payments.rails import RollupChannelRail
+    from l2gpu.payments.rollup_rail import RollupChannelRail
 
     try:
         renter_rail = RollupChannelRail(L2Client(node_url, renter), wait=HANG_GUARD_S)
@@ -130,7 +130,7 @@ def measure_l1_cost(leases: int = 16, *, cooperative: bool = True,
     from l2gpu.l1.embedded import start_embedded_chain
     from l2gpu.node.client import L2Client
     from l2gpu.node.service import embedded_rollup
-    from l2gpu.payments.rails import RollupChannelRail  # noqa: F401 - imported before threads
+    from l2gpu.payments.rollup_rail import RollupChannelRail  # noqa: F401 - imported before threads
 
     chain = start_embedded_chain()
     parties = _parties(chain, 2 * leases)

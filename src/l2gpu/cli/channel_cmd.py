@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from eth_account.signers.local import LocalAccount
 
-from l2gpu.config import Settings
+from l2gpu.cli.session import MANAGER, Session
 from l2gpu.core.channel import ChannelParams, ChannelStatus
 from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel.vouchers import Voucher, sign_voucher
-from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import InvalidValue, L2gpuError
 from l2gpu.core.types import (
     ZERO_ADDRESS,
@@ -32,7 +30,6 @@ from l2gpu.core.types import (
     parse_duration,
     parse_wei,
 )
-from l2gpu.l1 import Chain, open_chain
 from l2gpu.payments import deployments
 from l2gpu.payments.manager import ChannelManagerClient
 
@@ -41,52 +38,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-MANAGER = "ChannelManager"
 ManagerOption = Annotated[
     str | None, typer.Option("--manager", help="ChannelManager address (default: recorded).")
 ]
-
-
-class Session:
-    """A chain, a signing account and the manager, for one command."""
-
-    def __init__(self, settings: Settings, manager: str | None, *, need_manager: bool = True):
-        if not settings.l1_rpc:
-            raise L2gpuError(
-                "channel commands act on a persistent L1, and the embedded chain lives only "
-                "as long as one command",
-                "start a dev node ('make devnet' runs anvil) and pass --l1-rpc "
-                "http://127.0.0.1:8545 with L2GPU_PRIVATE_KEY, or watch a whole lifecycle "
-                "in 'l2gpu demo'",
-            )
-        self.settings = settings
-        self.chain: Chain = open_chain(settings)
-        if not self.chain.accounts:
-            raise L2gpuError(
-                "no signing key is configured", "set L2GPU_PRIVATE_KEY or L2GPU_KEYSTORE"
-            )
-        self.account: LocalAccount = self.chain.accounts[0]
-        self.address = Address.from_hex(self.account.address)
-        self.from_block = 0
-        if need_manager:
-            if manager:
-                address = Address.from_hex(manager)
-            else:
-                address, self.from_block = deployments.lookup(
-                    settings.data_dir, self.chain.chain_id, MANAGER
-                )
-            self.manager = ChannelManagerClient.at(
-                self.chain, address, cache_dir=settings.cache_dir
-            )
-
-    @property
-    def key(self) -> PrivateKey:
-        """The signing key (for vouchers)."""
-        return PrivateKey(bytes(self.account.key))
-
-    def params(self, channel_id: str) -> ChannelParams:
-        """The terms of a channel, from its ChannelOpened log."""
-        return self.manager.params_of(Hash32.from_hex(channel_id), from_block=self.from_block)
 
 
 def _print(data: dict[str, Any]) -> None:

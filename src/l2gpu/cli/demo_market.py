@@ -222,7 +222,7 @@ def hybrid_market(settings: Settings, out: Console) -> HybridMarket:
     from l2gpu.l1 import open_chain
     from l2gpu.node.client import L2Client
     from l2gpu.node.service import embedded_rollup
-    from l2gpu.payments.rails import RollupChannelRail
+    from l2gpu.payments.rollup_rail import RollupChannelRail
 
     # A chain of its own: the lease above moved its chain's clock by a week.
     chain = open_chain(settings)

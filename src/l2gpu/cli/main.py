@@ -25,6 +25,7 @@ from l2gpu.cli import (
     l2_cmd,
     market_cmd,
     pending,
+    provider_cmd,
 )
 from l2gpu.config import load_settings
 from l2gpu.core.errors import L2gpuError
@@ -74,6 +75,7 @@ app.command("watch")(channel_cmd.watch)
 app.command("up")(l2_cmd.up)
 app.add_typer(l2_cmd.app, name="l2")
 market_cmd.register(app)
+provider_cmd.register(app)
 pending.register(app)
 analytics_cmd.register(app)
 

@@ -43,11 +43,6 @@ def register(app: typer.Typer) -> None:
     """Add the market's commands to the root app."""
     market = typer.Typer(help="Run the market API.", no_args_is_help=True)
     market.command("serve")(serve)
-    from l2gpu.cli import provider_cmd
-
-    provider = typer.Typer(help="Run the provider agent.", no_args_is_help=True)
-    provider.command("up")(provider_cmd.provider_up)
-    provider.command("check")(provider_cmd.provider_check)
     offers = typer.Typer(help="Search and withdraw GPU offers.", no_args_is_help=True)
     offers.command("search")(offers_search)
     offers.command("withdraw")(offers_withdraw)
@@ -56,7 +51,6 @@ def register(app: typer.Typer) -> None:
     jobs.command("logs")(jobs_logs)
     jobs.command("stop")(jobs_stop)
     app.add_typer(market, name="market")
-    app.add_typer(provider, name="provider")
     app.add_typer(offers, name="offers")
     app.command("rent")(rent)
     app.add_typer(jobs, name="jobs")
@@ -118,10 +112,10 @@ def _rail(
     _check_rail_options(settings, node, manager)
     if node:
         from l2gpu.node.client import L2Client
-        from l2gpu.payments.rails import RollupChannelRail
+        from l2gpu.payments.rollup_rail import RollupChannelRail
 
         return RollupChannelRail(L2Client(node, key))
-    from l2gpu.cli.channel_cmd import Session
+    from l2gpu.cli.session import Session
     from l2gpu.payments.rails import L1ChannelRail
 
     session = Session(settings, manager)

@@ -143,3 +143,11 @@ def provider_up(
     except KeyboardInterrupt:
         stop.set()
         agent.shutdown()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``l2gpu provider`` to the root app."""
+    provider = typer.Typer(help="Run the provider agent.", no_args_is_help=True)
+    provider.command("up")(provider_up)
+    provider.command("check")(provider_check)
+    app.add_typer(provider, name="provider")

@@ -11,7 +11,7 @@ import time
 
 import typer
 
-from l2gpu.cli.channel_cmd import Session
+from l2gpu.cli.session import Session
 from l2gpu.config import Settings
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address

@@ -22,6 +22,7 @@ import vyper
 from vyper.cli.vyper_compile import compile_files
 from vyper.exceptions import VyperException
 
+from l2gpu.config import user_cache
 from l2gpu.l1.errors import CompileError
 
 _PACKAGE_CONTRACTS = Path(__file__).resolve().parent.parent / "_contracts"
@@ -56,12 +57,6 @@ def source_hash(root: Path) -> str:
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def user_cache() -> Path:
-    """The user's l2gpu cache folder: ``$XDG_CACHE_HOME/l2gpu`` (``~/.cache/l2gpu``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "l2gpu"
 
 
 SHARED_CACHE_DIR: Path | None = user_cache()

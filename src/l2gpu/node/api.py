@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from l2gpu.api.errors import ApiError, Conflict, NotFound, RateLimited
 from l2gpu.core.l2.codec import CodecError, decode_tx
 from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.receipts import SequencerReceipt
@@ -30,10 +29,14 @@ from l2gpu.serving.errors import (
     COMMON,
     HASH_PATTERN,
     HEX_PATTERN,
-    install_error_handlers,
+    ApiError,
+    Conflict,
+    NotFound,
+    RateLimited,
     responses,
 )
 from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
+from l2gpu.serving.problems import install_handlers
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_LONG_POLL_S = 30.0
@@ -107,7 +110,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
     inside the request guards."""
     restore_recursion_limit()  # py_ecc raises it to 100,000: see serving.guard
     app = FastAPI(title="l2gpu rollup node", version="1")
-    install_error_handlers(app)
+    install_handlers(app)
     lock = node.lock
 
     @app.get("/l2/status", responses=responses(*COMMON))

@@ -10,19 +10,24 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from l2gpu.core.l2.codec import MAX_CLOSES, Commitment, kind_of
 from l2gpu.core.l2.commitment import MAX_SIGNERS, signing_message
+from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.stf import L2Error, signers, state_transition
 from l2gpu.core.l2.transactions import BlockContext, CloseChannel, UserTx
 from l2gpu.node.cosigning import Ask
 
-if TYPE_CHECKING:
-    from l2gpu.node.sequencer import Pending
-
 BENCHED = "a required signer is not answering co-signature requests"
+
+
+@dataclass
+class Pending:
+    """An accepted envelope and its sequence number (its write-ahead-log record)."""
+
+    envelope: Envelope
+    sequence: int
 
 
 @dataclass

@@ -33,22 +33,13 @@ from l2gpu.core.types import ChainId, Timestamp
 from l2gpu.l1 import Receipt
 from l2gpu.node.cosigning import CoSigners, SilenceBox
 from l2gpu.node.group_commit import GroupCommit
-from l2gpu.node.recovery import recover
+from l2gpu.node.recovery import Unposted, recover
 from l2gpu.node.rollup_client import RollupClient
 from l2gpu.node.sequencer import Rejected, SealReport, Sequencer
 from l2gpu.node.soft import SoftChannels
 from l2gpu.node.wal import WriteAheadLog, encode_envelope, encode_l1_op, seal_records
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Unposted:
-    """A sealed, logged batch waiting to be posted to L1."""
-
-    batch: Batch
-    queue_end: int
-    parts: RootParts
 
 
 @dataclass

@@ -11,6 +11,7 @@ dropped transaction left a gap in a sender's nonces.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from l2gpu.core.l2.codec import Batch, decode_batch
@@ -32,10 +33,17 @@ if TYPE_CHECKING:
     from l2gpu.node.node import RollupNode
 
 
+@dataclass(frozen=True)
+class Unposted:
+    """A sealed, logged batch waiting to be posted to L1."""
+
+    batch: Batch
+    queue_end: int
+    parts: RootParts
+
+
 def recover(node: RollupNode) -> None:
     """Rebuild ``node`` from its log (the caller holds ``node.lock``)."""
-    from l2gpu.node.node import Unposted
-
     waiting: dict[int, Envelope] = {}  # accepted, not yet included or dropped; in order
     sealed: list[tuple[Batch, int]] = []
     by_value: list[UserTx] = []  # included by older logs' batch records

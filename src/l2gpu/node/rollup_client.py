@@ -26,11 +26,11 @@ from l2gpu.core.l2.segments import segment_leaf, segments
 from l2gpu.core.l2.state import Account, L2Channel, L2State, RootParts
 from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw, L1Operation
 from l2gpu.core.types import Address, Wei
-from l2gpu.fraud.deploy import DisputeTerms, deploy_verifiers_and_game
 from l2gpu.l1 import Chain, ContractRevert, DeployedContract, L1Error, Receipt, compile_contract
 from l2gpu.l1.chain import checksum, to_web3
+from l2gpu.l1.contracts.channel_params import as_tuple
+from l2gpu.l1.contracts.dispute_deploy import DisputeTerms, deploy_verifiers_and_game
 from l2gpu.l1.logs import LogPoller
-from l2gpu.payments.manager import as_tuple
 
 CONTRACT_SOURCE = "rollup/Rollup.vy"
 SEVEN_DAYS = 7 * 24 * 3600

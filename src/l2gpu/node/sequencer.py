@@ -59,7 +59,7 @@ from l2gpu.node.cosigning import (
     collect,
     notify_included,
 )
-from l2gpu.node.drafting import Draft, draft_one
+from l2gpu.node.drafting import Draft, Pending, draft_one
 
 __all__ = ["CoSigner", "Rejected", "SealReport", "Sequencer", "SignerSilent"]
 
@@ -89,14 +89,6 @@ class SignerSilent(Rejected):
             "keep the client running (it answers co-signature requests) until each "
             "transaction is included, then send again",
         )
-
-
-@dataclass
-class Pending:
-    """An accepted envelope and its sequence number (its write-ahead-log record)."""
-
-    envelope: Envelope
-    sequence: int
 
 
 @dataclass

@@ -28,6 +28,7 @@ from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
 from l2gpu.l1 import Chain, DeployedContract, L1Error, Receipt, compile_contract
 from l2gpu.l1.chain import checksum
+from l2gpu.l1.contracts.channel_params import as_tuple
 from l2gpu.l1.logs import LogPoller
 
 CONTRACT_SOURCE = "channels/ChannelManager.vy"
@@ -149,17 +150,6 @@ class ChannelManagerClient:
             return
         token = self.chain.attach(compile_contract(ERC20_ABI_SOURCE), params.token)
         token.transact("approve", self.address, amount, sender=sender)
-
-
-def as_tuple(params: ChannelParams) -> tuple[Any, ...]:
-    """The ABI tuple of ``ChannelParams``."""
-    return (
-        params.renter.checksum,
-        params.provider.checksum,
-        params.token.checksum,
-        params.challenge_period,
-        params.salt,
-    )
 
 
 def params_from_event(args: Any) -> ChannelParams:

@@ -220,7 +220,4 @@ def _short(deposit: int, expires_at: int, max_cost: int, ends_by: int) -> str | 
     return None
 
 
-# The hybrid rail lives in its own module; it is named here with the other rails.
-from l2gpu.payments.rollup_rail import RollupChannelRail  # noqa: E402
-
-__all__ = ["ChannelRail", "ClosedChannel", "L1ChannelRail", "OpenedChannel", "RollupChannelRail"]
+__all__ = ["ChannelRail", "ClosedChannel", "L1ChannelRail", "OpenedChannel"]

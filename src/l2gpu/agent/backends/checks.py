@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
-from l2gpu.agent.backends import JobSpec, JobStartError
+from l2gpu.agent.backends.base import JobSpec, JobStartError
 from l2gpu.agent.sandbox import NETWORKS
 
 MAX_COMMAND_BYTES = 64 * 1024

@@ -35,7 +35,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from l2gpu.agent.backends import JobSpec, JobStartError, JobStatus
+from l2gpu.agent.backends.base import JobSpec, JobStartError, JobStatus
 from l2gpu.agent.backends.checks import LOG_NAME, check_spec
 from l2gpu.core.errors import L2gpuError
 

@@ -58,7 +58,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from l2gpu.agent.backends import JobSpec, JobStartError, JobStatus, deadman
+from l2gpu.agent.backends import deadman
+from l2gpu.agent.backends.base import JobSpec, JobStartError, JobStatus
 from l2gpu.agent.backends.cgroups import Cgroups, JobCgroup, find_cgroups, join
 from l2gpu.agent.backends.checks import LOG_NAME, MIN_DISK, check_spec, size_text
 from l2gpu.agent.backends.deadman import alive as _alive

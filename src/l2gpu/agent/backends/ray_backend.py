@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from l2gpu.agent.backends import JobSpec, JobStartError, JobStatus
+from l2gpu.agent.backends.base import JobSpec, JobStartError, JobStatus
 from l2gpu.core.errors import L2gpuError
 
 NAMESPACE = "l2gpu"
