@@ -8,7 +8,7 @@ ANVIL_VERSION := 1.7.1
 ANVIL  := $(TOOLS)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean
+.PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean designs-doc
 
 install: $(STAMP)
 
@@ -74,3 +74,9 @@ lock:
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache build dist
+
+# docs/designs.md and its plot, from one run of the designs benchmark (about 10 minutes).
+designs-doc: install tools
+	@mkdir -p .cache
+	$(BIN)/l2gpu bench designs --json > .cache/designs.json
+	$(BIN)/python tools/designs_doc.py .cache/designs.json

@@ -122,7 +122,7 @@ def served(
 ) -> Iterator[tuple[str, MarketService, Clock]]:
     """The market API under a real uvicorn on loopback (threads, a connection pool, the
     database's own locking), with an injected clock; stopped on exit."""
-    from l2gpu.loopback import serve_on_loopback
+    from l2gpu.serving.loopback import serve_on_loopback
 
     url, schema = database_url
     clock = Clock()

@@ -67,6 +67,12 @@ def _l1cost() -> dict[str, Any]:
     return l1_cost.run()
 
 
+def _designs() -> dict[str, Any]:
+    from l2gpu.bench import designs
+
+    return designs.run()
+
+
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "crypto": _crypto,
     "channels": _channels,
@@ -77,6 +83,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "node": _node,
     "lease": _lease,
     "l1cost": _l1cost,
+    "designs": _designs,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES: dict[str, str] = {}

@@ -35,10 +35,10 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address, Wei, format_wei
 from l2gpu.db import open_database
-from l2gpu.loopback import free_loopback_port
 from l2gpu.payments.rails import ChannelRail
 from l2gpu.payments.store import VoucherStore
 from l2gpu.renter import LeasePayer
+from l2gpu.serving.loopback import free_loopback_port
 
 PRICE_PER_GPU_SECOND = Wei(10**13)  # 0.00001 ETH per GPU-second
 LEASE_SECONDS = 120
@@ -198,7 +198,7 @@ def _cost(settlement: str, gas: int, tx_bytes: int) -> str:
 
 
 def _serve(service: MarketService, port: int) -> tuple[uvicorn.Server, str]:
-    from l2gpu.loopback import serve_on_loopback
+    from l2gpu.serving.loopback import serve_on_loopback
 
     server, url = serve_on_loopback(create_app(service), "market API", port)
     return server, url

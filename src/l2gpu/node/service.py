@@ -133,8 +133,8 @@ def serve_node(
     node: RollupNode, desk: CoSignDesk, *, interval: float = 0.2, batch_size: int = 1000
 ) -> EmbeddedNode:
     """Serve ``node`` on a free loopback port and seal every ``interval`` seconds."""
-    from l2gpu.loopback import serve_on_loopback
     from l2gpu.node.api import create_app
+    from l2gpu.serving.loopback import serve_on_loopback
 
     node.on_sealed.append(desk.wake_all)
     sealer = Sealer(node, interval, batch_size)

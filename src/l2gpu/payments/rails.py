@@ -50,6 +50,7 @@ class OpenedChannel:
     description: dict[str, Any]
     gas_used: int
     tx_bytes: int
+    tx_hash: bytes | None = None  # the L1 transaction (None: the rail sent none on L1)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ClosedChannel:
     gas_used: int
     tx_bytes: int
     how: str = "provider"  # "provider": closed alone with the best voucher; or "cooperative"
+    tx_hash: bytes | None = None  # the L1 transaction (None: the rail sent none on L1)
 
 
 class ChannelRail(Protocol):
@@ -147,7 +149,8 @@ class L1ChannelRail:
         description = describe_channel(
             params, deposit, self.manager.chain_id, self.manager.address, self.settlement
         )
-        return OpenedChannel(params, deposit, description, receipt.gas_used, receipt.tx_bytes)
+        return OpenedChannel(params, deposit, description, receipt.gas_used, receipt.tx_bytes,
+                             bytes(receipt.tx_hash))  # fmt: skip
 
     def now(self) -> int:
         """The L1 clock."""
@@ -180,7 +183,7 @@ class L1ChannelRail:
         paid = receipt.event("ChannelSettled").args
         return ClosedChannel(best.amount, int(paid["provider_payout"]),
                              int(paid["renter_payout"]), receipt.gas_used,
-                             receipt.tx_bytes)  # fmt: skip
+                             receipt.tx_bytes, tx_hash=bytes(receipt.tx_hash))  # fmt: skip
 
     def confirmed(self, channel_id: Hash32) -> str:
         """An L1 channel is open once its transaction is mined, which :meth:`open` waits for."""

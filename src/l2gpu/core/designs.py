@@ -1,0 +1,139 @@
+"""The seam every settlement design plugs into: what a design must answer.
+
+l2gpu pays for GPU-seconds over several Layer-2 designs (channels on L1, a rollup
+paying plain transfers, channels inside the rollup, and later zk, Plasma, shards).
+Each is a *mode* of one system: the market, the renter and the provider reach a
+design only through :class:`SettlementDesign`, and ``l2gpu bench designs`` drives
+every design through the same workload through this same interface.
+
+A design answers, for its two parties:
+
+* ``fund``: put money where the design can spend it (nothing to do on L1; a deposit
+  into the rollup);
+* ``open_lease``: make the lease payable (a channel, or nothing for plain transfers);
+* ``pay``: pay the lease's next second (a voucher off chain, or an L2 transfer);
+* ``close``: end the lease's payment (a cooperative close where the design has one);
+* ``withdraw``: move the provider's earnings to where it can spend them on L1;
+* ``powers``: what the operator could freeze or take, as data read from the
+  deployment (:class:`OperatorPowers`), and how a user gets out without it.
+
+Every step returns a :class:`Step`: the L1 transactions it sent itself (their bytes
+and gas are read back from L1 by whoever measures) and the bytes of L2 transactions
+it added to batches (whose L1 cost is read from the node's batch transactions).
+This module holds only the types; the designs live in :mod:`l2gpu.designs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from l2gpu.core.types import Address, Wei
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one step of a design did: ``l1_txs`` the L1 transaction hashes it sent
+    itself; ``l2_bytes`` the bytes it added to rollup batches; ``messages`` the
+    off-chain messages it signed (vouchers)."""
+
+    l1_txs: tuple[bytes, ...] = ()
+    l2_bytes: int = 0
+    messages: int = 0
+
+    def __add__(self, other: Step) -> Step:
+        return Step(self.l1_txs + other.l1_txs, self.l2_bytes + other.l2_bytes,
+                    self.messages + other.messages)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OperatorPower:
+    """One thing an operator could do to a user's money: ``action`` is ``freeze`` or
+    ``take``; ``what`` the money concerned; ``for_s`` how long at most (None: as long
+    as it likes); ``escape`` the user's way out without the operator."""
+
+    action: str
+    what: str
+    for_s: int | None
+    escape: str
+
+
+@dataclass(frozen=True)
+class OperatorPowers:
+    """Everything the operator of one deployed design could do to users' money."""
+
+    powers: tuple[OperatorPower, ...]
+
+    def can_take(self) -> bool:
+        """Whether the operator could take any user's money at all."""
+        return any(p.action == "take" for p in self.powers)
+
+    def longest_freeze_s(self) -> int | None:
+        """The longest the operator could freeze money (0: never; None: unbounded)."""
+        freezes = [p.for_s for p in self.powers if p.action == "freeze"]
+        if not freezes:
+            return 0
+        return None if None in freezes else max(f for f in freezes if f is not None)
+
+    def to_json(self) -> dict[str, Any]:
+        """As the benchmark prints it."""
+        return {"can_take": self.can_take(), "longest_freeze_s": self.longest_freeze_s(),
+                "powers": [p.__dict__ for p in self.powers]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """How long a provider's money takes, after the close, to become ``soft`` (the
+    operator promised it), ``final`` (no one can undo it) and ``withdrawable`` (spendable
+    on L1), in seconds; read from the deployment (challenge windows, L1 finality)."""
+
+    soft_s: float
+    final_s: float
+    withdrawable_s: float
+
+
+class LeasePayment(Protocol):
+    """A lease made payable by a design (a channel, or the parties of plain transfers)."""
+
+    renter: Address
+    provider: Address
+    deposit: Wei
+
+
+LeaseT = TypeVar("LeaseT", bound=LeasePayment)
+
+
+class SettlementDesign(Protocol[LeaseT]):
+    """One settlement design, as both parties of a lease use it; ``LeaseT`` is what
+    the design keeps per lease (a channel, or the parties' accounts)."""
+
+    name: str
+
+    def fund(self, party: Any, amount: Wei) -> Step:
+        """Put ``amount`` where ``party`` can pay with it on this design."""
+        ...
+
+    def open_lease(self, renter: Any, provider: Any, deposit: Wei, *, lifetime: int
+                   ) -> tuple[LeaseT, Step]:  # fmt: skip
+        """Make a lease payable from ``renter`` to ``provider``, ``deposit`` at most."""
+        ...
+
+    def pay(self, lease: LeaseT, cumulative: Wei) -> Step:
+        """The renter pays up to ``cumulative`` wei in all (its next second)."""
+        ...
+
+    def close(self, lease: LeaseT, paid: Wei) -> Step:
+        """End the lease's payment at ``paid`` wei; the rest goes back to the renter."""
+        ...
+
+    def withdraw(self, party: Any) -> Step:
+        """Start moving ``party``'s earnings to L1 (what it can do alone, now)."""
+        ...
+
+    def clocks(self) -> Clocks:
+        """How long money takes to become soft, final and withdrawable here."""
+        ...
+
+    def powers(self) -> OperatorPowers:
+        """What the operator of this deployment could freeze or take."""
+        ...

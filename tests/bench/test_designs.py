@@ -1,0 +1,49 @@
+"""``l2gpu bench designs``: one Philly-drawn trace through every settlement design,
+on one anvil and one ``l2gpu up``, each design reached only through its seam."""
+
+from __future__ import annotations
+
+from l2gpu.bench.designs import measure_designs, philly_trace
+from l2gpu.designs import DESIGNS
+
+FIELDS = {
+    "l1_bytes_per_gpu_hour", "l1_gas_per_gpu_hour", "l1_gas_calldata_16_per_gpu_hour",
+    "l1_gas_eip7623_floor_per_gpu_hour", "l1_blob_gas_per_gpu_hour",
+    "seconds_to_first_payment_median", "provider_money_soft_s_median",
+    "provider_money_final_s", "provider_money_withdrawable_s", "renter_exposure_s",
+    "renter_exposure_wei_max", "provider_exposure_s_max", "provider_exposure_wei_max",
+    "operator_cpu_s", "operator",
+}  # fmt: skip
+
+
+def test_the_trace_is_drawn_from_philly_and_seeded() -> None:
+    first, again, other = philly_trace(50, 10, 7), philly_trace(50, 10, 7), philly_trace(50, 10, 8)
+    assert first == again
+    assert first != other
+    assert all(1 <= t.paid_s <= 10 and t.paid_s <= t.duration_s and t.gpus >= 1 for t in first)
+
+
+def test_every_design_runs_the_same_leases_and_reports_every_figure() -> None:
+    run = measure_designs(leases=4, wave=2, seconds=3)
+    assert set(run["designs"]) == set(DESIGNS)
+    paid = run["workload"]["seconds_paid_in_run"]
+    for name, figures in run["designs"].items():
+        assert figures["lease_errors"] == [], name
+        assert figures["leases_done"] == 4, name
+        assert set(figures) >= FIELDS, name
+        assert figures["l1_bytes_per_gpu_hour"] > 0, name
+    channel_l1, rollup, hybrid = (run["designs"][n] for n in ("channel-l1", "rollup", "hybrid"))
+    # vouchers: one per paid second, off chain; L1 sees the opens and closes only
+    assert channel_l1["off_chain_messages"] == paid == hybrid["off_chain_messages"]
+    assert channel_l1["l1_transactions"] == 2 * 4
+    assert channel_l1["operator"]["powers"] == []
+    assert channel_l1["operator_cpu_s"] is None
+    # per-second transfers: every paid second is an L2 transaction in a batch
+    assert rollup["off_chain_messages"] == 0
+    assert rollup["l2_tx_bytes"] >= 8 * paid
+    # a hybrid lease: its open and its co-signed close, at most 40 bytes of batch data
+    assert hybrid["l2_tx_bytes"] / 4 <= 40
+    for inside in (rollup, hybrid):
+        assert inside["operator"]["can_take"] is False
+        assert inside["operator"]["longest_freeze_s"] > 0
+        assert inside["provider_money_final_s"] > inside["provider_money_soft_s_median"]
