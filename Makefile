@@ -8,7 +8,7 @@ ANVIL_VERSION := 1.7.1
 ANVIL  := $(TOOLS)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean designs-doc
+.PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean designs-doc fmt vectors
 
 install: $(STAMP)
 
@@ -80,3 +80,15 @@ designs-doc: install tools
 	@mkdir -p .cache
 	$(BIN)/l2gpu bench designs --json > .cache/designs.json
 	$(BIN)/python tools/designs_doc.py .cache/designs.json
+
+# Format and fix what ruff can fix by itself (lint is the check of the same).
+fmt: install
+	$(BIN)/ruff format src tests tools
+	$(BIN)/ruff check --fix src tests tools
+
+# Regenerate every vector and snapshot file from the Python specification; review the
+# diff before committing it (the tests compare the contracts against these files).
+vectors: install
+	$(BIN)/python -m tests.channel.runner --write
+	$(BIN)/python -m tests.l2.vectors --write
+	$(BIN)/l2gpu bench channels --write-gas-snapshot > /dev/null

@@ -87,6 +87,21 @@ def main(path: str) -> None:
     for label, key in ROWS:
         lines.append(f"| {label} | " + " | ".join(_cell(designs[n], key) for n in names) + " |")
     lines += ["", "![L1 cost per paid GPU-hour, by design](designs.png)", ""]
+    gas = {n: designs[n]["l1_gas_per_gpu_hour"] for n in names}
+    cheapest = min(gas, key=lambda n: gas[n])
+    others = ", ".join(f"{gas[n] / gas[cheapest]:,.0f}x less than `{n}`"
+                       for n in names if n != cheapest)  # fmt: skip
+    lines += [
+        "## What the run shows",
+        "",
+        f"- Per paid GPU-hour, `{cheapest}` costs the least L1 gas: {others}.",
+        "- Vouchers never reach a chain, so a channel's L1 cost is its open and close, "
+        "whatever the lease's length; a per-second transfer is a transaction in a batch, "
+        "so `rollup`'s cost grows with every second paid.",
+        "- Inside the rollup the provider's money is soft at once and final only after "
+        "the challenge window; on L1 it is final with L1 itself.",
+        "",
+    ]
     (DOCS / "designs.md").write_text("\n".join(lines))
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     for axis, (key, title) in zip(axes, [("l1_bytes_per_gpu_hour", "L1 bytes per GPU-hour"),
