@@ -144,12 +144,15 @@ def serve_for_bench(database_url: str, port: int, offers: int) -> None:
     ]
     service.offers.load(signed)
     service.offers.index()
+    from l2gpu.serving.connections import uvicorn_options
+
     uvicorn.run(
         create_app(service, rate=1e9, burst=10**9),
         host="127.0.0.1",
         port=port,
         log_level="error",
         access_log=False,
+        **uvicorn_options(),
     )
 
 

@@ -56,7 +56,7 @@ def up(
     from l2gpu.node.cosign_desk import CoSignDesk
     from l2gpu.node.node import RollupNode
     from l2gpu.node.service import Sealer
-    from l2gpu.serving import KEEP_ALIVE_S
+    from l2gpu.serving.connections import uvicorn_options
 
     settings: Settings = ctx.obj
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -104,7 +104,7 @@ def up(
                f"API on http://{settings.api_host}:{settings.api_port}", err=True)  # fmt: skip
     try:
         uvicorn.run(create_app(node, desk), host=settings.api_host, port=settings.api_port,
-                    log_level="warning", timeout_keep_alive=KEEP_ALIVE_S)  # fmt: skip
+                    log_level="warning", **uvicorn_options())  # fmt: skip
     finally:
         stop.set()
 

@@ -143,7 +143,7 @@ def serve(
     from l2gpu.api.app import create_app
     from l2gpu.api.service import MarketService
     from l2gpu.db import open_database
-    from l2gpu.serving import KEEP_ALIVE_S
+    from l2gpu.serving.connections import uvicorn_options
 
     settings: Settings = ctx.obj
     if chain_id is None:
@@ -167,7 +167,7 @@ def serve(
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level=settings.log_level,
-        timeout_keep_alive=KEEP_ALIVE_S,
+        **uvicorn_options(),
     )
 
 

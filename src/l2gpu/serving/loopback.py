@@ -24,13 +24,11 @@ def serve_on_loopback(app: Any, what: str, port: int | None = None) -> tuple[Any
     it)."""
     import uvicorn
 
-    from l2gpu.serving import KEEP_ALIVE_S
+    from l2gpu.serving.connections import uvicorn_options
 
     port = port or free_loopback_port()
     server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="error", timeout_keep_alive=KEEP_ALIVE_S
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", **uvicorn_options())
     )
     threading.Thread(target=server.run, name=what, daemon=True).start()
     deadline = time.monotonic() + 20
