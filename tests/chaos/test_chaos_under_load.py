@@ -157,7 +157,7 @@ class Run:
         )  # fmt: skip
         self.market = Service(
             "market", ["market", "serve", "--port", str(market_port), "--chain-id",
-                       str(self.chain.chain_id)],
+                       str(self.chain.chain_id), "--node", self.node_url],
             {"L2GPU_DATA_DIR": str(self.folder / "market")}, self.folder / "market.log",
             lambda _: httpx.get(self.market_url + "/health", timeout=5).status_code == 200,
         )  # fmt: skip

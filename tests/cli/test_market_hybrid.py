@@ -37,7 +37,8 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
 
     port = free_port()
     market = f"http://127.0.0.1:{port}"
-    processes.append(spawn("market", "serve", "--port", str(port), env=env(RENTER_KEY, "api"),
+    processes.append(spawn("market", "serve", "--port", str(port), "--node", rollup_api,
+                           env=env(RENTER_KEY, "api"),
                            log=tmp_path / "api.log"))  # fmt: skip
     wait_for(lambda: httpx.get(market + "/health").status_code == 200, "the API start")
     agent_log = tmp_path / "agent.log"

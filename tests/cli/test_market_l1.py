@@ -77,6 +77,8 @@ def test_rent_runs_a_job_pays_per_second_and_the_provider_settles(
             "serve",
             "--port",
             str(port),
+            "--manager",
+            manager,
             env=env(RENTER_KEY, "api"),
             log=tmp_path / "api.log",
         )

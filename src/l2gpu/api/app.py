@@ -216,7 +216,7 @@ def create_app(
             max_price_per_gpu_second=body.max_price_per_gpu_second,
         )
 
-    renting = errors(400, 404, 409, *SIGNED, *BODY)
+    renting = errors(400, 404, 409, 503, *SIGNED, *BODY)
 
     @app.post("/quotes", tags=["leases"], responses=renting)
     def quote_lease(body: s.LeaseQuote, who: Caller) -> dict[str, Any]:
@@ -290,7 +290,7 @@ def create_app(
         """The caller's live leases as a provider, with jobs and newest vouchers."""
         return service.leases.agent_work(who)
 
-    agent_post = errors(403, 404, *SIGNED, *BODY)
+    agent_post = errors(403, 404, 409, *SIGNED, *BODY)
 
     @app.post("/agent/leases/{lease_id}/events", tags=["agent"], responses=agent_post)
     def agent_event(lease_id: LeaseId, body: s.AgentEvent, who: Caller) -> dict[str, Any]:

@@ -44,22 +44,46 @@ from l2gpu.core.market.reputation import record_lease
 from l2gpu.core.types import Address, ChainId, Hash32, LeaseId, OfferId, Seconds, Timestamp, Wei
 from l2gpu.db.market_models import JobLog, JobRow, LeaseRow, OfferRow, Provider
 from l2gpu.db.models import encode_wei
-from l2gpu.serving.errors import Conflict, Forbidden, NotFound
+from l2gpu.payments.channel_check import ChannelCheck, ChannelUnverifiable
+from l2gpu.serving.errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    Unavailable,
+)
 
 LIVE = ("requested", "starting", "running")
 MAX_LOG_CHUNK = 64 * 1024
+MAX_LOG_BYTES = 16 * 1024 * 1024
+"""A lease's job output kept in all: uploads past it are refused (413)."""
+LOG_AFTER_END_S = 120
+"""How long after its end a lease still takes its job's last output."""
 
 
 class LeaseBook:
     """Leases and jobs in the database."""
 
     def __init__(
-        self, engine: Engine, offers: OfferBook, *, clock: Callable[[], int], agent_timeout: int
+        self,
+        engine: Engine,
+        offers: OfferBook,
+        *,
+        clock: Callable[[], int],
+        agent_timeout: int,
+        channels: ChannelCheck | None = None,
     ) -> None:
         self.engine = engine
         self.offers = offers
         self.clock = clock
         self.agent_timeout = agent_timeout
+        # Reads a lease's channel on its rail before the lease takes the offer (None:
+        # only the provider's agent checks it, after the offer is taken).
+        self.channels = channels
+        # No heartbeat reached a market that was down: its agents get the full timeout
+        # from its start before any of their leases counts as abandoned.
+        self.started_at = clock()
 
     # -- renter ------------------------------------------------------------------
 
@@ -129,6 +153,8 @@ class LeaseBook:
     ) -> dict[str, Any]:
         """Rent the whole offer ``offer_id`` for ``duration`` s and queue ``job`` on it."""
         now = self.clock()
+        if self.channels is not None:
+            self._channel_pays(renter, offer_id, duration, channel, max_price_per_gpu_second, now)
         try:
             lease_id = self._create(
                 renter, offer_id, duration, job, channel, max_price_per_gpu_second, now
@@ -138,6 +164,29 @@ class LeaseBook:
             # unique index let only one of them commit.
             raise self._channel_taken(str(channel.get("channel_id", ""))) from exc
         return self.get(renter, lease_id)
+
+    def _channel_pays(self, renter: Address, offer_id: int, duration: int,
+                      channel: dict[str, Any], max_price_per_gpu_second: int | None,
+                      now: int) -> None:  # fmt: skip
+        """Refuse a lease whose channel is not open and funded for it on its rail: a
+        lease takes the offer, so a made-up channel must not (read outside any
+        database transaction: the rail is a network call)."""
+        assert self.channels is not None
+        with Session(self.engine) as session:
+            offer = session.get(OfferRow, offer_id)
+            lease = self._checked_lease(session, offer, offer_id, renter, duration,
+                                        max_price_per_gpu_second, now)  # fmt: skip
+        checked = lease_channel(channel, lease)
+        try:
+            problem = self.channels(checked, max_cost=int(lease.max_cost), ends_by=now + duration)
+        except ChannelUnverifiable as exc:
+            raise Unavailable(f"cannot read the lease's channel now: {exc.what}",
+                              "retry in a minute") from exc  # fmt: skip
+        if problem is not None:
+            raise ApiError(
+                f"the lease's channel cannot pay for it: {problem}",
+                "open and fund the channel first ('l2gpu rent' does), then rent",
+            )
 
     def _create(
         self,
@@ -344,6 +393,15 @@ class LeaseBook:
             row = self._row(session, provider, lease_id, lock=True)
             if row.provider != bytes(provider):
                 raise Forbidden(f"lease {lease_id} is not served by you", "report only your leases")
+            if row.status not in LIVE and now - int(row.ended_at or now) > LOG_AFTER_END_S:
+                raise Conflict(f"lease {lease_id} ended at {row.ended_at}: it takes no more output",
+                               "upload a job's output while it runs")  # fmt: skip
+            stored = session.scalar(select(func.coalesce(func.sum(func.length(JobLog.text)), 0))
+                                    .where(JobLog.lease_id == lease_id))  # fmt: skip
+            adding = sum(min(len(c), MAX_LOG_CHUNK) for c in chunks)
+            if int(stored or 0) + adding > MAX_LOG_BYTES:
+                raise TooLarge(f"lease {lease_id}'s output would pass {MAX_LOG_BYTES} bytes",
+                               "keep the job's output smaller; the rest is not stored")  # fmt: skip
             last = session.scalar(select(func.max(JobLog.seq)).where(JobLog.lease_id == lease_id))
             seq = int(last or 0)
             for chunk in chunks:
@@ -367,7 +425,7 @@ class LeaseBook:
             for row in session.scalars(query).all():
                 seen = session.get(Provider, row.provider)
                 last = seen.last_heartbeat if seen is not None else row.requested_at
-                silent_since = max(last, row.requested_at)
+                silent_since = max(last, row.requested_at, self.started_at)
                 before = row.status
                 if now - silent_since > self.agent_timeout:
                     self._apply(session, row, lm.AgentLost(now))

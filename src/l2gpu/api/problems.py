@@ -18,6 +18,7 @@ DESCRIPTIONS = {
     413: "The request body is larger than the API takes",
     422: "The request does not match its schema: the error names the field and what is expected",
     429: "Too many requests from this client (its account, else its address); see Retry-After",
+    503: "The rail that shows the lease's channel (the rollup node, L1) does not answer now",
 }
 
 

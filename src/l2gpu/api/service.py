@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from l2gpu.api.accounts import Accounts
 from l2gpu.api.leases import LeaseBook
 from l2gpu.api.offers import OfferBook
+from l2gpu.payments.channel_check import ChannelCheck
 
 DEFAULT_ORIGIN = "http://127.0.0.1:8600"
 """The origin sign-in messages name when none is given: the API's default address
@@ -38,10 +39,12 @@ class MarketService:
         origin: str = DEFAULT_ORIGIN,
         clock: Callable[[], int] = wall_clock,
         agent_timeout: int = AGENT_TIMEOUT,
+        channels: ChannelCheck | None = None,
     ) -> None:
         self.engine = engine
         self.chain_id = chain_id
         self.clock = clock
         self.accounts = Accounts(engine, origin=origin, chain_id=chain_id, clock=clock)
         self.offers = OfferBook(engine, clock=clock, chain_id=chain_id)
-        self.leases = LeaseBook(engine, self.offers, clock=clock, agent_timeout=agent_timeout)
+        self.leases = LeaseBook(engine, self.offers, clock=clock, agent_timeout=agent_timeout,
+                                channels=channels)  # fmt: skip

@@ -90,7 +90,8 @@ def _start(world: World) -> tuple[str, str]:
     _wait_port(node_port, node, "l2gpu up")
     node_url = f"http://127.0.0.1:{node_port}"
     _fund(anvil_url, node_url, [RENTER_SECRET, PROVIDER_SECRET])
-    market = world.spawn("market", ["market", "serve", "--port", str(market_port)],
+    market = world.spawn("market", ["market", "serve", "--port", str(market_port),
+                                    "--node", node_url],
                          {"L2GPU_DATA_DIR": str(world.folder / "market")})  # fmt: skip
     _wait_port(market_port, market, "market serve")
     market_url = f"http://127.0.0.1:{market_port}"

@@ -26,6 +26,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Wei, format_wei, parse_wei
 
 if TYPE_CHECKING:
+    from l2gpu.payments.channel_check import ChannelCheck
     from l2gpu.payments.rails import ChannelRail
 
 ApiUrl = Annotated[str | None, typer.Option("--api-url", help="Market API URL.")]
@@ -130,14 +131,64 @@ def _client(settings: Settings, api_url: str | None, *, signed: bool = True) -> 
 # -- market serve ------------------------------------------------------------------
 
 
+def _channel_check(
+    settings: Settings, node: str | None, manager: str | None, unverified: bool
+) -> ChannelCheck | None:
+    """What the market reads a lease's channel on before the lease takes an offer."""
+    from l2gpu.payments.channel_check import ChannelCheck
+
+    if unverified:
+        typer.echo("warning: --unverified-channels: leases take offers on channels no one "
+                   "checked; anyone can hold every offer at no cost", err=True)  # fmt: skip
+        return None
+    check = ChannelCheck(node_url=node)
+    if settings.l1_rpc:
+        from l2gpu.cli.session import MANAGER
+        from l2gpu.core.types import Address
+        from l2gpu.l1 import open_chain
+        from l2gpu.payments import deployments
+        from l2gpu.payments.manager import ChannelManagerClient
+
+        try:
+            chain = open_chain(settings)
+            if manager:
+                address = Address.from_hex(manager)
+            else:
+                address, _ = deployments.lookup(settings.data_dir, chain.chain_id, MANAGER)
+            check.manager = ChannelManagerClient.at(chain, address, cache_dir=settings.cache_dir)
+        except L2gpuError:
+            if node is None:
+                raise  # no rail at all: say why the L1 one is missing
+    if not check.settlements():
+        raise L2gpuError(
+            "the market reads each lease's channel before the lease takes an offer, and "
+            "no rail to read it on is configured",
+            "pass --node URL (channels inside the rollup) and/or --l1-rpc URL with a "
+            "deployed ChannelManager (--manager), or --unverified-channels for a test",
+        )
+    return check
+
+
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Listen address (default: api_host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: api_port).")] = None,
     chain_id: Annotated[int | None, typer.Option(help="Chain id of offers and channels.")] = None,
     rate: Annotated[float, typer.Option(help="Requests per second per client.")] = 200.0,
+    node: NodeOption = None,
+    manager: ManagerOption = None,
+    unverified_channels: Annotated[
+        bool,
+        typer.Option(
+            "--unverified-channels",
+            help="Take an offer for a lease whose channel no one checked: anyone can then "
+            "hold every offer at no cost. For tests and demos only.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the market API (OpenAPI at /docs) on the configured database."""
+    """Serve the market API (OpenAPI at /docs) on the configured database. Each lease's
+    channel is read on its rail before the lease takes an offer: --node for channels
+    inside the rollup, --l1-rpc (and --manager, else the recorded one) for L1 channels."""
     import uvicorn
 
     from l2gpu.api.app import create_app
@@ -153,9 +204,11 @@ def serve(
     # Sign-in messages name the origin clients use: the api_origin setting behind a
     # proxy or a public name, else the address served here.
     origin = api_origin(settings, host, port)
+    channels = _channel_check(settings, node, manager, unverified_channels)
     service = MarketService(
-        open_database(settings.effective_database_url), chain_id=chain_id, origin=origin
-    )
+        open_database(settings.effective_database_url), chain_id=chain_id, origin=origin,
+        channels=channels,
+    )  # fmt: skip
     app = create_app(service, rate=rate, burst=int(rate * 2))
     typer.echo(
         f"market API for chain {chain_id} on http://{host or settings.api_host}:"

@@ -7,7 +7,8 @@ the errors that carry their HTTP status.
     ├── NotFound               404
     ├── Conflict               409 (the state does not allow it: offer already leased)
     ├── TooLarge               413
-    └── RateLimited            429
+    ├── RateLimited            429
+    └── Unavailable            503 (a rail the answer needs does not answer)
 
 Every response body is :class:`ErrorOut`, ``{"error": what, "fix": what to do,
 "status": code}``; :func:`responses` states in the OpenAPI document which of these a
@@ -73,6 +74,12 @@ class RateLimited(ApiError):
     """Too many requests from one client."""
 
     status = 429
+
+
+class Unavailable(ApiError):
+    """Something the answer depends on cannot be reached now (a rail, L1)."""
+
+    status = 503
 
 
 def status_of(error: L2gpuError) -> int:

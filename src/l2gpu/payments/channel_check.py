@@ -1,0 +1,80 @@
+"""The market's check that a lease's channel exists, is open and holds the lease.
+
+Before it, the market took an offer for any well-formed channel description, and the
+provider's agent refused the lease only on its next poll: an attack on running
+processes held every offer of a market with leases on channels that exist nowhere
+(249 in 30 s, from fresh keys, at no cost), and honest renters who raced them lost
+the offer after funding a channel. With this check a lease takes an offer only on a
+channel that is open (or soft-confirmed in the rollup) and funded: holding offers
+costs deposits.
+
+The check is the provider's own (:meth:`ChannelRail.check`), run by the market on
+read-only rails: the rollup node's API for ``hybrid`` channels, the ChannelManager on
+L1 for ``channel-l1`` ones.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from l2gpu.core.errors import L2gpuError
+
+
+class ChannelUnverifiable(L2gpuError):
+    """The rail that would show the channel cannot be read now."""
+
+
+@dataclass
+class ChannelCheck:
+    """Reads channels on the rails a market serves: ``node_url``, a rollup node
+    (hybrid), and ``manager``, the market's own ChannelManager on L1 (channel-l1, a
+    :class:`~l2gpu.payments.manager.ChannelManagerClient`). A channel in any other
+    contract is refused: anyone can deploy a contract that says "open"."""
+
+    node_url: str | None = None
+    manager: Any = None
+    _hybrid: Any = field(default=None, repr=False)
+
+    def settlements(self) -> list[str]:
+        """The designs whose channels this check can read."""
+        return [name for name, ready in (("hybrid", self.node_url), ("channel-l1", self.manager))
+                if ready is not None]  # fmt: skip
+
+    def __call__(self, channel: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
+        """Why the channel cannot pay for the lease (None: it can); raises
+        :class:`ChannelUnverifiable` when its rail does not answer."""
+        settlement = str(channel.get("settlement", ""))
+        if settlement not in self.settlements():
+            served = ", ".join(self.settlements()) or "no rail"
+            return f"this market verifies channels on {served}, not on {settlement or 'none'}"
+        try:
+            rail = self._rail(settlement)
+            problem: str | None = rail.check(channel, max_cost=max_cost, ends_by=ends_by)
+        except ChannelUnverifiable:
+            raise
+        except L2gpuError as exc:
+            if "did not answer" in exc.what:  # the node is down: not the renter's fault
+                raise ChannelUnverifiable(exc.what, "retry in a minute") from exc
+            return exc.what
+        return problem
+
+    def _rail(self, settlement: str) -> Any:
+        if settlement == "channel-l1":
+            from l2gpu.payments.rails import L1ChannelRail
+
+            # Reading only: the rail's account signs nothing in check().
+            return L1ChannelRail(self.manager, None)  # type: ignore[arg-type]
+        if self._hybrid is None:
+            from l2gpu.core.crypto.secp256k1 import PrivateKey
+            from l2gpu.node.client import L2Client, NodeError
+            from l2gpu.payments.rollup_rail import RollupChannelRail
+
+            # A key only to build the client: reading a channel signs nothing.
+            client = L2Client(str(self.node_url), PrivateKey(secrets.token_bytes(32)), timeout=10)
+            try:
+                self._hybrid = RollupChannelRail(client)
+            except NodeError as exc:
+                raise ChannelUnverifiable(exc.what, "retry in a minute") from exc
+        return self._hybrid
