@@ -33,6 +33,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Seconds, Timestamp, Wei, format_wei
 from l2gpu.db import open_database
 from l2gpu.l1 import NotADevChain, open_chain
+from l2gpu.payments.channel_check import ChannelCheck
 from l2gpu.payments.manager import ChannelManagerClient
 from l2gpu.payments.payee import Payee, stream_service
 from l2gpu.payments.payer import Payer
@@ -157,6 +158,7 @@ def demo(
         provider,
         L1ChannelRail(manager, renter_account, salt=lambda: next(salts)),
         L1ChannelRail(manager, chain.accounts[2]),
+        ChannelCheck(manager=manager),
     )
     market = market_stage(settings, parties, out)
     elapsed = time.perf_counter() - started

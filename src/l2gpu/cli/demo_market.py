@@ -35,6 +35,7 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address, Wei, format_wei
 from l2gpu.db import open_database
+from l2gpu.payments.channel_check import ChannelCheck
 from l2gpu.payments.rails import ChannelRail
 from l2gpu.payments.store import VoucherStore
 from l2gpu.renter import LeasePayer
@@ -70,6 +71,8 @@ class Parties:
     provider: PrivateKey
     renter_rail: ChannelRail
     provider_rail: ChannelRail
+    # What the market reads a lease's channel on before the lease takes the offer
+    channels: ChannelCheck | None = None
 
 
 def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str, Any]:
@@ -83,6 +86,7 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             open_database(f"sqlite:///{folder / 'market.db'}"),
             chain_id=parties.chain_id,
             origin=f"http://127.0.0.1:{port}",
+            channels=parties.channels,
         )
         server, url = _serve(service, port)
         out.print(f"  api       market API on {url} (OpenAPI at {url}/docs)")
@@ -238,5 +242,6 @@ def hybrid_market(settings: Settings, out: Console) -> HybridMarket:
         provider,
         RollupChannelRail(L2Client(served.url, renter), clock=clock),
         RollupChannelRail(L2Client(served.url, provider), clock=clock),
+        ChannelCheck(node_url=served.url),
     )
     return HybridMarket(parties, served)
