@@ -28,7 +28,9 @@ from l2gpu.payments import deployments
 app = typer.Typer(help="Deposit, transfer, withdraw and inspect the rollup.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
 ROLLUP = "Rollup"
-ApiOption = Annotated[str, typer.Option("--api", help="Rollup node URL.")]
+ApiOption = Annotated[
+    str, typer.Option("--node", "--api", help="Rollup node URL (--api: its older name).")
+]
 DEFAULT_API = "http://127.0.0.1:8600"
 log = logging.getLogger("l2gpu.up")
 

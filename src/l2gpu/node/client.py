@@ -80,7 +80,7 @@ class L2Client:
         except httpx.HTTPError as exc:
             raise NodeError(
                 f"the rollup node at {self.api_url} did not answer ({exc})",
-                "start it with 'l2gpu up' or pass --api URL",
+                "start it with 'l2gpu up' or pass --node URL",
             ) from exc
         if response.status_code >= 400:
             try:
