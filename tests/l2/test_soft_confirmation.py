@@ -112,3 +112,27 @@ def test_a_dropped_open_leaves_no_channel_and_a_restart_keeps_pending_ones(world
     assert answer(api, wait_for_request(desk, 3), world.bls[3]).status_code == 200
     sealing.join(timeout=30)
     assert api.get(f"/l2/channels/{kept_id}").json()["status"] == "open"
+
+
+def test_only_an_open_the_renters_balance_covers_is_shown_pending(world, tmp_path) -> None:
+    """An account with any deposit could otherwise show channels of any size as pending
+    (and hold a market's offers with opens that must fail when sealed)."""
+    desk = CoSignDesk(timeout=30)
+    node, api = started(world, tmp_path, desk)
+    balance = int(node.state.accounts[1].balance)
+    huge = OpenChannel(1, 2, Wei(2 * balance), Timestamp(2**32 - 1), Seconds(3600))
+    envelope = world.envelope(node, 1, huge, 0)
+    api.post("/l2/transactions", json=wire(envelope))
+    cid = ChannelParams(world.keys[1].address, world.keys[2].address, ZERO_ADDRESS,
+                        Seconds(3600), (0).to_bytes(32, "big")).id  # fmt: skip
+    assert api.get(f"/l2/channels/{cid}").status_code == 404
+    # covered by the balance alone, but not after the renter's earlier transfer out
+    drain = world.envelope(node, 3, Transfer(3, 2, Wei(balance - DEPOSIT // 2), Wei(0)), 0)
+    assert api.post("/l2/transactions", json=wire(drain)).is_success
+    after, after_id = opening(world, node, renter=3, nonce=1)
+    api.post("/l2/transactions", json=wire(after))
+    assert api.get(f"/l2/channels/{after_id}").status_code == 404
+    # an open the balance covers is pending at once
+    covered, covered_id = opening(world, node, renter=2, provider=1)
+    api.post("/l2/transactions", json=wire(covered))
+    assert api.get(f"/l2/channels/{covered_id}").json()["status"] == "pending"

@@ -167,14 +167,18 @@ class RollupNode:
                 self.sequencer.enqueue(envelope, number, reserved=True)
                 receipt = sign_receipt(self.receipt_key, self.domain, envelope, number, now)
                 self._receipts[number] = receipt
-                self.soft.note(self.state, envelope, receipt)
+                self.soft.note(self.state, envelope, receipt, self._mempool_envelopes)
+
+    def _mempool_envelopes(self) -> list[Envelope]:
+        """The envelopes in the mempool, in order (what runs before a new one)."""
+        return [pending.envelope for pending in self.sequencer.mempool]
 
     def note_recovered(self, envelope: Envelope, position: int) -> None:
         """A logged transaction found waiting at start: show its channel as pending
         again (its receipt is signed anew; the position is the one promised)."""
         now = int(self.sequencer.clock())
         receipt = sign_receipt(self.receipt_key, self.domain, envelope, position, now)
-        self.soft.note(self.state, envelope, receipt)
+        self.soft.note(self.state, envelope, receipt, self._mempool_envelopes)
 
     def _not_logged(self, envelopes: list[Envelope], _error: BaseException) -> None:
         with self.lock:

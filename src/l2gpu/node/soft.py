@@ -8,11 +8,17 @@ state shows it ``open``) or drops it (then it is gone, and the renter's deposit
 was never locked). A provider may start serving a lease on a pending channel and
 stops if it disappears: its exposure is the seconds until the next seal, well
 inside its grace period.
+
+Only an open the renter's balance covers is shown: the balance less what the
+renter's earlier waiting transactions take from it (transfers, withdrawals, other
+opens and top-ups), which run before it. Without that, an account with any deposit
+could show channels of any size as pending, and a market that reads pending
+channels would let it hold offers with opens that must fail.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +26,7 @@ from l2gpu.core.channel.state import ChannelParams
 from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.receipts import SequencerReceipt
 from l2gpu.core.l2.state import L2State
-from l2gpu.core.l2.transactions import OpenChannel
+from l2gpu.core.l2.transactions import OpenChannel, TopUpChannel, Transfer, UserTx, Withdraw
 from l2gpu.core.types import ZERO_ADDRESS, Hash32
 
 
@@ -69,19 +75,35 @@ def predicted_params(state: L2State, envelope: Envelope) -> ChannelParams | None
                          tx.challenge_period, envelope.nonce.to_bytes(32, "big"))  # fmt: skip
 
 
+def debit(tx: UserTx) -> int:
+    """What ``tx`` takes from its sender's L2 balance when it runs."""
+    if isinstance(tx, Transfer | Withdraw):
+        return int(tx.amount) + int(tx.fee)
+    if isinstance(tx, OpenChannel | TopUpChannel):
+        return int(tx.amount)
+    return 0
+
+
 class SoftChannels:
     """The pending channels of one node (the caller holds the node's lock)."""
 
     def __init__(self) -> None:
         self._by_id: dict[Hash32, SoftChannel] = {}
 
-    def note(self, state: L2State, envelope: Envelope, receipt: SequencerReceipt) -> None:
-        """Remember ``envelope``'s channel if it opens one."""
+    def note(self, state: L2State, envelope: Envelope, receipt: SequencerReceipt,
+             earlier: Callable[[], Iterable[Envelope]] = tuple) -> None:  # fmt: skip
+        """Remember ``envelope``'s channel if it opens one that the renter's balance
+        covers after ``earlier()`` (the transactions waiting before it; asked only for
+        an OpenChannel)."""
         params = predicted_params(state, envelope)
         if params is None:
             return
         tx = envelope.tx
         assert isinstance(tx, OpenChannel)
+        renter = state.account(tx.sender)
+        owed = sum(debit(e.tx) for e in earlier() if e is not envelope and e.tx.sender == tx.sender)
+        if renter is None or renter.balance < owed + int(tx.amount):
+            return  # the open cannot succeed: it is never shown as pending
         self._by_id[params.id] = SoftChannel(envelope, params, tx.sender, tx.provider, receipt)
 
     def prune(self, state: L2State, waiting: Iterable[Envelope]) -> None:

@@ -83,8 +83,10 @@ class Unavailable(ApiError):
 
 
 def status_of(error: L2gpuError) -> int:
-    """The HTTP status for an error."""
-    return error.status if isinstance(error, ApiError) else 400
+    """The HTTP status for an error: an :class:`ApiError`'s, or any l2gpu error's own
+    ``status`` (the node's "benched, retry after" is 429), else 400."""
+    status = getattr(error, "status", 400)
+    return status if isinstance(status, int) and 400 <= status < 600 else 400
 
 
 def body_of(error: L2gpuError, status: int) -> dict[str, object]:
