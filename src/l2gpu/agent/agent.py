@@ -168,6 +168,13 @@ class ProviderAgent(ChannelClosing):
         and the job pauses after the grace period). New leases and ends wait.
         """
         now = self.clock()
+        # Meter and obey the payees first, with nothing but the local backend: a market
+        # or rail call below may take its whole timeout, and a job whose renter stopped
+        # paying must not run on meanwhile (seen: 2 s past the grace under load).
+        for lease_id, running in list(self.served.items()):
+            known = self._last_info.get(lease_id)
+            gpus = tuple(self._spec(known).gpu_indices) if known is not None else ()
+            self._meter_and_obey(running, self.backend.status(lease_id), now, gpus)
         if now != self._last_beat:
             try:
                 self.client.heartbeat(self.inventory.to_json())
@@ -337,9 +344,16 @@ class ProviderAgent(ChannelClosing):
                 self._tell(s.lease_id, "stopped", reason=why)
                 self._finish(s, why, settle_in=0)
                 return
+        self._meter_and_obey(s, status, now, tuple(self._spec(info).gpu_indices))
+
+    def _meter_and_obey(self, s: Served, status: Any, now: int, gpus: tuple[int, ...]) -> None:
+        """Count the seconds delivered up to ``now`` (once per second) and pause, resume
+        or stop the job as the payee says; touches only the local backend."""
+        if status.state == "exited":
+            return  # _tend reports and finishes it
         if now > s.last_tick:
             running = status.state == "running"
-            util = gpu_utilization(self.nvml, list(self._spec(info).gpu_indices)) if running else ()
+            util = gpu_utilization(self.nvml, list(gpus)) if running else ()
             s.meter, added = record_sample(s.meter, UsageSample(Timestamp(now), running, util))
             s.last_tick = now
             if added:
