@@ -14,6 +14,13 @@ Beside it, in the same run: ``sequencer_tps``, the in-process sequencer on one c
 ``wal_appends_per_s``, envelope records written durably per second by the log's
 group commit on SQLite. The machine's cores are shared by anvil, the node and the
 clients, as on a small operator's box; ``cores`` says how many there were.
+
+What each process took is measured too (CPU seconds from ``/proc`` over the window,
+per included transfer): ``node_tps_own_core`` is the rate the node's CPU per transfer
+allows on a core of its own, and ``machine_ceiling_tps`` the most the machine could
+include with these clients on it (every core busy). When that ceiling is below half
+of ``sequencer_tps``, the end-to-end target cannot be shown on this machine, whatever
+the node does; ``node_own_core_vs_sequencer`` then compares the node's cost alone.
 """
 
 from __future__ import annotations
@@ -70,6 +77,15 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(node: int, anvil: int, clients: list[int]) -> tuple[float, float, float]:
+    """CPU seconds so far of the node, of anvil, and of the client processes together."""
+    return _cpu_seconds(node), _cpu_seconds(anvil), sum(_cpu_seconds(c) for c in clients)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def deposit_on_anvil(anvil_url: str, node_url: str, keys: list[Any], amount: int) -> None:
@@ -200,17 +216,31 @@ def measure_node(
         with context.Pool(processes) as pool:
             running = [pool.apply_async(_client_process, (url, share, wave, until))
                        for share in shares]  # fmt: skip
+            # The pool's workers are the clients: their CPU is counted beside the node's
+            # and anvil's, to show how much of the machine each part took.
+            clients = [p.pid for p in multiprocessing.active_children() if p.pid is not None]
             time.sleep(max(0.0, start_at - time.time()))  # to the window's start (wall time)
-            cpu_before = _cpu_seconds(node.pid)
+            cpu_before = _cpu_of(node.pid, anvil.pid, clients)
             before, t0 = _sealed(url)
             time.sleep(max(0.0, until - time.time()))  # the measured window itself
             after, t1 = _sealed(url)
-            cpu_after = _cpu_seconds(node.pid)
+            cpu_after = _cpu_of(node.pid, anvil.pid, clients)
             waves = sum(r.get(timeout=120) for r in running)
         included = after - before
+        used = [a - b for a, b in zip(cpu_after, cpu_before, strict=True)]
+        per_tx = [round(1000 * u / max(1, included), 3) for u in used]
         return {
             "node_tps": round(included / (t1 - t0), 1),
-            "node_cpu_ms_per_tx": round(1000 * (cpu_after - cpu_before) / max(1, included), 3),
+            "node_cpu_ms_per_tx": per_tx[0],
+            "anvil_cpu_ms_per_tx": per_tx[1],
+            "clients_cpu_ms_per_tx": per_tx[2],
+            # How busy the machine was over the window (1.0: every core, all the time).
+            "machine_busy": round(sum(used) / ((t1 - t0) * _cores()), 3),
+            # The rate the node's CPU per transfer would allow on a core of its own.
+            "node_tps_own_core": round(1000 / per_tx[0]) if per_tx[0] else None,
+            # The most this machine could include with these clients on it: every core
+            # busy, at the CPU per transfer that the node, anvil and the clients took.
+            "machine_ceiling_tps": round(_cores() * 1000 / sum(per_tx)) if sum(per_tx) else None,
             "node_transactions_included": included,
             "node_window_s": round(t1 - t0, 1),
             "node_client_accounts": accounts,
@@ -261,8 +291,9 @@ def run() -> dict[str, Any]:
         **figures,
         "sequencer_tps": round(sequencer),
         "node_vs_sequencer": round(figures["node_tps"] / sequencer, 3),
+        "node_own_core_vs_sequencer": round((figures["node_tps_own_core"] or 0) / sequencer, 3),
         "wal_appends_per_s": round(wal_appends_per_s()),
         "wal_group": WAL_GROUP,
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cores": _cores(),
         **environment(),
     }

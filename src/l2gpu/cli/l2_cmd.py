@@ -87,7 +87,7 @@ def up(
     # The node's own watcher: it answers any challenge of the batches it posted (an
     # unanswered one would revert them and cost the bond) and challenges others' lies.
     guard = Watcher(RollupClient(chain, client.contract), DisputeClient(chain, client.game),
-                    proposer)  # fmt: skip
+                    proposer, defer_own=True)  # fmt: skip
 
     def watch() -> None:
         while not stop.is_set():

@@ -77,6 +77,15 @@ class Watcher:
     account: LocalAccount
     defend: bool = True
     log: list[str] = field(default_factory=list)
+    # The proposer's own watcher (``l2gpu up``) sets this: its node computed every root
+    # of the batches it posted with the same state transition, so replaying them at
+    # once would only repeat that work on the node's cores (a fifth of its CPU under
+    # load). They are replayed, in order, as soon as anything needs the live honest
+    # state: a batch by another proposer to check, or an open game. Defending a batch
+    # does not wait on it (it replays from genesis, see state_at), and a foreign batch
+    # can be challenged for a whole window, far longer than the replay takes. A third
+    # party's watcher (``l2gpu watch rollup``) leaves it off and checks every batch.
+    defer_own: bool = False
 
     def __post_init__(self) -> None:
         chain = self.rollup.chain
@@ -105,7 +114,7 @@ class Watcher:
             self.ops[op.queue_index] = op
         for event in self._events.poll():
             self._on_event(event)
-        self._check_batches()
+        self._check_batches(everything=not self.defer_own or self._state_needed())
         # Answer and prove only now: the honest state needs every batch checked first.
         for game in list(self.games.values()):
             if game.done or game.acted:
@@ -172,12 +181,26 @@ class Watcher:
             self.state = self.state_at(from_index, 0)
         self.blocked_at = None
 
-    def _check_batches(self) -> None:
+    def _state_needed(self) -> bool:
+        """Whether the honest state must be brought up to date now: a game is open, or
+        a batch by another proposer waits to be checked."""
+        if any(not game.done for game in self.games.values()):
+            return True
+        return any(p.proposer != self.me for i, p in self.posted.items() if i > len(self.accepted))
+
+    @property
+    def unchecked_own(self) -> int:
+        """How many of its own posted batches wait, unreplayed (see ``defer_own``)."""
+        return sum(1 for i in self.posted if i > len(self.accepted))
+
+    def _check_batches(self, *, everything: bool = True) -> None:
         while self.blocked_at is None:
             index = len(self.accepted) + 1
             posted = self.posted.get(index)
             if posted is None:
                 return
+            if not everything and posted.proposer == self.me:
+                return  # deferred: replayed when the state is needed (see defer_own)
             previous = self.state.root()
             try:
                 posted.segments = segments_of_data(posted.data, previous)
