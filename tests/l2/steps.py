@@ -24,13 +24,13 @@ from l2gpu.core.l2.stf import L2Error, state_transition
 from l2gpu.core.l2.transactions import (
     BlockContext,
     CloseByProvider,
-    CloseChannel,
+    CloseByRenter,
+    CooperativeClose,
     Deposit,
     ForcedWithdraw,
     L2Tx,
     OpenChannel,
     SettleChannel,
-    StartClose,
     SubmitVoucher,
     TopUpChannel,
     Transfer,
@@ -126,9 +126,9 @@ class StepWorld:
             return TopUpChannel(sender, channel, self._amount(balance),
                                 Timestamp(self.now + self.rng.choice([-5, 7200])))  # fmt: skip
         if kind == "close":
-            return CloseChannel(sender, channel, self._amount(deposit))
+            return CooperativeClose(sender, channel, self._amount(deposit))
         if kind == "start":
-            return StartClose(sender, channel, self._amount(deposit))
+            return CloseByRenter(sender, channel, self._amount(deposit))
         if kind == "settle":
             return SettleChannel(sender, channel)
         best = live.channel.best_amount if live is not None else 0

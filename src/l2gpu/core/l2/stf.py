@@ -33,13 +33,13 @@ from l2gpu.core.l2.transactions import (
     BlockContext,
     ChannelTx,
     CloseByProvider,
-    CloseChannel,
+    CloseByRenter,
+    CooperativeClose,
     Deposit,
     ForcedWithdraw,
     L2Tx,
     OpenChannel,
     SettleChannel,
-    StartClose,
     SubmitVoucher,
     TopUpChannel,
     Transfer,
@@ -72,7 +72,7 @@ def require(condition: bool, reason: str) -> None:
 
 def signers(state: L2State, tx: UserTx) -> tuple[int, ...]:
     """The accounts that must co-sign the commitment carrying ``tx``."""
-    if isinstance(tx, CloseChannel):
+    if isinstance(tx, CooperativeClose):
         channel = state.channel_at(tx.channel)
         if channel is not None:
             return tuple(sorted({channel.renter, channel.provider}))
@@ -235,7 +235,7 @@ def _channel_input(
     t = now
     if isinstance(tx, TopUpChannel):
         return ci.TopUp(sender, t, params, tx.amount, tx.expires_at, tx.amount)
-    if isinstance(tx, StartClose):
+    if isinstance(tx, CloseByRenter):
         return ci.CloseByRenter(sender, t, params, tx.amount)
     if isinstance(tx, SubmitVoucher):
         return ci.SubmitVoucher(sender, t, params, tx.amount, tx.signature)
@@ -243,7 +243,7 @@ def _channel_input(
         return ci.CloseByProvider(sender, t, params, tx.amount, tx.signature)
     if isinstance(tx, SettleChannel):
         return ci.Settle(sender, t, params)
-    if isinstance(tx, CloseChannel):
+    if isinstance(tx, CooperativeClose):
         # Both parties co-signed the commitment (see signers()): that is the two
         # approvals the L1 contract checks as two EIP-712 signatures.
         return ci.ApprovedCooperativeClose(sender, t, params, tx.amount)
