@@ -125,7 +125,7 @@ def test_a_lease_in_the_rollup_is_checked_paid_and_closed_together(
     agrees.join(HANG_GUARD_S)
     settled = world.agent.settlements[0]
     assert settled.how == "cooperative"
-    assert settled.tx_bytes == 10  # CloseChannel: a channel index and an amount
+    assert settled.tx_bytes == 10  # CooperativeClose: a channel index and an amount
     assert settled.amount == 3 * PRICE == payer.paid
     assert (settled.provider_payout, settled.renter_payout) == (3 * PRICE, deposit - 3 * PRICE)
     assert settled.gas_used == 0
@@ -150,7 +150,7 @@ def test_a_renter_refusing_the_close_cannot_pay_less_than_its_voucher(rollup: Ro
     refuses.start()
     closed = provider_rail.close(opened.description, voucher)
     refuses.join(HANG_GUARD_S)
-    assert closed.how == "provider"  # the CloseChannel was refused and dropped
+    assert closed.how == "provider"  # the CooperativeClose was refused and dropped
     assert closed.tx_bytes > 10  # CloseByProvider carries the voucher's signature
     assert (closed.provider_payout, closed.renter_payout) == (3 * PRICE, 597 * PRICE)
     assert renter_rail.confirmed(opened.params.id) == "settled"
@@ -285,7 +285,7 @@ def _running_lease(world: World, rollup: Rollup, renter_rail: RollupChannelRail)
 def test_a_renter_closing_mid_lease_is_answered_with_the_best_voucher(
     tmp_path: Path, rollup: Rollup
 ) -> None:
-    from l2gpu.core.l2.transactions import StartClose
+    from l2gpu.core.l2.transactions import CloseByRenter
 
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     opened, lease, payer = _running_lease(world, rollup, renter_rail)
@@ -295,7 +295,7 @@ def test_a_renter_closing_mid_lease_is_answered_with_the_best_voucher(
     # The renter concedes nothing and hopes the provider misses the deadline.
     renter = L2Client(rollup.node.url, rollup.renter)
     index = int(renter.channel(str(opened.params.id))["index"])
-    renter.send_tx(lambda me: StartClose(me, index, Wei(0)))
+    renter.send_tx(lambda me: CloseByRenter(me, index, Wei(0)))
     for _ in range(6):  # the agent reads the channel every 5 s
         world.second()
     ended = world.renter.lease(int(lease["id"]))

@@ -129,7 +129,7 @@ def test_the_default_demo_runs_the_lease_through_the_rollup(tmp_path: Path) -> N
     summary = next(line for line in result.stdout.splitlines() if line.startswith("hybrid lease"))
     assert "paid with 30 vouchers" in summary
     assert "provider got 3000000000000000 wei on L1 of 3000000000000000 wei owed" in summary
-    assert "its L2 transactions 28 bytes" in summary  # OpenChannel 18 + CloseChannel 10
+    assert "its L2 transactions 28 bytes" in summary  # OpenChannel 18 + CooperativeClose 10
     l1_bytes = int(summary.split("carrying nothing else) ")[1].split(" bytes")[0].replace(",", ""))
     assert l1_bytes > 28  # signed L1 transactions: batch headers, roots, signatures
     assert "an honest watcher rebuilt the L2 from L1 alone: 4 batches verified" in result.stdout
@@ -141,7 +141,7 @@ def test_the_default_demo_runs_the_lease_through_the_rollup(tmp_path: Path) -> N
     paid = seconds * 2 * 10**13  # paid on L2, for metered seconds only
     assert f"paid to the provider {paid} wei" in market
     assert f"refunded to the renter {120 * 2 * 10**13 - paid} wei" in market
-    # the channel's open and close are rollup transactions: OpenChannel and CloseChannel
+    # the channel's open and close are rollup transactions: OpenChannel and CooperativeClose
     assert "L2 transactions 28 bytes, no L1 transaction of their own" in market
 
 
@@ -149,7 +149,7 @@ def test_bench_market_rails_measure_both_rails() -> None:
     from l2gpu.bench.market_rails import measure_rails
 
     figures = measure_rails(rounds=1, interval=0.1)
-    # OpenChannel + CloseChannel: the renter co-signs the provider's cooperative close
+    # OpenChannel + CooperativeClose: the renter co-signs the provider's cooperative close
     assert figures["hybrid_lease_l2_tx_bytes"] == 18 + 10
     assert figures["l1_lease_gas"] > 100_000  # open and close_by_provider on L1
     assert 0 < figures["hybrid_open_s"] < 10

@@ -32,10 +32,10 @@ from l2gpu.core.l2.codec import (
 from l2gpu.core.l2.segments import segments, segments_of_data
 from l2gpu.core.l2.transactions import (
     CloseByProvider,
-    CloseChannel,
+    CloseByRenter,
+    CooperativeClose,
     OpenChannel,
     SettleChannel,
-    StartClose,
     SubmitVoucher,
     TopUpChannel,
     Transfer,
@@ -63,8 +63,8 @@ CHANNEL_TXS: st.SearchStrategy[UserTx] = st.one_of(
         OpenChannel, index, index, amount, unsigned(40).map(Timestamp), unsigned(24).map(Seconds)
     ),
     st.builds(TopUpChannel, index, index, amount, unsigned(40).map(Timestamp)),
-    st.builds(CloseChannel, index, index, amount),
-    st.builds(StartClose, index, index, amount),
+    st.builds(CooperativeClose, index, index, amount),
+    st.builds(CloseByRenter, index, index, amount),
     st.builds(SubmitVoucher, index, index, unsigned(128).map(Wei), voucher_signature),
     st.builds(CloseByProvider, index, index, unsigned(128).map(Wei), voucher_signature),
     st.builds(SettleChannel, index, index),
@@ -77,7 +77,7 @@ ANY_TX = st.one_of(TRANSFERS, WITHDRAWS, CHANNEL_TXS)
 def commitments(draw: st.DrawFn, max_txs: int = 3) -> Commitment:
     kind = draw(st.sampled_from(sorted(TXS_OF_KIND)))
     txs = draw(st.lists(TXS_OF_KIND[kind], min_size=1, max_size=max_txs))
-    closes = [i for i, tx in enumerate(txs) if isinstance(tx, CloseChannel)]
+    closes = [i for i, tx in enumerate(txs) if isinstance(tx, CooperativeClose)]
     for i in closes[MAX_CLOSES:]:  # a valid commitment holds at most 16 closes
         txs[i] = SettleChannel(0, 0)
     return Commitment(
@@ -171,7 +171,7 @@ def test_batches_round_trip(batch: Batch) -> None:
 def test_full_commitments_round_trip_and_survive_mutation(
     txs: list[UserTx], data: st.DataObject
 ) -> None:
-    closes = [i for i, tx in enumerate(txs) if isinstance(tx, CloseChannel)]
+    closes = [i for i, tx in enumerate(txs) if isinstance(tx, CooperativeClose)]
     for i in closes[MAX_CLOSES:]:
         txs[i] = SettleChannel(0, 0)
     batch = Batch(0, 0, (Commitment(kind_of(txs[0]), Timestamp(1), tuple(txs)),))

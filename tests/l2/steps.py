@@ -24,13 +24,13 @@ from l2gpu.core.l2.stf import L2Error, state_transition
 from l2gpu.core.l2.transactions import (
     BlockContext,
     CloseByProvider,
-    CloseChannel,
+    CloseByRenter,
+    CooperativeClose,
     Deposit,
     ForcedWithdraw,
     L2Tx,
     OpenChannel,
     SettleChannel,
-    StartClose,
     SubmitVoucher,
     TopUpChannel,
     Transfer,
@@ -40,8 +40,9 @@ from l2gpu.core.types import Seconds, Timestamp, Wei
 
 from .helpers import CHAIN, ROLLUP, T0
 
-KINDS = ("deposit", "forced", "transfer", "withdraw", "open", "open", "open", "top_up", "close",
-         "start", "voucher", "voucher", "provider", "settle")  # fmt: skip
+KINDS = ("deposit", "forced", "transfer", "withdraw", "open", "open", "open", "top_up",
+         "cooperative_close", "close_by_renter", "submit_voucher", "submit_voucher",
+         "close_by_provider", "settle")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -120,15 +121,15 @@ class StepWorld:
         live = s.channel_at(channel)
         if live is not None and self.rng.random() < 0.8:
             # Usually the right party acts.
-            sender = live.provider if kind in ("provider",) else live.renter
+            sender = live.provider if kind == "close_by_provider" else live.renter
         deposit = live.channel.deposit if live is not None else 10**18
         if kind == "top_up":
             return TopUpChannel(sender, channel, self._amount(balance),
                                 Timestamp(self.now + self.rng.choice([-5, 7200])))  # fmt: skip
-        if kind == "close":
-            return CloseChannel(sender, channel, self._amount(deposit))
-        if kind == "start":
-            return StartClose(sender, channel, self._amount(deposit))
+        if kind == "cooperative_close":
+            return CooperativeClose(sender, channel, self._amount(deposit))
+        if kind == "close_by_renter":
+            return CloseByRenter(sender, channel, self._amount(deposit))
         if kind == "settle":
             return SettleChannel(sender, channel)
         best = live.channel.best_amount if live is not None else 0
@@ -136,7 +137,7 @@ class StepWorld:
             self.rng.choice([1, best + 1, (best + deposit) // 2 + 1, deposit, deposit + 1])
         )
         signature = self._voucher(live, amount)
-        if kind == "voucher":
+        if kind == "submit_voucher":
             return SubmitVoucher(sender, channel, amount, signature)
         return CloseByProvider(sender, channel, amount, signature)
 

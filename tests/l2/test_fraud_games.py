@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from l2gpu.core.l2.transactions import CloseChannel, OpenChannel, Transfer, Withdraw
+from l2gpu.core.l2.transactions import CooperativeClose, OpenChannel, Transfer, Withdraw
 from l2gpu.core.types import Seconds, Timestamp, Wei
 from l2gpu.fraud.arena import ETH, LIES, Arena, Lie
 from l2gpu.fraud.game import CHALLENGER_WON, PROPOSER_WON
@@ -82,7 +82,7 @@ def test_a_double_spent_channel_close_is_proven(arena: Arena) -> None:
     expires = Timestamp(arena.chain.timestamp() + 3600)
     arena.send(1, OpenChannel(1, 2, Wei(10**16), expires, Seconds(600)))
     arena.post(arena.seal())
-    arena.send(1, CloseChannel(1, 0, Wei(10**15)))
+    arena.send(1, CooperativeClose(1, 0, Wei(10**15)))
     index, claimed = arena.post(arena.seal(), Lie("duplicate", 1, 0))
     log = arena.fight(index, claimed, silent=False)
     assert any("proved StepFault" in line for line in log), log

@@ -14,10 +14,10 @@ from l2gpu.core.l2.amounts import round_up
 from l2gpu.core.l2.stf import L2Error, state_transition
 from l2gpu.core.l2.transactions import (
     BlockContext,
-    CloseChannel,
+    CloseByRenter,
+    CooperativeClose,
     OpenChannel,
     SettleChannel,
-    StartClose,
     Transfer,
     Withdraw,
 )
@@ -71,13 +71,13 @@ class Ledger(RuleBasedStateMachine):
         if self.state.channels:
             index = data.draw(st.integers(0, len(self.state.channels) - 1))
             sender = self.state.channels[index].provider
-            self._apply(CloseChannel(sender, index, Wei(amount)))
+            self._apply(CooperativeClose(sender, index, Wei(amount)))
 
     @rule(data=st.data(), amount=AMOUNTS)
     def renter_starts_closing(self, data: st.DataObject, amount: int) -> None:
         if self.state.channels:
             index = data.draw(st.integers(0, len(self.state.channels) - 1))
-            self._apply(StartClose(self.state.channels[index].renter, index, Wei(amount)))
+            self._apply(CloseByRenter(self.state.channels[index].renter, index, Wei(amount)))
 
     @rule(data=st.data(), who=WHO)
     def anyone_settles(self, data: st.DataObject, who: int) -> None:

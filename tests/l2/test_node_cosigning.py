@@ -247,7 +247,7 @@ def test_refusing_someone_elses_transaction_keeps_ones_own(world: Deployed, tmp_
     amount) while its own new channel is in the same commitment (channel operations
     share commitments) loses only the close: it is asked again for its own
     transaction alone, which goes in."""
-    from l2gpu.core.l2.transactions import CloseChannel, OpenChannel
+    from l2gpu.core.l2.transactions import CooperativeClose, OpenChannel
     from l2gpu.core.types import Seconds, Timestamp
 
     desk = CoSignDesk(timeout=30)
@@ -262,7 +262,7 @@ def test_refusing_someone_elses_transaction_keeps_ones_own(world: Deployed, tmp_
     assert node.state.channel_at(0) is not None
 
     own = OpenChannel(1, 3, Wei(10**16), expires, Seconds(3600))  # its next lease's
-    close = CloseChannel(2, 0, Wei(10**16))  # the whole deposit: the renter refuses
+    close = CooperativeClose(2, 0, Wei(10**16))  # the whole deposit: the renter refuses
     api.post("/l2/transactions", json=wire(world.envelope(node, 1, own, 1)))
     api.post("/l2/transactions", json=wire(world.envelope(node, 2, close, 0)))
     sealing = threading.Thread(target=node.seal_and_post)

@@ -14,10 +14,10 @@ from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.stf import L2Error, state_transition
 from l2gpu.core.l2.transactions import (
     BlockContext,
-    CloseChannel,
+    CloseByRenter,
+    CooperativeClose,
     OpenChannel,
     SettleChannel,
-    StartClose,
     SubmitVoucher,
     Transfer,
     Withdraw,
@@ -123,7 +123,7 @@ def test_a_lease_channel_inside_the_rollup_opens_and_closes_cooperatively() -> N
     channel = world.state.channels[0]
     assert channel.channel.status == ChannelStatus.OPEN
     assert world.balance_of(renter) == 10**18 - 10**17
-    close = CloseChannel(provider, 0, Wei(36 * 10**15))
+    close = CooperativeClose(provider, 0, Wei(36 * 10**15))
     world.send(close)
     world.expect(renter, close)  # the renter co-signs the close too
     report = world.sequencer.seal()
@@ -137,7 +137,7 @@ def test_a_close_without_the_renters_cosignature_does_not_happen() -> None:
     world = World()
     world.send(OpenChannel(1, 2, Wei(10**17), Timestamp(T0 + 3600), Seconds(600)))
     world.sequencer.seal()
-    world.send(CloseChannel(2, 0, Wei(10**17)))  # the provider alone wants everything
+    world.send(CooperativeClose(2, 0, Wei(10**17)))  # the provider alone wants everything
     report = world.sequencer.seal()
     assert report.commitments == []
     assert world.state.channels[0].channel.status == ChannelStatus.OPEN
@@ -150,7 +150,7 @@ def test_stale_close_answered_by_a_voucher_then_settled() -> None:
     world.sequencer.seal()
     cid = world.state.channels[0].channel.params.id
     voucher = sign_voucher(world.keys[renter], channel_domain(CHAIN, ROLLUP), cid, Wei(6 * 10**16))
-    world.send(StartClose(renter, 0, Wei(10**15)))
+    world.send(CloseByRenter(renter, 0, Wei(10**15)))
     world.sequencer.seal()
     world.now += 10
     world.send(SubmitVoucher(watcher, 0, voucher.amount, voucher.signature))
@@ -216,14 +216,14 @@ def test_a_rejected_transaction_leaves_the_state_unchanged() -> None:
 
 def test_the_sequencer_puts_at_most_16_cooperative_closes_in_a_commitment() -> None:
     from l2gpu.core.l2.codec import MAX_CLOSES
-    from l2gpu.core.l2.transactions import CloseChannel, OpenChannel
+    from l2gpu.core.l2.transactions import CooperativeClose, OpenChannel
 
     world = World(n=3)
     for _ in range(MAX_CLOSES + 1):
         world.send(OpenChannel(1, 2, Wei(10**15), Timestamp(world.now + 3600), Seconds(600)))
     world.sequencer.seal()
     for channel in range(MAX_CLOSES + 1):
-        close = CloseChannel(1, channel, Wei(10**14))
+        close = CooperativeClose(1, channel, Wei(10**14))
         world.expect(2, close)
         world.send(close)
     report = world.sequencer.seal()

@@ -17,10 +17,10 @@ from l2gpu.core.l2.proofs.step import NO_ACCOUNT
 from l2gpu.core.l2.segments import segments_of_data, segments_root
 from l2gpu.core.l2.transactions import (
     CloseByProvider,
-    CloseChannel,
+    CloseByRenter,
+    CooperativeClose,
     OpenChannel,
     SettleChannel,
-    StartClose,
     SubmitVoucher,
     TopUpChannel,
 )
@@ -126,8 +126,8 @@ def test_every_channel_op_has_its_size_on_l1(l1: L1) -> None:
     txs = (
         OpenChannel(1, 2, Wei(10**15), Timestamp(l1.now + 3600), Seconds(600)),
         TopUpChannel(1, 0, Wei(10**15), Timestamp(l1.now + 7200)),
-        CloseChannel(2, 0, Wei(10**14)),
-        StartClose(1, 0, Wei(10**14)),
+        CooperativeClose(2, 0, Wei(10**14)),
+        CloseByRenter(1, 0, Wei(10**14)),
         SubmitVoucher(2, 0, Wei(123_456_789), sig),
         CloseByProvider(2, 0, Wei(123_456_789), sig),
         SettleChannel(1, 0),
@@ -251,7 +251,7 @@ def test_more_than_16_cooperative_closes_in_a_commitment_are_refused(l1: L1) -> 
         l1.call(too_many)
     with pytest.raises(CodecError, match="more than 16 cooperative closes"):
         decode_batch(too_many)
-    closes = tuple(CloseChannel(i, i, Wei(10**15)) for i in range(MAX_CLOSES + 1))
+    closes = tuple(CooperativeClose(i, i, Wei(10**15)) for i in range(MAX_CLOSES + 1))
     with pytest.raises(CodecError, match="more than 16 cooperative closes"):
         Commitment(3, Timestamp(1), closes).encode()
     assert l1.call(batch(commitment(t, kind=3, count=MAX_CLOSES, body=close * MAX_CLOSES))) == 1

@@ -15,7 +15,7 @@ from l2gpu.core.l2.codec import Commitment
 from l2gpu.core.l2.commitment import apply_commitment, message_for
 from l2gpu.core.l2.proofs.signature import SignatureWitness, signature_valid
 from l2gpu.core.l2.state import L2State
-from l2gpu.core.l2.transactions import BlockContext, CloseChannel, OpenChannel, Transfer
+from l2gpu.core.l2.transactions import BlockContext, CooperativeClose, OpenChannel, Transfer
 from l2gpu.core.types import Seconds, Timestamp, Wei
 from l2gpu.fraud import abi
 from l2gpu.fraud.replay import signature_witness
@@ -101,8 +101,8 @@ def test_a_cooperative_close_needs_both_parties(verifier: DeployedContract) -> N
     world.send(OpenChannel(1, 2, Wei(10**16), Timestamp(world.now + 3600), Seconds(600)))
     opened = sealed(world)
     apply_commitment(twin.state, opened, 0)
-    world.send(CloseChannel(1, 0, Wei(10**15)))
-    world.expect(2, CloseChannel(1, 0, Wei(10**15)))
+    world.send(CooperativeClose(1, 0, Wei(10**15)))
+    world.expect(2, CooperativeClose(1, 0, Wei(10**15)))
     close = sealed(world)
     assert judge(verifier, twin.state, close) == (True, True)
     message = message_for(CHAIN, ROLLUP, twin.state.root(), close)
@@ -118,7 +118,7 @@ def test_more_than_32_signers_is_a_fault_proven_without_keys(verifier: DeployedC
         world.send(OpenChannel(renter, renter + 16, Wei(10**16),
                                Timestamp(world.now + 3600), Seconds(600)))  # fmt: skip
     apply_commitment(twin.state, sealed(world), 0)
-    closes = tuple(CloseChannel(renter, renter - 1, Wei(10**15)) for renter in range(1, 17))
+    closes = tuple(CooperativeClose(renter, renter - 1, Wei(10**15)) for renter in range(1, 17))
     extra = OpenChannel(33, 1, Wei(10**15), Timestamp(world.now + 3600), Seconds(600))
     commitment = Commitment(3, Timestamp(world.now), (*closes, extra))
     message = message_for(CHAIN, ROLLUP, twin.state.root(), commitment)

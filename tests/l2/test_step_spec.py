@@ -25,8 +25,8 @@ def test_every_step_agrees_with_the_spec() -> None:
             assert verdict.post_root == step.post_root, step
             outcomes[type(step.tx).__name__ + (":ok" if step.fault is None else ":bad")] += 1
     # Every transaction type was seen both applied and rejected (the generator is not idle).
-    for name in ("Transfer", "Withdraw", "OpenChannel", "TopUpChannel", "CloseChannel",
-                 "StartClose", "SubmitVoucher", "CloseByProvider", "SettleChannel"):  # fmt: skip
+    for name in ("Transfer", "Withdraw", "OpenChannel", "TopUpChannel", "CooperativeClose",
+                 "CloseByRenter", "SubmitVoucher", "CloseByProvider", "SettleChannel"):  # fmt: skip
         assert outcomes[name + ":ok"] > 0, (name, outcomes)
         assert outcomes[name + ":bad"] > 0, (name, outcomes)
     assert outcomes["Deposit:ok"] > 0

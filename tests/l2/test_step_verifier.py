@@ -64,8 +64,8 @@ def test_the_contract_agrees_with_the_spec_on_random_steps(verifier: DeployedCon
             assert root == (step.post_root or bytes(32)), (seed, step.tx)
             seen[type(step.tx).__name__ + (":ok" if step.fault is None else ":bad")] += 1
     # The fuzzing saw each transaction type both applied and rejected.
-    for name in ("Transfer", "Withdraw", "OpenChannel", "TopUpChannel", "CloseChannel",
-                 "StartClose", "SubmitVoucher", "CloseByProvider", "SettleChannel"):  # fmt: skip
+    for name in ("Transfer", "Withdraw", "OpenChannel", "TopUpChannel", "CooperativeClose",
+                 "CloseByRenter", "SubmitVoucher", "CloseByProvider", "SettleChannel"):  # fmt: skip
         assert seen[name + ":ok"] > 0, seen
         assert seen[name + ":bad"] > 0, seen
     assert seen["Deposit:ok"] > 0

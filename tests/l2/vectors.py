@@ -37,10 +37,10 @@ def build_tx(raw: dict[str, Any], state: L2State) -> t.L2Tx:
     if kind == "OpenChannel":
         return t.OpenChannel(raw["sender"], raw["provider"], Wei(raw["amount"]),
                              Timestamp(T0 + raw["expires_in"]), Seconds(raw["period"]))  # fmt: skip
-    if kind == "CloseChannel":
-        return t.CloseChannel(raw["sender"], raw["channel"], Wei(raw["amount"]))
-    if kind == "StartClose":
-        return t.StartClose(raw["sender"], raw["channel"], Wei(raw["amount"]))
+    if kind == "CooperativeClose":
+        return t.CooperativeClose(raw["sender"], raw["channel"], Wei(raw["amount"]))
+    if kind == "CloseByRenter":
+        return t.CloseByRenter(raw["sender"], raw["channel"], Wei(raw["amount"]))
     if kind in ("SubmitVoucher", "CloseByProvider"):
         cls = t.SubmitVoucher if kind == "SubmitVoucher" else t.CloseByProvider
         if raw["channel"] >= len(state.channels):  # no such channel: nothing to sign for

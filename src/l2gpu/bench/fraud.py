@@ -26,10 +26,10 @@ from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import (
     BlockContext,
     CloseByProvider,
-    CloseChannel,
+    CloseByRenter,
+    CooperativeClose,
     OpenChannel,
     SettleChannel,
-    StartClose,
     SubmitVoucher,
     TopUpChannel,
     Transfer,
@@ -87,8 +87,8 @@ def _channel_games(arena: Arena, open_tx: OpenChannel) -> dict[str, dict[str, An
     opened: list[list[tuple[int, UserTx]]] = [[(1, open_tx)]]
     cases: dict[str, UserTx] = {
         "TopUpChannel": TopUpChannel(1, 0, Wei(10**15), Timestamp(open_tx.expires_at + 60)),
-        "StartClose": StartClose(1, 0, Wei(10**14)),
-        "CloseChannel": CloseChannel(1, 0, Wei(10**15)),
+        "CloseByRenter": CloseByRenter(1, 0, Wei(10**14)),
+        "CooperativeClose": CooperativeClose(1, 0, Wei(10**15)),
     }
     results = {name: _on_channel(arena, opened, tx) for name, tx in cases.items()}
     # Vouchers: the provider proves the renter's signed voucher (an ecrecover on L1).
@@ -166,7 +166,7 @@ def measure_games() -> dict[str, dict[str, Any]]:
         for i in range(1, half + 1)
     ]
     closes: list[tuple[int, UserTx]] = [
-        (i, CloseChannel(i, i - 1, Wei(10**15))) for i in range(1, half + 1)
+        (i, CooperativeClose(i, i - 1, Wei(10**15))) for i in range(1, half + 1)
     ]
     games["signature_of_closes"] = _game(arena, [opens, closes], Lie("signature", 1, 0))
     return games

@@ -4,7 +4,7 @@ The workload: ``leases`` leases at once, each between its own renter and provide
 (fresh L1 accounts, each with a deposit in the rollup), through a rollup node served
 on loopback at ``l2gpu up``'s batch interval. Each lease opens its channel (the
 renter's OpenChannel), is paid off chain by vouchers, and ends as market leases end:
-the provider closes with the renter's co-signature (CloseChannel), or alone with the
+the provider closes with the renter's co-signature (CooperativeClose), or alone with the
 best voucher (CloseByProvider) when ``cooperative`` is off.
 
 What the lease cost on L1 is read back from the chain, not from our own encoders:

@@ -22,7 +22,7 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.l2.codec import MAX_COMMITMENT_TXS, Batch
 from l2gpu.core.l2.envelope import Envelope, seal
 from l2gpu.core.l2.state import L2State
-from l2gpu.core.l2.transactions import CloseChannel, Deposit, OpenChannel, Transfer, UserTx
+from l2gpu.core.l2.transactions import CooperativeClose, Deposit, OpenChannel, Transfer, UserTx
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.cosigners import LocalCoSigner
@@ -110,7 +110,7 @@ def lease_bytes(leases: int = 64) -> float:
     opened = world.sequencer.seal().batch
     for i in range(leases):
         renter, provider = 2 * i, 2 * i + 1
-        close = CloseChannel(provider, i, Wei(36 * 10**16))
+        close = CooperativeClose(provider, i, Wei(36 * 10**16))
         world.sequencer.submit(world.envelope(close, renter, provider))
     closed = world.sequencer.seal().batch
     assert opened is not None

@@ -26,7 +26,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.codec import encode_tx, kind_of
 from l2gpu.core.l2.envelope import seal
 from l2gpu.core.l2.state import L2State
-from l2gpu.core.l2.transactions import CloseChannel, OpenChannel, Transfer, UserTx, Withdraw
+from l2gpu.core.l2.transactions import CooperativeClose, OpenChannel, Transfer, UserTx, Withdraw
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei, format_wei
 from l2gpu.db import open_database
 from l2gpu.fraud.game import DisputeClient
@@ -119,7 +119,7 @@ def run_hybrid(settings: Settings, out: Console) -> str:
     out.print(f"  stream    {LEASE_SECONDS} s of GPU time, {vouchers} vouchers, none on L1 or L2; "
               f"owed {format_wei(owed)}")  # fmt: skip
 
-    close_tx = CloseChannel(index["provider"], channel.index, owed)
+    close_tx = CooperativeClose(index["provider"], channel.index, owed)
     send("provider", close_tx, "renter")
     post()
     close_bytes = len(encode_tx(kind_of(close_tx), close_tx))

@@ -16,7 +16,7 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import FEE, round_down
 from l2gpu.core.l2.state import L2State
-from l2gpu.core.l2.transactions import SettleChannel, StartClose, Transfer, Withdraw
+from l2gpu.core.l2.transactions import CloseByRenter, SettleChannel, Transfer, Withdraw
 from l2gpu.core.types import Address, ChainId, Wei, format_wei, parse_duration, parse_wei
 from l2gpu.db import open_database
 from l2gpu.l1 import open_chain
@@ -264,7 +264,7 @@ def close_channel(
         raise L2gpuError(f"channel {channel_id} is {found['status']}, not open",
                          "'l2gpu l2 settle-channel' pays it out after its deadline")  # fmt: skip
     index, conceded = int(found["index"]), _representable(amount)
-    user.send(lambda me: StartClose(me, index, conceded))
+    user.send(lambda me: CloseByRenter(me, index, conceded))
     _print(user.channel(channel_id))
 
 

@@ -7,7 +7,7 @@ must carry out, in order. It is a ``NamedTuple`` so that a caller can write
 
 The L2 state transition is the exception that execution-specs also makes: its state
 (every account and channel of the rollup) is large, so it changes that state in
-place and returns only what the transaction did.
+place and returns only what the transaction did (``l2.stf.TxEffects``).
 """
 
 from __future__ import annotations

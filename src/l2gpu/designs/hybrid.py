@@ -1,7 +1,7 @@
 """``hybrid``: a payment channel per lease inside the rollup (the default).
 
 Opening and closing are two small L2 transactions (OpenChannel, and a co-signed
-CloseChannel); each second is paid with a voucher off chain. The L1 cost is the
+CooperativeClose); each second is paid with a voucher off chain. The L1 cost is the
 lease's share of the batches that carry those two transactions.
 """
 
@@ -67,7 +67,7 @@ class HybridDesign(InsideTheRollup):
         return Step(messages=1)
 
     def close(self, lease: RollupLease, paid: Wei) -> Step:
-        """The provider's CloseChannel, co-signed by the renter for at most ``paid``
+        """The provider's CooperativeClose, co-signed by the renter for at most ``paid``
         (the provider's CloseByProvider with the best voucher if the renter refuses)."""
         if lease.best is None:
             self.pay(lease, Wei(0))

@@ -25,7 +25,7 @@ from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.stf import state_transition
 from l2gpu.core.l2.transactions import (
     BlockContext,
-    CloseChannel,
+    CooperativeClose,
     L1Operation,
     OpenChannel,
     Transfer,
@@ -108,7 +108,7 @@ class Arena:
         """L2 account ``who`` sends ``tx`` (and agrees to co-sign it; for a cooperative
         close the channel's other party agrees too)."""
         self.cosigners[who].expect(tx)
-        channel = self.state.channel_at(tx.channel) if isinstance(tx, CloseChannel) else None
+        channel = self.state.channel_at(tx.channel) if isinstance(tx, CooperativeClose) else None
         if channel is not None:
             other = channel.provider if channel.renter == who else channel.renter
             self.cosigners[other].expect(tx)
@@ -134,7 +134,7 @@ class Arena:
                 self.send(who, OpenChannel(who, provider, Wei(10**16), expires, Seconds(600)))
             else:
                 channel = live[0]
-                self.send(who, CloseChannel(who, channel.index, Wei(10**15)))
+                self.send(who, CooperativeClose(who, channel.index, Wei(10**15)))
 
     def seal(self) -> Batch:
         """Seal the mempool (and new L1 operations) into a batch."""

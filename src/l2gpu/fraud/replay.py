@@ -22,7 +22,7 @@ from l2gpu.core.l2.proofs.step import NO_ACCOUNT, StepWitness
 from l2gpu.core.l2.proofs.witness import l1_account_index, step_witness
 from l2gpu.core.l2.state import L2State, RootParts
 from l2gpu.core.l2.stf import L2Error, signers, state_transition
-from l2gpu.core.l2.transactions import BlockContext, CloseChannel, L2Tx
+from l2gpu.core.l2.transactions import BlockContext, CooperativeClose, L2Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +140,7 @@ def signature_witness(
         pre_parts = state.parts()
         for position, tx in enumerate(commitment.txs):
             signer_ids.extend(i for i in signers(state, tx) if i not in signer_ids)
-            if isinstance(tx, CloseChannel):
+            if isinstance(tx, CooperativeClose):
                 path = tuple(state.channel_tree.proof(tx.channel))
                 channel = state.channel_at(tx.channel)
                 closes.append(CloseParties(position, state.parts(), channel, path))

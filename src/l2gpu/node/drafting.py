@@ -16,7 +16,7 @@ from l2gpu.core.l2.commitment import MAX_SIGNERS, signing_message
 from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.stf import L2Error, signers, state_transition
-from l2gpu.core.l2.transactions import BlockContext, CloseChannel, UserTx
+from l2gpu.core.l2.transactions import BlockContext, CooperativeClose, UserTx
 from l2gpu.node.cosigning import Ask
 
 BENCHED = "a required signer is not answering co-signature requests"
@@ -84,7 +84,7 @@ def draft_one(
     for position, item in enumerate(chosen):
         tx = item.envelope.tx
         tx_signers = signers(state, tx)
-        too_many_closes = isinstance(tx, CloseChannel) and closes >= MAX_CLOSES
+        too_many_closes = isinstance(tx, CooperativeClose) and closes >= MAX_CLOSES
         if too_many_closes or len(set(signer_set).union(tx_signers)) > MAX_SIGNERS:
             # The rest waits for the next commitment (commitment.MAX_SIGNERS,
             # codec.MAX_CLOSES).
@@ -98,7 +98,7 @@ def draft_one(
         except L2Error as exc:
             dropped.append((item, exc.reason))
             continue
-        closes += isinstance(tx, CloseChannel)
+        closes += isinstance(tx, CooperativeClose)
         items.append(item)
         signers_of.append(tx_signers)
         signer_set.extend(i for i in tx_signers if i not in signer_set)

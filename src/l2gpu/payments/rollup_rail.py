@@ -26,7 +26,7 @@ from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import round_up
 from l2gpu.core.l2.codec import encode_tx, kind_of
-from l2gpu.core.l2.transactions import CloseByProvider, CloseChannel, OpenChannel, StartClose
+from l2gpu.core.l2.transactions import CloseByProvider, CloseByRenter, CooperativeClose, OpenChannel
 from l2gpu.core.market.settlement import describe_channel, params_of, terms_problem
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Timestamp, Wei
 from l2gpu.payments.rails import (
@@ -172,7 +172,7 @@ class RollupChannelRail:
         return _short(int(found["deposit"]), int(found["expires_at"]), max_cost, ends_by)
 
     def close(self, channel: dict[str, Any], best: Voucher) -> ClosedChannel:
-        """Close cooperatively (CloseChannel, co-signed by the renter: 10 bytes in a
+        """Close cooperatively (CooperativeClose, co-signed by the renter: 10 bytes in a
         batch); if the renter refuses or is gone, close alone with the best voucher
         (CloseByProvider, 88 bytes). The payout is on the L2 balances."""
         from l2gpu.node.client import TransactionDropped
@@ -187,7 +187,7 @@ class RollupChannelRail:
         index = int(found["index"])
         how, sent = "cooperative", None
         # Cooperative only from an open channel and for no less than a voucher proven
-        # already (a renter's StartClose leaves the close to the provider's voucher).
+        # already (a renter's CloseByRenter leaves the close to the provider's voucher).
         if (
             self.cooperative
             and found["status"] == "open"
@@ -195,7 +195,7 @@ class RollupChannelRail:
         ):
             with contextlib.suppress(TransactionDropped):  # refused or silent: close alone
                 sent = self.client.send_tx(
-                    lambda me: CloseChannel(me, index, best.amount), wait=self.wait
+                    lambda me: CooperativeClose(me, index, best.amount), wait=self.wait
                 )
         if sent is None:
             how = "provider"
@@ -227,7 +227,7 @@ class RollupChannelRail:
         index = int(self.client.channel(cid)["index"])
 
         def agreed(tx: Any) -> bool:
-            return isinstance(tx, CloseChannel) and tx.channel == index and tx.amount <= paid
+            return isinstance(tx, CooperativeClose) and tx.channel == index and tx.amount <= paid
 
         def closed() -> bool:
             return self._status_of(cid) not in ("open", "pending")
@@ -239,14 +239,14 @@ class RollupChannelRail:
         return self._status_of(cid)
 
     def abandon(self, channel: dict[str, Any]) -> str:
-        """StartClose conceding 0; SettleChannel after the challenge period. A pending
+        """CloseByRenter conceding 0; SettleChannel after the challenge period. A pending
         channel is first seen included (or dropped: then nothing was locked)."""
         params = params_of(channel)
         cid = str(params.id)
         if self.confirmed(params.id) == "missing":
             return f"channel {cid} was never opened in the rollup: nothing was locked"
         index = int(self.client.channel(cid)["index"])
-        self.client.send_tx(lambda me: StartClose(me, index, Wei(0)), wait=self.wait)
+        self.client.send_tx(lambda me: CloseByRenter(me, index, Wei(0)), wait=self.wait)
         deadline = int(self.client.channel(cid)["close_deadline"])
         return (
             f"the close of channel {cid} has started; from {deadline} (unix time) "

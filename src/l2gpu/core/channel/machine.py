@@ -1,7 +1,8 @@
 """The channel manager's state transition: the specification of ChannelManager.vy.
 
 ``state_transition(state, input)`` validates the input, one check per line, and
-returns the new state and the events. A rejected input raises
+returns a :class:`~l2gpu.core.transition.TransitionResult`: the new state and the
+events. A rejected input raises
 :class:`~l2gpu.core.channel.state.ChannelError` whose ``reason`` is the exact
 revert string of the contract, checked in the same order, so that shared vectors
 can compare the two. The state passed in is never changed.
@@ -51,12 +52,13 @@ from l2gpu.core.channel.state import (
     ManagerState,
 )
 from l2gpu.core.channel.vouchers import Voucher, channel_domain, cooperative_close_signer
+from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import ZERO_ADDRESS, Timestamp, Wei
 
-Transition = tuple[ManagerState, list[ChannelEvent]]
 
-
-def state_transition(state: ManagerState, event_input: ChannelInput) -> Transition:
+def state_transition(
+    state: ManagerState, event_input: ChannelInput
+) -> TransitionResult[ManagerState, ChannelEvent]:
     """Apply one input to the manager state; return the new state and its events."""
     match event_input:
         case Open():
@@ -78,7 +80,7 @@ def state_transition(state: ManagerState, event_input: ChannelInput) -> Transiti
     raise ChannelError(f"channel: unknown input {type(event_input).__name__}")
 
 
-def handle_open(state: ManagerState, inp: Open) -> Transition:
+def handle_open(state: ManagerState, inp: Open) -> TransitionResult[ManagerState, ChannelEvent]:
     """The renter opens a channel with a deposit."""
     params = inp.params
     require(inp.sender == params.renter, "channel: only the renter may open")
@@ -95,12 +97,12 @@ def handle_open(state: ManagerState, inp: Open) -> Transition:
     require(state.get(params.id) is None, "channel: id already used")
     check_value(params, inp.amount, inp.value)
     channel = Channel(params=params, deposit=inp.amount, expires_at=inp.expires_at)
-    return state.with_channel(channel), [
-        ChannelOpened(params.id, params, inp.amount, inp.expires_at)
-    ]
+    return TransitionResult(
+        state.with_channel(channel), [ChannelOpened(params.id, params, inp.amount, inp.expires_at)]
+    )
 
 
-def handle_top_up(state: ManagerState, inp: TopUp) -> Transition:
+def handle_top_up(state: ManagerState, inp: TopUp) -> TransitionResult[ManagerState, ChannelEvent]:
     """The renter adds funds and may extend expiry, while the channel is open and unexpired."""
     channel = require_open(state, inp.params)
     require(inp.sender == inp.params.renter, "channel: only the renter may top up")
@@ -113,12 +115,15 @@ def handle_top_up(state: ManagerState, inp: TopUp) -> Transition:
     check_value(inp.params, inp.amount, inp.value)
     deposit = Wei(channel.deposit + inp.amount)
     updated = replace(channel, deposit=deposit, expires_at=inp.expires_at)
-    return state.with_channel(updated), [
-        ChannelToppedUp(inp.params.id, inp.amount, deposit, inp.expires_at)
-    ]
+    return TransitionResult(
+        state.with_channel(updated),
+        [ChannelToppedUp(inp.params.id, inp.amount, deposit, inp.expires_at)],
+    )
 
 
-def handle_submit_voucher(state: ManagerState, inp: SubmitVoucher) -> Transition:
+def handle_submit_voucher(
+    state: ManagerState, inp: SubmitVoucher
+) -> TransitionResult[ManagerState, ChannelEvent]:
     """Anyone proves a higher voucher before the deadline."""
     channel = require_live(state, inp.params)
     require(inp.now < channel.deadline(), "channel: deadline passed")
@@ -126,10 +131,14 @@ def handle_submit_voucher(state: ManagerState, inp: SubmitVoucher) -> Transition
     require(inp.amount > channel.best_amount, "channel: voucher not above the best")
     require_voucher(state, inp.params, inp.amount, inp.signature)
     updated = replace(channel, best_amount=inp.amount)
-    return state.with_channel(updated), [VoucherAccepted(inp.params.id, inp.amount, inp.sender)]
+    return TransitionResult(
+        state.with_channel(updated), [VoucherAccepted(inp.params.id, inp.amount, inp.sender)]
+    )
 
 
-def handle_close_by_renter(state: ManagerState, inp: CloseByRenter) -> Transition:
+def handle_close_by_renter(
+    state: ManagerState, inp: CloseByRenter
+) -> TransitionResult[ManagerState, ChannelEvent]:
     """The renter starts a close conceding ``amount``; the challenge period starts now."""
     channel = require_open(state, inp.params)
     require(inp.sender == inp.params.renter, "channel: only the renter may start a close")
@@ -139,10 +148,14 @@ def handle_close_by_renter(state: ManagerState, inp: CloseByRenter) -> Transitio
     updated = replace(
         channel, best_amount=best, close_deadline=deadline, status=ChannelStatus.CLOSING
     )
-    return state.with_channel(updated), [ChannelClosing(inp.params.id, best, deadline)]
+    return TransitionResult(
+        state.with_channel(updated), [ChannelClosing(inp.params.id, best, deadline)]
+    )
 
 
-def handle_close_by_provider(state: ManagerState, inp: CloseByProvider) -> Transition:
+def handle_close_by_provider(
+    state: ManagerState, inp: CloseByProvider
+) -> TransitionResult[ManagerState, ChannelEvent]:
     """The provider closes with its best voucher before the deadline; pays out at once."""
     channel = require_live(state, inp.params)
     require(inp.sender == inp.params.provider, "channel: only the provider may close at once")
@@ -156,7 +169,9 @@ def handle_close_by_provider(state: ManagerState, inp: CloseByProvider) -> Trans
     return pay_out(state, channel, channel.provider_payout(), events)
 
 
-def handle_cooperative_close(state: ManagerState, inp: CooperativeClose) -> Transition:
+def handle_cooperative_close(
+    state: ManagerState, inp: CooperativeClose
+) -> TransitionResult[ManagerState, ChannelEvent]:
     """Both parties signed the amount; anyone may submit it; pays out at once."""
     channel = require_live(state, inp.params)
     require(inp.amount <= channel.deposit, "channel: amount above deposit")
@@ -177,14 +192,14 @@ def handle_cooperative_close(state: ManagerState, inp: CooperativeClose) -> Tran
 
 def handle_approved_cooperative_close(
     state: ManagerState, inp: ApprovedCooperativeClose
-) -> Transition:
+) -> TransitionResult[ManagerState, ChannelEvent]:
     """A cooperative close approved outside the machine (the rollup's co-signature)."""
     channel = require_live(state, inp.params)
     require(inp.amount <= channel.deposit, "channel: amount above deposit")
     return pay_out(state, channel, inp.amount, [])
 
 
-def handle_settle(state: ManagerState, inp: Settle) -> Transition:
+def handle_settle(state: ManagerState, inp: Settle) -> TransitionResult[ManagerState, ChannelEvent]:
     """Anyone settles a channel whose deadline has passed."""
     channel = require_live(state, inp.params)
     require(inp.now >= channel.deadline(), "channel: challenge period not over")
@@ -233,7 +248,7 @@ def check_value(params: ChannelParams, amount: Wei, value: Wei) -> None:
 
 def pay_out(
     state: ManagerState, channel: Channel, to_provider: Wei, events: list[ChannelEvent]
-) -> Transition:
+) -> TransitionResult[ManagerState, ChannelEvent]:
     """Settle ``channel``: ``to_provider`` to the provider, the rest of the deposit back."""
     params = channel.params
     to_renter = Wei(channel.deposit - to_provider)
@@ -250,4 +265,4 @@ def pay_out(
         events.append(Payout(params.provider, params.token, to_provider))
     if to_renter:
         events.append(Payout(params.renter, params.token, to_renter))
-    return state.with_channel(settled), events
+    return TransitionResult(state.with_channel(settled), events)

@@ -21,6 +21,9 @@ MAX_DEPOSIT: Final = 2**128 - 1
 """Deposits and voucher amounts are stored in 128 bits on L1."""
 MAX_TIMESTAMP: Final = 2**64 - 1
 MIN_CHALLENGE_PERIOD: Final = Seconds(1)
+"""The shortest challenge period a channel may have (ChannelManager.vy's floor, and the
+rollup's). The market asks more of a lease's channel:
+``l2gpu.core.market.settlement.MARKET_MIN_CHALLENGE_PERIOD``."""
 MAX_CHALLENGE_PERIOD: Final = Seconds(365 * 24 * 3600)
 
 

@@ -19,6 +19,7 @@ from enum import Enum
 
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.eip712 import Eip712Domain
+from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Address, Hash32, Seconds, Timestamp, Wei
 
 
@@ -117,7 +118,9 @@ PayeeInput = VoucherReceived | ServiceDelivered
 PayeeEvent = VoucherTaken | VoucherRefused | ServiceChange
 
 
-def payee_transition(state: PayeeState, inp: PayeeInput) -> tuple[PayeeState, list[PayeeEvent]]:
+def payee_transition(
+    state: PayeeState, inp: PayeeInput
+) -> TransitionResult[PayeeState, PayeeEvent]:
     """Apply one input to the payee; return the new state and events."""
     events: list[PayeeEvent] = []
     if isinstance(inp, VoucherReceived):
@@ -130,31 +133,43 @@ def payee_transition(state: PayeeState, inp: PayeeInput) -> tuple[PayeeState, li
     return _review_service(state, inp.now, events)
 
 
-def _take_voucher(state: PayeeState, voucher: Voucher) -> tuple[PayeeState, list[PayeeEvent]]:
+def _take_voucher(state: PayeeState, voucher: Voucher) -> TransitionResult[PayeeState, PayeeEvent]:
     if voucher.channel_id != state.channel_id:
-        return state, [VoucherRefused(voucher.amount, "voucher is for another channel")]
+        return TransitionResult(
+            state, [VoucherRefused(voucher.amount, "voucher is for another channel")]
+        )
     if voucher.amount <= state.best_amount:
-        return state, [VoucherRefused(voucher.amount, "voucher is not above the best one")]
+        return TransitionResult(
+            state, [VoucherRefused(voucher.amount, "voucher is not above the best one")]
+        )
     if voucher.signer(state.domain) != state.renter:
-        return state, [VoucherRefused(voucher.amount, "voucher is not signed by the renter")]
-    return replace(state, best=voucher), [VoucherTaken(voucher)]
+        return TransitionResult(
+            state, [VoucherRefused(voucher.amount, "voucher is not signed by the renter")]
+        )
+    return TransitionResult(replace(state, best=voucher), [VoucherTaken(voucher)])
 
 
 def _review_service(
     state: PayeeState, now: Timestamp, events: list[PayeeEvent]
-) -> tuple[PayeeState, list[PayeeEvent]]:
+) -> TransitionResult[PayeeState, PayeeEvent]:
     if state.service == ServiceState.STOPPED:
-        return state, events
+        return TransitionResult(state, events)
     lag_seconds = state.lag_seconds
     if lag_seconds <= state.grace_seconds:
         if state.service == ServiceState.PAUSED:
             events.append(ServiceChange(ServiceState.RUNNING, lag_seconds))
-        return replace(state, service=ServiceState.RUNNING, lagging_since=None), events
+        return TransitionResult(
+            replace(state, service=ServiceState.RUNNING, lagging_since=None), events
+        )
     since = state.lagging_since if state.lagging_since is not None else now
     if state.service == ServiceState.RUNNING:
         events.append(ServiceChange(ServiceState.PAUSED, lag_seconds))
-        return replace(state, service=ServiceState.PAUSED, lagging_since=since), events
+        return TransitionResult(
+            replace(state, service=ServiceState.PAUSED, lagging_since=since), events
+        )
     if now - since >= state.grace_seconds:
         events.append(ServiceChange(ServiceState.STOPPED, lag_seconds))
-        return replace(state, service=ServiceState.STOPPED, lagging_since=since), events
-    return replace(state, lagging_since=since), events
+        return TransitionResult(
+            replace(state, service=ServiceState.STOPPED, lagging_since=since), events
+        )
+    return TransitionResult(replace(state, lagging_since=since), events)

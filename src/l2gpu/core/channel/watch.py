@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from l2gpu.core.channel.vouchers import Voucher
+from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Hash32, Timestamp, Wei
 
 
@@ -80,30 +81,30 @@ class Answer:
 WatchInput = VoucherHeld | ClosingSeen | BestRaised | SettledSeen | Tick
 
 
-def watch_transition(state: WatchState, inp: WatchInput) -> tuple[WatchState, list[Answer]]:
-    """Apply one input; a Tick returns the answers to send."""
+def watch_transition(state: WatchState, inp: WatchInput) -> TransitionResult[WatchState, Answer]:
+    """Apply one input; a Tick returns the answers to send as the events."""
     if isinstance(inp, VoucherHeld):
         current = state.vouchers.get(inp.voucher.channel_id)
         if current is None or inp.voucher.amount > current.amount:
             vouchers = {**state.vouchers, inp.voucher.channel_id: inp.voucher}
-            return replace(state, vouchers=vouchers), []
-        return state, []
+            return TransitionResult(replace(state, vouchers=vouchers), [])
+        return TransitionResult(state, [])
     if isinstance(inp, ClosingSeen):
         closing = {**state.closing, inp.channel_id: Closing(inp.amount, inp.deadline)}
-        return replace(state, closing=closing), []
+        return TransitionResult(replace(state, closing=closing), [])
     if isinstance(inp, BestRaised):
         known = state.closing.get(inp.channel_id)
         if known is None or inp.amount <= known.amount:
-            return state, []
+            return TransitionResult(state, [])
         closing = {**state.closing, inp.channel_id: replace(known, amount=inp.amount)}
-        return replace(state, closing=closing), []
+        return TransitionResult(replace(state, closing=closing), [])
     if isinstance(inp, SettledSeen):
         closing = {k: v for k, v in state.closing.items() if k != inp.channel_id}
-        return replace(state, closing=closing), []
+        return TransitionResult(replace(state, closing=closing), [])
     return _answers(state, inp.now)
 
 
-def _answers(state: WatchState, now: Timestamp) -> tuple[WatchState, list[Answer]]:
+def _answers(state: WatchState, now: Timestamp) -> TransitionResult[WatchState, Answer]:
     answers: list[Answer] = []
     closing = dict(state.closing)
     for cid, info in state.closing.items():
@@ -113,4 +114,4 @@ def _answers(state: WatchState, now: Timestamp) -> tuple[WatchState, list[Answer
         if voucher.amount > info.amount and voucher.amount > info.answered:
             answers.append(Answer(voucher))
             closing[cid] = replace(info, answered=voucher.amount)
-    return replace(state, closing=closing), answers
+    return TransitionResult(replace(state, closing=closing), answers)

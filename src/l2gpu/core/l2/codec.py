@@ -14,13 +14,15 @@ Bodies, per transaction (accounts and channels by 3-byte index, amounts as
     withdraw (kind 2)    from u24 | amount f24 | fee f16                     8 bytes
     channel  (kind 3)    op u8 | fields of the op (below)
 
-    open       sender u24 | provider u24 | amount f24 | expires u40 | period u24
-    top_up     sender u24 | channel u24 | amount f24 | expires u40
-    close      sender u24 | channel u24 | amount f24           (cooperative)
-    start      sender u24 | channel u24 | amount f24           (renter's close)
-    voucher    sender u24 | channel u24 | amount u128 | signature 65
-    provider   sender u24 | channel u24 | amount u128 | signature 65
-    settle     sender u24 | channel u24
+    open (1)               sender u24 | provider u24 | amount f24 | expires u40 | period u24
+    top_up (2)             sender u24 | channel u24 | amount f24 | expires u40
+    cooperative_close (3)  sender u24 | channel u24 | amount f24
+    close_by_renter (4)    sender u24 | channel u24 | amount f24
+    submit_voucher (5)     sender u24 | channel u24 | amount u128 | signature 65
+    close_by_provider (6)  sender u24 | channel u24 | amount u128 | signature 65
+    settle (7)             sender u24 | channel u24
+
+An op is named after the ChannelManager function whose rules it runs.
 
 Voucher amounts are exact (the renter signed that exact number); everything else
 must be representable, and wallets round down before signing. Decoding rejects
@@ -41,10 +43,10 @@ from l2gpu.core.errors import RuleViolation
 from l2gpu.core.l2 import amounts
 from l2gpu.core.l2.transactions import (
     CloseByProvider,
-    CloseChannel,
+    CloseByRenter,
+    CooperativeClose,
     OpenChannel,
     SettleChannel,
-    StartClose,
     SubmitVoucher,
     TopUpChannel,
     Transfer,
@@ -64,7 +66,13 @@ MAX_SEGMENTS = 1024
 MAX_L1_OPS = 64
 """Rollup.MAX_L1_OPS: a dispute's reply carries one root per operation of segment 0."""
 SIGNATURE_SIZE, ROOT_SIZE = 48, 32
-OP_OPEN, OP_TOP_UP, OP_CLOSE, OP_START, OP_VOUCHER, OP_PROVIDER, OP_SETTLE = range(1, 8)
+OP_OPEN = 1
+OP_TOP_UP = 2
+OP_COOPERATIVE_CLOSE = 3
+OP_CLOSE_BY_RENTER = 4
+OP_SUBMIT_VOUCHER = 5
+OP_CLOSE_BY_PROVIDER = 6
+OP_SETTLE = 7
 
 
 class CodecError(RuleViolation):
@@ -85,7 +93,7 @@ class Commitment:
         """Everything the co-signers sign (with the pre-state root): not sig, not root."""
         if not 1 <= len(self.txs) <= MAX_COMMITMENT_TXS:
             raise CodecError(f"codec: a commitment holds 1 to {MAX_COMMITMENT_TXS} transactions")
-        if sum(isinstance(tx, CloseChannel) for tx in self.txs) > MAX_CLOSES:
+        if sum(isinstance(tx, CooperativeClose) for tx in self.txs) > MAX_CLOSES:
             raise CodecError(f"codec: more than {MAX_CLOSES} cooperative closes in a commitment")
         return (
             bytes((self.kind, len(self.txs)))
@@ -155,14 +163,24 @@ def encode_tx(kind: int, tx: UserTx) -> bytes:
     if isinstance(tx, TopUpChannel):
         return (bytes((OP_TOP_UP,)) + head + amounts.encode(tx.amount)
                 + tx.expires_at.to_bytes(5, "big"))  # fmt: skip
-    if isinstance(tx, CloseChannel):
-        return bytes((OP_CLOSE,)) + head + amounts.encode(tx.amount)
-    if isinstance(tx, StartClose):
-        return bytes((OP_START,)) + head + amounts.encode(tx.amount)
+    if isinstance(tx, CooperativeClose):
+        return bytes((OP_COOPERATIVE_CLOSE,)) + head + amounts.encode(tx.amount)
+    if isinstance(tx, CloseByRenter):
+        return bytes((OP_CLOSE_BY_RENTER,)) + head + amounts.encode(tx.amount)
     if isinstance(tx, SubmitVoucher):
-        return bytes((OP_VOUCHER,)) + head + tx.amount.to_bytes(16, "big") + _sig65(tx.signature)
+        return (
+            bytes((OP_SUBMIT_VOUCHER,))
+            + head
+            + tx.amount.to_bytes(16, "big")
+            + _sig65(tx.signature)
+        )
     if isinstance(tx, CloseByProvider):
-        return bytes((OP_PROVIDER,)) + head + tx.amount.to_bytes(16, "big") + _sig65(tx.signature)
+        return (
+            bytes((OP_CLOSE_BY_PROVIDER,))
+            + head
+            + tx.amount.to_bytes(16, "big")
+            + _sig65(tx.signature)
+        )
     return bytes((OP_SETTLE,)) + head
 
 
@@ -218,7 +236,7 @@ def _decode_commitment(reader: _Reader) -> Commitment:
         raise CodecError(f"codec: a commitment holds at most {MAX_COMMITMENT_TXS} transactions")
     timestamp = Timestamp(reader.uint(8, "timestamp"))
     txs = tuple(_decode_tx(reader, kind) for _ in range(count))
-    if sum(isinstance(tx, CloseChannel) for tx in txs) > MAX_CLOSES:
+    if sum(isinstance(tx, CooperativeClose) for tx in txs) > MAX_CLOSES:
         raise CodecError(f"codec: more than {MAX_CLOSES} cooperative closes in a commitment")
     signature = reader.take(SIGNATURE_SIZE, "aggregate signature")
     post_root = reader.take(ROOT_SIZE, "post-state root")
@@ -240,19 +258,26 @@ def _decode_tx(reader: _Reader, kind: int) -> UserTx:
         )
         expires, period = Timestamp(reader.uint(5, "expiry")), Seconds(reader.uint(3, "period"))
         return OpenChannel(sender, provider, amount, expires, period)
-    if op not in (OP_TOP_UP, OP_CLOSE, OP_START, OP_VOUCHER, OP_PROVIDER, OP_SETTLE):
+    if op not in (
+        OP_TOP_UP,
+        OP_COOPERATIVE_CLOSE,
+        OP_CLOSE_BY_RENTER,
+        OP_SUBMIT_VOUCHER,
+        OP_CLOSE_BY_PROVIDER,
+        OP_SETTLE,
+    ):
         raise CodecError(f"codec: unknown channel op {op}")
     sender, channel = reader.uint(3, "sender"), reader.uint(3, "channel")
     if op == OP_TOP_UP:
         return TopUpChannel(sender, channel, reader.amount(), Timestamp(reader.uint(5, "expiry")))
-    if op == OP_CLOSE:
-        return CloseChannel(sender, channel, reader.amount())
-    if op == OP_START:
-        return StartClose(sender, channel, reader.amount())
-    if op in (OP_VOUCHER, OP_PROVIDER):
+    if op == OP_COOPERATIVE_CLOSE:
+        return CooperativeClose(sender, channel, reader.amount())
+    if op == OP_CLOSE_BY_RENTER:
+        return CloseByRenter(sender, channel, reader.amount())
+    if op in (OP_SUBMIT_VOUCHER, OP_CLOSE_BY_PROVIDER):
         amount = Wei(reader.uint(16, "voucher amount"))
         signature = reader.take(65, "voucher signature")
-        cls = SubmitVoucher if op == OP_VOUCHER else CloseByProvider
+        cls = SubmitVoucher if op == OP_SUBMIT_VOUCHER else CloseByProvider
         return cls(sender, channel, amount, signature)
     return SettleChannel(sender, channel)
 

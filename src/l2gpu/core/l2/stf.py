@@ -6,6 +6,16 @@ check per line, each a named reason) and only then changes the state
 state untouched. Channel transactions run the very same rules as the L1
 ChannelManager (``l2gpu.core.channel.machine``); only the money moves between
 L2 balances instead of L1 transfers.
+
+Unlike the other machines of the core, this one does not return
+:class:`~l2gpu.core.transition.TransitionResult`. Its state holds every account,
+channel and exit of the rollup with their Merkle trees, so copying it for each
+transaction would cost far more than the transaction itself; as execution-specs
+does with its ``State``, it changes the state in place and returns only a
+:class:`TxEffects` (the balance changes and the exit the transaction made). That
+is why every check runs before the first write: a rejected transaction leaves the
+state as it was, and a caller that may have to undo accepted ones (a commitment
+whose later transaction fails) takes ``state.checkpoint()`` and ``rollback()``.
 """
 
 from __future__ import annotations
@@ -23,13 +33,13 @@ from l2gpu.core.l2.transactions import (
     BlockContext,
     ChannelTx,
     CloseByProvider,
-    CloseChannel,
+    CloseByRenter,
+    CooperativeClose,
     Deposit,
     ForcedWithdraw,
     L2Tx,
     OpenChannel,
     SettleChannel,
-    StartClose,
     SubmitVoucher,
     TopUpChannel,
     Transfer,
@@ -44,8 +54,11 @@ class L2Error(RuleViolation):
 
 
 @dataclass(frozen=True, slots=True)
-class Applied:
-    """What a transaction did: balance changes per account index, and exits created."""
+class TxEffects:
+    """What one applied transaction did: balance changes per account, and its exit if any.
+
+    Not a new state: :func:`state_transition` changed the state in place.
+    """
 
     deltas: tuple[tuple[int, int], ...]
     exit_index: int | None = None
@@ -59,14 +72,14 @@ def require(condition: bool, reason: str) -> None:
 
 def signers(state: L2State, tx: UserTx) -> tuple[int, ...]:
     """The accounts that must co-sign the commitment carrying ``tx``."""
-    if isinstance(tx, CloseChannel):
+    if isinstance(tx, CooperativeClose):
         channel = state.channel_at(tx.channel)
         if channel is not None:
             return tuple(sorted({channel.renter, channel.provider}))
     return (tx.sender,)
 
 
-def state_transition(state: L2State, tx: L2Tx, block: BlockContext) -> Applied:
+def state_transition(state: L2State, tx: L2Tx, block: BlockContext) -> TxEffects:
     """Apply ``tx`` to ``state`` in place, or raise L2Error and change nothing."""
     if isinstance(tx, Deposit):
         return apply_deposit(state, tx)
@@ -92,7 +105,7 @@ def validate_sender(state: L2State, tx: UserTx, block: BlockContext) -> Account:
     return sender
 
 
-def apply_deposit(state: L2State, tx: Deposit) -> Applied:
+def apply_deposit(state: L2State, tx: Deposit) -> TxEffects:
     """Credit an L1 deposit, in queue order; a new address gets the next index."""
     require(tx.queue_index == state.deposits_processed, "l2: deposit out of order")
     account = state.account_of(tx.address) or Account(len(state.accounts), tx.address)
@@ -104,23 +117,23 @@ def apply_deposit(state: L2State, tx: Deposit) -> Applied:
         key = tx.bls_key
     state.put_account(replace(account, balance=Wei(account.balance + tx.amount), bls_key=key))
     state.count_deposit()
-    return Applied(((account.index, tx.amount),))
+    return TxEffects(((account.index, tx.amount),))
 
 
-def apply_forced_withdraw(state: L2State, tx: ForcedWithdraw) -> Applied:
+def apply_forced_withdraw(state: L2State, tx: ForcedWithdraw) -> TxEffects:
     """An L1-queued withdrawal: take what the balance allows (maybe nothing) to an exit."""
     require(tx.queue_index == state.deposits_processed, "l2: deposit out of order")
     account = state.account_of(tx.address)
     state.count_deposit()
     if account is None or account.balance == 0:
-        return Applied(())
+        return TxEffects(())
     amount = min(tx.amount, account.balance)
     state.put_account(replace(account, balance=Wei(account.balance - amount)))
     exit_ = state.add_exit(account.address, Wei(amount))
-    return Applied(((account.index, -amount),), exit_.index)
+    return TxEffects(((account.index, -amount),), exit_.index)
 
 
-def apply_transfer(state: L2State, sender: Account, tx: Transfer, block: BlockContext) -> Applied:
+def apply_transfer(state: L2State, sender: Account, tx: Transfer, block: BlockContext) -> TxEffects:
     """Move ``amount`` to an existing account; the fee to the fee recipient."""
     recipient = state.account(tx.to)
     require(recipient is not None, "l2: unknown recipient")
@@ -133,23 +146,25 @@ def apply_transfer(state: L2State, sender: Account, tx: Transfer, block: BlockCo
     debit(state, sender.index, tx.amount + tx.fee, bump_nonce=True)
     credit(state, tx.to, tx.amount)
     credit(state, block.fee_recipient, tx.fee)
-    return Applied(((tx.sender, -(tx.amount + tx.fee)), (tx.to, tx.amount),
+    return TxEffects(((tx.sender, -(tx.amount + tx.fee)), (tx.to, tx.amount),
                     (block.fee_recipient, tx.fee)))  # fmt: skip
 
 
-def apply_withdraw(state: L2State, sender: Account, tx: Withdraw, block: BlockContext) -> Applied:
+def apply_withdraw(state: L2State, sender: Account, tx: Withdraw, block: BlockContext) -> TxEffects:
     """Burn on L2, create an exit claimable on L1 once a root containing it is final."""
     require(tx.amount > 0, "l2: zero amount")
     require(sender.balance >= tx.amount + tx.fee, "l2: insufficient balance")
     debit(state, sender.index, tx.amount + tx.fee, bump_nonce=True)
     credit(state, block.fee_recipient, tx.fee)
     exit_ = state.add_exit(sender.address, tx.amount)
-    return Applied(((tx.sender, -(tx.amount + tx.fee)), (block.fee_recipient, tx.fee)), exit_.index)
+    return TxEffects(
+        ((tx.sender, -(tx.amount + tx.fee)), (block.fee_recipient, tx.fee)), exit_.index
+    )
 
 
 def apply_open_channel(
     state: L2State, sender: Account, tx: OpenChannel, block: BlockContext
-) -> Applied:
+) -> TxEffects:
     """Open a channel from the renter's L2 balance, under the channel rules."""
     provider = state.account(tx.provider)
     require(provider is not None, "l2: unknown provider")
@@ -166,7 +181,7 @@ def apply_open_channel(
 
 def apply_channel_tx(
     state: L2State, sender: Account, tx: ChannelTx, block: BlockContext
-) -> Applied:
+) -> TxEffects:
     """Run the channel rules of ``l2gpu.core.channel`` and move the money on L2."""
     existing = validate_channel(state, tx.channel)
     if isinstance(tx, TopUpChannel):
@@ -184,7 +199,7 @@ def _run_channel_rules(
     renter: int,
     provider: int,
     channel_input: ci.ChannelInput,
-) -> Applied:
+) -> TxEffects:
     params = channel_input.params
     known = {} if existing is None else {params.id: existing.channel}
     manager = ManagerState(state.chain_id, state.rollup, known)
@@ -203,7 +218,7 @@ def _run_channel_rules(
             target = renter if event.to == params.renter else provider
             credit(state, target, event.amount)
             deltas.append((target, event.amount))
-    return Applied(tuple(deltas))
+    return TxEffects(tuple(deltas))
 
 
 def validate_channel(state: L2State, index: int) -> L2Channel:
@@ -220,7 +235,7 @@ def _channel_input(
     t = now
     if isinstance(tx, TopUpChannel):
         return ci.TopUp(sender, t, params, tx.amount, tx.expires_at, tx.amount)
-    if isinstance(tx, StartClose):
+    if isinstance(tx, CloseByRenter):
         return ci.CloseByRenter(sender, t, params, tx.amount)
     if isinstance(tx, SubmitVoucher):
         return ci.SubmitVoucher(sender, t, params, tx.amount, tx.signature)
@@ -228,7 +243,7 @@ def _channel_input(
         return ci.CloseByProvider(sender, t, params, tx.amount, tx.signature)
     if isinstance(tx, SettleChannel):
         return ci.Settle(sender, t, params)
-    if isinstance(tx, CloseChannel):
+    if isinstance(tx, CooperativeClose):
         # Both parties co-signed the commitment (see signers()): that is the two
         # approvals the L1 contract checks as two EIP-712 signatures.
         return ci.ApprovedCooperativeClose(sender, t, params, tx.amount)

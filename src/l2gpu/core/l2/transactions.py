@@ -8,6 +8,11 @@ Two kinds of authorization:
   (see ``commitment.py``). No per-transaction signature goes to L1. Nonces are not
   posted either: the signed commitment message binds the pre-state root, which
   changes with every transaction, so a commitment can never be replayed.
+
+A channel transaction is named after the ChannelManager function whose rules it
+runs: ``OpenChannel`` (open), ``TopUpChannel`` (top_up), ``SubmitVoucher``,
+``CloseByRenter``, ``CloseByProvider``, ``CooperativeClose`` and ``SettleChannel``
+(settle).
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ class TopUpChannel:
 
 
 @dataclass(frozen=True, slots=True)
-class CloseChannel:
+class CooperativeClose:
     """Cooperative close: renter and provider both co-sign; ``amount`` to the provider."""
 
     sender: int
@@ -94,7 +99,7 @@ class CloseChannel:
 
 
 @dataclass(frozen=True, slots=True)
-class StartClose:
+class CloseByRenter:
     """The renter starts a close conceding ``amount``; the challenge period follows."""
 
     sender: int
@@ -131,7 +136,12 @@ class SettleChannel:
 
 
 ChannelTx = (
-    TopUpChannel | CloseChannel | StartClose | SubmitVoucher | CloseByProvider | SettleChannel
+    TopUpChannel
+    | CooperativeClose
+    | CloseByRenter
+    | SubmitVoucher
+    | CloseByProvider
+    | SettleChannel
 )
 """Transactions on an existing channel (named by its index)."""
 UserTx = (
@@ -139,8 +149,8 @@ UserTx = (
     | Withdraw
     | OpenChannel
     | TopUpChannel
-    | CloseChannel
-    | StartClose
+    | CooperativeClose
+    | CloseByRenter
     | SubmitVoucher
     | CloseByProvider
     | SettleChannel

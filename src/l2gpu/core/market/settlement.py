@@ -15,10 +15,13 @@ from l2gpu.core.channel import ChannelParams
 from l2gpu.core.errors import InvalidValue, L2gpuError
 from l2gpu.core.types import ZERO_ADDRESS, Address, Seconds
 
-MIN_CHALLENGE_PERIOD = 3600
-"""The shortest challenge period a lease's channel may have. The provider answers a
-renter's close (or closes after the lease) within it; a renter choosing seconds could
-settle a close before the provider's agent sees it."""
+MARKET_MIN_CHALLENGE_PERIOD = Seconds(3600)
+"""The shortest challenge period the market accepts for a lease's channel: its policy,
+not a channel rule. The ChannelManager and the rollup accept any period from
+:data:`l2gpu.core.channel.state.MIN_CHALLENGE_PERIOD` (1 s) up; the market asks for
+an hour so that the provider can answer a renter's close (or close after the lease)
+within it: a renter choosing seconds could settle a close before the provider's agent
+sees it."""
 
 SETTLEMENTS = ("channel-l1", "hybrid")
 """The designs a lease can pay over: an L1 ChannelManager channel, or a channel
@@ -103,7 +106,7 @@ def settlement_of(channel: Mapping[str, Any]) -> str:
 
 def check_description(channel: Mapping[str, Any]) -> str:
     """The settlement of a renter's channel description, refusing unknown designs,
-    tokens other than ether and challenge periods below :data:`MIN_CHALLENGE_PERIOD`."""
+    tokens other than ether and challenge periods below :data:`MARKET_MIN_CHALLENGE_PERIOD`."""
     settlement = settlement_of(channel)
     if settlement not in SETTLEMENTS:
         raise L2gpuError(
@@ -124,9 +127,9 @@ def terms_problem(channel: Mapping[str, Any]) -> str | None:
         return f"the channel description is incomplete or malformed: {exc}"
     if params.token != ZERO_ADDRESS:
         return "leases are paid in ether: the channel's token must be the zero address"
-    if params.challenge_period < MIN_CHALLENGE_PERIOD:
+    if params.challenge_period < MARKET_MIN_CHALLENGE_PERIOD:
         return (
             f"the channel's challenge period of {params.challenge_period} s is below the "
-            f"{MIN_CHALLENGE_PERIOD} s a provider needs to answer a close"
+            f"{MARKET_MIN_CHALLENGE_PERIOD} s a provider needs to answer a close"
         )
     return None

@@ -25,7 +25,7 @@ from l2gpu.core.l2.commitment import MAX_SIGNERS, message_for
 from l2gpu.core.l2.merkle import EMPTY_LEAF, verify_proof
 from l2gpu.core.l2.proofs.step import WitnessError
 from l2gpu.core.l2.state import Account, L2Channel, RootParts, root_of
-from l2gpu.core.l2.transactions import CloseChannel
+from l2gpu.core.l2.transactions import CooperativeClose
 from l2gpu.core.types import Address, ChainId
 
 
@@ -69,7 +69,7 @@ def required_signers(
     order: list[int] = []
     for position, tx in enumerate(commitment.txs):
         who: tuple[int, ...] = (tx.sender,)
-        if isinstance(tx, CloseChannel):
+        if isinstance(tx, CooperativeClose):
             close = next(closes, None)
             if close is None or close.position != position:
                 raise WitnessError(f"witness: no channel read for the close at {position}")
