@@ -161,11 +161,15 @@ async def _account(http: httpx.AsyncClient, status: dict[str, Any], secret: byte
         nonce += sum("accepted" in r for r in sent.json()["results"])
         while True:
             requests = (await http.get(f"/l2/cosign/{index}", params={"wait": 5})).json()
+            signed = False
             for request in requests:
                 if all(m["body"] == body for m in request["mine"]):
+                    signed = True
                     signature = bls.sign(bytes.fromhex(request["message"][2:]))
                     await http.post(f"/l2/cosign/{index}/{request['request']}",
                                     json={"signature": "0x" + signature.hex()})  # fmt: skip
+            if signed and time.time() < until + 30:
+                continue  # just co-signed: the seal is not done yet, so wait for it first
             account = (await http.get(f"/l2/accounts/{key.address.checksum}")).json()
             if int(account["nonce"]) >= nonce or time.time() >= until + 30:
                 nonce = int(account["next_nonce"])
