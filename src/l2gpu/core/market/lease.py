@@ -21,6 +21,7 @@ from enum import Enum
 
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.offers import OfferTerms
+from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Address, GpuSeconds, LeaseId, OfferId, Seconds, Timestamp, Wei
 
 
@@ -262,11 +263,10 @@ class InputIgnored:
 
 
 LeaseEvent = StatusChanged | StopJob | Metered | InputIgnored
-Result = tuple[Lease, list[LeaseEvent]]
 
 
-def state_transition(lease: Lease, inp: LeaseInput) -> Result:
-    """Apply one input to a lease; return the new lease and the events to carry out."""
+def state_transition(lease: Lease, inp: LeaseInput) -> TransitionResult[Lease, LeaseEvent]:
+    """Apply one input to a lease; return the new lease and the events the shell carries out."""
     if lease.status.is_final and not isinstance(inp, VoucherRecorded | Tick):
         return _ignore(lease, inp, f"lease is already {lease.status.value}")
     match inp:
@@ -290,28 +290,28 @@ def state_transition(lease: Lease, inp: LeaseInput) -> Result:
             return handle_tick(lease, inp)
 
 
-def handle_agent_accepted(lease: Lease, inp: AgentAccepted) -> Result:
+def handle_agent_accepted(lease: Lease, inp: AgentAccepted) -> TransitionResult[Lease, LeaseEvent]:
     """requested -> starting."""
     if lease.status != LeaseStatus.REQUESTED:
         return _ignore(lease, inp, f"lease is {lease.status.value}, not requested")
     return _move(lease, LeaseStatus.STARTING, "agent accepted")
 
 
-def handle_job_started(lease: Lease, inp: JobStarted) -> Result:
+def handle_job_started(lease: Lease, inp: JobStarted) -> TransitionResult[Lease, LeaseEvent]:
     """requested | starting -> running; the lease's clock starts now."""
     if lease.status not in (LeaseStatus.REQUESTED, LeaseStatus.STARTING):
         return _ignore(lease, inp, f"lease is {lease.status.value}, the job cannot start")
     return _move(replace(lease, started_at=inp.now), LeaseStatus.RUNNING, "job started")
 
 
-def handle_start_failed(lease: Lease, inp: StartFailed) -> Result:
+def handle_start_failed(lease: Lease, inp: StartFailed) -> TransitionResult[Lease, LeaseEvent]:
     """requested | starting -> failed, billing nothing."""
     if lease.status == LeaseStatus.RUNNING:
         return _ignore(lease, inp, "the job is already running")
     return _end(lease, LeaseStatus.FAILED, inp.now, f"start failed: {inp.reason}", stop=False)
 
 
-def handle_usage_metered(lease: Lease, inp: UsageMetered) -> Result:
+def handle_usage_metered(lease: Lease, inp: UsageMetered) -> TransitionResult[Lease, LeaseEvent]:
     """running: add metered seconds, capped by the duration bought and the time elapsed."""
     if lease.status != LeaseStatus.RUNNING or lease.started_at is None:
         return _ignore(lease, inp, f"lease is {lease.status.value}, not running")
@@ -328,23 +328,25 @@ def handle_usage_metered(lease: Lease, inp: UsageMetered) -> Result:
     if lease.metered_seconds >= lease.max_seconds:
         lease, more = _end(lease, LeaseStatus.ENDED, inp.now, "time up")
         events += more
-    return lease, events
+    return TransitionResult(lease, events)
 
 
-def handle_voucher_recorded(lease: Lease, inp: VoucherRecorded) -> Result:
+def handle_voucher_recorded(
+    lease: Lease, inp: VoucherRecorded
+) -> TransitionResult[Lease, LeaseEvent]:
     """Any status: remember the highest voucher (a late one may still arrive at the end)."""
     if inp.amount <= lease.paid:
-        return lease, []
-    return replace(lease, paid=inp.amount), []
+        return TransitionResult(lease, [])
+    return TransitionResult(replace(lease, paid=inp.amount), [])
 
 
-def handle_stop_requested(lease: Lease, inp: StopRequested) -> Result:
+def handle_stop_requested(lease: Lease, inp: StopRequested) -> TransitionResult[Lease, LeaseEvent]:
     """Any live status -> ended, with who stopped it in the reason."""
     why = f"stopped by {inp.by}" + (f": {inp.reason}" if inp.reason else "")
     return _end(lease, LeaseStatus.ENDED, inp.now, why)
 
 
-def handle_job_exited(lease: Lease, inp: JobExited) -> Result:
+def handle_job_exited(lease: Lease, inp: JobExited) -> TransitionResult[Lease, LeaseEvent]:
     """running -> ended; an exit before the job ran (starting) is a failed start."""
     if lease.status != LeaseStatus.RUNNING:
         why = f"job exited with code {inp.exit_code} before it started"
@@ -354,7 +356,7 @@ def handle_job_exited(lease: Lease, inp: JobExited) -> Result:
     )
 
 
-def handle_agent_lost(lease: Lease, inp: AgentLost) -> Result:
+def handle_agent_lost(lease: Lease, inp: AgentLost) -> TransitionResult[Lease, LeaseEvent]:
     """running -> preempted (the renter pays only metered seconds); earlier -> failed."""
     if lease.status == LeaseStatus.RUNNING:
         return _end(
@@ -363,10 +365,10 @@ def handle_agent_lost(lease: Lease, inp: AgentLost) -> Result:
     return _end(lease, LeaseStatus.FAILED, inp.now, "the provider's agent went silent", stop=False)
 
 
-def handle_tick(lease: Lease, inp: Tick) -> Result:
+def handle_tick(lease: Lease, inp: Tick) -> TransitionResult[Lease, LeaseEvent]:
     """Ends a running lease at its end, and fails one that did not start in time."""
     if lease.status.is_final:
-        return lease, []
+        return TransitionResult(lease, [])
     ends_at = lease.ends_at
     if lease.status == LeaseStatus.RUNNING and ends_at is not None and inp.now >= ends_at:
         return _end(lease, LeaseStatus.ENDED, inp.now, "time up")
@@ -374,25 +376,26 @@ def handle_tick(lease: Lease, inp: Tick) -> Result:
         return _end(
             lease, LeaseStatus.FAILED, inp.now, f"the job did not start within {START_TIMEOUT} s"
         )
-    return lease, []
+    return TransitionResult(lease, [])
 
 
 # -- helpers --------------------------------------------------------------------
 
 
-def _move(lease: Lease, new: LeaseStatus, reason: str) -> Result:
-    return replace(lease, status=new), [StatusChanged(lease.lease_id, lease.status, new, reason)]
+def _move(lease: Lease, new: LeaseStatus, reason: str) -> TransitionResult[Lease, LeaseEvent]:
+    changed = StatusChanged(lease.lease_id, lease.status, new, reason)
+    return TransitionResult(replace(lease, status=new), [changed])
 
 
 def _end(
     lease: Lease, status: LeaseStatus, now: Timestamp, reason: str, *, stop: bool = True
-) -> Result:
+) -> TransitionResult[Lease, LeaseEvent]:
     ended_at = now if lease.ends_at is None else Timestamp(min(now, lease.ends_at))
     lease, events = _move(replace(lease, ended_at=ended_at, reason=reason), status, reason)
     if stop:
         events.append(StopJob(lease.lease_id, reason))
-    return lease, events
+    return TransitionResult(lease, events)
 
 
-def _ignore(lease: Lease, inp: LeaseInput, reason: str) -> Result:
-    return lease, [InputIgnored(lease.lease_id, type(inp).__name__, reason)]
+def _ignore(lease: Lease, inp: LeaseInput, reason: str) -> TransitionResult[Lease, LeaseEvent]:
+    return TransitionResult(lease, [InputIgnored(lease.lease_id, type(inp).__name__, reason)])
