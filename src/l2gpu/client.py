@@ -23,6 +23,7 @@ import httpx
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.offers import SignedOffer
 from l2gpu.core.market.signin import parse_message, sign_message
 
@@ -128,7 +129,7 @@ class MarketClient:
         *,
         command: str,
         duration: int,
-        channel: dict[str, Any],
+        channel: ChannelDescription,
         env: dict[str, str] | None = None,
         secrets: dict[str, str] | None = None,
         files: dict[str, str] | None = None,
@@ -138,7 +139,7 @@ class MarketClient:
         body: dict[str, Any] = {
             "offer_id": str(offer_id),
             "duration": duration,
-            "channel": channel,
+            "channel": channel.to_json(),
             "job": {
                 "command": command,
                 "env": env or {},

@@ -20,8 +20,8 @@ from l2gpu.client import MarketClient
 from l2gpu.core.channel.vouchers import Voucher, sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.market.billing import amount_to_sign
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.lease import Lease, LeaseStatus
-from l2gpu.core.market.settlement import params_of
 from l2gpu.core.types import Address, LeaseId, OfferId, Seconds, Timestamp, Wei
 
 
@@ -58,8 +58,9 @@ class LeasePayer:
         self.key = key
         self.lease_id = int(lease["id"])
         self.domain = domain
-        self.channel_id = params_of(lease["channel"]).id
-        self.deposit = Wei(int(lease["channel"]["deposit"]))
+        channel = ChannelDescription.from_json(lease["channel"])
+        self.channel_id = channel.channel_id
+        self.deposit = channel.deposit
         self.clock = clock
         self.last: Voucher | None = None
         self.delivered = Wei(0)  # the highest amount the market took

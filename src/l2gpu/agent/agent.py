@@ -37,9 +37,15 @@ from l2gpu.core.channel.stream import PayeeState, ServiceState
 from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.metering import Meter, UsageSample, record_sample, start_meter
 from l2gpu.core.market.offers import OfferTerms, SignedOffer, sign_offer
-from l2gpu.core.market.settlement import params_of, settlement_of
+from l2gpu.core.market.settlement import (
+    ONE_CHANNEL_PER_LEASE,
+    parties_problem,
+    reuse_problem,
+    settlement_problem,
+)
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
 from l2gpu.payments.payee import Payee
 from l2gpu.payments.rails import ChannelRail
@@ -256,7 +262,7 @@ class ProviderAgent(ChannelClosing):
             payee.delivered(meter.seconds, Timestamp(now))
         # A job the dead-man switch froze stays paused until its payee says run.
         paused = self.backend.status(lease_id).state == "paused"
-        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"],
+        self.served[lease_id] = Served(lease_id, params, payee, meter, now, _channel(info),
                                        paused=paused)  # fmt: skip
         if info["status"] != "running":
             self._report_started(lease_id)
@@ -278,7 +284,7 @@ class ProviderAgent(ChannelClosing):
                 self.client.report(lease_id, "exited", exit_code=-1)
                 # the job is gone, its vouchers are not: close the channel with them
                 meter = start_meter(Timestamp(now), Timestamp(now), int(info["num_gpus"]))
-                lost = Served(lease_id, params, payee, meter, now, info["channel"])
+                lost = Served(lease_id, params, payee, meter, now, _channel(info))
                 self._to_settle[lease_id] = (lost, now)
             return
         if self._adopt(info, now):  # started, but the market never heard it
@@ -309,7 +315,7 @@ class ProviderAgent(ChannelClosing):
         ends = Timestamp(now + int(info["max_seconds"]))
         meter = start_meter(Timestamp(now), ends, int(info["num_gpus"]))
         # tended from now on, whether or not the market hears of the start at once
-        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"])
+        self.served[lease_id] = Served(lease_id, params, payee, meter, now, _channel(info))
         self._report_started(lease_id)
 
     def _tend(self, s: Served, info: dict[str, Any], now: int) -> None:
@@ -390,10 +396,10 @@ class ProviderAgent(ChannelClosing):
     # -- helpers -------------------------------------------------------------------
 
     def _payee(self, info: dict[str, Any]) -> tuple[ChannelParams, Payee]:
-        ch = info["channel"]
-        params = params_of(ch)
-        manager = Address.from_hex(ch["manager"])
-        domain = channel_domain(ChainId(int(ch["chain_id"])), manager)
+        ch = _channel(info)
+        params = ch.params
+        manager = ch.manager
+        domain = channel_domain(ch.chain_id, manager)
         price = Wei(int(info["price_per_gpu_second"]) * int(info["num_gpus"]))
         # The payee pauses when unpaid seconds exceed its tolerance: one less than the
         # grace period, so that no more than `grace` seconds are ever unpaid.
@@ -401,7 +407,7 @@ class ProviderAgent(ChannelClosing):
             Hash32(params.id),
             params.renter,
             domain,
-            Wei(int(ch["deposit"])),
+            ch.deposit,
             price,
             grace_seconds=Seconds(max(1, self.grace - 1)),
         )
@@ -410,21 +416,22 @@ class ProviderAgent(ChannelClosing):
     def _check_channel(self, info: dict[str, Any], now: int) -> str | None:
         if self.rail is None:
             return None
-        settlement = settlement_of(info["channel"])
-        if settlement != self.rail.settlement:
-            return (
-                f"the lease pays over a {settlement} channel; this provider settles "
-                f"over {self.rail.settlement}"
-            )
-        params = params_of(info["channel"])
-        if params.provider != self.key.address or params.renter != Address.from_hex(info["renter"]):
+        channel = _channel(info)
+        wrong = settlement_problem(channel, self.rail.settlement)
+        if wrong is not None:
+            return wrong
+        if parties_problem(channel, Address.from_hex(info["renter"]), self.key.address):
             return "the lease's channel is not from its renter to this provider"
-        if self.store.best(params.id) is not None or any(
-            s.params.id == params.id for s in self.served.values()
-        ):
-            return "the lease's channel already pays for another lease; open a new one"
+        # What this provider knows of the channel's other leases: vouchers it stored
+        # for the channel, or a lease it serves on it.
+        in_use = self.store.best(channel.channel_id) is not None or any(
+            s.params.id == channel.channel_id for s in self.served.values()
+        )
+        reused = reuse_problem(channel.channel_id, in_use=in_use)
+        if reused is not None:
+            return f"{reused}; {ONE_CHANNEL_PER_LEASE}"
         ends_by = self.rail.now() + int(info["max_seconds"])
-        return self.rail.check(info["channel"], max_cost=int(info["max_cost"]), ends_by=ends_by)
+        return self.rail.check(channel, max_cost=int(info["max_cost"]), ends_by=ends_by)
 
     def _spec(self, info: dict[str, Any]) -> JobSpec:
         job = info["job"]
@@ -491,3 +498,8 @@ class ProviderAgent(ChannelClosing):
                 log.warning("lease %s: usage not reported yet: %s", lease_id, exc.what)
                 continue
             del self._unreported[lease_id]
+
+
+def _channel(info: dict[str, Any]) -> ChannelDescription:
+    """The channel of a lease as the market sent it."""
+    return ChannelDescription.from_json(info["channel"])

@@ -20,8 +20,8 @@ from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.metering import Meter, start_meter
-from l2gpu.core.market.settlement import settlement_of
 from l2gpu.core.types import Timestamp, Wei
 from l2gpu.payments.payee import Payee
 from l2gpu.payments.rails import ChannelAlreadyClosed, ChannelRail
@@ -40,7 +40,7 @@ class Served:
     payee: Payee
     meter: Meter
     last_tick: int
-    channel: dict[str, Any]
+    channel: ChannelDescription
     paused: bool = False
     channel_checked: int = 0
     max_unpaid_seconds: int = 0
@@ -86,18 +86,19 @@ class ChannelClosing:
         me = self.key.address.checksum
         for info in self.client.jobs():
             ended = info.get("ended_at")
+            channel = ChannelDescription.from_json(info["channel"])
             if (info["provider"] != me or info["status"] in ("requested", "starting", "running")
                     or (ended is not None and now - int(ended) > RECOVERY_WINDOW)
-                    or settlement_of(info["channel"]) != self.rail.settlement):  # fmt: skip
+                    or channel.settlement != self.rail.settlement):  # fmt: skip
                 continue
             params, payee = self._payee(info)
-            if payee.state.best is None or self.rail.status(info["channel"]) not in (
+            if payee.state.best is None or self.rail.status(channel) not in (
                 "open",
                 "closing",
             ):
                 continue
             meter = start_meter(Timestamp(now), Timestamp(now), int(info["num_gpus"]))
-            served = Served(int(info["id"]), params, payee, meter, now, info["channel"])
+            served = Served(int(info["id"]), params, payee, meter, now, channel)
             self._to_settle[served.lease_id] = (served, now)
             log.info("lease %s ended while the agent was away: closing its channel", info["id"])
         self._recovered = True

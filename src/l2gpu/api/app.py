@@ -212,7 +212,7 @@ def create_app(
             offer_id=body.offer_id,
             duration=body.duration,
             job=body.job.model_dump(),
-            channel=body.channel.model_dump(exclude_none=True),
+            channel=body.channel.to_core(),
             max_price_per_gpu_second=body.max_price_per_gpu_second,
         )
 

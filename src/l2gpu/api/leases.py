@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 from l2gpu.api.inputs import storable
 from l2gpu.api.offers import OfferBook
 from l2gpu.api.records import (
-    lease_channel,
     lease_json,
     lease_of,
     record_of,
@@ -41,7 +40,13 @@ from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market import lease as lm
 from l2gpu.core.market.reputation import record_lease
-from l2gpu.core.types import Address, ChainId, Hash32, LeaseId, OfferId, Seconds, Timestamp, Wei
+from l2gpu.core.market.settlement import (
+    ONE_CHANNEL_PER_LEASE,
+    ChannelDescription,
+    check_lease_channel,
+    reuse_problem,
+)
+from l2gpu.core.types import Address, Hash32, LeaseId, OfferId, Seconds, Timestamp, Wei
 from l2gpu.db.market_models import JobLog, JobRow, LeaseRow, OfferRow, Provider
 from l2gpu.db.models import encode_wei
 from l2gpu.payments.channel_check import ChannelCheck, ChannelUnverifiable
@@ -148,7 +153,7 @@ class LeaseBook:
         offer_id: int,
         duration: int,
         job: dict[str, Any],
-        channel: dict[str, Any],
+        channel: ChannelDescription,
         max_price_per_gpu_second: int | None = None,
     ) -> dict[str, Any]:
         """Rent the whole offer ``offer_id`` for ``duration`` s and queue ``job`` on it."""
@@ -162,11 +167,11 @@ class LeaseBook:
         except IntegrityError as exc:
             # Another request took the channel between our check and our insert: the
             # unique index let only one of them commit.
-            raise self._channel_taken(str(channel.get("channel_id", ""))) from exc
+            raise self._channel_taken(channel.channel_id) from exc
         return self.get(renter, lease_id)
 
     def _channel_pays(self, renter: Address, offer_id: int, duration: int,
-                      channel: dict[str, Any], max_price_per_gpu_second: int | None,
+                      channel: ChannelDescription, max_price_per_gpu_second: int | None,
                       now: int) -> None:  # fmt: skip
         """Refuse a lease whose channel is not open and funded for it on its rail: a
         lease takes the offer, so a made-up channel must not (read outside any
@@ -176,7 +181,7 @@ class LeaseBook:
             offer = session.get(OfferRow, offer_id)
             lease = self._checked_lease(session, offer, offer_id, renter, duration,
                                         max_price_per_gpu_second, now)  # fmt: skip
-        checked = lease_channel(channel, lease)
+        checked = check_lease_channel(channel, lease)
         try:
             problem = self.channels(checked, max_cost=int(lease.max_cost), ends_by=now + duration)
         except ChannelUnverifiable as exc:
@@ -194,7 +199,7 @@ class LeaseBook:
         offer_id: int,
         duration: int,
         job: dict[str, Any],
-        channel: dict[str, Any],
+        channel: ChannelDescription,
         max_price_per_gpu_second: int | None,
         now: int,
     ) -> int:
@@ -205,14 +210,12 @@ class LeaseBook:
                                         max_price_per_gpu_second, now)  # fmt: skip
             assert offer is not None  # _checked_lease refused a missing offer
             terms = terms_of(offer)
-            checked = lease_channel(channel, lease)
-            # A channel pays for one lease: two leases on it would each count its deposit.
-            channel_id = str(checked["channel_id"])
+            checked = check_lease_channel(channel, lease)
+            channel_id = str(checked.channel_id)
             earlier = session.scalar(
                 select(LeaseRow.lease_id).where(LeaseRow.channel_id == channel_id)
             )
-            if earlier is not None:
-                raise _paid_already(channel_id, earlier)
+            _refuse_reuse(checked.channel_id, earlier)
             row = LeaseRow(
                 offer_id=offer_id,
                 renter=bytes(renter),
@@ -225,7 +228,7 @@ class LeaseBook:
                 metered_seconds=0,
                 paid=encode_wei(0),
                 reason="",
-                channel=checked,
+                channel=checked.to_json(),
                 channel_id=channel_id,
                 channel_verified=False,
                 voucher_amount=encode_wei(0),
@@ -247,14 +250,17 @@ class LeaseBook:
                 raise Conflict(f"offer {offer_id} was leased just now", "choose another offer")
             return row.lease_id
 
-    def _channel_taken(self, channel_id: str) -> Conflict:
+    def _channel_taken(self, channel_id: Hash32) -> Conflict:
         with Session(self.engine) as session:
             earlier = session.scalar(
-                select(LeaseRow.lease_id).where(LeaseRow.channel_id == channel_id.lower())
+                select(LeaseRow.lease_id).where(LeaseRow.channel_id == str(channel_id))
             )
-        if earlier is None:  # not the channel: the offer, taken by a concurrent lease
-            return Conflict("the offer was leased just now", "choose another offer")
-        return _paid_already(channel_id, earlier)
+        try:
+            _refuse_reuse(channel_id, earlier)
+        except Conflict as exc:
+            return exc
+        # not the channel: the offer, taken by a concurrent lease
+        return Conflict("the offer was leased just now", "choose another offer")
 
     def get(self, caller: Address, lease_id: int) -> dict[str, Any]:
         """A lease as its renter or provider sees it."""
@@ -281,9 +287,9 @@ class LeaseBook:
             row = self._row(session, renter, lease_id, lock=True)
             if row.renter != bytes(renter):
                 raise Forbidden(f"lease {lease_id} is not yours to pay", "pay only your own leases")
-            ch = row.channel
-            domain = channel_domain(ChainId(ch["chain_id"]), Address.from_hex(ch["manager"]))
-            voucher = Voucher(Hash32.from_hex(ch["channel_id"]), Wei(amount), signature)
+            ch = ChannelDescription.from_json(row.channel)
+            domain = channel_domain(ch.chain_id, ch.manager)
+            voucher = Voucher(ch.channel_id, Wei(amount), signature)
             if voucher.signer(domain) != renter:
                 raise L2gpuError(
                     "the voucher is not signed by the lease's renter for its channel",
@@ -476,8 +482,8 @@ class LeaseBook:
                 job.status = {"ended": "ended", "failed": "failed"}.get(lease.status.value, "lost")
 
 
-def _paid_already(channel_id: str, lease_id: int) -> Conflict:
-    return Conflict(
-        f"channel {channel_id} already pays for lease {lease_id}",
-        "open a new channel for each lease",
-    )
+def _refuse_reuse(channel_id: Hash32, earlier: int | None) -> None:
+    """The one-channel-per-lease rule (:func:`reuse_problem`) as a 409."""
+    problem = reuse_problem(channel_id, pays_for=earlier)
+    if problem is not None:
+        raise Conflict(problem, ONE_CHANNEL_PER_LEASE)
