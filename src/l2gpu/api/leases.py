@@ -2,9 +2,11 @@
 
 Every change to a lease goes through the core machine
 (:func:`l2gpu.core.market.lease.state_transition`) inside one database
-transaction: the row is read, the input applied, the new state and the side
-effects of its events (the offer back on the market, the provider's record, the
-job's status) written together.
+transaction: the row is read and locked, the input applied, and the events that
+come back carried out (:mod:`l2gpu.api.lease_effects`: the lease's status, bill and
+voucher, the offer back on the market, the provider's record, the job's status)
+before the transaction commits. A request is turned into an input here; what it
+changes follows from the events alone.
 
 Concurrent requests: a transaction that changes a lease locks its row first
 (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's writers are serialised by
@@ -27,19 +29,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from l2gpu.api.inputs import storable
+from l2gpu.api.lease_effects import LeaseEffects
 from l2gpu.api.offers import OfferBook
 from l2gpu.api.records import (
     lease_json,
     lease_of,
-    record_of,
-    store_lease,
-    store_record,
     terms_of,
 )
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market import lease as lm
-from l2gpu.core.market.reputation import record_lease
 from l2gpu.core.market.settlement import (
     ONE_CHANNEL_PER_LEASE,
     ChannelDescription,
@@ -81,6 +80,7 @@ class LeaseBook:
     ) -> None:
         self.engine = engine
         self.offers = offers
+        self.effects = LeaseEffects(offers)
         self.clock = clock
         self.agent_timeout = agent_timeout
         # Reads a lease's channel on its rail before the lease takes the offer (None:
@@ -295,10 +295,8 @@ class LeaseBook:
                     "the voucher is not signed by the lease's renter for its channel",
                     "sign it with the renter's key over this lease's channel",
                 )
-            if amount > int(row.voucher_amount):
-                row.voucher_amount = encode_wei(amount)
-                row.voucher_signature = signature
-                row.voucher_at = self.clock()
+            now = Timestamp(self.clock())
+            self._apply(session, row, lm.VoucherRecorded(now, Wei(amount), signature))
             return {"lease_id": lease_id, "best": str(int(row.voucher_amount))}
 
     def stop(self, caller: Address, lease_id: int, reason: str = "") -> dict[str, Any]:
@@ -363,7 +361,7 @@ class LeaseBook:
         ``accepted``: the agent found the lease's channel open and funded on its rail."""
         now = Timestamp(self.clock())
         inputs: dict[str, Callable[[], lm.LeaseInput]] = {
-            "accepted": lambda: lm.AgentAccepted(now),
+            "accepted": lambda: lm.AgentAccepted(now, channel_verified),
             "started": lambda: lm.JobStarted(now),
             "start_failed": lambda: lm.StartFailed(now, reason or "unknown"),
             "usage": lambda: lm.UsageMetered(now, seconds),
@@ -376,13 +374,7 @@ class LeaseBook:
             row = self._row(session, provider, lease_id, lock=True)
             if row.provider != bytes(provider):
                 raise Forbidden(f"lease {lease_id} is not served by you", "report only your leases")
-            if kind == "accepted" and channel_verified and row.status in LIVE:
-                row.channel_verified = True
-            events = self._apply(session, row, inputs[kind]())
-            job = session.get(JobRow, lease_id)
-            if job is not None and kind == "started":
-                job.status, job.secrets = "running", {}  # secrets leave the database
-            ignored = [e.reason for e in events if isinstance(e, lm.InputIgnored)]
+            ignored = self._apply(session, row, inputs[kind]())
             return {
                 "lease_id": lease_id,
                 "status": row.status,
@@ -432,12 +424,11 @@ class LeaseBook:
                 seen = session.get(Provider, row.provider)
                 last = seen.last_heartbeat if seen is not None else row.requested_at
                 silent_since = max(last, row.requested_at, self.started_at)
-                before = row.status
-                if now - silent_since > self.agent_timeout:
-                    self._apply(session, row, lm.AgentLost(now))
-                else:
-                    self._apply(session, row, lm.Tick(now))
-                changed += row.status != before
+                silent = now - silent_since > self.agent_timeout
+                inp = lm.AgentLost(now) if silent else lm.Tick(now)
+                lease, events = lm.state_transition(lease_of(row), inp)
+                self.effects.carry_out(session, row, lease, events)
+                changed += any(isinstance(e, lm.StatusChanged) for e in events)
         return changed
 
     # -- helpers -------------------------------------------------------------------
@@ -455,31 +446,11 @@ class LeaseBook:
             )
         return row
 
-    def _apply(self, session: Session, row: LeaseRow, inp: lm.LeaseInput) -> list[lm.LeaseEvent]:
-        before = lease_of(row)
-        after, events = lm.state_transition(before, inp)
-        store_lease(row, after)
-        if after.status.is_final and not before.status.is_final:
-            self._finish(session, row, after)
-        return events
-
-    def _finish(self, session: Session, row: LeaseRow, lease: lm.Lease) -> None:
-        offer = session.get(OfferRow, row.offer_id)
-        if offer is not None and offer.status == "leased":
-            self.offers.set_status(session, row.offer_id, "active")
-        # Only a lease whose channel the agent verified counts: anyone can make up a
-        # channel, and a lease on it fails at no cost to its renter.
-        # Locked and re-read (the sweep may hold a copy read without a lock): two leases
-        # of one provider ending at once must both count.
-        provider = session.get(Provider, row.provider, with_for_update=True, populate_existing=True)
-        if provider is not None and row.channel_verified:
-            store_record(provider, record_lease(record_of(provider), lease))
-            self.offers.changed()
-        job = session.get(JobRow, row.lease_id)
-        if job is not None:
-            job.secrets = {}
-            if job.status in ("pending", "running"):
-                job.status = {"ended": "ended", "failed": "failed"}.get(lease.status.value, "lost")
+    def _apply(self, session: Session, row: LeaseRow, inp: lm.LeaseInput) -> list[str]:
+        """Apply ``inp`` to the lease in ``row`` and carry out its events in ``session``'s
+        transaction; return the reasons of the inputs the machine ignored."""
+        lease, events = lm.state_transition(lease_of(row), inp)
+        return self.effects.carry_out(session, row, lease, events)
 
 
 def _refuse_reuse(channel_id: Hash32, earlier: int | None) -> None:

@@ -126,19 +126,12 @@ def lease_of(row: LeaseRow) -> Lease:
         started_at=None if row.started_at is None else Timestamp(row.started_at),
         ended_at=None if row.ended_at is None else Timestamp(row.ended_at),
         metered_seconds=row.metered_seconds,
-        paid=Wei(int(row.paid)),
+        # Rows written before vouchers went through the machine kept the best one
+        # only in voucher_amount.
+        paid=Wei(max(int(row.paid), int(row.voucher_amount))),
         reason=row.reason,
+        channel_verified=bool(row.channel_verified),
     )
-
-
-def store_lease(row: LeaseRow, lease: Lease) -> None:
-    """Write the mutable fields of ``lease`` into ``row``."""
-    row.status = lease.status.value
-    row.started_at = lease.started_at
-    row.ended_at = lease.ended_at
-    row.metered_seconds = lease.metered_seconds
-    row.paid = encode_wei(lease.paid)
-    row.reason = lease.reason
 
 
 def lease_json(row: LeaseRow, job: JobRow | None) -> dict[str, Any]:
