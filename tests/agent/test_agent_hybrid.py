@@ -26,6 +26,7 @@ from l2gpu.node.service import EmbeddedNode, embedded_rollup
 from l2gpu.payments.rails import L1ChannelRail
 from l2gpu.payments.rollup_rail import RollupChannelRail
 from l2gpu.renter import LeasePayer
+from l2gpu.wire import ChannelPublic, LeasePublic
 
 from .test_agent import PRICE, World, wait_for
 
@@ -340,14 +341,15 @@ def test_the_agent_refuses_a_reused_channel_and_one_not_from_the_renter_to_it(
         world.renter.rent(second["id"], command="sleep 1", duration=600,
                           channel=opened.description)  # fmt: skip
     # ...and so would the agent, were a market to let it through
-    served = world.renter.lease(int(lease["id"]))
+    served = LeasePublic.model_validate(world.renter.lease(int(lease["id"])))
     assert "already pays for another lease" in world.agent._check_channel(served, world.clock())
     stranger = replace(
         opened.description,
         params=replace(opened.description.params, renter=rollup.outsider.address),
     )
     assert "not from its renter to this provider" in world.agent._check_channel(
-        dict(served, channel=stranger.to_json()), world.clock()
+        served.model_copy(update={"channel": ChannelPublic.model_validate(stranger.to_json())}),
+        world.clock(),
     )
 
 
