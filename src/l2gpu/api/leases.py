@@ -255,12 +255,10 @@ class LeaseBook:
             earlier = session.scalar(
                 select(LeaseRow.lease_id).where(LeaseRow.channel_id == str(channel_id))
             )
-        try:
-            _refuse_reuse(channel_id, earlier)
-        except Conflict as exc:
-            return exc
-        # not the channel: the offer, taken by a concurrent lease
-        return Conflict("the offer was leased just now", "choose another offer")
+        problem = reuse_problem(channel_id, pays_for=earlier)
+        if problem is None:  # not the channel: the offer, taken by a concurrent lease
+            return Conflict("the offer was leased just now", "choose another offer")
+        return Conflict(problem, ONE_CHANNEL_PER_LEASE)
 
     def get(self, caller: Address, lease_id: int) -> dict[str, Any]:
         """A lease as its renter or provider sees it."""
