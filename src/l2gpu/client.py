@@ -20,9 +20,11 @@ from typing import Any
 
 import httpx
 
+from l2gpu import wire as w
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.offers import SignedOffer
 from l2gpu.core.market.signin import parse_message, sign_message
 
@@ -76,17 +78,19 @@ class MarketClient:
 
     def login(self) -> str:
         """Sign in with EIP-4361; return the bearer token."""
-        issued = self._call(
-            "POST", "/auth/nonce", auth=False, json={"address": self.key.address.checksum}
+        issued = w.SignInMessage.model_validate(
+            self._call(
+                "POST", "/auth/nonce", auth=False, json={"address": self.key.address.checksum}
+            )
         )
-        signature = sign_message(self.key, parse_message(issued["message"]))
+        signature = sign_message(self.key, parse_message(issued.message))
         reply = self._call(
             "POST",
             "/auth/login",
             auth=False,
-            json={"message": issued["message"], "signature": "0x" + signature.hex()},
+            json={"message": issued.message, "signature": "0x" + signature.hex()},
         )
-        self._token = str(reply["token"])
+        self._token = w.SignedIn.model_validate(reply).token
         return self._token
 
     # -- everyone --------------------------------------------------------------------
@@ -128,7 +132,7 @@ class MarketClient:
         *,
         command: str,
         duration: int,
-        channel: dict[str, Any],
+        channel: ChannelDescription,
         env: dict[str, str] | None = None,
         secrets: dict[str, str] | None = None,
         files: dict[str, str] | None = None,
@@ -138,7 +142,7 @@ class MarketClient:
         body: dict[str, Any] = {
             "offer_id": str(offer_id),
             "duration": duration,
-            "channel": channel,
+            "channel": channel.to_json(),
             "job": {
                 "command": command,
                 "env": env or {},
@@ -158,9 +162,10 @@ class MarketClient:
         """The caller's jobs (leases), newest first."""
         return list(self._call("GET", "/jobs", params={"live": live}))
 
-    def pay(self, lease_id: int, voucher: Voucher) -> dict[str, Any]:
-        """Send a voucher for the lease's channel."""
-        return dict(
+    def pay(self, lease_id: int, voucher: Voucher) -> w.VoucherTaken:
+        """Send a voucher for the lease's channel; the answer holds the best amount the
+        market now relays to the provider."""
+        return w.VoucherTaken.model_validate(
             self._call(
                 "POST",
                 f"/leases/{lease_id}/vouchers",
@@ -219,21 +224,22 @@ class MarketClient:
         """Tell the market the agent is alive."""
         return dict(self._call("POST", "/providers/heartbeat", json={"inventory": inventory}))
 
-    def work(self) -> list[dict[str, Any]]:
+    def work(self) -> list[w.AgentLease]:
         """Live leases served by the caller, with jobs and newest vouchers."""
-        return list(self._call("GET", "/agent/leases"))
+        return [w.AgentLease.model_validate(item) for item in self._call("GET", "/agent/leases")]
 
-    def report(self, lease_id: int, kind: str, **fields: Any) -> dict[str, Any]:
-        """Report a job event (accepted, started, start_failed, usage, exited, stopped)."""
-        return dict(
-            self._call("POST", f"/agent/leases/{lease_id}/events", json={"kind": kind, **fields})
+    def report(self, lease_id: int, kind: str, **fields: Any) -> w.AgentEventTaken:
+        """Report a job event (accepted, started, start_failed, usage, exited, stopped);
+        the answer says the lease's status after it, and why the market ignored it."""
+        reply = self._call(
+            "POST", f"/agent/leases/{lease_id}/events", json={"kind": kind, **fields}
         )
+        return w.AgentEventTaken.model_validate(reply)
 
     def send_logs(self, lease_id: int, chunks: list[str]) -> int:
         """Append job output; return the last seq."""
-        return int(
-            self._call("POST", f"/agent/leases/{lease_id}/logs", json={"chunks": chunks})["seq"]
-        )
+        reply = self._call("POST", f"/agent/leases/{lease_id}/logs", json={"chunks": chunks})
+        return w.LogsAppended.model_validate(reply).seq
 
 
 def _error(reply: httpx.Response) -> ApiRequestError:

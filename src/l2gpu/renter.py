@@ -20,26 +20,8 @@ from l2gpu.client import MarketClient
 from l2gpu.core.channel.vouchers import Voucher, sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.market.billing import amount_to_sign
-from l2gpu.core.market.lease import Lease, LeaseStatus
-from l2gpu.core.market.settlement import params_of
-from l2gpu.core.types import Address, LeaseId, OfferId, Seconds, Timestamp, Wei
-
-
-def lease_from_json(info: dict[str, Any]) -> Lease:
-    """The core lease of the API's lease JSON (enough to compute what to sign)."""
-    return Lease(
-        lease_id=LeaseId(int(info["id"])),
-        offer_id=OfferId(int(info["offer_id"])),
-        renter=Address.from_hex(info["renter"]),
-        provider=Address.from_hex(info["provider"]),
-        num_gpus=int(info["num_gpus"]),
-        price_per_gpu_second=Wei(int(info["price_per_gpu_second"])),
-        max_seconds=Seconds(int(info["max_seconds"])),
-        requested_at=Timestamp(int(info["requested_at"])),
-        status=LeaseStatus(info["status"]),
-        started_at=None if info["started_at"] is None else Timestamp(int(info["started_at"])),
-        metered_seconds=int(info["metered_seconds"]),
-    )
+from l2gpu.core.types import Timestamp, Wei
+from l2gpu.wire import LeasePublic
 
 
 class LeasePayer:
@@ -56,10 +38,12 @@ class LeasePayer:
     ) -> None:
         self.client = client
         self.key = key
-        self.lease_id = int(lease["id"])
+        public = LeasePublic.model_validate(lease)
+        self.lease_id = public.id
         self.domain = domain
-        self.channel_id = params_of(lease["channel"]).id
-        self.deposit = Wei(int(lease["channel"]["deposit"]))
+        channel = public.channel.to_core()
+        self.channel_id = channel.channel_id
+        self.deposit = channel.deposit
         self.clock = clock
         self.last: Voucher | None = None
         self.delivered = Wei(0)  # the highest amount the market took
@@ -76,7 +60,7 @@ class LeasePayer:
         self.info = self.client.lease(self.lease_id)
         if not self.signing:
             return self.info
-        lease = lease_from_json(self.info)
+        lease = LeasePublic.model_validate(self.info).to_core()
         due = amount_to_sign(lease, lease.metered_seconds, Timestamp(self.clock()), self.deposit)
         if due > self.paid:
             self.last = sign_voucher(self.key, self.domain, self.channel_id, due)
@@ -89,4 +73,4 @@ class LeasePayer:
     @property
     def done(self) -> bool:
         """True once the lease is over."""
-        return LeaseStatus(self.info["status"]).is_final
+        return LeasePublic.model_validate(self.info).status.is_final

@@ -22,7 +22,7 @@ from l2gpu.core.types import Wei
 from l2gpu.db import open_database
 from l2gpu.payments.store import VoucherStore
 from l2gpu.renter import LeasePayer
-from tests.api.helpers import MANAGER, channel, market
+from tests.api.helpers import MANAGER, described, market
 from tests.market.helpers import CHAIN, PROVIDER, RENTER, T0
 
 PRICE = Wei(10**12)
@@ -55,7 +55,7 @@ class World:
             self.offer["id"],
             command=command,
             duration=duration,
-            channel=channel(RENTER, PROVIDER.address, 10**18),
+            channel=described(RENTER, PROVIDER.address, 10**18),
         )
         return LeasePayer(
             self.renter, RENTER, lease, channel_domain(CHAIN, MANAGER), clock=self.clock
@@ -259,8 +259,7 @@ def test_on_l1_the_agent_checks_the_channel_and_settles_with_the_best_voucher(
     assert manager.channel(opened.params).status.name == "SETTLED"
     # A lease whose channel holds less than the market was told never starts.
     small = renter_rail.open(provider_key.address, Wei(PRICE), lifetime=7200)
-    described = small.description
-    described["deposit"] = str(deposit)
+    described = replace(small.description, deposit=deposit)
     bad = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=described)
     world.agent.step()
     failed = world.renter.lease(int(bad["id"]))

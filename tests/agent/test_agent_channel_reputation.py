@@ -5,7 +5,6 @@ record, while a lease on a real channel counts, failures included."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from l2gpu.agent.agent import ProviderAgent
 from l2gpu.agent.backends.local import LocalBackend
@@ -13,10 +12,11 @@ from l2gpu.agent.inventory import discover
 from l2gpu.client import MarketClient
 from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.crypto.eip712 import Eip712Domain
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.types import Wei
 from l2gpu.db import open_database
 from l2gpu.payments.store import VoucherStore
-from tests.api.helpers import MANAGER, channel, market
+from tests.api.helpers import MANAGER, channel, described, market
 from tests.market.helpers import CHAIN, PROVIDER, RENTER, T0
 
 PRICE = Wei(10**12)
@@ -40,16 +40,16 @@ class KnownChannels:
         """The rail's clock."""
         return T0
 
-    def check(self, described: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
+    def check(self, described: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
         """None for an opened channel; why not otherwise."""
-        self.checked.append(described["channel_id"])
-        if described["channel_id"] in self.opened:
+        self.checked.append(str(described.channel_id))
+        if str(described.channel_id) in self.opened:
             return None
-        return f"no channel {described['channel_id']} on the rail"
+        return f"no channel {described.channel_id} on the rail"
 
-    def status(self, described: dict[str, Any]) -> str:
+    def status(self, described: ChannelDescription) -> str:
         """Opened channels stay open."""
-        return "open" if described["channel_id"] in self.opened else "missing"
+        return "open" if str(described.channel_id) in self.opened else "missing"
 
 
 def test_made_up_channels_do_not_lower_the_providers_reliability(tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_made_up_channels_do_not_lower_the_providers_reliability(tmp_path: Path)
             offer["id"],
             command="true",
             duration=600,
-            channel=channel(RENTER, PROVIDER.address, 10**18),
+            channel=described(RENTER, PROVIDER.address, 10**18),
         )
         agent.step()
         failed = renter.lease(int(lease["id"]))
@@ -84,7 +84,12 @@ def test_made_up_channels_do_not_lower_the_providers_reliability(tmp_path: Path)
     # A real channel: the agent accepts the lease as verified, so its failure counts.
     real = channel(RENTER, PROVIDER.address, 10**18)
     rail.opened.add(real["channel_id"])
-    lease = renter.rent(offer["id"], command="no_such_command_l2gpu", duration=600, channel=real)
+    lease = renter.rent(
+        offer["id"],
+        command="no_such_command_l2gpu",
+        duration=600,
+        channel=ChannelDescription.from_json(real),
+    )
     agent.step()
     failed = renter.lease(int(lease["id"]))
     assert failed["status"] == "failed"

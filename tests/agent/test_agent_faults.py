@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from l2gpu.client import ApiRequestError
-from tests.api.helpers import channel
+from tests.api.helpers import described
 from tests.market.helpers import PROVIDER, RENTER
 
 from .test_agent import World, wait_for
@@ -88,7 +88,7 @@ def test_a_poison_job_fails_its_own_lease_once(tmp_path: Path) -> None:
     poison = world.renter.rent(
         world.offer["id"], command="echo hi", duration=600,
         files={"output.log": "the backend's own file"},  # refused by the backend
-        channel=channel(RENTER, PROVIDER.address, 10**18),
+        channel=described(RENTER, PROVIDER.address, 10**18),
     )  # fmt: skip
     starts = []
     original = world.agent.backend.start

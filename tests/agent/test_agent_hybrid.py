@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from l2gpu.node.service import EmbeddedNode, embedded_rollup
 from l2gpu.payments.rails import L1ChannelRail
 from l2gpu.payments.rollup_rail import RollupChannelRail
 from l2gpu.renter import LeasePayer
+from l2gpu.wire import ChannelPublic, LeasePublic
 
 from .test_agent import PRICE, World, wait_for
 
@@ -99,7 +100,7 @@ def test_a_lease_in_the_rollup_is_checked_paid_and_closed_together(
     offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
     deposit = Wei(600 * PRICE)
     opened = renter_rail.open(rollup.provider.address, deposit, lifetime=7200)
-    assert opened.description["settlement"] == "hybrid"
+    assert opened.description.settlement == "hybrid"
     assert opened.gas_used == 0
     assert opened.tx_bytes > 0
     node_view = L2Client(rollup.node.url, rollup.renter)
@@ -160,7 +161,7 @@ def test_the_agent_refuses_channels_it_cannot_be_paid_from(tmp_path: Path, rollu
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
     small = renter_rail.open(rollup.provider.address, Wei(PRICE), lifetime=7200)
-    described = dict(small.description, deposit=str(600 * PRICE))  # lies about the deposit
+    described = replace(small.description, deposit=Wei(600 * PRICE))  # lies about the deposit
     lease = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=described)
     world.agent.step()
     failed = world.renter.lease(int(lease["id"]))
@@ -168,7 +169,7 @@ def test_the_agent_refuses_channels_it_cannot_be_paid_from(tmp_path: Path, rollu
     assert "less than the lease" in failed["reason"]
     # An L1 channel description sent to a provider that settles in the rollup.
     other = renter_rail.open(rollup.provider.address, Wei(600 * PRICE), lifetime=7200)
-    on_l1 = dict(other.description, settlement="channel-l1")
+    on_l1 = replace(other.description, settlement="channel-l1")
     lease = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=on_l1)
     world.agent.step()
     failed = world.renter.lease(int(lease["id"]))
@@ -191,7 +192,7 @@ def test_renting_in_the_rollup_says_what_is_missing(rollup: Rollup) -> None:
     assert odd.deposit == 123_457_000  # rounded up to an L2 amount, never below the cost
     api = L2Client(rollup.node.url, rollup.renter)
     assert api.channel(str(odd.params.id))["deposit"] == "123457000"
-    assert odd.description["deposit"] == "123457000"
+    assert odd.description.to_json()["deposit"] == "123457000"
     newest = api.channels()[0]  # the renter's channels, newest first
     assert newest["channel_id"] == str(odd.params.id)
     assert newest["status"] in ("pending", "open")
@@ -206,14 +207,14 @@ def test_renting_in_the_rollup_says_what_is_missing(rollup: Rollup) -> None:
 
 
 def test_the_market_refuses_a_settlement_it_does_not_know(tmp_path: Path) -> None:
-    from tests.api.helpers import channel
+    from tests.api.helpers import described
 
     from .test_agent import RENTER
 
     world = World(tmp_path)
-    described = dict(channel(RENTER, world.agent.key.address, 10**18), settlement="plasma")
+    plasma = replace(described(RENTER, world.agent.key.address, 10**18), settlement="plasma")
     with pytest.raises(L2gpuError, match="settlement 'plasma' is not one the market knows"):
-        world.renter.rent(world.offer["id"], command="true", duration=60, channel=described)
+        world.renter.rent(world.offer["id"], command="true", duration=60, channel=plasma)
     assert L1ChannelRail.settlement == "channel-l1"
 
 
@@ -340,11 +341,15 @@ def test_the_agent_refuses_a_reused_channel_and_one_not_from_the_renter_to_it(
         world.renter.rent(second["id"], command="sleep 1", duration=600,
                           channel=opened.description)  # fmt: skip
     # ...and so would the agent, were a market to let it through
-    served = world.renter.lease(int(lease["id"]))
+    served = LeasePublic.model_validate(world.renter.lease(int(lease["id"])))
     assert "already pays for another lease" in world.agent._check_channel(served, world.clock())
-    stranger = dict(opened.description, renter=rollup.outsider.address.checksum)
+    stranger = replace(
+        opened.description,
+        params=replace(opened.description.params, renter=rollup.outsider.address),
+    )
     assert "not from its renter to this provider" in world.agent._check_channel(
-        dict(served, channel=stranger), world.clock()
+        served.model_copy(update={"channel": ChannelPublic.model_validate(stranger.to_json())}),
+        world.clock(),
     )
 
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.api.helpers import channel, market
+from tests.api.helpers import described, market
 from tests.market.helpers import CHAIN, PROVIDER, RENTER, T0, terms
 
 from l2gpu.analytics.market_usage import demand_frame, load_leases, market_patterns
@@ -41,7 +41,7 @@ def build_market(database_url):
             )
             provider.heartbeat({})  # the market rents only from a provider it hears from
             lease = renter.rent(offer["id"], command="train", duration=3600,
-                                channel=channel(RENTER, PROVIDER.address, 10**18))  # fmt: skip
+                                channel=described(RENTER, PROVIDER.address, 10**18))  # fmt: skip
             clock.advance(WAITS[k])
             provider.heartbeat({})
             provider.report(int(lease["id"]), "accepted")
@@ -54,7 +54,7 @@ def build_market(database_url):
     provider, renter = MarketClient("", PROVIDER, http=http), MarketClient("", RENTER, http=http)
     provider.heartbeat({})
     failed = renter.rent(offer["id"], command="train", duration=3600,
-                         channel=channel(RENTER, PROVIDER.address, 10**18))  # fmt: skip
+                         channel=described(RENTER, PROVIDER.address, 10**18))  # fmt: skip
     provider.report(int(failed["id"]), "start_failed", reason="no such command")
     return service.engine
 

@@ -16,6 +16,7 @@ from l2gpu.api.app import create_app
 from l2gpu.api.service import MarketService
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.offers import sign_offer
 from l2gpu.core.market.signin import parse_message, sign_message
 from l2gpu.core.types import Address, Seconds
@@ -92,6 +93,13 @@ def channel(
         "salt": "0x" + params.salt.hex(),
         "deposit": str(deposit),
     }
+
+
+def described(
+    renter: PrivateKey, provider: Address, deposit: int, salt: int | None = None
+) -> ChannelDescription:
+    """:func:`channel` as the SDK takes it."""
+    return ChannelDescription.from_json(channel(renter, provider, deposit, salt))
 
 
 def rent(

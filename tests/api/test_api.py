@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from l2gpu.core.channel.vouchers import channel_domain, sign_voucher
-from l2gpu.core.types import Hash32, Timestamp, Wei
+from l2gpu.core.types import Address, Hash32, Seconds, Timestamp, Wei
 from tests.api.helpers import MANAGER, channel, login, market, offer_body, publish, rent
 from tests.market.helpers import CHAIN, PROVIDER, RENTER, STRANGER, T0
 
@@ -293,16 +294,17 @@ def test_a_lease_channel_with_a_short_challenge_period_or_a_token_is_refused(
     from l2gpu.client import MarketClient
     from l2gpu.core.errors import L2gpuError
     from l2gpu.core.market.offers import sign_offer
-    from tests.api.helpers import channel
+    from tests.api.helpers import described
     from tests.market.helpers import CHAIN, PROVIDER, RENTER, terms
 
     http, _, _ = market(database_url)
     offer = MarketClient("", PROVIDER, http=http).publish(sign_offer(PROVIDER, terms(), CHAIN))
     renter = MarketClient("", RENTER, http=http)
-    quick = dict(channel(RENTER, PROVIDER.address, 10**18), challenge_period=1)
+    good = described(RENTER, PROVIDER.address, 10**18)
+    quick = replace(good, params=replace(good.params, challenge_period=Seconds(1)))
     with pytest.raises(L2gpuError, match="challenge period of 1 s is below the 3600 s"):
         renter.rent(offer["id"], command="true", duration=60, channel=quick)
-    token = dict(channel(RENTER, PROVIDER.address, 10**18), token="0x" + "11" * 20)
+    token = replace(good, params=replace(good.params, token=Address(b"\x11" * 20)))
     with pytest.raises(L2gpuError, match="token must be the zero address"):
         renter.rent(offer["id"], command="true", duration=60, channel=token)
 

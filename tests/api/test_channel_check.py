@@ -83,8 +83,9 @@ def test_a_made_up_channel_takes_no_offer_and_an_open_one_does(node, tmp_path) -
     max_cost = int(client.post("/quotes", headers=auth, json={
         "offer_id": offer, "duration": 600}).json()["max_cost"])  # fmt: skip
     opened = rail.open(provider.address, max_cost, lifetime=7200)
+    wire = opened.description.to_json()
     rented = client.post("/leases", headers=auth, json={
-        "offer_id": offer, "duration": 600, "job": job, "channel": opened.description})  # fmt: skip
+        "offer_id": offer, "duration": 600, "job": job, "channel": wire})  # fmt: skip
     assert rented.status_code == 201, rented.text
     assert rail.confirmed(opened.params.id) == "open"
 

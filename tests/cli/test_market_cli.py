@@ -17,7 +17,7 @@ from l2gpu.cli.main import main
 from l2gpu.client import MarketClient
 from l2gpu.core.market.offers import sign_offer
 from l2gpu.db import open_database
-from tests.api.helpers import channel
+from tests.api.helpers import described
 from tests.conftest import free_port
 from tests.market.helpers import CHAIN, PROVIDER, RENTER, STRANGER, terms
 
@@ -74,7 +74,10 @@ def test_jobs_list_logs_and_stop_respect_ownership(api, capsys, monkeypatch) -> 
     offer_id, provider = published(url)
     renter = MarketClient(url, RENTER)
     lease = renter.rent(
-        offer_id, command="echo hi", duration=60, channel=channel(RENTER, PROVIDER.address, 10**18)
+        offer_id,
+        command="echo hi",
+        duration=60,
+        channel=described(RENTER, PROVIDER.address, 10**18),
     )
     provider.send_logs(lease["id"], ["hello from the job\n"])
     monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + RENTER.secret.hex())

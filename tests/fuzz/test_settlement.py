@@ -1,6 +1,6 @@
 """Fuzzing a lease's channel description (JSON from the renter, read back by the agent):
-``params_of`` names what is wrong with InvalidValue, ``terms_problem`` answers with a
-reason and ``check_description`` with an L2gpuError."""
+``ChannelDescription.from_json`` names what is wrong with InvalidValue, ``terms_problem``
+answers with a reason and ``check_description`` with an L2gpuError."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.errors import InvalidValue, L2gpuError
 from l2gpu.core.market.settlement import (
+    ChannelDescription,
     check_description,
     describe_channel,
-    params_of,
     terms_problem,
 )
 from l2gpu.core.types import ZERO_ADDRESS, Address, Seconds
@@ -27,7 +27,7 @@ GOOD = describe_channel(
     5,
     Address(b"\x44" * 20),
     "hybrid",
-)
+).to_json()
 
 json_scalars = st.one_of(
     st.none(),
@@ -66,17 +66,16 @@ def descriptions(draw: st.DrawFn) -> Any:
 @fuzz(400)
 @given(descriptions())
 def test_channel_descriptions_of_any_json(description: Any) -> None:
-    params = outcome(InvalidValue, params_of, description)
-    if isinstance(params, ChannelParams):
-        assert len(params.salt) == 32
-        assert 0 <= params.challenge_period < 2**256
-        assert params_of(describe_channel(params, 1, 5, RENTER, "hybrid")) == params
-        str(params.id)
-    problem = terms_problem(description)  # a reason, never an exception
+    parsed = outcome(InvalidValue, ChannelDescription.from_json, description)
+    if not isinstance(parsed, ChannelDescription):
+        return
+    params = parsed.params
+    assert len(params.salt) == 32
+    assert 0 <= params.challenge_period < 2**256
+    assert ChannelDescription.from_json(parsed.to_json()) == parsed  # the wire round-trips
+    problem = terms_problem(parsed)  # a reason, never an exception
     assert problem is None or isinstance(problem, str)
-    if problem is None:
-        assert isinstance(params, ChannelParams)
-    settlement = outcome(L2gpuError, check_description, description)
+    settlement = outcome(L2gpuError, check_description, parsed)
     assert isinstance(settlement, L2gpuError) or settlement in ("channel-l1", "hybrid")
 
 
@@ -92,4 +91,5 @@ def test_descriptions_round_trip(
     renter: Address, provider: Address, token: Address, period: int, salt: bytes
 ) -> None:
     params = ChannelParams(renter, provider, token, Seconds(period), salt)
-    assert params_of(describe_channel(params, 7, 5, RENTER, "hybrid")) == params
+    described = describe_channel(params, 7, 5, RENTER, "hybrid")
+    assert ChannelDescription.from_json(described.to_json()) == described

@@ -1,8 +1,11 @@
 """The lease machine under any order of inputs (a Hypothesis state machine): it never
 bills past the lease's end, never bills a second the job was not running, never
-leaves a final status, and remembers only the highest voucher."""
+leaves a final status, remembers only the highest voucher, and names every change it
+makes in an event (the market's shell writes the events, never a diff of states)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -35,14 +38,15 @@ class LeaseMachine(RuleBasedStateMachine):
             assert self.lease.metered_seconds == before.metered_seconds
         if self.lease.status.is_final and self.final_status is None:
             self.final_status = self.lease.status
+        assert _as_the_events_say(before, self.lease, events) == self.lease
 
     @rule(seconds=st.integers(0, 400))
     def time_passes(self, seconds: int) -> None:
         self.now += seconds
 
-    @rule()
-    def agent_accepts(self) -> None:
-        self._apply(lm.AgentAccepted(Timestamp(self.now)))
+    @rule(verified=st.booleans())
+    def agent_accepts(self, verified: bool) -> None:
+        self._apply(lm.AgentAccepted(Timestamp(self.now), verified))
 
     @rule()
     def job_starts(self) -> None:
@@ -59,7 +63,7 @@ class LeaseMachine(RuleBasedStateMachine):
     @rule(amount=st.integers(0, 10**20))
     def voucher_arrives(self, amount: int) -> None:
         self.highest_voucher = max(self.highest_voucher, amount)
-        self._apply(lm.VoucherRecorded(Timestamp(self.now), Wei(amount)))
+        self._apply(lm.VoucherRecorded(Timestamp(self.now), Wei(amount), b"\x01" * 65))
 
     @rule(by=st.sampled_from(["renter", "provider"]))
     def someone_stops(self, by: str) -> None:
@@ -103,6 +107,26 @@ class LeaseMachine(RuleBasedStateMachine):
     @invariant()
     def paid_is_the_highest_voucher(self) -> None:
         assert self.lease.paid == self.highest_voucher
+
+
+def _as_the_events_say(before: lm.Lease, after: lm.Lease, events: list[lm.LeaseEvent]) -> lm.Lease:
+    """``before`` changed only as ``events`` say, the way ``api/lease_effects.py`` writes
+    them (a status change carries the times and reason the lease has after it)."""
+    lease = before
+    for event in events:
+        match event:
+            case lm.StatusChanged():
+                assert event.old == lease.status
+                lease = replace(lease, status=event.new, reason=after.reason,
+                                started_at=after.started_at, ended_at=after.ended_at)  # fmt: skip
+            case lm.Metered():
+                lease = replace(lease, metered_seconds=event.total)
+            case lm.VoucherKept():
+                assert event.amount > lease.paid
+                lease = replace(lease, paid=event.amount)
+            case lm.ChannelVerified():
+                lease = replace(lease, channel_verified=True)
+    return lease
 
 
 LeaseMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40,

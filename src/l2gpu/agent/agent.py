@@ -37,13 +37,20 @@ from l2gpu.core.channel.stream import PayeeState, ServiceState
 from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.market.metering import Meter, UsageSample, record_sample, start_meter
 from l2gpu.core.market.offers import OfferTerms, SignedOffer, sign_offer
-from l2gpu.core.market.settlement import params_of, settlement_of
+from l2gpu.core.market.settlement import (
+    ONE_CHANNEL_PER_LEASE,
+    parties_problem,
+    reuse_problem,
+    settlement_problem,
+)
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
 from l2gpu.payments.payee import Payee
 from l2gpu.payments.rails import ChannelRail
 from l2gpu.payments.store import VoucherStore
+from l2gpu.wire import AgentLease, LeasePublic
 
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 5
@@ -81,7 +88,7 @@ class ProviderAgent(ChannelClosing):
     _pool: Any = None
     _last_beat: int = -1
     _gpu_names: dict[str, str] = field(default_factory=dict)
-    _last_info: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _last_info: dict[int, AgentLease] = field(default_factory=dict)
     _unsent_logs: dict[int, list[str]] = field(default_factory=dict)
     _unreported: dict[int, int] = field(default_factory=dict)
     _unstarted: set[int] = field(default_factory=set)
@@ -188,7 +195,7 @@ class ProviderAgent(ChannelClosing):
                 log.warning("recovering unclosed channels failed, retrying in 5 s: %s", exc)
                 self._recover_at = now + 5
         try:
-            work: dict[int, dict[str, Any]] | None = {int(w["id"]): w for w in self.client.work()}
+            work: dict[int, AgentLease] | None = {w.id: w for w in self.client.work()}
         except L2gpuError as exc:
             log.warning("the market is unreachable, metering on what it said last: %s", exc.what)
             work = None
@@ -223,7 +230,7 @@ class ProviderAgent(ChannelClosing):
 
     # -- leases --------------------------------------------------------------------
 
-    def _reap(self, work: dict[int, dict[str, Any]]) -> None:
+    def _reap(self, work: dict[int, AgentLease]) -> None:
         """Once, after a start: stop every job an earlier agent left running whose lease
         is over (ended while this agent was down); the live ones are adopted by
         :meth:`_take`, which meters them from now on. A job nobody meters is never
@@ -236,19 +243,19 @@ class ProviderAgent(ChannelClosing):
                 self.backend.stop(lease_id)
         self._reaped = True
 
-    def _adopt(self, info: dict[str, Any], now: int) -> bool:
+    def _adopt(self, info: AgentLease, now: int) -> bool:
         """A job this lease already has (started before a restart, or before the
         market heard "started"): meter it from now on instead of starting another."""
-        lease_id = int(info["id"])
+        lease_id = info.id
         if not self.backend.recover(lease_id):
             return False
         log.info("lease %s: its job was running already; metering it from now", lease_id)
         params, payee = self._payee(info)
-        started = int(info.get("started_at") or now)
-        ends = Timestamp(int(info.get("ends_at") or started + int(info["max_seconds"])))
-        meter = start_meter(Timestamp(started), ends, int(info["num_gpus"]))
+        started = info.started_at or now
+        ends = Timestamp(info.ends_at or started + info.max_seconds)
+        meter = start_meter(Timestamp(started), ends, info.num_gpus)
         meter = Meter(meter.started_at, meter.ends_at, meter.num_gpus, Timestamp(now),
-                      seconds=int(info.get("metered_seconds") or 0))  # fmt: skip
+                      seconds=info.metered_seconds)  # fmt: skip
         # The payee starts from the best voucher stored; it must also know what was
         # delivered already, or a renter's earlier prepayment would look like credit
         # for seconds to come (the provider would serve past the grace unpaid).
@@ -256,9 +263,9 @@ class ProviderAgent(ChannelClosing):
             payee.delivered(meter.seconds, Timestamp(now))
         # A job the dead-man switch froze stays paused until its payee says run.
         paused = self.backend.status(lease_id).state == "paused"
-        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"],
+        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info.channel.to_core(),
                                        paused=paused)  # fmt: skip
-        if info["status"] != "running":
+        if info.status != LeaseStatus.RUNNING:
             self._report_started(lease_id)
         return True
 
@@ -270,15 +277,15 @@ class ProviderAgent(ChannelClosing):
             log.warning("lease %s: could not report its start yet: %s", lease_id, exc.what)
             self._unstarted.add(lease_id)
 
-    def _take(self, info: dict[str, Any], now: int) -> None:
-        lease_id, status = int(info["id"]), info["status"]
+    def _take(self, info: AgentLease, now: int) -> None:
+        lease_id, status = info.id, info.status
         params, payee = self._payee(info)
-        if status == "running":  # taken over after a restart
+        if status == LeaseStatus.RUNNING:  # taken over after a restart
             if not self._adopt(info, now):
                 self.client.report(lease_id, "exited", exit_code=-1)
                 # the job is gone, its vouchers are not: close the channel with them
-                meter = start_meter(Timestamp(now), Timestamp(now), int(info["num_gpus"]))
-                lost = Served(lease_id, params, payee, meter, now, info["channel"])
+                meter = start_meter(Timestamp(now), Timestamp(now), info.num_gpus)
+                lost = Served(lease_id, params, payee, meter, now, info.channel.to_core())
                 self._to_settle[lease_id] = (lost, now)
             return
         if self._adopt(info, now):  # started, but the market never heard it
@@ -290,7 +297,7 @@ class ProviderAgent(ChannelClosing):
         if problem is not None:
             self.client.report(lease_id, "start_failed", reason=problem)
             return
-        if status == "requested":
+        if status == LeaseStatus.REQUESTED:
             self.client.report(lease_id, "accepted", channel_verified=self.rail is not None)
         try:
             self.backend.start(self._spec(info))
@@ -306,13 +313,13 @@ class ProviderAgent(ChannelClosing):
                 reason=f"the provider's backend failed: {type(exc).__name__}",
             )
             return
-        ends = Timestamp(now + int(info["max_seconds"]))
-        meter = start_meter(Timestamp(now), ends, int(info["num_gpus"]))
+        ends = Timestamp(now + info.max_seconds)
+        meter = start_meter(Timestamp(now), ends, info.num_gpus)
         # tended from now on, whether or not the market hears of the start at once
-        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info["channel"])
+        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info.channel.to_core())
         self._report_started(lease_id)
 
-    def _tend(self, s: Served, info: dict[str, Any], now: int) -> None:
+    def _tend(self, s: Served, info: AgentLease, now: int) -> None:
         status = self.backend.status(s.lease_id)
         self._send_logs(s.lease_id)
         if status.state == "exited":
@@ -324,7 +331,7 @@ class ProviderAgent(ChannelClosing):
                 self._tell(s.lease_id, "exited", exit_code=code)
                 self._finish(s, f"the job exited with code {code}")
             return
-        self._receive_voucher(s, info.get("voucher"), now)
+        self._receive_voucher(s, info.voucher, now)
         if self.rail is not None and now - s.channel_checked >= CHANNEL_CHECK_SECONDS:
             # A renter may start closing the channel mid-lease, conceding less than it
             # owes: the provider must answer with its best voucher before the deadline.
@@ -389,61 +396,62 @@ class ProviderAgent(ChannelClosing):
 
     # -- helpers -------------------------------------------------------------------
 
-    def _payee(self, info: dict[str, Any]) -> tuple[ChannelParams, Payee]:
-        ch = info["channel"]
-        params = params_of(ch)
-        manager = Address.from_hex(ch["manager"])
-        domain = channel_domain(ChainId(int(ch["chain_id"])), manager)
-        price = Wei(int(info["price_per_gpu_second"]) * int(info["num_gpus"]))
+    def _payee(self, info: LeasePublic) -> tuple[ChannelParams, Payee]:
+        ch = info.channel.to_core()
+        params = ch.params
+        manager = ch.manager
+        domain = channel_domain(ch.chain_id, manager)
+        price = Wei(info.price_per_gpu_second * info.num_gpus)
         # The payee pauses when unpaid seconds exceed its tolerance: one less than the
         # grace period, so that no more than `grace` seconds are ever unpaid.
         state = PayeeState(
             Hash32(params.id),
             params.renter,
             domain,
-            Wei(int(ch["deposit"])),
+            ch.deposit,
             price,
             grace_seconds=Seconds(max(1, self.grace - 1)),
         )
         return params, Payee(state, self.store, manager=manager)
 
-    def _check_channel(self, info: dict[str, Any], now: int) -> str | None:
+    def _check_channel(self, info: LeasePublic, now: int) -> str | None:
         if self.rail is None:
             return None
-        settlement = settlement_of(info["channel"])
-        if settlement != self.rail.settlement:
-            return (
-                f"the lease pays over a {settlement} channel; this provider settles "
-                f"over {self.rail.settlement}"
-            )
-        params = params_of(info["channel"])
-        if params.provider != self.key.address or params.renter != Address.from_hex(info["renter"]):
+        channel = info.channel.to_core()
+        wrong = settlement_problem(channel, self.rail.settlement)
+        if wrong is not None:
+            return wrong
+        if parties_problem(channel, Address.from_hex(info.renter), self.key.address):
             return "the lease's channel is not from its renter to this provider"
-        if self.store.best(params.id) is not None or any(
-            s.params.id == params.id for s in self.served.values()
-        ):
-            return "the lease's channel already pays for another lease; open a new one"
-        ends_by = self.rail.now() + int(info["max_seconds"])
-        return self.rail.check(info["channel"], max_cost=int(info["max_cost"]), ends_by=ends_by)
+        # What this provider knows of the channel's other leases: vouchers it stored
+        # for the channel, or a lease it serves on it.
+        in_use = self.store.best(channel.channel_id) is not None or any(
+            s.params.id == channel.channel_id for s in self.served.values()
+        )
+        reused = reuse_problem(channel.channel_id, in_use=in_use)
+        if reused is not None:
+            return f"{reused}; {ONE_CHANNEL_PER_LEASE}"
+        ends_by = self.rail.now() + info.max_seconds
+        return self.rail.check(channel, max_cost=info.max_cost, ends_by=ends_by)
 
-    def _spec(self, info: dict[str, Any]) -> JobSpec:
-        job = info["job"]
-        name = self._gpu_names.get(str(info["offer_id"]))
+    def _spec(self, info: AgentLease) -> JobSpec:
+        job = info.job
+        name = self._gpu_names.get(str(info.offer_id))
         group = self.inventory.groups().get(name or "", []) if name else []
         if not group and self.inventory.gpus:
             group = list(self.inventory.gpus)
-        indices = tuple(g.index for g in group[: int(info["num_gpus"])])
+        indices = tuple(g.index for g in group[: info.num_gpus])
         # The lease's share of the machine: CPU cores, memory and disk in proportion
         # to the GPUs it rents (CPU slots where there is no GPU).
         slots = len(self.inventory.gpus) or self.inventory.cpu_cores
-        share = int(info["num_gpus"]) / max(1, slots)
+        share = info.num_gpus / max(1, slots)
         inventory = self.inventory
         return JobSpec(
-            int(info["id"]),
-            str(job["command"]),
-            dict(job.get("env") or {}),
-            dict(job.get("secrets") or {}),
-            dict(job.get("files") or {}),
+            info.id,
+            job.command,
+            dict(job.env),
+            dict(job.secrets),
+            dict(job.files),
             indices,
             cpu_cores=max(1, int(inventory.cpu_cores * share)),
             memory_bytes=self.memory_bytes or int(inventory.ram_gb * 2**30 * share) or None,

@@ -13,18 +13,18 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from l2gpu.client import MarketClient
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.metering import Meter, start_meter
-from l2gpu.core.market.settlement import settlement_of
 from l2gpu.core.types import Timestamp, Wei
 from l2gpu.payments.payee import Payee
 from l2gpu.payments.rails import ChannelAlreadyClosed, ChannelRail
+from l2gpu.wire import LeasePublic, VoucherPublic
 
 log = logging.getLogger(__name__)
 RECOVERY_WINDOW = 7 * 86_400  # ended leases older than this are not looked at again
@@ -40,7 +40,7 @@ class Served:
     payee: Payee
     meter: Meter
     last_tick: int
-    channel: dict[str, Any]
+    channel: ChannelDescription
     paused: bool = False
     channel_checked: int = 0
     max_unpaid_seconds: int = 0
@@ -74,7 +74,7 @@ class ChannelClosing:
     _closing: dict[int, tuple[Served, Future[Settlement | None]]]
     _pool: ThreadPoolExecutor | None
 
-    def _payee(self, info: dict[str, Any]) -> tuple[ChannelParams, Payee]:
+    def _payee(self, info: LeasePublic) -> tuple[ChannelParams, Payee]:
         raise NotImplementedError  # the agent's
 
     def _recover_closes(self, now: int) -> None:
@@ -84,22 +84,23 @@ class ChannelClosing:
             self._recovered = True
             return
         me = self.key.address.checksum
-        for info in self.client.jobs():
-            ended = info.get("ended_at")
-            if (info["provider"] != me or info["status"] in ("requested", "starting", "running")
-                    or (ended is not None and now - int(ended) > RECOVERY_WINDOW)
-                    or settlement_of(info["channel"]) != self.rail.settlement):  # fmt: skip
+        for info in map(LeasePublic.model_validate, self.client.jobs()):
+            ended = info.ended_at
+            channel = info.channel.to_core()
+            if (info.provider != me or not info.status.is_final
+                    or (ended is not None and now - ended > RECOVERY_WINDOW)
+                    or channel.settlement != self.rail.settlement):  # fmt: skip
                 continue
             params, payee = self._payee(info)
-            if payee.state.best is None or self.rail.status(info["channel"]) not in (
+            if payee.state.best is None or self.rail.status(channel) not in (
                 "open",
                 "closing",
             ):
                 continue
-            meter = start_meter(Timestamp(now), Timestamp(now), int(info["num_gpus"]))
-            served = Served(int(info["id"]), params, payee, meter, now, info["channel"])
+            meter = start_meter(Timestamp(now), Timestamp(now), info.num_gpus)
+            served = Served(info.id, params, payee, meter, now, channel)
             self._to_settle[served.lease_id] = (served, now)
-            log.info("lease %s ended while the agent was away: closing its channel", info["id"])
+            log.info("lease %s ended while the agent was away: closing its channel", info.id)
         self._recovered = True
 
     def _settle_due(self, now: int) -> None:
@@ -119,16 +120,15 @@ class ChannelClosing:
                     self._close_done(s, now, partial(self._close, s))
 
     def _take_last_voucher(self, s: Served, now: int) -> None:
-        self._receive_voucher(s, self.client.lease(s.lease_id).get("voucher"), now)
+        lease = LeasePublic.model_validate(self.client.lease(s.lease_id))
+        self._receive_voucher(s, lease.voucher, now)
 
     @staticmethod
-    def _receive_voucher(s: Served, voucher: dict[str, Any] | None, now: int) -> None:
+    def _receive_voucher(s: Served, voucher: VoucherPublic, now: int) -> None:
         """Hand the market's copy of the renter's newest voucher to the lease's payee."""
-        voucher = voucher or {}
-        amount = int(voucher.get("amount") or 0)
-        if amount > s.payee.state.best_amount and voucher.get("signature"):
-            sig = bytes.fromhex(str(voucher["signature"]).removeprefix("0x"))
-            s.payee.receive(Voucher(s.params.id, Wei(amount), sig), Timestamp(now))
+        if voucher.amount > s.payee.state.best_amount and voucher.signature:
+            sig = bytes.fromhex(voucher.signature.removeprefix("0x"))
+            s.payee.receive(Voucher(s.params.id, Wei(voucher.amount), sig), Timestamp(now))
 
     def _close_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:

@@ -24,9 +24,11 @@ from fastapi import Depends, FastAPI, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
 
 from l2gpu import __version__
+from l2gpu import wire as w
 from l2gpu.api import schemas as s
 from l2gpu.api.inputs import ID_LIMIT, AddressText, Line
 from l2gpu.api.limits import RateLimit
@@ -65,12 +67,16 @@ SIGNED = (401,)
 _LOGS_200: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The chunks, or with follow=true a stream of NDJSON lines",
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/x-ndjson": {"schema": {"type": "string"}},
-        },
+        "model": w.Logs,
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
     }
 }
+
+
+def _answer(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI 200 answer of a route that returns its JSON itself (a hot path that
+    skips FastAPI's response encoding)."""
+    return {200: {"description": "Successful Response", "model": model}}
 
 
 def create_app(
@@ -131,14 +137,16 @@ def create_app(
         return JSONResponse({"ok": True, "chain_id": service.chain_id, "version": __version__})
 
     # -- accounts ---------------------------------------------------------------
-    @app.post("/auth/nonce", tags=["accounts"], responses=errors(400, *BODY))
+    @app.post("/auth/nonce", tags=["accounts"], response_model=w.SignInMessage,
+              responses=errors(400, *BODY))  # fmt: skip
     def nonce(body: s.NonceRequest) -> dict[str, Any]:
         """An EIP-4361 message for ``address`` to sign (valid five minutes, used once),
         naming this API's origin as its domain and URI."""
         message = service.accounts.new_nonce(Address.from_hex(body.address))
         return {"message": message.text(), "nonce": message.nonce}
 
-    @app.post("/auth/login", tags=["accounts"], responses=errors(401, *BODY))
+    @app.post("/auth/login", tags=["accounts"], response_model=w.SignedIn,
+              responses=errors(401, *BODY))  # fmt: skip
     def login(body: s.LoginRequest) -> dict[str, Any]:
         """Trade a signed sign-in message for a bearer token."""
         token, address, expires = service.accounts.sign_in(
@@ -146,14 +154,14 @@ def create_app(
         )
         return {"token": token, "address": address.checksum, "expires_at": expires}
 
-    @app.get("/accounts/me", tags=["accounts"], responses=errors(*SIGNED))
+    @app.get("/accounts/me", tags=["accounts"], response_model=w.Me, responses=errors(*SIGNED))
     def me(who: Caller) -> dict[str, Any]:
         """Who the token belongs to, and its leases as renter or provider."""
         leases = service.leases.list_for(who)
         return {"address": who.checksum, "leases": len(leases)}
 
     # -- offers -----------------------------------------------------------------
-    @app.get("/offers", tags=["offers"], responses=errors(400, 422))
+    @app.get("/offers", tags=["offers"], responses={**_answer(w.OffersFound), **errors(400, 422)})
     async def search(
         q: Annotated[Line, Query(max_length=4096, description="A filter expression")] = "",
         sort: Annotated[Line, Query(max_length=256, description="Sort keys, e.g. -price")] = "",
@@ -170,37 +178,43 @@ def create_app(
         "/offers",
         tags=["offers"],
         status_code=201,
+        response_model=w.OfferPublic,
         responses=errors(400, 403, 409, *SIGNED, *BODY),
     )
     def publish(body: s.OfferCreate, who: Caller) -> dict[str, Any]:
         """Publish an offer signed by the caller."""
         return offer_json(service.offers.publish(who, body.to_core()))
 
-    @app.get("/offers/{offer_id}", tags=["offers"], responses=errors(404, 422))
+    @app.get("/offers/{offer_id}", tags=["offers"], response_model=w.OfferPublic,
+             responses=errors(404, 422))  # fmt: skip
     def get_offer(offer_id: OfferId) -> dict[str, Any]:
         """One offer, in any status."""
         return offer_json(service.offers.view(offer_id))
 
-    @app.delete("/offers/{offer_id}", tags=["offers"], responses=errors(403, 404, 422, *SIGNED))
+    @app.delete("/offers/{offer_id}", tags=["offers"], response_model=w.OfferWithdrawn,
+                responses=errors(403, 404, 422, *SIGNED))  # fmt: skip
     def withdraw(offer_id: OfferId, who: Caller) -> dict[str, Any]:
         """Withdraw one of the caller's offers."""
         service.offers.withdraw(who, offer_id)
         return {"id": str(offer_id), "status": "withdrawn"}
 
     # -- providers --------------------------------------------------------------
-    @app.get("/providers", tags=["providers"], responses=errors())
+    @app.get("/providers", tags=["providers"], response_model=list[w.ProviderPublic],
+             responses=errors())  # fmt: skip
     def providers() -> list[dict[str, Any]]:
         """Every provider's public record: reliability, uptime, seconds delivered."""
         return service.offers.providers()
 
     # Only an address matches the path parameter: /providers/heartbeat stays the
     # heartbeat's path for every method (a GET there is a 405, not a bad address).
-    @app.get("/providers/{address:address}", tags=["providers"], responses=errors(400, 404, 422))
+    @app.get("/providers/{address:address}", tags=["providers"],
+             response_model=w.ProviderPublic, responses=errors(400, 404, 422))  # fmt: skip
     def provider(address: Annotated[AddressText, Path()]) -> dict[str, Any]:
         """One provider's public record."""
         return service.offers.provider(Address.from_hex(address))
 
-    @app.post("/providers/heartbeat", tags=["providers"], responses=errors(*SIGNED, *BODY))
+    @app.post("/providers/heartbeat", tags=["providers"], response_model=w.HeartbeatSeen,
+              responses=errors(*SIGNED, *BODY))  # fmt: skip
     def heartbeat(body: s.Heartbeat, who: Caller) -> dict[str, Any]:
         """The caller's agent is alive; its inventory."""
         return service.offers.heartbeat(who, body.inventory.model_dump(exclude_none=True))
@@ -212,13 +226,13 @@ def create_app(
             offer_id=body.offer_id,
             duration=body.duration,
             job=body.job.model_dump(),
-            channel=body.channel.model_dump(exclude_none=True),
+            channel=body.channel.to_core(),
             max_price_per_gpu_second=body.max_price_per_gpu_second,
         )
 
     renting = errors(400, 404, 409, 503, *SIGNED, *BODY)
 
-    @app.post("/quotes", tags=["leases"], responses=renting)
+    @app.post("/quotes", tags=["leases"], response_model=w.Quote, responses=renting)
     def quote_lease(body: s.LeaseQuote, who: Caller) -> dict[str, Any]:
         """Whether the offer would be rented on these terms (liveness, duration, price,
         expiry), and the maximum cost a channel must hold: ask before locking a deposit."""
@@ -229,26 +243,30 @@ def create_app(
             max_price_per_gpu_second=body.max_price_per_gpu_second,
         )
 
-    @app.post("/leases", tags=["leases"], status_code=201, responses=renting)
+    @app.post("/leases", tags=["leases"], status_code=201, response_model=w.LeasePublic,
+              responses=renting)  # fmt: skip
     def create_lease(body: s.LeaseCreate, who: Caller) -> dict[str, Any]:
         """Rent an offer for a duration, paid through the given channel, and submit a job."""
         return rent(body, who)
 
-    @app.post("/jobs", tags=["jobs"], status_code=201, responses=renting)
+    @app.post("/jobs", tags=["jobs"], status_code=201, response_model=w.LeasePublic,
+              responses=renting)  # fmt: skip
     def submit_job(body: s.LeaseCreate, who: Caller) -> dict[str, Any]:
         """Submit a job: the same as renting (one job per lease; the job id is the lease id)."""
         return rent(body, who)
 
-    @app.get("/leases", tags=["leases"], responses=errors(422, *SIGNED))
-    @app.get("/jobs", tags=["jobs"], responses=errors(422, *SIGNED))
+    leases = list[w.LeasePublic]
+
+    @app.get("/leases", tags=["leases"], response_model=leases, responses=errors(422, *SIGNED))
+    @app.get("/jobs", tags=["jobs"], response_model=leases, responses=errors(422, *SIGNED))
     def list_leases(who: Caller, live: bool = False) -> list[dict[str, Any]]:
         """The caller's leases (as renter or provider), newest first."""
         return service.leases.list_for(who, live_only=live)
 
     mine = errors(403, 404, 422, *SIGNED)
 
-    @app.get("/leases/{lease_id}", tags=["leases"], responses=mine)
-    @app.get("/jobs/{lease_id}", tags=["jobs"], responses=mine)
+    @app.get("/leases/{lease_id}", tags=["leases"], response_model=w.LeasePublic, responses=mine)
+    @app.get("/jobs/{lease_id}", tags=["jobs"], response_model=w.LeasePublic, responses=mine)
     def get_lease(lease_id: LeaseId, who: Caller) -> dict[str, Any]:
         """A lease and its job: status, metered seconds, amount due, best voucher."""
         return service.leases.get(who, lease_id)
@@ -256,14 +274,17 @@ def create_app(
     @app.post(
         "/leases/{lease_id}/vouchers",
         tags=["leases"],
+        response_model=w.VoucherTaken,
         responses=errors(400, 403, 404, *SIGNED, *BODY),
     )
     def voucher(lease_id: LeaseId, body: s.VoucherIn, who: Caller) -> dict[str, Any]:
         """Relay the renter's newest voucher to the provider."""
         return service.leases.voucher(who, lease_id, body.amount, s.parse_hex(body.signature, 65))
 
-    @app.post("/leases/{lease_id}/stop", tags=["leases"], responses=mine)
-    @app.post("/jobs/{lease_id}/stop", tags=["jobs"], responses=mine)
+    @app.post("/leases/{lease_id}/stop", tags=["leases"], response_model=w.LeasePublic,
+              responses=mine)  # fmt: skip
+    @app.post("/jobs/{lease_id}/stop", tags=["jobs"], response_model=w.LeasePublic,
+              responses=mine)  # fmt: skip
     def stop(lease_id: LeaseId, who: Caller) -> dict[str, Any]:
         """End the lease now and stop its job."""
         return service.leases.stop(who, lease_id)
@@ -285,14 +306,16 @@ def create_app(
         )
 
     # -- agent --------------------------------------------------------------------
-    @app.get("/agent/leases", tags=["agent"], responses=errors(*SIGNED))
+    @app.get("/agent/leases", tags=["agent"], response_model=list[w.AgentLease],
+             responses=errors(*SIGNED))  # fmt: skip
     def agent_leases(who: Caller) -> list[dict[str, Any]]:
         """The caller's live leases as a provider, with jobs and newest vouchers."""
         return service.leases.agent_work(who)
 
     agent_post = errors(403, 404, 409, *SIGNED, *BODY)
 
-    @app.post("/agent/leases/{lease_id}/events", tags=["agent"], responses=agent_post)
+    @app.post("/agent/leases/{lease_id}/events", tags=["agent"],
+              response_model=w.AgentEventTaken, responses=agent_post)  # fmt: skip
     def agent_event(lease_id: LeaseId, body: s.AgentEvent, who: Caller) -> dict[str, Any]:
         """Report a job event: accepted (with channel_verified once the agent found the
         lease's channel open and funded on its rail), started, start_failed, usage,
@@ -307,7 +330,8 @@ def create_app(
             channel_verified=body.channel_verified,
         )
 
-    @app.post("/agent/leases/{lease_id}/logs", tags=["agent"], responses=agent_post)
+    @app.post("/agent/leases/{lease_id}/logs", tags=["agent"], response_model=w.LogsAppended,
+              responses=agent_post)  # fmt: skip
     def agent_logs(lease_id: LeaseId, body: s.LogChunks, who: Caller) -> dict[str, Any]:
         """Append output of a lease's job (NUL and lone surrogates stored as U+FFFD)."""
         return {"seq": service.leases.agent_logs(who, lease_id, body.chunks)}

@@ -2,9 +2,11 @@
 
 Every change to a lease goes through the core machine
 (:func:`l2gpu.core.market.lease.state_transition`) inside one database
-transaction: the row is read, the input applied, the new state and the side
-effects of its events (the offer back on the market, the provider's record, the
-job's status) written together.
+transaction: the row is read and locked, the input applied, and the events that
+come back carried out (:mod:`l2gpu.api.lease_effects`: the lease's status, bill and
+voucher, the offer back on the market, the provider's record, the job's status)
+before the transaction commits. A request is turned into an input here; what it
+changes follows from the events alone.
 
 Concurrent requests: a transaction that changes a lease locks its row first
 (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's writers are serialised by
@@ -27,21 +29,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from l2gpu.api.inputs import storable
+from l2gpu.api.lease_effects import LeaseEffects
 from l2gpu.api.offers import OfferBook
 from l2gpu.api.records import (
-    lease_channel,
     lease_json,
     lease_of,
-    record_of,
-    store_lease,
-    store_record,
     terms_of,
 )
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market import lease as lm
-from l2gpu.core.market.reputation import record_lease
-from l2gpu.core.types import Address, ChainId, Hash32, LeaseId, OfferId, Seconds, Timestamp, Wei
+from l2gpu.core.market.settlement import (
+    ONE_CHANNEL_PER_LEASE,
+    ChannelDescription,
+    check_lease_channel,
+    reuse_problem,
+)
+from l2gpu.core.types import Address, Hash32, LeaseId, OfferId, Seconds, Timestamp, Wei
 from l2gpu.db.market_models import JobLog, JobRow, LeaseRow, OfferRow, Provider
 from l2gpu.db.models import encode_wei
 from l2gpu.payments.channel_check import ChannelCheck, ChannelUnverifiable
@@ -76,6 +80,7 @@ class LeaseBook:
     ) -> None:
         self.engine = engine
         self.offers = offers
+        self.effects = LeaseEffects(offers)
         self.clock = clock
         self.agent_timeout = agent_timeout
         # Reads a lease's channel on its rail before the lease takes the offer (None:
@@ -148,7 +153,7 @@ class LeaseBook:
         offer_id: int,
         duration: int,
         job: dict[str, Any],
-        channel: dict[str, Any],
+        channel: ChannelDescription,
         max_price_per_gpu_second: int | None = None,
     ) -> dict[str, Any]:
         """Rent the whole offer ``offer_id`` for ``duration`` s and queue ``job`` on it."""
@@ -162,11 +167,11 @@ class LeaseBook:
         except IntegrityError as exc:
             # Another request took the channel between our check and our insert: the
             # unique index let only one of them commit.
-            raise self._channel_taken(str(channel.get("channel_id", ""))) from exc
+            raise self._channel_taken(channel.channel_id) from exc
         return self.get(renter, lease_id)
 
     def _channel_pays(self, renter: Address, offer_id: int, duration: int,
-                      channel: dict[str, Any], max_price_per_gpu_second: int | None,
+                      channel: ChannelDescription, max_price_per_gpu_second: int | None,
                       now: int) -> None:  # fmt: skip
         """Refuse a lease whose channel is not open and funded for it on its rail: a
         lease takes the offer, so a made-up channel must not (read outside any
@@ -176,7 +181,7 @@ class LeaseBook:
             offer = session.get(OfferRow, offer_id)
             lease = self._checked_lease(session, offer, offer_id, renter, duration,
                                         max_price_per_gpu_second, now)  # fmt: skip
-        checked = lease_channel(channel, lease)
+        checked = check_lease_channel(channel, lease)
         try:
             problem = self.channels(checked, max_cost=int(lease.max_cost), ends_by=now + duration)
         except ChannelUnverifiable as exc:
@@ -194,7 +199,7 @@ class LeaseBook:
         offer_id: int,
         duration: int,
         job: dict[str, Any],
-        channel: dict[str, Any],
+        channel: ChannelDescription,
         max_price_per_gpu_second: int | None,
         now: int,
     ) -> int:
@@ -205,14 +210,12 @@ class LeaseBook:
                                         max_price_per_gpu_second, now)  # fmt: skip
             assert offer is not None  # _checked_lease refused a missing offer
             terms = terms_of(offer)
-            checked = lease_channel(channel, lease)
-            # A channel pays for one lease: two leases on it would each count its deposit.
-            channel_id = str(checked["channel_id"])
+            checked = check_lease_channel(channel, lease)
+            channel_id = str(checked.channel_id)
             earlier = session.scalar(
                 select(LeaseRow.lease_id).where(LeaseRow.channel_id == channel_id)
             )
-            if earlier is not None:
-                raise _paid_already(channel_id, earlier)
+            _refuse_reuse(checked.channel_id, earlier)
             row = LeaseRow(
                 offer_id=offer_id,
                 renter=bytes(renter),
@@ -225,7 +228,7 @@ class LeaseBook:
                 metered_seconds=0,
                 paid=encode_wei(0),
                 reason="",
-                channel=checked,
+                channel=checked.to_json(),
                 channel_id=channel_id,
                 channel_verified=False,
                 voucher_amount=encode_wei(0),
@@ -247,14 +250,15 @@ class LeaseBook:
                 raise Conflict(f"offer {offer_id} was leased just now", "choose another offer")
             return row.lease_id
 
-    def _channel_taken(self, channel_id: str) -> Conflict:
+    def _channel_taken(self, channel_id: Hash32) -> Conflict:
         with Session(self.engine) as session:
             earlier = session.scalar(
-                select(LeaseRow.lease_id).where(LeaseRow.channel_id == channel_id.lower())
+                select(LeaseRow.lease_id).where(LeaseRow.channel_id == str(channel_id))
             )
-        if earlier is None:  # not the channel: the offer, taken by a concurrent lease
+        problem = reuse_problem(channel_id, pays_for=earlier)
+        if problem is None:  # not the channel: the offer, taken by a concurrent lease
             return Conflict("the offer was leased just now", "choose another offer")
-        return _paid_already(channel_id, earlier)
+        return Conflict(problem, ONE_CHANNEL_PER_LEASE)
 
     def get(self, caller: Address, lease_id: int) -> dict[str, Any]:
         """A lease as its renter or provider sees it."""
@@ -281,18 +285,16 @@ class LeaseBook:
             row = self._row(session, renter, lease_id, lock=True)
             if row.renter != bytes(renter):
                 raise Forbidden(f"lease {lease_id} is not yours to pay", "pay only your own leases")
-            ch = row.channel
-            domain = channel_domain(ChainId(ch["chain_id"]), Address.from_hex(ch["manager"]))
-            voucher = Voucher(Hash32.from_hex(ch["channel_id"]), Wei(amount), signature)
+            ch = ChannelDescription.from_json(row.channel)
+            domain = channel_domain(ch.chain_id, ch.manager)
+            voucher = Voucher(ch.channel_id, Wei(amount), signature)
             if voucher.signer(domain) != renter:
                 raise L2gpuError(
                     "the voucher is not signed by the lease's renter for its channel",
                     "sign it with the renter's key over this lease's channel",
                 )
-            if amount > int(row.voucher_amount):
-                row.voucher_amount = encode_wei(amount)
-                row.voucher_signature = signature
-                row.voucher_at = self.clock()
+            now = Timestamp(self.clock())
+            self._apply(session, row, lm.VoucherRecorded(now, Wei(amount), signature))
             return {"lease_id": lease_id, "best": str(int(row.voucher_amount))}
 
     def stop(self, caller: Address, lease_id: int, reason: str = "") -> dict[str, Any]:
@@ -357,7 +359,7 @@ class LeaseBook:
         ``accepted``: the agent found the lease's channel open and funded on its rail."""
         now = Timestamp(self.clock())
         inputs: dict[str, Callable[[], lm.LeaseInput]] = {
-            "accepted": lambda: lm.AgentAccepted(now),
+            "accepted": lambda: lm.AgentAccepted(now, channel_verified),
             "started": lambda: lm.JobStarted(now),
             "start_failed": lambda: lm.StartFailed(now, reason or "unknown"),
             "usage": lambda: lm.UsageMetered(now, seconds),
@@ -370,13 +372,7 @@ class LeaseBook:
             row = self._row(session, provider, lease_id, lock=True)
             if row.provider != bytes(provider):
                 raise Forbidden(f"lease {lease_id} is not served by you", "report only your leases")
-            if kind == "accepted" and channel_verified and row.status in LIVE:
-                row.channel_verified = True
-            events = self._apply(session, row, inputs[kind]())
-            job = session.get(JobRow, lease_id)
-            if job is not None and kind == "started":
-                job.status, job.secrets = "running", {}  # secrets leave the database
-            ignored = [e.reason for e in events if isinstance(e, lm.InputIgnored)]
+            ignored = self._apply(session, row, inputs[kind]())
             return {
                 "lease_id": lease_id,
                 "status": row.status,
@@ -426,12 +422,11 @@ class LeaseBook:
                 seen = session.get(Provider, row.provider)
                 last = seen.last_heartbeat if seen is not None else row.requested_at
                 silent_since = max(last, row.requested_at, self.started_at)
-                before = row.status
-                if now - silent_since > self.agent_timeout:
-                    self._apply(session, row, lm.AgentLost(now))
-                else:
-                    self._apply(session, row, lm.Tick(now))
-                changed += row.status != before
+                silent = now - silent_since > self.agent_timeout
+                inp = lm.AgentLost(now) if silent else lm.Tick(now)
+                lease, events = lm.state_transition(lease_of(row), inp)
+                self.effects.carry_out(session, row, lease, events)
+                changed += any(isinstance(e, lm.StatusChanged) for e in events)
         return changed
 
     # -- helpers -------------------------------------------------------------------
@@ -449,35 +444,15 @@ class LeaseBook:
             )
         return row
 
-    def _apply(self, session: Session, row: LeaseRow, inp: lm.LeaseInput) -> list[lm.LeaseEvent]:
-        before = lease_of(row)
-        after, events = lm.state_transition(before, inp)
-        store_lease(row, after)
-        if after.status.is_final and not before.status.is_final:
-            self._finish(session, row, after)
-        return events
-
-    def _finish(self, session: Session, row: LeaseRow, lease: lm.Lease) -> None:
-        offer = session.get(OfferRow, row.offer_id)
-        if offer is not None and offer.status == "leased":
-            self.offers.set_status(session, row.offer_id, "active")
-        # Only a lease whose channel the agent verified counts: anyone can make up a
-        # channel, and a lease on it fails at no cost to its renter.
-        # Locked and re-read (the sweep may hold a copy read without a lock): two leases
-        # of one provider ending at once must both count.
-        provider = session.get(Provider, row.provider, with_for_update=True, populate_existing=True)
-        if provider is not None and row.channel_verified:
-            store_record(provider, record_lease(record_of(provider), lease))
-            self.offers.changed()
-        job = session.get(JobRow, row.lease_id)
-        if job is not None:
-            job.secrets = {}
-            if job.status in ("pending", "running"):
-                job.status = {"ended": "ended", "failed": "failed"}.get(lease.status.value, "lost")
+    def _apply(self, session: Session, row: LeaseRow, inp: lm.LeaseInput) -> list[str]:
+        """Apply ``inp`` to the lease in ``row`` and carry out its events in ``session``'s
+        transaction; return the reasons of the inputs the machine ignored."""
+        lease, events = lm.state_transition(lease_of(row), inp)
+        return self.effects.carry_out(session, row, lease, events)
 
 
-def _paid_already(channel_id: str, lease_id: int) -> Conflict:
-    return Conflict(
-        f"channel {channel_id} already pays for lease {lease_id}",
-        "open a new channel for each lease",
-    )
+def _refuse_reuse(channel_id: Hash32, earlier: int | None) -> None:
+    """The one-channel-per-lease rule (:func:`reuse_problem`) as a 409."""
+    problem = reuse_problem(channel_id, pays_for=earlier)
+    if problem is not None:
+        raise Conflict(problem, ONE_CHANNEL_PER_LEASE)

@@ -1,15 +1,12 @@
-"""Conversions between database rows, the core's market types and the API's JSON; the
-channel description a lease records."""
+"""Conversions between database rows, the core's market types and the API's JSON."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.lease import Lease, LeaseStatus
 from l2gpu.core.market.offers import OfferTerms, SignedOffer
 from l2gpu.core.market.reputation import ProviderRecord
-from l2gpu.core.market.settlement import check_description, describe_channel, params_of
 from l2gpu.core.market.view import OfferView
 from l2gpu.core.types import Address, ChainId, LeaseId, OfferId, Seconds, Timestamp, Wei
 from l2gpu.db.market_models import JobRow, LeaseRow, OfferRow, Provider
@@ -129,45 +126,12 @@ def lease_of(row: LeaseRow) -> Lease:
         started_at=None if row.started_at is None else Timestamp(row.started_at),
         ended_at=None if row.ended_at is None else Timestamp(row.ended_at),
         metered_seconds=row.metered_seconds,
-        paid=Wei(int(row.paid)),
+        # Rows written before vouchers went through the machine kept the best one
+        # only in voucher_amount.
+        paid=Wei(max(int(row.paid), int(row.voucher_amount))),
         reason=row.reason,
+        channel_verified=bool(row.channel_verified),
     )
-
-
-def store_lease(row: LeaseRow, lease: Lease) -> None:
-    """Write the mutable fields of ``lease`` into ``row``."""
-    row.status = lease.status.value
-    row.started_at = lease.started_at
-    row.ended_at = lease.ended_at
-    row.metered_seconds = lease.metered_seconds
-    row.paid = encode_wei(lease.paid)
-    row.reason = lease.reason
-
-
-def lease_channel(channel: dict[str, Any], lease: Lease) -> dict[str, Any]:
-    """The channel that pays for ``lease``: on a settlement design the market knows
-    (``channel-l1`` when unnamed), its id must match its terms, its renter and
-    provider the lease's, its deposit cover the lease's maximum cost. Whether it is
-    open, and holds that deposit, the provider's agent checks on its rail."""
-    fix = "open a channel from the renter to the offer's provider with deposit >= the lease's cost"
-    settlement = check_description(channel)
-    try:
-        params = params_of(channel)
-        deposit, chain_id = int(channel["deposit"]), int(channel["chain_id"])
-        manager = Address.from_hex(channel["manager"])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise L2gpuError(f"the channel description is incomplete or malformed: {exc}", fix) from exc
-    if params.renter != lease.renter or params.provider != lease.provider:
-        raise L2gpuError("the channel is not from you to the offer's provider", fix)
-    if str(params.id) != channel.get("channel_id", str(params.id)):
-        raise L2gpuError("the channel id does not match its terms", fix)
-    if deposit < lease.max_cost:
-        raise L2gpuError(
-            f"the channel's deposit {deposit} wei is below the lease's maximum cost "
-            f"{lease.max_cost} wei",
-            fix,
-        )
-    return describe_channel(params, deposit, chain_id, manager, settlement)
 
 
 def lease_json(row: LeaseRow, job: JobRow | None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from l2gpu.api.inputs import (
     json_integer,
 )
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.offers import OfferTerms, SignedOffer
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp
 from l2gpu.core.types import Wei as WeiAmount
@@ -135,7 +136,7 @@ class JobCreate(_Strict):
 
 class ChannelIn(_Strict):
     """The description of the channel that pays for a lease, as the renter's rail wrote
-    it (``l2gpu.core.market.settlement.describe_channel``)."""
+    it (:meth:`l2gpu.core.market.channel_description.ChannelDescription.to_json`)."""
 
     settlement: Line = Field("channel-l1", max_length=16)
     channel_id: Bytes32 | None = None
@@ -147,6 +148,11 @@ class ChannelIn(_Strict):
     challenge_period: Id
     salt: Bytes32
     deposit: Wei
+
+    def to_core(self) -> ChannelDescription:
+        """The core's description; raises InvalidValue when ``channel_id`` is not the
+        hash of the channel's terms."""
+        return ChannelDescription.from_json(self.model_dump(exclude_none=True))
 
 
 class LeaseCreate(_Strict):

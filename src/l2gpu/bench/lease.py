@@ -37,6 +37,7 @@ import httpx
 from l2gpu.bench import environment
 from l2gpu.bench.node import ANVIL_KEY, _anvil_binary, _free_port, _fund, _wait_port
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
 
 PRICE_WEI = 10**9  # 1 gwei per GPU-second
 GRACE = 5
@@ -165,7 +166,7 @@ class Renter:
         """Stay to co-sign the provider's cooperative close, as ``rent`` does."""
         from l2gpu.core.types import Wei
 
-        self.rail.cosign_close(lease["channel"], Wei(paid))
+        self.rail.cosign_close(ChannelDescription.from_json(lease["channel"]), Wei(paid))
 
 
 def lease_starts(renter: Renter, count: int) -> list[float]:

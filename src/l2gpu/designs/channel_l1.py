@@ -15,6 +15,7 @@ from l2gpu.core.channel.vouchers import Voucher, sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.designs import Clocks, OperatorPowers, Step
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.types import ZERO_ADDRESS, Address, Wei
 from l2gpu.designs.world import DesignWorld
 from l2gpu.payments.rails import L1ChannelRail
@@ -27,7 +28,7 @@ class L1Lease:
     renter: Address
     provider: Address
     deposit: Wei
-    description: dict[str, Any]
+    description: ChannelDescription
     renter_key: PrivateKey
     provider_account: Any
     best: Voucher | None = None
@@ -97,6 +98,4 @@ class ChannelL1Design:
         return OperatorPowers(())
 
     def _cid(self, lease: L1Lease) -> Any:
-        from l2gpu.core.market.settlement import params_of
-
-        return params_of(lease.description).id
+        return lease.description.channel_id

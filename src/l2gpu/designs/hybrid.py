@@ -15,7 +15,7 @@ from l2gpu.core.channel.vouchers import Voucher, sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.designs import Step
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.market.settlement import params_of
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.types import Address, Wei
 from l2gpu.designs.rollup_common import InsideTheRollup
 from l2gpu.designs.world import DesignWorld
@@ -29,7 +29,7 @@ class RollupLease:
     renter: Address
     provider: Address
     deposit: Wei
-    description: dict[str, Any]
+    description: ChannelDescription
     renter_rail: RollupChannelRail
     provider_rail: RollupChannelRail
     renter_key: PrivateKey
@@ -59,7 +59,7 @@ class HybridDesign(InsideTheRollup):
     def pay(self, lease: RollupLease, cumulative: Wei) -> Step:
         """A voucher for ``cumulative`` wei under the Rollup's domain, checked as it arrives."""
         domain = lease.renter_rail.domain
-        voucher = sign_voucher(lease.renter_key, domain, params_of(lease.description).id,
+        voucher = sign_voucher(lease.renter_key, domain, lease.description.channel_id,
                                cumulative)  # fmt: skip
         if voucher.signer(domain) != lease.renter:
             raise L2gpuError("a voucher did not verify", "this is a bug in l2gpu")

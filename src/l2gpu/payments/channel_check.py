@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
 
 
 class ChannelUnverifiable(L2gpuError):
@@ -42,13 +43,13 @@ class ChannelCheck:
         return [name for name, ready in (("hybrid", self.node_url), ("channel-l1", self.manager))
                 if ready is not None]  # fmt: skip
 
-    def __call__(self, channel: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
+    def __call__(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
         """Why the channel cannot pay for the lease (None: it can); raises
         :class:`ChannelUnverifiable` when its rail does not answer."""
-        settlement = str(channel.get("settlement", ""))
+        settlement = channel.settlement
         if settlement not in self.settlements():
             served = ", ".join(self.settlements()) or "no rail"
-            return f"this market verifies channels on {served}, not on {settlement or 'none'}"
+            return f"this market verifies channels on {served}, not on {settlement}"
         try:
             rail = self._rail(settlement)
             problem: str | None = rail.check(channel, max_cost=max_cost, ends_by=ends_by)

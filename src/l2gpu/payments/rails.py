@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
 
@@ -29,7 +29,13 @@ from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.market.settlement import describe_channel, params_of, terms_problem
+from l2gpu.core.market.settlement import (
+    ChannelDescription,
+    describe_channel,
+    funding_problem,
+    rail_problem,
+    terms_problem,
+)
 from l2gpu.core.types import Address, Hash32, Seconds, Timestamp, Wei
 from l2gpu.payments.manager import ChannelManagerClient
 
@@ -47,7 +53,7 @@ class OpenedChannel:
 
     params: ChannelParams
     deposit: Wei
-    description: dict[str, Any]
+    description: ChannelDescription
     gas_used: int
     tx_bytes: int
     tx_hash: bytes | None = None  # the L1 transaction (None: the rail sent none on L1)
@@ -84,20 +90,20 @@ class ChannelRail(Protocol):
         """The time that channel expiries and deadlines count in (the rail's clock)."""
         ...
 
-    def check(self, channel: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
+    def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
         """Why the described channel cannot pay for the lease, or None when it can."""
         ...
 
-    def close(self, channel: dict[str, Any], best: Voucher) -> ClosedChannel:
+    def close(self, channel: ChannelDescription, best: Voucher) -> ClosedChannel:
         """Close the described channel at once with the renter's best voucher."""
         ...
 
-    def abandon(self, channel: dict[str, Any]) -> str:
+    def abandon(self, channel: ChannelDescription) -> str:
         """The renter starts closing a channel no lease uses (conceding nothing); says
         how the deposit comes back."""
         ...
 
-    def status(self, channel: dict[str, Any]) -> str:
+    def status(self, channel: ChannelDescription) -> str:
         """``pending`` (soft-confirmed), ``open``, ``closing``, ``settled`` or ``missing``;
         raises L2gpuError when the rail cannot be read (not the same as a missing channel)."""
         ...
@@ -107,19 +113,10 @@ class ChannelRail(Protocol):
         known never to open (``missing``)."""
         ...
 
-    def cosign_close(self, channel: dict[str, Any], paid: Wei) -> str:
+    def cosign_close(self, channel: ChannelDescription, paid: Wei) -> str:
         """The renter's side of a lease's end: agree to a cooperative close paying at
         most ``paid``, where the rail has one; return the channel's status."""
         ...
-
-
-def _mismatch(channel: dict[str, Any], chain_id: int, contract: Address, where: str) -> str | None:
-    if int(channel["chain_id"]) != chain_id or Address.from_hex(channel["manager"]) != contract:
-        return (
-            f"the lease's channel is in {channel['manager']} on chain {channel['chain_id']}; "
-            f"this provider settles in {contract.checksum} on chain {chain_id} ({where})"
-        )
-    return None
 
 
 @dataclass
@@ -156,20 +153,22 @@ class L1ChannelRail:
         """The L1 clock."""
         return int(self.manager.chain.timestamp())
 
-    def check(self, channel: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
+    def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
         """Read the channel from the ChannelManager."""
-        wrong = _mismatch(channel, self.manager.chain_id, self.manager.address, "on L1")
+        wrong = rail_problem(
+            channel, self.settlement, self.manager.chain_id, self.manager.address, "on L1"
+        )
         wrong = wrong or terms_problem(channel)
         if wrong:
             return wrong
-        found = self.manager.channel(params_of(channel))
+        found = self.manager.channel(channel.params)
         if found is None or found.status != ChannelStatus.OPEN:
             return "the lease's channel is not open on L1"
-        return _short(int(found.deposit), int(found.expires_at), max_cost, ends_by)
+        return funding_problem(int(found.deposit), int(found.expires_at), max_cost, ends_by)
 
-    def close(self, channel: dict[str, Any], best: Voucher) -> ClosedChannel:
+    def close(self, channel: ChannelDescription, best: Voucher) -> ClosedChannel:
         """``closeByProvider`` on L1: both sides are paid in the same transaction."""
-        params = params_of(channel)
+        params = channel.params
         found = self.manager.channel(params)
         if found is not None and found.status == ChannelStatus.SETTLED:
             raise ChannelAlreadyClosed(f"channel {params.id} is settled on L1 already")
@@ -189,21 +188,21 @@ class L1ChannelRail:
         """An L1 channel is open once its transaction is mined, which :meth:`open` waits for."""
         return "open"
 
-    def cosign_close(self, channel: dict[str, Any], paid: Wei) -> str:
+    def cosign_close(self, channel: ChannelDescription, paid: Wei) -> str:
         """On L1 the provider closes alone with the best voucher (a cooperative close
         needs the renter's EIP-712 signature, which this rail does not collect yet)."""
         return self.status(channel)
 
-    def status(self, channel: dict[str, Any]) -> str:
+    def status(self, channel: ChannelDescription) -> str:
         """The channel's status in the ChannelManager."""
-        found = self.manager.channel(params_of(channel))
+        found = self.manager.channel(channel.params)
         if found is None or found.status == ChannelStatus.NONE:
             return "missing"
         return found.status.name.lower()
 
-    def abandon(self, channel: dict[str, Any]) -> str:
+    def abandon(self, channel: ChannelDescription) -> str:
         """``closeByRenter`` conceding 0; settle after the challenge period."""
-        params = params_of(channel)
+        params = channel.params
         self.manager.apply(
             ci.CloseByRenter(params.renter, self.manager.chain.timestamp(), params, Wei(0)),
             self.account,
@@ -213,14 +212,6 @@ class L1ChannelRail:
             f"{params.challenge_period} s challenge period 'l2gpu channel settle {params.id}' "
             "returns the deposit"
         )
-
-
-def _short(deposit: int, expires_at: int, max_cost: int, ends_by: int) -> str | None:
-    if deposit < max_cost:
-        return f"the channel holds {deposit} wei, less than the lease's {max_cost}"
-    if expires_at < ends_by:
-        return "the channel expires before the lease would end"
-    return None
 
 
 __all__ = ["ChannelRail", "ClosedChannel", "L1ChannelRail", "OpenedChannel"]

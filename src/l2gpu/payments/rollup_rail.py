@@ -27,7 +27,13 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import round_up
 from l2gpu.core.l2.codec import encode_tx, kind_of
 from l2gpu.core.l2.transactions import CloseByProvider, CloseByRenter, CooperativeClose, OpenChannel
-from l2gpu.core.market.settlement import describe_channel, params_of, terms_problem
+from l2gpu.core.market.settlement import (
+    ChannelDescription,
+    describe_channel,
+    funding_problem,
+    rail_problem,
+    terms_problem,
+)
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Timestamp, Wei
 from l2gpu.payments.rails import (
     CHALLENGE_PERIOD,
@@ -35,8 +41,6 @@ from l2gpu.payments.rails import (
     ChannelAlreadyClosed,
     ClosedChannel,
     OpenedChannel,
-    _mismatch,
-    _short,
 )
 
 log = logging.getLogger(__name__)
@@ -157,27 +161,27 @@ class RollupChannelRail:
         """The node's clock: the L1 time its transactions run at."""
         return int(self.clock())
 
-    def check(self, channel: dict[str, Any], *, max_cost: int, ends_by: int) -> str | None:
+    def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
         """Read the channel from the node (a pending channel counts: its receipt is the
         sequencer's promise, and the agent stops the job if it never opens)."""
-        wrong = _mismatch(channel, self.chain_id, self.rollup, "in the rollup")
+        wrong = rail_problem(channel, self.settlement, self.chain_id, self.rollup, "in the rollup")
         wrong = wrong or terms_problem(channel)
         if wrong:
             return wrong
         if self.status(channel) == "missing":
             return "the lease's channel is not in the rollup"
-        found = self.client.channel(str(params_of(channel).id))
+        found = self.client.channel(str(channel.params.id))
         if found["status"] not in ("open", "pending"):
             return f"the lease's channel is {found['status']} in the rollup, not open"
-        return _short(int(found["deposit"]), int(found["expires_at"]), max_cost, ends_by)
+        return funding_problem(int(found["deposit"]), int(found["expires_at"]), max_cost, ends_by)
 
-    def close(self, channel: dict[str, Any], best: Voucher) -> ClosedChannel:
+    def close(self, channel: ChannelDescription, best: Voucher) -> ClosedChannel:
         """Close cooperatively (CooperativeClose, co-signed by the renter: 10 bytes in a
         batch); if the renter refuses or is gone, close alone with the best voucher
         (CloseByProvider, 88 bytes). The payout is on the L2 balances."""
         from l2gpu.node.client import TransactionDropped
 
-        cid = str(params_of(channel).id)
+        cid = str(channel.params.id)
         if self._settled_status(cid) == "missing":
             raise L2gpuError(f"channel {cid} was never opened in the rollup",
                              "the renter's OpenChannel was dropped: nothing to close")  # fmt: skip
@@ -217,12 +221,12 @@ class RollupChannelRail:
             payout = min(int(best.amount), deposit)
         return ClosedChannel(best.amount, payout, deposit - payout, 0, sent.tx_bytes, how)
 
-    def cosign_close(self, channel: dict[str, Any], paid: Wei) -> str:
+    def cosign_close(self, channel: ChannelDescription, paid: Wei) -> str:
         """The renter's side of a lease's end: co-sign the provider's cooperative close
         for at most ``paid`` (what this renter's vouchers gave) until the channel is
         settled; return its status then (``settled``, or what it is after the wait)."""
-        cid = str(params_of(channel).id)
-        if self.confirmed(params_of(channel).id) == "missing":
+        cid = str(channel.params.id)
+        if self.confirmed(channel.params.id) == "missing":
             return "missing"
         index = int(self.client.channel(cid)["index"])
 
@@ -238,10 +242,10 @@ class RollupChannelRail:
             log.warning("channel %s: %s", cid, exc.what)
         return self._status_of(cid)
 
-    def abandon(self, channel: dict[str, Any]) -> str:
+    def abandon(self, channel: ChannelDescription) -> str:
         """CloseByRenter conceding 0; SettleChannel after the challenge period. A pending
         channel is first seen included (or dropped: then nothing was locked)."""
-        params = params_of(channel)
+        params = channel.params
         cid = str(params.id)
         if self.confirmed(params.id) == "missing":
             return f"channel {cid} was never opened in the rollup: nothing was locked"
@@ -253,10 +257,10 @@ class RollupChannelRail:
             f"'l2gpu l2 settle-channel {cid}' returns the deposit"
         )
 
-    def status(self, channel: dict[str, Any]) -> str:
+    def status(self, channel: ChannelDescription) -> str:
         """The channel's status in the node: ``pending`` (soft-confirmed), ``open``,
         ``closing``, ``settled``, or ``missing``."""
-        return self._status_of(str(params_of(channel).id))
+        return self._status_of(str(channel.params.id))
 
     def _status_of(self, cid: str) -> str:
         from l2gpu.node.client import NodeError

@@ -17,125 +17,42 @@ Billing rules, each enforced here and checked by the tests:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import Enum
 
-from l2gpu.core.errors import L2gpuError
-from l2gpu.core.market.offers import OfferTerms
-from l2gpu.core.types import Address, GpuSeconds, LeaseId, OfferId, Seconds, Timestamp, Wei
+from l2gpu.core.market.lease_state import (
+    START_TIMEOUT,
+    Lease,
+    LeaseError,
+    LeaseStatus,
+    open_lease,
+)
+from l2gpu.core.transition import TransitionResult
+from l2gpu.core.types import LeaseId, Timestamp, Wei
 
-
-class LeaseStatus(Enum):
-    """Where a lease is in its life."""
-
-    REQUESTED = "requested"
-    STARTING = "starting"
-    RUNNING = "running"
-    ENDED = "ended"
-    FAILED = "failed"
-    PREEMPTED = "preempted"
-
-    @property
-    def is_final(self) -> bool:
-        """True for ended, failed and preempted: nothing changes a lease any more."""
-        return self in (LeaseStatus.ENDED, LeaseStatus.FAILED, LeaseStatus.PREEMPTED)
-
-
-START_TIMEOUT = Seconds(120)
-"""A lease whose job has not started this long after the request fails."""
-
-
-class LeaseError(L2gpuError):
-    """A lease cannot be opened on these terms."""
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """One renter's lease of one offer (all of its GPUs)."""
-
-    lease_id: LeaseId
-    offer_id: OfferId
-    renter: Address
-    provider: Address
-    num_gpus: int
-    price_per_gpu_second: Wei
-    max_seconds: Seconds
-    requested_at: Timestamp
-    status: LeaseStatus = LeaseStatus.REQUESTED
-    started_at: Timestamp | None = None
-    ended_at: Timestamp | None = None
-    metered_seconds: int = 0
-    paid: Wei = Wei(0)
-    reason: str = ""
-
-    @property
-    def ends_at(self) -> Timestamp | None:
-        """When the lease must end: the job's start plus the duration bought."""
-        return None if self.started_at is None else Timestamp(self.started_at + self.max_seconds)
-
-    @property
-    def price_per_second(self) -> Wei:
-        """Wei per second of service: every leased GPU at the offer's price."""
-        return Wei(self.price_per_gpu_second * self.num_gpus)
-
-    @property
-    def max_cost(self) -> Wei:
-        """The most the lease can cost: the deposit its channel needs."""
-        return Wei(self.price_per_second * self.max_seconds)
-
-    @property
-    def billed_gpu_seconds(self) -> GpuSeconds:
-        """GPU-seconds delivered and billable."""
-        return GpuSeconds(self.metered_seconds * self.num_gpus)
-
-    @property
-    def amount_due(self) -> Wei:
-        """What the renter owes for the service delivered."""
-        return Wei(self.metered_seconds * self.price_per_second)
-
-
-def open_lease(
-    lease_id: LeaseId,
-    offer_id: OfferId,
-    terms: OfferTerms,
-    renter: Address,
-    duration: Seconds,
-    now: Timestamp,
-    *,
-    max_price_per_gpu_second: Wei | None = None,
-) -> Lease:
-    """A new lease of the whole offer for ``duration`` seconds, checked against its terms."""
-    if terms.expires_at <= now:
-        raise LeaseError(
-            f"offer {offer_id} expired at {terms.expires_at} (now {now})",
-            "search again with 'l2gpu offers search' and rent a current offer",
-        )
-    if not terms.min_duration <= duration <= terms.max_duration:
-        raise LeaseError(
-            f"offer {offer_id} takes leases of {terms.min_duration} to {terms.max_duration} s, "
-            f"not {duration} s",
-            "choose a duration inside that range",
-        )
-    if (
-        max_price_per_gpu_second is not None
-        and terms.price_per_gpu_second > max_price_per_gpu_second
-    ):
-        raise LeaseError(
-            f"offer {offer_id} costs {terms.price_per_gpu_second} wei per GPU-second, above your "
-            f"limit of {max_price_per_gpu_second}",
-            "raise --max-price or choose a cheaper offer",
-        )
-    if renter == terms.provider:
-        raise LeaseError("a provider cannot rent its own offer", "rent with another account")
-    return Lease(
-        lease_id,
-        offer_id,
-        renter,
-        terms.provider,
-        terms.num_gpus,
-        terms.price_per_gpu_second,
-        duration,
-        now,
-    )
+__all__ = [
+    "START_TIMEOUT",
+    "AgentAccepted",
+    "AgentLost",
+    "ChannelVerified",
+    "InputIgnored",
+    "JobExited",
+    "JobStarted",
+    "Lease",
+    "LeaseError",
+    "LeaseEvent",
+    "LeaseInput",
+    "LeaseStatus",
+    "Metered",
+    "StartFailed",
+    "StatusChanged",
+    "StopJob",
+    "StopRequested",
+    "Tick",
+    "UsageMetered",
+    "VoucherKept",
+    "VoucherRecorded",
+    "open_lease",
+    "state_transition",
+]
 
 
 # -- inputs ---------------------------------------------------------------------
@@ -143,9 +60,11 @@ def open_lease(
 
 @dataclass(frozen=True, slots=True)
 class AgentAccepted:
-    """The provider's agent took the lease and is starting the job."""
+    """The provider's agent took the lease and is starting the job; ``channel_verified``:
+    it found the lease's channel open and funded on its rail first."""
 
     now: Timestamp
+    channel_verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +92,12 @@ class UsageMetered:
 
 @dataclass(frozen=True, slots=True)
 class VoucherRecorded:
-    """The provider holds a voucher for ``amount`` in total."""
+    """The renter sent a voucher for ``amount`` in total, signed with ``signature``
+    (checked by the shell: the core does not know the channel's domain)."""
 
     now: Timestamp
     amount: Wei
+    signature: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +174,25 @@ class Metered:
 
 
 @dataclass(frozen=True, slots=True)
+class VoucherKept:
+    """A voucher for ``amount``, higher than any before, is the one to relay to the
+    provider and to close the channel with."""
+
+    lease_id: LeaseId
+    amount: Wei
+    signature: bytes
+    at: Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelVerified:
+    """The provider's agent vouched for the lease's channel: the lease counts in the
+    provider's record when it ends."""
+
+    lease_id: LeaseId
+
+
+@dataclass(frozen=True, slots=True)
 class InputIgnored:
     """An input that does not apply now, and why."""
 
@@ -261,12 +201,11 @@ class InputIgnored:
     reason: str
 
 
-LeaseEvent = StatusChanged | StopJob | Metered | InputIgnored
-Result = tuple[Lease, list[LeaseEvent]]
+LeaseEvent = StatusChanged | StopJob | Metered | VoucherKept | ChannelVerified | InputIgnored
 
 
-def state_transition(lease: Lease, inp: LeaseInput) -> Result:
-    """Apply one input to a lease; return the new lease and the events to carry out."""
+def state_transition(lease: Lease, inp: LeaseInput) -> TransitionResult[Lease, LeaseEvent]:
+    """Apply one input to a lease; return the new lease and the events the shell carries out."""
     if lease.status.is_final and not isinstance(inp, VoucherRecorded | Tick):
         return _ignore(lease, inp, f"lease is already {lease.status.value}")
     match inp:
@@ -290,28 +229,35 @@ def state_transition(lease: Lease, inp: LeaseInput) -> Result:
             return handle_tick(lease, inp)
 
 
-def handle_agent_accepted(lease: Lease, inp: AgentAccepted) -> Result:
-    """requested -> starting."""
+def handle_agent_accepted(lease: Lease, inp: AgentAccepted) -> TransitionResult[Lease, LeaseEvent]:
+    """requested -> starting. A live lease's channel counts as verified once the agent
+    says so, even when the acceptance itself comes late (the job already running)."""
+    events: list[LeaseEvent] = []
+    if inp.channel_verified and not lease.channel_verified:
+        lease = replace(lease, channel_verified=True)
+        events.append(ChannelVerified(lease.lease_id))
     if lease.status != LeaseStatus.REQUESTED:
-        return _ignore(lease, inp, f"lease is {lease.status.value}, not requested")
-    return _move(lease, LeaseStatus.STARTING, "agent accepted")
+        lease, ignored = _ignore(lease, inp, f"lease is {lease.status.value}, not requested")
+        return TransitionResult(lease, events + ignored)
+    lease, moved = _move(lease, LeaseStatus.STARTING, "agent accepted")
+    return TransitionResult(lease, events + moved)
 
 
-def handle_job_started(lease: Lease, inp: JobStarted) -> Result:
+def handle_job_started(lease: Lease, inp: JobStarted) -> TransitionResult[Lease, LeaseEvent]:
     """requested | starting -> running; the lease's clock starts now."""
     if lease.status not in (LeaseStatus.REQUESTED, LeaseStatus.STARTING):
         return _ignore(lease, inp, f"lease is {lease.status.value}, the job cannot start")
     return _move(replace(lease, started_at=inp.now), LeaseStatus.RUNNING, "job started")
 
 
-def handle_start_failed(lease: Lease, inp: StartFailed) -> Result:
+def handle_start_failed(lease: Lease, inp: StartFailed) -> TransitionResult[Lease, LeaseEvent]:
     """requested | starting -> failed, billing nothing."""
     if lease.status == LeaseStatus.RUNNING:
         return _ignore(lease, inp, "the job is already running")
     return _end(lease, LeaseStatus.FAILED, inp.now, f"start failed: {inp.reason}", stop=False)
 
 
-def handle_usage_metered(lease: Lease, inp: UsageMetered) -> Result:
+def handle_usage_metered(lease: Lease, inp: UsageMetered) -> TransitionResult[Lease, LeaseEvent]:
     """running: add metered seconds, capped by the duration bought and the time elapsed."""
     if lease.status != LeaseStatus.RUNNING or lease.started_at is None:
         return _ignore(lease, inp, f"lease is {lease.status.value}, not running")
@@ -328,23 +274,26 @@ def handle_usage_metered(lease: Lease, inp: UsageMetered) -> Result:
     if lease.metered_seconds >= lease.max_seconds:
         lease, more = _end(lease, LeaseStatus.ENDED, inp.now, "time up")
         events += more
-    return lease, events
+    return TransitionResult(lease, events)
 
 
-def handle_voucher_recorded(lease: Lease, inp: VoucherRecorded) -> Result:
+def handle_voucher_recorded(
+    lease: Lease, inp: VoucherRecorded
+) -> TransitionResult[Lease, LeaseEvent]:
     """Any status: remember the highest voucher (a late one may still arrive at the end)."""
     if inp.amount <= lease.paid:
-        return lease, []
-    return replace(lease, paid=inp.amount), []
+        return TransitionResult(lease, [])
+    kept = VoucherKept(lease.lease_id, inp.amount, inp.signature, inp.now)
+    return TransitionResult(replace(lease, paid=inp.amount), [kept])
 
 
-def handle_stop_requested(lease: Lease, inp: StopRequested) -> Result:
+def handle_stop_requested(lease: Lease, inp: StopRequested) -> TransitionResult[Lease, LeaseEvent]:
     """Any live status -> ended, with who stopped it in the reason."""
     why = f"stopped by {inp.by}" + (f": {inp.reason}" if inp.reason else "")
     return _end(lease, LeaseStatus.ENDED, inp.now, why)
 
 
-def handle_job_exited(lease: Lease, inp: JobExited) -> Result:
+def handle_job_exited(lease: Lease, inp: JobExited) -> TransitionResult[Lease, LeaseEvent]:
     """running -> ended; an exit before the job ran (starting) is a failed start."""
     if lease.status != LeaseStatus.RUNNING:
         why = f"job exited with code {inp.exit_code} before it started"
@@ -354,7 +303,7 @@ def handle_job_exited(lease: Lease, inp: JobExited) -> Result:
     )
 
 
-def handle_agent_lost(lease: Lease, inp: AgentLost) -> Result:
+def handle_agent_lost(lease: Lease, inp: AgentLost) -> TransitionResult[Lease, LeaseEvent]:
     """running -> preempted (the renter pays only metered seconds); earlier -> failed."""
     if lease.status == LeaseStatus.RUNNING:
         return _end(
@@ -363,10 +312,10 @@ def handle_agent_lost(lease: Lease, inp: AgentLost) -> Result:
     return _end(lease, LeaseStatus.FAILED, inp.now, "the provider's agent went silent", stop=False)
 
 
-def handle_tick(lease: Lease, inp: Tick) -> Result:
+def handle_tick(lease: Lease, inp: Tick) -> TransitionResult[Lease, LeaseEvent]:
     """Ends a running lease at its end, and fails one that did not start in time."""
     if lease.status.is_final:
-        return lease, []
+        return TransitionResult(lease, [])
     ends_at = lease.ends_at
     if lease.status == LeaseStatus.RUNNING and ends_at is not None and inp.now >= ends_at:
         return _end(lease, LeaseStatus.ENDED, inp.now, "time up")
@@ -374,25 +323,26 @@ def handle_tick(lease: Lease, inp: Tick) -> Result:
         return _end(
             lease, LeaseStatus.FAILED, inp.now, f"the job did not start within {START_TIMEOUT} s"
         )
-    return lease, []
+    return TransitionResult(lease, [])
 
 
 # -- helpers --------------------------------------------------------------------
 
 
-def _move(lease: Lease, new: LeaseStatus, reason: str) -> Result:
-    return replace(lease, status=new), [StatusChanged(lease.lease_id, lease.status, new, reason)]
+def _move(lease: Lease, new: LeaseStatus, reason: str) -> TransitionResult[Lease, LeaseEvent]:
+    changed = StatusChanged(lease.lease_id, lease.status, new, reason)
+    return TransitionResult(replace(lease, status=new), [changed])
 
 
 def _end(
     lease: Lease, status: LeaseStatus, now: Timestamp, reason: str, *, stop: bool = True
-) -> Result:
+) -> TransitionResult[Lease, LeaseEvent]:
     ended_at = now if lease.ends_at is None else Timestamp(min(now, lease.ends_at))
     lease, events = _move(replace(lease, ended_at=ended_at, reason=reason), status, reason)
     if stop:
         events.append(StopJob(lease.lease_id, reason))
-    return lease, events
+    return TransitionResult(lease, events)
 
 
-def _ignore(lease: Lease, inp: LeaseInput, reason: str) -> Result:
-    return lease, [InputIgnored(lease.lease_id, type(inp).__name__, reason)]
+def _ignore(lease: Lease, inp: LeaseInput, reason: str) -> TransitionResult[Lease, LeaseEvent]:
+    return TransitionResult(lease, [InputIgnored(lease.lease_id, type(inp).__name__, reason)])

@@ -1,19 +1,30 @@
-"""A lease's channel as the market records it: which settlement design, which terms.
+"""Whether a channel can pay for a lease: the rules, in one place for every party.
 
-The renter's rail (:mod:`l2gpu.payments.rails`) writes this description when it
-opens the channel; the market checks it against the lease; the provider's agent
-reads it back to check and close the channel on its own rail.
+The market (:mod:`l2gpu.api.leases`), the market's read of the rails
+(:mod:`l2gpu.payments.channel_check`) and the provider's agent
+(:mod:`l2gpu.agent.agent`) each gather what they know (the lease, the channel as its
+rail shows it, the leases a channel already pays for) and ask these functions. A
+function answers with the reason a channel cannot pay, in words the renter can act
+on, or None; the shell decides what a refusal is there (a 400, a 409, a failed start).
+
+The rules:
+
+- the design is one the market knows (:data:`SETTLEMENTS`) and the one the provider
+  settles on, in the contract and on the chain its rail reads;
+- the channel holds ether, with a challenge period of at least
+  :data:`MARKET_MIN_CHALLENGE_PERIOD`;
+- it runs from the lease's renter to the lease's provider;
+- its deposit covers the lease's maximum cost, and it does not expire before the
+  lease would end;
+- it pays for one lease only: two leases on one channel would each count its deposit.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from typing import Any
-
-from l2gpu.core.channel import ChannelParams
-from l2gpu.core.errors import InvalidValue, L2gpuError
-from l2gpu.core.types import ZERO_ADDRESS, Address, Seconds
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription, describe_channel
+from l2gpu.core.market.lease import Lease
+from l2gpu.core.types import ZERO_ADDRESS, Address, Hash32, Seconds
 
 MARKET_MIN_CHALLENGE_PERIOD = Seconds(3600)
 """The shortest challenge period the market accepts for a lease's channel: its policy,
@@ -27,109 +38,132 @@ SETTLEMENTS = ("channel-l1", "hybrid")
 """The designs a lease can pay over: an L1 ChannelManager channel, or a channel
 inside the rollup."""
 
+OPEN_A_CHANNEL = (
+    "open a channel from the renter to the offer's provider with deposit >= the lease's cost"
+)
+ONE_CHANNEL_PER_LEASE = "open a new channel for each lease"
 
-_SALT = re.compile(r"(0x)?[0-9a-fA-F]{64}")
-_DIGITS = re.compile(r"[0-9]{1,78}")
-_FIX = "send the channel description that the l2gpu client wrote ('l2gpu rent')"
+__all__ = [
+    "MARKET_MIN_CHALLENGE_PERIOD",
+    "ONE_CHANNEL_PER_LEASE",
+    "OPEN_A_CHANNEL",
+    "SETTLEMENTS",
+    "ChannelDescription",
+    "check_description",
+    "check_lease_channel",
+    "describe_channel",
+    "funding_problem",
+    "parties_problem",
+    "rail_problem",
+    "reuse_problem",
+    "settlement_problem",
+    "terms_problem",
+]
 
 
-def params_of(channel: Mapping[str, Any]) -> ChannelParams:
-    """The channel's terms from a lease's channel description (JSON from a peer).
+def check_description(channel: ChannelDescription) -> str:
+    """The settlement of a renter's channel, checked on its own terms.
 
-    Raises :class:`InvalidValue` (a ValueError) naming the first field that is
-    missing or malformed: addresses as 0x hex, the challenge period a whole number
-    of seconds below 2**256 (a JSON integer or decimal digits), the salt 32 bytes of hex.
+    Raises:
+        L2gpuError: the design is not in :data:`SETTLEMENTS`, or :func:`terms_problem`
+            found the token or the challenge period wrong.
     """
-    if not isinstance(channel, Mapping):
-        raise InvalidValue("channel description", channel, "it is not a JSON object", _FIX)
-    return ChannelParams(
-        Address.from_hex(_field(channel, "renter")),
-        Address.from_hex(_field(channel, "provider")),
-        token=Address.from_hex(channel.get("token", ZERO_ADDRESS.checksum)),
-        challenge_period=Seconds(_whole_number(channel, "challenge_period")),
-        salt=_salt(channel),
-    )
-
-
-def _field(channel: Mapping[str, Any], name: str) -> Any:
-    if name not in channel:
-        raise InvalidValue("channel description", dict(channel), f"it has no '{name}'", _FIX)
-    return channel[name]
-
-
-def _whole_number(channel: Mapping[str, Any], name: str) -> int:
-    value = _field(channel, name)
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**256:
-        raise InvalidValue(
-            f"channel {name.replace('_', ' ')}",
-            value,
-            "it is not a whole number below 2**256",
-            _FIX,
-        )
-    return value
-
-
-def _salt(channel: Mapping[str, Any]) -> bytes:
-    value = _field(channel, "salt")
-    if not isinstance(value, str) or not _SALT.fullmatch(value):
-        raise InvalidValue("channel salt", value, "it is not 32 bytes of 0x hex", _FIX)
-    return bytes.fromhex(value.removeprefix("0x"))
-
-
-def describe_channel(
-    params: ChannelParams, deposit: int, chain_id: int, contract: Address, settlement: str
-) -> dict[str, Any]:
-    """The description a lease records: ``contract`` is the voucher domain's verifying
-    contract (the ChannelManager, or the Rollup); amounts are decimal strings."""
-    return {
-        "settlement": settlement,
-        "channel_id": str(params.id),
-        "chain_id": chain_id,
-        "manager": contract.checksum,
-        "renter": params.renter.checksum,
-        "provider": params.provider.checksum,
-        "token": params.token.checksum,
-        "challenge_period": params.challenge_period,
-        "salt": "0x" + params.salt.hex(),
-        "deposit": str(deposit),
-    }
-
-
-def settlement_of(channel: Mapping[str, Any]) -> str:
-    """The description's settlement design (descriptions without one are L1 channels)."""
-    if not isinstance(channel, Mapping):
-        raise InvalidValue("channel description", channel, "it is not a JSON object", _FIX)
-    return str(channel.get("settlement", "channel-l1"))
-
-
-def check_description(channel: Mapping[str, Any]) -> str:
-    """The settlement of a renter's channel description, refusing unknown designs,
-    tokens other than ether and challenge periods below :data:`MARKET_MIN_CHALLENGE_PERIOD`."""
-    settlement = settlement_of(channel)
-    if settlement not in SETTLEMENTS:
+    if channel.settlement not in SETTLEMENTS:
         raise L2gpuError(
-            f"the channel's settlement '{settlement}' is not one the market knows",
+            f"the channel's settlement '{channel.settlement}' is not one the market knows",
             f"use one of {', '.join(SETTLEMENTS)}",
         )
     problem = terms_problem(channel)
     if problem is not None:
         raise L2gpuError(problem, "open the channel with the l2gpu client ('l2gpu rent')")
-    return settlement
+    return channel.settlement
 
 
-def terms_problem(channel: Mapping[str, Any]) -> str | None:
+def terms_problem(channel: ChannelDescription) -> str | None:
     """Why a channel's terms cannot pay for a lease (token, challenge period), or None."""
-    try:
-        params = params_of(channel)
-    except InvalidValue as exc:
-        return f"the channel description is incomplete or malformed: {exc}"
-    if params.token != ZERO_ADDRESS:
+    if channel.params.token != ZERO_ADDRESS:
         return "leases are paid in ether: the channel's token must be the zero address"
-    if params.challenge_period < MARKET_MIN_CHALLENGE_PERIOD:
+    if channel.params.challenge_period < MARKET_MIN_CHALLENGE_PERIOD:
         return (
-            f"the channel's challenge period of {params.challenge_period} s is below the "
-            f"{MARKET_MIN_CHALLENGE_PERIOD} s a provider needs to answer a close"
+            f"the channel's challenge period of {channel.params.challenge_period} s is below "
+            f"the {MARKET_MIN_CHALLENGE_PERIOD} s a provider needs to answer a close"
         )
+    return None
+
+
+def parties_problem(channel: ChannelDescription, renter: Address, provider: Address) -> str | None:
+    """Why the channel does not run from ``renter`` to ``provider``, or None."""
+    if channel.renter != renter or channel.provider != provider:
+        return "the channel is not from the lease's renter to its provider"
+    return None
+
+
+def check_lease_channel(channel: ChannelDescription, lease: Lease) -> ChannelDescription:
+    """The market's check of a renter's channel before it records the lease: every rule
+    that needs no rail. Whether the channel is open, and holds its deposit, only a rail
+    can say (:func:`rail_problem`, :func:`funding_problem`).
+
+    Raises:
+        L2gpuError: the design or terms are wrong (:func:`check_description`), the
+            channel is not from the lease's renter to its provider, or its deposit is
+            below the lease's maximum cost.
+    """
+    check_description(channel)
+    if parties_problem(channel, lease.renter, lease.provider) is not None:
+        raise L2gpuError("the channel is not from you to the offer's provider", OPEN_A_CHANNEL)
+    if channel.deposit < lease.max_cost:
+        raise L2gpuError(
+            f"the channel's deposit {channel.deposit} wei is below the lease's maximum cost "
+            f"{lease.max_cost} wei",
+            OPEN_A_CHANNEL,
+        )
+    return channel
+
+
+def settlement_problem(channel: ChannelDescription, settlement: str) -> str | None:
+    """Why a provider settling over ``settlement`` cannot be paid by the channel, or None."""
+    if channel.settlement != settlement:
+        return (
+            f"the lease pays over a {channel.settlement} channel; this provider settles "
+            f"over {settlement}"
+        )
+    return None
+
+
+def rail_problem(
+    channel: ChannelDescription, settlement: str, chain_id: int, contract: Address, where: str
+) -> str | None:
+    """Why a rail of ``settlement``, settling in ``contract`` on ``chain_id`` (``where``,
+    in words), cannot read or close the channel, or None."""
+    wrong = settlement_problem(channel, settlement)
+    if wrong is not None:
+        return wrong
+    if channel.chain_id != chain_id or channel.manager != contract:
+        return (
+            f"the lease's channel is in {channel.manager.checksum} on chain {channel.chain_id}; "
+            f"this provider settles in {contract.checksum} on chain {chain_id} ({where})"
+        )
+    return None
+
+
+def funding_problem(deposit: int, expires_at: int, max_cost: int, ends_by: int) -> str | None:
+    """Why a channel holding ``deposit`` until ``expires_at``, as its rail shows it,
+    cannot pay a lease costing up to ``max_cost`` that ends by ``ends_by``, or None."""
+    if deposit < max_cost:
+        return f"the channel holds {deposit} wei, less than the lease's {max_cost}"
+    if expires_at < ends_by:
+        return "the channel expires before the lease would end"
+    return None
+
+
+def reuse_problem(
+    channel_id: Hash32, *, pays_for: int | None = None, in_use: bool = False
+) -> str | None:
+    """Why the channel cannot pay for one more lease: it already pays for lease
+    ``pays_for`` (what the market knows), or is ``in_use`` by another lease (what a
+    provider knows from its vouchers and jobs); None when it pays for nothing yet."""
+    if pays_for is not None:
+        return f"channel {channel_id} already pays for lease {pays_for}"
+    if in_use:
+        return "the lease's channel already pays for another lease"
     return None

@@ -1,0 +1,170 @@
+"""The channel that pays for a lease, as the parties hand it to each other.
+
+The renter's rail (:mod:`l2gpu.payments.rails`) writes a :class:`ChannelDescription`
+when it opens the channel; the market checks it against the lease and records it;
+the provider's agent reads it back to check and close the channel on its own rail.
+
+On the wire and in the database it is a JSON object with amounts as decimal strings::
+
+    {"settlement": "hybrid", "channel_id": "0x…", "chain_id": 31337,
+     "manager": "0x…", "renter": "0x…", "provider": "0x…", "token": "0x000…",
+     "challenge_period": 3600, "salt": "0x…", "deposit": "600000"}
+
+:meth:`ChannelDescription.from_json` is the one place that JSON is read: it refuses,
+with :class:`~l2gpu.core.errors.InvalidValue` naming the field, anything that is not
+such an object. Whether the channel can pay for a given lease is a separate question,
+answered by :mod:`l2gpu.core.market.settlement`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from l2gpu.core.channel import ChannelParams
+from l2gpu.core.errors import InvalidValue
+from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Seconds, Wei
+
+DEFAULT_SETTLEMENT = "channel-l1"
+"""The design of a description that names none: descriptions older than the rollup
+rail were all L1 channels."""
+
+_SALT = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_DIGITS = re.compile(r"[0-9]{1,78}")
+_FIX = "send the channel description that the l2gpu client wrote ('l2gpu rent')"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDescription:
+    """A lease's channel: its design, where its vouchers verify, its terms and deposit.
+
+    ``manager`` is the voucher domain's verifying contract: the ChannelManager on L1
+    for ``channel-l1``, the Rollup for ``hybrid``. The channel id is not stored: it is
+    the hash of ``params``, so a description cannot name one channel and hold another.
+    """
+
+    settlement: str
+    chain_id: ChainId
+    manager: Address
+    params: ChannelParams
+    deposit: Wei
+
+    @property
+    def channel_id(self) -> Hash32:
+        """The channel's id, the hash of its terms."""
+        return self.params.id
+
+    @property
+    def renter(self) -> Address:
+        """Who pays into the channel."""
+        return self.params.renter
+
+    @property
+    def provider(self) -> Address:
+        """Who is paid from the channel."""
+        return self.params.provider
+
+    def to_json(self) -> dict[str, Any]:
+        """The description as the API sends it and the database keeps it."""
+        return {
+            "settlement": self.settlement,
+            "channel_id": str(self.channel_id),
+            "chain_id": int(self.chain_id),
+            "manager": self.manager.checksum,
+            "renter": self.params.renter.checksum,
+            "provider": self.params.provider.checksum,
+            "token": self.params.token.checksum,
+            "challenge_period": int(self.params.challenge_period),
+            "salt": "0x" + self.params.salt.hex(),
+            "deposit": str(int(self.deposit)),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> ChannelDescription:
+        """Parse a description from a peer, the database or the API.
+
+        ``settlement`` defaults to ``channel-l1``, ``token`` to ether (the zero
+        address) and ``channel_id`` may be left out; every other field is required.
+        Whole numbers may be JSON integers or decimal strings.
+
+        Raises:
+            InvalidValue: naming the first field that is missing or malformed, or a
+                ``channel_id`` that is not the hash of the channel's terms.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidValue("channel description", data, "it is not a JSON object", _FIX)
+        settlement = data.get("settlement", DEFAULT_SETTLEMENT)
+        if not isinstance(settlement, str) or not settlement:
+            raise InvalidValue("channel settlement", settlement, "it is not a design's name", _FIX)
+        params = ChannelParams(
+            _address(data, "renter"),
+            _address(data, "provider"),
+            token=_address(data, "token") if "token" in data else ZERO_ADDRESS,
+            challenge_period=Seconds(_whole_number(data, "challenge_period")),
+            salt=_salt(data),
+        )
+        described = cls(
+            settlement,
+            ChainId(_whole_number(data, "chain_id")),
+            _address(data, "manager"),
+            params,
+            Wei(_whole_number(data, "deposit")),
+        )
+        claimed = data.get("channel_id")
+        if claimed is not None and (
+            not isinstance(claimed, str) or claimed.lower() != str(described.channel_id)
+        ):
+            raise InvalidValue(
+                "channel id",
+                claimed,
+                "it is not the hash of the channel's terms (renter, provider, token, "
+                "challenge period, salt)",
+                _FIX,
+            )
+        return described
+
+
+def describe_channel(
+    params: ChannelParams, deposit: int, chain_id: int, contract: Address, settlement: str
+) -> ChannelDescription:
+    """The description of a channel a rail just opened in ``contract`` on ``chain_id``."""
+    return ChannelDescription(settlement, ChainId(chain_id), contract, params, Wei(deposit))
+
+
+def _field(data: Mapping[str, Any], name: str) -> Any:
+    if name not in data:
+        raise InvalidValue("channel description", dict(data), f"it has no '{name}'", _FIX)
+    return data[name]
+
+
+def _address(data: Mapping[str, Any], name: str) -> Address:
+    value = _field(data, name)
+    try:
+        return Address.from_hex(value)
+    except InvalidValue as exc:
+        raise InvalidValue(
+            f"channel {name}", value, "it is not 0x and 40 hex digits", _FIX
+        ) from exc
+
+
+def _whole_number(data: Mapping[str, Any], name: str) -> int:
+    value = _field(data, name)
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**256:
+        raise InvalidValue(
+            f"channel {name.replace('_', ' ')}",
+            value,
+            "it is not a whole number below 2**256",
+            _FIX,
+        )
+    return value
+
+
+def _salt(data: Mapping[str, Any]) -> bytes:
+    value = _field(data, "salt")
+    if not isinstance(value, str) or not _SALT.fullmatch(value):
+        raise InvalidValue("channel salt", value, "it is not 32 bytes of 0x hex", _FIX)
+    return bytes.fromhex(value.removeprefix("0x"))
