@@ -36,6 +36,7 @@ from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.stream import PayeeState, ServiceState
 from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.designs import ChannelRail
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.market.metering import Meter, UsageSample, record_sample, start_meter
@@ -48,7 +49,6 @@ from l2gpu.core.market.settlement import (
 )
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
 from l2gpu.payments.payee import Payee
-from l2gpu.payments.rails import ChannelRail
 from l2gpu.payments.store import VoucherStore
 from l2gpu.wire import AgentLease, LeasePublic
 

@@ -18,12 +18,12 @@ from l2gpu.client import MarketClient
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.designs import ChannelAlreadyClosed, ChannelRail
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.metering import Meter, start_meter
 from l2gpu.core.types import Timestamp, Wei
 from l2gpu.payments.payee import Payee
-from l2gpu.payments.rails import ChannelAlreadyClosed, ChannelRail
 from l2gpu.wire import LeasePublic, VoucherPublic
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,11 @@ Every step returns a :class:`Step`: the L1 transactions it sent itself (their by
 and gas are read back from L1 by whoever measures) and the bytes of L2 transactions
 it added to batches (whose L1 cost is read from the node's batch transactions).
 This module holds only the types; the designs live in :mod:`l2gpu.designs`.
+
+A channel design also shows the market a :class:`ChannelRail`: what the renter's
+client, the provider's agent and the market's channel check call for one lease's
+channel (open, check, close, status). :func:`l2gpu.designs.lease_rail` makes the
+rail of the design that the ``settlement`` setting names.
 """
 
 from __future__ import annotations
@@ -28,7 +33,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from l2gpu.core.types import Address, Wei
+from l2gpu.core.channel import ChannelParams
+from l2gpu.core.channel.vouchers import Voucher
+from l2gpu.core.crypto.eip712 import Eip712Domain
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
+from l2gpu.core.types import Address, Hash32, Wei
 
 
 @dataclass(frozen=True)
@@ -136,4 +146,83 @@ class SettlementDesign(Protocol[LeaseT]):
 
     def powers(self) -> OperatorPowers:
         """What the operator of this deployment could freeze or take."""
+        ...
+
+
+# -- the market's face of a channel design --------------------------------------------
+
+
+class ChannelAlreadyClosed(L2gpuError):
+    """The channel was closed already (an earlier close went through)."""
+
+
+@dataclass(frozen=True)
+class OpenedChannel:
+    """A channel the renter opened for one lease, and what opening it cost on L1."""
+
+    params: ChannelParams
+    deposit: Wei
+    description: ChannelDescription
+    gas_used: int
+    tx_bytes: int
+    tx_hash: bytes | None = None  # the L1 transaction (None: the rail sent none on L1)
+
+
+@dataclass(frozen=True)
+class ClosedChannel:
+    """How the provider closed a lease's channel."""
+
+    amount: Wei
+    provider_payout: int
+    renter_payout: int
+    gas_used: int
+    tx_bytes: int
+    how: str = "provider"  # "provider": closed alone with the best voucher; or "cooperative"
+    tx_hash: bytes | None = None  # the L1 transaction (None: the rail sent none on L1)
+
+
+class ChannelRail(Protocol):
+    """Open, check and close a lease's channel on one settlement design."""
+
+    settlement: str
+
+    @property
+    def domain(self) -> Eip712Domain:
+        """The EIP-712 domain the renter's vouchers are signed under."""
+        ...
+
+    def open(self, provider: Address, deposit: Wei, *, lifetime: int) -> OpenedChannel:
+        """Open a channel from this rail's account to ``provider`` holding ``deposit``."""
+        ...
+
+    def now(self) -> int:
+        """The time that channel expiries and deadlines count in (the rail's clock)."""
+        ...
+
+    def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
+        """Why the described channel cannot pay for the lease, or None when it can."""
+        ...
+
+    def close(self, channel: ChannelDescription, best: Voucher) -> ClosedChannel:
+        """Close the described channel at once with the renter's best voucher."""
+        ...
+
+    def abandon(self, channel: ChannelDescription) -> str:
+        """The renter starts closing a channel no lease uses (conceding nothing); says
+        how the deposit comes back."""
+        ...
+
+    def status(self, channel: ChannelDescription) -> str:
+        """``pending`` (soft-confirmed), ``open``, ``closing``, ``settled`` or ``missing``;
+        raises L2gpuError when the rail cannot be read (not the same as a missing channel)."""
+        ...
+
+    def confirmed(self, channel_id: Hash32) -> str:
+        """Wait until a channel this rail opened is final on its rail (``open``), or
+        known never to open (``missing``)."""
+        ...
+
+    def cosign_close(self, channel: ChannelDescription, paid: Wei) -> str:
+        """The renter's side of a lease's end: agree to a cooperative close paying at
+        most ``paid``, where the rail has one; return the channel's status."""
         ...

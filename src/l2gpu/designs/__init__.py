@@ -2,7 +2,9 @@
 
 Adding a design means adding one module here and one line in :data:`DESIGNS`; the
 benchmark (``l2gpu bench designs``) then runs it through the same workload as the
-others. ``docs/architecture.md`` has the design table.
+others. A channel design that market leases can pay over adds one line in
+:data:`~l2gpu.designs.lease_rails.LEASE_RAILS` too: the market's parties reach it
+through :func:`lease_rail`. ``docs/architecture.md`` has the design table.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from l2gpu.core.designs import SettlementDesign
+from l2gpu.designs.lease_rails import LEASE_RAILS, RailParts, lease_rail
 from l2gpu.designs.world import DesignWorld
 
 
@@ -50,4 +53,4 @@ def make_design(name: str, world: DesignWorld) -> SettlementDesign[Any]:
     return DESIGNS[name](world)
 
 
-__all__ = ["DESIGNS", "DesignWorld", "make_design"]
+__all__ = ["DESIGNS", "LEASE_RAILS", "DesignWorld", "RailParts", "lease_rail", "make_design"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
 
@@ -28,7 +27,7 @@ from l2gpu.core.channel import ChannelParams, ChannelStatus
 from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.eip712 import Eip712Domain
-from l2gpu.core.errors import L2gpuError
+from l2gpu.core.designs import ChannelAlreadyClosed, ChannelRail, ClosedChannel, OpenedChannel
 from l2gpu.core.market.settlement import (
     ChannelDescription,
     describe_channel,
@@ -42,81 +41,10 @@ from l2gpu.payments.manager import ChannelManagerClient
 CHALLENGE_PERIOD = Seconds(3600)
 STATUS_TIMEOUT = 2.0  # seconds an agent waits for a channel's status
 
-
-class ChannelAlreadyClosed(L2gpuError):
-    """The channel was closed already (an earlier close went through)."""
-
-
-@dataclass(frozen=True)
-class OpenedChannel:
-    """A channel the renter opened for one lease, and what opening it cost on L1."""
-
-    params: ChannelParams
-    deposit: Wei
-    description: ChannelDescription
-    gas_used: int
-    tx_bytes: int
-    tx_hash: bytes | None = None  # the L1 transaction (None: the rail sent none on L1)
-
-
-@dataclass(frozen=True)
-class ClosedChannel:
-    """How the provider closed a lease's channel."""
-
-    amount: Wei
-    provider_payout: int
-    renter_payout: int
-    gas_used: int
-    tx_bytes: int
-    how: str = "provider"  # "provider": closed alone with the best voucher; or "cooperative"
-    tx_hash: bytes | None = None  # the L1 transaction (None: the rail sent none on L1)
-
-
-class ChannelRail(Protocol):
-    """Open, check and close a lease's channel on one settlement design."""
-
-    settlement: str
-
-    @property
-    def domain(self) -> Eip712Domain:
-        """The EIP-712 domain the renter's vouchers are signed under."""
-        ...
-
-    def open(self, provider: Address, deposit: Wei, *, lifetime: int) -> OpenedChannel:
-        """Open a channel from this rail's account to ``provider`` holding ``deposit``."""
-        ...
-
-    def now(self) -> int:
-        """The time that channel expiries and deadlines count in (the rail's clock)."""
-        ...
-
-    def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
-        """Why the described channel cannot pay for the lease, or None when it can."""
-        ...
-
-    def close(self, channel: ChannelDescription, best: Voucher) -> ClosedChannel:
-        """Close the described channel at once with the renter's best voucher."""
-        ...
-
-    def abandon(self, channel: ChannelDescription) -> str:
-        """The renter starts closing a channel no lease uses (conceding nothing); says
-        how the deposit comes back."""
-        ...
-
-    def status(self, channel: ChannelDescription) -> str:
-        """``pending`` (soft-confirmed), ``open``, ``closing``, ``settled`` or ``missing``;
-        raises L2gpuError when the rail cannot be read (not the same as a missing channel)."""
-        ...
-
-    def confirmed(self, channel_id: Hash32) -> str:
-        """Wait until a channel this rail opened is final on its rail (``open``), or
-        known never to open (``missing``)."""
-        ...
-
-    def cosign_close(self, channel: ChannelDescription, paid: Wei) -> str:
-        """The renter's side of a lease's end: agree to a cooperative close paying at
-        most ``paid``, where the rail has one; return the channel's status."""
-        ...
+# The market's face of a design lives in the core seam (l2gpu.core.designs); these
+# names stay importable from here while callers move to it.
+__all__ = ["ChannelAlreadyClosed", "ChannelRail", "ClosedChannel", "L1ChannelRail",
+           "OpenedChannel"]  # fmt: skip
 
 
 @dataclass
