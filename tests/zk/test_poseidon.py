@@ -79,10 +79,9 @@ def test_the_widest_permutation_matches_poseidon_ex(
     assert poseidon.hash(inputs) == poseidon.permute([0, *inputs])[0]
 
 
-@pytest.mark.slow
 def test_derived_constants_equal_circomlibs(toolchain: Toolchain) -> None:
     """The Grain derivation gives every constant and matrix of circomlib's
-    poseidon_constants_old.circom, for every width (about 5 s)."""
+    poseidon_constants_old.circom, for every width."""
     text = (toolchain.circomlib / "circuits" / "poseidon_constants_old.circom").read_text()
     round_part, mds_part = text.split("function POSEIDON_M")
     round_constants = _circom_arrays(round_part)
