@@ -6,6 +6,12 @@ STAMP  := $(VENV)/.installed
 TOOLS  := .tools
 ANVIL_VERSION := 1.7.1
 ANVIL  := $(TOOLS)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+# The zk mode's toolchain (docs/zk.md): circom 2 as WebAssembly under Node, circomlib's
+# templates, snarkjs as the reference prover. A change of version reinstalls all three.
+CIRCOM2_VERSION   := 0.2.23
+CIRCOMLIB_VERSION := 2.0.5
+SNARKJS_VERSION   := 0.7.6
+ZK_STAMP := $(TOOLS)/node_modules/.l2gpu-zk-$(CIRCOM2_VERSION)-$(CIRCOMLIB_VERSION)-$(SNARKJS_VERSION)
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean designs-doc fmt vectors
@@ -25,7 +31,7 @@ $(STAMP): pyproject.toml constraints.txt
 # tests of the JSON-RPC path run against. bubblewrap (bwrap) sandboxes the local
 # backend's jobs. Where npm, the platform, or apt-get and root are missing, the tests
 # that need them fail and say why (L2GPU_TEST_ALLOW_MISSING=1 turns that into skips).
-tools: $(ANVIL)
+tools: $(ANVIL) $(ZK_STAMP)
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
@@ -38,6 +44,12 @@ $(ANVIL):
 	  npm install --silent --no-audit --no-fund --prefix $(TOOLS) \
 	    @foundry-rs/anvil-linux-amd64@$(ANVIL_VERSION) || echo "warning: could not install anvil"; \
 	else echo "note: npm or linux-x86_64 missing; the JSON-RPC tests against anvil will fail"; fi
+$(ZK_STAMP):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --save-exact --prefix $(TOOLS) \
+	    circom2@$(CIRCOM2_VERSION) circomlib@$(CIRCOMLIB_VERSION) snarkjs@$(SNARKJS_VERSION) && touch $@ || \
+	    echo "warning: could not install circom2, circomlib and snarkjs; the zk tests will fail"; \
+	else echo "note: npm is missing; the zk tests (circom, circomlib, snarkjs) will fail"; fi
 
 # A persistent dev L1 for the channel commands: anvil on 127.0.0.1:8545.
 devnet: tools
