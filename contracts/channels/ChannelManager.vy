@@ -19,6 +19,9 @@
 
 from ethereum.ercs import IERC20
 
+from common import pull_payments
+from common import vouchers
+
 struct ChannelParams:
     renter: address
     provider: address
@@ -74,20 +77,9 @@ STATUS_SETTLED: constant(uint256) = 3
 
 MAX_DEPOSIT: constant(uint256) = 2**128 - 1
 MAX_TIMESTAMP: constant(uint256) = 2**64 - 1
+# The contract's floor, not the market's policy minimum (3600 s, core/market/settlement.py).
 MIN_CHALLENGE_PERIOD: constant(uint256) = 1
 MAX_CHALLENGE_PERIOD: constant(uint256) = 365 * 24 * 3600
-HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
-PAYOUT_GAS: constant(uint256) = 50000
-
-DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
-    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
-VOUCHER_TYPEHASH: constant(bytes32) = keccak256("Voucher(bytes32 channelId,uint256 amount)")
-COOPERATIVE_CLOSE_TYPEHASH: constant(bytes32) = keccak256(
-    "CooperativeClose(bytes32 channelId,uint256 amount)"
-)
-NAME_HASH: constant(bytes32) = keccak256("l2gpu channels")
-VERSION_HASH: constant(bytes32) = keccak256("1")
 
 _balances: HashMap[bytes32, uint256]
 _timing: HashMap[bytes32, uint256]
@@ -174,7 +166,7 @@ def submit_voucher(_params: ChannelParams, _amount: uint256, _signature: Bytes[6
     assert _amount <= MAX_DEPOSIT, "channel: amount out of range"
     balances: uint256 = self._balances[cid]
     assert _amount > (balances & MAX_DEPOSIT), "channel: voucher not above the best"
-    assert self._recover(self._digest(VOUCHER_TYPEHASH, cid, _amount), _signature) == _params.renter, "channel: bad voucher signature"
+    assert vouchers._recover(vouchers._digest(vouchers._domain_separator(chain.id, self), vouchers.VOUCHER_TYPEHASH, cid, _amount), _signature) == _params.renter, "channel: bad voucher signature"
     self._balances[cid] = (balances >> 128 << 128) | _amount
     log VoucherAccepted(channel_id=cid, amount=_amount, submitter=msg.sender)
 
@@ -213,7 +205,7 @@ def close_by_provider(_params: ChannelParams, _amount: uint256, _signature: Byte
     balances: uint256 = self._balances[cid]
     best: uint256 = balances & MAX_DEPOSIT
     if _amount > best:
-        assert self._recover(self._digest(VOUCHER_TYPEHASH, cid, _amount), _signature) == _params.renter, "channel: bad voucher signature"
+        assert vouchers._recover(vouchers._digest(vouchers._domain_separator(chain.id, self), vouchers.VOUCHER_TYPEHASH, cid, _amount), _signature) == _params.renter, "channel: bad voucher signature"
         best = _amount
         log VoucherAccepted(channel_id=cid, amount=_amount, submitter=msg.sender)
     deposit: uint256 = balances >> 128
@@ -232,9 +224,9 @@ def cooperative_close(
     self._require_live(cid)
     deposit: uint256 = self._balances[cid] >> 128
     assert _amount <= deposit, "channel: amount above deposit"
-    digest: bytes32 = self._digest(COOPERATIVE_CLOSE_TYPEHASH, cid, _amount)
-    assert self._recover(digest, _renter_signature) == _params.renter, "channel: bad renter signature"
-    assert self._recover(digest, _provider_signature) == _params.provider, "channel: bad provider signature"
+    digest: bytes32 = vouchers._digest(vouchers._domain_separator(chain.id, self), vouchers.COOPERATIVE_CLOSE_TYPEHASH, cid, _amount)
+    assert vouchers._recover(digest, _renter_signature) == _params.renter, "channel: bad renter signature"
+    assert vouchers._recover(digest, _provider_signature) == _params.provider, "channel: bad provider signature"
     self._pay_out(cid, _params, deposit, _amount)
 
 
@@ -302,30 +294,11 @@ def channel_id(_params: ChannelParams) -> bytes32:
 @view
 @internal
 def _domain_separator() -> bytes32:
+    """
+    @dev Mirrors core/channel/vouchers.py channel_domain(chain_id, manager).separator.
+    """
     # Computed per call so that a chain split (a new chain.id) invalidates old vouchers.
-    return keccak256(abi_encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, chain.id, self))
-
-
-@view
-@internal
-def _digest(_typehash: bytes32, _channel_id: bytes32, _amount: uint256) -> bytes32:
-    struct_hash: bytes32 = keccak256(abi_encode(_typehash, _channel_id, _amount))
-    return keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
-
-
-@pure
-@internal
-def _recover(_digest: bytes32, _signature: Bytes[65]) -> address:
-    # Malformed, high-s or wrong-v signatures recover nobody (empty(address) never
-    # matches a renter or provider, since neither can be the zero address).
-    if len(_signature) != 65:
-        return empty(address)
-    r: uint256 = convert(slice(_signature, 0, 32), uint256)
-    s: uint256 = convert(slice(_signature, 32, 32), uint256)
-    v: uint256 = convert(slice(_signature, 64, 1), uint256)
-    if s > HALF_N or (v != 27 and v != 28):
-        return empty(address)
-    return ecrecover(_digest, v, r, s)
+    return vouchers._domain_separator(chain.id, self)
 
 
 @pure
@@ -351,6 +324,9 @@ def _deadline(_timing: uint256, _challenge_period: uint256) -> uint256:
 @view
 @internal
 def _require_live(_cid: bytes32) -> uint256:
+    """
+    @dev Mirrors core/channel/machine.py require_live.
+    """
     timing: uint256 = self._timing[_cid]
     assert timing != 0, "channel: unknown channel"
     assert timing & 255 != STATUS_SETTLED, "channel: already settled"
@@ -360,6 +336,9 @@ def _require_live(_cid: bytes32) -> uint256:
 @view
 @internal
 def _require_open(_cid: bytes32) -> uint256:
+    """
+    @dev Mirrors core/channel/machine.py require_open.
+    """
     timing: uint256 = self._require_live(_cid)
     assert timing & 255 == STATUS_OPEN, "channel: closing"
     return timing
@@ -367,6 +346,9 @@ def _require_open(_cid: bytes32) -> uint256:
 
 @internal
 def _take(_token: address, _amount: uint256, _value: uint256):
+    """
+    @dev Mirrors core/channel/machine.py check_value (the token pull has no Python twin).
+    """
     # msg.value is passed in: Vyper allows it only in payable external functions.
     if _token == empty(address):
         assert _value == _amount, "channel: ether sent must equal the amount"
@@ -377,6 +359,9 @@ def _take(_token: address, _amount: uint256, _value: uint256):
 
 @internal
 def _pay_out(_cid: bytes32, _params: ChannelParams, _deposit: uint256, _to_provider: uint256):
+    """
+    @dev Mirrors core/channel/machine.py pay_out.
+    """
     # Effects before interactions: the channel is final before any payout is sent.
     self._balances[_cid] = 0
     self._timing[_cid] = STATUS_SETTLED
@@ -392,14 +377,14 @@ def _push(_token: address, _to: address, _amount: uint256):
         return
     ok: bool = False
     if _token == empty(address):
-        ok = raw_call(_to, b"", value=_amount, gas=PAYOUT_GAS, revert_on_failure=False)
+        ok = raw_call(_to, b"", value=_amount, gas=pull_payments.PAYOUT_GAS, revert_on_failure=False)
     else:
         response: Bytes[32] = b""
         ok, response = raw_call(
             _token,
             abi_encode(_to, _amount, method_id=method_id("transfer(address,uint256)")),
             max_outsize=32,
-            gas=PAYOUT_GAS,
+            gas=pull_payments.PAYOUT_GAS,
             revert_on_failure=False,
         )
         if ok and len(response) > 0:

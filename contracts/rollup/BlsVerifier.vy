@@ -18,6 +18,11 @@
         a call with too little gas reverts (see G2MSM_GAS_PER_PAIR).
 """
 
+from interfaces import IBlsVerifier
+
+implements: IBlsVerifier
+
+
 MAX_KEYS: constant(uint256) = 32
 MAX_MESSAGE: constant(uint256) = 96
 # One G2MSM pair: eight words of point, one word of scalar.

@@ -21,27 +21,18 @@
         The contract holds only open challenge bonds: every resolved game pays them out.
 """
 
+from common import pull_payments
+from interfaces import IDisputeGame
+from interfaces import IRollup
+from interfaces import ISignatureVerifier
+from interfaces import IStepVerifier
 from . import state_leaves
 
-interface Rollup:
-    def batch_count() -> uint256: view
-    def batch_time(_index: uint256) -> uint256: view
-    def batch_serial(_index: uint256) -> uint256: view
-    def batch_proposer(_index: uint256) -> address: view
-    def batch_segments_root(_index: uint256) -> bytes32: view
-    def batch_segment_count(_index: uint256) -> uint256: view
-    def batch_fee_recipient(_index: uint256) -> uint256: view
-    def batch_queue_end(_index: uint256) -> uint256: view
-    def queue(_index: uint256) -> bytes32: view
-    def CHALLENGE_WINDOW() -> uint256: view
-    def revert_from(_index: uint256, _challenger: address): nonpayable
+implements: IDisputeGame
 
-interface StepVerifier:
-    def verify_tx(_chain_id: uint256, _rollup: address, _pre: state_leaves.RootParts, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _position: uint256, _fee_recipient: uint256, _w: state_leaves.Witness) -> (String[64], bytes32): nonpayable
-    def verify_l1_op(_pre: state_leaves.RootParts, _op: state_leaves.L1Op, _w: state_leaves.Witness) -> (String[64], bytes32): nonpayable
-
-interface SignatureVerifier:
-    def signature_valid(_chain_id: uint256, _rollup: address, _commitment: Bytes[state_leaves.MAX_COMMITMENT], _roots: DynArray[bytes32, 33], _pre: state_leaves.RootParts, _signers: DynArray[state_leaves.SignerKey, 32], _closes: DynArray[state_leaves.CloseParties, 32], _signature_point: Bytes[128]) -> bool: view
+initializes: pull_payments
+# Payouts the challenger or proposer refused, to pull with withdraw_credit.
+exports: pull_payments.credit
 
 struct Challenge:
     batch: uint256
@@ -83,12 +74,11 @@ VOID: constant(uint256) = 5
 MAX_ROOTS: constant(uint256) = 64
 SEGMENT_LEVELS: constant(uint256) = 10
 NONE_OPEN: constant(uint256) = max_value(uint256)
-PAYOUT_GAS: constant(uint256) = 50000
 KIND_DEPOSIT: constant(uint256) = 1
 
-ROLLUP: public(immutable(Rollup))
-STEP: public(immutable(StepVerifier))
-SIGNATURE: public(immutable(SignatureVerifier))
+ROLLUP: public(immutable(IRollup))
+STEP: public(immutable(IStepVerifier))
+SIGNATURE: public(immutable(ISignatureVerifier))
 CHALLENGE_BOND: public(immutable(uint256))
 RESPONSE_PERIOD: public(immutable(uint256))
 PROOF_PERIOD: public(immutable(uint256))
@@ -98,7 +88,6 @@ challenge_count: public(uint256)
 taken: public(HashMap[bytes32, bool])
 open_on_serial: public(HashMap[uint256, uint256])
 lowest_open: public(uint256)
-credit: public(HashMap[address, uint256])
 
 
 @deploy
@@ -109,9 +98,9 @@ def __init__(_rollup: address, _step: address, _signature: address, _challenge_b
     @param _response_period Seconds the proposer has to reveal its roots.
     @param _proof_period Seconds the challenger then has to prove a step.
     """
-    ROLLUP = Rollup(_rollup)
-    STEP = StepVerifier(_step)
-    SIGNATURE = SignatureVerifier(_signature)
+    ROLLUP = IRollup(_rollup)
+    STEP = IStepVerifier(_step)
+    SIGNATURE = ISignatureVerifier(_signature)
     CHALLENGE_BOND = _challenge_bond
     RESPONSE_PERIOD = _response_period
     PROOF_PERIOD = _proof_period
@@ -250,7 +239,7 @@ def timeout(_id: uint256):
         c.status = VOID
         self.challenges[_id] = c
         log ChallengeResolved(id=_id, batch=c.batch, outcome=VOID, reason="dispute: the batch was reverted by another game")
-        self._pay(c.challenger, CHALLENGE_BOND)
+        pull_payments._pay(c.challenger, CHALLENGE_BOND)
         return
     assert block.timestamp >= c.deadline, "dispute: the deadline has not passed"
     if c.status == AWAITING_ROOTS:
@@ -264,9 +253,8 @@ def withdraw_credit():
     """
     @notice Collect payouts that were credited because a push was refused.
     """
-    amount: uint256 = self.credit[msg.sender]
+    amount: uint256 = pull_payments._claim(msg.sender)
     assert amount > 0, "dispute: nothing to withdraw"
-    self.credit[msg.sender] = 0
     send(msg.sender, amount)
 
 
@@ -321,7 +309,7 @@ def _challenger_wins(_id: uint256, _c: Challenge, _reason: String[64], _prover: 
     # The slashed bond's reward goes to whoever proved the fault: a liar that challenges
     # its own batch to block others and never proves gains nothing when someone else does.
     extcall ROLLUP.revert_from(c.batch, _prover)
-    self._pay(c.challenger, CHALLENGE_BOND)
+    pull_payments._pay(c.challenger, CHALLENGE_BOND)
 
 
 @internal
@@ -333,7 +321,7 @@ def _proposer_wins(_id: uint256, _c: Challenge):
     if self.lowest_open == c.batch and self.open_on_serial[c.serial] == 0:
         self.lowest_open = self._next_open(c.batch + 1)
     log ChallengeResolved(id=_id, batch=c.batch, outcome=PROPOSER_WON, reason="dispute: no proof in time")
-    self._pay(c.proposer, CHALLENGE_BOND)
+    pull_payments._pay(c.proposer, CHALLENGE_BOND)
 
 
 @view
@@ -368,6 +356,9 @@ def advance_lowest_open():
 @pure
 @internal
 def _segment_root(_leaf: bytes32, _index: uint256, _proof: DynArray[bytes32, SEGMENT_LEVELS]) -> bytes32:
+    """
+    @dev Mirrors core/l2/segments.py verify_segment (the root that the leaf and path lead to).
+    """
     node: bytes32 = _leaf
     position: uint256 = _index
     for sibling: bytes32 in _proof:
@@ -379,10 +370,3 @@ def _segment_root(_leaf: bytes32, _index: uint256, _proof: DynArray[bytes32, SEG
     assert position == 0, "dispute: segment index outside the tree"
     return node
 
-
-@internal
-def _pay(_to: address, _amount: uint256):
-    if _amount == 0:
-        return
-    if not raw_call(_to, b"", value=_amount, gas=PAYOUT_GAS, revert_on_failure=False):
-        self.credit[_to] += _amount

@@ -18,14 +18,20 @@
         stored as the Merkle root of its segments, the units a fraud proof disputes:
         segment 0 is the batch's L1 operations, segment k its k-th commitment, and a
         segment leaf is keccak256(abi_encode(pre_root, post_root, data_hash)).
+        The leaves, paths and root are state_leaves'; payouts are pull_payments'.
 """
 
-struct ChannelParams:
-    renter: address
-    provider: address
-    token: address
-    challenge_period: uint256
-    salt: bytes32
+from common import pull_payments
+from interfaces import IBlsVerifier
+from interfaces import IDisputeGame
+from interfaces import IRollup
+from . import state_leaves
+
+implements: IRollup
+
+initializes: pull_payments
+# Payouts a recipient refused (see PayoutDeferred), to pull with withdraw_credit.
+exports: pull_payments.credit
 
 event Queued:
     index: indexed(uint256)
@@ -68,10 +74,8 @@ event PayoutDeferred:
 
 KIND_DEPOSIT: constant(uint256) = 1
 KIND_FORCED_WITHDRAW: constant(uint256) = 2
-DEPTH: constant(uint256) = 24
 MAX_BATCH_BYTES: constant(uint256) = 120000
 MAX_BALANCE: constant(uint256) = 2**128 - 1
-PAYOUT_GAS: constant(uint256) = 50000
 # L2 account indices are 24 bits; the largest marks "no account".
 NO_ACCOUNT: public(constant(uint256)) = 2**24 - 1
 
@@ -97,21 +101,14 @@ MAX_L1_OPS: public(constant(uint256)) = 64
 MAX_CLOSES: public(constant(uint256)) = 16
 SEGMENT_LEVELS: constant(uint256) = 11
 
-interface BlsVerifier:
-    def key_is_curve_point(_key: Bytes[96], _key_point: Bytes[256]) -> bool: view
-
-interface DisputeGame:
-    def ROLLUP() -> address: view
-    def holds(_batch: uint256) -> bool: view
-
 event BatchesReverted:
     from_index: indexed(uint256)
     proposer: indexed(address)
     slashed: uint256
     to_challenger: uint256
 
-GAME: public(immutable(DisputeGame))
-BLS: public(immutable(BlsVerifier))
+GAME: public(immutable(IDisputeGame))
+BLS: public(immutable(IBlsVerifier))
 ALLOW_BLOBS: public(immutable(bool))
 CHALLENGE_WINDOW: public(immutable(uint256))
 FORCE_DELAY: public(immutable(uint256))
@@ -146,7 +143,6 @@ bond: public(HashMap[address, uint256])
 # of the proposer that still stands, which is what keeps its bond locked (_bond_locked).
 proposer_last: HashMap[address, uint256]
 exit_claimed: public(HashMap[uint256, bool])
-credit: public(HashMap[address, uint256])
 burned: public(uint256)
 first_blob_batch: public(uint256)
 
@@ -169,10 +165,10 @@ def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: u
     @param _dispute_game The DisputeGame that judges fraud proofs; it must name this rollup
            (it was deployed for the address this contract gets), and it can never change.
     """
-    assert staticcall DisputeGame(_dispute_game).ROLLUP() == self, "rollup: the dispute game judges another rollup"
-    GAME = DisputeGame(_dispute_game)
+    assert staticcall IDisputeGame(_dispute_game).ROLLUP() == self, "rollup: the dispute game judges another rollup"
+    GAME = IDisputeGame(_dispute_game)
     ALLOW_BLOBS = _allow_blobs
-    BLS = BlsVerifier(_bls)
+    BLS = IBlsVerifier(_bls)
     CHALLENGE_WINDOW = _challenge_window
     FORCE_DELAY = _force_delay
     MIN_BOND = _min_bond
@@ -559,6 +555,9 @@ def _info(_index: uint256, _shift: uint256, _bits: uint256) -> uint256:
 @pure
 @internal
 def _push_leaf(_branch: bytes32[SEGMENT_LEVELS], _count: uint256, _leaf: bytes32) -> bytes32[SEGMENT_LEVELS]:
+    """
+    @dev Mirrors core/l2/segments.py segments_root, one leaf at a time.
+    """
     # Incremental Merkle tree (as in the beacon deposit contract): _branch[level] holds
     # the root of the last complete subtree of 2**level leaves not yet paired. Memory
     # stays at 11 words instead of a 1,024-leaf array.
@@ -577,6 +576,9 @@ def _push_leaf(_branch: bytes32[SEGMENT_LEVELS], _count: uint256, _leaf: bytes32
 @pure
 @internal
 def _segments_root(_branch: bytes32[SEGMENT_LEVELS], _count: uint256) -> bytes32:
+    """
+    @dev Mirrors core/l2/segments.py segments_root (over _padded_leaves).
+    """
     # The root over the _count leaves padded with zero leaves to the next power of
     # two (a single leaf is its own root); src/l2gpu/core/l2/segments.py mirrors it.
     depth: uint256 = 0
@@ -697,7 +699,7 @@ def withdraw(
     _exit_index: uint256,
     _recipient: address,
     _amount: uint256,
-    _proof: DynArray[bytes32, DEPTH],
+    _proof: DynArray[bytes32, state_leaves.DEPTH],
     _accounts_root: bytes32,
     _channels_root: bytes32,
     _deposits_processed: uint256,
@@ -709,9 +711,8 @@ def withdraw(
     assert self._is_final(_batch), "rollup: batch not final"
     assert _exit_index < _exit_count, "rollup: no such exit"
     assert not self.exit_claimed[_exit_index], "rollup: exit already claimed"
-    leaf: bytes32 = keccak256(concat(convert(_recipient, bytes20), convert(convert(_amount, uint128), bytes16), convert(convert(_exit_index, uint64), bytes8)))
-    exits_root: bytes32 = self._merkle_root(leaf, _exit_index, _proof)
-    root: bytes32 = self._state_root(_accounts_root, _channels_root, exits_root, _deposits_processed, _exit_count)
+    exits_root: bytes32 = self._merkle_root(state_leaves._exit_leaf(_recipient, _amount, _exit_index), _exit_index, _proof)
+    root: bytes32 = state_leaves._state_root(state_leaves.RootParts(accounts_root=_accounts_root, channels_root=_channels_root, exits_root=exits_root, deposits_processed=_deposits_processed, exit_count=_exit_count))
     assert root == self.batch_root[_batch], "rollup: bad exit proof"
     self.exit_claimed[_exit_index] = True
     log ExitClaimed(exit_index=_exit_index, recipient=_recipient, amount=_amount)
@@ -723,9 +724,8 @@ def withdraw_credit():
     """
     @notice Collect payouts that were credited because a push was refused.
     """
-    amount: uint256 = self.credit[msg.sender]
+    amount: uint256 = pull_payments._claim(msg.sender)
     assert amount > 0, "rollup: nothing to withdraw"
-    self.credit[msg.sender] = 0
     send(msg.sender, amount)
 
 
@@ -755,7 +755,7 @@ def exit_account(
     _balance: uint256,
     _nonce: uint256,
     _bls_key: Bytes[96],
-    _proof: DynArray[bytes32, DEPTH],
+    _proof: DynArray[bytes32, state_leaves.DEPTH],
     _channels_root: bytes32,
     _exits_root: bytes32,
     _deposits_processed: uint256,
@@ -767,9 +767,9 @@ def exit_account(
     assert self.frozen, "rollup: not frozen"
     assert not self.account_exited[_index], "rollup: account already exited"
     assert len(_bls_key) == 96, "rollup: bad key length"
-    leaf: bytes32 = keccak256(concat(convert(_address, bytes20), convert(convert(_balance, uint128), bytes16), convert(convert(_nonce, uint64), bytes8), _bls_key))
+    leaf: bytes32 = state_leaves._account_leaf(state_leaves.Account(index=_index, present=True, addr=_address, balance=_balance, nonce=_nonce, bls_key=_bls_key))
     accounts_root: bytes32 = self._merkle_root(leaf, _index, _proof)
-    root: bytes32 = self._state_root(accounts_root, _channels_root, _exits_root, _deposits_processed, _exit_count)
+    root: bytes32 = state_leaves._state_root(state_leaves.RootParts(accounts_root=accounts_root, channels_root=_channels_root, exits_root=_exits_root, deposits_processed=_deposits_processed, exit_count=_exit_count))
     assert root == self.batch_root[self.frozen_batch], "rollup: bad account proof"
     self.account_exited[_index] = True
     log FrozenExit(kind=1, index=_index, recipient=_address, amount=_balance)
@@ -779,7 +779,7 @@ def exit_account(
 @external
 def exit_channel(
     _index: uint256,
-    _params: ChannelParams,
+    _params: state_leaves.ChannelParams,
     _renter_index: uint256,
     _provider_index: uint256,
     _deposit: uint256,
@@ -787,7 +787,7 @@ def exit_channel(
     _expires_at: uint256,
     _close_deadline: uint256,
     _status: uint256,
-    _proof: DynArray[bytes32, DEPTH],
+    _proof: DynArray[bytes32, state_leaves.DEPTH],
     _accounts_root: bytes32,
     _exits_root: bytes32,
     _deposits_processed: uint256,
@@ -800,10 +800,9 @@ def exit_channel(
     assert self.frozen, "rollup: not frozen"
     assert not self.channel_exited[_index], "rollup: channel already exited"
     assert _status == 1 or _status == 2, "rollup: channel not live"
-    cid: bytes32 = keccak256(abi_encode(_params))
-    leaf: bytes32 = keccak256(concat(cid, convert(convert(_renter_index, uint24), bytes3), convert(convert(_provider_index, uint24), bytes3), convert(convert(_deposit, uint128), bytes16), convert(convert(_best, uint128), bytes16), convert(convert(_expires_at, uint64), bytes8), convert(convert(_close_deadline, uint64), bytes8), convert(convert(_status, uint8), bytes1)))
+    leaf: bytes32 = state_leaves._channel_leaf(state_leaves.Channel(index=_index, present=True, params=_params, renter_index=_renter_index, provider_index=_provider_index, deposit=_deposit, best=_best, expires_at=_expires_at, close_deadline=_close_deadline, status=_status))
     channels_root: bytes32 = self._merkle_root(leaf, _index, _proof)
-    root: bytes32 = self._state_root(_accounts_root, channels_root, _exits_root, _deposits_processed, _exit_count)
+    root: bytes32 = state_leaves._state_root(state_leaves.RootParts(accounts_root=_accounts_root, channels_root=channels_root, exits_root=_exits_root, deposits_processed=_deposits_processed, exit_count=_exit_count))
     assert root == self.batch_root[self.frozen_batch], "rollup: bad channel proof"
     self.channel_exited[_index] = True
     to_provider: uint256 = min(_best, _deposit)
@@ -833,30 +832,25 @@ def refund_queued(_index: uint256, _kind: uint256, _sender: address, _amount: ui
 
 @pure
 @internal
-def _merkle_root(_leaf: bytes32, _index: uint256, _proof: DynArray[bytes32, DEPTH]) -> bytes32:
-    assert len(_proof) == DEPTH, "rollup: proof must have 24 hashes"
-    node: bytes32 = _leaf
-    position: uint256 = _index
-    for sibling: bytes32 in _proof:
-        if position & 1 == 1:
-            node = keccak256(concat(sibling, node))
-        else:
-            node = keccak256(concat(node, sibling))
-        position = position >> 1
-    assert position == 0, "rollup: index outside the tree"
-    return node
-
-
-@pure
-@internal
-def _state_root(_accounts: bytes32, _channels: bytes32, _exits: bytes32, _deposits: uint256, _exit_count: uint256) -> bytes32:
-    return keccak256(concat(_accounts, _channels, _exits, convert(convert(_deposits, uint64), bytes8), convert(convert(_exit_count, uint64), bytes8)))
+def _merkle_root(_leaf: bytes32, _index: uint256, _proof: DynArray[bytes32, state_leaves.DEPTH]) -> bytes32:
+    """
+    @notice The root `_leaf` at `_index` leads to along `_proof`, with this contract's
+            revert strings; the ABI takes the path as a list, state_leaves as an array.
+    @dev    Mirrors core/l2/merkle.py path_root.
+    """
+    assert len(_proof) == state_leaves.DEPTH, "rollup: proof must have 24 hashes"
+    # Checked here so that state_leaves' own check (the same) never fires with its reason.
+    assert _index >> state_leaves.DEPTH == 0, "rollup: index outside the tree"
+    path: bytes32[state_leaves.DEPTH] = empty(bytes32[state_leaves.DEPTH])
+    for level: uint256 in range(state_leaves.DEPTH):
+        path[level] = _proof[level]
+    return state_leaves._merkle(_leaf, _index, path)
 
 
 @internal
 def _pay(_to: address, _amount: uint256):
-    if _amount == 0:
-        return
-    if not raw_call(_to, b"", value=_amount, gas=PAYOUT_GAS, revert_on_failure=False):
-        self.credit[_to] += _amount
+    """
+    @notice Pay `_to`, or credit it when it refuses, and say so in a PayoutDeferred.
+    """
+    if not pull_payments._pay(_to, _amount):
         log PayoutDeferred(recipient=_to, amount=_amount)

@@ -12,16 +12,17 @@
         signature is wrong, or that needs more than MAX_SIGNERS signers, returns False.
 """
 
+from interfaces import IBlsVerifier
+from interfaces import ISignatureVerifier
 from . import state_leaves
 
-interface BlsVerifier:
-    def verify_same_message(_message: Bytes[96], _pop: bool, _keys: DynArray[Bytes[96], 32], _key_points: DynArray[Bytes[256], 32], _signature: Bytes[48], _signature_point: Bytes[128]) -> bool: view
+implements: ISignatureVerifier
 
 MAX_SIGNERS: constant(uint256) = 32
 MAX_TXS: constant(uint256) = 32
 DOMAIN_TAG: constant(Bytes[19]) = b"l2gpu-commitment-v1"
 
-BLS: public(immutable(BlsVerifier))
+BLS: public(immutable(IBlsVerifier))
 
 
 @deploy
@@ -29,7 +30,7 @@ def __init__(_bls: address):
     """
     @param _bls The BlsVerifier contract.
     """
-    BLS = BlsVerifier(_bls)
+    BLS = IBlsVerifier(_bls)
 
 
 @view
@@ -60,7 +61,7 @@ def signature_valid(
         if i >= count:
             break
         item: state_leaves.Tx = state_leaves._tx_at(_commitment, i)
-        if kind == 3 and item.op == state_leaves.TX_CLOSE:
+        if kind == 3 and item.op == state_leaves.TX_COOPERATIVE_CLOSE:
             assert closes_used < len(_closes), "witness: no channel read for a close"
             close: state_leaves.CloseParties = _closes[closes_used]
             closes_used += 1

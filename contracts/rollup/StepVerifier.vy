@@ -15,30 +15,27 @@
         on random steps (tests/l2/test_step_verifier.py).
 """
 
+from common import vouchers
+from interfaces import IBlsVerifier
+from interfaces import IStepVerifier
 from . import state_leaves
 
-interface BlsVerifier:
-    def verify_same_message(_message: Bytes[96], _pop: bool, _keys: DynArray[Bytes[96], 32], _key_points: DynArray[Bytes[256], 32], _signature: Bytes[48], _signature_point: Bytes[128]) -> bool: view
+implements: IStepVerifier
 
 NO_ACCOUNT: constant(uint256) = 2**24 - 1
 UNPROVEN: constant(uint256) = max_value(uint256)
 MAX_BALANCE: constant(uint256) = 2**128 - 1
 MAX_TIMESTAMP: constant(uint256) = 2**64 - 1
+# The contract's floor, not the market's policy minimum (3600 s, core/market/settlement.py).
 MIN_CHALLENGE_PERIOD: constant(uint256) = 1
 MAX_CHALLENGE_PERIOD: constant(uint256) = 365 * 24 * 3600
-HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
 OPEN: constant(uint256) = 1
 CLOSING: constant(uint256) = 2
 SETTLED: constant(uint256) = 3
 KIND_DEPOSIT: constant(uint256) = 1
 OK: constant(String[1]) = ""
 
-DOMAIN_TYPEHASH: constant(bytes32) = keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-VOUCHER_TYPEHASH: constant(bytes32) = keccak256("Voucher(bytes32 channelId,uint256 amount)")
-NAME_HASH: constant(bytes32) = keccak256("l2gpu channels")
-VERSION_HASH: constant(bytes32) = keccak256("1")
-
-BLS: public(immutable(BlsVerifier))
+BLS: public(immutable(IBlsVerifier))
 
 # The working state of one step, in transient storage (EIP-1153): passing it by value
 # between internal functions made the bytecode twice the EIP-170 limit.
@@ -62,7 +59,7 @@ def __init__(_bls: address):
     """
     @param _bls The BlsVerifier contract (proofs of possession in deposits).
     """
-    BLS = BlsVerifier(_bls)
+    BLS = IBlsVerifier(_bls)
 
 
 # -- entry points -----------------------------------------------------------------------
@@ -121,6 +118,9 @@ def verify_l1_op(_pre: state_leaves.RootParts, _op: state_leaves.L1Op, _w: state
 
 @internal
 def _user_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx) -> String[64]:
+    """
+    @dev Mirrors core/l2/stf.py state_transition for a user transaction: validate_sender, then the apply_* of its kind.
+    """
     sender: state_leaves.Account = self._account(_tx.sender)
     if not sender.present:
         return "l2: unknown sender"
@@ -146,6 +146,9 @@ def _user_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx) -> Stri
 
 @internal
 def _transfer(_tx: state_leaves.Tx, _sender: state_leaves.Account) -> String[64]:
+    """
+    @dev Mirrors core/l2/stf.py apply_transfer.
+    """
     recipient: state_leaves.Account = self._account(_tx.target)
     if not recipient.present:
         return "l2: unknown recipient"
@@ -163,6 +166,9 @@ def _transfer(_tx: state_leaves.Tx, _sender: state_leaves.Account) -> String[64]
 
 @internal
 def _open(_tx: state_leaves.Tx, _sender: state_leaves.Account) -> String[64]:
+    """
+    @dev Mirrors core/l2/stf.py apply_open_channel (with core/channel/machine.py handle_open).
+    """
     provider: state_leaves.Account = self._account(_tx.target)
     if not provider.present:
         return "l2: unknown provider"
@@ -188,6 +194,9 @@ def _open(_tx: state_leaves.Tx, _sender: state_leaves.Account) -> String[64]:
 
 @internal
 def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sender: state_leaves.Account) -> String[64]:
+    """
+    @dev Mirrors core/l2/stf.py apply_channel_tx and _run_channel_rules (the handle_* of core/channel/machine.py).
+    """
     channel: state_leaves.Channel = self._channel(_tx.target)
     if not channel.present:
         return "l2: unknown channel"
@@ -216,7 +225,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sen
         channel.deposit += _tx.amount
         channel.expires_at = _tx.expires_at
         locked = _tx.amount
-    elif _tx.op == state_leaves.TX_START:
+    elif _tx.op == state_leaves.TX_CLOSE_BY_RENTER:
         if channel.status != OPEN:
             return "channel: closing"
         if _sender.addr != channel.params.renter:
@@ -226,7 +235,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sen
         channel.best = max(channel.best, _tx.amount)
         channel.close_deadline = self._now + channel.params.challenge_period
         channel.status = CLOSING
-    elif _tx.op == state_leaves.TX_VOUCHER:
+    elif _tx.op == state_leaves.TX_SUBMIT_VOUCHER:
         if self._now >= deadline:
             return "channel: deadline passed"
         if _tx.amount > MAX_BALANCE:
@@ -236,7 +245,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sen
         if self._voucher_signer(_chain_id, _rollup, channel.params, _tx.amount, _tx.signature) != channel.params.renter:
             return "channel: bad voucher signature"
         channel.best = _tx.amount
-    elif _tx.op == state_leaves.TX_PROVIDER:
+    elif _tx.op == state_leaves.TX_CLOSE_BY_PROVIDER:
         if _sender.addr != channel.params.provider:
             return "channel: only the provider may close at once"
         if self._now >= deadline:
@@ -249,7 +258,7 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sen
             channel.best = _tx.amount
         payout = True
         to_provider = min(channel.best, channel.deposit)
-    elif _tx.op == state_leaves.TX_CLOSE:
+    elif _tx.op == state_leaves.TX_COOPERATIVE_CLOSE:
         if _tx.amount > channel.deposit:
             return "channel: amount above deposit"
         payout = True
@@ -280,6 +289,9 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sen
 
 @internal
 def _load(_pre: state_leaves.RootParts, _w: state_leaves.Witness):
+    """
+    @dev Mirrors core/l2/proofs/step.py WitnessState.__post_init__: every read proven against the pre-state.
+    """
     self._roots = [_pre.accounts_root, _pre.channels_root, _pre.exits_root]
     self._deposits = _pre.deposits_processed
     self._exit_count = _pre.exit_count
@@ -324,6 +336,9 @@ def _slot_of_account(_index: uint256) -> uint256:
 @view
 @internal
 def _account(_index: uint256) -> state_leaves.Account:
+    """
+    @dev Mirrors core/l2/proofs/step.py WitnessState.account.
+    """
     slot: uint256 = self._slot_of_account(_index)
     assert slot < state_leaves.MAX_READS, "witness: an account the step reads is not in the witness"
     return self._accounts[slot]
@@ -343,6 +358,9 @@ def _slot_of_channel(_index: uint256) -> uint256:
 @view
 @internal
 def _channel(_index: uint256) -> state_leaves.Channel:
+    """
+    @dev Mirrors core/l2/proofs/step.py WitnessState.channel_at.
+    """
     slot: uint256 = self._slot_of_channel(_index)
     assert slot < 2, "witness: a channel the step reads is not in the witness"
     return self._channels[slot]
@@ -350,6 +368,9 @@ def _channel(_index: uint256) -> state_leaves.Channel:
 
 @internal
 def _debit(_index: uint256, _amount: uint256):
+    """
+    @dev Mirrors core/l2/stf.py debit (bump_nonce=True).
+    """
     account: state_leaves.Account = self._account(_index)
     account.balance -= _amount
     account.nonce += 1
@@ -358,6 +379,9 @@ def _debit(_index: uint256, _amount: uint256):
 
 @internal
 def _credit(_index: uint256, _amount: uint256):
+    """
+    @dev Mirrors core/l2/stf.py credit.
+    """
     if _amount == 0:
         return
     account: state_leaves.Account = self._account(_index)
@@ -367,6 +391,9 @@ def _credit(_index: uint256, _amount: uint256):
 
 @internal
 def _put_account(_account: state_leaves.Account):
+    """
+    @dev Mirrors core/l2/proofs/step.py WitnessState.put_account.
+    """
     slot: uint256 = self._slot_of_account(_account.index)
     old: bytes32 = empty(bytes32)
     if slot < state_leaves.MAX_READS:
@@ -381,6 +408,9 @@ def _put_account(_account: state_leaves.Account):
 
 @internal
 def _put_channel(_channel: state_leaves.Channel):
+    """
+    @dev Mirrors core/l2/proofs/step.py WitnessState.put_channel.
+    """
     slot: uint256 = self._slot_of_channel(_channel.index)
     old: bytes32 = empty(bytes32)
     if slot < 2:
@@ -397,14 +427,19 @@ def _put_channel(_channel: state_leaves.Channel):
 
 @internal
 def _add_exit(_to: address, _amount: uint256):
+    """
+    @dev Mirrors core/l2/proofs/step.py WitnessState.add_exit.
+    """
     index: uint256 = self._exit_count
-    leaf: bytes32 = keccak256(concat(convert(_to, bytes20), convert(convert(_amount, uint128), bytes16), convert(convert(index, uint64), bytes8)))
-    self._write(2, index, empty(bytes32), leaf)
+    self._write(2, index, empty(bytes32), state_leaves._exit_leaf(_to, _amount, index))
     self._exit_count = index + 1
 
 
 @internal
 def _write(_tree: uint256, _index: uint256, _old: bytes32, _new: bytes32):
+    """
+    @dev Mirrors core/l2/proofs/step.py WitnessState._write.
+    """
     used: uint256 = self._paths_used
     assert used < self._paths_total, "witness: fewer write paths than the step writes"
     path: bytes32[state_leaves.DEPTH] = self._paths[used]
@@ -416,6 +451,9 @@ def _write(_tree: uint256, _index: uint256, _old: bytes32, _new: bytes32):
 @view
 @internal
 def _root() -> bytes32:
+    """
+    @dev Mirrors core/l2/proofs/step.py WitnessState.post_parts, then core/l2/state.py root_of.
+    """
     return keccak256(concat(self._roots[0], self._roots[1], self._roots[2], convert(convert(self._deposits, uint64), bytes8), convert(convert(self._exit_count, uint64), bytes8)))
 
 
@@ -438,15 +476,10 @@ def _possession(_op: state_leaves.L1Op) -> bool:
 @pure
 @internal
 def _voucher_signer(_chain_id: uint256, _rollup: address, _params: state_leaves.ChannelParams, _amount: uint256, _signature: Bytes[65]) -> address:
-    # Vouchers on the rollup are signed for the Rollup contract's domain (channel_domain).
-    domain: bytes32 = keccak256(abi_encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, _chain_id, _rollup))
-    struct_hash: bytes32 = keccak256(abi_encode(VOUCHER_TYPEHASH, keccak256(abi_encode(_params)), _amount))
-    digest: bytes32 = keccak256(concat(b"\x19\x01", domain, struct_hash))
-    r: uint256 = convert(slice(_signature, 0, 32), uint256)
-    s: uint256 = convert(slice(_signature, 32, 32), uint256)
-    v: uint256 = convert(slice(_signature, 64, 1), uint256)
-    if s > HALF_N or (v != 27 and v != 28):
-        return empty(address)
-    return ecrecover(digest, v, r, s)
+    """
+    @dev Mirrors core/channel/vouchers.py Voucher.signer: vouchers on the rollup are
+         signed for the Rollup contract's domain (channel_domain(chain_id, rollup)).
+    """
+    return vouchers._voucher_signer(vouchers._domain_separator(_chain_id, _rollup), keccak256(abi_encode(_params)), _amount, _signature)
 
 

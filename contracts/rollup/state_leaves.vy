@@ -2,7 +2,8 @@
 """
 @title state_leaves
 @license Apache-2.0
-@notice Shared by the fraud-proof contracts: the L2 state's leaves, its Merkle paths
+@notice The L2 state as L1 sees it, shared by the Rollup (exits against a final
+        root) and the fraud-proof contracts: the state's leaves, its Merkle paths
         and root, and decoding one transaction of a posted commitment. The formats
         are those of src/l2gpu/core/l2/state.py and codec.py.
 """
@@ -14,10 +15,12 @@ TX_TRANSFER: constant(uint256) = 1
 TX_WITHDRAW: constant(uint256) = 2
 TX_OPEN: constant(uint256) = 3
 TX_TOP_UP: constant(uint256) = 4
-TX_CLOSE: constant(uint256) = 5
-TX_START: constant(uint256) = 6
-TX_VOUCHER: constant(uint256) = 7
-TX_PROVIDER: constant(uint256) = 8
+# Named as the channel operations are in Python (core/channel/inputs.py), so that one
+# operation has one name across Python and Vyper.
+TX_COOPERATIVE_CLOSE: constant(uint256) = 5
+TX_CLOSE_BY_RENTER: constant(uint256) = 6
+TX_SUBMIT_VOUCHER: constant(uint256) = 7
+TX_CLOSE_BY_PROVIDER: constant(uint256) = 8
 TX_SETTLE: constant(uint256) = 9
 
 struct RootParts:
@@ -106,16 +109,27 @@ struct CloseParties:
     proof: bytes32[DEPTH]
 
 
+# -- leaves, paths and the root (state.py, merkle.py) ---------------------------------
 
 @pure
 @internal
 def _state_root(_parts: RootParts) -> bytes32:
+    """
+    @notice The state root: keccak256(accounts_root || channels_root || exits_root ||
+            uint64 deposits_processed || uint64 exit_count).
+    @dev    Mirrors core/l2/state.py root_of.
+    """
     return keccak256(concat(_parts.accounts_root, _parts.channels_root, _parts.exits_root, convert(convert(_parts.deposits_processed, uint64), bytes8), convert(convert(_parts.exit_count, uint64), bytes8)))
 
 
 @pure
 @internal
 def _account_leaf(_a: Account) -> bytes32:
+    """
+    @notice An account's leaf (zero for an empty slot); a missing BLS key hashes as
+            96 zero bytes.
+    @dev    Mirrors core/l2/state.py Account.leaf.
+    """
     if not _a.present:
         return empty(bytes32)
     key: Bytes[96] = _a.bls_key
@@ -128,6 +142,10 @@ def _account_leaf(_a: Account) -> bytes32:
 @pure
 @internal
 def _channel_leaf(_c: Channel) -> bytes32:
+    """
+    @notice A channel's leaf (zero for an empty slot); the id is the hash of its params.
+    @dev    Mirrors core/l2/state.py L2Channel.leaf.
+    """
     if not _c.present:
         return empty(bytes32)
     cid: bytes32 = keccak256(abi_encode(_c.params))
@@ -136,7 +154,22 @@ def _channel_leaf(_c: Channel) -> bytes32:
 
 @pure
 @internal
+def _exit_leaf(_recipient: address, _amount: uint256, _index: uint256) -> bytes32:
+    """
+    @notice An exit's leaf: keccak256(address || uint128 amount || uint64 index).
+    @dev    Mirrors core/l2/state.py Exit.leaf.
+    """
+    return keccak256(concat(convert(_recipient, bytes20), convert(convert(_amount, uint128), bytes16), convert(convert(_index, uint64), bytes8)))
+
+
+@pure
+@internal
 def _merkle(_leaf: bytes32, _index: uint256, _proof: bytes32[DEPTH]) -> bytes32:
+    """
+    @notice The root that `_leaf` at `_index` and its path `_proof` (siblings from the
+            leaf up) lead to.
+    @dev    Mirrors core/l2/merkle.py path_root.
+    """
     node: bytes32 = _leaf
     position: uint256 = _index
     for sibling: bytes32 in _proof:
@@ -154,6 +187,10 @@ def _merkle(_leaf: bytes32, _index: uint256, _proof: bytes32[DEPTH]) -> bytes32:
 @pure
 @internal
 def _uint(_data: Bytes[MAX_COMMITMENT], _at: uint256, _size: uint256) -> uint256:
+    """
+    @notice The big-endian integer of `_size` bytes at `_at` of a commitment.
+    @dev    Mirrors codec.py _Reader.take and int.from_bytes.
+    """
     assert _at + _size <= len(_data), "witness: commitment ends inside a transaction"
     # slice() needs a literal length to convert to an integer.
     if _size == 1:
@@ -173,6 +210,10 @@ def _uint(_data: Bytes[MAX_COMMITMENT], _at: uint256, _size: uint256) -> uint256
 @pure
 @internal
 def _float(_packed: uint256, _mantissa_bits: uint256) -> uint256:
+    """
+    @notice An amount in the batch's decimal float format: mantissa * 10**exponent.
+    @dev    Mirrors core/l2/amounts.py decode.
+    """
     mantissa: uint256 = _packed & ((1 << _mantissa_bits) - 1)
     exponent: uint256 = _packed >> _mantissa_bits
     for _: uint256 in range(31):
@@ -186,6 +227,11 @@ def _float(_packed: uint256, _mantissa_bits: uint256) -> uint256:
 @pure
 @internal
 def _tx_size(_kind: uint256, _op: uint256) -> uint256:
+    """
+    @notice The encoded size of a transaction of commitment kind `_kind` (and channel
+            op byte `_op`).
+    @dev    Mirrors the sizes of core/l2/codec.py encode_tx.
+    """
     if _kind == 1:
         return 11
     if _kind == 2:
@@ -205,6 +251,11 @@ def _tx_size(_kind: uint256, _op: uint256) -> uint256:
 @pure
 @internal
 def _tx_at(_c: Bytes[MAX_COMMITMENT], _position: uint256) -> Tx:
+    """
+    @notice Transaction `_position` of commitment `_c`, decoded; `op` is one of the
+            TX_* constants.
+    @dev    Mirrors core/l2/codec.py _decode_commitment and _decode_tx.
+    """
     kind: uint256 = self._uint(_c, 0, 1)
     assert _position < self._uint(_c, 1, 1), "witness: no such transaction in the commitment"
     at: uint256 = 10

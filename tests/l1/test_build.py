@@ -36,6 +36,48 @@ def test_compile_uses_the_cache_until_a_source_changes(tmp_path: Path) -> None:
     assert len(list((cache / "contracts").glob("Box-*.json"))) == 2
 
 
+MODULE = """# pragma version ~=0.4.3
+START: constant(uint256) = 1
+"""
+
+INTERFACE = """@external
+@view
+def value() -> uint256:
+    ...
+"""
+
+USER = """# pragma version ~=0.4.3
+from lib import start
+from lib import IBox
+implements: IBox
+value: public(uint256)
+
+@deploy
+def __init__():
+    self.value = start.START
+"""
+
+
+def test_a_change_to_an_imported_module_or_interface_rebuilds(tmp_path: Path) -> None:
+    # The cache key must cover what a contract imports, not only its own file:
+    # otherwise editing a module would silently reuse the build made before.
+    root = tmp_path / "contracts"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "start.vy").write_text(MODULE)
+    (root / "lib" / "IBox.vyi").write_text(INTERFACE)
+    (root / "Box.vy").write_text(USER)
+    cache = tmp_path / "cache"
+    first = compile_contract("Box.vy", cache_dir=cache, root=root)
+    (root / "lib" / "start.vy").write_text(MODULE.replace("= 1", "= 2"))
+    after_module = compile_contract("Box.vy", cache_dir=cache, root=root)
+    assert after_module.source_hash != first.source_hash
+    assert after_module.bytecode != first.bytecode
+    (root / "lib" / "IBox.vyi").write_text(INTERFACE + "\n# the interface changed\n")
+    after_interface = compile_contract("Box.vy", cache_dir=cache, root=root)
+    assert after_interface.source_hash != after_module.source_hash
+    assert len(list((cache / "contracts").glob("Box-*.json"))) == 3
+
+
 def test_a_damaged_cache_entry_is_rebuilt(tmp_path: Path) -> None:
     root = tmp_path / "contracts"
     root.mkdir()

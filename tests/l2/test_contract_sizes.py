@@ -1,24 +1,38 @@
-"""Every contract of the rollup deploys on a real L1: each runtime code within EIP-170."""
+"""Every deployable contract deploys on a real L1: each runtime code within EIP-170."""
 
 from __future__ import annotations
 
 import pytest
 
 from l2gpu.core.types import Address
-from l2gpu.l1 import Chain
+from l2gpu.l1 import Chain, compile_contract
+from l2gpu.l1.build import contracts_root
 from l2gpu.l1.chain import checksum
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.rollup_client import RollupClient
+from l2gpu.payments.manager import ChannelManagerClient
 
 # EIP-170: a contract's runtime code may hold at most 24,576 bytes. The embedded
 # chain might not enforce it the way a production node does, so it is checked here.
 MAX_CODE_SIZE = 24_576
 
+CONTRACTS = {
+    "Rollup": "rollup/Rollup.vy",
+    "DisputeGame": "rollup/DisputeGame.vy",
+    "BlsVerifier": "rollup/BlsVerifier.vy",
+    "StepVerifier": "rollup/StepVerifier.vy",
+    "SignatureVerifier": "rollup/SignatureVerifier.vy",
+    "ChannelManager": "channels/ChannelManager.vy",
+    "TestToken": "tokens/TestToken.vy",
+    "RefusingReceiver": "testing/RefusingReceiver.vy",
+}
+
 
 @pytest.fixture(scope="module")
 def code_sizes() -> dict[str, int]:
     chain: Chain = start_embedded_chain()
-    client = RollupClient.deploy(chain, chain.accounts[0], genesis_root=bytes(32))
+    deployer = chain.accounts[0]
+    client = RollupClient.deploy(chain, deployer, genesis_root=bytes(32))
     game = client.game
     addresses = {
         "Rollup": client.address,
@@ -26,6 +40,13 @@ def code_sizes() -> dict[str, int]:
         "BlsVerifier": client.contract.call("BLS"),
         "StepVerifier": game.call("STEP"),
         "SignatureVerifier": game.call("SIGNATURE"),
+        "ChannelManager": ChannelManagerClient.deploy(chain, deployer).address,
+        "TestToken": chain.deploy(
+            compile_contract(CONTRACTS["TestToken"]), "T", "T", 18, sender=deployer
+        ).address,
+        "RefusingReceiver": chain.deploy(
+            compile_contract(CONTRACTS["RefusingReceiver"]), sender=deployer
+        ).address,
     }
 
     def size(address: Address) -> int:
@@ -34,8 +55,18 @@ def code_sizes() -> dict[str, int]:
     return {name: size(address) for name, address in addresses.items()}
 
 
-@pytest.mark.parametrize(
-    "name", ["Rollup", "DisputeGame", "BlsVerifier", "StepVerifier", "SignatureVerifier"]
-)
+@pytest.mark.parametrize("name", sorted(CONTRACTS))
 def test_the_runtime_code_fits_eip_170(code_sizes: dict[str, int], name: str) -> None:
     assert 0 < code_sizes[name] <= MAX_CODE_SIZE, code_sizes
+
+
+def test_every_deployable_contract_is_measured() -> None:
+    # A source with an external function deploys; one without is a module (state_leaves,
+    # pull_payments, vouchers) compiled into its users and measured with them.
+    root = contracts_root()
+    deployable = {
+        str(path.relative_to(root))
+        for path in root.rglob("*.vy")
+        if "@external" in path.read_text()
+    }
+    assert deployable == set(CONTRACTS.values())

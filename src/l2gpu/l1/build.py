@@ -1,9 +1,9 @@
 """Compile the Vyper sources under ``contracts/`` with the ``vyper`` package.
 
-Outputs are cached on disk by a content hash of every ``.vy`` file under the
-contracts root (a contract may import any module there) and the compiler
-version, so a change to any source or to the compiler rebuilds, and nothing
-else does.
+Outputs are cached on disk by a content hash of every ``.vy`` module and ``.vyi``
+interface under the contracts root (a contract may import any of them) and the
+compiler version, so a change to any source, imported module or interface, or to
+the compiler rebuilds, and nothing else does.
 """
 
 from __future__ import annotations
@@ -50,10 +50,20 @@ def contracts_root() -> Path:
     )
 
 
+SOURCE_SUFFIXES = (".vy", ".vyi")
+"""What the compiler reads: contracts and modules (``.vy``) and interfaces (``.vyi``)."""
+
+
 def source_hash(root: Path) -> str:
-    """SHA-256 over the compiler version and every ``.vy`` file's path and bytes."""
+    """SHA-256 over the compiler version and every source file's path and bytes.
+
+    Every ``.vy`` and ``.vyi`` file counts, not only the contract compiled: an
+    ``import``ed module or interface is compiled into its users, so a change to it
+    must not reuse a build made before it.
+    """
     digest = hashlib.sha256(f"vyper {vyper.__version__}\n".encode())
-    for path in sorted(root.rglob("*.vy")):
+    sources = (path for path in root.rglob("*") if path.suffix in SOURCE_SUFFIXES)
+    for path in sorted(sources):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
