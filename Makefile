@@ -104,3 +104,4 @@ vectors: install
 	$(BIN)/python -m tests.channel.runner --write
 	$(BIN)/python -m tests.l2.vectors --write
 	$(BIN)/l2gpu bench channels --write-gas-snapshot > /dev/null
+	$(BIN)/python -m tests.l2.rollup_gas --write > /dev/null

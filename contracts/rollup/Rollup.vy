@@ -835,16 +835,13 @@ def refund_queued(_index: uint256, _kind: uint256, _sender: address, _amount: ui
 def _merkle_root(_leaf: bytes32, _index: uint256, _proof: DynArray[bytes32, state_leaves.DEPTH]) -> bytes32:
     """
     @notice The root `_leaf` at `_index` leads to along `_proof`, with this contract's
-            revert strings; the ABI takes the path as a list, state_leaves as an array.
+            revert strings (checked here, so state_leaves' own never fire).
     @dev    Mirrors core/l2/merkle.py path_root.
     """
     assert len(_proof) == state_leaves.DEPTH, "rollup: proof must have 24 hashes"
     # Checked here so that state_leaves' own check (the same) never fires with its reason.
     assert _index >> state_leaves.DEPTH == 0, "rollup: index outside the tree"
-    path: bytes32[state_leaves.DEPTH] = empty(bytes32[state_leaves.DEPTH])
-    for level: uint256 in range(state_leaves.DEPTH):
-        path[level] = _proof[level]
-    return state_leaves._merkle(_leaf, _index, path)
+    return state_leaves._merkle_path(_leaf, _index, _proof)
 
 
 @internal
