@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from l2gpu.core.l2.transactions import Transfer
 from l2gpu.core.types import Wei
-from l2gpu.fraud.arena import Arena, Lie
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 from l2gpu.l1.keys import account_from_private_key
+from l2gpu.scenarios.arena import Arena, Lie
 
 from ..l2.restart_world import ANVIL_KEYS_ALL
 from .test_cli import run
