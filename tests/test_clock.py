@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from l2gpu.clock import RecentClock
+from l2gpu.clock import RecentClock, SimulatedClock, l1_clock, system_clock
 from l2gpu.core.types import Timestamp
 
 
@@ -25,3 +25,19 @@ def test_a_recent_clock_reuses_a_reading_only_while_it_is_fresh() -> None:
     mono[0] = 10.0
     assert clock() == 107
     assert len(calls) == 3
+
+
+def test_l1_clock_reads_the_chain_each_time_and_the_system_clock_is_whole_seconds() -> None:
+    class Chain:
+        def __init__(self) -> None:
+            self.time = SimulatedClock(1_000)
+
+        def timestamp(self) -> Timestamp:
+            return self.time()
+
+    chain = Chain()
+    clock = l1_clock(chain)
+    assert clock() == 1_000
+    chain.time.advance(12)
+    assert clock() == 1_012
+    assert isinstance(system_clock(), int)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from l2gpu.config import ConfigError, describe, load_settings
+from l2gpu.config import ConfigError, describe, load_settings, market_url
 
 KEY = "0x" + "0" * 63 + "7"
 
@@ -57,6 +57,8 @@ def test_unknown_settings_are_errors(monkeypatch: pytest.MonkeyPatch) -> None:
         ("api_port = 0", "api_port"),
         ("settlement = 'teleport'", "settlement"),
         ("private_key = '0x1234'", "64 hex digits"),
+        ("node_url = 'ftp://node'", "setting node_url: invalid service URL.*scheme must be http"),
+        ("market_url = 'http://'", "setting market_url: invalid service URL.*names no host"),
         ("this is not toml", "not valid TOML"),
     ],
 )
@@ -70,3 +72,14 @@ def test_secrets_are_masked_when_shown() -> None:
     rows = {name: value for name, value, _ in describe(load_settings(private_key=KEY))}
     assert rows["private_key"] == "********"
     assert KEY[-10:] not in " ".join(rows.values())
+
+
+def test_service_urls_come_from_the_environment_and_the_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().node_url is None
+    assert market_url(load_settings()) == "http://127.0.0.1:8600"
+    Path("l2gpu.toml").write_text('market_url = "http://market:1/"\n')
+    assert market_url(load_settings()) == "http://market:1"
+    monkeypatch.setenv("L2GPU_NODE_URL", "http://node:2")
+    assert load_settings().node_url == "http://node:2"

@@ -1,8 +1,11 @@
-"""Clocks for the shells: the system clock, and a simulated one for demos and tests.
+"""Clocks for the shells: the system clock, L1's clock, and a simulated one for demos
+and tests.
 
 The core never reads a clock; shells pass time in. A payer or payee takes any
 ``Callable[[], Timestamp]``, so tests and the demo drive time by hand instead of
-sleeping through it.
+sleeping through it. The shells read the time through this module alone: the wall
+clock (:func:`system_clock`) for what people and the market see, L1's clock
+(:func:`l1_clock`) for what contracts compare deadlines to.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from l2gpu.core.types import Timestamp
 
@@ -17,6 +21,20 @@ from l2gpu.core.types import Timestamp
 def system_clock() -> Timestamp:
     """Whole seconds since the Unix epoch, now."""
     return Timestamp(int(time.time()))
+
+
+class HasTimestamp(Protocol):
+    """Anything that tells L1's time (an :class:`l2gpu.l1.Chain`)."""
+
+    def timestamp(self) -> Timestamp:
+        """The latest block's time."""
+        ...
+
+
+def l1_clock(chain: HasTimestamp) -> Callable[[], Timestamp]:
+    """L1's clock: the latest block's time on ``chain``, read afresh on each call. A
+    channel's expiry and deadlines are compared with it, not with the wall clock."""
+    return chain.timestamp
 
 
 class SimulatedClock:

@@ -72,6 +72,16 @@ class Settings(BaseSettings):
         description="origin clients reach the market API at (scheme://host[:port]), which "
         "sign-in messages name; unset means http://api_host:api_port as served",
     )
+    node_url: str | None = Field(
+        default=None,
+        description="URL of the rollup node ('l2gpu up') that --node defaults to; unset means "
+        "http://127.0.0.1:8600 for 'l2gpu l2', and no node (no hybrid rail) for the market",
+    )
+    market_url: str | None = Field(
+        default=None,
+        description="URL of the market API that --api-url defaults to; unset means "
+        "http://api_host:api_port",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
 
     @field_validator("l1_rpc")
@@ -83,6 +93,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_api_origin(cls, value: str | None) -> str | None:
         return None if value in (None, "") else check_origin(value)
+
+    @field_validator("node_url", "market_url")
+    @classmethod
+    def _check_service_url(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else check_service_url(value)
 
     @field_validator("private_key")
     @classmethod
@@ -134,6 +149,24 @@ def check_rpc_url(value: str) -> str:
     return value
 
 
+def check_service_url(value: str) -> str:
+    """``value`` without a trailing slash if it is an http(s) URL with a host (a rollup
+    node's or the market's), else raise InvalidValue."""
+    fix = "give a URL such as http://127.0.0.1:8600"
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https"):
+        raise InvalidValue("service URL", value, "the scheme must be http or https", fix)
+    if not parsed.hostname:
+        raise InvalidValue("service URL", value, "it names no host", fix)
+    try:
+        _ = parsed.port
+    except ValueError as exc:
+        raise InvalidValue(
+            "service URL", value, "its port is not a number in 0-65535", fix
+        ) from exc
+    return value.rstrip("/")
+
+
 def check_origin(value: str) -> str:
     """``value`` without a trailing slash if it is an http(s) origin: a scheme, a host,
     perhaps a port, and nothing else; else raise InvalidValue."""
@@ -160,6 +193,12 @@ def api_origin(settings: Settings, host: str | None = None, port: int | None = N
     host = host or settings.api_host
     shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
     return f"http://{shown}:{port or settings.api_port}"
+
+
+def market_url(settings: Settings) -> str:
+    """The market API URL commands talk to: the ``market_url`` setting, else
+    ``http://api_host:api_port``."""
+    return settings.market_url or f"http://{settings.api_host}:{settings.api_port}"
 
 
 def _config_file() -> Path | None:

@@ -22,10 +22,10 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Wei
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.client import L2Client
-from l2gpu.node.service import EmbeddedNode, embedded_rollup
 from l2gpu.payments.rails import L1ChannelRail
 from l2gpu.payments.rollup_rail import RollupChannelRail
 from l2gpu.renter import LeasePayer
+from l2gpu.scenarios.embedded_rollup import EmbeddedNode, embedded_rollup
 from l2gpu.wire import ChannelPublic, LeasePublic
 
 from .test_agent import PRICE, World, wait_for

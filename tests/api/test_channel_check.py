@@ -23,9 +23,9 @@ from l2gpu.core.market.offers import sign_offer
 from l2gpu.db import open_database
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.client import L2Client
-from l2gpu.node.service import EmbeddedNode, embedded_rollup
 from l2gpu.payments.channel_check import ChannelCheck
 from l2gpu.payments.rollup_rail import RollupChannelRail
+from l2gpu.scenarios.embedded_rollup import EmbeddedNode, embedded_rollup
 from tests.api.helpers import channel, login
 from tests.market.helpers import terms
 

@@ -1,4 +1,4 @@
-"""`l2gpu channel` and `l2gpu watch` against a real anvil node, as a user runs them."""
+"""`l2gpu channel` and `l2gpu watch channels` against a real anvil node, as a user runs them."""
 
 from __future__ import annotations
 
@@ -109,7 +109,8 @@ def test_watch_answers_a_stale_close_for_an_offline_provider(as_user, tmp_path: 
     ok(as_user(RENTER_KEY, "channel", "close", cid, "--amount", "100"))
     # A third party runs the watcher with the provider's vouchers; the provider is offline.
     watcher_key = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
-    result = as_user(watcher_key, "watch", "--store", store_url, "--once", "--manager", manager)
+    result = as_user(watcher_key, "watch", "channels", "--store", store_url, "--once",
+                     "--manager", manager)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "1 answer(s)" in result.stdout
     status = ok(as_user(RENTER_KEY, "channel", "status", cid, "--manager", manager))

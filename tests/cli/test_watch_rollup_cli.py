@@ -1,12 +1,12 @@
-"""``l2gpu watch --rollup``: the watcher daemon, as a user runs it, against a lying proposer."""
+"""``l2gpu watch rollup``: the watcher daemon, as a user runs it, against a lying proposer."""
 
 from __future__ import annotations
 
 from l2gpu.core.l2.transactions import Transfer
 from l2gpu.core.types import Wei
-from l2gpu.fraud.arena import Arena, Lie
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 from l2gpu.l1.keys import account_from_private_key
+from l2gpu.scenarios.arena import Arena, Lie
 
 from ..l2.restart_world import ANVIL_KEYS_ALL
 from .test_cli import run
@@ -20,11 +20,11 @@ def test_the_watch_daemon_challenges_and_proves_a_wrong_root(anvil_url: str) -> 
     index, claimed = arena.post(arena.seal(), Lie("root", 1, 0))
     env = {"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": ANVIL_KEYS_ALL[1]}
     rollup = arena.client.address.checksum
-    first = run("watch", "--rollup", rollup, "--once", env=env)
+    first = run("watch", "rollup", rollup, "--once", env=env)
     assert first.returncode == 0, first.stderr
     assert f"challenged batch {index} segment 1" in first.stdout
     arena.answer(index, claimed, silent=False)
-    second = run("watch", "--rollup", rollup, "--once", env=env)
+    second = run("watch", "--rollup", rollup, "--once", env=env)  # the older spelling
     assert second.returncode == 0, second.stderr
     assert "proved StepFault" in second.stdout, second.stdout
     assert int(arena.client.contract.call("batch_count")) == index
@@ -35,10 +35,10 @@ def test_watch_needs_something_to_watch_and_a_real_rollup(anvil_url: str) -> Non
     nothing = run("watch", env=env)
     assert nothing.returncode == 2
     assert "nothing to watch" in nothing.stderr
-    bad = run("watch", "--rollup", "0x1234", "--once", env=env)
+    bad = run("watch", "rollup", "0x1234", "--once", env=env)
     assert bad.returncode == 2
     assert "is not an address" in bad.stderr
     assert "Traceback" not in bad.stderr
-    empty = run("watch", "--rollup", "0x" + "11" * 20, "--once", env=env)
+    empty = run("watch", "rollup", "0x" + "11" * 20, "--once", env=env)
     assert empty.returncode == 2
     assert "no contract at" in empty.stderr

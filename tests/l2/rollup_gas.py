@@ -15,9 +15,9 @@ from pathlib import Path
 
 from l2gpu.core.l2.transactions import Transfer, Withdraw
 from l2gpu.core.types import Timestamp, Wei
-from l2gpu.fraud.arena import ETH, Arena
 from l2gpu.l1.build import contracts_root
 from l2gpu.l1.embedded import start_embedded_chain
+from l2gpu.scenarios.arena import ETH, Arena
 
 SNAPSHOT = contracts_root() / "rollup" / "Rollup.gas"
 FIXED_TIME = Timestamp(1_700_000_000)  # every commitment's timestamp (before any block's)

@@ -14,7 +14,7 @@ import pytest
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.api import MAX_BODY_BYTES
 from l2gpu.node.cosign_desk import MAX_WAITERS_PER_ACCOUNT
-from l2gpu.node.service import EmbeddedNode, embedded_rollup
+from l2gpu.scenarios.embedded_rollup import EmbeddedNode, embedded_rollup
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from schemathesis import checks
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.api import create_app
 from l2gpu.node.cosign_desk import CoSignDesk
-from l2gpu.node.service import embedded_rollup
+from l2gpu.scenarios.embedded_rollup import embedded_rollup
 
 ALL_CHECKS = [
     checks.not_a_server_error,

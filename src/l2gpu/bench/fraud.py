@@ -37,10 +37,10 @@ from l2gpu.core.l2.transactions import (
     Withdraw,
 )
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
-from l2gpu.fraud.arena import Arena, Lie
 from l2gpu.fraud.replay import run_segment
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.l1.keys import account_from_private_key
+from l2gpu.scenarios.arena import Arena, Lie
 
 SIGNERS = 32
 """Co-signers of the commitment whose forged signature is proven: the most one commitment

@@ -129,8 +129,8 @@ def measure_l1_cost(leases: int = 16, *, cooperative: bool = True,
     from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.l1.embedded import start_embedded_chain
     from l2gpu.node.client import L2Client
-    from l2gpu.node.service import embedded_rollup
     from l2gpu.payments.rollup_rail import RollupChannelRail  # noqa: F401 - imported before threads
+    from l2gpu.scenarios.embedded_rollup import embedded_rollup
 
     chain = start_embedded_chain()
     parties = _parties(chain, 2 * leases)

@@ -27,10 +27,10 @@ def measure_rails(rounds: int = 3, interval: float = SEAL_INTERVAL) -> dict[str,
     from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.l1.embedded import start_embedded_chain
     from l2gpu.node.client import L2Client
-    from l2gpu.node.service import embedded_rollup
     from l2gpu.payments.manager import ChannelManagerClient
     from l2gpu.payments.rails import L1ChannelRail
     from l2gpu.payments.rollup_rail import RollupChannelRail
+    from l2gpu.scenarios.embedded_rollup import embedded_rollup
 
     chain = start_embedded_chain()
     operator, renter_l1, provider_l1 = chain.accounts[:3]

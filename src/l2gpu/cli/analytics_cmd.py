@@ -7,12 +7,13 @@ that ``l2gpu --help`` stays quick.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from l2gpu.cli.common import AsJson, print_json
+from l2gpu.cli.common import now as wall_clock
 from l2gpu.core.errors import L2gpuError
 
 adoption_app = typer.Typer(help="Fit, plot and simulate adoption curves.", no_args_is_help=True)
@@ -29,17 +30,14 @@ usage_app = typer.Typer(
 FileArg = Annotated[Path, typer.Argument(help="CSV file (plain or .gz) with a header row.")]
 TimeCol = Annotated[str, typer.Option("--time-col", help="Column of times (dates or numbers).")]
 ValueCol = Annotated[str, typer.Option("--value-col", help="Column of values.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 PlotOption = Annotated[
     Path | None, typer.Option("--plot", help="Also draw utilization over time to this PNG.")
 ]
 
 
 def _emit(result: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(result))
-    else:
-        typer.echo(json.dumps(result, indent=2))
+    # --json: one line, for programs; without it the same object indented, for people
+    print_json(result, compact=as_json)
 
 
 def _fit_groups(
@@ -302,14 +300,12 @@ def usage_market(
 ) -> None:
     """Our market's usage: demand cycles, lease sizes and durations, waits, start
     failures, prices, GPU time billed and the share of offered GPU time rented."""
-    import time
-
     from l2gpu.analytics import market_usage as mu
     from l2gpu.db import open_database
 
     engine = open_database(database_url or ctx.obj.effective_database_url)
     # the wall clock, or the database's newest record if that is later (a clock skew)
-    now = max(int(time.time()), mu.last_activity(mu.load_leases(engine), mu.load_offers(engine)))
+    now = max(wall_clock(), mu.last_activity(mu.load_leases(engine), mu.load_offers(engine)))
     result = mu.market_patterns(engine, now=now)
     if export_demand is not None:
         mu.demand_frame(mu.load_leases(engine)).to_csv(export_demand, index=False)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from l2gpu.cli.common import AsJson, print_json
 from l2gpu.core.errors import L2gpuError
 
 
@@ -108,7 +109,7 @@ def bench(
             help="crypto, channels, rollup, node, lease, l1cost, market, analytics, fraud, or all."
         ),
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: AsJson = False,
     write_gas_snapshot: Annotated[
         bool,
         typer.Option(
@@ -135,7 +136,7 @@ def bench(
             f"unknown benchmark suite '{suite}'", f"choose one of: {', '.join(SUITES)}, all"
         )
     if as_json:
-        typer.echo(json.dumps(result, sort_keys=False))
+        print_json(result, compact=True)  # one line: 'bench all' reads it back
     else:
         for key, value in result.items():
             typer.echo(f"{key:32} {value}")

@@ -1,4 +1,5 @@
-"""``l2gpu channel``: payment channels on a persistent L1, and ``l2gpu watch``.
+"""``l2gpu channel``: payment channels on a persistent L1 (``l2gpu watch channels``
+answers their stale closes: :mod:`l2gpu.cli.watch_cmd`).
 
 The embedded chain lives only as long as one command, so these commands act on a
 JSON-RPC L1 (``--l1-rpc``; ``make devnet`` starts anvil on 127.0.0.1:8545) with
@@ -8,13 +9,12 @@ the key in ``L2GPU_PRIVATE_KEY`` or ``L2GPU_KEYSTORE``.
 from __future__ import annotations
 
 import json
-import logging
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from l2gpu.cli.common import l1_now, print_json
 from l2gpu.cli.session import MANAGER, Session
 from l2gpu.core.channel import ChannelParams, ChannelStatus
 from l2gpu.core.channel import inputs as ci
@@ -43,14 +43,10 @@ ManagerOption = Annotated[
 ]
 
 
-def _print(data: dict[str, Any]) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
-
-
 @app.command("deploy")
 def deploy(ctx: typer.Context) -> None:
     """Deploy a ChannelManager and record its address for this chain."""
-    session = Session(ctx.obj, None, need_manager=False)
+    session = Session(ctx, None, need_manager=False)
     manager = ChannelManagerClient.deploy(
         session.chain, session.account, cache_dir=session.settings.cache_dir
     )
@@ -58,7 +54,7 @@ def deploy(ctx: typer.Context) -> None:
     deployments.record(
         session.settings.data_dir, session.chain.chain_id, MANAGER, manager.address, block
     )
-    _print(
+    print_json(
         {"manager": manager.address.checksum, "block": block, "chain_id": session.chain.chain_id}
     )
 
@@ -75,7 +71,7 @@ def open_(
     manager: ManagerOption = None,
 ) -> None:
     """Open a channel to PROVIDER as the renter, depositing --deposit."""
-    session = Session(ctx.obj, manager)
+    session = Session(ctx, manager)
     amount = parse_wei(deposit)
     if amount == 0:
         raise InvalidValue("deposit", deposit, "it is zero", "deposit more than 0")
@@ -86,15 +82,15 @@ def open_(
         challenge_period=parse_duration(challenge_period),
         salt=salt.to_bytes(32, "big"),
     )
-    now = session.chain.timestamp()
+    now = l1_now(session.chain)
     expires = Timestamp(now + parse_duration(expires_in))
     value = Wei(amount) if params.is_ether else Wei(0)
     session.manager.approve(params, amount, session.account)
     receipt = session.manager.apply(
         ci.Open(session.address, now, params, amount, expires, value), session.account
     )
-    _print({"channel_id": str(params.id), "deposit": amount, "expires_at": expires,
-            "gas_used": receipt.gas_used})  # fmt: skip
+    print_json({"channel_id": str(params.id), "deposit": amount, "expires_at": expires,
+                "gas_used": receipt.gas_used})  # fmt: skip
 
 
 @app.command("topup")
@@ -106,7 +102,7 @@ def topup(
     manager: ManagerOption = None,
 ) -> None:
     """Add funds to an open channel (renter only) and optionally extend its expiry."""
-    session = Session(ctx.obj, manager)
+    session = Session(ctx, manager)
     params = session.params(channel_id)
     channel = session.manager.channel(params)
     if channel is None:
@@ -118,7 +114,9 @@ def topup(
     session.manager.apply(
         ci.TopUp(session.address, Timestamp(0), params, added, expires, value), session.account
     )
-    _print({"channel_id": channel_id, "deposit": channel.deposit + added, "expires_at": expires})
+    print_json(
+        {"channel_id": channel_id, "deposit": channel.deposit + added, "expires_at": expires}
+    )
 
 
 @app.command("pay")
@@ -129,12 +127,12 @@ def pay(
     manager: ManagerOption = None,
 ) -> None:
     """Sign a voucher (renter): the cumulative amount paid on the channel so far."""
-    session = Session(ctx.obj, manager)
+    session = Session(ctx, manager)
     voucher = sign_voucher(
         session.key, session.manager.domain, Hash32.from_hex(channel_id), parse_wei(amount)
     )
-    _print({**voucher.to_json(), "manager": session.manager.address.checksum,
-            "chain_id": session.chain.chain_id})  # fmt: skip
+    print_json({**voucher.to_json(), "manager": session.manager.address.checksum,
+                "chain_id": session.chain.chain_id})  # fmt: skip
 
 
 @app.command("close")
@@ -148,7 +146,7 @@ def close(
     manager: ManagerOption = None,
 ) -> None:
     """Close: the renter starts the challenge period; the provider closes at once."""
-    session = Session(ctx.obj, manager)
+    session = Session(ctx, manager)
     params = session.params(channel_id)
     if session.address == params.provider:
         voucher = _read_voucher(voucher_file) if voucher_file else None
@@ -168,8 +166,8 @@ def close(
             f"{session.address} is neither the renter nor the provider of {channel_id}",
             "use the renter's or the provider's key; anyone may 'settle' after the deadline",
         )
-    _print({"channel_id": channel_id, "events": [e.name for e in receipt.events],
-            "gas_used": receipt.gas_used})  # fmt: skip
+    print_json({"channel_id": channel_id, "events": [e.name for e in receipt.events],
+                "gas_used": receipt.gas_used})  # fmt: skip
 
 
 @app.command("settle")
@@ -177,14 +175,14 @@ def settle(
     ctx: typer.Context, channel_id: Annotated[str, typer.Argument()], manager: ManagerOption = None
 ) -> None:
     """Pay out a channel whose deadline has passed (anyone may call it)."""
-    session = Session(ctx.obj, manager)
+    session = Session(ctx, manager)
     params = session.params(channel_id)
     receipt = session.manager.apply(
         ci.Settle(session.address, Timestamp(0), params), session.account
     )
     paid = receipt.event("ChannelSettled").args
-    _print({"channel_id": channel_id, "provider_payout": paid["provider_payout"],
-            "renter_payout": paid["renter_payout"]})  # fmt: skip
+    print_json({"channel_id": channel_id, "provider_payout": paid["provider_payout"],
+                "renter_payout": paid["renter_payout"]})  # fmt: skip
 
 
 @app.command("status")
@@ -192,13 +190,13 @@ def status(
     ctx: typer.Context, channel_id: Annotated[str, typer.Argument()], manager: ManagerOption = None
 ) -> None:
     """Show a channel: deposit, best voucher, expiry, deadline and time left."""
-    session = Session(ctx.obj, manager)
+    session = Session(ctx, manager)
     params = session.params(channel_id)
     channel = session.manager.channel(params)
     assert channel is not None  # params_of found its ChannelOpened log
-    now = session.chain.timestamp()
+    now = l1_now(session.chain)
     live = channel.status in (ChannelStatus.OPEN, ChannelStatus.CLOSING)
-    _print({
+    print_json({
         "channel_id": channel_id,
         "status": channel.status.name.lower(),
         "renter": params.renter.checksum,
@@ -211,49 +209,6 @@ def status(
         "settle_after": channel.deadline() if live else None,
         "seconds_until_settle": max(0, channel.deadline() - now) if live else None,
     })  # fmt: skip
-
-
-def watch(
-    ctx: typer.Context,
-    store: Annotated[
-        str | None, typer.Option("--store", help="Database URL holding the vouchers.")
-    ] = None,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between rounds.")] = 5.0,
-    once: Annotated[bool, typer.Option("--once", help="Run one round and exit.")] = False,
-    manager: ManagerOption = None,
-    rollup: Annotated[
-        str | None,
-        typer.Option(
-            "--rollup", help="Watch this Rollup instead: verify batches, challenge fraud."
-        ),
-    ] = None,
-) -> None:
-    """Watch channels (answer stale closes with the best vouchers in --store), or with
-    --rollup ADDRESS re-execute every rollup batch and challenge wrong state roots."""
-    if rollup is not None:
-        from l2gpu.cli.watch_rollup import watch_rollup
-
-        watch_rollup(ctx.obj, rollup, interval=interval, once=once)
-        return
-    if store is None:
-        raise L2gpuError("nothing to watch", "pass --store DATABASE_URL (channels) or "
-                         "--rollup ADDRESS (the rollup)")  # fmt: skip
-    from l2gpu.db import open_database
-    from l2gpu.payments.store import VoucherStore
-    from l2gpu.payments.watcher import ChannelWatcher
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    session = Session(ctx.obj, manager)
-    watcher = ChannelWatcher(
-        session.manager, VoucherStore(open_database(store)), session.account,
-        from_block=session.from_block,
-    )  # fmt: skip
-    while True:
-        answered = watcher.run_once()
-        typer.echo(f"round done: {len(answered)} answer(s)")
-        if once:
-            return
-        time.sleep(interval)  # a real daemon's pause between polls, not a test wait
 
 
 def _read_voucher(path: Path) -> Voucher:

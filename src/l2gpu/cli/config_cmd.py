@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ from eth_account import Account
 from rich.console import Console
 from rich.table import Table
 
+from l2gpu.cli.common import AsJson, print_json
 from l2gpu.config import Settings, describe
 from l2gpu.core.errors import L2gpuError
 from l2gpu.l1.keys import save_keystore
@@ -21,13 +21,13 @@ app = typer.Typer(help="Show settings; create keys.", no_args_is_help=True, add_
 @app.command("show")
 def show(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Print the effective settings (flags > L2GPU_* > l2gpu.toml > defaults), secrets masked."""
     settings: Settings = ctx.obj
     rows = describe(settings)
     if as_json:
-        typer.echo(json.dumps({name: value for name, value, _ in rows}, indent=2))
+        print_json({name: value for name, value, _ in rows})
         return
     table = Table(title="l2gpu settings", show_lines=False)
     for column in ("setting", "value", "meaning"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
@@ -11,6 +10,15 @@ from typing import Annotated, Any
 
 import typer
 
+from l2gpu.cli.common import (
+    LegacyNodeOption,
+    NodeOption,
+    find_signing_account,
+    l2_node_url,
+    print_json,
+    signing_account,
+    signing_key,
+)
 from l2gpu.config import Settings
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
@@ -28,10 +36,6 @@ from l2gpu.payments import deployments
 app = typer.Typer(help="Deposit, transfer, withdraw and inspect the rollup.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
 ROLLUP = "Rollup"
-ApiOption = Annotated[
-    str, typer.Option("--node", "--api", help="Rollup node URL (--api: its older name).")
-]
-DEFAULT_API = "http://127.0.0.1:8600"
 log = logging.getLogger("l2gpu.up")
 
 
@@ -51,7 +55,7 @@ def up(
     """Run the rollup node: sequencer, batch poster and HTTP API (OpenAPI at /docs)."""
     import uvicorn
 
-    from l2gpu.clock import RecentClock
+    from l2gpu.clock import RecentClock, l1_clock
     from l2gpu.fraud.game import DisputeClient
     from l2gpu.fraud.watcher import Watcher
     from l2gpu.node.api import create_app
@@ -62,10 +66,12 @@ def up(
 
     settings: Settings = ctx.obj
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    chain = open_chain(settings)
-    if not chain.accounts:
-        raise L2gpuError("the node needs a proposer key", "set L2GPU_PRIVATE_KEY or L2GPU_KEYSTORE")
-    proposer = chain.accounts[0]
+    if settings.l1_rpc:  # a real L1: the proposer is the command's signing key
+        proposer = signing_account(ctx)
+        chain = open_chain(settings, [proposer])
+    else:  # the embedded chain: its first funded dev account proposes
+        chain = open_chain(settings)
+        proposer = chain.accounts[0]
     client = _rollup(settings, chain, proposer, parse_duration(challenge_window),
                      parse_duration(force_delay))  # fmt: skip
     if int(client.contract.call("bond", proposer.address)) < int(client.contract.call("MIN_BOND")):
@@ -77,7 +83,7 @@ def up(
         database = f"sqlite:///{tempfile.mkdtemp(prefix='l2gpu-up-')}/node.db"
     desk = CoSignDesk(cosign_timeout)
     # L1's time, read at most every quarter second (each reading is a JSON-RPC call)
-    clock = RecentClock(chain.timestamp, max_age=0.25)
+    clock = RecentClock(l1_clock(chain), max_age=0.25)
     node = RollupNode(client, open_database(database), proposer, cosigners=desk, clock=clock)
     node.on_sealed.append(desk.wake_all)
     reposted = node.recover()
@@ -128,40 +134,42 @@ def _rollup(settings: Settings, chain: Any, proposer: Any, window: int, delay: i
     return client
 
 
-def _user(settings: Settings, api: str) -> L2Client:
-    if settings.private_key is None or not settings.private_key.get_secret_value():
-        raise L2gpuError("no key to sign with", "set L2GPU_PRIVATE_KEY to your account's key")
-    return L2Client(api, PrivateKey.from_hex(settings.private_key.get_secret_value()))
+def _user(ctx: typer.Context, node: str | None, api: str | None) -> L2Client:
+    """A client of the node that signs with the command's key."""
+    return L2Client(l2_node_url(ctx.obj, node, api), signing_key(ctx))
 
 
-def _print(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+def _viewer(ctx: typer.Context, node: str | None, api: str | None) -> L2Client:
+    """A client of the node for reading only: the key signs nothing."""
+    return L2Client(l2_node_url(ctx.obj, node, api), PrivateKey((1).to_bytes(32, "big")))
 
 
 @app.command("deposit")
 def deposit(
     ctx: typer.Context, amount: Annotated[str, typer.Argument(help="e.g. '0.5 ether'")],
-    api: ApiOption = DEFAULT_API,
+    node: NodeOption = None,
+    api: LegacyNodeOption = None,
 ) -> None:  # fmt: skip
     """Deposit from L1 to your L2 account (an L1 transaction; needs --l1-rpc)."""
     settings: Settings = ctx.obj
-    user = _user(settings, api)
+    user = _user(ctx, node, api)
     value = parse_wei(amount)
     if not settings.l1_rpc:
         raise L2gpuError(
             "a deposit is an L1 transaction and the embedded chain lives inside 'l2gpu up'",
             "run the node and this command with --l1-rpc (make devnet)",
         )
-    chain = open_chain(settings)
+    account = signing_account(ctx)
+    chain = open_chain(settings, [account])
     rollup_address = Address.from_hex(user.status()["rollup"])
     client = RollupClient(chain, chain.attach(compile_contract("rollup/Rollup.vy"), rollup_address))
-    receipt = client.deposit(chain.accounts[0], user.bls, value)
+    receipt = client.deposit(account, user.bls, value)
     index = receipt.event("Queued").args["index"]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         status = user.status()
         if status["l1_operations_processed"] > index:
-            _print({"deposited": value, "account": user.account()})
+            print_json({"deposited": value, "account": user.account()})
             return
         time.sleep(0.5)  # waiting for the node's next batch, a real process
     raise L2gpuError("the node has not processed the deposit within 60 s", "check 'l2gpu up' logs")
@@ -173,13 +181,14 @@ def transfer(
     to: Annotated[str, typer.Argument(help="Recipient address (must have an L2 account).")],
     amount: Annotated[str, typer.Argument(help="e.g. '0.1 ether'")],
     fee: Annotated[str, typer.Option("--fee")] = "0",
-    api: ApiOption = DEFAULT_API,
+    node: NodeOption = None,
+    api: LegacyNodeOption = None,
 ) -> None:
     """Send to another L2 account (co-signed automatically by this command)."""
-    user = _user(ctx.obj, api)
+    user = _user(ctx, node, api)
     recipient = int(user.account(Address.from_hex(to))["index"])
     value, fee_value = _representable(amount), Wei(round_down(parse_wei(fee), FEE))
-    _print(user.send(lambda me: Transfer(me, recipient, value, fee_value)))
+    print_json(user.send(lambda me: Transfer(me, recipient, value, fee_value)))
 
 
 @app.command("withdraw")
@@ -188,22 +197,24 @@ def withdraw(
     amount: Annotated[str | None, typer.Argument(help="Amount to move to L1.")] = None,
     claim: Annotated[bool, typer.Option("--claim", help="Claim final exits on L1.")] = False,
     fee: Annotated[str, typer.Option("--fee")] = "0",
-    api: ApiOption = DEFAULT_API,
+    node: NodeOption = None,
+    api: LegacyNodeOption = None,
 ) -> None:
     """Start a withdrawal (L2), or with --claim collect final ones on L1 (needs --l1-rpc)."""
     settings: Settings = ctx.obj
-    user = _user(settings, api)
+    user = _user(ctx, node, api)
     if not claim:
         if amount is None:
             raise L2gpuError("say how much to withdraw", "e.g. l2gpu l2 withdraw '0.1 ether'")
         value, fee_value = _representable(amount), Wei(round_down(parse_wei(fee), FEE))
         account = user.send(lambda me: Withdraw(me, value, fee_value))
-        _print({"withdrawing": value, "final_after": "the batch's challenge window",
-                "account": account})  # fmt: skip
+        print_json({"withdrawing": value, "final_after": "the batch's challenge window",
+                    "account": account})  # fmt: skip
         return
     if not settings.l1_rpc:
         raise L2gpuError("claiming is an L1 transaction", "pass --l1-rpc")
-    chain = open_chain(settings)
+    signer = signing_account(ctx)
+    chain = open_chain(settings, [signer])
     rollup_address = Address.from_hex(user.status()["rollup"])
     contract = chain.attach(compile_contract("rollup/Rollup.vy"), rollup_address)
     claimed = []
@@ -215,35 +226,35 @@ def withdraw(
             "withdraw", p["batch"], p["exit_index"], Address.from_hex(p["recipient"]), p["amount"],
             [bytes.fromhex(h[2:]) for h in p["proof"]], bytes.fromhex(p["accounts_root"][2:]),
             bytes.fromhex(p["channels_root"][2:]), p["deposits_processed"], p["exit_count"],
-            sender=chain.accounts[0],
+            sender=signer,
         )  # fmt: skip
         claimed.append({"exit_index": p["exit_index"], "amount": p["amount"]})
-    _print({"claimed": claimed, "pending": [e for e in user.exits() if not e["claimed"]]})
+    print_json({"claimed": claimed, "pending": [e for e in user.exits() if not e["claimed"]]})
 
 
 @app.command("balance")
 def balance(
     ctx: typer.Context, address: Annotated[str | None, typer.Argument()] = None,
-    api: ApiOption = DEFAULT_API,
+    node: NodeOption = None,
+    api: LegacyNodeOption = None,
 ) -> None:  # fmt: skip
     """An account's L2 balance (default: yours)."""
-    settings: Settings = ctx.obj
     if address is None:
-        account = _user(settings, api).account()
+        account = _user(ctx, node, api).account()
     else:
-        account = L2Client(api, PrivateKey((1).to_bytes(32, "big"))).account(
-            Address.from_hex(address)
-        )
-    _print({**account, "balance_readable": format_wei(account["balance"])})
+        account = _viewer(ctx, node, api).account(Address.from_hex(address))
+    print_json({**account, "balance_readable": format_wei(account["balance"])})
 
 
 @app.command("channel")
 def channel(
+    ctx: typer.Context,
     channel_id: Annotated[str, typer.Argument(help="0x channel id (as 'rent' prints it).")],
-    api: ApiOption = DEFAULT_API,
+    node: NodeOption = None,
+    api: LegacyNodeOption = None,
 ) -> None:
     """A channel inside the rollup: parties, deposit, best voucher, deadlines, status."""
-    _print(L2Client(api, PrivateKey((1).to_bytes(32, "big"))).channel(channel_id))
+    print_json(_viewer(ctx, node, api).channel(channel_id))
 
 
 @app.command("close-channel")
@@ -251,11 +262,12 @@ def close_channel(
     ctx: typer.Context,
     channel_id: Annotated[str, typer.Argument(help="0x channel id.")],
     amount: Annotated[str, typer.Option("--amount", help="Conceded to the provider.")] = "0",
-    api: ApiOption = DEFAULT_API,
+    node: NodeOption = None,
+    api: LegacyNodeOption = None,
 ) -> None:
     """As the renter, start closing a channel; the provider has the challenge period to
     prove a higher voucher, then 'settle-channel' pays both sides."""
-    user = _user(ctx.obj, api)
+    user = _user(ctx, node, api)
     found = user.channel(channel_id)
     if found["renter"] != user.key.address.checksum:
         raise L2gpuError("only the channel's renter starts a close",
@@ -265,17 +277,18 @@ def close_channel(
                          "'l2gpu l2 settle-channel' pays it out after its deadline")  # fmt: skip
     index, conceded = int(found["index"]), _representable(amount)
     user.send(lambda me: CloseByRenter(me, index, conceded))
-    _print(user.channel(channel_id))
+    print_json(user.channel(channel_id))
 
 
 @app.command("settle-channel")
 def settle_channel(
     ctx: typer.Context,
     channel_id: Annotated[str, typer.Argument(help="0x channel id.")],
-    api: ApiOption = DEFAULT_API,
+    node: NodeOption = None,
+    api: LegacyNodeOption = None,
 ) -> None:
     """Pay out a channel whose deadline has passed (anyone with an L2 account)."""
-    user = _user(ctx.obj, api)
+    user = _user(ctx, node, api)
     found = user.channel(channel_id)
     if found["status"] == "settled":
         raise L2gpuError(f"channel {channel_id} is settled already", "nothing is left to pay out")
@@ -290,24 +303,23 @@ def settle_channel(
         )
     index = int(found["index"])
     user.send(lambda me: SettleChannel(me, index))
-    _print(user.channel(channel_id))
+    print_json(user.channel(channel_id))
 
 
 @app.command("batches")
-def batches(api: ApiOption = DEFAULT_API) -> None:
+def batches(ctx: typer.Context, node: NodeOption = None, api: LegacyNodeOption = None) -> None:
     """Posted batches, each with the time left in its challenge window."""
-    _print(L2Client(api, PrivateKey((1).to_bytes(32, "big"))).batches())
+    print_json(_viewer(ctx, node, api).batches())
 
 
 @app.command("status")
-def status(ctx: typer.Context, api: ApiOption = DEFAULT_API) -> None:
+def status(ctx: typer.Context, node: NodeOption = None, api: LegacyNodeOption = None) -> None:
     """The node's status, with your pending withdrawals and when each becomes final."""
-    settings: Settings = ctx.obj
-    viewer = L2Client(api, PrivateKey((1).to_bytes(32, "big")))
+    viewer = _viewer(ctx, node, api)
     out: dict[str, Any] = {"node": viewer.status(), "batches": viewer.batches()}
-    if settings.private_key is not None and settings.private_key.get_secret_value():
-        out["my_exits"] = _user(settings, api).exits()
-    _print(out)
+    if find_signing_account(ctx) is not None:
+        out["my_exits"] = _user(ctx, node, api).exits()
+    print_json(out)
 
 
 def _representable(text: str) -> Wei:

@@ -26,7 +26,9 @@ from l2gpu.cli import (
     market_cmd,
     pending,
     provider_cmd,
+    watch_cmd,
 )
+from l2gpu.cli.common import remember_key_flags
 from l2gpu.config import load_settings
 from l2gpu.core.errors import L2gpuError
 
@@ -62,16 +64,33 @@ def root(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Where l2gpu keeps its files.")
     ] = None,
+    keystore: Annotated[
+        Path | None,
+        typer.Option(
+            "--keystore",
+            help="Sign with this keystore file (default: the keystore "
+            "setting, else the private_key setting).",
+        ),
+    ] = None,
+    private_key: Annotated[
+        str | None,
+        typer.Option(
+            "--private-key",
+            help="Sign with this hex key (visible to "
+            "other users of this machine: prefer --keystore).",
+        ),
+    ] = None,
 ) -> None:
     """Settings come from flags, then L2GPU_* variables, then l2gpu.toml, then defaults."""
     ctx.obj = load_settings(l1_rpc=l1_rpc, data_dir=data_dir)
+    remember_key_flags(ctx, private_key, keystore)
 
 
 app.command("demo")(demo_cmd.demo)
 app.add_typer(config_cmd.app, name="config")
 app.command("bench")(bench_cmd.bench)
 app.add_typer(channel_cmd.app, name="channel")
-app.command("watch")(channel_cmd.watch)
+app.add_typer(watch_cmd.app, name="watch")
 app.command("up")(l2_cmd.up)
 app.add_typer(l2_cmd.app, name="l2")
 market_cmd.register(app)

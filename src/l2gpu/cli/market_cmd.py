@@ -2,16 +2,16 @@
 in :mod:`l2gpu.cli.provider_cmd`).
 
 The API runs with ``l2gpu market serve``; the other commands talk to it at
-``--api-url`` (default: the ``api_host``/``api_port`` settings) and sign in with
-the configured key (``L2GPU_PRIVATE_KEY`` or a keystore). ``rent`` and a
-provider that checks channels pay over a rail: ``--node URL`` for channels inside
-the rollup (hybrid, through a node run by ``l2gpu up``), or a persistent L1
-(``--l1-rpc``, with ``--manager``) for channels on L1.
+``--api-url`` (default: the ``market_url`` setting, else ``api_host``/``api_port``)
+and sign in with the command's key (:func:`l2gpu.cli.common.signing_account`).
+``rent`` and a provider that checks channels pay over a rail: ``--node URL`` (default:
+the ``node_url`` setting) for channels inside the rollup (hybrid, through a node run
+by ``l2gpu up``), or a persistent L1 (``--l1-rpc``, with ``--manager``) for channels
+on L1.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -19,6 +19,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from l2gpu.cli.common import (
+    ApiUrlOption,
+    AsJson,
+    NodeOption,
+    market_api_url,
+    node_url,
+    now,
+    print_json,
+    signing_key,
+)
 from l2gpu.client import ApiRequestError, MarketClient
 from l2gpu.config import Settings, api_origin
 from l2gpu.core.crypto.secp256k1 import PrivateKey
@@ -29,14 +39,9 @@ if TYPE_CHECKING:
     from l2gpu.payments.channel_check import ChannelCheck
     from l2gpu.payments.rails import ChannelRail
 
-ApiUrl = Annotated[str | None, typer.Option("--api-url", help="Market API URL.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ApiUrl = ApiUrlOption
 ManagerOption = Annotated[
     str | None, typer.Option("--manager", help="ChannelManager address (channels on L1).")
-]
-NodeOption = Annotated[
-    str | None,
-    typer.Option("--node", help="Rollup node URL ('l2gpu up'): channels inside the rollup."),
 ]
 
 
@@ -57,20 +62,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(jobs, name="jobs")
 
 
-def _url(settings: Settings, api_url: str | None) -> str:
-    return api_url or f"http://{settings.api_host}:{settings.api_port}"
-
-
-def _key(settings: Settings) -> PrivateKey:
-    from l2gpu.l1 import _configured_accounts
-
-    accounts = _configured_accounts(settings)
-    if not accounts:
-        raise L2gpuError(
-            "this command signs in with a key, and none is configured",
-            "set L2GPU_PRIVATE_KEY or L2GPU_KEYSTORE",
-        )
-    return PrivateKey(bytes(accounts[0].key))
+def _rail_node(settings: Settings, node: str | None, manager: str | None) -> str | None:
+    """The node whose channels a lease pays over: --node, else (unless --manager names
+    an L1 rail) the node_url setting."""
+    return node or (None if manager else node_url(settings, None))
 
 
 def _check_provider_account(node: str, key: PrivateKey) -> None:
@@ -82,7 +77,7 @@ def _check_provider_account(node: str, key: PrivateKey) -> None:
     except L2gpuError as exc:
         raise L2gpuError(
             f"this provider has no account in the rollup at {node} ({exc.what})",
-            "deposit first: l2gpu l2 deposit '0.01 ether' --api " + node,
+            "deposit first: l2gpu l2 deposit '0.01 ether' --node " + node,
         ) from exc
     if not account["has_bls_key"]:
         raise L2gpuError(
@@ -107,10 +102,10 @@ def _check_rail_options(settings: Settings, node: str | None, manager: str | Non
 
 
 def _rail(
-    settings: Settings, key: PrivateKey, node: str | None, manager: str | None
+    ctx: typer.Context, key: PrivateKey, node: str | None, manager: str | None
 ) -> ChannelRail:
     """The rail a lease pays over: inside the rollup at ``node``, or on L1."""
-    _check_rail_options(settings, node, manager)
+    _check_rail_options(ctx.obj, node, manager)
     if node:
         from l2gpu.node.client import L2Client
         from l2gpu.payments.rollup_rail import RollupChannelRail
@@ -119,13 +114,15 @@ def _rail(
     from l2gpu.cli.session import Session
     from l2gpu.payments.rails import L1ChannelRail
 
-    session = Session(settings, manager)
+    session = Session(ctx, manager)
     return L1ChannelRail(session.manager, session.account)
 
 
-def _client(settings: Settings, api_url: str | None, *, signed: bool = True) -> MarketClient:
-    key = _key(settings) if signed else PrivateKey((1).to_bytes(32, "big"))
-    return MarketClient(_url(settings, api_url), key)
+def _client(ctx: typer.Context, url: str | None, *, signed: bool = True) -> MarketClient:
+    """A client of the market at ``url`` (else the default), signing in with the
+    command's key, or with a throwaway key that signs in as nobody."""
+    key = signing_key(ctx) if signed else PrivateKey((1).to_bytes(32, "big"))
+    return MarketClient(market_api_url(ctx.obj, url), key)
 
 
 # -- market serve ------------------------------------------------------------------
@@ -204,6 +201,7 @@ def serve(
     # Sign-in messages name the origin clients use: the api_origin setting behind a
     # proxy or a public name, else the address served here.
     origin = api_origin(settings, host, port)
+    node = _rail_node(settings, node, manager)
     channels = _channel_check(settings, node, manager, unverified_channels)
     service = MarketService(
         open_database(settings.effective_database_url), chain_id=chain_id, origin=origin,
@@ -241,9 +239,9 @@ def offers_search(
     parse_filter(query)  # a malformed filter fails here, pointing at its column
     if sort:
         parse_sort(sort)
-    found = _client(ctx.obj, api_url, signed=False).search(query, sort=sort, limit=limit)
+    found = _client(ctx, api_url, signed=False).search(query, sort=sort, limit=limit)
     if as_json:
-        typer.echo(json.dumps(found, indent=2))
+        print_json(found)
         return
     typer.echo(
         f"{'id':>20}  {'gpu':<12} {'n':>3} {'ram':>4} {'loc':<5} {'ETH/h':>12} {'rel':>6} decl"
@@ -261,7 +259,7 @@ def offers_withdraw(
     ctx: typer.Context, offer_id: Annotated[str, typer.Argument()], api_url: ApiUrl = None
 ) -> None:
     """Withdraw one of your offers."""
-    typer.echo(json.dumps(_client(ctx.obj, api_url).withdraw(offer_id)))
+    print_json(_client(ctx, api_url).withdraw(offer_id), compact=True)
 
 
 # -- rent --------------------------------------------------------------------------
@@ -288,9 +286,9 @@ class Outage:
                 client.forget_session()
             elif exc.status < 500:
                 raise exc
-        now = time.monotonic()
-        self.since = self.since if self.since is not None else now
-        if now - self.since > self.limit:
+        at = time.monotonic()
+        self.since = self.since if self.since is not None else at
+        if at - self.since > self.limit:
             raise L2gpuError(f"the market has not answered for {self.limit:.0f} s: {exc.what}",
                              "the provider closes the channel with your best voucher; "
                              "the rest returns to you")  # fmt: skip
@@ -323,7 +321,7 @@ def rent(
     duration = round(hours * 3600)
     if duration < 1:
         raise L2gpuError(f"--hours {hours} is less than a second", "rent for longer")
-    client = _client(settings, api_url)
+    client = _client(ctx, api_url)
     offer = client.offer(offer_id)
     price = int(offer["price_per_gpu_second"])
     if max_price is not None and price > parse_wei(max_price):
@@ -335,10 +333,11 @@ def rent(
     # Everything the market could refuse, asked before any rail is touched or deposit locked.
     quote = client.quote(offer_id, duration=duration, max_price_per_gpu_second=(
         None if max_price is None else parse_wei(max_price)))  # fmt: skip
+    node = _rail_node(settings, node, manager)
     _check_rail_options(settings, node, manager)
     job_env, job_secrets, job_files = _pairs(env), _pairs(secret), _files(file)
-    key = _key(settings)
-    rail = _rail(settings, key, node, manager)
+    key = signing_key(ctx)
+    rail = _rail(ctx, key, node, manager)
     deposit = Wei(int(quote["max_cost"]))
     opened = rail.open(Address.from_hex(offer["provider"]), deposit, lifetime=duration + 3600)
     try:
@@ -366,7 +365,7 @@ def rent(
         f"({rail.settlement})",
         err=True,
     )
-    payer = LeasePayer(client, key, lease, rail.domain, clock=lambda: int(time.time()))
+    payer = LeasePayer(client, key, lease, rail.domain, clock=now)
     after, info, outage = 0, lease, Outage(OUTAGE_LIMIT_S)
     try:
         while not payer.done:
@@ -442,9 +441,9 @@ def _files(paths: list[Path] | None) -> dict[str, str]:
 
 def jobs_list(ctx: typer.Context, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
     """Your jobs (as renter or provider), newest first."""
-    jobs = _client(ctx.obj, api_url).jobs()
+    jobs = _client(ctx, api_url).jobs()
     if as_json:
-        typer.echo(json.dumps(jobs, indent=2))
+        print_json(jobs)
         return
     for j in jobs:
         typer.echo(
@@ -460,7 +459,7 @@ def jobs_logs(
     api_url: ApiUrl = None,
 ) -> None:
     """Print a job's output (``-f`` follows it until the lease ends)."""
-    client = _client(ctx.obj, api_url)
+    client = _client(ctx, api_url)
     if follow:
         for text in client.follow_logs(lease_id):
             sys.stdout.write(text)
@@ -474,7 +473,7 @@ def jobs_stop(
     ctx: typer.Context, lease_id: Annotated[int, typer.Argument()], api_url: ApiUrl = None
 ) -> None:
     """Stop a job and end its lease."""
-    info = _client(ctx.obj, api_url).stop(lease_id)
+    info = _client(ctx, api_url).stop(lease_id)
     typer.echo(f"lease {lease_id} {info['status']}: {info['reason']}")
 
 

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from typing import Annotated
 
 import typer
 
-from l2gpu.cli.market_cmd import (
-    ApiUrl,
-    ManagerOption,
-    NodeOption,
-    _check_provider_account,
-    _key,
-    _rail,
-    _url,
-)
+from l2gpu.cli.common import ApiUrlOption, NodeOption, market_api_url, now, signing_key
+from l2gpu.cli.market_cmd import ManagerOption, _check_provider_account, _rail, _rail_node
 from l2gpu.client import MarketClient
 from l2gpu.config import Settings
 from l2gpu.core.errors import L2gpuError
@@ -55,7 +47,7 @@ def provider_up(
     grace: Annotated[int, typer.Option(help="Seconds of unpaid work tolerated.")] = 5,
     manager: ManagerOption = None,
     node: NodeOption = None,
-    api_url: ApiUrl = None,
+    market: ApiUrlOption = None,
     job_network: Annotated[
         str, typer.Option(help="none (default: jobs see no network) or host.")
     ] = "none",
@@ -86,16 +78,17 @@ def provider_up(
     from l2gpu.payments.store import VoucherStore
 
     settings: Settings = ctx.obj
-    key = _key(settings)
+    key = signing_key(ctx)
     nvml = load_nvml()
     inventory = discover(gpus, nvml=nvml, workdir=settings.data_dir)
-    client = MarketClient(_url(settings, api_url), key)
+    client = MarketClient(market_api_url(settings, market), key)
     chain_id = int(client.health()["chain_id"])
     if job_network not in ("none", "host"):
         raise L2gpuError(f"unknown --job-network '{job_network}'", "use none or host")
+    node = _rail_node(settings, node, manager)
     rail = None
     if node or manager or settings.l1_rpc:
-        rail = _rail(settings, key, node, manager)
+        rail = _rail(ctx, key, node, manager)
     elif not unpaid:
         raise L2gpuError(
             "no payment rail: without --node (channels inside the rollup) or --l1-rpc "
@@ -116,7 +109,7 @@ def provider_up(
         make_backend(backend, root, ray_address, image, sandbox=sandbox, network=job_network),
         inventory,
         VoucherStore(open_database(settings.effective_database_url)),
-        lambda: int(time.time()),
+        now,
         chain_id,
         grace=grace,
         rail=rail,
@@ -125,7 +118,7 @@ def provider_up(
     )
     terms = agent.offer_terms(
         parse_wei(price),
-        expires_at=int(time.time()) + parse_duration(expires_in),
+        expires_at=now() + parse_duration(expires_in),
         location=location,
         max_duration=parse_duration(max_duration),
         nonce=secrets.randbelow(2**63),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import typer
 from eth_account.signers.local import LocalAccount
 
+from l2gpu.cli.common import signing_account
 from l2gpu.config import Settings
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.crypto.secp256k1 import PrivateKey
@@ -19,22 +21,21 @@ MANAGER = "ChannelManager"
 class Session:
     """A chain, a signing account and the manager, for one command."""
 
-    def __init__(self, settings: Settings, manager: str | None, *, need_manager: bool = True):
+    def __init__(self, ctx: typer.Context, manager: str | None, *, need_manager: bool = True):
+        """Connect to the L1 of ``ctx``'s settings with the command's signing key
+        (:func:`l2gpu.cli.common.signing_account`); find the manager unless told not to."""
+        settings: Settings = ctx.obj
         if not settings.l1_rpc:
             raise L2gpuError(
                 "channel commands act on a persistent L1, and the embedded chain lives only "
                 "as long as one command",
                 "start a dev node ('make devnet' runs anvil) and pass --l1-rpc "
-                "http://127.0.0.1:8545 with L2GPU_PRIVATE_KEY, or watch a whole lifecycle "
-                "in 'l2gpu demo'",
+                "http://127.0.0.1:8545 with a key (--keystore or L2GPU_PRIVATE_KEY), or "
+                "watch a whole lifecycle in 'l2gpu demo'",
             )
         self.settings = settings
-        self.chain: Chain = open_chain(settings)
-        if not self.chain.accounts:
-            raise L2gpuError(
-                "no signing key is configured", "set L2GPU_PRIVATE_KEY or L2GPU_KEYSTORE"
-            )
-        self.account: LocalAccount = self.chain.accounts[0]
+        self.account: LocalAccount = signing_account(ctx)
+        self.chain: Chain = open_chain(settings, [self.account])
         self.address = Address.from_hex(self.account.address)
         self.from_block = 0
         if need_manager:

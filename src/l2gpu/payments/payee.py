@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from l2gpu.clock import SimulatedClock
 from l2gpu.core.channel.stream import (
     PayeeEvent,
     PayeeState,
@@ -21,7 +20,6 @@ from l2gpu.core.channel.stream import (
 )
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.types import Address, ChainId, Timestamp
-from l2gpu.payments.payer import Payer
 from l2gpu.payments.store import VoucherStore
 
 
@@ -60,18 +58,3 @@ class Payee:
 
 def _chain_id(state: PayeeState) -> ChainId:
     return ChainId(state.domain.chain_id or 0)
-
-
-def stream_service(payer: Payer, payee: Payee, clock: SimulatedClock, seconds: int) -> int:
-    """Deliver ``seconds`` of service one second at a time on a simulated clock: each
-    second the payee meters it, the payer signs what is due, the payee checks the
-    voucher. Return how many vouchers were signed."""
-    vouchers = 0
-    for _ in range(seconds):
-        clock.advance(1)
-        payee.delivered(1, clock())
-        voucher = payer.poll()
-        if voucher is not None:
-            payee.receive(voucher, clock())
-            vouchers += 1
-    return vouchers

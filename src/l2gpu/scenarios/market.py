@@ -1,4 +1,4 @@
-"""The market stage of ``l2gpu demo``: the GPU market end to end.
+"""The market scenario of ``l2gpu demo``: the GPU market end to end.
 
 The market API runs under uvicorn on loopback; a provider agent with a declared
 inventory (two RTX 4090s, marked declared) publishes an offer; a renter searches,
@@ -30,6 +30,7 @@ from l2gpu.agent.inventory import discover
 from l2gpu.api.app import create_app
 from l2gpu.api.service import MarketService
 from l2gpu.client import MarketClient
+from l2gpu.clock import system_clock
 from l2gpu.config import Settings
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
@@ -96,14 +97,12 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             LocalBackend(folder / "jobs"),
             discover("RTX_4090:2", workdir=folder),
             VoucherStore(open_database(f"sqlite:///{folder / 'agent.db'}")),
-            lambda: int(time.time()),
+            system_clock,
             parties.chain_id,
             rail=parties.provider_rail,
         )
         offer = agent.publish(
-            agent.offer_terms(
-                PRICE_PER_GPU_SECOND, location="EU", expires_at=int(time.time()) + 3600
-            )
+            agent.offer_terms(PRICE_PER_GPU_SECOND, location="EU", expires_at=system_clock() + 3600)
         )[0]
         out.print(
             f"  provider  agent with a declared inventory (2 x RTX_4090, marked declared) "
@@ -134,7 +133,7 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             f"  rent      lease {lease_id}: up to {LEASE_SECONDS} s, channel deposit "
             f"{format_wei(opened.deposit)} {cost}"
         )
-        payer = LeasePayer(client, renter, lease, rail.domain, clock=lambda: int(time.time()))
+        payer = LeasePayer(client, renter, lease, rail.domain, clock=system_clock)
         info, after, rented_at, running_at = lease, 0, time.perf_counter(), None
         deadline = time.monotonic() + 90
         closing: threading.Thread | None = None
@@ -214,7 +213,7 @@ class HybridMarket:
     renter's and provider's rails into it (each has deposited 1 ETH)."""
 
     parties: Parties
-    node: Any  # l2gpu.node.service.EmbeddedNode
+    node: Any  # l2gpu.scenarios.embedded_rollup.EmbeddedNode
 
     def close(self) -> None:
         """Stop the node."""
@@ -225,8 +224,8 @@ def hybrid_market(settings: Settings, out: Console) -> HybridMarket:
     """Deploy a Rollup on a fresh embedded chain, serve its node, deposit for both parties."""
     from l2gpu.l1 import open_chain
     from l2gpu.node.client import L2Client
-    from l2gpu.node.service import embedded_rollup
     from l2gpu.payments.rollup_rail import RollupChannelRail
+    from l2gpu.scenarios.embedded_rollup import embedded_rollup
 
     # A chain of its own: the lease above moved its chain's clock by a week.
     chain = open_chain(settings)
@@ -235,7 +234,7 @@ def hybrid_market(settings: Settings, out: Console) -> HybridMarket:
     served = embedded_rollup(chain, [renter_l1, provider_l1], cache_dir=settings.cache_dir)
     out.print(f"  rollup    node for Rollup {served.node.rollup.address} on {served.url}; renter "
               "and provider deposited 1 ETH each on L1")  # fmt: skip
-    clock = lambda: int(time.time())  # noqa: E731 - the rails' clock is the wall clock here
+    clock = system_clock  # the rails' clock is the wall clock here
     parties = Parties(
         chain.chain_id,
         renter,

@@ -1,4 +1,4 @@
-"""The ``hybrid`` demo: a lease whose channel lives inside the rollup.
+"""The ``hybrid`` lease of ``l2gpu demo``: a lease whose channel lives inside the rollup.
 
 Renter and provider deposit on L1; the renter opens a channel with an L2
 transaction; the lease is paid every second with vouchers that never leave the
@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from l2gpu.clock import SimulatedClock
+from l2gpu.clock import SimulatedClock, l1_clock
 from l2gpu.config import Settings
 from l2gpu.core.channel.stream import PayeeState
 from l2gpu.core.channel.vouchers import channel_domain
@@ -35,9 +35,10 @@ from l2gpu.l1 import open_chain
 from l2gpu.node.cosigners import LocalCoSigner
 from l2gpu.node.node import RollupNode
 from l2gpu.node.rollup_client import SEVEN_DAYS, RollupClient
-from l2gpu.payments.payee import Payee, stream_service
+from l2gpu.payments.payee import Payee
 from l2gpu.payments.payer import Payer
 from l2gpu.payments.store import VoucherStore
+from l2gpu.scenarios.stream import stream_service
 
 LEASE_SECONDS = 30
 PRICE_PER_SECOND = Wei(10**14)
@@ -93,7 +94,7 @@ def run_hybrid(settings: Settings, out: Console) -> str:
             cosigners[index[signer]].expect(tx)
 
     deposit = Wei(PRICE_PER_SECOND * LEASE_SECONDS * 2)
-    now = chain.timestamp()
+    now = l1_clock(chain)()
     open_tx = OpenChannel(
         index["renter"], index["provider"], deposit, Timestamp(now + 3600), Seconds(3600)
     )

@@ -1,0 +1,175 @@
+"""What every command group shares: one flag per concept, one way to find the signing
+key, one clock, one JSON printer.
+
+- ``--node URL`` names a rollup node ('l2gpu up') in every group; it defaults to the
+  ``node_url`` setting. ``--api`` is its older spelling, kept hidden.
+- ``--api-url URL`` names the market API in every group; it defaults to the
+  ``market_url`` setting, else ``http://api_host:api_port``.
+- :func:`signing_account` finds the key a command signs with, in one order for every
+  command: the root's ``--private-key`` or ``--keystore`` flag, then the ``keystore``
+  setting, then the ``private_key`` setting.
+- :func:`now` is the wall clock and :func:`l1_now` L1's clock, both from
+  :mod:`l2gpu.clock`.
+- :func:`print_json` prints every ``--json`` output and every JSON result.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from l2gpu.clock import l1_clock, system_clock
+from l2gpu.config import Settings, market_url
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import Timestamp
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from l2gpu.clock import HasTimestamp
+
+DEFAULT_NODE_URL = "http://127.0.0.1:8600"
+"""Where 'l2gpu l2' looks for a node when neither --node nor node_url names one: the
+address 'l2gpu up' serves on by default."""
+
+NodeOption = Annotated[
+    str | None,
+    typer.Option("--node", help="Rollup node URL ('l2gpu up'); default: the node_url setting."),
+]
+LegacyNodeOption = Annotated[
+    str | None, typer.Option("--api", hidden=True, help="Older spelling of --node.")
+]
+ApiUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        help="Market API URL; default: the market_url setting, else http://api_host:api_port.",
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+# The root's key flags, kept in the click context's meta dict (shared by every nested
+# context) so that the settings object stays what the sources say.
+KEY_FLAGS = "l2gpu.key_flags"
+NO_KEY_FIX = (
+    "pass --keystore FILE before the command (create one with 'l2gpu config new-key FILE'), "
+    "or set L2GPU_KEYSTORE with L2GPU_KEYSTORE_PASSWORD, or L2GPU_PRIVATE_KEY"
+)
+
+
+# -- JSON ----------------------------------------------------------------------------
+
+
+def print_json(data: Any, *, compact: bool = False) -> None:
+    """Print ``data`` as JSON on stdout: indented, or on one line with ``compact`` (for
+    output that other programs read line by line). Values JSON lacks print as text."""
+    if compact:
+        typer.echo(json.dumps(data, default=str))
+    else:
+        typer.echo(json.dumps(data, indent=2, default=str))
+
+
+# -- URLs ----------------------------------------------------------------------------
+
+
+def node_url(settings: Settings, node: str | None, legacy: str | None = None) -> str | None:
+    """The rollup node a command talks to: ``--node`` (or its older spelling ``--api``),
+    else the ``node_url`` setting, else None (no node)."""
+    if node and legacy and node != legacy:
+        raise L2gpuError(
+            f"--node {node} and --api {legacy} name two nodes",
+            "pass --node alone (--api is its older spelling)",
+        )
+    return node or legacy or settings.node_url
+
+
+def l2_node_url(settings: Settings, node: str | None, legacy: str | None = None) -> str:
+    """The node an 'l2gpu l2' command talks to: as :func:`node_url`, else the address
+    'l2gpu up' serves on by default."""
+    return node_url(settings, node, legacy) or DEFAULT_NODE_URL
+
+
+def market_api_url(settings: Settings, flag: str | None) -> str:
+    """The market API a command talks to: ``--api-url``, else the ``market_url``
+    setting, else ``http://api_host:api_port``."""
+    return flag.rstrip("/") if flag else market_url(settings)
+
+
+# -- the signing key -----------------------------------------------------------------
+
+
+def remember_key_flags(ctx: typer.Context, private_key: str | None, keystore: Path | None) -> None:
+    """Keep the root's ``--private-key`` and ``--keystore`` for :func:`signing_account`."""
+    if private_key and keystore:
+        raise L2gpuError(
+            "--private-key and --keystore name two keys", "pass one of them (prefer --keystore)"
+        )
+    ctx.meta[KEY_FLAGS] = (private_key, keystore)
+
+
+def signing_account(ctx: typer.Context) -> LocalAccount:
+    """The account a command signs with: the root's ``--private-key`` or ``--keystore``
+    flag, else the ``keystore`` setting, else the ``private_key`` setting.
+
+    Raises L2gpuError saying how to configure one when there is none, and naming the
+    keystore when it cannot be read or its password is missing or wrong.
+    """
+    account = find_signing_account(ctx)
+    if account is None:
+        raise L2gpuError("this command signs with a key, and none is configured", NO_KEY_FIX)
+    return account
+
+
+def find_signing_account(ctx: typer.Context) -> LocalAccount | None:
+    """As :func:`signing_account`, but None when no key is configured at all."""
+    from l2gpu.l1.keys import account_from_private_key
+
+    settings: Settings = ctx.obj
+    flag_key, flag_keystore = ctx.meta.get(KEY_FLAGS, (None, None))
+    if flag_key:
+        return account_from_private_key(flag_key)
+    if flag_keystore is not None:
+        return _unlock(flag_keystore, settings)
+    if settings.keystore is not None:
+        return _unlock(settings.keystore, settings)
+    if settings.private_key is not None and settings.private_key.get_secret_value():
+        return account_from_private_key(settings.private_key.get_secret_value())
+    return None
+
+
+def signing_key(ctx: typer.Context) -> PrivateKey:
+    """The signing key of :func:`signing_account`, as the core's key type."""
+    return PrivateKey(bytes(signing_account(ctx).key))
+
+
+def _unlock(path: Path, settings: Settings) -> LocalAccount:
+    from l2gpu.l1.keys import load_keystore
+
+    if settings.keystore_password is not None:
+        password = settings.keystore_password.get_secret_value()
+    elif sys.stdin.isatty():  # a person at a terminal: ask rather than fail
+        password = typer.prompt(f"password of {path}", hide_input=True)
+    else:
+        raise L2gpuError(
+            f"keystore {path} needs its password",
+            "set L2GPU_KEYSTORE_PASSWORD (or keystore_password in l2gpu.toml)",
+        )
+    return load_keystore(path, password)
+
+
+# -- clocks --------------------------------------------------------------------------
+
+
+def now() -> Timestamp:
+    """The wall clock, in whole Unix seconds (offers' expiry, leases' metering)."""
+    return system_clock()
+
+
+def l1_now(chain: HasTimestamp) -> Timestamp:
+    """L1's clock: its latest block's time, which contracts compare deadlines to."""
+    return l1_clock(chain)()
