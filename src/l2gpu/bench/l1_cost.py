@@ -97,13 +97,15 @@ def _lease(node_url: str, renter: Any, provider: Any, cooperative: bool,
            errors: list[str]) -> None:  # fmt: skip
     """One lease's channel: open, a voucher, the close (see the module's docstring)."""
     from l2gpu.core.channel.vouchers import sign_voucher
-    from l2gpu.node.client import L2Client
-    from l2gpu.payments.rollup_rail import RollupChannelRail
+    from l2gpu.designs import RailParts, lease_rail
 
     try:
-        renter_rail = RollupChannelRail(L2Client(node_url, renter), wait=HANG_GUARD_S)
-        provider_rail = RollupChannelRail(L2Client(node_url, provider), wait=HANG_GUARD_S,
-                                          cooperative=cooperative)  # fmt: skip
+        wait = ("wait", HANG_GUARD_S)
+        renter_rail = lease_rail(
+            "hybrid", RailParts(node_url=node_url, key=renter, options=(wait,))
+        )
+        provider_rail = lease_rail("hybrid", RailParts(node_url=node_url, key=provider, options=(
+            wait, ("cooperative", cooperative))))  # fmt: skip
         opened = renter_rail.open(provider.address, DEPOSIT, lifetime=7200)
         if renter_rail.confirmed(opened.params.id) != "open":
             raise L2gpuError(f"channel {opened.params.id} was not opened")

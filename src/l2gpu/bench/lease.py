@@ -120,12 +120,12 @@ class Renter:
     def __init__(self, market_url: str, node_url: str, *, soft: bool) -> None:
         from l2gpu.client import MarketClient
         from l2gpu.core.crypto.secp256k1 import PrivateKey
-        from l2gpu.node.client import L2Client
-        from l2gpu.payments.rollup_rail import RollupChannelRail
+        from l2gpu.designs import RailParts, lease_rail
 
         self.key = PrivateKey(RENTER_SECRET)
         self.client = MarketClient(market_url, self.key)
-        self.rail = RollupChannelRail(L2Client(node_url, self.key), soft=soft)
+        parts = RailParts(node_url=node_url, key=self.key, options=(("soft", soft),))
+        self.rail = lease_rail("hybrid", parts)
 
     def offer(self) -> dict[str, Any]:
         """The provider's offer, once it is free again."""

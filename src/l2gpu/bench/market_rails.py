@@ -25,11 +25,9 @@ def measure_rails(rounds: int = 3, interval: float = SEAL_INTERVAL) -> dict[str,
     """Median open and close seconds per rail, and per-lease L1 cost."""
     from l2gpu.core.channel.vouchers import sign_voucher
     from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.designs import RailParts, lease_rail
     from l2gpu.l1.embedded import start_embedded_chain
-    from l2gpu.node.client import L2Client
     from l2gpu.payments.manager import ChannelManagerClient
-    from l2gpu.payments.rails import L1ChannelRail
-    from l2gpu.payments.rollup_rail import RollupChannelRail
     from l2gpu.scenarios.embedded_rollup import embedded_rollup
 
     chain = start_embedded_chain()
@@ -38,14 +36,15 @@ def measure_rails(rounds: int = 3, interval: float = SEAL_INTERVAL) -> dict[str,
 
     # channel-l1: open and close are L1 transactions (the embedded chain mines at once)
     manager = ChannelManagerClient.deploy(chain, operator)
-    l1_renter, l1_provider = L1ChannelRail(manager, renter_l1), L1ChannelRail(manager, provider_l1)
+    l1_renter = lease_rail("channel-l1", RailParts(account=renter_l1, manager=manager))
+    l1_provider = lease_rail("channel-l1", RailParts(account=provider_l1, manager=manager))
     l1 = _rounds(rounds, l1_renter, l1_provider, renter, provider.address, sign_voucher)
 
     # hybrid: through a rollup node (the rail's L1 work is the node's batches)
     served = embedded_rollup(chain, [renter_l1, provider_l1], interval=interval)
     try:
-        hybrid = _rounds(rounds, RollupChannelRail(L2Client(served.url, renter)),
-                         RollupChannelRail(L2Client(served.url, provider)),
+        hybrid = _rounds(rounds, lease_rail("hybrid", RailParts(node_url=served.url, key=renter)),
+                         lease_rail("hybrid", RailParts(node_url=served.url, key=provider)),
                          renter, provider.address, sign_voucher)  # fmt: skip
     finally:
         served.stop()

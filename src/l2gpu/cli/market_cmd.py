@@ -105,17 +105,15 @@ def _rail(
     ctx: typer.Context, key: PrivateKey, node: str | None, manager: str | None
 ) -> ChannelRail:
     """The rail a lease pays over: inside the rollup at ``node``, or on L1."""
-    _check_rail_options(ctx.obj, node, manager)
-    if node:
-        from l2gpu.node.client import L2Client
-        from l2gpu.payments.rollup_rail import RollupChannelRail
+    from l2gpu.designs import RailParts, lease_rail
 
-        return RollupChannelRail(L2Client(node, key))
+    _check_rail_options(ctx.obj, node, manager)
+    if node:  # a node given: the channel lives inside its rollup
+        return lease_rail("hybrid", RailParts(node_url=node, key=key))
     from l2gpu.cli.session import Session
-    from l2gpu.payments.rails import L1ChannelRail
 
     session = Session(ctx, manager)
-    return L1ChannelRail(session.manager, session.account)
+    return lease_rail("channel-l1", RailParts(account=session.account, manager=session.manager))
 
 
 def _client(ctx: typer.Context, url: str | None, *, signed: bool = True) -> MarketClient:

@@ -21,9 +21,9 @@ from rich.console import Console
 
 from l2gpu.config import Settings
 from l2gpu.core.errors import L2gpuError
+from l2gpu.designs import RailParts, lease_rail
 from l2gpu.l1 import open_chain
 from l2gpu.payments.channel_check import ChannelCheck
-from l2gpu.payments.rails import L1ChannelRail
 from l2gpu.scenarios.hybrid import run_hybrid
 from l2gpu.scenarios.market import Parties, hybrid_market, market_stage
 from l2gpu.scenarios.stream import LEASE_SECONDS, channel_lease
@@ -75,8 +75,15 @@ def _channel_l1_demo(settings: Settings, out: Console) -> list[str]:
         chain.chain_id,
         lease.renter,
         lease.provider,
-        L1ChannelRail(lease.manager, lease.renter_account, salt=lambda: next(salts)),
-        L1ChannelRail(lease.manager, lease.provider_account),
+        lease_rail(
+            "channel-l1",
+            RailParts(
+                account=lease.renter_account,
+                manager=lease.manager,
+                options=(("salt", lambda: next(salts)),),
+            ),
+        ),
+        lease_rail("channel-l1", RailParts(account=lease.provider_account, manager=lease.manager)),
         ChannelCheck(manager=lease.manager),
     )
     market = market_stage(settings, parties, out)

@@ -222,9 +222,8 @@ class HybridMarket:
 
 def hybrid_market(settings: Settings, out: Console) -> HybridMarket:
     """Deploy a Rollup on a fresh embedded chain, serve its node, deposit for both parties."""
+    from l2gpu.designs import RailParts, lease_rail
     from l2gpu.l1 import open_chain
-    from l2gpu.node.client import L2Client
-    from l2gpu.payments.rollup_rail import RollupChannelRail
     from l2gpu.scenarios.embedded_rollup import embedded_rollup
 
     # A chain of its own: the lease above moved its chain's clock by a week.
@@ -239,8 +238,8 @@ def hybrid_market(settings: Settings, out: Console) -> HybridMarket:
         chain.chain_id,
         renter,
         provider,
-        RollupChannelRail(L2Client(served.url, renter), clock=clock),
-        RollupChannelRail(L2Client(served.url, provider), clock=clock),
+        lease_rail("hybrid", RailParts(node_url=served.url, key=renter, clock=clock)),
+        lease_rail("hybrid", RailParts(node_url=served.url, key=provider, clock=clock)),
         ChannelCheck(node_url=served.url),
     )
     return HybridMarket(parties, served)
