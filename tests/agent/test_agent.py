@@ -213,7 +213,7 @@ def test_on_l1_the_agent_checks_the_channel_and_settles_with_the_best_voucher(
     tmp_path: Path, chain
 ) -> None:
     from l2gpu.core.crypto.secp256k1 import PrivateKey
-    from l2gpu.payments.manager import ChannelManagerClient
+    from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
     from l2gpu.payments.rails import L1ChannelRail
 
     deployer, renter_account, provider_account = chain.accounts[:3]
@@ -271,7 +271,7 @@ def test_on_l1_a_lease_stopped_before_any_voucher_refunds_the_whole_deposit(
     tmp_path: Path, chain
 ) -> None:
     from l2gpu.core.crypto.secp256k1 import PrivateKey
-    from l2gpu.payments.manager import ChannelManagerClient
+    from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
     from l2gpu.payments.rails import L1ChannelRail
 
     deployer, renter_account, provider_account = chain.accounts[:3]

@@ -10,8 +10,8 @@ from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, DeployedContract
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.l1.embedded import start_embedded_chain
-from l2gpu.payments.manager import ChannelManagerClient
 
 from .runner import ROLES, key
 

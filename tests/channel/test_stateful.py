@@ -30,8 +30,8 @@ from l2gpu.core.channel.events import ChannelSettled
 from l2gpu.core.channel.vouchers import channel_domain, sign_cooperative_close, sign_voucher
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp, Wei
 from l2gpu.l1 import ContractRevert
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.l1.embedded import start_embedded_chain
-from l2gpu.payments.manager import ChannelManagerClient
 
 from .runner import key
 

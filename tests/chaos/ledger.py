@@ -12,12 +12,12 @@ from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.stf import state_transition
 from l2gpu.core.l2.transactions import OpenChannel, TopUpChannel
 from l2gpu.core.types import Address, ChainId
-from l2gpu.fraud.game import DisputeClient
 from l2gpu.fraud.watcher import Watcher
 from l2gpu.l1 import compile_contract
+from l2gpu.l1.contracts.dispute_game import DisputeClient
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 from l2gpu.l1.keys import account_from_private_key
-from l2gpu.node.rollup_client import RollupClient
 
 
 @dataclass

@@ -94,9 +94,9 @@ def test_unrepresentable_amounts_and_unknown_recipients_are_clear_errors(node) -
 
 def test_the_node_answers_a_challenge_of_its_own_batch(node) -> None:
     from l2gpu.core.l2.segments import segments_of_data
-    from l2gpu.fraud.game import DisputeClient
+    from l2gpu.l1.contracts.dispute_game import DisputeClient
+    from l2gpu.l1.contracts.rollup import RollupClient
     from l2gpu.l1.keys import account_from_private_key
-    from l2gpu.node.rollup_client import RollupClient
 
     api, anvil_url = node
     user(ALICE, api, anvil_url, "deposit", "1 ether")

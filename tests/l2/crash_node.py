@@ -12,9 +12,9 @@ import sys
 from l2gpu.core.types import Address, Wei
 from l2gpu.db import open_database
 from l2gpu.l1 import compile_contract
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 from l2gpu.node.node import RollupNode
-from l2gpu.node.rollup_client import RollupClient
 
 from .restart_world import ANVIL_KEYS_ALL, cosigners_and_keys, envelopes
 

@@ -19,10 +19,10 @@ from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import UserTx
 from l2gpu.core.types import Address, ChainId
 from l2gpu.db import open_database
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.cosigning import CoSigners
 from l2gpu.node.node import RollupNode
-from l2gpu.node.rollup_client import RollupClient
 
 USERS = 4
 ETH = 10**18

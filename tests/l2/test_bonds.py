@@ -20,10 +20,10 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.l2.segments import segments_of_data
-from l2gpu.fraud.game import CHALLENGER_WON, DisputeClient
 from l2gpu.l1 import Chain, ContractRevert
+from l2gpu.l1.contracts.dispute_game import CHALLENGER_WON, DisputeClient
+from l2gpu.l1.contracts.rollup import SEVEN_DAYS, RollupClient, address_of
 from l2gpu.l1.embedded import start_embedded_chain
-from l2gpu.node.rollup_client import SEVEN_DAYS, RollupClient, address_of
 
 ETH = 10**18
 GENESIS = b"\x0a" * 32

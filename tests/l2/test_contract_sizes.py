@@ -8,9 +8,9 @@ from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, compile_contract
 from l2gpu.l1.build import contracts_root
 from l2gpu.l1.chain import checksum
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.embedded import start_embedded_chain
-from l2gpu.node.rollup_client import RollupClient
-from l2gpu.payments.manager import ChannelManagerClient
 
 # EIP-170: a contract's runtime code may hold at most 24,576 bytes. The embedded
 # chain might not enforce it the way a production node does, so it is checked here.

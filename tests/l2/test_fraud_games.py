@@ -15,12 +15,12 @@ import pytest
 
 from l2gpu.core.l2.transactions import CooperativeClose, OpenChannel, Transfer, Withdraw
 from l2gpu.core.types import Seconds, Timestamp, Wei
-from l2gpu.fraud.game import CHALLENGER_WON, PROPOSER_WON
 from l2gpu.fraud.watcher import Watcher
+from l2gpu.l1.contracts.dispute_game import CHALLENGER_WON, PROPOSER_WON
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.errors import ContractRevert
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 from l2gpu.l1.keys import account_from_private_key
-from l2gpu.node.rollup_client import RollupClient
 from l2gpu.scenarios.arena import ETH, LIES, Arena, Lie
 
 from .restart_world import ANVIL_KEYS_ALL

@@ -11,11 +11,11 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.types import Address, ChainId
 from l2gpu.db import open_database
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.api import MAX_BODY_BYTES, create_app
 from l2gpu.node.cosign_desk import CoSignDesk
 from l2gpu.node.node import RollupNode
-from l2gpu.node.rollup_client import RollupClient
 
 
 def make_api(tmp_path: Path) -> tuple[TestClient, RollupNode, str]:

@@ -33,8 +33,8 @@ from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import Transfer
 from l2gpu.core.types import Timestamp, Wei
 from l2gpu.db import open_database
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.node.node import RollupNode
-from l2gpu.node.rollup_client import RollupClient
 from l2gpu.node.sequencer import Rejected, Sequencer
 
 from .node_world import Deployed

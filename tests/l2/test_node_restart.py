@@ -10,10 +10,10 @@ from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.types import Address, ChainId
 from l2gpu.db import open_database
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 from l2gpu.l1.keys import account_from_private_key
 from l2gpu.node.node import RollupNode
-from l2gpu.node.rollup_client import RollupClient
 
 from .restart_world import ANVIL_KEYS_ALL, cosigners_and_keys
 

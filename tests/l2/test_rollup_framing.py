@@ -26,8 +26,8 @@ from l2gpu.core.l2.transactions import (
 )
 from l2gpu.core.types import Seconds, Timestamp, Wei
 from l2gpu.l1 import Chain, ContractRevert
+from l2gpu.l1.contracts.rollup import RollupClient, address_of
 from l2gpu.l1.embedded import start_embedded_chain
-from l2gpu.node.rollup_client import RollupClient, address_of
 
 ETH = 10**18
 GENESIS = b"\x0a" * 32

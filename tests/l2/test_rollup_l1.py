@@ -24,9 +24,9 @@ from l2gpu.core.l2.transactions import (
 )
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
 from l2gpu.l1 import ContractRevert
+from l2gpu.l1.contracts.rollup import SEVEN_DAYS, TWELVE_HOURS, RollupClient, address_of
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.cosigners import LocalCoSigner
-from l2gpu.node.rollup_client import SEVEN_DAYS, TWELVE_HOURS, RollupClient, address_of
 from l2gpu.node.sequencer import Sequencer
 
 ETH = 10**18

@@ -13,14 +13,14 @@ import pytest
 from l2gpu.core.crypto.bls import aggregate
 from l2gpu.core.l2.codec import Commitment
 from l2gpu.core.l2.commitment import apply_commitment, message_for
+from l2gpu.core.l2.proofs.replay import signature_witness
 from l2gpu.core.l2.proofs.signature import SignatureWitness, signature_valid
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import BlockContext, CooperativeClose, OpenChannel, Transfer
 from l2gpu.core.types import Seconds, Timestamp, Wei
-from l2gpu.fraud import abi
-from l2gpu.fraud.replay import signature_witness
 from l2gpu.l1.build import compile_contract
 from l2gpu.l1.chain import Chain, ContractRevert, DeployedContract
+from l2gpu.l1.contracts import dispute_abi as abi
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 from l2gpu.l1.keys import account_from_private_key
 

@@ -17,9 +17,9 @@ import pytest
 
 from l2gpu.core.l2.codec import Commitment, kind_of
 from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw
-from l2gpu.fraud import abi
 from l2gpu.l1.build import compile_contract
 from l2gpu.l1.chain import Chain, ContractRevert, DeployedContract
+from l2gpu.l1.contracts import dispute_abi as abi
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 from l2gpu.l1.keys import account_from_private_key
 

@@ -13,9 +13,9 @@ from l2gpu.core.l2.segments import segments_of_data
 from l2gpu.core.l2.transactions import Transfer
 from l2gpu.core.types import Wei
 from l2gpu.fraud.watcher import Watcher
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 from l2gpu.l1.keys import account_from_private_key
-from l2gpu.node.rollup_client import RollupClient
 from l2gpu.scenarios.arena import Arena
 
 from .restart_world import ANVIL_KEYS_ALL

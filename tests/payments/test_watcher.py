@@ -22,8 +22,8 @@ from l2gpu.core.channel.watch import (
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.types import Hash32, Seconds, Timestamp, Wei
 from l2gpu.db import open_database
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.l1.embedded import start_embedded_chain
-from l2gpu.payments.manager import ChannelManagerClient
 from l2gpu.payments.payee import Payee
 from l2gpu.payments.store import VoucherStore
 from l2gpu.payments.watcher import ChannelWatcher

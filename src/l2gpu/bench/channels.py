@@ -19,9 +19,9 @@ from l2gpu.core.channel.stream import PayeeState, VoucherReceived, payee_transit
 from l2gpu.core.channel.vouchers import channel_domain, sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.payments.gas import RAIDEN_LIFECYCLE_GAS, measure_gas
-from l2gpu.payments.manager import ChannelManagerClient
 
 LEASE_SECONDS = 3600
 

@@ -267,10 +267,10 @@ def measure_designs(
     """Run the Philly-drawn trace through ``designs`` on one anvil and one node."""
     from l2gpu.designs import DesignWorld
     from l2gpu.l1 import compile_contract
+    from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
+    from l2gpu.l1.contracts.rollup import RollupClient
     from l2gpu.l1.jsonrpc import connect_jsonrpc
     from l2gpu.l1.keys import account_from_private_key
-    from l2gpu.node.rollup_client import RollupClient
-    from l2gpu.payments.manager import ChannelManagerClient
 
     trace = philly_trace(leases, seconds, seed)
     folder = tempfile.mkdtemp(prefix="l2gpu-bench-designs-")

@@ -22,6 +22,7 @@ from typing import Any
 from l2gpu.core.channel.vouchers import channel_domain, sign_voucher
 from l2gpu.core.l2 import amounts
 from l2gpu.core.l2.codec import Commitment
+from l2gpu.core.l2.proofs.replay import run_segment
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import (
     BlockContext,
@@ -37,7 +38,6 @@ from l2gpu.core.l2.transactions import (
     Withdraw,
 )
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
-from l2gpu.fraud.replay import run_segment
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.l1.keys import account_from_private_key
 from l2gpu.scenarios.arena import Arena, Lie

@@ -26,8 +26,8 @@ def measure_rails(rounds: int = 3, interval: float = SEAL_INTERVAL) -> dict[str,
     from l2gpu.core.channel.vouchers import sign_voucher
     from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.designs import RailParts, lease_rail
+    from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
     from l2gpu.l1.embedded import start_embedded_chain
-    from l2gpu.payments.manager import ChannelManagerClient
     from l2gpu.scenarios.embedded_rollup import embedded_rollup
 
     chain = start_embedded_chain()

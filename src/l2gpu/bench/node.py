@@ -97,9 +97,9 @@ def deposit_on_anvil(anvil_url: str, node_url: str, keys: list[Any], amount: int
     from l2gpu.core.crypto.bls import BlsSecretKey
     from l2gpu.core.types import Address
     from l2gpu.l1 import compile_contract
+    from l2gpu.l1.contracts.rollup import RollupClient
     from l2gpu.l1.jsonrpc import connect_jsonrpc
     from l2gpu.l1.keys import account_from_private_key
-    from l2gpu.node.rollup_client import RollupClient
 
     accounts = [account_from_private_key("0x" + k.secret.hex()) for k in keys]
     chain = connect_jsonrpc(anvil_url, accounts)

@@ -24,9 +24,9 @@ from l2gpu.core.l2.envelope import Envelope, seal
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import CooperativeClose, Deposit, OpenChannel, Transfer, UserTx
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.cosigners import LocalCoSigner
-from l2gpu.node.rollup_client import RollupClient
 from l2gpu.node.sequencer import Sequencer
 
 BLOB_GAS_PER_BLOB = 131_072

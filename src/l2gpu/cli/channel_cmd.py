@@ -30,8 +30,8 @@ from l2gpu.core.types import (
     parse_duration,
     parse_wei,
 )
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.payments import deployments
-from l2gpu.payments.manager import ChannelManagerClient
 
 app = typer.Typer(
     help="Open, pay, close and settle payment channels on L1.",

@@ -29,8 +29,8 @@ from l2gpu.core.types import Address, ChainId, Wei, format_wei, parse_duration, 
 from l2gpu.db import open_database
 from l2gpu.l1 import open_chain
 from l2gpu.l1.build import compile_contract
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.node.client import L2Client
-from l2gpu.node.rollup_client import RollupClient
 from l2gpu.payments import deployments
 
 app = typer.Typer(help="Deposit, transfer, withdraw and inspect the rollup.",
@@ -56,8 +56,8 @@ def up(
     import uvicorn
 
     from l2gpu.clock import RecentClock, l1_clock
-    from l2gpu.fraud.game import DisputeClient
     from l2gpu.fraud.watcher import Watcher
+    from l2gpu.l1.contracts.dispute_game import DisputeClient
     from l2gpu.node.api import create_app
     from l2gpu.node.cosign_desk import CoSignDesk
     from l2gpu.node.node import RollupNode

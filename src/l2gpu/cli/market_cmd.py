@@ -141,8 +141,8 @@ def _channel_check(
         from l2gpu.cli.session import MANAGER
         from l2gpu.core.types import Address
         from l2gpu.l1 import open_chain
+        from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
         from l2gpu.payments import deployments
-        from l2gpu.payments.manager import ChannelManagerClient
 
         try:
             chain = open_chain(settings)

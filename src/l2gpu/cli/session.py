@@ -12,8 +12,8 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address, Hash32
 from l2gpu.l1 import Chain, open_chain
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.payments import deployments
-from l2gpu.payments.manager import ChannelManagerClient
 
 MANAGER = "ChannelManager"
 

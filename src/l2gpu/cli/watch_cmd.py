@@ -98,10 +98,10 @@ def watch_rollup(
 ) -> None:
     """Re-execute every batch of the Rollup at ROLLUP from L1 alone; challenge a wrong
     state root and prove the faulty step; defend the batches this key proposed."""
-    from l2gpu.fraud.game import DisputeClient
     from l2gpu.fraud.watcher import Watcher
     from l2gpu.l1 import compile_contract
-    from l2gpu.node.rollup_client import RollupClient
+    from l2gpu.l1.contracts.dispute_game import DisputeClient
+    from l2gpu.l1.contracts.rollup import RollupClient
 
     settings: Settings = ctx.obj
     session = Session(ctx, None, need_manager=False)

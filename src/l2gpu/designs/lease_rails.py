@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from l2gpu.core.crypto.secp256k1 import PrivateKey
-    from l2gpu.payments.manager import ChannelManagerClient
+    from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 
 
 @dataclass(frozen=True)

@@ -26,16 +26,16 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.l2.codec import Batch, CodecError, split_batch
+from l2gpu.core.l2.proofs.replay import SignatureFault, find_fault, run_segment
 from l2gpu.core.l2.segments import Segment, segments_of_data
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import BlockContext, L1Operation
 from l2gpu.core.types import Address, ChainId
-from l2gpu.fraud.game import DisputeClient
-from l2gpu.fraud.replay import SignatureFault, find_fault, run_segment
 from l2gpu.l1.chain import ContractEvent
+from l2gpu.l1.contracts.dispute_game import DisputeClient
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.errors import ContractRevert
 from l2gpu.l1.logs import LogPoller
-from l2gpu.node.rollup_client import RollupClient
 
 
 @dataclass

@@ -31,10 +31,10 @@ from l2gpu.core.l2.state import L2State, RootParts
 from l2gpu.core.l2.transactions import L1Operation
 from l2gpu.core.types import ChainId, Timestamp
 from l2gpu.l1 import Receipt
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.node.cosigning import CoSigners, SilenceBox
 from l2gpu.node.group_commit import GroupCommit
 from l2gpu.node.recovery import Unposted, recover
-from l2gpu.node.rollup_client import RollupClient
 from l2gpu.node.sequencer import Rejected, SealReport, Sequencer
 from l2gpu.node.soft import SoftChannels
 from l2gpu.node.wal import WriteAheadLog, encode_envelope, encode_l1_op, seal_records

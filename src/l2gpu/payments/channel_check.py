@@ -31,7 +31,7 @@ class ChannelUnverifiable(L2gpuError):
 class ChannelCheck:
     """Reads channels on the rails a market serves: ``node_url``, a rollup node
     (hybrid), and ``manager``, the market's own ChannelManager on L1 (channel-l1, a
-    :class:`~l2gpu.payments.manager.ChannelManagerClient`). A channel in any other
+    :class:`~l2gpu.l1.contracts.channel_manager.ChannelManagerClient`). A channel in any other
     contract is refused: anyone can deploy a contract that says "open"."""
 
     node_url: str | None = None

@@ -17,8 +17,8 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.types import ZERO_ADDRESS, Address, Seconds, Timestamp, Wei
 from l2gpu.l1 import compile_contract
 from l2gpu.l1.build import contracts_root
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.l1.embedded import start_embedded_chain
-from l2gpu.payments.manager import ChannelManagerClient
 
 GAS_SNAPSHOT = contracts_root() / "channels" / "ChannelManager.gas"
 RAIDEN_LIFECYCLE_GAS = 400_528

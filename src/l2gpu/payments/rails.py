@@ -36,7 +36,7 @@ from l2gpu.core.market.settlement import (
     terms_problem,
 )
 from l2gpu.core.types import Address, Hash32, Seconds, Timestamp, Wei
-from l2gpu.payments.manager import ChannelManagerClient
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 
 CHALLENGE_PERIOD = Seconds(3600)
 STATUS_TIMEOUT = 2.0  # seconds an agent waits for a channel's status

@@ -27,8 +27,8 @@ from l2gpu.core.channel.watch import (
 from l2gpu.core.types import Hash32, Timestamp, Wei
 from l2gpu.l1 import ContractRevert, Receipt
 from l2gpu.l1.chain import ContractEvent
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient, params_from_event
 from l2gpu.l1.logs import LogPoller
-from l2gpu.payments.manager import ChannelManagerClient, params_from_event
 from l2gpu.payments.store import VoucherStore
 
 log = logging.getLogger(__name__)

@@ -33,12 +33,12 @@ from l2gpu.core.l2.transactions import (
     Withdraw,
 )
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
-from l2gpu.fraud.game import DisputeClient
 from l2gpu.fraud.watcher import Watcher
 from l2gpu.l1.chain import Chain, Receipt
 from l2gpu.l1.contracts.dispute_deploy import DisputeTerms
+from l2gpu.l1.contracts.dispute_game import DisputeClient
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.node.cosigners import LocalCoSigner
-from l2gpu.node.rollup_client import RollupClient
 from l2gpu.node.sequencer import Sequencer
 
 ETH = 10**18

@@ -24,10 +24,10 @@ from l2gpu.core.l2.state import L2State
 from l2gpu.core.types import Address, ChainId
 from l2gpu.db import open_database
 from l2gpu.l1 import Chain
+from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.node.client import L2Client
 from l2gpu.node.cosign_desk import CoSignDesk
 from l2gpu.node.node import RollupNode
-from l2gpu.node.rollup_client import RollupClient
 from l2gpu.node.service import Sealer
 
 

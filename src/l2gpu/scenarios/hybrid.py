@@ -29,12 +29,12 @@ from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import CooperativeClose, OpenChannel, Transfer, UserTx, Withdraw
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei, format_wei
 from l2gpu.db import open_database
-from l2gpu.fraud.game import DisputeClient
 from l2gpu.fraud.watcher import Watcher
 from l2gpu.l1 import open_chain
+from l2gpu.l1.contracts.dispute_game import DisputeClient
+from l2gpu.l1.contracts.rollup import SEVEN_DAYS, RollupClient
 from l2gpu.node.cosigners import LocalCoSigner
 from l2gpu.node.node import RollupNode
-from l2gpu.node.rollup_client import SEVEN_DAYS, RollupClient
 from l2gpu.payments.payee import Payee
 from l2gpu.payments.payer import Payer
 from l2gpu.payments.store import VoucherStore

@@ -28,7 +28,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Seconds, Timestamp, Wei, format_wei
 from l2gpu.db import open_database
 from l2gpu.l1 import Chain, NotADevChain
-from l2gpu.payments.manager import ChannelManagerClient
+from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.payments.payee import Payee
 from l2gpu.payments.payer import Payer
 from l2gpu.payments.store import VoucherStore

@@ -1,7 +1,7 @@
 """Client of DisputeGame.vy: open, answer, prove and close challenges.
 
 Each method turns l2gpu values (segments, witnesses, faults from
-:mod:`l2gpu.fraud.replay`) into one L1 transaction. Reverts surface as
+:mod:`l2gpu.core.l2.proofs.replay`) into one L1 transaction. Reverts surface as
 :class:`~l2gpu.l1.errors.ContractRevert` with the contract's reason.
 """
 
@@ -14,10 +14,10 @@ from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.crypto.bls_points import g1_point
 from l2gpu.core.l2.codec import Commitment
+from l2gpu.core.l2.proofs.replay import SignatureFault, StepFault
 from l2gpu.core.l2.segments import Segment, segment_proof
-from l2gpu.fraud import abi
-from l2gpu.fraud.replay import SignatureFault, StepFault
 from l2gpu.l1.chain import Chain, DeployedContract, Receipt
+from l2gpu.l1.contracts import dispute_abi as abi
 
 AWAITING_ROOTS, AWAITING_PROOF, CHALLENGER_WON, PROPOSER_WON, VOID = 1, 2, 3, 4, 5
 # Big proofs: estimate_gas on some nodes under-reserves for precompile-heavy calls.
