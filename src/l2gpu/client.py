@@ -2,9 +2,14 @@
 
     from l2gpu.client import MarketClient
     market = MarketClient("http://127.0.0.1:8600", key)   # signs in on first use
-    offers = market.search("gpu_name=RTX_4090 num_gpus>=2", sort="price")
-    lease = market.rent(offers[0]["id"], command="python train.py", hours=1, channel=...)
-    for line in market.follow_logs(lease["id"]): print(line, end="")
+    found = market.search("gpu_name=RTX_4090 num_gpus>=2", sort="price")
+    lease = market.rent(found.offers[0].id, command="python train.py", duration=3600,
+                        channel=...)
+    for line in market.follow_logs(lease.id): print(line, end="")
+
+Every method returns the typed answer the API declares for its route
+(:mod:`l2gpu.wire`): amounts and offer ids are ints, a lease's status a
+``LeaseStatus``; ``model_dump(mode="json")`` gives back the API's JSON.
 
 All network I/O goes through one ``httpx.Client``; tests pass FastAPI's
 ``TestClient`` in its place, so the SDK is exercised without sockets. An error
@@ -95,36 +100,38 @@ class MarketClient:
 
     # -- everyone --------------------------------------------------------------------
 
-    def health(self) -> dict[str, Any]:
-        """The API's liveness and chain id."""
-        return dict(self._call("GET", "/health", auth=False))
+    def health(self) -> w.Health:
+        """The API's liveness, chain id and version."""
+        return w.Health.model_validate(self._call("GET", "/health", auth=False))
 
-    def search(self, query: str = "", *, sort: str = "", limit: int = 50) -> list[dict[str, Any]]:
+    def search(self, query: str = "", *, sort: str = "", limit: int = 50) -> w.OffersFound:
         """Offers meeting ``query`` (the filter language), ordered by ``sort``."""
         reply = self._call(
             "GET", "/offers", auth=False, params={"q": query, "sort": sort, "limit": limit}
         )
-        return list(reply["offers"])
+        return w.OffersFound.model_validate(reply)
 
-    def offer(self, offer_id: str | int) -> dict[str, Any]:
+    def offer(self, offer_id: str | int) -> w.OfferPublic:
         """One offer."""
-        return dict(self._call("GET", f"/offers/{offer_id}", auth=False))
+        return w.OfferPublic.model_validate(self._call("GET", f"/offers/{offer_id}", auth=False))
 
-    def providers(self) -> list[dict[str, Any]]:
+    def providers(self) -> list[w.ProviderPublic]:
         """Every provider's public record."""
-        return list(self._call("GET", "/providers", auth=False))
+        return [
+            w.ProviderPublic.model_validate(p) for p in self._call("GET", "/providers", auth=False)
+        ]
 
     # -- renters ---------------------------------------------------------------------
 
     def quote(
         self, offer_id: str | int, *, duration: int, max_price_per_gpu_second: int | None = None
-    ) -> dict[str, Any]:
+    ) -> w.Quote:
         """Whether ``offer_id`` would be rented for ``duration`` s (the market's checks that
         need no channel), and the lease's maximum cost."""
         body: dict[str, Any] = {"offer_id": str(offer_id), "duration": duration}
         if max_price_per_gpu_second is not None:
             body["max_price_per_gpu_second"] = str(max_price_per_gpu_second)
-        return dict(self._call("POST", "/quotes", json=body))
+        return w.Quote.model_validate(self._call("POST", "/quotes", json=body))
 
     def rent(
         self,
@@ -137,7 +144,7 @@ class MarketClient:
         secrets: dict[str, str] | None = None,
         files: dict[str, str] | None = None,
         max_price_per_gpu_second: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> w.LeasePublic:
         """Rent an offer for ``duration`` seconds and submit ``command`` on it."""
         body: dict[str, Any] = {
             "offer_id": str(offer_id),
@@ -152,15 +159,16 @@ class MarketClient:
         }
         if max_price_per_gpu_second is not None:
             body["max_price_per_gpu_second"] = str(max_price_per_gpu_second)
-        return dict(self._call("POST", "/leases", json=body))
+        return w.LeasePublic.model_validate(self._call("POST", "/leases", json=body))
 
-    def lease(self, lease_id: int) -> dict[str, Any]:
+    def lease(self, lease_id: int) -> w.LeasePublic:
         """A lease and its job."""
-        return dict(self._call("GET", f"/leases/{lease_id}"))
+        return w.LeasePublic.model_validate(self._call("GET", f"/leases/{lease_id}"))
 
-    def jobs(self, *, live: bool = False) -> list[dict[str, Any]]:
+    def jobs(self, *, live: bool = False) -> list[w.LeasePublic]:
         """The caller's jobs (leases), newest first."""
-        return list(self._call("GET", "/jobs", params={"live": live}))
+        reply = self._call("GET", "/jobs", params={"live": live})
+        return [w.LeasePublic.model_validate(item) for item in reply]
 
     def pay(self, lease_id: int, voucher: Voucher) -> w.VoucherTaken:
         """Send a voucher for the lease's channel; the answer holds the best amount the
@@ -173,14 +181,14 @@ class MarketClient:
             )
         )
 
-    def stop(self, lease_id: int) -> dict[str, Any]:
-        """End a lease and stop its job."""
-        return dict(self._call("POST", f"/jobs/{lease_id}/stop"))
+    def stop(self, lease_id: int) -> w.LeasePublic:
+        """End a lease and stop its job; return the lease after it."""
+        return w.LeasePublic.model_validate(self._call("POST", f"/jobs/{lease_id}/stop"))
 
-    def logs(self, lease_id: int, after: int = 0) -> tuple[list[dict[str, Any]], bool]:
+    def logs(self, lease_id: int, after: int = 0) -> w.Logs:
         """Log chunks after seq ``after``, and whether the lease is over."""
         reply = self._call("GET", f"/jobs/{lease_id}/logs", params={"after": after})
-        return list(reply["chunks"]), bool(reply["done"])
+        return w.Logs.model_validate(reply)
 
     def follow_logs(self, lease_id: int, after: int = 0) -> Iterator[str]:
         """Yield the job's output as it comes, until the lease is over."""
@@ -202,9 +210,9 @@ class MarketClient:
 
     # -- providers -------------------------------------------------------------------
 
-    def publish(self, offer: SignedOffer) -> dict[str, Any]:
-        """Publish a signed offer."""
-        return dict(
+    def publish(self, offer: SignedOffer) -> w.OfferPublic:
+        """Publish a signed offer; return it as the market shows it."""
+        return w.OfferPublic.model_validate(
             self._call(
                 "POST",
                 "/offers",
@@ -216,13 +224,14 @@ class MarketClient:
             )
         )
 
-    def withdraw(self, offer_id: str | int) -> dict[str, Any]:
+    def withdraw(self, offer_id: str | int) -> w.OfferWithdrawn:
         """Withdraw one of your offers."""
-        return dict(self._call("DELETE", f"/offers/{offer_id}"))
+        return w.OfferWithdrawn.model_validate(self._call("DELETE", f"/offers/{offer_id}"))
 
-    def heartbeat(self, inventory: dict[str, Any]) -> dict[str, Any]:
+    def heartbeat(self, inventory: dict[str, Any]) -> w.HeartbeatSeen:
         """Tell the market the agent is alive."""
-        return dict(self._call("POST", "/providers/heartbeat", json={"inventory": inventory}))
+        reply = self._call("POST", "/providers/heartbeat", json={"inventory": inventory})
+        return w.HeartbeatSeen.model_validate(reply)
 
     def work(self) -> list[w.AgentLease]:
         """Live leases served by the caller, with jobs and newest vouchers."""

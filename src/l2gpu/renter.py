@@ -31,17 +31,16 @@ class LeasePayer:
         self,
         client: MarketClient,
         key: PrivateKey,
-        lease: dict[str, Any],
+        lease: LeasePublic,
         domain: Any,
         *,
         clock: Callable[[], int],
     ) -> None:
         self.client = client
         self.key = key
-        public = LeasePublic.model_validate(lease)
-        self.lease_id = public.id
+        self.lease_id = lease.id
         self.domain = domain
-        channel = public.channel.to_core()
+        channel = lease.channel.to_core()
         self.channel_id = channel.channel_id
         self.deposit = channel.deposit
         self.clock = clock
@@ -55,12 +54,12 @@ class LeasePayer:
         """The highest amount signed so far."""
         return self.last.amount if self.last else Wei(0)
 
-    def step(self) -> dict[str, Any]:
+    def step(self) -> LeasePublic:
         """Read the lease; pay what is due; return the lease as read."""
         self.info = self.client.lease(self.lease_id)
         if not self.signing:
             return self.info
-        lease = LeasePublic.model_validate(self.info).to_core()
+        lease = self.info.to_core()
         due = amount_to_sign(lease, lease.metered_seconds, Timestamp(self.clock()), self.deposit)
         if due > self.paid:
             self.last = sign_voucher(self.key, self.domain, self.channel_id, due)
@@ -73,4 +72,4 @@ class LeasePayer:
     @property
     def done(self) -> bool:
         """True once the lease is over."""
-        return LeasePublic.model_validate(self.info).status.is_final
+        return self.info.status.is_final

@@ -41,6 +41,14 @@ class _Answer(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class Health(_Answer):
+    """GET /health: the API is up, on chain ``chain_id``, at ``version``."""
+
+    ok: bool
+    chain_id: int
+    version: str
+
+
 class SignInMessage(_Answer):
     """POST /auth/nonce: the EIP-4361 message to sign, and its nonce."""
 

@@ -18,6 +18,7 @@ from l2gpu.agent.inventory import discover
 from l2gpu.client import MarketClient
 from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.types import Wei
 from l2gpu.db import open_database
 from l2gpu.payments.store import VoucherStore
@@ -52,7 +53,7 @@ class World:
 
     def rent(self, command: str, duration: int = 600) -> LeasePayer:
         lease = self.renter.rent(
-            self.offer["id"],
+            self.offer.id,
             command=command,
             duration=duration,
             channel=described(RENTER, PROVIDER.address, 10**18),
@@ -81,25 +82,25 @@ def wait_for(check, seconds: float = 10.0) -> None:
 
 def test_a_lease_runs_a_real_job_is_paid_per_second_and_stops(tmp_path: Path) -> None:
     world = World(tmp_path)
-    assert world.offer["declared"] is True
-    assert world.offer["num_gpus"] == 2
+    assert world.offer.declared is True
+    assert world.offer.num_gpus == 2
     payer = world.rent("echo started $CUDA_VISIBLE_DEVICES; sleep 60")
     world.agent.step()
-    assert payer.step()["status"] == "running"
+    assert payer.step().status is LeaseStatus.RUNNING
     for _ in range(4):
         world.second(payer)
     info = payer.step()
-    assert info["metered_seconds"] == 4
+    assert info.metered_seconds == 4
     assert payer.paid == 4 * 2 * PRICE
-    assert world.agent.served[info["id"]].payee.state.best_amount == payer.paid
-    wait_for(lambda: world.agent.step() is None and bool(world.renter.logs(info["id"])[0]))
-    assert world.renter.logs(info["id"])[0][0]["text"].startswith("started 0,1")
-    world.renter.stop(info["id"])
+    assert world.agent.served[info.id].payee.state.best_amount == payer.paid
+    wait_for(lambda: world.agent.step() is None and bool(world.renter.logs(info.id).chunks))
+    assert world.renter.logs(info.id).chunks[0].text.startswith("started 0,1")
+    world.renter.stop(info.id)
     world.agent.step()  # sees the lease ended: stops the job
-    assert info["id"] not in world.agent.served
-    ended = world.renter.lease(info["id"])
-    assert ended["status"] == "ended"
-    assert int(ended["amount_due"]) == payer.paid  # paid exactly what was delivered
+    assert info.id not in world.agent.served
+    ended = world.renter.lease(info.id)
+    assert ended.status is LeaseStatus.ENDED
+    assert ended.amount_due == payer.paid  # paid exactly what was delivered
 
 
 def test_a_renter_that_stops_signing_loses_the_job_within_grace(tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_a_renter_that_stops_signing_loses_the_job_within_grace(tmp_path: Path) 
     for _ in range(3):
         world.second(payer)
     payer.signing = False  # the renter vanishes
-    lease_id = int(payer.info["id"])
+    lease_id = payer.info.id
     served = world.agent.served[lease_id]
     paused_at = None
     for second in range(1, 15):
@@ -122,9 +123,9 @@ def test_a_renter_that_stops_signing_loses_the_job_within_grace(tmp_path: Path) 
     assert lease_id not in world.agent.served  # then stopped
     assert served.max_unpaid_seconds <= world.agent.grace
     lease = world.renter.lease(lease_id)
-    assert lease["status"] == "ended"
-    assert "vouchers lag" in lease["reason"]
-    unpaid = int(lease["amount_due"]) - payer.paid
+    assert lease.status is LeaseStatus.ENDED
+    assert "vouchers lag" in lease.reason
+    unpaid = lease.amount_due - payer.paid
     assert unpaid <= world.agent.grace * 2 * PRICE  # the provider lost at most grace x price
 
 
@@ -134,11 +135,11 @@ def test_a_job_that_fails_at_start_costs_the_renter_nothing(tmp_path: Path) -> N
     world.agent.step()
     world.second(payer)
     lease = payer.step()
-    assert lease["status"] == "failed"
-    assert "could not run" in lease["reason"]
-    assert lease["amount_due"] == "0"
+    assert lease.status is LeaseStatus.FAILED
+    assert "could not run" in lease.reason
+    assert lease.amount_due == 0
     assert payer.paid == 0
-    assert world.service.offers.search()[0].offer_id == int(world.offer["id"])  # back on offer
+    assert world.service.offers.search()[0].offer_id == world.offer.id  # back on offer
 
 
 def test_an_agent_that_vanishes_is_paid_only_for_delivered_seconds(tmp_path: Path) -> None:
@@ -151,8 +152,8 @@ def test_an_agent_that_vanishes_is_paid_only_for_delivered_seconds(tmp_path: Pat
     for _ in range(12):  # the agent is gone: no steps, no heartbeats, no meter
         world.second(payer, agent=False)
     lease = payer.step()
-    assert lease["status"] == "preempted"
-    assert payer.paid == paid_before == lease["metered_seconds"] * 2 * PRICE
+    assert lease.status is LeaseStatus.PREEMPTED
+    assert payer.paid == paid_before == lease.metered_seconds * 2 * PRICE
     world.agent.shutdown()
 
 
@@ -162,7 +163,7 @@ def test_a_restarted_agent_recovers_its_leases_and_vouchers(tmp_path: Path) -> N
     world.agent.step()
     for _ in range(3):
         world.second(payer)
-    lease_id = int(payer.info["id"])
+    lease_id = payer.info.id
     best = world.agent.served[lease_id].payee.state.best_amount
     assert best > 0
     world.agent = world.new_agent()  # the old one crashed; its job keeps running
@@ -173,7 +174,7 @@ def test_a_restarted_agent_recovers_its_leases_and_vouchers(tmp_path: Path) -> N
     # what was delivered before the restart counts against the vouchers: no credit
     assert recovered.payee.state.delivered_seconds == 3
     world.second(payer)
-    assert world.renter.lease(lease_id)["metered_seconds"] == 4
+    assert world.renter.lease(lease_id).metered_seconds == 4
     world.renter.stop(lease_id)
     world.agent.step()
     wait_for(lambda: world.agent.backend.status(lease_id).state == "exited")
@@ -188,11 +189,11 @@ def test_a_restarted_agent_stops_a_job_whose_lease_ended_while_it_was_down(
     payer = world.rent("sleep 600", duration=10)
     world.agent.step()
     world.second(payer)
-    lease_id = int(payer.info["id"])
+    lease_id = payer.info.id
     job = world.agent.backend._jobs[lease_id]  # the process to watch
     # The agent dies; its job keeps running; the lease runs out meanwhile.
     world.clock.advance(3600)
-    assert world.renter.lease(lease_id)["status"] == "preempted"  # the provider went silent
+    assert world.renter.lease(lease_id).status is LeaseStatus.PREEMPTED  # the provider went silent
     assert _alive(job.init or job.pid, job.init_start if job.init else job.pid_start)
     world.agent = world.new_agent()
     world.agent.step()
@@ -240,13 +241,13 @@ def test_on_l1_the_agent_checks_the_channel_and_settles_with_the_best_voucher(
     deposit = Wei(600 * PRICE)
     opened = renter_rail.open(provider_key.address, deposit, lifetime=7200)
     lease = world.renter.rent(
-        offer["id"], command="sleep 60", duration=600, channel=opened.description
+        offer.id, command="sleep 60", duration=600, channel=opened.description
     )
     payer = LeasePayer(world.renter, renter_key, lease, manager.domain, clock=world.clock)
     world.agent.step()
     for _ in range(3):
         world.second(payer)
-    world.renter.stop(int(lease["id"]))
+    world.renter.stop(lease.id)
     world.agent.step()
     assert world.agent.settlements == []  # waits for a last voucher first
     world.second(payer)
@@ -260,11 +261,11 @@ def test_on_l1_the_agent_checks_the_channel_and_settles_with_the_best_voucher(
     # A lease whose channel holds less than the market was told never starts.
     small = renter_rail.open(provider_key.address, Wei(PRICE), lifetime=7200)
     described = replace(small.description, deposit=deposit)
-    bad = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=described)
+    bad = world.renter.rent(offer.id, command="sleep 1", duration=600, channel=described)
     world.agent.step()
-    failed = world.renter.lease(int(bad["id"]))
-    assert failed["status"] == "failed"
-    assert "less than the lease" in failed["reason"]
+    failed = world.renter.lease(bad.id)
+    assert failed.status is LeaseStatus.FAILED
+    assert "less than the lease" in failed.reason
 
 
 def test_on_l1_a_lease_stopped_before_any_voucher_refunds_the_whole_deposit(
@@ -291,10 +292,10 @@ def test_on_l1_a_lease_stopped_before_any_voucher_refunds_the_whole_deposit(
     opened = L1ChannelRail(manager, renter_account).open(
         provider_key.address, deposit, lifetime=7200
     )
-    lease = world.renter.rent(offer["id"], command="sleep 60", duration=600,
+    lease = world.renter.rent(offer.id, command="sleep 60", duration=600,
                               channel=opened.description)  # fmt: skip
     world.agent.step()
-    world.renter.stop(int(lease["id"]))  # before a single second was metered or paid
+    world.renter.stop(lease.id)  # before a single second was metered or paid
     for _ in range(3):
         world.second()
     settled = world.agent.settlements[0]

@@ -13,6 +13,7 @@ from l2gpu.client import MarketClient
 from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.market.channel_description import ChannelDescription
+from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.types import Wei
 from l2gpu.db import open_database
 from l2gpu.payments.store import VoucherStore
@@ -69,31 +70,31 @@ def test_made_up_channels_do_not_lower_the_providers_reliability(tmp_path: Path)
     renter = MarketClient("", RENTER, http=http)
     for _ in range(3):
         lease = renter.rent(
-            offer["id"],
+            offer.id,
             command="true",
             duration=600,
             channel=described(RENTER, PROVIDER.address, 10**18),
         )
         agent.step()
-        failed = renter.lease(int(lease["id"]))
-        assert failed["status"] == "failed"
-        assert "no channel" in failed["reason"]
-        assert failed["channel_verified"] is False
+        failed = renter.lease(lease.id)
+        assert failed.status is LeaseStatus.FAILED
+        assert "no channel" in failed.reason
+        assert failed.channel_verified is False
     record = renter.providers()[0]
-    assert (record["leases"], record["failed_starts"], record["reliability"]) == (0, 0, 1.0)
+    assert (record.leases, record.failed_starts, record.reliability) == (0, 0, 1.0)
     # A real channel: the agent accepts the lease as verified, so its failure counts.
     real = channel(RENTER, PROVIDER.address, 10**18)
     rail.opened.add(real["channel_id"])
     lease = renter.rent(
-        offer["id"],
+        offer.id,
         command="no_such_command_l2gpu",
         duration=600,
         channel=ChannelDescription.from_json(real),
     )
     agent.step()
-    failed = renter.lease(int(lease["id"]))
-    assert failed["status"] == "failed"
-    assert failed["channel_verified"] is True
+    failed = renter.lease(lease.id)
+    assert failed.status is LeaseStatus.FAILED
+    assert failed.channel_verified is True
     record = renter.providers()[0]
-    assert (record["leases"], record["failed_starts"]) == (1, 1)
+    assert (record.leases, record.failed_starts) == (1, 1)
     assert len(rail.checked) == 4

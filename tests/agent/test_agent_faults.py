@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from l2gpu.client import ApiRequestError
+from l2gpu.core.market.lease_state import LeaseStatus
 from tests.api.helpers import described
 from tests.market.helpers import PROVIDER, RENTER
 
@@ -20,17 +21,17 @@ def test_metering_goes_on_when_log_uploads_fail(tmp_path: Path, monkeypatch) -> 
     world = World(tmp_path)
     payer = world.rent("for i in 1 2 3 4 5 6; do echo line $i; done; sleep 60")
     world.agent.step()
-    lease_id = int(payer.info["id"])
+    lease_id = payer.info.id
     monkeypatch.setattr(world.agent.client, "send_logs", failing)  # the market answers 500
     for _ in range(5):
         world.second(payer)
-    assert world.renter.lease(lease_id)["metered_seconds"] == 5  # billed all the same
+    assert world.renter.lease(lease_id).metered_seconds == 5  # billed all the same
     assert payer.paid == 5 * 2 * 10**12
     monkeypatch.undo()  # uploads work again: no line was lost meanwhile
 
     def all_lines_arrived() -> bool:
         world.agent.step()
-        return "line 6" in "".join(c["text"] for c in world.renter.logs(lease_id)[0])
+        return "line 6" in "".join(c.text for c in world.renter.logs(lease_id).chunks)
 
     wait_for(all_lines_arrived)
 
@@ -43,7 +44,7 @@ def test_a_market_outage_never_leaves_the_provider_unpaid_past_grace(
     world.agent.step()
     for _ in range(3):
         world.second(payer)
-    lease_id = int(payer.info["id"])
+    lease_id = payer.info.id
     client = world.agent.client
     for name in ("work", "heartbeat", "report", "send_logs"):  # the market is gone
         monkeypatch.setattr(client, name, failing)
@@ -60,7 +61,7 @@ def test_a_market_outage_never_leaves_the_provider_unpaid_past_grace(
     for _ in range(3):
         world.second(payer)
     lease = world.renter.lease(lease_id)
-    assert lease["status"] in ("preempted", "ended")
+    assert lease.status in (LeaseStatus.PREEMPTED, LeaseStatus.ENDED)
     assert lease_id not in world.agent.served  # the job is stopped
     wait_for(lambda: world.agent.backend.status(lease_id).state == "exited")
 
@@ -71,22 +72,22 @@ def test_a_job_past_its_memory_limit_ends_its_lease_with_the_reason(tmp_path: Pa
     hog = "python -c 'b = []\nwhile True: b.append(bytearray(8 * 2**20))'"
     payer = world.rent(hog)
     world.agent.step()
-    lease_id = int(payer.info["id"])
+    lease_id = payer.info.id
 
     def ended() -> bool:
         world.second(payer)
-        return world.renter.lease(lease_id)["status"] != "running"
+        return world.renter.lease(lease_id).status is not LeaseStatus.RUNNING
 
     wait_for(ended, 300)
     lease = world.renter.lease(lease_id)
-    assert lease["status"] == "ended"
-    assert "memory limit" in lease["reason"]
+    assert lease.status is LeaseStatus.ENDED
+    assert "memory limit" in lease.reason
 
 
 def test_a_poison_job_fails_its_own_lease_once(tmp_path: Path) -> None:
     world = World(tmp_path)
     poison = world.renter.rent(
-        world.offer["id"], command="echo hi", duration=600,
+        world.offer.id, command="echo hi", duration=600,
         files={"output.log": "the backend's own file"},  # refused by the backend
         channel=described(RENTER, PROVIDER.address, 10**18),
     )  # fmt: skip
@@ -95,7 +96,7 @@ def test_a_poison_job_fails_its_own_lease_once(tmp_path: Path) -> None:
     world.agent.backend.start = lambda spec: (starts.append(spec), original(spec))  # type: ignore[method-assign]
     for _ in range(3):
         world.second()
-    lease = world.renter.lease(int(poison["id"]))
-    assert lease["status"] == "failed"
-    assert "output.log" in lease["reason"]
+    lease = world.renter.lease(poison.id)
+    assert lease.status is LeaseStatus.FAILED
+    assert "output.log" in lease.reason
     assert len(starts) == 1  # tried once, never again

@@ -19,6 +19,7 @@ from l2gpu.client import MarketClient
 from l2gpu.core.channel.vouchers import sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.types import Wei
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.client import L2Client
@@ -26,7 +27,7 @@ from l2gpu.payments.rails import L1ChannelRail
 from l2gpu.payments.rollup_rail import RollupChannelRail
 from l2gpu.renter import LeasePayer
 from l2gpu.scenarios.embedded_rollup import EmbeddedNode, embedded_rollup
-from l2gpu.wire import ChannelPublic, LeasePublic
+from l2gpu.wire import ChannelPublic
 
 from .test_agent import PRICE, World, wait_for
 
@@ -107,15 +108,15 @@ def test_a_lease_in_the_rollup_is_checked_paid_and_closed_together(
     # Soft-confirmed at once (the node's receipt), open once the next batch seals it.
     assert node_view.channel(str(opened.params.id))["status"] in ("pending", "open")
     lease = world.renter.rent(
-        offer["id"], command="sleep 60", duration=600, channel=opened.description
+        offer.id, command="sleep 60", duration=600, channel=opened.description
     )
-    assert lease["channel"]["settlement"] == "hybrid"
+    assert lease.channel.settlement == "hybrid"
     payer = LeasePayer(world.renter, rollup.renter, lease, renter_rail.domain, clock=world.clock)
     world.agent.step()
-    assert payer.step()["status"] == "running"
+    assert payer.step().status is LeaseStatus.RUNNING
     for _ in range(3):
         world.second(payer)
-    world.renter.stop(int(lease["id"]))
+    world.renter.stop(lease.id)
     # The renter stays to co-sign the provider's close, for no more than it paid.
     agrees = threading.Thread(target=renter_rail.cosign_close,
                               args=(opened.description, payer.paid))  # fmt: skip
@@ -162,19 +163,19 @@ def test_the_agent_refuses_channels_it_cannot_be_paid_from(tmp_path: Path, rollu
     offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
     small = renter_rail.open(rollup.provider.address, Wei(PRICE), lifetime=7200)
     described = replace(small.description, deposit=Wei(600 * PRICE))  # lies about the deposit
-    lease = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=described)
+    lease = world.renter.rent(offer.id, command="sleep 1", duration=600, channel=described)
     world.agent.step()
-    failed = world.renter.lease(int(lease["id"]))
-    assert failed["status"] == "failed"
-    assert "less than the lease" in failed["reason"]
+    failed = world.renter.lease(lease.id)
+    assert failed.status is LeaseStatus.FAILED
+    assert "less than the lease" in failed.reason
     # An L1 channel description sent to a provider that settles in the rollup.
     other = renter_rail.open(rollup.provider.address, Wei(600 * PRICE), lifetime=7200)
     on_l1 = replace(other.description, settlement="channel-l1")
-    lease = world.renter.rent(offer["id"], command="sleep 1", duration=600, channel=on_l1)
+    lease = world.renter.rent(offer.id, command="sleep 1", duration=600, channel=on_l1)
     world.agent.step()
-    failed = world.renter.lease(int(lease["id"]))
-    assert failed["status"] == "failed"
-    assert "pays over a channel-l1 channel; this provider settles over hybrid" in failed["reason"]
+    failed = world.renter.lease(lease.id)
+    assert failed.status is LeaseStatus.FAILED
+    assert "pays over a channel-l1 channel; this provider settles over hybrid" in failed.reason
     assert world.agent.served == {}
 
 
@@ -214,7 +215,7 @@ def test_the_market_refuses_a_settlement_it_does_not_know(tmp_path: Path) -> Non
     world = World(tmp_path)
     plasma = replace(described(RENTER, world.agent.key.address, 10**18), settlement="plasma")
     with pytest.raises(L2gpuError, match="settlement 'plasma' is not one the market knows"):
-        world.renter.rent(world.offer["id"], command="true", duration=60, channel=plasma)
+        world.renter.rent(world.offer.id, command="true", duration=60, channel=plasma)
     assert L1ChannelRail.settlement == "channel-l1"
 
 
@@ -252,13 +253,13 @@ def test_a_failed_close_is_retried_and_a_second_close_is_refused(
     offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
     opened = renter_rail.open(rollup.provider.address, Wei(600 * PRICE), lifetime=7200)
     lease = world.renter.rent(
-        offer["id"], command="sleep 60", duration=600, channel=opened.description
+        offer.id, command="sleep 60", duration=600, channel=opened.description
     )
     payer = LeasePayer(world.renter, rollup.renter, lease, renter_rail.domain, clock=world.clock)
     world.agent.step()
     for _ in range(2):
         world.second(payer)
-    world.renter.stop(int(lease["id"]))
+    world.renter.stop(lease.id)
     world.agent.step()
     waited = 0
     while not world.agent.settlements and waited < 30:
@@ -276,7 +277,7 @@ def _running_lease(world: World, rollup: Rollup, renter_rail: RollupChannelRail)
     offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
     opened = renter_rail.open(rollup.provider.address, Wei(600 * PRICE), lifetime=7200)
     lease = world.renter.rent(
-        offer["id"], command="sleep 60", duration=600, channel=opened.description
+        offer.id, command="sleep 60", duration=600, channel=opened.description
     )
     payer = LeasePayer(world.renter, rollup.renter, lease, renter_rail.domain, clock=world.clock)
     world.agent.step()
@@ -299,9 +300,9 @@ def test_a_renter_closing_mid_lease_is_answered_with_the_best_voucher(
     renter.send_tx(lambda me: CloseByRenter(me, index, Wei(0)))
     for _ in range(6):  # the agent reads the channel every 5 s
         world.second()
-    ended = world.renter.lease(int(lease["id"]))
-    assert ended["status"] in ("ended", "stopped")
-    assert "the renter started closing it" in ended["reason"]
+    ended = world.renter.lease(lease.id)
+    assert ended.status.value in ("ended", "stopped")
+    assert "the renter started closing it" in ended.reason
     assert [s.amount for s in world.agent.settlements] == [4 * PRICE]
     assert renter.channel(str(opened.params.id))["status"] == "settled"
     assert int(renter.account(rollup.provider.address)["balance"]) == DEPOSIT + 4 * PRICE
@@ -314,7 +315,7 @@ def test_a_restarted_agent_closes_the_channels_of_leases_that_ended_meanwhile(
     opened, lease, payer = _running_lease(world, rollup, renter_rail)
     for _ in range(3):
         world.second(payer)
-    world.renter.stop(int(lease["id"]))
+    world.renter.stop(lease.id)
     world.agent.step()  # sees the end; would close 2 s later, but it goes down now
     world.agent.shutdown()
     assert world.agent.settlements == []
@@ -338,10 +339,10 @@ def test_the_agent_refuses_a_reused_channel_and_one_not_from_the_renter_to_it(
         world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600, nonce=5)
     )[0]
     with pytest.raises(L2gpuError, match="already pays for lease"):  # the market refuses
-        world.renter.rent(second["id"], command="sleep 1", duration=600,
+        world.renter.rent(second.id, command="sleep 1", duration=600,
                           channel=opened.description)  # fmt: skip
     # ...and so would the agent, were a market to let it through
-    served = LeasePublic.model_validate(world.renter.lease(int(lease["id"])))
+    served = world.renter.lease(lease.id)
     assert "already pays for another lease" in world.agent._check_channel(served, world.clock())
     stranger = replace(
         opened.description,
@@ -360,7 +361,7 @@ def test_a_node_outage_does_not_stop_a_paying_job(tmp_path: Path, rollup: Rollup
     for _ in range(16):  # three channel reads fail, 5 s apart
         world.second(payer)
     assert world.agent.rail.dark == 0
-    assert world.renter.lease(int(lease["id"]))["status"] == "running"
+    assert world.renter.lease(lease.id).status is LeaseStatus.RUNNING
     assert payer.paid == 16 * PRICE
 
 
@@ -370,7 +371,7 @@ def test_a_lease_stopped_before_any_voucher_refunds_the_renter_at_once(
     world, renter_rail = _world(tmp_path, rollup, int(time.time()))
     before = int(L2Client(rollup.node.url, rollup.renter).account()["balance"])
     opened, lease, _payer = _running_lease(world, rollup, renter_rail)
-    world.renter.stop(int(lease["id"]))  # before the first second was metered
+    world.renter.stop(lease.id)  # before the first second was metered
     for _ in range(3):
         world.second()
     assert [(s.amount, s.provider_payout) for s in world.agent.settlements] == [(0, 0)]
@@ -387,7 +388,7 @@ def test_background_closes_keep_the_loop_free_and_still_settle(
     _opened, lease, payer = _running_lease(world, rollup, renter_rail)
     for _ in range(2):
         world.second(payer)
-    world.renter.stop(int(lease["id"]))
+    world.renter.stop(lease.id)
     world.agent.step()
     world.second(payer)
     world.second(payer)  # due now: handed to the closer thread
@@ -408,4 +409,4 @@ def test_a_job_lost_in_a_restart_still_gets_its_channel_closed(
     again.backend = LocalBackend(tmp_path / "another-machine")  # finds no job to re-attach
     again.step()
     assert [s.amount for s in again.settlements] == [3 * PRICE]
-    assert world.renter.lease(int(lease["id"]))["status"] != "running"
+    assert world.renter.lease(lease.id).status is not LeaseStatus.RUNNING

@@ -40,22 +40,22 @@ def build_market(database_url):
                 MarketClient("", RENTER, http=http),
             )
             provider.heartbeat({})  # the market rents only from a provider it hears from
-            lease = renter.rent(offer["id"], command="train", duration=3600,
+            lease = renter.rent(offer.id, command="train", duration=3600,
                                 channel=described(RENTER, PROVIDER.address, 10**18))  # fmt: skip
             clock.advance(WAITS[k])
             provider.heartbeat({})
-            provider.report(int(lease["id"]), "accepted")
-            provider.report(int(lease["id"]), "started")
+            provider.report(lease.id, "accepted")
+            provider.report(lease.id, "started")
             clock.advance(RUNS[k])
             provider.heartbeat({})
-            provider.report(int(lease["id"]), "usage", seconds=RUNS[k])
-            provider.report(int(lease["id"]), "exited", exit_code=0)
+            provider.report(lease.id, "usage", seconds=RUNS[k])
+            provider.report(lease.id, "exited", exit_code=0)
     clock.now = T0 + 2 * DAY + 20 * HOUR
     provider, renter = MarketClient("", PROVIDER, http=http), MarketClient("", RENTER, http=http)
     provider.heartbeat({})
-    failed = renter.rent(offer["id"], command="train", duration=3600,
+    failed = renter.rent(offer.id, command="train", duration=3600,
                          channel=described(RENTER, PROVIDER.address, 10**18))  # fmt: skip
-    provider.report(int(failed["id"]), "start_failed", reason="no such command")
+    provider.report(failed.id, "start_failed", reason="no such command")
     return service.engine
 
 

@@ -303,10 +303,10 @@ def test_a_lease_channel_with_a_short_challenge_period_or_a_token_is_refused(
     good = described(RENTER, PROVIDER.address, 10**18)
     quick = replace(good, params=replace(good.params, challenge_period=Seconds(1)))
     with pytest.raises(L2gpuError, match="challenge period of 1 s is below the 3600 s"):
-        renter.rent(offer["id"], command="true", duration=60, channel=quick)
+        renter.rent(offer.id, command="true", duration=60, channel=quick)
     token = replace(good, params=replace(good.params, token=Address(b"\x11" * 20)))
     with pytest.raises(L2gpuError, match="token must be the zero address"):
-        renter.rent(offer["id"], command="true", duration=60, channel=token)
+        renter.rent(offer.id, command="true", duration=60, channel=token)
 
 
 def test_a_quote_makes_every_check_of_renting_before_any_deposit(database_url) -> None:

@@ -46,6 +46,7 @@ from l2gpu.client import MarketClient
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.types import Address
 from l2gpu.l1.jsonrpc import connect_jsonrpc
+from l2gpu.wire import LeasePublic
 
 from ..l2.restart_world import ANVIL_KEYS_ALL
 from .ledger import Ledger, replay
@@ -231,7 +232,7 @@ class Run:
 
     # -- the end ---------------------------------------------------------------------------
 
-    def leases(self) -> list[dict[str, Any]]:
+    def leases(self) -> list[LeasePublic]:
         return [lease for key in self.providers for lease in MarketClient(
             self.market_url, key).jobs()]  # fmt: skip
 
@@ -242,7 +243,7 @@ class Run:
     def status(self) -> dict[str, Any]:
         return dict(httpx.get(self.node_url + "/l2/status", timeout=10).json())
 
-    def end(self, observer: Observer) -> list[dict[str, Any]]:
+    def end(self, observer: Observer) -> list[LeasePublic]:
         """No new leases; every rent over; the agents close what they hold vouchers for;
         everything but the node stops. Return the leases as the market ended them."""
         assert self.renting is not None
@@ -255,13 +256,14 @@ class Run:
         def closed_by_providers() -> bool:
             found = self.leases()
             observer.look(found)
-            waiting[:] = [f"lease {x['id']} {x['status']}" for x in found if x["status"] in LIVE]
+            waiting[:] = [f"lease {x.id} {x.status.value}" for x in found
+                          if x.status.value in LIVE]  # fmt: skip
             for lease in found:
-                if observer.best_voucher.get(int(lease["id"]), 0) == 0:
+                if observer.best_voucher.get(lease.id, 0) == 0:
                     continue  # no voucher: the renter's to take back, after its deadline
-                shown = self.channel(lease["channel"]["channel_id"])
+                shown = self.channel(lease.channel.channel_id)
                 if shown is not None and shown["status"] in ("open", "pending"):
-                    waiting.append(f"lease {lease['id']}'s channel {shown['status']}")
+                    waiting.append(f"lease {lease.id}'s channel {shown['status']}")
             return not waiting
 
         try:  # what the agents leave open is seen in the checks
@@ -452,27 +454,27 @@ def nothing_acknowledged_lost(
 
 
 def grace_kept(
-    run: Run, ledger: Ledger, leases: list[dict[str, Any]], observer: Observer, books: Books
+    run: Run, ledger: Ledger, leases: list[LeasePublic], observer: Observer, books: Books
 ) -> None:
     """Per lease: seconds metered (the market's record) and seconds the job really ran
     (its own ticks) minus seconds paid (the channel's payout on L1) within the grace."""
     observer.look(leases)
-    for lease in sorted(leases, key=lambda x: int(x["id"])):
-        lid = int(lease["id"])
-        per_second = int(lease["price_per_gpu_second"]) * int(lease["num_gpus"])
-        book = ledger.channels.get(lease["channel"]["channel_id"])
+    for lease in sorted(leases, key=lambda x: x.id):
+        lid = lease.id
+        per_second = lease.price_per_gpu_second * lease.num_gpus
+        book = ledger.channels.get(lease.channel.channel_id)
         paid_s = (book.payout if book else 0) / per_second
-        metered = max(int(lease["metered_seconds"]), observer.metered.get(lid, 0))
+        metered = max(lease.metered_seconds, observer.metered.get(lid, 0))
         provider = next(i for i, p in enumerate(run.providers)
-                        if p.address.checksum == lease["provider"])  # fmt: skip
+                        if p.address.checksum == lease.provider)  # fmt: skip
         ticks = run.jobs(provider) / f"lease-{lid}" / "ticks"
         ran, span = served_seconds(ticks), tick_span(ticks)
         books.worst_metered = max(books.worst_metered, metered - paid_s)
         books.worst_ran = max(books.worst_ran, ran - paid_s)
         how = "never opened" if book is None else (book.closed_by or "left open")
         best = observer.best_voucher.get(lid, 0)
-        where = (f"lease {lid} of provider {provider} ({lease['status']} "
-                 f"{lease['started_at']}..{lease['ended_at']}: {lease['reason'][:90]}; "
+        where = (f"lease {lid} of provider {provider} ({lease.status.value} "
+                 f"{lease.started_at}..{lease.ended_at}: {lease.reason[:90]}; "
                  f"channel: {how}; best voucher {best})")  # fmt: skip
         if metered - paid_s > GRACE:
             books.violations.append(f"{where}: {metered} s metered, {paid_s:g} s paid")
@@ -522,7 +524,7 @@ def test_chaos_under_load(anvil_url: str, tmp_path: Path) -> None:
         took = time.monotonic() - began
         print(
             f"\nchaos seed {SEED}: {len(leases)} leases "
-            f"{dict(Counter(x['status'] for x in leases))} from {len(run.renting.runs)} rents; "
+            f"{dict(Counter(x.status.value for x in leases))} from {len(run.renting.runs)} rents; "
             f"kills {dict(run.kills)}; {len(ledger.channels)} channels "
             f"{dict(Counter(c.closed_by or 'open' for c in channels))}: deposited {locked} wei "
             f"= paid {paid} + refunded {refunded} + open {live}; {ledger.batches} batches, "

@@ -31,8 +31,10 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.codec import encode_tx, kind_of
 from l2gpu.core.l2.transactions import Transfer
+from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.types import Address, Wei
 from l2gpu.node.client import L2Client
+from l2gpu.wire import LeasePublic
 
 HANG_GUARD_S = 300.0  # only a hung run reaches it
 
@@ -449,12 +451,12 @@ class Observer:
                 self.look(leases, i)
             self.stop.wait(1.0)
 
-    def look(self, leases: list[dict[str, Any]], provider: int | None = None) -> None:
+    def look(self, leases: list[LeasePublic], provider: int | None = None) -> None:
         busy = 0
         for lease in leases:
-            lid = int(lease["id"])
-            voucher = int((lease.get("voucher") or {}).get("amount") or 0)
-            metered = int(lease["metered_seconds"])
+            lid = lease.id
+            voucher = lease.voucher.amount
+            metered = lease.metered_seconds
             if voucher < self.best_voucher.get(lid, 0):
                 self.regressions.append(f"lease {lid}: the market showed voucher "
                                         f"{self.best_voucher[lid]}, later {voucher}")  # fmt: skip
@@ -463,8 +465,8 @@ class Observer:
                                         f"metered seconds, later {metered}")  # fmt: skip
             self.best_voucher[lid] = max(voucher, self.best_voucher.get(lid, 0))
             self.metered[lid] = max(metered, self.metered.get(lid, 0))
-            if lease["status"] in ("starting", "running"):
-                busy += int(lease["num_gpus"])
+            if lease.status in (LeaseStatus.STARTING, LeaseStatus.RUNNING):
+                busy += lease.num_gpus
         if provider is not None:
             self.max_leased_gpus[provider] = max(self.max_leased_gpus[provider], busy)
 

@@ -45,7 +45,7 @@ def api(tmp_path: Path) -> Iterator[tuple[str, MarketService]]:
 def published(url: str) -> tuple[str, MarketClient]:
     provider = MarketClient(url, PROVIDER)
     offer = sign_offer(PROVIDER, terms(expires_at=int(time.time()) + 3600), CHAIN)
-    return provider.publish(offer)["id"], provider
+    return str(provider.publish(offer).id), provider
 
 
 def test_offers_search_prints_a_table_and_json(api, capsys) -> None:
@@ -79,17 +79,17 @@ def test_jobs_list_logs_and_stop_respect_ownership(api, capsys, monkeypatch) -> 
         duration=60,
         channel=described(RENTER, PROVIDER.address, 10**18),
     )
-    provider.send_logs(lease["id"], ["hello from the job\n"])
+    provider.send_logs(lease.id, ["hello from the job\n"])
     monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + RENTER.secret.hex())
     assert main(["jobs", "list", "--api-url", url]) == 0
     assert "echo hi" in capsys.readouterr().out
-    assert main(["jobs", "logs", str(lease["id"]), "--api-url", url]) == 0
+    assert main(["jobs", "logs", str(lease.id), "--api-url", url]) == 0
     assert capsys.readouterr().out == "hello from the job\n"
     monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + STRANGER.secret.hex())
-    assert main(["jobs", "stop", str(lease["id"]), "--api-url", url]) == 2
+    assert main(["jobs", "stop", str(lease.id), "--api-url", url]) == 2
     assert "belongs to another account" in capsys.readouterr().err
     monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + RENTER.secret.hex())
-    assert main(["jobs", "stop", str(lease["id"]), "--api-url", url]) == 0
+    assert main(["jobs", "stop", str(lease.id), "--api-url", url]) == 0
     assert "ended: stopped by renter" in capsys.readouterr().out
 
 

@@ -53,7 +53,7 @@ def test_a_voucher_that_did_not_arrive_is_sent_again(tmp_path) -> None:
     world.agent.step()
     world.clock.advance(1)
     world.agent.step()
-    lease_id = int(payer.info["id"])
+    lease_id = payer.info.id
     sent = payer.client.pay
     calls: list[int] = []
 
@@ -69,5 +69,5 @@ def test_a_voucher_that_did_not_arrive_is_sent_again(tmp_path) -> None:
     payer.client.pay = sent  # type: ignore[method-assign]
     payer.step()  # nothing new is due, but the signed voucher goes out again
     assert payer.delivered == payer.paid == calls[0]
-    assert int(world.renter.lease(lease_id)["voucher"]["amount"]) == payer.paid
+    assert world.renter.lease(lease_id).voucher.amount == payer.paid
     assert payer.paid % PRICE == 0

@@ -50,7 +50,7 @@ from l2gpu.core.market.settlement import (
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
 from l2gpu.payments.payee import Payee
 from l2gpu.payments.store import VoucherStore
-from l2gpu.wire import AgentLease, LeasePublic
+from l2gpu.wire import AgentLease, LeasePublic, OfferPublic
 
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 5
@@ -143,7 +143,7 @@ class ProviderAgent(ChannelClosing):
                 "offer at most the GPUs the machine has (see 'l2gpu provider up --help')",
             )
 
-    def publish(self, terms: list[OfferTerms]) -> list[dict[str, Any]]:
+    def publish(self, terms: list[OfferTerms]) -> list[OfferPublic]:
         """Check, sign and publish offers; return them as the market shows them."""
         published = []
         for t in terms:

@@ -84,7 +84,7 @@ class ChannelClosing:
             self._recovered = True
             return
         me = self.key.address.checksum
-        for info in map(LeasePublic.model_validate, self.client.jobs()):
+        for info in self.client.jobs():
             ended = info.ended_at
             channel = info.channel.to_core()
             if (info.provider != me or not info.status.is_final
@@ -120,7 +120,7 @@ class ChannelClosing:
                     self._close_done(s, now, partial(self._close, s))
 
     def _take_last_voucher(self, s: Served, now: int) -> None:
-        lease = LeasePublic.model_validate(self.client.lease(s.lease_id))
+        lease = self.client.lease(s.lease_id)
         self._receive_voucher(s, lease.voucher, now)
 
     @staticmethod

@@ -131,7 +131,7 @@ def create_app(
     # The two hottest read paths run on the event loop and skip FastAPI's response
     # encoding: they touch no database (search uses the cached index), so a thread
     # hop and jsonable_encoder would only add latency.
-    @app.get("/health", tags=["service"], responses=errors())
+    @app.get("/health", tags=["service"], responses={**_answer(w.Health), **errors()})
     async def health() -> JSONResponse:
         """Liveness and the market's chain."""
         return JSONResponse({"ok": True, "chain_id": service.chain_id, "version": __version__})

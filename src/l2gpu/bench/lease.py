@@ -30,14 +30,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from l2gpu.bench import environment
 from l2gpu.bench.node import ANVIL_KEY, _anvil_binary, _free_port, _fund, _wait_port
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.market.channel_description import ChannelDescription
+
+if TYPE_CHECKING:
+    from l2gpu import wire as w
 
 PRICE_WEI = 10**9  # 1 gwei per GPU-second
 GRACE = 5
@@ -127,46 +129,47 @@ class Renter:
         parts = RailParts(node_url=node_url, key=self.key, options=(("soft", soft),))
         self.rail = lease_rail("hybrid", parts)
 
-    def offer(self) -> dict[str, Any]:
+    def offer(self) -> w.OfferPublic:
         """The provider's offer, once it is free again."""
-        found: list[dict[str, Any]] = []
+        found: list[w.OfferPublic] = []
 
         def listed() -> bool:
-            found[:] = self.client.search("")
+            found[:] = self.client.search("").offers
             return bool(found)
 
         _wait_for(listed, "a free offer", 60)
         return found[0]
 
-    def rent(self, command: str, duration: int) -> tuple[dict[str, Any], float]:
+    def rent(self, command: str, duration: int) -> tuple[w.LeasePublic, float]:
         """Quote, open the channel, rent; return the lease and seconds to running."""
+        from l2gpu.core.market.lease import LeaseStatus
         from l2gpu.core.types import Address, Wei
 
         offer = self.offer()
         started = time.perf_counter()
-        quote = self.client.quote(offer["id"], duration=duration)
-        opened = self.rail.open(Address.from_hex(offer["provider"]), Wei(int(quote["max_cost"])),
+        quote = self.client.quote(offer.id, duration=duration)
+        opened = self.rail.open(Address.from_hex(offer.provider), Wei(quote.max_cost),
                                 lifetime=duration + 3600)  # fmt: skip
-        lease = self.client.rent(offer["id"], command=command, duration=duration,
+        lease = self.client.rent(offer.id, command=command, duration=duration,
                                  channel=opened.description)  # fmt: skip
-        lease_id = int(lease["id"])
-        _wait_for(lambda: self.client.lease(lease_id)["status"] == "running", "the lease", 60)
+        lease_id = lease.id
+        running = lambda: self.client.lease(lease_id).status is LeaseStatus.RUNNING  # noqa: E731
+        _wait_for(running, "the lease", 60)
         return lease, time.perf_counter() - started
 
     def end(self, lease_id: int) -> None:
         """Stop the lease and wait until the market shows it over."""
-        from l2gpu.core.market.lease import LeaseStatus
 
         self.client.stop(lease_id)
-        final = lambda: LeaseStatus(self.client.lease(lease_id)["status"]).is_final  # noqa: E731
+        final = lambda: self.client.lease(lease_id).status.is_final  # noqa: E731
         _wait_for(final, "the lease's end", 60)
         self.agree_close(self.client.lease(lease_id), 0)
 
-    def agree_close(self, lease: dict[str, Any], paid: int) -> None:
+    def agree_close(self, lease: w.LeasePublic, paid: int) -> None:
         """Stay to co-sign the provider's cooperative close, as ``rent`` does."""
         from l2gpu.core.types import Wei
 
-        self.rail.cosign_close(ChannelDescription.from_json(lease["channel"]), Wei(paid))
+        self.rail.cosign_close(lease.channel.to_core(), Wei(paid))
 
 
 def lease_starts(renter: Renter, count: int) -> list[float]:
@@ -175,7 +178,7 @@ def lease_starts(renter: Renter, count: int) -> list[float]:
     for _ in range(count):
         lease, seconds = renter.rent("sleep 60", 600)
         times.append(seconds)
-        renter.end(int(lease["id"]))
+        renter.end(lease.id)
     return times
 
 
@@ -183,11 +186,11 @@ def _ticks(renter: Renter, lease_id: int) -> int:
     """The job's ticks the provider uploaded (each 0.1 s of the job running)."""
     text, after = "", 0
     while True:  # the API answers in pages
-        chunks, _ = renter.client.logs(lease_id, after)
+        chunks = renter.client.logs(lease_id, after).chunks
         if not chunks:
             break
-        text += "".join(c["text"] for c in chunks)
-        after = chunks[-1]["seq"]
+        text += "".join(c.text for c in chunks)
+        after = chunks[-1].seq
     found = re.findall(r"tick (\d+)", text)
     return int(found[-1]) + 1 if found else 0
 
@@ -195,11 +198,10 @@ def _ticks(renter: Renter, lease_id: int) -> int:
 def exposure(renter: Renter, world: World, fault: str) -> dict[str, float]:
     """One lease paid by a real payer, with ``fault`` (``renter_silent`` or
     ``agent_killed``) after 3 s running; the unpaid and prepaid seconds it shows."""
-    from l2gpu.core.market.lease import LeaseStatus
     from l2gpu.renter import LeasePayer
 
     lease, _ = renter.rent(TICKS, 120)
-    lease_id = int(lease["id"])
+    lease_id = lease.id
     payer = LeasePayer(renter.client, renter.key, lease, renter.rail.domain,
                        clock=lambda: int(time.time()))  # fmt: skip
     prepaid, began = 0.0, time.monotonic()
@@ -219,7 +221,7 @@ def exposure(renter: Renter, world: World, fault: str) -> dict[str, float]:
         if fault == "agent_killed" and faulted and time.monotonic() - began >= 20:
             renter.client.stop(lease_id)
         time.sleep(1)  # the payer signs once a second, as rent does
-    status = LeaseStatus(payer.info["status"])
+    status = payer.info.status
     ran = _ticks(renter, lease_id) / 10
     renter.agree_close(payer.info, payer.paid)
     return {"unpaid": max(0.0, ran - payer.paid / PRICE_WEI), "prepaid": prepaid,

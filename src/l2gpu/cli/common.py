@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
 from l2gpu.clock import l1_clock, system_clock
 from l2gpu.config import Settings, market_url
@@ -67,11 +68,19 @@ NO_KEY_FIX = (
 
 def print_json(data: Any, *, compact: bool = False) -> None:
     """Print ``data`` as JSON on stdout: indented, or on one line with ``compact`` (for
-    output that other programs read line by line). Values JSON lacks print as text."""
+    output that other programs read line by line). A typed answer of the market
+    (:mod:`l2gpu.wire`) prints as the API's own JSON; other values JSON lacks print
+    as text."""
     if compact:
-        typer.echo(json.dumps(data, default=str))
+        typer.echo(json.dumps(data, default=_json_value))
     else:
-        typer.echo(json.dumps(data, indent=2, default=str))
+        typer.echo(json.dumps(data, indent=2, default=_json_value))
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return str(value)
 
 
 # -- URLs ----------------------------------------------------------------------------

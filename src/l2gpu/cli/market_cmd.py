@@ -33,6 +33,7 @@ from l2gpu.client import ApiRequestError, MarketClient
 from l2gpu.config import Settings, api_origin
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.types import Wei, format_wei, parse_wei
 
 if TYPE_CHECKING:
@@ -239,18 +240,18 @@ def offers_search(
         parse_sort(sort)
     found = _client(ctx, api_url, signed=False).search(query, sort=sort, limit=limit)
     if as_json:
-        print_json(found)
+        print_json(found.offers)
         return
     typer.echo(
         f"{'id':>20}  {'gpu':<12} {'n':>3} {'ram':>4} {'loc':<5} {'ETH/h':>12} {'rel':>6} decl"
     )
-    for o in found:
+    for o in found.offers:
         typer.echo(
-            f"{o['id']:>20}  {o['gpu_name']:<12} {o['num_gpus']:>3} {o['gpu_ram_gb']:>4} "
-            f"{o['location']:<5} {o['price_per_hour_eth']:>12} {o['reliability']:>6.3f} "
-            f"{'yes' if o['declared'] else 'no'}"
+            f"{o.id:>20}  {o.gpu_name:<12} {o.num_gpus:>3} {o.gpu_ram_gb:>4} "
+            f"{o.location:<5} {o.price_per_hour_eth:>12} {o.reliability:>6.3f} "
+            f"{'yes' if o.declared else 'no'}"
         )
-    typer.echo(f"{len(found)} offer(s)", err=True)
+    typer.echo(f"{len(found.offers)} offer(s)", err=True)
 
 
 def offers_withdraw(
@@ -321,7 +322,7 @@ def rent(
         raise L2gpuError(f"--hours {hours} is less than a second", "rent for longer")
     client = _client(ctx, api_url)
     offer = client.offer(offer_id)
-    price = int(offer["price_per_gpu_second"])
+    price = offer.price_per_gpu_second
     if max_price is not None and price > parse_wei(max_price):
         raise L2gpuError(
             f"offer {offer_id} costs {price} wei per GPU-second, above --max-price "
@@ -336,8 +337,8 @@ def rent(
     job_env, job_secrets, job_files = _pairs(env), _pairs(secret), _files(file)
     key = signing_key(ctx)
     rail = _rail(ctx, key, node, manager)
-    deposit = Wei(int(quote["max_cost"]))
-    opened = rail.open(Address.from_hex(offer["provider"]), deposit, lifetime=duration + 3600)
+    deposit = Wei(quote.max_cost)
+    opened = rail.open(Address.from_hex(offer.provider), deposit, lifetime=duration + 3600)
     try:
         lease = client.rent(
             offer_id,
@@ -357,7 +358,7 @@ def rent(
             note = (f"closing the unused channel {opened.params.id} failed too "
                     f"({failed.what}); close it yourself to get the deposit back")  # fmt: skip
         raise L2gpuError(exc.what, f"{exc.fix}; {note}".strip("; ")) from exc
-    lease_id = int(lease["id"])
+    lease_id = lease.id
     typer.echo(
         f"lease {lease_id}: deposit {format_wei(opened.deposit)} in channel {opened.params.id} "
         f"({rail.settlement})",
@@ -369,7 +370,7 @@ def rent(
         while not payer.done:
             try:
                 info = payer.step()
-                chunks, _ = client.logs(lease_id, after)
+                chunks = client.logs(lease_id, after).chunks
             except L2gpuError as exc:  # a market that restarts: pay once it is back
                 outage.failed(exc, client)
                 sys.stderr.write(f"\r{'waiting':<9} {exc.what[:70]}")
@@ -377,11 +378,11 @@ def rent(
                 continue
             outage.over()
             for chunk in chunks:
-                after = chunk["seq"]
-                sys.stdout.write(chunk["text"])
+                after = chunk.seq
+                sys.stdout.write(chunk.text)
             sys.stdout.flush()
             sys.stderr.write(
-                f"\r{info['status']:<9} {info['metered_seconds']:>6} s  "
+                f"\r{info.status.value:<9} {info.metered_seconds:>6} s  "
                 f"paid {format_wei(payer.paid):<16}"
             )
             time.sleep(1)
@@ -402,11 +403,11 @@ def rent(
     elif rail.confirmed(opened.params.id) == "missing":
         typer.echo(f"the node dropped channel {opened.params.id}: nothing was locked", err=True)
     typer.echo(
-        f"lease {lease_id} {info['status']} ({info['reason']}): {info['metered_seconds']} s "
+        f"lease {lease_id} {info.status.value} ({info.reason}): {info.metered_seconds} s "
         f"billed, paid {format_wei(payer.paid)} of {format_wei(opened.deposit)} deposited",
         err=True,
     )
-    if info["status"] == "failed" and payer.paid == 0:
+    if info.status is LeaseStatus.FAILED and payer.paid == 0:
         # The job never ran and no voucher was signed: take the deposit back.
         try:
             typer.echo(rail.abandon(opened.description), err=True)
@@ -445,8 +446,8 @@ def jobs_list(ctx: typer.Context, api_url: ApiUrl = None, as_json: AsJson = Fals
         return
     for j in jobs:
         typer.echo(
-            f"{j['id']:>6} {j['status']:<10} {j['metered_seconds']:>6} s  due "
-            f"{_show_wei(j['amount_due']):<14} {j['job']['command'][:40]}"
+            f"{j.id:>6} {j.status.value:<10} {j.metered_seconds:>6} s  due "
+            f"{format_wei(j.amount_due):<14} {j.job.command[:40]}"
         )
 
 
@@ -463,8 +464,7 @@ def jobs_logs(
             sys.stdout.write(text)
             sys.stdout.flush()
         return
-    chunks, _ = client.logs(lease_id)
-    sys.stdout.write("".join(c["text"] for c in chunks))
+    sys.stdout.write("".join(c.text for c in client.logs(lease_id).chunks))
 
 
 def jobs_stop(
@@ -472,8 +472,4 @@ def jobs_stop(
 ) -> None:
     """Stop a job and end its lease."""
     info = _client(ctx, api_url).stop(lease_id)
-    typer.echo(f"lease {lease_id} {info['status']}: {info['reason']}")
-
-
-def _show_wei(amount: str | int) -> str:
-    return format_wei(int(amount))
+    typer.echo(f"lease {lease_id} {info.status.value}: {info.reason}")

@@ -82,7 +82,7 @@ def provider_up(
     nvml = load_nvml()
     inventory = discover(gpus, nvml=nvml, workdir=settings.data_dir)
     client = MarketClient(market_api_url(settings, market), key)
-    chain_id = int(client.health()["chain_id"])
+    chain_id = client.health().chain_id
     if job_network not in ("none", "host"):
         raise L2gpuError(f"unknown --job-network '{job_network}'", "use none or host")
     node = _rail_node(settings, node, manager)
@@ -125,9 +125,9 @@ def provider_up(
     )
     for offer in agent.publish(terms):
         typer.echo(
-            f"offer {offer['id']}: {offer['num_gpus']} x {offer['gpu_name']} at "
-            f"{offer['price_per_gpu_second']} wei/GPU-s"
-            f"{' (declared)' if offer['declared'] else ''}",
+            f"offer {offer.id}: {offer.num_gpus} x {offer.gpu_name} at "
+            f"{offer.price_per_gpu_second} wei/GPU-s"
+            f"{' (declared)' if offer.declared else ''}",
             err=True,
         )
     stop = threading.Event()

@@ -34,6 +34,7 @@ from l2gpu.clock import system_clock
 from l2gpu.config import Settings
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.types import Address, Wei, format_wei
 from l2gpu.db import open_database
 from l2gpu.payments.channel_check import ChannelCheck
@@ -106,28 +107,28 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
         )[0]
         out.print(
             f"  provider  agent with a declared inventory (2 x RTX_4090, marked declared) "
-            f"offers {offer['num_gpus']} GPUs at {format_wei(PRICE_PER_GPU_SECOND)}/GPU-s"
+            f"offers {offer.num_gpus} GPUs at {format_wei(PRICE_PER_GPU_SECOND)}/GPU-s"
         )
         client = MarketClient(url, renter)
         found = client.search("gpu_name=RTX_4090 num_gpus>=2 location in [EU,US]", sort="price")
-        chosen = found[0]
+        chosen = found.offers[0]
         out.print(
             f"  search    'gpu_name=RTX_4090 num_gpus>=2 location in [EU,US]' -> "
-            f"{len(found)} offer, {chosen['price_per_hour_eth']} ETH/h"
+            f"{len(found.offers)} offer, {chosen.price_per_hour_eth} ETH/h"
         )
-        deposit = Wei(int(chosen["price_per_gpu_second"]) * int(chosen["num_gpus"]) * LEASE_SECONDS)
+        deposit = Wei(chosen.price_per_gpu_second * chosen.num_gpus * LEASE_SECONDS)
         rail = parties.renter_rail
         opened = rail.open(
-            Address.from_hex(chosen["provider"]), deposit, lifetime=LEASE_SECONDS + 3600
+            Address.from_hex(chosen.provider), deposit, lifetime=LEASE_SECONDS + 3600
         )
         lease = client.rent(
-            chosen["id"],
+            chosen.id,
             command="python train.py",
             duration=LEASE_SECONDS,
             channel=opened.description,
             files={"train.py": TRAIN_PY},
         )
-        lease_id = int(lease["id"])
+        lease_id = lease.id
         cost = _cost(rail.settlement, opened.gas_used, opened.tx_bytes)
         out.print(
             f"  rent      lease {lease_id}: up to {LEASE_SECONDS} s, channel deposit "
@@ -145,12 +146,11 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
                     target=rail.cosign_close, args=(opened.description, payer.paid), daemon=True
                 )
                 closing.start()
-            if running_at is None and info["status"] != "requested":
+            if running_at is None and info.status is not LeaseStatus.REQUESTED:
                 running_at = time.perf_counter()
-            chunks, _ = client.logs(lease_id, after)
-            for chunk in chunks:
-                after = chunk["seq"]
-                for line in chunk["text"].splitlines():
+            for chunk in client.logs(lease_id, after).chunks:
+                after = chunk.seq
+                for line in chunk.text.splitlines():
                     out.print(f"  job       | {line}")
             time.sleep(0.2)
         if not agent.settlements:
@@ -162,8 +162,8 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(checkpoint, kept)
         out.print(
-            f"  end       lease {info['status']} ({info['reason']}); "
-            f"{info['billed_gpu_seconds']} GPU-seconds metered"
+            f"  end       lease {info.status.value} ({info.reason}); "
+            f"{info.billed_gpu_seconds} GPU-seconds metered"
         )
         out.print(
             f"  settle    {CLOSES[settled.how]}: provider "
@@ -173,8 +173,8 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
         )
         server.should_exit = True
         return {
-            "lease_seconds": info["metered_seconds"],
-            "gpu_seconds": info["billed_gpu_seconds"],
+            "lease_seconds": info.metered_seconds,
+            "gpu_seconds": info.billed_gpu_seconds,
             "provider_payout": settled.provider_payout,
             "renter_refund": settled.renter_payout,
             "settlement": rail.settlement,
