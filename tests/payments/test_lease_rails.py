@@ -33,3 +33,15 @@ def test_a_rail_missing_its_parts_says_which(settlement: str, parts: RailParts, 
     with pytest.raises(L2gpuError) as caught:
         lease_rail(settlement, parts)
     assert needs in caught.value.fix
+
+
+def test_the_settlement_setting_chooses_the_design_where_it_was_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from l2gpu.cli.market_cmd import rail_design
+    from l2gpu.config import load_settings
+
+    assert rail_design(load_settings(), "http://127.0.0.1:9") == "hybrid"  # inferred
+    assert rail_design(load_settings(), None) == "channel-l1"
+    monkeypatch.setenv("L2GPU_SETTLEMENT", "channel-l1")
+    assert rail_design(load_settings(), "http://127.0.0.1:9") == "channel-l1"  # the setting

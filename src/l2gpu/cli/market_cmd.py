@@ -102,19 +102,29 @@ def _check_rail_options(settings: Settings, node: str | None, manager: str | Non
         )
 
 
+def rail_design(settings: Settings, node: str | None) -> str:
+    """The settlement design a lease pays over: the ``settlement`` setting where it was
+    set (flag, L2GPU_SETTLEMENT or the TOML file), else the one the options name (a
+    rollup node: ``hybrid``; an L1 and a ChannelManager: ``channel-l1``)."""
+    if "settlement" in settings.model_fields_set:
+        return str(settings.settlement)
+    return "hybrid" if node else "channel-l1"
+
+
 def _rail(
     ctx: typer.Context, key: PrivateKey, node: str | None, manager: str | None
 ) -> ChannelRail:
-    """The rail a lease pays over: inside the rollup at ``node``, or on L1."""
+    """The rail a lease pays over, of the design :func:`rail_design` picks."""
     from l2gpu.designs import RailParts, lease_rail
 
     _check_rail_options(ctx.obj, node, manager)
-    if node:  # a node given: the channel lives inside its rollup
-        return lease_rail("hybrid", RailParts(node_url=node, key=key))
+    design = rail_design(ctx.obj, node)
+    if design != "channel-l1":  # the design's rail says what it misses, if anything
+        return lease_rail(design, RailParts(node_url=node, key=key))
     from l2gpu.cli.session import Session
 
     session = Session(ctx, manager)
-    return lease_rail("channel-l1", RailParts(account=session.account, manager=session.manager))
+    return lease_rail(design, RailParts(account=session.account, manager=session.manager))
 
 
 def _client(ctx: typer.Context, url: str | None, *, signed: bool = True) -> MarketClient:
