@@ -1,11 +1,11 @@
 """The market's face of each channel design: the rail one party uses for a lease.
 
-``l2gpu.designs.DESIGNS`` makes each design whole for the benchmark; this registry
-makes the piece of it that the market's parties hold: the renter's client opens and
-co-signs closes through it, the provider's agent checks and closes through it. The
-CLI, the scenarios and the agent ask :func:`lease_rail` for the design that the
-``settlement`` setting names, never for a rail class, so adding a channel design to
-the market is one module and one line here.
+Each design's line in ``l2gpu.designs.DESIGNS`` names how to make it whole for the
+benchmark and, here, how to make the piece the market's parties hold: the renter's
+client opens and co-signs closes through it, the provider's agent checks and closes
+through it. The CLI, the scenarios and the benchmarks ask
+``l2gpu.designs.lease_rail`` for the design the ``settlement`` setting names, never
+for a rail class.
 
 The ``rollup`` design pays each second by an L2 transfer, with no channel: it has
 no lease rail, and the market refuses it with a message that says so.
@@ -42,7 +42,8 @@ class RailParts:
     options: tuple[tuple[str, Any], ...] = ()
 
 
-def _channel_l1(parts: RailParts) -> ChannelRail:
+def channel_l1_rail(parts: RailParts) -> ChannelRail:
+    """A party's rail for channels in the ChannelManager on L1."""
     from l2gpu.payments.rails import L1ChannelRail
 
     if parts.manager is None or parts.account is None:
@@ -51,7 +52,8 @@ def _channel_l1(parts: RailParts) -> ChannelRail:
     return L1ChannelRail(parts.manager, parts.account, **dict(parts.options))
 
 
-def _hybrid(parts: RailParts) -> ChannelRail:
+def hybrid_rail(parts: RailParts) -> ChannelRail:
+    """A party's rail for channels inside the rollup, through a node's API."""
     from l2gpu.node.client import L2Client
     from l2gpu.payments.rollup_rail import RollupChannelRail
 
@@ -62,21 +64,3 @@ def _hybrid(parts: RailParts) -> ChannelRail:
         )
     client = L2Client(parts.node_url, parts.key)
     return RollupChannelRail(client, clock=parts.clock, **dict(parts.options))
-
-
-LEASE_RAILS: dict[str, Callable[[RailParts], ChannelRail]] = {
-    "channel-l1": _channel_l1,
-    "hybrid": _hybrid,
-}
-"""The lease rail of every channel design, by its ``settlement`` name."""
-
-
-def lease_rail(settlement: str, parts: RailParts) -> ChannelRail:
-    """The rail of design ``settlement`` for the party described by ``parts``."""
-    if settlement not in LEASE_RAILS:
-        raise L2gpuError(
-            f"the market cannot pay leases over '{settlement}'",
-            f"market leases pay over a channel: set settlement to one of "
-            f"{', '.join(LEASE_RAILS)} ('rollup' is compared by 'l2gpu bench designs' only)",
-        )
-    return LEASE_RAILS[settlement](parts)
