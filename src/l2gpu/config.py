@@ -12,7 +12,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -149,15 +149,21 @@ def check_rpc_url(value: str) -> str:
     return value
 
 
+def _http_with_host(value: str, what: str, fix: str) -> ParseResult:
+    """``value`` parsed, if it is an http(s) URL naming a host; else raise InvalidValue."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https"):
+        raise InvalidValue(what, value, "the scheme must be http or https", fix)
+    if not parsed.hostname:
+        raise InvalidValue(what, value, "it names no host", fix)
+    return parsed
+
+
 def check_service_url(value: str) -> str:
     """``value`` without a trailing slash if it is an http(s) URL with a host (a rollup
     node's or the market's), else raise InvalidValue."""
     fix = "give a URL such as http://127.0.0.1:8600"
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https"):
-        raise InvalidValue("service URL", value, "the scheme must be http or https", fix)
-    if not parsed.hostname:
-        raise InvalidValue("service URL", value, "it names no host", fix)
+    parsed = _http_with_host(value, "service URL", fix)
     try:
         _ = parsed.port
     except ValueError as exc:
@@ -171,11 +177,7 @@ def check_origin(value: str) -> str:
     """``value`` without a trailing slash if it is an http(s) origin: a scheme, a host,
     perhaps a port, and nothing else; else raise InvalidValue."""
     fix = "give the API's public origin, such as https://market.example.org or http://10.0.0.5:8600"
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https"):
-        raise InvalidValue("API origin", value, "the scheme must be http or https", fix)
-    if not parsed.hostname:
-        raise InvalidValue("API origin", value, "it names no host", fix)
+    parsed = _http_with_host(value, "API origin", fix)
     if parsed.path not in ("", "/") or parsed.query or parsed.fragment or parsed.username:
         raise InvalidValue("API origin", value, "an origin has no path, query or user", fix)
     try:

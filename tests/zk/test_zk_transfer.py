@@ -34,6 +34,7 @@ from l2gpu.core.zk.transfer import (
     apply_transfer,
     check_statement,
     circuit_input,
+    input_signals,
     sign_transfer,
     transfer_steps,
 )
@@ -94,28 +95,7 @@ def forged_input(case: Case, signature: eddsa.Signature | None = None) -> Circui
     receiver = middle.account(tx.to_index) or Account(PUBLIC[0].x, PUBLIC[0].y, 0)
     credited = account_leaf(receiver.ax, receiver.ay, receiver.balance + tx.amount, receiver.nonce)
     after = middle.with_leaf(tx.to_index, credited)
-    return {
-        "old_root": state.root(),
-        "new_root": after.root(),
-        "from_index": tx.from_index,
-        "to_index": tx.to_index,
-        "amount": tx.amount,
-        "fee": tx.fee,
-        "nonce": tx.nonce,
-        "R8x": sig.r8.x,
-        "R8y": sig.r8.y,
-        "S": sig.s,
-        "sender_ax": sender.ax,
-        "sender_ay": sender.ay,
-        "sender_balance": sender.balance,
-        "sender_nonce": sender.nonce,
-        "sender_path": list(state.proof(tx.from_index).siblings),
-        "receiver_ax": receiver.ax,
-        "receiver_ay": receiver.ay,
-        "receiver_balance": receiver.balance,
-        "receiver_nonce": receiver.nonce,
-        "receiver_path": list(middle.proof(tx.to_index).siblings),
-    }
+    return input_signals(state, middle, after, tx, sig, sender, receiver)
 
 
 BASE_STATE = (

@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.crypto import poseidon
-from l2gpu.core.zk.state import MAX_BALANCE, MAX_NONCE, ZkError, ZkState
+from l2gpu.core.zk.state import MAX_BALANCE, MAX_NONCE, Account, ZkError, ZkState
 
 TRANSFER_TAG = 1
 
@@ -160,9 +160,24 @@ def circuit_input(state: ZkState, tx: TransferTx, signature: eddsa.Signature) ->
     receiver = steps.middle.account(tx.to_index)
     assert sender is not None  # transfer_steps checked both
     assert receiver is not None
+    return input_signals(state, steps.middle, steps.after, tx, signature, sender, receiver)
+
+
+def input_signals(
+    state: ZkState,
+    middle: ZkState,
+    after: ZkState,
+    tx: TransferTx,
+    signature: eddsa.Signature,
+    sender: Account,
+    receiver: Account,
+) -> CircuitInput:
+    """The circuit's signals from the three states a transfer passes through (before,
+    after the sender's update, after the receiver's), whatever made them: the spec
+    (:func:`circuit_input`) or a test forging a dishonest prover's input."""
     return {
         "old_root": state.root(),
-        "new_root": steps.after.root(),
+        "new_root": after.root(),
         "from_index": tx.from_index,
         "to_index": tx.to_index,
         "amount": tx.amount,
@@ -180,7 +195,7 @@ def circuit_input(state: ZkState, tx: TransferTx, signature: eddsa.Signature) ->
         "receiver_ay": receiver.ay,
         "receiver_balance": receiver.balance,
         "receiver_nonce": receiver.nonce,
-        "receiver_path": list(steps.middle.proof(tx.to_index).siblings),
+        "receiver_path": list(middle.proof(tx.to_index).siblings),
     }
 
 
