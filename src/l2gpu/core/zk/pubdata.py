@@ -1,0 +1,236 @@
+"""The zk rollup's public data: the bytes a batch puts on L1, and the one public input
+that binds them to the batch's proof.
+
+A batch is proven by one circuit of fixed shape (``Batch(deposits, transfers,
+withdrawals, depth)``): a section of deposit slots, one of transfer slots and one of
+withdrawal slots, each slot a real operation or a no-op of all zero bytes. L1 never
+parses the transfers: it hashes the whole public data with SHA-256 (a precompile on
+L1, about 29k constraints per 64-byte block in the circuit) and gives the proof the
+digest reduced into the scalar field as its single public input, as Hermez does. So
+the data on L1 is exactly the data the proof is about; change one byte and the proof
+no longer verifies.
+
+Layout (all integers big-endian)::
+
+    header       old_root (32) | new_root (32) | fee_account (3)
+    deposits     D x [ index (3) | ax (32) | ay (32) | eth_address (20) | amount (16) ]
+    transfers    T x [ from (3) | to (3) | amount (5, float40) | fee_code (1) ]
+    withdrawals  W x [ from (3) | eth_address (20) | amount (16) ]
+
+- Index 0 is never an account: a slot whose index (``from`` for transfers and
+  withdrawals, ``index`` for deposits) is 0 is a no-op, and must be all zeros.
+- Deposits are written by L1, not by the operator: the contract keeps the queue of
+  deposits (each with the leaf index L1 assigned to its key and address) and builds
+  this section itself from storage, so the operator cannot invent or skip one.
+- A transfer is 12 bytes (the issue's bound): 3-byte indices (a depth-24 tree),
+  the amount as a decimal float (35-bit mantissa, 5-bit exponent: ``m * 10**e``; an
+  amount with no such form is refused) and a one-byte fee code, the fee being
+  ``fee_code * FEE_UNIT_WEI``.
+- A withdrawal names the L1 address from the sender's leaf and the exact amount in
+  wei, which L1 credits to that address once the batch's proof is verified.
+
+Hand-written: this is the ledger's own wire format, shared by the spec, the circuit's
+inputs and the contract's tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from l2gpu.core.crypto.poseidon import FIELD_MODULUS
+from l2gpu.core.zk.state import ZkError
+
+INDEX_BYTES = 3
+ROOT_BYTES = 32
+ADDRESS_BYTES = 20
+AMOUNT_BYTES = 16
+FLOAT40_BYTES = 5
+MANTISSA_BITS = 35
+EXPONENT_BITS = 5
+MAX_MANTISSA: int = 2**MANTISSA_BITS - 1
+MAX_EXPONENT: int = 2**EXPONENT_BITS - 1
+FEE_UNIT_WEI = 10**12
+"""One fee code step: 10^12 wei (a millionth of an ether); codes 0 to 255."""
+
+HEADER_BYTES = 2 * ROOT_BYTES + INDEX_BYTES
+DEPOSIT_BYTES = INDEX_BYTES + 2 * 32 + ADDRESS_BYTES + AMOUNT_BYTES
+TRANSFER_BYTES = 2 * INDEX_BYTES + FLOAT40_BYTES + 1
+WITHDRAWAL_BYTES = INDEX_BYTES + ADDRESS_BYTES + AMOUNT_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class DepositSlot:
+    """A deposit as L1 queued it: credit ``amount`` to leaf ``index``, which holds (or
+    is created for) the key ``(ax, ay)`` and the L1 address ``eth_address``."""
+
+    index: int
+    ax: int
+    ay: int
+    eth_address: bytes
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferSlot:
+    """A transfer as published: ``amount`` must have a float40 form."""
+
+    from_index: int
+    to_index: int
+    amount: int
+    fee_code: int
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalSlot:
+    """A withdrawal as published: ``amount`` wei to ``eth_address`` on L1."""
+
+    from_index: int
+    eth_address: bytes
+    amount: int
+
+
+def encode_float40(amount: int) -> int:
+    """The 40-bit code ``exponent << 35 | mantissa`` of ``amount = mantissa * 10**exponent``,
+    with the smallest exponent that fits; :class:`ZkError` if there is none."""
+    if amount < 0:
+        raise ZkError("zk: amount out of range")
+    mantissa, exponent = amount, 0
+    while mantissa > MAX_MANTISSA:
+        mantissa, rest = divmod(mantissa, 10)
+        exponent += 1
+        if rest or exponent > MAX_EXPONENT:
+            raise ZkError("zk: amount not representable")
+    return exponent << MANTISSA_BITS | mantissa
+
+
+def decode_float40(code: int) -> int:
+    """The amount a 40-bit float code stands for (every code is valid)."""
+    if not 0 <= code < 2 ** (MANTISSA_BITS + EXPONENT_BITS):
+        raise ZkError("zk: amount out of range")
+    return (code & MAX_MANTISSA) * 10 ** (code >> MANTISSA_BITS)
+
+
+def representable(amount: int) -> bool:
+    """True if ``amount`` has a float40 form (a transfer may carry it)."""
+    try:
+        encode_float40(amount)
+    except ZkError:
+        return False
+    return True
+
+
+def fee_of(fee_code: int) -> int:
+    """The fee in wei that a transfer's one-byte fee code stands for."""
+    if not 0 <= fee_code <= 255:
+        raise ZkError("zk: fee code out of range")
+    return fee_code * FEE_UNIT_WEI
+
+
+def _uint(value: int, size: int, what: str) -> bytes:
+    if not 0 <= value < 2 ** (8 * size):
+        raise ZkError(f"zk: {what} out of range")
+    return value.to_bytes(size, "big")
+
+
+def _address(value: bytes) -> bytes:
+    if len(value) != ADDRESS_BYTES:
+        raise ZkError("zk: an L1 address is 20 bytes")
+    return bytes(value)
+
+
+def encode_deposit(slot: DepositSlot | None) -> bytes:
+    """A deposit slot's bytes (None: a no-op, all zeros)."""
+    if slot is None:
+        return bytes(DEPOSIT_BYTES)
+    if slot.index == 0:
+        raise ZkError("zk: index 0 is not an account")
+    return (
+        _uint(slot.index, INDEX_BYTES, "index")
+        + _uint(slot.ax, 32, "key")
+        + _uint(slot.ay, 32, "key")
+        + _address(slot.eth_address)
+        + _uint(slot.amount, AMOUNT_BYTES, "amount")
+    )
+
+
+def encode_transfer(slot: TransferSlot | None) -> bytes:
+    """A transfer slot's 12 bytes (None: a no-op, all zeros)."""
+    if slot is None:
+        return bytes(TRANSFER_BYTES)
+    if slot.from_index == 0 or slot.to_index == 0:
+        raise ZkError("zk: index 0 is not an account")
+    return (
+        _uint(slot.from_index, INDEX_BYTES, "index")
+        + _uint(slot.to_index, INDEX_BYTES, "index")
+        + encode_float40(slot.amount).to_bytes(FLOAT40_BYTES, "big")
+        + _uint(slot.fee_code, 1, "fee code")
+    )
+
+
+def encode_withdrawal(slot: WithdrawalSlot | None) -> bytes:
+    """A withdrawal slot's bytes (None: a no-op, all zeros)."""
+    if slot is None:
+        return bytes(WITHDRAWAL_BYTES)
+    if slot.from_index == 0:
+        raise ZkError("zk: index 0 is not an account")
+    return (
+        _uint(slot.from_index, INDEX_BYTES, "index")
+        + _address(slot.eth_address)
+        + _uint(slot.amount, AMOUNT_BYTES, "amount")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchShape:
+    """How many slots of each kind a batch circuit has (fixed when it is compiled)."""
+
+    deposits: int
+    transfers: int
+    withdrawals: int
+
+    @property
+    def size(self) -> int:
+        """The public data's length in bytes."""
+        return (
+            HEADER_BYTES
+            + self.deposits * DEPOSIT_BYTES
+            + self.transfers * TRANSFER_BYTES
+            + self.withdrawals * WITHDRAWAL_BYTES
+        )
+
+
+def encode_batch(
+    shape: BatchShape,
+    old_root: int,
+    new_root: int,
+    fee_account: int,
+    deposits: list[DepositSlot],
+    transfers: list[TransferSlot],
+    withdrawals: list[WithdrawalSlot],
+) -> bytes:
+    """The batch's public data: the real slots first in each section, then no-ops."""
+    for have, room, what in (
+        (len(deposits), shape.deposits, "deposits"),
+        (len(transfers), shape.transfers, "transfers"),
+        (len(withdrawals), shape.withdrawals, "withdrawals"),
+    ):
+        if have > room:
+            raise ZkError(f"zk: {have} {what} do not fit a batch of {room}")
+    data = bytearray()
+    data += _uint(old_root, ROOT_BYTES, "root") + _uint(new_root, ROOT_BYTES, "root")
+    data += _uint(fee_account, INDEX_BYTES, "index")
+    for i in range(shape.deposits):
+        data += encode_deposit(deposits[i] if i < len(deposits) else None)
+    for i in range(shape.transfers):
+        data += encode_transfer(transfers[i] if i < len(transfers) else None)
+    for i in range(shape.withdrawals):
+        data += encode_withdrawal(withdrawals[i] if i < len(withdrawals) else None)
+    return bytes(data)
+
+
+def public_input(data: bytes) -> int:
+    """The proof's one public input: SHA-256 of the public data, as an integer, reduced
+    modulo the scalar field (what ``Bits2Num(256)`` of the digest's bits computes in
+    the circuit, and ``uint256(sha256(data)) % FIELD`` on L1)."""
+    return int.from_bytes(hashlib.sha256(data).digest(), "big") % FIELD_MODULUS

@@ -1,0 +1,63 @@
+"""The zk batch's public data: float40 amounts, slot layouts and the public input."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from l2gpu.core.crypto.poseidon import FIELD_MODULUS
+from l2gpu.core.zk import pubdata as pd
+from l2gpu.core.zk.state import ZkError
+
+
+@given(st.integers(0, pd.MAX_MANTISSA), st.integers(0, pd.MAX_EXPONENT))
+def test_every_float40_form_round_trips(mantissa: int, exponent: int) -> None:
+    amount = mantissa * 10**exponent
+    assert pd.decode_float40(pd.encode_float40(amount)) == amount
+
+
+def test_amounts_without_a_float40_form_are_refused() -> None:
+    assert pd.encode_float40(12345) == 12345  # fits the mantissa: exponent 0
+    assert pd.decode_float40(pd.encode_float40(10**18)) == 10**18
+    assert pd.decode_float40(pd.encode_float40(10**30)) == 10**30
+    with pytest.raises(ZkError, match="not representable"):
+        pd.encode_float40(2**35 * 10 + 1)  # one digit too many
+    with pytest.raises(ZkError, match="not representable"):
+        pd.encode_float40(10**70)  # exponent above 31
+    assert not pd.representable(2**36 + 1)
+    with pytest.raises(ZkError, match="out of range"):
+        pd.encode_float40(-1)
+
+
+def test_slots_have_their_stated_sizes_and_noops_are_zero() -> None:
+    assert pd.TRANSFER_BYTES == 12
+    address = bytes(range(20))
+    assert len(pd.encode_transfer(pd.TransferSlot(1, 2, 5 * 10**15, 3))) == 12
+    assert len(pd.encode_deposit(pd.DepositSlot(7, 1, 2, address, 10**18))) == pd.DEPOSIT_BYTES
+    assert len(pd.encode_withdrawal(pd.WithdrawalSlot(7, address, 10**18))) == 39
+    assert pd.encode_transfer(None) == bytes(12)
+    with pytest.raises(ZkError, match="index 0"):
+        pd.encode_transfer(pd.TransferSlot(0, 2, 1, 0))
+    with pytest.raises(ZkError, match="20 bytes"):
+        pd.encode_withdrawal(pd.WithdrawalSlot(1, b"\x01", 1))
+    with pytest.raises(ZkError, match="fee code"):
+        pd.encode_transfer(pd.TransferSlot(1, 2, 1, 256))
+    assert pd.fee_of(255) == 255 * pd.FEE_UNIT_WEI
+
+
+def test_the_batch_layout_and_its_public_input() -> None:
+    shape = pd.BatchShape(deposits=1, transfers=3, withdrawals=1)
+    transfer = pd.TransferSlot(1, 2, 10**15, 1)
+    data = pd.encode_batch(shape, 11, 22, 1, [], [transfer], [])
+    assert len(data) == shape.size == 67 + 103 + 36 + 39
+    assert data[:32] == (11).to_bytes(32, "big")
+    assert data[32:64] == (22).to_bytes(32, "big")
+    assert data[67:170] == bytes(103)  # the deposit slot is a no-op
+    assert data[170:182] == pd.encode_transfer(transfer)
+    digest = int.from_bytes(hashlib.sha256(data).digest(), "big")
+    assert pd.public_input(data) == digest % FIELD_MODULUS < FIELD_MODULUS
+    with pytest.raises(ZkError, match="do not fit"):
+        pd.encode_batch(shape, 1, 2, 1, [], [transfer] * 4, [])
