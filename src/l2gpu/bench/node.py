@@ -130,15 +130,23 @@ def _client_process(url: str, keys: list[bytes], wave: int, until: float) -> int
 
 
 async def _client(url: str, keys: list[bytes], wave: int, until: float) -> int:
-    limits = httpx.Limits(max_connections=4 * len(keys))
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         status = (await http.get("/l2/status")).json()
-        waves = await asyncio.gather(*(_account(http, status, k, wave, until) for k in keys))
+    waves = await asyncio.gather(*(_account(url, status, k, wave, until) for k in keys))
     return sum(waves)
 
 
-async def _account(http: httpx.AsyncClient, status: dict[str, Any], secret: bytes, wave: int,
+async def _account(url: str, status: dict[str, Any], secret: bytes, wave: int,
                    until: float) -> int:  # fmt: skip
+    # A connection pool per account, as each user's SDK holds its own: one pool shared by
+    # every account of a process made the client scan all its connections per request
+    # (httpcore's pool is linear in its size), which took half the clients' CPU.
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        return await _account_waves(http, status, secret, wave, until)
+
+
+async def _account_waves(http: httpx.AsyncClient, status: dict[str, Any], secret: bytes,
+                         wave: int, until: float) -> int:  # fmt: skip
     from l2gpu.core.crypto.bls import BlsSecretKey
     from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.core.l2.codec import encode_tx, kind_of
@@ -186,7 +194,8 @@ def _sealed(url: str) -> tuple[int, float]:
 
 
 def measure_node(
-    *, accounts: int = 64, processes: int = 4, wave: int = 64, seconds: float = 20.0
+    *, accounts: int = 128, processes: int = 4, wave: int = 64, seconds: float = 20.0,
+    batch_size: int = 4000,
 ) -> dict[str, Any]:
     """Drive ``l2gpu up`` on anvil with client processes; return its figures."""
 
@@ -204,9 +213,9 @@ def measure_node(
         anvil_url = f"http://127.0.0.1:{anvil_port}"
         env = {**os.environ, "L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": ANVIL_KEY,
                "L2GPU_DATA_DIR": folder, "L2GPU_API_PORT": str(api_port)}  # fmt: skip
-        node = subprocess.Popen(
+        node = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
             [sys.executable, "-m", "l2gpu.cli.main", "up", "--interval", "0.1",
-             "--batch-size", "2000"],
+             "--batch-size", str(batch_size)],
             env=env, stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
         _wait_port(api_port, node, "l2gpu up")
@@ -250,6 +259,7 @@ def measure_node(
             "node_client_accounts": accounts,
             "node_client_processes": processes,
             "node_wave": wave,
+            "node_batch_size": batch_size,
             "node_waves_sent": waves,
         }
     finally:

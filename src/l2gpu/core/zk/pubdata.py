@@ -108,7 +108,7 @@ def decode_float40(code: int) -> int:
     """The amount a 40-bit float code stands for (every code is valid)."""
     if not 0 <= code < 2 ** (MANTISSA_BITS + EXPONENT_BITS):
         raise ZkError("zk: amount out of range")
-    return (code & MAX_MANTISSA) * 10 ** (code >> MANTISSA_BITS)
+    return int((code & MAX_MANTISSA) * 10 ** (code >> MANTISSA_BITS))
 
 
 def representable(amount: int) -> bool:
