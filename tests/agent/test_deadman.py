@@ -5,6 +5,7 @@ agent comes back, they are killed."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -73,4 +74,16 @@ def test_frozen_jobs_that_no_agent_adopts_are_killed(tmp_path: Path) -> None:
     agent = _agent_with_a_job(root, marker, keep_frozen_s=1)
     os.kill(agent.pid, signal.SIGKILL)
     agent.wait(timeout=30)
+    wait_until(lambda: host_processes(marker) == [], seconds=30)
+
+
+def test_jobs_of_an_agent_whose_folder_was_deleted_are_killed(tmp_path: Path) -> None:
+    """The agent dies and its folder is deleted with it (a provider wiping its data
+    folder, a test's cleanup): the switch must not read the missing record as another
+    agent taking over. Nobody can adopt those jobs, so they are killed at once."""
+    root, marker = tmp_path / "jobs", sleeper()
+    agent = _agent_with_a_job(root, marker, keep_frozen_s=300)
+    os.kill(agent.pid, signal.SIGKILL)
+    agent.wait(timeout=30)
+    shutil.rmtree(root)
     wait_until(lambda: host_processes(marker) == [], seconds=30)

@@ -121,19 +121,21 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _jobs(agent_dir: Path) -> list[tuple[Path, dict[str, object]]]:
-    found = []
+Jobs = list[tuple[Path, dict[str, object]]]
+"""Each job's folder and its ``job.json``."""
+
+
+def _jobs(agent_dir: Path) -> Jobs:
+    found: Jobs = []
     for state in agent_dir.glob("lease-*/job.json"):
         with contextlib.suppress(OSError, ValueError):
             found.append((state.parent, json.loads(state.read_text())))
     return found
 
 
-def freeze(agent_dir: Path) -> int:
-    """SIGSTOP every process of every job under ``agent_dir`` (until none runs, a
-    bounded number of rounds: a forking job cannot outrun it) and mark each frozen;
-    return how many jobs."""
-    jobs = _jobs(agent_dir)
+def freeze(jobs: Jobs) -> int:
+    """SIGSTOP every process of every job (until none runs, a bounded number of rounds:
+    a forking job cannot outrun it) and mark each frozen; return how many jobs."""
     for folder, job in jobs:
         for _ in range(50):
             running = [p for p in job_pids(job) if state_of(p) not in "TtZX"]
@@ -147,11 +149,12 @@ def freeze(agent_dir: Path) -> int:
     return len(jobs)
 
 
-def kill_frozen(agent_dir: Path) -> None:
-    """Kill every job still frozen (no agent came back for it)."""
-    for folder, job in _jobs(agent_dir):
-        if not (folder / FROZEN_MARK).exists():
-            continue
+def kill_frozen(jobs: Jobs) -> None:
+    """Kill every job still frozen (no agent came back for it), and every job whose
+    folder is gone (no agent can adopt it)."""
+    for folder, job in jobs:
+        if folder.is_dir() and not (folder / FROZEN_MARK).exists():
+            continue  # an agent adopted it (and took the mark away)
         init = job.get("init")
         if (
             job.get("sandboxed")
@@ -174,26 +177,41 @@ def _owner(agent_dir: Path) -> tuple[int, int | None] | None:
 def watch(
     agent_dir: Path, agent_pid: int, agent_start: int | None, keep_frozen_s: float = KEEP_FROZEN_S
 ) -> str:
-    """Watch the agent ``agent_pid``; return why the watch ended."""
+    """Watch the agent ``agent_pid``; return why the watch ended.
+
+    Only a record of *another* agent ends the watch early. An unreadable record (the
+    agent's folder deleted, say) is not a hand-over: the jobs last seen are still
+    frozen when the agent dies, and killed at once when their folder is gone, since
+    no agent can adopt them then.
+    """
+    ours = (agent_pid, agent_start)
     idle_since = time.monotonic()
+    known: Jobs = []
     while True:
-        if _owner(agent_dir) != (agent_pid, agent_start):
+        owner = _owner(agent_dir)
+        if owner is not None and owner != ours:
             return "another agent took over"
         if not alive(agent_pid, agent_start):
             break
-        if _jobs(agent_dir):
+        if owner is not None:  # the folder is readable: its jobs are the truth
+            known = _jobs(agent_dir)
+        if known:
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since > IDLE_EXIT_S:
             return "no job to watch"
         time.sleep(POLL_S)  # a real process's liveness: polled, bounded by its death
-    if not freeze(agent_dir):
+    jobs = _jobs(agent_dir) or known  # the folder may be gone: the jobs last seen
+    if not freeze(jobs):
         return "the agent died with no job running"
     deadline = time.monotonic() + keep_frozen_s
-    while time.monotonic() < deadline:
-        if _owner(agent_dir) != (agent_pid, agent_start):
+    while time.monotonic() < deadline and agent_dir.is_dir():
+        owner = _owner(agent_dir)
+        if owner is not None and owner != ours:
             return "a new agent adopted the frozen jobs"
         time.sleep(1.0)
-    kill_frozen(agent_dir)
+    kill_frozen(jobs)
+    if not agent_dir.is_dir():
+        return "the agent's folder is gone: its frozen jobs were killed"
     return "no agent came back: the frozen jobs were killed"
 
 
