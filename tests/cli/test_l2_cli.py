@@ -89,7 +89,13 @@ def test_unrepresentable_amounts_and_unknown_recipients_are_clear_errors(node) -
                  env={"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": ALICE})  # fmt: skip
     assert nobody.returncode == 2
     assert "no L2 account" in nobody.stderr
-    assert "Traceback" not in odd.stderr + nobody.stderr
+    # More than the balance: refused before anything is sent, with the balance (issue
+    # #23: it used to wait 64 s and blame the node).
+    greedy = run("l2", "withdraw", "50 ether", "--api", api,
+                 env={"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": ALICE})  # fmt: skip
+    assert greedy.returncode == 2
+    assert "your L2 balance is 1 ETH" in greedy.stderr, greedy.stderr
+    assert "Traceback" not in odd.stderr + nobody.stderr + greedy.stderr
 
 
 def test_the_node_answers_a_challenge_of_its_own_batch(node) -> None:

@@ -284,3 +284,37 @@ def test_refusing_someone_elses_transaction_keeps_ones_own(world: Deployed, tmp_
     assert node.state.accounts[1].nonce == 2  # both its opens
     assert node.state.accounts[2].nonce == 0  # the close was dropped
     assert node.state.channel_at(0).live
+
+
+def test_a_transactions_fate_is_told_by_its_position_not_by_the_nonce(
+    world: Deployed, tmp_path: Path
+) -> None:
+    """Two programs on one account (issue #23): one's withdrawal is dropped (the
+    other refused to co-sign it), the other's transfer is then included at the same
+    nonce. The nonce rose, but the withdrawal's position says it was dropped, and why;
+    a restarted node tells the same from its log."""
+    from l2gpu.core.l2.transactions import Withdraw
+    from l2gpu.node.cosigners import LocalCoSigner
+
+    cosigners = {i: LocalCoSigner(i, world.bls[i]) for i in range(4)}
+    node = world.node(tmp_path / "node.db", cosigners)
+    node.follow_l1()
+    node.seal_and_post()
+    api = TestClient(create_app(node, CoSignDesk()))
+    withdrawal = node.submit(world.envelope(node, 1, Withdraw(1, Wei(10**15), FEE), 0))
+    assert api.get(f"/l2/transactions/{withdrawal}").json()["status"] == "pending"
+    node.seal_and_post()  # account 1's co-signer expected nothing: dropped
+    transfer = Transfer(1, 3, Wei(10**15), FEE)
+    cosigners[1].expect(transfer)
+    included = node.submit(world.envelope(node, 1, transfer, 0))  # the same nonce
+    node.seal_and_post()
+    assert node.state.accounts[1].nonce == 1  # the nonce rose past the withdrawal's
+    dropped = api.get(f"/l2/transactions/{withdrawal}").json()
+    assert dropped == {"position": withdrawal, "status": "dropped",
+                       "reason": "a required signer did not co-sign"}  # fmt: skip
+    assert api.get(f"/l2/transactions/{included}").json() == {
+        "position": included, "status": "included", "batch": 1}  # fmt: skip
+    assert api.get(f"/l2/transactions/{included + 100}").status_code == 404
+    again = TestClient(create_app(world.node(tmp_path / "node.db", cosigners), CoSignDesk()))
+    assert again.get(f"/l2/transactions/{withdrawal}").json()["status"] == "dropped"
+    assert again.get(f"/l2/transactions/{included}").json()["batch"] == 1

@@ -194,7 +194,11 @@ def _sealed(url: str) -> tuple[int, float]:
 
 
 def measure_node(
-    *, accounts: int = 128, processes: int = 4, wave: int = 64, seconds: float = 20.0,
+    *,
+    accounts: int = 128,
+    processes: int = 4,
+    wave: int = 64,
+    seconds: float = 20.0,
     batch_size: int = 4000,
 ) -> dict[str, Any]:
     """Drive ``l2gpu up`` on anvil with client processes; return its figures."""

@@ -188,7 +188,20 @@ def transfer(
     user = _user(ctx, node, api)
     recipient = int(user.account(Address.from_hex(to))["index"])
     value, fee_value = _representable(amount), Wei(round_down(parse_wei(fee), FEE))
+    _check_balance(user, value, fee_value, "send")
     print_json(user.send(lambda me: Transfer(me, recipient, value, fee_value)))
+
+
+def _check_balance(user: L2Client, value: int, fee: int, what: str) -> None:
+    """Refuse before sending what the node would drop: more than the L2 balance."""
+    balance = int(user.account()["balance"])
+    if value + fee > balance:
+        raise L2gpuError(
+            f"your L2 balance is {format_wei(balance)}: too little to {what} "
+            f"{format_wei(value)} with a fee of {format_wei(fee)}",
+            f"{what} at most {format_wei(max(0, balance - fee))}, or deposit more with "
+            "'l2gpu l2 deposit'",
+        )
 
 
 @app.command("withdraw")
@@ -207,6 +220,7 @@ def withdraw(
         if amount is None:
             raise L2gpuError("say how much to withdraw", "e.g. l2gpu l2 withdraw '0.1 ether'")
         value, fee_value = _representable(amount), Wei(round_down(parse_wei(fee), FEE))
+        _check_balance(user, value, fee_value, "withdraw")
         account = user.send(lambda me: Withdraw(me, value, fee_value))
         print_json({"withdrawing": value, "final_after": "the batch's challenge window",
                     "account": account})  # fmt: skip

@@ -205,6 +205,22 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         receipt = node.submit_signed(envelope)
         return {"accepted": receipt.position, "receipt": receipt.to_json()}
 
+    @app.get("/l2/transactions/{position}", responses=responses(*COMMON, 404))
+    def transaction(position: Annotated[int, Path(ge=0, lt=U63)]) -> dict[str, Any]:
+        """What became of the transaction at ``position`` (its receipt's): ``pending``,
+        ``included`` (with the node's batch number) or ``dropped`` (with the reason).
+        The only sound test of inclusion: a rise of the sender's nonce may be another
+        program's transaction of the same account."""
+        found = node.outcomes.get(position)
+        if found is not None:
+            return found.to_json(position)
+        with lock:
+            waiting = any(p.sequence == position for p in node.sequencer.mempool)
+        if waiting:
+            return {"position": position, "status": "pending"}
+        raise NotFound(f"no transaction at position {position} that this node remembers",
+                       "use the position of the receipt the node gave you")  # fmt: skip
+
     @app.post("/l2/transactions/batch", responses=responses(*COMMON))
     def submit_batch(body: TransactionsIn) -> dict[str, Any]:
         """Accept several signed transactions in one request (an SDK's pipeline): each

@@ -114,6 +114,10 @@ class L2Client:
         """Proof data for ``Rollup.withdraw``."""
         return dict(self._get(f"/l2/exits/{exit_index}/proof"))
 
+    def transaction(self, position: int) -> dict[str, Any]:
+        """What became of the transaction at ``position`` (from its receipt)."""
+        return dict(self._get(f"/l2/transactions/{position}"))
+
     def channel(self, channel_id: str) -> dict[str, Any]:
         """A channel inside the rollup, by its 0x id."""
         return dict(self._get(f"/l2/channels/{channel_id}"))
@@ -128,22 +132,28 @@ class L2Client:
 
     def send_tx(self, make: Callable[[int], UserTx], *, wait: float = 60.0) -> Sent:
         """Like :meth:`send`, and say which transaction and nonce were included."""
-        tx, envelope, _ = self.send_soft(make)
+        tx, envelope, receipt = self.send_soft(make)
         kind = kind_of(tx)
+        outcome: dict[str, Any] = {}
 
         def settled() -> bool:
-            # Included: the nonce moved past it. Dropped (a co-signer refused or was
-            # silent): no longer pending, so the next nonce is back to it.
-            me = self.account()
-            return int(me["nonce"]) > envelope.nonce or int(me["next_nonce"]) <= envelope.nonce
+            # By the receipt's position, never by the nonce: another program of the same
+            # account may have had its own transaction included at this nonce after
+            # this one was dropped.
+            found = self.transaction(receipt.position)
+            if found.get("status") == "pending":
+                return False
+            outcome.update(found)
+            return True
 
         self.cosign_until(settled, allowed=[tx], wait=wait)
-        after = self.account()
-        if int(after["nonce"]) <= envelope.nonce:
+        if outcome.get("status") != "included":
             raise TransactionDropped(
-                "the node dropped the transaction: a co-signer refused it or did not answer",
-                "send it again once the other party answers, or use a transaction only you sign",
+                f"the node dropped the transaction: {outcome.get('reason', 'no reason given')}",
+                "send it again once that is resolved (a co-signer that refused or did not "
+                "answer, a balance too low, another program using the same account)",
             )
+        after = self.account()
         return Sent(tx, envelope.nonce, len(encode_tx(kind, tx)), after)
 
     def send_soft(self, make: Callable[[int], UserTx]) -> tuple[UserTx, Envelope, SequencerReceipt]:

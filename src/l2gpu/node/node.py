@@ -34,6 +34,7 @@ from l2gpu.l1 import Receipt
 from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.node.cosigning import CoSigners, SilenceBox
 from l2gpu.node.group_commit import GroupCommit
+from l2gpu.node.outcomes import Outcomes
 from l2gpu.node.recovery import Unposted, recover
 from l2gpu.node.sequencer import Rejected, SealReport, Sequencer
 from l2gpu.node.soft import SoftChannels
@@ -81,6 +82,9 @@ class RollupNode:
         )  # fmt: skip
         self.l1_ops: list[L1Operation] = []
         self.posted: list[int] = []
+        # What became of each logged transaction, by its position (the receipt's).
+        self.outcomes = Outcomes()
+        self.batches_sealed = 0
         # The root's inputs after each posted batch: what exit proofs are built against.
         self.batch_parts: dict[int, RootParts] = {}
         self.post_receipts: dict[int, Receipt] = {}
@@ -206,10 +210,13 @@ class RollupNode:
             report = self.sequencer.seal(released=self._released, before_commit=self._log_seal)
             self._waiting_since = None
             self.transactions_sealed += len(report.included_sequences)
+            self.outcomes.dropped(report.dropped_sequences, [why for _, why in report.dropped])
             self.soft.prune(self.state, (p.envelope for p in self.sequencer.mempool))
             if report.batch is not None:
                 parts = self.state.parts()
                 self.unposted.append(Unposted(report.batch, self.state.deposits_processed, parts))
+                self.outcomes.included(report.included_sequences, self.batches_sealed)
+                self.batches_sealed += 1
         if report.batch is not None or report.dropped:
             for listener in self.on_sealed:
                 listener()

@@ -21,6 +21,7 @@ from l2gpu.core.l2.state import RootParts
 from l2gpu.core.l2.stf import state_transition
 from l2gpu.core.l2.transactions import BlockContext, UserTx
 from l2gpu.core.types import Timestamp
+from l2gpu.node.outcomes import RESTARTED
 from l2gpu.node.wal import (
     decode_envelope,
     decode_l1_op,
@@ -53,12 +54,15 @@ def recover(node: RollupNode) -> None:
         elif kind == "envelope":
             waiting[seq] = decode_envelope(payload)
         elif kind == "dropped":
-            for gone in decode_u64s(payload):
+            positions = decode_u64s(payload)
+            node.outcomes.dropped(positions, [RESTARTED] * len(positions))
+            for gone in positions:
                 waiting.pop(gone, None)
         elif kind == "silenced":
             node.sequencer.silences.restore(*decode_silence(payload))
         elif kind == "sealed":
             queue_end, included, data = decode_sealed(payload)
+            node.outcomes.included(included, len(sealed))
             sealed.append((decode_batch(data), queue_end))
             for gone in included:
                 waiting.pop(gone, None)
@@ -68,6 +72,7 @@ def recover(node: RollupNode) -> None:
             by_value.extend(tx for c in batch.commitments for tx in c.txs)
         elif kind == "posted":
             node.posted.append(int.from_bytes(payload[:8], "big"))
+    node.batches_sealed = len(sealed)
     parts_after = _replay(node, sealed)
     for k, index in enumerate(node.posted):
         node.batch_parts[index] = parts_after[k]

@@ -110,7 +110,7 @@ class RollupChannelRail:
                 "deposit more with 'l2gpu l2 deposit'",
             )
         expires = Timestamp(self.clock() + lifetime)
-        tx, envelope, _receipt = self.client.send_soft(
+        tx, envelope, receipt = self.client.send_soft(
             lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD)
         )
         # The state transition salts the id with the nonce the renter's account has
@@ -118,7 +118,7 @@ class RollupChannelRail:
         params = ChannelParams(self.client.key.address, provider, ZERO_ADDRESS,
                                CHALLENGE_PERIOD, envelope.nonce.to_bytes(32, "big"))  # fmt: skip
         signer = threading.Thread(
-            target=self._cosign_open, args=(tx, envelope.nonce), daemon=True,
+            target=self._cosign_open, args=(tx, receipt.position), daemon=True,
             name=f"cosign-open-{str(params.id)[:10]}",
         )  # fmt: skip
         self._confirming[params.id] = signer
@@ -128,13 +128,12 @@ class RollupChannelRail:
         description = describe_channel(params, deposit, self.chain_id, self.rollup, self.settlement)
         return OpenedChannel(params, deposit, description, 0, len(encode_tx(kind_of(tx), tx)))
 
-    def _cosign_open(self, tx: OpenChannel, nonce: int) -> None:
+    def _cosign_open(self, tx: OpenChannel, position: int) -> None:
         # Its own HTTP client: the caller's may be in use on another thread.
         client = type(self.client)(self.client.api_url, self.client.key)
 
-        def settled() -> bool:  # included, or dropped (no longer pending)
-            me = client.account()
-            return int(me["nonce"]) > nonce or int(me["next_nonce"]) <= nonce
+        def settled() -> bool:  # included or dropped, by the receipt's position
+            return bool(client.transaction(position).get("status") != "pending")
 
         try:
             client.cosign_until(settled, allowed=[tx], wait=self.wait)
