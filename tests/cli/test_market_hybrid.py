@@ -113,3 +113,11 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
     settled_now = user(RENTER_KEY, rollup_api, anvil_url, "settle-channel", unused.group(1))
     assert settled_now["status"] == "settled"
     assert user(RENTER_KEY, rollup_api, anvil_url, "balance", renter)["balance"] == before
+    # A lease that fails to start (a command the sandbox cannot run): rent says so with
+    # exit code 1, not 0, and starts the unused channel's close (issue #23).
+    failed = run("rent", offer["id"], "--cmd", "no-such-command-l2gpu", "--api-url", market,
+                 "--node", rollup_api, env=env(RENTER_KEY, "renter"))  # fmt: skip
+    assert failed.returncode == 1, failed.stderr
+    assert "failed" in failed.stderr
+    assert "the close of channel" in failed.stderr, failed.stderr
+    assert "Traceback" not in failed.stderr

@@ -25,7 +25,15 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import FEE, round_down
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import CloseByRenter, SettleChannel, Transfer, Withdraw
-from l2gpu.core.types import Address, ChainId, Wei, format_wei, parse_duration, parse_wei
+from l2gpu.core.types import (
+    Address,
+    ChainId,
+    Wei,
+    format_timestamp,
+    format_wei,
+    parse_duration,
+    parse_wei,
+)
 from l2gpu.db import open_database
 from l2gpu.l1 import open_chain
 from l2gpu.l1.build import compile_contract
@@ -311,8 +319,8 @@ def settle_channel(
     )
     if int(user.status()["time"]) < deadline:
         raise L2gpuError(
-            f"channel {channel_id} can be settled from {deadline} (unix time, the L1 clock), "
-            "not yet",
+            f"channel {channel_id} can be settled from {format_timestamp(deadline)} (the L1 "
+            "clock), not yet",
             "wait for its deadline; 'l2gpu l2 channel ID' shows it",
         )
     index = int(found["index"])

@@ -417,13 +417,17 @@ def rent(
         f"billed, paid {format_wei(payer.paid)} of {format_wei(opened.deposit)} deposited",
         err=True,
     )
-    if info.status is LeaseStatus.FAILED and payer.paid == 0:
-        # The job never ran and no voucher was signed: take the deposit back.
+    ended_badly = info.status in (LeaseStatus.FAILED, LeaseStatus.PREEMPTED)
+    if ended_badly and payer.paid == 0:
+        # The job never ran (or was taken back before a paid second) and no voucher was
+        # signed: take the deposit back.
         try:
             typer.echo(rail.abandon(opened.description), err=True)
         except L2gpuError as exc:
             typer.echo(f"closing the unused channel failed ({exc.what}); close it yourself "
                        "('l2gpu l2 close-channel' or 'l2gpu channel close')", err=True)  # fmt: skip
+    if ended_badly:
+        raise typer.Exit(1)  # a failed or preempted lease is not a success for scripts
 
 
 def _pairs(items: list[str] | None) -> dict[str, str]:

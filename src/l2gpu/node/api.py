@@ -214,10 +214,6 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         found = node.outcomes.get(position)
         if found is not None:
             return found.to_json(position)
-        with lock:
-            waiting = any(p.sequence == position for p in node.sequencer.mempool)
-        if waiting:
-            return {"position": position, "status": "pending"}
         raise NotFound(f"no transaction at position {position} that this node remembers",
                        "use the position of the receipt the node gave you")  # fmt: skip
 

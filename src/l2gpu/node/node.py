@@ -166,6 +166,7 @@ class RollupNode:
 
     def _durable(self, envelopes: list[Envelope], numbers: list[int]) -> None:
         with self.lock:  # in log order: the next group waits for this one
+            self.outcomes.accepted(numbers)
             now = int(self.sequencer.clock())
             for envelope, number in zip(envelopes, numbers, strict=True):
                 self.sequencer.enqueue(envelope, number, reserved=True)

@@ -26,7 +26,8 @@ RESTARTED = "dropped before the node restarted (the reason is not kept)"
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """``included`` (in the node's ``batch``-th sealed batch) or ``dropped`` (``reason``)."""
+    """``pending``, ``included`` (in the node's ``batch``-th sealed batch) or ``dropped``
+    (``reason``)."""
 
     status: str
     batch: int | None = None
@@ -42,13 +43,24 @@ class Outcome:
         return out
 
 
+PENDING = Outcome("pending")
+
+
 class Outcomes:
     """The newest ``limit`` outcomes by log position; thread-safe."""
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
         self._table: OrderedDict[int, Outcome] = OrderedDict()
+        # Logged and acknowledged, not sealed yet: in the mempool or in a seal's round
+        # (bounded as the mempool is).
+        self._pending: set[int] = set()
         self._lock = threading.Lock()
+
+    def accepted(self, positions: list[int]) -> None:
+        """Record that ``positions`` were logged and wait to be sealed."""
+        with self._lock:
+            self._pending.update(positions)
 
     def included(self, positions: list[int], batch: int) -> None:
         """Record that ``positions`` were sealed into sealed batch number ``batch``."""
@@ -61,13 +73,17 @@ class Outcomes:
         )
 
     def get(self, position: int) -> Outcome | None:
-        """The recorded outcome, or None (pending, or older than the table keeps)."""
+        """The outcome (``pending`` while it waits to be sealed), or None: not a logged
+        transaction, or older than the table keeps."""
         with self._lock:
+            if position in self._pending:
+                return PENDING
             return self._table.get(position)
 
     def _record(self, items: list[tuple[int, Outcome]]) -> None:
         with self._lock:
             for position, outcome in items:
+                self._pending.discard(position)
                 self._table[position] = outcome
             while len(self._table) > self.limit:
                 self._table.popitem(last=False)

@@ -81,6 +81,7 @@ def recover(node: RollupNode) -> None:
             by_value.remove(envelope.tx)
             continue
         node.sequencer.enqueue(envelope, seq)
+        node.outcomes.accepted([seq])
         node.note_recovered(envelope, seq)
     for op in node.l1_ops[node.state.deposits_processed :]:
         node.sequencer.deposit(op)

@@ -34,7 +34,15 @@ from l2gpu.core.market.settlement import (
     rail_problem,
     terms_problem,
 )
-from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Timestamp, Wei
+from l2gpu.core.types import (
+    ZERO_ADDRESS,
+    Address,
+    ChainId,
+    Hash32,
+    Timestamp,
+    Wei,
+    format_timestamp,
+)
 from l2gpu.payments.rails import (
     CHALLENGE_PERIOD,
     STATUS_TIMEOUT,
@@ -252,8 +260,8 @@ class RollupChannelRail:
         self.client.send_tx(lambda me: CloseByRenter(me, index, Wei(0)), wait=self.wait)
         deadline = int(self.client.channel(cid)["close_deadline"])
         return (
-            f"the close of channel {cid} has started; from {deadline} (unix time) "
-            f"'l2gpu l2 settle-channel {cid}' returns the deposit"
+            f"the close of channel {cid} has started; from {format_timestamp(deadline)} "
+            f"(L1 time) 'l2gpu l2 settle-channel {cid}' returns the deposit"
         )
 
     def status(self, channel: ChannelDescription) -> str:
