@@ -59,6 +59,16 @@ G1 = tuple[int, int]
 G2 = tuple[tuple[int, int], tuple[int, int]]
 
 
+_GROTH16_ERRORS = (
+    groth16py.SetupError,
+    groth16py.WitnessError,
+    groth16py.EncodingError,
+    groth16py.VerificationError,
+    ValueError,
+)
+"""What groth16py raises for a key and a witness that do not fit together."""
+
+
 class ProofError(L2gpuError):
     """The prover made no valid proof."""
 
@@ -143,7 +153,7 @@ def prove(
         write_wtns(wtns, witness.values)
         try:
             blob = groth16py.prove_wtns(keys.proving_key, str(wtns))
-        except (groth16py.WitnessError, groth16py.EncodingError, ValueError) as exc:
+        except _GROTH16_ERRORS as exc:
             raise ProofError(
                 f"groth16py could not prove {circuit.name}: {exc}",
                 "check that the keys were made from this circuit's .r1cs",
