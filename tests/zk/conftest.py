@@ -10,6 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
+from l2gpu.core.zk.transfer import circuit_input
+from l2gpu.zk.prover import Proof, prove
+from l2gpu.zk.setup import Keys, dev_setup
 from l2gpu.zk.toolchain import (
     CompiledCircuit,
     Toolchain,
@@ -19,6 +22,23 @@ from l2gpu.zk.toolchain import (
 )
 
 from ..parts import missing_part
+from . import snarkjs
+from .test_zk_transfer import BASE, DEPTH, MAIN
+
+PREIMAGE = """pragma circom 2.0.0;
+include "circomlib/circuits/poseidon.circom";
+// Knowledge of a and b with Poseidon([a, b]) = out: one public signal, 240 constraints.
+template Preimage() {
+    signal input a;
+    signal input b;
+    signal output out;
+    component hash = Poseidon(2);
+    hash.inputs[0] <== a;
+    hash.inputs[1] <== b;
+    out <== hash.out;
+}
+component main = Preimage();
+"""
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +68,38 @@ def circomlib_circuit(toolchain: Toolchain) -> Callable[[str, str, str], Compile
         return compiled[name]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def snarkjs_tool(toolchain: Toolchain) -> Toolchain:
+    """The toolchain, checked to have snarkjs too; fails (never skips) without it."""
+    if not snarkjs.installed():
+        missing_part(f"snarkjs is not installed at {snarkjs.CLI}; run 'make tools'")
+    return toolchain
+
+
+@pytest.fixture(scope="session")
+def transfer_circuit(toolchain: Toolchain) -> CompiledCircuit:
+    """``Transfer(8)``, the circuit of test_zk_transfer.py."""
+    return compile_circuit(MAIN, f"transfer_{DEPTH}", toolchain=toolchain)
+
+
+@pytest.fixture(scope="session")
+def transfer_keys(transfer_circuit: CompiledCircuit) -> Keys:
+    """The development keys of ``Transfer(8)`` (cached on disk by its hash)."""
+    return dev_setup(transfer_circuit)
+
+
+@pytest.fixture(scope="session")
+def transfer_proof(
+    transfer_circuit: CompiledCircuit, transfer_keys: Keys, toolchain: Toolchain
+) -> Proof:
+    """A proof of test_zk_transfer.py's base transfer (3 pays 130 100 wei, fee 7)."""
+    values = circuit_input(BASE.state, BASE.tx, BASE.signature())
+    return prove(transfer_circuit, values, keys=transfer_keys, toolchain=toolchain)
+
+
+@pytest.fixture(scope="session")
+def preimage_circuit(toolchain: Toolchain) -> CompiledCircuit:
+    """A small circuit with one public signal, for snarkjs's ceremony and gas figures."""
+    return compile_circuit(PREIMAGE, "preimage", toolchain=toolchain)
