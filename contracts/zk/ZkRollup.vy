@@ -1,0 +1,300 @@
+# pragma version ~=0.4.3
+"""
+@title ZkRollup
+@license Apache-2.0
+@notice The L1 side of l2gpu's zk rollup: a queue of deposits, and batches that
+        are accepted only with a Groth16 proof that the new state root follows
+        from the old one by the batch's operations. A batch is final when it is
+        accepted: there is no challenge window. Withdrawals in an accepted batch
+        are credited at once and pulled with `withdraw_credit`. If a queued
+        deposit waits longer than the forced-inclusion delay, anyone can freeze
+        the rollup; then deposits that no batch took are refunded.
+@dev    The public data layout and the public input are specified in
+        src/l2gpu/core/zk/pubdata.py: old_root (32) | new_root (32) | fee_account (3)
+        | deposits | transfers | withdrawals, and the proof's one public input is
+        uint256(sha256(data)) % FIELD. L1 builds the data itself from its state
+        root, the arguments and the queue, so the proof is about exactly the bytes
+        L1 holds. The deposit section comes from the queue (each entry stored as the
+        keccak256 of its 103 bytes), never from the operator alone.
+"""
+
+from common import pull_payments
+
+initializes: pull_payments
+
+exports: pull_payments.credit
+
+
+interface Groth16Verifier:
+    def verifyProof(a: uint256[2], b: uint256[2][2], c: uint256[2], pub: uint256[1]) -> bool: view
+
+
+event Deposited:
+    queue_index: indexed(uint256)
+    account_index: indexed(uint256)
+    sender: indexed(address)
+    ax: uint256
+    ay: uint256
+    amount: uint256
+
+
+event BatchAccepted:
+    batch_index: indexed(uint256)
+    old_root: uint256
+    new_root: uint256
+    deposits: uint256
+    public_input: uint256
+
+
+event WithdrawalCredited:
+    batch_index: indexed(uint256)
+    owner: indexed(address)
+    amount: uint256
+
+
+event Frozen:
+    overdue_queue_index: uint256
+
+
+event DepositRefunded:
+    queue_index: indexed(uint256)
+    owner: indexed(address)
+    amount: uint256
+
+
+# BN254's scalar field: public inputs and keys are its elements.
+FIELD: constant(uint256) = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+MAX_AMOUNT: constant(uint256) = 2**128 - 1
+DEPOSIT_BYTES: constant(uint256) = 103
+TRANSFER_BYTES: constant(uint256) = 12
+WITHDRAWAL_BYTES: constant(uint256) = 39
+# Bounds of the batch shapes this contract can serve (a shape is fixed at deploy).
+MAX_DEPOSITS: constant(uint256) = 64
+MAX_TRANSFERS: constant(uint256) = 2048
+MAX_WITHDRAWALS: constant(uint256) = 64
+MAX_DATA: constant(uint256) = 67 + 64 * 103 + 2048 * 12 + 64 * 39
+# Gas handed to the verifier: a pairing check with one public input costs about
+# 200k; never estimated, so a node cannot be made to pass too little.
+VERIFY_GAS: constant(uint256) = 400000
+
+VERIFIER: public(immutable(address))
+# The circuit (and so the verification key) the verifier was generated for: a prover
+# whose key was made for another circuit refuses to post (checked off chain).
+CIRCUIT_HASH: public(immutable(bytes32))
+DEPOSIT_SLOTS: public(immutable(uint256))
+TRANSFER_SLOTS: public(immutable(uint256))
+WITHDRAWAL_SLOTS: public(immutable(uint256))
+# The largest account index: 2**depth - 1 (index 0 is never an account).
+MAX_INDEX: public(immutable(uint256))
+FORCE_DELAY: public(immutable(uint256))
+
+state_root: public(uint256)
+batch_count: public(uint256)
+queue: public(HashMap[uint256, bytes32])
+queue_time: public(HashMap[uint256, uint256])
+queue_length: public(uint256)
+# Deposits that accepted batches have taken (they take the queue in order).
+queue_done: public(uint256)
+# An address's account index (0: it never deposited) and the key of its first deposit.
+account_index_of: public(HashMap[address, uint256])
+account_key_of: public(HashMap[address, bytes32])
+account_count: public(uint256)
+frozen: public(bool)
+refunded: public(HashMap[uint256, bool])
+
+
+@deploy
+def __init__(
+    _genesis_root: uint256,
+    _verifier: address,
+    _circuit_hash: bytes32,
+    _deposit_slots: uint256,
+    _transfer_slots: uint256,
+    _withdrawal_slots: uint256,
+    _depth: uint256,
+    _force_delay: uint256,
+):
+    assert _genesis_root < FIELD, "the genesis root is not a field element"
+    assert _verifier.is_contract, "the verifier is not a contract"
+    assert _deposit_slots <= MAX_DEPOSITS and _transfer_slots <= MAX_TRANSFERS, "batch shape too large"
+    assert _withdrawal_slots <= MAX_WITHDRAWALS, "batch shape too large"
+    assert _depth >= 2 and _depth <= 24, "the tree depth must be 2 to 24 (3-byte indices)"
+    assert _force_delay > 0, "the forced-inclusion delay must be positive"
+    self.state_root = _genesis_root
+    VERIFIER = _verifier
+    CIRCUIT_HASH = _circuit_hash
+    DEPOSIT_SLOTS = _deposit_slots
+    TRANSFER_SLOTS = _transfer_slots
+    WITHDRAWAL_SLOTS = _withdrawal_slots
+    MAX_INDEX = 2**_depth - 1
+    FORCE_DELAY = _force_delay
+
+
+@internal
+@pure
+def _uint_bytes(_value: uint256, _size: uint256) -> Bytes[32]:
+    """
+    @notice The last `_size` bytes of `_value`, big-endian (as pubdata.py's _uint).
+    """
+    return slice(convert(_value, bytes32), 32 - _size, _size)
+
+
+@internal
+@pure
+def _read_uint(_data: Bytes[128], _start: uint256, _size: uint256) -> uint256:
+    """
+    @notice The big-endian unsigned integer in `_data[_start:_start + _size]`.
+    """
+    padded: Bytes[160] = concat(_data, empty(bytes32))  # so a field at the end reads as a full word
+    return extract32(padded, _start, output_type=uint256) >> (8 * (32 - _size))
+
+
+@payable
+@external
+def deposit(_ax: uint256, _ay: uint256) -> uint256:
+    """
+    @notice Deposit msg.value wei into the account of msg.sender, whose L2 key is
+            the Baby Jubjub point (_ax, _ay). An address gets its account index at
+            its first deposit and keeps that deposit's key; later deposits must
+            name the same key.
+    @return The deposit's position in the queue.
+    @dev    core/zk/pubdata.py DepositSlot is the entry; the circuit creates the
+            account at the index or credits it.
+    """
+    assert not self.frozen, "the rollup is frozen: deposits are closed; refund or exit instead"
+    assert msg.value > 0, "deposit some wei"
+    assert msg.value <= MAX_AMOUNT, "a deposit is at most 2**128 - 1 wei"
+    assert _ax < FIELD and _ay < FIELD, "the key's coordinates must be field elements"
+    key: bytes32 = keccak256(abi_encode(_ax, _ay))
+    index: uint256 = self.account_index_of[msg.sender]
+    if index == 0:
+        assert self.account_count < MAX_INDEX, "the rollup's account tree is full"
+        index = self.account_count + 1
+        self.account_count = index
+        self.account_index_of[msg.sender] = index
+        self.account_key_of[msg.sender] = key
+    else:
+        assert self.account_key_of[msg.sender] == key, "deposit with the key of your first deposit"
+    entry: Bytes[103] = concat(
+        slice(convert(index, bytes32), 29, 3),
+        convert(_ax, bytes32),
+        convert(_ay, bytes32),
+        convert(msg.sender, bytes20),
+        slice(convert(msg.value, bytes32), 16, 16),
+    )
+    position: uint256 = self.queue_length
+    self.queue[position] = keccak256(entry)
+    self.queue_time[position] = block.timestamp
+    self.queue_length = position + 1
+    log Deposited(queue_index=position, account_index=index, sender=msg.sender, ax=_ax, ay=_ay, amount=msg.value)
+    return position
+
+
+@external
+def submit_batch(
+    _new_root: uint256,
+    _fee_account: uint256,
+    _deposit_count: uint256,
+    _deposits: Bytes[MAX_DEPOSITS * DEPOSIT_BYTES],
+    _transfers: Bytes[MAX_TRANSFERS * TRANSFER_BYTES],
+    _withdrawals: Bytes[MAX_WITHDRAWALS * WITHDRAWAL_BYTES],
+    _a: uint256[2],
+    _b: uint256[2][2],
+    _c: uint256[2],
+):
+    """
+    @notice Accept a batch with its proof: the state root becomes `_new_root`, the
+            first `_deposit_count` queued deposits are taken, and the batch's
+            withdrawals are credited. Anyone holding a valid proof may submit.
+    @dev    `_deposits` holds every deposit slot: the first `_deposit_count` must be
+            the queue's next entries byte for byte; the rest are no-ops (index 0,
+            and the proof makes their other bytes zero). Sections have exactly the
+            shape's lengths.
+    """
+    assert not self.frozen, "the rollup is frozen: no batch is accepted"
+    assert _new_root < FIELD, "the new root is not a field element"
+    assert _fee_account > 0 and _fee_account <= MAX_INDEX, "the fee account is not an account index"
+    assert len(_deposits) == DEPOSIT_SLOTS * DEPOSIT_BYTES, "the deposit section has the wrong length"
+    assert len(_transfers) == TRANSFER_SLOTS * TRANSFER_BYTES, "the transfer section has the wrong length"
+    assert len(_withdrawals) == WITHDRAWAL_SLOTS * WITHDRAWAL_BYTES, "the withdrawal section has the wrong length"
+    assert _deposit_count <= DEPOSIT_SLOTS, "more deposits than the batch has slots"
+    first: uint256 = self.queue_done
+    assert first + _deposit_count <= self.queue_length, "the batch takes deposits that are not queued"
+    for i: uint256 in range(MAX_DEPOSITS):
+        if i >= DEPOSIT_SLOTS:
+            break
+        slot: Bytes[128] = slice(_deposits, i * DEPOSIT_BYTES, DEPOSIT_BYTES)
+        if i < _deposit_count:
+            assert keccak256(slot) == self.queue[first + i], "a deposit slot differs from the queue"
+        else:
+            assert self._read_uint(slot, 0, 3) == 0, "a deposit slot past the count is not a no-op"
+    old_root: uint256 = self.state_root
+    data: Bytes[MAX_DATA] = concat(
+        convert(old_root, bytes32),
+        convert(_new_root, bytes32),
+        slice(convert(_fee_account, bytes32), 29, 3),
+        _deposits,
+        _transfers,
+        _withdrawals,
+    )
+    public_input: uint256 = convert(sha256(data), uint256) % FIELD
+    assert staticcall Groth16Verifier(VERIFIER).verifyProof(_a, _b, _c, [public_input], gas=VERIFY_GAS), "the proof does not verify for this batch's data"
+    batch_index: uint256 = self.batch_count
+    self.state_root = _new_root
+    self.queue_done = first + _deposit_count
+    self.batch_count = batch_index + 1
+    for i: uint256 in range(MAX_WITHDRAWALS):
+        if i >= WITHDRAWAL_SLOTS:
+            break
+        slot: Bytes[128] = slice(_withdrawals, i * WITHDRAWAL_BYTES, WITHDRAWAL_BYTES)
+        if self._read_uint(slot, 0, 3) == 0:
+            continue
+        owner: address = convert(convert(self._read_uint(slot, 3, 20), uint160), address)
+        amount: uint256 = self._read_uint(slot, 23, 16)
+        pull_payments.credit[owner] += amount
+        log WithdrawalCredited(batch_index=batch_index, owner=owner, amount=amount)
+    log BatchAccepted(batch_index=batch_index, old_root=old_root, new_root=_new_root, deposits=_deposit_count, public_input=public_input)
+
+
+@external
+@nonreentrant
+def withdraw_credit():
+    """
+    @notice Pull the wei credited to msg.sender (its withdrawals, its refunds).
+    """
+    amount: uint256 = pull_payments._claim(msg.sender)
+    assert amount > 0, "nothing to withdraw for this address"
+    send(msg.sender, amount)
+
+
+@external
+def freeze():
+    """
+    @notice Freeze the rollup when the oldest queued deposit that no batch took has
+            waited longer than the forced-inclusion delay: the operator is not
+            including it, so deposits close and untaken deposits are refunded.
+    """
+    assert not self.frozen, "the rollup is already frozen"
+    first: uint256 = self.queue_done
+    assert first < self.queue_length, "no queued deposit is waiting"
+    assert block.timestamp > self.queue_time[first] + FORCE_DELAY, "the oldest queued deposit is not overdue yet"
+    self.frozen = True
+    log Frozen(overdue_queue_index=first)
+
+
+@external
+def refund_deposit(_queue_index: uint256, _entry: Bytes[103]):
+    """
+    @notice After a freeze: credit back a deposit that no accepted batch took, to
+            the address that made it (pull it with `withdraw_credit`).
+    @param _entry The deposit's 103 bytes, as its Deposited log gives them.
+    """
+    assert self.frozen, "refunds open only when the rollup is frozen"
+    assert _queue_index >= self.queue_done and _queue_index < self.queue_length, "that deposit was taken by a batch, or never queued"
+    assert not self.refunded[_queue_index], "that deposit was refunded already"
+    assert keccak256(_entry) == self.queue[_queue_index], "the entry is not the queued deposit"
+    self.refunded[_queue_index] = True
+    owner: address = convert(convert(self._read_uint(_entry, 67, 20), uint160), address)
+    amount: uint256 = self._read_uint(_entry, 87, 16)
+    pull_payments.credit[owner] += amount
+    log DepositRefunded(queue_index=_queue_index, owner=owner, amount=amount)

@@ -1,0 +1,172 @@
+"""Client of the ZkRollup contract: deposits, proven batches, withdrawals, the freeze.
+
+The contract builds each batch's public data itself (``core/zk/pubdata.py``): from
+its state root, the sections the prover passes, and its own deposit queue, whose
+entries it stores as the keccak256 of their 103 bytes. This client turns
+``Deposited`` logs back into those entries (:meth:`ZkRollupClient.queued_deposits`),
+so that a prover puts exactly the bytes L1 will hash into its batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from l2gpu.core.crypto.keccak import keccak256
+from l2gpu.core.zk.pubdata import (
+    DEPOSIT_BYTES,
+    TRANSFER_BYTES,
+    WITHDRAWAL_BYTES,
+    BatchShape,
+    DepositSlot,
+    encode_deposit,
+)
+from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
+from l2gpu.l1.logs import LogPoller
+
+CONTRACT_SOURCE = "zk/ZkRollup.vy"
+TWELVE_HOURS = 12 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Groth16Proof:
+    """A proof as the EVM verifier takes it: ``a`` and ``c`` in G1, ``b`` in G2 with each
+    coordinate's two limbs in the precompile's order (imaginary part first)."""
+
+    a: tuple[int, int]
+    b: tuple[tuple[int, int], tuple[int, int]]
+    c: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedDeposit:
+    """A deposit in L1's queue: its position and the slot the batch must carry."""
+
+    position: int
+    slot: DepositSlot
+
+
+class ZkRollupClient:
+    """Typed access to one deployed ZkRollup."""
+
+    def __init__(self, chain: Chain, contract: DeployedContract) -> None:
+        self.chain = chain
+        self.contract = contract
+        self.address = contract.address
+        self._poller = LogPoller(chain, [contract])
+        self._queued: list[QueuedDeposit] = []
+
+    @classmethod
+    def deploy(
+        cls,
+        chain: Chain,
+        sender: LocalAccount,
+        *,
+        genesis_root: int,
+        verifier: DeployedContract,
+        circuit_hash: bytes,
+        shape: BatchShape,
+        depth: int,
+        force_delay: int = TWELVE_HOURS,
+        cache_dir: Path | None = None,
+    ) -> ZkRollupClient:
+        """Deploy a zk rollup over ``verifier`` (generated for the batch circuit of
+        ``shape`` and ``depth``, whose content hash is ``circuit_hash``)."""
+        compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
+        contract = chain.deploy(
+            compiled, genesis_root, verifier.address, circuit_hash, shape.deposits,
+            shape.transfers, shape.withdrawals, depth, force_delay, sender=sender,
+        )  # fmt: skip
+        return cls(chain, contract)
+
+    # -- the queue -------------------------------------------------------------------
+
+    def deposit(self, account: LocalAccount, key: tuple[int, int], amount: int) -> Receipt:
+        """Deposit ``amount`` wei from ``account`` into its L2 account with L2 key ``key``
+        (a Baby Jubjub point, the EdDSA-Poseidon public key)."""
+        return self.contract.transact("deposit", key[0], key[1], sender=account, value=amount)
+
+    def queued_deposits(self) -> list[QueuedDeposit]:
+        """Every deposit queued so far, in queue order (read from the logs)."""
+        for event in self._poller.poll():
+            if event.name != "Deposited":
+                continue
+            args = event.args
+            slot = DepositSlot(
+                int(args["account_index"]),
+                int(args["ax"]),
+                int(args["ay"]),
+                bytes.fromhex(str(args["sender"]).removeprefix("0x")),
+                int(args["amount"]),
+            )
+            self._queued.append(QueuedDeposit(int(args["queue_index"]), slot))
+        return list(self._queued)
+
+    def entry_matches(self, deposit: QueuedDeposit) -> bool:
+        """True if L1 stores exactly this deposit's bytes at its position."""
+        stored = bytes(self.contract.call("queue", deposit.position))
+        return stored == keccak256(encode_deposit(deposit.slot))
+
+    # -- batches ---------------------------------------------------------------------
+
+    def submit_batch(
+        self,
+        *,
+        new_root: int,
+        fee_account: int,
+        deposit_count: int,
+        sections: tuple[bytes, bytes, bytes],
+        proof: Groth16Proof,
+        sender: LocalAccount,
+    ) -> Receipt:
+        """Post a proven batch: ``sections`` are the deposit, transfer and withdrawal
+        bytes of its public data (the header is L1's own)."""
+        deposits, transfers, withdrawals = sections
+        return self.contract.transact(
+            "submit_batch", new_root, fee_account, deposit_count, deposits, transfers,
+            withdrawals, list(proof.a), [list(proof.b[0]), list(proof.b[1])], list(proof.c),
+            sender=sender,
+        )  # fmt: skip
+
+    def state_root(self) -> int:
+        """The last proven state root."""
+        return int(self.contract.call("state_root"))
+
+    def shape(self) -> BatchShape:
+        """The batch shape the contract was deployed for."""
+        return BatchShape(
+            int(self.contract.call("DEPOSIT_SLOTS")),
+            int(self.contract.call("TRANSFER_SLOTS")),
+            int(self.contract.call("WITHDRAWAL_SLOTS")),
+        )
+
+    def section_sizes(self) -> tuple[int, int, int]:
+        """The byte length of each section (deposits, transfers, withdrawals)."""
+        shape = self.shape()
+        return (
+            shape.deposits * DEPOSIT_BYTES,
+            shape.transfers * TRANSFER_BYTES,
+            shape.withdrawals * WITHDRAWAL_BYTES,
+        )
+
+    # -- money out -------------------------------------------------------------------
+
+    def credit(self, owner: str) -> int:
+        """Wei credited to ``owner`` (withdrawals, refunds) and not pulled yet."""
+        return int(self.contract.call("credit", owner))
+
+    def withdraw_credit(self, account: LocalAccount) -> Receipt:
+        """Pull ``account``'s credit."""
+        return self.contract.transact("withdraw_credit", sender=account)
+
+    def freeze(self, sender: LocalAccount) -> Receipt:
+        """Freeze the rollup (only when the oldest untaken deposit is overdue)."""
+        return self.contract.transact("freeze", sender=sender)
+
+    def refund_deposit(self, deposit: QueuedDeposit, sender: LocalAccount) -> Receipt:
+        """After a freeze: credit back a deposit no batch took."""
+        return self.contract.transact(
+            "refund_deposit", deposit.position, encode_deposit(deposit.slot), sender=sender
+        )

@@ -1,0 +1,95 @@
+"""ZkRollup.vy's queue: deposits as core/zk/pubdata.py lays them out, account indices
+given by L1, and the freeze that refunds deposits no batch took."""
+
+from __future__ import annotations
+
+import pytest
+
+from l2gpu.core.crypto import eddsa_poseidon as eddsa
+from l2gpu.core.crypto.keccak import keccak256
+from l2gpu.core.zk.pubdata import BatchShape, encode_deposit
+from l2gpu.l1 import Chain, ContractRevert
+from l2gpu.l1.build import CompiledContract
+from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
+from l2gpu.zk.setup import Keys, dev_setup
+from l2gpu.zk.toolchain import CompiledCircuit
+from l2gpu.zk.verifier_contract import compile_verifier
+
+ETH = 10**18
+DELAY = 3600
+
+
+@pytest.fixture(scope="module")
+def preimage_keys(preimage_circuit: CompiledCircuit) -> Keys:
+    return dev_setup(preimage_circuit)
+
+
+@pytest.fixture
+def rollup(chain: Chain, preimage_keys: Keys) -> ZkRollupClient:
+    # A verifier of one public input: the queue's rules do not reach it.
+    built = compile_verifier(preimage_keys.verifying_key, title="preimage")
+    verifier = chain.deploy(CompiledContract("Verifier", built.abi, built.bytecode, "generated"),
+                            sender=chain.accounts[0])  # fmt: skip
+    return ZkRollupClient.deploy(
+        chain, chain.accounts[0], genesis_root=123, verifier=verifier,
+        circuit_hash=bytes(32), shape=BatchShape(2, 4, 1), depth=8, force_delay=DELAY,
+    )  # fmt: skip
+
+
+def key(seed: int) -> tuple[int, int]:
+    point = eddsa.public_key(seed.to_bytes(32, "big"))
+    return point.x, point.y
+
+
+def test_a_deposit_is_queued_as_its_pubdata_slot(rollup: ZkRollupClient, chain: Chain) -> None:
+    alice, bob = chain.accounts[1], chain.accounts[2]
+    rollup.deposit(alice, key(1), ETH)
+    rollup.deposit(bob, key(2), 2 * ETH)
+    rollup.deposit(alice, key(1), 3 * ETH)  # the same account: the same index
+    queued = rollup.queued_deposits()
+    assert [(d.position, d.slot.index, d.slot.amount) for d in queued] == [
+        (0, 1, ETH), (1, 2, 2 * ETH), (2, 1, 3 * ETH)]  # fmt: skip
+    assert queued[0].slot.eth_address == bytes.fromhex(alice.address[2:])
+    assert (queued[1].slot.ax, queued[1].slot.ay) == key(2)
+    for deposit in queued:  # L1 stores the keccak256 of exactly the slot's 103 bytes
+        assert rollup.entry_matches(deposit)
+        stored = bytes(rollup.contract.call("queue", deposit.position))
+        assert stored == keccak256(encode_deposit(deposit.slot))
+    assert rollup.contract.call("account_count") == 2
+
+
+def test_bad_deposits_are_refused_with_reasons(rollup: ZkRollupClient, chain: Chain) -> None:
+    alice = chain.accounts[1]
+    rollup.deposit(alice, key(1), ETH)
+    with pytest.raises(ContractRevert, match="the key of your first deposit"):
+        rollup.deposit(alice, key(2), ETH)
+    with pytest.raises(ContractRevert, match="deposit some wei"):
+        rollup.deposit(alice, key(1), 0)
+    with pytest.raises(ContractRevert, match="field elements"):
+        rollup.deposit(chain.accounts[2], (2**254, 1), ETH)
+    assert len(rollup.queued_deposits()) == 1
+
+
+def test_an_overdue_deposit_freezes_the_rollup_and_is_refunded(
+    rollup: ZkRollupClient, chain: Chain
+) -> None:
+    alice, anyone = chain.accounts[1], chain.accounts[3]
+    rollup.deposit(alice, key(1), ETH)
+    with pytest.raises(ContractRevert, match="not overdue yet"):
+        rollup.freeze(anyone)
+    (deposit,) = rollup.queued_deposits()
+    with pytest.raises(ContractRevert, match="only when the rollup is frozen"):
+        rollup.refund_deposit(deposit, anyone)
+    chain.time_travel(DELAY + 1)
+    rollup.freeze(anyone)
+    with pytest.raises(ContractRevert, match="frozen"):
+        rollup.deposit(alice, key(1), ETH)
+    rollup.refund_deposit(deposit, anyone)  # anyone may trigger it; alice is credited
+    with pytest.raises(ContractRevert, match="refunded already"):
+        rollup.refund_deposit(deposit, anyone)
+    assert rollup.credit(alice.address) == ETH
+    before = chain.balance(alice.address)
+    receipt = rollup.withdraw_credit(alice)
+    assert receipt.gas_used > 0
+    assert chain.balance(alice.address) > before + ETH - 10**16  # less its gas
+    assert rollup.credit(alice.address) == 0
