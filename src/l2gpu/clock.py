@@ -18,6 +18,11 @@ from typing import Protocol
 from l2gpu.core.types import Timestamp
 
 
+def format_timestamp(timestamp: int) -> str:
+    """Render a unix time for people, in the local time zone: ``'2026-12-04 08:12:05 UTC'``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(timestamp))
+
+
 def system_clock() -> Timestamp:
     """Whole seconds since the Unix epoch, now."""
     return Timestamp(int(time.time()))

@@ -19,6 +19,7 @@ from l2gpu.cli.common import (
     signing_account,
     signing_key,
 )
+from l2gpu.clock import format_timestamp
 from l2gpu.config import Settings
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
@@ -29,7 +30,6 @@ from l2gpu.core.types import (
     Address,
     ChainId,
     Wei,
-    format_timestamp,
     format_wei,
     parse_duration,
     parse_wei,

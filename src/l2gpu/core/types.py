@@ -143,13 +143,6 @@ def format_wei(amount: int) -> str:
     return f"{amount} wei"
 
 
-def format_timestamp(timestamp: int) -> str:
-    """Render a unix time for people, in the local time zone: ``'2026-12-04 08:12:05 UTC'``."""
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(timestamp))
-
-
 class Address(bytes):
     """A 20-byte Ethereum address. ``str()`` gives the EIP-55 checksummed form."""
 

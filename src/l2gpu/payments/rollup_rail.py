@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from l2gpu.clock import format_timestamp
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.crypto.eip712 import Eip712Domain
@@ -41,7 +42,6 @@ from l2gpu.core.types import (
     Hash32,
     Timestamp,
     Wei,
-    format_timestamp,
 )
 from l2gpu.payments.rails import (
     CHALLENGE_PERIOD,
