@@ -60,7 +60,7 @@ def code_sizes() -> dict[str, int]:
             24,
             3600,
             sender=deployer,
-        ).address,  # fmt: skip
+        ).address,
     }
 
     def size(address: Address) -> int:
