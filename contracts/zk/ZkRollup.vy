@@ -65,6 +65,9 @@ event DepositRefunded:
 # BN254's scalar field: public inputs and keys are its elements.
 FIELD: constant(uint256) = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 MAX_AMOUNT: constant(uint256) = 2**128 - 1
+# Baby Jubjub (circomlib's babyjub): a*x^2 + y^2 = 1 + d*x^2*y^2 over FIELD.
+BABYJUB_A: constant(uint256) = 168700
+BABYJUB_D: constant(uint256) = 168696
 DEPOSIT_BYTES: constant(uint256) = 103
 TRANSFER_BYTES: constant(uint256) = 12
 WITHDRAWAL_BYTES: constant(uint256) = 39
@@ -149,6 +152,21 @@ def _read_uint(_data: Bytes[128], _start: uint256, _size: uint256) -> uint256:
     return extract32(padded, _start, output_type=uint256) >> (8 * (32 - _size))
 
 
+@internal
+@pure
+def _on_curve(_x: uint256, _y: uint256) -> bool:
+    """
+    @notice Whether (_x, _y) is on Baby Jubjub. A deposit to a key off the curve could
+            never be spent (no signature verifies), and the L2 skips it.
+    @dev    core/crypto/babyjubjub.py is_on_curve.
+    """
+    x2: uint256 = uint256_mulmod(_x, _x, FIELD)
+    y2: uint256 = uint256_mulmod(_y, _y, FIELD)
+    left: uint256 = uint256_addmod(uint256_mulmod(BABYJUB_A, x2, FIELD), y2, FIELD)
+    right: uint256 = uint256_addmod(1, uint256_mulmod(BABYJUB_D, uint256_mulmod(x2, y2, FIELD), FIELD), FIELD)
+    return left == right
+
+
 @payable
 @external
 def deposit(_ax: uint256, _ay: uint256) -> uint256:
@@ -165,6 +183,7 @@ def deposit(_ax: uint256, _ay: uint256) -> uint256:
     assert msg.value > 0, "deposit some wei"
     assert msg.value <= MAX_AMOUNT, "a deposit is at most 2**128 - 1 wei"
     assert _ax < FIELD and _ay < FIELD, "the key's coordinates must be field elements"
+    assert self._on_curve(_ax, _ay), "the key is not a Baby Jubjub point: no signature could spend it"
     key: bytes32 = keccak256(abi_encode(_ax, _ay))
     index: uint256 = self.account_index_of[msg.sender]
     if index == 0:

@@ -67,6 +67,8 @@ def test_bad_deposits_are_refused_with_reasons(rollup: ZkRollupClient, chain: Ch
         rollup.deposit(alice, key(1), 0)
     with pytest.raises(ContractRevert, match="field elements"):
         rollup.deposit(chain.accounts[2], (2**254, 1), ETH)
+    with pytest.raises(ContractRevert, match="not a Baby Jubjub point"):
+        rollup.deposit(chain.accounts[2], (1, 2), ETH)  # its money could never move
     assert len(rollup.queued_deposits()) == 1
 
 
