@@ -301,3 +301,24 @@ def test_on_l1_a_lease_stopped_before_any_voucher_refunds_the_whole_deposit(
     settled = world.agent.settlements[0]
     assert (settled.amount, settled.provider_payout, settled.renter_payout) == (0, 0, deposit)
     assert manager.channel(opened.params).status.name == "SETTLED"
+
+
+def test_a_restarted_agent_lists_its_gpus_once(tmp_path: Path) -> None:
+    """Issue #23: each restart published a new offer beside the old ones (four offers
+    for one 2-GPU machine, one listed while leased). A restart withdraws the earlier
+    run's offers (those it recorded, leased ones too, and any the market still lists)
+    before publishing; a leased offer does not come back when its lease ends."""
+    world = World(tmp_path)
+    extra = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=T0 + 7200, nonce=1))[0]
+    payer = world.rent("sleep 60")  # the first offer is leased
+    world.agent.step()
+    restarted = world.new_agent()
+    withdrawn = restarted.retire_offers([str(world.offer.id)])
+    assert sorted(withdrawn) == sorted([str(world.offer.id), str(extra.id)])
+    fresh = restarted.publish(restarted.offer_terms(PRICE, expires_at=T0 + 3600, nonce=2))
+    listed = world.renter.search(f"provider={PROVIDER.address.checksum}").offers
+    assert [o.id for o in listed] == [o.id for o in fresh]
+    world.renter.stop(payer.lease_id)
+    world.second(payer)
+    listed = world.renter.search(f"provider={PROVIDER.address.checksum}").offers
+    assert [o.id for o in listed] == [o.id for o in fresh]  # the leased one stays withdrawn

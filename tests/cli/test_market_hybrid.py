@@ -121,3 +121,15 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
     assert "failed" in failed.stderr
     assert "the close of channel" in failed.stderr, failed.stderr
     assert "Traceback" not in failed.stderr
+    # SIGTERM withdraws the agent's offers (issue #23: they stayed listed and rentable),
+    # and a restart lists the GPU once, not beside the earlier run's offer.
+    agent = processes[-1]
+    agent.terminate()
+    agent.wait(timeout=60)
+    assert httpx.get(market + "/offers").json()["count"] == 0
+    assert "withdrew 1 offer(s)" in agent_log.read_text()
+    processes.append(spawn("provider", "up", "--price", "1 gwei", "--gpus", "RTX_4090:1",
+                           "--api-url", market, "--node", rollup_api,
+                           env=env(PROVIDER_KEY, "provider"), log=agent_log))  # fmt: skip
+    wait_for(lambda: httpx.get(market + "/offers").json()["count"] == 1, "the new offer")
+    assert httpx.get(market + "/offers").json()["offers"][0]["id"] != offer["id"]

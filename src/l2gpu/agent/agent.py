@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,7 @@ from l2gpu.wire import AgentLease, LeasePublic, OfferPublic
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 5
 CHANNEL_CHECK_SECONDS = 5  # how often a running lease's channel is read on the rail
+MAX_RETIRED = 500  # offers of an earlier run withdrawn at start (the search bound)
 MAX_UNSENT_LOG_CHARS = 4 * 1024 * 1024  # output kept while the market refuses it
 
 
@@ -152,6 +153,28 @@ class ProviderAgent(ChannelClosing):
             published.append(self.client.publish(offer))
             self._gpu_names[str(offer.offer_id)] = t.gpu_name
         return published
+
+    def retire_offers(self, known: Iterable[str] = ()) -> list[str]:
+        """Withdraw this provider's earlier offers: ``known`` (the ids an earlier run
+        recorded, leased ones included, which would come back on the market when their
+        lease ends) and every active one the market lists for this address. A restart
+        then publishes its offers once, never beside the old ones. Returns the ids
+        withdrawn; one the market no longer has is skipped."""
+        ids = {str(i) for i in known}
+        try:
+            found = self.client.search(f"provider={self.key.address.checksum}", limit=MAX_RETIRED)
+            ids |= {str(o.id) for o in found.offers}
+        except L2gpuError as exc:  # the market is away: withdraw what is known
+            log.warning("could not list this provider's offers: %s", exc.what)
+        withdrawn = []
+        for offer_id in sorted(ids):
+            try:
+                self.client.withdraw(offer_id)
+            except L2gpuError as exc:
+                log.warning("could not withdraw offer %s: %s", offer_id, exc.what)
+                continue
+            withdrawn.append(offer_id)
+        return withdrawn
 
     # -- the loop ------------------------------------------------------------------
 

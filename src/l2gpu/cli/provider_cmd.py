@@ -3,8 +3,11 @@ run renters' jobs safely?)."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import signal
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -123,7 +126,16 @@ def provider_up(
         max_duration=parse_duration(max_duration),
         nonce=secrets.randbelow(2**63),
     )
-    for offer in agent.publish(terms):
+    # The offers of an earlier run of this agent go first (they would otherwise stay
+    # listed beside the new ones, and a leased one come back when its lease ends).
+    record = settings.data_dir / f"offers-{key.address.checksum}.json"
+    retired = agent.retire_offers(_recorded_offers(record))
+    if retired:
+        typer.echo(f"withdrew {len(retired)} offer(s) of an earlier run", err=True)
+    published = agent.publish(terms)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps([str(o.id) for o in published]))
+    for offer in published:
         typer.echo(
             f"offer {offer.id}: {offer.num_gpus} x {offer.gpu_name} at "
             f"{offer.price_per_gpu_second} wei/GPU-s"
@@ -131,11 +143,27 @@ def provider_up(
             err=True,
         )
     stop = threading.Event()
+    # SIGTERM (systemd, docker stop, kill) stops the agent as Ctrl-C does: its offers
+    # are withdrawn rather than left listed and rentable with nobody serving them.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         agent.run(stop)
     except KeyboardInterrupt:
         stop.set()
+    finally:
         agent.shutdown()
+        withdrawn = agent.retire_offers([str(o.id) for o in published])
+        record.unlink(missing_ok=True)
+        typer.echo(f"stopped; withdrew {len(withdrawn)} offer(s)", err=True)
+
+
+def _recorded_offers(record: Path) -> list[str]:
+    """The offer ids an earlier run wrote (none when the file is missing or unreadable)."""
+    try:
+        ids = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return []
+    return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 def register(app: typer.Typer) -> None:
