@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.crypto import poseidon
@@ -21,15 +23,17 @@ from l2gpu.core.crypto.poseidon import FIELD_MODULUS as P
 from l2gpu.core.zk import pubdata as pd
 from l2gpu.core.zk.batch import BatchResult, apply_batch
 from l2gpu.core.zk.batch_input import BatchInput
+from l2gpu.core.zk.deposit import apply_deposit
 from l2gpu.core.zk.state import MAX_BALANCE, Account, ZkState
-from l2gpu.core.zk.transfer import TRANSFER_TAG, TransferTx, sign_transfer
-from l2gpu.core.zk.withdrawal import WithdrawalTx, sign_withdrawal
+from l2gpu.core.zk.transfer import TRANSFER_TAG, TransferTx, sign_transfer, transfer_steps
+from l2gpu.core.zk.withdrawal import WithdrawalTx, apply_withdrawal, sign_withdrawal
 from l2gpu.zk.toolchain import (
     CIRCUITS,
     CompiledCircuit,
     Toolchain,
     Witness,
     WitnessError,
+    calculate_witness,
     calculate_witnesses,
     compile_circuit,
 )
@@ -242,3 +246,63 @@ def test_the_circuit_refuses_each_bad_input(circuit: CompiledCircuit) -> None:
         template = "Batch" if file == "batch.circom" else "TransferSlot"
         line = circuit_line(file, text)
         assert re.search(rf"template {template}_\d+ line: {line}\b", str(result)), (name, result)
+
+
+def float40_floor(amount: int) -> int:
+    """The largest amount with a float40 form at most ``amount`` (its first ten digits)."""
+    digits = len(str(amount))
+    return amount if digits <= 10 else amount // 10 ** (digits - 10) * 10 ** (digits - 10)
+
+
+@st.composite
+def valid_batches(draw: st.DrawFn) -> BatchResult:
+    """Three accounts at drawn slots; a drawn deposit (new, to its owner, or skipped);
+    up to two transfers and a withdrawal among them, valid where they are made."""
+    slots = draw(st.lists(st.integers(1, 2**DEPTH - 1), min_size=4, max_size=4, unique=True))
+    state = ZkState.empty(DEPTH)
+    for key in range(3):
+        balance = draw(st.integers(0, ETHER))
+        state = state.with_account(slots[key], owner(key, balance, draw(st.integers(0, 9))))
+    deposits = []
+    if draw(st.booleans()):
+        index = slots[draw(st.integers(0, 3))]  # slots[3] is empty: a new account
+        deposits.append(deposit(index, draw(st.integers(0, 2)), draw(st.integers(0, ETHER))))
+    current = state
+    for slot in deposits:
+        current = apply_deposit(current, slot).after
+    transfers: list[tuple[TransferTx, int]] = []
+    for _ in range(draw(st.integers(0, 2))):
+        key, to = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        sender = current.account(slots[key])
+        assert sender is not None
+        if sender.balance == 0:
+            continue
+        amount = float40_floor(draw(st.integers(1, sender.balance)))
+        fee_code = draw(st.integers(0, min(255, (sender.balance - amount) // pd.FEE_UNIT_WEI)))
+        tx = TransferTx(slots[key], slots[to], amount, fee_code, sender.nonce)
+        current = transfer_steps(current, tx, sign_transfer(KEYS[key], tx)).after
+        transfers.append((tx, key))
+    withdrawals: list[tuple[WithdrawalTx, int]] = []
+    key = draw(st.integers(0, 2))
+    account = current.account(slots[key])
+    assert account is not None
+    if account.balance > 0 and draw(st.booleans()):
+        wtx = WithdrawalTx(slots[key], draw(st.integers(1, account.balance)), account.nonce)
+        apply_withdrawal(current, wtx, sign_withdrawal(KEYS[key], wtx))
+        withdrawals.append((wtx, key))
+    signatures = [sign_transfer(KEYS[k], tx) for tx, k in transfers]
+    signatures += [sign_withdrawal(KEYS[k], tx) for tx, k in withdrawals]
+    fee_account = slots[draw(st.integers(0, 2))]
+    return apply_batch(
+        state, SHAPE, fee_account, deposits, [tx for tx, _ in transfers],
+        [tx for tx, _ in withdrawals], signatures,
+    )  # fmt: skip
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(result=valid_batches())
+def test_drawn_batches_give_the_specs_public_input(
+    circuit: CompiledCircuit, result: BatchResult
+) -> None:
+    witness = calculate_witness(circuit, result.circuit_input)
+    assert witness["main.input_hash"] == result.public_input
