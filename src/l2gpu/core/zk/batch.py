@@ -22,7 +22,7 @@ circuit's input signals (``core/zk/batch_input.py``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import NamedTuple
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
@@ -41,15 +41,6 @@ class BatchResult(NamedTuple):
     pubdata: bytes
     public_input: int
     circuit_input: BatchInput
-
-
-@dataclass(frozen=True, slots=True)
-class FeeCredit:
-    """The fee credit's trace: the state it applies to and the sum of the fees."""
-
-    before: ZkState
-    index: int
-    fees: int
 
 
 def apply_batch(
@@ -97,8 +88,8 @@ def apply_batch(
         traces.append(SlotTrace(current, wstep.after, withdrawal=(wtx, signature, wstep.slot)))
         withdrawal_slots.append(wstep.slot)
         current = wstep.after
-    credit = FeeCredit(current, fee_account, sum(tx.fee for tx in transfers))
-    current = credit_fees(current, fee_account, credit.fees)
+    before_fees = current  # the fee account's path is under this root
+    current = credit_fees(current, fee_account, sum(tx.fee for tx in transfers))
     data = encode_batch(
         shape,
         state.root(),
@@ -109,9 +100,7 @@ def apply_batch(
         withdrawal_slots,
     )
     digest = public_input(data)
-    signals = batch_signals(
-        shape, state, traces, credit.before, fee_account, current.root(), digest
-    )
+    signals = batch_signals(shape, state, traces, before_fees, fee_account, current.root(), digest)
     return BatchResult(current, data, digest, signals)
 
 
