@@ -19,7 +19,7 @@ from l2gpu.client import MarketClient
 from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.lease_state import LeaseStatus
-from l2gpu.core.types import Wei
+from l2gpu.core.types import Address, Wei
 from l2gpu.db import open_database
 from l2gpu.payments.store import VoucherStore
 from l2gpu.renter import LeasePayer
@@ -322,3 +322,32 @@ def test_a_restarted_agent_lists_its_gpus_once(tmp_path: Path) -> None:
     world.second(payer)
     listed = world.renter.search(f"provider={PROVIDER.address.checksum}").offers
     assert [o.id for o in listed] == [o.id for o in fresh]  # the leased one stays withdrawn
+
+
+def test_a_renter_closes_a_lease_its_provider_abandoned_conceding_its_best_voucher(
+    chain,
+) -> None:
+    """Issue #23: a lease that failed after vouchers were signed, with the provider's
+    agent gone, left the deposit locked. The renter starts the close itself conceding
+    exactly what it signed; after the challenge period the provider has that and the
+    renter the rest, to the wei."""
+    from l2gpu.core.channel import inputs as ci
+    from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
+    from l2gpu.payments.rails import L1ChannelRail
+
+    deployer, renter_account, provider_account = chain.accounts[:3]
+    manager = ChannelManagerClient.deploy(chain, deployer)
+    rail = L1ChannelRail(manager, renter_account)
+    provider = Address.from_hex(provider_account.address)
+    deposit, signed = Wei(600 * PRICE), Wei(7 * PRICE)
+    opened = rail.open(provider, deposit, lifetime=7200)
+    note = rail.abandon(opened.description, conceded=signed)
+    assert "l2gpu channel settle" in note
+    assert "UTC" in note or "(L1 time" in note  # a date, not unix seconds
+    assert rail.status(opened.description) == "closing"
+    chain.time_travel(opened.params.challenge_period + 1)
+    before = chain.balance(provider)
+    receipt = manager.apply(ci.Settle(provider, chain.timestamp(), opened.params), deployer)
+    paid = receipt.event("ChannelSettled").args
+    assert (paid["provider_payout"], paid["renter_payout"]) == (signed, deposit - signed)
+    assert chain.balance(provider) == before + signed

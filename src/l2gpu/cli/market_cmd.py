@@ -402,12 +402,22 @@ def rent(
     sys.stderr.write("\n")
     # A soft-confirmed channel is co-signed into a batch by this process: stay until then;
     # with vouchers given, stay to co-sign the provider's cooperative close.
+    ended_badly = info.status in (LeaseStatus.FAILED, LeaseStatus.PREEMPTED)
     if payer.paid > 0:
         try:
             closed = rail.cosign_close(opened.description, payer.paid)
         except L2gpuError as exc:  # the node is away: the provider closes alone
             closed = f"not known ({exc.what})"
-        if closed != "settled":
+        if closed == "open" and ended_badly:
+            # The provider's agent is gone or failed: it may never close. Start the close
+            # ourselves, conceding exactly the best voucher signed (what the provider is
+            # owed), so that the rest of the deposit comes back without it.
+            try:
+                typer.echo(rail.abandon(opened.description, conceded=payer.paid), err=True)
+            except L2gpuError as exc:
+                typer.echo(f"closing channel {opened.params.id} failed ({exc.what}); close "
+                           "it yourself ('l2gpu l2 close-channel')", err=True)  # fmt: skip
+        elif closed != "settled":
             typer.echo(f"channel {opened.params.id} is {closed}: the provider closes it "
                        "with your best voucher, the rest returns to you", err=True)  # fmt: skip
     elif rail.confirmed(opened.params.id) == "missing":
@@ -417,7 +427,6 @@ def rent(
         f"billed, paid {format_wei(payer.paid)} of {format_wei(opened.deposit)} deposited",
         err=True,
     )
-    ended_badly = info.status in (LeaseStatus.FAILED, LeaseStatus.PREEMPTED)
     if ended_badly and payer.paid == 0:
         # The job never ran (or was taken back before a paid second) and no voucher was
         # signed: take the deposit back.

@@ -207,9 +207,10 @@ class ChannelRail(Protocol):
         """Close the described channel at once with the renter's best voucher."""
         ...
 
-    def abandon(self, channel: ChannelDescription) -> str:
-        """The renter starts closing a channel no lease uses (conceding nothing); says
-        how the deposit comes back."""
+    def abandon(self, channel: ChannelDescription, conceded: Wei = Wei(0)) -> str:
+        """The renter starts closing a channel (conceding ``conceded``: nothing for one no
+        lease used, the best voucher it signed for a lease that ended without the
+        provider's close); says how and when the deposit comes back."""
         ...
 
     def status(self, channel: ChannelDescription) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 
+from l2gpu.clock import format_timestamp
 from l2gpu.core.channel import ChannelParams, ChannelStatus
 from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel.vouchers import Voucher
@@ -128,16 +129,15 @@ class L1ChannelRail:
             return "missing"
         return found.status.name.lower()
 
-    def abandon(self, channel: ChannelDescription) -> str:
-        """``closeByRenter`` conceding 0; settle after the challenge period."""
+    def abandon(self, channel: ChannelDescription, conceded: Wei = Wei(0)) -> str:
+        """``closeByRenter`` conceding ``conceded``; settle after the challenge period."""
         params = channel.params
-        self.manager.apply(
-            ci.CloseByRenter(params.renter, self.manager.chain.timestamp(), params, Wei(0)),
-            self.account,
-        )
+        now = self.manager.chain.timestamp()
+        self.manager.apply(ci.CloseByRenter(params.renter, now, params, conceded), self.account)
         return (
-            f"the close of channel {params.id} has started; after its "
-            f"{params.challenge_period} s challenge period 'l2gpu channel settle {params.id}' "
+            f"the close of channel {params.id} has started; from "
+            f"{format_timestamp(now + params.challenge_period)} (L1 time, after its "
+            f"{params.challenge_period} s challenge period) 'l2gpu channel settle {params.id}' "
             "returns the deposit"
         )
 

@@ -249,15 +249,15 @@ class RollupChannelRail:
             log.warning("channel %s: %s", cid, exc.what)
         return self._status_of(cid)
 
-    def abandon(self, channel: ChannelDescription) -> str:
-        """CloseByRenter conceding 0; SettleChannel after the challenge period. A pending
-        channel is first seen included (or dropped: then nothing was locked)."""
+    def abandon(self, channel: ChannelDescription, conceded: Wei = Wei(0)) -> str:
+        """CloseByRenter conceding ``conceded``; SettleChannel after the challenge period.
+        A pending channel is first seen included (or dropped: then nothing was locked)."""
         params = channel.params
         cid = str(params.id)
         if self.confirmed(params.id) == "missing":
             return f"channel {cid} was never opened in the rollup: nothing was locked"
         index = int(self.client.channel(cid)["index"])
-        self.client.send_tx(lambda me: CloseByRenter(me, index, Wei(0)), wait=self.wait)
+        self.client.send_tx(lambda me: CloseByRenter(me, index, conceded), wait=self.wait)
         deadline = int(self.client.channel(cid)["close_deadline"])
         return (
             f"the close of channel {cid} has started; from {format_timestamp(deadline)} "
