@@ -351,3 +351,19 @@ def test_a_renter_closes_a_lease_its_provider_abandoned_conceding_its_best_vouch
     paid = receipt.event("ChannelSettled").args
     assert (paid["provider_payout"], paid["renter_payout"]) == (signed, deposit - signed)
     assert chain.balance(provider) == before + signed
+
+
+def test_an_offer_is_served_only_by_the_agent_that_published_it(tmp_path: Path) -> None:
+    """Issue #23: a lease on an offer of one agent ran on another agent with the same
+    key (another machine, with other GPUs). An agent leaves leases on offers it did not
+    publish to the agent that did."""
+    world = World(tmp_path)
+    other = world.new_agent()  # same key, its own machine; it published nothing
+    payer = world.rent("sleep 60")
+    other.step()
+    assert other.served == {}
+    assert payer.step().status is LeaseStatus.REQUESTED
+    world.agent.step()  # the publisher takes it
+    assert payer.step().status is LeaseStatus.RUNNING
+    world.renter.stop(payer.lease_id)
+    world.agent.step()

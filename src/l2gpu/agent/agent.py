@@ -38,6 +38,7 @@ from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.designs import ChannelRail
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.gpus import catalog_name, known_models
 from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.market.metering import Meter, UsageSample, record_sample, start_meter
 from l2gpu.core.market.offers import OfferTerms, SignedOffer, sign_offer
@@ -134,7 +135,13 @@ class ProviderAgent(ChannelClosing):
         ]
 
     def check_terms(self, terms: OfferTerms) -> None:
-        """Refuse an offer for more GPUs (of its model) than this machine has."""
+        """Refuse an offer for a model outside the catalog (an NVML name the catalog does
+        not map), or for more GPUs (of its model) than this machine has."""
+        if catalog_name(terms.gpu_name) != terms.gpu_name:
+            raise L2gpuError(
+                f"the GPU model {terms.gpu_name!r} is not in the market's catalog",
+                f"the market lists only: {known_models()}; ask for the model to be added",
+            )
         have = len(self.inventory.groups().get(terms.gpu_name, []))
         if terms.gpu_name == "CPU" and not self.inventory.gpus:
             have = self.inventory.cpu_cores
@@ -312,6 +319,11 @@ class ProviderAgent(ChannelClosing):
                 self._to_settle[lease_id] = (lost, now)
             return
         if self._adopt(info, now):  # started, but the market never heard it
+            return
+        if str(info.offer_id) not in self._gpu_names:
+            # Another agent with this key published that offer (another machine, or an
+            # earlier run whose offers this one withdrew): its GPUs are not these, so
+            # the lease is left for the agent that offered them.
             return
         # The channel is checked before the lease is accepted, and the acceptance says
         # whether the rail vouched for it: the market counts a lease in this provider's

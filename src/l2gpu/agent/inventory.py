@@ -17,19 +17,9 @@ from types import ModuleType
 from typing import Any
 
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.gpus import GPU_CATALOG, catalog_name, known_models
 
 _DECLARED = re.compile(r"^([A-Za-z0-9_.-]{1,64}):([0-9]{1,4})(?::([0-9]{1,5}))?$")
-DEFAULT_GPU_RAM_GB = {
-    "rtx_4090": 24,
-    "rtx_3090": 24,
-    "h100": 80,
-    "h200": 141,
-    "a100": 80,
-    "l40s": 48,
-    "a10": 24,
-    "l4": 24,
-    "t4": 16,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +84,13 @@ def parse_declared(text: str) -> list[Gpu]:
                 f"invalid GPU declaration '{part}'",
                 "write MODEL:COUNT[:MEMORY_GB], e.g. --gpus RTX_4090:2 or --gpus A100:1:80",
             )
-        name, count = match.group(1), int(match.group(2))
-        memory = int(match.group(3)) if match.group(3) else DEFAULT_GPU_RAM_GB.get(name.lower(), 16)
+        name, count = catalog_name(match.group(1)), int(match.group(2))
+        if name is None:
+            raise L2gpuError(
+                f"unknown GPU model '{match.group(1)}': the market lists only catalog models",
+                f"declare one of: {known_models()}",
+            )
+        memory = int(match.group(3)) if match.group(3) else GPU_CATALOG[name]
         gpus += [Gpu(len(gpus) + i, name, memory) for i in range(count)]
     if not gpus:
         raise L2gpuError("the GPU declaration is empty", "write e.g. --gpus RTX_4090:2")
@@ -120,7 +115,11 @@ def nvml_gpus(nvml: Any) -> list[Gpu]:
     for i in range(nvml.nvmlDeviceGetCount()):
         handle = nvml.nvmlDeviceGetHandleByIndex(i)
         memory = nvml.nvmlDeviceGetMemoryInfo(handle).total
-        gpus.append(Gpu(i, normalise_name(nvml.nvmlDeviceGetName(handle)), round(memory / 2**30)))
+        raw = nvml.nvmlDeviceGetName(handle)
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        # A model outside the catalog keeps NVML's name; offering it is refused then.
+        name = catalog_name(text) or normalise_name(text)
+        gpus.append(Gpu(i, name, round(memory / 2**30)))
     return gpus
 
 

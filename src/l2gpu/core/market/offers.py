@@ -29,6 +29,7 @@ from typing import Any
 from l2gpu.core.crypto.eip712 import Eip712Domain, TypedDataError, TypedDataSchema
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import InvalidValue, L2gpuError, SignatureError
+from l2gpu.core.market.gpus import catalog_name, known_models
 from l2gpu.core.types import Address, ChainId, OfferId, Seconds, Timestamp, Wei
 
 DOMAIN_NAME = "l2gpu market"
@@ -194,6 +195,12 @@ def validate_terms(terms: OfferTerms, now: Timestamp) -> None:
         raise OfferError(
             f"GPU name {name!r} must be 1-{MAX_NAME} printable characters without spaces",
             "write it like RTX_4090 or H100_SXM",
+        )
+    if catalog_name(name) != name:
+        known = catalog_name(name)
+        raise OfferError(
+            f"GPU model {name!r} is not in the catalog" + (f" (it names {known})" if known else ""),
+            f"name one of: {known_models()}",
         )
     if not _is_text(terms.location, MAX_LOCATION):
         raise OfferError(
