@@ -335,3 +335,18 @@ def test_a_quote_makes_every_check_of_renting_before_any_deposit(database_url) -
     assert "has not been heard from" in silent.json()["error"]
     assert rent(client, RENTER, renter, offer, PROVIDER.address).status_code == 409
     assert client.post("/quotes", json={"offer_id": offer, "duration": 60}).status_code == 401
+
+
+def test_offers_of_a_silent_provider_are_not_listed(database_url) -> None:
+    """Issue #23: offers of an agent stopped without withdrawing them stayed listed (and
+    rent refused them). Past the agent timeout without a heartbeat they leave the search;
+    the next heartbeat lists them again."""
+    client, service, clock = market(database_url)
+    provider = login(client, PROVIDER)
+    client.post("/providers/heartbeat", json={"inventory": {"gpus": 2}}, headers=provider)
+    offer = publish(client, PROVIDER, provider, nonce=1)
+    assert [o["id"] for o in client.get("/offers").json()["offers"]] == [offer]
+    clock.advance(service.leases.agent_timeout + 1)
+    assert client.get("/offers").json()["offers"] == []
+    client.post("/providers/heartbeat", json={"inventory": {"gpus": 2}}, headers=provider)
+    assert [o["id"] for o in client.get("/offers").json()["offers"]] == [offer]

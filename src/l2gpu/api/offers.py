@@ -17,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from l2gpu.api.records import offer_row, record_of, view_of_row
+from l2gpu.core.market.fields import fold
 from l2gpu.core.market.index import OfferIndex
 from l2gpu.core.market.offers import OfferError, SignedOffer, validate_offer
-from l2gpu.core.market.query import parse_filter, parse_sort
+from l2gpu.core.market.query import Condition, parse_filter, parse_sort
 from l2gpu.core.market.reputation import ProviderRecord
 from l2gpu.core.market.view import OfferView
 from l2gpu.core.types import Address, Timestamp
@@ -34,12 +35,23 @@ OFFLINE_AFTER = 3
 class OfferBook:
     """Offers and providers in the database, with a cached search index."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], int], chain_id: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], int],
+        chain_id: int,
+        hide_after: int | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.chain_id = chain_id
+        # Offers of a provider not heard from for this many seconds are not listed: its
+        # agent is not running (stopped, crashed, cut off), and a lease would be refused.
+        self.hide_after = hide_after
         self._version = 0
         self._index: tuple[int, OfferIndex] | None = None
+        self._silent: tuple[int, frozenset[str]] = (-1, frozenset())
         self._lock = threading.Lock()
 
     def changed(self) -> None:
@@ -71,6 +83,8 @@ class OfferBook:
                 row.heartbeats_seen += gap if gap <= OFFLINE_AFTER else 1
                 row.last_heartbeat = now
                 row.inventory = inventory
+        with self._lock:  # this provider may be listed again at once
+            self._silent = (-1, frozenset())
             return {"address": provider.checksum, "last_heartbeat": now}
 
     def provider(self, address: Address) -> dict[str, Any]:
@@ -178,7 +192,29 @@ class OfferBook:
         conditions = parse_filter(query)
         keys = parse_sort(sort or "price")
         limit = max(1, min(limit, MAX_LIMIT))
-        return self.index().search(conditions, keys, limit=limit, now=self.clock())
+        now = self.clock()
+        silent = self.silent_providers(now)
+        if silent:
+            conditions = [*conditions, Condition("provider", "notin", silent)]
+        return self.index().search(conditions, keys, limit=limit, now=now)
+
+    def silent_providers(self, now: int) -> frozenset[str]:
+        """Providers (folded addresses, as the filter compares them) whose last heartbeat
+        is older than ``hide_after``; read from the database at most once a second, so
+        that every market process sharing it agrees."""
+        if self.hide_after is None:
+            return frozenset()
+        with self._lock:
+            if self._silent[0] == now:
+                return self._silent[1]
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(Provider.address).where(Provider.last_heartbeat < now - self.hide_after)
+            ).all()
+        silent = frozenset(fold(Address(bytes(a)).checksum) for a in rows)
+        with self._lock:
+            self._silent = (now, silent)
+        return silent
 
     def index_is_current(self) -> bool:
         """True if the cached index reflects every change (a search will not rebuild it)."""

@@ -45,6 +45,6 @@ class MarketService:
         self.chain_id = chain_id
         self.clock = clock
         self.accounts = Accounts(engine, origin=origin, chain_id=chain_id, clock=clock)
-        self.offers = OfferBook(engine, clock=clock, chain_id=chain_id)
+        self.offers = OfferBook(engine, clock=clock, chain_id=chain_id, hide_after=agent_timeout)
         self.leases = LeaseBook(engine, self.offers, clock=clock, agent_timeout=agent_timeout,
                                 channels=channels)  # fmt: skip
