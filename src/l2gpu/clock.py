@@ -77,10 +77,24 @@ class RecentClock:
         self._value: Timestamp | None = None
         self._read_at = 0.0
         self._lock = threading.Lock()
+        self.failure: str | None = None
+        """Why the last reading failed (L1 unreachable), or None."""
 
     def __call__(self) -> Timestamp:
+        """The reading, fresh or at most ``max_age`` old; while the other clock cannot be
+        read (L1 unreachable), the last reading: the node keeps sequencing on a time
+        that stands still, never ahead of L1, until L1 answers again (then
+        :attr:`failure` is None). With no reading yet, the failure is raised."""
         with self._lock:
             now = self._monotonic()
             if self._value is None or now - self._read_at >= self.max_age:
-                self._value, self._read_at = self._read(), now
+                try:
+                    value = self._read()
+                except Exception as exc:  # any transport error of the reader
+                    if self._value is None:
+                        raise
+                    self.failure = f"{type(exc).__name__}: {exc}"[:300]
+                    self._read_at = now  # try again after max_age, not on every call
+                    return self._value
+                self._value, self._read_at, self.failure = value, now, None
             return self._value

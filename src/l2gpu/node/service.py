@@ -53,6 +53,9 @@ class Sealer:
                 node.follow_l1()
             except Exception as exc:  # L1 unreachable or answering nonsense: keep sequencing
                 node.degrade(f"reading L1 failed: {exc}")
+            else:
+                if not node.unposted:  # L1 answers and nothing waits to be posted
+                    node.healthy()
         try:
             if node.batch_due(max_transactions=self.batch_size, max_age=self.interval,
                               now=time.monotonic()):  # fmt: skip
