@@ -59,8 +59,13 @@ def test_the_node_rides_out_an_l1_outage(tmp_path: Path) -> None:
     anvil_port, api_port = free_port(), free_port()
     anvil_url, api = f"http://127.0.0.1:{anvil_port}", f"http://127.0.0.1:{api_port}"
     anvil = _anvil(anvil_port, tmp_path / "anvil.json")
-    env = {**os.environ, "L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": OPERATOR,
-           "L2GPU_DATA_DIR": str(tmp_path / "operator"), "L2GPU_API_PORT": str(api_port)}  # fmt: skip
+    env = {
+        **os.environ,
+        "L2GPU_L1_RPC": anvil_url,
+        "L2GPU_PRIVATE_KEY": OPERATOR,
+        "L2GPU_DATA_DIR": str(tmp_path / "operator"),
+        "L2GPU_API_PORT": str(api_port),
+    }
     node = subprocess.Popen(
         [sys.executable, "-m", "l2gpu.cli.main", "up", "--interval", "0.5"],
         env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "up.log", "wb"),  # noqa: SIM115
