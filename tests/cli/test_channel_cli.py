@@ -55,9 +55,9 @@ def test_a_channel_from_open_to_provider_close(as_user, tmp_path: Path) -> None:
 
 def test_a_renter_close_waits_for_the_challenge_period(as_user, anvil_url: str) -> None:
     ok(as_user(RENTER_KEY, "channel", "deploy"))
-    cid = ok(as_user(RENTER_KEY, "channel", "open", PROVIDER, "--deposit", "1000000",
+    cid = ok(as_user(RENTER_KEY, "channel", "open", PROVIDER, "--deposit", "1000000 wei",
                      "--challenge-period", "120", "--salt", "7"))["channel_id"]  # fmt: skip
-    ok(as_user(RENTER_KEY, "channel", "close", cid, "--amount", "400"))
+    ok(as_user(RENTER_KEY, "channel", "close", cid, "--amount", "400 wei"))
     early = as_user(RENTER_KEY, "channel", "settle", cid)
     assert early.returncode == 2
     assert "challenge period not over" in early.stderr
@@ -72,7 +72,7 @@ def test_a_renter_close_waits_for_the_challenge_period(as_user, anvil_url: str) 
     [
         (["channel", "open", "0x1234", "--deposit", "1 ether"], "40 hex digits"),
         (["channel", "open", PROVIDER, "--deposit", "one ether"], "not a number"),
-        (["channel", "open", PROVIDER, "--deposit", "1", "--expires-in", "soon"], "duration"),
+        (["channel", "open", PROVIDER, "--deposit", "1 wei", "--expires-in", "soon"], "duration"),
         (["channel", "status", "0x12"], "64 hex digits"),
     ],
 )
@@ -97,16 +97,16 @@ def test_watch_answers_a_stale_close_for_an_offline_provider(as_user, tmp_path: 
     from l2gpu.payments.store import VoucherStore
 
     manager = ok(as_user(RENTER_KEY, "channel", "deploy"))["manager"]
-    cid = ok(as_user(RENTER_KEY, "channel", "open", PROVIDER, "--deposit", "1000000",
+    cid = ok(as_user(RENTER_KEY, "channel", "open", PROVIDER, "--deposit", "1000000 wei",
                      "--challenge-period", "600", "--salt", "9"))["channel_id"]  # fmt: skip
-    paid = ok(as_user(RENTER_KEY, "channel", "pay", cid, "--amount", "700000"))
+    paid = ok(as_user(RENTER_KEY, "channel", "pay", cid, "--amount", "700000 wei"))
     store_url = f"sqlite:///{tmp_path / 'provider.db'}"
     VoucherStore(open_database(store_url)).offer(
         Voucher(Hash32.from_hex(cid), Wei(paid["amount"]), bytes.fromhex(paid["signature"][2:])),
         chain_id=ChainId(paid["chain_id"]),
         manager=Address.from_hex(manager),
     )
-    ok(as_user(RENTER_KEY, "channel", "close", cid, "--amount", "100"))
+    ok(as_user(RENTER_KEY, "channel", "close", cid, "--amount", "100 wei"))
     # A third party runs the watcher with the provider's vouchers; the provider is offline.
     watcher_key = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
     result = as_user(watcher_key, "watch", "channels", "--store", store_url, "--once",

@@ -163,3 +163,21 @@ def test_bench_crypto_reports_the_named_figures() -> None:
     assert figures["eip712_sign_per_s"] > 0
     assert figures["eip712_recover_per_s"] > 0
     assert figures["eth_account_recover_per_s"] > 0
+
+
+@pytest.mark.parametrize(
+    ("amount", "said"),
+    [
+        ("1", "has no unit"),
+        ("0.1eth", "put a blank between the number and the unit"),
+        ("-1 ether", "is negative"),
+        ("ten ether", "not a number with a unit"),
+    ],
+)
+def test_amounts_people_type_are_parsed_strictly(amount: str, said: str) -> None:
+    """Issue #23: '-1 ether' gave "No such option", '0.1eth' and a bare '1' (one wei)
+    were taken without a word."""
+    result = run("l2", "transfer", "0x" + "12" * 20, amount, "--node", "http://127.0.0.1:9")
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr

@@ -81,7 +81,8 @@ def test_deposit_transfer_withdraw_finalize_from_the_cli(node) -> None:
 def test_unrepresentable_amounts_and_unknown_recipients_are_clear_errors(node) -> None:
     api, anvil_url = node
     user(ALICE, api, anvil_url, "deposit", "1 ether")
-    odd = run("l2", "transfer", str(PrivateKey.from_hex(ALICE).address), "123456789", "--api", api,
+    alice = str(PrivateKey.from_hex(ALICE).address)
+    odd = run("l2", "transfer", alice, "123456789 wei", "--api", api,
               env={"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": ALICE})  # fmt: skip
     assert odd.returncode == 2
     assert "not exactly representable" in odd.stderr

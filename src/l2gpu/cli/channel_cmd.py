@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from l2gpu.cli.common import l1_now, print_json
+from l2gpu.cli.common import l1_now, parse_amount, print_json
 from l2gpu.cli.session import MANAGER, Session
 from l2gpu.core.channel import ChannelParams, ChannelStatus
 from l2gpu.core.channel import inputs as ci
@@ -28,7 +28,6 @@ from l2gpu.core.types import (
     Wei,
     format_wei,
     parse_duration,
-    parse_wei,
 )
 from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.payments import deployments
@@ -72,7 +71,7 @@ def open_(
 ) -> None:
     """Open a channel to PROVIDER as the renter, depositing --deposit."""
     session = Session(ctx, manager)
-    amount = parse_wei(deposit)
+    amount = parse_amount(deposit, "--deposit")
     if amount == 0:
         raise InvalidValue("deposit", deposit, "it is zero", "deposit more than 0")
     params = ChannelParams(
@@ -107,7 +106,7 @@ def topup(
     channel = session.manager.channel(params)
     if channel is None:
         raise L2gpuError(f"channel {channel_id} does not exist")
-    added = parse_wei(amount)
+    added = parse_amount(amount)
     expires = Timestamp(channel.expires_at + parse_duration(extend_by))
     value = added if params.is_ether else Wei(0)
     session.manager.approve(params, added, session.account)
@@ -129,7 +128,7 @@ def pay(
     """Sign a voucher (renter): the cumulative amount paid on the channel so far."""
     session = Session(ctx, manager)
     voucher = sign_voucher(
-        session.key, session.manager.domain, Hash32.from_hex(channel_id), parse_wei(amount)
+        session.key, session.manager.domain, Hash32.from_hex(channel_id), parse_amount(amount)
     )
     print_json({**voucher.to_json(), "manager": session.manager.address.checksum,
                 "chain_id": session.chain.chain_id})  # fmt: skip
@@ -158,7 +157,7 @@ def close(
         )  # fmt: skip
     elif session.address == params.renter:
         receipt = session.manager.apply(
-            ci.CloseByRenter(session.address, Timestamp(0), params, parse_wei(amount)),
+            ci.CloseByRenter(session.address, Timestamp(0), params, parse_amount(amount)),
             session.account,
         )
     else:

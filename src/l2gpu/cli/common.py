@@ -16,6 +16,7 @@ key, one clock, one JSON printer.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,7 +28,7 @@ from l2gpu.clock import l1_clock, system_clock
 from l2gpu.config import Settings, market_url
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.types import Timestamp
+from l2gpu.core.types import Timestamp, Wei, parse_wei
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -182,3 +183,41 @@ def now() -> Timestamp:
 def l1_now(chain: HasTimestamp) -> Timestamp:
     """L1's clock: its latest block's time, which contracts compare deadlines to."""
     return l1_clock(chain)()
+
+
+_AMOUNT_ARG = re.compile(r"\s*([0-9][0-9_]*(?:\.[0-9_]+)?)(\s*)([A-Za-z]*)\s*")
+AMOUNT_FORMS = "write the number, a blank and a unit: '1000 wei', '2 gwei' or '0.1 ether'"
+
+
+def parse_amount(text: str, what: str = "amount") -> Wei:
+    """An amount a person typed, parsed strictly: a number, a blank, a unit (``wei``,
+    ``gwei``, ``ether``). A bare number is refused rather than read as wei (``1`` is
+    rarely meant as one wei), and so is a unit run into the number (``0.1eth``);
+    negative amounts never reach here (see :func:`refuse_negative_amounts`)."""
+    match = _AMOUNT_ARG.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise L2gpuError(f"{what} '{text}' is not a number with a unit", AMOUNT_FORMS)
+    number, blank, unit = match.groups()
+    if not unit:
+        raise L2gpuError(
+            f"{what} '{text}' has no unit",
+            f"write '{number} wei' or '{number} ether' ({AMOUNT_FORMS})",
+        )
+    if not blank:
+        raise L2gpuError(f"{what} '{text}': put a blank between the number and the unit",
+                         AMOUNT_FORMS)  # fmt: skip
+    return parse_wei(f"{number} {unit}")
+
+
+_NEGATIVE = re.compile(r"-[0-9][0-9_.]*(\s*[A-Za-z]*)?")
+
+
+def refuse_negative_amounts(argv: list[str]) -> None:
+    """A negative amount (``"-1 ether"``) would otherwise reach the argument parser as an
+    unknown option ("No such option"); say what it is instead."""
+    for arg in argv:
+        if arg == "--":
+            return
+        if _NEGATIVE.fullmatch(arg.strip()):
+            raise L2gpuError(f"'{arg}' is negative: amounts and durations are never negative",
+                             "give a positive amount, e.g. '0.1 ether'")  # fmt: skip

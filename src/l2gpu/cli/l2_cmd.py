@@ -15,6 +15,7 @@ from l2gpu.cli.common import (
     NodeOption,
     find_signing_account,
     l2_node_url,
+    parse_amount,
     print_json,
     signing_account,
     signing_key,
@@ -32,7 +33,6 @@ from l2gpu.core.types import (
     Wei,
     format_wei,
     parse_duration,
-    parse_wei,
 )
 from l2gpu.db import open_database
 from l2gpu.l1 import open_chain
@@ -161,7 +161,7 @@ def deposit(
     """Deposit from L1 to your L2 account (an L1 transaction; needs --l1-rpc)."""
     settings: Settings = ctx.obj
     user = _user(ctx, node, api)
-    value = parse_wei(amount)
+    value = parse_amount(amount)
     if not settings.l1_rpc:
         raise L2gpuError(
             "a deposit is an L1 transaction and the embedded chain lives inside 'l2gpu up'",
@@ -188,14 +188,15 @@ def transfer(
     ctx: typer.Context,
     to: Annotated[str, typer.Argument(help="Recipient address (must have an L2 account).")],
     amount: Annotated[str, typer.Argument(help="e.g. '0.1 ether'")],
-    fee: Annotated[str, typer.Option("--fee")] = "0",
+    fee: Annotated[str, typer.Option("--fee")] = "0 wei",
     node: NodeOption = None,
     api: LegacyNodeOption = None,
 ) -> None:
     """Send to another L2 account (co-signed automatically by this command)."""
+    # What was typed is checked first: a mistake costs no key lookup and no request.
+    value, fee_value = _representable(amount), Wei(round_down(parse_amount(fee, "fee"), FEE))
     user = _user(ctx, node, api)
     recipient = int(user.account(Address.from_hex(to))["index"])
-    value, fee_value = _representable(amount), Wei(round_down(parse_wei(fee), FEE))
     _check_balance(user, value, fee_value, "send")
     print_json(user.send(lambda me: Transfer(me, recipient, value, fee_value)))
 
@@ -217,7 +218,7 @@ def withdraw(
     ctx: typer.Context,
     amount: Annotated[str | None, typer.Argument(help="Amount to move to L1.")] = None,
     claim: Annotated[bool, typer.Option("--claim", help="Claim final exits on L1.")] = False,
-    fee: Annotated[str, typer.Option("--fee")] = "0",
+    fee: Annotated[str, typer.Option("--fee")] = "0 wei",
     node: NodeOption = None,
     api: LegacyNodeOption = None,
 ) -> None:
@@ -227,7 +228,7 @@ def withdraw(
     if not claim:
         if amount is None:
             raise L2gpuError("say how much to withdraw", "e.g. l2gpu l2 withdraw '0.1 ether'")
-        value, fee_value = _representable(amount), Wei(round_down(parse_wei(fee), FEE))
+        value, fee_value = _representable(amount), Wei(round_down(parse_amount(fee, "fee"), FEE))
         _check_balance(user, value, fee_value, "withdraw")
         account = user.send(lambda me: Withdraw(me, value, fee_value))
         print_json({"withdrawing": value, "final_after": "the batch's challenge window",
@@ -345,7 +346,7 @@ def status(ctx: typer.Context, node: NodeOption = None, api: LegacyNodeOption = 
 
 
 def _representable(text: str) -> Wei:
-    value = parse_wei(text)
+    value = parse_amount(text)
     rounded = round_down(value)
     if rounded != value:
         raise L2gpuError(

@@ -28,7 +28,7 @@ from l2gpu.cli import (
     provider_cmd,
     watch_cmd,
 )
-from l2gpu.cli.common import remember_key_flags
+from l2gpu.cli.common import refuse_negative_amounts, remember_key_flags
 from l2gpu.config import load_settings
 from l2gpu.core.errors import L2gpuError
 
@@ -102,6 +102,7 @@ analytics_cmd.register(app)
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return its exit status (2 for user errors)."""
     try:
+        refuse_negative_amounts(sys.argv[1:] if argv is None else argv)
         app(args=argv, standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1

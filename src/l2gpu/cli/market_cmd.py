@@ -26,6 +26,7 @@ from l2gpu.cli.common import (
     market_api_url,
     node_url,
     now,
+    parse_amount,
     print_json,
     signing_key,
 )
@@ -34,7 +35,7 @@ from l2gpu.config import Settings, api_origin
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.lease_state import LeaseStatus
-from l2gpu.core.types import Wei, format_wei, parse_wei
+from l2gpu.core.types import Wei, format_wei
 
 if TYPE_CHECKING:
     from l2gpu.payments.channel_check import ChannelCheck
@@ -330,18 +331,17 @@ def rent(
     duration = round(hours * 3600)
     if duration < 1:
         raise L2gpuError(f"--hours {hours} is less than a second", "rent for longer")
+    limit = None if max_price is None else parse_amount(max_price, "--max-price")
     client = _client(ctx, api_url)
     offer = client.offer(offer_id)
     price = offer.price_per_gpu_second
-    if max_price is not None and price > parse_wei(max_price):
+    if limit is not None and price > limit:
         raise L2gpuError(
-            f"offer {offer_id} costs {price} wei per GPU-second, above --max-price "
-            f"{parse_wei(max_price)}",
+            f"offer {offer_id} costs {price} wei per GPU-second, above --max-price {limit}",
             "raise --max-price or choose another offer",
         )
     # Everything the market could refuse, asked before any rail is touched or deposit locked.
-    quote = client.quote(offer_id, duration=duration, max_price_per_gpu_second=(
-        None if max_price is None else parse_wei(max_price)))  # fmt: skip
+    quote = client.quote(offer_id, duration=duration, max_price_per_gpu_second=limit)
     node = _rail_node(settings, node, manager)
     _check_rail_options(settings, node, manager)
     job_env, job_secrets, job_files = _pairs(env), _pairs(secret), _files(file)
@@ -358,7 +358,9 @@ def rent(
             env=job_env,
             secrets=job_secrets,
             files=job_files,
-            max_price_per_gpu_second=None if max_price is None else parse_wei(max_price),
+            max_price_per_gpu_second=None
+            if max_price is None
+            else parse_amount(max_price, "--max-price"),
         )
     except L2gpuError as exc:
         # No lease uses the channel: start its close so that the deposit comes back.

@@ -12,12 +12,19 @@ from typing import Annotated
 
 import typer
 
-from l2gpu.cli.common import ApiUrlOption, NodeOption, market_api_url, now, signing_key
+from l2gpu.cli.common import (
+    ApiUrlOption,
+    NodeOption,
+    market_api_url,
+    now,
+    parse_amount,
+    signing_key,
+)
 from l2gpu.cli.market_cmd import ManagerOption, _check_provider_account, _rail, _rail_node
 from l2gpu.client import MarketClient
 from l2gpu.config import Settings
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.types import parse_duration, parse_wei
+from l2gpu.core.types import parse_duration
 
 
 def provider_check(ctx: typer.Context) -> None:
@@ -120,7 +127,7 @@ def provider_up(
         background_closes=True,
     )
     terms = agent.offer_terms(
-        parse_wei(price),
+        parse_amount(price, "--price"),
         expires_at=now() + parse_duration(expires_in),
         location=location,
         max_duration=parse_duration(max_duration),
