@@ -181,3 +181,20 @@ def test_amounts_people_type_are_parsed_strictly(amount: str, said: str) -> None
     assert result.returncode == 2, result.stderr
     assert said in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_server_on_a_busy_port_is_named_as_such(tmp_path) -> None:
+    """Issue #23: a second `l2gpu up` on a busy port failed on an L1 nonce error after
+    deploying; both servers now refuse at once, naming the port and the setting."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        env = {"L2GPU_API_PORT": port, "L2GPU_DATA_DIR": str(tmp_path)}
+        for command in (["up"], ["market", "serve", "--chain-id", "1"]):
+            result = run(*command, env=env)
+            assert result.returncode == 2, result.stderr
+            assert f"port {port} on 127.0.0.1 is in use" in result.stderr
+            assert "L2GPU_API_PORT" in result.stderr

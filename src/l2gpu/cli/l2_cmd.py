@@ -70,9 +70,10 @@ def up(
     from l2gpu.node.cosign_desk import CoSignDesk
     from l2gpu.node.node import RollupNode
     from l2gpu.node.service import Sealer
-    from l2gpu.serving.connections import uvicorn_options
+    from l2gpu.serving.connections import require_free_port, uvicorn_options
 
     settings: Settings = ctx.obj
+    require_free_port(settings.api_host, settings.api_port, "l2gpu up", "L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if settings.l1_rpc:  # a real L1: the proposer is the command's signing key
         proposer = signing_account(ctx)

@@ -201,9 +201,11 @@ def serve(
     from l2gpu.api.app import create_app
     from l2gpu.api.service import MarketService
     from l2gpu.db import open_database
-    from l2gpu.serving.connections import uvicorn_options
+    from l2gpu.serving.connections import require_free_port, uvicorn_options
 
     settings: Settings = ctx.obj
+    require_free_port(host or settings.api_host, port or settings.api_port,
+                      "market API or rollup node", "--port or L2GPU_API_PORT")  # fmt: skip
     if chain_id is None:
         from l2gpu.l1 import open_chain
 

@@ -112,3 +112,23 @@ def uvicorn_options() -> dict[str, Any]:
     from l2gpu.serving import KEEP_ALIVE_S
 
     return {"http": BoundedHttpProtocol, "timeout_keep_alive": KEEP_ALIVE_S}
+
+
+def require_free_port(host: str, port: int, what: str, setting: str) -> None:
+    """Refuse to start ``what`` on a port another process listens on, naming the mistake
+    (a second server on a busy port), before any work is done (a node would otherwise
+    deploy or send L1 transactions first and fail later on a confusing error)."""
+    import socket
+
+    from l2gpu.core.errors import L2gpuError
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise L2gpuError(
+                f"port {port} on {host} is in use ({exc.strerror}): another {what} or another "
+                "program listens there",
+                f"stop it, or choose another port with {setting}",
+            ) from exc
