@@ -251,11 +251,25 @@ class MarketClient:
         return w.LogsAppended.model_validate(reply).seq
 
 
+NOT_THE_MARKET_FIX = (
+    "check that --api-url (or the market_url setting) names the market ('l2gpu market "
+    "serve'), not a rollup node or another server"
+)
+
+
 def _error(reply: httpx.Response) -> ApiRequestError:
     try:
         body = reply.json()
-        return ApiRequestError(str(body.get("error")), str(body.get("fix", "")), reply.status_code)
     except ValueError:
-        return ApiRequestError(
-            f"the API answered {reply.status_code}", "check the API's logs", reply.status_code
-        )
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return ApiRequestError(body["error"], str(body.get("fix", "")), reply.status_code)
+    # Not the market's error shape: another server answered (the rollup node shares the
+    # default port), so say what came back instead of "error: None".
+    shown = " ".join(reply.text.split())[:120]
+    return ApiRequestError(
+        f"{reply.request.url} answered {reply.status_code} without a market error"
+        + (f" ({shown})" if shown else ""),
+        NOT_THE_MARKET_FIX,
+        reply.status_code,
+    )
