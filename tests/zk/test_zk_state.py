@@ -31,8 +31,15 @@ def test_the_empty_root_is_the_zero_hash_chain() -> None:
     assert ZkState.empty(3).root() == zeros[3] == hash_pair(zeros[2], zeros[2])
 
 
-def test_the_leaf_is_poseidon_of_the_four_fields() -> None:
-    assert account(5, 7).leaf == poseidon.hash([KEY.x, KEY.y, 5, 7])
+def test_the_leaf_is_poseidon_of_the_five_fields() -> None:
+    assert account(5, 7).leaf == poseidon.hash([KEY.x, KEY.y, 5, 7, 0])
+    owned = Account(KEY.x, KEY.y, 5, 7, eth_address=0xAB)
+    assert owned.leaf == poseidon.hash([KEY.x, KEY.y, 5, 7, 0xAB])
+
+
+def test_index_0_is_never_an_account() -> None:
+    with pytest.raises(ZkError, match="index 0 is not an account"):
+        ZkState.empty(4).with_account(0, account(1))
 
 
 def test_every_proof_opens_to_the_root_and_updates_are_pure() -> None:
@@ -75,6 +82,8 @@ def test_out_of_range_values_are_refused() -> None:
         account(MAX_BALANCE + 1)
     with pytest.raises(InvalidValue, match="nonce"):
         account(0, MAX_NONCE + 1)
+    with pytest.raises(InvalidValue, match="L1 address"):
+        Account(KEY.x, KEY.y, 0, 0, 2**160)
     with pytest.raises(InvalidValue, match="Baby Jubjub"):
         Account(1, 2, 0)
     with pytest.raises(InvalidValue, match="outside a tree of depth 4"):

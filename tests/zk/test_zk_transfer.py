@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.crypto import poseidon
 from l2gpu.core.crypto.poseidon import FIELD_MODULUS as P
+from l2gpu.core.zk.pubdata import FEE_UNIT_WEI, encode_float40, representable
 from l2gpu.core.zk.state import (
     MAX_BALANCE,
     Account,
@@ -78,33 +79,42 @@ class Case:
     def signature(self) -> eddsa.Signature:
         """The signature of the tx's fields, whatever their range (a forger's)."""
         tx = self.tx
-        fields = [TRANSFER_TAG, tx.from_index, tx.to_index, tx.amount, tx.fee, tx.nonce]
+        fields = [TRANSFER_TAG, tx.from_index, tx.to_index, tx.amount, tx.fee_code, tx.nonce]
         return eddsa.sign(self.key, poseidon.hash(fields))
 
 
 def forged_input(case: Case, signature: eddsa.Signature | None = None) -> CircuitInput:
-    """The circuit's input as a prover computes it with field arithmetic and no rule."""
+    """The circuit's input as a prover computes it with field arithmetic and no rule
+    (an amount with no float40 form goes in raw as its code, a code above 40 bits)."""
     state, tx = case.state, case.tx
     sig = signature if signature is not None else case.signature()
     sender = state.account(tx.from_index)
     assert sender is not None
+    fee = tx.fee_code * FEE_UNIT_WEI
     paid = account_leaf(
-        sender.ax, sender.ay, (sender.balance - tx.amount - tx.fee) % P, sender.nonce + 1
-    )
+        sender.ax, sender.ay, (sender.balance - tx.amount - fee) % P, sender.nonce + 1,
+        sender.eth_address,
+    )  # fmt: skip
     middle = state.with_leaf(tx.from_index, paid)
     receiver = middle.account(tx.to_index) or Account(PUBLIC[0].x, PUBLIC[0].y, 0)
-    credited = account_leaf(receiver.ax, receiver.ay, receiver.balance + tx.amount, receiver.nonce)
-    after = middle.with_leaf(tx.to_index, credited)
-    return input_signals(state, middle, after, tx, sig, sender, receiver)
+    credited = account_leaf(
+        receiver.ax, receiver.ay, receiver.balance + tx.amount, receiver.nonce,
+        receiver.eth_address,
+    )  # fmt: skip
+    after = middle.with_leaf(tx.to_index, credited) if tx.to_index else middle
+    code = encode_float40(tx.amount) if representable(tx.amount) else tx.amount
+    representable_tx = replace(tx, amount=1)  # input_signals encodes the amount
+    values = input_signals(state, middle, after, representable_tx, sig, sender, receiver)
+    return {**values, "amount_code": code}
 
 
 BASE_STATE = (
     ZkState.empty(DEPTH)
-    .with_account(3, owner(0, 1_000, nonce=5))
+    .with_account(3, owner(0, 10**16, nonce=5))
     .with_account(130, owner(1, 10))
     .with_account(131, owner(2, MAX_BALANCE - 5))
 )
-BASE = Case(BASE_STATE, TransferTx(3, 130, amount=100, fee=7, nonce=5), KEYS[0])
+BASE = Case(BASE_STATE, TransferTx(3, 130, amount=100, fee_code=7, nonce=5), KEYS[0])
 
 
 def with_tx(**changes: int) -> Case:
@@ -128,35 +138,40 @@ BadCase = tuple[Case, eddsa.Signature | None, Callable[[CircuitInput], CircuitIn
 reason, and the line of circuits/transfer.circom whose constraint must refuse it."""
 OTHER_KEY = replace(BASE, key=KEYS[1])
 SAME: Callable[[CircuitInput], CircuitInput] = lambda values: values  # noqa: E731
-AMOUNT_BITS = "amount_bits.in <== amount;"
 BAD: dict[str, BadCase] = {
     "bad signature": (OTHER_KEY, OTHER_KEY.signature(), SAME, "zk: bad signature",
                       "signature.M <== message.out;"),
     "wrong nonce": (with_tx(nonce=6), None, SAME, "zk: wrong nonce", "nonce === sender_nonce;"),
-    "overspend": (with_tx(amount=994), None, SAME, "zk: insufficient balance",
+    "overspend": (with_tx(amount=10**16), None, SAME, "zk: insufficient balance",
                   "sender_balance_bits.in <== sender_new_balance;"),
-    "amount p - 1 (wrap-around)": (with_tx(amount=P - 1, fee=0), None, SAME,
-                                   "zk: amount out of range", AMOUNT_BITS),
-    "amount 2^128 + 1": (with_tx(amount=2**128 + 1, fee=0), None, SAME,
-                         "zk: amount out of range", AMOUNT_BITS),
-    "fee p - 1 (wrap-around)": (with_tx(fee=P - 1), None, SAME, "zk: fee out of range",
-                                "fee_bits.in <== fee;"),
-    "receiver overflow": (with_tx(to_index=131, amount=6, fee=0), None, SAME,
+    "amount 10^41 (above 2^128)": (with_tx(amount=10**41, fee_code=0), None, SAME,
+                                   "zk: insufficient balance",
+                                   "sender_balance_bits.in <== sender_new_balance;"),
+    "amount with no float40 form (a code above 40 bits)": (
+        with_tx(amount=10**70), None, SAME, "zk: amount not representable",
+        "amount.code <== amount_code;",
+    ),
+    "fee code 256": (with_tx(fee_code=256), None, SAME, "zk: fee code out of range",
+                     "fee_bits.in <== fee_code;"),
+    "recipient index 0": (with_tx(to_index=0), None, SAME, "zk: index 0 is not an account",
+                          "active * to_zero.out === 0;"),
+    "receiver overflow": (with_tx(to_index=131, amount=6, fee_code=0), None, SAME,
                           "zk: balance overflow",
                           "receiver_balance_bits.in <== receiver_new_balance;"),
     "unknown recipient": (with_tx(to_index=200), None, SAME, "zk: unknown recipient",
                           "receiver_path_old.root === middle_path.root;"),
-    "zero amount": (with_tx(amount=0), None, SAME, "zk: zero amount", "zero_amount.out === 0;"),
+    "zero amount": (with_tx(amount=0), None, SAME, "zk: zero amount",
+                    "active * zero_amount.out === 0;"),
     "sender path not under old_root": (
         BASE, None, lambda v: bumped(v, "sender_path", 2), "zk: proof does not match the root",
-        "old_path.root === old_root;",
+        "old_path.root === root_in;",
     ),
     "receiver path not under the middle root": (
         BASE, None, lambda v: bumped(v, "receiver_path", 0), "zk: proof does not match the root",
         "receiver_path_old.root === middle_path.root;",
     ),
     "new_root not the spec's": (BASE, None, lambda v: bumped(v, "new_root"), "zk: wrong new root",
-                                "new_path.root === new_root;"),
+                                "slot.root_out === new_root;"),
 }  # fmt: skip
 
 
@@ -207,13 +222,22 @@ def test_the_circuit_refuses_each_bad_input(circuit: CompiledCircuit) -> None:
         assert "Assert Failed" in str(result), (name, result)
         # The rule under test refused it, not some other constraint on the way.
         line = circuit_line(bad[4])
-        assert re.search(rf"template Transfer_\d+ line: {line}\b", str(result)), (name, result)
+        assert re.search(rf"template Transfer(Slot)?_\d+ line: {line}\b", str(result)), (
+            name,
+            result,
+        )
+
+
+def float40_floor(amount: int) -> int:
+    """The largest amount with a float40 form at most ``amount`` (its first ten digits)."""
+    digits = len(str(amount))
+    return amount if digits <= 10 else amount // 10 ** (digits - 10) * 10 ** (digits - 10)
 
 
 @st.composite
 def valid_cases(draw: st.DrawFn) -> Case:
     """Three accounts at drawn slots, a transfer between two of them (maybe one)."""
-    slots = draw(st.lists(st.integers(0, 2**DEPTH - 1), min_size=3, max_size=3, unique=True))
+    slots = draw(st.lists(st.integers(1, 2**DEPTH - 1), min_size=3, max_size=3, unique=True))
     balances = [draw(st.integers(1, MAX_BALANCE - 1)) for _ in slots]
     nonces = [draw(st.integers(0, 2**32 - 2)) for _ in slots]
     state = ZkState.empty(DEPTH)
@@ -221,9 +245,9 @@ def valid_cases(draw: st.DrawFn) -> Case:
         state = state.with_account(slot, owner(key, balance, nonce))
     sender, receiver = draw(st.integers(0, 2)), draw(st.integers(0, 2))
     room = MAX_BALANCE - balances[receiver] if sender != receiver else MAX_BALANCE
-    amount = draw(st.integers(1, max(1, min(balances[sender], room))))
-    fee = draw(st.integers(0, balances[sender] - amount))
-    tx = TransferTx(slots[sender], slots[receiver], amount, fee, nonces[sender])
+    amount = float40_floor(draw(st.integers(1, max(1, min(balances[sender], room)))))
+    fee_code = draw(st.integers(0, min(255, (balances[sender] - amount) // FEE_UNIT_WEI)))
+    tx = TransferTx(slots[sender], slots[receiver], amount, fee_code, nonces[sender])
     return Case(state, tx, KEYS[sender])
 
 
@@ -245,10 +269,10 @@ def test_valid_transfers_give_the_specs_new_root(circuit: CompiledCircuit, case:
 
 
 def test_a_transfer_to_oneself_pays_the_fee(circuit: CompiledCircuit) -> None:
-    tx = TransferTx(3, 3, amount=10, fee=2, nonce=5)
+    tx = TransferTx(3, 3, amount=10, fee_code=2, nonce=5)
     signature = sign_transfer(KEYS[0], tx)
     after = apply_transfer(BASE_STATE, tx, signature)
-    assert after.account(3) == owner(0, 998, nonce=6)
+    assert after.account(3) == owner(0, 10**16 - 2 * FEE_UNIT_WEI, nonce=6)
     witness = calculate_witness(circuit, circuit_input(BASE_STATE, tx, signature))
     assert witness["main.new_root"] == after.root()
 
@@ -262,4 +286,4 @@ def test_spec_refusals_say_what_was_wrong() -> None:
         apply_transfer(BASE_STATE, replace(BASE.tx, nonce=6), with_tx(nonce=6).signature())
     with pytest.raises(ZkError, match="unknown sender"):
         apply_transfer(BASE_STATE, replace(BASE.tx, from_index=4), signature)
-    assert BASE_STATE.account(3) == owner(0, 1_000, nonce=5)  # refusals change nothing
+    assert BASE_STATE.account(3) == owner(0, 10**16, nonce=5)  # refusals change nothing

@@ -6,11 +6,14 @@ production ledger 24, the depth of the Keccak ledger's account tree):
 
 - a parent is ``Poseidon([left, right])`` (circomlib's ``Poseidon(2)``);
 - an empty leaf is 0, and an empty subtree of height h hashes to ``ZERO[h]``;
-- an account's leaf is ``Poseidon([ax, ay, balance, nonce])``: its EdDSA public key
-  (a Baby Jubjub point), its balance in wei (below 2^128, as in ``core/l2``) and its
-  nonce (below 2^32). Each field is its own input rather than balance and nonce
-  packed into one: Poseidon(4) costs about 30 constraints more than Poseidon(3),
-  less than the bit decomposition packing would need in the circuit.
+- an account's leaf is ``Poseidon([ax, ay, balance, nonce, eth_address])``: its
+  EdDSA public key (a Baby Jubjub point), its balance in wei (below 2^128, as in
+  ``core/l2``), its nonce (below 2^32) and the L1 address its withdrawals pay (a
+  160-bit integer). Each field is its own input rather than balance and nonce
+  packed into one: a wider Poseidon costs about 30 constraints per input, less than
+  the bit decomposition packing would need in the circuit;
+- index 0 is never an account: the public data marks a no-op slot with index 0, so
+  leaf 0 stays empty forever (the circuits prove a no-op as "leaf 0 is 0 and stays 0").
 
 A leaf is 0 only for an empty slot: an account's leaf is a Poseidon digest, and
 finding a preimage of 0 is as hard as breaking Poseidon. So a circuit that opens a
@@ -41,8 +44,10 @@ from l2gpu.core.errors import InvalidValue, RuleViolation
 
 BALANCE_BITS = 128
 NONCE_BITS = 32
+ADDRESS_BITS = 160
 MAX_BALANCE = 2**BALANCE_BITS - 1
 MAX_NONCE = 2**NONCE_BITS - 1
+MAX_ADDRESS = 2**ADDRESS_BITS - 1
 MAX_DEPTH = 32
 """Indices fit in 32 bits, like nonces; 24 is what a production ledger would use."""
 PRODUCTION_DEPTH = 24
@@ -53,14 +58,23 @@ class ZkError(RuleViolation):
     """An input the zk ledger's rules reject; ``reason`` names the rule."""
 
 
+def require(condition: bool, reason: str, fix: str) -> None:
+    """Raise :class:`ZkError` with ``reason`` (and ``fix``, what to do) unless
+    ``condition``: the rules of ``core/zk`` are written as a list of these."""
+    if not condition:
+        raise ZkError(reason, fix)
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
-    """One account of the zk ledger: EdDSA-Poseidon public key, balance and nonce."""
+    """One account of the zk ledger: EdDSA-Poseidon public key, balance, nonce and the
+    L1 address (a 160-bit integer) that its withdrawals pay."""
 
     ax: int
     ay: int
     balance: int
     nonce: int = 0
+    eth_address: int = 0
 
     def __post_init__(self) -> None:
         """Refuse fields the circuit's range checks would refuse."""
@@ -73,6 +87,8 @@ class Account:
             raise InvalidValue("balance", self.balance, "is outside [0, 2^128)", "")
         if not 0 <= self.nonce <= MAX_NONCE:
             raise InvalidValue("nonce", self.nonce, "is outside [0, 2^32)", "")
+        if not 0 <= self.eth_address <= MAX_ADDRESS:
+            raise InvalidValue("L1 address", self.eth_address, "is outside [0, 2^160)", "")
 
     @property
     def public_key(self) -> bjj.Point:
@@ -81,13 +97,13 @@ class Account:
 
     @property
     def leaf(self) -> int:
-        """``Poseidon([ax, ay, balance, nonce])``, the account's leaf in the tree."""
-        return account_leaf(self.ax, self.ay, self.balance, self.nonce)
+        """``Poseidon([ax, ay, balance, nonce, eth_address])``, the account's leaf."""
+        return account_leaf(self.ax, self.ay, self.balance, self.nonce, self.eth_address)
 
 
-def account_leaf(ax: int, ay: int, balance: int, nonce: int) -> int:
+def account_leaf(ax: int, ay: int, balance: int, nonce: int, eth_address: int = 0) -> int:
     """The leaf of an account's fields, unchecked (a test forges leaves with it)."""
-    return poseidon.hash([ax, ay, balance % poseidon.FIELD_MODULUS, nonce])
+    return poseidon.hash([ax, ay, balance % poseidon.FIELD_MODULUS, nonce, eth_address])
 
 
 def hash_pair(left: int, right: int) -> int:
@@ -206,7 +222,10 @@ class ZkState:
         return MerkleProof(index, node.hash if node is not None else EMPTY_LEAF, tuple(siblings))
 
     def with_account(self, index: int, account: Account) -> ZkState:
-        """A new state with ``account`` at ``index``; this one is unchanged."""
+        """A new state with ``account`` at ``index``; this one is unchanged. Index 0 is
+        refused (``zk: index 0 is not an account``): it marks the no-op slots."""
+        if index == 0:
+            raise ZkError("zk: index 0 is not an account", "use an index from 1 up")
         return self._with_leaf(index, _Node(account.leaf, account=account))
 
     def with_leaf(self, index: int, leaf: int) -> ZkState:

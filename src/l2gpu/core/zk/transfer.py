@@ -1,20 +1,24 @@
 """TRANSFER in the zk ledger: the executable spec that ``circuits/transfer.circom`` matches.
 
 A transfer moves ``amount`` wei from account ``from_index`` to account ``to_index``
-and pays ``fee``, signed with the sender's EdDSA-Poseidon key. Its signed message
-is one field element::
+and pays the fee ``fee_of(fee_code)`` (``fee_code * 10^12`` wei), signed with the
+sender's EdDSA-Poseidon key. It is published as a 12-byte slot of the batch's public
+data (``pubdata.TransferSlot``): the amount as a float40 code, the fee as its
+one-byte code. Its signed message is one field element::
 
-    Poseidon([TRANSFER_TAG, from_index, to_index, amount, fee, nonce])
+    Poseidon([TRANSFER_TAG, from_index, to_index, amount, fee_code, nonce])
 
 ``TRANSFER_TAG`` (1) keeps a transfer's signature from passing for another
-operation with the same fields (a withdrawal will have its own tag).
+operation with the same fields (a withdrawal signs with ``WITHDRAWAL_TAG``, 2).
 
-The rules, in the order :func:`check_transfer` makes them, each refusal a
+The rules, in the order :func:`transfer_steps` makes them, each refusal a
 :class:`ZkError` whose ``reason`` names it:
 
-1. both indices are leaves of the tree (``zk: index out of range``); amount and fee
-   are below 2^128 and the nonce below 2^32 (``zk: amount out of range``, ...): in the
-   circuit, ``Num2Bits`` range checks, so that no value can wrap around the field;
+1. both indices are leaves of the tree (``zk: index out of range``) and neither is
+   0 (``zk: index 0 is not an account``: index 0 marks a no-op slot); the amount
+   has a float40 form (``zk: amount not representable``), the fee code is a byte
+   (``zk: fee code out of range``) and the nonce is below 2^32
+   (``zk: nonce out of range``);
 2. the amount is not zero (``zk: zero amount``, as ``core/l2``);
 3. the sender's slot holds an account (``zk: unknown sender``) whose key signed the
    message (``zk: bad signature``) and whose nonce equals ``nonce`` (``zk: wrong nonce``);
@@ -30,10 +34,10 @@ amount``. The receiver is read after the sender's update, which is what makes a
 transfer to oneself well defined (it pays the fee and uses a nonce, as in
 ``core/l2``) and what the circuit proves through an intermediate root.
 
-The fee leaves the tree: no fee account is credited per transfer. A batch will
-credit the sum of its fees to the operator's account in one leaf update (one Merkle
-path per batch instead of one per transfer, a third of a transfer's hashing); until
-the batch circuit exists, the fee is burned.
+The fee leaves the two accounts: the batch (``core/zk/batch.py``) credits the sum of
+its transfers' fees to the operator's fee account in one leaf update at its end (one
+Merkle path per batch instead of one per transfer). A transfer on its own, as
+``circuits/transfer.circom``'s ``Transfer(depth)`` proves it, has no fee account.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ from dataclasses import dataclass, replace
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.crypto import poseidon
-from l2gpu.core.zk.state import MAX_BALANCE, MAX_NONCE, Account, ZkError, ZkState
+from l2gpu.core.zk.pubdata import TransferSlot, encode_float40, fee_of
+from l2gpu.core.zk.state import MAX_BALANCE, MAX_NONCE, Account, ZkError, ZkState, require
 
 TRANSFER_TAG = 1
 
@@ -58,8 +63,18 @@ class TransferTx:
     from_index: int
     to_index: int
     amount: int
-    fee: int
+    fee_code: int
     nonce: int
+
+    @property
+    def fee(self) -> int:
+        """The fee in wei (:func:`pubdata.fee_of` the fee code)."""
+        return fee_of(self.fee_code)
+
+    @property
+    def slot(self) -> TransferSlot:
+        """The transfer as the batch's public data carries it."""
+        return TransferSlot(self.from_index, self.to_index, self.amount, self.fee_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +91,8 @@ def message(tx: TransferTx) -> int:
     """The field element the sender signs. Raises :class:`ZkError` for fields out of
     range (they would not be canonical field elements, or would wrap around)."""
     _check_ranges(tx)
-    return poseidon.hash([TRANSFER_TAG, tx.from_index, tx.to_index, tx.amount, tx.fee, tx.nonce])
+    fields = [TRANSFER_TAG, tx.from_index, tx.to_index, tx.amount, tx.fee_code, tx.nonce]
+    return poseidon.hash(fields)
 
 
 def sign_transfer(private_key: bytes, tx: TransferTx) -> eddsa.Signature:
@@ -103,33 +119,38 @@ def transfer_steps(state: ZkState, tx: TransferTx, signature: eddsa.Signature) -
             f"from_index and to_index must be in [0, {state.capacity}) "
             f"(got {tx.from_index} and {tx.to_index})",
         )
+    require(
+        tx.from_index != 0 and tx.to_index != 0,
+        "zk: index 0 is not an account",
+        "index 0 marks a no-op slot",
+    )
     digest = message(tx)
-    _require(tx.amount > 0, "zk: zero amount", "transfer at least 1 wei")
+    require(tx.amount > 0, "zk: zero amount", "transfer at least 1 wei")
     sender = state.account(tx.from_index)
-    _require(sender is not None, "zk: unknown sender", f"slot {tx.from_index} is empty")
+    require(sender is not None, "zk: unknown sender", f"slot {tx.from_index} is empty")
     assert sender is not None
-    _require(
+    require(
         eddsa.verify(digest, signature, sender.public_key),
         "zk: bad signature",
         f"sign message(tx) with the key of account {tx.from_index}",
     )
-    _require(
+    require(
         tx.nonce == sender.nonce,
         "zk: wrong nonce",
         f"account {tx.from_index}'s nonce is {sender.nonce}, the transfer's {tx.nonce}",
     )
-    _require(
+    require(
         tx.amount + tx.fee <= sender.balance,
         "zk: insufficient balance",
         f"amount + fee is {tx.amount + tx.fee}, the balance {sender.balance}",
     )
-    _require(sender.nonce < MAX_NONCE, "zk: nonce overflow", "the account's nonces are used up")
+    require(sender.nonce < MAX_NONCE, "zk: nonce overflow", "the account's nonces are used up")
     paid = replace(sender, balance=sender.balance - tx.amount - tx.fee, nonce=sender.nonce + 1)
     middle = state.with_account(tx.from_index, paid)
     receiver = middle.account(tx.to_index)
-    _require(receiver is not None, "zk: unknown recipient", f"slot {tx.to_index} is empty")
+    require(receiver is not None, "zk: unknown recipient", f"slot {tx.to_index} is empty")
     assert receiver is not None
-    _require(
+    require(
         receiver.balance + tx.amount <= MAX_BALANCE,
         "zk: balance overflow",
         f"account {tx.to_index} would hold 2^128 wei or more",
@@ -144,7 +165,7 @@ def check_statement(
     """Raise :class:`ZkError` unless ``tx`` takes ``state`` to ``new_root``: the
     circuit's public statement, checked by the spec."""
     after = apply_transfer(state, tx, signature).root()
-    _require(
+    require(
         after == new_root,
         "zk: wrong new root",
         f"the transfer takes root {state.root():#x} to {after:#x}, not {new_root:#x}",
@@ -180,8 +201,8 @@ def input_signals(
         "new_root": after.root(),
         "from_index": tx.from_index,
         "to_index": tx.to_index,
-        "amount": tx.amount,
-        "fee": tx.fee,
+        "amount_code": encode_float40(tx.amount),
+        "fee_code": tx.fee_code,
         "nonce": tx.nonce,
         "R8x": signature.r8.x,
         "R8y": signature.r8.y,
@@ -190,27 +211,24 @@ def input_signals(
         "sender_ay": sender.ay,
         "sender_balance": sender.balance,
         "sender_nonce": sender.nonce,
+        "sender_address": sender.eth_address,
         "sender_path": list(state.proof(tx.from_index).siblings),
         "receiver_ax": receiver.ax,
         "receiver_ay": receiver.ay,
         "receiver_balance": receiver.balance,
         "receiver_nonce": receiver.nonce,
+        "receiver_address": receiver.eth_address,
         "receiver_path": list(middle.proof(tx.to_index).siblings),
     }
 
 
 def _check_ranges(tx: TransferTx) -> None:
-    for name, value, bits in (("amount", tx.amount, 128), ("fee", tx.fee, 128)):
-        _require(0 <= value < 2**bits, f"zk: {name} out of range", f"{name} must be in [0, 2^128)")
-    _require(0 <= tx.nonce <= MAX_NONCE, "zk: nonce out of range", "nonce must be in [0, 2^32)")
+    encode_float40(tx.amount)  # raises "zk: amount not representable" (or out of range)
+    require(0 <= tx.fee_code <= 255, "zk: fee code out of range", "a fee code is one byte")
+    require(0 <= tx.nonce <= MAX_NONCE, "zk: nonce out of range", "nonce must be in [0, 2^32)")
     for name, index in (("from_index", tx.from_index), ("to_index", tx.to_index)):
-        _require(
+        require(
             0 <= index < poseidon.FIELD_MODULUS,
             "zk: index out of range",
             f"{name} must be a leaf of the tree",
         )
-
-
-def _require(condition: bool, reason: str, fix: str) -> None:
-    if not condition:
-        raise ZkError(reason, fix)

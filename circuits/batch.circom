@@ -1,0 +1,262 @@
+pragma circom 2.0.0;
+
+// The zk ledger's batch: one proof for a whole batch, whose single public input is
+// the SHA-256 of its public data reduced into the field. The specification it
+// matches is src/l2gpu/core/zk/batch.py; the public data's layout is pubdata.py's
+// (big-endian):
+//
+//     old_root (32) | new_root (32) | fee_account (3)
+//     nDeposits    x [ index (3) | ax (32) | ay (32) | eth_address (20) | amount (16) ]
+//     nTransfers   x [ from (3) | to (3) | amount (5, float40) | fee_code (1) ]
+//     nWithdrawals x [ from (3) | eth_address (20) | amount (16) ]
+//
+// The slots' fields are private inputs: each slot template range checks them into
+// their bytes' bits, and the circuit hashes the concatenation with circomlib's
+// Sha256 and constrains input_hash to Bits2Num(256) of the digest (which reduces it
+// mod p, as pubdata.public_input does). The state goes old_root -> each deposit ->
+// each transfer -> each withdrawal -> the fee credit -> new_root; a no-op slot
+// (index 0) leaves the root as it is. Every section needs at least one slot.
+
+include "circomlib/circuits/bitify.circom";
+include "circomlib/circuits/sha256/sha256.circom";
+include "account.circom";
+include "deposit.circom";
+include "merkle.circom";
+include "transfer.circom";
+include "withdrawal.circom";
+
+// The sum of the batch's fees credited to the fee account, which must exist (its leaf
+// a Poseidon digest under root_in; index 0 cannot be one), its balance staying below 2^128.
+template FeeCredit(depth) {
+    signal input root_in;
+    signal input index_path[depth];
+    signal input fees;
+    signal input ax;
+    signal input ay;
+    signal input balance;
+    signal input nonce;
+    signal input eth_address;
+    signal input path[depth];
+    signal output root_out;
+
+    component old_leaf = AccountLeaf();
+    old_leaf.ax <== ax;
+    old_leaf.ay <== ay;
+    old_leaf.balance <== balance;
+    old_leaf.nonce <== nonce;
+    old_leaf.eth_address <== eth_address;
+    component old_path = MerkleRoot(depth);
+    old_path.leaf <== old_leaf.leaf;
+    old_path.bits <== index_path;
+    old_path.siblings <== path;
+    old_path.root === root_in;
+
+    signal new_balance <== balance + fees;
+    component balance_bits = Num2Bits(128);
+    balance_bits.in <== new_balance;
+    component new_leaf = AccountLeaf();
+    new_leaf.ax <== ax;
+    new_leaf.ay <== ay;
+    new_leaf.balance <== new_balance;
+    new_leaf.nonce <== nonce;
+    new_leaf.eth_address <== eth_address;
+    component new_path = MerkleRoot(depth);
+    new_path.leaf <== new_leaf.leaf;
+    new_path.bits <== index_path;
+    new_path.siblings <== path;
+    root_out <== new_path.root;
+}
+
+template Batch(nDeposits, nTransfers, nWithdrawals, depth) {
+    var nBits = 8 * (67 + 103 * nDeposits + 12 * nTransfers + 39 * nWithdrawals);
+    signal input input_hash;
+
+    // The header.
+    signal input old_root;
+    signal input new_root;
+    signal input fee_account;
+    // Deposits: the slot's fields, then the leaf as it is and its path.
+    signal input deposit_index[nDeposits];
+    signal input deposit_ax_hi[nDeposits];
+    signal input deposit_ax_lo[nDeposits];
+    signal input deposit_ay_hi[nDeposits];
+    signal input deposit_ay_lo[nDeposits];
+    signal input deposit_eth_address[nDeposits];
+    signal input deposit_amount[nDeposits];
+    signal input deposit_is_empty[nDeposits];
+    signal input deposit_account_ax[nDeposits];
+    signal input deposit_account_ay[nDeposits];
+    signal input deposit_account_balance[nDeposits];
+    signal input deposit_account_nonce[nDeposits];
+    signal input deposit_account_address[nDeposits];
+    signal input deposit_path[nDeposits][depth];
+    // Transfers: the slot's fields, then the signature and both accounts.
+    signal input transfer_from[nTransfers];
+    signal input transfer_to[nTransfers];
+    signal input transfer_amount_code[nTransfers];
+    signal input transfer_fee_code[nTransfers];
+    signal input transfer_nonce[nTransfers];
+    signal input transfer_R8x[nTransfers];
+    signal input transfer_R8y[nTransfers];
+    signal input transfer_S[nTransfers];
+    signal input transfer_sender_ax[nTransfers];
+    signal input transfer_sender_ay[nTransfers];
+    signal input transfer_sender_balance[nTransfers];
+    signal input transfer_sender_nonce[nTransfers];
+    signal input transfer_sender_address[nTransfers];
+    signal input transfer_sender_path[nTransfers][depth];
+    signal input transfer_receiver_ax[nTransfers];
+    signal input transfer_receiver_ay[nTransfers];
+    signal input transfer_receiver_balance[nTransfers];
+    signal input transfer_receiver_nonce[nTransfers];
+    signal input transfer_receiver_address[nTransfers];
+    signal input transfer_receiver_path[nTransfers][depth];
+    // Withdrawals: the slot's fields, then the signature and the account.
+    signal input withdrawal_from[nWithdrawals];
+    signal input withdrawal_eth_address[nWithdrawals];
+    signal input withdrawal_amount[nWithdrawals];
+    signal input withdrawal_nonce[nWithdrawals];
+    signal input withdrawal_R8x[nWithdrawals];
+    signal input withdrawal_R8y[nWithdrawals];
+    signal input withdrawal_S[nWithdrawals];
+    signal input withdrawal_account_ax[nWithdrawals];
+    signal input withdrawal_account_ay[nWithdrawals];
+    signal input withdrawal_account_balance[nWithdrawals];
+    signal input withdrawal_account_nonce[nWithdrawals];
+    signal input withdrawal_path[nWithdrawals][depth];
+    // The fee account after the withdrawals.
+    signal input fee_ax;
+    signal input fee_ay;
+    signal input fee_balance;
+    signal input fee_nonce;
+    signal input fee_address;
+    signal input fee_path[depth];
+
+    component sha = Sha256(nBits);
+    var at = 0;
+
+    // The header's bytes: roots below p (one encoding each), the fee account a leaf.
+    component old_bits = FieldBytes();
+    old_bits.in <== old_root;
+    component new_bits = FieldBytes();
+    new_bits.in <== new_root;
+    component fee_index = LeafIndex(depth);
+    fee_index.in <== fee_account;
+    for (var i = 0; i < 256; i++) {
+        sha.in[at + i] <== old_bits.out[i];
+        sha.in[at + 256 + i] <== new_bits.out[i];
+    }
+    at += 512;
+    for (var i = 0; i < 24; i++) {
+        sha.in[at + i] <== fee_index.bytes[i];
+    }
+    at += 24;
+
+    signal root[nDeposits + nTransfers + nWithdrawals + 1];
+    root[0] <== old_root;
+
+    component deposit[nDeposits];
+    for (var k = 0; k < nDeposits; k++) {
+        deposit[k] = DepositSlot(depth);
+        deposit[k].root_in <== root[k];
+        deposit[k].index <== deposit_index[k];
+        deposit[k].ax_hi <== deposit_ax_hi[k];
+        deposit[k].ax_lo <== deposit_ax_lo[k];
+        deposit[k].ay_hi <== deposit_ay_hi[k];
+        deposit[k].ay_lo <== deposit_ay_lo[k];
+        deposit[k].eth_address <== deposit_eth_address[k];
+        deposit[k].amount <== deposit_amount[k];
+        deposit[k].is_empty <== deposit_is_empty[k];
+        deposit[k].account_ax <== deposit_account_ax[k];
+        deposit[k].account_ay <== deposit_account_ay[k];
+        deposit[k].account_balance <== deposit_account_balance[k];
+        deposit[k].account_nonce <== deposit_account_nonce[k];
+        deposit[k].account_address <== deposit_account_address[k];
+        deposit[k].path <== deposit_path[k];
+        root[k + 1] <== deposit[k].root_out;
+        for (var i = 0; i < 824; i++) {
+            sha.in[at + i] <== deposit[k].bytes[i];
+        }
+        at += 824;
+    }
+
+    component transfer[nTransfers];
+    var fees = 0;
+    for (var k = 0; k < nTransfers; k++) {
+        var r = nDeposits + k;
+        transfer[k] = TransferSlot(depth);
+        transfer[k].root_in <== root[r];
+        transfer[k].from_index <== transfer_from[k];
+        transfer[k].to_index <== transfer_to[k];
+        transfer[k].amount_code <== transfer_amount_code[k];
+        transfer[k].fee_code <== transfer_fee_code[k];
+        transfer[k].nonce <== transfer_nonce[k];
+        transfer[k].R8x <== transfer_R8x[k];
+        transfer[k].R8y <== transfer_R8y[k];
+        transfer[k].S <== transfer_S[k];
+        transfer[k].sender_ax <== transfer_sender_ax[k];
+        transfer[k].sender_ay <== transfer_sender_ay[k];
+        transfer[k].sender_balance <== transfer_sender_balance[k];
+        transfer[k].sender_nonce <== transfer_sender_nonce[k];
+        transfer[k].sender_address <== transfer_sender_address[k];
+        transfer[k].sender_path <== transfer_sender_path[k];
+        transfer[k].receiver_ax <== transfer_receiver_ax[k];
+        transfer[k].receiver_ay <== transfer_receiver_ay[k];
+        transfer[k].receiver_balance <== transfer_receiver_balance[k];
+        transfer[k].receiver_nonce <== transfer_receiver_nonce[k];
+        transfer[k].receiver_address <== transfer_receiver_address[k];
+        transfer[k].receiver_path <== transfer_receiver_path[k];
+        root[r + 1] <== transfer[k].root_out;
+        fees += transfer[k].fee;
+        for (var i = 0; i < 96; i++) {
+            sha.in[at + i] <== transfer[k].bytes[i];
+        }
+        at += 96;
+    }
+
+    component withdrawal[nWithdrawals];
+    for (var k = 0; k < nWithdrawals; k++) {
+        var r = nDeposits + nTransfers + k;
+        withdrawal[k] = WithdrawalSlot(depth);
+        withdrawal[k].root_in <== root[r];
+        withdrawal[k].from_index <== withdrawal_from[k];
+        withdrawal[k].eth_address <== withdrawal_eth_address[k];
+        withdrawal[k].amount <== withdrawal_amount[k];
+        withdrawal[k].nonce <== withdrawal_nonce[k];
+        withdrawal[k].R8x <== withdrawal_R8x[k];
+        withdrawal[k].R8y <== withdrawal_R8y[k];
+        withdrawal[k].S <== withdrawal_S[k];
+        withdrawal[k].account_ax <== withdrawal_account_ax[k];
+        withdrawal[k].account_ay <== withdrawal_account_ay[k];
+        withdrawal[k].account_balance <== withdrawal_account_balance[k];
+        withdrawal[k].account_nonce <== withdrawal_account_nonce[k];
+        withdrawal[k].path <== withdrawal_path[k];
+        root[r + 1] <== withdrawal[k].root_out;
+        for (var i = 0; i < 312; i++) {
+            sha.in[at + i] <== withdrawal[k].bytes[i];
+        }
+        at += 312;
+    }
+    assert(at == nBits);
+
+    // The fees (each below 2^48: their sum cannot wrap) to the fee account, last.
+    component credit = FeeCredit(depth);
+    credit.root_in <== root[nDeposits + nTransfers + nWithdrawals];
+    credit.index_path <== fee_index.path;
+    credit.fees <== fees;
+    credit.ax <== fee_ax;
+    credit.ay <== fee_ay;
+    credit.balance <== fee_balance;
+    credit.nonce <== fee_nonce;
+    credit.eth_address <== fee_address;
+    credit.path <== fee_path;
+    credit.root_out === new_root;
+
+    // The one public input: SHA-256 of the public data, most significant bit first,
+    // read as a number (Bits2Num reduces it mod p).
+    component digest = Bits2Num(256);
+    for (var i = 0; i < 256; i++) {
+        digest.in[i] <== sha.out[255 - i];
+    }
+    input_hash === digest.out;
+}

@@ -1,0 +1,128 @@
+"""The zk ledger's batch: deposits, transfers, withdrawals and the fee credit, as one
+transition that ``circuits/batch.circom`` proves with one public input.
+
+A batch has the fixed shape its circuit was compiled for (``pubdata.BatchShape``):
+its real operations fill the first slots of each section, no-ops (index 0, all-zero
+bytes) the rest. :func:`apply_batch` applies, in this order:
+
+1. the **deposits**, in L1's queue order (``core/zk/deposit.py``): each applies or is
+   skipped, never refusing the batch, since the operator cannot leave one out;
+2. the **transfers** (``core/zk/transfer.py``), then the **withdrawals**
+   (``core/zk/withdrawal.py``), each signed: any invalid one refuses the whole batch
+   with its :class:`ZkError` (the operator leaves it out and builds the batch again);
+3. the **fee credit**: the sum of the transfers' fees to ``fee_account``, in one leaf
+   update, which must hold an account (``zk: unknown fee account``) whose balance
+   stays below 2^128 (``zk: balance overflow``).
+
+It returns the new state, the public data (``pubdata.encode_batch``, the bytes L1
+stores), the one public input (``pubdata.public_input`` of those bytes) and the
+circuit's input signals (``core/zk/batch_input.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+from l2gpu.core.crypto import eddsa_poseidon as eddsa
+from l2gpu.core.zk.batch_input import BatchInput, SlotTrace, batch_signals
+from l2gpu.core.zk.deposit import apply_deposit
+from l2gpu.core.zk.pubdata import BatchShape, DepositSlot, encode_batch, public_input
+from l2gpu.core.zk.state import MAX_BALANCE, ZkState, require
+from l2gpu.core.zk.transfer import TransferTx, transfer_steps
+from l2gpu.core.zk.withdrawal import WithdrawalTx, apply_withdrawal
+
+
+class BatchResult(NamedTuple):
+    """What :func:`apply_batch` makes: a 4-tuple, each part by name too."""
+
+    new_state: ZkState
+    pubdata: bytes
+    public_input: int
+    circuit_input: BatchInput
+
+
+@dataclass(frozen=True, slots=True)
+class FeeCredit:
+    """The fee credit's trace: the state it applies to and the sum of the fees."""
+
+    before: ZkState
+    index: int
+    fees: int
+
+
+def apply_batch(
+    state: ZkState,
+    shape: BatchShape,
+    fee_account: int,
+    deposits: Sequence[DepositSlot],
+    transfers: Sequence[TransferTx],
+    withdrawals: Sequence[WithdrawalTx],
+    signatures: Sequence[eddsa.Signature],
+) -> BatchResult:
+    """Apply a batch to ``state`` (unchanged); ``signatures`` are the transfers' then
+    the withdrawals', in order. Raises :class:`ZkError` for any invalid transfer or
+    withdrawal, a batch that does not fit ``shape``, or a bad fee account."""
+    for have, room, what in (
+        (len(deposits), shape.deposits, "deposits"),
+        (len(transfers), shape.transfers, "transfers"),
+        (len(withdrawals), shape.withdrawals, "withdrawals"),
+    ):
+        require(have <= room, f"zk: too many {what}", f"{have} {what} do not fit a batch of {room}")
+    require(
+        len(signatures) == len(transfers) + len(withdrawals),
+        "zk: one signature per transaction",
+        f"{len(transfers)} transfers and {len(withdrawals)} withdrawals, "
+        f"{len(signatures)} signatures",
+    )
+    require(
+        0 < fee_account < state.capacity,
+        "zk: unknown fee account",
+        f"the fee account must be an account's index in [1, {state.capacity})",
+    )
+    traces: list[SlotTrace] = []
+    current = state
+    for slot in deposits:
+        step = apply_deposit(current, slot)
+        traces.append(SlotTrace(current, step.after, deposit=slot))
+        current = step.after
+    for tx, signature in zip(transfers, signatures[: len(transfers)], strict=True):
+        steps = transfer_steps(current, tx, signature)
+        traces.append(SlotTrace(current, steps.after, transfer=(tx, signature, steps.middle)))
+        current = steps.after
+    withdrawal_slots = []
+    for wtx, signature in zip(withdrawals, signatures[len(transfers) :], strict=True):
+        wstep = apply_withdrawal(current, wtx, signature)
+        traces.append(SlotTrace(current, wstep.after, withdrawal=(wtx, signature, wstep.slot)))
+        withdrawal_slots.append(wstep.slot)
+        current = wstep.after
+    credit = FeeCredit(current, fee_account, sum(tx.fee for tx in transfers))
+    current = credit_fees(current, fee_account, credit.fees)
+    data = encode_batch(
+        shape,
+        state.root(),
+        current.root(),
+        fee_account,
+        list(deposits),
+        [tx.slot for tx in transfers],
+        withdrawal_slots,
+    )
+    digest = public_input(data)
+    signals = batch_signals(
+        shape, state, traces, credit.before, fee_account, current.root(), digest
+    )
+    return BatchResult(current, data, digest, signals)
+
+
+def credit_fees(state: ZkState, fee_account: int, fees: int) -> ZkState:
+    """``state`` with ``fees`` credited to ``fee_account``. Raises :class:`ZkError`."""
+    account = state.account(fee_account)
+    require(account is not None, "zk: unknown fee account", f"slot {fee_account} is empty")
+    assert account is not None
+    require(
+        account.balance + fees <= MAX_BALANCE,
+        "zk: balance overflow",
+        f"the fee account {fee_account} would hold 2^128 wei or more",
+    )
+    return state.with_account(fee_account, replace(account, balance=account.balance + fees))

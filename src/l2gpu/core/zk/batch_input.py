@@ -1,0 +1,182 @@
+"""The input signals of ``circuits/batch.circom``: every slot's fields and witnesses,
+assembled from the states a batch passes through.
+
+:func:`batch_signals` takes the trace :func:`batch.apply_batch` records (one
+:class:`SlotTrace` per real slot, in order) and fills the rest of each section with
+no-ops. A no-op slot's signals are all zero except its Merkle paths, which open leaf
+0 (empty forever) under the root at that point, so the circuit reads and writes 0
+there and the root does not move. Pure: integers in, integers out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from l2gpu.core.crypto import eddsa_poseidon as eddsa
+from l2gpu.core.zk.pubdata import BatchShape, DepositSlot, WithdrawalSlot, encode_float40
+from l2gpu.core.zk.state import Account, ZkState
+from l2gpu.core.zk.transfer import TransferTx
+from l2gpu.core.zk.withdrawal import WithdrawalTx
+
+Signals = dict[str, int | list[int]]
+"""One slot's signals by short name: field elements, and Merkle paths."""
+BatchInput = dict[str, int | list[int] | list[list[int]]]
+"""The batch circuit's input signals by name: a section's signals are arrays."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlotTrace:
+    """One real slot of a batch: the state before and after it, and what it was (one
+    of ``deposit``, ``transfer`` (with the intermediate state) or ``withdrawal``)."""
+
+    before: ZkState
+    after: ZkState
+    deposit: DepositSlot | None = None
+    transfer: tuple[TransferTx, eddsa.Signature, ZkState] | None = None
+    withdrawal: tuple[WithdrawalTx, eddsa.Signature, WithdrawalSlot] | None = None
+
+
+def deposit_signals(before: ZkState, slot: DepositSlot | None) -> Signals:
+    """One deposit slot's signals (None: a no-op) against the state ``before`` it."""
+    if slot is None:
+        return {
+            "index": 0, "ax_hi": 0, "ax_lo": 0, "ay_hi": 0, "ay_lo": 0,
+            "eth_address": 0, "amount": 0, "is_empty": 1, **_account("account", None),
+            "path": list(before.proof(0).siblings),
+        }  # fmt: skip
+    account = before.account(slot.index)
+    return {
+        "index": slot.index,
+        "ax_hi": slot.ax >> 128,
+        "ax_lo": slot.ax & (2**128 - 1),
+        "ay_hi": slot.ay >> 128,
+        "ay_lo": slot.ay & (2**128 - 1),
+        "eth_address": int.from_bytes(slot.eth_address, "big"),
+        "amount": slot.amount,
+        "is_empty": 1 if account is None else 0,
+        **_account("account", account),
+        "path": list(before.proof(slot.index).siblings),
+    }
+
+
+def transfer_signals(
+    before: ZkState, transfer: tuple[TransferTx, eddsa.Signature, ZkState] | None
+) -> Signals:
+    """One transfer slot's signals (None: a no-op): the sender's path under ``before``,
+    the receiver's under the intermediate state."""
+    if transfer is None:
+        path = list(before.proof(0).siblings)
+        return {
+            "from": 0, "to": 0, "amount_code": 0, "fee_code": 0, "nonce": 0,
+            "R8x": 0, "R8y": 0, "S": 0,
+            **_account("sender", None), "sender_path": path,
+            **_account("receiver", None), "receiver_path": path,
+        }  # fmt: skip
+    tx, signature, middle = transfer
+    return {
+        "from": tx.from_index,
+        "to": tx.to_index,
+        "amount_code": encode_float40(tx.amount),
+        "fee_code": tx.fee_code,
+        "nonce": tx.nonce,
+        **_signature(signature),
+        **_account("sender", before.account(tx.from_index)),
+        "sender_path": list(before.proof(tx.from_index).siblings),
+        **_account("receiver", middle.account(tx.to_index)),
+        "receiver_path": list(middle.proof(tx.to_index).siblings),
+    }
+
+
+def withdrawal_signals(
+    before: ZkState, withdrawal: tuple[WithdrawalTx, eddsa.Signature, WithdrawalSlot] | None
+) -> Signals:
+    """One withdrawal slot's signals (None: a no-op) against the state ``before`` it."""
+    if withdrawal is None:
+        return {
+            "from": 0, "eth_address": 0, "amount": 0, "nonce": 0, "R8x": 0, "R8y": 0, "S": 0,
+            **_account("account", None, address=False), "path": list(before.proof(0).siblings),
+        }  # fmt: skip
+    tx, signature, slot = withdrawal
+    return {
+        "from": tx.from_index,
+        "eth_address": int.from_bytes(slot.eth_address, "big"),
+        "amount": tx.amount,
+        "nonce": tx.nonce,
+        **_signature(signature),
+        **_account("account", before.account(tx.from_index), address=False),
+        "path": list(before.proof(tx.from_index).siblings),
+    }
+
+
+def batch_signals(
+    shape: BatchShape,
+    state: ZkState,
+    traces: Sequence[SlotTrace],
+    fee_before: ZkState,
+    fee_account: int,
+    new_root: int,
+    input_hash: int,
+) -> BatchInput:
+    """The circuit's whole input: the header, each section's slots (real ones from
+    ``traces``, then no-ops), the fee account under ``fee_before``."""
+    deposits = [t for t in traces if t.deposit is not None]
+    transfers = [t for t in traces if t.transfer is not None]
+    withdrawals = [t for t in traces if t.withdrawal is not None]
+    signals: BatchInput = {
+        "input_hash": input_hash,
+        "old_root": state.root(),
+        "new_root": new_root,
+        "fee_account": fee_account,
+    }
+    current = state
+    rows: list[Signals] = []
+    for k in range(shape.deposits):
+        trace = deposits[k] if k < len(deposits) else None
+        rows.append(deposit_signals(current, trace.deposit if trace else None))
+        current = trace.after if trace else current
+    _stack(signals, "deposit_", rows)
+    rows = []
+    for k in range(shape.transfers):
+        trace = transfers[k] if k < len(transfers) else None
+        rows.append(transfer_signals(current, trace.transfer if trace else None))
+        current = trace.after if trace else current
+    _stack(signals, "transfer_", rows)
+    rows = []
+    for k in range(shape.withdrawals):
+        trace = withdrawals[k] if k < len(withdrawals) else None
+        rows.append(withdrawal_signals(current, trace.withdrawal if trace else None))
+        current = trace.after if trace else current
+    _stack(signals, "withdrawal_", rows)
+    fee = fee_before.account(fee_account)
+    assert fee is not None  # apply_batch checked it
+    signals |= _account("fee", fee)
+    signals["fee_path"] = list(fee_before.proof(fee_account).siblings)
+    return signals
+
+
+def _account(prefix: str, account: Account | None, *, address: bool = True) -> Signals:
+    """An account's fields as ``<prefix>_ax`` etc.; zeros for no account."""
+    fields: Signals = {
+        f"{prefix}_ax": account.ax if account else 0,
+        f"{prefix}_ay": account.ay if account else 0,
+        f"{prefix}_balance": account.balance if account else 0,
+        f"{prefix}_nonce": account.nonce if account else 0,
+    }
+    if address:
+        fields[f"{prefix}_address"] = account.eth_address if account else 0
+    return fields
+
+
+def _signature(signature: eddsa.Signature) -> Signals:
+    return {"R8x": signature.r8.x, "R8y": signature.r8.y, "S": signature.s}
+
+
+def _stack(signals: BatchInput, prefix: str, rows: Sequence[Signals]) -> None:
+    """Section rows of scalars and paths as the circuit's arrays ``<prefix><name>``."""
+    for name in rows[0]:
+        column = [row[name] for row in rows]
+        if all(isinstance(value, int) for value in column):
+            signals[prefix + name] = [value for value in column if isinstance(value, int)]
+        else:
+            signals[prefix + name] = [value for value in column if isinstance(value, list)]
