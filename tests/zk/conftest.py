@@ -22,8 +22,7 @@ from l2gpu.zk.toolchain import (
 )
 
 from ..parts import missing_part
-from . import snarkjs
-from . import test_zk_batch
+from . import snarkjs, test_zk_batch
 from .test_zk_transfer import BASE, DEPTH, MAIN
 
 PREIMAGE = """pragma circom 2.0.0;
