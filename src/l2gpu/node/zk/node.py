@@ -18,6 +18,7 @@ the replay rebuilds).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.zk.batch import BatchResult
 from l2gpu.core.zk.batch_input import BatchInput
 from l2gpu.core.zk.pubdata import DEPOSIT_BYTES, HEADER_BYTES, TRANSFER_BYTES, BatchShape
-from l2gpu.core.zk.state import ZkState
+from l2gpu.core.zk.state import ZkError, ZkState
 from l2gpu.l1.contracts.zk_rollup import Groth16Proof, ZkRollupClient
 from l2gpu.node.wal import WriteAheadLog
 from l2gpu.node.zk import records
@@ -41,6 +42,21 @@ from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
 Prover = Callable[[BatchInput], Proof]
 """Proves one batch's circuit input (the node's default: ``zk.prover.prove``)."""
+
+
+_FIXES = {
+    "zk: amount not representable": "a transfer's amount must be m * 10**e with m below "
+    "2^35 and e below 32 (float40): round it, or send the rest in another transfer",
+    "zk: amount out of range": "amounts are whole numbers of wei below 2^128",
+}
+"""What to do, for the refusals whose ``core/zk`` error carries no fix."""
+
+
+def _with_fix(error: ZkError) -> ZkError:
+    if error.fix:
+        return error
+    fix = _FIXES.get(error.reason, "correct the transaction, sign it again and resend it")
+    return ZkError(error.reason, fix)
 
 
 class CircuitMismatch(L2gpuError):
@@ -131,6 +147,7 @@ class ZkNode:
         self.outcomes: dict[int, Outcome] = {}
         self.proven = 0
         self.last_error: str | None = None
+        self.last_proof_seconds: float | None = None
         self.lock = threading.RLock()
         self.l1_lock = threading.Lock()
         self._prove: Prover = prover or (
@@ -145,7 +162,10 @@ class ZkNode:
         """Admit ``signed`` and log it; return its position. Raises :class:`ZkError`
         with the rule it breaks against the pending state."""
         with self.lock:
-            after = self.sequencer.check(signed)
+            try:
+                after = self.sequencer.check(signed)
+            except ZkError as exc:
+                raise _with_fix(exc) from None
             position = self.wal.append(records.TX, records.encode_tx(signed))
             self.sequencer.add(position, signed, after)
             self.outcomes[position] = Outcome("pending")
@@ -194,10 +214,12 @@ class ZkNode:
             if batch is None:
                 return posted
             if batch.proof is None:
+                started = time.perf_counter()
                 proof = self._prove(batch.result.circuit_input)
                 with self.lock:
                     batch.proof = proof
                     self.proven += 1
+                    self.last_proof_seconds = round(time.perf_counter() - started, 3)
             self._post(batch)
             posted += 1
 
@@ -276,5 +298,6 @@ class ZkNode:
                     "transfers": self.shape.transfers,
                     "withdrawals": self.shape.withdrawals,
                 },
+                "last_proof_seconds": self.last_proof_seconds,
                 "last_error": self.last_error,
             }
