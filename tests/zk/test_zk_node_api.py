@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.l1 import Chain
@@ -34,6 +36,15 @@ def world(
     world.deposit(1, ETH)  # the operator's fee account
     world.deposit(2, 2 * ETH)
     return world
+
+
+@pytest.fixture
+def sealed_api(world: NodeWorld) -> TestClient:
+    """The API of a node whose accounts 1 and 2 exist (no batch proven)."""
+    node = world.node()
+    node.seal()
+    node.seal()
+    return TestClient(create_zk_app(node))
 
 
 def body(signed: SignedTx, **changes: Any) -> dict[str, Any]:
@@ -148,3 +159,30 @@ def test_bad_transactions_are_refused_with_the_rule(world: NodeWorld) -> None:
         answer = api.get(path)
         assert answer.status_code == status, (path, answer.json())
         assert answer.json()["error"]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                 max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+FIELDS = st.fixed_dictionaries(
+    {"type": st.sampled_from(["transfer", "withdrawal", "x"]),
+     "from_index": st.integers(-1, 2**33) | st.text(max_size=5),
+     "amount": st.integers(-1, 2**130) | st.from_regex(r"[0-9]{0,90}", fullmatch=True),
+     "nonce": st.integers(-1, 2**65),
+     "signature": st.from_regex(r"[0-9a-f]{126,130}", fullmatch=True)},
+    optional={"to_index": st.integers(-1, 300) | st.none(), "fee_code": st.integers(-1, 300),
+              "extra": JSON},
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(payload=JSON | FIELDS)
+def test_hostile_bodies_get_a_4xx_never_a_500(sealed_api: TestClient, payload: Any) -> None:
+    answer = sealed_api.post("/zk/transactions", json=payload)
+    assert 400 <= answer.status_code < 500, (payload, answer.json())
+    assert answer.json()["error"]
+    assert answer.json()["fix"]

@@ -152,6 +152,7 @@ class ZkNode:
         self.l1_lock = threading.Lock()
         self._prove: Prover = prover or (
             lambda inputs: prove(circuit, inputs, keys=keys, toolchain=toolchain))  # fmt: skip
+        self._proving = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -207,6 +208,10 @@ class ZkNode:
         """Prove and post every sealed batch L1 has not accepted, in order; return how
         many were posted. Stops at the first failure, which it raises (a batch that
         cannot be proven is never posted, nor any batch after it)."""
+        with self._proving:  # the worker and a direct caller never prove side by side
+            return self._prove_and_post()
+
+    def _prove_and_post(self) -> int:
         posted = 0
         while True:
             with self.lock:
