@@ -22,7 +22,7 @@ from l2gpu.zk.toolchain import (
 )
 
 from ..parts import missing_part
-from . import snarkjs
+from . import snarkjs, test_zk_batch
 from .test_zk_transfer import BASE, DEPTH, MAIN
 
 PREIMAGE = """pragma circom 2.0.0;
@@ -103,3 +103,16 @@ def transfer_proof(
 def preimage_circuit(toolchain: Toolchain) -> CompiledCircuit:
     """A small circuit with one public signal, for snarkjs's ceremony and gas figures."""
     return compile_circuit(PREIMAGE, "preimage", toolchain=toolchain)
+
+
+@pytest.fixture(scope="session")
+def batch_circuit(toolchain: Toolchain) -> CompiledCircuit:
+    """``Batch(1, 2, 1, 8)`` with ``input_hash`` public, the circuit of test_zk_batch.py."""
+    return compile_circuit(test_zk_batch.MAIN, f"batch_1_2_1_{test_zk_batch.DEPTH}",
+                           toolchain=toolchain)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def batch_keys(batch_circuit: CompiledCircuit) -> Keys:
+    """The development keys of ``Batch(1, 2, 1, 8)`` (cached on disk by its hash)."""
+    return dev_setup(batch_circuit)

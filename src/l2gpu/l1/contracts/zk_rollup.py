@@ -134,6 +134,18 @@ class ZkRollupClient:
         """The last proven state root."""
         return int(self.contract.call("state_root"))
 
+    def batch_count(self) -> int:
+        """How many batches L1 has accepted."""
+        return int(self.contract.call("batch_count"))
+
+    def circuit_hash(self) -> bytes:
+        """The content hash of the batch circuit the verifier was generated for."""
+        return bytes(self.contract.call("CIRCUIT_HASH"))
+
+    def depth(self) -> int:
+        """The depth of the account tree the contract was deployed for."""
+        return int(self.contract.call("MAX_INDEX")).bit_length()
+
     def shape(self) -> BatchShape:
         """The batch shape the contract was deployed for."""
         return BatchShape(

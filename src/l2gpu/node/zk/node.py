@@ -1,0 +1,308 @@
+"""The zk node: admits signed transactions, seals batches, and has them proven and
+posted in order by a worker thread; every decision is logged before it counts.
+
+The write-ahead log's records are :mod:`l2gpu.node.zk.records`. The order of writes
+makes a crash at any point safe:
+
+- a transaction is logged before its position is returned (the acknowledgement);
+- a sealed batch (with the transactions the seal drops) is logged, in one database
+  transaction, before the state moves and before it is proven;
+- a posted batch is logged after L1 accepted it. A crash between L1's acceptance
+  and that record is harmless: at restart L1's ``batch_count`` says it was taken.
+
+The restart rule is :mod:`l2gpu.node.zk.recovery`'s. Proofs are not logged: a sealed
+batch not posted is proven again after a restart (its witness comes from the state
+the replay rebuilds).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.zk.batch import BatchResult
+from l2gpu.core.zk.batch_input import BatchInput
+from l2gpu.core.zk.pubdata import DEPOSIT_BYTES, HEADER_BYTES, TRANSFER_BYTES, BatchShape
+from l2gpu.core.zk.state import ZkError, ZkState
+from l2gpu.l1.contracts.zk_rollup import Groth16Proof, ZkRollupClient
+from l2gpu.node.wal import WriteAheadLog
+from l2gpu.node.zk import records
+from l2gpu.node.zk.records import SealedRecord, SignedTx
+from l2gpu.node.zk.sequencer import ZkSequencer
+from l2gpu.zk.prover import Proof, prove
+from l2gpu.zk.setup import Keys, check_keys
+from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
+
+Prover = Callable[[BatchInput], Proof]
+"""Proves one batch's circuit input (the node's default: ``zk.prover.prove``)."""
+
+
+_FIXES = {
+    "zk: amount not representable": "a transfer's amount must be m * 10**e with m below "
+    "2^35 and e below 32 (float40): round it, or send the rest in another transfer",
+    "zk: amount out of range": "amounts are whole numbers of wei below 2^128",
+}
+"""What to do, for the refusals whose ``core/zk`` error carries no fix."""
+
+
+def _with_fix(error: ZkError) -> ZkError:
+    if error.fix:
+        return error
+    fix = _FIXES.get(error.reason, "correct the transaction, sign it again and resend it")
+    return ZkError(error.reason, fix)
+
+
+class CircuitMismatch(L2gpuError):
+    """The node's keys were made for another circuit than the contract verifies."""
+
+
+@dataclass
+class SealedBatch:
+    """A sealed batch as the node tracks it until L1 accepts it."""
+
+    number: int
+    positions: tuple[int, ...]
+    deposit_count: int
+    result: BatchResult
+    proof: Proof | None = None
+    posted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of an accepted transaction."""
+
+    status: str  # "pending", "included" or "dropped"
+    batch: int | None = None
+    reason: str | None = None
+
+    def to_json(self, position: int) -> dict[str, Any]:
+        """The API's view."""
+        body: dict[str, Any] = {"position": position, "status": self.status}
+        if self.batch is not None:
+            body["batch"] = self.batch
+        if self.reason is not None:
+            body["reason"] = self.reason
+        return body
+
+
+def check_circuit(rollup: ZkRollupClient, circuit: CompiledCircuit, keys: Keys) -> None:
+    """Refuse keys of another circuit, and a contract whose verifier was generated for
+    another circuit (after an upgrade of one side only). Raises :class:`CircuitMismatch`
+    or :class:`~l2gpu.zk.setup.KeyMismatch`."""
+    check_keys(keys, circuit)
+    on_l1 = rollup.circuit_hash()
+    if on_l1 != bytes.fromhex(keys.circuit_key):
+        raise CircuitMismatch(
+            f"ZkRollup {rollup.address} verifies circuit {on_l1.hex()[:16]}…, but the node's "
+            f"keys are for {circuit.name} with hash {keys.circuit_key[:16]}…: its proofs "
+            "would be refused",
+            "start the node with the circuit and keys the contract was deployed for, or "
+            "deploy a ZkRollup with the verifier generated from these keys",
+        )
+
+
+def sections(shape: BatchShape, pubdata: bytes) -> tuple[bytes, bytes, bytes]:
+    """A batch's public data less its header (L1 writes its own): the deposit,
+    transfer and withdrawal sections."""
+    data = pubdata[HEADER_BYTES:]
+    d, t = shape.deposits * DEPOSIT_BYTES, shape.transfers * TRANSFER_BYTES
+    return data[:d], data[d : d + t], data[d + t :]
+
+
+class ZkNode:
+    """The zk rollup's node over one ZkRollup and one database.
+
+    ``lock`` guards the sequencer, the batches and the outcomes; ``l1_lock`` every
+    call to L1 (the embedded chain is not thread safe). Build it with
+    :func:`l2gpu.node.zk.recovery.open_node`, which replays the log.
+    """
+
+    def __init__(
+        self,
+        rollup: ZkRollupClient,
+        engine: Engine,
+        operator: LocalAccount,
+        circuit: CompiledCircuit,
+        keys: Keys,
+        *,
+        fee_account: int,
+        toolchain: Toolchain | None = None,
+        prover: Prover | None = None,
+    ) -> None:
+        check_circuit(rollup, circuit, keys)
+        self.rollup = rollup
+        self.wal = WriteAheadLog(engine)
+        self.operator = operator
+        self.shape = rollup.shape()
+        self.sequencer = ZkSequencer(self.shape, fee_account, ZkState.empty(rollup.depth()))
+        self.batches: list[SealedBatch] = []
+        self.outcomes: dict[int, Outcome] = {}
+        self.proven = 0
+        self.last_error: str | None = None
+        self.last_proof_seconds: float | None = None
+        self.lock = threading.RLock()
+        self.l1_lock = threading.Lock()
+        self._prove: Prover = prover or (
+            lambda inputs: prove(circuit, inputs, keys=keys, toolchain=toolchain))  # fmt: skip
+        self._proving = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+
+    # -- transactions ------------------------------------------------------------------
+
+    def submit(self, signed: SignedTx) -> int:
+        """Admit ``signed`` and log it; return its position. Raises :class:`ZkError`
+        with the rule it breaks against the pending state."""
+        with self.lock:
+            try:
+                after = self.sequencer.check(signed)
+            except ZkError as exc:
+                raise _with_fix(exc) from None
+            position = self.wal.append(records.TX, records.encode_tx(signed))
+            self.sequencer.add(position, signed, after)
+            self.outcomes[position] = Outcome("pending")
+            return position
+
+    def seal(self) -> int | None:
+        """Seal the next batch (L1's next queued deposits, pending transactions) and
+        log it; return its number, or None when there was nothing to seal. The prover
+        thread, if started, is woken."""
+        with self.l1_lock:
+            queued = self.rollup.queued_deposits()
+        with self.lock:
+            waiting = [q.slot for q in queued[self.sequencer.deposits_taken :]]
+            plan = self.sequencer.plan(waiting)
+            if plan is None:
+                return None
+            writes = [(records.DROPPED, records.encode_dropped(p, r)) for p, r in plan.dropped]
+            number = len(self.batches)
+            if plan.result is not None:
+                sealed = SealedRecord(number, plan.positions, plan.deposit_count,
+                                      plan.result.pubdata)  # fmt: skip
+                writes.append((records.SEALED, records.encode_sealed(sealed)))
+            self.wal.append_many(writes)
+            self.sequencer.commit(plan)
+            for position, reason in plan.dropped:
+                self.outcomes[position] = Outcome("dropped", reason=reason)
+            if plan.result is None:
+                return None
+            for position in plan.positions:
+                self.outcomes[position] = Outcome("included", batch=number)
+            self.batches.append(SealedBatch(number, plan.positions, plan.deposit_count,
+                                            plan.result))  # fmt: skip
+        self._wake.set()
+        return number
+
+    # -- proving and posting -----------------------------------------------------------
+
+    def prove_and_post(self) -> int:
+        """Prove and post every sealed batch L1 has not accepted, in order; return how
+        many were posted. Stops at the first failure, which it raises (a batch that
+        cannot be proven is never posted, nor any batch after it)."""
+        with self._proving:  # the worker and a direct caller never prove side by side
+            return self._prove_and_post()
+
+    def _prove_and_post(self) -> int:
+        posted = 0
+        while True:
+            with self.lock:
+                batch = next((b for b in self.batches if not b.posted), None)
+            if batch is None:
+                return posted
+            if batch.proof is None:
+                started = time.perf_counter()
+                proof = self._prove(batch.result.circuit_input)
+                with self.lock:
+                    batch.proof = proof
+                    self.proven += 1
+                    self.last_proof_seconds = round(time.perf_counter() - started, 3)
+            self._post(batch)
+            posted += 1
+
+    def _post(self, batch: SealedBatch) -> None:
+        assert batch.proof is not None
+        a, b, c, _ = batch.proof.calldata()
+        evm = Groth16Proof((a[0], a[1]), ((b[0][0], b[0][1]), (b[1][0], b[1][1])), (c[0], c[1]))
+        with self.l1_lock:
+            if self.rollup.batch_count() > batch.number:
+                tx_hash = ""  # L1 took it already (posted before a crash)
+            else:
+                receipt = self.rollup.submit_batch(
+                    new_root=batch.result.new_state.root(),
+                    fee_account=self.sequencer.fee_account,
+                    deposit_count=batch.deposit_count,
+                    sections=sections(self.shape, batch.result.pubdata),
+                    proof=evm, sender=self.operator,
+                )  # fmt: skip
+                tx_hash = str(receipt.tx_hash)
+        self.wal.append(records.POSTED, records.encode_posted(batch.number, tx_hash))
+        with self.lock:
+            batch.posted = True
+
+    def start(self, poll_seconds: float = 5.0) -> None:
+        """Start the prover thread: one batch at a time, in order, woken by each seal
+        (and every ``poll_seconds``, to retry after a failure)."""
+        if self._worker is not None:
+            return
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._run, args=(poll_seconds,),
+                                        name="zk-prover", daemon=True)  # fmt: skip
+        self._worker.start()
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop the prover thread after the batch it is on."""
+        self._stop.set()
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+
+    def _run(self, poll_seconds: float) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(poll_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.prove_and_post()
+            except L2gpuError as exc:
+                with self.lock:
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # a bug must not kill the thread silently
+                with self.lock:
+                    self.last_error = f"unexpected {type(exc).__name__}: {exc}"
+            else:
+                with self.lock:
+                    self.last_error = None
+
+    # -- views -------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Root, batches sealed/proven/posted, pending transactions, the last error."""
+        with self.lock:
+            return {
+                "state_root": str(self.sequencer.state.root()),
+                "batches_sealed": len(self.batches),
+                "batches_proven": self.proven,
+                "batches_posted": sum(1 for b in self.batches if b.posted),
+                "pending": len(self.sequencer.pending),
+                "deposits_taken": self.sequencer.deposits_taken,
+                "fee_account": self.sequencer.fee_account,
+                "shape": {
+                    "deposits": self.shape.deposits,
+                    "transfers": self.shape.transfers,
+                    "withdrawals": self.shape.withdrawals,
+                },
+                "last_proof_seconds": self.last_proof_seconds,
+                "last_error": self.last_error,
+            }

@@ -1,0 +1,161 @@
+"""The zk node's write-ahead log records, kept in the optimistic node's ``rollup_log``
+table (:class:`l2gpu.node.wal.WriteAheadLog`) under kinds of their own.
+
+    zk_tx       a transfer or withdrawal the node accepted, with its signature; the
+                record's number is the transaction's position (its acknowledgement)
+    zk_sealed   a sealed batch: its number, the positions it includes (transfers
+                then withdrawals, in batch order), how many queued deposits it
+                takes and its public data, written before it is proven
+    zk_dropped  a position dropped at seal time and the rule it broke, written in
+                the same database transaction as the seal that dropped it
+    zk_posted   a batch L1 accepted, with its L1 transaction
+
+A transaction is a fixed binary layout (it is the bulk of the log); the other
+records are small JSON objects. A record that does not decode is a
+:class:`~l2gpu.node.wal.DamagedRecord`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from l2gpu.core.crypto import eddsa_poseidon as eddsa
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.zk.pubdata import DEPOSIT_BYTES, HEADER_BYTES, DepositSlot
+from l2gpu.core.zk.transfer import TransferTx
+from l2gpu.core.zk.withdrawal import WithdrawalTx
+from l2gpu.node.wal import DamagedRecord
+
+TX, SEALED, DROPPED, POSTED = "zk_tx", "zk_sealed", "zk_dropped", "zk_posted"
+KINDS = (TX, SEALED, DROPPED, POSTED)
+_RESTORE = "restore the zk node's database from a backup, or start a new one"
+_TRANSFER, _WITHDRAWAL = 1, 2
+_TRANSFER_BYTES = 1 + 4 + 4 + 16 + 1 + 4 + 64
+_WITHDRAWAL_BYTES = 1 + 4 + 16 + 4 + 64
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTx:
+    """A transfer or a withdrawal with its sender's EdDSA-Poseidon signature."""
+
+    tx: TransferTx | WithdrawalTx
+    signature: eddsa.Signature
+
+    @property
+    def sender(self) -> int:
+        """The index of the account that signed it."""
+        return self.tx.from_index
+
+
+@dataclass(frozen=True, slots=True)
+class SealedRecord:
+    """What a ``zk_sealed`` record holds."""
+
+    number: int
+    positions: tuple[int, ...]
+    deposit_count: int
+    pubdata: bytes
+
+
+def encode_tx(signed: SignedTx) -> bytes:
+    """An accepted transaction's record. Only admitted transactions are logged, so
+    every field fits (indices below 2^32, amounts below 2^128, R8 on the curve)."""
+    tx, sig = signed.tx, eddsa.pack_signature(signed.signature)
+    if isinstance(tx, TransferTx):
+        return (bytes((_TRANSFER,)) + tx.from_index.to_bytes(4, "big")
+                + tx.to_index.to_bytes(4, "big") + tx.amount.to_bytes(16, "big")
+                + bytes((tx.fee_code,)) + tx.nonce.to_bytes(4, "big") + sig)  # fmt: skip
+    return (bytes((_WITHDRAWAL,)) + tx.from_index.to_bytes(4, "big")
+            + tx.amount.to_bytes(16, "big") + tx.nonce.to_bytes(4, "big") + sig)  # fmt: skip
+
+
+def decode_tx(data: bytes) -> SignedTx:
+    """Inverse of :func:`encode_tx`."""
+
+    def num(start: int, size: int) -> int:
+        return int.from_bytes(data[start : start + size], "big")
+
+    try:
+        if data[:1] == bytes((_TRANSFER,)) and len(data) == _TRANSFER_BYTES:
+            transfer = TransferTx(num(1, 4), num(5, 4), num(9, 16), data[25], num(26, 4))
+            return SignedTx(transfer, eddsa.unpack_signature(data[30:]))
+        if data[:1] == bytes((_WITHDRAWAL,)) and len(data) == _WITHDRAWAL_BYTES:
+            withdrawal = WithdrawalTx(num(1, 4), num(5, 16), num(21, 4))
+            return SignedTx(withdrawal, eddsa.unpack_signature(data[25:]))
+    except L2gpuError as exc:
+        raise DamagedRecord(f"a zk transaction record does not decode: {exc}", _RESTORE) from exc
+    raise DamagedRecord(f"a zk transaction record of {len(data)} bytes does not decode", _RESTORE)
+
+
+def encode_sealed(record: SealedRecord) -> bytes:
+    """A ``zk_sealed`` record."""
+    return _json({"batch": record.number, "positions": list(record.positions),
+                  "deposits": record.deposit_count, "pubdata": record.pubdata.hex()})  # fmt: skip
+
+
+def decode_sealed(data: bytes) -> SealedRecord:
+    """Inverse of :func:`encode_sealed`."""
+    body = _load(data, SEALED)
+    try:
+        return SealedRecord(int(body["batch"]), tuple(int(p) for p in body["positions"]),
+                            int(body["deposits"]), bytes.fromhex(body["pubdata"]))  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DamagedRecord(f"a zk_sealed record lacks a field: {exc}", _RESTORE) from exc
+
+
+def encode_dropped(position: int, reason: str) -> bytes:
+    """A ``zk_dropped`` record."""
+    return _json({"position": position, "reason": reason})
+
+
+def decode_dropped(data: bytes) -> tuple[int, str]:
+    """Inverse of :func:`encode_dropped`."""
+    body = _load(data, DROPPED)
+    try:
+        return int(body["position"]), str(body["reason"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DamagedRecord(f"a zk_dropped record lacks a field: {exc}", _RESTORE) from exc
+
+
+def encode_posted(number: int, tx_hash: str) -> bytes:
+    """A ``zk_posted`` record."""
+    return _json({"batch": number, "tx_hash": tx_hash})
+
+
+def decode_posted(data: bytes) -> int:
+    """The batch number of a ``zk_posted`` record."""
+    body = _load(data, POSTED)
+    try:
+        return int(body["batch"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DamagedRecord(f"a zk_posted record lacks a field: {exc}", _RESTORE) from exc
+
+
+def deposit_slots(pubdata: bytes, count: int) -> list[DepositSlot]:
+    """The first ``count`` deposit slots of a batch's public data (how a restart gets
+    back the deposits a sealed batch took, without asking L1)."""
+    slots = []
+    for k in range(count):
+        raw = pubdata[HEADER_BYTES + k * DEPOSIT_BYTES : HEADER_BYTES + (k + 1) * DEPOSIT_BYTES]
+        if len(raw) != DEPOSIT_BYTES:
+            raise DamagedRecord("a zk_sealed record's public data is too short", _RESTORE)
+        slots.append(DepositSlot(int.from_bytes(raw[0:3], "big"), int.from_bytes(raw[3:35], "big"),
+                                 int.from_bytes(raw[35:67], "big"), raw[67:87],
+                                 int.from_bytes(raw[87:103], "big")))  # fmt: skip
+    return slots
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _load(data: bytes, kind: str) -> dict[str, Any]:
+    try:
+        body = json.loads(data)
+    except ValueError as exc:
+        raise DamagedRecord(f"a {kind} record is not JSON", _RESTORE) from exc
+    if not isinstance(body, dict):
+        raise DamagedRecord(f"a {kind} record is not a JSON object", _RESTORE)
+    return body

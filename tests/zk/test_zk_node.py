@@ -1,0 +1,150 @@
+"""The zk node on the embedded chain with Batch(1, 2, 1, 8): sealing, proving and
+posting in order, the write-ahead log's restart rule, and the start-up checks."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from l2gpu.core.zk.state import ZkError
+from l2gpu.l1 import Chain
+from l2gpu.node.zk.node import CircuitMismatch
+from l2gpu.zk.prover import ProofError
+from l2gpu.zk.setup import Keys
+from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
+
+from .zk_node_world import ETH, NodeWorld, transfer, withdrawal
+
+
+@pytest.fixture
+def world(
+    chain: Chain,
+    batch_circuit: CompiledCircuit,
+    batch_keys: Keys,
+    toolchain: Toolchain,
+    tmp_path: Path,
+) -> NodeWorld:
+    return NodeWorld(chain, batch_circuit, batch_keys, toolchain, tmp_path / "zk.db")
+
+
+def test_a_batch_sealed_before_a_crash_is_posted_after_the_restart(world: NodeWorld) -> None:
+    world.deposit(1, ETH)
+    world.deposit(2, 2 * ETH)
+    node = world.node()
+    assert node.seal() == 0  # the first deposit (one slot per batch)
+    assert node.seal() == 1
+    pay = node.submit(transfer(2, 1, 10**17, 1, 0))
+    assert node.seal() == 2
+    late = node.submit(transfer(2, 1, 10**17, 0, 1))  # accepted, never sealed
+    sealed_root = node.sequencer.state.root()
+    # The node dies here: nothing proven, nothing posted.
+    del node
+    restarted = world.node()
+    status = restarted.status()
+    assert (status["batches_sealed"], status["batches_posted"], status["pending"]) == (3, 0, 1)
+    assert restarted.sequencer.state.root() == sealed_root
+    assert restarted.outcomes[pay].batch == 2
+    assert restarted.outcomes[late].status == "pending"
+    started = time.perf_counter()
+    assert restarted.prove_and_post() == 3
+    print(f"\nthree batches proven and posted in {time.perf_counter() - started:.1f} s")
+    assert world.rollup.batch_count() == 3
+    assert world.rollup.state_root() == sealed_root
+    # The pending transfer survived the restart, and goes in the next batch.
+    assert restarted.seal() == 3
+    assert restarted.prove_and_post() == 1
+    assert restarted.sequencer.state.account(2).nonce == 2
+    assert world.rollup.state_root() == restarted.sequencer.state.root()
+
+
+def test_a_node_restarted_after_posting_posts_nothing_twice(world: NodeWorld) -> None:
+    world.deposit(1, ETH)
+    node = world.node()
+    node.seal()
+    assert node.prove_and_post() == 1
+    again = world.node()
+    assert again.status()["batches_posted"] == 1
+    assert again.prove_and_post() == 0
+    assert world.rollup.batch_count() == 1
+    # A crash between L1's acceptance and the zk_posted record: L1 says it was taken.
+    engine = sqlalchemy.create_engine(f"sqlite:///{world.database}")
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DELETE FROM rollup_log WHERE kind = 'zk_posted'"))
+    engine.dispose()
+    third = world.node()
+    assert third.status()["batches_posted"] == 1
+    assert third.prove_and_post() == 0
+    assert world.rollup.batch_count() == 1
+
+
+def test_seal_drops_what_no_longer_applies_and_keeps_nonce_order(world: NodeWorld) -> None:
+    world.deposit(1, ETH)
+    world.deposit(2, ETH)
+    node = world.node()
+    node.seal()
+    node.seal()
+    # Account 2: a withdrawal, then a transfer (nonce 1): a batch applies transfers
+    # first, so the transfer waits for the next batch instead of failing.
+    out = node.submit(withdrawal(2, 10**17, 0))
+    after = node.submit(transfer(2, 1, 10**17, 0, 1))
+    assert node.seal() == 2
+    assert node.outcomes[out].batch == 2
+    assert node.outcomes[after].status == "pending"
+    assert node.seal() == 3
+    assert node.outcomes[after].batch == 3
+    with pytest.raises(ZkError, match="zk: wrong nonce"):
+        node.submit(transfer(2, 1, 1, 0, 0))
+
+
+def test_a_transaction_that_fails_at_seal_time_is_dropped_with_its_reason(
+    world: NodeWorld,
+) -> None:
+    for who in (1, 2, 3):
+        world.deposit(who, ETH)
+    node = world.node()
+    for _ in range(3):
+        node.seal()
+    node.submit(withdrawal(3, 10**17, 0))
+    gift = node.submit(transfer(3, 2, 9 * 10**17, 0, 1))  # waits: 3 withdrew in this batch
+    spend = node.submit(transfer(2, 1, 15 * 10**17, 0, 0))  # admitted on the gift's money
+    assert node.seal() == 3
+    dropped = node.outcomes[spend]
+    assert (dropped.status, dropped.reason) == ("dropped", "zk: insufficient balance")
+    assert node.outcomes[gift].status == "pending"
+    restarted = world.node()  # the drop was logged with the seal
+    assert restarted.outcomes[spend] == dropped
+    assert [p.position for p in restarted.sequencer.pending] == [gift]
+
+
+def test_a_failed_proof_is_reported_and_never_posted(world: NodeWorld) -> None:
+    world.deposit(1, ETH)
+
+    def broken(_inputs: object) -> object:
+        raise ProofError("the proof does not verify", "make the keys again")
+
+    node = world.node(prover=broken)  # type: ignore[arg-type]
+    node.start(poll_seconds=0.05)
+    try:
+        node.seal()
+        deadline = time.monotonic() + 10
+        while node.status()["last_error"] is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        node.stop()
+    status = node.status()
+    assert status["last_error"].startswith("ProofError: the proof does not verify")
+    assert (status["batches_proven"], status["batches_posted"]) == (0, 0)
+    assert world.rollup.batch_count() == 0
+
+
+def test_a_node_refuses_to_start_on_a_contract_of_another_circuit(
+    chain: Chain, batch_circuit: CompiledCircuit, batch_keys: Keys, toolchain: Toolchain,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    world = NodeWorld(chain, batch_circuit, batch_keys, toolchain, tmp_path / "zk.db",
+                      circuit_hash=bytes(range(32)))  # fmt: skip
+    with pytest.raises(CircuitMismatch, match="would be refused"):
+        world.node()
