@@ -97,6 +97,10 @@ def test_unrepresentable_amounts_and_unknown_recipients_are_clear_errors(node) -
     assert greedy.returncode == 2
     assert "your L2 balance is 1 ETH" in greedy.stderr, greedy.stderr
     assert "Traceback" not in odd.stderr + nobody.stderr + greedy.stderr
+    # --l1-rpc after the subcommand works as before it (issue #23: it was refused).
+    late = run("l2", "deposit", "0.1 ether", "--api", api, "--l1-rpc", anvil_url,
+               env={"L2GPU_PRIVATE_KEY": BOB})  # fmt: skip
+    assert late.returncode == 0, late.stderr
 
 
 def test_the_node_answers_a_challenge_of_its_own_batch(node) -> None:

@@ -221,3 +221,21 @@ def refuse_negative_amounts(argv: list[str]) -> None:
         if _NEGATIVE.fullmatch(arg.strip()):
             raise L2gpuError(f"'{arg}' is negative: amounts and durations are never negative",
                              "give a positive amount, e.g. '0.1 ether'")  # fmt: skip
+
+
+L1RpcOption = Annotated[
+    str | None,
+    typer.Option("--l1-rpc", help="Ethereum JSON-RPC URL (also accepted before the command)."),
+]
+
+
+def use_l1_rpc(ctx: typer.Context, l1_rpc: str | None) -> Settings:
+    """The settings, with ``--l1-rpc`` given after the subcommand taking effect as it does
+    before it (``l2gpu l2 deposit X --l1-rpc URL`` was refused)."""
+    settings: Settings = ctx.obj
+    if l1_rpc:
+        from l2gpu.config import load_settings
+
+        settings = load_settings(l1_rpc=l1_rpc, data_dir=settings.data_dir)
+        ctx.obj = settings
+    return settings

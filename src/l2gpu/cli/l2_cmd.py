@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from l2gpu.cli.common import (
+    L1RpcOption,
     LegacyNodeOption,
     NodeOption,
     find_signing_account,
@@ -19,6 +20,7 @@ from l2gpu.cli.common import (
     print_json,
     signing_account,
     signing_key,
+    use_l1_rpc,
 )
 from l2gpu.clock import format_timestamp
 from l2gpu.config import Settings
@@ -158,9 +160,10 @@ def deposit(
     ctx: typer.Context, amount: Annotated[str, typer.Argument(help="e.g. '0.5 ether'")],
     node: NodeOption = None,
     api: LegacyNodeOption = None,
+    l1_rpc: L1RpcOption = None,
 ) -> None:  # fmt: skip
     """Deposit from L1 to your L2 account (an L1 transaction; needs --l1-rpc)."""
-    settings: Settings = ctx.obj
+    settings = use_l1_rpc(ctx, l1_rpc)
     user = _user(ctx, node, api)
     value = parse_amount(amount)
     if not settings.l1_rpc:
@@ -222,9 +225,10 @@ def withdraw(
     fee: Annotated[str, typer.Option("--fee")] = "0 wei",
     node: NodeOption = None,
     api: LegacyNodeOption = None,
+    l1_rpc: L1RpcOption = None,
 ) -> None:
     """Start a withdrawal (L2), or with --claim collect final ones on L1 (needs --l1-rpc)."""
-    settings: Settings = ctx.obj
+    settings = use_l1_rpc(ctx, l1_rpc)
     user = _user(ctx, node, api)
     if not claim:
         if amount is None:
