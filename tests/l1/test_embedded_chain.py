@@ -109,3 +109,16 @@ def test_send_ether(chain: Chain) -> None:
     sender, receiver = chain.accounts[0], Address(b"\x42" * 20)
     chain.send_ether(receiver, 12345, sender=sender)
     assert chain.balance(receiver) == 12345
+
+
+def test_sending_more_ether_than_held_is_named_as_such(chain: Chain, token_compiled) -> None:
+    """Issue #23: too little ether on L1 for a deposit was reported as an internal error,
+    "a bug in l2gpu"; it is the user's mistake, named with the balance."""
+    from eth_account import Account
+
+    owner, broke = chain.accounts[0], Account.from_key(b"\x07" * 32)
+    token = chain.deploy(token_compiled, "Test", "TST", 18, sender=owner)
+    with pytest.raises(L1Error) as info:
+        token.transact("mint", addr(owner), 1, sender=broke, value=10**18)
+    assert "holds 0 wei on L1, less than the 1 ETH" in info.value.what
+    assert "fund that account" in info.value.fix

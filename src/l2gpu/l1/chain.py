@@ -163,6 +163,8 @@ class DeployedContract:
         params: dict[str, Any] = {"from": sender.address, "value": value}
         if gas is not None:
             params["gas"] = gas
+        if value:
+            self.chain.require_funds(sender, value)
         try:
             tx = fn.build_transaction(self.chain.tx_params(sender, params))
             if gas is None:
@@ -289,6 +291,19 @@ class Chain:
         tx = self.tx_params(sender, {"from": sender.address, "to": to.checksum, "value": amount})
         tx["gas"] = 21_000
         return self.to_receipt(self.send_signed(tx, sender))
+
+    def require_funds(self, sender: LocalAccount, value: int) -> None:
+        """Refuse, as the user's mistake it is, a transaction sending more ether than the
+        sender holds on L1 (the node's answer would otherwise surface as an RPC error)."""
+        from l2gpu.core.types import format_wei
+
+        held = int(self.w3.eth.get_balance(sender.address))
+        if held < value:
+            raise L1Error(
+                f"{sender.address} holds {format_wei(held)} on L1, less than the "
+                f"{format_wei(value)} this transaction sends (and its gas)",
+                "fund that account on L1 first, or send less",
+            )
 
     def tx_params(self, sender: LocalAccount, params: dict[str, Any]) -> dict[str, Any]:
         """Fill in nonce and chain id for a transaction from ``sender``."""
