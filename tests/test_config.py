@@ -83,3 +83,23 @@ def test_service_urls_come_from_the_environment_and_the_file(
     assert market_url(load_settings()) == "http://market:1"
     monkeypatch.setenv("L2GPU_NODE_URL", "http://node:2")
     assert load_settings().node_url == "http://node:2"
+
+
+@pytest.mark.parametrize(
+    ("content", "names", "not_named"),
+    [
+        ("l1_rpc = 'ftp://host'", "or pass --l1-rpc", None),
+        ("api_port = 0", "L2GPU_API_PORT", "or pass"),  # no flag sets it: none is named
+    ],
+)
+def test_a_bad_setting_names_only_flags_that_exist(
+    content: str, names: str, not_named: str | None
+) -> None:
+    """Issue #23: the hint said "or a flag" for settings no flag sets."""
+    Path("l2gpu.toml").write_text(content + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert names in caught.value.fix
+    assert "or a flag" not in caught.value.fix
+    if not_named:
+        assert not_named not in caught.value.fix

@@ -250,6 +250,17 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(str(exc)) from exc
 
 
+SETTING_FLAGS = {
+    "l1_rpc": "--l1-rpc",
+    "data_dir": "--data-dir",
+    "private_key": "--private-key",
+    "keystore": "--keystore",
+    "node_url": "--node",
+    "market_url": "--api-url",
+}
+"""The flags that set a setting for one command (the others have none: name no flag)."""
+
+
 def _explain(exc: ValidationError) -> ConfigError:
     error = exc.errors()[0]
     name = ".".join(str(p) for p in error["loc"]) or "settings"
@@ -258,7 +269,10 @@ def _explain(exc: ValidationError) -> ConfigError:
             f"unknown setting '{name}'",
             f"remove it or use one of: {', '.join(sorted(Settings.model_fields))}",
         )
-    where = f"set it in {DEFAULT_CONFIG_FILE}, {ENV_PREFIX}{name.upper()} or a flag"
+    flag = SETTING_FLAGS.get(name)
+    where = f"set it in {DEFAULT_CONFIG_FILE} or {ENV_PREFIX}{name.upper()}" + (
+        f", or pass {flag}" if flag else ""
+    )
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, InvalidValue):
         return ConfigError(f"setting {name}: {cause.what}", f"{cause.fix}; {where}")
