@@ -198,3 +198,11 @@ def test_a_server_on_a_busy_port_is_named_as_such(tmp_path) -> None:
             assert result.returncode == 2, result.stderr
             assert f"port {port} on 127.0.0.1 is in use" in result.stderr
             assert "L2GPU_API_PORT" in result.stderr
+
+
+def test_an_offer_id_that_is_no_number_is_named_in_the_commands_terms() -> None:
+    """Issue #23: the API's path validation text reached the user."""
+    result = run("rent", "abc", "--cmd", "true", "--api-url", "http://127.0.0.1:9")
+    assert result.returncode == 2
+    assert "offer id 'abc' is not a number" in result.stderr
+    assert "path" not in result.stderr

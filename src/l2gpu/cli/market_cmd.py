@@ -271,7 +271,16 @@ def offers_withdraw(
     ctx: typer.Context, offer_id: Annotated[str, typer.Argument()], api_url: ApiUrl = None
 ) -> None:
     """Withdraw one of your offers."""
-    print_json(_client(ctx, api_url).withdraw(offer_id), compact=True)
+    print_json(_client(ctx, api_url).withdraw(_offer_id(offer_id)), compact=True)
+
+
+def _offer_id(text: str) -> str:
+    """An offer id as typed, checked here so that the user reads what was wrong in the
+    terms of the command, not the API's path validation."""
+    if not text.strip().isdigit():
+        raise L2gpuError(f"offer id '{text}' is not a number",
+                         "take an id from 'l2gpu offers search'")  # fmt: skip
+    return text.strip()
 
 
 # -- rent --------------------------------------------------------------------------
@@ -330,6 +339,7 @@ def rent(
     from l2gpu.renter import LeasePayer
 
     settings: Settings = ctx.obj
+    offer_id = _offer_id(offer_id)
     duration = round(hours * 3600)
     if duration < 1:
         raise L2gpuError(f"--hours {hours} is less than a second", "rent for longer")
