@@ -206,3 +206,19 @@ def test_an_offer_id_that_is_no_number_is_named_in_the_commands_terms() -> None:
     assert result.returncode == 2
     assert "offer id 'abc' is not a number" in result.stderr
     assert "path" not in result.stderr
+
+
+def test_help_and_version_load_nothing_heavy() -> None:
+    """Issue #23: every command took 3-5 s to start (`l2gpu --version` 4.9 s) because the
+    command modules imported web3, eth-account, SQLAlchemy and the scenarios up front.
+    They are imported where used now; the CLI's module tree loads none of them (the
+    startup time itself is a benchmark's business, not a test's)."""
+    probe = (
+        "import sys, l2gpu.cli.main\n"
+        "heavy = ('web3', 'eth_account', 'sqlalchemy', 'l2gpu.l1', 'l2gpu.db', 'pydantic',"
+        " 'coincurve', 'httpx', 'numpy', 'l2gpu.scenarios', 'l2gpu.node')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    assert result.stdout.strip() == "[]"

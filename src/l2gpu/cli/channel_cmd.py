@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from l2gpu.cli.common import l1_now, parse_amount, print_json
-from l2gpu.cli.session import MANAGER, Session
-from l2gpu.core.channel import ChannelParams, ChannelStatus
-from l2gpu.core.channel import inputs as ci
-from l2gpu.core.channel.vouchers import Voucher, sign_voucher
 from l2gpu.core.errors import InvalidValue, L2gpuError
 from l2gpu.core.types import (
     ZERO_ADDRESS,
@@ -29,8 +25,9 @@ from l2gpu.core.types import (
     format_wei,
     parse_duration,
 )
-from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
-from l2gpu.payments import deployments
+
+if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
+    from l2gpu.core.channel.vouchers import Voucher
 
 app = typer.Typer(
     help="Open, pay, close and settle payment channels on L1.",
@@ -45,6 +42,10 @@ ManagerOption = Annotated[
 @app.command("deploy")
 def deploy(ctx: typer.Context) -> None:
     """Deploy a ChannelManager and record its address for this chain."""
+    from l2gpu.cli.session import MANAGER, Session
+    from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
+    from l2gpu.payments import deployments
+
     session = Session(ctx, None, need_manager=False)
     manager = ChannelManagerClient.deploy(
         session.chain, session.account, cache_dir=session.settings.cache_dir
@@ -70,6 +71,10 @@ def open_(
     manager: ManagerOption = None,
 ) -> None:
     """Open a channel to PROVIDER as the renter, depositing --deposit."""
+    from l2gpu.cli.session import Session
+    from l2gpu.core.channel import ChannelParams
+    from l2gpu.core.channel import inputs as ci
+
     session = Session(ctx, manager)
     amount = parse_amount(deposit, "--deposit")
     if amount == 0:
@@ -101,6 +106,9 @@ def topup(
     manager: ManagerOption = None,
 ) -> None:
     """Add funds to an open channel (renter only) and optionally extend its expiry."""
+    from l2gpu.cli.session import Session
+    from l2gpu.core.channel import inputs as ci
+
     session = Session(ctx, manager)
     params = session.params(channel_id)
     channel = session.manager.channel(params)
@@ -126,6 +134,9 @@ def pay(
     manager: ManagerOption = None,
 ) -> None:
     """Sign a voucher (renter): the cumulative amount paid on the channel so far."""
+    from l2gpu.cli.session import Session
+    from l2gpu.core.channel.vouchers import sign_voucher
+
     session = Session(ctx, manager)
     voucher = sign_voucher(
         session.key, session.manager.domain, Hash32.from_hex(channel_id), parse_amount(amount)
@@ -145,6 +156,9 @@ def close(
     manager: ManagerOption = None,
 ) -> None:
     """Close: the renter starts the challenge period; the provider closes at once."""
+    from l2gpu.cli.session import Session
+    from l2gpu.core.channel import inputs as ci
+
     session = Session(ctx, manager)
     params = session.params(channel_id)
     if session.address == params.provider:
@@ -174,6 +188,9 @@ def settle(
     ctx: typer.Context, channel_id: Annotated[str, typer.Argument()], manager: ManagerOption = None
 ) -> None:
     """Pay out a channel whose deadline has passed (anyone may call it)."""
+    from l2gpu.cli.session import Session
+    from l2gpu.core.channel import inputs as ci
+
     session = Session(ctx, manager)
     params = session.params(channel_id)
     receipt = session.manager.apply(
@@ -189,6 +206,9 @@ def status(
     ctx: typer.Context, channel_id: Annotated[str, typer.Argument()], manager: ManagerOption = None
 ) -> None:
     """Show a channel: deposit, best voucher, expiry, deadline and time left."""
+    from l2gpu.cli.session import Session
+    from l2gpu.core.channel import ChannelStatus
+
     session = Session(ctx, manager)
     params = session.params(channel_id)
     channel = session.manager.channel(params)
@@ -211,6 +231,8 @@ def status(
 
 
 def _read_voucher(path: Path) -> Voucher:
+    from l2gpu.core.channel.vouchers import Voucher
+
     try:
         data = json.loads(path.read_text())
         return Voucher(

@@ -22,18 +22,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel
 
-from l2gpu.clock import l1_clock, system_clock
-from l2gpu.config import Settings, market_url
-from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.types import Timestamp, Wei, parse_wei
 
+# Every command module imports this one, and `l2gpu --help` imports every command
+# module: what takes long to load (pydantic, the settings, coincurve, web3) is
+# imported where it is used.
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from l2gpu.clock import HasTimestamp
+    from l2gpu.config import Settings
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.types import Timestamp, Wei
 
 DEFAULT_NODE_URL = "http://127.0.0.1:8600"
 """Where 'l2gpu l2' looks for a node when neither --node nor node_url names one: the
@@ -79,6 +80,8 @@ def print_json(data: Any, *, compact: bool = False) -> None:
 
 
 def _json_value(value: object) -> object:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     return str(value)
@@ -107,6 +110,8 @@ def l2_node_url(settings: Settings, node: str | None, legacy: str | None = None)
 def market_api_url(settings: Settings, flag: str | None) -> str:
     """The market API a command talks to: ``--api-url``, else the ``market_url``
     setting, else ``http://api_host:api_port``."""
+    from l2gpu.config import market_url
+
     return flag.rstrip("/") if flag else market_url(settings)
 
 
@@ -154,6 +159,8 @@ def find_signing_account(ctx: typer.Context) -> LocalAccount | None:
 
 def signing_key(ctx: typer.Context) -> PrivateKey:
     """The signing key of :func:`signing_account`, as the core's key type."""
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+
     return PrivateKey(bytes(signing_account(ctx).key))
 
 
@@ -177,11 +184,15 @@ def _unlock(path: Path, settings: Settings) -> LocalAccount:
 
 def now() -> Timestamp:
     """The wall clock, in whole Unix seconds (offers' expiry, leases' metering)."""
+    from l2gpu.clock import system_clock
+
     return system_clock()
 
 
 def l1_now(chain: HasTimestamp) -> Timestamp:
     """L1's clock: its latest block's time, which contracts compare deadlines to."""
+    from l2gpu.clock import l1_clock
+
     return l1_clock(chain)()
 
 
@@ -206,6 +217,8 @@ def parse_amount(text: str, what: str = "amount") -> Wei:
     if not blank:
         raise L2gpuError(f"{what} '{text}': put a blank between the number and the unit",
                          AMOUNT_FORMS)  # fmt: skip
+    from l2gpu.core.types import parse_wei
+
     return parse_wei(f"{number} {unit}")
 
 

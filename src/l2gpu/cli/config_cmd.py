@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from eth_account import Account
-from rich.console import Console
-from rich.table import Table
 
 from l2gpu.cli.common import AsJson, print_json
-from l2gpu.config import Settings, describe
 from l2gpu.core.errors import L2gpuError
-from l2gpu.l1.keys import save_keystore
+
+if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
+    from l2gpu.config import Settings
 
 app = typer.Typer(help="Show settings; create keys.", no_args_is_help=True, add_completion=False)
 
@@ -24,6 +22,11 @@ def show(
     as_json: AsJson = False,
 ) -> None:
     """Print the effective settings (flags > L2GPU_* > l2gpu.toml > defaults), secrets masked."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from l2gpu.config import describe
+
     settings: Settings = ctx.obj
     rows = describe(settings)
     if as_json:
@@ -46,6 +49,10 @@ def new_key(
     ] = None,
 ) -> None:
     """Create a new private key and store it encrypted (Web3 Secret Storage format)."""
+    from eth_account import Account
+
+    from l2gpu.l1.keys import save_keystore
+
     if password_file is not None:
         try:
             password = password_file.read_text().rstrip("\n")

@@ -6,13 +6,12 @@ returns go to stdout last, then what later stages will add.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from l2gpu.config import Settings
-from l2gpu.scenarios.demo import print_next_stages, run_demo
+if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
+    from l2gpu.config import Settings
 
 
 def demo(
@@ -20,6 +19,10 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only the summary.")] = False,
 ) -> None:
     """Run the main flow on the embedded defaults: per-second payments over a channel."""
+    from rich.console import Console
+
+    from l2gpu.scenarios.demo import print_next_stages, run_demo
+
     settings: Settings = ctx.obj
     out = Console(highlight=False, quiet=quiet, soft_wrap=True)
     for line in run_demo(settings, out):

@@ -6,7 +6,7 @@ import logging
 import tempfile
 import threading
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,13 +22,7 @@ from l2gpu.cli.common import (
     signing_key,
     use_l1_rpc,
 )
-from l2gpu.clock import format_timestamp
-from l2gpu.config import Settings
-from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.l2.amounts import FEE, round_down
-from l2gpu.core.l2.state import L2State
-from l2gpu.core.l2.transactions import CloseByRenter, SettleChannel, Transfer, Withdraw
 from l2gpu.core.types import (
     Address,
     ChainId,
@@ -36,12 +30,11 @@ from l2gpu.core.types import (
     format_wei,
     parse_duration,
 )
-from l2gpu.db import open_database
-from l2gpu.l1 import open_chain
-from l2gpu.l1.build import compile_contract
-from l2gpu.l1.contracts.rollup import RollupClient
-from l2gpu.node.client import L2Client
-from l2gpu.payments import deployments
+
+if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
+    from l2gpu.config import Settings
+    from l2gpu.l1.contracts.rollup import RollupClient
+    from l2gpu.node.client import L2Client
 
 app = typer.Typer(help="Deposit, transfer, withdraw and inspect the rollup.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
@@ -66,8 +59,11 @@ def up(
     import uvicorn
 
     from l2gpu.clock import RecentClock, l1_clock
+    from l2gpu.db import open_database
     from l2gpu.fraud.watcher import Watcher
+    from l2gpu.l1 import open_chain
     from l2gpu.l1.contracts.dispute_game import DisputeClient
+    from l2gpu.l1.contracts.rollup import RollupClient
     from l2gpu.node.api import create_app
     from l2gpu.node.cosign_desk import CoSignDesk
     from l2gpu.node.node import RollupNode
@@ -129,6 +125,11 @@ def up(
 
 
 def _rollup(settings: Settings, chain: Any, proposer: Any, window: int, delay: int) -> RollupClient:
+    from l2gpu.core.l2.state import L2State
+    from l2gpu.l1.build import compile_contract
+    from l2gpu.l1.contracts.rollup import RollupClient
+    from l2gpu.payments import deployments
+
     try:
         address, _ = deployments.lookup(settings.data_dir, chain.chain_id, ROLLUP)
         if chain.w3.eth.get_code(address.checksum):
@@ -147,11 +148,16 @@ def _rollup(settings: Settings, chain: Any, proposer: Any, window: int, delay: i
 
 def _user(ctx: typer.Context, node: str | None, api: str | None) -> L2Client:
     """A client of the node that signs with the command's key."""
+    from l2gpu.node.client import L2Client
+
     return L2Client(l2_node_url(ctx.obj, node, api), signing_key(ctx))
 
 
 def _viewer(ctx: typer.Context, node: str | None, api: str | None) -> L2Client:
     """A client of the node for reading only: the key signs nothing."""
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.node.client import L2Client
+
     return L2Client(l2_node_url(ctx.obj, node, api), PrivateKey((1).to_bytes(32, "big")))
 
 
@@ -163,6 +169,10 @@ def deposit(
     l1_rpc: L1RpcOption = None,
 ) -> None:  # fmt: skip
     """Deposit from L1 to your L2 account (an L1 transaction; needs --l1-rpc)."""
+    from l2gpu.l1 import open_chain
+    from l2gpu.l1.build import compile_contract
+    from l2gpu.l1.contracts.rollup import RollupClient
+
     settings = use_l1_rpc(ctx, l1_rpc)
     user = _user(ctx, node, api)
     value = parse_amount(amount)
@@ -197,6 +207,9 @@ def transfer(
     api: LegacyNodeOption = None,
 ) -> None:
     """Send to another L2 account (co-signed automatically by this command)."""
+    from l2gpu.core.l2.amounts import FEE, round_down
+    from l2gpu.core.l2.transactions import Transfer
+
     # What was typed is checked first: a mistake costs no key lookup and no request.
     value, fee_value = _representable(amount), Wei(round_down(parse_amount(fee, "fee"), FEE))
     user = _user(ctx, node, api)
@@ -228,6 +241,11 @@ def withdraw(
     l1_rpc: L1RpcOption = None,
 ) -> None:
     """Start a withdrawal (L2), or with --claim collect final ones on L1 (needs --l1-rpc)."""
+    from l2gpu.core.l2.amounts import FEE, round_down
+    from l2gpu.core.l2.transactions import Withdraw
+    from l2gpu.l1 import open_chain
+    from l2gpu.l1.build import compile_contract
+
     settings = use_l1_rpc(ctx, l1_rpc)
     user = _user(ctx, node, api)
     if not claim:
@@ -295,6 +313,8 @@ def close_channel(
 ) -> None:
     """As the renter, start closing a channel; the provider has the challenge period to
     prove a higher voucher, then 'settle-channel' pays both sides."""
+    from l2gpu.core.l2.transactions import CloseByRenter
+
     user = _user(ctx, node, api)
     found = user.channel(channel_id)
     if found["renter"] != user.key.address.checksum:
@@ -316,6 +336,9 @@ def settle_channel(
     api: LegacyNodeOption = None,
 ) -> None:
     """Pay out a channel whose deadline has passed (anyone with an L2 account)."""
+    from l2gpu.clock import format_timestamp
+    from l2gpu.core.l2.transactions import SettleChannel
+
     user = _user(ctx, node, api)
     found = user.channel(channel_id)
     if found["status"] == "settled":
@@ -351,6 +374,8 @@ def status(ctx: typer.Context, node: NodeOption = None, api: LegacyNodeOption = 
 
 
 def _representable(text: str) -> Wei:
+    from l2gpu.core.l2.amounts import round_down
+
     value = parse_amount(text)
     rounded = round_down(value)
     if rounded != value:

@@ -29,7 +29,6 @@ from l2gpu.cli import (
     watch_cmd,
 )
 from l2gpu.cli.common import refuse_negative_amounts, remember_key_flags
-from l2gpu.config import load_settings
 from l2gpu.core.errors import L2gpuError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -82,6 +81,8 @@ def root(
     ] = None,
 ) -> None:
     """Settings come from flags, then L2GPU_* variables, then l2gpu.toml, then defaults."""
+    from l2gpu.config import load_settings
+
     ctx.obj = load_settings(l1_rpc=l1_rpc, data_dir=data_dir)
     remember_key_flags(ctx, private_key, keystore)
 

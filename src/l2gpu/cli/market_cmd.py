@@ -30,12 +30,13 @@ from l2gpu.cli.common import (
     print_json,
     signing_key,
 )
-from l2gpu.client import ApiRequestError, MarketClient
-from l2gpu.config import Settings, api_origin
-from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.types import Wei, format_wei
+
+if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
+    from l2gpu.client import MarketClient
+    from l2gpu.config import Settings
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
 
 if TYPE_CHECKING:
     from l2gpu.payments.channel_check import ChannelCheck
@@ -131,6 +132,9 @@ def _rail(
 def _client(ctx: typer.Context, url: str | None, *, signed: bool = True) -> MarketClient:
     """A client of the market at ``url`` (else the default), signing in with the
     command's key, or with a throwaway key that signs in as nobody."""
+    from l2gpu.client import MarketClient
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+
     key = signing_key(ctx) if signed else PrivateKey((1).to_bytes(32, "big"))
     return MarketClient(market_api_url(ctx.obj, url), key)
 
@@ -200,6 +204,7 @@ def serve(
 
     from l2gpu.api.app import create_app
     from l2gpu.api.service import MarketService
+    from l2gpu.config import api_origin
     from l2gpu.db import open_database
     from l2gpu.serving.connections import require_free_port, uvicorn_options
 
@@ -302,6 +307,8 @@ class Outage:
 
     def failed(self, exc: L2gpuError, client: MarketClient) -> None:
         """Note a failure; raise it if it is not transient or has lasted too long."""
+        from l2gpu.client import ApiRequestError
+
         if isinstance(exc, ApiRequestError):
             if exc.status == 401:  # a restarted market forgot the session: sign in again
                 client.forget_session()
@@ -335,6 +342,7 @@ def rent(
     api_url: ApiUrl = None,
 ) -> None:
     """Rent an offer: open a channel, start the job, pay every second, stream its output."""
+    from l2gpu.core.market.lease_state import LeaseStatus
     from l2gpu.core.types import Address
     from l2gpu.renter import LeasePayer
 

@@ -8,7 +8,7 @@ import secrets
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,10 +21,11 @@ from l2gpu.cli.common import (
     signing_key,
 )
 from l2gpu.cli.market_cmd import ManagerOption, _check_provider_account, _rail, _rail_node
-from l2gpu.client import MarketClient
-from l2gpu.config import Settings
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import parse_duration
+
+if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
+    from l2gpu.config import Settings
 
 
 def provider_check(ctx: typer.Context) -> None:
@@ -84,6 +85,7 @@ def provider_up(
     from l2gpu.agent.backends import make_backend
     from l2gpu.agent.inventory import discover, load_nvml
     from l2gpu.agent.sandbox import SandboxPolicy
+    from l2gpu.client import MarketClient
     from l2gpu.db import open_database
     from l2gpu.payments.store import VoucherStore
 

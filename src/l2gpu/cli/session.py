@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from eth_account.signers.local import LocalAccount
 
 from l2gpu.cli.common import signing_account
 from l2gpu.config import Settings
@@ -11,9 +12,11 @@ from l2gpu.core.channel import ChannelParams
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address, Hash32
-from l2gpu.l1 import Chain, open_chain
-from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
-from l2gpu.payments import deployments
+
+if TYPE_CHECKING:  # imported when a session opens: they take seconds to load
+    from eth_account.signers.local import LocalAccount
+
+    from l2gpu.l1 import Chain
 
 MANAGER = "ChannelManager"
 
@@ -24,6 +27,10 @@ class Session:
     def __init__(self, ctx: typer.Context, manager: str | None, *, need_manager: bool = True):
         """Connect to the L1 of ``ctx``'s settings with the command's signing key
         (:func:`l2gpu.cli.common.signing_account`); find the manager unless told not to."""
+        from l2gpu.l1 import open_chain
+        from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
+        from l2gpu.payments import deployments
+
         settings: Settings = ctx.obj
         if not settings.l1_rpc:
             raise L2gpuError(

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from l2gpu.cli.session import Session
-from l2gpu.config import Settings
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
+
+if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
+    from l2gpu.config import Settings
 
 app = typer.Typer(
     help="Watch payment channels or the rollup, and answer cheating on L1.",
@@ -71,6 +72,7 @@ def watch_channels(
     manager: ManagerOption = None,
 ) -> None:
     """Answer stale closes of payment channels on L1 with the best vouchers in --store."""
+    from l2gpu.cli.session import Session
     from l2gpu.db import open_database
     from l2gpu.payments.store import VoucherStore
     from l2gpu.payments.watcher import ChannelWatcher
@@ -98,6 +100,7 @@ def watch_rollup(
 ) -> None:
     """Re-execute every batch of the Rollup at ROLLUP from L1 alone; challenge a wrong
     state root and prove the faulty step; defend the batches this key proposed."""
+    from l2gpu.cli.session import Session
     from l2gpu.fraud.watcher import Watcher
     from l2gpu.l1 import compile_contract
     from l2gpu.l1.contracts.dispute_game import DisputeClient
