@@ -205,7 +205,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         receipt = node.submit_signed(envelope)
         return {"accepted": receipt.position, "receipt": receipt.to_json()}
 
-    @app.get("/l2/transactions/{position}", responses=responses(*COMMON, 404))
+    @app.get("/l2/transactions/{position:int}", responses=responses(*COMMON, 404))
     def transaction(position: Annotated[int, Path(ge=0, lt=U63)]) -> dict[str, Any]:
         """What became of the transaction at ``position`` (its receipt's): ``pending``,
         ``included`` (with the node's batch number) or ``dropped`` (with the reason).
