@@ -82,7 +82,12 @@ def test_jobs_list_logs_and_stop_respect_ownership(api, capsys, monkeypatch) -> 
     provider.send_logs(lease.id, ["hello from the job\n"])
     monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + RENTER.secret.hex())
     assert main(["jobs", "list", "--api-url", url]) == 0
-    assert "echo hi" in capsys.readouterr().out
+    header, row = capsys.readouterr().out.splitlines()
+    # A header, and the role, GPUs and start of each job (issue #23: none of them shown).
+    assert header.split() == ["LEASE", "ROLE", "STATUS", "GPUS", "STARTED", "SECONDS", "DUE",
+                              "COMMAND"]  # fmt: skip
+    assert row.split()[:4] == [str(lease.id), "renter", "requested", "2"]
+    assert "echo hi" in row
     assert main(["jobs", "logs", str(lease.id), "--api-url", url]) == 0
     assert capsys.readouterr().out == "hello from the job\n"
     monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + STRANGER.secret.hex())

@@ -484,15 +484,27 @@ def _files(paths: list[Path] | None) -> dict[str, str]:
 
 
 def jobs_list(ctx: typer.Context, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
-    """Your jobs (as renter or provider), newest first."""
-    jobs = _client(ctx, api_url).jobs()
+    """Your jobs (as renter or provider), newest first: role, status, GPUs, start (local
+    time), seconds metered, amount due, command."""
+    from l2gpu.clock import format_timestamp
+
+    client = _client(ctx, api_url)
+    jobs = client.jobs()
     if as_json:
         print_json(jobs)
         return
+    if not jobs:
+        typer.echo("no jobs yet: rent an offer with 'l2gpu rent OFFER --cmd ...'", err=True)
+        return
+    me = client.key.address.checksum.lower()
+    typer.echo(f"{'LEASE':>6}  {'ROLE':<8} {'STATUS':<10} {'GPUS':>4}  {'STARTED':<19}  "
+               f"{'SECONDS':>7}  {'DUE':<14} COMMAND")  # fmt: skip
     for j in jobs:
+        role = "renter" if j.renter.lower() == me else "provider"
+        started = format_timestamp(j.started_at)[:19] if j.started_at else "-"
         typer.echo(
-            f"{j.id:>6} {j.status.value:<10} {j.metered_seconds:>6} s  due "
-            f"{format_wei(j.amount_due):<14} {j.job.command[:40]}"
+            f"{j.id:>6}  {role:<8} {j.status.value:<10} {j.num_gpus:>4}  {started:<19}  "
+            f"{j.metered_seconds:>7}  {format_wei(j.amount_due):<14} {j.job.command[:40]}"
         )
 
 
