@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 import threading
 import time
@@ -174,8 +175,8 @@ def deposit(
     from l2gpu.l1.contracts.rollup import RollupClient
 
     settings = use_l1_rpc(ctx, l1_rpc)
-    user = _user(ctx, node, api)
     value = parse_amount(amount)
+    user = _user(ctx, node, api)
     if not settings.l1_rpc:
         raise L2gpuError(
             "a deposit is an L1 transaction and the embedded chain lives inside 'l2gpu up'",
@@ -185,15 +186,22 @@ def deposit(
     chain = open_chain(settings, [account])
     rollup_address = Address.from_hex(user.status()["rollup"])
     client = RollupClient(chain, chain.attach(compile_contract("rollup/Rollup.vy"), rollup_address))
+    sys.stderr.write(f"depositing {format_wei(value)} on L1...\n")
     receipt = client.deposit(account, user.bls, value)
     index = receipt.event("Queued").args["index"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    while time.monotonic() < started + 60:
         status = user.status()
         if status["l1_operations_processed"] > index:
+            sys.stderr.write("\n")
             print_json({"deposited": value, "account": user.account()})
             return
+        # A progress line: the node credits the deposit in its next batch.
+        sys.stderr.write(f"\rqueued on L1; waiting for the node to credit it "
+                         f"({time.monotonic() - started:.0f} s)")  # fmt: skip
+        sys.stderr.flush()
         time.sleep(0.5)  # waiting for the node's next batch, a real process
+    sys.stderr.write("\n")
     raise L2gpuError("the node has not processed the deposit within 60 s", "check 'l2gpu up' logs")
 
 
