@@ -121,6 +121,10 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
     assert "failed" in failed.stderr
     assert "the close of channel" in failed.stderr, failed.stderr
     assert "Traceback" not in failed.stderr
+    # The provider's log records its leases and what each close paid (issue #23).
+    record = agent_log.read_text()
+    assert re.search(r"lease \d+ started: 1 GPU\(s\) for 0x[0-9a-fA-F]{40}", record), record
+    assert re.search(r"lease \d+: channel closed; the provider got \d+ wei", record), record
     # SIGTERM withdraws the agent's offers (issue #23: they stayed listed and rentable),
     # and a restart lists the GPU once, not beside the earlier run's offer.
     agent = processes[-1]

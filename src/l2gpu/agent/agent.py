@@ -352,6 +352,9 @@ class ProviderAgent(ChannelClosing):
         meter = start_meter(Timestamp(now), ends, info.num_gpus)
         # tended from now on, whether or not the market hears of the start at once
         self.served[lease_id] = Served(lease_id, params, payee, meter, now, info.channel.to_core())
+        log.info("lease %s started: %s GPU(s) for %s, at most %s s at %s wei per GPU-second",
+                 lease_id, info.num_gpus, info.renter, info.max_seconds,
+                 info.price_per_gpu_second)  # fmt: skip
         self._report_started(lease_id)
 
     def _tend(self, s: Served, info: AgentLease, now: int) -> None:

@@ -156,6 +156,8 @@ class ChannelClosing:
             return
         if settled is not None:
             self.settlements.append(settled)
+            log.info("lease %s: channel closed; the provider got %s wei, the renter %s wei back",
+                     s.lease_id, settled.provider_payout, settled.renter_payout)  # fmt: skip
 
     def _retry_settle(self, s: Served, now: int, exc: L2gpuError) -> None:
         """The rail failed (node or L1 unreachable, a dropped transaction): try again

@@ -4,6 +4,7 @@ run renters' jobs safely?)."""
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import signal
 import threading
@@ -90,6 +91,10 @@ def provider_up(
     from l2gpu.payments.store import VoucherStore
 
     settings: Settings = ctx.obj
+    # The agent's log is the provider's record of leases, payments and closes.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for chatty in ("httpx", "httpcore", "alembic", "web3"):  # a line per request otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     key = signing_key(ctx)
     nvml = load_nvml()
     inventory = discover(gpus, nvml=nvml, workdir=settings.data_dir)
