@@ -20,6 +20,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.crypto.keccak import keccak256
+from l2gpu.core.types import Address
 from l2gpu.core.zk.pubdata import (
     DEPOSIT_BYTES,
     TRANSFER_BYTES,
@@ -28,7 +29,6 @@ from l2gpu.core.zk.pubdata import (
     DepositSlot,
     encode_deposit,
 )
-from l2gpu.core.types import Address
 from l2gpu.core.zk.state import Account, MerkleProof
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
 from l2gpu.l1.logs import LogPoller
