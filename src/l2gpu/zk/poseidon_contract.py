@@ -132,11 +132,10 @@ def _rounds(t: int) -> list[str]:
     full round, on every other element, then the matrix.
 
     Width 3 gets three loops (full, partial, full): the branch of one loop costs about
-    14,000 gas per hash there (58,500 against 73,100 measured). Width 6 gets one loop
-    with the branch: three copies of its matrix product bring its code within 600
-    bytes of EIP-170's limit, for no measurable gain (175,600 gas either way). The
-    S-box is written out, not an internal function: a call costs more than its three
-    MULMODs."""
+    a fifth more gas per hash there. Width 6 gets one loop with the branch: three
+    copies of its matrix product bring its code within 600 bytes of EIP-170's limit,
+    for no measurable gain in gas. The S-box is written out, not an internal
+    function: a call costs more than its three MULMODs."""
     if t <= _SPLIT_WIDTH:
         return [
             *_loop("HALF_FULL", t, sbox_all="True"),
