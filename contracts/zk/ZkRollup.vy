@@ -317,7 +317,7 @@ def submit_batch(
 @nonreentrant
 def withdraw_credit():
     """
-    @notice Pull the wei credited to msg.sender (its withdrawals, its refunds).
+    @notice Pull the wei credited to msg.sender (its withdrawals, refunds and exits).
     """
     amount: uint256 = pull_payments._claim(msg.sender)
     assert amount > 0, "nothing to withdraw for this address"

@@ -132,7 +132,8 @@ def test_an_exit_at_depth_24_costs(chain: Chain, world: ZkWorld) -> None:
     deployer, owner = chain.accounts[0], chain.accounts[4]
     account = Account(*l2_key(1), ETH, 7, int(owner.address, 16))
     index = 2**depth - 2  # far from index 1: the path's bits mix left and right
-    state = ZkState.empty(depth).with_account(index, account)
+    empty_account = Account(*l2_key(2), 0, 3, int(owner.address, 16))
+    state = ZkState.empty(depth).with_account(index, account).with_account(5, empty_account)
     rollup = ZkRollupClient.deploy(
         chain, deployer, genesis_root=state.root(), verifier=world.rollup.contract,
         circuit_hash=bytes(32), shape=BatchShape(1, 1, 1), depth=depth, force_delay=DELAY,
@@ -140,6 +141,8 @@ def test_an_exit_at_depth_24_costs(chain: Chain, world: ZkWorld) -> None:
     rollup.deposit(owner, l2_key(1), ETH)  # the deposit no batch takes
     chain.time_travel(DELAY + 1)
     rollup.freeze(owner)
+    with pytest.raises(ContractRevert, match="holds nothing to exit"):
+        rollup.exit_account(5, empty_account, state.proof(5), owner)
     receipt = rollup.exit_account(index, account, state.proof(index), owner)
     gas = execution_gas(rollup, receipt, *exit_args(index, account, state.proof(index)))
     print(f"\nexit_account at depth {depth}: {receipt.gas_used} gas used, {gas} of execution")
