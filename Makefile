@@ -14,7 +14,7 @@ SNARKJS_VERSION   := 0.7.6
 ZK_STAMP := $(TOOLS)/node_modules/.l2gpu-zk-$(CIRCOM2_VERSION)-$(CIRCOMLIB_VERSION)-$(SNARKJS_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean designs-doc fmt vectors
+.PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean designs-doc fmt vectors poseidon-contracts
 
 install: $(STAMP)
 
@@ -105,3 +105,8 @@ vectors: install
 	$(BIN)/python -m tests.l2.vectors --write
 	$(BIN)/l2gpu bench channels --write-gas-snapshot > /dev/null
 	$(BIN)/python -m tests.l2.rollup_gas --write > /dev/null
+
+# contracts/zk/PoseidonT3.vy and PoseidonT6.vy from the Python Poseidon constants (a test
+# checks that the committed files are what this writes).
+poseidon-contracts: install
+	$(BIN)/python -m l2gpu.zk.poseidon_contract

@@ -8,7 +8,9 @@
         accepted: there is no challenge window. Withdrawals in an accepted batch
         are credited at once and pulled with `withdraw_credit`. If a queued
         deposit waits longer than the forced-inclusion delay, anyone can freeze
-        the rollup; then deposits that no batch took are refunded.
+        the rollup; then deposits that no batch took are refunded, and every
+        account exits with its balance by opening its leaf against the last
+        proven state root (`exit_account`).
 @dev    The public data layout and the public input are specified in
         src/l2gpu/core/zk/pubdata.py: old_root (32) | new_root (32) | fee_account (3)
         | deposits | transfers | withdrawals, and the proof's one public input is
@@ -16,6 +18,8 @@
         root, the arguments and the queue, so the proof is about exactly the bytes
         L1 holds. The deposit section comes from the queue (each entry stored as the
         keccak256 of its 103 bytes), never from the operator alone.
+        The escape hatch hashes as the circuits do, with circomlib's Poseidon in two
+        generated contracts (PoseidonT3.vy, PoseidonT6.vy: src/l2gpu/zk/poseidon_contract.py).
 """
 
 from common import pull_payments
@@ -27,6 +31,14 @@ exports: pull_payments.credit
 
 interface Groth16Verifier:
     def verifyProof(a: uint256[2], b: uint256[2][2], c: uint256[2], pub: uint256[1]) -> bool: view
+
+
+interface Poseidon2:
+    def hash(_inputs: uint256[2]) -> uint256: view
+
+
+interface Poseidon5:
+    def hash(_inputs: uint256[5]) -> uint256: view
 
 
 event Deposited:
@@ -62,6 +74,12 @@ event DepositRefunded:
     amount: uint256
 
 
+event AccountExited:
+    account_index: indexed(uint256)
+    owner: indexed(address)
+    amount: uint256
+
+
 # BN254's scalar field: public inputs and keys are its elements.
 FIELD: constant(uint256) = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 MAX_AMOUNT: constant(uint256) = 2**128 - 1
@@ -79,6 +97,13 @@ MAX_DATA: constant(uint256) = 67 + 64 * 103 + 2048 * 12 + 64 * 39
 # Gas handed to the verifier: a pairing check with one public input costs about
 # 200k; never estimated, so a node cannot be made to pass too little.
 VERIFY_GAS: constant(uint256) = 400000
+# The deepest account tree (3-byte indices): bounds an exit's siblings.
+MAX_DEPTH: constant(uint256) = 24
+# Known answers of the Poseidon contracts (core/crypto/poseidon.py): the constructor
+# checks them, so that a deploy that swapped or mistyped an address fails at once
+# rather than leaving an escape hatch that can never open.
+POSEIDON_1_2: constant(uint256) = 7853200120776062878684798364095072458815029376092732009249414926327459813530
+POSEIDON_1_5: constant(uint256) = 6183221330272524995739186171720101788151706631170188140075976616310159254464
 
 VERIFIER: public(immutable(address))
 # The circuit (and so the verification key) the verifier was generated for: a prover
@@ -89,7 +114,11 @@ TRANSFER_SLOTS: public(immutable(uint256))
 WITHDRAWAL_SLOTS: public(immutable(uint256))
 # The largest account index: 2**depth - 1 (index 0 is never an account).
 MAX_INDEX: public(immutable(uint256))
+DEPTH: public(immutable(uint256))
 FORCE_DELAY: public(immutable(uint256))
+# circomlib's Poseidon(2) (a tree level) and Poseidon(5) (an account's leaf).
+POSEIDON_T3: public(immutable(address))
+POSEIDON_T6: public(immutable(address))
 
 state_root: public(uint256)
 batch_count: public(uint256)
@@ -104,6 +133,8 @@ account_key_of: public(HashMap[address, bytes32])
 account_count: public(uint256)
 frozen: public(bool)
 refunded: public(HashMap[uint256, bool])
+# Accounts whose balance has left through the escape hatch.
+exited: public(HashMap[uint256, bool])
 
 
 @deploy
@@ -116,6 +147,8 @@ def __init__(
     _withdrawal_slots: uint256,
     _depth: uint256,
     _force_delay: uint256,
+    _poseidon_t3: address,
+    _poseidon_t6: address,
 ):
     assert _genesis_root < FIELD, "the genesis root is not a field element"
     assert _verifier.is_contract, "the verifier is not a contract"
@@ -123,6 +156,8 @@ def __init__(
     assert _withdrawal_slots <= MAX_WITHDRAWALS, "batch shape too large"
     assert _depth >= 2 and _depth <= 24, "the tree depth must be 2 to 24 (3-byte indices)"
     assert _force_delay > 0, "the forced-inclusion delay must be positive"
+    assert staticcall Poseidon2(_poseidon_t3).hash([1, 2]) == POSEIDON_1_2, "the Poseidon(2) contract hashes wrongly"
+    assert staticcall Poseidon5(_poseidon_t6).hash([1, 2, 3, 4, 5]) == POSEIDON_1_5, "the Poseidon(5) contract hashes wrongly"
     self.state_root = _genesis_root
     VERIFIER = _verifier
     CIRCUIT_HASH = _circuit_hash
@@ -130,7 +165,10 @@ def __init__(
     TRANSFER_SLOTS = _transfer_slots
     WITHDRAWAL_SLOTS = _withdrawal_slots
     MAX_INDEX = 2**_depth - 1
+    DEPTH = _depth
     FORCE_DELAY = _force_delay
+    POSEIDON_T3 = _poseidon_t3
+    POSEIDON_T6 = _poseidon_t6
 
 
 @internal
@@ -279,7 +317,7 @@ def submit_batch(
 @nonreentrant
 def withdraw_credit():
     """
-    @notice Pull the wei credited to msg.sender (its withdrawals, its refunds).
+    @notice Pull the wei credited to msg.sender (its withdrawals, refunds and exits).
     """
     amount: uint256 = pull_payments._claim(msg.sender)
     assert amount > 0, "nothing to withdraw for this address"
@@ -317,3 +355,45 @@ def refund_deposit(_queue_index: uint256, _entry: Bytes[103]):
     amount: uint256 = self._read_uint(_entry, 87, 16)
     pull_payments.credit[owner] += amount
     log DepositRefunded(queue_index=_queue_index, owner=owner, amount=amount)
+
+
+@external
+def exit_account(
+    _index: uint256,
+    _ax: uint256,
+    _ay: uint256,
+    _balance: uint256,
+    _nonce: uint256,
+    _eth_address: address,
+    _siblings: DynArray[uint256, MAX_DEPTH],
+):
+    """
+    @notice After a freeze: credit an account's whole balance to its L1 address (pull
+            it with `withdraw_credit`), proven by opening its leaf against the last
+            proven state root. Anyone may submit it: the wei go to the leaf's own
+            address only. Once per account index.
+    @param _siblings Leaf `_index`'s siblings from the leaf up, DEPTH of them, as
+           core/zk/state.py ZkState.proof(index) gives them.
+    @dev    The leaf is Poseidon([ax, ay, balance, nonce, eth_address]) and a parent
+            Poseidon([left, right]), bit i of the index (from the least significant)
+            choosing whether the node at height i is a right child: core/zk/state.py
+            root_from_path. An empty slot's leaf is 0, which no fields hash to, so it
+            opens to no root. A field not below FIELD reverts in the Poseidon contract.
+    """
+    assert self.frozen, "exits open only when the rollup is frozen"
+    assert _index > 0 and _index <= MAX_INDEX, "the index is not an account index of this tree"
+    assert len(_siblings) == DEPTH, "the proof needs exactly one sibling per tree level"
+    assert not self.exited[_index], "that account has exited already"
+    assert _balance > 0, "the account holds nothing to exit"
+    node: uint256 = staticcall Poseidon5(POSEIDON_T6).hash([_ax, _ay, _balance, _nonce, convert(_eth_address, uint256)])
+    for height: uint256 in range(MAX_DEPTH):
+        if height >= DEPTH:
+            break
+        if (_index >> height) & 1 == 1:
+            node = staticcall Poseidon2(POSEIDON_T3).hash([_siblings[height], node])
+        else:
+            node = staticcall Poseidon2(POSEIDON_T3).hash([node, _siblings[height]])
+    assert node == self.state_root, "the account's fields and siblings do not open to the last proven state root"
+    self.exited[_index] = True
+    pull_payments.credit[_eth_address] += _balance
+    log AccountExited(account_index=_index, owner=_eth_address, amount=_balance)

@@ -26,6 +26,8 @@ CONTRACTS = {
     "TestToken": "tokens/TestToken.vy",
     "RefusingReceiver": "testing/RefusingReceiver.vy",
     "ZkRollup": "zk/ZkRollup.vy",
+    "PoseidonT3": "zk/PoseidonT3.vy",
+    "PoseidonT6": "zk/PoseidonT6.vy",
 }
 
 
@@ -35,6 +37,10 @@ def code_sizes() -> dict[str, int]:
     deployer = chain.accounts[0]
     client = RollupClient.deploy(chain, deployer, genesis_root=bytes(32))
     game = client.game
+    poseidon = {
+        name: chain.deploy(compile_contract(CONTRACTS[name]), sender=deployer).address
+        for name in ("PoseidonT3", "PoseidonT6")
+    }
     addresses = {
         "Rollup": client.address,
         "DisputeGame": game.address,
@@ -59,8 +65,11 @@ def code_sizes() -> dict[str, int]:
             16,
             24,
             3600,
+            poseidon["PoseidonT3"],
+            poseidon["PoseidonT6"],
             sender=deployer,
         ).address,
+        **poseidon,
     }
 
     def size(address: Address) -> int:

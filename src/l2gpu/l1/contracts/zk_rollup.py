@@ -1,10 +1,15 @@
-"""Client of the ZkRollup contract: deposits, proven batches, withdrawals, the freeze.
+"""Client of the ZkRollup contract: deposits, proven batches, withdrawals, the freeze
+and the escape hatch.
 
 The contract builds each batch's public data itself (``core/zk/pubdata.py``): from
 its state root, the sections the prover passes, and its own deposit queue, whose
 entries it stores as the keccak256 of their 103 bytes. This client turns
 ``Deposited`` logs back into those entries (:meth:`ZkRollupClient.queued_deposits`),
 so that a prover puts exactly the bytes L1 will hash into its batch.
+
+The escape hatch (:meth:`ZkRollupClient.exit_account`) hashes on L1 with the
+generated Poseidon contracts (:mod:`l2gpu.zk.poseidon_contract`), which
+:meth:`ZkRollupClient.deploy` deploys first and hands to the rollup.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.crypto.keccak import keccak256
+from l2gpu.core.types import Address
 from l2gpu.core.zk.pubdata import (
     DEPOSIT_BYTES,
     TRANSFER_BYTES,
@@ -23,10 +29,13 @@ from l2gpu.core.zk.pubdata import (
     DepositSlot,
     encode_deposit,
 )
+from l2gpu.core.zk.state import Account, MerkleProof
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
 from l2gpu.l1.logs import LogPoller
 
 CONTRACT_SOURCE = "zk/ZkRollup.vy"
+POSEIDON_SOURCES = ("zk/PoseidonT3.vy", "zk/PoseidonT6.vy")
+"""The generated Poseidon(2) and Poseidon(5) contracts (``poseidon_contract.contract_path``)."""
 TWELVE_HOURS = 12 * 3600
 
 
@@ -73,11 +82,17 @@ class ZkRollupClient:
         cache_dir: Path | None = None,
     ) -> ZkRollupClient:
         """Deploy a zk rollup over ``verifier`` (generated for the batch circuit of
-        ``shape`` and ``depth``, whose content hash is ``circuit_hash``)."""
+        ``shape`` and ``depth``, whose content hash is ``circuit_hash``), with the
+        Poseidon contracts its escape hatch hashes with."""
+        hashers = [
+            chain.deploy(compile_contract(source, cache_dir=cache_dir), sender=sender)
+            for source in POSEIDON_SOURCES
+        ]
         compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
         contract = chain.deploy(
             compiled, genesis_root, verifier.address, circuit_hash, shape.deposits,
-            shape.transfers, shape.withdrawals, depth, force_delay, sender=sender,
+            shape.transfers, shape.withdrawals, depth, force_delay,
+            hashers[0].address, hashers[1].address, sender=sender,
         )  # fmt: skip
         return cls(chain, contract)
 
@@ -182,3 +197,19 @@ class ZkRollupClient:
         return self.contract.transact(
             "refund_deposit", deposit.position, encode_deposit(deposit.slot), sender=sender
         )
+
+    def exit_account(
+        self, index: int, account: Account, proof: MerkleProof, sender: LocalAccount
+    ) -> Receipt:
+        """After a freeze: credit ``account``'s balance (the account at ``index`` in
+        the last proven state, whose Merkle ``proof`` is ``ZkState.proof(index)``) to
+        its L1 address. Anyone may send it; the wei go to the account's address."""
+        return self.contract.transact(
+            "exit_account", index, account.ax, account.ay, account.balance, account.nonce,
+            Address(account.eth_address.to_bytes(20, "big")), list(proof.siblings),
+            sender=sender,
+        )  # fmt: skip
+
+    def exited(self, index: int) -> bool:
+        """Whether account ``index`` has exited through the escape hatch."""
+        return bool(self.contract.call("exited", index))
