@@ -18,8 +18,9 @@ Every figure comes from the real thing, at the production tree depth (24):
 A 1,000-transfer batch is not compiled or proven here: at about 35,000 constraints
 per transfer it would be some 35 million constraints, beyond what circom's
 WebAssembly compiler and a 2-core machine's memory can set up and prove. The suite
-measures two small shapes and reports the straight line through their L1 gas at
-1,000 transfers as a figure named ``..._projected``.
+measures two small shapes and projects them to 1,000 transfers, in figures named
+``..._projected``: the straight line through their gas, or EIP-7623's calldata floor
+projected through their calldata tokens, whichever is more (what Prague charges).
 """
 
 from __future__ import annotations
