@@ -73,7 +73,7 @@ imports: install
 pytest: install tools
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-bench: install
+bench: install tools
 	$(BIN)/l2gpu bench all --json
 
 # Re-resolve the dependency ranges of pyproject.toml and pin the result.

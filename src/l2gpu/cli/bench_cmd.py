@@ -74,6 +74,12 @@ def _designs() -> dict[str, Any]:
     return designs.run()
 
 
+def _zk() -> dict[str, Any]:
+    from l2gpu.bench import zk
+
+    return zk.run()
+
+
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "crypto": _crypto,
     "channels": _channels,
@@ -85,6 +91,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "lease": _lease,
     "l1cost": _l1cost,
     "designs": _designs,
+    "zk": _zk,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES: dict[str, str] = {}
@@ -106,7 +113,8 @@ def bench(
     suite: Annotated[
         str,
         typer.Argument(
-            help="crypto, channels, rollup, node, lease, l1cost, market, analytics, fraud, or all."
+            help="crypto, channels, rollup, node, lease, l1cost, market, analytics, fraud, "
+            "designs, zk, or all."
         ),
     ],
     as_json: AsJson = False,

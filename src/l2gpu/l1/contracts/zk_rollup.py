@@ -135,14 +135,16 @@ class ZkRollupClient:
         sections: tuple[bytes, bytes, bytes],
         proof: Groth16Proof,
         sender: LocalAccount,
+        gas: int | None = None,
     ) -> Receipt:
         """Post a proven batch: ``sections`` are the deposit, transfer and withdrawal
-        bytes of its public data (the header is L1's own)."""
+        bytes of its public data (the header is L1's own). ``gas`` fixes the gas limit
+        instead of estimating it (an estimate runs the pairing check once more)."""
         deposits, transfers, withdrawals = sections
         return self.contract.transact(
             "submit_batch", new_root, fee_account, deposit_count, deposits, transfers,
             withdrawals, list(proof.a), [list(proof.b[0]), list(proof.b[1])], list(proof.c),
-            sender=sender,
+            sender=sender, gas=gas,
         )  # fmt: skip
 
     def state_root(self) -> int:

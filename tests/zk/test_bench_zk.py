@@ -1,0 +1,94 @@
+"""``l2gpu bench zk``'s pieces at depth 8 with tiny shapes: every figure follows what
+was compiled, proven and sent to L1 (more transfers, more constraints and bytes), none
+is written down. The default run (depth 24) is the same code with larger circuits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from l2gpu.bench import zk
+from l2gpu.core.zk.pubdata import DEPOSIT_BYTES, HEADER_BYTES, TRANSFER_BYTES, BatchShape
+from l2gpu.zk.r1cs import R1csError, read_header
+from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
+
+from . import snarkjs
+
+DEPTH = 8
+SMALL = BatchShape(1, 2, 1)  # 233 bytes of public data: 4 SHA-256 blocks
+LARGE = BatchShape(1, 3, 1)  # 245 bytes: still 4 blocks, and one more ABI word
+
+
+def test_the_r1cs_header_is_what_snarkjs_reads(
+    preimage_circuit: CompiledCircuit, snarkjs_tool: Toolchain
+) -> None:
+    header = read_header(preimage_circuit.r1cs)
+    info = snarkjs.run(snarkjs_tool, "r1cs", "info", preimage_circuit.r1cs).stdout
+    found = dict(re.findall(r"# of (\w[\w ]*\w): (\d+)", info))
+    assert header.constraints == int(found["Constraints"])
+    assert header.wires == int(found["Wires"])
+    assert (header.public_outputs, header.public_inputs) == (1, 0)
+
+
+def test_a_file_that_is_not_r1cs_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.r1cs"
+    path.write_bytes(b"wtns" + bytes(20))
+    with pytest.raises(R1csError, match="not a version 1"):
+        read_header(path)
+
+
+def test_sha256_blocks_follow_the_public_data() -> None:
+    assert [zk.sha256_blocks(s) for s in (SMALL, LARGE)] == [4, 4]
+    assert zk.sha256_blocks(BatchShape(1, 4, 1)) == 5  # 257 bytes: the length spills over
+
+
+def test_a_slot_crossing_a_sha256_block_is_charged_its_share_only() -> None:
+    block = 30_000
+    # two transfers more, one SHA-256 block more: each transfer's own 10,000 plus 12/64
+    cost = zk.slot_cost((SMALL, 100_000), (BatchShape(1, 4, 1), 150_000), TRANSFER_BYTES, block)
+    assert cost.between_shapes == 25_000
+    assert cost.amortized == 10_000 + 12 * block / 64
+
+
+def test_a_full_batch_has_only_signed_transfers() -> None:
+    shape = BatchShape(1, 5, 1)
+    batch = zk.full_of_transfers(shape, DEPTH)
+    start = HEADER_BYTES + DEPOSIT_BYTES
+    size = TRANSFER_BYTES
+    slots = [batch.result.pubdata[start + size * i : start + size * (i + 1)] for i in range(5)]
+    assert all(slot[:3] != bytes(3) for slot in slots)  # no no-op among them
+    assert batch.result.new_state.root() != batch.genesis.root()
+    assert zk.full_of_transfers(shape, DEPTH, seed=1).result.pubdata != batch.result.pubdata
+
+
+def test_the_projection_is_the_line_through_the_points() -> None:
+    assert zk.line_at(((2, 300), (4, 500)), 1_000) == 300 + 100 * 998
+
+
+@pytest.mark.slow
+def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
+    figures = zk.run(depth=DEPTH, small=SMALL, large=LARGE, rounds=2, slot_kinds=False)
+    # constraints: read from the two compiled circuits, one transfer slot apart
+    more, fewer = figures["constraints_batch_1_3_1"], figures["constraints_batch_1_2_1"]
+    assert more > fewer
+    assert figures["constraints_per_transfer_between_shapes"] == more - fewer
+    assert figures["constraints_per_transfer"] > more - fewer  # plus its SHA-256 share
+    # L1: the signed transactions of two accepted batches
+    sizes, gas = figures["l1_bytes_batch"], figures["submit_batch_gas"]
+    assert sizes["1_3_1"] == sizes["1_2_1"] + 32  # 36 transfer bytes take one ABI word more
+    assert figures["l1_bytes_per_transfer"] == 32
+    assert figures["pubdata_bytes_per_transfer"] == TRANSFER_BYTES
+    assert gas["1_3_1"] > gas["1_2_1"] > figures["verify_gas_per_batch"] > 150_000
+    assert figures["l1_gas_per_transfer"]["1_2_1"] == gas["1_2_1"] / 2
+    # the line through the two batches (less their proofs' random bytes) at 1,000
+    line = figures["l1_gas_per_transfer_1000_projected_line"]
+    assert figures["l1_gas_per_transfer_marginal"] < line < gas["1_3_1"] / 3
+    floor = figures["l1_gas_per_transfer_1000_projected_floor"]
+    assert floor > zk.FLOOR_GAS_PER_TOKEN * TRANSFER_BYTES  # at least one token per byte
+    assert figures["l1_gas_per_transfer_1000_projected"] == max(floor, line)
+    # proving: real proofs, timed
+    assert len(figures["prove_seconds_batch_runs"]) == 2
+    assert figures["prove_seconds_witness"] + figures["prove_seconds_groth16"] > 0
+    assert figures["prove_seconds_per_transfer"] == round(figures["prove_seconds_batch"] / 3, 3)
