@@ -64,6 +64,8 @@ class ZkSealer:
     poll: float = 0.25
     stop: threading.Event = field(default_factory=threading.Event)
     _waiting_since: float | None = None
+    _posted: int | None = None
+    _error: str | None = None
 
     def due(self, now: float) -> bool:
         """Whether a batch should be sealed now (reads L1's deposit queue)."""
@@ -88,6 +90,7 @@ class ZkSealer:
     def step(self) -> int | None:
         """One round: seal if due; the batch's number, or None. Nothing here raises:
         a failure (L1 unreachable, no fee account yet) is logged and retried."""
+        self._report_posted()
         try:
             if not self.due(time.monotonic()):
                 return None
@@ -103,6 +106,19 @@ class ZkSealer:
             log.info("sealed batch %d (%d pending left); proving in the background",
                      number, status["pending"])  # fmt: skip
         return number
+
+    def _report_posted(self) -> None:
+        # The prover thread logs nothing itself: say here what reached L1 since.
+        status = self.node.status()
+        posted = status["batches_posted"]
+        if self._posted is not None and posted > self._posted:
+            numbers = ", ".join(str(n) for n in range(self._posted, posted))
+            log.info("L1 accepted batch %s; the last proof took %s s", numbers,
+                     status["last_proof_seconds"])  # fmt: skip
+        if status["last_error"] and status["last_error"] != self._error:
+            log.error("proving or posting failed (retried): %s", status["last_error"])
+        self._error = status["last_error"]
+        self._posted = posted
 
     def run(self) -> None:
         """Seal until :attr:`stop` is set."""
