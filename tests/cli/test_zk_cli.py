@@ -183,3 +183,24 @@ def test_user_mistakes_are_clear_errors(zk_node: ZkNodeProcess) -> None:
     busy = run("up", "--design", "zk", env=zk_node.env)  # the running node's port
     assert busy.returncode == 2
     assert str(zk_node.port) in busy.stderr
+
+
+def test_shapes_and_keys_without_a_node() -> None:
+    from l2gpu.cli.zk_cmd import parse_shape
+    from l2gpu.core.crypto import babyjubjub
+    from l2gpu.core.errors import L2gpuError
+    from l2gpu.core.zk.pubdata import BatchShape
+    from l2gpu.l1.keys import account_from_private_key
+    from l2gpu.node.zk.l2key import zk_private_key, zk_public_key
+
+    assert parse_shape(" 2, 8,2") == BatchShape(2, 8, 2)
+    for bad in ("1,2", "1,0,1", "a,b,c", "65,1,1"):
+        with pytest.raises(L2gpuError):
+            parse_shape(bad)
+    alice, bob = account_from_private_key(ALICE), account_from_private_key(BOB)
+    key = zk_private_key(alice)
+    assert key == zk_private_key(account_from_private_key(ALICE))  # rebuilt, not stored
+    assert len(key) == 32
+    assert key != zk_private_key(bob)
+    ax, ay = zk_public_key(key)
+    assert babyjubjub.is_on_curve(babyjubjub.Point(ax, ay))
