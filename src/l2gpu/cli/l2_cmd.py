@@ -55,6 +55,21 @@ def up(
     challenge_window: Annotated[str, typer.Option("--challenge-window")] = "7d",
     force_delay: Annotated[str, typer.Option("--force-delay")] = "12h",
     cosign_timeout: Annotated[float, typer.Option("--cosign-timeout")] = 5.0,
+    design: Annotated[
+        str,
+        typer.Option(
+            "--design",
+            help="'optimistic' (fraud proofs, 7-day window) or 'zk' "
+            "(a Groth16 proof per batch, final at once).",
+        ),
+    ] = "optimistic",
+    zk_shape: Annotated[
+        str,
+        typer.Option("--zk-shape", help="zk: deposit, transfer and withdrawal slots per batch."),
+    ] = "1,2,1",
+    zk_depth: Annotated[
+        int, typer.Option("--zk-depth", help="zk: account tree depth (2^depth - 1 accounts).")
+    ] = 8,
 ) -> None:
     """Run the rollup node: sequencer, batch poster and HTTP API (OpenAPI at /docs)."""
     import uvicorn
@@ -72,6 +87,16 @@ def up(
     from l2gpu.serving.connections import require_free_port, uvicorn_options
 
     settings: Settings = ctx.obj
+    if design not in ("optimistic", "zk"):
+        raise L2gpuError(f"--design {design!r} is not a rollup design",
+                         "pass --design optimistic (the default) or --design zk")  # fmt: skip
+    if design == "zk":
+        from l2gpu.cli.zk_cmd import up_zk
+
+        operator = signing_account(ctx) if settings.l1_rpc else None
+        up_zk(settings, operator, interval=interval, shape_text=zk_shape, depth=zk_depth,
+              force_delay=parse_duration(force_delay))  # fmt: skip
+        return
     require_free_port(settings.api_host, settings.api_port, "l2gpu up", "L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if settings.l1_rpc:  # a real L1: the proposer is the command's signing key

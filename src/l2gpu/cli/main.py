@@ -27,6 +27,7 @@ from l2gpu.cli import (
     pending,
     provider_cmd,
     watch_cmd,
+    zk_cmd,
 )
 from l2gpu.cli.common import refuse_negative_amounts, remember_key_flags
 from l2gpu.core.errors import L2gpuError
@@ -94,6 +95,7 @@ app.add_typer(channel_cmd.app, name="channel")
 app.add_typer(watch_cmd.app, name="watch")
 app.command("up")(l2_cmd.up)
 app.add_typer(l2_cmd.app, name="l2")
+app.add_typer(zk_cmd.app, name="zk")
 market_cmd.register(app)
 provider_cmd.register(app)
 pending.register(app)

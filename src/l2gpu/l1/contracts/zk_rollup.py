@@ -124,6 +124,11 @@ class ZkRollupClient:
         stored = bytes(self.contract.call("queue", deposit.position))
         return stored == keccak256(encode_deposit(deposit.slot))
 
+    def account_index(self, owner: str) -> int:
+        """The account index L1 gave ``owner`` (a 0x address) at its first deposit; 0
+        when it never deposited."""
+        return int(self.contract.call("account_index_of", owner))
+
     # -- batches ---------------------------------------------------------------------
 
     def submit_batch(

@@ -142,7 +142,8 @@ class ZkNode:
         self.wal = WriteAheadLog(engine)
         self.operator = operator
         self.shape = rollup.shape()
-        self.sequencer = ZkSequencer(self.shape, fee_account, ZkState.empty(rollup.depth()))
+        self.depth = rollup.depth()
+        self.sequencer = ZkSequencer(self.shape, fee_account, ZkState.empty(self.depth))
         self.batches: list[SealedBatch] = []
         self.outcomes: dict[int, Outcome] = {}
         self.proven = 0
@@ -291,6 +292,9 @@ class ZkNode:
         """Root, batches sealed/proven/posted, pending transactions, the last error."""
         with self.lock:
             return {
+                "rollup": self.rollup.address.checksum,
+                "chain_id": self.rollup.chain.chain_id,
+                "depth": self.depth,
                 "state_root": str(self.sequencer.state.root()),
                 "batches_sealed": len(self.batches),
                 "batches_proven": self.proven,

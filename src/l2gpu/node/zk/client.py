@@ -1,0 +1,101 @@
+"""A user's client of a zk node's HTTP API (:mod:`l2gpu.node.zk.api`): signs transfers
+and withdrawals with the user's zk key and reads accounts, transactions and status."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from l2gpu.core.crypto import eddsa_poseidon as eddsa
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.zk.transfer import TransferTx, sign_transfer
+from l2gpu.core.zk.withdrawal import WithdrawalTx, sign_withdrawal
+from l2gpu.node.client import NodeError
+
+
+class ZkNodeClient:
+    """One zk node, reached at ``url``."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def _call(self, call: Callable[[], httpx.Response]) -> Any:
+        try:
+            response = call()
+        except httpx.HTTPError as exc:
+            raise NodeError(
+                f"the zk node at {self.url} did not answer ({exc})",
+                "start it with 'l2gpu up --design zk' or pass --node URL",
+            ) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            raise NodeError(f"{self.url} answered {response.status_code} with no JSON",
+                            "check that --node names a zk node ('l2gpu up --design zk')",
+                            response.status_code) from None  # fmt: skip
+        if response.status_code >= 400:
+            if response.status_code == 404 and "error" not in body:
+                raise NodeError(f"{self.url} is not a zk node (no /zk routes)",
+                                "pass --node URL of 'l2gpu up --design zk'", 404)  # fmt: skip
+            raise NodeError(str(body.get("error", body)), str(body.get("fix", "")),
+                            response.status_code)  # fmt: skip
+        return body
+
+    def status(self) -> dict[str, Any]:
+        """Root, batches sealed/proven/posted, pending transactions, the rollup."""
+        return dict(self._call(lambda: self.http.get("/zk/status")))
+
+    def account(self, index: int) -> dict[str, Any] | None:
+        """The account at ``index`` in the sealed state, or None when there is none."""
+        try:
+            return dict(self._call(lambda: self.http.get(f"/zk/accounts/{index}")))
+        except NodeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def transaction(self, position: int) -> dict[str, Any]:
+        """``pending``, ``included`` (its batch) or ``dropped`` (why)."""
+        return dict(self._call(lambda: self.http.get(f"/zk/transactions/{position}")))
+
+    def transfer(self, key: bytes, tx: TransferTx) -> int:
+        """Sign ``tx`` with ``key`` and send it; return its position."""
+        body = {"type": "transfer", "from_index": tx.from_index, "to_index": tx.to_index,
+                "amount": str(tx.amount), "fee_code": tx.fee_code, "nonce": tx.nonce,
+                "signature": eddsa.pack_signature(sign_transfer(key, tx)).hex()}  # fmt: skip
+        return self._send(body)
+
+    def withdraw(self, key: bytes, tx: WithdrawalTx) -> int:
+        """Sign ``tx`` with ``key`` and send it; return its position."""
+        body = {"type": "withdrawal", "from_index": tx.from_index, "amount": str(tx.amount),
+                "nonce": tx.nonce,
+                "signature": eddsa.pack_signature(sign_withdrawal(key, tx)).hex()}  # fmt: skip
+        return self._send(body)
+
+    def _send(self, body: dict[str, Any]) -> int:
+        return int(self._call(lambda: self.http.post("/zk/transactions", json=body))["position"])
+
+    def wait_included(
+        self, position: int, *, seconds: float, progress: Callable[[str], None]
+    ) -> dict[str, Any]:
+        """Wait until the transaction at ``position`` is in a sealed batch; raise
+        :class:`L2gpuError` when the node dropped it or ``seconds`` passed."""
+        deadline = time.monotonic() + seconds
+        progress(f"waiting for the node to seal transaction {position} into a batch")
+        while True:
+            found = self.transaction(position)
+            if found["status"] == "included":
+                return found
+            if found["status"] == "dropped":
+                raise L2gpuError(f"the node dropped transaction {position}: {found['reason']}",
+                                 "check the balance and send it again")  # fmt: skip
+            if time.monotonic() > deadline:
+                raise L2gpuError(
+                    f"transaction {position} is still pending after {seconds:.0f} s",
+                    "it stays queued: check 'l2gpu zk status' and the node's log",
+                )
+            time.sleep(0.5)  # the node seals on its own timer: polling it, not a clock

@@ -1,0 +1,42 @@
+"""The batch circuit of one shape and tree depth: its circom source, compiled and cached.
+
+``Batch(nDeposits, nTransfers, nWithdrawals, depth)`` of ``circuits/batch.circom``
+with its one public input, as ``ZkRollup.vy`` verifies it. The source and name are
+the ones the tests compile, so a node and the tests share the compiled circuit and
+its development keys (both cached by content hash).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from l2gpu.core.zk.pubdata import BatchShape
+from l2gpu.zk.toolchain import CompiledCircuit, Toolchain, compile_circuit
+
+
+def batch_source(shape: BatchShape, depth: int) -> str:
+    """The circom file whose main component is the batch circuit of ``shape``/``depth``."""
+    return (
+        'pragma circom 2.0.0;\ninclude "batch.circom";\n'
+        "component main {public [input_hash]} = "
+        f"Batch({shape.deposits}, {shape.transfers}, {shape.withdrawals}, {depth});\n"
+    )
+
+
+def batch_name(shape: BatchShape, depth: int) -> str:
+    """The circuit's name (it names its files): ``batch_D_T_W_depth``."""
+    return f"batch_{shape.deposits}_{shape.transfers}_{shape.withdrawals}_{depth}"
+
+
+def compile_batch(
+    shape: BatchShape,
+    depth: int,
+    *,
+    toolchain: Toolchain | None = None,
+    cache_dir: Path | None = None,
+) -> CompiledCircuit:
+    """The compiled batch circuit (cached by hash: only the first call compiles).
+    Raises :class:`~l2gpu.zk.toolchain.ToolchainMissing` and
+    :class:`~l2gpu.zk.toolchain.CircuitCompileError`."""
+    return compile_circuit(batch_source(shape, depth), batch_name(shape, depth),
+                           toolchain=toolchain, cache_dir=cache_dir)  # fmt: skip
