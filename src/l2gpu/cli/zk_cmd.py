@@ -23,14 +23,12 @@ from l2gpu.cli.common import (
     print_json,
     signing_account,
 )
-from l2gpu.config import Settings
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address, format_wei
-from l2gpu.core.zk.pubdata import BatchShape, fee_of, representable
-from l2gpu.core.zk.transfer import TransferTx
-from l2gpu.core.zk.withdrawal import WithdrawalTx
-from l2gpu.node.zk.client import ZkNodeClient
-from l2gpu.node.zk.l2key import zk_private_key, zk_public_key
+
+if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
+    from l2gpu.config import Settings
+    from l2gpu.core.zk.pubdata import BatchShape
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -52,6 +50,8 @@ log = logging.getLogger("l2gpu.up")
 
 def parse_shape(text: str) -> BatchShape:
     """``D,T,W``: deposit, transfer and withdrawal slots per batch, each at least 1."""
+    from l2gpu.core.zk.pubdata import BatchShape
+
     parts = text.replace(" ", "").split(",")
     if len(parts) != 3 or not all(p.isdigit() for p in parts):
         raise L2gpuError(f"--zk-shape '{text}' is not three numbers D,T,W",
@@ -181,6 +181,8 @@ def _zk_rollup(
 def _fee_account(rollup: ZkRollupClient, operator: LocalAccount) -> int:
     """The operator's own account, where batches credit their fees: opened with a
     deposit of :data:`OPERATOR_STAKE` the first time (every batch needs it)."""
+    from l2gpu.node.zk.l2key import zk_private_key, zk_public_key
+
     index = rollup.account_index(operator.address)
     if index == 0:
         rollup.deposit(operator, zk_public_key(zk_private_key(operator)), OPERATOR_STAKE)
@@ -197,6 +199,9 @@ class _User:
     """The command's signer, the node, and (when needed) L1's ZkRollup."""
 
     def __init__(self, ctx: typer.Context, node: str | None, legacy: str | None) -> None:
+        from l2gpu.node.zk.client import ZkNodeClient
+        from l2gpu.node.zk.l2key import zk_private_key
+
         self.settings: Settings = ctx.obj
         self.account = signing_account(ctx)
         self.key = zk_private_key(self.account)
@@ -246,6 +251,8 @@ def _progress(line: str) -> None:
 
 
 def _transfer_amount(text: str) -> int:
+    from l2gpu.core.zk.pubdata import representable
+
     value = parse_amount(text)
     if value == 0:
         raise L2gpuError("the amount is zero", "send at least 1 wei")
@@ -261,6 +268,8 @@ def _transfer_amount(text: str) -> int:
 @app.command("key")
 def key(ctx: typer.Context) -> None:
     """Print your zk public key, derived from your L1 key (nothing is stored)."""
+    from l2gpu.node.zk.l2key import zk_private_key, zk_public_key
+
     account = signing_account(ctx)
     ax, ay = zk_public_key(zk_private_key(account))
     print_json({"l1_address": account.address, "ax": str(ax), "ay": str(ay),
@@ -274,6 +283,8 @@ def deposit(
     api: LegacyNodeOption = None,
 ) -> None:  # fmt: skip
     """Deposit from L1 into your zk account (an L1 transaction); waits for the node."""
+    from l2gpu.node.zk.l2key import zk_public_key
+
     value = parse_amount(amount)
     if not 0 < value < 2**128:
         raise L2gpuError(f"cannot deposit {amount}", "deposit more than 0 and below 2^128 wei")
@@ -309,6 +320,9 @@ def transfer(
     api: LegacyNodeOption = None,
 ) -> None:
     """Send to another zk account (signed with your zk key); waits until it is sealed."""
+    from l2gpu.core.zk.pubdata import fee_of
+    from l2gpu.core.zk.transfer import TransferTx
+
     value = _transfer_amount(amount)
     if not 0 <= fee_code <= 255:
         raise L2gpuError(f"--fee-code {fee_code} is not a byte", "pass 0 to 255")
@@ -361,6 +375,8 @@ def withdraw(
     api: LegacyNodeOption = None,
 ) -> None:
     """Withdraw to your L1 address; claim it with 'l2gpu zk claim' once its batch is on L1."""
+    from l2gpu.core.zk.withdrawal import WithdrawalTx
+
     value = parse_amount(amount)
     if not 0 < value < 2**128:
         raise L2gpuError(f"cannot withdraw {amount}", "withdraw more than 0 and below 2^128 wei")
@@ -382,6 +398,8 @@ def balance(
     api: LegacyNodeOption = None,
 ) -> None:
     """A zk account's balance in the sealed state (default: yours, with your L1 credit)."""
+    from l2gpu.node.zk.client import ZkNodeClient
+
     if index is not None:
         found = ZkNodeClient(l2_node_url(ctx.obj, node, api)).account(index)
         if found is None:
@@ -399,6 +417,8 @@ def balance(
 @app.command("status")
 def status(ctx: typer.Context, node: NodeOption = None, api: LegacyNodeOption = None) -> None:
     """The node's batches sealed, proven and posted; with --l1-rpc, L1's view too."""
+    from l2gpu.node.zk.client import ZkNodeClient
+
     settings: Settings = ctx.obj
     client = ZkNodeClient(l2_node_url(settings, node, api))
     out: dict[str, Any] = {"node": client.status()}
