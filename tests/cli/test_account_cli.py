@@ -131,6 +131,7 @@ def test_a_wrong_password_is_named_as_such(
     code, _, err = cli(capsys, "--account", "alice", "l2", "balance", "--node", NO_NODE)
     assert code == 2
     assert "wrong password" in err
+    assert "check the keystore_password setting" in err
     monkeypatch.delenv("L2GPU_KEYSTORE_PASSWORD")  # and none, off a terminal, says how to set it
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code, _, err = cli(capsys, "--account", "alice", "l2", "balance", "--node", NO_NODE)

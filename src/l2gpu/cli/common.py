@@ -65,8 +65,10 @@ ACCOUNTS_DIR = "accounts"
 """Named accounts are encrypted keystores in ``data_dir/accounts/NAME.json``."""
 _ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 NO_KEY_FIX = (
-    "pass --keystore FILE before the command (create one with 'l2gpu config new-key FILE'), "
-    "or set L2GPU_KEYSTORE with L2GPU_KEYSTORE_PASSWORD, or L2GPU_PRIVATE_KEY"
+    "pass --account NAME or --keystore FILE before the command (create one with "
+    "'l2gpu account new NAME' or 'l2gpu config new-key FILE'; 'l2gpu account use NAME' "
+    "makes it the default), or set L2GPU_KEYSTORE with L2GPU_KEYSTORE_PASSWORD, or "
+    "L2GPU_PRIVATE_KEY"
 )
 
 
@@ -236,9 +238,17 @@ def signing_key(ctx: typer.Context) -> PrivateKey:
 def unlock_keystore(path: Path, settings: Settings) -> LocalAccount:
     """The account in the keystore at ``path``, unlocked with :func:`keystore_password`;
     a wrong password is named as such (:class:`l2gpu.l1.keys.KeystoreError`)."""
-    from l2gpu.l1.keys import load_keystore
+    from l2gpu.l1.keys import KeystoreError, load_keystore
 
-    return load_keystore(path, keystore_password(settings, f"keystore {path}"))
+    try:
+        return load_keystore(path, keystore_password(settings, f"keystore {path}"))
+    except KeystoreError as exc:
+        if settings.keystore_password is None or "wrong password" not in exc.what:
+            raise
+        # The password came from the setting: retyping it would not help.
+        raise KeystoreError(
+            exc.what, "check the keystore_password setting (L2GPU_KEYSTORE_PASSWORD)"
+        ) from exc
 
 
 def keystore_password(settings: Settings, what: str, *, confirm: bool = False) -> str:
