@@ -30,6 +30,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.l1.keys import save_keystore
 from l2gpu.node.client import L2Client
 from tests.cli.test_cli import run
+from tests.conftest import ANVIL_KEYS
 
 PASSWORD = "long enough"
 KEY = "0x" + "0" * 63 + "5"
@@ -244,3 +245,14 @@ def test_show_says_when_the_node_knows_no_such_account() -> None:
 def test_spend_and_earnings_are_the_jobs_amounts_due() -> None:
     jobs = [(RENTER, OTHER, 5), (RENTER, OTHER, 7), (OTHER, RENTER, 11), (OTHER, OTHER, 13)]
     assert market_totals(RENTER, jobs) == (12, 11)
+
+
+def test_show_reads_the_l1_balance_from_a_real_l1(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, anvil_url: str
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(ANVIL_KEYS[0] + "\n"))
+    assert cli(capsys, "account", "import", "dev")[0] == 0
+    code, out, err = cli(capsys, "--account", "dev", "account", "show", "--l1-rpc", anvil_url,
+                         "--node", NO_NODE, "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["l1_balance_wei"] == 10_000 * 10**18  # anvil funds its dev keys
