@@ -256,3 +256,11 @@ def test_show_reads_the_l1_balance_from_a_real_l1(
                          "--node", NO_NODE, "--json")  # fmt: skip
     assert code == 0, err
     assert json.loads(out)["l1_balance_wei"] == 10_000 * 10**18  # anvil funds its dev keys
+
+
+def test_a_key_typed_as_the_name_is_refused_and_not_echoed(home: Path) -> None:
+    for typed in (KEY, KEY[2:]):
+        result = run("account", "import", typed)
+        assert result.returncode == 2
+        assert "looks like a private key" in result.stderr
+        assert KEY[2:] not in result.stderr + result.stdout

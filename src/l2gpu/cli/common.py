@@ -63,6 +63,7 @@ KEY_FLAGS = "l2gpu.key_flags"
 ACCOUNT_FLAG = "l2gpu.account_flag"
 ACCOUNTS_DIR = "accounts"
 """Named accounts are encrypted keystores in ``data_dir/accounts/NAME.json``."""
+_LOOKS_LIKE_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 _ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 NO_KEY_FIX = (
     "pass --account NAME or --keystore FILE before the command (create one with "
@@ -147,6 +148,12 @@ def remember_key_flags(
 
 def check_account_name(name: str) -> str:
     """``name`` if it can name an account file (letters, digits, ``_.-``; no path)."""
+    if _LOOKS_LIKE_KEY.fullmatch(name.strip()):  # never echo it, nor store a key as a name
+        raise L2gpuError(
+            "the account name looks like a private key, which must not be typed as an "
+            "argument (other users of this machine can read arguments)",
+            "give a name; 'l2gpu account import NAME' reads the key from stdin",
+        )
     if not _ACCOUNT_NAME.fullmatch(name) or name.endswith(".json"):
         raise L2gpuError(
             f"'{name}' is not an account name",
