@@ -8,7 +8,9 @@ masked when settings are shown.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -215,6 +217,57 @@ def _config_file() -> Path | None:
         return path
     default = Path(DEFAULT_CONFIG_FILE)
     return default if default.is_file() else None
+
+
+def config_file_path() -> Path:
+    """The config file l2gpu reads, and 'l2gpu account use' writes: ``$L2GPU_CONFIG``,
+    else ``l2gpu.toml`` in the working folder (whether or not it exists yet)."""
+    explicit = os.environ.get(CONFIG_FILE_ENV)
+    return Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
+
+
+def write_setting(name: str, value: str) -> Path:
+    """Set the top-level string setting ``name`` to ``value`` in the config file
+    (:func:`config_file_path`), creating the file when missing; return its path.
+
+    The file is edited as text, not rewritten, so that its comments and the other
+    settings stay as they are: the line ``name = ...`` is replaced, or a new one goes
+    before the first table (settings are top-level keys).
+    """
+    if name not in Settings.model_fields:
+        raise ConfigError(f"unknown setting '{name}'")
+    path = config_file_path()
+    try:
+        text = path.read_text() if path.exists() else ""
+        tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"the config file {path} is not valid TOML ({exc})",
+            "fix the line it names; nothing was written",
+        ) from exc
+    # A TOML basic string is JSON's string syntax (escapes included).
+    line = f"{name} = {json.dumps(value)}"
+    lines = text.splitlines()
+    key = re.compile(rf"\s*{re.escape(name)}\s*=")
+    table = next((i for i, old in enumerate(lines) if old.lstrip().startswith("[")), len(lines))
+    found = next((i for i, old in enumerate(lines[:table]) if key.match(old)), None)
+    if found is not None:
+        lines[found] = line
+    else:
+        lines.insert(table, line)
+    new_text = "\n".join(lines) + "\n"
+    if tomllib.loads(new_text).get(name) != value:  # e.g. a multi-line value we cannot edit
+        raise ConfigError(
+            f"cannot set {name} in {path} by editing one line",
+            f"set it by hand: {line}",
+        )
+    try:
+        path.write_text(new_text)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the config file {path}: {exc.strerror}") from exc
+    return path
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -134,3 +134,20 @@ def test_the_node_answers_a_challenge_of_its_own_batch(node) -> None:
     while game.status(gid)["status"] == 1 and time.monotonic() < deadline:
         time.sleep(0.2)  # waiting for the node process to act, not for simulated time
     assert game.status(gid)["status"] == 2, "the node did not reveal its roots"
+
+
+def test_account_show_reads_the_node(node, tmp_path: Path) -> None:
+    """'l2gpu account show' (issue #23, item 6) against a real node: the L2 balance and
+    nonce after a deposit, and the L1 balance."""
+    api, anvil_url = node
+    user(ALICE, api, anvil_url, "deposit", "1 ether")
+    result = run("account", "show", "--node", api, "--l1-rpc", anvil_url, "--json",
+                 env={"L2GPU_PRIVATE_KEY": ALICE, "L2GPU_DATA_DIR": str(tmp_path)})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["address"] == str(PrivateKey.from_hex(ALICE).address)
+    assert shown["l2_balance_wei"] == 10**18
+    assert shown["l2_nonce"] == 0
+    assert (shown["locked_in_channels_wei"], shown["channels"]) == (0, 0)
+    assert 0 < shown["l1_balance_wei"] < 10_000 * 10**18  # the deposit left L1
+    assert shown["notes"] == []

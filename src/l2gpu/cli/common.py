@@ -6,8 +6,9 @@ key, one clock, one JSON printer.
 - ``--api-url URL`` names the market API in every group; it defaults to the
   ``market_url`` setting, else ``http://api_host:api_port``.
 - :func:`signing_account` finds the key a command signs with, in one order for every
-  command: the root's ``--private-key`` or ``--keystore`` flag, then the ``keystore``
-  setting, then the ``private_key`` setting.
+  command: the root's ``--private-key`` flag, then ``--keystore FILE``, then
+  ``--account NAME`` (a named account, ``data_dir/accounts/NAME.json``), then the
+  ``keystore`` setting, then the ``private_key`` setting.
 - :func:`now` is the wall clock and :func:`l1_now` L1's clock, both from
   :mod:`l2gpu.clock`.
 - :func:`print_json` prints every ``--json`` output and every JSON result.
@@ -59,9 +60,16 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 # The root's key flags, kept in the click context's meta dict (shared by every nested
 # context) so that the settings object stays what the sources say.
 KEY_FLAGS = "l2gpu.key_flags"
+ACCOUNT_FLAG = "l2gpu.account_flag"
+ACCOUNTS_DIR = "accounts"
+"""Named accounts are encrypted keystores in ``data_dir/accounts/NAME.json``."""
+_LOOKS_LIKE_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 NO_KEY_FIX = (
-    "pass --keystore FILE before the command (create one with 'l2gpu config new-key FILE'), "
-    "or set L2GPU_KEYSTORE with L2GPU_KEYSTORE_PASSWORD, or L2GPU_PRIVATE_KEY"
+    "pass --account NAME or --keystore FILE before the command (create one with "
+    "'l2gpu account new NAME' or 'l2gpu config new-key FILE'; 'l2gpu account use NAME' "
+    "makes it the default), or set L2GPU_KEYSTORE with L2GPU_KEYSTORE_PASSWORD, or "
+    "L2GPU_PRIVATE_KEY"
 )
 
 
@@ -118,18 +126,89 @@ def market_api_url(settings: Settings, flag: str | None) -> str:
 # -- the signing key -----------------------------------------------------------------
 
 
-def remember_key_flags(ctx: typer.Context, private_key: str | None, keystore: Path | None) -> None:
-    """Keep the root's ``--private-key`` and ``--keystore`` for :func:`signing_account`."""
-    if private_key and keystore:
+def remember_key_flags(
+    ctx: typer.Context,
+    private_key: str | None,
+    keystore: Path | None,
+    account: str | None = None,
+) -> None:
+    """Keep the root's ``--private-key``, ``--keystore`` and ``--account`` for
+    :func:`signing_account`."""
+    given = [flag for flag, value in (("--private-key", private_key), ("--keystore", keystore),
+                                      ("--account", account)) if value]  # fmt: skip
+    if len(given) > 1:
         raise L2gpuError(
-            "--private-key and --keystore name two keys", "pass one of them (prefer --keystore)"
+            f"{' and '.join(given)} name two keys", "pass one of them (prefer --account NAME)"
         )
+    if account:
+        check_account_name(account)
     ctx.meta[KEY_FLAGS] = (private_key, keystore)
+    ctx.meta[ACCOUNT_FLAG] = account
+
+
+def check_account_name(name: str) -> str:
+    """``name`` if it can name an account file (letters, digits, ``_.-``; no path)."""
+    if _LOOKS_LIKE_KEY.fullmatch(name.strip()):  # never echo it, nor store a key as a name
+        raise L2gpuError(
+            "the account name looks like a private key, which must not be typed as an "
+            "argument (other users of this machine can read arguments)",
+            "give a name; 'l2gpu account import NAME' reads the key from stdin",
+        )
+    if not _ACCOUNT_NAME.fullmatch(name) or name.endswith(".json"):
+        raise L2gpuError(
+            f"'{name}' is not an account name",
+            "use letters, digits, '_', '.' or '-' (at most 64, no path, no .json)",
+        )
+    return name
+
+
+def accounts_dir(settings: Settings) -> Path:
+    """The folder of the named accounts: ``data_dir/accounts``."""
+    return Path(settings.data_dir) / ACCOUNTS_DIR
+
+
+def account_names(settings: Settings) -> list[str]:
+    """The named accounts there are, sorted."""
+    folder = accounts_dir(settings)
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def account_file(settings: Settings, name: str) -> Path:
+    """The keystore of the account ``name``; L2gpuError listing the names there are when
+    there is no such account."""
+    path = accounts_dir(settings) / f"{check_account_name(name)}.json"
+    if not path.is_file():
+        names = account_names(settings)
+        folder = accounts_dir(settings)
+        there = (
+            f"the accounts in {folder} are: {', '.join(names)}" if names else f"none in {folder}"
+        )
+        raise L2gpuError(
+            f"no account named '{name}' ({there})",
+            "create it with 'l2gpu account new NAME' or 'l2gpu account import NAME'",
+        )
+    return path
+
+
+def signing_keystore(ctx: typer.Context) -> Path | None:
+    """The keystore a command would unlock: ``--keystore``, else ``--account``'s file, else
+    the ``keystore`` setting; None when ``--private-key`` wins or no keystore is named."""
+    settings: Settings = ctx.obj
+    flag_key, flag_keystore = ctx.meta.get(KEY_FLAGS, (None, None))
+    if flag_key:
+        return None
+    if flag_keystore is not None:
+        return Path(flag_keystore)
+    flag_account = ctx.meta.get(ACCOUNT_FLAG)
+    if flag_account:
+        return account_file(settings, flag_account)
+    return settings.keystore
 
 
 def signing_account(ctx: typer.Context) -> LocalAccount:
-    """The account a command signs with: the root's ``--private-key`` or ``--keystore``
-    flag, else the ``keystore`` setting, else the ``private_key`` setting.
+    """The account a command signs with, in this order: the root's ``--private-key``
+    flag, ``--keystore FILE``, ``--account NAME``, then the ``keystore`` setting, then the
+    ``private_key`` setting.
 
     Raises L2gpuError saying how to configure one when there is none, and naming the
     keystore when it cannot be read or its password is missing or wrong.
@@ -145,13 +224,12 @@ def find_signing_account(ctx: typer.Context) -> LocalAccount | None:
     from l2gpu.l1.keys import account_from_private_key
 
     settings: Settings = ctx.obj
-    flag_key, flag_keystore = ctx.meta.get(KEY_FLAGS, (None, None))
+    flag_key, _ = ctx.meta.get(KEY_FLAGS, (None, None))
     if flag_key:
         return account_from_private_key(flag_key)
-    if flag_keystore is not None:
-        return _unlock(flag_keystore, settings)
-    if settings.keystore is not None:
-        return _unlock(settings.keystore, settings)
+    keystore = signing_keystore(ctx)
+    if keystore is not None:
+        return unlock_keystore(keystore, settings)
     if settings.private_key is not None and settings.private_key.get_secret_value():
         return account_from_private_key(settings.private_key.get_secret_value())
     return None
@@ -164,19 +242,38 @@ def signing_key(ctx: typer.Context) -> PrivateKey:
     return PrivateKey(bytes(signing_account(ctx).key))
 
 
-def _unlock(path: Path, settings: Settings) -> LocalAccount:
-    from l2gpu.l1.keys import load_keystore
+def unlock_keystore(path: Path, settings: Settings) -> LocalAccount:
+    """The account in the keystore at ``path``, unlocked with :func:`keystore_password`;
+    a wrong password is named as such (:class:`l2gpu.l1.keys.KeystoreError`)."""
+    from l2gpu.l1.keys import KeystoreError, load_keystore
 
+    try:
+        return load_keystore(path, keystore_password(settings, f"keystore {path}"))
+    except KeystoreError as exc:
+        if settings.keystore_password is None or "wrong password" not in exc.what:
+            raise
+        # The password came from the setting: retyping it would not help.
+        raise KeystoreError(
+            exc.what, "check the keystore_password setting (L2GPU_KEYSTORE_PASSWORD)"
+        ) from exc
+
+
+def keystore_password(settings: Settings, what: str, *, confirm: bool = False) -> str:
+    """The password of ``what`` (a keystore): the ``keystore_password`` setting, else (a
+    person at a terminal) a prompt that echoes nothing; else L2gpuError saying how to
+    set it."""
     if settings.keystore_password is not None:
-        password = settings.keystore_password.get_secret_value()
-    elif sys.stdin.isatty():  # a person at a terminal: ask rather than fail
-        password = typer.prompt(f"password of {path}", hide_input=True)
-    else:
-        raise L2gpuError(
-            f"keystore {path} needs its password",
-            "set L2GPU_KEYSTORE_PASSWORD (or keystore_password in l2gpu.toml)",
+        return settings.keystore_password.get_secret_value()
+    if sys.stdin.isatty():  # a person at a terminal: ask rather than fail
+        password: str = typer.prompt(
+            f"password of {what}", hide_input=True, confirmation_prompt=confirm
         )
-    return load_keystore(path, password)
+        return password
+    raise L2gpuError(
+        f"{what} needs its password",
+        "set L2GPU_KEYSTORE_PASSWORD (or keystore_password in l2gpu.toml), "
+        "or run the command at a terminal to be asked",
+    )
 
 
 # -- clocks --------------------------------------------------------------------------

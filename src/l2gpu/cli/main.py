@@ -17,6 +17,7 @@ from rich.console import Console
 
 from l2gpu import __version__
 from l2gpu.cli import (
+    account_cmd,
     analytics_cmd,
     bench_cmd,
     channel_cmd,
@@ -80,16 +81,26 @@ def root(
             "other users of this machine: prefer --keystore).",
         ),
     ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            "--account",
+            help="Sign with the named account ('l2gpu account list'); the order is "
+            "--private-key, --keystore, --account, then the keystore setting "
+            "('l2gpu account use NAME'), then private_key.",
+        ),
+    ] = None,
 ) -> None:
     """Settings come from flags, then L2GPU_* variables, then l2gpu.toml, then defaults."""
     from l2gpu.config import load_settings
 
     ctx.obj = load_settings(l1_rpc=l1_rpc, data_dir=data_dir)
-    remember_key_flags(ctx, private_key, keystore)
+    remember_key_flags(ctx, private_key, keystore, account)
 
 
 app.command("demo")(demo_cmd.demo)
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(account_cmd.app, name="account")
 app.command("bench")(bench_cmd.bench)
 app.add_typer(channel_cmd.app, name="channel")
 app.add_typer(watch_cmd.app, name="watch")
