@@ -236,7 +236,13 @@ class L2Client:
                         "the transaction was not included in time",
                         "check 'l2gpu l2 status'; the node may be down or the transaction invalid",
                     )
-                for request in self._get(f"/l2/cosign/{index}", wait=2.0):
+                requests = self._get(f"/l2/cosign/{index}", wait=2.0)
+                # Done meanwhile (the long-poll lasts up to 2 s): leave these requests
+                # to whoever sent them. Answering now would refuse another program's
+                # transaction of this account (a rent's close, seen dropped under load).
+                if requests and done():
+                    return
+                for request in requests:
                     self.answer_cosign(request, allowed_bodies)
             except NodeError as exc:
                 # A node that restarts asks again for what is in its write-ahead log:
