@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from l2gpu.client import MarketClient
 from l2gpu.core.crypto.secp256k1 import PrivateKey
@@ -67,6 +68,10 @@ from .world import (
     tick_span,
     wait_until,
 )
+
+# Proving, compiling and chaos each need the CPU: this group runs on one xdist worker,
+# one test at a time, so that none of them starves another (see the Makefile).
+pytestmark = pytest.mark.xdist_group("cpu_heavy")
 
 SEED = int(os.environ.get("L2GPU_TEST_CHAOS_SEED", "13"))  # read before the env is cleared
 OPERATOR, WATCHER = ANVIL_KEYS_ALL[0], ANVIL_KEYS_ALL[4]

@@ -16,6 +16,10 @@ from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
 from . import snarkjs
 
+# Proving, compiling and chaos each need the CPU: this group runs on one xdist worker,
+# one test at a time, so that none of them starves another (see the Makefile).
+pytestmark = pytest.mark.xdist_group("cpu_heavy")
+
 DEPTH = 8
 SMALL = BatchShape(1, 2, 1)  # 233 bytes of public data: 4 SHA-256 blocks
 LARGE = BatchShape(1, 3, 1)  # 245 bytes: still 4 blocks, and one more ABI word
