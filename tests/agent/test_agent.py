@@ -306,22 +306,30 @@ def test_on_l1_a_lease_stopped_before_any_voucher_refunds_the_whole_deposit(
 def test_a_restarted_agent_lists_its_gpus_once(tmp_path: Path) -> None:
     """Issue #23: each restart published a new offer beside the old ones (four offers
     for one 2-GPU machine, one listed while leased). A restart withdraws the earlier
-    run's offers (those it recorded, leased ones too, and any the market still lists)
-    before publishing; a leased offer does not come back when its lease ends."""
+    run's active offers, keeps (and serves) the leased one, whose GPUs are busy, and
+    offers only the GPUs left; the leased offer comes back when its lease ends."""
     world = World(tmp_path)
     extra = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=T0 + 7200, nonce=1))[0]
-    payer = world.rent("sleep 60")  # the first offer is leased
+    payer = world.rent("sleep 60")  # the first offer (both GPUs) is leased
     world.agent.step()
     restarted = world.new_agent()
-    withdrawn = restarted.retire_offers([str(world.offer.id)])
-    assert sorted(withdrawn) == sorted([str(world.offer.id), str(extra.id)])
-    fresh = restarted.publish(restarted.offer_terms(PRICE, expires_at=T0 + 3600, nonce=2))
+    leased = restarted.leased_offers()
+    assert leased == {str(world.offer.id): ("RTX_4090", 2)}
+    withdrawn = restarted.retire_offers([str(world.offer.id), str(extra.id)], keep=leased)
+    assert withdrawn == [str(extra.id)]
+    restarted.take_back(leased)
+    assert restarted.publish([]) == []  # both GPUs are leased: nothing more to offer
     listed = world.renter.search(f"provider={PROVIDER.address.checksum}").offers
-    assert [o.id for o in listed] == [o.id for o in fresh]
+    assert listed == []  # no offer for GPUs that are busy
     world.renter.stop(payer.lease_id)
     world.second(payer)
     listed = world.renter.search(f"provider={PROVIDER.address.checksum}").offers
-    assert [o.id for o in listed] == [o.id for o in fresh]  # the leased one stays withdrawn
+    assert [o.id for o in listed] == [world.offer.id]  # back on the market, once
+    again = world.rent("sleep 60")  # and the restarted agent serves it
+    restarted.step()
+    assert again.step().status is LeaseStatus.RUNNING
+    world.renter.stop(again.lease_id)
+    restarted.step()
 
 
 def test_a_renter_closes_a_lease_its_provider_abandoned_conceding_its_best_voucher(

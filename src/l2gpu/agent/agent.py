@@ -161,20 +161,39 @@ class ProviderAgent(ChannelClosing):
             self._gpu_names[str(offer.offer_id)] = t.gpu_name
         return published
 
-    def retire_offers(self, known: Iterable[str] = ()) -> list[str]:
+    def leased_offers(self) -> dict[str, tuple[str, int]]:
+        """This provider's offers that live leases hold (offer id -> GPU model and count),
+        from the market; empty when it cannot be reached."""
+        try:
+            live = self.client.work()
+            offers = {str(lease.offer_id) for lease in live}
+            return {i: (o.gpu_name, o.num_gpus) for i in offers if (o := self.client.offer(i))}
+        except L2gpuError as exc:
+            log.warning("could not read this provider's live leases: %s", exc.what)
+            return {}
+
+    def take_back(self, leased: dict[str, tuple[str, int]]) -> None:
+        """Serve the leased offers of an earlier run as this agent's own: their leases run
+        on (adopted at the next step) and the offers come back on the market when the
+        leases end, so their GPUs are not offered a second time meanwhile."""
+        for offer_id, (gpu_name, _) in leased.items():
+            self._gpu_names[offer_id] = gpu_name
+
+    def retire_offers(self, known: Iterable[str] = (), *, keep: Iterable[str] = ()) -> list[str]:
         """Withdraw this provider's earlier offers: ``known`` (the ids an earlier run
         recorded, leased ones included, which would come back on the market when their
         lease ends) and every active one the market lists for this address. A restart
         then publishes its offers once, never beside the old ones. Returns the ids
         withdrawn; one the market no longer has is skipped."""
         ids = {str(i) for i in known}
+        kept = {str(i) for i in keep}
         try:
             found = self.client.search(f"provider={self.key.address.checksum}", limit=MAX_RETIRED)
             ids |= {str(o.id) for o in found.offers}
         except L2gpuError as exc:  # the market is away: withdraw what is known
             log.warning("could not list this provider's offers: %s", exc.what)
         withdrawn = []
-        for offer_id in sorted(ids):
+        for offer_id in sorted(ids - kept):
             try:
                 self.client.withdraw(offer_id)
             except L2gpuError as exc:

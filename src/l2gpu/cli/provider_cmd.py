@@ -27,6 +27,7 @@ from l2gpu.core.types import parse_duration
 
 if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
     from l2gpu.config import Settings
+    from l2gpu.core.market.offers import OfferTerms
 
 
 def provider_check(ctx: typer.Context) -> None:
@@ -142,13 +143,19 @@ def provider_up(
     )
     # The offers of an earlier run of this agent go first (they would otherwise stay
     # listed beside the new ones, and a leased one come back when its lease ends).
+    # A leased one is kept (its lease runs on), and its GPUs are not offered again.
     record = settings.data_dir / f"offers-{key.address.checksum}.json"
-    retired = agent.retire_offers(_recorded_offers(record))
+    leased = agent.leased_offers()
+    retired = agent.retire_offers(_recorded_offers(record), keep=leased)
     if retired:
         typer.echo(f"withdrew {len(retired)} offer(s) of an earlier run", err=True)
-    published = agent.publish(terms)
+    agent.take_back(leased)
+    published = agent.publish(_less_leased(terms, leased))
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps([str(o.id) for o in published]))
+    record.write_text(json.dumps([str(o.id) for o in published] + sorted(leased)))
+    for offer_id, (gpu_name, count) in sorted(leased.items()):
+        typer.echo(f"offer {offer_id}: {count} x {gpu_name} (leased: kept, back on the market "
+                   "when its lease ends)", err=True)  # fmt: skip
     for offer in published:
         typer.echo(
             f"offer {offer.id}: {offer.num_gpus} x {offer.gpu_name} at "
@@ -169,6 +176,18 @@ def provider_up(
         withdrawn = agent.retire_offers([str(o.id) for o in published])
         record.unlink(missing_ok=True)
         typer.echo(f"stopped; withdrew {len(withdrawn)} offer(s)", err=True)
+
+
+def _less_leased(terms: list[OfferTerms], leased: dict[str, tuple[str, int]]) -> list[OfferTerms]:
+    """The offers to publish: each model's GPUs less those its leased offers hold."""
+    from dataclasses import replace
+
+    out = []
+    for t in terms:
+        busy = sum(n for model, n in leased.values() if model == t.gpu_name)
+        if t.num_gpus > busy:
+            out.append(replace(t, num_gpus=t.num_gpus - busy))
+    return out
 
 
 def _recorded_offers(record: Path) -> list[str]:
