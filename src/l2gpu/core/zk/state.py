@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from l2gpu.core.crypto import babyjubjub as bjj
+from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.crypto import poseidon
 from l2gpu.core.errors import InvalidValue, RuleViolation
 
@@ -271,3 +272,26 @@ class ZkState:
                 "account index", index, f"is outside a tree of depth {self.depth}",
                 f"use an index in [0, {self.capacity})",
             )  # fmt: skip
+
+
+def signed_by_account(
+    state: ZkState, index: int, digest: int, signature: eddsa.Signature, nonce: int, what: str
+) -> Account:
+    """The account at ``index``, once it is shown to have signed ``digest`` at its current
+    nonce: the rules every signed operation (a transfer, a withdrawal) starts with, in
+    the order the circuits check them. Raises :class:`ZkError` (``zk: unknown sender``,
+    ``zk: bad signature``, ``zk: wrong nonce``)."""
+    account = state.account(index)
+    require(account is not None, "zk: unknown sender", f"slot {index} is empty")
+    assert account is not None
+    require(
+        eddsa.verify(digest, signature, account.public_key),
+        "zk: bad signature",
+        f"sign message(tx) with the key of account {index}",
+    )
+    require(
+        nonce == account.nonce,
+        "zk: wrong nonce",
+        f"account {index}'s nonce is {account.nonce}, the {what}'s {nonce}",
+    )
+    return account

@@ -47,7 +47,15 @@ from dataclasses import dataclass, replace
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.crypto import poseidon
 from l2gpu.core.zk.pubdata import TransferSlot, encode_float40, fee_of
-from l2gpu.core.zk.state import MAX_BALANCE, MAX_NONCE, Account, ZkError, ZkState, require
+from l2gpu.core.zk.state import (
+    MAX_BALANCE,
+    MAX_NONCE,
+    Account,
+    ZkError,
+    ZkState,
+    require,
+    signed_by_account,
+)
 
 TRANSFER_TAG = 1
 
@@ -126,19 +134,7 @@ def transfer_steps(state: ZkState, tx: TransferTx, signature: eddsa.Signature) -
     )
     digest = message(tx)
     require(tx.amount > 0, "zk: zero amount", "transfer at least 1 wei")
-    sender = state.account(tx.from_index)
-    require(sender is not None, "zk: unknown sender", f"slot {tx.from_index} is empty")
-    assert sender is not None
-    require(
-        eddsa.verify(digest, signature, sender.public_key),
-        "zk: bad signature",
-        f"sign message(tx) with the key of account {tx.from_index}",
-    )
-    require(
-        tx.nonce == sender.nonce,
-        "zk: wrong nonce",
-        f"account {tx.from_index}'s nonce is {sender.nonce}, the transfer's {tx.nonce}",
-    )
+    sender = signed_by_account(state, tx.from_index, digest, signature, tx.nonce, "transfer")
     require(
         tx.amount + tx.fee <= sender.balance,
         "zk: insufficient balance",

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.crypto import poseidon
 from l2gpu.core.zk.pubdata import WithdrawalSlot
-from l2gpu.core.zk.state import MAX_BALANCE, MAX_NONCE, ZkState, require
+from l2gpu.core.zk.state import MAX_BALANCE, MAX_NONCE, ZkState, require, signed_by_account
 
 WITHDRAWAL_TAG = 2
 
@@ -87,19 +87,7 @@ def apply_withdrawal(
     require(tx.from_index != 0, "zk: index 0 is not an account", "index 0 marks a no-op slot")
     digest = message(tx)
     require(tx.amount > 0, "zk: zero amount", "withdraw at least 1 wei")
-    account = state.account(tx.from_index)
-    require(account is not None, "zk: unknown sender", f"slot {tx.from_index} is empty")
-    assert account is not None
-    require(
-        eddsa.verify(digest, signature, account.public_key),
-        "zk: bad signature",
-        f"sign message(tx) with the key of account {tx.from_index}",
-    )
-    require(
-        tx.nonce == account.nonce,
-        "zk: wrong nonce",
-        f"account {tx.from_index}'s nonce is {account.nonce}, the withdrawal's {tx.nonce}",
-    )
+    account = signed_by_account(state, tx.from_index, digest, signature, tx.nonce, "withdrawal")
     require(
         tx.amount <= account.balance,
         "zk: insufficient balance",
