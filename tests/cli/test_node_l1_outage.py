@@ -5,41 +5,33 @@ and the node is healthy again."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 
 from ..conftest import ANVIL, free_port
 from ..l2.restart_world import ANVIL_KEYS_ALL
 from .test_l2_cli import user
+from .test_market_l1 import wait_for
 
 OPERATOR, ALICE, BOB = ANVIL_KEYS_ALL[0], ANVIL_KEYS_ALL[1], ANVIL_KEYS_ALL[2]
+
+
+# The market tests' wait, with longer to go: a node posting after an outage is slow.
+_wait = functools.partial(wait_for, seconds=120)
 
 
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait(check, what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)  # waiting for real processes
-    pytest.fail(f"{what} did not happen within {seconds} s")
 
 
 def _anvil(port: int, state: Path) -> subprocess.Popen[bytes]:
