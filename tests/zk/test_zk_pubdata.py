@@ -51,13 +51,24 @@ def test_slots_have_their_stated_sizes_and_noops_are_zero() -> None:
 def test_the_batch_layout_and_its_public_input() -> None:
     shape = pd.BatchShape(deposits=1, transfers=3, withdrawals=1)
     transfer = pd.TransferSlot(1, 2, 10**15, 1)
-    data = pd.encode_batch(shape, 11, 22, 1, [], [transfer], [])
-    assert len(data) == shape.size == 67 + 103 + 36 + 39
+    opened = pd.OpenSlot(200, 1, 2, 10**18 + 1, 2**32 - 1)
+    closed = pd.CloseSlot(200, 7)
+    data = pd.encode_batch(shape, 11, 22, 1, [], [transfer], [], [opened], [closed], [],
+                           timestamp=1_700_000_000)  # fmt: skip
+    assert len(data) == shape.size == 71 + 103 + 36 + 39 + 29 + 19 + 3
     assert data[:32] == (11).to_bytes(32, "big")
     assert data[32:64] == (22).to_bytes(32, "big")
-    assert data[67:170] == bytes(103)  # the deposit slot is a no-op
-    assert data[170:182] == pd.encode_transfer(transfer)
+    assert data[67:71] == (1_700_000_000).to_bytes(4, "big")
+    assert data[71:174] == bytes(103)  # the deposit slot is a no-op
+    assert data[174:186] == pd.encode_transfer(transfer)
+    assert data[249:278] == pd.encode_open(opened)
+    assert data[278:297] == (200).to_bytes(3, "big") + (7).to_bytes(16, "big")
+    assert data[297:] == bytes(3)  # the reclaim slot is a no-op
     digest = int.from_bytes(hashlib.sha256(data).digest(), "big")
     assert pd.public_input(data) == digest % FIELD_MODULUS < FIELD_MODULUS
     with pytest.raises(ZkError, match="do not fit"):
         pd.encode_batch(shape, 1, 2, 1, [], [transfer] * 4, [])
+    with pytest.raises(ZkError, match="timestamp out of range"):
+        pd.encode_batch(shape, 1, 2, 1, [], [], [], timestamp=2**32)
+    with pytest.raises(ZkError, match="at least one slot"):
+        pd.BatchShape(1, 1, 1, opens=0)

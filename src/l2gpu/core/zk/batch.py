@@ -1,5 +1,6 @@
-"""The zk ledger's batch: deposits, transfers, withdrawals and the fee credit, as one
-transition that ``circuits/batch.circom`` proves with one public input.
+"""The zk ledger's batch: deposits, transfers, withdrawals, channel opens, closes and
+reclaims, and the fee credit, as one transition that ``circuits/batch.circom`` proves
+with one public input.
 
 A batch has the fixed shape its circuit was compiled for (``pubdata.BatchShape``):
 its real operations fill the first slots of each section, no-ops (index 0, all-zero
@@ -8,8 +9,10 @@ bytes) the rest. :func:`apply_batch` applies, in this order:
 1. the **deposits**, in L1's queue order (``core/zk/deposit.py``): each applies or is
    skipped, never refusing the batch, since the operator cannot leave one out;
 2. the **transfers** (``core/zk/transfer.py``), then the **withdrawals**
-   (``core/zk/withdrawal.py``), each signed: any invalid one refuses the whole batch
-   with its :class:`ZkError` (the operator leaves it out and builds the batch again);
+   (``core/zk/withdrawal.py``), then the channels' **opens**, **closes** and
+   **reclaims** (``core/zk/channel.py``, read against the batch's ``timestamp``):
+   any invalid one refuses the whole batch with its :class:`ZkError` (the operator
+   leaves it out and builds the batch again);
 3. the **fee credit**: the sum of the transfers' fees to ``fee_account``, in one leaf
    update, which must hold an account (``zk: unknown fee account``) whose balance
    stays below 2^128 (``zk: balance overflow``).
@@ -27,6 +30,14 @@ from typing import NamedTuple
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.batch_input import BatchInput, SlotTrace, batch_signals
+from l2gpu.core.zk.channel import (
+    CloseChannelTx,
+    OpenChannelTx,
+    ReclaimTx,
+    close_steps,
+    open_steps,
+    reclaim_steps,
+)
 from l2gpu.core.zk.deposit import apply_deposit
 from l2gpu.core.zk.pubdata import BatchShape, DepositSlot, encode_batch, public_input
 from l2gpu.core.zk.state import MAX_BALANCE, ZkState, require
@@ -51,14 +62,23 @@ def apply_batch(
     transfers: Sequence[TransferTx],
     withdrawals: Sequence[WithdrawalTx],
     signatures: Sequence[eddsa.Signature],
+    *,
+    opens: Sequence[tuple[OpenChannelTx, eddsa.Signature]] = (),
+    closes: Sequence[CloseChannelTx] = (),
+    reclaims: Sequence[ReclaimTx] = (),
+    timestamp: int = 0,
 ) -> BatchResult:
     """Apply a batch to ``state`` (unchanged); ``signatures`` are the transfers' then
-    the withdrawals', in order. Raises :class:`ZkError` for any invalid transfer or
-    withdrawal, a batch that does not fit ``shape``, or a bad fee account."""
+    the withdrawals', in order; each open comes with its renter's signature, each
+    close carries its two. Raises :class:`ZkError` for any invalid operation, a batch
+    that does not fit ``shape``, or a bad fee account."""
     for have, room, what in (
         (len(deposits), shape.deposits, "deposits"),
         (len(transfers), shape.transfers, "transfers"),
         (len(withdrawals), shape.withdrawals, "withdrawals"),
+        (len(opens), shape.opens, "opens"),
+        (len(closes), shape.closes, "closes"),
+        (len(reclaims), shape.reclaims, "reclaims"),
     ):
         require(have <= room, f"zk: too many {what}", f"{have} {what} do not fit a batch of {room}")
     require(
@@ -88,6 +108,18 @@ def apply_batch(
         traces.append(SlotTrace(current, wstep.after, withdrawal=(wtx, signature, wstep.slot)))
         withdrawal_slots.append(wstep.slot)
         current = wstep.after
+    for otx, signature in opens:
+        csteps = open_steps(current, otx, signature, timestamp)
+        traces.append(SlotTrace(current, csteps.after, open=(otx, signature, csteps)))
+        current = csteps.after
+    for ctx in closes:
+        csteps = close_steps(current, ctx)
+        traces.append(SlotTrace(current, csteps.after, close=(ctx, csteps)))
+        current = csteps.after
+    for rtx in reclaims:
+        csteps = reclaim_steps(current, rtx, timestamp)
+        traces.append(SlotTrace(current, csteps.after, reclaim=(rtx, csteps)))
+        current = csteps.after
     before_fees = current  # the fee account's path is under this root
     current = credit_fees(current, fee_account, sum(tx.fee for tx in transfers))
     data = encode_batch(
@@ -98,9 +130,14 @@ def apply_batch(
         list(deposits),
         [tx.slot for tx in transfers],
         withdrawal_slots,
+        [otx.slot for otx, _ in opens],
+        [ctx.slot for ctx in closes],
+        [rtx.slot for rtx in reclaims],
+        timestamp,
     )
     digest = public_input(data)
-    signals = batch_signals(shape, state, traces, before_fees, fee_account, current.root(), digest)
+    signals = batch_signals(shape, state, traces, before_fees, fee_account, current.root(), digest,
+                            timestamp)  # fmt: skip
     return BatchResult(current, data, digest, signals)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
+from l2gpu.core.zk.channel import ChannelSteps, CloseChannelTx, OpenChannelTx, ReclaimTx
 from l2gpu.core.zk.pubdata import BatchShape, DepositSlot, WithdrawalSlot, encode_float40
 from l2gpu.core.zk.state import Account, ZkState
 from l2gpu.core.zk.transfer import TransferTx
@@ -35,6 +36,9 @@ class SlotTrace:
     deposit: DepositSlot | None = None
     transfer: tuple[TransferTx, eddsa.Signature, ZkState] | None = None
     withdrawal: tuple[WithdrawalTx, eddsa.Signature, WithdrawalSlot] | None = None
+    open: tuple[OpenChannelTx, eddsa.Signature, ChannelSteps] | None = None
+    close: tuple[CloseChannelTx, ChannelSteps] | None = None
+    reclaim: tuple[ReclaimTx, ChannelSteps] | None = None
 
 
 def deposit_signals(before: ZkState, slot: DepositSlot | None) -> Signals:
@@ -117,6 +121,7 @@ def batch_signals(
     fee_account: int,
     new_root: int,
     input_hash: int,
+    timestamp: int = 0,
 ) -> BatchInput:
     """The circuit's whole input: the header, each section's slots (real ones from
     ``traces``, then no-ops), the fee account under ``fee_before``."""
@@ -128,6 +133,7 @@ def batch_signals(
         "old_root": state.root(),
         "new_root": new_root,
         "fee_account": fee_account,
+        "timestamp": timestamp,
     }
     current = state
     rows: list[Signals] = []

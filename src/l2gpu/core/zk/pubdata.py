@@ -2,8 +2,8 @@
 that binds them to the batch's proof.
 
 A batch is proven by one circuit of fixed shape (``Batch(deposits, transfers,
-withdrawals, depth)``): a section of deposit slots, one of transfer slots and one of
-withdrawal slots, each slot a real operation or a no-op of all zero bytes. L1 never
+withdrawals, opens, closes, reclaims, depth)``): a section of slots per kind of
+operation, each slot a real operation or a no-op of all zero bytes. L1 never
 parses the transfers: it hashes the whole public data with SHA-256 (a precompile on
 L1, about 29k constraints per 64-byte block in the circuit) and gives the proof the
 digest reduced into the scalar field as its single public input, as Hermez does. So
@@ -12,10 +12,13 @@ no longer verifies.
 
 Layout (all integers big-endian)::
 
-    header       old_root (32) | new_root (32) | fee_account (3)
+    header       old_root (32) | new_root (32) | fee_account (3) | timestamp (4)
     deposits     D x [ index (3) | ax (32) | ay (32) | eth_address (20) | amount (16) ]
     transfers    T x [ from (3) | to (3) | amount (5, float40) | fee_code (1) ]
     withdrawals  W x [ from (3) | eth_address (20) | amount (16) ]
+    opens        O x [ channel (3) | renter (3) | provider (3) | deposit (16) | expiry (4) ]
+    closes       C x [ channel (3) | amount (16) ]
+    reclaims     R x [ channel (3) ]
 
 - Index 0 is never an account: a slot whose index (``from`` for transfers and
   withdrawals, ``index`` for deposits) is 0 is a no-op, and must be all zeros.
@@ -28,6 +31,14 @@ Layout (all integers big-endian)::
   ``fee_code * FEE_UNIT_WEI``.
 - A withdrawal names the L1 address from the sender's leaf and the exact amount in
   wei, which L1 credits to that address once the batch's proof is verified.
+- The timestamp (unix seconds) is the batch's time, the clock channel expiries are
+  read against (``core/zk/channel.py``); L1 accepts a batch only if its timestamp
+  is not before the previous batch's nor after the L1 block's.
+- A lease's channel costs an open (29 bytes) and a close (19) or a reclaim (3):
+  amounts are exact (16 bytes) because a lease's price times its seconds rarely has
+  a float40 form; who is paid is in the channel's leaf, known from its open.
+  Channel slots are no-ops when their channel index is 0 (never a channel: the
+  channels' half of the tree starts at ``2^(depth-1)``).
 
 Hand-written: this is the ledger's own wire format, shared by the spec, the circuit's
 inputs and the contract's tests.
@@ -53,10 +64,14 @@ MAX_EXPONENT: int = 2**EXPONENT_BITS - 1
 FEE_UNIT_WEI = 10**12
 """One fee code step: 10^12 wei (a millionth of an ether); codes 0 to 255."""
 
-HEADER_BYTES = 2 * ROOT_BYTES + INDEX_BYTES
+TIMESTAMP_BYTES = 4
+HEADER_BYTES = 2 * ROOT_BYTES + INDEX_BYTES + TIMESTAMP_BYTES
 DEPOSIT_BYTES = INDEX_BYTES + 2 * 32 + ADDRESS_BYTES + AMOUNT_BYTES
 TRANSFER_BYTES = 2 * INDEX_BYTES + FLOAT40_BYTES + 1
 WITHDRAWAL_BYTES = INDEX_BYTES + ADDRESS_BYTES + AMOUNT_BYTES
+OPEN_BYTES = 3 * INDEX_BYTES + AMOUNT_BYTES + TIMESTAMP_BYTES
+CLOSE_BYTES = INDEX_BYTES + AMOUNT_BYTES
+RECLAIM_BYTES = INDEX_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +103,33 @@ class WithdrawalSlot:
     from_index: int
     eth_address: bytes
     amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSlot:
+    """A channel's open as published: ``renter`` locks ``deposit`` for ``provider``
+    in the leaf ``channel`` until ``expiry``."""
+
+    channel: int
+    renter: int
+    provider: int
+    deposit: int
+    expiry: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSlot:
+    """A channel's close as published: ``amount`` to its provider, the rest back."""
+
+    channel: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReclaimSlot:
+    """An expired channel's whole deposit back to its renter."""
+
+    channel: int
 
 
 def encode_float40(amount: int) -> int:
@@ -181,13 +223,61 @@ def encode_withdrawal(slot: WithdrawalSlot | None) -> bytes:
     )
 
 
+def encode_open(slot: OpenSlot | None) -> bytes:
+    """An open slot's 29 bytes (None: a no-op, all zeros)."""
+    if slot is None:
+        return bytes(OPEN_BYTES)
+    if slot.channel == 0:
+        raise ZkError("zk: index 0 is not a channel")
+    return (
+        _uint(slot.channel, INDEX_BYTES, "index")
+        + _uint(slot.renter, INDEX_BYTES, "index")
+        + _uint(slot.provider, INDEX_BYTES, "index")
+        + _uint(slot.deposit, AMOUNT_BYTES, "amount")
+        + _uint(slot.expiry, TIMESTAMP_BYTES, "expiry")
+    )
+
+
+def encode_close(slot: CloseSlot | None) -> bytes:
+    """A close slot's 19 bytes (None: a no-op, all zeros)."""
+    if slot is None:
+        return bytes(CLOSE_BYTES)
+    if slot.channel == 0:
+        raise ZkError("zk: index 0 is not a channel")
+    return _uint(slot.channel, INDEX_BYTES, "index") + _uint(slot.amount, AMOUNT_BYTES, "amount")
+
+
+def encode_reclaim(slot: ReclaimSlot | None) -> bytes:
+    """A reclaim slot's 3 bytes (None: a no-op, all zeros)."""
+    if slot is None:
+        return bytes(RECLAIM_BYTES)
+    if slot.channel == 0:
+        raise ZkError("zk: index 0 is not a channel")
+    return _uint(slot.channel, INDEX_BYTES, "index")
+
+
 @dataclass(frozen=True, slots=True)
 class BatchShape:
-    """How many slots of each kind a batch circuit has (fixed when it is compiled)."""
+    """How many slots of each kind a batch circuit has (fixed when it is compiled).
+    Every section has at least one slot (a circuit's array cannot be empty)."""
 
     deposits: int
     transfers: int
     withdrawals: int
+    opens: int = 1
+    closes: int = 1
+    reclaims: int = 1
+
+    def __post_init__(self) -> None:
+        """Refuse a section without a slot."""
+        if min(self.sections) < 1:
+            raise ZkError("zk: every section of a batch needs at least one slot")
+
+    @property
+    def sections(self) -> tuple[int, int, int, int, int, int]:
+        """The slot counts in the public data's order."""
+        return (self.deposits, self.transfers, self.withdrawals, self.opens, self.closes,
+                self.reclaims)  # fmt: skip
 
     @property
     def size(self) -> int:
@@ -197,6 +287,9 @@ class BatchShape:
             + self.deposits * DEPOSIT_BYTES
             + self.transfers * TRANSFER_BYTES
             + self.withdrawals * WITHDRAWAL_BYTES
+            + self.opens * OPEN_BYTES
+            + self.closes * CLOSE_BYTES
+            + self.reclaims * RECLAIM_BYTES
         )
 
 
@@ -208,24 +301,39 @@ def encode_batch(
     deposits: list[DepositSlot],
     transfers: list[TransferSlot],
     withdrawals: list[WithdrawalSlot],
+    opens: list[OpenSlot] | None = None,
+    closes: list[CloseSlot] | None = None,
+    reclaims: list[ReclaimSlot] | None = None,
+    timestamp: int = 0,
 ) -> bytes:
     """The batch's public data: the real slots first in each section, then no-ops."""
+    opens, closes, reclaims = opens or [], closes or [], reclaims or []
     for have, room, what in (
         (len(deposits), shape.deposits, "deposits"),
         (len(transfers), shape.transfers, "transfers"),
         (len(withdrawals), shape.withdrawals, "withdrawals"),
+        (len(opens), shape.opens, "opens"),
+        (len(closes), shape.closes, "closes"),
+        (len(reclaims), shape.reclaims, "reclaims"),
     ):
         if have > room:
             raise ZkError(f"zk: {have} {what} do not fit a batch of {room}")
     data = bytearray()
     data += _uint(old_root, ROOT_BYTES, "root") + _uint(new_root, ROOT_BYTES, "root")
     data += _uint(fee_account, INDEX_BYTES, "index")
+    data += _uint(timestamp, TIMESTAMP_BYTES, "timestamp")
     for i in range(shape.deposits):
         data += encode_deposit(deposits[i] if i < len(deposits) else None)
     for i in range(shape.transfers):
         data += encode_transfer(transfers[i] if i < len(transfers) else None)
     for i in range(shape.withdrawals):
         data += encode_withdrawal(withdrawals[i] if i < len(withdrawals) else None)
+    for i in range(shape.opens):
+        data += encode_open(opens[i] if i < len(opens) else None)
+    for i in range(shape.closes):
+        data += encode_close(closes[i] if i < len(closes) else None)
+    for i in range(shape.reclaims):
+        data += encode_reclaim(reclaims[i] if i < len(reclaims) else None)
     return bytes(data)
 
 

@@ -13,7 +13,15 @@ production ledger 24, the depth of the Keccak ledger's account tree):
   packed into one: a wider Poseidon costs about 30 constraints per input, less than
   the bit decomposition packing would need in the circuit;
 - index 0 is never an account: the public data marks a no-op slot with index 0, so
-  leaf 0 stays empty forever (the circuits prove a no-op as "leaf 0 is 0 and stays 0").
+  leaf 0 stays empty forever (the circuits prove a no-op as "leaf 0 is 0 and stays 0");
+- the lower half of the indices holds accounts (L1 assigns them, from 1 up), the
+  upper half (from :attr:`ZkState.channel_base`, ``2^(depth-1)``) holds the payment
+  channels of leases (``core/zk/channel.py``). A channel's leaf is
+  ``Poseidon([CHANNEL_LEAF_TAG, renter, open_nonce, provider, deposit, expiry])``:
+  six inputs, so circomlib's Poseidon of another width from an account's (a
+  different permutation): no channel leaf can be opened as an account, nor an
+  account as a channel. The halves keep L1's account numbering and the channels
+  apart, so a deposit never lands on a channel's leaf.
 
 A leaf is 0 only for an empty slot: an account's leaf is a Poseidon digest, and
 finding a preimage of 0 is as hard as breaking Poseidon. So a circuit that opens a
@@ -153,6 +161,52 @@ class MerkleProof:
             )
 
 
+CHANNEL_LEAF_TAG = 1
+"""The first input of a channel's leaf: names the kind of leaf (with its width)."""
+EXPIRY_BITS = 32
+MAX_EXPIRY = 2**EXPIRY_BITS - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A lease's payment channel in the zk ledger: ``renter`` (an account index) locked
+    ``deposit`` wei for ``provider`` (an account index) until ``expiry`` (unix seconds);
+    ``open_nonce`` is the renter's nonce that the open used, which makes the pair
+    ``(renter, open_nonce)`` name this channel for ever (vouchers sign it)."""
+
+    renter: int
+    open_nonce: int
+    provider: int
+    deposit: int
+    expiry: int
+
+    def __post_init__(self) -> None:
+        """Refuse fields the circuit's range checks would refuse."""
+        for name, value, bound in (
+            ("renter", self.renter, MAX_INDEX_FIELD),
+            ("provider", self.provider, MAX_INDEX_FIELD),
+            ("open nonce", self.open_nonce, MAX_NONCE),
+            ("deposit", self.deposit, MAX_BALANCE),
+            ("expiry", self.expiry, MAX_EXPIRY),
+        ):
+            if not 0 <= value <= bound:
+                raise InvalidValue(f"channel {name}", value, "is out of range", "")
+
+    @property
+    def leaf(self) -> int:
+        """``Poseidon([CHANNEL_LEAF_TAG, renter, open_nonce, provider, deposit, expiry])``."""
+        return channel_leaf(self.renter, self.open_nonce, self.provider, self.deposit,
+                            self.expiry)  # fmt: skip
+
+
+MAX_INDEX_FIELD = 2**MAX_DEPTH - 1
+
+
+def channel_leaf(renter: int, open_nonce: int, provider: int, deposit: int, expiry: int) -> int:
+    """The leaf of a channel's fields, unchecked."""
+    return poseidon.hash([CHANNEL_LEAF_TAG, renter, open_nonce, provider, deposit, expiry])
+
+
 @dataclass(frozen=True, slots=True)
 class _Node:
     """A node of the persistent tree; ``account`` is set on an account's leaf only."""
@@ -161,6 +215,7 @@ class _Node:
     left: _Node | None = None
     right: _Node | None = None
     account: Account | None = None
+    channel: Channel | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +252,38 @@ class ZkState:
         """The root hash, the state's commitment on L1."""
         return self.top.hash if self.top is not None else zero_hashes(self.depth)[self.depth]
 
+    @property
+    def channel_base(self) -> int:
+        """The first channel index, ``2^(depth-1)``: accounts lie below it, channels
+        from it up."""
+        return 1 << (self.depth - 1)
+
+    def is_channel_index(self, index: int) -> bool:
+        """Whether ``index`` lies in the channels' half of the tree."""
+        return self.channel_base <= index < self.capacity
+
     def account(self, index: int) -> Account | None:
-        """The account at ``index``, None for an empty slot."""
+        """The account at ``index``, None for an empty slot (or a channel's)."""
         node = self._leaf_node(index)
         return node.account if node is not None else None
+
+    def channel(self, index: int) -> Channel | None:
+        """The channel at ``index``, None for an empty slot (or an account's)."""
+        node = self._leaf_node(index)
+        return node.channel if node is not None else None
+
+    def with_channel(self, index: int, channel: Channel) -> ZkState:
+        """A new state with ``channel`` at ``index``, which must be a channel index."""
+        if not self.is_channel_index(index):
+            raise ZkError(
+                "zk: not a channel index",
+                f"channels lie at indices [{self.channel_base}, {self.capacity})",
+            )
+        return self._with_leaf(index, _Node(channel.leaf, channel=channel))
+
+    def without_leaf(self, index: int) -> ZkState:
+        """A new state with leaf ``index`` emptied (a closed channel's)."""
+        return self._with_leaf(index, _Node(EMPTY_LEAF))
 
     def leaf(self, index: int) -> int:
         """The leaf value at ``index`` (0 when empty)."""
