@@ -247,8 +247,11 @@ def close_steps(state: ZkState, tx: CloseChannelTx) -> ChannelSteps:
     renter = state.account(channel.renter)
     require(
         renter is not None
-        and eddsa.verify(voucher_message(channel.renter, channel.open_nonce, tx.amount),
-                         tx.voucher, renter.public_key),  # fmt: skip
+        and eddsa.verify(
+            voucher_message(channel.renter, channel.open_nonce, tx.amount),
+            tx.voucher,
+            renter.public_key,
+        ),
         "zk: bad voucher signature",
         f"the renter (account {channel.renter}) must sign a voucher for {tx.amount}",
     )
@@ -256,8 +259,11 @@ def close_steps(state: ZkState, tx: CloseChannelTx) -> ChannelSteps:
     require(provider is not None, "zk: unknown provider", f"slot {channel.provider} is empty")
     assert provider is not None
     require(
-        eddsa.verify(close_message(channel.renter, channel.open_nonce, tx.amount),
-                     tx.provider_signature, provider.public_key),  # fmt: skip
+        eddsa.verify(
+            close_message(channel.renter, channel.open_nonce, tx.amount),
+            tx.provider_signature,
+            provider.public_key,
+        ),
         "zk: bad close signature",
         f"the provider (account {channel.provider}) must sign the close",
     )
