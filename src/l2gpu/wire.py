@@ -157,10 +157,11 @@ class ChannelPublic(_Answer):
     challenge_period: int
     salt: str
     deposit: Decimal
+    zk: dict[str, Any] | None = None
 
     def to_core(self) -> ChannelDescription:
         """The core's description; raises InvalidValue when it does not hold together."""
-        return ChannelDescription.from_json(self.model_dump(mode="json"))
+        return ChannelDescription.from_json(self.model_dump(mode="json", exclude_none=True))
 
 
 class VoucherPublic(_Answer):

@@ -34,10 +34,10 @@ from l2gpu.agent.inventory import Inventory, gpu_utilization
 from l2gpu.client import MarketClient
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.stream import PayeeState, ServiceState
-from l2gpu.core.channel.vouchers import channel_domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.designs import ChannelRail
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import voucher_domain
 from l2gpu.core.market.gpus import catalog_name, known_models
 from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.market.metering import Meter, UsageSample, record_sample, start_meter
@@ -457,7 +457,7 @@ class ProviderAgent(ChannelClosing):
         ch = info.channel.to_core()
         params = ch.params
         manager = ch.manager
-        domain = channel_domain(ch.chain_id, manager)
+        domain = voucher_domain(ch)
         price = Wei(info.price_per_gpu_second * info.num_gpus)
         # The payee pauses when unpaid seconds exceed its tolerance: one less than the
         # grace period, so that no more than `grace` seconds are ever unpaid.

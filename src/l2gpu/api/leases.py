@@ -36,9 +36,10 @@ from l2gpu.api.records import (
     lease_of,
     terms_of,
 )
-from l2gpu.core.channel.vouchers import Voucher, channel_domain
+from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market import lease as lm
+from l2gpu.core.market.channel_description import voucher_domain
 from l2gpu.core.market.settlement import (
     ONE_CHANNEL_PER_LEASE,
     ChannelDescription,
@@ -286,7 +287,7 @@ class LeaseBook:
             if row.renter != bytes(renter):
                 raise Forbidden(f"lease {lease_id} is not yours to pay", "pay only your own leases")
             ch = ChannelDescription.from_json(row.channel)
-            domain = channel_domain(ch.chain_id, ch.manager)
+            domain = voucher_domain(ch)
             voucher = Voucher(ch.channel_id, Wei(amount), signature)
             if voucher.signer(domain) != renter:
                 raise L2gpuError(

@@ -134,6 +134,17 @@ class JobCreate(_Strict):
     files: Names16 = Field(default_factory=dict)  # type: ignore[valid-type]
 
 
+class ZkChannelIn(_Strict):
+    """A zk channel's place and name in the ledger and the renter's EdDSA key
+    (:class:`l2gpu.core.market.channel_description.ZkChannelName`)."""
+
+    channel: Id
+    renter_index: Id
+    open_nonce: Id
+    ax: Wei
+    ay: Wei
+
+
 class ChannelIn(_Strict):
     """The description of the channel that pays for a lease, as the renter's rail wrote
     it (:meth:`l2gpu.core.market.channel_description.ChannelDescription.to_json`)."""
@@ -148,6 +159,7 @@ class ChannelIn(_Strict):
     challenge_period: Id
     salt: Bytes32
     deposit: Wei
+    zk: ZkChannelIn | None = None
 
     def to_core(self) -> ChannelDescription:
         """The core's description; raises InvalidValue when ``channel_id`` is not the

@@ -396,7 +396,9 @@ def rent(
         f"({rail.settlement})",
         err=True,
     )
-    payer = LeasePayer(client, key, lease, rail.domain, clock=now)
+    from l2gpu.core.market.channel_description import voucher_domain
+
+    payer = LeasePayer(client, key, lease, voucher_domain(lease.channel.to_core()), clock=now)
     after, info, outage = 0, lease, Outage(OUTAGE_LIMIT_S)
     try:
         while not payer.done:

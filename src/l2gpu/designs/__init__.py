@@ -38,6 +38,12 @@ def _hybrid(world: DesignWorld) -> SettlementDesign[Any]:
     return HybridDesign(world)
 
 
+def _zk(world: DesignWorld) -> SettlementDesign[Any]:
+    from l2gpu.designs.zk import ZkDesign
+
+    return ZkDesign(world)
+
+
 @dataclass(frozen=True)
 class Design:
     """One design's two faces: ``make`` builds it whole on a deployment (the benchmark);
@@ -51,6 +57,7 @@ DESIGNS: dict[str, Design] = {
     "channel-l1": Design(_channel_l1, lease_rails.channel_l1_rail),
     "rollup": Design(_rollup),
     "hybrid": Design(_hybrid, lease_rails.hybrid_rail),
+    "zk": Design(_zk, lease_rails.zk_rail),
 }
 """Every design by its ``settlement`` name."""
 

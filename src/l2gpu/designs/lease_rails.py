@@ -64,3 +64,17 @@ def hybrid_rail(parts: RailParts) -> ChannelRail:
         )
     client = L2Client(parts.node_url, parts.key)
     return RollupChannelRail(client, clock=parts.clock, **dict(parts.options))
+
+
+def zk_rail(parts: RailParts) -> ChannelRail:
+    """A party's rail for channels in the zk ledger, through a zk node's API."""
+    from l2gpu.node.zk.client import ZkNodeClient
+    from l2gpu.payments.zk_rail import ZkChannelRail
+
+    if parts.node_url is None or parts.key is None:
+        raise L2gpuError(
+            "a channel in the zk rollup needs a zk node and a signing key",
+            "pass --node URL of a zk node ('l2gpu up --design zk'), and a signing key",
+        )
+    return ZkChannelRail(ZkNodeClient(parts.node_url), parts.key, clock=parts.clock,
+                         **dict(parts.options))  # fmt: skip

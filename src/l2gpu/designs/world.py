@@ -1,4 +1,5 @@
-"""Where the designs are deployed: one L1, its ChannelManager, and a rollup node."""
+"""Where the designs are deployed: one L1, its ChannelManager, a rollup node and a
+zk rollup node."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class DesignWorld:
     rollup: Any = None
     node_url: str | None = None
     l1_finality_s: int = 768
+    zk: Any = None  # the ZkRollup's L1 client, beside its node at zk_node_url
+    zk_node_url: str | None = None
     _clients: dict[bytes, Any] = field(default_factory=dict)
 
     def l2(self, party: Any) -> Any:

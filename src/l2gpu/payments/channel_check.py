@@ -9,8 +9,9 @@ channel that is open (or soft-confirmed in the rollup) and funded: holding offer
 costs deposits.
 
 The check is the provider's own (:meth:`ChannelRail.check`), run by the market on
-read-only rails: the rollup node's API for ``hybrid`` channels, the ChannelManager on
-L1 for ``channel-l1`` ones.
+read-only rails: the rollup node's API for ``hybrid`` channels, a zk node's for ``zk``
+ones (the market asks its node which it is), the ChannelManager on L1 for
+``channel-l1`` ones.
 """
 
 from __future__ import annotations
@@ -36,20 +37,44 @@ class ChannelCheck:
 
     node_url: str | None = None
     manager: Any = None
-    _hybrid: Any = field(default=None, repr=False)
+    _node_rail: Any = field(default=None, repr=False)
+    _node_design: str | None = field(default=None, repr=False)
 
     def settlements(self) -> list[str]:
-        """The designs whose channels this check can read."""
-        return [name for name, ready in (("hybrid", self.node_url), ("channel-l1", self.manager))
-                if ready is not None]  # fmt: skip
+        """The designs whose channels this check can read (``rollup node`` for a node
+        that has not answered yet: whether it is a zk node is asked when it answers)."""
+        node = None
+        if self.node_url is not None:
+            node = self._design_of_node() or "rollup node"
+        return [name for name, ready in ((node, self.node_url), ("channel-l1", self.manager))
+                if ready is not None and name is not None]  # fmt: skip
+
+    def _design_of_node(self) -> str | None:
+        """``zk`` when the node answers ``/zk/status``, ``hybrid`` when it answers
+        otherwise, None when it does not answer (asked again next time)."""
+        if self._node_design is None:
+            import httpx
+
+            try:
+                answer = httpx.get(f"{self.node_url}/zk/status", timeout=10)
+            except httpx.HTTPError:
+                return None
+            self._node_design = "zk" if answer.status_code == 200 else "hybrid"
+        return self._node_design
 
     def __call__(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
         """Why the channel cannot pay for the lease (None: it can); raises
         :class:`ChannelUnverifiable` when its rail does not answer."""
         settlement = channel.settlement
-        if settlement not in self.settlements():
-            served = ", ".join(self.settlements()) or "no rail"
-            return f"this market verifies channels on {served}, not on {settlement}"
+        served = self.settlements()
+        if "rollup node" in served and settlement in ("hybrid", "zk"):
+            raise ChannelUnverifiable(f"the rollup node at {self.node_url} did not answer",
+                                      "retry in a minute")  # fmt: skip
+        if settlement not in served:
+            return (
+                f"this market verifies channels on {', '.join(served) or 'no rail'}, "
+                f"not on {settlement}"
+            )
         try:
             rail = self._rail(settlement)
             problem: str | None = rail.check(channel, max_cost=max_cost, ends_by=ends_by)
@@ -67,7 +92,14 @@ class ChannelCheck:
 
             # Reading only: the rail's account signs nothing in check().
             return L1ChannelRail(self.manager, None)  # type: ignore[arg-type]
-        if self._hybrid is None:
+        if self._node_rail is None and settlement == "zk":
+            from l2gpu.payments.zk_rail import zk_rail_reader
+
+            try:
+                self._node_rail = zk_rail_reader(str(self.node_url))
+            except L2gpuError as exc:
+                raise ChannelUnverifiable(exc.what, "retry in a minute") from exc
+        if self._node_rail is None:
             from l2gpu.core.crypto.secp256k1 import PrivateKey
             from l2gpu.node.client import L2Client, NodeError
             from l2gpu.payments.rollup_rail import RollupChannelRail
@@ -75,7 +107,7 @@ class ChannelCheck:
             # A key only to build the client: reading a channel signs nothing.
             client = L2Client(str(self.node_url), PrivateKey(secrets.token_bytes(32)), timeout=10)
             try:
-                self._hybrid = RollupChannelRail(client)
+                self._node_rail = RollupChannelRail(client)
             except NodeError as exc:
                 raise ChannelUnverifiable(exc.what, "retry in a minute") from exc
-        return self._hybrid
+        return self._node_rail

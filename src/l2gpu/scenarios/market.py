@@ -34,6 +34,7 @@ from l2gpu.clock import system_clock
 from l2gpu.config import Settings
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import voucher_domain
 from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.types import Address, Wei, format_wei
 from l2gpu.db import open_database
@@ -134,7 +135,8 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             f"  rent      lease {lease_id}: up to {LEASE_SECONDS} s, channel deposit "
             f"{format_wei(opened.deposit)} {cost}"
         )
-        payer = LeasePayer(client, renter, lease, rail.domain, clock=system_clock)
+        domain = voucher_domain(lease.channel.to_core())
+        payer = LeasePayer(client, renter, lease, domain, clock=system_clock)
         info, after, rented_at, running_at = lease, 0, time.perf_counter(), None
         deadline = time.monotonic() + 90
         closing: threading.Thread | None = None

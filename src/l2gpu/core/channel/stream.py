@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from l2gpu.core.channel.vouchers import Voucher
+from l2gpu.core.channel.vouchers import Voucher, VoucherDomain
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Address, Hash32, Seconds, Timestamp, Wei
@@ -43,7 +43,7 @@ class PayeeState:
 
     channel_id: Hash32
     renter: Address
-    domain: Eip712Domain
+    domain: Eip712Domain | VoucherDomain
     deposit: Wei
     price_per_second: Wei
     grace_seconds: Seconds = Seconds(5)

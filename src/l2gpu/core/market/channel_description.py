@@ -10,6 +10,12 @@ On the wire and in the database it is a JSON object with amounts as decimal stri
      "manager": "0x…", "renter": "0x…", "provider": "0x…", "token": "0x000…",
      "challenge_period": 3600, "salt": "0x…", "deposit": "600000"}
 
+A channel in the zk ledger adds ``"zk": {"channel": …, "renter_index": …,
+"open_nonce": …, "ax": "…", "ay": "…"}``: where its leaf lies, its name in the
+ledger (the renter's account index and open nonce) and the renter's EdDSA public
+key that its vouchers verify under. Its salt is the keccak256 of those fields, so
+the channel id commits to them as to the other terms.
+
 :meth:`ChannelDescription.from_json` is the one place that JSON is read: it refuses,
 with :class:`~l2gpu.core.errors.InvalidValue` naming the field, anything that is not
 such an object. Whether the channel can pay for a given lease is a separate question,
@@ -24,6 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from l2gpu.core.channel import ChannelParams
+from l2gpu.core.channel.vouchers import VoucherDomain, channel_domain
+from l2gpu.core.crypto.eip712 import Eip712Domain
+from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.errors import InvalidValue
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Seconds, Wei
 
@@ -34,6 +43,40 @@ rail were all L1 channels."""
 _SALT = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 _DIGITS = re.compile(r"[0-9]{1,78}")
 _FIX = "send the channel description that the l2gpu client wrote ('l2gpu rent')"
+
+
+@dataclass(frozen=True, slots=True)
+class ZkChannelName:
+    """A zk channel's place and name in the ledger, and the renter's EdDSA key."""
+
+    channel: int
+    renter_index: int
+    open_nonce: int
+    ax: int
+    ay: int
+
+    @property
+    def salt(self) -> bytes:
+        """The channel's salt: keccak256 of the five fields, 32 bytes each."""
+        fields = (self.channel, self.renter_index, self.open_nonce, self.ax, self.ay)
+        return keccak256(b"".join(v.to_bytes(32, "big") for v in fields))
+
+    def to_json(self) -> dict[str, Any]:
+        """As the description's ``zk`` member (the key's coordinates as decimal strings)."""
+        return {"channel": self.channel, "renter_index": self.renter_index,
+                "open_nonce": self.open_nonce, "ax": str(self.ax), "ay": str(self.ay)}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: object) -> ZkChannelName:
+        """Parse the ``zk`` member; raises :class:`InvalidValue` naming the bad field."""
+        if not isinstance(data, Mapping):
+            raise InvalidValue("channel zk part", data, "it is not a JSON object", _FIX)
+        name = cls(*(_whole_number(data, k) for k in ("channel", "renter_index", "open_nonce",
+                                                       "ax", "ay")))  # fmt: skip
+        if max(name.channel, name.renter_index, name.open_nonce) >= 2**32:
+            raise InvalidValue("channel zk part", dict(data), "an index or nonce is too large",
+                               _FIX)  # fmt: skip
+        return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +93,7 @@ class ChannelDescription:
     manager: Address
     params: ChannelParams
     deposit: Wei
+    zk: ZkChannelName | None = None
 
     @property
     def channel_id(self) -> Hash32:
@@ -79,7 +123,7 @@ class ChannelDescription:
             "challenge_period": int(self.params.challenge_period),
             "salt": "0x" + self.params.salt.hex(),
             "deposit": str(int(self.deposit)),
-        }
+        } | ({"zk": self.zk.to_json()} if self.zk is not None else {})
 
     @classmethod
     def from_json(cls, data: object) -> ChannelDescription:
@@ -111,7 +155,15 @@ class ChannelDescription:
             _address(data, "manager"),
             params,
             Wei(_whole_number(data, "deposit")),
+            ZkChannelName.from_json(_field(data, "zk")) if settlement == "zk" else None,
         )
+        if settlement == "zk":
+            assert described.zk is not None
+            if described.zk.salt != params.salt:
+                raise InvalidValue(
+                    "channel salt", "0x" + params.salt.hex(),
+                    "it is not the hash of the channel's zk part", _FIX,
+                )  # fmt: skip
         claimed = data.get("channel_id")
         if claimed is not None and (
             not isinstance(claimed, str) or claimed.lower() != str(described.channel_id)
@@ -124,6 +176,18 @@ class ChannelDescription:
                 _FIX,
             )
         return described
+
+
+def voucher_domain(channel: ChannelDescription) -> Eip712Domain | VoucherDomain:
+    """Where ``channel``'s vouchers are signed and verified: the EIP-712 domain of its
+    manager contract, or for a zk channel the renter's EdDSA key and its ledger name."""
+    if channel.zk is None:
+        return channel_domain(channel.chain_id, channel.manager)
+    from l2gpu.core.zk.vouchers import ZkVoucherDomain
+
+    z = channel.zk
+    return ZkVoucherDomain(channel.chain_id, channel.manager, channel.renter, z.renter_index,
+                           z.open_nonce, z.ax, z.ay)  # fmt: skip
 
 
 def describe_channel(

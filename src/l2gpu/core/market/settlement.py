@@ -34,9 +34,9 @@ an hour so that the provider can answer a renter's close (or close after the lea
 within it: a renter choosing seconds could settle a close before the provider's agent
 sees it."""
 
-SETTLEMENTS = ("channel-l1", "hybrid")
-"""The designs a lease can pay over: an L1 ChannelManager channel, or a channel
-inside the rollup."""
+SETTLEMENTS = ("channel-l1", "hybrid", "zk")
+"""The designs a lease can pay over: an L1 ChannelManager channel, a channel inside
+the optimistic rollup, or one in the zk rollup's ledger."""
 
 OPEN_A_CHANNEL = (
     "open a channel from the renter to the offer's provider with deposit >= the lease's cost"

@@ -1,0 +1,134 @@
+"""``zk``: a lease's channel in the zk rollup's ledger, proven valid with Groth16.
+
+Opening and closing are two operations of the zk ledger (an OPEN of 29 bytes and a
+CLOSE of 19 in a batch's public data; ``core/zk/channel.py``); each second is paid
+with the renter's EdDSA voucher off chain. The L1 cost is the lease's share of the
+batches (their proofs and public data) that carry the two operations. A provider's
+money is final once the proof of the batch with its CLOSE is verified on L1: no
+challenge window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from l2gpu.core.channel.vouchers import Voucher, sign_voucher
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.designs import Clocks, OperatorPower, OperatorPowers, Step
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription, voucher_domain
+from l2gpu.core.types import Address, Wei
+from l2gpu.core.zk.keys import zk_private_key, zk_public_key
+from l2gpu.core.zk.pubdata import WITHDRAWAL_BYTES
+from l2gpu.core.zk.withdrawal import WithdrawalTx
+from l2gpu.designs.world import DesignWorld
+from l2gpu.payments.zk_rail import ZkChannelRail
+
+
+@dataclass
+class ZkLease:
+    """A lease's channel in the zk ledger, both parties' rails, the best voucher."""
+
+    renter: Address
+    provider: Address
+    deposit: Wei
+    description: ChannelDescription
+    provider_rail: ZkChannelRail
+    renter_key: PrivateKey
+    best: Voucher | None = None
+
+
+class ZkDesign:
+    """Channels in the zk ledger (see the module's docstring). ``world.zk`` is the
+    zk rollup's L1 client and ``world.zk_node_url`` its node."""
+
+    name = "zk"
+
+    def __init__(self, world: DesignWorld) -> None:
+        if world.zk is None or world.zk_node_url is None:
+            raise L2gpuError("this design needs a zk rollup and its node",
+                             "start 'l2gpu up --design zk'")  # fmt: skip
+        self.world = world
+        self.force_delay = int(world.zk.contract.call("FORCE_DELAY"))
+        self._rails: dict[bytes, ZkChannelRail] = {}
+
+    def rail(self, party: Any) -> ZkChannelRail:
+        """The party's rail (one per party, reused)."""
+        from l2gpu.node.zk.client import ZkNodeClient
+
+        key = bytes(party.key)
+        if key not in self._rails:
+            url = str(self.world.zk_node_url)
+            self._rails[key] = ZkChannelRail(ZkNodeClient(url), PrivateKey(key))
+        return self._rails[key]
+
+    def fund(self, party: Any, amount: Wei) -> Step:
+        """An L1 deposit into the ZkRollup under the party's zk key."""
+        zk_key = zk_private_key(PrivateKey(bytes(party.key)))
+        receipt = self.world.zk.deposit(party, zk_public_key(zk_key), int(amount))
+        return Step(l1_txs=(bytes(receipt.tx_hash),))
+
+    def open_lease(self, renter: Any, provider: Any, deposit: Wei, *, lifetime: int
+                   ) -> tuple[ZkLease, Step]:  # fmt: skip
+        """The renter's OPEN, soft-confirmed by the node's log."""
+        opened = self.rail(renter).open(Address.from_hex(provider.address), deposit,
+                                        lifetime=lifetime)  # fmt: skip
+        lease = ZkLease(Address.from_hex(renter.address), Address.from_hex(provider.address),
+                        opened.deposit, opened.description, self.rail(provider),
+                        PrivateKey(bytes(renter.key)))  # fmt: skip
+        return lease, Step(l2_bytes=opened.tx_bytes)
+
+    def pay(self, lease: ZkLease, cumulative: Wei) -> Step:
+        """The renter's EdDSA voucher for ``cumulative`` wei, checked as it arrives."""
+        domain = voucher_domain(lease.description)
+        voucher = sign_voucher(lease.renter_key, domain, lease.description.channel_id,
+                               cumulative)  # fmt: skip
+        if voucher.signer(domain) != lease.renter:
+            raise L2gpuError("a voucher did not verify", "this is a bug in l2gpu")
+        lease.best = voucher
+        return Step(messages=1)
+
+    def close(self, lease: ZkLease, paid: Wei) -> Step:
+        """The provider's CLOSE with the best voucher."""
+        if lease.best is None:
+            self.pay(lease, Wei(0))
+        assert lease.best is not None
+        closed = lease.provider_rail.close(lease.description, lease.best)
+        return Step(l2_bytes=closed.tx_bytes)
+
+    def withdraw(self, party: Any) -> Step:
+        """A zk WITHDRAWAL of the party's whole balance, credited on L1 with its batch."""
+        rail = self.rail(party)
+        index = rail._index_of(Address.from_hex(party.address), "the party", "deposit first")
+        account = rail.client.account(index)
+        if account is None or int(account["balance"]) == 0:
+            return Step()
+        zk_key = zk_private_key(PrivateKey(bytes(party.key)))
+        tx = WithdrawalTx(index, int(account["balance"]), int(account["next_nonce"]))
+        rail.client.withdraw(zk_key, tx)
+        return Step(l2_bytes=WITHDRAWAL_BYTES)
+
+    def clocks(self) -> Clocks:
+        """Soft at the node's acknowledgement; final and withdrawable once the proof of
+        the batch is verified on L1 and that L1 block is final: the node's last
+        proving time, as it reports it, plus the L1's finality."""
+        from l2gpu.node.zk.client import ZkNodeClient
+
+        proving = ZkNodeClient(str(self.world.zk_node_url)).status()["last_proof_seconds"]
+        final = float(proving or 0.0) + float(self.world.l1_finality_s)
+        return Clocks(soft_s=0.0, final_s=final, withdrawable_s=final)
+
+    def powers(self) -> OperatorPowers:
+        """The operator can leave a user's operations out until a queued deposit is
+        overdue (then anyone freezes the rollup and every account exits); it can take
+        nothing: L1 accepts only proven batches. At a freeze, the earnings in open
+        channels go back to their renters (exit_channel pays the renter)."""
+        return OperatorPowers((
+            OperatorPower(
+                "freeze", "zk balances and channels, by leaving operations out",
+                self.force_delay,
+                "after FORCE_DELAY anyone freezes the ZkRollup; accounts exit with "
+                "exit_account, channels return to their renters with exit_channel",
+            ),
+        ))  # fmt: skip
