@@ -4,6 +4,10 @@ With the ``hybrid`` settlement (the default): a lease paid every second over a
 channel inside the rollup, then a fraud round (:mod:`l2gpu.scenarios.hybrid`); then
 the market on a rollup node of its own (:mod:`l2gpu.scenarios.market`).
 
+With ``zk``: the market on a zk rollup of its own (:mod:`l2gpu.scenarios.zk_market`):
+the lease's channel lives in the zk ledger, every batch is proven with Groth16 and
+verified on L1.
+
 With ``channel-l1``: the foundation (start the L1, build and deploy contracts), a
 lease streamed over an L1 payment channel with a stale close that a watcher answers
 (:mod:`l2gpu.scenarios.stream`), then the market on the same chain.
@@ -29,7 +33,7 @@ from l2gpu.scenarios.market import Parties, hybrid_market, market_stage
 from l2gpu.scenarios.stream import LEASE_SECONDS, channel_lease
 
 NEXT_STAGES = [
-    "zk validity proofs, Plasma and shards as settlement modes beside channel-l1 and hybrid",
+    "Plasma and shards as settlement modes beside channel-l1, hybrid and zk",
 ]
 
 
@@ -44,9 +48,40 @@ def run_demo(settings: Settings, out: Console) -> list[str]:
         return _hybrid_demo(settings, out)
     if settings.settlement == "channel-l1":
         return _channel_l1_demo(settings, out)
+    if settings.settlement == "zk":
+        return _zk_demo(settings, out)
     raise L2gpuError(
         f"the demo has no '{settings.settlement}' settlement yet",
-        "use L2GPU_SETTLEMENT=hybrid (default) or channel-l1",
+        "use L2GPU_SETTLEMENT=hybrid (default), zk or channel-l1",
+    )
+
+
+def _zk_demo(settings: Settings, out: Console) -> list[str]:
+    from l2gpu.scenarios.zk_market import zk_market
+
+    out.print("[bold]l2gpu demo[/bold] - the market on a zk rollup: a lease paid every second "
+              "over a channel in the zk ledger, every batch proven (settlement: zk)")  # fmt: skip
+    zk = zk_market(settings, out)
+    try:
+        market = market_stage(settings, zk.parties, out)
+        proven = _wait_proven(zk.node)
+    finally:
+        zk.close()
+    return [market_summary(market), proven]
+
+
+def _wait_proven(node: Any, seconds: float = 600.0) -> str:
+    """Wait until every sealed batch is proven and accepted on L1; say how it went."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status = node.status()
+        if status["batches_posted"] == status["batches_sealed"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)  # the node proves and posts on its own thread
+    return (
+        f"zk rollup: {status['batches_posted']} of {status['batches_sealed']} batches "
+        f"proven and accepted on L1; last proof {status['last_proof_seconds']} s; "
+        f"state root {str(status['state_root'])[:16]}…"
     )
 
 
@@ -109,6 +144,9 @@ def market_summary(market: dict[str, Any]) -> str:
 
 
 def _rail_cost(market: dict[str, Any]) -> str:
+    if market["settlement"] == "zk":  # zk operations; their proven batches are shared
+        return (f"zk ledger operations {market['l1_bytes']:,} bytes of public data, no L1 "
+                "transaction of their own")  # fmt: skip
     if market["settlement"] == "hybrid":  # L2 transactions; their batches are shared
         return (f"L2 transactions {market['l1_bytes']:,} bytes, no L1 transaction of "
                 "their own (per-lease L1 cost: l2gpu bench l1cost)")  # fmt: skip

@@ -197,6 +197,8 @@ CLOSES = {
 
 
 def _cost(settlement: str, gas: int, tx_bytes: int) -> str:
+    if settlement == "zk":
+        return f"(a zk ledger operation: {tx_bytes} bytes of a proven batch, no L1 gas of its own)"
     if settlement == "hybrid":
         return f"(an L2 transaction: {tx_bytes} bytes in a batch, no L1 gas of its own)"
     return f"(an L1 transaction: gas {gas:,})"
