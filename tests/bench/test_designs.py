@@ -3,8 +3,12 @@ on one anvil and one ``l2gpu up``, each design reached only through its seam."""
 
 from __future__ import annotations
 
+import pytest
+
 from l2gpu.bench.designs import measure_designs, philly_trace
 from l2gpu.designs import DESIGNS
+
+pytestmark = pytest.mark.xdist_group("cpu_heavy")  # the zk row proves its batches
 
 FIELDS = {
     "l1_bytes_per_gpu_hour", "l1_gas_per_gpu_hour", "l1_gas_calldata_16_per_gpu_hour",
@@ -24,12 +28,12 @@ def test_the_trace_is_drawn_from_philly_and_seeded() -> None:
 
 
 def test_every_design_runs_the_same_leases_and_reports_every_figure() -> None:
-    run = measure_designs(leases=4, wave=2, seconds=3)
+    run = measure_designs(leases=4, wave=2, seconds=3, zk_leases=2)
     assert set(run["designs"]) == set(DESIGNS)
     paid = run["workload"]["seconds_paid_in_run"]
     for name, figures in run["designs"].items():
         assert figures["lease_errors"] == [], name
-        assert figures["leases_done"] == 4, name
+        assert figures["leases_done"] == figures["leases_in_run"] == (2 if name == "zk" else 4)
         assert set(figures) >= FIELDS, name
         assert figures["l1_bytes_per_gpu_hour"] > 0, name
     channel_l1, rollup, hybrid = (run["designs"][n] for n in ("channel-l1", "rollup", "hybrid"))
@@ -43,7 +47,12 @@ def test_every_design_runs_the_same_leases_and_reports_every_figure() -> None:
     assert rollup["l2_tx_bytes"] >= 8 * paid
     # a hybrid lease: its open and its co-signed close, at most 40 bytes of batch data
     assert hybrid["l2_tx_bytes"] / 4 <= 40
-    for inside in (rollup, hybrid):
+    # a zk lease: its OPEN (29 bytes) and CLOSE (19) in proven batches, vouchers off chain
+    zk = run["designs"]["zk"]
+    assert zk["l2_tx_bytes"] == 2 * (29 + 19)
+    assert zk["off_chain_messages"] > 0
+    assert zk["l1_transactions"] > 0  # the proven batches that carried them
+    for inside in (rollup, hybrid, zk):
         assert inside["operator"]["can_take"] is False
         assert inside["operator"]["longest_freeze_s"] > 0
         assert inside["provider_money_final_s"] > inside["provider_money_soft_s_median"]

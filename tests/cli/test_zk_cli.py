@@ -197,8 +197,9 @@ def test_shapes_and_keys_without_a_node() -> None:
     from l2gpu.l1.keys import account_from_private_key
     from l2gpu.node.zk.l2key import zk_private_key, zk_public_key
 
-    assert parse_shape(" 2, 8,2") == BatchShape(2, 8, 2)
-    for bad in ("1,2", "1,0,1", "a,b,c", "65,1,1"):
+    assert parse_shape(" 2, 8,2") == BatchShape(2, 8, 2, 1, 1, 1)
+    assert parse_shape("1,2,1,4,4,2") == BatchShape(1, 2, 1, 4, 4, 2)
+    for bad in ("1,2", "1,0,1", "a,b,c", "65,1,1", "1,1,1,1,1", "1,1,1,0,1,1", "1,1,1,65,1,1"):
         with pytest.raises(L2gpuError):
             parse_shape(bad)
     alice, bob = account_from_private_key(ALICE), account_from_private_key(BOB)

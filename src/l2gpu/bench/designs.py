@@ -10,7 +10,10 @@ Paying each of a trace's seconds (14 million for 1,000 Philly leases) cannot fit
 benchmark, so each lease pays its first ``seconds`` seconds for real, every one of
 them a voucher or an L2 transfer through the running system. What the run cost on
 L1 is read back from L1 (the signed bytes and receipts of every transaction sent to
-the design's contracts in its window). Per paid GPU-hour it is reported over the
+the design's contracts in its window). The ``zk`` design runs its own node
+(``l2gpu up --design zk``, proving every batch) beside the first, on the first
+``zk_leases`` leases of the same trace: a Groth16 proof per batch on 2 cores takes
+tens of seconds, so the whole trace would take hours. Per paid GPU-hour it is reported over the
 trace's own durations: exact for the channel designs, whose per-second vouchers never
 reach a chain; for the per-second transfers of ``rollup``, the measured L1 cost per
 transfer carries the seconds not sent (``per_gpu_hour_basis`` says which).
@@ -40,6 +43,9 @@ RATE = Wei(10**12)  # wei per GPU-second (an input of the workload)
 LIFETIME_S = 7 * 24 * 3600
 BLOB_BYTES = 4096 * 31  # what one blob carries of a batch (31 bytes per field element)
 GAS_PER_BLOB = 2**17
+ZK_OPERATOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+"""anvil's second dev account: the zk node's operator (two nodes sharing one L1 account
+would race each other's nonces)."""
 
 
 @dataclass(frozen=True)
@@ -156,21 +162,41 @@ def _parties(chain: Any, count: int, base: int) -> list[Any]:
     return parties
 
 
+def _zk_settled(node_url: str) -> None:
+    """Wait until the zk node has sealed, proven and posted everything it holds."""
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{node_url}/zk/status", timeout=30).json()
+        if status["pending"] == 0 and status["batches_posted"] == status["batches_sealed"]:
+            return
+        time.sleep(1.0)  # the node proves on its own thread
+    raise L2gpuError("the zk node did not prove and post every batch within 30 minutes")
+
+
+def _balance(design: Any, world: Any, party: Any) -> int:
+    """The party's balance in the design's rollup (0 until its deposit is credited)."""
+    if design.name == "zk":
+        rail = design.rail(party)
+        found = rail.client.account_of(Address.from_hex(party.address))
+        return 0 if found is None else int(found["balance"])
+    return int(world.l2(party).account()["balance"])
+
+
 def _fund(design: Any, world: Any, parties: list[Any], amount: Wei) -> None:
     """Fund every party on ``design`` and wait until the node credits them."""
     steps = [design.fund(party, amount) for party in parties]
     if world.node_url is None or not any(step.l1_txs for step in steps):
         return  # nothing was deposited anywhere (channel-l1 pays from L1 balances)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600
     for party in parties:
         while True:
             try:
-                if int(world.l2(party).account()["balance"]) >= amount:
+                if _balance(design, world, party) >= amount:
                     break
             except L2gpuError:
                 pass  # not credited yet
             if time.monotonic() > deadline:
-                raise L2gpuError("the node did not credit the deposits within 120 s")
+                raise L2gpuError("the node did not credit the deposits within 600 s")
             time.sleep(0.2)  # the node credits deposits in its next batches
 
 
@@ -196,7 +222,9 @@ def _design_run(name: str, world: Any, trace: list[TraceLease], wave: int, node_
             thread.start()
         for thread in threads:
             thread.join()
-    if world.node_url is not None:
+    if name == "zk":
+        _zk_settled(str(world.zk_node_url))
+    elif world.node_url is not None:
         _settled(world.node_url)
     wall = time.perf_counter() - started
     cpu = _cpu_seconds(node_pid) - cpu_before
@@ -222,6 +250,7 @@ def _figures(design: Any, trace: list[TraceLease], tally: Tally, spend: dict[str
     pay_worst = max(tally.pay_s, default=0.0)
     soft = statistics.median(tally.close_s) if tally.close_s else None
     return {
+        "leases_in_run": len(trace),
         "leases_done": done,
         "lease_errors": tally.errors[:5],
         "l1_transactions": spend["transactions"],
@@ -262,9 +291,10 @@ def _median(values: list[float]) -> float | None:
 
 def measure_designs(
     *, leases: int = 1000, seconds: int = 10, wave: int = 40, seed: int = 7,
-    designs: tuple[str, ...] = ("channel-l1", "rollup", "hybrid"),
+    designs: tuple[str, ...] = ("channel-l1", "rollup", "hybrid", "zk"), zk_leases: int = 8,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run the Philly-drawn trace through ``designs`` on one anvil and one node."""
+    """Run the Philly-drawn trace through ``designs`` on one anvil and one node (and a
+    zk node for ``zk``, on the trace's first ``zk_leases`` leases)."""
     from l2gpu.designs import DesignWorld
     from l2gpu.l1 import compile_contract
     from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
@@ -279,7 +309,7 @@ def measure_designs(
         [_anvil_binary(), "--port", str(anvil_port), "--silent", "--chain-id", "31337"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    node = None
+    node = zk_node = None
     log = open(Path(folder) / "node.log", "wb")  # noqa: SIM115 - closed in finally
     try:
         _wait_port(anvil_port, anvil, "anvil")
@@ -298,9 +328,15 @@ def measure_designs(
                                                   rollup_address))  # fmt: skip
         world = DesignWorld(chain, manager, rollup, url)
         contracts = {"channel-l1": {manager.address}}
+        pids = dict.fromkeys(designs, node.pid)
+        if "zk" in designs:
+            zk_node = _start_zk_node(world, env, folder, log)
+            contracts["zk"] = {world.zk.address}
+            pids["zk"] = zk_node.pid
         out: dict[str, Any] = {}
         for offset, name in enumerate(designs):
-            out[name] = _design_run(name, world, trace, wave, node.pid,
+            run_trace = trace[:zk_leases] if name == "zk" else trace
+            out[name] = _design_run(name, world, run_trace, min(wave, len(run_trace)), pids[name],
                                     contracts.get(name, {rollup_address}),
                                     200_000 + 100_000 * offset)  # fmt: skip
         return {
@@ -318,7 +354,7 @@ def measure_designs(
             "designs": out,
         }
     finally:
-        for process in (node, anvil):
+        for process in (zk_node, node, anvil):
             if process is not None:
                 process.terminate()
                 try:
@@ -326,6 +362,28 @@ def measure_designs(
                 except subprocess.TimeoutExpired:
                     process.kill()
         log.close()
+
+
+def _start_zk_node(world: Any, env: dict[str, str], folder: str, log: Any) -> Any:
+    """``l2gpu up --design zk`` on the same anvil (its own operator, port and folder);
+    ``world`` gets its ZkRollup and URL. Returns the process."""
+    from l2gpu.l1 import compile_contract
+    from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, ZkRollupClient
+
+    port = _free_port()
+    zk_env = {**env, "L2GPU_PRIVATE_KEY": ZK_OPERATOR_KEY, "L2GPU_API_PORT": str(port),
+              "L2GPU_DATA_DIR": str(Path(folder) / "zk")}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "l2gpu.cli.main", "up", "--design", "zk", "--interval", "1"],
+        env=zk_env, stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    _wait_port(port, process, "l2gpu up --design zk", seconds=1800)  # compiles once
+    url = f"http://127.0.0.1:{port}"
+    address = Address.from_hex(httpx.get(url + "/zk/status").json()["rollup"])
+    world.zk = ZkRollupClient(world.chain, world.chain.attach(compile_contract(CONTRACT_SOURCE),
+                                                              address))  # fmt: skip
+    world.zk_node_url = url
+    return process
 
 
 def run() -> dict[str, Any]:

@@ -62,8 +62,9 @@ def _anvil_binary() -> str:
     return found or str(local)
 
 
-def _wait_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 90
+def _wait_port(port: int, process: subprocess.Popen[bytes], what: str, seconds: float = 90
+               ) -> None:  # fmt: skip
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -71,7 +72,7 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
         if process.poll() is not None:
             raise L2gpuError(f"{what} exited before listening", "run it by hand to see why")
         time.sleep(0.1)  # waiting for a real process to listen
-    raise L2gpuError(f"{what} did not listen within 90 s")
+    raise L2gpuError(f"{what} did not listen within {seconds:.0f} s")
 
 
 def _cpu_seconds(pid: int) -> float:

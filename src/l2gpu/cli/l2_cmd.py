@@ -65,8 +65,12 @@ def up(
     ] = "optimistic",
     zk_shape: Annotated[
         str,
-        typer.Option("--zk-shape", help="zk: deposit, transfer and withdrawal slots per batch."),
-    ] = "1,2,1",
+        typer.Option(
+            "--zk-shape",
+            help="zk: deposit, transfer and withdrawal slots per batch, "
+            "then channel opens, closes and reclaims (D,T,W[,O,C,R]).",
+        ),
+    ] = "1,2,1,1,1,1",
     zk_depth: Annotated[
         int, typer.Option("--zk-depth", help="zk: account tree depth (2^depth - 1 accounts).")
     ] = 8,

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Deposit, transfer, withdraw and claim on the zk rollup.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
 ZK_ROLLUP = "ZkRollup"
-DEFAULT_SHAPE = "1,2,1"
+DEFAULT_SHAPE = "1,2,1,1,1,1"
 DEFAULT_DEPTH = 8
 OPERATOR_STAKE = 10**9  # wei the operator deposits to open its fee account (1 gwei)
 WAIT_SECONDS = 180.0
@@ -49,26 +49,29 @@ log = logging.getLogger("l2gpu.up")
 
 
 def parse_shape(text: str) -> BatchShape:
-    """``D,T,W``: deposit, transfer and withdrawal slots per batch, each at least 1."""
+    """``D,T,W[,O,C,R]``: deposit, transfer and withdrawal slots per batch, then the
+    channel opens, closes and reclaims (1 each when left out), each at least 1."""
     from l2gpu.core.zk.pubdata import BatchShape
 
     parts = text.replace(" ", "").split(",")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        raise L2gpuError(f"--zk-shape '{text}' is not three numbers D,T,W",
-                         f"e.g. --zk-shape {DEFAULT_SHAPE} (deposits, transfers, withdrawals "
-                         "per batch)")  # fmt: skip
-    d, t, w = (int(p) for p in parts)
-    if min(d, t, w) < 1:
+    if len(parts) not in (3, 6) or not all(p.isdigit() for p in parts):
+        raise L2gpuError(f"--zk-shape '{text}' is not three or six numbers D,T,W[,O,C,R]",
+                         f"e.g. --zk-shape {DEFAULT_SHAPE} (deposits, transfers, withdrawals, "
+                         "channel opens, closes and reclaims per batch)")  # fmt: skip
+    numbers = [int(p) for p in parts] + [1, 1, 1][: 6 - len(parts)]
+    if min(numbers) < 1:
         raise L2gpuError(
             f"--zk-shape '{text}' has an empty section",
             "every section needs at least one slot (circom has no empty arrays)",
         )
-    if d > 64 or t > 1024 or w > 64:  # ZkRollup.vy's MAX_DEPOSITS, _TRANSFERS, _WITHDRAWALS
+    limits = (64, 1024, 64, 64, 64, 64)  # ZkRollup.vy's bounds on each section
+    if any(n > limit for n, limit in zip(numbers, limits, strict=True)):
         raise L2gpuError(
             f"--zk-shape '{text}' is larger than ZkRollup accepts",
-            "at most 64 deposits, 1024 transfers and 64 withdrawals per batch",
+            "at most 64 deposits, 1024 transfers, 64 withdrawals and 64 of each channel "
+            "operation per batch",
         )
-    return BatchShape(d, t, w)
+    return BatchShape(*numbers)
 
 
 def up_zk(
@@ -126,7 +129,7 @@ def up_zk(
     sealer = ZkSealer(node, interval)
     node.start(poll_seconds=max(interval, 1.0))
     sealer.start()
-    described = f"{shape.deposits},{shape.transfers},{shape.withdrawals} depth {depth}"
+    described = f"{','.join(str(n) for n in shape.sections)} depth {depth}"
     typer.echo(f"zk rollup {rollup.address} on {chain.description}, batches {described}, "
                f"fee account {fee_account}; API on "
                f"http://{settings.api_host}:{settings.api_port}", err=True)  # fmt: skip
@@ -159,13 +162,14 @@ def _zk_rollup(
             rollup = ZkRollupClient(chain, chain.attach(compiled, address))
             if (rollup.shape(), rollup.depth()) != (shape, depth):
                 on_l1 = rollup.shape()
+                theirs = ",".join(str(n) for n in on_l1.sections)
+                ours = ",".join(str(n) for n in shape.sections)
                 raise L2gpuError(
                     f"the ZkRollup recorded for chain {chain.chain_id} ({address}) proves "
-                    f"batches of shape {on_l1.deposits},{on_l1.transfers},"
-                    f"{on_l1.withdrawals} at depth {rollup.depth()}, not "
-                    f"{shape.deposits},{shape.transfers},{shape.withdrawals} at depth {depth}",
-                    f"pass --zk-shape {on_l1.deposits},{on_l1.transfers},{on_l1.withdrawals} "
-                    f"--zk-depth {rollup.depth()}, or use another --data-dir to deploy anew",
+                    f"batches of shape {theirs} at depth {rollup.depth()}, not {ours} at "
+                    f"depth {depth}",
+                    f"pass --zk-shape {theirs} --zk-depth {rollup.depth()}, or use another "
+                    "--data-dir to deploy anew",
                 )
             log.info("attached to ZkRollup %s recorded for chain %d", address, chain.chain_id)
             return rollup  # the node checks CIRCUIT_HASH against the keys when it opens
