@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import sqlalchemy
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.channel import (
@@ -509,3 +511,30 @@ def test_open_and_close_records_round_trip() -> None:
         assert records.decode_tx(records.encode_tx(signed)) == signed
     sealed = records.SealedRecord(4, (1, 2), 1, b"\x01\x02", T0, (BASE, BASE + 3))
     assert records.decode_sealed(records.encode_sealed(sealed)) == sealed
+
+
+NUMBER = st.integers(-1, 2**130) | st.from_regex(r"[0-9]{0,90}", fullmatch=True) | st.none()
+SIGNATURE = st.from_regex(r"[0-9a-f]{126,130}", fullmatch=True)
+OPENS = st.fixed_dictionaries(
+    {"renter": NUMBER, "provider": NUMBER, "deposit": NUMBER, "expiry": NUMBER,
+     "nonce": NUMBER, "signature": SIGNATURE},
+    optional={"extra": st.integers()},
+)  # fmt: skip
+CLOSES = st.fixed_dictionaries(
+    {"amount": NUMBER, "voucher": SIGNATURE, "provider_signature": SIGNATURE},
+    optional={"channel_index": st.integers()},
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(opened=OPENS, closed=CLOSES, index=st.integers(-1, 2**33))
+def test_hostile_channel_bodies_get_a_4xx_never_a_500(
+    node: ZkNode, opened: dict[str, Any], closed: dict[str, Any], index: int
+) -> None:
+    api = TestClient(create_zk_app(node))
+    for answer in (api.post("/zk/channels", json=opened),
+                   api.post(f"/zk/channels/{index}/close", json=closed)):  # fmt: skip
+        assert 400 <= answer.status_code < 500, answer.json()
+        assert answer.json()["error"]
+        assert answer.json()["fix"]

@@ -200,6 +200,8 @@ class ZkNode:
         dropped and its nonce used again)."""
         self.slot_names: dict[int, list[tuple[int, int]]] = {}
         """The names of the channels given each slot, oldest first."""
+        self.open_slots: dict[int, int] = {}
+        """The slot each accepted open was given, by the open's position."""
         self.clock: Clock = clock or (lambda: int(rollup.chain.timestamp()))
         self.proven = 0
         self.last_error: str | None = None
@@ -240,11 +242,12 @@ class ZkNode:
             name = (entry.renter, entry.open_nonce)
             self.channels[name] = entry
             self.slot_names.setdefault(entry.index, []).append(name)
+            self.open_slots[position] = entry.index
 
     def channel_of(self, position: int) -> int:
         """The slot the open at ``position`` was given."""
         with self.lock:
-            return next(e.index for e in self.channels.values() if e.position == position)
+            return self.open_slots[position]
 
     def seal(self) -> int | None:
         """Seal the next batch (L1's next queued deposits, pending transactions) and
