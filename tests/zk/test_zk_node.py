@@ -103,9 +103,7 @@ def test_seal_drops_what_no_longer_applies_and_keeps_nonce_order(world: NodeWorl
         node.submit(transfer(2, 1, 1, 0, 0))
 
 
-def test_a_transaction_that_fails_at_seal_time_is_dropped_with_its_reason(
-    world: NodeWorld,
-) -> None:
+def test_a_transaction_that_relies_on_one_that_waits_waits_too(world: NodeWorld) -> None:
     for who in (1, 2, 3):
         world.deposit(who, ETH)
     node = world.node()
@@ -115,12 +113,12 @@ def test_a_transaction_that_fails_at_seal_time_is_dropped_with_its_reason(
     gift = node.submit(transfer(3, 2, 9 * 10**17, 0, 1))  # waits: 3 withdrew in this batch
     spend = node.submit(transfer(2, 1, 15 * 10**17, 0, 0))  # admitted on the gift's money
     assert node.seal() == 3
-    dropped = node.outcomes[spend]
-    assert (dropped.status, dropped.reason) == ("dropped", "zk: insufficient balance")
     assert node.outcomes[gift].status == "pending"
-    restarted = world.node()  # the drop was logged with the seal
-    assert restarted.outcomes[spend] == dropped
-    assert [p.position for p in restarted.sequencer.pending] == [gift]
+    assert node.outcomes[spend].status == "pending"  # it used to be dropped
+    restarted = world.node()
+    assert [p.position for p in restarted.sequencer.pending] == [gift, spend]
+    assert restarted.seal() == 4
+    assert (restarted.outcomes[gift].batch, restarted.outcomes[spend].batch) == (4, 4)
 
 
 def test_a_failed_proof_is_reported_and_never_posted(world: NodeWorld) -> None:

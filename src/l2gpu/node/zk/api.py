@@ -3,6 +3,14 @@
     POST /zk/transactions             a signed transfer or withdrawal; the answer is
                                       its position (it is logged before the answer)
     GET  /zk/transactions/{position}  pending, included in batch n, or dropped (why)
+    POST /zk/channels                 a renter's signed open of a lease's channel; the
+                                      answer is its position and the channel's slot
+    POST /zk/channels/{index}/close   a close: the renter's voucher and the provider's
+                                      close signature; the answer is its position
+    GET  /zk/channels/{index}         the latest channel given that slot
+    GET  /zk/channels?renter=R&open_nonce=N
+                                      channel (R, N), followed by its name: pending,
+                                      open (in a proven batch), closed, or dropped
     GET  /zk/accounts/{index}         an account of the sealed state
     GET  /zk/status                   root, batches sealed/proven/posted, pending,
                                       the prover's last error
@@ -19,11 +27,12 @@ the body's size and nesting before any parser runs.
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Path
+from fastapi import FastAPI, Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.errors import InvalidValue
+from l2gpu.core.zk.channel import CloseChannelTx, OpenChannelTx
 from l2gpu.core.zk.transfer import TransferTx
 from l2gpu.core.zk.withdrawal import WithdrawalTx
 from l2gpu.node.zk.node import ZkNode
@@ -69,13 +78,7 @@ class TransactionIn(BaseModel):
     def signed(self) -> SignedTx:
         """The transaction as the sequencer takes it. Raises :class:`ApiError` for a
         field of the other kind or a signature whose R8 is not a point."""
-        try:
-            signature = eddsa.unpack_signature(bytes.fromhex(self.signature.removeprefix("0x")))
-        except InvalidValue as exc:
-            raise ApiError(
-                f"the signature does not unpack: {exc.what}",
-                "send the 64 bytes of circomlibjs's packSignature (packed R8, then S)",
-            ) from exc
+        signature = _signature(self.signature, "signature")
         if self.type == "transfer":
             if self.to_index is None:
                 raise ApiError("a transfer needs to_index", "name the receiving account")
@@ -90,6 +93,49 @@ class TransactionIn(BaseModel):
                 "leave them out: a withdrawal pays the L1 address in the sender's leaf",
             )
         return SignedTx(WithdrawalTx(self.from_index, self.amount, self.nonce), signature)
+
+
+HexSignature = Annotated[str, Field(pattern=r"^(0x)?[0-9a-fA-F]{128}$")]
+
+
+def _signature(packed: str, what: str) -> eddsa.Signature:
+    try:
+        return eddsa.unpack_signature(bytes.fromhex(packed.removeprefix("0x")))
+    except InvalidValue as exc:
+        raise ApiError(
+            f"the {what} does not unpack: {exc.what}",
+            "send the 64 bytes of circomlibjs's packSignature (packed R8, then S)",
+        ) from exc
+
+
+class OpenIn(BaseModel):
+    """A renter's open of a lease's channel: ``deposit`` wei locked for ``provider``
+    until ``expiry`` (unix seconds), at the renter's ``nonce``, signed by the renter
+    (``channel.open_message``; packed as for a transaction). The node picks the slot."""
+
+    model_config = ConfigDict(extra="forbid")
+    renter: Whole = Field(ge=0, lt=U32)
+    provider: Whole = Field(ge=0, lt=U32)
+    deposit: Whole = Field(ge=0, lt=2**256)  # the ledger's rules say which fit
+    expiry: Whole = Field(ge=0, lt=2**64)
+    nonce: Whole = Field(ge=0, lt=2**64)
+    signature: HexSignature
+
+    def signed(self) -> SignedTx:
+        """The open as the sequencer takes it (slot 0 until the node gives one)."""
+        tx = OpenChannelTx(0, self.renter, self.provider, self.deposit, self.expiry, self.nonce)
+        return SignedTx(tx, _signature(self.signature, "signature"))
+
+
+class CloseIn(BaseModel):
+    """A close: ``amount`` (all the renter paid) to the provider, the rest back to the
+    renter, with the renter's voucher (``channel.voucher_message``) and the
+    provider's close signature (``channel.close_message``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: Whole = Field(ge=0, lt=2**256)
+    voucher: HexSignature
+    provider_signature: HexSignature
 
 
 def create_zk_app(node: ZkNode, *, max_body: int = MAX_BODY_BYTES) -> Any:
@@ -114,6 +160,43 @@ def create_zk_app(node: ZkNode, *, max_body: int = MAX_BODY_BYTES) -> Any:
             raise NotFound(f"no transaction at position {position}",
                            "use the position the node answered when it accepted it")  # fmt: skip
         return found.to_json(position)
+
+    @app.post("/zk/channels", responses=responses(*COMMON))
+    def open_channel(body: OpenIn) -> dict[str, Any]:
+        """Admit a renter's open against the pending state and the node's clock; the
+        answer names the channel's slot (``channel_index``) and the open's position."""
+        position = node.submit(body.signed())
+        return {"position": position, "status": "pending",
+                "channel_index": node.channel_of(position)}  # fmt: skip
+
+    @app.post("/zk/channels/{index}/close", responses=responses(*COMMON))
+    def close_channel(index: Annotated[int, Path(ge=0, lt=U32)], body: CloseIn) -> dict[str, Any]:
+        """Admit a close of the channel at slot ``index`` (it may still be pending)."""
+        tx = CloseChannelTx(index, body.amount, _signature(body.voucher, "voucher"),
+                            _signature(body.provider_signature, "provider_signature"))  # fmt: skip
+        return {"position": node.submit(SignedTx(tx)), "status": "pending"}
+
+    @app.get("/zk/channels/{index}", responses=responses(*COMMON, 404))
+    def channel_at(index: Annotated[int, Path(ge=0, lt=U32)]) -> dict[str, Any]:
+        """The latest channel the node gave slot ``index``, with its status."""
+        found = node.channel_at(index)
+        if found is None:
+            raise NotFound(f"no channel was opened at slot {index}",
+                           "use the channel_index the node answered to the open")  # fmt: skip
+        return found
+
+    @app.get("/zk/channels", responses=responses(*COMMON, 404))
+    def channel_named(
+        renter: Annotated[int, Query(ge=0, lt=U32)],
+        open_nonce: Annotated[int, Query(ge=0, lt=U32)],
+    ) -> dict[str, Any]:
+        """Channel ``(renter, open_nonce)``: ``pending`` until a proven batch holds it,
+        ``open``, ``closed`` once a sealed batch emptied its slot, or ``dropped``."""
+        found = node.channel(renter, open_nonce)
+        if found is None:
+            raise NotFound(f"no channel ({renter}, {open_nonce}) was opened",
+                           "name it by the renter's index and the nonce its open used")  # fmt: skip
+        return found
 
     @app.get("/zk/accounts/{index}", responses=responses(*COMMON, 404))
     def account(index: Annotated[int, Path(ge=0, lt=U32)]) -> dict[str, Any]:

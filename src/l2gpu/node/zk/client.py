@@ -1,5 +1,6 @@
-"""A user's client of a zk node's HTTP API (:mod:`l2gpu.node.zk.api`): signs transfers
-and withdrawals with the user's zk key and reads accounts, transactions and status."""
+"""A user's client of a zk node's HTTP API (:mod:`l2gpu.node.zk.api`): signs transfers,
+withdrawals and channel opens with the user's zk key, sends channel closes, and reads
+accounts, transactions, channels and status."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import httpx
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.zk.channel import OpenChannelTx, sign_open
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer
 from l2gpu.core.zk.withdrawal import WithdrawalTx, sign_withdrawal
 from l2gpu.node.client import NodeError
@@ -75,6 +77,49 @@ class ZkNodeClient:
                 "nonce": tx.nonce,
                 "signature": eddsa.pack_signature(sign_withdrawal(key, tx)).hex()}  # fmt: skip
         return self._send(body)
+
+    def open_channel(
+        self, key: bytes, renter: int, provider: int, deposit: int, expiry: int, nonce: int
+    ) -> tuple[int, int]:
+        """Sign an open of a channel with ``key`` (the renter's) and send it; return its
+        position and the channel's slot, which the node picks."""
+        tx = OpenChannelTx(0, renter, provider, deposit, expiry, nonce)
+        body = {"renter": renter, "provider": provider, "deposit": str(deposit),
+                "expiry": expiry, "nonce": nonce,
+                "signature": eddsa.pack_signature(sign_open(key, tx)).hex()}  # fmt: skip
+        answer = self._call(lambda: self.http.post("/zk/channels", json=body))
+        return int(answer["position"]), int(answer["channel_index"])
+
+    def close_channel(
+        self,
+        channel_index: int,
+        amount: int,
+        voucher_sig: eddsa.Signature,
+        provider_sig: eddsa.Signature,
+    ) -> int:
+        """Close the channel at ``channel_index``: ``amount`` to its provider with the
+        renter's voucher and the provider's close signature; return the position."""
+        body = {"amount": str(amount), "voucher": eddsa.pack_signature(voucher_sig).hex(),
+                "provider_signature": eddsa.pack_signature(provider_sig).hex()}  # fmt: skip
+        path = f"/zk/channels/{channel_index}/close"
+        return int(self._call(lambda: self.http.post(path, json=body))["position"])
+
+    def channel(self, index: int) -> dict[str, Any] | None:
+        """The latest channel given slot ``index``, or None when there is none."""
+        return self._maybe(lambda: self.http.get(f"/zk/channels/{index}"))
+
+    def channel_by_name(self, renter: int, open_nonce: int) -> dict[str, Any] | None:
+        """Channel ``(renter, open_nonce)`` and its status, or None when unknown."""
+        params = {"renter": renter, "open_nonce": open_nonce}
+        return self._maybe(lambda: self.http.get("/zk/channels", params=params))
+
+    def _maybe(self, call: Callable[[], httpx.Response]) -> dict[str, Any] | None:
+        try:
+            return dict(self._call(call))
+        except NodeError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def _send(self, body: dict[str, Any]) -> int:
         return int(self._call(lambda: self.http.post("/zk/transactions", json=body))["position"])

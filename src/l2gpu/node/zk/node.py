@@ -13,6 +13,16 @@ makes a crash at any point safe:
 The restart rule is :mod:`l2gpu.node.zk.recovery`'s. Proofs are not logged: a sealed
 batch not posted is proven again after a restart (its witness comes from the state
 the replay rebuilds).
+
+The node's clock is L1's: the latest block's timestamp, read when an open is
+admitted (its expiry must be after it) and when a batch is sealed (the batch's
+timestamp, which L1 checks is not after the block that takes it). Tests inject
+their own ``clock``.
+
+Lease channels are followed by name, ``(renter, open_nonce)``
+(:meth:`ZkNode.channel`): ``pending`` from the open's acceptance until a proven
+batch holds it, then ``open``, and ``closed`` once a sealed batch emptied its slot
+(a close or a reclaim); ``dropped`` (with the reason) for an open dropped at seal.
 """
 
 from __future__ import annotations
@@ -29,7 +39,17 @@ from sqlalchemy import Engine
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.zk.batch import BatchResult
 from l2gpu.core.zk.batch_input import BatchInput
-from l2gpu.core.zk.pubdata import DEPOSIT_BYTES, HEADER_BYTES, TRANSFER_BYTES, BatchShape
+from l2gpu.core.zk.channel import OpenChannelTx
+from l2gpu.core.zk.pubdata import (
+    CLOSE_BYTES,
+    DEPOSIT_BYTES,
+    HEADER_BYTES,
+    OPEN_BYTES,
+    RECLAIM_BYTES,
+    TRANSFER_BYTES,
+    WITHDRAWAL_BYTES,
+    BatchShape,
+)
 from l2gpu.core.zk.state import ZkError, ZkState
 from l2gpu.l1.contracts.zk_rollup import Groth16Proof, ZkRollupClient
 from l2gpu.node.wal import WriteAheadLog
@@ -42,6 +62,8 @@ from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
 Prover = Callable[[BatchInput], Proof]
 """Proves one batch's circuit input (the node's default: ``zk.prover.prove``)."""
+Clock = Callable[[], int]
+"""The node's now in unix seconds (the node's default: L1's latest block's timestamp)."""
 
 
 _FIXES = {
@@ -73,6 +95,28 @@ class SealedBatch:
     result: BatchResult
     proof: Proof | None = None
     posted: bool = False
+    timestamp: int = 0
+    reclaims: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEntry:
+    """A channel the node accepted an open for: its name ``(renter, open_nonce)``,
+    its slot, its terms, and the open's position."""
+
+    index: int
+    renter: int
+    open_nonce: int
+    provider: int
+    deposit: int
+    expiry: int
+    position: int
+
+    @classmethod
+    def of(cls, tx: OpenChannelTx, position: int) -> ChannelEntry:
+        """The entry of an accepted open."""
+        return cls(tx.channel_index, tx.renter, tx.nonce, tx.provider, tx.deposit, tx.expiry,
+                   position)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +153,16 @@ def check_circuit(rollup: ZkRollupClient, circuit: CompiledCircuit, keys: Keys) 
         )
 
 
-def sections(shape: BatchShape, pubdata: bytes) -> tuple[bytes, bytes, bytes]:
+def sections(shape: BatchShape, pubdata: bytes) -> tuple[bytes, ...]:
     """A batch's public data less its header (L1 writes its own): the deposit,
-    transfer and withdrawal sections."""
-    data = pubdata[HEADER_BYTES:]
-    d, t = shape.deposits * DEPOSIT_BYTES, shape.transfers * TRANSFER_BYTES
-    return data[:d], data[d : d + t], data[d + t :]
+    transfer, withdrawal, open, close and reclaim sections."""
+    out, start = [], HEADER_BYTES
+    for count, size in zip(shape.sections, (DEPOSIT_BYTES, TRANSFER_BYTES, WITHDRAWAL_BYTES,
+                                            OPEN_BYTES, CLOSE_BYTES, RECLAIM_BYTES),
+                           strict=True):  # fmt: skip
+        out.append(pubdata[start : start + count * size])
+        start += count * size
+    return tuple(out)
 
 
 class ZkNode:
@@ -136,6 +184,7 @@ class ZkNode:
         fee_account: int,
         toolchain: Toolchain | None = None,
         prover: Prover | None = None,
+        clock: Clock | None = None,
     ) -> None:
         check_circuit(rollup, circuit, keys)
         self.rollup = rollup
@@ -146,6 +195,14 @@ class ZkNode:
         self.sequencer = ZkSequencer(self.shape, fee_account, ZkState.empty(self.depth))
         self.batches: list[SealedBatch] = []
         self.outcomes: dict[int, Outcome] = {}
+        self.channels: dict[tuple[int, int], ChannelEntry] = {}
+        """Every channel accepted, by name (the latest open of a name, if one was
+        dropped and its nonce used again)."""
+        self.slot_names: dict[int, list[tuple[int, int]]] = {}
+        """The names of the channels given each slot, oldest first."""
+        self.open_slots: dict[int, int] = {}
+        """The slot each accepted open was given, by the open's position."""
+        self.clock: Clock = clock or (lambda: int(rollup.chain.timestamp()))
         self.proven = 0
         self.last_error: str | None = None
         self.last_proof_seconds: float | None = None
@@ -161,17 +218,36 @@ class ZkNode:
     # -- transactions ------------------------------------------------------------------
 
     def submit(self, signed: SignedTx) -> int:
-        """Admit ``signed`` and log it; return its position. Raises :class:`ZkError`
-        with the rule it breaks against the pending state."""
+        """Admit ``signed`` and log it; return its position. An open gets its
+        channel's slot here (:meth:`channel_of` the position gives it). Raises
+        :class:`ZkError` with the rule it breaks against the pending state."""
+        with self.l1_lock:
+            now = self.clock()
         with self.lock:
             try:
-                after = self.sequencer.check(signed)
+                signed = self.sequencer.assign(signed)
+                after = self.sequencer.check(signed, now)
             except ZkError as exc:
                 raise _with_fix(exc) from None
             position = self.wal.append(records.TX, records.encode_tx(signed))
+            self.accepted(position, signed)
             self.sequencer.add(position, signed, after)
-            self.outcomes[position] = Outcome("pending")
             return position
+
+    def accepted(self, position: int, signed: SignedTx) -> None:
+        """Track an operation logged at ``position`` (a restart replays through here)."""
+        self.outcomes[position] = Outcome("pending")
+        if isinstance(signed.tx, OpenChannelTx):
+            entry = ChannelEntry.of(signed.tx, position)
+            name = (entry.renter, entry.open_nonce)
+            self.channels[name] = entry
+            self.slot_names.setdefault(entry.index, []).append(name)
+            self.open_slots[position] = entry.index
+
+    def channel_of(self, position: int) -> int:
+        """The slot the open at ``position`` was given."""
+        with self.lock:
+            return self.open_slots[position]
 
     def seal(self) -> int | None:
         """Seal the next batch (L1's next queued deposits, pending transactions) and
@@ -179,16 +255,18 @@ class ZkNode:
         thread, if started, is woken."""
         with self.l1_lock:
             queued = self.rollup.queued_deposits()
+            now = self.clock()
         with self.lock:
             waiting = [q.slot for q in queued[self.sequencer.deposits_taken :]]
-            plan = self.sequencer.plan(waiting)
+            plan = self.sequencer.plan(waiting, now)
             if plan is None:
                 return None
             writes = [(records.DROPPED, records.encode_dropped(p, r)) for p, r in plan.dropped]
             number = len(self.batches)
             if plan.result is not None:
                 sealed = SealedRecord(number, plan.positions, plan.deposit_count,
-                                      plan.result.pubdata)  # fmt: skip
+                                      plan.result.pubdata, plan.timestamp,
+                                      plan.reclaims)  # fmt: skip
                 writes.append((records.SEALED, records.encode_sealed(sealed)))
             self.wal.append_many(writes)
             self.sequencer.commit(plan)
@@ -199,7 +277,8 @@ class ZkNode:
             for position in plan.positions:
                 self.outcomes[position] = Outcome("included", batch=number)
             self.batches.append(SealedBatch(number, plan.positions, plan.deposit_count,
-                                            plan.result))  # fmt: skip
+                                            plan.result, timestamp=plan.timestamp,
+                                            reclaims=plan.reclaims))  # fmt: skip
         self._wake.set()
         return number
 
@@ -237,11 +316,15 @@ class ZkNode:
             if self.rollup.batch_count() > batch.number:
                 tx_hash = ""  # L1 took it already (posted before a crash)
             else:
-                receipt = self.rollup.submit_batch(
+                d, t, w, opens, closes, reclaims = sections(self.shape, batch.result.pubdata)
+                # The client takes the batch's timestamp and the channels' sections as
+                # keywords (the L1 contract's side of the channels).
+                receipt = self.rollup.submit_batch(  # type: ignore[call-arg, unused-ignore]
                     new_root=batch.result.new_state.root(),
                     fee_account=self.sequencer.fee_account,
                     deposit_count=batch.deposit_count,
-                    sections=sections(self.shape, batch.result.pubdata),
+                    sections=(d, t, w), timestamp=batch.timestamp,
+                    opens=opens, closes=closes, reclaims=reclaims,
                     proof=evm, sender=self.operator,
                 )  # fmt: skip
                 tx_hash = str(receipt.tx_hash)
@@ -302,11 +385,50 @@ class ZkNode:
                 "pending": len(self.sequencer.pending),
                 "deposits_taken": self.sequencer.deposits_taken,
                 "fee_account": self.sequencer.fee_account,
+                "timestamp": self.sequencer.timestamp,
+                "channels": len(self.sequencer.channel_slots),
                 "shape": {
                     "deposits": self.shape.deposits,
                     "transfers": self.shape.transfers,
                     "withdrawals": self.shape.withdrawals,
+                    "opens": self.shape.opens,
+                    "closes": self.shape.closes,
+                    "reclaims": self.shape.reclaims,
                 },
                 "last_proof_seconds": self.last_proof_seconds,
                 "last_error": self.last_error,
             }
+
+    def channel(self, renter: int, open_nonce: int) -> dict[str, Any] | None:
+        """Channel ``(renter, open_nonce)``'s terms and status (see the module's
+        docstring), or None when the node never accepted its open."""
+        with self.lock:
+            entry = self.channels.get((renter, open_nonce))
+            return None if entry is None else self._channel_view(entry)
+
+    def channel_at(self, index: int) -> dict[str, Any] | None:
+        """The latest channel given slot ``index`` whose open was not dropped, or None."""
+        with self.lock:
+            for name in reversed(self.slot_names.get(index, [])):
+                entry = self.channels[name]
+                if entry.index == index and self.outcomes[entry.position].status != "dropped":
+                    return self._channel_view(entry)
+            return None
+
+    def _channel_view(self, entry: ChannelEntry) -> dict[str, Any]:
+        outcome = self.outcomes[entry.position]
+        body: dict[str, Any] = {
+            "index": entry.index, "renter": entry.renter, "open_nonce": entry.open_nonce,
+            "provider": entry.provider, "deposit": str(entry.deposit), "expiry": entry.expiry,
+        }  # fmt: skip
+        if outcome.status == "dropped":
+            return body | {"status": "dropped", "reason": outcome.reason}
+        if outcome.status == "pending" or outcome.batch is None:
+            return body | {"status": "pending"}
+        sealed = self.sequencer.state.channel(entry.index)
+        if sealed is None or (sealed.renter, sealed.open_nonce) != (entry.renter,
+                                                                    entry.open_nonce):  # fmt: skip
+            return body | {"status": "closed", "batch": outcome.batch}
+        batch = self.batches[outcome.batch]
+        proven = batch.proof is not None or batch.posted
+        return body | {"status": "open" if proven else "pending", "batch": outcome.batch}

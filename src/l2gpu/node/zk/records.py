@@ -1,11 +1,14 @@
 """The zk node's write-ahead log records, kept in the optimistic node's ``rollup_log``
 table (:class:`l2gpu.node.wal.WriteAheadLog`) under kinds of their own.
 
-    zk_tx       a transfer or withdrawal the node accepted, with its signature; the
+    zk_tx       a transfer, withdrawal, channel open or close the node accepted, with
+                its signatures (an open with the channel index the node gave it); the
                 record's number is the transaction's position (its acknowledgement)
-    zk_sealed   a sealed batch: its number, the positions it includes (transfers
-                then withdrawals, in batch order), how many queued deposits it
-                takes and its public data, written before it is proven
+    zk_sealed   a sealed batch: its number, the positions it includes (in batch
+                order: transfers, withdrawals, opens, closes), how many queued
+                deposits it takes, its timestamp, the channels it reclaims (the
+                node's own operations, signed by nobody) and its public data,
+                written before it is proven
     zk_dropped  a position dropped at seal time and the rule it broke, written in
                 the same database transaction as the seal that dropped it
     zk_posted   a batch L1 accepted, with its L1 transaction
@@ -23,6 +26,7 @@ from typing import Any
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.zk.channel import CloseChannelTx, OpenChannelTx
 from l2gpu.core.zk.pubdata import DEPOSIT_BYTES, HEADER_BYTES, DepositSlot
 from l2gpu.core.zk.transfer import TransferTx
 from l2gpu.core.zk.withdrawal import WithdrawalTx
@@ -31,22 +35,38 @@ from l2gpu.node.wal import DamagedRecord
 TX, SEALED, DROPPED, POSTED = "zk_tx", "zk_sealed", "zk_dropped", "zk_posted"
 KINDS = (TX, SEALED, DROPPED, POSTED)
 _RESTORE = "restore the zk node's database from a backup, or start a new one"
-_TRANSFER, _WITHDRAWAL = 1, 2
+_TRANSFER, _WITHDRAWAL, _OPEN, _CLOSE = 1, 2, 3, 4
 _TRANSFER_BYTES = 1 + 4 + 4 + 16 + 1 + 4 + 64
 _WITHDRAWAL_BYTES = 1 + 4 + 16 + 4 + 64
+_OPEN_BYTES = 1 + 4 + 4 + 4 + 16 + 4 + 4 + 64
+_CLOSE_BYTES = 1 + 4 + 16 + 64 + 64
 
 
 @dataclass(frozen=True, slots=True)
 class SignedTx:
-    """A transfer or a withdrawal with its sender's EdDSA-Poseidon signature."""
+    """A signed operation as users send it: a transfer, a withdrawal or a channel's
+    open with its signer's EdDSA-Poseidon ``signature``, or a channel's close, which
+    carries its two signatures (the renter's voucher, the provider's close) itself
+    and has ``signature`` None."""
 
-    tx: TransferTx | WithdrawalTx
-    signature: eddsa.Signature
+    tx: TransferTx | WithdrawalTx | OpenChannelTx | CloseChannelTx
+    signature: eddsa.Signature | None = None
 
     @property
-    def sender(self) -> int:
-        """The index of the account that signed it."""
+    def sender(self) -> int | None:
+        """The index of the account whose nonce it uses (a close uses none: None)."""
+        if isinstance(self.tx, OpenChannelTx):
+            return self.tx.renter
+        if isinstance(self.tx, CloseChannelTx):
+            return None
         return self.tx.from_index
+
+    @property
+    def owner_signature(self) -> eddsa.Signature:
+        """The signature of a transfer, withdrawal or open (never of a close)."""
+        if self.signature is None:
+            raise ValueError("a close carries its signatures in its transaction")
+        return self.signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +77,25 @@ class SealedRecord:
     positions: tuple[int, ...]
     deposit_count: int
     pubdata: bytes
+    timestamp: int = 0
+    reclaims: tuple[int, ...] = ()
+    """The channel indices the batch reclaims, in its order."""
 
 
 def encode_tx(signed: SignedTx) -> bytes:
     """An accepted transaction's record. Only admitted transactions are logged, so
     every field fits (indices below 2^32, amounts below 2^128, R8 on the curve)."""
-    tx, sig = signed.tx, eddsa.pack_signature(signed.signature)
+    tx = signed.tx
+    if isinstance(tx, CloseChannelTx):
+        return (bytes((_CLOSE,)) + tx.channel_index.to_bytes(4, "big")
+                + tx.amount.to_bytes(16, "big") + eddsa.pack_signature(tx.voucher)
+                + eddsa.pack_signature(tx.provider_signature))  # fmt: skip
+    sig = eddsa.pack_signature(signed.owner_signature)
+    if isinstance(tx, OpenChannelTx):
+        return (bytes((_OPEN,)) + tx.channel_index.to_bytes(4, "big")
+                + tx.renter.to_bytes(4, "big") + tx.provider.to_bytes(4, "big")
+                + tx.deposit.to_bytes(16, "big") + tx.expiry.to_bytes(4, "big")
+                + tx.nonce.to_bytes(4, "big") + sig)  # fmt: skip
     if isinstance(tx, TransferTx):
         return (bytes((_TRANSFER,)) + tx.from_index.to_bytes(4, "big")
                 + tx.to_index.to_bytes(4, "big") + tx.amount.to_bytes(16, "big")
@@ -84,6 +117,14 @@ def decode_tx(data: bytes) -> SignedTx:
         if data[:1] == bytes((_WITHDRAWAL,)) and len(data) == _WITHDRAWAL_BYTES:
             withdrawal = WithdrawalTx(num(1, 4), num(5, 16), num(21, 4))
             return SignedTx(withdrawal, eddsa.unpack_signature(data[25:]))
+        if data[:1] == bytes((_OPEN,)) and len(data) == _OPEN_BYTES:
+            opened = OpenChannelTx(num(1, 4), num(5, 4), num(9, 4), num(13, 16), num(29, 4),
+                                   num(33, 4))  # fmt: skip
+            return SignedTx(opened, eddsa.unpack_signature(data[37:]))
+        if data[:1] == bytes((_CLOSE,)) and len(data) == _CLOSE_BYTES:
+            closed = CloseChannelTx(num(1, 4), num(5, 16), eddsa.unpack_signature(data[21:85]),
+                                    eddsa.unpack_signature(data[85:]))  # fmt: skip
+            return SignedTx(closed)
     except L2gpuError as exc:
         raise DamagedRecord(f"a zk transaction record does not decode: {exc}", _RESTORE) from exc
     raise DamagedRecord(f"a zk transaction record of {len(data)} bytes does not decode", _RESTORE)
@@ -92,7 +133,8 @@ def decode_tx(data: bytes) -> SignedTx:
 def encode_sealed(record: SealedRecord) -> bytes:
     """A ``zk_sealed`` record."""
     return _json({"batch": record.number, "positions": list(record.positions),
-                  "deposits": record.deposit_count, "pubdata": record.pubdata.hex()})  # fmt: skip
+                  "deposits": record.deposit_count, "timestamp": record.timestamp,
+                  "reclaims": list(record.reclaims), "pubdata": record.pubdata.hex()})  # fmt: skip
 
 
 def decode_sealed(data: bytes) -> SealedRecord:
@@ -100,7 +142,9 @@ def decode_sealed(data: bytes) -> SealedRecord:
     body = _load(data, SEALED)
     try:
         return SealedRecord(int(body["batch"]), tuple(int(p) for p in body["positions"]),
-                            int(body["deposits"]), bytes.fromhex(body["pubdata"]))  # fmt: skip
+                            int(body["deposits"]), bytes.fromhex(body["pubdata"]),
+                            int(body.get("timestamp", 0)),
+                            tuple(int(c) for c in body.get("reclaims", ())))  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
         raise DamagedRecord(f"a zk_sealed record lacks a field: {exc}", _RESTORE) from exc
 

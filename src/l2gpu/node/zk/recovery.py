@@ -2,14 +2,17 @@
 
 :func:`open_node` replays the log in order:
 
-- ``zk_tx`` records are the accepted transactions, by position;
+- ``zk_tx`` records are the accepted operations, by position (an open with the
+  channel slot the node gave it when it accepted it);
 - each ``zk_sealed`` batch is applied again with ``core/zk``'s ``apply_batch`` (the
-  deposits from its own public data, the transactions by position), and must give
-  the public data the record holds byte for byte, else the log is damaged;
+  deposits from its own public data, the operations by position, the reclaims and
+  the timestamp the record names), and must give the public data the record holds
+  byte for byte, else the log is damaged;
 - ``zk_dropped`` and ``zk_posted`` mark positions dropped and batches L1 accepted.
 
 Then accepted transactions neither sealed nor dropped go back to the mempool in
-their order (one that no longer applies is dropped and logged as such), and the node
+their order, checked at the node's clock now (one that no longer applies, an open
+whose expiry passed while the node was down, is dropped and logged as such), and the node
 is compared with L1: batches numbered below ``ZkRollup.batch_count`` that the log
 does not call posted were accepted before a crash (logged posted now, never sent
 again); the rest are proven and posted by :meth:`ZkNode.prove_and_post`. L1 ahead of
@@ -23,13 +26,12 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.zk.batch import apply_batch
+from l2gpu.core.zk.channel import OpenChannelTx, ReclaimTx
 from l2gpu.core.zk.state import ZkError
-from l2gpu.core.zk.transfer import TransferTx
 from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
 from l2gpu.node.wal import DamagedRecord
 from l2gpu.node.zk import records
-from l2gpu.node.zk.node import Outcome, Prover, SealedBatch, ZkNode
+from l2gpu.node.zk.node import Clock, Outcome, Prover, SealedBatch, ZkNode
 from l2gpu.node.zk.records import SignedTx
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
@@ -51,12 +53,13 @@ def open_node(
     fee_account: int,
     toolchain: Toolchain | None = None,
     prover: Prover | None = None,
+    clock: Clock | None = None,
 ) -> ZkNode:
     """A node over ``rollup`` whose state is replayed from the log in ``engine``.
     Raises :class:`~l2gpu.node.zk.node.CircuitMismatch` for keys of another circuit
     than the contract's, :class:`DamagedRecord` and :class:`DivergedFromL1`."""
     node = ZkNode(rollup, engine, operator, circuit, keys, fee_account=fee_account,
-                  toolchain=toolchain, prover=prover)  # fmt: skip
+                  toolchain=toolchain, prover=prover, clock=clock)  # fmt: skip
     if node.sequencer.state.root() != rollup.state_root() and rollup.batch_count() == 0:
         raise DivergedFromL1(
             f"ZkRollup {rollup.address}'s genesis root is not the empty tree's",
@@ -75,7 +78,7 @@ def replay(node: ZkNode) -> None:
     for position, kind, payload in node.wal.records():
         if kind == records.TX:
             txs[position] = records.decode_tx(payload)
-            node.outcomes[position] = Outcome("pending")
+            node.accepted(position, txs[position])
         elif kind == records.DROPPED:
             dropped, reason = records.decode_dropped(payload)
             node.outcomes[dropped] = Outcome("dropped", reason=reason)
@@ -90,11 +93,13 @@ def replay(node: ZkNode) -> None:
     for batch in node.batches:
         batch.posted = batch.number in posted
     stale: list[tuple[int, str]] = []
+    with node.l1_lock:
+        now = node.clock()
     for position, signed in sorted(txs.items()):
         if node.outcomes[position].status != "pending":
             continue
         try:
-            after = seq.check(signed)
+            after = seq.check(signed, now)
         except ZkError as exc:
             stale.append((position, exc.reason))
             continue
@@ -111,25 +116,23 @@ def _apply_sealed(node: ZkNode, sealed: records.SealedRecord, txs: dict[int, Sig
         raise DamagedRecord(f"sealed batch {sealed.number} does not follow the log", _RESTORE)
     signed = [txs[p] for p in sealed.positions]
     deposits = records.deposit_slots(sealed.pubdata, sealed.deposit_count)
+    reclaims = [ReclaimTx(index) for index in sealed.reclaims]
     try:
-        result = apply_batch(
-            seq.state, seq.shape, seq.fee_account, deposits,
-            [s.tx for s in signed if isinstance(s.tx, TransferTx)],
-            [s.tx for s in signed if not isinstance(s.tx, TransferTx)],
-            [s.signature for s in signed],
-        )  # fmt: skip
+        result = seq.apply(deposits, signed, reclaims, sealed.timestamp)
     except ZkError as exc:
         raise DamagedRecord(f"sealed batch {sealed.number} no longer applies: {exc}",
                             _RESTORE) from exc  # fmt: skip
     if result.pubdata != sealed.pubdata:
         raise DamagedRecord(f"sealed batch {sealed.number} replays to other public data "
                             "(another fee account or shape?)", _RESTORE)  # fmt: skip
-    seq.state = result.new_state
+    opened = [s.tx.channel_index for s in signed if isinstance(s.tx, OpenChannelTx)]
+    seq.sealed(result.new_state, sealed.deposit_count, sealed.timestamp, opened)
     seq.pending_state = result.new_state
-    seq.deposits_taken += sealed.deposit_count
     for position in sealed.positions:
         node.outcomes[position] = Outcome("included", batch=sealed.number)
-    node.batches.append(SealedBatch(sealed.number, sealed.positions, sealed.deposit_count, result))
+    node.batches.append(SealedBatch(sealed.number, sealed.positions, sealed.deposit_count, result,
+                                    timestamp=sealed.timestamp,
+                                    reclaims=sealed.reclaims))  # fmt: skip
 
 
 def reconcile(node: ZkNode) -> None:

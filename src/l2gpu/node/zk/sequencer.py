@@ -1,58 +1,142 @@
-"""The zk node's sequencer: a mempool of signed transfers and withdrawals over
-``core/zk``, and the sealing of batches of the circuit's shape.
+"""The zk node's sequencer: a mempool of signed transfers, withdrawals and lease
+channels' opens and closes over ``core/zk``, and the sealing of batches of the
+circuit's shape.
 
-No I/O: the node (``node/zk/node.py``) logs what this decides and reads L1's queue.
+No I/O: the node (``node/zk/node.py``) logs what this decides, reads L1's queue and
+L1's clock.
 
-**Admission.** A transaction is checked by the ledger's own rules
-(``core/zk/transfer.py``, ``core/zk/withdrawal.py``) against the state that the
-sealed batches and the pending transactions before it leave, so a sender may queue
-several in nonce order; a refusal is the rule's :class:`ZkError`.
+**Admission.** An operation is checked by the ledger's own rules
+(``core/zk/transfer.py``, ``core/zk/withdrawal.py``, ``core/zk/channel.py``) against
+the state that the sealed batches and the pending operations before it leave, so a
+sender may queue several in nonce order, and a close may follow its channel's open
+before either is sealed; a refusal is the rule's :class:`ZkError`. An open is
+checked against the node's clock (its expiry must be after it). The node gives an
+open its channel's slot (:meth:`ZkSequencer.free_channel`): the lowest slot of the
+channels' half that is empty in the pending state and that no pending operation
+names (a slot a pending close empties is not reused before that close is sealed).
 
-**Sealing** (:meth:`ZkSequencer.plan`). The next queued deposits (at most the
-shape's slots), then pending transactions in arrival order, up to the shape's
-transfer and withdrawal slots. A batch applies all its transfers before its
-withdrawals, so a sender whose withdrawal is taken has no later transfer taken in
-the same batch, and a sender with a transaction left out has none of its later
-ones taken (either would reorder its nonces). The plan is simulated in batch
-order; a transaction that fails (it was valid against the pending state, but a
-transaction it relied on was left out or dropped) is dropped with its reason and
-the plan is made again without it. What stays pending is then re-checked against
-the new state; what fails is dropped too.
+**Sealing** (:meth:`ZkSequencer.plan`). A batch applies its sections in a fixed
+order: deposits, transfers, withdrawals, opens, closes, reclaims, each in arrival
+order; pending operations were admitted in arrival order. The two orders agree on
+every pair of operations that touch a common leaf (an account or a channel), and
+that is the rule that picks the batch. An operation's leaves are: a transfer's
+sender and receiver, a withdrawal's sender, an open's renter and channel, a
+close's channel, renter and provider. The next queued deposits (at most the shape's
+slots) come first; then the pending operations, in arrival order, each taken when
+
+1. its section has room,
+2. no operation before it that touches one of its leaves was left out, and
+3. no operation taken before it that touches one of its leaves lies in a later
+   section (the batch would apply that one first).
+
+Anything else waits for the next batch, and so does everything after it that
+touches one of its leaves: an operation is never dropped because one it relies on
+waits. So a transfer of the refund a close pays (the close's section is after the
+transfers') waits for the batch after the close's; a withdrawal then a transfer
+of the same sender, likewise; a close in the same batch as its channel's open is
+fine (closes come after opens). Every batch takes at least the oldest pending
+operation, so nothing waits for ever.
+
+**Reclaims** are the sequencer's own: a batch sealed at time ``T`` reclaims, up to
+the shape's slots, the channels of the sealed state whose expiry is at or before
+``T`` (earliest expiry first), except a channel that a pending close names (the
+close, which both parties signed, goes first). The node logs them with the batch,
+so a restart replays the same batches.
+
+The plan is simulated in batch order. By the rule above an operation can fail there
+only for what changed since its admission without a pending operation: the
+deposits the batch takes first, or the batch's time (an open whose expiry has
+passed); one that fails is dropped with its reason and the plan is made again
+without it. What stays pending is then re-checked against the new state; what
+fails is dropped too.
+
+**Time.** A batch's timestamp is the node's clock at seal time, never before the
+previous batch's (L1 refuses a batch dated before the one before it, or after its
+own block).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from l2gpu.core.zk.batch import BatchResult, apply_batch
+from l2gpu.core.zk.channel import (
+    CloseChannelTx,
+    OpenChannelTx,
+    ReclaimTx,
+    close_steps,
+    open_steps,
+    reclaim_steps,
+)
 from l2gpu.core.zk.deposit import apply_deposit
 from l2gpu.core.zk.pubdata import BatchShape, DepositSlot
 from l2gpu.core.zk.state import ZkError, ZkState
 from l2gpu.core.zk.transfer import TransferTx, transfer_steps
-from l2gpu.core.zk.withdrawal import apply_withdrawal
+from l2gpu.core.zk.withdrawal import WithdrawalTx, apply_withdrawal
 from l2gpu.node.zk.records import SignedTx
 
+TRANSFERS, WITHDRAWALS, OPENS, CLOSES = 1, 2, 3, 4
+"""The sections of the signed operations, in the batch's order (deposits are 0,
+reclaims 5)."""
 
-def apply_signed(state: ZkState, signed: SignedTx) -> ZkState:
-    """The state after one signed transaction; raises :class:`ZkError`."""
-    if isinstance(signed.tx, TransferTx):
-        return transfer_steps(state, signed.tx, signed.signature).after
-    return apply_withdrawal(state, signed.tx, signed.signature).after
+
+def section_of(signed: SignedTx) -> int:
+    """The batch section ``signed`` goes in."""
+    tx = signed.tx
+    if isinstance(tx, TransferTx):
+        return TRANSFERS
+    if isinstance(tx, WithdrawalTx):
+        return WITHDRAWALS
+    if isinstance(tx, OpenChannelTx):
+        return OPENS
+    return CLOSES
+
+
+def apply_signed(state: ZkState, signed: SignedTx, timestamp: int) -> ZkState:
+    """The state after one signed operation at the batch time ``timestamp`` (which
+    only an open reads); raises :class:`ZkError`."""
+    tx = signed.tx
+    if isinstance(tx, TransferTx):
+        return transfer_steps(state, tx, signed.owner_signature).after
+    if isinstance(tx, WithdrawalTx):
+        return apply_withdrawal(state, tx, signed.owner_signature).after
+    if isinstance(tx, OpenChannelTx):
+        return open_steps(state, tx, signed.owner_signature, timestamp).after
+    return close_steps(state, tx).after
+
+
+def leaves_of(state: ZkState, signed: SignedTx) -> frozenset[int]:
+    """The leaves ``signed`` reads or writes, read against ``state`` (the one it is
+    admitted on: a close's renter and provider are its channel's)."""
+    tx = signed.tx
+    if isinstance(tx, TransferTx):
+        return frozenset((tx.from_index, tx.to_index))
+    if isinstance(tx, WithdrawalTx):
+        return frozenset((tx.from_index,))
+    if isinstance(tx, OpenChannelTx):
+        return frozenset((tx.renter, tx.channel_index))
+    leaves = {tx.channel_index}
+    channel = state.channel(tx.channel_index) if state.in_range(tx.channel_index) else None
+    if channel is not None:
+        leaves |= {channel.renter, channel.provider}
+    return frozenset(leaves)
 
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """An accepted transaction not sealed yet, by its position in the log."""
+    """An accepted operation not sealed yet, by its position in the log, with the
+    leaves it touches."""
 
     position: int
     signed: SignedTx
+    leaves: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class SealPlan:
     """A batch ready to be logged: what it takes, what it drops, and what stays.
-    ``result`` is None for a plan that only drops transactions (nothing to seal)."""
+    ``result`` is None for a plan that only drops operations (nothing to seal)."""
 
     result: BatchResult | None
     positions: tuple[int, ...]
@@ -60,6 +144,10 @@ class SealPlan:
     dropped: tuple[tuple[int, str], ...]
     remaining: tuple[Pending, ...]
     remaining_state: ZkState
+    timestamp: int = 0
+    reclaims: tuple[int, ...] = ()
+    opened: tuple[int, ...] = ()
+    """The channel slots the batch's opens fill."""
 
 
 @dataclass
@@ -73,30 +161,60 @@ class ZkSequencer:
     pending_state: ZkState | None = None
     deposits_taken: int = 0
     """How many of L1's queued deposits the sealed batches took."""
+    timestamp: int = 0
+    """The last sealed batch's timestamp: the next one is not before it."""
+    channel_slots: set[int] = field(default_factory=set)
+    """The slots that hold a channel in the sealed state (reclaims look there)."""
 
     def __post_init__(self) -> None:
         if self.pending_state is None:
             self.pending_state = self.state
 
-    def check(self, signed: SignedTx) -> ZkState:
-        """The pending state after ``signed``; raises :class:`ZkError` if it does not
-        apply there (bad signature, nonce out of order, balance, ranges)."""
+    def now(self, clock: int) -> int:
+        """The time a batch sealed at ``clock`` carries: never before the last one's."""
+        return max(clock, self.timestamp)
+
+    def free_channel(self) -> int:
+        """The slot the next open gets (see the module's docstring). Raises
+        :class:`ZkError` when every channel slot is taken."""
         assert self.pending_state is not None
-        return apply_signed(self.pending_state, signed)
+        state = self.pending_state
+        named: set[int] = set().union(*(p.leaves for p in self.pending))
+        for index in range(state.channel_base, state.capacity):
+            if index not in named and state.leaf(index) == 0:
+                return index
+        raise ZkError("zk: no free channel slot",
+                      "every channel slot is taken: wait for channels to close")  # fmt: skip
+
+    def assign(self, signed: SignedTx) -> SignedTx:
+        """``signed`` with its channel's slot, for an open (anything else unchanged)."""
+        if isinstance(signed.tx, OpenChannelTx):
+            return replace(signed, tx=replace(signed.tx, channel_index=self.free_channel()))
+        return signed
+
+    def check(self, signed: SignedTx, clock: int = 0) -> ZkState:
+        """The pending state after ``signed`` at the node's ``clock``; raises
+        :class:`ZkError` if it does not apply there (signatures, nonce out of order,
+        balance, ranges, an expiry that has passed)."""
+        assert self.pending_state is not None
+        return apply_signed(self.pending_state, signed, self.now(clock))
 
     def add(self, position: int, signed: SignedTx, after: ZkState) -> None:
-        """Queue an admitted transaction (``after`` is what :meth:`check` returned)."""
-        self.pending.append(Pending(position, signed))
+        """Queue an admitted operation (``after`` is what :meth:`check` returned)."""
+        assert self.pending_state is not None
+        self.pending.append(Pending(position, signed, leaves_of(self.pending_state, signed)))
         self.pending_state = after
 
     def pending_of(self, index: int) -> int:
-        """How many pending transactions account ``index`` signed."""
+        """How many pending operations use account ``index``'s nonce."""
         return sum(1 for p in self.pending if p.signed.sender == index)
 
-    def plan(self, queued: Sequence[DepositSlot]) -> SealPlan | None:
-        """The next batch over ``queued`` (L1's deposits not taken yet, in order), or
-        None when there is nothing to seal. Raises :class:`ZkError` when the batch
-        cannot be built at all (the fee account holds no account yet)."""
+    def plan(self, queued: Sequence[DepositSlot], clock: int = 0) -> SealPlan | None:
+        """The next batch over ``queued`` (L1's deposits not taken yet, in order) at
+        the node's ``clock``, or None when there is nothing to seal. Raises
+        :class:`ZkError` when the batch cannot be built at all (the fee account holds
+        no account yet)."""
+        timestamp = self.now(clock)
         deposits = list(queued[: self.shape.deposits])
         after_deposits = self.state
         for slot in deposits:
@@ -109,91 +227,143 @@ class ZkSequencer:
             )
         candidates = list(self.pending)
         dropped: list[tuple[int, str]] = []
+        stuck: set[int] = set()  # expired channels whose reclaim fails (never expected)
         while True:
             chosen = self._choose(candidates)
-            failed = _first_failure(after_deposits, chosen)
+            reclaims = self._reclaims(candidates, timestamp, stuck)
+            failed = _first_failure(after_deposits, chosen, reclaims, timestamp)
             if failed is None:
                 break
+            if isinstance(failed, ReclaimTx):
+                stuck.add(failed.channel_index)
+                continue
             position, reason = failed
             dropped.append((position, reason))
             candidates = [p for p in candidates if p.position != position]
-        if not deposits and not chosen:
-            return None if not dropped else self._empty_plan(dropped, candidates)
+        if not deposits and not chosen and not reclaims:
+            return None if not dropped else self._empty_plan(dropped, candidates, timestamp)
         ordered = _batch_order(chosen)
-        signatures = [p.signed.signature for p in ordered]
-        result = apply_batch(
-            self.state, self.shape, self.fee_account, deposits,
-            [p.signed.tx for p in ordered if isinstance(p.signed.tx, TransferTx)],
-            [p.signed.tx for p in ordered if not isinstance(p.signed.tx, TransferTx)],
-            signatures,
-        )  # fmt: skip
+        result = self.apply(deposits, [p.signed for p in ordered], reclaims, timestamp)
         taken = {p.position for p in chosen}
         rest = [p for p in candidates if p.position not in taken]
-        remaining, remaining_state = _recheck(result.new_state, rest, dropped)
+        remaining, remaining_state = _recheck(result.new_state, rest, dropped, timestamp)
+        opened = tuple(p.signed.tx.channel_index for p in ordered
+                       if isinstance(p.signed.tx, OpenChannelTx))  # fmt: skip
         return SealPlan(result, tuple(p.position for p in ordered), len(deposits),
-                        tuple(dropped), tuple(remaining), remaining_state)  # fmt: skip
+                        tuple(dropped), tuple(remaining), remaining_state, timestamp,
+                        tuple(r.channel_index for r in reclaims), opened)  # fmt: skip
+
+    def apply(
+        self,
+        deposits: Sequence[DepositSlot],
+        ordered: Sequence[SignedTx],
+        reclaims: Sequence[ReclaimTx],
+        timestamp: int,
+    ) -> BatchResult:
+        """``core/zk``'s ``apply_batch`` over the sealed state: ``ordered`` are the
+        batch's signed operations in batch order. Raises :class:`ZkError`."""
+        opens = [(s.tx, s.owner_signature) for s in ordered if isinstance(s.tx, OpenChannelTx)]
+        return apply_batch(
+            self.state, self.shape, self.fee_account, deposits,
+            [s.tx for s in ordered if isinstance(s.tx, TransferTx)],
+            [s.tx for s in ordered if isinstance(s.tx, WithdrawalTx)],
+            [s.owner_signature for s in ordered if isinstance(s.tx, TransferTx | WithdrawalTx)],
+            opens=opens, closes=[s.tx for s in ordered if isinstance(s.tx, CloseChannelTx)],
+            reclaims=reclaims, timestamp=timestamp,
+        )  # fmt: skip
 
     def commit(self, plan: SealPlan) -> None:
         """Make ``plan`` the sealed state (after the node logged it)."""
         if plan.result is not None:
-            self.state = plan.result.new_state
-            self.deposits_taken += plan.deposit_count
+            self.sealed(plan.result.new_state, plan.deposit_count, plan.timestamp, plan.opened)
         self.pending = list(plan.remaining)
         self.pending_state = plan.remaining_state
 
+    def sealed(self, state: ZkState, deposit_count: int, timestamp: int,
+               opened: Sequence[int]) -> None:  # fmt: skip
+        """Move the sealed state to ``state``, a batch's at ``timestamp`` that took
+        ``deposit_count`` deposits and filled the channel slots ``opened`` (a restart
+        replays the log's batches through here)."""
+        self.state = state
+        self.deposits_taken += deposit_count
+        self.timestamp = max(self.timestamp, timestamp)
+        slots = self.channel_slots | set(opened)
+        self.channel_slots = {i for i in slots if state.channel(i) is not None}
+
     def _choose(self, candidates: Sequence[Pending]) -> list[Pending]:
-        transfers = withdrawals = 0
-        held: set[int] = set()  # senders with a transaction left out: keep their order
-        withdrew: set[int] = set()
+        room = {TRANSFERS: self.shape.transfers, WITHDRAWALS: self.shape.withdrawals,
+                OPENS: self.shape.opens, CLOSES: self.shape.closes}  # fmt: skip
+        held: set[int] = set()  # leaves of the operations left out
+        latest: dict[int, int] = {}  # leaf -> the latest section taken that touches it
         chosen: list[Pending] = []
         for p in candidates:
-            sender = p.signed.sender
-            is_transfer = isinstance(p.signed.tx, TransferTx)
-            room = transfers < self.shape.transfers if is_transfer else (
-                withdrawals < self.shape.withdrawals)  # fmt: skip
-            if sender in held or not room or (is_transfer and sender in withdrew):
-                held.add(sender)
+            section = section_of(p.signed)
+            if (
+                room[section] == 0
+                or not held.isdisjoint(p.leaves)
+                or any(latest.get(leaf, 0) > section for leaf in p.leaves)
+            ):
+                held |= p.leaves
                 continue
             chosen.append(p)
-            if is_transfer:
-                transfers += 1
-            else:
-                withdrawals += 1
-                withdrew.add(sender)
+            room[section] -= 1
+            for leaf in p.leaves:
+                latest[leaf] = max(latest.get(leaf, 0), section)
         return chosen
 
-    def _empty_plan(self, dropped: list[tuple[int, str]], candidates: list[Pending]) -> SealPlan:
-        remaining, state = _recheck(self.state, candidates, dropped)
-        return SealPlan(None, (), 0, tuple(dropped), tuple(remaining), state)
+    def _reclaims(
+        self, candidates: Sequence[Pending], timestamp: int, stuck: set[int]
+    ) -> list[ReclaimTx]:
+        named: set[int] = set().union(*(p.leaves for p in candidates))
+        expired = []
+        for index in self.channel_slots - named - stuck:
+            channel = self.state.channel(index)
+            if channel is not None and channel.expiry <= timestamp:
+                expired.append((channel.expiry, index))
+        return [ReclaimTx(index) for _, index in sorted(expired)[: self.shape.reclaims]]
+
+    def _empty_plan(
+        self, dropped: list[tuple[int, str]], candidates: list[Pending], timestamp: int
+    ) -> SealPlan:
+        remaining, state = _recheck(self.state, candidates, dropped, timestamp)
+        return SealPlan(None, (), 0, tuple(dropped), tuple(remaining), state, timestamp)
 
 
 def _batch_order(chosen: Sequence[Pending]) -> list[Pending]:
-    """Transfers, then withdrawals, each in arrival order: the batch's sections."""
-    transfers = [p for p in chosen if isinstance(p.signed.tx, TransferTx)]
-    return transfers + [p for p in chosen if not isinstance(p.signed.tx, TransferTx)]
+    """The batch's sections in order, each in arrival order (a stable sort)."""
+    return sorted(chosen, key=lambda p: section_of(p.signed))
 
 
-def _first_failure(state: ZkState, chosen: Sequence[Pending]) -> tuple[int, str] | None:
-    """The first transaction of ``chosen`` that fails in batch order, with its reason."""
+def _first_failure(
+    state: ZkState, chosen: Sequence[Pending], reclaims: Sequence[ReclaimTx], timestamp: int
+) -> tuple[int, str] | ReclaimTx | None:
+    """The first operation that fails in batch order: a pending one's position and
+    reason, or a reclaim."""
     for p in _batch_order(chosen):
         try:
-            state = apply_signed(state, p.signed)
+            state = apply_signed(state, p.signed, timestamp)
         except ZkError as exc:
             return p.position, exc.reason
+    for reclaim in reclaims:
+        try:
+            state = reclaim_steps(state, reclaim, timestamp).after
+        except ZkError:
+            return reclaim
     return None
 
 
 def _recheck(
-    state: ZkState, rest: Sequence[Pending], dropped: list[tuple[int, str]]
+    state: ZkState, rest: Sequence[Pending], dropped: list[tuple[int, str]], timestamp: int
 ) -> tuple[list[Pending], ZkState]:
-    """The pending transactions that still apply in order over ``state``; the others
+    """The pending operations that still apply in order over ``state``; the others
     are added to ``dropped``."""
     kept: list[Pending] = []
     for p in rest:
         try:
-            state = apply_signed(state, p.signed)
+            after = apply_signed(state, p.signed, timestamp)
         except ZkError as exc:
             dropped.append((p.position, exc.reason))
             continue
-        kept.append(p)
+        kept.append(replace(p, leaves=leaves_of(state, p.signed)))
+        state = after
     return kept, state
