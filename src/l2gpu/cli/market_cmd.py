@@ -107,10 +107,20 @@ def _check_rail_options(settings: Settings, node: str | None, manager: str | Non
 def rail_design(settings: Settings, node: str | None) -> str:
     """The settlement design a lease pays over: the ``settlement`` setting where it was
     set (flag, L2GPU_SETTLEMENT or the TOML file), else the one the options name (a
-    rollup node: ``hybrid``; an L1 and a ChannelManager: ``channel-l1``)."""
+    zk node: ``zk``; another rollup node: ``hybrid``; an L1 and a ChannelManager:
+    ``channel-l1``). Which kind of node ``node`` is, it answers itself (``/zk/status``);
+    a node that does not answer is taken for ``hybrid``, whose rail then says so."""
     if "settlement" in settings.model_fields_set:
         return str(settings.settlement)
-    return "hybrid" if node else "channel-l1"
+    if not node:
+        return "channel-l1"
+    import httpx
+
+    try:
+        zk = httpx.get(f"{node.rstrip('/')}/zk/status", timeout=10).status_code == 200
+    except httpx.HTTPError:
+        zk = False
+    return "zk" if zk else "hybrid"
 
 
 def _rail(

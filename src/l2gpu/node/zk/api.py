@@ -198,9 +198,7 @@ def create_zk_app(node: ZkNode, *, max_body: int = MAX_BODY_BYTES) -> Any:
                            "name it by the renter's index and the nonce its open used")  # fmt: skip
         return found
 
-    @app.get("/zk/accounts/{index}", responses=responses(*COMMON, 404))
-    def account(index: Annotated[int, Path(ge=0, lt=U32)]) -> dict[str, Any]:
-        """An account of the sealed state; ``next_nonce`` counts its pending ones."""
+    def account_json(index: int) -> dict[str, Any]:
         with node.lock:
             state = node.sequencer.state
             found = state.account(index) if state.in_range(index) else None
@@ -212,6 +210,24 @@ def create_zk_app(node: ZkNode, *, max_body: int = MAX_BODY_BYTES) -> Any:
                 "balance": str(found.balance), "nonce": found.nonce,
                 "next_nonce": found.nonce + pending,
                 "eth_address": "0x" + found.eth_address.to_bytes(20, "big").hex()}  # fmt: skip
+
+    @app.get("/zk/accounts/{index}", responses=responses(*COMMON, 404))
+    def account(index: Annotated[int, Path(ge=0, lt=U32)]) -> dict[str, Any]:
+        """An account of the sealed state; ``next_nonce`` counts its pending ones."""
+        return account_json(index)
+
+    @app.get("/zk/accounts", responses=responses(*COMMON, 404))
+    def account_of(
+        address: Annotated[str, Query(pattern="^0x[0-9a-fA-F]{40}$")],
+    ) -> dict[str, Any]:
+        """The account of an L1 address: the index L1 gave its first deposit, once a
+        sealed batch holds it (404 before)."""
+        with node.l1_lock:
+            index = node.rollup.account_index(address)
+        if index == 0:
+            raise NotFound(f"{address} never deposited into this zk rollup",
+                           "deposit on L1 with 'l2gpu zk deposit'")  # fmt: skip
+        return account_json(index)
 
     @app.get("/zk/status", responses=responses(*COMMON))
     def status() -> dict[str, Any]:

@@ -12,6 +12,7 @@ import httpx
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import Address
 from l2gpu.core.zk.channel import OpenChannelTx, sign_open
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer
 from l2gpu.core.zk.withdrawal import WithdrawalTx, sign_withdrawal
@@ -59,6 +60,19 @@ class ZkNodeClient:
             if exc.status == 404:
                 return None
             raise
+
+    def account_of(self, address: Address) -> dict[str, Any] | None:
+        """The account of the L1 ``address`` in the sealed state, or None when it has
+        none yet (never deposited, or its deposit is not in a sealed batch)."""
+        try:
+            found = self._call(
+                lambda: self.http.get("/zk/accounts", params={"address": address.checksum})
+            )
+        except NodeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(found)
 
     def transaction(self, position: int) -> dict[str, Any]:
         """``pending``, ``included`` (its batch) or ``dropped`` (why)."""

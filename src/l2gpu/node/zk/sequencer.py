@@ -180,9 +180,14 @@ class ZkSequencer:
         assert self.pending_state is not None
         state = self.pending_state
         named: set[int] = set().union(*(p.leaves for p in self.pending))
-        for index in range(state.channel_base, state.capacity):
-            if index not in named and state.leaf(index) == 0:
+        taken = named | self.channel_slots
+        # The lowest slot that is neither sealed nor named: at most len(taken) + 1 looks,
+        # not a scan of the 2^(depth-1) channel slots.
+        index = state.channel_base
+        while index < state.capacity:
+            if index not in taken and state.leaf(index) == 0:
                 return index
+            index += 1
         raise ZkError("zk: no free channel slot",
                       "every channel slot is taken: wait for channels to close")  # fmt: skip
 
@@ -310,6 +315,14 @@ class ZkSequencer:
             for leaf in p.leaves:
                 latest[leaf] = max(latest.get(leaf, 0), section)
         return chosen
+
+    def reclaimable(self, timestamp: int) -> bool:
+        """Whether a sealed channel has expired by ``timestamp`` (a seal would reclaim it)."""
+        for index in self.channel_slots:
+            channel = self.state.channel(index)
+            if channel is not None and channel.expiry <= timestamp:
+                return True
+        return False
 
     def _reclaims(
         self, candidates: Sequence[Pending], timestamp: int, stuck: set[int]

@@ -14,11 +14,11 @@ from eth_account.signers.local import LocalAccount
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.zk.pubdata import BatchShape
 from l2gpu.core.zk.state import ZkState
-from l2gpu.core.zk.transfer import TransferTx
 from l2gpu.l1 import Chain
 from l2gpu.l1.build import CompiledContract
 from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
 from l2gpu.node.zk.node import ZkNode
+from l2gpu.node.zk.sequencer import section_of
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit
 from l2gpu.zk.verifier_contract import compile_verifier
@@ -72,19 +72,18 @@ class ZkSealer:
         node = self.node
         with node.l1_lock:
             queued = len(node.rollup.queued_deposits())
+            clock = node.clock()
         with node.lock:
             deposits = queued - node.sequencer.deposits_taken
-            pending = [p.signed.tx for p in node.sequencer.pending]
-        transfers = sum(1 for tx in pending if isinstance(tx, TransferTx))
-        withdrawals = len(pending) - transfers
-        if not deposits and not pending:
+            sections = [section_of(p.signed) for p in node.sequencer.pending]
+            expired = node.sequencer.reclaimable(clock)
+        if not deposits and not sections and not expired:
             self._waiting_since = None
             return False
         if self._waiting_since is None:
             self._waiting_since = now
-        shape = node.shape
-        full = (deposits >= shape.deposits or transfers >= shape.transfers
-                or withdrawals >= shape.withdrawals)  # fmt: skip
+        counts = [deposits] + [sections.count(k) for k in range(1, 5)]
+        full = any(n >= room for n, room in zip(counts, node.shape.sections, strict=False))
         return full or now - self._waiting_since >= self.interval
 
     def step(self) -> int | None:
