@@ -31,7 +31,12 @@ from l2gpu.core.zk.batch import BatchResult
 from l2gpu.core.zk.batch_input import BatchInput
 from l2gpu.core.zk.pubdata import DEPOSIT_BYTES, HEADER_BYTES, TRANSFER_BYTES, BatchShape
 from l2gpu.core.zk.state import ZkError, ZkState
-from l2gpu.l1.contracts.zk_rollup import Groth16Proof, ZkRollupClient
+from l2gpu.l1.contracts.zk_rollup import (
+    Groth16Proof,
+    ZkRollupClient,
+    pubdata_sections,
+    pubdata_timestamp,
+)
 from l2gpu.node.wal import WriteAheadLog
 from l2gpu.node.zk import records
 from l2gpu.node.zk.records import SealedRecord, SignedTx
@@ -240,8 +245,9 @@ class ZkNode:
                 receipt = self.rollup.submit_batch(
                     new_root=batch.result.new_state.root(),
                     fee_account=self.sequencer.fee_account,
+                    timestamp=pubdata_timestamp(batch.result.pubdata),
                     deposit_count=batch.deposit_count,
-                    sections=sections(self.shape, batch.result.pubdata),
+                    sections=pubdata_sections(self.shape, batch.result.pubdata),
                     proof=evm, sender=self.operator,
                 )  # fmt: skip
                 tx_hash = str(receipt.tx_hash)
