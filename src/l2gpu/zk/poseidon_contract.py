@@ -5,7 +5,7 @@ The zk rollup's escape hatch (``contracts/zk/ZkRollup.vy`` ``exit_account`` and
 hash as the circuits do: ``Poseidon([left, right])`` for each tree level (width
 t = 3), ``Poseidon([ax, ay, balance, nonce, eth_address])`` for an account's leaf
 (t = 6) and ``Poseidon([1, renter, open_nonce, provider, deposit, expiry])`` for a
-lease channel's leaf (t = 7, 22.8 kB of runtime code: the widest that fits).
+lease channel's leaf (t = 7: 22,801 bytes of runtime code, within EIP-170).
 
 Why generated and committed: the round constants and MDS matrices are the ones
 :mod:`l2gpu.core.crypto.poseidon_constants` derives (the Python spec the circuits
