@@ -106,7 +106,7 @@ vectors: install
 	$(BIN)/l2gpu bench channels --write-gas-snapshot > /dev/null
 	$(BIN)/python -m tests.l2.rollup_gas --write > /dev/null
 
-# contracts/zk/PoseidonT3.vy and PoseidonT6.vy from the Python Poseidon constants (a test
+# contracts/zk/PoseidonT3.vy, PoseidonT6.vy and PoseidonT7.vy from the Python Poseidon constants (a test
 # checks that the committed files are what this writes).
 poseidon-contracts: install
 	$(BIN)/python -m l2gpu.zk.poseidon_contract

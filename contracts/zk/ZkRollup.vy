@@ -10,16 +10,33 @@
         deposit waits longer than the forced-inclusion delay, anyone can freeze
         the rollup; then deposits that no batch took are refunded, and every
         account exits with its balance by opening its leaf against the last
-        proven state root (`exit_account`).
+        proven state root (`exit_account`), and every lease channel still open in
+        that state pays its whole deposit back to its renter (`exit_channel`).
+        The limit of that last rule: at a freeze, what a provider earned in a channel
+        it has not closed yet goes back to the renter with the rest of the deposit.
+        L1 cannot tell how much of the deposit the renter's vouchers paid: checking
+        a voucher would need EdDSA over Baby Jubjub in the EVM, which this contract
+        does not do. A provider keeps its earnings by closing each channel at its
+        lease's end (and may close a long lease early, then open a new channel).
 @dev    The public data layout and the public input are specified in
         src/l2gpu/core/zk/pubdata.py: old_root (32) | new_root (32) | fee_account (3)
-        | deposits | transfers | withdrawals, and the proof's one public input is
-        uint256(sha256(data)) % FIELD. L1 builds the data itself from its state
-        root, the arguments and the queue, so the proof is about exactly the bytes
-        L1 holds. The deposit section comes from the queue (each entry stored as the
-        keccak256 of its 103 bytes), never from the operator alone.
-        The escape hatch hashes as the circuits do, with circomlib's Poseidon in two
-        generated contracts (PoseidonT3.vy, PoseidonT6.vy: src/l2gpu/zk/poseidon_contract.py).
+        | timestamp (4) | deposits | transfers | withdrawals | opens | closes |
+        reclaims, and the proof's one public input is uint256(sha256(data)) % FIELD.
+        L1 builds the data itself from its state root, the arguments and the queue,
+        so the proof is about exactly the bytes L1 holds. The deposit section comes
+        from the queue (each entry stored as the keccak256 of its 103 bytes), never
+        from the operator alone. L1 reads nothing of the channel sections: the proof
+        covers their rules; L1 only hashes them.
+        The batch's timestamp is the clock channel expiries are read against; L1
+        takes it only if it is not before the last accepted batch's and not after
+        the block's, so an operator cannot reclaim a channel before its expiry by
+        dating a batch in the future, nor move the clock back.
+        The tree's lower half, indices [1, 2**(depth-1)), holds the accounts (L1
+        assigns them at first deposits); the upper half, [2**(depth-1), 2**depth),
+        the lease channels (core/zk/state.py).
+        The escape hatch hashes as the circuits do, with circomlib's Poseidon in three
+        generated contracts (PoseidonT3.vy, PoseidonT6.vy, PoseidonT7.vy:
+        src/l2gpu/zk/poseidon_contract.py).
 """
 
 from common import pull_payments
@@ -41,6 +58,10 @@ interface Poseidon5:
     def hash(_inputs: uint256[5]) -> uint256: view
 
 
+interface Poseidon6:
+    def hash(_inputs: uint256[6]) -> uint256: view
+
+
 event Deposited:
     queue_index: indexed(uint256)
     account_index: indexed(uint256)
@@ -56,6 +77,7 @@ event BatchAccepted:
     new_root: uint256
     deposits: uint256
     public_input: uint256
+    timestamp: uint256
 
 
 event WithdrawalCredited:
@@ -80,6 +102,13 @@ event AccountExited:
     amount: uint256
 
 
+event ChannelExited:
+    channel_index: indexed(uint256)
+    renter_index: indexed(uint256)
+    owner: indexed(address)
+    amount: uint256
+
+
 # BN254's scalar field: public inputs and keys are its elements.
 FIELD: constant(uint256) = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 MAX_AMOUNT: constant(uint256) = 2**128 - 1
@@ -89,11 +118,19 @@ BABYJUB_D: constant(uint256) = 168696
 DEPOSIT_BYTES: constant(uint256) = 103
 TRANSFER_BYTES: constant(uint256) = 12
 WITHDRAWAL_BYTES: constant(uint256) = 39
+OPEN_BYTES: constant(uint256) = 29
+CLOSE_BYTES: constant(uint256) = 19
+RECLAIM_BYTES: constant(uint256) = 3
 # Bounds of the batch shapes this contract can serve (a shape is fixed at deploy).
 MAX_DEPOSITS: constant(uint256) = 64
 MAX_TRANSFERS: constant(uint256) = 2048
 MAX_WITHDRAWALS: constant(uint256) = 64
-MAX_DATA: constant(uint256) = 67 + 64 * 103 + 2048 * 12 + 64 * 39
+MAX_OPENS: constant(uint256) = 256
+MAX_CLOSES: constant(uint256) = 256
+MAX_RECLAIMS: constant(uint256) = 256
+MAX_DATA: constant(uint256) = 71 + 64 * 103 + 2048 * 12 + 64 * 39 + 256 * 29 + 256 * 19 + 256 * 3
+# A batch's timestamp is 4 bytes of unix seconds.
+MAX_TIMESTAMP: constant(uint256) = 2**32 - 1
 # Gas handed to the verifier: a pairing check with one public input costs about
 # 200k; never estimated, so a node cannot be made to pass too little.
 VERIFY_GAS: constant(uint256) = 400000
@@ -104,6 +141,9 @@ MAX_DEPTH: constant(uint256) = 24
 # rather than leaving an escape hatch that can never open.
 POSEIDON_1_2: constant(uint256) = 7853200120776062878684798364095072458815029376092732009249414926327459813530
 POSEIDON_1_5: constant(uint256) = 6183221330272524995739186171720101788151706631170188140075976616310159254464
+POSEIDON_1_6: constant(uint256) = 20400040500897583745843009878988256314335038853985262692600694741116813247201
+# The first input of a channel's leaf (core/zk/state.py CHANNEL_LEAF_TAG).
+CHANNEL_LEAF_TAG: constant(uint256) = 1
 
 VERIFIER: public(immutable(address))
 # The circuit (and so the verification key) the verifier was generated for: a prover
@@ -112,16 +152,27 @@ CIRCUIT_HASH: public(immutable(bytes32))
 DEPOSIT_SLOTS: public(immutable(uint256))
 TRANSFER_SLOTS: public(immutable(uint256))
 WITHDRAWAL_SLOTS: public(immutable(uint256))
-# The largest account index: 2**depth - 1 (index 0 is never an account).
+OPEN_SLOTS: public(immutable(uint256))
+CLOSE_SLOTS: public(immutable(uint256))
+RECLAIM_SLOTS: public(immutable(uint256))
+# The largest leaf index: 2**depth - 1.
 MAX_INDEX: public(immutable(uint256))
+# The largest account index, 2**(depth-1) - 1 (index 0 is never an account); the
+# channels' half starts at CHANNEL_BASE = 2**(depth-1).
+MAX_ACCOUNT_INDEX: public(immutable(uint256))
+CHANNEL_BASE: public(immutable(uint256))
 DEPTH: public(immutable(uint256))
 FORCE_DELAY: public(immutable(uint256))
-# circomlib's Poseidon(2) (a tree level) and Poseidon(5) (an account's leaf).
+# circomlib's Poseidon(2) (a tree level), Poseidon(5) (an account's leaf) and
+# Poseidon(6) (a channel's leaf).
 POSEIDON_T3: public(immutable(address))
 POSEIDON_T6: public(immutable(address))
+POSEIDON_T7: public(immutable(address))
 
 state_root: public(uint256)
 batch_count: public(uint256)
+# The timestamp of the last accepted batch (0 before the first).
+last_timestamp: public(uint256)
 queue: public(HashMap[uint256, bytes32])
 queue_time: public(HashMap[uint256, uint256])
 queue_length: public(uint256)
@@ -135,6 +186,8 @@ frozen: public(bool)
 refunded: public(HashMap[uint256, bool])
 # Accounts whose balance has left through the escape hatch.
 exited: public(HashMap[uint256, bool])
+# Channels whose deposit has left through the escape hatch.
+channel_exited: public(HashMap[uint256, bool])
 
 
 @deploy
@@ -145,30 +198,44 @@ def __init__(
     _deposit_slots: uint256,
     _transfer_slots: uint256,
     _withdrawal_slots: uint256,
+    _open_slots: uint256,
+    _close_slots: uint256,
+    _reclaim_slots: uint256,
     _depth: uint256,
     _force_delay: uint256,
     _poseidon_t3: address,
     _poseidon_t6: address,
+    _poseidon_t7: address,
 ):
     assert _genesis_root < FIELD, "the genesis root is not a field element"
     assert _verifier.is_contract, "the verifier is not a contract"
     assert _deposit_slots <= MAX_DEPOSITS and _transfer_slots <= MAX_TRANSFERS, "batch shape too large"
     assert _withdrawal_slots <= MAX_WITHDRAWALS, "batch shape too large"
+    assert _open_slots <= MAX_OPENS and _close_slots <= MAX_CLOSES and _reclaim_slots <= MAX_RECLAIMS, "batch shape too large"
+    assert _deposit_slots > 0 and _transfer_slots > 0 and _withdrawal_slots > 0, "every section of a batch needs at least one slot"
+    assert _open_slots > 0 and _close_slots > 0 and _reclaim_slots > 0, "every section of a batch needs at least one slot"
     assert _depth >= 2 and _depth <= 24, "the tree depth must be 2 to 24 (3-byte indices)"
     assert _force_delay > 0, "the forced-inclusion delay must be positive"
     assert staticcall Poseidon2(_poseidon_t3).hash([1, 2]) == POSEIDON_1_2, "the Poseidon(2) contract hashes wrongly"
     assert staticcall Poseidon5(_poseidon_t6).hash([1, 2, 3, 4, 5]) == POSEIDON_1_5, "the Poseidon(5) contract hashes wrongly"
+    assert staticcall Poseidon6(_poseidon_t7).hash([1, 2, 3, 4, 5, 6]) == POSEIDON_1_6, "the Poseidon(6) contract hashes wrongly"
     self.state_root = _genesis_root
     VERIFIER = _verifier
     CIRCUIT_HASH = _circuit_hash
     DEPOSIT_SLOTS = _deposit_slots
     TRANSFER_SLOTS = _transfer_slots
     WITHDRAWAL_SLOTS = _withdrawal_slots
+    OPEN_SLOTS = _open_slots
+    CLOSE_SLOTS = _close_slots
+    RECLAIM_SLOTS = _reclaim_slots
     MAX_INDEX = 2**_depth - 1
+    MAX_ACCOUNT_INDEX = 2**(_depth - 1) - 1
+    CHANNEL_BASE = 2**(_depth - 1)
     DEPTH = _depth
     FORCE_DELAY = _force_delay
     POSEIDON_T3 = _poseidon_t3
     POSEIDON_T6 = _poseidon_t6
+    POSEIDON_T7 = _poseidon_t7
 
 
 @internal
@@ -212,7 +279,8 @@ def deposit(_ax: uint256, _ay: uint256) -> uint256:
     @notice Deposit msg.value wei into the account of msg.sender, whose L2 key is
             the Baby Jubjub point (_ax, _ay). An address gets its account index at
             its first deposit and keeps that deposit's key; later deposits must
-            name the same key.
+            name the same key. Account indices lie in the tree's lower half, from 1
+            to MAX_ACCOUNT_INDEX; the upper half is the lease channels'.
     @return The deposit's position in the queue.
     @dev    core/zk/pubdata.py DepositSlot is the entry; the circuit creates the
             account at the index or credits it.
@@ -225,7 +293,7 @@ def deposit(_ax: uint256, _ay: uint256) -> uint256:
     key: bytes32 = keccak256(abi_encode(_ax, _ay))
     index: uint256 = self.account_index_of[msg.sender]
     if index == 0:
-        assert self.account_count < MAX_INDEX, "the rollup's account tree is full"
+        assert self.account_count < MAX_ACCOUNT_INDEX, "the rollup's accounts are full: no account index is left in the tree's lower half"
         index = self.account_count + 1
         self.account_count = index
         self.account_index_of[msg.sender] = index
@@ -251,10 +319,14 @@ def deposit(_ax: uint256, _ay: uint256) -> uint256:
 def submit_batch(
     _new_root: uint256,
     _fee_account: uint256,
+    _timestamp: uint256,
     _deposit_count: uint256,
     _deposits: Bytes[MAX_DEPOSITS * DEPOSIT_BYTES],
     _transfers: Bytes[MAX_TRANSFERS * TRANSFER_BYTES],
     _withdrawals: Bytes[MAX_WITHDRAWALS * WITHDRAWAL_BYTES],
+    _opens: Bytes[MAX_OPENS * OPEN_BYTES],
+    _closes: Bytes[MAX_CLOSES * CLOSE_BYTES],
+    _reclaims: Bytes[MAX_RECLAIMS * RECLAIM_BYTES],
     _a: uint256[2],
     _b: uint256[2][2],
     _c: uint256[2],
@@ -266,14 +338,22 @@ def submit_batch(
     @dev    `_deposits` holds every deposit slot: the first `_deposit_count` must be
             the queue's next entries byte for byte; the rest are no-ops (index 0,
             and the proof makes their other bytes zero). Sections have exactly the
-            shape's lengths.
+            shape's lengths. `_timestamp` (unix seconds) is the batch's clock: not
+            before the last accepted batch's, not after this block's. L1 reads
+            nothing of the channels' opens, closes and reclaims: it hashes them.
     """
     assert not self.frozen, "the rollup is frozen: no batch is accepted"
     assert _new_root < FIELD, "the new root is not a field element"
-    assert _fee_account > 0 and _fee_account <= MAX_INDEX, "the fee account is not an account index"
+    assert _fee_account > 0 and _fee_account <= MAX_ACCOUNT_INDEX, "the fee account is not an account index"
+    assert _timestamp >= self.last_timestamp, "the batch's timestamp is before the last accepted batch's"
+    assert _timestamp <= block.timestamp, "the batch's timestamp is after this block's"
+    assert _timestamp <= MAX_TIMESTAMP, "the batch's timestamp does not fit 4 bytes"
     assert len(_deposits) == DEPOSIT_SLOTS * DEPOSIT_BYTES, "the deposit section has the wrong length"
     assert len(_transfers) == TRANSFER_SLOTS * TRANSFER_BYTES, "the transfer section has the wrong length"
     assert len(_withdrawals) == WITHDRAWAL_SLOTS * WITHDRAWAL_BYTES, "the withdrawal section has the wrong length"
+    assert len(_opens) == OPEN_SLOTS * OPEN_BYTES, "the open section has the wrong length"
+    assert len(_closes) == CLOSE_SLOTS * CLOSE_BYTES, "the close section has the wrong length"
+    assert len(_reclaims) == RECLAIM_SLOTS * RECLAIM_BYTES, "the reclaim section has the wrong length"
     assert _deposit_count <= DEPOSIT_SLOTS, "more deposits than the batch has slots"
     first: uint256 = self.queue_done
     assert first + _deposit_count <= self.queue_length, "the batch takes deposits that are not queued"
@@ -290,9 +370,13 @@ def submit_batch(
         convert(old_root, bytes32),
         convert(_new_root, bytes32),
         slice(convert(_fee_account, bytes32), 29, 3),
+        slice(convert(_timestamp, bytes32), 28, 4),
         _deposits,
         _transfers,
         _withdrawals,
+        _opens,
+        _closes,
+        _reclaims,
     )
     public_input: uint256 = convert(sha256(data), uint256) % FIELD
     assert staticcall Groth16Verifier(VERIFIER).verifyProof(_a, _b, _c, [public_input], gas=VERIFY_GAS), "the proof does not verify for this batch's data"
@@ -300,6 +384,7 @@ def submit_batch(
     self.state_root = _new_root
     self.queue_done = first + _deposit_count
     self.batch_count = batch_index + 1
+    self.last_timestamp = _timestamp
     for i: uint256 in range(MAX_WITHDRAWALS):
         if i >= WITHDRAWAL_SLOTS:
             break
@@ -310,7 +395,7 @@ def submit_batch(
         amount: uint256 = self._read_uint(slot, 23, 16)
         pull_payments.credit[owner] += amount
         log WithdrawalCredited(batch_index=batch_index, owner=owner, amount=amount)
-    log BatchAccepted(batch_index=batch_index, old_root=old_root, new_root=_new_root, deposits=_deposit_count, public_input=public_input)
+    log BatchAccepted(batch_index=batch_index, old_root=old_root, new_root=_new_root, deposits=_deposit_count, public_input=public_input, timestamp=_timestamp)
 
 
 @external
@@ -381,11 +466,77 @@ def exit_account(
             opens to no root. A field not below FIELD reverts in the Poseidon contract.
     """
     assert self.frozen, "exits open only when the rollup is frozen"
-    assert _index > 0 and _index <= MAX_INDEX, "the index is not an account index of this tree"
+    assert _index > 0 and _index <= MAX_ACCOUNT_INDEX, "the index is not an account index of this tree"
     assert len(_siblings) == DEPTH, "the proof needs exactly one sibling per tree level"
     assert not self.exited[_index], "that account has exited already"
     assert _balance > 0, "the account holds nothing to exit"
-    node: uint256 = staticcall Poseidon5(POSEIDON_T6).hash([_ax, _ay, _balance, _nonce, convert(_eth_address, uint256)])
+    leaf: uint256 = staticcall Poseidon5(POSEIDON_T6).hash([_ax, _ay, _balance, _nonce, convert(_eth_address, uint256)])
+    assert self._root_from_path(leaf, _index, _siblings) == self.state_root, "the account's fields and siblings do not open to the last proven state root"
+    self.exited[_index] = True
+    pull_payments.credit[_eth_address] += _balance
+    log AccountExited(account_index=_index, owner=_eth_address, amount=_balance)
+
+
+@external
+def exit_channel(
+    _channel_index: uint256,
+    _renter: uint256,
+    _open_nonce: uint256,
+    _provider: uint256,
+    _deposit: uint256,
+    _expiry: uint256,
+    _channel_siblings: DynArray[uint256, MAX_DEPTH],
+    _renter_ax: uint256,
+    _renter_ay: uint256,
+    _renter_balance: uint256,
+    _renter_nonce: uint256,
+    _renter_address: address,
+    _renter_siblings: DynArray[uint256, MAX_DEPTH],
+):
+    """
+    @notice After a freeze: credit a lease channel's whole deposit to its renter's L1
+            address (pull it with `withdraw_credit`), proven by opening the channel's
+            leaf and the renter's account leaf against the last proven state root.
+            Anyone may submit it: the wei go to the renter's address only. Once per
+            channel index. The provider gets nothing of it, even what the renter's
+            vouchers paid it: see the contract's notice (close channels at each
+            lease's end).
+    @param _channel_siblings Leaf `_channel_index`'s siblings from the leaf up, DEPTH of
+           them (core/zk/state.py ZkState.proof); `_renter_siblings` likewise for the
+           renter's account leaf, whose fields give the L1 address.
+    @dev    The channel's leaf is Poseidon([1, renter, open_nonce, provider, deposit,
+            expiry]) (six inputs: no account's leaf, of five, opens as a channel's),
+            the renter's Poseidon([ax, ay, balance, nonce, eth_address]). The open
+            moved the deposit out of the renter's balance, so the renter's
+            `exit_account` and this exit pay separate money, nothing twice.
+    """
+    assert self.frozen, "exits open only when the rollup is frozen"
+    assert _channel_index >= CHANNEL_BASE and _channel_index <= MAX_INDEX, "the index is not a channel index of this tree"
+    assert _renter > 0 and _renter <= MAX_ACCOUNT_INDEX, "the renter is not an account index of this tree"
+    assert len(_channel_siblings) == DEPTH and len(_renter_siblings) == DEPTH, "the proof needs exactly one sibling per tree level"
+    assert not self.channel_exited[_channel_index], "that channel has exited already"
+    assert _deposit > 0, "the channel holds nothing to exit"
+    root: uint256 = self.state_root
+    channel_leaf: uint256 = staticcall Poseidon6(POSEIDON_T7).hash([CHANNEL_LEAF_TAG, _renter, _open_nonce, _provider, _deposit, _expiry])
+    assert self._root_from_path(channel_leaf, _channel_index, _channel_siblings) == root, "the channel's fields and siblings do not open to the last proven state root"
+    renter_leaf: uint256 = staticcall Poseidon5(POSEIDON_T6).hash([_renter_ax, _renter_ay, _renter_balance, _renter_nonce, convert(_renter_address, uint256)])
+    assert self._root_from_path(renter_leaf, _renter, _renter_siblings) == root, "the renter's account fields and siblings do not open to the last proven state root"
+    self.channel_exited[_channel_index] = True
+    pull_payments.credit[_renter_address] += _deposit
+    log ChannelExited(channel_index=_channel_index, renter_index=_renter, owner=_renter_address, amount=_deposit)
+
+
+@internal
+@view
+def _root_from_path(_leaf: uint256, _index: uint256, _siblings: DynArray[uint256, MAX_DEPTH]) -> uint256:
+    """
+    @notice The root that `_leaf` at `_index` hashes up to with `_siblings` (leaf up).
+    @dev    A parent is Poseidon([left, right]), bit i of the index (from the least
+            significant) choosing whether the node at height i is a right child:
+            core/zk/state.py root_from_path. An empty slot's leaf is 0, which no
+            fields hash to, so it opens to no root.
+    """
+    node: uint256 = _leaf
     for height: uint256 in range(MAX_DEPTH):
         if height >= DEPTH:
             break
@@ -393,7 +544,4 @@ def exit_account(
             node = staticcall Poseidon2(POSEIDON_T3).hash([_siblings[height], node])
         else:
             node = staticcall Poseidon2(POSEIDON_T3).hash([node, _siblings[height]])
-    assert node == self.state_root, "the account's fields and siblings do not open to the last proven state root"
-    self.exited[_index] = True
-    pull_payments.credit[_eth_address] += _balance
-    log AccountExited(account_index=_index, owner=_eth_address, amount=_balance)
+    return node

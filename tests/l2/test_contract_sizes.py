@@ -28,6 +28,7 @@ CONTRACTS = {
     "ZkRollup": "zk/ZkRollup.vy",
     "PoseidonT3": "zk/PoseidonT3.vy",
     "PoseidonT6": "zk/PoseidonT6.vy",
+    "PoseidonT7": "zk/PoseidonT7.vy",
 }
 
 
@@ -39,7 +40,7 @@ def code_sizes() -> dict[str, int]:
     game = client.game
     poseidon = {
         name: chain.deploy(compile_contract(CONTRACTS[name]), sender=deployer).address
-        for name in ("PoseidonT3", "PoseidonT6")
+        for name in ("PoseidonT3", "PoseidonT6", "PoseidonT7")
     }
     addresses = {
         "Rollup": client.address,
@@ -63,10 +64,14 @@ def code_sizes() -> dict[str, int]:
             16,
             2048,
             16,
+            256,
+            256,
+            256,
             24,
             3600,
             poseidon["PoseidonT3"],
             poseidon["PoseidonT6"],
+            poseidon["PoseidonT7"],
             sender=deployer,
         ).address,
         **poseidon,

@@ -1,4 +1,4 @@
-"""circomlib's Poseidon on L1 (contracts/zk/PoseidonT3.vy, PoseidonT6.vy) against the
+"""circomlib's Poseidon on L1 (contracts/zk/PoseidonT3.vy, T6, T7) against the
 Python spec: the committed files are what the generator writes from our constants,
 and hashes computed on the py-evm chain equal ``poseidon.hash``."""
 
@@ -44,9 +44,9 @@ def test_the_committed_contract_is_what_the_generator_writes(t: int) -> None:
     )
 
 
-def test_the_generator_refuses_widths_it_cannot_bound() -> None:
+def test_the_generator_refuses_widths_without_constants() -> None:
     with pytest.raises(ValueError, match="outside"):
-        poseidon_contract.render(7)
+        poseidon_contract.render(18)
 
 
 @pytest.mark.parametrize("t", poseidon_contract.WIDTHS)
@@ -85,6 +85,6 @@ def test_gas_per_hash(hashers: dict[int, DeployedContract], t: int) -> None:
     receipt = hasher.transact("hash", inputs, sender=hasher.chain.accounts[1], gas=1_000_000)
     execution = receipt.gas_used - 21_000 - sum(16 if byte else 4 for byte in data)
     print(f"\nPoseidonT{t} (Poseidon({t - 1})): {execution} gas of execution per hash")
-    # A bound, so that a regression in the generated code is seen: 55,659 and 170,581
-    # measured with vyper 0.4.3.
-    assert execution < {3: 65_000, 6: 190_000}[t]
+    # A bound, so that a regression in the generated code is seen: 55,659, 170,581 and
+    # about 225,000 measured with vyper 0.4.3.
+    assert execution < {3: 65_000, 6: 190_000, 7: 250_000}[t]

@@ -1,7 +1,12 @@
 """The zk rollup's escape hatch on the py-evm chain: real proven batches, then the
 operator stops; an overdue deposit lets anyone freeze; every account exits with its
 Merkle proof from the spec (``ZkState.proof``) and the untaken deposit is refunded,
-until the contract holds nothing the L2 is owed."""
+until the contract holds nothing the L2 is owed. A lease channel open at the freeze
+pays its whole deposit back to its renter's address (``exit_channel``).
+
+The contract takes any genesis root, so the tests that need no batch start from a
+state the spec builds (accounts and channels at chosen indices) over a stand-in
+verifier that is never called."""
 
 from __future__ import annotations
 
@@ -11,11 +16,11 @@ import pytest
 
 from l2gpu.core.types import Address
 from l2gpu.core.zk.pubdata import BatchShape
-from l2gpu.core.zk.state import Account, MerkleProof, ZkState
+from l2gpu.core.zk.state import Account, Channel, MerkleProof, ZkState
 from l2gpu.core.zk.transfer import TransferTx
 from l2gpu.core.zk.withdrawal import WithdrawalTx
-from l2gpu.l1 import Chain, ContractRevert, Receipt
-from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
+from l2gpu.l1 import Chain, ContractRevert, DeployedContract, Receipt, compile_contract
+from l2gpu.l1.contracts.zk_rollup import ZkRollupClient, exit_channel_gas
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
@@ -27,6 +32,8 @@ pytestmark = pytest.mark.xdist_group("cpu_heavy")
 
 DELAY = 3600  # ZkWorld's forced-inclusion delay
 NOT_OPEN = "do not open to the last proven state root"
+CHANNEL_NOT_OPEN = "the channel's fields and siblings " + NOT_OPEN
+RENTER_NOT_OPEN = "the renter's account fields and siblings " + NOT_OPEN
 
 
 @pytest.fixture
@@ -34,10 +41,19 @@ def world(chain: Chain, batch_circuit: CompiledCircuit, batch_keys: Keys, toolch
     return ZkWorld(chain, batch_circuit, batch_keys, toolchain)
 
 
-def execution_gas(rollup: ZkRollupClient, receipt: Receipt, *args: object) -> int:
-    """``exit_account``'s gas less the transaction's intrinsic part (21,000 and 4 or 16
-    per calldata byte): what the exit itself costs."""
-    data = rollup.contract.function("exit_account", *args)._encode_transaction_data()
+@pytest.fixture
+def stand_in(chain: Chain) -> DeployedContract:
+    """A contract in the verifier's place where no batch is submitted (the rollup
+    checks only that its verifier is a contract)."""
+    return chain.deploy(compile_contract("testing/RefusingReceiver.vy"), sender=chain.accounts[0])
+
+
+def execution_gas(
+    rollup: ZkRollupClient, receipt: Receipt, *args: object, function: str = "exit_account"
+) -> int:
+    """An exit's gas less the transaction's intrinsic part (21,000 and 4 or 16 per
+    calldata byte): what the exit itself costs."""
+    data = rollup.contract.function(function, *args)._encode_transaction_data()
     calldata = bytes.fromhex(data[2:])
     return receipt.gas_used - 21_000 - sum(16 if byte else 4 for byte in calldata)
 
@@ -128,18 +144,18 @@ def test_every_account_exits_with_its_balance_after_a_freeze(world: ZkWorld) -> 
     assert chain.balance(rollup.address) == 0  # every wei the L2 held has left
 
 
-def test_an_exit_at_depth_24_costs(chain: Chain, world: ZkWorld) -> None:
+def test_an_exit_at_depth_24_costs(chain: Chain, stand_in: DeployedContract) -> None:
     """The gas of one exit from a tree of the production depth. The contract takes any
     genesis root, so a depth-24 rollup starts at a state built by the spec (no batch
     circuit of depth 24 is needed to measure an exit)."""
     depth = 24
     deployer, owner = chain.accounts[0], chain.accounts[4]
     account = Account(*l2_key(1), ETH, 7, int(owner.address, 16))
-    index = 2**depth - 2  # far from index 1: the path's bits mix left and right
+    index = 2 ** (depth - 1) - 2  # the accounts' half, far from index 1: bits mix
     empty_account = Account(*l2_key(2), 0, 3, int(owner.address, 16))
     state = ZkState.empty(depth).with_account(index, account).with_account(5, empty_account)
     rollup = ZkRollupClient.deploy(
-        chain, deployer, genesis_root=state.root(), verifier=world.rollup.contract,
+        chain, deployer, genesis_root=state.root(), verifier=stand_in,
         circuit_hash=bytes(32), shape=BatchShape(1, 1, 1), depth=depth, force_delay=DELAY,
     )  # fmt: skip
     rollup.deposit(owner, l2_key(1), ETH)  # the deposit no batch takes
@@ -151,3 +167,125 @@ def test_an_exit_at_depth_24_costs(chain: Chain, world: ZkWorld) -> None:
     gas = execution_gas(rollup, receipt, *exit_args(index, account, state.proof(index)))
     print(f"\nexit_account at depth {depth}: {receipt.gas_used} gas used, {gas} of execution")
     assert rollup.credit(owner.address) == ETH
+
+
+RENTER, PROVIDER = 1, 2  # account indices, and the L1 accounts that own them
+
+
+def frozen_channel_rollup(
+    chain: Chain, verifier: DeployedContract, state: ZkState
+) -> ZkRollupClient:
+    """A rollup whose last proven state is ``state``, frozen by an overdue deposit (of
+    the L1 account 5, which brings the wei the exits are paid from)."""
+    rollup = ZkRollupClient.deploy(
+        chain, chain.accounts[0], genesis_root=state.root(), verifier=verifier,
+        circuit_hash=bytes(32), shape=BatchShape(1, 1, 1), depth=state.depth,
+        force_delay=DELAY,
+    )  # fmt: skip
+    rollup.deposit(chain.accounts[5], l2_key(1), 2 * ETH)
+    return rollup
+
+
+def channel_state(chain: Chain, depth: int, channel_index: int) -> tuple[ZkState, Channel]:
+    """Renter 1 (after opening the channel: its nonce moved past the open's) and
+    provider 2, and the renter's channel to the provider at ``channel_index``."""
+    renter = Account(*l2_key(1), ETH, 4, int(chain.accounts[RENTER].address, 16))
+    provider = Account(*l2_key(2), 3 * ETH, 9, int(chain.accounts[PROVIDER].address, 16))
+    channel = Channel(RENTER, 3, PROVIDER, 4 * 10**17, 1_900_000_000)
+    state = (ZkState.empty(depth).with_account(RENTER, renter).with_account(PROVIDER, provider)
+             .with_channel(channel_index, channel))  # fmt: skip
+    return state, channel
+
+
+def test_a_channel_open_at_the_freeze_pays_its_deposit_to_the_renter_once(
+    chain: Chain, stand_in: DeployedContract
+) -> None:
+    depth = 8
+    index = 128 + 77  # in the channels' half, from 2^(depth-1): its bits mix left and right
+    state, channel = channel_state(chain, depth, index)
+    renter, provider = state.account(RENTER), state.account(PROVIDER)
+    renter_owner, provider_owner, anyone = (chain.accounts[i] for i in (RENTER, PROVIDER, 6))
+    rollup = frozen_channel_rollup(chain, stand_in, state)
+    proof, renter_proof = state.proof(index), state.proof(RENTER)
+
+    def exit_(
+        index: int = index,
+        channel: Channel = channel,
+        proof: MerkleProof = proof,
+        renter: Account = renter,
+        renter_proof: MerkleProof = renter_proof,
+    ) -> Receipt:
+        return rollup.exit_channel(index, channel, proof, renter, renter_proof, anyone)  # fmt: skip
+
+    with pytest.raises(ContractRevert, match="only when the rollup is frozen"):
+        exit_()
+    chain.time_travel(DELAY + 1)  # the chain's clock: the deposit is overdue
+    rollup.freeze(anyone)
+
+    # A wrong proof: a sibling of the channel's path, a forged deposit, another leaf's
+    # path; the renter's account with a forged balance, or the provider's in its place.
+    siblings = list(proof.siblings)
+    siblings[5] ^= 1
+    with pytest.raises(ContractRevert, match=CHANNEL_NOT_OPEN):
+        exit_(proof=replace(proof, siblings=tuple(siblings)))
+    with pytest.raises(ContractRevert, match=CHANNEL_NOT_OPEN):
+        exit_(channel=replace(channel, deposit=channel.deposit + 1))
+    with pytest.raises(ContractRevert, match=CHANNEL_NOT_OPEN):
+        exit_(index=index + 1)  # an empty channel slot: its leaf is 0
+    with pytest.raises(ContractRevert, match=RENTER_NOT_OPEN):
+        exit_(renter=replace(renter, balance=renter.balance + 1))
+    with pytest.raises(ContractRevert, match=RENTER_NOT_OPEN):
+        exit_(renter=provider, renter_proof=state.proof(PROVIDER))  # the wei to the provider
+    with pytest.raises(ContractRevert, match="one sibling per tree level"):
+        exit_(renter_proof=replace(renter_proof, siblings=renter_proof.siblings[:-1]))
+    # An account's leaf is no channel: not at an account index, nor (forged into the
+    # channels' half) opened with a channel's fields, which hash with Poseidon(6).
+    with pytest.raises(ContractRevert, match="not a channel index"):
+        exit_(index=RENTER, proof=renter_proof)
+    forged = state.with_account(index + 2, renter)
+    forged_rollup = frozen_channel_rollup(chain, stand_in, forged)
+    chain.time_travel(DELAY + 1)
+    forged_rollup.freeze(anyone)
+    as_channel = Channel(RENTER, renter.nonce, PROVIDER, renter.balance, 0)
+    with pytest.raises(ContractRevert, match=CHANNEL_NOT_OPEN):
+        forged_rollup.exit_channel(index + 2, as_channel, forged.proof(index + 2), renter,
+                                   forged.proof(RENTER), anyone)  # fmt: skip
+    assert all(rollup.credit(who.address) == 0 for who in (renter_owner, provider_owner, anyone))
+
+    # Anyone sends it; the renter's address is credited the whole deposit, once.
+    receipt = exit_()
+    exited = receipt.event("ChannelExited").args
+    assert (exited["channel_index"], exited["renter_index"], exited["amount"]) == (
+        index, RENTER, channel.deposit)  # fmt: skip
+    assert rollup.credit(renter_owner.address) == channel.deposit
+    assert rollup.credit(provider_owner.address) == rollup.credit(anyone.address) == 0
+    assert rollup.channel_exited(index)
+    with pytest.raises(ContractRevert, match="exited already"):
+        exit_()
+    # The renter's balance is other money (the open took the deposit out of it).
+    rollup.exit_account(RENTER, renter, renter_proof, anyone)
+    assert rollup.credit(renter_owner.address) == channel.deposit + renter.balance
+    before = chain.balance(renter_owner.address)
+    rollup.withdraw_credit(renter_owner)
+    assert chain.balance(renter_owner.address) > before + channel.deposit + ETH - 10**16
+
+    gas = execution_gas(rollup, receipt, *rollup.exit_channel_args(index, channel, proof, renter,
+                        renter_proof), function="exit_channel")  # fmt: skip
+    print(f"\nexit_channel at depth {depth}: {receipt.gas_used} gas used, {gas} of execution")
+    assert receipt.gas_used < exit_channel_gas(depth)
+
+
+def test_a_channel_exit_at_depth_24_costs(chain: Chain, stand_in: DeployedContract) -> None:
+    """The gas of one channel's exit from a tree of the production depth."""
+    depth = 24
+    index = 2**depth - 3  # the channels' half; far from the renter's path
+    state, channel = channel_state(chain, depth, index)
+    rollup = frozen_channel_rollup(chain, stand_in, state)
+    chain.time_travel(DELAY + 1)
+    rollup.freeze(chain.accounts[6])
+    args = (index, channel, state.proof(index), state.account(RENTER), state.proof(RENTER))
+    receipt = rollup.exit_channel(*args, chain.accounts[6])
+    gas = execution_gas(rollup, receipt, *rollup.exit_channel_args(*args), function="exit_channel")
+    print(f"\nexit_channel at depth {depth}: {receipt.gas_used} gas used, {gas} of execution")
+    assert rollup.credit(chain.accounts[RENTER].address) == channel.deposit
+    assert receipt.gas_used < exit_channel_gas(depth)

@@ -62,12 +62,14 @@ def served(tmp_path: Path) -> Iterator[tuple[ZkNode, str]]:
     node = world.node()
     node.seal()
     sealer = ZkSealer(node, interval=0.05, poll=0.02)
+    node.start(poll_seconds=0.02)  # "proves" (a placeholder) and "posts" in the background
     sealer.start()
     server, url = serve_on_loopback(create_zk_app(node), "zk node API")
     try:
         yield node, url
     finally:
         sealer.stop.set()
+        node.stop()
         server.should_exit = True
 
 

@@ -1,7 +1,12 @@
 """The zk rollup end to end on the py-evm chain: deposits queued on L1, batches applied
 by the spec, proven with Groth16 (development keys) and accepted by ZkRollup.vy only
 with a proof of exactly the data L1 holds; withdrawals paid when their batch is
-accepted, with no challenge window."""
+accepted, with no challenge window; a batch's timestamp neither before the last
+accepted batch's nor after the block's.
+
+These tests prove batches of the batch circuit (``circuits/batch.circom``), whose
+public data must be the layout of ``core/zk/pubdata.py`` (the 71-byte header with
+the timestamp, then six sections)."""
 
 from __future__ import annotations
 
@@ -12,18 +17,19 @@ import pytest
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.batch import BatchResult, apply_batch
-from l2gpu.core.zk.pubdata import (
-    DEPOSIT_BYTES,
-    HEADER_BYTES,
-    TRANSFER_BYTES,
-    BatchShape,
-)
+from l2gpu.core.zk.pubdata import BatchShape
 from l2gpu.core.zk.state import ZkState
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer
 from l2gpu.core.zk.withdrawal import WithdrawalTx, sign_withdrawal
 from l2gpu.l1 import Chain, ContractRevert
 from l2gpu.l1.build import CompiledContract
-from l2gpu.l1.contracts.zk_rollup import Groth16Proof, ZkRollupClient
+from l2gpu.l1.contracts.zk_rollup import (
+    Groth16Proof,
+    Sections,
+    ZkRollupClient,
+    pubdata_sections,
+    pubdata_timestamp,
+)
 from l2gpu.zk.prover import BASE_FIELD, Proof, prove
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
@@ -34,7 +40,8 @@ from l2gpu.zk.verifier_contract import compile_verifier
 pytestmark = pytest.mark.xdist_group("cpu_heavy")
 
 ETH = 10**18
-SHAPE = BatchShape(deposits=1, transfers=2, withdrawals=1)
+SHAPE = BatchShape(deposits=1, transfers=2, withdrawals=1)  # one open, close, reclaim
+SECTION_NAMES = ("deposits", "transfers", "withdrawals", "opens", "closes", "reclaims")
 DEPTH = 8
 SECRETS = {i: bytes([i]) * 32 for i in (1, 2, 3)}  # the L2 keys of L1 accounts 1, 2, 3
 
@@ -49,11 +56,9 @@ def evm_proof(proof: Proof) -> Groth16Proof:
     return Groth16Proof((a[0], a[1]), ((b[0][0], b[0][1]), (b[1][0], b[1][1])), (c[0], c[1]))
 
 
-def sections(result: BatchResult) -> tuple[bytes, bytes, bytes]:
-    """The public data less its header (L1's own): deposits, transfers, withdrawals."""
-    data = result.pubdata[HEADER_BYTES:]
-    d, t = SHAPE.deposits * DEPOSIT_BYTES, SHAPE.transfers * TRANSFER_BYTES
-    return data[:d], data[d : d + t], data[d + t :]
+def sections(result: BatchResult) -> Sections:
+    """The public data less its header (L1's own): its six sections."""
+    return pubdata_sections(SHAPE, result.pubdata)
 
 
 @dataclass
@@ -86,14 +91,17 @@ class ZkWorld:
         withdrawals: list[tuple[WithdrawalTx, int]] = (),  # type: ignore[assignment]
         *,
         deposits: int = 0,
+        timestamp: int | None = None,
     ) -> tuple[BatchResult, Proof]:
-        """Apply the next ``deposits`` queued deposits and the signed transactions; prove."""
+        """Apply the next ``deposits`` queued deposits and the signed transactions; prove.
+        The batch's ``timestamp`` is the chain's latest block's unless given."""
         queued = self.rollup.queued_deposits()[self.taken : self.taken + deposits]
         signatures = [sign_transfer(SECRETS[who], tx) for tx, who in transfers]
         signatures += [sign_withdrawal(SECRETS[who], tx) for tx, who in withdrawals]
         result = apply_batch(
             self.state, SHAPE, 1, [d.slot for d in queued], [tx for tx, _ in transfers],
             [tx for tx, _ in withdrawals], signatures,
+            timestamp=self.chain.timestamp() if timestamp is None else timestamp,
         )  # fmt: skip
         started = time.perf_counter()
         proof = prove(self.circuit, result.circuit_input, keys=self.keys, toolchain=self.toolchain)
@@ -110,12 +118,13 @@ class ZkWorld:
         replaced: dict[str, bytes] | None = None,
     ):
         """Post ``result`` with ``proof`` (sections ``replaced`` by other bytes)."""
-        parts = dict(zip(("deposits", "transfers", "withdrawals"), sections(result), strict=True))
+        parts = dict(zip(SECTION_NAMES, sections(result), strict=True))
         parts.update(replaced or {})
+        d, t, w, o, c, r = (parts[name] for name in SECTION_NAMES)
         receipt = self.rollup.submit_batch(
-            new_root=result.new_state.root(), fee_account=1, deposit_count=deposits,
-            sections=(parts["deposits"], parts["transfers"], parts["withdrawals"]),
-            proof=evm_proof(proof), sender=self.chain.accounts[0],
+            new_root=result.new_state.root(), fee_account=1,
+            timestamp=pubdata_timestamp(result.pubdata), deposit_count=deposits,
+            sections=(d, t, w, o, c, r), proof=evm_proof(proof), sender=self.chain.accounts[0],
         )  # fmt: skip
         self.state, self.taken = result.new_state, self.taken + deposits
         return receipt
@@ -166,7 +175,7 @@ def test_l1_accepts_no_batch_but_the_proven_one(world: ZkWorld) -> None:
         assert rollup.state_root() == root
 
     # The data L1 hashes differs from the proven data by one byte.
-    deposits, _, _ = sections(first)
+    deposits = sections(first)[0]
     forged = bytes([deposits[0] ^ 1]) + deposits[1:]
     refused(first, first_proof, "differs from the queue", deposits=1,
             replaced={"deposits": forged})  # fmt: skip
@@ -193,4 +202,30 @@ def test_l1_accepts_no_batch_but_the_proven_one(world: ZkWorld) -> None:
     third, third_proof = world.batch()
     refused(third, third_proof, "not queued", deposits=1)
     world.submit(third, third_proof)
+    assert rollup.state_root() == world.state.root()
+
+
+def test_a_batch_is_dated_between_the_last_batch_and_the_block(world: ZkWorld) -> None:
+    """The batch's timestamp is the clock channel expiries are read against: L1 refuses
+    one before the last accepted batch's (the clock would go back) and one after its
+    block's (an operator could reclaim channels before their expiry)."""
+    chain, rollup = world.chain, world.rollup
+    rollup.deposit(chain.accounts[1], l2_key(1), ETH)
+    first = chain.timestamp()
+    world.submit(*world.batch(deposits=1, timestamp=first), deposits=1)
+    assert rollup.last_timestamp() == first
+    chain.time_travel(600)  # the chain's clock, never a sleep
+    root = rollup.state_root()
+    for timestamp, reason in ((first - 1, "before the last accepted batch's"),
+                              (chain.timestamp() + 3600, "after this block's")):  # fmt: skip
+        result, proof = world.batch(timestamp=timestamp)
+        with pytest.raises(ContractRevert, match=reason):
+            world.submit(result, proof)
+        assert rollup.state_root() == root
+    # The same second as the last batch is not before it; then the block's own time.
+    world.submit(*world.batch(timestamp=first))
+    now = chain.timestamp()
+    receipt = world.submit(*world.batch(timestamp=now))
+    assert receipt.event("BatchAccepted").args["timestamp"] == now
+    assert rollup.last_timestamp() == now
     assert rollup.state_root() == world.state.root()

@@ -38,7 +38,6 @@ from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.batch import BatchResult, apply_batch
 from l2gpu.core.zk.pubdata import (
     DEPOSIT_BYTES,
-    HEADER_BYTES,
     MAX_MANTISSA,
     TRANSFER_BYTES,
     WITHDRAWAL_BYTES,
@@ -47,7 +46,12 @@ from l2gpu.core.zk.pubdata import (
 from l2gpu.core.zk.state import PRODUCTION_DEPTH, Account, ZkState
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer
 from l2gpu.l1 import Chain, CompiledContract, DeployedContract, Receipt
-from l2gpu.l1.contracts.zk_rollup import Groth16Proof, ZkRollupClient
+from l2gpu.l1.contracts.zk_rollup import (
+    Groth16Proof,
+    ZkRollupClient,
+    pubdata_sections,
+    pubdata_timestamp,
+)
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.zk.prover import Proof, prove
 from l2gpu.zk.r1cs import read_header
@@ -264,11 +268,10 @@ def post_batch(
         circuit_hash=bytes.fromhex(circuit.key), shape=shape, depth=depth,
     )  # fmt: skip
     data = batch.result.pubdata
-    deposits_end = HEADER_BYTES + shape.deposits * DEPOSIT_BYTES
-    ends = (HEADER_BYTES, deposits_end, deposits_end + shape.transfers * TRANSFER_BYTES)
     receipt = rollup.submit_batch(
-        new_root=batch.result.new_state.root(), fee_account=batch.fee_account, deposit_count=0,
-        sections=(data[ends[0] : ends[1]], data[ends[1] : ends[2]], data[ends[2] :]),
+        new_root=batch.result.new_state.root(), fee_account=batch.fee_account,
+        timestamp=pubdata_timestamp(data), deposit_count=0,
+        sections=pubdata_sections(shape, data),
         proof=Groth16Proof(proof.a, proof.evm_b(), proof.c), sender=owner, gas=SUBMIT_GAS_LIMIT,
     )  # fmt: skip
     receipt.event("BatchAccepted")  # raises unless the batch was accepted

@@ -1,9 +1,11 @@
 """Vyper contracts computing circomlib's Poseidon on L1, generated from our constants.
 
-The zk rollup's escape hatch (``contracts/zk/ZkRollup.vy`` ``exit_account``) opens
-an account's leaf against the last proven state root on L1, so L1 must hash as the
-circuits do: ``Poseidon([left, right])`` for each tree level (width t = 3) and
-``Poseidon([ax, ay, balance, nonce, eth_address])`` for the leaf (t = 6).
+The zk rollup's escape hatch (``contracts/zk/ZkRollup.vy`` ``exit_account`` and
+``exit_channel``) opens leaves against the last proven state root on L1, so L1 must
+hash as the circuits do: ``Poseidon([left, right])`` for each tree level (width
+t = 3), ``Poseidon([ax, ay, balance, nonce, eth_address])`` for an account's leaf
+(t = 6) and ``Poseidon([1, renter, open_nonce, provider, deposit, expiry])`` for a
+lease channel's leaf (t = 7: 22,801 bytes of runtime code, within EIP-170).
 
 Why generated and committed: the round constants and MDS matrices are the ones
 :mod:`l2gpu.core.crypto.poseidon_constants` derives (the Python spec the circuits
@@ -23,7 +25,8 @@ in one, and ZkRollup calls them with STATICCALL.
 
 The permutation is the one of :func:`l2gpu.core.crypto.poseidon.permute`, with
 reductions skipped where the EVM's 256-bit words hold the sum unreduced: BN254's p
-is below 2^254, so a sum of up to five values below p fits in a word (``MULMOD``
+is below 2^254, so a sum of up to five values below p fits in a word (t = 7's
+matrix rows reduce once, inside the sum: :func:`_matrix_product`; ``MULMOD``
 reduces any operands, so the S-box and the matrix take unreduced words). Each input
 must be below p (the contract reverts otherwise, as ``poseidon.hash`` refuses it).
 """
@@ -36,13 +39,15 @@ from pathlib import Path
 from l2gpu.core.crypto.poseidon_constants import (
     FIELD_MODULUS,
     FULL_ROUNDS,
+    MAX_WIDTH,
     MIN_WIDTH,
     PARTIAL_ROUNDS,
     constants,
 )
 
-WIDTHS = (3, 6)
-"""The widths the escape hatch needs: t = 3 for a tree level, t = 6 for a leaf."""
+WIDTHS = (3, 6, 7)
+"""The widths the escape hatch needs: t = 3 for a tree level, t = 6 for an account's
+leaf, t = 7 for a lease channel's leaf."""
 _MAX_UNREDUCED = (2**256 - 1) // FIELD_MODULUS
 """How many values below p one word can hold summed: 5."""
 _SPLIT_WIDTH = 3
@@ -57,9 +62,8 @@ def contract_path(t: int) -> str:
 def render(t: int) -> str:
     """The Vyper source of circomlib's ``Poseidon(t - 1)`` as a contract with
     ``hash(uint256[t - 1]) -> uint256``."""
-    if not MIN_WIDTH <= t <= _MAX_UNREDUCED + 1:
-        # Wider states need a reduction inside the matrix product's sum: not generated.
-        raise ValueError(f"Poseidon width {t} is outside {MIN_WIDTH}..{_MAX_UNREDUCED + 1}")
+    if not MIN_WIDTH <= t <= MAX_WIDTH:
+        raise ValueError(f"Poseidon width {t} is outside {MIN_WIDTH}..{MAX_WIDTH}")
     n = t - 1
     partial = PARTIAL_ROUNDS[t - MIN_WIDTH]
     rounds = FULL_ROUNDS + partial
@@ -132,7 +136,7 @@ def _rounds(t: int) -> list[str]:
     full round, on every other element, then the matrix.
 
     Width 3 gets three loops (full, partial, full): the branch of one loop costs about
-    a fifth more gas per hash there. Width 6 gets one loop with the branch: three
+    a fifth more gas per hash there. Widths 6 and 7 get one loop with the branch: three
     copies of its matrix product bring its code within 600 bytes of EIP-170's limit,
     for no measurable gain in gas. The S-box is written out, not an internal
     function: a call costs more than its three MULMODs."""
@@ -171,20 +175,24 @@ def _loop(count: str, t: int, *, sbox_all: str) -> list[str]:
 
 def _matrix_product(t: int) -> list[str]:
     """The lines computing ``s = M · s``: each new element a sum of t products below p,
-    left unreduced when t of them fit in a word (t <= 4: the next round adds one more
-    value below p), else with the last addition reduced."""
+    left unreduced while the sum fits in a word (at most five values below p, one of
+    them kept free for the next round's constant), else the addition that would pass
+    that bound reduced: t <= 4 never reduces, t = 5 and 6 reduce the last addition,
+    t = 7 the sixth (the seventh product then adds to a sum below p)."""
     lines = []
     for i in range(t):
         terms = [f"uint256_mulmod(m{i}{j}, s{j}, FIELD)" for j in range(t)]
         total = terms[0]
-        for term in terms[1:-1]:
-            total = f"unsafe_add({total}, {term})"
-        last = terms[-1] if t > 1 else None
-        if last is not None:
-            if t + 1 <= _MAX_UNREDUCED:
-                total = f"unsafe_add({total}, {last})"
+        bound = 1  # the running sum is below bound * p
+        for position, term in enumerate(terms[1:], start=2):
+            # The last sum must leave room for the next round's constant.
+            room = _MAX_UNREDUCED - (1 if position == t else 0)
+            if bound + 1 <= room:
+                total = f"unsafe_add({total}, {term})"
+                bound += 1
             else:
-                total = f"uint256_addmod({total}, {last}, FIELD)"
+                total = f"uint256_addmod({total}, {term}, FIELD)"
+                bound = 1
         lines.append(f"        n{i}: uint256 = {total}")
     lines += [f"        s{i} = n{i}" for i in range(t)]
     return lines

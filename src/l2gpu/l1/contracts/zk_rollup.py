@@ -7,9 +7,16 @@ entries it stores as the keccak256 of their 103 bytes. This client turns
 ``Deposited`` logs back into those entries (:meth:`ZkRollupClient.queued_deposits`),
 so that a prover puts exactly the bytes L1 will hash into its batch.
 
-The escape hatch (:meth:`ZkRollupClient.exit_account`) hashes on L1 with the
-generated Poseidon contracts (:mod:`l2gpu.zk.poseidon_contract`), which
-:meth:`ZkRollupClient.deploy` deploys first and hands to the rollup.
+The public data's header (old root, new root, fee account, timestamp) is L1's own:
+a batch is posted as its timestamp and its six sections
+(:func:`pubdata_sections`), and L1 takes the timestamp only if it is not before the
+last accepted batch's and not after the block's.
+
+The escape hatch (:meth:`ZkRollupClient.exit_account` for an account's balance,
+:meth:`ZkRollupClient.exit_channel` for a lease channel's deposit, which goes back
+whole to its renter) hashes on L1 with the generated Poseidon contracts
+(:mod:`l2gpu.zk.poseidon_contract`), which :meth:`ZkRollupClient.deploy` deploys
+first and hands to the rollup.
 """
 
 from __future__ import annotations
@@ -22,21 +29,67 @@ from eth_account.signers.local import LocalAccount
 from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.types import Address
 from l2gpu.core.zk.pubdata import (
+    CLOSE_BYTES,
     DEPOSIT_BYTES,
+    HEADER_BYTES,
+    OPEN_BYTES,
+    RECLAIM_BYTES,
+    TIMESTAMP_BYTES,
     TRANSFER_BYTES,
     WITHDRAWAL_BYTES,
     BatchShape,
     DepositSlot,
     encode_deposit,
 )
-from l2gpu.core.zk.state import Account, MerkleProof
+from l2gpu.core.zk.state import Account, Channel, MerkleProof
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
 from l2gpu.l1.logs import LogPoller
 
 CONTRACT_SOURCE = "zk/ZkRollup.vy"
-POSEIDON_SOURCES = ("zk/PoseidonT3.vy", "zk/PoseidonT6.vy")
-"""The generated Poseidon(2) and Poseidon(5) contracts (``poseidon_contract.contract_path``)."""
+POSEIDON_SOURCES = ("zk/PoseidonT3.vy", "zk/PoseidonT6.vy", "zk/PoseidonT7.vy")
+"""The generated Poseidon(2), Poseidon(5) and Poseidon(6) contracts
+(``poseidon_contract.contract_path``)."""
 TWELVE_HOURS = 12 * 3600
+
+Sections = tuple[bytes, bytes, bytes, bytes, bytes, bytes]
+"""A batch's sections in the public data's order: deposits, transfers, withdrawals,
+opens, closes, reclaims."""
+
+
+def section_sizes(shape: BatchShape) -> tuple[int, int, int, int, int, int]:
+    """The byte length of each section of a batch of ``shape``, in order."""
+    return (
+        shape.deposits * DEPOSIT_BYTES,
+        shape.transfers * TRANSFER_BYTES,
+        shape.withdrawals * WITHDRAWAL_BYTES,
+        shape.opens * OPEN_BYTES,
+        shape.closes * CLOSE_BYTES,
+        shape.reclaims * RECLAIM_BYTES,
+    )
+
+
+def pubdata_sections(shape: BatchShape, pubdata: bytes) -> Sections:
+    """A batch's public data (``pubdata.encode_batch``) less its header, which L1
+    writes itself: the six sections :meth:`ZkRollupClient.submit_batch` takes."""
+    if len(pubdata) != shape.size:
+        raise ValueError(f"public data of {len(pubdata)} bytes, not {shape.size} for {shape}")
+    parts, start = [], HEADER_BYTES
+    for size in section_sizes(shape):
+        parts.append(pubdata[start : start + size])
+        start += size
+    d, t, w, o, c, r = parts
+    return d, t, w, o, c, r
+
+
+def pubdata_timestamp(pubdata: bytes) -> int:
+    """The batch's timestamp: the header's last 4 bytes."""
+    return int.from_bytes(pubdata[HEADER_BYTES - TIMESTAMP_BYTES : HEADER_BYTES], "big")
+
+
+def exit_channel_gas(depth: int) -> int:
+    """The gas limit :meth:`ZkRollupClient.exit_channel` sends with (never estimated):
+    two paths of ``depth`` Poseidon(2) calls and the two leaves' hashes, with room."""
+    return 700_000 + 2 * depth * 75_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +143,8 @@ class ZkRollupClient:
         ]
         compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
         contract = chain.deploy(
-            compiled, genesis_root, verifier.address, circuit_hash, shape.deposits,
-            shape.transfers, shape.withdrawals, depth, force_delay,
-            hashers[0].address, hashers[1].address, sender=sender,
+            compiled, genesis_root, verifier.address, circuit_hash, *shape.sections, depth,
+            force_delay, *(hasher.address for hasher in hashers), sender=sender,
         )  # fmt: skip
         return cls(chain, contract)
 
@@ -136,20 +188,23 @@ class ZkRollupClient:
         *,
         new_root: int,
         fee_account: int,
+        timestamp: int,
         deposit_count: int,
-        sections: tuple[bytes, bytes, bytes],
+        sections: Sections,
         proof: Groth16Proof,
         sender: LocalAccount,
         gas: int | None = None,
     ) -> Receipt:
-        """Post a proven batch: ``sections`` are the deposit, transfer and withdrawal
-        bytes of its public data (the header is L1's own). ``gas`` fixes the gas limit
-        instead of estimating it (an estimate runs the pairing check once more)."""
-        deposits, transfers, withdrawals = sections
+        """Post a proven batch: ``timestamp`` and ``sections`` (the deposit, transfer,
+        withdrawal, open, close and reclaim bytes: :func:`pubdata_sections`) are its
+        public data but the roots and the fee account (the header is L1's own).
+        ``gas`` fixes the gas limit instead of estimating it (an estimate runs the
+        pairing check once more)."""
+        deposits, transfers, withdrawals, opens, closes, reclaims = sections
         return self.contract.transact(
-            "submit_batch", new_root, fee_account, deposit_count, deposits, transfers,
-            withdrawals, list(proof.a), [list(proof.b[0]), list(proof.b[1])], list(proof.c),
-            sender=sender, gas=gas,
+            "submit_batch", new_root, fee_account, timestamp, deposit_count, deposits,
+            transfers, withdrawals, opens, closes, reclaims, list(proof.a),
+            [list(proof.b[0]), list(proof.b[1])], list(proof.c), sender=sender, gas=gas,
         )  # fmt: skip
 
     def state_root(self) -> int:
@@ -160,30 +215,28 @@ class ZkRollupClient:
         """How many batches L1 has accepted."""
         return int(self.contract.call("batch_count"))
 
+    def last_timestamp(self) -> int:
+        """The timestamp of the last accepted batch (0 before the first): the next
+        batch's may not be earlier."""
+        return int(self.contract.call("last_timestamp"))
+
     def circuit_hash(self) -> bytes:
         """The content hash of the batch circuit the verifier was generated for."""
         return bytes(self.contract.call("CIRCUIT_HASH"))
 
     def depth(self) -> int:
-        """The depth of the account tree the contract was deployed for."""
-        return int(self.contract.call("MAX_INDEX")).bit_length()
+        """The depth of the state tree the contract was deployed for."""
+        return int(self.contract.call("DEPTH"))
 
     def shape(self) -> BatchShape:
         """The batch shape the contract was deployed for."""
-        return BatchShape(
-            int(self.contract.call("DEPOSIT_SLOTS")),
-            int(self.contract.call("TRANSFER_SLOTS")),
-            int(self.contract.call("WITHDRAWAL_SLOTS")),
-        )
+        names = ("DEPOSIT", "TRANSFER", "WITHDRAWAL", "OPEN", "CLOSE", "RECLAIM")
+        d, t, w, o, c, r = (int(self.contract.call(f"{name}_SLOTS")) for name in names)
+        return BatchShape(d, t, w, o, c, r)
 
-    def section_sizes(self) -> tuple[int, int, int]:
-        """The byte length of each section (deposits, transfers, withdrawals)."""
-        shape = self.shape()
-        return (
-            shape.deposits * DEPOSIT_BYTES,
-            shape.transfers * TRANSFER_BYTES,
-            shape.withdrawals * WITHDRAWAL_BYTES,
-        )
+    def section_sizes(self) -> tuple[int, int, int, int, int, int]:
+        """The byte length of each section of the deployed shape, in order."""
+        return section_sizes(self.shape())
 
     # -- money out -------------------------------------------------------------------
 
@@ -220,3 +273,38 @@ class ZkRollupClient:
     def exited(self, index: int) -> bool:
         """Whether account ``index`` has exited through the escape hatch."""
         return bool(self.contract.call("exited", index))
+
+    def exit_channel(
+        self,
+        index: int,
+        channel: Channel,
+        proof: MerkleProof,
+        renter: Account,
+        renter_proof: MerkleProof,
+        sender: LocalAccount,
+        gas: int | None = None,
+    ) -> Receipt:
+        """After a freeze: credit the whole deposit of ``channel`` (the channel at
+        ``index`` in the last proven state, ``proof`` its ``ZkState.proof(index)``) to
+        its renter's L1 address, read from the renter's account (``renter``, at index
+        ``channel.renter``, with its ``renter_proof``). Anyone may send it. ``gas``
+        defaults to :func:`exit_channel_gas` of the contract's depth."""
+        args = self.exit_channel_args(index, channel, proof, renter, renter_proof)
+        limit = gas if gas is not None else exit_channel_gas(len(proof.siblings))
+        return self.contract.transact("exit_channel", *args, sender=sender, gas=limit)
+
+    @staticmethod
+    def exit_channel_args(
+        index: int, channel: Channel, proof: MerkleProof, renter: Account, renter_proof: MerkleProof
+    ) -> tuple[object, ...]:
+        """The arguments of ``exit_channel`` in the contract's order."""
+        return (
+            index, channel.renter, channel.open_nonce, channel.provider, channel.deposit,
+            channel.expiry, list(proof.siblings), renter.ax, renter.ay, renter.balance,
+            renter.nonce, Address(renter.eth_address.to_bytes(20, "big")),
+            list(renter_proof.siblings),
+        )  # fmt: skip
+
+    def channel_exited(self, index: int) -> bool:
+        """Whether channel ``index`` has exited through the escape hatch."""
+        return bool(self.contract.call("channel_exited", index))

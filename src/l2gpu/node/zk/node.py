@@ -40,18 +40,13 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.zk.batch import BatchResult
 from l2gpu.core.zk.batch_input import BatchInput
 from l2gpu.core.zk.channel import OpenChannelTx
-from l2gpu.core.zk.pubdata import (
-    CLOSE_BYTES,
-    DEPOSIT_BYTES,
-    HEADER_BYTES,
-    OPEN_BYTES,
-    RECLAIM_BYTES,
-    TRANSFER_BYTES,
-    WITHDRAWAL_BYTES,
-    BatchShape,
-)
 from l2gpu.core.zk.state import ZkError, ZkState
-from l2gpu.l1.contracts.zk_rollup import Groth16Proof, ZkRollupClient
+from l2gpu.l1.contracts.zk_rollup import (
+    Groth16Proof,
+    ZkRollupClient,
+    pubdata_sections,
+    pubdata_timestamp,
+)
 from l2gpu.node.wal import WriteAheadLog
 from l2gpu.node.zk import records
 from l2gpu.node.zk.records import SealedRecord, SignedTx
@@ -151,18 +146,6 @@ def check_circuit(rollup: ZkRollupClient, circuit: CompiledCircuit, keys: Keys) 
             "start the node with the circuit and keys the contract was deployed for, or "
             "deploy a ZkRollup with the verifier generated from these keys",
         )
-
-
-def sections(shape: BatchShape, pubdata: bytes) -> tuple[bytes, ...]:
-    """A batch's public data less its header (L1 writes its own): the deposit,
-    transfer, withdrawal, open, close and reclaim sections."""
-    out, start = [], HEADER_BYTES
-    for count, size in zip(shape.sections, (DEPOSIT_BYTES, TRANSFER_BYTES, WITHDRAWAL_BYTES,
-                                            OPEN_BYTES, CLOSE_BYTES, RECLAIM_BYTES),
-                           strict=True):  # fmt: skip
-        out.append(pubdata[start : start + count * size])
-        start += count * size
-    return tuple(out)
 
 
 class ZkNode:
@@ -316,15 +299,12 @@ class ZkNode:
             if self.rollup.batch_count() > batch.number:
                 tx_hash = ""  # L1 took it already (posted before a crash)
             else:
-                d, t, w, opens, closes, reclaims = sections(self.shape, batch.result.pubdata)
-                # The client takes the batch's timestamp and the channels' sections as
-                # keywords (the L1 contract's side of the channels).
-                receipt = self.rollup.submit_batch(  # type: ignore[call-arg, unused-ignore]
+                receipt = self.rollup.submit_batch(
                     new_root=batch.result.new_state.root(),
                     fee_account=self.sequencer.fee_account,
+                    timestamp=pubdata_timestamp(batch.result.pubdata),
                     deposit_count=batch.deposit_count,
-                    sections=(d, t, w), timestamp=batch.timestamp,
-                    opens=opens, closes=closes, reclaims=reclaims,
+                    sections=pubdata_sections(self.shape, batch.result.pubdata),
                     proof=evm, sender=self.operator,
                 )  # fmt: skip
                 tx_hash = str(receipt.tx_hash)
