@@ -381,7 +381,7 @@ def test_the_batch_timestamp_never_goes_back_and_reaches_l1(world: World, node: 
     sizes = (SHAPE.opens * OPEN_BYTES, SHAPE.closes * CLOSE_BYTES, SHAPE.reclaims * RECLAIM_BYTES)
     assert tuple(len(part) for part in call["sections"][3:]) == sizes
     assert call["sections"][3][:3] == BASE.to_bytes(3, "big")
-    assert len(call["sections"]) == 3
+    assert len(call["sections"]) == 6
     assert world.rollup.root == node.sequencer.state.root()
 
 
