@@ -5,21 +5,27 @@ pragma circom 2.0.0;
 // matches is src/l2gpu/core/zk/batch.py; the public data's layout is pubdata.py's
 // (big-endian):
 //
-//     old_root (32) | new_root (32) | fee_account (3)
+//     old_root (32) | new_root (32) | fee_account (3) | timestamp (4)
 //     nDeposits    x [ index (3) | ax (32) | ay (32) | eth_address (20) | amount (16) ]
 //     nTransfers   x [ from (3) | to (3) | amount (5, float40) | fee_code (1) ]
 //     nWithdrawals x [ from (3) | eth_address (20) | amount (16) ]
+//     nOpens       x [ channel (3) | renter (3) | provider (3) | deposit (16) | expiry (4) ]
+//     nCloses      x [ channel (3) | amount (16) ]
+//     nReclaims    x [ channel (3) ]
 //
 // The slots' fields are private inputs: each slot template range checks them into
 // their bytes' bits, and the circuit hashes the concatenation with circomlib's
 // Sha256 and constrains input_hash to Bits2Num(256) of the digest (which reduces it
 // mod p, as pubdata.public_input does). The state goes old_root -> each deposit ->
-// each transfer -> each withdrawal -> the fee credit -> new_root; a no-op slot
-// (index 0) leaves the root as it is. Every section needs at least one slot.
+// each transfer -> each withdrawal -> each open -> each close -> each reclaim -> the
+// fee credit -> new_root; a no-op slot (index 0) leaves the root as it is. Every
+// section needs at least one slot. The timestamp (32 bits, range checked by its header
+// bytes) is the batch's time that the channels' opens and reclaims compare expiries to.
 
 include "circomlib/circuits/bitify.circom";
 include "circomlib/circuits/sha256/sha256.circom";
 include "account.circom";
+include "channel.circom";
 include "deposit.circom";
 include "merkle.circom";
 include "transfer.circom";
@@ -67,14 +73,16 @@ template FeeCredit(depth) {
     root_out <== new_path.root;
 }
 
-template Batch(nDeposits, nTransfers, nWithdrawals, depth) {
-    var nBits = 8 * (67 + 103 * nDeposits + 12 * nTransfers + 39 * nWithdrawals);
+template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, depth) {
+    var nBits = 8 * (71 + 103 * nDeposits + 12 * nTransfers + 39 * nWithdrawals
+                     + 29 * nOpens + 19 * nCloses + 3 * nReclaims);
     signal input input_hash;
 
     // The header.
     signal input old_root;
     signal input new_root;
     signal input fee_account;
+    signal input timestamp;
     // Deposits: the slot's fields, then the leaf as it is and its path.
     signal input deposit_index[nDeposits];
     signal input deposit_ax_hi[nDeposits];
@@ -124,6 +132,64 @@ template Batch(nDeposits, nTransfers, nWithdrawals, depth) {
     signal input withdrawal_account_balance[nWithdrawals];
     signal input withdrawal_account_nonce[nWithdrawals];
     signal input withdrawal_path[nWithdrawals][depth];
+    // Opens: the slot's fields, the renter's signature and account, the channel's path.
+    signal input open_channel[nOpens];
+    signal input open_renter[nOpens];
+    signal input open_provider[nOpens];
+    signal input open_deposit[nOpens];
+    signal input open_expiry[nOpens];
+    signal input open_nonce[nOpens];
+    signal input open_R8x[nOpens];
+    signal input open_R8y[nOpens];
+    signal input open_S[nOpens];
+    signal input open_renter_ax[nOpens];
+    signal input open_renter_ay[nOpens];
+    signal input open_renter_balance[nOpens];
+    signal input open_renter_nonce[nOpens];
+    signal input open_renter_address[nOpens];
+    signal input open_renter_path[nOpens][depth];
+    signal input open_channel_path[nOpens][depth];
+    // Closes: the slot's fields, the channel's leaf, both signatures and accounts.
+    signal input close_channel[nCloses];
+    signal input close_amount[nCloses];
+    signal input close_renter[nCloses];
+    signal input close_open_nonce[nCloses];
+    signal input close_provider[nCloses];
+    signal input close_deposit[nCloses];
+    signal input close_expiry[nCloses];
+    signal input close_channel_path[nCloses][depth];
+    signal input close_voucher_R8x[nCloses];
+    signal input close_voucher_R8y[nCloses];
+    signal input close_voucher_S[nCloses];
+    signal input close_close_R8x[nCloses];
+    signal input close_close_R8y[nCloses];
+    signal input close_close_S[nCloses];
+    signal input close_provider_ax[nCloses];
+    signal input close_provider_ay[nCloses];
+    signal input close_provider_balance[nCloses];
+    signal input close_provider_nonce[nCloses];
+    signal input close_provider_address[nCloses];
+    signal input close_provider_path[nCloses][depth];
+    signal input close_renter_ax[nCloses];
+    signal input close_renter_ay[nCloses];
+    signal input close_renter_balance[nCloses];
+    signal input close_renter_nonce[nCloses];
+    signal input close_renter_address[nCloses];
+    signal input close_renter_path[nCloses][depth];
+    // Reclaims: the slot's field, the channel's leaf, the renter's account.
+    signal input reclaim_channel[nReclaims];
+    signal input reclaim_renter[nReclaims];
+    signal input reclaim_open_nonce[nReclaims];
+    signal input reclaim_provider[nReclaims];
+    signal input reclaim_deposit[nReclaims];
+    signal input reclaim_expiry[nReclaims];
+    signal input reclaim_channel_path[nReclaims][depth];
+    signal input reclaim_renter_ax[nReclaims];
+    signal input reclaim_renter_ay[nReclaims];
+    signal input reclaim_renter_balance[nReclaims];
+    signal input reclaim_renter_nonce[nReclaims];
+    signal input reclaim_renter_address[nReclaims];
+    signal input reclaim_renter_path[nReclaims][depth];
     // The fee account after the withdrawals.
     signal input fee_ax;
     signal input fee_ay;
@@ -135,7 +201,8 @@ template Batch(nDeposits, nTransfers, nWithdrawals, depth) {
     component sha = Sha256(nBits);
     var at = 0;
 
-    // The header's bytes: roots below p (one encoding each), the fee account a leaf.
+    // The header's bytes: roots below p (one encoding each), the fee account a leaf,
+    // the timestamp 32 bits.
     component old_bits = FieldBytes();
     old_bits.in <== old_root;
     component new_bits = FieldBytes();
@@ -151,8 +218,15 @@ template Batch(nDeposits, nTransfers, nWithdrawals, depth) {
         sha.in[at + i] <== fee_index.bytes[i];
     }
     at += 24;
+    component time_bits = BigEndian(32);
+    time_bits.in <== timestamp;
+    for (var i = 0; i < 32; i++) {
+        sha.in[at + i] <== time_bits.out[i];
+    }
+    at += 32;
 
-    signal root[nDeposits + nTransfers + nWithdrawals + 1];
+    var nSlots = nDeposits + nTransfers + nWithdrawals + nOpens + nCloses + nReclaims;
+    signal root[nSlots + 1];
     root[0] <== old_root;
 
     component deposit[nDeposits];
@@ -237,11 +311,104 @@ template Batch(nDeposits, nTransfers, nWithdrawals, depth) {
         }
         at += 312;
     }
+
+    component open[nOpens];
+    for (var k = 0; k < nOpens; k++) {
+        var r = nDeposits + nTransfers + nWithdrawals + k;
+        open[k] = OpenSlot(depth);
+        open[k].root_in <== root[r];
+        open[k].timestamp <== timestamp;
+        open[k].channel <== open_channel[k];
+        open[k].renter <== open_renter[k];
+        open[k].provider <== open_provider[k];
+        open[k].deposit <== open_deposit[k];
+        open[k].expiry <== open_expiry[k];
+        open[k].nonce <== open_nonce[k];
+        open[k].R8x <== open_R8x[k];
+        open[k].R8y <== open_R8y[k];
+        open[k].S <== open_S[k];
+        open[k].renter_ax <== open_renter_ax[k];
+        open[k].renter_ay <== open_renter_ay[k];
+        open[k].renter_balance <== open_renter_balance[k];
+        open[k].renter_nonce <== open_renter_nonce[k];
+        open[k].renter_address <== open_renter_address[k];
+        open[k].renter_path <== open_renter_path[k];
+        open[k].channel_path <== open_channel_path[k];
+        root[r + 1] <== open[k].root_out;
+        for (var i = 0; i < 232; i++) {
+            sha.in[at + i] <== open[k].bytes[i];
+        }
+        at += 232;
+    }
+
+    component close[nCloses];
+    for (var k = 0; k < nCloses; k++) {
+        var r = nDeposits + nTransfers + nWithdrawals + nOpens + k;
+        close[k] = CloseSlot(depth);
+        close[k].root_in <== root[r];
+        close[k].channel <== close_channel[k];
+        close[k].amount <== close_amount[k];
+        close[k].renter <== close_renter[k];
+        close[k].open_nonce <== close_open_nonce[k];
+        close[k].provider <== close_provider[k];
+        close[k].deposit <== close_deposit[k];
+        close[k].expiry <== close_expiry[k];
+        close[k].channel_path <== close_channel_path[k];
+        close[k].voucher_R8x <== close_voucher_R8x[k];
+        close[k].voucher_R8y <== close_voucher_R8y[k];
+        close[k].voucher_S <== close_voucher_S[k];
+        close[k].close_R8x <== close_close_R8x[k];
+        close[k].close_R8y <== close_close_R8y[k];
+        close[k].close_S <== close_close_S[k];
+        close[k].provider_ax <== close_provider_ax[k];
+        close[k].provider_ay <== close_provider_ay[k];
+        close[k].provider_balance <== close_provider_balance[k];
+        close[k].provider_nonce <== close_provider_nonce[k];
+        close[k].provider_address <== close_provider_address[k];
+        close[k].provider_path <== close_provider_path[k];
+        close[k].renter_ax <== close_renter_ax[k];
+        close[k].renter_ay <== close_renter_ay[k];
+        close[k].renter_balance <== close_renter_balance[k];
+        close[k].renter_nonce <== close_renter_nonce[k];
+        close[k].renter_address <== close_renter_address[k];
+        close[k].renter_path <== close_renter_path[k];
+        root[r + 1] <== close[k].root_out;
+        for (var i = 0; i < 152; i++) {
+            sha.in[at + i] <== close[k].bytes[i];
+        }
+        at += 152;
+    }
+
+    component reclaim[nReclaims];
+    for (var k = 0; k < nReclaims; k++) {
+        var r = nDeposits + nTransfers + nWithdrawals + nOpens + nCloses + k;
+        reclaim[k] = ReclaimSlot(depth);
+        reclaim[k].root_in <== root[r];
+        reclaim[k].timestamp <== timestamp;
+        reclaim[k].channel <== reclaim_channel[k];
+        reclaim[k].renter <== reclaim_renter[k];
+        reclaim[k].open_nonce <== reclaim_open_nonce[k];
+        reclaim[k].provider <== reclaim_provider[k];
+        reclaim[k].deposit <== reclaim_deposit[k];
+        reclaim[k].expiry <== reclaim_expiry[k];
+        reclaim[k].channel_path <== reclaim_channel_path[k];
+        reclaim[k].renter_ax <== reclaim_renter_ax[k];
+        reclaim[k].renter_ay <== reclaim_renter_ay[k];
+        reclaim[k].renter_balance <== reclaim_renter_balance[k];
+        reclaim[k].renter_nonce <== reclaim_renter_nonce[k];
+        reclaim[k].renter_address <== reclaim_renter_address[k];
+        reclaim[k].renter_path <== reclaim_renter_path[k];
+        root[r + 1] <== reclaim[k].root_out;
+        for (var i = 0; i < 24; i++) {
+            sha.in[at + i] <== reclaim[k].bytes[i];
+        }
+        at += 24;
+    }
     assert(at == nBits);
 
     // The fees (each below 2^48: their sum cannot wrap) to the fee account, last.
     component credit = FeeCredit(depth);
-    credit.root_in <== root[nDeposits + nTransfers + nWithdrawals];
+    credit.root_in <== root[nSlots];
     credit.index_path <== fee_index.path;
     credit.fees <== fees;
     credit.ax <== fee_ax;

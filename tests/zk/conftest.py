@@ -107,12 +107,12 @@ def preimage_circuit(toolchain: Toolchain) -> CompiledCircuit:
 
 @pytest.fixture(scope="session")
 def batch_circuit(toolchain: Toolchain) -> CompiledCircuit:
-    """``Batch(1, 2, 1, 8)`` with ``input_hash`` public, the circuit of test_zk_batch.py."""
-    return compile_circuit(test_zk_batch.MAIN, f"batch_1_2_1_{test_zk_batch.DEPTH}",
-                           toolchain=toolchain)  # fmt: skip
+    """``Batch(1, 2, 1, 1, 1, 1, 8)`` with ``input_hash`` public, the circuit of
+    test_zk_batch.py."""
+    return compile_circuit(test_zk_batch.MAIN, test_zk_batch.NAME, toolchain=toolchain)
 
 
 @pytest.fixture(scope="session")
 def batch_keys(batch_circuit: CompiledCircuit) -> Keys:
-    """The development keys of ``Batch(1, 2, 1, 8)`` (cached on disk by its hash)."""
+    """The development keys of ``Batch(1, 2, 1, 1, 1, 1, 8)`` (cached on disk by its hash)."""
     return dev_setup(batch_circuit)

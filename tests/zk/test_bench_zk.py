@@ -21,8 +21,9 @@ from . import snarkjs
 pytestmark = pytest.mark.xdist_group("cpu_heavy")
 
 DEPTH = 8
-SMALL = BatchShape(1, 2, 1)  # 233 bytes of public data: 4 SHA-256 blocks
-LARGE = BatchShape(1, 3, 1)  # 245 bytes: still 4 blocks, and one more ABI word
+# each with one slot to open, close and reclaim a channel, and a 71-byte header
+SMALL = BatchShape(1, 2, 1)  # 288 bytes of public data: 5 SHA-256 blocks
+LARGE = BatchShape(1, 3, 1)  # 300 bytes: still 5 blocks, and one more ABI word
 
 
 def test_the_r1cs_header_is_what_snarkjs_reads(
@@ -44,8 +45,8 @@ def test_a_file_that_is_not_r1cs_is_refused(tmp_path: Path) -> None:
 
 
 def test_sha256_blocks_follow_the_public_data() -> None:
-    assert [zk.sha256_blocks(s) for s in (SMALL, LARGE)] == [4, 4]
-    assert zk.sha256_blocks(BatchShape(1, 4, 1)) == 5  # 257 bytes: the length spills over
+    assert [zk.sha256_blocks(s) for s in (SMALL, LARGE)] == [5, 5]
+    assert zk.sha256_blocks(BatchShape(1, 4, 1)) == 6  # 312 bytes: the length spills over
 
 
 def test_a_slot_crossing_a_sha256_block_is_charged_its_share_only() -> None:

@@ -1,8 +1,10 @@
 """The batch circuit: circuits/batch.circom against the spec in core/zk/batch.py.
 
-``Batch(1, 2, 1, 8)``: one deposit slot, two transfer slots, one withdrawal slot, a
-tree of depth 8. Valid batches (mixed sections, no-ops, a transfer to oneself, skipped
-deposits, the fee credit) give a witness whose public input is the spec's; each bad
+``Batch(1, 2, 1, 1, 1, 1, 8)``: one deposit slot, two transfer slots, one withdrawal
+slot, one slot each to open, close and reclaim a lease's channel, a tree of depth 8.
+Valid batches (mixed sections, no-ops, a transfer to oneself, skipped deposits, the fee
+credit, a channel opened, then closed or reclaimed in a later batch) give a witness
+whose public input is the spec's; each bad
 input (forged as a dishonest prover would, the public input recomputed over the
 forged public data so that only the rule under test is broken) is refused at the line
 of the circuit for that rule.
@@ -11,6 +13,7 @@ of the circuit for that rule.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,10 +26,19 @@ from l2gpu.core.crypto.poseidon import FIELD_MODULUS as P
 from l2gpu.core.zk import pubdata as pd
 from l2gpu.core.zk.batch import BatchResult, apply_batch
 from l2gpu.core.zk.batch_input import BatchInput
+from l2gpu.core.zk.channel import (
+    CloseChannelTx,
+    OpenChannelTx,
+    ReclaimTx,
+    sign_close,
+    sign_open,
+    sign_voucher,
+)
 from l2gpu.core.zk.deposit import apply_deposit
 from l2gpu.core.zk.state import MAX_BALANCE, Account, ZkState
 from l2gpu.core.zk.transfer import TRANSFER_TAG, TransferTx, sign_transfer, transfer_steps
 from l2gpu.core.zk.withdrawal import WithdrawalTx, apply_withdrawal, sign_withdrawal
+from l2gpu.zk.batch_circuit import batch_name, batch_source
 from l2gpu.zk.toolchain import (
     CIRCUITS,
     CompiledCircuit,
@@ -40,11 +52,8 @@ from l2gpu.zk.toolchain import (
 
 DEPTH = 8
 SHAPE = pd.BatchShape(deposits=1, transfers=2, withdrawals=1)
-MAIN = (
-    'pragma circom 2.0.0;\ninclude "batch.circom";\n'
-    "component main {public [input_hash]} = "
-    f"Batch({SHAPE.deposits}, {SHAPE.transfers}, {SHAPE.withdrawals}, {DEPTH});\n"
-)
+MAIN = batch_source(SHAPE, DEPTH)
+NAME = batch_name(SHAPE, DEPTH)
 KEYS = (bytes(range(32)), bytes(range(1, 33)), bytes(range(2, 34)))
 PUBLIC = tuple(eddsa.public_key(key) for key in KEYS)
 ADDRESS = (0xA1, 0xB2, 0xC3)
@@ -54,7 +63,7 @@ FEE_ACCOUNT = 9
 
 @pytest.fixture(scope="module")
 def circuit(toolchain: Toolchain) -> CompiledCircuit:
-    return compile_circuit(MAIN, f"batch_1_2_1_{DEPTH}", toolchain=toolchain)
+    return compile_circuit(MAIN, NAME, toolchain=toolchain)
 
 
 def owner(key: int, balance: int, nonce: int = 0) -> Account:
@@ -79,14 +88,34 @@ def batch(
     transfers: list[tuple[TransferTx, int]],
     withdrawals: list[tuple[WithdrawalTx, int]],
     state: ZkState = STATE,
+    *,
+    opens: tuple[OpenChannelTx, ...] = (),
+    closes: tuple[CloseChannelTx, ...] = (),
+    reclaims: tuple[ReclaimTx, ...] = (),
+    timestamp: int = 0,
 ) -> BatchResult:
-    """apply_batch with each transaction signed by the key numbered beside it."""
+    """apply_batch with each transaction signed by the key numbered beside it (an open
+    by key 0, the renter of CHANNEL)."""
     signatures = [sign_transfer(KEYS[key], tx) for tx, key in transfers]
     signatures += [sign_withdrawal(KEYS[key], tx) for tx, key in withdrawals]
     return apply_batch(
         state, SHAPE, FEE_ACCOUNT, deposits, [tx for tx, _ in transfers],
         [tx for tx, _ in withdrawals], signatures,
+        opens=[(tx, sign_open(KEYS[0], tx)) for tx in opens], closes=closes,
+        reclaims=reclaims, timestamp=timestamp,
     )  # fmt: skip
+
+
+# A lease's channel: account 1 (key 0) locks 0.1 ether for the fee account (key 1) at
+# channel index 130 (the channels' half of a depth-8 tree starts at 128) until 2000.
+CHANNEL = OpenChannelTx(130, 1, FEE_ACCOUNT, 10**17, expiry=2_000, nonce=4)
+OPENED = batch([], [], [], opens=(CHANNEL,), timestamp=1_000)
+PAID = 4 * 10**16
+CLOSE = CloseChannelTx(130, PAID, sign_voucher(KEYS[0], 1, 4, PAID),
+                       sign_close(KEYS[1], 1, 4, PAID))  # fmt: skip
+CLOSED = batch([], [(TransferTx(1, 200, 10, 0, 5), 0)], [], OPENED.new_state,
+               closes=(CLOSE,), timestamp=1_500)  # fmt: skip
+RECLAIMED = batch([], [], [], OPENED.new_state, reclaims=(ReclaimTx(130),), timestamp=2_000)
 
 
 MIXED = batch(
@@ -108,6 +137,18 @@ VALID: dict[str, BatchResult] = {
     "a deposit with a non-canonical key (x + p) is skipped": batch(
         [pd.DepositSlot(6, GENERATOR.x + P, GENERATOR.y, bytes(20), 5)], [], []
     ),
+    "a channel opened": OPENED,
+    "a later batch closes it (and a transfer moves the renter's nonce)": CLOSED,
+    "a later batch reclaims it at its expiry": RECLAIMED,
+    "an open and a close in one batch (another channel)": batch(
+        [],
+        [],
+        [],
+        OPENED.new_state,
+        opens=(replace(CHANNEL, channel_index=131, nonce=5),),
+        closes=(CLOSE,),
+        timestamp=1_000,
+    ),
 }
 
 
@@ -118,6 +159,22 @@ def test_valid_batches_give_the_specs_public_input(circuit: CompiledCircuit) -> 
         assert witness["main.input_hash"] == result.public_input, name
     skipped = [b for name, b in VALID.items() if "skipped" in name]
     assert all(b.new_state.root() == STATE.root() for b in skipped)  # the state is as it was
+
+
+def test_channel_batches_move_the_deposit_as_the_spec_says() -> None:
+    renter, provider = STATE.account(1), STATE.account(FEE_ACCOUNT)
+    assert renter is not None
+    assert provider is not None
+    assert OPENED.new_state.channel(130) is not None
+    assert OPENED.new_state.account(1) == replace(renter, balance=ETHER - 10**17, nonce=5)
+    assert CLOSED.new_state.leaf(130) == 0
+    assert CLOSED.new_state.account(FEE_ACCOUNT) == replace(
+        provider, balance=provider.balance + PAID
+    )
+    assert CLOSED.new_state.account(1) == replace(renter, balance=ETHER - PAID - 10, nonce=6)
+    assert RECLAIMED.new_state.leaf(130) == 0
+    assert RECLAIMED.new_state.account(1) == replace(renter, nonce=5)
+    assert int.from_bytes(RECLAIMED.pubdata[67:71], "big") == 2_000
 
 
 def with_bytes(result: BatchResult, changes: dict[int, int]) -> int:
@@ -212,6 +269,29 @@ def _row(values: BatchInput, name: str, slot: int, value: int) -> list[int]:
     return [value if k == slot else v for k, v in enumerate(column)]  # type: ignore[misc]
 
 
+def early_reclaim() -> BatchInput:
+    """The reclaim with the batch's time one second before the channel's expiry."""
+    time = dict(enumerate((1_999).to_bytes(pd.TIMESTAMP_BYTES, "big"), start=67))
+    return changed(RECLAIMED.circuit_input, timestamp=1_999,
+                   input_hash=with_bytes(RECLAIMED, time))  # fmt: skip
+
+
+def overpaid_close() -> BatchInput:
+    """The close paying the provider one wei more than the deposit, both signatures
+    over that amount."""
+    values = CLOSED.circuit_input
+    amount = CHANNEL.deposit + 1
+    voucher, close = sign_voucher(KEYS[0], 1, 4, amount), sign_close(KEYS[1], 1, 4, amount)
+    offset = (pd.HEADER_BYTES + pd.DEPOSIT_BYTES + 2 * pd.TRANSFER_BYTES + pd.WITHDRAWAL_BYTES
+              + pd.OPEN_BYTES + 3)  # fmt: skip
+    return changed(
+        values, close_amount=[amount], close_voucher_R8x=[voucher.r8.x],
+        close_voucher_R8y=[voucher.r8.y], close_voucher_S=[voucher.s],
+        close_close_R8x=[close.r8.x], close_close_R8y=[close.r8.y], close_close_S=[close.s],
+        input_hash=with_bytes(CLOSED, dict(enumerate(amount.to_bytes(16, "big"), start=offset))),
+    )  # fmt: skip
+
+
 BAD = {
     "a forged new root": (forged_new_root, "batch.circom", "credit.root_out === new_root;"),
     "a queued deposit left unapplied": (
@@ -227,7 +307,15 @@ BAD = {
     "a non-zero no-op slot": (
         nonzero_noop, "transfer.circom", "noop.out * (to_index + amount_code + fee_code) === 0;",
     ),
+    "a reclaim before the expiry": (
+        early_reclaim, "channel.circom", "active * (1 - expired.out) === 0;",
+    ),
+    "a close above the deposit": (
+        overpaid_close, "channel.circom", "refund_bits.in <== refund;",
+    ),
 }  # fmt: skip
+TEMPLATES = {"batch.circom": "Batch", "transfer.circom": "TransferSlot",
+             "channel.circom": "(Reclaim|Close)Slot"}  # fmt: skip
 
 
 def circuit_line(file: str, text: str) -> int:
@@ -243,7 +331,7 @@ def test_the_circuit_refuses_each_bad_input(circuit: CompiledCircuit) -> None:
     for (name, (_, file, text)), result in zip(BAD.items(), results, strict=True):
         assert isinstance(result, WitnessError), f"the circuit accepted: {name}"
         assert "Assert Failed" in str(result), (name, result)
-        template = "Batch" if file == "batch.circom" else "TransferSlot"
+        template = TEMPLATES[file]
         line = circuit_line(file, text)
         assert re.search(rf"template {template}_\d+ line: {line}\b", str(result)), (name, result)
 

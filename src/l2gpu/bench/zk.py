@@ -53,6 +53,7 @@ from l2gpu.l1.contracts.zk_rollup import (
     pubdata_timestamp,
 )
 from l2gpu.l1.embedded import start_embedded_chain
+from l2gpu.zk.batch_circuit import batch_name, batch_source
 from l2gpu.zk.prover import Proof, prove
 from l2gpu.zk.r1cs import read_header
 from l2gpu.zk.setup import Keys, dev_setup
@@ -91,20 +92,10 @@ SHA_PADDING_BITS = 65  # the 1 bit and the 64-bit length that SHA-256 appends
 # -- constraints --------------------------------------------------------------------
 
 
-def batch_source(shape: BatchShape, depth: int) -> str:
-    """The circom main of ``Batch(shape, depth)`` (as tests/zk/test_zk_batch.py writes it,
-    so that both share the compiled circuit's cache)."""
-    return (
-        'pragma circom 2.0.0;\ninclude "batch.circom";\n'
-        "component main {public [input_hash]} = "
-        f"Batch({shape.deposits}, {shape.transfers}, {shape.withdrawals}, {depth});\n"
-    )
-
-
 def compile_batch(shape: BatchShape, depth: int) -> CompiledCircuit:
-    """``Batch(shape, depth)``, compiled once and cached by content hash."""
-    name = f"batch_{shape.deposits}_{shape.transfers}_{shape.withdrawals}_{depth}"
-    return compile_circuit(batch_source(shape, depth), name)
+    """``Batch(shape, depth)``, compiled once and cached by content hash (the source and
+    name of ``zk.batch_circuit``, which the tests and a node share)."""
+    return compile_circuit(batch_source(shape, depth), batch_name(shape, depth))
 
 
 def constraints(circuit: CompiledCircuit) -> int:

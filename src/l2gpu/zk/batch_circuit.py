@@ -1,6 +1,7 @@
 """The batch circuit of one shape and tree depth: its circom source, compiled and cached.
 
-``Batch(nDeposits, nTransfers, nWithdrawals, depth)`` of ``circuits/batch.circom``
+``Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, depth)`` of
+``circuits/batch.circom``
 with its one public input, as ``ZkRollup.vy`` verifies it. The source and name are
 the ones the tests compile, so a node and the tests share the compiled circuit and
 its development keys (both cached by content hash).
@@ -19,13 +20,13 @@ def batch_source(shape: BatchShape, depth: int) -> str:
     return (
         'pragma circom 2.0.0;\ninclude "batch.circom";\n'
         "component main {public [input_hash]} = "
-        f"Batch({shape.deposits}, {shape.transfers}, {shape.withdrawals}, {depth});\n"
+        f"Batch({', '.join(str(n) for n in shape.sections)}, {depth});\n"
     )
 
 
 def batch_name(shape: BatchShape, depth: int) -> str:
-    """The circuit's name (it names its files): ``batch_D_T_W_depth``."""
-    return f"batch_{shape.deposits}_{shape.transfers}_{shape.withdrawals}_{depth}"
+    """The circuit's name (it names its files): ``batch_D_T_W_O_C_R_depth``."""
+    return f"batch_{'_'.join(str(n) for n in shape.sections)}_{depth}"
 
 
 def compile_batch(

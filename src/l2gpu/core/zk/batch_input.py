@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.channel import ChannelSteps, CloseChannelTx, OpenChannelTx, ReclaimTx
 from l2gpu.core.zk.pubdata import BatchShape, DepositSlot, WithdrawalSlot, encode_float40
-from l2gpu.core.zk.state import Account, ZkState
+from l2gpu.core.zk.state import Account, Channel, ZkState
 from l2gpu.core.zk.transfer import TransferTx
 from l2gpu.core.zk.withdrawal import WithdrawalTx
 
@@ -29,7 +29,8 @@ BatchInput = dict[str, int | list[int] | list[list[int]]]
 @dataclass(frozen=True, slots=True)
 class SlotTrace:
     """One real slot of a batch: the state before and after it, and what it was (one
-    of ``deposit``, ``transfer`` (with the intermediate state) or ``withdrawal``)."""
+    of ``deposit``, ``transfer`` (with the intermediate state), ``withdrawal``, or a
+    channel's ``open``, ``close``, ``reclaim`` (with their :class:`ChannelSteps`))."""
 
     before: ZkState
     after: ZkState
@@ -113,6 +114,84 @@ def withdrawal_signals(
     }
 
 
+def open_signals(
+    before: ZkState, opened: tuple[OpenChannelTx, eddsa.Signature, ChannelSteps] | None
+) -> Signals:
+    """One open slot's signals (None: a no-op): the renter's path under ``before``, the
+    channel slot's under the intermediate state (after the renter's update)."""
+    if opened is None:
+        path = list(before.proof(0).siblings)
+        return {
+            "channel": 0, "renter": 0, "provider": 0, "deposit": 0, "expiry": 0, "nonce": 0,
+            "R8x": 0, "R8y": 0, "S": 0, **_account("renter", None), "renter_path": path,
+            "channel_path": path,
+        }  # fmt: skip
+    tx, signature, steps = opened
+    middle = steps.states[1]
+    return {
+        "channel": tx.channel_index,
+        "renter": tx.renter,
+        "provider": tx.provider,
+        "deposit": tx.deposit,
+        "expiry": tx.expiry,
+        "nonce": tx.nonce,
+        **_signature(signature),
+        **_account("renter", before.account(tx.renter)),
+        "renter_path": list(before.proof(tx.renter).siblings),
+        "channel_path": list(middle.proof(tx.channel_index).siblings),
+    }
+
+
+def close_signals(before: ZkState, closed: tuple[CloseChannelTx, ChannelSteps] | None) -> Signals:
+    """One close slot's signals (None: a no-op): the channel's path under ``before``, the
+    provider's under the emptied state, the renter's under the state after the provider's
+    credit."""
+    if closed is None:
+        path = list(before.proof(0).siblings)
+        return {
+            "channel": 0, "amount": 0, **_channel(None), "channel_path": path,
+            **_signature(None, "voucher_"), **_signature(None, "close_"),
+            **_account("provider", None), "provider_path": path,
+            **_account("renter", None), "renter_path": path,
+        }  # fmt: skip
+    tx, steps = closed
+    _, emptied, paid, _ = steps.states
+    channel = steps.channel
+    return {
+        "channel": tx.channel_index,
+        "amount": tx.amount,
+        **_channel(channel),
+        "channel_path": list(before.proof(tx.channel_index).siblings),
+        **_signature(tx.voucher, "voucher_"),
+        **_signature(tx.provider_signature, "close_"),
+        **_account("provider", emptied.account(channel.provider)),
+        "provider_path": list(emptied.proof(channel.provider).siblings),
+        **_account("renter", paid.account(channel.renter)),
+        "renter_path": list(paid.proof(channel.renter).siblings),
+    }
+
+
+def reclaim_signals(before: ZkState, reclaimed: tuple[ReclaimTx, ChannelSteps] | None) -> Signals:
+    """One reclaim slot's signals (None: a no-op): the channel's path under ``before``,
+    the renter's under the emptied state."""
+    if reclaimed is None:
+        path = list(before.proof(0).siblings)
+        return {
+            "channel": 0, **_channel(None), "channel_path": path,
+            **_account("renter", None), "renter_path": path,
+        }  # fmt: skip
+    tx, steps = reclaimed
+    emptied = steps.states[1]
+    channel = steps.channel
+    return {
+        "channel": tx.channel_index,
+        **_channel(channel),
+        "channel_path": list(before.proof(tx.channel_index).siblings),
+        **_account("renter", emptied.account(channel.renter)),
+        "renter_path": list(emptied.proof(channel.renter).siblings),
+    }
+
+
 def batch_signals(
     shape: BatchShape,
     state: ZkState,
@@ -154,6 +233,27 @@ def batch_signals(
         rows.append(withdrawal_signals(current, trace.withdrawal if trace else None))
         current = trace.after if trace else current
     _stack(signals, "withdrawal_", rows)
+    opens = [t for t in traces if t.open is not None]
+    rows = []
+    for k in range(shape.opens):
+        trace = opens[k] if k < len(opens) else None
+        rows.append(open_signals(current, trace.open if trace else None))
+        current = trace.after if trace else current
+    _stack(signals, "open_", rows)
+    closes = [t for t in traces if t.close is not None]
+    rows = []
+    for k in range(shape.closes):
+        trace = closes[k] if k < len(closes) else None
+        rows.append(close_signals(current, trace.close if trace else None))
+        current = trace.after if trace else current
+    _stack(signals, "close_", rows)
+    reclaims = [t for t in traces if t.reclaim is not None]
+    rows = []
+    for k in range(shape.reclaims):
+        trace = reclaims[k] if k < len(reclaims) else None
+        rows.append(reclaim_signals(current, trace.reclaim if trace else None))
+        current = trace.after if trace else current
+    _stack(signals, "reclaim_", rows)
     fee = fee_before.account(fee_account)
     assert fee is not None  # apply_batch checked it
     signals |= _account("fee", fee)
@@ -174,8 +274,23 @@ def _account(prefix: str, account: Account | None, *, address: bool = True) -> S
     return fields
 
 
-def _signature(signature: eddsa.Signature) -> Signals:
-    return {"R8x": signature.r8.x, "R8y": signature.r8.y, "S": signature.s}
+def _signature(signature: eddsa.Signature | None, prefix: str = "") -> Signals:
+    """A signature as ``<prefix>R8x``, ``<prefix>R8y``, ``<prefix>S``; zeros for none."""
+    if signature is None:
+        return {f"{prefix}R8x": 0, f"{prefix}R8y": 0, f"{prefix}S": 0}
+    return {f"{prefix}R8x": signature.r8.x, f"{prefix}R8y": signature.r8.y,
+            f"{prefix}S": signature.s}  # fmt: skip
+
+
+def _channel(channel: Channel | None) -> Signals:
+    """A channel leaf's fields; zeros for none (a no-op's leaf 0)."""
+    return {
+        "renter": channel.renter if channel else 0,
+        "open_nonce": channel.open_nonce if channel else 0,
+        "provider": channel.provider if channel else 0,
+        "deposit": channel.deposit if channel else 0,
+        "expiry": channel.expiry if channel else 0,
+    }
 
 
 def _stack(signals: BatchInput, prefix: str, rows: Sequence[Signals]) -> None:
