@@ -85,7 +85,8 @@ def test_a_lease_opens_pays_and_closes_over_the_zk_rail(served: tuple[ZkNode, st
     renter, provider = rail(url, RENTER), rail(url, PROVIDER)
     opened = renter.open(PROVIDER.address, Wei(4 * 10**17), lifetime=HOUR)
     channel = ChannelDescription.from_json(opened.description.to_json())  # as the market keeps it
-    assert channel.settlement == "zk" and channel.zk is not None
+    assert channel.settlement == "zk"
+    assert channel.zk is not None
     assert opened.tx_bytes == 29
     # The agent and the market read it against the ledger, pending or open.
     assert provider.check(channel, max_cost=4 * 10**17, ends_by=T0 + HOUR) is None
@@ -138,7 +139,8 @@ def test_a_renter_whose_provider_is_silent_hears_when_the_deposit_returns(
     renter = rail(url, RENTER)
     channel = renter.open(PROVIDER.address, Wei(10**17), lifetime=HOUR).description
     said = renter.abandon(channel, Wei(10**16))
-    assert "the provider can close" in said and "returns the whole deposit" in said
+    assert "the provider can close" in said
+    assert "returns the whole deposit" in said
     with pytest.raises(L2gpuError, match="no account in the zk rollup"):
         renter.open(STRANGER.address, Wei(1), lifetime=HOUR)
     with pytest.raises(L2gpuError, match="below the lease's deposit"):
