@@ -39,6 +39,7 @@ ROWS = [
     ("operator CPU seconds", "operator_cpu_s"),
     ("operator can take", ("operator", "can_take")),
     ("operator can freeze, longest s", ("operator", "longest_freeze_s")),
+    ("leases in the run", "leases_in_run"),
     ("leases done / errors", ("leases_done", "lease_errors")),
     ("wall seconds", "wall_s"),
 ]
@@ -79,7 +80,15 @@ def main(path: str) -> None:
         f"{work['max_seconds_paid_per_lease']} seconds ({work['seconds_paid_in_run']:,} "
         f"seconds in all), {work['wave']} leases at a time, at {work['rate_wei_per_gpu_s']:,}"
         f" wei per GPU-second; one anvil L1 and one `l2gpu up`; L1 finality taken as "
-        f"{work['l1_finality_s']} s.",
+        f"{work['l1_finality_s']} s."
+        + (
+            f" The `zk` row runs the first {work['zk_leases']} leases on its own "
+            f"`l2gpu up --design zk` (batch shape {work['zk_shape']}: deposits, transfers, "
+            "withdrawals, channel opens, closes, reclaims), every batch proven with Groth16 "
+            "on this machine's cores; its per-hour figures are over those leases."
+            if work.get("zk_leases")
+            else ""
+        ),
         "",
         "| | " + " | ".join(f"`{n}`" for n in names) + " |",
         "|---|" + "---|" * len(names),
@@ -98,8 +107,10 @@ def main(path: str) -> None:
         "- Vouchers never reach a chain, so a channel's L1 cost is its open and close, "
         "whatever the lease's length; a per-second transfer is a transaction in a batch, "
         "so `rollup`'s cost grows with every second paid.",
-        "- Inside the rollup the provider's money is soft at once and final only after "
-        "the challenge window; on L1 it is final with L1 itself.",
+        "- Inside the optimistic rollup the provider's money is soft at once and final only "
+        "after the challenge window; on L1 it is final with L1 itself; in the zk rollup "
+        "it is final once the batch's proof is verified on L1 (the node's proving time, "
+        "then L1's finality).",
         "",
     ]
     (DOCS / "designs.md").write_text("\n".join(lines))

@@ -43,6 +43,9 @@ RATE = Wei(10**12)  # wei per GPU-second (an input of the workload)
 LIFETIME_S = 7 * 24 * 3600
 BLOB_BYTES = 4096 * 31  # what one blob carries of a batch (31 bytes per field element)
 GAS_PER_BLOB = 2**17
+ZK_SHAPE = "1,2,1,8,8,2"
+"""The zk node's batch: 8 opens and 8 closes a batch, so that a wave's channels share
+a proof (each batch's verification costs L1 about 200k gas whatever it holds)."""
 ZK_OPERATOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 """anvil's second dev account: the zk node's operator (two nodes sharing one L1 account
 would race each other's nonces)."""
@@ -291,7 +294,8 @@ def _median(values: list[float]) -> float | None:
 
 def measure_designs(
     *, leases: int = 1000, seconds: int = 10, wave: int = 40, seed: int = 7,
-    designs: tuple[str, ...] = ("channel-l1", "rollup", "hybrid", "zk"), zk_leases: int = 8,
+    designs: tuple[str, ...] = ("channel-l1", "rollup", "hybrid", "zk"), zk_leases: int = 16,
+    zk_shape: str = ZK_SHAPE,
 ) -> dict[str, Any]:  # fmt: skip
     """Run the Philly-drawn trace through ``designs`` on one anvil and one node (and a
     zk node for ``zk``, on the trace's first ``zk_leases`` leases)."""
@@ -330,7 +334,7 @@ def measure_designs(
         contracts = {"channel-l1": {manager.address}}
         pids = dict.fromkeys(designs, node.pid)
         if "zk" in designs:
-            zk_node = _start_zk_node(world, env, folder, log)
+            zk_node = _start_zk_node(world, env, folder, log, zk_shape)
             contracts["zk"] = {world.zk.address}
             pids["zk"] = zk_node.pid
         out: dict[str, Any] = {}
@@ -350,6 +354,8 @@ def measure_designs(
                 "seconds_paid_in_run": sum(t.paid_s for t in trace),
                 "max_seconds_paid_per_lease": seconds,
                 "l1_finality_s": world.l1_finality_s,
+                "zk_leases": min(zk_leases, len(trace)) if "zk" in designs else 0,
+                "zk_shape": zk_shape if "zk" in designs else None,
             },
             "designs": out,
         }
@@ -364,7 +370,7 @@ def measure_designs(
         log.close()
 
 
-def _start_zk_node(world: Any, env: dict[str, str], folder: str, log: Any) -> Any:
+def _start_zk_node(world: Any, env: dict[str, str], folder: str, log: Any, shape: str) -> Any:
     """``l2gpu up --design zk`` on the same anvil (its own operator, port and folder);
     ``world`` gets its ZkRollup and URL. Returns the process."""
     from l2gpu.l1 import compile_contract
@@ -373,8 +379,9 @@ def _start_zk_node(world: Any, env: dict[str, str], folder: str, log: Any) -> An
     port = _free_port()
     zk_env = {**env, "L2GPU_PRIVATE_KEY": ZK_OPERATOR_KEY, "L2GPU_API_PORT": str(port),
               "L2GPU_DATA_DIR": str(Path(folder) / "zk")}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "l2gpu.cli.main", "up", "--design", "zk", "--interval", "1"],
+    process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "l2gpu.cli.main", "up", "--design", "zk", "--interval", "1",
+         "--zk-shape", shape],
         env=zk_env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     _wait_port(port, process, "l2gpu up --design zk", seconds=1800)  # compiles once
