@@ -55,7 +55,8 @@ $(ZK_STAMP):
 devnet: tools
 	$(ANVIL) --host 127.0.0.1 --port 8545
 
-demo: install
+# The zk demo proves batches with circom circuits: it needs the toolchain too.
+demo: install $(if $(filter zk,$(L2GPU_SETTLEMENT)),tools)
 	$(BIN)/l2gpu demo
 
 test: install tools lint typecheck imports pytest

@@ -122,6 +122,24 @@ def _hex_schema(size: int) -> dict[str, Any]:
 
 Signature = Annotated[str, AfterValidator(_hex(65)), WithJsonSchema(_hex_schema(65))]
 """A 65-byte secp256k1 signature as 0x hex."""
+
+
+def _voucher_signature(value: str) -> str:
+    check_line(value)
+    digits = value.removeprefix("0x")
+    if len(digits) not in (128, 130) or not re.fullmatch("[0-9a-fA-F]*", digits):
+        raise ValueError("must be 0x followed by 130 hex digits (a 65-byte secp256k1 "
+                         "signature) or 128 (a 64-byte EdDSA one, for a zk channel)")  # fmt: skip
+    return "0x" + digits.lower()
+
+
+VoucherSignature = Annotated[
+    str,
+    AfterValidator(_voucher_signature),
+    WithJsonSchema({"type": "string", "pattern": "^0x([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$"}),
+]
+"""A voucher's signature as 0x hex: 65 bytes (secp256k1, EIP-712) or 64 (EdDSA-Poseidon,
+packed: a zk channel's); which one a lease takes, its channel's domain decides."""
 Bytes32 = Annotated[str, AfterValidator(_hex(32)), WithJsonSchema(_hex_schema(32))]
 """A 32-byte value (a channel id, a salt) as 0x hex."""
 

@@ -25,6 +25,7 @@ from l2gpu.api.inputs import (
     Text,
     Uint16,
     Uint32,
+    VoucherSignature,
     Wei,
     json_integer,
 )
@@ -189,7 +190,7 @@ class VoucherIn(_Strict):
     """A renter's voucher for a lease's channel."""
 
     amount: Wei
-    signature: Signature
+    signature: VoucherSignature
 
 
 class InventoryIn(BaseModel):
