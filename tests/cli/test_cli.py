@@ -145,6 +145,26 @@ def test_the_default_demo_runs_the_lease_through_the_rollup(tmp_path: Path) -> N
     assert "L2 transactions 28 bytes, no L1 transaction of their own" in market
 
 
+@pytest.mark.xdist_group("cpu_heavy")  # the zk node proves every batch
+def test_the_zk_demo_runs_the_market_lease_through_proven_batches(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path / "data"), "demo", env={"L2GPU_SETTLEMENT": "zk"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    market = next(line for line in lines if line.startswith("market lease over zk"))
+    seconds = int(market.split(": ")[1].split(" s on")[0])
+    assert seconds >= 3
+    paid = seconds * 2 * 10**13  # paid in the zk ledger, for metered seconds only
+    assert f"paid to the provider {paid} wei" in market
+    assert f"refunded to the renter {120 * 2 * 10**13 - paid} wei" in market
+    # the channel's OPEN (29 bytes) and CLOSE (19) in the batches' public data
+    assert "zk ledger operations 48 bytes of public data" in market
+    proven = next(line for line in lines if line.startswith("zk rollup:"))
+    batches = proven.split(": ")[1].split(" batches")[0]
+    done, sealed = batches.split(" of ")
+    assert done == sealed and int(sealed) >= 3  # the deposits, the open, the close
+    assert "NOT FOR FUNDS" in result.stdout
+
+
 def test_bench_market_rails_measure_both_rails() -> None:
     from l2gpu.bench.market_rails import measure_rails
 
