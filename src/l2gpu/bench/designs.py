@@ -43,9 +43,10 @@ RATE = Wei(10**12)  # wei per GPU-second (an input of the workload)
 LIFETIME_S = 7 * 24 * 3600
 BLOB_BYTES = 4096 * 31  # what one blob carries of a batch (31 bytes per field element)
 GAS_PER_BLOB = 2**17
-ZK_SHAPE = "1,2,1,8,8,2"
-"""The zk node's batch: 8 opens and 8 closes a batch, so that a wave's channels share
-a proof (each batch's verification costs L1 about 200k gas whatever it holds)."""
+ZK_SHAPE = "8,2,1,8,8,2"
+"""The zk node's batch: 8 deposits, 8 opens and 8 closes a batch, so that a wave's
+deposits and channels share a proof (each batch's verification costs L1 about 200k
+gas whatever it holds)."""
 ZK_OPERATOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 """anvil's second dev account: the zk node's operator (two nodes sharing one L1 account
 would race each other's nonces)."""
@@ -214,6 +215,11 @@ def _design_run(name: str, world: Any, trace: list[TraceLease], wave: int, node_
     budget = Wei(max(RATE * t.gpus * t.paid_s for t in trace) * (len(trace) // wave + 2))
     _fund(design, world, renters, budget)
     _fund(design, world, providers, Wei(10**16))  # a provider pays the fees of its closes
+    # The run's L1 window opens once the funding is on L1: its batches are not the leases'.
+    if name == "zk":
+        _zk_settled(str(world.zk_node_url))
+    elif world.node_url is not None:
+        _settled(world.node_url)
     tally = Tally()
     first_block = world.chain.block_number() + 1
     cpu_before, started = _cpu_seconds(node_pid), time.perf_counter()
