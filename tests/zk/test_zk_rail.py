@@ -145,8 +145,10 @@ def test_a_renter_whose_provider_is_silent_hears_when_the_deposit_returns(
         renter.open(STRANGER.address, Wei(1), lifetime=HOUR)
     with pytest.raises(L2gpuError, match="below the lease's deposit"):
         renter.open(PROVIDER.address, Wei(10 * ETH), lifetime=HOUR)
+    reader = ZkChannelRail(renter.client, None)
+    assert reader.now() == T0  # L1's time as the node reads it, not this machine's
     with pytest.raises(L2gpuError, match="only reads"):
-        ZkChannelRail(renter.client, None).open(PROVIDER.address, Wei(1), lifetime=HOUR)
+        reader.open(PROVIDER.address, Wei(1), lifetime=HOUR)
 
 
 def _with_name(channel: ChannelDescription, name: Any) -> ChannelDescription:

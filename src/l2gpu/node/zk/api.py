@@ -232,7 +232,10 @@ def create_zk_app(node: ZkNode, *, max_body: int = MAX_BODY_BYTES) -> Any:
     @app.get("/zk/status", responses=responses(*COMMON))
     def status() -> dict[str, Any]:
         """Root, batches sealed, proven and posted, pending transactions, and the
-        prover's last error (None when the last attempt succeeded)."""
-        return node.status()
+        prover's last error (None when the last attempt succeeded), and ``time``: L1's
+        time as the node reads it, which channel expiries count in."""
+        with node.l1_lock:
+            now = node.clock()
+        return {**node.status(), "time": now}
 
     return RequestGuard(app, max_body=max_body)
