@@ -76,7 +76,7 @@ def test_the_projection_is_the_line_through_the_points() -> None:
 def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
     figures = zk.run(depth=DEPTH, small=SMALL, large=LARGE, rounds=2, slot_kinds=False)
     # constraints: read from the two compiled circuits, one transfer slot apart
-    more, fewer = figures["constraints_batch_1_3_1"], figures["constraints_batch_1_2_1"]
+    more, fewer = figures["constraints_batch_1_3_1_1_1_1"], figures["constraints_batch_1_2_1_1_1_1"]
     assert more > fewer
     assert figures["constraints_per_transfer_between_shapes"] == more - fewer
     assert figures["constraints_per_transfer"] > more - fewer  # plus its SHA-256 share

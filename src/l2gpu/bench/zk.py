@@ -37,8 +37,10 @@ from l2gpu.bench import environment
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.batch import BatchResult, apply_batch
 from l2gpu.core.zk.pubdata import (
+    CLOSE_BYTES,
     DEPOSIT_BYTES,
     MAX_MANTISSA,
+    OPEN_BYTES,
     TRANSFER_BYTES,
     WITHDRAWAL_BYTES,
     BatchShape,
@@ -68,7 +70,10 @@ the transfer section to 32-byte words; 8 transfers are 96 bytes, exactly three w
 so the padding does not bias the bytes per transfer measured between the shapes."""
 MORE_DEPOSITS = BatchShape(deposits=2, transfers=2, withdrawals=1)
 MORE_WITHDRAWALS = BatchShape(deposits=1, transfers=2, withdrawals=2)
-"""Compiled (not proven) for the marginal constraints of a deposit and a withdrawal."""
+MORE_OPENS = BatchShape(deposits=1, transfers=2, withdrawals=1, opens=2)
+MORE_CLOSES = BatchShape(deposits=1, transfers=2, withdrawals=1, closes=2)
+"""Compiled (not proven) for the marginal constraints of a deposit, a withdrawal, and
+a lease's channel OPEN and CLOSE."""
 ROUNDS = 3
 ACCOUNTS = 8
 PROJECTED_TRANSFERS = 1_000
@@ -297,10 +302,12 @@ def constraint_figures(depth: int, small: BatchShape, large: BatchShape,
     counted = {shape: constraints(compile_batch(shape, depth)) for shape in (small, large)}
     kinds = [("transfer", large, TRANSFER_BYTES)]
     if slot_kinds:
-        for more in (MORE_DEPOSITS, MORE_WITHDRAWALS):
+        for more in (MORE_DEPOSITS, MORE_WITHDRAWALS, MORE_OPENS, MORE_CLOSES):
             counted[more] = constraints(compile_batch(more, depth))
         kinds += [("deposit", MORE_DEPOSITS, DEPOSIT_BYTES),
-                  ("withdrawal", MORE_WITHDRAWALS, WITHDRAWAL_BYTES)]  # fmt: skip
+                  ("withdrawal", MORE_WITHDRAWALS, WITHDRAWAL_BYTES),
+                  ("open", MORE_OPENS, OPEN_BYTES),
+                  ("close", MORE_CLOSES, CLOSE_BYTES)]  # fmt: skip
     figures: dict[str, Any] = {
         f"constraints_batch_{_name(shape)}": count for shape, count in counted.items()
     }
@@ -309,6 +316,10 @@ def constraint_figures(depth: int, small: BatchShape, large: BatchShape,
         cost = slot_cost((small, counted[small]), (more, counted[more]), slot_bytes, block)
         figures[f"constraints_per_{kind}"] = round(cost.amortized)
         figures[f"constraints_per_{kind}_between_shapes"] = cost.between_shapes
+    if slot_kinds:  # a lease's channel costs the ledger its OPEN and its CLOSE
+        figures["constraints_per_lease"] = (
+            figures["constraints_per_open"] + figures["constraints_per_close"]
+        )
     return figures
 
 
@@ -400,7 +411,7 @@ def _without_proof(cost: L1Cost) -> tuple[int, int]:
 
 
 def _name(shape: BatchShape) -> str:
-    return f"{shape.deposits}_{shape.transfers}_{shape.withdrawals}"
+    return "_".join(str(n) for n in shape.sections)
 
 
 def _cores() -> int | None:
