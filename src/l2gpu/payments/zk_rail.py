@@ -152,7 +152,8 @@ class ZkChannelRail:
 
     def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
         """Read the channel from the node and check it against its description: slot,
-        parties (their L1 addresses in their leaves), the renter's key, and funding."""
+        parties (their L1 addresses in their leaves), the renter's key, the deposit
+        (the description's is the ledger's: vouchers are held to it), and funding."""
         wrong = rail_problem(channel, self.settlement, self.chain_id, self.rollup,
                              "in the zk rollup")  # fmt: skip
         wrong = wrong or terms_problem(channel)
@@ -166,6 +167,9 @@ class ZkChannelRail:
             return f"the lease's channel is {found['status']} in the zk rollup, not open"
         if int(found["index"]) != name.channel:
             return "the lease's channel lies in another slot than its description says"
+        if int(found["deposit"]) != int(channel.deposit):
+            return (f"the lease's channel holds {found['deposit']} wei in the zk rollup, "
+                    f"not the {int(channel.deposit)} its description says")  # fmt: skip
         renter = self.client.account(name.renter_index)
         provider = self.client.account(int(found["provider"]))
         if renter is None or Address.from_hex(renter["eth_address"]) != channel.renter:

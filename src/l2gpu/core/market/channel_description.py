@@ -187,7 +187,7 @@ def voucher_domain(channel: ChannelDescription) -> Eip712Domain | VoucherDomain:
 
     z = channel.zk
     return ZkVoucherDomain(channel.chain_id, channel.manager, channel.renter, z.renter_index,
-                           z.open_nonce, z.ax, z.ay)  # fmt: skip
+                           z.open_nonce, z.ax, z.ay, int(channel.deposit))  # fmt: skip
 
 
 def describe_channel(

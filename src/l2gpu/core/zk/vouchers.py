@@ -14,6 +14,12 @@ against the renter's public key, which the channel's description carries and the
 provider's rail checks against the ledger (the key of the account the channel
 names, whose leaf binds the renter's L1 address). So :meth:`signer_of` answers "the
 renter", or None.
+
+A voucher above the channel's deposit is refused too (``deposit``, from the
+description, which the provider's check holds to the ledger's): the ledger's CLOSE
+refuses it, and a payee that took it as its best would refuse every smaller one after
+it, so that nothing it holds could close the channel before the renter's RECLAIM
+takes the whole deposit back.
 """
 
 from __future__ import annotations
@@ -47,10 +53,15 @@ class ZkVoucherDomain:
     open_nonce: int
     ax: int
     ay: int
+    deposit: int | None = None
+    """The channel's deposit: a voucher above it has no signer (None: not checked)."""
 
     def signer_of(self, voucher: Voucher) -> Address | None:
         """The renter, if it signed ``voucher``'s amount on this channel; None for any
-        malformed or foreign signature (never raises: vouchers come from peers)."""
+        malformed or foreign signature, or an amount above the deposit (never raises:
+        vouchers come from peers)."""
+        if self.deposit is not None and int(voucher.amount) > self.deposit:
+            return None
         try:
             signature = eddsa.unpack_signature(voucher.signature)
             digest = voucher_message(self.renter_index, self.open_nonce, int(voucher.amount))

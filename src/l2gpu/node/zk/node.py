@@ -208,6 +208,7 @@ class ZkNode:
             now = self.clock()
         with self.lock:
             try:
+                self.sequencer.require_room(signed)
                 signed = self.sequencer.assign(signed)
                 after = self.sequencer.check(signed, now)
             except ZkError as exc:

@@ -50,6 +50,15 @@ passed); one that fails is dropped with its reason and the plan is made again
 without it. What stays pending is then re-checked against the new state; what
 fails is dropped too.
 
+**Bounds.** The mempool is bounded (:meth:`ZkSequencer.require_room`): at most
+:data:`MAX_PENDING` operations in all and :data:`MAX_PENDING_PER_ACCOUNT` of one
+sender's. Without them one account could queue opens of 1 wei each (an open pays
+no fee) without end: every open reserves a channel slot, every admission scans the
+pending operations, and every seal re-checks (signatures included) all that stays
+pending, under the node's lock. A refusal is ``zk: mempool full`` or ``zk: too many
+pending``, and says to wait for the next batch. A node replaying its log does not
+apply them: what it logged was admitted.
+
 **Time.** A batch's timestamp is the node's clock at seal time, never before the
 previous batch's (L1 refuses a batch dated before the one before it, or after its
 own block).
@@ -71,10 +80,15 @@ from l2gpu.core.zk.channel import (
 )
 from l2gpu.core.zk.deposit import apply_deposit
 from l2gpu.core.zk.pubdata import BatchShape, DepositSlot
-from l2gpu.core.zk.state import ZkError, ZkState
+from l2gpu.core.zk.state import ZkError, ZkState, require
 from l2gpu.core.zk.transfer import TransferTx, transfer_steps
 from l2gpu.core.zk.withdrawal import WithdrawalTx, apply_withdrawal
 from l2gpu.node.zk.records import SignedTx
+
+MAX_PENDING = 4096
+"""The most operations the mempool holds (see "Bounds" above)."""
+MAX_PENDING_PER_ACCOUNT = 64
+"""The most pending operations that use one account's nonce."""
 
 TRANSFERS, WITHDRAWALS, OPENS, CLOSES = 1, 2, 3, 4
 """The sections of the signed operations, in the batch's order (deposits are 0,
@@ -165,6 +179,8 @@ class ZkSequencer:
     """The last sealed batch's timestamp: the next one is not before it."""
     channel_slots: set[int] = field(default_factory=set)
     """The slots that hold a channel in the sealed state (reclaims look there)."""
+    max_pending: int = MAX_PENDING
+    max_pending_per_account: int = MAX_PENDING_PER_ACCOUNT
 
     def __post_init__(self) -> None:
         if self.pending_state is None:
@@ -190,6 +206,22 @@ class ZkSequencer:
             index += 1
         raise ZkError("zk: no free channel slot",
                       "every channel slot is taken: wait for channels to close")  # fmt: skip
+
+    def require_room(self, signed: SignedTx) -> None:
+        """Raise :class:`ZkError` when the mempool, or ``signed``'s sender's share of
+        it, is full (see "Bounds" in the module's docstring)."""
+        require(
+            len(self.pending) < self.max_pending,
+            "zk: mempool full",
+            f"the node holds {len(self.pending)} unsealed operations: resend after the next batch",
+        )
+        sender = signed.sender
+        require(
+            sender is None or self.pending_of(sender) < self.max_pending_per_account,
+            "zk: too many pending",
+            f"account {sender} has {self.max_pending_per_account} unsealed operations: "
+            "resend after the next batch",
+        )
 
     def assign(self, signed: SignedTx) -> SignedTx:
         """``signed`` with its channel's slot, for an open (anything else unchanged)."""
