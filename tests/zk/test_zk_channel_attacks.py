@@ -273,11 +273,14 @@ def test_one_account_cannot_queue_without_bound(node: ZkNode) -> None:
     assert refused.json()["error"] == "zk: too many pending"
     assert "next batch" in refused.json()["fix"]
     _refused(node, open_tx(2, 3, 1, T0 + 3600, 4), "zk: too many pending")
-    # Others still get in, up to the mempool's bound; a close uses no nonce.
+    # Others still get in, up to the mempool's bound.
     node.sequencer.max_pending = 5
     node.submit(open_tx(3, 2, 1, T0 + 3600, 0))
     _refused(node, open_tx(1, 2, 1, T0 + 3600, 0), "zk: mempool full")
     assert node.status()["pending"] == 5
+    # A full mempool never keeps a provider from closing before the expiry.
+    node.submit(close_tx(BASE + 4, 3, 0, 2, 1))
+    assert node.status()["pending"] == 6
     node.seal()  # two opens a batch in this shape
     node.submit(open_tx(2, 3, 1, T0 + 3600, 4))
 

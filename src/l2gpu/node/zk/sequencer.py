@@ -56,8 +56,11 @@ sender's. Without them one account could queue opens of 1 wei each (an open pays
 no fee) without end: every open reserves a channel slot, every admission scans the
 pending operations, and every seal re-checks (signatures included) all that stays
 pending, under the node's lock. A refusal is ``zk: mempool full`` or ``zk: too many
-pending``, and says to wait for the next batch. A node replaying its log does not
-apply them: what it logged was admitted.
+pending``, and says to wait for the next batch. A close is never refused for room:
+a full mempool must not keep a provider from closing before its channel's expiry
+(which would hand the renter the whole deposit back), and pending closes are bounded
+anyway, one per channel (a second close of a channel finds its slot empty). A node
+replaying its log does not apply the bounds: what it logged was admitted.
 
 **Time.** A batch's timestamp is the node's clock at seal time, never before the
 previous batch's (L1 refuses a batch dated before the one before it, or after its
@@ -209,15 +212,18 @@ class ZkSequencer:
 
     def require_room(self, signed: SignedTx) -> None:
         """Raise :class:`ZkError` when the mempool, or ``signed``'s sender's share of
-        it, is full (see "Bounds" in the module's docstring)."""
+        it, is full (see "Bounds" in the module's docstring). A close always has
+        room."""
+        sender = signed.sender
+        if sender is None:
+            return
         require(
             len(self.pending) < self.max_pending,
             "zk: mempool full",
             f"the node holds {len(self.pending)} unsealed operations: resend after the next batch",
         )
-        sender = signed.sender
         require(
-            sender is None or self.pending_of(sender) < self.max_pending_per_account,
+            self.pending_of(sender) < self.max_pending_per_account,
             "zk: too many pending",
             f"account {sender} has {self.max_pending_per_account} unsealed operations: "
             "resend after the next batch",
