@@ -541,6 +541,15 @@ def test_the_market_relay_refuses_foreign_and_junk_signatures(database_url: Any)
         assert answer.status_code == 400, answer.json()
         assert "not signed by the lease's renter" in answer.json()["error"]
         assert answer.json()["fix"]
+    deposit = int(lease.json()["channel"]["deposit"])
+    over = sign_eip712(RENTER, channel_domain(CHAIN, MANAGER), cid, Wei(deposit + 1))
+    answer = client.post(
+        f"/leases/{lid}/vouchers",
+        headers=renter,
+        json={"amount": str(deposit + 1), "signature": "0x" + over.signature.hex()},
+    )
+    assert answer.status_code == 400, answer.json()
+    assert "more than the channel's deposit" in answer.json()["error"]
     good = sign_eip712(RENTER, channel_domain(CHAIN, MANAGER), cid, Wei(10))
     answer = client.post(
         f"/leases/{lid}/vouchers",

@@ -289,6 +289,12 @@ class LeaseBook:
             ch = ChannelDescription.from_json(row.channel)
             domain = voucher_domain(ch)
             voucher = Voucher(ch.channel_id, Wei(amount), signature)
+            if amount > ch.deposit:
+                raise L2gpuError(
+                    f"the voucher pays {amount} wei, more than the channel's deposit of "
+                    f"{int(ch.deposit)} wei",
+                    "sign at most the deposit: the channel cannot pay more",
+                )
             if voucher.signer(domain) != renter:
                 raise L2gpuError(
                     "the voucher is not signed by the lease's renter for its channel",
