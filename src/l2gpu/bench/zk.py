@@ -161,11 +161,12 @@ class FullBatch:
 
 
 def full_of_transfers(shape: BatchShape, depth: int, seed: int = 16) -> FullBatch:
-    """``ACCOUNTS`` accounts at random leaves paying each other ``shape.transfers``
-    times (random float40 amounts and fee codes), applied by the spec."""
+    """``ACCOUNTS`` accounts at random leaves of the tree's account half paying each
+    other ``shape.transfers`` times (random float40 amounts and fee codes), applied by
+    the spec."""
     rng = random.Random(seed)
     keys = [rng.randbytes(32) for _ in range(ACCOUNTS)]
-    indices = rng.sample(range(1, 2**depth), ACCOUNTS + 1)
+    indices = rng.sample(range(1, 2 ** (depth - 1)), ACCOUNTS + 1)
     fee_account, senders = indices[-1], indices[:-1]
     state = ZkState.empty(depth)
     for index, key in zip(indices, [*keys, rng.randbytes(32)], strict=True):
