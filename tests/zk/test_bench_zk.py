@@ -82,14 +82,16 @@ def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
     assert figures["constraints_per_transfer"] > more - fewer  # plus its SHA-256 share
     # L1: the signed transactions of two accepted batches
     sizes, gas = figures["l1_bytes_batch"], figures["submit_batch_gas"]
-    assert sizes["1_3_1"] == sizes["1_2_1"] + 32  # 36 transfer bytes take one ABI word more
+    assert (
+        sizes["1_3_1_1_1_1"] == sizes["1_2_1_1_1_1"] + 32
+    )  # 36 transfer bytes take one ABI word more
     assert figures["l1_bytes_per_transfer"] == 32
     assert figures["pubdata_bytes_per_transfer"] == TRANSFER_BYTES
-    assert gas["1_3_1"] > gas["1_2_1"] > figures["verify_gas_per_batch"] > 150_000
-    assert figures["l1_gas_per_transfer"]["1_2_1"] == gas["1_2_1"] / 2
+    assert gas["1_3_1_1_1_1"] > gas["1_2_1_1_1_1"] > figures["verify_gas_per_batch"] > 150_000
+    assert figures["l1_gas_per_transfer"]["1_2_1_1_1_1"] == gas["1_2_1_1_1_1"] / 2
     # the line through the two batches (less their proofs' random bytes) at 1,000
     line = figures["l1_gas_per_transfer_1000_projected_line"]
-    assert figures["l1_gas_per_transfer_marginal"] < line < gas["1_3_1"] / 3
+    assert figures["l1_gas_per_transfer_marginal"] < line < gas["1_3_1_1_1_1"] / 3
     floor = figures["l1_gas_per_transfer_1000_projected_floor"]
     assert floor > zk.FLOOR_GAS_PER_TOKEN * TRANSFER_BYTES  # at least one token per byte
     assert figures["l1_gas_per_transfer_1000_projected"] == max(floor, line)
