@@ -92,7 +92,10 @@ class ChannelClosing:
                     or channel.settlement != self.rail.settlement):  # fmt: skip
                 continue
             params, payee = self._payee(info)
+            # pending: soft-confirmed, not yet in a (proven) batch; both rails' closes
+            # wait for it, and skipping it here would leave it unclosed for good.
             if payee.state.best is None or self.rail.status(channel) not in (
+                "pending",
                 "open",
                 "closing",
             ):
