@@ -71,8 +71,18 @@ def _rail_node(settings: Settings, node: str | None, manager: str | None) -> str
     return node or (None if manager else node_url(settings, None))
 
 
-def _check_provider_account(node: str, key: PrivateKey) -> None:
-    """A provider in the rollup needs an account with a BLS key: it co-signs its closes."""
+def _check_provider_account(node: str, key: PrivateKey, rail: ChannelRail | None = None) -> None:
+    """A provider in the rollup needs an account: with a BLS key in the optimistic
+    rollup (it co-signs its closes); in the zk rollup, any account of its address (its
+    zk key signs its closes)."""
+    if rail is not None and rail.settlement == "zk":
+        found = rail.client.account_of(key.address)  # type: ignore[attr-defined]
+        if found is None:
+            raise L2gpuError(
+                f"this provider has no account in the zk rollup at {node}",
+                "deposit first: l2gpu zk deposit '0.01 ether' --node " + node,
+            )
+        return
     from l2gpu.node.client import L2Client
 
     try:

@@ -114,7 +114,7 @@ def provider_up(
             "pass --node URL or --l1-rpc URL, or --no-payment-checks-i-accept-unpaid-work",
         )
     if node:
-        _check_provider_account(node, key)
+        _check_provider_account(node, key, rail)
     if rail is None:
         typer.echo("warning: channels are not checked and not settled", err=True)
     sandbox = SandboxPolicy.NONE_I_TRUST_EVERY_RENTER if unsandboxed else SandboxPolicy.BWRAP
