@@ -11,12 +11,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from l2gpu.core.channel.vouchers import Voucher, sign_voucher
+from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.designs import Step
-from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.types import Address, Wei
+from l2gpu.designs.lease_rails import checked_voucher
 from l2gpu.designs.rollup_common import InsideTheRollup
 from l2gpu.designs.world import DesignWorld
 from l2gpu.payments.rollup_rail import RollupChannelRail
@@ -58,12 +58,8 @@ class HybridDesign(InsideTheRollup):
 
     def pay(self, lease: RollupLease, cumulative: Wei) -> Step:
         """A voucher for ``cumulative`` wei under the Rollup's domain, checked as it arrives."""
-        domain = lease.renter_rail.domain
-        voucher = sign_voucher(lease.renter_key, domain, lease.description.channel_id,
-                               cumulative)  # fmt: skip
-        if voucher.signer(domain) != lease.renter:
-            raise L2gpuError("a voucher did not verify", "this is a bug in l2gpu")
-        lease.best = voucher
+        lease.best = checked_voucher(lease.renter_key, lease.description, cumulative,
+                                     lease.renter)  # fmt: skip
         return Step(messages=1)
 
     def close(self, lease: RollupLease, paid: Wei) -> Step:

@@ -23,8 +23,27 @@ from l2gpu.core.errors import L2gpuError
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
+    from l2gpu.core.channel.vouchers import Voucher
     from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.market.channel_description import ChannelDescription
+    from l2gpu.core.types import Address, Wei
     from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
+
+
+def checked_voucher(
+    key: PrivateKey, description: ChannelDescription, cumulative: Wei, renter: Address
+) -> Voucher:
+    """The renter's voucher for ``cumulative`` wei on the described channel, checked as
+    its provider checks it on arrival (``voucher_domain``: EIP-712 or a zk channel's
+    EdDSA key); the benchmark's designs pay each second with it."""
+    from l2gpu.core.channel.vouchers import sign_voucher
+    from l2gpu.core.market.channel_description import voucher_domain
+
+    domain = voucher_domain(description)
+    voucher = sign_voucher(key, domain, description.channel_id, cumulative)
+    if voucher.signer(domain) != renter:
+        raise L2gpuError("a voucher did not verify", "this is a bug in l2gpu")
+    return voucher
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from l2gpu.core.channel.vouchers import Voucher, sign_voucher
+from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.designs import Clocks, OperatorPower, OperatorPowers, Step
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.market.channel_description import ChannelDescription, voucher_domain
+from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.types import Address, Wei
 from l2gpu.core.zk.keys import zk_private_key, zk_public_key
 from l2gpu.core.zk.pubdata import WITHDRAWAL_BYTES
 from l2gpu.core.zk.withdrawal import WithdrawalTx
+from l2gpu.designs.lease_rails import checked_voucher
 from l2gpu.designs.world import DesignWorld
 from l2gpu.payments.zk_rail import ZkChannelRail
 
@@ -81,12 +82,8 @@ class ZkDesign:
 
     def pay(self, lease: ZkLease, cumulative: Wei) -> Step:
         """The renter's EdDSA voucher for ``cumulative`` wei, checked as it arrives."""
-        domain = voucher_domain(lease.description)
-        voucher = sign_voucher(lease.renter_key, domain, lease.description.channel_id,
-                               cumulative)  # fmt: skip
-        if voucher.signer(domain) != lease.renter:
-            raise L2gpuError("a voucher did not verify", "this is a bug in l2gpu")
-        lease.best = voucher
+        lease.best = checked_voucher(lease.renter_key, lease.description, cumulative,
+                                     lease.renter)  # fmt: skip
         return Step(messages=1)
 
     def close(self, lease: ZkLease, paid: Wei) -> Step:
@@ -100,7 +97,7 @@ class ZkDesign:
     def withdraw(self, party: Any) -> Step:
         """A zk WITHDRAWAL of the party's whole balance, credited on L1 with its batch."""
         rail = self.rail(party)
-        index = rail._index_of(Address.from_hex(party.address), "the party", "deposit first")
+        index = rail.index_of(Address.from_hex(party.address), "the party", "deposit first")
         account = rail.client.account(index)
         if account is None or int(account["balance"]) == 0:
             return Step()

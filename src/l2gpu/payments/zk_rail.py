@@ -88,8 +88,8 @@ class ZkChannelRail:
         """Send the OPEN; return once the node's log holds it (the channel is
         ``pending``) with the channel's description."""
         key, zk_key = self._signer()
-        renter = self._index_of(key.address, "your L1 address", "deposit with 'l2gpu zk deposit'")
-        provider_index = self._index_of(
+        renter = self.index_of(key.address, "your L1 address", "deposit with 'l2gpu zk deposit'")
+        provider_index = self.index_of(
             provider, f"the provider {provider.checksum}",
             "ask the provider to deposit, or rent another offer",
         )  # fmt: skip
@@ -223,7 +223,9 @@ class ZkChannelRail:
                              "send the description that 'l2gpu rent' wrote")  # fmt: skip
         return channel.zk
 
-    def _index_of(self, address: Address, who: str, fix: str) -> int:
+    def index_of(self, address: Address, who: str, fix: str) -> int:
+        """The account index of L1 ``address`` in the zk ledger; raises L2gpuError
+        naming ``who`` and saying ``fix`` when it has none."""
         found = self.client.account_of(address)
         if found is None:
             raise L2gpuError(f"{who} has no account in the zk rollup", fix)
