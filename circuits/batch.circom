@@ -1,7 +1,9 @@
 pragma circom 2.0.0;
 
 // The zk ledger's batch: one proof for a whole batch, whose single public input is
-// the SHA-256 of its public data reduced into the field. The specification it
+// the SHA-256 of its public data reduced into the field (with validium = 1, the
+// SHA-256 of the part L1 holds and of the digest of the part it does not: see
+// pubdata.py). The specification it
 // matches is src/l2gpu/core/zk/batch.py; the public data's layout is pubdata.py's
 // (big-endian):
 //
@@ -73,7 +75,7 @@ template FeeCredit(depth) {
     root_out <== new_path.root;
 }
 
-template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, depth) {
+template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, depth, validium) {
     var nBits = 8 * (71 + 103 * nDeposits + 12 * nTransfers + 39 * nWithdrawals
                      + 29 * nOpens + 19 * nCloses + 3 * nReclaims);
     signal input input_hash;
@@ -198,7 +200,7 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
     signal input fee_address;
     signal input fee_path[depth];
 
-    component sha = Sha256(nBits);
+    signal data[nBits];  // the public data's bits, most significant first
     var at = 0;
 
     // The header's bytes: roots below p (one encoding each), the fee account a leaf,
@@ -210,18 +212,18 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
     component fee_index = LeafIndex(depth);
     fee_index.in <== fee_account;
     for (var i = 0; i < 256; i++) {
-        sha.in[at + i] <== old_bits.out[i];
-        sha.in[at + 256 + i] <== new_bits.out[i];
+        data[at + i] <== old_bits.out[i];
+        data[at + 256 + i] <== new_bits.out[i];
     }
     at += 512;
     for (var i = 0; i < 24; i++) {
-        sha.in[at + i] <== fee_index.bytes[i];
+        data[at + i] <== fee_index.bytes[i];
     }
     at += 24;
     component time_bits = BigEndian(32);
     time_bits.in <== timestamp;
     for (var i = 0; i < 32; i++) {
-        sha.in[at + i] <== time_bits.out[i];
+        data[at + i] <== time_bits.out[i];
     }
     at += 32;
 
@@ -249,7 +251,7 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         deposit[k].path <== deposit_path[k];
         root[k + 1] <== deposit[k].root_out;
         for (var i = 0; i < 824; i++) {
-            sha.in[at + i] <== deposit[k].bytes[i];
+            data[at + i] <== deposit[k].bytes[i];
         }
         at += 824;
     }
@@ -283,7 +285,7 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         root[r + 1] <== transfer[k].root_out;
         fees += transfer[k].fee;
         for (var i = 0; i < 96; i++) {
-            sha.in[at + i] <== transfer[k].bytes[i];
+            data[at + i] <== transfer[k].bytes[i];
         }
         at += 96;
     }
@@ -307,7 +309,7 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         withdrawal[k].path <== withdrawal_path[k];
         root[r + 1] <== withdrawal[k].root_out;
         for (var i = 0; i < 312; i++) {
-            sha.in[at + i] <== withdrawal[k].bytes[i];
+            data[at + i] <== withdrawal[k].bytes[i];
         }
         at += 312;
     }
@@ -336,7 +338,7 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         open[k].channel_path <== open_channel_path[k];
         root[r + 1] <== open[k].root_out;
         for (var i = 0; i < 232; i++) {
-            sha.in[at + i] <== open[k].bytes[i];
+            data[at + i] <== open[k].bytes[i];
         }
         at += 232;
     }
@@ -374,7 +376,7 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         close[k].renter_path <== close_renter_path[k];
         root[r + 1] <== close[k].root_out;
         for (var i = 0; i < 152; i++) {
-            sha.in[at + i] <== close[k].bytes[i];
+            data[at + i] <== close[k].bytes[i];
         }
         at += 152;
     }
@@ -400,7 +402,7 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         reclaim[k].renter_path <== reclaim_renter_path[k];
         root[r + 1] <== reclaim[k].root_out;
         for (var i = 0; i < 24; i++) {
-            sha.in[at + i] <== reclaim[k].bytes[i];
+            data[at + i] <== reclaim[k].bytes[i];
         }
         at += 24;
     }
@@ -419,11 +421,48 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
     credit.path <== fee_path;
     credit.root_out === new_root;
 
-    // The one public input: SHA-256 of the public data, most significant bit first,
-    // read as a number (Bits2Num reduces it mod p).
+    // The one public input, read as a number (Bits2Num reduces it mod p): SHA-256 of
+    // the public data (a rollup), or of its on-L1 part and the off-L1 part's digest
+    // (a validium: pubdata.validium_public_input).
     component digest = Bits2Num(256);
-    for (var i = 0; i < 256; i++) {
-        digest.in[i] <== sha.out[255 - i];
+    if (validium == 0) {
+        component sha = Sha256(nBits);
+        sha.in <== data;
+        for (var i = 0; i < 256; i++) {
+            digest.in[i] <== sha.out[255 - i];
+        }
+    } else {
+        var headerBits = 8 * 71;
+        var depositBits = 8 * 103 * nDeposits;
+        var transferBits = 8 * 12 * nTransfers;
+        var withdrawalBits = 8 * 39 * nWithdrawals;
+        var channelBits = 8 * (29 * nOpens + 19 * nCloses + 3 * nReclaims);
+        var onBits = headerBits + depositBits + withdrawalBits;
+        var offBits = transferBits + channelBits;
+        // off-L1: transfers | opens | closes | reclaims
+        component off = Sha256(offBits);
+        var transfersAt = headerBits + depositBits;
+        var channelsAt = transfersAt + transferBits + withdrawalBits;
+        for (var i = 0; i < transferBits; i++) {
+            off.in[i] <== data[transfersAt + i];
+        }
+        for (var i = 0; i < channelBits; i++) {
+            off.in[transferBits + i] <== data[channelsAt + i];
+        }
+        // on L1: header | deposits | withdrawals | the off-L1 digest
+        component on = Sha256(onBits + 256);
+        for (var i = 0; i < headerBits + depositBits; i++) {
+            on.in[i] <== data[i];
+        }
+        for (var i = 0; i < withdrawalBits; i++) {
+            on.in[headerBits + depositBits + i] <== data[transfersAt + transferBits + i];
+        }
+        for (var i = 0; i < 256; i++) {
+            on.in[onBits + i] <== off.out[i];
+        }
+        for (var i = 0; i < 256; i++) {
+            digest.in[i] <== on.out[255 - i];
+        }
     }
     input_hash === digest.out;
 }

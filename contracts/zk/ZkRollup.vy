@@ -129,6 +129,8 @@ MAX_OPENS: constant(uint256) = 256
 MAX_CLOSES: constant(uint256) = 256
 MAX_RECLAIMS: constant(uint256) = 256
 MAX_DATA: constant(uint256) = 71 + 64 * 103 + 2048 * 12 + 64 * 39 + 256 * 29 + 256 * 19 + 256 * 3
+# A validium's hashed data: the header, deposits, withdrawals and the off-L1 digest.
+MAX_VALIDIUM_DATA: constant(uint256) = 71 + 64 * 103 + 64 * 39 + 32
 # A batch's timestamp is 4 bytes of unix seconds.
 MAX_TIMESTAMP: constant(uint256) = 2**32 - 1
 # Gas handed to the verifier: a pairing check with one public input costs about
@@ -162,6 +164,8 @@ MAX_INDEX: public(immutable(uint256))
 MAX_ACCOUNT_INDEX: public(immutable(uint256))
 CHANNEL_BASE: public(immutable(uint256))
 DEPTH: public(immutable(uint256))
+# A validium keeps the transfer and channel sections off L1 (submit_validium_batch).
+VALIDIUM: public(immutable(bool))
 FORCE_DELAY: public(immutable(uint256))
 # circomlib's Poseidon(2) (a tree level), Poseidon(5) (an account's leaf) and
 # Poseidon(6) (a channel's leaf).
@@ -206,6 +210,7 @@ def __init__(
     _poseidon_t3: address,
     _poseidon_t6: address,
     _poseidon_t7: address,
+    _validium: bool,
 ):
     assert _genesis_root < FIELD, "the genesis root is not a field element"
     assert _verifier.is_contract, "the verifier is not a contract"
@@ -236,6 +241,7 @@ def __init__(
     POSEIDON_T3 = _poseidon_t3
     POSEIDON_T6 = _poseidon_t6
     POSEIDON_T7 = _poseidon_t7
+    VALIDIUM = _validium
 
 
 @internal
@@ -342,32 +348,14 @@ def submit_batch(
             before the last accepted batch's, not after this block's. L1 reads
             nothing of the channels' opens, closes and reclaims: it hashes them.
     """
-    assert not self.frozen, "the rollup is frozen: no batch is accepted"
-    assert _new_root < FIELD, "the new root is not a field element"
-    assert _fee_account > 0 and _fee_account <= MAX_ACCOUNT_INDEX, "the fee account is not an account index"
-    assert _timestamp >= self.last_timestamp, "the batch's timestamp is before the last accepted batch's"
-    assert _timestamp <= block.timestamp, "the batch's timestamp is after this block's"
-    assert _timestamp <= MAX_TIMESTAMP, "the batch's timestamp does not fit 4 bytes"
-    assert len(_deposits) == DEPOSIT_SLOTS * DEPOSIT_BYTES, "the deposit section has the wrong length"
+    assert not VALIDIUM, "this ZkRollup is a validium: post with submit_validium_batch"
     assert len(_transfers) == TRANSFER_SLOTS * TRANSFER_BYTES, "the transfer section has the wrong length"
-    assert len(_withdrawals) == WITHDRAWAL_SLOTS * WITHDRAWAL_BYTES, "the withdrawal section has the wrong length"
     assert len(_opens) == OPEN_SLOTS * OPEN_BYTES, "the open section has the wrong length"
     assert len(_closes) == CLOSE_SLOTS * CLOSE_BYTES, "the close section has the wrong length"
     assert len(_reclaims) == RECLAIM_SLOTS * RECLAIM_BYTES, "the reclaim section has the wrong length"
-    assert _deposit_count <= DEPOSIT_SLOTS, "more deposits than the batch has slots"
-    first: uint256 = self.queue_done
-    assert first + _deposit_count <= self.queue_length, "the batch takes deposits that are not queued"
-    for i: uint256 in range(MAX_DEPOSITS):
-        if i >= DEPOSIT_SLOTS:
-            break
-        slot: Bytes[128] = slice(_deposits, i * DEPOSIT_BYTES, DEPOSIT_BYTES)
-        if i < _deposit_count:
-            assert keccak256(slot) == self.queue[first + i], "a deposit slot differs from the queue"
-        else:
-            assert self._read_uint(slot, 0, 3) == 0, "a deposit slot past the count is not a no-op"
-    old_root: uint256 = self.state_root
+    first: uint256 = self._check_batch(_new_root, _fee_account, _timestamp, _deposit_count, _deposits, _withdrawals)
     data: Bytes[MAX_DATA] = concat(
-        convert(old_root, bytes32),
+        convert(self.state_root, bytes32),
         convert(_new_root, bytes32),
         slice(convert(_fee_account, bytes32), 29, 3),
         slice(convert(_timestamp, bytes32), 28, 4),
@@ -379,10 +367,104 @@ def submit_batch(
         _reclaims,
     )
     public_input: uint256 = convert(sha256(data), uint256) % FIELD
-    assert staticcall Groth16Verifier(VERIFIER).verifyProof(_a, _b, _c, [public_input], gas=VERIFY_GAS), "the proof does not verify for this batch's data"
+    self._accept(_new_root, _timestamp, first, _deposit_count, _withdrawals, public_input, _a, _b, _c)
+
+
+@external
+def submit_validium_batch(
+    _new_root: uint256,
+    _fee_account: uint256,
+    _timestamp: uint256,
+    _deposit_count: uint256,
+    _deposits: Bytes[MAX_DEPOSITS * DEPOSIT_BYTES],
+    _withdrawals: Bytes[MAX_WITHDRAWALS * WITHDRAWAL_BYTES],
+    _offchain_digest: bytes32,
+    _a: uint256[2],
+    _b: uint256[2][2],
+    _c: uint256[2],
+):
+    """
+    @notice A validium's batch: as `submit_batch`, but the transfer, open, close and
+            reclaim sections stay off L1; only their SHA-256, `_offchain_digest`,
+            comes here, and the node serves their bytes. The proof binds them: its
+            public input is sha256(header | deposits | withdrawals | _offchain_digest).
+            The trust cost: whoever lacks those bytes cannot rebuild the state, so an
+            operator that withholds them can keep accounts from exiting at a freeze.
+            It still cannot take a wei: every batch is proven.
+    @dev    core/zk/pubdata.py validium_public_input.
+    """
+    assert VALIDIUM, "this ZkRollup keeps its data on L1: post with submit_batch"
+    first: uint256 = self._check_batch(_new_root, _fee_account, _timestamp, _deposit_count, _deposits, _withdrawals)
+    data: Bytes[MAX_VALIDIUM_DATA] = concat(
+        convert(self.state_root, bytes32),
+        convert(_new_root, bytes32),
+        slice(convert(_fee_account, bytes32), 29, 3),
+        slice(convert(_timestamp, bytes32), 28, 4),
+        _deposits,
+        _withdrawals,
+        _offchain_digest,
+    )
+    public_input: uint256 = convert(sha256(data), uint256) % FIELD
+    self._accept(_new_root, _timestamp, first, _deposit_count, _withdrawals, public_input, _a, _b, _c)
+
+
+@internal
+def _check_batch(
+    _new_root: uint256,
+    _fee_account: uint256,
+    _timestamp: uint256,
+    _deposit_count: uint256,
+    _deposits: Bytes[MAX_DEPOSITS * DEPOSIT_BYTES],
+    _withdrawals: Bytes[MAX_WITHDRAWALS * WITHDRAWAL_BYTES],
+) -> uint256:
+    """
+    @notice The checks both kinds of batch share: the header's fields, the deposit
+            and withdrawal sections' lengths, and the deposits against the queue.
+    @return The queue position of the batch's first deposit.
+    """
+    assert not self.frozen, "the rollup is frozen: no batch is accepted"
+    assert _new_root < FIELD, "the new root is not a field element"
+    assert _fee_account > 0 and _fee_account <= MAX_ACCOUNT_INDEX, "the fee account is not an account index"
+    assert _timestamp >= self.last_timestamp, "the batch's timestamp is before the last accepted batch's"
+    assert _timestamp <= block.timestamp, "the batch's timestamp is after this block's"
+    assert _timestamp <= MAX_TIMESTAMP, "the batch's timestamp does not fit 4 bytes"
+    assert len(_deposits) == DEPOSIT_SLOTS * DEPOSIT_BYTES, "the deposit section has the wrong length"
+    assert len(_withdrawals) == WITHDRAWAL_SLOTS * WITHDRAWAL_BYTES, "the withdrawal section has the wrong length"
+    assert _deposit_count <= DEPOSIT_SLOTS, "more deposits than the batch has slots"
+    first: uint256 = self.queue_done
+    assert first + _deposit_count <= self.queue_length, "the batch takes deposits that are not queued"
+    for i: uint256 in range(MAX_DEPOSITS):
+        if i >= DEPOSIT_SLOTS:
+            break
+        slot: Bytes[128] = slice(_deposits, i * DEPOSIT_BYTES, DEPOSIT_BYTES)
+        if i < _deposit_count:
+            assert keccak256(slot) == self.queue[first + i], "a deposit slot differs from the queue"
+        else:
+            assert self._read_uint(slot, 0, 3) == 0, "a deposit slot past the count is not a no-op"
+    return first
+
+
+@internal
+def _accept(
+    _new_root: uint256,
+    _timestamp: uint256,
+    _first: uint256,
+    _deposit_count: uint256,
+    _withdrawals: Bytes[MAX_WITHDRAWALS * WITHDRAWAL_BYTES],
+    _public_input: uint256,
+    _a: uint256[2],
+    _b: uint256[2][2],
+    _c: uint256[2],
+):
+    """
+    @notice Verify the proof for `_public_input`, then move the root, take the
+            deposits and credit the withdrawals.
+    """
+    assert staticcall Groth16Verifier(VERIFIER).verifyProof(_a, _b, _c, [_public_input], gas=VERIFY_GAS), "the proof does not verify for this batch's data"
     batch_index: uint256 = self.batch_count
+    old_root: uint256 = self.state_root
     self.state_root = _new_root
-    self.queue_done = first + _deposit_count
+    self.queue_done = _first + _deposit_count
     self.batch_count = batch_index + 1
     self.last_timestamp = _timestamp
     for i: uint256 in range(MAX_WITHDRAWALS):
@@ -395,7 +477,7 @@ def submit_batch(
         amount: uint256 = self._read_uint(slot, 23, 16)
         pull_payments.credit[owner] += amount
         log WithdrawalCredited(batch_index=batch_index, owner=owner, amount=amount)
-    log BatchAccepted(batch_index=batch_index, old_root=old_root, new_root=_new_root, deposits=_deposit_count, public_input=public_input, timestamp=_timestamp)
+    log BatchAccepted(batch_index=batch_index, old_root=old_root, new_root=_new_root, deposits=_deposit_count, public_input=_public_input, timestamp=_timestamp)
 
 
 @external

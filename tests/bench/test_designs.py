@@ -34,7 +34,8 @@ def test_every_design_runs_the_same_leases_and_reports_every_figure() -> None:
     paid = run["workload"]["seconds_paid_in_run"]
     for name, figures in run["designs"].items():
         assert figures["lease_errors"] == [], name
-        assert figures["leases_done"] == figures["leases_in_run"] == (2 if name == "zk" else 4)
+        proven = name in ("zk", "validium")
+        assert figures["leases_done"] == figures["leases_in_run"] == (2 if proven else 4)
         assert set(figures) >= FIELDS, name
         assert figures["l1_bytes_per_gpu_hour"] > 0, name
     channel_l1, rollup, hybrid = (run["designs"][n] for n in ("channel-l1", "rollup", "hybrid"))
@@ -53,7 +54,17 @@ def test_every_design_runs_the_same_leases_and_reports_every_figure() -> None:
     assert zk["l2_tx_bytes"] == 2 * (29 + 19)
     assert zk["off_chain_messages"] > 0
     assert zk["l1_transactions"] > 0  # the proven batches that carried them
-    for inside in (rollup, hybrid, zk):
+    # a validium lease: the same operations, but only their digest reaches L1
+    validium = run["designs"]["validium"]
+    assert validium["l2_tx_bytes"] == zk["l2_tx_bytes"]
+    assert validium["l1_transactions"] > 0
+    per_tx = {n: run["designs"][n]["l1_bytes"] / run["designs"][n]["l1_transactions"]
+              for n in ("zk", "validium")}  # fmt: skip
+    assert per_tx["validium"] < per_tx["zk"]  # each batch's sections: 32 bytes instead
+    for inside in (rollup, hybrid, zk, validium):
         assert inside["operator"]["can_take"] is False
-        assert inside["operator"]["longest_freeze_s"] > 0
         assert inside["provider_money_final_s"] > inside["provider_money_soft_s_median"]
+    for bounded in (rollup, hybrid, zk):
+        assert bounded["operator"]["longest_freeze_s"] > 0
+    # withholding the off-L1 data freezes a validium for good: its trust cost
+    assert validium["operator"]["longest_freeze_s"] is None

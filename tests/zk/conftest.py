@@ -116,3 +116,19 @@ def batch_circuit(toolchain: Toolchain) -> CompiledCircuit:
 def batch_keys(batch_circuit: CompiledCircuit) -> Keys:
     """The development keys of ``Batch(1, 2, 1, 1, 1, 1, 8)`` (cached on disk by its hash)."""
     return dev_setup(batch_circuit)
+
+
+@pytest.fixture(scope="session")
+def validium_circuit(toolchain: Toolchain) -> CompiledCircuit:
+    """``Batch(1, 2, 1, 1, 1, 1, 8, 1)``: the same batch as a validium, whose public input
+    hashes the part L1 keeps and the digest of the part it does not."""
+    from l2gpu.zk.batch_circuit import compile_batch
+
+    return compile_batch(test_zk_batch.SHAPE, test_zk_batch.DEPTH, validium=True,
+                         toolchain=toolchain)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def validium_keys(validium_circuit: CompiledCircuit) -> Keys:
+    """The development keys of the validium batch (cached on disk by its hash)."""
+    return dev_setup(validium_circuit)

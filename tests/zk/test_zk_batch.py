@@ -394,3 +394,30 @@ def test_drawn_batches_give_the_specs_public_input(
 ) -> None:
     witness = calculate_witness(circuit, result.circuit_input)
     assert witness["main.input_hash"] == result.public_input
+
+
+def test_the_validium_circuit_proves_the_two_level_digest_of_the_same_batches(
+    validium_circuit: CompiledCircuit,
+) -> None:
+    named = {"mixed": MIXED, "opened": OPENED, "an open and a close": VALID[
+        "an open and a close in one batch (another channel)"]}  # fmt: skip
+    inputs = [
+        changed(b.circuit_input, input_hash=pd.validium_public_input(SHAPE, b.pubdata))
+        for b in named.values()
+    ]
+    for name, witness in zip(named, calculate_witnesses(validium_circuit, inputs), strict=True):
+        assert isinstance(witness, Witness), (name, witness)
+    # apply_batch gives that public input when asked for a validium
+    again = apply_batch(STATE, SHAPE, FEE_ACCOUNT, [], [], [], [],
+                        opens=[(CHANNEL, sign_open(KEYS[0], CHANNEL))], timestamp=1_000,
+                        validium=True)  # fmt: skip
+    assert again.public_input == pd.validium_public_input(SHAPE, OPENED.pubdata)
+    assert again.circuit_input == changed(OPENED.circuit_input, input_hash=again.public_input)
+    # the rollup's public input, or the digest of other off-L1 bytes, is refused
+    forged = bytearray(MIXED.pubdata)
+    forged[71 + 103 + 8] ^= 1  # the first transfer's amount
+    refused = calculate_witnesses(validium_circuit, [
+        MIXED.circuit_input,
+        changed(MIXED.circuit_input, input_hash=pd.validium_public_input(SHAPE, bytes(forged))),
+    ])  # fmt: skip
+    assert all(isinstance(r, WitnessError) for r in refused), refused

@@ -72,3 +72,29 @@ def test_the_batch_layout_and_its_public_input() -> None:
         pd.encode_batch(shape, 1, 2, 1, [], [], [], timestamp=2**32)
     with pytest.raises(ZkError, match="at least one slot"):
         pd.BatchShape(1, 1, 1, opens=0)
+
+
+def test_a_validium_keeps_transfers_and_channels_off_l1_and_binds_them_by_digest() -> None:
+    shape = pd.BatchShape(deposits=1, transfers=2, withdrawals=1)
+    transfer = pd.TransferSlot(1, 2, 10**15, 1)
+    withdrawal = pd.WithdrawalSlot(3, bytes(range(20)), 5)
+    opened = pd.OpenSlot(200, 1, 2, 10**18, 2_000)
+    data = pd.encode_batch(shape, 11, 22, 1, [], [transfer], [withdrawal], [opened], [], [],
+                           timestamp=1_000)  # fmt: skip
+    onchain, offchain = pd.split_sections(shape, data)
+    header_and_deposits = data[: 71 + 103]
+    assert onchain == header_and_deposits + pd.encode_withdrawal(withdrawal)
+    assert offchain == (
+        pd.encode_transfer(transfer) + bytes(12) + pd.encode_open(opened) + bytes(19 + 3)
+    )
+    assert pd.offchain_digest(shape, data) == hashlib.sha256(offchain).digest()
+    digest = hashlib.sha256(onchain + hashlib.sha256(offchain).digest()).digest()
+    assert pd.validium_public_input(shape, data) == int.from_bytes(digest, "big") % FIELD_MODULUS
+    assert pd.batch_public_input(shape, data, validium=True) != pd.public_input(data)
+    assert pd.batch_public_input(shape, data) == pd.public_input(data)
+    # every byte of the off-L1 part moves the public input
+    changed = bytearray(data)
+    changed[71 + 103 + 2] ^= 1  # a transfer's sender
+    assert pd.validium_public_input(shape, bytes(changed)) != pd.validium_public_input(shape, data)
+    with pytest.raises(ZkError, match="not 288 "):
+        pd.split_sections(shape, data + b"\x00")

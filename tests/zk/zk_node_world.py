@@ -52,6 +52,7 @@ class NodeWorld:
     toolchain: Toolchain
     database: Path
     circuit_hash: bytes | None = None
+    validium: bool = False
 
     def __post_init__(self) -> None:
         built = compile_verifier(self.keys.verifying_key, title=self.circuit.name)
@@ -63,7 +64,7 @@ class NodeWorld:
         self.rollup = ZkRollupClient.deploy(
             self.chain, self.chain.accounts[0], genesis_root=ZkState.empty(DEPTH).root(),
             verifier=verifier, circuit_hash=circuit_hash, shape=SHAPE, depth=DEPTH,
-            force_delay=3600,
+            force_delay=3600, validium=self.validium,
         )  # fmt: skip
 
     def deposit(self, who: int, amount: int) -> None:

@@ -11,7 +11,8 @@ benchmark, so each lease pays its first ``seconds`` seconds for real, every one 
 them a voucher or an L2 transfer through the running system. What the run cost on
 L1 is read back from L1 (the signed bytes and receipts of every transaction sent to
 the design's contracts in its window). The ``zk`` design runs its own node
-(``l2gpu up --design zk``, proving every batch) beside the first, on the first
+(``l2gpu up --design zk``, proving every batch) beside the first, and so does
+``validium`` (``l2gpu up --design validium``), each on the first
 ``zk_leases`` leases of the same trace: a Groth16 proof per batch on 2 cores takes
 tens of seconds, so the whole trace would take hours. Per paid GPU-hour it is reported over the
 trace's own durations: exact for the channel designs, whose per-second vouchers never
@@ -50,6 +51,10 @@ gas whatever it holds)."""
 ZK_OPERATOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 """anvil's second dev account: the zk node's operator (two nodes sharing one L1 account
 would race each other's nonces)."""
+VALIDIUM_OPERATOR_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+"""anvil's third dev account: the validium node's operator."""
+ZK_DESIGNS = ("zk", "validium")
+"""The designs proven with Groth16, each with its own node, run on ``zk_leases`` leases."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,14 @@ def _parties(chain: Any, count: int, base: int) -> list[Any]:
     return parties
 
 
+def _settle(name: str, world: Any) -> None:
+    """Wait until the design's node has put everything it holds on L1."""
+    if name in ZK_DESIGNS:
+        _zk_settled(str(world.validium_node_url if name == "validium" else world.zk_node_url))
+    elif world.node_url is not None:
+        _settled(world.node_url)
+
+
 def _zk_settled(node_url: str) -> None:
     """Wait until the zk node has sealed, proven and posted everything it holds."""
     deadline = time.monotonic() + 1800
@@ -179,7 +192,7 @@ def _zk_settled(node_url: str) -> None:
 
 def _balance(design: Any, world: Any, party: Any) -> int:
     """The party's balance in the design's rollup (0 until its deposit is credited)."""
-    if design.name == "zk":
+    if design.name in ZK_DESIGNS:
         rail = design.rail(party)
         found = rail.client.account_of(Address.from_hex(party.address))
         return 0 if found is None else int(found["balance"])
@@ -216,10 +229,7 @@ def _design_run(name: str, world: Any, trace: list[TraceLease], wave: int, node_
     _fund(design, world, renters, budget)
     _fund(design, world, providers, Wei(10**16))  # a provider pays the fees of its closes
     # The run's L1 window opens once the funding is on L1: its batches are not the leases'.
-    if name == "zk":
-        _zk_settled(str(world.zk_node_url))
-    elif world.node_url is not None:
-        _settled(world.node_url)
+    _settle(name, world)
     tally = Tally()
     first_block = world.chain.block_number() + 1
     cpu_before, started = _cpu_seconds(node_pid), time.perf_counter()
@@ -231,10 +241,7 @@ def _design_run(name: str, world: Any, trace: list[TraceLease], wave: int, node_
             thread.start()
         for thread in threads:
             thread.join()
-    if name == "zk":
-        _zk_settled(str(world.zk_node_url))
-    elif world.node_url is not None:
-        _settled(world.node_url)
+    _settle(name, world)
     wall = time.perf_counter() - started
     cpu = _cpu_seconds(node_pid) - cpu_before
     spend = _l1_window(world.chain.w3, contracts, first_block, world.chain.block_number())
@@ -300,11 +307,13 @@ def _median(values: list[float]) -> float | None:
 
 def measure_designs(
     *, leases: int = 1000, seconds: int = 10, wave: int = 40, seed: int = 7,
-    designs: tuple[str, ...] = ("channel-l1", "rollup", "hybrid", "zk"), zk_leases: int = 16,
+    designs: tuple[str, ...] = ("channel-l1", "rollup", "hybrid", "zk", "validium"),
+    zk_leases: int = 16,
     zk_shape: str = ZK_SHAPE,
 ) -> dict[str, Any]:  # fmt: skip
     """Run the Philly-drawn trace through ``designs`` on one anvil and one node (and a
-    zk node for ``zk``, on the trace's first ``zk_leases`` leases)."""
+    zk node for each of ``zk`` and ``validium``, on the trace's first ``zk_leases``
+    leases)."""
     from l2gpu.designs import DesignWorld
     from l2gpu.l1 import compile_contract
     from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
@@ -319,7 +328,8 @@ def measure_designs(
         [_anvil_binary(), "--port", str(anvil_port), "--silent", "--chain-id", "31337"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    node = zk_node = None
+    node = None
+    zk_nodes: list[Any] = []
     log = open(Path(folder) / "node.log", "wb")  # noqa: SIM115 - closed in finally
     try:
         _wait_port(anvil_port, anvil, "anvil")
@@ -339,13 +349,13 @@ def measure_designs(
         world = DesignWorld(chain, manager, rollup, url)
         contracts = {"channel-l1": {manager.address}}
         pids = dict.fromkeys(designs, node.pid)
-        if "zk" in designs:
-            zk_node = _start_zk_node(world, env, folder, log, zk_shape)
-            contracts["zk"] = {world.zk.address}
-            pids["zk"] = zk_node.pid
+        for name in (n for n in ZK_DESIGNS if n in designs):
+            zk_nodes.append(_start_zk_node(world, env, folder, log, zk_shape, name))
+            contracts[name] = {(world.validium if name == "validium" else world.zk).address}
+            pids[name] = zk_nodes[-1].pid
         out: dict[str, Any] = {}
         for offset, name in enumerate(designs):
-            run_trace = trace[:zk_leases] if name == "zk" else trace
+            run_trace = trace[:zk_leases] if name in ZK_DESIGNS else trace
             out[name] = _design_run(name, world, run_trace, min(wave, len(run_trace)), pids[name],
                                     contracts.get(name, {rollup_address}),
                                     200_000 + 100_000 * offset)  # fmt: skip
@@ -360,13 +370,13 @@ def measure_designs(
                 "seconds_paid_in_run": sum(t.paid_s for t in trace),
                 "max_seconds_paid_per_lease": seconds,
                 "l1_finality_s": world.l1_finality_s,
-                "zk_leases": min(zk_leases, len(trace)) if "zk" in designs else 0,
-                "zk_shape": zk_shape if "zk" in designs else None,
+                "zk_leases": min(zk_leases, len(trace)) if zk_nodes else 0,
+                "zk_shape": zk_shape if zk_nodes else None,
             },
             "designs": out,
         }
     finally:
-        for process in (zk_node, node, anvil):
+        for process in (*zk_nodes, node, anvil):
             if process is not None:
                 process.terminate()
                 try:
@@ -376,26 +386,31 @@ def measure_designs(
         log.close()
 
 
-def _start_zk_node(world: Any, env: dict[str, str], folder: str, log: Any, shape: str) -> Any:
-    """``l2gpu up --design zk`` on the same anvil (its own operator, port and folder);
-    ``world`` gets its ZkRollup and URL. Returns the process."""
+def _start_zk_node(world: Any, env: dict[str, str], folder: str, log: Any, shape: str,
+                   design: str = "zk") -> Any:  # fmt: skip
+    """``l2gpu up --design zk`` (or ``validium``) on the same anvil (its own operator,
+    port and folder); ``world`` gets its ZkRollup and URL. Returns the process."""
     from l2gpu.l1 import compile_contract
     from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, ZkRollupClient
 
     port = _free_port()
-    zk_env = {**env, "L2GPU_PRIVATE_KEY": ZK_OPERATOR_KEY, "L2GPU_API_PORT": str(port),
-              "L2GPU_DATA_DIR": str(Path(folder) / "zk")}  # fmt: skip
+    key = VALIDIUM_OPERATOR_KEY if design == "validium" else ZK_OPERATOR_KEY
+    zk_env = {**env, "L2GPU_PRIVATE_KEY": key, "L2GPU_API_PORT": str(port),
+              "L2GPU_DATA_DIR": str(Path(folder) / design)}  # fmt: skip
     process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "l2gpu.cli.main", "up", "--design", "zk", "--interval", "1",
+        [sys.executable, "-m", "l2gpu.cli.main", "up", "--design", design, "--interval", "1",
          "--zk-shape", shape],
         env=zk_env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
-    _wait_port(port, process, "l2gpu up --design zk", seconds=1800)  # compiles once
+    _wait_port(port, process, f"l2gpu up --design {design}", seconds=1800)  # compiles once
     url = f"http://127.0.0.1:{port}"
     address = Address.from_hex(httpx.get(url + "/zk/status").json()["rollup"])
-    world.zk = ZkRollupClient(world.chain, world.chain.attach(compile_contract(CONTRACT_SOURCE),
-                                                              address))  # fmt: skip
-    world.zk_node_url = url
+    client = ZkRollupClient(world.chain, world.chain.attach(compile_contract(CONTRACT_SOURCE),
+                                                            address))  # fmt: skip
+    if design == "validium":
+        world.validium, world.validium_node_url = client, url
+    else:
+        world.zk, world.zk_node_url = client, url
     return process
 
 

@@ -59,8 +59,9 @@ def up(
         str,
         typer.Option(
             "--design",
-            help="'optimistic' (fraud proofs, 7-day window) or 'zk' "
-            "(a Groth16 proof per batch, final at once).",
+            help="'optimistic' (fraud proofs, 7-day window), 'zk' (a Groth16 proof per "
+            "batch, final at once) or 'validium' (zk with the transfer and channel data "
+            "off L1, served by this node).",
         ),
     ] = "optimistic",
     zk_shape: Annotated[
@@ -91,15 +92,16 @@ def up(
     from l2gpu.serving.connections import require_free_port, uvicorn_options
 
     settings: Settings = ctx.obj
-    if design not in ("optimistic", "zk"):
+    if design not in ("optimistic", "zk", "validium"):
         raise L2gpuError(f"--design {design!r} is not a rollup design",
-                         "pass --design optimistic (the default) or --design zk")  # fmt: skip
-    if design == "zk":
+                         "pass --design optimistic (the default), zk or validium")  # fmt: skip
+    if design in ("zk", "validium"):
         from l2gpu.cli.zk_cmd import up_zk
 
         operator = signing_account(ctx) if settings.l1_rpc else None
         up_zk(settings, operator, interval=interval, shape_text=zk_shape, depth=zk_depth,
-              force_delay=parse_duration(force_delay))  # fmt: skip
+              force_delay=parse_duration(force_delay),
+              validium=design == "validium")  # fmt: skip
         return
     require_free_port(settings.api_host, settings.api_port, "l2gpu up", "L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -82,8 +82,10 @@ def up_zk(
     shape_text: str,
     depth: int,
     force_delay: int,
+    validium: bool = False,
 ) -> None:
-    """Run the zk rollup's node (see ``l2gpu up --help``)."""
+    """Run the zk rollup's node (see ``l2gpu up --help``); ``validium`` keeps the
+    transfer and channel sections off L1, served by this node."""
     import uvicorn
 
     from l2gpu.db import open_database
@@ -103,7 +105,7 @@ def up_zk(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     typer.echo(f"WARNING: {DEV_SETUP_LABEL}", err=True)
     started = time.monotonic()
-    circuit = compile_batch(shape, depth, cache_dir=settings.cache_dir)
+    circuit = compile_batch(shape, depth, validium=validium, cache_dir=settings.cache_dir)
     keys = dev_setup(circuit, cache_dir=settings.cache_dir)
     log.info("circuit %s (%s…) and its development keys ready in %.1f s", circuit.name,
              circuit.key[:16], time.monotonic() - started)  # fmt: skip
@@ -113,7 +115,8 @@ def up_zk(
     else:  # the embedded chain: its first funded dev account operates
         chain = open_chain(settings)
         operator = chain.accounts[0]
-    rollup = _zk_rollup(settings, chain, operator, circuit, keys, shape, depth, force_delay)
+    rollup = _zk_rollup(settings, chain, operator, circuit, keys, shape, depth, force_delay,
+                        validium)  # fmt: skip
     fee_account = _fee_account(rollup, operator)
     if settings.l1_rpc:
         folder = settings.data_dir / "zk" / str(chain.chain_id)
@@ -130,7 +133,10 @@ def up_zk(
     node.start(poll_seconds=max(interval, 1.0))
     sealer.start()
     described = f"{','.join(str(n) for n in shape.sections)} depth {depth}"
-    typer.echo(f"zk rollup {rollup.address} on {chain.description}, batches {described}, "
+    kind = "zk rollup"
+    if validium:
+        kind = "zk validium (transfer and channel data off L1, served here)"
+    typer.echo(f"{kind} {rollup.address} on {chain.description}, batches {described}, "
                f"fee account {fee_account}; API on "
                f"http://{settings.api_host}:{settings.api_port}", err=True)  # fmt: skip
     try:
@@ -143,7 +149,7 @@ def up_zk(
 
 def _zk_rollup(
     settings: Settings, chain: Any, operator: LocalAccount, circuit: Any, keys: Any,
-    shape: BatchShape, depth: int, force_delay: int,
+    shape: BatchShape, depth: int, force_delay: int, validium: bool,
 ) -> ZkRollupClient:  # fmt: skip
     """The ZkRollup recorded for this chain, checked to be this circuit's; else a new
     one (recorded when the chain outlives this process)."""
@@ -160,6 +166,14 @@ def _zk_rollup(
         if address is not None and chain.w3.eth.get_code(address.checksum):
             compiled = compile_contract(CONTRACT_SOURCE, cache_dir=settings.cache_dir)
             rollup = ZkRollupClient(chain, chain.attach(compiled, address))
+            if rollup.validium() != validium:
+                kinds = ("zk", "validium")
+                raise L2gpuError(
+                    f"the ZkRollup recorded for chain {chain.chain_id} ({address}) is a "
+                    f"{kinds[rollup.validium()]}, not a {kinds[validium]}",
+                    f"pass --design {kinds[rollup.validium()]}, or use another --data-dir "
+                    "to deploy anew",
+                )
             if (rollup.shape(), rollup.depth()) != (shape, depth):
                 on_l1 = rollup.shape()
                 theirs = ",".join(str(n) for n in on_l1.sections)
@@ -174,7 +188,7 @@ def _zk_rollup(
             log.info("attached to ZkRollup %s recorded for chain %d", address, chain.chain_id)
             return rollup  # the node checks CIRCUIT_HASH against the keys when it opens
     rollup = deploy_zk_rollup(chain, operator, circuit, keys, shape=shape, depth=depth,
-                              force_delay=force_delay)  # fmt: skip
+                              force_delay=force_delay, validium=validium)  # fmt: skip
     log.info("deployed the verifier and ZkRollup %s", rollup.address)
     if settings.l1_rpc:
         deployments.record(settings.data_dir, chain.chain_id, ZK_ROLLUP, rollup.address,

@@ -44,6 +44,12 @@ def _zk(world: DesignWorld) -> SettlementDesign[Any]:
     return ZkDesign(world)
 
 
+def _validium(world: DesignWorld) -> SettlementDesign[Any]:
+    from l2gpu.designs.zk import ZkDesign
+
+    return ZkDesign(world, validium=True)
+
+
 @dataclass(frozen=True)
 class Design:
     """One design's two faces: ``make`` builds it whole on a deployment (the benchmark);
@@ -58,6 +64,7 @@ DESIGNS: dict[str, Design] = {
     "rollup": Design(_rollup),
     "hybrid": Design(_hybrid, lease_rails.hybrid_rail),
     "zk": Design(_zk, lease_rails.zk_rail),
+    "validium": Design(_validium, lease_rails.zk_rail),
 }
 """Every design by its ``settlement`` name."""
 

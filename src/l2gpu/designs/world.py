@@ -1,5 +1,5 @@
-"""Where the designs are deployed: one L1, its ChannelManager, a rollup node and a
-zk rollup node."""
+"""Where the designs are deployed: one L1, its ChannelManager, a rollup node, a zk
+rollup node and a zk validium node."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ class DesignWorld:
     l1_finality_s: int = 768
     zk: Any = None  # the ZkRollup's L1 client, beside its node at zk_node_url
     zk_node_url: str | None = None
+    validium: Any = None  # a validium ZkRollup's L1 client, beside its node at validium_node_url
+    validium_node_url: str | None = None
     _clients: dict[bytes, Any] = field(default_factory=dict)
 
     def l2(self, party: Any) -> Any:

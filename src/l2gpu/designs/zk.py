@@ -6,6 +6,12 @@ with the renter's EdDSA voucher off chain. The L1 cost is the lease's share of t
 batches (their proofs and public data) that carry the two operations. A provider's
 money is final once the proof of the batch with its CLOSE is verified on L1: no
 challenge window.
+
+``validium`` is the same ledger and circuit with the transfer and channel sections
+off L1 (``l2gpu up --design validium``): L1 gets their SHA-256 instead, and the node
+serves their bytes. It costs less L1 data, and adds an operator power the rollup
+form does not have: withholding those bytes freezes every balance for good, since
+nobody else can rebuild the state to exit.
 """
 
 from __future__ import annotations
@@ -42,16 +48,21 @@ class ZkLease:
 
 class ZkDesign:
     """Channels in the zk ledger (see the module's docstring). ``world.zk`` is the
-    zk rollup's L1 client and ``world.zk_node_url`` its node."""
+    zk rollup's L1 client and ``world.zk_node_url`` its node; with ``validium``,
+    ``world.validium`` and ``world.validium_node_url``."""
 
-    name = "zk"
-
-    def __init__(self, world: DesignWorld) -> None:
-        if world.zk is None or world.zk_node_url is None:
-            raise L2gpuError("this design needs a zk rollup and its node",
-                             "start 'l2gpu up --design zk'")  # fmt: skip
+    def __init__(self, world: DesignWorld, *, validium: bool = False) -> None:
+        self.name = "validium" if validium else "zk"
+        self.validium = validium
+        rollup, url = (world.validium, world.validium_node_url) if validium else (
+            world.zk, world.zk_node_url)  # fmt: skip
+        if rollup is None or url is None:
+            raise L2gpuError(f"this design needs a zk {'validium' if validium else 'rollup'} "
+                             "and its node", f"start 'l2gpu up --design {self.name}'")  # fmt: skip
         self.world = world
-        self.force_delay = int(world.zk.contract.call("FORCE_DELAY"))
+        self.l1 = rollup
+        self.node_url = str(url)
+        self.force_delay = int(rollup.contract.call("FORCE_DELAY"))
         self._rails: dict[bytes, ZkChannelRail] = {}
 
     def rail(self, party: Any) -> ZkChannelRail:
@@ -60,14 +71,13 @@ class ZkDesign:
 
         key = bytes(party.key)
         if key not in self._rails:
-            url = str(self.world.zk_node_url)
-            self._rails[key] = ZkChannelRail(ZkNodeClient(url), PrivateKey(key))
+            self._rails[key] = ZkChannelRail(ZkNodeClient(self.node_url), PrivateKey(key))
         return self._rails[key]
 
     def fund(self, party: Any, amount: Wei) -> Step:
         """An L1 deposit into the ZkRollup under the party's zk key."""
         zk_key = zk_private_key(PrivateKey(bytes(party.key)))
-        receipt = self.world.zk.deposit(party, zk_public_key(zk_key), int(amount))
+        receipt = self.l1.deposit(party, zk_public_key(zk_key), int(amount))
         return Step(l1_txs=(bytes(receipt.tx_hash),))
 
     def open_lease(self, renter: Any, provider: Any, deposit: Wei, *, lifetime: int
@@ -112,7 +122,7 @@ class ZkDesign:
         proving time, as it reports it, plus the L1's finality."""
         from l2gpu.node.zk.client import ZkNodeClient
 
-        proving = ZkNodeClient(str(self.world.zk_node_url)).status()["last_proof_seconds"]
+        proving = ZkNodeClient(self.node_url).status()["last_proof_seconds"]
         final = float(proving or 0.0) + float(self.world.l1_finality_s)
         return Clocks(soft_s=0.0, final_s=final, withdrawable_s=final)
 
@@ -120,12 +130,23 @@ class ZkDesign:
         """The operator can leave a user's operations out until a queued deposit is
         overdue (then anyone freezes the rollup and every account exits); it can take
         nothing: L1 accepts only proven batches. At a freeze, the earnings in open
-        channels go back to their renters (exit_channel pays the renter)."""
-        return OperatorPowers((
+        channels go back to their renters (exit_channel pays the renter). A validium's
+        operator can also withhold the off-L1 data: then nobody can build the exit
+        proofs, and the freeze has no end."""
+        powers = [
             OperatorPower(
-                "freeze", "zk balances and channels, by leaving operations out",
+                "freeze",
+                "zk balances and channels, by leaving operations out",
                 self.force_delay,
                 "after FORCE_DELAY anyone freezes the ZkRollup; accounts exit with "
                 "exit_account, channels return to their renters with exit_channel",
             ),
-        ))  # fmt: skip
+        ]
+        if self.validium:
+            powers.append(OperatorPower(
+                "freeze", "every validium balance and channel, by withholding the "
+                "transfer and channel data that L1 holds only as a digest", None,
+                "none without that data: exits need the state, which only the node's "
+                "/zk/batches (or a copy a user kept) can rebuild (core/zk/replay.py)",
+            ))  # fmt: skip
+        return OperatorPowers(tuple(powers))

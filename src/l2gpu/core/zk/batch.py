@@ -18,7 +18,8 @@ bytes) the rest. :func:`apply_batch` applies, in this order:
    stays below 2^128 (``zk: balance overflow``).
 
 It returns the new state, the public data (``pubdata.encode_batch``, the bytes L1
-stores), the one public input (``pubdata.public_input`` of those bytes) and the
+stores), the one public input (``pubdata.public_input`` of those bytes, or
+``pubdata.validium_public_input`` for a validium) and the
 circuit's input signals (``core/zk/batch_input.py``).
 """
 
@@ -39,7 +40,7 @@ from l2gpu.core.zk.channel import (
     reclaim_steps,
 )
 from l2gpu.core.zk.deposit import apply_deposit
-from l2gpu.core.zk.pubdata import BatchShape, DepositSlot, encode_batch, public_input
+from l2gpu.core.zk.pubdata import BatchShape, DepositSlot, batch_public_input, encode_batch
 from l2gpu.core.zk.state import MAX_BALANCE, ZkState, require
 from l2gpu.core.zk.transfer import TransferTx, transfer_steps
 from l2gpu.core.zk.withdrawal import WithdrawalTx, apply_withdrawal
@@ -67,11 +68,14 @@ def apply_batch(
     closes: Sequence[CloseChannelTx] = (),
     reclaims: Sequence[ReclaimTx] = (),
     timestamp: int = 0,
+    validium: bool = False,
 ) -> BatchResult:
     """Apply a batch to ``state`` (unchanged); ``signatures`` are the transfers' then
     the withdrawals', in order; each open comes with its renter's signature, each
-    close carries its two. Raises :class:`ZkError` for any invalid operation, a batch
-    that does not fit ``shape``, or a bad fee account."""
+    close carries its two. ``validium`` picks the public input of a batch whose
+    channel and transfer sections stay off L1 (``pubdata.validium_public_input``).
+    Raises :class:`ZkError` for any invalid operation, a batch that does not fit
+    ``shape``, or a bad fee account."""
     for have, room, what in (
         (len(deposits), shape.deposits, "deposits"),
         (len(transfers), shape.transfers, "transfers"),
@@ -135,7 +139,7 @@ def apply_batch(
         [rtx.slot for rtx in reclaims],
         timestamp,
     )
-    digest = public_input(data)
+    digest = batch_public_input(shape, data, validium=validium)
     signals = batch_signals(shape, state, traces, before_fees, fee_account, current.root(), digest,
                             timestamp)  # fmt: skip
     return BatchResult(current, data, digest, signals)

@@ -40,6 +40,16 @@ Layout (all integers big-endian)::
   Channel slots are no-ops when their channel index is 0 (never a channel: the
   channels' half of the tree starts at ``2^(depth-1)``).
 
+Validium (data off L1). A validium batch is proven by the same circuit built with
+``validium = 1``, whose public input hashes in two levels (:func:`validium_public_input`):
+``sha256(header | deposits | withdrawals | sha256(transfers | opens | closes | reclaims))``.
+L1 needs the deposits (it checks them against its queue) and the withdrawals (it pays
+them), so those stay on L1; the sections only the L2 reads become one 32-byte
+digest, and the node serves their bytes. The cost, which the rollup form does not
+have: whoever lacks those bytes cannot rebuild the state, so an operator that
+withholds them can freeze every account (it still cannot take a wei: every batch is
+proven).
+
 Hand-written: this is the ledger's own wire format, shared by the spec, the circuit's
 inputs and the contract's tests.
 """
@@ -342,3 +352,46 @@ def public_input(data: bytes) -> int:
     modulo the scalar field (what ``Bits2Num(256)`` of the digest's bits computes in
     the circuit, and ``uint256(sha256(data)) % FIELD`` on L1)."""
     return int.from_bytes(hashlib.sha256(data).digest(), "big") % FIELD_MODULUS
+
+
+def split_sections(shape: BatchShape, data: bytes) -> tuple[bytes, bytes]:
+    """A batch's public data as a validium puts it: the part L1 holds (header,
+    deposits, withdrawals) and the part only the node serves (transfers, opens,
+    closes, reclaims), each in the public data's order."""
+    if len(data) != shape.size:
+        raise ZkError(f"zk: public data of {len(data)} bytes, not {shape.size} for {shape}")
+    starts, at = [], HEADER_BYTES
+    sizes = (
+        shape.deposits * DEPOSIT_BYTES,
+        shape.transfers * TRANSFER_BYTES,
+        shape.withdrawals * WITHDRAWAL_BYTES,
+        shape.opens * OPEN_BYTES,
+        shape.closes * CLOSE_BYTES,
+        shape.reclaims * RECLAIM_BYTES,
+    )
+    for size in sizes:
+        starts.append(data[at : at + size])
+        at += size
+    deposits, transfers, withdrawals, opens, closes, reclaims = starts
+    return (
+        data[:HEADER_BYTES] + deposits + withdrawals,
+        transfers + opens + closes + reclaims,
+    )
+
+
+def offchain_digest(shape: BatchShape, data: bytes) -> bytes:
+    """SHA-256 of the sections a validium keeps off L1 (the 32 bytes L1 gets instead)."""
+    return hashlib.sha256(split_sections(shape, data)[1]).digest()
+
+
+def validium_public_input(shape: BatchShape, data: bytes) -> int:
+    """The one public input of a validium batch: SHA-256 of the on-L1 part and the
+    off-L1 part's digest, reduced modulo the scalar field."""
+    onchain, offchain = split_sections(shape, data)
+    digest = hashlib.sha256(onchain + hashlib.sha256(offchain).digest()).digest()
+    return int.from_bytes(digest, "big") % FIELD_MODULUS
+
+
+def batch_public_input(shape: BatchShape, data: bytes, *, validium: bool = False) -> int:
+    """The public input of a batch of ``shape`` in either data mode."""
+    return validium_public_input(shape, data) if validium else public_input(data)

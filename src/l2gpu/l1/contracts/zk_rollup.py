@@ -21,6 +21,7 @@ first and hands to the rollup.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +120,7 @@ class ZkRollupClient:
         self.address = contract.address
         self._poller = LogPoller(chain, [contract])
         self._queued: list[QueuedDeposit] = []
+        self._validium: bool | None = None
 
     @classmethod
     def deploy(
@@ -132,11 +134,14 @@ class ZkRollupClient:
         shape: BatchShape,
         depth: int,
         force_delay: int = TWELVE_HOURS,
+        validium: bool = False,
         cache_dir: Path | None = None,
     ) -> ZkRollupClient:
         """Deploy a zk rollup over ``verifier`` (generated for the batch circuit of
         ``shape`` and ``depth``, whose content hash is ``circuit_hash``), with the
-        Poseidon contracts its escape hatch hashes with."""
+        Poseidon contracts its escape hatch hashes with. ``validium``: batches keep
+        their transfer and channel sections off L1 (the verifier must be the
+        validium circuit's)."""
         hashers = [
             chain.deploy(compile_contract(source, cache_dir=cache_dir), sender=sender)
             for source in POSEIDON_SOURCES
@@ -144,7 +149,7 @@ class ZkRollupClient:
         compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
         contract = chain.deploy(
             compiled, genesis_root, verifier.address, circuit_hash, *shape.sections, depth,
-            force_delay, *(hasher.address for hasher in hashers), sender=sender,
+            force_delay, *(hasher.address for hasher in hashers), validium, sender=sender,
         )  # fmt: skip
         return cls(chain, contract)
 
@@ -199,8 +204,17 @@ class ZkRollupClient:
         withdrawal, open, close and reclaim bytes: :func:`pubdata_sections`) are its
         public data but the roots and the fee account (the header is L1's own).
         ``gas`` fixes the gas limit instead of estimating it (an estimate runs the
-        pairing check once more)."""
+        pairing check once more). On a validium only the deposits, the withdrawals and
+        the SHA-256 of the other four sections go to L1
+        (``pubdata.validium_public_input``)."""
         deposits, transfers, withdrawals, opens, closes, reclaims = sections
+        if self.validium():
+            digest = hashlib.sha256(transfers + opens + closes + reclaims).digest()
+            return self.contract.transact(
+                "submit_validium_batch", new_root, fee_account, timestamp, deposit_count,
+                deposits, withdrawals, digest, list(proof.a),
+                [list(proof.b[0]), list(proof.b[1])], list(proof.c), sender=sender, gas=gas,
+            )  # fmt: skip
         return self.contract.transact(
             "submit_batch", new_root, fee_account, timestamp, deposit_count, deposits,
             transfers, withdrawals, opens, closes, reclaims, list(proof.a),
@@ -219,6 +233,12 @@ class ZkRollupClient:
         """The timestamp of the last accepted batch (0 before the first): the next
         batch's may not be earlier."""
         return int(self.contract.call("last_timestamp"))
+
+    def validium(self) -> bool:
+        """Whether the contract keeps the transfer and channel sections off L1."""
+        if self._validium is None:
+            self._validium = bool(self.contract.call("VALIDIUM"))
+        return self._validium
 
     def circuit_hash(self) -> bytes:
         """The content hash of the batch circuit the verifier was generated for."""

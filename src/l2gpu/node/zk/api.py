@@ -12,6 +12,9 @@
                                       channel (R, N), followed by its name: pending,
                                       open (in a proven batch), closed, or dropped
     GET  /zk/accounts/{index}         an account of the sealed state
+    GET  /zk/batches/{number}         a sealed batch's whole public data: what a
+                                      validium keeps off L1, and what anyone needs
+                                      to rebuild the state (core/zk/replay.py)
     GET  /zk/status                   root, batches sealed/proven/posted, pending,
                                       the prover's last error
 
@@ -228,6 +231,16 @@ def create_zk_app(node: ZkNode, *, max_body: int = MAX_BODY_BYTES) -> Any:
             raise NotFound(f"{address} never deposited into this zk rollup",
                            "deposit on L1 with 'l2gpu zk deposit'")  # fmt: skip
         return account_json(index)
+
+    @app.get("/zk/batches/{number}", responses=responses(*COMMON, 404))
+    def batch_data(number: Annotated[int, Path(ge=0, lt=U32)]) -> dict[str, Any]:
+        """Sealed batch ``number``'s public data (all six sections, hex), its public
+        input (check it against L1's ``BatchAccepted``) and whether L1 accepted it."""
+        found = node.batch_data(number)
+        if found is None:
+            raise NotFound(f"no batch {number} was sealed",
+                           "batches are numbered from 0; /zk/status counts them")  # fmt: skip
+        return found
 
     @app.get("/zk/status", responses=responses(*COMMON))
     def status() -> dict[str, Any]:

@@ -74,6 +74,16 @@ class ZkNodeClient:
             raise
         return dict(found)
 
+    def batch_data(self, number: int) -> bytes | None:
+        """Sealed batch ``number``'s whole public data, or None when there is none."""
+        try:
+            found = self._call(lambda: self.http.get(f"/zk/batches/{number}"))
+        except NodeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return bytes.fromhex(str(found["data"]).removeprefix("0x"))
+
     def transaction(self, position: int) -> dict[str, Any]:
         """``pending``, ``included`` (its batch) or ``dropped`` (why)."""
         return dict(self._call(lambda: self.http.get(f"/zk/transactions/{position}")))

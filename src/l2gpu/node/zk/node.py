@@ -175,7 +175,9 @@ class ZkNode:
         self.operator = operator
         self.shape = rollup.shape()
         self.depth = rollup.depth()
-        self.sequencer = ZkSequencer(self.shape, fee_account, ZkState.empty(self.depth))
+        self.validium = rollup.validium()
+        self.sequencer = ZkSequencer(self.shape, fee_account, ZkState.empty(self.depth),
+                                     validium=self.validium)  # fmt: skip
         self.batches: list[SealedBatch] = []
         self.outcomes: dict[int, Outcome] = {}
         self.channels: dict[tuple[int, int], ChannelEntry] = {}
@@ -378,6 +380,23 @@ class ZkNode:
                 },
                 "last_proof_seconds": self.last_proof_seconds,
                 "last_error": self.last_error,
+                "validium": self.validium,
+            }
+
+    def batch_data(self, number: int) -> dict[str, Any] | None:
+        """Sealed batch ``number``'s whole public data (hex), its public input and
+        whether L1 has it, or None when no such batch was sealed. A validium's users
+        need it: L1 holds only the digest of its transfer and channel sections, and
+        without these bytes nobody can rebuild the state (``core/zk/replay.py``)."""
+        with self.lock:
+            if not 0 <= number < len(self.batches):
+                return None
+            batch = self.batches[number]
+            return {
+                "number": number,
+                "posted": batch.posted,
+                "public_input": str(batch.result.public_input),
+                "data": "0x" + batch.result.pubdata.hex(),
             }
 
     def channel(self, renter: int, open_nonce: int) -> dict[str, Any] | None:

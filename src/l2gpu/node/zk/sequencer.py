@@ -184,6 +184,9 @@ class ZkSequencer:
     """The slots that hold a channel in the sealed state (reclaims look there)."""
     max_pending: int = MAX_PENDING
     max_pending_per_account: int = MAX_PENDING_PER_ACCOUNT
+    validium: bool = False
+    """Whether batches keep their transfer and channel sections off L1 (their public
+    input is ``pubdata.validium_public_input``)."""
 
     def __post_init__(self) -> None:
         if self.pending_state is None:
@@ -312,7 +315,7 @@ class ZkSequencer:
             [s.tx for s in ordered if isinstance(s.tx, WithdrawalTx)],
             [s.owner_signature for s in ordered if isinstance(s.tx, TransferTx | WithdrawalTx)],
             opens=opens, closes=[s.tx for s in ordered if isinstance(s.tx, CloseChannelTx)],
-            reclaims=reclaims, timestamp=timestamp,
+            reclaims=reclaims, timestamp=timestamp, validium=self.validium,
         )  # fmt: skip
 
     def commit(self, plan: SealPlan) -> None:

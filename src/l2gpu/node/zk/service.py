@@ -35,9 +35,11 @@ def deploy_zk_rollup(
     shape: BatchShape,
     depth: int,
     force_delay: int,
+    validium: bool = False,
 ) -> ZkRollupClient:
     """Deploy the verifier generated from ``keys`` and a ZkRollup over it, whose
-    ``CIRCUIT_HASH`` is ``circuit``'s content hash and whose genesis is the empty tree."""
+    ``CIRCUIT_HASH`` is ``circuit``'s content hash and whose genesis is the empty tree
+    (``validium``: ``circuit`` is the validium batch circuit)."""
     built = compile_verifier(keys.verifying_key, title=circuit.name)
     verifier = chain.deploy(
         CompiledContract("BatchVerifier", built.abi, built.bytecode, "generated"), sender=sender
@@ -45,7 +47,7 @@ def deploy_zk_rollup(
     return ZkRollupClient.deploy(
         chain, sender, genesis_root=ZkState.empty(depth).root(), verifier=verifier,
         circuit_hash=bytes.fromhex(circuit.key), shape=shape, depth=depth,
-        force_delay=force_delay,
+        force_delay=force_delay, validium=validium,
     )  # fmt: skip
 
 
