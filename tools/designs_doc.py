@@ -55,7 +55,8 @@ def _cell(figures: dict, key: object) -> str:
         )
     first, second = key  # type: ignore[misc]
     if first == "operator":
-        return str(figures["operator"][second])
+        value = figures["operator"][second]
+        return "no limit" if value is None else str(value)
     if second == "lease_errors":
         return f"{figures[first]} / {len(figures[second])}"
     return f"{_cell(figures, first)} / {_cell(figures, second)}"
@@ -82,10 +83,11 @@ def main(path: str) -> None:
         f" wei per GPU-second; one anvil L1 and one `l2gpu up`; L1 finality taken as "
         f"{work['l1_finality_s']} s."
         + (
-            f" The `zk` row runs the first {work['zk_leases']} leases on its own "
-            f"`l2gpu up --design zk` (batch shape {work['zk_shape']}: deposits, transfers, "
-            "withdrawals, channel opens, closes, reclaims), every batch proven with Groth16 "
-            "on this machine's cores; its per-hour figures are over those leases."
+            f" The `zk` and `validium` rows each run the first {work['zk_leases']} leases on "
+            f"their own `l2gpu up --design zk` or `--design validium` (batch shape "
+            f"{work['zk_shape']}: deposits, transfers, withdrawals, channel opens, closes, "
+            "reclaims), every batch proven with Groth16 on this machine's cores; their "
+            "per-hour figures are over those leases."
             if work.get("zk_leases")
             else ""
         ),
@@ -111,6 +113,11 @@ def main(path: str) -> None:
         "after the challenge window; on L1 it is final with L1 itself; in the zk rollup "
         "it is final once the batch's proof is verified on L1 (the node's proving time, "
         "then L1's finality).",
+        "- A `validium` batch puts on L1 only its deposits, its withdrawals and a 32-byte "
+        "digest of its transfers and channel operations, so each batch costs less L1 data "
+        "than in the `zk` rollup. The price is the operator's power to freeze every balance "
+        "with no limit by withholding that data: without it nobody can rebuild the state "
+        'to exit (see docs/zk.md, "The validium").',
         "",
     ]
     (DOCS / "designs.md").write_text("\n".join(lines))

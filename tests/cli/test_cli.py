@@ -15,13 +15,14 @@ from l2gpu.cli.main import main
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed entry point as a user would."""
+    """Run the installed entry point as a user would. The timeout only stops a hung
+    command (a loaded machine can take minutes to prove the zk demo's batches)."""
     return subprocess.run(
         [sys.executable, "-m", "l2gpu.cli.main", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
-        timeout=120,
+        timeout=900,
         check=False,
     )
 

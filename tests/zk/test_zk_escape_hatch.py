@@ -21,6 +21,7 @@ from l2gpu.core.zk.transfer import TransferTx
 from l2gpu.core.zk.withdrawal import WithdrawalTx
 from l2gpu.l1 import Chain, ContractRevert, DeployedContract, Receipt, compile_contract
 from l2gpu.l1.contracts.zk_rollup import ZkRollupClient, exit_channel_gas
+from l2gpu.node.zk.escape import escape, rebuilt_state
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
@@ -49,13 +50,13 @@ def stand_in(chain: Chain) -> DeployedContract:
 
 
 def execution_gas(
-    rollup: ZkRollupClient, receipt: Receipt, *args: object, function: str = "exit_account"
+    rollup: ZkRollupClient, gas_used: int, *args: object, function: str = "exit_account"
 ) -> int:
     """An exit's gas less the transaction's intrinsic part (21,000 and 4 or 16 per
     calldata byte): what the exit itself costs."""
     data = rollup.contract.function(function, *args)._encode_transaction_data()
     calldata = bytes.fromhex(data[2:])
-    return receipt.gas_used - 21_000 - sum(16 if byte else 4 for byte in calldata)
+    return gas_used - 21_000 - sum(16 if byte else 4 for byte in calldata)
 
 
 def exit_args(index: int, account: Account, proof: MerkleProof) -> tuple[object, ...]:
@@ -136,10 +137,16 @@ def test_every_account_exits_with_its_balance_after_a_freeze(world: ZkWorld) -> 
         rollup.withdraw_credit(who)
     assert chain.balance(rollup.address) == balances[1]
 
-    receipt = rollup.exit_account(1, state.account(1), state.proof(1), alice)
-    gas = execution_gas(rollup, receipt, *exit_args(1, state.account(1), state.proof(1)))
-    print(f"\nexit_account at depth {state.depth}: {receipt.gas_used} gas used, "
-          f"{gas} of execution")  # fmt: skip
+    # Alice leaves as 'l2gpu zk exit' does: the state rebuilt from the calldata of L1's
+    # submit_batch transactions alone (no operator, no spec), then her exit.
+    rebuilt = rebuilt_state(rollup)
+    assert rebuilt.root() == state.root()
+    assert (rebuilt.account(1), rebuilt.account(2)) == (state.account(1), state.account(2))
+    report = escape(rollup, alice)
+    assert (report.account, report.refunded, report.channels) == (balances[1], 0, 0)
+    gas_used = int(chain.w3.eth.get_transaction_receipt(report.transactions[0])["gasUsed"])
+    gas = execution_gas(rollup, gas_used, *exit_args(1, state.account(1), state.proof(1)))
+    print(f"\nexit_account at depth {state.depth}: {gas_used} gas used, {gas} of execution")
     rollup.withdraw_credit(alice)
     assert chain.balance(rollup.address) == 0  # every wei the L2 held has left
 
@@ -164,7 +171,7 @@ def test_an_exit_at_depth_24_costs(chain: Chain, stand_in: DeployedContract) -> 
     with pytest.raises(ContractRevert, match="holds nothing to exit"):
         rollup.exit_account(5, empty_account, state.proof(5), owner)
     receipt = rollup.exit_account(index, account, state.proof(index), owner)
-    gas = execution_gas(rollup, receipt, *exit_args(index, account, state.proof(index)))
+    gas = execution_gas(rollup, receipt.gas_used, *exit_args(index, account, state.proof(index)))
     print(f"\nexit_account at depth {depth}: {receipt.gas_used} gas used, {gas} of execution")
     assert rollup.credit(owner.address) == ETH
 
@@ -269,8 +276,8 @@ def test_a_channel_open_at_the_freeze_pays_its_deposit_to_the_renter_once(
     rollup.withdraw_credit(renter_owner)
     assert chain.balance(renter_owner.address) > before + channel.deposit + ETH - 10**16
 
-    gas = execution_gas(rollup, receipt, *rollup.exit_channel_args(index, channel, proof, renter,
-                        renter_proof), function="exit_channel")  # fmt: skip
+    exit_args_ = rollup.exit_channel_args(index, channel, proof, renter, renter_proof)
+    gas = execution_gas(rollup, receipt.gas_used, *exit_args_, function="exit_channel")
     print(f"\nexit_channel at depth {depth}: {receipt.gas_used} gas used, {gas} of execution")
     assert receipt.gas_used < exit_channel_gas(depth)
 
@@ -285,7 +292,9 @@ def test_a_channel_exit_at_depth_24_costs(chain: Chain, stand_in: DeployedContra
     rollup.freeze(chain.accounts[6])
     args = (index, channel, state.proof(index), state.account(RENTER), state.proof(RENTER))
     receipt = rollup.exit_channel(*args, chain.accounts[6])
-    gas = execution_gas(rollup, receipt, *rollup.exit_channel_args(*args), function="exit_channel")
+    gas = execution_gas(
+        rollup, receipt.gas_used, *rollup.exit_channel_args(*args), function="exit_channel"
+    )
     print(f"\nexit_channel at depth {depth}: {receipt.gas_used} gas used, {gas} of execution")
     assert rollup.credit(chain.accounts[RENTER].address) == channel.deposit
     assert receipt.gas_used < exit_channel_gas(depth)

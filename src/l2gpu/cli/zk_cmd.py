@@ -464,3 +464,54 @@ def claim(ctx: typer.Context, node: NodeOption = None, api: LegacyNodeOption = N
         )
     receipt = rollup.withdraw_credit(user.account)
     print_json({"claimed": credit, "l1_tx": str(receipt.tx_hash), "gas_used": receipt.gas_used})
+
+
+@app.command("exit")
+def exit_rollup(
+    ctx: typer.Context,
+    rollup_address: Annotated[
+        str | None,
+        typer.Option(
+            "--rollup",
+            help="The ZkRollup's address; default: the one recorded for this chain, else "
+            "the one the node reports.",
+        ),
+    ] = None,
+    node: NodeOption = None,
+    api: LegacyNodeOption = None,
+) -> None:
+    """After a freeze, leave without the operator: rebuild the last proven state from
+    L1's batches (a validium's transfer and channel data from --node), refund your
+    deposits no batch took, exit your account and the channels you rent, and pull it
+    all to your L1 address."""
+    from l2gpu.l1 import compile_contract, open_chain
+    from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, ZkRollupClient
+    from l2gpu.node.zk.client import ZkNodeClient
+    from l2gpu.node.zk.escape import escape
+    from l2gpu.payments import deployments
+
+    settings: Settings = ctx.obj
+    if not settings.l1_rpc:
+        raise L2gpuError("'l2gpu zk exit' works on L1, and needs its address",
+                         "pass --l1-rpc URL of the chain the rollup lives on")  # fmt: skip
+    account = signing_account(ctx)
+    chain = open_chain(settings, [account])
+    url = l2_node_url(settings, node, api)
+    client = ZkNodeClient(url)
+    if rollup_address is not None:
+        address = Address.from_hex(rollup_address)
+    else:
+        try:
+            address, _ = deployments.lookup(settings.data_dir, chain.chain_id, ZK_ROLLUP)
+        except L2gpuError:
+            address = Address.from_hex(str(client.status()["rollup"]))
+    compiled = compile_contract(CONTRACT_SOURCE, cache_dir=settings.cache_dir)
+    rollup = ZkRollupClient(chain, chain.attach(compiled, address))
+    report = escape(rollup, account, client.batch_data)
+    claimed = rollup.credit(account.address)
+    if claimed:
+        rollup.withdraw_credit(account)
+    print_json({"rollup": address.checksum, "refunded": report.refunded,
+                "account": report.account, "channels": report.channels, "claimed": claimed,
+                "claimed_readable": format_wei(claimed),
+                "l1_transactions": report.transactions})  # fmt: skip

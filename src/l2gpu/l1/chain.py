@@ -117,6 +117,12 @@ class DeployedContract:
         except REVERT_ERRORS as exc:
             raise ContractRevert(self.name, function, revert_reason(exc)) from exc
 
+    def decode_input(self, data: bytes | str) -> tuple[str, dict[str, Any]]:
+        """The function a transaction's ``data`` calls on this contract, and its
+        arguments by name (raises ``ValueError`` when no function matches)."""
+        function, params = self._contract.decode_function_input(data)
+        return str(function.fn_name), dict(params)
+
     def call_fast(self, function: str, *args: Any) -> Any:
         """Like :meth:`call`, encoding with eth-abi directly.
 

@@ -272,6 +272,24 @@ class ZkState:
         node = self._leaf_node(index)
         return node.channel if node is not None else None
 
+    def channels(self) -> list[tuple[int, Channel]]:
+        """Every channel in the tree with its index, in index order (walks only the
+        non-empty part of the channels' half)."""
+        found: list[tuple[int, Channel]] = []
+
+        def walk(node: _Node | None, height: int, index: int) -> None:
+            if node is None:
+                return
+            if height == 0:
+                if node.channel is not None:
+                    found.append((index, node.channel))
+                return
+            walk(node.left, height - 1, index << 1)
+            walk(node.right, height - 1, (index << 1) | 1)
+
+        walk(self.top.right if self.top is not None else None, self.depth - 1, 1)
+        return found
+
     def with_channel(self, index: int, channel: Channel) -> ZkState:
         """A new state with ``channel`` at ``index``, which must be a channel index."""
         if not self.is_channel_index(index):
