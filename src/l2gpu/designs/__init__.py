@@ -64,7 +64,8 @@ DESIGNS: dict[str, Design] = {
     "rollup": Design(_rollup),
     "hybrid": Design(_hybrid, lease_rails.hybrid_rail),
     "zk": Design(_zk, lease_rails.zk_rail),
-    "validium": Design(_validium, lease_rails.zk_rail),
+    # A validium's node speaks the zk node's API: market leases reach it as "zk".
+    "validium": Design(_validium),
 }
 """Every design by its ``settlement`` name."""
 
@@ -79,7 +80,8 @@ def lease_rail(settlement: str, parts: RailParts) -> ChannelRail:
         raise L2gpuError(
             f"the market cannot pay leases over '{settlement}'",
             f"market leases pay over a channel: set settlement to one of "
-            f"{', '.join(LEASE_RAILS)} ('rollup' is compared by 'l2gpu bench designs' only)",
+            f"{', '.join(LEASE_RAILS)} ('rollup' is compared by 'l2gpu bench designs' only; "
+            "for a validium's node use 'zk')",
         )
     return design.lease_rail(parts)
 

@@ -354,14 +354,9 @@ def public_input(data: bytes) -> int:
     return int.from_bytes(hashlib.sha256(data).digest(), "big") % FIELD_MODULUS
 
 
-def split_sections(shape: BatchShape, data: bytes) -> tuple[bytes, bytes]:
-    """A batch's public data as a validium puts it: the part L1 holds (header,
-    deposits, withdrawals) and the part only the node serves (transfers, opens,
-    closes, reclaims), each in the public data's order."""
-    if len(data) != shape.size:
-        raise ZkError(f"zk: public data of {len(data)} bytes, not {shape.size} for {shape}")
-    starts, at = [], HEADER_BYTES
-    sizes = (
+def section_sizes(shape: BatchShape) -> tuple[int, int, int, int, int, int]:
+    """The byte length of each section of a batch of ``shape``, in order."""
+    return (
         shape.deposits * DEPOSIT_BYTES,
         shape.transfers * TRANSFER_BYTES,
         shape.withdrawals * WITHDRAWAL_BYTES,
@@ -369,7 +364,16 @@ def split_sections(shape: BatchShape, data: bytes) -> tuple[bytes, bytes]:
         shape.closes * CLOSE_BYTES,
         shape.reclaims * RECLAIM_BYTES,
     )
-    for size in sizes:
+
+
+def split_sections(shape: BatchShape, data: bytes) -> tuple[bytes, bytes]:
+    """A batch's public data as a validium puts it: the part L1 holds (header,
+    deposits, withdrawals) and the part only the node serves (transfers, opens,
+    closes, reclaims), each in the public data's order."""
+    if len(data) != shape.size:
+        raise ZkError(f"zk: public data of {len(data)} bytes, not {shape.size} for {shape}")
+    starts, at = [], HEADER_BYTES
+    for size in section_sizes(shape):
         starts.append(data[at : at + size])
         at += size
     deposits, transfers, withdrawals, opens, closes, reclaims = starts

@@ -30,17 +30,12 @@ from eth_account.signers.local import LocalAccount
 from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.types import Address
 from l2gpu.core.zk.pubdata import (
-    CLOSE_BYTES,
-    DEPOSIT_BYTES,
     HEADER_BYTES,
-    OPEN_BYTES,
-    RECLAIM_BYTES,
     TIMESTAMP_BYTES,
-    TRANSFER_BYTES,
-    WITHDRAWAL_BYTES,
     BatchShape,
     DepositSlot,
     encode_deposit,
+    section_sizes,
 )
 from l2gpu.core.zk.state import Account, Channel, MerkleProof
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
@@ -55,18 +50,6 @@ TWELVE_HOURS = 12 * 3600
 Sections = tuple[bytes, bytes, bytes, bytes, bytes, bytes]
 """A batch's sections in the public data's order: deposits, transfers, withdrawals,
 opens, closes, reclaims."""
-
-
-def section_sizes(shape: BatchShape) -> tuple[int, int, int, int, int, int]:
-    """The byte length of each section of a batch of ``shape``, in order."""
-    return (
-        shape.deposits * DEPOSIT_BYTES,
-        shape.transfers * TRANSFER_BYTES,
-        shape.withdrawals * WITHDRAWAL_BYTES,
-        shape.opens * OPEN_BYTES,
-        shape.closes * CLOSE_BYTES,
-        shape.reclaims * RECLAIM_BYTES,
-    )
 
 
 def pubdata_sections(shape: BatchShape, pubdata: bytes) -> Sections:
