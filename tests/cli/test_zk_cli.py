@@ -189,6 +189,39 @@ def test_user_mistakes_are_clear_errors(zk_node: ZkNodeProcess) -> None:
     assert str(zk_node.port) in busy.stderr
 
 
+def test_when_the_operator_stops_every_user_leaves_with_zk_exit(zk_node: ZkNodeProcess) -> None:
+    """The operator is killed for good; a deposit waits past the delay, anyone freezes
+    the rollup, and each user's 'l2gpu zk exit' (the node gone) rebuilds the state from
+    L1's calldata and pulls everything the last proven state owes them."""
+    from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
+    from l2gpu.l1.keys import account_from_private_key
+    from l2gpu.node.zk.l2key import zk_private_key, zk_public_key
+
+    wait_all_posted(zk_node)
+    address = node_status(zk_node)["rollup"]
+    owed = {key: int(httpx.get(f"{zk_node.url}/zk/accounts/{index}").json()["balance"])
+            for key, index in ((ALICE, 2), (BOB, 3))}  # fmt: skip
+    zk_node.kill(signal.SIGKILL)  # the operator never comes back
+    dave = account_from_private_key(ANVIL_KEYS_ALL[4])
+    chain = connect_jsonrpc(zk_node.env["L2GPU_L1_RPC"], [dave])
+    rollup = ZkRollupClient(chain, chain.attach(compile_contract(CONTRACT_SOURCE),
+                                                Address.from_hex(address)))  # fmt: skip
+    rollup.deposit(dave, zk_public_key(zk_private_key(dave)), ETH // 10)  # never taken
+    early = zk_run(zk_node, BOB, "exit", "--rollup", address)
+    assert early.returncode == 2
+    assert "not frozen" in early.stderr
+    chain.time_travel(int(rollup.contract.call("FORCE_DELAY")) + 1)
+    rollup.freeze(dave)
+    for key, amount in owed.items():
+        before = chain.balance(PrivateKey.from_hex(key).address)
+        out = zk(zk_node, key, "exit", "--rollup", address)
+        assert (out["account"], out["refunded"], out["claimed"]) == (amount, 0, amount)
+        assert 0 < chain.balance(PrivateKey.from_hex(key).address) - before < amount
+    assert zk(zk_node, ANVIL_KEYS_ALL[4], "exit", "--rollup", address)["refunded"] == ETH // 10
+    again = zk(zk_node, BOB, "exit", "--rollup", address)
+    assert (again["account"], again["claimed"]) == (0, 0)  # each exit once
+
+
 def test_shapes_and_keys_without_a_node() -> None:
     from l2gpu.cli.zk_cmd import parse_shape
     from l2gpu.core.crypto import babyjubjub
