@@ -43,7 +43,7 @@ def published_batches(
     """Every accepted batch's public data, in order (see the module's docstring).
     Raises :class:`L2gpuError` when a batch's data cannot be had or does not hash to
     what L1 accepted."""
-    shape, validium = rollup.shape(), rollup.validium()
+    shape = rollup.shape()
     w3 = rollup.chain.w3
     accepted = [e for e in LogPoller(rollup.chain, [rollup.contract]).poll()
                 if e.name == "BatchAccepted"]  # fmt: skip
@@ -51,14 +51,20 @@ def published_batches(
     for number, event in enumerate(accepted):
         args: Any = event.args
         tx = w3.eth.get_transaction(event.tx_hash)
-        function, params = rollup.contract.decode_input(tx["input"])
+        try:
+            function, params = rollup.contract.decode_input(tx["input"])
+        except ValueError:  # the transaction called another contract, which called L1's
+            function, params = "", {}
+        if function not in ("submit_batch", "submit_validium_batch"):
+            raise L2gpuError(f"batch {number} was not posted by a direct call to the rollup",
+                             "read its data from a trace of the transaction")  # fmt: skip
         header = _header(int(args["old_root"]), int(args["new_root"]),
                          int(params["_fee_account"]), int(args["timestamp"]))  # fmt: skip
         if function == "submit_batch":
             data = header + b"".join(bytes(params[f"_{name}"]) for name in (
                 "deposits", "transfers", "withdrawals", "opens", "closes", "reclaims"))  # fmt: skip
             proven = pd.public_input(data)
-        elif function == "submit_validium_batch" and validium:
+        else:
             found = offchain(number) if offchain is not None else None
             if found is None:
                 raise L2gpuError(
@@ -68,9 +74,6 @@ def published_batches(
                 )
             data = found
             proven = pd.validium_public_input(shape, data) if len(data) == shape.size else -1
-        else:
-            raise L2gpuError(f"batch {number} was not posted by a direct call to the rollup",
-                             "read its data from a trace of the transaction")  # fmt: skip
         if proven != int(args["public_input"]):
             raise L2gpuError(f"the data found for batch {number} is not the data L1 accepted",
                              "fetch it again from another copy")  # fmt: skip
