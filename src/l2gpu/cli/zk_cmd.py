@@ -473,8 +473,8 @@ def exit_rollup(
         str | None,
         typer.Option(
             "--rollup",
-            help="The ZkRollup's address; default: the one recorded for this chain, else "
-            "the one the node reports.",
+            help="The ZkRollup's address; default: the one recorded for this chain in the "
+            "data folder (never the node's word).",
         ),
     ] = None,
     node: NodeOption = None,
@@ -500,17 +500,23 @@ def exit_rollup(
     client = ZkNodeClient(url)
     if rollup_address is not None:
         address = Address.from_hex(rollup_address)
-    else:
+    else:  # never from the node: it is the operator being left, and could name a decoy
         try:
             address, _ = deployments.lookup(settings.data_dir, chain.chain_id, ZK_ROLLUP)
         except L2gpuError:
-            address = Address.from_hex(str(client.status()["rollup"]))
+            raise L2gpuError(
+                f"no ZkRollup is recorded for chain {chain.chain_id} in this data folder",
+                "pass --rollup ADDRESS, the contract you deposited into (from your "
+                "deposit's L1 transaction, or a source you trust: not the node)",
+            ) from None
     compiled = compile_contract(CONTRACT_SOURCE, cache_dir=settings.cache_dir)
     rollup = ZkRollupClient(chain, chain.attach(compiled, address))
-    report = escape(rollup, account, client.batch_data)
-    claimed = rollup.credit(account.address)
-    if claimed:
-        rollup.withdraw_credit(account)
+    try:
+        report = escape(rollup, account, client.batch_data)
+    finally:  # what was credited before a failure is the user's: pull it anyway
+        claimed = rollup.credit(account.address)
+        if claimed:
+            rollup.withdraw_credit(account)
     print_json({"rollup": address.checksum, "refunded": report.refunded,
                 "account": report.account, "channels": report.channels, "claimed": claimed,
                 "claimed_readable": format_wei(claimed),

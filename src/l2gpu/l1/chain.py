@@ -15,6 +15,7 @@ from typing import Any, Protocol, cast
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
 from eth_typing import ChecksumAddress
@@ -120,7 +121,10 @@ class DeployedContract:
     def decode_input(self, data: bytes | str) -> tuple[str, dict[str, Any]]:
         """The function a transaction's ``data`` calls on this contract, and its
         arguments by name (raises ``ValueError`` when no function matches)."""
-        function, params = self._contract.decode_function_input(data)
+        try:
+            function, params = self._contract.decode_function_input(data)
+        except DecodingError as exc:  # a known selector with arguments that do not decode
+            raise ValueError(f"the call's arguments do not decode: {exc}") from exc
         return str(function.fn_name), dict(params)
 
     def call_fast(self, function: str, *args: Any) -> Any:

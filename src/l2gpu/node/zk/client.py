@@ -41,6 +41,10 @@ class ZkNodeClient:
                             "check that --node names a zk node ('l2gpu up --design zk')",
                             response.status_code) from None  # fmt: skip
         if response.status_code >= 400:
+            if not isinstance(body, dict):
+                status = response.status_code
+                raise NodeError(f"{self.url} answered {status} with no error body",
+                                "check that --node names a zk node", status)  # fmt: skip
             if response.status_code == 404 and "error" not in body:
                 raise NodeError(f"{self.url} is not a zk node (no /zk routes)",
                                 "pass --node URL of 'l2gpu up --design zk'", 404)  # fmt: skip
@@ -82,7 +86,14 @@ class ZkNodeClient:
             if exc.status == 404:
                 return None
             raise
-        return bytes.fromhex(str(found["data"]).removeprefix("0x"))
+        data = found.get("data") if isinstance(found, dict) else None
+        if isinstance(data, str):
+            try:
+                return bytes.fromhex(data.removeprefix("0x"))
+            except ValueError:
+                pass
+        raise NodeError(f"{self.url} served batch {number} without its data as hex",
+                        "the node is broken or hostile: fetch the data elsewhere")  # fmt: skip
 
     def transaction(self, position: int) -> dict[str, Any]:
         """``pending``, ``included`` (its batch) or ``dropped`` (why)."""

@@ -21,10 +21,11 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from l2gpu.core.errors import L2gpuError
+from l2gpu.core.errors import InvalidValue, L2gpuError
 from l2gpu.core.zk import pubdata as pd
 from l2gpu.core.zk.replay import rebuild_state
 from l2gpu.core.zk.state import ZkError, ZkState
+from l2gpu.l1 import ContractRevert
 from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
 from l2gpu.l1.logs import LogPoller
 
@@ -100,8 +101,8 @@ def rebuilt_state(rollup: ZkRollupClient, offchain: OffchainSource | None = None
     """The last proven state, rebuilt from public data and checked against L1's root."""
     try:
         state = rebuild_state(rollup.depth(), rollup.shape(), published_batches(rollup, offchain))
-    except ZkError as exc:
-        raise L2gpuError(f"the published batches do not replay: {exc.reason}",
+    except (ZkError, InvalidValue) as exc:
+        raise L2gpuError(f"the published batches do not replay: {exc.what}",
                          "the data is corrupt or incomplete: fetch it again") from None  # fmt: skip
     if state.root() != rollup.state_root():
         raise L2gpuError("the rebuilt state is not the one L1 holds",
@@ -112,7 +113,10 @@ def rebuilt_state(rollup: ZkRollupClient, offchain: OffchainSource | None = None
 def escape(rollup: ZkRollupClient, user: LocalAccount,
            offchain: OffchainSource | None = None) -> EscapeReport:  # fmt: skip
     """After a freeze: refund ``user``'s untaken deposits, exit its account and the
-    channels it rents. Raises :class:`L2gpuError` before a freeze."""
+    channels it rents. An exit someone else sent first (anyone may) counts as done:
+    the wei went to the user's address all the same. Raises :class:`L2gpuError`
+    before a freeze, and when the state cannot be rebuilt (the refunds made before
+    it stay credited: pull them with ``withdraw_credit``)."""
     if not bool(rollup.contract.call("frozen")):
         raise L2gpuError(
             "the zk rollup is not frozen: exits open only after a freeze",
@@ -135,15 +139,22 @@ def escape(rollup: ZkRollupClient, user: LocalAccount,
     state = rebuilt_state(rollup, offchain)
     account = state.account(index)
     if account is not None and account.balance > 0 and not rollup.exited(index):
-        receipt = rollup.exit_account(index, account, state.proof(index), user)
-        report.account = account.balance
-        report.transactions.append(str(receipt.tx_hash))
-    renter = state.account(index)
+        try:
+            receipt = rollup.exit_account(index, account, state.proof(index), user)
+            report.transactions.append(str(receipt.tx_hash))
+        except ContractRevert:
+            if not rollup.exited(index):
+                raise
+        report.account = account.balance  # credited to the user, whoever sent the exit
     for slot, channel in state.channels():
-        if channel.renter != index or renter is None or rollup.channel_exited(slot):
+        if channel.renter != index or account is None or rollup.channel_exited(slot):
             continue
-        receipt = rollup.exit_channel(slot, channel, state.proof(slot), renter,
-                                      state.proof(index), user)  # fmt: skip
+        try:
+            receipt = rollup.exit_channel(slot, channel, state.proof(slot), account,
+                                          state.proof(index), user)  # fmt: skip
+            report.transactions.append(str(receipt.tx_hash))
+        except ContractRevert:
+            if not rollup.channel_exited(slot):
+                raise
         report.channels += channel.deposit
-        report.transactions.append(str(receipt.tx_hash))
     return report
