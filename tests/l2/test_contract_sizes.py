@@ -72,6 +72,7 @@ def code_sizes() -> dict[str, int]:
             poseidon["PoseidonT3"],
             poseidon["PoseidonT6"],
             poseidon["PoseidonT7"],
+            False,  # the rollup form (a validium is the same code)
             sender=deployer,
         ).address,
         **poseidon,

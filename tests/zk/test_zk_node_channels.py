@@ -141,6 +141,9 @@ class FakeRollup:
     def depth(self) -> int:
         return DEPTH
 
+    def validium(self) -> bool:
+        return False
+
     def circuit_hash(self) -> bytes:
         return bytes.fromhex(CIRCUIT)
 
