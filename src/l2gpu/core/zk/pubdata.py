@@ -366,17 +366,23 @@ def section_sizes(shape: BatchShape) -> tuple[int, int, int, int, int, int]:
     )
 
 
+def sections_of(shape: BatchShape, data: bytes) -> list[bytes]:
+    """The six sections of ``data`` (a batch of ``shape``) after its header, in order;
+    :class:`ZkError` for data of another length."""
+    if len(data) != shape.size:
+        raise ZkError(f"zk: public data of {len(data)} bytes, not {shape.size} for {shape}")
+    parts, at = [], HEADER_BYTES
+    for size in section_sizes(shape):
+        parts.append(data[at : at + size])
+        at += size
+    return parts
+
+
 def split_sections(shape: BatchShape, data: bytes) -> tuple[bytes, bytes]:
     """A batch's public data as a validium puts it: the part L1 holds (header,
     deposits, withdrawals) and the part only the node serves (transfers, opens,
     closes, reclaims), each in the public data's order."""
-    if len(data) != shape.size:
-        raise ZkError(f"zk: public data of {len(data)} bytes, not {shape.size} for {shape}")
-    starts, at = [], HEADER_BYTES
-    for size in section_sizes(shape):
-        starts.append(data[at : at + size])
-        at += size
-    deposits, transfers, withdrawals, opens, closes, reclaims = starts
+    deposits, transfers, withdrawals, opens, closes, reclaims = sections_of(shape, data)
     return (
         data[:HEADER_BYTES] + deposits + withdrawals,
         transfers + opens + closes + reclaims,

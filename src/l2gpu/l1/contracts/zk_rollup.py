@@ -36,6 +36,7 @@ from l2gpu.core.zk.pubdata import (
     DepositSlot,
     encode_deposit,
     section_sizes,
+    sections_of,
 )
 from l2gpu.core.zk.state import Account, Channel, MerkleProof
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
@@ -57,11 +58,7 @@ def pubdata_sections(shape: BatchShape, pubdata: bytes) -> Sections:
     writes itself: the six sections :meth:`ZkRollupClient.submit_batch` takes."""
     if len(pubdata) != shape.size:
         raise ValueError(f"public data of {len(pubdata)} bytes, not {shape.size} for {shape}")
-    parts, start = [], HEADER_BYTES
-    for size in section_sizes(shape):
-        parts.append(pubdata[start : start + size])
-        start += size
-    d, t, w, o, c, r = parts
+    d, t, w, o, c, r = sections_of(shape, pubdata)
     return d, t, w, o, c, r
 
 
