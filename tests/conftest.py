@@ -27,14 +27,33 @@ ANVIL_KEYS = [
 ]
 
 
+# The cache of the user running the tests, read before any test moves HOME. Everything in
+# it is keyed by a content hash (contracts by source and compiler, circuits by source and
+# toolchain, Groth16 keys by circuit), so a second clone or a second run reuses what the
+# first compiled: a fresh circuit costs minutes of circom and setup.
+USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").resolve()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def shared_contract_cache() -> None:
-    """Compiled contracts cached by source hash in one folder for every worker and every
-    command a test runs (they inherit XDG_CACHE_HOME)."""
+    """Compiled contracts, circuits and development keys cached by content hash in one
+    folder for every worker and every command a test runs (they inherit XDG_CACHE_HOME)."""
     from l2gpu.l1 import build
 
-    os.environ["XDG_CACHE_HOME"] = str(REPO / ".cache")
+    os.environ["XDG_CACHE_HOME"] = str(USER_CACHE)
     build.SHARED_CACHE_DIR = build.user_cache()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a ``slow`` test run first, in their collection order.
+
+    ``make test`` hands whole modules to its two workers (``--dist loadfile``, so that a
+    module's fixtures, such as one proving node, are made once). Handing the modules
+    that take minutes out first keeps either worker from starting one when the other
+    has nothing left to do.
+    """
+    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow)  # a stable sort keeps the order
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import pytest
 from l2gpu.bench.designs import measure_designs, philly_trace
 from l2gpu.designs import DESIGNS
 
-pytestmark = pytest.mark.xdist_group("cpu_heavy")  # the zk row proves its batches
+pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 FIELDS = {
     "l1_bytes_per_gpu_hour", "l1_gas_per_gpu_hour", "l1_gas_calldata_16_per_gpu_hour",

@@ -69,9 +69,8 @@ from .world import (
     wait_until,
 )
 
-# Proving, compiling and chaos each need the CPU: this group runs on one xdist worker,
-# one test at a time, so that none of them starves another (see the Makefile).
-pytestmark = pytest.mark.xdist_group("cpu_heavy")
+# Proving, compiling and chaos take minutes: the module is scheduled first.
+pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 SEED = int(os.environ.get("L2GPU_TEST_CHAOS_SEED", "13"))  # read before the env is cleared
 OPERATOR, WATCHER = ANVIL_KEYS_ALL[0], ANVIL_KEYS_ALL[4]

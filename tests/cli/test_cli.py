@@ -146,7 +146,7 @@ def test_the_default_demo_runs_the_lease_through_the_rollup(tmp_path: Path) -> N
     assert "L2 transactions 28 bytes, no L1 transaction of their own" in market
 
 
-@pytest.mark.xdist_group("cpu_heavy")  # the zk node proves every batch
+@pytest.mark.slow  # the zk node proves every batch
 def test_the_zk_demo_runs_the_market_lease_through_proven_batches(tmp_path: Path) -> None:
     result = run("--data-dir", str(tmp_path / "data"), "demo", env={"L2GPU_SETTLEMENT": "zk"})
     assert result.returncode == 0, result.stderr

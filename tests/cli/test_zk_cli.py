@@ -35,9 +35,8 @@ from ..l2.restart_world import ANVIL_KEYS_ALL
 from ..parts import missing_part
 from .test_cli import run
 
-# Proving, compiling and chaos each need the CPU: this group runs on one xdist worker,
-# one test at a time, so that none of them starves another (see the Makefile).
-pytestmark = pytest.mark.xdist_group("cpu_heavy")
+# Proving, compiling and chaos take minutes: the module is scheduled first.
+pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 OPERATOR, ALICE, BOB, CAROL = ANVIL_KEYS_ALL[:4]
 ETH = 10**18

@@ -25,6 +25,7 @@ CONTRACTS = {
     "ChannelManager": "channels/ChannelManager.vy",
     "TestToken": "tokens/TestToken.vy",
     "RefusingReceiver": "testing/RefusingReceiver.vy",
+    "GasFloor": "testing/GasFloor.vy",
     "ZkRollup": "zk/ZkRollup.vy",
     "PoseidonT3": "zk/PoseidonT3.vy",
     "PoseidonT6": "zk/PoseidonT6.vy",
@@ -55,6 +56,7 @@ def code_sizes() -> dict[str, int]:
         "RefusingReceiver": chain.deploy(
             compile_contract(CONTRACTS["RefusingReceiver"]), sender=deployer
         ).address,
+        "GasFloor": chain.deploy(compile_contract(CONTRACTS["GasFloor"]), sender=deployer).address,
         # Any contract stands in for its verifier here: only the code size is read.
         "ZkRollup": chain.deploy(
             compile_contract(CONTRACTS["ZkRollup"]),

@@ -16,9 +16,8 @@ from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
 from . import snarkjs
 
-# Proving, compiling and chaos each need the CPU: this group runs on one xdist worker,
-# one test at a time, so that none of them starves another (see the Makefile).
-pytestmark = pytest.mark.xdist_group("cpu_heavy")
+# Proving, compiling and chaos take minutes: the module is scheduled first.
+pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 DEPTH = 8
 # each with one slot to open, close and reclaim a channel, and a 71-byte header
@@ -72,7 +71,6 @@ def test_the_projection_is_the_line_through_the_points() -> None:
     assert zk.line_at(((2, 300), (4, 500)), 1_000) == 300 + 100 * 998
 
 
-@pytest.mark.slow
 def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
     figures = zk.run(depth=DEPTH, small=SMALL, large=LARGE, rounds=1, slot_kinds=False)
     # constraints: read from the two compiled circuits, one transfer slot apart

@@ -55,7 +55,7 @@ from l2gpu.zk.toolchain import (
     compile_circuit,
 )
 
-pytestmark = pytest.mark.xdist_group("cpu_heavy")
+pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 DEPTH = 4
 KEYS = (bytes(range(32)), bytes(range(1, 33)), bytes(range(2, 34)))

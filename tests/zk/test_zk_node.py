@@ -18,9 +18,8 @@ from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
 from .zk_node_world import ETH, NodeWorld, transfer, withdrawal
 
-# Proving, compiling and chaos each need the CPU: this group runs on one xdist worker,
-# one test at a time, so that none of them starves another (see the Makefile).
-pytestmark = pytest.mark.xdist_group("cpu_heavy")
+# Proving, compiling and chaos take minutes: the module is scheduled first.
+pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 
 @pytest.fixture

@@ -35,9 +35,8 @@ from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 from l2gpu.zk.verifier_contract import compile_verifier
 
-# Proving, compiling and chaos each need the CPU: this group runs on one xdist worker,
-# one test at a time, so that none of them starves another (see the Makefile).
-pytestmark = pytest.mark.xdist_group("cpu_heavy")
+# Proving, compiling and chaos take minutes: the module is scheduled first.
+pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 ETH = 10**18
 SHAPE = BatchShape(deposits=1, transfers=2, withdrawals=1)  # one open, close, reclaim

@@ -13,6 +13,7 @@ from eth_tester import EthereumTester, PyEVMBackend
 from web3 import EthereumTesterProvider, Web3
 
 from l2gpu.l1.chain import Chain
+from l2gpu.l1.gas_estimate import estimate_gas
 from l2gpu.l1.keys import embedded_dev_accounts
 
 # Room for big batches and fraud proofs in later stages; mainnet's limit is 36M.
@@ -55,7 +56,12 @@ def start_embedded_chain() -> Chain:
     genesis = PyEVMBackend.generate_genesis_params(
         overrides={"gas_limit": EMBEDDED_BLOCK_GAS_LIMIT}
     )
-    tester = EthereumTester(PyEVMBackend(genesis_parameters=genesis))
+    backend = PyEVMBackend(genesis_parameters=genesis)
+    # eth-tester defines a chain class per backend, so this estimator is this chain's
+    # only; the class keeps it for the chain objects that reverting a snapshot makes
+    type(backend.chain).gas_estimator = staticmethod(estimate_gas)
+    backend.chain.gas_estimator = estimate_gas
+    tester = EthereumTester(backend)
     w3 = Web3(EthereumTesterProvider(tester))
     return Chain(
         w3,
