@@ -208,7 +208,8 @@ def test_when_the_operator_stops_every_user_leaves_with_zk_exit(zk_node: ZkNodeP
     chain = connect_jsonrpc(zk_node.env["L2GPU_L1_RPC"], [dave])
     rollup = ZkRollupClient(chain, chain.attach(compile_contract(CONTRACT_SOURCE),
                                                 Address.from_hex(address)))  # fmt: skip
-    rollup.deposit(dave, zk_public_key(zk_private_key(dave)), ETH // 10)  # never taken
+    dave_key = zk_private_key(dave, chain.chain_id, Address.from_hex(address))
+    rollup.deposit(dave, zk_public_key(dave_key), ETH // 10)  # never taken
     early = zk_run(zk_node, erin, "exit", "--rollup", address)
     assert early.returncode == 2
     assert "not frozen" in early.stderr
@@ -238,9 +239,13 @@ def test_shapes_and_keys_without_a_node() -> None:
         with pytest.raises(L2gpuError):
             parse_shape(bad)
     alice, bob = account_from_private_key(ALICE), account_from_private_key(BOB)
-    key = zk_private_key(alice)
-    assert key == zk_private_key(account_from_private_key(ALICE))  # rebuilt, not stored
+    here, elsewhere = Address.from_hex("0x" + "ab" * 20), Address.from_hex("0x" + "cd" * 20)
+    key = zk_private_key(alice, 31337, here)
+    assert key == zk_private_key(account_from_private_key(ALICE), 31337, here)  # rebuilt
     assert len(key) == 32
-    assert key != zk_private_key(bob)
+    assert key != zk_private_key(bob, 31337, here)
+    # one key per deployment: another rollup, or the same address on another chain
+    assert key != zk_private_key(alice, 31337, elsewhere)
+    assert key != zk_private_key(alice, 1, here)
     ax, ay = zk_public_key(key)
     assert babyjubjub.is_on_curve(babyjubjub.Point(ax, ay))

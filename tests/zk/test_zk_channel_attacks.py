@@ -531,7 +531,7 @@ def test_the_market_relay_refuses_foreign_and_junk_signatures(database_url: Any)
     lid, cid = lease.json()["id"], Hash32.from_hex(lease.json()["channel"]["channel_id"])
     # The renter's EdDSA voucher (its zk key, this channel's amount) on an EIP-712 lease,
     # 64 bytes of junk, and 64 bytes whose R8 does not unpack.
-    zk_signed = sign_voucher(zk_private_key(RENTER), 2, 0, 10)
+    zk_signed = sign_voucher(zk_private_key(RENTER, CHAIN, MANAGER), 2, 0, 10)
     for signature in (eddsa.pack_signature(zk_signed), bytes(range(64)), b"\xff" * 64):
         answer = client.post(
             f"/leases/{lid}/vouchers",

@@ -20,7 +20,7 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.designs import ChannelAlreadyClosed
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import ChannelDescription, voucher_domain
-from l2gpu.core.types import Wei
+from l2gpu.core.types import Address, Wei
 from l2gpu.core.zk.keys import zk_private_key, zk_public_key
 from l2gpu.core.zk.pubdata import DepositSlot
 from l2gpu.designs import RailParts, lease_rail
@@ -35,13 +35,15 @@ from tests.zk.test_zk_node_channels import ETH, T0, FakeRollup, World
 
 OPERATOR, RENTER, PROVIDER, STRANGER = (PrivateKey(bytes([i]) * 32) for i in (11, 12, 13, 14))
 HOUR = 3600
+# the deployment the in-memory rollup reports (its chain id and address): keys are per deployment
+DEPLOYMENT = (31337, Address(bytes(20)))
 
 
 class AddressedRollup(FakeRollup):
     """The in-memory rollup, with accounts keyed by L1 address as ZkRollup keeps them."""
 
     def join(self, key: PrivateKey, amount: int) -> None:
-        ax, ay = zk_public_key(zk_private_key(key))
+        ax, ay = zk_public_key(zk_private_key(key, *DEPLOYMENT))
         index = len(self.queue) + 1
         slot = DepositSlot(index, ax, ay, bytes(key.address), amount)
         self.queue.append(QueuedDeposit(len(self.queue), slot))
@@ -120,7 +122,7 @@ def test_the_check_refuses_what_the_ledger_does_not_hold(served: tuple[ZkNode, s
     assert "less than" in str(provider.check(channel, max_cost=10**17 + 1, ends_by=T0 + HOUR))
     assert "expires" in str(provider.check(channel, max_cost=1, ends_by=T0 + HOUR + 1))
     # Descriptions that lie: another key for the renter, another slot, another payee.
-    stranger_ax, stranger_ay = zk_public_key(zk_private_key(STRANGER))
+    stranger_ax, stranger_ay = zk_public_key(zk_private_key(STRANGER, *DEPLOYMENT))
     for lie, words in (
         (replace(channel.zk, ax=stranger_ax, ay=stranger_ay), "another key"),
         (replace(channel.zk, channel=channel.zk.channel + 1), "another slot"),

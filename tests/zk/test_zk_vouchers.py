@@ -25,19 +25,35 @@ from l2gpu.node.zk.l2key import zk_private_key as zk_private_key_of_account
 RENTER = PrivateKey(bytes([3]) * 32)
 PROVIDER = PrivateKey(bytes([4]) * 32)
 ROLLUP = Address.from_hex("0x" + "ab" * 20)
+OTHER_ROLLUP = Address.from_hex("0x" + "cd" * 20)
 
 
-def _description(renter: PrivateKey = RENTER, *, open_nonce: int = 5) -> ChannelDescription:
-    ax, ay = zk_public_key(zk_private_key(renter))
+def _key(renter: PrivateKey = RENTER, rollup: Address = ROLLUP) -> bytes:
+    return zk_private_key(renter, 31337, rollup)
+
+
+def _description(renter: PrivateKey = RENTER, *, open_nonce: int = 5,
+                 rollup: Address = ROLLUP) -> ChannelDescription:  # fmt: skip
+    ax, ay = zk_public_key(_key(renter, rollup))
     name = ZkChannelName(channel=130, renter_index=7, open_nonce=open_nonce, ax=ax, ay=ay)
     params = ChannelParams(renter.address, PROVIDER.address, ZERO_ADDRESS, Seconds(3600),
                            name.salt)  # fmt: skip
-    return ChannelDescription("zk", ChainId(31337), ROLLUP, params, Wei(10**18), name)
+    return ChannelDescription("zk", ChainId(31337), rollup, params, Wei(10**18), name)
 
 
 def test_the_zk_key_is_the_one_an_l1_wallet_derives() -> None:
     account = Account.from_key(bytes(RENTER.secret))
-    assert zk_private_key(RENTER) == zk_private_key_of_account(account)
+    assert _key() == zk_private_key_of_account(account, 31337, ROLLUP)
+
+
+def test_a_voucher_signed_on_another_deployment_verifies_nowhere_else() -> None:
+    # The renter holds the same index and open nonce on two rollups (a testnet and
+    # mainnet, a rollup and its validium): the ledger's message is the same on both.
+    here, there = _description(), _description(rollup=OTHER_ROLLUP)
+    assert voucher_message(7, 5, 10**17) == voucher_message(7, 5, 10**17)
+    signed_there = sign_voucher(RENTER, voucher_domain(there), there.channel_id, Wei(10**17))
+    assert signed_there.signer(voucher_domain(there)) == RENTER.address
+    assert signed_there.signer(voucher_domain(here)) is None  # another key signed it
 
 
 def test_a_description_round_trips_and_binds_its_zk_part() -> None:
@@ -60,16 +76,16 @@ def test_vouchers_verify_under_the_renters_key_and_the_channels_name_only() -> N
     voucher = sign_voucher(RENTER, domain, described.channel_id, Wei(123_456_789))
     assert voucher.signer(domain) == RENTER.address
     # It is the ledger's own voucher: the CLOSE checks this very signature.
-    ax, ay = zk_public_key(zk_private_key(RENTER))
+    ax, ay = zk_public_key(_key())
     digest = voucher_message(7, 5, 123_456_789)
     unpacked = eddsa.unpack_signature(voucher.signature)
-    assert eddsa.verify(digest, unpacked, eddsa.public_key(zk_private_key(RENTER)))
+    assert eddsa.verify(digest, unpacked, eddsa.public_key(_key()))
     assert (ax, ay) == (described.zk.ax, described.zk.ay)  # type: ignore[union-attr]
     # Another amount, another key, another channel name, garbage: nobody signed it.
     assert Voucher(voucher.channel_id, Wei(123_456_790), voucher.signature).signer(domain) is None
     other = sign_voucher(PROVIDER, domain, described.channel_id, Wei(5))
     assert other.signer(domain) is None
-    old = zk_sign_voucher(zk_private_key(RENTER), 7, 4, 5)  # the renter's earlier channel
+    old = zk_sign_voucher(_key(), 7, 4, 5)  # the renter's earlier channel
     assert Voucher(voucher.channel_id, Wei(5), eddsa.pack_signature(old)).signer(domain) is None
     for junk in (b"", b"\x00" * 64, b"\xff" * 64, voucher.signature[:63]):
         assert Voucher(voucher.channel_id, Wei(5), junk).signer(domain) is None

@@ -203,7 +203,8 @@ def _fee_account(rollup: ZkRollupClient, operator: LocalAccount) -> int:
 
     index = rollup.account_index(operator.address)
     if index == 0:
-        rollup.deposit(operator, zk_public_key(zk_private_key(operator)), OPERATOR_STAKE)
+        key = zk_private_key(operator, rollup.chain.chain_id, rollup.address)
+        rollup.deposit(operator, zk_public_key(key), OPERATOR_STAKE)
         index = rollup.account_index(operator.address)
         log.info("opened the fee account %d with a deposit of %s", index,
                  format_wei(OPERATOR_STAKE))  # fmt: skip
@@ -218,13 +219,24 @@ class _User:
 
     def __init__(self, ctx: typer.Context, node: str | None, legacy: str | None) -> None:
         from l2gpu.node.zk.client import ZkNodeClient
-        from l2gpu.node.zk.l2key import zk_private_key
 
         self.settings: Settings = ctx.obj
         self.account = signing_account(ctx)
-        self.key = zk_private_key(self.account)
         self.node = ZkNodeClient(l2_node_url(self.settings, node, legacy))
         self._rollup: ZkRollupClient | None = None
+        self._key: bytes | None = None
+
+    @property
+    def key(self) -> bytes:
+        """This user's zk key on the node's deployment (its chain and ZkRollup): a key
+        of another deployment would sign nothing that verifies here."""
+        if self._key is None:
+            from l2gpu.node.zk.l2key import zk_private_key
+
+            status = self.node.status()
+            self._key = zk_private_key(self.account, int(status["chain_id"]),
+                                       Address.from_hex(status["rollup"]))  # fmt: skip
+        return self._key
 
     @property
     def rollup(self) -> ZkRollupClient:
@@ -284,14 +296,18 @@ def _transfer_amount(text: str) -> int:
 
 
 @app.command("key")
-def key(ctx: typer.Context) -> None:
-    """Print your zk public key, derived from your L1 key (nothing is stored)."""
-    from l2gpu.node.zk.l2key import zk_private_key, zk_public_key
+def key(ctx: typer.Context, node: NodeOption = None, api: LegacyNodeOption = None) -> None:
+    """Print your zk public key on the node's deployment, derived from your L1 key
+    (nothing is stored; each chain and ZkRollup gets its own key)."""
+    from l2gpu.node.zk.l2key import zk_public_key
 
-    account = signing_account(ctx)
-    ax, ay = zk_public_key(zk_private_key(account))
-    print_json({"l1_address": account.address, "ax": str(ax), "ay": str(ay),
-                "derived_from": "keccak256 of your L1 signature of a fixed text"})  # fmt: skip
+    user = _User(ctx, node, api)
+    ax, ay = zk_public_key(user.key)
+    status = user.node.status()
+    print_json({"l1_address": user.account.address, "ax": str(ax), "ay": str(ay),
+                "chain_id": int(status["chain_id"]), "rollup": status["rollup"],
+                "derived_from": "keccak256 of your L1 signature of a text naming the chain "
+                "and the rollup"})  # fmt: skip
 
 
 @app.command("deposit")

@@ -76,7 +76,8 @@ class ZkDesign:
 
     def fund(self, party: Any, amount: Wei) -> Step:
         """An L1 deposit into the ZkRollup under the party's zk key."""
-        zk_key = zk_private_key(PrivateKey(bytes(party.key)))
+        zk_key = zk_private_key(PrivateKey(bytes(party.key)), self.l1.chain.chain_id,
+                                self.l1.address)  # fmt: skip
         receipt = self.l1.deposit(party, zk_public_key(zk_key), int(amount))
         return Step(l1_txs=(bytes(receipt.tx_hash),))
 
@@ -111,7 +112,7 @@ class ZkDesign:
         account = rail.client.account(index)
         if account is None or int(account["balance"]) == 0:
             return Step()
-        zk_key = zk_private_key(PrivateKey(bytes(party.key)))
+        zk_key = zk_private_key(PrivateKey(bytes(party.key)), rail.chain_id, rail.rollup)
         tx = WithdrawalTx(index, int(account["balance"]), int(account["next_nonce"]))
         rail.client.withdraw(zk_key, tx)
         return Step(l2_bytes=WITHDRAWAL_BYTES)

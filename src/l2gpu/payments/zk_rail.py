@@ -64,11 +64,13 @@ class ZkChannelRail:
     ) -> None:
         self.client = client
         self.key = key
-        self.zk_key = zk_private_key(key) if key is not None else None
         self.wait = wait
         status = client.status()
         self.chain_id = int(status["chain_id"])
         self.rollup = Address.from_hex(status["rollup"])
+        # the key of this deployment: one signed for another never verifies here
+        self.zk_key = (zk_private_key(key, self.chain_id, self.rollup)
+                       if key is not None else None)  # fmt: skip
         self.clock = clock or (lambda: int(client.status().get("time") or time.time()))
         self._opened: dict[Hash32, ZkChannelName] = {}
 

@@ -76,7 +76,8 @@ def zk_market(settings: Settings, out: Console) -> ZkMarket:
                               force_delay=3600)  # fmt: skip
     for account, amount in ((operator, OPERATOR_STAKE), (renter_l1, DEPOSIT),
                             (provider_l1, DEPOSIT)):  # fmt: skip
-        key = zk_private_key(PrivateKey(bytes(account.key)))
+        key = zk_private_key(PrivateKey(bytes(account.key)), rollup.chain.chain_id,
+                             rollup.address)  # fmt: skip
         rollup.deposit(account, zk_public_key(key), amount)
     fee_account = rollup.account_index(operator.address)
     folder = tempfile.TemporaryDirectory(prefix="l2gpu-zk-node-")

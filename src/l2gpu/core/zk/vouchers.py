@@ -75,5 +75,5 @@ class ZkVoucherDomain:
         from l2gpu.core.channel.vouchers import Voucher
 
         digest = voucher_message(self.renter_index, self.open_nonce, int(amount))
-        signature = eddsa.sign(zk_private_key(key), digest)
+        signature = eddsa.sign(zk_private_key(key, self.chain_id, self.rollup), digest)
         return Voucher(channel_id, amount, eddsa.pack_signature(signature))
