@@ -173,13 +173,16 @@ def test_user_mistakes_are_clear_errors(zk_node: ZkNodeProcess) -> None:
         (("withdraw", "5"), "has no unit"),
         (("withdraw", "1 ether"), "has no zk account yet"),
         (("claim",), "nothing to claim"),
+        # a deposit goes only to the contract the user named, never a decoy the node names
+        (("deposit", "1 ether", "--rollup", "0x" + "12" * 20), "nothing was deposited"),
+        (("deposit", "1 ether", "--rollup", "0x12"), "invalid address '0x12'"),
     ]
     for args, message in cases:
         result = zk_run(zk_node, CAROL, *args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
-    zk(zk_node, CAROL, "deposit", "1 ether")
+    assert zk(zk_node, CAROL, "deposit", "1 ether")["rollup"] == node_status(zk_node)["rollup"]
     greedy = zk_run(zk_node, CAROL, "withdraw", "5 ether")
     assert greedy.returncode == 2
     assert "too little to withdraw" in greedy.stderr

@@ -313,6 +313,15 @@ def key(ctx: typer.Context, node: NodeOption = None, api: LegacyNodeOption = Non
 @app.command("deposit")
 def deposit(
     ctx: typer.Context, amount: Annotated[str, typer.Argument(help="e.g. '0.5 ether'")],
+    rollup_address: Annotated[
+        str | None,
+        typer.Option(
+            "--rollup",
+            help="The ZkRollup you mean to deposit into (from a source you trust); the "
+            "deposit is refused when the node serves another. Default: the one recorded "
+            "for this chain in the data folder, if any, else the node's.",
+        ),
+    ] = None,
     node: NodeOption = None,
     api: LegacyNodeOption = None,
 ) -> None:  # fmt: skip
@@ -324,6 +333,7 @@ def deposit(
         raise L2gpuError(f"cannot deposit {amount}", "deposit more than 0 and below 2^128 wei")
     user = _User(ctx, node, api)
     rollup = user.rollup
+    _check_deposit_target(user, rollup, rollup_address)
     if rollup.chain.balance(user.account.address) < value:
         raise L2gpuError(f"{user.account.address} holds less than {format_wei(value)} on L1",
                          "deposit less, or fund the address first")  # fmt: skip
@@ -339,7 +349,31 @@ def deposit(
                              f"{WAIT_SECONDS:.0f} s", "it stays queued on L1: check "
                              "'l2gpu zk status' and the node's log")  # fmt: skip
         time.sleep(0.5)  # the node seals on its own timer: polling it, not a clock
-    print_json({"deposited": value, "account": user.node.account(index)})
+    print_json({"deposited": value, "rollup": rollup.address.checksum,
+                "account": user.node.account(index)})  # fmt: skip
+
+
+def _check_deposit_target(user: _User, rollup: ZkRollupClient, named: str | None) -> None:
+    """Refuse to send L1 funds to the node's ZkRollup when it is not the one the user
+    named (``--rollup``) or the one recorded for this chain in the data folder: a node
+    is the operator's word, and a decoy contract would keep the deposit."""
+    from l2gpu.payments import deployments
+
+    if named is not None:
+        expected, source = Address.from_hex(named), "--rollup"
+    else:
+        try:
+            expected, _ = deployments.lookup(user.settings.data_dir, rollup.chain.chain_id,
+                                             ZK_ROLLUP)  # fmt: skip
+        except L2gpuError:
+            return  # nothing named or recorded: the node's rollup, printed with the result
+        source = "the deployment recorded in the data folder"
+    if expected != rollup.address:
+        raise L2gpuError(
+            f"the node serves the ZkRollup {rollup.address.checksum}, not "
+            f"{expected.checksum} ({source}): nothing was deposited",
+            "check --node, or pass --rollup with the contract you mean to deposit into",
+        )
 
 
 @app.command("transfer")
