@@ -224,7 +224,16 @@ class _User:
         self.account = signing_account(ctx)
         self.node = ZkNodeClient(l2_node_url(self.settings, node, legacy))
         self._rollup: ZkRollupClient | None = None
+        self._deployment: tuple[int, Address] | None = None
         self._key: bytes | None = None
+
+    @property
+    def deployment(self) -> tuple[int, Address]:
+        """The chain id and ZkRollup address the node reports (read once)."""
+        if self._deployment is None:
+            status = self.node.status()
+            self._deployment = (int(status["chain_id"]), Address.from_hex(status["rollup"]))
+        return self._deployment
 
     @property
     def key(self) -> bytes:
@@ -233,9 +242,7 @@ class _User:
         if self._key is None:
             from l2gpu.node.zk.l2key import zk_private_key
 
-            status = self.node.status()
-            self._key = zk_private_key(self.account, int(status["chain_id"]),
-                                       Address.from_hex(status["rollup"]))  # fmt: skip
+            self._key = zk_private_key(self.account, *self.deployment)
         return self._key
 
     @property
@@ -251,14 +258,13 @@ class _User:
                     "'l2gpu up'",
                     "run the node and this command with --l1-rpc URL (e.g. anvil: make devnet)",
                 )
-            status = self.node.status()
+            chain_id, address = self.deployment
             chain = open_chain(self.settings, [self.account])
-            if chain.chain_id != status["chain_id"]:
+            if chain.chain_id != chain_id:
                 raise L2gpuError(
                     f"--l1-rpc is chain {chain.chain_id}, the zk node runs on chain "
-                    f"{status['chain_id']}", "pass the L1 the node was started with")  # fmt: skip
+                    f"{chain_id}", "pass the L1 the node was started with")  # fmt: skip
             compiled = compile_contract(CONTRACT_SOURCE, cache_dir=self.settings.cache_dir)
-            address = Address.from_hex(status["rollup"])
             self._rollup = ZkRollupClient(chain, chain.attach(compiled, address))
         return self._rollup
 
@@ -303,9 +309,9 @@ def key(ctx: typer.Context, node: NodeOption = None, api: LegacyNodeOption = Non
 
     user = _User(ctx, node, api)
     ax, ay = zk_public_key(user.key)
-    status = user.node.status()
+    chain_id, rollup = user.deployment
     print_json({"l1_address": user.account.address, "ax": str(ax), "ay": str(ay),
-                "chain_id": int(status["chain_id"]), "rollup": status["rollup"],
+                "chain_id": chain_id, "rollup": rollup.checksum,
                 "derived_from": "keccak256 of your L1 signature of a text naming the chain "
                 "and the rollup"})  # fmt: skip
 
@@ -353,21 +359,30 @@ def deposit(
                 "account": user.node.account(index)})  # fmt: skip
 
 
-def _check_deposit_target(user: _User, rollup: ZkRollupClient, named: str | None) -> None:
-    """Refuse to send L1 funds to the node's ZkRollup when it is not the one the user
-    named (``--rollup``) or the one recorded for this chain in the data folder: a node
-    is the operator's word, and a decoy contract would keep the deposit."""
+def _trusted_rollup(settings: Settings, chain_id: int, named: str | None
+                    ) -> tuple[Address, str] | None:  # fmt: skip
+    """The ZkRollup the user trusts, never the node's word: ``--rollup`` if given, else
+    the one recorded for ``chain_id`` in the data folder; with where it came from. None
+    when neither is there."""
     from l2gpu.payments import deployments
 
     if named is not None:
-        expected, source = Address.from_hex(named), "--rollup"
-    else:
-        try:
-            expected, _ = deployments.lookup(user.settings.data_dir, rollup.chain.chain_id,
-                                             ZK_ROLLUP)  # fmt: skip
-        except L2gpuError:
-            return  # nothing named or recorded: the node's rollup, printed with the result
-        source = "the deployment recorded in the data folder"
+        return Address.from_hex(named), "--rollup"
+    try:
+        address, _ = deployments.lookup(settings.data_dir, chain_id, ZK_ROLLUP)
+    except L2gpuError:
+        return None
+    return address, "the deployment recorded in the data folder"
+
+
+def _check_deposit_target(user: _User, rollup: ZkRollupClient, named: str | None) -> None:
+    """Refuse to send L1 funds to the node's ZkRollup when it is not the one the user
+    trusts (:func:`_trusted_rollup`): a node is the operator's word, and a decoy
+    contract would keep the deposit."""
+    trusted = _trusted_rollup(user.settings, rollup.chain.chain_id, named)
+    if trusted is None:
+        return  # nothing named or recorded: the node's rollup, printed with the result
+    expected, source = trusted
     if expected != rollup.address:
         raise L2gpuError(
             f"the node serves the ZkRollup {rollup.address.checksum}, not "
@@ -538,7 +553,6 @@ def exit_rollup(
     from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, ZkRollupClient
     from l2gpu.node.zk.client import ZkNodeClient
     from l2gpu.node.zk.escape import escape
-    from l2gpu.payments import deployments
 
     settings: Settings = ctx.obj
     if not settings.l1_rpc:
@@ -548,17 +562,15 @@ def exit_rollup(
     chain = open_chain(settings, [account])
     url = l2_node_url(settings, node, api)
     client = ZkNodeClient(url)
-    if rollup_address is not None:
-        address = Address.from_hex(rollup_address)
-    else:  # never from the node: it is the operator being left, and could name a decoy
-        try:
-            address, _ = deployments.lookup(settings.data_dir, chain.chain_id, ZK_ROLLUP)
-        except L2gpuError:
-            raise L2gpuError(
-                f"no ZkRollup is recorded for chain {chain.chain_id} in this data folder",
-                "pass --rollup ADDRESS, the contract you deposited into (from your "
-                "deposit's L1 transaction, or a source you trust: not the node)",
-            ) from None
+    # never from the node: it is the operator being left, and could name a decoy
+    trusted = _trusted_rollup(settings, chain.chain_id, rollup_address)
+    if trusted is None:
+        raise L2gpuError(
+            f"no ZkRollup is recorded for chain {chain.chain_id} in this data folder",
+            "pass --rollup ADDRESS, the contract you deposited into (from your "
+            "deposit's L1 transaction, or a source you trust: not the node)",
+        )
+    address, _ = trusted
     compiled = compile_contract(CONTRACT_SOURCE, cache_dir=settings.cache_dir)
     rollup = ZkRollupClient(chain, chain.attach(compiled, address))
     try:
