@@ -227,6 +227,10 @@ class L1Cost:
 
     submit_gas: int
     submit_bytes: int
+    """The signed transaction's bytes: its signature's r and s each lose a byte in RLP
+    when they start with a zero byte (1 in 256), so two batches differ by up to 2 more."""
+    submit_calldata_bytes: int
+    """The calldata alone: fixed by the batch's shape."""
     submit_tokens: int
     """EIP-7623's calldata tokens of the submit transaction (zero bytes + 4 x others)."""
     proof_tokens: int
@@ -273,10 +277,12 @@ def post_batch(
     )  # fmt: skip
     receipt.event("BatchAccepted")  # raises unless the batch was accepted
     assert rollup.state_root() == batch.result.new_state.root()
+    calldata = _calldata(chain, receipt)
     return L1Cost(
         receipt.gas_used,
         receipt.tx_bytes,
-        calldata_tokens(_calldata(chain, receipt)),
+        len(calldata),
+        calldata_tokens(calldata),
         calldata_tokens(proof.to_bytes()),
         check.gas_used - TX_GAS - calldata_gas(sent),
     )
@@ -379,6 +385,7 @@ def run(
         ),
         "prove_seconds_per_transfer_target": PROVE_TARGET_SECONDS,
         "l1_bytes_batch": {_name(s): c.submit_bytes for s, c in l1.items()},
+        "l1_calldata_bytes_batch": {_name(s): c.submit_calldata_bytes for s, c in l1.items()},
         "l1_bytes_per_transfer": round(
             (l1[large].submit_bytes - l1[small].submit_bytes) / (big - few), 2
         ),
