@@ -410,3 +410,103 @@ def test_a_job_lost_in_a_restart_still_gets_its_channel_closed(
     again.step()
     assert [s.amount for s in again.settlements] == [3 * PRICE]
     assert world.renter.lease(lease.id).status is not LeaseStatus.RUNNING
+
+
+def _open_unsigned(renter_rail: RollupChannelRail, provider: PrivateKey):
+    """Open a channel whose renter does not co-sign its OpenChannel (yet): it stays
+    ``pending`` at the node. Returns the opened channel and the held co-signing work."""
+    held: list[tuple[object, int]] = []
+    renter_rail._cosign_open = lambda tx, position: held.append((tx, position))  # type: ignore[method-assign]
+    opened = renter_rail.open(provider.address, Wei(600 * PRICE), lifetime=7200)
+    del renter_rail._cosign_open
+    return opened, held[0]
+
+
+def test_a_soft_confirmed_channel_is_served_no_longer_than_the_grace_until_it_opens(
+    tmp_path: Path, rollup: Rollup
+) -> None:
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
+    opened, (tx, position) = _open_unsigned(renter_rail, rollup.provider)
+    view = L2Client(rollup.node.url, rollup.renter)
+    assert view.channel(str(opened.params.id))["status"] == "pending"
+    lease = world.renter.rent(offer.id, command="sleep 60", duration=600,
+                              channel=opened.description)  # fmt: skip
+    payer = LeasePayer(world.renter, rollup.renter, lease, renter_rail.domain, clock=world.clock)
+    world.agent.step()
+    for _ in range(12):  # the renter pays every second, on a channel no batch holds
+        world.second(payer)
+    served = world.agent.served[lease.id]
+    assert served.held
+    assert served.paused
+    assert not served.confirmed
+    assert world.agent.backend.status(lease.id).state == "paused"
+    metered = world.renter.lease(lease.id).metered_seconds
+    assert 0 < metered <= world.agent.grace  # not one second more than the grace
+    # The renter co-signs its open at last: the batch includes it, the job runs again.
+    signer = threading.Thread(target=RollupChannelRail._cosign_open,
+                              args=(renter_rail, tx, position))  # fmt: skip
+    signer.start()
+    signer.join(HANG_GUARD_S)
+    assert view.channel(str(opened.params.id))["status"] == "open"
+    for _ in range(3):
+        world.second(payer)
+    assert served.confirmed
+    assert not served.held
+    assert not served.paused
+    assert world.renter.lease(lease.id).metered_seconds > metered
+
+
+def test_a_dropped_open_stops_the_job_within_the_grace(tmp_path: Path, rollup: Rollup) -> None:
+    world, renter_rail = _world(tmp_path, rollup, int(time.time()))
+    offer = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=world.clock() + 3600))[0]
+    opened, (_tx, position) = _open_unsigned(renter_rail, rollup.provider)
+    lease = world.renter.rent(offer.id, command="sleep 60", duration=600,
+                              channel=opened.description)  # fmt: skip
+    payer = LeasePayer(world.renter, rollup.renter, lease, renter_rail.domain, clock=world.clock)
+    world.agent.step()
+    for _ in range(7):
+        world.second(payer)
+    # The renter refuses to co-sign its own open: the node drops it.
+    renter = L2Client(rollup.node.url, rollup.renter)
+    renter.cosign_until(lambda: renter.transaction(position)["status"] != "pending",
+                        allowed=[], wait=HANG_GUARD_S)  # fmt: skip
+    assert renter.transaction(position)["status"] == "dropped"
+    world.second(payer)
+    world.second(payer)
+    ended = world.renter.lease(lease.id)
+    assert ended.status is not LeaseStatus.RUNNING
+    assert "never opened" in ended.reason
+    assert ended.metered_seconds <= world.agent.grace
+
+
+def test_a_renter_restarted_after_a_kill_opens_its_next_channel(tmp_path: Path) -> None:
+    """A renter killed with its OpenChannel waiting for its co-signature: the next
+    program of that renter waits for the node to drop it (one co-signing deadline, then
+    the bench for silence) before it sends its own open, which a batch then includes.
+    Sent at once, the new open queued behind the orphan and was dropped with it."""
+    chain = start_embedded_chain()
+    renter_l1, provider_l1 = chain.accounts[1:3]
+    served = embedded_rollup(chain, [renter_l1, provider_l1], deposit=DEPOSIT, interval=0.05,
+                             cosign_timeout=1.0)  # fmt: skip
+    try:
+        renter, provider = PrivateKey(bytes(renter_l1.key)), PrivateKey(bytes(provider_l1.key))
+        killed = RollupChannelRail(L2Client(served.url, renter), wait=HANG_GUARD_S)
+        orphan, _ = _open_unsigned(killed, provider)  # and the program dies: nobody co-signs
+        view = L2Client(served.url, renter)
+        restarted = RollupChannelRail(L2Client(served.url, renter), wait=HANG_GUARD_S)
+        opened: list[object] = []
+
+        def open_next() -> None:
+            opened.append(restarted.open(provider.address, Wei(500 * PRICE), lifetime=7200))
+
+        opening = threading.Thread(target=open_next)
+        opening.start()
+        wait_for(lambda: killed.status(orphan.description) == "missing", 60)
+        chain.time_travel(31)  # the renter's bench for the silence (30 s) ends
+        opening.join(HANG_GUARD_S)
+        new = opened[0]
+        assert restarted.confirmed(new.params.id) == "open"
+        assert int(view.account()["balance"]) == DEPOSIT - new.deposit
+    finally:
+        served.stop()

@@ -11,7 +11,8 @@ with a simulated clock and the daemon calls it a few times a second:
 3. running leases, once per second: sample the job (running or paused), meter
    it, report the seconds, feed them to the :class:`~l2gpu.payments.payee.Payee`
    with the newest voucher; pause the job when unpaid seconds reach the grace
-   period, resume when paid, stop after another grace period unpaid;
+   period, resume when paid, stop after another grace period unpaid; hold it
+   (paused) past the grace while its channel is only soft-confirmed;
 4. leases the market ended (time up, renter stop, preemption): stop the job, close
    the channel through the rail with the best voucher.
 
@@ -56,6 +57,9 @@ from l2gpu.wire import AgentLease, LeasePublic, OfferPublic
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 5
 CHANNEL_CHECK_SECONDS = 5  # how often a running lease's channel is read on the rail
+# A soft-confirmed open waits for one batch (seconds) or for a node that restarts; a
+# lease held this long on a channel no batch has included is given up.
+UNCONFIRMED_LIMIT_SECONDS = 300
 MAX_RETIRED = 500  # offers of an earlier run withdrawn at start (the search bound)
 MAX_UNSENT_LOG_CHARS = 4 * 1024 * 1024  # output kept while the market refuses it
 
@@ -389,26 +393,50 @@ class ProviderAgent(ChannelClosing):
                 self._finish(s, f"the job exited with code {code}")
             return
         self._receive_voucher(s, info.voucher, now)
-        if self.rail is not None and now - s.channel_checked >= CHANNEL_CHECK_SECONDS:
+        # A channel only soft-confirmed is read every second: its vouchers are worth
+        # nothing if the node drops the open.
+        every = CHANNEL_CHECK_SECONDS if s.confirmed else 1
+        if self.rail is not None and now - s.channel_checked >= every:
             # A renter may start closing the channel mid-lease, conceding less than it
             # owes: the provider must answer with its best voucher before the deadline.
             s.channel_checked = now
             try:
                 state = self.rail.status(s.channel)
-            except L2gpuError as exc:  # the rail is unreachable: no verdict, keep serving
+            except L2gpuError as exc:  # the rail is unreachable: no verdict either way
                 log.warning("lease %s: cannot read its channel: %s", s.lease_id, exc.what)
-                state = "open"
-            # pending: soft-confirmed, sealed at the node's next batch
-            if state not in ("open", "pending"):
-                why = (
-                    "the lease's channel never opened: the node dropped it"
-                    if state == "missing"
-                    else f"the lease's channel is {state}: the renter started closing it"
-                )
+                state = "open" if s.confirmed else "pending"
+            why = self._channel_verdict(s, state, now)
+            if why is not None:
                 self._tell(s.lease_id, "stopped", reason=why)
                 self._finish(s, why, settle_in=0)
                 return
         self._meter_and_obey(s, status, now, tuple(self._spec(info).gpu_indices))
+
+    def _channel_verdict(self, s: Served, state: str, now: int) -> str | None:
+        """Why the lease must stop, given its channel's ``state`` on the rail; else None.
+
+        ``pending``: the node soft-confirmed the open and a batch has not included it
+        yet. The job runs meanwhile. On a rail where the open still needs the renter
+        (its co-signature: the renter can let it drop), no more than the grace: past
+        it the job is held (paused, so not metered) until the channel is open, and
+        stopped if that takes ``UNCONFIRMED_LIMIT_SECONDS``. Where it needs only the
+        operator (a proof: the zk rail), the node's receipt is its promise.
+        """
+        if state == "pending":
+            if not getattr(self.rail, "pending_needs_renter", True):
+                return None
+            waited = now - s.since
+            if waited >= UNCONFIRMED_LIMIT_SECONDS:
+                return f"the lease's channel was not opened in the rollup within {waited} s"
+            s.held = waited >= max(1, self.grace - 1)  # the payee's own tolerance
+            return None
+        s.held = False
+        if state == "open":
+            s.confirmed = True
+            return None
+        if state == "missing":
+            return "the lease's channel never opened: the node dropped it"
+        return f"the lease's channel is {state}: the renter started closing it"
 
     def _meter_and_obey(self, s: Served, status: Any, now: int, gpus: tuple[int, ...]) -> None:
         """Count the seconds delivered up to ``now`` (once per second) and pause, resume
@@ -429,16 +457,18 @@ class ProviderAgent(ChannelClosing):
     def _obey(self, s: Served) -> None:
         """Pause, resume or stop the job as the payee says."""
         service = s.payee.service
-        if service == ServiceState.PAUSED and not s.paused:
-            self.backend.pause(s.lease_id)
-            s.paused = True
-        elif service == ServiceState.RUNNING and s.paused:
-            self.backend.resume(s.lease_id)
-            s.paused = False
-        elif service == ServiceState.STOPPED:
+        if service == ServiceState.STOPPED:
             why = f"vouchers lag {s.payee.state.lag_seconds} s beyond the {self.grace} s grace"
             self._tell(s.lease_id, "stopped", reason=why)
             self._finish(s, why)
+            return
+        hold = service == ServiceState.PAUSED or s.held
+        if hold and not s.paused:
+            self.backend.pause(s.lease_id)
+            s.paused = True
+        elif not hold and s.paused:
+            self.backend.resume(s.lease_id)
+            s.paused = False
 
     def _finish(self, s: Served, why: str, *, settle_in: int | None = None) -> None:
         if self.backend.status(s.lease_id).state != "exited":

@@ -44,6 +44,16 @@ class Served:
     paused: bool = False
     channel_checked: int = 0
     max_unpaid_seconds: int = 0
+    confirmed: bool = False
+    """The rail has shown the channel open (not only soft-confirmed by the node)."""
+    held: bool = False
+    """Paused because the channel is still only soft-confirmed after the grace."""
+    since: int = -1
+    """When this agent began serving the lease (default: ``last_tick``)."""
+
+    def __post_init__(self) -> None:
+        if self.since < 0:
+            self.since = self.last_tick
 
 
 @dataclass

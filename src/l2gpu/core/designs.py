@@ -185,6 +185,9 @@ class ChannelRail(Protocol):
     """Open, check and close a lease's channel on one settlement design."""
 
     settlement: str
+    pending_needs_renter: bool
+    """A channel the node shows ``pending`` still needs an act of its renter (a
+    co-signature) to open: the provider serves it no longer than the grace."""
 
     @property
     def domain(self) -> Eip712Domain:

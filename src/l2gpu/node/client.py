@@ -27,6 +27,11 @@ from l2gpu.core.l2.transactions import UserTx
 from l2gpu.core.types import Address, ChainId
 from l2gpu.node.cosigning import refusal_message
 
+# How long a new transaction waits for the account's earlier ones to leave the node's
+# queue and for a first bench (30 s) to end: one co-signing deadline and the bench.
+EARLIER_WAIT_S = 90.0
+POLL_S = 0.2
+
 
 class NodeError(L2gpuError):
     """The node answered with an error (``status`` its HTTP code), or did not answer
@@ -160,22 +165,54 @@ class L2Client:
         """Build, sign and send a transaction; return it with the sequencer's receipt,
         checked against the rollup's proposer (:class:`BadReceipt` if it does not hold).
         The transaction is soft-confirmed: it is included once its co-signature is
-        given (:meth:`cosign_until`)."""
+        given (:meth:`cosign_until`). It is sent once the account's earlier
+        transactions have left the node's queue (:meth:`_after_earlier`)."""
         status = self.status()
-        me = self.account()
-        tx = make(int(me["index"]))
         domain = rollup_domain(ChainId(status["chain_id"]), Address.from_hex(status["rollup"]))
-        envelope = seal(self.key, domain, tx, int(me["next_nonce"]))
-        kind = kind_of(tx)
-        answer = self._post("/l2/transactions", {
-            "kind": kind, "body": "0x" + encode_tx(kind, tx).hex(),
-            "nonce": envelope.nonce, "signature": "0x" + envelope.signature.hex(),
-        })  # fmt: skip
+        deadline = time.monotonic() + EARLIER_WAIT_S
+        while True:
+            me = self._after_earlier(deadline)
+            tx = make(int(me["index"]))
+            envelope = seal(self.key, domain, tx, int(me["next_nonce"]))
+            kind = kind_of(tx)
+            try:
+                answer = self._post("/l2/transactions", {
+                    "kind": kind, "body": "0x" + encode_tx(kind, tx).hex(),
+                    "nonce": envelope.nonce, "signature": "0x" + envelope.signature.hex(),
+                })  # fmt: skip
+                break
+            except NodeError as exc:
+                # 429: the account is benched for an earlier co-signature it missed
+                # (a program of it stopped mid-transaction); the bench is short at first.
+                if exc.status != 429 or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)  # waiting on the node's bench, not on a clock of ours
         receipt = SequencerReceipt.from_json(
             answer.get("receipt") if isinstance(answer, dict) else None
         )
         check_receipt(receipt, domain, envelope, Address.from_hex(status["proposer"]))
         return tx, envelope, receipt
+
+    def _after_earlier(self, deadline: float) -> dict[str, Any]:
+        """This account once no transaction sent before is waiting at the node.
+
+        A transaction queued behind one that nobody co-signs (its program was killed)
+        would be dropped with it: the program co-signing the new one does not know
+        the old one and refuses the commitment that holds both. The old one leaves
+        the queue at the node's next co-signing deadline (or at once when its program
+        is alive and co-signs it)."""
+        while True:
+            me = self.account()
+            if int(me["next_nonce"]) == int(me["nonce"]):
+                return me
+            if time.monotonic() > deadline:
+                waiting = int(me["next_nonce"]) - int(me["nonce"])
+                raise NodeError(
+                    f"{waiting} earlier transaction(s) of account {me['index']} are still "
+                    f"waiting at the node after {EARLIER_WAIT_S:g} s",
+                    "check 'l2gpu l2 status' (the node may be stuck), then send again",
+                )
+            time.sleep(POLL_S)  # waiting on the node's next seal
 
     def send_at(self, tx: UserTx, nonce: int) -> SequencerReceipt:
         """Sign ``tx`` at ``nonce`` and send it; return the sequencer's checked receipt.

@@ -56,6 +56,7 @@ class L1ChannelRail:
     account: LocalAccount
     salt: Callable[[], bytes] = lambda: secrets.token_bytes(32)
     settlement: str = "channel-l1"
+    pending_needs_renter = False  # never pending: the channel opens in its L1 transaction
 
     @property
     def domain(self) -> Eip712Domain:

@@ -65,6 +65,8 @@ class RollupChannelRail:
     """
 
     settlement = "hybrid"
+    pending_needs_renter = True
+    """An open is pending until its renter co-signs the batch that holds it."""
 
     def __init__(
         self,

@@ -53,6 +53,8 @@ class ZkChannelRail:
     ``clock`` gives the time expiries count in (default: the node's L1 time)."""
 
     settlement = "zk"
+    pending_needs_renter = False
+    """An open is pending until a proof holds it: the operator's work, not the renter's."""
 
     def __init__(
         self,
