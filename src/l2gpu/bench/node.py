@@ -4,7 +4,9 @@ Real processes and real HTTP: anvil is the L1, ``l2gpu up`` runs the node (its
 write-ahead log on SQLite, sealing, co-signing over the API, posting batches to
 anvil), and client processes hold funded L2 accounts. Each client account sends
 transfers in waves (one ``POST /l2/transactions/batch`` of 64 transfers by default,
-as an SDK pipelines them; the API takes up to 256), answers its co-signature
+as an SDK pipelines them; the API takes up to 256), signed before the window as far
+as ``presign`` waves go (users sign on their own machines, not on the cores the
+node is measured on), answers its co-signature
 requests (long-poll, BLS signature), and waits until the wave is included before
 the next. ``node_tps`` is transfers included per second of wall time over the
 measured window, read from the node's count of sealed transactions.
@@ -125,66 +127,108 @@ def _fund(anvil_url: str, node_url: str, keys: list[bytes]) -> None:
         time.sleep(0.2)  # the node seals the deposits in its next batches
 
 
-def _client_process(url: str, keys: list[bytes], wave: int, until: float) -> int:
-    """One client process: its accounts send waves until ``until``; returns waves sent."""
-    return asyncio.run(_client(url, keys, wave, until))
+def _client_process(url: str, keys: list[bytes], wave: int, presign: int, ready: Any, go: Any,
+                    done: Any) -> None:  # fmt: skip
+    """One client process: its accounts sign ``presign`` waves ahead, say ``ready``,
+    take the window's end from ``go``, send waves until then, and put the number of
+    waves sent (and how many were signed during the run) on ``done``."""
+    done.put(asyncio.run(_client(url, keys, wave, presign, ready, go)))
 
 
-async def _client(url: str, keys: list[bytes], wave: int, until: float) -> int:
+async def _client(url: str, keys: list[bytes], wave: int, presign: int, ready: Any,
+                  go: Any) -> tuple[int, int]:  # fmt: skip
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         status = (await http.get("/l2/status")).json()
-    waves = await asyncio.gather(*(_account(url, status, k, wave, until) for k in keys))
-    return sum(waves)
+        accounts = [await _signed_ahead(http, status, k, wave, presign) for k in keys]
+    ready.put(len(keys))
+    until = await asyncio.to_thread(go.get)
+    counts = await asyncio.gather(*(_account(url, a, wave, until) for a in accounts))
+    return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
 
-async def _account(url: str, status: dict[str, Any], secret: bytes, wave: int,
-                   until: float) -> int:  # fmt: skip
+class _Account:
+    """A client account: its keys, index, next nonce and the waves it signed ahead."""
+
+    def __init__(self, secret: bytes, status: dict[str, Any], me: dict[str, Any]) -> None:
+        from l2gpu.core.crypto.bls import BlsSecretKey
+        from l2gpu.core.crypto.secp256k1 import PrivateKey
+        from l2gpu.core.l2.codec import encode_tx, kind_of
+        from l2gpu.core.l2.envelope import rollup_domain
+        from l2gpu.core.l2.transactions import Transfer
+        from l2gpu.core.types import Address, ChainId, Wei
+
+        self.key = PrivateKey(secret)
+        self.bls = BlsSecretKey.from_seed(self.key.secret)
+        self.domain = rollup_domain(ChainId(status["chain_id"]), Address.from_hex(status["rollup"]))
+        self.index, self.nonce = int(me["index"]), int(me["next_nonce"])
+        self.tx = Transfer(self.index, 0, Wei(10**12), Wei(0))
+        self.kind = kind_of(self.tx)
+        self.body = "0x" + encode_tx(self.kind, self.tx).hex()
+        self.ahead: list[list[dict[str, Any]]] = []
+
+    def sign(self, first: int, count: int) -> list[dict[str, Any]]:
+        """``count`` signed transfers from nonce ``first``, as the API takes them."""
+        from l2gpu.core.l2.envelope import seal
+
+        signed = (seal(self.key, self.domain, self.tx, first + i) for i in range(count))
+        return [{"kind": self.kind, "body": self.body, "nonce": e.nonce,
+                 "signature": "0x" + e.signature.hex()} for e in signed]  # fmt: skip
+
+    def next_wave(self, wave: int) -> tuple[list[dict[str, Any]], bool]:
+        """The wave to send at the account's nonce, and whether it was signed now."""
+        if self.ahead and self.ahead[0][0]["nonce"] == self.nonce:
+            return self.ahead.pop(0), False
+        self.ahead.clear()  # a transfer was refused: the nonces signed ahead are off
+        return self.sign(self.nonce, wave), True
+
+
+async def _signed_ahead(http: httpx.AsyncClient, status: dict[str, Any], secret: bytes,
+                        wave: int, presign: int) -> _Account:  # fmt: skip
+    """An account with ``presign`` waves signed before the window: users sign on their
+    own machines, so the signing is kept off the cores the node is measured on."""
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+
+    address = PrivateKey(secret).address.checksum
+    account = _Account(secret, status, (await http.get(f"/l2/accounts/{address}")).json())
+    account.ahead = [account.sign(account.nonce + w * wave, wave) for w in range(presign)]
+    return account
+
+
+async def _account(url: str, account: _Account, wave: int, until: float) -> tuple[int, int]:
     # A connection pool per account, as each user's SDK holds its own: one pool shared by
     # every account of a process made the client scan all its connections per request
     # (httpcore's pool is linear in its size), which took half the clients' CPU.
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        return await _account_waves(http, status, secret, wave, until)
+        return await _account_waves(http, account, wave, until)
 
 
-async def _account_waves(http: httpx.AsyncClient, status: dict[str, Any], secret: bytes,
-                         wave: int, until: float) -> int:  # fmt: skip
-    from l2gpu.core.crypto.bls import BlsSecretKey
-    from l2gpu.core.crypto.secp256k1 import PrivateKey
-    from l2gpu.core.l2.codec import encode_tx, kind_of
-    from l2gpu.core.l2.envelope import rollup_domain, seal
-    from l2gpu.core.l2.transactions import Transfer
-    from l2gpu.core.types import Address, ChainId, Wei
-
-    key = PrivateKey(secret)
-    bls = BlsSecretKey.from_seed(key.secret)
-    domain = rollup_domain(ChainId(status["chain_id"]), Address.from_hex(status["rollup"]))
-    me = (await http.get(f"/l2/accounts/{key.address.checksum}")).json()
-    index, nonce, waves = int(me["index"]), int(me["next_nonce"]), 0
-    tx = Transfer(index, 0, Wei(10**12), Wei(0))
-    body = "0x" + encode_tx(kind_of(tx), tx).hex()
+async def _account_waves(http: httpx.AsyncClient, account: _Account, wave: int,
+                         until: float) -> tuple[int, int]:  # fmt: skip
+    """Send waves until ``until``; return the waves sent and those signed meanwhile."""
+    waves = signed_live = 0
+    address, index, body = account.key.address.checksum, account.index, account.body
     while time.time() < until:
-        envelopes = [seal(key, domain, tx, nonce + i) for i in range(wave)]
-        sent = await http.post("/l2/transactions/batch", json={"transactions": [
-            {"kind": kind_of(tx), "body": body, "nonce": e.nonce,
-             "signature": "0x" + e.signature.hex()} for e in envelopes]})  # fmt: skip
-        nonce += sum("accepted" in r for r in sent.json()["results"])
+        transactions, live = account.next_wave(wave)
+        signed_live += live
+        sent = await http.post("/l2/transactions/batch", json={"transactions": transactions})
+        account.nonce += sum("accepted" in r for r in sent.json()["results"])
         while True:
             requests = (await http.get(f"/l2/cosign/{index}", params={"wait": 5})).json()
             signed = False
             for request in requests:
                 if all(m["body"] == body for m in request["mine"]):
                     signed = True
-                    signature = bls.sign(bytes.fromhex(request["message"][2:]))
+                    signature = account.bls.sign(bytes.fromhex(request["message"][2:]))
                     await http.post(f"/l2/cosign/{index}/{request['request']}",
                                     json={"signature": "0x" + signature.hex()})  # fmt: skip
             if signed and time.time() < until + 30:
                 continue  # just co-signed: the seal is not done yet, so wait for it first
-            account = (await http.get(f"/l2/accounts/{key.address.checksum}")).json()
-            if int(account["nonce"]) >= nonce or time.time() >= until + 30:
-                nonce = int(account["next_nonce"])
+            found = (await http.get(f"/l2/accounts/{address}")).json()
+            if int(found["nonce"]) >= account.nonce or time.time() >= until + 30:
+                account.nonce = int(found["next_nonce"])
                 break
         waves += 1
-    return waves
+    return waves, signed_live
 
 
 def _sealed(url: str) -> tuple[int, float]:
@@ -201,8 +245,10 @@ def measure_node(
     wave: int = 64,
     seconds: float = 20.0,
     batch_size: int = 4000,
+    presign: int = 16,
 ) -> dict[str, Any]:
-    """Drive ``l2gpu up`` on anvil with client processes; return its figures."""
+    """Drive ``l2gpu up`` on anvil with client processes; return its figures.
+    ``presign``: waves each account signs before the window (then signs as it goes)."""
 
     folder = tempfile.mkdtemp(prefix="l2gpu-bench-node-")
     anvil_port, api_port = _free_port(), _free_port()
@@ -211,6 +257,7 @@ def measure_node(
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     node = None
+    clients: list[Any] = []
     # The node's log, kept in the bench folder (printed when it fails).
     log = open(Path(folder) / "node.log", "wb")  # noqa: SIM115 - closed in finally
     try:
@@ -227,23 +274,33 @@ def measure_node(
         url = f"http://127.0.0.1:{api_port}"
         keys = [(10_000 + i).to_bytes(32, "big") for i in range(accounts)]
         _fund(anvil_url, url, keys)
+        context = multiprocessing.get_context("spawn")
+        ready, go, done = context.Queue(), context.Queue(), context.Queue()
+        shares = [keys[i::processes] for i in range(processes)]
+        clients.extend(context.Process(target=_client_process,
+                                       args=(url, share, wave, presign, ready, go, done))
+                       for share in shares)  # fmt: skip
+        for client in clients:
+            client.start()
+        for _ in clients:  # every account has signed its waves ahead
+            ready.get(timeout=600)
         start_at = time.time() + 3.0  # the clients warm up for 3 s before the window
         until = start_at + seconds
-        context = multiprocessing.get_context("spawn")
-        shares = [keys[i::processes] for i in range(processes)]
-        with context.Pool(processes) as pool:
-            running = [pool.apply_async(_client_process, (url, share, wave, until))
-                       for share in shares]  # fmt: skip
-            # The pool's workers are the clients: their CPU is counted beside the node's
-            # and anvil's, to show how much of the machine each part took.
-            clients = [p.pid for p in multiprocessing.active_children() if p.pid is not None]
-            time.sleep(max(0.0, start_at - time.time()))  # to the window's start (wall time)
-            cpu_before = _cpu_of(node.pid, anvil.pid, clients)
-            before, t0 = _sealed(url)
-            time.sleep(max(0.0, until - time.time()))  # the measured window itself
-            after, t1 = _sealed(url)
-            cpu_after = _cpu_of(node.pid, anvil.pid, clients)
-            waves = sum(r.get(timeout=120) for r in running)
+        for _ in clients:
+            go.put(until)
+        # The clients' CPU is counted beside the node's and anvil's, to show how much of
+        # the machine each part took.
+        pids = [c.pid for c in clients if c.pid is not None]
+        time.sleep(max(0.0, start_at - time.time()))  # to the window's start (wall time)
+        cpu_before = _cpu_of(node.pid, anvil.pid, pids)
+        before, t0 = _sealed(url)
+        time.sleep(max(0.0, until - time.time()))  # the measured window itself
+        after, t1 = _sealed(url)
+        cpu_after = _cpu_of(node.pid, anvil.pid, pids)
+        counts = [done.get(timeout=120) for _ in clients]
+        for client in clients:
+            client.join(timeout=30)
+        waves, signed_live = sum(c[0] for c in counts), sum(c[1] for c in counts)
         included = after - before
         used = [a - b for a, b in zip(cpu_after, cpu_before, strict=True)]
         per_tx = [round(1000 * u / max(1, included), 3) for u in used]
@@ -266,8 +323,15 @@ def measure_node(
             "node_wave": wave,
             "node_batch_size": batch_size,
             "node_waves_sent": waves,
+            "node_waves_presigned": presign * accounts,
+            # Waves signed during the run (the ones signed ahead ran out or were off).
+            "node_waves_signed_live": signed_live,
         }
     finally:
+        for client in clients:  # gone already unless the run failed
+            if client.is_alive():
+                client.terminate()
+                client.join(timeout=10)
         for process in (node, anvil):
             if process is not None:
                 process.terminate()
