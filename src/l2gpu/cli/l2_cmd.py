@@ -124,7 +124,7 @@ def up(
     # L1's time, read at most every quarter second (each reading is a JSON-RPC call)
     clock = RecentClock(l1_clock(chain), max_age=0.25)
     node = RollupNode(client, open_database(database), proposer, cosigners=desk, clock=clock)
-    node.on_sealed.append(desk.wake_all)
+    node.on_sealed.append(desk.wake_sealed)
     reposted = node.recover()
     sealer = Sealer(node, interval, batch_size)
     stop = sealer.stop

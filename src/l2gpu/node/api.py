@@ -247,8 +247,9 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         wait: Annotated[float, Query(ge=0, le=MAX_LONG_POLL_S)] = 0.0,
     ) -> list[dict[str, object]]:
         """Open co-signature requests for an account: long-polls up to ``wait`` seconds,
-        and ends early (with what is open, maybe nothing) when a batch is sealed, so a
-        client waiting for inclusion needs no other polling."""
+        and ends early (with what is open, maybe nothing) when a seal includes or drops
+        a transaction the account sent or co-signed, so a client waiting for inclusion
+        needs no other polling."""
         try:
             found = await desk.wait_for_requests(account_index, wait)
         except TooManyWaiters:

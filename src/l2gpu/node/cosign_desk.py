@@ -141,11 +141,12 @@ class CoSignDesk:
                     self._pending.pop(request.id, None)
         return [r.answer if r.answered else None for r in requests]
 
-    def wake_all(self) -> None:
-        """End every long-poll now (a batch was sealed: agents waiting for inclusion look)."""
+    def wake_sealed(self, accounts: set[int]) -> None:
+        """End the long-polls of ``accounts`` now: a seal included or dropped their
+        transactions, so those waiting for inclusion look. Only theirs: waking every
+        waiter at every seal cost each of them a request per seal for nothing."""
         with self._lock:
-            for waiter in self._waiters:
-                waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
+            self._wake(accounts)
 
     def _wake(self, accounts: set[int]) -> None:
         for waiter in self._waiters:

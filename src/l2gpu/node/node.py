@@ -101,7 +101,9 @@ class RollupNode:
         self.health = Health()
         # Called after each seal that sealed something (the desk ends its long-polls,
         # so that clients waiting for inclusion look at once).
-        self.on_sealed: list[Callable[[], None]] = []
+        # Called after a seal with the accounts it touched (co-signers of what it
+        # included, senders of what it dropped).
+        self.on_sealed: list[Callable[[set[int]], None]] = []
         self.transactions_sealed = 0  # since this process started: for throughput figures
         self._waiting_since: float | None = None
 
@@ -134,8 +136,9 @@ class RollupNode:
         (:mod:`l2gpu.node.group_commit`); the sender's nonce is reserved meanwhile, so
         its next transaction is checked against it.
         """
+        signer = envelope.signer(self.domain)  # needs no state: not under the lock
         with self.lock:
-            self.sequencer.check(envelope)  # raises Rejected: nothing is logged
+            self.sequencer.check(envelope, signer)  # raises Rejected: nothing is logged
             self.sequencer.reserve(envelope.tx.sender)
             ticket = self.group_commit.add(encode_envelope(envelope), envelope)
         return self._take_receipt(self.group_commit.wait(ticket))
@@ -145,10 +148,13 @@ class RollupNode:
         each result is the receipt or why that envelope was refused."""
         results: list[SequencerReceipt | Rejected | None] = []
         tickets = []
+        # Recovering the signers (secp256k1, in C without the GIL) needs no state: done
+        # before the lock, so that other requests and the seal are not held meanwhile.
+        signers = [envelope.signer(self.domain) for envelope in envelopes]
         with self.lock:
-            for envelope in envelopes:
+            for envelope, signer in zip(envelopes, signers, strict=True):
                 try:
-                    self.sequencer.check(envelope)
+                    self.sequencer.check(envelope, signer)
                 except Rejected as exc:
                     results.append(exc)
                     continue
@@ -165,12 +171,15 @@ class RollupNode:
             return self._receipts.pop(position)
 
     def _durable(self, envelopes: list[Envelope], numbers: list[int]) -> None:
+        # The receipts depend on the envelopes and their log positions only: signed
+        # before the lock, so that other requests and the seal are not held meanwhile.
+        now = int(self.sequencer.clock())
+        receipts = [sign_receipt(self.receipt_key, self.domain, envelope, number, now)
+                    for envelope, number in zip(envelopes, numbers, strict=True)]  # fmt: skip
         with self.lock:  # in log order: the next group waits for this one
             self.outcomes.accepted(numbers)
-            now = int(self.sequencer.clock())
-            for envelope, number in zip(envelopes, numbers, strict=True):
+            for envelope, number, receipt in zip(envelopes, numbers, receipts, strict=True):
                 self.sequencer.enqueue(envelope, number, reserved=True)
-                receipt = sign_receipt(self.receipt_key, self.domain, envelope, number, now)
                 self._receipts[number] = receipt
                 self.soft.note(self.state, envelope, receipt, self._mempool_envelopes)
 
@@ -219,8 +228,10 @@ class RollupNode:
                 self.outcomes.included(report.included_sequences, self.batches_sealed)
                 self.batches_sealed += 1
         if report.batch is not None or report.dropped:
+            touched = {index for index, _ in report.cosigned}
+            touched.update(envelope.tx.sender for envelope, _ in report.dropped)
             for listener in self.on_sealed:
-                listener()
+                listener(touched)
         if post:
             self.post_pending()
         return report

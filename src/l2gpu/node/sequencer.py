@@ -48,7 +48,7 @@ from l2gpu.core.l2.segments import MAX_L1_OPS, MAX_SEGMENTS
 from l2gpu.core.l2.state import NO_BLS_KEY, L2State
 from l2gpu.core.l2.stf import state_transition
 from l2gpu.core.l2.transactions import BlockContext, L1Operation, UserTx
-from l2gpu.core.types import Timestamp
+from l2gpu.core.types import Address, Timestamp
 from l2gpu.node.cosigning import (
     REFUSED,
     Answer,
@@ -144,15 +144,16 @@ class Sequencer:
 
     # -- admission ---------------------------------------------------------------
 
-    def check(self, envelope: Envelope) -> None:
-        """Raise :class:`Rejected` unless ``envelope`` may be queued now."""
+    def check(self, envelope: Envelope, signer: Address | None = None) -> None:
+        """Raise :class:`Rejected` unless ``envelope`` may be queued now. ``signer``: who
+        signed it, when the caller recovered it already (outside the node's lock)."""
         tx = envelope.tx
         account = self.state.account(tx.sender)
         if account is None:
             raise Rejected("unknown sender", "deposit on L1 first to create the account")
         if account.bls_key == NO_BLS_KEY:
             raise Rejected("the sender has no BLS key", "deposit again with a key and its proof")
-        if envelope.signer(self.domain) != account.address:
+        if (signer or envelope.signer(self.domain)) != account.address:
             raise Rejected("the envelope is not signed by the sender's key")
         # The clock is the L1's latest block (a JSON-RPC call): read only for an account
         # with a silence on record, not for every transaction admitted.

@@ -56,7 +56,7 @@ def serve_node(
     from l2gpu.node.api import create_app
     from l2gpu.serving.loopback import serve_on_loopback
 
-    node.on_sealed.append(desk.wake_all)
+    node.on_sealed.append(desk.wake_sealed)
     sealer = Sealer(node, interval, batch_size)
     sealer.start()
     try:
