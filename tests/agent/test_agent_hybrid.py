@@ -443,6 +443,10 @@ def test_a_soft_confirmed_channel_is_served_no_longer_than_the_grace_until_it_op
     assert world.agent.backend.status(lease.id).state == "paused"
     metered = world.renter.lease(lease.id).metered_seconds
     assert 0 < metered <= world.agent.grace  # not one second more than the grace
+    # A close meanwhile says why it cannot be made yet (no traceback, retried later).
+    impatient = RollupChannelRail(L2Client(rollup.node.url, rollup.provider), wait=0.2)
+    with pytest.raises(L2gpuError, match="still waiting for a batch to include its open"):
+        impatient.close(opened.description, world.store.best(opened.params.id))
     # The renter co-signs its open at last: the batch includes it, the job runs again.
     signer = threading.Thread(target=RollupChannelRail._cosign_open,
                               args=(renter_rail, tx, position))  # fmt: skip

@@ -404,7 +404,7 @@ class ProviderAgent(ChannelClosing):
                 state = self.rail.status(s.channel)
             except L2gpuError as exc:  # the rail is unreachable: no verdict either way
                 log.warning("lease %s: cannot read its channel: %s", s.lease_id, exc.what)
-                state = "open" if s.confirmed else "pending"
+                state = "open" if s.confirmed else "unknown"
             why = self._channel_verdict(s, state, now)
             if why is not None:
                 self._tell(s.lease_id, "stopped", reason=why)
@@ -422,11 +422,11 @@ class ProviderAgent(ChannelClosing):
         stopped if that takes ``UNCONFIRMED_LIMIT_SECONDS``. Where it needs only the
         operator (a proof: the zk rail), the node's receipt is its promise.
         """
-        if state == "pending":
+        if state in ("pending", "unknown"):  # unknown: not confirmed, the rail is silent
             if not getattr(self.rail, "pending_needs_renter", True):
                 return None
             waited = now - s.since
-            if waited >= UNCONFIRMED_LIMIT_SECONDS:
+            if state == "pending" and waited >= UNCONFIRMED_LIMIT_SECONDS:
                 return f"the lease's channel was not opened in the rollup within {waited} s"
             s.held = waited >= max(1, self.grace - 1)  # the payee's own tolerance
             return None

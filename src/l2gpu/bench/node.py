@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import queue
 import shutil
 import socket
 import statistics
@@ -282,8 +283,17 @@ def measure_node(
                        for share in shares)  # fmt: skip
         for client in clients:
             client.start()
-        for _ in clients:  # every account has signed its waves ahead
-            ready.get(timeout=600)
+        waiting = len(clients)
+        while waiting:  # every account has signed its waves ahead
+            try:
+                ready.get(timeout=1.0)
+                waiting -= 1
+            except queue.Empty:
+                if any(c.exitcode is not None for c in clients):
+                    raise L2gpuError(
+                        "a client process of the benchmark died while signing",
+                        "run it again; the node's log is in the bench folder",
+                    ) from None
         start_at = time.time() + 3.0  # the clients warm up for 3 s before the window
         until = start_at + seconds
         for _ in clients:

@@ -21,7 +21,7 @@ from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.receipts import SequencerReceipt
 from l2gpu.core.l2.state import L2Channel
 from l2gpu.core.types import Address, Hash32
-from l2gpu.node.cosign_desk import CoSignDesk, TooManyWaiters
+from l2gpu.node.cosign_desk import CoSignDesk
 from l2gpu.node.node import RollupNode
 from l2gpu.node.node_views import batch_views, exit_views
 from l2gpu.serving.errors import (
@@ -250,13 +250,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         and ends early (with what is open, maybe nothing) when a seal includes or drops
         a transaction the account sent or co-signed, so a client waiting for inclusion
         needs no other polling."""
-        try:
-            found = await desk.wait_for_requests(account_index, wait)
-        except TooManyWaiters:
-            raise RateLimited(
-                "too many agents are waiting for co-signature requests",
-                "retry in a second; one long-poll per account is enough",
-            ) from None
+        found = await desk.wait_for_requests(account_index, wait)
         return [r.to_json() for r in found]
 
     @app.post("/l2/cosign/{account_index}/{request_id}", responses=responses(*COMMON, 404))

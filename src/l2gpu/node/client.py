@@ -283,8 +283,9 @@ class L2Client:
                     self.answer_cosign(request, allowed_bodies)
             except NodeError as exc:
                 # A node that restarts asks again for what is in its write-ahead log:
-                # keep answering once it is back (until the deadline).
-                if not exc.transient or time.monotonic() > deadline:
+                # keep answering once it is back (until the deadline); a node busy
+                # (429) is asked again too.
+                if not (exc.transient or exc.status == 429) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)  # the node is down: wait for it, bounded by the deadline
 

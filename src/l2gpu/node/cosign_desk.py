@@ -21,7 +21,7 @@ fails. A wrong candidate is dropped and the request waits for a right one until
 the deadline. Refusals are rare and checked when they arrive.
 
 Waiting agents are bounded (in all and per account); a long-poll over the bound
-is refused with 429 instead of queueing without end.
+ends the oldest one (answered with what is open) instead of queueing without end.
 """
 
 from __future__ import annotations
@@ -42,10 +42,6 @@ MAX_WAITERS = 512
 MAX_WAITERS_PER_ACCOUNT = 4
 
 AnswerOutcome = Literal["accepted", "gone", "invalid", "busy"]
-
-
-class TooManyWaiters(Exception):
-    """More agents long-poll than the desk serves at once."""
 
 
 MAX_CANDIDATES = 4
@@ -77,7 +73,7 @@ class CoSignRequest:
         }
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: each long-poll is its own
 class _Waiter:
     account: int
     loop: asyncio.AbstractEventLoop
@@ -148,6 +144,10 @@ class CoSignDesk:
         with self._lock:
             self._wake(accounts)
 
+    def _evict(self, waiter: _Waiter) -> None:
+        self._waiters.remove(waiter)
+        waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
+
     def _wake(self, accounts: set[int]) -> None:
         for waiter in self._waiters:
             if waiter.account in accounts:
@@ -163,8 +163,8 @@ class CoSignDesk:
     async def wait_for_requests(self, account: int, wait: float) -> list[CoSignRequest]:
         """Open requests for ``account``, waiting up to ``wait`` seconds for one.
 
-        Raises :class:`TooManyWaiters` when the desk already serves its bound of
-        waiting agents (in all, or for this account).
+        Over the desk's bounds (in all, or for this account), the oldest waiter is
+        answered at once to make room.
         """
         found = self.requests_for(account)
         if found or wait <= 0:
@@ -172,9 +172,16 @@ class CoSignDesk:
         loop = asyncio.get_running_loop()
         waiter = _Waiter(account, loop, loop.create_future())
         with self._lock:
-            mine = sum(w.account == account for w in self._waiters)
-            if len(self._waiters) >= self.max_waiters or mine >= self.max_waiters_per_account:
-                raise TooManyWaiters
+            # Over a bound, the oldest waiter (of this account, else of all) is answered
+            # now with what is open, instead of this one being refused: anyone may poll
+            # any account, so refusing would let a stranger holding an account's slots
+            # keep its owner from ever seeing its requests. The owner still sees them,
+            # however often it is cut short.
+            mine = [w for w in self._waiters if w.account == account]
+            if len(mine) >= self.max_waiters_per_account:
+                self._evict(mine[0])
+            elif len(self._waiters) >= self.max_waiters:
+                self._evict(self._waiters[0])
             self._waiters.append(waiter)
             # A request posted between the first look and now must not be missed.
             if any(r.ask.account == account for r in self._pending.values()):
@@ -185,7 +192,8 @@ class CoSignDesk:
             pass
         finally:
             with self._lock:
-                self._waiters.remove(waiter)
+                if waiter in self._waiters:  # not evicted meanwhile
+                    self._waiters.remove(waiter)
         return self.requests_for(account)
 
     def waiting(self) -> int:

@@ -138,7 +138,7 @@ class RollupNode:
         """
         signer = envelope.signer(self.domain)  # needs no state: not under the lock
         with self.lock:
-            self.sequencer.check(envelope, signer)  # raises Rejected: nothing is logged
+            self.sequencer.check(envelope, signer=signer)  # raises Rejected: nothing is logged
             self.sequencer.reserve(envelope.tx.sender)
             ticket = self.group_commit.add(encode_envelope(envelope), envelope)
         return self._take_receipt(self.group_commit.wait(ticket))
@@ -154,7 +154,7 @@ class RollupNode:
         with self.lock:
             for envelope, signer in zip(envelopes, signers, strict=True):
                 try:
-                    self.sequencer.check(envelope, signer)
+                    self.sequencer.check(envelope, signer=signer)
                 except Rejected as exc:
                     results.append(exc)
                     continue

@@ -144,9 +144,10 @@ class Sequencer:
 
     # -- admission ---------------------------------------------------------------
 
-    def check(self, envelope: Envelope, signer: Address | None = None) -> None:
+    def check(self, envelope: Envelope, *, signer: Address | None = None) -> None:
         """Raise :class:`Rejected` unless ``envelope`` may be queued now. ``signer``: who
-        signed it, when the caller recovered it already (outside the node's lock)."""
+        signed it, when the caller recovered it already from this very envelope (outside
+        the node's lock)."""
         tx = envelope.tx
         account = self.state.account(tx.sender)
         if account is None:

@@ -197,6 +197,9 @@ class RollupChannelRail:
         found = self.client.channel(cid)
         if found["status"] == "settled":
             raise ChannelAlreadyClosed(f"channel {found['channel_id']} is settled already")
+        if found["status"] == "pending":
+            raise L2gpuError(f"channel {cid} is still waiting for a batch to include its open",
+                             "the close is tried again later")  # fmt: skip
         index = int(found["index"])
         how, sent = "cooperative", None
         # Cooperative only from an open channel and for no less than a voucher proven
