@@ -423,7 +423,7 @@ class ProviderAgent(ChannelClosing):
         operator (a proof: the zk rail), the node's receipt is its promise.
         """
         if state in ("pending", "unknown"):  # unknown: not confirmed, the rail is silent
-            if not getattr(self.rail, "pending_needs_renter", True):
+            if self.rail is None or not self.rail.pending_needs_renter:
                 return None
             waited = now - s.since
             if state == "pending" and waited >= UNCONFIRMED_LIMIT_SECONDS:

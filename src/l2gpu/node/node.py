@@ -99,10 +99,9 @@ class RollupNode:
             self.wal.append_envelopes, self._durable, self._not_logged
         )
         self.health = Health()
-        # Called after each seal that sealed something (the desk ends its long-polls,
-        # so that clients waiting for inclusion look at once).
-        # Called after a seal with the accounts it touched (co-signers of what it
-        # included, senders of what it dropped).
+        # Called after each seal that sealed or dropped something, with the accounts it
+        # touched (co-signers of what it included, senders of what it dropped): the
+        # desk ends their long-polls, so that clients waiting for inclusion look at once.
         self.on_sealed: list[Callable[[set[int]], None]] = []
         self.transactions_sealed = 0  # since this process started: for throughput figures
         self._waiting_since: float | None = None
