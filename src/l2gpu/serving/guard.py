@@ -34,8 +34,9 @@ DEFAULT_MAX_DEPTH = 32
 # CPython's default: deep enough for every library we use, shallow enough that the
 # C stack of a worker thread (8 MiB) holds it.
 SAFE_RECURSION_LIMIT = 1000
-_OUTSIDE = re.compile(rb'["\[\]{}]')
-_INSIDE = re.compile(rb'["\\]')
+# A whole JSON string: quote, then runs of plain bytes or backslash escapes, quote.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 def restore_recursion_limit(limit: int = SAFE_RECURSION_LIMIT) -> None:
@@ -53,23 +54,15 @@ def json_depth_exceeds(body: bytes, max_depth: int) -> bool:
     """
     if body.count(b"[") + body.count(b"{") <= max_depth:
         return False  # cannot nest deeper than the brackets it has
-    depth, at, end = 0, 0, len(body)
-    while at < end:
-        match = _OUTSIDE.search(body, at)
-        if match is None:
-            return False
-        token, at = match.group(), match.end()
-        if token == b'"':
-            # Skip the string: to the next quote that no backslash escapes.
-            while True:
-                inside = _INSIDE.search(body, at)
-                if inside is None:
-                    return False  # unterminated: the parser refuses it
-                at = inside.end()
-                if inside.group() == b'"':
-                    break
-                at += 1  # a backslash escapes the next byte
-        elif token in (b"[", b"{"):
+    # Strings go in one pass of the regex engine (in C): a scan token by token in
+    # Python took 3% of a loaded node's interpreter time on 64-transfer batches.
+    outside = _STRING.sub(b"", body)
+    quote = outside.find(b'"')
+    if quote >= 0:
+        outside = outside[:quote]  # an unterminated string: the parser refuses it
+    depth = 0
+    for token in _BRACKET.findall(outside):
+        if token in b"[{":
             depth += 1
             if depth > max_depth:
                 return True
