@@ -90,6 +90,38 @@ def test_only_the_signer_can_answer_its_request(world: Deployed, tmp_path: Path)
     assert answer(api, request, world.bls[1]).status_code == 404  # answered: gone
 
 
+def test_answers_sent_together_are_taken_one_by_one(world: Deployed, tmp_path: Path) -> None:
+    desk = CoSignDesk(timeout=30)
+    node, api = started(world, tmp_path, desk)
+    first = world.envelope(node, 1, Transfer(1, 2, Wei(10**15), FEE), 0)
+    assert api.post("/l2/transactions", json=wire(first)).status_code == 200
+    sealing = threading.Thread(target=node.seal_and_post)
+    sealing.start()
+    request = wait_for_request(desk, 1)
+    message = bytes.fromhex(request["message"][2:])
+    good = "0x" + world.bls[1].sign(message).hex()
+    answers = [
+        {"request": request["request"], "signature": "0x" + "ff" * 48},  # no curve point
+        {"request": "0" * 32, "signature": good},  # no such request
+        {"request": request["request"], "signature": good, "refuse": True},  # not a refusal
+        {"request": request["request"], "signature": good},
+    ]
+    # Another account cannot answer this account's request, together or not.
+    other = api.post("/l2/cosign/2", json={"answers": answers[3:]}).json()["results"]
+    assert other[0]["status"] == 404
+    results = api.post(f"/l2/cosign/{request['account']}", json={"answers": answers}).json()
+    assert [r.get("status", 200) for r in results["results"]] == [400, 404, 400, 200]
+    assert all(r["fix"] for r in results["results"][:3])
+    sealing.join(timeout=30)
+    assert node.state.accounts[1].nonce == 1  # the good answer counted
+    assert node.sequencer.silences.benched == {}
+    # Bounded: at most 64 answers in one request, and at least one.
+    many = {"answers": [answers[3]] * 65}
+    assert api.post(f"/l2/cosign/{request['account']}", json=many).status_code in (400, 422)
+    assert api.post(f"/l2/cosign/{request['account']}", json={"answers": []}).status_code in (
+        400, 422)  # fmt: skip
+
+
 def test_a_silent_signer_stalls_neither_the_api_nor_others(world: Deployed, tmp_path) -> None:
     desk = CoSignDesk(timeout=1.0)
     node, api = started(world, tmp_path, desk)

@@ -57,9 +57,16 @@ class CoSignRequest:
     answered: bool = False
     candidates: list[bytes] = field(default_factory=list)
     created: float = field(default_factory=time.monotonic)
+    _json: dict[str, object] | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, object]:
-        """What the agent sees: the message and the transactions it authorizes."""
+        """What the agent sees: the message and the transactions it authorizes (built
+        once: an agent long-polling again is shown the same request)."""
+        if self._json is None:
+            self._json = self._build_json()
+        return self._json
+
+    def _build_json(self) -> dict[str, object]:
         ask = self.ask
         return {
             "request": self.id,
