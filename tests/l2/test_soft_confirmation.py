@@ -5,15 +5,24 @@ under the id it will have, until a seal includes it or drops it."""
 from __future__ import annotations
 
 import dataclasses
+import random
 import threading
 
 import pytest
 from fastapi.testclient import TestClient
 
 from l2gpu.core.channel.state import ChannelParams
-from l2gpu.core.l2.receipts import BadReceipt, SequencerReceipt, check_receipt
+from l2gpu.core.errors import SignatureError
+from l2gpu.core.l2.envelope import rollup_domain
+from l2gpu.core.l2.receipts import (
+    RECEIPT,
+    BadReceipt,
+    SequencerReceipt,
+    check_receipt,
+    receipt_digest,
+)
 from l2gpu.core.l2.transactions import OpenChannel, Transfer
-from l2gpu.core.types import ZERO_ADDRESS, Address, Seconds, Timestamp, Wei
+from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp, Wei
 from l2gpu.node.api import create_app
 from l2gpu.node.cosign_desk import CoSignDesk
 
@@ -136,3 +145,20 @@ def test_only_an_open_the_renters_balance_covers_is_shown_pending(world, tmp_pat
     covered, covered_id = opening(world, node, renter=2, provider=1)
     api.post("/l2/transactions", json=wire(covered))
     assert api.get(f"/l2/channels/{covered_id}").json()["status"] == "pending"
+
+
+def test_the_receipt_digest_is_the_eip712_digest_of_the_receipt() -> None:
+    """The node's direct encoding of a receipt signs the same bytes as the generic
+    EIP-712 encoder, and refuses what the type cannot hold."""
+    rng = random.Random(5)
+    domain = rollup_domain(ChainId(31337), Address(rng.randbytes(20)))
+    for _ in range(200):
+        words = [rng.choice((0, 1, 2**64 - 1, rng.randrange(2**64))) for _ in range(3)]
+        receipt = SequencerReceipt(rng.randbytes(32), *words, b"")
+        assert receipt_digest(domain, receipt.tx_hash, *words) == RECEIPT.digest(
+            domain, receipt.message())  # fmt: skip
+    for words in ((2**64, 0, 0), (0, -1, 0), (0, 0, 2**70)):
+        with pytest.raises(SignatureError):
+            receipt_digest(domain, bytes(32), *words)
+    with pytest.raises(SignatureError):
+        receipt_digest(domain, bytes(31), 0, 0, 0)
