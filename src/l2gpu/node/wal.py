@@ -93,32 +93,27 @@ class WriteAheadLog:
         # SQLite cannot keep RETURNING rows in parameter order for a multi-row insert,
         # so SQLAlchemy sends one statement per row, and binds every row's time anew:
         # a tenth of a loaded node's interpreter time. Here: the time bound once, one
-        # executemany in the driver, then the numbers read back. Our transactions
-        # begin IMMEDIATE (db/engine.py), so the write lock is held from the first
-        # read: the rows numbered above the maximum read first are exactly these,
-        # and rowids rise in the order the rows went in.
+        # executemany in the driver, and the numbers from the largest number before
+        # and after. Our transactions begin IMMEDIATE (db/engine.py): the write lock
+        # is held from the first read, each row gets the largest number plus one, so
+        # the rows took exactly the numbers between the two, in the order they went in.
         dialect = self.engine.dialect
         bind = RollupLog.__table__.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
         stamp = bind(now) if bind is not None else now
+        largest = select(func.max(RollupLog.seq))
         with self.engine.begin() as connection:
-            before = connection.execute(select(func.max(RollupLog.seq))).scalar() or 0
+            before = connection.execute(largest).scalar() or 0
             connection.exec_driver_sql(
                 "INSERT INTO rollup_log (kind, payload, created_at) VALUES (?, ?, ?)",
                 [("envelope", payload, stamp) for payload in payloads],
             )
-            numbers = (
-                connection.execute(
-                    select(RollupLog.seq).where(RollupLog.seq > before).order_by(RollupLog.seq)
-                )
-                .scalars()
-                .all()
-            )
-            if len(numbers) != len(payloads):  # another writer: refuse, never misnumber
+            after = connection.execute(largest).scalar() or 0
+            if after - before != len(payloads):  # refuse rather than misnumber
                 raise L2gpuError(
-                    f"the log numbered {len(numbers)} records for {len(payloads)} written",
+                    f"the log numbered {after - before} records for {len(payloads)} written",
                     "make sure only one node writes to this database",
                 )
-        return [int(n) for n in numbers]
+        return list(range(before + 1, after + 1))
 
     def records(self) -> Iterator[tuple[int, str, bytes]]:
         """Every record in order."""
