@@ -2,12 +2,12 @@
 
 Real processes and real HTTP: anvil is the L1, ``l2gpu up`` runs the node (its
 write-ahead log on SQLite, sealing, co-signing over the API, posting batches to
-anvil), and client processes hold funded L2 accounts. Each client account sends
-transfers in waves (one ``POST /l2/transactions/batch`` of 64 transfers by default,
-as an SDK pipelines them; the API takes up to 256), signed before the window as far
-as ``presign`` waves go (users sign on their own machines, not on the cores the
-node is measured on), answers its co-signature
-requests (long-poll, BLS signature), and waits until the wave is included before
+anvil), and client processes hold funded L2 accounts (256 by default). Each client account
+sends transfers in waves (one ``POST /l2/transactions/batch`` of 64 transfers by
+default, as an SDK pipelines them; the API takes up to 256), signed before the window
+as far as ``presign`` waves go (users sign on their own machines, not on the cores the
+node is measured on), answers its co-signature requests (long-poll, BLS signatures,
+the answers to one poll in one request), and waits until the wave is included before
 the next. ``node_tps`` is transfers included per second of wall time over the
 measured window, read from the node's count of sealed transactions.
 
@@ -215,13 +215,14 @@ async def _account_waves(http: httpx.AsyncClient, account: _Account, wave: int,
         account.nonce += sum("accepted" in r for r in sent.json()["results"])
         while True:
             requests = (await http.get(f"/l2/cosign/{index}", params={"wait": 5})).json()
-            signed = False
-            for request in requests:
-                if all(m["body"] == body for m in request["mine"]):
-                    signed = True
-                    signature = account.bls.sign(bytes.fromhex(request["message"][2:]))
-                    await http.post(f"/l2/cosign/{index}/{request['request']}",
-                                    json={"signature": "0x" + signature.hex()})  # fmt: skip
+            answers = [
+                {"request": r["request"],
+                 "signature": "0x" + account.bls.sign(bytes.fromhex(r["message"][2:])).hex()}
+                for r in requests if all(m["body"] == body for m in r["mine"])
+            ]  # fmt: skip
+            if answers:  # all in one request, as an SDK answers what one long-poll returned
+                await http.post(f"/l2/cosign/{index}", json={"answers": answers})
+            signed = bool(answers)
             if signed and time.time() < until + 30:
                 continue  # just co-signed: the seal is not done yet, so wait for it first
             found = (await http.get(f"/l2/accounts/{address}")).json()
@@ -241,12 +242,12 @@ def _sealed(url: str) -> tuple[int, float]:
 
 def measure_node(
     *,
-    accounts: int = 128,
+    accounts: int = 256,
     processes: int = 4,
     wave: int = 64,
     seconds: float = 20.0,
     batch_size: int = 4000,
-    presign: int = 16,
+    presign: int = 12,
 ) -> dict[str, Any]:
     """Drive ``l2gpu up`` on anvil with client processes; return its figures.
     ``presign``: waves each account signs before the window (then signs as it goes)."""
