@@ -3,6 +3,9 @@ reads hostile bodies (escapes, unterminated strings) in one pass."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,3 +62,19 @@ def test_hostile_strings_are_read_whole() -> None:
     assert not json_depth_exceeds(strings, 33)
     brackets_in_strings = b'["' + b"[" * 500_000 + b'"]'
     assert not json_depth_exceeds(brackets_in_strings, 32)
+
+
+def test_utf16_and_utf32_bodies_are_scanned_as_the_parser_reads_them() -> None:
+    # json.loads reads UTF-16 and UTF-32 bytes: there an escaped quote's bytes, or a
+    # character whose low byte is a quote's (U+0122), fooled a scan of raw bytes.
+    for prefix in ('["\\"",', '["\u0122",'):
+        text = prefix + "[" * 200 + "1" + "]" * 200 + "]"
+        for encoding in ("utf-16-le", "utf-16-be", "utf-16", "utf-32-le", "utf-32"):
+            body = text.encode(encoding)
+            assert len(json.dumps(json.loads(body))) > 400  # the parser reads it whole
+            assert json_depth_exceeds(body, 32), (prefix, encoding)
+            assert not json_depth_exceeds(("[" * 20 + "]" * 20).encode(encoding), 32)
+    truncated = b"\x00[" * 40 + b"\x00"  # UTF-16 of odd length: the parser refuses it
+    with pytest.raises(UnicodeDecodeError):
+        json.loads(truncated)
+    assert not json_depth_exceeds(truncated, 32)
