@@ -100,23 +100,31 @@ def test_answers_sent_together_are_taken_one_by_one(world: Deployed, tmp_path: P
     request = wait_for_request(desk, 1)
     message = bytes.fromhex(request["message"][2:])
     good = "0x" + world.bls[1].sign(message).hex()
+    rid = request["request"]
+    url = f"/l2/cosign/{request['account']}"
     answers = [
-        {"request": request["request"], "signature": "0x" + "ff" * 48},  # no curve point
+        {"request": rid, "signature": "0x" + "ff" * 48},  # no curve point
         {"request": "0" * 32, "signature": good},  # no such request
-        {"request": request["request"], "signature": good, "refuse": True},  # not a refusal
-        {"request": request["request"], "signature": good},
     ]
+    results = api.post(url, json={"answers": answers}).json()["results"]
+    assert [r["status"] for r in results] == [400, 404]
+    assert all(r["fix"] for r in results)
     # Another account cannot answer this account's request, together or not.
-    other = api.post("/l2/cosign/2", json={"answers": answers[3:]}).json()["results"]
-    assert other[0]["status"] == 404
-    results = api.post(f"/l2/cosign/{request['account']}", json={"answers": answers}).json()
-    assert [r.get("status", 200) for r in results["results"]] == [400, 404, 400, 200]
-    assert all(r["fix"] for r in results["results"][:3])
+    other = api.post("/l2/cosign/2", json={"answers": [{"request": rid, "signature": good}]})
+    assert other.json()["results"][0]["status"] == 404
+    # One answer per request in a body: a second (here 63 false refusals, each a
+    # pairing check if taken) is refused unread.
+    refusals = [{"request": rid, "signature": good, "refuse": True}] * 64
+    results = api.post(url, json={"answers": refusals}).json()["results"]
+    assert results[0]["status"] == 400  # not a refusal that verifies
+    assert all("earlier in this body" in r["error"] for r in results[1:])
+    results = api.post(url, json={"answers": [{"request": rid, "signature": good}]}).json()
+    assert results["results"] == [{"ok": True, "checked": "when the round closes"}]
     sealing.join(timeout=30)
     assert node.state.accounts[1].nonce == 1  # the good answer counted
     assert node.sequencer.silences.benched == {}
     # Bounded: at most 64 answers in one request, and at least one.
-    many = {"answers": [answers[3]] * 65}
+    many = {"answers": [{"request": rid, "signature": good}] * 65}
     assert api.post(f"/l2/cosign/{request['account']}", json=many).status_code in (400, 422)
     assert api.post(f"/l2/cosign/{request['account']}", json={"answers": []}).status_code in (
         400, 422)  # fmt: skip

@@ -302,10 +302,19 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
     @app.post("/l2/cosign/{account_index}", responses=responses(*COMMON))
     def cosign_answers(account_index: AccountIndex, body: AnswersIn) -> JSONResponse:
         """Several answers in one request (the requests one long-poll returned), each
-        taken as ``POST /l2/cosign/{account}/{request}`` takes it; each result is
-        ``{"ok": true}`` or ``{"error", "fix", "status"}`` for that one."""
+        taken as ``POST /l2/cosign/{account}/{request}`` takes it, one per request; each
+        result is ``{"ok": true}`` or ``{"error", "fix", "status"}`` for that one."""
         results: list[dict[str, Any]] = []
+        seen: set[str] = set()
         for answer in body.answers:
+            if answer.request in seen:
+                # One answer per request per body: 64 refusals of one request would
+                # cost 64 pairing checks for one HTTP request.
+                results.append({"error": f"request {answer.request} is answered earlier in "
+                                "this body", "fix": "send one answer per request",
+                                "status": 400})  # fmt: skip
+                continue
+            seen.add(answer.request)
             try:
                 take_answer(account_index, answer.request, answer)
             except ApiError as exc:
