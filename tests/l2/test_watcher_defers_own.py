@@ -62,3 +62,20 @@ def test_a_watcher_of_anyone_else_checks_every_batch_at_once(arena: Arena) -> No
     other.poll()
     assert [b.index for b in other.accepted] == [1, index]
     assert other.unchecked_own == 0
+
+
+def test_an_own_batch_that_does_not_decode_is_logged_not_raised(arena: Arena) -> None:
+    # Own batches are decoded only when replayed: one that the codec cannot read (the
+    # codec and L1 disagreeing, as after a bad upgrade) must not end the watcher's
+    # round with an exception when a challenge needs it.
+    index = _two_honest_batches(arena)
+    own = Watcher(RollupClient(arena.chain, arena.client.contract), arena.game,
+                  arena.proposer, defer_own=True)  # fmt: skip
+    own.poll()
+    raw = next(b for i, b, _ in arena.posted if i == index)
+    segments = segments_of_data(raw.encode(), arena.replica_before(index).root())
+    own.posted[index].data = b"\xff" * 40  # what this codec reads as no batch
+    arena.game.challenge(index, segments, 0, arena.users[0])
+    lines = own.poll()
+    assert any("does not decode" in line for line in lines), lines
+    assert own.blocked_at == index

@@ -137,12 +137,16 @@ class Watcher:
         for game in list(self.games.values()):
             if game.done or game.acted:
                 continue
-            if game.role == "defender":
-                game.acted = True
-                self._defend(game)
-            elif game.roots is not None and self._provable(game):
-                game.acted = True
-                self._prove(game)
+            try:
+                if game.role == "defender":
+                    game.acted = True
+                    self._defend(game)
+                elif game.roots is not None and self._provable(game):
+                    game.acted = True
+                    self._prove(game)
+            except CodecError as exc:  # its batch does not decode: L1 and the codec disagree
+                self.log.append(f"game {game.id}: batch {game.batch} does not decode ({exc}); "
+                                "cannot play it")  # fmt: skip
         self._close_expired()
         return self.log[start:]
 
