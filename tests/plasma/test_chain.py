@@ -180,3 +180,18 @@ def test_a_history_must_cover_the_coins_in_every_block() -> None:
     assert full.leaves[0][0] is None
     assert full.size > 0
     assert bytes(32) == EMPTY
+
+
+def test_deposits_from_l1_must_be_well_formed() -> None:
+    world = World()
+    alice, bob = KEYS[:2]
+    world.apply(RecordDeposit(alice.address, 100))
+    world.send(alice, 0, 100, bob.address, 0)
+    world.apply(SealBlock())
+    # A negative height would make block "0" be checked against the last root.
+    shifted = [Deposit(0, 100, alice.address, -1)]
+    proofs = [block_proof(b, world.blocks.get(b, ()), 0, 100) for b in (0, 1)]
+    with pytest.raises(HistoryError, match="negative height"):
+        check_history(DOMAIN, world.state.roots, shifted, 0, 100, proofs)
+    with pytest.raises(HistoryError, match="empty range"):
+        check_history(DOMAIN, world.state.roots, [Deposit(5, 5, alice.address, 0)], 5, 5, [])

@@ -17,6 +17,8 @@ from l2gpu.core.plasma.sumtree import (
     ProofStep,
     SumProof,
     SumTree,
+    leaf_hash,
+    node_hash,
     verify,
 )
 
@@ -112,3 +114,23 @@ def test_an_empty_block_is_one_gap() -> None:
     tree = SumTree([])
     assert tree.leaves == [Moved(0, COIN_SPACE, EMPTY)]
     assert verify(tree.root, EMPTY, tree.proof(0)) == (0, COIN_SPACE)
+
+
+def test_a_path_l1_could_not_check_does_not_hold_here_either() -> None:
+    # A dishonest operator's tree with a 64-byte "hash" beside a transfer: the
+    # hashing works out in Python, but a contract reads bytes32 siblings only.
+    content = (7).to_bytes(32, "big")
+    odd = b"\xaa" * 64
+    inner = node_hash(leaf_hash(content), 90, odd, COIN_SPACE - 100)
+    root = node_hash(leaf_hash(EMPTY), 10, inner, COIN_SPACE - 10)
+    steps = (ProofStep(odd, COIN_SPACE - 100, False), ProofStep(leaf_hash(EMPTY), 10, True))
+    assert verify(root, content, SumProof(steps)) is None
+    # The same shape with a 32-byte sibling holds: only the length was wrong.
+    good = leaf_hash(EMPTY)
+    inner = node_hash(leaf_hash(content), 90, good, COIN_SPACE - 100)
+    root = node_hash(leaf_hash(EMPTY), 10, inner, COIN_SPACE - 10)
+    steps = (ProofStep(good, COIN_SPACE - 100, False), ProofStep(leaf_hash(EMPTY), 10, True))
+    assert verify(root, content, SumProof(steps)) == (10, 100)
+    for bad in (ProofStep(good, 10.0, True), ProofStep(good, 10, 1)):  # type: ignore[arg-type]
+        assert verify(root, content, SumProof((steps[0], bad))) is None
+    assert verify(root, content[:31], SumProof(steps)) is None

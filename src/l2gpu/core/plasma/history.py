@@ -91,6 +91,8 @@ def check_history(
 
 
 def _deposited(deposits: Sequence[Deposit], start: int, end: int) -> tuple[Segment, ...]:
+    if any(d.block < 0 or not 0 <= d.start < d.end for d in deposits):
+        raise HistoryError(0, "a deposit has an empty range or a negative height")
     ordered = sorted(deposits, key=lambda d: d.start)
     if not ordered or ordered[0].start > start or ordered[-1].end < end or any(
         a.end != b.start for a, b in pairwise(ordered)
