@@ -222,8 +222,7 @@ async def _account_waves(http: httpx.AsyncClient, account: _Account, wave: int,
             ]  # fmt: skip
             if answers:  # all in one request, as an SDK answers what one long-poll returned
                 await http.post(f"/l2/cosign/{index}", json={"answers": answers})
-            signed = bool(answers)
-            if signed and time.time() < until + 30:
+            if answers and time.time() < until + 30:
                 continue  # just co-signed: the seal is not done yet, so wait for it first
             found = (await http.get(f"/l2/accounts/{address}")).json()
             if int(found["nonce"]) >= account.nonce or time.time() >= until + 30:

@@ -99,6 +99,11 @@ class AnswersIn(BaseModel):
     answers: list[AnswerIn] = Field(min_length=1, max_length=64)
 
 
+# An answer taken: checked against the account's key when the round closes, so only a
+# signature that verifies counts; any other is dropped and blamed on no one.
+TAKEN: dict[str, Any] = {"ok": True, "checked": "when the round closes"}
+
+
 def _hex(value: str, what: str) -> bytes:
     try:
         return bytes.fromhex(value.removeprefix("0x"))
@@ -295,9 +300,7 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         (checked now); only one that verifies against the account's registered BLS key
         for this request's message counts."""
         take_answer(account_index, request_id, answer)
-        # Checked against the account's key when the round closes: only a signature
-        # that verifies counts; any other is dropped and blamed on no one.
-        return {"ok": True, "checked": "when the round closes"}
+        return TAKEN
 
     @app.post("/l2/cosign/{account_index}", responses=responses(*COMMON))
     def cosign_answers(account_index: AccountIndex, body: AnswersIn) -> JSONResponse:
@@ -307,20 +310,18 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
         results: list[dict[str, Any]] = []
         seen: set[str] = set()
         for answer in body.answers:
-            if answer.request in seen:
-                # One answer per request per body: 64 refusals of one request would
-                # cost 64 pairing checks for one HTTP request.
-                results.append({"error": f"request {answer.request} is answered earlier in "
-                                "this body", "fix": "send one answer per request",
-                                "status": 400})  # fmt: skip
-                continue
-            seen.add(answer.request)
             try:
+                if answer.request in seen:
+                    # One answer per request per body: 64 refusals of one request would
+                    # cost 64 pairing checks for one HTTP request.
+                    raise ApiError(f"request {answer.request} is answered earlier in this "
+                                   "body", "send one answer per request")  # fmt: skip
+                seen.add(answer.request)
                 take_answer(account_index, answer.request, answer)
             except ApiError as exc:
                 results.append({"error": exc.what, "fix": exc.fix, "status": exc.status})
             else:
-                results.append({"ok": True, "checked": "when the round closes"})
+                results.append(TAKEN)
         return JSONResponse({"results": results})
 
     @app.get("/l2/batches", responses=responses(*COMMON))

@@ -55,6 +55,11 @@ class WriteAheadLog:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        dialect = engine.dialect
+        # How the dialect stores a record's time, for the SQLite group path.
+        self._bind_time = RollupLog.__table__.c.created_at.type.dialect_impl(
+            dialect
+        ).bind_processor(dialect)
 
     def append(self, kind: str, payload: bytes) -> int:
         """Write one record durably; return its sequence number."""
@@ -97,9 +102,7 @@ class WriteAheadLog:
         # and after. Our transactions begin IMMEDIATE (db/engine.py): the write lock
         # is held from the first read, each row gets the largest number plus one, so
         # the rows took exactly the numbers between the two, in the order they went in.
-        dialect = self.engine.dialect
-        bind = RollupLog.__table__.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
-        stamp = bind(now) if bind is not None else now
+        stamp = self._bind_time(now) if self._bind_time is not None else now
         largest = select(func.max(RollupLog.seq))
         with self.engine.begin() as connection:
             before = connection.execute(largest).scalar() or 0
