@@ -195,3 +195,42 @@ def test_deposits_from_l1_must_be_well_formed() -> None:
         check_history(DOMAIN, world.state.roots, shifted, 0, 100, proofs)
     with pytest.raises(HistoryError, match="empty range"):
         check_history(DOMAIN, world.state.roots, [Deposit(5, 5, alice.address, 0)], 5, 5, [])
+
+
+def test_a_lease_lock_lets_the_coins_move_only_to_the_provider_prefix_first() -> None:
+    from l2gpu.core.plasma.chain import LockCoins, Locked, LockRefused, RecordExit
+    from l2gpu.core.plasma.transactions import Lock, sign_lock
+
+    world = World()
+    renter, provider, other = KEYS[0], KEYS[1], KEYS[2]
+    world.apply(RecordDeposit(renter.address, 1000))
+    lock = sign_lock(renter, DOMAIN, Lock(0, 600, provider.address, until=100))
+    assert isinstance(world.apply(LockCoins(lock, now=10))[0], Locked)
+    # Someone else's lock on these coins, or a second lock, is refused.
+    forged = sign_lock(other, DOMAIN, Lock(600, 700, other.address, until=100))
+    assert isinstance(world.apply(LockCoins(forged, now=10))[0], LockRefused)
+    again = sign_lock(renter, DOMAIN, Lock(500, 700, other.address, until=100))
+    assert "another lease" in world.apply(LockCoins(again, now=10))[0].reason
+
+    def send(key, start, end, to, now, prev=0):
+        signed = sign_transfer(key, DOMAIN, Transfer(start, end, to, prev))
+        return world.apply(SubmitTransfer(signed, now=now))[0]
+
+    # The renter cannot spend the locked coins elsewhere; coins outside the lock, yes.
+    assert isinstance(send(renter, 0, 600, other.address, 20), Refused)
+    assert isinstance(send(renter, 100, 200, provider.address, 20), Refused)  # not a prefix
+    assert isinstance(send(renter, 600, 1000, other.address, 20), Accepted)
+    assert isinstance(send(renter, 0, 250, provider.address, 20), Accepted)
+    world.apply(SealBlock())
+    # The rest stays locked, from coin 250 up, and the lock ends at its time.
+    assert world.state.locks[0].start == 250
+    assert isinstance(send(renter, 250, 600, other.address, 50), Refused)
+    assert isinstance(send(renter, 250, 600, other.address, 100), Accepted)
+    world.apply(SealBlock())
+    # An exit on L1 takes coins out of the child chain: they can no longer move.
+    assert isinstance(send(provider, 0, 100, other.address, 200, prev=1), Accepted)
+    world.apply(SealBlock())
+    world.apply(RecordExit(100, 250))
+    refused = send(provider, 100, 250, other.address, 200, prev=1)
+    assert refused.reason == "some of these coins left the child chain through an exit on L1"
+    assert [(s.start, s.end) for s in world.state.segments] == [(0, 100), (250, 600), (600, 1000)]

@@ -14,7 +14,9 @@ the design's contracts in its window). The ``zk`` design runs its own node
 (``l2gpu up --design zk``, proving every batch) beside the first, and so does
 ``validium`` (``l2gpu up --design validium``), each on the first
 ``zk_leases`` leases of the same trace: a Groth16 proof per batch on 2 cores takes
-tens of seconds, so the whole trace would take hours. Per paid GPU-hour it is reported over the
+tens of seconds, so the whole trace would take hours. ``plasma`` runs its operator
+(``l2gpu up --design plasma``, a block a second) on the whole trace. Per paid
+GPU-hour it is reported over the
 trace's own durations: exact for the channel designs, whose per-second vouchers never
 reach a chain; for the per-second transfers of ``rollup``, the measured L1 cost per
 transfer carries the seconds not sent (``per_gpu_hour_basis`` says which).
@@ -53,6 +55,8 @@ ZK_OPERATOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b7
 would race each other's nonces)."""
 VALIDIUM_OPERATOR_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 """anvil's third dev account: the validium node's operator."""
+PLASMA_OPERATOR_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"
+"""anvil's fourth dev account: the Plasma operator."""
 ZK_DESIGNS = ("zk", "validium")
 """The designs proven with Groth16, each with its own node, run on ``zk_leases`` leases."""
 
@@ -175,6 +179,8 @@ def _settle(name: str, world: Any) -> None:
     """Wait until the design's node has put everything it holds on L1."""
     if name in ZK_DESIGNS:
         _zk_settled(str(world.validium_node_url if name == "validium" else world.zk_node_url))
+    elif name == "plasma":
+        _plasma_settled(str(world.plasma_node_url))
     elif world.node_url is not None:
         _settled(world.node_url)
 
@@ -190,8 +196,22 @@ def _zk_settled(node_url: str) -> None:
     raise L2gpuError("the zk node did not prove and post every batch within 30 minutes")
 
 
+def _plasma_settled(node_url: str) -> None:
+    """Wait until the Plasma operator has sealed every waiting transfer and L1 holds
+    every block's root."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{node_url}/plasma/status", timeout=30).json()
+        if status["pending"] == 0 and status["posted"] == status["height"]:
+            return
+        time.sleep(0.5)  # the operator seals on its own clock
+    raise L2gpuError("the Plasma operator did not seal and post within 300 s")
+
+
 def _balance(design: Any, world: Any, party: Any) -> int:
     """The party's balance in the design's rollup (0 until its deposit is credited)."""
+    if design.name == "plasma":
+        return int(design.balance(party))
     if design.name in ZK_DESIGNS:
         rail = design.rail(party)
         found = rail.client.account_of(Address.from_hex(party.address))
@@ -202,7 +222,9 @@ def _balance(design: Any, world: Any, party: Any) -> int:
 def _fund(design: Any, world: Any, parties: list[Any], amount: Wei) -> None:
     """Fund every party on ``design`` and wait until the node credits them."""
     steps = [design.fund(party, amount) for party in parties]
-    if world.node_url is None or not any(step.l1_txs for step in steps):
+    if (world.node_url is None and design.name != "plasma") or not any(
+        step.l1_txs for step in steps
+    ):
         return  # nothing was deposited anywhere (channel-l1 pays from L1 balances)
     deadline = time.monotonic() + 600
     for party in parties:
@@ -307,7 +329,7 @@ def _median(values: list[float]) -> float | None:
 
 def measure_designs(
     *, leases: int = 1000, seconds: int = 10, wave: int = 40, seed: int = 7,
-    designs: tuple[str, ...] = ("channel-l1", "rollup", "hybrid", "zk", "validium"),
+    designs: tuple[str, ...] = ("channel-l1", "rollup", "hybrid", "zk", "validium", "plasma"),
     zk_leases: int = 16,
     zk_shape: str = ZK_SHAPE,
 ) -> dict[str, Any]:  # fmt: skip
@@ -329,7 +351,7 @@ def measure_designs(
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     node = None
-    zk_nodes: list[Any] = []
+    other_nodes: list[Any] = []
     log = open(Path(folder) / "node.log", "wb")  # noqa: SIM115 - closed in finally
     try:
         _wait_port(anvil_port, anvil, "anvil")
@@ -350,9 +372,14 @@ def measure_designs(
         contracts = {"channel-l1": {manager.address}}
         pids = dict.fromkeys(designs, node.pid)
         for name in (n for n in ZK_DESIGNS if n in designs):
-            zk_nodes.append(_start_zk_node(world, env, folder, log, zk_shape, name))
+            other_nodes.append(_start_zk_node(world, env, folder, log, zk_shape, name))
             contracts[name] = {(world.validium if name == "validium" else world.zk).address}
-            pids[name] = zk_nodes[-1].pid
+            pids[name] = other_nodes[-1].pid
+        if "plasma" in designs:
+            other_nodes.append(_start_plasma_node(world, env, folder, log))
+            contracts["plasma"] = {world.plasma.address}
+            pids["plasma"] = other_nodes[-1].pid
+        zk_ran = any(name in designs for name in ZK_DESIGNS)
         out: dict[str, Any] = {}
         for offset, name in enumerate(designs):
             run_trace = trace[:zk_leases] if name in ZK_DESIGNS else trace
@@ -370,13 +397,13 @@ def measure_designs(
                 "seconds_paid_in_run": sum(t.paid_s for t in trace),
                 "max_seconds_paid_per_lease": seconds,
                 "l1_finality_s": world.l1_finality_s,
-                "zk_leases": min(zk_leases, len(trace)) if zk_nodes else 0,
-                "zk_shape": zk_shape if zk_nodes else None,
+                "zk_leases": min(zk_leases, len(trace)) if zk_ran else 0,
+                "zk_shape": zk_shape if zk_ran else None,
             },
             "designs": out,
         }
     finally:
-        for process in (*zk_nodes, node, anvil):
+        for process in (*other_nodes, node, anvil):
             if process is not None:
                 process.terminate()
                 try:
@@ -411,6 +438,25 @@ def _start_zk_node(world: Any, env: dict[str, str], folder: str, log: Any, shape
         world.validium, world.validium_node_url = client, url
     else:
         world.zk, world.zk_node_url = client, url
+    return process
+
+
+def _start_plasma_node(world: Any, env: dict[str, str], folder: str, log: Any) -> Any:
+    """``l2gpu up --design plasma`` on the same anvil (its own operator, port and
+    folder), sealing every second; ``world`` gets its contract and URL."""
+    from l2gpu.l1.contracts.plasma import PlasmaClient
+
+    port = _free_port()
+    plasma_env = {**env, "L2GPU_PRIVATE_KEY": PLASMA_OPERATOR_KEY, "L2GPU_API_PORT": str(port),
+                  "L2GPU_DATA_DIR": str(Path(folder) / "plasma")}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "l2gpu.cli.main", "up", "--design", "plasma", "--interval", "1"],
+        env=plasma_env, stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    _wait_port(port, process, "l2gpu up --design plasma")
+    url = f"http://127.0.0.1:{port}"
+    address = Address.from_hex(httpx.get(url + "/plasma/status").json()["plasma"])
+    world.plasma, world.plasma_node_url = PlasmaClient.at(world.chain, address), url
     return process
 
 

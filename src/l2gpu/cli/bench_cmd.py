@@ -80,6 +80,12 @@ def _zk() -> dict[str, Any]:
     return zk.run()
 
 
+def _plasma() -> dict[str, Any]:
+    from l2gpu.bench import plasma
+
+    return plasma.run()
+
+
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "crypto": _crypto,
     "channels": _channels,
@@ -92,6 +98,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "l1cost": _l1cost,
     "designs": _designs,
     "zk": _zk,
+    "plasma": _plasma,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES: dict[str, str] = {}
@@ -114,7 +121,7 @@ def bench(
         str,
         typer.Argument(
             help="crypto, channels, rollup, node, lease, l1cost, market, analytics, fraud, "
-            "designs, zk, or all."
+            "designs, zk, plasma, or all."
         ),
     ],
     as_json: AsJson = False,

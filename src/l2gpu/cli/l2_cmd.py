@@ -60,8 +60,9 @@ def up(
         typer.Option(
             "--design",
             help="'optimistic' (fraud proofs, 7-day window), 'zk' (a Groth16 proof per "
-            "batch, final at once) or 'validium' (zk with the transfer and channel data "
-            "off L1, served by this node).",
+            "batch, final at once), 'validium' (zk with the transfer and channel data "
+            "off L1, served by this node) or 'plasma' (a child chain posting one root per "
+            "block; --challenge-window is its exit period).",
         ),
     ] = "optimistic",
     zk_shape: Annotated[
@@ -92,9 +93,17 @@ def up(
     from l2gpu.serving.connections import require_free_port, uvicorn_options
 
     settings: Settings = ctx.obj
-    if design not in ("optimistic", "zk", "validium"):
-        raise L2gpuError(f"--design {design!r} is not a rollup design",
-                         "pass --design optimistic (the default), zk or validium")  # fmt: skip
+    if design not in ("optimistic", "zk", "validium", "plasma"):
+        raise L2gpuError(
+            f"--design {design!r} is not a design this node runs",
+            "pass --design optimistic (the default), zk, validium or plasma",
+        )
+    if design == "plasma":
+        from l2gpu.cli.plasma_cmd import up_plasma
+
+        up_plasma(settings, signing_account(ctx) if settings.l1_rpc else None,
+                  interval=interval, exit_period=parse_duration(challenge_window))  # fmt: skip
+        return
     if design in ("zk", "validium"):
         from l2gpu.cli.zk_cmd import up_zk
 

@@ -1,5 +1,5 @@
 """Where the designs are deployed: one L1, its ChannelManager, a rollup node, a zk
-rollup node and a zk validium node."""
+rollup node, a zk validium node and a Plasma operator."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class DesignWorld:
     zk_node_url: str | None = None
     validium: Any = None  # a validium ZkRollup's L1 client, beside its node at validium_node_url
     validium_node_url: str | None = None
+    plasma: Any = None  # a Plasma contract's L1 client, beside its operator at plasma_node_url
+    plasma_node_url: str | None = None
     _clients: dict[bytes, Any] = field(default_factory=dict)
 
     def l2(self, party: Any) -> Any:

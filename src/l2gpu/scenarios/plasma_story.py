@@ -22,6 +22,9 @@ Steps (``A-B`` is the coin range ``[A, B)``):
   transfer signed by the first NAME, who does not hold the coins
 - ``NAME exits`` (every coin its history shows it holds); ``NAME exits with block K``
   (with its transfer in block K and that transfer's parent, as the operator shows them)
+- ``NAME challenges exit K with the deposit`` / ``with block B``: a history
+  challenge naming the depositor of the exit's first coin, or the recipient of the
+  transfer of it in block B (rightly or not)
 - ``NAME watches`` (``for NAME, NAME``: speaking for those holders across withheld
   blocks); ``NAME answers the challenges`` (each open challenge of its exits);
   ``NAME cannot answer the challenges``; ``NAME settles the challenges``
@@ -41,7 +44,7 @@ from collections.abc import Callable
 from typing import Any
 
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.plasma.root_chain import Paid, StartExit
+from l2gpu.core.plasma.root_chain import ChallengeHistory, Paid, StartExit
 from l2gpu.scenarios.plasma_arena import DAY, Outcome, PlasmaArena
 
 
@@ -118,6 +121,8 @@ class Story:
                 rf"{name} watches for ([\w, ]+)",
                 lambda n, ps: self._record(a.watch(n, protects=[p.strip() for p in ps.split(",")])),
             ),
+            (rf"{name} challenges exit (\d+) with the deposit", self._challenge_history),
+            (rf"{name} challenges exit (\d+) with block (\d+)", self._challenge_history),
             (rf"{name} answers the challenges", lambda n: self._answer(n, can=True)),
             (rf"{name} cannot answer the challenges", lambda n: self._answer(n, can=False)),
             (rf"{name} settles the challenges", self._settle),
@@ -177,6 +182,32 @@ class Story:
             )
             self._record(outcome)
             self.last_refusal = outcome.refused
+
+    def _challenge_history(self, who: str, exit_id: str, block: str | None = None) -> None:
+        """Claim exit ``exit_id``'s history skips the depositor of its first coin, or
+        the recipient of the transfer of it in ``block`` (rightly or not)."""
+        a = self.arena
+        exit_ = a.spec.exits[int(exit_id)]
+        earlier = None
+        if block is not None:
+            earlier = next(
+                e
+                for e in a.evidence_in(int(block))
+                if e.signed.transfer.start <= exit_.start < e.signed.transfer.end
+            )
+        outcome = a.call(
+            ChallengeHistory(
+                a[who].address,
+                a.tick(),
+                a.spec.rules.challenge_bond,
+                int(exit_id),
+                exit_.start,
+                earlier,
+            ),
+            a[who],
+        )
+        self._record(outcome)
+        self.last_refusal = outcome.refused
 
     def _answer(self, who: str, *, can: bool) -> None:
         a = self.arena

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.plasma.sumtree import COIN_SPACE, Moved, SumTree
-from l2gpu.core.plasma.transactions import Deposit, SignedTransfer
+from l2gpu.core.plasma.transactions import Deposit, SignedLock, SignedTransfer
 from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Address
 
@@ -40,6 +40,19 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class HeldLock:
+    """A lease's lock as the operator holds it: ``owner``'s coins ``[start, end)`` move
+    only to ``provider`` (from ``start`` up) until ``until``; ``start`` advances as the
+    lease's transfers are sealed."""
+
+    owner: Address
+    start: int
+    end: int
+    provider: Address
+    until: int
+
+
+@dataclass(frozen=True)
 class ChildChain:
     """The operator's state. ``segments`` are sorted and tile ``[0, coins)``."""
 
@@ -49,6 +62,7 @@ class ChildChain:
     segments: tuple[Segment, ...] = ()
     pending: tuple[SignedTransfer, ...] = ()
     roots: tuple[bytes, ...] = ()  # roots[b - 1] is block b's
+    locks: tuple[HeldLock, ...] = ()
 
     def owners(self, start: int, end: int) -> tuple[Segment, ...]:
         """The segments that hold any of the coins ``[start, end)``, clipped to them."""
@@ -65,9 +79,26 @@ class RecordDeposit:
 
 @dataclass(frozen=True)
 class SubmitTransfer:
-    """A signed transfer for the next block."""
+    """A signed transfer for the next block, at time ``now`` (locks expire by it)."""
 
     signed: SignedTransfer
+    now: int = 0
+
+
+@dataclass(frozen=True)
+class LockCoins:
+    """A renter locks coins it holds for a lease (see ``transactions.Lock``)."""
+
+    signed: SignedLock
+    now: int = 0
+
+
+@dataclass(frozen=True)
+class RecordExit:
+    """L1 paid an exit of coins ``[start, end)``: they are gone from the child chain."""
+
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -98,6 +129,28 @@ class Refused:
 
 
 @dataclass(frozen=True)
+class Locked:
+    """A lease's lock holds."""
+
+    lock: HeldLock
+
+
+@dataclass(frozen=True)
+class LockRefused:
+    """A lock the rules refuse, and why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Exited:
+    """Coins that left through an exit."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Sealed:
     """Block ``number`` with root ``root`` holds ``transfers`` (possibly none)."""
 
@@ -106,8 +159,8 @@ class Sealed:
     transfers: tuple[SignedTransfer, ...]
 
 
-Input = RecordDeposit | SubmitTransfer | SealBlock
-Event = Deposited | Accepted | Refused | Sealed
+Input = RecordDeposit | SubmitTransfer | SealBlock | LockCoins | RecordExit
+Event = Deposited | Accepted | Refused | Sealed | Locked | LockRefused | Exited
 
 
 def state_transition(state: ChildChain, input_: Input) -> TransitionResult[ChildChain, Event]:
@@ -115,7 +168,11 @@ def state_transition(state: ChildChain, input_: Input) -> TransitionResult[Child
     if isinstance(input_, RecordDeposit):
         return _deposit(state, input_)
     if isinstance(input_, SubmitTransfer):
-        return _submit(state, input_.signed)
+        return _submit(state, input_.signed, input_.now)
+    if isinstance(input_, LockCoins):
+        return _lock(state, input_)
+    if isinstance(input_, RecordExit):
+        return _exit(state, input_)
     return _seal(state)
 
 
@@ -128,16 +185,19 @@ def _deposit(state: ChildChain, deposit: RecordDeposit) -> TransitionResult[Chil
     return TransitionResult(new, [Deposited(coins)])
 
 
-def _submit(state: ChildChain, signed: SignedTransfer) -> TransitionResult[ChildChain, Event]:
-    reason = refusal(state, signed)
+def _submit(
+    state: ChildChain, signed: SignedTransfer, now: int
+) -> TransitionResult[ChildChain, Event]:
+    reason = refusal(state, signed, now)
     if reason is not None:
         return TransitionResult(state, [Refused(signed.leaf, reason)])
-    return TransitionResult(replace(state, pending=(*state.pending, signed)),
-                            [Accepted(signed.leaf)])  # fmt: skip
+    return TransitionResult(
+        replace(state, pending=(*state.pending, signed)), [Accepted(signed.leaf)]
+    )
 
 
-def refusal(state: ChildChain, signed: SignedTransfer) -> str | None:
-    """Why the next block cannot hold ``signed``; None if it can."""
+def refusal(state: ChildChain, signed: SignedTransfer, now: int = 0) -> str | None:
+    """Why the next block cannot hold ``signed`` at time ``now``; None if it can."""
     transfer = signed.transfer
     signer = signed.signer(state.domain)
     if signer is None:
@@ -145,6 +205,8 @@ def refusal(state: ChildChain, signed: SignedTransfer) -> str | None:
     if transfer.end > state.coins:
         return "some of these coins were never deposited"
     held = state.owners(transfer.start, transfer.end)
+    if sum(s.end - s.start for s in held) < transfer.end - transfer.start:
+        return "some of these coins left the child chain through an exit on L1"
     if any(segment.owner != signer for segment in held):
         return "the signer does not own all of these coins"
     if len(held) != 1:
@@ -152,23 +214,79 @@ def refusal(state: ChildChain, signed: SignedTransfer) -> str | None:
         # names one parent, and a challenge one spend of it.
         return "these coins came in separate deposits or transfers: send one transfer each"
     if held[0].received != transfer.prev_block:
-        return (f"these coins were received in block {held[0].received}, "
-                f"not {transfer.prev_block}")  # fmt: skip
+        return f"these coins were received in block {held[0].received}, not {transfer.prev_block}"
     for other in state.pending:
         if other.transfer.start < transfer.end and transfer.start < other.transfer.end:
             return "another transfer of the next block moves some of these coins"
+    for lock in state.locks:
+        touches = lock.until > now and lock.start < transfer.end and transfer.start < lock.end
+        prefix = transfer.start == lock.start and transfer.end <= lock.end
+        if touches and (transfer.recipient != lock.provider or not prefix):
+            return (
+                f"coins {lock.start}-{lock.end} are locked for a lease to "
+                f"{lock.provider} until {lock.until}: they move only to it, "
+                "from the lock's first coin up"
+            )
     return None
+
+
+def _lock(state: ChildChain, input_: LockCoins) -> TransitionResult[ChildChain, Event]:
+    lock = input_.signed.lock
+    signer = input_.signed.signer(state.domain)
+    held = state.owners(lock.start, lock.end)
+    reason = None
+    if signer is None:
+        reason = "the lock's signature does not parse"
+    elif lock.end > state.coins or len(held) != 1 or held[0].owner != signer:
+        reason = "the signer does not hold all of these coins, received in one block"
+    elif lock.until <= input_.now:
+        reason = f"the lock expired at {lock.until}, before now ({input_.now})"
+    elif any(p.transfer.start < lock.end and lock.start < p.transfer.end for p in state.pending):
+        reason = "a transfer of the next block moves some of these coins"
+    elif any(
+        k.until > input_.now and k.start < lock.end and lock.start < k.end for k in state.locks
+    ):
+        reason = "some of these coins are locked for another lease"
+    if reason is not None:
+        return TransitionResult(state, [LockRefused(reason)])
+    assert signer is not None
+    held_lock = HeldLock(signer, lock.start, lock.end, lock.provider, lock.until)
+    live = tuple(k for k in state.locks if k.until > input_.now)  # expired ones go
+    return TransitionResult(replace(state, locks=(*live, held_lock)), [Locked(held_lock)])
+
+
+def _exit(state: ChildChain, input_: RecordExit) -> TransitionResult[ChildChain, Event]:
+    kept = tuple(s for s in state.segments if s.end <= input_.start or s.start >= input_.end)
+    cut = state.segments
+    parts = [replace(s, end=input_.start) for s in cut if s.start < input_.start < s.end]
+    parts += [replace(s, start=input_.end) for s in cut if s.start < input_.end < s.end]
+    segments = tuple(sorted((*kept, *parts), key=lambda s: s.start))
+    locks = tuple(k for k in state.locks if k.end <= input_.start or k.start >= input_.end)
+    return TransitionResult(
+        replace(state, segments=segments, locks=locks), [Exited(input_.start, input_.end)]
+    )
 
 
 def _seal(state: ChildChain) -> TransitionResult[ChildChain, Event]:
     number = state.height + 1
     tree = SumTree([Moved(s.transfer.start, s.transfer.end, s.leaf) for s in state.pending])
-    segments = state.segments
+    segments, locks = state.segments, state.locks
     for signed in state.pending:
         t = signed.transfer
         segments = reassign(segments, t.start, t.end, t.recipient, number)
-    new = replace(state, height=number, segments=segments, pending=(),
-                  roots=(*state.roots, tree.root))  # fmt: skip
+        # A lease's transfer pays a prefix of its lock: the rest stays locked.
+        locks = tuple(
+            replace(k, start=t.end) if k.start == t.start and t.end <= k.end else k for k in locks
+        )
+        locks = tuple(k for k in locks if k.start < k.end)
+    new = replace(
+        state,
+        height=number,
+        segments=segments,
+        pending=(),
+        locks=locks,
+        roots=(*state.roots, tree.root),
+    )
     return TransitionResult(new, [Sealed(number, tree.root, state.pending)])
 
 
@@ -180,13 +298,13 @@ def clip(segments: tuple[Segment, ...], start: int, end: int) -> tuple[Segment, 
         if segment.start >= end:
             break
         if segment.end > start:
-            out.append(replace(segment, start=max(start, segment.start),
-                               end=min(end, segment.end)))  # fmt: skip
+            out.append(replace(segment, start=max(start, segment.start), end=min(end, segment.end)))
     return tuple(out)
 
 
-def reassign(segments: tuple[Segment, ...], start: int, end: int, owner: Address,
-             received: int) -> tuple[Segment, ...]:  # fmt: skip
+def reassign(
+    segments: tuple[Segment, ...], start: int, end: int, owner: Address, received: int
+) -> tuple[Segment, ...]:
     """``segments`` with coins ``[start, end)`` now ``owner``'s, received in ``received``
     (a segment of their own: each segment is one parent's coins, never merged)."""
     out: list[Segment] = []

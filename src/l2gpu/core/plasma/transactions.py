@@ -35,6 +35,17 @@ PLASMA_TRANSFER = TypedDataSchema(
     },
     "PlasmaTransfer",
 )
+PLASMA_LOCK = TypedDataSchema(
+    {
+        "PlasmaLock": [
+            ("start", "uint256"),
+            ("end", "uint256"),
+            ("provider", "address"),
+            ("until", "uint64"),
+        ]
+    },
+    "PlasmaLock",
+)
 ENCODED_SIZE = 32 + 32 + 20 + 8  # the transfer's bytes, before the 65-byte signature
 
 
@@ -125,3 +136,46 @@ class SignedTransfer:
 def sign_transfer(key: PrivateKey, domain: Eip712Domain, transfer: Transfer) -> SignedTransfer:
     """Sign ``transfer`` as the owner of its coins."""
     return SignedTransfer(transfer, PLASMA_TRANSFER.sign(key, domain, transfer.message()))
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A renter's promise for a lease: until ``until`` (unix seconds), coins
+    ``[start, end)`` move only to ``provider``, from ``start`` up (the lease's vouchers
+    are transfers of a prefix of them). The operator enforces it; L1 never sees it."""
+
+    start: int
+    end: int
+    provider: Address
+    until: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < self.end <= COIN_SPACE or not 0 <= self.until < 2**64:
+            raise InvalidValue("lock", (self.start, self.end, self.until),
+                               "its coin range is empty or its expiry is not a time",
+                               "lock coins [start, end) until a unix time")  # fmt: skip
+
+    def message(self) -> dict[str, object]:
+        """The EIP-712 message."""
+        return {"start": self.start, "end": self.end, "provider": self.provider,
+                "until": self.until}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SignedLock:
+    """A lock and its owner's signature."""
+
+    lock: Lock
+    signature: bytes
+
+    def signer(self, domain: Eip712Domain) -> Address | None:
+        """Who signed it; None for a malformed signature."""
+        try:
+            return PLASMA_LOCK.recover(domain, self.lock.message(), self.signature)
+        except SignatureError:
+            return None
+
+
+def sign_lock(key: PrivateKey, domain: Eip712Domain, lock: Lock) -> SignedLock:
+    """Sign ``lock`` as the owner of its coins."""
+    return SignedLock(lock, PLASMA_LOCK.sign(key, domain, lock.message()))

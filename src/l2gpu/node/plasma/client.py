@@ -1,0 +1,117 @@
+"""A user's client of the Plasma operator's API (:mod:`l2gpu.node.plasma.api`): sends
+signed transfers and locks, reads coins, deposits and blocks, and rebuilds the honest
+view of every coin (``core/plasma/provenance``) from the blocks the operator serves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from l2gpu.core.crypto.eip712 import Eip712Domain
+from l2gpu.core.plasma.provenance import View, follow
+from l2gpu.core.plasma.transactions import Deposit, SignedLock, SignedTransfer
+from l2gpu.core.types import Address
+from l2gpu.node.client import NodeError
+from l2gpu.node.plasma.api import PAGE
+
+
+class PlasmaNodeClient:
+    """One Plasma operator, reached at ``url``. Blocks never change once sealed, so
+    the ones read are kept."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._blocks: dict[int, tuple[SignedTransfer, ...]] = {}
+
+    def _call(self, call: Callable[[], httpx.Response]) -> Any:
+        try:
+            response = call()
+        except httpx.HTTPError as exc:
+            raise NodeError(
+                f"the Plasma operator at {self.url} did not answer ({exc})",
+                "start it with 'l2gpu up --design plasma' or pass --node URL",
+            ) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            raise NodeError(
+                f"{self.url} answered {response.status_code} with no JSON",
+                "check that --node names a Plasma operator",
+                response.status_code,
+            ) from None
+        if response.status_code >= 400:
+            error = body.get("error", body) if isinstance(body, dict) else body
+            fix = body.get("fix", "") if isinstance(body, dict) else ""
+            raise NodeError(str(error), str(fix), response.status_code)
+        return body
+
+    def status(self) -> dict[str, Any]:
+        """Height, blocks on L1, coins, waiting transfers, the contract, L1's time."""
+        return dict(self._call(lambda: self.http.get("/plasma/status")))
+
+    def submit(self, signed: SignedTransfer) -> str:
+        """Send a signed transfer; its leaf (hex) once the operator holds it."""
+        body = {"transfer": signed.encode().hex()}
+        return str(self._call(lambda: self.http.post("/plasma/transfers", json=body))["leaf"])
+
+    def lock(self, signed: SignedLock) -> None:
+        """Send a lease's signed lock."""
+        lock = signed.lock
+        body = {
+            "start": str(lock.start),
+            "end": str(lock.end),
+            "provider": lock.provider.checksum,
+            "until": lock.until,
+            "signature": signed.signature.hex(),
+        }
+        self._call(lambda: self.http.post("/plasma/locks", json=body))
+
+    def coins(self, owner: Address) -> list[tuple[int, int, int]]:
+        """The coin ranges ``owner`` holds now: ``(start, end, received)``."""
+        body = self._call(lambda: self.http.get("/plasma/coins", params={"owner": owner.checksum}))
+        return [(int(c["start"]), int(c["end"]), int(c["received"])) for c in body["coins"]]
+
+    def deposits(self) -> list[Deposit]:
+        """Every deposit the operator recorded, in order."""
+        out: list[Deposit] = []
+        while True:
+            page = self._page(len(out))
+            out += [
+                Deposit(
+                    int(d["start"]), int(d["end"]), Address.from_hex(d["owner"]), int(d["block"])
+                )
+                for d in page
+            ]
+            if len(page) < PAGE:
+                return out
+
+    def _page(self, start: int) -> list[dict[str, Any]]:
+        body = self._call(lambda: self.http.get("/plasma/deposits", params={"start": start}))
+        return list(body["deposits"])
+
+    def block(self, number: int) -> tuple[SignedTransfer, ...]:
+        """Block ``number``'s transfers (kept once read)."""
+        if number not in self._blocks:
+            body = self._call(lambda: self.http.get(f"/plasma/blocks/{number}"))
+            self._blocks[number] = tuple(
+                SignedTransfer.decode(bytes.fromhex(t.removeprefix("0x")))
+                for t in body["transfers"]
+            )
+        return self._blocks[number]
+
+    def view(self, domain: Eip712Domain, height: int | None = None) -> View:
+        """Every coin's holder and evidence, from the served blocks up to ``height``
+        (default: the operator's height)."""
+        height = int(self.status()["height"]) if height is None else height
+        blocks = {}
+        for number in range(1, height + 1):
+            try:
+                blocks[number] = self.block(number)
+            except NodeError as exc:
+                if exc.status != 404:
+                    raise
+                break  # withheld: nothing after it can be checked (follow stops there)
+        return follow(domain, self.deposits(), blocks, height)

@@ -1,0 +1,103 @@
+"""The Plasma operator behind its HTTP API, and a lease paid through the ``plasma``
+design: deposit on L1, lock, a transfer per second, close, block, exit, payout."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from l2gpu.clock import l1_clock
+from l2gpu.core.plasma.root_chain import Rules
+from l2gpu.core.plasma.transactions import Transfer, sign_transfer
+from l2gpu.core.types import Address, Wei
+from l2gpu.db import open_database
+from l2gpu.designs import DesignWorld, make_design
+from l2gpu.l1.contracts.plasma import PlasmaClient
+from l2gpu.node.client import NodeError
+from l2gpu.node.plasma.api import create_plasma_app
+from l2gpu.node.plasma.operator import PlasmaOperator
+from l2gpu.serving.loopback import serve_on_loopback
+
+DAY = 86_400
+
+
+@pytest.fixture
+def plasma(chain, tmp_path):
+    operator_account = chain.accounts[0]
+    rules = Rules(Address.from_hex(operator_account.address), 7 * DAY, DAY, 10**16, 10**16)
+    client = PlasmaClient.deploy(chain, operator_account, rules)
+    database = f"sqlite:///{tmp_path / 'plasma.db'}"
+    operator = PlasmaOperator(client, operator_account, open_database(database), l1_clock(chain))
+    server, url = serve_on_loopback(create_plasma_app(operator), "plasma operator")
+    yield chain, client, operator, url, database
+    server.should_exit = True
+
+
+def test_a_lease_is_paid_in_coins_and_the_provider_exits_them_to_l1(plasma) -> None:
+    chain, client, operator, url, database = plasma
+    renter, provider, thief = chain.accounts[1], chain.accounts[2], chain.accounts[3]
+    design = make_design("plasma", DesignWorld(chain, plasma=client, plasma_node_url=url))
+    assert design.fund(renter, Wei(10**6)).l1_txs
+    operator.follow_l1()
+    assert design.balance(renter) == 10**6
+    lease, _ = design.open_lease(renter, provider, Wei(5_000), lifetime=3600)
+    for second in range(1, 11):
+        design.pay(lease, Wei(100 * second))
+    # The renter cannot spend the lease's coins elsewhere while the lock holds.
+    stolen = sign_transfer(lease.renter_key, client.domain,
+                           Transfer(lease.start, lease.start + 5_000,
+                                    Address.from_hex(thief.address), lease.received))  # fmt: skip
+    with pytest.raises(NodeError, match="locked for a lease"):
+        design.node.submit(stolen)
+    step = design.close(lease, Wei(1_000))
+    assert step.l2_bytes == 157
+    assert operator.seal() == 1
+    assert client.height() == 1
+    assert design.balance(provider) == 1_000
+    assert design.balance(renter) == 10**6 - 1_000
+    # The provider exits its coins with the history the operator served.
+    exits = design.withdraw(provider)
+    assert len(exits.l1_txs) == 1
+    chain.time_travel(7 * DAY + 1)
+    before = chain.balance(Address.from_hex(provider.address))
+    stored = client.exit(0)
+    client.contract.transact("finalize_exit", 0, 0, sender=provider)
+    assert chain.balance(Address.from_hex(provider.address)) > before + 1_000  # coins + bond
+    assert stored["owner"] == Address.from_hex(provider.address)
+    # The operator hears of the exit: those coins no longer move on the child chain.
+    operator.follow_l1()
+    assert design.balance(provider) == 0
+    # A restarted operator replays its log to the same chain.
+    again = PlasmaOperator(client, chain.accounts[0], open_database(database), l1_clock(chain))
+    assert again.state == operator.state
+    assert again.posted == 1
+
+
+def test_bad_requests_get_clear_errors_and_change_nothing(plasma) -> None:
+    _, _, operator, url, _ = plasma
+    before = operator.status()
+    answers = [
+        httpx.post(f"{url}/plasma/transfers", json={"transfer": "zz"}),
+        httpx.post(f"{url}/plasma/transfers", json={"transfer": "00" * 157}),
+        httpx.post(f"{url}/plasma/transfers", json={"transfer": "00" * 157, "extra": 1}),
+        httpx.post(
+            f"{url}/plasma/locks",
+            json={
+                "start": "5",
+                "end": "1",
+                "provider": "0x" + "11" * 20,
+                "until": 9,
+                "signature": "00" * 65,
+            },
+        ),
+        httpx.post(f"{url}/plasma/transfers", content=b"{" * 5000),
+        httpx.get(f"{url}/plasma/blocks/7"),
+        httpx.get(f"{url}/plasma/coins", params={"owner": "nobody"}),
+    ]
+    codes = [a.status_code for a in answers]
+    assert codes == [422, 400, 422, 400, 413, 404, 422]
+    for answer in answers:
+        body = answer.json()
+        assert body["error"]
+        assert "Traceback" not in answer.text
+    assert operator.status() == before
