@@ -58,7 +58,8 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; unset means a SQLite file in data_dir"
     )
     settlement: SettlementDesign = Field(
-        default="hybrid", description="settlement design used by leases (hybrid, zk or channel-l1)"
+        default="hybrid",
+        description="settlement design used by leases (hybrid, zk, plasma or channel-l1)",
     )
     private_key: SecretStr | None = Field(
         default=None, description="hex private key (prefer keystore for real funds)"

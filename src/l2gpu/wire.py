@@ -158,6 +158,7 @@ class ChannelPublic(_Answer):
     salt: str
     deposit: Decimal
     zk: dict[str, Any] | None = None
+    plasma: dict[str, Any] | None = None
 
     def to_core(self) -> ChannelDescription:
         """The core's description; raises InvalidValue when it does not hold together."""

@@ -167,6 +167,21 @@ def test_the_zk_demo_runs_the_market_lease_through_proven_batches(tmp_path: Path
     assert "NOT FOR FUNDS" in result.stdout
 
 
+def test_the_plasma_demo_pays_the_lease_in_coins_and_exits_them_to_l1(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path / "data"), "demo",
+                 env={"L2GPU_SETTLEMENT": "plasma"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    market = next(line for line in lines if line.startswith("market lease over plasma"))
+    seconds = int(market.split(": ")[1].split(" s on")[0])
+    assert seconds >= 3
+    paid = seconds * 2 * 10**13  # coins moved on the child chain, for metered seconds only
+    assert f"paid to the provider {paid} wei" in market
+    assert f"refunded to the renter {120 * 2 * 10**13 - paid} wei" in market
+    exited = next(line for line in lines if line.startswith("plasma: provider exited"))
+    assert f"exited {paid} wei of earnings to L1 after the exit period" in exited
+
+
 def test_bench_market_rails_measure_both_rails() -> None:
     from l2gpu.bench.market_rails import measure_rails
 

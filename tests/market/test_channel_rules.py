@@ -66,9 +66,9 @@ def test_the_market_refuses_a_channel_that_cannot_pay_for_the_lease() -> None:
     backwards = replace(_lease(), renter=PROVIDER.address, provider=RENTER.address)
     with pytest.raises(L2gpuError, match="not from you to the offer's provider"):
         check_lease_channel(_channel(lease.max_cost), backwards)
-    plasma = replace(_channel(lease.max_cost), settlement="plasma")
-    with pytest.raises(L2gpuError, match="'plasma' is not one the market knows"):
-        check_lease_channel(plasma, lease)
+    unknown = replace(_channel(lease.max_cost), settlement="sharded")
+    with pytest.raises(L2gpuError, match="'sharded' is not one the market knows"):
+        check_lease_channel(unknown, lease)
 
 
 def test_a_rail_funding_and_reuse_each_say_why() -> None:

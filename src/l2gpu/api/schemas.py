@@ -146,6 +146,15 @@ class ZkChannelIn(_Strict):
     ay: Wei
 
 
+class PlasmaCoinsIn(_Strict):
+    """A Plasma lease's coins: the first, the block the renter received them in, and
+    the lock's end (:class:`l2gpu.core.market.channel_description.PlasmaCoins`)."""
+
+    start: Wei
+    received: Id
+    until: Id
+
+
 class ChannelIn(_Strict):
     """The description of the channel that pays for a lease, as the renter's rail wrote
     it (:meth:`l2gpu.core.market.channel_description.ChannelDescription.to_json`)."""
@@ -161,6 +170,7 @@ class ChannelIn(_Strict):
     salt: Bytes32
     deposit: Wei
     zk: ZkChannelIn | None = None
+    plasma: PlasmaCoinsIn | None = None
 
     def to_core(self) -> ChannelDescription:
         """The core's description; raises InvalidValue when ``channel_id`` is not the

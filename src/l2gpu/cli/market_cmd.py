@@ -75,6 +75,8 @@ def _check_provider_account(node: str, key: PrivateKey, rail: ChannelRail | None
     """A provider in the rollup needs an account: with a BLS key in the optimistic
     rollup (it co-signs its closes); in the zk rollup, any account of its address (its
     zk key signs its closes)."""
+    if rail is not None and rail.settlement == "plasma":
+        return  # a provider needs no coins to be paid in them
     if rail is not None and rail.settlement == "zk":
         found = rail.client.account_of(key.address)  # type: ignore[attr-defined]
         if found is None:
@@ -117,8 +119,9 @@ def _check_rail_options(settings: Settings, node: str | None, manager: str | Non
 def rail_design(settings: Settings, node: str | None) -> str:
     """The settlement design a lease pays over: the ``settlement`` setting where it was
     set (flag, L2GPU_SETTLEMENT or the TOML file), else the one the options name (a
-    zk node: ``zk``; another rollup node: ``hybrid``; an L1 and a ChannelManager:
-    ``channel-l1``). Which kind of node ``node`` is, it answers itself (``/zk/status``);
+    zk node: ``zk``; a Plasma operator: ``plasma``; another rollup node: ``hybrid``; an L1
+    and a ChannelManager: ``channel-l1``). Which kind of node ``node`` is, it answers
+    itself (``/zk/status``, ``/plasma/status``);
     a node that does not answer is taken for ``hybrid``, whose rail then says so."""
     if "settlement" in settings.model_fields_set:
         return str(settings.settlement)
@@ -126,11 +129,13 @@ def rail_design(settings: Settings, node: str | None) -> str:
         return "channel-l1"
     import httpx
 
-    try:
-        zk = httpx.get(f"{node.rstrip('/')}/zk/status", timeout=10).status_code == 200
-    except httpx.HTTPError:
-        zk = False
-    return "zk" if zk else "hybrid"
+    for design, path in (("zk", "/zk/status"), ("plasma", "/plasma/status")):
+        try:
+            if httpx.get(f"{node.rstrip('/')}{path}", timeout=10).status_code == 200:
+                return design
+        except httpx.HTTPError:
+            break
+    return "hybrid"
 
 
 def _rail(

@@ -72,8 +72,7 @@ DESIGNS: dict[str, Design] = {
     "zk": Design(_zk, lease_rails.zk_rail),
     # A validium's node speaks the zk node's API: market leases reach it as "zk".
     "validium": Design(_validium),
-    # Market leases do not reach Plasma yet: it is compared by 'l2gpu bench designs'.
-    "plasma": Design(_plasma),
+    "plasma": Design(_plasma, lease_rails.plasma_rail),
 }
 """Every design by its ``settlement`` name."""
 
@@ -88,8 +87,8 @@ def lease_rail(settlement: str, parts: RailParts) -> ChannelRail:
         raise L2gpuError(
             f"the market cannot pay leases over '{settlement}'",
             f"market leases pay over a channel: set settlement to one of "
-            f"{', '.join(LEASE_RAILS)} ('rollup' and 'plasma' are compared by 'l2gpu bench "
-            "designs' only; for a validium's node use 'zk')",
+            f"{', '.join(LEASE_RAILS)} ('rollup' is compared by 'l2gpu bench designs' only; "
+            "for a validium's node use 'zk')",
         )
     return design.lease_rail(parts)
 

@@ -97,3 +97,17 @@ def zk_rail(parts: RailParts) -> ChannelRail:
         )
     return ZkChannelRail(ZkNodeClient(parts.node_url), parts.key, clock=parts.clock,
                          **dict(parts.options))  # fmt: skip
+
+
+def plasma_rail(parts: RailParts) -> ChannelRail:
+    """A party's rail for leases paid in a Plasma child chain, through its operator."""
+    from l2gpu.node.plasma.client import PlasmaNodeClient
+    from l2gpu.payments.plasma_rail import PlasmaChannelRail
+
+    if parts.node_url is None or parts.key is None:
+        raise L2gpuError(
+            "a lease on Plasma needs the operator's API and a signing key",
+            "pass --node URL of a Plasma operator ('l2gpu up --design plasma'), and a key",
+        )
+    return PlasmaChannelRail(PlasmaNodeClient(parts.node_url), parts.key, clock=parts.clock,
+                             **dict(parts.options))  # fmt: skip

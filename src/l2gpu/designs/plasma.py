@@ -101,7 +101,7 @@ class PlasmaDesign:
     def _set_aside(self, renter: Address, amount: int) -> tuple[int, int]:
         """The first ``amount`` coins of one of the renter's ranges not yet set aside."""
         floor = self._reserved.get(renter, 0)
-        for start, end, received in self.node.coins(renter):
+        for start, end, received in self.node.coins(renter, free=True):
             first = max(start, floor)
             if end - first >= amount:
                 self._reserved[renter] = first + amount

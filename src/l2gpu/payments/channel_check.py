@@ -10,8 +10,8 @@ costs deposits.
 
 The check is the provider's own (:meth:`ChannelRail.check`), run by the market on
 read-only rails: the rollup node's API for ``hybrid`` channels, a zk node's for ``zk``
-ones (the market asks its node which it is), the ChannelManager on L1 for
-``channel-l1`` ones.
+ones, a Plasma operator's for ``plasma`` leases (the market asks its node which it
+is), the ChannelManager on L1 for ``channel-l1`` ones.
 """
 
 from __future__ import annotations
@@ -50,16 +50,22 @@ class ChannelCheck:
                 if ready is not None and name is not None]  # fmt: skip
 
     def _design_of_node(self) -> str | None:
-        """``zk`` when the node answers ``/zk/status``, ``hybrid`` when it answers
-        otherwise, None when it does not answer (asked again next time)."""
+        """``zk`` when the node answers ``/zk/status``, ``plasma`` when it answers
+        ``/plasma/status``, ``hybrid`` when it answers otherwise, None when it does not
+        answer (asked again next time)."""
         if self._node_design is None:
             import httpx
 
-            try:
-                answer = httpx.get(f"{self.node_url}/zk/status", timeout=10)
-            except httpx.HTTPError:
-                return None
-            self._node_design = "zk" if answer.status_code == 200 else "hybrid"
+            design = "hybrid"
+            for name, path in (("zk", "/zk/status"), ("plasma", "/plasma/status")):
+                try:
+                    answer = httpx.get(f"{self.node_url}{path}", timeout=10)
+                except httpx.HTTPError:
+                    return None
+                if answer.status_code == 200:
+                    design = name
+                    break
+            self._node_design = design
         return self._node_design
 
     def __call__(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
@@ -67,7 +73,7 @@ class ChannelCheck:
         :class:`ChannelUnverifiable` when its rail does not answer."""
         settlement = channel.settlement
         served = self.settlements()
-        if "rollup node" in served and settlement in ("hybrid", "zk"):
+        if "rollup node" in served and settlement in ("hybrid", "zk", "plasma"):
             raise ChannelUnverifiable(f"the rollup node at {self.node_url} did not answer",
                                       "retry in a minute")  # fmt: skip
         if settlement not in served:
@@ -92,6 +98,13 @@ class ChannelCheck:
 
             # Reading only: the rail's account signs nothing in check().
             return L1ChannelRail(self.manager, None)  # type: ignore[arg-type]
+        if self._node_rail is None and settlement == "plasma":
+            from l2gpu.payments.plasma_rail import plasma_rail_reader
+
+            try:
+                self._node_rail = plasma_rail_reader(str(self.node_url))
+            except L2gpuError as exc:
+                raise ChannelUnverifiable(exc.what, "retry in a minute") from exc
         if self._node_rail is None and settlement == "zk":
             from l2gpu.payments.zk_rail import zk_rail_reader
 

@@ -8,6 +8,11 @@ With ``zk``: the market on a zk rollup of its own (:mod:`l2gpu.scenarios.zk_mark
 the lease's channel lives in the zk ledger, every batch is proven with Groth16 and
 verified on L1.
 
+With ``plasma``: the market on a Plasma child chain of its own
+(:mod:`l2gpu.scenarios.plasma_market`): the lease's vouchers are transfers of the
+renter's coins, the provider's close puts the best one in a block, and the provider
+then exits its coins to L1.
+
 With ``channel-l1``: the foundation (start the L1, build and deploy contracts), a
 lease streamed over an L1 payment channel with a stale close that a watcher answers
 (:mod:`l2gpu.scenarios.stream`), then the market on the same chain.
@@ -33,7 +38,7 @@ from l2gpu.scenarios.market import Parties, hybrid_market, market_stage
 from l2gpu.scenarios.stream import LEASE_SECONDS, channel_lease
 
 NEXT_STAGES = [
-    "Plasma and shards as settlement modes beside channel-l1, hybrid and zk",
+    "shards and bridges as settlement modes beside channel-l1, hybrid, zk and plasma",
 ]
 
 
@@ -50,10 +55,26 @@ def run_demo(settings: Settings, out: Console) -> list[str]:
         return _channel_l1_demo(settings, out)
     if settings.settlement == "zk":
         return _zk_demo(settings, out)
+    if settings.settlement == "plasma":
+        return _plasma_demo(settings, out)
     raise L2gpuError(
         f"the demo has no '{settings.settlement}' settlement yet",
-        "use L2GPU_SETTLEMENT=hybrid (default), zk or channel-l1",
+        "use L2GPU_SETTLEMENT=hybrid (default), zk, plasma or channel-l1",
     )
+
+
+def _plasma_demo(settings: Settings, out: Console) -> list[str]:
+    from l2gpu.scenarios.plasma_market import exit_to_l1, plasma_market
+
+    out.print("[bold]l2gpu demo[/bold] - the market on a Plasma child chain: a lease paid "
+              "every second in coins, one root per block on L1 (settlement: plasma)")  # fmt: skip
+    plasma = plasma_market(settings, out)
+    try:
+        market = market_stage(settings, plasma.parties, out)
+        exited = exit_to_l1(plasma, out)
+    finally:
+        plasma.close()
+    return [market_summary(market), exited]
 
 
 def _zk_demo(settings: Settings, out: Console) -> list[str]:
@@ -147,6 +168,8 @@ def _rail_cost(market: dict[str, Any]) -> str:
     if market["settlement"] == "zk":  # zk operations; their proven batches are shared
         return (f"zk ledger operations {market['l1_bytes']:,} bytes of public data, no L1 "
                 "transaction of their own")  # fmt: skip
+    if market["settlement"] == "plasma":  # a child-chain transfer; its block's root is shared
+        return "one child-chain transfer, no L1 transaction of its own (a 32-byte root a block)"
     if market["settlement"] == "hybrid":  # L2 transactions; their batches are shared
         return (f"L2 transactions {market['l1_bytes']:,} bytes, no L1 transaction of "
                 "their own (per-lease L1 cost: l2gpu bench l1cost)")  # fmt: skip

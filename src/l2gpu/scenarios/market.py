@@ -197,6 +197,10 @@ CLOSES = {
 
 
 def _cost(settlement: str, gas: int, tx_bytes: int) -> str:
+    if settlement == "plasma" and tx_bytes == 0:
+        return "(a lock the Plasma operator holds: nothing on L1)"
+    if settlement == "plasma":
+        return f"(a child-chain transfer of {tx_bytes} bytes; L1 gets its block's 32-byte root)"
     if settlement == "zk":
         return f"(a zk ledger operation: {tx_bytes} bytes of a proven batch, no L1 gas of its own)"
     if settlement == "hybrid":

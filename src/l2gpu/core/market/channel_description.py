@@ -80,6 +80,36 @@ class ZkChannelName:
 
 
 @dataclass(frozen=True, slots=True)
+class PlasmaCoins:
+    """A Plasma lease's coins: from coin ``start``, received in block ``received``,
+    locked for the provider until ``until`` (their number is the deposit)."""
+
+    start: int
+    received: int
+    until: int
+
+    @property
+    def salt(self) -> bytes:
+        """The channel's salt: keccak256 of the three fields, 32 bytes each."""
+        return keccak256(b"".join(v.to_bytes(32, "big") for v in (self.start, self.received,
+                                                                  self.until)))  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        """As the description's ``plasma`` member (the first coin as a decimal string)."""
+        return {"start": str(self.start), "received": self.received, "until": self.until}
+
+    @classmethod
+    def from_json(cls, data: object) -> PlasmaCoins:
+        """Parse the ``plasma`` member; raises :class:`InvalidValue` naming the bad field."""
+        if not isinstance(data, Mapping):
+            raise InvalidValue("channel plasma part", data, "it is not a JSON object", _FIX)
+        coins = cls(*(_whole_number(data, k) for k in ("start", "received", "until")))
+        if coins.start >= 2**128 or max(coins.received, coins.until) >= 2**64:
+            raise InvalidValue("channel plasma part", dict(data), "a field is too large", _FIX)
+        return coins
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelDescription:
     """A lease's channel: its design, where its vouchers verify, its terms and deposit.
 
@@ -94,6 +124,7 @@ class ChannelDescription:
     params: ChannelParams
     deposit: Wei
     zk: ZkChannelName | None = None
+    plasma: PlasmaCoins | None = None
 
     @property
     def channel_id(self) -> Hash32:
@@ -112,18 +143,22 @@ class ChannelDescription:
 
     def to_json(self) -> dict[str, Any]:
         """The description as the API sends it and the database keeps it."""
-        return {
-            "settlement": self.settlement,
-            "channel_id": str(self.channel_id),
-            "chain_id": int(self.chain_id),
-            "manager": self.manager.checksum,
-            "renter": self.params.renter.checksum,
-            "provider": self.params.provider.checksum,
-            "token": self.params.token.checksum,
-            "challenge_period": int(self.params.challenge_period),
-            "salt": "0x" + self.params.salt.hex(),
-            "deposit": str(int(self.deposit)),
-        } | ({"zk": self.zk.to_json()} if self.zk is not None else {})
+        return (
+            {
+                "settlement": self.settlement,
+                "channel_id": str(self.channel_id),
+                "chain_id": int(self.chain_id),
+                "manager": self.manager.checksum,
+                "renter": self.params.renter.checksum,
+                "provider": self.params.provider.checksum,
+                "token": self.params.token.checksum,
+                "challenge_period": int(self.params.challenge_period),
+                "salt": "0x" + self.params.salt.hex(),
+                "deposit": str(int(self.deposit)),
+            }
+            | ({"zk": self.zk.to_json()} if self.zk is not None else {})
+            | ({"plasma": self.plasma.to_json()} if self.plasma is not None else {})
+        )
 
     @classmethod
     def from_json(cls, data: object) -> ChannelDescription:
@@ -156,14 +191,14 @@ class ChannelDescription:
             params,
             Wei(_whole_number(data, "deposit")),
             ZkChannelName.from_json(_field(data, "zk")) if settlement == "zk" else None,
+            PlasmaCoins.from_json(_field(data, "plasma")) if settlement == "plasma" else None,
         )
-        if settlement == "zk":
-            assert described.zk is not None
-            if described.zk.salt != params.salt:
-                raise InvalidValue(
-                    "channel salt", "0x" + params.salt.hex(),
-                    "it is not the hash of the channel's zk part", _FIX,
-                )  # fmt: skip
+        part = described.zk or described.plasma
+        if part is not None and part.salt != params.salt:
+            raise InvalidValue(
+                "channel salt", "0x" + params.salt.hex(),
+                f"it is not the hash of the channel's {settlement} part", _FIX,
+            )  # fmt: skip
         claimed = data.get("channel_id")
         if claimed is not None and (
             not isinstance(claimed, str) or claimed.lower() != str(described.channel_id)
@@ -180,7 +215,16 @@ class ChannelDescription:
 
 def voucher_domain(channel: ChannelDescription) -> Eip712Domain | VoucherDomain:
     """Where ``channel``'s vouchers are signed and verified: the EIP-712 domain of its
-    manager contract, or for a zk channel the renter's EdDSA key and its ledger name."""
+    manager contract, for a zk channel the renter's EdDSA key and its ledger name, for
+    a Plasma lease the transfer of its coins that each voucher signs."""
+    if channel.plasma is not None:
+        from l2gpu.core.plasma.vouchers import PlasmaVoucherDomain
+
+        p = channel.plasma
+        return PlasmaVoucherDomain(
+            channel.chain_id, channel.manager, channel.renter, channel.provider, p.start,
+            p.received, int(channel.deposit),
+        )  # fmt: skip
     if channel.zk is None:
         return channel_domain(channel.chain_id, channel.manager)
     from l2gpu.core.zk.vouchers import ZkVoucherDomain

@@ -34,9 +34,10 @@ an hour so that the provider can answer a renter's close (or close after the lea
 within it: a renter choosing seconds could settle a close before the provider's agent
 sees it."""
 
-SETTLEMENTS = ("channel-l1", "hybrid", "zk")
+SETTLEMENTS = ("channel-l1", "hybrid", "zk", "plasma")
 """The designs a lease can pay over: an L1 ChannelManager channel, a channel inside
-the optimistic rollup, or one in the zk rollup's ledger."""
+the optimistic rollup, one in the zk rollup's ledger, or locked coins of a Plasma
+child chain."""
 
 OPEN_A_CHANNEL = (
     "open a channel from the renter to the offer's provider with deposit >= the lease's cost"

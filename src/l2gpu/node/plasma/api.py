@@ -6,6 +6,9 @@
     GET  /plasma/blocks/{n}       block n's root and transfers (hex): what every user
                                   keeps to check and exit its coins
     GET  /plasma/coins?owner=A    the coin ranges A holds, with the block each came in
+                                  (``free=true``: less those under a live lease lock)
+    GET  /plasma/locks?coin=N     the live lease lock holding coin N
+    GET  /plasma/owner?coin=N     who holds coin N, since which block
     GET  /plasma/deposits?start=N up to 1,000 deposits from the N-th, in order
     GET  /plasma/status           height, blocks on L1, coins, waiting transfers
 
@@ -104,10 +107,30 @@ def create_plasma_app(operator: PlasmaOperator, *, max_body: int = MAX_BODY_BYTE
         }
 
     @app.get("/plasma/coins", responses=responses(*COMMON))
-    def coins(owner: Annotated[str, Query(pattern=_ADDRESS)]) -> dict[str, Any]:
-        """The coin ranges ``owner`` holds (coins as decimal strings)."""
-        held = operator.coins_of(Address.from_hex(owner))
+    def coins(owner: Annotated[str, Query(pattern=_ADDRESS)], free: bool = False) -> dict[str, Any]:
+        """The coin ranges ``owner`` holds (coins as decimal strings); ``free``: less
+        those a live lease lock holds."""
+        held = operator.coins_of(Address.from_hex(owner), free=free)
         return {"owner": owner, "coins": [{k: str(v) for k, v in h.items()} for h in held]}
+
+    @app.get("/plasma/locks", responses=responses(*COMMON, 404))
+    def lock_of(coin: Annotated[str, Query(pattern=_DECIMAL)]) -> dict[str, Any]:
+        """The live lease lock that holds ``coin``."""
+        found = operator.lock_at(int(coin))
+        if found is None:
+            raise NotFound(
+                f"no live lease lock holds coin {coin}",
+                "a lock ends at its time, or when its last coin is paid",
+            )
+        return found
+
+    @app.get("/plasma/owner", responses=responses(*COMMON, 404))
+    def owner_of(coin: Annotated[str, Query(pattern=_DECIMAL)]) -> dict[str, Any]:
+        """Who holds ``coin`` now, and since which block."""
+        found = operator.owner_of(int(coin))
+        if found is None:
+            raise NotFound(f"no one holds coin {coin}", "it was never deposited, or it exited")
+        return found
 
     @app.get("/plasma/deposits", responses=responses(*COMMON))
     def deposits(start: Annotated[int, Query(ge=0, lt=2**63)] = 0) -> dict[str, Any]:

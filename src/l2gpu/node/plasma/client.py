@@ -69,10 +69,28 @@ class PlasmaNodeClient:
         }
         self._call(lambda: self.http.post("/plasma/locks", json=body))
 
-    def coins(self, owner: Address) -> list[tuple[int, int, int]]:
-        """The coin ranges ``owner`` holds now: ``(start, end, received)``."""
-        body = self._call(lambda: self.http.get("/plasma/coins", params={"owner": owner.checksum}))
+    def coins(self, owner: Address, *, free: bool = False) -> list[tuple[int, int, int]]:
+        """The coin ranges ``owner`` holds now: ``(start, end, received)`` (``free``:
+        less those under a live lease lock)."""
+        params = {"owner": owner.checksum, "free": str(free).lower()}
+        body = self._call(lambda: self.http.get("/plasma/coins", params=params))
         return [(int(c["start"]), int(c["end"]), int(c["received"])) for c in body["coins"]]
+
+    def lock_at(self, coin: int) -> dict[str, Any] | None:
+        """The live lease lock holding ``coin``; None if none does."""
+        return self._found(f"/plasma/locks?coin={coin}")
+
+    def owner_of(self, coin: int) -> dict[str, Any] | None:
+        """Who holds ``coin`` (``owner``, ``received``); None if no one does."""
+        return self._found(f"/plasma/owner?coin={coin}")
+
+    def _found(self, path: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._call(lambda: self.http.get(path)))
+        except NodeError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def deposits(self) -> list[Deposit]:
         """Every deposit the operator recorded, in order."""

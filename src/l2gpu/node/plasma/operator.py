@@ -222,11 +222,46 @@ class PlasmaOperator:
                 return None
             return self.state.roots[number - 1], self.blocks.get(number, ())
 
-    def coins_of(self, owner: Address) -> list[dict[str, int]]:
-        """The coin ranges ``owner`` holds, each with the block it received them in."""
+    def coins_of(self, owner: Address, *, free: bool = False) -> list[dict[str, int]]:
+        """The coin ranges ``owner`` holds, each with the block it received them in
+        (``free``: less those a live lease lock holds)."""
         with self.lock:
-            return [
-                {"start": s.start, "end": s.end, "received": s.received}
-                for s in self.state.segments
-                if s.owner == owner
-            ]
+            now = self.clock() if free else 0
+            locks = [k for k in self.state.locks if k.until > now] if free else []
+            out = []
+            for s in self.state.segments:
+                if s.owner != owner:
+                    continue
+                pieces = [(s.start, s.end)]
+                for k in locks:
+                    pieces = [
+                        piece
+                        for a, b in pieces
+                        for piece in ((a, min(b, k.start)), (max(a, k.end), b))
+                        if piece[0] < piece[1]
+                    ]
+                out += [{"start": a, "end": b, "received": s.received} for a, b in pieces]
+            return out
+
+    def lock_at(self, coin: int) -> dict[str, Any] | None:
+        """The live lease lock holding ``coin``, if any."""
+        with self.lock:
+            now = self.clock()
+            for k in self.state.locks:
+                if k.start <= coin < k.end and k.until > now:
+                    return {
+                        "owner": k.owner.checksum,
+                        "start": str(k.start),
+                        "end": str(k.end),
+                        "provider": k.provider.checksum,
+                        "until": k.until,
+                    }
+            return None
+
+    def owner_of(self, coin: int) -> dict[str, Any] | None:
+        """Who holds ``coin`` and since which block; None if no one (never deposited,
+        or exited)."""
+        with self.lock:
+            for s in self.state.owners(coin, coin + 1):
+                return {"owner": s.owner.checksum, "received": s.received}
+            return None
