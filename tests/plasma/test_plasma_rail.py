@@ -34,8 +34,9 @@ def served(chain, tmp_path):
     rules = Rules(Address.from_hex(operator_account.address), 7 * 86_400, 86_400, 10**16, 10**16)
     client = PlasmaClient.deploy(chain, operator_account, rules)
     client.contract.transact("deposit", sender=chain.accounts[1], value=10**18)
-    operator = PlasmaOperator(client, operator_account,
-                              open_database(f"sqlite:///{tmp_path / 'op.db'}"), l1_clock(chain))  # fmt: skip
+    operator = PlasmaOperator(
+        client, operator_account, open_database(f"sqlite:///{tmp_path / 'op.db'}"), l1_clock(chain)
+    )
     operator.follow_l1()
     operator.start(interval=0.05)  # the operator seals on its own clock, as in production
     server, url = serve_on_loopback(create_plasma_app(operator), "plasma operator")
@@ -45,8 +46,10 @@ def served(chain, tmp_path):
 
 
 def rail(url: str, account) -> PlasmaChannelRail:
-    made = lease_rail("plasma", RailParts(node_url=url, key=PrivateKey(bytes(account.key)),
-                                          options=(("wait", 30.0),)))  # fmt: skip
+    made = lease_rail(
+        "plasma",
+        RailParts(node_url=url, key=PrivateKey(bytes(account.key)), options=(("wait", 30.0),)),
+    )
     assert isinstance(made, PlasmaChannelRail)
     return made
 
@@ -83,9 +86,12 @@ def test_a_lease_locks_pays_and_closes_over_the_plasma_rail(served) -> None:
     assert (closed.provider_payout, closed.renter_payout) == (5 * 10**16, 35 * 10**16)
     assert closed.tx_bytes == 157
     assert operator.coins_of(payee) == [
-        {"start": channel.plasma.start, "end": channel.plasma.start + 5 * 10**16,
-         "received": operator.state.height}
-    ]  # fmt: skip
+        {
+            "start": channel.plasma.start,
+            "end": channel.plasma.start + 5 * 10**16,
+            "received": operator.state.height,
+        }
+    ]
     assert renter.status(channel) == provider.status(channel) == "settled"
     assert renter.cosign_close(channel, Wei(5 * 10**16)) == "settled"
     with pytest.raises(ChannelAlreadyClosed):
@@ -101,9 +107,11 @@ def test_the_check_refuses_what_the_operator_does_not_hold(served) -> None:
     now = renter.now()
     assert "less than" in str(provider.check(channel, max_cost=10**17 + 1, ends_by=now + HOUR))
     assert "expires" in str(provider.check(channel, max_cost=1, ends_by=now + 2 * HOUR))
-    for lie in (replace(channel.plasma, start=channel.plasma.start + 1),
-                replace(channel.plasma, until=channel.plasma.until + 1),
-                replace(channel.plasma, received=5)):  # fmt: skip
+    for lie in (
+        replace(channel.plasma, start=channel.plasma.start + 1),
+        replace(channel.plasma, until=channel.plasma.until + 1),
+        replace(channel.plasma, received=5),
+    ):
         forged = replace(channel, params=replace(channel.params, salt=lie.salt), plasma=lie)
         assert provider.check(forged, max_cost=1, ends_by=now) is not None, lie
     bigger = replace(channel, deposit=Wei(2 * 10**17))

@@ -48,8 +48,14 @@ class PlasmaChannelRail:
     settlement = "plasma"
     pending_needs_renter = False
 
-    def __init__(self, client: Any, key: PrivateKey | None, *,
-                 clock: Callable[[], int] | None = None, wait: float = 120.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: Any,
+        key: PrivateKey | None,
+        *,
+        clock: Callable[[], int] | None = None,
+        wait: float = 120.0,
+    ) -> None:
         self.client = client
         self.key = key
         self.wait = wait
@@ -81,8 +87,9 @@ class PlasmaChannelRail:
         self.client.lock(sign_lock(key, domain, Lock(start, start + int(deposit), provider, until)))
         coins = PlasmaCoins(start, received, until)
         params = ChannelParams(key.address, provider, ZERO_ADDRESS, CHALLENGE_PERIOD, coins.salt)
-        description = ChannelDescription(self.settlement, ChainId(self.chain_id), self.plasma,
-                                         params, deposit, plasma=coins)  # fmt: skip
+        description = ChannelDescription(
+            self.settlement, ChainId(self.chain_id), self.plasma, params, deposit, plasma=coins
+        )
         return OpenedChannel(params, deposit, description, 0, 0)
 
     def _set_aside(self, renter: Address, amount: int) -> tuple[int, int]:
@@ -92,9 +99,11 @@ class PlasmaChannelRail:
             if end - first >= amount:
                 self._reserved[renter] = first + amount
                 return first, received
-        raise L2gpuError(f"you hold no {amount} free coins in one range on the child chain",
-                         "deposit more into the Plasma contract ('l2gpu up --design plasma' "
-                         "prints it), or wait for a lease's lock to end")  # fmt: skip
+        raise L2gpuError(
+            f"you hold no {amount} free coins in one range on the child chain",
+            "deposit more into the Plasma contract ('l2gpu up --design plasma' "
+            "prints it), or wait for a lease's lock to end",
+        )
 
     def confirmed(self, channel_id: Hash32) -> str:
         """The operator logged the lock before answering: the channel is open."""
@@ -113,17 +122,20 @@ class PlasmaChannelRail:
     def abandon(self, channel: ChannelDescription, conceded: Wei = Wei(0)) -> str:
         """A lock needs no renter's close: say when the coins are free again."""
         coins = self._coins(channel)
-        return (f"the provider can send your best transfer for channel {channel.channel_id} "
-                f"until {format_timestamp(coins.until)} (L1 time); the coins it does not "
-                "take are yours again then")  # fmt: skip
+        return (
+            f"the provider can send your best transfer for channel {channel.channel_id} "
+            f"until {format_timestamp(coins.until)} (L1 time); the coins it does not "
+            "take are yours again then"
+        )
 
     # -- the provider's side -------------------------------------------------------
 
     def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
         """Read the lease's lock from the operator and check it against the description:
         parties, coins, deposit, expiry, and that the renter received them there."""
-        wrong = rail_problem(channel, self.settlement, self.chain_id, self.plasma,
-                             "in the Plasma contract")  # fmt: skip
+        wrong = rail_problem(
+            channel, self.settlement, self.chain_id, self.plasma, "in the Plasma contract"
+        )
         wrong = wrong or terms_problem(channel)
         if wrong:
             return wrong
@@ -131,10 +143,20 @@ class PlasmaChannelRail:
         lock = self.client.lock_at(coins.start)
         if lock is None:
             return "the operator holds no lock of the lease's coins"
-        found = (Address.from_hex(lock["owner"]), int(lock["start"]), int(lock["end"]),
-                 Address.from_hex(lock["provider"]), int(lock["until"]))  # fmt: skip
-        wanted = (channel.renter, coins.start, coins.start + int(channel.deposit),
-                  channel.provider, coins.until)  # fmt: skip
+        found = (
+            Address.from_hex(lock["owner"]),
+            int(lock["start"]),
+            int(lock["end"]),
+            Address.from_hex(lock["provider"]),
+            int(lock["until"]),
+        )
+        wanted = (
+            channel.renter,
+            coins.start,
+            coins.start + int(channel.deposit),
+            channel.provider,
+            coins.until,
+        )
         if found != wanted:
             return "the operator's lock of the lease's coins is not the one described"
         holder = self.client.owner_of(coins.start)
@@ -158,8 +180,10 @@ class PlasmaChannelRail:
         deadline = time.monotonic() + self.wait
         while not self._paid(channel, coins):
             if time.monotonic() > deadline:
-                raise L2gpuError(f"the transfer is still waiting after {self.wait:.0f} s",
-                                 "it stays queued at the operator: check its log")  # fmt: skip
+                raise L2gpuError(
+                    f"the transfer is still waiting after {self.wait:.0f} s",
+                    "it stays queued at the operator: check its log",
+                )
             time.sleep(POLL_SECONDS)  # the operator seals on its own clock
         return ClosedChannel(best.amount, amount, deposit - amount, 0, TRANSFER_BYTES, "provider")
 
@@ -186,8 +210,10 @@ class PlasmaChannelRail:
 
     def _coins(self, channel: ChannelDescription) -> PlasmaCoins:
         if channel.plasma is None:
-            raise L2gpuError("the channel's description has no plasma part",
-                             "send the description that 'l2gpu rent' wrote")  # fmt: skip
+            raise L2gpuError(
+                "the channel's description has no plasma part",
+                "send the description that 'l2gpu rent' wrote",
+            )
         return channel.plasma
 
 

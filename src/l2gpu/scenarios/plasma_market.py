@@ -70,9 +70,12 @@ def plasma_market(settings: Settings, out: Console) -> PlasmaMarket:
     client = PlasmaClient.deploy(chain, operator_l1, rules, cache_dir=settings.cache_dir)
     client.contract.transact("deposit", sender=renter_l1, value=DEPOSIT)
     folder = tempfile.TemporaryDirectory(prefix="l2gpu-plasma-operator-")
-    operator = PlasmaOperator(client, operator_l1,
-                              open_database(f"sqlite:///{Path(folder.name) / 'operator.db'}"),
-                              l1_clock(chain))  # fmt: skip
+    operator = PlasmaOperator(
+        client,
+        operator_l1,
+        open_database(f"sqlite:///{Path(folder.name) / 'operator.db'}"),
+        l1_clock(chain),
+    )
     operator.follow_l1()
     operator.start(interval=1.0)
     try:
@@ -81,9 +84,11 @@ def plasma_market(settings: Settings, out: Console) -> PlasmaMarket:
         operator.stop.set()
         raise
     renter, provider = PrivateKey(bytes(renter_l1.key)), PrivateKey(bytes(provider_l1.key))
-    out.print(f"  plasma    contract {client.address}, operator API on {url}; the renter "
-              f"deposited {format_wei(DEPOSIT)} (its coins); exit period 7 days; ready in "
-              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+    out.print(
+        f"  plasma    contract {client.address}, operator API on {url}; the renter "
+        f"deposited {format_wei(DEPOSIT)} (its coins); exit period 7 days; ready in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     parties = Parties(
         chain.chain_id,
         renter,
@@ -92,8 +97,9 @@ def plasma_market(settings: Settings, out: Console) -> PlasmaMarket:
         lease_rail("plasma", RailParts(node_url=url, key=provider)),
         ChannelCheck(node_url=url),
     )
-    return PlasmaMarket(parties, chain, client, operator, url, server, folder,
-                        (renter_l1, provider_l1))  # fmt: skip
+    return PlasmaMarket(
+        parties, chain, client, operator, url, server, folder, (renter_l1, provider_l1)
+    )
 
 
 def exit_to_l1(market: PlasmaMarket, out: Console) -> str:
@@ -116,9 +122,20 @@ def exit_to_l1(market: PlasmaMarket, out: Console) -> str:
     view_blocks = {n: design.node.block(n) for n in range(1, client.height() + 1)}
     for exit_id in range(first_exit, int(client.contract.call("exit_count"))):
         stored = client.exit(exit_id)
-        assert judge(client.domain, exit_id, _spec_exit(stored), design.node.deposits(),
-                     view_blocks, client.height(), me=Address(bytes(20)), now=0,
-                     challenge_bond=BOND) is None  # fmt: skip
+        assert (
+            judge(
+                client.domain,
+                exit_id,
+                _spec_exit(stored),
+                design.node.deposits(),
+                view_blocks,
+                client.height(),
+                me=Address(bytes(20)),
+                now=0,
+                challenge_bond=BOND,
+            )
+            is None
+        )
     chain.time_travel(7 * DAY + 1)
     before = int(chain.balance(Address.from_hex(provider_l1.address)))
     exited: list[tuple[int, int]] = []
@@ -130,9 +147,11 @@ def exit_to_l1(market: PlasmaMarket, out: Console) -> str:
         gas += receipt.gas_used
         exited.append((int(stored["start"]), int(stored["end"])))
     gained = int(chain.balance(Address.from_hex(provider_l1.address))) - before
-    out.print(f"  exit      the provider exited {earned} coins (wei) with the operator's "
-              f"history; 7 days later L1 paid it {format_wei(gained)} net of gas "
-              f"(coins and bond back); exit gas {gas:,}")  # fmt: skip
+    out.print(
+        f"  exit      the provider exited {earned} coins (wei) with the operator's "
+        f"history; 7 days later L1 paid it {format_wei(gained)} net of gas "
+        f"(coins and bond back); exit gas {gas:,}"
+    )
     return (
         f"plasma: provider exited {earned} wei of earnings to L1 after the exit period; "
         f"exit and finalize gas {gas:,}; {client.height()} block root(s) on L1"
@@ -142,7 +161,16 @@ def exit_to_l1(market: PlasmaMarket, out: Console) -> str:
 def _spec_exit(stored: dict[str, Any]) -> Any:
     from l2gpu.core.plasma.root_chain import Exit
 
-    return Exit(stored["owner"], int(stored["start"]), int(stored["end"]), int(stored["block"]),
-                int(stored["prev_block"]), stored["parent_owner"], bool(stored["is_deposit"]),
-                int(stored["deposit_start"]), int(stored["deadline"]),
-                int(stored["finalizable_at"]), int(stored["bond"]))  # fmt: skip
+    return Exit(
+        stored["owner"],
+        int(stored["start"]),
+        int(stored["end"]),
+        int(stored["block"]),
+        int(stored["prev_block"]),
+        stored["parent_owner"],
+        bool(stored["is_deposit"]),
+        int(stored["deposit_start"]),
+        int(stored["deadline"]),
+        int(stored["finalizable_at"]),
+        int(stored["bond"]),
+    )
