@@ -20,6 +20,9 @@ initializes: pull_payments
 exports: pull_payments.credit
 
 COIN_SPACE: constant(uint256) = sum_tree.COIN_SPACE
+MASK64: constant(uint256) = 2**64 - 1
+MASK128: constant(uint256) = 2**128 - 1
+MASK160: constant(uint256) = 2**160 - 1
 MAX_BATCH: constant(uint256) = 32
 
 OPEN: constant(uint8) = 1
@@ -121,9 +124,19 @@ height: public(uint256)
 coins: public(uint256)
 roots: public(HashMap[uint256, bytes32])
 deposits: public(HashMap[uint256, DepositRecord])
-exits: public(HashMap[uint256, Exit])
+# Exits and challenges are stored packed, 5 and 3 words instead of 13 and 7: starting
+# an exit writes 5 fresh slots. Layout (bit offsets):
+#   exit       w0 owner | block << 160 | status << 224 | is_deposit << 232
+#              w1 start | (end - 1) << 128         (end may be 2^128 itself)
+#              w2 parent_owner | prev_block << 160
+#              w3 deposit_start | bond << 128
+#              w4 deadline | finalizable_at << 64 | open_challenges << 128
+#   challenge  w0 exit_id | coin << 64 | status << 192
+#              w1 owner | block << 160
+#              w2 challenger | bond << 160
+_exit_words: HashMap[uint256, uint256[5]]
 exit_count: public(uint256)
-challenges: public(HashMap[uint256, HistoryChallenge])
+_challenge_words: HashMap[uint256, uint256[3]]
 challenge_count: public(uint256)
 # The exited ranges, a list sorted by first coin: key = first coin + 1 (0 is the head).
 exited_end: public(HashMap[uint256, uint256])
@@ -134,6 +147,9 @@ exited_next: public(HashMap[uint256, uint256])
 def __init__(_operator: address, _exit_period: uint256, _response_period: uint256, _exit_bond: uint256, _challenge_bond: uint256):
     assert _operator != empty(address), "plasma: the operator cannot be the zero address"
     assert _exit_period > 0 and _response_period > 0, "plasma: periods must be positive"
+    # What the packed words hold (see _exit_words): times, and bonds below 2^96.
+    assert _exit_period < 2**40 and _response_period < 2**40, "plasma: periods must be below 2^40 s"
+    assert _exit_bond < 2**96 and _challenge_bond < 2**96, "plasma: bonds must be below 2^96 wei"
     operator = _operator
     EXIT_PERIOD = _exit_period
     RESPONSE_PERIOD = _response_period
@@ -171,6 +187,75 @@ def submit_block(_root: bytes32):
     log BlockSubmitted(number=number, root=_root)
 
 
+# -- packed storage ---------------------------------------------------------------------
+
+@view
+@internal
+def _load_exit(_id: uint256) -> Exit:
+    w: uint256[5] = self._exit_words[_id]
+    if w[0] == 0:
+        return empty(Exit)
+    return Exit(
+        owner=convert(w[0] & MASK160, address), start=w[1] & MASK128, end=(w[1] >> 128) + 1,
+        block=(w[0] >> 160) & MASK64, prev_block=(w[2] >> 160) & MASK64,
+        parent_owner=convert(w[2] & MASK160, address), is_deposit=((w[0] >> 232) & 255) == 1,
+        deposit_start=w[3] & MASK128, deadline=w[4] & MASK64,
+        finalizable_at=(w[4] >> 64) & MASK64, bond=w[3] >> 128,
+        open_challenges=(w[4] >> 128) & MASK64, status=convert((w[0] >> 224) & 255, uint8),
+    )
+
+
+@internal
+def _store_exit(_id: uint256, _e: Exit):
+    self._exit_words[_id] = [
+        convert(_e.owner, uint256) | (_e.block << 160) | (convert(_e.status, uint256) << 224) | (convert(_e.is_deposit, uint256) << 232),
+        _e.start | ((_e.end - 1) << 128),
+        convert(_e.parent_owner, uint256) | (_e.prev_block << 160),
+        _e.deposit_start | (_e.bond << 128),
+        _e.deadline | (_e.finalizable_at << 64) | (_e.open_challenges << 128),
+    ]
+
+
+@view
+@internal
+def _load_challenge(_id: uint256) -> HistoryChallenge:
+    w: uint256[3] = self._challenge_words[_id]
+    if w[2] == 0:
+        return empty(HistoryChallenge)
+    return HistoryChallenge(
+        exit_id=w[0] & MASK64, coin=(w[0] >> 64) & MASK128, block=(w[1] >> 160) & MASK64,
+        owner=convert(w[1] & MASK160, address), challenger=convert(w[2] & MASK160, address),
+        bond=w[2] >> 160, status=convert((w[0] >> 192) & 255, uint8),
+    )
+
+
+@internal
+def _store_challenge(_id: uint256, _c: HistoryChallenge):
+    self._challenge_words[_id] = [
+        _c.exit_id | (_c.coin << 64) | (convert(_c.status, uint256) << 192),
+        convert(_c.owner, uint256) | (_c.block << 160),
+        convert(_c.challenger, uint256) | (_c.bond << 160),
+    ]
+
+
+@view
+@external
+def exits(_exit_id: uint256) -> Exit:
+    """
+    @notice Exit `_exit_id` (all fields zero if there is none).
+    """
+    return self._load_exit(_exit_id)
+
+
+@view
+@external
+def challenges(_challenge_id: uint256) -> HistoryChallenge:
+    """
+    @notice History challenge `_challenge_id` (all fields zero if there is none).
+    """
+    return self._load_challenge(_challenge_id)
+
+
 # -- shared checks ----------------------------------------------------------------------
 
 @view
@@ -190,7 +275,7 @@ def _included(_evidence: Included):
 @internal
 def _open_exit(_exit_id: uint256) -> Exit:
     assert _exit_id < self.exit_count, "plasma: no such exit"
-    exit: Exit = self.exits[_exit_id]
+    exit: Exit = self._load_exit(_exit_id)
     assert exit.status == OPEN, "plasma: the exit is not open"
     return exit
 
@@ -219,7 +304,7 @@ def _exit_deposit(_deposit_start: uint256, _start: uint256, _end: uint256) -> De
 @internal
 def _start(_exit: Exit) -> uint256:
     exit_id: uint256 = self.exit_count
-    self.exits[exit_id] = _exit
+    self._store_exit(exit_id, _exit)
     self.exit_count = exit_id + 1
     log ExitStarted(exit_id=exit_id, owner=_exit.owner, start=_exit.start, end=_exit.end, block=_exit.block)
     return exit_id
@@ -284,9 +369,11 @@ def start_exit(_exiting: Included, _parent: Included, _from_deposit: bool, _depo
 
 @internal
 def _cancel(_exit_id: uint256, _why: String[16], _to: address):
-    bond: uint256 = self.exits[_exit_id].bond
-    self.exits[_exit_id].status = CANCELED
-    self.exits[_exit_id].bond = 0
+    exit: Exit = self._load_exit(_exit_id)
+    bond: uint256 = exit.bond
+    exit.status = CANCELED
+    exit.bond = 0
+    self._store_exit(_exit_id, exit)
     log ExitCanceled(exit_id=_exit_id, why=_why)
     self._pay(_to, bond)
 
@@ -353,13 +440,14 @@ def challenge_history(_exit_id: uint256, _coin: uint256, _earlier: Included, _us
         owner = _earlier.transfer.recipient
         at = _earlier.block
     challenge_id: uint256 = self.challenge_count
-    self.challenges[challenge_id] = HistoryChallenge(
+    self._store_challenge(challenge_id, HistoryChallenge(
         exit_id=_exit_id, coin=_coin, block=at, owner=owner, challenger=msg.sender,
         bond=msg.value, status=OPEN,
-    )
+    ))
     self.challenge_count = challenge_id + 1
-    self.exits[_exit_id].open_challenges = exit.open_challenges + 1
-    self.exits[_exit_id].finalizable_at = max(exit.finalizable_at, block.timestamp + RESPONSE_PERIOD)
+    exit.open_challenges += 1
+    exit.finalizable_at = max(exit.finalizable_at, block.timestamp + RESPONSE_PERIOD)
+    self._store_exit(_exit_id, exit)
     log HistoryChallenged(challenge_id=challenge_id, exit_id=_exit_id, coin=_coin, block=at, owner=owner)
     return challenge_id
 
@@ -368,7 +456,7 @@ def challenge_history(_exit_id: uint256, _coin: uint256, _earlier: Included, _us
 @internal
 def _open_challenge(_challenge_id: uint256) -> HistoryChallenge:
     assert _challenge_id < self.challenge_count, "plasma: no such challenge"
-    challenge: HistoryChallenge = self.challenges[_challenge_id]
+    challenge: HistoryChallenge = self._load_challenge(_challenge_id)
     assert challenge.status == OPEN, "plasma: the challenge is not open"
     return challenge
 
@@ -386,8 +474,10 @@ def respond_history(_challenge_id: uint256, _spend: Included):
     assert challenge.block < _spend.block and _spend.block <= exit.block, "plasma: the response is not between the challenged owner's coins and the exit's transfer"
     assert convert(_spend.transfer.prev_block, uint256) == challenge.block, "plasma: the response does not spend the challenged owner's coins"
     assert sum_tree._signer(_spend.transfer, _spend.signature) == challenge.owner, "plasma: the challenged owner did not sign the response"
-    self.challenges[_challenge_id].status = ANSWERED
-    self.exits[challenge.exit_id].open_challenges = exit.open_challenges - 1
+    challenge.status = ANSWERED
+    self._store_challenge(_challenge_id, challenge)
+    exit.open_challenges -= 1
+    self._store_exit(challenge.exit_id, exit)
     log ChallengeAnswered(challenge_id=_challenge_id)
     self._pay(exit.owner, challenge.bond)
 
@@ -399,12 +489,15 @@ def settle_challenge(_challenge_id: uint256):
             and the exit's bond to the first to settle.
     """
     challenge: HistoryChallenge = self._open_challenge(_challenge_id)
-    exit: Exit = self.exits[challenge.exit_id]
+    exit: Exit = self._load_exit(challenge.exit_id)
     assert exit.status == CANCELED, "plasma: the exit was not cancelled"
-    self.challenges[_challenge_id].status = SETTLED
-    self.exits[challenge.exit_id].bond = 0
+    challenge.status = SETTLED
+    self._store_challenge(_challenge_id, challenge)
+    paid: uint256 = challenge.bond + exit.bond
+    exit.bond = 0
+    self._store_exit(challenge.exit_id, exit)
     log ChallengeSettled(challenge_id=_challenge_id)
-    self._pay(challenge.challenger, challenge.bond + exit.bond)
+    self._pay(challenge.challenger, paid)
 
 
 # -- finalization -----------------------------------------------------------------------
@@ -415,7 +508,8 @@ def _finalize(_exit_id: uint256, _hint: uint256):
     assert block.timestamp >= exit.finalizable_at, "plasma: the exit is still in its challenge period"
     if exit.open_challenges > 0:
         # The bond waits for the first challenger to settle.
-        self.exits[_exit_id].status = CANCELED
+        exit.status = CANCELED
+        self._store_exit(_exit_id, exit)
         log ExitCanceled(exit_id=_exit_id, why="history")
         return
     # The hint is the exited range just before the exit's coins: the last one starting
@@ -432,10 +526,12 @@ def _finalize(_exit_id: uint256, _hint: uint256):
     self.exited_end[key] = exit.end
     self.exited_next[key] = following
     self.exited_next[_hint] = key
-    self.exits[_exit_id].status = FINALIZED
-    self.exits[_exit_id].bond = 0
+    paid: uint256 = exit.end - exit.start + exit.bond
+    exit.status = FINALIZED
+    exit.bond = 0
+    self._store_exit(_exit_id, exit)
     log ExitFinalized(exit_id=_exit_id)
-    self._pay(exit.owner, exit.end - exit.start + exit.bond)
+    self._pay(exit.owner, paid)
 
 
 @external
