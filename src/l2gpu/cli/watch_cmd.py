@@ -1,4 +1,5 @@
-"""``l2gpu watch channels`` and ``l2gpu watch rollup``: the two watchers, as daemons.
+"""``l2gpu watch channels``, ``l2gpu watch rollup`` and ``l2gpu watch plasma``: the watchers,
+as daemons.
 
 ``watch channels`` answers a stale close of a payment channel on L1 with the best
 voucher in a voucher store (a provider's, run by anyone while the provider is away).
@@ -80,9 +81,11 @@ def watch_channels(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     session = Session(ctx, manager)
     watcher = ChannelWatcher(
-        session.manager, VoucherStore(open_database(store)), session.account,
+        session.manager,
+        VoucherStore(open_database(store)),
+        session.account,
         from_block=session.from_block,
-    )  # fmt: skip
+    )
     while True:
         answered = watcher.run_once()
         typer.echo(f"round done: {len(answered)} answer(s)")
@@ -112,19 +115,76 @@ def watch_rollup(
     try:
         address = Address.from_hex(rollup)
     except ValueError as exc:
-        raise L2gpuError(f"{rollup!r} is not an address of a Rollup",
-                         "pass 0x and 40 hex digits") from exc  # fmt: skip
+        raise L2gpuError(
+            f"{rollup!r} is not an address of a Rollup", "pass 0x and 40 hex digits"
+        ) from exc
     if not chain.w3.eth.get_code(address.checksum):  # type: ignore[arg-type]
-        raise L2gpuError(f"no contract at {rollup} on this L1",
-                         "pass the address 'l2gpu l2 status' shows as rollup")  # fmt: skip
+        raise L2gpuError(
+            f"no contract at {rollup} on this L1",
+            "pass the address 'l2gpu l2 status' shows as rollup",
+        )
     compiled = compile_contract("rollup/Rollup.vy", cache_dir=settings.cache_dir)
     client = RollupClient(chain, chain.attach(compiled, address))
     watcher = Watcher(client, DisputeClient(chain, client.game), session.account)
     while True:
         for line in watcher.poll():
             typer.echo(line)
-        typer.echo(f"round done: {len(watcher.accepted)} batch(es) verified, "
-                   f"{watcher.replayed_txs} transaction(s) re-executed")  # fmt: skip
+        typer.echo(
+            f"round done: {len(watcher.accepted)} batch(es) verified, "
+            f"{watcher.replayed_txs} transaction(s) re-executed"
+        )
+        if once:
+            return
+        time.sleep(interval)  # a real daemon's pause between polls, not a test wait
+
+
+@app.command("plasma")
+def watch_plasma(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Option("--node", help="URL of the Plasma operator's API.")],
+    grace: Annotated[
+        int, typer.Option("--grace", help="Exit once a block is withheld this long (s).")
+    ] = 600,
+    interval: IntervalOption = 5.0,
+    once: OnceOption = False,
+) -> None:
+    """Watch the Plasma child chain at NODE for this key's coins: challenge every exit
+    that can be proven invalid, answer challenges of this key's exits, exit every coin
+    once a block has been withheld for GRACE seconds, and finalize the exits when due."""
+    from l2gpu.cli.session import Session
+    from l2gpu.clock import l1_clock
+    from l2gpu.l1.contracts.plasma import PlasmaClient
+    from l2gpu.node.plasma.client import PlasmaNodeClient
+    from l2gpu.node.plasma.watcher import PlasmaWatcher
+
+    settings: Settings = ctx.obj
+    session = Session(ctx, None, need_manager=False)
+    source = PlasmaNodeClient(node)
+    status = source.status()
+    if int(status["chain_id"]) != session.chain.chain_id:
+        raise L2gpuError(
+            f"the operator at {node} runs on chain {status['chain_id']}, this "
+            f"L1 is chain {session.chain.chain_id}",
+            "pass the --l1-rpc of the operator's chain",
+        )
+    client = PlasmaClient.at(
+        session.chain, Address.from_hex(status["plasma"]), cache_dir=settings.cache_dir
+    )
+    watcher = PlasmaWatcher(
+        client,
+        source,
+        session.account,
+        [session.account],
+        clock=l1_clock(session.chain),
+        grace_s=grace,
+    )
+    while True:
+        for line in watcher.poll():
+            typer.echo(line)
+        typer.echo(
+            f"round done: {len(watcher.blocks)} block(s) checked against L1, "
+            f"{len(watcher.missing_since)} withheld"
+        )
         if once:
             return
         time.sleep(interval)  # a real daemon's pause between polls, not a test wait

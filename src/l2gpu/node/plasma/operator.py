@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -182,14 +183,19 @@ class PlasmaOperator:
                 self.posted = number
 
     def run(self, interval: float) -> None:
-        """Follow L1 and seal every ``interval`` seconds until :attr:`stop` is set."""
+        """Follow L1 every second (or ``interval``, if shorter) and seal every
+        ``interval`` seconds, until :attr:`stop` is set."""
+        poll = min(interval, 1.0)
+        last_seal = time.monotonic()
         while not self.stop.is_set():
             try:
                 self.follow_l1()
-                self.seal()
+                if time.monotonic() - last_seal >= interval:
+                    last_seal = time.monotonic()
+                    self.seal()
             except Exception as exc:  # L1 down or answering nonsense: retry next round
                 log.error("operating failed: %s", exc)
-            self.stop.wait(interval)
+            self.stop.wait(poll)
 
     def start(self, interval: float) -> threading.Thread:
         """Run :meth:`run` on a daemon thread."""
