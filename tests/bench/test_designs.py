@@ -68,3 +68,11 @@ def test_every_design_runs_the_same_leases_and_reports_every_figure() -> None:
         assert bounded["operator"]["longest_freeze_s"] > 0
     # withholding the off-L1 data freezes a validium for good: its trust cost
     assert validium["operator"]["longest_freeze_s"] is None
+    # a Plasma lease: a lock (a message to the operator), a transfer per second off
+    # chain, and the best one in a block: 157 bytes of child chain, a 32-byte root on L1
+    plasma = run["designs"]["plasma"]
+    assert plasma["l2_tx_bytes"] == 157 * 4
+    assert plasma["off_chain_messages"] == paid + 4
+    assert plasma["l1_transactions"] >= 1  # block roots, shared by the leases
+    assert plasma["operator"]["can_take"] is True  # a lease's lock is the operator's promise
+    assert plasma["operator"]["longest_freeze_s"] == 8 * 86_400  # exit + response period
