@@ -36,7 +36,7 @@ struct Included:
     transfer: sum_tree.Transfer
     signature: Bytes[65]
     block: uint256
-    proof: DynArray[sum_tree.Step, sum_tree.MAX_STEPS]
+    proof: DynArray[sum_tree.Step, sum_tree.ABI_STEPS]
 
 
 struct DepositRecord:
@@ -263,6 +263,7 @@ def challenges(_challenge_id: uint256) -> HistoryChallenge:
 def _included(_evidence: Included):
     root: bytes32 = self.roots[_evidence.block]
     assert root != empty(bytes32), "plasma: no such block"
+    assert len(_evidence.proof) <= sum_tree.MAX_STEPS, "plasma: a path has at most 48 steps"
     found: bool = False
     start: uint256 = 0
     end: uint256 = 0
@@ -429,14 +430,17 @@ def challenge_history(_exit_id: uint256, _coin: uint256, _earlier: Included, _us
     deposit: DepositRecord = self.deposits[exit.deposit_start]
     owner: address = empty(address)
     at: uint256 = 0
+    # The history before the exit's parent: the window between the parent and the
+    # exit's transfer is the double-spend challenge's, and coins that came straight
+    # from their deposit (a deposit exit, or its first spend) have none.
+    assert exit.prev_block > deposit.block, "plasma: the exit's coins came straight from their deposit: no history to skip"
     if _use_deposit:
-        assert not exit.is_deposit, "plasma: a deposit exit is its coins' first owner"
         owner = deposit.owner
         at = deposit.block
     else:
         assert self._moves(_earlier.transfer, _coin), "plasma: the earlier transfer does not move that coin"
         self._included(_earlier)
-        assert deposit.block < _earlier.block and _earlier.block < exit.block, "plasma: the earlier transfer is not between the coin's deposit and the exit's transfer"
+        assert deposit.block < _earlier.block and _earlier.block < exit.prev_block, "plasma: the earlier transfer is not between the coin's deposit and the exit's parent"
         owner = _earlier.transfer.recipient
         at = _earlier.block
     challenge_id: uint256 = self.challenge_count
@@ -471,9 +475,10 @@ def respond_history(_challenge_id: uint256, _spend: Included):
     exit: Exit = self._open_exit(challenge.exit_id)
     assert self._moves(_spend.transfer, challenge.coin), "plasma: the response does not move the challenged coin"
     self._included(_spend)
-    assert challenge.block < _spend.block and _spend.block <= exit.block, "plasma: the response is not between the challenged owner's coins and the exit's transfer"
+    assert challenge.block < _spend.block and _spend.block <= exit.prev_block, "plasma: the response is not between the challenged owner's coins and the exit's parent"
     assert convert(_spend.transfer.prev_block, uint256) == challenge.block, "plasma: the response does not spend the challenged owner's coins"
-    assert sum_tree._signer(_spend.transfer, _spend.signature) == challenge.owner, "plasma: the challenged owner did not sign the response"
+    signer: address = sum_tree._signer(_spend.transfer, _spend.signature)
+    assert signer != empty(address) and signer == challenge.owner, "plasma: the challenged owner did not sign the response"
     challenge.status = ANSWERED
     self._store_challenge(_challenge_id, challenge)
     exit.open_challenges -= 1
@@ -562,4 +567,6 @@ def withdraw_credit():
     """
     amount: uint256 = pull_payments._claim(msg.sender)
     assert amount > 0, "plasma: nothing to withdraw"
-    send(msg.sender, amount)
+    # All the gas, not send's 2,300: a receiver that refused a bounded push must be able
+    # to take its credit. The credit is cleared first, so a re-entry finds nothing.
+    raw_call(msg.sender, b"", value=amount)

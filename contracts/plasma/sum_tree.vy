@@ -11,7 +11,8 @@
 from common import vouchers
 
 COIN_SPACE: constant(uint256) = 2**128
-MAX_STEPS: constant(uint256) = 48
+MAX_STEPS: constant(uint256) = 48  # a path's most steps: 2^48 leaves per block
+ABI_STEPS: constant(uint256) = 64  # what a call may carry: longer paths are refused by reason
 TRANSFER_TYPEHASH: constant(bytes32) = keccak256(
     "PlasmaTransfer(uint256 start,uint256 end,address recipient,uint64 prevBlock)"
 )
@@ -34,7 +35,7 @@ struct Transfer:
 
 @pure
 @internal
-def _covered(_root: bytes32, _content: bytes32, _proof: DynArray[Step, MAX_STEPS]) -> (bool, uint256, uint256):
+def _covered(_root: bytes32, _content: bytes32, _proof: DynArray[Step, ABI_STEPS]) -> (bool, uint256, uint256):
     """
     @notice Whether a leaf with `_content` lies under `_root` along `_proof`, and the
             coins [start, end) it covers there.

@@ -199,7 +199,7 @@ def test_deposits_from_l1_must_be_well_formed() -> None:
 
 def test_a_lease_lock_lets_the_coins_move_only_to_the_provider_prefix_first() -> None:
     from l2gpu.core.plasma.chain import LockCoins, Locked, LockRefused, RecordExit
-    from l2gpu.core.plasma.transactions import Lock, sign_lock
+    from l2gpu.core.plasma.transactions import Lock, sign_claim, sign_lock
 
     world = World()
     renter, provider, other = KEYS[0], KEYS[1], KEYS[2]
@@ -212,15 +212,21 @@ def test_a_lease_lock_lets_the_coins_move_only_to_the_provider_prefix_first() ->
     again = sign_lock(renter, DOMAIN, Lock(500, 700, other.address, until=100))
     assert "another lease" in world.apply(LockCoins(again, now=10))[0].reason
 
-    def send(key, start, end, to, now, prev=0):
+    def send(key, start, end, to, now, prev=0, claimed_by=None):
         signed = sign_transfer(key, DOMAIN, Transfer(start, end, to, prev))
-        return world.apply(SubmitTransfer(signed, now=now))[0]
+        claim = sign_claim(claimed_by, DOMAIN, signed) if claimed_by else b""
+        return world.apply(SubmitTransfer(signed, now=now, claim=claim))[0]
 
     # The renter cannot spend the locked coins elsewhere; coins outside the lock, yes.
     assert isinstance(send(renter, 0, 600, other.address, 20), Refused)
     assert isinstance(send(renter, 100, 200, provider.address, 20), Refused)  # not a prefix
     assert isinstance(send(renter, 600, 1000, other.address, 20), Accepted)
-    assert isinstance(send(renter, 0, 250, provider.address, 20), Accepted)
+    # Only the provider sends the lease's transfer: the renter sending its own smallest
+    # voucher would end the lease at that price.
+    refused = send(renter, 0, 250, provider.address, 20)
+    assert "only its provider sends" in refused.reason
+    assert isinstance(send(renter, 0, 250, provider.address, 20, claimed_by=other), Refused)
+    assert isinstance(send(renter, 0, 250, provider.address, 20, claimed_by=provider), Accepted)
     world.apply(SealBlock())
     # The rest stays locked, from coin 250 up, and the lock ends at its time.
     assert world.state.locks[0].start == 250

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from l2gpu.clock import l1_clock
+from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.plasma.root_chain import Rules
 from l2gpu.core.plasma.transactions import Transfer, sign_transfer
 from l2gpu.core.types import Address, Wei
@@ -101,3 +102,36 @@ def test_bad_requests_get_clear_errors_and_change_nothing(plasma) -> None:
         assert body["error"]
         assert "Traceback" not in answer.text
     assert operator.status() == before
+
+
+def test_a_deposit_mined_before_a_sealed_root_lands_keeps_l1s_height(plasma) -> None:
+    # The operator sealed block 1 and has not posted its root when a deposit is mined:
+    # L1 records the deposit at height 0, and so must the child chain, or the
+    # depositor's spends would name a block L1 does not know for it.
+    from l2gpu.core.plasma.chain import SealBlock
+
+    chain, client, operator, url, _ = plasma
+    alice, bob, carol = chain.accounts[1], chain.accounts[2], chain.accounts[3]
+    design = make_design("plasma", DesignWorld(chain, plasma=client, plasma_node_url=url))
+    design.fund(alice, Wei(1000))
+    operator.follow_l1()
+    key = PrivateKey(bytes(alice.key))
+    operator.submit(
+        sign_transfer(key, client.domain, Transfer(0, 10, Address.from_hex(bob.address), 0))
+    )
+    with operator.lock:
+        operator._logged(SealBlock())  # sealed here, root not yet on L1
+    design.fund(carol, Wei(500))  # mined while L1 holds no root
+    operator.follow_l1()
+    operator.post()
+    deposit = client.deposit_at(1000)
+    assert deposit is not None
+    assert deposit.block == 0
+    assert operator.deposits[-1].block == 0
+    carol_key = PrivateKey(bytes(carol.key))
+    paid = sign_transfer(
+        carol_key, client.domain, Transfer(1000, 1500, Address.from_hex(bob.address), 0)
+    )
+    assert type(operator.submit(paid)).__name__ == "Accepted"
+    operator.seal()
+    assert len(design.withdraw(bob).l1_txs) == 2  # both of bob's ranges exit on L1

@@ -92,34 +92,40 @@ def test_an_exit_through_a_forged_history_loses_to_the_skipped_owner(story: Stor
 
 
 def test_a_valid_exit_wrongly_challenged_wins_with_its_response(story: Story) -> None:
-    arena = story.arena
-    story.run("""
+    # Dave's coins went alice -> bob -> carol -> dave. Mallory claims his history skips
+    # alice (the depositor) and bob: dave answers each with their spend, and wins both
+    # bonds. History before the parent only: carol's receipt (block 2) is the parent.
+    story.run(f"""
         given alice deposits 100
         and alice pays bob coins 0-100
         and the operator seals a block
         and bob pays carol coins 0-100
         and the operator seals a block
-        when carol exits
-    """)
-    # Mallory claims carol's history skips alice (the depositor) and bob.
-    from l2gpu.core.plasma.root_chain import ChallengeHistory
-
-    mallory = arena["mallory"]
-    first = arena.evidence_in(1)[0]
-    for earlier in (None, first):
-        outcome = arena.call(
-            ChallengeHistory(mallory.address, arena.tick(), BOND, 0, 5, earlier), mallory
-        )
-        story.outcomes.append(outcome)
-        assert outcome.refused is None
-    story.run(f"""
-        when carol answers the challenges
+        and carol pays dave coins 0-100
+        and the operator seals a block
+        when dave exits
+        and mallory challenges exit 0 with the deposit
+        and mallory challenges exit 0 with block 1
+        and mallory challenges exit 0 with block 2
+        then the last step was refused: not between the coin's deposit and the exit's parent
+        when dave answers the challenges
         and the exit period passes
-        and carol finalizes the exits
+        and dave finalizes the exits
         then exit 0 is finalized
-        and carol exited 100 coins
-        and carol was paid {100 + 3 * BOND}
+        and dave exited 100 coins
+        and dave was paid {100 + 3 * BOND}
         and mallory was paid 0
+    """)
+
+
+def test_an_exit_straight_from_a_deposit_has_no_history_to_challenge(story: Story) -> None:
+    story.run("""
+        given alice deposits 100
+        and alice pays bob coins 0-100
+        and the operator seals a block
+        when bob exits
+        and mallory challenges exit 0 with the deposit
+        then the last step was refused: came straight from their deposit
     """)
 
 
@@ -129,22 +135,20 @@ def test_a_late_history_challenge_leaves_a_response_period(story: Story) -> None
         given alice deposits 100
         and alice pays bob coins 0-100
         and the operator seals a block
-        when bob exits
+        and bob pays carol coins 0-100
+        and the operator seals a block
+        when carol exits
         and 6 days pass
     """)
     arena.pass_time(23 * 3600)
-    from l2gpu.core.plasma.root_chain import ChallengeHistory
-
-    mallory = arena["mallory"]
-    challenge = ChallengeHistory(mallory.address, arena.tick(), BOND, 0, 0, None)
-    assert arena.call(challenge, mallory).refused is None
+    story.run("when mallory challenges exit 0 with the deposit")
     # Two hours later the exit period is over, but the response period still runs.
     arena.pass_time(2 * 3600)
     assert arena.finalize(0).refused == "plasma: the exit is still in its challenge period"
     story.run("""
-        when bob answers the challenges
+        when carol answers the challenges
         and 1 days pass
-        and bob finalizes the exits
+        and carol finalizes the exits
         then exit 0 is finalized
     """)
 
@@ -261,3 +265,28 @@ def test_an_unknown_step_or_a_false_claim_names_its_line(story: Story) -> None:
         story.run("given alice flies")
     with pytest.raises(StoryError, match="line 2: 'then alice exited 5 coins' does not hold"):
         story.run("given alice deposits 5\nthen alice exited 5 coins")
+
+
+def test_an_operator_cannot_freeze_coins_in_transit_with_a_forged_earlier_spend(
+    story: Story,
+) -> None:
+    # Alice's payment to bob (block 3) names her deposit; before it, the operator put a
+    # forged spend of the same coins to mallory in block 2. That forgery lies between
+    # the exit's parent (the deposit) and its transfer: only a double spend signed by
+    # alice could cancel bob's exit there, and history challenges look before the parent.
+    story.run("""
+        given alice deposits 100
+        and the operator seals a block
+        when the operator forges coins 0-100 from mallory to mallory naming block 0
+        and the operator seals a block and withholds it
+        and alice double-spends coins 0-100 to bob naming block 0
+        and the operator seals a block
+        and bob exits with block 3
+        and watcher watches
+        and mallory challenges exit 0 with block 2
+        then the last step was refused: came straight from their deposit
+        when the exit period passes
+        and bob finalizes the exits
+        then bob exited 100 coins
+        and the contract holds 0
+    """)

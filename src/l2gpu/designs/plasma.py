@@ -31,6 +31,7 @@ from l2gpu.core.plasma.transactions import (
     Lock,
     SignedTransfer,
     Transfer,
+    sign_claim,
     sign_lock,
     sign_transfer,
 )
@@ -51,6 +52,7 @@ class PlasmaLease:
     start: int
     received: int
     renter_key: PrivateKey
+    provider_key: PrivateKey
     best: SignedTransfer | None = None
 
 
@@ -96,7 +98,9 @@ class PlasmaDesign:
         until = int(self.node.status()["time"]) + lifetime
         payee = Address.from_hex(provider.address)
         self.node.lock(sign_lock(key, self.domain, Lock(start, start + int(deposit), payee, until)))
-        return PlasmaLease(who, payee, deposit, start, received, key), Step(messages=1)
+        return PlasmaLease(
+            who, payee, deposit, start, received, key, PrivateKey(bytes(provider.key))
+        ), Step(messages=1)
 
     def _set_aside(self, renter: Address, amount: int) -> tuple[int, int]:
         """The first ``amount`` coins of one of the renter's ranges not yet set aside."""
@@ -127,7 +131,7 @@ class PlasmaDesign:
         """The provider sends the best transfer to the operator for its next block."""
         if lease.best is None or int(paid) == 0:
             return Step()
-        self.node.submit(lease.best)
+        self.node.submit(lease.best, sign_claim(lease.provider_key, self.domain, lease.best))
         return Step(l2_bytes=TRANSFER_BYTES)
 
     def withdraw(self, party: Any) -> Step:
@@ -136,7 +140,7 @@ class PlasmaDesign:
         from l2gpu.core.plasma.root_chain import StartDepositExit, StartExit
 
         who = Address.from_hex(party.address)
-        view = self.node.view(self.domain)
+        view = self.node.view(self.domain, root_of=self.l1.root)
         hashes = []
         for holding in view.of(who):
             if holding.paid_by is None:

@@ -30,7 +30,13 @@ from l2gpu.core.designs import ChannelAlreadyClosed, ClosedChannel, OpenedChanne
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import ChannelDescription, PlasmaCoins, voucher_domain
 from l2gpu.core.market.settlement import funding_problem, rail_problem, terms_problem
-from l2gpu.core.plasma.transactions import ENCODED_SIZE, Lock, plasma_domain, sign_lock
+from l2gpu.core.plasma.transactions import (
+    ENCODED_SIZE,
+    Lock,
+    plasma_domain,
+    sign_claim,
+    sign_lock,
+)
 from l2gpu.core.plasma.vouchers import PlasmaVoucherDomain
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Wei
 from l2gpu.payments.rails import CHALLENGE_PERIOD, STATUS_TIMEOUT
@@ -176,7 +182,11 @@ class PlasmaChannelRail:
             raise ChannelAlreadyClosed(f"channel {channel.channel_id} is settled already")
         domain = voucher_domain(channel)
         assert isinstance(domain, PlasmaVoucherDomain)
-        self.client.submit(domain.signed_transfer(best))
+        signed = domain.signed_transfer(best)
+        claim = sign_claim(
+            self._signer(), plasma_domain(ChainId(self.chain_id), self.plasma), signed
+        )
+        self.client.submit(signed, claim)
         deadline = time.monotonic() + self.wait
         while not self._paid(channel, coins):
             if time.monotonic() > deadline:

@@ -206,7 +206,9 @@ class PlasmaArena:
             raise AssertionError(outcome.refused)
         deposit: Deposit = outcome.one(Deposited).deposit
         self.deposits.append(deposit)
-        self.child, _ = child_transition(self.child, RecordDeposit(party.address, amount))
+        self.child, _ = child_transition(
+            self.child, RecordDeposit(party.address, amount, deposit.block)
+        )
         return deposit
 
     def pay(self, name: str, to: str, start: int, end: int) -> str | None:
@@ -349,10 +351,12 @@ class PlasmaArena:
         exit_ = self.spec.exits[challenge.exit_id]
         candidates = [
             e
-            for n in range(challenge.block + 1, exit_.block + 1)
+            for n in range(challenge.block + 1, exit_.prev_block + 1)
             for e in (included_in(n, self.served()[n]).values() if n in self.served() else ())
         ]
-        candidates += self.exit_evidence.get(challenge.exit_id, ())
+        candidates += [
+            e for e in self.exit_evidence.get(challenge.exit_id, ()) if e.block <= exit_.prev_block
+        ]
         for evidence in candidates:
             t = evidence.signed.transfer
             if (

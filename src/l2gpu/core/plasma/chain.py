@@ -24,9 +24,13 @@ from dataclasses import dataclass, replace
 
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.plasma.sumtree import COIN_SPACE, Moved, SumTree
-from l2gpu.core.plasma.transactions import Deposit, SignedLock, SignedTransfer
+from l2gpu.core.plasma.transactions import Deposit, SignedLock, SignedTransfer, claim_signer
 from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Address
+
+MAX_BLOCK_TRANSFERS = 2048  # transfers one block holds: sealing and serving stay bounded
+MAX_LOCKS_PER_OWNER = 256  # live lease locks one owner may hold
+MAX_LOCK_SECONDS = 366 * 86_400  # the longest a lock may hold coins
 
 
 @dataclass(frozen=True)
@@ -71,18 +75,24 @@ class ChildChain:
 
 @dataclass(frozen=True)
 class RecordDeposit:
-    """L1 logged a deposit of ``amount`` wei by ``owner``."""
+    """L1 logged a deposit of ``amount`` wei by ``owner`` at child height ``block``
+    (L1's count of block roots then; None: the chain's own height, for tests). The
+    operator must take L1's: it may have sealed a block whose root L1 does not hold
+    yet, and a deposit mined in between belongs to L1's height, not the operator's."""
 
     owner: Address
     amount: int
+    block: int | None = None
 
 
 @dataclass(frozen=True)
 class SubmitTransfer:
-    """A signed transfer for the next block, at time ``now`` (locks expire by it)."""
+    """A signed transfer for the next block, at time ``now`` (locks expire by it);
+    ``claim``: for coins a lease's lock holds, the provider's signed claim of it."""
 
     signed: SignedTransfer
     now: int = 0
+    claim: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -168,7 +178,7 @@ def state_transition(state: ChildChain, input_: Input) -> TransitionResult[Child
     if isinstance(input_, RecordDeposit):
         return _deposit(state, input_)
     if isinstance(input_, SubmitTransfer):
-        return _submit(state, input_.signed, input_.now)
+        return _submit(state, input_.signed, input_.now, input_.claim)
     if isinstance(input_, LockCoins):
         return _lock(state, input_)
     if isinstance(input_, RecordExit):
@@ -179,16 +189,17 @@ def state_transition(state: ChildChain, input_: Input) -> TransitionResult[Child
 def _deposit(state: ChildChain, deposit: RecordDeposit) -> TransitionResult[ChildChain, Event]:
     if not 0 < deposit.amount <= COIN_SPACE - state.coins:
         return TransitionResult(state, [])  # L1 refuses such a deposit: never logged
-    coins = Deposit(state.coins, state.coins + deposit.amount, deposit.owner, state.height)
+    block = state.height if deposit.block is None else deposit.block
+    coins = Deposit(state.coins, state.coins + deposit.amount, deposit.owner, block)
     segment = Segment(coins.start, coins.end, coins.owner, coins.block)
     new = replace(state, coins=coins.end, segments=(*state.segments, segment))
     return TransitionResult(new, [Deposited(coins)])
 
 
 def _submit(
-    state: ChildChain, signed: SignedTransfer, now: int
+    state: ChildChain, signed: SignedTransfer, now: int, claim: bytes = b""
 ) -> TransitionResult[ChildChain, Event]:
-    reason = refusal(state, signed, now)
+    reason = refusal(state, signed, now, claim)
     if reason is not None:
         return TransitionResult(state, [Refused(signed.leaf, reason)])
     return TransitionResult(
@@ -196,8 +207,11 @@ def _submit(
     )
 
 
-def refusal(state: ChildChain, signed: SignedTransfer, now: int = 0) -> str | None:
-    """Why the next block cannot hold ``signed`` at time ``now``; None if it can."""
+def refusal(
+    state: ChildChain, signed: SignedTransfer, now: int = 0, claim: bytes = b""
+) -> str | None:
+    """Why the next block cannot hold ``signed`` at time ``now`` (with the provider's
+    ``claim`` for locked coins); None if it can."""
     transfer = signed.transfer
     signer = signed.signer(state.domain)
     if signer is None:
@@ -218,14 +232,23 @@ def refusal(state: ChildChain, signed: SignedTransfer, now: int = 0) -> str | No
     for other in state.pending:
         if other.transfer.start < transfer.end and transfer.start < other.transfer.end:
             return "another transfer of the next block moves some of these coins"
+    if len(state.pending) >= MAX_BLOCK_TRANSFERS:
+        return f"the next block is full ({MAX_BLOCK_TRANSFERS} transfers): send it again after it"
     for lock in state.locks:
         touches = lock.until > now and lock.start < transfer.end and transfer.start < lock.end
+        if not touches:
+            continue
         prefix = transfer.start == lock.start and transfer.end <= lock.end
-        if touches and (transfer.recipient != lock.provider or not prefix):
+        if transfer.recipient != lock.provider or not prefix:
             return (
                 f"coins {lock.start}-{lock.end} are locked for a lease to "
                 f"{lock.provider} until {lock.until}: they move only to it, "
                 "from the lock's first coin up"
+            )
+        if claim_signer(state.domain, signed, claim) != lock.provider:
+            return (
+                f"coins {lock.start}-{lock.end} are locked for a lease: only its provider "
+                "sends their transfer (with its signed claim)"
             )
     return None
 
@@ -241,6 +264,12 @@ def _lock(state: ChildChain, input_: LockCoins) -> TransitionResult[ChildChain, 
         reason = "the signer does not hold all of these coins, received in one block"
     elif lock.until <= input_.now:
         reason = f"the lock expired at {lock.until}, before now ({input_.now})"
+    elif lock.until > input_.now + MAX_LOCK_SECONDS:
+        reason = f"a lock lasts at most {MAX_LOCK_SECONDS} s"
+    elif sum(1 for k in state.locks if k.owner == signer and k.until > input_.now) >= (
+        MAX_LOCKS_PER_OWNER
+    ):
+        reason = f"you hold {MAX_LOCKS_PER_OWNER} live locks already: let one end first"
     elif any(p.transfer.start < lock.end and lock.start < p.transfer.end for p in state.pending):
         reason = "a transfer of the next block moves some of these coins"
     elif any(

@@ -47,12 +47,12 @@ from l2gpu.core.plasma.root_chain import (
     StartExit,
     SubmitBlock,
 )
-from l2gpu.core.plasma.sumtree import COIN_SPACE, verify
+from l2gpu.core.plasma.sumtree import COIN_SPACE, MAX_STEPS, verify
 from l2gpu.core.plasma.transactions import Deposit
 from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Address
 
-MAX_PROOF_STEPS = 48  # Plasma.vy's bound on a path: 2^48 leaves per block
+MAX_PROOF_STEPS = MAX_STEPS  # Plasma.vy's bound on a path: 2^48 leaves per block
 MAX_BATCH = 32  # Plasma.vy's bound on the exits one finalize_exits call takes
 Result = TransitionResult[RootChain, Event]
 
@@ -314,16 +314,21 @@ def _challenge_history(state: RootChain, input_: ChallengeHistory) -> Result:
     _require(exit_.start <= coin < exit_.end, "plasma: the coin is not in the exit")
     deposit = state.deposits[exit_.deposit_start]
     earlier = input_.earlier
+    # The history before the exit's parent is challenged here: the window between the
+    # parent and the exit's transfer is the double-spend challenge's, and coins that
+    # came straight from their deposit (a deposit exit, or its first spend) have none.
+    _require(
+        exit_.prev_block > deposit.block,
+        "plasma: the exit's coins came straight from their deposit: no history to skip",
+    )
     if earlier is None:
-        _require(not exit_.is_deposit, "plasma: a deposit exit is its coins' first owner")
         owner, block = deposit.owner, deposit.block
     else:
         _require(_moves(earlier, coin), "plasma: the earlier transfer does not move that coin")
         _included(state, earlier)
         _require(
-            deposit.block < earlier.block < exit_.block,
-            "plasma: the earlier transfer is not between the coin's deposit and the "
-            "exit's transfer",
+            deposit.block < earlier.block < exit_.prev_block,
+            "plasma: the earlier transfer is not between the coin's deposit and the exit's parent",
         )
         owner, block = earlier.signed.transfer.recipient, earlier.block
     challenge = HistoryChallenge(input_.exit_id, coin, block, owner, input_.sender, input_.value)
@@ -355,15 +360,16 @@ def _respond_history(state: RootChain, input_: RespondHistory) -> Result:
     )
     _included(state, spend)
     _require(
-        challenge.block < spend.block <= exit_.block,
-        "plasma: the response is not between the challenged owner's coins and the exit's transfer",
+        challenge.block < spend.block <= exit_.prev_block,
+        "plasma: the response is not between the challenged owner's coins and the exit's parent",
     )
     _require(
         spend.signed.transfer.prev_block == challenge.block,
         "plasma: the response does not spend the challenged owner's coins",
     )
+    signer = _signer(state, spend)
     _require(
-        _signer(state, spend) == challenge.owner,
+        signer is not None and signer == challenge.owner,
         "plasma: the challenged owner did not sign the response",
     )
     new = _with_challenge(state, input_.challenge_id, replace(challenge, status=ANSWERED))

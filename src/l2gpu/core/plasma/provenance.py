@@ -106,28 +106,31 @@ def follow(
 
 
 def _apply(domain: Eip712Domain, holdings: list[Holding], evidence: Included) -> bool:
-    """Move the coins if the transfer follows the rules; False if it does not."""
+    """Move the coins the transfer may move; False if it moves none of those it names.
+
+    Per coin, as L1 judges exits: each holding the transfer touches moves (the part of
+    it the transfer names) if the signer holds it and received it in ``prev_block``.
+    The operator refuses a transfer over two holdings, but a dishonest one may include
+    it, and L1 then lets its recipient exit every part that was the signer's to give.
+    """
     t = evidence.signed.transfer
     touched = [h for h in holdings if h.start < t.end and t.start < h.end]
     if not touched:
         return True  # coins not deposited yet: it moves nothing (see history._apply_transfer)
-    held = touched[0]
     signer = evidence.signed.signer(domain)
-    if (
-        len(touched) != 1
-        or held.start > t.start
-        or held.end < t.end
-        or signer != held.owner
-        or held.received != t.prev_block
-    ):
-        return False
-    holdings.remove(held)
-    if held.start < t.start:
-        holdings.append(replace(held, end=t.start))
-    if t.end < held.end:
-        holdings.append(replace(held, start=t.end))
-    holdings.append(
-        Holding(t.start, t.end, t.recipient, evidence.block, held.deposit, evidence, held.paid_by)
-    )
+    moved = False
+    for held in touched:
+        if signer != held.owner or held.received != t.prev_block:
+            continue
+        start, end = max(held.start, t.start), min(held.end, t.end)
+        holdings.remove(held)
+        if held.start < start:
+            holdings.append(replace(held, end=start))
+        if end < held.end:
+            holdings.append(replace(held, start=end))
+        holdings.append(
+            Holding(start, end, t.recipient, evidence.block, held.deposit, evidence, held.paid_by)
+        )
+        moved = True
     holdings.sort(key=lambda h: h.start)
-    return True
+    return moved

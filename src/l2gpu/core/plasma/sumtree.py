@@ -34,6 +34,7 @@ from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.errors import InvalidValue
 
 COIN_SPACE = 1 << 128  # coins are wei, numbered in deposit order; more than ever exists
+MAX_STEPS = 48  # the longest path L1 checks (2^48 leaves a block): a longer one never holds
 EMPTY = bytes(32)  # the content of a gap: no transaction moves these coins here
 _LEAF, _NODE = b"\x00", b"\x01"
 
@@ -130,6 +131,8 @@ def verify(root: bytes, content: bytes, proof: SumProof) -> tuple[int, int] | No
     """
     # Only what a contract with bytes32 hashes and uint256 sizes could check: a path
     # through a sibling "hash" of another length would hold here and not on L1.
+    if len(proof.steps) > MAX_STEPS:
+        return None
     if not isinstance(content, bytes) or len(content) != 32 or not all(
         isinstance(step.hash, bytes) and len(step.hash) == 32 and type(step.left) is bool
         and type(step.size) is int and 0 <= step.size < COIN_SPACE

@@ -46,6 +46,10 @@ PLASMA_LOCK = TypedDataSchema(
     },
     "PlasmaLock",
 )
+PLASMA_CLAIM = TypedDataSchema({"PlasmaClaim": [("leaf", "bytes32")]}, "PlasmaClaim")
+"""A lease's provider asks the operator to include the transfer with this leaf: locked
+coins move only when their provider sends the renter's transfer (a renter sending
+its own smallest voucher would otherwise end the lease at that price)."""
 ENCODED_SIZE = 32 + 32 + 20 + 8  # the transfer's bytes, before the 65-byte signature
 
 
@@ -179,3 +183,18 @@ class SignedLock:
 def sign_lock(key: PrivateKey, domain: Eip712Domain, lock: Lock) -> SignedLock:
     """Sign ``lock`` as the owner of its coins."""
     return SignedLock(lock, PLASMA_LOCK.sign(key, domain, lock.message()))
+
+
+def sign_claim(key: PrivateKey, domain: Eip712Domain, signed: SignedTransfer) -> bytes:
+    """The provider's claim of a lease's transfer (see :data:`PLASMA_CLAIM`)."""
+    return PLASMA_CLAIM.sign(key, domain, {"leaf": signed.leaf})
+
+
+def claim_signer(domain: Eip712Domain, signed: SignedTransfer, claim: bytes) -> Address | None:
+    """Who claimed the transfer; None for no claim or a malformed one."""
+    if not claim:
+        return None
+    try:
+        return PLASMA_CLAIM.recover(domain, {"leaf": signed.leaf}, claim)
+    except SignatureError:
+        return None

@@ -7,12 +7,12 @@ It looks for the three faults in the order their proofs are conclusive:
    the coins it received there;
 2. *double spend*: a served transfer between the exit's parent and its block, signed
    by the parent's recipient, spending the parent's coins again;
-3. *history*: a coin of the exit whose honest holder, just before the exit's block,
-   is not whom the exit's transfer spends from. The watcher answers with that
-   holder's evidence (the transfer that paid it, or its deposit), which only the
-   holder's own spend can answer.
+3. *history*: a coin of the exit whose honest holder, once the parent's block is
+   applied, is not the parent's recipient: the parent is forged. The watcher
+   challenges with that holder's evidence (the transfer that paid it, before the
+   parent, or its deposit), which only the holder's own spend could answer.
 
-When blocks before the exit's are withheld, the watcher cannot tell a forgery from
+When blocks up to the parent's are withheld, the watcher cannot tell a forgery from
 a spend it never saw, so it challenges the history only for holders it protects
 (``protected``) that signed no spend of the coins it knows of (``signed``).
 """
@@ -68,8 +68,13 @@ def judge(
         )
         if double is not None:
             return ChallengeDoubleSpend(me, exit_id, _first_coin(double, exit_), double)
-    view = follow(domain, deposits, blocks, exit_.block - 1)
-    complete = view.through == exit_.block - 1
+    deposit = next((d for d in deposits if d.start == exit_.deposit_start), None)
+    if exit_.is_deposit or deposit is None or exit_.prev_block <= deposit.block:
+        return None  # coins straight from their deposit: no history before the parent
+    # The holder of each coin once the parent's block is applied must be the parent's
+    # recipient, since then; else the parent is forged and the holder it skips shows so.
+    view = follow(domain, deposits, blocks, exit_.prev_block)
+    complete = view.through == exit_.prev_block
     for holding in view.holdings:
         if holding.end <= exit_.start or holding.start >= exit_.end or _consistent(holding, exit_):
             continue
@@ -80,10 +85,7 @@ def judge(
 
 
 def _consistent(holding: Holding, exit_: Exit) -> bool:
-    """Whether the exit's transfer spends from the coins' honest holder (or, for a
-    deposit exit, whether the depositor still holds them)."""
-    if exit_.is_deposit:
-        return holding.paid_by is None and holding.owner == exit_.owner
+    """Whether the exit's parent paid the coins' honest holder in its block."""
     return holding.owner == exit_.parent_owner and holding.received == exit_.prev_block
 
 

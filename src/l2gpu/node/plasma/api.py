@@ -44,6 +44,8 @@ class TransferIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     transfer: str = Field(pattern=_TRANSFER_HEX)
+    claim: str | None = Field(default=None, pattern="^(0x)?[0-9a-fA-F]{130}$")
+    """For coins a lease's lock holds: the provider's EIP-712 ``PlasmaClaim`` of the leaf."""
 
 
 class LockIn(BaseModel):
@@ -79,7 +81,8 @@ def create_plasma_app(operator: PlasmaOperator, *, max_body: int = MAX_BODY_BYTE
             signed = SignedTransfer.decode(bytes.fromhex(body.transfer.removeprefix("0x")))
         except InvalidValue as exc:
             raise ApiError(str(exc), "send SignedTransfer.encode() in hex") from exc
-        event = operator.submit(signed)
+        claim = bytes.fromhex(body.claim.removeprefix("0x")) if body.claim else b""
+        event = operator.submit(signed, claim)
         if isinstance(event, Refused):
             raise ApiError(f"plasma: {event.reason}", "see the coins you hold at /plasma/coins")
         return {"leaf": "0x" + signed.leaf.hex(), "status": "pending"}

@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 
 from l2gpu.core.crypto.eip712 import Eip712Domain
+from l2gpu.core.errors import InvalidValue
 from l2gpu.core.plasma.provenance import View, follow
+from l2gpu.core.plasma.sumtree import Moved, SumTree
 from l2gpu.core.plasma.transactions import Deposit, SignedLock, SignedTransfer
 from l2gpu.core.types import Address
 from l2gpu.node.client import NodeError
@@ -52,9 +54,10 @@ class PlasmaNodeClient:
         """Height, blocks on L1, coins, waiting transfers, the contract, L1's time."""
         return dict(self._call(lambda: self.http.get("/plasma/status")))
 
-    def submit(self, signed: SignedTransfer) -> str:
-        """Send a signed transfer; its leaf (hex) once the operator holds it."""
-        body = {"transfer": signed.encode().hex()}
+    def submit(self, signed: SignedTransfer, claim: bytes = b"") -> str:
+        """Send a signed transfer (``claim``: a lease provider's, for locked coins); its
+        leaf (hex) once the operator holds it."""
+        body = {"transfer": signed.encode().hex()} | ({"claim": claim.hex()} if claim else {})
         return str(self._call(lambda: self.http.post("/plasma/transfers", json=body))["leaf"])
 
     def lock(self, signed: SignedLock) -> None:
@@ -120,16 +123,33 @@ class PlasmaNodeClient:
             )
         return self._blocks[number]
 
-    def view(self, domain: Eip712Domain, height: int | None = None) -> View:
+    def view(
+        self,
+        domain: Eip712Domain,
+        height: int | None = None,
+        root_of: Callable[[int], bytes] | None = None,
+    ) -> View:
         """Every coin's holder and evidence, from the served blocks up to ``height``
-        (default: the operator's height)."""
+        (default: the operator's height). With ``root_of`` (L1's root of a block), a
+        block whose transfers do not make L1's root counts as withheld."""
         height = int(self.status()["height"]) if height is None else height
         blocks = {}
         for number in range(1, height + 1):
             try:
-                blocks[number] = self.block(number)
+                transfers = self.block(number)
             except NodeError as exc:
                 if exc.status != 404:
                     raise
                 break  # withheld: nothing after it can be checked (follow stops there)
+            if root_of is not None and _root(transfers) != root_of(number):
+                break  # not the block L1 holds: as good as withheld
+            blocks[number] = transfers
         return follow(domain, self.deposits(), blocks, height)
+
+
+def _root(transfers: tuple[SignedTransfer, ...]) -> bytes | None:
+    """The root a block of ``transfers`` has; None if no block can hold them."""
+    try:
+        return SumTree([Moved(t.transfer.start, t.transfer.end, t.leaf) for t in transfers]).root
+    except InvalidValue:
+        return None

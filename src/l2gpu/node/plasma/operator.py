@@ -102,10 +102,11 @@ class PlasmaOperator:
 
     # -- users' inputs ------------------------------------------------------------------
 
-    def submit(self, signed: SignedTransfer) -> Event:
-        """Accept a transfer for the next block, or say why not (nothing is logged)."""
+    def submit(self, signed: SignedTransfer, claim: bytes = b"") -> Event:
+        """Accept a transfer for the next block (``claim``: the lease provider's, for
+        locked coins), or say why not (nothing is logged)."""
         with self.lock:
-            probe = SubmitTransfer(signed, self.clock())
+            probe = SubmitTransfer(signed, self.clock(), claim)
             _, events = state_transition(self.state, probe)
             if not isinstance(events[0], Accepted):
                 return events[0]
@@ -136,9 +137,17 @@ class PlasmaOperator:
                     stored = self.client.exit(exit_id)
                 with self.lock:
                     if exit_id not in self.exits_seen:
-                        self.wal.append(records.EXIT_SEEN, records.encode_exit_seen(exit_id))
+                        # One database transaction for both: a crash between them would
+                        # leave the exit seen and its coins still spendable here.
+                        exit_input = RecordExit(int(stored["start"]), int(stored["end"]))
+                        self.wal.append_many(
+                            [
+                                (records.EXIT_SEEN, records.encode_exit_seen(exit_id)),
+                                records.encode(exit_input),
+                            ]
+                        )
                         self.exits_seen.add(exit_id)
-                        self._logged(RecordExit(int(stored["start"]), int(stored["end"])))
+                        self._apply(exit_input)
 
     def _record_deposit(self, args: dict[str, Any]) -> None:
         start, end, owner = int(args["start"]), int(args["end"]), args["owner"]
@@ -147,11 +156,12 @@ class PlasmaOperator:
                 return  # replayed already
             if start != self.state.coins:
                 raise L2gpuError(
-                    f"L1 numbered a deposit from coin {start}, the child chain "
-                    f"expected {self.state.coins}",
+                    f"L1 numbered a deposit from coin {start}, the child chain expected "
+                    f"{self.state.coins}",
                     "this is a bug in l2gpu",
                 )
-            self._logged(RecordDeposit(Address(bytes(owner)), end - start))
+            # L1's height, not ours: we may have sealed a block L1 does not hold yet.
+            self._logged(RecordDeposit(Address(bytes(owner)), end - start, int(args["block"])))
 
     def seal(self) -> int | None:
         """Make the waiting transfers a block and post its root; None if none wait."""
@@ -193,6 +203,8 @@ class PlasmaOperator:
                 if time.monotonic() - last_seal >= interval:
                     last_seal = time.monotonic()
                     self.seal()
+                if self.posted < self.state.height:
+                    self.post()  # a root whose posting failed: again, every round
             except Exception as exc:  # L1 down or answering nonsense: retry next round
                 log.error("operating failed: %s", exc)
             self.stop.wait(poll)
@@ -230,23 +242,28 @@ class PlasmaOperator:
 
     def coins_of(self, owner: Address, *, free: bool = False) -> list[dict[str, int]]:
         """The coin ranges ``owner`` holds, each with the block it received them in
-        (``free``: less those a live lease lock holds)."""
+        (``free``: less those a live lease lock holds). One sweep over the sorted
+        segments and the owner's locks (which never overlap): it runs under the lock."""
         with self.lock:
             now = self.clock() if free else 0
-            locks = [k for k in self.state.locks if k.until > now] if free else []
-            out = []
+            locks = sorted(
+                (k.start, k.end) for k in self.state.locks if k.owner == owner and k.until > now
+            ) if free else []  # fmt: skip
+            out, i = [], 0
             for s in self.state.segments:
                 if s.owner != owner:
                     continue
-                pieces = [(s.start, s.end)]
-                for k in locks:
-                    pieces = [
-                        piece
-                        for a, b in pieces
-                        for piece in ((a, min(b, k.start)), (max(a, k.end), b))
-                        if piece[0] < piece[1]
-                    ]
-                out += [{"start": a, "end": b, "received": s.received} for a, b in pieces]
+                at = s.start
+                while i < len(locks) and locks[i][1] <= at:
+                    i += 1
+                j = i
+                while j < len(locks) and locks[j][0] < s.end:
+                    if locks[j][0] > at:
+                        out.append({"start": at, "end": locks[j][0], "received": s.received})
+                    at = max(at, locks[j][1])
+                    j += 1
+                if at < s.end:
+                    out.append({"start": at, "end": s.end, "received": s.received})
             return out
 
     def lock_at(self, coin: int) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from l2gpu.core.plasma.chain import (
     SealBlock,
     SubmitTransfer,
 )
-from l2gpu.core.plasma.transactions import Lock, SignedLock, SignedTransfer
+from l2gpu.core.plasma.transactions import ENCODED_SIZE, Lock, SignedLock, SignedTransfer
 from l2gpu.core.types import Address
 from l2gpu.node.wal import _RESTORE, DamagedRecord  # one remedy for every damaged log
 
@@ -38,9 +38,10 @@ def encode(input_: Input) -> tuple[str, bytes]:
     """``input_`` as a log record: its kind and payload."""
     match input_:
         case RecordDeposit():
-            return DEPOSIT, bytes(input_.owner) + _u(input_.amount, 32)
+            block = 2**64 - 1 if input_.block is None else input_.block  # none: the height then
+            return DEPOSIT, bytes(input_.owner) + _u(input_.amount, 32) + _u(block, 8)
         case SubmitTransfer():
-            return TRANSFER, _u(input_.now, 8) + input_.signed.encode()
+            return TRANSFER, _u(input_.now, 8) + input_.signed.encode() + input_.claim
         case LockCoins():
             lock = input_.signed.lock
             return LOCK, (
@@ -60,13 +61,20 @@ def encode(input_: Input) -> tuple[str, bytes]:
 
 def decode(kind: str, payload: bytes) -> Input:
     """The input a record holds; :class:`DamagedRecord` if it does not parse."""
-    sizes = {DEPOSIT: 52, LOCK: 8 + 32 + 32 + 20 + 8 + 65, SEAL: 0, EXIT: 64}
+    sizes = {DEPOSIT: 60, LOCK: 8 + 32 + 32 + 20 + 8 + 65, SEAL: 0, EXIT: 64}
     if kind in sizes and len(payload) != sizes[kind]:
         raise DamagedRecord(f"a {kind} record of {len(payload)} bytes, not {sizes[kind]}", _RESTORE)
     if kind == DEPOSIT:
-        return RecordDeposit(Address(payload[:20]), _int(payload[20:]))
+        block = _int(payload[52:])
+        return RecordDeposit(
+            Address(payload[:20]), _int(payload[20:52]), None if block == 2**64 - 1 else block
+        )
     if kind == TRANSFER:
-        return SubmitTransfer(SignedTransfer.decode(payload[8:]), _int(payload[:8]))
+        size = 8 + ENCODED_SIZE + 65
+        if len(payload) not in (size, size + 65):
+            raise DamagedRecord(f"a {kind} record of {len(payload)} bytes", _RESTORE)
+        signed = SignedTransfer.decode(payload[8:size])
+        return SubmitTransfer(signed, _int(payload[:8]), payload[size:])
     if kind == LOCK:
         lock = Lock(
             _int(payload[8:40]),

@@ -179,7 +179,7 @@ class PlasmaWatcher:
             exit_ = exits.get(int(exit_id))
             if status != 1 or exit_ is None or exit_.owner not in self.protects:
                 continue
-            for number in range(int(block) + 1, exit_.block + 1):
+            for number in range(int(block) + 1, exit_.prev_block + 1):
                 for evidence in included_in(number, self.blocks.get(number, ())).values():
                     t = evidence.signed.transfer
                     if (
