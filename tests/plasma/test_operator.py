@@ -16,6 +16,7 @@ from l2gpu.designs import DesignWorld, make_design
 from l2gpu.l1.contracts.plasma import PlasmaClient
 from l2gpu.node.client import NodeError
 from l2gpu.node.plasma.api import create_plasma_app
+from l2gpu.node.plasma.client import PlasmaNodeClient
 from l2gpu.node.plasma.operator import PlasmaOperator
 from l2gpu.serving.loopback import serve_on_loopback
 
@@ -135,3 +136,52 @@ def test_a_deposit_mined_before_a_sealed_root_lands_keeps_l1s_height(plasma) -> 
     assert type(operator.submit(paid)).__name__ == "Accepted"
     operator.seal()
     assert len(design.withdraw(bob).l1_txs) == 2  # both of bob's ranges exit on L1
+
+
+def test_a_root_that_failed_to_post_is_posted_next_round_and_exits_are_logged_whole(
+    plasma, monkeypatch
+) -> None:
+    from l2gpu.l1 import L1Error
+    from l2gpu.node.plasma import records
+
+    chain, client, operator, url, database = plasma
+    alice, bob = chain.accounts[1], chain.accounts[2]
+    client.contract.transact("deposit", sender=alice, value=100)
+    operator.step(seal=False)
+    operator.submit(
+        sign_transfer(
+            PrivateKey(bytes(alice.key)),
+            client.domain,
+            Transfer(0, 100, Address.from_hex(bob.address), 0),
+        )
+    )
+    real_apply, calls = client.apply, []
+
+    def flaky(input_, sender):
+        calls.append(input_)
+        if len(calls) == 1:
+            raise L1Error("the L1 refused the transaction: connection reset")
+        return real_apply(input_, sender)
+
+    monkeypatch.setattr(client, "apply", flaky)
+    with pytest.raises(L1Error):
+        operator.step(seal=True)
+    assert (operator.state.height, operator.posted, client.height()) == (1, 0, 0)
+    operator.step(seal=False)  # nothing waits to be sealed: the root is posted anyway
+    assert (operator.posted, client.height()) == (1, 1)
+    # Bob exits on L1; the operator logs the exit's id and its coins in one transaction.
+    view = PlasmaNodeClient(url).view(client.domain, root_of=client.root)
+    held = view.of(Address.from_hex(bob.address))[0]
+    from l2gpu.core.plasma.root_chain import StartExit
+
+    client.apply(
+        StartExit(Address.from_hex(bob.address), 0, 10**16, held.paid_by, held.parent, 0, 0, 100),
+        bob,
+    )
+    chain.time_travel(7 * DAY + 1)
+    client.contract.transact("finalize_exit", 0, 0, sender=bob)
+    operator.step(seal=False)
+    kinds = [kind for _, kind, _ in operator.wal.records()]
+    assert kinds[-2:] == [records.EXIT_SEEN, records.EXIT]
+    again = PlasmaOperator(client, chain.accounts[0], open_database(database), l1_clock(chain))
+    assert again.state.segments == operator.state.segments == ()

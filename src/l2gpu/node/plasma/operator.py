@@ -192,19 +192,26 @@ class PlasmaOperator:
                     )
                 self.posted = number
 
+    def step(self, *, seal: bool) -> None:
+        """One round: follow L1, seal if ``seal``, and post any root L1 lacks (one
+        whose posting failed is posted again here, every round)."""
+        self.follow_l1()
+        if seal:
+            self.seal()
+        if self.posted < self.state.height:
+            self.post()
+
     def run(self, interval: float) -> None:
         """Follow L1 every second (or ``interval``, if shorter) and seal every
         ``interval`` seconds, until :attr:`stop` is set."""
         poll = min(interval, 1.0)
         last_seal = time.monotonic()
         while not self.stop.is_set():
+            due = time.monotonic() - last_seal >= interval
+            if due:
+                last_seal = time.monotonic()
             try:
-                self.follow_l1()
-                if time.monotonic() - last_seal >= interval:
-                    last_seal = time.monotonic()
-                    self.seal()
-                if self.posted < self.state.height:
-                    self.post()  # a root whose posting failed: again, every round
+                self.step(seal=due)
             except Exception as exc:  # L1 down or answering nonsense: retry next round
                 log.error("operating failed: %s", exc)
             self.stop.wait(poll)
