@@ -59,16 +59,18 @@ SCENARIOS = (
     given alice deposits 100
     and alice pays bob coins 0-100
     and the operator seals a block
-    and the operator forges coins 0-100 from mallory to mallory naming block 1
+    and bob pays carol coins 0-100
     and the operator seals a block
-    and the operator forges coins 0-100 from mallory to dave naming block 2
+    and the operator forges coins 0-100 from mallory to mallory naming block 2
     and the operator seals a block
-    when dave exits with block 3
+    and the operator forges coins 0-100 from mallory to dave naming block 3
+    and the operator seals a block
+    when dave exits with block 4
     and watcher watches
-    and bob exits
+    and carol exits
     and mallory challenges exit 1 with the deposit
     and 8 days pass
-    and bob answers the challenges
+    and carol answers the challenges
     and dave cannot answer the challenges
     and watcher finalizes the exits
     and watcher settles the challenges

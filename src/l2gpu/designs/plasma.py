@@ -137,27 +137,13 @@ class PlasmaDesign:
     def withdraw(self, party: Any) -> Step:
         """Start an exit of every coin range the party's history shows it holds
         (each pays out after the exit period, unless someone proves it invalid)."""
-        from l2gpu.core.plasma.root_chain import StartDepositExit, StartExit
+        from l2gpu.core.plasma.provenance import exit_call
 
         who = Address.from_hex(party.address)
         view = self.node.view(self.domain, root_of=self.l1.root)
         hashes = []
         for holding in view.of(who):
-            if holding.paid_by is None:
-                exit_: Any = StartDepositExit(
-                    who, 0, self.rules.exit_bond, holding.deposit.start, holding.start, holding.end
-                )
-            else:
-                exit_ = StartExit(
-                    who,
-                    0,
-                    self.rules.exit_bond,
-                    holding.paid_by,
-                    holding.parent,
-                    holding.deposit.start,
-                    holding.start,
-                    holding.end,
-                )
+            exit_ = exit_call(holding, 0, self.rules.exit_bond)
             hashes.append(bytes(self.l1.apply(exit_, party).tx_hash))
         return Step(l1_txs=tuple(hashes))
 

@@ -29,7 +29,7 @@ from l2gpu.core.plasma.chain import (
     SubmitTransfer,
 )
 from l2gpu.core.plasma.chain import state_transition as child_transition
-from l2gpu.core.plasma.provenance import View, follow, included_in
+from l2gpu.core.plasma.provenance import View, exit_call, follow, included_in
 from l2gpu.core.plasma.root_chain import (
     DepositCoins,
     Deposited,
@@ -275,26 +275,7 @@ class PlasmaArena:
         party = self.parties[name]
         outcomes = []
         for holding in self.view().of(party.address):
-            if holding.paid_by is None:
-                input_: StartExit | StartDepositExit = StartDepositExit(
-                    party.address,
-                    self.tick(),
-                    self.spec.rules.exit_bond,
-                    holding.deposit.start,
-                    holding.start,
-                    holding.end,
-                )
-            else:
-                input_ = StartExit(
-                    party.address,
-                    self.tick(),
-                    self.spec.rules.exit_bond,
-                    holding.paid_by,
-                    holding.parent,
-                    holding.deposit.start,
-                    holding.start,
-                    holding.end,
-                )
+            input_ = exit_call(holding, self.tick(), self.spec.rules.exit_bond)
             outcomes.append(self.start_exit(input_, party))
         return outcomes
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from l2gpu.core.crypto.eip712 import Eip712Domain
-from l2gpu.core.plasma.root_chain import Included
+from l2gpu.core.plasma.root_chain import Included, StartDepositExit, StartExit
 from l2gpu.core.plasma.sumtree import Moved, SumTree
 from l2gpu.core.plasma.transactions import Deposit, SignedTransfer
 from l2gpu.core.types import Address
@@ -134,3 +134,22 @@ def _apply(domain: Eip712Domain, holdings: list[Holding], evidence: Included) ->
         moved = True
     holdings.sort(key=lambda h: h.start)
     return moved
+
+
+def exit_call(holding: Holding, now: int, bond: int) -> StartExit | StartDepositExit:
+    """The call that exits ``holding`` for its owner at time ``now`` with ``bond``: a
+    deposit exit for coins never moved, else its transfer and that one's parent."""
+    if holding.paid_by is None:
+        return StartDepositExit(
+            holding.owner, now, bond, holding.deposit.start, holding.start, holding.end
+        )
+    return StartExit(
+        holding.owner,
+        now,
+        bond,
+        holding.paid_by,
+        holding.parent,
+        holding.deposit.start,
+        holding.start,
+        holding.end,
+    )

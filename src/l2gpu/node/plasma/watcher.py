@@ -19,13 +19,11 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from l2gpu.core.plasma.provenance import follow, included_in
+from l2gpu.core.plasma.provenance import exit_call, follow, included_in
 from l2gpu.core.plasma.root_chain import (
     Exit,
     FinalizeExit,
     RespondHistory,
-    StartDepositExit,
-    StartExit,
 )
 from l2gpu.core.plasma.sumtree import Moved, SumTree
 from l2gpu.core.plasma.transactions import Deposit, SignedTransfer
@@ -204,22 +202,7 @@ class PlasmaWatcher:
         done = []
         for address, account in self.protects.items():
             for h in view.of(address):
-                exit_: Any
-                if h.paid_by is None:
-                    exit_ = StartDepositExit(
-                        address, 0, self.rules.exit_bond, h.deposit.start, h.start, h.end
-                    )
-                else:
-                    exit_ = StartExit(
-                        address,
-                        0,
-                        self.rules.exit_bond,
-                        h.paid_by,
-                        h.parent,
-                        h.deposit.start,
-                        h.start,
-                        h.end,
-                    )
+                exit_ = exit_call(h, 0, self.rules.exit_bond)
                 self.l1.apply(exit_, account)
                 done.append(
                     f"exited coins {h.start}-{h.end} of {address} (block {first_missing} withheld)"
