@@ -185,3 +185,32 @@ def test_a_root_that_failed_to_post_is_posted_next_round_and_exits_are_logged_wh
     assert kinds[-2:] == [records.EXIT_SEEN, records.EXIT]
     again = PlasmaOperator(client, chain.accounts[0], open_database(database), l1_clock(chain))
     assert again.state.segments == operator.state.segments == ()
+
+
+def test_a_client_keeps_the_blocks_it_checked_and_reads_them_back(plasma, tmp_path) -> None:
+    from l2gpu.node.plasma.block_store import BlockStore
+
+    chain, client, operator, url, _ = plasma
+    alice, bob = chain.accounts[1], chain.accounts[2]
+    client.contract.transact("deposit", sender=alice, value=100)
+    operator.follow_l1()
+    operator.submit(
+        sign_transfer(
+            PrivateKey(bytes(alice.key)),
+            client.domain,
+            Transfer(0, 60, Address.from_hex(bob.address), 0),
+        )
+    )
+    operator.seal()
+    keeper = PlasmaNodeClient(url, store=BlockStore(tmp_path / "blocks.db"))
+    seen = keeper.view(client.domain, root_of=client.root)
+    assert [(h.start, h.end) for h in seen.of(Address.from_hex(bob.address))] == [(0, 60)]
+
+    class Silent(PlasmaNodeClient):
+        def block(self, number: int):
+            raise NodeError(f"no block {number} was sealed", "", 404)
+
+    later = Silent(url, store=BlockStore(tmp_path / "blocks.db"))
+    kept = later.view(client.domain, root_of=client.root)
+    assert kept.through == 1  # from our own copy: the operator served nothing
+    assert kept.of(Address.from_hex(bob.address)) == seen.of(Address.from_hex(bob.address))

@@ -118,3 +118,37 @@ def test_the_watcher_exits_its_users_when_a_block_is_withheld(world) -> None:
         paid[stored["owner"]] += stored["end"] - stored["start"]
     # Everyone got the coins it held before the withheld block.
     assert paid == {Address.from_hex(alice.address): 700, Address.from_hex(bob.address): 800}
+
+
+def test_a_restarted_watcher_exits_with_the_blocks_it_kept(world, tmp_path) -> None:
+    from l2gpu.node.plasma.block_store import BlockStore
+
+    chain, client, operator, url = world
+    alice, bob, watcher = chain.accounts[1], chain.accounts[2], chain.accounts[5]
+    client.contract.transact("deposit", sender=alice, value=1000)
+    operator.follow_l1()
+    _pay(operator, client, alice, 0, 400, bob, 0)
+    operator.seal()
+    store = BlockStore(tmp_path / "blocks.db")
+    first = PlasmaWatcher(
+        client, PlasmaNodeClient(url), watcher, [bob], clock=l1_clock(chain), store=store
+    )
+    assert first.poll() == []
+    # The watcher stops; the operator withholds every block from now on, block 1 too.
+    blind = WithholdingClient(url, withheld={1, 2})
+    _pay(operator, client, alice, 400, 500, bob, 0)
+    operator.seal()  # block 2: never served
+    again = PlasmaWatcher(
+        client,
+        blind,
+        watcher,
+        [bob],
+        clock=l1_clock(chain),
+        store=BlockStore(tmp_path / "blocks.db"),
+    )
+    again.poll()
+    chain.time_travel(601)
+    done = again.poll()
+    assert done == [
+        "exited coins 0-400 of " + str(Address.from_hex(bob.address)) + " (block 2 withheld)"
+    ]

@@ -154,6 +154,7 @@ def watch_plasma(
     from l2gpu.cli.session import Session
     from l2gpu.clock import l1_clock
     from l2gpu.l1.contracts.plasma import PlasmaClient
+    from l2gpu.node.plasma.block_store import BlockStore
     from l2gpu.node.plasma.client import PlasmaNodeClient
     from l2gpu.node.plasma.watcher import PlasmaWatcher
 
@@ -170,6 +171,9 @@ def watch_plasma(
     client = PlasmaClient.at(
         session.chain, Address.from_hex(status["plasma"]), cache_dir=settings.cache_dir
     )
+    # Our own copy of every block checked: after a restart, the history is still here.
+    folder = settings.data_dir / "plasma" / str(session.chain.chain_id)
+    store = BlockStore(folder / f"{client.address.checksum}-blocks.db")
     watcher = PlasmaWatcher(
         client,
         source,
@@ -177,6 +181,7 @@ def watch_plasma(
         [session.account],
         clock=l1_clock(session.chain),
         grace_s=grace,
+        store=store,
     )
     while True:
         for line in watcher.poll():

@@ -17,14 +17,16 @@ from l2gpu.core.plasma.transactions import Deposit, SignedLock, SignedTransfer
 from l2gpu.core.types import Address
 from l2gpu.node.client import NodeError
 from l2gpu.node.plasma.api import PAGE
+from l2gpu.node.plasma.block_store import BlockStore
 
 
 class PlasmaNodeClient:
     """One Plasma operator, reached at ``url``. Blocks never change once sealed, so
     the ones read are kept."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 30.0, store: BlockStore | None = None) -> None:
         self.url = url.rstrip("/")
+        self.store = store  # our own copy of the blocks checked against L1 (view)
         self.http = httpx.Client(base_url=self.url, timeout=timeout)
         self._blocks: dict[int, tuple[SignedTransfer, ...]] = {}
 
@@ -131,18 +133,27 @@ class PlasmaNodeClient:
     ) -> View:
         """Every coin's holder and evidence, from the served blocks up to ``height``
         (default: the operator's height). With ``root_of`` (L1's root of a block), a
-        block whose transfers do not make L1's root counts as withheld."""
+        block whose transfers do not make L1's root counts as withheld, and the blocks
+        that do are kept in :attr:`store` and read from it first. Deposits are as the
+        operator reports them (the watcher reads L1's logs instead)."""
         height = int(self.status()["height"]) if height is None else height
         blocks = {}
         for number in range(1, height + 1):
+            root = root_of(number) if root_of is not None else None
+            kept = self.store.get(number) if self.store is not None and root else None
+            if kept is not None and kept[0] == root and _root(kept[1]) == root:
+                blocks[number] = kept[1]
+                continue
             try:
                 transfers = self.block(number)
             except NodeError as exc:
                 if exc.status != 404:
                     raise
                 break  # withheld: nothing after it can be checked (follow stops there)
-            if root_of is not None and _root(transfers) != root_of(number):
+            if root is not None and _root(transfers) != root:
                 break  # not the block L1 holds: as good as withheld
+            if root is not None and self.store is not None:
+                self.store.put(number, root, transfers)
             blocks[number] = transfers
         return follow(domain, self.deposits(), blocks, height)
 

@@ -9,6 +9,9 @@ the operator does not serve, or serves with data that does not match its root, i
 withheld. Once one has been withheld for ``grace_s`` of L1 time, every user the
 watcher protects exits all its coins with the history before that block.
 
+It keeps every block it checked in its ``store`` (:class:`BlockStore`), so a restart
+after the operator stopped serving still has the history to exit with.
+
 Each :meth:`PlasmaWatcher.poll` is one round; it returns what it did, in words.
 """
 
@@ -33,6 +36,7 @@ from l2gpu.l1 import ContractRevert
 from l2gpu.l1.contracts.plasma import PlasmaClient
 from l2gpu.l1.logs import LogPoller
 from l2gpu.node.client import NodeError
+from l2gpu.node.plasma.block_store import BlockStore
 
 
 class PlasmaWatcher:
@@ -49,8 +53,10 @@ class PlasmaWatcher:
         *,
         clock: Callable[[], int],
         grace_s: int = 600,
+        store: BlockStore | None = None,
     ) -> None:
         self.l1 = l1
+        self.store = store
         self.source = source
         self.account = account
         self.me = Address.from_hex(account.address)
@@ -86,6 +92,11 @@ class PlasmaWatcher:
         for number in range(1, height + 1):
             if number in self.blocks:
                 continue
+            root = self.l1.root(number)
+            kept = self.store.get(number) if self.store is not None else None
+            if kept is not None and kept[0] == root and self._matches(number, kept[1]):
+                self.blocks[number] = kept[1]  # our own copy: the operator may withhold it now
+                continue
             try:
                 transfers = self.source.block(number)
             except NodeError as exc:
@@ -95,6 +106,8 @@ class PlasmaWatcher:
             if transfers is not None and self._matches(number, transfers):
                 self.blocks[number] = tuple(transfers)
                 self.missing_since.pop(number, None)
+                if self.store is not None:
+                    self.store.put(number, root, tuple(transfers))
             else:
                 self.missing_since.setdefault(number, self.clock())
 
