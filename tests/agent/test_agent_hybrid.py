@@ -213,9 +213,9 @@ def test_the_market_refuses_a_settlement_it_does_not_know(tmp_path: Path) -> Non
     from .test_agent import RENTER
 
     world = World(tmp_path)
-    plasma = replace(described(RENTER, world.agent.key.address, 10**18), settlement="plasma")
-    with pytest.raises(L2gpuError, match="settlement 'plasma' is not one the market knows"):
-        world.renter.rent(world.offer.id, command="true", duration=60, channel=plasma)
+    sharded = replace(described(RENTER, world.agent.key.address, 10**18), settlement="sharded")
+    with pytest.raises(L2gpuError, match="settlement 'sharded' is not one the market knows"):
+        world.renter.rent(world.offer.id, command="true", duration=60, channel=sharded)
     assert L1ChannelRail.settlement == "channel-l1"
 
 

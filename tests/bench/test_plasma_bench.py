@@ -11,7 +11,9 @@ def test_the_plasma_suite_measures_every_exit_game_call_and_a_mass_exit() -> Non
     assert set(gas) == set(plasma.CALLS.values())  # every call of the game, measured
     assert all(value > 21_000 for value in gas.values())
     block = plasma.block_cost()
-    assert block["block_root_l1_bytes_median"] > block["block_root_payload_bytes"] == 32
+    # submit_block(bytes32): a 4-byte selector and the 32-byte root
+    assert block["block_root_calldata_bytes"] == 36
+    assert block["block_root_l1_bytes_median"] > block["block_root_calldata_bytes"]
     proofs = plasma.proof_sizes()
     assert proofs["transfers_1_exclusion_bytes"] < proofs["transfers_10000_exclusion_bytes"]
     everyone = plasma.mass_exit(users=10)

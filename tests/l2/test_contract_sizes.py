@@ -30,6 +30,7 @@ CONTRACTS = {
     "PoseidonT3": "zk/PoseidonT3.vy",
     "PoseidonT6": "zk/PoseidonT6.vy",
     "PoseidonT7": "zk/PoseidonT7.vy",
+    "Plasma": "plasma/Plasma.vy",
 }
 
 
@@ -78,6 +79,15 @@ def code_sizes() -> dict[str, int]:
             sender=deployer,
         ).address,
         **poseidon,
+        "Plasma": chain.deploy(
+            compile_contract(CONTRACTS["Plasma"]),
+            deployer.address,
+            3600,
+            600,
+            1,
+            1,
+            sender=deployer,
+        ).address,
     }
 
     def size(address: Address) -> int:

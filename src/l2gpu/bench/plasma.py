@@ -119,16 +119,17 @@ def block_cost() -> dict[str, Any]:
     chain = start_embedded_chain()
     arena = PlasmaArena(chain, ["alice", "bob"])
     arena.deposit("alice", 1000)
-    sizes = []
+    sizes, calldata = [], []
     for i in range(5):
         assert arena.pay("alice", "bob", 100 * i, 100 * i + 100) is None
         arena.seal()
-        latest = chain.w3.eth.get_block("latest", full_transactions=True)
-        sizes.append(signed_tx_bytes(chain.w3, latest["transactions"][0]))
+        tx: Any = chain.w3.eth.get_block("latest", full_transactions=True)["transactions"][0]
+        sizes.append(signed_tx_bytes(chain.w3, tx))
+        calldata.append(len(bytes(tx.get("input", tx.get("data", b"")))))
     return {
         "block_root_l1_gas_median": int(statistics.median(arena.gas["SubmitBlock"])),
         "block_root_l1_bytes_median": int(statistics.median(sizes)),
-        "block_root_payload_bytes": 32,
+        "block_root_calldata_bytes": int(statistics.median(calldata)),
     }
 
 
