@@ -93,13 +93,17 @@ event BatchesReverted:
 MAX_BALANCE: constant(uint256) = 2**128 - 1
 
 BLS: public(immutable(IBlsVerifier))
+# The shards' bridge (contracts/bridge/Bridge.vy) this rollup is a shard of, or
+# empty(address) for a rollup on its own. Only it deposits for other addresses and
+# claims exits to carry them to another shard; it can never change.
+BRIDGE: public(immutable(address))
 
 exit_claimed: public(HashMap[uint256, bool])
 burned: public(uint256)
 
 
 @deploy
-def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: uint256, _min_bond: uint256, _dispute_game: address, _allow_blobs: bool, _bls: address):
+def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: uint256, _min_bond: uint256, _dispute_game: address, _allow_blobs: bool, _bls: address, _bridge: address):
     """
     @notice Start the rollup at the empty state's root (batch 0, final at once).
     @param _challenge_window Seconds a root can be challenged (7 days by default).
@@ -109,10 +113,12 @@ def __init__(_genesis_root: bytes32, _challenge_window: uint256, _force_delay: u
     @param _allow_blobs Accept blob batches (never final; see submit_batch_blob).
     @param _dispute_game The DisputeGame that judges fraud proofs; it must name this rollup
            (it was deployed for the address this contract gets), and it can never change.
+    @param _bridge The shards' bridge, or empty(address) for a rollup that is no shard.
     """
     batches.__init__(_genesis_root, _challenge_window, _min_bond, _dispute_game, _allow_blobs)
     escape_hatch.__init__(_force_delay)
     BLS = IBlsVerifier(_bls)
+    BRIDGE = _bridge
 
 
 # -- the L1 queue ------------------------------------------------------------------
@@ -128,17 +134,34 @@ def deposit(_bls_key: Bytes[96], _proof_of_possession: Bytes[48], _key_point: By
     @param _key_point The key uncompressed (EIP-2537): checked here so that a fraud
            proof can always supply a queued key's point.
     """
+    self._deposit(msg.sender, msg.value, _bls_key, _proof_of_possession, _key_point)
+
+@external
+@payable
+def deposit_for(_account: address, _bls_key: Bytes[96], _proof_of_possession: Bytes[48], _key_point: Bytes[256]):
+    """
+    @notice The shards' bridge deposits for `_account`: a deposit routed to its shard
+            (with the depositor's own key), or a transfer arriving from another
+            shard (with no key). Nobody else may: a key set for someone else's
+            account would let the setter co-sign for it.
+    """
+    assert BRIDGE != empty(address) and msg.sender == BRIDGE, "rollup: only the shards' bridge deposits for another address"
+    assert _account != empty(address), "rollup: no account to deposit for"
+    self._deposit(_account, msg.value, _bls_key, _proof_of_possession, _key_point)
+
+@internal
+def _deposit(_account: address, _amount: uint256, _bls_key: Bytes[96], _proof_of_possession: Bytes[48], _key_point: Bytes[256]):
     assert not l1_queue.frozen, "rollup: frozen"
     assert len(_bls_key) == 0 or staticcall BLS.key_is_curve_point(_bls_key, _key_point), "rollup: the BLS key is not a curve point; send it with its uncompressed point"
-    assert msg.value > 0 and msg.value <= MAX_BALANCE, "rollup: deposit out of range"
-    stored: uint256 = l1_queue.account_index_of[msg.sender]
+    assert _amount > 0 and _amount <= MAX_BALANCE, "rollup: deposit out of range"
+    stored: uint256 = l1_queue.account_index_of[_account]
     if stored == 0:
         count: uint256 = l1_queue.account_count
         assert count < l1_queue.NO_ACCOUNT, "rollup: the L2 is full"
         l1_queue.account_count = count + 1
         stored = count + 1
-        l1_queue.account_index_of[msg.sender] = stored
-    l1_queue._enqueue(l1_queue.KIND_DEPOSIT, msg.value, _bls_key, _proof_of_possession, stored - 1)
+        l1_queue.account_index_of[_account] = stored
+    l1_queue._enqueue(l1_queue.KIND_DEPOSIT, _account, _amount, _bls_key, _proof_of_possession, stored - 1)
 
 @external
 def force_withdraw(_amount: uint256):
@@ -149,7 +172,7 @@ def force_withdraw(_amount: uint256):
     """
     assert not l1_queue.frozen, "rollup: frozen"
     assert _amount > 0 and _amount <= MAX_BALANCE, "rollup: amount out of range"
-    l1_queue._enqueue(l1_queue.KIND_FORCED_WITHDRAW, _amount, b"", b"", l1_queue._account_index(msg.sender))
+    l1_queue._enqueue(l1_queue.KIND_FORCED_WITHDRAW, msg.sender, _amount, b"", b"", l1_queue._account_index(msg.sender))
 
 @view
 @external
@@ -279,6 +302,42 @@ def withdraw(
     """
     @notice Claim an exit (an L2 withdrawal) proven against a final state root.
     """
+    self._claim_exit(_batch, _exit_index, _recipient, _amount, _proof, _accounts_root, _channels_root, _deposits_processed, _exit_count)
+    exits._pay(_recipient, _amount)
+
+@external
+def bridge_withdraw(
+    _batch: uint256,
+    _exit_index: uint256,
+    _recipient: address,
+    _amount: uint256,
+    _proof: DynArray[bytes32, state_leaves.DEPTH],
+    _accounts_root: bytes32,
+    _channels_root: bytes32,
+    _deposits_processed: uint256,
+    _exit_count: uint256,
+):
+    """
+    @notice The shards' bridge claims an exit to carry it to another shard; the
+            bridge checked that `_recipient` signed where it goes. The ether goes
+            to the bridge, which deposits it on the target shard at once.
+    """
+    assert BRIDGE != empty(address) and msg.sender == BRIDGE, "rollup: only the shards' bridge claims an exit for its owner"
+    self._claim_exit(_batch, _exit_index, _recipient, _amount, _proof, _accounts_root, _channels_root, _deposits_processed, _exit_count)
+    raw_call(BRIDGE, b"", value=_amount)
+
+@internal
+def _claim_exit(
+    _batch: uint256,
+    _exit_index: uint256,
+    _recipient: address,
+    _amount: uint256,
+    _proof: DynArray[bytes32, state_leaves.DEPTH],
+    _accounts_root: bytes32,
+    _channels_root: bytes32,
+    _deposits_processed: uint256,
+    _exit_count: uint256,
+):
     assert batches._is_final(_batch), "rollup: batch not final"
     assert _exit_index < _exit_count, "rollup: no such exit"
     assert not self.exit_claimed[_exit_index], "rollup: exit already claimed"
@@ -287,7 +346,6 @@ def withdraw(
     assert root == batches.batch_root[_batch], "rollup: bad exit proof"
     self.exit_claimed[_exit_index] = True
     log ExitClaimed(exit_index=_exit_index, recipient=_recipient, amount=_amount)
-    exits._pay(_recipient, _amount)
 
 @external
 def withdraw_credit():

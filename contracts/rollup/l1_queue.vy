@@ -52,16 +52,17 @@ def _account_index(_account: address) -> uint256:
 
 
 @internal
-def _enqueue(_kind: uint256, _amount: uint256, _key: Bytes[96], _pop: Bytes[48], _account: uint256):
+def _enqueue(_kind: uint256, _owner: address, _amount: uint256, _key: Bytes[96], _pop: Bytes[48], _account: uint256):
     """
-    @notice Append an L1 operation to the queue, stored as the hash of its fields
-            (the Queued event carries them).
+    @notice Append an L1 operation of `_owner` to the queue, stored as the hash of
+            its fields (the Queued event carries them, `_owner` as its sender: the
+            depositor, or whom the shards' bridge deposits for).
     @dev    No core/ mirror: the entry's hash is l1/contracts/rollup.py
             queue_entry_hash; core/l2/transactions.py Deposit and ForcedWithdraw
             are what the L2 makes of it.
     """
     index: uint256 = self.queue_length
-    self.queue[index] = keccak256(abi_encode(_kind, msg.sender, _amount, keccak256(_key), keccak256(_pop), _account))
+    self.queue[index] = keccak256(abi_encode(_kind, _owner, _amount, keccak256(_key), keccak256(_pop), _account))
     self.queue_time[index] = block.timestamp
     self.queue_length = index + 1
-    log Queued(index=index, kind=_kind, sender=msg.sender, amount=_amount, bls_key=_key, proof_of_possession=_pop, queued_at=block.timestamp, account_index=_account)
+    log Queued(index=index, kind=_kind, sender=_owner, amount=_amount, bls_key=_key, proof_of_possession=_pop, queued_at=block.timestamp, account_index=_account)

@@ -8,6 +8,7 @@ from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, compile_contract
 from l2gpu.l1.build import contracts_root
 from l2gpu.l1.chain import checksum
+from l2gpu.l1.contracts.bridge import deploy_shards
 from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.embedded import start_embedded_chain
@@ -31,6 +32,7 @@ CONTRACTS = {
     "PoseidonT6": "zk/PoseidonT6.vy",
     "PoseidonT7": "zk/PoseidonT7.vy",
     "Plasma": "plasma/Plasma.vy",
+    "Bridge": "bridge/Bridge.vy",
 }
 
 
@@ -39,6 +41,7 @@ def code_sizes() -> dict[str, int]:
     chain: Chain = start_embedded_chain()
     deployer = chain.accounts[0]
     client = RollupClient.deploy(chain, deployer, genesis_root=bytes(32))
+    shards = deploy_shards(chain, deployer, 2, genesis_root=bytes(32))
     game = client.game
     poseidon = {
         name: chain.deploy(compile_contract(CONTRACTS[name]), sender=deployer).address
@@ -88,6 +91,7 @@ def code_sizes() -> dict[str, int]:
             1,
             sender=deployer,
         ).address,
+        "Bridge": shards.bridge.address,
     }
 
     def size(address: Address) -> int:

@@ -86,21 +86,26 @@ def test_long_polls_by_the_hundred_hold_no_worker_and_are_bounded(node: Embedded
                 await asyncio.sleep(0.02)  # polling the server's own count
             # One account holds no more than its share of the desk (7 has one poll): one
             # more than the share ends the oldest (answered at once), none is refused, so
-            # a stranger polling an account cannot keep its owner from its requests.
-            extra = [client.get("/l2/cosign/7", params={"wait": 0.5})
+            # a stranger polling an account cannot keep its owner from its requests. The
+            # extra polls wait as long as the others: a short wait let the first of them
+            # end before the last arrived on a loaded machine, and nothing was over the
+            # share then.
+            extra = [asyncio.create_task(client.get("/l2/cosign/7", params={"wait": 30}))
                      for _ in range(MAX_WAITERS_PER_ACCOUNT)]  # fmt: skip
-            codes = [r.status_code for r in await asyncio.gather(*extra)]
-            oldest_ended = polls[7].done()
+            await asyncio.wait([polls[7]], timeout=20)  # the oldest ends long before 30 s
+            oldest_ended = polls[7].done() and not polls[7].cancelled()
+            codes = [polls[7].result().status_code] if oldest_ended else []
             others_wait = not any(p.done() for i, p in enumerate(polls) if i != 7)
-            for poll in polls:  # the agents go away; the server's waits end on their own
+            others_wait = others_wait and not any(e.done() for e in extra)
+            for poll in polls + extra:  # the agents go away; the server's waits end on their own
                 poll.cancel()
             return codes, status, oldest_ended, others_wait
 
     codes, status, oldest_ended, others_wait = asyncio.run(scenario())
     assert status["cosign_waiters"] == 200
     assert status["status"] == "ok"
-    assert codes == [200] * MAX_WAITERS_PER_ACCOUNT
     assert oldest_ended  # long before its 30 s
+    assert codes == [200]  # answered with what is open (nothing), not refused
     assert others_wait
 
 

@@ -65,13 +65,15 @@ class RollupClient:
         min_bond: int = 10**18,
         terms: DisputeTerms | None = None,
         allow_blobs: bool = False,
+        bridge: Address | None = None,
         cache_dir: Path | None = None,
     ) -> RollupClient:
         """Deploy a rollup starting at ``genesis_root``, with its fraud-proof contracts.
 
         ``terms`` sets the challenge bond and the dispute clocks; by default each clock
         is a seventh of the challenge window (one day of seven). ``allow_blobs``
-        accepts blob batches, which are never final (not fraud-provable yet).
+        accepts blob batches, which are never final (not fraud-provable yet). ``bridge``
+        makes it a shard of that bridge (see :mod:`l2gpu.l1.contracts.bridge`).
         """
         if terms is None:
             period = max(challenge_window // 7, 1)
@@ -79,7 +81,8 @@ class RollupClient:
         game, expected, bls = deploy_verifiers_and_game(chain, sender, terms, cache_dir=cache_dir)
         compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
         contract = chain.deploy(compiled, genesis_root, challenge_window, force_delay, min_bond,
-                                game.address, allow_blobs, bls, sender=sender)  # fmt: skip
+                                game.address, allow_blobs, bls, bridge or Address(bytes(20)),
+                                sender=sender)  # fmt: skip
         if contract.address != expected:
             raise L1Error(
                 "the rollup was not deployed where its dispute game expects it",
