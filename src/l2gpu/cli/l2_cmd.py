@@ -76,6 +76,26 @@ def up(
     zk_depth: Annotated[
         int, typer.Option("--zk-depth", help="zk: account tree depth (2^depth - 1 accounts).")
     ] = 8,
+    shards: Annotated[
+        int,
+        typer.Option(
+            "--shards",
+            min=1,
+            max=64,
+            help="Run N optimistic rollup shards sharing one bridge, one process each "
+            "(APIs on the API port + 0..N-1; anvil as the L1 when no --l1-rpc is set).",
+        ),
+    ] = 1,
+    shard: Annotated[
+        int | None,
+        typer.Option("--shard", help="Run shard I alone (its own key; --l1-rpc and --bridge)."),
+    ] = None,
+    bridge: Annotated[
+        str | None,
+        typer.Option(
+            "--bridge", help="With --shard: the bridge's address (else the recorded one)."
+        ),
+    ] = None,
 ) -> None:
     """Run the rollup node: sequencer, batch poster and HTTP API (OpenAPI at /docs)."""
     import uvicorn
@@ -98,6 +118,22 @@ def up(
             f"--design {design!r} is not a design this node runs",
             "pass --design optimistic (the default), zk, validium or plasma",
         )
+    if (shards > 1 or shard is not None) and design != "optimistic":
+        raise L2gpuError(f"--design {design} runs no shards yet",
+                         "run shards with --design optimistic (the default)")  # fmt: skip
+    if shards > 1 and shard is None:
+        from l2gpu.cli.shards_cmd import launch_shards, shard_options
+
+        operator = find_signing_account(ctx) if settings.l1_rpc else None
+        options = shard_options(interval=interval, batch_size=batch_size,
+                                cosign_timeout=cosign_timeout)  # fmt: skip
+        launch_shards(settings, operator, shards, window=parse_duration(challenge_window),
+                      delay=parse_duration(force_delay), passthrough=options)  # fmt: skip
+        return
+    if shard is not None and not settings.l1_rpc:
+        raise L2gpuError("a shard shares its L1 with the other shards",
+                         "pass --l1-rpc URL and --bridge ADDRESS, or start every shard "
+                         "with 'l2gpu up --shards N'")  # fmt: skip
     if design == "plasma":
         from l2gpu.cli.plasma_cmd import up_plasma
 
@@ -120,8 +156,13 @@ def up(
     else:  # the embedded chain: its first funded dev account proposes
         chain = open_chain(settings)
         proposer = chain.accounts[0]
-    client = _rollup(settings, chain, proposer, parse_duration(challenge_window),
-                     parse_duration(force_delay))  # fmt: skip
+    if shard is not None:
+        from l2gpu.cli.shards_cmd import attach_shard
+
+        client = attach_shard(chain, settings, bridge, shard)
+    else:
+        client = _rollup(settings, chain, proposer, parse_duration(challenge_window),
+                         parse_duration(force_delay))  # fmt: skip
     if int(client.contract.call("bond", proposer.address)) < int(client.contract.call("MIN_BOND")):
         client.stake(proposer, int(client.contract.call("MIN_BOND")))
     if settings.l1_rpc:

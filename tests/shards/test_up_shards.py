@@ -1,0 +1,103 @@
+"""``l2gpu up --shards 2`` for real: one launcher, two shard processes on anvil, a
+deposit through the bridge credited by its depositor's shard alone; a shard process
+killed with SIGKILL comes back with its state; SIGTERM to the launcher stops all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from l2gpu.core.crypto.bls import BlsSecretKey
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.shards.routing import shard_of
+from l2gpu.core.types import Address
+from l2gpu.l1 import compile_contract
+from l2gpu.l1.contracts.bridge import BridgeClient
+from l2gpu.l1.jsonrpc import connect_jsonrpc
+from l2gpu.l1.keys import account_from_private_key
+
+from ..chaos.world import cli, free_port, wait_until
+from ..l2.restart_world import ANVIL_KEYS_ALL
+
+ETH = 10**18
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def shard_pids(data_dir: Path) -> dict[int, int]:
+    """The shard processes started for ``data_dir``: shard number -> pid."""
+    found: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            env = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"--shard" in argv and str(data_dir).encode() in env:
+            found[int(argv[argv.index(b"--shard") + 1])] = int(proc.name)
+    return found
+
+
+def account_on(url: str, address: str) -> dict | None:
+    answer = httpx.get(f"{url}/l2/accounts/{address}", timeout=10)
+    return answer.json() if answer.status_code == 200 else None
+
+
+def test_two_shard_processes_share_one_bridge(anvil_url: str, tmp_path: Path) -> None:
+    base = next(p for p in iter(free_port, None) if port_free(p + 1))  # two ports in a row
+    env = {**os.environ, "L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": ANVIL_KEYS_ALL[0],
+           "L2GPU_DATA_DIR": str(tmp_path), "L2GPU_API_PORT": str(base)}  # fmt: skip
+    log = open(tmp_path / "launcher.log", "wb")  # noqa: SIM115 - closed below
+    launcher = subprocess.Popen(
+        cli("up", "--shards", "2", "--interval", "0.2"), env=env, stdout=log, stderr=log
+    )
+    urls = [f"http://127.0.0.1:{base + i}" for i in range(2)]
+    try:
+        for url in urls:
+            wait_until(lambda u=url: httpx.get(f"{u}/l2/status").status_code == 200,
+                       f"{url} answering")  # fmt: skip
+        rollups = [httpx.get(f"{u}/l2/status").json()["rollup"] for u in urls]
+        assert rollups[0] != rollups[1]
+        keys = [PrivateKey.from_hex(k) for k in ANVIL_KEYS_ALL[1:5]]
+        accounts = [account_from_private_key(k) for k in ANVIL_KEYS_ALL[1:5]]
+        chain = connect_jsonrpc(anvil_url, accounts)
+        line = next(x for x in (tmp_path / "launcher.log").read_text().splitlines()
+                    if x.startswith("bridge "))  # fmt: skip
+        address = line.split()[1]
+        compiled = compile_contract("bridge/Bridge.vy")
+        bridge = BridgeClient(chain, chain.attach(compiled, Address.from_hex(address)))
+        for account, key in zip(accounts, keys, strict=True):
+            bridge.deposit(account, BlsSecretKey.from_seed(key.secret), ETH)
+        homes = [shard_of(k.address, 2) for k in keys]
+        assert {*homes} == {0, 1}, homes  # these four keys live on both shards
+        for key, home in zip(keys, homes, strict=True):
+            wait_until(lambda k=key, h=home: account_on(urls[h], k.address.checksum) is not None,
+                       f"shard {home} crediting {key.address.checksum}")  # fmt: skip
+            assert account_on(urls[1 - home], key.address.checksum) is None
+        # SIGKILL one shard: the launcher starts it again and its node recovers.
+        before = shard_pids(tmp_path)
+        assert set(before) == {0, 1}
+        os.kill(before[1], signal.SIGKILL)
+        wait_until(lambda: shard_pids(tmp_path).get(1, before[1]) != before[1], "a new shard 1")
+        on_one = next(k for k, h in zip(keys, homes, strict=True) if h == 1)
+        wait_until(lambda: account_on(urls[1], on_one.address.checksum) is not None,
+                   "shard 1 answering again with its accounts")  # fmt: skip
+        assert int(account_on(urls[1], on_one.address.checksum)["balance"]) == ETH  # type: ignore[index]
+    finally:
+        launcher.send_signal(signal.SIGTERM)
+        code = launcher.wait(timeout=60)
+        log.close()
+    assert code == 128 + signal.SIGTERM  # it stopped on the signal, not on a failure
+    wait_until(lambda: not shard_pids(tmp_path), "every shard process stopped")
