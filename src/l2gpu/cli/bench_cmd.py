@@ -86,6 +86,12 @@ def _plasma() -> dict[str, Any]:
     return plasma.run()
 
 
+def _shards() -> dict[str, Any]:
+    from l2gpu.bench import shards
+
+    return shards.run()
+
+
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "crypto": _crypto,
     "channels": _channels,
@@ -99,6 +105,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "designs": _designs,
     "zk": _zk,
     "plasma": _plasma,
+    "shards": _shards,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES: dict[str, str] = {}
@@ -120,7 +127,7 @@ def bench(
     suite: Annotated[
         str,
         typer.Argument(
-            help="crypto, channels, rollup, node, lease, l1cost, market, analytics, fraud, "
+            help="crypto, channels, rollup, node, lease, l1cost, market, analytics, fraud, shards, "
             "designs, zk, plasma, or all."
         ),
     ],

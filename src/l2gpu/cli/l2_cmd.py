@@ -77,7 +77,7 @@ def up(
         int, typer.Option("--zk-depth", help="zk: account tree depth (2^depth - 1 accounts).")
     ] = 8,
     shards: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--shards",
             min=1,
@@ -85,7 +85,7 @@ def up(
             help="Run N optimistic rollup shards sharing one bridge, one process each "
             "(APIs on the API port + 0..N-1; anvil as the L1 when no --l1-rpc is set).",
         ),
-    ] = 1,
+    ] = None,
     shard: Annotated[
         int | None,
         typer.Option("--shard", help="Run shard I alone (its own key; --l1-rpc and --bridge)."),
@@ -118,10 +118,10 @@ def up(
             f"--design {design!r} is not a design this node runs",
             "pass --design optimistic (the default), zk, validium or plasma",
         )
-    if (shards > 1 or shard is not None) and design != "optimistic":
+    if (shards is not None or shard is not None) and design != "optimistic":
         raise L2gpuError(f"--design {design} runs no shards yet",
                          "run shards with --design optimistic (the default)")  # fmt: skip
-    if shards > 1 and shard is None:
+    if shards is not None and shard is None:
         from l2gpu.cli.shards_cmd import launch_shards, shard_options
 
         operator = find_signing_account(ctx) if settings.l1_rpc else None

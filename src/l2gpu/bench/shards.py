@@ -1,0 +1,301 @@
+"""``l2gpu bench shards``: what N rollup shards sharing one bridge carry, and what a
+transfer between shards costs.
+
+- ``shards_tps``: for N = 1, 2 and 4, transfers per second the shards include
+  together, summed from each shard's count of sealed transactions over the window:
+  real processes (``l2gpu up --shards N`` on anvil: one process per shard), with one
+  client process per shard whose accounts (128 in all, the same for every N, each
+  on its own shard by the routing rule) send transfers in waves and co-sign them,
+  as ``bench node`` drives one node. ``shards_scaling`` is each rate over N = 1's.
+  The machine's cores bound it (``cores``), and the clients and anvil share them,
+  so ``shards_cpu_ms_per_tx`` says what each part took per included transfer, and
+  ``shards_projected_tps_one_core_each`` the rate N shards would reach with a core
+  each at that cost (anvil and the clients elsewhere): a projection, labelled so.
+- ``move_*``: one transfer between shards on the embedded L1 (in process), both
+  ways: the slow path (``relay`` once the source batch is final) and the fast path
+  (``front`` by a liquidity provider), each with its L1 gas and signed transaction
+  bytes, and the time from the owner's signed move to the recipient's credit on the
+  target shard (the target's next batch included), not counting the challenge
+  window the slow path also waits (``move_slow_waits_window_s``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from l2gpu.bench import environment
+from l2gpu.bench.node import (
+    ANVIL_KEY,
+    _anvil_binary,
+    _client_process,
+    _cores,
+    _cpu_seconds,
+    _free_port,
+    _sealed,
+    _wait_port,
+)
+from l2gpu.core.errors import L2gpuError
+
+ACCOUNTS = 128  # client accounts in all, for every N
+WAVE, PRESIGN = 64, 12
+
+
+def _free_ports_in_a_row(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports that are all free now."""
+    import socket
+
+    for _ in range(100):
+        base = _free_port()
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise L2gpuError(f"found no {count} free ports in a row on loopback")
+
+
+def _keys_by_shard(count: int, per_shard: int) -> list[list[bytes]]:
+    """``per_shard`` client keys living on each of ``count`` shards (the routing rule)."""
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.shards.routing import shard_of
+
+    groups: list[list[bytes]] = [[] for _ in range(count)]
+    seed = 20_000
+    while any(len(g) < per_shard for g in groups):
+        key = seed.to_bytes(32, "big")
+        home = groups[shard_of(PrivateKey(key).address, count)]
+        if len(home) < per_shard:
+            home.append(key)
+        seed += 1
+    return groups
+
+
+def _fund(anvil_url: str, bridge: str, urls: list[str], groups: list[list[bytes]]) -> None:
+    """Deposit 10 ether for every key through the bridge; wait until each shard credits."""
+    from web3.types import RPCEndpoint
+
+    from l2gpu.core.crypto.bls import BlsSecretKey
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.types import Address
+    from l2gpu.l1 import compile_contract
+    from l2gpu.l1.contracts.bridge import BridgeClient
+    from l2gpu.l1.jsonrpc import connect_jsonrpc
+    from l2gpu.l1.keys import account_from_private_key
+
+    keys = [k for g in groups for k in g]
+    accounts = [account_from_private_key("0x" + k.hex()) for k in keys]
+    chain = connect_jsonrpc(anvil_url, accounts)
+    compiled = compile_contract("bridge/Bridge.vy")
+    client = BridgeClient(chain, chain.attach(compiled, Address.from_hex(bridge)))
+    for account, key in zip(accounts, keys, strict=True):
+        chain.w3.provider.make_request(RPCEndpoint("anvil_setBalance"),
+                                       [account.address, hex(10**21)])  # fmt: skip
+        client.deposit(account, BlsSecretKey.from_seed(PrivateKey(key).secret), 10**19)
+    deadline = time.monotonic() + 180
+    for url, group in zip(urls, groups, strict=True):
+        last = PrivateKey(group[-1]).address.checksum
+        while httpx.get(f"{url}/l2/accounts/{last}").status_code != 200:
+            if time.monotonic() > deadline:
+                raise L2gpuError("the shards did not credit the deposits within 180 s")
+            time.sleep(0.2)  # each shard seals its deposits in its next batches
+
+
+def _shard_pids(folder: str) -> list[int]:
+    """The shard processes the launcher started for ``folder``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            env = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"--shard" in argv and folder.encode() in env:
+            pids.append(int(proc.name))
+    return pids
+
+
+def measure_shards(count: int, *, seconds: float = 10.0) -> dict[str, Any]:
+    """Run ``l2gpu up --shards count`` on anvil with a client process per shard."""
+    folder = tempfile.mkdtemp(prefix=f"l2gpu-bench-shards-{count}-")
+    anvil_port, base = _free_port(), _free_ports_in_a_row(count)
+    anvil = subprocess.Popen(  # noqa: S603 - our own tool, fixed arguments
+        [_anvil_binary(), "--port", str(anvil_port), "--silent", "--chain-id", "31337"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    launcher = None
+    clients: list[Any] = []
+    log = open(Path(folder) / "launcher.log", "wb")  # noqa: SIM115 - closed in finally
+    try:
+        _wait_port(anvil_port, anvil, "anvil")
+        anvil_url = f"http://127.0.0.1:{anvil_port}"
+        env = {**os.environ, "L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": ANVIL_KEY,
+               "L2GPU_DATA_DIR": folder, "L2GPU_API_PORT": str(base)}  # fmt: skip
+        launcher = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            [sys.executable, "-m", "l2gpu.cli.main", "up", "--shards", str(count),
+             "--interval", "0.1", "--batch-size", "4000"],
+            env=env, stdout=log, stderr=log,
+        )  # fmt: skip
+        urls = [f"http://127.0.0.1:{base + i}" for i in range(count)]
+        bridge = _bridge_of(Path(folder) / "launcher.log", launcher)
+        for i in range(count):
+            _wait_port(base + i, launcher, f"shard {i}", seconds=180)
+        groups = _keys_by_shard(count, ACCOUNTS // count)
+        _fund(anvil_url, bridge, urls, groups)
+        context = multiprocessing.get_context("spawn")
+        ready, go, done = context.Queue(), context.Queue(), context.Queue()
+        clients.extend(context.Process(target=_client_process,
+                                       args=(url, group, WAVE, PRESIGN, ready, go, done))
+                       for url, group in zip(urls, groups, strict=True))  # fmt: skip
+        for client in clients:
+            client.start()
+        for _ in clients:
+            try:
+                ready.get(timeout=300)
+            except queue.Empty:
+                raise L2gpuError("a client process of the benchmark did not get ready") from None
+        start_at = time.time() + 3.0
+        until = start_at + seconds
+        for _ in clients:
+            go.put(until)
+        shard_pids = _shard_pids(folder)
+        pids = [c.pid for c in clients if c.pid is not None]
+        time.sleep(max(0.0, start_at - time.time()))  # to the window's start (wall time)
+        cpu0 = _cpu(shard_pids, anvil.pid, pids)
+        before = [_sealed(u) for u in urls]
+        time.sleep(max(0.0, until - time.time()))  # the measured window itself
+        after = [_sealed(u) for u in urls]
+        cpu1 = _cpu(shard_pids, anvil.pid, pids)
+        for _ in clients:
+            done.get(timeout=120)
+        included = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
+        window = statistics.median(a[1] - b[1] for a, b in zip(after, before, strict=True))
+        used = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
+        per_tx = [round(1000 * u / max(1, included), 3) for u in used]
+        return {
+            "tps": round(included / window, 1),
+            "included": included,
+            "window_s": round(window, 1),
+            "cpu_ms_per_tx": {"shards": per_tx[0], "anvil": per_tx[1], "clients": per_tx[2]},
+            "shard_processes": len(shard_pids),
+        }
+    finally:
+        for client in clients:
+            if client.is_alive():
+                client.terminate()
+                client.join(timeout=10)
+        if launcher is not None:
+            launcher.send_signal(signal.SIGTERM)
+            try:
+                launcher.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                launcher.kill()
+        anvil.terminate()
+        anvil.wait(timeout=20)
+        log.close()
+        if os.environ.get("BENCH_KEEP_FOLDER"):
+            print(f"bench folder kept: {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _bridge_of(log: Path, launcher: subprocess.Popen[bytes]) -> str:
+    """The bridge's address, from the launcher's line about it (once it printed it)."""
+    for _ in range(1800):
+        found = [x.split()[1] for x in log.read_text().splitlines() if x.startswith("bridge ")]
+        if found:
+            return found[0]
+        if launcher.poll() is not None:
+            raise L2gpuError("l2gpu up --shards exited before starting its shards",
+                             f"its log: {log.read_text()[-400:]}")  # fmt: skip
+        time.sleep(0.1)  # waiting for a real process to deploy
+    raise L2gpuError("l2gpu up --shards did not start its shards within 180 s")
+
+
+def _cpu(shards: list[int], anvil: int, clients: list[int]) -> tuple[float, float, float]:
+    return (sum(_cpu_seconds(p) for p in shards), _cpu_seconds(anvil),
+            sum(_cpu_seconds(p) for p in clients))  # fmt: skip
+
+
+def measure_moves() -> dict[str, Any]:
+    """One move between shards each way, on the embedded L1 (see the module's docstring)."""
+    from l2gpu.scenarios.shard_world import ETH, ShardWorld
+
+    window = 3600
+    world = ShardWorld(2, challenge_window=window)
+    alice, bob = world.users_on(0, 1)[0], world.users_on(1, 1)[0]
+    provider = world.users_on(1, 2)[1]
+    world.deposit(alice, ETH)
+    world.deposit(bob, ETH)
+    for shard in world.shards:
+        world.post(shard)
+    target = world.shards[1]
+    # The slow path: burn, wait out the window, relay, the target's next batch.
+    _, exit_index, batch = world.burn(alice, ETH // 10)
+    move, signature = world.move(alice, exit_index, 1, bob, ETH // 10)
+    world.chain.time_travel(window + 1)
+    started = time.perf_counter()
+    relayed = world.relay(move, signature, batch)
+    world.post(target)
+    slow_s = time.perf_counter() - started
+    # The fast path: burn, front at once, the target's next batch.
+    _, exit_index, _ = world.burn(alice, ETH // 10)
+    fee = ETH // 10_000
+    move, signature = world.move(alice, exit_index, 1, bob, ETH // 10, fee)
+    started = time.perf_counter()
+    fronted = world.bridge.front(world.account(provider), move, signature)
+    world.post(target)
+    fast_s = time.perf_counter() - started
+    if world.balance(target, bob) != ETH + 2 * (ETH // 10) - fee:
+        raise L2gpuError("a move between shards did not arrive whole; the figures are void")
+    deposit = world.deposit(bob, ETH // 10)
+    return {
+        "move_slow_gas": relayed.gas_used,
+        "move_slow_l1_bytes": relayed.tx_bytes,
+        "move_slow_s_after_window": round(slow_s, 3),
+        "move_slow_waits_window_s": int(target.client.contract.call("CHALLENGE_WINDOW")),
+        "move_fast_gas": fronted.gas_used,
+        "move_fast_l1_bytes": fronted.tx_bytes,
+        "move_fast_s": round(fast_s, 3),
+        "bridge_deposit_gas": deposit.gas_used,
+    }
+
+
+def run() -> dict[str, Any]:
+    """Measure the suite's figures."""
+    runs = {n: measure_shards(n) for n in (1, 2, 4)}
+    base = runs[1]["tps"] or 1.0
+    cores = _cores()
+    return {
+        "suite": "shards",
+        "shards_tps": {str(n): r["tps"] for n, r in runs.items()},
+        "shards_scaling": {str(n): round(r["tps"] / base, 2) for n, r in runs.items()},
+        "shards_cpu_ms_per_tx": {str(n): r["cpu_ms_per_tx"] for n, r in runs.items()},
+        # A projection, not a measurement: N shards with a core each (anvil and the
+        # clients elsewhere), at the shards' CPU per transfer measured with N shards.
+        "shards_projected_tps_one_core_each": {
+            str(n): round(1000 / r["cpu_ms_per_tx"]["shards"] * n)
+            if r["cpu_ms_per_tx"]["shards"]
+            else None
+            for n, r in runs.items()
+        },
+        "shards_included": {str(n): r["included"] for n, r in runs.items()},
+        "shards_client_accounts": ACCOUNTS,
+        **measure_moves(),
+        "cores": cores,
+        **environment(),
+    }

@@ -1,0 +1,25 @@
+"""The shards suite's in-process part runs and reports every figure (the process part,
+``measure_shards``, is what ``tests/shards/test_up_shards.py`` runs for real)."""
+
+from __future__ import annotations
+
+from l2gpu.bench import shards
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.shards.routing import shard_of
+
+
+def test_a_move_between_shards_is_measured_on_both_paths() -> None:
+    moves = shards.measure_moves()
+    # A relay proves an exit (24 hashes) and carries it: more than a front, which does not.
+    assert moves["move_slow_gas"] > moves["move_fast_gas"] > 21_000
+    assert moves["move_slow_l1_bytes"] > 24 * 32 > moves["move_fast_l1_bytes"] > 100
+    assert moves["move_slow_waits_window_s"] == 3600
+    assert 0 < moves["move_fast_s"] and 0 < moves["move_slow_s_after_window"]
+    assert moves["bridge_deposit_gas"] > 21_000
+
+
+def test_client_keys_are_spread_over_the_shards_by_the_rule() -> None:
+    groups = shards._keys_by_shard(4, 8)
+    assert [len(g) for g in groups] == [8] * 4
+    for number, group in enumerate(groups):
+        assert {shard_of(PrivateKey(k).address, 4) for k in group} == {number}
