@@ -149,24 +149,41 @@ def decode_envelope(data: bytes) -> Envelope:
 
 
 def encode_l1_op(op: L1Operation) -> bytes:
-    """kind u8 | queue index u64 | address 20 | amount u256 | [key 96 | proof 48]."""
+    """kind u8 | queue index u64 | address 20 | amount u256, then for a deposit
+    key length u8 | key | proof length u8 | proof.
+
+    A deposit's key and proof are as L1 queued them: ``Rollup.deposit`` takes an empty
+    key (and then any proof up to 48 bytes, unchecked), and the shards' bridge deposits
+    with none, so their lengths are written (kind 3). Kind 1, a 96-byte key and a
+    48-byte proof with no lengths, is what earlier nodes wrote; it still decodes.
+    """
     head = op.queue_index.to_bytes(8, "big") + op.address + op.amount.to_bytes(32, "big")
     if isinstance(op, Deposit):
-        return b"\x01" + head + op.bls_key + op.proof_of_possession
+        key, proof = op.bls_key, op.proof_of_possession
+        return b"\x03" + head + bytes((len(key),)) + key + bytes((len(proof),)) + proof
     return b"\x02" + head
 
 
 def decode_l1_op(data: bytes) -> L1Operation:
     """Inverse of :func:`encode_l1_op`; :class:`DamagedRecord` if it is not one."""
-    sizes = {1: 205, 2: 61}
-    if not data or sizes.get(data[0]) != len(data):
-        raise DamagedRecord(f"an L1 operation record of {len(data)} bytes does not decode",
+    damaged = DamagedRecord(f"an L1 operation record of {len(data)} bytes does not decode",
                             _RESTORE)  # fmt: skip
+    if len(data) < 61 or data[0] not in (1, 2, 3):
+        raise damaged
     index, address = int.from_bytes(data[1:9], "big"), Address(data[9:29])
     amount = Wei(int.from_bytes(data[29:61], "big"))
+    if data[0] == 2:
+        if len(data) != 61:
+            raise damaged
+        return ForcedWithdraw(index, address, amount)
     if data[0] == 1:
+        if len(data) != 205:
+            raise damaged
         return Deposit(index, address, amount, data[61:157], data[157:205])
-    return ForcedWithdraw(index, address, amount)
+    key_end = 62 + data[61] if len(data) > 61 else 0
+    if key_end == 0 or key_end >= len(data) or key_end + 1 + data[key_end] != len(data):
+        raise damaged
+    return Deposit(index, address, amount, data[62:key_end], data[key_end + 1 :])
 
 
 def seal_records(report: SealReport, queue_end: int) -> list[tuple[str, bytes]]:
