@@ -61,7 +61,10 @@ def test_two_shard_processes_share_one_bridge(anvil_url: str, tmp_path: Path) ->
            "L2GPU_DATA_DIR": str(tmp_path), "L2GPU_API_PORT": str(base)}  # fmt: skip
     log = open(tmp_path / "launcher.log", "wb")  # noqa: SIM115 - closed below
     launcher = subprocess.Popen(
-        cli("up", "--shards", "2", "--interval", "0.2"), env=env, stdout=log, stderr=log
+        cli("up", "--shards", "2", "--interval", "0.2", "--challenge-window", "60s"),
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     urls = [f"http://127.0.0.1:{base + i}" for i in range(2)]
     try:
@@ -86,6 +89,38 @@ def test_two_shard_processes_share_one_bridge(anvil_url: str, tmp_path: Path) ->
             wait_until(lambda k=key, h=home: account_on(urls[h], k.address.checksum) is not None,
                        f"shard {home} crediting {key.address.checksum}")  # fmt: skip
             assert account_on(urls[1 - home], key.address.checksum) is None
+        # A move from shard 0 to shard 1 with the CLI: burned and signed by its owner,
+        # fronted by a liquidity provider at once, relayed once final (repaying it).
+        alice = next(k for k, h in zip(ANVIL_KEYS_ALL[1:5], homes, strict=True) if h == 0)
+        bob, lp = [k for k, h in zip(ANVIL_KEYS_ALL[1:5], homes, strict=True) if h == 1][:2]
+        bob_address = PrivateKey.from_hex(bob).address.checksum
+        moved = tmp_path / "move.json"
+
+        def run(key: str, *args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(cli("--private-key", key, *args), env=env, text=True,
+                                  capture_output=True, timeout=120, check=False)  # fmt: skip
+
+        done = run(alice, "bridge", "move", "0.25 ether", "--to", bob_address, "--fee",
+                   "0.001 ether", "--node", urls[0], "--l1-rpc", anvil_url,
+                   "--out", str(moved))  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        done = run(lp, "bridge", "front", str(moved), "--l1-rpc", anvil_url)
+        assert done.returncode == 0, done.stderr
+        wait_until(lambda: int(account_on(urls[1], bob_address)["balance"])  # type: ignore[index]
+                   == ETH + ETH // 4 - ETH // 1000, "bob credited on shard 1")  # fmt: skip
+        early = run(lp, "bridge", "relay", str(moved), "--node", urls[0], "--l1-rpc", anvil_url)
+        assert early.returncode != 0
+        assert "not in a final batch yet" in early.stderr, early.stderr
+        assert "Traceback" not in early.stderr
+        chain.w3.provider.make_request("evm_increaseTime", [61])  # type: ignore[arg-type]
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        lp_before = chain.balance(PrivateKey.from_hex(lp).address)
+        relay = ("bridge", "relay", str(moved), "--node", urls[0], "--l1-rpc", anvil_url)
+        wait_until(lambda: run(alice, *relay).returncode == 0, "the move relayed")
+        assert chain.balance(PrivateKey.from_hex(lp).address) - lp_before == ETH // 4
+        again = run(alice, *relay)
+        assert again.returncode != 0
+        assert "landed already" in again.stderr, again.stderr
         # SIGKILL one shard: the launcher starts it again and its node recovers.
         before = shard_pids(tmp_path)
         assert set(before) == {0, 1}
@@ -94,7 +129,10 @@ def test_two_shard_processes_share_one_bridge(anvil_url: str, tmp_path: Path) ->
         on_one = next(k for k, h in zip(keys, homes, strict=True) if h == 1)
         wait_until(lambda: account_on(urls[1], on_one.address.checksum) is not None,
                    "shard 1 answering again with its accounts")  # fmt: skip
-        assert int(account_on(urls[1], on_one.address.checksum)["balance"]) == ETH  # type: ignore[index]
+        expected = {bob_address: ETH + ETH // 4 - ETH // 1000}.get(on_one.address.checksum, ETH)
+        found = account_on(urls[1], on_one.address.checksum)
+        assert found is not None
+        assert int(found["balance"]) == expected
     finally:
         launcher.send_signal(signal.SIGTERM)
         code = launcher.wait(timeout=60)

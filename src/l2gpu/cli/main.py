@@ -20,6 +20,7 @@ from l2gpu.cli import (
     account_cmd,
     analytics_cmd,
     bench_cmd,
+    bridge_cmd,
     channel_cmd,
     config_cmd,
     demo_cmd,
@@ -106,6 +107,7 @@ app.add_typer(channel_cmd.app, name="channel")
 app.add_typer(watch_cmd.app, name="watch")
 app.command("up")(l2_cmd.up)
 app.add_typer(l2_cmd.app, name="l2")
+app.add_typer(bridge_cmd.app, name="bridge")
 app.add_typer(zk_cmd.app, name="zk")
 market_cmd.register(app)
 provider_cmd.register(app)

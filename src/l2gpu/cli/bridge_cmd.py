@@ -1,0 +1,197 @@
+"""``l2gpu bridge``: moves between shards (see docs/shards.md).
+
+``move`` burns an amount on your shard and signs where it goes (printed as JSON, or
+written to ``--out``); ``relay`` carries a signed move once its source batch is final
+(anyone may); ``front`` lets a liquidity provider deliver it now, to be repaid when
+it lands; ``shard-of`` says which shard an address lives on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from l2gpu.cli.common import (
+    L1RpcOption,
+    NodeOption,
+    l2_node_url,
+    parse_amount,
+    print_json,
+    signing_account,
+    signing_key,
+    use_l1_rpc,
+)
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import Address, Wei
+
+if TYPE_CHECKING:
+    from l2gpu.l1 import Chain
+    from l2gpu.l1.contracts.bridge import BridgeClient
+
+app = typer.Typer(help="Move money between rollup shards (slow path, or fronted).",
+                  no_args_is_help=True, add_completion=False)  # fmt: skip
+MoveFile = Annotated[Path, typer.Argument(help="A signed move, as 'l2gpu bridge move' wrote it.")]
+
+
+def _bridge_of_rollup(chain: Chain, rollup: Address) -> BridgeClient:
+    """The bridge the shard ``rollup`` belongs to."""
+    from l2gpu.l1.build import compile_contract
+    from l2gpu.l1.contracts.bridge import BridgeClient
+
+    contract = chain.attach(compile_contract("rollup/Rollup.vy"), rollup)
+    bridge = contract.call("BRIDGE")
+    if bridge == Address(bytes(20)):
+        raise L2gpuError(f"the rollup {rollup.checksum} is not a shard of any bridge",
+                         "moves go between shards started with 'l2gpu up --shards N'")  # fmt: skip
+    return BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"), bridge))
+
+
+def _chain(settings: Any, signer: Any) -> Chain:
+    from l2gpu.l1 import open_chain
+
+    if not settings.l1_rpc:
+        raise L2gpuError("a move between shards goes through L1", "pass --l1-rpc URL")
+    return open_chain(settings, [signer])
+
+
+def _load(path: Path) -> tuple[Any, bytes, Address]:
+    from l2gpu.core.shards.bridge import Move
+
+    try:
+        data = json.loads(path.read_text())
+        move = Move(int(data["from_shard"]), int(data["exit_index"]),
+                    Address.from_hex(data["owner"]), int(data["amount"]), int(data["to_shard"]),
+                    Address.from_hex(data["to"]), int(data["fee"]))  # fmt: skip
+        return (
+            move,
+            bytes.fromhex(data["signature"].removeprefix("0x")),
+            Address.from_hex(data["bridge"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise L2gpuError(
+            f"{path} is not a signed move: {exc}",
+            "pass the file 'l2gpu bridge move --out FILE' wrote",
+        ) from None
+
+
+@app.command("move")
+def move(
+    ctx: typer.Context,
+    amount: Annotated[str, typer.Argument(help="e.g. '0.1 ether'")],
+    to: Annotated[str, typer.Option("--to", help="The recipient's address (on its shard).")],
+    fee: Annotated[
+        str, typer.Option("--fee", help="What a liquidity provider that fronts the move keeps.")
+    ] = "0 wei",
+    out: Annotated[Path | None, typer.Option("--out", help="Write the signed move here.")] = None,
+    node: NodeOption = None,
+    l1_rpc: L1RpcOption = None,
+) -> None:
+    """Burn AMOUNT on your shard (an L2 withdrawal) and sign where it goes."""
+    from l2gpu.cli.l2_cmd import _check_balance, _representable
+    from l2gpu.core.l2.transactions import Withdraw
+    from l2gpu.core.shards.bridge import Move, sign_move
+    from l2gpu.core.shards.routing import shard_of
+    from l2gpu.node.client import L2Client
+
+    settings = use_l1_rpc(ctx, l1_rpc)
+    value, fee_value = _representable(amount), parse_amount(fee, "fee")
+    recipient = Address.from_hex(to)
+    if not fee_value < value:
+        raise L2gpuError("the fee must be less than the amount", "lower --fee")
+    signer = signing_account(ctx)
+    user = L2Client(l2_node_url(settings, node), signing_key(ctx))
+    rollup = Address.from_hex(user.status()["rollup"])
+    bridge = _bridge_of_rollup(_chain(settings, signer), rollup)
+    shards = bridge.shard_addresses()
+    here, there = shards.index(rollup), shard_of(recipient, len(shards))
+    if here == there:
+        raise L2gpuError(f"{recipient.checksum} lives on your shard ({here})",
+                         "send it with 'l2gpu l2 transfer'")  # fmt: skip
+    _check_balance(user, value, 0, "move")
+    before = {e["exit_index"] for e in user.exits()}
+    user.send(lambda me: Withdraw(me, value, Wei(0)))
+    mine = [e for e in user.exits() if e["exit_index"] not in before and e["amount"] == value]
+    if len(mine) != 1:
+        raise L2gpuError(
+            "the withdrawal was included but its exit was not found",
+            "list your exits with 'l2gpu l2 status' and sign the move again",
+        )
+    owner = signing_key(ctx)
+    signed = Move(here, int(mine[0]["exit_index"]), owner.address, value, there, recipient,
+                  fee_value)  # fmt: skip
+    signature = sign_move(owner, bridge.domain, signed)
+    document = {"from_shard": here, "exit_index": signed.exit_index,
+                "owner": owner.address.checksum, "amount": value, "to_shard": there,
+                "to": recipient.checksum, "fee": fee_value, "signature": "0x" + signature.hex(),
+                "bridge": bridge.address.checksum}  # fmt: skip
+    if out is not None:
+        out.write_text(json.dumps(document, indent=2))
+    print_json(document)
+
+
+@app.command("relay")
+def relay(
+    ctx: typer.Context,
+    path: MoveFile,
+    node: Annotated[str | None, typer.Option("--node", help="The SOURCE shard's node URL.")] = None,
+    l1_rpc: L1RpcOption = None,
+) -> None:
+    """Carry a signed move once its source batch is final (anyone may; you pay the gas)."""
+    from l2gpu.cli.l2_cmd import _viewer
+    from l2gpu.l1.build import compile_contract
+    from l2gpu.l1.contracts.bridge import BridgeClient
+
+    settings = use_l1_rpc(ctx, l1_rpc)
+    signed, signature, bridge_address = _load(path)
+    signer = signing_account(ctx)
+    chain = _chain(settings, signer)
+    bridge = BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"),
+                                              bridge_address))  # fmt: skip
+    if bridge.landed(signed):
+        raise L2gpuError("this move has landed already", "nothing to do")
+    p = _viewer(ctx, node, None).exit_proof(signed.exit_index)
+    proof = (p["batch"], [bytes.fromhex(h[2:]) for h in p["proof"]],
+             bytes.fromhex(p["accounts_root"][2:]), bytes.fromhex(p["channels_root"][2:]),
+             p["deposits_processed"], p["exit_count"])  # fmt: skip
+    receipt = bridge.contract.transact("relay", signed.as_tuple(), signature, proof, sender=signer)
+    fronted = bridge.fronted_by(signed)
+    print_json({"landed": True, "paid_to": (fronted or signed.to).checksum,
+                "to_shard": signed.to_shard, "amount": signed.amount,
+                "gas": receipt.gas_used})  # fmt: skip
+
+
+@app.command("front")
+def front(ctx: typer.Context, path: MoveFile, l1_rpc: L1RpcOption = None) -> None:
+    """Deliver a signed move now (amount less fee), repaid the amount when it lands.
+
+    You carry the risk that a fraud proof reverts the source batch: re-execute it
+    first ('l2gpu watch rollup')."""
+    from l2gpu.l1.build import compile_contract
+    from l2gpu.l1.contracts.bridge import BridgeClient
+
+    settings = use_l1_rpc(ctx, l1_rpc)
+    signed, signature, bridge_address = _load(path)
+    signer = signing_account(ctx)
+    chain = _chain(settings, signer)
+    bridge = BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"),
+                                              bridge_address))  # fmt: skip
+    receipt = bridge.front(signer, signed, signature)
+    print_json({"fronted": signed.amount - signed.fee, "to": signed.to.checksum,
+                "to_shard": signed.to_shard, "repaid_on_landing": signed.amount,
+                "gas": receipt.gas_used})  # fmt: skip
+
+
+@app.command("shard-of")
+def shard_of_cmd(
+    ctx: typer.Context,
+    address: Annotated[str, typer.Argument(help="Any address.")],
+    shards: Annotated[int, typer.Option("--shards", min=1, max=64)],
+) -> None:
+    """Which of N shards ADDRESS lives on (keccak256 of the address, mod N)."""
+    from l2gpu.core.shards.routing import shard_of
+
+    print_json({"address": Address.from_hex(address).checksum,
+                "shard": shard_of(Address.from_hex(address), shards)})  # fmt: skip
