@@ -24,3 +24,9 @@ def test_client_keys_are_spread_over_the_shards_by_the_rule() -> None:
     assert [len(g) for g in groups] == [8] * 4
     for number, group in enumerate(groups):
         assert {shard_of(PrivateKey(k).address, 4) for k in group} == {number}
+
+
+def test_the_hubs_work_per_second_is_measured() -> None:
+    hop = shards.measure_hop(seconds=20)
+    assert hop["hop_seconds_forwarded"] == 20
+    assert 0 < hop["hop_forward_ms_in_process"] < 100

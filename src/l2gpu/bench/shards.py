@@ -17,6 +17,9 @@ transfer between shards costs.
   bytes, and the time from the owner's signed move to the recipient's credit on the
   target shard (the target's next batch included), not counting the challenge
   window the slow path also waits (``move_slow_waits_window_s``).
+- ``hop_forward_ms_in_process``: a lease paid across shards through a hub
+  (``core/shards/hop.py``): the hub's check of a renter voucher and its signed
+  voucher onward, median per second of a lease, in process (no HTTP hub yet).
 """
 
 from __future__ import annotations
@@ -275,6 +278,37 @@ def measure_moves() -> dict[str, Any]:
     }
 
 
+def measure_hop(seconds: int = 300) -> dict[str, Any]:
+    """The hub's work per forwarded second (core/shards/hop.py), in process: check the
+    renter's voucher, sign its own onward. There is no HTTP hub service yet, so this
+    is the hop's compute, not its latency on loopback."""
+    from l2gpu.core.channel.vouchers import channel_domain, sign_voucher
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.shards.hop import Forward, HopState, HopTerms, RenterVoucher, sign_forward
+    from l2gpu.core.shards.hop import state_transition as hop
+    from l2gpu.core.types import Address, ChainId, Hash32, Wei
+
+    renter, hub = PrivateKey((31).to_bytes(32, "big")), PrivateKey((32).to_bytes(32, "big"))
+    a, b = Address(b"\x0a" * 20), Address(b"\x0b" * 20)
+    price, fee = 10**12, 10**10
+    terms = HopTerms(Hash32(b"\x01" * 32), channel_domain(ChainId(1), a), 10**18,
+                     renter.address, Hash32(b"\x02" * 32), channel_domain(ChainId(1), b),
+                     10**18, price, fee)  # fmt: skip
+    vouchers = [sign_voucher(renter, terms.inbound_domain, terms.inbound,
+                             Wei(terms.renter_owes(t))) for t in range(1, seconds + 1)]  # fmt: skip
+    state, took = HopState(terms), []
+    for voucher in vouchers:
+        started = time.perf_counter()
+        state, events = hop(state, RenterVoucher(voucher))
+        forward = events[0]
+        if not isinstance(forward, Forward):
+            raise L2gpuError("the hub refused an honest voucher; the figure is void")
+        sign_forward(hub, terms, forward)
+        took.append(time.perf_counter() - started)
+    return {"hop_forward_ms_in_process": round(1000 * statistics.median(took), 3),
+            "hop_seconds_forwarded": len(took)}  # fmt: skip
+
+
 def run() -> dict[str, Any]:
     """Measure the suite's figures."""
     runs = {n: measure_shards(n) for n in (1, 2, 4)}
@@ -296,6 +330,7 @@ def run() -> dict[str, Any]:
         "shards_included": {str(n): r["included"] for n, r in runs.items()},
         "shards_client_accounts": ACCOUNTS,
         **measure_moves(),
+        **measure_hop(),
         "cores": cores,
         **environment(),
     }

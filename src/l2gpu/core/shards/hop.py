@@ -1,0 +1,128 @@
+"""A lease paid across shards through an intermediary (a *hub*), one hop.
+
+A renter on shard A and a provider on shard B have no channel in common. A hub with
+an account on both shards joins them with two ordinary rollup channels: the renter's
+channel to the hub on A, and the hub's channel to the provider on B. Every second
+the renter signs a cumulative voucher to the hub for ``price + fee`` per second, and
+the hub, on checking it, signs its own cumulative voucher to the provider for
+``price`` per second of what the renter paid. Nothing reaches L1 per lease or per
+payment: both channels live inside their rollups.
+
+This is a *mediated* pair of channels (Raiden's mediated transfers, without locks:
+a voucher pays for seconds already delivered, so there is nothing to lock), not a
+Nitro virtual channel: the hub forwards every voucher, so it must be online, and
+what that costs each party is bounded here:
+
+- **The hub can lose nothing**: it signs to the provider only for seconds the
+  renter has paid it for (:func:`handle_renter_voucher`), so whatever the
+  provider can claim on B, the hub can claim more on A (the fee).
+- **The hub can block nothing beyond a stated delay**: if it goes silent, the
+  provider's agent pauses the job after its grace period (as with a silent renter)
+  and closes on B with the hub's best voucher, paid for every second the renter
+  paid; the renter closes on A conceding its best voucher, and the rest returns to
+  it after the channel's challenge period.
+- **The renter** pays the hub at most one voucher ahead of what the provider sees
+  (a voucher in flight when the hub vanished): one second's ``price + fee``.
+
+State transitions are pure; the shells (an HTTP hub service, the agents) carry the
+vouchers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from l2gpu.core.channel.vouchers import Voucher, sign_voucher
+from l2gpu.core.crypto.eip712 import Eip712Domain
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.transition import TransitionResult
+from l2gpu.core.types import Address, Hash32, Wei
+
+
+@dataclass(frozen=True, slots=True)
+class HopTerms:
+    """One lease's hop: the two channels, their domains, the parties and the prices."""
+
+    inbound: Hash32  # the renter's channel to the hub, on the renter's shard
+    inbound_domain: Eip712Domain
+    inbound_deposit: int
+    renter: Address
+    outbound: Hash32  # the hub's channel to the provider, on the provider's shard
+    outbound_domain: Eip712Domain
+    outbound_deposit: int
+    price_per_second: int  # what the provider earns per second
+    fee_per_second: int  # what the hub keeps per second
+
+    def renter_owes(self, seconds: int) -> int:
+        """The renter's cumulative voucher after ``seconds`` seconds."""
+        return seconds * (self.price_per_second + self.fee_per_second)
+
+    def forwardable(self, received: int) -> int:
+        """What the hub may sign to the provider having received ``received``: the
+        provider's price for each whole second paid, capped by the outbound deposit."""
+        seconds = received // (self.price_per_second + self.fee_per_second)
+        return min(seconds * self.price_per_second, self.outbound_deposit)
+
+
+@dataclass(frozen=True, slots=True)
+class HopState:
+    """The best renter voucher the hub holds, and the most it has signed onward."""
+
+    terms: HopTerms
+    received: int = 0
+    best_inbound: Voucher | None = None
+    forwarded: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RenterVoucher:
+    """A voucher the renter sent the hub."""
+
+    voucher: Voucher
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """The hub's voucher for the provider (sign it with the hub's key)."""
+
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A renter voucher the hub does not take, and why."""
+
+    reason: str
+
+
+HopEvent = Forward | Refused
+
+
+def handle_renter_voucher(
+    state: HopState, voucher: Voucher
+) -> TransitionResult[HopState, HopEvent]:
+    """Take a renter voucher that pays more; forward what it newly pays for."""
+    terms = state.terms
+    if voucher.channel_id != terms.inbound:
+        return TransitionResult(state, [Refused("the voucher is for another channel")])
+    if voucher.signer(terms.inbound_domain) != terms.renter:
+        return TransitionResult(state, [Refused("the voucher is not signed by the renter")])
+    if voucher.amount > terms.inbound_deposit:
+        return TransitionResult(state, [Refused("the voucher pays more than the channel holds")])
+    if voucher.amount <= state.received:
+        return TransitionResult(state, [])  # old news: the hub keeps its best
+    after = replace(state, received=voucher.amount, best_inbound=voucher)
+    onward = terms.forwardable(voucher.amount)
+    if onward <= state.forwarded:
+        return TransitionResult(after, [])
+    return TransitionResult(replace(after, forwarded=onward), [Forward(onward)])
+
+
+def state_transition(state: HopState, event: RenterVoucher) -> TransitionResult[HopState, HopEvent]:
+    """The hub's one input: a renter voucher."""
+    return handle_renter_voucher(state, event.voucher)
+
+
+def sign_forward(key: PrivateKey, terms: HopTerms, forward: Forward) -> Voucher:
+    """The hub's voucher to the provider for ``forward``."""
+    return sign_voucher(key, terms.outbound_domain, terms.outbound, Wei(forward.amount))
