@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from l2gpu.agent.backends import Backend, JobSpec, JobStartError
@@ -393,6 +393,12 @@ class ProviderAgent(ChannelClosing):
                 self._finish(s, f"the job exited with code {code}")
             return
         self._receive_voucher(s, info.voucher, now)
+        # The meter counts until the lease's end on the market's clock, which starts when
+        # the market hears "started" (late, if it was slow or down): the job runs until
+        # the market ends the lease, and a second it runs unmetered is one the payee
+        # never weighs against the vouchers (seen: 9 s served unpaid).
+        if info.ends_at is not None and info.ends_at > s.meter.ends_at:
+            s.meter = replace(s.meter, ends_at=Timestamp(info.ends_at))
         # A channel only soft-confirmed is read every second: its vouchers are worth
         # nothing if the node drops the open.
         every = CHANNEL_CHECK_SECONDS if s.confirmed else 1
