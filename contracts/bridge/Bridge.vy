@@ -44,6 +44,7 @@ exports: pull_payments.credit
 interface IShard:
     def BRIDGE() -> address: view
     def deposit_for(_account: address, _bls_key: Bytes[96], _proof_of_possession: Bytes[48], _key_point: Bytes[256]): payable
+    def exit_claimed(_index: uint256) -> bool: view
     def bridge_withdraw(_batch: uint256, _exit_index: uint256, _recipient: address, _amount: uint256, _proof: DynArray[bytes32, 24], _accounts_root: bytes32, _channels_root: bytes32, _deposits_processed: uint256, _exit_count: uint256): nonpayable
 
 struct Move:
@@ -154,6 +155,20 @@ def message_of(_move: Move) -> bytes32:
     return self._message(_move)
 
 
+@view
+@external
+def is_fronted(_exit_index: uint256, _owner: address, _amount: uint256) -> bool:
+    """
+    @notice Whether the calling shard's exit was fronted (then its owner cannot
+            withdraw it: it leaves only through `relay`, repaying the provider).
+    """
+    position: uint256 = self.shard_position[msg.sender]
+    if position == 0:
+        return False
+    message: bytes32 = keccak256(abi_encode(position - 1, _exit_index, _owner, _amount))
+    return self.fronted_by[message] != empty(address)
+
+
 @pure
 @internal
 def _message(_move: Move) -> bytes32:
@@ -174,6 +189,7 @@ def _check_move(_move: Move, _signature: Bytes[65]):
     assert _move.from_shard < count and _move.to_shard < count, "bridge: no such shard"
     assert _move.from_shard != _move.to_shard, "bridge: the target is the source shard"
     assert _move.to != empty(address), "bridge: no recipient"
+    assert _move.owner != empty(address), "bridge: no owner"
     assert _move.fee < _move.amount, "bridge: the fee must be less than the amount"
     assert self._signer(_move, _signature) == _move.owner, "bridge: the move is not signed by the exit's owner"
 
@@ -204,6 +220,7 @@ def front(_move: Move, _signature: Bytes[65]):
     message: bytes32 = self._message(_move)
     assert not self.landed[message], "bridge: the move landed already"
     assert self.fronted_by[message] == empty(address), "bridge: the move is fronted already"
+    assert not staticcall IShard(self.shards[_move.from_shard]).exit_claimed(_move.exit_index), "bridge: the exit was claimed already"
     self.fronted_by[message] = msg.sender
     extcall IShard(self.shards[_move.to_shard]).deposit_for(_move.to, b"", b"", b"", value=msg.value)
     log Fronted(message=message, provider=msg.sender, to_shard=_move.to_shard, to=_move.to, delivered=msg.value)

@@ -32,6 +32,9 @@ from . import state_leaves
 
 implements: IRollup
 
+interface IFronted:
+    def is_fronted(_exit_index: uint256, _owner: address, _amount: uint256) -> bool: view
+
 initializes: pull_payments
 initializes: exits[pull_payments := pull_payments]
 initializes: l1_queue
@@ -302,6 +305,9 @@ def withdraw(
     """
     @notice Claim an exit (an L2 withdrawal) proven against a final state root.
     """
+    # An exit a liquidity provider fronted through the bridge is the provider's to be
+    # repaid from: it leaves only through the bridge (else its owner is paid twice).
+    assert BRIDGE == empty(address) or not staticcall IFronted(BRIDGE).is_fronted(_exit_index, _recipient, _amount), "rollup: this exit was fronted on another shard; it leaves through the bridge"
     self._claim_exit(_batch, _exit_index, _recipient, _amount, _proof, _accounts_root, _channels_root, _deposits_processed, _exit_count)
     exits._pay(_recipient, _amount)
 

@@ -8,6 +8,7 @@ import pytest
 
 from l2gpu.core.shards.bridge import Move, sign_move
 from l2gpu.core.shards.routing import shard_of
+from l2gpu.core.types import Address
 from l2gpu.fraud.watcher import Watcher
 from l2gpu.l1 import ContractRevert
 from l2gpu.l1.contracts.dispute_game import DisputeClient
@@ -142,6 +143,10 @@ def test_a_fronted_move_pays_its_recipient_now_and_its_provider_when_it_lands(
     with pytest.raises(ContractRevert, match="fronted already"):
         world.bridge.front(world.account(5), move, signature)
     world.chain.time_travel(WINDOW + 1)
+    # Alice cannot also take the fronted exit herself: it leaves through the bridge.
+    with pytest.raises(ContractRevert, match="fronted on another shard"):
+        world.shards[0].client.withdraw(world.shards[0].posted[batch], batch, exit_index,
+                                        world.account(alice))  # fmt: skip
     before = world.chain.balance(world.address(provider))
     # Alice signs another move of the same exit, to herself: it is the same message,
     # so it repays the provider and pays Alice nothing twice.
@@ -224,3 +229,19 @@ def test_a_shard_whose_sequencer_stops_lets_its_users_out_and_the_others_go_on(
     assert world.post(going) is not None
     # (Bob is shard 1's account 0, which collects its fees: his own came back.)
     assert world.balance(going, bob) == ETH - ETH // 4 + ETH // 2
+
+
+def test_an_exit_withdrawn_already_is_not_fronted(world: ShardWorld) -> None:
+    alice, bob = two_users(world)
+    source = world.shards[0]
+    _, exit_index, batch = world.burn(alice, ETH // 4)
+    move, signature = world.move(alice, exit_index, 1, bob, ETH // 4, ETH // 1000)
+    world.chain.time_travel(WINDOW + 1)
+    source.client.withdraw(source.posted[batch], batch, exit_index, world.account(alice))
+    with pytest.raises(ContractRevert, match="exit was claimed already"):
+        world.bridge.front(world.account(5), move, signature)
+    # A move with no owner and a malformed signature (ecrecover gives the zero address).
+    nobody = Move(0, exit_index, Address(bytes(20)), ETH // 4, 1, world.address(bob))
+    with pytest.raises(ContractRevert, match="no owner"):
+        world.bridge.contract.transact("front", nobody.as_tuple(), b"", sender=world.account(5),
+                                       value=ETH // 4)  # fmt: skip

@@ -104,7 +104,9 @@ def test_the_contract_follows_the_spec_call_by_call(world: ShardWorld, seed: int
         sender = rng.choice(users)
         if roll < 0.6:
             value = amount - fee if rng.random() < 0.9 else amount - fee + 1
-            call: spec.BridgeInput = spec.Front(move, signature, world.address(sender), value)
+            claimed = bool(world.shards[home].client.contract.call("exit_claimed", index))
+            call: spec.BridgeInput = spec.Front(move, signature, world.address(sender), value,
+                                                claimed)  # fmt: skip
         else:
             claimed = bool(world.shards[home].client.contract.call("exit_claimed", index))
             refusal = ("rollup: exit already claimed" if claimed else

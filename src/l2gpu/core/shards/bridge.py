@@ -135,12 +135,14 @@ class RouteDeposit:
 
 @dataclass(frozen=True, slots=True)
 class Front:
-    """``provider`` fronts a signed move, sending ``value``."""
+    """``provider`` fronts a signed move, sending ``value``; ``exit_claimed``: the source
+    shard has paid the exit already."""
 
     move: Move
     signature: bytes
     provider: Address
     value: int
+    exit_claimed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +211,8 @@ def _move_refusal(state: BridgeState, move: Move, signature: bytes) -> str | Non
         return "bridge: the target is the source shard"
     if move.to == ZERO:
         return "bridge: no recipient"
+    if move.owner == ZERO:
+        return "bridge: no owner"
     if move.fee >= move.amount:
         return "bridge: the fee must be less than the amount"
     if move_signer(state.domain, move, signature) != move.owner:
@@ -235,6 +239,8 @@ def handle_front(state: BridgeState, call: Front) -> TransitionResult[BridgeStat
         refusal = "bridge: the move landed already"
     if refusal is None and message in state.fronted_by:
         refusal = "bridge: the move is fronted already"
+    if refusal is None and call.exit_claimed:
+        refusal = "bridge: the exit was claimed already"
     if refusal is not None:
         return TransitionResult(state, [Rejected(refusal)])
     fronted = {**state.fronted_by, message: call.provider}
