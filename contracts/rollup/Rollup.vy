@@ -345,6 +345,9 @@ def _claim_exit(
     _exit_count: uint256,
 ):
     assert batches._is_final(_batch), "rollup: batch not final"
+    # After a freeze, balances leave as of the frozen batch (exit_account): an exit of
+    # a later batch was burned from a balance that is paid out whole there.
+    assert not l1_queue.frozen or _batch <= escape_hatch.frozen_batch, "rollup: frozen: exits after the frozen batch are in the frozen balances"
     assert _exit_index < _exit_count, "rollup: no such exit"
     assert not self.exit_claimed[_exit_index], "rollup: exit already claimed"
     exits_root: bytes32 = exits._merkle_root(state_leaves._exit_leaf(_recipient, _amount, _exit_index), _exit_index, _proof)

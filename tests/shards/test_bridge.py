@@ -4,11 +4,14 @@ front of a move whose source batch a fraud proof reverts)."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
+from l2gpu.core.l2.transactions import Withdraw
 from l2gpu.core.shards.bridge import Move, sign_move
 from l2gpu.core.shards.routing import shard_of
-from l2gpu.core.types import Address
+from l2gpu.core.types import Address, Wei
 from l2gpu.fraud.watcher import Watcher
 from l2gpu.l1 import ContractRevert
 from l2gpu.l1.contracts.dispute_game import DisputeClient
@@ -245,3 +248,27 @@ def test_an_exit_withdrawn_already_is_not_fronted(world: ShardWorld) -> None:
     with pytest.raises(ContractRevert, match="no owner"):
         world.bridge.contract.transact("front", nobody.as_tuple(), b"", sender=world.account(5),
                                        value=ETH // 4)  # fmt: skip
+
+
+def test_after_a_freeze_an_exit_of_a_later_batch_is_not_paid_on_top(world: ShardWorld) -> None:
+    alice, bob = two_users(world)
+    stopped = world.shards[1]  # Bob's shard
+    stopped.client.force_withdraw(world.account(alice), 1)  # a queued operation it ignores
+    world.chain.time_travel(TWELVE_HOURS - 60)
+    # Bob burns in a batch that leaves the queue alone; it is not final at the freeze.
+    world.send(stopped, bob, Withdraw(world.index(stopped, bob), Wei(ETH // 2), Wei(0)))
+    sealed = stopped.sequencer.seal().batch
+    assert sealed is not None
+    batch, _ = stopped.client.submit(sealed, stopped.state.deposits_processed, world.operator)
+    stopped.posted[batch] = copy.deepcopy(stopped.state)
+    exit_index = len(stopped.state.exits) - 1
+    world.chain.time_travel(61)
+    stopped.client.freeze(world.operator)
+    assert int(stopped.client.contract.call("frozen_batch")) < batch
+    final = stopped.posted[int(stopped.client.contract.call("frozen_batch"))]
+    account = final.account_of(world.address(bob))
+    assert account is not None
+    stopped.client.exit_account(final, account, world.operator)  # his whole pre-burn balance
+    world.chain.time_travel(WINDOW + 1)
+    with pytest.raises(ContractRevert, match="exits after the frozen batch"):
+        stopped.client.withdraw(stopped.posted[batch], batch, exit_index, world.operator)
