@@ -104,6 +104,12 @@ def test_two_shard_processes_share_one_bridge(anvil_url: str, tmp_path: Path) ->
                    "0.001 ether", "--node", urls[0], "--l1-rpc", anvil_url,
                    "--out", str(moved))  # fmt: skip
         assert done.returncode == 0, done.stderr
+        # A move file that names another "bridge" (its writer's address) is refused.
+        tampered = tmp_path / "tampered.json"
+        tampered.write_text(moved.read_text().replace(address, bob_address))
+        refused = run(lp, "bridge", "front", str(tampered), "--l1-rpc", anvil_url)
+        assert refused.returncode != 0
+        assert "refuse it" in refused.stderr, refused.stderr
         done = run(lp, "bridge", "front", str(moved), "--l1-rpc", anvil_url)
         assert done.returncode == 0, done.stderr
         wait_until(lambda: int(account_on(urls[1], bob_address)["balance"])  # type: ignore[index]

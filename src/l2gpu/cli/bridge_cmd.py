@@ -57,6 +57,29 @@ def _chain(settings: Any, signer: Any) -> Chain:
     return open_chain(settings, [signer])
 
 
+def _trusted_bridge(ctx: typer.Context, chain: Chain, named: Address, flag: str | None) -> Address:
+    """The bridge a move file names, if it is the one this user trusts: ``--bridge``,
+    else the one recorded in the data folder for this chain. A file names any address
+    its writer likes; sending ether to it on the file's word would pay the writer."""
+    from l2gpu.cli.shards_cmd import BRIDGE
+    from l2gpu.payments import deployments
+
+    if flag:
+        trusted = Address.from_hex(flag)
+    else:
+        try:
+            trusted, _ = deployments.lookup(ctx.obj.data_dir, chain.chain_id, BRIDGE)
+        except L2gpuError:
+            raise L2gpuError(
+                "the move names a bridge, and you have said none you trust",
+                "pass --bridge ADDRESS (the one 'l2gpu up --shards N' printed)",
+            ) from None
+    if trusted != named:
+        raise L2gpuError(f"the move names the bridge {named.checksum}, not {trusted.checksum}",
+                         "refuse it: its writer chose where your ether goes")  # fmt: skip
+    return trusted
+
+
 def _load(path: Path) -> tuple[Any, bytes, Address]:
     from l2gpu.core.shards.bridge import Move
 
@@ -138,6 +161,9 @@ def relay(
     path: MoveFile,
     node: Annotated[str | None, typer.Option("--node", help="The SOURCE shard's node URL.")] = None,
     l1_rpc: L1RpcOption = None,
+    bridge: Annotated[
+        str | None, typer.Option("--bridge", help="The bridge you trust (else the recorded one).")
+    ] = None,
 ) -> None:
     """Carry a signed move once its source batch is final (anyone may; you pay the gas)."""
     from l2gpu.cli.l2_cmd import _viewer
@@ -148,23 +174,33 @@ def relay(
     signed, signature, bridge_address = _load(path)
     signer = signing_account(ctx)
     chain = _chain(settings, signer)
-    bridge = BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"),
-                                              bridge_address))  # fmt: skip
-    if bridge.landed(signed):
+    bridge_address = _trusted_bridge(ctx, chain, bridge_address, bridge)
+    bridge_client = BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"),
+                                                     bridge_address))  # fmt: skip
+    if bridge_client.landed(signed):
         raise L2gpuError("this move has landed already", "nothing to do")
     p = _viewer(ctx, node, None).exit_proof(signed.exit_index)
     proof = (p["batch"], [bytes.fromhex(h[2:]) for h in p["proof"]],
              bytes.fromhex(p["accounts_root"][2:]), bytes.fromhex(p["channels_root"][2:]),
              p["deposits_processed"], p["exit_count"])  # fmt: skip
-    receipt = bridge.contract.transact("relay", signed.as_tuple(), signature, proof, sender=signer)
-    fronted = bridge.fronted_by(signed)
+    receipt = bridge_client.contract.transact(
+        "relay", signed.as_tuple(), signature, proof, sender=signer
+    )
+    fronted = bridge_client.fronted_by(signed)
     print_json({"landed": True, "paid_to": (fronted or signed.to).checksum,
                 "to_shard": signed.to_shard, "amount": signed.amount,
                 "gas": receipt.gas_used})  # fmt: skip
 
 
 @app.command("front")
-def front(ctx: typer.Context, path: MoveFile, l1_rpc: L1RpcOption = None) -> None:
+def front(
+    ctx: typer.Context,
+    path: MoveFile,
+    l1_rpc: L1RpcOption = None,
+    bridge: Annotated[
+        str | None, typer.Option("--bridge", help="The bridge you trust (else the recorded one).")
+    ] = None,
+) -> None:
     """Deliver a signed move now (amount less fee), repaid the amount when it lands.
 
     You carry the risk that a fraud proof reverts the source batch: re-execute it
@@ -176,9 +212,10 @@ def front(ctx: typer.Context, path: MoveFile, l1_rpc: L1RpcOption = None) -> Non
     signed, signature, bridge_address = _load(path)
     signer = signing_account(ctx)
     chain = _chain(settings, signer)
-    bridge = BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"),
-                                              bridge_address))  # fmt: skip
-    receipt = bridge.front(signer, signed, signature)
+    bridge_address = _trusted_bridge(ctx, chain, bridge_address, bridge)
+    bridge_client = BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"),
+                                                     bridge_address))  # fmt: skip
+    receipt = bridge_client.front(signer, signed, signature)
     print_json({"fronted": signed.amount - signed.fee, "to": signed.to.checksum,
                 "to_shard": signed.to_shard, "repaid_on_landing": signed.amount,
                 "gas": receipt.gas_used})  # fmt: skip
