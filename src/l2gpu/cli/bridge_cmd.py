@@ -80,6 +80,22 @@ def _trusted_bridge(ctx: typer.Context, chain: Chain, named: Address, flag: str 
     return trusted
 
 
+def _open_move(
+    ctx: typer.Context, path: Path, l1_rpc: str | None, bridge: str | None
+) -> tuple[Any, bytes, Any, BridgeClient]:
+    """A move file's move and signature, the signing account, and the trusted bridge."""
+    from l2gpu.l1.build import compile_contract
+    from l2gpu.l1.contracts.bridge import BridgeClient
+
+    settings = use_l1_rpc(ctx, l1_rpc)
+    signed, signature, named = _load(path)
+    signer = signing_account(ctx)
+    chain = _chain(settings, signer)
+    address = _trusted_bridge(ctx, chain, named, bridge)
+    compiled = compile_contract("bridge/Bridge.vy")
+    return signed, signature, signer, BridgeClient(chain, chain.attach(compiled, address))
+
+
 def _load(path: Path) -> tuple[Any, bytes, Address]:
     from l2gpu.core.shards.bridge import Move
 
@@ -167,16 +183,8 @@ def relay(
 ) -> None:
     """Carry a signed move once its source batch is final (anyone may; you pay the gas)."""
     from l2gpu.cli.l2_cmd import _viewer
-    from l2gpu.l1.build import compile_contract
-    from l2gpu.l1.contracts.bridge import BridgeClient
 
-    settings = use_l1_rpc(ctx, l1_rpc)
-    signed, signature, bridge_address = _load(path)
-    signer = signing_account(ctx)
-    chain = _chain(settings, signer)
-    bridge_address = _trusted_bridge(ctx, chain, bridge_address, bridge)
-    bridge_client = BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"),
-                                                     bridge_address))  # fmt: skip
+    signed, signature, signer, bridge_client = _open_move(ctx, path, l1_rpc, bridge)
     if bridge_client.landed(signed):
         raise L2gpuError("this move has landed already", "nothing to do")
     p = _viewer(ctx, node, None).exit_proof(signed.exit_index)
@@ -205,16 +213,7 @@ def front(
 
     You carry the risk that a fraud proof reverts the source batch: re-execute it
     first ('l2gpu watch rollup')."""
-    from l2gpu.l1.build import compile_contract
-    from l2gpu.l1.contracts.bridge import BridgeClient
-
-    settings = use_l1_rpc(ctx, l1_rpc)
-    signed, signature, bridge_address = _load(path)
-    signer = signing_account(ctx)
-    chain = _chain(settings, signer)
-    bridge_address = _trusted_bridge(ctx, chain, bridge_address, bridge)
-    bridge_client = BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"),
-                                                     bridge_address))  # fmt: skip
+    signed, signature, signer, bridge_client = _open_move(ctx, path, l1_rpc, bridge)
     receipt = bridge_client.front(signer, signed, signature)
     print_json({"fronted": signed.amount - signed.fee, "to": signed.to.checksum,
                 "to_shard": signed.to_shard, "repaid_on_landing": signed.amount,
