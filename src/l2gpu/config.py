@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     )
     settlement: SettlementDesign = Field(
         default="hybrid",
-        description="settlement design used by leases (hybrid, zk, plasma or channel-l1)",
+        description="settlement design used by leases (hybrid, zk, plasma, sharded or channel-l1)",
     )
     private_key: SecretStr | None = Field(
         default=None, description="hex private key (prefer keystore for real funds)"

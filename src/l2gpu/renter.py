@@ -13,15 +13,19 @@ seconds delivered.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from l2gpu.client import MarketClient
 from l2gpu.core.channel.vouchers import Voucher, sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.billing import amount_to_sign
-from l2gpu.core.types import Timestamp, Wei
+from l2gpu.core.types import Hash32, Timestamp, Wei
 from l2gpu.wire import LeasePublic
+
+log = logging.getLogger(__name__)
 
 
 class LeasePayer:
@@ -35,6 +39,7 @@ class LeasePayer:
         domain: Any,
         *,
         clock: Callable[[], int],
+        signer: Callable[[Hash32, Wei], Voucher] | None = None,
     ) -> None:
         self.client = client
         self.key = key
@@ -48,6 +53,9 @@ class LeasePayer:
         self.delivered = Wei(0)  # the highest amount the market took
         self.info = lease
         self.signing = True
+        # A routed lease's voucher is the hub's, traded for the renter's own (the
+        # ``sharded`` rail's ``sign``); otherwise the renter signs it here.
+        self.signer = signer or (lambda cid, amount: sign_voucher(key, domain, cid, amount))
 
     @property
     def paid(self) -> Wei:
@@ -62,7 +70,10 @@ class LeasePayer:
         lease = self.info.to_core()
         due = amount_to_sign(lease, lease.metered_seconds, Timestamp(self.clock()), self.deposit)
         if due > self.paid:
-            self.last = sign_voucher(self.key, self.domain, self.channel_id, due)
+            try:
+                self.last = self.signer(self.channel_id, due)
+            except L2gpuError as exc:  # a hub that does not answer: the provider stops
+                log.warning("lease %s: no voucher for %s wei: %s", self.lease_id, due, exc.what)
         if self.last is not None and self.last.amount > self.delivered:
             # sent again after a failed try (the market takes a voucher twice harmlessly)
             self.client.pay(self.lease_id, self.last)

@@ -14,7 +14,8 @@ from l2gpu.core.shards.hop import state_transition as hop
 from l2gpu.core.types import ChainId, Seconds, Timestamp, Wei
 from l2gpu.scenarios.shard_world import ETH, Shard, ShardWorld
 
-PRICE, FEE = 10**12, 10**10  # per second: to the provider, to the hub
+PRICE, FEE_PPM = 10**12, 10_000  # per second to the provider; the hub's 1 %
+FEE = PRICE * FEE_PPM // 1_000_000  # the hub's per second
 DEPOSIT = 10**16
 CHALLENGE = 600
 
@@ -49,12 +50,12 @@ def test_the_hub_forwards_what_was_paid_and_vanishing_costs_nobody(world: ShardW
     chain_id = ChainId(world.chain.chain_id)
     terms = HopTerms(inbound, channel_domain(chain_id, a.client.address), DEPOSIT,
                      world.address(renter), outbound, channel_domain(chain_id, b.client.address),
-                     DEPOSIT, PRICE, FEE)  # fmt: skip
+                     DEPOSIT, FEE_PPM)  # fmt: skip
     state = HopState(terms)
     best_for_provider = None
     for second in range(1, 31):  # thirty seconds of a lease
         voucher = sign_voucher(world.key(renter), terms.inbound_domain, inbound,
-                               Wei(terms.renter_owes(second)))  # fmt: skip
+                               Wei(terms.renter_owes(second * PRICE)))  # fmt: skip
         state, events = hop(state, RenterVoucher(voucher))
         assert events == [Forward(second * PRICE)]
         best_for_provider = sign_forward(world.key(hub), terms, events[0])
@@ -64,7 +65,9 @@ def test_the_hub_forwards_what_was_paid_and_vanishing_costs_nobody(world: ShardW
     assert isinstance(hop(state, RenterVoucher(forged)).events[0], Refused)
     too_much = sign_voucher(world.key(renter), terms.inbound_domain, inbound, Wei(DEPOSIT + 1))
     assert isinstance(hop(state, RenterVoucher(too_much)).events[0], Refused)
-    old = sign_voucher(world.key(renter), terms.inbound_domain, inbound, Wei(terms.renter_owes(3)))
+    old = sign_voucher(
+        world.key(renter), terms.inbound_domain, inbound, Wei(terms.renter_owes(3 * PRICE))
+    )
     assert hop(state, RenterVoucher(old)).events == []
     # The hub vanishes. The provider closes on shard 1 with the hub's best voucher.
     assert best_for_provider is not None
@@ -77,7 +80,7 @@ def test_the_hub_forwards_what_was_paid_and_vanishing_costs_nobody(world: ShardW
     # The renter closes on shard 0 conceding what it signed; after the challenge period
     # the hub's account is paid it, and the rest returns to the renter.
     renter_before, hub_before = world.balance(a, renter), world.balance(a, hub)
-    paid = terms.renter_owes(30)
+    paid = terms.renter_owes(30 * PRICE)
     world.send(a, renter, CloseByRenter(world.index(a, renter), inbound_index, Wei(paid)))
     world.post(a)
     world.chain.time_travel(CHALLENGE + 1)

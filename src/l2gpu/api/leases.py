@@ -295,7 +295,9 @@ class LeaseBook:
                     f"{int(ch.deposit)} wei",
                     "sign at most the deposit: the channel cannot pay more",
                 )
-            if voucher.signer(domain) != renter:
+            # The channel's payer: the renter, or for a routed lease the hub it trades with
+            # (the channel's route names this renter: checked when the lease was made).
+            if voucher.signer(domain) != ch.renter:
                 raise L2gpuError(
                     "the voucher is not signed by the lease's renter for its channel",
                     "sign it with the renter's key over this lease's channel",

@@ -155,6 +155,14 @@ class PlasmaCoinsIn(_Strict):
     until: Id
 
 
+class RoutedForIn(_Strict):
+    """A hub's word that its channel carries this renter's lease (``sharded``:
+    :class:`l2gpu.core.market.channel_description.RoutedFor`)."""
+
+    renter: AddressText
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
 class ChannelIn(_Strict):
     """The description of the channel that pays for a lease, as the renter's rail wrote
     it (:meth:`l2gpu.core.market.channel_description.ChannelDescription.to_json`)."""
@@ -171,6 +179,7 @@ class ChannelIn(_Strict):
     deposit: Wei
     zk: ZkChannelIn | None = None
     plasma: PlasmaCoinsIn | None = None
+    routed: RoutedForIn | None = None
 
     def to_core(self) -> ChannelDescription:
         """The core's description; raises InvalidValue when ``channel_id`` is not the

@@ -290,12 +290,13 @@ def measure_hop(seconds: int = 300) -> dict[str, Any]:
 
     renter, hub = PrivateKey((31).to_bytes(32, "big")), PrivateKey((32).to_bytes(32, "big"))
     a, b = Address(b"\x0a" * 20), Address(b"\x0b" * 20)
-    price, fee = 10**12, 10**10
+    price = 10**12
     terms = HopTerms(Hash32(b"\x01" * 32), channel_domain(ChainId(1), a), 10**18,
                      renter.address, Hash32(b"\x02" * 32), channel_domain(ChainId(1), b),
-                     10**18, price, fee)  # fmt: skip
+                     10**18, 1_000)  # fmt: skip
     vouchers = [sign_voucher(renter, terms.inbound_domain, terms.inbound,
-                             Wei(terms.renter_owes(t))) for t in range(1, seconds + 1)]  # fmt: skip
+                             Wei(terms.renter_owes(t * price)))
+                for t in range(1, seconds + 1)]  # fmt: skip
     state, took = HopState(terms), []
     for voucher in vouchers:
         started = time.perf_counter()

@@ -37,6 +37,10 @@ class ChannelCheck:
 
     node_url: str | None = None
     manager: Any = None
+    # The other shards' rollup nodes of a sharded market (``node_url`` is shard 0's):
+    # a hybrid channel is read on the shard whose Rollup its description names.
+    shard_urls: tuple[str, ...] = ()
+    _shard_rails: dict[Any, Any] | None = field(default=None, repr=False)
     _node_rail: Any = field(default=None, repr=False)
     _node_design: str | None = field(default=None, repr=False)
 
@@ -82,7 +86,7 @@ class ChannelCheck:
                 f"not on {settlement}"
             )
         try:
-            rail = self._rail(settlement)
+            rail = self._shard_rail(channel) if self.shard_urls else self._rail(settlement)
             problem: str | None = rail.check(channel, max_cost=max_cost, ends_by=ends_by)
         except ChannelUnverifiable:
             raise
@@ -91,6 +95,26 @@ class ChannelCheck:
                 raise ChannelUnverifiable(exc.what, "retry in a minute") from exc
             return exc.what
         return problem
+
+    def _shard_rail(self, channel: ChannelDescription) -> Any:
+        """The rail of the shard whose Rollup ``channel`` names (the first shard's when
+        none does: its check then says the channel is in another rollup)."""
+        if self._shard_rails is None:
+            from l2gpu.core.crypto.secp256k1 import PrivateKey
+            from l2gpu.node.client import L2Client, NodeError
+            from l2gpu.payments.rollup_rail import RollupChannelRail
+
+            rails = {}
+            for url in (str(self.node_url), *self.shard_urls):
+                client = L2Client(url, PrivateKey(secrets.token_bytes(32)), timeout=10)
+                try:
+                    rail = RollupChannelRail(client)
+                except NodeError as exc:
+                    raise ChannelUnverifiable(exc.what, "retry in a minute") from exc
+                rails[rail.rollup] = rail
+            self._shard_rails = rails
+        rails = self._shard_rails
+        return rails.get(channel.manager) or next(iter(rails.values()))
 
     def _rail(self, settlement: str) -> Any:
         if settlement == "channel-l1":

@@ -38,7 +38,7 @@ from l2gpu.scenarios.market import Parties, hybrid_market, market_stage
 from l2gpu.scenarios.stream import LEASE_SECONDS, channel_lease
 
 NEXT_STAGES = [
-    "shards and bridges as settlement modes beside channel-l1, hybrid, zk and plasma",
+    "zk shards, and a renter's routed leases kept across a restart of its client",
 ]
 
 
@@ -57,9 +57,11 @@ def run_demo(settings: Settings, out: Console) -> list[str]:
         return _zk_demo(settings, out)
     if settings.settlement == "plasma":
         return _plasma_demo(settings, out)
+    if settings.settlement == "sharded":
+        return _sharded_demo(settings, out)
     raise L2gpuError(
         f"the demo has no '{settings.settlement}' settlement yet",
-        "use L2GPU_SETTLEMENT=hybrid (default), zk, plasma or channel-l1",
+        "use L2GPU_SETTLEMENT=hybrid (default), zk, plasma, sharded or channel-l1",
     )
 
 
@@ -75,6 +77,21 @@ def _plasma_demo(settings: Settings, out: Console) -> list[str]:
     finally:
         plasma.close()
     return [market_summary(market), exited]
+
+
+def _sharded_demo(settings: Settings, out: Console) -> list[str]:
+    from l2gpu.scenarios.sharded_market import hub_claimed, sharded_market
+
+    out.print("[bold]l2gpu demo[/bold] - the market across two rollup shards: a renter on "
+              "one pays a provider on the other every second through a hub "
+              "(settlement: sharded)")  # fmt: skip
+    sharded = sharded_market(settings, out)
+    try:
+        market = market_stage(settings, sharded.parties, out)
+        claimed = hub_claimed(sharded)
+    finally:
+        sharded.close()
+    return [market_summary(market), claimed]
 
 
 def _zk_demo(settings: Settings, out: Console) -> list[str]:
@@ -158,7 +175,8 @@ def market_summary(market: dict[str, Any]) -> str:
         f"market lease over {market['settlement']}: {market['lease_seconds']} s on 2 GPUs = "
         f"{market['gpu_seconds']} "
         f"GPU-seconds billed; paid to the provider {market['provider_payout']} wei, refunded "
-        f"to the renter {market['renter_refund']} wei; {_rail_cost(market)}; "
+        f"to the {'hub' if market['settlement'] == 'sharded' else 'renter'} "
+        f"{market['renter_refund']} wei; {_rail_cost(market)}; "
         f"job running {market['lease_start_s']:.2f} s after rent; "
         f"checkpoint {market['checkpoint']}; market stage {market['wall_s']:.1f} s"
     )
@@ -170,7 +188,7 @@ def _rail_cost(market: dict[str, Any]) -> str:
                 "transaction of their own")  # fmt: skip
     if market["settlement"] == "plasma":  # a child-chain transfer; its block's root is shared
         return "one child-chain transfer, no L1 transaction of its own (a 32-byte root a block)"
-    if market["settlement"] == "hybrid":  # L2 transactions; their batches are shared
+    if market["settlement"] in ("hybrid", "sharded"):  # L2 transactions; batches are shared
         return (f"L2 transactions {market['l1_bytes']:,} bytes, no L1 transaction of "
                 "their own (per-lease L1 cost: l2gpu bench l1cost)")  # fmt: skip
     return f"L1 gas {market['l1_gas']:,}, L1 bytes {market['l1_bytes']:,}"

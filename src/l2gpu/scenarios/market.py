@@ -136,7 +136,9 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             f"{format_wei(opened.deposit)} {cost}"
         )
         domain = voucher_domain(lease.channel.to_core())
-        payer = LeasePayer(client, renter, lease, domain, clock=system_clock)
+        # a routed (sharded) lease pays with the hub's vouchers, traded for the renter's
+        signer = rail.sign if rail.settlement == "sharded" else None  # type: ignore[attr-defined]
+        payer = LeasePayer(client, renter, lease, domain, clock=system_clock, signer=signer)
         info, after, rented_at, running_at = lease, 0, time.perf_counter(), None
         deadline = time.monotonic() + 90
         closing: threading.Thread | None = None
@@ -203,6 +205,8 @@ def _cost(settlement: str, gas: int, tx_bytes: int) -> str:
         return f"(a child-chain transfer of {tx_bytes} bytes; L1 gets its block's 32-byte root)"
     if settlement == "zk":
         return f"(a zk ledger operation: {tx_bytes} bytes of a proven batch, no L1 gas of its own)"
+    if settlement == "sharded":
+        return f"(L2 transactions on the renter's and the provider's shards: {tx_bytes} bytes)"
     if settlement == "hybrid":
         return f"(an L2 transaction: {tx_bytes} bytes in a batch, no L1 gas of its own)"
     return f"(an L1 transaction: gas {gas:,})"

@@ -36,6 +36,7 @@ COOPERATIVE_CLOSE = TypedDataSchema(
 
 _MALFORMED = (SignatureError, InvalidValue, TypedDataError)
 """What recovering the signer of a peer's message raises when any part of it is malformed."""
+MALFORMED_SIGNATURE = _MALFORMED
 
 
 class VoucherDomain(Protocol):

@@ -41,6 +41,7 @@ DEFAULT_SETTLEMENT = "channel-l1"
 rail were all L1 channels."""
 
 _SALT = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
 _DIGITS = re.compile(r"[0-9]{1,78}")
 _FIX = "send the channel description that the l2gpu client wrote ('l2gpu rent')"
 
@@ -110,6 +111,31 @@ class PlasmaCoins:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutedFor:
+    """A channel a hub pays for another renter's lease (``sharded``): the renter it
+    carries, and the hub's signature that says so (EIP-712 ``RoutedFor``, checked by
+    :func:`l2gpu.core.market.settlement.parties_problem`)."""
+
+    renter: Address
+    signature: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """As the description's ``routed`` member."""
+        return {"renter": self.renter.checksum, "signature": "0x" + self.signature.hex()}
+
+    @classmethod
+    def from_json(cls, data: object) -> RoutedFor:
+        """Parse the ``routed`` member; raises :class:`InvalidValue` naming the bad field."""
+        if not isinstance(data, Mapping):
+            raise InvalidValue("channel routed part", data, "it is not a JSON object", _FIX)
+        signature = data.get("signature")
+        if not isinstance(signature, str) or not _SIGNATURE.fullmatch(signature):
+            raise InvalidValue("channel routed signature", signature,
+                               "it is not 65 bytes of 0x hex", _FIX)  # fmt: skip
+        return cls(_address(data, "renter"), bytes.fromhex(signature.removeprefix("0x")))
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelDescription:
     """A lease's channel: its design, where its vouchers verify, its terms and deposit.
 
@@ -125,6 +151,7 @@ class ChannelDescription:
     deposit: Wei
     zk: ZkChannelName | None = None
     plasma: PlasmaCoins | None = None
+    routed: RoutedFor | None = None
 
     @property
     def channel_id(self) -> Hash32:
@@ -158,6 +185,7 @@ class ChannelDescription:
             }
             | ({"zk": self.zk.to_json()} if self.zk is not None else {})
             | ({"plasma": self.plasma.to_json()} if self.plasma is not None else {})
+            | ({"routed": self.routed.to_json()} if self.routed is not None else {})
         )
 
     @classmethod
@@ -192,6 +220,7 @@ class ChannelDescription:
             Wei(_whole_number(data, "deposit")),
             ZkChannelName.from_json(_field(data, "zk")) if settlement == "zk" else None,
             PlasmaCoins.from_json(_field(data, "plasma")) if settlement == "plasma" else None,
+            RoutedFor.from_json(data["routed"]) if data.get("routed") is not None else None,
         )
         part = described.zk or described.plasma
         if part is not None and part.salt != params.salt:

@@ -93,8 +93,19 @@ def terms_problem(channel: ChannelDescription) -> str | None:
 
 
 def parties_problem(channel: ChannelDescription, renter: Address, provider: Address) -> str | None:
-    """Why the channel does not run from ``renter`` to ``provider``, or None."""
-    if channel.renter != renter or channel.provider != provider:
+    """Why the channel does not run from ``renter`` to ``provider``, or None. A routed
+    channel (``sharded``) runs from a hub that signed that it carries ``renter``'s lease."""
+    payer = channel.renter
+    if channel.routed is not None:
+        from l2gpu.core.shards.route import routed_for_signer
+
+        routed = channel.routed
+        signer = routed_for_signer(channel.chain_id, channel.renter, channel.channel_id,
+                                   routed.renter, routed.signature)  # fmt: skip
+        if signer != channel.renter:
+            return "the channel's route is not signed by the hub that pays it"
+        payer = routed.renter
+    if payer != renter or channel.provider != provider:
         return "the channel is not from the lease's renter to its provider"
     return None
 

@@ -3,9 +3,9 @@
 A renter on shard A and a provider on shard B have no channel in common. A hub with
 an account on both shards joins them with two ordinary rollup channels: the renter's
 channel to the hub on A, and the hub's channel to the provider on B. Every second
-the renter signs a cumulative voucher to the hub for ``price + fee`` per second, and
-the hub, on checking it, signs its own cumulative voucher to the provider for
-``price`` per second of what the renter paid. Nothing reaches L1 per lease or per
+the renter signs a cumulative voucher to the hub for what the provider is owed plus
+the hub's fee (parts per million), and the hub, on checking it, signs its own
+cumulative voucher to the provider for what that pays onward. Nothing reaches L1 per lease or per
 payment: both channels live inside their rollups.
 
 This is a *mediated* pair of channels (Raiden's mediated transfers, without locks:
@@ -22,7 +22,10 @@ what that costs each party is bounded here:
   paid; the renter closes on A conceding its best voucher, and the rest returns to
   it after the channel's challenge period.
 - **The renter** pays the hub at most one voucher ahead of what the provider sees
-  (a voucher in flight when the hub vanished): one second's ``price + fee``.
+  (a voucher in flight when the hub vanished): one second's price and fee.
+- **The hub forwards only against a final inbound channel**: a soft-confirmed
+  channel could still be dropped, and with it every voucher on it
+  (:func:`route_problem`).
 
 State transitions are pure; the shells (an HTTP hub service, the agents) carry the
 vouchers.
@@ -38,10 +41,32 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Address, Hash32, Wei
 
+PPM = 1_000_000  # fees are parts per million of what the provider is paid
+
+
+def fee_on(amount: int, fee_ppm: int) -> int:
+    """The hub's fee on paying ``amount`` onward: ``fee_ppm`` per million, rounded up."""
+    return -(-amount * fee_ppm // PPM)
+
+
+def renter_owes(amount: int, fee_ppm: int) -> int:
+    """The renter's cumulative voucher to the hub for ``amount`` to the provider."""
+    return amount + fee_on(amount, fee_ppm)
+
+
+def forwardable_of(received: int, fee_ppm: int) -> int:
+    """The most the hub may pay onward having received ``received``: the largest
+    ``x`` with ``x + fee_on(x) <= received`` (so that ``renter_owes(x)`` forwards
+    exactly ``x``)."""
+    x = received * PPM // (PPM + fee_ppm)
+    while x > 0 and renter_owes(x, fee_ppm) > received:  # at most one step: the fee rounds up
+        x -= 1
+    return x
+
 
 @dataclass(frozen=True, slots=True)
 class HopTerms:
-    """One lease's hop: the two channels, their domains, the parties and the prices."""
+    """One lease's hop: the two channels, their domains, the renter and the hub's fee."""
 
     inbound: Hash32  # the renter's channel to the hub, on the renter's shard
     inbound_domain: Eip712Domain
@@ -50,18 +75,16 @@ class HopTerms:
     outbound: Hash32  # the hub's channel to the provider, on the provider's shard
     outbound_domain: Eip712Domain
     outbound_deposit: int
-    price_per_second: int  # what the provider earns per second
-    fee_per_second: int  # what the hub keeps per second
+    fee_ppm: int  # what the hub keeps, per million wei paid onward
 
-    def renter_owes(self, seconds: int) -> int:
-        """The renter's cumulative voucher after ``seconds`` seconds."""
-        return seconds * (self.price_per_second + self.fee_per_second)
+    def renter_owes(self, amount: int) -> int:
+        """The renter's cumulative voucher for ``amount`` to the provider."""
+        return renter_owes(amount, self.fee_ppm)
 
     def forwardable(self, received: int) -> int:
-        """What the hub may sign to the provider having received ``received``: the
-        provider's price for each whole second paid, capped by the outbound deposit."""
-        seconds = received // (self.price_per_second + self.fee_per_second)
-        return min(seconds * self.price_per_second, self.outbound_deposit)
+        """What the hub may sign to the provider having received ``received``, capped
+        by the outbound deposit."""
+        return min(forwardable_of(received, self.fee_ppm), self.outbound_deposit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,110 @@
+"""The hub's journal: what it must not forget across a crash.
+
+A hub that signed a voucher to a provider must still hold the renter's voucher that
+paid for it after ``kill -9``, or it pays the provider and cannot claim from the
+renter. Every route and every renter voucher the hub takes is appended here and
+fsynced *before* the hub signs onward; a restart replays the file.
+
+One JSON object per line; a torn last line (a crash mid-write) is dropped, since
+the hub never acted on it. Hand-written rather than a database: it is three kinds of
+append-only record read once at start, and each must be on disk before the hub
+answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from l2gpu.core.channel.vouchers import Voucher
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.channel_description import ChannelDescription
+from l2gpu.core.types import Hash32, Wei
+
+
+@dataclass(frozen=True)
+class RouteRecord:
+    """A route as the hub took it."""
+
+    inbound: ChannelDescription
+    outbound: ChannelDescription
+    fee_ppm: int
+    inbound_shard: int
+    outbound_shard: int
+
+    def to_json(self) -> dict[str, Any]:
+        """As one journal line holds it."""
+        return {"inbound": self.inbound.to_json(), "outbound": self.outbound.to_json(),
+                "fee_ppm": self.fee_ppm, "inbound_shard": self.inbound_shard,
+                "outbound_shard": self.outbound_shard}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RouteRecord:
+        """Back from a journal line."""
+        return cls(ChannelDescription.from_json(data["inbound"]),
+                   ChannelDescription.from_json(data["outbound"]), int(data["fee_ppm"]),
+                   int(data["inbound_shard"]), int(data["outbound_shard"]))  # fmt: skip
+
+
+def voucher_to_json(voucher: Voucher) -> dict[str, Any]:
+    """A voucher as the journal and the hub's API hold it (the amount a string)."""
+    return {"channel_id": str(voucher.channel_id), "amount": str(voucher.amount),
+            "signature": "0x" + voucher.signature.hex()}  # fmt: skip
+
+
+def voucher_from_json(data: Any) -> Voucher:
+    """A voucher from its JSON form; raises L2gpuError naming what is wrong."""
+    try:
+        cid = bytes.fromhex(str(data["channel_id"]).removeprefix("0x"))
+        amount = int(str(data["amount"]))
+        signature = bytes.fromhex(str(data["signature"]).removeprefix("0x"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise L2gpuError("the voucher is not channel_id, amount and signature in hex",
+                         "send the voucher as the l2gpu client writes it") from exc  # fmt: skip
+    if len(cid) != 32 or not 0 <= amount < 2**128 or len(signature) != 65:
+        raise L2gpuError("the voucher's channel id, amount or signature is out of range",
+                         "send the voucher as the l2gpu client writes it")  # fmt: skip
+    return Voucher(Hash32(cid), Wei(amount), signature)
+
+
+class Journal:
+    """Append-only, fsynced lines at ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def replay(self) -> list[dict[str, Any]]:
+        """Every whole record written so far, in order; a torn tail is cut off the
+        file, so that the next record starts on a line of its own."""
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        records, whole = [], 0
+        for line in data.splitlines(keepends=True):
+            try:
+                if not line.endswith(b"\n"):
+                    raise ValueError("torn")
+                records.append(json.loads(line))
+            except ValueError:
+                break  # a torn last line: the hub never acted on it
+            whole += len(line)
+        if whole < len(data):
+            os.truncate(self.path, whole)
+        return records
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write ``record`` and wait until it is on disk."""
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)

@@ -1,0 +1,170 @@
+"""The ``sharded`` rail of a renter whose provider lives on another shard.
+
+The renter opens a channel to a hub on its own shard (*inbound*, final in a batch
+before the hub takes it), and asks the hub, with a signed request, to open a
+channel to the provider on the provider's shard (*outbound*). The lease's channel,
+as the market and the provider see it, is the outbound one: an ordinary ``hybrid``
+channel on the provider's shard, paid by the hub. Each second the renter signs a
+voucher on the inbound channel for what the provider is owed plus the hub's fee,
+and hands the provider the hub's voucher in exchange (:meth:`sign`): the provider's
+agent checks and closes it as any hybrid voucher. Nothing reaches L1 per lease.
+
+What each party risks is stated in :mod:`l2gpu.core.shards.hop`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from l2gpu.core.channel.vouchers import Voucher, channel_domain, sign_voucher
+from l2gpu.core.crypto.eip712 import Eip712Domain
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.amounts import round_up
+from l2gpu.core.market.channel_description import ChannelDescription
+from l2gpu.core.shards.hop import renter_owes
+from l2gpu.core.shards.route import RouteRequest, hub_domain
+from l2gpu.core.shards.routing import shard_of
+from l2gpu.core.types import Address, ChainId, Hash32, Wei
+from l2gpu.hub.client import HubClient
+from l2gpu.payments.rails import CHALLENGE_PERIOD, ClosedChannel, OpenedChannel
+
+if TYPE_CHECKING:
+    from l2gpu.payments.rollup_rail import RollupChannelRail
+
+log = logging.getLogger(__name__)
+SLACK_S = 600  # the inbound channel outlives what the hub requires by this much
+
+
+@dataclass
+class Routed:
+    """A lease's two channels and the most this renter signed on the inbound one."""
+
+    inbound: ChannelDescription
+    outbound: ChannelDescription
+    signed: int = 0
+
+
+class RoutedChannelRail:
+    """A renter's rail for leases with providers on other shards, through a hub."""
+
+    settlement = "sharded"
+    pending_needs_renter = False  # the outbound channel's payer is the hub
+
+    def __init__(self, key: PrivateKey, hub_url: str, shard_urls: list[str], *,
+                 clock: Callable[[], int] | None = None, wait: float = 60.0) -> None:  # fmt: skip
+        from l2gpu.node.client import L2Client
+        from l2gpu.payments.rollup_rail import RollupChannelRail
+
+        self.key = key
+        self.hub = HubClient(hub_url)
+        info = self.hub.info()
+        self.hub_address = Address.from_hex(info["hub"])
+        self.fee_ppm = int(info["fee_ppm"])
+        self.rails = [RollupChannelRail(L2Client(url, key), clock=clock, wait=wait, soft=False)
+                      for url in shard_urls]  # fmt: skip
+        if [r.rollup.checksum for r in self.rails] != list(info["shards"]):
+            raise L2gpuError("the hub serves other shards than the nodes given",
+                             "give the nodes of the hub's shards, in shard order")  # fmt: skip
+        self.chain_id = self.rails[0].chain_id
+        self.home = shard_of(key.address, len(self.rails))
+        self.by_rollup = {rail.rollup: i for i, rail in enumerate(self.rails)}
+        self.routed: dict[Hash32, Routed] = {}
+
+    @property
+    def domain(self) -> Eip712Domain:
+        """The domain of the renter's own vouchers (the home shard's Rollup)."""
+        return self.rails[self.home].domain
+
+    def now(self) -> int:
+        """The home shard's clock (L1 time)."""
+        return self.rails[self.home].now()
+
+    def open(self, provider: Address, deposit: Wei, *, lifetime: int) -> OpenedChannel:
+        """Open the inbound channel to the hub and have the hub open the outbound one;
+        return the outbound channel, which is the lease's."""
+        outbound_deposit = round_up(deposit)
+        inbound = self.rails[self.home].open(
+            self.hub_address,
+            Wei(renter_owes(outbound_deposit, self.fee_ppm)),
+            lifetime=lifetime + CHALLENGE_PERIOD + SLACK_S,
+        )
+        request = RouteRequest(inbound.params.id, provider, int(deposit), lifetime)
+        signature = request.sign(self.key, hub_domain(self.chain_id, self.hub_address))
+        answer = self.hub.open_route(inbound.description, request, signature)
+        outbound = ChannelDescription.from_json(answer["outbound"])
+        wrong = (outbound.params.provider != provider, outbound.params.renter != self.hub_address,
+                 outbound.deposit < deposit, outbound.manager not in self.by_rollup)  # fmt: skip
+        if any(wrong):
+            raise L2gpuError("the hub opened a channel on other terms than asked",
+                             "do not use this hub; close the inbound channel")  # fmt: skip
+        self.routed[outbound.channel_id] = Routed(inbound.description, outbound)
+        return OpenedChannel(outbound.params, outbound.deposit, outbound, 0, inbound.tx_bytes)
+
+    def sign(self, channel_id: Hash32, amount: Wei) -> Voucher:
+        """Pay the provider ``amount`` in all: the renter's voucher to the hub, traded for
+        the hub's voucher to the provider (checked: the hub's, on the lease's channel,
+        for at least ``amount``)."""
+        routed = self._routed(channel_id)
+        inbound = routed.inbound
+        mine = sign_voucher(self.key, channel_domain(ChainId(self.chain_id), inbound.manager),
+                            inbound.channel_id, Wei(renter_owes(amount, self.fee_ppm)))  # fmt: skip
+        routed.signed = max(routed.signed, int(mine.amount))
+        onward = self.hub.pay(inbound.channel_id, mine)
+        outbound_domain = channel_domain(ChainId(self.chain_id), self._outbound_rollup(channel_id))
+        if (onward is None or onward.channel_id != channel_id or onward.amount < amount
+                or onward.signer(outbound_domain) != self.hub_address):  # fmt: skip
+            raise L2gpuError("the hub did not answer with a voucher that pays the provider",
+                             "stop paying through this hub; close the inbound channel")  # fmt: skip
+        return onward
+
+    def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
+        """The outbound channel as its shard shows it."""
+        return self._rail_of(channel).check(channel, max_cost=max_cost, ends_by=ends_by)
+
+    def status(self, channel: ChannelDescription) -> str:
+        """The outbound channel's status on its shard."""
+        return self._rail_of(channel).status(channel)
+
+    def confirmed(self, channel_id: Hash32) -> str:
+        """Wait until the outbound channel leaves ``pending`` (the hub co-signs it)."""
+        rail = self.rails[self.by_rollup[self._outbound_rollup(channel_id)]]
+        return rail._settled_status(str(channel_id))
+
+    def close(self, channel: ChannelDescription, best: Voucher) -> ClosedChannel:
+        """A renter does not close the lease's channel: its provider does."""
+        raise L2gpuError("the lease's channel is the hub's to the provider: the provider closes it",
+                         "use the provider's rail")  # fmt: skip
+
+    def cosign_close(self, channel: ChannelDescription, paid: Wei) -> str:
+        """Co-sign the hub's cooperative close of the inbound channel for no more than
+        this renter signed; the inbound channel's status then."""
+        routed = self._routed(channel.channel_id)
+        return self.rails[self.home].cosign_close(routed.inbound, Wei(routed.signed))
+
+    def abandon(self, channel: ChannelDescription, conceded: Wei = Wei(0)) -> str:
+        """Close the inbound channel conceding the best voucher signed to the hub (what
+        ``conceded`` paid the provider, and its fee)."""
+        routed = self._routed(channel.channel_id)
+        owed = max(routed.signed, renter_owes(int(conceded), self.fee_ppm) if conceded else 0)
+        return self.rails[self.home].abandon(routed.inbound, Wei(owed))
+
+    def _routed(self, channel_id: Hash32) -> Routed:
+        found = self.routed.get(channel_id)
+        if found is None:
+            raise L2gpuError(f"channel {channel_id} was not opened through this rail",
+                             "pay a routed lease from the rail that opened it")  # fmt: skip
+        return found
+
+    def _outbound_rollup(self, channel_id: Hash32) -> Address:
+        return self._routed(channel_id).outbound.manager  # one of ours: checked at open
+
+    def _rail_of(self, channel: ChannelDescription) -> RollupChannelRail:
+        shard = self.by_rollup.get(channel.manager)
+        if shard is None:
+            raise L2gpuError("the channel is on no shard of this rail",
+                             "give the nodes of every shard")  # fmt: skip
+        return self.rails[shard]
