@@ -5,7 +5,9 @@ the tests run it on loopback."""
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,16 @@ class RunningHub:
         self.stop.set()
         if self.server is not None:
             self.server.should_exit = True
+            port = int(str(self.url).rsplit(":", 1)[1])
+            deadline = time.monotonic() + 10
+            while _listening(port) and time.monotonic() < deadline:
+                time.sleep(0.02)  # uvicorn closes its socket on its own thread
         self.hub.stop()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _cosign_loop(hub: Hub, shard: int, stop: threading.Event) -> None:

@@ -41,11 +41,13 @@ SLACK_S = 600  # the inbound channel outlives what the hub requires by this much
 
 @dataclass
 class Routed:
-    """A lease's two channels and the most this renter signed on the inbound one."""
+    """A lease's two channels, the most this renter signed on the inbound one, and the
+    most the hub acknowledged with a voucher onward."""
 
     inbound: ChannelDescription
     outbound: ChannelDescription
     signed: int = 0
+    acknowledged: int = 0
 
 
 class RoutedChannelRail:
@@ -102,6 +104,14 @@ class RoutedChannelRail:
             raise L2gpuError("the hub opened a channel on other terms than asked",
                              "do not use this hub; close the inbound channel")  # fmt: skip
         self.routed[outbound.channel_id] = Routed(inbound.description, outbound)
+        # Pay through the hub only once its channel to the provider is final: a pending
+        # one the hub never co-signs is dropped, and vouchers bought for it with it.
+        if self.confirmed(outbound.channel_id) != "open":
+            how = self.rails[self.home].abandon(inbound.description, Wei(0))
+            raise L2gpuError(
+                "the hub's channel to the provider did not open",
+                f"rent again, through another hub if this one is down; {how}",
+            )
         return OpenedChannel(outbound.params, outbound.deposit, outbound, 0, inbound.tx_bytes)
 
     def sign(self, channel_id: Hash32, amount: Wei) -> Voucher:
@@ -119,6 +129,7 @@ class RoutedChannelRail:
                 or onward.signer(outbound_domain) != self.hub_address):  # fmt: skip
             raise L2gpuError("the hub did not answer with a voucher that pays the provider",
                              "stop paying through this hub; close the inbound channel")  # fmt: skip
+        routed.acknowledged = max(routed.acknowledged, int(mine.amount))
         return onward
 
     def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
@@ -146,10 +157,12 @@ class RoutedChannelRail:
         return self.rails[self.home].cosign_close(routed.inbound, Wei(routed.signed))
 
     def abandon(self, channel: ChannelDescription, conceded: Wei = Wei(0)) -> str:
-        """Close the inbound channel conceding the best voucher signed to the hub (what
-        ``conceded`` paid the provider, and its fee)."""
+        """Close the inbound channel conceding what the hub acknowledged with vouchers to
+        the provider (at least ``conceded`` to the provider, and its fee). A hub that
+        holds a later voucher claims it itself within the challenge period; a hub that
+        is gone gets nothing for a voucher it never forwarded."""
         routed = self._routed(channel.channel_id)
-        owed = max(routed.signed, renter_owes(int(conceded), self.fee_ppm) if conceded else 0)
+        owed = max(routed.acknowledged, renter_owes(int(conceded), self.fee_ppm))
         return self.rails[self.home].abandon(routed.inbound, Wei(owed))
 
     def _routed(self, channel_id: Hash32) -> Routed:

@@ -1,0 +1,308 @@
+"""The hub over HTTP, between two shards with their nodes on loopback (embedded L1).
+
+A routed lease end to end; the requests and vouchers the hub must refuse; a hub that
+vanishes mid-lease (both ends close, paid for every second the renter paid); a hub
+that restarts from its journal; a renter that closes its channel to the hub early.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from l2gpu.core.channel.vouchers import channel_domain, sign_voucher
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.transactions import OpenChannel, SettleChannel
+from l2gpu.core.shards.hop import renter_owes
+from l2gpu.core.shards.route import RouteRequest, hub_domain
+from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
+from l2gpu.hub.client import HubClient, HubError
+from l2gpu.hub.runner import RunningHub, start_hub
+from l2gpu.l1.embedded import start_embedded_chain
+from l2gpu.node.client import L2Client
+from l2gpu.payments.rails import CHALLENGE_PERIOD
+from l2gpu.payments.rollup_rail import RollupChannelRail
+from l2gpu.payments.routed_rail import RoutedChannelRail
+from l2gpu.scenarios.sharded_market import ShardNodes, account_on, shard_nodes
+
+PRICE = 10**12  # wei a second to the provider
+DEPOSIT = Wei(10**15)
+
+
+class World:
+    """Two shards; renters on shard 0, a provider on shard 1, a hub on both."""
+
+    def __init__(self) -> None:
+        self.chain = start_embedded_chain()
+        taken: set[str] = set()
+        self.renters = [account_on(self.chain, 0, 2, taken) for _ in range(2)]
+        self.provider = account_on(self.chain, 1, 2, taken)
+        self.hub = next(a for a in self.chain.accounts[1:9] if a.address not in taken)
+        depositors = [*self.renters, self.provider]
+        self.nodes: ShardNodes = shard_nodes(self.chain, 2, depositors=depositors,
+                                             everywhere=[self.hub])  # fmt: skip
+
+    def key(self, account: object) -> PrivateKey:
+        return PrivateKey(bytes(account.key))  # type: ignore[attr-defined]
+
+    def client(self, account: object, shard: int) -> L2Client:
+        return L2Client(self.nodes.urls[shard], self.key(account))
+
+    def balance(self, account: object, shard: int) -> int:
+        return int(self.client(account, shard).account()["balance"])
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    built = World()
+    yield built
+    built.nodes.stop()
+
+
+@pytest.fixture
+def hub(world: World, tmp_path: Path) -> Iterator[RunningHub]:
+    running = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    yield running
+    running.close()
+
+
+def routed_rail(world: World, hub: RunningHub, renter: int = 0) -> RoutedChannelRail:
+    assert hub.url is not None
+    return RoutedChannelRail(world.key(world.renters[renter]), hub.url, world.nodes.urls, wait=20)
+
+
+def provider_rail(world: World, *, cooperative: bool = True) -> RollupChannelRail:
+    return RollupChannelRail(world.client(world.provider, 1), wait=10, cooperative=cooperative)
+
+
+def wait_until(done: object, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)  # the nodes seal and the hub claims on their own threads
+
+
+def test_a_routed_lease_pays_the_provider_on_its_shard_and_the_hub_its_fee(
+    world: World, hub: RunningHub
+) -> None:
+    rail = routed_rail(world, hub)
+    provider = Address.from_hex(world.provider.address)
+    hub_a, hub_b = world.balance(world.hub, 0), world.balance(world.hub, 1)
+    renter_a, provider_b = world.balance(world.renters[0], 0), world.balance(world.provider, 1)
+    opened = rail.open(provider, DEPOSIT, lifetime=600)
+    lease = opened.description
+    assert lease.settlement == "hybrid"
+    assert lease.renter == hub.hub.address
+    assert lease.routed is not None
+    assert lease.routed.renter == world.key(world.renters[0]).address
+    best = None
+    for second in range(1, 11):
+        best = rail.sign(lease.channel_id, Wei(second * PRICE))
+        assert best.amount == second * PRICE
+    assert best is not None
+    # The provider closes as any hybrid provider; the hub co-signs (10 bytes, cooperative).
+    closed = provider_rail(world).close(lease, best)
+    assert closed.how == "cooperative"
+    assert closed.provider_payout == 10 * PRICE
+    # The renter co-signs the hub's close of its inbound channel.
+    assert rail.cosign_close(lease, Wei(10 * PRICE)) == "settled"
+    wait_until(lambda: all(r.finished for r in hub.hub.routes.values()))
+    fee = renter_owes(10 * PRICE, hub.hub.fee_ppm) - 10 * PRICE
+    assert world.balance(world.provider, 1) - provider_b == 10 * PRICE
+    assert world.balance(world.hub, 0) - hub_a == 10 * PRICE + fee
+    assert world.balance(world.hub, 1) - hub_b == -10 * PRICE  # the rest came back
+    assert renter_a - world.balance(world.renters[0], 0) == 10 * PRICE + fee
+
+
+def test_the_hub_refuses_forged_and_misdirected_routes(world: World, hub: RunningHub) -> None:
+    rail = routed_rail(world, hub)
+    home = rail.rails[rail.home]
+    assert hub.url is not None
+    client = HubClient(hub.url)
+    domain = hub_domain(world.chain.chain_id, hub.hub.address)
+    provider = Address.from_hex(world.provider.address)
+    inbound = home.open(hub.hub.address, Wei(renter_owes(DEPOSIT, 1_000) * 2),
+                        lifetime=600 + CHALLENGE_PERIOD + 600)  # fmt: skip
+    request = RouteRequest(inbound.params.id, provider, int(DEPOSIT), 600)
+    stranger = world.key(world.renters[1])
+    with pytest.raises(HubError, match="not signed by the renter"):
+        client.open_route(inbound.description, request, request.sign(stranger, domain))
+    with pytest.raises(HubError, match="not signed by the renter"):
+        client.open_route(inbound.description, request, b"\x01" * 65)
+    # A renter on the provider's own shard is told to pay directly.
+    own_shard = RouteRequest(inbound.params.id, Address.from_hex(world.renters[1].address),
+                             int(DEPOSIT), 600)  # fmt: skip
+    with pytest.raises(HubError, match="one shard"):
+        client.open_route(inbound.description, own_shard,
+                          own_shard.sign(world.key(world.renters[0]), domain))  # fmt: skip
+    too_much = RouteRequest(inbound.params.id, provider, int(DEPOSIT) * 3, 600)
+    with pytest.raises(HubError, match="holds"):
+        client.open_route(inbound.description, too_much,
+                          too_much.sign(world.key(world.renters[0]), domain))  # fmt: skip
+    too_long = RouteRequest(inbound.params.id, provider, int(DEPOSIT), 10_000)
+    with pytest.raises(HubError, match="expires"):
+        client.open_route(inbound.description, too_long,
+                          too_long.sign(world.key(world.renters[0]), domain))  # fmt: skip
+    signature = request.sign(world.key(world.renters[0]), domain)
+    first = client.open_route(inbound.description, request, signature)
+    assert client.open_route(inbound.description, request, signature) == first  # a replay
+    elsewhere = RouteRequest(inbound.params.id, Address.from_hex(world.hub.address),
+                             int(DEPOSIT), 600)  # fmt: skip
+    with pytest.raises(HubError) as refused:
+        client.open_route(inbound.description, elsewhere,
+                          elsewhere.sign(world.key(world.renters[0]), domain))  # fmt: skip
+    assert refused.value.status == 409
+
+
+def test_the_hub_takes_no_route_on_a_channel_no_batch_holds(world: World, hub: RunningHub) -> None:
+    renter = world.renters[1]
+    client = world.client(renter, 0)
+    hub_index = int(client.account(hub.hub.address)["index"])
+    expires = Timestamp(int(client.status()["time"]) + 10_000)
+    # Sent, never co-signed: the node shows it pending until it drops it.
+    _, envelope, _ = client.send_soft(
+        lambda me: OpenChannel(me, hub_index, Wei(renter_owes(DEPOSIT, 1_000)), expires,
+                               CHALLENGE_PERIOD))  # fmt: skip
+    from l2gpu.core.channel import ChannelParams
+    from l2gpu.core.market.settlement import describe_channel
+    from l2gpu.core.types import ZERO_ADDRESS
+
+    params = ChannelParams(world.key(renter).address, hub.hub.address, ZERO_ADDRESS,
+                           CHALLENGE_PERIOD, envelope.nonce.to_bytes(32, "big"))  # fmt: skip
+    pending = describe_channel(params, renter_owes(DEPOSIT, 1_000), world.chain.chain_id,
+                               Address.from_hex(client.status()["rollup"]), "hybrid")  # fmt: skip
+    request = RouteRequest(params.id, Address.from_hex(world.provider.address), int(DEPOSIT), 600)
+    assert hub.url is not None
+    with pytest.raises(HubError, match="pending, not open"):
+        HubClient(hub.url).open_route(pending, request, request.sign(
+            world.key(renter), hub_domain(world.chain.chain_id, hub.hub.address)))  # fmt: skip
+
+
+def test_the_hub_forwards_only_what_the_renter_paid(world: World, hub: RunningHub) -> None:
+    rail = routed_rail(world, hub)
+    lease = rail.open(Address.from_hex(world.provider.address), DEPOSIT, lifetime=600).description
+    routed = rail.routed[lease.channel_id]
+    inbound = routed.inbound
+    domain = channel_domain(ChainId(world.chain.chain_id), inbound.manager)
+    assert hub.url is not None
+    client = HubClient(hub.url)
+    owner = world.key(world.renters[0])
+    stranger = world.key(world.renters[1])
+    with pytest.raises(HubError, match="not signed by the renter"):
+        client.pay(inbound.channel_id, sign_voucher(stranger, domain, inbound.channel_id, Wei(5)))
+    with pytest.raises(HubError, match="more than the channel holds"):
+        client.pay(inbound.channel_id, sign_voucher(owner, domain, inbound.channel_id,
+                                                    Wei(int(inbound.deposit) + 1)))  # fmt: skip
+    with pytest.raises(HubError, match="another channel"):
+        client.pay(inbound.channel_id, sign_voucher(owner, domain, lease.channel_id, Wei(5)))
+    three = rail.sign(lease.channel_id, Wei(3 * PRICE))
+    # An old voucher again: the hub's best stands, nothing newly signed.
+    old = sign_voucher(owner, domain, inbound.channel_id, Wei(renter_owes(PRICE, 1_000)))
+    assert client.pay(inbound.channel_id, old) == three
+    # A voucher that pays less than one fee's worth above forwards nothing more.
+    a_bit = sign_voucher(owner, domain, inbound.channel_id,
+                         Wei(renter_owes(3 * PRICE, 1_000) + 1))  # fmt: skip
+    assert client.pay(inbound.channel_id, a_bit) == three
+    with pytest.raises(HubError) as missing:
+        client.pay(lease.channel_id, sign_voucher(owner, domain, lease.channel_id, Wei(5)))
+    assert missing.value.status == 404
+    # Hostile bodies: refused with a message, never a 500.
+    for body in ({"channel_id": "0x00", "amount": "1", "signature": "0x"},
+                 {"channel_id": str(inbound.channel_id), "amount": "-1", "signature": "0x00"},
+                 {"channel_id": str(inbound.channel_id), "amount": "1" * 60, "signature": "0x"},
+                 "[" * 40 + "]" * 40):  # fmt: skip
+        content = body if isinstance(body, str) else json.dumps(body)
+        answer = httpx.post(
+            f"{hub.url}/hub/routes/{inbound.channel_id}/vouchers",
+            content=content,
+            headers={"content-type": "application/json"},
+        )
+        assert 400 <= answer.status_code < 500
+        assert "error" in answer.json()
+    huge = httpx.post(f"{hub.url}/hub/routes", content=b"{" + b" " * 100_000 + b"}",
+                      headers={"content-type": "application/json"})  # fmt: skip
+    assert huge.status_code == 413
+
+
+def test_a_hub_that_vanishes_mid_lease_costs_the_provider_and_renter_nothing_paid_for(
+    world: World, tmp_path: Path
+) -> None:
+    running = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    rail = routed_rail(world, running)
+    lease = rail.open(Address.from_hex(world.provider.address), DEPOSIT, lifetime=600).description
+    best = None
+    for second in range(1, 8):
+        best = rail.sign(lease.channel_id, Wei(second * PRICE))
+    assert best is not None
+    renter_before = world.balance(world.renters[0], 0)
+    hub_before = world.balance(world.hub, 0)
+    provider_before = world.balance(world.provider, 1)
+    running.close()  # the hub vanishes: it serves, co-signs and claims no more
+    with pytest.raises(L2gpuError):
+        rail.sign(lease.channel_id, Wei(8 * PRICE))
+    # The provider closes alone with the hub's best voucher: paid every second it holds.
+    closed = provider_rail(world, cooperative=False).close(lease, best)
+    assert closed.provider_payout == 7 * PRICE
+    assert world.balance(world.provider, 1) - provider_before == 7 * PRICE
+    # The renter closes its channel to the hub conceding what the hub acknowledged
+    # (seven seconds and their fee): the eighth voucher, which the hub never forwarded,
+    # is not conceded, and a hub that is gone cannot claim it.
+    routed = rail.routed[lease.channel_id]
+    assert routed.signed == renter_owes(8 * PRICE, 1_000)
+    rail.abandon(lease)
+    world.chain.time_travel(CHALLENGE_PERIOD + 1)
+    client = world.client(world.renters[0], 0)
+    index = int(client.channel(str(routed.inbound.channel_id))["index"])
+    client.send_tx(lambda me: SettleChannel(me, index), wait=30)
+    paid = renter_owes(7 * PRICE, 1_000)
+    assert world.balance(world.hub, 0) - hub_before == paid
+    returned = world.balance(world.renters[0], 0) - renter_before
+    assert returned == int(routed.inbound.deposit) - paid
+
+
+def test_a_hub_restarted_from_its_journal_claims_what_it_was_paid(
+    world: World, tmp_path: Path
+) -> None:
+    first = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    rail = routed_rail(world, first)
+    lease = rail.open(Address.from_hex(world.provider.address), DEPOSIT, lifetime=600).description
+    best = rail.sign(lease.channel_id, Wei(4 * PRICE))
+    first.close()  # as after kill -9: only the journal survives
+    with (tmp_path / "hub-journal.jsonl").open("ab") as journal:
+        journal.write(b'{"paid": {"channel_id": "0x')  # a torn last line
+    again = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    try:
+        route = again.hub.routes[rail.routed[lease.channel_id].inbound.channel_id]
+        assert route.state.forwarded == 4 * PRICE
+        assert route.onward == best
+        rail.hub = HubClient(str(again.url))
+        assert rail.sign(lease.channel_id, Wei(5 * PRICE)).amount == 5 * PRICE
+        hub_before = world.balance(world.hub, 0)
+        provider_rail(world).close(lease, rail.sign(lease.channel_id, Wei(5 * PRICE)))
+        rail.cosign_close(lease, Wei(5 * PRICE))
+        wait_until(lambda: route.finished)
+        assert world.balance(world.hub, 0) - hub_before == renter_owes(5 * PRICE, 1_000)
+    finally:
+        again.close()
+
+
+def test_a_renter_closing_its_channel_early_still_pays_the_hub_its_best_voucher(
+    world: World, hub: RunningHub
+) -> None:
+    rail = routed_rail(world, hub)
+    lease = rail.open(Address.from_hex(world.provider.address), DEPOSIT, lifetime=600).description
+    rail.sign(lease.channel_id, Wei(6 * PRICE))
+    routed = rail.routed[lease.channel_id]
+    hub_before = world.balance(world.hub, 0)
+    # The renter starts closing conceding nothing; the hub answers with its best voucher.
+    rail.rails[rail.home].abandon(routed.inbound, Wei(0))
+    route = hub.hub.routes[routed.inbound.channel_id]
+    wait_until(lambda: route.finished)
+    assert world.balance(world.hub, 0) - hub_before == renter_owes(6 * PRICE, 1_000)
+    assert Seconds(CHALLENGE_PERIOD) > 0
