@@ -66,6 +66,14 @@ def test_every_design_runs_the_same_leases_and_reports_every_figure() -> None:
         assert inside["provider_money_final_s"] > inside["provider_money_soft_s_median"]
     for bounded in (rollup, hybrid, zk):
         assert bounded["operator"]["longest_freeze_s"] > 0
+    # sharded: every lease done on its parties' shards; a routed one pays each second
+    # with two messages (the renter's voucher to the hub, the hub's to the provider)
+    sharded = run["designs"]["sharded"]
+    routed = sharded["leases_routed_through_hub"]
+    assert sharded["shards"] == 2
+    assert 0 <= routed <= 4
+    assert sharded["off_chain_messages"] >= paid
+    assert sharded["operator"]["can_take"] is False
     # withholding the off-L1 data freezes a validium for good: its trust cost
     assert validium["operator"]["longest_freeze_s"] is None
     # a Plasma lease: a lock (a message to the operator), a transfer per second off

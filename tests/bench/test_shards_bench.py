@@ -30,3 +30,13 @@ def test_the_hubs_work_per_second_is_measured() -> None:
     hop = shards.measure_hop(seconds=20)
     assert hop["hop_seconds_forwarded"] == 20
     assert 0 < hop["hop_forward_ms_in_process"] < 100
+
+
+def test_a_routed_lease_is_measured_over_the_hubs_http_api() -> None:
+    hop = shards.measure_hop_http(seconds=10)
+    assert hop["hop_payments"] == 10
+    assert 0 < hop["hop_payment_ms_loopback_median"] <= hop["hop_payment_ms_loopback_p95"]
+    # an open and a co-signed close on each shard, nothing per second
+    assert 0 < hop["hop_lease_l2_bytes_renter_shard"] <= 40
+    assert 0 < hop["hop_lease_l2_bytes_provider_shard"] <= 40
+    assert hop["hop_closes"] == "provider cooperative, hub claimed: True"

@@ -39,6 +39,7 @@ import httpx
 
 from l2gpu.bench import environment
 from l2gpu.bench.node import ANVIL_KEY, _anvil_binary, _cpu_seconds, _free_port, _wait_port
+from l2gpu.bench.shards import _bridge_of, _free_ports_in_a_row, _shard_pids
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address, Wei
 
@@ -57,6 +58,9 @@ VALIDIUM_OPERATOR_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a
 """anvil's third dev account: the validium node's operator."""
 PLASMA_OPERATOR_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"
 """anvil's fourth dev account: the Plasma operator."""
+# anvil's dev account 5 operates the shards of ``sharded`` (their proposers derive from it)
+SHARDS_OPERATOR_KEY = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"
+SHARDS = 2
 ZK_DESIGNS = ("zk", "validium")
 """The designs proven with Groth16, each with its own node, run on ``zk_leases`` leases."""
 
@@ -181,6 +185,9 @@ def _settle(name: str, world: Any) -> None:
         _zk_settled(str(world.validium_node_url if name == "validium" else world.zk_node_url))
     elif name == "plasma":
         _plasma_settled(str(world.plasma_node_url))
+    elif name == "sharded":
+        for url in world.shard_urls:
+            _settled(url)
     elif world.node_url is not None:
         _settled(world.node_url)
 
@@ -212,6 +219,8 @@ def _balance(design: Any, world: Any, party: Any) -> int:
     """The party's balance in the design's rollup (0 until its deposit is credited)."""
     if design.name == "plasma":
         return int(design.balance(party))
+    if design.name == "sharded":
+        return int(design.client(party).account()["balance"])
     if design.name in ZK_DESIGNS:
         rail = design.rail(party)
         found = rail.client.account_of(Address.from_hex(party.address))
@@ -239,8 +248,9 @@ def _fund(design: Any, world: Any, parties: list[Any], amount: Wei) -> None:
             time.sleep(0.2)  # the node credits deposits in its next batches
 
 
-def _design_run(name: str, world: Any, trace: list[TraceLease], wave: int, node_pid: int,
-                contracts: set[Address], base: int) -> dict[str, Any]:  # fmt: skip
+def _design_run(name: str, world: Any, trace: list[TraceLease], wave: int,
+                node_pid: int | list[int], contracts: set[Address],
+                base: int) -> dict[str, Any]:  # fmt: skip
     """Run the trace through one design; return its figures."""
     from l2gpu.designs import make_design
 
@@ -254,7 +264,8 @@ def _design_run(name: str, world: Any, trace: list[TraceLease], wave: int, node_
     _settle(name, world)
     tally = Tally()
     first_block = world.chain.block_number() + 1
-    cpu_before, started = _cpu_seconds(node_pid), time.perf_counter()
+    pids = node_pid if isinstance(node_pid, list) else [node_pid]
+    cpu_before, started = sum(_cpu_seconds(p) for p in pids), time.perf_counter()
     for at in range(0, len(trace), wave):
         threads = [threading.Thread(target=_run_lease, args=(design, renters[i], providers[i],
                                                              lease, tally))
@@ -265,9 +276,13 @@ def _design_run(name: str, world: Any, trace: list[TraceLease], wave: int, node_
             thread.join()
     _settle(name, world)
     wall = time.perf_counter() - started
-    cpu = _cpu_seconds(node_pid) - cpu_before
+    cpu = sum(_cpu_seconds(p) for p in pids) - cpu_before
     spend = _l1_window(world.chain.w3, contracts, first_block, world.chain.block_number())
-    return _figures(design, trace, tally, spend, wall, cpu)
+    figures = _figures(design, trace, tally, spend, wall, cpu)
+    if name == "sharded":
+        figures["leases_routed_through_hub"] = getattr(design, "routed_leases", None)
+        figures["shards"] = len(world.shard_urls)
+    return figures
 
 
 def _figures(design: Any, trace: list[TraceLease], tally: Tally, spend: dict[str, int],
@@ -329,7 +344,8 @@ def _median(values: list[float]) -> float | None:
 
 def measure_designs(
     *, leases: int = 1000, seconds: int = 10, wave: int = 40, seed: int = 7,
-    designs: tuple[str, ...] = ("channel-l1", "rollup", "hybrid", "zk", "validium", "plasma"),
+    designs: tuple[str, ...] = ("channel-l1", "rollup", "hybrid", "zk", "validium", "plasma",
+                                "sharded"),
     zk_leases: int = 16,
     zk_shape: str = ZK_SHAPE,
 ) -> dict[str, Any]:  # fmt: skip
@@ -352,6 +368,7 @@ def measure_designs(
     )  # fmt: skip
     node = None
     other_nodes: list[Any] = []
+    closers: list[Any] = []
     log = open(Path(folder) / "node.log", "wb")  # noqa: SIM115 - closed in finally
     try:
         _wait_port(anvil_port, anvil, "anvil")
@@ -370,7 +387,7 @@ def measure_designs(
                                                   rollup_address))  # fmt: skip
         world = DesignWorld(chain, manager, rollup, url)
         contracts = {"channel-l1": {manager.address}}
-        pids = dict.fromkeys(designs, node.pid)
+        pids: dict[str, int | list[int]] = dict.fromkeys(designs, node.pid)
         for name in (n for n in ZK_DESIGNS if n in designs):
             other_nodes.append(_start_zk_node(world, env, folder, log, zk_shape, name))
             contracts[name] = {(world.validium if name == "validium" else world.zk).address}
@@ -379,6 +396,12 @@ def measure_designs(
             other_nodes.append(_start_plasma_node(world, env, folder, log))
             contracts["plasma"] = {world.plasma.address}
             pids["plasma"] = other_nodes[-1].pid
+        if "sharded" in designs:
+            launcher, hub = _start_shards(world, env, folder, log)
+            other_nodes.append(launcher)
+            closers.append(hub.close)
+            contracts["sharded"] = {world.bridge.address, *(r.address for r in world.shard_rollups)}
+            pids["sharded"] = _shard_pids(str(Path(folder) / "sharded"))
         zk_ran = any(name in designs for name in ZK_DESIGNS)
         out: dict[str, Any] = {}
         for offset, name in enumerate(designs):
@@ -403,6 +426,8 @@ def measure_designs(
             "designs": out,
         }
     finally:
+        for close in closers:
+            close()
         for process in (*other_nodes, node, anvil):
             if process is not None:
                 process.terminate()
@@ -458,6 +483,56 @@ def _start_plasma_node(world: Any, env: dict[str, str], folder: str, log: Any) -
     address = Address.from_hex(httpx.get(url + "/plasma/status").json()["plasma"])
     world.plasma, world.plasma_node_url = PlasmaClient.at(world.chain, address), url
     return process
+
+
+def _start_shards(world: Any, env: dict[str, str], folder: str, log: Any) -> tuple[Any, Any]:
+    """``l2gpu up --shards 2`` on the same anvil (its own operator, ports and folder),
+    and a hub with 10 ether on each shard, served on loopback in this process;
+    ``world`` gets the shards, their bridge and the hub. Returns (launcher, hub)."""
+    from eth_account import Account
+    from web3.types import RPCEndpoint
+
+    from l2gpu.core.crypto.bls import BlsSecretKey
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.hub.runner import start_hub
+    from l2gpu.l1 import compile_contract
+    from l2gpu.l1.contracts.bridge import BridgeClient
+    from l2gpu.l1.contracts.rollup import RollupClient
+
+    base = _free_ports_in_a_row(SHARDS)
+    data = Path(folder) / "sharded"
+    shard_env = {**env, "L2GPU_PRIVATE_KEY": SHARDS_OPERATOR_KEY, "L2GPU_API_PORT": str(base),
+                 "L2GPU_DATA_DIR": str(data)}  # fmt: skip
+    data.mkdir(parents=True, exist_ok=True)
+    launcher = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "l2gpu.cli.main", "up", "--shards", str(SHARDS)],
+        env=shard_env, stdout=log, stderr=log,
+    )  # fmt: skip
+    bridge = _bridge_of(Path(folder) / "node.log", launcher)  # the launcher's stdout
+    for i in range(SHARDS):
+        _wait_port(base + i, launcher, f"shard {i}", seconds=180)
+    chain = world.chain
+    world.bridge = BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"),
+                                                    Address.from_hex(bridge)))  # fmt: skip
+    rollup = compile_contract("rollup/Rollup.vy")
+    world.shard_rollups = [RollupClient(chain, chain.attach(rollup, a))
+                           for a in world.bridge.shard_addresses()]  # fmt: skip
+    world.shard_urls = [f"http://127.0.0.1:{base + i}" for i in range(SHARDS)]
+    hub_account = Account.from_key((990_001).to_bytes(32, "big"))
+    chain.w3.provider.make_request(RPCEndpoint("anvil_setBalance"),
+                                   [hub_account.address, hex(10**24)])  # fmt: skip
+    hub_key = PrivateKey(bytes(hub_account.key))
+    for client in world.shard_rollups:
+        client.deposit(hub_account, BlsSecretKey.from_seed(hub_key.secret), 10 * 10**18)
+    deadline = time.monotonic() + 180
+    for url in world.shard_urls:
+        while httpx.get(f"{url}/l2/accounts/{hub_key.address.checksum}").status_code != 200:
+            if time.monotonic() > deadline:
+                raise L2gpuError("the shards did not credit the hub's deposits within 180 s")
+            time.sleep(0.2)  # each shard seals its deposits in its next batches
+    hub = start_hub(hub_key, world.shard_urls, data / "hub")
+    world.hub_url = hub.url
+    return launcher, hub
 
 
 def run() -> dict[str, Any]:

@@ -19,7 +19,12 @@ transfer between shards costs.
   window the slow path also waits (``move_slow_waits_window_s``).
 - ``hop_forward_ms_in_process``: a lease paid across shards through a hub
   (``core/shards/hop.py``): the hub's check of a renter voucher and its signed
-  voucher onward, median per second of a lease, in process (no HTTP hub yet).
+  voucher onward, median per second of a lease, in process.
+- ``hop_payment_ms_loopback_*``: the same lease through the hub's HTTP API on
+  loopback (``l2gpu.hub``), between two shards with their nodes on loopback: from
+  the renter's signing to its check of the hub's voucher back (journaled on disk by
+  the hub first), per second; and the lease's L2 bytes on each shard (open and
+  close on the renter's shard, open and close on the provider's).
 """
 
 from __future__ import annotations
@@ -280,8 +285,8 @@ def measure_moves() -> dict[str, Any]:
 
 def measure_hop(seconds: int = 300) -> dict[str, Any]:
     """The hub's work per forwarded second (core/shards/hop.py), in process: check the
-    renter's voucher, sign its own onward. There is no HTTP hub service yet, so this
-    is the hop's compute, not its latency on loopback."""
+    renter's voucher, sign its own onward (the hop's compute; its latency over HTTP
+    is :func:`measure_hop_http`)."""
     from l2gpu.core.channel.vouchers import channel_domain, sign_voucher
     from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.core.shards.hop import Forward, HopState, HopTerms, RenterVoucher, sign_forward
@@ -310,6 +315,62 @@ def measure_hop(seconds: int = 300) -> dict[str, Any]:
             "hop_seconds_forwarded": len(took)}  # fmt: skip
 
 
+def measure_hop_http(seconds: int = 200) -> dict[str, Any]:
+    """One routed lease over a hub served on loopback, between two shards whose nodes
+    serve on loopback (embedded L1): each second the renter signs its voucher, sends
+    it to the hub over HTTP and checks the hub's voucher back (the one-hop payment the
+    provider then holds); and the L2 bytes the lease put in each shard's batches."""
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.types import Address, Wei
+    from l2gpu.hub.runner import start_hub
+    from l2gpu.l1.embedded import start_embedded_chain
+    from l2gpu.node.client import L2Client
+    from l2gpu.payments.rollup_rail import RollupChannelRail
+    from l2gpu.payments.routed_rail import RoutedChannelRail
+    from l2gpu.scenarios.sharded_market import account_on, shard_nodes
+
+    chain = start_embedded_chain()
+    taken: set[str] = set()
+    renter, provider = account_on(chain, 0, 2, taken), account_on(chain, 1, 2, taken)
+    hub_account = next(a for a in chain.accounts[1:9] if a.address not in taken)
+    nodes = shard_nodes(chain, 2, depositors=[renter, provider], everywhere=[hub_account])
+    folder = tempfile.mkdtemp(prefix="l2gpu-bench-hub-")
+    hub = start_hub(PrivateKey(bytes(hub_account.key)), nodes.urls, Path(folder))
+    price = 10**12
+    try:
+        assert hub.url is not None
+        rail = RoutedChannelRail(PrivateKey(bytes(renter.key)), hub.url, nodes.urls)
+        opened = rail.open(Address.from_hex(provider.address), Wei(price * seconds),
+                           lifetime=3600)  # fmt: skip
+        lease = opened.description
+        took, best = [], None
+        for second in range(1, seconds + 1):
+            started = time.perf_counter()
+            best = rail.sign(lease.channel_id, Wei(price * second))
+            took.append(time.perf_counter() - started)
+        assert best is not None
+        provider_rail = RollupChannelRail(L2Client(nodes.urls[1], PrivateKey(bytes(provider.key))))
+        closed = provider_rail.close(lease, best)
+        rail.cosign_close(lease, Wei(price * seconds))
+        route = next(iter(hub.hub.routes.values()))
+        deadline = time.monotonic() + 60
+        while not route.finished and time.monotonic() < deadline:
+            time.sleep(0.1)  # the hub claims the renter's channel on its own thread
+        ordered = sorted(took)
+        return {
+            "hop_payment_ms_loopback_median": round(1000 * statistics.median(took), 2),
+            "hop_payment_ms_loopback_p95": round(1000 * ordered[int(0.95 * len(ordered))], 2),
+            "hop_payments": len(took),
+            "hop_lease_l2_bytes_renter_shard": opened.tx_bytes + route.claim_bytes,
+            "hop_lease_l2_bytes_provider_shard": route.open_bytes + closed.tx_bytes,
+            "hop_closes": f"provider {closed.how}, hub claimed: {route.finished}",
+        }
+    finally:
+        hub.close()
+        nodes.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run() -> dict[str, Any]:
     """Measure the suite's figures."""
     runs = {n: measure_shards(n) for n in (1, 2, 4)}
@@ -332,6 +393,7 @@ def run() -> dict[str, Any]:
         "shards_client_accounts": ACCOUNTS,
         **measure_moves(),
         **measure_hop(),
+        **measure_hop_http(),
         "cores": cores,
         **environment(),
     }

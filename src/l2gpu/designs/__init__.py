@@ -56,6 +56,12 @@ def _plasma(world: DesignWorld) -> SettlementDesign[Any]:
     return PlasmaDesign(world)
 
 
+def _sharded(world: DesignWorld) -> SettlementDesign[Any]:
+    from l2gpu.designs.sharded import ShardedDesign
+
+    return ShardedDesign(world)
+
+
 @dataclass(frozen=True)
 class Design:
     """One design's two faces: ``make`` builds it whole on a deployment (the benchmark);
@@ -73,6 +79,9 @@ DESIGNS: dict[str, Design] = {
     # A validium's node speaks the zk node's API: market leases reach it as "zk".
     "validium": Design(_validium),
     "plasma": Design(_plasma, lease_rails.plasma_rail),
+    # A routed lease's provider is paid on a hybrid channel of its shard: the market's
+    # parties take the hybrid rail on their shard and, for a renter, the routed rail.
+    "sharded": Design(_sharded),
 }
 """Every design by its ``settlement`` name."""
 
@@ -88,7 +97,8 @@ def lease_rail(settlement: str, parts: RailParts) -> ChannelRail:
             f"the market cannot pay leases over '{settlement}'",
             f"market leases pay over a channel: set settlement to one of "
             f"{', '.join(LEASE_RAILS)} ('rollup' is compared by 'l2gpu bench designs' only; "
-            "for a validium's node use 'zk')",
+            "for a validium's node use 'zk'; a sharded market's renter takes "
+            "l2gpu.payments.routed_rail, its provider the hybrid rail of its shard)",
         )
     return design.lease_rail(parts)
 

@@ -1,5 +1,6 @@
 """Where the designs are deployed: one L1, its ChannelManager, a rollup node, a zk
-rollup node, a zk validium node and a Plasma operator."""
+rollup node, a zk validium node, a Plasma operator, and rollup shards with their
+bridge and a hub."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ class DesignWorld:
     validium_node_url: str | None = None
     plasma: Any = None  # a Plasma contract's L1 client, beside its operator at plasma_node_url
     plasma_node_url: str | None = None
+    # N rollup shards (their nodes' URLs and L1 clients, in shard order), their bridge,
+    # and a hub that carries leases between them
+    shard_urls: list[str] = field(default_factory=list)
+    shard_rollups: list[Any] = field(default_factory=list)
+    bridge: Any = None
+    hub_url: str | None = None
     _clients: dict[bytes, Any] = field(default_factory=dict)
 
     def l2(self, party: Any) -> Any:

@@ -26,6 +26,7 @@ from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import round_up
+from l2gpu.core.l2.codec import encode_tx, kind_of
 from l2gpu.core.l2.transactions import CooperativeClose, OpenChannel, UserTx
 from l2gpu.core.market.channel_description import ChannelDescription, RoutedFor
 from l2gpu.core.market.settlement import describe_channel
@@ -74,6 +75,9 @@ class Route:
     state: HopState
     onward: Voucher | None = None
     outbound_index: int | None = None
+    # batch bytes of the hub's own transactions for this route (for the benchmark)
+    open_bytes: int = 0
+    claim_bytes: int = 0
     finished: bool = False
     closing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -110,6 +114,7 @@ class Hub:
         self.domain = hub_domain(self.chain_id, self.address)
         self.routes: dict[Hash32, Route] = {}
         self._opening = threading.Lock()
+        self._last_open_bytes = 0
         self._closers = ThreadPoolExecutor(CLOSERS, thread_name_prefix="hub-close")
         self.journal = Journal(data_dir / "hub-journal.jsonl")
         self._replay()
@@ -156,7 +161,9 @@ class Hub:
             )
             record = RouteRecord(inbound, outbound, self.fee_ppm, a, b)
             self.journal.append({"route": record.to_json()})
-            return self._track(record)
+            route = self._track(record)
+            route.open_bytes = self._last_open_bytes
+            return route
 
     def pay(self, inbound_id: Hash32, voucher: Voucher) -> Voucher | None:
         """Take a renter voucher; return the hub's best voucher to the provider (None:
@@ -203,7 +210,8 @@ class Hub:
         best = route.state.best_inbound
         try:
             if best is not None:
-                self.rails[route.record.inbound_shard].close(route.record.inbound, best)
+                closed = self.rails[route.record.inbound_shard].close(route.record.inbound, best)
+                route.claim_bytes = closed.tx_bytes
             route.finished = True  # nothing received: the renter's own close returns it all
         except ChannelAlreadyClosed:
             route.finished = True
@@ -281,9 +289,10 @@ class Hub:
             raise HubRefused(f"the hub has too little on shard {shard} for this deposit",
                              "ask for a smaller deposit or retry later", 503)  # fmt: skip
         expires = Timestamp(rail.now() + lifetime)
-        _, envelope, _ = client.send_soft(
+        tx, envelope, _ = client.send_soft(
             lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD)
         )
+        self._last_open_bytes = len(encode_tx(kind_of(tx), tx))
         params = ChannelParams(self.address, provider, ZERO_ADDRESS, CHALLENGE_PERIOD,
                                envelope.nonce.to_bytes(32, "big"))  # fmt: skip
         return describe_channel(params, deposit, self.chain_id, rail.rollup, "hybrid")
