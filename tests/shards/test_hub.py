@@ -22,10 +22,10 @@ from l2gpu.core.l2.transactions import OpenChannel, SettleChannel
 from l2gpu.core.shards.hop import renter_owes
 from l2gpu.core.shards.route import RouteRequest, hub_domain
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
-from l2gpu.hub.client import HubClient, HubError
 from l2gpu.hub.runner import RunningHub, start_hub
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.client import L2Client
+from l2gpu.payments.hub_client import HubClient, HubError
 from l2gpu.payments.rails import CHALLENGE_PERIOD
 from l2gpu.payments.rollup_rail import RollupChannelRail
 from l2gpu.payments.routed_rail import RoutedChannelRail

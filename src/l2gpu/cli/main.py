@@ -24,6 +24,7 @@ from l2gpu.cli import (
     channel_cmd,
     config_cmd,
     demo_cmd,
+    hub_cmd,
     l2_cmd,
     market_cmd,
     pending,
@@ -108,6 +109,7 @@ app.add_typer(watch_cmd.app, name="watch")
 app.command("up")(l2_cmd.up)
 app.add_typer(l2_cmd.app, name="l2")
 app.add_typer(bridge_cmd.app, name="bridge")
+app.command("hub")(hub_cmd.hub)
 app.add_typer(zk_cmd.app, name="zk")
 market_cmd.register(app)
 provider_cmd.register(app)

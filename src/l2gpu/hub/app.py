@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from l2gpu.core.errors import InvalidValue
 from l2gpu.core.market.channel_description import ChannelDescription
+from l2gpu.core.shards.hub_messages import voucher_from_json, voucher_to_json
 from l2gpu.core.shards.route import RouteRequest
 from l2gpu.core.types import Address, Hash32
-from l2gpu.hub.journal import voucher_from_json, voucher_to_json
 from l2gpu.hub.service import Hub, HubRefused
 from l2gpu.serving.errors import ADDRESS_PATTERN, HASH_PATTERN, HEX_PATTERN, responses
 from l2gpu.serving.guard import RequestGuard, restore_recursion_limit

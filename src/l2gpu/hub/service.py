@@ -40,6 +40,7 @@ from l2gpu.core.shards.hop import (
 )
 from l2gpu.core.shards.hop import renter_owes as owes_for
 from l2gpu.core.shards.hop import state_transition as hop
+from l2gpu.core.shards.hub_messages import voucher_from_json, voucher_to_json
 from l2gpu.core.shards.route import (
     InboundSeen,
     RouteRequest,
@@ -49,7 +50,7 @@ from l2gpu.core.shards.route import (
 )
 from l2gpu.core.shards.routing import shard_of
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Timestamp, Wei
-from l2gpu.hub.journal import Journal, RouteRecord, voucher_from_json, voucher_to_json
+from l2gpu.hub.journal import Journal, RouteRecord
 from l2gpu.payments.rails import CHALLENGE_PERIOD
 
 log = logging.getLogger(__name__)

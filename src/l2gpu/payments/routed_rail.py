@@ -29,7 +29,7 @@ from l2gpu.core.shards.hop import renter_owes
 from l2gpu.core.shards.route import RouteRequest, hub_domain
 from l2gpu.core.shards.routing import shard_of
 from l2gpu.core.types import Address, ChainId, Hash32, Wei
-from l2gpu.hub.client import HubClient
+from l2gpu.payments.hub_client import HubClient
 from l2gpu.payments.rails import CHALLENGE_PERIOD, ClosedChannel, OpenedChannel
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ import httpx
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import ChannelDescription
+from l2gpu.core.shards.hub_messages import voucher_from_json, voucher_to_json
 from l2gpu.core.shards.route import RouteRequest
 from l2gpu.core.types import Hash32
-from l2gpu.hub.journal import voucher_from_json, voucher_to_json
 
 
 class HubError(L2gpuError):
