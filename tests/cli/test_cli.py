@@ -182,6 +182,24 @@ def test_the_plasma_demo_pays_the_lease_in_coins_and_exits_them_to_l1(tmp_path: 
     assert f"exited {paid} wei of earnings to L1 after the exit period" in exited
 
 
+def test_the_sharded_demo_pays_a_provider_on_another_shard_through_a_hub(
+    tmp_path: Path,
+) -> None:
+    result = run("--data-dir", str(tmp_path / "data"), "demo",
+                 env={"L2GPU_SETTLEMENT": "sharded"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    market = next(line for line in lines if line.startswith("market lease over sharded"))
+    seconds = int(market.split(": ")[1].split(" s on")[0])
+    assert seconds >= 3
+    paid = seconds * 2 * 10**13  # for metered seconds only, on the provider's shard
+    assert f"paid to the provider {paid} wei" in market
+    hub = next(line for line in lines if line.startswith("hub: "))
+    assert "1 of 1 routes closed on both shards" in hub
+    assert "no L1 transaction for the lease" in hub
+    assert (tmp_path / "data" / "demo" / "checkpoint.npz").is_file()
+
+
 def test_bench_market_rails_measure_both_rails() -> None:
     from l2gpu.bench.market_rails import measure_rails
 

@@ -97,14 +97,13 @@ class Hub:
 
     def __init__(self, key: PrivateKey, shard_urls: list[str], data_dir: Path, *,
                  fee_ppm: int = DEFAULT_FEE_PPM, wait: float = 60.0) -> None:  # fmt: skip
-        from l2gpu.node.client import L2Client
         from l2gpu.payments.rollup_rail import RollupChannelRail
 
         if not 0 <= fee_ppm <= 100_000:
             raise L2gpuError(f"a fee of {fee_ppm} ppm is outside 0..100000 (10 %)",
                              "set --fee-ppm between 0 and 100000")  # fmt: skip
         self.key, self.address, self.fee_ppm = key, key.address, fee_ppm
-        self.clients = [L2Client(url, key) for url in shard_urls]
+        self.clients = [_one_send_at_a_time(url, key) for url in shard_urls]
         self.rails = [RollupChannelRail(c, wait=wait) for c in self.clients]
         chains = {rail.chain_id for rail in self.rails}
         if len(chains) != 1:
@@ -332,3 +331,20 @@ class Hub:
                     if route.state.forwarded:
                         route.onward = sign_forward(self.key, route.terms,
                                                     Forward(route.state.forwarded))  # fmt: skip
+
+
+def _one_send_at_a_time(url: str, key: PrivateKey) -> Any:
+    """A node client whose sends from the hub's account go one at a time: a node takes
+    an account's next transaction at its next nonce, and the hub sends from many
+    threads (opens, and closes of many routes)."""
+    from l2gpu.node.client import L2Client
+
+    class SerialClient(L2Client):
+        _sending = threading.Lock()
+
+        def send_soft(self, make: Any) -> Any:
+            with self._sending:
+                return super().send_soft(make)
+
+    return SerialClient(url, key)
+
