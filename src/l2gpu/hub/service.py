@@ -19,7 +19,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
@@ -334,17 +334,31 @@ class Hub:
 
 
 def _one_send_at_a_time(url: str, key: PrivateKey) -> Any:
-    """A node client whose sends from the hub's account go one at a time: a node takes
-    an account's next transaction at its next nonce, and the hub sends from many
-    threads (opens, and closes of many routes)."""
+    """A node client that sends the hub's transactions one at a time, at nonces it
+    counts itself: the hub sends from many threads (opens, and closes of many
+    routes), and its co-signing loop signs all of its own, so a send need not wait
+    for the one before to be included (as a lone user's client does). After a
+    refused send it reads the account's next nonce again."""
+    from l2gpu.core.l2.envelope import Envelope
     from l2gpu.node.client import L2Client
 
     class SerialClient(L2Client):
-        _sending = threading.Lock()
+        _sending: ClassVar[threading.Lock] = threading.Lock()
+        _next: ClassVar[list[int]] = []  # [index, next nonce] once read from the node
 
         def send_soft(self, make: Any) -> Any:
             with self._sending:
-                return super().send_soft(make)
+                if not self._next:
+                    me = self.account()
+                    self._next[:] = [int(me["index"]), int(me["next_nonce"])]
+                index, nonce = self._next
+                tx = make(index)
+                try:
+                    receipt = self.send_at(tx, nonce)
+                except L2gpuError:
+                    self._next.clear()
+                    raise
+                self._next[1] = nonce + 1
+                return tx, Envelope(tx, nonce, b""), receipt
 
     return SerialClient(url, key)
-

@@ -94,6 +94,11 @@ class RoutedChannelRail:
             Wei(renter_owes(outbound_deposit, self.fee_ppm)),
             lifetime=lifetime + CHALLENGE_PERIOD + SLACK_S,
         )
+        if self.rails[self.home].status(inbound.description) != "open":
+            raise L2gpuError(
+                "your channel to the hub was not included in a batch",
+                "rent again (the node may be busy: see 'l2gpu l2 status')",
+            )
         request = RouteRequest(inbound.params.id, provider, int(deposit), lifetime)
         signature = request.sign(self.key, hub_domain(self.chain_id, self.hub_address))
         answer = self.hub.open_route(inbound.description, request, signature)
