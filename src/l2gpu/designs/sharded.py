@@ -62,6 +62,9 @@ class ShardedDesign:
         self.challenge_window = int(first.contract.call("CHALLENGE_WINDOW"))
         self.force_delay = int(first.contract.call("FORCE_DELAY"))
         self.routed_leases = 0
+        # A renter's co-signing of its last routed close, joined before its next lease:
+        # a co-signing loop still running for the old close would refuse the new open.
+        self._closing: dict[Address, threading.Thread] = {}
         self._clients: dict[tuple[bytes, int], Any] = {}
         self._lock = threading.Lock()
 
@@ -95,6 +98,9 @@ class ShardedDesign:
         to = Address.from_hex(provider.address)
         provider_rail = RollupChannelRail(self.client(provider))
         key = PrivateKey(bytes(renter.key))
+        earlier = self._closing.pop(key.address, None)
+        if earlier is not None:
+            earlier.join(timeout=120)
         routed = self.shard(renter) != self.shard(provider)
         if routed:
             assert self.world.hub_url is not None
@@ -138,6 +144,8 @@ class ShardedDesign:
         closed = lease.provider_rail.close(lease.description, lease.best)
         if not lease.routed:
             renter_side.join(timeout=lease.provider_rail.wait)
+        else:  # the hub closes the renter's channel after this: joined at the next lease
+            self._closing[lease.renter] = renter_side
         # a routed lease's second close (the hub's, of the renter's channel) has the same fields
         return Step(l2_bytes=closed.tx_bytes * (2 if lease.routed else 1))
 

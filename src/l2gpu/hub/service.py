@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -114,6 +115,7 @@ class Hub:
         self.domain = hub_domain(self.chain_id, self.address)
         self.routes: dict[Hash32, Route] = {}
         self._opening = threading.Lock()
+        self._by_outbound: dict[tuple[int, int], Route] = {}  # (shard, channel index) -> route
         self._last_open_bytes = 0
         self._closers = ThreadPoolExecutor(CLOSERS, thread_name_prefix="hub-close")
         self.journal = Journal(data_dir / "hub-journal.jsonl")
@@ -217,6 +219,7 @@ class Hub:
             route.finished = True
         except L2gpuError as exc:
             log.warning("closing inbound %s: %s", route.record.inbound.channel_id, exc.what)
+            self.clients[route.record.inbound_shard].forget_nonce()  # a dropped one leaves a gap
         finally:
             route.closing = False
 
@@ -230,15 +233,24 @@ class Hub:
                 return True
             if not isinstance(tx, CooperativeClose):
                 return False
-            for route in self.routes.values():
-                if (
-                    route.record.outbound_shard == shard
-                    and self._outbound_index(route) == tx.channel
-                ):
-                    return int(tx.amount) <= route.state.forwarded
-            return False
+            route = self._by_outbound.get((shard, tx.channel))
+            if route is None:  # a channel opened since: learn the indices of open routes
+                self._learn_outbound_indices(shard)
+                route = self._by_outbound.get((shard, tx.channel))
+            return route is not None and int(tx.amount) <= route.state.forwarded
 
         return agreed
+
+    def _learn_outbound_indices(self, shard: int) -> None:
+        """Read the index of every unfinished route's outbound channel on ``shard`` that
+        is not known yet (one request each, once: a co-signature answers in time)."""
+        for route in list(self.routes.values()):
+            if route.record.outbound_shard != shard or route.finished:
+                continue
+            if route.outbound_index is None:
+                index = self._outbound_index(route)
+                if index is not None:
+                    self._by_outbound[(shard, index)] = route
 
     def stop(self) -> None:
         """Stop the closers (the journal is on disk already)."""
@@ -340,7 +352,7 @@ def _one_send_at_a_time(url: str, key: PrivateKey) -> Any:
     for the one before to be included (as a lone user's client does). After a
     refused send it reads the account's next nonce again."""
     from l2gpu.core.l2.envelope import Envelope
-    from l2gpu.node.client import L2Client
+    from l2gpu.node.client import L2Client, NodeError
 
     class SerialClient(L2Client):
         _sending: ClassVar[threading.Lock] = threading.Lock()
@@ -360,5 +372,25 @@ def _one_send_at_a_time(url: str, key: PrivateKey) -> Any:
                     raise
                 self._next[1] = nonce + 1
                 return tx, Envelope(tx, nonce, b""), receipt
+
+        def cosign_until(self, done: Any, *, allowed: Any, wait: float,
+                         also: Any = None) -> None:  # fmt: skip
+            """The hub's one co-signing loop per shard (``also``: :meth:`Hub.agrees`)
+            answers for every transaction of the hub; a send only waits for ``done``:
+            a second loop would refuse the hub's other transactions in flight."""
+            if also is not None:
+                super().cosign_until(done, allowed=allowed, wait=wait, also=also)
+                return
+            deadline = time.monotonic() + wait
+            while not done():
+                if time.monotonic() > deadline:
+                    raise NodeError("the transaction was not included in time",
+                                    "check 'l2gpu l2 status' on the shard's node")  # fmt: skip
+                time.sleep(0.1)  # the node's next seal; the hub's loop co-signs it
+
+        def forget_nonce(self) -> None:
+            """Read the next nonce from the node at the next send."""
+            with self._sending:
+                self._next.clear()
 
     return SerialClient(url, key)
