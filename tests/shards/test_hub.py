@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.transactions import OpenChannel, SettleChannel
 from l2gpu.core.shards.hop import renter_owes
 from l2gpu.core.shards.route import RouteRequest, hub_domain
-from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
+from l2gpu.core.types import Address, ChainId, Timestamp, Wei
 from l2gpu.hub.runner import RunningHub, start_hub
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.client import L2Client
@@ -150,6 +151,9 @@ def test_the_hub_refuses_forged_and_misdirected_routes(world: World, hub: Runnin
         client.open_route(inbound.description, too_long,
                           too_long.sign(world.key(world.renters[0]), domain))  # fmt: skip
     signature = request.sign(world.key(world.renters[0]), domain)
+    inflated = replace(inbound.description, deposit=Wei(int(inbound.deposit) * 10))
+    with pytest.raises(HubError, match="deposit is not the channel's"):
+        client.open_route(inflated, request, signature)
     first = client.open_route(inbound.description, request, signature)
     assert client.open_route(inbound.description, request, signature) == first  # a replay
     elsewhere = RouteRequest(inbound.params.id, Address.from_hex(world.hub.address),
@@ -305,4 +309,36 @@ def test_a_renter_closing_its_channel_early_still_pays_the_hub_its_best_voucher(
     route = hub.hub.routes[routed.inbound.channel_id]
     wait_until(lambda: route.finished)
     assert world.balance(world.hub, 0) - hub_before == renter_owes(6 * PRICE, 1_000)
-    assert Seconds(CHALLENGE_PERIOD) > 0
+    # Claimed: the hub forwards nothing more (a voucher now would be paid by nobody).
+    with pytest.raises(HubError) as closed:
+        rail.sign(lease.channel_id, Wei(7 * PRICE))
+    assert closed.value.status == 409
+    # And it takes back the rest of its channel to the provider, conceding what it
+    # forwarded (the provider is paid that when it settles, or closes first).
+    outbound = provider_rail(world)
+    wait_until(lambda: outbound.status(lease) == "closing")
+    found = outbound.client.channel(str(lease.channel_id))
+    assert int(found["best_amount"]) == 6 * PRICE
+
+
+def test_a_renter_that_never_co_signs_still_pays_the_hub(world: World, hub: RunningHub) -> None:
+    rail = routed_rail(world, hub)
+    lease = rail.open(Address.from_hex(world.provider.address), DEPOSIT, lifetime=600).description
+    best = rail.sign(lease.channel_id, Wei(9 * PRICE))
+    hub_before = world.balance(world.hub, 0)
+    provider_rail(world).close(lease, best)  # the hub co-signs this one
+    # The renter's client is gone: nobody co-signs the hub's cooperative close, which
+    # the node drops; the hub closes alone with the renter's best voucher.
+    route = hub.hub.routes[rail.routed[lease.channel_id].inbound.channel_id]
+    wait_until(lambda: route.finished, seconds=90)
+    assert world.balance(world.hub, 0) - hub_before == renter_owes(9 * PRICE, 1_000)
+
+
+def test_the_hub_co_signs_only_what_it_sent(world: World, hub: RunningHub) -> None:
+    from l2gpu.core.l2.transactions import Transfer
+
+    me = int(world.client(world.hub, 0).account()["index"])
+    agreed = hub.hub.agrees(0)
+    # A sequencer putting a transfer from the hub's account into a batch: refused.
+    assert agreed(Transfer(me, 1, Wei(10**17), Wei(0))) is False
+    assert agreed(Transfer(1, me, Wei(10**17), Wei(0))) is False

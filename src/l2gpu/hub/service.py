@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 DEFAULT_FEE_PPM = 1_000  # 0.1 % of what the provider is paid
 MAX_ROUTES = 10_000  # open routes at once: each holds a lock and a little state
 CLOSERS = 8  # closes of inbound channels run at once
+SENT_KEPT = 4096  # the hub's own sends it remembers, to co-sign only those
+JOURNAL_COMPACT_BYTES = 64 * 2**20  # past this the journal is rewritten, one line a route
 
 
 class HubRefused(L2gpuError):
@@ -80,8 +82,11 @@ class Route:
     # batch bytes of the hub's own transactions for this route (for the benchmark)
     open_bytes: int = 0
     claim_bytes: int = 0
-    finished: bool = False
-    closing: bool = False
+    finished: bool = False  # the renter's channel is closed: the hub claimed what it owed
+    closing: bool = False  # a claim or reclaim is under way on the closers' pool
+    claimed: bool = False  # the hub started claiming: it forwards nothing more
+    solo: bool = False  # the renter did not co-sign a close: the hub closes alone
+    reclaimed: bool = False  # the hub's channel to the provider is settled
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def to_json(self) -> dict[str, Any]:
@@ -106,6 +111,9 @@ class Hub:
         self.key, self.address, self.fee_ppm = key, key.address, fee_ppm
         self.clients = [_one_send_at_a_time(url, key) for url in shard_urls]
         self.rails = [RollupChannelRail(c, wait=wait) for c in self.clients]
+        # closes without the other party's co-signature (a renter that is gone)
+        self.solo_rails = [RollupChannelRail(c, wait=wait, cooperative=False)
+                           for c in self.clients]  # fmt: skip
         chains = {rail.chain_id for rail in self.rails}
         if len(chains) != 1:
             raise L2gpuError("the shards' nodes run on different chains",
@@ -146,13 +154,18 @@ class Hub:
                 raise HubRefused("the hub carries as many routes as it can", "retry later", 503)
             a, b = self._shards_of(inbound, request)
             seen = self._inbound_seen(inbound, a)
+            if seen.deposit != int(inbound.deposit):
+                raise HubRefused(f"the description's deposit is not the channel's ({seen.deposit})",
+                                 "send the description the l2gpu client wrote")  # fmt: skip
             deposit = round_up(request.deposit) if request.deposit > 0 else 0
             problem = route_problem(request, signer, seen, hub=self.address, provider_shard=b,
                                     needed=owes_for(deposit, self.fee_ppm),
-                                    now=self.rails[a].now())  # fmt: skip
+                                    now=self.rails[a].now(),
+                                    min_challenge=CHALLENGE_PERIOD)  # fmt: skip
             if problem:
                 raise HubRefused(problem, "open the inbound channel as the hub's terms say")
-            outbound = self._open_outbound(b, request.provider, Wei(deposit), request.lifetime)
+            expires = self.rails[b].now() + request.lifetime
+            outbound = self._open_outbound(b, request.provider, Wei(deposit), expires)
             # the hub's word that the channel carries this renter's lease (the market checks it)
             outbound = replace(
                 outbound,
@@ -161,7 +174,7 @@ class Hub:
                     sign_routed_for(self.key, self.chain_id, outbound.channel_id, seen.renter),
                 ),
             )
-            record = RouteRecord(inbound, outbound, self.fee_ppm, a, b)
+            record = RouteRecord(inbound, outbound, self.fee_ppm, a, b, expires)
             self.journal.append({"route": record.to_json()})
             route = self._track(record)
             route.open_bytes = self._last_open_bytes
@@ -174,12 +187,18 @@ class Hub:
         if route is None:
             raise HubRefused(f"no route for channel {inbound_id}", "open a route first", 404)
         with route.lock:
+            if route.claimed or route.finished:
+                raise HubRefused("this route is closed: the hub has claimed the renter's channel",
+                                 "open a new route for a new lease", 409)  # fmt: skip
             state, events = hop(route.state, RenterVoucher(voucher))
             for event in events:
                 if isinstance(event, Refused):
                     raise HubRefused(event.reason, "send a voucher for this route's channel")
-            if state.received > route.state.received:
+            if any(isinstance(event, Forward) for event in events):
+                # on disk before the hub signs onward (a voucher that forwards nothing
+                # more is kept in memory only: the journal grows with what was forwarded)
                 self.journal.append({"paid": voucher_to_json(voucher)})
+                self._compact_if_large()
             route.state = state
             if state.forwarded > (route.onward.amount if route.onward else 0):
                 route.onward = sign_forward(self.key, route.terms,
@@ -189,37 +208,82 @@ class Hub:
     # -- keeping routes -----------------------------------------------------------------
 
     def tend(self) -> None:
-        """Claim what renters owe: once a route's provider has closed (or the renter
-        starts to close), close the inbound channel with the renter's best voucher."""
+        """Claim what renters owe: once a route's provider has closed, its lease is
+        over (the hub's channel expired) or its renter starts to close, close the
+        renter's channel with its best voucher; then take back the rest of the hub's
+        channel to the provider."""
+        clocks: dict[int, int] = {}  # one read of each shard's clock per round
         for route in list(self.routes.values()):
-            if route.finished or route.closing:
+            if route.closing or route.reclaimed:
                 continue
+            b = route.record.outbound_shard
             try:
-                outbound = self.rails[route.record.outbound_shard].status(route.record.outbound)
-                inbound = self.rails[route.record.inbound_shard].status(route.record.inbound)
+                outbound = self.rails[b].status(route.record.outbound)
+                inbound = (
+                    "settled"
+                    if route.finished
+                    else (self.rails[route.record.inbound_shard].status(route.record.inbound))
+                )
+                now = clocks[b] if b in clocks else clocks.setdefault(b, self.rails[b].now())
             except L2gpuError as exc:
                 log.warning("a shard did not answer: %s", exc.what)
                 continue
+            over = (
+                bool(route.record.outbound_expires_at) and now >= route.record.outbound_expires_at
+            )
             if inbound in ("settled", "missing"):
                 route.finished = True
-            elif inbound == "closing" or outbound in ("settled", "closing", "missing"):
+                if outbound in ("settled", "missing"):
+                    route.reclaimed = True
+                else:
+                    route.closing = True
+                    self._closers.submit(self._reclaim, route, outbound)
+            elif inbound == "closing" or outbound in ("settled", "closing", "missing") or over:
                 route.closing = True
                 self._closers.submit(self._claim, route)
 
     def _claim(self, route: Route) -> None:
+        """Close the renter's channel with its best voucher: with its co-signature first,
+        alone once it failed to give one."""
         from l2gpu.payments.rails import ChannelAlreadyClosed
 
-        best = route.state.best_inbound
+        with route.lock:
+            route.claimed = True  # from now on pay() forwards nothing
+            best = route.state.best_inbound
+        shard = route.record.inbound_shard
+        rail = self.solo_rails[shard] if route.solo else self.rails[shard]
         try:
             if best is not None:
-                closed = self.rails[route.record.inbound_shard].close(route.record.inbound, best)
+                closed = rail.close(route.record.inbound, best)
                 route.claim_bytes = closed.tx_bytes
             route.finished = True  # nothing received: the renter's own close returns it all
         except ChannelAlreadyClosed:
             route.finished = True
         except L2gpuError as exc:
             log.warning("closing inbound %s: %s", route.record.inbound.channel_id, exc.what)
-            self.clients[route.record.inbound_shard].forget_nonce()  # a dropped one leaves a gap
+            route.solo = True
+            self.clients[shard].forget_nonce()  # a dropped one leaves a gap
+        finally:
+            route.closing = False
+
+    def _reclaim(self, route: Route, status: str) -> None:
+        """Take back the rest of the hub's channel to the provider once the renter's is
+        closed: close it conceding what was forwarded, settle it after its challenge
+        period (a provider that holds the hub's best voucher is paid it either way)."""
+        from l2gpu.core.l2.transactions import SettleChannel
+
+        shard, outbound = route.record.outbound_shard, route.record.outbound
+        try:
+            if status == "open":
+                self.solo_rails[shard].abandon(outbound, Wei(route.state.forwarded))
+            elif status == "closing":
+                found = self.clients[shard].channel(str(outbound.channel_id))
+                if self.rails[shard].now() >= int(found["close_deadline"]):
+                    index = int(found["index"])
+                    self.clients[shard].send_tx(lambda me: SettleChannel(me, index), wait=60)
+        except L2gpuError as exc:
+            log.warning("reclaiming outbound %s: %s", outbound.channel_id, exc.what)
+            self.clients[shard].forget_nonce()
         finally:
             route.closing = False
 
@@ -229,8 +293,8 @@ class Hub:
         me = self.clients[shard].account()["index"]
 
         def agreed(tx: UserTx) -> bool:
-            if tx.sender == me:  # the node checked the hub's own signature on it
-                return True
+            if tx.sender == me:  # only what the hub itself sent: a sequencer could put in more
+                return bool(self.clients[shard].sent(tx))
             if not isinstance(tx, CooperativeClose):
                 return False
             route = self._by_outbound.get((shard, tx.channel))
@@ -258,6 +322,18 @@ class Hub:
 
     # -- inside ---------------------------------------------------------------------------
 
+    def _compact_if_large(self) -> None:
+        """Rewrite the journal as one route line and one best-voucher line per route
+        once it is large (a renter sending many tiny vouchers grows it)."""
+        if self.journal.size() < JOURNAL_COMPACT_BYTES:
+            return
+        records: list[dict[str, Any]] = []
+        for route in list(self.routes.values()):
+            records.append({"route": route.record.to_json()})
+            if route.state.best_inbound is not None:
+                records.append({"paid": voucher_to_json(route.state.best_inbound)})
+        self.journal.rewrite(records)
+
     def _shards_of(self, inbound: ChannelDescription, request: RouteRequest) -> tuple[int, int]:
         a = self.by_rollup.get(inbound.manager)
         if a is None or inbound.settlement != "hybrid" or inbound.chain_id != self.chain_id:
@@ -284,7 +360,7 @@ class Hub:
                            shard)  # fmt: skip
 
     def _open_outbound(self, shard: int, provider: Address, deposit: Wei,
-                       lifetime: int) -> ChannelDescription:  # fmt: skip
+                       expires_at: int) -> ChannelDescription:  # fmt: skip
         """The hub's OpenChannel to ``provider``, soft-confirmed (the co-signing loop
         signs it into a batch: see :meth:`agrees`)."""
         from l2gpu.node.client import NodeError
@@ -300,7 +376,7 @@ class Hub:
         if int(client.account()["balance"]) < deposit:
             raise HubRefused(f"the hub has too little on shard {shard} for this deposit",
                              "ask for a smaller deposit or retry later", 503)  # fmt: skip
-        expires = Timestamp(rail.now() + lifetime)
+        expires = Timestamp(expires_at)
         tx, envelope, _ = client.send_soft(
             lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD)
         )
@@ -352,11 +428,23 @@ def _one_send_at_a_time(url: str, key: PrivateKey) -> Any:
     for the one before to be included (as a lone user's client does). After a
     refused send it reads the account's next nonce again."""
     from l2gpu.core.l2.envelope import Envelope
-    from l2gpu.node.client import L2Client, NodeError
+    from l2gpu.node.client import L2Client, NodeError, TransactionDropped
 
     class SerialClient(L2Client):
         _sending: ClassVar[threading.Lock] = threading.Lock()
         _next: ClassVar[list[int]] = []  # [index, next nonce] once read from the node
+        _sent: ClassVar[dict[bytes, None]] = {}  # bodies the hub sent, oldest first
+
+        def sent(self, tx: UserTx) -> bool:
+            """Whether the hub itself sent ``tx`` (one of its last SENT_KEPT sends)."""
+            return bytes([kind_of(tx)]) + encode_tx(kind_of(tx), tx) in self._sent
+
+        def send_tx(self, make: Any, *, wait: float = 60.0) -> Any:
+            try:
+                return super().send_tx(make, wait=wait)
+            except TransactionDropped:
+                self.forget_nonce()  # the nonces after the dropped one are free again
+                raise
 
         def send_soft(self, make: Any) -> Any:
             with self._sending:
@@ -365,6 +453,9 @@ def _one_send_at_a_time(url: str, key: PrivateKey) -> Any:
                     self._next[:] = [int(me["index"]), int(me["next_nonce"])]
                 index, nonce = self._next
                 tx = make(index)
+                self._sent[bytes([kind_of(tx)]) + encode_tx(kind_of(tx), tx)] = None
+                while len(self._sent) > SENT_KEPT:
+                    del self._sent[next(iter(self._sent))]
                 try:
                     receipt = self.send_at(tx, nonce)
                 except L2gpuError:

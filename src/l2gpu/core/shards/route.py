@@ -12,8 +12,9 @@ The hub takes a route only when it can lose nothing by it:
 - the inbound channel is the renter's, pays the hub, and is *final* in its rollup
   (a soft-confirmed channel can still be dropped, and every voucher with it);
 - it holds what the renter will owe for the whole outbound deposit, fee included;
-- it outlives the outbound channel by at least its own challenge period, so the hub
-  can still claim the renter's best voucher after the provider's last second;
+- its challenge period gives the hub time to answer a close (at least the
+  market's), and it outlives the outbound channel by that period, so the hub can
+  still claim the renter's best voucher after the provider's last second;
 - the two ends live on different shards (on one shard the renter pays directly).
 """
 
@@ -119,6 +120,7 @@ def route_problem(
     provider_shard: int,
     needed: int,
     now: int,
+    min_challenge: int,
 ) -> str | None:
     """Why the hub must not take ``request`` (None: it can lose nothing by it).
     ``needed``: what the renter will owe for the whole (rounded) outbound deposit."""
@@ -135,6 +137,9 @@ def route_problem(
     if inbound.status != "open":
         return (f"the inbound channel is {inbound.status}, not open: the hub carries a "
                 "lease only on a channel a batch holds (wait for it, then ask again)")  # fmt: skip
+    if inbound.challenge_period < min_challenge:
+        return (f"the inbound channel's challenge period of {inbound.challenge_period} s is "
+                f"shorter than the {min_challenge} s the hub needs to answer a close")  # fmt: skip
     if inbound.deposit < needed:
         return f"the inbound channel holds {inbound.deposit} wei; the route needs {needed}"
     ends = now + request.lifetime + inbound.challenge_period
