@@ -15,6 +15,15 @@ from l2gpu.core.types import Wei
 from l2gpu.designs.world import DesignWorld
 
 
+def withdraw_everything(client: Any) -> Step:
+    """An L2 Withdraw of the whole balance of ``client``'s account (nothing if empty)."""
+    balance = Wei(int(client.account()["balance"]))
+    if balance == 0:
+        return Step()
+    sent = client.send_tx(lambda me: Withdraw(me, balance, Wei(0)))
+    return Step(l2_bytes=len(encode_tx(kind_of(sent.tx), sent.tx)))
+
+
 class InsideTheRollup:
     """Funding, withdrawal, clocks and powers of a design that lives in the rollup."""
 
@@ -35,12 +44,7 @@ class InsideTheRollup:
     def withdraw(self, party: Any) -> Step:
         """An L2 Withdraw of the party's whole balance: an exit claimable on L1 once
         the batch holding it is final."""
-        client = self.world.l2(party)
-        balance = Wei(int(client.account()["balance"]))
-        if balance == 0:
-            return Step()
-        sent = client.send_tx(lambda me: Withdraw(me, balance, Wei(0)))
-        return Step(l2_bytes=len(encode_tx(kind_of(sent.tx), sent.tx)))
+        return withdraw_everything(self.world.l2(party))
 
     def clocks(self) -> Clocks:
         """Soft at the sequencer's signed receipt; final and withdrawable when the

@@ -20,12 +20,11 @@ from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.designs import Clocks, OperatorPower, OperatorPowers, Step
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.l2.codec import encode_tx, kind_of
-from l2gpu.core.l2.transactions import Withdraw
 from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.shards.routing import shard_of
 from l2gpu.core.types import Address, Wei
 from l2gpu.designs.lease_rails import checked_voucher
+from l2gpu.designs.rollup_common import withdraw_everything
 from l2gpu.designs.world import DesignWorld
 from l2gpu.payments.rails import CHALLENGE_PERIOD
 
@@ -151,12 +150,7 @@ class ShardedDesign:
 
     def withdraw(self, party: Any) -> Step:
         """An L2 Withdraw of the party's whole balance on its shard."""
-        client = self.client(party)
-        balance = Wei(int(client.account()["balance"]))
-        if balance == 0:
-            return Step()
-        sent = client.send_tx(lambda me: Withdraw(me, balance, Wei(0)))
-        return Step(l2_bytes=len(encode_tx(kind_of(sent.tx), sent.tx)))
+        return withdraw_everything(self.client(party))
 
     def clocks(self) -> Clocks:
         """As one rollup: soft at the receipt, final after the shard's challenge window."""

@@ -124,7 +124,6 @@ class Hub:
         self.routes: dict[Hash32, Route] = {}
         self._opening = threading.Lock()
         self._by_outbound: dict[tuple[int, int], Route] = {}  # (shard, channel index) -> route
-        self._last_open_bytes = 0
         self._closers = ThreadPoolExecutor(CLOSERS, thread_name_prefix="hub-close")
         self.journal = Journal(data_dir / "hub-journal.jsonl")
         self._replay()
@@ -165,7 +164,7 @@ class Hub:
             if problem:
                 raise HubRefused(problem, "open the inbound channel as the hub's terms say")
             expires = self.rails[b].now() + request.lifetime
-            outbound = self._open_outbound(b, request.provider, Wei(deposit), expires)
+            outbound, open_bytes = self._open_outbound(b, request.provider, Wei(deposit), expires)
             # the hub's word that the channel carries this renter's lease (the market checks it)
             outbound = replace(
                 outbound,
@@ -177,7 +176,7 @@ class Hub:
             record = RouteRecord(inbound, outbound, self.fee_ppm, a, b, expires)
             self.journal.append({"route": record.to_json()})
             route = self._track(record)
-            route.open_bytes = self._last_open_bytes
+            route.open_bytes = open_bytes
             return route
 
     def pay(self, inbound_id: Hash32, voucher: Voucher) -> Voucher | None:
@@ -360,9 +359,9 @@ class Hub:
                            shard)  # fmt: skip
 
     def _open_outbound(self, shard: int, provider: Address, deposit: Wei,
-                       expires_at: int) -> ChannelDescription:  # fmt: skip
+                       expires_at: int) -> tuple[ChannelDescription, int]:  # fmt: skip
         """The hub's OpenChannel to ``provider``, soft-confirmed (the co-signing loop
-        signs it into a batch: see :meth:`agrees`)."""
+        signs it into a batch: see :meth:`agrees`): its description and its batch bytes."""
         from l2gpu.node.client import NodeError
 
         client, rail = self.clients[shard], self.rails[shard]
@@ -380,10 +379,10 @@ class Hub:
         tx, envelope, _ = client.send_soft(
             lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD)
         )
-        self._last_open_bytes = len(encode_tx(kind_of(tx), tx))
         params = ChannelParams(self.address, provider, ZERO_ADDRESS, CHALLENGE_PERIOD,
                                envelope.nonce.to_bytes(32, "big"))  # fmt: skip
-        return describe_channel(params, deposit, self.chain_id, rail.rollup, "hybrid")
+        described = describe_channel(params, deposit, self.chain_id, rail.rollup, "hybrid")
+        return described, len(encode_tx(kind_of(tx), tx))
 
     def _outbound_index(self, route: Route) -> int | None:
         if route.outbound_index is None:
