@@ -1,0 +1,1 @@
+"""Airdrops to early adopters: eligibility, private claims, erasable personal data."""

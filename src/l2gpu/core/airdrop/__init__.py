@@ -1,0 +1,1 @@
+"""Airdrops to early adopters, pure: eligibility rules, identities, trees, claims."""
