@@ -86,6 +86,12 @@ def _plasma() -> dict[str, Any]:
     return plasma.run()
 
 
+def _airdrop() -> dict[str, Any]:
+    from l2gpu.bench import airdrop
+
+    return airdrop.run()
+
+
 def _shards() -> dict[str, Any]:
     from l2gpu.bench import shards
 
@@ -106,6 +112,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "zk": _zk,
     "plasma": _plasma,
     "shards": _shards,
+    "airdrop": _airdrop,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES: dict[str, str] = {}
@@ -128,7 +135,7 @@ def bench(
         str,
         typer.Argument(
             help="crypto, channels, rollup, node, lease, l1cost, market, analytics, fraud, shards, "
-            "designs, zk, plasma, or all."
+            "designs, zk, plasma, airdrop, or all."
         ),
     ],
     as_json: AsJson = False,

@@ -18,6 +18,7 @@ from rich.console import Console
 from l2gpu import __version__
 from l2gpu.cli import (
     account_cmd,
+    airdrop_cmd,
     analytics_cmd,
     bench_cmd,
     bridge_cmd,
@@ -111,6 +112,7 @@ app.add_typer(l2_cmd.app, name="l2")
 app.add_typer(bridge_cmd.app, name="bridge")
 app.command("hub")(hub_cmd.hub)
 app.add_typer(zk_cmd.app, name="zk")
+app.add_typer(airdrop_cmd.app, name="airdrop")
 market_cmd.register(app)
 provider_cmd.register(app)
 pending.register(app)
