@@ -17,8 +17,10 @@
 @dev    The specification is src/l2gpu/core/airdrop/claims.py; the circuit is
         circuits/airdrop_claim.circom, whose public inputs are, in order: root,
         nullifier_hash, AIRDROP_ID, binding, where binding is
-        uint256(keccak256(abi_encode(recipient, msg.sender, fee))) >> 3 (below the
-        field's modulus without a reduction). The verifier is generated with
+        uint256(keccak256(abi_encode(self, chain.id, recipient, msg.sender, fee))) >> 3
+        (below the field's modulus without a reduction): with this contract's address
+        and chain in it, a proof is good here only, even where another deployment
+        shares the airdrop id and the roots. The verifier is generated with
         AIRDROP_ID fixed (src/l2gpu/zk/verifier_contract.py, `fixed`): it takes the
         other three, and the constructor checks it was made for this airdrop.
         A tier's reward, member count, claims so far and index share one storage
@@ -147,7 +149,9 @@ def claim(
     assert _fee <= amount, "the fee is more than the reward"
     claimed: uint256 = (packed >> 72) & MAX_MEMBERS
     assert claimed < (packed >> 8) & MAX_MEMBERS, "every member of the tier has claimed"
-    binding: uint256 = convert(keccak256(abi_encode(_recipient, msg.sender, _fee)), uint256) >> 3
+    binding: uint256 = convert(
+        keccak256(abi_encode(self, chain.id, _recipient, msg.sender, _fee)), uint256
+    ) >> 3
     assert staticcall Groth16Verifier(VERIFIER).verifyProof(
         _a, _b, _c, [_root, _nullifier_hash, binding]
     ), "the proof does not verify"

@@ -48,7 +48,7 @@ class Drop:
               relayer: LocalAccount | None = None) -> ClaimProof:  # fmt: skip
         sender = relayer or self.relayer
         return prove_claim(
-            who, self.trees[tier], airdrop_id=self.client.airdrop_id, recipient=recipient,
+            who, self.trees[tier], target=self.client.target(), recipient=recipient,
             relayer=Address.from_hex(sender.address), fee=fee, keys=self.keys,
         )  # fmt: skip
 
@@ -66,7 +66,7 @@ def drop(chain: Chain, keys: Keys) -> Drop:
     )
     client = AirdropClient.deploy(
         chain, operator, keys=keys, treasury=Address.from_hex(treasury.address),
-        airdrop_id=airdrop_id_of(chain.chain_id, "test drop"),
+        airdrop_id=airdrop_id_of(chain.chain_id, "test drop", b"salt"),
         deadline=chain.timestamp() + WEEK,
     )  # fmt: skip
     tiers = [spec.Tier(t.root, r, len(m)) for t, r, m in zip(trees, REWARDS, members, strict=True)]
@@ -153,11 +153,27 @@ def test_a_claimer_outside_the_set_cannot_prove_nor_claim_with_its_own_tree(drop
         drop.prove(outsider, 0, fresh())
     own_tree = CommitmentTree.build([outsider.commitment()])
     claim = prove_claim(
-        outsider, own_tree, airdrop_id=drop.client.airdrop_id, recipient=fresh(),
+        outsider, own_tree, target=drop.client.target(), recipient=fresh(),
         relayer=Address.from_hex(drop.relayer.address), fee=0, keys=drop.keys,
     )  # fmt: skip
     with pytest.raises(ContractRevert, match="unknown root"):
         drop.client.claim(drop.relayer, claim)
+
+
+def test_a_proof_is_good_for_one_deployment_only(chain: Chain, drop: Drop) -> None:
+    """A second deployment with the same airdrop id and the same roots (an operator's
+    publication run twice) does not take the first one's claim."""
+    twin = AirdropClient.deploy(
+        chain, drop.operator, keys=drop.keys, treasury=drop.treasury,
+        airdrop_id=drop.client.airdrop_id, deadline=drop.client.deadline,
+    )  # fmt: skip
+    tiers = [spec.Tier(t.root, r, len(m))
+             for t, r, m in zip(drop.trees, REWARDS, drop.members, strict=True)]  # fmt: skip
+    twin.publish(drop.operator, tiers)
+    claim = drop.prove(drop.members[0][0], 0, fresh())
+    drop.client.claim(drop.relayer, claim)
+    with pytest.raises(ContractRevert, match="the proof does not verify"):
+        twin.claim(drop.relayer, claim)
 
 
 def test_a_malformed_proof_is_refused(drop: Drop) -> None:

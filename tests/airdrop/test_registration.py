@@ -132,3 +132,66 @@ def test_the_operator_folder_keeps_registrations_across_restarts_and_erases(
     with pytest.raises(Erased):
         again.vault.get(str(ACCOUNTS[0]).lower(), "usage")
     assert ACCOUNTS[0] not in again.state().eligible
+
+
+def test_publication_resumes_after_a_crash_and_never_funds_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chain
+) -> None:
+    """The operator dies after L1 took the tiers but before published.json was written;
+    run again, publish finishes on the same contract, paid once."""
+    from l2gpu.airdrop import operator as operator_module
+    from l2gpu.airdrop.claim_proof import compile_claim
+    from l2gpu.airdrop.contract import AirdropClient
+    from l2gpu.l1.keys import embedded_dev_accounts
+    from l2gpu.zk.setup import dev_setup
+
+    operator = AirdropOperator(tmp_path, name="t", chain_id=chain.chain_id)
+    operator.record_eligibility([eligible(ACCOUNTS[0], "innovators")])
+    commitment = generate_identity().commitment()
+    operator.register(ACCOUNTS[0], commitment,
+                      reg.sign_registration(KEYS[0], operator.domain, operator.airdrop_id,
+                                            commitment))  # fmt: skip
+    deployer, treasury = embedded_dev_accounts()[:2]
+    keys = dev_setup(compile_claim())
+    write = operator_module._write_atomically
+
+    def crash_on_published(path: Path, text: str) -> None:
+        if path.name == operator_module.PUBLISHED:
+            raise OSError("disk full")
+        write(path, text)
+
+    monkeypatch.setattr(operator_module, "_write_atomically", crash_on_published)
+    with pytest.raises(OSError, match="disk full"):
+        operator.publish(chain, deployer, keys=keys,
+                         treasury=Address.from_hex(treasury.address),
+                         deadline=chain.timestamp() + 3600)  # fmt: skip
+    assert operator.phase == "publishing"
+    late = generate_identity().commitment()
+    with pytest.raises(L2gpuError, match="already published"):  # the tiers are fixed
+        operator.register(ACCOUNTS[1], late, reg.sign_registration(
+            KEYS[1], operator.domain, operator.airdrop_id, late))  # fmt: skip
+    monkeypatch.setattr(operator_module, "_write_atomically", write)
+    published = AirdropOperator(tmp_path, name="t", chain_id=chain.chain_id).publish(
+        chain, deployer, keys=keys, treasury=Address.from_hex(treasury.address),
+        deadline=chain.timestamp() + 3600,
+    )  # fmt: skip
+    assert chain.balance(published.address) == 10**17  # one member's reward, paid once
+    assert AirdropClient.at(chain, published.address).tiers()[0].members == 1
+    assert operator.phase == "published"
+    assert "commitment" not in operator.vault.export(str(ACCOUNTS[0]).lower())
+
+
+def test_eligibility_again_leaves_out_an_erased_account(tmp_path: Path) -> None:
+    operator = AirdropOperator(tmp_path, name="t", chain_id=31337)
+    both = [eligible(ACCOUNTS[0], "innovators"), eligible(ACCOUNTS[1], "early_adopters")]
+    assert operator.record_eligibility(both) == (2, 0)
+    operator.erase(ACCOUNTS[0])
+    assert operator.record_eligibility(both) == (1, 1)
+    assert set(operator.state().eligible) == {ACCOUNTS[1]}
+
+
+def test_a_folder_of_another_airdrop_is_refused(tmp_path: Path) -> None:
+    first = AirdropOperator(tmp_path, name="t", chain_id=31337)
+    with pytest.raises(L2gpuError, match="holds airdrop 't'"):
+        AirdropOperator(tmp_path, name="other", chain_id=31337)
+    assert AirdropOperator(tmp_path / "b", name="t", chain_id=31337).airdrop_id != first.airdrop_id

@@ -14,16 +14,24 @@ The development keys are NOT FOR FUNDS: whoever ran their setup could forge clai
 from __future__ import annotations
 
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from l2gpu.core.airdrop.identity import Identity, binding_of
+from l2gpu.core.airdrop.identity import ClaimTarget, Identity, binding_of
 from l2gpu.core.airdrop.tree import DEPTH, CommitmentTree, root_of
 from l2gpu.core.crypto.poseidon_constants import FIELD_MODULUS
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 from l2gpu.zk.prover import Proof, prove
-from l2gpu.zk.setup import Keys, dev_setup
+from l2gpu.zk.setup import (
+    Keys,
+    dev_keys_folder,
+    dev_setup,
+    import_ceremony,
+    load_keys,
+    verifying_key_digest,
+)
 from l2gpu.zk.toolchain import CompiledCircuit, InputValue, Toolchain, compile_circuit
 
 PUBLIC_INPUTS = ("root", "nullifier_hash", "airdrop_id", "binding")
@@ -72,18 +80,19 @@ class ClaimProof:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, object], airdrop_id: int) -> ClaimProof:
+    def from_json(cls, data: object, target: ClaimTarget) -> ClaimProof:
         """Read a claim file (:class:`L2gpuError` says what is wrong with it)."""
         try:
-            if data.get("format") != "l2gpu-airdrop-claim/1":
-                raise ValueError(f"format {data.get('format')!r}")
+            if not isinstance(data, dict) or data.get("format") != "l2gpu-airdrop-claim/1":
+                raise ValueError("not a claim file")
             recipient = Address.from_hex(str(data["recipient"]))
             relayer = Address.from_hex(str(data["relayer"]))
             root, nullifier_hash = int(str(data["root"])), int(str(data["nullifier_hash"]))
             fee = int(str(data["fee"]))
-            public = (root, nullifier_hash, airdrop_id, binding_of(recipient, relayer, fee))
+            binding = binding_of(target, recipient, relayer, fee)
+            public = (root, nullifier_hash, target.airdrop_id, binding)
             proof = Proof.from_bytes(bytes.fromhex(str(data["proof"])), public)
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise L2gpuError(
                 f"the claim file cannot be read: {exc}",
                 "give the file 'l2gpu airdrop claim --out' wrote, unchanged",
@@ -95,7 +104,7 @@ def prove_claim(
     identity: Identity,
     tree: CommitmentTree,
     *,
-    airdrop_id: int,
+    target: ClaimTarget,
     recipient: Address,
     relayer: Address,
     fee: int,
@@ -104,7 +113,8 @@ def prove_claim(
     timings: dict[str, float] | None = None,
 ) -> ClaimProof:
     """Prove that ``identity``'s commitment is a leaf of ``tree`` and bind the claim to
-    ``recipient``, ``relayer`` (the address that will send it) and ``fee``.
+    the airdrop ``target``, ``recipient``, ``relayer`` (the address that will send it)
+    and ``fee``.
 
     Raises :class:`~l2gpu.core.airdrop.tree.NotInTree` when the commitment is not in
     the tier, and the prover's errors (``l2gpu.zk.prover``) if proving fails.
@@ -116,12 +126,12 @@ def prove_claim(
     # The tree and the circuit hash the same way; a mismatch is a bug, caught here
     # rather than as a witness error with no explanation.
     assert root_of(commitment, path) == tree.root
-    nullifier_hash = identity.nullifier_hash(airdrop_id)
+    nullifier_hash = identity.nullifier_hash(target.airdrop_id)
     inputs: dict[str, InputValue] = {
         "root": tree.root,
         "nullifier_hash": nullifier_hash,
-        "airdrop_id": airdrop_id,
-        "binding": binding_of(recipient, relayer, fee),
+        "airdrop_id": target.airdrop_id,
+        "binding": binding_of(target, recipient, relayer, fee),
         "nullifier": identity.nullifier,
         "trapdoor": identity.trapdoor,
         "index": path.index,
@@ -142,3 +152,39 @@ def _random_field_element() -> int:
         value = secrets.randbits(254)
         if 0 < value < FIELD_MODULUS:
             return value
+
+
+CEREMONY_ZKEY = "ceremony.zkey"
+
+
+def export_claim_keys(keys: Keys, circuit: CompiledCircuit, dest: Path,
+                      *, zkey: Path | None = None) -> None:  # fmt: skip
+    """Copy the keys claimers prove with into ``dest``, published beside
+    ``published.json``: the ceremony's ``zkey``, or the development keys' folder."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    if zkey is not None:
+        dest.mkdir(parents=True)
+        shutil.copyfile(zkey, dest / CEREMONY_ZKEY)
+    else:
+        shutil.copytree(dev_keys_folder(circuit), dest)
+
+
+def load_claim_keys(folder: Path, circuit: CompiledCircuit, expected_digest: str) -> Keys:
+    """The claim keys published in ``folder``, checked against the verifying key's
+    digest in ``published.json``: proving with other keys would give a proof the
+    airdrop's verifier refuses."""
+    if not folder.is_dir():
+        raise L2gpuError(
+            f"no claim keys at {folder}",
+            "get the claim-keys folder the operator published beside published.json "
+            "and pass it with --keys",
+        )
+    zkey = folder / CEREMONY_ZKEY
+    keys = import_ceremony(circuit, zkey) if zkey.exists() else load_keys(folder, circuit)
+    if verifying_key_digest(keys) != expected_digest:
+        raise L2gpuError(
+            f"the claim keys in {folder} are not the ones this airdrop's verifier was made from",
+            "get the claim-keys folder published with this airdrop's published.json",
+        )
+    return keys

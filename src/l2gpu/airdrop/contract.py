@@ -15,6 +15,7 @@ from eth_account.signers.local import LocalAccount
 
 from l2gpu.airdrop.claim_proof import PUBLIC_INPUTS, ClaimProof
 from l2gpu.core.airdrop.claims import Tier
+from l2gpu.core.airdrop.identity import ClaimTarget
 from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
 from l2gpu.l1.build import CompiledContract
@@ -85,6 +86,10 @@ class AirdropClient:
     def airdrop_id(self) -> int:
         """The identifier every nullifier hash of this airdrop is made with."""
         return int(self.contract.call("AIRDROP_ID"))
+
+    def target(self) -> ClaimTarget:
+        """What a claim for this deployment is bound to."""
+        return ClaimTarget(bytes(self.address), self.chain.chain_id, self.airdrop_id)
 
     @property
     def deadline(self) -> int:

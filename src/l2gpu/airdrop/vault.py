@@ -247,6 +247,14 @@ class PersonalDataVault:
         _truncate_wal(self._data)
         return Erasure(account, result.rowcount, erased_at)
 
+    def is_erased(self, account: str) -> bool:
+        """Whether ``account`` was erased (and has not come back with fresh consent)."""
+        account = _check_account(account)
+        with self._keys.connect() as conn:
+            if self._load_key(conn, account) is not None:
+                return False
+            return self._erased_at(conn, account) is not None
+
     def accounts(self) -> list[str]:
         """The accounts whose key is live (erased ones are not listed), sorted."""
         with self._keys.connect() as conn:

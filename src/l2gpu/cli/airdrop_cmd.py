@@ -1,15 +1,18 @@
 """``l2gpu airdrop``: a private airdrop to the market's early adopters.
 
-The operator's commands work on an airdrop folder (``--dir``): ``eligible`` reads
-the market database, ``publish`` deploys and funds the airdrop on L1, ``erase``
-forgets a user. A user's commands: ``register`` (with the account's key) writes the
-secrets file, ``claim`` proves from it and writes a claim file, which ``relay``
-sends from the relayer's key. ``demo`` runs every step in one process.
+The operator's commands work on an airdrop folder (``--dir``) that only the operator
+touches: ``eligible`` reads the market database, ``accept`` records a user's signed
+registration, ``publish`` deploys and funds the airdrop on L1, ``erase`` forgets a
+user. A user's commands need no folder: ``register`` (with the account's key) writes
+the secrets file and a registration for the operator, ``claim`` proves from the
+published files and writes a claim file, which ``relay`` sends from the relayer's
+key. ``demo`` runs every step in one process.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -67,48 +70,82 @@ def eligible(
         create_engine(market_db), rewards=rewards, min_gpu_seconds=int(min_gpu_hours * 3600),
         method=method,
     )  # fmt: skip
-    recorded = _operator(folder, name, chain_id).record_eligibility(report.eligible)
+    operator = _operator(folder, name, chain_id)
+    recorded, skipped = operator.record_eligibility(report.eligible)
     t = report.thresholds
     typer.echo(f"thresholds ({t.model}): innovators before {t.innovators_until}, "
                f"early adopters before {t.early_adopters_until}")  # fmt: skip
     for tier, (count, total) in report.totals.items():
         typer.echo(f"{tier}: {count} accounts, {total} wei")
-    typer.echo(f"recorded {recorded} eligible accounts in {folder}")
+    typer.echo(
+        f"recorded {recorded} eligible accounts in {folder}"
+        + (f" ({skipped} erased on request, left out)" if skipped else "")
+    )
+    ident = operator.airdrop_id
+    typer.echo(f"airdrop id {ident} on chain {chain_id}; users register with "
+               f"'l2gpu airdrop register --airdrop-id {ident} --chain-id {chain_id}'")  # fmt: skip
 
 
 @app.command("register")
 def register(
     ctx: typer.Context,
-    folder: DirOption,
+    airdrop_id: Annotated[str, typer.Option("--airdrop-id", help="As the operator announced.")],
     secrets_out: Annotated[
         Path, typer.Option("--secrets-out", help="Where your secrets go (keep them safe).")
     ],
+    out: Annotated[Path, typer.Option("--out", help="The registration to send the operator.")],
+    chain_id: ChainIdOption = 31337,
+) -> None:
+    """Make claim secrets and sign their commitment with your account's key; the
+    operator records the registration file with 'l2gpu airdrop accept'."""
+    from l2gpu.airdrop.claim_proof import generate_identity
+    from l2gpu.cli.common import signing_key
+    from l2gpu.core.airdrop.registration import registration_domain, sign_registration
+
+    if not airdrop_id.isdigit():
+        raise L2gpuError(f"airdrop id {airdrop_id!r} is not a number", "copy it as announced")
+    account = Address.from_hex(signing_account(ctx).address)
+    identity = generate_identity()
+    commitment = identity.commitment()
+    domain = registration_domain(chain_id)
+    signature = sign_registration(signing_key(ctx), domain, int(airdrop_id), commitment)
+    registration = {
+        "format": REGISTRATION_FORMAT, "airdrop_id": airdrop_id, "chain_id": chain_id,
+        "account": str(account), "commitment": str(commitment), "signature": signature.hex(),
+    }  # fmt: skip
+    # The secrets first: a registration whose secrets were never written would be lost.
+    _write_new(secrets_out, identity.to_json())
+    _write_new(out, json.dumps(registration))
+    typer.echo(f"secrets in {secrets_out} (keep them: they are your claim); "
+               f"send {out} to the airdrop's operator")  # fmt: skip
+
+
+@app.command("accept")
+def accept(
+    registration_file: Annotated[Path, typer.Argument(help="A user's registration file.")],
+    folder: DirOption,
     name: NameOption = "early adopters",
     chain_id: ChainIdOption = 31337,
 ) -> None:
-    """Make claim secrets and register their commitment, signed with your account's key."""
-    from l2gpu.airdrop.claim_proof import generate_identity
-    from l2gpu.cli.common import signing_key
-    from l2gpu.core.airdrop.registration import sign_registration
+    """Record a user's signed registration (the operator's side of 'register')."""
+    from l2gpu.core.airdrop.registration import Register
 
-    if secrets_out.exists():
-        raise L2gpuError(f"{secrets_out} exists", "keep it, or name another file")
     operator = _operator(folder, name, chain_id)
-    account = Address.from_hex(signing_account(ctx).address)
-    identity = generate_identity()
-    signature = sign_registration(
-        signing_key(ctx), operator.domain, operator.airdrop_id, identity.commitment()
-    )
-    # The secrets are written before registering: a crash after would otherwise leave a
-    # registered commitment whose secrets nobody has.
-    secrets_out.write_text(identity.to_json())
-    secrets_out.chmod(0o600)
+    data = _read_json(registration_file, "registration")
     try:
-        tier = operator.register(account, identity.commitment(), signature)
-    except L2gpuError:
-        secrets_out.unlink()
-        raise
-    typer.echo(f"registered {account} in {tier}; secrets in {secrets_out}")
+        if not isinstance(data, dict) or data.get("format") != REGISTRATION_FORMAT:
+            raise ValueError("not a registration file")
+        if int(str(data["airdrop_id"])) != operator.airdrop_id:
+            raise L2gpuError("the registration is for another airdrop",
+                             "register again with this airdrop's id")  # fmt: skip
+        account = Address.from_hex(str(data["account"]))
+        signature = bytes.fromhex(str(data["signature"]))
+        registration = Register(account, int(str(data["commitment"])), signature)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise L2gpuError(f"{registration_file} cannot be read: {exc}",
+                         "give the file 'l2gpu airdrop register --out' wrote") from exc  # fmt: skip
+    tier = operator.accept(registration)
+    typer.echo(f"registered {registration.account} in {tier}")
 
 
 @app.command("publish")
@@ -117,24 +154,40 @@ def publish(
     folder: DirOption,
     treasury: Annotated[str, typer.Option(help="Where unclaimed rewards go.")],
     days: Annotated[int, typer.Option(help="How long claims are taken.")] = 30,
+    zkey: Annotated[
+        Path | None, typer.Option(help="The claim circuit's ceremony zkey (for funds).")
+    ] = None,
+    dev_keys: Annotated[
+        bool, typer.Option("--dev-keys", help="Use development keys: NOT FOR FUNDS.")
+    ] = False,
     name: NameOption = "early adopters",
     l1_rpc: L1RpcOption = None,
 ) -> None:
-    """Deploy and fund the airdrop on L1 and write its published.json."""
-    from l2gpu.airdrop.claim_proof import compile_claim
+    """Deploy and fund the airdrop on L1; write published.json and claim-keys/ beside it."""
+    from l2gpu.airdrop.claim_proof import compile_claim, export_claim_keys
     from l2gpu.l1 import open_chain
-    from l2gpu.zk.setup import dev_setup
+    from l2gpu.zk.setup import dev_setup, import_ceremony
 
+    if (zkey is None) == (not dev_keys):
+        raise L2gpuError(
+            "say which keys claims are proven with",
+            "--zkey FILE (a ceremony's, for funds) or --dev-keys (anyone holding this "
+            "machine can forge claims: for tests only)",
+        )
     settings = _need_rpc(use_l1_rpc(ctx, l1_rpc), "publish")
     sender = signing_account(ctx)
     chain = open_chain(settings, [sender])
+    circuit = compile_claim()
+    keys = import_ceremony(circuit, zkey) if zkey is not None else dev_setup(circuit)
     published = _operator(folder, name, chain.chain_id).publish(
-        chain, sender, keys=dev_setup(compile_claim()), treasury=Address.from_hex(treasury),
+        chain, sender, keys=keys, treasury=Address.from_hex(treasury),
         deadline=chain.timestamp() + days * 86400,
     )  # fmt: skip
+    export_claim_keys(keys, circuit, folder / "claim-keys", zkey=zkey)
     for tier in published.tiers:
         typer.echo(f"{tier.name}: {len(tier.leaves)} members, {tier.reward} wei each")
-    typer.echo(f"airdrop {published.address}; published file {folder / 'published.json'}")
+    typer.echo(f"airdrop {published.address}; publish {folder / 'published.json'} and "
+               f"{folder / 'claim-keys'} for claimers")  # fmt: skip
 
 
 @app.command("claim")
@@ -145,26 +198,32 @@ def claim(
     relayer: Annotated[str, typer.Option("--relayer", help="The address that will send it.")],
     out: Annotated[Path, typer.Option("--out", help="Where the claim file goes.")],
     fee: Annotated[str, typer.Option(help="What the relayer keeps.")] = "0 wei",
+    keys: Annotated[
+        Path | None, typer.Option(help="The published claim-keys folder (default: beside it).")
+    ] = None,
 ) -> None:
     """Prove your membership and write a claim file for a relayer to send."""
-    from l2gpu.airdrop.claim_proof import prove_claim
+    from l2gpu.airdrop.claim_proof import compile_claim, load_claim_keys, prove_claim
     from l2gpu.airdrop.operator import PublishedAirdrop
     from l2gpu.core.airdrop.identity import Identity
 
+    if out.exists():
+        raise L2gpuError(f"{out} exists", "name a new file for the claim")
     published = PublishedAirdrop.read(published_file)
-    try:
-        identity = Identity.from_json(secrets.read_text())
-    except OSError as exc:
-        raise L2gpuError(f"cannot read {secrets}: {exc.strerror}", "check the path") from exc
+    identity = Identity.from_json(_read_text(secrets, "secrets"))
     tier = published.tier_of(identity.commitment())
     typer.echo(f"your claim hides among {len(tier.leaves)} members of {tier.name}")
     if len(tier.leaves) < 10:
         typer.echo("warning: fewer than 10 members: a small set gives little anonymity", err=True)
+    circuit = compile_claim()
+    claim_keys = load_claim_keys(keys if keys is not None else published_file.parent / "claim-keys",
+                                 circuit, published.verifying_key_sha256)  # fmt: skip
     proof = prove_claim(
-        identity, tier.tree(), airdrop_id=published.airdrop_id, recipient=Address.from_hex(to),
-        relayer=Address.from_hex(relayer), fee=parse_amount(fee, "fee"),
+        identity, tier.tree(), target=published.target(), recipient=Address.from_hex(to),
+        relayer=Address.from_hex(relayer), fee=parse_amount(fee, "fee"), keys=claim_keys,
+        circuit=circuit,
     )  # fmt: skip
-    out.write_text(json.dumps(proof.to_json()))
+    _write_new(out, json.dumps(proof.to_json()))
     typer.echo(f"claim written to {out}: {tier.reward} wei less the fee to {to}")
 
 
@@ -183,11 +242,7 @@ def relay(
 
     settings = _need_rpc(use_l1_rpc(ctx, l1_rpc), "relay")
     published = PublishedAirdrop.read(published_file)
-    try:
-        data = json.loads(claim_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise L2gpuError(f"cannot read the claim file {claim_file}: {exc}", "check it") from exc
-    proof = ClaimProof.from_json(data, published.airdrop_id)
+    proof = ClaimProof.from_json(_read_json(claim_file, "claim"), published.target())
     sender = signing_account(ctx)
     if Address.from_hex(sender.address) != proof.relayer:
         raise L2gpuError(
@@ -226,6 +281,43 @@ def demo(
         where = folder if folder is not None else Path(scratch)
         where.mkdir(parents=True, exist_ok=True)
         run_airdrop_demo(where, accounts=accounts, claims=claims, say=typer.echo)
+
+
+REGISTRATION_FORMAT = "l2gpu-airdrop-registration/1"
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write a new file readable by its owner only; never overwrite, never follow a link."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise L2gpuError(f"{path} exists", "keep it, or name a new file") from None
+    except OSError as exc:
+        raise L2gpuError(f"cannot write {path}: {exc.strerror}", "check the folder") from exc
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_bytes().decode()
+    except OSError as exc:
+        raise L2gpuError(f"cannot read the {what} file {path}: {exc.strerror}",
+                         "check the path") from exc  # fmt: skip
+    except UnicodeDecodeError:
+        raise L2gpuError(
+            f"the {what} file {path} is not text", "give the file as written"
+        ) from None
+
+
+def _read_json(path: Path, what: str) -> object:
+    try:
+        return json.loads(_read_text(path, what))
+    except ValueError as exc:
+        raise L2gpuError(f"the {what} file {path} is not JSON: {exc}",
+                         "give the file as written") from exc  # fmt: skip
 
 
 def _need_rpc(settings: Settings, what: str) -> Settings:

@@ -121,7 +121,7 @@ def run_airdrop_demo(
         recipient = Address.from_hex(Account.create().address)
         timings: dict[str, float] = {}
         claim = prove_claim(
-            identity, tier.tree(), airdrop_id=published.airdrop_id, recipient=recipient,
+            identity, tier.tree(), target=published.target(), recipient=recipient,
             relayer=Address.from_hex(relayer.address), fee=RELAYER_FEE, keys=keys,
             circuit=circuit, timings=timings,
         )  # fmt: skip

@@ -92,8 +92,7 @@ def dev_setup(circuit: CompiledCircuit, *, cache_dir: Path | None = None) -> Key
 
     NOT FOR FUNDS: see :data:`DEV_SETUP_LABEL`. Raises :class:`SetupFailed`.
     """
-    root = (cache_dir if cache_dir is not None else user_cache()) / "groth16"
-    folder = root / f"{circuit.name}-{circuit.key[:24]}"
+    folder = dev_keys_folder(circuit, cache_dir=cache_dir)
     cached = _LOADED.get(folder)
     if cached is not None:
         return cached
@@ -102,6 +101,19 @@ def dev_setup(circuit: CompiledCircuit, *, cache_dir: Path | None = None) -> Key
     keys = load_keys(folder, circuit)
     _LOADED[folder] = keys
     return keys
+
+
+def dev_keys_folder(circuit: CompiledCircuit, *, cache_dir: Path | None = None) -> Path:
+    """The folder :func:`dev_setup` keeps ``circuit``'s development keys in (a copy of
+    it is what :func:`load_keys` reads on another machine)."""
+    root = (cache_dir if cache_dir is not None else user_cache()) / "groth16"
+    return root / f"{circuit.name}-{circuit.key[:24]}"
+
+
+def verifying_key_digest(keys: Keys) -> str:
+    """SHA-256 of the verifying key's JSON: what a claimer checks its copy of the keys
+    against before proving for a deployed verifier."""
+    return hashlib.sha256(keys.verifying_key.to_json().encode()).hexdigest()
 
 
 def import_ceremony(circuit: CompiledCircuit, zkey: Path) -> Keys:

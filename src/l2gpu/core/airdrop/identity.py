@@ -20,6 +20,7 @@ hashes inside the proof.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from l2gpu.core.crypto import poseidon
@@ -87,12 +88,19 @@ class Identity:
                     f"not an airdrop secrets file (format {data.get('format')!r})",
                     "give the file 'l2gpu airdrop register' wrote",
                 )
-            return cls(int(data["nullifier"]), int(data["trapdoor"]))
+            return cls(_decimal(data["nullifier"]), _decimal(data["trapdoor"]))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadIdentity(
                 f"the secrets file cannot be read: {exc}",
                 "give the file 'l2gpu airdrop register' wrote, unchanged",
             ) from exc
+
+
+def _decimal(value: object) -> int:
+    # Only the decimal strings to_json writes: a bool, a float or "1e5" is not a secret.
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,78}", value):
+        raise ValueError("a secret is written as a string of decimal digits")
+    return int(value)
 
 
 def check_commitment(commitment: int) -> int:
@@ -101,21 +109,37 @@ def check_commitment(commitment: int) -> int:
     return _field_element(commitment, "the commitment")
 
 
-def airdrop_id_of(chain_id: int, name: str) -> int:
+def airdrop_id_of(chain_id: int, name: str, salt: bytes) -> int:
     """The airdrop's identifier as the circuit and ``Airdrop.vy`` take it: keccak256
-    of the chain and the airdrop's name, reduced into the field. A claim's nullifier
-    hash depends on it, so two airdrops' claims by one person are unlinkable."""
-    digest = keccak256(chain_id.to_bytes(32, "big") + name.encode())
+    of the chain, the airdrop's name and its operator's random ``salt``, reduced into
+    the field. A claim's nullifier hash depends on it, so two airdrops' claims by one
+    person are unlinkable, and a registration signed for one airdrop is refused by
+    every other, whatever its name."""
+    digest = keccak256(chain_id.to_bytes(32, "big") + salt + name.encode())
     return int.from_bytes(digest, "big") % FIELD_MODULUS
 
 
-def binding_of(recipient: bytes, relayer: bytes, fee: int) -> int:
+@dataclass(frozen=True, slots=True)
+class ClaimTarget:
+    """The one deployed airdrop a claim is for: its contract, its chain and its id."""
+
+    airdrop: bytes
+    chain_id: int
+    airdrop_id: int
+
+
+def binding_of(target: ClaimTarget, recipient: bytes, relayer: bytes, fee: int) -> int:
     """The claim's ``binding`` public input, as ``Airdrop.vy`` computes it:
-    ``keccak256(abi.encode(recipient, relayer, fee))`` shifted right by 3 bits, so it
-    is below the field's modulus without a reduction the contract would have to do."""
-    if len(recipient) != 20 or len(relayer) != 20:
-        raise ValueError("recipient and relayer are 20-byte addresses")
+    ``keccak256(abi.encode(airdrop, chain_id, recipient, relayer, fee))`` shifted right
+    by 3 bits, so it is below the field's modulus without a reduction the contract
+    would have to do. The contract's address and chain are in it so that a proof is
+    good for one deployment only, even if another shares the airdrop id and roots."""
+    if len(target.airdrop) != 20 or len(recipient) != 20 or len(relayer) != 20:
+        raise ValueError("the airdrop, recipient and relayer are 20-byte addresses")
     if not 0 <= fee < 2**256:
         raise ValueError("fee out of range")
-    encoded = bytes(12) + recipient + bytes(12) + relayer + fee.to_bytes(32, "big")
+    encoded = (
+        bytes(12) + target.airdrop + target.chain_id.to_bytes(32, "big")
+        + bytes(12) + recipient + bytes(12) + relayer + fee.to_bytes(32, "big")
+    )  # fmt: skip
     return int.from_bytes(keccak256(encoded), "big") >> 3
