@@ -92,7 +92,7 @@ class ClaimProof:
             binding = binding_of(target, recipient, relayer, fee)
             public = (root, nullifier_hash, target.airdrop_id, binding)
             proof = Proof.from_bytes(bytes.fromhex(str(data["proof"])), public)
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError, L2gpuError) as exc:
             raise L2gpuError(
                 f"the claim file cannot be read: {exc}",
                 "give the file 'l2gpu airdrop claim --out' wrote, unchanged",

@@ -113,9 +113,15 @@ def register(
         "format": REGISTRATION_FORMAT, "airdrop_id": airdrop_id, "chain_id": chain_id,
         "account": str(account), "commitment": str(commitment), "signature": signature.hex(),
     }  # fmt: skip
+    if out.exists():
+        raise L2gpuError(f"{out} exists", "name a new file for the registration")
     # The secrets first: a registration whose secrets were never written would be lost.
     _write_new(secrets_out, identity.to_json())
-    _write_new(out, json.dumps(registration))
+    try:
+        _write_new(out, json.dumps(registration))
+    except L2gpuError:
+        secrets_out.unlink()  # secrets no registration names would be a trap to keep
+        raise
     typer.echo(f"secrets in {secrets_out} (keep them: they are your claim); "
                f"send {out} to the airdrop's operator")  # fmt: skip
 

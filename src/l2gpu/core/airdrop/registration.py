@@ -174,7 +174,7 @@ def registration_problem(state: RegistryState, inp: Register) -> Refused | None:
     if signer != inp.account:
         return Refused(
             "the registration is not signed by the account it names",
-            "sign it with the account's own key ('l2gpu airdrop register --key')",
+            "sign it with the account's own key ('l2gpu --private-key KEY airdrop register')",
         )
     if inp.account in state.registered:
         return Refused(
