@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from l2gpu.airdrop.claim_proof import compile_claim
+from l2gpu.airdrop.contract import AirdropClient
 from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, compile_contract
 from l2gpu.l1.build import contracts_root
@@ -12,6 +14,7 @@ from l2gpu.l1.contracts.bridge import deploy_shards
 from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.embedded import start_embedded_chain
+from l2gpu.zk.setup import dev_setup
 
 # EIP-170: a contract's runtime code may hold at most 24,576 bytes. The embedded
 # chain might not enforce it the way a production node does, so it is checked here.
@@ -33,6 +36,7 @@ CONTRACTS = {
     "PoseidonT7": "zk/PoseidonT7.vy",
     "Plasma": "plasma/Plasma.vy",
     "Bridge": "bridge/Bridge.vy",
+    "Airdrop": "airdrop/Airdrop.vy",
 }
 
 
@@ -92,6 +96,15 @@ def code_sizes() -> dict[str, int]:
             sender=deployer,
         ).address,
         "Bridge": shards.bridge.address,
+        # The constructor checks its verifier was generated for its id: a real one.
+        "Airdrop": AirdropClient.deploy(
+            chain,
+            deployer,
+            keys=dev_setup(compile_claim()),
+            treasury=deployer.address,
+            airdrop_id=1,
+            deadline=chain.timestamp() + 3600,
+        ).address,
     }
 
     def size(address: Address) -> int:
