@@ -27,7 +27,7 @@ AIRDROP_ID_POSITION = PUBLIC_INPUTS.index("airdrop_id")
 
 
 @dataclass(frozen=True, slots=True)
-class PublishedTier:
+class TierOnChain:
     """A tier as L1 holds it."""
 
     index: int
@@ -96,13 +96,13 @@ class AirdropClient:
         """The last L1 second a claim is taken."""
         return int(self.contract.call("DEADLINE"))
 
-    def tiers(self) -> list[PublishedTier]:
+    def tiers(self) -> list[TierOnChain]:
         """The published tiers (empty before :meth:`publish`)."""
         out = []
         for index in range(int(self.contract.call("tiers"))):
             root = int(self.contract.call("roots", index))
             _, reward, members, claimed = self.contract.call("tier", root)
-            out.append(PublishedTier(index, root, int(reward), int(members), int(claimed)))
+            out.append(TierOnChain(index, root, int(reward), int(members), int(claimed)))
         return out
 
     def is_spent(self, nullifier_hash: int) -> bool:
