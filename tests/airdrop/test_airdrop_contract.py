@@ -11,12 +11,17 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.airdrop.claim_proof import ClaimProof, compile_claim, generate_identity, prove_claim
-from l2gpu.airdrop.contract import AirdropClient
+from l2gpu.airdrop.contract import (
+    CONTRACT_SOURCE,
+    AirdropClient,
+    verifying_key_args,
+    verifying_key_hash,
+)
 from l2gpu.core.airdrop import claims as spec
 from l2gpu.core.airdrop.identity import Identity, airdrop_id_of
 from l2gpu.core.airdrop.tree import CommitmentTree, NotInTree
 from l2gpu.core.types import Address
-from l2gpu.l1 import Chain
+from l2gpu.l1 import Chain, compile_contract
 from l2gpu.l1.errors import ContractRevert
 from l2gpu.l1.keys import embedded_dev_accounts
 from l2gpu.zk.prover import Proof
@@ -184,7 +189,7 @@ def test_a_malformed_proof_is_refused(drop: Drop) -> None:
     forged = ClaimProof(
         bad, claim.root, claim.nullifier_hash, claim.recipient, claim.relayer, claim.fee
     )
-    with pytest.raises(ContractRevert, match="coordinate of a not below p"):
+    with pytest.raises(ContractRevert, match="the proof is malformed"):
         drop.client.claim(drop.relayer, forged)
     # The claim itself was not spent: the honest proof still goes through.
     drop.client.claim(drop.relayer, claim)
@@ -227,3 +232,44 @@ def test_the_contract_follows_its_specification_call_by_call(chain: Chain, drop:
             assert chain.balance(claim.recipient) == paid.amount
     assert chain.balance(drop.client.address) == state.balance
     assert [t.claimed for t in drop.client.tiers()] == list(state.claimed)
+
+
+@pytest.fixture(scope="module")
+def other_keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    """Keys of another setup of the same circuit (its own cache: new secrets)."""
+    return dev_setup(compile_claim(), cache_dir=tmp_path_factory.mktemp("other-setup"))
+
+
+def test_the_contract_keeps_the_hash_of_the_verifying_key_it_checks_against(
+    drop: Drop, other_keys: Keys
+) -> None:
+    assert drop.client.verifying_key_hash == verifying_key_hash(drop.keys.verifying_key)
+    assert verifying_key_hash(other_keys.verifying_key) != drop.client.verifying_key_hash
+
+
+def test_a_proof_made_with_other_keys_does_not_verify(drop: Drop, other_keys: Keys) -> None:
+    claim = prove_claim(
+        drop.members[0][0], drop.trees[0], target=drop.client.target(), recipient=fresh(),
+        relayer=Address.from_hex(drop.relayer.address), fee=0, keys=other_keys,
+    )  # fmt: skip
+    with pytest.raises(ContractRevert, match="the proof does not verify"):
+        drop.client.claim(drop.relayer, claim)
+
+
+@pytest.mark.parametrize("broken", ["alpha", "ic", "delta"])
+def test_a_verifying_key_off_the_curve_is_refused_at_deployment(
+    chain: Chain, keys: Keys, broken: str
+) -> None:
+    operator = embedded_dev_accounts()[0]
+    alpha, beta, gamma, delta, ic = verifying_key_args(keys.verifying_key)
+    if broken == "alpha":
+        alpha = [alpha[0], alpha[1] + 1]
+    elif broken == "ic":
+        ic = [*ic[:4], [ic[4][0], ic[4][1] + 1]]
+    else:
+        delta = [delta[0], [delta[1][0], delta[1][1] + 1]]
+    with pytest.raises(ContractRevert, match="the verifying key is not on the curve"):
+        chain.deploy(
+            compile_contract(CONTRACT_SOURCE), operator.address, 1, chain.timestamp() + WEEK,
+            alpha, beta, gamma, delta, ic, sender=operator,
+        )  # fmt: skip

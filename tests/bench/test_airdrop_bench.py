@@ -20,7 +20,7 @@ def test_the_airdrop_suite_measures_a_whole_airdrop(monkeypatch: pytest.MonkeyPa
     assert 0 < figures["prove_seconds_per_claim_median"] <= figures["prove_seconds_per_claim_max"]
     assert figures["claim_circuit_constraints"] > 5_000  # 20 Poseidon(2) levels at least
     assert figures["publish_l1_bytes"] > 0
-    assert set(figures["deploy_gas"]) == {"deploy_verifier", "deploy_airdrop"}
+    assert figures["deploy_gas"] > 1_000_000  # the verifying key's checks, pairing included
 
 
 def test_the_search_for_personal_data_finds_an_address_or_a_commitment() -> None:

@@ -96,7 +96,7 @@ def code_sizes() -> dict[str, int]:
             sender=deployer,
         ).address,
         "Bridge": shards.bridge.address,
-        # The constructor checks its verifier was generated for its id: a real one.
+        # The constructor checks its verifying key's points: a real key.
         "Airdrop": AirdropClient.deploy(
             chain,
             deployer,

@@ -1,29 +1,65 @@
-"""L1 client of ``Airdrop.vy``: deploy it over the claim circuit's verifier, publish the
-tiers, claim, sweep.
+"""L1 client of ``Airdrop.vy``: deploy it with the claim circuit's verifying key,
+publish the tiers, claim, sweep.
 
-The verifier is generated from the claim circuit's verifying key
-(``l2gpu.zk.verifier_contract``), so an airdrop is bound to one circuit and one set
-of keys: a proof made with other keys does not verify.
+The contract checks Groth16 proofs itself against the verifying key its constructor
+was given, so an airdrop is bound to one circuit and one set of keys: a proof made
+with other keys does not verify. ``VERIFYING_KEY_HASH`` on chain is
+:func:`verifying_key_hash` of those keys, which anyone can compare with the keys a
+ceremony published.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import groth16py
+from eth_abi.abi import encode
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.airdrop.claim_proof import PUBLIC_INPUTS, ClaimProof
 from l2gpu.core.airdrop.claims import Tier
 from l2gpu.core.airdrop.identity import ClaimTarget
+from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
-from l2gpu.l1.build import CompiledContract
 from l2gpu.zk.setup import Keys
-from l2gpu.zk.verifier_contract import compile_verifier
 
 CONTRACT_SOURCE = "airdrop/Airdrop.vy"
-AIRDROP_ID_POSITION = PUBLIC_INPUTS.index("airdrop_id")
+VERIFYING_KEY_TYPES = (
+    "uint256[2]", "uint256[2][2]", "uint256[2][2]", "uint256[2][2]",
+    f"uint256[2][{len(PUBLIC_INPUTS) + 1}]",
+)  # fmt: skip
+"""The constructor's verifying key arguments: alpha, beta, gamma, delta, IC."""
+
+
+def verifying_key_args(vk: groth16py.VerifyingKey) -> tuple[Any, ...]:
+    """``vk`` as ``Airdrop.vy``'s constructor takes it: G1 points ``[x, y]``, G2
+    points in the EVM's order ``[[x1, x0], [y1, y0]]`` (EIP-197 reads c1 first)."""
+    data = json.loads(vk.to_json())
+    if int(data["nPublic"]) != len(PUBLIC_INPUTS):
+        raise ValueError(
+            f"a claim key has {len(PUBLIC_INPUTS)} public inputs, not {data['nPublic']}"
+        )
+
+    def g1(point: list[str]) -> list[int]:
+        return [int(point[0]), int(point[1])]
+
+    def g2(point: list[list[str]]) -> list[list[int]]:
+        return [[int(point[0][1]), int(point[0][0])], [int(point[1][1]), int(point[1][0])]]
+
+    return (
+        g1(data["vk_alpha_1"]), g2(data["vk_beta_2"]), g2(data["vk_gamma_2"]),
+        g2(data["vk_delta_2"]), [g1(p) for p in data["IC"]],
+    )  # fmt: skip
+
+
+def verifying_key_hash(vk: groth16py.VerifyingKey) -> bytes:
+    """What ``Airdrop.vy`` keeps as ``VERIFYING_KEY_HASH`` for ``vk``:
+    ``keccak256(abi_encode(alpha, beta, gamma, delta, IC))``."""
+    return keccak256(encode(list(VERIFYING_KEY_TYPES), list(verifying_key_args(vk))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +92,14 @@ class AirdropClient:
         airdrop_id: int,
         deadline: int,
     ) -> AirdropClient:
-        """Deploy the verifier generated from ``keys`` (the claim circuit's) and an
-        Airdrop over it, whose operator is ``operator``."""
-        built = compile_verifier(
-            keys.verifying_key, title=keys.circuit_name, fixed=(AIRDROP_ID_POSITION, airdrop_id)
-        )
-        verifier = chain.deploy(
-            CompiledContract("ClaimVerifier", built.abi, built.bytecode, "generated"),
-            sender=operator,
-        )
+        """Deploy an Airdrop checking proofs against ``keys`` (the claim circuit's),
+        whose operator is ``operator``."""
         contract = chain.deploy(
             compile_contract(CONTRACT_SOURCE),
-            verifier.address,
             treasury,
             airdrop_id,
             deadline,
+            *verifying_key_args(keys.verifying_key),
             sender=operator,
         )
         return cls(chain, contract)
@@ -90,6 +119,16 @@ class AirdropClient:
     def target(self) -> ClaimTarget:
         """What a claim for this deployment is bound to."""
         return ClaimTarget(bytes(self.address), self.chain.chain_id, self.airdrop_id)
+
+    @property
+    def verifying_key_hash(self) -> bytes:
+        """The hash of the verifying key the contract checks proofs against."""
+        return bytes(self.contract.call("VERIFYING_KEY_HASH"))
+
+    def tier_point(self, root: int) -> tuple[int, int]:
+        """The point a claim names the tier of ``root`` by (the contract computes it)."""
+        x, y = self.contract.call("tier_point", root)
+        return int(x), int(y)
 
     @property
     def deadline(self) -> int:
@@ -127,8 +166,8 @@ class AirdropClient:
         """Send ``claim`` from ``relayer`` (the address the proof was made for)."""
         a, b, c, _ = claim.proof.calldata()
         return self.contract.transact(
-            "claim", a, b, c, claim.root, claim.nullifier_hash, claim.recipient, claim.fee,
-            sender=relayer,
+            "claim", a, b, c, list(self.tier_point(claim.root)), claim.nullifier_hash,
+            claim.recipient, claim.fee, sender=relayer,
         )  # fmt: skip
 
     def sweep(self, sender: LocalAccount) -> Receipt:

@@ -30,7 +30,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import create_engine
 
-from l2gpu.airdrop.contract import AirdropClient
+from l2gpu.airdrop.contract import AirdropClient, verifying_key_hash
 from l2gpu.airdrop.vault import NotFound, PersonalDataVault
 from l2gpu.core.airdrop import registration as reg
 from l2gpu.core.airdrop.claims import Tier
@@ -279,6 +279,13 @@ class AirdropOperator:
                 _write_atomically(self.folder / RECORD, json.dumps(record))
             else:
                 client = AirdropClient.at(chain, Address.from_hex(record["address"]))
+                if client.verifying_key_hash != verifying_key_hash(keys.verifying_key):
+                    raise L2gpuError(
+                        f"the airdrop at {client.address} checks proofs against other claim "
+                        "keys than these",
+                        "publish with the keys it was deployed with (the same --zkey, or "
+                        "--dev-keys again)",
+                    )
             if not client.tiers():
                 client.publish(
                     operator,

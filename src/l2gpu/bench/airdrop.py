@@ -9,7 +9,7 @@ erasure. Then it reads every L1 transaction back:
 - **proving**: seconds per claim proof on this machine (witness under Node, groth16py,
   and the check every proof gets), median, and the claim circuit's constraints;
 - **gas**: each claim's gas from its receipt (relayed, so with the relayer's fee
-  transfer), the verifier's and the Airdrop's deployment, and publication, with the
+  transfer), the Airdrop's deployment (its verifying key in it), and publication, with the
   signed transactions' bytes;
 - **anonymity**: each tier's set size, the number of registered members a claim
   hides among;
@@ -71,7 +71,7 @@ def run() -> dict[str, Any]:
         "claim_l1_bytes_median": int(statistics.median(t["bytes"] for t in claim_txs)),
         "publish_gas": _one(txs, "publish")["gas"],
         "publish_l1_bytes": _one(txs, "publish")["bytes"],
-        "deploy_gas": {t["function"]: t["gas"] for t in txs if t["function"].startswith("deploy")},
+        "deploy_gas": _one(txs, "deploy_airdrop")["gas"],
         "personal_data_bytes_on_chain": _personal_bytes(txs, accounts_seen, commitments),
         "erased_fields": result.erased_fields,
         "erased_unreadable": result.erased_unreadable,
@@ -86,23 +86,19 @@ def _transactions(chain: Chain) -> list[dict[str, Any]]:
         bytes(w3.keccak(text="publish(uint256[],uint256[],uint256[])")[:4]): "publish",
         bytes(
             w3.keccak(
-                text="claim(uint256[2],uint256[2][2],uint256[2],uint256,uint256,address,uint256)"
+                text="claim(uint256[2],uint256[2][2],uint256[2],uint256[2],uint256,address,uint256)"
             )[:4]
         ): "claim",
         bytes(w3.keccak(text="sweep()")[:4]): "sweep",
     }
     out = []
-    deploys = 0
     for number in range(1, w3.eth.block_number + 1):
         for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
             receipt = w3.eth.get_transaction_receipt(tx["hash"])
             # JSON-RPC names the calldata "input", eth-tester "data".
             data = bytes(tx["input"] if "input" in tx else tx["data"])
-            if not tx["to"]:
-                deploys += 1
-                name = ("deploy_verifier", "deploy_airdrop")[min(deploys, 2) - 1]
-            else:
-                name = selectors.get(bytes(data[:4]), "other")
+            # An airdrop deploys one contract: its Airdrop.
+            name = selectors.get(bytes(data[:4]), "other") if tx["to"] else "deploy_airdrop"
             logs = b"".join(
                 b"".join(bytes(t) for t in log["topics"]) + bytes(log["data"])
                 for log in receipt["logs"]

@@ -32,8 +32,6 @@ from typing import Any
 
 import groth16py
 import vyper
-from py_ecc.bn128 import bn128_curve as bn128
-from py_ecc.fields import bn128_FQ as FQ
 from vyper.compiler import compile_code
 from vyper.exceptions import VyperException
 
@@ -63,32 +61,11 @@ def render_verifier(
     vk: groth16py.VerifyingKey,
     *,
     title: str = "a circom circuit",
-    fixed: tuple[int, int] | None = None,
 ) -> str:
-    """The Vyper 0.4 source of a verifier for ``vk``; ``title`` names its circuit.
-
-    ``fixed = (position, value)`` makes a verifier for proofs whose public signal at
-    ``position`` is always ``value`` (an airdrop's identifier): its term
-    ``value * IC[position + 1]`` is added into ``IC[0]`` here, once, instead of by an
-    ecMul and an ecAdd on every call (6,150 gas), and ``verifyProof`` takes the other
-    signals only. The contract exposes the value as ``FIXED_INPUT`` and its position
-    as ``FIXED_POSITION``, so a caller can check it was made for its value.
-    """
+    """The Vyper 0.4 source of a verifier for ``vk``; ``title`` names its circuit."""
     data = json.loads(vk.to_json())
     n_public = int(data["nPublic"])
     ic = [_g1(point) for point in data["IC"]]
-    fixed_decl = ""
-    if fixed is not None:
-        position, value = fixed
-        if not 0 <= position < n_public or not 0 <= value < SCALAR_FIELD:
-            raise ValueError("the fixed signal's position or value is out of range")
-        ic[0] = _g1_add(ic[0], _g1_mul(ic[position + 1], value))
-        del ic[position + 1]
-        n_public -= 1
-        fixed_decl = (
-            f"FIXED_POSITION: public(constant(uint256)) = {position}\n"
-            f"FIXED_INPUT: public(constant(uint256)) = {value}\n"
-        )
     ic_rows = ",\n".join(f"    [{x}, {y}]" for x, y in ic)
     return _TEMPLATE.format(
         title=title,
@@ -96,7 +73,6 @@ def render_verifier(
         r=SCALAR_FIELD,
         n_public=n_public,
         n_ic=n_public + 1,
-        fixed_decl=fixed_decl,
         pairing_gas=PAIRING_GAS,
         alpha=_g1_literal(_g1(data["vk_alpha_1"])),
         beta=_g2_literal(data["vk_beta_2"]),
@@ -110,15 +86,14 @@ def compile_verifier(
     vk: groth16py.VerifyingKey,
     *,
     title: str = "a circom circuit",
-    fixed: tuple[int, int] | None = None,
     cache_dir: Path | None = None,
 ) -> VerifierContract:
     """Render and compile the verifier for ``vk``, cached by the source's hash.
 
     Raises :class:`VerifierCompileError` (a bug in the template, never the key's).
     """
-    source = render_verifier(vk, title=title, fixed=fixed)
-    n_public = vk.n_public - (fixed is not None)
+    source = render_verifier(vk, title=title)
+    n_public = vk.n_public
     digest = hashlib.sha256(f"vyper {vyper.__version__}\n{source}".encode()).hexdigest()
     root = (cache_dir if cache_dir is not None else user_cache()) / "verifiers"
     cache_file = root / f"groth16-{digest[:32]}.json"
@@ -145,22 +120,6 @@ def compile_verifier(
 def _g1(point: list[str]) -> tuple[int, int]:
     """An affine G1 point from snarkjs's projective ``[x, y, "1"]``."""
     return int(point[0]), int(point[1])
-
-
-def _g1_add(p: tuple[int, int], q: tuple[int, int]) -> tuple[int, int]:
-    """p + q on BN254's G1 (affine; (0, 0) is the point at infinity, as the EVM's)."""
-    sum_ = bn128.add(_to_ecc(p), _to_ecc(q))
-    return (0, 0) if sum_ is None else (int(sum_[0].n), int(sum_[1].n))
-
-
-def _g1_mul(p: tuple[int, int], scalar: int) -> tuple[int, int]:
-    """scalar * p on BN254's G1."""
-    product = bn128.multiply(_to_ecc(p), scalar)
-    return (0, 0) if product is None else (int(product[0].n), int(product[1].n))
-
-
-def _to_ecc(p: tuple[int, int]) -> Any:
-    return None if p == (0, 0) else (FQ(p[0]), FQ(p[1]))
 
 
 def _g1_literal(point: tuple[int, int]) -> str:
@@ -200,7 +159,7 @@ _TEMPLATE = '''\
 P: constant(uint256) = {p}
 R: constant(uint256) = {r}
 N_PUBLIC: constant(uint256) = {n_public}
-{fixed_decl}
+
 EC_ADD: constant(address) = 0x0000000000000000000000000000000000000006
 EC_MUL: constant(address) = 0x0000000000000000000000000000000000000007
 PAIRING: constant(address) = 0x0000000000000000000000000000000000000008

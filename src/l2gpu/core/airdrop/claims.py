@@ -15,6 +15,11 @@ Three calls change it:
 - :class:`Sweep` (anyone, after the deadline): what was not claimed goes back to
   the operator's treasury.
 
+The contract names a tier by its "tier point" (the root's share of the proof's
+public inputs, ``IC_BASE + root * IC[1]``, computed once at publication) where this
+machine names it by its root: the two are one to one, and the client turns a root
+into its point, so the calls here carry roots.
+
 A refused call leaves the state unchanged and answers :class:`Rejected` with the
 contract's revert reason; ``tests/airdrop/test_airdrop_contract.py`` makes the same
 calls to both and compares reasons and payments. Whether a proof verifies is the
