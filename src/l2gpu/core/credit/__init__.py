@@ -1,0 +1,2 @@
+"""Leverage for compute, as pure state machines: the lending pool (``pool``) and its
+arithmetic (``rates``)."""
