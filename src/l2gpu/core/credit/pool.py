@@ -223,7 +223,13 @@ def state_transition(state: PoolState, inp: Input, *, now: int) -> Result:
     amount = inp.amount
     if not 0 < amount <= MAX_AMOUNT:
         return _reject(state, "the amount must be above 0 and below 2**128")
-    state = accrue(state, now)
+    result = _dispatch(accrue(state, now), inp, now)
+    if result.events and isinstance(result.events[0], Rejected):
+        return _reject(state, result.events[0].reason)  # a revert undoes the accrual too
+    return result
+
+
+def _dispatch(state: PoolState, inp: Input, now: int) -> Result:
     if isinstance(inp, Supply):
         return _supply(state, inp)
     if isinstance(inp, Withdraw):
@@ -238,6 +244,7 @@ def state_transition(state: PoolState, inp: Input, *, now: int) -> Result:
         return _repay(state, inp)
     if isinstance(inp, Liquidate):
         return _liquidate(state, inp, now)
+    assert isinstance(inp, CollectReserves)
     return _collect_reserves(state, inp)
 
 
