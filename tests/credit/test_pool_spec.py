@@ -81,7 +81,7 @@ def test_an_unhealthy_position_is_liquidated_by_the_close_factor_with_a_bonus() 
     now = T0 + 1
     debt = pool.accrue(state, now).debt(ALICE)
     assert pool.health_factor(state.params, 10 * ETHER, debt, state.price) < WAD
-    after, events = pool.state_transition(state, pool.Liquidate(LIQUIDATOR, ALICE, debt), now=now)
+    _, events = pool.state_transition(state, pool.Liquidate(LIQUIDATOR, ALICE, debt), now=now)
     liquidated = next(e for e in events if isinstance(e, pool.Liquidated))
     assert liquidated.repaid == -(-debt * 5_000 // 10_000)  # half, rounded up
     assert liquidated.seized == liquidated.repaid * 10_500 * WAD // (10_000 * state.price)
@@ -98,7 +98,8 @@ def test_a_borrower_who_disappears_is_repaid_from_collateral_after_the_term() ->
     state = apply(state, pool.SetPrice(ORACLE, 2 * ETHER), due + 1)
     debt = pool.accrue(state, due + 1).debt(ALICE)
     after = apply(state, pool.Liquidate(LIQUIDATOR, ALICE, debt), due + 1)
-    assert after.debt(ALICE) == 0 and after.bad_debt == 0
+    assert after.debt(ALICE) == 0
+    assert after.bad_debt == 0
     assert after.share_value(CAROL) > 20 * ETHER  # the lender has its money and interest
 
 
@@ -115,7 +116,8 @@ def test_collateral_gone_with_debt_left_is_bad_debt_reserves_first() -> None:
     )
     bad = next(e for e in events if isinstance(e, pool.BadDebt))
     assert after.positions[ALICE] == pool.Position(0, 0, 0)
-    assert bad.from_reserves == min(reserves, bad.amount) and after.bad_debt == bad.amount
+    assert bad.from_reserves == min(reserves, bad.amount)
+    assert after.bad_debt == bad.amount
     assert after.total_scaled_debt == 0
 
 
