@@ -268,6 +268,26 @@ def load_cloud_prices() -> pd.DataFrame:
     return out.dropna(subset=["per_gpu"])
 
 
+def load_cloud_price_history() -> pd.DataFrame:
+    """FSDL's dated cloud tables: snapshot_date, cloud, gpu_type, per_gpu and spot
+    ($/h per GPU; a price written "$4.10" in some snapshots is read as 4.10)."""
+    frame = pd.read_csv(data_file("gpu_cloud_prices_fsdl", "cloud_gpus_history.csv"))
+
+    def dollars(column: str) -> pd.Series:
+        text = frame[column].astype(str).str.replace("$", "", regex=False).str.strip()
+        return pd.to_numeric(text, errors="coerce")
+
+    return pd.DataFrame(
+        {
+            "snapshot_date": pd.to_datetime(frame["snapshot_date"]),
+            "cloud": frame["Cloud"].astype(str).str.strip(),
+            "gpu_type": frame["GPU Type"].astype(str).str.strip(),
+            "per_gpu": dollars("Per-GPU"),
+            "spot": dollars("Spot"),
+        }
+    )
+
+
 def load_vastai() -> pd.DataFrame:
     """Vast.ai snapshot (verification=all): gpu_model, state, count, price p10/p50/p90 ($/h)."""
     frame = pd.read_csv(data_file("vastai_market_2025-12", "gpu_stats_flat.csv"))

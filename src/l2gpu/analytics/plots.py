@@ -98,3 +98,30 @@ def plot_utilization(usage: pd.Series, out: Path, title: str = "utilization") ->
     ax.set_ylabel("busy share")
     ax.set_title(title)
     return _save(fig, out)
+
+
+def plot_credit_stress(grid: list[dict[str, object]], out: Path) -> Path:
+    """Bad debt (ether) against the size of an instant price drop, one line per
+    parameter set of the credit stress (``analytics/credit_stress.report``)."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ltvs = sorted({int(row["ltv_bps"]) for row in grid})  # type: ignore[call-overload]
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(ltvs)))
+    for row in grid:
+        shocks = row["shock_bad_debt_ether"]
+        assert isinstance(shocks, dict)
+        xs = [float(k.rstrip("%")) for k in shocks]
+        label = (
+            f"LTV {int(row['ltv_bps']) / 100:.0f} %, threshold "  # type: ignore[call-overload]
+            f"{int(row['liquidation_threshold_bps']) / 100:.0f} %, bonus "  # type: ignore[call-overload]
+            f"{int(row['liquidation_bonus_bps']) / 100:.0f} %"  # type: ignore[call-overload]
+        )
+        color = colors[ltvs.index(int(row["ltv_bps"]))]  # type: ignore[call-overload]
+        dashed = int(row["liquidation_bonus_bps"]) > 500  # type: ignore[call-overload]
+        ax.plot(xs, list(shocks.values()), marker="o", color=color,
+                linestyle="--" if dashed else "-", label=label)  # fmt: skip
+    ax.set_xlabel("instant drop of the collateral's GPU-hour price (%)")
+    ax.set_ylabel("bad debt (ether, 1,000 supplied)")
+    ax.set_title("lending pool: bad debt after a price shock, 20 borrowers, rational bots")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _save(fig, out)

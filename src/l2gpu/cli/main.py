@@ -24,6 +24,7 @@ from l2gpu.cli import (
     bridge_cmd,
     channel_cmd,
     config_cmd,
+    credit_cmd,
     demo_cmd,
     hub_cmd,
     l2_cmd,
@@ -113,6 +114,7 @@ app.add_typer(bridge_cmd.app, name="bridge")
 app.command("hub")(hub_cmd.hub)
 app.add_typer(zk_cmd.app, name="zk")
 app.add_typer(airdrop_cmd.app, name="airdrop")
+app.add_typer(credit_cmd.app, name="credit")
 market_cmd.register(app)
 provider_cmd.register(app)
 pending.register(app)
