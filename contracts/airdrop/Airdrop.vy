@@ -115,12 +115,27 @@ def __init__(
     assert _treasury != empty(address), "no treasury"
     assert _airdrop_id < FIELD, "the airdrop id is not a field element"
     assert _deadline > block.timestamp, "the deadline has passed"
-    # Every point of the key must be one the precompiles take, or no claim could
-    # ever verify: the G1 points through ecAdd, the G2 points through a pairing
-    # with the point at infinity (which checks they are on the curve and in G2).
-    IC_BASE = self._add(_ic[0], self._mul(_ic[3], _airdrop_id), "the verifying key is not on the curve")
+    # A point at infinity in the key drops a term of the check: with alpha, beta or
+    # gamma at infinity anyone forges a proof of anything; with delta, the witness
+    # is no longer bound; with an IC point, its public input is free.
+    assert not self._at_infinity(_alpha), "the verifying key has a point at infinity"
+    for i: uint256 in range(5):
+        assert not self._at_infinity(_ic[i]), "the verifying key has a point at infinity"
+    for g2: uint256[2][2] in [_beta, _gamma, _delta]:
+        at_infinity: bool = self._at_infinity(g2[0]) and self._at_infinity(g2[1])
+        assert not at_infinity, "the verifying key has a point at infinity"
+    # snarkjs writes delta = gamma (both the generator) before the first phase-2
+    # contribution: with them equal, (A, B, C) = (alpha, beta, -x) proves anything.
+    same: bool = _delta[0][0] == _gamma[0][0] and _delta[0][1] == _gamma[0][1]
+    same = same and _delta[1][0] == _gamma[1][0] and _delta[1][1] == _gamma[1][1]
+    assert not same, "the verifying key has no phase-2 contribution (delta is gamma)"
+    # Every point must be one the precompiles take, or no claim could ever verify:
+    # the G1 points through ecAdd, the G2 points through a pairing with the point at
+    # infinity (which checks they are on the curve and in G2).
     self._add(_alpha, _ic[1], "the verifying key is not on the curve")
     self._add(_ic[2], _ic[4], "the verifying key is not on the curve")
+    self._add(_ic[0], _ic[3], "the verifying key is not on the curve")
+    IC_BASE = self._add(_ic[0], self._mul(_ic[3], _airdrop_id), "the verifying key is not on the curve")
     ok: bool = False
     out: Bytes[32] = b""
     ok, out = raw_call(
@@ -225,6 +240,7 @@ def tier(_root: uint256) -> (uint256, uint256, uint256, uint256):
     @notice The tier whose root is `_root`: its index, reward, members and claims so
             far (reverts for a root that was not published).
     """
+    assert _root < FIELD, "the root is not a field element"
     packed: uint256 = self._tier[keccak256(abi_encode(self._tier_point(_root)))]
     assert packed != 0, "unknown root"
     return (packed & 255) - 1, packed >> 136, (packed >> 8) & MAX_MEMBERS, (packed >> 72) & MAX_MEMBERS
@@ -288,6 +304,12 @@ def _verify(
     )
     assert ok and len(out) == 32, "the proof is malformed"
     return convert(out, uint256) == 1
+
+
+@internal
+@pure
+def _at_infinity(p: uint256[2]) -> bool:
+    return p[0] == 0 and p[1] == 0
 
 
 @internal

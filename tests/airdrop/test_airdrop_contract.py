@@ -20,6 +20,8 @@ from l2gpu.airdrop.contract import (
 from l2gpu.core.airdrop import claims as spec
 from l2gpu.core.airdrop.identity import Identity, airdrop_id_of
 from l2gpu.core.airdrop.tree import CommitmentTree, NotInTree
+from l2gpu.core.crypto.poseidon_constants import FIELD_MODULUS
+from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, compile_contract
 from l2gpu.l1.errors import ContractRevert
@@ -256,20 +258,66 @@ def test_a_proof_made_with_other_keys_does_not_verify(drop: Drop, other_keys: Ke
         drop.client.claim(drop.relayer, claim)
 
 
-@pytest.mark.parametrize("broken", ["alpha", "ic", "delta"])
+def deploy_with(chain: Chain, key: tuple) -> None:  # type: ignore[type-arg]
+    operator = embedded_dev_accounts()[0]
+    chain.deploy(
+        compile_contract(CONTRACT_SOURCE), operator.address, 1, chain.timestamp() + WEEK, *key,
+        sender=operator,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("broken", ["alpha", "ic", "ic3", "delta"])
 def test_a_verifying_key_off_the_curve_is_refused_at_deployment(
     chain: Chain, keys: Keys, broken: str
 ) -> None:
-    operator = embedded_dev_accounts()[0]
     alpha, beta, gamma, delta, ic = verifying_key_args(keys.verifying_key)
     if broken == "alpha":
         alpha = [alpha[0], alpha[1] + 1]
     elif broken == "ic":
         ic = [*ic[:4], [ic[4][0], ic[4][1] + 1]]
+    elif broken == "ic3":  # the airdrop id's point: folded into IC[0] by an ecMul
+        ic = [*ic[:3], [ic[3][0], ic[3][1] + 1], ic[4]]
     else:
         delta = [delta[0], [delta[1][0], delta[1][1] + 1]]
     with pytest.raises(ContractRevert, match="the verifying key is not on the curve"):
-        chain.deploy(
-            compile_contract(CONTRACT_SOURCE), operator.address, 1, chain.timestamp() + WEEK,
-            alpha, beta, gamma, delta, ic, sender=operator,
-        )  # fmt: skip
+        deploy_with(chain, (alpha, beta, gamma, delta, ic))
+
+
+@pytest.mark.parametrize("at_infinity", ["alpha", "beta", "gamma", "delta", "ic0", "ic1", "ic2",
+                                         "ic3", "ic4"])  # fmt: skip
+def test_a_verifying_key_with_a_point_at_infinity_is_refused(
+    chain: Chain, keys: Keys, at_infinity: str
+) -> None:
+    """With alpha, beta or gamma at infinity anyone forges a proof of anything; with
+    delta the witness is unbound; with an IC point its public input is free."""
+    key = list(verifying_key_args(keys.verifying_key))
+    g1, g2 = [0, 0], [[0, 0], [0, 0]]
+    if at_infinity.startswith("ic"):
+        index = int(at_infinity[2:])
+        key[4] = [g1 if i == index else p for i, p in enumerate(key[4])]
+    else:
+        position = ["alpha", "beta", "gamma", "delta"].index(at_infinity)
+        key[position] = g1 if at_infinity == "alpha" else g2
+    with pytest.raises(ContractRevert, match="the verifying key has a point at infinity"):
+        deploy_with(chain, tuple(key))
+
+
+def test_a_verifying_key_whose_delta_is_gamma_is_refused(chain: Chain, keys: Keys) -> None:
+    """What snarkjs writes before the first phase-2 contribution: under it, (alpha,
+    beta, -x) proves any public inputs x without a secret."""
+    alpha, beta, gamma, _, ic = verifying_key_args(keys.verifying_key)
+    with pytest.raises(ContractRevert, match="no phase-2 contribution"):
+        deploy_with(chain, (alpha, beta, gamma, gamma, ic))
+
+
+def test_the_tier_view_refuses_a_root_above_the_field(drop: Drop) -> None:
+    root = drop.trees[0].root
+    assert drop.client.contract.call("tier", root)[2] == 3
+    with pytest.raises(ContractRevert, match="the root is not a field element"):
+        drop.client.contract.call("tier", root + FIELD_MODULUS)
+
+
+def test_more_than_eight_tiers_are_refused_before_sending(drop: Drop) -> None:
+    tiers = [spec.Tier(i + 1, 1, 1) for i in range(9)]
+    with pytest.raises(L2gpuError, match="one to 8 tiers, not 9"):
+        drop.client.publish(drop.operator, tiers)

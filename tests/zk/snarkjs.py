@@ -103,6 +103,19 @@ def zkey(toolchain: Toolchain, circuit: CompiledCircuit, power: int) -> Path:
     return _cached(target, make)
 
 
+def uncontributed_zkey(toolchain: Toolchain, circuit: CompiledCircuit, power: int) -> Path:
+    """The zkey ``groth16 setup`` writes before any phase-2 contribution (its delta is
+    still gamma): what an operator might pass by mistake."""
+    phase1 = ptau(toolchain, power)
+    digest = hashlib.sha256(f"{phase1.name}\nuncontributed\n".encode() + circuit.r1cs.read_bytes())
+    target = user_cache() / "snarkjs" / f"{circuit.name}-{digest.hexdigest()[:16]}-0.zkey"
+
+    def make(out: Path) -> None:
+        run(toolchain, "groth16", "setup", circuit.r1cs, phase1, out)
+
+    return _cached(target, make)
+
+
 def export_vk(toolchain: Toolchain, zkey_path: Path, work: Path) -> dict[str, Any]:
     """snarkjs's own ``verification_key.json`` of a zkey."""
     out = work / "verification_key.json"

@@ -34,6 +34,7 @@ from l2gpu.zk.setup import (
     DEV_SETUP_NOTICE,
     KeyMismatch,
     Keys,
+    SetupFailed,
     dev_setup,
     import_ceremony,
     load_keys,
@@ -231,3 +232,12 @@ def test_a_zkey_of_another_circuit_gives_no_proof(
     wrong = import_ceremony(transfer_circuit, zkey)  # the caller's mistake: nothing checks it here
     with pytest.raises(ProofError):
         prove(transfer_circuit, forged_input(BASE), keys=wrong)
+
+
+def test_a_zkey_without_a_phase_2_contribution_is_refused(
+    snarkjs_tool: Toolchain, preimage_circuit: CompiledCircuit
+) -> None:
+    """Its delta is its gamma: anyone could forge proofs under it."""
+    zkey = snarkjs.uncontributed_zkey(snarkjs_tool, preimage_circuit, PREIMAGE_POWER)
+    with pytest.raises(SetupFailed, match="no phase-2 contribution"):
+        import_ceremony(preimage_circuit, zkey)

@@ -20,9 +20,10 @@ from eth_abi.abi import encode
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.airdrop.claim_proof import PUBLIC_INPUTS, ClaimProof
-from l2gpu.core.airdrop.claims import Tier
+from l2gpu.core.airdrop.claims import MAX_TIERS, Tier
 from l2gpu.core.airdrop.identity import ClaimTarget
 from l2gpu.core.crypto.keccak import keccak256
+from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
 from l2gpu.zk.setup import Keys
@@ -152,6 +153,12 @@ class AirdropClient:
 
     def publish(self, operator: LocalAccount, tiers: Sequence[Tier]) -> Receipt:
         """Publish ``tiers`` and pay every member's reward with the call."""
+        if not 0 < len(tiers) <= MAX_TIERS:
+            # The contract's argument decoder would revert without a reason.
+            raise L2gpuError(
+                f"an airdrop has one to {MAX_TIERS} tiers, not {len(tiers)}",
+                "merge tiers that pay the same reward",
+            )
         total = sum(t.reward * t.members for t in tiers)
         return self.contract.transact(
             "publish",

@@ -130,6 +130,15 @@ def import_ceremony(circuit: CompiledCircuit, zkey: Path) -> Keys:
             f"could not import the ceremony key {zkey}: {exc}",
             "pass the final .zkey of a snarkjs Groth16 ceremony over the BN254 curve",
         ) from exc
+    vk = json.loads(verifying_key.to_json())
+    if vk["vk_delta_2"] == vk["vk_gamma_2"]:
+        # snarkjs's groth16 setup leaves delta = gamma (the generator) until the first
+        # contribution; with them equal, anyone can forge a proof of anything.
+        raise SetupFailed(
+            f"{zkey} has no phase-2 contribution (its delta is its gamma): anyone could "
+            "forge proofs with it",
+            "contribute to it (snarkjs zkey contribute) and pass the final zkey",
+        )
     digest = hashlib.sha256(zkey.read_bytes()).hexdigest()
     return Keys(
         circuit_name=circuit.name,
