@@ -180,7 +180,9 @@ def __init__(
     assert (
         (BPS + _liquidation_bonus_bps) * _liquidation_threshold_bps < BPS * BPS
     ), "the bonus at the threshold would pay more collateral than exists"
-    assert 0 < _close_factor_bps and _close_factor_bps <= BPS, "the close factor must be in (0, 100 %]"
+    assert (
+        0 < _close_factor_bps and _close_factor_bps <= BPS
+    ), "the close factor must be in (0, 100 %]"
     assert _reserve_factor_bps < BPS, "the reserve factor must be in [0, 100 %)"
     assert 0 < _kink_bps and _kink_bps < BPS, "the kink must be in (0, 100 %)"
     assert max(_base_rate, max(_slope_low, _slope_high)) <= MAX_RATE, "a rate above 1,000 % a year"
@@ -256,6 +258,48 @@ def positions(_borrower: address) -> (uint256, uint256, uint256):
     """
     packed: uint256 = self._debt[_borrower]
     return self._collateral[_borrower], packed >> 64, packed & MASK64
+
+
+@view
+@external
+def pool_state() -> (
+    uint256, uint256, uint256, uint256, uint256, uint256, uint256, uint256, uint256
+):
+    """
+    @notice The pool's whole storage but the accounts', in one call: cash,
+            total_shares, total_scaled_debt, borrow_index, last_accrual, price,
+            price_at, reserves, bad_debt (as the views of those names).
+    """
+    index_at: uint256 = self._index_at
+    price_at: uint256 = self._price_at
+    return (
+        self.cash,
+        self.total_shares,
+        self.total_scaled_debt,
+        index_at >> 64,
+        index_at & MASK64,
+        price_at >> 64,
+        price_at & MASK64,
+        self.reserves,
+        self.bad_debt,
+    )
+
+
+@view
+@external
+def account(_who: address) -> (uint256, uint256, uint256, uint256, uint256):
+    """
+    @notice `_who`'s storage in one call: shares, collateral, scaled debt, due time,
+            and the wei credited to it (refused payouts).
+    """
+    packed: uint256 = self._debt[_who]
+    return (
+        self.shares[_who],
+        self._collateral[_who],
+        packed >> 64,
+        packed & MASK64,
+        pull_payments.credit[_who],
+    )
 
 
 @view

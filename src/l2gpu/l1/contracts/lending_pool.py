@@ -81,9 +81,7 @@ class LendingPoolClient:
         return cls(chain, contract)
 
     @classmethod
-    def at(
-        cls, chain: Chain, address: Address, cache_dir: Path | None = None
-    ) -> LendingPoolClient:
+    def at(cls, chain: Chain, address: Address, cache_dir: Path | None = None) -> LendingPoolClient:
         """The LendingPool already deployed at ``address``."""
         if not chain.w3.eth.get_code(checksum(address)):
             raise L1Error(
@@ -228,30 +226,32 @@ def read_state(
     treasury: Address,
 ) -> PoolState:
     """``client``'s contract read as a :class:`PoolState` (see
-    :meth:`LendingPoolClient.state`)."""
-    call = client.contract.call_fast
+    :meth:`LendingPoolClient.state`): one call for the pool, one per address."""
     shares: dict[Address, int] = {}
     positions: dict[Address, Position] = {}
     for who in dict.fromkeys(addresses):
-        held = client.shares(who)
+        held, collateral, scaled_debt, due, _ = client.contract.call_fast("account", who)
         if held:
-            shares[who] = held
-        position = client.position(who)
+            shares[who] = int(held)
+        position = Position(int(collateral), int(scaled_debt), int(due))
         if position != Position():
             positions[who] = position
+    cash, total_shares, total_scaled_debt, index, last_accrual, price, price_at, reserves, bad = (
+        int(n) for n in client.contract.call_fast("pool_state")
+    )
     return PoolState(
         params,
         oracle,
         treasury,
-        last_accrual=int(call("last_accrual")),
-        price=int(call("price")),
-        price_at=int(call("price_at")),
-        cash=int(call("cash")),
-        total_shares=int(call("total_shares")),
+        last_accrual=last_accrual,
+        price=price,
+        price_at=price_at,
+        cash=cash,
+        total_shares=total_shares,
         shares=shares,
         positions=positions,
-        total_scaled_debt=int(call("total_scaled_debt")),
-        borrow_index=int(call("borrow_index")),
-        reserves=int(call("reserves")),
-        bad_debt=int(call("bad_debt")),
+        total_scaled_debt=total_scaled_debt,
+        borrow_index=index,
+        reserves=reserves,
+        bad_debt=bad,
     )
