@@ -6,12 +6,14 @@ import pytest
 
 from l2gpu.airdrop.claim_proof import compile_claim
 from l2gpu.airdrop.contract import AirdropClient
+from l2gpu.core.credit.rates import PoolParams
 from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, compile_contract
 from l2gpu.l1.build import contracts_root
 from l2gpu.l1.chain import checksum
 from l2gpu.l1.contracts.bridge import deploy_shards
 from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
+from l2gpu.l1.contracts.lending_pool import LendingPoolClient
 from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.zk.setup import dev_setup
@@ -37,6 +39,8 @@ CONTRACTS = {
     "Plasma": "plasma/Plasma.vy",
     "Bridge": "bridge/Bridge.vy",
     "Airdrop": "airdrop/Airdrop.vy",
+    "LendingPool": "credit/LendingPool.vy",
+    "RefusingLender": "testing/RefusingLender.vy",
 }
 
 
@@ -104,6 +108,18 @@ def code_sizes() -> dict[str, int]:
             treasury=deployer.address,
             airdrop_id=1,
             deadline=chain.timestamp() + 3600,
+        ).address,
+        # Any address stands in for the token and the feed: only the code size is read.
+        "LendingPool": LendingPoolClient.deploy(
+            chain,
+            deployer,
+            token=client.address,
+            oracle=Address.from_hex(deployer.address),
+            treasury=Address.from_hex(deployer.address),
+            params=PoolParams(),
+        ).address,
+        "RefusingLender": chain.deploy(
+            compile_contract(CONTRACTS["RefusingLender"]), sender=deployer
         ).address,
     }
 
