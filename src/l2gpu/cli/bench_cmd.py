@@ -86,6 +86,12 @@ def _plasma() -> dict[str, Any]:
     return plasma.run()
 
 
+def _leverage() -> dict[str, Any]:
+    from l2gpu.bench import leverage
+
+    return leverage.run()
+
+
 def _airdrop() -> dict[str, Any]:
     from l2gpu.bench import airdrop
 
@@ -113,6 +119,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "plasma": _plasma,
     "shards": _shards,
     "airdrop": _airdrop,
+    "leverage": _leverage,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES: dict[str, str] = {}
@@ -135,7 +142,7 @@ def bench(
         str,
         typer.Argument(
             help="crypto, channels, rollup, node, lease, l1cost, market, analytics, fraud, shards, "
-            "designs, zk, plasma, airdrop, or all."
+            "designs, zk, plasma, airdrop, leverage, or all."
         ),
     ],
     as_json: AsJson = False,

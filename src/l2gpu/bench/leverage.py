@@ -1,0 +1,155 @@
+"""The ``leverage`` suite: what the lending pool costs on L1 and what the stress finds.
+
+- **Gas** of every call of ``LendingPool.vy`` (with the parameters the stress chose,
+  ``credit_stress.CHOSEN_PARAMS``), read from the receipts of a scripted run on the
+  embedded EVM: a supplier, ``BORROWERS`` borrowers, a price feed, a liquidation bot;
+  medians per call, with the signed transactions' bytes.
+- **Liquidation latency**: the true price falls 50 % at once; the feed posts it every
+  hour, moved at most the step bound; the bot checks every position after every
+  update and liquidates what is profitable at the true price. Feed updates (blocks,
+  where a feed posts every block) from the first update that makes a position
+  liquidatable to its last liquidation, and from the shock to the last liquidation.
+- **Stress** (``analytics/credit_stress``, the pool's specification): bad debt over
+  the real GPU price paths and per shock size under the chosen parameters, the first
+  shock that leaves bad debt, and the lender's yearly return, median over the paths.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from l2gpu.analytics import credit_stress
+from l2gpu.bench import environment
+from l2gpu.core.credit.rates import WAD, PoolParams
+from l2gpu.core.types import Address
+from l2gpu.l1 import Receipt, compile_contract
+from l2gpu.l1.contracts.lending_pool import LendingPoolClient
+from l2gpu.l1.embedded import start_embedded_chain
+
+ETHER = 10**18
+HOUR = 3_600
+BORROWERS = 4
+START_PRICE = 2 * ETHER
+
+
+def run() -> dict[str, Any]:
+    """Measure the suite."""
+    chain = start_embedded_chain()
+    deployer, oracle, treasury, supplier, bot, *borrowers = chain.accounts[: 5 + BORROWERS]
+    token = chain.deploy(
+        compile_contract("tokens/TestToken.vy"), "Collateral", "COL", 18, sender=deployer
+    )
+    params = credit_stress.CHOSEN_PARAMS
+    pool = LendingPoolClient.deploy(
+        chain, deployer, token=token.address, oracle=Address.from_hex(oracle.address),
+        treasury=Address.from_hex(treasury.address), params=params,
+    )  # fmt: skip
+    gas: dict[str, list[int]] = defaultdict(list)
+    sizes: dict[str, list[int]] = defaultdict(list)
+
+    def record(name: str, receipt: Receipt) -> None:
+        gas[name].append(receipt.gas_used)
+        sizes[name].append(receipt.tx_bytes)
+
+    record("set_price", pool.set_price(oracle, START_PRICE))
+    record("supply", pool.supply(supplier, 100 * ETHER))
+    start_value = _share_value(pool, supplier.address)
+    started = int(chain.timestamp())
+    for i, who in enumerate(borrowers):
+        token.transact("mint", who.address, 10 * ETHER, sender=who)
+        token.transact("approve", pool.address, 2**256 - 1, sender=who)
+        record("add_collateral", pool.add_collateral(who, 10 * ETHER))
+        limit = 10 * START_PRICE * params.ltv_bps // 10_000
+        record("borrow", pool.borrow(who, limit * (96 - i) // 100))
+    chain.time_travel(10 * 86_400)
+    record("set_price", pool.set_price(oracle, START_PRICE))
+    for who in borrowers[:2]:
+        record("repay", pool.repay(who, Address.from_hex(who.address), ETHER))
+    latency = _shock(chain, pool, params, (oracle, bot), borrowers, record)
+    chain.time_travel(HOUR)
+    record("set_price", pool.set_price(oracle, START_PRICE // 2))
+    reserves = pool.state([]).reserves
+    if reserves:
+        record("collect_reserves", pool.collect_reserves(treasury, reserves))
+    end_value = _share_value(pool, supplier.address)
+    record("withdraw", pool.withdraw(supplier, end_value // 2))
+    years = (int(chain.timestamp()) - started) / (365 * 86_400)
+
+    paths = credit_stress.real_price_paths()
+    (stressed,) = credit_stress.stress(paths, [params])
+    return {
+        "suite": "leverage",
+        "params": {
+            "ltv_bps": params.ltv_bps,
+            "liquidation_threshold_bps": params.liquidation_threshold_bps,
+            "liquidation_bonus_bps": params.liquidation_bonus_bps,
+            "close_factor_bps": params.close_factor_bps,
+            "max_price_step_bps": params.max_price_step_bps,
+        },
+        "gas_median": {name: int(statistics.median(v)) for name, v in sorted(gas.items())},
+        "l1_bytes_median": {name: int(statistics.median(v)) for name, v in sorted(sizes.items())},
+        **latency,
+        "scripted_lender_return": round(end_value / start_value - 1, 6),
+        "scripted_days": round(years * 365, 2),
+        "stress_real_paths": len(paths),
+        "stress_real_bad_debt_wei": stressed.real_bad_debt_wei,
+        "stress_real_liquidations": stressed.real_liquidations,
+        "stress_lender_return_per_year_median": round(stressed.lender_return_median, 6),
+        "stress_shock_bad_debt_ether": {
+            f"{s:.0%}": round(b / ETHER, 3) for s, b in stressed.shock_bad_debt_wei.items()
+        },
+        "stress_first_bad_shock": stressed.first_bad_shock,
+        **environment(),
+    }
+
+
+def _share_value(pool: LendingPoolClient, who: str) -> int:
+    state = pool.state([Address.from_hex(who)])
+    return state.share_value(Address.from_hex(who))
+
+
+def _shock(
+    chain: Any, pool: LendingPoolClient, params: PoolParams, feed_and_bot: tuple[Any, Any],
+    borrowers: list[Any], record: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """The true price halves; the feed walks to it an hour a block; the bot liquidates
+    what pays at the true price. Returns the latency figures."""
+    oracle, bot = feed_and_bot
+    true_price = START_PRICE // 2
+    first_unhealthy: dict[str, int] = {}
+    liquidated_at: dict[str, int] = {}
+    for update in range(1, 13):  # the feed's updates after the shock, an hour apart
+        chain.time_travel(HOUR)
+        record("set_price", pool.set_price(oracle, true_price))
+        for who in borrowers:
+            address = Address.from_hex(who.address)
+            for _ in range(20):  # each call repays at most the close factor
+                if not pool.debt_of(address) or pool.health_factor(address) >= WAD:
+                    break
+                first_unhealthy.setdefault(who.address, update)
+                debt, price = pool.debt_of(address), pool.state([]).price
+                repaid = debt * params.close_factor_bps // 10_000
+                seized = repaid * (10_000 + params.liquidation_bonus_bps) * WAD // (10_000 * price)
+                if seized * true_price // WAD < repaid:
+                    break  # not profitable at the true price: the bot waits
+                receipt = pool.liquidate(bot, address, debt)
+                record("liquidate", receipt)
+                liquidated_at[who.address] = update
+        if pool.state([]).price == true_price and not any(
+            pool.debt_of(Address.from_hex(w.address))
+            and pool.health_factor(Address.from_hex(w.address)) < WAD
+            for w in borrowers
+        ):
+            break
+    waits = [liquidated_at[w] - first_unhealthy[w] for w in liquidated_at]
+    return {
+        "shock": "true price -50 % at once",
+        "positions_liquidated": len(liquidated_at),
+        # In feed updates: with a feed that posts every block, these are blocks.
+        "liquidation_latency_updates_median": statistics.median(waits) if waits else None,
+        "liquidation_latency_updates_max": max(waits) if waits else None,
+        "shock_to_last_liquidation_updates": max(liquidated_at.values(), default=None),
+        "feed_update_seconds": HOUR,
+    }
