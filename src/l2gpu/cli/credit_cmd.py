@@ -1,16 +1,302 @@
-"""``l2gpu credit``: leverage for compute. ``stress`` replays real GPU price paths and
-shocks through the lending pool's specification and chooses its parameters."""
+"""``l2gpu credit``: the lending pool from the command line.
+
+``deploy`` puts a pool on L1 with the parameters the stress chose; ``supply`` and
+``withdraw`` are the lender's, ``collateral``, ``borrow`` and ``repay`` the
+borrower's, ``health`` and ``pool`` read, ``liquidate`` is anyone's, ``price`` is
+the feed's; ``stress`` replays real GPU price paths through the pool's
+specification. Every command that sends a transaction signs with the account of
+``--private-key``, ``--keystore`` or ``--account`` and needs ``--l1-rpc``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from l2gpu.cli.common import AsJson, print_json
+from l2gpu.cli.common import (
+    AsJson,
+    L1RpcOption,
+    parse_amount,
+    print_json,
+    signing_account,
+    use_l1_rpc,
+)
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import Address
+
+if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
+    from eth_account.signers.local import LocalAccount
+
+    from l2gpu.l1 import Chain
+    from l2gpu.l1.contracts.lending_pool import LendingPoolClient
 
 app = typer.Typer(help="Leverage for compute: the lending pool and its stress test.")
+collateral_app = typer.Typer(help="Post or take back the pool's collateral token.")
+app.add_typer(collateral_app, name="collateral")
+
+PoolOption = Annotated[str, typer.Option("--pool", help="The pool's address on L1.")]
+AmountArg = Annotated[str, typer.Argument(help="An amount, e.g. '1.5 ether' or '1000 wei'.")]
+
+
+def _address(text: str, what: str) -> Address:
+    try:
+        return Address.from_hex(text)
+    except ValueError as exc:
+        raise L2gpuError(f"{what} {text!r} is not an address", "give 0x and 40 hex digits") from exc
+
+
+def _open(ctx: typer.Context, l1_rpc: str | None, what: str) -> tuple[Chain, LocalAccount]:
+    from l2gpu.l1 import open_chain
+
+    settings = use_l1_rpc(ctx, l1_rpc)
+    if not settings.l1_rpc:
+        raise L2gpuError(
+            f"'l2gpu credit {what}' needs a chain that outlives the command",
+            "give --l1-rpc URL (e.g. anvil's)",
+        )
+    sender = signing_account(ctx)
+    return open_chain(settings, [sender]), sender
+
+
+def _pool(chain: Chain, pool: str) -> LendingPoolClient:
+    from l2gpu.l1.contracts.lending_pool import LendingPoolClient
+
+    address = _address(pool, "the pool")
+    if not chain.w3.eth.get_code(chain.w3.to_checksum_address(str(address))):
+        raise L2gpuError(f"no contract at {address}", "give the address 'credit deploy' printed")
+    return LendingPoolClient.at(chain, address)
+
+
+def _done(receipt: Any, what: str, extra: dict[str, Any] | None = None) -> None:
+    print_json(
+        {"done": what, "tx": receipt.tx_hash.hex(), "gas": receipt.gas_used, **(extra or {})}
+    )
+
+
+@app.command("deploy")
+def deploy(
+    ctx: typer.Context,
+    oracle: Annotated[str, typer.Option("--oracle", help="The price feed's address.")],
+    treasury: Annotated[str, typer.Option("--treasury", help="Who collects the reserves.")],
+    token: Annotated[
+        str | None, typer.Option("--token", help="The collateral ERC-20 (default: --test-token).")
+    ] = None,
+    test_token: Annotated[
+        bool, typer.Option("--test-token", help="Deploy a mintable test token as collateral.")
+    ] = False,
+    l1_rpc: L1RpcOption = None,
+) -> None:
+    """Deploy a pool with the parameters 'credit stress' chose for GPU-priced collateral."""
+    from l2gpu.analytics.credit_stress import CHOSEN_PARAMS
+    from l2gpu.l1 import compile_contract
+    from l2gpu.l1.contracts.lending_pool import LendingPoolClient
+
+    if (token is None) == (not test_token):
+        raise L2gpuError("give --token ADDRESS or --test-token", "one collateral per pool")
+    chain, sender = _open(ctx, l1_rpc, "deploy")
+    if token is None:
+        deployed = chain.deploy(
+            compile_contract("tokens/TestToken.vy"), "GPU-hour test collateral", "GPUT", 18,
+            sender=sender,
+        )  # fmt: skip
+        collateral = deployed.address
+    else:
+        collateral = _address(token, "the token")
+    pool = LendingPoolClient.deploy(
+        chain, sender, token=collateral, oracle=_address(oracle, "the oracle"),
+        treasury=_address(treasury, "the treasury"), params=CHOSEN_PARAMS,
+    )  # fmt: skip
+    print_json({"pool": str(pool.address), "token": str(collateral),
+                "ltv_bps": CHOSEN_PARAMS.ltv_bps,
+                "liquidation_threshold_bps": CHOSEN_PARAMS.liquidation_threshold_bps,
+                "liquidation_bonus_bps": CHOSEN_PARAMS.liquidation_bonus_bps})  # fmt: skip
+
+
+@app.command("supply")
+def supply(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
+           l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+    """Lend ether to the pool for shares of it."""
+    wei = parse_amount(amount)
+    chain, sender = _open(ctx, l1_rpc, "supply")
+    _done(_pool(chain, pool).supply(sender, wei), "supplied")
+
+
+@app.command("withdraw")
+def withdraw(
+    ctx: typer.Context,
+    amount: Annotated[str, typer.Argument(help="An amount, or 'all' (your shares' worth).")],
+    pool: PoolOption,
+    l1_rpc: L1RpcOption = None,
+) -> None:
+    """Take ether back from the pool (up to your shares' worth and its cash)."""
+    asked = None if amount == "all" else parse_amount(amount)
+    chain, sender = _open(ctx, l1_rpc, "withdraw")
+    client = _pool(chain, pool)
+    me = Address.from_hex(sender.address)
+    wei = client.state([me]).share_value(me) if asked is None else asked
+    if wei == 0:
+        raise L2gpuError("you hold no share of this pool", "supply first")
+    _done(client.withdraw(sender, wei), "withdrawn", {"wei": wei})
+
+
+@collateral_app.command("add")
+def collateral_add(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
+                   l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+    """Approve and post collateral tokens (18 decimals: '10 ether' is 10 tokens)."""
+    units = parse_amount(amount)
+    chain, sender = _open(ctx, l1_rpc, "collateral add")
+    client = _pool(chain, pool)
+    token = _token(chain, client)
+    held = int(token.call("balanceOf", sender.address))
+    if held < units:
+        raise L2gpuError(f"you hold {held} base units of the collateral, not {units}",
+                         "get the token first, or post less")  # fmt: skip
+    if int(token.call("allowance", sender.address, str(client.address))) < units:
+        token.transact("approve", str(client.address), units, sender=sender)
+    _done(client.add_collateral(sender, units), "collateral added")
+
+
+@collateral_app.command("remove")
+def collateral_remove(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
+                      l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+    """Take collateral back (the rest must still cover your loan's limit)."""
+    units = parse_amount(amount)
+    chain, sender = _open(ctx, l1_rpc, "collateral remove")
+    _done(_pool(chain, pool).remove_collateral(sender, units), "collateral removed")
+
+
+@app.command("borrow")
+def borrow(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
+           l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+    """Borrow ether against your collateral, up to the loan-to-value limit."""
+    wei = parse_amount(amount)
+    chain, sender = _open(ctx, l1_rpc, "borrow")
+    _done(_pool(chain, pool).borrow(sender, wei), "borrowed")
+
+
+@app.command("repay")
+def repay(
+    ctx: typer.Context,
+    amount: Annotated[str, typer.Argument(help="An amount, or 'all' (the whole debt).")],
+    pool: PoolOption,
+    borrower: Annotated[
+        str | None, typer.Option("--for", help="Whose debt (default: yours).")
+    ] = None,
+    l1_rpc: L1RpcOption = None,
+) -> None:
+    """Repay a debt; anything above it comes back."""
+    asked = None if amount == "all" else parse_amount(amount)
+    chain, sender = _open(ctx, l1_rpc, "repay")
+    client = _pool(chain, pool)
+    who = _address(borrower, "the borrower") if borrower else Address.from_hex(sender.address)
+    debt = client.debt_of(who)
+    if debt == 0:
+        raise L2gpuError(f"{who} owes this pool nothing", "check the address with 'credit health'")
+    # 'all': the debt a few minutes on (interest accrues until the block); the rest returns.
+    wei = debt + debt // 100_000 + 1 if asked is None else asked
+    _done(client.repay(sender, who, wei), "repaid", {"sent_wei": wei})
+
+
+@app.command("liquidate")
+def liquidate(
+    ctx: typer.Context,
+    borrower: Annotated[str, typer.Option("--borrower", help="The position to liquidate.")],
+    pool: PoolOption,
+    amount: Annotated[
+        str | None,
+        typer.Option(
+            "--amount", help="Most to repay (default: the whole debt; the close factor bounds it)."
+        ),
+    ] = None,
+    l1_rpc: L1RpcOption = None,
+) -> None:
+    """Repay part of an unhealthy (or overdue) loan and take its collateral plus a bonus."""
+    asked = parse_amount(amount) if amount else None
+    who = _address(borrower, "the borrower")
+    chain, sender = _open(ctx, l1_rpc, "liquidate")
+    client = _pool(chain, pool)
+    wei = client.debt_of(who) if asked is None else asked
+    if wei == 0:
+        raise L2gpuError(f"{who} owes this pool nothing", "nothing to liquidate")
+    _done(client.liquidate(sender, who, wei), "liquidated")
+
+
+@app.command("price")
+def price(
+    ctx: typer.Context,
+    wei_per_token: Annotated[str, typer.Argument(help="Wei per whole collateral token.")],
+    pool: PoolOption,
+    l1_rpc: L1RpcOption = None,
+) -> None:
+    """Post the collateral's price (the feed's key only; one update moves it 20 % at most)."""
+    posted = parse_amount(wei_per_token, "price")
+    chain, sender = _open(ctx, l1_rpc, "price")
+    client = _pool(chain, pool)
+    _done(client.set_price(sender, posted), "price posted",
+          {"price_in_force": client.state([]).price})  # fmt: skip
+
+
+@app.command("health")
+def health(
+    ctx: typer.Context,
+    pool: PoolOption,
+    account: Annotated[
+        str | None, typer.Option("--account", help="Whose (default: yours).")
+    ] = None,
+    l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
+) -> None:
+    """A position: collateral, debt, health factor, what more it can borrow, and the
+    price at which it can be liquidated."""
+    from l2gpu.core.credit.rates import BPS, WAD, collateral_value
+
+    chain, sender = _open(ctx, l1_rpc, "health")
+    client = _pool(chain, pool)
+    who = _address(account, "the account") if account else Address.from_hex(sender.address)
+    params = client.params()
+    state = client.state([who], params=params)
+    position = client.position(who)
+    debt = client.debt_of(who)
+    value = collateral_value(position.collateral, state.price)
+    liquidation_price = (
+        -(-debt * BPS * WAD // (position.collateral * params.liquidation_threshold_bps))
+        if debt and position.collateral else None
+    )  # fmt: skip
+    hf = client.health_factor(who)
+    print_json({
+        "account": str(who), "collateral": position.collateral, "debt_wei": debt,
+        "health_factor": None if debt == 0 else hf / WAD,
+        "can_borrow_wei": max(value * params.ltv_bps // BPS - debt, 0),
+        "price": state.price, "liquidation_price": liquidation_price,
+        "due": position.due or None, "liquidatable": debt > 0 and hf < WAD,
+    }, compact=as_json)  # fmt: skip
+
+
+@app.command("pool")
+def pool_status(ctx: typer.Context, pool: PoolOption, l1_rpc: L1RpcOption = None,
+                as_json: AsJson = False) -> None:  # fmt: skip
+    """The pool: cash, debt, utilization, borrow rate, reserves, bad debt, price."""
+    from l2gpu.core.credit.rates import borrow_rate
+
+    chain, _ = _open(ctx, l1_rpc, "pool")
+    client = _pool(chain, pool)
+    state = client.state([])
+    debt = state.total_debt
+    print_json({
+        "cash_wei": state.cash, "debt_wei": debt,
+        "utilization": debt / (state.cash + debt) if debt else 0.0,
+        "borrow_rate_per_year": borrow_rate(state.params, debt, state.cash) / 10**27,
+        "reserves_wei": state.reserves, "bad_debt_wei": state.bad_debt,
+        "price": state.price, "price_at": state.price_at,
+    }, compact=as_json)  # fmt: skip
+
+
+def _token(chain: Chain, client: LendingPoolClient) -> Any:
+    from l2gpu.l1 import compile_contract
+
+    return chain.attach(compile_contract("tokens/TestToken.vy"), client.token())
 
 
 @app.command("stress")

@@ -1,0 +1,122 @@
+"""`l2gpu credit` from the command line, on anvil: a pool deployed, a lender supplying,
+a borrower posting collateral and borrowing, a price fall and a liquidation, the
+debt repaid and the lender out; and what each command says, in one line and with no
+traceback, when its input is wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_account import Account
+
+from l2gpu.cli.main import main
+from l2gpu.core.types import Address
+from l2gpu.l1 import compile_contract
+from l2gpu.l1.jsonrpc import connect_jsonrpc
+
+from ..conftest import ANVIL_KEYS
+
+FEED_KEY, LENDER_KEY = ANVIL_KEYS  # the feed is also the deployer, treasury and liquidator
+FEED = Account.from_key(FEED_KEY).address
+ETHER = 10**18
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def ok(capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: ignore[type-arg]
+    code, out, err = cli(capsys, *args)
+    assert code == 0, (out, err)
+    return dict(json.loads(out))
+
+
+def refused(result: tuple[int, str, str], *words: str) -> str:
+    """The one-line error of a refused command (exit 2, no traceback), holding ``words``."""
+    code, out, err = result
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def test_a_loan_from_deployment_to_liquidation_and_repayment(
+    capsys: pytest.CaptureFixture[str], anvil_url: str
+) -> None:
+    rpc = ("--l1-rpc", anvil_url)
+    borrower = Account.create()
+    chain = connect_jsonrpc(anvil_url, [Account.from_key(FEED_KEY), borrower])
+    chain.send_ether(Address.from_hex(borrower.address), ETHER, sender=chain.accounts[0])
+
+    def as_feed(*args: str) -> dict:  # type: ignore[type-arg]
+        return ok(capsys, "--private-key", FEED_KEY, "credit", *args, *rpc)
+
+    def as_borrower(*args: str) -> tuple[int, str, str]:
+        return cli(capsys, "--private-key", "0x" + bytes(borrower.key).hex(), "credit", *args,
+                   *rpc)  # fmt: skip
+
+    deployed = as_feed("deploy", "--oracle", FEED, "--treasury", FEED, "--test-token")
+    assert deployed["ltv_bps"] == 3_000  # what the stress chose
+    pool = ("--pool", deployed["pool"])
+    token = chain.attach(compile_contract("tokens/TestToken.vy"),
+                         Address.from_hex(deployed["token"]))  # fmt: skip
+    token.transact("mint", borrower.address, 10 * ETHER, sender=borrower)
+
+    as_feed("price", "2 ether", *pool)
+    ok(capsys, "--private-key", LENDER_KEY, "credit", "supply", "20 ether", *pool, *rpc)
+    assert as_borrower("collateral", "add", "10 ether", *pool)[0] == 0
+    assert as_borrower("borrow", "5 ether", *pool)[0] == 0  # the limit: 30 % of 20 ether
+    refused(as_borrower("borrow", "2 ether", *pool), "past the loan-to-value limit")
+    _, out, _ = as_borrower("health", *pool, "--json")
+    health = json.loads(out)
+    assert health["debt_wei"] >= 5 * ETHER
+    assert 0 < health["can_borrow_wei"] <= ETHER
+    assert health["liquidatable"] is False
+    assert health["liquidation_price"] > ETHER  # 5 ether / (10 tokens x 40 %) = 1.25
+
+    refused(cli(capsys, "--private-key", FEED_KEY, "credit", "liquidate", "--borrower",
+                borrower.address, *pool, *rpc), "the position is healthy")  # fmt: skip
+    for price in ("1.6 ether", "1.28 ether", "1.024 ether"):  # each update moves 20 % at most
+        as_feed("price", price, *pool)
+    _, out, _ = as_borrower("health", *pool, "--json")
+    assert json.loads(out)["liquidatable"] is True
+    as_feed("liquidate", "--borrower", borrower.address, *pool)
+    assert as_borrower("repay", "all", *pool)[0] == 0
+    _, out, _ = as_borrower("health", *pool, "--json")
+    assert json.loads(out)["debt_wei"] == 0
+    assert as_borrower("collateral", "remove", "1 ether", *pool)[0] == 0
+    status = as_feed("pool", *pool, "--json")
+    assert status["bad_debt_wei"] == 0
+    assert status["debt_wei"] == 0
+    ok(capsys, "--private-key", LENDER_KEY, "credit", "withdraw", "all", *pool, *rpc)
+
+
+def test_bad_input_gets_one_line_that_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], anvil_url: str
+) -> None:
+    rpc = ("--l1-rpc", anvil_url)
+    key = ("--private-key", FEED_KEY)
+    refused(cli(capsys, *key, "credit", "supply", "1 ether", "--pool", "0x1234", *rpc),
+            "is not an address")  # fmt: skip
+    refused(cli(capsys, *key, "credit", "supply", "1 ether", "--pool", FEED, *rpc),
+            "no contract at")  # fmt: skip
+    refused(cli(capsys, *key, "credit", "supply", "1 ether", "--pool", FEED), "--l1-rpc")
+    refused(cli(capsys, *key, "credit", "supply", "lots", "--pool", FEED, *rpc), "lots")
+    refused(cli(capsys, *key, "credit", "deploy", "--oracle", FEED, "--treasury", FEED, *rpc),
+            "--token ADDRESS or --test-token")  # fmt: skip
+    deployed = json.loads(cli(capsys, *key, "credit", "deploy", "--oracle", FEED, "--treasury",
+                              FEED, "--test-token", *rpc)[1])  # fmt: skip
+    pool = ("--pool", deployed["pool"])
+    refused(cli(capsys, *key, "credit", "borrow", "1 ether", *pool, *rpc), "the price is stale")
+    refused(cli(capsys, *key, "credit", "collateral", "add", "1 ether", *pool, *rpc),
+            "you hold 0 base units")  # fmt: skip
+    refused(cli(capsys, *key, "credit", "repay", "all", *pool, *rpc), "owes this pool nothing")
+    refused(cli(capsys, *key, "credit", "withdraw", "all", *pool, *rpc), "no share")
+    refused(cli(capsys, "--private-key", LENDER_KEY, "credit", "price", "1 ether", *pool, *rpc),
+            "only the price feed")  # fmt: skip
