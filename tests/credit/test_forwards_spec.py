@@ -134,7 +134,7 @@ CALLS = st.one_of(
         st.integers(1, 5_000),
         st.integers(PRICE // 2, PRICE * 2),
         st.integers(0, 10 * PRICE * HOURS),
-    ),  # fmt: skip
+    ),
     st.builds(fw.CancelOffer, WHO, st.integers(1, 6)),
     st.builds(fw.Take, WHO, st.integers(1, 6), st.integers(0, 10 * PRICE * HOURS)),
     st.builds(fw.AddMargin, WHO, st.integers(1, 6), st.integers(1, PRICE * HOURS)),
