@@ -307,12 +307,14 @@ def stress(
     as_json: AsJson = False,
 ) -> None:
     """Replay every real GPU price path (../shared/data) and instant shocks through the
-    pool with liquidation bots; print bad debt, liquidations, lender returns and the
-    parameters chosen (the highest LTV that leaves no bad debt)."""
-    from l2gpu.analytics import credit_stress
+    pool and the forwards with liquidations; print bad debt, liquidations, lender
+    returns and the parameters chosen (the highest LTV, and the lowest margins, that
+    leave no bad debt)."""
+    from l2gpu.analytics import credit_stress, forward_stress
 
     paths = credit_stress.real_price_paths()
     result = credit_stress.report(credit_stress.stress(paths), paths)
+    result["forwards"] = forward_stress.report(forward_stress.stress(paths))
     if plot is not None:
         from l2gpu.analytics.plots import plot_credit_stress
 
