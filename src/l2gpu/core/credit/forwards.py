@@ -34,6 +34,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+# The credit machines' common events, re-exported: a caller reads every event from here.
+from l2gpu.core.credit.pool import Paid as Paid
+from l2gpu.core.credit.pool import Rejected as Rejected
 from l2gpu.core.credit.rates import BPS, MAX_AMOUNT
 from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Address
@@ -152,17 +155,6 @@ class Settle:
 
 
 Input = PostIndex | OpenOffer | CancelOffer | Take | AddMargin | Liquidate | Settle
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Paid:
-    to: Address
-    amount: int
 
 
 @dataclass(frozen=True, slots=True)
