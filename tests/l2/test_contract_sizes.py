@@ -44,6 +44,7 @@ CONTRACTS = {
     "LendingPool": "credit/LendingPool.vy",
     "RefusingLender": "testing/RefusingLender.vy",
     "Forwards": "credit/Forwards.vy",
+    "RefusingTrader": "testing/RefusingTrader.vy",
 }
 
 
@@ -129,6 +130,9 @@ def code_sizes() -> dict[str, int]:
             deployer,
             feed=Address.from_hex(deployer.address),
             params=ForwardParams(expiry=chain.timestamp() + 86_400),
+        ).address,
+        "RefusingTrader": chain.deploy(
+            compile_contract(CONTRACTS["RefusingTrader"]), sender=deployer
         ).address,
     }
 
