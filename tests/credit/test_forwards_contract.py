@@ -50,6 +50,8 @@ class Market:
     """The reasons and events the calls so far gave (what a random run covered)."""
     extra: list[Address] = field(default_factory=list)
     """Contract accounts that may hold credit (refused payouts)."""
+    events: list[fw.Event] = field(default_factory=list)
+    """The specification's events for the latest call (the contract's matched them)."""
 
     @property
     def users(self) -> list[Address]:
@@ -76,6 +78,7 @@ class Market:
         assert reason == rejected, (inp, now)
         self.seen.add(reason or type(inp).__name__)
         self.seen.update(type(e).__name__ for e in events)
+        self.events = events
         if reason is None:
             self.spec = after
             assert self.block_time(receipt) == now
@@ -290,7 +293,7 @@ def test_the_contract_follows_its_specification_call_by_call(chain: Chain, seed:
 def test_a_forward_marked_down_over_clamped_steps_is_liquidated_with_a_fee(
     chain: Chain,
 ) -> None:
-    m, (*_, bot) = with_forward(chain, long_margin=NOTIONAL * 3 // 10)
+    m, (renter, provider, _, bot) = with_forward(chain, long_margin=NOTIONAL * 3 // 10)
     m.post(PRICE * 9 // 10)  # -10 %: the long's equity 20 % >= 9 %
     assert m.refused(fw.Liquidate(bot, 1)) == "both sides hold their maintenance margin"
     m.post(1)  # asked near 0: one step of 20 %, to 72 %
@@ -299,10 +302,18 @@ def test_a_forward_marked_down_over_clamped_steps_is_liquidated_with_a_fee(
     assert m.client.equity(1, "long") < m.client.maintenance(1)
     assert m.client.equity(1, "short") == NOTIONAL // 5 + (PRICE - m.spec.index) * HOURS
     m.ok(fw.Liquidate(bot, 1))
+    fee = m.spec.params.liquidation_fee_bps * m.spec.index * HOURS // 10_000
+    long_payout = NOTIONAL * 3 // 10 - (PRICE - m.spec.index) * HOURS - fee
+    short_payout = NOTIONAL // 5 + (PRICE - m.spec.index) * HOURS
+    settled = fw.Settled(1, m.spec.index, long_payout, short_payout, 0, bot, fee)
+    assert m.events == [  # logged and paid so by the contract too: step compared them
+        settled,
+        fw.Paid(renter, long_payout),
+        fw.Paid(provider, short_payout),
+        fw.Paid(bot, fee),
+    ]
     assert 1 not in m.spec.forwards
     assert m.spec.bad_debt == 0
-    fee = m.spec.params.liquidation_fee_bps * m.spec.index * HOURS // 10_000
-    assert fee > 0  # and the bot was paid it: check_moves
 
 
 def test_a_jump_past_the_margin_is_recorded_as_bad_debt(chain: Chain) -> None:
@@ -312,12 +323,13 @@ def test_a_jump_past_the_margin_is_recorded_as_bad_debt(chain: Chain) -> None:
     shortfall = (PRICE - m.spec.index) * HOURS - NOTIONAL // 5
     assert m.client.equity(1, "long") == -shortfall
     m.ok(fw.Liquidate(bot, 1))
+    assert m.events[0] == fw.Settled(1, m.spec.index, 0, 2 * NOTIONAL // 5, shortfall, bot, 0)
     assert m.spec.bad_debt == shortfall
     assert m.client.bad_debt() == shortfall
 
 
 def test_a_forward_settles_in_cash_after_expiry(chain: Chain) -> None:
-    m, (*_, bot) = with_forward(chain)
+    m, (renter, provider, _, bot) = with_forward(chain)
     expiry = m.spec.params.expiry
     m.wait_until(expiry - 3 * 3_600)
     m.post(PRICE * 11 // 10)  # +10 %: the long gains
@@ -329,7 +341,12 @@ def test_a_forward_settles_in_cash_after_expiry(chain: Chain) -> None:
         "the forward settles on an index posted after its expiry"
     )
     m.post(PRICE * 11 // 10)
-    m.ok(fw.Settle(bot, 1))  # paid: the renter 0.4 + 0.2 ether, the provider 0.4 - 0.2
+    m.ok(fw.Settle(bot, 1))
+    gain = PRICE // 10 * HOURS  # 0.2 ether, from the provider to the renter
+    assert m.events[1:] == [
+        fw.Paid(renter, NOTIONAL // 5 + gain),
+        fw.Paid(provider, NOTIONAL // 5 - gain),
+    ]
     assert m.spec.forwards == {}
     assert m.refused(fw.Settle(bot, 1)) == "no such forward"
 
