@@ -6,6 +6,7 @@ import pytest
 
 from l2gpu.airdrop.claim_proof import compile_claim
 from l2gpu.airdrop.contract import AirdropClient
+from l2gpu.core.credit.forwards import ForwardParams
 from l2gpu.core.credit.rates import PoolParams
 from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, compile_contract
@@ -13,6 +14,7 @@ from l2gpu.l1.build import contracts_root
 from l2gpu.l1.chain import checksum
 from l2gpu.l1.contracts.bridge import deploy_shards
 from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
+from l2gpu.l1.contracts.forwards import ForwardsClient
 from l2gpu.l1.contracts.lending_pool import LendingPoolClient
 from l2gpu.l1.contracts.rollup import RollupClient
 from l2gpu.l1.embedded import start_embedded_chain
@@ -41,6 +43,8 @@ CONTRACTS = {
     "Airdrop": "airdrop/Airdrop.vy",
     "LendingPool": "credit/LendingPool.vy",
     "RefusingLender": "testing/RefusingLender.vy",
+    "Forwards": "credit/Forwards.vy",
+    "RefusingTrader": "testing/RefusingTrader.vy",
 }
 
 
@@ -120,6 +124,15 @@ def code_sizes() -> dict[str, int]:
         ).address,
         "RefusingLender": chain.deploy(
             compile_contract(CONTRACTS["RefusingLender"]), sender=deployer
+        ).address,
+        "Forwards": ForwardsClient.deploy(
+            chain,
+            deployer,
+            feed=Address.from_hex(deployer.address),
+            params=ForwardParams(expiry=chain.timestamp() + 86_400),
+        ).address,
+        "RefusingTrader": chain.deploy(
+            compile_contract(CONTRACTS["RefusingTrader"]), sender=deployer
         ).address,
     }
 
