@@ -15,14 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from l2gpu.cli.common import (
-    AsJson,
-    L1RpcOption,
-    parse_amount,
-    print_json,
-    signing_account,
-    use_l1_rpc,
-)
+from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount, print_json
+from l2gpu.cli.onchain import open_signed_chain, parse_address, print_receipt, require_contract
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 
@@ -40,39 +34,16 @@ PoolOption = Annotated[str, typer.Option("--pool", help="The pool's address on L
 AmountArg = Annotated[str, typer.Argument(help="An amount, e.g. '1.5 ether' or '1000 wei'.")]
 
 
-def _address(text: str, what: str) -> Address:
-    try:
-        return Address.from_hex(text)
-    except ValueError as exc:
-        raise L2gpuError(f"{what} {text!r} is not an address", "give 0x and 40 hex digits") from exc
-
-
 def _open(ctx: typer.Context, l1_rpc: str | None, what: str) -> tuple[Chain, LocalAccount]:
-    from l2gpu.l1 import open_chain
-
-    settings = use_l1_rpc(ctx, l1_rpc)
-    if not settings.l1_rpc:
-        raise L2gpuError(
-            f"'l2gpu credit {what}' needs a chain that outlives the command",
-            "give --l1-rpc URL (e.g. anvil's)",
-        )
-    sender = signing_account(ctx)
-    return open_chain(settings, [sender]), sender
+    return open_signed_chain(ctx, l1_rpc, f"credit {what}")
 
 
 def _pool(chain: Chain, pool: str) -> LendingPoolClient:
     from l2gpu.l1.contracts.lending_pool import LendingPoolClient
 
-    address = _address(pool, "the pool")
-    if not chain.w3.eth.get_code(chain.w3.to_checksum_address(str(address))):
-        raise L2gpuError(f"no contract at {address}", "give the address 'credit deploy' printed")
+    address = parse_address(pool, "the pool")
+    require_contract(chain, address, "credit deploy")
     return LendingPoolClient.at(chain, address)
-
-
-def _done(receipt: Any, what: str, extra: dict[str, Any] | None = None) -> None:
-    print_json(
-        {"done": what, "tx": receipt.tx_hash.hex(), "gas": receipt.gas_used, **(extra or {})}
-    )
 
 
 @app.command("deploy")
@@ -103,10 +74,10 @@ def deploy(
         )  # fmt: skip
         collateral = deployed.address
     else:
-        collateral = _address(token, "the token")
+        collateral = parse_address(token, "the token")
     pool = LendingPoolClient.deploy(
-        chain, sender, token=collateral, oracle=_address(oracle, "the oracle"),
-        treasury=_address(treasury, "the treasury"), params=CHOSEN_PARAMS,
+        chain, sender, token=collateral, oracle=parse_address(oracle, "the oracle"),
+        treasury=parse_address(treasury, "the treasury"), params=CHOSEN_PARAMS,
     )  # fmt: skip
     print_json({"pool": str(pool.address), "token": str(collateral),
                 "ltv_bps": CHOSEN_PARAMS.ltv_bps,
@@ -120,7 +91,7 @@ def supply(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
     """Lend ether to the pool for shares of it."""
     wei = parse_amount(amount)
     chain, sender = _open(ctx, l1_rpc, "supply")
-    _done(_pool(chain, pool).supply(sender, wei), "supplied")
+    print_receipt(_pool(chain, pool).supply(sender, wei), "supplied")
 
 
 @app.command("withdraw")
@@ -138,7 +109,7 @@ def withdraw(
     wei = client.state([me]).share_value(me) if asked is None else asked
     if wei == 0:
         raise L2gpuError("you hold no share of this pool", "supply first")
-    _done(client.withdraw(sender, wei), "withdrawn", {"wei": wei})
+    print_receipt(client.withdraw(sender, wei), "withdrawn", {"wei": wei})
 
 
 @collateral_app.command("add")
@@ -155,7 +126,7 @@ def collateral_add(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
                          "get the token first, or post less")  # fmt: skip
     if int(token.call("allowance", sender.address, str(client.address))) < units:
         token.transact("approve", str(client.address), units, sender=sender)
-    _done(client.add_collateral(sender, units), "collateral added")
+    print_receipt(client.add_collateral(sender, units), "collateral added")
 
 
 @collateral_app.command("remove")
@@ -164,7 +135,7 @@ def collateral_remove(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
     """Take collateral back (the rest must still cover your loan's limit)."""
     units = parse_amount(amount)
     chain, sender = _open(ctx, l1_rpc, "collateral remove")
-    _done(_pool(chain, pool).remove_collateral(sender, units), "collateral removed")
+    print_receipt(_pool(chain, pool).remove_collateral(sender, units), "collateral removed")
 
 
 @app.command("borrow")
@@ -173,7 +144,7 @@ def borrow(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
     """Borrow ether against your collateral, up to the loan-to-value limit."""
     wei = parse_amount(amount)
     chain, sender = _open(ctx, l1_rpc, "borrow")
-    _done(_pool(chain, pool).borrow(sender, wei), "borrowed")
+    print_receipt(_pool(chain, pool).borrow(sender, wei), "borrowed")
 
 
 @app.command("repay")
@@ -190,13 +161,13 @@ def repay(
     asked = None if amount == "all" else parse_amount(amount)
     chain, sender = _open(ctx, l1_rpc, "repay")
     client = _pool(chain, pool)
-    who = _address(borrower, "the borrower") if borrower else Address.from_hex(sender.address)
+    who = parse_address(borrower, "the borrower") if borrower else Address.from_hex(sender.address)
     debt = client.debt_of(who)
     if debt == 0:
         raise L2gpuError(f"{who} owes this pool nothing", "check the address with 'credit health'")
     # 'all': the debt a few minutes on (interest accrues until the block); the rest returns.
     wei = debt + debt // 100_000 + 1 if asked is None else asked
-    _done(client.repay(sender, who, wei), "repaid", {"sent_wei": wei})
+    print_receipt(client.repay(sender, who, wei), "repaid", {"sent_wei": wei})
 
 
 @app.command("liquidate")
@@ -214,13 +185,13 @@ def liquidate(
 ) -> None:
     """Repay part of an unhealthy (or overdue) loan and take its collateral plus a bonus."""
     asked = parse_amount(amount) if amount else None
-    who = _address(borrower, "the borrower")
+    who = parse_address(borrower, "the borrower")
     chain, sender = _open(ctx, l1_rpc, "liquidate")
     client = _pool(chain, pool)
     wei = client.debt_of(who) if asked is None else asked
     if wei == 0:
         raise L2gpuError(f"{who} owes this pool nothing", "nothing to liquidate")
-    _done(client.liquidate(sender, who, wei), "liquidated")
+    print_receipt(client.liquidate(sender, who, wei), "liquidated")
 
 
 @app.command("price")
@@ -234,7 +205,7 @@ def price(
     posted = parse_amount(wei_per_token, "price")
     chain, sender = _open(ctx, l1_rpc, "price")
     client = _pool(chain, pool)
-    _done(client.set_price(sender, posted), "price posted",
+    print_receipt(client.set_price(sender, posted), "price posted",
           {"price_in_force": client.state([]).price})  # fmt: skip
 
 
@@ -254,7 +225,7 @@ def health(
 
     chain, sender = _open(ctx, l1_rpc, "health")
     client = _pool(chain, pool)
-    who = _address(account, "the account") if account else Address.from_hex(sender.address)
+    who = parse_address(account, "the account") if account else Address.from_hex(sender.address)
     params = client.params()
     state = client.state([who], params=params)
     position = client.position(who)

@@ -26,6 +26,7 @@ from l2gpu.cli import (
     config_cmd,
     credit_cmd,
     demo_cmd,
+    forwards_cmd,
     hub_cmd,
     l2_cmd,
     market_cmd,
@@ -115,6 +116,7 @@ app.command("hub")(hub_cmd.hub)
 app.add_typer(zk_cmd.app, name="zk")
 app.add_typer(airdrop_cmd.app, name="airdrop")
 app.add_typer(credit_cmd.app, name="credit")
+app.add_typer(forwards_cmd.app, name="forwards")
 market_cmd.register(app)
 provider_cmd.register(app)
 pending.register(app)

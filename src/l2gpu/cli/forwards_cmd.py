@@ -1,0 +1,186 @@
+"""``l2gpu forwards``: GPU-hour forwards on margin from the command line.
+
+``deploy`` puts one market (a GPU model's delivery date) on L1 with the margins the
+stress chose; ``index`` is the feed's; ``open`` posts an offer, ``take`` takes one
+whole, ``cancel`` withdraws one; ``add-margin`` tops a side up; ``mark`` shows each
+side's equity at the index against maintenance; ``liquidate`` settles a failing
+forward early, for a fee; ``close`` settles one after expiry; ``market`` reads it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount, print_json
+from l2gpu.cli.onchain import open_signed_chain, parse_address, print_receipt
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.types import parse_duration
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from l2gpu.l1 import Chain
+    from l2gpu.l1.contracts.forwards import ForwardsClient
+
+app = typer.Typer(help="GPU-hour forwards on margin, settled in cash against the index.")
+
+MarketOption = Annotated[str, typer.Option("--market", help="The market's address on L1.")]
+IdArg = Annotated[int, typer.Argument(help="The forward's (or offer's) id.", min=1)]
+MarginOption = Annotated[str, typer.Option("--margin", help="Your margin, e.g. '0.5 ether'.")]
+
+
+def _open(ctx: typer.Context, l1_rpc: str | None, what: str) -> tuple[Chain, LocalAccount]:
+    return open_signed_chain(ctx, l1_rpc, f"forwards {what}")
+
+
+def _market(chain: Chain, market: str) -> ForwardsClient:
+    from l2gpu.l1.contracts.forwards import ForwardsClient
+
+    return ForwardsClient.at(chain, parse_address(market, "the market"))
+
+
+@app.command("deploy")
+def deploy(
+    ctx: typer.Context,
+    feed: Annotated[str, typer.Option("--feed", help="Who posts the GPU-hour index.")],
+    expires_in: Annotated[
+        str, typer.Option("--expires-in", help="Delivery date from now, e.g. 30d.")
+    ] = "30d",
+    l1_rpc: L1RpcOption = None,
+) -> None:
+    """Deploy a market with the margins 'credit stress' chose (25 % initial, 20 %
+    maintenance: four times leverage at most)."""
+    from l2gpu.analytics.forward_stress import CHOSEN_FORWARD_MARGINS
+    from l2gpu.core.credit.forwards import ForwardParams
+    from l2gpu.l1.contracts.forwards import ForwardsClient
+
+    lifetime = parse_duration(expires_in)
+    chain, sender = _open(ctx, l1_rpc, "deploy")
+    initial, maintenance = CHOSEN_FORWARD_MARGINS
+    params = ForwardParams(
+        expiry=int(chain.timestamp()) + lifetime, initial_margin_bps=initial,
+        maintenance_margin_bps=maintenance, liquidation_fee_bps=maintenance // 10,
+    )  # fmt: skip
+    market = ForwardsClient.deploy(chain, sender, feed=parse_address(feed, "the feed"),
+                                   params=params)  # fmt: skip
+    print_json({"market": str(market.address), "expiry": params.expiry,
+                "initial_margin_bps": initial, "maintenance_margin_bps": maintenance,
+                "max_leverage": 10_000 / initial})  # fmt: skip
+
+
+@app.command("index")
+def index(
+    ctx: typer.Context,
+    wei_per_gpu_hour: Annotated[str, typer.Argument(help="The index, wei per GPU-hour.")],
+    market: MarketOption,
+    l1_rpc: L1RpcOption = None,
+) -> None:
+    """Post the index (the feed's key only; one update moves it 20 % at most)."""
+    price = parse_amount(wei_per_gpu_hour, "index")
+    chain, sender = _open(ctx, l1_rpc, "index")
+    client = _market(chain, market)
+    print_receipt(client.post_index(sender, price), "index posted",
+                  {"index_in_force": client.index()})  # fmt: skip
+
+
+@app.command("open")
+def open_offer(
+    ctx: typer.Context,
+    side: Annotated[str, typer.Option("--side", help="'long' (lock a cost) or 'short'.")],
+    hours: Annotated[int, typer.Option("--hours", help="GPU-hours.", min=1)],
+    price: Annotated[str, typer.Option("--price", help="Wei per GPU-hour, e.g. '0.002 ether'.")],
+    margin: MarginOption,
+    market: MarketOption,
+    l1_rpc: L1RpcOption = None,
+) -> None:
+    """Offer to be one side of a forward; someone else takes it whole."""
+    from l2gpu.l1.contracts.forwards import offer_id
+
+    if side not in ("long", "short"):
+        raise L2gpuError(f"the side is {side!r}", "give --side long or --side short")
+    wei_price, wei_margin = parse_amount(price, "price"), parse_amount(margin, "margin")
+    chain, sender = _open(ctx, l1_rpc, "open")
+    receipt = _market(chain, market).open_offer(
+        sender, "long" if side == "long" else "short", hours, wei_price, wei_margin
+    )
+    print_receipt(receipt, "offer open", {"offer_id": offer_id(receipt)})
+
+
+@app.command("take")
+def take(ctx: typer.Context, offer: IdArg, margin: MarginOption, market: MarketOption,
+         l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+    """Take an offer whole as its other side: the forward keeps the offer's id."""
+    wei = parse_amount(margin, "margin")
+    chain, sender = _open(ctx, l1_rpc, "take")
+    print_receipt(_market(chain, market).take(sender, offer, wei), "forward open",
+                  {"forward_id": offer})  # fmt: skip
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, offer: IdArg, market: MarketOption,
+           l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+    """Withdraw your offer and its margin."""
+    chain, sender = _open(ctx, l1_rpc, "cancel")
+    print_receipt(_market(chain, market).cancel_offer(sender, offer), "offer cancelled")
+
+
+@app.command("add-margin")
+def add_margin(ctx: typer.Context, forward: IdArg, margin: MarginOption, market: MarketOption,
+               l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+    """Add margin to your side of a forward."""
+    wei = parse_amount(margin, "margin")
+    chain, sender = _open(ctx, l1_rpc, "add-margin")
+    print_receipt(_market(chain, market).add_margin(sender, forward, wei), "margin added")
+
+
+@app.command("mark")
+def mark(ctx: typer.Context, forward: IdArg, market: MarketOption, l1_rpc: L1RpcOption = None,
+         as_json: AsJson = False) -> None:  # fmt: skip
+    """A forward at the index: each side's equity, the maintenance it must keep, and
+    whether it can be liquidated."""
+    chain, _ = _open(ctx, l1_rpc, "mark")
+    client = _market(chain, market)
+    found = client.forward(forward)
+    if found is None:
+        raise L2gpuError(f"no open forward {forward}", "give an id 'forwards take' printed")
+    long_equity, short_equity = client.equity(forward, "long"), client.equity(forward, "short")
+    floor = client.maintenance(forward)
+    print_json({
+        "forward_id": forward, "long": str(found.long), "short": str(found.short),
+        "gpu_hours": found.gpu_hours, "price": found.price, "index": client.index(),
+        "long_equity_wei": long_equity, "short_equity_wei": short_equity,
+        "maintenance_wei": floor, "liquidatable": min(long_equity, short_equity) < floor,
+    }, compact=as_json)  # fmt: skip
+
+
+@app.command("liquidate")
+def liquidate(ctx: typer.Context, forward: IdArg, market: MarketOption,
+              l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+    """Settle a forward with a side below maintenance at the index, for the fee."""
+    chain, sender = _open(ctx, l1_rpc, "liquidate")
+    print_receipt(_market(chain, market).liquidate(sender, forward), "liquidated")
+
+
+@app.command("close")
+def close(ctx: typer.Context, forward: IdArg, market: MarketOption,
+          l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+    """Settle a forward after its expiry, on an index posted after it."""
+    chain, sender = _open(ctx, l1_rpc, "close")
+    print_receipt(_market(chain, market).settle(sender, forward), "settled")
+
+
+@app.command("market")
+def market_status(ctx: typer.Context, market: MarketOption, l1_rpc: L1RpcOption = None,
+                  as_json: AsJson = False) -> None:  # fmt: skip
+    """The market: its index and when it was posted, its expiry, open offers and
+    forwards, and the bad debt recorded."""
+    chain, _ = _open(ctx, l1_rpc, "market")
+    client = _market(chain, market)
+    state = client.state()
+    print_json({
+        "index": state.index, "index_at": state.index_at, "expiry": state.params.expiry,
+        "offers": sorted(state.offers), "forwards": sorted(state.forwards),
+        "bad_debt_wei": state.bad_debt,
+    }, compact=as_json)  # fmt: skip

@@ -1,0 +1,105 @@
+"""`l2gpu forwards` from the command line, on anvil: a market deployed, a forward
+opened, marked and liquidated when the index falls, another settled after expiry;
+and one clear line for each bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_account import Account
+
+from l2gpu.cli.main import main
+from l2gpu.core.types import Address
+from l2gpu.l1.jsonrpc import connect_jsonrpc
+
+from ..conftest import ANVIL_KEYS
+
+FEED_KEY, RENTER_KEY = ANVIL_KEYS  # the feed also deploys and liquidates
+FEED = Account.from_key(FEED_KEY).address
+ETHER = 10**18
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def ok(capsys: pytest.CaptureFixture[str], key: str, *args: str) -> dict:  # type: ignore[type-arg]
+    code, out, err = cli(capsys, "--private-key", key, "forwards", *args)
+    assert code == 0, (out, err)
+    return dict(json.loads(out))
+
+
+def refused(result: tuple[int, str, str], *words: str) -> None:
+    code, out, err = result
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_a_forward_opened_marked_liquidated_and_another_settled_at_expiry(
+    capsys: pytest.CaptureFixture[str], anvil_url: str
+) -> None:
+    rpc = ("--l1-rpc", anvil_url)
+    provider = Account.create()
+    provider_key = "0x" + bytes(provider.key).hex()
+    chain = connect_jsonrpc(anvil_url, [Account.from_key(FEED_KEY)])
+    chain.send_ether(Address.from_hex(provider.address), 3 * ETHER, sender=chain.accounts[0])
+
+    deployed = ok(capsys, FEED_KEY, "deploy", "--feed", FEED, "--expires-in", "7d", *rpc)
+    assert deployed["max_leverage"] == 4.0
+    market = ("--market", deployed["market"])
+    ok(capsys, FEED_KEY, "index", "0.002 ether", *market, *rpc)  # wei per GPU-hour
+    # 1,000 GPU-hours at 0.002 ether: 2 ether of notional, 25 % margin each.
+    offer = ok(capsys, RENTER_KEY, "open", "--side", "long", "--hours", "1000", "--price",
+               "0.002 ether", "--margin", "0.5 ether", *market, *rpc)["offer_id"]  # fmt: skip
+    refused(cli(capsys, "--private-key", provider_key, "forwards", "take", str(offer),
+                "--margin", "0.4 ether", *market, *rpc), "below the initial margin")  # fmt: skip
+    forward = ok(capsys, provider_key, "take", str(offer), "--margin", "0.5 ether", *market,
+                 *rpc)["forward_id"]  # fmt: skip
+    marked = ok(capsys, FEED_KEY, "mark", str(forward), *market, *rpc, "--json")
+    assert marked["liquidatable"] is False
+    refused(cli(capsys, "--private-key", FEED_KEY, "forwards", "liquidate", str(forward),
+                *market, *rpc), "both sides hold their maintenance margin")  # fmt: skip
+    ok(capsys, FEED_KEY, "index", "0.0016 ether", *market, *rpc)  # -20 %: the long fails
+    marked = ok(capsys, FEED_KEY, "mark", str(forward), *market, *rpc, "--json")
+    assert marked["long_equity_wei"] == ETHER // 10  # 0.5 - 0.4 ether
+    assert marked["liquidatable"] is True
+    ok(capsys, FEED_KEY, "liquidate", str(forward), *market, *rpc)
+    assert ok(capsys, FEED_KEY, "market", *market, *rpc, "--json")["forwards"] == []
+
+    second = ok(capsys, provider_key, "open", "--side", "short", "--hours", "100", "--price",
+                "0.0016 ether", "--margin", "0.05 ether", *market, *rpc)["offer_id"]  # fmt: skip
+    ok(capsys, RENTER_KEY, "take", str(second), "--margin", "0.05 ether", *market, *rpc)
+    refused(cli(capsys, "--private-key", FEED_KEY, "forwards", "close", str(second), *market,
+                *rpc), "settles on an index posted after its expiry")  # fmt: skip
+    chain.time_travel(8 * 86_400)
+    ok(capsys, FEED_KEY, "index", "0.0017 ether", *market, *rpc)
+    ok(capsys, FEED_KEY, "close", str(second), *market, *rpc)
+    status = ok(capsys, FEED_KEY, "market", *market, *rpc, "--json")
+    assert status["forwards"] == []
+    assert status["bad_debt_wei"] == 0
+
+
+def test_bad_input_gets_one_line_that_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], anvil_url: str
+) -> None:
+    rpc = ("--l1-rpc", anvil_url)
+    key = ("--private-key", FEED_KEY)
+    refused(cli(capsys, *key, "forwards", "market", "--market", FEED, *rpc), "no contract at")
+    refused(cli(capsys, *key, "forwards", "market", "--market", "0xnope", *rpc),
+            "is not an address")  # fmt: skip
+    refused(cli(capsys, *key, "forwards", "deploy", "--feed", FEED, "--expires-in", "soon",
+                *rpc), "soon")  # fmt: skip
+    deployed = json.loads(cli(capsys, *key, "forwards", "deploy", "--feed", FEED, *rpc)[1])
+    market = ("--market", deployed["market"])
+    sideways = ("--side", "sideways", "--hours", "1", "--price", "1 gwei", "--margin", "1 gwei")
+    refused(cli(capsys, *key, "forwards", "open", *sideways, *market, *rpc), "--side long")
+    refused(cli(capsys, *key, "forwards", "mark", "7", *market, *rpc), "no open forward 7")
+    refused(cli(capsys, "--private-key", RENTER_KEY, "forwards", "index", "1 gwei", *market,
+                *rpc), "only the feed posts the index")  # fmt: skip
