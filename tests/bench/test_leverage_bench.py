@@ -12,6 +12,8 @@ def test_the_leverage_suite_measures_the_pool_and_its_stress() -> None:
     assert calls <= set(figures["gas_median"])
     assert all(20_000 < figures["gas_median"][c] < 200_000 for c in calls)
     assert figures["positions_liquidated"] == leverage.BORROWERS  # the -50 % shock
+    assert set(figures["forwards_gas"]) == {"post_index", "open_offer", "take", "liquidate",
+                                            "settle"}  # fmt: skip
     assert figures["liquidation_latency_updates_max"] >= 0
     assert figures["stress_real_paths"] > 50
     assert figures["stress_real_bad_debt_wei"] == 0  # the chosen parameters

@@ -77,6 +77,7 @@ def run() -> dict[str, Any]:
     record("withdraw", pool.withdraw(supplier, end_value // 2))
     years = (int(chain.timestamp()) - started) / (365 * 86_400)
 
+    forwards_gas = _forwards(chain, (deployer, oracle, supplier, bot))
     paths = credit_stress.real_price_paths()
     (stressed,) = credit_stress.stress(paths, [params])
     return {
@@ -89,6 +90,7 @@ def run() -> dict[str, Any]:
             "max_price_step_bps": params.max_price_step_bps,
         },
         "gas_median": {name: int(statistics.median(v)) for name, v in sorted(gas.items())},
+        "forwards_gas": forwards_gas,
         "l1_bytes_median": {name: int(statistics.median(v)) for name, v in sorted(sizes.items())},
         **latency,
         "scripted_lender_return": round(end_value / start_value - 1, 6),
@@ -153,3 +155,34 @@ def _shock(
         "shock_to_last_liquidation_updates": max(liquidated_at.values(), default=None),
         "feed_update_seconds": HOUR,
     }
+
+
+def _forwards(chain: Any, accounts: tuple[Any, Any, Any, Any]) -> dict[str, int]:
+    """A forwards market with the chosen margins: a forward opened, marked down by the
+    index and liquidated; another settled after expiry. Gas per call."""
+    from l2gpu.analytics.forward_stress import CHOSEN_FORWARD_MARGINS
+    from l2gpu.core.credit.forwards import ForwardParams
+    from l2gpu.l1.contracts.forwards import ForwardsClient, offer_id
+
+    deployer, feed, long_, short = accounts
+    initial, maintenance = CHOSEN_FORWARD_MARGINS
+    expiry = int(chain.timestamp()) + 7 * 86_400
+    market = ForwardsClient.deploy(
+        chain, deployer, feed=Address.from_hex(feed.address),
+        params=ForwardParams(expiry, initial, maintenance, maintenance // 10),
+    )  # fmt: skip
+    price, hours = 2 * 10**15, 1_000  # 0.002 ether a GPU-hour
+    margin = price * hours * initial // 10_000
+    out = {"post_index": market.post_index(feed, price).gas_used}
+    opened = market.open_offer(long_, "long", hours, price, margin)
+    out["open_offer"] = opened.gas_used
+    first = offer_id(opened)
+    out["take"] = market.take(short, first, margin).gas_used
+    market.post_index(feed, price * 8 // 10)  # -20 %: the long falls below maintenance
+    out["liquidate"] = market.liquidate(deployer, first).gas_used
+    second = offer_id(market.open_offer(short, "short", hours, price, margin))
+    market.take(long_, second, margin)
+    chain.time_travel(8 * 86_400)
+    market.post_index(feed, price * 8 // 10)
+    out["settle"] = market.settle(deployer, second).gas_used
+    return out
