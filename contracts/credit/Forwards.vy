@@ -86,6 +86,12 @@ event Paid:
 
 BPS: constant(uint256) = 10_000
 MAX_AMOUNT: constant(uint256) = 2**128 - 1
+# A feed moves the index at most MAX_PRICE_STEP_BPS per PRICE_STEP_PERIOD since its
+# last post (one step at most): many posts in a block move it no further.
+PRICE_STEP_PERIOD: constant(uint256) = 3600
+# With no index posted after expiry, forwards settle this long after it at the last
+# index in force: a silent feed delays settlement, it does not lock the margins.
+SETTLE_GRACE: constant(uint256) = 7 * 86400
 MAX_HOURS: constant(uint256) = 2**64 - 1
 MAX_PRICE: constant(uint256) = 2**96 - 1
 MASK64: constant(uint256) = 2**64 - 1
@@ -105,6 +111,8 @@ MAX_PRICE_STEP_BPS: public(immutable(uint256))
 _index_at: uint256
 next_id: public(uint256)
 bad_debt: public(uint256)
+# The first index posted after expiry (0 until then): every forward settles at it.
+settlement_index: public(uint256)
 # An offer or a forward, by id, in three words (all 0: none, or gone):
 # maker (bits 96-255) | price (bits 0-95)
 _maker: HashMap[uint256, uint256]
@@ -179,13 +187,14 @@ def index_at() -> uint256:
 
 @view
 @external
-def market_state() -> (uint256, uint256, uint256, uint256):
+def market_state() -> (uint256, uint256, uint256, uint256, uint256):
     """
     @notice The market's storage but the offers and forwards, in one call: index,
-            index_at, next_id, bad_debt (as the views of those names).
+            index_at, next_id, bad_debt, settlement_index (as the views of those
+            names).
     """
     index_at: uint256 = self._index_at
-    return index_at >> 64, index_at & MASK64, self.next_id, self.bad_debt
+    return index_at >> 64, index_at & MASK64, self.next_id, self.bad_debt, self.settlement_index
 
 
 @view
@@ -266,18 +275,24 @@ def maintenance(_forward_id: uint256) -> uint256:
 @external
 def post_index(_price: uint256):
     """
-    @notice The feed posts the index, in wei per GPU-hour. One update moves the
-            index in force by at most MAX_PRICE_STEP_BPS of it, so a feed that is
-            wrong or bought for one update moves every forward boundedly.
+    @notice The feed posts the index, in wei per GPU-hour. The index in force
+            moves by at most MAX_PRICE_STEP_BPS of it per PRICE_STEP_PERIOD since the
+            last post (one step at most), so a feed that is wrong, or whose key was
+            taken, moves every forward boundedly. The first post after expiry is
+            the settlement index.
     """
     assert msg.sender == FEED, "only the feed posts the index"
     assert 0 < _price and _price <= MAX_PRICE, "the index must be above 0 and below 2**96"
-    current: uint256 = self._index_at >> 64
+    packed: uint256 = self._index_at
+    current: uint256 = packed >> 64
     price: uint256 = _price
     if current != 0:
-        step: uint256 = current * MAX_PRICE_STEP_BPS // BPS
+        elapsed: uint256 = min(block.timestamp - (packed & MASK64), PRICE_STEP_PERIOD)
+        step: uint256 = current * MAX_PRICE_STEP_BPS * elapsed // (BPS * PRICE_STEP_PERIOD)
         price = min(max(price, current - step), current + step)
     self._index_at = price << 64 | block.timestamp
+    if block.timestamp > EXPIRY and self.settlement_index == 0:
+        self.settlement_index = price
     log IndexPosted(index=price, requested=_price)
 
 
@@ -357,12 +372,24 @@ def take(_offer_id: uint256):
     price: uint256 = maker & MASK96
     assert margin >= self._initial(gpu_hours, price), "the margin is below the initial margin"
     taker = convert(msg.sender, uint256) << 96 | (taker & MASK96)
-    self._taker[_offer_id] = taker
     # the maker's margin is on its side already: the taker's goes on the other
+    margins: uint256 = self._margins[_offer_id]
     if taker & 1 == 1:
-        self._margins[_offer_id] = self._margins[_offer_id] | margin
+        margins = margins | margin
     else:
-        self._margins[_offer_id] = self._margins[_offer_id] | margin << 128
+        margins = margins | margin << 128
+    index: uint256 = self._index_at >> 64
+    if index != 0:
+        # the maker's side may already fail at the index: it would be liquidated at once
+        required: int256 = convert(self._maintenance(gpu_hours, index), int256)
+        long_equity: int256 = 0
+        short_equity: int256 = 0
+        long_equity, short_equity = self._equities(maker, taker, margins, index)
+        assert (
+            min(long_equity, short_equity) >= required
+        ), "at the index the forward would be liquidated at once"
+    self._taker[_offer_id] = taker
+    self._margins[_offer_id] = margins
     long: address = empty(address)
     short: address = empty(address)
     long, short = self._sides(maker, taker)
@@ -409,6 +436,7 @@ def liquidate(_forward_id: uint256):
     maker: uint256 = self._maker[_forward_id]
     taker: uint256 = self._taker[_forward_id]
     assert taker >> 96 != 0, "no such forward"
+    assert block.timestamp <= EXPIRY, "the market has expired: settle the forward"
     index: uint256 = self._fresh_index()
     gpu_hours: uint256 = (taker >> 32) & MASK64
     margins: uint256 = self._margins[_forward_id]
@@ -430,17 +458,24 @@ def liquidate(_forward_id: uint256):
 @nonreentrant
 def settle(_forward_id: uint256):
     """
-    @notice Settle forward `_forward_id` after expiry, at a fresh index posted
-            after it: the long receives (index - price) * gpu_hours from the
-            short's margin (or pays it from its own), within the two margins.
+    @notice Settle forward `_forward_id` after expiry at the settlement index
+            (the first posted after expiry; with none SETTLE_GRACE after expiry,
+            the last index in force): the long receives (index - price) *
+            gpu_hours from the short's margin (or pays it from its own), within
+            the two margins.
     """
     maker: uint256 = self._maker[_forward_id]
     taker: uint256 = self._taker[_forward_id]
     assert taker >> 96 != 0, "no such forward"
-    assert (
-        block.timestamp > EXPIRY and self._index_at & MASK64 > EXPIRY
-    ), "the forward settles on an index posted after its expiry"
-    index: uint256 = self._fresh_index()
+    index: uint256 = self.settlement_index
+    if index == 0:
+        assert (
+            block.timestamp > EXPIRY + SETTLE_GRACE
+        ), "the forward settles on an index posted after its expiry"
+        index = self._index_at >> 64  # the feed fell silent: the last index in force
+        self.settlement_index = index
+    if index == 0:
+        index = maker & MASK96  # no index ever: at its own price, the margins come back
     margins: uint256 = self._margins[_forward_id]
     self._pay_out(_forward_id, maker, taker, margins, index, 0, empty(address), False)
 

@@ -102,6 +102,9 @@ RAY: constant(uint256) = 10**27
 BPS: constant(uint256) = 10_000
 SECONDS_PER_YEAR: constant(uint256) = 365 * 86_400
 MAX_AMOUNT: constant(uint256) = 2**128 - 1
+# A feed moves the price at most MAX_PRICE_STEP_BPS per PRICE_STEP_PERIOD since its
+# last post (one step at most): many posts in a block move it no further.
+PRICE_STEP_PERIOD: constant(uint256) = 3600
 MAX_PRICE: constant(uint256) = 2**96 - 1
 # Past this index, products of it would leave uint256 and every call would revert
 # (funds stuck): interest stops here instead, and calls go on.
@@ -394,9 +397,15 @@ def add_collateral(_amount: uint256):
     assert posted <= MAX_AMOUNT, "the pool is full"
     self._collateral[msg.sender] = posted
     log CollateralAdded(borrower=msg.sender, amount=_amount)
+    held: uint256 = staticcall IERC20(COLLATERAL).balanceOf(self)
     assert extcall IERC20(COLLATERAL).transferFrom(
         msg.sender, self, _amount, default_return_value=True
     ), "the collateral transfer failed"
+    # A token that keeps a fee on transfer would leave the pool owing more than it
+    # holds: the last borrower out could not take its collateral back.
+    assert (
+        staticcall IERC20(COLLATERAL).balanceOf(self) == held + _amount
+    ), "the collateral token delivered less than the amount (fee-on-transfer tokens are not supported)"
 
 
 @external
@@ -517,17 +526,20 @@ def liquidate(_borrower: address):
 @external
 def set_price(_price: uint256):
     """
-    @notice The feed posts a price in wei per whole collateral token. One update
-            moves the price in force by at most MAX_PRICE_STEP_BPS of it, so a
-            feed that is wrong or bought for one update moves the pool boundedly.
+    @notice The feed posts a price in wei per whole collateral token. The price in
+            force moves by at most MAX_PRICE_STEP_BPS of it per PRICE_STEP_PERIOD
+            since the last post (one step at most), so a feed that is wrong, or
+            whose key was taken, moves the pool boundedly however often it posts.
             Interest is not accrued: the price does not enter it.
     """
     assert msg.sender == ORACLE, "only the price feed sets the price"
     assert 0 < _price and _price <= MAX_PRICE, "the price must be above 0 and below 2**96"
-    current: uint256 = self._price_at >> 64
+    packed: uint256 = self._price_at
+    current: uint256 = packed >> 64
     price: uint256 = _price
     if current != 0:
-        step: uint256 = current * MAX_PRICE_STEP_BPS // BPS
+        elapsed: uint256 = min(block.timestamp - (packed & MASK64), PRICE_STEP_PERIOD)
+        step: uint256 = current * MAX_PRICE_STEP_BPS * elapsed // (BPS * PRICE_STEP_PERIOD)
         price = min(max(price, current - step), current + step)
     self._price_at = price << 64 | block.timestamp
     log PriceSet(price=price, requested=_price)

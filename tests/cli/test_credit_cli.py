@@ -82,7 +82,8 @@ def test_a_loan_from_deployment_to_liquidation_and_repayment(
 
     refused(cli(capsys, "--private-key", FEED_KEY, "credit", "liquidate", "--borrower",
                 borrower.address, *pool, *rpc), "the position is healthy")  # fmt: skip
-    for price in ("1.6 ether", "1.28 ether", "1.024 ether"):  # each update moves 20 % at most
+    for price in ("1.6 ether", "1.28 ether", "1.024 ether"):  # 20 % an hour at most
+        chain.time_travel(3_600)
         as_feed("price", price, *pool)
     _, out, _ = as_borrower("health", *pool, "--json")
     assert json.loads(out)["liquidatable"] is True

@@ -146,8 +146,9 @@ class Market:
         assert reason is not None
         return reason
 
-    def post(self, price: int, wait: int = 1) -> None:
-        """The feed asks for ``price`` (moved one step at most)."""
+    def post(self, price: int, wait: int = 3_600) -> None:
+        """The feed asks for ``price`` an hour after its last post (moved one step at
+        most)."""
         self.ok(fw.PostIndex(self.spec.feed, price), wait)
 
     def wait_until(self, when: int) -> None:
@@ -199,7 +200,7 @@ def random_call(m: Market, rng: random.Random) -> tuple[fw.Input, int]:
     wait = rng.choice(WAITS)
     now = int(m.chain.timestamp()) + wait
     if s.index and now - s.index_at > s.params.max_price_age and rng.random() < 0.6:
-        return fw.PostIndex(s.feed, s.index * rng.choice([9, 10, 11]) // 10), 1  # keeps up
+        return fw.PostIndex(s.feed, s.index * rng.choice([9, 10, 11]) // 10), 3_600  # keeps up
     base = s.index or PRICE
     offers = list(s.offers)
     forwards = list(s.forwards)
@@ -319,7 +320,7 @@ def test_a_forward_marked_down_over_clamped_steps_is_liquidated_with_a_fee(
 def test_a_jump_past_the_margin_is_recorded_as_bad_debt(chain: Chain) -> None:
     m, (*_, bot) = with_forward(chain)
     for _ in range(4):  # every 10 minutes, and nobody liquidates until 59 % is gone
-        m.post(PRICE * 41 // 100, wait=600)
+        m.post(PRICE * 41 // 100)
     shortfall = (PRICE - m.spec.index) * HOURS - NOTIONAL // 5
     assert m.client.equity(1, "long") == -shortfall
     m.ok(fw.Liquidate(bot, 1))
@@ -407,19 +408,21 @@ def test_liquidating_a_forward_whose_sides_hold_maintenance_is_refused(chain: Ch
     assert m.refused(fw.AddMargin(bot, 1, 1)) == "only a side of the forward adds margin to it"
 
 
-def test_settling_before_expiry_or_on_an_earlier_index_is_refused(chain: Chain) -> None:
+def test_settling_before_expiry_or_on_an_earlier_index_is_refused_and_the_index_is_fixed(
+    chain: Chain,
+) -> None:
     m, (_, _, _, bot) = with_forward(chain)
     reason = "the forward settles on an index posted after its expiry"
     assert m.refused(fw.Settle(bot, 1)) == reason  # before expiry
     expiry = m.spec.params.expiry
-    m.wait_until(expiry - 10)
-    m.post(PRICE)
+    m.wait_until(expiry - 3_700)
+    m.post(PRICE, wait=1)
     m.wait_until(expiry + 10)
     assert m.refused(fw.Settle(bot, 1)) == reason  # after, on an index posted before it
-    m.post(PRICE)
-    m.wait_until(m.spec.index_at + m.spec.params.max_price_age)
-    assert m.refused(fw.Settle(bot, 1)) == "the index is stale"  # on one posted after, aged
-    m.post(PRICE)
+    assert m.refused(fw.Liquidate(bot, 1)) == "the market has expired: settle the forward"
+    m.post(PRICE * 11 // 10)  # the first post after expiry: the settlement index
+    m.post(PRICE // 2)  # later posts do not move it
+    assert m.spec.settlement_index == PRICE * 11 // 10
     m.ok(fw.Settle(bot, 1))
     # Past the expiry the market opens nothing new.
     assert m.refused(fw.OpenOffer(bot, "long", HOURS, PRICE, NOTIONAL)) == (
@@ -540,3 +543,26 @@ def test_the_client_reads_back_what_it_deployed(chain: Chain) -> None:
     assert again.forward(1) == fw.Forward(renter, provider, HOURS, PRICE, *[NOTIONAL // 5] * 2)
     assert again.next_id() == 2
     assert again.index() == PRICE
+
+
+def test_a_silent_feed_delays_settlement_but_does_not_lock_the_margins(chain: Chain) -> None:
+    m, (renter, provider, _, bot) = with_forward(chain)
+    before = {who: m.chain.balance(who) for who in (renter, provider)}
+    m.wait_until(m.spec.params.expiry + fw.SETTLE_GRACE - 1)
+    assert m.refused(fw.Settle(bot, 1)) == (
+        "the forward settles on an index posted after its expiry"
+    )
+    m.ok(fw.Settle(bot, 1), wait=2)  # past the grace: the last index in force
+    assert m.spec.forwards == {}
+    assert all(m.chain.balance(who) > before[who] for who in (renter, provider))
+
+
+def test_an_offer_whose_maker_already_fails_at_the_index_cannot_be_taken(chain: Chain) -> None:
+    m = open_market(chain)
+    renter, provider, *_ = m.users
+    m.post(PRICE)
+    m.ok(fw.OpenOffer(renter, "long", HOURS, PRICE, NOTIONAL // 5))
+    m.post(PRICE * 87 // 100)  # the long's equity: 7 % of the notional, below maintenance
+    assert m.refused(fw.Take(provider, 1, NOTIONAL // 5)) == (
+        "at the index the forward would be liquidated at once"
+    )

@@ -209,7 +209,7 @@ def random_call(p: Pool, rng: random.Random) -> tuple[pool.Input, int]:
     wait = rng.choice(WAITS)
     stale = s.price_at + s.params.max_price_age < s.last_accrual + wait
     if stale and rng.random() < 0.5:  # the feed usually keeps up
-        return pool.SetPrice(p.spec.oracle, s.price * rng.choice([9, 10, 11]) // 10), 1
+        return pool.SetPrice(p.spec.oracle, s.price * rng.choice([9, 10, 11]) // 10), 3_600
     debt = s.debt(who)
     collateral = s.positions.get(who, pool.Position()).collateral
     value = s.price * collateral // WAD
@@ -249,9 +249,10 @@ def random_call(p: Pool, rng: random.Random) -> tuple[pool.Input, int]:
 
 
 def crash(p: Pool, steps: int) -> None:
-    """The feed asks for a price near 0 ``steps`` times: each moves it one step only."""
+    """The feed asks for a price near 0 ``steps`` times, an hour apart: each moves it
+    one step only."""
     for _ in range(steps):
-        p.ok(pool.SetPrice(p.spec.oracle, 1))
+        p.ok(pool.SetPrice(p.spec.oracle, 1), wait=3_600)
 
 
 def borrow_to_the_limit(p: Pool, borrower: Address, share: int = 1) -> None:
@@ -323,10 +324,14 @@ def test_a_stale_price_is_refused(chain: Chain) -> None:
 def test_a_manipulated_price_moves_the_pool_by_one_bounded_step(chain: Chain) -> None:
     p, (alice, *_) = funded(chain)
     receipt_events = []
-    for asked in (1, 10**28):  # a feed bought for an update, down then up
-        p.ok(pool.SetPrice(p.spec.oracle, asked))
+    for asked in (1, 10**28):  # a feed bought for an update, down then up, an hour apart
+        p.ok(pool.SetPrice(p.spec.oracle, asked), wait=3_600)
         receipt_events.append(p.spec.price)
     assert receipt_events == [2 * ETHER * 8 // 10, 2 * ETHER * 8 // 10 * 12 // 10]
+    before = p.spec.price
+    for _ in range(5):  # posts a second apart: a second's share of a step each
+        p.ok(pool.SetPrice(p.spec.oracle, 1), wait=1)
+    assert p.spec.price >= before * (10_000 - 5 * 2_000 // 3_600 - 1) // 10_000
     assert p.refused(pool.SetPrice(alice, ETHER)) == "only the price feed sets the price"
     assert p.refused(pool.SetPrice(p.spec.oracle, 2**96)) == (
         "the price must be above 0 and below 2**96"

@@ -62,8 +62,19 @@ def test_a_stale_price_stops_borrowing_and_liquidation_but_not_repayment() -> No
 
 def test_a_manipulated_price_moves_the_pool_by_the_step_bound_only() -> None:
     state = funded(price=2 * ETHER)
-    state, events = pool.state_transition(state, pool.SetPrice(ORACLE, 1), now=T0 + 1)
-    assert events == [pool.PriceSet(2 * ETHER * 8 // 10, 1)]  # down 20 %, not to zero
+    hour = T0 + 3_600
+    after, events = pool.state_transition(state, pool.SetPrice(ORACLE, 1), now=hour)
+    assert events == [pool.PriceSet(2 * ETHER * 8 // 10, 1)]  # down 20 % an hour, not to 0
+    # A taken feed key posting many times in one block moves it no further.
+    for _ in range(50):
+        after, events = pool.state_transition(after, pool.SetPrice(ORACLE, 1), now=hour)
+    assert after.price == 2 * ETHER * 8 // 10
+    # Nor does posting every 12 seconds: 20 % an hour whatever the cadence.
+    now = hour
+    for _ in range(300):  # an hour of blocks
+        now += 12
+        after, _ = pool.state_transition(after, pool.SetPrice(ORACLE, 1), now=now)
+    assert after.price >= 2 * ETHER * 8 // 10 * 8 // 10 * 99 // 100
     assert reason(state, pool.SetPrice(ALICE, ETHER)) == "only the price feed sets the price"
     assert (
         reason(state, pool.SetPrice(ORACLE, 2**96)) == "the price must be above 0 and below 2**96"
@@ -77,8 +88,8 @@ def test_liquidating_a_healthy_position_is_refused() -> None:
 
 def test_an_unhealthy_position_is_liquidated_by_the_close_factor_with_a_bonus() -> None:
     state = apply(funded(), pool.Borrow(ALICE, 13 * ETHER))
-    state = apply(state, pool.SetPrice(ORACLE, 1), T0 + 1)  # 2 -> 1.6 ether per token
-    now = T0 + 1
+    now = T0 + 3_600
+    state = apply(state, pool.SetPrice(ORACLE, 1), now)  # 2 -> 1.6 ether per token
     debt = pool.accrue(state, now).debt(ALICE)
     assert pool.health_factor(state.params, 10 * ETHER, debt, state.price) < WAD
     _, events = pool.state_transition(state, pool.Liquidate(LIQUIDATOR, ALICE, debt), now=now)
@@ -107,9 +118,9 @@ def test_collateral_gone_with_debt_left_is_bad_debt_reserves_first() -> None:
     state = apply(funded(), pool.Borrow(ALICE, 13 * ETHER))
     state = apply(state, pool.Supply(BOB, ETHER), T0 + 86_400 * 30)  # interest: reserves
     now = T0 + 86_400 * 30
-    for step in range(1, 12):
-        state = apply(state, pool.SetPrice(ORACLE, 1), now + step)
-    now += 11
+    for step in range(1, 12):  # an hour apart: 20 % each
+        state = apply(state, pool.SetPrice(ORACLE, 1), now + step * 3_600)
+    now += 11 * 3_600
     reserves = pool.accrue(state, now).reserves
     after, events = pool.state_transition(
         state, pool.Liquidate(LIQUIDATOR, ALICE, 100 * ETHER), now=now

@@ -45,6 +45,9 @@ CONTRACTS = {
     "RefusingLender": "testing/RefusingLender.vy",
     "Forwards": "credit/Forwards.vy",
     "RefusingTrader": "testing/RefusingTrader.vy",
+    "AttackFeed": "testing/AttackFeed.vy",
+    "FeeToken": "testing/FeeToken.vy",
+    "ReentrantToken": "testing/ReentrantToken.vy",
 }
 
 
@@ -134,6 +137,10 @@ def code_sizes() -> dict[str, int]:
         "RefusingTrader": chain.deploy(
             compile_contract(CONTRACTS["RefusingTrader"]), sender=deployer
         ).address,
+        **{
+            name: chain.deploy(compile_contract(CONTRACTS[name]), sender=deployer).address
+            for name in ("AttackFeed", "FeeToken", "ReentrantToken")
+        },
     }
 
     def size(address: Address) -> int:

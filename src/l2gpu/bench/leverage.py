@@ -178,8 +178,11 @@ def _forwards(chain: Any, accounts: tuple[Any, Any, Any, Any]) -> dict[str, int]
     out["open_offer"] = opened.gas_used
     first = offer_id(opened)
     out["take"] = market.take(short, first, margin).gas_used
+    chain.time_travel(3_600)  # the index moves 20 % an hour at most
     market.post_index(feed, price * 8 // 10)  # -20 %: the long falls below maintenance
     out["liquidate"] = market.liquidate(deployer, first).gas_used
+    price = price * 8 // 10  # the second forward is struck at the index
+    margin = price * hours * initial // 10_000
     second = offer_id(market.open_offer(short, "short", hours, price, margin))
     market.take(long_, second, margin)
     chain.time_travel(8 * 86_400)

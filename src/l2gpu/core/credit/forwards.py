@@ -37,13 +37,17 @@ from typing import Literal
 # The credit machines' common events, re-exported: a caller reads every event from here.
 from l2gpu.core.credit.pool import Paid as Paid
 from l2gpu.core.credit.pool import Rejected as Rejected
-from l2gpu.core.credit.rates import BPS, MAX_AMOUNT
+from l2gpu.core.credit.rates import BPS, MAX_AMOUNT, bounded_price
 from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Address
 
 Side = Literal["long", "short"]
 MAX_HOURS = 2**64 - 1
 MAX_PRICE = 2**96 - 1
+SETTLE_GRACE = 7 * 86_400
+"""A market whose feed posts nothing after expiry settles, this long after it, at the
+last index in force (margins returned as they are if none was ever posted): a silent
+feed delays the settlement, it does not lock the margins."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,8 @@ class ForwardsState:
     offers: Mapping[int, Offer] = field(default_factory=dict)
     forwards: Mapping[int, Forward] = field(default_factory=dict)
     bad_debt: int = 0
+    settlement_index: int = 0
+    """The first index posted after expiry (0 until then): every forward settles at it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,11 +237,14 @@ def _post_index(state: ForwardsState, inp: PostIndex, now: int) -> Result:
         return _reject(state, "only the feed posts the index")
     if not 0 < inp.price <= MAX_PRICE:
         return _reject(state, "the index must be above 0 and below 2**96")
-    price = inp.price
-    if state.index:
-        step = state.index * state.params.max_price_step_bps // BPS
-        price = min(max(price, state.index - step), state.index + step)
-    return TransitionResult(replace(state, index=price, index_at=now), [])
+    price = bounded_price(
+        state.index, state.index_at, inp.price, now, state.params.max_price_step_bps
+    )
+    settlement = state.settlement_index
+    if now > state.params.expiry and settlement == 0:
+        settlement = price  # the first index after expiry settles every forward
+    after = replace(state, index=price, index_at=now, settlement_index=settlement)
+    return TransitionResult(after, [])
 
 
 def _initial(params: ForwardParams, gpu_hours: int, price: int) -> int:
@@ -287,6 +296,11 @@ def _take(state: ForwardsState, inp: Take, now: int) -> Result:
         long_margin=offer.margin if maker_long else inp.margin,
         short_margin=inp.margin if maker_long else offer.margin,
     )
+    if state.index:
+        floor = maintenance(state.params, forward, state.index)
+        if min(equity(forward, "long", state.index), equity(forward, "short", state.index)) < floor:
+            # the maker's side already fails at the index: it would be liquidated at once
+            return _reject(state, "at the index the forward would be liquidated at once")
     offers = {k: v for k, v in state.offers.items() if k != inp.offer_id}
     forwards = {**state.forwards, inp.offer_id: forward}
     after = replace(state, offers=offers, forwards=forwards)
@@ -313,6 +327,8 @@ def _liquidate(state: ForwardsState, inp: Liquidate, now: int) -> Result:
     forward = state.forwards.get(inp.forward_id)
     if forward is None:
         return _reject(state, "no such forward")
+    if now > state.params.expiry:
+        return _reject(state, "the market has expired: settle the forward")
     if not _fresh(state, now):
         return _reject(state, "the index is stale")
     floor = maintenance(state.params, forward, state.index)
@@ -322,38 +338,42 @@ def _liquidate(state: ForwardsState, inp: Liquidate, now: int) -> Result:
         return _reject(state, "both sides hold their maintenance margin")
     fee_due = state.params.liquidation_fee_bps * state.index * forward.gpu_hours // BPS
     fee = min(fee_due, max(equity(forward, failing[0], state.index), 0))
-    return _pay_out(state, inp.forward_id, forward, fee, inp.sender, failing[0])
+    return _pay_out(state, inp.forward_id, forward, state.index, fee, inp.sender, failing[0])
 
 
 def _settle(state: ForwardsState, inp: Settle, now: int) -> Result:
     forward = state.forwards.get(inp.forward_id)
     if forward is None:
         return _reject(state, "no such forward")
-    if now <= state.params.expiry or state.index_at <= state.params.expiry:
-        return _reject(state, "the forward settles on an index posted after its expiry")
-    if not _fresh(state, now):
-        return _reject(state, "the index is stale")
-    return _pay_out(state, inp.forward_id, forward, 0, None, None)
+    settlement = state.settlement_index
+    if settlement == 0:
+        if now <= state.params.expiry + SETTLE_GRACE:
+            return _reject(state, "the forward settles on an index posted after its expiry")
+        settlement = state.index  # the feed fell silent: the last index in force
+        state = replace(state, settlement_index=settlement)
+    # No index was ever posted: settled at its own price, each side takes its margin back.
+    at = settlement if settlement else forward.price
+    return _pay_out(state, inp.forward_id, forward, at, 0, None, None)
 
 
 def _pay_out(
-    state: ForwardsState, forward_id: int, forward: Forward, fee: int,
+    state: ForwardsState, forward_id: int, forward: Forward, index: int, fee: int,
     liquidator: Address | None, failing: Side | None,
 ) -> Result:  # fmt: skip
-    """Pay both sides at the index, less ``fee`` taken from the failing side for the
+    """Pay both sides at ``index``, less ``fee`` taken from the failing side for the
     liquidator; the payouts and the fee add up to the two margins."""
     total = forward.long_margin + forward.short_margin
-    long_equity = equity(forward, "long", state.index)
+    long_equity = equity(forward, "long", index)
     if failing == "long":
         long_equity -= fee
     long_payout = min(max(long_equity, 0), total - fee)
     short_payout = total - fee - long_payout
-    short_equity = equity(forward, "short", state.index) - (fee if failing == "short" else 0)
+    short_equity = equity(forward, "short", index) - (fee if failing == "short" else 0)
     shortfall = max(-long_equity, 0) + max(-short_equity, 0)
     forwards = {k: v for k, v in state.forwards.items() if k != forward_id}
     after = replace(state, forwards=forwards, bad_debt=state.bad_debt + shortfall)
     events: list[Event] = [
-        Settled(forward_id, state.index, long_payout, short_payout, shortfall, liquidator, fee)
+        Settled(forward_id, index, long_payout, short_payout, shortfall, liquidator, fee)
     ]
     for who, amount in ((forward.long, long_payout), (forward.short, short_payout)):
         if amount:

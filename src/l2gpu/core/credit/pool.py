@@ -29,6 +29,7 @@ from l2gpu.core.credit.rates import (
     WAD,
     PoolParams,
     borrow_rate,
+    bounded_price,
     collateral_value,
     debt_of,
     div_up,
@@ -440,10 +441,9 @@ def _set_price(state: PoolState, inp: SetPrice, now: int) -> Result:
         return _reject(state, "only the price feed sets the price")
     if not 0 < inp.price <= MAX_PRICE:
         return _reject(state, "the price must be above 0 and below 2**96")
-    price = inp.price
-    if state.price:
-        step = state.price * state.params.max_price_step_bps // BPS
-        price = min(max(price, state.price - step), state.price + step)
+    price = bounded_price(
+        state.price, state.price_at, inp.price, now, state.params.max_price_step_bps
+    )
     after = replace(state, price=price, price_at=now)
     return TransitionResult(after, [PriceSet(price, inp.price)])
 

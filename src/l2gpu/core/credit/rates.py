@@ -27,6 +27,10 @@ MAX_INDEX = RAY * 2**32
 """The borrow index stops growing here: past it, products of the index would leave
 uint256, and the contract would revert every call (funds stuck). At 80 % a year it
 takes 28 years of compounding to get there; interest then stops, calls go on."""
+PRICE_STEP_PERIOD = 3_600
+"""A feed's price moves at most ``max_price_step_bps`` per this many seconds since its
+last update (and no more in one update): a feed key that posts many times in one
+block, or every block, moves the price no faster than one step an hour."""
 MAX_ACCRUAL_STEP = 2**32
 """Seconds one accrual covers at most (136 years): bounds ``index * rate * elapsed``."""
 
@@ -65,8 +69,8 @@ class PoolParams:
     """A price older than this (seconds) is stale: no borrow, withdrawal of collateral
     or liquidation until a new one arrives."""
     max_price_step_bps: int = 2_000
-    """One price update moves the price by at most this share: a feed that is wrong or
-    bought for one update moves the pool's price boundedly, not arbitrarily."""
+    """The price moves by at most this share an hour (:func:`bounded_price`): a feed
+    that is wrong, or whose key was taken, moves the pool's price boundedly."""
     max_term: int = 30 * 86_400
     """A loan is due this long after its first borrow; an overdue loan is liquidated
     in full whatever its health (a renter who disappears is repaid from collateral)."""
@@ -142,3 +146,14 @@ def seized_for(params: PoolParams, repaid: int, price: int) -> int:
 def repaid_for(params: PoolParams, collateral: int, price: int) -> int:
     """The wei a liquidator must repay to take all of ``collateral``, rounded up."""
     return div_up(collateral * price * BPS, (BPS + params.liquidation_bonus_bps) * WAD)
+
+
+def bounded_price(current: int, current_at: int, requested: int, now: int, step_bps: int) -> int:
+    """The price a feed's ``requested`` update puts in force: within ``step_bps`` of
+    ``current`` per :data:`PRICE_STEP_PERIOD` elapsed since ``current_at`` (one step
+    at most); the first price (``current`` 0) is taken as it is."""
+    if current == 0:
+        return requested
+    elapsed = min(max(now - current_at, 0), PRICE_STEP_PERIOD)
+    step = current * step_bps * elapsed // (BPS * PRICE_STEP_PERIOD)
+    return min(max(requested, current - step), current + step)

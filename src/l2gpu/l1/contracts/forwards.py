@@ -239,7 +239,9 @@ def read_state(
 ) -> ForwardsState:
     """``client``'s contract read as a :class:`ForwardsState` (see
     :meth:`ForwardsClient.state`): one call for the market, two per id."""
-    index, index_at, next_id, bad_debt = (int(n) for n in client.contract.call_fast("market_state"))
+    index, index_at, next_id, bad_debt, settlement = (
+        int(n) for n in client.contract.call_fast("market_state")
+    )
     offers: dict[int, Offer] = {}
     forwards: dict[int, Forward] = {}
     for n in dict.fromkeys(ids if ids is not None else range(1, next_id)):
@@ -258,4 +260,5 @@ def read_state(
         offers=offers,
         forwards=forwards,
         bad_debt=bad_debt,
+        settlement_index=settlement,
     )
