@@ -5,14 +5,17 @@ and one clear line for each bad input."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from eth_account import Account
 
 from l2gpu.cli.main import main
 from l2gpu.core.types import Address
+from l2gpu.db.engine import open_database
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 
+from ..analytics.test_price_feed import a_market
 from ..conftest import ANVIL_KEYS
 
 FEED_KEY, RENTER_KEY = ANVIL_KEYS  # the feed also deploys and liquidates
@@ -85,6 +88,24 @@ def test_a_forward_opened_marked_liquidated_and_another_settled_at_expiry(
     status = ok(capsys, FEED_KEY, "market", *market, *rpc, "--json")
     assert status["forwards"] == []
     assert status["bad_debt_wei"] == 0
+
+
+def test_the_feed_posts_the_index_of_the_markets_own_leases(
+    capsys: pytest.CaptureFixture[str], anvil_url: str, tmp_path: Path
+) -> None:
+    rpc = ("--l1-rpc", anvil_url)
+    chain = connect_jsonrpc(anvil_url, [Account.from_key(FEED_KEY)])
+    db = f"sqlite:///{tmp_path / 'market.db'}"
+    a_market(open_database(db), at=int(chain.timestamp()))
+    deployed = ok(capsys, FEED_KEY, "deploy", "--feed", FEED, *rpc)
+    market = ("--market", deployed["market"])
+    posted = ok(capsys, FEED_KEY, "index", *market, "--market-db", db, "--gpu", "H100", *rpc)
+    assert posted["index_in_force"] == 710 * 10**9 * 3_600  # wei per GPU-hour
+    assert posted["providers"] == 4
+    refused(cli(capsys, "--private-key", FEED_KEY, "forwards", "index", *market, "--market-db",
+                db, "--gpu", "A100", *rpc), "A100 has 0 priced hours")  # fmt: skip
+    refused(cli(capsys, "--private-key", FEED_KEY, "forwards", "index", *market, *rpc),
+            "--market-db URL with --gpu MODEL")  # fmt: skip
 
 
 def test_bad_input_gets_one_line_that_says_what_to_do(

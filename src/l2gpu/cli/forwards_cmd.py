@@ -73,16 +73,39 @@ def deploy(
 @app.command("index")
 def index(
     ctx: typer.Context,
-    wei_per_gpu_hour: Annotated[str, typer.Argument(help="The index, wei per GPU-hour.")],
     market: MarketOption,
+    wei_per_gpu_hour: Annotated[
+        str | None, typer.Argument(help="The index, wei per GPU-hour (or --market-db).")
+    ] = None,
+    market_db: Annotated[
+        str | None, typer.Option("--market-db", help="Compute it from this market database.")
+    ] = None,
+    gpu: Annotated[str | None, typer.Option("--gpu", help="The GPU model (--market-db).")] = None,
     l1_rpc: L1RpcOption = None,
 ) -> None:
-    """Post the index (the feed's key only; one update moves it 20 % at most)."""
-    price = parse_amount(wei_per_gpu_hour, "index")
+    """Post the index (the feed's key only; it moves 20 % an hour at most): a number,
+    or the GPU-hour index of the market's own leases (--market-db URL --gpu MODEL:
+    the median of hourly medians over providers, over the last day)."""
+    if (wei_per_gpu_hour is None) == (market_db is None) or (market_db is None) != (gpu is None):
+        raise L2gpuError("give the index, or --market-db URL with --gpu MODEL",
+                         "e.g. 'forwards index \"0.002 ether\"' or '--market-db "
+                         "sqlite:///market.db --gpu H100'")  # fmt: skip
     chain, sender = _open(ctx, l1_rpc, "index")
+    extra: dict[str, object] = {}
+    if market_db is not None and gpu is not None:
+        from sqlalchemy import create_engine
+
+        from l2gpu.analytics.price_feed import market_index
+
+        value = market_index(create_engine(market_db), gpu, int(chain.timestamp()))
+        price = value.wei_per_gpu_hour
+        extra = {"providers": value.providers, "priced_hours": value.priced_hours}
+    else:
+        assert wei_per_gpu_hour is not None
+        price = parse_amount(wei_per_gpu_hour, "index")
     client = _market(chain, market)
     print_receipt(client.post_index(sender, price), "index posted",
-                  {"index_in_force": client.index()})  # fmt: skip
+                  {"asked": price, "index_in_force": client.index(), **extra})  # fmt: skip
 
 
 @app.command("open")

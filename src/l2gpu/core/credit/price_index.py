@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 
 HOUR = 3_600
@@ -67,7 +68,7 @@ class IndexValue:
     providers: int
 
 
-class NoIndex(Exception):
+class NoIndex(L2gpuError):
     """Too few providers or hours to price the model: a thin market has no index."""
 
 
@@ -136,7 +137,8 @@ def price_index(
     if len(hours) < rule.min_hours:
         raise NoIndex(
             f"{gpu_model} has {len(hours)} priced hours in the last {rule.window_hours}, "
-            f"{rule.min_hours} needed (each with {rule.min_providers} providers or more)"
+            f"{rule.min_hours} needed (each with {rule.min_providers} providers or more)",
+            "post no index for it (a thin market has none), or wait for more leases",
         )
     providers = {
         s.provider
