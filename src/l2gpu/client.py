@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -114,6 +115,12 @@ class MarketClient:
     def offer(self, offer_id: str | int) -> w.OfferPublic:
         """One offer."""
         return w.OfferPublic.model_validate(self._call("GET", f"/offers/{offer_id}", auth=False))
+
+    def gpu_index(self, gpu: str) -> w.GpuIndex:
+        """The GPU-hour index of ``gpu`` over the last day (ApiRequestError 404 for a
+        thin market): what forwards settle against."""
+        path = f"/index/{quote(gpu, safe='')}"  # a model's name may hold spaces or "/"
+        return w.GpuIndex.model_validate(self._call("GET", path, auth=False))
 
     def providers(self) -> list[w.ProviderPublic]:
         """Every provider's public record."""

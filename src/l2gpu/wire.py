@@ -107,6 +107,17 @@ class OfferWithdrawn(_Answer):
     status: str
 
 
+class GpuIndex(_Answer):
+    """GET /index/{gpu}: the GPU-hour index of one model over the last day (the
+    median over hours of the median over providers of verified leases)."""
+
+    gpu: str
+    wei_per_gpu_hour: Decimal
+    at: int
+    priced_hours: int
+    providers: int
+
+
 class ProviderPublic(_Answer):
     """A provider's public record."""
 

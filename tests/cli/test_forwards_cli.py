@@ -15,8 +15,8 @@ from l2gpu.core.types import Address
 from l2gpu.db.engine import open_database
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 
-from ..analytics.test_price_feed import a_market
 from ..conftest import ANVIL_KEYS
+from ..market.test_price_index_db import a_market
 
 FEED_KEY, RENTER_KEY = ANVIL_KEYS  # the feed also deploys and liquidates
 FEED = Account.from_key(FEED_KEY).address

@@ -205,6 +205,17 @@ def create_app(
         """Every provider's public record: reliability, uptime, seconds delivered."""
         return service.offers.providers()
 
+    # -- the GPU-hour index -----------------------------------------------------------
+    @app.get("/index/{gpu:path}", tags=["index"], response_model=w.GpuIndex,
+             responses=errors(404, 422))  # fmt: skip
+    def gpu_index(gpu: Annotated[str, Path(min_length=1, max_length=64)]) -> dict[str, Any]:
+        """The GPU-hour index of one GPU model now: what forwards settle against and a
+        feed posts (a thin market has none: 404)."""
+        value = service.gpu_index(gpu)
+        return {"gpu": value.gpu_model, "wei_per_gpu_hour": str(value.wei_per_gpu_hour),
+                "at": value.at, "priced_hours": value.priced_hours,
+                "providers": value.providers}  # fmt: skip
+
     # Only an address matches the path parameter: /providers/heartbeat stays the
     # heartbeat's path for every method (a GET there is a 405, not a bad address).
     @app.get("/providers/{address:address}", tags=["providers"],

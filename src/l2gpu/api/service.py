@@ -10,7 +10,10 @@ from sqlalchemy import Engine
 from l2gpu.api.accounts import Accounts
 from l2gpu.api.leases import LeaseBook
 from l2gpu.api.offers import OfferBook
+from l2gpu.core.credit.price_index import IndexValue, NoIndex
+from l2gpu.db.price_index import market_index
 from l2gpu.payments.channel_check import ChannelCheck
+from l2gpu.serving.errors import NotFound
 
 DEFAULT_ORIGIN = "http://127.0.0.1:8600"
 """The origin sign-in messages name when none is given: the API's default address
@@ -48,3 +51,11 @@ class MarketService:
         self.offers = OfferBook(engine, clock=clock, chain_id=chain_id, hide_after=agent_timeout)
         self.leases = LeaseBook(engine, self.offers, clock=clock, agent_timeout=agent_timeout,
                                 channels=channels)  # fmt: skip
+
+    def gpu_index(self, gpu: str) -> IndexValue:
+        """The GPU-hour index of ``gpu`` now, from the market's verified leases; a thin
+        market answers :class:`NotFound` with the hours it has."""
+        try:
+            return market_index(self.engine, gpu, self.clock())
+        except NoIndex as exc:
+            raise NotFound(exc.what, exc.fix) from exc

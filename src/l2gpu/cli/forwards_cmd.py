@@ -95,7 +95,7 @@ def index(
     if market_db is not None and gpu is not None:
         from sqlalchemy import create_engine
 
-        from l2gpu.analytics.price_feed import market_index
+        from l2gpu.db.price_index import market_index
 
         value = market_index(create_engine(market_db), gpu, int(chain.timestamp()))
         price = value.wei_per_gpu_hour

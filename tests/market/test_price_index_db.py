@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
-from l2gpu.analytics.price_feed import lease_samples, market_index
 from l2gpu.core.credit.price_index import HOUR, NoIndex
 from l2gpu.db.engine import open_database
 from l2gpu.db.market_models import LeaseRow, OfferRow
 from l2gpu.db.models import encode_wei
+from l2gpu.db.price_index import lease_samples, market_index
 
 T = 1_800_000_000
 GWEI = 10**9
