@@ -16,11 +16,11 @@ from sqlalchemy import create_engine
 
 from l2gpu.airdrop.eligibility import simulate_market_history, simulated_account_keys
 from l2gpu.airdrop.operator import AirdropOperator
-from l2gpu.cli.main import main
 from l2gpu.core.types import Address
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 
 from ..conftest import ANVIL_KEYS
+from .helpers import cli, refused
 
 OPERATOR_KEY, RELAYER_KEY = ANVIL_KEYS  # anvil's funded dev accounts 0 and 1
 RELAYER = Account.from_key(RELAYER_KEY).address
@@ -28,27 +28,6 @@ ACCOUNTS, SEED = 120, 7
 NAME, CHAIN_ID = "early adopters", 31337
 REWARDS = {"innovators": 5 * 10**17, "early_adopters": 10**17}  # the flags given below
 FEE = 10**15  # '0.001 ether'
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def refused(result: tuple[int, str, str], *words: str) -> str:
-    """The one-line error of a refused command (exit 2, no traceback), holding ``words``."""
-    code, out, err = result
-    assert code == 2, (code, out, err)
-    for text in (out, err):
-        assert "Traceback" not in text, text
-        assert "internal error" not in text, text
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), err
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def key_hex(account: object) -> str:

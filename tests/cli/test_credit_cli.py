@@ -10,40 +10,22 @@ import json
 import pytest
 from eth_account import Account
 
-from l2gpu.cli.main import main
 from l2gpu.core.types import Address
 from l2gpu.l1 import compile_contract
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 
 from ..conftest import ANVIL_KEYS
+from .helpers import cli, refused
 
 FEED_KEY, LENDER_KEY = ANVIL_KEYS  # the feed is also the deployer, treasury and liquidator
 FEED = Account.from_key(FEED_KEY).address
 ETHER = 10**18
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def ok(capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: ignore[type-arg]
     code, out, err = cli(capsys, *args)
     assert code == 0, (out, err)
     return dict(json.loads(out))
-
-
-def refused(result: tuple[int, str, str], *words: str) -> str:
-    """The one-line error of a refused command (exit 2, no traceback), holding ``words``."""
-    code, out, err = result
-    assert code == 2, (code, out, err)
-    assert "Traceback" not in out + err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def test_a_loan_from_deployment_to_liquidation_and_repayment(

@@ -10,39 +10,23 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from l2gpu.cli.main import main
 from l2gpu.core.types import Address
 from l2gpu.db.engine import open_database
 from l2gpu.l1.jsonrpc import connect_jsonrpc
 
 from ..conftest import ANVIL_KEYS
 from ..market.test_price_index_db import a_market
+from .helpers import cli, refused
 
 FEED_KEY, RENTER_KEY = ANVIL_KEYS  # the feed also deploys and liquidates
 FEED = Account.from_key(FEED_KEY).address
 ETHER = 10**18
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def ok(capsys: pytest.CaptureFixture[str], key: str, *args: str) -> dict:  # type: ignore[type-arg]
     code, out, err = cli(capsys, "--private-key", key, "forwards", *args)
     assert code == 0, (out, err)
     return dict(json.loads(out))
-
-
-def refused(result: tuple[int, str, str], *words: str) -> None:
-    code, out, err = result
-    assert code == 2, (code, out, err)
-    assert "Traceback" not in out + err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def test_a_forward_opened_marked_liquidated_and_another_settled_at_expiry(

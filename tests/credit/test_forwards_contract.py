@@ -17,6 +17,7 @@ from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, Receipt, compile_contract
 from l2gpu.l1.contracts.forwards import ForwardsClient, offer_id
 from l2gpu.l1.errors import ContractRevert
+from tests.credit.lockstep import Lockstep
 
 ETHER = 10**18
 GWEI = 10**9
@@ -37,7 +38,7 @@ def margin_in(inp: fw.Input) -> int:
 
 
 @dataclass
-class Market:
+class Market(Lockstep):
     """A deployed market and its specification, called together."""
 
     chain: Chain
@@ -128,23 +129,6 @@ class Market:
             f.long_margin + f.short_margin for f in self.spec.forwards.values()
         )
         assert self.ether(self.client.address) == held + credits
-
-    def block_time(self, receipt: Receipt) -> int:
-        return int(self.chain.w3.eth.get_block(receipt.block_number)["timestamp"])
-
-    def gas_price(self, receipt: Receipt) -> int:
-        raw = self.chain.w3.eth.get_transaction_receipt(receipt.tx_hash)
-        return int(raw["effectiveGasPrice"])
-
-    def ok(self, inp: fw.Input, wait: int = 1) -> None:
-        """Make ``inp`` and insist both took it."""
-        assert self.step(inp, wait) is None
-
-    def refused(self, inp: fw.Input, wait: int = 1) -> str:
-        """Make ``inp`` and insist both refused it; return the reason."""
-        reason = self.step(inp, wait)
-        assert reason is not None
-        return reason
 
     def post(self, price: int, wait: int = 3_600) -> None:
         """The feed asks for ``price`` an hour after its last post (moved one step at

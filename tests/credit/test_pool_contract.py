@@ -18,6 +18,7 @@ from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
 from l2gpu.l1.contracts.lending_pool import LendingPoolClient
 from l2gpu.l1.errors import ContractRevert
+from tests.credit.lockstep import Lockstep
 
 ETHER = 10**18
 MAX_UINT = 2**256 - 1
@@ -38,7 +39,7 @@ def normal(state: pool.PoolState) -> pool.PoolState:
 
 
 @dataclass
-class Pool:
+class Pool(Lockstep):
     """A deployed pool, its token and its specification, called together."""
 
     chain: Chain
@@ -134,23 +135,6 @@ class Pool:
         assert self.ether(self.client.address) == self.spec.cash + credits
         collateral = sum(p.collateral for p in self.spec.positions.values())
         assert self.tokens(self.client.address) == collateral
-
-    def block_time(self, receipt: Receipt) -> int:
-        return int(self.chain.w3.eth.get_block(receipt.block_number)["timestamp"])
-
-    def gas_price(self, receipt: Receipt) -> int:
-        raw = self.chain.w3.eth.get_transaction_receipt(receipt.tx_hash)
-        return int(raw["effectiveGasPrice"])
-
-    def ok(self, inp: pool.Input, wait: int = 1) -> None:
-        """Make ``inp`` and insist both took it."""
-        assert self.step(inp, wait) is None
-
-    def refused(self, inp: pool.Input, wait: int = 1) -> str:
-        """Make ``inp`` and insist both refused it; return the reason."""
-        reason = self.step(inp, wait)
-        assert reason is not None
-        return reason
 
 
 def open_pool(chain: Chain, params: PoolParams | None = None) -> Pool:

@@ -16,25 +16,31 @@ from l2gpu.core.types import Address
 from l2gpu.db.market_models import LeaseRow, OfferRow
 
 
-def lease_samples(engine: Engine, *, since: int = 0) -> list[LeaseSample]:
-    """Every lease whose job started at or after ``since``, as the index sees it: the
-    offer's GPU model, the provider, the renter, the price, the GPU-seconds metered,
-    the start, and whether its channel was verified on its rail."""
+def lease_samples(
+    engine: Engine, *, since: int = 0, gpu_model: str | None = None
+) -> list[LeaseSample]:
+    """Every lease whose job started at or after ``since`` (of ``gpu_model`` only, when
+    given), as the index sees it: the offer's GPU model, the provider, the renter, the
+    price, the GPU-seconds metered, the start, and whether its channel was verified
+    on its rail."""
+    query = (
+        select(
+            OfferRow.gpu_name,
+            LeaseRow.provider,
+            LeaseRow.renter,
+            LeaseRow.price_per_gpu_second,
+            LeaseRow.num_gpus,
+            LeaseRow.metered_seconds,
+            LeaseRow.started_at,
+            LeaseRow.channel_verified,
+        )
+        .join(OfferRow, OfferRow.offer_id == LeaseRow.offer_id)
+        .where(LeaseRow.started_at.is_not(None), LeaseRow.started_at >= since)
+    )
+    if gpu_model is not None:  # in SQL: an API request reads one model's leases only
+        query = query.where(OfferRow.gpu_name == gpu_model)
     with Session(engine) as session:
-        rows = session.execute(
-            select(
-                OfferRow.gpu_name,
-                LeaseRow.provider,
-                LeaseRow.renter,
-                LeaseRow.price_per_gpu_second,
-                LeaseRow.num_gpus,
-                LeaseRow.metered_seconds,
-                LeaseRow.started_at,
-                LeaseRow.channel_verified,
-            )
-            .join(OfferRow, OfferRow.offer_id == LeaseRow.offer_id)
-            .where(LeaseRow.started_at.is_not(None), LeaseRow.started_at >= since)
-        ).all()
+        rows = session.execute(query).all()
     return [
         LeaseSample(
             gpu_model=str(gpu),
@@ -56,4 +62,4 @@ def market_index(
     :class:`~l2gpu.core.credit.price_index.NoIndex` where the market is too thin."""
     rule = rule or IndexRule()
     since = at - rule.window_hours * HOUR
-    return price_index(lease_samples(engine, since=since), gpu_model, at, rule)
+    return price_index(lease_samples(engine, since=since, gpu_model=gpu_model), gpu_model, at, rule)
