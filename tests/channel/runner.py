@@ -30,7 +30,7 @@ from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp,
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "channel"
 PERIOD = 100
-ROLES = {"renter": 2, "provider": 3, "stranger": 4, "watcher": 5}
+ROLES = {"renter": 2, "provider": 3, "stranger": 4, "watcher": 5, "lender": 6}
 SPEC_CHAIN = ChainId(1)
 SPEC_CONTRACT = Address(b"\x11" * 20)
 SPEC_START = 1_800_000_000
@@ -98,6 +98,15 @@ class Context:
         if kind == "Open":
             expires = Timestamp(self.start + raw["expires_at"])
             return ci.Open(sender, now, params, amount, expires, value)
+        if kind == "OpenFor":
+            expires = Timestamp(self.start + raw["expires_at"])
+            return ci.OpenFor(sender, now, params, amount, expires, value)
+        if kind == "AssignRefund":
+            return ci.AssignRefund(sender, now, params, self.assignee(raw["to"]))
+        if kind == "AssignPayout":
+            return ci.AssignPayout(sender, now, params, self.assignee(raw["to"]))
+        if kind == "Collect":
+            return ci.Collect(sender, now, params)
         if kind == "TopUp":
             expires = Timestamp(self.start + raw["expires_at"])
             return ci.TopUp(sender, now, params, amount, expires, value)
@@ -116,6 +125,11 @@ class Context:
             return ci.Settle(sender, now, params)
         raise ValueError(f"unknown step type {kind}")
 
+    @staticmethod
+    def assignee(role: str) -> Address:
+        """A role's address; ``"nobody"`` is the zero address."""
+        return ZERO_ADDRESS if role == "nobody" else key(role).address
+
     def describe(self, channel_name: str, channel: Any) -> dict[str, Any]:
         """A channel's state in vector form (times relative to the start; 0 stays 0)."""
         if channel is None:
@@ -124,13 +138,22 @@ class Context:
         def rel(t: int) -> int:
             return t - self.start if t else 0
 
-        return {
+        described = {
             "deposit": channel.deposit,
             "best": channel.best_amount,
             "expires_at": rel(channel.expires_at),
             "close_deadline": rel(channel.close_deadline),
             "status": channel.status.name,
         }
+        # Assignments only where there are some: older vectors stay as they were.
+        roles = {key(role).address: role for role in ROLES}
+        for name in ("refund_to", "payout_to"):
+            if getattr(channel, name) != ZERO_ADDRESS:
+                described[name] = roles.get(getattr(channel, name), "unknown")
+        for name in ("refund_owed", "payout_owed"):
+            if getattr(channel, name):
+                described[name] = getattr(channel, name)
+        return described
 
 
 def outcome_from_channel(ctx: Context, name: str, channel: Any) -> dict[str, Any]:

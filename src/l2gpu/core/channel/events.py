@@ -64,6 +64,39 @@ class Payout:
     amount: Wei
 
 
+@dataclass(frozen=True, slots=True)
+class RefundAssigned:
+    """The channel's refund goes to ``assignee`` at settlement, to collect."""
+
+    channel_id: Hash32
+    assignee: Address
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutAssigned:
+    """The channel's payout goes to ``assignee`` at settlement, to collect."""
+
+    channel_id: Hash32
+    assignee: Address
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """An assignee collected ``amount`` that the settled channel owed it."""
+
+    channel_id: Hash32
+    assignee: Address
+    amount: Wei
+
+
 ChannelEvent = (
-    ChannelOpened | ChannelToppedUp | VoucherAccepted | ChannelClosing | ChannelSettled | Payout
+    ChannelOpened
+    | ChannelToppedUp
+    | VoucherAccepted
+    | ChannelClosing
+    | ChannelSettled
+    | Payout
+    | RefundAssigned
+    | PayoutAssigned
+    | Collected
 )

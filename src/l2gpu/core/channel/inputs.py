@@ -106,8 +106,54 @@ class Settle:
     params: ChannelParams
 
 
+@dataclass(frozen=True, slots=True)
+class OpenFor:
+    """A lender opens a channel for ``params.renter`` with its own deposit; the
+    channel's refund is assigned to the lender."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+    amount: Wei
+    expires_at: Timestamp
+    value: Wei = Wei(0)
+
+
+@dataclass(frozen=True, slots=True)
+class AssignRefund:
+    """The refund's owner (the renter, then its assignee) hands it to ``to``."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+    to: Address
+
+
+@dataclass(frozen=True, slots=True)
+class AssignPayout:
+    """The payout's owner (the provider, then its assignee) hands it to ``to``."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+    to: Address
+
+
+@dataclass(frozen=True, slots=True)
+class Collect:
+    """An assignee takes what a settled channel owes it."""
+
+    sender: Address
+    now: Timestamp
+    params: ChannelParams
+
+
 ChannelInput = (
     Open
+    | OpenFor
+    | AssignRefund
+    | AssignPayout
+    | Collect
     | TopUp
     | SubmitVoucher
     | CloseByRenter

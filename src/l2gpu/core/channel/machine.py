@@ -13,7 +13,11 @@ Rules in short:
   offline provider); the provider may close at once with its best voucher;
 - both parties together may close at once with any amount up to the deposit;
 - after the deadline anyone may settle: the provider gets the best voucher
-  capped at the deposit, the renter the rest.
+  capped at the deposit, the renter the rest;
+- a lender may open a channel for a renter with its own deposit (``OpenFor``), the
+  refund then being the lender's; the refund and the payout can each be assigned
+  by their owner (the renter or the provider, later only the assignee); an
+  assigned share is kept at settlement for its assignee to ``Collect``.
 """
 
 from __future__ import annotations
@@ -26,16 +30,23 @@ from l2gpu.core.channel.events import (
     ChannelOpened,
     ChannelSettled,
     ChannelToppedUp,
+    Collected,
     Payout,
+    PayoutAssigned,
+    RefundAssigned,
     VoucherAccepted,
 )
 from l2gpu.core.channel.inputs import (
     ApprovedCooperativeClose,
+    AssignPayout,
+    AssignRefund,
     ChannelInput,
     CloseByProvider,
     CloseByRenter,
+    Collect,
     CooperativeClose,
     Open,
+    OpenFor,
     Settle,
     SubmitVoucher,
     TopUp,
@@ -63,6 +74,14 @@ def state_transition(
     match event_input:
         case Open():
             return handle_open(state, event_input)
+        case OpenFor():
+            return handle_open_for(state, event_input)
+        case AssignRefund():
+            return handle_assign_refund(state, event_input)
+        case AssignPayout():
+            return handle_assign_payout(state, event_input)
+        case Collect():
+            return handle_collect(state, event_input)
         case TopUp():
             return handle_top_up(state, event_input)
         case SubmitVoucher():
@@ -82,8 +101,39 @@ def state_transition(
 
 def handle_open(state: ManagerState, inp: Open) -> TransitionResult[ManagerState, ChannelEvent]:
     """The renter opens a channel with a deposit."""
+    require(inp.sender == inp.params.renter, "channel: only the renter may open")
+    channel = open_channel(state, inp.now, inp.params, inp.amount, inp.expires_at, inp.value)
+    return TransitionResult(
+        state.with_channel(channel),
+        [ChannelOpened(inp.params.id, inp.params, inp.amount, inp.expires_at)],
+    )
+
+
+def handle_open_for(
+    state: ManagerState, inp: OpenFor
+) -> TransitionResult[ManagerState, ChannelEvent]:
+    """A lender opens a channel for the renter with its own deposit and holds its refund."""
     params = inp.params
-    require(inp.sender == params.renter, "channel: only the renter may open")
+    channel = open_channel(state, inp.now, params, inp.amount, inp.expires_at, inp.value)
+    channel = replace(channel, refund_to=inp.sender)
+    return TransitionResult(
+        state.with_channel(channel),
+        [
+            ChannelOpened(params.id, params, inp.amount, inp.expires_at),
+            RefundAssigned(params.id, inp.sender),
+        ],
+    )
+
+
+def open_channel(
+    state: ManagerState,
+    now: Timestamp,
+    params: ChannelParams,
+    amount: Wei,
+    expires_at: Timestamp,
+    value: Wei,
+) -> Channel:
+    """The checks of an opening after the opener's, and the new channel."""
     require(
         params.provider not in (ZERO_ADDRESS, params.renter),
         "channel: provider must be another account",
@@ -92,20 +142,20 @@ def handle_open(state: ManagerState, inp: Open) -> TransitionResult[ManagerState
         MIN_CHALLENGE_PERIOD <= params.challenge_period <= MAX_CHALLENGE_PERIOD,
         "channel: challenge period out of range",
     )
-    require(0 < inp.amount <= MAX_DEPOSIT, "channel: deposit out of range")
-    require(inp.now < inp.expires_at <= MAX_TIMESTAMP, "channel: expiry must be in the future")
+    require(0 < amount <= MAX_DEPOSIT, "channel: deposit out of range")
+    require(now < expires_at <= MAX_TIMESTAMP, "channel: expiry must be in the future")
     require(state.get(params.id) is None, "channel: id already used")
-    check_value(params, inp.amount, inp.value)
-    channel = Channel(params=params, deposit=inp.amount, expires_at=inp.expires_at)
-    return TransitionResult(
-        state.with_channel(channel), [ChannelOpened(params.id, params, inp.amount, inp.expires_at)]
-    )
+    check_value(params, amount, value)
+    return Channel(params=params, deposit=amount, expires_at=expires_at)
 
 
 def handle_top_up(state: ManagerState, inp: TopUp) -> TransitionResult[ManagerState, ChannelEvent]:
     """The renter adds funds and may extend expiry, while the channel is open and unexpired."""
     channel = require_open(state, inp.params)
-    require(inp.sender == inp.params.renter, "channel: only the renter may top up")
+    if channel.refund_to == ZERO_ADDRESS:
+        require(inp.sender == inp.params.renter, "channel: only the renter may top up")
+    else:
+        require(inp.sender == channel.refund_to, "channel: only the refund's assignee may top up")
     require(inp.now < channel.expires_at, "channel: expired")
     require(
         channel.expires_at <= inp.expires_at <= MAX_TIMESTAMP,
@@ -206,6 +256,58 @@ def handle_settle(state: ManagerState, inp: Settle) -> TransitionResult[ManagerS
     return pay_out(state, channel, channel.provider_payout(), [])
 
 
+def handle_assign_refund(
+    state: ManagerState, inp: AssignRefund
+) -> TransitionResult[ManagerState, ChannelEvent]:
+    """The refund's owner hands the refund of a live channel to ``to``."""
+    channel = require_live(state, inp.params)
+    require(inp.to != ZERO_ADDRESS, "channel: assign to an account")
+    owner = channel.refund_to if channel.refund_to != ZERO_ADDRESS else inp.params.renter
+    require(inp.sender == owner, "channel: only the refund's owner may assign it")
+    return TransitionResult(
+        state.with_channel(replace(channel, refund_to=inp.to)),
+        [RefundAssigned(inp.params.id, inp.to)],
+    )
+
+
+def handle_assign_payout(
+    state: ManagerState, inp: AssignPayout
+) -> TransitionResult[ManagerState, ChannelEvent]:
+    """The payout's owner hands the payout of a live channel to ``to``."""
+    channel = require_live(state, inp.params)
+    require(inp.to != ZERO_ADDRESS, "channel: assign to an account")
+    owner = channel.payout_to if channel.payout_to != ZERO_ADDRESS else inp.params.provider
+    require(inp.sender == owner, "channel: only the payout's owner may assign it")
+    return TransitionResult(
+        state.with_channel(replace(channel, payout_to=inp.to)),
+        [PayoutAssigned(inp.params.id, inp.to)],
+    )
+
+
+def handle_collect(
+    state: ManagerState, inp: Collect
+) -> TransitionResult[ManagerState, ChannelEvent]:
+    """An assignee takes what a settled channel owes it (refund, payout or both)."""
+    channel = state.get(inp.params.id)
+    require(channel is not None and channel.status == ChannelStatus.SETTLED, "channel: not settled")
+    assert channel is not None  # for mypy; require() raised otherwise
+    amount = 0
+    if inp.sender == channel.refund_to:
+        amount += channel.refund_owed
+        channel = replace(channel, refund_owed=Wei(0))
+    if inp.sender == channel.payout_to:
+        amount += channel.payout_owed
+        channel = replace(channel, payout_owed=Wei(0))
+    require(amount > 0, "channel: nothing to collect")
+    return TransitionResult(
+        state.with_channel(channel),
+        [
+            Collected(inp.params.id, inp.sender, Wei(amount)),
+            Payout(inp.sender, inp.params.token, Wei(amount)),
+        ],
+    )
+
+
 # -- shared checks and effects -------------------------------------------------
 
 
@@ -249,9 +351,12 @@ def check_value(params: ChannelParams, amount: Wei, value: Wei) -> None:
 def pay_out(
     state: ManagerState, channel: Channel, to_provider: Wei, events: list[ChannelEvent]
 ) -> TransitionResult[ManagerState, ChannelEvent]:
-    """Settle ``channel``: ``to_provider`` to the provider, the rest of the deposit back."""
+    """Settle ``channel``: ``to_provider`` to the provider, the rest of the deposit back;
+    a share that is assigned is kept for its assignee to collect instead of pushed."""
     params = channel.params
     to_renter = Wei(channel.deposit - to_provider)
+    payout_assigned = channel.payout_to != ZERO_ADDRESS
+    refund_assigned = channel.refund_to != ZERO_ADDRESS
     settled = Channel(
         params=params,
         deposit=Wei(0),
@@ -259,10 +364,14 @@ def pay_out(
         best_amount=Wei(0),
         close_deadline=Timestamp(0),
         status=ChannelStatus.SETTLED,
+        refund_to=channel.refund_to,
+        payout_to=channel.payout_to,
+        refund_owed=to_renter if refund_assigned else Wei(0),
+        payout_owed=to_provider if payout_assigned else Wei(0),
     )
     events = [*events, ChannelSettled(params.id, to_provider, to_renter)]
-    if to_provider:
+    if to_provider and not payout_assigned:
         events.append(Payout(params.provider, params.token, to_provider))
-    if to_renter:
+    if to_renter and not refund_assigned:
         events.append(Payout(params.renter, params.token, to_renter))
     return TransitionResult(state.with_channel(settled), events)

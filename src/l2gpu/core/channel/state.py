@@ -89,6 +89,14 @@ class Channel:
     close_deadline: Timestamp = Timestamp(0)
     """When a renter's close becomes final; 0 while the channel is open."""
     status: ChannelStatus = ChannelStatus.OPEN
+    refund_to: Address = ZERO_ADDRESS
+    """Who receives the refund instead of the renter (a lender); zero: the renter."""
+    payout_to: Address = ZERO_ADDRESS
+    """Who receives the payout instead of the provider (an advance); zero: the provider."""
+    refund_owed: Wei = Wei(0)
+    """Kept at settlement for the refund's assignee to collect."""
+    payout_owed: Wei = Wei(0)
+    """Kept at settlement for the payout's assignee to collect."""
 
     def deadline(self) -> Timestamp:
         """The moment after which the channel can be settled and no voucher counts.
@@ -123,11 +131,12 @@ class ManagerState:
         return replace(self, channels={**self.channels, channel.params.id: channel})
 
     def total_locked(self, token: Address) -> Wei:
-        """Deposits of unsettled channels in ``token``: what the contract must hold."""
+        """Deposits of unsettled channels in ``token`` and what settled ones still owe
+        their assignees: what the contract must hold."""
         return Wei(
             sum(
-                c.deposit
+                c.refund_owed + c.payout_owed if c.status == ChannelStatus.SETTLED else c.deposit
                 for c in self.channels.values()
-                if c.params.token == token and c.status != ChannelStatus.SETTLED
+                if c.params.token == token
             )
         )

@@ -14,11 +14,15 @@ from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.channel import Channel, ChannelParams, ChannelStatus
 from l2gpu.core.channel.inputs import (
+    AssignPayout,
+    AssignRefund,
     ChannelInput,
     CloseByProvider,
     CloseByRenter,
+    Collect,
     CooperativeClose,
     Open,
+    OpenFor,
     Settle,
     SubmitVoucher,
     TopUp,
@@ -78,6 +82,7 @@ class ChannelManagerClient:
         deposit, best, expires_at, deadline, status = self.contract.call("channel", params.id)
         if status == ChannelStatus.NONE:
             return None
+        refund_to, payout_to, refund_owed, payout_owed = self.contract.call("assignment", params.id)
         return Channel(
             params=params,
             deposit=Wei(deposit),
@@ -85,6 +90,10 @@ class ChannelManagerClient:
             best_amount=Wei(best),
             close_deadline=Timestamp(deadline),
             status=ChannelStatus(status),
+            refund_to=refund_to,
+            payout_to=payout_to,
+            refund_owed=Wei(refund_owed),
+            payout_owed=Wei(payout_owed),
         )
 
     def params_of(self, cid: Hash32, from_block: int = 0) -> ChannelParams:
@@ -108,6 +117,16 @@ class ChannelManagerClient:
                 return self.contract.transact(
                     "open", params, inp.amount, inp.expires_at, sender=sender, value=inp.value
                 )
+            case OpenFor():
+                return self.contract.transact(
+                    "open_for", params, inp.amount, inp.expires_at, sender=sender, value=inp.value
+                )
+            case AssignRefund():
+                return self.contract.transact("assign_refund", params, inp.to, sender=sender)
+            case AssignPayout():
+                return self.contract.transact("assign_payout", params, inp.to, sender=sender)
+            case Collect():
+                return self.contract.transact("collect", params, sender=sender)
             case TopUp():
                 return self.contract.transact(
                     "top_up", params, inp.amount, inp.expires_at, sender=sender, value=inp.value
