@@ -254,8 +254,12 @@ def cooperative_close(
     """
     cid: bytes32 = keccak256(abi_encode(_params))
     timing: uint256 = self._require_live(cid)
-    deposit: uint256 = self._balances[cid] >> 128
+    balances: uint256 = self._balances[cid]
+    deposit: uint256 = balances >> 128
     assert _amount <= deposit, "channel: amount above deposit"
+    # An assigned payout was bought on the vouchers proven so far: the two parties
+    # cannot agree to pay its assignee less.
+    assert timing & PAYOUT_ASSIGNED == 0 or _amount >= min(balances & MAX_DEPOSIT, deposit), "channel: the payout is assigned; a close pays at least the best voucher"
     digest: bytes32 = vouchers._digest(vouchers._domain_separator(chain.id, self), vouchers.COOPERATIVE_CLOSE_TYPEHASH, cid, _amount)
     assert vouchers._recover(digest, _renter_signature) == _params.renter, "channel: bad renter signature"
     assert vouchers._recover(digest, _provider_signature) == _params.provider, "channel: bad provider signature"

@@ -23,9 +23,15 @@
         effect as the specification says. Storage is packed where every call reads
         it: the borrow index with the last accrual, the price with its time, and a
         position's scaled debt with its due time.
+        Credit leases: a renter borrows straight into a lease's channel in the
+        ChannelManager (`borrow_for_lease`), which assigns the channel's refund to
+        the pool; once the channel settles, anyone calls `settle_lease` and the
+        refund repays the renter's debt first, the rest going to the renter.
 """
 
 from ethereum.ercs import IERC20
+
+from interfaces import IChannelManager
 
 from common import pull_payments
 
@@ -81,6 +87,19 @@ event BadDebt:
     from_reserves: uint256
 
 
+event LeaseFunded:
+    borrower: indexed(address)
+    channel_id: indexed(bytes32)
+    amount: uint256
+
+
+event LeaseSettled:
+    borrower: indexed(address)
+    channel_id: indexed(bytes32)
+    refund: uint256
+    repaid: uint256
+
+
 event PriceSet:
     price: uint256
     requested: uint256
@@ -113,6 +132,7 @@ MAX_INDEX: constant(uint256) = RAY * 2**32
 MAX_ACCRUAL_STEP: constant(uint256) = 2**32
 MAX_RATE: constant(uint256) = 10 * RAY
 MASK64: constant(uint256) = 2**64 - 1
+CHANNEL_SETTLED: constant(uint256) = 3
 
 COLLATERAL: public(immutable(address))
 ORACLE: public(immutable(address))
@@ -129,6 +149,8 @@ KINK_BPS: public(immutable(uint256))
 MAX_PRICE_AGE: public(immutable(uint256))
 MAX_PRICE_STEP_BPS: public(immutable(uint256))
 MAX_TERM: public(immutable(uint256))
+# The ChannelManager that credit leases' channels live in (empty: this pool funds none).
+CHANNELS: public(immutable(address))
 
 # borrow index (bits 64-255) | last accrual (bits 0-63): read and written by every
 # call's accrual, so one word. The index is below MAX_INDEX < 2**122.
@@ -145,6 +167,8 @@ _collateral: HashMap[address, uint256]
 # scaled debt (bits 64-255) | due time (bits 0-63); written together by a borrow and
 # a full repayment
 _debt: HashMap[address, uint256]
+# channel id -> the renter who borrowed its deposit, until the lease is settled
+lease_borrower: public(HashMap[bytes32, address])
 
 
 @deploy
@@ -164,13 +188,15 @@ def __init__(
     _max_price_age: uint256,
     _max_price_step_bps: uint256,
     _max_term: uint256,
+    _channels: address,
 ):
     """
     @notice Create a pool lending ether against `_collateral`, priced by `_oracle`
             in wei per whole token (10**18 base units), its reserves collected by
             `_treasury`. The parameters are core/credit/rates.py PoolParams, fixed
             for the pool's life, and refused when PoolParams.problems() would name
-            a problem, with that problem as the reason.
+            a problem, with that problem as the reason. Credit leases open their
+            channels in the ChannelManager `_channels` (empty: no credit leases).
     """
     assert _collateral != empty(address), "no collateral token"
     assert _oracle != empty(address), "no price feed"
@@ -210,6 +236,7 @@ def __init__(
     MAX_PRICE_AGE = _max_price_age
     MAX_PRICE_STEP_BPS = _max_price_step_bps
     MAX_TERM = _max_term
+    CHANNELS = _channels
     self._index_at = RAY << 64 | block.timestamp
 
 
@@ -441,24 +468,73 @@ def borrow(_amount: uint256):
     """
     self._check_amount(_amount)
     self._accrue()
-    price: uint256 = self._fresh_price()
-    assert _amount <= self.cash, "the pool has not that much cash"
-    index: uint256 = self._index_at >> 64
-    packed: uint256 = self._debt[msg.sender]
-    scaled: uint256 = packed >> 64
-    debt: uint256 = self._debt_of(scaled, index) + _amount
-    assert (
-        debt * BPS <= self._value(self._collateral[msg.sender], price) * LTV_BPS
-    ), "past the loan-to-value limit"
-    added: uint256 = self._div_up(_amount * RAY, index)
-    due: uint256 = packed & MASK64
-    if scaled == 0:
-        due = block.timestamp + MAX_TERM
-    self._debt[msg.sender] = (scaled + added) << 64 | due
-    self.cash -= _amount
-    self.total_scaled_debt += added
-    log Borrowed(borrower=msg.sender, amount=_amount, due=due)
+    self._borrow(_amount)
     self._pay(msg.sender, _amount)
+
+
+@external
+@nonreentrant
+def borrow_for_lease(
+    _params: IChannelManager.ChannelParams, _amount: uint256, _expires_at: uint256
+) -> bytes32:
+    """
+    @notice Borrow `_amount` wei, as `borrow` does, straight into a new ether
+            channel of `_params` in CHANNELS, whose renter the caller must be. The
+            pool holds the channel's refund: `settle_lease` repays the loan from it
+            first. The caller signs the channel's vouchers as usual.
+    @return The channel id.
+    """
+    self._check_amount(_amount)
+    self._accrue()
+    assert CHANNELS != empty(address), "this pool funds no leases"
+    assert msg.sender == _params.renter, "only the lease's renter borrows for it"
+    assert _params.token == empty(address), "a credit lease's channel holds ether"
+    self._borrow(_amount)
+    cid: bytes32 = keccak256(abi_encode(_params))
+    self.lease_borrower[cid] = msg.sender
+    log LeaseFunded(borrower=msg.sender, channel_id=cid, amount=_amount)
+    # The manager's own checks (terms, expiry, an id used before) revert the whole call.
+    return extcall IChannelManager(CHANNELS).open_for(_params, _amount, _expires_at, value=_amount)
+
+
+@external
+@nonreentrant
+def settle_lease(_params: IChannelManager.ChannelParams) -> uint256:
+    """
+    @notice Once a credit lease's channel has settled, collect its refund and
+            repay its renter's debt with it first; what exceeds the debt goes to
+            the renter. Anyone may call it (a keeper, the lender, the renter).
+    @return The refund collected.
+    """
+    cid: bytes32 = keccak256(abi_encode(_params))
+    borrower: address = self.lease_borrower[cid]
+    assert borrower != empty(address), "not a lease this pool funded"
+    self._accrue()
+    status: uint256 = (staticcall IChannelManager(CHANNELS).channel(cid))[4]
+    assert status == CHANNEL_SETTLED, "the lease's channel has not settled"
+    owed: uint256 = (staticcall IChannelManager(CHANNELS).assignment(cid))[2]
+    self.lease_borrower[cid] = empty(address)
+    refund: uint256 = 0
+    if owed != 0:
+        refund = extcall IChannelManager(CHANNELS).collect(_params)
+    packed: uint256 = self._debt[borrower]
+    debt: uint256 = self._debt_of(packed >> 64, self._index_at >> 64)
+    repaid: uint256 = min(refund, debt)
+    if repaid != 0:
+        self._reduce_debt(borrower, packed, repaid, debt)
+    log LeaseSettled(borrower=borrower, channel_id=cid, refund=refund, repaid=repaid)
+    self._pay(borrower, refund - repaid)
+    return refund
+
+
+@external
+@payable
+def __default__():
+    """
+    @notice Takes ether only from CHANNELS (a credit lease's refund, collected by
+            `settle_lease`); suppliers and payers use `supply` and `repay`.
+    """
+    assert msg.sender == CHANNELS, "send ether with supply or repay"
 
 
 @external
@@ -689,6 +765,31 @@ def _fresh_price() -> uint256:
         price != 0 and block.timestamp - (packed & MASK64) <= MAX_PRICE_AGE
     ), "the price is stale"
     return price
+
+
+@internal
+def _borrow(_amount: uint256):
+    """
+    @dev The checks and effects of a borrow of `_amount` by the caller, after the
+         accrual; the caller sends the ether.
+    """
+    price: uint256 = self._fresh_price()
+    assert _amount <= self.cash, "the pool has not that much cash"
+    index: uint256 = self._index_at >> 64
+    packed: uint256 = self._debt[msg.sender]
+    scaled: uint256 = packed >> 64
+    debt: uint256 = self._debt_of(scaled, index) + _amount
+    assert (
+        debt * BPS <= self._value(self._collateral[msg.sender], price) * LTV_BPS
+    ), "past the loan-to-value limit"
+    added: uint256 = self._div_up(_amount * RAY, index)
+    due: uint256 = packed & MASK64
+    if scaled == 0:
+        due = block.timestamp + MAX_TERM
+    self._debt[msg.sender] = (scaled + added) << 64 | due
+    self.cash -= _amount
+    self.total_scaled_debt += added
+    log Borrowed(borrower=msg.sender, amount=_amount, due=due)
 
 
 @internal

@@ -14,7 +14,7 @@ from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.credit import pool
 from l2gpu.core.credit.rates import MAX_ACCRUAL_STEP, MAX_INDEX, RAY, WAD, PoolParams
-from l2gpu.core.types import Address
+from l2gpu.core.types import ZERO_ADDRESS, Address, Hash32
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
 from l2gpu.l1.contracts.lending_pool import LendingPoolClient
 from l2gpu.l1.errors import ContractRevert
@@ -54,6 +54,8 @@ class Pool(Lockstep):
     """The reasons and events the calls so far gave (what a random run covered)."""
     extra: list[Address] = field(default_factory=list)
     """Contract accounts whose shares and positions are compared too."""
+    lease_ids: list[Hash32] = field(default_factory=list)
+    """Channels of credit leases whose record is compared too."""
 
     @property
     def users(self) -> list[LocalAccount]:
@@ -110,6 +112,7 @@ class Pool(Lockstep):
             (e.args["recipient"], e.args["amount"]) for e in receipt.events if e.name == "Paid"
         ]
         assert logged == paid
+        paid = [(to, amount) for to, amount in paid if to == addr(sender)]
         tokens_paid = sum(e.amount for e in events if isinstance(e, pool.CollateralPaid))
         ether_in = inp.amount if isinstance(inp, pool.Supply | pool.Repay | pool.Liquidate) else 0
         tokens_in = inp.amount if isinstance(inp, pool.AddCollateral) else 0
@@ -117,7 +120,8 @@ class Pool(Lockstep):
         moved = -ether_in + sum(amount for _, amount in paid) - fee
         assert self.ether(sender.address) - ether_before == moved
         assert self.tokens(sender.address) - tokens_before == tokens_paid - tokens_in
-        for kind in (pool.Liquidated, pool.BadDebt, pool.PriceSet):
+        for kind in (pool.Liquidated, pool.BadDebt, pool.PriceSet, pool.LeaseFunded,
+                     pool.LeaseSettled):  # fmt: skip
             expected = [e for e in events if isinstance(e, kind)]
             got = [e for e in receipt.events if e.name == kind.__name__]
             assert [kind(**dict(e.args)) for e in got] == expected
@@ -129,6 +133,8 @@ class Pool(Lockstep):
             params=self.spec.params,
             oracle=self.spec.oracle,
             treasury=self.spec.treasury,
+            channels=self.spec.channels,
+            lease_ids=self.lease_ids,
         ) == normal(self.spec)
         # only a contract refuses ether: the accounts' credits stay 0
         credits = sum(self.client.credit(who) for who in self.extra)
@@ -137,9 +143,12 @@ class Pool(Lockstep):
         assert self.tokens(self.client.address) == collateral
 
 
-def open_pool(chain: Chain, params: PoolParams | None = None) -> Pool:
+def open_pool(
+    chain: Chain, params: PoolParams | None = None, channels: Address = ZERO_ADDRESS
+) -> Pool:
     """A pool with the default (or given) parameters; accounts 1 and 2 are its feed
-    and treasury, 3 to 7 its users, each with a million tokens approved to the pool."""
+    and treasury, 3 to 7 its users, each with a million tokens approved to the pool.
+    Its credit leases' channels live in ``channels`` (zero: it funds none)."""
     deployer, oracle, treasury, *users = chain.accounts[:8]
     token = chain.deploy(
         compile_contract("tokens/TestToken.vy"), "Collateral", "COL", 18, sender=deployer
@@ -151,12 +160,14 @@ def open_pool(chain: Chain, params: PoolParams | None = None) -> Pool:
         oracle=addr(oracle),
         treasury=addr(treasury),
         params=params or PoolParams(),
+        channels=channels,
     )
     spec = pool.PoolState(
         params or PoolParams(),
         addr(oracle),
         addr(treasury),
         last_accrual=int(chain.timestamp()),
+        channels=channels,
     )
     for user in users:
         token.transact("mint", user.address, 10**6 * ETHER, sender=user)
@@ -167,9 +178,11 @@ def open_pool(chain: Chain, params: PoolParams | None = None) -> Pool:
     return harness
 
 
-def funded(chain: Chain, params: PoolParams | None = None) -> tuple[Pool, list[Address]]:
+def funded(
+    chain: Chain, params: PoolParams | None = None, channels: Address = ZERO_ADDRESS
+) -> tuple[Pool, list[Address]]:
     """Price 2 ether a token; Carol supplies 20 ether; Alice posts 10 tokens."""
-    p = open_pool(chain, params)
+    p = open_pool(chain, params, channels)
     alice, bob, carol, dave, liquidator = (addr(u) for u in p.users)
     p.ok(pool.SetPrice(p.spec.oracle, 2 * ETHER))
     p.ok(pool.Supply(carol, 20 * ETHER))

@@ -12,6 +12,7 @@ from l2gpu.core.types import Address
 from l2gpu.l1 import Chain, compile_contract
 from l2gpu.l1.build import contracts_root
 from l2gpu.l1.chain import checksum
+from l2gpu.l1.contracts.advances import AdvancesClient
 from l2gpu.l1.contracts.bridge import deploy_shards
 from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.l1.contracts.forwards import ForwardsClient
@@ -44,6 +45,7 @@ CONTRACTS = {
     "LendingPool": "credit/LendingPool.vy",
     "RefusingLender": "testing/RefusingLender.vy",
     "Forwards": "credit/Forwards.vy",
+    "Advances": "credit/Advances.vy",
     "RefusingTrader": "testing/RefusingTrader.vy",
     "AttackFeed": "testing/AttackFeed.vy",
     "FeeToken": "testing/FeeToken.vy",
@@ -133,6 +135,14 @@ def code_sizes() -> dict[str, int]:
             deployer,
             feed=Address.from_hex(deployer.address),
             params=ForwardParams(expiry=chain.timestamp() + 86_400),
+        ).address,
+        "Advances": AdvancesClient.deploy(
+            chain,
+            deployer,
+            channels=ChannelManagerClient.deploy(chain, deployer).address,
+            lender=Address.from_hex(deployer.address),
+            fee_bps=100,
+            max_share_bps=5_000,
         ).address,
         "RefusingTrader": chain.deploy(
             compile_contract(CONTRACTS["RefusingTrader"]), sender=deployer

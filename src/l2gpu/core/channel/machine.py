@@ -225,6 +225,7 @@ def handle_cooperative_close(
     """Both parties signed the amount; anyone may submit it; pays out at once."""
     channel = require_live(state, inp.params)
     require(inp.amount <= channel.deposit, "channel: amount above deposit")
+    require_assigned_payout_kept(channel, inp.amount)
     domain = channel_domain(state.chain_id, state.contract)
     cid = inp.params.id
     require(
@@ -331,6 +332,15 @@ def require_open(state: ManagerState, params: ChannelParams) -> Channel:
     channel = require_live(state, params)
     require(channel.status == ChannelStatus.OPEN, "channel: closing")
     return channel
+
+
+def require_assigned_payout_kept(channel: Channel, amount: Wei) -> None:
+    """An assigned payout was bought on the vouchers proven so far: a cooperative
+    close may not pay its assignee less than the best of them."""
+    require(
+        channel.payout_to == ZERO_ADDRESS or amount >= channel.provider_payout(),
+        "channel: the payout is assigned; a close pays at least the best voucher",
+    )
 
 
 def require_voucher(state: ManagerState, params: ChannelParams, amount: Wei, sig: bytes) -> None:

@@ -21,6 +21,69 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from l2gpu.core.credit.pool_io import (
+    AddCollateral as AddCollateral,
+)
+from l2gpu.core.credit.pool_io import (
+    BadDebt as BadDebt,
+)
+from l2gpu.core.credit.pool_io import (
+    Borrow as Borrow,
+)
+from l2gpu.core.credit.pool_io import (
+    BorrowForLease as BorrowForLease,
+)
+from l2gpu.core.credit.pool_io import (
+    CollateralPaid as CollateralPaid,
+)
+from l2gpu.core.credit.pool_io import (
+    CollectReserves as CollectReserves,
+)
+from l2gpu.core.credit.pool_io import (
+    Event as Event,
+)
+from l2gpu.core.credit.pool_io import (
+    Input as Input,
+)
+from l2gpu.core.credit.pool_io import (
+    LeaseFunded as LeaseFunded,
+)
+from l2gpu.core.credit.pool_io import (
+    LeaseSettled as LeaseSettled,
+)
+from l2gpu.core.credit.pool_io import (
+    Liquidate as Liquidate,
+)
+from l2gpu.core.credit.pool_io import (
+    Liquidated as Liquidated,
+)
+from l2gpu.core.credit.pool_io import (
+    Paid as Paid,
+)
+from l2gpu.core.credit.pool_io import (
+    PriceSet as PriceSet,
+)
+from l2gpu.core.credit.pool_io import (
+    Rejected as Rejected,
+)
+from l2gpu.core.credit.pool_io import (
+    RemoveCollateral as RemoveCollateral,
+)
+from l2gpu.core.credit.pool_io import (
+    Repay as Repay,
+)
+from l2gpu.core.credit.pool_io import (
+    SetPrice as SetPrice,
+)
+from l2gpu.core.credit.pool_io import (
+    SettleLease as SettleLease,
+)
+from l2gpu.core.credit.pool_io import (
+    Supply as Supply,
+)
+from l2gpu.core.credit.pool_io import (
+    Withdraw as Withdraw,
+)
 from l2gpu.core.credit.rates import (
     BPS,
     MAX_AMOUNT,
@@ -39,8 +102,9 @@ from l2gpu.core.credit.rates import (
     seized_for,
 )
 from l2gpu.core.transition import TransitionResult
-from l2gpu.core.types import Address
+from l2gpu.core.types import ZERO_ADDRESS, Address, Hash32
 
+K = TypeVar("K")
 T = TypeVar("T")
 
 
@@ -73,6 +137,10 @@ class PoolState:
     reserves: int = 0
     bad_debt: int = 0
     """Debt written off since deployment, reserves' part included."""
+    channels: Address = ZERO_ADDRESS
+    """The ChannelManager that credit leases' channels live in (zero: none)."""
+    leases: Mapping[Hash32, Address] = field(default_factory=dict)
+    """Credit leases not settled yet: channel id -> the renter who borrowed."""
 
     @property
     def total_debt(self) -> int:
@@ -95,125 +163,6 @@ class PoolState:
         return self.shares.get(who, 0) * self.supplied_value // self.total_shares
 
 
-@dataclass(frozen=True, slots=True)
-class Supply:
-    sender: Address
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class Withdraw:
-    sender: Address
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class AddCollateral:
-    sender: Address
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class RemoveCollateral:
-    sender: Address
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class Borrow:
-    sender: Address
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class Repay:
-    """``sender`` pays ``amount`` wei towards ``borrower``'s debt; any excess returns."""
-
-    sender: Address
-    borrower: Address
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class Liquidate:
-    """``sender`` repays up to ``amount`` wei of ``borrower``'s debt for collateral."""
-
-    sender: Address
-    borrower: Address
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class SetPrice:
-    """The feed posts a price in wei per whole collateral token."""
-
-    sender: Address
-    price: int
-
-
-@dataclass(frozen=True, slots=True)
-class CollectReserves:
-    sender: Address
-    amount: int
-
-
-Input = (
-    Supply | Withdraw | AddCollateral | RemoveCollateral | Borrow | Repay | Liquidate
-    | SetPrice | CollectReserves
-)  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """The call reverted with ``reason``; nothing changed."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Paid:
-    """``amount`` wei went to ``to``."""
-
-    to: Address
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class CollateralPaid:
-    """``amount`` base units of the collateral token went to ``to``."""
-
-    to: Address
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class Liquidated:
-    borrower: Address
-    liquidator: Address
-    repaid: int
-    seized: int
-
-
-@dataclass(frozen=True, slots=True)
-class BadDebt:
-    """``amount`` of ``borrower``'s debt written off, ``from_reserves`` of it by the
-    reserves and the rest by the suppliers."""
-
-    borrower: Address
-    amount: int
-    from_reserves: int
-
-
-@dataclass(frozen=True, slots=True)
-class PriceSet:
-    """The price now in force, and the one the feed asked for (they differ when the
-    step bound clamped it)."""
-
-    price: int
-    requested: int
-
-
-Event = Rejected | Paid | CollateralPaid | Liquidated | BadDebt | PriceSet
 Result = TransitionResult[PoolState, Event]
 
 
@@ -221,8 +170,10 @@ def state_transition(state: PoolState, inp: Input, *, now: int) -> Result:
     """Apply one call at L1 time ``now``."""
     if isinstance(inp, SetPrice):
         return _set_price(state, inp, now)
-    amount = inp.amount
-    if not 0 < amount <= MAX_AMOUNT:
+    if isinstance(inp, SettleLease):
+        if inp.params.id not in state.leases:
+            return _reject(state, "not a lease this pool funded")
+    elif not 0 < inp.amount <= MAX_AMOUNT:
         return _reject(state, "the amount must be above 0 and below 2**128")
     result = _dispatch(accrue(state, now), inp, now)
     if result.events and isinstance(result.events[0], Rejected):
@@ -241,6 +192,10 @@ def _dispatch(state: PoolState, inp: Input, now: int) -> Result:
         return _remove_collateral(state, inp, now)
     if isinstance(inp, Borrow):
         return _borrow(state, inp, now)
+    if isinstance(inp, BorrowForLease):
+        return _borrow_for_lease(state, inp, now)
+    if isinstance(inp, SettleLease):
+        return _settle_lease(state, inp)
     if isinstance(inp, Repay):
         return _repay(state, inp)
     if isinstance(inp, Liquidate):
@@ -269,7 +224,7 @@ def _reject(state: PoolState, reason: str) -> Result:
     return TransitionResult(state, [Rejected(reason)])
 
 
-def _with(mapping: Mapping[Address, T], key: Address, value: T) -> dict[Address, T]:
+def _with(mapping: Mapping[K, T], key: K, value: T) -> dict[K, T]:
     out = dict(mapping)
     out[key] = value
     return out
@@ -344,23 +299,61 @@ def _remove_collateral(state: PoolState, inp: RemoveCollateral, now: int) -> Res
 
 
 def _borrow(state: PoolState, inp: Borrow, now: int) -> Result:
+    after = _borrowed(state, inp.sender, inp.amount, now)
+    if isinstance(after, str):
+        return _reject(state, after)
+    return TransitionResult(after, [Paid(inp.sender, inp.amount)])
+
+
+def _borrowed(state: PoolState, who: Address, amount: int, now: int) -> PoolState | str:
+    """The pool after ``who`` borrows ``amount``, or why it may not."""
     stale = _fresh_price(state, now)
     if stale:
-        return _reject(state, stale)
-    if inp.amount > state.cash:
-        return _reject(state, "the pool has not that much cash")
-    position = state.positions.get(inp.sender, Position())
-    debt = debt_of(position.scaled_debt, state.borrow_index) + inp.amount
+        return stale
+    if amount > state.cash:
+        return "the pool has not that much cash"
+    position = state.positions.get(who, Position())
+    debt = debt_of(position.scaled_debt, state.borrow_index) + amount
     if debt * BPS > collateral_value(position.collateral, state.price) * state.params.ltv_bps:
-        return _reject(state, "past the loan-to-value limit")
-    added = div_up(inp.amount * RAY, state.borrow_index)
+        return "past the loan-to-value limit"
+    added = div_up(amount * RAY, state.borrow_index)
     due = position.due if position.scaled_debt else now + state.params.max_term
     moved = replace(position, scaled_debt=position.scaled_debt + added, due=due)
-    after = replace(
-        state, cash=state.cash - inp.amount, total_scaled_debt=state.total_scaled_debt + added,
-        positions=_with(state.positions, inp.sender, moved),
+    return replace(
+        state, cash=state.cash - amount, total_scaled_debt=state.total_scaled_debt + added,
+        positions=_with(state.positions, who, moved),
     )  # fmt: skip
-    return TransitionResult(after, [Paid(inp.sender, inp.amount)])
+
+
+def _borrow_for_lease(state: PoolState, inp: BorrowForLease, now: int) -> Result:
+    if state.channels == ZERO_ADDRESS:
+        return _reject(state, "this pool funds no leases")
+    if inp.sender != inp.params.renter:
+        return _reject(state, "only the lease's renter borrows for it")
+    if inp.params.token != ZERO_ADDRESS:
+        return _reject(state, "a credit lease's channel holds ether")
+    after = _borrowed(state, inp.sender, inp.amount, now)
+    if isinstance(after, str):
+        return _reject(state, after)
+    cid = inp.params.id
+    after = replace(after, leases=_with(after.leases, cid, inp.sender))
+    return TransitionResult(after, [LeaseFunded(inp.sender, cid, inp.amount)])
+
+
+def _settle_lease(state: PoolState, inp: SettleLease) -> Result:
+    cid = inp.params.id
+    borrower = state.leases[cid]
+    leases = {k: v for k, v in state.leases.items() if k != cid}
+    position = state.positions.get(borrower, Position())
+    debt = debt_of(position.scaled_debt, state.borrow_index)
+    repaid = min(inp.refund, debt)
+    after = replace(state, leases=leases)
+    if repaid:
+        after = _reduce_debt(after, borrower, position, repaid, debt, position.collateral)
+    events: list[Event] = [LeaseSettled(borrower, cid, inp.refund, repaid)]
+    if inp.refund > repaid:
+        events.append(Paid(borrower, inp.refund - repaid))
+    return TransitionResult(after, events)
 
 
 def _repay(state: PoolState, inp: Repay) -> Result:

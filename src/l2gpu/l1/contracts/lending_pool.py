@@ -10,13 +10,16 @@ both and the whole states compared.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from l2gpu.core.channel.state import ChannelParams
 from l2gpu.core.credit.pool import (
     AddCollateral,
     Borrow,
+    BorrowForLease,
     CollectReserves,
     Input,
     Liquidate,
@@ -25,13 +28,15 @@ from l2gpu.core.credit.pool import (
     RemoveCollateral,
     Repay,
     SetPrice,
+    SettleLease,
     Supply,
     Withdraw,
 )
 from l2gpu.core.credit.rates import PoolParams
-from l2gpu.core.types import Address
+from l2gpu.core.types import ZERO_ADDRESS, Address, Hash32
 from l2gpu.l1 import Chain, DeployedContract, L1Error, Receipt, compile_contract
 from l2gpu.l1.chain import checksum
+from l2gpu.l1.contracts.channel_params import as_tuple
 
 CONTRACT_SOURCE = "credit/LendingPool.vy"
 
@@ -70,14 +75,18 @@ class LendingPoolClient:
         oracle: Address,
         treasury: Address,
         params: PoolParams,
+        channels: Address = ZERO_ADDRESS,
         cache_dir: Path | None = None,
     ) -> LendingPoolClient:
         """Deploy a pool lending ether against ``token``, priced by ``oracle``, its
-        reserves collected by ``treasury``; return its client. The constructor
-        refuses the parameters :meth:`PoolParams.problems` names."""
+        reserves collected by ``treasury``, funding credit leases' channels in the
+        ChannelManager ``channels`` (zero: no credit leases); return its client. The
+        constructor refuses the parameters :meth:`PoolParams.problems` names."""
         compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
         values = [getattr(params, field) for field, _ in _PARAMS]
-        contract = chain.deploy(compiled, token, oracle, treasury, *values, sender=deployer)
+        contract = chain.deploy(
+            compiled, token, oracle, treasury, *values, channels, sender=deployer
+        )
         return cls(chain, contract)
 
     @classmethod
@@ -109,6 +118,14 @@ class LendingPoolClient:
         """Where the reserves go, the only sender of :meth:`collect_reserves`."""
         return Address(self.contract.call("TREASURY"))
 
+    def channels(self) -> Address:
+        """The ChannelManager of this pool's credit leases (zero: it funds none)."""
+        return Address(self.contract.call("CHANNELS"))
+
+    def lease_borrower(self, channel_id: Hash32) -> Address:
+        """The renter whose loan funds channel ``channel_id`` (zero: none, or settled)."""
+        return Address(self.contract.call_fast("lease_borrower", channel_id))
+
     def position(self, who: Address) -> Position:
         """``who``'s collateral, scaled debt and due time (0: no loan)."""
         collateral, scaled_debt, due = self.contract.call_fast("positions", who)
@@ -138,17 +155,26 @@ class LendingPoolClient:
         params: PoolParams | None = None,
         oracle: Address | None = None,
         treasury: Address | None = None,
+        channels: Address | None = None,
+        lease_ids: Iterable[Hash32] = (),
     ) -> PoolState:
         """The contract's storage as the specification's state, with the shares and
         positions of ``addresses`` (those without either left out, as a state that
-        never saw them). ``params``, ``oracle`` and ``treasury`` are read from the
+        never saw them) and the unsettled credit leases among ``lease_ids``.
+        ``params``, ``oracle``, ``treasury`` and ``channels`` are read from the
         contract unless given (they never change)."""
-        return read_state(
+        state = read_state(
             self,
             addresses,
             params=params if params is not None else self.params(),
             oracle=oracle if oracle is not None else self.oracle(),
             treasury=treasury if treasury is not None else self.treasury(),
+        )
+        leases = {cid: self.lease_borrower(cid) for cid in dict.fromkeys(lease_ids)}
+        return replace(
+            state,
+            channels=channels if channels is not None else self.channels(),
+            leases={cid: who for cid, who in leases.items() if who != ZERO_ADDRESS},
         )
 
     # -- writing ---------------------------------------------------------------------
@@ -176,6 +202,19 @@ class LendingPoolClient:
     def repay(self, sender: LocalAccount, borrower: Address, amount: int) -> Receipt:
         """Pay ``amount`` wei towards ``borrower``'s debt (the excess returns)."""
         return self.contract.transact("repay", borrower, sender=sender, value=amount)
+
+    def borrow_for_lease(
+        self, sender: LocalAccount, params: ChannelParams, amount: int, expires_at: int
+    ) -> Receipt:
+        """Borrow ``amount`` wei into a new channel of ``params`` (the sender is its
+        renter) that the pool opens with its refund assigned to the pool."""
+        return self.contract.transact(
+            "borrow_for_lease", as_tuple(params), amount, expires_at, sender=sender
+        )
+
+    def settle_lease(self, sender: LocalAccount, params: ChannelParams) -> Receipt:
+        """Collect a settled credit lease's refund: it repays the renter's debt first."""
+        return self.contract.transact("settle_lease", as_tuple(params), sender=sender)
 
     def liquidate(self, sender: LocalAccount, borrower: Address, amount: int) -> Receipt:
         """Offer ``amount`` wei to repay ``borrower``'s debt for its collateral."""
@@ -214,6 +253,12 @@ class LendingPoolClient:
                 return self.set_price(sender, input_.price)
             case CollectReserves():
                 return self.collect_reserves(sender, input_.amount)
+            case BorrowForLease():
+                return self.borrow_for_lease(
+                    sender, input_.params, input_.amount, input_.expires_at
+                )
+            case SettleLease():
+                return self.settle_lease(sender, input_.params)
         raise L1Error(f"no contract call for {type(input_).__name__}")
 
 
