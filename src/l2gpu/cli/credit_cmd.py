@@ -57,6 +57,14 @@ def deploy(
     test_token: Annotated[
         bool, typer.Option("--test-token", help="Deploy a mintable test token as collateral.")
     ] = False,
+    manager: Annotated[
+        str | None,
+        typer.Option(
+            "--manager",
+            help="The ChannelManager whose channels credit leases open (default: the one "
+            "'channel deploy' recorded for this chain; none: no credit leases).",
+        ),
+    ] = None,
     l1_rpc: L1RpcOption = None,
 ) -> None:
     """Deploy a pool with the parameters 'credit stress' chose for GPU-priced collateral."""
@@ -75,14 +83,31 @@ def deploy(
         collateral = deployed.address
     else:
         collateral = parse_address(token, "the token")
+    channels = _lease_manager(ctx, chain, manager)
     pool = LendingPoolClient.deploy(
         chain, sender, token=collateral, oracle=parse_address(oracle, "the oracle"),
         treasury=parse_address(treasury, "the treasury"), params=CHOSEN_PARAMS,
+        channels=channels or Address(bytes(20)),
     )  # fmt: skip
     print_json({"pool": str(pool.address), "token": str(collateral),
+                "channels": str(channels) if channels else None,
                 "ltv_bps": CHOSEN_PARAMS.ltv_bps,
                 "liquidation_threshold_bps": CHOSEN_PARAMS.liquidation_threshold_bps,
                 "liquidation_bonus_bps": CHOSEN_PARAMS.liquidation_bonus_bps})  # fmt: skip
+
+
+def _lease_manager(ctx: typer.Context, chain: Chain, manager: str | None) -> Address | None:
+    """The ChannelManager of credit leases: ``--manager``, else the recorded one, else none."""
+    from l2gpu.payments import deployments
+
+    if manager is not None:
+        address = parse_address(manager, "the ChannelManager")
+        require_contract(chain, address, "channel deploy")
+        return address
+    try:
+        return deployments.lookup(ctx.obj.data_dir, chain.chain_id, "ChannelManager")[0]
+    except L2gpuError:
+        return None
 
 
 @app.command("supply")
@@ -293,3 +318,12 @@ def stress(
         assert isinstance(grid, list)
         result["plot"] = str(plot_credit_stress(grid, plot))
     print_json(result, compact=as_json)
+
+
+def _register_lease_commands() -> None:
+    from l2gpu.cli import credit_leases_cmd
+
+    credit_leases_cmd.register(app)
+
+
+_register_lease_commands()

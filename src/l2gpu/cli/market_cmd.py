@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command mod
     from l2gpu.core.crypto.secp256k1 import PrivateKey
 
 if TYPE_CHECKING:
+    from l2gpu.core.market.settlement import ChannelDescription
     from l2gpu.payments.channel_check import ChannelCheck
     from l2gpu.payments.rails import ChannelRail
 
@@ -139,18 +140,38 @@ def rail_design(settings: Settings, node: str | None) -> str:
 
 
 def _rail(
-    ctx: typer.Context, key: PrivateKey, node: str | None, manager: str | None
+    ctx: typer.Context,
+    key: PrivateKey,
+    node: str | None,
+    manager: str | None,
+    credit: str | None = None,
 ) -> ChannelRail:
-    """The rail a lease pays over, of the design :func:`rail_design` picks."""
+    """The rail a lease pays over, of the design :func:`rail_design` picks; with
+    ``credit``, a channel on L1 whose deposit that lending pool lends."""
     from l2gpu.designs import RailParts, lease_rail
 
     _check_rail_options(ctx.obj, node, manager)
     design = rail_design(ctx.obj, node)
+    if credit is not None and design != "channel-l1":
+        raise L2gpuError(
+            f"--credit pays a lease over a channel on L1, and this lease pays over {design}",
+            "rent with --l1-rpc and --manager (or L2GPU_SETTLEMENT=channel-l1) and without "
+            "--node, on an offer that accepts channels on L1",
+        )
     if design != "channel-l1":  # the design's rail says what it misses, if anything
         return lease_rail(design, RailParts(node_url=node, key=key))
     from l2gpu.cli.session import Session
 
     session = Session(ctx, manager)
+    if credit is not None:
+        from l2gpu.cli.onchain import parse_address, require_contract
+        from l2gpu.l1.contracts.lending_pool import LendingPoolClient
+        from l2gpu.payments.credit_rail import CreditChannelRail
+
+        address = parse_address(credit, "--credit")
+        require_contract(session.chain, address, "credit deploy")
+        pool = LendingPoolClient.at(session.chain, address, cache_dir=session.settings.cache_dir)
+        return CreditChannelRail(session.manager, session.account, pool=pool)
     return lease_rail(design, RailParts(account=session.account, manager=session.manager))
 
 
@@ -317,6 +338,7 @@ def _offer_id(text: str) -> str:
 
 
 OUTAGE_LIMIT_S = 300
+CREDIT_SETTLE_WAIT_S = 30
 """How long ``rent`` waits out a market it cannot reach before giving up: vouchers
 follow the metered seconds, so while it waits the renter owes for nothing unpaid
 beyond what the provider's grace allows."""
@@ -365,6 +387,14 @@ def rent(
     manager: ManagerOption = None,
     node: NodeOption = None,
     api_url: ApiUrl = None,
+    credit: Annotated[
+        str | None,
+        typer.Option(
+            "--credit",
+            help="Borrow the deposit from this lending pool (its address); the channel's "
+            "refund repays the loan first.",
+        ),
+    ] = None,
 ) -> None:
     """Rent an offer: open a channel, start the job, pay every second, stream its output."""
     from l2gpu.core.market.lease_state import LeaseStatus
@@ -391,7 +421,7 @@ def rent(
     _check_rail_options(settings, node, manager)
     job_env, job_secrets, job_files = _pairs(env), _pairs(secret), _files(file)
     key = signing_key(ctx)
-    rail = _rail(ctx, key, node, manager)
+    rail = _rail(ctx, key, node, manager, credit)
     deposit = Wei(quote.max_cost)
     opened = rail.open(Address.from_hex(offer.provider), deposit, lifetime=duration + 3600)
     try:
@@ -467,8 +497,9 @@ def rent(
                 typer.echo(f"closing channel {opened.params.id} failed ({exc.what}); close "
                            "it yourself ('l2gpu l2 close-channel')", err=True)  # fmt: skip
         elif closed != "settled":
+            rest = "repays your loan first" if credit else "returns to you"
             typer.echo(f"channel {opened.params.id} is {closed}: the provider closes it "
-                       "with your best voucher, the rest returns to you", err=True)  # fmt: skip
+                       f"with your best voucher, the rest {rest}", err=True)  # fmt: skip
     elif rail.confirmed(opened.params.id) == "missing":
         typer.echo(f"the node dropped channel {opened.params.id}: nothing was locked", err=True)
     typer.echo(
@@ -484,8 +515,28 @@ def rent(
         except L2gpuError as exc:
             typer.echo(f"closing the unused channel failed ({exc.what}); close it yourself "
                        "('l2gpu l2 close-channel' or 'l2gpu channel close')", err=True)  # fmt: skip
+    _settle_credit(rail, opened.description)
     if ended_badly:
         raise typer.Exit(1)  # a failed or preempted lease is not a success for scripts
+
+
+def _settle_credit(rail: ChannelRail, channel: ChannelDescription) -> None:
+    """For a lease on credit: once the provider's close has settled the channel
+    (waited for a while), its refund repays the loan; else say how to do it later."""
+    from l2gpu.payments.credit_rail import CreditChannelRail
+
+    if not isinstance(rail, CreditChannelRail):
+        return
+    for _ in range(CREDIT_SETTLE_WAIT_S):  # the provider's agent closes within seconds
+        if rail.status(channel) == "settled":
+            break
+        time.sleep(1)  # waiting for another process: the provider's close on L1
+    try:
+        typer.echo(rail.settle_loan(channel), err=True)
+    except L2gpuError as exc:
+        typer.echo(f"settling the loan failed ({exc.what}); run 'l2gpu credit settle-lease "
+                   f"{channel.params.id} --pool {rail.pool.address if rail.pool else ''}'",
+                   err=True)  # fmt: skip
 
 
 def _pairs(items: list[str] | None) -> dict[str, str]:
