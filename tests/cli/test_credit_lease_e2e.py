@@ -25,7 +25,7 @@ from l2gpu.payments.store import VoucherStore
 from ..conftest import ANVIL_KEYS, free_port
 from .helpers import cli, refused
 from .test_cli import run
-from .test_market_l1 import processes, spawn, wait_for  # noqa: F401 - the fixture
+from .test_market_l1 import processes, spawn, wait_for  # noqa: F401 - the processes fixture
 
 LENDER_KEY, PROVIDER_KEY = ANVIL_KEYS  # the lender also deploys and feeds the price
 LENDER = Account.from_key(LENDER_KEY).address
@@ -33,7 +33,10 @@ ETHER = 10**18
 
 
 def test_a_renter_rents_on_credit_and_the_provider_takes_an_advance(
-    capsys: pytest.CaptureFixture[str], anvil_url: str, tmp_path: Path, processes
+    capsys: pytest.CaptureFixture[str],
+    anvil_url: str,
+    tmp_path: Path,
+    processes,  # noqa: F811 - the fixture
 ) -> None:
     rpc = ("--l1-rpc", anvil_url)
     renter = Account.create()
@@ -75,9 +78,10 @@ def test_a_renter_rents_on_credit_and_the_provider_takes_an_advance(
     processes.append(spawn("market", "serve", "--port", str(port), "--manager", manager,
                            env=env(LENDER_KEY, "api"), log=tmp_path / "api.log"))  # fmt: skip
     wait_for(lambda: httpx.get(api + "/health").status_code == 200, "the API start")
-    processes.append(spawn("provider", "up", "--price", "0.001 ether", "--gpus", "RTX_4090:1",
-                           "--location", "EU", "--api-url", api, "--manager", manager,
-                           env=env(PROVIDER_KEY, "provider"), log=tmp_path / "agent.log"))  # fmt: skip
+    agent = spawn("provider", "up", "--price", "0.001 ether", "--gpus", "RTX_4090:1",
+                  "--location", "EU", "--api-url", api, "--manager", manager,
+                  env=env(PROVIDER_KEY, "provider"), log=tmp_path / "agent.log")  # fmt: skip
+    processes.append(agent)
     wait_for(lambda: httpx.get(api + "/offers").json()["count"] == 1, "the offer")
     offer = httpx.get(api + "/offers").json()["offers"][0]
 
