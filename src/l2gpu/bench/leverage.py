@@ -9,6 +9,12 @@
   update and liquidates what is profitable at the true price. Feed updates (blocks,
   where a feed posts every block) from the first update that makes a position
   liquidatable to its last liquidation, and from the shock to the last liquidation.
+- **Credit leases and advances**, on a fresh chain with a ChannelManager: the gas of
+  ``borrow_for_lease`` against its baseline (``borrow`` then ``open``, two
+  transactions), of the provider's close of a channel whose refund the pool holds,
+  of ``settle_lease``, and of an advance's three calls (``assign_payout``,
+  ``advance`` with its voucher proof, the desk's ``settle``), with one advance's
+  figures.
 - **Stress** (``analytics/credit_stress``, the pool's specification): bad debt over
   the real GPU price paths and per shock size under the chosen parameters, the first
   shock that leaves bad debt, and the lender's yearly return, median over the paths.
@@ -78,6 +84,7 @@ def run() -> dict[str, Any]:
     years = (int(chain.timestamp()) - started) / (365 * 86_400)
 
     forwards_gas = _forwards(chain, (deployer, oracle, supplier, bot))
+    leases = _credit_leases()
     paths = credit_stress.real_price_paths()
     (stressed,) = credit_stress.stress(paths, [params])
     return {
@@ -91,6 +98,7 @@ def run() -> dict[str, Any]:
         },
         "gas_median": {name: int(statistics.median(v)) for name, v in sorted(gas.items())},
         "forwards_gas": forwards_gas,
+        **leases,
         "l1_bytes_median": {name: int(statistics.median(v)) for name, v in sorted(sizes.items())},
         **latency,
         "scripted_lender_return": round(end_value / start_value - 1, 6),
@@ -189,3 +197,84 @@ def _forwards(chain: Any, accounts: tuple[Any, Any, Any, Any]) -> dict[str, int]
     market.post_index(feed, price * 8 // 10)
     out["settle"] = market.settle(deployer, second).gas_used
     return out
+
+
+def _credit_leases() -> dict[str, Any]:
+    """Gas of a credit lease and of an advance on it, on a fresh chain."""
+    from l2gpu.core.channel import ChannelParams
+    from l2gpu.core.channel.vouchers import sign_voucher
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.types import Seconds, Wei
+    from l2gpu.l1.contracts.advances import AdvancesClient
+    from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
+    from l2gpu.l1.contracts.channel_params import as_tuple
+
+    chain = start_embedded_chain()
+    deployer, lender, renter, provider = chain.accounts[:4]
+    me, them = Address.from_hex(renter.address), Address.from_hex(provider.address)
+    manager = ChannelManagerClient.deploy(chain, deployer)
+    token = chain.deploy(
+        compile_contract("tokens/TestToken.vy"), "Collateral", "COL", 18, sender=deployer
+    )
+    pool = LendingPoolClient.deploy(
+        chain, deployer, token=token.address, oracle=Address.from_hex(deployer.address),
+        treasury=Address.from_hex(deployer.address), params=credit_stress.CHOSEN_PARAMS,
+        channels=manager.address,
+    )  # fmt: skip
+    pool.set_price(deployer, START_PRICE)
+    pool.supply(lender, 50 * ETHER)
+    token.transact("mint", renter.address, 10 * ETHER, sender=renter)
+    token.transact("approve", pool.address, 2**256 - 1, sender=renter)
+    pool.add_collateral(renter, 10 * ETHER)
+    desk = AdvancesClient.deploy(chain, deployer, channels=manager.address,
+                                 lender=Address.from_hex(lender.address), fee_bps=100,
+                                 max_share_bps=5_000)  # fmt: skip
+    desk.fund(lender, 10 * ETHER)
+    desk.set_share(lender, me, 1_000)
+
+    def terms(salt: int) -> ChannelParams:
+        return ChannelParams(me, them, challenge_period=Seconds(HOUR),
+                             salt=salt.to_bytes(32, "big"))  # fmt: skip
+
+    expires = int(chain.timestamp()) + 2 * HOUR
+    pool.borrow(renter, ETHER // 10)  # both measured borrows then update a live loan
+    baseline = (
+        pool.borrow(renter, ETHER).gas_used
+        + manager.contract.transact(
+            "open", as_tuple(terms(0)), ETHER, expires, sender=renter, value=ETHER
+        ).gas_used
+    )
+    params = terms(1)
+    funded = pool.borrow_for_lease(renter, params, ETHER, expires)
+    assigned = desk.assign_payout(provider, params)
+    key = PrivateKey(bytes(renter.key))
+    voucher = sign_voucher(key, manager.domain, params.id, Wei(ETHER * 3 // 10))
+    advanced = desk.advance(provider, params, voucher)
+    taken = advanced.event("Advanced").args
+    final = sign_voucher(key, manager.domain, params.id, Wei(ETHER * 6 // 10))
+    closed = manager.contract.transact("close_by_provider", as_tuple(params), final.amount,
+                                       final.signature, sender=provider)  # fmt: skip
+    settled = pool.settle_lease(deployer, params)
+    desk_settled = desk.settle(deployer, params)
+    paid = desk_settled.event("AdvanceSettled").args
+    return {
+        "credit_lease_gas": {
+            "borrow_for_lease": funded.gas_used,
+            "baseline_borrow_then_open": baseline,
+            "close_by_provider_assigned": closed.gas_used,
+            "settle_lease": settled.gas_used,
+        },
+        "advance_gas": {
+            "assign_payout": assigned.gas_used,
+            "advance_with_voucher_proof": advanced.gas_used,
+            "settle": desk_settled.gas_used,
+        },
+        "advance_example_wei": {
+            "deposit": ETHER,
+            "vouched": int(taken["vouched"]),
+            "advanced": int(taken["advanced"]),
+            "owed": int(taken["owed"]),
+            "payout": int(paid["received"]),
+            "to_lender": int(paid["to_lender"]),
+        },
+    }
