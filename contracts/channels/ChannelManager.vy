@@ -147,9 +147,13 @@ def open_for(_params: ChannelParams, _amount: uint256, _expires_at: uint256) -> 
     """
     @notice Open a channel for `_params.renter` with the caller's deposit: a lender
             funding a lease. The refund is assigned to the caller; the renter signs
-            the vouchers and may start a close, as in any channel.
+            the vouchers and may start a close, as in any channel. The salt's first
+            20 bytes must be the caller's address.
     @return The channel id.
     """
+    # The funder's address leads the salt, so the ids a funder can open are its own:
+    # no one can take a renter's (or another funder's) channel id first.
+    assert convert(_params.salt, uint256) >> 96 == convert(msg.sender, uint256), "channel: a funder's salt must start with its address"
     cid: bytes32 = self._open(_params, _amount, _expires_at, msg.value, REFUND_ASSIGNED)
     self._refund_to[cid] = msg.sender
     log RefundAssigned(channel_id=cid, assignee=msg.sender)
@@ -176,6 +180,8 @@ def top_up(_params: ChannelParams, _amount: uint256, _expires_at: uint256):
     expires_at: uint256 = self._expires_at(timing)
     assert block.timestamp < expires_at, "channel: expired"
     assert expires_at <= _expires_at and _expires_at <= MAX_TIMESTAMP, "channel: expiry cannot move earlier"
+    # A sold payout was priced on this expiry: moving it would delay its assignee's money.
+    assert timing & PAYOUT_ASSIGNED == 0 or _expires_at == expires_at, "channel: the payout is assigned; its expiry cannot move"
     balances: uint256 = self._balances[cid]
     deposit: uint256 = (balances >> 128) + _amount
     assert deposit <= MAX_DEPOSIT, "channel: deposit out of range"

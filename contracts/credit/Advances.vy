@@ -5,10 +5,12 @@
 @notice A lender's desk that buys a running lease's payout: the provider assigns
         its channel's payout to the desk in the ChannelManager and takes an
         advance now on its best voucher, which the desk proves on chain, plus the
-        share of the lease's remaining value that the lender grants the renter.
-        At settlement the desk collects the payout; what it is owed goes to the
-        lender first, the rest to the provider. Its loss on any advance is at most
-        the share of remaining value it advanced.
+        share of the lease's remaining value that the lender grants the renter
+        (only on a channel the renter funded itself, whose refund it holds). At
+        settlement the desk collects the payout; what it is owed goes to the
+        lender first, the rest to the provider. A shortfall (at most the share of
+        remaining value advanced) is the provider's debt, taken from its next
+        advances or repaid with `repay`: the provider answers for the lease it sold.
 @dev    Specification: src/l2gpu/core/credit/advances.py (state_transition), with
         the same checks in the same order and the same revert reasons; every
         rounding favours the lender. Ether goes out to the caller or to the
@@ -46,6 +48,7 @@ event Advanced:
     vouched: uint256
     advanced: uint256
     owed: uint256
+    recovered: uint256  # of the provider's debt, kept back from the advance
 
 
 event AdvanceSettled:
@@ -54,6 +57,11 @@ event AdvanceSettled:
     received: uint256
     to_lender: uint256
     shortfall: uint256
+
+
+event DebtRepaid:
+    provider: indexed(address)
+    amount: uint256
 
 
 event Paid:
@@ -74,9 +82,13 @@ MAX_SHARE_BPS: public(immutable(uint256))
 
 cash: public(uint256)
 outstanding: public(uint256)
+# shortfalls of settled advances not yet recovered from their providers
 losses: public(uint256)
 share_bps: public(HashMap[address, uint256])
 advance_of: public(HashMap[bytes32, Advance])
+provider_debt: public(HashMap[address, uint256])
+# set only while the desk collects from CHANNELS: the one time ether may arrive
+_collecting: transient(bool)
 
 
 @deploy
@@ -156,23 +168,36 @@ def advance(
     deposit, best, expires_at, deadline, status = staticcall IChannelManager(CHANNELS).channel(cid)
     assert status == CHANNEL_OPEN, "the channel is not open"
     assert block.timestamp < expires_at, "the channel has expired"
-    payout_to: address = (staticcall IChannelManager(CHANNELS).assignment(cid))[1]
+    refund_to: address = empty(address)
+    payout_to: address = empty(address)
+    refund_owed: uint256 = 0
+    payout_owed: uint256 = 0
+    refund_to, payout_to, refund_owed, payout_owed = staticcall IChannelManager(CHANNELS).assignment(cid)
     assert payout_to == self, "assign the channel's payout to the desk first"
     if _amount > best:
         # The manager checks the renter's signature: from here the channel owes this.
         extcall IChannelManager(CHANNELS).submit_voucher(_params, _amount, _signature)
         best = _amount
     vouched: uint256 = min(best, deposit)
-    owed: uint256 = vouched + (deposit - vouched) * self.share_bps[_params.renter] // BPS
+    # The renter's share only where the renter funded the channel itself: on anyone
+    # else's deposit, the renter's name would be spent without its word.
+    share: uint256 = 0
+    if refund_to == empty(address):
+        share = self.share_bps[_params.renter]
+    owed: uint256 = vouched + (deposit - vouched) * share // BPS
     advanced: uint256 = owed - (owed * FEE_BPS + BPS - 1) // BPS
     assert advanced != 0, "nothing to advance: no voucher and no share"
-    assert advanced <= self.cash, "the desk has not that much cash"
-    self.cash -= advanced
+    debt: uint256 = self.provider_debt[msg.sender]
+    recovered: uint256 = min(debt, advanced)
+    assert advanced - recovered <= self.cash, "the desk has not that much cash"
+    self.provider_debt[msg.sender] = debt - recovered
+    self.losses -= recovered
+    self.cash -= advanced - recovered
     self.outstanding += owed
     self.advance_of[cid] = Advance(provider=msg.sender, advanced=advanced, owed=owed)
-    log Advanced(channel_id=cid, provider=msg.sender, vouched=vouched, advanced=advanced, owed=owed)
-    self._pay(msg.sender, advanced)
-    return advanced
+    log Advanced(channel_id=cid, provider=msg.sender, vouched=vouched, advanced=advanced, owed=owed, recovered=recovered)
+    self._pay(msg.sender, advanced - recovered)
+    return advanced - recovered
 
 
 @external
@@ -189,18 +214,35 @@ def settle(_params: IChannelManager.ChannelParams) -> uint256:
     assert record.provider != empty(address), "no advance on this channel"
     status: uint256 = (staticcall IChannelManager(CHANNELS).channel(cid))[4]
     assert status == CHANNEL_SETTLED, "the channel has not settled"
-    received: uint256 = 0
-    if (staticcall IChannelManager(CHANNELS).assignment(cid))[3] != 0:
-        received = extcall IChannelManager(CHANNELS).collect(_params)
+    received: uint256 = self._collect(_params, cid)
     to_lender: uint256 = min(received, record.owed)
     shortfall: uint256 = record.owed - to_lender
     self.cash += to_lender
     self.outstanding -= record.owed
     self.losses += shortfall
+    self.provider_debt[record.provider] += shortfall
     self.advance_of[cid] = empty(Advance)
     log AdvanceSettled(channel_id=cid, provider=record.provider, received=received, to_lender=to_lender, shortfall=shortfall)
     self._pay(record.provider, received - to_lender)
     return received
+
+
+@external
+@payable
+@nonreentrant
+def repay(_provider: address):
+    """
+    @notice Pay msg.value towards `_provider`'s debt (the shortfalls of its settled
+            advances); what exceeds it returns to the caller.
+    """
+    debt: uint256 = self.provider_debt[_provider]
+    assert debt != 0, "the provider owes the desk nothing"
+    paid: uint256 = min(msg.value, debt)
+    self.provider_debt[_provider] = debt - paid
+    self.losses -= paid
+    self.cash += paid
+    log DebtRepaid(provider=_provider, amount=paid)
+    self._pay(msg.sender, msg.value - paid)
 
 
 @external
@@ -214,28 +256,23 @@ def release(_params: IChannelManager.ChannelParams):
     cid: bytes32 = keccak256(abi_encode(_params))
     assert msg.sender == _params.provider, "only the channel's provider takes its payout back"
     assert self.advance_of[cid].provider == empty(address), "an advance on this channel is outstanding"
-    payout_to: address = empty(address)
-    payout_owed: uint256 = 0
-    refund_to: address = empty(address)
-    refund_owed: uint256 = 0
-    refund_to, payout_to, refund_owed, payout_owed = staticcall IChannelManager(CHANNELS).assignment(cid)
+    payout_to: address = (staticcall IChannelManager(CHANNELS).assignment(cid))[1]
     assert payout_to == self, "the desk does not hold this channel's payout"
     status: uint256 = (staticcall IChannelManager(CHANNELS).channel(cid))[4]
     if status != CHANNEL_SETTLED:
         extcall IChannelManager(CHANNELS).assign_payout(_params, msg.sender)
-    elif payout_owed != 0:
-        received: uint256 = extcall IChannelManager(CHANNELS).collect(_params)
-        self._pay(msg.sender, received)
+    else:
+        self._pay(msg.sender, self._collect(_params, cid))
 
 
 @external
 @payable
 def __default__():
     """
-    @notice Takes ether only from CHANNELS (a payout collected); the lender funds
-            the desk with `fund`.
+    @notice Takes ether only from CHANNELS while the desk collects a payout; the
+            lender funds the desk with `fund`.
     """
-    assert msg.sender == CHANNELS, "fund the desk with fund()"
+    assert msg.sender == CHANNELS and self._collecting, "fund the desk with fund()"
 
 
 @external
@@ -247,6 +284,30 @@ def withdraw_credit():
     amount: uint256 = pull_payments._claim(msg.sender)
     assert amount != 0, "nothing to withdraw"
     send(msg.sender, amount)
+
+
+@internal
+def _collect(_params: IChannelManager.ChannelParams, _cid: bytes32) -> uint256:
+    """
+    @dev Collect what the settled channel owes the desk: its payout, and a refund its
+         renter assigned here (counted with it); 0 when it owes nothing.
+    """
+    refund_to: address = empty(address)
+    payout_to: address = empty(address)
+    refund_owed: uint256 = 0
+    payout_owed: uint256 = 0
+    refund_to, payout_to, refund_owed, payout_owed = staticcall IChannelManager(CHANNELS).assignment(_cid)
+    owed: uint256 = 0
+    if refund_to == self:
+        owed = refund_owed
+    if payout_to == self:
+        owed += payout_owed
+    if owed == 0:
+        return 0
+    self._collecting = True
+    received: uint256 = extcall IChannelManager(CHANNELS).collect(_params)
+    self._collecting = False
+    return received
 
 
 @internal

@@ -169,6 +169,8 @@ _collateral: HashMap[address, uint256]
 _debt: HashMap[address, uint256]
 # channel id -> the renter who borrowed its deposit, until the lease is settled
 lease_borrower: public(HashMap[bytes32, address])
+# set only while settle_lease collects from CHANNELS: the one time ether may arrive
+_collecting: transient(bool)
 
 
 @deploy
@@ -479,9 +481,10 @@ def borrow_for_lease(
 ) -> bytes32:
     """
     @notice Borrow `_amount` wei, as `borrow` does, straight into a new ether
-            channel of `_params` in CHANNELS, whose renter the caller must be. The
-            pool holds the channel's refund: `settle_lease` repays the loan from it
-            first. The caller signs the channel's vouchers as usual.
+            channel of `_params` in CHANNELS, whose renter the caller must be (and
+            whose salt starts with this pool's address). The pool holds the
+            channel's refund: `settle_lease` repays the loan from it first. The
+            caller signs the channel's vouchers as usual.
     @return The channel id.
     """
     self._check_amount(_amount)
@@ -512,11 +515,20 @@ def settle_lease(_params: IChannelManager.ChannelParams) -> uint256:
     self._accrue()
     status: uint256 = (staticcall IChannelManager(CHANNELS).channel(cid))[4]
     assert status == CHANNEL_SETTLED, "the lease's channel has not settled"
-    owed: uint256 = (staticcall IChannelManager(CHANNELS).assignment(cid))[2]
     self.lease_borrower[cid] = empty(address)
+    # The refund is the pool's; a payout its provider assigned here is counted with it.
+    refund_to: address = empty(address)
+    payout_to: address = empty(address)
+    refund_owed: uint256 = 0
+    payout_owed: uint256 = 0
+    refund_to, payout_to, refund_owed, payout_owed = staticcall IChannelManager(CHANNELS).assignment(cid)
+    if payout_to != self:
+        payout_owed = 0
     refund: uint256 = 0
-    if owed != 0:
+    if refund_owed + payout_owed != 0:
+        self._collecting = True
         refund = extcall IChannelManager(CHANNELS).collect(_params)
+        self._collecting = False
     packed: uint256 = self._debt[borrower]
     debt: uint256 = self._debt_of(packed >> 64, self._index_at >> 64)
     repaid: uint256 = min(refund, debt)
@@ -531,10 +543,10 @@ def settle_lease(_params: IChannelManager.ChannelParams) -> uint256:
 @payable
 def __default__():
     """
-    @notice Takes ether only from CHANNELS (a credit lease's refund, collected by
-            `settle_lease`); suppliers and payers use `supply` and `repay`.
+    @notice Takes ether only from CHANNELS while `settle_lease` collects a credit
+            lease's refund; suppliers and payers use `supply` and `repay`.
     """
-    assert msg.sender == CHANNELS, "send ether with supply or repay"
+    assert msg.sender == CHANNELS and self._collecting, "send ether with supply or repay"
 
 
 @external

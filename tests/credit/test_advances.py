@@ -67,7 +67,7 @@ class Desk(Lockstep):
         if reason is None:
             self.spec = after
             fee = receipt.gas_used * self.gas_price(receipt)
-            ether_in = inp.amount if isinstance(inp, adv.Fund) else 0
+            ether_in = inp.amount if isinstance(inp, adv.Fund | adv.RepayDebt) else 0
             for who in self.accounts:
                 paid = sum(e.amount for e in events if isinstance(e, Paid) and e.to == who)
                 spent = (fee + ether_in) if who == inp.sender else 0
@@ -181,7 +181,61 @@ def test_an_advance_on_a_channel_closed_early_loses_at_most_its_share(world: Wor
     desk.chain.time_travel(HOUR + 1)
     desk.manager.apply(ci.Settle(w.stranger, Timestamp(0), params), desk.accounts[w.stranger])
     desk.ok(adv.SettleAdvance(w.lender, params, _NO_FACTS))
-    assert desk.spec.losses == record.owed - 3 * ETHER == 7 * ETHER * 2_000 // 10_000
+    shortfall = record.owed - 3 * ETHER
+    assert shortfall == 7 * ETHER * 2_000 // 10_000
+    assert desk.spec.losses == shortfall
+    # recourse: the shortfall is the provider's debt, kept back from its next advance
+    assert desk.spec.provider_debt == {w.provider: shortfall}
+    again = w.open_channel()
+    w.assign(again)
+    provider_before = desk.chain.balance(w.provider)
+    assert w.take(again, 5 * ETHER) is None
+    taken = desk.client.advance_of(again.id)
+    assert taken is not None
+    assert desk.spec.losses == 0
+    assert desk.spec.provider_debt == {}
+    gas_bound = ETHER // 100
+    received = desk.chain.balance(w.provider) - provider_before
+    assert taken.advanced - shortfall - gas_bound < received < taken.advanced - shortfall
+
+
+def test_a_provider_repays_its_debt_to_the_desk(world: World) -> None:
+    w, desk = world, world.desk
+    params = w.open_channel()
+    w.assign(params)
+    w.take(params, ETHER)
+    w.provider_closes(params, ETHER)  # at once: the share of the remaining value is lost
+    desk.ok(adv.SettleAdvance(w.stranger, params, _NO_FACTS))
+    debt = desk.spec.provider_debt[w.provider]
+    assert debt == 9 * ETHER * 2_000 // 10_000
+    assert desk.refused(adv.RepayDebt(w.stranger, w.renter, 1)) == (
+        "the provider owes the desk nothing"
+    )
+    cash = desk.spec.cash
+    desk.ok(adv.RepayDebt(w.stranger, w.provider, debt + ETHER))  # the excess returns
+    assert desk.spec.losses == 0
+    assert desk.spec.cash == cash + debt
+
+
+def test_no_share_on_a_deposit_the_renter_did_not_put_up(world: World) -> None:
+    """A lender funded this channel (its refund is assigned): the renter's share is not
+    spent on it; the advance covers the vouched part only."""
+    w, desk = world, world.desk
+    params = ChannelParams(w.renter, w.provider, challenge_period=Seconds(HOUR),
+                           salt=bytes(w.stranger) + secrets.token_bytes(12))  # fmt: skip
+    now = int(desk.chain.timestamp())
+    desk.manager.apply(
+        ci.OpenFor(w.stranger, Timestamp(now), params, Wei(10 * ETHER),
+                   Timestamp(now + 2 * HOUR), Wei(10 * ETHER)),
+        desk.accounts[w.stranger],
+    )  # fmt: skip
+    desk.channel_ids.append(params.id)
+    w.assign(params)
+    assert w.take(params, None) == "nothing to advance: no voucher and no share"
+    assert w.take(params, 2 * ETHER) is None
+    taken = desk.client.advance_of(params.id)
+    assert taken is not None
+    assert taken.owed == 2 * ETHER
 
 
 def test_renter_and_provider_cannot_agree_to_pay_the_desk_less(world: World) -> None:

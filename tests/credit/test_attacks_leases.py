@@ -1,8 +1,8 @@
 """Attacks on credit leases and advances (ChannelManager.open_for / assign_* /
 collect, LendingPool.borrow_for_lease / settle_lease, Advances.vy), from an attack
-review of the commit that added them. Each test shows an attack that works today
-and fails until it is fixed; the attacks the review found refused are listed in
-its report."""
+review of the commit that added them. Each test played an attack that worked then
+and passes now that it is refused (or, for a provider's early close, recovered);
+the last two tests are attacks the review found refused already."""
 
 from __future__ import annotations
 
@@ -92,7 +92,9 @@ def test_a_stranger_cannot_drain_the_desk_on_a_good_renters_name(world: Desk) ->
     mallory, gpu = w.mallory, w.mallory_gpu
     deposit = 10 * ETHER
     for _ in range(12):
-        t = as_tuple(terms(addr(w.alice), addr(gpu)))
+        mine = ChannelParams(addr(w.alice), addr(gpu), challenge_period=Seconds(HOUR),
+                             salt=bytes(addr(mallory)) + secrets.token_bytes(12))  # fmt: skip
+        t = as_tuple(mine)
         expires = int(chain.timestamp()) + 2 * HOUR
         try:
             cm.transact("open_for", t, deposit, expires, sender=mallory, value=deposit)
@@ -137,7 +139,19 @@ def test_a_provider_cannot_pocket_the_share_by_closing_right_after_its_advance(
                                    sender=w.bob)):  # fmt: skip
         return
     dc.transact("settle", as_tuple(params), sender=w.lender)
+    # The provider answers for it: the shortfall is Bob's debt, not Alice's mark, and
+    # his next advance keeps it back until the desk is whole.
+    shortfall = 7 * ETHER * 2_000 // 10_000
+    assert int(dc.call("provider_debt", addr(w.bob))) == shortfall
+    assert int(dc.call("provider_debt", addr(w.alice))) == 0
+    again = terms(addr(w.alice), addr(w.bob))
+    expires = int(w.chain.timestamp()) + 2 * HOUR
+    cm.transact("open", as_tuple(again), 10 * ETHER, expires, sender=w.alice, value=10 * ETHER)
+    cm.transact("assign_payout", as_tuple(again), w.desk.address, sender=w.bob)
+    v = w.voucher(w.alice, again, 5 * ETHER)
+    dc.transact("advance", as_tuple(again), v.amount, v.signature, sender=w.bob)
     assert int(dc.call("losses")) == 0, "the provider closed early and kept the renter's share"
+    assert int(dc.call("provider_debt", addr(w.bob))) == 0
 
 
 # == Finding 3: open_for front-runs a lease ============================================
@@ -151,13 +165,15 @@ def test_a_stranger_cannot_take_a_renters_channel_id_with_open_for(chain: Chain)
     pool's credit leases; the channel she made is useless to anyone. Fixed when the
     id binds who funded it (or open_for needs the renter's consent)."""
     from .test_credit_leases import lease_pool
+    from .test_credit_leases import terms as lease_terms
 
     p, manager, (alice, bob, *_rest) = lease_pool(chain)
     mallory = chain.accounts[9]
     alice_acct = p.accounts[alice]
-    params = terms(alice, bob)
+    params = lease_terms(alice, bob, p.client.address)
     expires = int(chain.timestamp()) + 2 * HOUR
-    manager.contract.transact("open_for", as_tuple(params), 1, expires, sender=mallory, value=1)
+    assert refused(lambda: manager.contract.transact("open_for", as_tuple(params), 1, expires,
+                                                     sender=mallory, value=1))  # fmt: skip
     p.client.contract.transact("borrow_for_lease", as_tuple(params), 3 * ETHER, expires,
                                sender=alice_acct)  # fmt: skip
     assert p.client.contract.call("lease_borrower", params.id) == alice
@@ -240,9 +256,10 @@ def test_a_payout_assigned_to_the_pool_is_not_locked_in_the_manager(chain: Chain
     refund. Fixed when settle_lease collects whatever the channel owes the pool and
     the spec agrees (or the pool refuses payouts)."""
     from .test_credit_leases import borrow_into_lease, lease_pool, provider_closes
+    from .test_credit_leases import terms as lease_terms
 
     p, manager, (alice, bob, *_rest) = lease_pool(chain)
-    params = terms(alice, bob)
+    params = lease_terms(alice, bob, p.client.address)
     borrow_into_lease(p, alice, params, 3 * ETHER)
     manager.contract.transact("assign_payout", as_tuple(params), p.client.address,
                               sender=p.accounts[bob])  # fmt: skip
@@ -303,10 +320,11 @@ def test_refused_attacks_on_an_advanced_payout(world: Desk) -> None:
 
 def test_refused_attacks_on_a_credit_lease(chain: Chain) -> None:
     from .test_credit_leases import borrow_into_lease, lease_pool, provider_closes
+    from .test_credit_leases import terms as lease_terms
 
     p, manager, (alice, bob, carol, *_rest) = lease_pool(chain)
     cm, pc = manager.contract, p.client.contract
-    params = terms(alice, bob)
+    params = lease_terms(alice, bob, p.client.address)
     t = as_tuple(params)
     expires = int(chain.timestamp()) + 2 * HOUR
     assert "only the lease's renter" in reason(

@@ -33,9 +33,10 @@ def lease_pool(chain: Chain) -> tuple[Pool, ChannelManagerClient, list[Address]]
     return p, manager, users
 
 
-def terms(renter: Address, provider: Address) -> ChannelParams:
+def terms(renter: Address, provider: Address, funder: Address) -> ChannelParams:
+    """A channel's terms as ``funder`` opens them: its address leads the salt."""
     return ChannelParams(renter, provider, challenge_period=Seconds(HOUR),
-                         salt=secrets.token_bytes(32))  # fmt: skip
+                         salt=bytes(funder) + secrets.token_bytes(12))  # fmt: skip
 
 
 def borrow_into_lease(p: Pool, renter: Address, params: ChannelParams, amount: int) -> None:
@@ -68,7 +69,7 @@ def settle(p: Pool, manager: ChannelManagerClient, params: ChannelParams, sender
 
 def test_a_renter_rents_on_credit_and_the_refund_repays_the_loan_first(chain: Chain) -> None:
     p, manager, (alice, bob, _carol, dave, _) = lease_pool(chain)
-    params = terms(alice, bob)
+    params = terms(alice, bob, p.client.address)
     borrow_into_lease(p, alice, params, 3 * ETHER)
     channel = manager.channel(params)
     assert channel is not None
@@ -89,7 +90,7 @@ def test_a_renter_rents_on_credit_and_the_refund_repays_the_loan_first(chain: Ch
 
 def test_a_refund_above_the_debt_goes_back_to_the_renter(chain: Chain) -> None:
     p, manager, (alice, bob, _, dave, _) = lease_pool(chain)
-    params = terms(alice, bob)
+    params = terms(alice, bob, p.client.address)
     borrow_into_lease(p, alice, params, 2 * ETHER)
     p.ok(pool.Repay(alice, alice, 3 * ETHER))  # repaid early; the change returns
     provider_closes(p, manager, params, ETHER // 2)
@@ -103,7 +104,7 @@ def test_a_renter_who_disappears_is_repaid_from_collateral(chain: Chain) -> None
     channel refunds nothing, and past the loan's term a liquidator repays it all
     from the collateral, with no bad debt."""
     p, manager, (alice, bob, _carol, dave, liquidator) = lease_pool(chain)
-    params = terms(alice, bob)
+    params = terms(alice, bob, p.client.address)
     borrow_into_lease(p, alice, params, 5 * ETHER)
     provider_closes(p, manager, params, 5 * ETHER)
     settle(p, manager, params, dave)
@@ -120,7 +121,7 @@ def test_the_refund_cannot_be_taken_from_the_lender(chain: Chain) -> None:
     """Neither the renter nor anyone else reassigns the pool's refund or tops the
     channel up into it; the renter's own close still returns the refund to the pool."""
     p, manager, (alice, bob, _carol, dave, _) = lease_pool(chain)
-    params = terms(alice, bob)
+    params = terms(alice, bob, p.client.address)
     borrow_into_lease(p, alice, params, ETHER)
     renter = p.accounts[alice]
     with pytest.raises(ContractRevert, match="only the refund's owner may assign it"):
@@ -146,7 +147,7 @@ def test_the_refund_cannot_be_taken_from_the_lender(chain: Chain) -> None:
 def test_credit_leases_refuse_what_they_cannot_fund(chain: Chain) -> None:
     p, _manager, (alice, bob, carol, dave, _) = lease_pool(chain)
     expires = int(p.chain.timestamp()) + HOUR
-    someone_elses = terms(bob, carol)
+    someone_elses = terms(bob, carol, p.client.address)
     assert (
         p.refused(pool.BorrowForLease(alice, ETHER, someone_elses, expires))
         == "only the lease's renter borrows for it"
@@ -158,16 +159,18 @@ def test_credit_leases_refuse_what_they_cannot_fund(chain: Chain) -> None:
     )
     limit = 20 * ETHER * p.spec.params.ltv_bps // 10_000  # 10 tokens at 2 ether
     assert (
-        p.refused(pool.BorrowForLease(alice, limit + 1, terms(alice, bob), expires))
+        p.refused(
+            pool.BorrowForLease(alice, limit + 1, terms(alice, bob, p.client.address), expires)
+        )
         == "past the loan-to-value limit"
     )
     assert (
-        p.refused(pool.BorrowForLease(dave, ETHER, terms(dave, bob), expires))
+        p.refused(pool.BorrowForLease(dave, ETHER, terms(dave, bob, p.client.address), expires))
         == "past the loan-to-value limit"  # no collateral at all
     )
     # The manager's own checks revert the whole call: no debt, no lease.
     with pytest.raises(ContractRevert, match="expiry must be in the future"):
-        p.client.borrow_for_lease(p.accounts[alice], terms(alice, bob), ETHER, 1)
+        p.client.borrow_for_lease(p.accounts[alice], terms(alice, bob, p.client.address), ETHER, 1)
     p.check_state()
     stray = {"from": p.accounts[dave].address, "to": p.client.address.checksum, "value": 1}
     with pytest.raises(Exception, match="send ether with supply or repay"):
@@ -178,6 +181,6 @@ def test_a_pool_without_a_channel_manager_funds_no_leases(chain: Chain) -> None:
     p, (alice, bob, *_) = funded(chain)
     expires = int(p.chain.timestamp()) + HOUR
     assert (
-        p.refused(pool.BorrowForLease(alice, ETHER, terms(alice, bob), expires))
+        p.refused(pool.BorrowForLease(alice, ETHER, terms(alice, bob, p.client.address), expires))
         == "this pool funds no leases"
     )

@@ -232,9 +232,9 @@ def _credit_leases() -> dict[str, Any]:
     desk.fund(lender, 10 * ETHER)
     desk.set_share(lender, me, 1_000)
 
-    def terms(salt: int) -> ChannelParams:
+    def terms(salt: int) -> ChannelParams:  # the pool's address leads a funder's salt
         return ChannelParams(me, them, challenge_period=Seconds(HOUR),
-                             salt=salt.to_bytes(32, "big"))  # fmt: skip
+                             salt=bytes(pool.address) + salt.to_bytes(12, "big"))  # fmt: skip
 
     expires = int(chain.timestamp()) + 2 * HOUR
     pool.borrow(renter, ETHER // 10)  # both measured borrows then update a live loan
@@ -244,18 +244,25 @@ def _credit_leases() -> dict[str, Any]:
             "open", as_tuple(terms(0)), ETHER, expires, sender=renter, value=ETHER
         ).gas_used
     )
-    params = terms(1)
-    funded = pool.borrow_for_lease(renter, params, ETHER, expires)
-    assigned = desk.assign_payout(provider, params)
     key = PrivateKey(bytes(renter.key))
-    voucher = sign_voucher(key, manager.domain, params.id, Wei(ETHER * 3 // 10))
-    advanced = desk.advance(provider, params, voucher)
+
+    def provider_closes(params: ChannelParams, amount: int) -> Receipt:
+        final = sign_voucher(key, manager.domain, params.id, Wei(amount))
+        return manager.contract.transact("close_by_provider", as_tuple(params), final.amount,
+                                         final.signature, sender=provider)  # fmt: skip
+
+    lent = terms(1)  # the credit lease: the pool holds its refund
+    funded = pool.borrow_for_lease(renter, lent, ETHER, expires)
+    closed = provider_closes(lent, ETHER * 6 // 10)
+    settled = pool.settle_lease(deployer, lent)
+    # The advance, on the channel the renter funded itself (terms(0)): vouched and share.
+    own = terms(0)
+    assigned = desk.assign_payout(provider, own)
+    voucher = sign_voucher(key, manager.domain, own.id, Wei(ETHER * 3 // 10))
+    advanced = desk.advance(provider, own, voucher)
     taken = advanced.event("Advanced").args
-    final = sign_voucher(key, manager.domain, params.id, Wei(ETHER * 6 // 10))
-    closed = manager.contract.transact("close_by_provider", as_tuple(params), final.amount,
-                                       final.signature, sender=provider)  # fmt: skip
-    settled = pool.settle_lease(deployer, params)
-    desk_settled = desk.settle(deployer, params)
+    provider_closes(own, ETHER * 6 // 10)
+    desk_settled = desk.settle(deployer, own)
     paid = desk_settled.event("AdvanceSettled").args
     return {
         "credit_lease_gas": {

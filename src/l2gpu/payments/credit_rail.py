@@ -44,8 +44,9 @@ class CreditChannelRail(L1ChannelRail):
         """Borrow ``deposit`` into a new channel to ``provider`` (one L1 transaction)."""
         assert self.pool is not None  # __post_init__ refused a rail without one
         renter = Address(bytes.fromhex(self.account.address[2:]))
+        # The pool funds the channel (ChannelManager.open_for): its address leads the salt.
         params = ChannelParams(renter, provider, challenge_period=CHALLENGE_PERIOD,
-                               salt=self.salt())  # fmt: skip
+                               salt=bytes(self.pool.address) + self.salt()[:12])  # fmt: skip
         expires = Timestamp(self.manager.chain.timestamp() + lifetime)
         self._check_credit(renter, deposit)
         receipt = self.pool.borrow_for_lease(self.account, params, deposit, expires)

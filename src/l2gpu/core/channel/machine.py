@@ -112,8 +112,13 @@ def handle_open(state: ManagerState, inp: Open) -> TransitionResult[ManagerState
 def handle_open_for(
     state: ManagerState, inp: OpenFor
 ) -> TransitionResult[ManagerState, ChannelEvent]:
-    """A lender opens a channel for the renter with its own deposit and holds its refund."""
+    """A lender opens a channel for the renter with its own deposit and holds its refund.
+    The salt starts with the lender's address, so no one can take a renter's id first."""
     params = inp.params
+    require(
+        params.salt[:20] == bytes(inp.sender),
+        "channel: a funder's salt must start with its address",
+    )
     channel = open_channel(state, inp.now, params, inp.amount, inp.expires_at, inp.value)
     channel = replace(channel, refund_to=inp.sender)
     return TransitionResult(
@@ -160,6 +165,10 @@ def handle_top_up(state: ManagerState, inp: TopUp) -> TransitionResult[ManagerSt
     require(
         channel.expires_at <= inp.expires_at <= MAX_TIMESTAMP,
         "channel: expiry cannot move earlier",
+    )
+    require(
+        channel.payout_to == ZERO_ADDRESS or inp.expires_at == channel.expires_at,
+        "channel: the payout is assigned; its expiry cannot move",
     )
     require(channel.deposit + inp.amount <= MAX_DEPOSIT, "channel: deposit out of range")
     check_value(inp.params, inp.amount, inp.value)

@@ -11,13 +11,17 @@ so the channel owes at least that much whatever happens next, and pays
 
 ``share`` is the part of the lease's *remaining* value (the deposit not yet
 vouched) that the lender advances against the renter's reputation; the lender
-sets it per renter, below a cap fixed at deployment. At settlement the desk
-collects the payout: ``owed`` goes to the lender first, anything above it to the
-provider. The desk's loss is therefore at most ``owed - vouched``, the share of
-the remaining value it chose to advance: a channel closed early, or a lease that
-stops, costs it no more (a cooperative close below the proven voucher is refused
-by the ChannelManager once the payout is assigned). The renter's vouchers, refund
-and risk do not change.
+sets it per renter, below a cap fixed at deployment, and it applies only to a
+channel the renter funded itself (whose refund it holds): on a deposit someone
+else put up, the renter's name would be spent without its word. At settlement the
+desk collects the payout: ``owed`` goes to the lender first, anything above it to
+the provider. What falls short is at most ``owed - vouched``, the share of the
+remaining value advanced: a channel closed early, or a lease that stops, costs no
+more (a cooperative close below the proven voucher is refused, and the expiry is
+fixed, once the payout is assigned). The shortfall is the provider's debt
+(recourse: the provider answers for the lease it sold), kept back from its next
+advances or repaid; the desk's ``losses`` are the shortfalls not yet recovered.
+The renter's vouchers, refund and risk do not change.
 
 The machine does not own the channel: each input carries what the ChannelManager
 says of it (:class:`ChannelFacts`), read by the contract in the same call.
@@ -46,6 +50,13 @@ class ChannelFacts:
     status: ChannelStatus
     payout_to: Address
     payout_owed: int = 0
+    refund_to: Address = ZERO_ADDRESS
+    refund_owed: int = 0
+
+    def owed_to(self, desk: Address) -> int:
+        """What the settled channel owes ``desk``: its payout, and a refund assigned to it."""
+        refund = self.refund_owed if self.refund_to == desk else 0
+        return refund + (self.payout_owed if self.payout_to == desk else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +81,10 @@ class DeskState:
     outstanding: int = 0
     """What open advances owe the lender together."""
     losses: int = 0
-    """What settled advances returned short of what they owed."""
+    """Shortfalls of settled advances not yet recovered from their providers."""
     shares: Mapping[Address, int] = field(default_factory=dict)
     advances: Mapping[Hash32, Advance] = field(default_factory=dict)
+    provider_debt: Mapping[Address, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +131,16 @@ class Release:
     facts: ChannelFacts
 
 
-Input = Fund | Withdraw | SetShare | TakeAdvance | SettleAdvance | Release
+@dataclass(frozen=True, slots=True)
+class RepayDebt:
+    """``sender`` pays ``amount`` towards ``provider``'s debt; the excess returns."""
+
+    sender: Address
+    provider: Address
+    amount: int
+
+
+Input = Fund | Withdraw | SetShare | TakeAdvance | SettleAdvance | Release | RepayDebt
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +150,8 @@ class Advanced:
     vouched: int
     advanced: int
     owed: int
+    recovered: int
+    """Of the provider's debt, kept back from the advance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +193,8 @@ def state_transition(state: DeskState, inp: Input, *, now: int) -> Result:
             return _settle(state, inp)
         case Release():
             return _release(state, inp)
+        case RepayDebt():
+            return _repay(state, inp)
     raise AssertionError(f"unknown input {inp!r}")
 
 
@@ -221,22 +246,34 @@ def _take_advance(state: DeskState, inp: TakeAdvance, now: int) -> Result:
     if facts.payout_to != state.desk:
         return _reject(state, "assign the channel's payout to the desk first")
     vouched = min(facts.best, facts.deposit)
-    share = state.shares.get(params.renter, 0)
+    share = state.shares.get(params.renter, 0) if facts.refund_to == ZERO_ADDRESS else 0
     advanced, owed = advance_terms(facts.deposit, vouched, share, state.fee_bps)
     if advanced == 0:
         return _reject(state, "nothing to advance: no voucher and no share")
-    if advanced > state.cash:
+    debt = state.provider_debt.get(inp.sender, 0)
+    recovered = min(debt, advanced)
+    if advanced - recovered > state.cash:
         return _reject(state, "the desk has not that much cash")
     after = replace(
         state,
-        cash=state.cash - advanced,
+        cash=state.cash - (advanced - recovered),
         outstanding=state.outstanding + owed,
+        losses=state.losses - recovered,
         advances={**state.advances, params.id: Advance(inp.sender, advanced, owed)},
+        provider_debt=_debt(state.provider_debt, inp.sender, debt - recovered),
     )
-    return TransitionResult(
-        after,
-        [Advanced(params.id, inp.sender, vouched, advanced, owed), Paid(inp.sender, advanced)],
-    )
+    events: list[Event] = [Advanced(params.id, inp.sender, vouched, advanced, owed, recovered)]
+    if advanced > recovered:
+        events.append(Paid(inp.sender, advanced - recovered))
+    return TransitionResult(after, events)
+
+
+def _debt(debts: Mapping[Address, int], who: Address, amount: int) -> dict[Address, int]:
+    """``debts`` with ``who`` owing ``amount`` (none kept at 0: storage cannot tell)."""
+    out = {k: v for k, v in debts.items() if k != who}
+    if amount:
+        out[who] = amount
+    return out
 
 
 def _settle(state: DeskState, inp: SettleAdvance) -> Result:
@@ -246,15 +283,17 @@ def _settle(state: DeskState, inp: SettleAdvance) -> Result:
         return _reject(state, "no advance on this channel")
     if inp.facts.status != ChannelStatus.SETTLED:
         return _reject(state, "the channel has not settled")
-    received = inp.facts.payout_owed
+    received = inp.facts.owed_to(state.desk)
     to_lender = min(received, advance.owed)
     shortfall = advance.owed - to_lender
+    debt = state.provider_debt.get(advance.provider, 0) + shortfall
     after = replace(
         state,
         cash=state.cash + to_lender,
         outstanding=state.outstanding - advance.owed,
         losses=state.losses + shortfall,
         advances={k: v for k, v in state.advances.items() if k != cid},
+        provider_debt=_debt(state.provider_debt, advance.provider, debt),
     )
     events: list[Event] = [AdvanceSettled(cid, advance.provider, received, to_lender, shortfall)]
     if received > to_lender:
@@ -270,7 +309,23 @@ def _release(state: DeskState, inp: Release) -> Result:
         return _reject(state, "an advance on this channel is outstanding")
     if facts.payout_to != state.desk:
         return _reject(state, "the desk does not hold this channel's payout")
-    if facts.status == ChannelStatus.SETTLED and facts.payout_owed:
+    owed = facts.owed_to(state.desk)
+    if facts.status == ChannelStatus.SETTLED and owed:
         # settled meanwhile: the desk collects the payout and hands it on
-        return TransitionResult(state, [Paid(params.provider, facts.payout_owed)])
+        return TransitionResult(state, [Paid(params.provider, owed)])
     return TransitionResult(state, [])
+
+
+def _repay(state: DeskState, inp: RepayDebt) -> Result:
+    debt = state.provider_debt.get(inp.provider, 0)
+    if debt == 0:
+        return _reject(state, "the provider owes the desk nothing")
+    paid = min(inp.amount, debt)
+    after = replace(
+        state,
+        cash=state.cash + paid,
+        losses=state.losses - paid,
+        provider_debt=_debt(state.provider_debt, inp.provider, debt - paid),
+    )
+    events: list[Event] = [Paid(inp.sender, inp.amount - paid)] if inp.amount > paid else []
+    return TransitionResult(after, events)

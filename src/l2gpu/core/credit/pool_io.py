@@ -89,8 +89,9 @@ class BorrowForLease:
 @dataclass(frozen=True, slots=True)
 class SettleLease:
     """Anyone settles a credit lease whose channel has settled: ``refund`` is what
-    the channel returned (the contract collects it from the ChannelManager). It
-    repays the renter's debt first; the rest goes to the renter."""
+    the channel owes the pool (its refund, and a payout its provider assigned to the
+    pool), which the contract collects from the ChannelManager. It repays the
+    renter's debt first; the rest goes to the renter."""
 
     sender: Address
     params: ChannelParams

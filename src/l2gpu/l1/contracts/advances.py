@@ -22,6 +22,7 @@ from l2gpu.core.credit.advances import (
     Fund,
     Input,
     Release,
+    RepayDebt,
     SetShare,
     SettleAdvance,
     TakeAdvance,
@@ -94,15 +95,21 @@ class AdvancesClient:
     def facts(self, params: ChannelParams) -> ChannelFacts:
         """What the ChannelManager says of the channel, in the specification's terms."""
         deposit, best, expires_at, _, status = self.manager.contract.call_fast("channel", params.id)
-        _, payout_to, _, payout_owed = self.manager.contract.call_fast("assignment", params.id)
+        refund_to, payout_to, refund_owed, payout_owed = self.manager.contract.call_fast(
+            "assignment", params.id
+        )
         return ChannelFacts(int(deposit), int(best), int(expires_at), ChannelStatus(status),
-                            Address(payout_to), int(payout_owed))  # fmt: skip
+                            Address(payout_to), int(payout_owed), Address(refund_to),
+                            int(refund_owed))  # fmt: skip
 
-    def state(self, renters: Iterable[Address], channel_ids: Iterable[Hash32]) -> DeskState:
-        """The desk's storage as the specification's state, with the shares of
-        ``renters`` (zero ones left out) and the open advances among ``channel_ids``."""
+    def state(self, accounts: Iterable[Address], channel_ids: Iterable[Hash32]) -> DeskState:
+        """The desk's storage as the specification's state, with the shares and debts
+        of ``accounts`` (zero ones left out) and the open advances among
+        ``channel_ids``."""
         fee_bps, max_share_bps = self.terms()
-        shares = {who: int(self.contract.call_fast("share_bps", who)) for who in renters}
+        accounts = list(accounts)
+        shares = {who: int(self.contract.call_fast("share_bps", who)) for who in accounts}
+        debts = {who: int(self.contract.call_fast("provider_debt", who)) for who in accounts}
         advances = {cid: a for cid in channel_ids if (a := self.advance_of(cid)) is not None}
         return DeskState(
             desk=self.address,
@@ -114,6 +121,7 @@ class AdvancesClient:
             losses=int(self.contract.call_fast("losses")),
             shares={who: bps for who, bps in shares.items() if bps},
             advances=advances,
+            provider_debt={who: debt for who, debt in debts.items() if debt},
         )
 
     # -- writing ---------------------------------------------------------------------
@@ -149,6 +157,10 @@ class AdvancesClient:
         provider."""
         return self.contract.transact("settle", as_tuple(params), sender=sender)
 
+    def repay(self, sender: LocalAccount, provider: Address, amount: int) -> Receipt:
+        """Pay ``amount`` wei towards ``provider``'s debt to the desk (the excess returns)."""
+        return self.contract.transact("repay", provider, sender=sender, value=amount)
+
     def release(self, sender: LocalAccount, params: ChannelParams) -> Receipt:
         """As the provider: take back a payout assigned here without an advance."""
         return self.contract.transact("release", as_tuple(params), sender=sender)
@@ -169,4 +181,6 @@ class AdvancesClient:
                 return self.settle(sender, input_.params)
             case Release():
                 return self.release(sender, input_.params)
+            case RepayDebt():
+                return self.repay(sender, input_.provider, input_.amount)
         raise L1Error(f"no contract call for {type(input_).__name__}")
