@@ -167,6 +167,7 @@ def test_a_restarted_agent_recovers_its_leases_and_vouchers(tmp_path: Path) -> N
     best = world.agent.served[lease_id].payee.state.best_amount
     assert best > 0
     world.agent = world.new_agent()  # the old one crashed; its job keeps running
+    world.agent.take_back(world.agent.leased_offers())  # its offers, as its record says
     world.agent.step()
     recovered = world.agent.served[lease_id]
     assert recovered.payee.state.best_amount == best
@@ -178,6 +179,35 @@ def test_a_restarted_agent_recovers_its_leases_and_vouchers(tmp_path: Path) -> N
     world.renter.stop(lease_id)
     world.agent.step()
     wait_for(lambda: world.agent.backend.status(lease_id).state == "exited")
+
+
+def test_output_written_while_the_agent_is_down_reaches_the_renter_once(
+    tmp_path: Path,
+) -> None:
+    """Issue #23: after an 8 s agent outage the job was re-attached but nine lines of
+    its output were lost (the new agent read on from the end of the file). It now
+    resumes from what reached the market: every line arrives, none twice."""
+    world = World(tmp_path)
+    payer = world.rent("for i in $(seq 1 30); do echo line-$i; sleep 0.05; done; sleep 60")
+    world.agent.step()
+    lease_id = payer.info.id
+    log_file = world.agent.backend.workdir(lease_id) / "output.log"
+    wait_for(lambda: "line-3\n" in log_file.read_text())
+    world.second(payer)  # some output reaches the market
+    assert "line-1\n" in _market_output(world, lease_id)
+    # the agent dies; the job writes the rest meanwhile; a new agent takes over
+    wait_for(lambda: "line-30\n" in log_file.read_text())
+    world.agent = world.new_agent()
+    world.agent.take_back(world.agent.leased_offers())  # its offers, as its record says
+    world.second(payer)
+    lines = _market_output(world, lease_id).split()
+    assert lines == [f"line-{i}" for i in range(1, 31)]
+    world.renter.stop(lease_id)
+    world.agent.step()
+
+
+def _market_output(world: World, lease_id: int) -> str:
+    return "".join(chunk.text for chunk in world.renter.logs(lease_id, 0).chunks)
 
 
 def test_a_restarted_agent_stops_a_job_whose_lease_ended_while_it_was_down(
@@ -330,6 +360,31 @@ def test_a_restarted_agent_lists_its_gpus_once(tmp_path: Path) -> None:
     assert again.step().status is LeaseStatus.RUNNING
     world.renter.stop(again.lease_id)
     restarted.step()
+
+
+def test_a_second_machine_with_the_same_key_leaves_the_first_ones_lease_running(
+    tmp_path: Path,
+) -> None:
+    """Issue #23: an agent with the same key on another machine took the first
+    machine's RUNNING lease for its own after a restart, found no job to adopt,
+    reported it exited and closed its channel; and its start withdrew the first
+    machine's offers. It now leaves both alone: only offers its own data folder
+    recorded are its to withdraw or serve."""
+    world = World(tmp_path)
+    extra = world.agent.publish(world.agent.offer_terms(PRICE, expires_at=T0 + 7200, nonce=1))[0]
+    payer = world.rent("sleep 60")  # the first offer is leased, the extra one is not
+    world.agent.step()
+    assert payer.step().status is LeaseStatus.RUNNING
+    other = world.new_agent()  # the second machine: it recorded no offers
+    assert other.retire_offers([]) == []  # it withdraws only what it recorded: nothing
+    for _ in range(3):
+        other.step()
+    assert other.served == {}
+    assert payer.step().status is LeaseStatus.RUNNING  # not ended by the other machine
+    listed = world.renter.search(f"provider={PROVIDER.address.checksum}").offers
+    assert [o.id for o in listed] == [extra.id]  # the first machine's offer stays listed
+    world.renter.stop(payer.lease_id)
+    world.agent.step()
 
 
 def test_a_renter_closes_a_lease_its_provider_abandoned_conceding_its_best_voucher(

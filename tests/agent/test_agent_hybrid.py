@@ -407,6 +407,7 @@ def test_a_job_lost_in_a_restart_still_gets_its_channel_closed(
     world.agent.shutdown()  # the machine goes down and takes the job with it
     again = _agent(world, rollup)
     again.backend = LocalBackend(tmp_path / "another-machine")  # finds no job to re-attach
+    again.take_back(again.leased_offers())  # its offers, as its record says
     again.step()
     assert [s.amount for s in again.settlements] == [3 * PRICE]
     assert world.renter.lease(lease.id).status is not LeaseStatus.RUNNING

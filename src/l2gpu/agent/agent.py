@@ -60,7 +60,6 @@ CHANNEL_CHECK_SECONDS = 5  # how often a running lease's channel is read on the 
 # A soft-confirmed open waits for one batch (seconds) or for a node that restarts; a
 # lease held this long on a channel no batch has included is given up.
 UNCONFIRMED_LIMIT_SECONDS = 300
-MAX_RETIRED = 500  # offers of an earlier run withdrawn at start (the search bound)
 MAX_UNSENT_LOG_CHARS = 4 * 1024 * 1024  # output kept while the market refuses it
 
 
@@ -184,18 +183,14 @@ class ProviderAgent(ChannelClosing):
             self._gpu_names[offer_id] = gpu_name
 
     def retire_offers(self, known: Iterable[str] = (), *, keep: Iterable[str] = ()) -> list[str]:
-        """Withdraw this provider's earlier offers: ``known`` (the ids an earlier run
-        recorded, leased ones included, which would come back on the market when their
-        lease ends) and every active one the market lists for this address. A restart
-        then publishes its offers once, never beside the old ones. Returns the ids
-        withdrawn; one the market no longer has is skipped."""
+        """Withdraw this agent's earlier offers: ``known``, the ids an earlier run of it
+        recorded in its data folder (leased ones included, which would come back on the
+        market when their lease ends), less ``keep``. A restart then publishes its
+        offers once, never beside the old ones; another machine's offers under the same
+        key are not this agent's to withdraw. Returns the ids withdrawn; one the market
+        no longer has is skipped."""
         ids = {str(i) for i in known}
         kept = {str(i) for i in keep}
-        try:
-            found = self.client.search(f"provider={self.key.address.checksum}", limit=MAX_RETIRED)
-            ids |= {str(o.id) for o in found.offers}
-        except L2gpuError as exc:  # the market is away: withdraw what is known
-            log.warning("could not list this provider's offers: %s", exc.what)
         withdrawn = []
         for offer_id in sorted(ids - kept):
             try:
@@ -332,6 +327,11 @@ class ProviderAgent(ChannelClosing):
 
     def _take(self, info: AgentLease, now: int) -> None:
         lease_id, status = info.id, info.status
+        if str(info.offer_id) not in self._gpu_names:
+            # Another agent with this key published that offer (another machine, or an
+            # earlier run whose offers this one withdrew): its GPUs are not these, so
+            # the lease, requested or running, is left to the agent that offered them.
+            return
         params, payee = self._payee(info)
         if status == LeaseStatus.RUNNING:  # taken over after a restart
             if not self._adopt(info, now):
@@ -342,11 +342,6 @@ class ProviderAgent(ChannelClosing):
                 self._to_settle[lease_id] = (lost, now)
             return
         if self._adopt(info, now):  # started, but the market never heard it
-            return
-        if str(info.offer_id) not in self._gpu_names:
-            # Another agent with this key published that offer (another machine, or an
-            # earlier run whose offers this one withdrew): its GPUs are not these, so
-            # the lease is left for the agent that offered them.
             return
         # The channel is checked before the lease is accepted, and the acceptance says
         # whether the rail vouched for it: the market counts a lease in this provider's
@@ -568,6 +563,7 @@ class ProviderAgent(ChannelClosing):
             log.warning("lease %s: output not uploaded yet: %s", lease_id, exc.what)
             return
         waiting.clear()
+        self.backend.logs_sent(lease_id)  # a restart resumes after this, nothing lost
 
     def _tell(self, lease_id: int, kind: str, **fields: Any) -> None:
         """Report a job's end; if the market is away, the job ends here all the same

@@ -80,6 +80,10 @@ def provider_up(
             "settled, so nothing guarantees payment.",
         ),
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve Prometheus metrics at http://127.0.0.1:PORT/metrics."),
+    ] = None,
 ) -> None:
     """Discover GPUs, publish offers, run leased jobs in a sandbox, check vouchers every
     second."""
@@ -134,6 +138,13 @@ def provider_up(
         nvml=nvml,
         background_closes=True,
     )
+    if metrics_port is not None:
+        from l2gpu.agent.metrics import serve_metrics
+
+        if not 0 < metrics_port < 65536:
+            raise L2gpuError(f"--metrics-port {metrics_port} is no port", "give 1 to 65535")
+        serve_metrics(agent, metrics_port)
+        typer.echo(f"metrics at http://127.0.0.1:{metrics_port}/metrics", err=True)
     terms = agent.offer_terms(
         parse_amount(price, "--price"),
         expires_at=now() + parse_duration(expires_in),
@@ -145,8 +156,11 @@ def provider_up(
     # listed beside the new ones, and a leased one come back when its lease ends).
     # A leased one is kept (its lease runs on), and its GPUs are not offered again.
     record = settings.data_dir / f"offers-{key.address.checksum}.json"
-    leased = agent.leased_offers()
-    retired = agent.retire_offers(_recorded_offers(record), keep=leased)
+    # Only offers this data folder recorded are this agent's: another machine may run
+    # an agent with the same key, and its offers and leases are its own.
+    recorded = _recorded_offers(record)
+    leased = {i: held for i, held in agent.leased_offers().items() if i in recorded}
+    retired = agent.retire_offers(recorded, keep=leased)
     if retired:
         typer.echo(f"withdrew {len(retired)} offer(s) of an earlier run", err=True)
     agent.take_back(leased)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from l2gpu.core.errors import L2gpuError
+
+SENT_NAME = "log.sent"
+"""The file that keeps how much of a job's output reached the market."""
 
 
 class JobStartError(L2gpuError):
@@ -69,6 +73,10 @@ class Backend(Protocol):
     def read_logs(self, lease_id: int) -> list[str]:
         """Output written since the last call."""
 
+    def logs_sent(self, lease_id: int) -> None:
+        """Everything :meth:`read_logs` returned so far reached the market: a restarted
+        agent resumes the job's output after it, not after what was only read."""
+
     def recover(self, lease_id: int) -> bool:
         """Re-attach to a job started before the agent restarted; False if it is gone."""
 
@@ -79,3 +87,21 @@ class Backend(Protocol):
     def found(self) -> list[int]:
         """Leases with a job an earlier agent started that may still run (a restarted
         agent meters each of them or stops it)."""
+
+
+def save_sent_offset(path: Path, offset: int) -> None:
+    """Keep how much of a job's output reached the market (written whole, then renamed:
+    a crash leaves the old number or the new one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(str(offset))
+    os.replace(tmp, path)
+
+
+def load_sent_offset(path: Path) -> int:
+    """The output offset :func:`save_sent_offset` kept; 0 (send it all again, rather
+    than lose any) when there is none or it is unreadable."""
+    try:
+        return max(int(path.read_text()), 0)
+    except (OSError, ValueError):
+        return 0

@@ -35,7 +35,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from l2gpu.agent.backends.base import JobSpec, JobStartError, JobStatus
+from l2gpu.agent.backends.base import (
+    SENT_NAME,
+    JobSpec,
+    JobStartError,
+    JobStatus,
+    load_sent_offset,
+    save_sent_offset,
+)
 from l2gpu.agent.backends.checks import LOG_NAME, check_spec
 from l2gpu.core.errors import L2gpuError
 
@@ -214,14 +221,25 @@ class ContainerBackend:
         self._offsets[lease_id] = offset + len(new)
         return [new[i : i + 4096] for i in range(0, len(new), 4096)]
 
+    def logs_sent(self, lease_id: int) -> None:
+        """Keep, beside the lease's folder (out of the container's sight), how much
+        output reached the market."""
+        if lease_id in self._offsets:
+            save_sent_offset(self._sent_path(lease_id), self._offsets[lease_id])
+
+    def _sent_path(self, lease_id: int) -> Path:
+        return self.root / ".agent" / f"lease-{lease_id}.{SENT_NAME}"
+
     def recover(self, lease_id: int) -> bool:
-        """Whether the lease's container still runs (a restarted agent adopts it)."""
+        """Whether the lease's container still runs (a restarted agent adopts it, its
+        output resumed from what reached the market)."""
         seen = self._inspect(lease_id)
         if seen is None:
             return False
         if seen[0] in ("exited", "dead"):
             self._engine("rm", "--force", self._name(lease_id), check=False)
             return False
+        self._offsets[lease_id] = load_sent_offset(self._sent_path(lease_id))
         return True
 
     def found(self) -> list[int]:

@@ -59,7 +59,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from l2gpu.agent.backends import deadman
-from l2gpu.agent.backends.base import JobSpec, JobStartError, JobStatus
+from l2gpu.agent.backends.base import (
+    SENT_NAME,
+    JobSpec,
+    JobStartError,
+    JobStatus,
+    load_sent_offset,
+    save_sent_offset,
+)
 from l2gpu.agent.backends.cgroups import Cgroups, JobCgroup, find_cgroups, join
 from l2gpu.agent.backends.checks import LOG_NAME, MIN_DISK, check_spec, size_text
 from l2gpu.agent.backends.deadman import alive as _alive
@@ -525,6 +532,11 @@ class LocalBackend:
         text = data.decode("utf-8", errors="replace")
         return [text[i : i + LOG_CHUNK] for i in range(0, len(text), LOG_CHUNK)]
 
+    def logs_sent(self, lease_id: int) -> None:
+        """Keep, in the agent's own folder, how much output reached the market."""
+        if lease_id in self._offsets:
+            save_sent_offset(self._agent_dir(lease_id) / SENT_NAME, self._offsets[lease_id])
+
     def recover(self, lease_id: int) -> bool:
         """Re-attach to a job started by an earlier agent; False if it is gone (any
         process it left behind is killed)."""
@@ -534,8 +546,8 @@ class LocalBackend:
         except (OSError, ValueError, KeyError, TypeError):
             return False
         self._jobs[lease_id] = job
-        with contextlib.suppress(OSError):
-            self._offsets[lease_id] = os.lstat(self.workdir(lease_id) / LOG_NAME).st_size
+        # From what reached the market: output written while no agent ran is sent too.
+        self._offsets[lease_id] = load_sent_offset(self._agent_dir(lease_id) / SENT_NAME)
         self._ensure_watcher()  # this agent owns the job now (the old watcher stands down)
         frozen = self._agent_dir(lease_id) / deadman.FROZEN_MARK
         if frozen.exists():  # the dead-man switch froze it when its agent died

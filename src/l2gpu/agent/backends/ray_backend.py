@@ -96,6 +96,10 @@ class RayBackend:
         except Exception:  # gone actors have no more output
             return []
 
+    def logs_sent(self, lease_id: int) -> None:
+        """Nothing to keep: the job's actor holds its unread output, which outlives the
+        agent, and hands each line out once."""
+
     def recover(self, lease_id: int) -> bool:
         """Find the job's actor again after an agent restart."""
         actor = self._lookup(lease_id)
