@@ -132,3 +132,39 @@ def test_provider_check_says_what_the_sandbox_has(capsys) -> None:
     out = capsys.readouterr().out
     assert "ok      bubblewrap" in out
     assert "memory limit" in out
+
+
+def test_a_lost_answer_to_rent_finds_its_lease_and_never_closes_a_live_channel(
+    api, monkeypatch
+) -> None:
+    """Issue #23: when the market took the rent but its answer was lost (a dropped
+    connection), rent closed the channel of the live lease. It now finds the lease by
+    its own channel; it closes the channel only when the market refused; and while
+    the market cannot be asked it keeps the channel open and says what to do."""
+    from l2gpu.cli.market_cmd import _lease_despite
+    from l2gpu.client import ApiRequestError
+    from l2gpu.core.designs import OpenedChannel
+    from l2gpu.core.errors import L2gpuError
+
+    url, _ = api
+    offer_id, _ = published(url)
+    renter = MarketClient(url, RENTER)
+    deposit = 10**18
+
+    def opened(salt: int) -> OpenedChannel:
+        channel = described(RENTER, PROVIDER.address, deposit, salt)
+        return OpenedChannel(channel.params, channel.deposit, channel, 0, 0)
+
+    mine, unused = opened(1), opened(2)
+    lease = renter.rent(offer_id, command="true", duration=60, channel=mine.description)
+    lost = L2gpuError("cannot reach the market API: connection reset", "retry")
+    found = _lease_despite(renter, lost, mine)
+    assert found is not None
+    assert found.id == lease.id
+    assert _lease_despite(renter, lost, unused) is None  # taken nothing: close it
+    assert _lease_despite(renter, ApiRequestError("refused", "no", 409), mine) is None
+    monkeypatch.setattr("l2gpu.cli.market_cmd.time.sleep", lambda _: None)
+    gone = MarketClient(f"http://127.0.0.1:{free_port()}", RENTER)
+    with pytest.raises(L2gpuError) as kept:
+        _lease_despite(gone, lost, mine)
+    assert "stays open" in kept.value.fix

@@ -122,3 +122,8 @@ def test_sending_more_ether_than_held_is_named_as_such(chain: Chain, token_compi
         token.transact("mint", addr(owner), 1, sender=broke, value=10**18)
     assert "holds 0 wei on L1, less than the 1 ETH" in info.value.what
     assert "fund that account" in info.value.fix
+    # sending nothing, the gas alone is more than it holds: named the same way
+    with pytest.raises(L1Error) as gas_only:
+        token.transact("mint", addr(owner), 1, sender=broke)
+    assert "holds 0 wei on L1" in gas_only.value.what
+    assert "fund that account" in gas_only.value.fix

@@ -32,6 +32,7 @@ from l2gpu.cli import (
     market_cmd,
     pending,
     provider_cmd,
+    settle_cmd,
     watch_cmd,
     zk_cmd,
 )
@@ -107,6 +108,7 @@ app.command("demo")(demo_cmd.demo)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(account_cmd.app, name="account")
 app.command("bench")(bench_cmd.bench)
+app.command("settle")(settle_cmd.settle)
 app.add_typer(channel_cmd.app, name="channel")
 app.add_typer(watch_cmd.app, name="watch")
 app.command("up")(l2_cmd.up)

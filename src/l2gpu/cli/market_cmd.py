@@ -39,9 +39,11 @@ if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command mod
     from l2gpu.core.crypto.secp256k1 import PrivateKey
 
 if TYPE_CHECKING:
+    from l2gpu.core.designs import OpenedChannel
     from l2gpu.core.market.settlement import ChannelDescription
     from l2gpu.payments.channel_check import ChannelCheck
     from l2gpu.payments.rails import ChannelRail
+    from l2gpu.wire import LeasePublic
 
 ApiUrl = ApiUrlOption
 ManagerOption = Annotated[
@@ -339,6 +341,7 @@ def _offer_id(text: str) -> str:
 
 OUTAGE_LIMIT_S = 300
 CREDIT_SETTLE_WAIT_S = 30
+LOOKUP_TRIES = 5
 """How long ``rent`` waits out a market it cannot reach before giving up: vouchers
 follow the metered seconds, so while it waits the renter owes for nothing unpaid
 beyond what the provider's grace allows."""
@@ -421,6 +424,7 @@ def rent(
     _check_rail_options(settings, node, manager)
     job_env, job_secrets, job_files = _pairs(env), _pairs(secret), _files(file)
     key = signing_key(ctx)
+    _settle_earlier_closes(ctx)
     rail = _rail(ctx, key, node, manager, credit)
     deposit = Wei(quote.max_cost)
     opened = rail.open(Address.from_hex(offer.provider), deposit, lifetime=duration + 3600)
@@ -438,13 +442,17 @@ def rent(
             else parse_amount(max_price, "--max-price"),
         )
     except L2gpuError as exc:
-        # No lease uses the channel: start its close so that the deposit comes back.
-        try:
-            note = rail.abandon(opened.description)
-        except L2gpuError as failed:
-            note = (f"closing the unused channel {opened.params.id} failed too "
-                    f"({failed.what}); close it yourself to get the deposit back")  # fmt: skip
-        raise L2gpuError(exc.what, f"{exc.fix}; {note}".strip("; ")) from exc
+        taken = _lease_despite(client, exc, opened)
+        if taken is not None:
+            lease = taken
+        else:
+            # No lease uses the channel: start its close so that the deposit comes back.
+            try:
+                note = _abandon(ctx, rail, opened.description, node)
+            except L2gpuError as failed:
+                note = (f"closing the unused channel {opened.params.id} failed too "
+                        f"({failed.what}); close it yourself to get the deposit back")  # fmt: skip
+            raise L2gpuError(exc.what, f"{exc.fix}; {note}".strip("; ")) from exc
     lease_id = lease.id
     typer.echo(
         f"lease {lease_id}: deposit {format_wei(opened.deposit)} in channel {opened.params.id} "
@@ -492,7 +500,7 @@ def rent(
             # ourselves, conceding exactly the best voucher signed (what the provider is
             # owed), so that the rest of the deposit comes back without it.
             try:
-                typer.echo(rail.abandon(opened.description, conceded=payer.paid), err=True)
+                typer.echo(_abandon(ctx, rail, opened.description, node, payer.paid), err=True)
             except L2gpuError as exc:
                 typer.echo(f"closing channel {opened.params.id} failed ({exc.what}); close "
                            "it yourself ('l2gpu l2 close-channel')", err=True)  # fmt: skip
@@ -511,13 +519,75 @@ def rent(
         # The job never ran (or was taken back before a paid second) and no voucher was
         # signed: take the deposit back.
         try:
-            typer.echo(rail.abandon(opened.description), err=True)
+            typer.echo(_abandon(ctx, rail, opened.description, node), err=True)
         except L2gpuError as exc:
             typer.echo(f"closing the unused channel failed ({exc.what}); close it yourself "
                        "('l2gpu l2 close-channel' or 'l2gpu channel close')", err=True)  # fmt: skip
     _settle_credit(rail, opened.description)
     if ended_badly:
         raise typer.Exit(1)  # a failed or preempted lease is not a success for scripts
+
+
+def _abandon(
+    ctx: typer.Context,
+    rail: ChannelRail,
+    channel: ChannelDescription,
+    node: str | None,
+    conceded: Wei = Wei(0),
+) -> str:
+    """Start the close of a channel no lease will pay any more, conceding ``conceded``
+    (the best voucher signed), and record it so that 'l2gpu settle' finishes it."""
+    from l2gpu.payments.closing import ClosingChannels
+
+    note = rail.abandon(channel, conceded)
+    if ClosingChannels(ctx.obj.data_dir).add(channel, node, int(time.time())):
+        note += "; 'l2gpu settle' (or a running 'l2gpu settle --daemon') does it for you"
+    return note
+
+
+def _settle_earlier_closes(ctx: typer.Context) -> None:
+    """Settle what earlier rents left closing and is due now; never stops this rent."""
+    from l2gpu.cli.settle_cmd import settle_pending
+    from l2gpu.payments.closing import ClosingChannels
+
+    store = ClosingChannels(ctx.obj.data_dir)
+    if not store.pending():
+        return
+    try:
+        outcomes = settle_pending(ctx, store)
+    except L2gpuError:
+        return  # the next 'l2gpu settle' tries again
+    for _, state, note in outcomes:
+        if state == "settled":
+            typer.echo(note, err=True)
+
+
+def _lease_despite(
+    client: MarketClient, exc: L2gpuError, opened: OpenedChannel
+) -> LeasePublic | None:
+    """The lease on ``opened``'s channel when the market took the rent although its
+    answer was lost (a dropped connection, a server error); None when the market
+    refused it, which then holds no lease on the channel. While the market cannot
+    be asked, the channel may pay a live lease and must not be closed: that is
+    refused with what to do."""
+    from l2gpu.client import ApiRequestError
+
+    if isinstance(exc, ApiRequestError) and exc.status < 500:
+        return None  # refused: nothing was taken
+    cid = str(opened.params.id).lower()
+    for _ in range(LOOKUP_TRIES):
+        try:
+            mine = [j for j in client.jobs(live=True) if j.channel.channel_id.lower() == cid]
+        except L2gpuError:
+            time.sleep(1)  # waiting for the market to answer again
+            continue
+        return mine[0] if mine else None
+    raise L2gpuError(
+        f"{exc.what}; and the market cannot say whether it took the lease",
+        f"channel {opened.params.id} stays open, as a lease may use it: run 'l2gpu jobs "
+        "list' when the market is back, and close the channel ('l2gpu channel close' or "
+        "'l2gpu l2 close-channel') only if no lease uses it",
+    ) from exc
 
 
 def _settle_credit(rail: ChannelRail, channel: ChannelDescription) -> None:

@@ -156,6 +156,14 @@ class ChannelAlreadyClosed(L2gpuError):
     """The channel was closed already (an earlier close went through)."""
 
 
+class ChannelNotDue(L2gpuError):
+    """The channel cannot be settled before ``deadline`` (unix seconds, the rail's clock)."""
+
+    def __init__(self, what: str, fix: str, deadline: int) -> None:
+        self.deadline = deadline
+        super().__init__(what, fix)
+
+
 @dataclass(frozen=True)
 class OpenedChannel:
     """A channel the renter opened for one lease, and what opening it cost on L1."""

@@ -9,9 +9,9 @@ same path works against eth-tester, anvil, geth or a public network.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -35,6 +35,7 @@ from l2gpu.l1.errors import ContractRevert, L1Error
 
 # What a revert looks like: web3's errors over JSON-RPC, eth-tester's in process.
 REVERT_ERRORS = (ContractLogicError, ContractCustomError, TransactionFailed)
+T = TypeVar("T")
 
 
 class DevControls(Protocol):
@@ -176,7 +177,9 @@ class DeployedContract:
         if value:
             self.chain.require_funds(sender, value)
         try:
-            tx = fn.build_transaction(self.chain.tx_params(sender, params))
+            tx = self.chain.named_shortfall(
+                sender, lambda: fn.build_transaction(self.chain.tx_params(sender, params))
+            )
             if gas is None:
                 # A margin over the estimate, as wallets add: anvil's estimate for calls
                 # that touch other contracts is sometimes exactly one step short.
@@ -302,18 +305,38 @@ class Chain:
         tx["gas"] = 21_000
         return self.to_receipt(self.send_signed(tx, sender))
 
-    def require_funds(self, sender: LocalAccount, value: int) -> None:
+    def require_funds(self, sender: LocalAccount, value: int, *, gas: bool = False) -> None:
         """Refuse, as the user's mistake it is, a transaction sending more ether than the
-        sender holds on L1 (the node's answer would otherwise surface as an RPC error)."""
+        sender holds on L1 (the node's answer would otherwise surface as an RPC error);
+        with ``gas``, ``value`` is what it can cost at most, its gas included."""
         from l2gpu.core.types import format_wei
 
         held = int(self.w3.eth.get_balance(sender.address))
         if held < value:
+            what = "can cost, its gas at the current fee included" if gas else "sends (and its gas)"
             raise L1Error(
                 f"{sender.address} holds {format_wei(held)} on L1, less than the "
-                f"{format_wei(value)} this transaction sends (and its gas)",
+                f"{format_wei(value)} this transaction {what}",
                 "fund that account on L1 first, or send less",
             )
+
+    def named_shortfall(self, sender: LocalAccount, build: Callable[[], T]) -> T:
+        """Run ``build`` (which asks the node to estimate gas); a node's "insufficient
+        funds" answer is named as the sender's shortfall, not as an internal error."""
+        from l2gpu.core.types import format_wei
+
+        try:
+            return build()
+        except Exception as exc:  # nodes and eth-tester each say it their own way
+            text = str(exc).lower()
+            if "insufficient funds" not in text and "cannot afford" not in text:
+                raise
+            held = int(self.w3.eth.get_balance(sender.address))
+            raise L1Error(
+                f"{sender.address} holds {format_wei(held)} on L1, not enough for this "
+                "transaction's value and gas",
+                "fund that account on L1 first, or send less",
+            ) from exc
 
     def tx_params(self, sender: LocalAccount, params: dict[str, Any]) -> dict[str, Any]:
         """Fill in nonce and chain id for a transaction from ``sender``."""
@@ -329,6 +352,8 @@ class Chain:
             base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
             tx["maxPriorityFeePerGas"] = 1
             tx["maxFeePerGas"] = 2 * base + 1
+        fee = int(tx.get("maxFeePerGas", tx.get("gasPrice", 0)))
+        self.require_funds(sender, int(tx.get("value", 0)) + int(tx["gas"]) * fee, gas=True)
         signed = sender.sign_transaction(tx)
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)

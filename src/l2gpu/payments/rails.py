@@ -28,7 +28,13 @@ from l2gpu.core.channel import ChannelParams, ChannelStatus
 from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.eip712 import Eip712Domain
-from l2gpu.core.designs import ChannelAlreadyClosed, ChannelRail, ClosedChannel, OpenedChannel
+from l2gpu.core.designs import (
+    ChannelAlreadyClosed,
+    ChannelNotDue,
+    ChannelRail,
+    ClosedChannel,
+    OpenedChannel,
+)
 from l2gpu.core.market.settlement import (
     ChannelDescription,
     describe_channel,
@@ -36,7 +42,7 @@ from l2gpu.core.market.settlement import (
     rail_problem,
     terms_problem,
 )
-from l2gpu.core.types import Address, Hash32, Seconds, Timestamp, Wei
+from l2gpu.core.types import Address, Hash32, Seconds, Timestamp, Wei, format_wei
 from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 
 CHALLENGE_PERIOD = Seconds(3600)
@@ -129,6 +135,29 @@ class L1ChannelRail:
         if found is None or found.status == ChannelStatus.NONE:
             return "missing"
         return found.status.name.lower()
+
+    def settle(self, channel: ChannelDescription) -> str:
+        """``settle`` once the channel's deadline has passed: what each side got.
+        Raises :class:`ChannelNotDue` before it, :class:`ChannelAlreadyClosed` after a
+        settlement."""
+        params = channel.params
+        found = self.manager.channel(params)
+        if found is None or found.status in (ChannelStatus.NONE, ChannelStatus.SETTLED):
+            raise ChannelAlreadyClosed(f"channel {params.id} is settled (or was never opened)",
+                                       "nothing is left to pay out")  # fmt: skip
+        deadline = int(found.deadline())
+        if self.now() < deadline:
+            raise ChannelNotDue(
+                f"channel {params.id} can be settled from {format_timestamp(deadline)}",
+                "wait for its deadline", deadline,
+            )  # fmt: skip
+        receipt = self.manager.apply(
+            ci.Settle(Address.from_hex(self.account.address), Timestamp(self.now()), params),
+            self.account,
+        )
+        paid = receipt.event("ChannelSettled").args
+        return (f"channel {params.id} settled: {format_wei(Wei(paid['renter_payout']))} back "
+                f"to you, {format_wei(Wei(paid['provider_payout']))} to the provider")  # fmt: skip
 
     def abandon(self, channel: ChannelDescription, conceded: Wei = Wei(0)) -> str:
         """``closeByRenter`` conceding ``conceded``; settle after the challenge period."""

@@ -269,6 +269,29 @@ class RollupChannelRail:
             f"(L1 time) 'l2gpu l2 settle-channel {cid}' returns the deposit"
         )
 
+    def settle(self, channel: ChannelDescription) -> str:
+        """SettleChannel once the channel's deadline (the node's L1 clock) has passed:
+        what each side got. Raises :class:`ChannelNotDue` before it,
+        :class:`ChannelAlreadyClosed` after a settlement."""
+        from l2gpu.core.designs import ChannelAlreadyClosed, ChannelNotDue
+        from l2gpu.core.l2.transactions import SettleChannel
+
+        cid = str(channel.params.id)
+        if self._status_of(cid) in ("settled", "missing"):
+            raise ChannelAlreadyClosed(f"channel {cid} is settled (or was never opened)",
+                                       "nothing is left to pay out")  # fmt: skip
+        found = self.client.channel(cid)
+        deadline = int(found["close_deadline"] or 0) or (
+            int(found["expires_at"]) + int(found["challenge_period"])
+        )
+        if int(self.client.status()["time"]) < deadline:
+            raise ChannelNotDue(f"channel {cid} can be settled from "
+                                f"{format_timestamp(deadline)} (L1 time)",
+                                "wait for its deadline", deadline)  # fmt: skip
+        index = int(found["index"])
+        self.client.send_tx(lambda me: SettleChannel(me, index), wait=self.wait)
+        return f"channel {cid} settled: the rest of its deposit is back on your L2 balance"
+
     def status(self, channel: ChannelDescription) -> str:
         """The channel's status in the node: ``pending`` (soft-confirmed), ``open``,
         ``closing``, ``settled``, or ``missing``."""
