@@ -22,8 +22,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -32,6 +33,7 @@ from l2gpu import wire as w
 from l2gpu.api import schemas as s
 from l2gpu.api.inputs import ID_LIMIT, AddressText, Line
 from l2gpu.api.limits import RateLimit
+from l2gpu.api.metrics import RequestMetrics, market_registry
 from l2gpu.api.problems import error_responses as errors
 from l2gpu.api.records import offer_json
 from l2gpu.api.service import MarketService
@@ -350,8 +352,17 @@ def create_app(
         """Append output of a lease's job (NUL and lone surrogates stored as U+FFFD)."""
         return {"seq": service.leases.agent_logs(who, lease_id, body.chunks)}
 
+    registry = market_registry(service.engine, service.clock)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics: requests, latencies, and the market's state."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     guarded = RequestGuard(app, max_body=max_body)  # size and JSON depth, while reading
-    return RateLimit(guarded, rate=rate, burst=burst, account_of=service.accounts.cached)
+    limited = RateLimit(guarded, rate=rate, burst=burst, account_of=service.accounts.cached)
+    # outermost: refused requests (too large, too many) are counted too
+    return RequestMetrics(limited, registry, router=app)
 
 
 async def _sweeper(service: MarketService, every: float) -> None:

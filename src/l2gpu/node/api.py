@@ -14,7 +14,8 @@ co-signature long-poll runs on the event loop, so waiting agents hold no worker.
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from l2gpu.core.l2.codec import CodecError, decode_tx
@@ -23,6 +24,7 @@ from l2gpu.core.l2.receipts import SequencerReceipt
 from l2gpu.core.l2.state import L2Channel
 from l2gpu.core.types import Address, Hash32
 from l2gpu.node.cosign_desk import CoSignDesk
+from l2gpu.node.metrics import node_registry
 from l2gpu.node.node import RollupNode
 from l2gpu.node.node_views import batch_views, exit_views
 from l2gpu.serving.errors import (
@@ -363,5 +365,12 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
                 "channels_root": "0x" + parts.channels_root.hex(),
                 "deposits_processed": parts.deposits_processed,
                 "exit_count": parts.exit_count}  # fmt: skip
+
+    registry = node_registry(node, desk)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics of the node (read at the scrape)."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return RequestGuard(app, max_body=max_body)
