@@ -12,6 +12,9 @@ CIRCOM2_VERSION   := 0.2.23
 CIRCOMLIB_VERSION := 2.0.5
 SNARKJS_VERSION   := 0.7.6
 ZK_STAMP := $(TOOLS)/node_modules/.l2gpu-zk-$(CIRCOM2_VERSION)-$(CIRCOMLIB_VERSION)-$(SNARKJS_VERSION)
+# The web console's one third-party script (docs/console.md), served by the console itself.
+HTMX_VERSION := 2.0.4
+HTMX := $(TOOLS)/node_modules/htmx.org/dist/htmx.min.js
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean designs-doc fmt vectors poseidon-contracts
@@ -31,7 +34,7 @@ $(STAMP): pyproject.toml constraints.txt
 # tests of the JSON-RPC path run against. bubblewrap (bwrap) sandboxes the local
 # backend's jobs. Where npm, the platform, or apt-get and root are missing, the tests
 # that need them fail and say why (L2GPU_TEST_ALLOW_MISSING=1 turns that into skips).
-tools: $(ANVIL) $(ZK_STAMP)
+tools: $(ANVIL) $(ZK_STAMP) $(HTMX)
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
@@ -50,6 +53,12 @@ $(ZK_STAMP):
 	    circom2@$(CIRCOM2_VERSION) circomlib@$(CIRCOMLIB_VERSION) snarkjs@$(SNARKJS_VERSION) && touch $@ || \
 	    echo "warning: could not install circom2, circomlib and snarkjs; the zk tests will fail"; \
 	else echo "note: npm is missing; the zk tests (circom, circomlib, snarkjs) will fail"; fi
+
+$(HTMX):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --save-exact --prefix $(TOOLS) \
+	    htmx.org@$(HTMX_VERSION) || echo "warning: could not install htmx; the console's pages refresh as plain forms"; \
+	else echo "note: npm is missing; the console's pages refresh as plain forms"; fi
 
 # A persistent dev L1 for the channel commands: anvil on 127.0.0.1:8545.
 devnet: tools

@@ -34,6 +34,7 @@ from l2gpu.cli import (
     provider_cmd,
     settle_cmd,
     watch_cmd,
+    web_cmd,
     zk_cmd,
 )
 from l2gpu.cli.common import refuse_negative_amounts, remember_key_flags
@@ -109,6 +110,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(account_cmd.app, name="account")
 app.command("bench")(bench_cmd.bench)
 app.command("settle")(settle_cmd.settle)
+app.command("web")(web_cmd.web)
 app.add_typer(channel_cmd.app, name="channel")
 app.add_typer(watch_cmd.app, name="watch")
 app.command("up")(l2_cmd.up)

@@ -1,0 +1,67 @@
+"""``l2gpu web``: the web console (issue 21) over a market API, in a browser.
+
+It serves the console's pages on loopback (``--host`` to serve wider) and talks to
+the market at ``--api-url`` as a client. With ``--dev-wallet`` it also holds the
+signing key (``--private-key``, ``--keystore`` or ``--account``) as a development
+wallet that can rent from the browser, paying over the rail the other options
+name (``--node``, or ``--l1-rpc`` with ``--manager``): for demos, marked on every
+page. htmx comes from ``make tools``; without it the pages work as plain forms.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from l2gpu.cli.common import ApiUrlOption, market_api_url, signing_key
+from l2gpu.core.errors import L2gpuError
+
+WEB_PORT = 8700
+
+
+def web(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port to serve the console on.")] = WEB_PORT,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    api_url: ApiUrlOption = None,
+    dev_wallet: Annotated[
+        bool,
+        typer.Option(
+            "--dev-wallet",
+            help="Hold the signing key as a development wallet that rents from the browser "
+            "(demo only: marked on every page).",
+        ),
+    ] = False,
+    node: Annotated[str | None, typer.Option(help="Rollup node URL (the wallet's rail).")] = None,
+    manager: Annotated[
+        str | None, typer.Option(help="ChannelManager address (the wallet's rail on L1).")
+    ] = None,
+) -> None:
+    """Serve the web console: offers, sign-in, renting and a live lease, in a browser."""
+    import uvicorn
+
+    from l2gpu.cli.market_cmd import _rail, _rail_node
+    from l2gpu.client import MarketClient
+    from l2gpu.serving.connections import require_free_port, uvicorn_options
+    from l2gpu.web.app import create_console
+    from l2gpu.web.assets import htmx_path
+    from l2gpu.web.renting import DevWallet
+
+    if not 0 < port < 65536:
+        raise L2gpuError(f"--port {port} is no port", "give 1 to 65535")
+    settings = ctx.obj
+    url = market_api_url(settings, api_url)
+    wallet = None
+    if dev_wallet:
+        key = signing_key(ctx)
+        rail_node = _rail_node(settings, node, manager)
+        wallet = DevWallet(MarketClient(url, key), _rail(ctx, key, rail_node, manager))
+    require_free_port(host, port, "server", "--port")
+    htmx = htmx_path()
+    if htmx is None:
+        typer.echo("note: htmx is not installed ('make tools'): pages refresh as plain forms",
+                   err=True)  # fmt: skip
+    typer.echo(f"the console: http://{host}:{port}/", err=True)
+    uvicorn.run(create_console(url, dev_wallet=wallet, htmx=htmx), host=host, port=port,
+                log_level="warning", **uvicorn_options())  # fmt: skip

@@ -1,0 +1,285 @@
+"""The console's pages and the few actions behind them.
+
+Pages: offers (the filter language in a search box, the market's own error text
+when a filter is wrong, a table sortable by column), sign-in (an injected wallet
+such as MetaMask signs the market's EIP-4361 message; or the development wallet),
+renting an offer, and a running lease (seconds, spend and voucher status ticking
+every second, its output, a stop button).
+
+Safety, each a test (tests/web): every text from the market (offers, job output)
+goes through Jinja2's autoescaping; every state-changing request is a POST that
+must come from the console's own origin (``Origin``) and, once signed in, carry
+the session's CSRF token; the session cookie is HttpOnly and SameSite=Strict; an
+expired or unknown session is asked to sign in again, losing nothing (the lease
+runs on, paid by its thread); a market that goes away is named on the page.
+"""
+
+# No "from __future__ import annotations": FastAPI reads the route annotations.
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from l2gpu.client import ApiRequestError, MarketClient
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.signin import parse_message, sign_message
+from l2gpu.core.types import Address, Wei, format_wei
+from l2gpu.web.renting import DevWallet
+from l2gpu.web.sessions import COOKIE, SessionStore, WebSession
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+SORTS = {"price": "price", "-price": "-price", "reliability": "-reliability",
+         "gpus": "-num_gpus", "gpu_ram": "-gpu_ram"}  # fmt: skip
+ANONYMOUS = PrivateKey((1).to_bytes(32, "big"))  # signs in as nobody: reads only
+MAX_FILTER = 500
+LOG_TAIL = 200  # lines of a job's output on its page
+
+
+class ConsoleError(L2gpuError):
+    """A request the console refuses: the page says what and why."""
+
+    def __init__(self, what: str, fix: str = "", status: int = 400) -> None:
+        self.status = status
+        super().__init__(what, fix)
+
+
+def create_console(
+    market_url: str,
+    *,
+    dev_wallet: DevWallet | None = None,
+    htmx: Path | None = None,
+    sessions: SessionStore | None = None,
+    http: Any = None,
+) -> FastAPI:
+    """The console over the market at ``market_url`` (``http``: an httpx client to
+    reach it, for tests); ``htmx``: the htmx.min.js to serve (None: pages work as
+    plain forms and links)."""
+    app = FastAPI(title="l2gpu console", docs_url=None, redoc_url=None, openapi_url=None)
+    store = sessions or SessionStore()
+
+    def market(session: WebSession | None = None) -> MarketClient:
+        client = MarketClient(market_url, ANONYMOUS, http=http)
+        if session is not None:
+            client._token = session.token  # signed in through the market already
+        return client
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        session = store.get(request.cookies.get(COOKIE))
+        context.update(session=session, dev_wallet=dev_wallet, htmx=htmx is not None)
+        return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+
+    def same_origin(request: Request) -> None:
+        origin = request.headers.get("origin")
+        if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+            raise ConsoleError(f"a request from {origin} was refused",
+                               "use the console's own pages", 403)  # fmt: skip
+
+    def signed_in(request: Request, csrf: str | None) -> WebSession:
+        same_origin(request)
+        session = store.get(request.cookies.get(COOKIE))
+        if session is None:
+            raise ConsoleError("you are not signed in, or your session expired",
+                               "sign in again: nothing was lost", 401)  # fmt: skip
+        given = csrf or request.headers.get("x-csrf-token")
+        if given != session.csrf:
+            raise ConsoleError("the request did not come from a console page",
+                               "reload the page and try again", 403)  # fmt: skip
+        return session
+
+    @app.exception_handler(ConsoleError)
+    async def refused(request: Request, exc: ConsoleError) -> Response:
+        return page(request, "error.html", exc.status, error=exc)
+
+    # -- offers -------------------------------------------------------------------
+
+    def offers_context(q: str, sort: str) -> dict[str, Any]:
+        if len(q) > MAX_FILTER:
+            return {"q": q[:MAX_FILTER], "sort": sort, "offers": [],
+                    "problem": f"the filter is longer than {MAX_FILTER} characters"}  # fmt: skip
+        try:
+            found = market().search(q, sort=SORTS.get(sort, ""), limit=100)
+        except L2gpuError as exc:
+            return {"q": q, "sort": sort, "offers": [], "problem": str(exc)}
+        return {"q": q, "sort": sort, "offers": found.offers, "problem": None}
+
+    @app.get("/", response_class=HTMLResponse)
+    def offers(request: Request, q: str = "", sort: str = "price") -> Response:
+        """The offers, filtered with the market's filter language."""
+        return page(request, "offers.html", **offers_context(q, sort))
+
+    @app.get("/offers/table", response_class=HTMLResponse)
+    def offers_table(request: Request, q: str = "", sort: str = "price") -> Response:
+        """The offers table alone (htmx swaps it in as the filter is typed)."""
+        return page(request, "offers_table.html", **offers_context(q, sort))
+
+    # -- sign-in ------------------------------------------------------------------
+
+    @app.get("/signin", response_class=HTMLResponse)
+    def signin_page(request: Request) -> Response:
+        """Sign in with a browser wallet, or the development wallet."""
+        return page(request, "signin.html")
+
+    @app.post("/signin/nonce")
+    def signin_nonce(request: Request, body: dict[str, str]) -> JSONResponse:
+        """The market's EIP-4361 message for ``address`` to sign."""
+        same_origin(request)
+        try:
+            address = Address.from_hex(str(body.get("address", "")))
+            reply = market()._call("POST", "/auth/nonce", auth=False,
+                                   json={"address": address.checksum})  # fmt: skip
+        except (ValueError, L2gpuError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"message": reply["message"]})
+
+    @app.post("/signin")
+    def signin(request: Request, body: dict[str, str]) -> JSONResponse:
+        """Trade a signed message for a session (the browser wallet's way)."""
+        same_origin(request)
+        try:
+            reply = market()._call("POST", "/auth/login", auth=False,
+                                   json={"message": body.get("message", ""),
+                                         "signature": body.get("signature", "")})  # fmt: skip
+            address = parse_message(str(body.get("message", ""))).address
+        except L2gpuError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
+        session = store.create(address, str(reply["token"]), dev=False)
+        response = JSONResponse({"address": address.checksum})
+        _set_cookie(request, response, session)
+        return response
+
+    @app.post("/signin/dev")
+    def signin_dev(request: Request) -> Response:
+        """Sign in as the development wallet (only where the console was given one)."""
+        same_origin(request)
+        if dev_wallet is None:
+            raise ConsoleError("this console has no development wallet",
+                               "sign in with your browser wallet", 404)  # fmt: skip
+        key = dev_wallet.client.key
+        client = market()
+        issued = client._call("POST", "/auth/nonce", auth=False,
+                              json={"address": key.address.checksum})  # fmt: skip
+        signature = sign_message(key, parse_message(issued["message"]))
+        reply = client._call("POST", "/auth/login", auth=False,
+                             json={"message": issued["message"],
+                                   "signature": "0x" + signature.hex()})  # fmt: skip
+        session = store.create(key.address, str(reply["token"]), dev=True)
+        response = RedirectResponse("/", status_code=303)
+        _set_cookie(request, response, session)
+        return response
+
+    @app.post("/signout")
+    def signout(request: Request, csrf: Annotated[str | None, Form()] = None) -> Response:
+        """Forget the session."""
+        session = signed_in(request, csrf)
+        store.drop(session.sid)
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    # -- renting and a lease ------------------------------------------------------
+
+    @app.get("/rent/{offer_id}", response_class=HTMLResponse)
+    def rent_page(request: Request, offer_id: int) -> Response:
+        """The form to rent an offer."""
+        try:
+            offer = market().offer(offer_id)
+        except L2gpuError as exc:
+            raise ConsoleError(exc.what, exc.fix, 404) from exc
+        return page(request, "rent.html", offer=offer, problem=None)
+
+    @app.post("/rent/{offer_id}")
+    def rent(
+        request: Request,
+        offer_id: int,
+        command: Annotated[str, Form(max_length=4000)],
+        hours: Annotated[float, Form(gt=0, le=720)],
+        max_price_gwei: Annotated[float | None, Form(ge=0)] = None,
+        csrf: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        """Rent with the development wallet; then watch the lease."""
+        session = signed_in(request, csrf)
+        if not session.dev or dev_wallet is None:
+            raise ConsoleError("renting from the console needs the development wallet",
+                               "a browser wallet cannot sign a voucher every second: rent "
+                               "with 'l2gpu rent', or sign in with the development wallet",
+                               403)  # fmt: skip
+        cap = None if max_price_gwei is None else Wei(round(max_price_gwei * 10**9))
+        try:
+            lease_id = dev_wallet.rent(str(offer_id), command=command, hours=hours, max_price=cap)
+        except L2gpuError as exc:
+            offer = market().offer(offer_id)
+            return page(request, "rent.html", 400, offer=offer, problem=exc)
+        return RedirectResponse(f"/leases/{lease_id}", status_code=303)
+
+    def lease_context(session: WebSession, lease_id: int) -> dict[str, Any]:
+        client = market(session)
+        try:
+            lease = client.lease(lease_id)
+            chunks = client.logs(lease_id, 0).chunks
+        except ApiRequestError as exc:
+            if exc.status in (401, 403, 404):
+                raise ConsoleError(exc.what, exc.fix, exc.status) from exc
+            return {"lease": None, "problem": exc, "lease_id": lease_id}
+        except L2gpuError as exc:  # the market is away: the page says so, and retries
+            return {"lease": None, "problem": exc, "lease_id": lease_id}
+        output = "".join(c.text for c in chunks).splitlines()[-LOG_TAIL:]
+        signed = dev_wallet.paid(lease_id) if dev_wallet and session.dev else None
+        return {"lease": lease, "lease_id": lease_id, "problem": None, "output": output,
+                "spent": format_wei(Wei(int(lease.voucher.amount))),
+                "due": format_wei(Wei(int(lease.amount_due))),
+                "signed": None if signed is None else format_wei(signed)}  # fmt: skip
+
+    @app.get("/leases/{lease_id}", response_class=HTMLResponse)
+    def lease_page(request: Request, lease_id: int) -> Response:
+        """A lease: its seconds, spend, vouchers and output, live."""
+        session = store.get(request.cookies.get(COOKIE))
+        if session is None:
+            return RedirectResponse(f"/signin?next=/leases/{lease_id}", status_code=303)
+        return page(request, "lease.html", **lease_context(session, lease_id))
+
+    @app.get("/leases/{lease_id}/live", response_class=HTMLResponse)
+    def lease_live(request: Request, lease_id: int) -> Response:
+        """The live part of a lease's page (htmx fetches it every second)."""
+        session = store.get(request.cookies.get(COOKIE))
+        if session is None:
+            return page(request, "expired.html", 401)
+        return page(request, "lease_live.html", **lease_context(session, lease_id))
+
+    @app.post("/leases/{lease_id}/stop")
+    def stop(request: Request, lease_id: int,
+             csrf: Annotated[str | None, Form()] = None) -> Response:  # fmt: skip
+        """Stop a lease (the renter's own only: the market checks)."""
+        session = signed_in(request, csrf)
+        try:
+            market(session).stop(lease_id)
+        except L2gpuError as exc:
+            raise ConsoleError(exc.what, exc.fix) from exc
+        return RedirectResponse(f"/leases/{lease_id}", status_code=303)
+
+    # -- assets -------------------------------------------------------------------
+
+    @app.get("/static/console.js")
+    def console_js() -> FileResponse:
+        return FileResponse(HERE / "static" / "console.js", media_type="text/javascript")
+
+    @app.get("/static/console.css")
+    def console_css() -> FileResponse:
+        return FileResponse(HERE / "static" / "console.css", media_type="text/css")
+
+    @app.get("/static/htmx.min.js")
+    def htmx_js() -> Response:
+        if htmx is None:
+            return Response("htmx is not installed: run 'make tools'", status_code=404)
+        return FileResponse(htmx, media_type="text/javascript")
+
+    return app
+
+
+def _set_cookie(request: Request, response: Response, session: WebSession) -> None:
+    response.set_cookie(COOKIE, session.sid, httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https")  # fmt: skip
