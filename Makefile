@@ -35,6 +35,13 @@ $(STAMP): pyproject.toml constraints.txt
 # backend's jobs. Where npm, the platform, or apt-get and root are missing, the tests
 # that need them fail and say why (L2GPU_TEST_ALLOW_MISSING=1 turns that into skips).
 tools: $(ANVIL) $(ZK_STAMP) $(HTMX)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null; } || \
+	      echo "warning: could not install chromium; the console's browser tests will fail"; \
+	  else echo "note: chromium is missing: install Debian's chromium for the console's" \
+	    "browser tests"; fi; }
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || \

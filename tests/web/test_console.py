@@ -29,7 +29,7 @@ from tests.api.helpers import described
 from tests.conftest import free_port
 from tests.market.helpers import RENTER
 
-ORIGIN = "http://testserver"
+ORIGIN = "http://127.0.0.1:8700"
 
 
 class UncheckedRail:

@@ -33,6 +33,8 @@ from l2gpu.db.market_models import LeaseRow, OfferRow, Provider
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 LEASE_STATES = tuple(state.value for state in LeaseStatus)
+# Any token passes as a method: the rest count as "other", so no client grows the series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestMetrics:
@@ -66,7 +68,8 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            method, route = scope["method"], _route(self.router, scope)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            route = _route(self.router, scope)
             self.requests.labels(method, route, str(status["code"])).inc()
             self.latency.labels(method, route).observe(time.perf_counter() - started)
 

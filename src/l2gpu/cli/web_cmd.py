@@ -1,4 +1,5 @@
-"""``l2gpu web``: the web console (issue 21) over a market API, in a browser.
+"""``l2gpu web``: the web console (issue 21) over a market API, in a browser
+(``--demo``: with anvil, a market and a provider of its own: :mod:`l2gpu.cli.web_demo`).
 
 It serves the console's pages on loopback (``--host`` to serve wider) and talks to
 the market at ``--api-url`` as a client. With ``--dev-wallet`` it also holds the
@@ -37,9 +38,32 @@ def web(
     manager: Annotated[
         str | None, typer.Option(help="ChannelManager address (the wallet's rail on L1).")
     ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Bring up anvil, a market and a provider too, with a development wallet.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the web console: offers, sign-in, renting and a live lease, in a browser."""
     import uvicorn
+
+    if demo:
+        from l2gpu.cli.web_demo import run_demo
+        from l2gpu.web.app import LOOPBACK as LOCAL
+
+        if host not in LOCAL:
+            raise L2gpuError(f"the demo's development wallet is served on loopback only, not "
+                             f"--host {host}", "leave --host out")  # fmt: skip
+
+        if not 0 < port < 65536:
+            raise L2gpuError(f"--port {port} is no port", "give 1 to 65535")
+        from l2gpu.serving.connections import require_free_port
+
+        require_free_port(host, port, "server", "--port")
+        run_demo(port, host)
+        return
 
     from l2gpu.cli.market_cmd import _rail, _rail_node
     from l2gpu.client import MarketClient
@@ -50,8 +74,17 @@ def web(
 
     if not 0 < port < 65536:
         raise L2gpuError(f"--port {port} is no port", "give 1 to 65535")
+    from l2gpu.web.app import LOOPBACK
+
     settings = ctx.obj
     url = market_api_url(settings, api_url)
+    if dev_wallet and host not in LOOPBACK:
+        raise L2gpuError(
+            f"--dev-wallet rents with the console's key for anyone who reaches it, and "
+            f"--host {host} serves beyond this machine",
+            "serve a development wallet on 127.0.0.1 only (reach it over an SSH tunnel)",
+        )
+    hosts = ("*",) if host in ("0.0.0.0", "::") else (*LOOPBACK, host)  # noqa: S104
     wallet = None
     if dev_wallet:
         key = signing_key(ctx)
@@ -63,5 +96,6 @@ def web(
         typer.echo("note: htmx is not installed ('make tools'): pages refresh as plain forms",
                    err=True)  # fmt: skip
     typer.echo(f"the console: http://{host}:{port}/", err=True)
-    uvicorn.run(create_console(url, dev_wallet=wallet, htmx=htmx), host=host, port=port,
+    uvicorn.run(create_console(url, dev_wallet=wallet, htmx=htmx, hosts=hosts), host=host,
+                port=port,
                 log_level="warning", **uvicorn_options())  # fmt: skip

@@ -13,9 +13,11 @@ Only designs whose channels need a settle are recorded: ``channel-l1`` and
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,43 +45,63 @@ class PendingClose:
 
 
 class ClosingChannels:
-    """The pending closes of one renter, in a JSON file of its data folder."""
+    """The pending closes of one renter, in a JSON file of its data folder.
+
+    Each change is a read-modify-write under an exclusive lock (``flock`` on a lock
+    file beside it), so ``rent`` and a running ``settle --daemon`` never lose each
+    other's records; a record this version cannot read is kept as it is through
+    every write (a newer version's, or a damaged one: its deposit still waits)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / FILE_NAME
 
     def pending(self) -> list[PendingClose]:
-        """Every recorded close, oldest first; an unreadable file is none (and kept)."""
-        try:
-            raw = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return []
-        out = []
-        for item in raw if isinstance(raw, list) else []:
-            try:
-                channel = ChannelDescription.from_json(item["channel"])
-            except (KeyError, TypeError, ValueError):
-                continue  # a record this version cannot read is skipped, not fatal
-            out.append(PendingClose(channel, item.get("node"), int(item.get("started_at", 0))))
-        return out
+        """Every readable recorded close, oldest first; the others are skipped."""
+        return [p for p in (_parse(item) for item in self._raw()) if p is not None]
 
     def add(self, channel: ChannelDescription, node: str | None, now: int) -> bool:
         """Record a started close (once per channel); False for a design that needs none."""
         if channel.settlement not in NEEDS_SETTLE:
             return False
-        kept = [p for p in self.pending() if p.channel.channel_id != channel.channel_id]
-        self._write([*kept, PendingClose(channel, node, now)])
+        record = PendingClose(channel, node, now).to_json()
+        self._update(lambda items: [*_without(items, channel.channel_id), record])
         return True
 
     def remove(self, channel_id: Hash32) -> None:
         """Forget a close that is finished."""
-        self._write([p for p in self.pending() if p.channel.channel_id != channel_id])
+        self._update(lambda items: _without(items, channel_id))
 
-    def _write(self, items: list[PendingClose]) -> None:
+    def _raw(self) -> list[Any]:
+        try:
+            raw = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return []
+        return raw if isinstance(raw, list) else []
+
+    def _update(self, change: Callable[[list[Any]], list[Any]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with (self.path.parent / f".{FILE_NAME}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            self._write(change(self._raw()))
+
+    def _write(self, items: list[Any]) -> None:
         # Written whole to a temporary file and renamed: a crash leaves the old list
         # or the new one, never half of one.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".closing-")
         with os.fdopen(fd, "w") as out:
-            json.dump([p.to_json() for p in items], out, indent=1)
+            json.dump(items, out, indent=1)
         os.replace(tmp, self.path)
+
+
+def _parse(item: Any) -> PendingClose | None:
+    """A stored record, or None for one this version cannot read."""
+    try:
+        channel = ChannelDescription.from_json(item["channel"])
+        return PendingClose(channel, item.get("node"), int(item.get("started_at", 0)))
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
+        return None
+
+
+def _without(items: list[Any], channel_id: Hash32) -> list[Any]:
+    """``items`` less the readable record of ``channel_id`` (unreadable ones kept)."""
+    return [i for i in items if (p := _parse(i)) is None or p.channel.channel_id != channel_id]

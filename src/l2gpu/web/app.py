@@ -16,18 +16,22 @@ runs on, paid by its thread); a market that goes away is named on the page.
 
 # No "from __future__ import annotations": FastAPI reads the route annotations.
 
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from l2gpu.client import ApiRequestError, MarketClient
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.signin import parse_message, sign_message
 from l2gpu.core.types import Address, Wei, format_wei
+from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
 from l2gpu.web.renting import DevWallet
 from l2gpu.web.sessions import COOKIE, SessionStore, WebSession
 
@@ -38,6 +42,31 @@ SORTS = {"price": "price", "-price": "-price", "reliability": "-reliability",
 ANONYMOUS = PrivateKey((1).to_bytes(32, "big"))  # signs in as nobody: reads only
 MAX_FILTER = 500
 LOG_TAIL = 200  # lines of a job's output on its page
+MAX_LINE = 500  # characters of one line shown (a job printing without newlines)
+LOG_PAGES = 20  # market pages of output read per refresh, catching up
+TAILS = 256  # leases whose output tail the console keeps
+MAX_BODY = 64 * 1024  # the console's forms and sign-in bodies are far smaller
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MAX_PRICE_GWEI = 10**12
+
+
+@dataclass
+class Tail:
+    """The last lines of a lease's output, and the market's seq read up to."""
+
+    after: int = 0
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL))
+    partial: str = ""
+
+    def add(self, text: str) -> None:
+        """Take more output; keep the last lines, each cut to MAX_LINE characters."""
+        pieces = (self.partial + text).split("\n")
+        self.partial = pieces.pop()[-MAX_LINE:]
+        self.lines.extend(line[:MAX_LINE] for line in pieces[-LOG_TAIL:])
+
+    def shown(self) -> list[str]:
+        """The lines to show, the unfinished one last."""
+        return [*self.lines, self.partial] if self.partial else list(self.lines)
 
 
 class ConsoleError(L2gpuError):
@@ -55,12 +84,16 @@ def create_console(
     htmx: Path | None = None,
     sessions: SessionStore | None = None,
     http: Any = None,
-) -> FastAPI:
+    hosts: tuple[str, ...] = LOOPBACK,
+) -> Any:
     """The console over the market at ``market_url`` (``http``: an httpx client to
     reach it, for tests); ``htmx``: the htmx.min.js to serve (None: pages work as
-    plain forms and links)."""
+    plain forms and links); ``hosts``: the names it answers to (a request for any
+    other, as from a DNS-rebound page, is refused; ``("*",)``: any)."""
+    restore_recursion_limit()  # py_ecc raises it to 100,000: see serving.guard
     app = FastAPI(title="l2gpu console", docs_url=None, redoc_url=None, openapi_url=None)
     store = sessions or SessionStore()
+    tails: OrderedDict[int, Tail] = OrderedDict()
 
     def market(session: WebSession | None = None) -> MarketClient:
         client = MarketClient(market_url, ANONYMOUS, http=http)
@@ -161,12 +194,15 @@ def create_console(
                                "sign in with your browser wallet", 404)  # fmt: skip
         key = dev_wallet.client.key
         client = market()
-        issued = client._call("POST", "/auth/nonce", auth=False,
-                              json={"address": key.address.checksum})  # fmt: skip
-        signature = sign_message(key, parse_message(issued["message"]))
-        reply = client._call("POST", "/auth/login", auth=False,
-                             json={"message": issued["message"],
-                                   "signature": "0x" + signature.hex()})  # fmt: skip
+        try:
+            issued = client._call("POST", "/auth/nonce", auth=False,
+                                  json={"address": key.address.checksum})  # fmt: skip
+            signature = sign_message(key, parse_message(issued["message"]))
+            reply = client._call("POST", "/auth/login", auth=False,
+                                 json={"message": issued["message"],
+                                       "signature": "0x" + signature.hex()})  # fmt: skip
+        except L2gpuError as exc:
+            raise ConsoleError(exc.what, exc.fix, 502) from exc
         session = store.create(key.address, str(reply["token"]), dev=True)
         response = RedirectResponse("/", status_code=303)
         _set_cookie(request, response, session)
@@ -186,11 +222,15 @@ def create_console(
     @app.get("/rent/{offer_id}", response_class=HTMLResponse)
     def rent_page(request: Request, offer_id: int) -> Response:
         """The form to rent an offer."""
+        return page(request, "rent.html", offer=offer_or_refuse(offer_id), problem=None)
+
+    def offer_or_refuse(offer_id: int) -> Any:
         try:
-            offer = market().offer(offer_id)
+            return market().offer(offer_id)
+        except ApiRequestError as exc:
+            raise ConsoleError(exc.what, exc.fix, exc.status) from exc
         except L2gpuError as exc:
-            raise ConsoleError(exc.what, exc.fix, 404) from exc
-        return page(request, "rent.html", offer=offer, problem=None)
+            raise ConsoleError(exc.what, exc.fix, 502) from exc
 
     @app.post("/rent/{offer_id}")
     def rent(
@@ -198,7 +238,7 @@ def create_console(
         offer_id: int,
         command: Annotated[str, Form(max_length=4000)],
         hours: Annotated[float, Form(gt=0, le=720)],
-        max_price_gwei: Annotated[float | None, Form(ge=0)] = None,
+        max_price_gwei: Annotated[float | None, Form(ge=0, le=MAX_PRICE_GWEI)] = None,
         csrf: Annotated[str | None, Form()] = None,
     ) -> Response:
         """Rent with the development wallet; then watch the lease."""
@@ -212,27 +252,40 @@ def create_console(
         try:
             lease_id = dev_wallet.rent(str(offer_id), command=command, hours=hours, max_price=cap)
         except L2gpuError as exc:
-            offer = market().offer(offer_id)
-            return page(request, "rent.html", 400, offer=offer, problem=exc)
+            return page(request, "rent.html", 400, offer=offer_or_refuse(offer_id), problem=exc)
         return RedirectResponse(f"/leases/{lease_id}", status_code=303)
 
     def lease_context(session: WebSession, lease_id: int) -> dict[str, Any]:
         client = market(session)
         try:
-            lease = client.lease(lease_id)
-            chunks = client.logs(lease_id, 0).chunks
+            lease = client.lease(lease_id)  # the market checks it is this user's first
+            output = read_tail(client, lease_id)
         except ApiRequestError as exc:
-            if exc.status in (401, 403, 404):
+            if exc.status < 500:
                 raise ConsoleError(exc.what, exc.fix, exc.status) from exc
             return {"lease": None, "problem": exc, "lease_id": lease_id}
         except L2gpuError as exc:  # the market is away: the page says so, and retries
             return {"lease": None, "problem": exc, "lease_id": lease_id}
-        output = "".join(c.text for c in chunks).splitlines()[-LOG_TAIL:]
         signed = dev_wallet.paid(lease_id) if dev_wallet and session.dev else None
         return {"lease": lease, "lease_id": lease_id, "problem": None, "output": output,
                 "spent": format_wei(Wei(int(lease.voucher.amount))),
                 "due": format_wei(Wei(int(lease.amount_due))),
                 "signed": None if signed is None else format_wei(signed)}  # fmt: skip
+
+    def read_tail(client: MarketClient, lease_id: int) -> list[str]:
+        """The output's last lines: only what is new since the last refresh is read."""
+        tail = tails.pop(lease_id, None) or Tail()
+        tails[lease_id] = tail
+        while len(tails) > TAILS:
+            tails.popitem(last=False)
+        for _ in range(LOG_PAGES):
+            chunks = client.logs(lease_id, tail.after).chunks
+            if not chunks:
+                break
+            for chunk in chunks:
+                tail.add(chunk.text)
+                tail.after = chunk.seq
+        return tail.shown()
 
     @app.get("/leases/{lease_id}", response_class=HTMLResponse)
     def lease_page(request: Request, lease_id: int) -> Response:
@@ -277,7 +330,8 @@ def create_console(
             return Response("htmx is not installed: run 'make tools'", status_code=404)
         return FileResponse(htmx, media_type="text/javascript")
 
-    return app
+    trusted = TrustedHostMiddleware(app, allowed_hosts=list(hosts))
+    return RequestGuard(trusted, max_body=MAX_BODY)  # size and JSON depth, while reading
 
 
 def _set_cookie(request: Request, response: Response, session: WebSession) -> None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from l2gpu.client import MarketClient
+from l2gpu.client import ApiRequestError, MarketClient
 from l2gpu.core.designs import ChannelRail
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import voucher_domain
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MAX_LEASES = 16
 CHANNEL_SLACK_S = 3600  # a channel outlives its lease by this, as rent's do
+LOOKUP_TRIES = 5
 
 
 @dataclass
@@ -47,6 +48,7 @@ class DevWallet:
     """Pay from a thread per lease (tests step the payers themselves)."""
     payers: dict[int, LeasePayer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _reserved: int = 0
 
     @property
     def address(self) -> Address:
@@ -58,10 +60,20 @@ class DevWallet:
         duration = round(hours * 3600)
         if duration < 1:
             raise L2gpuError(f"{hours} hours is less than a second", "rent for longer")
-        with self._lock:
-            if sum(1 for p in self.payers.values() if not p.done) >= self.max_leases:
+        with self._lock:  # a slot is taken before the first call, so racing rents count
+            if sum(1 for p in self.payers.values() if not p.done) + self._reserved >= (
+                self.max_leases
+            ):
                 raise L2gpuError(f"the development wallet pays {self.max_leases} leases already",
                                  "stop one first")  # fmt: skip
+            self._reserved += 1
+        try:
+            return self._rent(offer_id, command, duration, max_price)
+        finally:
+            with self._lock:
+                self._reserved -= 1
+
+    def _rent(self, offer_id: str, command: str, duration: int, max_price: Wei | None) -> int:
         offer = self.client.offer(offer_id)
         price = Wei(int(offer.price_per_gpu_second))
         if max_price is not None and price > max_price:
@@ -80,10 +92,33 @@ class DevWallet:
                                      channel=opened.description,
                                      max_price_per_gpu_second=max_price)  # fmt: skip
         except L2gpuError as exc:
-            note = self.rail.abandon(opened.description)  # no lease uses it: the deposit back
-            raise L2gpuError(exc.what, f"{exc.fix}; {note}") from exc
+            taken = self._taken_despite(exc, str(opened.params.id))
+            if taken is None:
+                note = self.rail.abandon(opened.description)  # no lease uses it: deposit back
+                raise L2gpuError(exc.what, f"{exc.fix}; {note}") from exc
+            lease = taken  # the market took it; only its answer was lost
         self._pay(lease)
         return lease.id
+
+    def _taken_despite(self, exc: L2gpuError, channel_id: str) -> LeasePublic | None:
+        """The lease on ``channel_id`` when the market took the rent although its answer
+        was lost; None when it refused (so no lease uses the channel). While the market
+        cannot be asked, the channel may pay a live lease: it is kept open, and said so."""
+        if isinstance(exc, ApiRequestError) and exc.status < 500:
+            return None
+        for _ in range(LOOKUP_TRIES):
+            try:
+                live = self.client.jobs(live=True)
+            except L2gpuError:
+                time.sleep(1)  # waiting for the market to answer again
+                continue
+            mine = [j for j in live if j.channel.channel_id.lower() == channel_id.lower()]
+            return mine[0] if mine else None
+        raise L2gpuError(
+            f"{exc.what}; and the market cannot say whether it took the lease",
+            f"channel {channel_id} stays open, as a lease may use it: look at "
+            "your leases when the market is back",
+        ) from exc
 
     def _pay(self, lease: LeasePublic) -> None:
         payer = LeasePayer(self.client, self.client.key, lease,
