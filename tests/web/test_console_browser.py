@@ -22,6 +22,8 @@ from tests.conftest import free_port
 from tests.parts import missing_part
 
 CHROMIUM = "/usr/bin/chromium"
+# read at import: the tests' own fixture hides every L2GPU_ variable from the tests
+SCREENSHOTS = os.environ.get("L2GPU_SCREENSHOTS")
 # As the machine's own probe starts it: no sandbox (root), no GPU, no calls home.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
@@ -48,7 +50,7 @@ def browser() -> Iterator[object]:
 
 def shoot(page: object, folder: Path, name: str) -> None:
     """A screenshot of the page, in the test's folder and in $L2GPU_SCREENSHOTS."""
-    for where in filter(None, [folder, os.environ.get("L2GPU_SCREENSHOTS")]):
+    for where in filter(None, [folder, SCREENSHOTS]):
         Path(where).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(where) / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 

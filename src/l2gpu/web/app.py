@@ -270,6 +270,7 @@ def create_console(
         return {"lease": lease, "lease_id": lease_id, "problem": None, "output": output,
                 "spent": format_wei(Wei(int(lease.voucher.amount))),
                 "due": format_wei(Wei(int(lease.amount_due))),
+                "deposit": format_wei(Wei(int(lease.channel.deposit))),
                 "signed": None if signed is None else format_wei(signed)}  # fmt: skip
 
     def read_tail(client: MarketClient, lease_id: int) -> list[str]:
