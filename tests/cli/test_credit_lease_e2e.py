@@ -93,7 +93,7 @@ def test_a_renter_rents_on_credit_and_the_provider_takes_an_advance(
             "post more collateral")  # fmt: skip
 
     rent_log = tmp_path / "rent.log"
-    renting = spawn("rent", offer["id"], "--cmd", "echo job-on-credit; sleep 12", "--hours",
+    renting = spawn("rent", offer["id"], "--cmd", "echo job-on-credit; sleep 7", "--hours",
                     "0.01", "--api-url", api, "--manager", manager, "--credit",
                     deployed["pool"], env=env(renter_key, "renter"), log=rent_log)  # fmt: skip
     processes.append(renting)
