@@ -33,6 +33,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.offers import SignedOffer
 from l2gpu.core.market.signin import parse_message, sign_message
+from l2gpu.core.types import Address
 
 
 class ApiRequestError(L2gpuError):
@@ -84,18 +85,20 @@ class MarketClient:
 
     def login(self) -> str:
         """Sign in with EIP-4361; return the bearer token."""
-        issued = w.SignInMessage.model_validate(
-            self._call(
-                "POST", "/auth/nonce", auth=False, json={"address": self.key.address.checksum}
-            )
-        )
-        signature = sign_message(self.key, parse_message(issued.message))
-        reply = self._call(
-            "POST",
-            "/auth/login",
-            auth=False,
-            json={"message": issued.message, "signature": "0x" + signature.hex()},
-        )
+        message = self.sign_in_message(self.key.address)
+        signature = sign_message(self.key, parse_message(message))
+        self._token = self.sign_in(message, "0x" + signature.hex())
+        return self._token
+
+    def sign_in_message(self, address: Address) -> str:
+        """The market's EIP-4361 message for ``address`` to sign (any wallet's way in)."""
+        issued = self._call("POST", "/auth/nonce", auth=False, json={"address": address.checksum})
+        return w.SignInMessage.model_validate(issued).message
+
+    def sign_in(self, message: str, signature: str) -> str:
+        """Trade a signed sign-in message for a bearer token (kept by this client)."""
+        reply = self._call("POST", "/auth/login", auth=False,
+                           json={"message": message, "signature": signature})  # fmt: skip
         self._token = w.SignedIn.model_validate(reply).token
         return self._token
 

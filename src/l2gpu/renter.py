@@ -14,10 +14,11 @@ seconds delivered.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
-from l2gpu.client import MarketClient
+from l2gpu.client import ApiRequestError, MarketClient
 from l2gpu.core.channel.vouchers import Voucher, sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
@@ -84,3 +85,31 @@ class LeasePayer:
     def done(self) -> bool:
         """True once the lease is over."""
         return self.info.status.is_final
+
+
+LOOKUP_TRIES = 5
+
+
+def lease_taken_despite(
+    client: MarketClient, exc: L2gpuError, channel_id: Hash32, *, fix: str
+) -> LeasePublic | None:
+    """The lease on ``channel_id`` when the market took a rent although its answer was
+    lost (a dropped connection, a server error); None when the market refused it (a
+    status below 500), so that no lease uses the channel and it may be closed. While
+    the market cannot be asked, the channel may pay a live lease and must not be
+    closed: that is an error whose ``fix`` says what to do instead."""
+    if isinstance(exc, ApiRequestError) and exc.status < 500:
+        return None  # refused: nothing was taken
+    wanted = str(channel_id).lower()
+    for _ in range(LOOKUP_TRIES):
+        try:
+            live = client.jobs(live=True)
+        except L2gpuError:
+            time.sleep(1)  # waiting for the market to answer again
+            continue
+        mine = [j for j in live if j.channel.channel_id.lower() == wanted]
+        return mine[0] if mine else None
+    raise L2gpuError(
+        f"{exc.what}; and the market cannot say whether it took the lease",
+        f"channel {channel_id} stays open, as a lease may use it: {fix}",
+    ) from exc

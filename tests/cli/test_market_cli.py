@@ -141,7 +141,11 @@ def test_a_lost_answer_to_rent_finds_its_lease_and_never_closes_a_live_channel(
     connection), rent closed the channel of the live lease. It now finds the lease by
     its own channel; it closes the channel only when the market refused; and while
     the market cannot be asked it keeps the channel open and says what to do."""
-    from l2gpu.cli.market_cmd import _lease_despite
+    from l2gpu.renter import lease_taken_despite
+
+    def _lease_despite(client, exc, opened):  # type: ignore[no-untyped-def]
+        return lease_taken_despite(client, exc, opened.params.id, fix="as rent says")
+
     from l2gpu.client import ApiRequestError
     from l2gpu.core.designs import OpenedChannel
     from l2gpu.core.errors import L2gpuError
@@ -163,7 +167,7 @@ def test_a_lost_answer_to_rent_finds_its_lease_and_never_closes_a_live_channel(
     assert found.id == lease.id
     assert _lease_despite(renter, lost, unused) is None  # taken nothing: close it
     assert _lease_despite(renter, ApiRequestError("refused", "no", 409), mine) is None
-    monkeypatch.setattr("l2gpu.cli.market_cmd.time.sleep", lambda _: None)
+    monkeypatch.setattr("l2gpu.renter.time.sleep", lambda _: None)
     gone = MarketClient(f"http://127.0.0.1:{free_port()}", RENTER)
     with pytest.raises(L2gpuError) as kept:
         _lease_despite(gone, lost, mine)

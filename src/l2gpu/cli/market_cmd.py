@@ -39,11 +39,9 @@ if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command mod
     from l2gpu.core.crypto.secp256k1 import PrivateKey
 
 if TYPE_CHECKING:
-    from l2gpu.core.designs import OpenedChannel
     from l2gpu.core.market.settlement import ChannelDescription
     from l2gpu.payments.channel_check import ChannelCheck
     from l2gpu.payments.rails import ChannelRail
-    from l2gpu.wire import LeasePublic
 
 ApiUrl = ApiUrlOption
 ManagerOption = Annotated[
@@ -341,7 +339,6 @@ def _offer_id(text: str) -> str:
 
 OUTAGE_LIMIT_S = 300
 CREDIT_SETTLE_WAIT_S = 30
-LOOKUP_TRIES = 5
 """How long ``rent`` waits out a market it cannot reach before giving up: vouchers
 follow the metered seconds, so while it waits the renter owes for nothing unpaid
 beyond what the provider's grace allows."""
@@ -442,7 +439,13 @@ def rent(
             else parse_amount(max_price, "--max-price"),
         )
     except L2gpuError as exc:
-        taken = _lease_despite(client, exc, opened)
+        from l2gpu.renter import lease_taken_despite
+
+        taken = lease_taken_despite(
+            client, exc, opened.params.id,
+            fix="run 'l2gpu jobs list' when the market is back, and close the channel "
+            "('l2gpu channel close' or 'l2gpu l2 close-channel') only if no lease uses it",
+        )  # fmt: skip
         if taken is not None:
             lease = taken
         else:
@@ -560,34 +563,6 @@ def _settle_earlier_closes(ctx: typer.Context) -> None:
     for _, state, note in outcomes:
         if state == "settled":
             typer.echo(note, err=True)
-
-
-def _lease_despite(
-    client: MarketClient, exc: L2gpuError, opened: OpenedChannel
-) -> LeasePublic | None:
-    """The lease on ``opened``'s channel when the market took the rent although its
-    answer was lost (a dropped connection, a server error); None when the market
-    refused it, which then holds no lease on the channel. While the market cannot
-    be asked, the channel may pay a live lease and must not be closed: that is
-    refused with what to do."""
-    from l2gpu.client import ApiRequestError
-
-    if isinstance(exc, ApiRequestError) and exc.status < 500:
-        return None  # refused: nothing was taken
-    cid = str(opened.params.id).lower()
-    for _ in range(LOOKUP_TRIES):
-        try:
-            mine = [j for j in client.jobs(live=True) if j.channel.channel_id.lower() == cid]
-        except L2gpuError:
-            time.sleep(1)  # waiting for the market to answer again
-            continue
-        return mine[0] if mine else None
-    raise L2gpuError(
-        f"{exc.what}; and the market cannot say whether it took the lease",
-        f"channel {opened.params.id} stays open, as a lease may use it: run 'l2gpu jobs "
-        "list' when the market is back, and close the channel ('l2gpu channel close' or "
-        "'l2gpu l2 close-channel') only if no lease uses it",
-    ) from exc
 
 
 def _settle_credit(rail: ChannelRail, channel: ChannelDescription) -> None:

@@ -49,11 +49,12 @@ def web(
     """Serve the web console: offers, sign-in, renting and a live lease, in a browser."""
     import uvicorn
 
+    from l2gpu.web.app import LOOPBACK
+
     if demo:
         from l2gpu.cli.web_demo import run_demo
-        from l2gpu.web.app import LOOPBACK as LOCAL
 
-        if host not in LOCAL:
+        if host not in LOOPBACK:
             raise L2gpuError(f"the demo's development wallet is served on loopback only, not "
                              f"--host {host}", "leave --host out")  # fmt: skip
 
@@ -74,8 +75,6 @@ def web(
 
     if not 0 < port < 65536:
         raise L2gpuError(f"--port {port} is no port", "give 1 to 65535")
-    from l2gpu.web.app import LOOPBACK
-
     settings = ctx.obj
     url = market_api_url(settings, api_url)
     if dev_wallet and host not in LOOPBACK:

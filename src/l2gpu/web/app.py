@@ -29,7 +29,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from l2gpu.client import ApiRequestError, MarketClient
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.market.signin import parse_message, sign_message
+from l2gpu.core.market.signin import parse_message
 from l2gpu.core.types import Address, Wei, format_wei
 from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
 from l2gpu.web.renting import DevWallet
@@ -162,25 +162,22 @@ def create_console(
         """The market's EIP-4361 message for ``address`` to sign."""
         same_origin(request)
         try:
-            address = Address.from_hex(str(body.get("address", "")))
-            reply = market()._call("POST", "/auth/nonce", auth=False,
-                                   json={"address": address.checksum})  # fmt: skip
+            message = market().sign_in_message(Address.from_hex(str(body.get("address", ""))))
         except (ValueError, L2gpuError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"message": reply["message"]})
+        return JSONResponse({"message": message})
 
     @app.post("/signin")
     def signin(request: Request, body: dict[str, str]) -> JSONResponse:
         """Trade a signed message for a session (the browser wallet's way)."""
         same_origin(request)
+        message = str(body.get("message", ""))
         try:
-            reply = market()._call("POST", "/auth/login", auth=False,
-                                   json={"message": body.get("message", ""),
-                                         "signature": body.get("signature", "")})  # fmt: skip
-            address = parse_message(str(body.get("message", ""))).address
+            token = market().sign_in(message, str(body.get("signature", "")))
+            address = parse_message(message).address
         except L2gpuError as exc:
             return JSONResponse({"error": str(exc)}, status_code=401)
-        session = store.create(address, str(reply["token"]), dev=False)
+        session = store.create(address, token, dev=False)
         response = JSONResponse({"address": address.checksum})
         _set_cookie(request, response, session)
         return response
@@ -192,18 +189,12 @@ def create_console(
         if dev_wallet is None:
             raise ConsoleError("this console has no development wallet",
                                "sign in with your browser wallet", 404)  # fmt: skip
-        key = dev_wallet.client.key
-        client = market()
+        client = MarketClient(market_url, dev_wallet.client.key, http=http)
         try:
-            issued = client._call("POST", "/auth/nonce", auth=False,
-                                  json={"address": key.address.checksum})  # fmt: skip
-            signature = sign_message(key, parse_message(issued["message"]))
-            reply = client._call("POST", "/auth/login", auth=False,
-                                 json={"message": issued["message"],
-                                       "signature": "0x" + signature.hex()})  # fmt: skip
+            token = client.login()
         except L2gpuError as exc:
             raise ConsoleError(exc.what, exc.fix, 502) from exc
-        session = store.create(key.address, str(reply["token"]), dev=True)
+        session = store.create(client.key.address, token, dev=True)
         response = RedirectResponse("/", status_code=303)
         _set_cookie(request, response, session)
         return response

@@ -20,19 +20,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from l2gpu.client import ApiRequestError, MarketClient
+from l2gpu.client import MarketClient
 from l2gpu.core.designs import ChannelRail
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import voucher_domain
 from l2gpu.core.types import Address, Wei, format_wei
-from l2gpu.renter import LeasePayer
+from l2gpu.renter import LeasePayer, lease_taken_despite
 from l2gpu.wire import LeasePublic
 
 log = logging.getLogger(__name__)
 
 MAX_LEASES = 16
 CHANNEL_SLACK_S = 3600  # a channel outlives its lease by this, as rent's do
-LOOKUP_TRIES = 5
 
 
 @dataclass
@@ -92,33 +91,14 @@ class DevWallet:
                                      channel=opened.description,
                                      max_price_per_gpu_second=max_price)  # fmt: skip
         except L2gpuError as exc:
-            taken = self._taken_despite(exc, str(opened.params.id))
+            fix = "look at your leases when the market is back"
+            taken = lease_taken_despite(self.client, exc, opened.params.id, fix=fix)
             if taken is None:
                 note = self.rail.abandon(opened.description)  # no lease uses it: deposit back
                 raise L2gpuError(exc.what, f"{exc.fix}; {note}") from exc
             lease = taken  # the market took it; only its answer was lost
         self._pay(lease)
         return lease.id
-
-    def _taken_despite(self, exc: L2gpuError, channel_id: str) -> LeasePublic | None:
-        """The lease on ``channel_id`` when the market took the rent although its answer
-        was lost; None when it refused (so no lease uses the channel). While the market
-        cannot be asked, the channel may pay a live lease: it is kept open, and said so."""
-        if isinstance(exc, ApiRequestError) and exc.status < 500:
-            return None
-        for _ in range(LOOKUP_TRIES):
-            try:
-                live = self.client.jobs(live=True)
-            except L2gpuError:
-                time.sleep(1)  # waiting for the market to answer again
-                continue
-            mine = [j for j in live if j.channel.channel_id.lower() == channel_id.lower()]
-            return mine[0] if mine else None
-        raise L2gpuError(
-            f"{exc.what}; and the market cannot say whether it took the lease",
-            f"channel {channel_id} stays open, as a lease may use it: look at "
-            "your leases when the market is back",
-        ) from exc
 
     def _pay(self, lease: LeasePublic) -> None:
         payer = LeasePayer(self.client, self.client.key, lease,

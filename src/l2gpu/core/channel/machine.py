@@ -64,7 +64,7 @@ from l2gpu.core.channel.state import (
 )
 from l2gpu.core.channel.vouchers import Voucher, channel_domain, cooperative_close_signer
 from l2gpu.core.transition import TransitionResult
-from l2gpu.core.types import ZERO_ADDRESS, Timestamp, Wei
+from l2gpu.core.types import ZERO_ADDRESS, Address, Timestamp, Wei
 
 
 def state_transition(
@@ -270,8 +270,7 @@ def handle_assign_refund(
     state: ManagerState, inp: AssignRefund
 ) -> TransitionResult[ManagerState, ChannelEvent]:
     """The refund's owner hands the refund of a live channel to ``to``."""
-    channel = require_live(state, inp.params)
-    require(inp.to != ZERO_ADDRESS, "channel: assign to an account")
+    channel = _assignable(state, inp.params, inp.to)
     owner = channel.refund_to if channel.refund_to != ZERO_ADDRESS else inp.params.renter
     require(inp.sender == owner, "channel: only the refund's owner may assign it")
     return TransitionResult(
@@ -284,14 +283,20 @@ def handle_assign_payout(
     state: ManagerState, inp: AssignPayout
 ) -> TransitionResult[ManagerState, ChannelEvent]:
     """The payout's owner hands the payout of a live channel to ``to``."""
-    channel = require_live(state, inp.params)
-    require(inp.to != ZERO_ADDRESS, "channel: assign to an account")
+    channel = _assignable(state, inp.params, inp.to)
     owner = channel.payout_to if channel.payout_to != ZERO_ADDRESS else inp.params.provider
     require(inp.sender == owner, "channel: only the payout's owner may assign it")
     return TransitionResult(
         state.with_channel(replace(channel, payout_to=inp.to)),
         [PayoutAssigned(inp.params.id, inp.to)],
     )
+
+
+def _assignable(state: ManagerState, params: ChannelParams, to: Address) -> Channel:
+    """The checks both assignments make first: a live channel, an account to assign to."""
+    channel = require_live(state, params)
+    require(to != ZERO_ADDRESS, "channel: assign to an account")
+    return channel
 
 
 def handle_collect(
