@@ -12,11 +12,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from l2gpu.api.records import offer_row, record_of, view_of_row
+from l2gpu.api.records import offer_row, offer_values, record_of, view_of_row
 from l2gpu.core.market.fields import fold
 from l2gpu.core.market.index import OfferIndex
 from l2gpu.core.market.offers import OfferError, SignedOffer, validate_offer
@@ -241,8 +241,12 @@ class OfferBook:
     def load(self, offers: list[SignedOffer]) -> None:
         """Bulk-publish already validated offers (benchmarks and imports)."""
         now = self.clock()
+        if not offers:
+            return
+        # One executemany of plain values: building a mapped object per offer costs
+        # several times the insert itself at 100,000 offers.
         with Session(self.engine) as session, session.begin():
-            session.add_all([offer_row(o, now) for o in offers])
+            session.execute(insert(OfferRow), [offer_values(o, now) for o in offers])
         self.changed()
 
 
