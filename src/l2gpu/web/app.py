@@ -32,6 +32,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.signin import parse_message
 from l2gpu.core.types import Address, Wei, format_wei
 from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
+from l2gpu.web.analytics_pages import AnalyticsCache, analytics_router
 from l2gpu.web.renting import DevWallet
 from l2gpu.web.sessions import COOKIE, SessionStore, WebSession
 
@@ -85,11 +86,13 @@ def create_console(
     sessions: SessionStore | None = None,
     http: Any = None,
     hosts: tuple[str, ...] = LOOPBACK,
+    analytics: AnalyticsCache | None = None,
 ) -> Any:
     """The console over the market at ``market_url`` (``http``: an httpx client to
     reach it, for tests); ``htmx``: the htmx.min.js to serve (None: pages work as
     plain forms and links); ``hosts``: the names it answers to (a request for any
-    other, as from a DNS-rebound page, is refused; ``("*",)``: any)."""
+    other, as from a DNS-rebound page, is refused; ``("*",)``: any); ``analytics``: the
+    analytics page's content, computed once (tests pass a smaller one)."""
     restore_recursion_limit()  # py_ecc raises it to 100,000: see serving.guard
     app = FastAPI(title="l2gpu console", docs_url=None, redoc_url=None, openapi_url=None)
     store = sessions or SessionStore()
@@ -305,6 +308,8 @@ def create_console(
         except L2gpuError as exc:
             raise ConsoleError(exc.what, exc.fix) from exc
         return RedirectResponse(f"/leases/{lease_id}", status_code=303)
+
+    app.include_router(analytics_router(page, analytics or AnalyticsCache()))
 
     # -- assets -------------------------------------------------------------------
 
