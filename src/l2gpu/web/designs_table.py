@@ -61,7 +61,7 @@ def read_designs_table(path: Path) -> DesignsTable:
             f"'{path.name}' is over {MAX_BYTES // 1024} KiB: not the designs table", fix
         )
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    workload = next((line for line in lines if line.startswith("Workload:")), "")
+    workload = next((line for line in lines if line.startswith("Workload:")), "").replace("`", "")
     for start, line in enumerate(lines):
         if line.startswith("| |") and start + 1 < len(lines) and lines[start + 1].startswith("|-"):
             designs = _cells(line)[1:]

@@ -168,10 +168,12 @@ def _x_ticks(frame: _Frame, ticks: Sequence[tuple[float, str]]) -> list[str]:
         if not frame.x0 <= position <= frame.x1:
             continue
         x = frame.px(position)
+        half = CHAR_PX * len(label) / 2  # a label at an edge reads inward, not off the chart
+        anchor = "end" if x + half > WIDTH else "start" if x - half < 0 else "middle"
         out.append(
             f'<line class="tick-mark" x1="{x:.1f}" y1="{HEIGHT - BOTTOM}" x2="{x:.1f}" '
             f'y2="{HEIGHT - BOTTOM + 4}"/><text class="tick" x="{x:.1f}" '
-            f'y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{escape(label)}</text>'
+            f'y="{HEIGHT - BOTTOM + 16}" text-anchor="{anchor}">{escape(label)}</text>'
         )
     return out
 
