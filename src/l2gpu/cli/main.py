@@ -33,6 +33,7 @@ from l2gpu.cli import (
     pending,
     provider_cmd,
     settle_cmd,
+    up_cmd,
     watch_cmd,
     web_cmd,
     zk_cmd,
@@ -113,7 +114,7 @@ app.command("settle")(settle_cmd.settle)
 app.command("web")(web_cmd.web)
 app.add_typer(channel_cmd.app, name="channel")
 app.add_typer(watch_cmd.app, name="watch")
-app.command("up")(l2_cmd.up)
+app.command("up")(up_cmd.up)
 app.add_typer(l2_cmd.app, name="l2")
 app.add_typer(bridge_cmd.app, name="bridge")
 app.command("hub")(hub_cmd.hub)
