@@ -62,7 +62,17 @@ def test_a_channel_shows_money_in_eth_and_the_deadline_that_matters() -> None:
     assert "until" in closing
     assert "(in 1 h)" in closing
     assert "settle-channel" in closing
-    assert "paid      0.005 ETH" in channel_text({**channel, "status": "settled"}, NOW)
+    settled = {
+        **channel,
+        "status": "settled",
+        "deposit": "0",
+        "best_amount": "0",
+        "paid_to_provider": "5000000000000000",
+        "refunded_to_renter": "15000000000000000",
+    }
+    shown = channel_text(settled, NOW)
+    assert "settled   0.005 ETH to the provider, 0.015 ETH back to the renter" in shown
+    assert "deposit" not in shown  # the zeros of a settled leaf are not shown as money
 
 
 def test_status_names_a_degraded_node_and_lists_the_callers_withdrawals() -> None:

@@ -85,9 +85,11 @@ def channel_text(channel: Json, now: int) -> str:
         f"channel {channel.get('channel_id', '?')} ({status})",
         f"  renter    {channel.get('renter', '?')}",
         f"  provider  {channel.get('provider', '?')}",
-        f"  deposit   {eth(channel.get('deposit', 0))}",
-        f"  vouched   {eth(channel.get('best_amount', 0))} (the best voucher proven so far)",
     ]
+    if status != "settled":  # a settled leaf holds zeros: its outcome is shown instead
+        lines += [f"  deposit   {eth(channel.get('deposit', 0))}",
+                  f"  vouched   {eth(channel.get('best_amount', 0))} (the best voucher "
+                  "proven so far)"]  # fmt: skip
     expires = int(channel.get("expires_at") or 0)
     deadline = int(channel.get("close_deadline") or 0)
     if status == "open" and expires:
@@ -97,8 +99,9 @@ def channel_text(channel: Json, now: int) -> str:
         lines.append(f"  closing   the provider may prove a better voucher until "
                      f"{format_timestamp(deadline)} ({_from_now(deadline, now)}); then "
                      "'l2gpu l2 settle-channel' pays both sides")  # fmt: skip
-    elif status == "settled":
-        lines.append(f"  paid      {eth(channel.get('provider_payout', 0))} to the provider")
+    elif status == "settled" and "paid_to_provider" in channel:
+        lines.append(f"  settled   {eth(channel['paid_to_provider'])} to the provider, "
+                     f"{eth(channel['refunded_to_renter'])} back to the renter")  # fmt: skip
     return "\n".join(lines)
 
 

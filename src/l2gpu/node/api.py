@@ -113,10 +113,20 @@ def _hex(value: str, what: str) -> bytes:
         raise ApiError(f"{what} is not hex", "send 0x-prefixed hex") from exc
 
 
-def channel_json(found: L2Channel, renter: Address, provider: Address) -> dict[str, Any]:
-    """A rollup channel as the API shows it (amounts in wei, as strings)."""
+def channel_json(
+    found: L2Channel, renter: Address, provider: Address,
+    settled: tuple[int, int] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A rollup channel as the API shows it (amounts in wei, as strings). A settled
+    channel's leaf holds zeros; ``settled`` (the state's record of what it paid) shows
+    its outcome instead: ``paid_to_provider`` and ``refunded_to_renter``."""
     c = found.channel
-    return {"index": found.index, "channel_id": str(c.params.id),
+    outcome = (
+        {}
+        if settled is None
+        else {"paid_to_provider": str(settled[0]), "refunded_to_renter": str(settled[1])}
+    )
+    return outcome | {"index": found.index, "channel_id": str(c.params.id),
             "renter": renter.checksum, "provider": provider.checksum,
             "renter_index": found.renter, "provider_index": found.provider,
             "challenge_period": c.params.challenge_period, "salt": "0x" + c.params.salt.hex(),
@@ -189,7 +199,8 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
             # a channel's parties always have accounts
             assert renter is not None
             assert provider is not None
-            return channel_json(found, renter.address, provider.address)
+            return channel_json(found, renter.address, provider.address,
+                                node.state.settlements.get(found.index))  # fmt: skip
 
     @app.get("/l2/accounts/{address}/channels", responses=responses(*COMMON, 404))
     def channels_of(address: AddressPath) -> list[dict[str, Any]]:
@@ -206,7 +217,8 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
             for c in mine:
                 provider = node.state.account(c.provider)
                 assert provider is not None  # a channel's parties always have accounts
-                out.append(channel_json(c, parsed, provider.address))
+                out.append(channel_json(c, parsed, provider.address,
+                                        node.state.settlements.get(c.index)))  # fmt: skip
             return out
 
     @app.post("/l2/transactions", responses=responses(*COMMON))
