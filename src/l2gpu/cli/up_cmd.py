@@ -69,6 +69,15 @@ def up(
         int | None,
         typer.Option("--shard", help="Run shard I alone (its own key; --l1-rpc and --bridge)."),
     ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Listen address (default: api_host).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", min=1, max=65_535, help="API port (default: api_port, L2GPU_API_PORT; 8600)."
+        ),
+    ] = None,
     bridge: Annotated[
         str | None,
         typer.Option(
@@ -92,6 +101,10 @@ def up(
     from l2gpu.serving.connections import require_free_port, uvicorn_options
 
     settings: Settings = ctx.obj
+    if host is not None or port is not None:  # the flags win over the settings
+        settings = settings.model_copy(
+            update={"api_host": host or settings.api_host, "api_port": port or settings.api_port}
+        )
     if design not in ("optimistic", "zk", "validium", "plasma"):
         raise L2gpuError(
             f"--design {design!r} is not a design this node runs",
@@ -127,7 +140,7 @@ def up(
               force_delay=parse_duration(force_delay),
               validium=design == "validium")  # fmt: skip
         return
-    require_free_port(settings.api_host, settings.api_port, "l2gpu up", "L2GPU_API_PORT")
+    require_free_port(settings.api_host, settings.api_port, "l2gpu up", "--port or L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if settings.l1_rpc:  # a real L1: the proposer is the command's signing key
         proposer = signing_account(ctx)
