@@ -38,6 +38,7 @@ from l2gpu.cli import (
     web_cmd,
     zk_cmd,
 )
+from l2gpu.cli.argv import hoist_key_flags
 from l2gpu.cli.common import refuse_negative_amounts, remember_key_flags
 from l2gpu.core.errors import L2gpuError
 
@@ -131,8 +132,9 @@ analytics_cmd.register(app)
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return its exit status (2 for user errors)."""
     try:
-        refuse_negative_amounts(sys.argv[1:] if argv is None else argv)
-        app(args=argv, standalone_mode=True)
+        args = sys.argv[1:] if argv is None else argv
+        refuse_negative_amounts(args)
+        app(args=hoist_key_flags(args, typer.main.get_command(app)), standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except L2gpuError as exc:
