@@ -28,6 +28,8 @@ from l2gpu.db.market_models import OfferRow, Provider
 from l2gpu.serving.errors import Conflict, Forbidden, NotFound
 
 MAX_LIMIT = 1000
+MAX_OWN_OFFERS = 200
+"""The most of a provider's own offers one page lists."""
 OFFLINE_AFTER = 3
 """Seconds between heartbeats beyond which the agent counts as having been down."""
 
@@ -170,6 +172,24 @@ class OfferBook:
             record = session.get(Provider, row.provider)
             rel = record_of(record).reliability if record else ProviderRecord().reliability
             return view_of_row(row, rel)
+
+    def offers_of(
+        self, provider: Address, *, limit: int = 100, offset: int = 0
+    ) -> list[tuple[OfferView, str, int]]:
+        """``provider``'s offers in any status (active, leased, withdrawn), newest first:
+        each with its status and when it was published."""
+        limit = max(1, min(limit, MAX_OWN_OFFERS))
+        with Session(self.engine) as session:
+            record = session.get(Provider, bytes(provider))
+            rel = record_of(record).reliability if record else ProviderRecord().reliability
+            rows = session.scalars(
+                select(OfferRow)
+                .where(OfferRow.provider == bytes(provider))
+                .order_by(OfferRow.created_at.desc(), OfferRow.offer_id.desc())
+                .limit(limit)
+                .offset(max(0, offset))
+            ).all()
+            return [(view_of_row(r, rel), r.status, r.created_at) for r in rows]
 
     def set_status(self, session: Session, offer_id: int, status: str) -> None:
         """Move an offer to ``status`` inside the caller's transaction."""

@@ -149,7 +149,7 @@ def withdraw(
     from l2gpu.core.l2.amounts import FEE, round_down
     from l2gpu.core.l2.transactions import Withdraw
     from l2gpu.l1 import open_chain
-    from l2gpu.l1.build import compile_contract
+    from l2gpu.l1.contracts.rollup import claim_proven_exit
 
     settings = use_l1_rpc(ctx, l1_rpc)
     user = _user(ctx, node, api)
@@ -170,18 +170,12 @@ def withdraw(
     signer = signing_account(ctx)
     chain = open_chain(settings, [signer])
     rollup_address = Address.from_hex(user.status()["rollup"])
-    contract = chain.attach(compile_contract("rollup/Rollup.vy"), rollup_address)
     claimed = []
     for exit_ in user.exits():
         if not exit_["claimable"]:
             continue
         p = user.exit_proof(exit_["exit_index"])
-        contract.transact(
-            "withdraw", p["batch"], p["exit_index"], Address.from_hex(p["recipient"]), p["amount"],
-            [bytes.fromhex(h[2:]) for h in p["proof"]], bytes.fromhex(p["accounts_root"][2:]),
-            bytes.fromhex(p["channels_root"][2:]), p["deposits_processed"], p["exit_count"],
-            sender=signer,
-        )  # fmt: skip
+        claim_proven_exit(chain, rollup_address, p, signer)
         claimed.append({"exit_index": p["exit_index"], "amount": p["amount"]})
     pending = [e for e in user.exits() if not e["claimed"]]
     now = int(user.status()["time"])
