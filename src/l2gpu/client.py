@@ -19,6 +19,8 @@ answer from the API becomes :class:`ApiRequestError` carrying the API's own
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -33,6 +35,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.offers import SignedOffer
 from l2gpu.core.market.signin import parse_message, sign_message
+from l2gpu.core.market.workdir import PART_BYTES, sign_download
 from l2gpu.core.types import Address
 
 
@@ -159,8 +162,10 @@ class MarketClient:
         secrets: dict[str, str] | None = None,
         files: dict[str, str] | None = None,
         max_price_per_gpu_second: int | None = None,
+        archive: w.ArchivePublic | None = None,
     ) -> w.LeasePublic:
-        """Rent an offer for ``duration`` seconds and submit ``command`` on it."""
+        """Rent an offer for ``duration`` seconds and submit ``command`` on it, started in
+        the folder ``archive`` (uploaded first with :meth:`upload`)."""
         body: dict[str, Any] = {
             "offer_id": str(offer_id),
             "duration": duration,
@@ -172,6 +177,8 @@ class MarketClient:
                 "files": files or {},
             },
         }
+        if archive is not None:
+            body["job"]["archive"] = {"sha256": archive.sha256, "size": archive.size}
         if max_price_per_gpu_second is not None:
             body["max_price_per_gpu_second"] = str(max_price_per_gpu_second)
         return w.LeasePublic.model_validate(self._call("POST", "/leases", json=body))
@@ -235,6 +242,80 @@ class MarketClient:
                     return
                 yield str(item["text"])
 
+    # -- a job's folder --------------------------------------------------------------
+
+    def upload(self, data: bytes) -> w.ArchivePublic:
+        """Upload an archive (a job's folder) in parts; parts the market has already (an
+        earlier upload of the same folder) are not sent again."""
+        digest = hashlib.sha256(data).hexdigest()
+        state = w.Upload.model_validate(
+            self._call("POST", "/uploads", json={"sha256": digest, "size": len(data)})
+        )
+        for index in state.missing:
+            part = data[index * state.part_size : (index + 1) * state.part_size]
+            state = w.Upload.model_validate(self._call(
+                "PUT", f"/uploads/{digest}/parts/{index}", json={"data": _b64(part)}
+            ))  # fmt: skip
+        if not state.complete:
+            raise L2gpuError(f"the market holds the upload {digest} incomplete",
+                             "run the command again: the missing parts are sent")  # fmt: skip
+        return w.ArchivePublic(sha256=digest, size=len(data))
+
+    def archive(self, lease_id: int, archive: w.ArchivePublic) -> bytes:
+        """The folder a lease's job starts in (the provider's agent), checked against
+        its digest."""
+        parts = [
+            self._part(f"/agent/leases/{lease_id}/archive/parts/{i}")
+            for i in range(-(-archive.size // PART_BYTES))
+        ]
+        return _checked(b"".join(parts), archive.sha256, archive.size, f"lease {lease_id}'s folder")
+
+    def ask_download(self, lease_id: int, path: str, *, issued_at: int) -> w.Download:
+        """Ask the provider's agent for ``path`` of a lease's folder, signed with this
+        client's key (the lease's renter's)."""
+        signature = sign_download(self.key, lease_id, path, issued_at)
+        body = {"path": path, "issued_at": issued_at, "signature": "0x" + signature.hex()}
+        return w.Download.model_validate(
+            self._call("POST", f"/jobs/{lease_id}/downloads", json=body)
+        )
+
+    def download(self, lease_id: int, download_id: int) -> w.Download:
+        """A download request as it stands."""
+        path = f"/jobs/{lease_id}/downloads/{download_id}"
+        return w.Download.model_validate(self._call("GET", path))
+
+    def download_data(self, asked: w.Download) -> bytes:
+        """The archive of a ready download, checked against its digest."""
+        if asked.status != "ready" or asked.sha256 is None or asked.size is None:
+            raise L2gpuError(f"download {asked.id} is {asked.status}", "wait until it is ready")
+        base = f"/jobs/{asked.lease_id}/downloads/{asked.id}/parts"
+        data = b"".join(self._part(f"{base}/{i}") for i in range(asked.parts or 0))
+        return _checked(data, asked.sha256, asked.size, f"download {asked.id}")
+
+    def agent_downloads(self) -> list[w.AgentDownload]:
+        """Download requests waiting for this provider's agent."""
+        reply = self._call("GET", "/agent/downloads")
+        return [w.AgentDownload.model_validate(item) for item in reply]
+
+    def answer_download(self, download_id: int, data: bytes | None, error: str = "") -> w.Download:
+        """Answer a download with an archive (sent in parts) or with why not."""
+        path = f"/agent/downloads/{download_id}"
+        if data is None:
+            return w.Download.model_validate(self._call("POST", path, json={"error": error[:500]}))
+        digest = hashlib.sha256(data).hexdigest()
+        state = w.Download.model_validate(
+            self._call("POST", path, json={"sha256": digest, "size": len(data)})
+        )
+        for index in range(state.parts or 0) if state.status == "sending" else ():
+            part = data[index * state.part_size : (index + 1) * state.part_size]
+            state = w.Download.model_validate(
+                self._call("PUT", f"{path}/parts/{index}", json={"data": _b64(part)})
+            )
+        return state
+
+    def _part(self, path: str) -> bytes:
+        return base64.b64decode(w.Part.model_validate(self._call("GET", path)).data)
+
     # -- providers -------------------------------------------------------------------
 
     def publish(self, offer: SignedOffer) -> w.OfferPublic:
@@ -281,6 +362,23 @@ class MarketClient:
         """Append job output; return the last seq."""
         reply = self._call("POST", f"/agent/leases/{lease_id}/logs", json={"chunks": chunks})
         return w.LogsAppended.model_validate(reply).seq
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _checked(data: bytes, sha256: str, size: int, what: str) -> bytes:
+    """``data`` if it is ``size`` bytes hashing to ``sha256``; else an error (the market,
+    or whoever wrote the archive, sent something else)."""
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) != size or digest != sha256:
+        raise L2gpuError(
+            f"{what} arrived as {len(data)} bytes hashing to {digest}, not the {size} bytes "
+            f"hashing to {sha256} it was declared as",
+            "try again; if it persists, the market is not relaying it faithfully",
+        )
+    return data
 
 
 NOT_THE_MARKET_FIX = (

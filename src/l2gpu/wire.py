@@ -193,12 +193,20 @@ class VoucherPublic(_Answer):
     at: int | None
 
 
+class ArchivePublic(_Answer):
+    """An archive by its SHA-256 (hex) and size in bytes."""
+
+    sha256: str
+    size: int
+
+
 class JobPublic(_Answer):
-    """A lease's job as its renter sees it."""
+    """A lease's job as its renter sees it; ``archive``: the folder it starts in."""
 
     command: str
     status: str
     exit_code: int | None
+    archive: ArchivePublic | None = None
 
 
 class LeasePublic(_Answer):
@@ -294,3 +302,52 @@ class LogsAppended(_Answer):
     """POST /agent/leases/{id}/logs: the sequence number of the last chunk stored."""
 
     seq: int
+
+
+class Upload(_Answer):
+    """POST /uploads, PUT /uploads/{sha256}/parts/{index}: an archive at the market, in
+    parts of ``part_size`` bytes; ``missing``: the parts still to send."""
+
+    sha256: str
+    size: int
+    parts: int
+    part_size: int
+    complete: bool
+    missing: list[int]
+
+
+class Part(_Answer):
+    """A part of an archive, in base64."""
+
+    index: int
+    data: str
+
+
+class Download(_Answer):
+    """A renter's request for files of its lease's folder: ``asked`` (waiting for the
+    provider's agent), ``sending``, ``ready`` (the archive's digest, size and parts
+    known) or ``failed`` (``error`` says why)."""
+
+    id: int
+    lease_id: int
+    path: str
+    status: str
+    error: str
+    sha256: str | None
+    size: int | None
+    parts: int | None
+    part_size: int
+    asked_at: int
+    done_at: int | None
+
+
+class AgentDownload(_Answer):
+    """GET /agent/downloads: a request the caller's agent is asked to answer, with the
+    renter's signature (the agent checks it against the renter it recorded)."""
+
+    id: int
+    lease_id: int
+    renter: str
+    path: str
+    issued_at: int
+    signature: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from l2gpu.cli.market_cmd import Outage
+from l2gpu.cli.lease_rails import Outage
 from l2gpu.client import ApiRequestError
 from l2gpu.core.errors import L2gpuError
 
@@ -21,7 +21,7 @@ class _Client:
 
 def test_an_outage_is_waited_out_until_its_limit(monkeypatch) -> None:
     now = [1000.0]
-    monkeypatch.setattr("l2gpu.cli.market_cmd.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("l2gpu.cli.lease_rails.time.monotonic", lambda: now[0])
     outage, client = Outage(300), _Client()
     down = L2gpuError("cannot reach the market API: connection refused")
     outage.failed(down, client)  # type: ignore[arg-type]

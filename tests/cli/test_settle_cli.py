@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from eth_account import Account
 
-from l2gpu.cli.market_cmd import _abandon
+from l2gpu.cli.lease_rails import _abandon
 from l2gpu.core.types import Address, Wei
 from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
 from l2gpu.l1.jsonrpc import connect_jsonrpc

@@ -38,7 +38,7 @@ def test_a_rail_missing_its_parts_says_which(settlement: str, parts: RailParts, 
 def test_the_settlement_setting_chooses_the_design_where_it_was_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from l2gpu.cli.market_cmd import rail_design
+    from l2gpu.cli.lease_rails import rail_design
     from l2gpu.config import load_settings
 
     assert rail_design(load_settings(), "http://127.0.0.1:9") == "hybrid"  # inferred

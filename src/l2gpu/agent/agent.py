@@ -49,6 +49,7 @@ from l2gpu.core.market.settlement import (
     reuse_problem,
     settlement_problem,
 )
+from l2gpu.core.market.workdir import MAX_ARCHIVE_BYTES, size_text
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
 from l2gpu.payments.payee import Payee
 from l2gpu.payments.store import VoucherStore
@@ -353,7 +354,10 @@ class ProviderAgent(ChannelClosing):
         if status == LeaseStatus.REQUESTED:
             self.client.report(lease_id, "accepted", channel_verified=self.rail is not None)
         try:
-            self.backend.start(self._spec(info))
+            spec = self._spec(info)
+            if info.job.archive is not None:  # the folder the job starts in
+                spec = replace(spec, archive=self._fetch_folder(info))
+            self.backend.start(spec)
         except JobStartError as exc:
             self.client.report(lease_id, "start_failed", reason=exc.what[:400])
             self._send_logs(lease_id)
@@ -547,6 +551,24 @@ class ProviderAgent(ChannelClosing):
             open_files=self.job_open_files,
             disk_bytes=self.job_disk_bytes or int(inventory.disk_gb * 2**30 * share) or None,
         )
+
+    def _fetch_folder(self, info: AgentLease) -> bytes:
+        """The archive of the folder the lease's job starts in, from the market, checked
+        against the digest in the lease's job; a refusal fails the start (it costs the
+        renter nothing)."""
+        archive = info.job.archive
+        assert archive is not None
+        if archive.size > MAX_ARCHIVE_BYTES:
+            raise JobStartError(
+                f"the job's folder is {size_text(archive.size)}, above the limit of "
+                f"{size_text(MAX_ARCHIVE_BYTES)}",
+                "pack a smaller folder",
+            )
+        try:
+            return self.client.archive(info.id, archive)
+        except L2gpuError as exc:
+            raise JobStartError(f"the job's folder could not be fetched: {exc.what}",
+                                exc.fix) from exc  # fmt: skip
 
     def _send_logs(self, lease_id: int) -> None:
         """Upload new output; a failed upload keeps it (bounded) for the next try and

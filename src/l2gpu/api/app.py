@@ -39,6 +39,7 @@ from l2gpu.api.offers import MAX_OWN_OFFERS
 from l2gpu.api.problems import error_responses as errors
 from l2gpu.api.records import offer_json
 from l2gpu.api.service import MarketService
+from l2gpu.api.workload_routes import add_workload_routes
 from l2gpu.core.types import Address
 from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
 from l2gpu.serving.problems import exact_bounds, install_handlers
@@ -373,6 +374,7 @@ def create_app(
         """Append output of a lease's job (NUL and lone surrogates stored as U+FFFD)."""
         return {"seq": service.leases.agent_logs(who, lease_id, body.chunks)}
 
+    add_workload_routes(app, service, caller)
     registry = market_registry(service.engine, service.clock)
 
     @app.get("/metrics", include_in_schema=False)
@@ -390,6 +392,7 @@ async def _sweeper(service: MarketService, every: float) -> None:
     while True:
         try:
             await run_in_threadpool(service.leases.sweep)
+            await run_in_threadpool(service.expire)
         except Exception:  # a failed sweep (database busy) is retried next time
             log.exception("lease sweep failed")
         await asyncio.sleep(every)

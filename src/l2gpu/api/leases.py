@@ -28,6 +28,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from l2gpu.api.blobs import BlobBook
 from l2gpu.api.inputs import storable
 from l2gpu.api.lease_effects import LeaseEffects
 from l2gpu.api.offers import OfferBook
@@ -80,8 +81,10 @@ class LeaseBook:
         clock: Callable[[], int],
         agent_timeout: int,
         channels: ChannelCheck | None = None,
+        blobs: BlobBook | None = None,
     ) -> None:
         self.engine = engine
+        self.blobs = blobs or BlobBook(engine, clock=clock)
         self.offers = offers
         self.effects = LeaseEffects(offers)
         self.clock = clock
@@ -238,6 +241,9 @@ class LeaseBook:
             )
             session.add(row)
             session.flush()
+            archive = job.get("archive") or None
+            if archive is not None:  # the folder the job starts in: uploaded, whole, checked
+                self.blobs.workdir(session, renter, archive["sha256"], archive["size"])
             session.add(
                 JobRow(
                     lease_id=row.lease_id,
@@ -247,6 +253,8 @@ class LeaseBook:
                     files=dict(job.get("files") or {}),
                     status="pending",
                     created_at=now,
+                    archive=archive["sha256"] if archive else None,
+                    archive_size=archive["size"] if archive else None,
                 )
             )
             if not self.offers.take(session, offer_id):
@@ -370,6 +378,22 @@ class LeaseBook:
                 }
                 out.append(item)
             return out
+
+    def archive_part(self, provider: Address, lease_id: int, index: int) -> bytes:
+        """Part ``index`` of the folder a live lease's job starts in, for its provider."""
+        with Session(self.engine) as session, session.begin():
+            row = self._row(session, provider, lease_id)
+            if row.provider != bytes(provider):
+                raise Forbidden(f"lease {lease_id} is not served by you",
+                                "fetch only your leases' folders")  # fmt: skip
+            job = session.get(JobRow, lease_id)
+            if job is None or job.archive is None or job.archive_size is None:
+                raise NotFound(f"lease {lease_id}'s job has no folder", "start it without one")
+            if row.status not in LIVE:
+                raise Conflict(f"lease {lease_id} is {row.status}: its folder is not sent any more",
+                               "fetch a lease's folder before its job starts")  # fmt: skip
+            blob = self.blobs.workdir(session, Address(row.renter), job.archive, job.archive_size)
+            return self.blobs.read(session, blob, index)
 
     def agent_event(
         self,

@@ -172,6 +172,9 @@ def lease_json(row: LeaseRow, job: JobRow | None) -> dict[str, Any]:
             "command": job.command if job else "",
             "status": job.status if job else "none",
             "exit_code": job.exit_code if job else None,
+            "archive": {"sha256": job.archive, "size": job.archive_size}
+            if job is not None and job.archive is not None
+            else None,
         },
     }
 

@@ -32,6 +32,7 @@ from l2gpu.api.inputs import (
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.market.offers import OfferTerms, SignedOffer
+from l2gpu.core.market.workdir import MAX_ARCHIVE_BYTES, PART_BYTES
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Seconds, Timestamp
 from l2gpu.core.types import Wei as WeiAmount
 
@@ -126,13 +127,57 @@ Names64 = _names_to_texts(64)
 Names16 = _names_to_texts(16)
 
 
+SHA256_PATTERN = "^[0-9a-f]{64}$"
+Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, description="SHA-256, 64 lower-case hex")]
+ArchiveSize = Annotated[
+    int, Field(ge=0, le=MAX_ARCHIVE_BYTES, description="bytes"), BeforeValidator(json_integer)
+]
+# A part of PART_BYTES in base64: 4 characters per 3 bytes, padded.
+BASE64_PART = 4 * -(-PART_BYTES // 3)
+
+
+class ArchiveIn(_Strict):
+    """An archive by its digest and size (uploaded first: POST /uploads)."""
+
+    sha256: Sha256
+    size: ArchiveSize
+
+
 class JobCreate(_Strict):
-    """The job to run on a lease: a shell command, its environment, secrets, small files."""
+    """The job to run on a lease: a shell command, its environment, secrets, small files,
+    and the folder it starts in (an archive uploaded first)."""
 
     command: Text = Field(min_length=1, max_length=8192)
     env: Names64 = Field(default_factory=dict)  # type: ignore[valid-type]
     secrets: Names64 = Field(default_factory=dict)  # type: ignore[valid-type]
     files: Names16 = Field(default_factory=dict)  # type: ignore[valid-type]
+    archive: ArchiveIn | None = None
+
+
+class UploadCreate(ArchiveIn):
+    """Declare an archive to upload in parts."""
+
+
+class PartIn(_Strict):
+    """One part of an archive (at most 128 KiB), in base64."""
+
+    data: str = Field(max_length=BASE64_PART, pattern="^[A-Za-z0-9+/]*={0,2}$")
+
+
+class DownloadCreate(_Strict):
+    """Ask for ``path`` of a lease's folder (``""``: all of it), signed by its renter."""
+
+    path: Line = Field("", max_length=1024)
+    issued_at: Id
+    signature: Signature
+
+
+class DownloadAnswer(_Strict):
+    """An agent's answer to a download: the archive's digest and size, or an error."""
+
+    sha256: Sha256 | None = None
+    size: ArchiveSize | None = None
+    error: Text = Field("", max_length=500)
 
 
 class ZkChannelIn(_Strict):

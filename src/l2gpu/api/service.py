@@ -8,6 +8,8 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from l2gpu.api.accounts import Accounts
+from l2gpu.api.blobs import BlobBook
+from l2gpu.api.downloads import DownloadBook
 from l2gpu.api.leases import LeaseBook
 from l2gpu.api.offers import OfferBook
 from l2gpu.core.credit.price_index import IndexValue, NoIndex
@@ -49,8 +51,21 @@ class MarketService:
         self.clock = clock
         self.accounts = Accounts(engine, origin=origin, chain_id=chain_id, clock=clock)
         self.offers = OfferBook(engine, clock=clock, chain_id=chain_id, hide_after=agent_timeout)
+        self.blobs = BlobBook(engine, clock=clock)
         self.leases = LeaseBook(engine, self.offers, clock=clock, agent_timeout=agent_timeout,
-                                channels=channels)  # fmt: skip
+                                channels=channels, blobs=self.blobs)  # fmt: skip
+        self.downloads = DownloadBook(engine, self.blobs, clock=clock)
+        self._expired_at = 0
+
+    def expire(self) -> None:
+        """Delete what the market keeps for a while only (uploads, downloads), at most
+        once a minute."""
+        now = self.clock()
+        if now - self._expired_at < 60:
+            return
+        self._expired_at = now
+        self.blobs.expire()
+        self.downloads.expire()
 
     def gpu_index(self, gpu: str) -> IndexValue:
         """The GPU-hour index of ``gpu`` now, from the market's verified leases; a thin

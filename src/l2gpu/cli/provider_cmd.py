@@ -21,7 +21,8 @@ from l2gpu.cli.common import (
     parse_amount,
     signing_key,
 )
-from l2gpu.cli.market_cmd import ManagerOption, _check_provider_account, _rail, _rail_node
+from l2gpu.cli.lease_rails import _check_provider_account, _rail, _rail_node
+from l2gpu.cli.market_cmd import ManagerOption
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import parse_duration
 

@@ -75,7 +75,7 @@ def web(
         run_demo(port, host)
         return
 
-    from l2gpu.cli.market_cmd import _rail, _rail_node
+    from l2gpu.cli.lease_rails import _rail, _rail_node
     from l2gpu.client import MarketClient
     from l2gpu.node.client import NodeReader
     from l2gpu.serving.connections import require_free_port, uvicorn_options

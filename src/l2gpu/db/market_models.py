@@ -1,4 +1,5 @@
-"""Tables of the GPU market: providers, offers, leases, jobs, job logs, sign-in sessions.
+"""Tables of the GPU market: providers, offers, leases, jobs, job logs, sign-in sessions,
+stored archives (jobs' folders and files downloaded from them) and download requests.
 
 Amounts of wei are 78-digit text (see :func:`l2gpu.db.models.encode_wei`); times
 are integer Unix seconds (the core's ``Timestamp``), so that the injected clocks
@@ -126,6 +127,10 @@ class JobRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # The folder the job starts in (``rent --dir``): the SHA-256 and size of the
+    # renter's archive (a blob of kind "workdir"), which the agent fetches and checks.
+    archive: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    archive_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class JobLog(Base):
@@ -140,6 +145,56 @@ class JobLog(Base):
     text: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("uq_market_job_logs_lease_seq", "lease_id", "seq", unique=True),)
+
+
+class Blob(Base):
+    """An archive stored in parts: a renter's folder for its jobs (``workdir``, written by
+    the renter), or files of a lease's folder (``download``, written by the provider's
+    agent for the renter). ``owner`` is the account whose storage it counts in."""
+
+    __tablename__ = "market_blobs"
+
+    blob_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    owner: Mapped[bytes] = mapped_column(LargeBinary(20))
+    writer: Mapped[bytes] = mapped_column(LargeBinary(20))
+    kind: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    parts: Mapped[int] = mapped_column(BigInteger)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_market_blobs_owner_kind_sha", "owner", "kind", "sha256"),)
+
+
+class BlobPart(Base):
+    """One part of a blob, in order of ``idx``."""
+
+    __tablename__ = "market_blob_parts"
+
+    blob_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DownloadRow(Base):
+    """A renter's signed request for files of its lease's folder; ``status`` is asked,
+    sending (the agent is uploading the blob), ready or failed (with ``error``)."""
+
+    __tablename__ = "market_downloads"
+
+    download_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    lease_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    provider: Mapped[bytes] = mapped_column(LargeBinary(20), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(65))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    blob_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    asked_at: Mapped[int] = mapped_column(BigInteger)
+    done_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class AuthNonce(Base):

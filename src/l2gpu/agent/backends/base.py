@@ -37,6 +37,9 @@ class JobSpec:
     """What the job may write (None: locally, half the free space under the backend's root)."""
     network: str | None = None
     """"none" to refuse the job a network; None or "host": as the provider allows."""
+    archive: bytes | None = None
+    """The folder the job starts in: a gzip-compressed tar archive (checked against the
+    digest the renter gave), unpacked into the job's folder after ``files``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,17 @@ before anything is made on disk, so a bad spec fails its lease once and costs no
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from l2gpu.agent.backends.base import JobSpec, JobStartError
 from l2gpu.agent.sandbox import NETWORKS
+from l2gpu.archive import unpack
+from l2gpu.core.market.workdir import (
+    MAX_ARCHIVE_BYTES,
+    MAX_UNPACKED_BYTES,
+    ArchiveError,
+    size_text,
+)
 
 MAX_COMMAND_BYTES = 64 * 1024
 MAX_VARIABLES = 1024
@@ -28,6 +35,7 @@ MIN_DISK = 2**20
 LOG_NAME = "output.log"
 RESERVED_NAMES = frozenset({LOG_NAME})
 """Names in the job's folder that are the backend's: a job's files may not use them."""
+__all__ = ["LOG_NAME", "MIN_DISK", "check_spec", "size_text", "unpack_folder"]
 
 
 def check_spec(spec: JobSpec) -> None:
@@ -72,6 +80,13 @@ def check_spec(spec: JobSpec) -> None:
     for what, limit, least in limits:
         if limit is not None:
             _check_int(f"the job's {what}", limit, least, 2**62)
+    if spec.archive is not None and (
+        not isinstance(spec.archive, bytes) or len(spec.archive) > MAX_ARCHIVE_BYTES
+    ):
+        raise JobStartError(
+            f"the job's folder is not an archive of at most {size_text(MAX_ARCHIVE_BYTES)}",
+            "pack a smaller folder",
+        )
     if spec.network is not None and spec.network not in NETWORKS:
         raise JobStartError(
             f"the job's network {spec.network!r} is unknown", f"use one of {', '.join(NETWORKS)}"
@@ -148,10 +163,15 @@ def _check_files(files: object) -> None:
         raise JobStartError(f"the job's files exceed {size_text(MAX_FILES_BYTES)}", "send less")
 
 
-def size_text(n: int) -> str:
-    """``n`` bytes for a person: 8 MiB, 1.5 GiB."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            value = n / scale
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{n} bytes"
+def unpack_folder(spec: JobSpec, work: Path, disk_bytes: int | None) -> None:
+    """Unpack the spec's archive into the job's folder ``work``, within the archive's
+    limits and the job's disk limit; a refusal is a :class:`JobStartError` that says
+    what in the folder was wrong."""
+    if spec.archive is None:
+        return
+    try:
+        unpack(
+            spec.archive, work, max_bytes=min(MAX_UNPACKED_BYTES, disk_bytes or MAX_UNPACKED_BYTES)
+        )
+    except ArchiveError as exc:
+        raise JobStartError(f"the job's folder was refused: {exc.what}", exc.fix) from exc

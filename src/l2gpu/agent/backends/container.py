@@ -43,7 +43,7 @@ from l2gpu.agent.backends.base import (
     load_sent_offset,
     save_sent_offset,
 )
-from l2gpu.agent.backends.checks import LOG_NAME, check_spec
+from l2gpu.agent.backends.checks import LOG_NAME, check_spec, unpack_folder
 from l2gpu.core.errors import L2gpuError
 
 ENGINES = ("docker", "podman")
@@ -155,6 +155,7 @@ class ContainerBackend:
                 target = work / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
+            unpack_folder(spec, work, spec.disk_bytes)
             self._engine("rm", "--force", self._name(spec.lease_id), check=False)
             with tempfile.TemporaryDirectory(prefix="l2gpu-env-") as folder:
                 env_file = Path(folder) / "env"

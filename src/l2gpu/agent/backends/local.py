@@ -68,7 +68,13 @@ from l2gpu.agent.backends.base import (
     save_sent_offset,
 )
 from l2gpu.agent.backends.cgroups import Cgroups, JobCgroup, find_cgroups, join
-from l2gpu.agent.backends.checks import LOG_NAME, MIN_DISK, check_spec, size_text
+from l2gpu.agent.backends.checks import (
+    LOG_NAME,
+    MIN_DISK,
+    check_spec,
+    size_text,
+    unpack_folder,
+)
 from l2gpu.agent.backends.deadman import alive as _alive
 from l2gpu.agent.backends.deadman import descendants as _descendants
 from l2gpu.agent.backends.deadman import group as _group
@@ -303,6 +309,7 @@ class LocalBackend:
         tmp.mkdir()
         (folder / "empty").touch(mode=0o400)
         _write_files(work, spec.files)
+        unpack_folder(spec, work, limits.disk_bytes)
         cgroup = self._cgroup(lease, limits)
         gpu_nodes = gpu_device_nodes(spec.gpu_indices, self.dev, self.gpu_driver)
         config = json.dumps(self._config(spec, limits)).encode()

@@ -188,6 +188,7 @@ def _as_dict(spec: JobSpec) -> dict[str, Any]:
         "env": dict(spec.env),
         "secrets": dict(spec.secrets),
         "files": dict(spec.files),
+        "archive": spec.archive,
         "gpu_indices": tuple(spec.gpu_indices),
         "cpu_cores": spec.cpu_cores,
         "memory_bytes": spec.memory_bytes,
