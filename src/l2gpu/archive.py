@@ -60,6 +60,8 @@ class Layer:
     start: tuple[str, ...] = ()
     links: str = "refuse"
     missing_ok: bool = False
+    leave_out: frozenset[str] = frozenset()
+    """Names in ``root`` itself left out (the backend's ``output.log``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,8 @@ def _children(
     except OSError:
         names = []
     for name in names:
+        if not parts and name in layer.leave_out:
+            continue
         child = (*parts, name)
         try:
             info = os.stat(name, dir_fd=fd, follow_symlinks=False)

@@ -32,6 +32,7 @@ from typing import Any
 from l2gpu.agent.backends import Backend, JobSpec, JobStartError
 from l2gpu.agent.closing import ChannelClosing, Served, Settlement
 from l2gpu.agent.inventory import Inventory, gpu_utilization
+from l2gpu.agent.outputs import DOWNLOAD_POLL_S, RETENTION_EVERY_S, JobOutputs, Retention
 from l2gpu.client import MarketClient
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.stream import PayeeState, ServiceState
@@ -65,7 +66,7 @@ MAX_UNSENT_LOG_CHARS = 4 * 1024 * 1024  # output kept while the market refuses i
 
 
 @dataclass
-class ProviderAgent(ChannelClosing):
+class ProviderAgent(ChannelClosing, JobOutputs):
     """One machine's agent."""
 
     client: MarketClient
@@ -99,6 +100,12 @@ class ProviderAgent(ChannelClosing):
     _unreported: dict[int, int] = field(default_factory=dict)
     _unstarted: set[int] = field(default_factory=set)
     _reaped: bool = False
+    kept: Retention | None = None
+    """Leases' folders kept after the lease, and downloads from them (None: neither)."""
+    _downloads_at: int = -DOWNLOAD_POLL_S
+    _retained_at: int = -RETENTION_EVERY_S
+    _sending: dict[int, Any] = field(default_factory=dict)
+    _sender: Any = None
 
     # -- offers --------------------------------------------------------------------
 
@@ -268,6 +275,7 @@ class ProviderAgent(ChannelClosing):
                 del self._last_info[lease_id]
         self._flush_reports()
         self._settle_due(now)
+        self._tend_outputs(now, set(self.served) | set(self._last_info))
 
     def shutdown(self) -> None:
         """Stop every job this agent runs (the leases end as the market sees fit) and
@@ -276,6 +284,8 @@ class ProviderAgent(ChannelClosing):
             self.backend.stop(served.lease_id)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        if self._sender is not None:
+            self._sender.shutdown(wait=False, cancel_futures=True)
 
     # -- leases --------------------------------------------------------------------
 
@@ -314,6 +324,7 @@ class ProviderAgent(ChannelClosing):
         paused = self.backend.status(lease_id).state == "paused"
         self.served[lease_id] = Served(lease_id, params, payee, meter, now, info.channel.to_core(),
                                        paused=paused)  # fmt: skip
+        self._kept_started(lease_id, info.renter)
         if info.status != LeaseStatus.RUNNING:
             self._report_started(lease_id)
         return True
@@ -374,6 +385,7 @@ class ProviderAgent(ChannelClosing):
         meter = start_meter(Timestamp(now), ends, info.num_gpus)
         # tended from now on, whether or not the market hears of the start at once
         self.served[lease_id] = Served(lease_id, params, payee, meter, now, info.channel.to_core())
+        self._kept_started(lease_id, info.renter)
         log.info("lease %s started: %s GPU(s) for %s, at most %s s at %s wei per GPU-second",
                  lease_id, info.num_gpus, info.renter, info.max_seconds,
                  info.price_per_gpu_second)  # fmt: skip
@@ -480,6 +492,7 @@ class ProviderAgent(ChannelClosing):
             self.backend.stop(s.lease_id)
         self._send_logs(s.lease_id)
         self.served.pop(s.lease_id, None)
+        self._kept_ended(s.lease_id)
         log.info("lease %s finished: %s", s.lease_id, why)
         # The renter's last voucher, for the last metered seconds, may still be on its
         # way: wait a moment for it before closing the channel.

@@ -23,6 +23,7 @@ from l2gpu.cli.common import (
     AsJson,
     NodeOption,
     market_api_url,
+    now,
     parse_amount,
     print_json,
     signing_key,
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
     jobs.command("list")(jobs_list)
     jobs.command("logs")(jobs_logs)
     jobs.command("stop")(jobs_stop)
+    jobs.command("download")(jobs_download)
     app.add_typer(market, name="market")
     app.add_typer(offers, name="offers")
     app.command("rent")(rent)
@@ -358,3 +360,25 @@ def jobs_stop(
     """Stop a job and end its lease."""
     info = _client(ctx, api_url).stop(lease_id)
     typer.echo(f"lease {lease_id} {info.status.value}: {info.reason}")
+
+
+def jobs_download(
+    ctx: typer.Context,
+    lease_id: Annotated[int, typer.Argument()],
+    path: Annotated[
+        str, typer.Argument(help="File or folder in the job's folder (default: all of it).")
+    ] = "",
+    to: Annotated[Path, typer.Option("--to", help="Folder to put the files in.")] = Path("."),
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the provider.")] = 120.0,
+    api_url: ApiUrl = None,
+) -> None:
+    """Fetch files a job wrote in its folder (checkpoints, results), from the provider's
+    agent, while the lease runs or after it ended (providers keep a lease's folder a
+    while: see docs/workloads.md). Only the lease's renter may."""
+    from l2gpu.core.market.workdir import path_parts
+    from l2gpu.renter.outputs import fetch_files
+
+    path_parts(path)  # a path that would leave the folder is refused here, by name
+    done = fetch_files(_client(ctx, api_url), lease_id, path, to, issued_at=now(),
+                       wait_s=wait)  # fmt: skip
+    typer.echo(f"lease {lease_id}: {done.files} file(s), {done.size:,} bytes into {to}", err=True)

@@ -27,6 +27,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import parse_duration
 
 if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
+    from l2gpu.agent.outputs import Retention
     from l2gpu.config import Settings
     from l2gpu.core.market.offers import OfferTerms
 
@@ -81,6 +82,12 @@ def provider_up(
             "settled, so nothing guarantees payment.",
         ),
     ] = False,
+    keep_folders: Annotated[
+        str, typer.Option(help="Keep a lease's folder this long after it ends (downloads).")
+    ] = "24h",
+    keep_folders_gib: Annotated[
+        float, typer.Option(help="Keep at most this many GiB of ended leases' folders.")
+    ] = 20.0,
     metrics_port: Annotated[
         int | None,
         typer.Option(help="Serve Prometheus metrics at http://127.0.0.1:PORT/metrics."),
@@ -138,6 +145,7 @@ def provider_up(
         rail=rail,
         nvml=nvml,
         background_closes=True,
+        kept=_retention(settings.data_dir / "kept", keep_folders, keep_folders_gib),
     )
     if metrics_port is not None:
         from l2gpu.agent.metrics import serve_metrics
@@ -191,6 +199,15 @@ def provider_up(
         withdrawn = agent.retire_offers([str(o.id) for o in published])
         record.unlink(missing_ok=True)
         typer.echo(f"stopped; withdrew {len(withdrawn)} offer(s)", err=True)
+
+
+def _retention(folder: Path, keep: str, gib: float) -> Retention:
+    """Where the agent records the leases' folders it keeps, and for how long."""
+    from l2gpu.agent.outputs import Retention
+
+    if not 0 <= gib <= 2**20:
+        raise L2gpuError(f"--keep-folders-gib {gib} is out of range", "give 0 to 1048576")
+    return Retention(folder, keep_s=parse_duration(keep), max_bytes=int(gib * 2**30))
 
 
 def _less_leased(terms: list[OfferTerms], leased: dict[str, tuple[str, int]]) -> list[OfferTerms]:

@@ -129,6 +129,10 @@ class ContainerBackend:
         """The lease's folder on the host (``/job`` in the container)."""
         return self.root / f"lease-{lease_id}"
 
+    def forget(self, lease_id: int) -> None:
+        """Remove an ended lease's folder (its container is gone with the lease)."""
+        shutil.rmtree(self.workdir(lease_id), ignore_errors=True)
+
     def _name(self, lease_id: int) -> str:
         return f"l2gpu-{self._tag}-lease-{lease_id}"
 

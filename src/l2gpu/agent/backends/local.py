@@ -274,6 +274,17 @@ class LocalBackend:
         """The agent's own folder for a lease, which no job sees."""
         return self.root / ".agent" / f"lease-{lease_id}"
 
+    def forget(self, lease_id: int) -> None:
+        """Remove an ended lease's folders (its files and what the job wrote, its
+        ``/tmp``); a lease whose job still runs keeps them."""
+        job = self._jobs.get(lease_id)
+        if job is not None and job.final is None:
+            return
+        self._jobs.pop(lease_id, None)
+        self._offsets.pop(lease_id, None)
+        for folder in (self.workdir(lease_id), self._agent_dir(lease_id)):
+            _wipe(folder)
+
     # -- start -------------------------------------------------------------------------
 
     def start(self, spec: JobSpec) -> None:

@@ -19,6 +19,8 @@ Pure: no file is read here (:mod:`l2gpu.archive` does the packing and unpacking)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from l2gpu.core.crypto.secp256k1 import PrivateKey, recover_address
@@ -155,3 +157,34 @@ def download_problem(
             f"{DOWNLOAD_FRESH_S} s from now ({now})"
         )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFolder:
+    """A lease's folder an agent keeps: its lease, when the lease ended (None: live) and
+    its size on disk."""
+
+    lease_id: int
+    ended_at: int | None
+    size: int
+
+
+def folders_to_remove(
+    kept: Sequence[KeptFolder], *, now: int, keep_s: int, max_bytes: int
+) -> list[int]:
+    """The leases whose folders go now: every folder kept ``keep_s`` past its lease's
+    end, then, while all of them together hold more than ``max_bytes``, the folders of
+    the leases that ended first. A live lease's folder is never removed (the job uses
+    it), even when the live ones alone pass the bound."""
+    ended = sorted(
+        (f for f in kept if f.ended_at is not None), key=lambda f: (f.ended_at, f.lease_id)
+    )
+    gone = [f.lease_id for f in ended if now - (f.ended_at or now) >= keep_s]
+    total = sum(f.size for f in kept if f.lease_id not in gone)
+    for folder in ended:
+        if total <= max_bytes:
+            break
+        if folder.lease_id not in gone:
+            gone.append(folder.lease_id)
+            total -= folder.size
+    return gone
