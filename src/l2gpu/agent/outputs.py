@@ -131,12 +131,16 @@ def pack_download(workdir: Path | None, lease_id: int, path: str) -> bytes:
     """``path`` of a lease's folder, packed for its renter; an :class:`ArchiveError`
     says why not (no such path, a link, too large)."""
     if workdir is None or not workdir.is_dir():
-        raise ArchiveError(f"this provider no longer keeps lease {lease_id}'s folder",
-                           "download while the lease runs, or soon after it ends")  # fmt: skip
+        raise ArchiveError(
+            f"this provider no longer keeps lease {lease_id}'s folder",
+            "download while the lease runs, or soon after it ends",
+        )
     parts = path_parts(path)
     if parts and parts[0] in RESERVED_NAMES:
-        raise ArchiveError(f"{parts[0]} is the job's output, not a file it wrote",
-                           f"read it with 'l2gpu jobs logs {lease_id}'")  # fmt: skip
+        raise ArchiveError(
+            f"{parts[0]} is the job's output, not a file it wrote",
+            f"read it with 'l2gpu jobs logs {lease_id}'",
+        )
     layer = Layer(workdir, parts, links="skip", leave_out=RESERVED_NAMES)
     return pack([layer], what=f"lease {lease_id}'s {path or 'folder'}")
 
@@ -196,8 +200,12 @@ class JobOutputs:
             error = f"this provider keeps no folder of lease {lease_id}"
         else:
             signature = bytes.fromhex(request.signature.removeprefix("0x"))
-            error = download_problem(lease_id, request.path, request.issued_at, signature,
-                                     renter=renter, now=now) or ""  # fmt: skip
+            error = (
+                download_problem(
+                    lease_id, request.path, request.issued_at, signature, renter=renter, now=now
+                )
+                or ""
+            )
         if not error:
             try:
                 data = pack_download(self.backend.workdir(lease_id), lease_id, request.path)
@@ -224,8 +232,9 @@ class JobOutputs:
             workdir = self.backend.workdir(lease_id)
             size = folder_size(workdir) if workdir is not None else 0
             folders.append(KeptFolder(lease_id, ended if isinstance(ended, int) else None, size))
-        gone = folders_to_remove(folders, now=now, keep_s=self.kept.keep_s,
-                                 max_bytes=self.kept.max_bytes)  # fmt: skip
+        gone = folders_to_remove(
+            folders, now=now, keep_s=self.kept.keep_s, max_bytes=self.kept.max_bytes
+        )
         for lease_id in gone:
             forget = getattr(self.backend, "forget", None)
             if forget is not None:

@@ -29,6 +29,7 @@ from l2gpu.cli import (
     forwards_cmd,
     hub_cmd,
     l2_cmd,
+    launch_cmd,
     market_cmd,
     pending,
     provider_cmd,
@@ -124,6 +125,7 @@ app.add_typer(airdrop_cmd.app, name="airdrop")
 app.add_typer(credit_cmd.app, name="credit")
 app.add_typer(forwards_cmd.app, name="forwards")
 market_cmd.register(app)
+launch_cmd.register(app)
 provider_cmd.register(app)
 pending.register(app)
 analytics_cmd.register(app)

@@ -61,6 +61,7 @@ class LeaseOutcome:
     paid: Wei
     deposit: Wei
     started: bool
+    exit_code: int | None = None
 
     @property
     def ended_badly(self) -> bool:
@@ -180,7 +181,7 @@ def run_lease(
         info = payer.step()
     sys.stderr.write("\n")
     outcome = LeaseOutcome(lease_id, info.status, info.reason, info.metered_seconds,
-                           payer.paid, opened.deposit, started)  # fmt: skip
+                           payer.paid, opened.deposit, started, info.job.exit_code)  # fmt: skip
     # A soft-confirmed channel is co-signed into a batch by this process: stay until then;
     # with vouchers given, stay to co-sign the provider's cooperative close.
     if payer.paid > 0:

@@ -1,0 +1,127 @@
+"""``l2gpu launch task.yaml``: search, pick the best offer, rent it, and try the next
+best when an attempt fails before its job starts (see docs/workloads.md).
+
+The task file is read by :mod:`l2gpu.renter.task`; offers are ranked by
+:mod:`l2gpu.renter.choice`; each attempt is one lease run by
+:func:`l2gpu.cli.renting.run_lease`, exactly as ``rent`` runs it (channel opened,
+paid every second, closed or its close started when the lease fails).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from l2gpu.cli.common import ApiUrlOption, NodeOption, now
+from l2gpu.core.errors import L2gpuError
+
+if TYPE_CHECKING:
+    from l2gpu.renter.task import Task
+
+
+def launch(
+    ctx: typer.Context,
+    task_file: Annotated[Path, typer.Argument(help="The task's YAML file.")],
+    node: NodeOption = None,
+    manager: Annotated[
+        str | None, typer.Option("--manager", help="ChannelManager address (channels on L1).")
+    ] = None,
+    api_url: ApiUrlOption = None,
+) -> None:
+    """Run a task (resources, max_price, hours, workdir, setup, run, retries) on the best
+    offer; on a failure before the job starts, on the next best."""
+    from l2gpu.cli.market_cmd import _client
+    from l2gpu.cli.renting import JobRequest, run_lease
+    from l2gpu.core.types import format_wei
+    from l2gpu.renter.choice import after_attempt, launch_query, rank_offers
+
+    task = _read_task(task_file)
+    folder = _pack(task.workdir)
+    client = _client(ctx, api_url)
+    tried_providers: set[str] = set()
+    tried_offers: set[int] = set()
+    attempts = task.retries + 1
+    for attempt in range(1, attempts + 1):
+        found = client.search(launch_query(task), sort="price_per_hour", limit=200).offers
+        ranked = rank_offers(
+            found, task, now=now(), tried_providers=tried_providers, tried_offers=tried_offers
+        )
+        if not ranked:
+            raise L2gpuError(
+                f"no offer can run {task.name}: {task.count} x {task.gpu} for {task.duration} s"
+                + (
+                    f" at most {format_wei(task.max_price_per_gpu_hour)} per GPU-hour"
+                    if task.max_price_per_gpu_hour is not None
+                    else ""
+                )
+                + (
+                    f", from a provider not tried yet ({len(tried_providers)} tried)"
+                    if tried_providers
+                    else ""
+                ),
+                "search with 'l2gpu offers search' and adjust resources or max_price",
+            )
+        offer = ranked[0]
+        typer.echo(
+            f"launch {task.name}: attempt {attempt}/{attempts} on offer {offer.id} "
+            f"({offer.num_gpus} x {offer.gpu_name} from {offer.provider}, "
+            f"{offer.price_per_hour_eth} ETH/h)",
+            err=True,
+        )
+        tried_offers.add(offer.id)
+        job = JobRequest(task.command, dict(task.envs), folder=folder)
+        try:
+            outcome = run_lease(
+                ctx,
+                client,
+                str(offer.id),
+                duration=task.duration,
+                job=job,
+                max_price=task.max_price_per_gpu_second,
+                node=node,
+                manager=manager,
+            )
+        except L2gpuError as exc:  # the market refused: nothing rented, nothing locked
+            step = after_attempt(None, exc.what, started=False, left=attempts - attempt)
+        else:
+            tried_providers.add(offer.provider)
+            step = after_attempt(
+                outcome.status, outcome.reason, started=outcome.started, left=attempts - attempt
+            )
+            if step.action == "done":
+                typer.echo(
+                    f"launch {task.name}: lease {outcome.lease_id} {outcome.reason} "
+                    f"after {attempt} attempt(s)",
+                    err=True,
+                )
+                if outcome.exit_code not in (None, 0):
+                    raise typer.Exit(1)
+                return
+        typer.echo(f"launch {task.name}: attempt {attempt} {step.why}", err=True)
+        if step.action == "give up":
+            raise typer.Exit(1)
+
+
+def _read_task(path: Path) -> Task:
+    from l2gpu.renter.task import parse_task
+
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise L2gpuError(
+            f"cannot read the task file {path}: {exc.strerror}", "give the path of a task YAML file"
+        ) from exc
+    return parse_task(text, base=path.parent, where=str(path))
+
+
+def _pack(workdir: PurePath | None) -> bytes | None:
+    from l2gpu.cli.market_cmd import pack_job_folder
+
+    return None if workdir is None else pack_job_folder(Path(workdir), {})
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``l2gpu launch`` to the root app."""
+    app.command("launch")(launch)
