@@ -126,9 +126,11 @@ def test_what_follows_an_attempt() -> None:
                          left=1)  # fmt: skip
     assert (lost.action, lost.resume) == ("retry", True)
     refused = after_attempt(None, "offer 7 was leased just now", started=False, left=1)
-    assert refused.action == "retry" and "refused by the market" in refused.why
+    assert refused.action == "retry"
+    assert "refused by the market" in refused.why
     last = after_attempt(LeaseStatus.PREEMPTED, "gone", started=True, left=0)
-    assert last.action == "give up" and "raise 'retries'" in last.why
+    assert last.action == "give up"
+    assert "raise 'retries'" in last.why
 
 
 def test_launch_refuses_a_bad_task_file_in_one_line(
