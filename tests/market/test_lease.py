@@ -151,6 +151,7 @@ _inputs = st.one_of(
     st.builds(lm.StopRequested, st.just(0), st.sampled_from(["renter", "payment"])),
     st.builds(lm.JobExited, st.just(0), st.integers(0, 2)),
     st.builds(lm.AgentLost, st.just(0)),
+    st.builds(lm.ProviderPreempted, st.just(0)),
     st.builds(lm.Tick, st.just(0)),
 )
 

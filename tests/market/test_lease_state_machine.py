@@ -78,6 +78,10 @@ class LeaseMachine(RuleBasedStateMachine):
         self._apply(lm.AgentLost(Timestamp(self.now)))
 
     @rule()
+    def provider_preempts(self) -> None:
+        self._apply(lm.ProviderPreempted(Timestamp(self.now)))
+
+    @rule()
     def clock_ticks(self) -> None:
         self._apply(lm.Tick(Timestamp(self.now)))
 

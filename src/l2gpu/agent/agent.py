@@ -41,6 +41,7 @@ from l2gpu.core.designs import ChannelRail
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.channel_description import voucher_domain
 from l2gpu.core.market.gpus import catalog_name, known_models
+from l2gpu.core.market.lease import AGENT_SHUT_DOWN
 from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.market.metering import Meter, UsageSample, record_sample, start_meter
 from l2gpu.core.market.offers import OfferTerms, SignedOffer, sign_offer
@@ -278,10 +279,15 @@ class ProviderAgent(ChannelClosing, JobOutputs):
         self._tend_outputs(now, set(self.served) | set(self._last_info))
 
     def shutdown(self) -> None:
-        """Stop every job this agent runs (the leases end as the market sees fit) and
-        let a close in flight finish."""
+        """Stop every job this agent runs, tell the market each lease is preempted (so
+        its renter may go elsewhere at once, rather than after the agent timeout), and
+        let a close in flight finish. The channels of the leases stopped are closed by
+        the next start of the agent, with the best vouchers in its database."""
         for served in list(self.served.values()):
             self.backend.stop(served.lease_id)
+            self._send_logs(served.lease_id)
+            self._tell(served.lease_id, "preempted", reason=AGENT_SHUT_DOWN)
+            self._kept_ended(served.lease_id)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         if self._sender is not None:

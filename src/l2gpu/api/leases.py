@@ -416,6 +416,7 @@ class LeaseBook:
             "usage": lambda: lm.UsageMetered(now, seconds),
             "exited": lambda: lm.JobExited(now, exit_code),
             "stopped": lambda: lm.StopRequested(now, "provider", reason),
+            "preempted": lambda: lm.ProviderPreempted(now, reason or lm.AGENT_SHUT_DOWN),
         }
         if kind not in inputs:
             raise L2gpuError(f"unknown agent event {kind!r}", f"send one of: {', '.join(inputs)}")

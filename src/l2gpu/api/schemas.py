@@ -279,11 +279,14 @@ class Heartbeat(_Strict):
     inventory: InventoryIn = Field(default_factory=lambda: InventoryIn())
 
 
-AgentEventKind = Literal["accepted", "started", "start_failed", "usage", "exited", "stopped"]
+AgentEventKind = Literal[
+    "accepted", "started", "start_failed", "usage", "exited", "stopped", "preempted"
+]
 
 
 class AgentEvent(_Strict):
-    """Something the agent saw happen to a lease's job. With ``accepted``,
+    """Something the agent saw happen to a lease's job (``preempted``: the agent takes the
+    lease back before its end, ``reason`` says why). With ``accepted``,
     ``channel_verified`` says the agent found the lease's channel open and funded on
     its rail: only such leases count in the provider's record."""
 

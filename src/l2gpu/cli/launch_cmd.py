@@ -18,7 +18,10 @@ from l2gpu.cli.common import ApiUrlOption, NodeOption, now
 from l2gpu.core.errors import L2gpuError
 
 if TYPE_CHECKING:
+    from l2gpu.cli.renting import Watch
+    from l2gpu.renter.checkpoints import Checkpoints
     from l2gpu.renter.task import Task
+    from l2gpu.wire import LeasePublic
 
 
 def launch(
@@ -31,15 +34,19 @@ def launch(
     api_url: ApiUrlOption = None,
 ) -> None:
     """Run a task (resources, max_price, hours, workdir, setup, run, retries) on the best
-    offer; on a failure before the job starts, on the next best."""
+    offer; after a failure before the job starts, or a preemption, on the next best (a
+    preempted job resumes from the checkpoints/ it wrote: see docs/workloads.md)."""
     from l2gpu.cli.market_cmd import _client
     from l2gpu.cli.renting import JobRequest, run_lease
     from l2gpu.core.types import format_wei
+    from l2gpu.renter.checkpoints import Checkpoints
     from l2gpu.renter.choice import after_attempt, launch_query, rank_offers
 
     task = _read_task(task_file)
-    folder = _pack(task.workdir)
+    folder = _pack(task.workdir)  # a folder the rules refuse stops here, before any lease
     client = _client(ctx, api_url)
+    state = ctx.obj.data_dir / "launch" / f"{_slug(task.name)}-{now()}"
+    saved = Checkpoints(_client(ctx, api_url), state, every=task.checkpoint_every, clock=now)
     tried_providers: set[str] = set()
     tried_offers: set[int] = set()
     attempts = task.retries + 1
@@ -71,7 +78,15 @@ def launch(
             err=True,
         )
         tried_offers.add(offer.id)
-        job = JobRequest(task.command, dict(task.envs), folder=folder)
+        if saved.has_copy():  # resume: the task's folder with the checkpoint laid over it
+            folder = _pack(task.workdir, saved)
+            typer.echo(
+                f"launch {task.name}: attempt {attempt} resumes from the checkpoint in "
+                f"{saved.copy}",
+                err=True,
+            )
+        env = {**task.envs, "L2GPU_ATTEMPT": str(attempt)}
+        job = JobRequest(task.command, env, folder=folder)
         try:
             outcome = run_lease(
                 ctx,
@@ -82,11 +97,13 @@ def launch(
                 max_price=task.max_price_per_gpu_second,
                 node=node,
                 manager=manager,
+                watch=_watch(saved),
             )
         except L2gpuError as exc:  # the market refused: nothing rented, nothing locked
             step = after_attempt(None, exc.what, started=False, left=attempts - attempt)
         else:
             tried_providers.add(offer.provider)
+            saved.after(outcome.lease_id, outcome.status, outcome.reason)
             step = after_attempt(
                 outcome.status, outcome.reason, started=outcome.started, left=attempts - attempt
             )
@@ -116,10 +133,27 @@ def _read_task(path: Path) -> Task:
     return parse_task(text, base=path.parent, where=str(path))
 
 
-def _pack(workdir: PurePath | None) -> bytes | None:
+def _pack(workdir: PurePath | None, saved: Checkpoints | None = None) -> bytes | None:
+    """The job's folder: the task's workdir, with the checkpoint copy laid over it."""
+    from l2gpu.archive import Layer, pack
     from l2gpu.cli.market_cmd import pack_job_folder
 
-    return None if workdir is None else pack_job_folder(Path(workdir), {})
+    if saved is None:
+        return None if workdir is None else pack_job_folder(Path(workdir), {})
+    layers = [] if workdir is None else [Layer(Path(workdir))]
+    return pack([*layers, saved.layer()], what="the task's folder and its checkpoint")
+
+
+def _watch(saved: Checkpoints) -> Watch:
+    def watch(info: LeasePublic, output: list[str]) -> str | None:
+        saved.watch(info, output)
+        return None
+
+    return watch
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40] or "task"
 
 
 def register(app: typer.Typer) -> None:

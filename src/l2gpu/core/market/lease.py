@@ -42,6 +42,7 @@ __all__ = [
     "LeaseInput",
     "LeaseStatus",
     "Metered",
+    "ProviderPreempted",
     "StartFailed",
     "StatusChanged",
     "StopJob",
@@ -53,6 +54,11 @@ __all__ = [
     "open_lease",
     "state_transition",
 ]
+
+AGENT_SILENT = "the provider's agent went silent"
+"""Why a lease whose agent stopped sending heartbeats ended."""
+AGENT_SHUT_DOWN = "the provider's agent shut down"
+"""Why an agent that stops (SIGTERM, Ctrl-C) preempts the leases it serves."""
 
 
 # -- inputs ---------------------------------------------------------------------
@@ -125,6 +131,16 @@ class AgentLost:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderPreempted:
+    """The provider's agent takes the lease back before its end (it shuts down, the
+    machine is reclaimed): the renter pays for the seconds metered and may go elsewhere
+    at once instead of waiting for the agent to go silent."""
+
+    now: Timestamp
+    reason: str = AGENT_SHUT_DOWN
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed: the lease may have reached its end or its start timeout."""
 
@@ -140,6 +156,7 @@ LeaseInput = (
     | StopRequested
     | JobExited
     | AgentLost
+    | ProviderPreempted
     | Tick
 )
 
@@ -225,6 +242,8 @@ def state_transition(lease: Lease, inp: LeaseInput) -> TransitionResult[Lease, L
             return handle_job_exited(lease, inp)
         case AgentLost():
             return handle_agent_lost(lease, inp)
+        case ProviderPreempted():
+            return handle_provider_preempted(lease, inp)
         case Tick():
             return handle_tick(lease, inp)
 
@@ -306,10 +325,19 @@ def handle_job_exited(lease: Lease, inp: JobExited) -> TransitionResult[Lease, L
 def handle_agent_lost(lease: Lease, inp: AgentLost) -> TransitionResult[Lease, LeaseEvent]:
     """running -> preempted (the renter pays only metered seconds); earlier -> failed."""
     if lease.status == LeaseStatus.RUNNING:
-        return _end(
-            lease, LeaseStatus.PREEMPTED, inp.now, "the provider's agent went silent", stop=False
-        )
-    return _end(lease, LeaseStatus.FAILED, inp.now, "the provider's agent went silent", stop=False)
+        return _end(lease, LeaseStatus.PREEMPTED, inp.now, AGENT_SILENT, stop=False)
+    return _end(lease, LeaseStatus.FAILED, inp.now, AGENT_SILENT, stop=False)
+
+
+def handle_provider_preempted(
+    lease: Lease, inp: ProviderPreempted
+) -> TransitionResult[Lease, LeaseEvent]:
+    """running -> preempted, as when the agent goes silent but at once and with its
+    reason; earlier -> failed (the job never ran: nothing is billed). The agent stops
+    the job itself."""
+    why = f"preempted by the provider: {inp.reason}"
+    status = LeaseStatus.PREEMPTED if lease.status == LeaseStatus.RUNNING else LeaseStatus.FAILED
+    return _end(lease, status, inp.now, why, stop=False)
 
 
 def handle_tick(lease: Lease, inp: Tick) -> TransitionResult[Lease, LeaseEvent]:
