@@ -233,6 +233,7 @@ class LeasePublic(_Answer):
     channel_verified: bool
     voucher: VoucherPublic
     job: JobPublic
+    gpu_active_at: int | None = None
 
     def to_core(self) -> Lease:
         """The core's lease (what a renter needs to compute what to sign)."""
@@ -248,6 +249,7 @@ class LeasePublic(_Answer):
             status=self.status,
             started_at=None if self.started_at is None else Timestamp(self.started_at),
             metered_seconds=self.metered_seconds,
+            gpu_active_at=None if self.gpu_active_at is None else Timestamp(self.gpu_active_at),
         )
 
 

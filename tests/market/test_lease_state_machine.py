@@ -60,6 +60,10 @@ class LeaseMachine(RuleBasedStateMachine):
     def agent_meters(self, seconds: int) -> None:
         self._apply(lm.UsageMetered(Timestamp(self.now), seconds))
 
+    @rule(seconds=st.integers(0, 3))
+    def agent_meters_gpu_use(self, seconds: int) -> None:
+        self._apply(lm.UsageMetered(Timestamp(self.now), seconds, gpu_active=True))
+
     @rule(amount=st.integers(0, 10**20))
     def voucher_arrives(self, amount: int) -> None:
         self.highest_voucher = max(self.highest_voucher, amount)
@@ -130,6 +134,8 @@ def _as_the_events_say(before: lm.Lease, after: lm.Lease, events: list[lm.LeaseE
                 lease = replace(lease, paid=event.amount)
             case lm.ChannelVerified():
                 lease = replace(lease, channel_verified=True)
+            case lm.GpuSeen():
+                lease = replace(lease, gpu_active_at=event.at)
     return lease
 
 

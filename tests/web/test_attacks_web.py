@@ -87,12 +87,12 @@ def test_a_dev_wallet_console_on_a_public_address_is_not_open_to_strangers(
     at start (as Jupyter's token) for /signin/dev."""
     import uvicorn
 
-    from l2gpu.cli import market_cmd
+    from l2gpu.cli import lease_rails
     from l2gpu.cli.main import main
 
     served: list[Any] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append((app, kw)))
-    monkeypatch.setattr(market_cmd, "_rail", lambda *a, **k: UncheckedRail())
+    monkeypatch.setattr(lease_rails, "_rail", lambda *a, **k: UncheckedRail())
     key = "0x" + (8).to_bytes(32, "big").hex()
     code = main(["--private-key", key, "web", "--api-url", "http://127.0.0.1:9",
                  "--host", "0.0.0.0", "--port", "18761", "--dev-wallet",

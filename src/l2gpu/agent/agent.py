@@ -64,6 +64,9 @@ CHANNEL_CHECK_SECONDS = 5  # how often a running lease's channel is read on the 
 # lease held this long on a channel no batch has included is given up.
 UNCONFIRMED_LIMIT_SECONDS = 300
 MAX_UNSENT_LOG_CHARS = 4 * 1024 * 1024  # output kept while the market refuses it
+GPU_ACTIVE = 0.01
+"""A job uses its GPUs in a second when one of them is at least this busy (NVML's
+utilisation: the share of the sample period a kernel ran)."""
 
 
 @dataclass
@@ -99,6 +102,7 @@ class ProviderAgent(ChannelClosing, JobOutputs):
     _last_info: dict[int, AgentLease] = field(default_factory=dict)
     _unsent_logs: dict[int, list[str]] = field(default_factory=dict)
     _unreported: dict[int, int] = field(default_factory=dict)
+    _gpu_active: set[int] = field(default_factory=set)
     _unstarted: set[int] = field(default_factory=set)
     _reaped: bool = False
     kept: Retention | None = None
@@ -469,6 +473,8 @@ class ProviderAgent(ChannelClosing, JobOutputs):
         if now > s.last_tick:
             running = status.state == "running"
             util = gpu_utilization(self.nvml, list(gpus)) if running else ()
+            if any(u >= GPU_ACTIVE for u in util):
+                self._gpu_active.add(s.lease_id)  # told with the next usage report
             s.meter, added = record_sample(s.meter, UsageSample(Timestamp(now), running, util))
             s.last_tick = now
             if added:
@@ -623,9 +629,11 @@ class ProviderAgent(ChannelClosing, JobOutputs):
             else:
                 self._unstarted.discard(lease_id)
         for lease_id, seconds in list(self._unreported.items()):
+            active = lease_id in self._gpu_active
             try:
-                self.client.report(lease_id, "usage", seconds=seconds)
+                self.client.report(lease_id, "usage", seconds=seconds, gpu_active=active)
             except L2gpuError as exc:
                 log.warning("lease %s: usage not reported yet: %s", lease_id, exc.what)
                 continue
             del self._unreported[lease_id]
+            self._gpu_active.discard(lease_id)

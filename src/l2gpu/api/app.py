@@ -366,6 +366,7 @@ def create_app(
             exit_code=body.exit_code,
             reason=body.reason,
             channel_verified=body.channel_verified,
+            gpu_active=body.gpu_active,
         )
 
     @app.post("/agent/leases/{lease_id}/logs", tags=["agent"], response_model=w.LogsAppended,

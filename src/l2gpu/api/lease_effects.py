@@ -17,6 +17,7 @@ event              effect
 ``Metered``        the lease row's billed seconds
 ``VoucherKept``    the voucher relayed to the provider (amount, signature, time)
 ``ChannelVerified`` the lease row's ``channel_verified``
+``GpuSeen``        the lease row's ``gpu_active_at`` (for ``rent --idle-stop``)
 ``StopJob``        nothing to write: the agent stops the job when the lease leaves
                    its ``/agent/leases`` (a final status does that)
 ``InputIgnored``   nothing to write: the caller answers with the reason
@@ -61,6 +62,8 @@ class LeaseEffects:
                     record_voucher(row, event)
                 case lm.ChannelVerified():
                     row.channel_verified = True
+                case lm.GpuSeen():
+                    row.gpu_active_at = event.at
                 case lm.StopJob():
                     pass  # the lease's final status takes it off the agent's work
                 case lm.InputIgnored():

@@ -405,15 +405,17 @@ class LeaseBook:
         exit_code: int = 0,
         reason: str = "",
         channel_verified: bool = False,
+        gpu_active: bool = False,
     ) -> dict[str, Any]:
         """Apply an event reported by the provider's agent. ``channel_verified`` with
-        ``accepted``: the agent found the lease's channel open and funded on its rail."""
+        ``accepted``: the agent found the lease's channel open and funded on its rail;
+        ``gpu_active`` with ``usage``: the job used its GPUs in those seconds."""
         now = Timestamp(self.clock())
         inputs: dict[str, Callable[[], lm.LeaseInput]] = {
             "accepted": lambda: lm.AgentAccepted(now, channel_verified),
             "started": lambda: lm.JobStarted(now),
             "start_failed": lambda: lm.StartFailed(now, reason or "unknown"),
-            "usage": lambda: lm.UsageMetered(now, seconds),
+            "usage": lambda: lm.UsageMetered(now, seconds, gpu_active),
             "exited": lambda: lm.JobExited(now, exit_code),
             "stopped": lambda: lm.StopRequested(now, "provider", reason),
             "preempted": lambda: lm.ProviderPreempted(now, reason or lm.AGENT_SHUT_DOWN),

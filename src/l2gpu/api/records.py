@@ -137,6 +137,7 @@ def lease_of(row: LeaseRow) -> Lease:
         paid=Wei(max(int(row.paid), int(row.voucher_amount))),
         reason=row.reason,
         channel_verified=bool(row.channel_verified),
+        gpu_active_at=None if row.gpu_active_at is None else Timestamp(row.gpu_active_at),
     )
 
 
@@ -163,6 +164,7 @@ def lease_json(row: LeaseRow, job: JobRow | None) -> dict[str, Any]:
         "max_cost": str(lease.max_cost),
         "channel": row.channel,
         "channel_verified": bool(row.channel_verified),
+        "gpu_active_at": row.gpu_active_at,
         "voucher": {
             "amount": str(int(row.voucher_amount)),
             "signature": "0x" + row.voucher_signature.hex() if row.voucher_signature else None,

@@ -295,6 +295,7 @@ class AgentEvent(_Strict):
     exit_code: Int32 = 0
     reason: Text = Field("", max_length=500)
     channel_verified: bool = False
+    gpu_active: bool = False
 
 
 class LogChunks(_Strict):

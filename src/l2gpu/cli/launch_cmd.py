@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from l2gpu.cli.renting import Watch
     from l2gpu.renter.checkpoints import Checkpoints
     from l2gpu.renter.task import Task
-    from l2gpu.wire import LeasePublic
+    from l2gpu.wire import LeasePublic, LogChunk
 
 
 def launch(
@@ -145,7 +145,7 @@ def _pack(workdir: PurePath | None, saved: Checkpoints | None = None) -> bytes |
 
 
 def _watch(saved: Checkpoints) -> Watch:
-    def watch(info: LeasePublic, output: list[str]) -> str | None:
+    def watch(info: LeasePublic, output: list[LogChunk]) -> str | None:
         saved.watch(info, output)
         return None
 

@@ -255,6 +255,14 @@ def rent(
             "refund repays the loan first.",
         ),
     ] = None,
+    idle_stop: Annotated[
+        float | None,
+        typer.Option(
+            "--idle-stop",
+            help="Stop the lease once the job printed nothing and used no GPU for this "
+            "many minutes (see docs/workloads.md).",
+        ),
+    ] = None,
 ) -> None:
     """Rent an offer: open a channel, start the job (in --dir's folder), pay every second,
     stream its output."""
@@ -265,10 +273,19 @@ def rent(
     if duration < 1:
         raise L2gpuError(f"--hours {hours} is less than a second", "rent for longer")
     limit = None if max_price is None else parse_amount(max_price, "--max-price")
+    watch = None
+    if idle_stop is not None:
+        from l2gpu.renter.idle import IdleStop
+
+        if not 0 < idle_stop <= 525_600:
+            raise L2gpuError(f"--idle-stop {idle_stop} is not a number of minutes",
+                             "give minutes above 0, e.g. --idle-stop 15")  # fmt: skip
+        watch = IdleStop(max(1, round(idle_stop * 60)), now).watch
     files = _files(file)
     job = JobRequest(cmd, _pairs(env), _pairs(secret), files, pack_job_folder(folder, files))
     outcome = run_lease(ctx, _client(ctx, api_url), offer_id, duration=duration, job=job,
-                        max_price=limit, node=node, manager=manager, credit=credit)  # fmt: skip
+                        max_price=limit, node=node, manager=manager, credit=credit,
+                        watch=watch)  # fmt: skip
     if outcome.ended_badly:
         raise typer.Exit(1)  # a failed or preempted lease is not a success for scripts
 

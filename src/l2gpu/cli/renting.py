@@ -31,9 +31,9 @@ from l2gpu.core.types import Address, Wei, format_wei
 
 if TYPE_CHECKING:
     from l2gpu.client import MarketClient
-    from l2gpu.wire import LeasePublic
+    from l2gpu.wire import LeasePublic, LogChunk
 
-Watch = Callable[["LeasePublic", list[str]], "str | None"]
+Watch = Callable[["LeasePublic", list["LogChunk"]], "str | None"]
 """Called every second with the lease and the output printed since the last call;
 returns a reason to stop the lease now, or None."""
 
@@ -169,7 +169,7 @@ def run_lease(
                 f"\r{info.status.value:<9} {info.metered_seconds:>6} s  "
                 f"paid {format_wei(payer.paid):<16}"
             )
-            why = watch(info, [c.text for c in chunks]) if watch is not None else None
+            why = watch(info, list(chunks)) if watch is not None else None
             if why is not None and not info.status.is_final:
                 typer.echo(f"\nstopping lease {lease_id}: {why}", err=True)
                 client.stop(lease_id)

@@ -108,6 +108,8 @@ class LeaseRow(Base):
     # The provider's agent found the channel open and funded on its rail: only such
     # leases count in the provider's record (a made-up channel costs nobody anything).
     channel_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the agent last saw the job use its GPUs (m0003): what idle means to a renter.
+    gpu_active_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (Index("uq_market_leases_channel_id", "channel_id", unique=True),)
 

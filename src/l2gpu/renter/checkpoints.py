@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from l2gpu.archive import Layer
@@ -26,7 +26,7 @@ from l2gpu.core.market.lease import AGENT_SHUT_DOWN, AGENT_SILENT
 from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.market.workdir import CHECKPOINTS
 from l2gpu.renter.outputs import fetch_files
-from l2gpu.wire import LeasePublic
+from l2gpu.wire import LeasePublic, LogChunk
 
 log = logging.getLogger(__name__)
 FETCH_WAIT_S = 60.0
@@ -76,7 +76,7 @@ class Checkpoints:
         """Whether a checkpoint was fetched (by this launch or an earlier attempt)."""
         return (self.copy / CHECKPOINTS).is_dir()
 
-    def watch(self, info: LeasePublic, _output: list[str]) -> None:
+    def watch(self, info: LeasePublic, _output: Sequence[LogChunk]) -> None:
         """Called every second by the paying loop: start a fetch when one is due."""
         if self.every <= 0 or info.status is not LeaseStatus.RUNNING:
             return

@@ -33,6 +33,7 @@ __all__ = [
     "AgentAccepted",
     "AgentLost",
     "ChannelVerified",
+    "GpuSeen",
     "InputIgnored",
     "JobExited",
     "JobStarted",
@@ -90,10 +91,12 @@ class StartFailed:
 
 @dataclass(frozen=True, slots=True)
 class UsageMetered:
-    """The meter found ``seconds`` more seconds of service."""
+    """The meter found ``seconds`` more seconds of service; ``gpu_active``: the job used
+    its GPUs in them (an observation for the renter, never billed)."""
 
     now: Timestamp
     seconds: int
+    gpu_active: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +213,14 @@ class ChannelVerified:
 
 
 @dataclass(frozen=True, slots=True)
+class GpuSeen:
+    """The agent saw the running job use its GPUs at ``at``."""
+
+    lease_id: LeaseId
+    at: Timestamp
+
+
+@dataclass(frozen=True, slots=True)
 class InputIgnored:
     """An input that does not apply now, and why."""
 
@@ -218,7 +229,9 @@ class InputIgnored:
     reason: str
 
 
-LeaseEvent = StatusChanged | StopJob | Metered | VoucherKept | ChannelVerified | InputIgnored
+LeaseEvent = (
+    StatusChanged | StopJob | Metered | VoucherKept | ChannelVerified | GpuSeen | InputIgnored
+)
 
 
 def state_transition(lease: Lease, inp: LeaseInput) -> TransitionResult[Lease, LeaseEvent]:
@@ -290,6 +303,9 @@ def handle_usage_metered(lease: Lease, inp: UsageMetered) -> TransitionResult[Le
     events: list[LeaseEvent] = (
         [Metered(lease.lease_id, added, lease.metered_seconds)] if added else []
     )
+    if inp.gpu_active and (lease.gpu_active_at is None or inp.now > lease.gpu_active_at):
+        lease = replace(lease, gpu_active_at=inp.now)
+        events.append(GpuSeen(lease.lease_id, inp.now))
     if lease.metered_seconds >= lease.max_seconds:
         lease, more = _end(lease, LeaseStatus.ENDED, inp.now, "time up")
         events += more

@@ -59,6 +59,8 @@ class Lease:
     channel_verified: bool = False
     """The provider's agent found the lease's channel open and funded on its rail:
     only such a lease counts in the provider's record (anyone can make up a channel)."""
+    gpu_active_at: Timestamp | None = None
+    """When the agent last saw the job use its GPUs (``rent --idle-stop`` reads it)."""
 
     @property
     def ends_at(self) -> Timestamp | None:

@@ -6,7 +6,8 @@ download requests; a job's archive.
 - ``market_downloads``: a renter's signed request for files of its lease's folder,
   answered by the provider's agent with a blob;
 - ``market_jobs.archive``, ``archive_size``: the digest and size of the folder the
-  job starts in (``rent --dir``).
+  job starts in (``rent --dir``);
+- ``market_leases.gpu_active_at``: when the agent last saw the job use its GPUs.
 
 Revision ID: m0003
 Revises: m0002
@@ -65,10 +66,12 @@ def upgrade() -> None:
     )
     op.add_column("market_jobs", sa.Column("archive", sa.String(64), nullable=True))
     op.add_column("market_jobs", sa.Column("archive_size", big(), nullable=True))
+    op.add_column("market_leases", sa.Column("gpu_active_at", big(), nullable=True))
 
 
 def downgrade() -> None:
     """Drop them."""
+    op.drop_column("market_leases", "gpu_active_at")
     op.drop_column("market_jobs", "archive_size")
     op.drop_column("market_jobs", "archive")
     op.drop_table("market_downloads")
