@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from l2gpu.agent.outputs import Retention
+from l2gpu.archive import Layer, pack
 from l2gpu.client import ApiRequestError, MarketClient
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.lease_state import LeaseStatus
@@ -133,3 +134,24 @@ def test_the_retention_plan() -> None:
     assert folders_to_remove(kept, now=1100, keep_s=3600, max_bytes=90) == [2]
     assert folders_to_remove(kept, now=1100, keep_s=3600, max_bytes=60) == [2, 3]
     assert folders_to_remove(kept, now=1100, keep_s=3600, max_bytes=10) == [2, 3]
+
+
+def test_what_the_market_keeps_for_a_while_expires(tmp_path: Path) -> None:
+    world = World(tmp_path)  # an agent that keeps no folders: it never answers
+    payer = world.rent("true")
+    lease_id = payer.info.id
+    asked = world.renter.ask_download(lease_id, "out", issued_at=world.clock())
+    archive = world.renter.upload(pack([Layer(Path(__file__).parent)], limit=10**7))
+    world.clock.advance(3601)
+    world.service.expire()
+    late = world.renter.download(lease_id, asked.id)
+    assert late.status == "failed"
+    assert "did not send the files within 600 s" in late.error
+    # The upload is gone: declaring it again, every part is missing.
+    again = world.renter._call("POST", "/uploads", json={"sha256": archive.sha256,
+                                                        "size": archive.size})  # fmt: skip
+    assert again["missing"] == list(range(again["parts"]))
+    # A new request for the same path supersedes the old answer.
+    world.renter.ask_download(lease_id, "out", issued_at=world.clock())
+    with pytest.raises(ApiRequestError, match=f"no download {asked.id}"):
+        world.renter.download(lease_id, asked.id)

@@ -182,14 +182,20 @@ class JobOutputs:
                 if request.id in self._sending:
                     continue
                 if self.background_closes:
-                    if self._sender is None:
-                        self._sender = ThreadPoolExecutor(1, thread_name_prefix="downloads")
-                    self._sending[request.id] = self._sender.submit(self._answer, request, now)
+                    self._sending[request.id] = self._workers().submit(self._answer, request, now)
                 else:
                     self._answer(request, now)
         if self.kept is not None and now - self._retained_at >= RETENTION_EVERY_S:
             self._retained_at = now
-            self._retain(now, live)
+            if self.background_closes:  # measuring folders takes a while: off the loop
+                self._sending[-now] = self._workers().submit(self._retain, now, live)
+            else:
+                self._retain(now, live)
+
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._sender is None:
+            self._sender = ThreadPoolExecutor(1, thread_name_prefix="outputs")
+        return self._sender
 
     def _answer(self, request: AgentDownload, now: int) -> None:
         """Pack and send what a download asks for, or say why not."""
@@ -220,6 +226,12 @@ class JobOutputs:
         log.info("download %s of lease %s (%r): %s", request.id, lease_id, request.path, sent)
 
     def _retain(self, now: int, live: set[int]) -> None:
+        try:
+            self._apply_retention(now, live)
+        except Exception:  # a folder that cannot be measured or removed: next minute
+            log.exception("applying the retention of leases' folders failed")
+
+    def _apply_retention(self, now: int, live: set[int]) -> None:
         assert self.kept is not None
         folders = []
         for lease_id in self.kept.leases():

@@ -88,6 +88,17 @@ class DownloadBook:
                     f"lease {lease_id} has {waiting} downloads waiting for its provider",
                     "wait for them to be answered",
                 )
+            # A new request for a path supersedes the answers to earlier ones (a renter
+            # that fetches checkpoints every minute holds one copy at the market, not 60).
+            earlier = select(DownloadRow).where(
+                DownloadRow.lease_id == lease_id,
+                DownloadRow.path == path,
+                DownloadRow.status.not_in(OPEN),
+            )
+            for old in session.scalars(earlier).all():
+                if old.blob_id is not None:
+                    self.blobs.drop(session, old.blob_id)
+                session.delete(old)
             row = DownloadRow(
                 lease_id=lease_id,
                 provider=lease.provider,
@@ -104,7 +115,6 @@ class DownloadBook:
 
     def get(self, caller: Address, lease_id: int, download_id: int) -> dict[str, Any]:
         """A download request as its lease's renter or provider sees it."""
-        self.expire()
         with Session(self.engine) as session:
             self._lease(session, caller, lease_id)
             return self._public(session, self._row(session, lease_id, download_id))
@@ -130,7 +140,6 @@ class DownloadBook:
 
     def pending(self, provider: Address) -> list[dict[str, Any]]:
         """The requests waiting for the caller's agent, oldest first."""
-        self.expire()
         with Session(self.engine) as session:
             rows = session.scalars(
                 select(DownloadRow)
@@ -220,7 +229,8 @@ class DownloadBook:
     # -- time --------------------------------------------------------------------------
 
     def expire(self) -> None:
-        """Fail requests their agent left unanswered; delete answers kept long enough."""
+        """Fail requests their agent left unanswered; delete answers kept long enough
+        (the market's sweeper calls it once a minute)."""
         now = self.clock()
         with Session(self.engine) as session, session.begin():
             late = session.scalars(
