@@ -73,7 +73,7 @@ def test_launch_fails_over_to_a_second_provider_from_the_checkpoint(
 
     def fetched_a_checkpoint() -> bool:
         found = list(copies.glob("count-*/copy/checkpoints/step"))
-        return bool(found) and int(found[0].read_text() or 0) >= 2
+        return bool(found) and int(found[0].read_text() or 0) >= 1
 
     wait_for(fetched_a_checkpoint, "a checkpoint fetched by the renter")
     agents["cheap"].send_signal(signal.SIGTERM)  # the cheap machine goes away mid-job
@@ -83,7 +83,7 @@ def test_launch_fails_over_to_a_second_provider_from_the_checkpoint(
     resumed = re.search(r"attempt 2 from step (\d+) on the task's folder", said)
     assert first, said
     assert resumed, said
-    assert int(resumed.group(1)) >= 2
+    assert int(resumed.group(1)) >= 1
     assert "preempted by the provider: the provider's agent shut down" in said
     assert re.search(r"attempt 2/2 on offer \d+ \(1 x RTX_4090 from 0x[0-9a-fA-F]{40}, ", said)
     lease_id = re.search(r"launch count: lease (\d+) job exited with code 0 after 2 attempt",

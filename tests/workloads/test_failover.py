@@ -104,9 +104,7 @@ def test_checkpoints_are_fetched_only_while_running_and_not_more_often_than_aske
     tmp_path: Path,
 ) -> None:
     world = _world(tmp_path)
-    payer = world.rent("sleep 60")
-    world.agent.step()
-    info = payer.step()
+    info = world.rent("sleep 60").info.model_copy(update={"status": LeaseStatus.RUNNING})
     ticks = [100.0]
     saved = Checkpoints(world.renter, tmp_path / "state", every=10, clock=world.clock,
                         monotonic=lambda: ticks[0])  # fmt: skip
