@@ -173,3 +173,17 @@ def test_quantiles_of_a_forecast_and_of_a_median_keep_their_order():
     assert quantiles[0.1][0] == 0.5
     assert quantiles[0.5][0] == 2.0
     assert quantiles[0.9][0] == 4.0
+
+
+def test_gradient_boosting_learns_a_noisy_daily_cycle_better_than_repeating_yesterday():
+    from l2gpu.analytics.gbm import GradientBoosting
+
+    rng = np.random.default_rng(5)
+    hours = np.arange(24 * 30)
+    cycle = 50 + 30 * np.sin(2 * np.pi * hours / 24)
+    y = cycle + rng.normal(0, 8, len(hours))
+    made = GradientBoosting(24, 24 * 28).forecast(y[:-24], 24, (80, 95))
+    lo95, lo80, mid, hi80, hi95 = made.quantiles().values()
+    assert np.all((lo95 <= lo80) & (lo80 <= mid) & (mid <= hi80) & (hi80 <= hi95))
+    truth = cycle[-24:]  # the noise-free cycle: what a good model should find
+    assert np.mean(np.abs(mid - truth)) < 0.85 * np.mean(np.abs(y[-48:-24] - truth))

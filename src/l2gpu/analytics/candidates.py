@@ -10,7 +10,8 @@ Baselines (numpy, with the textbook Gaussian intervals of Hyndman & Athanasopoul
 
 statsforecast models (their own intervals): AutoETS, AutoTheta, AutoCES, AutoARIMA
 (seasons up to 12), MSTL with an ARIMA or ETS trend (daily and weekly cycles of hourly
-data). Adoption series add the S-curves of :mod:`l2gpu.analytics.adoption` three ways:
+data), and LightGBM on lag features for hourly series (:mod:`l2gpu.analytics.gbm`).
+Adoption series add the S-curves of :mod:`l2gpu.analytics.adoption` three ways:
 as fitted (``SCurve``), and anchored at the recent level with the curve's growth
 damped (``SCurve-damped``) or capped at the highest level seen (``SCurve-capped``).
 
@@ -295,6 +296,11 @@ def candidates_for(
 ) -> list[Candidate]:
     """Baselines first (they win ties), then statsforecast, then S-curves for adoption."""
     found = baselines(season) + statistical(season, shortest_train)
+    if season == 24:
+        from l2gpu.analytics.gbm import GradientBoosting
+
+        # LightGBM earned its place on hourly demand only (docs/forecasts.md)
+        found.append(GradientBoosting(season, max_train_for(season)))
     if adoption:
         found += s_curves(cumulative, season)
     return found
