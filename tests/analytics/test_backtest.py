@@ -187,3 +187,12 @@ def test_gradient_boosting_learns_a_noisy_daily_cycle_better_than_repeating_yest
     assert np.all((lo95 <= lo80) & (lo80 <= mid) & (mid <= hi80) & (hi80 <= hi95))
     truth = cycle[-24:]  # the noise-free cycle: what a good model should find
     assert np.mean(np.abs(mid - truth)) < 0.85 * np.mean(np.abs(y[-48:-24] - truth))
+
+
+def test_smape_is_zero_on_a_perfect_forecast_and_bounded_by_200():
+    from l2gpu.analytics.selection import smape
+
+    y = np.array([0.0, 1.0, 5.0, 2.0])
+    assert smape(y, y) == 0.0
+    assert 0.0 < smape(y, y[::-1]) <= 200.0
+    assert smape(np.array([1.0]), np.array([0.0])) == 200.0

@@ -23,6 +23,7 @@ from l2gpu.analytics.backtest import (
     Backtest,
     Candidate,
     Forecast,
+    ensemble_members,
     median_forecast,
     plan_origins,
     run_backtest,
@@ -132,8 +133,6 @@ def refit(
     by_name = {c.name: c for c in candidates}
     horizon = tested.plan.horizon
     if model in tested.ensembles:
-        from l2gpu.analytics.backtest import ensemble_members
-
         members = tuple(ensemble_members(tested, model, tested.plan.final_selection_origins()))
         made = median_forecast([by_name[m].forecast(y, horizon, levels) for m in members])
     else:

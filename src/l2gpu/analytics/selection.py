@@ -1,6 +1,6 @@
 """Metrics of a backtest, the nested model choice and the final choice.
 
-    metrics        MAE, RMSE, MASE and interval coverage of one model on chosen origins
+    metrics        MAE, RMSE, MASE, sMAPE and interval coverage of one model on some origins
     relative_mae   a model's MAE over each baseline's on the same windows
     nested_choice  at each scored origin, the model picked on earlier windows only
     final_choice   the model whose forecast is shown, and whether it earned that
@@ -39,6 +39,7 @@ class Metrics:
     rmse: float
     mase: float
     coverage: dict[int, float]
+    smape: float = float("nan")
 
     def to_json(self) -> dict[str, object]:
         """Rounded figures; a value that is not finite prints as null."""
@@ -48,6 +49,7 @@ class Metrics:
             "rmse": _round(self.rmse),
             "mase": _round(self.mase),
             "coverage": {str(lv): _round(c) for lv, c in self.coverage.items()},
+            "smape": _round(self.smape),
         }
 
 
@@ -72,6 +74,8 @@ def metrics_of(backtest: Backtest, picks: Sequence[tuple[int, str]]) -> Metrics:
         nan = float("nan")
         return Metrics(0, nan, nan, nan, {lv: nan for lv in backtest.levels})
     errors = np.concatenate([backtest.actual[k] - f.mean for k, f in paths])
+    actual = np.concatenate([backtest.actual[k] for k, _ in paths])
+    predicted = actual - errors
     coverage = {}
     for level in backtest.levels:
         inside = [
@@ -85,7 +89,20 @@ def metrics_of(backtest: Backtest, picks: Sequence[tuple[int, str]]) -> Metrics:
         rmse=float(np.sqrt(np.mean(errors**2))),
         mase=float(np.mean([backtest.mase_at(name, k) for k, name in picks])),
         coverage=coverage,
+        smape=smape(actual, predicted),
     )
+
+
+def smape(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Symmetric mean absolute percentage error, in percent (0 where both are 0)."""
+    denominator = np.abs(actual) + np.abs(predicted)
+    ratio = np.divide(
+        2.0 * np.abs(actual - predicted),
+        denominator,
+        out=np.zeros_like(denominator, dtype=float),
+        where=denominator > 0,
+    )
+    return float(100.0 * np.mean(ratio))
 
 
 def metrics(backtest: Backtest, name: str, origins: Sequence[int]) -> Metrics:

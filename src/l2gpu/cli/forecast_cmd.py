@@ -4,8 +4,8 @@
     l2gpu forecast backtest FILE|NAME [--horizon H ...] [--json] [--plot out.png]
     l2gpu forecast report [--docs] [--json] [--series NAME ...]
 
-``backtest`` takes a CSV file or a built-in series (``l2gpu forecast backtest --help``
-lists them). statsforecast and matplotlib load inside the commands, so that
+``backtest`` takes a CSV file or a built-in series (:mod:`l2gpu.analytics.named_series`;
+an unknown name lists them). statsforecast and matplotlib load inside the commands, so that
 ``l2gpu --help`` stays quick.
 """
 
@@ -127,7 +127,11 @@ def _source(
 @app.command("backtest")
 def backtest(
     source: Annotated[
-        str, typer.Argument(help="CSV file, or a built-in series (see 'forecast report').")
+        str,
+        typer.Argument(
+            help="CSV file, or a built-in series such as venus_gpus_submitted or "
+            "l2_daa:arbitrum (an unknown name lists them)."
+        ),
     ],
     horizon: Annotated[
         list[int] | None,
