@@ -82,7 +82,7 @@ curl -sf -X POST -H 'Content-Type: application/json' "$L1" \
 curl -sf -X POST -H 'Content-Type: application/json' "$L1" \
   -d '{"jsonrpc":"2.0","id":2,"method":"evm_mine","params":[]}' >/dev/null
 for _ in $(seq 60); do  # final once L1's clock has passed the window
-  CLAIMED=$(L2GPU_PRIVATE_KEY=$PROVIDER $L2GPU l2 withdraw --claim --node "$NODE")
+  CLAIMED=$(L2GPU_PRIVATE_KEY=$PROVIDER $L2GPU l2 withdraw --claim --node "$NODE" --json)
   case $CLAIMED in *'"amount"'*) break ;; esac
   sleep 0.5
 done

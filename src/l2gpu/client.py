@@ -131,6 +131,11 @@ class MarketClient:
             w.ProviderPublic.model_validate(p) for p in self._call("GET", "/providers", auth=False)
         ]
 
+    def provider(self, address: Address) -> w.ProviderPublic:
+        """One provider's public record: its machine's inventory, last heartbeat, record."""
+        reply = self._call("GET", f"/providers/{address.checksum}", auth=False)
+        return w.ProviderPublic.model_validate(reply)
+
     # -- renters ---------------------------------------------------------------------
 
     def quote(
@@ -179,6 +184,18 @@ class MarketClient:
         """The caller's jobs (leases), newest first."""
         reply = self._call("GET", "/jobs", params={"live": live})
         return [w.LeasePublic.model_validate(item) for item in reply]
+
+    def leases(
+        self, *, role: str = "any", since: int | None = None, limit: int = 500
+    ) -> list[w.LeasePublic]:
+        """The caller's leases as ``role`` (any, renter or provider), newest first, at most
+        ``limit``; with ``since``, only those live or ended at or after it."""
+        params: dict[str, Any] = {"role": role, "limit": limit}
+        if since is not None:
+            params["since"] = since
+        return [
+            w.LeasePublic.model_validate(i) for i in self._call("GET", "/leases", params=params)
+        ]
 
     def pay(self, lease_id: int, voucher: Voucher) -> w.VoucherTaken:
         """Send a voucher for the lease's channel; the answer holds the best amount the
@@ -233,6 +250,11 @@ class MarketClient:
                 },
             )
         )
+
+    def my_offers(self, *, limit: int = 100, offset: int = 0) -> list[w.OwnOffer]:
+        """The caller's offers in any status (active, leased, withdrawn), newest first."""
+        reply = self._call("GET", "/accounts/me/offers", params={"limit": limit, "offset": offset})
+        return [w.OwnOffer.model_validate(item) for item in reply]
 
     def withdraw(self, offer_id: str | int) -> w.OfferWithdrawn:
         """Withdraw one of your offers."""

@@ -93,6 +93,14 @@ class OfferPublic(_Answer):
     reliability: float
 
 
+class OwnOffer(OfferPublic):
+    """GET /accounts/me/offers: one of the caller's offers, in any status."""
+
+    status: str
+    """active, leased or withdrawn (an expired one stays active past ``expires_at``)."""
+    created_at: int
+
+
 class OffersFound(_Answer):
     """GET /offers: the offers meeting a filter, best first."""
 

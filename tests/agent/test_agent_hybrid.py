@@ -20,7 +20,7 @@ from l2gpu.core.channel.vouchers import sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.lease_state import LeaseStatus
-from l2gpu.core.types import Wei
+from l2gpu.core.types import Wei, format_wei
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.node.client import L2Client
 from l2gpu.payments.rails import L1ChannelRail
@@ -186,9 +186,11 @@ def test_renting_in_the_rollup_says_what_is_missing(rollup: Rollup) -> None:
     with pytest.raises(L2gpuError, match="has no account in the rollup") as no_account:
         rail.open(rollup.outsider.address, Wei(PRICE), lifetime=60)
     assert "deposit on L1" in no_account.value.fix
+    balance = int(L2Client(rollup.node.url, rollup.renter).account()["balance"])
     with pytest.raises(L2gpuError, match="below the lease's deposit") as too_poor:
         rail.open(rollup.provider.address, Wei(2 * DEPOSIT), lifetime=60)
     assert "l2gpu l2 deposit" in too_poor.value.fix
+    assert f"your L2 balance of {format_wei(balance)} is below" in too_poor.value.what
     odd = rail.open(rollup.provider.address, Wei(123_456_789), lifetime=60)
     assert odd.deposit == 123_457_000  # rounded up to an L2 amount, never below the cost
     api = L2Client(rollup.node.url, rollup.renter)

@@ -139,6 +139,10 @@ def test_a_wrong_password_is_named_as_such(
     assert code == 2
     assert "needs its password" in err
     assert "L2GPU_KEYSTORE_PASSWORD" in err
+    # --account after the subcommand chooses the key as well (issue #23: "No such option")
+    code, _, err = cli(capsys, "l2", "balance", "--node", NO_NODE, "--account", "alice")
+    assert code == 2
+    assert "needs its password" in err
 
 
 def test_a_missing_name_lists_the_names_there_are(

@@ -255,6 +255,11 @@ def test_a_server_on_a_busy_port_is_named_as_such(tmp_path) -> None:
             assert result.returncode == 2, result.stderr
             assert f"port {port} on 127.0.0.1 is in use" in result.stderr
             assert "L2GPU_API_PORT" in result.stderr
+        # --port names the port on the command line, over the setting
+        result = run("up", "--port", port, env={"L2GPU_DATA_DIR": str(tmp_path)})
+        assert result.returncode == 2, result.stderr
+        assert f"port {port} on 127.0.0.1 is in use" in result.stderr
+        assert "--port" in result.stderr
 
 
 def test_an_offer_id_that_is_no_number_is_named_in_the_commands_terms() -> None:

@@ -133,3 +133,20 @@ def test_json_is_indented_for_people_and_one_line_for_programs(
     assert json.loads(out) == {"a": 1, "path": "x"}
     print_json({"a": 1}, compact=True)
     assert capsys.readouterr().out == '{"a": 1}\n'
+
+
+def test_key_flags_after_the_subcommand_move_before_it_unless_the_command_has_its_own() -> None:
+    import typer
+
+    from l2gpu.cli.argv import hoist_key_flags
+    from l2gpu.cli.main import app
+
+    root = typer.main.get_command(app)
+    assert hoist_key_flags(["--data-dir", "d", "l2", "balance", "--account=al", "--json"], root) \
+        == ["--data-dir", "d", "--account=al", "l2", "balance", "--json"]  # fmt: skip
+    assert hoist_key_flags(["rent", "3", "--private-key", "0xab", "--", "--account", "z"], root) \
+        == ["--private-key", "0xab", "rent", "3", "--", "--account", "z"]  # fmt: skip
+    # 'airdrop erase --account' names whose data to erase: it stays the command's own
+    assert hoist_key_flags(["airdrop", "erase", "--account", "b"], root) == [
+        "airdrop", "erase", "--account", "b"]  # fmt: skip
+    assert hoist_key_flags(["l2", "balance", "--account"], root) == ["l2", "balance", "--account"]

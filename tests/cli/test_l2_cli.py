@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def node(anvil_url: str, tmp_path: Path):
 
 
 def user(key: str, api: str, anvil_url: str, *args: str) -> dict:
-    result = run("l2", *args, "--api", api,
+    result = run("l2", *args, "--api", api, "--json",
                  env={"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": key})  # fmt: skip
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -67,6 +68,18 @@ def test_deposit_transfer_withdraw_finalize_from_the_cli(node) -> None:
     assert status["my_exits"][0]["claimable"] is False
     assert 0 < status["my_exits"][0]["seconds_until_final"] <= 7 * 24 * 3600
     assert all(b["seconds_left"] > 0 for b in status["batches"])
+    # without --json: ETH, local times and a countdown (issue #23, item 7)
+    shown = run("l2", "status", "--api", api, env={"L2GPU_PRIVATE_KEY": BOB})
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(
+        r"withdrawal 0: 0\.5 ETH, claimable in (6 d 23 h|7 d) \(from \d{4}-", shown.stdout
+    )
+    assert re.search(
+        r"batch 1 posted .*: in its challenge window, final in (6 d 23 h|7 d)", shown.stdout
+    )
+    money = run("l2", "balance", "--api", api, env={"L2GPU_PRIVATE_KEY": BOB})
+    assert re.fullmatch(r"L2 account 0x[0-9a-fA-F]{40} \(index \d+\): 0\.75 ETH, nonce 1\n",
+                        money.stdout), money.stdout  # fmt: skip
     chain = connect_jsonrpc(anvil_url, [])
     chain.time_travel(7 * 24 * 3600 + 1)
     bob_l1 = PrivateKey.from_hex(BOB).address

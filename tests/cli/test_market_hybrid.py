@@ -112,6 +112,9 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
     connect_jsonrpc(anvil_url, []).time_travel(3601)
     settled_now = user(RENTER_KEY, rollup_api, anvil_url, "settle-channel", unused.group(1))
     assert settled_now["status"] == "settled"
+    # its outcome, not the zeros of its settled leaf (issue #23): nothing was vouched
+    assert settled_now["paid_to_provider"] == "0"
+    assert int(settled_now["refunded_to_renter"]) == int(shown["deposit"]) > 0
     assert user(RENTER_KEY, rollup_api, anvil_url, "balance", renter)["balance"] == before
     # A lease that fails to start (a command the sandbox cannot run): rent says so with
     # exit code 1, not 0, and starts the unused channel's close (issue #23).

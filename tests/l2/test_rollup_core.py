@@ -131,6 +131,22 @@ def test_a_lease_channel_inside_the_rollup_opens_and_closes_cooperatively() -> N
     assert world.state.channels[0].channel.status == ChannelStatus.SETTLED
     assert world.balance_of(provider) == 10**18 + 36 * 10**15
     assert world.balance_of(renter) == 10**18 - 36 * 10**15
+    # the settled leaf holds zeros (as on L1); the state keeps what it paid, in no root
+    assert world.state.channels[0].channel.deposit == 0
+    assert world.state.settlements == {0: (36 * 10**15, 10**17 - 36 * 10**15)}
+
+
+def test_a_settlement_rolled_back_leaves_no_record() -> None:
+    world = World()
+    world.send(OpenChannel(1, 2, Wei(10**17), Timestamp(T0 + 3600), Seconds(600)))
+    world.sequencer.seal()
+    root = world.state.root()
+    mark = world.state.checkpoint()
+    world.state.record_settlement(0, Wei(1), Wei(2))
+    world.state.rollback(mark)
+    world.state.commit()
+    assert world.state.settlements == {}
+    assert world.state.root() == root
 
 
 def test_a_close_without_the_renters_cosignature_does_not_happen() -> None:

@@ -1,14 +1,17 @@
 """The console in a real browser (Debian's Chromium, driven by Playwright), over the
 real stack as separate processes: `l2gpu web --demo`
-(anvil as L1, a ChannelManager, `market serve` and `provider up` as processes of
-their own, the console with its development wallet). A new user searches with a bad filter
-(the error shows), signs in, rents, watches the seconds and the spend rise, and
-stops. Screenshots of each page are written under the test's folder, and, with
+(anvil as L1, a ChannelManager, `market serve`, `provider up` and `l2gpu up` as
+processes of their own, the console with its development wallet). A new user searches
+with a bad filter (the error shows), signs in, rents, watches the seconds and the
+spend rise, and stops; sees its withdrawal count down on the rollup page; then the
+provider, signed in with its wallet's signature, sees what the lease earned.
+Screenshots of each page are written under the test's folder, and, with
 L2GPU_SCREENSHOTS=DIR, to DIR (the README shows two of docs/screenshots)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from l2gpu.cli.web_demo import PROVIDER_DEV_KEY
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.market.signin import parse_message, sign_message
 from l2gpu.web.assets import htmx_path
 from tests.cli.test_market_l1 import processes, spawn, wait_for  # noqa: F401 - the fixture
 from tests.conftest import free_port
@@ -98,4 +104,29 @@ def test_a_new_user_rents_watches_and_stops_a_job_in_a_real_browser(
         "document.querySelector('#status').textContent.startsWith('ended')", timeout=60_000
     )
     shoot(page, shots, "stopped")
-    assert sorted(p.name for p in shots.iterdir()) == ["lease.png", "offers.png", "stopped.png"]
+
+    # the rollup page: the demo wallet's withdrawal counts down to its claim (htmx
+    # swaps it in every 5 s once the node has it)
+    page.click("#nav-rollup")  # type: ignore[attr-defined]
+    page.wait_for_selector("tr.exit", timeout=60_000)  # type: ignore[attr-defined]
+    # a week's window from the batch's post, counted in anvil's time (which moves
+    # only with its blocks)
+    waiting = page.inner_text("tr.exit")  # type: ignore[attr-defined]
+    assert re.search(r"claimable in (7 d|6 d \d+ h)", waiting), waiting
+    assert "in challenge window" in page.inner_text("#batches")  # type: ignore[attr-defined]
+    shoot(page, shots, "rollup")
+
+    # the provider, signed in as a browser wallet would (its key signs the message)
+    provider = PrivateKey.from_hex(PROVIDER_DEV_KEY)
+    issued = page.request.post(web + "/signin/nonce",  # type: ignore[attr-defined]
+                               data={"address": provider.address.checksum}).json()  # fmt: skip
+    signature = sign_message(provider, parse_message(issued["message"]))
+    signed = page.request.post(web + "/signin", data={  # type: ignore[attr-defined]
+        "message": issued["message"], "signature": "0x" + signature.hex()})  # fmt: skip
+    assert signed.ok, signed.text()
+    page.click("#nav-provider")  # type: ignore[attr-defined]
+    page.wait_for_selector("tr.provider-lease")  # type: ignore[attr-defined]
+    assert page.inner_text("#earned-today") != "0 ETH"  # type: ignore[attr-defined]
+    shoot(page, shots, "provider")
+    assert sorted(p.name for p in shots.iterdir()) == [
+        "lease.png", "offers.png", "provider.png", "rollup.png", "stopped.png"]  # fmt: skip

@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query
 from fastapi.concurrency import run_in_threadpool
@@ -32,8 +32,10 @@ from l2gpu import __version__
 from l2gpu import wire as w
 from l2gpu.api import schemas as s
 from l2gpu.api.inputs import ID_LIMIT, AddressText, Line
+from l2gpu.api.leases import MAX_LEASES_LISTED
 from l2gpu.api.limits import RateLimit
 from l2gpu.api.metrics import RequestMetrics, market_registry
+from l2gpu.api.offers import MAX_OWN_OFFERS
 from l2gpu.api.problems import error_responses as errors
 from l2gpu.api.records import offer_json
 from l2gpu.api.service import MarketService
@@ -162,6 +164,18 @@ def create_app(
         leases = service.leases.list_for(who)
         return {"address": who.checksum, "leases": len(leases)}
 
+    @app.get("/accounts/me/offers", tags=["accounts"], response_model=list[w.OwnOffer],
+             responses=errors(422, *SIGNED))  # fmt: skip
+    def my_offers(
+        who: Caller,
+        limit: Annotated[int, Query(ge=1, le=MAX_OWN_OFFERS)] = 100,
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    ) -> list[dict[str, Any]]:
+        """The caller's offers as a provider, in any status (active, leased, withdrawn),
+        newest first; a search lists only active ones."""
+        found = service.offers.offers_of(who, limit=limit, offset=offset)
+        return [{**offer_json(v), "status": st, "created_at": at} for v, st, at in found]
+
     # -- offers -----------------------------------------------------------------
     @app.get("/offers", tags=["offers"], responses={**_answer(w.OffersFound), **errors(400, 422)})
     async def search(
@@ -272,9 +286,16 @@ def create_app(
 
     @app.get("/leases", tags=["leases"], response_model=leases, responses=errors(422, *SIGNED))
     @app.get("/jobs", tags=["jobs"], response_model=leases, responses=errors(422, *SIGNED))
-    def list_leases(who: Caller, live: bool = False) -> list[dict[str, Any]]:
-        """The caller's leases (as renter or provider), newest first."""
-        return service.leases.list_for(who, live_only=live)
+    def list_leases(
+        who: Caller,
+        live: bool = False,
+        role: Annotated[Literal["any", "renter", "provider"], Query()] = "any",
+        since: Annotated[int | None, Query(ge=0, lt=ID_LIMIT)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LEASES_LISTED)] = MAX_LEASES_LISTED,
+    ) -> list[dict[str, Any]]:
+        """The caller's leases (as renter or provider; ``role`` for one side), newest
+        first; ``since``: only those live or ended at or after that time."""
+        return service.leases.list_for(who, live_only=live, role=role, since=since, limit=limit)
 
     mine = errors(403, 404, 422, *SIGNED)
 

@@ -63,6 +63,8 @@ LIVE = ("requested", "starting", "running")
 MAX_LOG_CHUNK = 64 * 1024
 MAX_LOG_BYTES = 16 * 1024 * 1024
 """A lease's job output kept in all: uploads past it are refused (413)."""
+MAX_LEASES_LISTED = 500
+"""The most leases one listing returns (the newest)."""
 LOG_AFTER_END_S = 120
 """How long after its end a lease still takes its job's last output."""
 
@@ -268,14 +270,30 @@ class LeaseBook:
             row = self._row(session, caller, lease_id)
             return lease_json(row, session.get(JobRow, lease_id))
 
-    def list_for(self, caller: Address, *, live_only: bool = False) -> list[dict[str, Any]]:
-        """Leases where ``caller`` is the renter or the provider, newest first."""
+    def list_for(
+        self,
+        caller: Address,
+        *,
+        live_only: bool = False,
+        role: str = "any",
+        since: int | None = None,
+        limit: int = MAX_LEASES_LISTED,
+    ) -> list[dict[str, Any]]:
+        """Leases where ``caller`` is the renter or the provider (``role``: ``renter`` or
+        ``provider`` for one side only), newest first; with ``since``, only those live
+        or ended at or after it (what a provider's earnings since then come from)."""
         who = bytes(caller)
+        sides = {"renter": LeaseRow.renter == who, "provider": LeaseRow.provider == who}
         with Session(self.engine) as session:
-            query = select(LeaseRow).where((LeaseRow.renter == who) | (LeaseRow.provider == who))
+            query = select(LeaseRow).where(
+                sides.get(role, (LeaseRow.renter == who) | (LeaseRow.provider == who))
+            )
             if live_only:
                 query = query.where(LeaseRow.status.in_(LIVE))
-            rows = session.scalars(query.order_by(LeaseRow.lease_id.desc()).limit(500)).all()
+            if since is not None:
+                query = query.where(LeaseRow.ended_at.is_(None) | (LeaseRow.ended_at >= since))
+            limit = max(1, min(limit, MAX_LEASES_LISTED))
+            rows = session.scalars(query.order_by(LeaseRow.lease_id.desc()).limit(limit)).all()
             return [lease_json(r, session.get(JobRow, r.lease_id)) for r in rows]
 
     def voucher(

@@ -15,8 +15,14 @@ from l2gpu.db.models import encode_wei
 
 def offer_row(offer: SignedOffer, now: int) -> OfferRow:
     """A new row for a signed offer."""
+    return OfferRow(**offer_values(offer, now))
+
+
+def offer_values(offer: SignedOffer, now: int) -> dict[str, Any]:
+    """The column values of a new row for a signed offer (a bulk insert takes these
+    without building a mapped object per offer)."""
     t = offer.terms
-    return OfferRow(
+    return dict(
         offer_id=offer.offer_id,
         provider=bytes(t.provider),
         chain_id=offer.chain_id,

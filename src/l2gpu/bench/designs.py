@@ -388,10 +388,14 @@ def measure_designs(
         world = DesignWorld(chain, manager, rollup, url)
         contracts = {"channel-l1": {manager.address}}
         pids: dict[str, int | list[int]] = dict.fromkeys(designs, node.pid)
-        for name in (n for n in ZK_DESIGNS if n in designs):
-            other_nodes.append(_start_zk_node(world, env, folder, log, zk_shape, name))
+        # both zk nodes load their proving keys (about 20 s of one core each) at once
+        spawned = [(name, *_spawn_zk_node(env, folder, log, zk_shape, name))
+                   for name in ZK_DESIGNS if name in designs]  # fmt: skip
+        for name, process, port in spawned:
+            other_nodes.append(process)
+            _attach_zk_node(world, process, port, name)
             contracts[name] = {(world.validium if name == "validium" else world.zk).address}
-            pids[name] = other_nodes[-1].pid
+            pids[name] = process.pid
         if "plasma" in designs:
             other_nodes.append(_start_plasma_node(world, env, folder, log))
             contracts["plasma"] = {world.plasma.address}
@@ -438,13 +442,10 @@ def measure_designs(
         log.close()
 
 
-def _start_zk_node(world: Any, env: dict[str, str], folder: str, log: Any, shape: str,
-                   design: str = "zk") -> Any:  # fmt: skip
-    """``l2gpu up --design zk`` (or ``validium``) on the same anvil (its own operator,
-    port and folder); ``world`` gets its ZkRollup and URL. Returns the process."""
-    from l2gpu.l1 import compile_contract
-    from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, ZkRollupClient
-
+def _spawn_zk_node(env: dict[str, str], folder: str, log: Any, shape: str,
+                   design: str = "zk") -> tuple[Any, int]:  # fmt: skip
+    """Start ``l2gpu up --design zk`` (or ``validium``) on the same anvil (its own
+    operator, port and folder). Returns the process and its API port."""
     port = _free_port()
     key = VALIDIUM_OPERATOR_KEY if design == "validium" else ZK_OPERATOR_KEY
     zk_env = {**env, "L2GPU_PRIVATE_KEY": key, "L2GPU_API_PORT": str(port),
@@ -454,6 +455,14 @@ def _start_zk_node(world: Any, env: dict[str, str], folder: str, log: Any, shape
          "--zk-shape", shape],
         env=zk_env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
+    return process, port
+
+
+def _attach_zk_node(world: Any, process: Any, port: int, design: str) -> None:
+    """Wait for a spawned zk node's API; ``world`` gets its ZkRollup and URL."""
+    from l2gpu.l1 import compile_contract
+    from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, ZkRollupClient
+
     _wait_port(port, process, f"l2gpu up --design {design}", seconds=1800)  # compiles once
     url = f"http://127.0.0.1:{port}"
     address = Address.from_hex(httpx.get(url + "/zk/status").json()["rollup"])
@@ -463,7 +472,6 @@ def _start_zk_node(world: Any, env: dict[str, str], folder: str, log: Any, shape
         world.validium, world.validium_node_url = client, url
     else:
         world.zk, world.zk_node_url = client, url
-    return process
 
 
 def _start_plasma_node(world: Any, env: dict[str, str], folder: str, log: Any) -> Any:

@@ -156,8 +156,10 @@ def serve_for_bench(database_url: str, port: int, offers: int) -> None:
     )
 
 
-def start_server(folder: Path, offers: int = 1000) -> tuple[subprocess.Popen[bytes], str]:
-    """A uvicorn process serving the market on a free loopback port."""
+def start_server(
+    folder: Path, offers: int = 1000, wait_s: float = 60.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A uvicorn process serving the market on a free loopback port (up within ``wait_s``)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -170,7 +172,7 @@ def start_server(folder: Path, offers: int = 1000) -> tuple[subprocess.Popen[byt
     url = f"http://127.0.0.1:{port}"
     import httpx
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
@@ -178,7 +180,7 @@ def start_server(folder: Path, offers: int = 1000) -> tuple[subprocess.Popen[byt
         except httpx.HTTPError:
             time.sleep(0.1)  # waiting for the server process to start
     proc.kill()
-    raise RuntimeError("the API did not start within 60 s")
+    raise RuntimeError(f"the API did not start within {wait_s:.0f} s")
 
 
 async def _load(url: str, seconds: float, concurrency: int) -> list[float]:

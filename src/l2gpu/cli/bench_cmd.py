@@ -98,6 +98,12 @@ def _airdrop() -> dict[str, Any]:
     return airdrop.run()
 
 
+def _console() -> dict[str, Any]:
+    from l2gpu.bench import console
+
+    return console.run()
+
+
 def _shards() -> dict[str, Any]:
     from l2gpu.bench import shards
 
@@ -120,6 +126,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "shards": _shards,
     "airdrop": _airdrop,
     "leverage": _leverage,
+    "console": _console,
 }
 # Suites that arrive with later issues: named here so that asking for one says when.
 PENDING_SUITES: dict[str, str] = {}
@@ -142,7 +149,7 @@ def bench(
         str,
         typer.Argument(
             help="crypto, channels, rollup, node, lease, l1cost, market, analytics, fraud, shards, "
-            "designs, zk, plasma, airdrop, leverage, or all."
+            "designs, zk, plasma, airdrop, leverage, console, or all."
         ),
     ],
     as_json: AsJson = False,

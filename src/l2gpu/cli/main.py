@@ -34,10 +34,12 @@ from l2gpu.cli import (
     pending,
     provider_cmd,
     settle_cmd,
+    up_cmd,
     watch_cmd,
     web_cmd,
     zk_cmd,
 )
+from l2gpu.cli.argv import hoist_key_flags
 from l2gpu.cli.common import refuse_negative_amounts, remember_key_flags
 from l2gpu.core.errors import L2gpuError
 
@@ -114,7 +116,7 @@ app.command("settle")(settle_cmd.settle)
 app.command("web")(web_cmd.web)
 app.add_typer(channel_cmd.app, name="channel")
 app.add_typer(watch_cmd.app, name="watch")
-app.command("up")(l2_cmd.up)
+app.command("up")(up_cmd.up)
 app.add_typer(l2_cmd.app, name="l2")
 app.add_typer(bridge_cmd.app, name="bridge")
 app.command("hub")(hub_cmd.hub)
@@ -132,8 +134,9 @@ app.add_typer(forecast_cmd.app, name="forecast")
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return its exit status (2 for user errors)."""
     try:
-        refuse_negative_amounts(sys.argv[1:] if argv is None else argv)
-        app(args=argv, standalone_mode=True)
+        args = sys.argv[1:] if argv is None else argv
+        refuse_negative_amounts(args)
+        app(args=hoist_key_flags(args, typer.main.get_command(app)), standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except L2gpuError as exc:

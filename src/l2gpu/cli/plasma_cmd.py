@@ -36,7 +36,7 @@ def up_plasma(
     from l2gpu.node.plasma.operator import PlasmaOperator
     from l2gpu.serving.connections import require_free_port, uvicorn_options
 
-    require_free_port(settings.api_host, settings.api_port, "l2gpu up", "L2GPU_API_PORT")
+    require_free_port(settings.api_host, settings.api_port, "l2gpu up", "--port or L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if settings.l1_rpc:
         assert operator_key is not None

@@ -6,19 +6,25 @@ the market at ``--api-url`` as a client. With ``--dev-wallet`` it also holds the
 signing key (``--private-key``, ``--keystore`` or ``--account``) as a development
 wallet that can rent from the browser, paying over the rail the other options
 name (``--node``, or ``--l1-rpc`` with ``--manager``): for demos, marked on every
-page. htmx comes from ``make tools``; without it the pages work as plain forms.
+page; with ``--l1-rpc`` it also claims the wallet's final withdrawals on L1. The
+rollup page reads the node that ``--node`` (or the ``node_url`` setting) names.
+htmx comes from ``make tools``; without it the pages work as plain forms.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from l2gpu.cli.common import ApiUrlOption, market_api_url, signing_key
+from l2gpu.cli.common import ApiUrlOption, market_api_url, node_url, signing_key
 from l2gpu.core.errors import L2gpuError
 
+if TYPE_CHECKING:
+    from l2gpu.web.claiming import RollupClaimer
+
 WEB_PORT = 8700
+NODE_TIMEOUT_S = 3.0  # a page waits this long for the node before saying it is away
 
 
 def web(
@@ -34,7 +40,10 @@ def web(
             "(demo only: marked on every page).",
         ),
     ] = False,
-    node: Annotated[str | None, typer.Option(help="Rollup node URL (the wallet's rail).")] = None,
+    node: Annotated[
+        str | None,
+        typer.Option(help="Rollup node URL: the rollup page's, and the wallet's rail."),
+    ] = None,
     manager: Annotated[
         str | None, typer.Option(help="ChannelManager address (the wallet's rail on L1).")
     ] = None,
@@ -68,6 +77,7 @@ def web(
 
     from l2gpu.cli.market_cmd import _rail, _rail_node
     from l2gpu.client import MarketClient
+    from l2gpu.node.client import NodeReader
     from l2gpu.serving.connections import require_free_port, uvicorn_options
     from l2gpu.web.app import create_console
     from l2gpu.web.assets import htmx_path
@@ -84,17 +94,33 @@ def web(
             "serve a development wallet on 127.0.0.1 only (reach it over an SSH tunnel)",
         )
     hosts = ("*",) if host in ("0.0.0.0", "::") else (*LOOPBACK, host)  # noqa: S104
-    wallet = None
+    wallet = claimer = None
     if dev_wallet:
         key = signing_key(ctx)
         rail_node = _rail_node(settings, node, manager)
         wallet = DevWallet(MarketClient(url, key), _rail(ctx, key, rail_node, manager))
+        claimer = _claimer(ctx)
+    rollup = node_url(settings, node)
+    reader = NodeReader(rollup, timeout=NODE_TIMEOUT_S) if rollup else None
     require_free_port(host, port, "server", "--port")
     htmx = htmx_path()
     if htmx is None:
         typer.echo("note: htmx is not installed ('make tools'): pages refresh as plain forms",
                    err=True)  # fmt: skip
     typer.echo(f"the console: http://{host}:{port}/", err=True)
-    uvicorn.run(create_console(url, dev_wallet=wallet, htmx=htmx, hosts=hosts), host=host,
-                port=port,
-                log_level="warning", **uvicorn_options())  # fmt: skip
+    console = create_console(url, dev_wallet=wallet, htmx=htmx, hosts=hosts, node=reader,
+                             claimer=claimer)  # fmt: skip
+    uvicorn.run(console, host=host, port=port, log_level="warning", **uvicorn_options())
+
+
+def _claimer(ctx: typer.Context) -> RollupClaimer | None:
+    """The development wallet's claims on L1 (None without --l1-rpc: the embedded chain
+    is no one's L1 but this process's)."""
+    from l2gpu.cli.common import signing_account
+    from l2gpu.l1 import open_chain
+    from l2gpu.web.claiming import RollupClaimer
+
+    if not ctx.obj.l1_rpc:
+        return None
+    account = signing_account(ctx)
+    return RollupClaimer(open_chain(ctx.obj, [account]), account)

@@ -101,7 +101,7 @@ def up_zk(
     if not 2 <= depth <= 24:
         raise L2gpuError(f"--zk-depth {depth} is outside 2..24",
                          "ZkRollup's indices are 3 bytes: the depth is 2 to 24")  # fmt: skip
-    require_free_port(settings.api_host, settings.api_port, "l2gpu up", "L2GPU_API_PORT")
+    require_free_port(settings.api_host, settings.api_port, "l2gpu up", "--port or L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     typer.echo(f"WARNING: {DEV_SETUP_LABEL}", err=True)
     started = time.monotonic()

@@ -11,7 +11,7 @@ co-signature long-poll runs on the event loop, so waiting agents hold no worker.
 # No "from __future__ import annotations" here: FastAPI reads the route annotations
 # (the Annotated path and query types) at definition time.
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query
 from fastapi.responses import JSONResponse, Response
@@ -113,10 +113,20 @@ def _hex(value: str, what: str) -> bytes:
         raise ApiError(f"{what} is not hex", "send 0x-prefixed hex") from exc
 
 
-def channel_json(found: L2Channel, renter: Address, provider: Address) -> dict[str, Any]:
-    """A rollup channel as the API shows it (amounts in wei, as strings)."""
+def channel_json(
+    found: L2Channel, renter: Address, provider: Address,
+    settled: tuple[int, int] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A rollup channel as the API shows it (amounts in wei, as strings). A settled
+    channel's leaf holds zeros; ``settled`` (the state's record of what it paid) shows
+    its outcome instead: ``paid_to_provider`` and ``refunded_to_renter``."""
     c = found.channel
-    return {"index": found.index, "channel_id": str(c.params.id),
+    outcome = (
+        {}
+        if settled is None
+        else {"paid_to_provider": str(settled[0]), "refunded_to_renter": str(settled[1])}
+    )
+    return outcome | {"index": found.index, "channel_id": str(c.params.id),
             "renter": renter.checksum, "provider": provider.checksum,
             "renter_index": found.renter, "provider_index": found.provider,
             "challenge_period": c.params.challenge_period, "salt": "0x" + c.params.salt.hex(),
@@ -189,24 +199,35 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
             # a channel's parties always have accounts
             assert renter is not None
             assert provider is not None
-            return channel_json(found, renter.address, provider.address)
+            return channel_json(found, renter.address, provider.address,
+                                node.state.settlements.get(found.index))  # fmt: skip
 
     @app.get("/l2/accounts/{address}/channels", responses=responses(*COMMON, 404))
-    def channels_of(address: AddressPath) -> list[dict[str, Any]]:
-        """The channels an account pays from as renter, newest first (pending ones, then at
-        most 100 in the state)."""
+    def channels_of(
+        address: AddressPath,
+        role: Annotated[Literal["renter", "provider", "any"], Query()] = "renter",
+    ) -> list[dict[str, Any]]:
+        """The channels of an account as ``role`` (by default those it pays from as
+        renter), newest first: pending ones, then at most 100 in the state."""
         parsed = Address.from_hex(address)
+        pays, paid = role in ("renter", "any"), role in ("provider", "any")
         with lock:
             found = node.state.account_of(parsed)
             if found is None:
                 raise NotFound(f"no L2 account for {parsed}", "deposit on L1 first")
-            mine = [c for c in reversed(node.state.channels) if c.renter == found.index][:100]
+            mine = [c for c in reversed(node.state.channels)
+                    if (pays and c.renter == found.index)
+                    or (paid and c.provider == found.index)][:100]  # fmt: skip
             # pending (soft-confirmed) channels are the newest
-            out = [soft.to_json() for soft in node.soft.of_renter(found.index)]
+            soft = node.soft.of_party(found.index, renter=pays, provider=paid)
+            out = [s.to_json() for s in soft]
             for c in mine:
-                provider = node.state.account(c.provider)
-                assert provider is not None  # a channel's parties always have accounts
-                out.append(channel_json(c, parsed, provider.address))
+                renter, provider = node.state.account(c.renter), node.state.account(c.provider)
+                # a channel's parties always have accounts
+                assert renter is not None
+                assert provider is not None
+                out.append(channel_json(c, renter.address, provider.address,
+                                        node.state.settlements.get(c.index)))  # fmt: skip
             return out
 
     @app.post("/l2/transactions", responses=responses(*COMMON))

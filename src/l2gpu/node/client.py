@@ -62,16 +62,17 @@ class Sent:
     account: dict[str, Any]
 
 
-class L2Client:
-    """One account talking to one rollup node."""
+class NodeReader:
+    """What anyone can read from a rollup node: status, batches, accounts, channels and
+    withdrawals (no key; the web console reads with one of these)."""
 
-    def __init__(self, api_url: str, key: PrivateKey, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, api_url: str, *, http: httpx.Client | None = None, timeout: float = 30.0
+    ) -> None:
         self.api_url = api_url.rstrip("/")
-        self.key = key
-        self.bls = BlsSecretKey.from_seed(key.secret)
         self.timeout = timeout
-        self.http = httpx.Client(base_url=self.api_url, timeout=timeout)
-        self._identity: tuple[Eip712Domain, Address] | None = None
+        # ``http``: a client to reach the node with (tests pass the node app's TestClient)
+        self.http = http or httpx.Client(base_url=self.api_url, timeout=timeout)
 
     def _get(self, path: str, **params: Any) -> Any:
         return self._check(lambda: self.http.get(path, params=params))
@@ -103,17 +104,21 @@ class L2Client:
         """The node's status."""
         return dict(self._get("/l2/status"))
 
-    def account(self, address: Address | None = None) -> dict[str, Any]:
-        """An account (default: this client's)."""
-        return dict(self._get(f"/l2/accounts/{(address or self.key.address).checksum}"))
+    def batches(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` posted batches and their challenge windows, oldest first."""
+        return list(self._get("/l2/batches", limit=limit))
 
-    def batches(self) -> list[dict[str, Any]]:
-        """Posted batches and their challenge windows."""
-        return list(self._get("/l2/batches"))
+    def account_of(self, address: Address) -> dict[str, Any]:
+        """The account of ``address``."""
+        return dict(self._get(f"/l2/accounts/{address.checksum}"))
 
-    def exits(self) -> list[dict[str, Any]]:
-        """This account's withdrawals."""
-        return list(self._get("/l2/exits", address=self.key.address.checksum))
+    def exits_of(self, address: Address, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` withdrawals of ``address``, and whether each is claimable."""
+        return list(self._get("/l2/exits", address=address.checksum, limit=limit))
+
+    def channels_of(self, address: Address, role: str = "renter") -> list[dict[str, Any]]:
+        """The channels of ``address`` as ``role`` (renter, provider or any), newest first."""
+        return list(self._get(f"/l2/accounts/{address.checksum}/channels", role=role))
 
     def exit_proof(self, exit_index: int) -> dict[str, Any]:
         """Proof data for ``Rollup.withdraw``."""
@@ -127,9 +132,27 @@ class L2Client:
         """A channel inside the rollup, by its 0x id."""
         return dict(self._get(f"/l2/channels/{channel_id}"))
 
+
+class L2Client(NodeReader):
+    """One account talking to one rollup node."""
+
+    def __init__(self, api_url: str, key: PrivateKey, *, timeout: float = 30.0) -> None:
+        super().__init__(api_url, timeout=timeout)
+        self.key = key
+        self.bls = BlsSecretKey.from_seed(key.secret)
+        self._identity: tuple[Eip712Domain, Address] | None = None
+
+    def account(self, address: Address | None = None) -> dict[str, Any]:
+        """An account (default: this client's)."""
+        return self.account_of(address or self.key.address)
+
+    def exits(self) -> list[dict[str, Any]]:
+        """This account's withdrawals."""
+        return self.exits_of(self.key.address)
+
     def channels(self, address: Address | None = None) -> list[dict[str, Any]]:
         """The channels an account (default: this client's) pays from, newest first."""
-        return list(self._get(f"/l2/accounts/{(address or self.key.address).checksum}/channels"))
+        return self.channels_of(address or self.key.address)
 
     def send(self, make: Callable[[int], UserTx], *, wait: float = 60.0) -> dict[str, Any]:
         """Build a transaction from this account's index, send it, co-sign it, wait for it."""

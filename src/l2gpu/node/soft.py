@@ -122,5 +122,12 @@ class SoftChannels:
         """The pending channels an account pays from."""
         return [s for s in self._by_id.values() if s.renter_index == renter_index]
 
+    def of_party(self, index: int, *, renter: bool, provider: bool) -> list[SoftChannel]:
+        """The pending channels where account ``index`` is the renter or the provider
+        (as the flags ask)."""
+        return [s for s in self._by_id.values()
+                if (renter and s.renter_index == index)
+                or (provider and s.provider_index == index)]  # fmt: skip
+
     def __len__(self) -> int:
         return len(self._by_id)

@@ -42,6 +42,7 @@ from l2gpu.core.types import (
     Hash32,
     Timestamp,
     Wei,
+    format_wei,
 )
 from l2gpu.payments.rails import (
     CHALLENGE_PERIOD,
@@ -114,10 +115,13 @@ class RollupChannelRail:
                 f"the provider {provider.checksum} has no account in the rollup",
                 "ask the provider to deposit on L1 ('l2gpu l2 deposit'), or rent another offer",
             ) from exc
-        if int(self.client.account()["balance"]) < deposit:
+        balance = int(self.client.account()["balance"])
+        if balance < deposit:
             raise L2gpuError(
-                f"your L2 balance is below the lease's deposit of {deposit} wei",
-                "deposit more with 'l2gpu l2 deposit'",
+                f"your L2 balance of {format_wei(balance)} is below the lease's deposit of "
+                f"{format_wei(deposit)}",
+                f"deposit at least {format_wei(deposit - balance)} more with 'l2gpu l2 "
+                "deposit', or rent for fewer hours",
             )
         expires = Timestamp(self.clock() + lifetime)
         tx, envelope, receipt = self.client.send_soft(

@@ -4,7 +4,9 @@ Pages: offers (the filter language in a search box, the market's own error text
 when a filter is wrong, a table sortable by column), sign-in (an injected wallet
 such as MetaMask signs the market's EIP-4361 message; or the development wallet),
 renting an offer, and a running lease (seconds, spend and voucher status ticking
-every second, its output, a stop button).
+every second, its output, a stop button). The provider's page and the rollup's
+page have routers of their own (:mod:`l2gpu.web.provider_pages`,
+:mod:`l2gpu.web.rollup_pages`), included here.
 
 Safety, each a test (tests/web): every text from the market (offers, job output)
 goes through Jinja2's autoescaping; every state-changing request is a POST that
@@ -16,30 +18,34 @@ runs on, paid by its thread); a market that goes away is named on the page.
 
 # No "from __future__ import annotations": FastAPI reads the route annotations.
 
+import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from l2gpu.client import ApiRequestError, MarketClient
-from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.signin import parse_message
 from l2gpu.core.types import Address, Wei, format_wei
+from l2gpu.node.client import NodeReader
 from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
+from l2gpu.web.analytics_pages import AnalyticsCache, analytics_router
+from l2gpu.web.claiming import Claimer
+from l2gpu.web.context import HERE, Console, ConsoleError
+from l2gpu.web.provider_pages import provider_router
 from l2gpu.web.renting import DevWallet
+from l2gpu.web.rollup_pages import rollup_router
 from l2gpu.web.sessions import COOKIE, SessionStore, WebSession
 
-HERE = Path(__file__).resolve().parent
-TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 SORTS = {"price": "price", "-price": "-price", "reliability": "-reliability",
          "gpus": "-num_gpus", "gpu_ram": "-gpu_ram"}  # fmt: skip
-ANONYMOUS = PrivateKey((1).to_bytes(32, "big"))  # signs in as nobody: reads only
 MAX_FILTER = 500
 LOG_TAIL = 200  # lines of a job's output on its page
 MAX_LINE = 500  # characters of one line shown (a job printing without newlines)
@@ -69,14 +75,6 @@ class Tail:
         return [*self.lines, self.partial] if self.partial else list(self.lines)
 
 
-class ConsoleError(L2gpuError):
-    """A request the console refuses: the page says what and why."""
-
-    def __init__(self, what: str, fix: str = "", status: int = 400) -> None:
-        self.status = status
-        super().__init__(what, fix)
-
-
 def create_console(
     market_url: str,
     *,
@@ -85,48 +83,35 @@ def create_console(
     sessions: SessionStore | None = None,
     http: Any = None,
     hosts: tuple[str, ...] = LOOPBACK,
+    analytics: AnalyticsCache | None = None,
+    node: NodeReader | None = None,
+    claimer: Claimer | None = None,
+    clock: Callable[[], int] = lambda: int(time.time()),
+    tz: tzinfo | None = None,
 ) -> Any:
     """The console over the market at ``market_url`` (``http``: an httpx client to
     reach it, for tests); ``htmx``: the htmx.min.js to serve (None: pages work as
     plain forms and links); ``hosts``: the names it answers to (a request for any
-    other, as from a DNS-rebound page, is refused; ``("*",)``: any)."""
+    other, as from a DNS-rebound page, is refused; ``("*",)``: any); ``analytics``: the
+    analytics page's content, computed once (tests pass a smaller one); ``node``: the
+    rollup node the rollup page reads (None: that page says none is configured);
+    ``claimer``: what claims a withdrawal on L1 for the development wallet;
+    ``clock`` and ``tz``: now as the market counts it, and the zone times show in."""
     restore_recursion_limit()  # py_ecc raises it to 100,000: see serving.guard
     app = FastAPI(title="l2gpu console", docs_url=None, redoc_url=None, openapi_url=None)
     store = sessions or SessionStore()
+    console = Console(market_url, store, dev_wallet, htmx is not None, http, node, claimer,
+                      clock, tz)  # fmt: skip
+    market, page, same_origin, signed_in = (console.market, console.page,
+                                            console.same_origin, console.signed_in)  # fmt: skip
     tails: OrderedDict[int, Tail] = OrderedDict()
-
-    def market(session: WebSession | None = None) -> MarketClient:
-        client = MarketClient(market_url, ANONYMOUS, http=http)
-        if session is not None:
-            client._token = session.token  # signed in through the market already
-        return client
-
-    def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        session = store.get(request.cookies.get(COOKIE))
-        context.update(session=session, dev_wallet=dev_wallet, htmx=htmx is not None)
-        return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
-
-    def same_origin(request: Request) -> None:
-        origin = request.headers.get("origin")
-        if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
-            raise ConsoleError(f"a request from {origin} was refused",
-                               "use the console's own pages", 403)  # fmt: skip
-
-    def signed_in(request: Request, csrf: str | None) -> WebSession:
-        same_origin(request)
-        session = store.get(request.cookies.get(COOKIE))
-        if session is None:
-            raise ConsoleError("you are not signed in, or your session expired",
-                               "sign in again: nothing was lost", 401)  # fmt: skip
-        given = csrf or request.headers.get("x-csrf-token")
-        if given != session.csrf:
-            raise ConsoleError("the request did not come from a console page",
-                               "reload the page and try again", 403)  # fmt: skip
-        return session
 
     @app.exception_handler(ConsoleError)
     async def refused(request: Request, exc: ConsoleError) -> Response:
         return page(request, "error.html", exc.status, error=exc)
+
+    app.include_router(provider_router(console))
+    app.include_router(rollup_router(console))
 
     # -- offers -------------------------------------------------------------------
 
@@ -305,6 +290,8 @@ def create_console(
         except L2gpuError as exc:
             raise ConsoleError(exc.what, exc.fix) from exc
         return RedirectResponse(f"/leases/{lease_id}", status_code=303)
+
+    app.include_router(analytics_router(page, analytics or AnalyticsCache()))
 
     # -- assets -------------------------------------------------------------------
 

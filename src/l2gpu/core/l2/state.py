@@ -134,6 +134,10 @@ class L2State:
         self.channel_by_id: dict[Hash32, int] = {}
         self.exits: list[Exit] = []
         self.deposits_processed = 0
+        # What each settled channel paid (to the provider, back to the renter), by
+        # channel index. In no root: a settled leaf zeroes its amounts, as the L1
+        # contract's does, and this keeps the outcome for people reading the channel.
+        self.settlements: dict[int, tuple[Wei, Wei]] = {}
         self.account_tree = IndexedMerkleTree(TREE_DEPTH)
         self.channel_tree = IndexedMerkleTree(TREE_DEPTH)
         self.exit_tree = IndexedMerkleTree(TREE_DEPTH)
@@ -171,12 +175,20 @@ class L2State:
                 self.exit_tree.set_leaf(index, EMPTY_LEAF)
             elif kind == "deposits":
                 self.deposits_processed = index
+            elif kind == "settlement":
+                self.settlements.pop(index, None)
 
     def count_deposit(self) -> None:
         """One more L1 deposit has been processed."""
         if self._journal is not None:
             self._journal.append(("deposits", self.deposits_processed, None))
         self.deposits_processed += 1
+
+    def record_settlement(self, index: int, to_provider: Wei, to_renter: Wei) -> None:
+        """Channel ``index`` settled: keep what it paid each side (see ``settlements``)."""
+        if self._journal is not None:
+            self._journal.append(("settlement", index, None))
+        self.settlements[index] = (to_provider, to_renter)
 
     def _restore_account(self, index: int, old: object) -> None:
         if old is None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from l2gpu.core.channel import ChannelError, ChannelParams, ManagerState
 from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel import state_transition as channel_transition
-from l2gpu.core.channel.events import Payout
+from l2gpu.core.channel.events import ChannelSettled, Payout
 from l2gpu.core.crypto.bls import verify_possession
 from l2gpu.core.errors import RuleViolation
 from l2gpu.core.l2.state import MAX_BALANCE, NO_BLS_KEY, Account, L2Channel, L2State
@@ -214,6 +214,8 @@ def _run_channel_rules(
     index = existing.index if existing is not None else len(state.channels)
     state.put_channel(L2Channel(index, new_manager.channels[params.id], renter, provider))
     for event in events:
+        if isinstance(event, ChannelSettled):
+            state.record_settlement(index, event.provider_payout, event.renter_payout)
         if isinstance(event, Payout):
             target = renter if event.to == params.renter else provider
             credit(state, target, event.amount)

@@ -211,7 +211,8 @@ def validate_terms(terms: OfferTerms, now: Timestamp) -> None:
     if not (_is_int(low) and _is_int(high) and 1 <= low <= high <= MAX_DURATION):
         raise OfferError(
             f"durations must satisfy 1 <= min ({low!r} s) <= max ({high!r} s) <= {MAX_DURATION} s",
-            "fix --min-duration / --max-duration",
+            "give 'l2gpu provider up --max-duration' a duration such as 24h, at most "
+            f"{MAX_DURATION // 86_400} days",
         )
     if not _is_int(terms.expires_at) or terms.expires_at > MAX_UINT64:
         raise OfferError(

@@ -284,3 +284,18 @@ class RollupClient:
 def address_of(account: LocalAccount) -> Address:
     """An account's address as an :class:`Address`."""
     return Address.from_hex(account.address)
+
+
+def claim_proven_exit(
+    chain: Chain, rollup: Address, proof: dict[str, Any], sender: LocalAccount
+) -> Receipt:
+    """Send ``Rollup.withdraw`` for an exit the node proved (a ``GET
+    /l2/exits/{i}/proof`` answer) from ``sender``; it pays the exit's recipient."""
+    contract = chain.attach(compile_contract(CONTRACT_SOURCE), rollup)
+    return contract.transact(
+        "withdraw", int(proof["batch"]), int(proof["exit_index"]),
+        Address.from_hex(proof["recipient"]), int(proof["amount"]),
+        [bytes.fromhex(h[2:]) for h in proof["proof"]],
+        bytes.fromhex(proof["accounts_root"][2:]), bytes.fromhex(proof["channels_root"][2:]),
+        int(proof["deposits_processed"]), int(proof["exit_count"]), sender=sender,
+    )  # fmt: skip
