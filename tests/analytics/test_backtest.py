@@ -80,6 +80,9 @@ def test_seasonal_naive_wins_an_exactly_seasonal_series_with_mase_zero():
     assert choice.nested.mase == pytest.approx(0.0, abs=1e-9)
     assert choice.nested_relative_mae["Naive"] < 0.05
     assert choice.earned  # it beat every other baseline; itself is not a rival
+    assert choice.verdict().startswith(
+        "SeasonalNaive (a baseline) is shown: the nested choice beat"
+    )
     assert metrics(tested, "Naive", plan.scored()).mase > 1.0
 
 

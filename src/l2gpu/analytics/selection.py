@@ -173,8 +173,13 @@ class Choice:
     def verdict(self) -> str:
         """One sentence for people: what is shown and why."""
         if self.earned:
-            rivals = [r for r in self.nested_relative_mae.values() if r != 1.0]
-            worst = max(rivals, default=float("nan"))
+            rivals = {b: r for b, r in self.nested_relative_mae.items() if b != self.model}
+            worst = max(rivals.values(), default=float("nan"))
+            if self.model in self.nested_relative_mae:
+                return (
+                    f"{self.model} (a baseline) is shown: the nested choice beat the other "
+                    f"baselines (MAE at most {worst:.3f} of theirs)"
+                )
             return (
                 f"{self.model}: the nested choice beat every baseline "
                 f"(MAE at most {worst:.3f} of a baseline's)"
