@@ -17,7 +17,7 @@ HTMX_VERSION := 2.0.4
 HTMX := $(TOOLS)/node_modules/htmx.org/dist/htmx.min.js
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean designs-doc fmt vectors poseidon-contracts
+.PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean designs-doc forecasts-doc fmt vectors poseidon-contracts
 
 install: $(STAMP)
 
@@ -109,6 +109,10 @@ designs-doc: install tools
 	@mkdir -p .cache
 	$(BIN)/l2gpu bench designs --json > .cache/designs.json
 	$(BIN)/python tools/designs_doc.py .cache/designs.json
+
+# docs/forecasts.md: every built-in series judged by nested backtests (about 6 minutes).
+forecasts-doc: install
+	$(BIN)/l2gpu forecast report --docs
 
 # Format and fix what ruff can fix by itself (lint is the check of the same).
 fmt: install

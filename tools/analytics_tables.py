@@ -20,9 +20,7 @@ from l2gpu.analytics.allocation.calibrate import capacity_for_wait
 from l2gpu.analytics.allocation.policies import POLICIES, make_policy
 from l2gpu.analytics.allocation.report import Prices, summarize
 from l2gpu.analytics.allocation.simulator import replay
-from l2gpu.analytics.forecast import BENCHMARK, run_backtest
 from l2gpu.analytics.series import read_series
-from l2gpu.analytics.usage import demand_series
 from l2gpu.core.errors import L2gpuError
 
 
@@ -53,19 +51,6 @@ def adoption_table() -> None:
                 f"| {result.fit.rmse:.4g} | {result.fit.rmse / scale:.3f} "
                 f"| {aics[1] - aics[0]:.1f} | {late} |"
             )
-
-
-def forecast_table() -> None:
-    """Backtest MASE / sMAPE of every model on every demand series."""
-    for demand in demand_series():
-        tested = run_backtest(demand.series.y, horizon=demand.horizon, season=demand.season)
-        scores, best = tested.scores, tested.best
-        cells = ", ".join(f"{m} {s['mase']:.3f}" for m, s in scores.items())
-        print(
-            f"| {demand.name} | {demand.horizon} | {best} | {scores[best]['mase']:.3f} "
-            f"| {tested.mae_ratio[best]:.3f} | {tested.selected_mase:.3f} "
-            f"| {scores[best]['smape']:.1f} | {scores[BENCHMARK]['mase']:.3f} | {cells} |"
-        )
 
 
 def allocation_table() -> None:
@@ -108,11 +93,11 @@ def abm_figures() -> None:
 
 
 if __name__ == "__main__":
-    parts = sys.argv[1:] or ["adoption", "forecast", "allocation", "abm"]
+    # The forecast tables are docs/forecasts.md: `l2gpu forecast report --docs` writes them.
+    parts = sys.argv[1:] or ["adoption", "allocation", "abm"]
     for part in parts:
         {
             "adoption": adoption_table,
-            "forecast": forecast_table,
             "allocation": allocation_table,
             "abm": abm_figures,
         }[part]()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,14 +86,18 @@ def test_cli_fit_prints_the_documented_shape_per_group(cli_json, data):
         "30",
         "--bootstrap",
         "20",
+        "--no-backtest",
         "--json",
     )
     assert set(out) == {"groups"}
     assert {"arbitrum", "optimism", "zksync_era"} <= set(out["groups"])
     group = out["groups"]["zksync_era"]
-    assert set(group) == {"model", "params", "rmse", "segments", "forecast"}
+    assert set(group) == {"model", "params", "rmse", "segments", "segment_intervals", "forecast"}
     assert group["model"] in MODELS
     assert set(group["segments"]) == set(SEGMENTS)
+    for name, (lo, hi) in ((n, (v["lo"], v["hi"])) for n, v in group["segment_intervals"].items()):
+        if lo and hi and group["segments"][name]:
+            assert lo <= hi
     assert len(group["forecast"]) == 30
     assert group["forecast"][0]["time"] == "2023-06-01"
     assert set(group["forecast"][0]) == {"time", "value", "lo", "hi"}
@@ -117,3 +122,35 @@ def test_cli_plot_writes_a_png(cli, data, tmp_path):
     )
     assert status == 0, err
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_growth_that_did_not_come_is_forecast_by_the_backtest_winner_not_the_curve(
+    cli_json, tmp_path
+):
+    # a logistic rise that stalls at 60 % of where the early curve was heading, then
+    # drifts down: an S-curve fitted to it keeps promising growth that never comes
+    days = np.arange(240, dtype=float)
+    rise = 1000.0 / (1.0 + np.exp(-(days - 80.0) / 12.0))
+    stall = np.where(days < 100, rise, rise[100] * (1 - 0.002 * (days - 100)))
+    weekly = 1.0 + 0.05 * np.sin(2 * np.pi * days / 7)
+    noise = np.random.default_rng(3).normal(1.0, 0.02, len(days))
+    path = tmp_path / "stalled.csv"
+    dates = pd.date_range("2022-01-01", periods=len(days), freq="D")
+    pd.DataFrame({"date": dates, "users": stall * weekly * noise}).to_csv(path, index=False)
+    out = cli_json(
+        "adoption", "fit", str(path), "--time-col", "date", "--value-col", "users",
+        "--cumulative", "--horizon", "14", "--bootstrap", "20", "--json",
+    )  # fmt: skip
+    group = out["groups"]["users"]
+    assert group["model"] in MODELS  # the curve fit stays, as a description
+    assert set(group["segment_intervals"]) == set(SEGMENTS)
+    judged = group["backtest"]
+    assert judged["judged"] is True
+    assert judged["origins"] >= 8
+    curve = judged["s_curves"]["SCurve"]
+    assert curve["verdict"].startswith("loses to ")  # and says by how much
+    assert max(curve["relative_mae"].values()) > 1.0
+    assert group["forecast_model"] == judged["choice"]["model"] != "SCurve"
+    assert len(group["forecast"]) == 14
+    assert group["forecast"][0]["time"] == "2022-08-29"
+    assert all(r["lo"] <= r["value"] <= r["hi"] for r in group["forecast"])

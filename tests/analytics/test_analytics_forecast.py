@@ -1,90 +1,85 @@
-"""Forecasting: the error measures, the backtest choice, the CLI shape."""
+"""Forecasting from the CLI: the shown forecast, the backtest report, bad input.
+
+The statsforecast fits run here on one small real series (Helios Earth, 181 days);
+the evaluation logic itself is tested in ``test_backtest.py``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hypothesis import given
-from hypothesis import strategies as st
 
-from l2gpu.analytics.forecast import (
-    BENCHMARK,
-    ENSEMBLE,
-    _selected_mase,
-    forecast_series,
-    mase,
-    run_backtest,
-    smape,
-)
+from l2gpu.analytics.forecast import forecast_series
 from l2gpu.analytics.series import Series, TimeAxis
 
-
-@given(st.lists(st.floats(0, 1e6), min_size=30, max_size=60))
-def test_smape_is_bounded_and_zero_on_a_perfect_forecast(values):
-    y = np.array(values)
-    assert smape(y, y) == 0.0
-    assert 0.0 <= smape(y, y[::-1]) <= 200.0
+EARTH = ("helios_sensetime", "earth_vc_gpu_capacity_daily.csv")
 
 
-def test_mase_of_the_seasonal_naive_forecast_in_sample_is_one():
-    rng = np.random.default_rng(0)
-    y = np.sin(np.arange(200) * 2 * np.pi / 24) * 10 + rng.normal(0, 1, 200)
-    history, future = y[:176], y[176:]
-    naive = y[152:176]  # one season back
-    assert abs(mase(history[24:], history[:-24], history, 24) - 1.0) < 1e-12
-    assert mase(future, naive, history, 24) > 0
-
-
-def test_cli_forecast_picks_the_best_backtest_model(cli_json, data):
+def test_cli_forecast_shows_the_nested_choice_or_a_baseline(cli_json, data):
     out = cli_json(
-        "forecast",
-        data("helios_sensetime", "venus_throughput_10min.csv"),
-        "--time-col",
-        "time",
-        "--value-col",
-        "submit_gpu_num",
-        "--freq",
-        "h",
-        "--agg",
-        "sum",
-        "--horizon",
-        "24",
-        "--json",
-    )
-    assert set(out) == {"model", "forecast", "backtest"}
-    assert "SeasonalNaive" in out["backtest"]
+        "forecast", data(*EARTH), "--time-col", "date", "--value-col", "total",
+        "--horizon", "7", "--json",
+    )  # fmt: skip
+    assert {"model", "forecast", "backtest", "nested", "earned", "verdict"} <= set(out)
+    assert {"SeasonalNaive", "Naive", "Drift", "TrailingMean", "AutoETS"} <= set(out["backtest"])
     best = min(out["backtest"], key=lambda m: out["backtest"][m]["mase"])
-    assert out["model"] == best
+    if out["earned"]:
+        assert out["model"] == best
+    else:  # the choice did not beat every baseline: a baseline is shown instead
+        assert out["model"] in ("Naive", "SeasonalNaive", "Drift", "TrailingMean")
+        assert out["model"] in out["verdict"]
     rows = out["forecast"]
-    assert len(rows) == 24
-    assert rows[0]["time"] == "2020-08-16T00:00:00"
-    assert rows[1]["time"] == "2020-08-16T01:00:00"
+    assert [r["time"] for r in rows[:2]] == ["2020-09-29", "2020-09-30"]
+    assert len(rows) == 7
     assert all(r["lo"] <= r["mean"] <= r["hi"] for r in rows)
 
 
-def _weekly_counts(days: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(days)
-    return 50 + 20 * (t % 7 >= 5) + rng.poisson(5, days).astype(float)
+def test_backtest_of_a_builtin_series_reports_every_candidate_and_plots(cli_json, tmp_path):
+    png = tmp_path / "earth.png"
+    out = cli_json(
+        "forecast", "backtest", "earth_gpus_assigned", "--horizon", "7", "--plot", str(png),
+        "--json",
+    )  # fmt: skip
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = out["horizons"]["7"]
+    assert len(report["origins"]) == 8
+    assert report["origins"][-1] + 7 == out["points"]
+    for name in ("SeasonalNaive", "AutoETS", "AutoARIMA", "Median-top3"):
+        figures = report["candidates"][name]
+        assert {"mae", "rmse", "mase", "coverage"} <= set(figures["scored"])
+        assert set(figures["relative_mae"]) == {"Naive", "SeasonalNaive", "Drift", "TrailingMean"}
+    picks = report["nested"]["picks"]
+    assert [p["origin"] for p in picks] == report["scored_origins"]
+    choice = report["choice"]
+    assert choice["earned"] == (not choice["lost_to"])
+    assert all(ratio >= 1 for ratio in choice["lost_to"].values())
+    quantiles = report["forecast"][0]
+    assert quantiles["q0.025"] <= quantiles["q0.1"] <= quantiles["q0.5"] <= quantiles["q0.9"]
 
 
-def test_backtest_scores_the_ensemble_and_the_ratio_to_seasonal_naive():
-    y = _weekly_counts(70)
-    tested = run_backtest(y, horizon=7, season=7, windows=3)
-    assert ENSEMBLE in tested.scores
-    assert BENCHMARK in tested.scores
-    assert tested.mae_ratio[BENCHMARK] == 1.0
-    assert set(tested.mae_ratio) == set(tested.scores) == set(tested.errors)
-    assert tested.errors[ENSEMBLE].shape == (3, 7)
-    assert np.isfinite(tested.selected_mase)
-    # a clean weekly cycle: something beats repeating last week
-    assert tested.scores[tested.best]["mase"] <= tested.scores[BENCHMARK]["mase"]
-
-
-def test_selected_mase_scores_each_window_with_the_model_picked_before_it():
-    rows = {"a": [1.0, 3.0, 3.0], "b": [2.0, 1.0, 1.0]}
-    # window 2: a was best on window 1 -> 3.0; window 3: b is best on 1-2 (1.5 < 2) -> 1.0
-    assert _selected_mase(rows) == 2.0
+def test_backtest_refuses_gaps_short_series_and_text_with_a_message(cli, tmp_path):
+    days = pd.date_range("2024-01-01", periods=40, freq="D")
+    cases = {
+        "gap": (days.delete([10, 11]), "misses 2 steps, the first after 2024-01-10"),
+        "short": (days[:30], "needs at least"),
+    }
+    for name, (times, message) in cases.items():
+        path = tmp_path / f"{name}.csv"
+        pd.DataFrame({"day": times, "v": np.arange(len(times)) % 7}).to_csv(path, index=False)
+        status, out, err = cli("forecast", "backtest", str(path), "--horizon", "7", "--json")
+        assert (status, out) == (2, ""), err
+        assert message in err
+        assert "Traceback" not in err
+    text = tmp_path / "text.csv"
+    text.write_text(
+        "day,v\n" + "".join(f"2024-01-{d:02d},{d}\n" for d in range(1, 30)) + "2024-01-30,y\n"
+    )
+    status, _, err = cli("forecast", "backtest", str(text), "--horizon", "7")
+    assert status == 2
+    assert "'y' is not a number" in err
+    status, _, err = cli("forecast", "backtest", "no_such_series")
+    assert status == 2
+    assert "earth_gpus_assigned" in err
 
 
 def test_forecast_of_a_nonnegative_series_stays_nonnegative():

@@ -6,7 +6,12 @@ demand forecasting and automated allocation (issue #7).
     adoption/   Bass, logistic and Gompertz fits, model choice, bootstrap bands, Rogers segments
     abm/        agent-based adoption of L1 vs L2 designs: vectorized numpy and a Mesa twin
     usage       seasonality, utilization, queueing and job-size profiles of GPU clusters
-    forecast    statsforecast models with rolling-origin backtests (MASE, sMAPE)
+    forecast    the shown forecast of ``l2gpu forecast``: the nested backtest's choice
+    backtest    rolling-origin backtests: origins, per-origin record, ranked ensembles
+    selection   metrics, the nested model choice, the final choice and its verdict
+    candidates  baselines, statsforecast models, S-curves; gbm: LightGBM on lag features
+    judge       forecast_with_choice (quantiles for callers) and the backtest report
+    named_series, forecast_docs   the built-in series and docs/forecasts.md
     allocation/ trace-driven cluster simulator, scheduling policies, own-vs-rent decisions
     plots       PNG figures (matplotlib, Agg backend)
 

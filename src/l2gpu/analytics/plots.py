@@ -17,6 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from l2gpu.analytics.adoption.fit import AdoptionResult
+from l2gpu.analytics.judge import ChosenForecast
+from l2gpu.analytics.selection import metrics, nested_choice
 from l2gpu.analytics.series import Series
 from l2gpu.core.errors import L2gpuError
 
@@ -49,6 +51,8 @@ def plot_adoption(results: dict[str, AdoptionResult], out: Path) -> Path:
                 alpha=0.25,
                 label="95 % band",
             )
+            shown = result.forecast_model or result.fit.model.name
+            ax.plot(result.forecast_t, result.forecast, color="C2", label=f"forecast: {shown}")
         for segment, position in result.segments.items():
             if position is not None and span[0] <= position <= span[-1]:
                 ax.axvline(position, color="C3", lw=0.8, ls="--")
@@ -87,6 +91,52 @@ def plot_forecast(
     ax.fill_between(future, lo, hi, color="C0", alpha=0.25, label="95 % band")
     ax.legend(fontsize=8)
     ax.set_title(series.name)
+    return _save(fig, out)
+
+
+def plot_backtest(series: Series, chosen: list[ChosenForecast], out: Path) -> Path:
+    """Per horizon: the series' end with the nested picks' forecasts from each scored
+    origin, the shown forecast with its bands; beside it, every candidate's MASE on
+    the scored windows (baselines grey, the shown model marked)."""
+    fig, axes = plt.subplots(
+        len(chosen), 2, figsize=(12, 3.6 * len(chosen)), width_ratios=[3, 1], squeeze=False
+    )
+    for (left, right), result in zip(axes, chosen, strict=True):
+        tested = result.backtest
+        plan = tested.plan
+        start = max(0, plan.origins[0] - 2 * plan.horizon)
+        when = [series.axis.value_at(float(p)) for p in series.t[start:]]
+        left.plot(when, series.y[start:], color="0.3", lw=0.8, label="observed")
+        for k, name in nested_choice(tested):
+            made = tested.forecasts[name][k]
+            assert made is not None
+            span = [
+                series.axis.value_at(float(p))
+                for p in series.t[plan.origins[k] : plan.origins[k] + plan.horizon]
+            ]
+            first = k == plan.scored()[0]
+            left.plot(span, made.mean, color="C0", lw=1.2, label="nested picks" if first else None)
+            left.annotate(name, (span[0], made.mean[0]), fontsize=6, color="C0",
+                          xytext=(0, 4), textcoords="offset points")  # fmt: skip
+        future = [series.axis.value_at(float(series.t[-1]) + s) for s in range(1, plan.horizon + 1)]
+        left.plot(future, result.forecast.mean, color="C3", lw=1.5, label=f"shown: {result.model}")
+        for level, alpha in zip(
+            sorted(result.forecast.bands, reverse=True), (0.15, 0.3), strict=False
+        ):
+            lo, hi = result.forecast.bands[level]
+            left.fill_between(future, lo, hi, color="C3", alpha=alpha, label=f"{level} %")
+        left.set_title(f"{series.name}: {plan.horizon} steps ahead", fontsize=9)
+        left.legend(fontsize=7, loc="upper left")
+        names = list(tested.names)
+        scores = [metrics(tested, n, plan.scored()).mase for n in names]
+        colors = [
+            "C3" if n == result.model else ("0.6" if n in tested.baselines else "C0") for n in names
+        ]
+        right.barh(names, scores, color=colors)
+        right.invert_yaxis()
+        right.tick_params(labelsize=7)
+        right.set_xlabel("MASE, scored windows", fontsize=8)
+    fig.tight_layout()
     return _save(fig, out)
 
 

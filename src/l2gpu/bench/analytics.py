@@ -7,10 +7,12 @@ Figures (medians where a figure is timed more than once):
 * ``abm_agent_steps_per_s``: 1,000,000 agents x 365 days, vectorized engine;
 * ``abm_vs_mesa_curve``: the vectorized engine against Mesa at equal sizes (2,000,
   20,000 and the largest Mesa finishes in 60 s), seconds of each and the ratio;
-* ``forecast_mase``: per demand series, the best model by backtest and its MASE
-  (and seasonal naive's, for comparison), its MAE over seasonal naive's on the
-  same windows, and ``selected_mase``: the model picked on the earlier windows
-  only, scored on the next (the choice's own score, without selection optimism);
+* ``forecast_backtest``: per built-in series (demand and L2 adoption) and horizon,
+  the nested rolling-origin backtest (:mod:`l2gpu.analytics.selection`): the shown
+  model, the model the selection rule picked, whether that choice beat every
+  baseline (``earned``), the nested choice's MASE, its MAE over each baseline's
+  (Naive, SeasonalNaive, Drift, TrailingMean) on the same windows, and the coverage
+  of its 80 % and 95 % intervals;
 * ``replay_jobs_per_s``: the whole Philly trace, slowest policy; per policy beside it;
 * ``price_jct_vs_strongest_baseline``: on Philly (Alibaba 2023 beside it), the
   average JCT of the strongest baseline (FIFO, FIFO with backfill, SJF, SRTF with
@@ -103,22 +105,28 @@ def abm_speedup_curve(days: int = 365, budget_s: float = MESA_BUDGET_S) -> list[
     return curve
 
 
-def forecast_quality() -> dict[str, dict[str, Any]]:
-    """Best model by backtest and its MASE for every demand series."""
-    from l2gpu.analytics.forecast import BENCHMARK, run_backtest
-    from l2gpu.analytics.usage import demand_series
+def forecast_backtests() -> dict[str, dict[str, Any]]:
+    """Per built-in series and horizon: the nested backtest's shown model and its figures."""
+    from l2gpu.analytics.forecast_docs import judge_all
 
-    result = {}
-    for demand in demand_series():
-        tested = run_backtest(demand.series.y, horizon=demand.horizon, season=demand.season)
-        best = tested.best
-        result[demand.name] = {
-            "model": best,
-            "mase": round(tested.scores[best]["mase"], 3),
-            "seasonal_naive_mase": round(tested.scores[BENCHMARK]["mase"], 3),
-            "mae_vs_seasonal_naive": round(tested.mae_ratio[best], 3),
-            "selected_mase": round(tested.selected_mase, 3),
-        }
+    result: dict[str, dict[str, Any]] = {}
+    for series in judge_all():
+        per_horizon: dict[str, Any] = {}
+        for horizon, report in series["horizons"].items():
+            if "error" in report:
+                per_horizon[horizon] = {"not_judged": report["error"]}
+                continue
+            nested, choice = report["nested"], report["choice"]
+            per_horizon[horizon] = {
+                "shown": choice["model"],
+                "picked": choice["picked"],
+                "earned": choice["earned"],
+                "nested_mase": nested["mase"],
+                "relative_mae": nested["relative_mae"],
+                "coverage": nested["coverage"],
+                "scored_windows": nested["windows"],
+            }
+        result[series["series"]] = {"seconds": series["seconds"], **per_horizon}
     return result
 
 
@@ -179,7 +187,7 @@ def run() -> dict[str, Any]:
     fit_ms, series_count = bass_fit_ms()
     fast = abm_rate()
     curve = abm_speedup_curve()
-    forecasts = forecast_quality()
+    forecasts = forecast_backtests()
     replays = replay_figures()
     philly = replays["philly"]
     return {
@@ -189,7 +197,7 @@ def run() -> dict[str, Any]:
         "abm_agent_steps_per_s": round(fast),
         "abm_vs_mesa_speedup_by_agents": {p["agents"]: p["speedup"] for p in curve},
         "abm_vs_mesa_curve": curve,
-        "forecast_mase": forecasts,
+        "forecast_backtest": forecasts,
         "replay_jobs_per_s": round(philly["jobs"] / max(philly["seconds"].values())),
         "replay_seconds_by_policy": philly["seconds"],
         "strongest_baseline": philly["strongest_baseline"],

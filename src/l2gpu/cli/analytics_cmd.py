@@ -1,5 +1,5 @@
-"""``l2gpu adoption | forecast | allocate | usage``: analytics over CSV files, traces and
-the market's own database.
+"""``l2gpu adoption | allocate | usage``: analytics over CSV files, traces and the
+market's own database (``l2gpu forecast`` lives in :mod:`l2gpu.cli.forecast_cmd`).
 
 Heavy libraries (statsforecast, Mesa, matplotlib) load inside the commands, so
 that ``l2gpu --help`` stays quick.
@@ -49,8 +49,10 @@ def _fit_groups(
     until: str | None,
     horizon: int,
     bootstrap: int,
+    judge: bool = True,
 ) -> dict[str, Any]:
     from l2gpu.analytics.adoption import fit_adoption
+    from l2gpu.analytics.adoption.judged import judge_adoption
     from l2gpu.analytics.series import position_of, read_series
 
     if horizon < 0 or bootstrap < 10:
@@ -64,9 +66,11 @@ def _fit_groups(
     results = {}
     for name, one in series.items():
         limit = position_of(one.axis, until) if until else None
-        results[name] = fit_adoption(
+        result = fit_adoption(
             one, cumulative=cumulative, horizon=horizon, until=limit, rounds=bootstrap
         )
+        # The forecast shown is the nested backtest's choice; the curve stays a description.
+        results[name] = judge_adoption(result, horizon) if horizon and judge else result
     return results
 
 
@@ -77,6 +81,14 @@ Cumulative = Annotated[
 Until = Annotated[str | None, typer.Option("--until", help="Fit only data up to this time.")]
 Horizon = Annotated[int, typer.Option("--horizon", help="Periods to forecast after the fit.")]
 Rounds = Annotated[int, typer.Option("--bootstrap", help="Bootstrap rounds for intervals.")]
+Judge = Annotated[
+    bool,
+    typer.Option(
+        "--backtest/--no-backtest",
+        help="With --horizon: forecast with the model a nested backtest chooses "
+        "(--no-backtest: the curve's own forecast, unjudged).",
+    ),
+]
 
 
 @adoption_app.command("fit")
@@ -89,11 +101,14 @@ def adoption_fit(
     until: Until = None,
     horizon: Horizon = 0,
     bootstrap: Rounds = 100,
+    backtest: Judge = True,
     as_json: AsJson = False,
 ) -> None:
-    """Fit Bass, logistic and Gompertz; print the chosen model per group (lowest AIC)."""
+    """Fit Bass, logistic and Gompertz (lowest AIC) per group: parameters, saturation and
+    segment dates with intervals. With --horizon, the forecast comes from the model a
+    nested backtest chooses; the output says how the S-curves did against the baselines."""
     results = _fit_groups(
-        file, time_col, value_col, group_col, cumulative, until, horizon, bootstrap
+        file, time_col, value_col, group_col, cumulative, until, horizon, bootstrap, backtest
     )
     _emit({"groups": {name: r.to_json() for name, r in results.items()}}, as_json)
 
@@ -109,12 +124,13 @@ def adoption_plot(
     until: Until = None,
     horizon: Horizon = 0,
     bootstrap: Rounds = 100,
+    backtest: Judge = True,
 ) -> None:
     """Draw data, fit, forecast band and segment boundaries to a PNG."""
     from l2gpu.analytics.plots import plot_adoption
 
     results = _fit_groups(
-        file, time_col, value_col, group_col, cumulative, until, horizon, bootstrap
+        file, time_col, value_col, group_col, cumulative, until, horizon, bootstrap, backtest
     )
     typer.echo(str(plot_adoption(results, out)))
 
@@ -153,36 +169,6 @@ def adoption_simulate(
         },
         as_json,
     )
-
-
-def forecast(
-    file: FileArg,
-    time_col: TimeCol,
-    value_col: ValueCol,
-    horizon: Annotated[int, typer.Option("--horizon", help="Steps to forecast.")],
-    freq: Annotated[
-        str | None, typer.Option("--freq", help="Resample first (h, D, W ...).")
-    ] = None,
-    agg: Annotated[str, typer.Option("--agg", help="mean or sum when resampling.")] = "mean",
-    season: Annotated[int | None, typer.Option("--season", help="Season length.")] = None,
-    out: Annotated[Path | None, typer.Option("-o", "--out", help="Also draw a PNG.")] = None,
-    as_json: AsJson = False,
-) -> None:
-    """Backtest statsforecast models, pick the best by MASE, forecast with a 95 % band."""
-    from l2gpu.analytics.forecast import forecast_series
-    from l2gpu.analytics.series import read_series, resample
-
-    if agg not in ("mean", "sum"):
-        raise L2gpuError(f"unknown --agg '{agg}'", "choose mean or sum")
-    (series,) = read_series(file, time_col, value_col, min_points=10).values()
-    if freq:
-        series = resample(series, freq, agg)
-    result = forecast_series(series, horizon=horizon, season=season)
-    if out:
-        from l2gpu.analytics.plots import plot_forecast
-
-        plot_forecast(series, result.times, result.mean, result.lo, result.hi, out)
-    _emit(result.to_json(), as_json)
 
 
 @allocate_app.command("replay")
@@ -337,8 +323,7 @@ def usage_traces(plot: PlotOption = None, as_json: AsJson = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``adoption``, ``forecast``, ``allocate`` and ``usage`` to the main application."""
+    """Add ``adoption``, ``allocate`` and ``usage`` to the main application."""
     app.add_typer(adoption_app, name="adoption")
-    app.command("forecast")(forecast)
     app.add_typer(allocate_app, name="allocate")
     app.add_typer(usage_app, name="usage")

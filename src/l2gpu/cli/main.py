@@ -26,6 +26,7 @@ from l2gpu.cli import (
     config_cmd,
     credit_cmd,
     demo_cmd,
+    forecast_cmd,
     forwards_cmd,
     hub_cmd,
     l2_cmd,
@@ -129,6 +130,7 @@ launch_cmd.register(app)
 provider_cmd.register(app)
 pending.register(app)
 analytics_cmd.register(app)
+app.add_typer(forecast_cmd.app, name="forecast")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from l2gpu.analytics.usage import DemandSeries
 from l2gpu.core.errors import L2gpuError
 from l2gpu.web.designs_table import CHARTED, DesignsTable, read_designs_table
 from l2gpu.web.svg import Axes, Band, Line, Marker, bar_chart, line_chart, nice_ticks, number
+
+if TYPE_CHECKING:
+    from l2gpu.analytics.adoption.fit import AdoptionResult
 
 DESIGNS_DOC = Path(__file__).resolve().parents[3] / "docs" / "designs.md"
 MAX_TICKS = 8
@@ -137,9 +140,11 @@ def _source(name: str) -> datasets.AdoptionSource:
 
 
 def adoption_chart(pick: AdoptionPick, rounds: int) -> Chart:
-    """Fit ``pick``'s series (the lowest-AIC curve), forecast it with a bootstrap band,
-    and draw data, curve, band and the start of each Rogers segment."""
+    """Fit ``pick``'s series (the lowest-AIC curve), forecast it with the model a nested
+    backtest chooses (issue 22; the curve's own band where the series is too short to
+    judge), and draw data, curve, band and the start of each Rogers segment."""
     from l2gpu.analytics.adoption import fit_adoption
+    from l2gpu.analytics.adoption.judged import judge_adoption
     from l2gpu.analytics.series import read_series
 
     source = _source(pick.source)
@@ -155,6 +160,8 @@ def adoption_chart(pick: AdoptionPick, rounds: int) -> Chart:
     result = fit_adoption(
         one, cumulative=source.cumulative, horizon=pick.horizon, until=until, rounds=rounds
     )
+    if pick.horizon:
+        result = judge_adoption(result, pick.horizon)
     first = float(one.t[np.nonzero(one.y > 0)[0][0]])
     last = max(float(one.t[-1]), float(result.forecast_t[-1]) if pick.horizon else first)
     span = np.linspace(first, last, 300)
@@ -179,16 +186,32 @@ def adoption_chart(pick: AdoptionPick, rounds: int) -> Chart:
     )
     caption = (
         f"{model} (lowest AIC of Bass, logistic and Gompertz), RMSE "
-        f"{number(result.fit.rmse)}, fitted on {result.fitted_until} points; the band: "
-        f"{pick.horizon} periods ahead, bootstrap ({rounds} rounds) plus residuals."
+        f"{number(result.fit.rmse)}, fitted on {result.fitted_until} points. "
+        + _adoption_forecast_note(result, pick.horizon, rounds)
     )
     table = [(name.replace("_", " "), labels.get(name) or "not reached") for name in labels]
     return Chart(pick.source + (f"-{pick.group}" if pick.group else ""), svg, caption, table)
 
 
+def _adoption_forecast_note(result: AdoptionResult, horizon: int, rounds: int) -> str:
+    # What the band is: the nested backtest's choice, or the curve's when not judged.
+    judged = result.backtest or {}
+    if not horizon:
+        return ""
+    if not judged.get("judged"):
+        return (
+            f"The band: {horizon} periods ahead from the curve, bootstrap ({rounds} rounds) "
+            "plus residuals; too short a series for a nested backtest, so not judged."
+        )
+    choice = judged["choice"]
+    assert isinstance(choice, dict)
+    return f"The band: {horizon} periods ahead from {result.forecast_model}. {choice['verdict']}."
+
+
 def forecast_chart(demand: DemandSeries) -> Chart:
-    """Backtest the candidate models on one demand series, forecast with the best, and
-    draw the recent history, the forecast and its 95 % conformal interval."""
+    """Backtest the candidate models on one demand series, forecast with the nested
+    choice (a baseline where it did not beat them), and draw the recent history, the
+    forecast and its 95 % interval."""
     from l2gpu.analytics.forecast import forecast_series
 
     series: Series = demand.series
@@ -213,8 +236,8 @@ def forecast_chart(demand: DemandSeries) -> Chart:
     )
     scores = result.backtest[result.model]
     caption = (
-        f"{result.model}: the lowest MASE in a rolling-origin backtest of every "
-        f"candidate ({len(result.backtest)}); {demand.horizon} steps ahead."
+        f"{demand.horizon} steps ahead, judged by a nested rolling-origin backtest of "
+        f"{len(result.backtest)} candidates: {result.verdict}."
     )
     table = [
         ("MASE", f"{scores['mase']:.3f}"),

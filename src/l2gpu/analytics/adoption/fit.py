@@ -11,6 +11,7 @@ fractions and series of millions converge alike; parameters are scaled back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -156,6 +157,15 @@ class AdoptionResult:
     forecast_lo: np.ndarray
     forecast_hi: np.ndarray
     fitted_until: int = field(default=0)
+    # the points the curves were fitted to (after leading zeros, up to --until)
+    fitted_t: np.ndarray = field(default_factory=lambda: np.array([]))
+    fitted_y: np.ndarray = field(default_factory=lambda: np.array([]))
+    # 95 % bootstrap interval of each segment's start (positions; None: not reached)
+    segment_intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    # set by :func:`l2gpu.analytics.adoption.judged.judge_adoption`: whose forecast is
+    # shown and the nested backtest that chose it
+    forecast_model: str | None = None
+    backtest: dict[str, object] | None = None
 
     def to_json(self) -> dict[str, object]:
         """The stable output shape of one group (issue #7, "Output shapes")."""
@@ -169,19 +179,28 @@ class AdoptionResult:
             for name, value in zip(self.fit.model.params, self.fit.theta, strict=True)
         }
         segments = {name: _label(axis, pos) for name, pos in self.segments.items()}
+        segment_intervals = {
+            name: {"lo": _label(axis, lo), "hi": _label(axis, hi)}
+            for name, (lo, hi) in self.segment_intervals.items()
+        }
         forecast = [
             {"time": axis.label(float(pos)), "value": float(v), "lo": float(lo), "hi": float(hi)}
             for pos, v, lo, hi in zip(
                 self.forecast_t, self.forecast, self.forecast_lo, self.forecast_hi, strict=True
             )
         ]
-        return {
+        shown: dict[str, object] = {
             "model": self.fit.model.name,
             "params": params,
             "rmse": self.fit.rmse,
             "segments": segments,
+            "segment_intervals": segment_intervals,
             "forecast": forecast,
         }
+        if self.backtest is not None:
+            shown["forecast_model"] = self.forecast_model
+            shown["backtest"] = self.backtest
+        return shown
 
 
 def _label(axis: TimeAxis, position: float | None) -> str | None:
@@ -250,5 +269,40 @@ def fit_adoption(
     segments = segments_from_curve(lambda x: fraction(fit.model, fit.theta, x), span=(t[0], last))
     assert set(segments) == set(SEGMENTS)
     return AdoptionResult(
-        series, fit, candidates, intervals, segments, future, fit.predict(future), lo, hi, len(t)
+        series,
+        fit,
+        candidates,
+        intervals,
+        segments,
+        future,
+        fit.predict(future),
+        lo,
+        hi,
+        len(t),
+        fitted_t=t,
+        fitted_y=y,
+        segment_intervals=segment_intervals(fit.model, draws, (t[0], last)),
     )
+
+
+def _share(model: CurveModel, theta: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda x: fraction(model, theta, x)
+
+
+def segment_intervals(
+    model: CurveModel, draws: np.ndarray, span: tuple[float, float]
+) -> dict[str, tuple[float | None, float | None]]:
+    """The ``LEVEL`` interval of each segment's start over the bootstrap curves.
+
+    A draw whose curve never reaches a segment counts as reaching it later than any
+    other draw: the upper end is then None (not reached within the search span).
+    """
+    starts = [segments_from_curve(_share(model, theta), span) for theta in draws]
+    tail = (1.0 - LEVEL) / 2.0
+    result: dict[str, tuple[float | None, float | None]] = {}
+    for name in SEGMENTS:
+        values = np.array([np.inf if s[name] is None else s[name] for s in starts], dtype=float)
+        # order statistics, not interpolation: a draw that never gets there is +inf
+        lo, hi = (float(np.quantile(values, q, method="inverted_cdf")) for q in (tail, 1 - tail))
+        result[name] = (lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None)
+    return result
