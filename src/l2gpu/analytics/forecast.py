@@ -15,23 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from l2gpu.analytics.series import Series
+from l2gpu.analytics.series import Series, season_for
 from l2gpu.core.errors import L2gpuError
 
 LEVEL = 95
 
+
 # season length by pandas frequency: one day of hours, one week of days, ...
-_SEASONS = {"h": 24, "30min": 48, "D": 7, "W": 52, "MS": 12, "QS": 4, "YS": 1}
-
-
-def season_for(freq: str) -> int:
-    """The natural season of a frequency (1 when it has none we know)."""
-    key = freq.split("-")[0]
-    if key.startswith("W"):
-        key = "W"
-    return _SEASONS.get(key, 1)
-
-
 @dataclass(frozen=True)
 class ForecastResult:
     """The shown model, its forecast with a band, and the backtest behind it."""

@@ -152,7 +152,7 @@ def forecast_with_choice(
 
     ``setup`` defaults to the series' natural season (24 for hours, 7 for days).
     """
-    from l2gpu.analytics.forecast import season_for
+    from l2gpu.analytics.series import season_for
 
     y = gapless_values(series)
     setup = setup or Setup(season=season_for(series.axis.pandas_freq))

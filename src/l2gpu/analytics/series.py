@@ -255,3 +255,14 @@ def resample(series: Series, freq: str, how: str = "mean") -> Series:
     return Series(
         series.name, axis, axis.positions(pd.Series(values.index)), values.to_numpy(float)
     )
+
+
+_SEASONS = {"h": 24, "30min": 48, "D": 7, "W": 52, "MS": 12, "QS": 4, "YS": 1}
+
+
+def season_for(freq: str) -> int:
+    """The natural season of a frequency (1 when it has none we know)."""
+    key = freq.split("-")[0]
+    if key.startswith("W"):
+        key = "W"
+    return _SEASONS.get(key, 1)

@@ -109,9 +109,9 @@ def _source(
     agg: str,
     horizons: list[int] | None,
 ) -> tuple[Series, tuple[int, ...], Setup]:
-    from l2gpu.analytics.forecast import season_for
     from l2gpu.analytics.judge import Setup
     from l2gpu.analytics.named_series import load_named
+    from l2gpu.analytics.series import season_for
 
     if Path(source).is_file():
         series = _read_csv(Path(source), time_col, value_col, freq, agg)

@@ -38,9 +38,9 @@ def judge_adoption(
     Needs ``horizon`` > 0 (the forecast has that many steps already).
     """
     from l2gpu.analytics.backtest import MIN_ORIGINS
-    from l2gpu.analytics.forecast import season_for
     from l2gpu.analytics.judge import Setup, backtest_json, backtest_series, refit
     from l2gpu.analytics.selection import final_choice
+    from l2gpu.analytics.series import season_for
 
     y = _contiguous_tail(result)
     setup = Setup(

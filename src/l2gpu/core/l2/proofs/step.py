@@ -212,6 +212,10 @@ class WitnessState:
         self._write(0, account.index, EMPTY_LEAF if old is None else old.leaf(), account.leaf())
         self._accounts[account.index] = account
 
+    def record_settlement(self, index: int, to_provider: Wei, to_renter: Wei) -> None:
+        """Nothing to prove: what a settled channel paid is in no root (L2State keeps it
+        for people reading the channel, a step's witness does not need it)."""
+
     def put_channel(self, channel: L2Channel) -> None:
         """Update (or create) a channel leaf along the next write path."""
         old = self._channels.get(channel.index)
