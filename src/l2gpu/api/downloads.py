@@ -27,6 +27,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from l2gpu.api.blobs import DOWNLOAD, BlobBook
+from l2gpu.api.leases import lease_of_party
 from l2gpu.core.market.workdir import (
     PART_BYTES,
     ArchiveError,
@@ -262,15 +263,7 @@ class DownloadBook:
     def _lease(
         self, session: Session, caller: Address, lease_id: int, *, lock: bool = False
     ) -> LeaseRow:
-        row = session.get(LeaseRow, lease_id, with_for_update=lock or None)
-        if row is None:
-            raise NotFound(f"no lease {lease_id}", "list yours with 'l2gpu jobs list'")
-        if bytes(caller) not in (row.renter, row.provider):
-            raise Forbidden(
-                f"lease {lease_id} belongs to another account",
-                "use the token of the lease's renter or provider",
-            )
-        return row
+        return lease_of_party(session, caller, lease_id, lock=lock)
 
     def _row(self, session: Session, lease_id: int, download_id: int) -> DownloadRow:
         row = session.get(DownloadRow, download_id)

@@ -488,15 +488,7 @@ class LeaseBook:
     def _row(
         self, session: Session, caller: Address, lease_id: int, *, lock: bool = False
     ) -> LeaseRow:
-        row = session.get(LeaseRow, lease_id, with_for_update=lock or None)
-        if row is None:
-            raise NotFound(f"no lease {lease_id}", "list yours with 'l2gpu jobs list'")
-        if bytes(caller) not in (row.renter, row.provider):
-            raise Forbidden(
-                f"lease {lease_id} belongs to another account",
-                "use the token of the lease's renter or provider",
-            )
-        return row
+        return lease_of_party(session, caller, lease_id, lock=lock)
 
     def _apply(self, session: Session, row: LeaseRow, inp: lm.LeaseInput) -> list[str]:
         """Apply ``inp`` to the lease in ``row`` and carry out its events in ``session``'s
@@ -510,3 +502,19 @@ def _refuse_reuse(channel_id: Hash32, earlier: int | None) -> None:
     problem = reuse_problem(channel_id, pays_for=earlier)
     if problem is not None:
         raise Conflict(problem, ONE_CHANNEL_PER_LEASE)
+
+
+def lease_of_party(
+    session: Session, caller: Address, lease_id: int, *, lock: bool = False
+) -> LeaseRow:
+    """Lease ``lease_id`` (locked for update with ``lock``), refused unless ``caller`` is
+    its renter or its provider."""
+    row = session.get(LeaseRow, lease_id, with_for_update=lock or None)
+    if row is None:
+        raise NotFound(f"no lease {lease_id}", "list yours with 'l2gpu jobs list'")
+    if bytes(caller) not in (row.renter, row.provider):
+        raise Forbidden(
+            f"lease {lease_id} belongs to another account",
+            "use the token of the lease's renter or provider",
+        )
+    return row
