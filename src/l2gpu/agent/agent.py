@@ -110,6 +110,7 @@ class ProviderAgent(ChannelClosing, JobOutputs):
     _downloads_at: int = -DOWNLOAD_POLL_S
     _retained_at: int = -RETENTION_EVERY_S
     _sending: dict[int, Any] = field(default_factory=dict)
+    _polls: dict[int, Any] = field(default_factory=dict)
     _sender: Any = None
 
     # -- offers --------------------------------------------------------------------

@@ -49,6 +49,7 @@ KEEP_S = 86_400
 KEEP_BYTES = 20 * 2**30
 """All kept folders together, at most (``provider up --keep-folders-gib``)."""
 DOWNLOAD_POLL_S = 2
+_POLL = 0  # the key of the download poll in flight
 RETENTION_EVERY_S = 60
 
 
@@ -156,6 +157,7 @@ class JobOutputs:
     _downloads_at: int
     _retained_at: int
     _sending: dict[int, Future[None]]
+    _polls: dict[int, Future[list[Any]]]
     _sender: ThreadPoolExecutor | None
 
     def _kept_started(self, lease_id: int, renter: str) -> None:
@@ -166,6 +168,24 @@ class JobOutputs:
         if self.kept is not None:
             self.kept.ended(lease_id, self.clock())
 
+    def _read_downloads(self) -> list[Any]:
+        """The market's download requests for this agent (none when it is away)."""
+        try:
+            return list(self.client.agent_downloads())
+        except L2gpuError as exc:
+            log.warning("download requests not read: %s", exc.what)
+            return []
+
+    def _answer_downloads(self, asked: list[Any], now: int) -> None:
+        """Answer each request not already being answered."""
+        for request in asked:
+            if request.id in self._sending:
+                continue
+            if self.background_closes:
+                self._sending[request.id] = self._workers().submit(self._answer, request, now)
+            else:
+                self._answer(request, now)
+
     def _tend_outputs(self, now: int, live: set[int]) -> None:
         """Answer download requests (every few seconds) and apply the retention bounds
         (every minute); a market that is away waits for the next time."""
@@ -173,18 +193,17 @@ class JobOutputs:
             self._downloads_at = now
             for done in [i for i, f in self._sending.items() if f.done()]:
                 del self._sending[done]
-            try:
-                asked = self.client.agent_downloads()
-            except L2gpuError as exc:
-                log.warning("download requests not read: %s", exc.what)
-                asked = []
-            for request in asked:
-                if request.id in self._sending:
-                    continue
-                if self.background_closes:
-                    self._sending[request.id] = self._workers().submit(self._answer, request, now)
-                else:
-                    self._answer(request, now)
+            if not self.background_closes:
+                self._answer_downloads(self._read_downloads(), now)
+            elif _POLL not in self._polls:
+                # a market that is away or slow must not hold the metering loop (the
+                # pause of an unpaid job waits for it): read the requests off the loop,
+                # answer them here once read (this thread alone changes _sending)
+                self._polls[_POLL] = self._workers().submit(self._read_downloads)
+        read = self._polls.get(_POLL)
+        if read is not None and read.done():
+            del self._polls[_POLL]
+            self._answer_downloads(read.result(), now)
         if self.kept is not None and now - self._retained_at >= RETENTION_EVERY_S:
             self._retained_at = now
             if self.background_closes:  # measuring folders takes a while: off the loop
