@@ -40,7 +40,7 @@ from l2gpu.cli import (
     web_cmd,
     zk_cmd,
 )
-from l2gpu.cli.argv import hoist_key_flags
+from l2gpu.cli.argv import KEY_FLAGS, hoist_key_flags
 from l2gpu.cli.common import refuse_negative_amounts, remember_key_flags
 from l2gpu.core.errors import L2gpuError
 
@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = sys.argv[1:] if argv is None else argv
         refuse_negative_amounts(args)
-        app(args=hoist_key_flags(args, typer.main.get_command(app)), standalone_mode=True)
+        if any(a.split("=", 1)[0] in KEY_FLAGS for a in args[1:]):  # else nothing to move
+            args = hoist_key_flags(args, typer.main.get_command(app))
+        app(args=args, standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except L2gpuError as exc:
