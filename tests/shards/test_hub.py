@@ -342,3 +342,107 @@ def test_the_hub_co_signs_only_what_it_sent(world: World, hub: RunningHub) -> No
     # A sequencer putting a transfer from the hub's account into a batch: refused.
     assert agreed(Transfer(me, 1, Wei(10**17), Wei(0))) is False
     assert agreed(Transfer(1, me, Wei(10**17), Wei(0))) is False
+
+
+class Crash(BaseException):
+    """The hub's process dies here (as under kill -9: nothing after it runs)."""
+
+
+def inbound_and_request(world: World, hub: RunningHub) -> tuple[object, RouteRequest, bytes]:
+    """What a renter's rail sends to route a lease: its final inbound channel, signed terms
+    (renter 1's: renter 0 is benched a while by the test of a renter that never co-signs)."""
+    from l2gpu.payments.routed_rail import SLACK_S
+
+    rail = routed_rail(world, hub, renter=1)
+    inbound = rail.rails[rail.home].open(
+        hub.hub.address, Wei(renter_owes(DEPOSIT, hub.hub.fee_ppm)),
+        lifetime=600 + CHALLENGE_PERIOD + SLACK_S,
+    )  # fmt: skip
+    assert rail.rails[rail.home].status(inbound.description) == "open"
+    request = RouteRequest(inbound.params.id, Address.from_hex(world.provider.address),
+                           int(DEPOSIT), 600)  # fmt: skip
+    signature = request.sign(rail.key, hub_domain(hub.hub.chain_id, hub.hub.address))
+    return inbound.description, request, signature
+
+
+def test_a_hub_killed_after_sending_an_open_tracks_it_from_its_journal(
+    world: World, tmp_path: Path
+) -> None:
+    first = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    inbound, request, signature = inbound_and_request(world, first)
+    first.close()  # no co-signing loop: the open waits for the restarted hub
+    client = first.hub.clients[1]
+    send_at = client.send_at
+
+    def send_then_die(tx: object, nonce: int) -> object:
+        send_at(tx, nonce)
+        raise Crash  # after the node took the open, before the hub answered
+
+    client.send_at = send_then_die  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        first.hub.open_route(inbound, request, signature)  # type: ignore[arg-type]
+    # Journaled before it was sent: the restarted hub knows the channel and co-signs it.
+    again = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    try:
+        route = again.hub.routes[request.inbound]
+        outbound = provider_rail(world)
+        wait_until(lambda: outbound.status(route.record.outbound) == "open")
+        # The renter asks again: the same route, not a second channel.
+        answer = HubClient(str(again.url)).open_route(inbound, request, signature)  # type: ignore[arg-type]
+        assert answer["outbound"]["channel_id"] == str(route.record.outbound.channel_id)
+        # Nothing paid, the renter leaves: the hub takes its deposit back (closes conceding 0).
+        routed_rail(world, again, renter=1).rails[0].abandon(inbound, Wei(0))  # type: ignore[arg-type]
+        wait_until(lambda: outbound.status(route.record.outbound) == "closing")
+        found = outbound.client.channel(str(route.record.outbound.channel_id))
+        assert int(found["best_amount"]) == 0
+    finally:
+        again.close()
+
+
+def test_an_open_the_node_refuses_leaves_no_route_and_may_be_asked_again(
+    world: World, tmp_path: Path
+) -> None:
+    from l2gpu.node.client import NodeError
+
+    first = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    inbound, request, signature = inbound_and_request(world, first)
+    client = first.hub.clients[1]
+    send_at = client.send_at
+
+    def refuse(tx: object, nonce: int) -> object:
+        raise NodeError("the sequencer refused it", status=400)
+
+    client.send_at = refuse  # type: ignore[method-assign]
+    with pytest.raises(NodeError):
+        first.hub.open_route(inbound, request, signature)  # type: ignore[arg-type]
+    assert request.inbound not in first.hub.routes
+    journal = (tmp_path / "hub-journal.jsonl").read_text().splitlines()
+    assert json.loads(journal[-1]) == {"dropped": str(request.inbound)}
+    client.send_at = send_at  # type: ignore[method-assign]
+    route = first.hub.open_route(inbound, request, signature)  # type: ignore[arg-type]
+    first.close()
+    again = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    try:
+        assert again.hub.routes[request.inbound].record == route.record
+    finally:
+        again.close()
+
+
+def test_a_renter_flooding_the_hub_with_vouchers_is_slowed(world: World, hub: RunningHub) -> None:
+    from l2gpu.hub.route_state import VOUCHER_BURST, VOUCHERS_PER_S
+
+    now = [0.0]
+    hub.hub.clock = lambda: now[0]
+    rail = routed_rail(world, hub, renter=1)
+    lease = rail.open(Address.from_hex(world.provider.address), DEPOSIT, lifetime=600).description
+    for second in range(1, int(VOUCHER_BURST) + 1):  # a burst, as a client catching up
+        rail.sign(lease.channel_id, Wei(second * PRICE))
+    with pytest.raises(HubError) as flooded:
+        rail.sign(lease.channel_id, Wei(100 * PRICE))
+    assert flooded.value.status == 429
+    assert "at most 4 a second" in str(flooded.value)
+    now[0] += 1.0  # a second later the route takes vouchers again, at the stated rate
+    for second in range(int(VOUCHERS_PER_S)):
+        rail.sign(lease.channel_id, Wei((30 + second) * PRICE))
+    with pytest.raises(HubError):
+        rail.sign(lease.channel_id, Wei(40 * PRICE))

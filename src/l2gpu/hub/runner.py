@@ -14,6 +14,7 @@ from typing import Any
 
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.hub.route_state import VOUCHERS_PER_S
 from l2gpu.hub.service import DEFAULT_FEE_PPM, Hub
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,13 @@ def _tend_loop(hub: Hub, stop: threading.Event) -> None:
 
 def start_hub(key: PrivateKey, shard_urls: list[str], data_dir: Path, *,
               fee_ppm: int = DEFAULT_FEE_PPM, serve: bool = True, port: int | None = None,
-              wait: float = 60.0) -> RunningHub:  # fmt: skip
+              wait: float = 60.0,
+              vouchers_per_s: float | None = VOUCHERS_PER_S) -> RunningHub:  # fmt: skip
     """Start a hub over the shards at ``shard_urls`` (its key must have an account on
-    each), served on loopback when ``serve``."""
-    hub = Hub(key, shard_urls, data_dir, fee_ppm=fee_ppm, wait=wait)
+    each), served on loopback when ``serve``; ``vouchers_per_s`` bounds each route's
+    vouchers (None: unbounded)."""
+    hub = Hub(key, shard_urls, data_dir, fee_ppm=fee_ppm, wait=wait,
+              vouchers_per_s=vouchers_per_s)  # fmt: skip
     running = RunningHub(hub)
     stop = running.stop
     for shard in range(len(shard_urls)):

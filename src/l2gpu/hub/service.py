@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
@@ -52,13 +53,14 @@ from l2gpu.core.shards.route import (
 from l2gpu.core.shards.routing import shard_of
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Timestamp, Wei
 from l2gpu.hub.journal import Journal, RouteRecord
+from l2gpu.hub.route_state import VOUCHERS_PER_S, Route
+from l2gpu.hub.serial_client import serial_client
 from l2gpu.payments.rails import CHALLENGE_PERIOD
 
 log = logging.getLogger(__name__)
 DEFAULT_FEE_PPM = 1_000  # 0.1 % of what the provider is paid
 MAX_ROUTES = 10_000  # open routes at once: each holds a lock and a little state
 CLOSERS = 8  # closes of inbound channels run at once
-SENT_KEPT = 4096  # the hub's own sends it remembers, to co-sign only those
 JOURNAL_COMPACT_BYTES = 64 * 2**20  # past this the journal is rewritten, one line a route
 
 
@@ -70,46 +72,23 @@ class HubRefused(L2gpuError):
         self.status = status
 
 
-@dataclass
-class Route:
-    """One lease's route: its record, the hop's terms and state, the last onward voucher."""
-
-    record: RouteRecord
-    terms: HopTerms
-    state: HopState
-    onward: Voucher | None = None
-    outbound_index: int | None = None
-    # batch bytes of the hub's own transactions for this route (for the benchmark)
-    open_bytes: int = 0
-    claim_bytes: int = 0
-    finished: bool = False  # the renter's channel is closed: the hub claimed what it owed
-    closing: bool = False  # a claim or reclaim is under way on the closers' pool
-    claimed: bool = False  # the hub started claiming: it forwards nothing more
-    solo: bool = False  # the renter did not co-sign a close: the hub closes alone
-    reclaimed: bool = False  # the hub's channel to the provider is settled
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def to_json(self) -> dict[str, Any]:
-        """As ``GET /hub/routes/{inbound}`` shows it."""
-        return {"inbound": self.record.inbound.to_json(),
-                "outbound": self.record.outbound.to_json(), "fee_ppm": self.record.fee_ppm,
-                "received": str(self.state.received), "forwarded": str(self.state.forwarded),
-                "onward": None if self.onward is None else voucher_to_json(self.onward),
-                "finished": self.finished}  # fmt: skip
-
-
 class Hub:
     """A hub over the shards whose nodes serve at ``shard_urls`` (in shard order)."""
 
     def __init__(self, key: PrivateKey, shard_urls: list[str], data_dir: Path, *,
-                 fee_ppm: int = DEFAULT_FEE_PPM, wait: float = 60.0) -> None:  # fmt: skip
+                 fee_ppm: int = DEFAULT_FEE_PPM, wait: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 vouchers_per_s: float | None = VOUCHERS_PER_S) -> None:  # fmt: skip
         from l2gpu.payments.rollup_rail import RollupChannelRail
 
         if not 0 <= fee_ppm <= 100_000:
             raise L2gpuError(f"a fee of {fee_ppm} ppm is outside 0..100000 (10 %)",
                              "set --fee-ppm between 0 and 100000")  # fmt: skip
         self.key, self.address, self.fee_ppm = key, key.address, fee_ppm
-        self.clients = [_one_send_at_a_time(url, key) for url in shard_urls]
+        # the vouchers' rate per route (None: unbounded, for benchmarks whose leases'
+        # seconds pass faster than the wall clock's)
+        self.clock, self.vouchers_per_s = clock, vouchers_per_s
+        self.clients = [serial_client(url, key) for url in shard_urls]
         self.rails = [RollupChannelRail(c, wait=wait) for c in self.clients]
         # closes without the other party's co-signature (a renter that is gone)
         self.solo_rails = [RollupChannelRail(c, wait=wait, cooperative=False)
@@ -143,6 +122,8 @@ class Hub:
         with self._opening:
             signer = request.signer(self.domain, signature)
             existing = self.routes.get(request.inbound)
+            if existing is not None and existing.reclaimed and existing.state.received == 0:
+                existing = None  # its open never landed (a crash, a drop): route it again
             if existing is not None:
                 same = (existing.record.outbound.params.provider == request.provider
                         and signer == existing.terms.renter)  # fmt: skip
@@ -164,19 +145,31 @@ class Hub:
             if problem:
                 raise HubRefused(problem, "open the inbound channel as the hub's terms say")
             expires = self.rails[b].now() + request.lifetime
-            outbound, open_bytes = self._open_outbound(b, request.provider, Wei(deposit), expires)
-            # the hub's word that the channel carries this renter's lease (the market checks it)
-            outbound = replace(
-                outbound,
-                routed=RoutedFor(
+            taken: list[Route] = []
+
+            def journal_first(outbound: ChannelDescription, body: bytes) -> None:
+                # On disk before the open is sent: a hub killed between the two still
+                # tracks the channel after a restart, co-signs its open and takes its
+                # deposit back when the lease is over (docs/shards.md).
+                outbound = replace(outbound, routed=RoutedFor(
                     seen.renter,
                     sign_routed_for(self.key, self.chain_id, outbound.channel_id, seen.renter),
-                ),
-            )
-            record = RouteRecord(inbound, outbound, self.fee_ppm, a, b, expires)
-            self.journal.append({"route": record.to_json()})
-            route = self._track(record)
-            route.open_bytes = open_bytes
+                ))  # fmt: skip
+                record = RouteRecord(inbound, outbound, self.fee_ppm, a, b, expires)
+                self.journal.append({"route": record.to_json(), "open_tx": body.hex()})
+                route = self._track(record)
+                route.opening, route.open_tx = True, body  # tend() waits for the send
+                taken.append(route)
+
+            try:
+                open_bytes = self._open_outbound(b, request.provider, Wei(deposit), expires,
+                                                 journal_first)  # fmt: skip
+            except L2gpuError as exc:
+                if taken:
+                    self._after_failed_open(taken[0], exc)
+                raise
+            route = taken[0]
+            route.open_bytes, route.opening = open_bytes, False
             return route
 
     def pay(self, inbound_id: Hash32, voucher: Voucher) -> Voucher | None:
@@ -189,6 +182,13 @@ class Hub:
             if route.claimed or route.finished:
                 raise HubRefused("this route is closed: the hub has claimed the renter's channel",
                                  "open a new route for a new lease", 409)  # fmt: skip
+            rate = self.vouchers_per_s
+            if rate is not None and not route.take_allowance(self.clock(), rate):
+                raise HubRefused(
+                    f"too many vouchers on this route: at most {rate:g} a second",
+                    "send one cumulative voucher a second (each pays for all before it)",
+                    429,
+                )
             state, events = hop(route.state, RenterVoucher(voucher))
             for event in events:
                 if isinstance(event, Refused):
@@ -213,7 +213,7 @@ class Hub:
         channel to the provider."""
         clocks: dict[int, int] = {}  # one read of each shard's clock per round
         for route in list(self.routes.values()):
-            if route.closing or route.reclaimed:
+            if route.closing or route.reclaimed or route.opening:
                 continue
             b = route.record.outbound_shard
             try:
@@ -328,7 +328,10 @@ class Hub:
             return
         records: list[dict[str, Any]] = []
         for route in list(self.routes.values()):
-            records.append({"route": route.record.to_json()})
+            line: dict[str, Any] = {"route": route.record.to_json()}
+            if route.open_tx and not route.reclaimed:
+                line["open_tx"] = route.open_tx.hex()
+            records.append(line)
             if route.state.best_inbound is not None:
                 records.append({"paid": voucher_to_json(route.state.best_inbound)})
         self.journal.rewrite(records)
@@ -358,10 +361,17 @@ class Hub:
                            int(found["expires_at"]), int(found["challenge_period"]),
                            shard)  # fmt: skip
 
-    def _open_outbound(self, shard: int, provider: Address, deposit: Wei,
-                       expires_at: int) -> tuple[ChannelDescription, int]:  # fmt: skip
-        """The hub's OpenChannel to ``provider``, soft-confirmed (the co-signing loop
-        signs it into a batch: see :meth:`agrees`): its description and its batch bytes."""
+    def _open_outbound(
+        self,
+        shard: int,
+        provider: Address,
+        deposit: Wei,
+        expires_at: int,
+        before_send: Callable[[ChannelDescription, bytes], None],
+    ) -> int:
+        """Send the hub's OpenChannel to ``provider``, soft-confirmed (the co-signing
+        loop signs it into a batch: see :meth:`agrees`), after ``before_send`` took the
+        channel's description and the transaction's body; return its batch bytes."""
         from l2gpu.node.client import NodeError
 
         client, rail = self.clients[shard], self.rails[shard]
@@ -376,13 +386,32 @@ class Hub:
             raise HubRefused(f"the hub has too little on shard {shard} for this deposit",
                              "ask for a smaller deposit or retry later", 503)  # fmt: skip
         expires = Timestamp(expires_at)
-        tx, envelope, _ = client.send_soft(
-            lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD)
+
+        def described(tx: UserTx, nonce: int) -> None:
+            params = ChannelParams(self.address, provider, ZERO_ADDRESS, CHALLENGE_PERIOD,
+                                   nonce.to_bytes(32, "big"))  # fmt: skip
+            channel = describe_channel(params, deposit, self.chain_id, rail.rollup, "hybrid")
+            before_send(channel, bytes([kind_of(tx)]) + encode_tx(kind_of(tx), tx))
+
+        tx, _, _ = client.send_soft(
+            lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD),
+            before=described,
         )
-        params = ChannelParams(self.address, provider, ZERO_ADDRESS, CHALLENGE_PERIOD,
-                               envelope.nonce.to_bytes(32, "big"))  # fmt: skip
-        described = describe_channel(params, deposit, self.chain_id, rail.rollup, "hybrid")
-        return described, len(encode_tx(kind_of(tx), tx))
+        return len(encode_tx(kind_of(tx), tx))
+
+    def _after_failed_open(self, route: Route, exc: L2gpuError) -> None:
+        """A journaled route whose open failed. Refused by the node: forget the route
+        (journaled, so that a restart does too) and never co-sign its open. No answer:
+        the open may have landed, so keep tracking it; :meth:`tend` takes its deposit
+        back (or finds it missing) and the renter may route again."""
+        from l2gpu.node.client import NodeError
+
+        route.opening = False
+        if isinstance(exc, NodeError) and exc.transient:
+            return
+        self.clients[route.record.outbound_shard].forget(route.open_tx)
+        self.journal.append({"dropped": str(route.record.inbound.channel_id)})
+        self.routes.pop(route.record.inbound.channel_id, None)
 
     def _outbound_index(self, route: Route) -> int | None:
         if route.outbound_index is None:
@@ -409,78 +438,18 @@ class Hub:
     def _replay(self) -> None:
         for entry in self.journal.replay():
             if "route" in entry:
-                self._track(RouteRecord.from_json(entry["route"]))
+                record = RouteRecord.from_json(entry["route"])
+                route = self._track(record)
+                if "open_tx" in entry:  # co-sign the open if it is still waiting for us
+                    route.open_tx = bytes.fromhex(entry["open_tx"])
+                    self.clients[record.outbound_shard].remember(route.open_tx)
+            elif "dropped" in entry:
+                self.routes.pop(Hash32.from_hex(entry["dropped"]), None)
             elif "paid" in entry:
                 voucher = voucher_from_json(entry["paid"])
-                route = self.routes.get(voucher.channel_id)
-                if route is not None:
-                    route.state, _ = hop(route.state, RenterVoucher(voucher))
-                    if route.state.forwarded:
-                        route.onward = sign_forward(self.key, route.terms,
-                                                    Forward(route.state.forwarded))  # fmt: skip
-
-
-def _one_send_at_a_time(url: str, key: PrivateKey) -> Any:
-    """A node client that sends the hub's transactions one at a time, at nonces it
-    counts itself: the hub sends from many threads (opens, and closes of many
-    routes), and its co-signing loop signs all of its own, so a send need not wait
-    for the one before to be included (as a lone user's client does). After a
-    refused send it reads the account's next nonce again."""
-    from l2gpu.core.l2.envelope import Envelope
-    from l2gpu.node.client import L2Client, NodeError, TransactionDropped
-
-    class SerialClient(L2Client):
-        _sending: ClassVar[threading.Lock] = threading.Lock()
-        _next: ClassVar[list[int]] = []  # [index, next nonce] once read from the node
-        _sent: ClassVar[dict[bytes, None]] = {}  # bodies the hub sent, oldest first
-
-        def sent(self, tx: UserTx) -> bool:
-            """Whether the hub itself sent ``tx`` (one of its last SENT_KEPT sends)."""
-            return bytes([kind_of(tx)]) + encode_tx(kind_of(tx), tx) in self._sent
-
-        def send_tx(self, make: Any, *, wait: float = 60.0) -> Any:
-            try:
-                return super().send_tx(make, wait=wait)
-            except TransactionDropped:
-                self.forget_nonce()  # the nonces after the dropped one are free again
-                raise
-
-        def send_soft(self, make: Any) -> Any:
-            with self._sending:
-                if not self._next:
-                    me = self.account()
-                    self._next[:] = [int(me["index"]), int(me["next_nonce"])]
-                index, nonce = self._next
-                tx = make(index)
-                self._sent[bytes([kind_of(tx)]) + encode_tx(kind_of(tx), tx)] = None
-                while len(self._sent) > SENT_KEPT:
-                    del self._sent[next(iter(self._sent))]
-                try:
-                    receipt = self.send_at(tx, nonce)
-                except L2gpuError:
-                    self._next.clear()
-                    raise
-                self._next[1] = nonce + 1
-                return tx, Envelope(tx, nonce, b""), receipt
-
-        def cosign_until(self, done: Any, *, allowed: Any, wait: float,
-                         also: Any = None) -> None:  # fmt: skip
-            """The hub's one co-signing loop per shard (``also``: :meth:`Hub.agrees`)
-            answers for every transaction of the hub; a send only waits for ``done``:
-            a second loop would refuse the hub's other transactions in flight."""
-            if also is not None:
-                super().cosign_until(done, allowed=allowed, wait=wait, also=also)
-                return
-            deadline = time.monotonic() + wait
-            while not done():
-                if time.monotonic() > deadline:
-                    raise NodeError("the transaction was not included in time",
-                                    "check 'l2gpu l2 status' on the shard's node")  # fmt: skip
-                time.sleep(0.1)  # the node's next seal; the hub's loop co-signs it
-
-        def forget_nonce(self) -> None:
-            """Read the next nonce from the node at the next send."""
-            with self._sending:
-                self._next.clear()
-
-    return SerialClient(url, key)
+                paid = self.routes.get(voucher.channel_id)
+                if paid is not None:
+                    paid.state, _ = hop(paid.state, RenterVoucher(voucher))
+                    if paid.state.forwarded:
+                        paid.onward = sign_forward(self.key, paid.terms,
+                                                   Forward(paid.state.forwarded))  # fmt: skip
