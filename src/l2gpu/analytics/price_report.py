@@ -72,3 +72,27 @@ def price_text(report: dict[str, Any]) -> str:
         lines.append(f"  not backtested: {report['not_backtested']}")
     lines.append(f"  note: {report['caveat']}")
     return "\n".join(lines)
+
+
+def revenue_gains() -> dict[str, dict[str, Any]]:
+    """The backtest's gains for every catalog model with a curve and dated prices."""
+    from l2gpu.analytics.datasets import load_cloud_price_history, load_vastai
+    from l2gpu.analytics.price_acceptance import (
+        acceptance_curve,
+        median_price_history,
+        usable_variants,
+        vast_model_to_catalog,
+    )
+    from l2gpu.analytics.price_suggest import MIN_TRAIN, backtest_prices
+
+    vast, history = load_vastai(), load_cloud_price_history()
+    models = sorted({c for n in usable_variants(vast) if (c := vast_model_to_catalog(n))})
+    gains: dict[str, dict[str, Any]] = {}
+    for gpu in models:
+        dated = median_price_history(gpu, history)
+        if len(dated) <= MIN_TRAIN:
+            continue  # consumer cards: FSDL never dated their prices
+        curve = acceptance_curve(gpu, vast)
+        tested = backtest_prices(curve, dated.to_numpy(), max_origins=MAX_ORIGINS).to_json()
+        gains[gpu] = {k: tested[k] for k in ("gain_vs_fixed", "gain_vs_median", "scored_windows")}
+    return gains
