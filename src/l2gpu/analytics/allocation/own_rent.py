@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -166,7 +167,7 @@ def regret_backtest(
     }
 
 
-def series_regret(name: str, prices: Prices, *, all_candidates: bool = False) -> dict[str, object]:
+def series_regret(name: str, prices: Prices, *, all_candidates: bool = False) -> dict[str, Any]:
     """:func:`regret_backtest` on a built-in demand series at its first horizon.
 
     By default the candidates are the four baselines and their median ensemble (a
