@@ -70,7 +70,7 @@ def test_a_tracking_price_beats_a_fixed_one_when_the_market_falls():
 
 
 def test_the_real_data_gives_a_suggestion_inside_the_rented_range():
-    from l2gpu.analytics.price_report import price_report
+    from l2gpu.analytics.price_suggest import price_report
 
     report = price_report("V100")
     low, high = report["rented_price_range_usd_per_gpu_h"]

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.market.gpus import catalog_name, known_models
+from l2gpu.core.market.gpus import GPU_CATALOG, catalog_name, known_models
 
 # A percentile band's outer 10 % is spread over a quarter of the neighbouring band:
 # the snapshot gives no minimum or maximum price, so the tails are a stated guess.
@@ -82,15 +82,9 @@ def vast_model_to_catalog(name: str) -> str | None:
     # FSDL writes the memory in brackets ("V100 (16 GB)") and the form factor as HGX.
     text = re.sub(r"\s*\(.*\)\s*", " ", name).replace(" HGX", "").strip()
     found = catalog_name(text)
-    if found is None and f"RTX_{text.upper()}" in _catalog_keys():
+    if found is None and f"RTX_{text.upper()}" in GPU_CATALOG:
         found = f"RTX_{text.upper()}"  # FSDL's "A6000" is the catalog's RTX_A6000
     return found
-
-
-def _catalog_keys() -> set[str]:
-    from l2gpu.core.market.gpus import GPU_CATALOG
-
-    return set(GPU_CATALOG)
 
 
 def _cdf_points(p10: float, p50: float, p90: float) -> tuple[np.ndarray, np.ndarray]:

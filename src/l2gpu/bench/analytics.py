@@ -209,7 +209,7 @@ def acting_forecasts(philly_gpus: float | None = None) -> dict[str, Any]:
     from l2gpu.analytics.allocation.own_rent import series_regret
     from l2gpu.analytics.allocation.report import Prices
     from l2gpu.analytics.allocation.reserve import compare_reservation
-    from l2gpu.analytics.price_report import revenue_gains
+    from l2gpu.analytics.price_suggest import revenue_gains
 
     start = time.perf_counter()
     prices = Prices.from_market(datasets.gpu_prices())

@@ -238,7 +238,7 @@ def provider_price(
     """Suggest a price (USD per GPU-hour) from the market's prices and how often offers
     at each price are rented; where dated prices exist, show how the rule did against
     the best fixed price and the market median on later windows."""
-    from l2gpu.analytics.price_report import price_report, price_text
+    from l2gpu.analytics.price_suggest import price_report, price_text
 
     report = price_report(gpu)
     if as_json:

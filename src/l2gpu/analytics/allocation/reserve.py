@@ -93,15 +93,14 @@ class Reserve(PriceAware):
 
 
 def compare_reservation(
-    trace: Trace, capacity: int, prices: Prices, **forecast: float
+    trace: Trace, capacity: int, prices: Prices, *, days: int = 7, level: float = 0.5
 ) -> dict[str, object]:
     """The price-aware scheduler with and without the forecast-driven reserved pool.
 
-    ``forecast`` passes ``days``, ``level`` and ``headroom`` to
-    :func:`reservation_schedule`. Cost: owned GPUs over the makespan plus every
-    reserved GPU-hour at the rent price.
+    ``days`` and ``level`` shape the forecast (:func:`reservation_schedule`). Cost:
+    owned GPUs over the makespan plus every reserved GPU-hour at the rent price.
     """
-    schedule = reservation_schedule(trace, capacity, **forecast)  # type: ignore[arg-type]
+    schedule = reservation_schedule(trace, capacity, days=days, level=level)
     rows = {}
     for name, policy in (("without", PriceAware()), ("with", Reserve(schedule))):
         result = replay(trace, policy, capacity)
