@@ -221,3 +221,10 @@ def test_cli_recommend_reports_p50_and_p90_costs(cli, cli_json, tmp_path: Path):
     )
     assert status == 2
     assert "Traceback" not in err
+
+
+def test_cli_regret_names_the_series_it_knows(cli):
+    status, _, err = cli("allocate", "regret", "--series", "bitcoin")
+    assert status == 2
+    assert "philly_active_nodes" in err
+    assert "Traceback" not in err
