@@ -13,6 +13,10 @@ demand forecasting and automated allocation (issue #7).
     judge       forecast_with_choice (quantiles for callers) and the backtest report
     named_series, forecast_docs   the built-in series and docs/forecasts.md
     allocation/ trace-driven cluster simulator, scheduling policies, own-vs-rent decisions
+                (own_rent: under forecast quantiles, with regret; reserve: capacity held
+                ahead of forecast peaks)
+    price_acceptance, price_suggest   how often an offer at a price is rented; a
+                provider's price from it, backtested against a fixed price
     plots       PNG figures (matplotlib, Agg backend)
 
 Analytics works in floats and USD; the market's integer wei stays on the market side.

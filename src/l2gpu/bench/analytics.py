@@ -18,6 +18,15 @@ Figures (medians where a figure is timed more than once):
   average JCT of the strongest baseline (FIFO, FIFO with backfill, SJF, SRTF with
   estimates, Tiresias-style LAS) over our price policy's, on the same GPUs; policies
   that rent extra GPUs are reported apart, with the GPU-hours rented and their cost.
+* ``own_vs_rent_regret``: per demand series, own-versus-rent recommended at rolling
+  origins from the baselines' forecast quantiles (least expected cost), priced on the
+  demand that followed: median regret against the cheapest plan in hindsight (USD
+  and relative), beside the plans sized to the p50 or p90 path alone;
+* ``price_suggestion_revenue_gain``: per GPU model with dated FSDL prices, the
+  suggested price's revenue over the best fixed price chosen on the same training
+  windows, and over the market median (:mod:`l2gpu.analytics.price_suggest`);
+* ``scheduler_reservation``: Philly on the calibrated GPUs, the price-aware scheduler
+  with and without a pool reserved from the seasonal forecast of offered load.
 
 Unlike the crypto suite this one is not pinned to one core: the acceptance
 figures are stated for the 2-core machine as a whole.
@@ -182,6 +191,51 @@ def replay_figures() -> dict[str, Any]:
     return figures
 
 
+REGRET_SERIES = (
+    "philly_active_nodes",
+    "venus_gpus_submitted",
+    "alibaba_gpus_submitted",
+    "earth_gpus_assigned",
+)
+
+
+def acting_forecasts(philly_gpus: float | None = None) -> dict[str, Any]:
+    """Regret of own-versus-rent, revenue gain of the price suggestion, and the
+    scheduler with and without forecast reservations (``philly_gpus``: the calibrated
+    cluster, sized here when not given)."""
+    from l2gpu.analytics import datasets
+    from l2gpu.analytics.allocation import trace as traces
+    from l2gpu.analytics.allocation.calibrate import capacity_for_wait
+    from l2gpu.analytics.allocation.own_rent import series_regret
+    from l2gpu.analytics.allocation.report import Prices
+    from l2gpu.analytics.allocation.reserve import compare_reservation
+    from l2gpu.analytics.price_suggest import revenue_gains
+
+    start = time.perf_counter()
+    prices = Prices.from_market(datasets.gpu_prices())
+    regret = {}
+    for name in REGRET_SERIES:
+        found = series_regret(name, prices)
+        regret[name] = {
+            plan: {k: found[plan][k] for k in ("median_regret_usd", "median_relative_regret")}
+            for plan in ("expected", "p50", "p90")
+        } | {"origins": found["expected"]["origins"], "horizon": found["horizon"]}
+    gains = revenue_gains()
+    trace = traces.load_trace("philly")
+    capacity = (
+        round(philly_gpus * trace.units_per_gpu)
+        if philly_gpus
+        else capacity_for_wait(trace, traces.philly_observed_wait())
+    )
+    reservation = compare_reservation(trace, capacity, prices)
+    return {
+        "own_vs_rent_regret": regret,
+        "price_suggestion_revenue_gain": gains,
+        "scheduler_reservation": reservation,
+        "acting_forecasts_seconds": round(time.perf_counter() - start, 2),
+    }
+
+
 def run() -> dict[str, Any]:
     """Measure everything; return the figures."""
     fit_ms, series_count = bass_fit_ms()
@@ -217,5 +271,6 @@ def run() -> dict[str, Any]:
                 "renting_policies",
             )
         },
+        **acting_forecasts(philly["gpus"]),
         **environment(),
     }

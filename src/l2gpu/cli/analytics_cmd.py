@@ -245,29 +245,64 @@ def allocate_recommend(
     rent_price: Annotated[float | None, typer.Option("--rent-price", help="USD/GPU-h.")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """How many GPUs to own and how many GPU-hours to rent for a (forecast) demand in GPUs."""
+    """How many GPUs to own and how many GPU-hours to rent for a (forecast) demand in GPUs.
+
+    With --horizon the demand is forecast (the nested backtest's model): the plan is
+    the one of least expected cost over the forecast's quantiles, shown with its cost
+    at the 50th and 90th percentile of demand."""
     import pandas as pd
 
+    from l2gpu.analytics.allocation.own_rent import recommend_quantiles
     from l2gpu.analytics.allocation.report import Prices, recommend
     from l2gpu.analytics.datasets import gpu_prices
-    from l2gpu.analytics.forecast import forecast_series, regular_values
+    from l2gpu.analytics.forecast import regular_values
+    from l2gpu.analytics.judge import forecast_with_choice
     from l2gpu.analytics.series import read_series, resample
 
     (series,) = read_series(file, time_col, value_col, min_points=2).values()
     if series.axis.kind != "datetime":
         raise L2gpuError("recommend needs a time column of dates", "give dates or timestamps")
+    if horizon < 0:
+        raise L2gpuError(f"--horizon {horizon} is negative", "pass 0 or more steps")
     if freq:
         series = resample(series, freq)
     if own_price is None or rent_price is None:
         market = Prices.from_market(gpu_prices(gpu))
         own_price = market.own_usd_per_gpu_h if own_price is None else own_price
         rent_price = market.rent_usd_per_gpu_h if rent_price is None else rent_price
-    # With a forecast, size for its upper band: capacity bought for the mean is short
-    # half the time.
-    demand = forecast_series(series, horizon=horizon).hi if horizon > 0 else regular_values(series)
+    prices = Prices(own_price, rent_price)
     step = series.axis.value_at(1.0) - series.axis.value_at(0.0)
     hours = pd.Timedelta(step).total_seconds() / 3600.0
-    _emit(recommend(demand, hours, Prices(own_price, rent_price)), as_json)
+    if horizon == 0:
+        _emit(recommend(regular_values(series), hours, prices), as_json)
+        return
+    chosen = forecast_with_choice(series, horizon)
+    _emit({"model": chosen.model, **recommend_quantiles(chosen.quantiles, hours, prices)}, as_json)
+
+
+@allocate_app.command("regret")
+def allocate_regret(
+    series: Annotated[
+        str, typer.Option("--series", help="A built-in demand series (forecast backtest).")
+    ] = "philly_active_nodes",
+    gpu: Annotated[str, typer.Option("--gpu", help="GPU model for market prices.")] = "V100",
+    all_candidates: Annotated[
+        bool, typer.Option("--all-models", help="Every forecast model, not only baselines.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Backtest own-versus-rent: recommend at rolling origins from the data before each,
+    price the plan on the demand that followed, and report the regret against the
+    cheapest plan in hindsight (median over origins)."""
+    from l2gpu.analytics.allocation.own_rent import series_regret
+    from l2gpu.analytics.allocation.report import Prices
+    from l2gpu.analytics.datasets import gpu_prices
+    from l2gpu.analytics.named_series import DEMAND
+
+    if series not in DEMAND:
+        raise L2gpuError(f"unknown demand series '{series}'", f"choose one of: {', '.join(DEMAND)}")
+    prices = Prices.from_market(gpu_prices(gpu))
+    _emit(series_regret(series, prices, all_candidates=all_candidates), as_json)
 
 
 @usage_app.command("market")

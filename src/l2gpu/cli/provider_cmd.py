@@ -1,5 +1,5 @@
-"""``l2gpu provider up`` (the agent) and ``l2gpu provider check`` (can this machine
-run renters' jobs safely?)."""
+"""``l2gpu provider up`` (the agent), ``l2gpu provider check`` (can this machine
+run renters' jobs safely?) and ``l2gpu provider price`` (what to charge)."""
 
 from __future__ import annotations
 
@@ -231,9 +231,26 @@ def _recorded_offers(record: Path) -> list[str]:
     return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
+def provider_price(
+    gpu: Annotated[str, typer.Option("--gpu", help="A catalog model, e.g. RTX_4090.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
+) -> None:
+    """Suggest a price (USD per GPU-hour) from the market's prices and how often offers
+    at each price are rented; where dated prices exist, show how the rule did against
+    the best fixed price and the market median on later windows."""
+    from l2gpu.analytics.price_suggest import price_report, price_text
+
+    report = price_report(gpu)
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        typer.echo(price_text(report))
+
+
 def register(app: typer.Typer) -> None:
     """Add ``l2gpu provider`` to the root app."""
     provider = typer.Typer(help="Run the provider agent.", no_args_is_help=True)
     provider.command("up")(provider_up)
     provider.command("check")(provider_check)
+    provider.command("price")(provider_price)
     app.add_typer(provider, name="provider")
