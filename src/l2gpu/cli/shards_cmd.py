@@ -47,6 +47,7 @@ LOCAL_ANVIL = REPO / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvi
 ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 GAS_MONEY = 10**18
 MAX_STARTS, RESTART_SPAN_S = 5, 60  # a shard process restarted this often is given up
+LOG_MAX_BYTES = 32 * 2**20  # a shard's log, and one older copy, at most
 
 
 def shard_proposer_key(operator_key: bytes, shard: int) -> bytes:
@@ -120,10 +121,11 @@ def _deploy_or_find(chain: Chain, settings: Settings, operator: LocalAccount, co
 
     try:
         address, _ = deployments.lookup(settings.data_dir, chain.chain_id, BRIDGE)
-        if chain.w3.eth.get_code(checksum(address)):
-            return address
     except L2gpuError:
-        pass  # nothing recorded for this chain: deploy below
+        address = None  # nothing recorded for this chain: deploy below
+    if address is not None and chain.w3.eth.get_code(checksum(address)):
+        _check_shard_count(chain, address, count, settings)
+        return address
     genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
     shards = deploy_shards(chain, operator, count, genesis_root=genesis,
                            challenge_window=window, force_delay=delay,
@@ -131,6 +133,22 @@ def _deploy_or_find(chain: Chain, settings: Settings, operator: LocalAccount, co
     deployments.record(settings.data_dir, chain.chain_id, BRIDGE, shards.bridge.address,
                        chain.block_number())  # fmt: skip
     return shards.bridge.address
+
+
+def _check_shard_count(chain: Chain, address: Address, count: int, settings: Settings) -> None:
+    """Refuse a recorded bridge of another number of shards: its accounts are routed
+    by that number, so running more or fewer shard processes would strand some."""
+    from l2gpu.l1 import compile_contract
+    from l2gpu.l1.contracts.bridge import BridgeClient
+
+    bridge = BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"), address))
+    if bridge.shard_count != count:
+        raise L2gpuError(
+            f"the bridge recorded in {settings.data_dir} ({address.checksum}) has "
+            f"{bridge.shard_count} shards, not {count}",
+            f"run 'l2gpu up --shards {bridge.shard_count}' to serve it, or give another "
+            f"--data-dir for a new set of {count}",
+        )
 
 
 def launch_shards(
@@ -205,8 +223,10 @@ class Child:
         self.starts.append(time.monotonic())
 
     def check(self) -> None:
-        """Start the process again if it exited; give up if it keeps exiting."""
+        """Start the process again if it exited; give up if it keeps exiting. Keep its
+        log bounded."""
         assert self.process is not None
+        rotate_if_large(self.log)
         code = self.process.poll()
         if code is None:
             return
@@ -227,6 +247,22 @@ class Child:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def rotate_if_large(log: Path, limit: int = LOG_MAX_BYTES) -> bool:
+    """Move the log's content to ``log.1`` (replacing the one before) and empty it once
+    it holds more than ``limit`` bytes; True if it did. Copy-then-truncate, since the
+    child keeps writing through its own handle: opened for appending, its next line
+    lands at the start of the emptied file (a line written between the two steps is
+    lost, as with logrotate's copytruncate)."""
+    try:
+        if log.stat().st_size <= limit:
+            return False
+    except FileNotFoundError:
+        return False
+    shutil.copyfile(log, log.with_name(log.name + ".1"))
+    os.truncate(log, 0)
+    return True
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
