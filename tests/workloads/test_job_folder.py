@@ -120,3 +120,42 @@ def test_the_market_keeps_uploads_apart_and_checks_them(tmp_path: Path) -> None:
     with pytest.raises(ApiRequestError, match="not served by you"):
         renter.archive(payer.info.id, archive)
     assert world.agent.client.archive(payer.info.id, archive) == data
+
+
+def test_a_binary_file_given_with_file_travels_in_the_jobs_folder(tmp_path: Path) -> None:
+    from l2gpu.cli.market_cmd import _files, pack_job_folder
+    from l2gpu.core.errors import L2gpuError
+
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"\x00\xff\xfe" + os.urandom(5000))  # not UTF-8
+    script = tmp_path / "train.py"
+    script.write_text("print('hi')\n")
+    text, binary = _files([script, weights])
+    assert text == {"train.py": "print('hi')\n"}
+    assert binary == [weights]
+    data = pack_job_folder(None, text, binary)
+    assert data is not None
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        member = tar.extractfile("weights.bin")
+        assert member is not None and member.read() == weights.read_bytes()
+        assert "train.py" not in tar.getnames()  # it travels as text, in the request
+    # With a folder: laid over it; a name in both is refused, as two --file of one name.
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"old")
+    with pytest.raises(L2gpuError, match="given with --file too"):
+        pack_job_folder(folder, text, binary)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "weights.bin").write_bytes(b"\xff")
+    with pytest.raises(L2gpuError, match="two --file files are named weights.bin"):
+        _files([weights, other / "weights.bin"])
+    # And the job reads it from its folder.
+    world = World(tmp_path)
+    payer = _rent(world, "wc -c < weights.bin; sleep 60", world.renter.upload(data))
+    world.agent.step()
+    assert payer.step().status is LeaseStatus.RUNNING
+    size = str(weights.stat().st_size)
+    wait_for(lambda: world.agent.step() is None and size in _output(world, payer.info.id))
+    world.renter.stop(payer.info.id)
+    world.agent.step()

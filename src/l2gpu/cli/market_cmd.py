@@ -13,6 +13,7 @@ on L1.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -281,8 +282,9 @@ def rent(
             raise L2gpuError(f"--idle-stop {idle_stop} is not a number of minutes",
                              "give minutes above 0, e.g. --idle-stop 15")  # fmt: skip
         watch = IdleStop(max(1, round(idle_stop * 60)), now).watch
-    files = _files(file)
-    job = JobRequest(cmd, _pairs(env), _pairs(secret), files, pack_job_folder(folder, files))
+    files, binary = _files(file)
+    job = JobRequest(cmd, _pairs(env), _pairs(secret), files,
+                     pack_job_folder(folder, files, binary))  # fmt: skip
     outcome = run_lease(ctx, _client(ctx, api_url), offer_id, duration=duration, job=job,
                         max_price=limit, node=node, manager=manager, credit=credit,
                         watch=watch)  # fmt: skip
@@ -290,21 +292,32 @@ def rent(
         raise typer.Exit(1)  # a failed or preempted lease is not a success for scripts
 
 
-def pack_job_folder(folder: Path | None, files: dict[str, str]) -> bytes | None:
-    """``folder`` packed as the job's working folder (None without one); a file given
-    with --file as well is refused, and so is what the archive's rules refuse."""
-    if folder is None:
+def pack_job_folder(
+    folder: Path | None, files: dict[str, str], binary: Sequence[Path] = ()
+) -> bytes | None:
+    """``folder`` packed as the job's working folder, with the ``binary`` files (given
+    with --file, not text) at its top (None with neither); a file given with --file
+    as well as in the folder is refused, and so is what the archive's rules refuse."""
+    if folder is None and not binary:
         return None
+    import shutil
+    import tempfile
+
     from l2gpu.archive import Layer, pack
 
-    if not folder.is_dir():
+    if folder is not None and not folder.is_dir():
         raise L2gpuError(f"no folder {folder}", "pass an existing folder with --dir")
-    for name in files:
-        if (folder / name).exists() or (folder / name).is_symlink():
+    for name in [*files, *(path.name for path in binary)]:
+        if folder is not None and ((folder / name).exists() or (folder / name).is_symlink()):
             raise L2gpuError(f"{name} is in --dir {folder} and given with --file too",
                              "give it once: drop the --file")  # fmt: skip
-    data = pack([Layer(folder)], what=f"--dir {folder}")
-    typer.echo(f"packed {folder}: {len(data):,} bytes", err=True)
+    what = f"--dir {folder}" if folder is not None else "the --file files"
+    with tempfile.TemporaryDirectory(prefix="l2gpu-files-") as staging:
+        for path in binary:  # a copy, so that the archive holds these files alone
+            shutil.copyfile(path, Path(staging) / path.name)
+        layers = [] if folder is None else [Layer(folder)]
+        data = pack([*layers, Layer(Path(staging))], what=what)
+    typer.echo(f"packed {what}: {len(data):,} bytes", err=True)
     return data
 
 
@@ -318,13 +331,22 @@ def _pairs(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _files(paths: list[Path] | None) -> dict[str, str]:
-    out = {}
+def _files(paths: list[Path] | None) -> tuple[dict[str, str], list[Path]]:
+    """The --file files: text ones (UTF-8) travel in the lease request, the others
+    (binary) in the job's packed folder."""
+    text: dict[str, str] = {}
+    binary: list[Path] = []
     for path in paths or []:
         if not path.is_file():
             raise L2gpuError(f"no file {path}", "pass an existing file with --file")
-        out[path.name] = path.read_text()
-    return out
+        if path.name in text or any(b.name == path.name for b in binary):
+            raise L2gpuError(f"two --file files are named {path.name}",
+                             "rename one: each lands at the top of the job's folder")  # fmt: skip
+        try:
+            text[path.name] = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            binary.append(path)
+    return text, binary
 
 
 # -- jobs --------------------------------------------------------------------------
