@@ -4,7 +4,8 @@ real stack as separate processes: `l2gpu web --demo`
 processes of their own, the console with its development wallet). A new user searches
 with a bad filter (the error shows), signs in, rents, watches the seconds and the
 spend rise, and stops; sees its withdrawal count down on the rollup page; then the
-provider, signed in with its wallet's signature, sees what the lease earned.
+provider, signed in with its wallet's signature, sees what the lease earned; and the
+analytics page draws its charts.
 Screenshots of each page are written under the test's folder, and, with
 L2GPU_SCREENSHOTS=DIR, to DIR (the README shows two of docs/screenshots)."""
 
@@ -128,5 +129,12 @@ def test_a_new_user_rents_watches_and_stops_a_job_in_a_real_browser(
     page.wait_for_selector("tr.provider-lease")  # type: ignore[attr-defined]
     assert page.inner_text("#earned-today") != "0 ETH"  # type: ignore[attr-defined]
     shoot(page, shots, "provider")
+
+    # the analytics: "computing…" at first, then the charts (the fits run once per console)
+    page.click("#nav-analytics")  # type: ignore[attr-defined]
+    page.wait_for_selector("section#adoption svg", timeout=240_000)  # type: ignore[attr-defined]
+    assert page.query_selector("#analytics-failure") is None  # type: ignore[attr-defined]
+    shoot(page, shots, "analytics")
     assert sorted(p.name for p in shots.iterdir()) == [
-        "lease.png", "offers.png", "provider.png", "rollup.png", "stopped.png"]  # fmt: skip
+        "analytics.png", "lease.png", "offers.png", "provider.png", "rollup.png",
+        "stopped.png"]  # fmt: skip
