@@ -63,7 +63,7 @@ def test_the_line_shows_seconds_spend_deposit_left_and_lag() -> None:
     line = lease_line(_info())  # type: ignore[arg-type]
     assert (line.seconds, line.spent, line.lag) == (42, 80 * PRICE, 2)
     assert line.plain() == (
-        "lease 7 running 42 s, spent 0.08 ETH, deposit left 0.92 ETH, voucher lag 2 s"
+        "lease 7 running 42 s, spent 0.08 ETH, voucher lag 2 s, deposit left 0.92 ETH"
     )
     # The renter's own best voucher, newer than the market's copy, is what it spent.
     info: Any = _info()
@@ -158,7 +158,7 @@ def test_jobs_logs_follow_streams_output_under_the_line_until_the_lease_is_final
     assert slept == [1.0, 1.0]  # none once the lease is final: the rest is read at once
     lines = buffer.getvalue().splitlines()
     assert lines[0] == (
-        "lease 7 running 10 s, spent 0.018 ETH, deposit left 0.982 ETH, voucher lag 1 s"
+        "lease 7 running 10 s, spent 0.018 ETH, voucher lag 1 s, deposit left 0.982 ETH"
     )
     assert lines[-1].startswith("lease 7 ended ")
 

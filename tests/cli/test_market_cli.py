@@ -101,7 +101,7 @@ def test_jobs_list_logs_and_stop_respect_ownership(api, capsys, monkeypatch) -> 
     out, err = capsys.readouterr()
     assert out == "hello from the job\n"
     assert err.strip() == (
-        f"lease {lease.id} ended 0 s, spent 0 wei, deposit left 1 ETH, voucher lag 0 s"
+        f"lease {lease.id} ended 0 s, spent 0 wei, voucher lag 0 s, deposit left 1 ETH"
     )
 
 

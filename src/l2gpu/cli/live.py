@@ -68,28 +68,32 @@ class LeaseLine:
         return max(0, self.deposit - self.spent)
 
     def plain(self) -> str:
-        """The line as plain text, e.g. ``lease 7 running 42 s, spent 0.00084 ETH, ...``."""
+        """The line as plain text, e.g. ``lease 7 running 42 s, spent 0.08 ETH, voucher
+        lag 2 s, deposit left 0.92 ETH``."""
         text = (
             f"lease {self.lease_id} {self.status} {self.seconds} s, spent "
-            f"{format_wei(self.spent)}, deposit left {format_wei(self.left)}, "
-            f"voucher lag {self.lag} s"
+            f"{format_wei(self.spent)}, voucher lag {self.lag} s, deposit left "
+            f"{format_wei(self.left)}"
         )
         return f"{text} ({self.note})" if self.note else text
 
     def rich(self) -> Text:
-        """The line for a terminal: the same figures, the lag in colour when it grows."""
+        """The line for a terminal: the same figures, the lag in colour as it grows; cut
+        short at the terminal's edge (the deposit left first), never wrapped."""
         from rich.text import Text
 
         lag_style = "green" if self.lag <= 1 else "yellow" if self.lag <= 5 else "bold red"
         line = Text.assemble(
             (f"lease {self.lease_id} ", "dim"),
-            (f"{self.status:<9}", "bold"),
-            f" {self.seconds:>6} s  spent ",
+            (self.status, "bold"),
+            f" {self.seconds} s  spent ",
             (format_wei(self.spent), "cyan"),
-            "  deposit left ",
-            format_wei(self.left),
             "  voucher lag ",
             (f"{self.lag} s", lag_style),
+            "  deposit left ",
+            format_wei(self.left),
+            no_wrap=True,
+            overflow="ellipsis",
         )
         if self.note:
             line.append(f"  {self.note}", style="yellow")
