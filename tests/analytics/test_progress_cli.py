@@ -36,3 +36,22 @@ def test_replay_draws_a_bar_on_a_terminal_and_json_has_none(monkeypatch, capsys)
     assert "replay alibaba2023 under fifo" in drawn
     assert "1500/1500" in drawn
     assert "replay alibaba2023" not in capsys.readouterr().out
+
+
+def test_forecast_backtest_draws_a_bar_per_horizon_and_json_has_none(monkeypatch, capsys):
+    screen = _terminal_stderr(monkeypatch)
+    backtest = ["forecast", "backtest", "earth_gpus_assigned", "--horizon", "7"]
+    assert main([*backtest, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["horizons"]["7"]["origins"]
+    assert screen.getvalue() == ""
+    assert err == ""
+    assert main(backtest) == 0
+    drawn = ANSI.sub("", screen.getvalue())
+    said = re.findall(r"backtest series 'earth_gpus_assigned', horizon 7 .*? (\d+)/(\d+)", drawn)
+    assert said, drawn
+    done, total = said[-1]  # the bar as it was left
+    assert done == total  # every forecast made: 8 origins × the candidates
+    assert int(total) > 8
+    assert int(total) % 8 == 0
+    assert "backtest series" not in capsys.readouterr().out
