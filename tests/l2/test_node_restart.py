@@ -54,7 +54,7 @@ def test_a_killed_node_recovers_every_acknowledged_transaction(
         with caplog.at_level(logging.INFO, logger="l2gpu.node.recovery"):
             assert node.recover() == 1  # the batch sealed before the crash is posted now
         # the replay says what it read and how long it took (a long log is a slow start)
-        said = re.search(r"replayed the log in [\d.]+ s: (\d+) record\(s\), (\d+) batch",
+        said = re.search(r"replayed the log: (\d+) record\(s\), (\d+) batch\(es\) \([\d.]+ s\)",
                          caplog.text)  # fmt: skip
         assert said is not None, caplog.text
         assert int(said.group(1)) >= BEFORE + AFTER

@@ -4,7 +4,8 @@
 :func:`run_lease` checks the offer and asks the market for a quote before any deposit
 is locked, uploads the job's folder (the market keeps one copy per digest, so an
 attempt after a failed one sends nothing again), opens the channel, rents, pays every
-second for what was metered while printing the job's output, and at the end co-signs
+second for what was metered while printing the job's output above a live line of its
+seconds, spend and voucher lag (:mod:`l2gpu.cli.live`), and at the end co-signs
 the provider's close, or starts the channel's close itself when the lease failed or
 was preempted (``l2gpu settle`` finishes it). A lease the market refuses after the
 channel opened gets its channel's close started at once, as ``rent`` always did.

@@ -135,9 +135,9 @@ def up_zk(
     node = open_node(rollup, open_database(database), operator, circuit, keys,
                      fee_account=fee_account, toolchain=None)  # fmt: skip
     status = node.status()
-    log.info("replayed the log in %.1f s: %d batch(es) sealed, %d posted, %d pending",
-             time.monotonic() - started, status["batches_sealed"], status["batches_posted"],
-             status["pending"])  # fmt: skip
+    log.info("replayed the log: %d batch(es) sealed, %d posted, %d pending (%.1f s)",
+             status["batches_sealed"], status["batches_posted"], status["pending"],
+             time.monotonic() - started)  # fmt: skip
     sealer = ZkSealer(node, interval)
     node.start(poll_seconds=max(interval, 1.0))
     sealer.start()

@@ -97,8 +97,8 @@ def recover(node: RollupNode) -> None:
     for k in range(len(node.posted), len(sealed)):
         batch, queue_end = sealed[k]
         node.unposted.append(Unposted(batch, queue_end, parts_after[k]))
-    log.info("replayed the log in %.1f s: %d record(s), %d batch(es)",
-             time.perf_counter() - started, records, len(sealed))  # fmt: skip
+    log.info("replayed the log: %d record(s), %d batch(es) (%.1f s)",
+             records, len(sealed), time.perf_counter() - started)  # fmt: skip
 
 
 def _replay(node: RollupNode, sealed: list[tuple[Batch, int]]) -> list[RootParts]:
