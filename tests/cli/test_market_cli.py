@@ -96,6 +96,13 @@ def test_jobs_list_logs_and_stop_respect_ownership(api, capsys, monkeypatch) -> 
     monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + RENTER.secret.hex())
     assert main(["jobs", "stop", str(lease.id), "--api-url", url]) == 0
     assert "ended: stopped by renter" in capsys.readouterr().out
+    # Following a lease that is over prints its output and its last live line, and ends.
+    assert main(["jobs", "logs", str(lease.id), "-f", "--api-url", url]) == 0
+    out, err = capsys.readouterr()
+    assert out == "hello from the job\n"
+    assert err.strip() == (
+        f"lease {lease.id} ended 0 s, spent 0 wei, voucher lag 0 s, deposit left 1 ETH"
+    )
 
 
 def test_rent_refuses_an_offer_above_max_price_and_bad_input(api, capsys, monkeypatch) -> None:

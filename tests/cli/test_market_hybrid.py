@@ -68,6 +68,9 @@ def test_rent_pays_inside_the_rollup_and_the_provider_is_paid_on_l2(
     seconds = int(re.search(r"\): (\d+) s billed", rented.stderr).group(1))
     assert 1 <= seconds <= 6
     assert f"paid {seconds} gwei" in rented.stderr
+    # the live line, plain off a terminal: its last state before the summary
+    assert re.search(r"lease \d+ ended \d+ s, spent \d+ gwei, voucher lag \d+ s, "
+                     r"deposit left [\d.]+ \w+", rented.stderr), rented.stderr  # fmt: skip
     channel = re.search(r"in channel (0x[0-9a-f]{64})", rented.stderr).group(1)
 
     provider = str(PrivateKey.from_hex(PROVIDER_KEY).address)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.l2.state import L2State
@@ -22,7 +26,7 @@ BEFORE, AFTER = 6, 5
 
 
 def test_a_killed_node_recovers_every_acknowledged_transaction(
-    anvil_url: str, tmp_path: Path
+    anvil_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     chain = connect_jsonrpc(anvil_url, [account_from_private_key(k) for k in ANVIL_KEYS_ALL])
     snapshot = chain.snapshot()
@@ -47,7 +51,14 @@ def test_a_killed_node_recovers_every_acknowledged_transaction(
         cosigners, _ = cosigners_and_keys()
         node = RollupNode(RollupClient(chain, client.contract), open_database(database),
                           chain.accounts[0], cosigners=cosigners)  # fmt: skip
-        assert node.recover() == 1  # the batch sealed before the crash is posted now
+        with caplog.at_level(logging.INFO, logger="l2gpu.node.recovery"):
+            assert node.recover() == 1  # the batch sealed before the crash is posted now
+        # the replay says what it read and how long it took (a long log is a slow start)
+        said = re.search(r"replayed the log: (\d+) record\(s\), (\d+) batch\(es\) \([\d.]+ s\)",
+                         caplog.text)  # fmt: skip
+        assert said is not None, caplog.text
+        assert int(said.group(1)) >= BEFORE + AFTER
+        assert int(said.group(2)) >= 1
         assert client.contract.call("batch_root", 2) == node.state.root()
         assert len(node.sequencer.mempool) == AFTER  # acknowledged, not yet sealed
         node.seal_and_post()

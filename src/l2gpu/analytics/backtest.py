@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.progress import OnProgress, no_progress
 
 MIN_ORIGINS = 8
 LEVELS = (80, 95)
@@ -239,11 +240,15 @@ def run_backtest(
     ensembles: Sequence[int] = (3,),
     levels: tuple[int, ...] = LEVELS,
     floor: float | None = None,
+    on_progress: OnProgress = no_progress,
+    label: str = "backtest",
 ) -> Backtest:
     """Forecast from every origin with every candidate, then add ``Median-topK`` ensembles.
 
     ``floor`` (0 for a series that cannot go negative) is applied to every forecast
     alike. ``baselines`` name the candidates every other one is measured against.
+    ``on_progress(done, total, label)`` hears of each forecast made, of origins ×
+    candidates in all.
     """
     y = np.asarray(y, dtype=float)
     if len(y) != plan.length:
@@ -256,6 +261,8 @@ def run_backtest(
         raise ValueError(f"baselines {missing} are not candidates")
     forecasts: dict[str, list[Forecast | None]] = {n: [] for n in names}
     failures: dict[str, list[str]] = {n: [] for n in names}
+    total, done = len(plan.origins) * len(candidates), 0
+    on_progress(0, total, label)
     for origin in plan.origins:
         train = y[:origin]
         for candidate in candidates:
@@ -265,6 +272,8 @@ def run_backtest(
             forecasts[candidate.name].append(made)
             if reason:
                 failures[candidate.name].append(f"origin {origin}: {reason}")
+            done += 1
+            on_progress(done, total, label)
     base = Backtest(
         plan=plan,
         names=names,

@@ -39,6 +39,7 @@ from l2gpu.analytics.selection import (
 )
 from l2gpu.analytics.series import Series
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.progress import OnProgress, no_progress
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,10 @@ def backtest_series(
     *,
     name: str = "the series",
     candidates: Sequence[Candidate] | None = None,
+    on_progress: OnProgress = no_progress,
 ) -> tuple[Backtest, list[Candidate]]:
-    """Nested rolling-origin backtest of every candidate (default: :func:`candidates_for`)."""
+    """Nested rolling-origin backtest of every candidate (default: :func:`candidates_for`);
+    ``on_progress`` hears of each forecast made (:func:`run_backtest`)."""
     y = np.asarray(y, dtype=float)
     plan = plan_origins(
         len(y), horizon, season=setup.season, origins=setup.origins, step=setup.step, name=name
@@ -95,7 +98,14 @@ def backtest_series(
     floor = 0.0 if np.all(y >= 0) else None
     baselines = [c.name for c in candidates if c.name in BASELINE_NAMES]
     tested = run_backtest(
-        y, candidates, plan, baselines=baselines, ensembles=setup.ensembles, floor=floor
+        y,
+        candidates,
+        plan,
+        baselines=baselines,
+        ensembles=setup.ensembles,
+        floor=floor,
+        on_progress=on_progress,
+        label=f"backtest {name}, horizon {horizon}",
     )
     return tested, list(candidates)
 
@@ -147,16 +157,20 @@ def forecast_with_choice(
     levels: tuple[int, ...] = LEVELS,
     *,
     setup: Setup | None = None,
+    on_progress: OnProgress = no_progress,
 ) -> ChosenForecast:
     """Judge every candidate on ``series`` and forecast ``horizon`` steps with the winner.
 
-    ``setup`` defaults to the series' natural season (24 for hours, 7 for days).
+    ``setup`` defaults to the series' natural season (24 for hours, 7 for days);
+    ``on_progress`` hears of the backtest's forecasts (:func:`run_backtest`).
     """
     from l2gpu.analytics.series import season_for
 
     y = gapless_values(series)
     setup = setup or Setup(season=season_for(series.axis.pandas_freq))
-    tested, candidates = backtest_series(y, horizon, setup, name=f"series '{series.name}'")
+    tested, candidates = backtest_series(
+        y, horizon, setup, name=f"series '{series.name}'", on_progress=on_progress
+    )
     choice = final_choice(tested)
     made, members = refit(y, tested, candidates, choice.model, levels)
     last = float(np.round(series.t[-1]))

@@ -171,6 +171,7 @@ def publish(
 ) -> None:
     """Deploy and fund the airdrop on L1; write published.json and claim-keys/ beside it."""
     from l2gpu.airdrop.claim_proof import compile_claim, export_claim_keys
+    from l2gpu.cli.live import progress_bars, stage
     from l2gpu.l1 import open_chain
     from l2gpu.zk.setup import dev_setup, import_ceremony
 
@@ -183,8 +184,11 @@ def publish(
     settings = _need_rpc(use_l1_rpc(ctx, l1_rpc), "publish")
     sender = signing_account(ctx)
     chain = open_chain(settings, [sender])
-    circuit = compile_claim()
-    keys = import_ceremony(circuit, zkey) if zkey is not None else dev_setup(circuit)
+    with progress_bars() as on_progress:
+        with stage(on_progress, "compile the claim circuit"):
+            circuit = compile_claim()
+        with stage(on_progress, "import the ceremony's keys" if zkey else "development keys"):
+            keys = import_ceremony(circuit, zkey) if zkey is not None else dev_setup(circuit)
     published = _operator(folder, name, chain.chain_id).publish(
         chain, sender, keys=keys, treasury=Address.from_hex(treasury),
         deadline=chain.timestamp() + days * 86400,
@@ -211,6 +215,7 @@ def claim(
     """Prove your membership and write a claim file for a relayer to send."""
     from l2gpu.airdrop.claim_proof import compile_claim, load_claim_keys, prove_claim
     from l2gpu.airdrop.operator import PublishedAirdrop
+    from l2gpu.cli.live import progress_bars, stage
     from l2gpu.core.airdrop.identity import Identity
 
     if out.exists():
@@ -221,14 +226,19 @@ def claim(
     typer.echo(f"your claim hides among {len(tier.leaves)} members of {tier.name}")
     if len(tier.leaves) < 10:
         typer.echo("warning: fewer than 10 members: a small set gives little anonymity", err=True)
-    circuit = compile_claim()
-    claim_keys = load_claim_keys(keys if keys is not None else published_file.parent / "claim-keys",
-                                 circuit, published.verifying_key_sha256)  # fmt: skip
-    proof = prove_claim(
-        identity, tier.tree(), target=published.target(), recipient=Address.from_hex(to),
-        relayer=Address.from_hex(relayer), fee=parse_amount(fee, "fee"), keys=claim_keys,
-        circuit=circuit,
-    )  # fmt: skip
+    with progress_bars() as on_progress:
+        with stage(on_progress, "compile the claim circuit"):
+            circuit = compile_claim()
+        claim_keys = load_claim_keys(
+            keys if keys is not None else published_file.parent / "claim-keys",
+            circuit, published.verifying_key_sha256,
+        )  # fmt: skip
+        with stage(on_progress, "prove the claim"):
+            proof = prove_claim(
+                identity, tier.tree(), target=published.target(), recipient=Address.from_hex(to),
+                relayer=Address.from_hex(relayer), fee=parse_amount(fee, "fee"), keys=claim_keys,
+                circuit=circuit,
+            )  # fmt: skip
     _write_new(out, json.dumps(proof.to_json()))
     typer.echo(f"claim written to {out}: {tier.reward} wei less the fee to {to}")
 

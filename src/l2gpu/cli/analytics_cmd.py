@@ -194,6 +194,7 @@ def allocate_replay(
     from l2gpu.analytics.allocation.report import Prices, summarize
     from l2gpu.analytics.allocation.simulator import replay
     from l2gpu.analytics.datasets import gpu_prices
+    from l2gpu.cli.live import progress_bars
 
     names = list(POLICIES) if policy == "all" else [policy]
     for name in names:
@@ -213,7 +214,9 @@ def allocate_replay(
         )
         capacity = capacity_for_wait(loaded, observed)
     prices = Prices.from_market(gpu_prices(gpu))
-    rows = [summarize(replay(loaded, make_policy(n), capacity), prices) for n in names]
+    with progress_bars(enabled=not as_json) as on_progress:
+        rows = [summarize(replay(loaded, make_policy(n), capacity, on_progress=on_progress),
+                          prices) for n in names]  # fmt: skip
     _emit(
         {
             "trace": trace,

@@ -161,6 +161,7 @@ def backtest(
     from dataclasses import replace
 
     from l2gpu.analytics.judge import backtest_json, forecast_with_choice
+    from l2gpu.cli.live import progress_bars
 
     series, horizons, setup = _source(source, time_col, value_col, freq, agg, horizon)
     setup = replace(setup, origins=origins, step=step)
@@ -168,7 +169,9 @@ def backtest(
         setup = replace(setup, season=season)
     if adoption:
         setup = replace(setup, adoption=True, cumulative=cumulative)
-    chosen = [forecast_with_choice(series, h, setup=setup) for h in horizons]
+    with progress_bars(enabled=not as_json) as on_progress:
+        chosen = [forecast_with_choice(series, h, setup=setup, on_progress=on_progress)
+                  for h in horizons]  # fmt: skip
     result: dict[str, Any] = {"series": series.name, "points": len(series.y), "horizons": {}}
     for h, one in zip(horizons, chosen, strict=True):
         report = backtest_json(one.backtest, one.choice)

@@ -383,12 +383,15 @@ def jobs_logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream until the end.")] = False,
     api_url: ApiUrl = None,
 ) -> None:
-    """Print a job's output (``-f`` follows it until the lease ends)."""
+    """Print a job's output; ``-f`` follows it until the lease ends, under a live line
+    of its status, seconds metered, spend, deposit left and voucher lag (on stderr:
+    redrawn in place on a terminal, a plain line every 10 s elsewhere)."""
     client = _client(ctx, api_url)
     if follow:
-        for text in client.follow_logs(lease_id):
-            sys.stdout.write(text)
-            sys.stdout.flush()
+        from l2gpu.cli.live import LiveLine, follow_lease
+
+        with LiveLine() as line:
+            follow_lease(client, lease_id, line)
         return
     sys.stdout.write("".join(c.text for c in client.logs(lease_id).chunks))
 

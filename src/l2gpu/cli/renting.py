@@ -4,7 +4,8 @@
 :func:`run_lease` checks the offer and asks the market for a quote before any deposit
 is locked, uploads the job's folder (the market keeps one copy per digest, so an
 attempt after a failed one sends nothing again), opens the channel, rents, pays every
-second for what was metered while printing the job's output, and at the end co-signs
+second for what was metered while printing the job's output above a live line of its
+seconds, spend and voucher lag (:mod:`l2gpu.cli.live`), and at the end co-signs
 the provider's close, or starts the channel's close itself when the lease failed or
 was preempted (``l2gpu settle`` finishes it). A lease the market refuses after the
 channel opened gets its channel's close started at once, as ``rent`` always did.
@@ -16,7 +17,6 @@ checkpoints, or to stop a job that is idle).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,6 +95,7 @@ def run_lease(
         _settle_credit,
         _settle_earlier_closes,
     )
+    from l2gpu.cli.live import LiveLine, lease_line
     from l2gpu.core.market.channel_description import voucher_domain
     from l2gpu.renter import LeasePayer, lease_taken_despite
 
@@ -149,6 +150,7 @@ def run_lease(
     payer = LeasePayer(client, key, lease, voucher_domain(lease.channel.to_core()), clock=now)
     after, info, outage = 0, lease, Outage(OUTAGE_LIMIT_S)
     started = False
+    line = LiveLine()
     try:
         while not payer.done:
             try:
@@ -156,22 +158,19 @@ def run_lease(
                 chunks = client.logs(lease_id, after).chunks
             except L2gpuError as exc:  # a market that restarts: pay once it is back
                 outage.failed(exc, client)
-                sys.stderr.write(f"\r{'waiting':<9} {exc.what[:70]}")
+                line.show(lease_line(info, spent=payer.paid, deposit=opened.deposit,
+                                     note=f"waiting: {exc.what[:70]}"))  # fmt: skip
                 time.sleep(1)
                 continue
             outage.over()
             started = started or info.started_at is not None
             for chunk in chunks:
                 after = chunk.seq
-                sys.stdout.write(chunk.text)
-            sys.stdout.flush()
-            sys.stderr.write(
-                f"\r{info.status.value:<9} {info.metered_seconds:>6} s  "
-                f"paid {format_wei(payer.paid):<16}"
-            )
+                line.output(chunk.text)
+            line.show(lease_line(info, spent=payer.paid, deposit=opened.deposit))
             why = watch(info, list(chunks)) if watch is not None else None
             if why is not None and not info.status.is_final:
-                typer.echo(f"\nstopping lease {lease_id}: {why}", err=True)
+                line.say(f"stopping lease {lease_id}: {why}")
                 client.stop(lease_id)
                 info = payer.step()
                 continue
@@ -179,7 +178,8 @@ def run_lease(
     except KeyboardInterrupt:
         client.stop(lease_id)
         info = payer.step()
-    sys.stderr.write("\n")
+    finally:
+        line.close()
     outcome = LeaseOutcome(lease_id, info.status, info.reason, info.metered_seconds,
                            payer.paid, opened.deposit, started, info.job.exit_code)  # fmt: skip
     # A soft-confirmed channel is co-signed into a batch by this process: stay until then;

@@ -88,13 +88,14 @@ def up_zk(
     transfer and channel sections off L1, served by this node."""
     import uvicorn
 
+    from l2gpu.cli.live import progress_bars, stage
     from l2gpu.db import open_database
     from l2gpu.l1 import open_chain
     from l2gpu.node.zk.api import create_zk_app
     from l2gpu.node.zk.recovery import open_node
     from l2gpu.node.zk.service import ZkSealer
     from l2gpu.serving.connections import require_free_port, uvicorn_options
-    from l2gpu.zk.batch_circuit import compile_batch
+    from l2gpu.zk.batch_circuit import batch_name, compile_batch
     from l2gpu.zk.setup import DEV_SETUP_LABEL, dev_setup
 
     shape = parse_shape(shape_text)
@@ -104,11 +105,17 @@ def up_zk(
     require_free_port(settings.api_host, settings.api_port, "l2gpu up", "--port or L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     typer.echo(f"WARNING: {DEV_SETUP_LABEL}", err=True)
-    started = time.monotonic()
-    circuit = compile_batch(shape, depth, validium=validium, cache_dir=settings.cache_dir)
-    keys = dev_setup(circuit, cache_dir=settings.cache_dir)
-    log.info("circuit %s (%s…) and its development keys ready in %.1f s", circuit.name,
-             circuit.key[:16], time.monotonic() - started)  # fmt: skip
+    name = batch_name(shape, depth, validium=validium)
+    with progress_bars() as on_progress:  # a bar per stage on a terminal, log lines after
+        started = time.monotonic()
+        with stage(on_progress, f"compile circuit {name}"):
+            circuit = compile_batch(shape, depth, validium=validium, cache_dir=settings.cache_dir)
+        compiled = time.monotonic()
+        with stage(on_progress, f"development keys of {name}"):
+            keys = dev_setup(circuit, cache_dir=settings.cache_dir)
+    log.info("circuit %s (%s…) compiled in %.1f s, its development keys ready in %.1f s",
+             circuit.name, circuit.key[:16], compiled - started,
+             time.monotonic() - compiled)  # fmt: skip
     if settings.l1_rpc:
         assert operator_key is not None
         operator, chain = operator_key, open_chain(settings, [operator_key])
@@ -124,11 +131,13 @@ def up_zk(
         folder = Path(tempfile.mkdtemp(prefix="l2gpu-zk-up-"))
     folder.mkdir(parents=True, exist_ok=True)
     database = f"sqlite:///{folder / (rollup.address.checksum + '.db')}"
+    started = time.monotonic()
     node = open_node(rollup, open_database(database), operator, circuit, keys,
                      fee_account=fee_account, toolchain=None)  # fmt: skip
     status = node.status()
-    log.info("replayed the log: %d batch(es) sealed, %d posted, %d pending",
-             status["batches_sealed"], status["batches_posted"], status["pending"])  # fmt: skip
+    log.info("replayed the log: %d batch(es) sealed, %d posted, %d pending (%.1f s)",
+             status["batches_sealed"], status["batches_posted"], status["pending"],
+             time.monotonic() - started)  # fmt: skip
     sealer = ZkSealer(node, interval)
     node.start(poll_seconds=max(interval, 1.0))
     sealer.start()

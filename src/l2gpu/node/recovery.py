@@ -11,6 +11,8 @@ dropped transaction left a gap in a sender's nonces.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,8 @@ from l2gpu.node.wal import (
 if TYPE_CHECKING:
     from l2gpu.node.node import RollupNode
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Unposted:
@@ -44,11 +48,14 @@ class Unposted:
 
 
 def recover(node: RollupNode) -> None:
-    """Rebuild ``node`` from its log (the caller holds ``node.lock``)."""
+    """Rebuild ``node`` from its log (the caller holds ``node.lock``); logs how many
+    records and batches it replayed, and how long that took."""
+    started, records = time.perf_counter(), 0
     waiting: dict[int, Envelope] = {}  # accepted, not yet included or dropped; in order
     sealed: list[tuple[Batch, int]] = []
     by_value: list[UserTx] = []  # included by older logs' batch records
     for seq, kind, payload in node.wal.records():
+        records += 1
         if kind == "l1_op":
             node.l1_ops.append(decode_l1_op(payload))
         elif kind == "envelope":
@@ -90,6 +97,8 @@ def recover(node: RollupNode) -> None:
     for k in range(len(node.posted), len(sealed)):
         batch, queue_end = sealed[k]
         node.unposted.append(Unposted(batch, queue_end, parts_after[k]))
+    log.info("replayed the log: %d record(s), %d batch(es) (%.1f s)",
+             records, len(sealed), time.perf_counter() - started)  # fmt: skip
 
 
 def _replay(node: RollupNode, sealed: list[tuple[Batch, int]]) -> list[RootParts]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from l2gpu.analytics.allocation.policies import Policy
 from l2gpu.analytics.allocation.trace import Trace
+from l2gpu.core.progress import OnProgress, every, no_progress
 
 ARRIVE, FINISH, DEMOTE = 0, 1, 2
 IDLE = -1.0  # run_start / first_start / end of a job that has none yet
@@ -90,8 +91,16 @@ class _Waiting:
         self.count -= 1
 
 
-def replay(trace: Trace, policy: Policy, capacity: int | None = None) -> Replay:
-    """Replay ``trace`` on ``capacity`` units under ``policy``; return per-job outcomes."""
+def replay(
+    trace: Trace,
+    policy: Policy,
+    capacity: int | None = None,
+    *,
+    on_progress: OnProgress = no_progress,
+) -> Replay:
+    """Replay ``trace`` on ``capacity`` units under ``policy``; return per-job outcomes.
+    ``on_progress(done, total, label)`` hears of the jobs that arrived, about 100 times
+    in all (labelled with the policy's name), and of the last."""
     capacity = int(capacity or trace.capacity)
     n = len(trace)
     submit, duration = trace.submit, trace.duration
@@ -193,9 +202,14 @@ def replay(trace: Trace, policy: Policy, capacity: int | None = None) -> Replay:
             waiting.pop(fitting[2])
             start(fitting[1], now)
 
+    arrived, report_every, label = 0, every(n), f"replay {trace.name} under {policy.name}"
+    on_progress(0, n, label)
     while events:
         now, kind, job, rid = heapq.heappop(events)
         if kind == ARRIVE:
+            arrived += 1
+            if arrived % report_every == 0 or arrived == n:
+                on_progress(arrived, n, label)
             if policy.rent(job, now, free):
                 rented[job] = True
                 first_start[job] = now + policy.provisioning_s

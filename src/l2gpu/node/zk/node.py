@@ -27,6 +27,7 @@ batch holds it, then ``open``, and ``closed`` once a sealed batch emptied its sl
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +55,8 @@ from l2gpu.node.zk.sequencer import ZkSequencer
 from l2gpu.zk.prover import Proof, prove
 from l2gpu.zk.setup import Keys, check_keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
+
+log = logging.getLogger(__name__)
 
 Prover = Callable[[BatchInput], Proof]
 """Proves one batch's circuit input (the node's default: ``zk.prover.prove``)."""
@@ -291,7 +294,10 @@ class ZkNode:
                     batch.proof = proof
                     self.proven += 1
                     self.last_proof_seconds = round(time.perf_counter() - started, 3)
+                log.info("batch %d proven in %.1f s", batch.number, self.last_proof_seconds)
+            started = time.perf_counter()
             self._post(batch)
+            log.info("batch %d posted to L1 in %.1f s", batch.number, time.perf_counter() - started)
             posted += 1
 
     def _post(self, batch: SealedBatch) -> None:
