@@ -275,12 +275,9 @@ def rent(
     limit = None if max_price is None else parse_amount(max_price, "--max-price")
     watch = None
     if idle_stop is not None:
-        from l2gpu.renter.idle import IdleStop
+        from l2gpu.renter.idle import IdleStop, idle_limit_s
 
-        if not 0 < idle_stop <= 525_600:
-            raise L2gpuError(f"--idle-stop {idle_stop} is not a number of minutes",
-                             "give minutes above 0, e.g. --idle-stop 15")  # fmt: skip
-        watch = IdleStop(max(1, round(idle_stop * 60)), now).watch
+        watch = IdleStop(idle_limit_s(idle_stop), now).watch
     files = _files(file)
     job = JobRequest(cmd, _pairs(env), _pairs(secret), files, pack_job_folder(folder, files))
     outcome = run_lease(ctx, _client(ctx, api_url), offer_id, duration=duration, job=job,
