@@ -86,7 +86,7 @@ def launch(
                 err=True,
             )
         env = {**task.envs, "L2GPU_ATTEMPT": str(attempt)}
-        job = JobRequest(task.command, env, folder=folder)
+        job = JobRequest(task.command, env, folder=folder, image=task.image)
         try:
             outcome = run_lease(
                 ctx,

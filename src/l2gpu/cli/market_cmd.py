@@ -263,6 +263,14 @@ def rent(
             "many minutes (see docs/workloads.md).",
         ),
     ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="Run the job in this container image: only on an offer whose backend is "
+            "container and whose provider allows the image (see docs/workloads.md).",
+        ),
+    ] = None,
 ) -> None:
     """Rent an offer: open a channel, start the job (in --dir's folder), pay every second,
     stream its output."""
@@ -278,8 +286,13 @@ def rent(
         from l2gpu.renter.idle import IdleStop, idle_limit_s
 
         watch = IdleStop(idle_limit_s(idle_stop), now).watch
+    if image is not None:
+        from l2gpu.core.market.images import check_image
+
+        check_image(image)
     files = _files(file)
-    job = JobRequest(cmd, _pairs(env), _pairs(secret), files, pack_job_folder(folder, files))
+    job = JobRequest(cmd, _pairs(env), _pairs(secret), files, pack_job_folder(folder, files),
+                     image)  # fmt: skip
     outcome = run_lease(ctx, _client(ctx, api_url), offer_id, duration=duration, job=job,
                         max_price=limit, node=node, manager=manager, credit=credit,
                         watch=watch)  # fmt: skip

@@ -6,8 +6,12 @@ The engine's command line is the interface (``docker`` or ``podman``: the same v
 and flags for what is used here), so no engine SDK is needed and Podman's rootless
 mode works as it is. A job's container:
 
-- runs ``/bin/sh -c <command>`` in the provider's image, in ``/job`` (the lease's
-  folder on the host, mounted read-write, the job's files written there first);
+- runs ``/bin/sh -c <command>`` in the provider's image, or in the image the renter
+  asked for (``rent --image``) when it matches one of the patterns the provider
+  allows (``provider up --allow-image``; the offer says them, the market refuses
+  others before a channel opens, and the backend checks again here), in ``/job``
+  (the lease's folder on the host, mounted read-write, the job's files written there
+  first);
 - gets the leased GPUs only (``--gpus device=0,1`` with the NVIDIA container toolkit
   on Docker, ``--device nvidia.com/gpu=N`` through CDI on Podman), no network unless
   the provider allows it and the lease asks, a read-only root file system, no added
@@ -45,6 +49,7 @@ from l2gpu.agent.backends.base import (
 )
 from l2gpu.agent.backends.checks import LOG_NAME, check_spec, unpack_folder
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.images import ImageError, check_image, is_allowed, policy_problem
 
 ENGINES = ("docker", "podman")
 ENGINE_TIMEOUT_S = 60.0
@@ -103,16 +108,28 @@ def run_args(
 
 
 class ContainerBackend:
-    """Jobs as containers of ``image`` under ``engine`` (docker or podman); the lease
+    """Jobs as containers of ``image`` under ``engine`` (docker or podman), or of an
+    image the renter asked for that matches one of the ``allowed`` patterns; the lease
     folders live under ``root``; ``network`` is the provider's setting (none or host)."""
 
     name = "container"
 
     def __init__(
-        self, root: Path, image: str, *, engine: str = "docker", network: str = "none"
+        self,
+        root: Path,
+        image: str,
+        *,
+        engine: str = "docker",
+        network: str = "none",
+        allowed: tuple[str, ...] = (),
     ) -> None:
         if engine not in ENGINES:
             raise L2gpuError(f"unknown container engine '{engine}'", "use docker or podman")
+        self.images = ",".join((check_image(image, name="--image"), *allowed))
+        policy = policy_problem("container", self.images)
+        if policy is not None:
+            raise L2gpuError(f"the container backend's {policy}",
+                             "give --allow-image patterns such as pytorch/pytorch:*")  # fmt: skip
         problem = engine_problem(engine)
         if problem is not None:
             raise ContainerEngineError(
@@ -153,6 +170,7 @@ class ContainerBackend:
         """Create and start the job's container; raise JobStartError (only) if it cannot."""
         try:
             check_spec(spec)
+            image = self._image_of(spec)
             work = self.workdir(spec.lease_id)
             work.mkdir(parents=True, exist_ok=True)
             for relative, text in spec.files.items():
@@ -167,7 +185,7 @@ class ContainerBackend:
                 with os.fdopen(fd, "w") as out:
                     for key, value in {**spec.env, **spec.secrets}.items():
                         out.write(f"{key}={value}\n")
-                args = run_args(self.engine, self.image, self._name(spec.lease_id), spec, work,
+                args = run_args(self.engine, image, self._name(spec.lease_id), spec, work,
                                 env_file, network=self.network)  # fmt: skip
                 self._engine(*args[1:])
         except JobStartError:
@@ -175,6 +193,21 @@ class ContainerBackend:
         except Exception as exc:  # whatever it was, the lease fails once, cleanly
             raise JobStartError(f"the job's container could not start: {exc}",
                                 "check the command, the image and the engine") from exc  # fmt: skip
+
+    def _image_of(self, spec: JobSpec) -> str:
+        """The image ``spec`` runs in: the renter's, only within the allowed patterns."""
+        if spec.image is None:
+            return self.image
+        try:
+            image = check_image(spec.image, name="the job's image")
+        except ImageError as exc:
+            raise JobStartError(exc.what, exc.fix) from exc
+        if not is_allowed(self.images, image):
+            raise JobStartError(
+                f"this provider allows only the images {self.images}; {image} is not one of them",
+                "ask for one of those images, or choose another offer",
+            )
+        return image
 
     def _inspect(self, lease_id: int) -> tuple[str, int | None, bool] | None:
         done = self._engine("inspect", "--format",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from l2gpu.agent.backends.base import JobSpec, JobStartError, JobStatus
+from l2gpu.agent.backends.checks import refuse_image
 from l2gpu.core.errors import L2gpuError
 
 NAMESPACE = "l2gpu"
@@ -51,6 +52,7 @@ class RayBackend:
 
     def start(self, spec: JobSpec) -> None:
         """Start the job in a new actor holding ``len(spec.gpu_indices)`` GPUs."""
+        refuse_image(spec, self.name)
         gpus = len(spec.gpu_indices) if self._cluster_gpus() else 0
         actor = self._actor_class.options(
             name=_name(spec.lease_id),
