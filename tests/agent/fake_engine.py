@@ -22,7 +22,7 @@ SCRIPT = r"""
 import json, os, sys
 from pathlib import Path
 
-root = Path(os.environ["FAKE_CONTAINER_ENGINE_DIR"])
+root = Path(os.environ["CONTAINER_FAKE_ENGINE_DIR"])
 args = sys.argv[1:]
 with open(root / "calls.jsonl", "a") as log:
     log.write(json.dumps(args) + "\n")
@@ -130,5 +130,5 @@ def install_fake_engine(monkeypatch: pytest.MonkeyPatch, folder: Path) -> FakeEn
     script.write_text(f"#!{sys.executable}\n{SCRIPT}")
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_CONTAINER_ENGINE_DIR", str(folder))
+    monkeypatch.setenv("CONTAINER_FAKE_ENGINE_DIR", str(folder))
     return FakeEngine(folder)
