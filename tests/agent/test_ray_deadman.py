@@ -99,3 +99,26 @@ def test_a_killed_agents_ray_job_is_frozen_then_adopted_or_ended(
         assert again.status(1).state == "running"
         again.stop(1)
     wait_until(lambda: host_processes(marker) == [], 30)
+
+
+def test_the_agent_that_froze_the_job_thaws_it_by_beating_again(tmp_path: Path) -> None:
+    """Ray lost a live agent's beats for a while: its job froze, and the same agent's
+    next beat thaws it (it never paused the job); another agent's beat does not (a
+    restarted agent decides). The actor's class, run here without a cluster."""
+    from l2gpu.agent.backends.ray_backend import _JobActor
+
+    marker = sleeper()
+    actor = _JobActor(str(tmp_path), deadman_s=0.5, keep_frozen_s=300)
+    actor.beat("agent-1")
+    assert actor.start({"lease_id": 1, "command": f"sleep {marker}"}, False) is None
+    wait_until(lambda: _frozen(marker), 30)
+    assert actor.status()[0] == "paused"
+    actor.beat("agent-1")
+    assert actor.status()[0] == "running"
+    wait_until(lambda: not _frozen(marker), 30)
+    wait_until(lambda: _frozen(marker), 30)  # silent again: frozen again
+    actor.beat("agent-2")  # a restarted agent: the job stays paused for it to decide
+    time.sleep(1.0)
+    assert actor.status()[0] == "paused"
+    actor.stop()
+    wait_until(lambda: host_processes(marker) == [], 30)

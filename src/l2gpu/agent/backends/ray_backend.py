@@ -12,7 +12,9 @@ actor that hears none for ``deadman_s`` (10 s: the market's agent timeout) pause
 job (SIGSTOP of every process, as the local backend pauses), and, still unheard
 after ``keep_frozen_s`` (an hour), stops the job and ends itself, freeing its GPUs.
 A restarted agent's beats reach the actor again; it finds the job paused and resumes
-it (its vouchers current) or stops it. The agent killed (-9), a job runs unmetered
+it (its vouchers current) or stops it. Each backend beats with its own token: beats
+that come back with the token of the agent that froze the job (it never died, Ray
+lost its beats a while) thaw the job at once, as that agent never paused it. The agent killed (-9), a job runs unmetered
 for at most ``deadman_s`` plus one watchdog tick.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,7 @@ class RayBackend:
         self._actors: dict[int, Any] = {}
         self.deadman_s, self.keep_frozen_s = deadman_s, keep_frozen_s
         self._beating: threading.Thread | None = None
+        self._token = uuid.uuid4().hex
         self._actor_class: Any = ray.remote(_JobActor)
 
     def start(self, spec: JobSpec) -> None:
@@ -134,7 +138,7 @@ class RayBackend:
         if actor is None:
             return False
         self._actors[lease_id] = actor
-        actor.beat.remote()
+        actor.beat.remote(self._token)
         self._ensure_beats()
         return self.status(lease_id).state != "exited"
 
@@ -164,7 +168,7 @@ class RayBackend:
         while True:
             for actor in list(self._actors.values()):
                 try:
-                    actor.beat.remote()  # fire and forget: a gone actor is no error here
+                    actor.beat.remote(self._token)  # fire and forget: a gone actor is no error here
                 except Exception:  # noqa: S112 - a dead actor; the agent's loop sees it
                     continue
             time.sleep(BEAT_S)  # a real process's heartbeat
@@ -201,25 +205,36 @@ class _JobActor:
         self.deadman_s, self.keep_frozen_s = deadman_s, keep_frozen_s
         self.heard = time.monotonic()
         self.frozen_at: float | None = None
+        self.token: str | None = None  # the beating agent's
+        self.frozen_by: str | None = None  # the agent whose silence froze the job
+        self.ended = False
         self.lock = threading.Lock()
         threading.Thread(target=self._watchdog, name="deadman", daemon=True).start()
 
-    def beat(self) -> None:
-        """The agent is alive: its beats keep the job unfrozen."""
-        self.heard = time.monotonic()
+    def beat(self, token: str | None = None) -> None:
+        """The agent ``token`` is alive: its beats keep the job running. The agent whose
+        silence froze the job beating again never paused it: thaw the job."""
+        with self.lock:
+            self.heard = time.monotonic()
+            if self.frozen_at is not None and token is not None and token == self.frozen_by:
+                self.backend.resume(self.lease_id)
+                self.frozen_at = self.frozen_by = None
+            self.token = token
 
     def _watchdog(self) -> None:
         while True:
             time.sleep(WATCHDOG_TICK_S)  # the agent's beats: a real process's liveness
             with self.lock:
+                if self.ended:
+                    return
                 if self.lease_id == 0:
                     continue
                 at = time.monotonic()
                 if at - self.heard <= self.deadman_s:
-                    self.frozen_at = None  # an agent is back: it resumes or stops the job
+                    self.frozen_at = self.frozen_by = None  # an agent is back: it decides
                     continue
                 if self.frozen_at is None:
-                    self.frozen_at = at
+                    self.frozen_at, self.frozen_by = at, self.token
                     self.backend.pause(self.lease_id)
                 elif at - self.frozen_at > self.keep_frozen_s:
                     self.backend.stop(self.lease_id)
@@ -258,6 +273,7 @@ class _JobActor:
     def stop(self) -> None:
         with self.lock:
             self.backend.stop(self.lease_id)
+            self.ended = True
 
     def read_logs(self) -> list[str]:
         with self.lock:
