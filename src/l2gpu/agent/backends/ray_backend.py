@@ -14,8 +14,9 @@ after ``keep_frozen_s`` (an hour), stops the job and ends itself, freeing its GP
 A restarted agent's beats reach the actor again; it finds the job paused and resumes
 it (its vouchers current) or stops it. Each backend beats with its own token: beats
 that come back with the token of the agent that froze the job (it never died, Ray
-lost its beats a while) thaw the job at once, as that agent never paused it. The agent killed (-9), a job runs unmetered
-for at most ``deadman_s`` plus one watchdog tick.
+lost its beats a while) thaw the job at once, as that agent never paused it. The
+agent killed (-9), a job runs unmetered for at most ``deadman_s`` plus one watchdog
+tick.
 """
 
 from __future__ import annotations
