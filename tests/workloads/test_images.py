@@ -20,6 +20,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.images import ImageError, check_image, image_refusal, policy_problem
 from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.market.offers import OfferError, validate_terms
+from l2gpu.renter.choice import launch_query
 from l2gpu.renter.task import TaskError, parse_task
 from tests.agent.fake_engine import install_fake_engine
 from tests.agent.test_agent import PRICE
@@ -68,6 +69,7 @@ def test_a_task_names_its_image_and_a_bad_one_is_refused_naming_the_key() -> Non
     base = PurePosixPath("/p")
     task = parse_task("run: x\nresources: {gpu: H100}\nimage: pytorch/pytorch:2.3.0", base=base)
     assert task.image == "pytorch/pytorch:2.3.0"
+    assert launch_query(task) == "gpu_name=H100 num_gpus>=1 backend=container"
     assert parse_task("run: x\nresources: {gpu: H100}", base=base).image is None
     with pytest.raises(TaskError, match="the task: image 'a b' is not an image reference"):
         parse_task("run: x\nresources: {gpu: H100}\nimage: a b", base=base)
@@ -100,6 +102,8 @@ def test_the_market_refuses_an_image_the_offer_cannot_run_before_a_channel(
     agent = _container_agent(world, engine.root)
     (offer,) = agent.publish(agent.offer_terms(PRICE, expires_at=T0 + 3600, nonce=1))
     assert (offer.backend, offer.images) == ("container", POLICY)
+    found = world.renter.search("backend=container").offers
+    assert [o.id for o in found] == [offer.id]
     assert world.renter.quote(offer.id, duration=600, image="ghcr.io/lab/train:v2").max_cost
     with pytest.raises(ApiRequestError, match="evil/miner:1 is not one of them"):
         world.renter.quote(offer.id, duration=600, image="evil/miner:1")

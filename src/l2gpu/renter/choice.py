@@ -30,6 +30,8 @@ MIN_RELIABILITY = Fraction(1, 100)
 def launch_query(task: Task) -> str:
     """The filter the market searches with for ``task`` (ranking is done here)."""
     query = f"gpu_name={task.gpu} num_gpus>={task.count}"
+    if task.image is not None:  # the allowed images are checked here, in rank_offers
+        query += " backend=container"
     cap = task.max_price_per_gpu_second
     return query if cap is None else f"{query} price<={cap}"
 

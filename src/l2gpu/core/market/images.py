@@ -92,8 +92,8 @@ def image_refusal(offer_id: int, backend: str, images: str, image: str | None) -
         return ImageError(
             f"offer {offer_id} runs jobs on its provider's {backend} backend, not in "
             f"containers: it cannot run the image {image}",
-            "rent an offer whose backend is container (the 'backend' of "
-            "'l2gpu offers search --json'), or rent without --image",
+            "rent an offer whose backend is container ('l2gpu offers search "
+            "backend=container'), or rent without --image",
         )
     if not is_allowed(images, image):
         return ImageError(
