@@ -122,6 +122,15 @@ class FakeEngine:
         (self.root / "containers" / f"{name}.json").write_text(json.dumps(box))
 
 
+def end_watcher(backend: object) -> None:
+    """End the dead-man watcher a test's container backend started (it would outlive
+    the test: when the test's process ends it takes it for a dead agent)."""
+    watcher = getattr(backend, "_watcher", None)
+    if watcher is not None and watcher.poll() is None:
+        watcher.terminate()
+        watcher.wait(timeout=30)
+
+
 def install_fake_engine(monkeypatch: pytest.MonkeyPatch, folder: Path) -> FakeEngine:
     """A fake ``docker`` first on ``PATH``, keeping its state in ``folder``."""
     bin_dir = folder / "bin"

@@ -20,7 +20,7 @@ import pytest
 from l2gpu.agent.backends import deadman
 from l2gpu.agent.backends.container import ContainerBackend
 
-from .fake_engine import FakeEngine, install_fake_engine
+from .fake_engine import FakeEngine, end_watcher, install_fake_engine
 from .test_sandbox import wait_until
 
 BOUND_S = 3.0
@@ -83,9 +83,7 @@ def test_a_killed_agents_container_is_paused_and_adopted_paused(
     assert again.status(1).state == "running"
     again.stop(1)
     assert engine.containers() == {}
-    assert again._watcher is not None
-    again._watcher.terminate()  # the new agent's watcher: ours to end (else idle in 30 s)
-    again._watcher.wait(timeout=30)
+    end_watcher(again)  # the new agent's watcher: ours to end
 
 
 def test_paused_containers_that_no_agent_adopts_are_removed(

@@ -22,7 +22,7 @@ from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.market.offers import OfferError, validate_terms
 from l2gpu.renter.choice import launch_query
 from l2gpu.renter.task import TaskError, parse_task
-from tests.agent.fake_engine import install_fake_engine
+from tests.agent.fake_engine import end_watcher, install_fake_engine
 from tests.agent.test_agent import PRICE
 from tests.api.helpers import described
 from tests.cli.helpers import cli, refused
@@ -125,6 +125,9 @@ def test_the_container_backend_runs_the_image_asked_and_refuses_others(
     with pytest.raises(JobStartError, match="not an image reference"):
         backend.start(JobSpec(4, "true", image="--privileged"))
     assert sorted(engine.containers()) == sorted(f"{backend._name(i)}" for i in (1, 2))
+    for lease in (1, 2):
+        backend.stop(lease)
+    end_watcher(backend)
     with pytest.raises(L2gpuError, match="--allow-image needs a container backend"):
         make_backend("local", tmp_path / "l", allowed_images=("busybox",))
     with pytest.raises(JobStartError, match="local backend, not in containers"):
@@ -177,3 +180,4 @@ def test_a_lease_with_an_image_runs_in_that_image_on_a_container_offer(
     (run,) = [c for c in engine.calls() if c[0] == "run"]
     assert run[run.index("/bin/sh") - 1] == "ghcr.io/lab/train:v2"
     assert len(rail.opened) == 1
+    end_watcher(world.agent.backend)
