@@ -142,11 +142,18 @@ class MarketClient:
     # -- renters ---------------------------------------------------------------------
 
     def quote(
-        self, offer_id: str | int, *, duration: int, max_price_per_gpu_second: int | None = None
+        self,
+        offer_id: str | int,
+        *,
+        duration: int,
+        max_price_per_gpu_second: int | None = None,
+        image: str | None = None,
     ) -> w.Quote:
         """Whether ``offer_id`` would be rented for ``duration`` s (the market's checks that
-        need no channel), and the lease's maximum cost."""
+        need no channel, ``image`` among them), and the lease's maximum cost."""
         body: dict[str, Any] = {"offer_id": str(offer_id), "duration": duration}
+        if image is not None:
+            body["image"] = image
         if max_price_per_gpu_second is not None:
             body["max_price_per_gpu_second"] = str(max_price_per_gpu_second)
         return w.Quote.model_validate(self._call("POST", "/quotes", json=body))
@@ -163,9 +170,11 @@ class MarketClient:
         files: dict[str, str] | None = None,
         max_price_per_gpu_second: int | None = None,
         archive: w.ArchivePublic | None = None,
+        image: str | None = None,
     ) -> w.LeasePublic:
         """Rent an offer for ``duration`` seconds and submit ``command`` on it, started in
-        the folder ``archive`` (uploaded first with :meth:`upload`)."""
+        the folder ``archive`` (uploaded first with :meth:`upload`), in the container
+        ``image`` (None: the provider's own)."""
         body: dict[str, Any] = {
             "offer_id": str(offer_id),
             "duration": duration,
@@ -179,6 +188,8 @@ class MarketClient:
         }
         if archive is not None:
             body["job"]["archive"] = {"sha256": archive.sha256, "size": archive.size}
+        if image is not None:
+            body["job"]["image"] = image
         if max_price_per_gpu_second is not None:
             body["max_price_per_gpu_second"] = str(max_price_per_gpu_second)
         return w.LeasePublic.model_validate(self._call("POST", "/leases", json=body))

@@ -91,6 +91,11 @@ class OfferPublic(_Answer):
     expires_at: int
     declared: bool
     reliability: float
+    backend: str = "local"
+    """How the provider's agent runs jobs: local, container or ray."""
+    images: str = ""
+    """For a container backend, the images jobs may ask for (comma-separated patterns,
+    ``*`` any characters; the first is where a job without an image runs)."""
 
 
 class OwnOffer(OfferPublic):
@@ -207,6 +212,8 @@ class JobPublic(_Answer):
     status: str
     exit_code: int | None
     archive: ArchivePublic | None = None
+    image: str | None = None
+    """The container image the renter asked for (None: the provider's own)."""
 
 
 class LeasePublic(_Answer):

@@ -137,7 +137,8 @@ def test_a_binary_file_given_with_file_travels_in_the_jobs_folder(tmp_path: Path
     assert data is not None
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         member = tar.extractfile("weights.bin")
-        assert member is not None and member.read() == weights.read_bytes()
+        assert member is not None
+        assert member.read() == weights.read_bytes()
         assert "train.py" not in tar.getnames()  # it travels as text, in the request
     # With a folder: laid over it; a name in both is refused, as two --file of one name.
     folder = tmp_path / "project"

@@ -36,6 +36,8 @@ def test_a_task_file_is_read_into_a_task() -> None:
     assert task.envs == {"EPOCHS": "3"}
     assert task.command == "set -e\npip install -r requirements.txt\npython train.py"
     assert task.checkpoint_every == 60
+    assert task.idle_stop_s is None
+    assert parse_task(GOOD + "idle_stop: 0.5\n", base=BASE).idle_stop_s == 30
     bare = parse_task("resources: {accelerators: 'H100:8'}\nrun: nvidia-smi", base=BASE)
     assert (bare.gpu, bare.count, bare.command, bare.workdir, bare.retries) == (
         "H100", 8, "nvidia-smi", None, 0

@@ -541,3 +541,26 @@ def test_hostile_channel_bodies_get_a_4xx_never_a_500(
         assert 400 <= answer.status_code < 500, answer.json()
         assert answer.json()["error"]
         assert answer.json()["fix"]
+
+
+def test_an_accounts_channels_are_listed_with_what_they_lock(node: ZkNode) -> None:
+    """``GET /zk/accounts/{index}/channels``, which ``l2gpu account show`` sums: every
+    channel the account opened as renter, newest first; a closed one locks nothing."""
+    from l2gpu.core.channel.locked import compute_locked, zk_holdings
+    from l2gpu.node.zk.client import ZkNodeClient
+
+    client = ZkNodeClient("http://zk")
+    client.http = TestClient(create_zk_app(node))  # type: ignore[assignment]
+    assert client.channels_of(2) == []
+    _, first = client.open_channel(SECRETS[2], 2, 3, 10**17, T0 + 3600, 0)
+    client.open_channel(SECRETS[2], 2, 3, 2 * 10**17, T0 + 3600, 1)
+    node.seal()
+    assert node.prove_and_post() >= 1
+    client.close_channel(first, 10**16, sign_voucher(SECRETS[2], 2, 0, 10**16),
+                         sign_close(SECRETS[3], 2, 0, 10**16))  # fmt: skip
+    node.seal()
+    listed = client.channels_of(2)
+    assert [(c["open_nonce"], c["status"]) for c in listed] == [(1, "open"), (0, "closed")]
+    assert client.channels_of(3) == []  # the provider opened none
+    locked = compute_locked(zk_holdings(2, listed))
+    assert (locked.total, locked.channels) == (2 * 10**17, 1)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from l2gpu.agent.backends import Backend, JobSpec, JobStartError
+from l2gpu.agent.backends import Backend, JobSpec, JobStartError, offer_policy
 from l2gpu.agent.closing import ChannelClosing, Served, Settlement
 from l2gpu.agent.inventory import Inventory, gpu_utilization
 from l2gpu.agent.outputs import DOWNLOAD_POLL_S, RETENTION_EVERY_S, JobOutputs, Retention
@@ -126,6 +126,7 @@ class ProviderAgent(ChannelClosing, JobOutputs):
         nonce: int = 0,
     ) -> list[OfferTerms]:
         """One offer per GPU model of the inventory (CPU slots where there is no GPU)."""
+        backend, images = offer_policy(self.backend)
         groups = {name: len(gpus) for name, gpus in self.inventory.groups().items()}
         if not groups:
             groups = {"CPU": self.inventory.cpu_cores}
@@ -147,6 +148,8 @@ class ProviderAgent(ChannelClosing, JobOutputs):
                 max_duration=Seconds(max_duration),
                 declared=self.inventory.declared,
                 nonce=nonce,
+                backend=backend,
+                images=images,
             )
             for name, count in groups.items()
         ]
@@ -576,6 +579,7 @@ class ProviderAgent(ChannelClosing, JobOutputs):
             processes=self.job_processes,
             open_files=self.job_open_files,
             disk_bytes=self.job_disk_bytes or int(inventory.disk_gb * 2**30 * share) or None,
+            image=job.image,
         )
 
     def _fetch_folder(self, info: AgentLease) -> bytes:

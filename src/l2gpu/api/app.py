@@ -269,6 +269,7 @@ def create_app(
             offer_id=body.offer_id,
             duration=body.duration,
             max_price_per_gpu_second=body.max_price_per_gpu_second,
+            image=body.image,
         )
 
     @app.post("/leases", tags=["leases"], status_code=201, response_model=w.LeasePublic,

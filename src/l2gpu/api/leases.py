@@ -41,6 +41,7 @@ from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market import lease as lm
 from l2gpu.core.market.channel_description import voucher_domain
+from l2gpu.core.market.images import image_refusal
 from l2gpu.core.market.settlement import (
     ONE_CHANNEL_PER_LEASE,
     ChannelDescription,
@@ -105,6 +106,7 @@ class LeaseBook:
         offer_id: int,
         duration: int,
         max_price_per_gpu_second: int | None = None,
+        image: str | None = None,
     ) -> dict[str, Any]:
         """Every check :meth:`create` makes that does not need the channel, and what the
         channel must hold: a renter asks before it locks a deposit."""
@@ -112,7 +114,7 @@ class LeaseBook:
         with Session(self.engine) as session:
             offer = session.get(OfferRow, offer_id)
             lease = self._checked_lease(session, offer, offer_id, renter, duration,
-                                        max_price_per_gpu_second, now)  # fmt: skip
+                                        max_price_per_gpu_second, now, image)  # fmt: skip
             seen = session.get(Provider, bytes(lease.provider))
         return {
             "offer_id": str(offer_id),
@@ -133,12 +135,16 @@ class LeaseBook:
         duration: int,
         max_price_per_gpu_second: int | None,
         now: int,
+        image: str | None = None,
     ) -> lm.Lease:
         if offer is None:
             raise NotFound(f"no offer {offer_id}", "search offers with 'l2gpu offers search'")
         if offer.status != "active":
             raise Conflict(f"offer {offer_id} is {offer.status}", "choose another offer")
         terms = terms_of(offer)
+        refused = image_refusal(offer_id, terms.backend, terms.images, image)
+        if refused is not None:
+            raise ApiError(refused.what, refused.fix)
         # Read in the caller's session: a second connection would wait on its write lock.
         provider = session.get(Provider, bytes(terms.provider))
         seen = None if provider is None else provider.last_heartbeat
@@ -165,7 +171,8 @@ class LeaseBook:
         """Rent the whole offer ``offer_id`` for ``duration`` s and queue ``job`` on it."""
         now = self.clock()
         if self.channels is not None:
-            self._channel_pays(renter, offer_id, duration, channel, max_price_per_gpu_second, now)
+            self._channel_pays(renter, offer_id, duration, channel, max_price_per_gpu_second, now,
+                               job.get("image"))  # fmt: skip
         try:
             lease_id = self._create(
                 renter, offer_id, duration, job, channel, max_price_per_gpu_second, now
@@ -178,7 +185,7 @@ class LeaseBook:
 
     def _channel_pays(self, renter: Address, offer_id: int, duration: int,
                       channel: ChannelDescription, max_price_per_gpu_second: int | None,
-                      now: int) -> None:  # fmt: skip
+                      now: int, image: str | None) -> None:  # fmt: skip
         """Refuse a lease whose channel is not open and funded for it on its rail: a
         lease takes the offer, so a made-up channel must not (read outside any
         database transaction: the rail is a network call)."""
@@ -186,7 +193,7 @@ class LeaseBook:
         with Session(self.engine) as session:
             offer = session.get(OfferRow, offer_id)
             lease = self._checked_lease(session, offer, offer_id, renter, duration,
-                                        max_price_per_gpu_second, now)  # fmt: skip
+                                        max_price_per_gpu_second, now, image)  # fmt: skip
         checked = check_lease_channel(channel, lease)
         try:
             problem = self.channels(checked, max_cost=int(lease.max_cost), ends_by=now + duration)
@@ -213,7 +220,8 @@ class LeaseBook:
             query = select(OfferRow).where(OfferRow.offer_id == offer_id).with_for_update()
             offer = session.scalars(query).first()
             lease = self._checked_lease(session, offer, offer_id, renter, duration,
-                                        max_price_per_gpu_second, now)  # fmt: skip
+                                        max_price_per_gpu_second, now,
+                                        job.get("image"))  # fmt: skip
             assert offer is not None  # _checked_lease refused a missing offer
             terms = terms_of(offer)
             checked = check_lease_channel(channel, lease)
@@ -255,6 +263,7 @@ class LeaseBook:
                     created_at=now,
                     archive=archive["sha256"] if archive else None,
                     archive_size=archive["size"] if archive else None,
+                    image=job.get("image"),
                 )
             )
             if not self.offers.take(session, offer_id):

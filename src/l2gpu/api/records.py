@@ -40,6 +40,8 @@ def offer_values(offer: SignedOffer, now: int) -> dict[str, Any]:
         expires_at=t.expires_at,
         declared=t.declared,
         nonce=t.nonce,
+        backend=t.backend,
+        images=t.images,
         signature=offer.signature,
         status="active",
         created_at=now,
@@ -64,6 +66,8 @@ def terms_of(row: OfferRow) -> OfferTerms:
         max_duration=Seconds(row.max_duration),
         declared=row.declared,
         nonce=row.nonce,
+        backend=row.backend,
+        images=row.images,
     )
 
 
@@ -91,6 +95,8 @@ def view_of_row(row: OfferRow, reliability: float) -> OfferView:
         expires_at=row.expires_at,
         declared=row.declared,
         reliability=reliability,
+        backend=row.backend,
+        images=row.images,
     )
 
 
@@ -113,6 +119,8 @@ def offer_json(view: OfferView) -> dict[str, Any]:
         "max_duration": view.max_duration,
         "expires_at": view.expires_at,
         "declared": view.declared,
+        "backend": view.backend,
+        "images": view.images,
         "reliability": round(view.reliability, 6),
     }
 
@@ -177,6 +185,7 @@ def lease_json(row: LeaseRow, job: JobRow | None) -> dict[str, Any]:
             "archive": {"sha256": job.archive, "size": job.archive_size}
             if job is not None and job.archive is not None
             else None,
+            "image": job.image if job else None,
         },
     }
 

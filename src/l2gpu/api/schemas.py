@@ -74,6 +74,8 @@ class OfferTermsIn(_Strict):
     max_duration: Id = 86_400
     declared: bool = False
     nonce: Id = 0
+    backend: Line = Field("local", max_length=16)
+    images: Annotated[str, Field(max_length=512, pattern=LINE_PATTERN)] = ""
 
 
 class OfferCreate(_Strict):
@@ -102,6 +104,8 @@ class OfferCreate(_Strict):
             max_duration=Seconds(t.max_duration),
             declared=t.declared,
             nonce=t.nonce,
+            backend=t.backend,
+            images=t.images,
         )
         return SignedOffer(terms, parse_hex(self.signature, 65), ChainId(self.chain_id))
 
@@ -136,6 +140,11 @@ ArchiveSize = Annotated[
 BASE64_PART = 4 * -(-PART_BYTES // 3)
 
 
+ImageRef = Annotated[
+    str, Field(min_length=1, max_length=255, pattern=LINE_PATTERN, description="a container image")
+]
+
+
 class ArchiveIn(_Strict):
     """An archive by its digest and size (uploaded first: POST /uploads)."""
 
@@ -152,6 +161,7 @@ class JobCreate(_Strict):
     secrets: Names64 = Field(default_factory=dict)  # type: ignore[valid-type]
     files: Names16 = Field(default_factory=dict)  # type: ignore[valid-type]
     archive: ArchiveIn | None = None
+    image: ImageRef | None = None
 
 
 class UploadCreate(ArchiveIn):
@@ -248,6 +258,7 @@ class LeaseQuote(_Strict):
     offer_id: OfferIdIn
     duration: Annotated[int, Field(gt=0, le=365 * 86_400), BeforeValidator(json_integer)]
     max_price_per_gpu_second: Wei | None = None
+    image: ImageRef | None = None
 
 
 class VoucherIn(_Strict):

@@ -12,13 +12,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from l2gpu.cli.account_summary import (  # noqa: F401 - re-exported: the show command's parts
+    Summary,
+    _address,
+    locked_in_channels,
+    market_totals,
+    read_l1_channels,
+    read_node_channels,
+)
 from l2gpu.cli.common import (
     ACCOUNT_FLAG,
     KEY_FLAGS,
@@ -39,7 +45,6 @@ from l2gpu.cli.common import (
     use_l1_rpc,
 )
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.types import format_wei
 
 if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
     from eth_account.signers.local import LocalAccount
@@ -227,114 +232,6 @@ def use(ctx: typer.Context, name: NameArgument) -> None:
 # -- show --------------------------------------------------------------------------
 
 
-def locked_in_channels(address: str, channels: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
-    """Wei locked in the rollup's channels ``address`` pays from, and how many: the
-    deposits of its channels as renter that are not settled (pending, open or closing:
-    a closing channel's deposit is paid out only at its settlement)."""
-    mine = [
-        c
-        for c in channels
-        if str(c["renter"]).lower() == address.lower() and c.get("status") != "settled"
-    ]
-    return sum(int(c["deposit"]) for c in mine), len(mine)
-
-
-def market_totals(address: str, jobs: Iterable[tuple[str, str, int]]) -> tuple[int, int]:
-    """Wei spent (as renter) and earned (as provider) to date, from the market's jobs as
-    ``(renter, provider, amount_due)``: the sums of ``amount_due``."""
-    spent = earned = 0
-    for renter, provider, amount_due in jobs:
-        if renter.lower() == address.lower():
-            spent += amount_due
-        if provider.lower() == address.lower():
-            earned += amount_due
-    return spent, earned
-
-
-@dataclass
-class Summary:
-    """One account's money, in wei; None where it was not read (``notes`` say why)."""
-
-    account: str
-    address: str
-    l1_balance: int | None = None
-    l2_balance: int | None = None
-    l2_nonce: int | None = None
-    locked_in_channels: int | None = None
-    channels: int | None = None
-    spent: int | None = None
-    earned: int | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def read_node(self, node: Any) -> None:
-        """Fill the L2 figures from ``node`` (an :class:`L2Client`); a node that does
-        not answer, or knows no such account, leaves a note instead."""
-        from l2gpu.node.client import NodeError
-
-        try:
-            found = node.account(_address(self.address))
-        except NodeError as exc:
-            if exc.status == 404:
-                self.l2_balance, self.l2_nonce, self.locked_in_channels, self.channels = 0, 0, 0, 0
-                self.notes.append("no L2 account yet: deposit with 'l2gpu l2 deposit AMOUNT'")
-            else:
-                self.notes.append(f"L2 skipped: {exc.what}")
-            return
-        self.l2_balance, self.l2_nonce = int(found["balance"]), int(found["nonce"])
-        try:
-            channels = node.channels(_address(self.address))
-        except NodeError as exc:
-            self.notes.append(f"channels skipped: {exc.what}")
-            return
-        self.locked_in_channels, self.channels = locked_in_channels(self.address, channels)
-
-    def to_json(self) -> dict[str, Any]:
-        """For --json: amounts in wei, as integers; null where not read."""
-        return {
-            "account": self.account,
-            "address": self.address,
-            "l1_balance_wei": self.l1_balance,
-            "l2_balance_wei": self.l2_balance,
-            "l2_nonce": self.l2_nonce,
-            "locked_in_channels_wei": self.locked_in_channels,
-            "channels": self.channels,
-            "spent_wei": self.spent,
-            "earned_wei": self.earned,
-            "notes": self.notes,
-        }
-
-    def lines(self) -> list[str]:
-        """For people: ETH (or gwei, wei for small sums)."""
-
-        def money(value: int | None, why: str) -> str:
-            return format_wei(value) if value is not None else why
-
-        out = [
-            f"account   {self.account}",
-            f"address   {self.address}",
-            f"L1        {money(self.l1_balance, 'not read: pass --l1-rpc URL')}",
-        ]
-        l2 = money(self.l2_balance, "not read (see below)")
-        if self.l2_nonce is not None:
-            l2 += f" (nonce {self.l2_nonce})"
-        out.append(f"L2        {l2}")
-        if self.locked_in_channels is not None:
-            out.append(
-                f"locked    {format_wei(self.locked_in_channels)} in {self.channels} channel(s)"
-            )
-        spent = money(self.spent, "not read: pass --api-url URL")
-        out.append(f"spent     {spent}")
-        out.append(f"earned    {money(self.earned, 'not read: pass --api-url URL')}")
-        out.extend(f"note: {note}" for note in self.notes)
-        return out
-
-
-def _address(text: str) -> Any:
-    from l2gpu.core.types import Address
-
-    return Address.from_hex(text)
-
-
 def _who(ctx: typer.Context, name: str | None) -> tuple[str, str, Path | None]:
     """(what to call the account, its address, its keystore or None) for 'show': NAME,
     else the account commands sign with. A keystore's stated address needs no password."""
@@ -364,23 +261,25 @@ def show(
     node: NodeOption = None,
     api_url: ApiUrlOption = None,
     l1_rpc: L1RpcOption = None,
+    manager: Annotated[
+        str | None,
+        typer.Option("--manager", help="ChannelManager on L1 (default: the one recorded)."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """An account's address and money: L1 balance (with --l1-rpc), L2 balance and nonce
-    and what its open channels lock (on the rollup node, --node; skipped with a note when
-    it does not answer), and with --api-url what it spent and earned in the market to
-    date (this signs in, so it unlocks the key)."""
-    from l2gpu.core.crypto.secp256k1 import PrivateKey
-    from l2gpu.node.client import L2Client
-
+    """An account's address and money: L1 balance (with --l1-rpc), L2 balance and nonce,
+    what its channels lock on every rail it can read (the rollup, zk or Plasma node of
+    --node, and the ChannelManager's channels on L1 with --l1-rpc; each skipped with a
+    note when it does not answer), and with --api-url what it spent and earned in the
+    market to date (this signs in, so it unlocks the key)."""
     settings = use_l1_rpc(ctx, l1_rpc)
     label, address, path = _who(ctx, name)
     summary = Summary(label, address)
     if settings.l1_rpc:
         summary.l1_balance = _l1_balance(settings.l1_rpc, address, summary.notes)
-    url = l2_node_url(settings, node)
-    viewer = L2Client(url, PrivateKey((1).to_bytes(32, "big")), timeout=5.0)  # reads only
-    summary.read_node(viewer)
+    read_node_channels(settings, l2_node_url(settings, node), summary)
+    if settings.l1_rpc:
+        read_l1_channels(settings.l1_rpc, manager, settings.data_dir, summary)
     if api_url:
         _read_market(ctx, api_url, path, summary)
     if as_json:

@@ -33,8 +33,8 @@ def launch(
     ] = None,
     api_url: ApiUrlOption = None,
 ) -> None:
-    """Run a task (resources, max_price, hours, workdir, setup, run, retries) on the best
-    offer; after a failure before the job starts, or a preemption, on the next best (a
+    """Run a task (resources, max_price, hours, workdir, setup, run, retries, idle_stop)
+    on the best offer; after a failure before the job starts, or a preemption, on the next best (a
     preempted job resumes from the checkpoints/ it wrote: see docs/workloads.md)."""
     from l2gpu.cli.market_cmd import _client
     from l2gpu.cli.renting import JobRequest, run_lease
@@ -86,7 +86,7 @@ def launch(
                 err=True,
             )
         env = {**task.envs, "L2GPU_ATTEMPT": str(attempt)}
-        job = JobRequest(task.command, env, folder=folder)
+        job = JobRequest(task.command, env, folder=folder, image=task.image)
         try:
             outcome = run_lease(
                 ctx,
@@ -97,7 +97,7 @@ def launch(
                 max_price=task.max_price_per_gpu_second,
                 node=node,
                 manager=manager,
-                watch=_watch(saved),
+                watch=_watch(saved, task),
             )
         except L2gpuError as exc:  # the market refused: nothing rented, nothing locked
             step = after_attempt(None, exc.what, started=False, left=attempts - attempt)
@@ -144,10 +144,16 @@ def _pack(workdir: PurePath | None, saved: Checkpoints | None = None) -> bytes |
     return pack([*layers, saved.layer()], what="the task's folder and its checkpoint")
 
 
-def _watch(saved: Checkpoints) -> Watch:
+def _watch(saved: Checkpoints, task: Task) -> Watch:
+    """Each second: fetch checkpoints when due; with ``idle_stop``, a reason to stop an
+    idle job (one watch per attempt: the idle count starts with each job)."""
+    from l2gpu.renter.idle import IdleStop
+
+    idle = None if task.idle_stop_s is None else IdleStop(task.idle_stop_s, now, "idle_stop")
+
     def watch(info: LeasePublic, output: list[LogChunk]) -> str | None:
         saved.watch(info, output)
-        return None
+        return None if idle is None else idle.watch(info, output)
 
     return watch
 

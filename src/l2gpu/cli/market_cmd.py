@@ -264,6 +264,14 @@ def rent(
             "many minutes (see docs/workloads.md).",
         ),
     ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="Run the job in this container image: only on an offer whose backend is "
+            "container and whose provider allows the image (see docs/workloads.md).",
+        ),
+    ] = None,
 ) -> None:
     """Rent an offer: open a channel, start the job (in --dir's folder), pay every second,
     stream its output."""
@@ -276,15 +284,16 @@ def rent(
     limit = None if max_price is None else parse_amount(max_price, "--max-price")
     watch = None
     if idle_stop is not None:
-        from l2gpu.renter.idle import IdleStop
+        from l2gpu.renter.idle import IdleStop, idle_limit_s
 
-        if not 0 < idle_stop <= 525_600:
-            raise L2gpuError(f"--idle-stop {idle_stop} is not a number of minutes",
-                             "give minutes above 0, e.g. --idle-stop 15")  # fmt: skip
-        watch = IdleStop(max(1, round(idle_stop * 60)), now).watch
+        watch = IdleStop(idle_limit_s(idle_stop), now).watch
+    if image is not None:
+        from l2gpu.core.market.images import check_image
+
+        check_image(image)
     files, binary = _files(file)
     job = JobRequest(cmd, _pairs(env), _pairs(secret), files,
-                     pack_job_folder(folder, files, binary))  # fmt: skip
+                     pack_job_folder(folder, files, binary), image)  # fmt: skip
     outcome = run_lease(ctx, _client(ctx, api_url), offer_id, duration=duration, job=job,
                         max_price=limit, node=node, manager=manager, credit=credit,
                         watch=watch)  # fmt: skip

@@ -56,6 +56,14 @@ def provider_up(
     image: Annotated[
         str | None, typer.Option(help="The image jobs run in (docker or podman backend).")
     ] = None,
+    allow_image: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-image",
+            help="An image (or pattern, * any characters) renters may ask for with "
+            "--image, besides --image; repeat for more (docker or podman backend).",
+        ),
+    ] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     max_duration: Annotated[str, typer.Option(help="Longest lease, e.g. 24h.")] = "24h",
     expires_in: Annotated[str, typer.Option(help="How long the offers stand.")] = "24h",
@@ -136,7 +144,15 @@ def provider_up(
     agent = ProviderAgent(
         client,
         key,
-        make_backend(backend, root, ray_address, image, sandbox=sandbox, network=job_network),
+        make_backend(
+            backend,
+            root,
+            ray_address,
+            image,
+            tuple(allow_image or ()),
+            sandbox=sandbox,
+            network=job_network,
+        ),
         inventory,
         VoucherStore(open_database(settings.effective_database_url)),
         now,

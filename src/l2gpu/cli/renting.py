@@ -41,13 +41,14 @@ returns a reason to stop the lease now, or None."""
 @dataclass(frozen=True)
 class JobRequest:
     """The job to run: a command, its variables, secrets and small files, and the folder
-    it starts in (a packed archive, or None)."""
+    it starts in (a packed archive, or None), and the container image it asks for."""
 
     command: str
     env: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     folder: bytes | None = None
+    image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def run_lease(
             "raise --max-price or choose another offer",
         )
     # Everything the market could refuse, asked before any rail is touched or deposit locked.
-    quote = client.quote(offer_id, duration=duration, max_price_per_gpu_second=max_price)
+    quote = client.quote(offer_id, duration=duration, max_price_per_gpu_second=max_price,
+                         image=job.image)  # fmt: skip
     node = _rail_node(ctx.obj, node, manager)
     _check_rail_options(ctx.obj, node, manager)
     key = signing_key(ctx)
@@ -124,7 +126,7 @@ def run_lease(
         lease = client.rent(
             offer_id, command=job.command, duration=duration, channel=opened.description,
             env=job.env, secrets=job.secrets, files=job.files, archive=archive,
-            max_price_per_gpu_second=max_price,
+            max_price_per_gpu_second=max_price, image=job.image,
         )  # fmt: skip
     except L2gpuError as exc:
         taken = lease_taken_despite(

@@ -73,6 +73,9 @@ class OfferRow(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     declared: Mapped[bool] = mapped_column(Boolean)
     nonce: Mapped[int] = mapped_column(BigInteger)
+    # How the agent runs jobs and the images they may ask for (m0004), as signed.
+    backend: Mapped[str] = mapped_column(String(16), default="local", server_default="local")
+    images: Mapped[str] = mapped_column(String(512), default="", server_default="")
     signature: Mapped[bytes] = mapped_column(LargeBinary(65))
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[int] = mapped_column(BigInteger)
@@ -133,6 +136,8 @@ class JobRow(Base):
     # renter's archive (a blob of kind "workdir"), which the agent fetches and checks.
     archive: Mapped[str | None] = mapped_column(String(64), nullable=True)
     archive_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The container image the renter asked for (m0004); None: the provider's own.
+    image: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class JobLog(Base):

@@ -2,7 +2,8 @@
 
 :func:`rank_offers` keeps the offers that can run a task (its GPU model, at least its
 GPUs, a duration range that holds the lease, under its price cap, not expired, from a
-provider not tried already) and ranks them by what a reliable hour costs: the whole
+provider not tried already; for a task with an ``image``, a container backend that
+allows it) and ranks them by what a reliable hour costs: the whole
 offer's price per hour over the provider's reliability (so a provider that delivers
 half its leases costs twice its price), then fewer GPUs, then the offer's id.
 
@@ -18,6 +19,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from l2gpu.core.market.images import image_refusal
 from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.renter.task import Task
 from l2gpu.wire import OfferPublic
@@ -28,8 +30,15 @@ MIN_RELIABILITY = Fraction(1, 100)
 def launch_query(task: Task) -> str:
     """The filter the market searches with for ``task`` (ranking is done here)."""
     query = f"gpu_name={task.gpu} num_gpus>={task.count}"
+    if task.image is not None:  # the allowed images are checked here, in rank_offers
+        query += " backend=container"
     cap = task.max_price_per_gpu_second
     return query if cap is None else f"{query} price<={cap}"
+
+
+def runs_image(offer: OfferPublic, image: str | None) -> bool:
+    """Whether ``offer`` can run a job in ``image`` (any offer can run one without)."""
+    return image_refusal(int(offer.id), offer.backend, offer.images, image) is None
 
 
 def rank_offers(
@@ -53,6 +62,7 @@ def rank_offers(
         and o.expires_at > now
         and o.provider.lower() not in tried
         and o.id not in tried_offers
+        and runs_image(o, task.image)
     ]
 
     def cost(o: OfferPublic) -> tuple[Fraction, int, int]:

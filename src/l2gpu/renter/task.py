@@ -14,6 +14,8 @@ setup: pip install -r requirements.txt
 run: python train.py
 retries: 2                       # more attempts, after a failed start or a preemption
 checkpoint_every: 60             # seconds between fetches of checkpoints/ (0: never)
+idle_stop: 15                    # minutes: stop the lease once the job is idle (rent --idle-stop)
+image: pytorch/pytorch:2.3.0     # a container image (rent --image): container offers only
 ```
 
 :func:`parse_task` reads it into a :class:`Task`, or raises :class:`TaskError` naming
@@ -34,7 +36,9 @@ import yaml
 
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.gpus import catalog_name, known_models
+from l2gpu.core.market.images import ImageError, check_image
 from l2gpu.core.types import Wei, parse_wei
+from l2gpu.renter.idle import IdleStopError, idle_limit_s
 
 KEYS = (
     "name",
@@ -47,6 +51,8 @@ KEYS = (
     "run",
     "retries",
     "checkpoint_every",
+    "idle_stop",
+    "image",
 )
 RESOURCE_KEYS = ("gpu", "count", "accelerators")
 MAX_RETRIES = 20
@@ -74,6 +80,8 @@ class Task:
     retries: int = 0
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
     name: str = "task"
+    idle_stop_s: int | None = None
+    image: str | None = None
 
     @property
     def duration(self) -> int:
@@ -138,6 +146,8 @@ def parse_task(text: str, *, base: PurePath, where: str = "the task") -> Task:
             )
         ),
         name=_text(data.get("name", "task"), "name", where, empty=False),
+        idle_stop_s=_idle_stop(data.get("idle_stop"), where),
+        image=_image(data.get("image"), where),
     )
 
 
@@ -210,6 +220,24 @@ def _number(
         shown = f"{low:g}" if not whole else str(int(low))
         raise TaskError(f"{where}: {key} {value!r} is out of range", f"give {shown} to {high:g}")
     return float(value)
+
+
+def _idle_stop(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return idle_limit_s(value, name="idle_stop", example="idle_stop: 15")
+    except IdleStopError as exc:
+        raise TaskError(f"{where}: {exc.what}", exc.fix) from exc
+
+
+def _image(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_image(_text(value, "image", where, empty=False), name="image")
+    except ImageError as exc:
+        raise TaskError(f"{where}: {exc.what}", exc.fix) from exc
 
 
 def _text(value: object, key: str, where: str, *, empty: bool = True) -> str:

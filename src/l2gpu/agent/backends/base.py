@@ -40,6 +40,9 @@ class JobSpec:
     archive: bytes | None = None
     """The folder the job starts in: a gzip-compressed tar archive (checked against the
     digest the renter gave), unpacked into the job's folder after ``files``."""
+    image: str | None = None
+    """The container image the renter asked for (None: the backend's own); only the
+    container backend runs one, within its provider's allowed images."""
 
 
 @dataclass(frozen=True, slots=True)

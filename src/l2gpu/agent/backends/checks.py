@@ -38,6 +38,17 @@ RESERVED_NAMES = frozenset({LOG_NAME})
 __all__ = ["LOG_NAME", "MIN_DISK", "check_spec", "size_text", "unpack_folder"]
 
 
+def refuse_image(spec: JobSpec, backend: str) -> None:
+    """Refuse, with JobStartError, a job asking for a container image of a backend
+    that runs none (the market refuses such a lease first; this is the agent's check)."""
+    if spec.image is not None:
+        raise JobStartError(
+            f"this provider runs jobs with its {backend} backend, not in containers: it "
+            f"cannot run the image {spec.image}",
+            "rent an offer whose backend is container, or rent without --image",
+        )
+
+
 def check_spec(spec: JobSpec) -> None:
     """Refuse, with JobStartError, anything in ``spec`` that could not run or could
     harm the backend: each problem named, so the renter can fix it."""

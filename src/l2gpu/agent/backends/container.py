@@ -6,8 +6,12 @@ The engine's command line is the interface (``docker`` or ``podman``: the same v
 and flags for what is used here), so no engine SDK is needed and Podman's rootless
 mode works as it is. A job's container:
 
-- runs ``/bin/sh -c <command>`` in the provider's image, in ``/job`` (the lease's
-  folder on the host, mounted read-write, the job's files written there first);
+- runs ``/bin/sh -c <command>`` in the provider's image, or in the image the renter
+  asked for (``rent --image``) when it matches one of the patterns the provider
+  allows (``provider up --allow-image``; the offer says them, the market refuses
+  others before a channel opens, and the backend checks again here), in ``/job``
+  (the lease's folder on the host, mounted read-write, the job's files written there
+  first);
 - gets the leased GPUs only (``--gpus device=0,1`` with the NVIDIA container toolkit
   on Docker, ``--device nvidia.com/gpu=N`` through CDI on Podman), no network unless
   the provider allows it and the lease asks, a read-only root file system, no added
@@ -20,21 +24,29 @@ mode works as it is. A job's container:
   restarted agent finds it (:meth:`ContainerBackend.found`).
 
 Pause and resume use the engine's cgroup freezer; stop gives the job 5 s after
-SIGTERM, then removes the container. A container outlives the agent; a restarted
-agent adopts or stops it as with the local backend (the engine, not a watcher,
-keeps it; the dead-man switch is the local backend's).
+SIGTERM (``--stop-timeout`` says the same to the engine, for a stop it makes itself),
+then removes the container. A container outlives the agent, so the backend has the
+local backend's dead-man switch (:func:`~l2gpu.agent.backends.deadman.watch_containers`):
+a watcher process, started with the first job and outliving the agent, pauses every
+container of the backend within a second of the agent's death (kill -9 included) and
+removes them when no agent came back within an hour; a restarted agent adopts a
+paused container (``recover``: its status says paused, and the agent resumes it when
+its vouchers are current) or stops it, as with the local backend.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+from l2gpu.agent.backends import deadman
 from l2gpu.agent.backends.base import (
     SENT_NAME,
     JobSpec,
@@ -45,6 +57,7 @@ from l2gpu.agent.backends.base import (
 )
 from l2gpu.agent.backends.checks import LOG_NAME, check_spec, unpack_folder
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.market.images import ImageError, check_image, is_allowed, policy_problem
 
 ENGINES = ("docker", "podman")
 ENGINE_TIMEOUT_S = 60.0
@@ -83,6 +96,7 @@ def run_args(
             "--env-file", str(env_file), "--workdir", "/job",
             "--volume", f"{workdir}:/job:rw", "--read-only", "--tmpfs", JOB_TMPFS,
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--stop-timeout", str(STOP_GRACE_S),
             "--network", "host" if network == "host" and spec.network in (None, "host")
             else "none"]  # fmt: skip
     if spec.gpu_indices:
@@ -103,16 +117,29 @@ def run_args(
 
 
 class ContainerBackend:
-    """Jobs as containers of ``image`` under ``engine`` (docker or podman); the lease
+    """Jobs as containers of ``image`` under ``engine`` (docker or podman), or of an
+    image the renter asked for that matches one of the ``allowed`` patterns; the lease
     folders live under ``root``; ``network`` is the provider's setting (none or host)."""
 
     name = "container"
 
     def __init__(
-        self, root: Path, image: str, *, engine: str = "docker", network: str = "none"
+        self,
+        root: Path,
+        image: str,
+        *,
+        engine: str = "docker",
+        network: str = "none",
+        allowed: tuple[str, ...] = (),
+        keep_frozen_s: float = deadman.KEEP_FROZEN_S,
     ) -> None:
         if engine not in ENGINES:
             raise L2gpuError(f"unknown container engine '{engine}'", "use docker or podman")
+        self.images = ",".join((check_image(image, name="--image"), *allowed))
+        policy = policy_problem("container", self.images)
+        if policy is not None:
+            raise L2gpuError(f"the container backend's {policy}",
+                             "give --allow-image patterns such as pytorch/pytorch:*")  # fmt: skip
         problem = engine_problem(engine)
         if problem is not None:
             raise ContainerEngineError(
@@ -124,6 +151,8 @@ class ContainerBackend:
         self.root.mkdir(parents=True, exist_ok=True)
         self._tag = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:10]
         self._offsets: dict[int, int] = {}
+        self.keep_frozen_s = keep_frozen_s
+        self._watcher: subprocess.Popen[bytes] | None = None
 
     def workdir(self, lease_id: int) -> Path:
         """The lease's folder on the host (``/job`` in the container)."""
@@ -153,6 +182,7 @@ class ContainerBackend:
         """Create and start the job's container; raise JobStartError (only) if it cannot."""
         try:
             check_spec(spec)
+            image = self._image_of(spec)
             work = self.workdir(spec.lease_id)
             work.mkdir(parents=True, exist_ok=True)
             for relative, text in spec.files.items():
@@ -167,14 +197,30 @@ class ContainerBackend:
                 with os.fdopen(fd, "w") as out:
                     for key, value in {**spec.env, **spec.secrets}.items():
                         out.write(f"{key}={value}\n")
-                args = run_args(self.engine, self.image, self._name(spec.lease_id), spec, work,
+                args = run_args(self.engine, image, self._name(spec.lease_id), spec, work,
                                 env_file, network=self.network)  # fmt: skip
                 self._engine(*args[1:])
+            self._ensure_watcher()
         except JobStartError:
             raise
         except Exception as exc:  # whatever it was, the lease fails once, cleanly
             raise JobStartError(f"the job's container could not start: {exc}",
                                 "check the command, the image and the engine") from exc  # fmt: skip
+
+    def _image_of(self, spec: JobSpec) -> str:
+        """The image ``spec`` runs in: the renter's, only within the allowed patterns."""
+        if spec.image is None:
+            return self.image
+        try:
+            image = check_image(spec.image, name="the job's image")
+        except ImageError as exc:
+            raise JobStartError(exc.what, exc.fix) from exc
+        if not is_allowed(self.images, image):
+            raise JobStartError(
+                f"this provider allows only the images {self.images}; {image} is not one of them",
+                "ask for one of those images, or choose another offer",
+            )
+        return image
 
     def _inspect(self, lease_id: int) -> tuple[str, int | None, bool] | None:
         done = self._engine("inspect", "--format",
@@ -241,11 +287,36 @@ class ContainerBackend:
         seen = self._inspect(lease_id)
         if seen is None:
             return False
+        self._ensure_watcher()  # this agent owns the container now (the old watcher stands down)
+        (self.root / ".agent" / f"{self._name(lease_id)}.{deadman.FROZEN_MARK}").unlink(
+            missing_ok=True
+        )  # adopted: the old watcher must not remove it
         if seen[0] in ("exited", "dead"):
             self._engine("rm", "--force", self._name(lease_id), check=False)
             return False
         self._offsets[lease_id] = load_sent_offset(self._sent_path(lease_id))
         return True
+
+    def _ensure_watcher(self) -> None:
+        """Run the dead-man switch for this agent's containers: one watcher per agent
+        process, respawned after it went idle (see :mod:`.deadman`)."""
+        if self._watcher is not None and self._watcher.poll() is None:
+            return
+        agents = self.root / ".agent"
+        agents.mkdir(parents=True, exist_ok=True)
+        me = os.getpid()
+        owner = {"pid": me, "start": deadman.start_time(me)}
+        (agents / deadman.AGENT_FILE).write_text(json.dumps(owner))
+        engine = shutil.which(self.engine) or self.engine
+        with open(agents / "deadman.log", "ab") as log_file:
+            self._watcher = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
+                [sys.executable, "-I", "-S", deadman.__file__, "--containers", str(agents),
+                 str(me), str(owner["start"]), str(self.keep_frozen_s), engine,
+                 f"l2gpu-{self._tag}-lease-"],
+                env=_engine_env(), stdin=subprocess.DEVNULL, stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives the agent: that is its purpose
+            )  # fmt: skip
 
     def found(self) -> list[int]:
         """Leases with a container of this backend (any state)."""
@@ -254,3 +325,13 @@ class ContainerBackend:
         prefix = f"l2gpu-{self._tag}-lease-"
         return sorted(int(n.removeprefix(prefix)) for n in done.stdout.split()
                       if n.startswith(prefix) and n.removeprefix(prefix).isdigit())  # fmt: skip
+
+
+_ENGINE_ENV_PREFIXES = ("DOCKER_", "CONTAINER_", "PODMAN_", "XDG_")
+
+
+def _engine_env() -> dict[str, str]:
+    """What the watcher's engine calls need of the agent's environment (where the
+    engine is and how to reach its daemon), and nothing else: no key of the agent's."""
+    return {k: v for k, v in os.environ.items()
+            if k in ("PATH", "HOME") or k.startswith(_ENGINE_ENV_PREFIXES)}  # fmt: skip

@@ -1,4 +1,5 @@
-"""The dead-man switch of the local backend: no job runs while no agent meters it.
+"""The dead-man switch of the local and container backends: no job runs while no
+agent meters it.
 
 The agent is killed (kill -9, a crash, the machine's OOM killer): its jobs live on
 (in their own sessions and sandboxes), and every second they run is served and not
@@ -9,6 +10,14 @@ agent adopts the frozen jobs and resumes those whose vouchers are current
 (``LocalBackend.recover`` reports them paused), or stops them. No agent within
 ``KEEP_FROZEN_S``: the watcher kills the frozen jobs (their GPUs go back to the
 provider; their renters' best vouchers stay in the agent's database).
+
+The container backend's jobs are containers, which the engine keeps running whatever
+becomes of the agent: its watcher (:func:`watch_containers`, the same process with
+``--containers``) pauses every container of the backend (the engine's cgroup freezer)
+within ``POLL_S`` plus one engine call of the agent's death, marks each
+``<container>.frozen`` in the backend's ``.agent`` folder, and removes them once
+``KEEP_FROZEN_S`` passed with no agent back (a restarted agent that adopts one takes
+its mark away: ``ContainerBackend.recover``).
 
 This file runs as its own process with ``python -I -S`` (no site-packages, nothing
 of the agent's imported), so it only uses the standard library; the /proc helpers
@@ -21,6 +30,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -215,7 +225,73 @@ def watch(
     return "no agent came back: the frozen jobs were killed"
 
 
-if __name__ == "__main__":
+ENGINE_TIMEOUT_S = 60.0
+CONTAINER_LABEL = "l2gpu.lease"
+
+
+def engine_call(engine: str, *args: str) -> str:
+    """``engine *args``' standard output ("" when it failed or could not run)."""
+    try:
+        done = subprocess.run([engine, *args], capture_output=True, text=True,  # noqa: S603
+                              timeout=ENGINE_TIMEOUT_S, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout if done.returncode == 0 else ""
+
+
+def containers(engine: str, prefix: str) -> list[str]:
+    """The names of the backend's containers (any state): labelled, with its prefix."""
+    names = engine_call(engine, "ps", "--all", "--filter", f"label={CONTAINER_LABEL}",
+                        "--format", "{{.Names}}").split()  # fmt: skip
+    return sorted(n for n in names if n.startswith(prefix))
+
+
+def watch_containers(
+    agent_dir: Path, agent_pid: int, agent_start: int | None, engine: str, prefix: str,
+    keep_frozen_s: float = KEEP_FROZEN_S,
+) -> str:  # fmt: skip
+    """Watch the agent ``agent_pid`` of a container backend (the engine ``engine``, its
+    containers named ``prefix...``); return why the watch ended (see the module)."""
+    ours = (agent_pid, agent_start)
+    idle_since = time.monotonic()
+    while True:
+        owner = _owner(agent_dir)
+        if owner is not None and owner != ours:
+            return "another agent took over"
+        if not alive(agent_pid, agent_start):
+            break
+        if containers(engine, prefix):
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > IDLE_EXIT_S:
+            return "no job to watch"
+        time.sleep(POLL_S)  # a real process's liveness: polled, bounded by its death
+    names = containers(engine, prefix)
+    for name in names:
+        with contextlib.suppress(OSError):
+            (agent_dir / f"{name}.{FROZEN_MARK}").touch()
+    if names:
+        engine_call(engine, "pause", *names)  # one call: every container at once
+    if not names:
+        return "the agent died with no container running"
+    deadline = time.monotonic() + keep_frozen_s
+    while time.monotonic() < deadline:
+        owner = _owner(agent_dir)
+        if owner is not None and owner != ours:
+            return "a new agent adopted the paused containers"
+        time.sleep(1.0)
+    left = [n for n in names if (agent_dir / f"{n}.{FROZEN_MARK}").exists()]
+    if left:
+        engine_call(engine, "rm", "--force", *left)
+    return "no agent came back: the paused containers were removed"
+
+
+if __name__ == "__main__" and sys.argv[1] == "--containers":
+    folder, pid, start, keep = Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    why = watch_containers(folder, pid, int(start) if start.isdigit() else None,
+                           sys.argv[6], sys.argv[7], float(keep))  # fmt: skip
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} dead-man switch of agent {pid}: {why}",
+          flush=True)  # fmt: skip
+elif __name__ == "__main__":
     folder, pid, start, keep = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     why = watch(folder, pid, int(start) if start.isdigit() else None, float(keep))
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} dead-man switch of agent {pid}: {why}",

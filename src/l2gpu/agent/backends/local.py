@@ -72,6 +72,7 @@ from l2gpu.agent.backends.checks import (
     LOG_NAME,
     MIN_DISK,
     check_spec,
+    refuse_image,
     size_text,
     unpack_folder,
 )
@@ -290,6 +291,7 @@ class LocalBackend:
     def start(self, spec: JobSpec) -> None:
         """Start ``spec`` in its sandbox; raise JobStartError (only) if it cannot run."""
         try:
+            refuse_image(spec, self.name)
             limits = self._check(spec)
             self._start(spec, limits)
         except JobStartError:

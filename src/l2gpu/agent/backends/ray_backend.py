@@ -5,17 +5,38 @@ so limits, working folder, logs and exit codes behave exactly as locally; Ray
 adds placement on a cluster and sets ``CUDA_VISIBLE_DEVICES`` to the GPUs it
 assigned. Actors are named and detached, so a restarted agent finds its jobs
 again with ``ray.get_actor``.
+
+Detached actors outlive the agent, so the backend has a dead-man switch of its own:
+a thread of the agent's process sends every job's actor a beat each ``BEAT_S``; an
+actor that hears none for ``deadman_s`` (10 s: the market's agent timeout) pauses its
+job (SIGSTOP of every process, as the local backend pauses), and, still unheard
+after ``keep_frozen_s`` (an hour), stops the job and ends itself, freeing its GPUs.
+A restarted agent's beats reach the actor again; it finds the job paused and resumes
+it (its vouchers current) or stops it. Each backend beats with its own token: beats
+that come back with the token of the agent that froze the job (it never died, Ray
+lost its beats a while) thaw the job at once, as that agent never paused it. The
+agent killed (-9), a job runs unmetered for at most ``deadman_s`` plus one watchdog
+tick.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from l2gpu.agent.backends.base import JobSpec, JobStartError, JobStatus
+from l2gpu.agent.backends.checks import refuse_image
 from l2gpu.core.errors import L2gpuError
 
 NAMESPACE = "l2gpu"
+BEAT_S = 1.0
+DEADMAN_S = 10.0
+KEEP_FROZEN_S = 3600.0
+WATCHDOG_TICK_S = 0.25
 
 
 class RayBackend:
@@ -23,7 +44,14 @@ class RayBackend:
 
     name = "ray"
 
-    def __init__(self, root: Path, *, address: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        address: str | None = None,
+        deadman_s: float = DEADMAN_S,
+        keep_frozen_s: float = KEEP_FROZEN_S,
+    ) -> None:
         try:
             import ray
         except ImportError as exc:
@@ -47,18 +75,23 @@ class RayBackend:
                     "check --ray-address (ray://host:10001 or auto)",
                 ) from exc
         self._actors: dict[int, Any] = {}
+        self.deadman_s, self.keep_frozen_s = deadman_s, keep_frozen_s
+        self._beating: threading.Thread | None = None
+        self._token = uuid.uuid4().hex
         self._actor_class: Any = ray.remote(_JobActor)
 
     def start(self, spec: JobSpec) -> None:
         """Start the job in a new actor holding ``len(spec.gpu_indices)`` GPUs."""
+        refuse_image(spec, self.name)
         gpus = len(spec.gpu_indices) if self._cluster_gpus() else 0
         actor = self._actor_class.options(
             name=_name(spec.lease_id),
             lifetime="detached",
             num_gpus=gpus,
             num_cpus=0,
-        ).remote(str(self.root))
+        ).remote(str(self.root), self.deadman_s, self.keep_frozen_s)
         self._actors[spec.lease_id] = actor
+        self._ensure_beats()
         error = self.ray.get(actor.start.remote(_as_dict(spec), gpus > 0))
         if error is not None:
             raise JobStartError(error[0], error[1])
@@ -106,6 +139,8 @@ class RayBackend:
         if actor is None:
             return False
         self._actors[lease_id] = actor
+        actor.beat.remote(self._token)
+        self._ensure_beats()
         return self.status(lease_id).state != "exited"
 
     def workdir(self, lease_id: int) -> Path | None:
@@ -120,6 +155,24 @@ class RayBackend:
         return sorted(int(n["name"].removeprefix("lease-")) for n in names
                       if n.get("namespace") == NAMESPACE
                       and n["name"].removeprefix("lease-").isdigit())  # fmt: skip
+
+    def _ensure_beats(self) -> None:
+        """Beat every job's actor each ``BEAT_S`` from a thread of this process, apart
+        from the agent's loop: only this process's end stops the beats."""
+        if self._beating is not None and self._beating.is_alive():
+            return
+        self._beating = threading.Thread(target=self._beat_forever, name="ray-deadman-beats",
+                                         daemon=True)  # fmt: skip
+        self._beating.start()
+
+    def _beat_forever(self) -> None:
+        while True:
+            for actor in list(self._actors.values()):
+                try:
+                    actor.beat.remote(self._token)  # fire and forget: a gone actor is no error here
+                except Exception:  # noqa: S112 - a dead actor; the agent's loop sees it
+                    continue
+            time.sleep(BEAT_S)  # a real process's heartbeat
 
     def _actor(self, lease_id: int) -> Any:
         actor = self._actors.get(lease_id) or self._lookup(lease_id)
@@ -140,13 +193,56 @@ class RayBackend:
 
 
 class _JobActor:
-    """Runs one job with the local backend on the node Ray chose."""
+    """Runs one job with the local backend on the node Ray chose, and pauses it when the
+    agent's beats stop (the dead-man switch: see the module)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(
+        self, root: str, deadman_s: float = DEADMAN_S, keep_frozen_s: float = KEEP_FROZEN_S
+    ) -> None:
         from l2gpu.agent.backends.local import LocalBackend
 
         self.backend = LocalBackend(Path(root))
         self.lease_id = 0
+        self.deadman_s, self.keep_frozen_s = deadman_s, keep_frozen_s
+        self.heard = time.monotonic()
+        self.frozen_at: float | None = None
+        self.token: str | None = None  # the beating agent's
+        self.frozen_by: str | None = None  # the agent whose silence froze the job
+        self.ended = False
+        self.lock = threading.Lock()
+        threading.Thread(target=self._watchdog, name="deadman", daemon=True).start()
+
+    def beat(self, token: str | None = None) -> None:
+        """The agent ``token`` is alive: its beats keep the job running. The agent whose
+        silence froze the job beating again never paused it: thaw the job."""
+        with self.lock:
+            self.heard = time.monotonic()
+            if self.frozen_at is not None and token is not None and token == self.frozen_by:
+                self.backend.resume(self.lease_id)
+                self.frozen_at = self.frozen_by = None
+            self.token = token
+
+    def _watchdog(self) -> None:
+        while True:
+            time.sleep(WATCHDOG_TICK_S)  # the agent's beats: a real process's liveness
+            with self.lock:
+                if self.ended:
+                    return
+                if self.lease_id == 0:
+                    continue
+                at = time.monotonic()
+                if at - self.heard <= self.deadman_s:
+                    self.frozen_at = self.frozen_by = None  # an agent is back: it decides
+                    continue
+                if self.frozen_at is None:
+                    self.frozen_at, self.frozen_by = at, self.token
+                    self.backend.pause(self.lease_id)
+                elif at - self.frozen_at > self.keep_frozen_s:
+                    self.backend.stop(self.lease_id)
+                    break
+        # No agent came back: end this actor's process (Ray then frees its GPUs); an
+        # exit raised in this thread would end the thread only.
+        os._exit(0)
 
     def start(self, spec: dict[str, Any], ray_assigned_gpus: bool) -> tuple[str, str] | None:
         import ray
@@ -155,26 +251,34 @@ class _JobActor:
         if ray_assigned_gpus:  # use the GPUs Ray gave this actor, not the agent's numbering
             spec["gpu_indices"] = tuple(int(i) for i in ray.get_gpu_ids())
         try:
-            self.backend.start(JobSpec(**spec))
+            with self.lock:
+                self.backend.start(JobSpec(**spec))
+                self.heard = time.monotonic()  # a long start is no silence of the agent
         except JobStartError as exc:
             return exc.what, exc.fix
         return None
 
     def status(self) -> tuple[str, int | None]:
-        status = self.backend.status(self.lease_id)
-        return status.state, status.exit_code
+        with self.lock:
+            status = self.backend.status(self.lease_id)
+            return status.state, status.exit_code
 
     def pause(self) -> None:
-        self.backend.pause(self.lease_id)
+        with self.lock:
+            self.backend.pause(self.lease_id)
 
     def resume(self) -> None:
-        self.backend.resume(self.lease_id)
+        with self.lock:
+            self.backend.resume(self.lease_id)
 
     def stop(self) -> None:
-        self.backend.stop(self.lease_id)
+        with self.lock:
+            self.backend.stop(self.lease_id)
+            self.ended = True
 
     def read_logs(self) -> list[str]:
-        return self.backend.read_logs(self.lease_id)
+        with self.lock:
+            return self.backend.read_logs(self.lease_id)
 
 
 def _name(lease_id: int) -> str:

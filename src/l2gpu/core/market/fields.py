@@ -51,6 +51,7 @@ FIELDS: dict[str, Field] = {
         _f("inet", Kind.INT, lambda o: o.bandwidth_mbps, 1, "bandwidth, Mbps"),
         _f("location", Kind.TEXT, lambda o: o.location, 1, "region code, e.g. EU"),
         _f("provider", Kind.TEXT, lambda o: o.provider, 1, "provider address"),
+        _f("backend", Kind.TEXT, lambda o: o.backend, 1, "how jobs run: local, container, ray"),
         _f("price", Kind.INT, lambda o: o.price_per_gpu_second, 1, "wei per GPU-second"),
         _f(
             "price_per_gpu_hour",

@@ -14,6 +14,7 @@ Validation (:func:`validate_offer`) is one check per line, each raising
     ├── a GPU name or location that is empty, too long or not printable text
     ├── min duration above max duration, or a duration of zero
     ├── an expiry that has passed (or does not fit in 64 bits), a nonce beyond 64 bits
+    ├── a backend not local, container or ray; an image policy that does not fit it
     ├── a chain id beyond 256 bits
     └── a signature not made by the offer's provider
 
@@ -30,6 +31,7 @@ from l2gpu.core.crypto.eip712 import Eip712Domain, TypedDataError, TypedDataSche
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import InvalidValue, L2gpuError, SignatureError
 from l2gpu.core.market.gpus import catalog_name, known_models
+from l2gpu.core.market.images import policy_problem
 from l2gpu.core.types import Address, ChainId, OfferId, Seconds, Timestamp, Wei
 
 DOMAIN_NAME = "l2gpu market"
@@ -60,6 +62,8 @@ OFFER = TypedDataSchema(
             ("expiresAt", "uint64"),
             ("declared", "bool"),
             ("nonce", "uint64"),
+            ("backend", "string"),
+            ("images", "string"),
         ]
     },
     "Offer",
@@ -95,6 +99,8 @@ class OfferTerms:
     max_duration: Seconds = Seconds(86_400)
     declared: bool = False
     nonce: int = 0
+    backend: str = "local"
+    images: str = ""
 
     def message(self) -> dict[str, Any]:
         """The EIP-712 message of these terms."""
@@ -114,6 +120,8 @@ class OfferTerms:
             "expiresAt": self.expires_at,
             "declared": self.declared,
             "nonce": self.nonce,
+            "backend": self.backend,
+            "images": self.images,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -229,6 +237,12 @@ def validate_terms(terms: OfferTerms, now: Timestamp) -> None:
     if not _is_int(terms.nonce) or not 0 <= terms.nonce <= MAX_UINT64:
         raise OfferError(
             f"nonce {terms.nonce!r} is not a whole number in 64 bits", "use 0 <= nonce < 2**64"
+        )
+    policy = policy_problem(terms.backend, terms.images)
+    if policy is not None:
+        raise OfferError(
+            f"the offer's {policy}",
+            "publish with 'l2gpu provider up', which says its backend and images",
         )
 
 

@@ -35,6 +35,8 @@ class OfferView:
     expires_at: int
     declared: bool
     reliability: float = 1.0
+    backend: str = "local"
+    images: str = ""
 
     @property
     def price_per_gpu_hour(self) -> int:
@@ -67,4 +69,6 @@ def view_of(offer: SignedOffer, reliability: float = 1.0) -> OfferView:
         expires_at=t.expires_at,
         declared=t.declared,
         reliability=reliability,
+        backend=t.backend,
+        images=t.images,
     )

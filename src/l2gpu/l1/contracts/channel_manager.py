@@ -107,6 +107,13 @@ class ChannelManagerClient:
             "check the channel id and the --manager address",
         )
 
+    def opened_by(self, renter: Address, from_block: int = 0) -> list[ChannelParams]:
+        """The terms of every channel ``renter`` opened at this manager (its
+        ChannelOpened logs from ``from_block`` on), oldest first."""
+        poller = LogPoller(self.chain, [self.contract], from_block=from_block)
+        opened = [params_from_event(e.args) for e in poller.poll() if e.name == "ChannelOpened"]
+        return [params for params in opened if params.renter == renter]
+
     # -- writing ---------------------------------------------------------------
 
     def apply(self, inp: ChannelInput, sender: LocalAccount) -> Receipt:

@@ -8,6 +8,7 @@
     POST /zk/channels/{index}/close   a close: the renter's voucher and the provider's
                                       close signature; the answer is its position
     GET  /zk/channels/{index}         the latest channel given that slot
+    GET  /zk/accounts/{index}/channels   the channels an account opened as renter
     GET  /zk/channels?renter=R&open_nonce=N
                                       channel (R, N), followed by its name: pending,
                                       open (in a proven batch), closed, or dropped
@@ -187,6 +188,12 @@ def create_zk_app(node: ZkNode, *, max_body: int = MAX_BODY_BYTES) -> Any:
             raise NotFound(f"no channel was opened at slot {index}",
                            "use the channel_index the node answered to the open")  # fmt: skip
         return found
+
+    @app.get("/zk/accounts/{index}/channels", responses=responses(*COMMON))
+    def channels_of(index: Annotated[int, Path(ge=0, lt=U32)]) -> list[dict[str, Any]]:
+        """The channels the account at ``index`` opened as renter, newest first, each
+        with its status (``pending``, ``open``, ``closed`` or ``dropped``)."""
+        return node.channels_of(index)
 
     @app.get("/zk/channels", responses=responses(*COMMON, 404))
     def channel_named(

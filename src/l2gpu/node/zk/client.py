@@ -148,6 +148,10 @@ class ZkNodeClient:
         params = {"renter": renter, "open_nonce": open_nonce}
         return self._maybe(lambda: self.http.get("/zk/channels", params=params))
 
+    def channels_of(self, renter: int) -> list[dict[str, Any]]:
+        """The channels the account at index ``renter`` opened as renter, newest first."""
+        return list(self._call(lambda: self.http.get(f"/zk/accounts/{renter}/channels")))
+
     def _maybe(self, call: Callable[[], httpx.Response]) -> dict[str, Any] | None:
         try:
             return dict(self._call(call))

@@ -412,6 +412,13 @@ class ZkNode:
             entry = self.channels.get((renter, open_nonce))
             return None if entry is None else self._channel_view(entry)
 
+    def channels_of(self, renter: int) -> list[dict[str, Any]]:
+        """Every channel the account at ``renter`` opened as renter, with its status,
+        newest first (``l2gpu account show`` sums what they lock)."""
+        with self.lock:
+            names = sorted((n for n in self.channels if n[0] == renter), reverse=True)
+            return [self._channel_view(self.channels[n]) for n in names]
+
     def channel_at(self, index: int) -> dict[str, Any] | None:
         """The latest channel given slot ``index`` whose open was not dropped, or None."""
         with self.lock:
