@@ -82,6 +82,11 @@ class MarketClient:
             raise _error(reply)
         return reply.json()
 
+    def bearer(self) -> dict[str, str]:
+        """The session's Authorization header (signing in first): what a websocket of
+        the API (``l2gpu ssh``'s relay, :mod:`l2gpu.shell_link`) sends as it connects."""
+        return self._headers()
+
     def forget_session(self) -> None:
         """Sign in afresh on the next call (a restarted market forgot the session)."""
         self._token = None
