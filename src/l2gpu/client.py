@@ -302,6 +302,10 @@ class MarketClient:
         reply = self._call("GET", "/agent/downloads")
         return [w.AgentDownload.model_validate(item) for item in reply]
 
+    def agent_shells(self) -> list[w.AgentShell]:
+        """Shell sessions (``l2gpu ssh``) waiting for this provider's agent to connect."""
+        return [w.AgentShell.model_validate(item) for item in self._call("GET", "/agent/shells")]
+
     def answer_download(self, download_id: int, data: bytes | None, error: str = "") -> w.Download:
         """Answer a download with an archive (sent in parts) or with why not."""
         path = f"/agent/downloads/{download_id}"
