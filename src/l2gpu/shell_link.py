@@ -86,16 +86,20 @@ def open_link(client: MarketClient, path: str, *, timeout: float = OPEN_TIMEOUT_
             compression=None,  # a shell's messages are small; no zip-bomb surface either
         )
     except InvalidURI as exc:
-        raise L2gpuError(f"the market API URL {base} is not one a websocket can reach",
-                         "check --api-url (http:// or https://)") from exc  # fmt: skip
+        raise L2gpuError(
+            f"the market API URL {base} is not one a websocket can reach",
+            "check --api-url (http:// or https://)",
+        ) from exc
     except InvalidHandshake as exc:
         raise L2gpuError(
             f"the market at {base} refused the shell's websocket: {exc}",
             "check that the market API is recent enough for 'l2gpu ssh'",
         ) from exc
     except (OSError, TimeoutError) as exc:
-        raise L2gpuError(f"cannot reach the market API's shell relay: {exc}",
-                         "check --api-url and that the API runs") from exc  # fmt: skip
+        raise L2gpuError(
+            f"cannot reach the market API's shell relay: {exc}",
+            "check --api-url and that the API runs",
+        ) from exc
     return ShellLink(connection)
 
 

@@ -510,6 +510,7 @@ class ProviderAgent(ChannelClosing, JobOutputs, LeaseShells):
             s.paused = False
 
     def _finish(self, s: Served, why: str, *, settle_in: int | None = None) -> None:
+        self.end_shells(s.lease_id)
         if self.backend.status(s.lease_id).state != "exited":
             self.backend.stop(s.lease_id)
         self._send_logs(s.lease_id)

@@ -94,8 +94,9 @@ class ShellSession:
             self.end()
             output.join(EXIT_WAIT_S)
 
-    def end(self) -> None:
-        """Kill the shell and every process it started; close the websocket."""
+    def end(self, why: str = "") -> None:
+        """Kill the shell and every process it started; tell the renter ``why`` (when
+        it is not the shell's own end); close the websocket."""
         with self._lock:
             if self.ended.is_set():
                 return
@@ -105,6 +106,8 @@ class ShellSession:
             shell.kill()
         if link is not None:
             with contextlib.suppress(Exception):
+                if why:
+                    link.send_control("error", error=why, fix="rent again to run more", status=409)
                 link.close()
 
     def _input(self) -> None:
@@ -169,7 +172,7 @@ class LeaseShells:
         """End the shells of leases that ended; start those asked of this agent."""
         for session_id, session in list(self._shells.items()):
             if session.lease_id not in self.served:
-                session.end()
+                session.end(f"lease {session.lease_id} ended: its shell is closed")
             if session.ended.is_set():
                 del self._shells[session_id]
         poll = self._shell_poll
@@ -185,11 +188,14 @@ class LeaseShells:
                 for asked in self._read_shells():
                     self._answer_shell(asked)
 
-    def end_shells(self) -> None:
-        """Kill every shell (the agent shuts down)."""
+    def end_shells(self, lease_id: int | None = None) -> None:
+        """Kill the shells of ``lease_id`` (of every lease: the agent shuts down), before
+        its job stops, so that the renter reads why rather than a killed shell's code."""
         for session in list(self._shells.values()):
-            session.end()
-        self._shells.clear()
+            if lease_id is None:
+                session.end("the provider's agent shut down: the shell is closed")
+            elif session.lease_id == lease_id:
+                session.end(f"lease {lease_id} ended: its shell is closed")
 
     def _read_shells(self) -> list[AgentShell]:
         try:
@@ -257,8 +263,9 @@ class LeaseShells:
             except (L2gpuError, OSError) as exc:
                 problem = f"the shell could not start: {exc}"
         if problem is not None:
-            log.info("shell session %s of lease %s refused: %s", session_id,
-                     request.lease_id, problem)  # fmt: skip
+            log.info(
+                "shell session %s of lease %s refused: %s", session_id, request.lease_id, problem
+            )
             with contextlib.suppress(Exception):
                 link.send_control("error", error=problem, fix="see 'l2gpu ssh --help'", status=403)
             session.attach(link)
@@ -266,8 +273,12 @@ class LeaseShells:
             return
         if not session.attach(link, shell):
             return
-        log.info("lease %s: shell session %s open (%s)", request.lease_id, session_id,
-                 "a command" if request.command else "interactive")  # fmt: skip
+        log.info(
+            "lease %s: shell session %s open (%s)",
+            request.lease_id,
+            session_id,
+            "a command" if request.command else "interactive",
+        )
         link.send_control("ready")
         session.run()
 

@@ -118,8 +118,10 @@ class ShellRelay:
                 raise ShellError("no opening request arrived", "open with 'l2gpu ssh LEASE'")
             request = parse_request(parse_control(text))
             if request.lease_id != lease_id:
-                raise ShellError(f"the request names lease {request.lease_id}, not {lease_id}",
-                                 "sign the request for the lease you connect to")  # fmt: skip
+                raise ShellError(
+                    f"the request names lease {request.lease_id}, not {lease_id}",
+                    "sign the request for the lease you connect to",
+                )
             session = await self._open(renter, request)
             try:
                 agent = await asyncio.wait_for(asyncio.shield(session.agent), self.answer_within_s)
@@ -141,27 +143,36 @@ class ShellRelay:
     async def _open(self, renter: Address, request: ShellRequest) -> _Session:
         lease = await run_in_threadpool(self._lease, renter, request.lease_id)
         if lease.renter != bytes(renter):
-            raise Forbidden(f"only lease {request.lease_id}'s renter may open a shell in it",
-                            "open shells in your own leases")  # fmt: skip
+            raise Forbidden(
+                f"only lease {request.lease_id}'s renter may open a shell in it",
+                "open shells in your own leases",
+            )
         if lease.status != LeaseStatus.RUNNING.value:
-            raise Conflict(f"lease {request.lease_id} is {lease.status}, not running",
-                           "open a shell while the lease runs ('l2gpu jobs list')")  # fmt: skip
+            raise Conflict(
+                f"lease {request.lease_id} is {lease.status}, not running",
+                "open a shell while the lease runs ('l2gpu jobs list')",
+            )
         now = self.clock()
         problem = request_problem(request, renter=renter, now=now)
         if problem is not None:
             raise ApiError(problem, "sign the request with the lease's renter key, now")
         self._seen = {k: at for k, at in self._seen.items() if at > now - 2 * SHELL_FRESH_S}
         if (request.lease_id, request.nonce) in self._seen:
-            raise Conflict("this shell request was used already (a replay)",
-                           "open a new shell with 'l2gpu ssh'")  # fmt: skip
+            raise Conflict(
+                "this shell request was used already (a replay)",
+                "open a new shell with 'l2gpu ssh'",
+            )
         self._seen[(request.lease_id, request.nonce)] = now
         mine = [s for s in self.sessions.values() if s.lease_id == request.lease_id]
         if len(mine) >= MAX_SESSIONS_PER_LEASE:
-            raise Conflict(f"lease {request.lease_id} has {len(mine)} shells open already",
-                           "close one of them first")  # fmt: skip
+            raise Conflict(
+                f"lease {request.lease_id} has {len(mine)} shells open already",
+                "close one of them first",
+            )
         loop = asyncio.get_running_loop()
-        session = _Session(next(self._ids), request.lease_id, lease.provider, renter, request,
-                           loop.create_future())  # fmt: skip
+        session = _Session(
+            next(self._ids), request.lease_id, lease.provider, renter, request, loop.create_future()
+        )
         self.sessions[session.id] = session
         return session
 
@@ -182,14 +193,18 @@ class ShellRelay:
             provider = self._who(ws)
             session = self.sessions.get(session_id)
             if session is None:
-                raise NotFound(f"no shell session {session_id}",
-                               "connect to the ones GET /agent/shells lists")  # fmt: skip
+                raise NotFound(
+                    f"no shell session {session_id}", "connect to the ones GET /agent/shells lists"
+                )
             if session.provider != bytes(provider):
-                raise Forbidden(f"shell session {session_id} is asked of another provider",
-                                "answer only your own leases' shells")  # fmt: skip
+                raise Forbidden(
+                    f"shell session {session_id} is asked of another provider",
+                    "answer only your own leases' shells",
+                )
             if session.agent.done():
-                raise Conflict(f"shell session {session_id} has its agent already",
-                               "connect once per session")  # fmt: skip
+                raise Conflict(
+                    f"shell session {session_id} has its agent already", "connect once per session"
+                )
             session.agent.set_result(ws)
             await session.done.wait()  # the renter's side relays and ends the session
         except L2gpuError as exc:
@@ -224,12 +239,16 @@ class ShellRelay:
         while True:
             await asyncio.sleep(LEASE_CHECK_S)
             if loop.time() - moved[0] > self.idle_s:
-                return ShellError(f"the shell was idle for {self.idle_s:g} s and is closed",
-                                  "open a new one with 'l2gpu ssh'")  # fmt: skip
+                return ShellError(
+                    f"the shell was idle for {self.idle_s:g} s and is closed",
+                    "open a new one with 'l2gpu ssh'",
+                )
             status = await run_in_threadpool(self._status, session.lease_id)
             if status != LeaseStatus.RUNNING.value:
-                return ShellError(f"lease {session.lease_id} is {status}: its shell is closed",
-                                  "rent again to run more")  # fmt: skip
+                return ShellError(
+                    f"lease {session.lease_id} is {status}: its shell is closed",
+                    "rent again to run more",
+                )
 
     def _close(self, session: _Session) -> None:
         self.sessions.pop(session.id, None)
@@ -285,8 +304,10 @@ async def _pump(
                 fields = parse_control(text)
                 kind = fields.get("kind")
                 if kind not in kinds:
-                    raise ShellError(f"a {kind!r} message may not come from this side",
-                                     "send only data, resize and eof")  # fmt: skip
+                    raise ShellError(
+                        f"a {kind!r} message may not come from this side",
+                        "send only data, resize and eof",
+                    )
                 if kind == "resize":
                     check_size(fields.get("rows"), fields.get("cols"))
                 await sink.send_text(text)

@@ -28,7 +28,10 @@ def ssh(
 
     if lease_id < 0:
         raise typer.BadParameter("a lease id is 0 or more", param_hint="LEASE")
-    code = run_shell(_client(ctx, api_url), lease_id, list(command or []), issued_at=now())
+    words = list(command or [])
+    if words[:1] == ["--"]:  # with options kept before LEASE, click passes '--' on
+        words = words[1:]
+    code = run_shell(_client(ctx, api_url), lease_id, words, issued_at=now())
     raise typer.Exit(code)
 
 

@@ -79,8 +79,9 @@ def run_shell(
     out = stdout or sys.stdout.buffer
     err = stderr or sys.stderr.buffer
     size = shutil.get_terminal_size((80, 24))
-    request = shell_request(client, lease_id, command, issued_at=issued_at,
-                            size=(size.lines, size.columns))  # fmt: skip
+    request = shell_request(
+        client, lease_id, command, issued_at=issued_at, size=(size.lines, size.columns)
+    )
     link = open_link(client, f"/jobs/{lease_id}/shell")
     try:
         link.send_control(**request.to_json())

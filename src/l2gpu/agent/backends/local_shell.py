@@ -209,8 +209,16 @@ def start_shell(
     entries = [] if target is None else [(target[0], "user")]
     entries += [(target[1], name) for name in NAMESPACES] if target else []
     entries += [(target[1], "user")] if target else []
-    config = {"target": target, "namespaces": entries, "cwd": cwd, "argv": argv,
-              "env": env, "rlimits": rlimits, "cpus": cpus, "tty": tty is not None}  # fmt: skip
+    config = {
+        "target": target,
+        "namespaces": entries,
+        "cwd": cwd,
+        "argv": argv,
+        "env": env,
+        "rlimits": rlimits,
+        "cpus": cpus,
+        "tty": tty is not None,
+    }
     config_fd = _memfd(json.dumps(config).encode())
     theirs: list[int] = []
     try:
