@@ -8,7 +8,6 @@ Every failure to connect, and every error the relay sends, becomes an
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -101,8 +100,3 @@ def open_link(client: MarketClient, path: str, *, timeout: float = OPEN_TIMEOUT_
             "check --api-url and that the API runs",
         ) from exc
     return ShellLink(connection)
-
-
-def describe(fields: dict[str, Any]) -> str:
-    """A control message as one line for a log (never its data)."""
-    return json.dumps({k: v for k, v in fields.items() if k != "signature"})

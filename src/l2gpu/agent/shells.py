@@ -247,7 +247,9 @@ class LeaseShells:
     def _serve_shell(
         self, session_id: int, request: ShellRequest, spec: JobSpec | None, problem: str | None
     ) -> None:
-        session = self._shells[session_id]
+        session = self._shells.get(session_id)
+        if session is None or session.ended.is_set():  # its lease ended meanwhile
+            return
         try:
             link = open_link(self.client, f"/agent/shells/{session_id}")
         except L2gpuError as exc:
