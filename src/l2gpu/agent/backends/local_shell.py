@@ -21,8 +21,9 @@ command line that every user of the host can read; then:
    (``PR_SET_PDEATHSIG``), so :meth:`ShellProcess.kill` of the launcher ends them all.
 
 Unsandboxed (the provider trusts every renter), the shell is a plain process of the
-agent's user in the job's folder, in a session of its own, killed with its process
-group and every descendant.
+agent's user in the job's folder, under the same two levels; the lower one is a child
+subreaper (the shell's orphans become its children) and kills every process left when
+the shell exits; :meth:`ShellProcess.kill` kills the launcher's every descendant.
 """
 
 from __future__ import annotations
@@ -112,12 +113,41 @@ init = os.fork()
 if init:
     os._exit(code_of(os.waitpid(init, 0)[1]))
 die_with_parent()
+libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: the shell's orphans come here
+def strays():
+    me, found = str(os.getpid()), []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                if f.read().rsplit(")", 1)[1].split()[1] == me:
+                    found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
 shell = os.fork()
 if shell:
-    while True:  # pid 1 of the shell's namespace: reap orphans until the shell exits
+    while True:  # reap orphans until the shell exits
         pid, status = os.wait()
         if pid == shell:
-            os._exit(code_of(status))
+            break
+    # In a PID namespace of its own (sandboxed), this process is its pid 1 and the
+    # kernel kills the rest as it exits; unsandboxed, it kills them itself: each stray's
+    # children come here in turn as it dies.
+    for _ in range(1000 if job["target"] is None else 0):  # (its /proc is the job's)
+        left = strays()
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+    os._exit(code_of(status))
 os.setsid()
 if job["tty"]:
     import fcntl, termios
