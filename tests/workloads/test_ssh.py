@@ -18,13 +18,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 import l2gpu
 from l2gpu.agent.agent import ProviderAgent
+from l2gpu.agent.backends import JobSpec
 from l2gpu.agent.backends.local import LocalBackend
 from l2gpu.agent.inventory import discover
+from l2gpu.agent.sandbox import SandboxPolicy
+from l2gpu.agent.shells import LeaseShells
 from l2gpu.api.app import create_app
 from l2gpu.api.service import MarketService
 from l2gpu.client import MarketClient
@@ -300,3 +304,33 @@ def _open(lease: Lease, opening: dict[str, object]) -> None:
                 return
     finally:
         link.close()
+
+
+def test_a_backend_without_shells_is_named_to_the_renter() -> None:
+    shells = LeaseShells()
+    shells.backend = SimpleNamespace(name="container")  # type: ignore[assignment]
+    shells.served = {1: object()}
+    shells._last_info = {1: SimpleNamespace(renter=RENTER.address.checksum)}  # type: ignore[dict-item]
+    shells._shell_nonces = {}
+    request = shell_request(MarketClient("http://x", RENTER), 1, [], issued_at=1000, size=(9, 9))
+    assert shells._shell_problem(request, 1000) == (
+        "this provider's container backend does not offer shells yet (only the local backend does)"
+    )
+
+
+def test_an_unsandboxed_shell_leaves_no_process_behind(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "jobs", sandbox=SandboxPolicy.NONE_I_TRUST_EVERY_RENTER)
+    spec = JobSpec(4, "sleep 300")
+    backend.start(spec)
+    marker = f"sleep {8000 + os.getpid() % 1000}"
+    try:
+        shell = backend.open_shell(spec, ["/bin/sh", "-c", f"({marker} &); pwd"], {}, None)
+        out = b""
+        while chunk := os.read(next(iter(shell.outputs)), 4096):
+            out += chunk
+        assert out.decode() == f"{backend.workdir(4)}\n"
+        assert shell.wait(10) == 0
+        assert _gone(marker)  # the detached one too
+        shell.kill()
+    finally:
+        backend.stop(4)
