@@ -82,6 +82,7 @@ from l2gpu.agent.backends.deadman import send as _kill
 from l2gpu.agent.backends.deadman import start_time as _start_time
 from l2gpu.agent.backends.deadman import state_of as _state
 from l2gpu.agent.backends.local_shell import ShellProcess, oldest_process, start_shell
+from l2gpu.agent.backends.local_shell import memfd as _memfd
 from l2gpu.agent.sandbox import (
     DEFAULT_NETWORK,
     JOB_HOME,
@@ -832,14 +833,6 @@ def _read_log(path: Path, offset: int, most: int) -> bytes:
         return os.pread(fd, most, offset)
     finally:
         os.close(fd)
-
-
-def _memfd(data: bytes) -> int:
-    """An anonymous file holding ``data``, read from its start by whoever inherits it."""
-    fd = os.memfd_create("l2gpu-job", 0)
-    os.write(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
 
 
 # -- folders -----------------------------------------------------------------------------

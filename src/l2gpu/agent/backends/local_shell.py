@@ -40,6 +40,7 @@ import termios
 import time
 from pathlib import Path
 
+from l2gpu.agent.backends.cgroups import join
 from l2gpu.agent.backends.deadman import descendants, group
 from l2gpu.core.market.shell import STDERR, STDOUT
 
@@ -231,9 +232,6 @@ def start_shell(
     """Start ``argv`` in the namespaces of ``target`` = (the sandbox's init, the job's
     oldest process), or unsandboxed when None, under a
     terminal of ``tty`` = (rows, columns), or over pipes when None."""
-    from l2gpu.agent.backends.cgroups import join
-    from l2gpu.agent.backends.local import _memfd
-
     # The sandbox's user namespace (its init's), and the job's where bubblewrap nests
     # one more (--disable-userns on some versions): the shell ends in the innermost.
     entries = [] if target is None else [(target[0], "user")]
@@ -249,7 +247,7 @@ def start_shell(
         "cpus": cpus,
         "tty": tty is not None,
     }
-    config_fd = _memfd(json.dumps(config).encode())
+    config_fd = memfd(json.dumps(config).encode())
     theirs: list[int] = []
     try:
         if tty is not None:
@@ -278,6 +276,15 @@ def start_shell(
         for fd in (config_fd, *theirs):
             os.close(fd)
     return ShellProcess(proc, stdin, outputs, tty is not None)
+
+
+def memfd(data: bytes) -> int:
+    """An anonymous file holding ``data``, read from its start by whoever inherits it
+    (a job's or a shell's launcher reads its configuration so)."""
+    fd = os.memfd_create("l2gpu-job", 0)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def oldest_process(init: int) -> int:
