@@ -191,6 +191,9 @@ class LeaseShells:
     def end_shells(self, lease_id: int | None = None) -> None:
         """Kill the shells of ``lease_id`` (of every lease: the agent shuts down), before
         its job stops, so that the renter reads why rather than a killed shell's code."""
+        if lease_id is None and self._shell_pool is not None:
+            self._shell_pool.shutdown(wait=False, cancel_futures=True)
+            self._shell_pool = None
         for session in list(self._shells.values()):
             if lease_id is None:
                 session.end("the provider's agent shut down: the shell is closed")
@@ -254,6 +257,7 @@ class LeaseShells:
             link = open_link(self.client, f"/agent/shells/{session_id}")
         except L2gpuError as exc:
             log.warning("shell session %s: the relay is unreachable: %s", session_id, exc.what)
+            self._shell_nonces.pop(request.nonce, None)  # the next poll may try it again
             session.end()
             return
         if problem is None and spec is not None:
