@@ -82,6 +82,11 @@ class MarketClient:
             raise _error(reply)
         return reply.json()
 
+    def bearer(self) -> dict[str, str]:
+        """The session's Authorization header (signing in first): what a websocket of
+        the API (``l2gpu ssh``'s relay, :mod:`l2gpu.shell_link`) sends as it connects."""
+        return self._headers()
+
     def forget_session(self) -> None:
         """Sign in afresh on the next call (a restarted market forgot the session)."""
         self._token = None
@@ -307,6 +312,10 @@ class MarketClient:
         """Download requests waiting for this provider's agent."""
         reply = self._call("GET", "/agent/downloads")
         return [w.AgentDownload.model_validate(item) for item in reply]
+
+    def agent_shells(self) -> list[w.AgentShell]:
+        """Shell sessions (``l2gpu ssh``) waiting for this provider's agent to connect."""
+        return [w.AgentShell.model_validate(item) for item in self._call("GET", "/agent/shells")]
 
     def answer_download(self, download_id: int, data: bytes | None, error: str = "") -> w.Download:
         """Answer a download with an archive (sent in parts) or with why not."""

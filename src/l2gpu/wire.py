@@ -360,3 +360,20 @@ class AgentDownload(_Answer):
     path: str
     issued_at: int
     signature: str
+
+
+class AgentShell(_Answer):
+    """GET /agent/shells: a renter's shell session waiting for the caller's agent to
+    connect, with the renter's signed request (the agent checks it again)."""
+
+    id: int
+    renter: str
+    open: int
+    """The lease."""
+    command: str
+    nonce: str
+    issued_at: int
+    signature: str
+    rows: int
+    cols: int
+    term: str

@@ -33,6 +33,7 @@ from l2gpu.agent.backends import Backend, JobSpec, JobStartError, offer_policy
 from l2gpu.agent.closing import ChannelClosing, Served, Settlement
 from l2gpu.agent.inventory import Inventory, gpu_utilization
 from l2gpu.agent.outputs import DOWNLOAD_POLL_S, RETENTION_EVERY_S, JobOutputs, Retention
+from l2gpu.agent.shells import LeaseShells
 from l2gpu.client import MarketClient
 from l2gpu.core.channel import ChannelParams
 from l2gpu.core.channel.stream import PayeeState, ServiceState
@@ -70,7 +71,7 @@ utilisation: the share of the sample period a kernel ran)."""
 
 
 @dataclass
-class ProviderAgent(ChannelClosing, JobOutputs):
+class ProviderAgent(ChannelClosing, JobOutputs, LeaseShells):
     """One machine's agent."""
 
     client: MarketClient
@@ -112,6 +113,12 @@ class ProviderAgent(ChannelClosing, JobOutputs):
     _sending: dict[int, Any] = field(default_factory=dict)
     _polls: dict[int, Any] = field(default_factory=dict)
     _sender: Any = None
+    _shells: dict[int, Any] = field(default_factory=dict)
+    """Shell sessions (l2gpu ssh) by id: :mod:`l2gpu.agent.shells`."""
+    _shell_nonces: dict[str, int] = field(default_factory=dict)
+    _shells_polled: float = float("-inf")
+    _shell_poll: Any = None
+    _shell_pool: Any = None
 
     # -- offers --------------------------------------------------------------------
 
@@ -285,12 +292,14 @@ class ProviderAgent(ChannelClosing, JobOutputs):
         self._flush_reports()
         self._settle_due(now)
         self._tend_outputs(now, set(self.served) | set(self._last_info))
+        self._tend_shells()
 
     def shutdown(self) -> None:
         """Stop every job this agent runs, tell the market each lease is preempted (so
         its renter may go elsewhere at once, rather than after the agent timeout), and
         let a close in flight finish. The channels of the leases stopped are closed by
         the next start of the agent, with the best vouchers in its database."""
+        self.end_shells()
         for served in list(self.served.values()):
             self.backend.stop(served.lease_id)
             self._send_logs(served.lease_id)
@@ -504,6 +513,7 @@ class ProviderAgent(ChannelClosing, JobOutputs):
             s.paused = False
 
     def _finish(self, s: Served, why: str, *, settle_in: int | None = None) -> None:
+        self.end_shells(s.lease_id)
         if self.backend.status(s.lease_id).state != "exited":
             self.backend.stop(s.lease_id)
         self._send_logs(s.lease_id)

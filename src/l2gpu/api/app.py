@@ -39,6 +39,7 @@ from l2gpu.api.offers import MAX_OWN_OFFERS
 from l2gpu.api.problems import error_responses as errors
 from l2gpu.api.records import offer_json
 from l2gpu.api.service import MarketService
+from l2gpu.api.shell_routes import add_shell_routes
 from l2gpu.api.workload_routes import add_workload_routes
 from l2gpu.core.types import Address
 from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
@@ -377,6 +378,7 @@ def create_app(
         return {"seq": service.leases.agent_logs(who, lease_id, body.chunks)}
 
     add_workload_routes(app, service, caller)
+    app.state.shells = add_shell_routes(app, service, caller)
     registry = market_registry(service.engine, service.clock)
 
     @app.get("/metrics", include_in_schema=False)

@@ -35,6 +35,7 @@ from l2gpu.cli import (
     pending,
     provider_cmd,
     settle_cmd,
+    shell_cmd,
     up_cmd,
     watch_cmd,
     web_cmd,
@@ -129,6 +130,7 @@ market_cmd.register(app)
 launch_cmd.register(app)
 provider_cmd.register(app)
 pending.register(app)
+shell_cmd.register(app)
 analytics_cmd.register(app)
 app.add_typer(forecast_cmd.app, name="forecast")
 

@@ -28,6 +28,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 REQUEST_S = 10.0
 PER_CLIENT = 1024  # loopback clients (tests, benchmarks, a local agent) share one address
+WS_MAX_BYTES = 64 * 1024
+WS_MAX_QUEUE = 4
+"""Messages a websocket reads ahead of the app: with the size, 256 KiB per direction."""
 TOTAL = 4096  # well below the descriptors a server process has (l2gpu up: 20,000)
 
 
@@ -75,6 +78,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._disarm()
         super().on_message_complete()
 
+    def handle_websocket_upgrade(self) -> None:
+        """A websocket (``l2gpu ssh``) takes the connection over: its request arrived
+        whole, and the session's own bounds (message size, idle time) apply from now."""
+        self._disarm()
+        super().handle_websocket_upgrade()
+
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the connection's deadline."""
         self._disarm()
@@ -111,7 +120,14 @@ def uvicorn_options() -> dict[str, Any]:
     """What every l2gpu server passes to uvicorn: the bounded protocol and keep-alive."""
     from l2gpu.serving import KEEP_ALIVE_S
 
-    return {"http": BoundedHttpProtocol, "timeout_keep_alive": KEEP_ALIVE_S}
+    return {
+        "http": BoundedHttpProtocol,
+        "timeout_keep_alive": KEEP_ALIVE_S,
+        # the only websockets are l2gpu ssh's, whose messages are at most 32 KiB: a peer
+        # cannot make the server hold uvicorn's default 16 MiB per message
+        "ws_max_size": WS_MAX_BYTES,
+        "ws_max_queue": WS_MAX_QUEUE,
+    }
 
 
 def require_free_port(host: str, port: int, what: str, setting: str) -> None:

@@ -82,6 +82,8 @@ from l2gpu.agent.backends.deadman import group as _group
 from l2gpu.agent.backends.deadman import send as _kill
 from l2gpu.agent.backends.deadman import start_time as _start_time
 from l2gpu.agent.backends.deadman import state_of as _state
+from l2gpu.agent.backends.local_shell import ShellProcess, oldest_process, start_shell
+from l2gpu.agent.backends.local_shell import memfd as _memfd
 from l2gpu.agent.sandbox import (
     DEFAULT_NETWORK,
     JOB_HOME,
@@ -544,6 +546,30 @@ class LocalBackend:
             time.sleep(0.02)  # bounded wait for a real process to exit
         self._finish(job)
 
+    def open_shell(
+        self, spec: JobSpec, argv: list[str], env: dict[str, str], tty: tuple[int, int] | None
+    ) -> ShellProcess:
+        """A renter's shell (``l2gpu ssh``) running ``argv`` inside the lease's running
+        job's sandbox, cgroup and limits, with the job's environment and ``env`` (see
+        :mod:`.local_shell`); ``tty`` = (rows, columns) for a terminal, None for pipes."""
+        job = self._live(lease_id := spec.lease_id)
+        if job is None or (job.sandboxed and not _alive(job.init, job.init_start)):
+            raise JobStartError(f"lease {lease_id} has no job running", "rent again")
+        limits = self._check(spec)
+        config = self._config(spec, limits)
+        sandboxed = job.sandboxed and job.init is not None
+        return start_shell(
+            target=(job.init, oldest_process(job.init)) if sandboxed and job.init else None,
+            cwd=JOB_HOME if sandboxed else str(self.workdir(lease_id)),
+            launch_from=self._agent_dir(lease_id),
+            argv=argv,
+            env={**config["env"], **env},
+            rlimits=config["rlimits"],
+            cpus=config["cpus"],
+            cgroup_procs=job.cgroup.procs_files() if job.cgroup is not None else [],
+            tty=tty,
+        )
+
     def read_logs(self, lease_id: int) -> list[str]:
         """New output since the last call, in chunks of at most 16 KiB."""
         offset = self._offsets.get(lease_id, 0)
@@ -809,14 +835,6 @@ def _read_log(path: Path, offset: int, most: int) -> bytes:
         return os.pread(fd, most, offset)
     finally:
         os.close(fd)
-
-
-def _memfd(data: bytes) -> int:
-    """An anonymous file holding ``data``, read from its start by whoever inherits it."""
-    fd = os.memfd_create("l2gpu-job", 0)
-    os.write(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
 
 
 # -- folders -----------------------------------------------------------------------------
