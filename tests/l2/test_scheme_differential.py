@@ -12,6 +12,7 @@ batch of one transfer); the core/l2 side runs ``stf.state_transition`` on an
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -92,10 +93,10 @@ class Twins:
         return BlockContext(Timestamp(1_800_000_000), self.leaf[OPERATOR] - 1)
 
 
-def outcome(run: object) -> str | None:
+def outcome(run: Callable[[], object]) -> str | None:
     """Run ``run()``; the refusal's reason (core/l2's mapped onto core/zk's), or None."""
     try:
-        run()  # type: ignore[operator]
+        run()
     except RuleViolation as exc:
         return SAME_RULE.get(exc.reason, exc.reason)
     return None

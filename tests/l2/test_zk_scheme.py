@@ -19,7 +19,7 @@ from l2gpu.core.l2.transactions import (
     UserTx,
     Withdraw,
 )
-from l2gpu.core.l2.zk_scheme import PoseidonEddsa, key_bytes, sign, zk_index
+from l2gpu.core.l2.zk_scheme import POSEIDON_EDDSA, PoseidonEddsa, key_bytes, sign, zk_index
 from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
 from l2gpu.core.zk.state import ZkState
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer
@@ -76,9 +76,11 @@ def test_a_state_is_optimistic_unless_told_otherwise() -> None:
     assert state.account_tree.depth == 24
 
 
-def test_an_empty_zk_state_has_core_zk_s_empty_root() -> None:
-    state = L2State(CHAIN, ROLLUP, PoseidonEddsa(8))
-    assert int.from_bytes(state.root(), "big") == ZkState.empty(8).root()
+@pytest.mark.parametrize("scheme", [PoseidonEddsa(8), POSEIDON_EDDSA])
+def test_an_empty_zk_state_has_core_zk_s_empty_root(scheme: PoseidonEddsa) -> None:
+    state = L2State(CHAIN, ROLLUP, scheme)
+    assert scheme.name == "poseidon-eddsa"
+    assert int.from_bytes(state.root(), "big") == ZkState.empty(scheme.depth).root()
 
 
 def test_a_zk_state_has_no_keccak_trees() -> None:

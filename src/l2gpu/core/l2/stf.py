@@ -7,6 +7,12 @@ state untouched. Channel transactions run the very same rules as the L1
 ChannelManager (``l2gpu.core.channel.machine``); only the money moves between
 L2 balances instead of L1 transfers.
 
+The rules are the same under every scheme (``scheme.py``); what differs is read
+from the state's scheme in two places only: the key a deposit leaves on its
+account (``apply_deposit``) and the authorization of a user transaction
+(``validate_sender``). How leaves are hashed and the root computed is the state's
+own business (it writes every leaf through the scheme's commitment).
+
 Unlike the other machines of the core, this one does not return
 :class:`~l2gpu.core.transition.TransitionResult`. Its state holds every account,
 channel and exit of the rollup with their Merkle trees, so copying it for each
