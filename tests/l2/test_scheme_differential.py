@@ -1,6 +1,7 @@
 """core/l2 under the zk scheme against core/zk's own functions: the same random
 histories of deposits, transfers and withdrawals (each possibly broken in one way)
-give the same refusals, balances, nonces, withdrawals and state root after every step.
+give the same refusals, balances, nonces, withdrawals and state root after every
+step; and whole valid batches through core/zk's ``apply_batch`` end at core/l2's root.
 
 The two sides share nothing but the users' keys: the core/zk side assigns leaf indices
 as its L1 does (in deposit order, from 1), signs with core/zk's ``sign_transfer`` and
@@ -27,9 +28,9 @@ from l2gpu.core.l2.stf import state_transition
 from l2gpu.core.l2.transactions import BlockContext, Deposit, Transfer, Withdraw
 from l2gpu.core.l2.zk_scheme import PoseidonEddsa, key_bytes
 from l2gpu.core.types import Address, ChainId, Timestamp, Wei
-from l2gpu.core.zk.batch import credit_fees
+from l2gpu.core.zk.batch import apply_batch, credit_fees
 from l2gpu.core.zk.deposit import apply_deposit
-from l2gpu.core.zk.pubdata import FEE_UNIT_WEI, DepositSlot
+from l2gpu.core.zk.pubdata import FEE_UNIT_WEI, BatchShape, DepositSlot
 from l2gpu.core.zk.state import ZkState
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer, transfer_steps
 from l2gpu.core.zk.withdrawal import WithdrawalTx, apply_withdrawal, sign_withdrawal
@@ -217,4 +218,80 @@ def test_core_l2_under_the_zk_scheme_matches_core_zk(seed: int) -> None:
     assert_same(t)
     for _ in range(STEPS):
         rng.choice((deposit, transfer, transfer, withdraw))(t, rng)
+        assert_same(t)
+
+
+def fundable(t: Twins, scratch: ZkState, fee: int) -> list[int]:
+    """Users other than the operator who can pay ``fee`` and 1 wei on ``scratch``."""
+    users = [u for u in sorted(t.leaf) if u != OPERATOR]
+    return [u for u in users if (a := scratch.account(t.leaf[u])) and a.balance > fee]
+
+
+def batch(t: Twins, rng: random.Random) -> None:
+    """One valid batch: core/zk's ``apply_batch`` (its fees credited once, at the end)
+    against core/l2 applying the same transactions one by one (each fee at once).
+    The operator sends nothing: in a batch, its fees arrive only at the end."""
+    scratch, deposits = t.zk, []
+    for _ in range(rng.randrange(1, 3)):
+        user = rng.randrange(USERS)
+        ax, ay = public_key(user)
+        amount = rng.randrange(1, 10**19)
+        slot = DepositSlot(t.leaf.get(user, t.next_leaf()), ax, ay, address(user), amount)
+        step = apply_deposit(scratch, slot)
+        if step.outcome.value == "created":
+            t.leaf[user] = slot.index
+        scratch = step.after
+        deposits.append(slot)
+    transfers, withdrawals, signatures, paid = [], [], [], []
+    for _ in range(rng.randrange(1, 4)):
+        fee_code = rng.randrange(0, 4)
+        if not (senders := fundable(t, scratch, fee_code * FEE_UNIT_WEI)):
+            break
+        user, to = rng.choice(senders), rng.choice(sorted(t.leaf))
+        sender = scratch.account(t.leaf[user])
+        assert sender is not None
+        amount = at_most(rng, sender.balance - fee_code * FEE_UNIT_WEI)
+        ztx = TransferTx(t.leaf[user], t.leaf[to], amount, fee_code, sender.nonce)
+        signatures.append(sign_transfer(private_key(user), ztx))
+        scratch = transfer_steps(scratch, ztx, signatures[-1]).after
+        transfers.append(ztx)
+    for _ in range(rng.randrange(1, 3)):
+        if not (senders := fundable(t, scratch, 0)):
+            break
+        user = rng.choice(senders)
+        account = scratch.account(t.leaf[user])
+        assert account is not None
+        wtx = WithdrawalTx(t.leaf[user], at_most(rng, account.balance), account.nonce)
+        signatures.append(sign_withdrawal(private_key(user), wtx))
+        scratch = apply_withdrawal(scratch, wtx, signatures[-1]).after
+        withdrawals.append(wtx)
+        paid.append((bytes(address(user)), wtx.amount))
+    shape = BatchShape(2, 3, 2)
+    fee_account = t.leaf[OPERATOR]
+    result = apply_batch(t.zk, shape, fee_account, deposits, transfers, withdrawals, signatures)
+    for slot in deposits:
+        key = key_bytes(slot.ax, slot.ay)
+        tx = Deposit(t.l2.deposits_processed, Address(slot.eth_address), Wei(slot.amount), key, b"")
+        state_transition(t.l2, tx, t.block())
+    for ztx, signature in zip(transfers, signatures, strict=False):
+        tx = Transfer(ztx.from_index - 1, ztx.to_index - 1, Wei(ztx.amount), Wei(ztx.fee))
+        auth = Authorization(ztx.nonce, eddsa.pack_signature(signature))
+        state_transition(t.l2, tx, t.block(), auth)
+    for wtx, signature in zip(withdrawals, signatures[len(transfers) :], strict=True):
+        auth = Authorization(wtx.nonce, eddsa.pack_signature(signature))
+        tx = Withdraw(wtx.from_index - 1, Wei(wtx.amount), Wei(0))
+        state_transition(t.l2, tx, t.block(), auth)
+    t.zk = result.new_state
+    t.paid.extend(paid)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(st.integers(0, 2**32 - 1))
+def test_a_batch_ends_at_core_zk_s_root(seed: int) -> None:
+    rng = random.Random(seed)
+    t = Twins()
+    for _ in range(4):
+        deposit(t, rng)
+    for _ in range(2):
+        batch(t, rng)
         assert_same(t)
