@@ -6,6 +6,10 @@ the transaction. As in Ethereum's execution specs, the state object is changed
 in place by ``apply_*`` functions, and every ``validate_*`` check runs *before*
 the first change, so a rejected transaction leaves the state exactly as it was.
 
+The state is created with its scheme (``scheme.py``), and writes every leaf
+through the scheme's commitment. Under the optimistic scheme,
+``KECCAK_SECP256K1`` (the default):
+
     state root = keccak256(accounts_root || channels_root || exits_root ||
                            uint64 deposits_processed || uint64 exit_count)
 
@@ -17,116 +21,52 @@ the first change, so a rejected transaction leaves the state exactly as it was.
 - exits: indexed tree of withdrawals to L1, leaf = keccak256(address ||
   uint128 amount || uint64 exit index). A withdrawal is claimed on L1 with a
   proof against a final state root.
+
+Under the zk scheme, ``POSEIDON_EDDSA``, the root is ``core/zk``'s Poseidon tree
+over the accounts only (``zk_scheme.py`` says what it leaves out and why).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from l2gpu.core.channel import Channel, ChannelStatus
-from l2gpu.core.crypto.keccak import keccak256
-from l2gpu.core.l2.merkle import EMPTY_LEAF, IndexedMerkleTree
+from l2gpu.core.l2.merkle import IndexedMerkleTree
+from l2gpu.core.l2.records import (
+    MAX_BALANCE,
+    NO_BLS_KEY,
+    TREE_DEPTH,
+    Account,
+    Exit,
+    L2Channel,
+    L2Error,
+    RootParts,
+    root_of,
+)
+from l2gpu.core.l2.scheme import KECCAK_SECP256K1, KeccakTrees, Scheme
 from l2gpu.core.types import Address, ChainId, Hash32, Wei
 
-TREE_DEPTH = 24
-MAX_BALANCE = 2**128 - 1
-NO_BLS_KEY = bytes(96)
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """One L2 account."""
-
-    index: int
-    address: Address
-    balance: Wei = Wei(0)
-    nonce: int = 0
-    bls_key: bytes = NO_BLS_KEY
-
-    def leaf(self) -> bytes:
-        """The account's leaf in the accounts tree."""
-        return keccak256(
-            self.address
-            + self.balance.to_bytes(16, "big")
-            + self.nonce.to_bytes(8, "big")
-            + self.bls_key
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class L2Channel:
-    """A channel inside the rollup: the core channel plus its parties' account indices."""
-
-    index: int
-    channel: Channel
-    renter: int
-    provider: int
-
-    def leaf(self) -> bytes:
-        """The channel's leaf in the channels tree."""
-        c = self.channel
-        return keccak256(
-            c.params.id
-            + self.renter.to_bytes(3, "big")
-            + self.provider.to_bytes(3, "big")
-            + c.deposit.to_bytes(16, "big")
-            + c.best_amount.to_bytes(16, "big")
-            + c.expires_at.to_bytes(8, "big")
-            + c.close_deadline.to_bytes(8, "big")
-            + bytes((int(c.status),))
-        )
-
-    @property
-    def live(self) -> bool:
-        """Open or closing."""
-        return self.channel.status in (ChannelStatus.OPEN, ChannelStatus.CLOSING)
-
-
-@dataclass(frozen=True, slots=True)
-class Exit:
-    """A withdrawal to L1, claimable once a root that contains it is final."""
-
-    index: int
-    address: Address
-    amount: Wei
-
-    def leaf(self) -> bytes:
-        """The exit's leaf in the exits tree."""
-        return keccak256(
-            self.address + self.amount.to_bytes(16, "big") + self.index.to_bytes(8, "big")
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RootParts:
-    """The inputs of the state root."""
-
-    accounts_root: bytes
-    channels_root: bytes
-    exits_root: bytes
-    deposits_processed: int
-    exit_count: int
-
-
-def root_of(parts: RootParts) -> Hash32:
-    """keccak256(accounts || channels || exits || uint64 deposits || uint64 exits)."""
-    return Hash32(
-        keccak256(
-            parts.accounts_root
-            + parts.channels_root
-            + parts.exits_root
-            + parts.deposits_processed.to_bytes(8, "big")
-            + parts.exit_count.to_bytes(8, "big")
-        )
-    )
+# The records moved to records.py (below the schemes); they are still read from here.
+__all__ = [
+    "MAX_BALANCE",
+    "NO_BLS_KEY",
+    "TREE_DEPTH",
+    "Account",
+    "Exit",
+    "L2Channel",
+    "L2State",
+    "RootParts",
+    "root_of",
+]
 
 
 class L2State:
     """All L2 state of one rollup deployment."""
 
-    def __init__(self, chain_id: ChainId, rollup: Address) -> None:
-        """An empty state for the rollup contract ``rollup`` on chain ``chain_id``."""
+    def __init__(
+        self, chain_id: ChainId, rollup: Address, scheme: Scheme = KECCAK_SECP256K1
+    ) -> None:
+        """An empty state for the rollup contract ``rollup`` on chain ``chain_id``,
+        committed to and authorized under ``scheme`` for its whole life."""
         self.chain_id = chain_id
+        self.scheme = scheme
         self.rollup = rollup
         self.accounts: list[Account] = []
         self.by_address: dict[Address, int] = {}
@@ -138,9 +78,9 @@ class L2State:
         # channel index. In no root: a settled leaf zeroes its amounts, as the L1
         # contract's does, and this keeps the outcome for people reading the channel.
         self.settlements: dict[int, tuple[Wei, Wei]] = {}
-        self.account_tree = IndexedMerkleTree(TREE_DEPTH)
-        self.channel_tree = IndexedMerkleTree(TREE_DEPTH)
-        self.exit_tree = IndexedMerkleTree(TREE_DEPTH)
+        # Every leaf is written through the scheme's commitment, so the root is the
+        # scheme's without any rule below asking which scheme it is.
+        self.commitment = scheme.commitment()
         # Undo records while a checkpoint is open: (kind, index, old value or None).
         self._journal: list[tuple[str, int, object]] | None = None
 
@@ -172,7 +112,7 @@ class L2State:
                 self._restore_channel(index, old)
             elif kind == "exit":
                 self.exits.pop()
-                self.exit_tree.set_leaf(index, EMPTY_LEAF)
+                self.commitment.drop_exit(index)
             elif kind == "deposits":
                 self.deposits_processed = index
             elif kind == "settlement":
@@ -194,21 +134,21 @@ class L2State:
         if old is None:
             gone = self.accounts.pop()
             del self.by_address[gone.address]
-            self.account_tree.set_leaf(index, EMPTY_LEAF)
+            self.commitment.drop_account(index)
         else:
             assert isinstance(old, Account)
             self.accounts[index] = old
-            self.account_tree.set_leaf(index, old.leaf())
+            self.commitment.put_account(old)
 
     def _restore_channel(self, index: int, old: object) -> None:
         if old is None:
             gone = self.channels.pop()
             del self.channel_by_id[gone.channel.params.id]
-            self.channel_tree.set_leaf(index, EMPTY_LEAF)
+            self.commitment.drop_channel(index)
         else:
             assert isinstance(old, L2Channel)
             self.channels[index] = old
-            self.channel_tree.set_leaf(index, old.leaf())
+            self.commitment.put_channel(old)
 
     # -- reading -------------------------------------------------------------------
 
@@ -231,18 +171,36 @@ class L2State:
         return None if index is None else self.channels[index]
 
     def root(self) -> Hash32:
-        """The state root (see the module docstring)."""
-        return root_of(self.parts())
+        """The state root, as the state's scheme commits to it."""
+        return self.commitment.root(self.deposits_processed, len(self.exits))
 
     def parts(self) -> RootParts:
-        """What the state root hashes: a proof of one part supplies the others."""
-        return RootParts(
-            self.account_tree.root,
-            self.channel_tree.root,
-            self.exit_tree.root,
-            self.deposits_processed,
-            len(self.exits),
-        )
+        """What the optimistic scheme's root hashes: a proof of one part supplies the
+        others. Only a state of that scheme has them."""
+        return self._keccak_trees().parts(self.deposits_processed, len(self.exits))
+
+    @property
+    def account_tree(self) -> IndexedMerkleTree:
+        """The optimistic scheme's accounts tree (the fraud proofs open it)."""
+        return self._keccak_trees().accounts
+
+    @property
+    def channel_tree(self) -> IndexedMerkleTree:
+        """The optimistic scheme's channels tree."""
+        return self._keccak_trees().channels
+
+    @property
+    def exit_tree(self) -> IndexedMerkleTree:
+        """The optimistic scheme's exits tree (L1 claims open it)."""
+        return self._keccak_trees().exits
+
+    def _keccak_trees(self) -> KeccakTrees:
+        if not isinstance(self.commitment, KeccakTrees):
+            raise L2Error(
+                f"l2: no Keccak trees under the {self.scheme.name} scheme",
+                "fraud proofs and exit claims need a state of the keccak-secp256k1 scheme",
+            )
+        return self.commitment
 
     def total_value(self) -> int:
         """Balances plus live channel deposits: conserved except by deposits and exits."""
@@ -262,7 +220,7 @@ class L2State:
             self.by_address[account.address] = account.index
         else:
             self.accounts[account.index] = account
-        self.account_tree.set_leaf(account.index, account.leaf())
+        self.commitment.put_account(account)
 
     def put_channel(self, channel: L2Channel) -> None:
         """Create or replace a channel and update its leaf."""
@@ -274,7 +232,7 @@ class L2State:
             self.channel_by_id[channel.channel.params.id] = channel.index
         else:
             self.channels[channel.index] = channel
-        self.channel_tree.set_leaf(channel.index, channel.leaf())
+        self.commitment.put_channel(channel)
 
     def add_exit(self, address: Address, amount: Wei) -> Exit:
         """Append a withdrawal to L1."""
@@ -282,5 +240,5 @@ class L2State:
         if self._journal is not None:
             self._journal.append(("exit", exit_.index, None))
         self.exits.append(exit_)
-        self.exit_tree.set_leaf(exit_.index, exit_.leaf())
+        self.commitment.put_exit(exit_)
         return exit_

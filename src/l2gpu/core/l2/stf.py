@@ -7,6 +7,12 @@ state untouched. Channel transactions run the very same rules as the L1
 ChannelManager (``l2gpu.core.channel.machine``); only the money moves between
 L2 balances instead of L1 transfers.
 
+The rules are the same under every scheme (``scheme.py``); what differs is read
+from the state's scheme in two places only: the key a deposit leaves on its
+account (``apply_deposit``) and the authorization of a user transaction
+(``validate_sender``). How leaves are hashed and the root computed is the state's
+own business (it writes every leaf through the scheme's commitment).
+
 Unlike the other machines of the core, this one does not return
 :class:`~l2gpu.core.transition.TransitionResult`. Its state holds every account,
 channel and exit of the rollup with their Merkle trees, so copying it for each
@@ -26,9 +32,11 @@ from l2gpu.core.channel import ChannelError, ChannelParams, ManagerState
 from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel import state_transition as channel_transition
 from l2gpu.core.channel.events import ChannelSettled, Payout
-from l2gpu.core.crypto.bls import verify_possession
-from l2gpu.core.errors import RuleViolation
-from l2gpu.core.l2.state import MAX_BALANCE, NO_BLS_KEY, Account, L2Channel, L2State
+from l2gpu.core.l2.records import MAX_BALANCE, Account, L2Channel
+from l2gpu.core.l2.records import L2Error as L2Error  # raised by every rule; read from here
+from l2gpu.core.l2.records import require as require
+from l2gpu.core.l2.scheme import Authorization
+from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import (
     BlockContext,
     ChannelTx,
@@ -49,10 +57,6 @@ from l2gpu.core.l2.transactions import (
 from l2gpu.core.types import ZERO_ADDRESS, Address, Timestamp, Wei
 
 
-class L2Error(RuleViolation):
-    """A transaction the L2 rules reject; ``reason`` is its name."""
-
-
 @dataclass(frozen=True, slots=True)
 class TxEffects:
     """What one applied transaction did: balance changes per account, and its exit if any.
@@ -64,12 +68,6 @@ class TxEffects:
     exit_index: int | None = None
 
 
-def require(condition: bool, reason: str) -> None:
-    """Raise L2Error(reason) unless ``condition`` holds."""
-    if not condition:
-        raise L2Error(reason)
-
-
 def signers(state: L2State, tx: UserTx) -> tuple[int, ...]:
     """The accounts that must co-sign the commitment carrying ``tx``."""
     if isinstance(tx, CooperativeClose):
@@ -79,13 +77,19 @@ def signers(state: L2State, tx: UserTx) -> tuple[int, ...]:
     return (tx.sender,)
 
 
-def state_transition(state: L2State, tx: L2Tx, block: BlockContext) -> TxEffects:
-    """Apply ``tx`` to ``state`` in place, or raise L2Error and change nothing."""
+def state_transition(
+    state: L2State, tx: L2Tx, block: BlockContext, authorization: Authorization | None = None
+) -> TxEffects:
+    """Apply ``tx`` to ``state`` in place, or raise L2Error and change nothing.
+
+    ``authorization`` is a user transaction's own signature, which the state's
+    scheme may require (the zk scheme does; the optimistic one authorizes by the
+    commitment's co-signature instead and reads none)."""
     if isinstance(tx, Deposit):
         return apply_deposit(state, tx)
     if isinstance(tx, ForcedWithdraw):
         return apply_forced_withdraw(state, tx)
-    sender = validate_sender(state, tx, block)
+    sender = validate_sender(state, tx, block, authorization)
     if isinstance(tx, Transfer):
         return apply_transfer(state, sender, tx, block)
     if isinstance(tx, Withdraw):
@@ -95,26 +99,30 @@ def state_transition(state: L2State, tx: L2Tx, block: BlockContext) -> TxEffects
     return apply_channel_tx(state, sender, tx, block)
 
 
-def validate_sender(state: L2State, tx: UserTx, block: BlockContext) -> Account:
-    """The sender exists, holds a BLS key (to co-sign), and the fee recipient exists."""
+def validate_sender(
+    state: L2State, tx: UserTx, block: BlockContext, authorization: Authorization | None = None
+) -> Account:
+    """The sender exists, authorized ``tx`` as the state's scheme requires (under the
+    optimistic scheme: holds a BLS key, to co-sign), and the fee recipient exists."""
     sender = state.account(tx.sender)
     require(sender is not None, "l2: unknown sender")
     assert sender is not None
-    require(sender.bls_key != NO_BLS_KEY, "l2: sender has no BLS key")
+    state.scheme.authorize(state.commitment, sender, tx, authorization)
     require(state.account(block.fee_recipient) is not None, "l2: unknown fee recipient")
     return sender
 
 
 def apply_deposit(state: L2State, tx: Deposit) -> TxEffects:
-    """Credit an L1 deposit, in queue order; a new address gets the next index."""
+    """Credit an L1 deposit, in queue order; a new address gets the next index. The
+    state's scheme says which key the account holds after it, or skips it (counted,
+    nothing credited: the zk scheme's rule for a key it cannot use)."""
     require(tx.queue_index == state.deposits_processed, "l2: deposit out of order")
     account = state.account_of(tx.address) or Account(len(state.accounts), tx.address)
     require(account.balance + tx.amount <= MAX_BALANCE, "l2: balance overflow")
-    key = account.bls_key
-    # A bad proof of possession is not an error (the money still arrives): the key
-    # is just not set, and the owner can deposit again with a good one.
-    if key == NO_BLS_KEY and verify_possession(tx.bls_key, tx.proof_of_possession):
-        key = tx.bls_key
+    key = state.scheme.deposit_key(account, tx)
+    if key is None:
+        state.count_deposit()
+        return TxEffects(())
     state.put_account(replace(account, balance=Wei(account.balance + tx.amount), bls_key=key))
     state.count_deposit()
     return TxEffects(((account.index, tx.amount),))

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.merkle import EMPTY_LEAF, path_root, verify_proof
+from l2gpu.core.l2.scheme import KECCAK_SECP256K1, KeccakSecp256k1
 from l2gpu.core.l2.state import TREE_DEPTH, Account, Exit, L2Channel, RootParts, root_of
 from l2gpu.core.l2.stf import L2Error, state_transition
 from l2gpu.core.l2.transactions import BlockContext, Deposit, ForcedWithdraw, L2Tx
@@ -129,6 +131,10 @@ class WitnessState:
     _accounts: dict[int, Account | None] = field(default_factory=dict)
     _channels: dict[int, L2Channel | None] = field(default_factory=dict)
     _writes: int = 0
+    # Only the optimistic scheme has fraud proofs (its witness is Keccak paths): the
+    # STF reads the scheme from the state, and its authorization reads no commitment.
+    scheme: ClassVar[KeccakSecp256k1] = KECCAK_SECP256K1
+    commitment: ClassVar[None] = None
 
     def __post_init__(self) -> None:
         for read in self.witness.accounts:
