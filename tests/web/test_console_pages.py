@@ -6,7 +6,10 @@ while it runs; offer and inventory text is escaped; the market's read endpoints
 behind it show the caller's own data only. The rollup page over a node on the
 embedded L1 (chain time travel, never sleep): a withdrawal counts down to its
 claim and shows its Claim button only once claimable; a claim without the CSRF
-token, or of another account's withdrawal, is refused; a node that is not
+token, or of another account's withdrawal, is refused; a browser wallet is handed
+the L1 call that claims its own final withdrawal (decoded with the Rollup's ABI, it
+is the node's proof) and refused it for another's, a non-final or a claimed one, or
+without the CSRF token or from another origin; a node that is not
 configured or goes away is named, and the page recovers when it is back.
 """
 
@@ -237,6 +240,8 @@ def test_a_withdrawal_counts_down_and_is_claimed_once_final(
 
 def claim_tx(web: TestClient, exit_index: int, csrf: str | None,
              origin: str = ORIGIN) -> httpx.Response:  # fmt: skip
+    """Ask for the L1 transaction that claims ``exit_index``, as the page's script does
+    (the CSRF token in ``X-CSRF-Token``)."""
     headers = {"origin": origin} | ({} if csrf is None else {"x-csrf-token": csrf})
     return web.post(f"/rollup/exits/{exit_index}/claim-tx", headers=headers)
 
