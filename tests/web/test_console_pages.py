@@ -6,7 +6,10 @@ while it runs; offer and inventory text is escaped; the market's read endpoints
 behind it show the caller's own data only. The rollup page over a node on the
 embedded L1 (chain time travel, never sleep): a withdrawal counts down to its
 claim and shows its Claim button only once claimable; a claim without the CSRF
-token, or of another account's withdrawal, is refused; a node that is not
+token, or of another account's withdrawal, is refused; a browser wallet is handed
+the L1 call that claims its own final withdrawal (decoded with the Rollup's ABI, it
+is the node's proof) and refused it for another's, a non-final or a claimed one, or
+without the CSRF token or from another origin; a node that is not
 configured or goes away is named, and the page recovers when it is back.
 """
 
@@ -223,15 +226,94 @@ def test_a_withdrawal_counts_down_and_is_claimed_once_final(
     assert '<td class="exit-state">claimed</td>' in after
     assert 'class="claim"' not in after
     assert claim(web, mine, csrf).status_code == 409  # once only
-    # a browser wallet's user: its own withdrawal, final, but only its own key claims
+    # a browser wallet's user: its own withdrawal, final; its wallet sends the claim
+    # (the page's script, below), the console does not
     theirs_csrf = sign_in_as(web, rollup.keys[1])
     row = web.get("/rollup").text.split(f'id="exit-{theirs}"')[1].split("</tr>")[0]
     assert "l2gpu l2 withdraw --claim" in row
-    assert 'class="claim"' not in row
+    assert 'class="inline wallet-claim"' in row
     told = claim(web, theirs, theirs_csrf)
     assert told.status_code == 403
     assert "your own key signs" in told.text
     assert not contract.call("exit_claimed", theirs)
+
+
+def claim_tx(web: TestClient, exit_index: int, csrf: str | None,
+             origin: str = ORIGIN) -> httpx.Response:  # fmt: skip
+    """Ask for the L1 transaction that claims ``exit_index``, as the page's script does
+    (the CSRF token in ``X-CSRF-Token``)."""
+    headers = {"origin": origin} | ({} if csrf is None else {"x-csrf-token": csrf})
+    return web.post(f"/rollup/exits/{exit_index}/claim-tx", headers=headers)
+
+
+def test_a_browser_wallet_is_handed_the_l1_call_that_claims_its_own_final_withdrawal(
+    rollup: Deployed, tmp_path: Path
+) -> None:
+    from l2gpu.l1.contracts.rollup import WITHDRAW_GAS
+
+    world = rollup_console(rollup, tmp_path)
+    web, node, reader = world["web"], world["node"], world["reader"]
+    user0s, mine = (e.index for e in node.state.exits)  # user 1 signs in: "mine" is theirs
+    chain, contract = rollup.chain, node.rollup.contract
+    assert claim_tx(web, mine, None).status_code == 401  # not signed in
+    csrf = sign_in_as(web, rollup.keys[1])  # a browser wallet (personal_sign)
+    early = claim_tx(web, mine, csrf)
+    assert early.status_code == 409
+    assert "not final yet" in early.json()["error"]
+    assert "claimable in 7 d" in early.json()["fix"]
+
+    chain.time_travel(WEEK + 1)
+    row = web.get("/rollup/live").text.split(f'id="exit-{mine}"')[1].split("</tr>")[0]
+    assert f'data-exit="{mine}"' in row
+    assert figure(row, f"claim-{mine}") == "Claim"
+    assert claim_tx(web, mine, None).status_code == 403  # no CSRF token
+    assert claim_tx(web, mine, "guess").status_code == 403
+    assert claim_tx(web, mine, csrf, origin="https://evil.example").status_code == 403
+    foreign = claim_tx(web, user0s, csrf)  # final too, but user 0's
+    assert foreign.status_code == 403
+    assert "is not yours" in foreign.json()["error"]
+    assert claim_tx(web, 99, csrf).status_code == 403  # no such withdrawal: not its
+
+    given = claim_tx(web, mine, csrf)
+    assert given.status_code == 200, given.text
+    tx = given.json()["tx"]
+    assert given.json()["amount"] == str(2 * 10**17)
+    assert tx["to"] == contract.address.checksum
+    assert tx["from"] == rollup.keys[1].address.checksum
+    assert int(tx["chainId"], 16) == chain.chain_id
+    assert int(tx["gas"], 16) == WITHDRAW_GAS
+    assert tx["value"] == "0x0"
+    function, args = contract.decode_input(tx["data"])  # with the Rollup's own ABI
+    proof = reader.exit_proof(mine)
+    assert function == "withdraw"
+    assert args == {
+        "_batch": proof["batch"], "_exit_index": mine, "_recipient": proof["recipient"],
+        "_amount": proof["amount"], "_proof": [bytes.fromhex(h[2:]) for h in proof["proof"]],
+        "_accounts_root": bytes.fromhex(proof["accounts_root"][2:]),
+        "_channels_root": bytes.fromhex(proof["channels_root"][2:]),
+        "_deposits_processed": proof["deposits_processed"], "_exit_count": proof["exit_count"],
+    }  # fmt: skip
+
+    # what the wallet does with it: send it from the account, as it is
+    sender = chain.accounts[2]  # user 1's L1 account
+    assert sender.address == tx["from"]
+    before = chain.balance(sender.address)
+    fields = {"to": tx["to"], "data": tx["data"], "value": 0, "gas": int(tx["gas"], 16),
+              "chainId": int(tx["chainId"], 16)}  # fmt: skip
+    sent = chain.tx_params(sender, fields)
+    receipt = chain.send_signed(sent, sender)
+    assert receipt["status"] == 1
+    assert receipt["gasUsed"] < WITHDRAW_GAS // 2
+    paid_gas = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert chain.balance(sender.address) - before + paid_gas == 2 * 10**17
+    assert contract.call("exit_claimed", mine)
+    after = web.get("/rollup/live").text.split(f'id="exit-{mine}"')[1].split("</tr>")[0]
+    assert '<td class="exit-state">claimed</td>' in after
+    assert "wallet-claim" not in after
+    again = claim_tx(web, mine, csrf)
+    assert again.status_code == 409
+    assert "claimed already" in again.json()["error"]
+    assert not contract.call("exit_claimed", user0s)
 
 
 def test_a_node_that_is_away_is_named_and_the_page_recovers(

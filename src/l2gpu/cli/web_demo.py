@@ -6,8 +6,9 @@ up``, its own key) as processes of their own, and the console served here with
 anvil's first dev key as its development wallet. The wallet deposits into the
 rollup and starts a small withdrawal, so the rollup page has a batch and a
 withdrawal counting down to its claim. Open the printed address, sign in with the
-development wallet, rent, watch the spend, stop. Ctrl-C (or SIGTERM) stops every
-process; their logs and data are in a temporary folder that is printed.
+development wallet, rent, watch the spend, stop. The L1's address is printed too,
+for a browser wallet to send its claim to (docs/console.md). Ctrl-C (or SIGTERM)
+stops every process; their logs and data are in a temporary folder that is printed.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def run_demo(port: int, host: str) -> None:
         _wait(lambda: httpx.get(node + "/l2/status", timeout=2).status_code == 200,
               "the rollup node", folder / "node.log")  # fmt: skip
         _deposit_then_withdraw(chain, account, key, node, folder / "node.log")
-        typer.echo(f"the console: http://{host}:{port}/  (logs and data: {folder})", err=True)
+        typer.echo(f"the console: http://{host}:{port}/  (L1: {l1}; logs and data: {folder})",
+                   err=True)  # fmt: skip
         console = create_console(api, dev_wallet=wallet, htmx=htmx_path(),
                                  node=NodeReader(node, timeout=3.0),
                                  claimer=RollupClaimer(chain, account))  # fmt: skip

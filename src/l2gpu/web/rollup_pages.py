@@ -13,8 +13,10 @@ live part is fetched again every five seconds: it recovers when the node is back
 Claiming a final withdrawal is a POST that passes the checks every state change
 passes (origin, session, CSRF token), then: the withdrawal must be the signed-in
 account's (the node's list of its withdrawals holds it), claimable and not
-claimed; and the console must hold the key that sends it (the development wallet,
-:mod:`l2gpu.web.claiming`). Anyone else is told the command that claims.
+claimed, and the node's proof must pay that account. The development wallet's
+claim the console sends itself (``/claim``); a browser wallet's page asks for the
+transaction (``/claim-tx``, JSON) and hands it to the wallet to send
+(:mod:`l2gpu.web.claiming`, ``static/console.js``).
 """
 
 # No "from __future__ import annotations": FastAPI reads the route annotations.
@@ -22,11 +24,12 @@ claimed; and the console must hold the key that sends it (the development wallet
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 from l2gpu.node.client import NodeError, NodeReader
+from l2gpu.web.claiming import claim_transaction
 from l2gpu.web.context import Console, ConsoleError
 from l2gpu.web.display import countdown
 from l2gpu.web.sessions import WebSession
@@ -61,38 +64,47 @@ def rollup_router(console: Console) -> APIRouter:
         exit_index: Annotated[int, Path(ge=0, lt=2**63)],
         csrf: Annotated[str | None, Form()] = None,
     ) -> Response:
-        """Claim one of the signed-in account's final withdrawals on L1."""
+        """Claim one of the signed-in account's final withdrawals on L1 (the
+        development wallet: the console sends it)."""
         session = console.signed_in(request, csrf)
         node = _node_or_refuse(console)
-        try:
-            mine = {e["exit_index"]: e for e in node.exits_of(session.address, MAX_EXITS)}
-        except NodeError as exc:
-            raise ConsoleError(f"the rollup node does not answer: {exc.what}",
-                               "try again when it is back", 503) from exc  # fmt: skip
-        found = mine.get(exit_index)
-        if found is None:
-            raise ConsoleError(f"withdrawal {exit_index} is not yours",
-                               "claim only your own withdrawals", 403)  # fmt: skip
-        if found["claimed"]:
-            raise ConsoleError(f"withdrawal {exit_index} is claimed already",
-                               "nothing is left to claim", 409)  # fmt: skip
-        if not found["claimable"]:
-            raise ConsoleError(f"withdrawal {exit_index} is not final yet",
-                               f"claim it once it is: {_exit_state(found)}", 409)  # fmt: skip
+        _own_claimable_exit(node, session, exit_index)
         if not session.dev or console.claimer is None:
             raise ConsoleError("claiming is an L1 transaction that your own key signs",
-                               f"run '{CLAIM_COMMAND}' with your key", 403)  # fmt: skip
+                               f"use the Claim button with your browser wallet, or run "
+                               f"'{CLAIM_COMMAND}' with your key", 403)  # fmt: skip
         try:
-            proof = node.exit_proof(exit_index)
-            if Address.from_hex(proof["recipient"]) != session.address:
-                raise ConsoleError(f"withdrawal {exit_index} pays {proof['recipient']}",
-                                   "claim only your own withdrawals", 403)  # fmt: skip
+            proof = _own_proof(node, session, exit_index)
             console.claimer.claim(Address.from_hex(node.status()["rollup"]), proof)
         except ConsoleError:
             raise
         except L2gpuError as exc:
             raise ConsoleError(exc.what, exc.fix, 502) from exc
         return RedirectResponse("/rollup", status_code=303)
+
+    @router.post("/rollup/exits/{exit_index}/claim-tx")
+    def claim_tx(
+        request: Request,
+        exit_index: Annotated[int, Path(ge=0, lt=2**63)],
+        csrf: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        """The L1 transaction that claims one of the signed-in account's final
+        withdrawals, for its browser wallet to send (``eth_sendTransaction``): JSON
+        ``{"tx": {...}, "amount": wei}``, or ``{"error", "fix"}`` with why not."""
+        try:
+            session = console.signed_in(request, csrf)
+            node = _node_or_refuse(console)
+            found = _own_claimable_exit(node, session, exit_index)
+            try:
+                proof = _own_proof(node, session, exit_index)
+                tx = claim_transaction(node.status(), proof, session.address)
+            except ConsoleError:
+                raise
+            except L2gpuError as exc:
+                raise ConsoleError(exc.what, exc.fix, 502) from exc
+        except ConsoleError as exc:
+            return JSONResponse({"error": exc.what, "fix": exc.fix}, status_code=exc.status)
+        return JSONResponse({"tx": tx, "exit_index": exit_index, "amount": str(found["amount"])})
 
     return router
 
@@ -124,8 +136,39 @@ def rollup_context(console: Console, session: WebSession | None) -> dict[str, An
         "exits": None if exits is None else [{**e, "state": _exit_state(e)} for e in exits],
         "channels": rows,
         "can_claim": session is not None and session.dev and console.claimer is not None,
+        "wallet_claim": session is not None and not session.dev,
         "claim_command": CLAIM_COMMAND,
     }
+
+
+def _own_claimable_exit(node: NodeReader, session: WebSession, exit_index: int) -> dict[str, Any]:
+    """The signed-in account's withdrawal ``exit_index`` (the node's list of its
+    withdrawals holds it), claimable and not claimed; refused with why otherwise."""
+    try:
+        mine = {e["exit_index"]: e for e in node.exits_of(session.address, MAX_EXITS)}
+    except NodeError as exc:
+        raise ConsoleError(f"the rollup node does not answer: {exc.what}",
+                           "try again when it is back", 503) from exc  # fmt: skip
+    found = mine.get(exit_index)
+    if found is None:
+        raise ConsoleError(f"withdrawal {exit_index} is not yours",
+                           "claim only your own withdrawals", 403)  # fmt: skip
+    if found["claimed"]:
+        raise ConsoleError(f"withdrawal {exit_index} is claimed already",
+                           "nothing is left to claim", 409)  # fmt: skip
+    if not found["claimable"]:
+        raise ConsoleError(f"withdrawal {exit_index} is not final yet",
+                           f"claim it once it is: {_exit_state(found)}", 409)  # fmt: skip
+    return found
+
+
+def _own_proof(node: NodeReader, session: WebSession, exit_index: int) -> dict[str, Any]:
+    """The node's proof of ``exit_index``, which must pay the signed-in account."""
+    proof = node.exit_proof(exit_index)
+    if Address.from_hex(proof["recipient"]) != session.address:
+        raise ConsoleError(f"withdrawal {exit_index} pays {proof['recipient']}",
+                           "claim only your own withdrawals", 403)  # fmt: skip
+    return proof
 
 
 def _node_or_refuse(console: Console) -> NodeReader:
