@@ -31,8 +31,8 @@ from l2gpu.agent.backends import Backend, JobSpec
 from l2gpu.client import MarketClient
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.shell import (
-    SHELL_FRESH_S,
     STDIN,
+    SeenRequests,
     ShellError,
     ShellRequest,
     check_size,
@@ -159,7 +159,7 @@ class LeaseShells:
     _last_info: dict[int, AgentLease]
     background_closes: bool
     _shells: dict[int, ShellSession]
-    _shell_nonces: dict[str, int]
+    _shell_nonces: SeenRequests
     _shells_polled: float
     _shell_poll: Future[list[AgentShell]] | None
     _shell_pool: ThreadPoolExecutor | None
@@ -234,12 +234,9 @@ class LeaseShells:
         problem = request_problem(request, renter=Address.from_hex(info.renter), now=now)
         if problem is not None:
             return problem
-        self._shell_nonces = {
-            n: at for n, at in self._shell_nonces.items() if at > now - 2 * SHELL_FRESH_S
-        }
-        if request.nonce in self._shell_nonces:
-            return "this shell request was used already (a replay)"
-        self._shell_nonces[request.nonce] = now
+        used = self._shell_nonces.use(request, now)
+        if used is not None:
+            return used
         if getattr(self.backend, "open_shell", None) is None:
             return (
                 f"this provider's {self.backend.name} backend does not offer shells yet "
@@ -257,7 +254,7 @@ class LeaseShells:
             link = open_link(self.client, f"/agent/shells/{session_id}")
         except L2gpuError as exc:
             log.warning("shell session %s: the relay is unreachable: %s", session_id, exc.what)
-            self._shell_nonces.pop(request.nonce, None)  # the next poll may try it again
+            self._shell_nonces.forget(request)  # the next poll may try it again
             session.end()
             return
         if problem is None and spec is not None:
