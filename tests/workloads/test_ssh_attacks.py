@@ -209,6 +209,26 @@ def test_websockets_are_bounded_per_account_and_in_all(market: Market) -> None:
     assert _settled(relay)
 
 
+def test_websockets_take_a_token_of_the_rate_limit(
+    database_url: tuple[str, str | None],
+) -> None:
+    """Attacked: websockets passed the rate limit, so an account could open and close
+    them without end (each costs the relay a signature check and a database read)."""
+    url, schema = database_url
+    service = MarketService(open_database(url, schema=schema), chain_id=CHAIN, clock=Clock())
+    server, base = serve_on_loopback(create_app(service, rate=0.001, burst=3), "market")
+    try:
+        stranger = MarketClient(base, STRANGER)
+        for _ in range(3):
+            opened = open_link(stranger, "/jobs/1/shell")
+            opened.send_control("open")
+            assert "the shell request is malformed" in _refusal(opened)
+        with pytest.raises(L2gpuError, match="too many requests from this client"):
+            open_link(stranger, "/jobs/1/shell")
+    finally:
+        server.should_exit = True
+
+
 def test_a_session_whose_agent_never_comes_or_whose_renter_left_frees_its_slot(
     market: Market,
 ) -> None:
