@@ -10,12 +10,14 @@ one (a websocket signed in as the provider), so that sessions wait as long as it
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from l2gpu.agent.agent import ProviderAgent
@@ -33,6 +35,7 @@ from l2gpu.core.types import Wei
 from l2gpu.db import open_database
 from l2gpu.payments.store import VoucherStore
 from l2gpu.renter.shell import shell_request
+from l2gpu.serving import connections
 from l2gpu.serving.loopback import serve_on_loopback
 from l2gpu.shell_link import ShellLink, open_link
 from tests.api.helpers import Clock, described
@@ -227,6 +230,37 @@ def test_websockets_take_a_token_of_the_rate_limit(
             open_link(stranger, "/jobs/1/shell")
     finally:
         server.should_exit = True
+
+
+def test_a_request_for_another_lease_or_command_a_slow_upgrade_or_a_huge_message(
+    market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attacked: the renter's signature moved to another lease or command; an upgrade
+    request sent a byte at a time (slowloris); an opening message of 1 MiB."""
+    signed = shell_request(
+        market.renter, market.lease_id, ["true"], issued_at=market.clock(), size=(24, 80)
+    ).to_json()
+    for changed, why in (
+        ({"open": market.lease_id + 1}, f"names lease {market.lease_id + 1}, not"),
+        ({"command": "rm -rf /job"}, "not by the lease's renter"),
+    ):
+        link = open_link(market.renter, f"/jobs/{market.lease_id}/shell")
+        link.send_control(**{**signed, **changed})
+        assert why in _refusal(link)
+    # Headers that never end: answered 408 once the deadline passes, the socket closed.
+    monkeypatch.setattr(connections, "REQUEST_S", 1.0)
+    host, port = market.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as slow:
+        slow.sendall(b"GET /jobs/1/shell HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
+        assert slow.recv(100).startswith(b"HTTP/1.1 408")
+    # A message over the server's bound is not read whole: the websocket is closed (1009).
+    link = open_link(market.renter, f"/jobs/{market.lease_id}/shell")
+    link.connection.send("x" * (1 << 20))
+    with pytest.raises(ConnectionClosed) as closed:
+        link.connection.recv(10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
+    assert _settled(market.relay)
 
 
 def test_a_session_whose_agent_never_comes_or_whose_renter_left_frees_its_slot(
