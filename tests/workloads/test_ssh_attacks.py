@@ -11,6 +11,7 @@ one (a websocket signed in as the provider), so that sessions wait as long as it
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from websockets.sync.client import connect
 from l2gpu.agent.agent import ProviderAgent
 from l2gpu.agent.backends.local import LocalBackend
 from l2gpu.agent.inventory import discover
-from l2gpu.agent.shells import LeaseShells
+from l2gpu.agent.shells import MAX_SHELLS, LeaseShells
 from l2gpu.api.app import create_app
 from l2gpu.api.service import MarketService
 from l2gpu.api.shell_relay import ShellRelay
@@ -38,6 +39,7 @@ from l2gpu.renter.shell import shell_request
 from l2gpu.serving import connections
 from l2gpu.serving.loopback import serve_on_loopback
 from l2gpu.shell_link import ShellLink, open_link
+from l2gpu.wire import AgentShell
 from tests.api.helpers import Clock, described
 from tests.market.helpers import CHAIN, PROVIDER, RENTER, STRANGER
 
@@ -327,3 +329,51 @@ def test_the_requests_remembered_are_bounded_per_lease() -> None:
     assert seen.use(requests[2], 1000) is None
     assert seen.use(requests[2], 1000 + SHELL_FRESH_S + 1) is None  # all expired meanwhile
     assert len(seen) == 1
+
+
+class _ListingMarket:
+    """A market that lists made-up shell sessions, 500 at each poll."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    def agent_shells(self) -> list[AgentShell]:
+        self.polls += 1
+        client = MarketClient("http://x", STRANGER)  # not the renter: each is refused
+        return [
+            AgentShell(
+                id=self.polls * 1000 + n,
+                renter=RENTER.address.checksum,
+                **shell_request(client, 1, [], issued_at=1000, size=(24, 80)).to_json(),
+            )
+            for n in range(500)
+        ]
+
+
+def test_an_agent_answers_a_bounded_number_of_sessions_whatever_the_market_lists() -> None:
+    """Attacked: each listed session got a thread and a websocket (a refused one too,
+    to tell the renter why): a market listing made-up sessions had the agent start
+    threads without end."""
+    shells = LeaseShells()
+    shells.client = _ListingMarket()  # type: ignore[assignment]
+    shells.backend = LocalBackend.__new__(LocalBackend)
+    shells.clock = lambda: 1000
+    shells.served = {1: object()}
+    shells._last_info = {1: type("Info", (), {"renter": RENTER.address.checksum})()}  # type: ignore[dict-item]
+    shells._shells, shells._shell_nonces = {}, SeenRequests()
+    shells._shells_polled, shells._shell_poll, shells.background_closes = 0.0, None, False
+    started = threading.Event()
+    release = threading.Event()
+
+    def serve(*_: object) -> None:  # stands for connecting out to the relay
+        started.set()
+        release.wait(10)
+
+    shells._serve_shell = serve  # type: ignore[method-assign]
+    try:
+        shells._tend_shells()
+        assert started.wait(5)
+        assert len(shells._shells) == MAX_SHELLS
+        assert threading.active_count() < 2 * MAX_SHELLS
+    finally:
+        release.set()

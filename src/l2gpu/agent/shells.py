@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 SHELL_POLL_S = 1.0
 READ_BYTES = 16 * 1024
 EXIT_WAIT_S = 5.0
+MAX_SHELLS = 64
+"""Shell sessions this agent serves (or tells why not) at once, all leases together
+(the market allows 2 per lease)."""
 
 
 def shell_argv(request: ShellRequest) -> list[str]:
@@ -209,6 +212,13 @@ class LeaseShells:
 
     def _answer_shell(self, asked: AgentShell) -> None:
         if asked.id in self._shells:
+            return
+        if len(self._shells) >= MAX_SHELLS:
+            # Attacked: each session the market listed got a thread and a websocket of
+            # its own, a refused one too (to tell the renter why), so a market listing
+            # made-up sessions had the agent start threads without end. Bounded now,
+            # well above the 2 per lease an honest market lets renters open.
+            log.warning("shell session %s not answered: %s at once already", asked.id, MAX_SHELLS)
             return
         now = self.clock()
         try:
