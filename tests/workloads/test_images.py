@@ -212,3 +212,30 @@ def test_images_attacked_injection_tag_and_digest_tricks_and_an_altered_policy()
         altered = replace(signed, terms=replace(signed.terms, images=images))
         with pytest.raises(OfferError, match="not signed by its provider"):
             validate_offer(altered, T0)
+
+
+def test_a_containers_variables_cannot_add_lines_or_choose_its_gpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attacked: a variable's line break wrote a line with no "=", which the engine
+    fills from its own environment, the agent's: the provider's key reached the
+    renter's container. And NVIDIA_VISIBLE_DEVICES=all would give it every GPU."""
+    engine = install_fake_engine(monkeypatch, tmp_path / "engine")
+    monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0xprovider-key")
+    backend = make_backend("docker", tmp_path / "jobs", image="busybox:1.36")
+    backend.start(JobSpec(1, "true", env={"A": "1"}, secrets={"B": "two = 2"}))
+    box = engine.containers()[backend._name(1)]
+    assert box["env"] == {"A": "1", "B": "two = 2"}
+    for env, secrets, why in (
+        ({"A": "x\nL2GPU_PRIVATE_KEY"}, {}, "variable 'A' holds a line break"),
+        ({}, {"S": "x\r\nL2GPU_PRIVATE_KEY"}, "secret 'S' holds a line break"),
+        ({"L2GPU_PRIVATE_KEY\nA": "1"}, {}, "holds a line break"),
+        ({"NVIDIA_VISIBLE_DEVICES": "all"}, {}, "would choose the container's GPUs"),
+        ({}, {"nvidia_driver_capabilities": "all"}, "would choose the container's GPUs"),
+    ):
+        with pytest.raises(JobStartError, match=why):
+            backend.start(JobSpec(2, "true", env=env, secrets=secrets))
+    assert backend._name(2) not in engine.containers()
+    assert all("0xprovider-key" not in str(b["env"]) for b in engine.containers().values())
+    backend.stop(1)
+    end_watcher(backend)

@@ -19,7 +19,8 @@ mode works as it is. A job's container:
   CPUs, processes and open files;
 - receives its environment and secrets from a file readable by the agent only, never
   on a command line (which every user of the host can read); the file is removed
-  once the container is created;
+  once the container is created; a variable with a line break or named ``NVIDIA_*``
+  is refused (:func:`env_file_text`);
 - is named ``l2gpu-<tag>-lease-<id>`` and labelled with its lease, which is how a
   restarted agent finds it (:meth:`ContainerBackend.found`).
 
@@ -84,6 +85,33 @@ def engine_problem(engine: str) -> str | None:
     if done.returncode != 0:
         return f"no {engine} daemon answers: {done.stderr.strip()[:300]}"
     return None
+
+
+def env_file_text(spec: JobSpec) -> str:
+    """The job's variables and secrets as the engine's ``--env-file``: a line each.
+
+    Attacked: a value (or name) holding a line break wrote lines of its own, and a line
+    with no ``=`` has the engine copy that variable from its own environment, which is
+    the agent's: ``x\nL2GPU_PRIVATE_KEY`` put the provider's key in the renter's
+    container. And ``NVIDIA_VISIBLE_DEVICES=all`` has the NVIDIA runtime give the
+    container every GPU of the host, other leases' too. Both are refused.
+    """
+    lines = []
+    for kind, variables in (("variable", spec.env), ("secret", spec.secrets)):
+        for name, value in variables.items():
+            if "\n" in name + value or "\r" in name + value:
+                raise JobStartError(
+                    f"the job's {kind} {name.splitlines()[0]!r} holds a line break, which "
+                    "a container's variables cannot carry",
+                    "remove the line break (put multi-line text in a file of the job)",
+                )
+            if name.upper().startswith("NVIDIA_"):
+                raise JobStartError(
+                    f"the job's {kind} {name} would choose the container's GPUs",
+                    "drop it: the container gets the leased GPUs",
+                )
+            lines.append(f"{name}={value}\n")
+    return "".join(lines)
 
 
 def run_args(
@@ -195,8 +223,7 @@ class ContainerBackend:
                 env_file = Path(folder) / "env"
                 fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as out:
-                    for key, value in {**spec.env, **spec.secrets}.items():
-                        out.write(f"{key}={value}\n")
+                    out.write(env_file_text(spec))
                 args = run_args(self.engine, image, self._name(spec.lease_id), spec, work,
                                 env_file, network=self.network)  # fmt: skip
                 self._engine(*args[1:])
