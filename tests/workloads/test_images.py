@@ -239,3 +239,29 @@ def test_a_containers_variables_cannot_add_lines_or_choose_its_gpus(
     assert all("0xprovider-key" not in str(b["env"]) for b in engine.containers().values())
     backend.stop(1)
     end_watcher(backend)
+
+
+def test_a_containers_files_are_written_through_no_link_an_earlier_job_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attacked: a container (root inside) leaves links in its lease's folder; the
+    lease's next start wrote its files through them, onto the host."""
+    install_fake_engine(monkeypatch, tmp_path / "engine")
+    backend = make_backend("docker", tmp_path / "jobs", image="busybox:1.36")
+    host_file, host_dir = tmp_path / "host-file", tmp_path / "host-dir"
+    host_file.write_text("the host's")
+    host_dir.mkdir()
+    work = backend.workdir(1)
+    work.mkdir(parents=True)
+    (work / "train.py").symlink_to(host_file)
+    (work / "src").symlink_to(host_dir)
+    backend.start(JobSpec(1, "true", files={"train.py": "print(1)"}))
+    assert host_file.read_text() == "the host's"
+    assert not (work / "train.py").is_symlink()
+    assert (work / "train.py").read_text() == "print(1)"
+    with pytest.raises(JobStartError):
+        backend.start(JobSpec(1, "true", files={"src/evil.py": "x"}))
+    assert list(host_dir.iterdir()) == []
+    assert backend.root.stat().st_mode & 0o077 == 0  # no one else reaches its folders
+    backend.stop(1)
+    end_watcher(backend)

@@ -45,7 +45,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from l2gpu.agent.backends import deadman
 from l2gpu.agent.backends.base import (
@@ -85,6 +85,33 @@ def engine_problem(engine: str) -> str | None:
     if done.returncode != 0:
         return f"no {engine} daemon answers: {done.stderr.strip()[:300]}"
     return None
+
+
+def write_file(work: Path, relative: str, text: str) -> None:
+    """Write a job's file under ``work``, following no link on the way.
+
+    Attacked: the files were written with ``Path.write_text``, through whatever the
+    folder held; a container (root inside) that left ``train.py`` as a link to a host
+    file had the lease's next start (after a restart, or a market whose lease ids began
+    again) write there as the agent. Each folder is now opened without following a
+    link, and what an earlier job left under the file's name is replaced, not followed.
+    """
+    parts = PurePosixPath(relative).parts
+    folder = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for part in parts[:-1]:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=folder)
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(parts[-1], dir_fd=folder)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(parts[-1], flags, 0o644, dir_fd=folder), "w") as out:
+            out.write(text)
+    finally:
+        os.close(folder)
 
 
 def env_file_text(spec: JobSpec) -> str:
@@ -212,13 +239,12 @@ class ContainerBackend:
             check_spec(spec)
             image = self._image_of(spec)
             work = self.workdir(spec.lease_id)
+            self._engine("rm", "--force", self._name(spec.lease_id), check=False)
+            self.root.chmod(0o700)  # its containers may leave set-uid files: no one else in
             work.mkdir(parents=True, exist_ok=True)
             for relative, text in spec.files.items():
-                target = work / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text)
+                write_file(work, relative, text)
             unpack_folder(spec, work, spec.disk_bytes)
-            self._engine("rm", "--force", self._name(spec.lease_id), check=False)
             with tempfile.TemporaryDirectory(prefix="l2gpu-env-") as folder:
                 env_file = Path(folder) / "env"
                 fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
