@@ -1,8 +1,8 @@
 """``l2gpu ssh`` attacked: the market's relay (a real uvicorn on loopback) by strangers,
 by a provider other than the lease's, by a renter holding many websockets, by each side
-sending what only the other may; the replay bookkeeping of the relay and the agent at
-the edge of a request's freshness. The sandbox, from inside a shell, is attacked in
-:mod:`tests.workloads.test_ssh_sandbox`.
+sending what only the other may, by a slow or huge opening, by leaving early. The
+sandbox from inside a shell, and the agent's own checks, are attacked in
+:mod:`tests.workloads.test_ssh_agent_attacks`.
 
 Here no agent steps on its own: the test plays the provider's agent where it needs
 one (a websocket signed in as the provider), so that sessions wait as long as it says.
@@ -11,7 +11,6 @@ one (a websocket signed in as the provider), so that sessions wait as long as it
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,14 +23,13 @@ from websockets.sync.client import connect
 from l2gpu.agent.agent import ProviderAgent
 from l2gpu.agent.backends.local import LocalBackend
 from l2gpu.agent.inventory import discover
-from l2gpu.agent.shells import MAX_SHELLS, LeaseShells
 from l2gpu.api.app import create_app
 from l2gpu.api.service import MarketService
 from l2gpu.api.shell_relay import ShellRelay
 from l2gpu.client import MarketClient
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.lease_state import LeaseStatus
-from l2gpu.core.market.shell import SHELL_FRESH_S, STDOUT, SeenRequests, data_frame
+from l2gpu.core.market.shell import STDOUT, data_frame
 from l2gpu.core.types import Wei
 from l2gpu.db import open_database
 from l2gpu.payments.store import VoucherStore
@@ -39,7 +37,6 @@ from l2gpu.renter.shell import shell_request
 from l2gpu.serving import connections
 from l2gpu.serving.loopback import serve_on_loopback
 from l2gpu.shell_link import ShellLink, open_link
-from l2gpu.wire import AgentShell
 from tests.api.helpers import Clock, described
 from tests.market.helpers import CHAIN, PROVIDER, RENTER, STRANGER
 
@@ -289,91 +286,3 @@ def test_a_session_whose_agent_never_comes_or_whose_renter_left_frees_its_slot(
     renter.send_data(0, b"early")
     assert "a message arrived before the shell was ready" in _refusal(renter)
     assert _settled(relay)
-
-
-def test_a_request_signed_ahead_is_not_served_twice_at_the_edge_of_its_freshness() -> None:
-    """Attacked: the relay and the agent forgot a request 2 x SHELL_FRESH_S after they
-    saw it; one signed SHELL_FRESH_S ahead stayed fresh on that very second, and was
-    served again. (A market could so replay a renter's command to its agent.)"""
-    now = 10_000
-    signed_ahead = shell_request(
-        MarketClient("http://x", RENTER), 1, ["rm", "data"], issued_at=now + SHELL_FRESH_S,
-        size=(24, 80),
-    )  # fmt: skip
-    shells = LeaseShells()
-    shells.backend = LocalBackend.__new__(LocalBackend)
-    shells.served = {1: object()}
-    shells._last_info = {1: type("Info", (), {"renter": RENTER.address.checksum})()}  # type: ignore[dict-item]
-    shells._shell_nonces = SeenRequests()
-    assert shells._shell_problem(signed_ahead, now) is None
-    edge = now + 2 * SHELL_FRESH_S
-    assert shells._shell_problem(signed_ahead, edge) == (
-        "this shell request was used already (a replay)"
-    )
-    assert "more than 120 s from now" in str(shells._shell_problem(signed_ahead, edge + 1))
-
-
-def test_the_requests_remembered_are_bounded_per_lease() -> None:
-    seen = SeenRequests(per_lease=2)
-    client = MarketClient("http://x", RENTER)
-    requests = [
-        shell_request(client, lease, [], issued_at=1000, size=(24, 80)) for lease in (1, 1, 1, 2)
-    ]
-    assert seen.use(requests[0], 1000) is None
-    assert seen.use(requests[1], 1000) is None
-    assert seen.use(requests[2], 1000) == (
-        "too many shell requests lately; try again in a few minutes"
-    )
-    assert seen.use(requests[3], 1000) is None  # another lease is not held up
-    seen.forget(requests[0])
-    assert seen.use(requests[2], 1000) is None
-    assert seen.use(requests[2], 1000 + SHELL_FRESH_S + 1) is None  # all expired meanwhile
-    assert len(seen) == 1
-
-
-class _ListingMarket:
-    """A market that lists made-up shell sessions, 500 at each poll."""
-
-    def __init__(self) -> None:
-        self.polls = 0
-
-    def agent_shells(self) -> list[AgentShell]:
-        self.polls += 1
-        client = MarketClient("http://x", STRANGER)  # not the renter: each is refused
-        return [
-            AgentShell(
-                id=self.polls * 1000 + n,
-                renter=RENTER.address.checksum,
-                **shell_request(client, 1, [], issued_at=1000, size=(24, 80)).to_json(),
-            )
-            for n in range(500)
-        ]
-
-
-def test_an_agent_answers_a_bounded_number_of_sessions_whatever_the_market_lists() -> None:
-    """Attacked: each listed session got a thread and a websocket (a refused one too,
-    to tell the renter why): a market listing made-up sessions had the agent start
-    threads without end."""
-    shells = LeaseShells()
-    shells.client = _ListingMarket()  # type: ignore[assignment]
-    shells.backend = LocalBackend.__new__(LocalBackend)
-    shells.clock = lambda: 1000
-    shells.served = {1: object()}
-    shells._last_info = {1: type("Info", (), {"renter": RENTER.address.checksum})()}  # type: ignore[dict-item]
-    shells._shells, shells._shell_nonces = {}, SeenRequests()
-    shells._shells_polled, shells._shell_poll, shells.background_closes = 0.0, None, False
-    started = threading.Event()
-    release = threading.Event()
-
-    def serve(*_: object) -> None:  # stands for connecting out to the relay
-        started.set()
-        release.wait(10)
-
-    shells._serve_shell = serve  # type: ignore[method-assign]
-    try:
-        shells._tend_shells()
-        assert started.wait(5)
-        assert len(shells._shells) == MAX_SHELLS
-        assert threading.active_count() < 2 * MAX_SHELLS
-    finally:
-        release.set()
