@@ -128,7 +128,7 @@ class ShellRelay:
         await ws.accept()
         session = counted = None
         try:
-            renter = self._who(ws)
+            renter = await run_in_threadpool(self._who, ws)
             self._count_in(renter)
             counted = renter
             try:
@@ -259,7 +259,7 @@ class ShellRelay:
         """The agent's side of a session: paired with the renter's, held until it ends."""
         await ws.accept()
         try:
-            provider = self._who(ws)
+            provider = await run_in_threadpool(self._who, ws)
             session = self.sessions.get(session_id)
             if session is None:
                 raise NotFound(
@@ -328,6 +328,9 @@ class ShellRelay:
     # -- helpers ---------------------------------------------------------------------------
 
     def _who(self, ws: WebSocket) -> Address:
+        """The caller's address; run in a worker thread (attacked: a token this process
+        has not seen is a database query, which held the event loop, and every shell it
+        relays, for each made-up token)."""
         header = ws.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         return self.caller(token.strip() if scheme.lower() == "bearer" else None)
