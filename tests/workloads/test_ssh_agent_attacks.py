@@ -18,7 +18,14 @@ from l2gpu.agent.backends.local import DEFAULT_OPEN_FILES, LocalBackend
 from l2gpu.agent.backends.local_shell import oldest_process
 from l2gpu.agent.shells import MAX_SHELLS, LeaseShells
 from l2gpu.client import MarketClient
-from l2gpu.core.market.shell import SHELL_FRESH_S, SeenRequests
+from l2gpu.core.market.shell import (
+    MAX_COMMAND,
+    SHELL_FRESH_S,
+    SeenRequests,
+    control,
+    parse_control,
+    parse_request,
+)
 from l2gpu.renter.shell import shell_request
 from l2gpu.wire import AgentShell
 from tests.market.helpers import RENTER, STRANGER
@@ -181,3 +188,13 @@ def test_an_agent_answers_a_bounded_number_of_sessions_whatever_the_market_lists
         assert threading.active_count() < 2 * MAX_SHELLS
     finally:
         release.set()
+
+
+def test_the_longest_command_of_any_text_fits_an_opening_message() -> None:
+    """Found while attacking: an opening request's command is escaped in JSON, so a
+    command the CLI took (2048 characters, not ASCII) was over the relay's bound."""
+    client = MarketClient("http://x", RENTER)
+    for text in ("é" * MAX_COMMAND, "\x01" * MAX_COMMAND, "日本" * (MAX_COMMAND // 2)):
+        request = shell_request(client, 1, [], issued_at=1000, size=(24, 80))
+        opening = control(**{**request.to_json(), "command": text})
+        assert parse_request(parse_control(opening)).command == text

@@ -33,8 +33,10 @@ from l2gpu.core.types import Address
 STDIN, STDOUT, STDERR = 0, 1, 2
 MAX_FRAME = 32 * 1024
 """Bytes in one websocket message, the stream's byte included."""
-MAX_CONTROL = 4 * 1024
-"""Characters in one control message (the opening request is the largest)."""
+MAX_CONTROL = 16 * 1024
+"""Characters in one control message (the opening request is the largest: its command
+of :data:`MAX_COMMAND` characters, each escaped as ``\\uXXXX`` at worst, fits; at 4 KiB
+a command of non-ASCII text that the CLI took was refused by the relay)."""
 MAX_COMMAND = 2048
 """Characters of a command, quoted (it also travels in the market's listing)."""
 MAX_SESSIONS_PER_LEASE = 2
