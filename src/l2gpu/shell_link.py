@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 from l2gpu.core.errors import L2gpuError
@@ -89,14 +89,27 @@ def open_link(client: MarketClient, path: str, *, timeout: float = OPEN_TIMEOUT_
             f"the market API URL {base} is not one a websocket can reach",
             "check --api-url (http:// or https://)",
         ) from exc
-    except InvalidHandshake as exc:
+    except InvalidStatus as exc:
+        if exc.response.status_code != 429:
+            raise _refused(base, exc) from exc
         raise L2gpuError(
-            f"the market at {base} refused the shell's websocket: {exc}",
-            "check that the market API is recent enough for 'l2gpu ssh'",
+            f"the market at {base} refused the shell's websocket: too many requests from "
+            "this client",
+            "wait a few seconds and try again",
         ) from exc
+    except InvalidHandshake as exc:
+        raise _refused(base, exc) from exc
     except (OSError, TimeoutError) as exc:
         raise L2gpuError(
             f"cannot reach the market API's shell relay: {exc}",
             "check --api-url and that the API runs",
         ) from exc
     return ShellLink(connection)
+
+
+def _refused(base: str, exc: InvalidHandshake) -> L2gpuError:
+    """A handshake the market refused, as the error to raise."""
+    return L2gpuError(
+        f"the market at {base} refused the shell's websocket: {exc}",
+        "check that the market API is recent enough for 'l2gpu ssh'",
+    )

@@ -50,8 +50,12 @@ elif verb == "run":
     name = flag("--name")
     labels = [args[i + 1] for i, a in enumerate(args) if a == "--label"]
     image = args[args.index("/bin/sh") - 1]
+    env = {}  # as the engine reads --env-file: a line with no "=" copies its own variable
+    for line in Path(flag("--env-file")).read_text().splitlines():
+        key, eq, value = line.partition("=")
+        env[key] = value if eq else os.environ.get(key, "")
     save(name, {"state": "running", "code": 0, "labels": labels, "image": image,
-                "stop_timeout": flag("--stop-timeout"), "args": args})
+                "stop_timeout": flag("--stop-timeout"), "args": args, "env": env})
     print(name)
 elif verb == "inspect":
     box = load(args[-1])

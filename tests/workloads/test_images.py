@@ -6,6 +6,7 @@ or refuses one outside its provider's patterns."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -19,7 +20,7 @@ from l2gpu.client import ApiRequestError, MarketClient
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.images import ImageError, check_image, image_refusal, policy_problem
 from l2gpu.core.market.lease_state import LeaseStatus
-from l2gpu.core.market.offers import OfferError, validate_terms
+from l2gpu.core.market.offers import OfferError, sign_offer, validate_offer, validate_terms
 from l2gpu.renter.choice import launch_query
 from l2gpu.renter.task import TaskError, parse_task
 from tests.agent.fake_engine import end_watcher, install_fake_engine
@@ -107,6 +108,9 @@ def test_the_market_refuses_an_image_the_offer_cannot_run_before_a_channel(
     assert world.renter.quote(offer.id, duration=600, image="ghcr.io/lab/train:v2").max_cost
     with pytest.raises(ApiRequestError, match="evil/miner:1 is not one of them"):
         world.renter.quote(offer.id, duration=600, image="evil/miner:1")
+    tagged_digest = "pytorch/pytorch:2.4-cuda12@sha256:" + "ab" * 32  # attacked: a trick
+    with pytest.raises(ApiRequestError, match="names both a tag and a digest"):
+        world.renter.quote(offer.id, duration=600, image=tagged_digest)
 
 
 def test_the_container_backend_runs_the_image_asked_and_refuses_others(
@@ -181,3 +185,83 @@ def test_a_lease_with_an_image_runs_in_that_image_on_a_container_offer(
     assert run[run.index("/bin/sh") - 1] == "ghcr.io/lab/train:v2"
     assert len(rail.opened) == 1
     end_watcher(world.agent.backend)
+
+
+def test_images_attacked_injection_tag_and_digest_tricks_and_an_altered_policy() -> None:
+    """Attacked: option and shell injection, a tag/digest trick to pass the allow-list,
+    and a market that alters an offer's signed ``images``."""
+    injections = ("--privileged", "-v", "/:/host", "ubuntu --privileged", "ubuntu;id")
+    injections += ("ubuntu$(id)", "ubuntu`id`", "ubuntu|sh", "ubuntu\n--privileged", "../x")
+    for bad in injections:
+        with pytest.raises(ImageError):
+            check_image(bad)
+    # A tag the pattern allows, and a digest that engines run instead: refused.
+    digest = "sha256:" + "ab" * 32
+    with pytest.raises(ImageError, match="names both a tag and a digest"):
+        check_image(f"pytorch/pytorch:2.4-cuda12.1@{digest}")
+    with pytest.raises(ImageError, match="names both a tag and a digest"):
+        image_refusal(7, "container", POLICY, f"pytorch/pytorch:x-cuda12@{digest}")
+    # A digest alone matches only a pattern that allows the whole repository.
+    assert image_refusal(7, "container", POLICY, f"pytorch/pytorch@{digest}") is not None
+    assert image_refusal(7, "container", POLICY, f"ghcr.io/lab/train@{digest}") is None
+    assert check_image(f"localhost:5000/lab/train@{digest}")  # a registry's port: no tag
+    # The policy is part of what the provider signs: altered, the signature fails.
+    signed = sign_offer(PROVIDER, terms(backend="container", images=POLICY), CHAIN)
+    validate_offer(signed, T0)
+    for images in ("*", POLICY + ",evil/*"):
+        altered = replace(signed, terms=replace(signed.terms, images=images))
+        with pytest.raises(OfferError, match="not signed by its provider"):
+            validate_offer(altered, T0)
+
+
+def test_a_containers_variables_cannot_add_lines_or_choose_its_gpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attacked: a variable's line break wrote a line with no "=", which the engine
+    fills from its own environment, the agent's: the provider's key reached the
+    renter's container. And NVIDIA_VISIBLE_DEVICES=all would give it every GPU."""
+    engine = install_fake_engine(monkeypatch, tmp_path / "engine")
+    monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0xprovider-key")
+    backend = make_backend("docker", tmp_path / "jobs", image="busybox:1.36")
+    backend.start(JobSpec(1, "true", env={"A": "1"}, secrets={"B": "two = 2"}))
+    box = engine.containers()[backend._name(1)]
+    assert box["env"] == {"A": "1", "B": "two = 2"}
+    for env, secrets, why in (
+        ({"A": "x\nL2GPU_PRIVATE_KEY"}, {}, "variable 'A' holds a line break"),
+        ({}, {"S": "x\r\nL2GPU_PRIVATE_KEY"}, "secret 'S' holds a line break"),
+        ({"L2GPU_PRIVATE_KEY\nA": "1"}, {}, "holds a line break"),
+        ({"NVIDIA_VISIBLE_DEVICES": "all"}, {}, "would choose the container's GPUs"),
+        ({}, {"nvidia_driver_capabilities": "all"}, "would choose the container's GPUs"),
+    ):
+        with pytest.raises(JobStartError, match=why):
+            backend.start(JobSpec(2, "true", env=env, secrets=secrets))
+    assert backend._name(2) not in engine.containers()
+    assert all("0xprovider-key" not in str(b["env"]) for b in engine.containers().values())
+    backend.stop(1)
+    end_watcher(backend)
+
+
+def test_a_containers_files_are_written_through_no_link_an_earlier_job_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attacked: a container (root inside) leaves links in its lease's folder; the
+    lease's next start wrote its files through them, onto the host."""
+    install_fake_engine(monkeypatch, tmp_path / "engine")
+    backend = make_backend("docker", tmp_path / "jobs", image="busybox:1.36")
+    host_file, host_dir = tmp_path / "host-file", tmp_path / "host-dir"
+    host_file.write_text("the host's")
+    host_dir.mkdir()
+    work = backend.workdir(1)
+    work.mkdir(parents=True)
+    (work / "train.py").symlink_to(host_file)
+    (work / "src").symlink_to(host_dir)
+    backend.start(JobSpec(1, "true", files={"train.py": "print(1)"}))
+    assert host_file.read_text() == "the host's"
+    assert not (work / "train.py").is_symlink()
+    assert (work / "train.py").read_text() == "print(1)"
+    with pytest.raises(JobStartError):
+        backend.start(JobSpec(1, "true", files={"src/evil.py": "x"}))
+    assert list(host_dir.iterdir()) == []
+    assert backend.root.stat().st_mode & 0o077 == 0  # no one else reaches its folders
+    backend.stop(1)
+    end_watcher(backend)

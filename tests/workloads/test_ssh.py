@@ -34,7 +34,7 @@ from l2gpu.api.service import MarketService
 from l2gpu.client import MarketClient
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.lease_state import LeaseStatus
-from l2gpu.core.market.shell import MAX_FRAME, STDIN, data_frame, sign_shell
+from l2gpu.core.market.shell import MAX_FRAME, STDIN, SeenRequests, data_frame, sign_shell
 from l2gpu.core.types import Wei
 from l2gpu.db import open_database
 from l2gpu.payments.store import VoucherStore
@@ -311,7 +311,7 @@ def test_a_backend_without_shells_is_named_to_the_renter() -> None:
     shells.backend = SimpleNamespace(name="container")  # type: ignore[assignment]
     shells.served = {1: object()}
     shells._last_info = {1: SimpleNamespace(renter=RENTER.address.checksum)}  # type: ignore[dict-item]
-    shells._shell_nonces = {}
+    shells._shell_nonces = SeenRequests()
     request = shell_request(MarketClient("http://x", RENTER), 1, [], issued_at=1000, size=(9, 9))
     assert shells._shell_problem(request, 1000) == (
         "this provider's container backend does not offer shells yet (only the local backend does)"

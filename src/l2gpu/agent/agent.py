@@ -52,6 +52,7 @@ from l2gpu.core.market.settlement import (
     reuse_problem,
     settlement_problem,
 )
+from l2gpu.core.market.shell import SeenRequests
 from l2gpu.core.market.workdir import MAX_ARCHIVE_BYTES, size_text
 from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Timestamp, Wei
 from l2gpu.payments.payee import Payee
@@ -115,7 +116,7 @@ class ProviderAgent(ChannelClosing, JobOutputs, LeaseShells):
     _sender: Any = None
     _shells: dict[int, Any] = field(default_factory=dict)
     """Shell sessions (l2gpu ssh) by id: :mod:`l2gpu.agent.shells`."""
-    _shell_nonces: dict[str, int] = field(default_factory=dict)
+    _shell_nonces: SeenRequests = field(default_factory=SeenRequests)
     _shells_polled: float = float("-inf")
     _shell_poll: Any = None
     _shell_pool: Any = None

@@ -31,8 +31,8 @@ from l2gpu.agent.backends import Backend, JobSpec
 from l2gpu.client import MarketClient
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.shell import (
-    SHELL_FRESH_S,
     STDIN,
+    SeenRequests,
     ShellError,
     ShellRequest,
     check_size,
@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 SHELL_POLL_S = 1.0
 READ_BYTES = 16 * 1024
 EXIT_WAIT_S = 5.0
+MAX_SHELLS = 64
+"""Shell sessions this agent serves (or tells why not) at once, all leases together
+(the market allows 2 per lease)."""
 
 
 def shell_argv(request: ShellRequest) -> list[str]:
@@ -159,7 +162,7 @@ class LeaseShells:
     _last_info: dict[int, AgentLease]
     background_closes: bool
     _shells: dict[int, ShellSession]
-    _shell_nonces: dict[str, int]
+    _shell_nonces: SeenRequests
     _shells_polled: float
     _shell_poll: Future[list[AgentShell]] | None
     _shell_pool: ThreadPoolExecutor | None
@@ -210,6 +213,13 @@ class LeaseShells:
     def _answer_shell(self, asked: AgentShell) -> None:
         if asked.id in self._shells:
             return
+        if len(self._shells) >= MAX_SHELLS:
+            # Attacked: each session the market listed got a thread and a websocket of
+            # its own, a refused one too (to tell the renter why), so a market listing
+            # made-up sessions had the agent start threads without end. Bounded now,
+            # well above the 2 per lease an honest market lets renters open.
+            log.warning("shell session %s not answered: %s at once already", asked.id, MAX_SHELLS)
+            return
         now = self.clock()
         try:
             request = parse_request(asked.model_dump())
@@ -234,12 +244,9 @@ class LeaseShells:
         problem = request_problem(request, renter=Address.from_hex(info.renter), now=now)
         if problem is not None:
             return problem
-        self._shell_nonces = {
-            n: at for n, at in self._shell_nonces.items() if at > now - 2 * SHELL_FRESH_S
-        }
-        if request.nonce in self._shell_nonces:
-            return "this shell request was used already (a replay)"
-        self._shell_nonces[request.nonce] = now
+        used = self._shell_nonces.use(request, now)
+        if used is not None:
+            return used
         if getattr(self.backend, "open_shell", None) is None:
             return (
                 f"this provider's {self.backend.name} backend does not offer shells yet "
@@ -257,7 +264,7 @@ class LeaseShells:
             link = open_link(self.client, f"/agent/shells/{session_id}")
         except L2gpuError as exc:
             log.warning("shell session %s: the relay is unreachable: %s", session_id, exc.what)
-            self._shell_nonces.pop(request.nonce, None)  # the next poll may try it again
+            self._shell_nonces.forget(request)  # the next poll may try it again
             session.end()
             return
         if problem is None and spec is not None:

@@ -28,12 +28,15 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[Any]) -> None:
-    """Send a complete JSON response."""
+async def send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[Any], *, prefix: str = ""
+) -> None:
+    """Send a complete JSON response (``prefix`` "websocket.": a websocket's handshake
+    refused with it, through ASGI's denial response)."""
     data = json.dumps(body).encode()
     await send(
         {
-            "type": "http.response.start",
+            "type": prefix + "http.response.start",
             "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
@@ -42,7 +45,7 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: list
             ],
         }
     )
-    await send({"type": "http.response.body", "body": data})
+    await send({"type": prefix + "http.response.body", "body": data})
 
 
 class RateLimit:
@@ -65,7 +68,10 @@ class RateLimit:
         self._lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.rate <= 0:
+        # Attacked: websockets (l2gpu ssh's relay) passed unlimited, so one account could
+        # open and close them as fast as it liked, each costing a signature check and a
+        # database read. A websocket's opening request now takes a token like any other.
+        if scope["type"] not in ("http", "websocket") or self.rate <= 0:
             await self.app(scope, receive, send)
             return
         wait = self.take(self.key(scope))
@@ -75,7 +81,13 @@ class RateLimit:
                 "fix": f"retry after {wait:.1f} s, or send fewer requests",
                 "status": 429,
             }
-            await send_json(send, 429, body, [(b"retry-after", str(max(1, round(wait))).encode())])
+            headers = [(b"retry-after", str(max(1, round(wait))).encode())]
+            if scope["type"] == "http":
+                await send_json(send, 429, body, headers)
+            elif "websocket.http.response" in scope.get("extensions", {}):
+                await send_json(send, 429, body, headers, prefix="websocket.")
+            else:  # a server without denial responses: the handshake fails (403)
+                await send({"type": "websocket.close", "code": 1008})
             return
         await self.app(scope, receive, send)
 

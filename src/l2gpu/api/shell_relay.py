@@ -10,7 +10,9 @@ uvicorn serves websockets with the ``websockets`` package, which the clients use
 1. The renter connects to ``/jobs/{lease}/shell`` with its bearer token and sends the
    signed opening request (:mod:`l2gpu.core.market.shell`). The relay takes it only
    from the lease's renter, while the lease runs, signed by the renter, fresh and with
-   a nonce it has not seen; at most :data:`MAX_SESSIONS_PER_LEASE` per lease.
+   a nonce it has not seen; at most :data:`MAX_SESSIONS_PER_LEASE` per lease,
+   :data:`MAX_CONNECTIONS_PER_ACCOUNT` websockets per account (opening ones included)
+   and :data:`MAX_CONNECTIONS` in all.
 2. The agent lists the sessions waiting for it (``GET /agent/shells``), checks the
    signature itself and connects to ``/agent/shells/{session}``: only the provider of
    the session's lease may, once.
@@ -28,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,10 +48,10 @@ from l2gpu.core.market.shell import (
     IDLE_S,
     MAX_FRAME,
     MAX_SESSIONS_PER_LEASE,
-    SHELL_FRESH_S,
     STDERR,
     STDIN,
     STDOUT,
+    SeenRequests,
     ShellError,
     ShellRequest,
     check_size,
@@ -60,11 +63,23 @@ from l2gpu.core.market.shell import (
 )
 from l2gpu.core.types import Address
 from l2gpu.db.market_models import LeaseRow
-from l2gpu.serving.errors import ApiError, Conflict, Forbidden, NotFound
+from l2gpu.serving.errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
 
 LEASE_CHECK_S = 2.0
 OPEN_WITHIN_S = 10.0
 """How long a renter's connection may take to send its opening request."""
+MAX_CONNECTIONS = 1024
+"""Renter websockets the relay holds at once, all accounts together (each pairs with at
+most one agent's): the market process's bound on the shells it relays."""
+MAX_CONNECTIONS_PER_ACCOUNT = 8
+"""Renter websockets one account holds at once, across all its leases."""
 RENTER_SENDS = {"resize", "eof"}
 AGENT_SENDS = {"ready", "exit", "error"}
 
@@ -97,8 +112,13 @@ class ShellRelay:
         self.caller = caller
         self.idle_s = idle_s
         self.answer_within_s = answer_within_s
+        self.max_connections = MAX_CONNECTIONS
+        self.max_per_account = MAX_CONNECTIONS_PER_ACCOUNT
         self.sessions: dict[int, _Session] = {}
-        self._seen: dict[tuple[int, str], int] = {}
+        self._seen = SeenRequests()
+        self.connections: dict[Address, int] = {}
+        """The renter websockets open now, per account (waiting for their opening
+        request, for the agent, or relaying)."""
         self._ids = itertools.count(1)
 
     # -- the renter ----------------------------------------------------------------------
@@ -106,9 +126,11 @@ class ShellRelay:
     async def serve_renter(self, ws: WebSocket, lease_id: int) -> None:
         """A renter's session, from its opening request to its end."""
         await ws.accept()
-        session = None
+        session = counted = None
         try:
-            renter = self._who(ws)
+            renter = await run_in_threadpool(self._who, ws)
+            self._count_in(renter)
+            counted = renter
             try:
                 first = await asyncio.wait_for(ws.receive(), OPEN_WITHIN_S)
             except TimeoutError:
@@ -123,22 +145,73 @@ class ShellRelay:
                     "sign the request for the lease you connect to",
                 )
             session = await self._open(renter, request)
-            try:
-                agent = await asyncio.wait_for(asyncio.shield(session.agent), self.answer_within_s)
-            except TimeoutError as exc:
-                raise Conflict(
-                    f"the provider's agent did not open the shell within "
-                    f"{self.answer_within_s:g} s: it may be offline or too old",
-                    "try again; if it persists, download files with 'l2gpu jobs download'",
-                ) from exc
-            await self._relay(session, ws, agent)
+            agent = await self._await_agent(session, ws)
+            if agent is not None:
+                await self._relay(session, ws, agent)
         except L2gpuError as exc:
             await _refuse(ws, exc)
         finally:
             if session is not None:
                 self._close(session)
+            if counted is not None:
+                self.connections[counted] -= 1
+                if not self.connections[counted]:
+                    del self.connections[counted]
             with contextlib.suppress(Exception):
                 await ws.close()
+
+    async def _await_agent(self, session: _Session, ws: WebSocket) -> WebSocket | None:
+        """The agent's websocket once it connects; None when the renter left first.
+
+        Attacked: a renter that left while its session waited for the agent held the
+        session (one of its lease's few) until :data:`ANSWER_WITHIN_S`, and an agent
+        that came meanwhile started a shell for no one. The renter's side is now read
+        while it waits: its leaving ends the session at once, and anything it sends
+        before the shell is ready (the CLI sends nothing) ends it with an error.
+        """
+        answered = asyncio.ensure_future(asyncio.shield(session.agent))
+        early = asyncio.ensure_future(ws.receive())
+        both: set[asyncio.Future[Any]] = {answered, early}
+        try:
+            done, _ = await asyncio.wait(
+                both, timeout=self.answer_within_s, return_when=FIRST_COMPLETED
+            )
+        finally:
+            for task in (answered, early):
+                task.cancel()
+        if early in done:  # first: a message read here would be lost to the relay
+            if early.result()["type"] == "websocket.disconnect":
+                return None
+            raise ShellError(
+                "a message arrived before the shell was ready", "wait for 'ready' before input"
+            )
+        if answered in done:
+            return answered.result()
+        raise Conflict(
+            f"the provider's agent did not open the shell within "
+            f"{self.answer_within_s:g} s: it may be offline or too old",
+            "try again; if it persists, download files with 'l2gpu jobs download'",
+        )
+
+    def _count_in(self, renter: Address) -> None:
+        """Count one more websocket of ``renter``'s, or refuse it over the bounds.
+
+        Attacked: the relay bounded the shells of one lease only; any account (a
+        stranger's too) could hold websockets without end, each waiting its
+        :data:`OPEN_WITHIN_S` for an opening request, and a renter of many leases two
+        shells in each. Now bounded per account and in all, before anything is read.
+        """
+        if sum(self.connections.values()) >= self.max_connections:
+            raise Unavailable(
+                f"the market relays {self.max_connections} shells already",
+                "try again in a few minutes",
+            )
+        if self.connections.get(renter, 0) >= self.max_per_account:
+            raise RateLimited(
+                f"this account has {self.max_per_account} shells open or opening already",
+                "close some of them first",
+            )
+        self.connections[renter] = self.connections.get(renter, 0) + 1
 
     async def _open(self, renter: Address, request: ShellRequest) -> _Session:
         lease = await run_in_threadpool(self._lease, renter, request.lease_id)
@@ -156,13 +229,9 @@ class ShellRelay:
         problem = request_problem(request, renter=renter, now=now)
         if problem is not None:
             raise ApiError(problem, "sign the request with the lease's renter key, now")
-        self._seen = {k: at for k, at in self._seen.items() if at > now - 2 * SHELL_FRESH_S}
-        if (request.lease_id, request.nonce) in self._seen:
-            raise Conflict(
-                "this shell request was used already (a replay)",
-                "open a new shell with 'l2gpu ssh'",
-            )
-        self._seen[(request.lease_id, request.nonce)] = now
+        used = self._seen.use(request, now)
+        if used is not None:
+            raise Conflict(used, "open a new shell with 'l2gpu ssh'")
         mine = [s for s in self.sessions.values() if s.lease_id == request.lease_id]
         if len(mine) >= MAX_SESSIONS_PER_LEASE:
             raise Conflict(
@@ -190,7 +259,7 @@ class ShellRelay:
         """The agent's side of a session: paired with the renter's, held until it ends."""
         await ws.accept()
         try:
-            provider = self._who(ws)
+            provider = await run_in_threadpool(self._who, ws)
             session = self.sessions.get(session_id)
             if session is None:
                 raise NotFound(
@@ -259,6 +328,9 @@ class ShellRelay:
     # -- helpers ---------------------------------------------------------------------------
 
     def _who(self, ws: WebSocket) -> Address:
+        """The caller's address; run in a worker thread (attacked: a token this process
+        has not seen is a database query, which held the event loop, and every shell it
+        relays, for each made-up token)."""
         header = ws.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         return self.caller(token.strip() if scheme.lower() == "bearer" else None)

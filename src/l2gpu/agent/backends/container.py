@@ -19,7 +19,8 @@ mode works as it is. A job's container:
   CPUs, processes and open files;
 - receives its environment and secrets from a file readable by the agent only, never
   on a command line (which every user of the host can read); the file is removed
-  once the container is created;
+  once the container is created; a variable with a line break or named ``NVIDIA_*``
+  is refused (:func:`env_file_text`);
 - is named ``l2gpu-<tag>-lease-<id>`` and labelled with its lease, which is how a
   restarted agent finds it (:meth:`ContainerBackend.found`).
 
@@ -44,7 +45,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from l2gpu.agent.backends import deadman
 from l2gpu.agent.backends.base import (
@@ -84,6 +85,60 @@ def engine_problem(engine: str) -> str | None:
     if done.returncode != 0:
         return f"no {engine} daemon answers: {done.stderr.strip()[:300]}"
     return None
+
+
+def write_file(work: Path, relative: str, text: str) -> None:
+    """Write a job's file under ``work``, following no link on the way.
+
+    Attacked: the files were written with ``Path.write_text``, through whatever the
+    folder held; a container (root inside) that left ``train.py`` as a link to a host
+    file had the lease's next start (after a restart, or a market whose lease ids began
+    again) write there as the agent. Each folder is now opened without following a
+    link, and what an earlier job left under the file's name is replaced, not followed.
+    """
+    parts = PurePosixPath(relative).parts
+    folder = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for part in parts[:-1]:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=folder)
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(parts[-1], dir_fd=folder)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(parts[-1], flags, 0o644, dir_fd=folder), "w") as out:
+            out.write(text)
+    finally:
+        os.close(folder)
+
+
+def env_file_text(spec: JobSpec) -> str:
+    """The job's variables and secrets as the engine's ``--env-file``: a line each.
+
+    Attacked: a value (or name) holding a line break wrote lines of its own, and a line
+    with no ``=`` has the engine copy that variable from its own environment, which is
+    the agent's: ``x\nL2GPU_PRIVATE_KEY`` put the provider's key in the renter's
+    container. And ``NVIDIA_VISIBLE_DEVICES=all`` has the NVIDIA runtime give the
+    container every GPU of the host, other leases' too. Both are refused.
+    """
+    lines = []
+    for kind, variables in (("variable", spec.env), ("secret", spec.secrets)):
+        for name, value in variables.items():
+            if "\n" in name + value or "\r" in name + value:
+                raise JobStartError(
+                    f"the job's {kind} {name.splitlines()[0]!r} holds a line break, which "
+                    "a container's variables cannot carry",
+                    "remove the line break (put multi-line text in a file of the job)",
+                )
+            if name.upper().startswith("NVIDIA_"):
+                raise JobStartError(
+                    f"the job's {kind} {name} would choose the container's GPUs",
+                    "drop it: the container gets the leased GPUs",
+                )
+            lines.append(f"{name}={value}\n")
+    return "".join(lines)
 
 
 def run_args(
@@ -184,19 +239,17 @@ class ContainerBackend:
             check_spec(spec)
             image = self._image_of(spec)
             work = self.workdir(spec.lease_id)
+            self._engine("rm", "--force", self._name(spec.lease_id), check=False)
+            self.root.chmod(0o700)  # its containers may leave set-uid files: no one else in
             work.mkdir(parents=True, exist_ok=True)
             for relative, text in spec.files.items():
-                target = work / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text)
+                write_file(work, relative, text)
             unpack_folder(spec, work, spec.disk_bytes)
-            self._engine("rm", "--force", self._name(spec.lease_id), check=False)
             with tempfile.TemporaryDirectory(prefix="l2gpu-env-") as folder:
                 env_file = Path(folder) / "env"
                 fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as out:
-                    for key, value in {**spec.env, **spec.secrets}.items():
-                        out.write(f"{key}={value}\n")
+                    out.write(env_file_text(spec))
                 args = run_args(self.engine, image, self._name(spec.lease_id), spec, work,
                                 env_file, network=self.network)  # fmt: skip
                 self._engine(*args[1:])

@@ -52,6 +52,16 @@ def check_image(image: str, *, name: str = "--image") -> str:
             "write it as an engine does, e.g. pytorch/pytorch:2.3.0 or "
             "ghcr.io/org/app@sha256:<digest>",
         )
+    repository, at, _digest = image.partition("@")
+    if at and ":" in repository.rsplit("/", 1)[-1]:
+        # Attacked: "repo:2.4-cuda12@sha256:<digest>" passed the pattern "repo:*-cuda12*"
+        # by its tag, yet engines run the digest and ignore the tag: any image of the
+        # repository ran under a tag the provider allowed. A reference names one or
+        # the other, so the allow-list checks what runs.
+        raise ImageError(
+            f"{name} {image!r} names both a tag and a digest (engines run the digest)",
+            "name the image by its tag or by its digest (repo@sha256:<digest>), not both",
+        )
     return image
 
 

@@ -20,6 +20,7 @@ Every refusal is a :class:`ShellError` with what was wrong and what to do.
 
 from __future__ import annotations
 
+import heapq
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +33,10 @@ from l2gpu.core.types import Address
 STDIN, STDOUT, STDERR = 0, 1, 2
 MAX_FRAME = 32 * 1024
 """Bytes in one websocket message, the stream's byte included."""
-MAX_CONTROL = 4 * 1024
-"""Characters in one control message (the opening request is the largest)."""
+MAX_CONTROL = 16 * 1024
+"""Characters in one control message (the opening request is the largest: its command
+of :data:`MAX_COMMAND` characters, each escaped as ``\\uXXXX`` at worst, fits; at 4 KiB
+a command of non-ASCII text that the CLI took was refused by the relay)."""
 MAX_COMMAND = 2048
 """Characters of a command, quoted (it also travels in the market's listing)."""
 MAX_SESSIONS_PER_LEASE = 2
@@ -45,6 +48,10 @@ ANSWER_WITHIN_S = 20
 IDLE_S = 900
 """A session in which no byte moved either way for this long is closed."""
 MAX_ROWS = MAX_COLS = 1000
+MAX_SEEN_PER_LEASE = 600
+"""Opening requests remembered per lease (one every 0.4 s for their whole freshness)."""
+MAX_SEEN = 200_000
+"""Opening requests remembered in all (about 40 MB at most)."""
 
 
 class ShellError(L2gpuError):
@@ -183,3 +190,52 @@ def parse_control(text: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("kind", "open"), str):
         raise ShellError("a control message is not an object with a kind", "send JSON objects")
     return data
+
+
+class SeenRequests:
+    """The opening requests served already, so that none is served twice (a replay),
+    each remembered until it would be refused as stale anyway.
+
+    Attacked: the relay and the agent first forgot a request 2 x :data:`SHELL_FRESH_S`
+    after they had *seen* it, while it stays fresh until :data:`SHELL_FRESH_S` after it
+    was *signed*: one signed that far ahead and seen at once was forgotten on the very
+    second it was still fresh, and served again. It is now forgotten by its signing
+    time. They also kept every request in a dict swept whole at each opening: now a
+    heap by expiry, bounded per lease and in all (a renter cannot grow it without end).
+    """
+
+    def __init__(self, *, per_lease: int = MAX_SEEN_PER_LEASE, most: int = MAX_SEEN) -> None:
+        self.per_lease = per_lease
+        self.most = most
+        self._expiry: list[tuple[int, tuple[int, str, int]]] = []
+        self._seen: set[tuple[int, str, int]] = set()
+        self._leases: dict[int, int] = {}
+
+    def use(self, request: ShellRequest, now: int) -> str | None:
+        """Remember ``request`` (a fresh one) as served; why it must not be served (a
+        replay, or too many lately) instead, None when it may."""
+        while self._expiry and self._expiry[0][0] < now:
+            self._drop(heapq.heappop(self._expiry)[1])
+        key = (request.lease_id, request.nonce, request.issued_at)
+        if key in self._seen:
+            return "this shell request was used already (a replay)"
+        if self._leases.get(request.lease_id, 0) >= self.per_lease or len(self._seen) >= self.most:
+            return "too many shell requests lately; try again in a few minutes"
+        self._seen.add(key)
+        self._leases[request.lease_id] = self._leases.get(request.lease_id, 0) + 1
+        heapq.heappush(self._expiry, (request.issued_at + SHELL_FRESH_S, key))
+        return None
+
+    def forget(self, request: ShellRequest) -> None:
+        """Let ``request`` be served after all (it never reached a shell)."""
+        self._drop((request.lease_id, request.nonce, request.issued_at))
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def _drop(self, key: tuple[int, str, int]) -> None:
+        if key in self._seen:
+            self._seen.remove(key)
+            left = self._leases.pop(key[0]) - 1
+            if left:
+                self._leases[key[0]] = left
