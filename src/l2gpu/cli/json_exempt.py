@@ -19,8 +19,10 @@ JSON_EXEMPT: dict[str, str] = {
     "watch plasma": "a long-running watchtower",
     "ssh": "an interactive shell on a lease",
     "jobs logs": "streams a job's output as it comes",
-    "rent": "streams the job's output and a live line on stderr while it runs",
-    "launch": "streams the task's output and a live line on stderr while it runs",
+    # rent and launch print the job's own output on stdout as it comes: a JSON summary
+    # there would be mixed with it. Scripts read the lease after with 'jobs list --json'.
+    "rent": "streams the job's output; 'jobs list --json' has the lease after",
+    "launch": "streams the task's output; 'jobs list --json' has the lease after",
     "adoption plot": "draws a chart (a file or the terminal); 'adoption' reads the data",
     "airdrop demo": "a scripted walk-through for people, streaming its narration",
 }
