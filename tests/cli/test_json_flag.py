@@ -73,3 +73,19 @@ def test_bridge_shard_of_prints_one_json_object(capsys: pytest.CaptureFixture[st
     assert 0 <= found["shard"] < 4
     code, out, _ = cli(capsys, "bridge", "shard-of", address, "--shards", "4")
     assert out.split() == ["address", found["address"], "shard", str(found["shard"])]
+
+
+def test_a_wait_shows_a_spinner_on_a_terminal_and_nothing_elsewhere() -> None:
+    import io
+
+    from rich.console import Console
+
+    from l2gpu.cli.live import waiting
+
+    terminal, log = io.StringIO(), io.StringIO()
+    with waiting("closing channel 7", console=Console(file=terminal, force_terminal=True)):
+        pass
+    with waiting("closing channel 7", console=Console(file=log, force_terminal=False)):
+        pass
+    assert "closing channel 7" in terminal.getvalue()
+    assert log.getvalue() == ""

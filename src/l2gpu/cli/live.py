@@ -261,11 +261,11 @@ def progress_bars(*, enabled: bool = True, console: Console | None = None) -> It
 @contextmanager
 def waiting(label: str, *, console: Console | None = None) -> Iterator[None]:
     """Say on stderr what the block waits for (a transaction's inclusion, a batch, a
-    proof): a spinner on a terminal, cleared when done; elsewhere the label once, as a
-    line. Never on stdout, so that ``--json`` output stays one object."""
+    proof): a spinner with ``label`` on a terminal, cleared when done. Off a terminal
+    nothing is printed, as with :func:`progress_bars`: a log gets the result or the
+    one-line error alone. Never on stdout, so that ``--json`` output stays one object."""
     console = console if console is not None else stderr_console()
     if not console.is_terminal:
-        console.print(f"{label} ...", markup=False, highlight=False)
         yield
         return
     with console.status(label):
