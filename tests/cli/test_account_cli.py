@@ -103,6 +103,27 @@ def test_new_import_list_use_round_trip(
     assert "an account named 'bob' exists" in err
 
 
+def test_new_use_and_new_key_print_one_json_object_with_json(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(capsys, "account", "new", "dora", "--json")
+    assert code == 0
+    made = json.loads(out)
+    assert (made["name"], made["file"]) == ("dora", str(home / "data" / "accounts" / "dora.json"))
+    code, out, _ = cli(capsys, "account", "use", "dora", "--json")
+    assert code == 0
+    assert json.loads(out)["address"] == made["address"]
+    password = home / "password.txt"
+    password.write_text(PASSWORD)
+    code, out, _ = cli(capsys, "config", "new-key", str(home / "k.json"), "--password-file",
+                       str(password), "--json")  # fmt: skip
+    assert code == 0
+    assert json.loads(out)["keystore"] == str(home / "k.json")
+    code, out, err = cli(capsys, "account", "use", "nobody", "--json")
+    assert (code, out) == (2, "")  # refused: one line on stderr, nothing on stdout
+    assert err.startswith("error: no account named 'nobody'")
+
+
 def test_import_from_a_keystore_keeps_the_key(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -283,3 +283,38 @@ def test_the_airdrop_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
         "history", "eligible", "register", "publish", "claim", "erase",
     ]  # fmt: skip
     assert steps.count("claim") == 1
+
+
+def test_with_json_each_step_prints_one_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    market = tmp_path / "market.db"
+    simulate_market_history(create_engine(f"sqlite:///{market}"), accounts=ACCOUNTS, seed=SEED)
+    folder = tmp_path / "airdrop"
+    code, out, err = cli(capsys, "airdrop", "eligible", "--market-db", f"sqlite:///{market}",
+                         "--dir", str(folder), "--json")  # fmt: skip
+    assert code == 0, err
+    found = json.loads(out)
+    assert found["recorded"] > 0
+    assert {t["tier"] for t in found["tiers"]} <= {"innovators", "early_adopters"}
+    assert all(t["total"].isdigit() for t in found["tiers"])  # wei as a decimal string
+    assert found["innovators_until_iso"].endswith("Z")
+    account = next(iter(AirdropOperator(folder, name=NAME, chain_id=CHAIN_ID).state().eligible))
+    key = {k.address.lower(): key_hex(k) for k in simulated_account_keys(ACCOUNTS, SEED)}[
+        str(account).lower()
+    ]
+    secrets, registration = tmp_path / "a.secrets", tmp_path / "a.registration"
+    code, out, err = cli(capsys, "--private-key", key, "airdrop", "register", "--airdrop-id",
+                         found["airdrop_id"], "--secrets-out", str(secrets), "--out",
+                         str(registration), "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["registration"] == str(registration)
+    code, out, err = cli(capsys, "airdrop", "accept", str(registration), "--dir", str(folder),
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["account"].lower() == str(account).lower()
+    code, out, err = cli(capsys, "airdrop", "accept", str(registration), "--dir", str(folder),
+                         "--json")  # fmt: skip
+    assert code == 2, out  # an error with --json: one line on stderr, nothing on stdout
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1

@@ -19,9 +19,12 @@ PROVIDER = str(PrivateKey.from_hex(PROVIDER_KEY).address)
 
 @pytest.fixture
 def as_user(anvil_url: str, tmp_path: Path):
-    def call(key: str, *args: str):
+    def call(key: str, *args: str, human: bool = False):
+        """Run ``l2gpu *args`` with ``key``; a channel command with --json unless ``human``."""
+        json_flag = ["--json"] if args[0] == "channel" and not human else []
         result = run(
             *args,
+            *json_flag,
             env={"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": key,
                  "L2GPU_DATA_DIR": str(tmp_path / key[-6:])},
         )  # fmt: skip
@@ -45,7 +48,11 @@ def test_a_channel_from_open_to_provider_close(as_user, tmp_path: Path) -> None:
     voucher_file = tmp_path / "voucher.json"
     voucher_file.write_text(json.dumps(voucher))
     status = ok(as_user(PROVIDER_KEY, "channel", "status", cid, "--manager", manager))
-    assert (status["status"], status["deposit"]) == ("open", 10**18)
+    assert (status["status"], status["deposit"]) == ("open", str(10**18))
+    assert status["expires_at_iso"].endswith("Z")
+    shown = as_user(PROVIDER_KEY, "channel", "status", cid, "--manager", manager, human=True)
+    assert shown.stdout.startswith(f"channel {cid}\n")
+    assert "1 ETH" in shown.stdout  # for people: ETH with its unit, no JSON
     closed = ok(as_user(PROVIDER_KEY, "channel", "close", cid, "--voucher", str(voucher_file),
                         "--manager", manager))  # fmt: skip
     assert closed["events"] == ["VoucherAccepted", "ChannelSettled"]
@@ -64,7 +71,7 @@ def test_a_renter_close_waits_for_the_challenge_period(as_user, anvil_url: str) 
     assert "Traceback" not in early.stderr
     connect_jsonrpc(anvil_url, []).time_travel(121)
     paid = ok(as_user(RENTER_KEY, "channel", "settle", cid))
-    assert (paid["provider_payout"], paid["renter_payout"]) == (400, 999_600)
+    assert (paid["provider_payout"], paid["renter_payout"]) == ("400", "999600")
 
 
 @pytest.mark.parametrize(
@@ -114,4 +121,4 @@ def test_watch_answers_a_stale_close_for_an_offline_provider(as_user, tmp_path: 
     assert result.returncode == 0, result.stderr
     assert "1 answer(s)" in result.stdout
     status = ok(as_user(RENTER_KEY, "channel", "status", cid, "--manager", manager))
-    assert status["best_voucher"] == 700_000
+    assert status["best_voucher"] == "700000"

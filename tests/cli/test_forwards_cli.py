@@ -24,7 +24,9 @@ ETHER = 10**18
 
 
 def ok(capsys: pytest.CaptureFixture[str], key: str, *args: str) -> dict:  # type: ignore[type-arg]
-    code, out, err = cli(capsys, "--private-key", key, "forwards", *args)
+    """Run a forwards command with --json: its one JSON object (amounts as wei strings)."""
+    json_flag = () if "--json" in args else ("--json",)
+    code, out, err = cli(capsys, "--private-key", key, "forwards", *args, *json_flag)
     assert code == 0, (out, err)
     return dict(json.loads(out))
 
@@ -84,7 +86,7 @@ def test_the_feed_posts_the_index_of_the_markets_own_leases(
     deployed = ok(capsys, FEED_KEY, "deploy", "--feed", FEED, *rpc)
     market = ("--market", deployed["market"])
     posted = ok(capsys, FEED_KEY, "index", *market, "--market-db", db, "--gpu", "H100", *rpc)
-    assert posted["index_in_force"] == 710 * 10**9 * 3_600  # wei per GPU-hour
+    assert posted["index_in_force"] == str(710 * 10**9 * 3_600)  # wei per GPU-hour
     assert posted["providers"] == 4
     refused(cli(capsys, "--private-key", FEED_KEY, "forwards", "index", *market, "--market-db",
                 db, "--gpu", "A100", *rpc), "A100 has 0 priced hours")  # fmt: skip
@@ -102,7 +104,8 @@ def test_bad_input_gets_one_line_that_says_what_to_do(
             "is not an address")  # fmt: skip
     refused(cli(capsys, *key, "forwards", "deploy", "--feed", FEED, "--expires-in", "soon",
                 *rpc), "soon")  # fmt: skip
-    deployed = json.loads(cli(capsys, *key, "forwards", "deploy", "--feed", FEED, *rpc)[1])
+    deployed = json.loads(cli(capsys, *key, "forwards", "deploy", "--feed", FEED, *rpc,
+                              "--json")[1])  # fmt: skip
     market = ("--market", deployed["market"])
     sideways = ("--side", "sideways", "--hours", "1", "--price", "1 gwei", "--margin", "1 gwei")
     refused(cli(capsys, *key, "forwards", "open", *sideways, *market, *rpc), "--side long")

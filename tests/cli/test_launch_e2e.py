@@ -42,7 +42,7 @@ def test_launch_fails_over_to_a_second_provider_from_the_checkpoint(
         return {"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": key,
                 "L2GPU_DATA_DIR": str(tmp_path / name)}  # fmt: skip
 
-    deployed = run("channel", "deploy", env=env(RENTER, "renter"))
+    deployed = run("channel", "deploy", "--json", env=env(RENTER, "renter"))
     assert deployed.returncode == 0, deployed.stderr
     manager = re.search(r'"manager": "(0x[0-9a-fA-F]{40})"', deployed.stdout).group(1)
     port = free_port()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -60,6 +61,18 @@ def test_offers_search_prints_a_table_and_json(api, capsys) -> None:
     assert httpx.get(url + "/docs").status_code == 200
 
 
+def test_offers_withdraw_says_so_or_prints_one_json_object(api, capsys, monkeypatch) -> None:
+    url, _ = api
+    monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + PROVIDER.secret.hex())
+    first, provider = published(url)
+    later = sign_offer(PROVIDER, terms(expires_at=int(time.time()) + 7200), CHAIN)
+    second = str(provider.publish(later).id)
+    assert main(["offers", "withdraw", first, "--api-url", url]) == 0
+    assert capsys.readouterr().out.strip() == f"offer {first} withdrawn"
+    assert main(["offers", "withdraw", second, "--api-url", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"id": second, "status": "withdrawn"}
+
+
 def test_a_malformed_filter_is_one_line_with_its_column(api, capsys) -> None:
     url, _ = api
     assert main(["offers", "search", "num_gpus>=2 gpu_nam=RTX", "--api-url", url]) == 2
@@ -94,8 +107,10 @@ def test_jobs_list_logs_and_stop_respect_ownership(api, capsys, monkeypatch) -> 
     assert main(["jobs", "stop", str(lease.id), "--api-url", url]) == 2
     assert "belongs to another account" in capsys.readouterr().err
     monkeypatch.setenv("L2GPU_PRIVATE_KEY", "0x" + RENTER.secret.hex())
-    assert main(["jobs", "stop", str(lease.id), "--api-url", url]) == 0
-    assert "ended: stopped by renter" in capsys.readouterr().out
+    assert main(["jobs", "stop", str(lease.id), "--api-url", url, "--json"]) == 0
+    stopped = json.loads(capsys.readouterr().out)  # the market's lease, as its API answers
+    assert (stopped["id"], stopped["status"]) == (lease.id, "ended")
+    assert stopped["reason"] == "stopped by renter"
     # Following a lease that is over prints its output and its last live line, and ends.
     assert main(["jobs", "logs", str(lease.id), "-f", "--api-url", url]) == 0
     out, err = capsys.readouterr()
@@ -139,6 +154,10 @@ def test_provider_check_says_what_the_sandbox_has(capsys) -> None:
     out = capsys.readouterr().out
     assert "ok      bubblewrap" in out
     assert "memory limit" in out
+    assert main(["provider", "check", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert "bubblewrap" in {c["name"] for c in report["checks"]}
 
 
 def test_a_lost_answer_to_rent_finds_its_lease_and_never_closes_a_live_channel(

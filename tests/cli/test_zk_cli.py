@@ -106,7 +106,7 @@ def zk(node: ZkNodeProcess, key: str, *args: str) -> dict[str, Any]:
 
 def zk_run(node: ZkNodeProcess, key: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"L2GPU_L1_RPC": node.env["L2GPU_L1_RPC"], "L2GPU_PRIVATE_KEY": key}
-    return run("zk", *args, "--node", node.url, env=env)
+    return run("zk", *args, "--node", node.url, "--json", env=env)
 
 
 def node_status(node: ZkNodeProcess) -> dict[str, Any]:
@@ -154,10 +154,10 @@ def test_deposit_transfer_withdraw_claim_across_a_kill(zk_node: ZkNodeProcess) -
     assert httpx.get(f"{zk_node.url}/zk/accounts/2").json()["balance"] == str(ETH // 2 - FEE_UNIT)
     bobs = zk(zk_node, BOB, "balance")
     assert bobs["balance"] == str(75 * ETH // 100)
-    assert bobs["l1_credit"] == ETH // 2
+    assert bobs["l1_credit"] == str(ETH // 2)
     for who, address, amount in ((BOB, bob, ETH // 2), (ALICE, alice, ETH // 4)):
         l1_before = chain.balance(address)
-        assert zk(zk_node, who, "claim")["claimed"] == amount
+        assert zk(zk_node, who, "claim")["claimed"] == str(amount)
         gained = chain.balance(address) - l1_before
         assert amount - 10**16 < gained < amount  # final at once; the claim's gas is theirs
     again = zk_run(zk_node, BOB, "claim")
@@ -221,15 +221,15 @@ def test_when_the_operator_stops_every_user_leaves_with_zk_exit(zk_node: ZkNodeP
     for key, amount in owed.items():
         before = chain.balance(PrivateKey.from_hex(key).address)
         out = zk(zk_node, key, "exit", "--rollup", address)
-        assert (out["account"], out["refunded"], out["claimed"]) == (amount, 0, amount)
+        assert (out["account"], out["refunded"], out["claimed"]) == (str(amount), "0", str(amount))
         assert 0 < chain.balance(PrivateKey.from_hex(key).address) - before < amount
-    assert zk(zk_node, ANVIL_KEYS_ALL[4], "exit", "--rollup", address)["refunded"] == ETH // 10
+    assert zk(zk_node, ANVIL_KEYS_ALL[4], "exit", "--rollup", address)["refunded"] == str(ETH // 10)
     again = zk(zk_node, erin, "exit", "--rollup", address)
-    assert (again["account"], again["claimed"]) == (0, 0)  # each exit once
+    assert (again["account"], again["claimed"]) == ("0", "0")  # each exit once
 
 
 def test_shapes_and_keys_without_a_node() -> None:
-    from l2gpu.cli.zk_cmd import parse_shape
+    from l2gpu.cli.zk_node import parse_shape
     from l2gpu.core.crypto import babyjubjub
     from l2gpu.core.errors import L2gpuError
     from l2gpu.core.zk.pubdata import BatchShape

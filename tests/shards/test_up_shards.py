@@ -4,6 +4,7 @@ killed with SIGKILL comes back with its state; SIGTERM to the launcher stops all
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -110,8 +111,9 @@ def test_two_shard_processes_share_one_bridge(anvil_url: str, tmp_path: Path) ->
         refused = run(lp, "bridge", "front", str(tampered), "--l1-rpc", anvil_url)
         assert refused.returncode != 0
         assert "refuse it" in refused.stderr, refused.stderr
-        done = run(lp, "bridge", "front", str(moved), "--l1-rpc", anvil_url)
+        done = run(lp, "bridge", "front", str(moved), "--l1-rpc", anvil_url, "--json")
         assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["fronted"] == str(ETH // 4 - ETH // 1000)
         wait_until(lambda: int(account_on(urls[1], bob_address)["balance"])  # type: ignore[index]
                    == ETH + ETH // 4 - ETH // 1000, "bob credited on shard 1")  # fmt: skip
         early = run(lp, "bridge", "relay", str(moved), "--node", urls[0], "--l1-rpc", anvil_url)

@@ -44,6 +44,7 @@ from l2gpu.cli.common import (
     unlock_keystore,
     use_l1_rpc,
 )
+from l2gpu.cli.output import emit
 from l2gpu.core.errors import L2gpuError
 
 if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
@@ -71,7 +72,10 @@ def _new_file(settings: Settings, name: str) -> Path:
     return path
 
 
-def _created(name: str, account: LocalAccount, path: Path) -> None:
+def _created(name: str, account: LocalAccount, path: Path, as_json: bool) -> None:
+    if as_json:
+        emit({"name": name, "address": account.address, "file": str(path)}, as_json)
+        return
     typer.echo(f"account {name}: {account.address} in {path}")
     typer.echo(
         f"sign with it: l2gpu --account {name} ...; make it the default: l2gpu account use {name}"
@@ -79,7 +83,7 @@ def _created(name: str, account: LocalAccount, path: Path) -> None:
 
 
 @app.command("new")
-def new(ctx: typer.Context, name: NameArgument) -> None:
+def new(ctx: typer.Context, name: NameArgument, as_json: AsJson = False) -> None:
     """Create a key and store it encrypted as the account NAME. The password is the
     keystore_password setting (L2GPU_KEYSTORE_PASSWORD), else asked at the terminal."""
     from eth_account import Account
@@ -91,7 +95,7 @@ def new(ctx: typer.Context, name: NameArgument) -> None:
     password = keystore_password(settings, f"account {name}", confirm=True)
     account = Account.create()
     save_keystore(account, path, password)
-    _created(name, account, path)
+    _created(name, account, path, as_json)
 
 
 KEY_ON_COMMAND_LINE = (
@@ -115,6 +119,7 @@ def import_(
             "key; the account keeps its password.",
         ),
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Store an existing key as the account NAME, encrypted. The private key is read
     from stdin (piped: 'l2gpu account import NAME < key.txt', or typed at a prompt that
@@ -139,7 +144,7 @@ def import_(
         account = account_from_private_key(_read_key())
         password = keystore_password(settings, f"account {name}", confirm=True)
     save_keystore(account, path, password)
-    _created(name, account, path)
+    _created(name, account, path, as_json)
 
 
 def _read_key() -> str:
@@ -209,7 +214,7 @@ def list_(ctx: typer.Context, as_json: AsJson = False) -> None:
 
 
 @app.command("use")
-def use(ctx: typer.Context, name: NameArgument) -> None:
+def use(ctx: typer.Context, name: NameArgument, as_json: AsJson = False) -> None:
     """Make NAME the account commands sign with: its file becomes the keystore setting
     in the config file ($L2GPU_CONFIG, else l2gpu.toml in the working folder)."""
     from l2gpu.config import write_setting
@@ -217,10 +222,14 @@ def use(ctx: typer.Context, name: NameArgument) -> None:
     settings: Settings = ctx.obj
     path = account_file(settings, name).resolve()
     written = write_setting("keystore", str(path))
-    typer.echo(
-        f"account {name} ({keystore_address(path) or 'address not stated'}) is in use: "
-        f"keystore = {path} in {written}"
-    )
+    if as_json:
+        emit({"name": name, "address": keystore_address(path), "keystore": str(path),
+              "config_file": str(written)}, as_json)  # fmt: skip
+    else:
+        typer.echo(
+            f"account {name} ({keystore_address(path) or 'address not stated'}) is in use: "
+            f"keystore = {path} in {written}"
+        )
     if os.environ.get("L2GPU_KEYSTORE"):
         typer.echo(
             f"note: L2GPU_KEYSTORE={os.environ['L2GPU_KEYSTORE']} wins over the config "

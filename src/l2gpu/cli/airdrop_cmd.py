@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from l2gpu.cli.common import L1RpcOption, parse_amount, signing_account, use_l1_rpc
+from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount, signing_account, use_l1_rpc
+from l2gpu.cli.output import At, Eth, emit, note
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.types import Address
+from l2gpu.core.types import Address, format_wei
 
 if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
     from l2gpu.airdrop.operator import AirdropOperator
@@ -56,6 +57,7 @@ def eligible(
     ] = "0.1 ether",
     min_gpu_hours: Annotated[float, typer.Option(help="Usage an account needs.")] = 1.0,
     method: Annotated[str, typer.Option(help="'curve' (fitted Bass) or 'observed'.")] = "curve",
+    as_json: AsJson = False,
 ) -> None:
     """Find the innovators and early adopters in the market's history; record them."""
     from sqlalchemy import create_engine
@@ -73,15 +75,23 @@ def eligible(
     operator = _operator(folder, name, chain_id)
     recorded, skipped = operator.record_eligibility(report.eligible)
     t = report.thresholds
+    ident = operator.airdrop_id
+    if as_json:
+        tiers = [{"tier": tier, "accounts": count, "total": Eth(total)}
+                 for tier, (count, total) in report.totals.items()]  # fmt: skip
+        emit({"airdrop_id": str(ident), "chain_id": chain_id, "model": t.model,
+              "innovators_until": At(t.innovators_until),
+              "early_adopters_until": At(t.early_adopters_until), "recorded": recorded,
+              "erased_left_out": skipped, "tiers": tiers}, as_json)  # fmt: skip
+        return
     typer.echo(f"thresholds ({t.model}): innovators before {t.innovators_until}, "
                f"early adopters before {t.early_adopters_until}")  # fmt: skip
     for tier, (count, total) in report.totals.items():
-        typer.echo(f"{tier}: {count} accounts, {total} wei")
+        typer.echo(f"{tier}: {count} accounts, {format_wei(total)}")
     typer.echo(
         f"recorded {recorded} eligible accounts in {folder}"
         + (f" ({skipped} erased on request, left out)" if skipped else "")
     )
-    ident = operator.airdrop_id
     typer.echo(f"airdrop id {ident} on chain {chain_id}; users register with "
                f"'l2gpu airdrop register --airdrop-id {ident} --chain-id {chain_id}'")  # fmt: skip
 
@@ -95,6 +105,7 @@ def register(
     ],
     out: Annotated[Path, typer.Option("--out", help="The registration to send the operator.")],
     chain_id: ChainIdOption = 31337,
+    as_json: AsJson = False,
 ) -> None:
     """Make claim secrets and sign their commitment with your account's key; the
     operator records the registration file with 'l2gpu airdrop accept'."""
@@ -122,6 +133,10 @@ def register(
     except L2gpuError:
         secrets_out.unlink()  # secrets no registration names would be a trap to keep
         raise
+    if as_json:
+        emit({"account": str(account), "airdrop_id": airdrop_id, "chain_id": chain_id,
+              "secrets": str(secrets_out), "registration": str(out)}, as_json)  # fmt: skip
+        return
     typer.echo(f"secrets in {secrets_out} (keep them: they are your claim); "
                f"send {out} to the airdrop's operator")  # fmt: skip
 
@@ -132,6 +147,7 @@ def accept(
     folder: DirOption,
     name: NameOption = "early adopters",
     chain_id: ChainIdOption = 31337,
+    as_json: AsJson = False,
 ) -> None:
     """Record a user's signed registration (the operator's side of 'register')."""
     from l2gpu.core.airdrop.registration import Register
@@ -151,6 +167,9 @@ def accept(
         raise L2gpuError(f"{registration_file} cannot be read: {exc}",
                          "give the file 'l2gpu airdrop register --out' wrote") from exc  # fmt: skip
     tier = operator.accept(registration)
+    if as_json:
+        emit({"account": str(registration.account), "tier": tier}, as_json)
+        return
     typer.echo(f"registered {registration.account} in {tier}")
 
 
@@ -168,6 +187,7 @@ def publish(
     ] = False,
     name: NameOption = "early adopters",
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Deploy and fund the airdrop on L1; write published.json and claim-keys/ beside it."""
     from l2gpu.airdrop.claim_proof import compile_claim, export_claim_keys
@@ -194,8 +214,14 @@ def publish(
         deadline=chain.timestamp() + days * 86400,
     )  # fmt: skip
     export_claim_keys(keys, circuit, folder / "claim-keys", zkey=zkey)
+    if as_json:
+        tiers = [{"tier": t.name, "members": len(t.leaves), "reward": Eth(t.reward)}
+                 for t in published.tiers]  # fmt: skip
+        emit({"airdrop": str(published.address), "published": str(folder / "published.json"),
+              "claim_keys": str(folder / "claim-keys"), "tiers": tiers}, as_json)  # fmt: skip
+        return
     for tier in published.tiers:
-        typer.echo(f"{tier.name}: {len(tier.leaves)} members, {tier.reward} wei each")
+        typer.echo(f"{tier.name}: {len(tier.leaves)} members, {format_wei(tier.reward)} each")
     typer.echo(f"airdrop {published.address}; publish {folder / 'published.json'} and "
                f"{folder / 'claim-keys'} for claimers")  # fmt: skip
 
@@ -211,6 +237,7 @@ def claim(
     keys: Annotated[
         Path | None, typer.Option(help="The published claim-keys folder (default: beside it).")
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Prove your membership and write a claim file for a relayer to send."""
     from l2gpu.airdrop.claim_proof import compile_claim, load_claim_keys, prove_claim
@@ -223,7 +250,8 @@ def claim(
     published = PublishedAirdrop.read(published_file)
     identity = Identity.from_json(_read_text(secrets, "secrets"))
     tier = published.tier_of(identity.commitment())
-    typer.echo(f"your claim hides among {len(tier.leaves)} members of {tier.name}")
+    say = note if as_json else typer.echo  # with --json, stdout holds the result alone
+    say(f"your claim hides among {len(tier.leaves)} members of {tier.name}")
     if len(tier.leaves) < 10:
         typer.echo("warning: fewer than 10 members: a small set gives little anonymity", err=True)
     with progress_bars() as on_progress:
@@ -240,7 +268,12 @@ def claim(
                 circuit=circuit,
             )  # fmt: skip
     _write_new(out, json.dumps(proof.to_json()))
-    typer.echo(f"claim written to {out}: {tier.reward} wei less the fee to {to}")
+    if as_json:
+        emit({"claim": str(out), "tier": tier.name, "members": len(tier.leaves),
+              "reward": Eth(tier.reward), "fee": Eth(parse_amount(fee, "fee")), "to": to},
+             as_json)  # fmt: skip
+        return
+    typer.echo(f"claim written to {out}: {format_wei(tier.reward)} less the fee to {to}")
 
 
 @app.command("relay")
@@ -249,11 +282,14 @@ def relay(
     claim_file: Annotated[Path, typer.Argument(help="A claim file 'airdrop claim' wrote.")],
     published_file: PublishedOption,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Send a claim from your key (the relayer's) and keep its fee."""
     from l2gpu.airdrop.claim_proof import ClaimProof
     from l2gpu.airdrop.contract import AirdropClient
     from l2gpu.airdrop.operator import PublishedAirdrop
+    from l2gpu.cli.live import waiting
+    from l2gpu.cli.onchain import tx_hex
     from l2gpu.l1 import open_chain
 
     settings = _need_rpc(use_l1_rpc(ctx, l1_rpc), "relay")
@@ -266,8 +302,12 @@ def relay(
             "relay it with that key, or ask the claimer for a claim naming yours",
         )
     chain = open_chain(settings, [sender])
-    receipt = AirdropClient.at(chain, published.address).claim(sender, proof)
-    typer.echo(f"claimed: {receipt.tx_hash.hex()} ({receipt.gas_used} gas)")
+    with waiting("sending the claim"):
+        receipt = AirdropClient.at(chain, published.address).claim(sender, proof)
+    if as_json:
+        emit({"claimed": True, "tx": tx_hex(receipt.tx_hash), "gas": receipt.gas_used}, as_json)
+        return
+    typer.echo(f"claimed: {tx_hex(receipt.tx_hash)} ({receipt.gas_used} gas)")
 
 
 @app.command("erase")
@@ -276,9 +316,13 @@ def erase(
     account: Annotated[str, typer.Option("--account", help="Whose data to erase.")],
     name: NameOption = "early adopters",
     chain_id: ChainIdOption = 31337,
+    as_json: AsJson = False,
 ) -> None:
     """Erase everything the operator holds of an account (its data key is deleted)."""
     fields = _operator(folder, name, chain_id).erase(Address.from_hex(account))
+    if as_json:
+        emit({"erased": account, "fields": fields}, as_json)
+        return
     typer.echo(f"erased {account}: {fields} fields unreadable from now on, backups included")
 
 

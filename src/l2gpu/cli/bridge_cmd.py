@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from l2gpu.cli.common import (
+    AsJson,
     L1RpcOption,
     NodeOption,
     l2_node_url,
@@ -24,8 +25,11 @@ from l2gpu.cli.common import (
     signing_key,
     use_l1_rpc,
 )
+from l2gpu.cli.live import waiting
+from l2gpu.cli.onchain import tx_hex
+from l2gpu.cli.output import Eth, emit, note
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.types import Address, Wei
+from l2gpu.core.types import Address, Wei, format_wei
 
 if TYPE_CHECKING:
     from l2gpu.l1 import Chain
@@ -127,6 +131,7 @@ def move(
     out: Annotated[Path | None, typer.Option("--out", help="Write the signed move here.")] = None,
     node: NodeOption = None,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Burn AMOUNT on your shard (an L2 withdrawal) and sign where it goes."""
     from l2gpu.cli.l2_cmd import _check_balance, _representable
@@ -151,7 +156,8 @@ def move(
                          "send it with 'l2gpu l2 transfer'")  # fmt: skip
     _check_balance(user, value, 0, "move")
     before = {e["exit_index"] for e in user.exits()}
-    user.send(lambda me: Withdraw(me, value, Wei(0)))
+    with waiting(f"burning {format_wei(value)} on shard {here} (an L2 withdrawal)"):
+        user.send(lambda me: Withdraw(me, value, Wei(0)))
     mine = [e for e in user.exits() if e["exit_index"] not in before and e["amount"] == value]
     if len(mine) != 1:
         raise L2gpuError(
@@ -168,7 +174,15 @@ def move(
                 "bridge": bridge.address.checksum}  # fmt: skip
     if out is not None:
         out.write_text(json.dumps(document, indent=2))
-    print_json(document)
+    if as_json:
+        emit({**document, "amount": Eth(value), "fee": Eth(fee_value)}, as_json)
+    elif out is None:  # the signed move is what the relayer needs: print it whole
+        print_json(document)
+        note("keep this signed move (or pass --out FILE): 'l2gpu bridge relay' needs it")
+    else:
+        emit({"amount": Eth(value), "fee": Eth(fee_value), "from_shard": here,
+              "to_shard": there, "to": recipient.checksum, "exit_index": signed.exit_index,
+              "signed_move": str(out)}, as_json, title="move signed")  # fmt: skip
 
 
 @app.command("relay")
@@ -180,6 +194,7 @@ def relay(
     bridge: Annotated[
         str | None, typer.Option("--bridge", help="The bridge you trust (else the recorded one).")
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Carry a signed move once its source batch is final (anyone may; you pay the gas)."""
     from l2gpu.cli.l2_cmd import _viewer
@@ -191,13 +206,15 @@ def relay(
     proof = (p["batch"], [bytes.fromhex(h[2:]) for h in p["proof"]],
              bytes.fromhex(p["accounts_root"][2:]), bytes.fromhex(p["channels_root"][2:]),
              p["deposits_processed"], p["exit_count"])  # fmt: skip
-    receipt = bridge_client.contract.transact(
-        "relay", signed.as_tuple(), signature, proof, sender=signer
-    )
+    with waiting(f"relaying the move of {format_wei(signed.amount)} to shard {signed.to_shard}"):
+        receipt = bridge_client.contract.transact(
+            "relay", signed.as_tuple(), signature, proof, sender=signer
+        )
     fronted = bridge_client.fronted_by(signed)
-    print_json({"landed": True, "paid_to": (fronted or signed.to).checksum,
-                "to_shard": signed.to_shard, "amount": signed.amount,
-                "gas": receipt.gas_used})  # fmt: skip
+    emit({"landed": True, "paid_to": (fronted or signed.to).checksum,
+          "to_shard": signed.to_shard, "amount": Eth(signed.amount),
+          "tx": tx_hex(receipt.tx_hash), "gas": receipt.gas_used}, as_json,
+         title="move relayed")  # fmt: skip
 
 
 @app.command("front")
@@ -208,16 +225,19 @@ def front(
     bridge: Annotated[
         str | None, typer.Option("--bridge", help="The bridge you trust (else the recorded one).")
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Deliver a signed move now (amount less fee), repaid the amount when it lands.
 
     You carry the risk that a fraud proof reverts the source batch: re-execute it
     first ('l2gpu watch rollup')."""
     signed, signature, signer, bridge_client = _open_move(ctx, path, l1_rpc, bridge)
-    receipt = bridge_client.front(signer, signed, signature)
-    print_json({"fronted": signed.amount - signed.fee, "to": signed.to.checksum,
-                "to_shard": signed.to_shard, "repaid_on_landing": signed.amount,
-                "gas": receipt.gas_used})  # fmt: skip
+    with waiting(f"fronting {format_wei(signed.amount - signed.fee)} to {signed.to.checksum}"):
+        receipt = bridge_client.front(signer, signed, signature)
+    emit({"fronted": Eth(signed.amount - signed.fee), "to": signed.to.checksum,
+          "to_shard": signed.to_shard, "repaid_on_landing": Eth(signed.amount),
+          "tx": tx_hex(receipt.tx_hash), "gas": receipt.gas_used}, as_json,
+         title="move fronted")  # fmt: skip
 
 
 @app.command("shard-of")
@@ -225,9 +245,10 @@ def shard_of_cmd(
     ctx: typer.Context,
     address: Annotated[str, typer.Argument(help="Any address.")],
     shards: Annotated[int, typer.Option("--shards", min=1, max=64)],
+    as_json: AsJson = False,
 ) -> None:
     """Which of N shards ADDRESS lives on (keccak256 of the address, mod N)."""
     from l2gpu.core.shards.routing import shard_of
 
-    print_json({"address": Address.from_hex(address).checksum,
-                "shard": shard_of(Address.from_hex(address), shards)})  # fmt: skip
+    where = Address.from_hex(address)
+    emit({"address": where.checksum, "shard": shard_of(where, shards)}, as_json)

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from l2gpu.cli.common import l1_now, parse_amount, print_json
+from l2gpu.cli.common import AsJson, l1_now, parse_amount, print_json
+from l2gpu.cli.live import waiting
+from l2gpu.cli.onchain import tx_hex
+from l2gpu.cli.output import At, Eth, Secs, emit, note
 from l2gpu.core.errors import InvalidValue, L2gpuError
 from l2gpu.core.types import (
     ZERO_ADDRESS,
@@ -40,23 +43,24 @@ ManagerOption = Annotated[
 
 
 @app.command("deploy")
-def deploy(ctx: typer.Context) -> None:
+def deploy(ctx: typer.Context, as_json: AsJson = False) -> None:
     """Deploy a ChannelManager and record its address for this chain."""
     from l2gpu.cli.session import MANAGER, Session
     from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
     from l2gpu.payments import deployments
 
     session = Session(ctx, None, need_manager=False)
-    manager = ChannelManagerClient.deploy(
-        session.chain, session.account, cache_dir=session.settings.cache_dir
-    )
+    with waiting("deploying the ChannelManager"):
+        manager = ChannelManagerClient.deploy(
+            session.chain, session.account, cache_dir=session.settings.cache_dir
+        )
     block = session.chain.block_number()
     deployments.record(
         session.settings.data_dir, session.chain.chain_id, MANAGER, manager.address, block
     )
-    print_json(
-        {"manager": manager.address.checksum, "block": block, "chain_id": session.chain.chain_id}
-    )
+    deployed = {"manager": manager.address.checksum, "block": block,
+                "chain_id": session.chain.chain_id}  # fmt: skip
+    emit(deployed, as_json, title="ChannelManager deployed")
 
 
 @app.command("open")
@@ -69,6 +73,7 @@ def open_(
     token: Annotated[str | None, typer.Option("--token", help="ERC-20 address.")] = None,
     salt: Annotated[int, typer.Option("--salt", help="Tells apart channels of one pair.")] = 0,
     manager: ManagerOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Open a channel to PROVIDER as the renter, depositing --deposit."""
     from l2gpu.cli.session import Session
@@ -89,12 +94,14 @@ def open_(
     now = l1_now(session.chain)
     expires = Timestamp(now + parse_duration(expires_in))
     value = Wei(amount) if params.is_ether else Wei(0)
-    session.manager.approve(params, amount, session.account)
-    receipt = session.manager.apply(
-        ci.Open(session.address, now, params, amount, expires, value), session.account
-    )
-    print_json({"channel_id": str(params.id), "deposit": amount, "expires_at": expires,
-                "gas_used": receipt.gas_used})  # fmt: skip
+    with waiting(f"opening a channel to {params.provider} with {format_wei(amount)}"):
+        session.manager.approve(params, amount, session.account)
+        receipt = session.manager.apply(
+            ci.Open(session.address, now, params, amount, expires, value), session.account
+        )
+    emit({"channel_id": str(params.id), "deposit": Eth(amount), "expires_at": At(expires),
+          "tx": tx_hex(receipt.tx_hash), "gas_used": receipt.gas_used}, as_json,
+         title="channel open")  # fmt: skip
 
 
 @app.command("topup")
@@ -104,6 +111,7 @@ def topup(
     amount: Annotated[str, typer.Option("--amount", help="e.g. '0.05 ether'.")],
     extend_by: Annotated[str, typer.Option("--extend-by", help="Push expiry later.")] = "0",
     manager: ManagerOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Add funds to an open channel (renter only) and optionally extend its expiry."""
     from l2gpu.cli.session import Session
@@ -117,13 +125,15 @@ def topup(
     added = parse_amount(amount)
     expires = Timestamp(channel.expires_at + parse_duration(extend_by))
     value = added if params.is_ether else Wei(0)
-    session.manager.approve(params, added, session.account)
-    session.manager.apply(
-        ci.TopUp(session.address, Timestamp(0), params, added, expires, value), session.account
-    )
-    print_json(
-        {"channel_id": channel_id, "deposit": channel.deposit + added, "expires_at": expires}
-    )
+    with waiting(f"adding {format_wei(added)} to channel {channel_id}"):
+        session.manager.approve(params, added, session.account)
+        receipt = session.manager.apply(
+            ci.TopUp(session.address, Timestamp(0), params, added, expires, value),
+            session.account,
+        )
+    emit({"channel_id": channel_id, "deposit": Eth(channel.deposit + added),
+          "expires_at": At(expires), "tx": tx_hex(receipt.tx_hash)}, as_json,
+         title="channel topped up")  # fmt: skip
 
 
 @app.command("pay")
@@ -132,6 +142,7 @@ def pay(
     channel_id: Annotated[str, typer.Argument()],
     amount: Annotated[str, typer.Option("--amount", help="Cumulative total paid so far.")],
     manager: ManagerOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Sign a voucher (renter): the cumulative amount paid on the channel so far."""
     from l2gpu.cli.session import Session
@@ -141,8 +152,14 @@ def pay(
     voucher = sign_voucher(
         session.key, session.manager.domain, Hash32.from_hex(channel_id), parse_amount(amount)
     )
-    print_json({**voucher.to_json(), "manager": session.manager.address.checksum,
-                "chain_id": session.chain.chain_id})  # fmt: skip
+    signed = {**voucher.to_json(), "manager": session.manager.address.checksum,
+              "chain_id": session.chain.chain_id}  # fmt: skip
+    if as_json:
+        emit(signed, as_json)
+    else:  # the voucher goes to the provider as it is: JSON is its form for people too
+        print_json(signed)
+        note(f"voucher for {format_wei(voucher.amount)} in all; the provider closes with "
+             "it: 'l2gpu channel close ID --voucher FILE'")  # fmt: skip
 
 
 @app.command("close")
@@ -154,6 +171,7 @@ def close(
         Path | None, typer.Option("--voucher", help="Provider: voucher JSON from 'pay'.")
     ] = None,
     manager: ManagerOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Close: the renter starts the challenge period; the provider closes at once."""
     from l2gpu.cli.session import Session
@@ -164,28 +182,29 @@ def close(
     if session.address == params.provider:
         voucher = _read_voucher(voucher_file) if voucher_file else None
         paid = voucher.amount if voucher else Wei(0)
-        receipt = session.manager.apply(
-            ci.CloseByProvider(session.address, Timestamp(0), params, paid,
-                               voucher.signature if voucher else b""),
-            session.account,
-        )  # fmt: skip
-    elif session.address == params.renter:
-        receipt = session.manager.apply(
-            ci.CloseByRenter(session.address, Timestamp(0), params, parse_amount(amount)),
-            session.account,
+        close_input: ci.CloseByProvider | ci.CloseByRenter = ci.CloseByProvider(
+            session.address, Timestamp(0), params, paid, voucher.signature if voucher else b""
         )
+    elif session.address == params.renter:
+        close_input = ci.CloseByRenter(session.address, Timestamp(0), params, parse_amount(amount))
     else:
         raise L2gpuError(
             f"{session.address} is neither the renter nor the provider of {channel_id}",
             "use the renter's or the provider's key; anyone may 'settle' after the deadline",
         )
-    print_json({"channel_id": channel_id, "events": [e.name for e in receipt.events],
-                "gas_used": receipt.gas_used})  # fmt: skip
+    with waiting(f"closing channel {channel_id}"):
+        receipt = session.manager.apply(close_input, session.account)
+    emit({"channel_id": channel_id, "events": [e.name for e in receipt.events],
+          "tx": tx_hex(receipt.tx_hash), "gas_used": receipt.gas_used}, as_json,
+         title="channel closing")  # fmt: skip
 
 
 @app.command("settle")
 def settle(
-    ctx: typer.Context, channel_id: Annotated[str, typer.Argument()], manager: ManagerOption = None
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument()],
+    manager: ManagerOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Pay out a channel whose deadline has passed (anyone may call it)."""
     from l2gpu.cli.session import Session
@@ -193,17 +212,22 @@ def settle(
 
     session = Session(ctx, manager)
     params = session.params(channel_id)
-    receipt = session.manager.apply(
-        ci.Settle(session.address, Timestamp(0), params), session.account
-    )
+    with waiting(f"settling channel {channel_id}"):
+        receipt = session.manager.apply(
+            ci.Settle(session.address, Timestamp(0), params), session.account
+        )
     paid = receipt.event("ChannelSettled").args
-    print_json({"channel_id": channel_id, "provider_payout": paid["provider_payout"],
-                "renter_payout": paid["renter_payout"]})  # fmt: skip
+    emit({"channel_id": channel_id, "provider_payout": Eth(paid["provider_payout"]),
+          "renter_payout": Eth(paid["renter_payout"]), "tx": tx_hex(receipt.tx_hash)},
+         as_json, title="channel settled")  # fmt: skip
 
 
 @app.command("status")
 def status(
-    ctx: typer.Context, channel_id: Annotated[str, typer.Argument()], manager: ManagerOption = None
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument()],
+    manager: ManagerOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Show a channel: deposit, best voucher, expiry, deadline and time left."""
     from l2gpu.cli.session import Session
@@ -215,19 +239,18 @@ def status(
     assert channel is not None  # params_of found its ChannelOpened log
     now = l1_now(session.chain)
     live = channel.status in (ChannelStatus.OPEN, ChannelStatus.CLOSING)
-    print_json({
+    emit({
         "channel_id": channel_id,
         "status": channel.status.name.lower(),
         "renter": params.renter.checksum,
         "provider": params.provider.checksum,
         "asset": "ether" if params.is_ether else params.token.checksum,
-        "deposit": channel.deposit,
-        "deposit_readable": format_wei(channel.deposit),
-        "best_voucher": channel.best_amount,
-        "expires_at": channel.expires_at,
-        "settle_after": channel.deadline() if live else None,
-        "seconds_until_settle": max(0, channel.deadline() - now) if live else None,
-    })  # fmt: skip
+        "deposit": Eth(channel.deposit),
+        "best_voucher": Eth(channel.best_amount),
+        "expires_at": At(channel.expires_at),
+        "settle_after": At(channel.deadline()) if live else None,
+        "seconds_until_settle": Secs(max(0, channel.deadline() - now)) if live else None,
+    }, as_json, title=f"channel {channel_id}")  # fmt: skip
 
 
 def _read_voucher(path: Path) -> Voucher:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from l2gpu.cli.common import AsJson, print_json
+from l2gpu.cli.output import emit
 from l2gpu.core.errors import L2gpuError
 
 if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command module
@@ -47,6 +48,7 @@ def new_key(
         Path | None,
         typer.Option("--password-file", help="Read the password from this file (else prompt)."),
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Create a new private key and store it encrypted (Web3 Secret Storage format)."""
     from eth_account import Account
@@ -62,5 +64,8 @@ def new_key(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     account = Account.create()
     save_keystore(account, path, password)
+    if as_json:
+        emit({"address": account.address, "keystore": str(path)}, as_json)
+        return
     typer.echo(f"created {account.address} in {path}")
     typer.echo(f"use it with: L2GPU_KEYSTORE={path}")

@@ -17,6 +17,7 @@ import typer
 
 from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount, print_json
 from l2gpu.cli.onchain import open_signed_chain, parse_address, print_receipt, require_contract
+from l2gpu.cli.output import Eth, emit
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 
@@ -66,6 +67,7 @@ def deploy(
         ),
     ] = None,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Deploy a pool with the parameters 'credit stress' chose for GPU-priced collateral."""
     from l2gpu.analytics.credit_stress import CHOSEN_PARAMS
@@ -89,11 +91,12 @@ def deploy(
         treasury=parse_address(treasury, "the treasury"), params=CHOSEN_PARAMS,
         channels=channels or Address(bytes(20)),
     )  # fmt: skip
-    print_json({"pool": str(pool.address), "token": str(collateral),
+    emit({"pool": str(pool.address), "token": str(collateral),
                 "channels": str(channels) if channels else None,
                 "ltv_bps": CHOSEN_PARAMS.ltv_bps,
                 "liquidation_threshold_bps": CHOSEN_PARAMS.liquidation_threshold_bps,
-                "liquidation_bonus_bps": CHOSEN_PARAMS.liquidation_bonus_bps})  # fmt: skip
+                "liquidation_bonus_bps": CHOSEN_PARAMS.liquidation_bonus_bps},
+         as_json, title="pool deployed")  # fmt: skip
 
 
 def _lease_manager(ctx: typer.Context, chain: Chain, manager: str | None) -> Address | None:
@@ -112,11 +115,11 @@ def _lease_manager(ctx: typer.Context, chain: Chain, manager: str | None) -> Add
 
 @app.command("supply")
 def supply(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
-           l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+           l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """Lend ether to the pool for shares of it."""
     wei = parse_amount(amount)
     chain, sender = _open(ctx, l1_rpc, "supply")
-    print_receipt(_pool(chain, pool).supply(sender, wei), "supplied")
+    print_receipt(_pool(chain, pool).supply(sender, wei), "supplied", as_json=as_json)
 
 
 @app.command("withdraw")
@@ -125,6 +128,7 @@ def withdraw(
     amount: Annotated[str, typer.Argument(help="An amount, or 'all' (your shares' worth).")],
     pool: PoolOption,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Take ether back from the pool (up to your shares' worth and its cash)."""
     asked = None if amount == "all" else parse_amount(amount)
@@ -134,12 +138,12 @@ def withdraw(
     wei = client.state([me]).share_value(me) if asked is None else asked
     if wei == 0:
         raise L2gpuError("you hold no share of this pool", "supply first")
-    print_receipt(client.withdraw(sender, wei), "withdrawn", {"wei": wei})
+    print_receipt(client.withdraw(sender, wei), "withdrawn", {"wei": Eth(wei)}, as_json=as_json)
 
 
 @collateral_app.command("add")
 def collateral_add(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
-                   l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+                   l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """Approve and post collateral tokens (18 decimals: '10 ether' is 10 tokens)."""
     units = parse_amount(amount)
     chain, sender = _open(ctx, l1_rpc, "collateral add")
@@ -151,25 +155,27 @@ def collateral_add(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
                          "get the token first, or post less")  # fmt: skip
     if int(token.call("allowance", sender.address, str(client.address))) < units:
         token.transact("approve", str(client.address), units, sender=sender)
-    print_receipt(client.add_collateral(sender, units), "collateral added")
+    print_receipt(client.add_collateral(sender, units), "collateral added", as_json=as_json)
 
 
 @collateral_app.command("remove")
 def collateral_remove(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
-                      l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+                      l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """Take collateral back (the rest must still cover your loan's limit)."""
     units = parse_amount(amount)
     chain, sender = _open(ctx, l1_rpc, "collateral remove")
-    print_receipt(_pool(chain, pool).remove_collateral(sender, units), "collateral removed")
+    print_receipt(
+        _pool(chain, pool).remove_collateral(sender, units), "collateral removed", as_json=as_json
+    )
 
 
 @app.command("borrow")
 def borrow(ctx: typer.Context, amount: AmountArg, pool: PoolOption,
-           l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+           l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """Borrow ether against your collateral, up to the loan-to-value limit."""
     wei = parse_amount(amount)
     chain, sender = _open(ctx, l1_rpc, "borrow")
-    print_receipt(_pool(chain, pool).borrow(sender, wei), "borrowed")
+    print_receipt(_pool(chain, pool).borrow(sender, wei), "borrowed", as_json=as_json)
 
 
 @app.command("repay")
@@ -181,6 +187,7 @@ def repay(
         str | None, typer.Option("--for", help="Whose debt (default: yours).")
     ] = None,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Repay a debt; anything above it comes back."""
     asked = None if amount == "all" else parse_amount(amount)
@@ -192,7 +199,7 @@ def repay(
         raise L2gpuError(f"{who} owes this pool nothing", "check the address with 'credit health'")
     # 'all': the debt a few minutes on (interest accrues until the block); the rest returns.
     wei = debt + debt // 100_000 + 1 if asked is None else asked
-    print_receipt(client.repay(sender, who, wei), "repaid", {"sent_wei": wei})
+    print_receipt(client.repay(sender, who, wei), "repaid", {"sent_wei": Eth(wei)}, as_json=as_json)
 
 
 @app.command("liquidate")
@@ -207,6 +214,7 @@ def liquidate(
         ),
     ] = None,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Repay part of an unhealthy (or overdue) loan and take its collateral plus a bonus."""
     asked = parse_amount(amount) if amount else None
@@ -216,7 +224,7 @@ def liquidate(
     wei = client.debt_of(who) if asked is None else asked
     if wei == 0:
         raise L2gpuError(f"{who} owes this pool nothing", "nothing to liquidate")
-    print_receipt(client.liquidate(sender, who, wei), "liquidated")
+    print_receipt(client.liquidate(sender, who, wei), "liquidated", as_json=as_json)
 
 
 @app.command("price")
@@ -225,13 +233,14 @@ def price(
     wei_per_token: Annotated[str, typer.Argument(help="Wei per whole collateral token.")],
     pool: PoolOption,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Post the collateral's price (the feed's key only; one update moves it 20 % at most)."""
     posted = parse_amount(wei_per_token, "price")
     chain, sender = _open(ctx, l1_rpc, "price")
     client = _pool(chain, pool)
     print_receipt(client.set_price(sender, posted), "price posted",
-          {"price_in_force": client.state([]).price})  # fmt: skip
+          {"price_in_force": Eth(client.state([]).price)}, as_json=as_json)  # fmt: skip
 
 
 @app.command("health")

@@ -18,6 +18,7 @@ import typer
 
 from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount, print_json
 from l2gpu.cli.onchain import open_signed_chain, parse_address, print_receipt, require_contract
+from l2gpu.cli.output import Eth, emit
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address, Hash32
 
@@ -69,6 +70,7 @@ def settle_lease(
     channel: ChannelArg,
     pool: Annotated[str, typer.Option("--pool", help="The lending pool's address.")],
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Repay a credit lease's loan from its settled channel's refund (anyone may)."""
     from l2gpu.l1.contracts.channel_manager import ChannelManagerClient
@@ -85,8 +87,10 @@ def settle_lease(
     params = ChannelManagerClient.at(chain, client.channels()).params_of(cid)
     receipt = client.settle_lease(sender, params)
     settled = receipt.event("LeaseSettled").args
-    moved = {key: int(settled[key]) for key in ("refund", "repaid")}
-    print_receipt(receipt, "lease settled", {**moved, "borrower": str(settled["borrower"])})
+    moved = {key: Eth(settled[key]) for key in ("refund", "repaid")}
+    print_receipt(
+        receipt, "lease settled", {**moved, "borrower": str(settled["borrower"])}, as_json=as_json
+    )
 
 
 @desk_app.command("deploy")
@@ -98,6 +102,7 @@ def desk_deploy(
         int, typer.Option(help="The most of a lease's remaining value any renter's share can be.")
     ] = DEFAULT_MAX_SHARE_BPS,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Deploy an advances desk; the signing account is its lender."""
     from l2gpu.l1.contracts.advances import AdvancesClient
@@ -113,26 +118,26 @@ def desk_deploy(
     desk = AdvancesClient.deploy(chain, sender, channels=channels,
                                  lender=Address.from_hex(sender.address), fee_bps=fee_bps,
                                  max_share_bps=max_share_bps)  # fmt: skip
-    print_json({"desk": str(desk.address), "lender": sender.address, "fee_bps": fee_bps,
-                "max_share_bps": max_share_bps})  # fmt: skip
+    emit({"desk": str(desk.address), "lender": sender.address, "fee_bps": fee_bps,
+          "max_share_bps": max_share_bps}, as_json, title="desk deployed")  # fmt: skip
 
 
 @desk_app.command("fund")
 def desk_fund(ctx: typer.Context, amount: AmountArg, desk: DeskOption,
-              l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+              l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """The lender adds ether to the desk."""
     wei = parse_amount(amount)
     chain, sender = open_signed_chain(ctx, l1_rpc, "credit desk fund")
-    print_receipt(_desk(chain, desk).fund(sender, wei), "funded")
+    print_receipt(_desk(chain, desk).fund(sender, wei), "funded", as_json=as_json)
 
 
 @desk_app.command("withdraw")
 def desk_withdraw(ctx: typer.Context, amount: AmountArg, desk: DeskOption,
-                  l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+                  l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """The lender takes ether the desk has not advanced."""
     wei = parse_amount(amount)
     chain, sender = open_signed_chain(ctx, l1_rpc, "credit desk withdraw")
-    print_receipt(_desk(chain, desk).withdraw(sender, wei), "withdrawn")
+    print_receipt(_desk(chain, desk).withdraw(sender, wei), "withdrawn", as_json=as_json)
 
 
 @desk_app.command("share")
@@ -142,13 +147,18 @@ def desk_share(
     bps: Annotated[int, typer.Argument(help="Share of a lease's remaining value, in bps.")],
     desk: DeskOption,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """The lender advances this share of the remaining value of the renter's leases."""
     if bps < 0:
         raise L2gpuError(f"a share of {bps} bps is negative", "give 0 to 10000 basis points")
     chain, sender = open_signed_chain(ctx, l1_rpc, "credit desk share")
     client = _desk(chain, desk)
-    print_receipt(client.set_share(sender, parse_address(renter, "the renter"), bps), "share set")
+    print_receipt(
+        client.set_share(sender, parse_address(renter, "the renter"), bps),
+        "share set",
+        as_json=as_json,
+    )
 
 
 @desk_app.command("status")
@@ -172,6 +182,7 @@ def advance(
         typer.Option(help="Database URL of the agent's vouchers (default: the database in force)."),
     ] = None,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """As the provider: take an advance on a running lease's best voucher."""
     from l2gpu.db import open_database
@@ -189,26 +200,26 @@ def advance(
         client.assign_payout(sender, params)
     receipt = client.advance(sender, params, best)
     taken = receipt.event("Advanced").args
-    print_receipt(receipt, "advanced", {"advanced": int(taken["advanced"]),
-                  "owed": int(taken["owed"]), "vouched": int(taken["vouched"])})  # fmt: skip
+    moved = {key: Eth(taken[key]) for key in ("advanced", "owed", "vouched")}
+    print_receipt(receipt, "advanced", moved, as_json=as_json)
 
 
 def advance_settle(ctx: typer.Context, channel: ChannelArg, desk: DeskOption,
-                   l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+                   l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """Once an advanced lease's channel has settled: the lender first, the rest to the
     provider (anyone may)."""
     chain, sender = open_signed_chain(ctx, l1_rpc, "credit advance-settle")
     client = _desk(chain, desk)
     receipt = client.settle(sender, _params(client, channel))
     settled = receipt.event("AdvanceSettled").args
-    print_receipt(receipt, "advance settled", {"received": int(settled["received"]),
-                  "to_lender": int(settled["to_lender"]),
-                  "shortfall": int(settled["shortfall"])})  # fmt: skip
+    print_receipt(receipt, "advance settled", {"received": Eth(settled["received"]),
+                  "to_lender": Eth(settled["to_lender"]),
+                  "shortfall": Eth(settled["shortfall"])}, as_json=as_json)  # fmt: skip
 
 
 def release(ctx: typer.Context, channel: ChannelArg, desk: DeskOption,
-            l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+            l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """As the provider: take back a payout assigned to the desk without an advance."""
     chain, sender = open_signed_chain(ctx, l1_rpc, "credit release")
     client = _desk(chain, desk)
-    print_receipt(client.release(sender, _params(client, channel)), "released")
+    print_receipt(client.release(sender, _params(client, channel)), "released", as_json=as_json)

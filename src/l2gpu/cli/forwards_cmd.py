@@ -15,6 +15,7 @@ import typer
 
 from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount, print_json
 from l2gpu.cli.onchain import open_signed_chain, parse_address, print_receipt
+from l2gpu.cli.output import At, Eth, emit
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import parse_duration
 
@@ -49,6 +50,7 @@ def deploy(
         str, typer.Option("--expires-in", help="Delivery date from now, e.g. 30d.")
     ] = "30d",
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Deploy a market with the margins 'credit stress' chose (25 % initial, 20 %
     maintenance: four times leverage at most)."""
@@ -65,9 +67,9 @@ def deploy(
     )  # fmt: skip
     market = ForwardsClient.deploy(chain, sender, feed=parse_address(feed, "the feed"),
                                    params=params)  # fmt: skip
-    print_json({"market": str(market.address), "expiry": params.expiry,
-                "initial_margin_bps": initial, "maintenance_margin_bps": maintenance,
-                "max_leverage": 10_000 / initial})  # fmt: skip
+    emit({"market": str(market.address), "expiry": At(params.expiry),
+          "initial_margin_bps": initial, "maintenance_margin_bps": maintenance,
+          "max_leverage": 10_000 / initial}, as_json, title="forwards market deployed")  # fmt: skip
 
 
 @app.command("index")
@@ -82,6 +84,7 @@ def index(
     ] = None,
     gpu: Annotated[str | None, typer.Option("--gpu", help="The GPU model (--market-db).")] = None,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Post the index (the feed's key only; it moves 20 % an hour at most): a number,
     or the GPU-hour index of the market's own leases (--market-db URL --gpu MODEL:
@@ -104,8 +107,9 @@ def index(
         assert wei_per_gpu_hour is not None
         price = parse_amount(wei_per_gpu_hour, "index")
     client = _market(chain, market)
-    print_receipt(client.post_index(sender, price), "index posted",
-                  {"asked": price, "index_in_force": client.index(), **extra})  # fmt: skip
+    receipt = client.post_index(sender, price)
+    extra = {"asked": Eth(price), "index_in_force": Eth(client.index()), **extra}
+    print_receipt(receipt, "index posted", extra, as_json=as_json)
 
 
 @app.command("open")
@@ -117,6 +121,7 @@ def open_offer(
     margin: MarginOption,
     market: MarketOption,
     l1_rpc: L1RpcOption = None,
+    as_json: AsJson = False,
 ) -> None:
     """Offer to be one side of a forward; someone else takes it whole."""
     from l2gpu.l1.contracts.forwards import offer_id
@@ -128,34 +133,38 @@ def open_offer(
     receipt = _market(chain, market).open_offer(
         sender, "long" if side == "long" else "short", hours, wei_price, wei_margin
     )
-    print_receipt(receipt, "offer open", {"offer_id": offer_id(receipt)})
+    print_receipt(receipt, "offer open", {"offer_id": offer_id(receipt)}, as_json=as_json)
 
 
 @app.command("take")
 def take(ctx: typer.Context, offer: IdArg, margin: MarginOption, market: MarketOption,
-         l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+         l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """Take an offer whole as its other side: the forward keeps the offer's id."""
     wei = parse_amount(margin, "margin")
     chain, sender = _open(ctx, l1_rpc, "take")
     print_receipt(_market(chain, market).take(sender, offer, wei), "forward open",
-                  {"forward_id": offer})  # fmt: skip
+                  {"forward_id": offer}, as_json=as_json)  # fmt: skip
 
 
 @app.command("cancel")
 def cancel(ctx: typer.Context, offer: IdArg, market: MarketOption,
-           l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+           l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """Withdraw your offer and its margin."""
     chain, sender = _open(ctx, l1_rpc, "cancel")
-    print_receipt(_market(chain, market).cancel_offer(sender, offer), "offer cancelled")
+    print_receipt(
+        _market(chain, market).cancel_offer(sender, offer), "offer cancelled", as_json=as_json
+    )
 
 
 @app.command("add-margin")
 def add_margin(ctx: typer.Context, forward: IdArg, margin: MarginOption, market: MarketOption,
-               l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+               l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """Add margin to your side of a forward."""
     wei = parse_amount(margin, "margin")
     chain, sender = _open(ctx, l1_rpc, "add-margin")
-    print_receipt(_market(chain, market).add_margin(sender, forward, wei), "margin added")
+    print_receipt(
+        _market(chain, market).add_margin(sender, forward, wei), "margin added", as_json=as_json
+    )
 
 
 @app.command("mark")
@@ -180,18 +189,18 @@ def mark(ctx: typer.Context, forward: IdArg, market: MarketOption, l1_rpc: L1Rpc
 
 @app.command("liquidate")
 def liquidate(ctx: typer.Context, forward: IdArg, market: MarketOption,
-              l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+              l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """Settle a forward with a side below maintenance at the index, for the fee."""
     chain, sender = _open(ctx, l1_rpc, "liquidate")
-    print_receipt(_market(chain, market).liquidate(sender, forward), "liquidated")
+    print_receipt(_market(chain, market).liquidate(sender, forward), "liquidated", as_json=as_json)
 
 
 @app.command("close")
 def close(ctx: typer.Context, forward: IdArg, market: MarketOption,
-          l1_rpc: L1RpcOption = None) -> None:  # fmt: skip
+          l1_rpc: L1RpcOption = None, as_json: AsJson = False) -> None:  # fmt: skip
     """Settle a forward after its expiry, on an index posted after it."""
     chain, sender = _open(ctx, l1_rpc, "close")
-    print_receipt(_market(chain, market).settle(sender, forward), "settled")
+    print_receipt(_market(chain, market).settle(sender, forward), "settled", as_json=as_json)
 
 
 @app.command("market")

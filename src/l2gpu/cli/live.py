@@ -259,6 +259,20 @@ def progress_bars(*, enabled: bool = True, console: Console | None = None) -> It
 
 
 @contextmanager
+def waiting(label: str, *, console: Console | None = None) -> Iterator[None]:
+    """Say on stderr what the block waits for (a transaction's inclusion, a batch, a
+    proof): a spinner with ``label`` on a terminal, cleared when done. Off a terminal
+    nothing is printed, as with :func:`progress_bars`: a log gets the result or the
+    one-line error alone. Never on stdout, so that ``--json`` output stays one object."""
+    console = console if console is not None else stderr_console()
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(label):
+        yield
+
+
+@contextmanager
 def stage(on_progress: OnProgress, label: str) -> Iterator[None]:
     """Report ``label`` as one unit of work: begun (0 of 1) on entry, done on exit; a
     step with no progress of its own (a compile, a trusted setup, a proof) gets a bar."""

@@ -208,10 +208,17 @@ def offers_search(
 
 
 def offers_withdraw(
-    ctx: typer.Context, offer_id: Annotated[str, typer.Argument()], api_url: ApiUrl = None
+    ctx: typer.Context,
+    offer_id: Annotated[str, typer.Argument()],
+    api_url: ApiUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Withdraw one of your offers."""
-    print_json(_client(ctx, api_url).withdraw(_offer_id(offer_id)), compact=True)
+    done = _client(ctx, api_url).withdraw(_offer_id(offer_id))
+    if as_json:
+        print_json(done)
+    else:
+        typer.echo(f"offer {done.id} {done.status}")
 
 
 def _offer_id(text: str) -> str:
@@ -406,11 +413,17 @@ def jobs_logs(
 
 
 def jobs_stop(
-    ctx: typer.Context, lease_id: Annotated[int, typer.Argument()], api_url: ApiUrl = None
+    ctx: typer.Context,
+    lease_id: Annotated[int, typer.Argument()],
+    api_url: ApiUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Stop a job and end its lease."""
     info = _client(ctx, api_url).stop(lease_id)
-    typer.echo(f"lease {lease_id} {info.status.value}: {info.reason}")
+    if as_json:
+        print_json(info)
+    else:
+        typer.echo(f"lease {lease_id} {info.status.value}: {info.reason}")
 
 
 def jobs_download(
@@ -422,6 +435,7 @@ def jobs_download(
     to: Annotated[Path, typer.Option("--to", help="Folder to put the files in.")] = Path("."),
     wait: Annotated[float, typer.Option(help="Seconds to wait for the provider.")] = 120.0,
     api_url: ApiUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Fetch files a job wrote in its folder (checkpoints, results), from the provider's
     agent, while the lease runs or after it ended (providers keep a lease's folder a
@@ -433,3 +447,6 @@ def jobs_download(
     done = fetch_files(_client(ctx, api_url), lease_id, path, to, issued_at=now(),
                        wait_s=wait)  # fmt: skip
     typer.echo(f"lease {lease_id}: {done.files} file(s), {done.size:,} bytes into {to}", err=True)
+    if as_json:
+        print_json({"lease_id": lease_id, "files": done.files, "bytes": done.size,
+                    "into": str(to)})  # fmt: skip

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from l2gpu.cli.common import print_json, signing_account, use_l1_rpc
+from l2gpu.cli.common import signing_account, use_l1_rpc
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 
@@ -48,8 +48,18 @@ def require_contract(chain: Chain, address: Address, printed_by: str) -> None:
         raise L2gpuError(f"no contract at {address}", f"give the address '{printed_by}' printed")
 
 
-def print_receipt(receipt: Any, what: str, extra: dict[str, Any] | None = None) -> None:
-    """One JSON line: what was done, its transaction and gas, and ``extra``."""
-    print_json(
-        {"done": what, "tx": receipt.tx_hash.hex(), "gas": receipt.gas_used, **(extra or {})}
-    )
+def print_receipt(
+    receipt: Any, what: str, extra: dict[str, Any] | None = None, *, as_json: bool = False
+) -> None:
+    """What was done, its transaction and gas, and ``extra`` (amounts marked
+    :class:`~l2gpu.cli.output.Eth`): for people, or one JSON object with ``as_json``."""
+    from l2gpu.cli.output import emit
+
+    data = {"done": what, "tx": tx_hex(receipt.tx_hash), "gas": receipt.gas_used, **(extra or {})}
+    emit(data if as_json else {k: v for k, v in data.items() if k != "done"}, as_json,
+         title=what)  # fmt: skip
+
+
+def tx_hex(tx_hash: Any) -> str:
+    """A transaction hash as ``0x`` and 64 hex digits, whatever bytes type holds it."""
+    return "0x" + bytes(tx_hash).hex()

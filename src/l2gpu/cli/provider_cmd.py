@@ -15,10 +15,12 @@ import typer
 
 from l2gpu.cli.common import (
     ApiUrlOption,
+    AsJson,
     NodeOption,
     market_api_url,
     now,
     parse_amount,
+    print_json,
     signing_key,
 )
 from l2gpu.cli.lease_rails import _check_provider_account, _rail, _rail_node
@@ -32,15 +34,20 @@ if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command mod
     from l2gpu.core.market.offers import OfferTerms
 
 
-def provider_check(ctx: typer.Context) -> None:
+def provider_check(ctx: typer.Context, as_json: AsJson = False) -> None:
     """Say what this machine's job sandbox has and lacks (bubblewrap, namespaces,
     cgroups, GPU device files); exit 2 unless jobs can run sandboxed."""
     from l2gpu.agent.sandbox import sandbox_check
 
     del ctx  # no settings needed: it looks at this machine
     report = sandbox_check()
-    for line in report.lines():
-        typer.echo(line)
+    if as_json:  # the verdict is in "ok" and the exit status alike
+        checks = [{"name": c.name, "ok": c.ok, "required": c.required, "detail": c.detail,
+                   "fix": c.fix} for c in report.checks]  # fmt: skip
+        print_json({"ok": report.ok, "checks": checks})
+    else:
+        for line in report.lines():
+            typer.echo(line)
     if not report.ok:
         raise typer.Exit(2)
 

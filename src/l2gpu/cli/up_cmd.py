@@ -133,7 +133,7 @@ def up(
                   interval=interval, exit_period=parse_duration(challenge_window))  # fmt: skip
         return
     if design in ("zk", "validium"):
-        from l2gpu.cli.zk_cmd import up_zk
+        from l2gpu.cli.zk_node import up_zk
 
         operator = signing_account(ctx) if settings.l1_rpc else None
         up_zk(settings, operator, interval=interval, shape_text=zk_shape, depth=zk_depth,
