@@ -55,7 +55,8 @@ elif verb == "run":
         key, eq, value = line.partition("=")
         env[key] = value if eq else os.environ.get(key, "")
     save(name, {"state": "running", "code": 0, "labels": labels, "image": image,
-                "stop_timeout": flag("--stop-timeout"), "args": args, "env": env})
+                "stop_timeout": flag("--stop-timeout"), "args": args, "env": env,
+                "engine_env": sorted(os.environ)})
     print(name)
 elif verb == "inspect":
     box = load(args[-1])

@@ -226,6 +226,9 @@ def test_a_containers_variables_cannot_add_lines_or_choose_its_gpus(
     backend.start(JobSpec(1, "true", env={"A": "1"}, secrets={"B": "two = 2"}))
     box = engine.containers()[backend._name(1)]
     assert box["env"] == {"A": "1", "B": "two = 2"}
+    # and the engine itself runs without the agent's key in its environment
+    assert "L2GPU_PRIVATE_KEY" not in box["engine_env"]
+    assert "PATH" in box["engine_env"]
     for env, secrets, why in (
         ({"A": "x\nL2GPU_PRIVATE_KEY"}, {}, "variable 'A' holds a line break"),
         ({}, {"S": "x\r\nL2GPU_PRIVATE_KEY"}, "secret 'S' holds a line break"),

@@ -79,7 +79,7 @@ def engine_problem(engine: str) -> str | None:
     try:
         done = subprocess.run([engine, "info", "--format", "{{.ServerVersion}}"],  # noqa: S603
                               capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S,
-                              check=False)  # fmt: skip
+                              check=False, env=_engine_env())  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"{engine} info failed: {exc}"
     if done.returncode != 0:
@@ -222,8 +222,11 @@ class ContainerBackend:
 
     def _engine(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         try:
+            # the engine's own variables only: never the agent's key (an --env-file line
+            # naming a variable copies it from this environment into the container)
             done = subprocess.run([self.engine, *args], capture_output=True, text=True,  # noqa: S603
-                                  timeout=ENGINE_TIMEOUT_S, check=False)  # fmt: skip
+                                  timeout=ENGINE_TIMEOUT_S, check=False,
+                                  env=_engine_env())  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ContainerEngineError(f"{self.engine} {args[0]} failed: {exc}") from exc
         if check and done.returncode != 0:

@@ -1,5 +1,5 @@
 """The running zk node's pieces beside the HTTP API: its contracts on L1 and its
-sealing loop. ``l2gpu up --design zk`` (``cli/zk_cmd.py``) puts them together.
+sealing loop. ``l2gpu up --design zk`` (``cli/zk_node.py``) puts them together.
 """
 
 from __future__ import annotations
