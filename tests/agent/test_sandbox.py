@@ -388,7 +388,7 @@ def test_a_fork_bomb_is_bounded_by_the_process_limit(jobs: Jobs) -> None:
 def test_a_job_past_its_disk_limit_is_stopped_and_told_why(jobs: Jobs) -> None:
     many_files = (
         'python -c "import time\nfor i in range(200):\n'
-        "    open(f'f{i}', 'wb').write(b'x' * 2**20); time.sleep(0.01)\nprint('done')\""
+        "    open(f'f{i}', 'wb').write(b'x' * 2**20); time.sleep(0.05)\nprint('done')\""
     )
     status, out = jobs.run(1, many_files, disk_bytes=8 * MiB)
     assert status.reason == "the job wrote more than its disk limit of 8 MiB"

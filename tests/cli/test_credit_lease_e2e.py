@@ -45,7 +45,7 @@ def test_a_renter_rents_on_credit_and_the_provider_takes_an_advance(
     chain.send_ether(Address.from_hex(renter.address), ETHER, sender=chain.accounts[0])
 
     def ok(key: str, *args: str) -> dict:  # type: ignore[type-arg]
-        code, out, err = cli(capsys, "--private-key", key, *args, *rpc)
+        code, out, err = cli(capsys, "--private-key", key, *args, *rpc, "--json")
         assert code == 0, (out, err)
         return dict(json.loads(out))
 
@@ -53,7 +53,7 @@ def test_a_renter_rents_on_credit_and_the_provider_takes_an_advance(
         return {"L2GPU_L1_RPC": anvil_url, "L2GPU_PRIVATE_KEY": key,
                 "L2GPU_DATA_DIR": str(tmp_path / name)}  # fmt: skip
 
-    deployed_manager = run("channel", "deploy", env=env(LENDER_KEY, "lender"))
+    deployed_manager = run("channel", "deploy", "--json", env=env(LENDER_KEY, "lender"))
     assert deployed_manager.returncode == 0, deployed_manager.stderr
     manager = json.loads(deployed_manager.stdout)["manager"]
     # the lender's pool, funding leases in that manager, and its desk
@@ -110,8 +110,10 @@ def test_a_renter_rents_on_credit_and_the_provider_takes_an_advance(
     # The provider takes an advance on the running lease.
     advanced = ok(PROVIDER_KEY, "credit", "advance", channel, *desk, "--vouchers",
                   f"sqlite:///{tmp_path / 'provider' / 'l2gpu.db'}")  # fmt: skip
-    assert 0 < advanced["vouched"] <= advanced["owed"]
-    assert advanced["advanced"] == advanced["owed"] - -(-advanced["owed"] * 100 // 10_000)
+    assert 0 < int(advanced["vouched"]) <= int(advanced["owed"])
+    assert int(advanced["advanced"]) == int(advanced["owed"]) - -(
+        -int(advanced["owed"]) * 100 // 10_000
+    )
 
     assert renting.wait(timeout=180) == 0, rent_log.read_text()
     said = rent_log.read_text()
@@ -130,12 +132,12 @@ def test_a_renter_rents_on_credit_and_the_provider_takes_an_advance(
     assert payout <= debt < payout + ETHER // 10**6
 
     settled = ok(LENDER_KEY, "credit", "advance-settle", channel, *desk)
-    assert settled["received"] == payout
-    assert settled["to_lender"] == min(payout, advanced["owed"])
-    assert settled["shortfall"] == advanced["owed"] - settled["to_lender"]
+    assert int(settled["received"]) == payout
+    assert int(settled["to_lender"]) == min(payout, int(advanced["owed"]))
+    assert int(settled["shortfall"]) == int(advanced["owed"]) - int(settled["to_lender"])
     status = ok(LENDER_KEY, "credit", "desk", "status", *desk)
-    assert status["cash"] == 5 * ETHER - advanced["advanced"] + settled["to_lender"]
-    assert status["outstanding"] == 0
+    assert int(status["cash"]) == 5 * ETHER - int(advanced["advanced"]) + int(settled["to_lender"])
+    assert int(status["outstanding"]) == 0
 
     ok(renter_key, "credit", "repay", "all", *pool)
     assert pool_client.debt_of(me) == 0

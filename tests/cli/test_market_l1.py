@@ -66,7 +66,7 @@ def test_rent_runs_a_job_pays_per_second_and_the_provider_settles(
             "L2GPU_DATA_DIR": str(tmp_path / name),
         }
 
-    deployed = run("channel", "deploy", env=env(RENTER_KEY, "renter"))
+    deployed = run("channel", "deploy", "--json", env=env(RENTER_KEY, "renter"))
     assert deployed.returncode == 0, deployed.stderr
     manager = re.search(r'"manager": "(0x[0-9a-fA-F]{40})"', deployed.stdout).group(1)
     port = free_port()
@@ -132,7 +132,13 @@ def test_rent_runs_a_job_pays_per_second_and_the_provider_settles(
 
     def settled() -> bool:
         status = run(
-            "channel", "status", channel, "--manager", manager, env=env(PROVIDER_KEY, "provider")
+            "channel",
+            "status",
+            channel,
+            "--manager",
+            manager,
+            "--json",
+            env=env(PROVIDER_KEY, "provider"),
         )
         return '"status": "settled"' in status.stdout
 

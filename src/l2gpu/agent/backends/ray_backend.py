@@ -167,11 +167,15 @@ class RayBackend:
 
     def _beat_forever(self) -> None:
         while True:
-            for actor in list(self._actors.values()):
-                try:
-                    actor.beat.remote(self._token)  # fire and forget: a gone actor is no error here
-                except Exception:  # noqa: S112 - a dead actor; the agent's loop sees it
-                    continue
+            # Beat only while this process is connected: after ray.shutdown() an actor
+            # handle's .remote() would start a new local cluster, once a second. Then the
+            # actors hear nothing, which is what the dead-man switch is for.
+            if self.ray.is_initialized():
+                for actor in list(self._actors.values()):
+                    try:
+                        actor.beat.remote(self._token)  # fire and forget: no error if gone
+                    except Exception:  # noqa: S112 - a dead actor; the agent's loop sees it
+                        continue
             time.sleep(BEAT_S)  # a real process's heartbeat
 
     def _actor(self, lease_id: int) -> Any:
