@@ -79,6 +79,7 @@ class RayBackend:
         self._beating: threading.Thread | None = None
         self._token = uuid.uuid4().hex
         self._actor_class: Any = ray.remote(_JobActor)
+        self._cluster = ray.get_runtime_context().gcs_address  # where its actors live
 
     def start(self, spec: JobSpec) -> None:
         """Start the job in a new actor holding ``len(spec.gpu_indices)`` GPUs."""
@@ -170,13 +171,23 @@ class RayBackend:
             # Beat only while this process is connected: after ray.shutdown() an actor
             # handle's .remote() would start a new local cluster, once a second. Then the
             # actors hear nothing, which is what the dead-man switch is for.
-            if self.ray.is_initialized():
+            if self._connected():
                 for actor in list(self._actors.values()):
                     try:
                         actor.beat.remote(self._token)  # fire and forget: no error if gone
                     except Exception:  # noqa: S112 - a dead actor; the agent's loop sees it
                         continue
             time.sleep(BEAT_S)  # a real process's heartbeat
+
+    def _connected(self) -> bool:
+        """Whether this process is still a driver of the cluster the backend started on
+        (not shut down, nor joined to another since: its actors' handles are stale)."""
+        try:
+            return bool(self.ray.is_initialized()) and (
+                self.ray.get_runtime_context().gcs_address == self._cluster
+            )
+        except Exception:
+            return False
 
     def _actor(self, lease_id: int) -> Any:
         actor = self._actors.get(lease_id) or self._lookup(lease_id)
