@@ -61,10 +61,18 @@ def test_a_loan_from_deployment_to_liquidation_and_repayment(
     refused(as_borrower("borrow", "2 ether", *pool), "past the loan-to-value limit")
     _, out, _ = as_borrower("health", *pool, "--json")
     health = json.loads(out)
-    assert health["debt_wei"] >= 5 * ETHER
-    assert 0 < health["can_borrow_wei"] <= ETHER
+    assert int(health["debt"]) >= 5 * ETHER  # amounts as wei strings
+    assert 0 < int(health["can_borrow"]) <= ETHER
+    assert health["collateral_tokens"] == "10"
     assert health["liquidatable"] is False
-    assert health["liquidation_price"] > ETHER  # 5 ether / (10 tokens x 40 %) = 1.25
+    # 5 ether / (10 tokens x 40 %) = 1.25 ether per token
+    assert int(health["liquidation_price_per_token"]) > ETHER
+    code, out, _ = as_borrower("health", *pool)
+    assert code == 0
+    assert out.startswith("position of ")  # for people: no JSON
+    assert "  price per token  " in out
+    assert [line.split()[-2:] for line in out.splitlines()
+            if line.startswith("  price per token ")] == [["2", "ETH"]]  # fmt: skip
 
     refused(cli(capsys, "--private-key", FEED_KEY, "credit", "liquidate", "--borrower",
                 borrower.address, *pool, *rpc), "the position is healthy")  # fmt: skip
@@ -76,11 +84,16 @@ def test_a_loan_from_deployment_to_liquidation_and_repayment(
     as_feed("liquidate", "--borrower", borrower.address, *pool)
     assert as_borrower("repay", "all", *pool)[0] == 0
     _, out, _ = as_borrower("health", *pool, "--json")
-    assert json.loads(out)["debt_wei"] == 0
+    assert json.loads(out)["debt"] == "0"
     assert as_borrower("collateral", "remove", "1 ether", *pool)[0] == 0
     status = as_feed("pool", *pool, "--json")
-    assert status["bad_debt_wei"] == 0
-    assert status["debt_wei"] == 0
+    assert status["bad_debt"] == "0"
+    assert status["debt"] == "0"
+    assert status["price_at_iso"].endswith("Z")
+    code, out, _ = cli(capsys, "--private-key", FEED_KEY, "credit", "pool", *pool, *rpc)
+    assert code == 0
+    assert out.startswith("pool 0x")  # for people: no JSON
+    assert "ETH" in out
     out = ok(capsys, "--private-key", LENDER_KEY, "credit", "withdraw", "all", *pool, *rpc)
     assert int(out["wei"]) >= 20 * ETHER
     assert out["tx"].startswith("0x")
@@ -109,3 +122,45 @@ def test_bad_input_gets_one_line_that_says_what_to_do(
     refused(cli(capsys, *key, "credit", "withdraw", "all", *pool, *rpc), "no share")
     refused(cli(capsys, "--private-key", LENDER_KEY, "credit", "price", "1 ether", *pool, *rpc),
             "only the price feed")  # fmt: skip
+
+
+def test_the_stress_prints_a_summary_for_people_and_the_whole_report_as_json(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay itself is tests/analytics' (seconds on the real data): here a report
+    of its shape, as each reader gets it."""
+    from l2gpu.analytics import credit_stress, forward_stress
+
+    pool_row = {"ltv_bps": 3_000, "liquidation_threshold_bps": 4_000,
+                "liquidation_bonus_bps": 1_000, "real_bad_debt_ether": 0.0,
+                "real_liquidations": 52, "lender_return_per_year_median": 0.0012,
+                "shock_bad_debt_ether": {"80%": 1.5}, "first_bad_shock": 0.8}  # fmt: skip
+    forward_row = {"initial_margin_bps": 1_000, "maintenance_margin_bps": 500,
+                   "real_bad_debt_ether": 18.71, "real_liquidations": 220,
+                   "shock_bad_debt_ether": {"20%": 2.0}, "first_bad_shock": None}  # fmt: skip
+    pool_report = {"real_paths": 93, "worst_real_drop": 0.613, "worst_vast_spread": 0.43,
+                   "must_survive_shock": 0.613, "grid": [pool_row],
+                   "chosen": {"ltv_bps": 3_000, "liquidation_threshold_bps": 4_000,
+                              "liquidation_bonus_bps": 1_000, "first_bad_shock": 0.8}}  # fmt: skip
+    forwards_report = {"grid": [forward_row], "chosen": {"initial_margin_bps": 2_500,
+                       "maintenance_margin_bps": 2_000, "max_leverage": 4.0}}  # fmt: skip
+    monkeypatch.setattr(credit_stress, "real_price_paths", lambda: [])
+    monkeypatch.setattr(credit_stress, "stress", lambda paths: [])
+    monkeypatch.setattr(credit_stress, "report", lambda outcomes, paths: dict(pool_report))
+    monkeypatch.setattr(forward_stress, "stress", lambda paths: [])
+    monkeypatch.setattr(forward_stress, "report", lambda outcomes: forwards_report)
+
+    code, out, err = cli(capsys, "credit", "stress")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "credit stress on 93 real GPU price paths"  # for people: no JSON
+    assert "LTV 30 %, threshold 40 %, bonus 10 %; first bad debt at a shock of 80 %" in out
+    assert "leverage 4x at most" in out
+    header = lines.index("lending pool:") + 1
+    assert lines[header].split()[:3] == ["ltv", "threshold", "bonus"]
+    assert lines[header + 1].split() == ["30", "%", "40", "%", "10", "%", "0", "ETH", "52",
+                                         "0.12", "%", "80", "%"]  # fmt: skip
+    assert "18.71 ETH" in lines[lines.index("forwards:") + 2]
+    code, out, err = cli(capsys, "credit", "stress", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {**pool_report, "forwards": forwards_report}

@@ -10,14 +10,15 @@ specification. Every command that sends a transaction signs with the account of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount, print_json
+from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount
 from l2gpu.cli.onchain import open_signed_chain, parse_address, print_receipt, require_contract
-from l2gpu.cli.output import Eth, emit
+from l2gpu.cli.output import At, Eth, emit
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import Address
 
@@ -266,17 +267,27 @@ def health(
     debt = client.debt_of(who)
     value = collateral_value(position.collateral, state.price)
     liquidation_price = (
-        -(-debt * BPS * WAD // (position.collateral * params.liquidation_threshold_bps))
+        Eth(-(-debt * BPS * WAD // (position.collateral * params.liquidation_threshold_bps)))
         if debt and position.collateral else None
     )  # fmt: skip
     hf = client.health_factor(who)
-    print_json({
-        "account": str(who), "collateral": position.collateral, "debt_wei": debt,
-        "health_factor": None if debt == 0 else hf / WAD,
-        "can_borrow_wei": max(value * params.ltv_bps // BPS - debt, 0),
-        "price": state.price, "liquidation_price": liquidation_price,
-        "due": position.due or None, "liquidatable": debt > 0 and hf < WAD,
-    }, compact=as_json)  # fmt: skip
+    emit({
+        "account": str(who), "collateral_tokens": _tokens(position.collateral),
+        "collateral_value": Eth(value), "debt": Eth(debt),
+        "health_factor": None if debt == 0 else round(hf / WAD, 4),
+        "can_borrow": Eth(max(value * params.ltv_bps // BPS - debt, 0)),
+        "price_per_token": Eth(state.price),
+        "liquidation_price_per_token": liquidation_price,
+        "due": At(position.due) if position.due else None,
+        "liquidatable": debt > 0 and hf < WAD,
+    }, as_json, title=f"position of {who}")  # fmt: skip
+
+
+def _tokens(units: int) -> str:
+    """Collateral in whole tokens (18 decimals) as a decimal string: ``'10'``, ``'2.5'``."""
+    from decimal import Decimal
+
+    return f"{(Decimal(units) / Decimal(10**18)).normalize():f}"
 
 
 @app.command("pool")
@@ -289,13 +300,14 @@ def pool_status(ctx: typer.Context, pool: PoolOption, l1_rpc: L1RpcOption = None
     client = _pool(chain, pool)
     state = client.state([])
     debt = state.total_debt
-    print_json({
-        "cash_wei": state.cash, "debt_wei": debt,
-        "utilization": debt / (state.cash + debt) if debt else 0.0,
-        "borrow_rate_per_year": borrow_rate(state.params, debt, state.cash) / 10**27,
-        "reserves_wei": state.reserves, "bad_debt_wei": state.bad_debt,
-        "price": state.price, "price_at": state.price_at,
-    }, compact=as_json)  # fmt: skip
+    emit({
+        "cash": Eth(state.cash), "debt": Eth(debt),
+        "utilization": round(debt / (state.cash + debt), 6) if debt else 0.0,
+        "borrow_rate_per_year": round(borrow_rate(state.params, debt, state.cash) / 10**27, 6),
+        "reserves": Eth(state.reserves), "bad_debt": Eth(state.bad_debt),
+        "price_per_token": Eth(state.price),
+        "price_at": At(state.price_at) if state.price_at else None,
+    }, as_json, title=f"pool {client.address}")  # fmt: skip
 
 
 def _token(chain: Chain, client: LendingPoolClient) -> Any:
@@ -326,7 +338,70 @@ def stress(
         grid = result["grid"]
         assert isinstance(grid, list)
         result["plot"] = str(plot_credit_stress(grid, plot))
-    print_json(result, compact=as_json)
+    if as_json:
+        emit(result, as_json)  # the whole report, the bad debt per shock size included
+        return
+    emit(
+        stress_summary(result),
+        as_json,
+        title=f"credit stress on {result['real_paths']} real GPU price paths",
+    )
+
+
+def stress_summary(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The stress's report for people: the worst real moves, the parameters chosen, and
+    one table per grid (bad debt in ether, liquidations, the first shock with bad debt);
+    the bad debt per shock size is in ``--json`` alone."""
+    chosen, margins = result["chosen"], result["forwards"]["chosen"]
+    first_bad = chosen["first_bad_shock"]
+    first = ("no bad debt on any shock" if first_bad is None
+             else f"first bad debt at a shock of {_percent(first_bad)}")  # fmt: skip
+    out: dict[str, Any] = {
+        "worst_real_drop": _percent(result["worst_real_drop"]),
+        "worst_vast_spread": _percent(result["worst_vast_spread"]),
+        "must_survive_shock": _percent(result["must_survive_shock"]),
+        "chosen_pool": f"LTV {_bps(chosen['ltv_bps'])}, threshold "
+        f"{_bps(chosen['liquidation_threshold_bps'])}, bonus "
+        f"{_bps(chosen['liquidation_bonus_bps'])}; {first}",
+        "chosen_forwards": f"initial margin {_bps(margins['initial_margin_bps'])}, maintenance "
+        f"{_bps(margins['maintenance_margin_bps'])}, leverage {margins['max_leverage']:g}x at most",
+    }
+    if "plot" in result:
+        out["plot"] = result["plot"]
+    out["lending_pool"] = [
+        {"ltv": _bps(row["ltv_bps"]), "threshold": _bps(row["liquidation_threshold_bps"]),
+         "bonus": _bps(row["liquidation_bonus_bps"]),
+         "real_bad_debt": _ether(row["real_bad_debt_ether"]),
+         "liquidations": row["real_liquidations"],
+         "lender_return_per_year": _percent(row["lender_return_per_year_median"]),
+         "first_bad_shock": _shock(row["first_bad_shock"])}
+        for row in result["grid"]
+    ]  # fmt: skip
+    out["forwards"] = [
+        {"initial_margin": _bps(row["initial_margin_bps"]),
+         "maintenance": _bps(row["maintenance_margin_bps"]),
+         "real_bad_debt": _ether(row["real_bad_debt_ether"]),
+         "liquidations": row["real_liquidations"],
+         "first_bad_shock": _shock(row["first_bad_shock"])}
+        for row in result["forwards"]["grid"]
+    ]  # fmt: skip
+    return out
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:g} %"
+
+
+def _bps(bps: int) -> str:
+    return f"{bps / 100:g} %"
+
+
+def _ether(amount: float) -> str:
+    return f"{amount:.3f}".rstrip("0").rstrip(".") + " ETH"
+
+
+def _shock(fraction: float | None) -> str:
+    return "none" if fraction is None else _percent(fraction)
 
 
 def _register_lease_commands() -> None:
