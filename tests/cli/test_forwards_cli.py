@@ -58,8 +58,14 @@ def test_a_forward_opened_marked_liquidated_and_another_settled_at_expiry(
     chain.time_travel(3_600)  # the index moves 20 % an hour at most
     ok(capsys, FEED_KEY, "index", "0.0016 ether", *market, *rpc)  # -20 %: the long fails
     marked = ok(capsys, FEED_KEY, "mark", str(forward), *market, *rpc, "--json")
-    assert marked["long_equity_wei"] == ETHER // 10  # 0.5 - 0.4 ether
+    assert marked["long_equity"] == str(ETHER // 10)  # 0.5 - 0.4 ether, as a wei string
     assert marked["liquidatable"] is True
+    code, out, _ = cli(capsys, "--private-key", FEED_KEY, "forwards", "mark", str(forward),
+                       *market, *rpc)  # fmt: skip
+    assert code == 0
+    assert out.startswith(f"forward {forward}\n")  # for people: no JSON
+    assert [line.split()[-2:] for line in out.splitlines()
+            if line.startswith("  long equity ")] == [["0.1", "ETH"]]  # fmt: skip
     ok(capsys, FEED_KEY, "liquidate", str(forward), *market, *rpc)
     assert ok(capsys, FEED_KEY, "market", *market, *rpc, "--json")["forwards"] == []
 
@@ -73,7 +79,13 @@ def test_a_forward_opened_marked_liquidated_and_another_settled_at_expiry(
     ok(capsys, FEED_KEY, "close", str(second), *market, *rpc)
     status = ok(capsys, FEED_KEY, "market", *market, *rpc, "--json")
     assert status["forwards"] == []
-    assert status["bad_debt_wei"] == 0
+    assert status["bad_debt"] == "0"
+    assert status["index_per_gpu_hour"] == str(17 * 10**14)
+    assert status["expiry_iso"].endswith("Z")
+    code, out, _ = cli(capsys, "--private-key", FEED_KEY, "forwards", "market", *market, *rpc)
+    assert code == 0
+    assert out.startswith("forwards market 0x")  # for people: no JSON
+    assert "0.0017 ETH" in out
 
 
 def test_the_feed_posts_the_index_of_the_markets_own_leases(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount, print_json
+from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount
 from l2gpu.cli.onchain import open_signed_chain, parse_address, print_receipt
 from l2gpu.cli.output import At, Eth, emit
 from l2gpu.core.errors import L2gpuError
@@ -179,12 +179,13 @@ def mark(ctx: typer.Context, forward: IdArg, market: MarketOption, l1_rpc: L1Rpc
         raise L2gpuError(f"no open forward {forward}", "give an id 'forwards take' printed")
     long_equity, short_equity = client.equity(forward, "long"), client.equity(forward, "short")
     floor = client.maintenance(forward)
-    print_json({
+    emit({
         "forward_id": forward, "long": str(found.long), "short": str(found.short),
-        "gpu_hours": found.gpu_hours, "price": found.price, "index": client.index(),
-        "long_equity_wei": long_equity, "short_equity_wei": short_equity,
-        "maintenance_wei": floor, "liquidatable": min(long_equity, short_equity) < floor,
-    }, compact=as_json)  # fmt: skip
+        "gpu_hours": found.gpu_hours, "price_per_gpu_hour": Eth(found.price),
+        "index_per_gpu_hour": Eth(client.index()), "long_equity": Eth(long_equity),
+        "short_equity": Eth(short_equity), "maintenance": Eth(floor),
+        "liquidatable": min(long_equity, short_equity) < floor,
+    }, as_json, title=f"forward {forward}")  # fmt: skip
 
 
 @app.command("liquidate")
@@ -211,8 +212,9 @@ def market_status(ctx: typer.Context, market: MarketOption, l1_rpc: L1RpcOption 
     chain, _ = _open(ctx, l1_rpc, "market")
     client = _market(chain, market)
     state = client.state()
-    print_json({
-        "index": state.index, "index_at": state.index_at, "expiry": state.params.expiry,
-        "offers": sorted(state.offers), "forwards": sorted(state.forwards),
-        "bad_debt_wei": state.bad_debt,
-    }, compact=as_json)  # fmt: skip
+    emit({
+        "index_per_gpu_hour": Eth(state.index),
+        "index_at": At(state.index_at) if state.index_at else None,
+        "expiry": At(state.params.expiry), "offers": sorted(state.offers),
+        "forwards": sorted(state.forwards), "bad_debt": Eth(state.bad_debt),
+    }, as_json, title=f"forwards market {client.address}")  # fmt: skip
