@@ -75,7 +75,7 @@ def test_bridge_shard_of_prints_one_json_object(capsys: pytest.CaptureFixture[st
     assert out.split() == ["address", found["address"], "shard", str(found["shard"])]
 
 
-def test_a_wait_shows_a_spinner_on_a_terminal_and_nothing_elsewhere() -> None:
+def test_a_wait_shows_a_spinner_on_a_terminal_and_elsewhere_nothing_or_one_line() -> None:
     import io
 
     from rich.console import Console
@@ -89,3 +89,8 @@ def test_a_wait_shows_a_spinner_on_a_terminal_and_nothing_elsewhere() -> None:
         pass
     assert "closing channel 7" in terminal.getvalue()
     assert log.getvalue() == ""
+    # a wait for a node's batch (zk transfer, withdraw) leaves one line in a log
+    with waiting("sealing transaction 3", console=Console(file=log, force_terminal=False),
+                 plain=True):  # fmt: skip
+        pass
+    assert log.getvalue() == "sealing transaction 3\n"

@@ -104,9 +104,11 @@ def zk(node: ZkNodeProcess, key: str, *args: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
-def zk_run(node: ZkNodeProcess, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+def zk_run(
+    node: ZkNodeProcess, key: str, *args: str, as_json: bool = True
+) -> subprocess.CompletedProcess[str]:
     env = {"L2GPU_L1_RPC": node.env["L2GPU_L1_RPC"], "L2GPU_PRIVATE_KEY": key}
-    return run("zk", *args, "--node", node.url, "--json", env=env)
+    return run("zk", *args, "--node", node.url, *(("--json",) if as_json else ()), env=env)
 
 
 def node_status(node: ZkNodeProcess) -> dict[str, Any]:
@@ -129,10 +131,18 @@ def test_deposit_transfer_withdraw_claim_across_a_kill(zk_node: ZkNodeProcess) -
     alice, bob = PrivateKey.from_hex(ALICE).address, PrivateKey.from_hex(BOB).address
     assert zk(zk_node, ALICE, "deposit", "1 ether")["account"]["index"] == 2  # 1: the operator
     assert zk(zk_node, BOB, "deposit", "1 ether")["account"]["balance"] == str(ETH)
-    sent = zk(zk_node, ALICE, "transfer", str(bob), "0.25 ether", "--fee-code", "1")
+    sending = zk_run(zk_node, ALICE, "transfer", str(bob), "0.25 ether", "--fee-code", "1")
+    assert sending.returncode == 0, sending.stderr
+    # off a terminal the wait is one line on stderr, never on stdout
+    assert "waiting for the node to seal transaction" in sending.stderr
+    sent = json.loads(sending.stdout)
     assert sent["status"] == "included"
     assert sent["account"]["balance"] == str(75 * ETH // 100 - FEE_UNIT)
-    zk(zk_node, ALICE, "withdraw", "0.25 ether")
+    people = zk_run(zk_node, ALICE, "withdraw", "0.25 ether", as_json=False)
+    assert people.returncode == 0, people.stderr
+    assert people.stdout.startswith("withdrawing\n")  # for people: no JSON
+    assert "0.25 ETH" in people.stdout
+    assert "waiting for the node to seal transaction" in people.stderr
     withdrawn = zk(zk_node, BOB, "withdraw", "0.5 ether")
     before = node_status(zk_node)
     assert before["batches_sealed"] == withdrawn["batch"] + 1

@@ -259,13 +259,17 @@ def progress_bars(*, enabled: bool = True, console: Console | None = None) -> It
 
 
 @contextmanager
-def waiting(label: str, *, console: Console | None = None) -> Iterator[None]:
+def waiting(label: str, *, console: Console | None = None, plain: bool = False) -> Iterator[None]:
     """Say on stderr what the block waits for (a transaction's inclusion, a batch, a
     proof): a spinner with ``label`` on a terminal, cleared when done. Off a terminal
     nothing is printed, as with :func:`progress_bars`: a log gets the result or the
-    one-line error alone. Never on stdout, so that ``--json`` output stays one object."""
+    one-line error alone; with ``plain``, ``label`` is printed there once as a line (a
+    wait of minutes for a node's batch, which a log should show). Never on stdout, so
+    that ``--json`` output stays one object."""
     console = console if console is not None else stderr_console()
     if not console.is_terminal:
+        if plain:
+            console.print(label, markup=False, highlight=False, soft_wrap=True)
         yield
         return
     with console.status(label):

@@ -109,10 +109,6 @@ class _User:
         return found
 
 
-def _progress(line: str) -> None:
-    typer.echo(line, err=True)
-
-
 def _transfer_amount(text: str) -> int:
     from l2gpu.core.zk.pubdata import representable
 
@@ -176,8 +172,16 @@ def deposit(
         receipt = rollup.deposit(user.account, zk_public_key(user.key), value)
     args = receipt.event("Deposited").args
     queue_index, index = int(args["queue_index"]), int(args["account_index"])
-    _progress(f"deposit {queue_index} queued on L1 for account {index}; waiting for the node "
-              "to seal it into a batch")  # fmt: skip
+    with waiting(f"deposit {queue_index} queued on L1 for account {index}; waiting for the "
+                 "node to seal it into a batch", plain=True):  # fmt: skip
+        _wait_deposit_taken(user, queue_index)
+    emit({"deposited": Eth(value), "rollup": rollup.address.checksum,
+          "l1_tx": tx_hex(receipt.tx_hash), "account": _account(user.node.account(index))},
+         as_json, title="deposited")  # fmt: skip
+
+
+def _wait_deposit_taken(user: _User, queue_index: int) -> None:
+    """Poll the node until it has taken L1's deposit ``queue_index`` into a batch."""
     deadline = time.monotonic() + WAIT_SECONDS
     while user.node.status()["deposits_taken"] <= queue_index:
         if time.monotonic() > deadline:
@@ -185,9 +189,14 @@ def deposit(
                              f"{WAIT_SECONDS:.0f} s", "it stays queued on L1: check "
                              "'l2gpu zk status' and the node's log")  # fmt: skip
         time.sleep(0.5)  # the node seals on its own timer: polling it, not a clock
-    emit({"deposited": Eth(value), "rollup": rollup.address.checksum,
-          "l1_tx": tx_hex(receipt.tx_hash), "account": _account(user.node.account(index))},
-         as_json, title="deposited")  # fmt: skip
+
+
+def _wait_sealed(user: _User, position: int) -> dict[str, Any]:
+    """Wait for the node to seal the transaction at ``position`` into a batch: a spinner
+    on a terminal, one line elsewhere, on stderr."""
+    with waiting(f"waiting for the node to seal transaction {position} into a batch",
+                 plain=True):  # fmt: skip
+        return user.node.wait_included(position, seconds=WAIT_SECONDS)
 
 
 def _check_deposit_target(user: _User, rollup: ZkRollupClient, named: str | None) -> None:
@@ -231,7 +240,7 @@ def transfer(
     _check_balance(mine, value + fee_of(fee_code), "send")
     tx = TransferTx(int(mine["index"]), recipient, value, fee_code, int(mine["next_nonce"]))
     position = user.node.transfer(user.key, tx)
-    found = user.node.wait_included(position, seconds=WAIT_SECONDS, progress=_progress)
+    found = _wait_sealed(user, position)
     emit({"transferred": Eth(value), "to": recipient, "fee": Eth(fee_of(fee_code)), **found,
           "account": _account(user.node.account(tx.from_index))}, as_json,
          title="transferred")  # fmt: skip
@@ -286,7 +295,7 @@ def withdraw(
     _check_balance(mine, value, "withdraw")
     tx = WithdrawalTx(int(mine["index"]), value, int(mine["next_nonce"]))
     position = user.node.withdraw(user.key, tx)
-    found = user.node.wait_included(position, seconds=WAIT_SECONDS, progress=_progress)
+    found = _wait_sealed(user, position)
     emit({"withdrawing": Eth(value), **found, "final": "once L1 accepts the batch's proof; "
           "then 'l2gpu zk claim'"}, as_json, title="withdrawing")  # fmt: skip
 

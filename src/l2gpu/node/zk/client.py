@@ -163,13 +163,11 @@ class ZkNodeClient:
     def _send(self, body: dict[str, Any]) -> int:
         return int(self._call(lambda: self.http.post("/zk/transactions", json=body))["position"])
 
-    def wait_included(
-        self, position: int, *, seconds: float, progress: Callable[[str], None]
-    ) -> dict[str, Any]:
+    def wait_included(self, position: int, *, seconds: float) -> dict[str, Any]:
         """Wait until the transaction at ``position`` is in a sealed batch; raise
-        :class:`L2gpuError` when the node dropped it or ``seconds`` passed."""
+        :class:`L2gpuError` when the node dropped it or ``seconds`` passed. Silent: the
+        caller says what it waits for."""
         deadline = time.monotonic() + seconds
-        progress(f"waiting for the node to seal transaction {position} into a batch")
         while True:
             found = self.transaction(position)
             if found["status"] == "included":
