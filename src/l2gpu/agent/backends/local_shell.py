@@ -189,9 +189,12 @@ class ShellProcess:
         """The renter's input ended: end-of-file (Ctrl-D under a terminal)."""
         if self.tty:
             self.write(b"\x04")
-        else:
+        elif self.stdin >= 0:
+            # Forgotten as it is closed: kill() closed it again, by then perhaps another
+            # thread's new descriptor of the same number (the agent's engine calls').
+            fd, self.stdin = self.stdin, -1
             with contextlib.suppress(OSError):
-                os.close(self.stdin)
+                os.close(fd)
 
     def resize(self, rows: int, cols: int) -> None:
         """The renter's window changed: the shell's terminal follows (SIGWINCH)."""
@@ -213,7 +216,7 @@ class ShellProcess:
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(KILL_WAIT_S)
-        for fd in {self.stdin, *self.outputs}:
+        for fd in {self.stdin, *self.outputs} - {-1}:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
