@@ -308,14 +308,14 @@ def _open(lease: Lease, opening: dict[str, object]) -> None:
 
 def test_a_backend_without_shells_is_named_to_the_renter() -> None:
     shells = LeaseShells()
-    shells.backend = SimpleNamespace(name="ray")  # type: ignore[assignment]
+    shells.backend = SimpleNamespace(name="vm")  # type: ignore[assignment]
     shells.served = {1: object()}
     shells._last_info = {1: SimpleNamespace(renter=RENTER.address.checksum)}  # type: ignore[dict-item]
     shells._shell_nonces = SeenRequests()
     request = shell_request(MarketClient("http://x", RENTER), 1, [], issued_at=1000, size=(9, 9))
     assert shells._shell_problem(request, 1000) == (
-        "this provider's ray backend has no shells yet: its leases cannot be entered with "
-        "'l2gpu ssh' (local and container leases can)"
+        "this provider's vm backend has no shells: its leases cannot be entered with "
+        "'l2gpu ssh' (local, container and Ray leases can)"
     )
 
 

@@ -141,7 +141,7 @@ def test_an_interactive_shell_runs_under_a_terminal_that_follows_the_window(
                                    "--env", "TERM=xterm"]  # fmt: skip
         # With no command: bash where the image has it, else sh; its exit code comes back.
         request = ShellRequest(5, "", "1", 1, b"", 24, 80, "xterm")
-        argv = shell_argv(request, in_image=True)
+        argv = shell_argv(request, agent_bin=False)
         shell = backend.open_shell(spec, argv, {"TERM": "xterm"}, (24, 80))
         shell.write(b"echo $((6*7))\n")
         _read_until(shell, b"42\r\n")
