@@ -91,6 +91,12 @@ def test_a_shell_runs_in_the_ray_jobs_sandbox_through_its_actor(tmp_path: Path) 
         paste.join(10)
         assert not paste.is_alive()
         assert _gone(marker)
+        # A restarted agent (another token beating) ends the shells of the one before.
+        shell = backend.open_shell(spec, ["/bin/sh", "-c", f"{marker}; true"], {}, None)
+        assert _appear(marker)
+        ray.get(backend._actor(11).beat.remote("the-next-agent"))
+        assert _gone(marker)
+        shell.kill()
         backend.stop(11)
         with pytest.raises(JobStartError, match="lease 11 has no job running"):
             backend.open_shell(spec, ["true"], {}, None)

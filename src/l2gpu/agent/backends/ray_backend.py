@@ -250,13 +250,18 @@ class _JobActor(ActorShells):
 
     def beat(self, token: str | None = None) -> None:
         """The agent ``token`` is alive: its beats keep the job running. The agent whose
-        silence froze the job beating again never paused it: thaw the job."""
+        silence froze the job beating again never paused it: thaw the job. Another agent
+        beating (a restarted one) ends the shells of the one before: no one drives them."""
         with self.lock:
             self.heard = time.monotonic()
             if self.frozen_at is not None and token is not None and token == self.frozen_by:
                 self.backend.resume(self.lease_id)
                 self.frozen_at = self.frozen_by = None
+            another = token is not None and self.token is not None and token != self.token
+            orphans = self._take_shells() if another else []
             self.token = token
+        for shell in orphans:
+            shell.kill()
 
     def _watchdog(self) -> None:
         while True:
