@@ -10,31 +10,19 @@ from __future__ import annotations
 
 import os
 import select
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from l2gpu.agent.agent import ProviderAgent
 from l2gpu.agent.backends import JobSpec, JobStartError
 from l2gpu.agent.backends.container import ContainerBackend
 from l2gpu.agent.backends.local_shell import ShellProcess
-from l2gpu.agent.inventory import discover
 from l2gpu.agent.shells import shell_argv
-from l2gpu.api.app import create_app
-from l2gpu.api.service import MarketService
-from l2gpu.client import MarketClient
-from l2gpu.core.market.lease_state import LeaseStatus
 from l2gpu.core.market.shell import ShellRequest
-from l2gpu.db import open_database
-from l2gpu.payments.store import VoucherStore
-from l2gpu.serving.loopback import serve_on_loopback
 from tests.agent.fake_engine import FakeEngine, end_watcher, install_fake_engine
-from tests.api.helpers import Clock, described
-from tests.market.helpers import CHAIN, PROVIDER, RENTER
-from tests.workloads.test_ssh import PRICE, Lease, _ssh, _stepping
+from tests.workloads.test_ssh import Lease, _ssh, serve_lease
 
 SECRET = "s3cr3t-of-the-job"
 AGENT_KEY = "0x" + (77).to_bytes(32, "big").hex()  # the provider's, in the agent's environment
@@ -52,32 +40,14 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
 def lease(tmp_path: Path, engine: FakeEngine) -> Iterator[Lease]:
     """A running lease in a (fake) container, an agent stepping in a thread, the market
     served on loopback (on SQLite: test_ssh runs the relay on both databases)."""
-    clock = Clock(int(time.time()))
-    market_db = open_database(f"sqlite:///{tmp_path / 'market.db'}")
-    service = MarketService(market_db, chain_id=CHAIN, clock=clock)
-    server, base = serve_on_loopback(create_app(service, rate=0, sweep_every=None), "market")
-    store = VoucherStore(open_database(f"sqlite:///{tmp_path / 'agent.db'}"))
     backend = ContainerBackend(tmp_path / "jobs", "busybox:1.36")
-    agent = ProviderAgent(MarketClient(base, PROVIDER), PROVIDER, backend,
-                          discover("RTX_4090:2"), store, clock, CHAIN)  # fmt: skip
-    offer = agent.publish(agent.offer_terms(PRICE, expires_at=clock() + 3600))[0]
-    renter = MarketClient(base, RENTER)
-    leased = renter.rent(offer.id, command="sleep 300", duration=600, env={"EPOCHS": "3"},
-                         secrets={"TOKEN": SECRET},
-                         channel=described(RENTER, PROVIDER.address, 10**18))  # fmt: skip
-    agent.step()
-    assert renter.lease(leased.id).status is LeaseStatus.RUNNING
-    stop = threading.Event()
-    stepper = threading.Thread(target=_stepping, args=(agent, stop), daemon=True)
-    stepper.start()
+    market = (f"sqlite:///{tmp_path / 'market.db'}", None)
+    job = {"command": "sleep 300", "env": {"EPOCHS": "3"}, "secrets": {"TOKEN": SECRET}}
     try:
-        yield Lease(base, leased.id, clock, agent, renter)
+        with serve_lease(tmp_path, backend, market, **job) as running:
+            yield running
     finally:
-        stop.set()
-        stepper.join(10)
-        agent.shutdown()
         end_watcher(backend)
-        server.should_exit = True
 
 
 def test_a_command_runs_by_exec_in_the_containers_job_folder_with_its_code(

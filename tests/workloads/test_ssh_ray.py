@@ -1,8 +1,8 @@
 """``l2gpu ssh`` into a Ray backend's lease: the job's actor opens the shell with the
 local backend on its node, in the job's sandbox, and the agent drives it by actor
 calls (:mod:`l2gpu.agent.backends.ray_shell`). One local Ray cluster for the module
-(starting one takes long on two cores); the relay between the renter and the agent is
-the one :mod:`tests.workloads.test_ssh` runs end to end.
+(starting one takes long on two cores): ``l2gpu ssh`` end to end through the market's
+relay (as :mod:`tests.workloads.test_ssh` runs it), then the backend's shells closely.
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ import os
 import select
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from l2gpu.agent.backends import JobSpec, JobStartError
 from l2gpu.agent.backends.ray_shell import RayShell
 from l2gpu.core.market.shell import STDERR, STDOUT
-from tests.workloads.test_ssh import _appear, _gone
+from tests.workloads.test_ssh import _appear, _gone, _ssh, serve_lease
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="ray is not installed"
@@ -52,14 +54,39 @@ def _paste(shell: RayShell, data: bytes) -> None:
         shell.write(data)
 
 
-def test_a_shell_runs_in_the_ray_jobs_sandbox_through_its_actor(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Any]:
+    """One local Ray cluster for the module (starting one takes long on two cores)."""
     import ray
-
-    from l2gpu.agent.backends.ray_backend import RayBackend
 
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="l2gpu")
     try:
-        backend = RayBackend(tmp_path / "jobs")
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def test_ssh_into_a_ray_lease_runs_in_its_jobs_sandbox(tmp_path: Path, ray_cluster: Any) -> None:
+    from l2gpu.agent.backends.ray_backend import RayBackend
+
+    backend = RayBackend(tmp_path / "jobs")
+    market = (f"sqlite:///{tmp_path / 'market.db'}", None)
+    with serve_lease(tmp_path, backend, market, command="sleep 300", env={"EPOCHS": "3"}) as lease:
+        probe = "pwd; echo epochs=$EPOCHS; echo oops >&2; exit 3"
+        done = _ssh(lease.base, lease.lease_id, "sh", "-c", probe)
+        assert done.returncode == 3, done.stderr
+        assert done.stdout.decode() == "/job\nepochs=3\n"
+        assert done.stderr.decode() == "oops\n"
+
+
+def test_a_shell_runs_in_the_ray_jobs_sandbox_through_its_actor(
+    tmp_path: Path, ray_cluster: Any
+) -> None:
+    from l2gpu.agent.backends.ray_backend import RayBackend
+
+    ray = ray_cluster
+    backend = RayBackend(tmp_path / "jobs")
+    try:
         spec = JobSpec(11, "sleep 300", env={"EPOCHS": "3"})
         backend.start(spec)
         # A command over pipes: its output and errors apart, its exit code.
@@ -101,4 +128,4 @@ def test_a_shell_runs_in_the_ray_jobs_sandbox_through_its_actor(tmp_path: Path) 
         with pytest.raises(JobStartError, match="lease 11 has no job running"):
             backend.open_shell(spec, ["true"], {}, None)
     finally:
-        ray.shutdown()
+        backend.stop(11)
