@@ -70,9 +70,9 @@ def open_exec_shell(
             "wait until the lease runs again, or rent again",
         )
     for name, value in env.items():
-        if "=" in name or "\n" in name + value or "\r" in name + value:
+        if not name or "=" in name or "\n" in name + value or "\r" in name + value:
             raise JobStartError(
-                f"the shell's variable {name.splitlines()[0]!r} cannot pass to {engine} exec",
+                f"the shell's variable {name!r} cannot pass to {engine} exec",
                 "drop it",
             )
     command = exec_args(engine, container, argv, env, tty is not None)
