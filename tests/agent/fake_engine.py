@@ -3,9 +3,14 @@
 :func:`install_fake_engine` puts an executable named ``docker`` first on ``PATH``: a
 small Python script that answers the verbs the container backend uses (``info``,
 ``run``, ``inspect``, ``pause``, ``unpause``, ``stop``, ``rm``, ``logs``, ``ps``,
-``update``) by keeping each container as a JSON file in a folder, and appends every
-command line it gets to ``calls.jsonl`` there. It runs no job: a test reads what the
-backend asked for, and sets a container's state itself (``FakeEngine.set_state``).
+``update``, ``exec``) by keeping each container as a JSON file in a folder, and appends
+every command line it gets to ``calls.jsonl`` there. It runs no job: a test reads what
+the backend asked for, and sets a container's state itself (``FakeEngine.set_state``).
+``exec`` alone runs something: the command, on the host, in the host folder mounted
+at the exec's ``--workdir``, with the container's variables and the ``--env`` ones
+only, refused as a real engine refuses it (no such container, not running, ``--tty``
+without a terminal); each exec's command line and the names of the engine's own
+variables go to ``execs.jsonl`` (``FakeEngine.execs``).
 """
 
 from __future__ import annotations
@@ -39,8 +44,12 @@ def save(name, box):
     (boxes / f"{name}.json").write_text(json.dumps(box))
 
 
+def flag_of(words, name, default=None):
+    return words[words.index(name) + 1] if name in words else default
+
+
 def flag(name, default=None):
-    return args[args.index(name) + 1] if name in args else default
+    return flag_of(args, name, default)
 
 
 verb = args[0]
@@ -82,6 +91,55 @@ elif verb == "rm":
 elif verb == "logs":
     box = load(args[-1])
     sys.exit(0 if box is not None else 1)
+elif verb == "exec":
+    # Fake: the command runs on the host (no container), in the folder mounted at the
+    # -w path, with the container's variables and the -e ones only, as a real exec's
+    # process sees them; this process becomes the command (its code is the exec's).
+    i, interactive, tty, workdir, extra = 1, False, False, None, {}
+    while i < len(args) and args[i].startswith("-"):
+        option = args[i]
+        if option in ("-w", "--workdir", "-e", "--env"):
+            if option in ("-w", "--workdir"):
+                workdir = args[i + 1]
+            else:
+                key, eq, value = args[i + 1].partition("=")
+                extra[key] = value if eq else os.environ.get(key, "")
+            i += 2
+            continue
+        if option not in ("-i", "--interactive", "-t", "--tty", "-it", "-ti"):
+            print(f"fake engine: unknown exec option {option}", file=sys.stderr)
+            sys.exit(125)
+        interactive = interactive or option in ("-i", "--interactive", "-it", "-ti")
+        tty = tty or option in ("-t", "--tty", "-it", "-ti")
+        i += 1
+    name, argv = args[i], args[i + 1 :]
+    box = load(name)
+    if box is None:
+        print(f"Error response from daemon: No such container: {name}", file=sys.stderr)
+        sys.exit(1)
+    if box["state"] != "running":
+        print(f"Error response from daemon: container {name} is {box['state']}", file=sys.stderr)
+        sys.exit(1)
+    if tty and not os.isatty(0):
+        print("the input device is not a TTY", file=sys.stderr)
+        sys.exit(1)
+    run = box["args"]
+    volumes = [run[k + 1].split(":") for k, a in enumerate(run) if a == "--volume"]
+    mounts = {inside_at: host for host, inside_at, *_ in volumes}
+    inside = workdir or flag_of(run, "--workdir", "/")
+    folder = next((host + inside[len(at):] for at, host in mounts.items()
+                   if inside == at or inside.startswith(at + "/")), None)
+    if folder is None or not os.path.isdir(folder):
+        print(f"fake engine: no folder {inside} in {name}", file=sys.stderr)
+        sys.exit(126)
+    with open(root / "execs.jsonl", "a") as log:
+        log.write(json.dumps({"args": args, "engine_env": sorted(os.environ)}) + "\n")
+    if not interactive:  # no -i: the engine attaches no input
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+    os.chdir(folder)
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+    os.execvpe(argv[0], argv, {**env, **box["env"], **extra})
 elif verb == "ps":
     label = flag("--filter", "label=").removeprefix("label=")
     for path in sorted(boxes.glob("*.json")):
@@ -105,6 +163,13 @@ class FakeEngine:
     def calls(self) -> list[list[str]]:
         """Every command line the engine got, in order."""
         path = self.root / "calls.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+    def execs(self) -> list[dict[str, list[str]]]:
+        """Every exec that ran: its ``args`` and the names in the engine's ``engine_env``."""
+        path = self.root / "execs.jsonl"
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines()]

@@ -9,6 +9,7 @@ Waits are bounded waits for real processes and sockets.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -19,12 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 import l2gpu
 from l2gpu.agent.agent import ProviderAgent
-from l2gpu.agent.backends import JobSpec
+from l2gpu.agent.backends import Backend, JobSpec
 from l2gpu.agent.backends.local import LocalBackend
 from l2gpu.agent.inventory import discover
 from l2gpu.agent.sandbox import SandboxPolicy
@@ -63,31 +65,24 @@ def _stepping(agent: ProviderAgent, stop: threading.Event) -> None:
         stop.wait(0.05)  # the daemon steps a few times a second; so does this one
 
 
-@pytest.fixture
-def lease(tmp_path: Path, database_url: tuple[str, str | None]) -> Iterator[Lease]:
-    """A running lease whose job sleeps, an agent stepping in a thread, the market
-    served on loopback."""
-    url, schema = database_url
+@contextlib.contextmanager
+def serve_lease(
+    tmp_path: Path, backend: Backend, database: tuple[str, str | None], **job: Any
+) -> Iterator[Lease]:
+    """A running lease on ``backend`` (its job: ``job``, given to ``rent``), an agent
+    stepping in a thread, the market served on loopback over ``database``."""
+    url, schema = database
     clock = Clock(int(time.time()))
     service = MarketService(open_database(url, schema=schema), chain_id=CHAIN, clock=clock)
     server, base = serve_on_loopback(create_app(service, rate=0, sweep_every=None), "market")
     store = VoucherStore(open_database(f"sqlite:///{tmp_path / 'agent.db'}"))
     agent = ProviderAgent(
-        MarketClient(base, PROVIDER),
-        PROVIDER,
-        LocalBackend(tmp_path / "jobs"),
-        discover("RTX_4090:2"),
-        store,
-        clock,
-        CHAIN,
+        MarketClient(base, PROVIDER), PROVIDER, backend, discover("RTX_4090:2"), store, clock, CHAIN
     )
     offer = agent.publish(agent.offer_terms(PRICE, expires_at=clock() + 3600))[0]
     renter = MarketClient(base, RENTER)
     leased = renter.rent(
-        offer.id,
-        command="echo started; sleep 300",
-        duration=600,
-        channel=described(RENTER, PROVIDER.address, 10**18),
+        offer.id, duration=600, channel=described(RENTER, PROVIDER.address, 10**18), **job
     )
     agent.step()
     assert renter.lease(leased.id).status is LeaseStatus.RUNNING
@@ -101,6 +96,15 @@ def lease(tmp_path: Path, database_url: tuple[str, str | None]) -> Iterator[Leas
         stepper.join(10)
         agent.shutdown()
         server.should_exit = True
+
+
+@pytest.fixture
+def lease(tmp_path: Path, database_url: tuple[str, str | None]) -> Iterator[Lease]:
+    """A running lease whose job sleeps, an agent stepping in a thread, the market
+    served on loopback."""
+    backend = LocalBackend(tmp_path / "jobs")
+    with serve_lease(tmp_path, backend, database_url, command="echo started; sleep 300") as running:
+        yield running
 
 
 def _ssh(base: str, lease_id: int, *command: str) -> subprocess.CompletedProcess[bytes]:
@@ -308,13 +312,14 @@ def _open(lease: Lease, opening: dict[str, object]) -> None:
 
 def test_a_backend_without_shells_is_named_to_the_renter() -> None:
     shells = LeaseShells()
-    shells.backend = SimpleNamespace(name="container")  # type: ignore[assignment]
+    shells.backend = SimpleNamespace(name="vm")  # type: ignore[assignment]
     shells.served = {1: object()}
     shells._last_info = {1: SimpleNamespace(renter=RENTER.address.checksum)}  # type: ignore[dict-item]
     shells._shell_nonces = SeenRequests()
     request = shell_request(MarketClient("http://x", RENTER), 1, [], issued_at=1000, size=(9, 9))
     assert shells._shell_problem(request, 1000) == (
-        "this provider's container backend does not offer shells yet (only the local backend does)"
+        "this provider's vm backend has no shells: its leases cannot be entered with "
+        "'l2gpu ssh' (local, container and Ray leases can)"
     )
 
 

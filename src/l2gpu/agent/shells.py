@@ -5,8 +5,10 @@ The agent opens no port: it asks the market which shell sessions wait for it (``
 each request itself (signed by the renter the market named when the lease began, fresh,
 its nonce unseen, for a lease this agent runs now), then connects out to the market's
 relay for that session and starts the shell through the backend, inside the job's
-sandbox (:mod:`l2gpu.agent.backends.local_shell`). A backend without shells (the
-container and Ray backends, for now) answers the renter why.
+sandbox (:mod:`l2gpu.agent.backends.local_shell`; through the job's actor on its Ray
+node, :mod:`l2gpu.agent.backends.ray_shell`) or its container
+(:mod:`l2gpu.agent.backends.container_shell`). A backend without shells answers the
+renter why.
 
 Each session runs in two threads of its own: one passes the shell's output to the
 relay, the other the renter's input, window size and end-of-input to the shell. The
@@ -52,11 +54,15 @@ MAX_SHELLS = 64
 (the market allows 2 per lease)."""
 
 
-def shell_argv(request: ShellRequest) -> list[str]:
-    """What runs: the renter's command under ``/bin/sh -c``, else an interactive shell
-    (bash where the host has it: the sandbox shows the host's ``/bin``)."""
+def shell_argv(request: ShellRequest, *, agent_bin: bool = True) -> list[str]:
+    """What runs: the renter's command under ``/bin/sh -c``, else an interactive shell:
+    bash where the agent's host has it, when the shell sees the agent's ``/bin``
+    (``agent_bin``: the local sandbox shows the host's), else bash where the shell's own
+    ``/bin`` has it (a container's image, a Ray node), else sh."""
     if request.command:
         return ["/bin/sh", "-c", request.command]
+    if not agent_bin:  # that /bin is out of the agent's sight: the shell looks
+        return ["/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash -i; exec sh -i"]
     if Path("/bin/bash").exists():
         return ["/bin/bash", "-i"]
     return ["/bin/sh", "-i"]
@@ -249,8 +255,8 @@ class LeaseShells:
             return used
         if getattr(self.backend, "open_shell", None) is None:
             return (
-                f"this provider's {self.backend.name} backend does not offer shells yet "
-                "(only the local backend does)"
+                f"this provider's {self.backend.name} backend has no shells: its leases "
+                "cannot be entered with 'l2gpu ssh' (local, container and Ray leases can)"
             )
         return None
 
@@ -272,7 +278,8 @@ class LeaseShells:
                 tty = None if request.command else (request.rows, request.cols)
                 env = {} if request.command else {"TERM": request.term}
                 opener = self.backend.open_shell  # type: ignore[attr-defined]
-                shell = opener(spec, shell_argv(request), env, tty)
+                argv = shell_argv(request, agent_bin=self.backend.name == "local")
+                shell = opener(spec, argv, env, tty)
             except (L2gpuError, OSError) as exc:
                 problem = f"the shell could not start: {exc}"
         if problem is not None:

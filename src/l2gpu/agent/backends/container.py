@@ -57,6 +57,8 @@ from l2gpu.agent.backends.base import (
     save_sent_offset,
 )
 from l2gpu.agent.backends.checks import LOG_NAME, check_spec, unpack_folder
+from l2gpu.agent.backends.container_shell import JOB_DIR, open_exec_shell
+from l2gpu.agent.backends.local_shell import ShellProcess
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.market.images import ImageError, check_image, is_allowed, policy_problem
 
@@ -148,8 +150,8 @@ def run_args(
     """The ``<engine> run`` command line of a job: nothing of the renter's on it but the
     command itself, which runs inside the container."""
     args = [engine, "run", "--detach", "--name", name, "--label", f"{LABEL}={spec.lease_id}",
-            "--env-file", str(env_file), "--workdir", "/job",
-            "--volume", f"{workdir}:/job:rw", "--read-only", "--tmpfs", JOB_TMPFS,
+            "--env-file", str(env_file), "--workdir", JOB_DIR,
+            "--volume", f"{workdir}:{JOB_DIR}:rw", "--read-only", "--tmpfs", JOB_TMPFS,
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--stop-timeout", str(STOP_GRACE_S),
             "--network", "host" if network == "host" and spec.network in (None, "host")
@@ -318,6 +320,16 @@ class ContainerBackend:
             logs = self._engine("logs", name, check=False)
             (self.workdir(lease_id) / LOG_NAME).write_text(logs.stdout + logs.stderr)
         self._engine("rm", "--force", name, check=False)
+
+    def open_shell(
+        self, spec: JobSpec, argv: list[str], env: dict[str, str], tty: tuple[int, int] | None
+    ) -> ShellProcess:
+        """A renter's shell (``l2gpu ssh``): ``argv`` run in the lease's running container
+        by ``<engine> exec`` (see :mod:`.container_shell`); JobStartError if none runs."""
+        seen = self._inspect(spec.lease_id)
+        state = None if seen is None else seen[0]
+        return open_exec_shell(self.engine, self._name(spec.lease_id), state, argv, env, tty,
+                               engine_env=_engine_env(), cwd=self.root)  # fmt: skip
 
     def read_logs(self, lease_id: int) -> list[str]:
         """New output since the last call."""

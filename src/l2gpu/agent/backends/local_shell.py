@@ -38,6 +38,7 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from l2gpu.agent.backends.cgroups import join
@@ -188,9 +189,12 @@ class ShellProcess:
         """The renter's input ended: end-of-file (Ctrl-D under a terminal)."""
         if self.tty:
             self.write(b"\x04")
-        else:
+        elif self.stdin >= 0:
+            # Forgotten as it is closed: kill() closed it again, by then perhaps another
+            # thread's new descriptor of the same number (the agent's engine calls').
+            fd, self.stdin = self.stdin, -1
             with contextlib.suppress(OSError):
-                os.close(self.stdin)
+                os.close(fd)
 
     def resize(self, rows: int, cols: int) -> None:
         """The renter's window changed: the shell's terminal follows (SIGWINCH)."""
@@ -212,7 +216,7 @@ class ShellProcess:
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(KILL_WAIT_S)
-        for fd in {self.stdin, *self.outputs}:
+        for fd in {self.stdin, *self.outputs} - {-1}:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
@@ -248,34 +252,77 @@ def start_shell(
         "tty": tty is not None,
     }
     config_fd = memfd(json.dumps(config).encode())
-    theirs: list[int] = []
     try:
-        if tty is not None:
-            master, slave = os.openpty()
-            theirs = [slave]
-            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", *tty, 0, 0))
-            stdin, outputs, io = master, {master: STDOUT}, (slave, slave, slave)
-        else:
-            in_r, in_w = os.pipe()
-            out_r, out_w = os.pipe()
-            err_r, err_w = os.pipe()
-            theirs = [in_r, out_w, err_w]
-            stdin, outputs, io = in_w, {out_r: STDOUT, err_r: STDERR}, (in_r, out_w, err_w)
-        proc = subprocess.Popen(  # noqa: S603 - the renter's shell is the point
+        return spawn_shell(
             [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(config_fd)],
             cwd=launch_from,
             env={},  # nothing of the agent's: the shell's own comes through the config
-            stdin=io[0],
-            stdout=io[1],
-            stderr=io[2],
-            start_new_session=True,
+            tty=tty,
             pass_fds=(config_fd,),
             preexec_fn=(lambda: join(cgroup_procs)) if cgroup_procs else None,
         )
     finally:
-        for fd in (config_fd, *theirs):
+        os.close(config_fd)
+
+
+def spawn_shell(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    tty: tuple[int, int] | None,
+    pass_fds: tuple[int, ...] = (),
+    preexec_fn: Callable[[], None] | None = None,
+    controlling: bool = False,
+) -> ShellProcess:
+    """Start ``command`` in a session of its own with ``env`` only, under a new terminal
+    of ``tty`` = (rows, columns) (its size set before it starts), or over three pipes
+    when None (its output and errors apart). ``controlling``: the terminal becomes the
+    command's controlling one, for a client that forwards the window's size (``docker
+    exec -t`` reads it there, and hears SIGWINCH when :meth:`ShellProcess.resize`
+    changes it); the local launcher takes it itself, lower down."""
+    if tty is not None:
+        master, slave = os.openpty()
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", *tty, 0, 0))
+        stdin, outputs, theirs = master, {master: STDOUT}, [slave, slave, slave]
+    else:
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        stdin, outputs, theirs = in_w, {out_r: STDOUT, err_r: STDERR}, [in_r, out_w, err_w]
+    steps = [_take_terminal] if controlling and tty is not None else []
+    steps += [preexec_fn] if preexec_fn is not None else []
+
+    def prepare() -> None:  # in the child, after its descriptors and its setsid
+        for step in steps:
+            step()
+
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - the renter's shell is the point
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=theirs[0],
+            stdout=theirs[1],
+            stderr=theirs[2],
+            start_new_session=True,
+            pass_fds=pass_fds,
+            preexec_fn=prepare if steps else None,  # none unless needed: it forbids vfork
+        )
+    except BaseException:
+        for fd in {stdin, *outputs}:
+            os.close(fd)
+        raise
+    finally:
+        for fd in set(theirs):
             os.close(fd)
     return ShellProcess(proc, stdin, outputs, tty is not None)
+
+
+def _take_terminal() -> None:
+    """In the child, after its setsid: its standard input's terminal becomes its
+    controlling terminal (a session leader's, so SIGWINCH reaches it)."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def memfd(data: bytes) -> int:

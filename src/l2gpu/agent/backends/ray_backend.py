@@ -4,7 +4,8 @@ The actor drives the job with the local backend on whichever node Ray placed it,
 so limits, working folder, logs and exit codes behave exactly as locally; Ray
 adds placement on a cluster and sets ``CUDA_VISIBLE_DEVICES`` to the GPUs it
 assigned. Actors are named and detached, so a restarted agent finds its jobs
-again with ``ray.get_actor``.
+again with ``ray.get_actor``. A renter's shell (``l2gpu ssh``) opens through the job's
+actor, in the job's sandbox on its node (:mod:`.ray_shell`).
 
 Detached actors outlive the agent, so the backend has a dead-man switch of its own:
 a thread of the agent's process sends every job's actor a beat each ``BEAT_S``; an
@@ -30,6 +31,7 @@ from typing import Any
 
 from l2gpu.agent.backends.base import JobSpec, JobStartError, JobStatus
 from l2gpu.agent.backends.checks import refuse_image
+from l2gpu.agent.backends.ray_shell import ActorShells, RayShell
 from l2gpu.core.errors import L2gpuError
 
 NAMESPACE = "l2gpu"
@@ -123,6 +125,22 @@ class RayBackend:
         finally:
             self.ray.kill(actor)
 
+    def open_shell(
+        self, spec: JobSpec, argv: list[str], env: dict[str, str], tty: tuple[int, int] | None
+    ) -> RayShell:
+        """A renter's shell (``l2gpu ssh``) in the job's sandbox, on its node, opened by
+        the job's actor (see :mod:`.ray_shell`); JobStartError if it cannot open."""
+        try:
+            actor = self._actor(spec.lease_id)
+            session = uuid.uuid4().hex
+            error = self.ray.get(actor.open_shell.remote(session, argv, env, tty), timeout=60)
+        except Exception as exc:  # the actor is gone (with its node), or does not answer
+            raise JobStartError(f"lease {spec.lease_id} has no job running: {exc}",
+                                "rent again") from exc  # fmt: skip
+        if error is not None:
+            raise JobStartError(error[0], error[1])
+        return RayShell(self.ray, actor, session, tty is not None)
+
     def read_logs(self, lease_id: int) -> list[str]:
         """New output of the job."""
         try:
@@ -207,9 +225,10 @@ class RayBackend:
         return float(resources.get("GPU", 0))
 
 
-class _JobActor:
+class _JobActor(ActorShells):
     """Runs one job with the local backend on the node Ray chose, and pauses it when the
-    agent's beats stop (the dead-man switch: see the module)."""
+    agent's beats stop (the dead-man switch: see the module); opens the renter's shells
+    in the job's sandbox (:class:`~.ray_shell.ActorShells`)."""
 
     def __init__(
         self, root: str, deadman_s: float = DEADMAN_S, keep_frozen_s: float = KEEP_FROZEN_S
@@ -218,6 +237,8 @@ class _JobActor:
 
         self.backend = LocalBackend(Path(root))
         self.lease_id = 0
+        self.spec = None
+        self.shell_sessions = {}
         self.deadman_s, self.keep_frozen_s = deadman_s, keep_frozen_s
         self.heard = time.monotonic()
         self.frozen_at: float | None = None
@@ -229,13 +250,18 @@ class _JobActor:
 
     def beat(self, token: str | None = None) -> None:
         """The agent ``token`` is alive: its beats keep the job running. The agent whose
-        silence froze the job beating again never paused it: thaw the job."""
+        silence froze the job beating again never paused it: thaw the job. Another agent
+        beating (a restarted one) ends the shells of the one before: no one drives them."""
         with self.lock:
             self.heard = time.monotonic()
             if self.frozen_at is not None and token is not None and token == self.frozen_by:
                 self.backend.resume(self.lease_id)
                 self.frozen_at = self.frozen_by = None
+            another = token is not None and self.token is not None and token != self.token
+            orphans = self._take_shells() if another else []
             self.token = token
+        for shell in orphans:
+            shell.kill()
 
     def _watchdog(self) -> None:
         while True:
@@ -253,6 +279,8 @@ class _JobActor:
                     self.frozen_at, self.frozen_by = at, self.token
                     self.backend.pause(self.lease_id)
                 elif at - self.frozen_at > self.keep_frozen_s:
+                    for shell in self._take_shells():
+                        shell.kill()
                     self.backend.stop(self.lease_id)
                     break
         # No agent came back: end this actor's process (Ray then frees its GPUs); an
@@ -267,7 +295,8 @@ class _JobActor:
             spec["gpu_indices"] = tuple(int(i) for i in ray.get_gpu_ids())
         try:
             with self.lock:
-                self.backend.start(JobSpec(**spec))
+                self.spec = JobSpec(**spec)
+                self.backend.start(self.spec)
                 self.heard = time.monotonic()  # a long start is no silence of the agent
         except JobStartError as exc:
             return exc.what, exc.fix
@@ -288,6 +317,8 @@ class _JobActor:
 
     def stop(self) -> None:
         with self.lock:
+            for shell in self._take_shells():
+                shell.kill()
             self.backend.stop(self.lease_id)
             self.ended = True
 
