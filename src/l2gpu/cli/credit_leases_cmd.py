@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount, print_json
+from l2gpu.cli.common import AsJson, L1RpcOption, parse_amount
 from l2gpu.cli.onchain import open_signed_chain, parse_address, print_receipt, require_contract
 from l2gpu.cli.output import Eth, emit
 from l2gpu.core.errors import L2gpuError
@@ -168,9 +168,10 @@ def desk_status(ctx: typer.Context, desk: DeskOption, l1_rpc: L1RpcOption = None
     chain, _ = open_signed_chain(ctx, l1_rpc, "credit desk status")
     client = _desk(chain, desk)
     state = client.state([], [])
-    print_json({"desk": str(client.address), "lender": str(state.lender), "cash": state.cash,
-                "outstanding": state.outstanding, "losses": state.losses,
-                "fee_bps": state.fee_bps, "max_share_bps": state.max_share_bps})  # fmt: skip
+    emit({"desk": str(client.address), "lender": str(state.lender), "cash": Eth(state.cash),
+          "outstanding": Eth(state.outstanding), "losses": Eth(state.losses),
+          "fee_bps": state.fee_bps, "max_share_bps": state.max_share_bps},
+         as_json, title="advances desk")  # fmt: skip
 
 
 def advance(
