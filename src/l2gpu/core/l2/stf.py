@@ -42,18 +42,23 @@ from l2gpu.core.l2.transactions import (
     ChannelTx,
     CloseByProvider,
     CloseByRenter,
+    CloseZkChannel,
     CooperativeClose,
     Deposit,
     ForcedWithdraw,
     L2Tx,
     OpenChannel,
+    OpenZkChannel,
+    ReclaimZkChannel,
     SettleChannel,
     SubmitVoucher,
     TopUpChannel,
     Transfer,
     UserTx,
     Withdraw,
+    ZkChannelTx,
 )
+from l2gpu.core.l2.zk_channels import apply_zk_channel
 from l2gpu.core.types import ZERO_ADDRESS, Address, Timestamp, Wei
 
 
@@ -78,13 +83,19 @@ def signers(state: L2State, tx: UserTx) -> tuple[int, ...]:
 
 
 def state_transition(
-    state: L2State, tx: L2Tx, block: BlockContext, authorization: Authorization | None = None
+    state: L2State,
+    tx: L2Tx | ZkChannelTx,
+    block: BlockContext,
+    authorization: Authorization | None = None,
 ) -> TxEffects:
     """Apply ``tx`` to ``state`` in place, or raise L2Error and change nothing.
 
     ``authorization`` is a user transaction's own signature, which the state's
     scheme may require (the zk scheme does; the optimistic one authorizes by the
-    commitment's co-signature instead and reads none)."""
+    commitment's co-signature instead and reads none). ``core/zk``'s channel
+    operations run under the zk scheme only (``zk_channels.py``)."""
+    if isinstance(tx, OpenZkChannel | CloseZkChannel | ReclaimZkChannel):
+        return TxEffects(apply_zk_channel(state, tx, block, authorization))
     if isinstance(tx, Deposit):
         return apply_deposit(state, tx)
     if isinstance(tx, ForcedWithdraw):

@@ -72,7 +72,10 @@ if TYPE_CHECKING:
     from l2gpu.core.l2.records import Account, Exit, L2Channel
     from l2gpu.core.l2.scheme import Authorization, StateCommitment
     from l2gpu.core.l2.transactions import Deposit, UserTx
+    from l2gpu.core.zk.state import Channel as ZkChannel
 
+MANAGER_CHANNELS_REFUSED = "zk: ChannelManager channels are not in the zk scheme"
+"""The refusal of ``core/l2``'s ChannelManager channel transactions under this scheme."""
 KEY_BYTES = 64
 """A zk account's key in ``Account.bls_key`` and ``Deposit.bls_key``: ``ax || ay``."""
 
@@ -129,12 +132,22 @@ class PoseidonTree:
         self.tree = self.tree.without_leaf(zk_index(index))
 
     def put_channel(self, channel: L2Channel) -> None:
-        """Refused: the zk scheme's authorization refuses every channel transaction."""
-        raise L2Error("zk: channels are not in the zk scheme yet")
+        """Refused: the zk scheme's authorization refuses every ChannelManager channel
+        transaction (its channels are ``core/zk``'s: :meth:`put_zk_channel`)."""
+        raise L2Error(MANAGER_CHANNELS_REFUSED)
 
     def drop_channel(self, index: int) -> None:
         """Refused, as :meth:`put_channel`."""
-        raise L2Error("zk: channels are not in the zk scheme yet")
+        raise L2Error(MANAGER_CHANNELS_REFUSED)
+
+    def put_zk_channel(self, slot: int, channel: ZkChannel) -> None:
+        """Write ``channel``'s ``core/zk`` leaf at ``slot``, in the tree's channels half."""
+        with zk_rules():
+            self.tree = self.tree.with_channel(slot, channel)
+
+    def drop_zk_channel(self, slot: int) -> None:
+        """Empty the channel leaf ``slot`` (a close, a reclaim, or a rollback of an open)."""
+        self.tree = self.tree.without_leaf(slot)
 
     def put_exit(self, exit_: Exit) -> None:
         """Nothing: exits are the batch's public data in the zk rollup, not state."""
@@ -185,7 +198,7 @@ class PoseidonEddsa:
         assert authorization is not None
         with zk_rules():
             digest, what = _message(tx, authorization.nonce)
-            signature = _unpack(authorization.signature)
+            signature = unpack_signature(authorization.signature)
             index = zk_index(sender.index)
             nonce = authorization.nonce
             account = signed_by_account(commitment.tree, index, digest, signature, nonce, what)
@@ -216,12 +229,15 @@ def _message(tx: UserTx, nonce: int) -> tuple[int, str]:
         wtx = zk_withdrawal.WithdrawalTx(zk_index(tx.sender), tx.amount, nonce)
         return zk_withdrawal.message(wtx), "withdrawal"
     raise ZkError(
-        "zk: channels are not in the zk scheme yet",
-        f"{type(tx).__name__} runs under the keccak-secp256k1 scheme only",
+        MANAGER_CHANNELS_REFUSED,
+        f"{type(tx).__name__} runs under the keccak-secp256k1 scheme only: "
+        "use OpenZkChannel, CloseZkChannel and ReclaimZkChannel",
     )
 
 
-def _unpack(packed: bytes) -> eddsa.Signature:
+def unpack_signature(packed: bytes) -> eddsa.Signature:
+    """The EdDSA signature packed in 64 bytes; raises :class:`ZkError` (``zk: bad
+    signature``) for bytes that pack none."""
     try:
         return eddsa.unpack_signature(packed)
     except (SignatureError, InvalidValue, ValueError) as exc:
