@@ -92,13 +92,19 @@ EXPECTED = {
 """Each fault a history can inject, and the one refusal it must meet (None: accepted)."""
 
 
+Replay = tuple[ZkChannelTx, Callable[[], object]]
+"""An accepted operation on each side: core/l2's transaction, core/zk's call."""
+
+
 @dataclass
 class ChannelTwins(Twins):
     """The twins with a block clock and what each side needs to replay a close."""
 
     now: int = START
-    closed: dict[int, tuple[ZkChannelTx, Callable[[], object]]] = field(default_factory=dict)
-    """Slot -> the last accepted close or reclaim of it (both sides), for replays."""
+    closes: dict[int, Replay] = field(default_factory=dict)
+    """Slot -> the last accepted close of it (both sides), to replay."""
+    reclaims: dict[int, Replay] = field(default_factory=dict)
+    """Slot -> the last accepted reclaim of it (both sides), to replay."""
     seen: dict[str, set[str | None]] = field(default_factory=lambda: defaultdict(set))
 
     def block(self) -> BlockContext:
@@ -134,7 +140,8 @@ def run_both(
 
 def open_channel(t: ChannelTwins, rng: random.Random) -> None:
     kinds = [k for k in EXPECTED if k.startswith("open: ")]
-    fault = rng.choice(["none"] * 6 + kinds)
+    # A taken slot needs a channel open: asked for twice as often, it is met often enough.
+    fault = rng.choice(["none"] * 6 + kinds + ["open: slot taken"])
     user = rng.choice(sorted(t.leaf))
     renter = t.leaf[user]
     provider = t.leaf[rng.choice(sorted(t.leaf))]
@@ -172,14 +179,20 @@ def open_channel(t: ChannelTwins, rng: random.Random) -> None:
     run_both(t, fault, zk_side, tx, Authorization(nonce, eddsa.pack_signature(signature)))
 
 
+def replay(t: ChannelTwins, rng: random.Random, fault: str, done: dict[int, Replay]) -> bool:
+    """Run an accepted operation again on a slot still empty; False if there is none."""
+    empty = [slot for slot in done if t.zk.leaf(slot) == 0]
+    if empty:
+        tx, zk_side = done[rng.choice(empty)]
+        run_both(t, fault, zk_side, tx)
+    return bool(empty)
+
+
 def close_channel(t: ChannelTwins, rng: random.Random) -> None:
     kinds = [k for k in EXPECTED if k.startswith("close: ") and "provider" not in k]
     fault = rng.choice(["none"] * 4 + kinds)
     channels = t.zk.channels()
-    replayable = [s for s in t.closed if t.zk.leaf(s) == 0]
-    if fault == "close: double close" and replayable:
-        tx, zk_side = t.closed[rng.choice(replayable)]
-        run_both(t, fault, zk_side, tx)
+    if fault == "close: double close" and replay(t, rng, fault, t.closes):
         return
     if not channels and fault not in ("close: unknown channel", "close: double close"):
         open_channel(t, rng)  # nothing to close yet: make the step count
@@ -212,17 +225,16 @@ def close_channel(t: ChannelTwins, rng: random.Random) -> None:
     packed = eddsa.pack_signature
     tx = CloseZkChannel(slot, Wei(amount), packed(voucher), packed(consent))
     if run_both(t, fault, zk_side, tx) is None:
-        t.closed[slot] = (tx, zk_side)
+        t.closes[slot] = (tx, zk_side)
+        if rng.random() < 0.3:  # at once, too: a replay is refused even in the same block
+            run_both(t, "close: double close", zk_side, tx)
 
 
 def reclaim_channel(t: ChannelTwins, rng: random.Random) -> None:
     kinds = [k for k in EXPECTED if k.startswith("reclaim: ")]
     fault = rng.choice(["none"] * 3 + kinds)
     channels = t.zk.channels()
-    replayable = [s for s in t.closed if t.zk.leaf(s) == 0]
-    if fault == "reclaim: double reclaim" and replayable:
-        tx, zk_side = t.closed[rng.choice(replayable)]
-        run_both(t, fault, zk_side, tx)
+    if fault == "reclaim: double reclaim" and replay(t, rng, fault, t.reclaims):
         return
     if not channels and fault not in ("reclaim: unknown channel", "reclaim: double reclaim"):
         open_channel(t, rng)  # nothing to reclaim yet: make the step count
@@ -243,7 +255,9 @@ def reclaim_channel(t: ChannelTwins, rng: random.Random) -> None:
 
     tx = ReclaimZkChannel(slot)
     if run_both(t, fault, zk_side, tx) is None:
-        t.closed[slot] = (tx, zk_side)
+        t.reclaims[slot] = (tx, zk_side)
+        if rng.random() < 0.3:
+            run_both(t, "reclaim: double reclaim", zk_side, tx)
 
 
 def assert_channels(t: ChannelTwins) -> None:
