@@ -9,7 +9,9 @@
   marks the circuits' no-op slots, while ``core/l2`` numbers accounts from 0 in
   creation order, as the zk rollup's L1 numbers them from 1), and its leaf
   ``Poseidon([ax, ay, balance, nonce, eth_address])`` with the account's L1 address
-  as ``eth_address``. Leaves and tree are ``core/zk``'s own functions, not copies;
+  as ``eth_address``; ``core/zk``'s lease channels in the tree's upper half, at the
+  leaf their OPEN named (``L2State.zk_channels``). Leaves and tree are ``core/zk``'s
+  own functions, not copies;
 - **the authorization** of ``core/zk/transfer.py`` and ``core/zk/withdrawal.py``,
   exactly: a user transaction carries its own EdDSA-Poseidon signature
   (:class:`~l2gpu.core.l2.scheme.Authorization`: the nonce it was signed at and the
@@ -30,11 +32,13 @@ What differs from ``core/zk``, and why:
   the withdrawals it pays when it accepts the proof), so the proof binds them
   without the tree holding them. The state still keeps its exits and counter (the
   node reads them); the root does not commit to them.
-- **Channels are refused** (``zk: channels are not in the zk scheme yet``).
-  ``core/l2``'s channels run the L1 ChannelManager's rules (EIP-712 vouchers,
-  a challenge period, top-ups), ``core/zk``'s are another protocol (OPEN, a close
-  co-signed by both parties, RECLAIM at expiry) with other leaves; neither maps onto
-  the other field for field.
+- **Channels are ``core/zk``'s.** ``core/l2``'s ChannelManager channels (EIP-712
+  vouchers, a challenge period, top-ups) are refused (``zk: ChannelManager channels
+  are not in the zk scheme``): they are another protocol with other leaves. A
+  lease's channel is ``core/zk``'s instead: ``OpenZkChannel``, ``CloseZkChannel``
+  and ``ReclaimZkChannel`` (``zk_channels.py``) run ``core/zk/channel.py``'s rules
+  on this tree and write its channel leaves (:meth:`PoseidonTree.put_zk_channel`),
+  so the root stays ``core/zk``'s after each; the block's timestamp is the batch's.
 - **Fees**: a transfer's fee must be ``fee_code * 10^12`` wei with a one-byte code
   (``zk: fee not representable``, ``zk: fee code out of range``), and its amount
   must have a float40 form (``zk: amount not representable``): the transfer's
@@ -47,6 +51,9 @@ What differs from ``core/zk``, and why:
   balance; a transaction breaking two rules may be refused for another of the two.
 - **Forced withdrawals** (an L1 queue entry in ``core/l2``) run as in the optimistic
   mode; ``core/zk`` has none (its escape hatch is on L1).
+
+Still not here: the zk node (``node/zk/``) and ``core/zk/batch.py`` apply batches
+with ``core/zk``'s functions, not with this ledger (docs/zk.md, "Not built yet").
 """
 
 from __future__ import annotations
