@@ -5,7 +5,8 @@ check per line, each a named reason) and only then changes the state
 (``apply_*``). A rejected transaction raises :class:`L2Error` and leaves the
 state untouched. Channel transactions run the very same rules as the L1
 ChannelManager (``l2gpu.core.channel.machine``); only the money moves between
-L2 balances instead of L1 transfers.
+L2 balances instead of L1 transfers. Under the zk scheme a lease's channel is
+``core/zk``'s instead (OPEN, co-signed CLOSE, RECLAIM), run by ``zk_channels.py``.
 
 The rules are the same under every scheme (``scheme.py``); what differs is read
 from the state's scheme in two places only: the key a deposit leaves on its
