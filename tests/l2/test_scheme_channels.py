@@ -10,12 +10,16 @@ breaking one rule, under a block clock that moves forward. core/zk's side runs
 the same refusal (or none), root, balances, nonces and channels. Over all the
 histories every broken rule must have been refused for that rule, and every valid
 operation accepted, so the histories do reach what they claim to test.
+
+Whole valid batches (a deposit, opens, a close, a reclaim) through core/zk's
+``apply_batch`` at the batch's timestamp end at the root core/l2 reaches applying
+the same operations one at a time with that timestamp as the block's.
 """
 
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,12 +34,14 @@ from l2gpu.core.l2.transactions import (
     BlockContext,
     CloseZkChannel,
     Deposit,
+    L2Tx,
     OpenZkChannel,
     ReclaimZkChannel,
     ZkChannelTx,
 )
 from l2gpu.core.l2.zk_scheme import PoseidonEddsa, key_bytes
 from l2gpu.core.types import Timestamp, Wei
+from l2gpu.core.zk.batch import apply_batch
 from l2gpu.core.zk.channel import (
     CloseChannelTx,
     OpenChannelTx,
@@ -47,6 +53,9 @@ from l2gpu.core.zk.channel import (
     sign_open,
     sign_voucher,
 )
+from l2gpu.core.zk.deposit import apply_deposit
+from l2gpu.core.zk.pubdata import BatchShape, DepositSlot
+from l2gpu.core.zk.state import ZkState
 from tests.l2.test_scheme_differential import (
     CHAIN,
     ROLLUP,
@@ -65,6 +74,7 @@ from tests.l2.test_scheme_differential import (
 START = 1_800_000_000
 HISTORIES = 24
 STEPS = 16
+BATCH_HISTORIES = 6
 
 EXPECTED = {
     "none": None,
@@ -115,8 +125,13 @@ class ChannelTwins(Twins):
         return next((u for u, at in self.leaf.items() if at == leaf), 0)
 
     def free_slot(self) -> int:
-        taken = {slot for slot, _ in self.zk.channels()}
-        return next(s for s in range(self.zk.channel_base, self.zk.capacity) if s not in taken)
+        return free_slot(self.zk)
+
+
+def free_slot(state: ZkState) -> int:
+    """The lowest empty channel slot, as the zk node picks it."""
+    taken = {slot for slot, _ in state.channels()}
+    return next(s for s in range(state.channel_base, state.capacity) if s not in taken)
 
 
 OPERATOR_USER = 0
@@ -289,6 +304,91 @@ def test_zk_channels_in_core_l2_match_core_zk() -> None:
     assert {fault: seen.get(fault) for fault in EXPECTED} == {
         fault: {reason} for fault, reason in EXPECTED.items()
     }
+
+
+def channel_batch(t: ChannelTwins, rng: random.Random, done: Counter[str]) -> None:
+    """One valid batch of a deposit, opens, a close and a reclaim: core/zk's
+    ``apply_batch`` at the batch's timestamp against core/l2 applying the same
+    operations one by one, in the batch's order, with that timestamp as the block's."""
+    t.now += rng.randrange(100, 700)
+    user = rng.randrange(USERS)
+    amount = rng.randrange(10**17, 10**19)
+    index = t.leaf.get(user, t.next_leaf())
+    deposit_slot = DepositSlot(index, *public_key(user), address(user), amount)
+    step = apply_deposit(t.zk, deposit_slot)
+    if step.outcome.value == "created":
+        t.leaf[user] = deposit_slot.index
+    scratch, opens = step.after, []
+    for _ in range(rng.randrange(0, 3)):
+        funded = [u for u in sorted(t.leaf) if (a := scratch.account(t.leaf[u])) and a.balance]
+        payer = rng.choice(funded)
+        renter = scratch.account(t.leaf[payer])
+        assert renter is not None
+        provider = t.leaf[rng.choice(sorted(t.leaf))]
+        deposit_ = rng.randrange(1, renter.balance + 1)
+        expiry = t.now + rng.randrange(1, 900)
+        slot = free_slot(scratch)
+        otx = OpenChannelTx(slot, t.leaf[payer], provider, deposit_, expiry, renter.nonce)
+        opens.append((otx, sign_open(private_key(payer), otx)))
+        scratch = open_steps(scratch, *opens[-1], t.now).after
+    closes, live = [], scratch.channels()
+    if live and rng.random() < 0.7:
+        slot, channel = rng.choice(live)
+        paid = rng.randrange(0, channel.deposit + 1)
+        name = (channel.renter, channel.open_nonce, paid)
+        voucher = sign_voucher(private_key(t.user_at(channel.renter)), *name)
+        consent = sign_close(private_key(t.user_at(channel.provider)), *name)
+        closes.append(CloseChannelTx(slot, paid, voucher, consent))
+        scratch = close_steps(scratch, closes[-1]).after
+    expired = [slot for slot, channel in scratch.channels() if channel.expiry <= t.now]
+    reclaims = [ReclaimTx(rng.choice(expired))] if expired else []
+    shape = BatchShape(1, 1, 1, 2, 1, 1)
+    result = apply_batch(
+        t.zk,
+        shape,
+        t.leaf[OPERATOR_USER],
+        [deposit_slot],
+        [],
+        [],
+        [],
+        opens=opens,
+        closes=closes,
+        reclaims=reclaims,
+        timestamp=t.now,
+    )
+    block, key = t.block(), key_bytes(deposit_slot.ax, deposit_slot.ay)
+    txs: list[tuple[L2Tx | ZkChannelTx, Authorization | None]] = [
+        (Deposit(t.l2.deposits_processed, address(user), Wei(amount), key, b""), None)
+    ]
+    for otx, signature in opens:
+        renter_index, provider_index = otx.renter - 1, otx.provider - 1
+        expiry = Timestamp(otx.expiry)
+        opened = OpenZkChannel(
+            otx.channel_index, renter_index, provider_index, Wei(otx.deposit), expiry
+        )
+        txs.append((opened, Authorization(otx.nonce, eddsa.pack_signature(signature))))
+    packed = eddsa.pack_signature
+    for ctx in closes:
+        signed = packed(ctx.voucher), packed(ctx.provider_signature)
+        txs.append((CloseZkChannel(ctx.channel_index, Wei(ctx.amount), *signed), None))
+    txs += [(ReclaimZkChannel(rtx.channel_index), None) for rtx in reclaims]
+    for one, auth in txs:
+        state_transition(t.l2, one, block, auth)
+    t.zk = result.new_state
+    done.update(opens=len(opens), closes=len(closes), reclaims=len(reclaims))
+
+
+def test_a_batch_with_channels_ends_at_core_zk_s_root() -> None:
+    done: Counter[str] = Counter()
+    for seed in range(BATCH_HISTORIES):
+        rng = random.Random(seed)
+        t = ChannelTwins()
+        for _ in range(3):
+            deposit(t, rng)
+        for _ in range(4):
+            channel_batch(t, rng, done)
+            assert_channels(t)
+    assert min(done[kind] for kind in ("opens", "closes", "reclaims")) > 0, done
 
 
 def zk_state_with_channel() -> tuple[L2State, int]:
