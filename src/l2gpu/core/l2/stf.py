@@ -11,8 +11,10 @@ L2 balances instead of L1 transfers. Under the zk scheme a lease's channel is
 The rules are the same under every scheme (``scheme.py``); what differs is read
 from the state's scheme in two places only: the key a deposit leaves on its
 account (``apply_deposit``) and the authorization of a user transaction
-(``validate_sender``). How leaves are hashed and the root computed is the state's
-own business (it writes every leaf through the scheme's commitment).
+(``validate_sender``); besides, ``core/zk``'s channel operations run under the zk
+scheme only (``zk_channels.py`` reads the scheme's tree). How leaves are hashed and
+the root computed is the state's own business (it writes every leaf through the
+scheme's commitment).
 
 Unlike the other machines of the core, this one does not return
 :class:`~l2gpu.core.transition.TransitionResult`. Its state holds every account,
