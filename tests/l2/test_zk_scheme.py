@@ -111,7 +111,7 @@ def test_the_zk_scheme_signs_core_zk_s_message() -> None:
         (Withdraw(0, Wei(10**15), Wei(10**12)), "zk: a withdrawal pays no fee"),
         (
             OpenChannel(0, 1, Wei(10**15), Timestamp(2_000_000_000), Seconds(3600)),
-            "zk: channels are not in the zk scheme yet",
+            "zk: ChannelManager channels are not in the zk scheme",
         ),
     ],
 )

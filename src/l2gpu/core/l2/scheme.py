@@ -40,12 +40,24 @@ from typing import TYPE_CHECKING, Protocol
 
 from l2gpu.core.crypto.bls import verify_possession
 from l2gpu.core.l2.merkle import EMPTY_LEAF, IndexedMerkleTree
-from l2gpu.core.l2.records import NO_BLS_KEY, TREE_DEPTH, RootParts, require, root_of
+from l2gpu.core.l2.records import (
+    NO_BLS_KEY,
+    TREE_DEPTH,
+    L2Error,
+    RootParts,
+    require,
+    root_of,
+)
 from l2gpu.core.types import Hash32
 
 if TYPE_CHECKING:
     from l2gpu.core.l2.records import Account, Exit, L2Channel
     from l2gpu.core.l2.transactions import Deposit, UserTx
+    from l2gpu.core.zk.state import Channel as ZkChannel
+
+
+ZK_CHANNELS_ONLY = "l2: zk channels need the poseidon-eddsa scheme"
+"""The refusal of ``core/zk``'s channel operations under the optimistic scheme."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,12 @@ class StateCommitment(Protocol):
 
     def drop_channel(self, index: int) -> None:
         """Empty channel ``index``'s leaf."""
+
+    def put_zk_channel(self, slot: int, channel: ZkChannel) -> None:
+        """Write a ``core/zk`` channel's leaf at ``slot`` (the zk scheme's only)."""
+
+    def drop_zk_channel(self, slot: int) -> None:
+        """Empty the ``core/zk`` channel leaf ``slot``."""
 
     def put_exit(self, exit_: Exit) -> None:
         """Write ``exit_``'s leaf."""
@@ -138,6 +156,15 @@ class KeccakTrees:
     def drop_channel(self, index: int) -> None:
         """Empty channel ``index``'s leaf."""
         self.channels.set_leaf(index, EMPTY_LEAF)
+
+    def put_zk_channel(self, slot: int, channel: ZkChannel) -> None:
+        """Refused: ``core/zk``'s channels have no leaf in these trees (``zk_channels.py``
+        refuses their transactions under this scheme before any write)."""
+        raise L2Error(ZK_CHANNELS_ONLY)
+
+    def drop_zk_channel(self, slot: int) -> None:
+        """Refused, as :meth:`put_zk_channel`."""
+        raise L2Error(ZK_CHANNELS_ONLY)
 
     def put_exit(self, exit_: Exit) -> None:
         """Write ``exit_.leaf()`` at its index."""

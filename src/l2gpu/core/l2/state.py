@@ -23,7 +23,8 @@ through the scheme's commitment. Under the optimistic scheme,
   proof against a final state root.
 
 Under the zk scheme, ``POSEIDON_EDDSA``, the root is ``core/zk``'s Poseidon tree
-over the accounts only (``zk_scheme.py`` says what it leaves out and why).
+over the accounts and ``core/zk``'s lease channels (``zk_channels`` here, by their
+leaf; ``zk_scheme.py`` says what it leaves out and why).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from l2gpu.core.l2.records import (
 )
 from l2gpu.core.l2.scheme import KECCAK_SECP256K1, KeccakTrees, Scheme
 from l2gpu.core.types import Address, ChainId, Hash32, Wei
+from l2gpu.core.zk.state import Channel as ZkChannel
 
 # The records moved to records.py (below the schemes); they are still read from here.
 __all__ = [
@@ -78,6 +80,9 @@ class L2State:
         # channel index. In no root: a settled leaf zeroes its amounts, as the L1
         # contract's does, and this keeps the outcome for people reading the channel.
         self.settlements: dict[int, tuple[Wei, Wei]] = {}
+        # Under the zk scheme only: core/zk's lease channels by their leaf in core/zk's
+        # tree (``zk_channels.py``); their renter and provider are core/zk leaf indices.
+        self.zk_channels: dict[int, ZkChannel] = {}
         # Every leaf is written through the scheme's commitment, so the root is the
         # scheme's without any rule below asking which scheme it is.
         self.commitment = scheme.commitment()
@@ -110,6 +115,8 @@ class L2State:
                 self._restore_account(index, old)
             elif kind == "channel":
                 self._restore_channel(index, old)
+            elif kind == "zk_channel":
+                self._restore_zk_channel(index, old)
             elif kind == "exit":
                 self.exits.pop()
                 self.commitment.drop_exit(index)
@@ -149,6 +156,15 @@ class L2State:
             assert isinstance(old, L2Channel)
             self.channels[index] = old
             self.commitment.put_channel(old)
+
+    def _restore_zk_channel(self, slot: int, old: object) -> None:
+        if old is None:
+            del self.zk_channels[slot]
+            self.commitment.drop_zk_channel(slot)
+        else:
+            assert isinstance(old, ZkChannel)
+            self.zk_channels[slot] = old
+            self.commitment.put_zk_channel(slot, old)
 
     # -- reading -------------------------------------------------------------------
 
@@ -204,8 +220,10 @@ class L2State:
 
     def total_value(self) -> int:
         """Balances plus live channel deposits: conserved except by deposits and exits."""
-        return sum(a.balance for a in self.accounts) + sum(
-            c.channel.deposit for c in self.channels if c.live
+        return (
+            sum(a.balance for a in self.accounts)
+            + sum(c.channel.deposit for c in self.channels if c.live)
+            + sum(c.deposit for c in self.zk_channels.values())
         )
 
     # -- writing (only after validation) -------------------------------------------
@@ -233,6 +251,20 @@ class L2State:
         else:
             self.channels[channel.index] = channel
         self.commitment.put_channel(channel)
+
+    def put_zk_channel(self, slot: int, channel: ZkChannel) -> None:
+        """Open ``core/zk``'s ``channel`` in leaf ``slot`` (empty before) and write its leaf."""
+        if self._journal is not None:
+            self._journal.append(("zk_channel", slot, self.zk_channels.get(slot)))
+        self.zk_channels[slot] = channel
+        self.commitment.put_zk_channel(slot, channel)
+
+    def drop_zk_channel(self, slot: int) -> None:
+        """Empty the ``core/zk`` channel leaf ``slot`` (a close or a reclaim)."""
+        if self._journal is not None:
+            self._journal.append(("zk_channel", slot, self.zk_channels[slot]))
+        del self.zk_channels[slot]
+        self.commitment.drop_zk_channel(slot)
 
     def add_exit(self, address: Address, amount: Wei) -> Exit:
         """Append a withdrawal to L1."""

@@ -5,13 +5,16 @@ check per line, each a named reason) and only then changes the state
 (``apply_*``). A rejected transaction raises :class:`L2Error` and leaves the
 state untouched. Channel transactions run the very same rules as the L1
 ChannelManager (``l2gpu.core.channel.machine``); only the money moves between
-L2 balances instead of L1 transfers.
+L2 balances instead of L1 transfers. Under the zk scheme a lease's channel is
+``core/zk``'s instead (OPEN, co-signed CLOSE, RECLAIM), run by ``zk_channels.py``.
 
 The rules are the same under every scheme (``scheme.py``); what differs is read
 from the state's scheme in two places only: the key a deposit leaves on its
 account (``apply_deposit``) and the authorization of a user transaction
-(``validate_sender``). How leaves are hashed and the root computed is the state's
-own business (it writes every leaf through the scheme's commitment).
+(``validate_sender``); besides, ``core/zk``'s channel operations run under the zk
+scheme only (``zk_channels.py`` reads the scheme's tree). How leaves are hashed and
+the root computed is the state's own business (it writes every leaf through the
+scheme's commitment).
 
 Unlike the other machines of the core, this one does not return
 :class:`~l2gpu.core.transition.TransitionResult`. Its state holds every account,
@@ -42,18 +45,23 @@ from l2gpu.core.l2.transactions import (
     ChannelTx,
     CloseByProvider,
     CloseByRenter,
+    CloseZkChannel,
     CooperativeClose,
     Deposit,
     ForcedWithdraw,
     L2Tx,
     OpenChannel,
+    OpenZkChannel,
+    ReclaimZkChannel,
     SettleChannel,
     SubmitVoucher,
     TopUpChannel,
     Transfer,
     UserTx,
     Withdraw,
+    ZkChannelTx,
 )
+from l2gpu.core.l2.zk_channels import apply_zk_channel
 from l2gpu.core.types import ZERO_ADDRESS, Address, Timestamp, Wei
 
 
@@ -78,13 +86,19 @@ def signers(state: L2State, tx: UserTx) -> tuple[int, ...]:
 
 
 def state_transition(
-    state: L2State, tx: L2Tx, block: BlockContext, authorization: Authorization | None = None
+    state: L2State,
+    tx: L2Tx | ZkChannelTx,
+    block: BlockContext,
+    authorization: Authorization | None = None,
 ) -> TxEffects:
     """Apply ``tx`` to ``state`` in place, or raise L2Error and change nothing.
 
     ``authorization`` is a user transaction's own signature, which the state's
     scheme may require (the zk scheme does; the optimistic one authorizes by the
-    commitment's co-signature instead and reads none)."""
+    commitment's co-signature instead and reads none). ``core/zk``'s channel
+    operations run under the zk scheme only (``zk_channels.py``)."""
+    if isinstance(tx, OpenZkChannel | CloseZkChannel | ReclaimZkChannel):
+        return TxEffects(apply_zk_channel(state, tx, block, authorization))
     if isinstance(tx, Deposit):
         return apply_deposit(state, tx)
     if isinstance(tx, ForcedWithdraw):

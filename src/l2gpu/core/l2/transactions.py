@@ -13,6 +13,12 @@ A channel transaction is named after the ChannelManager function whose rules it
 runs: ``OpenChannel`` (open), ``TopUpChannel`` (top_up), ``SubmitVoucher``,
 ``CloseByRenter``, ``CloseByProvider``, ``CooperativeClose`` and ``SettleChannel``
 (settle).
+
+Under the zk scheme (``zk_scheme.py``) those are refused, and a lease's channel is
+``core/zk``'s instead (``core/zk/channel.py``): ``OpenZkChannel``,
+``CloseZkChannel`` and ``ReclaimZkChannel`` (``zk_channels.py`` runs them; the
+optimistic scheme refuses them). They carry their own signatures, as ``core/zk``'s
+operations do, and name the channel by its leaf in ``core/zk``'s tree.
 """
 
 from __future__ import annotations
@@ -156,6 +162,47 @@ UserTx = (
     | SettleChannel
 )
 L2Tx = Deposit | ForcedWithdraw | UserTx
+
+
+@dataclass(frozen=True, slots=True)
+class OpenZkChannel:
+    """``core/zk``'s OPEN: the renter ``sender`` locks ``deposit`` for ``provider`` (both
+    L2 account indices) until ``expiry`` (unix seconds), in the empty channel leaf
+    ``slot`` that the sequencer picked (a ``core/zk`` leaf index, from
+    ``2^(depth-1)`` up). Authorized by the renter's signature of ``core/zk``'s open
+    message at its nonce (``scheme.Authorization``)."""
+
+    slot: int
+    sender: int
+    provider: int
+    deposit: Wei
+    expiry: Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class CloseZkChannel:
+    """``core/zk``'s CLOSE of the channel in leaf ``slot``: ``amount`` to the provider,
+    the rest of the deposit to the renter. ``voucher`` is the renter's packed
+    signature of ``core/zk``'s voucher message for ``amount``, ``provider_signature``
+    the provider's of its close message (64 bytes each)."""
+
+    slot: int
+    amount: Wei
+    voucher: bytes
+    provider_signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReclaimZkChannel:
+    """``core/zk``'s RECLAIM: the whole deposit of the expired channel in leaf ``slot``
+    back to its renter. Nobody signs it."""
+
+    slot: int
+
+
+ZkChannelTx = OpenZkChannel | CloseZkChannel | ReclaimZkChannel
+"""``core/zk``'s channel operations, run under the zk scheme only. Not in ``L2Tx``:
+the optimistic batch codec and fraud proofs never see them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@
   marks the circuits' no-op slots, while ``core/l2`` numbers accounts from 0 in
   creation order, as the zk rollup's L1 numbers them from 1), and its leaf
   ``Poseidon([ax, ay, balance, nonce, eth_address])`` with the account's L1 address
-  as ``eth_address``. Leaves and tree are ``core/zk``'s own functions, not copies;
+  as ``eth_address``; ``core/zk``'s lease channels in the tree's upper half, at the
+  leaf their OPEN named (``L2State.zk_channels``). Leaves and tree are ``core/zk``'s
+  own functions, not copies;
 - **the authorization** of ``core/zk/transfer.py`` and ``core/zk/withdrawal.py``,
   exactly: a user transaction carries its own EdDSA-Poseidon signature
   (:class:`~l2gpu.core.l2.scheme.Authorization`: the nonce it was signed at and the
@@ -30,11 +32,13 @@ What differs from ``core/zk``, and why:
   the withdrawals it pays when it accepts the proof), so the proof binds them
   without the tree holding them. The state still keeps its exits and counter (the
   node reads them); the root does not commit to them.
-- **Channels are refused** (``zk: channels are not in the zk scheme yet``).
-  ``core/l2``'s channels run the L1 ChannelManager's rules (EIP-712 vouchers,
-  a challenge period, top-ups), ``core/zk``'s are another protocol (OPEN, a close
-  co-signed by both parties, RECLAIM at expiry) with other leaves; neither maps onto
-  the other field for field.
+- **Channels are ``core/zk``'s.** ``core/l2``'s ChannelManager channels (EIP-712
+  vouchers, a challenge period, top-ups) are refused (``zk: ChannelManager channels
+  are not in the zk scheme``): they are another protocol with other leaves. A
+  lease's channel is ``core/zk``'s instead: ``OpenZkChannel``, ``CloseZkChannel``
+  and ``ReclaimZkChannel`` (``zk_channels.py``) run ``core/zk/channel.py``'s rules
+  on this tree and write its channel leaves (:meth:`PoseidonTree.put_zk_channel`),
+  so the root stays ``core/zk``'s after each; the block's timestamp is the batch's.
 - **Fees**: a transfer's fee must be ``fee_code * 10^12`` wei with a one-byte code
   (``zk: fee not representable``, ``zk: fee code out of range``), and its amount
   must have a float40 form (``zk: amount not representable``): the transfer's
@@ -47,6 +51,9 @@ What differs from ``core/zk``, and why:
   balance; a transaction breaking two rules may be refused for another of the two.
 - **Forced withdrawals** (an L1 queue entry in ``core/l2``) run as in the optimistic
   mode; ``core/zk`` has none (its escape hatch is on L1).
+
+Still not here: the zk node (``node/zk/``) and ``core/zk/batch.py`` apply batches
+with ``core/zk``'s functions, not with this ledger (docs/zk.md, "Not built yet").
 """
 
 from __future__ import annotations
@@ -72,7 +79,10 @@ if TYPE_CHECKING:
     from l2gpu.core.l2.records import Account, Exit, L2Channel
     from l2gpu.core.l2.scheme import Authorization, StateCommitment
     from l2gpu.core.l2.transactions import Deposit, UserTx
+    from l2gpu.core.zk.state import Channel as ZkChannel
 
+MANAGER_CHANNELS_REFUSED = "zk: ChannelManager channels are not in the zk scheme"
+"""The refusal of ``core/l2``'s ChannelManager channel transactions under this scheme."""
 KEY_BYTES = 64
 """A zk account's key in ``Account.bls_key`` and ``Deposit.bls_key``: ``ax || ay``."""
 
@@ -129,12 +139,22 @@ class PoseidonTree:
         self.tree = self.tree.without_leaf(zk_index(index))
 
     def put_channel(self, channel: L2Channel) -> None:
-        """Refused: the zk scheme's authorization refuses every channel transaction."""
-        raise L2Error("zk: channels are not in the zk scheme yet")
+        """Refused: the zk scheme's authorization refuses every ChannelManager channel
+        transaction (its channels are ``core/zk``'s: :meth:`put_zk_channel`)."""
+        raise L2Error(MANAGER_CHANNELS_REFUSED)
 
     def drop_channel(self, index: int) -> None:
         """Refused, as :meth:`put_channel`."""
-        raise L2Error("zk: channels are not in the zk scheme yet")
+        raise L2Error(MANAGER_CHANNELS_REFUSED)
+
+    def put_zk_channel(self, slot: int, channel: ZkChannel) -> None:
+        """Write ``channel``'s ``core/zk`` leaf at ``slot``, in the tree's channels half."""
+        with zk_rules():
+            self.tree = self.tree.with_channel(slot, channel)
+
+    def drop_zk_channel(self, slot: int) -> None:
+        """Empty the channel leaf ``slot`` (a close, a reclaim, or a rollback of an open)."""
+        self.tree = self.tree.without_leaf(slot)
 
     def put_exit(self, exit_: Exit) -> None:
         """Nothing: exits are the batch's public data in the zk rollup, not state."""
@@ -185,7 +205,7 @@ class PoseidonEddsa:
         assert authorization is not None
         with zk_rules():
             digest, what = _message(tx, authorization.nonce)
-            signature = _unpack(authorization.signature)
+            signature = unpack_signature(authorization.signature)
             index = zk_index(sender.index)
             nonce = authorization.nonce
             account = signed_by_account(commitment.tree, index, digest, signature, nonce, what)
@@ -216,12 +236,15 @@ def _message(tx: UserTx, nonce: int) -> tuple[int, str]:
         wtx = zk_withdrawal.WithdrawalTx(zk_index(tx.sender), tx.amount, nonce)
         return zk_withdrawal.message(wtx), "withdrawal"
     raise ZkError(
-        "zk: channels are not in the zk scheme yet",
-        f"{type(tx).__name__} runs under the keccak-secp256k1 scheme only",
+        MANAGER_CHANNELS_REFUSED,
+        f"{type(tx).__name__} runs under the keccak-secp256k1 scheme only: "
+        "use OpenZkChannel, CloseZkChannel and ReclaimZkChannel",
     )
 
 
-def _unpack(packed: bytes) -> eddsa.Signature:
+def unpack_signature(packed: bytes) -> eddsa.Signature:
+    """The EdDSA signature packed in 64 bytes; raises :class:`ZkError` (``zk: bad
+    signature``) for bytes that pack none."""
     try:
         return eddsa.unpack_signature(packed)
     except (SignatureError, InvalidValue, ValueError) as exc:
