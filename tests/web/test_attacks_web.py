@@ -373,3 +373,33 @@ def test_two_writers_do_not_lose_each_others_closes(tmp_path: Path) -> None:
     for t in threads:
         t.join(60)
     assert len(ClosingChannels(tmp_path).pending()) == 80
+
+
+# -- 9. framing and injected scripts --------------------------------------------------
+
+
+def test_every_response_carries_the_content_security_policy(tmp_path: Path) -> None:
+    """No header kept another site from framing the console (a transparent frame over
+    Rent or Claim: clickjacking), and nothing but escaping kept an injected script
+    from running. Fix: web.security_headers on every response, the guard's and the
+    host check's refusals included."""
+    _, web, _ = console(tmp_path)
+    replies = [
+        web.get("/"),  # a page
+        web.get("/static/console.js"),  # an asset
+        web.post("/signin/nonce", headers={"origin": ORIGIN},
+                 json={"pad": "x" * (8 * 1024 * 1024)}),  # refused by the body guard
+        web.get("/", headers={"host": "attacker.example"}),  # refused by the host check
+    ]  # fmt: skip
+    assert [r.status_code for r in replies] == [200, 200, 413, 400]
+    for reply in replies:
+        policy = dict(
+            part.strip().split(" ", 1)
+            for part in reply.headers["content-security-policy"].split(";")
+        )
+        assert policy["script-src"] == "'self'"  # no inline script, no eval
+        assert policy["frame-ancestors"] == "'none'"
+        assert policy["connect-src"] == "'self'"
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["x-frame-options"] == "DENY"
+        assert len(reply.headers.get_list("content-security-policy")) == 1

@@ -95,8 +95,15 @@ def browser() -> Iterator[object]:
     with sync_playwright() as driver:
         launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = launched.new_page(viewport={"width": 1280, "height": 800})
+        # the console's Content-Security-Policy holds on every page the test visits:
+        # a script, style or request it refuses is reported on the page's console
+        refused: list[str] = []
+        page.on(
+            "console", lambda m: refused.append(m.text) if "Content Security" in m.text else None
+        )
         yield page
         launched.close()
+        assert not refused, f"pages broke the console's policy ({len(refused)}): {refused[:2]}"
 
 
 def shoot(page: object, folder: Path, name: str) -> None:
@@ -137,17 +144,15 @@ def test_a_new_user_rents_watches_and_stops_a_job_in_a_real_browser(
     page.fill("#hours", "0.02")  # type: ignore[attr-defined]
     page.click("#rent-submit")  # type: ignore[attr-defined]
     page.wait_for_selector("#seconds", timeout=60_000)  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "Number(document.querySelector('#seconds').textContent) >= 4", timeout=60_000
-    )
+    # waits read the page from Python: a string evaluated in the page is what the
+    # console's policy (script-src 'self', no eval) refuses
+    wait_for(lambda: int(page.inner_text("#seconds") or 0) >= 4, "4 metered seconds")  # type: ignore[attr-defined]
     spent = page.inner_text("#spent")  # type: ignore[attr-defined]
     assert spent != "0 wei"
     assert "step" in page.inner_text("#output")  # type: ignore[attr-defined]
     shoot(page, shots, "lease")
     page.click("#stop")  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "document.querySelector('#status').textContent.startsWith('ended')", timeout=60_000
-    )
+    wait_for(lambda: page.inner_text("#status").startswith("ended"), "the lease's end")  # type: ignore[attr-defined]
     shoot(page, shots, "stopped")
 
     # the rollup page: the demo wallet's withdrawal counts down to its claim (htmx
@@ -231,10 +236,7 @@ def claim_with_a_browser_wallet(page: object, web: str, l1: str, shots: Path) ->
     said = page.inner_text("#claim-status")  # type: ignore[attr-defined]
     tx_hash = re.search(r"transaction (0x[0-9a-f]{64})", said)
     assert tx_hash, said
-    page.wait_for_function(  # type: ignore[attr-defined]
-        f"document.querySelector('#{exit_id} .exit-state').textContent === 'claimed'",
-        timeout=60_000,
-    )
+    page.wait_for_selector(f"#{exit_id} .exit-state:text-is('claimed')", timeout=60_000)  # type: ignore[attr-defined]
     assert page.query_selector(f"#{exit_id} {button}") is None  # type: ignore[attr-defined]
     shoot(page, shots, "claimed")
     receipt: dict[str, str] = anvil_rpc(l1, "eth_getTransactionReceipt", [tx_hash.group(1)])[

@@ -42,6 +42,7 @@ from l2gpu.web.context import HERE, Console, ConsoleError
 from l2gpu.web.provider_pages import provider_router
 from l2gpu.web.renting import DevWallet
 from l2gpu.web.rollup_pages import rollup_router
+from l2gpu.web.security_headers import SecurityHeaders
 from l2gpu.web.sessions import COOKIE, SessionStore, WebSession
 
 SORTS = {"price": "price", "-price": "-price", "reliability": "-reliability",
@@ -310,7 +311,9 @@ def create_console(
         return FileResponse(htmx, media_type="text/javascript")
 
     trusted = TrustedHostMiddleware(app, allowed_hosts=list(hosts))
-    return RequestGuard(trusted, max_body=MAX_BODY)  # size and JSON depth, while reading
+    # the guard bounds size and JSON depth while reading; the headers go outermost,
+    # so that the guard's and the host check's refusals carry them too
+    return SecurityHeaders(RequestGuard(trusted, max_body=MAX_BODY))
 
 
 def _set_cookie(request: Request, response: Response, session: WebSession) -> None:
