@@ -42,7 +42,8 @@ def finish_route(
     try:
         rail = RollupChannelRail(L2Client(route.node, key), wait=wait)
         status = rail.confirmed(cid)  # a pending open: included, or dropped (missing)
-        note = f"route {cid}: nothing was locked (its open never landed)"
+        note = ("nothing was locked (its open never landed)" if status == "missing"
+                else "its channel to the hub is closed already")  # fmt: skip
         if status == "open":
             routes.mark(cid, "closing")  # before the close is sent
             note = _close(rail, route)
@@ -60,7 +61,7 @@ def finish_route(
     if status not in ("settled", "missing"):
         return "failed", f"route {cid}: its channel to the hub is {status}"
     routes.mark(cid, "done")
-    return "settled", note if status == "missing" else f"route {cid} finished: {note}"
+    return "settled", f"route {cid} finished: {note}"
 
 
 def _close(rail: RollupChannelRail, route: RenterRoute) -> str:
