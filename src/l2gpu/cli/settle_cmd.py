@@ -92,7 +92,11 @@ def settle_routes(ctx: typer.Context) -> list[tuple[str, str, str]]:
     pending = routes.pending()
     if not pending:
         return []
-    key = signing_key(ctx)
+    try:
+        key = signing_key(ctx)
+    except L2gpuError as exc:  # the closes on L1 above need no key: say it, route by route
+        return [(str(r.channel_id), "failed", f"route {r.channel_id}: {exc.what}")
+                for r in pending]  # fmt: skip
     outcomes = []
     for route in pending:
         if route.inbound.renter != key.address:
