@@ -149,6 +149,26 @@ def test_the_record_survives_a_reopen_and_keeps_what_it_cannot_read(tmp_path: Pa
     assert json.loads((tmp_path / FILE_NAME).read_text())[0] == {"from": "a newer version"}
 
 
+def test_finished_routes_are_kept_only_so_many(tmp_path: Path) -> None:
+    from l2gpu.core.channel import ChannelParams
+    from l2gpu.core.market.settlement import describe_channel
+    from l2gpu.payments.route_records import KEEP_DONE, RenterRoute
+
+    def route(nonce: int, state: str) -> RenterRoute:
+        params = ChannelParams(Address(b"\x01" * 20), Address(b"\x02" * 20), Address(bytes(20)),
+                               CHALLENGE_PERIOD, nonce.to_bytes(32, "big"))  # fmt: skip
+        inbound = describe_channel(params, 10**15, 1, Address(b"\x03" * 20), "hybrid")
+        return RenterRoute(inbound, "http://hub", ("http://a",), 0, state=state)
+
+    routes = RenterRoutes(tmp_path)
+    for nonce in range(KEEP_DONE + 3):
+        routes.add(route(nonce, "done"))
+    routes.add(route(KEEP_DONE + 3, "open"))
+    kept = routes.all()
+    assert len(kept) == KEEP_DONE + 1  # the newest finished ones and the unfinished one
+    assert [r.state for r in routes.pending()] == ["open"]
+
+
 def test_a_hub_gone_leaves_the_renter_to_close_alone_conceding_what_it_acknowledged(
     world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
