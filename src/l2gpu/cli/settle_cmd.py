@@ -4,6 +4,11 @@
 lease: :mod:`l2gpu.payments.closing`); this command settles those whose deadline
 has passed and says, in local time, when the others can be. ``--daemon`` keeps
 doing so; ``rent`` also runs it once at its start.
+
+It also finishes the routed leases (through a hub, :mod:`l2gpu.payments.routed_rail`)
+that a renter's process left unfinished, from the routes it recorded: it closes each
+one's channel to the hub, with the hub or alone, conceding no more than the renter's
+best voucher (:mod:`l2gpu.payments.routed_finish`).
 """
 
 from __future__ import annotations
@@ -34,12 +39,13 @@ def settle(
     ),
     as_json: AsJson = False,
 ) -> None:
-    """Settle the channels whose close 'rent' started, once their deadline has passed."""
+    """Settle the channels whose close 'rent' started, once their deadline has passed,
+    and close the channels to a hub of routed leases whose renter stopped mid-lease."""
     from l2gpu.payments.closing import ClosingChannels
 
     store = ClosingChannels(ctx.obj.data_dir)
     while True:
-        outcomes = settle_pending(ctx, store)
+        outcomes = settle_pending(ctx, store) + settle_routes(ctx)
         if as_json:
             print_json([{"channel_id": cid, "state": state, "note": note}
                         for cid, state, note in outcomes])  # fmt: skip
@@ -73,6 +79,32 @@ def settle_pending(ctx: typer.Context, store: ClosingChannels) -> list[tuple[str
         except L2gpuError as exc:  # the chain or node is away: kept for the next round
             state, note = "failed", f"channel {cid}: could not settle now ({exc.what})"
         outcomes.append((str(cid), state, note))
+    return outcomes
+
+
+def settle_routes(ctx: typer.Context) -> list[tuple[str, str, str]]:
+    """Finish every recorded route through a hub not finished yet: ``(inbound channel
+    id, state, what happened)`` each, as :func:`settle_pending` says them."""
+    from l2gpu.payments.route_records import RenterRoutes
+    from l2gpu.payments.routed_finish import finish_route
+
+    routes = RenterRoutes(ctx.obj.data_dir)
+    pending = routes.pending()
+    if not pending:
+        return []
+    try:
+        key = signing_key(ctx)
+    except L2gpuError as exc:  # the closes on L1 above need no key: say it, route by route
+        return [(str(r.channel_id), "failed", f"route {r.channel_id}: {exc.what}")
+                for r in pending]  # fmt: skip
+    outcomes = []
+    for route in pending:
+        if route.inbound.renter != key.address:
+            state, note = "failed", (f"route {route.channel_id} is {route.inbound.renter}'s: "
+                                     "run 'l2gpu settle' with that key")  # fmt: skip
+        else:
+            state, note = finish_route(route, key, routes)
+        outcomes.append((str(route.channel_id), state, note))
     return outcomes
 
 

@@ -28,6 +28,7 @@ class Route:
     state: HopState
     onward: Voucher | None = None
     outbound_index: int | None = None
+    inbound_index: int | None = None  # read once a renter asks the hub to co-sign its close
     # batch bytes of the hub's own transactions for this route (for the benchmark)
     open_bytes: int = 0
     claim_bytes: int = 0

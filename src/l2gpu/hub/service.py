@@ -287,8 +287,9 @@ class Hub:
             route.closing = False
 
     def agrees(self, shard: int) -> Any:
-        """What the hub co-signs on ``shard``: its own transactions, and a provider's
-        cooperative close of an outbound channel for no more than was forwarded."""
+        """What the hub co-signs on ``shard``: its own transactions, a provider's
+        cooperative close of an outbound channel for no more than was forwarded, and a
+        renter's of an inbound channel for no less than its best voucher."""
         me = self.clients[shard].account()["index"]
 
         def agreed(tx: UserTx) -> bool:
@@ -300,9 +301,32 @@ class Hub:
             if route is None:  # a channel opened since: learn the indices of open routes
                 self._learn_outbound_indices(shard)
                 route = self._by_outbound.get((shard, tx.channel))
-            return route is not None and int(tx.amount) <= route.state.forwarded
+            if route is None:
+                return self._agrees_inbound_close(shard, tx)
+            return int(tx.amount) <= route.state.forwarded
 
         return agreed
+
+    def _agrees_inbound_close(self, shard: int, tx: CooperativeClose) -> bool:
+        """A renter closing its channel to the hub (a restarted renter's 'l2gpu settle'):
+        agreed for no less than the best voucher the hub holds; from then on the route
+        forwards nothing (a voucher after it would be paid by nobody)."""
+        for route in list(self.routes.values()):
+            if route.record.inbound_shard != shard or route.finished:
+                continue
+            if route.inbound_index is None:
+                try:
+                    found = self.clients[shard].channel(str(route.record.inbound.channel_id))
+                except L2gpuError:
+                    continue
+                route.inbound_index = found.get("index")
+            if route.inbound_index == tx.channel:
+                with route.lock:  # no voucher is taken between the check and the claim
+                    if int(tx.amount) < route.state.received:
+                        return False
+                    route.claimed = True
+                    return True
+        return False
 
     def _learn_outbound_indices(self, shard: int) -> None:
         """Read the index of every unfinished route's outbound channel on ``shard`` that

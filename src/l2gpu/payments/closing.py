@@ -13,10 +13,6 @@ Only designs whose channels need a settle are recorded: ``channel-l1`` and
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +20,7 @@ from typing import Any
 
 from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.types import Hash32
+from l2gpu.payments.json_records import JsonRecords
 
 FILE_NAME = "closing-channels.json"
 NEEDS_SETTLE = ("channel-l1", "hybrid")
@@ -54,6 +51,7 @@ class ClosingChannels:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / FILE_NAME
+        self._records = JsonRecords(self.path)
 
     def pending(self) -> list[PendingClose]:
         """Every readable recorded close, oldest first; the others are skipped."""
@@ -72,25 +70,10 @@ class ClosingChannels:
         self._update(lambda items: _without(items, channel_id))
 
     def _raw(self) -> list[Any]:
-        try:
-            raw = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return []
-        return raw if isinstance(raw, list) else []
+        return self._records.read()
 
     def _update(self, change: Callable[[list[Any]], list[Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with (self.path.parent / f".{FILE_NAME}.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-            self._write(change(self._raw()))
-
-    def _write(self, items: list[Any]) -> None:
-        # Written whole to a temporary file and renamed: a crash leaves the old list
-        # or the new one, never half of one.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".closing-")
-        with os.fdopen(fd, "w") as out:
-            json.dump(items, out, indent=1)
-        os.replace(tmp, self.path)
+        self._records.update(change)
 
 
 def _parse(item: Any) -> PendingClose | None:

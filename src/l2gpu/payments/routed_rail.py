@@ -9,7 +9,10 @@ voucher on the inbound channel for what the provider is owed plus the hub's fee,
 and hands the provider the hub's voucher in exchange (:meth:`sign`): the provider's
 agent checks and closes it as any hybrid voucher. Nothing reaches L1 per lease.
 
-What each party risks is stated in :mod:`l2gpu.core.shards.hop`.
+What each party risks is stated in :mod:`l2gpu.core.shards.hop`. Given ``routes``
+(the renter's data folder's :class:`~l2gpu.payments.route_records.RenterRoutes`), the
+rail writes each route there before it acts on it, so that a renter whose process
+stops mid-lease finishes it with ``l2gpu settle`` (:mod:`l2gpu.payments.routed_finish`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from l2gpu.payments.rails import CHALLENGE_PERIOD, ClosedChannel, OpenedChannel
 
 if TYPE_CHECKING:
     from l2gpu.payments.rollup_rail import RollupChannelRail
+    from l2gpu.payments.route_records import RenterRoutes
 
 log = logging.getLogger(__name__)
 SLACK_S = 600  # the inbound channel outlives what the hub requires by this much
@@ -57,11 +61,13 @@ class RoutedChannelRail:
     pending_needs_renter = False  # the outbound channel's payer is the hub
 
     def __init__(self, key: PrivateKey, hub_url: str, shard_urls: list[str], *,
-                 clock: Callable[[], int] | None = None, wait: float = 60.0) -> None:  # fmt: skip
+                 clock: Callable[[], int] | None = None, wait: float = 60.0,
+                 routes: RenterRoutes | None = None) -> None:  # fmt: skip
         from l2gpu.node.client import L2Client
         from l2gpu.payments.rollup_rail import RollupChannelRail
 
         self.key = key
+        self.hub_url, self.shard_urls, self.routes = hub_url, tuple(shard_urls), routes
         self.hub = HubClient(hub_url)
         info = self.hub.info()
         self.hub_address = Address.from_hex(info["hub"])
@@ -74,6 +80,10 @@ class RoutedChannelRail:
         self.chain_id = self.rails[0].chain_id
         self.home = shard_of(key.address, len(self.rails))
         self.by_rollup = {rail.rollup: i for i, rail in enumerate(self.rails)}
+        # Opens the inbound channel soft: it returns at the node's receipt, so that the
+        # route is on disk before the renter waits for the batch and asks the hub.
+        self.opener = RollupChannelRail(L2Client(shard_urls[self.home], key), clock=clock,
+                                        wait=wait)  # fmt: skip
         self.routed: dict[Hash32, Routed] = {}
 
     @property
@@ -89,12 +99,18 @@ class RoutedChannelRail:
         """Open the inbound channel to the hub and have the hub open the outbound one;
         return the outbound channel, which is the lease's."""
         outbound_deposit = round_up(deposit)
-        inbound = self.rails[self.home].open(
+        home = self.rails[self.home]
+        inbound = self.opener.open(
             self.hub_address,
             Wei(renter_owes(outbound_deposit, self.fee_ppm)),
             lifetime=lifetime + CHALLENGE_PERIOD + SLACK_S,
         )
-        if self.rails[self.home].status(inbound.description) != "open":
+        if self.routes is not None:
+            from l2gpu.payments.route_records import RenterRoute
+
+            self.routes.add(RenterRoute(inbound.description, self.hub_url, self.shard_urls,
+                                        self.home, started_at=self.now()))  # fmt: skip
+        if self.opener.confirmed(inbound.params.id) != "open":
             raise L2gpuError(
                 "your channel to the hub was not included in a batch",
                 "rent again (the node may be busy: see 'l2gpu l2 status')",
@@ -109,10 +125,13 @@ class RoutedChannelRail:
             raise L2gpuError("the hub opened a channel on other terms than asked",
                              "do not use this hub; close the inbound channel")  # fmt: skip
         self.routed[outbound.channel_id] = Routed(inbound.description, outbound)
+        if self.routes is not None:
+            self.routes.routed(inbound.params.id, outbound)
         # Pay through the hub only once its channel to the provider is final: a pending
         # one the hub never co-signs is dropped, and vouchers bought for it with it.
         if self.confirmed(outbound.channel_id) != "open":
-            how = self.rails[self.home].abandon(inbound.description, Wei(0))
+            self._mark(inbound.params.id, "closing")
+            how = home.abandon(inbound.description, Wei(0))
             raise L2gpuError(
                 "the hub's channel to the provider did not open",
                 f"rent again, through another hub if this one is down; {how}",
@@ -128,6 +147,8 @@ class RoutedChannelRail:
         mine = sign_voucher(self.key, channel_domain(ChainId(self.chain_id), inbound.manager),
                             inbound.channel_id, Wei(renter_owes(amount, self.fee_ppm)))  # fmt: skip
         routed.signed = max(routed.signed, int(mine.amount))
+        if self.routes is not None:  # on disk before the hub has it
+            self.routes.signed(inbound.channel_id, mine)
         onward = self.hub.pay(inbound.channel_id, mine)
         outbound_domain = channel_domain(ChainId(self.chain_id), self._outbound_rollup(channel_id))
         if (onward is None or onward.channel_id != channel_id or onward.amount < amount
@@ -135,6 +156,8 @@ class RoutedChannelRail:
             raise L2gpuError("the hub did not answer with a voucher that pays the provider",
                              "stop paying through this hub; close the inbound channel")  # fmt: skip
         routed.acknowledged = max(routed.acknowledged, int(mine.amount))
+        if self.routes is not None:
+            self.routes.acknowledged(inbound.channel_id, int(mine.amount))
         return onward
 
     def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
@@ -159,7 +182,10 @@ class RoutedChannelRail:
         """Co-sign the hub's cooperative close of the inbound channel for no more than
         this renter signed; the inbound channel's status then."""
         routed = self._routed(channel.channel_id)
-        return self.rails[self.home].cosign_close(routed.inbound, Wei(routed.signed))
+        status = self.rails[self.home].cosign_close(routed.inbound, Wei(routed.signed))
+        if status in ("settled", "missing"):
+            self._mark(routed.inbound.channel_id, "done")
+        return status
 
     def abandon(self, channel: ChannelDescription, conceded: Wei = Wei(0)) -> str:
         """Close the inbound channel conceding what the hub acknowledged with vouchers to
@@ -168,7 +194,12 @@ class RoutedChannelRail:
         is gone gets nothing for a voucher it never forwarded."""
         routed = self._routed(channel.channel_id)
         owed = max(routed.acknowledged, renter_owes(int(conceded), self.fee_ppm))
+        self._mark(routed.inbound.channel_id, "closing")  # 'l2gpu settle' finishes it
         return self.rails[self.home].abandon(routed.inbound, Wei(owed))
+
+    def _mark(self, inbound_id: Hash32, state: str) -> None:
+        if self.routes is not None:
+            self.routes.mark(inbound_id, state)
 
     def _routed(self, channel_id: Hash32) -> Routed:
         found = self.routed.get(channel_id)
