@@ -101,3 +101,10 @@ def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
     assert len(figures["prove_seconds_batch_runs"]) == 1
     assert figures["prove_seconds_witness"] + figures["prove_seconds_groth16"] > 0
     assert figures["prove_seconds_per_transfer"] == round(figures["prove_seconds_batch"] / 3, 3)
+    # the prover's rate over the large batch's constraints, and a transfer's own cost at
+    # it (from the unrounded seconds: within the rounding of prove_seconds_batch)
+    rate = figures["prove_seconds_batch"] / more
+    assert figures["prove_us_per_constraint"] == pytest.approx(1e6 * rate, rel=1e-3)
+    at_scale = figures["prove_seconds_per_transfer_at_scale"]
+    assert at_scale == pytest.approx(figures["constraints_per_transfer"] * rate, rel=1e-3)
+    assert 0 < at_scale < figures["prove_seconds_per_transfer"]  # the fixed slots, shared

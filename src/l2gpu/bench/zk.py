@@ -353,6 +353,7 @@ def run(
         l1[shape] = post_batch(chain, circuit, keys, batch, proof)
     big, few = large.transfers, small.transfers
     timing = times[large]
+    large_constraints = figures[f"constraints_batch_{_name(large)}"]
     # The lines go through the two batches less their proof's calldata: its zero
     # bytes vary from proof to proof, and the slope over 8 transfers would carry that
     # noise 998 times. The large batch's proof is added back once.
@@ -384,6 +385,14 @@ def run(
             (timing.total - times[small].total) / (big - few), 3
         ),
         "prove_seconds_per_transfer_target": PROVE_TARGET_SECONDS,
+        # The prover's measured rate, and what a transfer's own constraints cost at it:
+        # the per-transfer time a batch approaches as it grows and its fixed slots are
+        # shared by more transfers. Below the target only with a faster prover (more
+        # cores, a GPU) or fewer constraints per transfer, not with larger batches.
+        "prove_us_per_constraint": round(1e6 * timing.total / large_constraints, 2),
+        "prove_seconds_per_transfer_at_scale": round(
+            figures["constraints_per_transfer"] * timing.total / large_constraints, 3
+        ),
         "l1_bytes_batch": {_name(s): c.submit_bytes for s, c in l1.items()},
         "l1_calldata_bytes_batch": {_name(s): c.submit_calldata_bytes for s, c in l1.items()},
         "l1_bytes_per_transfer": round(
