@@ -11,6 +11,7 @@ shard 1 stepping in a thread; ``rent`` runs in process.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -194,3 +195,28 @@ def test_a_lease_between_shards_without_a_hub_is_refused_before_any_channel_open
         hub.close()
     assert channels(world, 1) == before
     assert RenterRoutes(folder).all() == []
+
+
+def test_rent_takes_the_shards_from_its_flags_else_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from l2gpu.cli.lease_rails import Shards, _shards
+    from l2gpu.config import load_settings
+    from l2gpu.core.errors import L2gpuError
+
+    monkeypatch.chdir(tmp_path)  # no l2gpu.toml
+    a, b, hub = "http://127.0.0.1:8600", "http://127.0.0.1:8601", "http://127.0.0.1:9000"
+    assert _shards(load_settings(), (), None) is None  # no shards: the rails as before
+    assert _shards(load_settings(), (a, b + "/"), hub) == Shards((a, b), hub)
+    assert _shards(load_settings(), (a, b), None) == Shards((a, b), None)
+    monkeypatch.setenv("L2GPU_SHARD_NODES", json.dumps([a, b]))
+    monkeypatch.setenv("L2GPU_HUB_URL", hub)
+    assert _shards(load_settings(), (), None) is None  # shards are asked for, not implied
+    monkeypatch.setenv("L2GPU_SETTLEMENT", "sharded")
+    assert _shards(load_settings(), (), None) == Shards((a, b), hub)
+    monkeypatch.setenv("L2GPU_SETTLEMENT", "hybrid")
+    with pytest.raises(L2gpuError, match="the settlement is hybrid"):
+        _shards(load_settings(), (a, b), None)
+    monkeypatch.delenv("L2GPU_SETTLEMENT")
+    with pytest.raises(L2gpuError, match="once for each shard"):
+        _shards(load_settings(), (a,), None)
