@@ -85,6 +85,16 @@ class Settings(BaseSettings):
         description="URL of the market API that --api-url defaults to; unset means "
         "http://api_host:api_port",
     )
+    hub_url: str | None = Field(
+        default=None,
+        description="URL of the hub ('l2gpu hub') that 'rent --hub' defaults to: it carries "
+        "leases to providers on other shards (settlement sharded)",
+    )
+    shard_nodes: list[str] = Field(
+        default_factory=list,
+        description="URLs of every shard's rollup node, in shard order, that 'rent "
+        "--shard-node' defaults to (settlement sharded; in the environment a JSON list)",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
 
     @field_validator("l1_rpc")
@@ -97,10 +107,15 @@ class Settings(BaseSettings):
     def _check_api_origin(cls, value: str | None) -> str | None:
         return None if value in (None, "") else check_origin(value)
 
-    @field_validator("node_url", "market_url")
+    @field_validator("node_url", "market_url", "hub_url")
     @classmethod
     def _check_service_url(cls, value: str | None) -> str | None:
         return None if value in (None, "") else check_service_url(value)
+
+    @field_validator("shard_nodes")
+    @classmethod
+    def _check_shard_nodes(cls, value: list[str]) -> list[str]:
+        return [check_service_url(url) for url in value]
 
     @field_validator("private_key")
     @classmethod
@@ -313,6 +328,8 @@ SETTING_FLAGS = {
     "keystore": "--keystore",
     "node_url": "--node",
     "market_url": "--api-url",
+    "hub_url": "--hub",
+    "shard_nodes": "--shard-node",
 }
 """The flags that set a setting for one command (the others have none: name no flag)."""
 

@@ -55,6 +55,24 @@ ApiUrlOption = Annotated[
         help="Market API URL; default: the market_url setting, else http://api_host:api_port.",
     ),
 ]
+HubOption = Annotated[
+    str | None,
+    typer.Option(
+        "--hub",
+        metavar="URL",
+        help="Hub ('l2gpu hub') that carries a lease to a provider on another shard "
+        "(settlement sharded); default: the hub_url setting.",
+    ),
+]
+ShardNodeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--shard-node",
+        metavar="URL",
+        help="A shard's rollup node, once per shard in shard order: the lease pays on the "
+        "shards (settlement sharded); default: the shard_nodes setting.",
+    ),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 # The root's key flags, kept in the click context's meta dict (shared by every nested

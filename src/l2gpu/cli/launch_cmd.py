@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from l2gpu.cli.common import ApiUrlOption, NodeOption, now
+from l2gpu.cli.common import ApiUrlOption, HubOption, NodeOption, ShardNodeOption, now
 from l2gpu.core.errors import L2gpuError
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ def launch(
         str | None, typer.Option("--manager", help="ChannelManager address (channels on L1).")
     ] = None,
     api_url: ApiUrlOption = None,
+    hub: HubOption = None,
+    shard_node: ShardNodeOption = None,
 ) -> None:
     """Run a task (resources, max_price, hours, workdir, setup, run, retries, idle_stop)
     on the best offer; after a failure before the job starts, or a preemption, on the next best (a
@@ -98,6 +100,8 @@ def launch(
                 node=node,
                 manager=manager,
                 watch=_watch(saved, task),
+                hub=hub,
+                shard_nodes=shard_node or (),
             )
         except L2gpuError as exc:  # the market refused: nothing rented, nothing locked
             step = after_attempt(None, exc.what, started=False, left=attempts - attempt)

@@ -2,11 +2,18 @@
 close when no lease will pay any more, earlier closes settled, a loan repaid; and how
 ``rent`` rides out a market that restarts. Shared by ``rent``, ``launch``, ``provider
 up`` and the web console's command.
+
+With the ``sharded`` settlement (:class:`Shards`), a renter's lease pays on the shard
+its address lives on: over the hybrid rail there when the offer's provider lives there
+too, else over the routed rail through a hub (:mod:`l2gpu.payments.routed_rail`), whose
+routes are kept in the data folder so that ``l2gpu settle`` finishes them.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import typer
@@ -20,6 +27,7 @@ if TYPE_CHECKING:
     from l2gpu.config import Settings
     from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.core.market.settlement import ChannelDescription
+    from l2gpu.core.types import Address
     from l2gpu.payments.rails import ChannelRail
 
 
@@ -74,6 +82,54 @@ def _check_rail_options(settings: Settings, node: str | None, manager: str | Non
         )
 
 
+@dataclass(frozen=True)
+class Shards:
+    """A sharded market as its renter reaches it: every shard's rollup node, in shard
+    order, and the hub that carries leases between shards (None: none given)."""
+
+    nodes: tuple[str, ...]
+    hub: str | None
+
+    def shard_of(self, address: Address) -> int:
+        """The shard ``address`` lives on (``docs/shards.md``: keccak of it, mod N)."""
+        from l2gpu.core.shards.routing import shard_of
+
+        return shard_of(address, len(self.nodes))
+
+    def node_of(self, address: Address) -> str:
+        """The rollup node of the shard ``address`` lives on."""
+        return self.nodes[self.shard_of(address)]
+
+
+def _shards(settings: Settings, shard_nodes: Sequence[str], hub: str | None) -> Shards | None:
+    """The shards a lease pays on when it takes the ``sharded`` settlement: the
+    ``settlement`` setting, or ``--shard-node``/``--hub`` given where no other is set;
+    with the nodes of --shard-node (else the ``shard_nodes`` setting) and --hub (else
+    the ``hub_url`` setting). None for another settlement."""
+    from l2gpu.config import check_service_url
+
+    asked = bool(shard_nodes) or hub is not None
+    if settings.settlement != "sharded":
+        if not asked:
+            return None
+        if "settlement" in settings.model_fields_set:
+            raise L2gpuError(
+                f"--shard-node and --hub pay a lease on shards, and the settlement is "
+                f"{settings.settlement}",
+                "leave them out, or set the settlement to sharded (L2GPU_SETTLEMENT=sharded)",
+            )
+    nodes = tuple(check_service_url(url) for url in shard_nodes) or tuple(settings.shard_nodes)
+    if len(nodes) < 2:
+        raise L2gpuError(
+            "a lease on shards needs the rollup node of every shard "
+            f"({'one is' if nodes else 'none is'} given)",
+            "pass --shard-node URL once for each shard, in shard order ('l2gpu up --shards N' "
+            "prints them), or set shard_nodes",
+        )
+    chosen = hub if hub is not None else settings.hub_url
+    return Shards(nodes, None if chosen is None else check_service_url(chosen))
+
+
 def rail_design(settings: Settings, node: str | None) -> str:
     """The settlement design a lease pays over: the ``settlement`` setting where it was
     set (flag, L2GPU_SETTLEMENT or the TOML file), else the one the options name (a
@@ -102,11 +158,26 @@ def _rail(
     node: str | None,
     manager: str | None,
     credit: str | None = None,
+    *,
+    shards: Shards | None = None,
+    provider: Address | None = None,
+    deposit: Wei = Wei(0),
 ) -> ChannelRail:
     """The rail a lease pays over, of the design :func:`rail_design` picks; with
-    ``credit``, a channel on L1 whose deposit that lending pool lends."""
+    ``credit``, a channel on L1 whose deposit that lending pool lends; with ``shards``,
+    the rail on the shards for a lease of ``deposit`` with ``provider``
+    (:func:`_sharded_rail`)."""
     from l2gpu.designs import RailParts, lease_rail
 
+    if shards is not None:
+        if node or manager or credit is not None:
+            raise L2gpuError(
+                "a lease on shards pays on the shards' nodes, not on --node, --manager or --credit",
+                "pass --shard-node URL once per shard (and --hub URL) without those",
+            )
+        if provider is None:
+            raise L2gpuError("a lease on shards needs its provider", "this is a bug in l2gpu")
+        return _sharded_rail(ctx.obj, key, shards, provider, deposit)
     _check_rail_options(ctx.obj, node, manager)
     design = rail_design(ctx.obj, node)
     if credit is not None and design != "channel-l1":
@@ -130,6 +201,35 @@ def _rail(
         pool = LendingPoolClient.at(session.chain, address, cache_dir=session.settings.cache_dir)
         return CreditChannelRail(session.manager, session.account, pool=pool)
     return lease_rail(design, RailParts(account=session.account, manager=session.manager))
+
+
+def _sharded_rail(
+    settings: Settings, key: PrivateKey, shards: Shards, provider: Address, deposit: Wei
+) -> ChannelRail:
+    """The rail of a lease on shards: the hybrid rail of the renter's shard when the
+    provider lives there too; else the routed rail through the hub, whose routes are
+    kept in the data folder ('l2gpu settle' finishes them after a crash). A lease between
+    shards without a hub, or one whose route the renter (deposit and the hub's fee) or
+    the hub cannot fund, is refused here, before any channel opens."""
+    from l2gpu.designs import RailParts, lease_rail
+
+    home, theirs = shards.shard_of(key.address), shards.shard_of(provider)
+    if home == theirs:
+        return lease_rail("hybrid", RailParts(node_url=shards.nodes[home], key=key))
+    if shards.hub is None:
+        raise L2gpuError(
+            f"the offer's provider lives on shard {theirs} and you on shard {home}: a lease "
+            "between shards pays through a hub, and none is given",
+            "pass --hub URL of a hub serving these shards ('l2gpu hub'), or set hub_url "
+            f"(L2GPU_HUB_URL); or rent an offer of a provider on shard {home}",
+        )
+    from l2gpu.payments.route_records import RenterRoutes
+    from l2gpu.payments.routed_rail import RoutedChannelRail
+
+    rail = RoutedChannelRail(key, shards.hub, list(shards.nodes),
+                             routes=RenterRoutes(settings.data_dir))  # fmt: skip
+    rail.preflight(provider, deposit)
+    return rail
 
 
 OUTAGE_LIMIT_S = 300
@@ -180,6 +280,8 @@ def _abandon(
     from l2gpu.payments.closing import ClosingChannels
 
     note = rail.abandon(channel, conceded)
+    if rail.settlement == "sharded":  # a route through a hub: its record is the route's
+        return note + "; 'l2gpu settle' finishes your channel to the hub after its deadline"
     if ClosingChannels(ctx.obj.data_dir).add(channel, node, int(time.time())):
         note += "; 'l2gpu settle' (or a running 'l2gpu settle --daemon') does it for you"
     return note

@@ -22,7 +22,9 @@ import typer
 from l2gpu.cli.common import (
     ApiUrlOption,
     AsJson,
+    HubOption,
     NodeOption,
+    ShardNodeOption,
     market_api_url,
     now,
     parse_amount,
@@ -131,10 +133,12 @@ def serve(
             "hold every offer at no cost. For tests and demos only.",
         ),
     ] = False,
+    shard_node: ShardNodeOption = None,
 ) -> None:
     """Serve the market API (OpenAPI at /docs) on the configured database. Each lease's
     channel is read on its rail before the lease takes an offer: --node for channels
-    inside the rollup, --l1-rpc (and --manager, else the recorded one) for L1 channels."""
+    inside the rollup, --shard-node once per shard for a market across shards,
+    --l1-rpc (and --manager, else the recorded one) for L1 channels."""
     import uvicorn
 
     from l2gpu.api.app import create_app
@@ -153,8 +157,14 @@ def serve(
     # Sign-in messages name the origin clients use: the api_origin setting behind a
     # proxy or a public name, else the address served here.
     origin = api_origin(settings, host, port)
-    node = _rail_node(settings, node, manager)
+    shards = list(shard_node or settings.shard_nodes)
+    if shards and node:
+        raise L2gpuError("--node and --shard-node name the rollups to read channels on twice",
+                         "pass --shard-node once per shard, without --node")  # fmt: skip
+    node = shards[0] if shards else _rail_node(settings, node, manager)
     channels = _channel_check(settings, node, manager, unverified_channels)
+    if channels is not None and shards:  # a channel is read on the shard its Rollup names
+        channels.shard_urls = tuple(shards[1:])
     service = MarketService(
         open_database(settings.effective_database_url), chain_id=chain_id, origin=origin,
         channels=channels,
@@ -255,6 +265,8 @@ def rent(
     manager: ManagerOption = None,
     node: NodeOption = None,
     api_url: ApiUrl = None,
+    hub: HubOption = None,
+    shard_node: ShardNodeOption = None,
     credit: Annotated[
         str | None,
         typer.Option(
@@ -281,7 +293,8 @@ def rent(
     ] = None,
 ) -> None:
     """Rent an offer: open a channel, start the job (in --dir's folder), pay every second,
-    stream its output."""
+    stream its output. On shards (--shard-node per shard, or settlement sharded), a
+    provider on another shard is paid through the hub given by --hub."""
     from l2gpu.cli.renting import JobRequest, run_lease
 
     offer_id = _offer_id(offer_id)
@@ -303,7 +316,7 @@ def rent(
                      pack_job_folder(folder, files, binary), image)  # fmt: skip
     outcome = run_lease(ctx, _client(ctx, api_url), offer_id, duration=duration, job=job,
                         max_price=limit, node=node, manager=manager, credit=credit,
-                        watch=watch)  # fmt: skip
+                        watch=watch, hub=hub, shard_nodes=shard_node or ())  # fmt: skip
     if outcome.ended_badly:
         raise typer.Exit(1)  # a failed or preempted lease is not a success for scripts
 

@@ -18,7 +18,7 @@ checkpoints, or to stop a job that is idle).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -82,10 +82,15 @@ def run_lease(
     manager: str | None,
     credit: str | None = None,
     watch: Watch | None = None,
+    hub: str | None = None,
+    shard_nodes: Sequence[str] = (),
 ) -> LeaseOutcome:
     """Rent ``offer_id`` for ``duration`` s with ``job``, pay for it until it ends, and
     close or co-sign the close of its channel. Raises :class:`L2gpuError` when the
-    market refuses the lease (nothing is then rented and no deposit stays locked)."""
+    market refuses the lease (nothing is then rented and no deposit stays locked).
+    With the ``sharded`` settlement (``shard_nodes``, ``hub``: see
+    :func:`l2gpu.cli.lease_rails._shards`), a provider on another shard is paid
+    through the hub."""
     from l2gpu.cli.lease_rails import (
         OUTAGE_LIMIT_S,
         Outage,
@@ -95,9 +100,11 @@ def run_lease(
         _rail_node,
         _settle_credit,
         _settle_earlier_closes,
+        _shards,
     )
     from l2gpu.cli.live import LiveLine, lease_line
     from l2gpu.core.market.channel_description import voucher_domain
+    from l2gpu.payments.routed_rail import RoutedChannelRail
     from l2gpu.renter import LeasePayer, lease_taken_despite
 
     offer = client.offer(offer_id)
@@ -110,18 +117,26 @@ def run_lease(
     # Everything the market could refuse, asked before any rail is touched or deposit locked.
     quote = client.quote(offer_id, duration=duration, max_price_per_gpu_second=max_price,
                          image=job.image)  # fmt: skip
-    node = _rail_node(ctx.obj, node, manager)
-    _check_rail_options(ctx.obj, node, manager)
+    shards = _shards(ctx.obj, shard_nodes, hub)
     key = signing_key(ctx)
+    provider = Address.from_hex(offer.provider)
+    if shards is None:
+        node = _rail_node(ctx.obj, node, manager)
+        _check_rail_options(ctx.obj, node, manager)
+    # The rail before anything is uploaded or locked: on shards, a lease it cannot carry
+    # (no hub for a provider on another shard, too little for the deposit and the
+    # hub's fee) is refused here.
+    rail = _rail(ctx, key, node, manager, credit, shards=shards, provider=provider,
+                 deposit=Wei(quote.max_cost))  # fmt: skip
+    if shards is not None:
+        node = shards.node_of(key.address)  # where a hybrid channel's close is settled
     archive = None
     if job.folder is not None:
         archive = client.upload(job.folder)
         typer.echo(f"job folder {archive.sha256[:12]} ({archive.size:,} bytes) at the market",
                    err=True)  # fmt: skip
     _settle_earlier_closes(ctx)
-    rail = _rail(ctx, key, node, manager, credit)
-    opened = rail.open(Address.from_hex(offer.provider), Wei(quote.max_cost),
-                       lifetime=duration + 3600)  # fmt: skip
+    opened = rail.open(provider, Wei(quote.max_cost), lifetime=duration + 3600)
     try:
         lease = client.rent(
             offer_id, command=job.command, duration=duration, channel=opened.description,
@@ -149,7 +164,10 @@ def run_lease(
         f"({rail.settlement})",
         err=True,
     )
-    payer = LeasePayer(client, key, lease, voucher_domain(lease.channel.to_core()), clock=now)
+    # A lease through a hub pays with the hub's vouchers, bought with the renter's own.
+    signer = rail.sign if isinstance(rail, RoutedChannelRail) else None
+    payer = LeasePayer(client, key, lease, voucher_domain(lease.channel.to_core()), clock=now,
+                       signer=signer)  # fmt: skip
     after, info, outage = 0, lease, Outage(OUTAGE_LIMIT_S)
     started = False
     line = LiveLine()

@@ -31,7 +31,7 @@ from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.shards.hop import renter_owes
 from l2gpu.core.shards.route import RouteRequest, hub_domain
 from l2gpu.core.shards.routing import shard_of
-from l2gpu.core.types import Address, ChainId, Hash32, Wei
+from l2gpu.core.types import Address, ChainId, Hash32, Wei, format_wei
 from l2gpu.payments.hub_client import HubClient
 from l2gpu.payments.rails import CHALLENGE_PERIOD, ClosedChannel, OpenedChannel
 
@@ -94,6 +94,55 @@ class RoutedChannelRail:
     def now(self) -> int:
         """The home shard's clock (L1 time)."""
         return self.rails[self.home].now()
+
+    def preflight(self, provider: Address, deposit: Wei) -> Wei:
+        """Refuse, before any channel opens, a route that could not be paid for: the
+        renter's balance on its shard must hold the inbound deposit (the outbound
+        ``deposit``, rounded up as L2 amounts are, plus the hub's fee on it), the provider
+        needs an account on its own shard, another than the renter's, and the hub a
+        balance there for the outbound deposit. Returns the inbound deposit."""
+        from l2gpu.node.client import NodeError
+
+        outbound = round_up(deposit)
+        inbound = round_up(renter_owes(outbound, self.fee_ppm))
+        theirs = shard_of(provider, len(self.rails))
+        if theirs == self.home:
+            raise L2gpuError(f"the provider lives on your shard ({theirs}): no hub is needed",
+                             "pay it over the hybrid rail of your shard")  # fmt: skip
+        try:
+            balance = int(self.rails[self.home].client.account()["balance"])
+        except NodeError as exc:
+            raise L2gpuError(
+                f"you have no account on your shard ({self.home})",
+                f"deposit first: l2gpu l2 deposit '0.01 ether' --node {self.shard_urls[self.home]}",
+            ) from exc
+        if balance < inbound:
+            raise L2gpuError(
+                f"your L2 balance of {format_wei(balance)} on shard {self.home} is below the "
+                f"{format_wei(inbound)} a lease through the hub locks (the deposit of "
+                f"{format_wei(outbound)} and the hub's fee of {format_wei(inbound - outbound)})",
+                f"deposit at least {format_wei(inbound - balance)} more with 'l2gpu l2 deposit "
+                f"--node {self.shard_urls[self.home]}', or rent for fewer hours",
+            )
+        there = self.rails[theirs].client
+        try:
+            there.account(provider)
+        except NodeError as exc:
+            raise L2gpuError(
+                f"the provider {provider.checksum} has no account on its shard ({theirs})",
+                "ask the provider to deposit ('l2gpu l2 deposit'), or rent another offer",
+            ) from exc
+        try:
+            held = int(there.account(self.hub_address)["balance"])
+        except NodeError:
+            held = 0
+        if held < outbound:
+            raise L2gpuError(
+                f"the hub holds {format_wei(held)} on shard {theirs}, less than the lease's "
+                f"deposit of {format_wei(outbound)}",
+                "rent through another hub (--hub), or for fewer hours",
+            )
+        return Wei(inbound)
 
     def open(self, provider: Address, deposit: Wei, *, lifetime: int) -> OpenedChannel:
         """Open the inbound channel to the hub and have the hub open the outbound one;
