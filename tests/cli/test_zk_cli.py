@@ -199,6 +199,17 @@ def test_user_mistakes_are_clear_errors(zk_node: ZkNodeProcess) -> None:
     busy = run("up", "--design", "zk", env=zk_node.env)  # the running node's port
     assert busy.returncode == 2
     assert str(zk_node.port) in busy.stderr
+    # a ceremony key that is not one, or for another design: refused before any deployment
+    not_a_zkey = Path(zk_node.env["L2GPU_DATA_DIR"]) / "ceremony.zkey"
+    not_a_zkey.write_bytes(b"zkey" + bytes(8))
+    elsewhere = {**zk_node.env, "L2GPU_API_PORT": str(free_port())}
+    for args, message in ((("--design", "zk", "--zkey", str(not_a_zkey)), "ends early"),
+                          (("--design", "plasma", "--zkey", str(not_a_zkey)),
+                           "--zkey is for the zk and validium designs")):  # fmt: skip
+        refused = run("up", *args, env=elsewhere)
+        assert refused.returncode == 2, refused.stderr
+        assert message in refused.stderr
+        assert "Traceback" not in refused.stderr
 
 
 def test_when_the_operator_stops_every_user_leaves_with_zk_exit(zk_node: ZkNodeProcess) -> None:

@@ -40,6 +40,7 @@ from l2gpu.zk.setup import (
     load_keys,
 )
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain, WitnessError, calculate_witness
+from l2gpu.zk.zkey import ZkeyError
 
 from . import snarkjs
 from .test_zk_transfer import BASE, OTHER_KEY, forged_input
@@ -229,9 +230,29 @@ def test_a_zkey_of_another_circuit_gives_no_proof(
     snarkjs_tool: Toolchain, preimage_circuit: CompiledCircuit, transfer_circuit: CompiledCircuit
 ) -> None:
     zkey = snarkjs.zkey(snarkjs_tool, preimage_circuit, PREIMAGE_POWER)
-    wrong = import_ceremony(transfer_circuit, zkey)  # the caller's mistake: nothing checks it here
+    with pytest.raises(ZkeyError, match="made for another circuit") as refused:
+        import_ceremony(transfer_circuit, zkey)
+    assert "1 public signals" in refused.value.what  # the preimage's, beside the transfer's
+    # Past that check (a zkey of the same shape), the prover's own check refuses.
+    proving_key, verifying_key = groth16py.import_zkey(str(zkey))
+    wrong = setup.Keys(transfer_circuit.name, transfer_circuit.key, "ceremony", "wrong",
+                       proving_key, verifying_key)  # fmt: skip
     with pytest.raises(ProofError):
         prove(transfer_circuit, forged_input(BASE), keys=wrong)
+
+
+def test_a_file_that_is_not_a_whole_groth16_zkey_is_refused(
+    snarkjs_tool: Toolchain, preimage_circuit: CompiledCircuit, tmp_path: Path
+) -> None:
+    zkey = snarkjs.zkey(snarkjs_tool, preimage_circuit, PREIMAGE_POWER)
+    cut = tmp_path / "cut.zkey"
+    cut.write_bytes(zkey.read_bytes()[:40])
+    other = tmp_path / "other.zkey"
+    other.write_bytes(b"r1cs" + bytes(60))
+    for path, reason in ((cut, "ends early"), (other, "is not a snarkjs .zkey"),
+                         (tmp_path / "missing.zkey", "cannot read")):  # fmt: skip
+        with pytest.raises(ZkeyError, match=reason):
+            import_ceremony(preimage_circuit, path)
 
 
 def test_a_zkey_without_a_phase_2_contribution_is_refused(

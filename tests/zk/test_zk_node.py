@@ -4,6 +4,7 @@ posting in order, the write-ahead log's restart rule, and the start-up checks.""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -148,4 +149,19 @@ def test_a_node_refuses_to_start_on_a_contract_of_another_circuit(
     world = NodeWorld(chain, batch_circuit, batch_keys, toolchain, tmp_path / "zk.db",
                       circuit_hash=bytes(range(32)))  # fmt: skip
     with pytest.raises(CircuitMismatch, match="would be refused"):
+        world.node()
+
+
+def test_a_node_refuses_a_verifier_made_from_another_key_of_its_circuit(
+    chain: Chain, batch_circuit: CompiledCircuit, batch_keys: Keys, transfer_keys: Keys,
+    toolchain: Toolchain, tmp_path: Path,
+) -> None:  # fmt: skip
+    """Development keys on L1 and a ceremony's in the node (or the other way round):
+    same circuit, other verifying key. Stand-in for a ceremony's key: another circuit's
+    verifying key under this circuit's hash."""
+    world = NodeWorld(chain, batch_circuit, batch_keys, toolchain, tmp_path / "zk.db")
+    assert world.node().status()["keys"]["origin"] == "development"
+    world.keys = replace(batch_keys, origin="ceremony", label="a ceremony's key",
+                         verifying_key=transfer_keys.verifying_key)  # fmt: skip
+    with pytest.raises(CircuitMismatch, match="another verifying key than the node's ceremony"):
         world.node()

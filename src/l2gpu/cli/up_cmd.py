@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -55,6 +56,15 @@ def up(
     zk_depth: Annotated[
         int, typer.Option("--zk-depth", help="zk: account tree depth (2^depth - 1 accounts).")
     ] = 8,
+    zkey: Annotated[
+        Path | None,
+        typer.Option(
+            "--zkey",
+            help="zk, validium: the final .zkey of a snarkjs Groth16 ceremony on this "
+            "batch circuit's .r1cs (for funds); without it, development keys that this "
+            "machine could forge proofs with.",
+        ),
+    ] = None,
     shards: Annotated[
         int | None,
         typer.Option(
@@ -110,6 +120,9 @@ def up(
             f"--design {design!r} is not a design this node runs",
             "pass --design optimistic (the default), zk, validium or plasma",
         )
+    if zkey is not None and design not in ("zk", "validium"):
+        raise L2gpuError(f"--zkey is for the zk and validium designs, not {design}",
+                         "pass --design zk or --design validium with it")  # fmt: skip
     if (shards is not None or shard is not None) and design != "optimistic":
         raise L2gpuError(f"--design {design} runs no shards yet",
                          "run shards with --design optimistic (the default)")  # fmt: skip
@@ -138,7 +151,7 @@ def up(
         operator = signing_account(ctx) if settings.l1_rpc else None
         up_zk(settings, operator, interval=interval, shape_text=zk_shape, depth=zk_depth,
               force_delay=parse_duration(force_delay),
-              validium=design == "validium")  # fmt: skip
+              validium=design == "validium", zkey=zkey)  # fmt: skip
         return
     require_free_port(settings.api_host, settings.api_port, "l2gpu up", "--port or L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -69,9 +69,11 @@ def up_zk(
     depth: int,
     force_delay: int,
     validium: bool = False,
+    zkey: Path | None = None,
 ) -> None:
     """Run the zk rollup's node (see ``l2gpu up --help``); ``validium`` keeps the
-    transfer and channel sections off L1, served by this node."""
+    transfer and channel sections off L1, served by this node; ``zkey`` is a
+    ceremony's key for the batch circuit (else development keys)."""
     import uvicorn
 
     from l2gpu.cli.live import progress_bars, stage
@@ -82,7 +84,7 @@ def up_zk(
     from l2gpu.node.zk.service import ZkSealer
     from l2gpu.serving.connections import require_free_port, uvicorn_options
     from l2gpu.zk.batch_circuit import batch_name, compile_batch
-    from l2gpu.zk.setup import DEV_SETUP_LABEL, dev_setup
+    from l2gpu.zk.setup import DEV_SETUP_LABEL, dev_setup, import_ceremony
 
     shape = parse_shape(shape_text)
     if not 2 <= depth <= 24:
@@ -90,18 +92,20 @@ def up_zk(
                          "ZkRollup's indices are 3 bytes: the depth is 2 to 24")  # fmt: skip
     require_free_port(settings.api_host, settings.api_port, "l2gpu up", "--port or L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    typer.echo(f"WARNING: {DEV_SETUP_LABEL}", err=True)
+    if zkey is None:
+        typer.echo(f"WARNING: {DEV_SETUP_LABEL}", err=True)
     name = batch_name(shape, depth, validium=validium)
     with progress_bars() as on_progress:  # a bar per stage on a terminal, log lines after
         started = time.monotonic()
         with stage(on_progress, f"compile circuit {name}"):
             circuit = compile_batch(shape, depth, validium=validium, cache_dir=settings.cache_dir)
         compiled = time.monotonic()
-        with stage(on_progress, f"development keys of {name}"):
-            keys = dev_setup(circuit, cache_dir=settings.cache_dir)
-    log.info("circuit %s (%s…) compiled in %.1f s, its development keys ready in %.1f s",
-             circuit.name, circuit.key[:16], compiled - started,
-             time.monotonic() - compiled)  # fmt: skip
+        with stage(on_progress, f"{'ceremony' if zkey else 'development'} keys of {name}"):
+            keys = (import_ceremony(circuit, zkey) if zkey is not None
+                    else dev_setup(circuit, cache_dir=settings.cache_dir))  # fmt: skip
+    log.info("circuit %s (%s…) compiled in %.1f s, its %s keys ready in %.1f s (%s)",
+             circuit.name, circuit.key[:16], compiled - started, keys.origin,
+             time.monotonic() - compiled, keys.label)  # fmt: skip
     if settings.l1_rpc:
         assert operator_key is not None
         operator, chain = operator_key, open_chain(settings, [operator_key])

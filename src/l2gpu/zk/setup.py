@@ -21,7 +21,8 @@ Errors::
 
     L2gpuError
     ├── SetupFailed   groth16py could not make or import the keys
-    └── KeyMismatch   keys made for another circuit (another content hash)
+    ├── KeyMismatch   keys made for another circuit (another content hash)
+    └── ZkeyError     a ceremony zkey that is not one, or of another circuit's shape
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import groth16py
 from l2gpu.config import user_cache
 from l2gpu.core.errors import L2gpuError
 from l2gpu.zk.toolchain import CompiledCircuit
+from l2gpu.zk.zkey import check_fits
 
 DEV_SETUP_LABEL = (
     "DEVELOPMENT TRUSTED SETUP — single party, toxic waste known to this machine — NOT FOR FUNDS"
@@ -120,9 +122,12 @@ def import_ceremony(circuit: CompiledCircuit, zkey: Path) -> Keys:
     """The keys of a snarkjs phase-2 ceremony's final ``zkey`` for ``circuit``.
 
     The zkey must have been made from this circuit's ``.r1cs`` (``snarkjs groth16
-    setup``); one made from another circuit gives proofs that fail the prover's own
-    check. Raises :class:`SetupFailed`.
+    setup``): one of another shape (wires, public signals, constraints) is refused
+    here with :class:`~l2gpu.zk.zkey.ZkeyError`; one of the same shape but other
+    constraints gives proofs that fail the prover's own check. Raises
+    :class:`SetupFailed` for a file groth16py cannot import.
     """
+    check_fits(zkey, circuit.r1cs, circuit.name)
     try:
         proving_key, verifying_key = groth16py.import_zkey(str(zkey))
     except (groth16py.SetupError, groth16py.EncodingError, OSError) as exc:

@@ -224,6 +224,12 @@ class ZkRollupClient:
         """The content hash of the batch circuit the verifier was generated for."""
         return bytes(self.contract.call("CIRCUIT_HASH"))
 
+    def verifier_code(self) -> bytes:
+        """The runtime code of the Groth16 verifier this rollup calls: its verifying key
+        is in it, as constants."""
+        address = self.contract.call("VERIFIER")
+        return bytes(self.chain.w3.eth.get_code(address))
+
     def depth(self) -> int:
         """The depth of the state tree the contract was deployed for."""
         return int(self.contract.call("DEPTH"))

@@ -55,6 +55,7 @@ from l2gpu.node.zk.sequencer import ZkSequencer
 from l2gpu.zk.prover import Proof, prove
 from l2gpu.zk.setup import Keys, check_keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
+from l2gpu.zk.verifier_contract import compile_verifier
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +138,9 @@ class Outcome:
 
 def check_circuit(rollup: ZkRollupClient, circuit: CompiledCircuit, keys: Keys) -> None:
     """Refuse keys of another circuit, and a contract whose verifier was generated for
-    another circuit (after an upgrade of one side only). Raises :class:`CircuitMismatch`
-    or :class:`~l2gpu.zk.setup.KeyMismatch`."""
+    another circuit (after an upgrade of one side only) or from another verifying key
+    of this circuit (development keys on L1, a ceremony's in the node, or the other way
+    round). Raises :class:`CircuitMismatch` or :class:`~l2gpu.zk.setup.KeyMismatch`."""
     check_keys(keys, circuit)
     on_l1 = rollup.circuit_hash()
     if on_l1 != bytes.fromhex(keys.circuit_key):
@@ -148,6 +150,17 @@ def check_circuit(rollup: ZkRollupClient, circuit: CompiledCircuit, keys: Keys) 
             "would be refused",
             "start the node with the circuit and keys the contract was deployed for, or "
             "deploy a ZkRollup with the verifier generated from these keys",
+        )
+    # The verifier holds its key as constants: the runtime code is part of what the
+    # deployment ran, and another key gives other code (compiled once, cached on disk).
+    ours = compile_verifier(keys.verifying_key, title=circuit.name).bytecode
+    deployed = rollup.verifier_code()
+    if not deployed or deployed not in ours:
+        raise CircuitMismatch(
+            f"ZkRollup {rollup.address} verifies {circuit.name} under another verifying key "
+            f"than the node's {keys.origin} keys ({keys.label}): its proofs would be refused",
+            "start the node with the keys the contract was deployed for (the same --zkey, "
+            "or none for development keys), or use another --data-dir to deploy anew",
         )
 
 
@@ -174,6 +187,7 @@ class ZkNode:
     ) -> None:
         check_circuit(rollup, circuit, keys)
         self.rollup = rollup
+        self.keys_origin, self.keys_label = keys.origin, keys.label
         self.wal = WriteAheadLog(engine)
         self.operator = operator
         self.shape = rollup.shape()
@@ -387,6 +401,7 @@ class ZkNode:
                 "last_proof_seconds": self.last_proof_seconds,
                 "last_error": self.last_error,
                 "validium": self.validium,
+                "keys": {"origin": self.keys_origin, "label": self.keys_label},
             }
 
     def batch_data(self, number: int) -> dict[str, Any] | None:
