@@ -60,10 +60,11 @@ def market(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
     from l2gpu.agent.inventory import discover
     from l2gpu.api.app import create_app
     from l2gpu.api.service import MarketService
+    from l2gpu.cli.lease_rails import provider_shard_rail
     from l2gpu.client import MarketClient
     from l2gpu.clock import system_clock
+    from l2gpu.config import load_settings
     from l2gpu.db import open_database
-    from l2gpu.designs import RailParts, lease_rail
     from l2gpu.payments.channel_check import ChannelCheck
     from l2gpu.payments.store import VoucherStore
     from l2gpu.serving.loopback import free_loopback_port, serve_on_loopback
@@ -79,6 +80,11 @@ def market(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
     )
     server, url = serve_on_loopback(create_app(service), "market API", port)
     provider = world.key(world.provider)
+    # the provider's rail as 'provider up --shard-node A --shard-node B' picks it
+    picked = provider_shard_rail(load_settings(), provider, urls, None, None, clock=system_clock)
+    assert picked is not None
+    shard, home, rail = picked
+    assert (shard, home, rail.settlement) == (1, urls[1], "hybrid")
     agent = ProviderAgent(
         MarketClient(url, provider),
         provider,
@@ -87,7 +93,7 @@ def market(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         VoucherStore(open_database(f"sqlite:///{folder / 'agent.db'}")),
         system_clock,
         world.chain.chain_id,
-        rail=lease_rail("hybrid", RailParts(node_url=urls[1], key=provider, clock=system_clock)),
+        rail=rail,
     )
     offer = agent.publish(agent.offer_terms(PRICE, location="EU",
                                             expires_at=system_clock() + 3600))[0]  # fmt: skip
@@ -220,3 +226,34 @@ def test_rent_takes_the_shards_from_its_flags_else_from_the_settings(
     monkeypatch.delenv("L2GPU_SETTLEMENT")
     with pytest.raises(L2gpuError, match="once for each shard"):
         _shards(load_settings(), (a,), None)
+
+
+def test_a_provider_on_shards_is_paid_on_its_own_shard_and_nowhere_else(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """'provider up' on shards: the node of the shard its address lives on, never one
+    it names besides (--node, --manager), and none without every shard's node."""
+    from l2gpu.cli.lease_rails import provider_shard_rail
+    from l2gpu.config import load_settings
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.errors import L2gpuError
+    from l2gpu.core.shards.routing import shard_of
+
+    monkeypatch.chdir(tmp_path)  # no l2gpu.toml
+    nodes = tuple(world.nodes.urls)
+    settings = load_settings()
+    keys = [PrivateKey(secret.to_bytes(32, "big")) for secret in range(1, 7)]
+    assert provider_shard_rail(settings, keys[0], (), None, None) is None
+    assert {shard_of(key.address, len(nodes)) for key in keys} == set(range(len(nodes)))
+    for key in keys:
+        picked = provider_shard_rail(settings, key, nodes, None, None)
+        assert picked is not None
+        home = shard_of(key.address, len(nodes))
+        assert picked[:2] == (home, nodes[home])
+        assert picked[2].settlement == "hybrid"
+    for node, manager in ((nodes[0], None), (None, "0x" + "12" * 20)):
+        with pytest.raises(L2gpuError, match="paid on its own shard's node"):
+            provider_shard_rail(settings, keys[0], nodes, node, manager)
+    monkeypatch.setenv("L2GPU_SETTLEMENT", "sharded")
+    with pytest.raises(L2gpuError, match="once for each shard"):
+        provider_shard_rail(load_settings(), keys[0], (), None, None)

@@ -12,7 +12,7 @@ routes are kept in the data folder so that ``l2gpu settle`` finishes them.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -201,6 +201,33 @@ def _rail(
         pool = LendingPoolClient.at(session.chain, address, cache_dir=session.settings.cache_dir)
         return CreditChannelRail(session.manager, session.account, pool=pool)
     return lease_rail(design, RailParts(account=session.account, manager=session.manager))
+
+
+def provider_shard_rail(
+    settings: Settings,
+    key: PrivateKey,
+    shard_nodes: Sequence[str],
+    node: str | None,
+    manager: str | None,
+    clock: Callable[[], int] | None = None,
+) -> tuple[int, str, ChannelRail] | None:
+    """A provider's shard, its node and rail in a sharded market: the hybrid rail of the shard its
+    address lives on (a lease from another shard reaches it through a hub's channel on
+    that shard). None when the market is not sharded (no ``--shard-node``, settlement
+    not ``sharded``)."""
+    from l2gpu.designs import RailParts, lease_rail
+
+    shards = _shards(settings, shard_nodes, None)
+    if shards is None:
+        return None
+    if node or manager:
+        raise L2gpuError(
+            "a provider on shards is paid on its own shard's node, not on --node or --manager",
+            "pass --shard-node URL once per shard, in shard order, without those",
+        )
+    home = shards.shard_of(key.address)
+    url = shards.nodes[home]
+    return home, url, lease_rail("hybrid", RailParts(node_url=url, key=key, clock=clock))
 
 
 def _sharded_rail(

@@ -17,13 +17,19 @@ from l2gpu.cli.common import (
     ApiUrlOption,
     AsJson,
     NodeOption,
+    ShardNodeOption,
     market_api_url,
     now,
     parse_amount,
     print_json,
     signing_key,
 )
-from l2gpu.cli.lease_rails import _check_provider_account, _rail, _rail_node
+from l2gpu.cli.lease_rails import (
+    _check_provider_account,
+    _rail,
+    _rail_node,
+    provider_shard_rail,
+)
 from l2gpu.cli.market_cmd import ManagerOption
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.types import parse_duration
@@ -77,6 +83,7 @@ def provider_up(
     grace: Annotated[int, typer.Option(help="Seconds of unpaid work tolerated.")] = 5,
     manager: ManagerOption = None,
     node: NodeOption = None,
+    shard_node: ShardNodeOption = None,
     market: ApiUrlOption = None,
     job_network: Annotated[
         str, typer.Option(help="none (default: jobs see no network) or host.")
@@ -130,11 +137,16 @@ def provider_up(
     chain_id = client.health().chain_id
     if job_network not in ("none", "host"):
         raise L2gpuError(f"unknown --job-network '{job_network}'", "use none or host")
-    node = _rail_node(settings, node, manager)
+    on_shards = provider_shard_rail(settings, key, shard_node or (), node, manager)
     rail = None
-    if node or manager or settings.l1_rpc:
-        rail = _rail(ctx, key, node, manager)
-    elif not unpaid:
+    if on_shards is not None:  # paid on its own shard; leases from others through a hub
+        shard, node, rail = on_shards
+        typer.echo(f"this provider lives on shard {shard}: paid on its node {node}", err=True)
+    else:
+        node = _rail_node(settings, node, manager)
+        if node or manager or settings.l1_rpc:
+            rail = _rail(ctx, key, node, manager)
+    if rail is None and not unpaid:
         raise L2gpuError(
             "no payment rail: without --node (channels inside the rollup) or --l1-rpc "
             "(channels on L1) no channel is checked and no lease is settled",
