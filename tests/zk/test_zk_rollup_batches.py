@@ -29,6 +29,7 @@ from l2gpu.l1.contracts.zk_rollup import (
     ZkRollupClient,
     pubdata_sections,
     pubdata_timestamp,
+    submit_gas_bound,
 )
 from l2gpu.zk.prover import BASE_FIELD, Proof, prove
 from l2gpu.zk.setup import Keys
@@ -154,6 +155,10 @@ def test_deposit_transfer_withdraw_through_proven_batches(world: ZkWorld) -> Non
     assert accepted.args["public_input"] == result.public_input
     print(f"\nBatch(1, 2, 1, 8), a transfer and a withdrawal: submit_batch used "
           f"{receipt.gas_used} gas; proving took {world.proof_seconds:.2f} s")  # fmt: skip
+    # posted with the bound as its limit, not an estimate: far above, never below
+    bound = submit_gas_bound(sum(map(len, sections(result))), 0, SHAPE.withdrawals)
+    assert world.chain.w3.eth.get_transaction(str(receipt.tx_hash))["gas"] == bound
+    assert 2 * receipt.gas_used < bound < 1_000_000
     assert world.state.account(1).balance == ETH + 5 * 10**17 + pay.fee
     assert world.state.account(2).balance == 2 * ETH - 5 * 10**17 - pay.fee - 10**18
     before = chain.balance(bob)
@@ -228,3 +233,13 @@ def test_a_batch_is_dated_between_the_last_batch_and_the_block(world: ZkWorld) -
     assert receipt.event("BatchAccepted").args["timestamp"] == now
     assert rollup.last_timestamp() == now
     assert rollup.state_root() == world.state.root()
+
+
+def test_the_gas_bound_gives_the_verifier_what_the_contract_does() -> None:
+    from l2gpu.l1.build import contracts_root
+    from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, VERIFY_GAS
+
+    source = (contracts_root() / CONTRACT_SOURCE).read_text()
+    assert f"VERIFY_GAS: constant(uint256) = {VERIFY_GAS}" in source
+    small, large = submit_gas_bound(300, 0, 1), submit_gas_bound(40_000, 64, 64)
+    assert large - small > 16 * 39_700 + 127 * 60_000  # calldata and slots grow it

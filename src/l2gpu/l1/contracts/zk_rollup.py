@@ -32,6 +32,7 @@ from l2gpu.core.types import Address
 from l2gpu.core.zk.pubdata import (
     HEADER_BYTES,
     TIMESTAMP_BYTES,
+    WITHDRAWAL_BYTES,
     BatchShape,
     DepositSlot,
     encode_deposit,
@@ -47,6 +48,33 @@ POSEIDON_SOURCES = ("zk/PoseidonT3.vy", "zk/PoseidonT6.vy", "zk/PoseidonT7.vy")
 """The generated Poseidon(2), Poseidon(5) and Poseidon(6) contracts
 (``poseidon_contract.contract_path``)."""
 TWELVE_HOURS = 12 * 3600
+VERIFY_GAS = 400_000
+"""The gas ZkRollup.vy hands its verifier (its ``VERIFY_GAS``): the most a proof's check
+may cost inside a batch."""
+SUBMIT_FIXED_GAS = 250_000
+"""A batch's own work beside its verifier and its slots, bounded: the SHA-256 of its
+data, the header's checks, the root's and the counters' writes, the event (about
+100k gas at the tests' shape, with its verifier's 190k apart)."""
+SUBMIT_SLOT_GAS = 60_000
+"""A bound on each taken deposit and each withdrawal slot: a queue entry read and
+compared, a withdrawal's credit written to fresh storage (22,100) and its hashing."""
+
+
+def submit_gas_bound(section_bytes: int, deposits: int, withdrawal_slots: int) -> int:
+    """A gas limit that a batch of this size always fits in, so that posting it needs no
+    estimate (on the embedded chain an estimate runs the batch's pure-Python pairing
+    check twice: about 11 s a batch). Calldata at 16 gas a byte, the memory its copies
+    take (Vyper copies each section and their concatenation: four words a word, with
+    the EVM's quadratic memory cost), the verifier's whole allowance, a fixed part,
+    and a part per deposit and withdrawal slot. It lies far above what a batch uses
+    (about 2.5 times at the tests' shape); what a transaction uses, not its limit, is
+    what it pays."""
+    words = 4 * (-(-(section_bytes + 4 * 32 + 12 * 32) // 32))  # the sections, roots, proof
+    memory = 3 * words + words * words // 512
+    calldata = 16 * (section_bytes + 4 + 32 * 20)  # the selector, 20 head and proof words
+    slots = SUBMIT_SLOT_GAS * (deposits + withdrawal_slots)
+    return 21_000 + calldata + memory + VERIFY_GAS + SUBMIT_FIXED_GAS + slots
+
 
 Sections = tuple[bytes, bytes, bytes, bytes, bytes, bytes]
 """A batch's sections in the public data's order: deposits, transfers, withdrawals,
@@ -179,15 +207,20 @@ class ZkRollupClient:
         proof: Groth16Proof,
         sender: LocalAccount,
         gas: int | None = None,
+        estimate: bool = False,
     ) -> Receipt:
         """Post a proven batch: ``timestamp`` and ``sections`` (the deposit, transfer,
         withdrawal, open, close and reclaim bytes: :func:`pubdata_sections`) are its
         public data but the roots and the fee account (the header is L1's own).
-        ``gas`` fixes the gas limit instead of estimating it (an estimate runs the
-        pairing check once more). On a validium only the deposits, the withdrawals and
-        the SHA-256 of the other four sections go to L1
+        The gas limit is ``gas``, else :func:`submit_gas_bound`'s bound, else (with
+        ``estimate``) the L1's estimate, which runs the whole batch, pairing check
+        included, once or twice more. On a validium only the deposits, the withdrawals
+        and the SHA-256 of the other four sections go to L1
         (``pubdata.validium_public_input``)."""
         deposits, transfers, withdrawals, opens, closes, reclaims = sections
+        if gas is None and not estimate:
+            gas = submit_gas_bound(sum(len(part) for part in sections), deposit_count,
+                                   len(withdrawals) // WITHDRAWAL_BYTES)  # fmt: skip
         if self.validium():
             digest = hashlib.sha256(transfers + opens + closes + reclaims).digest()
             return self.contract.transact(

@@ -42,6 +42,7 @@ from l2gpu.core.zk.batch import BatchResult
 from l2gpu.core.zk.batch_input import BatchInput
 from l2gpu.core.zk.channel import OpenChannelTx
 from l2gpu.core.zk.state import ZkError, ZkState
+from l2gpu.l1 import ContractRevert
 from l2gpu.l1.contracts.zk_rollup import (
     Groth16Proof,
     ZkRollupClient,
@@ -210,6 +211,7 @@ class ZkNode:
         self.last_proof_seconds: float | None = None
         self.lock = threading.RLock()
         self.l1_lock = threading.Lock()
+        self._estimate_gas = False  # posts take submit_gas_bound's limit until one fails
         self._prove: Prover = prover or (
             lambda inputs: prove(circuit, inputs, keys=keys, toolchain=toolchain))  # fmt: skip
         self._proving = threading.Lock()
@@ -322,14 +324,19 @@ class ZkNode:
             if self.rollup.batch_count() > batch.number:
                 tx_hash = ""  # L1 took it already (posted before a crash)
             else:
-                receipt = self.rollup.submit_batch(
-                    new_root=batch.result.new_state.root(),
-                    fee_account=self.sequencer.fee_account,
-                    timestamp=pubdata_timestamp(batch.result.pubdata),
-                    deposit_count=batch.deposit_count,
-                    sections=pubdata_sections(self.shape, batch.result.pubdata),
-                    proof=evm, sender=self.operator,
-                )  # fmt: skip
+                try:
+                    receipt = self.rollup.submit_batch(
+                        new_root=batch.result.new_state.root(),
+                        fee_account=self.sequencer.fee_account,
+                        timestamp=pubdata_timestamp(batch.result.pubdata),
+                        deposit_count=batch.deposit_count,
+                        sections=pubdata_sections(self.shape, batch.result.pubdata),
+                        proof=evm, sender=self.operator, estimate=self._estimate_gas,
+                    )  # fmt: skip
+                except ContractRevert:
+                    # Had the bound been too low, the retry must not fail the same way.
+                    self._estimate_gas = True
+                    raise
                 tx_hash = str(receipt.tx_hash)
         self.wal.append(records.POSTED, records.encode_posted(batch.number, tx_hash))
         with self.lock:
