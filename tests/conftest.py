@@ -17,6 +17,11 @@ from l2gpu.l1.embedded import start_embedded_chain
 
 from .parts import missing_part
 
+# A local Ray cluster's head waits about 20 s for its GCS server to answer; with both
+# cores busy with other tests it once took longer, and the cluster failed to start.
+# Ray honours this budget exactly (seconds), for the head and the drivers joining it.
+os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
+
 REPO = Path(__file__).resolve().parents[1]
 
 ANVIL = REPO / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"

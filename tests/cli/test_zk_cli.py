@@ -203,7 +203,7 @@ def test_user_mistakes_are_clear_errors(zk_node: ZkNodeProcess) -> None:
     not_a_zkey = Path(zk_node.env["L2GPU_DATA_DIR"]) / "ceremony.zkey"
     not_a_zkey.write_bytes(b"zkey" + bytes(8))
     elsewhere = {**zk_node.env, "L2GPU_API_PORT": str(free_port())}
-    for args, message in ((("--design", "zk", "--zkey", str(not_a_zkey)), "ends early"),
+    for args, message in ((("--design", "zk", "--zkey", str(not_a_zkey)), "not a Groth16 zkey"),
                           (("--design", "plasma", "--zkey", str(not_a_zkey)),
                            "--zkey is for the zk and validium designs")):  # fmt: skip
         refused = run("up", *args, env=elsewhere)

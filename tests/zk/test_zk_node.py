@@ -12,7 +12,7 @@ import sqlalchemy
 
 from l2gpu.core.zk.state import ZkError
 from l2gpu.l1 import Chain
-from l2gpu.node.zk.node import CircuitMismatch
+from l2gpu.node.zk.node import CircuitMismatch, check_verifier
 from l2gpu.zk.prover import ProofError
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
@@ -161,7 +161,8 @@ def test_a_node_refuses_a_verifier_made_from_another_key_of_its_circuit(
     verifying key under this circuit's hash."""
     world = NodeWorld(chain, batch_circuit, batch_keys, toolchain, tmp_path / "zk.db")
     assert world.node().status()["keys"]["origin"] == "development"
-    world.keys = replace(batch_keys, origin="ceremony", label="a ceremony's key",
-                         verifying_key=transfer_keys.verifying_key)  # fmt: skip
+    check_verifier(world.rollup, batch_circuit, batch_keys)  # the keys it was deployed with
+    other = replace(batch_keys, origin="ceremony", label="a ceremony's key",
+                    verifying_key=transfer_keys.verifying_key)  # fmt: skip
     with pytest.raises(CircuitMismatch, match="another verifying key than the node's ceremony"):
-        world.node()
+        check_verifier(world.rollup, batch_circuit, other)

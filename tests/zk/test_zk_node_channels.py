@@ -177,7 +177,8 @@ class World:
     def node(self) -> ZkNode:
         """A node on the world's database (a new one is a restart)."""
         circuit = SimpleNamespace(name="fake", key=CIRCUIT)
-        keys = SimpleNamespace(circuit_name="fake", circuit_key=CIRCUIT)
+        keys = SimpleNamespace(circuit_name="fake", circuit_key=CIRCUIT, origin="development",
+                               label="none: a placeholder prover")  # fmt: skip
         return open_node(
             self.rollup, open_database(f"sqlite:///{self.database}"),  # type: ignore[arg-type]
             SimpleNamespace(address="0x" + "11" * 20), circuit, keys,  # type: ignore[arg-type]

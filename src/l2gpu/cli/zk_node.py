@@ -154,6 +154,7 @@ def _zk_rollup(
     one (recorded when the chain outlives this process)."""
     from l2gpu.l1 import compile_contract
     from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, ZkRollupClient
+    from l2gpu.node.zk.node import check_verifier
     from l2gpu.node.zk.service import deploy_zk_rollup
     from l2gpu.payments import deployments
 
@@ -184,8 +185,9 @@ def _zk_rollup(
                     f"pass --zk-shape {theirs} --zk-depth {rollup.depth()}, or use another "
                     "--data-dir to deploy anew",
                 )
+            check_verifier(rollup, circuit, keys)  # the node checks CIRCUIT_HASH when it opens
             log.info("attached to ZkRollup %s recorded for chain %d", address, chain.chain_id)
-            return rollup  # the node checks CIRCUIT_HASH against the keys when it opens
+            return rollup
     rollup = deploy_zk_rollup(chain, operator, circuit, keys, shape=shape, depth=depth,
                               force_delay=force_delay, validium=validium)  # fmt: skip
     log.info("deployed the verifier and ZkRollup %s", rollup.address)

@@ -139,9 +139,8 @@ class Outcome:
 
 def check_circuit(rollup: ZkRollupClient, circuit: CompiledCircuit, keys: Keys) -> None:
     """Refuse keys of another circuit, and a contract whose verifier was generated for
-    another circuit (after an upgrade of one side only) or from another verifying key
-    of this circuit (development keys on L1, a ceremony's in the node, or the other way
-    round). Raises :class:`CircuitMismatch` or :class:`~l2gpu.zk.setup.KeyMismatch`."""
+    another circuit (after an upgrade of one side only). Raises :class:`CircuitMismatch`
+    or :class:`~l2gpu.zk.setup.KeyMismatch`."""
     check_keys(keys, circuit)
     on_l1 = rollup.circuit_hash()
     if on_l1 != bytes.fromhex(keys.circuit_key):
@@ -152,7 +151,15 @@ def check_circuit(rollup: ZkRollupClient, circuit: CompiledCircuit, keys: Keys) 
             "start the node with the circuit and keys the contract was deployed for, or "
             "deploy a ZkRollup with the verifier generated from these keys",
         )
-    # The verifier holds its key as constants: the runtime code is part of what the
+
+
+def check_verifier(rollup: ZkRollupClient, circuit: CompiledCircuit, keys: Keys) -> None:
+    """Refuse a deployed rollup whose verifier holds another verifying key of this
+    circuit than ``keys``'s: development keys on L1 and a ceremony's in the node, or the
+    other way round (the circuit hash alone cannot tell them apart). Run when a node
+    attaches to a rollup it did not deploy in this process. Raises
+    :class:`CircuitMismatch`."""
+    # The verifier holds its key as constants: its runtime code is part of the code its
     # deployment ran, and another key gives other code (compiled once, cached on disk).
     ours = compile_verifier(keys.verifying_key, title=circuit.name).bytecode
     deployed = rollup.verifier_code()
