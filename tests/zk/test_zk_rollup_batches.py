@@ -116,8 +116,11 @@ class ZkWorld:
         *,
         deposits: int = 0,
         replaced: dict[str, bytes] | None = None,
+        estimate: bool = False,
     ):
-        """Post ``result`` with ``proof`` (sections ``replaced`` by other bytes)."""
+        """Post ``result`` with ``proof`` (sections ``replaced`` by other bytes); with
+        ``estimate``, L1's estimate first (a refusal then costs one run, not a failed
+        transaction and its replay for the reason)."""
         parts = dict(zip(SECTION_NAMES, sections(result), strict=True))
         parts.update(replaced or {})
         d, t, w, o, c, r = (parts[name] for name in SECTION_NAMES)
@@ -125,6 +128,7 @@ class ZkWorld:
             new_root=result.new_state.root(), fee_account=1,
             timestamp=pubdata_timestamp(result.pubdata), deposit_count=deposits,
             sections=(d, t, w, o, c, r), proof=evm_proof(proof), sender=self.chain.accounts[0],
+            estimate=estimate,
         )  # fmt: skip
         self.state, self.taken = result.new_state, self.taken + deposits
         return receipt
@@ -175,7 +179,7 @@ def test_l1_accepts_no_batch_but_the_proven_one(world: ZkWorld) -> None:
 
     def refused(result: BatchResult, proof: Proof, match: str, **kw) -> None:
         with pytest.raises(ContractRevert, match=match):
-            world.submit(result, proof, **kw)
+            world.submit(result, proof, estimate=True, **kw)
         assert rollup.state_root() == root
 
     # The data L1 hashes differs from the proven data by one byte.
