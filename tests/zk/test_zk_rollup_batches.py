@@ -17,7 +17,7 @@ import pytest
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.batch import BatchResult, apply_batch
-from l2gpu.core.zk.pubdata import BatchShape
+from l2gpu.core.zk.pubdata import BatchShape, section_sizes
 from l2gpu.core.zk.state import ZkState
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer
 from l2gpu.core.zk.withdrawal import WithdrawalTx, sign_withdrawal
@@ -247,3 +247,5 @@ def test_the_gas_bound_gives_the_verifier_what_the_contract_does() -> None:
     assert f"VERIFY_GAS: constant(uint256) = {VERIFY_GAS}" in source
     small, large = submit_gas_bound(300, 0, 1), submit_gas_bound(40_000, 64, 64)
     assert large - small > 16 * 39_700 + 127 * 60_000  # calldata and slots grow it
+    largest = BatchShape(64, 1024, 64, 64, 64, 64)  # the most ZkRollup.vy accepts
+    assert submit_gas_bound(sum(section_sizes(largest)), 64, 64) < 30_000_000  # a block's

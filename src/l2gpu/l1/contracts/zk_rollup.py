@@ -213,14 +213,17 @@ class ZkRollupClient:
         withdrawal, open, close and reclaim bytes: :func:`pubdata_sections`) are its
         public data but the roots and the fee account (the header is L1's own).
         The gas limit is ``gas``, else :func:`submit_gas_bound`'s bound, else (with
-        ``estimate``) the L1's estimate, which runs the whole batch, pairing check
-        included, once or twice more. On a validium only the deposits, the withdrawals
-        and the SHA-256 of the other four sections go to L1
-        (``pubdata.validium_public_input``)."""
+        ``estimate``, or a bound above the latest block's gas limit) the L1's estimate,
+        which runs the whole batch, pairing check included, once or twice more. On a
+        validium only the deposits, the withdrawals and the SHA-256 of the other four
+        sections go to L1 (``pubdata.validium_public_input``)."""
         deposits, transfers, withdrawals, opens, closes, reclaims = sections
         if gas is None and not estimate:
-            gas = submit_gas_bound(sum(len(part) for part in sections), deposit_count,
-                                   len(withdrawals) // WITHDRAWAL_BYTES)  # fmt: skip
+            bound = submit_gas_bound(sum(len(part) for part in sections), deposit_count,
+                                     len(withdrawals) // WITHDRAWAL_BYTES)  # fmt: skip
+            # a limit above the block's makes the transaction invalid: estimate instead
+            block_limit = int(self.chain.w3.eth.get_block("latest")["gasLimit"])
+            gas = bound if bound <= block_limit else None
         if self.validium():
             digest = hashlib.sha256(transfers + opens + closes + reclaims).digest()
             return self.contract.transact(
