@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from l2gpu.core.errors import L2gpuError
 from l2gpu.core.shards.hop import renter_owes
 from l2gpu.core.types import Address, Wei
 from l2gpu.hub.runner import start_hub
@@ -176,6 +177,50 @@ def test_rent_pays_a_provider_on_another_shard_through_the_hub(
         assert world.balance(world.provider, 1) - provider_before == forwarded
     finally:
         hub.close()
+
+
+def test_a_renter_on_the_providers_shard_pays_it_there_without_a_hub(
+    world: World, market: Market, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Sharded mode, one shard: the lease takes that shard's hybrid rail, no hub is
+    asked for and no route is kept, and the provider is paid on its shard."""
+    from l2gpu.core.crypto.bls import BlsSecretKey
+    from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.node.client import L2Client
+    from l2gpu.scenarios.sharded_market import account_on
+
+    taken = {a.address for a in (*world.renters, world.provider, world.hub)}
+    neighbour = account_on(world.chain, 1, 2, taken)  # lives on the provider's shard
+    key = PrivateKey(bytes(neighbour.key))
+    world.nodes.shards.bridge.deposit(neighbour, BlsSecretKey.from_seed(key.secret), 10**18)
+    client = L2Client(world.nodes.urls[1], key)
+
+    def credited() -> bool:
+        try:
+            return client.account() is not None
+        except L2gpuError:
+            return False
+
+    wait_until(credited)
+    folder = tmp_path / "neighbour"
+    provider_before = world.balance(world.provider, 1)
+    shards = [arg for url in world.nodes.urls for arg in ("--shard-node", url)]
+    secret = "0x" + key.secret.hex()
+    code, out, err = cli(capsys, "--data-dir", str(folder), "--private-key", secret, "rent",
+                         market.offer_id, "--api-url", market.url, *shards, "--cmd",
+                         "echo hello-on-one-shard; sleep 2", "--hours", "0.01")  # fmt: skip
+    assert code == 0, err
+    assert "hello-on-one-shard" in out
+    assert "(hybrid)" in err  # the lease's line names its rail: the shard's own
+    assert "ended (job exited with code 0)" in err
+    assert not (folder / FILE_NAME).exists()  # no hub, so no route to keep
+    billed = re.search(r"\): (\d+) s billed", err)
+    assert billed is not None, err
+    paid = int(billed.group(1)) * PRICE
+    assert paid > 0
+    wait_until(lambda: world.balance(world.provider, 1) - provider_before >= paid)
+    assert world.balance(world.provider, 1) - provider_before == paid
+    assert len(world.client(neighbour, 1).channels()) == 1  # its one channel, on shard 1
 
 
 def test_a_lease_between_shards_without_a_hub_is_refused_before_any_channel_opens(
