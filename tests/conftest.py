@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +21,27 @@ from l2gpu.l1.embedded import start_embedded_chain
 from .parts import missing_part
 
 # A local Ray cluster's head waits about 20 s for its GCS server to answer; with both
-# cores busy with other tests it once took longer, and the cluster failed to start.
-# Ray honours this budget exactly (seconds), for the head and the drivers joining it.
+# cores busy with other tests it may take longer. Ray honours this budget exactly
+# (seconds), for the head and the drivers joining it.
 os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
+
+
+@contextlib.contextmanager
+def one_ray_cluster_at_a_time() -> Iterator[None]:
+    """Hold the machine-wide lock of the tests' local Ray clusters.
+
+    Two heads started at once by two test workers share /tmp/ray: a head's driver
+    once reached the other head's GCS server, whose token it did not have ("Failed to
+    start GCS ... InvalidAuthToken"). A module that starts a cluster holds this lock
+    (a file lock, so across worker processes) until the cluster is shut down."""
+    lock = Path(tempfile.gettempdir()) / "l2gpu-tests-ray-cluster.lock"
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # waits for the other worker's module
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,6 +14,8 @@ from l2gpu.agent.inventory import discover, gpu_utilization, normalise_name, par
 from l2gpu.core.errors import L2gpuError
 from tests.agent.fake_nvml import FakeNvmlForTests
 
+from ..conftest import one_ray_cluster_at_a_time
+
 
 def wait_until(check, seconds: float = 10.0) -> None:
     """Wait (bounded) for a real process to reach a state."""
@@ -112,18 +114,19 @@ def test_the_ray_backend_runs_a_job_in_a_local_ray(tmp_path: Path) -> None:
 
     from l2gpu.agent.backends.ray_backend import RayBackend
 
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="l2gpu")
-    try:
-        backend = RayBackend(tmp_path)
-        backend.start(JobSpec(7, "echo from-ray $CUDA_VISIBLE_DEVICES; exit 4"))
-        wait_until(lambda: backend.status(7).state == "exited", 30)
-        assert backend.status(7).exit_code == 4
-        assert "from-ray" in "".join(backend.read_logs(7))
-        backend.stop(7)
-        backend.start(JobSpec(8, "sleep 30"))
-        assert RayBackend(tmp_path).recover(8)  # a restarted agent finds the actor
-        backend.stop(8)
-        with pytest.raises(JobStartError):
-            backend.start(JobSpec(9, "no_such_command_l2gpu"))
-    finally:
-        ray.shutdown()
+    with one_ray_cluster_at_a_time():
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="l2gpu")
+        try:
+            backend = RayBackend(tmp_path)
+            backend.start(JobSpec(7, "echo from-ray $CUDA_VISIBLE_DEVICES; exit 4"))
+            wait_until(lambda: backend.status(7).state == "exited", 30)
+            assert backend.status(7).exit_code == 4
+            assert "from-ray" in "".join(backend.read_logs(7))
+            backend.stop(7)
+            backend.start(JobSpec(8, "sleep 30"))
+            assert RayBackend(tmp_path).recover(8)  # a restarted agent finds the actor
+            backend.stop(8)
+            with pytest.raises(JobStartError):
+                backend.start(JobSpec(9, "no_such_command_l2gpu"))
+        finally:
+            ray.shutdown()

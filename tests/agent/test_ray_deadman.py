@@ -19,6 +19,7 @@ import pytest
 
 from l2gpu.agent.backends import deadman
 
+from ..conftest import one_ray_cluster_at_a_time
 from .test_sandbox import host_processes, sleeper, wait_until
 
 pytestmark = pytest.mark.skipif(
@@ -50,17 +51,18 @@ def ray_address() -> Iterator[str]:
     environment) joins it as a driver."""
     import ray
 
-    was = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="l2gpu")
-    try:
-        yield str(ray.get_runtime_context().gcs_address)
-    finally:
-        ray.shutdown()
-        if was is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = was
+    with one_ray_cluster_at_a_time():
+        was = os.environ.get("RAY_AUTH_MODE")
+        os.environ["RAY_AUTH_MODE"] = "disabled"
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="l2gpu")
+        try:
+            yield str(ray.get_runtime_context().gcs_address)
+        finally:
+            ray.shutdown()
+            if was is None:
+                os.environ.pop("RAY_AUTH_MODE", None)
+            else:
+                os.environ["RAY_AUTH_MODE"] = was
 
 
 def _frozen(marker: str) -> bool:

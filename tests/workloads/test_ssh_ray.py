@@ -24,6 +24,8 @@ from l2gpu.agent.backends.ray_shell import RayShell
 from l2gpu.core.market.shell import STDERR, STDOUT
 from tests.workloads.test_ssh import _appear, _gone, _ssh, serve_lease
 
+from ..conftest import one_ray_cluster_at_a_time
+
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="ray is not installed"
 )
@@ -59,11 +61,12 @@ def ray_cluster() -> Iterator[Any]:
     """One local Ray cluster for the module (starting one takes long on two cores)."""
     import ray
 
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="l2gpu")
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
+    with one_ray_cluster_at_a_time():
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="l2gpu")
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
 
 
 def test_ssh_into_a_ray_lease_runs_in_its_jobs_sandbox(tmp_path: Path, ray_cluster: Any) -> None:
