@@ -24,16 +24,22 @@ from .parts import missing_part
 # cores busy with other tests it may take longer. Ray honours this budget exactly
 # (seconds), for the head and the drivers joining it.
 os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
+# Ray (2.59 on) turns token authentication on for a new local cluster when this is
+# unset, by writing "token" into os.environ and refreshing its C++ config. A test
+# process whose config was first read as "disabled" then started a GCS server that
+# required a token its own driver would not send ("Failed to start GCS ...
+# InvalidAuthToken ... RAY_AUTH_MODE is currently 'disabled'"). One mode for every
+# test process and the processes they start keeps driver, servers and agents alike.
+os.environ["RAY_AUTH_MODE"] = "disabled"
 
 
 @contextlib.contextmanager
 def one_ray_cluster_at_a_time() -> Iterator[None]:
     """Hold the machine-wide lock of the tests' local Ray clusters.
 
-    Two heads started at once by two test workers share /tmp/ray: a head's driver
-    once reached the other head's GCS server, whose token it did not have ("Failed to
-    start GCS ... InvalidAuthToken"). A module that starts a cluster holds this lock
-    (a file lock, so across worker processes) until the cluster is shut down."""
+    Two heads started at once by two test workers share /tmp/ray and both cores; a
+    module that starts a cluster holds this lock (a file lock, so across worker
+    processes) until the cluster is shut down."""
     lock = Path(tempfile.gettempdir()) / "l2gpu-tests-ray-cluster.lock"
     with lock.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # waits for the other worker's module

@@ -47,22 +47,16 @@ time.sleep(600)
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
     """One local Ray cluster for the module (starting one takes long on two cores),
-    without token authentication, so that the agent's process (given this
-    environment) joins it as a driver."""
+    without token authentication (conftest sets it for every test process), so that
+    the agent's process joins it as a driver."""
     import ray
 
     with one_ray_cluster_at_a_time():
-        was = os.environ.get("RAY_AUTH_MODE")
-        os.environ["RAY_AUTH_MODE"] = "disabled"
         ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="l2gpu")
         try:
             yield str(ray.get_runtime_context().gcs_address)
         finally:
             ray.shutdown()
-            if was is None:
-                os.environ.pop("RAY_AUTH_MODE", None)
-            else:
-                os.environ["RAY_AUTH_MODE"] = was
 
 
 def _frozen(marker: str) -> bool:
