@@ -129,6 +129,38 @@ def test_a_renter_that_stops_signing_loses_the_job_within_grace(tmp_path: Path) 
     assert unpaid <= world.agent.grace * 2 * PRICE  # the provider lost at most grace x price
 
 
+def test_a_job_is_held_at_its_lease_end_while_the_market_is_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The market ends a lease whose time is up; an agent that cannot hear it (seen:
+    3 s under load in the chaos test) must not let the job run on meanwhile, since
+    no voucher pays for a second past the meter's end."""
+    world = World(tmp_path)
+    payer = world.rent("sleep 60", duration=4)
+    world.agent.step()
+    lease_id = payer.info.id
+    ends_at = world.agent.served[lease_id].meter.ends_at
+
+    def unreachable() -> list[object]:
+        raise L2gpuError("the market is unreachable", "wait")
+
+    while world.clock() < ends_at - 1:
+        world.second(payer)
+    assert world.agent.backend.status(lease_id).state == "running"
+    monkeypatch.setattr(world.agent.client, "work", unreachable)
+    for _ in range(3):  # past the end, and the agent cannot hear that the lease ended
+        world.second(payer)
+        assert world.agent.backend.status(lease_id).state == "paused"
+    monkeypatch.undo()
+    world.agent.step()  # hears it: stops the job, the channel is settled
+    assert lease_id not in world.agent.served
+    wait_for(lambda: world.agent.backend.status(lease_id).state == "exited")
+    lease = world.renter.lease(lease_id)
+    assert (lease.status, lease.reason) == (LeaseStatus.ENDED, "time up")
+    assert lease.metered_seconds == 4
+    assert lease.amount_due == payer.paid == 4 * 2 * PRICE
+
+
 def test_a_job_that_fails_at_start_costs_the_renter_nothing(tmp_path: Path) -> None:
     world = World(tmp_path)
     payer = world.rent("no_such_command_l2gpu --train")

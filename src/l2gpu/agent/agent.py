@@ -495,17 +495,24 @@ class ProviderAgent(ChannelClosing, JobOutputs, LeaseShells):
                 self._unreported[s.lease_id] = self._unreported.get(s.lease_id, 0) + added
             s.payee.delivered(added, Timestamp(now))
         s.max_unpaid_seconds = max(s.max_unpaid_seconds, s.payee.state.lag_seconds)
-        self._obey(s)
+        self._obey(s, now)
 
-    def _obey(self, s: Served) -> None:
-        """Pause, resume or stop the job as the payee says."""
+    def _obey(self, s: Served, now: int) -> None:
+        """Pause, resume or stop the job as the payee says; hold it from the lease's
+        end until the market ends the lease.
+
+        The market ends a lease whose time is up, and the agent hears it at its next
+        successful call; a second the job runs meanwhile is past the meter's end, so
+        no voucher ever pays for it (seen: 3 s under load). Held, not stopped: the
+        market may still move the end later (it heard "started" late), which resumes
+        the job."""
         service = s.payee.service
         if service == ServiceState.STOPPED:
             why = f"vouchers lag {s.payee.state.lag_seconds} s beyond the {self.grace} s grace"
             self._tell(s.lease_id, "stopped", reason=why)
             self._finish(s, why)
             return
-        hold = service == ServiceState.PAUSED or s.held
+        hold = service == ServiceState.PAUSED or s.held or now >= s.meter.ends_at
         if hold and not s.paused:
             self.backend.pause(s.lease_id)
             s.paused = True
