@@ -71,6 +71,42 @@ def test_dev_keys_are_labelled_and_cached_by_circuit_hash(
     assert dev_setup(transfer_circuit) is transfer_keys
 
 
+def test_keys_made_here_are_the_folders_keys_and_made_once(
+    preimage_circuit: CompiledCircuit, tmp_path: Path
+) -> None:
+    """The process that makes the keys uses them without reading them back, so they
+    must be exactly what the folder holds; processes that ask at once make them once
+    (two threads here: the lock is a file lock, which holds between threads too)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    made: list[int] = []
+    real_setup = groth16py.setup
+
+    def counted(path: str) -> tuple[groth16py.ProvingKey, groth16py.VerifyingKey]:
+        made.append(1)
+        return real_setup(path)
+
+    setup.groth16py.setup = counted  # type: ignore[assignment]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first, second = pool.map(
+                lambda cache: setup.dev_setup(preimage_circuit, cache_dir=cache),
+                [tmp_path / "cache", tmp_path / "cache"],
+            )
+    finally:
+        setup.groth16py.setup = real_setup  # type: ignore[assignment]
+    assert made == [1]
+    folder = setup.dev_keys_folder(preimage_circuit, cache_dir=tmp_path / "cache")
+    reread = load_keys(folder, preimage_circuit)
+    assert first.verifying_key.to_json() == reread.verifying_key.to_json()
+    assert second.verifying_key.to_json() == reread.verifying_key.to_json()
+    assert first.label == reread.label == DEV_SETUP_LABEL
+    values = {"a": 11, "b": 12}
+    proof = prove(preimage_circuit, values, keys=first)  # checked under its own key
+    public = public_signals(calculate_witness(preimage_circuit, values), first.n_public)
+    assert verify(reread.verifying_key, proof, public)
+
+
 def test_keys_of_another_circuit_are_refused(
     transfer_circuit: CompiledCircuit, preimage_circuit: CompiledCircuit
 ) -> None:

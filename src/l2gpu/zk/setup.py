@@ -40,7 +40,7 @@ import groth16py
 
 from l2gpu.config import user_cache
 from l2gpu.core.errors import L2gpuError
-from l2gpu.zk.toolchain import CompiledCircuit
+from l2gpu.zk.toolchain import CompiledCircuit, made_once
 from l2gpu.zk.zkey import check_fits
 
 DEV_SETUP_LABEL = (
@@ -86,7 +86,7 @@ class Keys:
 
 
 _LOADED: dict[Path, Keys] = {}
-"""Keys read in this process, by folder: a proving key takes about a second to load."""
+"""Keys read or made in this process, by folder: a proving key takes seconds to load."""
 
 
 def dev_setup(circuit: CompiledCircuit, *, cache_dir: Path | None = None) -> Keys:
@@ -98,9 +98,14 @@ def dev_setup(circuit: CompiledCircuit, *, cache_dir: Path | None = None) -> Key
     cached = _LOADED.get(folder)
     if cached is not None:
         return cached
+    made = None
     if not (folder / _METADATA).exists():
-        _setup_into(folder, circuit)
-    keys = load_keys(folder, circuit)
+        with made_once(folder):
+            if not (folder / _METADATA).exists():  # or another process made them meanwhile
+                made = _setup_into(folder, circuit)
+    # Keys this process just made are the ones in the folder: reading them back would
+    # cost a proving key's load (13 s of a core for the tests' batch circuit).
+    keys = made if made is not None else load_keys(folder, circuit)
     _LOADED[folder] = keys
     return keys
 
@@ -198,9 +203,12 @@ def check_keys(keys: Keys, circuit: CompiledCircuit) -> None:
         )
 
 
-def _setup_into(folder: Path, circuit: CompiledCircuit) -> None:
+def _setup_into(folder: Path, circuit: CompiledCircuit) -> Keys | None:
     """Run the setup in a fresh folder beside ``folder`` and rename it into place, so
-    that a process reading the cache never sees keys without their metadata."""
+    that a process reading the cache never sees keys without their metadata.
+
+    Returns the keys made, or None where another process's keys took the place first
+    (they are the ones to use: read them from ``folder``)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{circuit.name}-"))
     try:
@@ -234,6 +242,15 @@ def _setup_into(folder: Path, circuit: CompiledCircuit) -> None:
         except OSError:
             if not (folder / _METADATA).exists():
                 raise  # not a race with another process making the same keys
+            return None
+        return Keys(
+            circuit_name=circuit.name,
+            circuit_key=circuit.key,
+            origin="development",
+            label=DEV_SETUP_LABEL,
+            proving_key=proving_key,
+            verifying_key=verifying_key,
+        )
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(work)

@@ -21,6 +21,7 @@ Errors::
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,8 +161,27 @@ def compile_circuit(
     folder = root / f"{name}-{key[:24]}"
     sym = folder / f"{name}.sym"
     if not sym.exists():
-        _compile_into(folder, source, name, tc)
+        with made_once(folder):
+            if not sym.exists():  # another process may have compiled it meanwhile
+                _compile_into(folder, source, name, tc)
     return CompiledCircuit(name=name, key=key, folder=folder, signals=_read_signals(sym))
+
+
+@contextlib.contextmanager
+def made_once(folder: Path) -> Iterator[None]:
+    """Hold the machine-wide lock of the cache entry ``folder`` while making it.
+
+    A batch circuit takes minutes to compile and its keys seconds of a core to set up:
+    processes that need the same entry at once (the node, a CLI, test workers) wait for
+    the first to make it instead of each making it again. The rename into place stays
+    the guard against a half-made entry; this lock only saves the repeated work."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with (folder.parent / f".{folder.name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def circuit_key(source: str, toolchain: Toolchain) -> str:
