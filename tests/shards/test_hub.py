@@ -19,6 +19,7 @@ import pytest
 from l2gpu.core.channel.vouchers import channel_domain, sign_voucher
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.amounts import round_up
 from l2gpu.core.l2.transactions import OpenChannel, SettleChannel
 from l2gpu.core.shards.hop import renter_owes
 from l2gpu.core.shards.route import RouteRequest, hub_domain
@@ -446,3 +447,62 @@ def test_a_renter_flooding_the_hub_with_vouchers_is_slowed(world: World, hub: Ru
         rail.sign(lease.channel_id, Wei((30 + second) * PRICE))
     with pytest.raises(HubError):
         rail.sign(lease.channel_id, Wei(40 * PRICE))
+
+
+def test_a_route_the_hub_refuses_gives_the_renter_its_deposit_back_at_once(
+    world: World, hub: RunningHub
+) -> None:
+    """The renter's channel to the hub opens before the hub is asked: when the hub then
+    refuses the route, the hub co-signs its close for nothing (it was paid nothing), so
+    the deposit is back at once, not after a challenge period and 'l2gpu settle'."""
+    rail = routed_rail(world, hub, renter=1)
+    before = world.balance(world.renters[1], 0)
+    with pytest.raises(L2gpuError) as refused:
+        # a provider on the renter's own shard: the hub says to pay it directly
+        rail.open(Address.from_hex(world.renters[0].address), DEPOSIT, lifetime=600)
+    assert "one shard" in refused.value.what  # the hub's reason
+    assert "closed and its deposit back on your L2 balance" in refused.value.fix
+    assert world.balance(world.renters[1], 0) == before
+    mine = world.client(world.renters[1], 0).channels()
+    assert mine[0]["status"] == "settled"
+    assert mine[0]["refunded_to_renter"] == str(renter_owes(round_up(DEPOSIT), 1_000))
+
+
+def test_a_channel_the_hub_let_go_unrouted_is_never_routed(world: World, tmp_path: Path) -> None:
+    """The hub agrees to close an unrouted channel under the lock routes open under and
+    journals it: a route asked for it afterwards, by this hub or after a restart, is
+    refused. A channel a live route uses is not let go by that rule."""
+    from l2gpu.core.l2.transactions import CooperativeClose
+    from l2gpu.hub.cosigning import agrees_unrouted_close
+
+    first = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    rail = routed_rail(world, first, renter=1)
+    home = rail.rails[rail.home]
+    inbound = home.open(first.hub.address, Wei(renter_owes(DEPOSIT, 1_000) * 2),
+                        lifetime=600 + CHALLENGE_PERIOD + 600)  # fmt: skip
+    found = home.client.channel(str(inbound.params.id))
+    close = CooperativeClose(int(found["renter_index"]), int(found["index"]), Wei(0))
+    try:
+        assert agrees_unrouted_close(first.hub, 0, close)
+        request = RouteRequest(inbound.params.id, Address.from_hex(world.provider.address),
+                               int(DEPOSIT), 600)  # fmt: skip
+        signature = request.sign(world.key(world.renters[1]),
+                                 hub_domain(world.chain.chain_id, first.hub.address))  # fmt: skip
+        with pytest.raises(HubError, match="being closed") as refused:
+            HubClient(str(first.url)).open_route(inbound.description, request, signature)
+        assert refused.value.status == 409
+        # a routed lease's channel: not let go for nothing
+        lease = rail.open(Address.from_hex(world.provider.address), DEPOSIT, lifetime=600)
+        routed = home.client.channel(str(rail.routed[lease.params.id].inbound.channel_id))
+        rail.sign(lease.params.id, Wei(PRICE))
+        assert not agrees_unrouted_close(
+            first.hub, 0, CooperativeClose(int(routed["renter_index"]), int(routed["index"]),
+                                           Wei(0)))  # fmt: skip
+    finally:
+        first.close()
+    again = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    try:
+        with pytest.raises(HubError, match="being closed"):
+            HubClient(str(again.url)).open_route(inbound.description, request, signature)
+    finally:
+        again.close()

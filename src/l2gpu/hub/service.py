@@ -29,7 +29,7 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import round_up
 from l2gpu.core.l2.codec import encode_tx, kind_of
-from l2gpu.core.l2.transactions import CooperativeClose, OpenChannel, UserTx
+from l2gpu.core.l2.transactions import OpenChannel, UserTx
 from l2gpu.core.market.channel_description import ChannelDescription, RoutedFor
 from l2gpu.core.market.settlement import describe_channel
 from l2gpu.core.shards.hop import (
@@ -103,6 +103,8 @@ class Hub:
         self.routes: dict[Hash32, Route] = {}
         self._opening = threading.Lock()
         self._by_outbound: dict[tuple[int, int], Route] = {}  # (shard, channel index) -> route
+        # inbound channels whose renter closes them unrouted (hub.cosigning): never routed
+        self.closing_unrouted: set[Hash32] = set()
         self._closers = ThreadPoolExecutor(CLOSERS, thread_name_prefix="hub-close")
         self.journal = Journal(data_dir / "hub-journal.jsonl")
         self._replay()
@@ -130,6 +132,12 @@ class Hub:
                 if not same:
                     raise HubRefused("that inbound channel is routed already", status=409)
                 return existing
+            if request.inbound in self.closing_unrouted:
+                raise HubRefused(
+                    "that inbound channel is being closed: the hub agreed to its renter's close",
+                    "open a new channel to the hub",
+                    409,
+                )
             if sum(not r.finished for r in self.routes.values()) >= MAX_ROUTES:
                 raise HubRefused("the hub carries as many routes as it can", "retry later", 503)
             a, b = self._shards_of(inbound, request)
@@ -287,57 +295,10 @@ class Hub:
             route.closing = False
 
     def agrees(self, shard: int) -> Any:
-        """What the hub co-signs on ``shard``: its own transactions, a provider's
-        cooperative close of an outbound channel for no more than was forwarded, and a
-        renter's of an inbound channel for no less than its best voucher."""
-        me = self.clients[shard].account()["index"]
+        """What the hub co-signs on ``shard`` (:mod:`l2gpu.hub.cosigning`)."""
+        from l2gpu.hub.cosigning import agreed_on
 
-        def agreed(tx: UserTx) -> bool:
-            if tx.sender == me:  # only what the hub itself sent: a sequencer could put in more
-                return bool(self.clients[shard].sent(tx))
-            if not isinstance(tx, CooperativeClose):
-                return False
-            route = self._by_outbound.get((shard, tx.channel))
-            if route is None:  # a channel opened since: learn the indices of open routes
-                self._learn_outbound_indices(shard)
-                route = self._by_outbound.get((shard, tx.channel))
-            if route is None:
-                return self._agrees_inbound_close(shard, tx)
-            return int(tx.amount) <= route.state.forwarded
-
-        return agreed
-
-    def _agrees_inbound_close(self, shard: int, tx: CooperativeClose) -> bool:
-        """A renter closing its channel to the hub (a restarted renter's 'l2gpu settle'):
-        agreed for no less than the best voucher the hub holds; from then on the route
-        forwards nothing (a voucher after it would be paid by nobody)."""
-        for route in list(self.routes.values()):
-            if route.record.inbound_shard != shard or route.finished:
-                continue
-            if route.inbound_index is None:
-                try:
-                    found = self.clients[shard].channel(str(route.record.inbound.channel_id))
-                except L2gpuError:
-                    continue
-                route.inbound_index = found.get("index")
-            if route.inbound_index == tx.channel:
-                with route.lock:  # no voucher is taken between the check and the claim
-                    if int(tx.amount) < route.state.received:
-                        return False
-                    route.claimed = True
-                    return True
-        return False
-
-    def _learn_outbound_indices(self, shard: int) -> None:
-        """Read the index of every unfinished route's outbound channel on ``shard`` that
-        is not known yet (one request each, once: a co-signature answers in time)."""
-        for route in list(self.routes.values()):
-            if route.record.outbound_shard != shard or route.finished:
-                continue
-            if route.outbound_index is None:
-                index = self._outbound_index(route)
-                if index is not None:
-                    self._by_outbound[(shard, index)] = route
+        return agreed_on(self, shard)
 
     def stop(self) -> None:
         """Stop the closers (the journal is on disk already)."""
@@ -358,6 +319,7 @@ class Hub:
             records.append(line)
             if route.state.best_inbound is not None:
                 records.append({"paid": voucher_to_json(route.state.best_inbound)})
+        records += [{"closing_unrouted": str(c)} for c in self.closing_unrouted]
         self.journal.rewrite(records)
 
     def _shards_of(self, inbound: ChannelDescription, request: RouteRequest) -> tuple[int, int]:
@@ -467,6 +429,8 @@ class Hub:
                 if "open_tx" in entry:  # co-sign the open if it is still waiting for us
                     route.open_tx = bytes.fromhex(entry["open_tx"])
                     self.clients[record.outbound_shard].remember(route.open_tx)
+            elif "closing_unrouted" in entry:
+                self.closing_unrouted.add(Hash32.from_hex(entry["closing_unrouted"]))
             elif "dropped" in entry:
                 self.routes.pop(Hash32.from_hex(entry["dropped"]), None)
             elif "paid" in entry:

@@ -166,7 +166,11 @@ class RoutedChannelRail:
             )
         request = RouteRequest(inbound.params.id, provider, int(deposit), lifetime)
         signature = request.sign(self.key, hub_domain(self.chain_id, self.hub_address))
-        answer = self.hub.open_route(inbound.description, request, signature)
+        try:
+            answer = self.hub.open_route(inbound.description, request, signature)
+        except L2gpuError as exc:  # refused, or the hub is away: the deposit comes back
+            closed = self._close_unrouted(inbound)
+            raise L2gpuError(exc.what, "; ".join(filter(None, (exc.fix, closed)))) from exc
         outbound = ChannelDescription.from_json(answer["outbound"])
         wrong = (outbound.params.provider != provider, outbound.params.renter != self.hub_address,
                  outbound.deposit < deposit, outbound.manager not in self.by_rollup)  # fmt: skip
@@ -186,6 +190,27 @@ class RoutedChannelRail:
                 f"rent again, through another hub if this one is down; {how}",
             )
         return OpenedChannel(outbound.params, outbound.deposit, outbound, 0, inbound.tx_bytes)
+
+    def _close_unrouted(self, inbound: OpenedChannel) -> str:
+        """Close the channel to the hub that no route uses: with the hub's co-signature
+        at once (it was paid nothing, so it agrees to any close), else alone, conceding
+        nothing ('l2gpu settle' returns the deposit after the challenge period)."""
+        from l2gpu.core.l2.transactions import CooperativeClose
+        from l2gpu.node.client import TransactionDropped
+
+        home, cid = self.rails[self.home], inbound.params.id
+        try:
+            index = int(home.client.channel(str(cid))["index"])
+            try:
+                home.client.send_tx(lambda me: CooperativeClose(me, index, Wei(0)), wait=home.wait)
+            except TransactionDropped:  # the hub did not co-sign: alone
+                self._mark(cid, "closing")
+                return home.abandon(inbound.description, Wei(0))
+        except L2gpuError as exc:
+            return (f"your channel to the hub {cid} is still open ({exc.what}): 'l2gpu settle' "
+                    "closes it")  # fmt: skip
+        self._mark(cid, "done")
+        return f"your channel to the hub {cid} is closed and its deposit back on your L2 balance"
 
     def sign(self, channel_id: Hash32, amount: Wei) -> Voucher:
         """Pay the provider ``amount`` in all: the renter's voucher to the hub, traded for
