@@ -179,6 +179,39 @@ def test_rent_pays_a_provider_on_another_shard_through_the_hub(
         hub.close()
 
 
+def test_launch_runs_a_task_on_another_shard_through_the_hub(
+    world: World, market: Market, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``l2gpu launch`` picks the offer and runs the lease as ``rent`` does: across
+    shards, through the hub, with the route kept and finished in its data folder."""
+    hub = start_hub(world.key(world.hub), world.nodes.urls, tmp_path / "hub", wait=10.0)
+    try:
+        assert hub.url is not None
+        task = tmp_path / "task.yaml"
+        task.write_text("name: across\nresources: {gpu: RTX_4090, count: 1}\n"
+                        "max_price: 10 ether\nhours: 0.01\n"
+                        "run: echo hello-launch-across-shards; sleep 2\n")  # fmt: skip
+        folder = tmp_path / "renter"
+        provider_before = world.balance(world.provider, 1)
+        key = "0x" + bytes(world.renters[0].key).hex()
+        shards = [arg for url in world.nodes.urls for arg in ("--shard-node", url)]
+        code, out, err = cli(capsys, "--data-dir", str(folder), "--private-key", key, "launch",
+                             str(task), "--api-url", market.url, "--hub", hub.url,
+                             *shards)  # fmt: skip
+        assert code == 0, err
+        assert "hello-launch-across-shards" in out
+        assert "(sharded)" in err
+        assert re.search(r"launch across: lease \d+ job exited with code 0 after 1 attempt", err)
+        (route,) = RenterRoutes(folder).all()
+        assert route.state == "done"
+        forwarded = hub.hub.routes[route.channel_id].state.forwarded
+        assert forwarded > 0
+        wait_until(lambda: world.balance(world.provider, 1) - provider_before >= forwarded)
+        assert world.balance(world.provider, 1) - provider_before == forwarded
+    finally:
+        hub.close()
+
+
 def test_a_renter_on_the_providers_shard_pays_it_there_without_a_hub(
     world: World, market: Market, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
