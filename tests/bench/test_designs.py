@@ -29,7 +29,7 @@ def test_the_trace_is_drawn_from_philly_and_seeded() -> None:
 
 def test_every_design_runs_the_same_leases_and_reports_every_figure() -> None:
     # the zk node proves with the tests' circuit (compiled and keyed once, cached)
-    run = measure_designs(leases=4, wave=2, seconds=3, zk_leases=1, zk_shape="1,2,1,1,1,1")
+    run = measure_designs(leases=4, wave=4, seconds=3, zk_leases=1, zk_shape="1,2,1,1,1,1")
     assert set(run["designs"]) == set(DESIGNS)
     paid = run["workload"]["seconds_paid_in_run"]
     for name, figures in run["designs"].items():
