@@ -88,7 +88,7 @@ imports: install
 	$(BIN)/lint-imports
 
 pytest: install tools
-	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 bench: install tools
 	$(BIN)/l2gpu bench all --json

@@ -79,10 +79,11 @@ def shared_contract_cache() -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Modules with a ``slow`` test run first, in their collection order.
 
-    ``make test`` hands whole modules to its two workers (``--dist loadfile``, so that a
-    module's fixtures, such as one proving node, are made once). Handing the modules
-    that take minutes out first keeps either worker from starting one when the other
-    has nothing left to do.
+    ``make test`` hands whole modules to its three workers (``--dist loadfile``, so that
+    a module's fixtures, such as one proving node, are made once): one more than the
+    machine's two cores, since many tests wait on processes, nodes and batches for part
+    of their time. Handing the modules that take minutes out first keeps a worker from
+    starting one when the others have nothing left to do.
     """
     slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
     items.sort(key=lambda item: item.path not in slow)  # a stable sort keeps the order
