@@ -59,6 +59,7 @@ def market(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
     from l2gpu.agent.agent import ProviderAgent
     from l2gpu.agent.backends.local import LocalBackend
     from l2gpu.agent.inventory import discover
+    from l2gpu.agent.outputs import Retention
     from l2gpu.api.app import create_app
     from l2gpu.api.service import MarketService
     from l2gpu.cli.lease_rails import provider_shard_rail
@@ -95,6 +96,7 @@ def market(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         system_clock,
         world.chain.chain_id,
         rail=rail,
+        kept=Retention(folder / "kept"),  # as 'provider up' keeps them: launch asks
     )
     offer = agent.publish(agent.offer_terms(PRICE, location="EU",
                                             expires_at=system_clock() + 3600))[0]  # fmt: skip
