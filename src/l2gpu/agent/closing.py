@@ -56,6 +56,13 @@ class Served:
             self.since = self.last_tick
 
 
+def receive_voucher(s: Served, voucher: VoucherPublic, now: int) -> None:
+    """Hand the market's copy of the renter's newest voucher to the lease's payee."""
+    if voucher.amount > s.payee.state.best_amount and voucher.signature:
+        sig = bytes.fromhex(voucher.signature.removeprefix("0x"))
+        s.payee.receive(Voucher(s.params.id, Wei(voucher.amount), sig), Timestamp(now))
+
+
 @dataclass
 class Settlement:
     """How a lease's channel was closed (gas is 0 inside the rollup)."""
@@ -134,14 +141,7 @@ class ChannelClosing:
 
     def _take_last_voucher(self, s: Served, now: int) -> None:
         lease = self.client.lease(s.lease_id)
-        self._receive_voucher(s, lease.voucher, now)
-
-    @staticmethod
-    def _receive_voucher(s: Served, voucher: VoucherPublic, now: int) -> None:
-        """Hand the market's copy of the renter's newest voucher to the lease's payee."""
-        if voucher.amount > s.payee.state.best_amount and voucher.signature:
-            sig = bytes.fromhex(voucher.signature.removeprefix("0x"))
-            s.payee.receive(Voucher(s.params.id, Wei(voucher.amount), sig), Timestamp(now))
+        receive_voucher(s, lease.voucher, now)
 
     def _close_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
