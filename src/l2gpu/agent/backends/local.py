@@ -46,16 +46,13 @@ import hashlib
 import json
 import logging
 import os
-import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from l2gpu.agent.backends import deadman
@@ -82,6 +79,16 @@ from l2gpu.agent.backends.deadman import group as _group
 from l2gpu.agent.backends.deadman import send as _kill
 from l2gpu.agent.backends.deadman import start_time as _start_time
 from l2gpu.agent.backends.deadman import state_of as _state
+from l2gpu.agent.backends.local_files import (
+    NOFOLLOW,
+    await_ready,
+    disk_usage,
+    json_field,
+    read_log,
+    sandbox_init,
+    wipe,
+    write_files,
+)
 from l2gpu.agent.backends.local_shell import ShellProcess, oldest_process, start_shell
 from l2gpu.agent.backends.local_shell import memfd as _memfd
 from l2gpu.agent.sandbox import (
@@ -99,11 +106,8 @@ from l2gpu.agent.sandbox import (
 
 log = logging.getLogger(__name__)
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 START_CHECK_S = 0.3
 """How long a fresh job is watched for an immediate 'command not found' (bounded)."""
-READY_TIMEOUT_S = 15.0
-"""How long the sandbox may take to come up before the start counts as failed."""
 STOP_WAIT_S = 3.0
 DISK_CHECK_S = 1.0
 LOG_CHUNK = 16 * 1024
@@ -286,7 +290,7 @@ class LocalBackend:
         self._jobs.pop(lease_id, None)
         self._offsets.pop(lease_id, None)
         for folder in (self.workdir(lease_id), self._agent_dir(lease_id)):
-            _wipe(folder)
+            wipe(folder)
 
     # -- start -------------------------------------------------------------------------
 
@@ -317,13 +321,13 @@ class LocalBackend:
         (self.root / ".agent").chmod(0o700)
         for entry in work.iterdir():  # what an earlier job of this lease left; not its log
             if entry.name != LOG_NAME or entry.is_symlink() or not entry.is_file():
-                _wipe(entry)
+                wipe(entry)
         for stale in folder.iterdir():
-            _wipe(stale)
+            wipe(stale)
         tmp = folder / "tmp"
         tmp.mkdir()
         (folder / "empty").touch(mode=0o400)
-        _write_files(work, spec.files)
+        write_files(work, spec.files)
         unpack_folder(spec, work, limits.disk_bytes)
         cgroup = self._cgroup(lease, limits)
         gpu_nodes = gpu_device_nodes(spec.gpu_indices, self.dev, self.gpu_driver)
@@ -332,7 +336,7 @@ class LocalBackend:
         try:
             config_fd = _memfd(config)
             ready_r, ready_w = os.pipe()
-            append = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW
+            append = os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW
             log_fd = os.open(work / LOG_NAME, append, 0o600)
             if self.bwrap is not None:
                 status_fd = os.open(folder / "status.json", os.O_WRONLY | os.O_CREAT, 0o600)
@@ -381,7 +385,7 @@ class LocalBackend:
                 if fd >= 0:
                     os.close(fd)
         try:
-            problem = _await_ready(proc, ready_r)
+            problem = await_ready(proc, ready_r)
         finally:
             os.close(ready_r)
         job = _Job(
@@ -390,7 +394,7 @@ class LocalBackend:
         )  # fmt: skip
         self._jobs[lease] = job
         if problem is None and job.sandboxed:
-            job.init = _sandbox_init(folder / "status.json", proc)
+            job.init = sandbox_init(folder / "status.json", proc)
             job.init_start = _start_time(job.init) if job.init else None
             if job.init is None:
                 problem = "the sandbox did not report its init process"
@@ -573,7 +577,7 @@ class LocalBackend:
     def read_logs(self, lease_id: int) -> list[str]:
         """New output since the last call, in chunks of at most 16 KiB."""
         offset = self._offsets.get(lease_id, 0)
-        data = _read_log(self.workdir(lease_id) / LOG_NAME, offset, LOG_CHUNK * 16)
+        data = read_log(self.workdir(lease_id) / LOG_NAME, offset, LOG_CHUNK * 16)
         self._offsets[lease_id] = offset + len(data)
         text = data.decode("utf-8", errors="replace")
         return [text[i : i + LOG_CHUNK] for i in range(0, len(text), LOG_CHUNK)]
@@ -657,7 +661,7 @@ class LocalBackend:
     def _recorded_exit(self, job: _Job) -> int | None:
         folder = self._agent_dir(job.lease_id)
         if job.sandboxed:
-            return _json_field(folder / "status.json", "exit-code")
+            return json_field(folder / "status.json", "exit-code")
         try:
             return int((folder / _EXIT_FILE).read_text().strip())
         except (OSError, ValueError):
@@ -688,7 +692,7 @@ class LocalBackend:
         return self._disk_breach(job)
 
     def _disk_breach(self, job: _Job) -> str | None:
-        used, entries = _disk_usage(
+        used, entries = disk_usage(
             [self.workdir(job.lease_id), self._agent_dir(job.lease_id) / "tmp"],
             MAX_FOLDER_ENTRIES,
         )
@@ -725,7 +729,7 @@ class LocalBackend:
             note = f"\n[l2gpu] {reason}; the job was stopped\n".encode()
             with contextlib.suppress(OSError):
                 fd = os.open(
-                    self.workdir(job.lease_id) / LOG_NAME, os.O_WRONLY | os.O_APPEND | _NOFOLLOW
+                    self.workdir(job.lease_id) / LOG_NAME, os.O_WRONLY | os.O_APPEND | NOFOLLOW
                 )
                 try:
                     os.write(fd, note)
@@ -755,149 +759,10 @@ class LocalBackend:
         size = 0
         with contextlib.suppress(OSError):
             size = os.lstat(self.workdir(lease_id) / LOG_NAME).st_size
-        tail = _read_log(self.workdir(lease_id) / LOG_NAME, max(0, size - 4096), 4096)
+        tail = read_log(self.workdir(lease_id) / LOG_NAME, max(0, size - 4096), 4096)
         text = tail.decode("utf-8", errors="replace")
         lines = text.strip().splitlines()
         return lines[-1][:300] if lines else "no output"
-
-
-def _write_files(work: Path, files: Mapping[str, str]) -> None:
-    for name, text in files.items():
-        path = work.joinpath(*PurePosixPath(name).parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-
-
-# -- processes ---------------------------------------------------------------------------
-
-
-def _await_ready(proc: subprocess.Popen[bytes], ready: int) -> str | None:
-    """None once the launcher in the sandbox says it is ready, else what went wrong."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    said = b""
-    while time.monotonic() < deadline:
-        readable, _, _ = select.select([ready], [], [], 0.05)
-        if readable:
-            chunk = os.read(ready, 4096)
-            said += chunk
-            if said.startswith(b"ok"):
-                return None
-            if not chunk or said.startswith(b"error"):
-                break
-        elif proc.poll() is not None:
-            break
-    if said.startswith(b"error"):
-        return said.decode(errors="replace")
-    if proc.poll() is not None:
-        return f"it exited with code {proc.returncode} before the job ran"
-    return f"it was not ready within {READY_TIMEOUT_S:.0f} s"
-
-
-def _sandbox_init(status: Path, proc: subprocess.Popen[bytes]) -> int | None:
-    """The host pid of the sandbox's init, from bubblewrap's status file."""
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline:
-        pid = _json_field(status, "child-pid")
-        if pid is not None:
-            return pid
-        if proc.poll() is not None:
-            return None
-        time.sleep(0.01)  # bounded: bubblewrap writes it as the sandbox starts
-    return None
-
-
-def _json_field(path: Path, name: str) -> int | None:
-    """``name`` from the JSON documents bubblewrap writes to ``path``, one per line."""
-    try:
-        text = path.read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
-            value = json.loads(line).get(name)
-            if isinstance(value, int):
-                return value
-    return None
-
-
-def _read_log(path: Path, offset: int, most: int) -> bytes:
-    """Up to ``most`` bytes of a job's log from ``offset``; never through a link, nor
-    from anything but a regular file (a job must not make the agent read the host's)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return b""
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return b""
-        return os.pread(fd, most, offset)
-    finally:
-        os.close(fd)
-
-
-# -- folders -----------------------------------------------------------------------------
-
-
-def _disk_usage(paths: list[Path], most_entries: int) -> tuple[int, int]:
-    """Bytes on disk and entries under ``paths`` (symlinks not followed); stops
-    counting past ``most_entries``."""
-    used = entries = 0
-    todo = [str(p) for p in paths]
-    while todo and entries <= most_entries:
-        path = todo.pop()
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue
-        used += info.st_blocks * 512
-        entries += 1
-        if stat.S_ISDIR(info.st_mode):
-            try:
-                names = os.listdir(path)
-            except PermissionError:  # a job may chmod its folders; the agent owns them
-                _open_folder(path)
-                names = _listdir(path)
-            todo.extend(os.path.join(path, n) for n in names)
-    return used, entries
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
-
-
-def _open_folder(path: str) -> None:
-    """chmod 700 the folder at ``path``, never what a symlink put there points to (a
-    running job may swap a folder for a link to /etc between two calls)."""
-    try:
-        fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return
-    try:
-        os.chmod(f"/proc/self/fd/{fd}", 0o700)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _wipe(folder: Path) -> None:
-    """Remove a folder a job may have left unreadable."""
-
-    def writable(func: Any, path: str, _exc: Any) -> None:
-        _open_folder(os.path.dirname(path))
-        _open_folder(path)
-        with contextlib.suppress(OSError):
-            func(path)
-
-    if folder.is_symlink() or folder.is_file():
-        folder.unlink()
-    elif folder.exists():
-        shutil.rmtree(folder, onerror=writable)
 
 
 def _memory_reason(limits: _Limits) -> str:
