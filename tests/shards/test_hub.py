@@ -506,3 +506,34 @@ def test_a_channel_the_hub_let_go_unrouted_is_never_routed(world: World, tmp_pat
             HubClient(str(again.url)).open_route(inbound.description, request, signature)
     finally:
         again.close()
+
+
+def test_a_hub_restarted_after_agreeing_to_a_close_forwards_nothing_more(
+    world: World, tmp_path: Path
+) -> None:
+    """Found by attacking the hub: its agreement to a renter's close of a routed channel
+    was in memory only, so a hub restarted after it took a voucher for the whole
+    deposit on the closed channel (before its first round of claims) and signed onward
+    for the whole outbound deposit. The agreement is journaled now."""
+    from l2gpu.core.l2.transactions import CooperativeClose
+
+    first = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    rail = routed_rail(world, first, renter=1)
+    lease = rail.open(Address.from_hex(world.provider.address), DEPOSIT, lifetime=600).description
+    rail.sign(lease.channel_id, Wei(2 * PRICE))
+    inbound = rail.routed[lease.channel_id].inbound
+    home = rail.rails[rail.home]
+    paid = renter_owes(2 * PRICE, 1_000)
+    index = int(home.client.channel(str(inbound.channel_id))["index"])
+    home.client.send_tx(lambda me: CooperativeClose(me, index, Wei(paid)), wait=30)
+    assert home.client.channel(str(inbound.channel_id))["status"] != "open"
+    first.close()  # as after kill -9: only the journal survives
+    again = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
+    try:
+        domain = channel_domain(ChainId(world.chain.chain_id), inbound.manager)
+        whole = sign_voucher(world.key(world.renters[1]), domain, inbound.channel_id,
+                             Wei(int(inbound.deposit)))  # fmt: skip
+        with pytest.raises(HubError, match="this route is closed"):
+            HubClient(str(again.url)).pay(inbound.channel_id, whole)
+    finally:
+        again.close()

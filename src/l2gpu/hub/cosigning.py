@@ -69,6 +69,9 @@ def agrees_inbound_close(hub: Hub, shard: int, tx: CooperativeClose) -> bool:
             with route.lock:  # no voucher is taken between the check and the claim
                 if int(tx.amount) < route.state.received:
                     return False
+                # on disk before the agreement: a hub restarted after it must not take
+                # a voucher on the closed channel and sign onward for it
+                hub.journal.append({"claimed": str(route.record.inbound.channel_id)})
                 route.claimed = True
                 return True
     return agrees_unrouted_close(hub, shard, tx)

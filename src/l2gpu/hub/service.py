@@ -255,6 +255,8 @@ class Hub:
         from l2gpu.payments.rails import ChannelAlreadyClosed
 
         with route.lock:
+            if not route.claimed:  # on disk first: a restart forwards nothing more either
+                self.journal.append({"claimed": str(route.record.inbound.channel_id)})
             route.claimed = True  # from now on pay() forwards nothing
             best = route.state.best_inbound
         shard = route.record.inbound_shard
@@ -319,6 +321,8 @@ class Hub:
             records.append(line)
             if route.state.best_inbound is not None:
                 records.append({"paid": voucher_to_json(route.state.best_inbound)})
+            if route.claimed:
+                records.append({"claimed": str(route.record.inbound.channel_id)})
         records += [{"closing_unrouted": str(c)} for c in self.closing_unrouted]
         self.journal.rewrite(records)
 
@@ -429,6 +433,10 @@ class Hub:
                 if "open_tx" in entry:  # co-sign the open if it is still waiting for us
                     route.open_tx = bytes.fromhex(entry["open_tx"])
                     self.clients[record.outbound_shard].remember(route.open_tx)
+            elif "claimed" in entry:
+                claimed = self.routes.get(Hash32.from_hex(entry["claimed"]))
+                if claimed is not None:
+                    claimed.claimed = True
             elif "closing_unrouted" in entry:
                 self.closing_unrouted.add(Hash32.from_hex(entry["closing_unrouted"]))
             elif "dropped" in entry:
