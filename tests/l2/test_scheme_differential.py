@@ -7,7 +7,8 @@ The two sides share nothing but the users' keys: the core/zk side assigns leaf i
 as its L1 does (in deposit order, from 1), signs with core/zk's ``sign_transfer`` and
 ``sign_withdrawal``, and credits each transfer's fee with core/zk's ``credit_fees`` (a
 batch of one transfer); the core/l2 side runs ``stf.state_transition`` on an
-``L2State`` of ``PoseidonEddsa(8)`` with the packed signatures as ``Authorization``.
+``L2State`` of ``PoseidonEddsa(8)`` with the packed signatures as ``Authorization``,
+and ends each transfer's batch of one with ``stf.credit_held_fees``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.errors import RuleViolation
 from l2gpu.core.l2.scheme import Authorization
 from l2gpu.core.l2.state import L2State
-from l2gpu.core.l2.stf import state_transition
+from l2gpu.core.l2.stf import credit_held_fees, state_transition
 from l2gpu.core.l2.transactions import BlockContext, Deposit, Transfer, Withdraw
 from l2gpu.core.l2.zk_scheme import PoseidonEddsa, key_bytes
 from l2gpu.core.types import Address, ChainId, Timestamp, Wei
@@ -172,8 +173,13 @@ def transfer(t: Twins, rng: random.Random) -> None:
 
     tx = Transfer(source - 1, target - 1, Wei(amount), Wei(fee_code * FEE_UNIT_WEI))
     auth = Authorization(nonce, eddsa.pack_signature(signature))
+
+    def l2_side() -> None:
+        state_transition(t.l2, tx, t.block(), auth)
+        credit_held_fees(t.l2, t.block().fee_recipient)
+
     expected = outcome(zk_side)
-    assert outcome(lambda: state_transition(t.l2, tx, t.block(), auth)) == expected, fault
+    assert outcome(l2_side) == expected, fault
 
 
 def withdraw(t: Twins, rng: random.Random) -> None:
@@ -229,8 +235,8 @@ def fundable(t: Twins, scratch: ZkState, fee: int) -> list[int]:
 
 def batch(t: Twins, rng: random.Random) -> None:
     """One valid batch: core/zk's ``apply_batch`` (its fees credited once, at the end)
-    against core/l2 applying the same transactions one by one (each fee at once).
-    The operator sends nothing: in a batch, its fees arrive only at the end."""
+    against core/l2 applying the same transactions one by one, its held fees credited
+    at the end. The operator sends nothing: in a batch, its fees arrive only at the end."""
     scratch, deposits = t.zk, []
     for _ in range(rng.randrange(1, 3)):
         user = rng.randrange(USERS)
@@ -281,6 +287,7 @@ def batch(t: Twins, rng: random.Random) -> None:
         auth = Authorization(wtx.nonce, eddsa.pack_signature(signature))
         tx = Withdraw(wtx.from_index - 1, Wei(wtx.amount), Wei(0))
         state_transition(t.l2, tx, t.block(), auth)
+    credit_held_fees(t.l2, t.block().fee_recipient)
     t.zk = result.new_state
     t.paid.extend(paid)
 

@@ -157,9 +157,11 @@ def test_a_rollback_restores_the_zk_root() -> None:
     withdrawal = Withdraw(0, Wei(10**15), Wei(0))
     state_transition(state, withdrawal, BLOCK, signed(state, withdrawal))
     assert state.root() != before
+    assert state.held_fees == 10**12  # the transfer's fee waits for the batch's end
     state.rollback(mark)
     state.commit()
     assert state.root() == before
+    assert state.held_fees == 0
     assert len(state.accounts) == 1
     assert state.exits == []
 

@@ -111,6 +111,11 @@ class Scheme(Protocol):
     def name(self) -> str:
         """A short name: ``keccak-secp256k1`` or ``poseidon-eddsa``."""
 
+    @property
+    def holds_fees(self) -> bool:
+        """Whether a transaction's fee waits for the batch's end (``stf.credit_held_fees``)
+        instead of reaching the fee recipient with the transaction."""
+
     def commitment(self) -> StateCommitment:
         """A fresh commitment for an empty state."""
 
@@ -193,6 +198,11 @@ class KeccakSecp256k1:
     def name(self) -> str:
         """``keccak-secp256k1``."""
         return "keccak-secp256k1"
+
+    @property
+    def holds_fees(self) -> bool:
+        """False: each fee reaches the block's fee recipient with its transaction."""
+        return False
 
     def commitment(self) -> KeccakTrees:
         """Three empty Keccak trees."""

@@ -83,6 +83,9 @@ class L2State:
         # Under the zk scheme only: core/zk's lease channels by their leaf in core/zk's
         # tree (``zk_channels.py``); their renter and provider are core/zk leaf indices.
         self.zk_channels: dict[int, ZkChannel] = {}
+        # Under a scheme that credits fees once per batch (the zk scheme, as its
+        # circuit does): the fees of the batch's transfers so far, in no account yet.
+        self.held_fees = 0
         # Every leaf is written through the scheme's commitment, so the root is the
         # scheme's without any rule below asking which scheme it is.
         self.commitment = scheme.commitment()
@@ -124,12 +127,27 @@ class L2State:
                 self.deposits_processed = index
             elif kind == "settlement":
                 self.settlements.pop(index, None)
+            elif kind == "fees":
+                self.held_fees = index
 
     def count_deposit(self) -> None:
         """One more L1 deposit has been processed."""
         if self._journal is not None:
             self._journal.append(("deposits", self.deposits_processed, None))
         self.deposits_processed += 1
+
+    def hold_fee(self, amount: int) -> None:
+        """Keep a transaction's fee for the batch's end (``stf.credit_held_fees``)."""
+        if self._journal is not None:
+            self._journal.append(("fees", self.held_fees, None))
+        self.held_fees += amount
+
+    def release_fees(self) -> int:
+        """Take every held fee (to credit them to the fee account); return their sum."""
+        if self._journal is not None:
+            self._journal.append(("fees", self.held_fees, None))
+        fees, self.held_fees = self.held_fees, 0
+        return fees
 
     def record_settlement(self, index: int, to_provider: Wei, to_renter: Wei) -> None:
         """Channel ``index`` settled: keep what it paid each side (see ``settlements``)."""
@@ -224,6 +242,7 @@ class L2State:
             sum(a.balance for a in self.accounts)
             + sum(c.channel.deposit for c in self.channels if c.live)
             + sum(c.deposit for c in self.zk_channels.values())
+            + self.held_fees
         )
 
     # -- writing (only after validation) -------------------------------------------

@@ -63,6 +63,7 @@ from l2gpu.core.l2.transactions import (
 )
 from l2gpu.core.l2.zk_channels import apply_zk_channel
 from l2gpu.core.types import ZERO_ADDRESS, Address, Timestamp, Wei
+from l2gpu.core.zk.channel import ChannelSteps
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,8 @@ class TxEffects:
 
     deltas: tuple[tuple[int, int], ...]
     exit_index: int | None = None
+    channel_steps: ChannelSteps | None = None
+    """A ``core/zk`` channel operation's steps (the zk batch's circuit input reads them)."""
 
 
 def signers(state: L2State, tx: UserTx) -> tuple[int, ...]:
@@ -98,7 +101,8 @@ def state_transition(
     commitment's co-signature instead and reads none). ``core/zk``'s channel
     operations run under the zk scheme only (``zk_channels.py``)."""
     if isinstance(tx, OpenZkChannel | CloseZkChannel | ReclaimZkChannel):
-        return TxEffects(apply_zk_channel(state, tx, block, authorization))
+        deltas, steps = apply_zk_channel(state, tx, block, authorization)
+        return TxEffects(deltas, channel_steps=steps)
     if isinstance(tx, Deposit):
         return apply_deposit(state, tx)
     if isinstance(tx, ForcedWithdraw):
@@ -167,9 +171,8 @@ def apply_transfer(state: L2State, sender: Account, tx: Transfer, block: BlockCo
     )
     debit(state, sender.index, tx.amount + tx.fee, bump_nonce=True)
     credit(state, tx.to, tx.amount)
-    credit(state, block.fee_recipient, tx.fee)
-    return TxEffects(((tx.sender, -(tx.amount + tx.fee)), (tx.to, tx.amount),
-                    (block.fee_recipient, tx.fee)))  # fmt: skip
+    fee_delta = pay_fee(state, block.fee_recipient, tx.fee)
+    return TxEffects(((tx.sender, -(tx.amount + tx.fee)), (tx.to, tx.amount), *fee_delta))
 
 
 def apply_withdraw(state: L2State, sender: Account, tx: Withdraw, block: BlockContext) -> TxEffects:
@@ -177,11 +180,33 @@ def apply_withdraw(state: L2State, sender: Account, tx: Withdraw, block: BlockCo
     require(tx.amount > 0, "l2: zero amount")
     require(sender.balance >= tx.amount + tx.fee, "l2: insufficient balance")
     debit(state, sender.index, tx.amount + tx.fee, bump_nonce=True)
-    credit(state, block.fee_recipient, tx.fee)
+    fee_delta = pay_fee(state, block.fee_recipient, tx.fee)
     exit_ = state.add_exit(sender.address, tx.amount)
-    return TxEffects(
-        ((tx.sender, -(tx.amount + tx.fee)), (block.fee_recipient, tx.fee)), exit_.index
-    )
+    return TxEffects(((tx.sender, -(tx.amount + tx.fee)), *fee_delta), exit_.index)
+
+
+def pay_fee(state: L2State, fee_recipient: int, fee: int) -> tuple[tuple[int, int], ...]:
+    """Credit ``fee`` to the fee recipient now, or hold it for the batch's end under a
+    scheme that credits fees once per batch (the zk scheme: its circuit updates the
+    fee account's leaf once, after every slot); the balance change it made now."""
+    if state.scheme.holds_fees:
+        state.hold_fee(fee)
+        return ()
+    credit(state, fee_recipient, fee)
+    return ((fee_recipient, fee),)
+
+
+def credit_held_fees(state: L2State, fee_recipient: int) -> TxEffects:
+    """End a batch under a scheme that holds fees: credit every held fee to
+    ``fee_recipient`` in one write (also when they sum to 0, as the circuit's one
+    update of the fee account's leaf), or raise L2Error and change nothing."""
+    account = state.account(fee_recipient)
+    require(account is not None, "l2: unknown fee recipient")
+    assert account is not None
+    require(account.balance + state.held_fees <= MAX_BALANCE, "l2: balance overflow")
+    fees = state.release_fees()
+    state.put_account(replace(account, balance=Wei(account.balance + fees)))
+    return TxEffects(((fee_recipient, fees),))
 
 
 def apply_open_channel(

@@ -49,6 +49,7 @@ from l2gpu.core.l2.transactions import (
 from l2gpu.core.l2.zk_scheme import PoseidonTree, unpack_signature, zk_index, zk_rules
 from l2gpu.core.types import Wei
 from l2gpu.core.zk.channel import (
+    ChannelSteps,
     CloseChannelTx,
     OpenChannelTx,
     ReclaimTx,
@@ -60,13 +61,16 @@ from l2gpu.core.zk.state import ZkState
 
 Deltas = tuple[tuple[int, int], ...]
 """Balance changes per L2 account, as ``stf.TxEffects.deltas``."""
+Applied = tuple[Deltas, ChannelSteps]
+"""What an operation did: its balance changes, and ``core/zk``'s steps it ran (the
+states the circuit's intermediate roots are read from, ``core/l2/zk_batch.py``)."""
 
 
 def apply_zk_channel(
     state: L2State, tx: ZkChannelTx, block: BlockContext, authorization: Authorization | None
-) -> Deltas:
+) -> Applied:
     """Apply ``core/zk``'s channel operation ``tx`` to ``state`` in place, or raise
-    :class:`L2Error` and change nothing; the balance changes it made."""
+    :class:`L2Error` and change nothing; the balance changes it made and the steps."""
     tree = _zk_tree(state, tx)
     if isinstance(tx, OpenZkChannel):
         return _open(state, tree, tx, block, authorization)
@@ -91,7 +95,7 @@ def _open(
     tx: OpenZkChannel,
     block: BlockContext,
     authorization: Authorization | None,
-) -> Deltas:
+) -> Applied:
     require(authorization is not None, "zk: unsigned transaction")
     assert authorization is not None
     nonce = authorization.nonce
@@ -106,10 +110,10 @@ def _open(
     balance = Wei(renter.balance - tx.deposit)
     state.put_account(replace(renter, balance=balance, nonce=renter.nonce + 1))
     state.put_zk_channel(tx.slot, steps.channel)
-    return ((tx.sender, -tx.deposit),)
+    return ((tx.sender, -tx.deposit),), steps
 
 
-def _close(state: L2State, tree: ZkState, tx: CloseZkChannel) -> Deltas:
+def _close(state: L2State, tree: ZkState, tx: CloseZkChannel) -> Applied:
     with zk_rules():
         voucher = unpack_signature(tx.voucher)
         provider_signature = unpack_signature(tx.provider_signature)
@@ -121,17 +125,17 @@ def _close(state: L2State, tree: ZkState, tx: CloseZkChannel) -> Deltas:
     provider, renter = l2_index(channel.provider), l2_index(channel.renter)
     _credit(state, provider, tx.amount)
     _credit(state, renter, channel.deposit - tx.amount)
-    return ((provider, tx.amount), (renter, channel.deposit - tx.amount))
+    return ((provider, tx.amount), (renter, channel.deposit - tx.amount)), steps
 
 
-def _reclaim(state: L2State, tree: ZkState, tx: ReclaimZkChannel, block: BlockContext) -> Deltas:
+def _reclaim(state: L2State, tree: ZkState, tx: ReclaimZkChannel, block: BlockContext) -> Applied:
     with zk_rules():
         steps = reclaim_steps(tree, ReclaimTx(tx.slot), block.timestamp)
     channel = steps.channel
     state.drop_zk_channel(tx.slot)
     renter = l2_index(channel.renter)
     _credit(state, renter, channel.deposit)
-    return ((renter, channel.deposit),)
+    return ((renter, channel.deposit),), steps
 
 
 def l2_index(leaf: int) -> int:

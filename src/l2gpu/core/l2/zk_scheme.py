@@ -125,6 +125,14 @@ class PoseidonTree:
     def __init__(self, depth: int) -> None:
         """An empty tree of ``depth``."""
         self.tree = ZkState.empty(depth)
+        self.trail: list[ZkState] | None = None
+        """While a list: the tree after each write, appended (``zk_batch.py`` reads a
+        transfer's intermediate state, the one its circuit slot proves, from it)."""
+
+    def _write(self, tree: ZkState) -> None:
+        self.tree = tree
+        if self.trail is not None:
+            self.trail.append(tree)
 
     def put_account(self, account: Account) -> None:
         """Write ``account``'s ``core/zk`` leaf at :func:`zk_index`."""
@@ -132,11 +140,11 @@ class PoseidonTree:
         address = int.from_bytes(account.address, "big")
         leaf = ZkAccount(ax, ay, account.balance, account.nonce, address)
         with zk_rules():
-            self.tree = self.tree.with_account(zk_index(account.index), leaf)
+            self._write(self.tree.with_account(zk_index(account.index), leaf))
 
     def drop_account(self, index: int) -> None:
         """Empty account ``index``'s leaf (a rollback of its creation)."""
-        self.tree = self.tree.without_leaf(zk_index(index))
+        self._write(self.tree.without_leaf(zk_index(index)))
 
     def put_channel(self, channel: L2Channel) -> None:
         """Refused: the zk scheme's authorization refuses every ChannelManager channel
@@ -150,11 +158,11 @@ class PoseidonTree:
     def put_zk_channel(self, slot: int, channel: ZkChannel) -> None:
         """Write ``channel``'s ``core/zk`` leaf at ``slot``, in the tree's channels half."""
         with zk_rules():
-            self.tree = self.tree.with_channel(slot, channel)
+            self._write(self.tree.with_channel(slot, channel))
 
     def drop_zk_channel(self, slot: int) -> None:
         """Empty the channel leaf ``slot`` (a close, a reclaim, or a rollback of an open)."""
-        self.tree = self.tree.without_leaf(slot)
+        self._write(self.tree.without_leaf(slot))
 
     def put_exit(self, exit_: Exit) -> None:
         """Nothing: exits are the batch's public data in the zk rollup, not state."""
@@ -178,6 +186,11 @@ class PoseidonEddsa:
     def name(self) -> str:
         """``poseidon-eddsa``."""
         return "poseidon-eddsa"
+
+    @property
+    def holds_fees(self) -> bool:
+        """True: fees wait for the batch's end, as ``core/zk``'s batch credits them."""
+        return True
 
     def commitment(self) -> PoseidonTree:
         """An empty ``core/zk`` tree of this depth."""

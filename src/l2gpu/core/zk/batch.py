@@ -76,21 +76,7 @@ def apply_batch(
     channel and transfer sections stay off L1 (``pubdata.validium_public_input``).
     Raises :class:`ZkError` for any invalid operation, a batch that does not fit
     ``shape``, or a bad fee account."""
-    for have, room, what in (
-        (len(deposits), shape.deposits, "deposits"),
-        (len(transfers), shape.transfers, "transfers"),
-        (len(withdrawals), shape.withdrawals, "withdrawals"),
-        (len(opens), shape.opens, "opens"),
-        (len(closes), shape.closes, "closes"),
-        (len(reclaims), shape.reclaims, "reclaims"),
-    ):
-        require(have <= room, f"zk: too many {what}", f"{have} {what} do not fit a batch of {room}")
-    require(
-        len(signatures) == len(transfers) + len(withdrawals),
-        "zk: one signature per transaction",
-        f"{len(transfers)} transfers and {len(withdrawals)} withdrawals, "
-        f"{len(signatures)} signatures",
-    )
+    check_fit(shape, deposits, transfers, withdrawals, signatures, opens, closes, reclaims)
     require(
         0 < fee_account < state.capacity,
         "zk: unknown fee account",
@@ -143,6 +129,35 @@ def apply_batch(
     signals = batch_signals(shape, state, traces, before_fees, fee_account, current.root(), digest,
                             timestamp)  # fmt: skip
     return BatchResult(current, data, digest, signals)
+
+
+def check_fit(
+    shape: BatchShape,
+    deposits: Sequence[object],
+    transfers: Sequence[object],
+    withdrawals: Sequence[object],
+    signatures: Sequence[object],
+    opens: Sequence[object],
+    closes: Sequence[object],
+    reclaims: Sequence[object],
+) -> None:
+    """Raise :class:`ZkError` unless each section fits ``shape`` and every transfer and
+    withdrawal has its signature."""
+    for have, room, what in (
+        (len(deposits), shape.deposits, "deposits"),
+        (len(transfers), shape.transfers, "transfers"),
+        (len(withdrawals), shape.withdrawals, "withdrawals"),
+        (len(opens), shape.opens, "opens"),
+        (len(closes), shape.closes, "closes"),
+        (len(reclaims), shape.reclaims, "reclaims"),
+    ):
+        require(have <= room, f"zk: too many {what}", f"{have} {what} do not fit a batch of {room}")
+    require(
+        len(signatures) == len(transfers) + len(withdrawals),
+        "zk: one signature per transaction",
+        f"{len(transfers)} transfers and {len(withdrawals)} withdrawals, "
+        f"{len(signatures)} signatures",
+    )
 
 
 def credit_fees(state: ZkState, fee_account: int, fees: int) -> ZkState:
