@@ -286,11 +286,11 @@ def test_one_account_cannot_queue_without_bound(node: ZkNode) -> None:
 
 
 def test_full_channel_slots_refuse_an_open_with_a_clear_reason() -> None:
-    state = ZkState.empty(4)  # 8 channel slots
-    for who in (1, 2):
-        state = apply_deposit(state, deposit_slot(who, ETH)).after
-    shape = BatchShape(deposits=1, transfers=1, withdrawals=1, opens=1, closes=1, reclaims=1)
-    sequencer = ZkSequencer(shape, 1, state)
+    shape = BatchShape(deposits=2, transfers=1, withdrawals=1, opens=1, closes=1, reclaims=1)
+    sequencer = ZkSequencer.empty(shape, 1, 4)  # 8 channel slots
+    deposits = sequencer.plan([deposit_slot(who, ETH) for who in (1, 2)], T0)
+    assert deposits is not None
+    sequencer.commit(deposits)
     for nonce in range(8):
         signed = sequencer.assign(open_tx(2, 1, 1, T0 + 3600, nonce))
         sequencer.add(nonce, signed, sequencer.check(signed, T0))

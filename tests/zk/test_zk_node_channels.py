@@ -353,8 +353,7 @@ def test_a_withdrawal_then_transfers_that_rely_on_each_other_wait() -> None:
     # A batch applies transfers before withdrawals: 3's transfer after its withdrawal
     # waits, and so does 2's spending of what that transfer gives it (it used to be
     # dropped for the balance it did not have yet).
-    state = ZkState.empty(DEPTH)
-    seq = ZkSequencer(SHAPE, 1, state)
+    seq = ZkSequencer.empty(SHAPE, 1, DEPTH)
     plan = seq.plan([deposit_slot(who, ETH) for who in (1, 2, 3)], T0)
     assert plan is not None
     seq.commit(plan)

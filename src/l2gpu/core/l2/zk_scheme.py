@@ -43,17 +43,17 @@ What differs from ``core/zk``, and why:
   (``zk: fee not representable``, ``zk: fee code out of range``), and its amount
   must have a float40 form (``zk: amount not representable``): the transfer's
   public data has room for no more. A withdrawal pays no fee (``zk: a withdrawal
-  pays no fee``): its signed message has none. The fee is credited to the block's
-  fee recipient with each transfer, where ``core/zk``'s batch credits the sum once
-  at its end: the batch's final root is the same.
+  pays no fee``): its signed message has none. As in ``core/zk``, a fee is held
+  until the batch's end (:attr:`PoseidonEddsa.holds_fees`; ``stf.credit_held_fees``
+  credits the sum in one write), so every intermediate root is the circuit's.
 - **Refusal order**: each rule is ``core/zk``'s, but ``stf.py`` checks the sender's
   existence before the signature and the recipient's before the amount and the
   balance; a transaction breaking two rules may be refused for another of the two.
 - **Forced withdrawals** (an L1 queue entry in ``core/l2``) run as in the optimistic
   mode; ``core/zk`` has none (its escape hatch is on L1).
 
-Still not here: the zk node (``node/zk/``) and ``core/zk/batch.py`` apply batches
-with ``core/zk``'s functions, not with this ledger (docs/zk.md, "Not built yet").
+The zk node's ledger is a state of this scheme: it applies each batch with
+``zk_batch.py``.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from l2gpu.core.errors import L2gpuError
 from l2gpu.core.zk.batch import BatchResult
 from l2gpu.core.zk.batch_input import BatchInput
 from l2gpu.core.zk.channel import OpenChannelTx
-from l2gpu.core.zk.state import ZkError, ZkState
+from l2gpu.core.zk.state import ZkError
 from l2gpu.l1 import ContractRevert
 from l2gpu.l1.contracts.zk_rollup import (
     Groth16Proof,
@@ -201,8 +201,8 @@ class ZkNode:
         self.shape = rollup.shape()
         self.depth = rollup.depth()
         self.validium = rollup.validium()
-        self.sequencer = ZkSequencer(self.shape, fee_account, ZkState.empty(self.depth),
-                                     validium=self.validium)  # fmt: skip
+        self.sequencer = ZkSequencer.empty(self.shape, fee_account, self.depth,
+                                           validium=self.validium)  # fmt: skip
         self.batches: list[SealedBatch] = []
         self.outcomes: dict[int, Outcome] = {}
         self.channels: dict[tuple[int, int], ChannelEntry] = {}
@@ -280,7 +280,11 @@ class ZkNode:
                                       plan.result.pubdata, plan.timestamp,
                                       plan.reclaims)  # fmt: skip
                 writes.append((records.SEALED, records.encode_sealed(sealed)))
-            self.wal.append_many(writes)
+            try:
+                self.wal.append_many(writes)
+            except BaseException:
+                self.sequencer.discard()  # not logged: not sealed
+                raise
             self.sequencer.commit(plan)
             for position, reason in plan.dropped:
                 self.outcomes[position] = Outcome("dropped", reason=reason)

@@ -4,10 +4,10 @@
 
 - ``zk_tx`` records are the accepted operations, by position (an open with the
   channel slot the node gave it when it accepted it);
-- each ``zk_sealed`` batch is applied again with ``core/zk``'s ``apply_batch`` (the
-  deposits from its own public data, the operations by position, the reclaims and
-  the timestamp the record names), and must give the public data the record holds
-  byte for byte, else the log is damaged;
+- each ``zk_sealed`` batch is applied again to the ledger by ``core/l2``'s
+  ``apply_zk_batch`` (the deposits from its own public data, the operations by
+  position, the reclaims and the timestamp the record names), and must give the
+  public data the record holds byte for byte, else the log is damaged;
 - ``zk_dropped`` and ``zk_posted`` mark positions dropped and batches L1 accepted.
 
 Then accepted transactions neither sealed nor dropped go back to the mempool in
@@ -123,11 +123,12 @@ def _apply_sealed(node: ZkNode, sealed: records.SealedRecord, txs: dict[int, Sig
         raise DamagedRecord(f"sealed batch {sealed.number} no longer applies: {exc}",
                             _RESTORE) from exc  # fmt: skip
     if result.pubdata != sealed.pubdata:
+        seq.discard()
         raise DamagedRecord(f"sealed batch {sealed.number} replays to other public data "
                             "(another fee account or shape?)", _RESTORE)  # fmt: skip
     opened = [s.tx.channel_index for s in signed if isinstance(s.tx, OpenChannelTx)]
-    seq.sealed(result.new_state, sealed.deposit_count, sealed.timestamp, opened)
-    seq.pending_state = result.new_state
+    seq.sealed(sealed.deposit_count, sealed.timestamp, opened)
+    seq.pending_state = seq.state
     for position in sealed.positions:
         node.outcomes[position] = Outcome("included", batch=sealed.number)
     node.batches.append(SealedBatch(sealed.number, sealed.positions, sealed.deposit_count, result,

@@ -1,9 +1,20 @@
-"""The zk node's sequencer: a mempool of signed transfers, withdrawals and lease
-channels' opens and closes over ``core/zk``, and the sealing of batches of the
-circuit's shape.
+"""The zk node's sequencer: the ledger, a mempool of signed transfers, withdrawals and
+lease channels' opens and closes, and the sealing of batches of the circuit's shape.
 
 No I/O: the node (``node/zk/node.py``) logs what this decides, reads L1's queue and
 L1's clock.
+
+**The ledger** is ``core/l2``'s :class:`L2State` under the zk scheme
+(``PoseidonEddsa``): every sealed batch is applied by ``core/l2``'s state transition
+(``core/l2/zk_batch.py``), which also builds the circuit's input from the states it
+passes through. :attr:`ZkSequencer.state` is that ledger's tree, a ``core/zk``
+:class:`ZkState`. Admission and the plan's simulation below run ``core/zk``'s rules
+on persistent snapshots of that tree (a pending state costs one path per operation
+and no copy of the ledger); they are the same rules, in the same order, checked
+against ``core/l2`` by ``tests/l2/test_scheme_differential.py``,
+``tests/l2/test_scheme_channels.py`` and ``tests/l2/test_zk_batch.py``. A batch is
+applied to the ledger *staged* (:meth:`ZkSequencer.apply`): :meth:`ZkSequencer.sealed`
+keeps it once the node has logged it, :meth:`ZkSequencer.discard` undoes it.
 
 **Admission.** An operation is checked by the ledger's own rules
 (``core/zk/transfer.py``, ``core/zk/withdrawal.py``, ``core/zk/channel.py``) against
@@ -72,7 +83,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from l2gpu.core.zk.batch import BatchResult, apply_batch
+from l2gpu.core.crypto import eddsa_poseidon as eddsa
+from l2gpu.core.l2.state import L2State
+from l2gpu.core.l2.zk_batch import apply_zk_batch
+from l2gpu.core.l2.zk_scheme import PoseidonEddsa, PoseidonTree
+from l2gpu.core.types import ZERO_ADDRESS, ChainId
+from l2gpu.core.zk.batch import BatchResult
 from l2gpu.core.zk.channel import (
     CloseChannelTx,
     OpenChannelTx,
@@ -169,11 +185,12 @@ class SealPlan:
 
 @dataclass
 class ZkSequencer:
-    """The sealed state, the mempool over it, and the sealing rules."""
+    """The sealed ledger, the mempool over it, and the sealing rules."""
 
     shape: BatchShape
     fee_account: int
-    state: ZkState
+    ledger: L2State
+    """``core/l2``'s state under the zk scheme: every sealed batch, applied."""
     pending: list[Pending] = field(default_factory=list)
     pending_state: ZkState | None = None
     deposits_taken: int = 0
@@ -189,8 +206,30 @@ class ZkSequencer:
     input is ``pubdata.validium_public_input``)."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.ledger.commitment, PoseidonTree):
+            raise ZkError(
+                "zk: not a zk ledger", "the zk node's ledger has the poseidon-eddsa scheme"
+            )
         if self.pending_state is None:
             self.pending_state = self.state
+
+    @classmethod
+    def empty(
+        cls, shape: BatchShape, fee_account: int, depth: int, *, validium: bool = False
+    ) -> ZkSequencer:
+        """A sequencer over an empty ledger of ``depth``. Its chain and rollup address
+        are not read: the zk scheme runs no ChannelManager channel, the only rule
+        that names them."""
+        ledger = L2State(ChainId(0), ZERO_ADDRESS, PoseidonEddsa(depth))
+        return cls(shape, fee_account, ledger, validium=validium)
+
+    @property
+    def state(self) -> ZkState:
+        """The sealed ledger's tree (a staged batch's, between :meth:`apply` and
+        :meth:`sealed`)."""
+        tree = self.ledger.commitment
+        assert isinstance(tree, PoseidonTree)
+        return tree.tree
 
     def now(self, clock: int) -> int:
         """The time a batch sealed at ``clock`` carries: never before the last one's."""
@@ -292,7 +331,11 @@ class ZkSequencer:
         result = self.apply(deposits, [p.signed for p in ordered], reclaims, timestamp)
         taken = {p.position for p in chosen}
         rest = [p for p in candidates if p.position not in taken]
-        remaining, remaining_state = _recheck(result.new_state, rest, dropped, timestamp)
+        try:
+            remaining, remaining_state = _recheck(result.new_state, rest, dropped, timestamp)
+        except BaseException:
+            self.discard()
+            raise
         opened = tuple(p.signed.tx.channel_index for p in ordered
                        if isinstance(p.signed.tx, OpenChannelTx))  # fmt: skip
         return SealPlan(result, tuple(p.position for p in ordered), len(deposits),
@@ -306,11 +349,34 @@ class ZkSequencer:
         reclaims: Sequence[ReclaimTx],
         timestamp: int,
     ) -> BatchResult:
-        """``core/zk``'s ``apply_batch`` over the sealed state: ``ordered`` are the
-        batch's signed operations in batch order. Raises :class:`ZkError`."""
+        """``core/l2``'s ``apply_zk_batch`` on the sealed ledger, staged (kept by
+        :meth:`sealed`, undone by :meth:`discard`): ``ordered`` are the batch's signed
+        operations in batch order. Raises :class:`ZkError` and stages nothing."""
         opens = [(s.tx, s.owner_signature) for s in ordered if isinstance(s.tx, OpenChannelTx)]
-        return apply_batch(
-            self.state, self.shape, self.fee_account, deposits,
+        assert not self.ledger.recording, "one batch is staged at a time"
+        self.ledger.checkpoint()
+        try:
+            return self._apply(deposits, ordered, reclaims, timestamp, opens)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        """Undo the staged batch, if any: the ledger is the last sealed batch's again."""
+        if self.ledger.recording:
+            self.ledger.rollback(0)
+            self.ledger.commit()
+
+    def _apply(
+        self,
+        deposits: Sequence[DepositSlot],
+        ordered: Sequence[SignedTx],
+        reclaims: Sequence[ReclaimTx],
+        timestamp: int,
+        opens: list[tuple[OpenChannelTx, eddsa.Signature]],
+    ) -> BatchResult:
+        return apply_zk_batch(
+            self.ledger, self.shape, self.fee_account, deposits,
             [s.tx for s in ordered if isinstance(s.tx, TransferTx)],
             [s.tx for s in ordered if isinstance(s.tx, WithdrawalTx)],
             [s.owner_signature for s in ordered if isinstance(s.tx, TransferTx | WithdrawalTx)],
@@ -321,17 +387,19 @@ class ZkSequencer:
     def commit(self, plan: SealPlan) -> None:
         """Make ``plan`` the sealed state (after the node logged it)."""
         if plan.result is not None:
-            self.sealed(plan.result.new_state, plan.deposit_count, plan.timestamp, plan.opened)
+            self.sealed(plan.deposit_count, plan.timestamp, plan.opened)
         self.pending = list(plan.remaining)
         self.pending_state = plan.remaining_state
 
-    def sealed(self, state: ZkState, deposit_count: int, timestamp: int,
-               opened: Sequence[int]) -> None:  # fmt: skip
-        """Move the sealed state to ``state``, a batch's at ``timestamp`` that took
-        ``deposit_count`` deposits and filled the channel slots ``opened`` (a restart
-        replays the log's batches through here)."""
-        self.state = state
+    def sealed(self, deposit_count: int, timestamp: int, opened: Sequence[int]) -> None:
+        """Keep the staged batch, at ``timestamp``, that took ``deposit_count`` deposits
+        and filled the channel slots ``opened`` (a restart replays the log's batches
+        through here)."""
+        assert self.ledger.recording, "a batch is staged"
+        self.ledger.commit()
+        state = self.state
         self.deposits_taken += deposit_count
+        assert self.deposits_taken == self.ledger.deposits_processed
         self.timestamp = max(self.timestamp, timestamp)
         slots = self.channel_slots | set(opened)
         self.channel_slots = {i for i in slots if state.channel(i) is not None}
