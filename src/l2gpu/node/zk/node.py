@@ -52,7 +52,7 @@ from l2gpu.l1.contracts.zk_rollup import (
 from l2gpu.node.wal import WriteAheadLog
 from l2gpu.node.zk import records
 from l2gpu.node.zk.records import SealedRecord, SignedTx
-from l2gpu.node.zk.sequencer import ZkSequencer
+from l2gpu.node.zk.sequencer import SealPlan, ZkSequencer
 from l2gpu.zk.prover import Proof, prove
 from l2gpu.zk.setup import Keys, check_keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
@@ -273,15 +273,9 @@ class ZkNode:
             plan = self.sequencer.plan(waiting, now)
             if plan is None:
                 return None
-            writes = [(records.DROPPED, records.encode_dropped(p, r)) for p, r in plan.dropped]
             number = len(self.batches)
-            if plan.result is not None:
-                sealed = SealedRecord(number, plan.positions, plan.deposit_count,
-                                      plan.result.pubdata, plan.timestamp,
-                                      plan.reclaims)  # fmt: skip
-                writes.append((records.SEALED, records.encode_sealed(sealed)))
             try:
-                self.wal.append_many(writes)
+                self.wal.append_many(self._records_of(plan, number))
             except BaseException:
                 self.sequencer.discard()  # not logged: not sealed
                 raise
@@ -297,6 +291,16 @@ class ZkNode:
                                             reclaims=plan.reclaims))  # fmt: skip
         self._wake.set()
         return number
+
+    @staticmethod
+    def _records_of(plan: SealPlan, number: int) -> list[tuple[str, bytes]]:
+        """The log records of ``plan``, batch ``number``: what it drops, and the batch."""
+        writes = [(records.DROPPED, records.encode_dropped(p, r)) for p, r in plan.dropped]
+        if plan.result is not None:
+            sealed = SealedRecord(number, plan.positions, plan.deposit_count,
+                                  plan.result.pubdata, plan.timestamp, plan.reclaims)  # fmt: skip
+            writes.append((records.SEALED, records.encode_sealed(sealed)))
+        return writes
 
     # -- proving and posting -----------------------------------------------------------
 
