@@ -124,6 +124,17 @@ def test_kept_folders_go_after_the_retention_period(tmp_path: Path) -> None:
         _fetch(world, lease_id, "f", tmp_path / "x")
 
 
+def test_an_agent_that_keeps_no_folders_refuses_a_download_at_once(tmp_path: Path) -> None:
+    world = World(tmp_path)  # no Retention: `provider up` always has one, a library user may not
+    payer = world.rent("echo hi > f; sleep 60")
+    world.agent.step()
+    lease_id = payer.step().id
+    started = world.clock()
+    with pytest.raises(L2gpuError, match="runs without folder retention"):
+        _fetch(world, lease_id, "f", tmp_path / "x")
+    assert world.clock() - started <= 5  # answered at the agent's next poll, not timed out
+
+
 def test_the_retention_plan() -> None:
     live, old, newer = KeptFolder(1, None, 50), KeptFolder(2, 1000, 30), KeptFolder(3, 1050, 40)
     kept = [live, old, newer]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import stat
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from l2gpu.agent.backends import Backend
+from l2gpu.agent.backends.local_files import disk_usage
 from l2gpu.archive import Layer, pack
 from l2gpu.client import MarketClient
 from l2gpu.core.errors import L2gpuError
@@ -111,21 +112,9 @@ class Retention:
 
 
 def folder_size(path: Path) -> int:
-    """Bytes on disk under ``path`` (links not followed)."""
-    used, todo = 0, [str(path)]
-    while todo:
-        current = todo.pop()
-        try:
-            info = os.lstat(current)
-        except OSError:
-            continue
-        used += info.st_blocks * 512
-        if stat.S_ISDIR(info.st_mode):
-            try:
-                todo.extend(os.path.join(current, n) for n in os.listdir(current))
-            except OSError:
-                continue
-    return used
+    """Bytes on disk under ``path`` (links not followed; a folder its job made
+    unreadable is opened and counted, as the quota's walk does)."""
+    return disk_usage([path], sys.maxsize)[0]
 
 
 def pack_download(workdir: Path | None, lease_id: int, path: str) -> bytes:
@@ -188,8 +177,10 @@ class JobOutputs:
 
     def _tend_outputs(self, now: int, live: set[int]) -> None:
         """Answer download requests (every few seconds) and apply the retention bounds
-        (every minute); a market that is away waits for the next time."""
-        if self.kept is not None and now - self._downloads_at >= DOWNLOAD_POLL_S:
+        (every minute); a market that is away waits for the next time. An agent that
+        keeps no folders answers too, with a refusal, so that a renter's fetch fails
+        at once rather than after the market's wait."""
+        if now - self._downloads_at >= DOWNLOAD_POLL_S:
             self._downloads_at = now
             for done in [i for i, f in self._sending.items() if f.done()]:
                 del self._sending[done]
@@ -221,7 +212,10 @@ class JobOutputs:
         lease_id = request.lease_id
         renter = self.kept.renter(lease_id) if self.kept is not None else None
         data, error = None, ""
-        if renter is None:
+        if self.kept is None:
+            error = (f"this provider keeps no folder of lease {lease_id}: its agent runs "
+                     "without folder retention, so it serves no downloads")  # fmt: skip
+        elif renter is None:
             error = f"this provider keeps no folder of lease {lease_id}"
         else:
             signature = bytes.fromhex(request.signature.removeprefix("0x"))
