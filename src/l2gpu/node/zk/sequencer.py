@@ -93,77 +93,31 @@ from l2gpu.core.zk.channel import (
     CloseChannelTx,
     OpenChannelTx,
     ReclaimTx,
-    close_steps,
-    open_steps,
-    reclaim_steps,
 )
 from l2gpu.core.zk.deposit import apply_deposit
 from l2gpu.core.zk.pubdata import BatchShape, DepositSlot
 from l2gpu.core.zk.state import ZkError, ZkState, require
-from l2gpu.core.zk.transfer import TransferTx, transfer_steps
-from l2gpu.core.zk.withdrawal import WithdrawalTx, apply_withdrawal
+from l2gpu.core.zk.transfer import TransferTx
+from l2gpu.core.zk.withdrawal import WithdrawalTx
+from l2gpu.node.zk.pending import (
+    CLOSES,
+    OPENS,
+    TRANSFERS,
+    WITHDRAWALS,
+    Pending,
+    apply_signed,
+    batch_order,
+    first_failure,
+    leaves_of,
+    recheck,
+    section_of,
+)
 from l2gpu.node.zk.records import SignedTx
 
 MAX_PENDING = 4096
 """The most operations the mempool holds (see "Bounds" above)."""
 MAX_PENDING_PER_ACCOUNT = 64
 """The most pending operations that use one account's nonce."""
-
-TRANSFERS, WITHDRAWALS, OPENS, CLOSES = 1, 2, 3, 4
-"""The sections of the signed operations, in the batch's order (deposits are 0,
-reclaims 5)."""
-
-
-def section_of(signed: SignedTx) -> int:
-    """The batch section ``signed`` goes in."""
-    tx = signed.tx
-    if isinstance(tx, TransferTx):
-        return TRANSFERS
-    if isinstance(tx, WithdrawalTx):
-        return WITHDRAWALS
-    if isinstance(tx, OpenChannelTx):
-        return OPENS
-    return CLOSES
-
-
-def apply_signed(state: ZkState, signed: SignedTx, timestamp: int) -> ZkState:
-    """The state after one signed operation at the batch time ``timestamp`` (which
-    only an open reads); raises :class:`ZkError`."""
-    tx = signed.tx
-    if isinstance(tx, TransferTx):
-        return transfer_steps(state, tx, signed.owner_signature).after
-    if isinstance(tx, WithdrawalTx):
-        return apply_withdrawal(state, tx, signed.owner_signature).after
-    if isinstance(tx, OpenChannelTx):
-        return open_steps(state, tx, signed.owner_signature, timestamp).after
-    return close_steps(state, tx).after
-
-
-def leaves_of(state: ZkState, signed: SignedTx) -> frozenset[int]:
-    """The leaves ``signed`` reads or writes, read against ``state`` (the one it is
-    admitted on: a close's renter and provider are its channel's)."""
-    tx = signed.tx
-    if isinstance(tx, TransferTx):
-        return frozenset((tx.from_index, tx.to_index))
-    if isinstance(tx, WithdrawalTx):
-        return frozenset((tx.from_index,))
-    if isinstance(tx, OpenChannelTx):
-        return frozenset((tx.renter, tx.channel_index))
-    leaves = {tx.channel_index}
-    channel = state.channel(tx.channel_index) if state.in_range(tx.channel_index) else None
-    if channel is not None:
-        leaves |= {channel.renter, channel.provider}
-    return frozenset(leaves)
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """An accepted operation not sealed yet, by its position in the log, with the
-    leaves it touches."""
-
-    position: int
-    signed: SignedTx
-    leaves: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +270,7 @@ class ZkSequencer:
         while True:
             chosen = self._choose(candidates)
             reclaims = self._reclaims(candidates, timestamp, stuck)
-            failed = _first_failure(after_deposits, chosen, reclaims, timestamp)
+            failed = first_failure(after_deposits, chosen, reclaims, timestamp)
             if failed is None:
                 break
             if isinstance(failed, ReclaimTx):
@@ -327,12 +281,12 @@ class ZkSequencer:
             candidates = [p for p in candidates if p.position != position]
         if not deposits and not chosen and not reclaims:
             return None if not dropped else self._empty_plan(dropped, candidates, timestamp)
-        ordered = _batch_order(chosen)
+        ordered = batch_order(chosen)
         result = self.apply(deposits, [p.signed for p in ordered], reclaims, timestamp)
         taken = {p.position for p in chosen}
         rest = [p for p in candidates if p.position not in taken]
         try:
-            remaining, remaining_state = _recheck(result.new_state, rest, dropped, timestamp)
+            remaining, remaining_state = recheck(result.new_state, rest, dropped, timestamp)
         except BaseException:
             self.discard()
             raise
@@ -447,45 +401,5 @@ class ZkSequencer:
     def _empty_plan(
         self, dropped: list[tuple[int, str]], candidates: list[Pending], timestamp: int
     ) -> SealPlan:
-        remaining, state = _recheck(self.state, candidates, dropped, timestamp)
+        remaining, state = recheck(self.state, candidates, dropped, timestamp)
         return SealPlan(None, (), 0, tuple(dropped), tuple(remaining), state, timestamp)
-
-
-def _batch_order(chosen: Sequence[Pending]) -> list[Pending]:
-    """The batch's sections in order, each in arrival order (a stable sort)."""
-    return sorted(chosen, key=lambda p: section_of(p.signed))
-
-
-def _first_failure(
-    state: ZkState, chosen: Sequence[Pending], reclaims: Sequence[ReclaimTx], timestamp: int
-) -> tuple[int, str] | ReclaimTx | None:
-    """The first operation that fails in batch order: a pending one's position and
-    reason, or a reclaim."""
-    for p in _batch_order(chosen):
-        try:
-            state = apply_signed(state, p.signed, timestamp)
-        except ZkError as exc:
-            return p.position, exc.reason
-    for reclaim in reclaims:
-        try:
-            state = reclaim_steps(state, reclaim, timestamp).after
-        except ZkError:
-            return reclaim
-    return None
-
-
-def _recheck(
-    state: ZkState, rest: Sequence[Pending], dropped: list[tuple[int, str]], timestamp: int
-) -> tuple[list[Pending], ZkState]:
-    """The pending operations that still apply in order over ``state``; the others
-    are added to ``dropped``."""
-    kept: list[Pending] = []
-    for p in rest:
-        try:
-            after = apply_signed(state, p.signed, timestamp)
-        except ZkError as exc:
-            dropped.append((p.position, exc.reason))
-            continue
-        kept.append(replace(p, leaves=leaves_of(state, p.signed)))
-        state = after
-    return kept, state

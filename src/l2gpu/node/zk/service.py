@@ -18,7 +18,7 @@ from l2gpu.l1 import Chain
 from l2gpu.l1.build import CompiledContract
 from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
 from l2gpu.node.zk.node import ZkNode
-from l2gpu.node.zk.sequencer import section_of
+from l2gpu.node.zk.pending import section_of
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit
 from l2gpu.zk.verifier_contract import compile_verifier
