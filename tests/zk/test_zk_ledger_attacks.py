@@ -38,9 +38,8 @@ from l2gpu.core.zk.pubdata import DepositSlot
 from l2gpu.core.zk.state import Account as ZkAccount
 from l2gpu.core.zk.state import ZkError
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer
-from l2gpu.core.zk.withdrawal import WithdrawalTx, sign_withdrawal
+from l2gpu.core.zk.withdrawal import WithdrawalTx
 from l2gpu.l1.contracts.zk_rollup import QueuedDeposit
-from l2gpu.node.wal import DamagedRecord
 from l2gpu.node.zk import records
 from l2gpu.node.zk import sequencer as sequencer_module
 from l2gpu.node.zk.api import create_zk_app
@@ -48,7 +47,7 @@ from l2gpu.node.zk.node import ZkNode
 from l2gpu.node.zk.records import SignedTx
 from l2gpu.node.zk.sequencer import ZkSequencer
 
-from .test_zk_node_channels import (  # noqa: F401  (world and node are fixtures)
+from .test_zk_node_channels import (
     BASE,
     DEPTH,
     ETH,
@@ -58,15 +57,30 @@ from .test_zk_node_channels import (  # noqa: F401  (world and node are fixtures
     World,
     close_tx,
     deposit_slot,
-    node,
     open_tx,
     transfer,
     withdrawal,
-    world,
 )
 
 FEE_UNIT = 10**12
 MAX_MANTISSA = 2**35 - 1
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    """test_zk_node_channels's world: accounts 1, 2 and 3 deposit 1 ETH each."""
+    world = World(tmp_path)
+    for who in (1, 2, 3):
+        world.rollup.deposit(who, ETH)
+    return world
+
+
+@pytest.fixture
+def node(world: World) -> ZkNode:
+    """test_zk_node_channels's node: accounts 1, 2 and 3 hold 1 ETH in batch 0."""
+    node = world.node()
+    assert node.seal() == 0
+    return node
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -78,7 +92,7 @@ def paying(who: int, to: int, amount: int, fee_code: int, nonce: int) -> SignedT
     return SignedTx(tx, sign_transfer(SECRETS[who], tx))
 
 
-def key(who: int) -> eddsa.Point:
+def key(who: int) -> Any:
     return eddsa.public_key(SECRETS[who])
 
 
@@ -292,11 +306,12 @@ def _inject(where: str, node: ZkNode, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(records, "encode_dropped", _raiser)
     elif where == "append_many":
         monkeypatch.setattr(node.wal, "append_many", _raiser)
-    elif where == "_recheck":
-        monkeypatch.setattr(sequencer_module, "_recheck", _raiser)
+    elif where == "recheck":  # node/zk/pending.py's, as the sequencer calls it
+        name = "recheck" if hasattr(sequencer_module, "recheck") else "_recheck"
+        monkeypatch.setattr(sequencer_module, name, _raiser)
     elif where.startswith("state_transition#"):
         n = int(where.split("#")[1])
-        wrapped = _nth_call_raises(zk_batch_module.state_transition, n)
+        wrapped = _nth_call_raises(getattr(zk_batch_module, "state_transition"), n)  # noqa: B009
         monkeypatch.setattr(zk_batch_module, "state_transition", wrapped)
     elif where == "credit_held_fees":
         monkeypatch.setattr(zk_batch_module, "credit_held_fees", _raiser)
@@ -308,7 +323,7 @@ def _inject(where: str, node: ZkNode, monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(where)
 
 
-POINTS = ["encode_sealed", "encode_dropped", "append_many", "_recheck", "state_transition#1",
+POINTS = ["encode_sealed", "encode_dropped", "append_many", "recheck", "state_transition#1",
           "state_transition#3", "state_transition#6", "credit_held_fees", "batch_signals",
           "apply_deposit(core/zk)"]  # fmt: skip
 
@@ -355,11 +370,11 @@ def test_a_failure_before_the_log_stages_nothing(
 def test_a_failure_after_apply_in_the_plan_stages_nothing(
     world: World, node: ZkNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``ZkSequencer.plan`` stages the batch (``apply``), then builds its plan: only
-    ``_recheck`` is guarded, so an exception in what follows (here the SealPlan's
-    construction; in life a MemoryError or KeyboardInterrupt) leaves the batch staged:
-    ``node.sequencer.state`` (the API's accounts) shows a batch that was never logged,
-    and every later seal fails on ``assert not self.ledger.recording``."""
+    """``ZkSequencer.plan`` stages the batch (``apply``), then builds its plan: an
+    exception in what follows (here the SealPlan's construction; in life a MemoryError
+    or KeyboardInterrupt) undoes it. It used to leave the batch staged: the API showed
+    a batch never logged, and every later seal failed on ``assert not
+    self.ledger.recording``."""
     paid = node.submit(paying(2, 3, 10**17, 9, 0))
     view = ledger_view(node)
     monkeypatch.setattr(sequencer_module, "SealPlan", _raiser)
@@ -370,8 +385,8 @@ def test_a_failure_after_apply_in_the_plan_stages_nothing(
     shown = ledger_view(node)
     node.sequencer.discard()  # (so that the rest of the session is not disturbed)
     assert not staged, (
-        "BUG: an exception in ZkSequencer.plan after self.apply(...) (outside the "
-        "_recheck try) leaves the batch staged in the ledger: the node shows an unlogged "
+        "an exception in ZkSequencer.plan after self.apply(...) (outside the "
+        "recheck try) leaves the batch staged in the ledger: the node shows an unlogged "
         "batch and every later seal raises AssertionError('one batch is staged at a time')"
     )
     assert shown == view
@@ -405,11 +420,10 @@ def records_outcome_included(batch: int) -> Any:
 def test_a_log_write_that_landed_but_raised_is_not_sealed_twice(
     world: World, node: ZkNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An in-doubt commit (a PostgreSQL connection lost during COMMIT; the node's
-    database may be PostgreSQL): the batch is in the log, but ``append_many`` raised.
-    ``ZkNode.seal`` treats every exception as "not logged" and discards the batch, so
-    the next seal logs a second ``zk_sealed`` record with the same number, and every
-    restart then refuses the log."""
+    """An in-doubt commit (a PostgreSQL connection lost during COMMIT): the batch is in
+    the log, but ``append_many`` raised. The node reads the log back and seals it once
+    (it used to discard it and log the same batch number again, which every restart
+    then refused)."""
     paid = node.submit(paying(2, 3, 10**17, 3, 0))
     original = node.wal.append_many
 
@@ -418,22 +432,56 @@ def test_a_log_write_that_landed_but_raised_is_not_sealed_twice(
         raise OSError("server closed the connection unexpectedly (after COMMIT)")
 
     monkeypatch.setattr(node.wal, "append_many", lands_then_fails)
-    with pytest.raises(OSError):
-        node.seal()
+    assert node.seal() == 1  # found in the log: sealed
     monkeypatch.undo()
-    node.seal()  # the node carries on
+    assert node.outcomes[paid] == records_outcome_included(1)
+    assert not node.sequencer.ledger.recording
+    assert node.seal() is None  # nothing left to seal
     sealed_numbers = [records.decode_sealed(p).number for _, k, p in log_of(node)
                       if k == records.SEALED]  # fmt: skip
-    try:
-        again = world.node()
-    except DamagedRecord as exc:
-        pytest.fail(
-            "BUG: after a log write that committed but raised, ZkNode.seal discarded the "
-            f"batch and sealed it again: the log's sealed batches are {sealed_numbers}, and "
-            f"the restart refuses it: {exc}"
-        )
+    assert sealed_numbers == [0, 1]
+    again = world.node()
     assert again.outcomes[paid] == node.outcomes[paid]
     assert ledger_view(again) == ledger_view(node)
+
+
+def test_a_log_that_cannot_be_read_after_a_failed_write_holds_the_batch_in_doubt(
+    world: World, node: ZkNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write raised and the log cannot be read either (the database is gone): the
+    node cannot know whether the batch is logged, so it seals nothing until it can
+    read the log; then the batch is sealed if it landed, and sealed afresh if not."""
+    paid = node.submit(paying(2, 3, 10**17, 3, 0))
+    original = node.wal.append_many
+
+    def down(*_args: object) -> Any:
+        raise OSError("the database is unreachable")
+
+    for landed in (False, True):
+        if landed:
+            paid = node.submit(paying(2, 3, 10**17, 3, 1))
+
+        def write(writes: Any, landed: bool = landed) -> list[int]:
+            if landed:
+                original(writes)
+            raise OSError("connection lost during COMMIT")
+
+        monkeypatch.setattr(node.wal, "append_many", write)
+        monkeypatch.setattr(node.wal, "records_after", down)
+        with pytest.raises(OSError, match="unreachable"):
+            node.seal()
+        with pytest.raises(OSError, match="unreachable"):
+            node.seal()  # still in doubt: nothing sealed on an unknown log
+        assert node.outcomes[paid].status == "pending"
+        monkeypatch.undo()
+        number = node.seal()  # the log is back: settled, then sealed (again) if needed
+        assert number == (2 if landed else 1)
+        assert node.outcomes[paid].batch == number
+        assert not node.sequencer.ledger.recording
+    sealed_numbers = [records.decode_sealed(p).number for _, k, p in log_of(node)
+                      if k == records.SEALED]  # fmt: skip
+    assert sealed_numbers == [0, 1, 2]
+    assert ledger_view(world.node()) == ledger_view(node)
 
 
 # -- 3. conservation over random operations ------------------------------------------------
@@ -446,7 +494,7 @@ def _nonce(node: ZkNode, who: int) -> int:
 
 def _amount(rng: random.Random) -> int:
     """A float40-representable amount, from 1 wei to about 0.7 ETH (some refused)."""
-    return rng.randrange(1, 70_000) * 10 ** rng.randrange(0, 14)
+    return int(rng.randrange(1, 70_000) * 10 ** rng.randrange(0, 14))
 
 
 def _random_op(world: World, node: ZkNode, rng: random.Random) -> SignedTx | None:
@@ -504,8 +552,12 @@ def test_random_operations_conserve_value_and_match_core_zk(
     assert admitted > 5, (admitted, refused)
     dropped = [o for o in node.outcomes.values() if o.status == "dropped"]
     for outcome in dropped:  # only the clock may make an admitted operation fail
-        assert outcome.reason in ("zk: channel already expired", "zk: wrong nonce",
-                                  "zk: insufficient balance", "zk: unknown channel"), outcome
+        assert outcome.reason in (
+            "zk: channel already expired",
+            "zk: wrong nonce",
+            "zk: insufficient balance",
+            "zk: unknown channel",
+        ), outcome
     assert_restart_agrees(world, node)
 
 
@@ -581,12 +633,11 @@ def test_replays_forgeries_and_edges_through_the_api(world: World, node: ZkNode)
 def test_a_fee_the_fee_account_cannot_hold_does_not_halt_the_node(
     world: World, node: ZkNode
 ) -> None:
-    """Admission and the plan's simulation run core/zk's rules operation by operation;
-    the batch's fee credit (``stf.credit_held_fees``: ``l2: balance overflow`` above
-    2^128 - 1) is checked only when the ledger applies the batch. A fee account at
-    the top of the balance range (L1 queues deposits of up to 2^128 - 1 wei each)
-    then makes every seal raise: the fee-paying transfer is never dropped, and every
-    other operation waits behind it for ever. (Needs 2^128 wei: a test chain's.)"""
+    """A fee account at the top of the balance range (L1 queues deposits of up to
+    2^128 - 1 wei each) cannot take the batch's fees (``stf.credit_held_fees``: ``l2:
+    balance overflow``). The plan's simulation credits the fees last and drops the
+    last fee-paying transfer instead; it used to check operations only, so every seal
+    raised and nothing sealed again. (Needs 2^128 wei: a test chain's.)"""
     queue(world, deposit_slot(1, MAX_BALANCE - ETH))  # the fee account, full
     assert seal_and_compare(world, node) == 1
     greedy = node.submit(paying(2, 3, 10**16, 1, 0))
@@ -596,7 +647,7 @@ def test_a_fee_the_fee_account_cannot_hold_does_not_halt_the_node(
     except ZkError as exc:
         assert not node.sequencer.ledger.recording
         pytest.fail(
-            "BUG: an admitted transfer whose fee the fee account cannot hold makes every "
+            "an admitted transfer whose fee the fee account cannot hold makes every "
             f"seal raise ({exc.reason}); it is never dropped, so the node seals nothing "
             "again: ZkSequencer.plan (_first_failure) does not simulate the batch-end fee "
             "credit, and a ZkError from self.apply is not turned into a drop"
@@ -608,10 +659,10 @@ def test_a_fee_the_fee_account_cannot_hold_does_not_halt_the_node(
 def test_a_deposit_core_zk_skips_for_overflow_is_refused_by_core_l2() -> None:
     """``apply_zk_batch`` must equal ``apply_batch``. A deposit that would take an
     account to 2^128 wei or more is one L1 queues (ZkRollup.vy bounds each deposit's
-    msg.value, not the account's total), core/zk proves it skipped
-    (SKIPPED_OVERFLOW), and core/l2 refuses the whole batch (``l2: balance overflow``
-    in stf.apply_deposit): the node's seal raises on it for ever, since deposits are
-    taken in order. (Needs 2^128 wei: a test chain's.)"""
+    msg.value, not the account's total) and core/zk proves skipped
+    (SKIPPED_OVERFLOW); core/l2 under the zk scheme skips it too. It used to refuse
+    the whole batch (``l2: balance overflow``), so the node never sealed again.
+    (Needs 2^128 wei: a test chain's.)"""
     seq = ZkSequencer.empty(SHAPE, 1, DEPTH)
     first = [deposit_slot(who, ETH) for who in (1, 2, 3)]
     apply_zk_batch(seq.ledger, SHAPE, 1, first, [], [], [], timestamp=T0)
@@ -623,7 +674,7 @@ def test_a_deposit_core_zk_skips_for_overflow_is_refused_by_core_l2() -> None:
         got = apply_zk_batch(seq.ledger, SHAPE, 1, overflow, [], [], [], timestamp=T0)
     except ZkError as exc:
         pytest.fail(
-            "BUG: core/l2's apply_zk_batch refuses a deposit L1 can queue that core/zk's "
+            "core/l2's apply_zk_batch refuses a deposit L1 can queue that core/zk's "
             f"apply_batch applies as skipped ({exc.reason}): they are not equal, and a node "
             "whose queue holds it never seals again"
         )
@@ -685,7 +736,9 @@ def test_a_restart_rebuilds_the_same_ledger(
     assert seal_and_compare(world, node) == 3
     node.submit(paying(4, 3, 10**16, 3, 2))  # pending at the restart
     view = ledger_view(node)
-    assert view["exits"] and view["zk_channels"] and view["held_fees"] == 0
+    assert view["exits"]
+    assert view["zk_channels"]
+    assert view["held_fees"] == 0
     again = assert_restart_agrees(world, node)
     assert seal_and_compare(world, again) == 4
     assert seal_and_compare(world, node) == 4

@@ -118,6 +118,19 @@ class WriteAheadLog:
                 )
         return list(range(before + 1, after + 1))
 
+    def last(self) -> int:
+        """The number of the last record (0 for an empty log)."""
+        with Session(self.engine) as session:
+            return int(session.execute(select(func.max(RollupLog.seq))).scalar() or 0)
+
+    def records_after(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
+        """At most ``limit`` records after number ``seq``, in order (what an in-doubt
+        write left: the caller compares them with what it wrote)."""
+        query = select(RollupLog).where(RollupLog.seq > seq).order_by(RollupLog.seq).limit(limit)
+        with Session(self.engine) as session:
+            rows = session.scalars(query).all()
+        return [(row.seq, row.kind, bytes(row.payload)) for row in rows]
+
     def records(self) -> Iterator[tuple[int, str, bytes]]:
         """Every record in order."""
         with Session(self.engine) as session:

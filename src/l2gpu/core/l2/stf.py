@@ -136,11 +136,11 @@ def apply_deposit(state: L2State, tx: Deposit) -> TxEffects:
     nothing credited: the zk scheme's rule for a key it cannot use)."""
     require(tx.queue_index == state.deposits_processed, "l2: deposit out of order")
     account = state.account_of(tx.address) or Account(len(state.accounts), tx.address)
-    require(account.balance + tx.amount <= MAX_BALANCE, "l2: balance overflow")
     key = state.scheme.deposit_key(account, tx)
     if key is None:
         state.count_deposit()
         return TxEffects(())
+    require(account.balance + tx.amount <= MAX_BALANCE, "l2: balance overflow")
     state.put_account(replace(account, balance=Wei(account.balance + tx.amount), bls_key=key))
     state.count_deposit()
     return TxEffects(((account.index, tx.amount),))

@@ -24,10 +24,12 @@ out and builds the batch again), as ``apply_batch`` refuses. Two checks that
 - a deposit's leaf must be the one ``core/l2`` gives its L1 address (an address's
   existing account, or the next index for a new one, as ZkRollup.vy numbers them):
   ``zk: deposit index is not the ledger's``;
-- a deposit ``core/l2`` skips (a key that is no Baby Jubjub point, another key for
-  the address, a full accounts half) is one ZkRollup.vy refuses to queue, so a
-  batch holding one is refused: ``zk: deposit skipped by the ledger``. ``core/zk``
-  would prove it skipped; its ether would stay locked in the contract.
+- a deposit ``core/l2`` skips for its key (a key that is no Baby Jubjub point,
+  another key for the address) or a full accounts half is one ZkRollup.vy refuses
+  to queue, so a batch holding one is refused: ``zk: deposit skipped by the
+  ledger``. ``core/zk`` would prove it skipped; its ether would stay locked in the
+  contract. A deposit that would take a balance to 2^128 wei (L1 bounds each
+  deposit, not the account's sum) is skipped by both, as the circuit proves it.
 
 ``tests/l2/test_zk_batch.py`` checks the result equals ``apply_batch``'s (state,
 public data, public input and every circuit signal) on seeded random batches.
@@ -39,7 +41,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
-from l2gpu.core.l2.records import L2Error
+from l2gpu.core.l2.records import MAX_BALANCE, L2Error
 from l2gpu.core.l2.scheme import Authorization
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.stf import TxEffects, credit_held_fees, state_transition
@@ -160,7 +162,10 @@ class _Run:
         tx = Deposit(self.state.deposits_processed, address, Wei(slot.amount),
                      key_bytes(slot.ax, slot.ay), b"")  # fmt: skip
         effects = self._apply(tx, None)
-        require(bool(effects.deltas), "zk: deposit skipped by the ledger",
+        # Skipped for overflow (2^128 wei: unreachable with ether's supply) as core/zk
+        # and the circuit skip it; any other skip is a deposit L1 refuses to queue.
+        overflow = known is not None and known.balance + slot.amount > MAX_BALANCE
+        require(bool(effects.deltas) or overflow, "zk: deposit skipped by the ledger",
                 f"the deposit to leaf {slot.index} names a key the ledger cannot use, which "
                 "L1 refuses to queue: L1 and the ledger disagree, nothing is sealed")  # fmt: skip
         self.traces.append(SlotTrace(before, self.tree.tree, deposit=slot))

@@ -23,7 +23,8 @@
   deposit's key, which must be a Baby Jubjub point (64 bytes ``ax || ay`` in
   ``Deposit.bls_key``; ``proof_of_possession`` is not read); a key that is not one,
   or another key for an existing account (``core/zk``'s "other owner"), skips the
-  deposit, and so does a new account past the tree's accounts half.
+  deposit, and so does a new account past the tree's accounts half, and a deposit
+  that would take the balance to 2^128 (``core/zk``'s "overflow").
 
 What differs from ``core/zk``, and why:
 
@@ -65,7 +66,7 @@ from typing import TYPE_CHECKING
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.errors import InvalidValue, SignatureError
-from l2gpu.core.l2.records import NO_BLS_KEY, L2Error, require
+from l2gpu.core.l2.records import MAX_BALANCE, NO_BLS_KEY, L2Error, require
 from l2gpu.core.l2.transactions import Transfer, Withdraw
 from l2gpu.core.types import Hash32
 from l2gpu.core.zk import transfer as zk_transfer
@@ -198,7 +199,10 @@ class PoseidonEddsa:
 
     def deposit_key(self, account: Account, tx: Deposit) -> bytes | None:
         """A new account's key is the deposit's if usable; an existing account keeps
-        its key, and a deposit naming another is skipped (module docstring)."""
+        its key, and a deposit naming another is skipped, as is one that would take
+        the balance to 2^128 (module docstring)."""
+        if account.balance + tx.amount > MAX_BALANCE:
+            return None  # core/zk's SKIPPED_OVERFLOW: a deposit never refuses a batch
         if account.bls_key == NO_BLS_KEY:
             fits = zk_index(account.index) < 1 << (self.depth - 1)  # the accounts' half
             return tx.bls_key if fits and is_usable_key(tx.bls_key) else None

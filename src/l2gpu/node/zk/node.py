@@ -214,6 +214,9 @@ class ZkNode:
         """The slot each accepted open was given, by the open's position."""
         self.clock: Clock = clock or (lambda: int(rollup.chain.timestamp()))
         self.proven = 0
+        self._in_doubt: tuple[SealPlan, int, int, list[tuple[str, bytes]]] | None = None
+        """A batch whose log write raised: (plan, number, the log's last record before
+        it, the records written), until the log says whether they landed."""
         self.last_error: str | None = None
         self.last_proof_seconds: float | None = None
         self.lock = threading.RLock()
@@ -269,16 +272,51 @@ class ZkNode:
             queued = self.rollup.queued_deposits()
             now = self.clock()
         with self.lock:
+            earlier = self._settle_in_doubt()  # a batch logged although its write raised
             waiting = [q.slot for q in queued[self.sequencer.deposits_taken :]]
             plan = self.sequencer.plan(waiting, now)
             if plan is None:
-                return None
+                return earlier
             number = len(self.batches)
             try:
-                self.wal.append_many(self._records_of(plan, number))
+                writes = self._records_of(plan, number)
+                before = self.wal.last()
             except BaseException:
-                self.sequencer.discard()  # not logged: not sealed
+                self.sequencer.discard()  # nothing written: not sealed
                 raise
+            try:
+                self.wal.append_many(writes)
+            except BaseException:
+                # The write may have landed (a connection lost during COMMIT): keep the
+                # batch staged until the log says which (_settle_in_doubt).
+                self._in_doubt = (plan, number, before, writes)
+                if self._settle_in_doubt() == number:
+                    return number  # logged after all
+                raise
+            return self._sealed(plan, number)
+
+    def _settle_in_doubt(self) -> int | None:
+        """After a log write that raised: seal its plan if the log holds it (the
+        batch's number; None for a plan that only drops), undo it if not (None);
+        raise while the log cannot be read (a node without its log seals nothing)."""
+        if self._in_doubt is None:
+            return None
+        plan, number, before, writes = self._in_doubt
+        try:
+            found = self.wal.records_after(before, len(writes))
+        except Exception:
+            log.warning("the log cannot be read: batch %d stays in doubt", number)
+            raise
+        self._in_doubt = None
+        if [(kind, payload) for _, kind, payload in found] == writes:
+            log.warning("batch %d was logged although its write raised: it is sealed", number)
+            return self._sealed(plan, number)
+        self.sequencer.discard()  # not logged: not sealed
+        return None
+
+    def _sealed(self, plan: SealPlan, number: int) -> int | None:
+        """Make the logged ``plan`` (batch ``number``, if it seals one) the node's."""
+        with self.lock:
             self.sequencer.commit(plan)
             for position, reason in plan.dropped:
                 self.outcomes[position] = Outcome("dropped", reason=reason)

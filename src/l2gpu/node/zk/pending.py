@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from l2gpu.core.zk.batch import credit_fees
 from l2gpu.core.zk.channel import (
     OpenChannelTx,
     ReclaimTx,
@@ -89,10 +90,15 @@ def batch_order(chosen: Sequence[Pending]) -> list[Pending]:
 
 
 def first_failure(
-    state: ZkState, chosen: Sequence[Pending], reclaims: Sequence[ReclaimTx], timestamp: int
+    state: ZkState,
+    chosen: Sequence[Pending],
+    reclaims: Sequence[ReclaimTx],
+    timestamp: int,
+    fee_account: int,
 ) -> tuple[int, str] | ReclaimTx | None:
     """The first operation that fails in batch order: a pending one's position and
-    reason, or a reclaim."""
+    reason, or a reclaim. Last comes the batch's fee credit: a fee account that
+    cannot hold the fees (2^128 wei) fails the last transfer that pays one."""
     for p in batch_order(chosen):
         try:
             state = apply_signed(state, p.signed, timestamp)
@@ -103,6 +109,13 @@ def first_failure(
             state = reclaim_steps(state, reclaim, timestamp).after
         except ZkError:
             return reclaim
+    fees = [(p.position, p.signed.tx.fee) for p in batch_order(chosen)
+            if isinstance(p.signed.tx, TransferTx) and p.signed.tx.fee]  # fmt: skip
+    try:
+        credit_fees(state, fee_account, sum(fee for _, fee in fees))
+    except ZkError as exc:
+        if fees:
+            return fees[-1][0], f"{exc.reason} (the fee account cannot hold the fees)"
     return None
 
 

@@ -270,7 +270,7 @@ class ZkSequencer:
         while True:
             chosen = self._choose(candidates)
             reclaims = self._reclaims(candidates, timestamp, stuck)
-            failed = first_failure(after_deposits, chosen, reclaims, timestamp)
+            failed = first_failure(after_deposits, chosen, reclaims, timestamp, self.fee_account)
             if failed is None:
                 break
             if isinstance(failed, ReclaimTx):
@@ -283,16 +283,30 @@ class ZkSequencer:
             return None if not dropped else self._empty_plan(dropped, candidates, timestamp)
         ordered = batch_order(chosen)
         result = self.apply(deposits, [p.signed for p in ordered], reclaims, timestamp)
-        taken = {p.position for p in chosen}
-        rest = [p for p in candidates if p.position not in taken]
-        try:
-            remaining, remaining_state = recheck(result.new_state, rest, dropped, timestamp)
+        try:  # staged from here: whatever fails undoes it
+            return self._staged_plan(result, candidates, chosen, ordered, dropped, reclaims,
+                                     len(deposits), timestamp)  # fmt: skip
         except BaseException:
             self.discard()
             raise
+
+    def _staged_plan(
+        self,
+        result: BatchResult,
+        candidates: Sequence[Pending],
+        chosen: Sequence[Pending],
+        ordered: Sequence[Pending],
+        dropped: list[tuple[int, str]],
+        reclaims: Sequence[ReclaimTx],
+        deposit_count: int,
+        timestamp: int,
+    ) -> SealPlan:
+        taken = {p.position for p in chosen}
+        rest = [p for p in candidates if p.position not in taken]
+        remaining, remaining_state = recheck(result.new_state, rest, dropped, timestamp)
         opened = tuple(p.signed.tx.channel_index for p in ordered
                        if isinstance(p.signed.tx, OpenChannelTx))  # fmt: skip
-        return SealPlan(result, tuple(p.position for p in ordered), len(deposits),
+        return SealPlan(result, tuple(p.position for p in ordered), deposit_count,
                         tuple(dropped), tuple(remaining), remaining_state, timestamp,
                         tuple(r.channel_index for r in reclaims), opened)  # fmt: skip
 
