@@ -40,7 +40,13 @@ from l2gpu.core.zk.channel import (
     reclaim_steps,
 )
 from l2gpu.core.zk.deposit import apply_deposit
-from l2gpu.core.zk.pubdata import BatchShape, DepositSlot, batch_public_input, encode_batch
+from l2gpu.core.zk.pubdata import (
+    BatchShape,
+    DepositSlot,
+    batch_public_input,
+    check_sections,
+    encode_batch,
+)
 from l2gpu.core.zk.state import MAX_BALANCE, ZkState, require
 from l2gpu.core.zk.transfer import TransferTx, transfer_steps
 from l2gpu.core.zk.withdrawal import WithdrawalTx, apply_withdrawal
@@ -143,15 +149,7 @@ def check_fit(
 ) -> None:
     """Raise :class:`ZkError` unless each section fits ``shape`` and every transfer and
     withdrawal has its signature."""
-    for have, room, what in (
-        (len(deposits), shape.deposits, "deposits"),
-        (len(transfers), shape.transfers, "transfers"),
-        (len(withdrawals), shape.withdrawals, "withdrawals"),
-        (len(opens), shape.opens, "opens"),
-        (len(closes), shape.closes, "closes"),
-        (len(reclaims), shape.reclaims, "reclaims"),
-    ):
-        require(have <= room, f"zk: too many {what}", f"{have} {what} do not fit a batch of {room}")
+    check_sections(shape, deposits, transfers, withdrawals, opens, closes, reclaims)
     require(
         len(signatures) == len(transfers) + len(withdrawals),
         "zk: one signature per transaction",

@@ -57,6 +57,7 @@ inputs and the contract's tests.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from l2gpu.core.crypto.poseidon import FIELD_MODULUS
@@ -303,6 +304,18 @@ class BatchShape:
         )
 
 
+def check_sections(shape: BatchShape, *sections: Sequence[object]) -> None:
+    """Raise :class:`ZkError` unless each of the six sections (deposits, transfers,
+    withdrawals, opens, closes, reclaims, in that order) fits ``shape``."""
+    rooms = (shape.deposits, shape.transfers, shape.withdrawals, shape.opens, shape.closes,
+             shape.reclaims)  # fmt: skip
+    names = ("deposits", "transfers", "withdrawals", "opens", "closes", "reclaims")
+    for section, room, what in zip(sections, rooms, names, strict=True):
+        if len(section) > room:
+            raise ZkError(f"zk: too many {what}",
+                          f"{len(section)} {what} do not fit a batch of {room}")  # fmt: skip
+
+
 def encode_batch(
     shape: BatchShape,
     old_root: int,
@@ -318,16 +331,7 @@ def encode_batch(
 ) -> bytes:
     """The batch's public data: the real slots first in each section, then no-ops."""
     opens, closes, reclaims = opens or [], closes or [], reclaims or []
-    for have, room, what in (
-        (len(deposits), shape.deposits, "deposits"),
-        (len(transfers), shape.transfers, "transfers"),
-        (len(withdrawals), shape.withdrawals, "withdrawals"),
-        (len(opens), shape.opens, "opens"),
-        (len(closes), shape.closes, "closes"),
-        (len(reclaims), shape.reclaims, "reclaims"),
-    ):
-        if have > room:
-            raise ZkError(f"zk: {have} {what} do not fit a batch of {room}")
+    check_sections(shape, deposits, transfers, withdrawals, opens, closes, reclaims)
     data = bytearray()
     data += _uint(old_root, ROOT_BYTES, "root") + _uint(new_root, ROOT_BYTES, "root")
     data += _uint(fee_account, INDEX_BYTES, "index")
