@@ -412,7 +412,7 @@ def test_a_failure_after_the_log_write_is_recovered_by_a_restart(
 
 
 def records_outcome_included(batch: int) -> Any:
-    from l2gpu.node.zk.node import Outcome
+    from l2gpu.node.zk.tracking import Outcome
 
     return Outcome("included", batch=batch)
 

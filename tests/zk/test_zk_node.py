@@ -12,7 +12,7 @@ import sqlalchemy
 
 from l2gpu.core.zk.state import ZkError
 from l2gpu.l1 import Chain
-from l2gpu.node.zk.node import CircuitMismatch, check_verifier
+from l2gpu.node.zk.startup import CircuitMismatch, check_verifier
 from l2gpu.zk.prover import ProofError
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain

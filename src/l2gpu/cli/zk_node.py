@@ -154,8 +154,8 @@ def _zk_rollup(
     one (recorded when the chain outlives this process)."""
     from l2gpu.l1 import compile_contract
     from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, ZkRollupClient
-    from l2gpu.node.zk.node import check_verifier
     from l2gpu.node.zk.service import deploy_zk_rollup
+    from l2gpu.node.zk.startup import check_verifier
     from l2gpu.payments import deployments
 
     if settings.l1_rpc:

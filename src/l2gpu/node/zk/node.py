@@ -31,14 +31,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.zk.batch import BatchResult
 from l2gpu.core.zk.batch_input import BatchInput
 from l2gpu.core.zk.channel import OpenChannelTx
 from l2gpu.core.zk.state import ZkError
@@ -53,10 +51,11 @@ from l2gpu.node.wal import WriteAheadLog
 from l2gpu.node.zk import records
 from l2gpu.node.zk.records import SealedRecord, SignedTx
 from l2gpu.node.zk.sequencer import SealPlan, ZkSequencer
+from l2gpu.node.zk.startup import check_circuit
+from l2gpu.node.zk.tracking import ChannelEntry, Outcome, SealedBatch
 from l2gpu.zk.prover import Proof, prove
-from l2gpu.zk.setup import Keys, check_keys
+from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
-from l2gpu.zk.verifier_contract import compile_verifier
 
 log = logging.getLogger(__name__)
 
@@ -79,97 +78,6 @@ def _with_fix(error: ZkError) -> ZkError:
         return error
     fix = _FIXES.get(error.reason, "correct the transaction, sign it again and resend it")
     return ZkError(error.reason, fix)
-
-
-class CircuitMismatch(L2gpuError):
-    """The node's keys were made for another circuit than the contract verifies."""
-
-
-@dataclass
-class SealedBatch:
-    """A sealed batch as the node tracks it until L1 accepts it."""
-
-    number: int
-    positions: tuple[int, ...]
-    deposit_count: int
-    result: BatchResult
-    proof: Proof | None = None
-    posted: bool = False
-    timestamp: int = 0
-    reclaims: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelEntry:
-    """A channel the node accepted an open for: its name ``(renter, open_nonce)``,
-    its slot, its terms, and the open's position."""
-
-    index: int
-    renter: int
-    open_nonce: int
-    provider: int
-    deposit: int
-    expiry: int
-    position: int
-
-    @classmethod
-    def of(cls, tx: OpenChannelTx, position: int) -> ChannelEntry:
-        """The entry of an accepted open."""
-        return cls(tx.channel_index, tx.renter, tx.nonce, tx.provider, tx.deposit, tx.expiry,
-                   position)  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of an accepted transaction."""
-
-    status: str  # "pending", "included" or "dropped"
-    batch: int | None = None
-    reason: str | None = None
-
-    def to_json(self, position: int) -> dict[str, Any]:
-        """The API's view."""
-        body: dict[str, Any] = {"position": position, "status": self.status}
-        if self.batch is not None:
-            body["batch"] = self.batch
-        if self.reason is not None:
-            body["reason"] = self.reason
-        return body
-
-
-def check_circuit(rollup: ZkRollupClient, circuit: CompiledCircuit, keys: Keys) -> None:
-    """Refuse keys of another circuit, and a contract whose verifier was generated for
-    another circuit (after an upgrade of one side only). Raises :class:`CircuitMismatch`
-    or :class:`~l2gpu.zk.setup.KeyMismatch`."""
-    check_keys(keys, circuit)
-    on_l1 = rollup.circuit_hash()
-    if on_l1 != bytes.fromhex(keys.circuit_key):
-        raise CircuitMismatch(
-            f"ZkRollup {rollup.address} verifies circuit {on_l1.hex()[:16]}…, but the node's "
-            f"keys are for {circuit.name} with hash {keys.circuit_key[:16]}…: its proofs "
-            "would be refused",
-            "start the node with the circuit and keys the contract was deployed for, or "
-            "deploy a ZkRollup with the verifier generated from these keys",
-        )
-
-
-def check_verifier(rollup: ZkRollupClient, circuit: CompiledCircuit, keys: Keys) -> None:
-    """Refuse a deployed rollup whose verifier holds another verifying key of this
-    circuit than ``keys``'s: development keys on L1 and a ceremony's in the node, or the
-    other way round (the circuit hash alone cannot tell them apart). Run when a node
-    attaches to a rollup it did not deploy in this process. Raises
-    :class:`CircuitMismatch`."""
-    # The verifier holds its key as constants: its runtime code is part of the code its
-    # deployment ran, and another key gives other code (compiled once, cached on disk).
-    ours = compile_verifier(keys.verifying_key, title=circuit.name).bytecode
-    deployed = rollup.verifier_code()
-    if not deployed or deployed not in ours:
-        raise CircuitMismatch(
-            f"ZkRollup {rollup.address} verifies {circuit.name} under another verifying key "
-            f"than the node's {keys.origin} keys ({keys.label}): its proofs would be refused",
-            "start the node with the keys the contract was deployed for (the same --zkey, "
-            "or none for development keys), or use another --data-dir to deploy anew",
-        )
 
 
 class ZkNode:

@@ -31,8 +31,9 @@ from l2gpu.core.zk.state import ZkError
 from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
 from l2gpu.node.wal import DamagedRecord
 from l2gpu.node.zk import records
-from l2gpu.node.zk.node import Clock, Outcome, Prover, SealedBatch, ZkNode
+from l2gpu.node.zk.node import Clock, Prover, ZkNode
 from l2gpu.node.zk.records import SignedTx
+from l2gpu.node.zk.tracking import Outcome, SealedBatch
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
