@@ -124,6 +124,8 @@ def disk_usage(paths: list[Path], most_entries: int) -> tuple[int, int]:
             except PermissionError:  # a job may chmod its folders; the agent owns them
                 open_folder(path)
                 names = listdir(path)
+            except OSError:  # removed (or swapped) by the job since the lstat
+                continue
             todo.extend(os.path.join(path, n) for n in names)
     return used, entries
 
