@@ -236,3 +236,16 @@ def test_a_state_of_the_optimistic_scheme_is_refused() -> None:
                     "opens": [], "closes": [], "reclaims": [], "timestamp": START}  # fmt: skip
     with pytest.raises(ZkError, match="not a zk ledger"):
         run_l2(L2State(CHAIN, ROLLUP), 1, batch)
+
+
+def test_a_batch_refused_by_its_public_data_changes_nothing() -> None:
+    # The public data is encoded after every operation ran: a field that does not fit
+    # it (a timestamp past 2^32) refuses the batch, and the deposits are undone too.
+    t = funded_twins()
+    before = snapshot(t.l2)
+    batch: Batch = {"deposits": [DepositSlot(3, *public_key(2), address(2), 10**18)],
+                    "transfers": [], "withdrawals": [], "signatures": [], "opens": [],
+                    "closes": [], "reclaims": [], "timestamp": 2**40}  # fmt: skip
+    with pytest.raises(ZkError, match="timestamp"):
+        run_l2(t.l2, 1, batch)
+    assert snapshot(t.l2) == before

@@ -164,7 +164,10 @@ def assert_conserved(world: World, node: ZkNode) -> None:
 
 def seal_and_compare(world: World, node: ZkNode) -> int | None:
     """``node.seal()``, and the batch it sealed compared with core/zk's ``apply_batch``
-    run on the tree before it (state, public data, public input, circuit input)."""
+    run on the tree before it (state, public data, public input, circuit input). A
+    batch in doubt is settled first, as the seal itself would."""
+    with node.lock:
+        node._settle_in_doubt()
     before = node.sequencer.state
     taken = node.sequencer.deposits_taken
     pending = {p.position: p.signed for p in node.sequencer.pending}
@@ -353,12 +356,14 @@ def test_a_failure_before_the_log_stages_nothing(
     _inject(where, node, monkeypatch)
     with pytest.raises(Boom):
         node.seal()
-    assert not node.sequencer.ledger.recording, f"a failure at {where} left the batch staged"
-    assert ledger_view(node) == view, f"a failure at {where} changed the ledger"
+    in_doubt = where == "append_many"  # the write may have landed: the next seal reads
+    assert node.sequencer.ledger.recording == in_doubt, f"a failure at {where}: staged?"
+    if not in_doubt:
+        assert ledger_view(node) == view, f"a failure at {where} changed the ledger"
+        assert_tree_is_ledger(node)
     assert log_of(node) == log, f"a failure at {where} wrote to the log"
     assert node.sequencer.pending_state.root() == pending_root  # type: ignore[union-attr]
     assert all(node.outcomes[p].status == "pending" for p in [*positions, late])
-    assert_tree_is_ledger(node)
     monkeypatch.undo()
     assert seal_and_compare(world, node) == 2
     assert [node.outcomes[p].batch for p in positions] == [2] * len(positions)
@@ -417,32 +422,80 @@ def records_outcome_included(batch: int) -> Any:
     return Outcome("included", batch=batch)
 
 
-def test_a_log_write_that_landed_but_raised_is_not_sealed_twice(
-    world: World, node: ZkNode, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An in-doubt commit (a PostgreSQL connection lost during COMMIT): the batch is in
-    the log, but ``append_many`` raised. The node reads the log back and seals it once
-    (it used to discard it and log the same batch number again, which every restart
-    then refused)."""
-    paid = node.submit(paying(2, 3, 10**17, 3, 0))
+def sealed_numbers(node: ZkNode) -> list[int]:
+    """The batch numbers of the log's SEALED records, in order."""
+    return [records.decode_sealed(p).number for _, k, p in log_of(node) if k == records.SEALED]
+
+
+def lands_then_fails(node: ZkNode, monkeypatch: pytest.MonkeyPatch, *, landed: bool,
+                     posted_between: bool = False) -> None:  # fmt: skip
+    """The node's next log write raises after landing (or not); with
+    ``posted_between``, a POSTED record of the prover thread lands just before it."""
     original = node.wal.append_many
 
-    def lands_then_fails(writes: Any) -> list[int]:
-        original(writes)
-        raise OSError("server closed the connection unexpectedly (after COMMIT)")
+    def write(writes: Any) -> list[int]:
+        if posted_between:
+            node.wal.append(records.POSTED, records.encode_posted(0, "0x" + "ab" * 32))
+        if landed:
+            original(writes)
+        raise OSError("server closed the connection unexpectedly (during COMMIT)")
 
-    monkeypatch.setattr(node.wal, "append_many", lands_then_fails)
-    assert node.seal() == 1  # found in the log: sealed
+    monkeypatch.setattr(node.wal, "append_many", write)
+
+
+@pytest.mark.parametrize("posted_between", [False, True])
+def test_a_log_write_that_landed_but_raised_is_not_sealed_twice(
+    world: World, node: ZkNode, monkeypatch: pytest.MonkeyPatch, posted_between: bool
+) -> None:
+    """An in-doubt commit (a PostgreSQL connection lost during COMMIT): the batch is in
+    the log, but ``append_many`` raised. The next seal reads the log back and seals it
+    once, also when the prover thread's POSTED record (logged without the node's
+    lock) landed between (the node used to discard it and log the same batch number
+    again, which every restart then refused)."""
+    paid = node.submit(paying(2, 3, 10**17, 3, 0))
+    lands_then_fails(node, monkeypatch, landed=True, posted_between=posted_between)
+    with pytest.raises(OSError, match="during COMMIT"):
+        node.seal()
     monkeypatch.undo()
+    assert node.seal() == 1  # settled: found in the log, sealed; nothing new to seal
     assert node.outcomes[paid] == records_outcome_included(1)
     assert not node.sequencer.ledger.recording
-    assert node.seal() is None  # nothing left to seal
-    sealed_numbers = [records.decode_sealed(p).number for _, k, p in log_of(node)
-                      if k == records.SEALED]  # fmt: skip
-    assert sealed_numbers == [0, 1]
+    assert node.seal() is None
+    assert sealed_numbers(node) == [0, 1]
     again = world.node()
     assert again.outcomes[paid] == node.outcomes[paid]
     assert ledger_view(again) == ledger_view(node)
+
+
+@pytest.mark.parametrize("landed", [False, True])
+def test_a_submission_after_a_write_in_doubt_waits_for_the_log(
+    world: World, node: ZkNode, monkeypatch: pytest.MonkeyPatch, landed: bool
+) -> None:
+    """A transaction submitted after a batch's write raised is admitted only once the
+    log says whether that batch landed: sealing it then must not lose the new one (it
+    used to drop out of the pending list, yet a restart found it pending)."""
+    first = node.submit(paying(2, 3, 10**17, 3, 0))
+    lands_then_fails(node, monkeypatch, landed=landed)
+    with pytest.raises(OSError, match="during COMMIT"):
+        node.seal()
+    monkeypatch.undo()
+
+    def unreadable(*_args: object) -> Any:
+        raise OSError("the database is unreachable")
+
+    monkeypatch.setattr(node.wal, "records_after", unreadable)
+    with pytest.raises(OSError, match="unreachable"):
+        node.submit(paying(3, 1, 10**16, 1, 0))  # refused: the log is unknown
+    monkeypatch.undo()
+    second = node.submit(paying(3, 1, 10**16, 1, 0))  # settles first, then is admitted
+    assert node.outcomes[first].status == ("included" if landed else "pending")
+    assert node.seal() == (2 if landed else 1)
+    assert node.outcomes[second].status == "included"
+    assert node.outcomes[first].status == "included"
+    assert sealed_numbers(node) == ([0, 1, 2] if landed else [0, 1])
+    again = world.node()
+    assert ledger_view(again) == ledger_view(node)
+    assert again.outcomes[second] == node.outcomes[second]
 
 
 def test_a_log_that_cannot_be_read_after_a_failed_write_holds_the_batch_in_doubt(
@@ -452,7 +505,6 @@ def test_a_log_that_cannot_be_read_after_a_failed_write_holds_the_batch_in_doubt
     node cannot know whether the batch is logged, so it seals nothing until it can
     read the log; then the batch is sealed if it landed, and sealed afresh if not."""
     paid = node.submit(paying(2, 3, 10**17, 3, 0))
-    original = node.wal.append_many
 
     def down(*_args: object) -> Any:
         raise OSError("the database is unreachable")
@@ -460,27 +512,20 @@ def test_a_log_that_cannot_be_read_after_a_failed_write_holds_the_batch_in_doubt
     for landed in (False, True):
         if landed:
             paid = node.submit(paying(2, 3, 10**17, 3, 1))
-
-        def write(writes: Any, landed: bool = landed) -> list[int]:
-            if landed:
-                original(writes)
-            raise OSError("connection lost during COMMIT")
-
-        monkeypatch.setattr(node.wal, "append_many", write)
+        lands_then_fails(node, monkeypatch, landed=landed)
         monkeypatch.setattr(node.wal, "records_after", down)
-        with pytest.raises(OSError, match="unreachable"):
+        with pytest.raises(OSError, match="during COMMIT"):
             node.seal()
-        with pytest.raises(OSError, match="unreachable"):
-            node.seal()  # still in doubt: nothing sealed on an unknown log
+        for _ in range(2):  # still in doubt: nothing sealed on an unknown log
+            with pytest.raises(OSError, match="unreachable"):
+                node.seal()
         assert node.outcomes[paid].status == "pending"
         monkeypatch.undo()
         number = node.seal()  # the log is back: settled, then sealed (again) if needed
         assert number == (2 if landed else 1)
         assert node.outcomes[paid].batch == number
         assert not node.sequencer.ledger.recording
-    sealed_numbers = [records.decode_sealed(p).number for _, k, p in log_of(node)
-                      if k == records.SEALED]  # fmt: skip
-    assert sealed_numbers == [0, 1, 2]
+    assert sealed_numbers(node) == [0, 1, 2]
     assert ledger_view(world.node()) == ledger_view(node)
 
 

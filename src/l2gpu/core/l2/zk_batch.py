@@ -131,15 +131,16 @@ def apply_zk_batch(
             run.channel(ReclaimZkChannel(rtx.channel_index), None, reclaim_tx=rtx)
         before_fees = tree.tree  # the fee account's path is under this root
         credit_held_fees(state, block.fee_recipient)
-    after = tree.tree
-    data = encode_batch(
-        shape, start.root(), after.root(), fee_account, list(deposits),
-        [tx.slot for tx in transfers], withdrawal_slots, [otx.slot for otx, _ in opens],
-        [ctx.slot for ctx in closes], [rtx.slot for rtx in reclaims], timestamp,
-    )  # fmt: skip
-    digest = batch_public_input(shape, data, validium=validium)
-    signals = batch_signals(shape, start, run.traces, before_fees, fee_account, after.root(),
-                            digest, timestamp)  # fmt: skip
+        # still inside: a public data field out of range (a timestamp past 2^32) undoes it
+        after = tree.tree
+        data = encode_batch(
+            shape, start.root(), after.root(), fee_account, list(deposits),
+            [tx.slot for tx in transfers], withdrawal_slots, [otx.slot for otx, _ in opens],
+            [ctx.slot for ctx in closes], [rtx.slot for rtx in reclaims], timestamp,
+        )  # fmt: skip
+        digest = batch_public_input(shape, data, validium=validium)
+        signals = batch_signals(shape, start, run.traces, before_fees, fee_account,
+                                after.root(), digest, timestamp)  # fmt: skip
     return BatchResult(after, data, digest, signals)
 
 

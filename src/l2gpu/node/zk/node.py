@@ -59,6 +59,10 @@ from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
 log = logging.getLogger(__name__)
 
+IN_DOUBT_LOOKUP = 1024
+"""Records read past a write in doubt, besides its own (the prover thread's POSTED
+records may land among them: one per batch posted meanwhile)."""
+
 Prover = Callable[[BatchInput], Proof]
 """Proves one batch's circuit input (the node's default: ``zk.prover.prove``)."""
 Clock = Callable[[], int]
@@ -146,6 +150,7 @@ class ZkNode:
         with self.l1_lock:
             now = self.clock()
         with self.lock:
+            self._settle_in_doubt()  # before anything is logged after that write
             try:
                 self.sequencer.require_room(signed)
                 signed = self.sequencer.assign(signed)
@@ -195,11 +200,11 @@ class ZkNode:
             try:
                 self.wal.append_many(writes)
             except BaseException:
-                # The write may have landed (a connection lost during COMMIT): keep the
-                # batch staged until the log says which (_settle_in_doubt).
+                # The write may have landed (a connection lost during COMMIT, whose end
+                # the server may still be writing): the batch stays staged, and the next
+                # seal or submission reads the log to settle it (_settle_in_doubt).
                 self._in_doubt = (plan, number, before, writes)
-                if self._settle_in_doubt() == number:
-                    return number  # logged after all
+                log.warning("the log write of batch %d failed: it may have landed", number)
                 raise
             return self._sealed(plan, number)
 
@@ -211,12 +216,15 @@ class ZkNode:
             return None
         plan, number, before, writes = self._in_doubt
         try:
-            found = self.wal.records_after(before, len(writes))
+            # After ``before``: this write's records (one transaction: all or none) and
+            # at most the prover thread's POSTED records, which it logs without
+            # node.lock; submissions settle this first, so none is in between.
+            found = self.wal.records_after(before, len(writes) + IN_DOUBT_LOOKUP)
         except Exception:
             log.warning("the log cannot be read: batch %d stays in doubt", number)
             raise
         self._in_doubt = None
-        if [(kind, payload) for _, kind, payload in found] == writes:
+        if writes[-1] in {(kind, payload) for _, kind, payload in found}:
             log.warning("batch %d was logged although its write raised: it is sealed", number)
             return self._sealed(plan, number)
         self.sequencer.discard()  # not logged: not sealed

@@ -321,7 +321,8 @@ class ZkSequencer:
         :meth:`sealed`, undone by :meth:`discard`): ``ordered`` are the batch's signed
         operations in batch order. Raises :class:`ZkError` and stages nothing."""
         opens = [(s.tx, s.owner_signature) for s in ordered if isinstance(s.tx, OpenChannelTx)]
-        assert not self.ledger.recording, "one batch is staged at a time"
+        if self.ledger.recording:  # a bug, not an input: refuse rather than stage twice
+            raise ZkError("zk: a batch is staged already", "restart the node: it replays its log")
         self.ledger.checkpoint()
         try:
             return self._apply(deposits, ordered, reclaims, timestamp, opens)
