@@ -222,6 +222,88 @@ def test_a_seal_that_fails_halfway_changes_nothing(
     assert list(again.sequencer.mempool) == []
 
 
+def _node_with_two_transfers(world: Deployed, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from l2gpu.node.cosigners import LocalCoSigner
+
+    cosigners = {i: LocalCoSigner(i, world.bls[i]) for i in range(4)}
+    node = world.node(tmp_path / "node.db", cosigners)
+    node.follow_l1()
+    node.seal_and_post()
+    for tx in [Transfer(1, 2, Wei(10**15), FEE), Transfer(2, 3, Wei(10**15), FEE)]:
+        cosigners[tx.sender].expect(tx)
+        node.submit(world.envelope(node, tx.sender, tx, 0))
+    return node, cosigners
+
+
+def _sealed_records(node) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for _, kind, _ in node.wal.records() if kind == "sealed")
+
+
+def test_a_seal_whose_log_write_landed_but_raised_stands(
+    world: Deployed, tmp_path: Path, monkeypatch
+) -> None:
+    # A connection lost during COMMIT: the seal's records are in the log although the
+    # write raised. The node reads the log back and keeps the seal (undoing it and
+    # sealing the same transactions again would log them twice: no restart could
+    # replay that).
+    node, cosigners = _node_with_two_transfers(world, tmp_path)
+    sealed_before, write = _sealed_records(node), node.wal.append_many
+
+    def lands_then_fails(records):  # type: ignore[no-untyped-def]
+        write(records)
+        raise OSError("server closed the connection unexpectedly (during COMMIT)")
+
+    monkeypatch.setattr(node.wal, "append_many", lands_then_fails)
+    node.seal_and_post()  # no error: the seal stands
+    monkeypatch.undo()
+    assert node.state.accounts[1].nonce == node.state.accounts[2].nonce == 1
+    assert _sealed_records(node) == sealed_before + 1
+    again = world.node(tmp_path / "node.db", cosigners)
+    assert again.state.root() == node.state.root()
+
+
+def test_a_seal_undone_while_its_log_write_is_in_doubt_stops_the_next_seal(
+    world: Deployed, tmp_path: Path, monkeypatch
+) -> None:
+    # The write raised and the log could not be read: the seal is undone, but its
+    # records may land after all. Sealing again could log the same transactions twice,
+    # so the node refuses to seal until it can read the log: then, if the records are
+    # there, it asks for a restart (which replays them); if not, it seals again.
+    from l2gpu.core.errors import L2gpuError
+
+    for landed in (False, True):
+        node, cosigners = _node_with_two_transfers(world, tmp_path / str(landed))
+        root, write = node.state.root(), node.wal.append_many
+        sealed_before = _sealed_records(node)
+
+        def fails(records, landed: bool = landed, write=write):  # type: ignore[no-untyped-def]
+            if landed:
+                write(records)
+            raise OSError("connection lost during COMMIT")
+
+        def unreadable(*_args):  # type: ignore[no-untyped-def]
+            raise OSError("the database is unreachable")
+
+        monkeypatch.setattr(node.wal, "append_many", fails)
+        monkeypatch.setattr(node.wal, "records_after", unreadable)
+        with pytest.raises(OSError, match="during COMMIT"):
+            node.seal_and_post()
+        assert node.state.root() == root  # undone
+        with pytest.raises(L2gpuError, match="cannot be read"):
+            node.seal_and_post()
+        monkeypatch.undo()
+        if landed:
+            with pytest.raises(L2gpuError, match="restart the node"):
+                node.seal_and_post()
+            assert _sealed_records(node) == sealed_before + 1  # never twice
+            again = world.node(tmp_path / str(landed) / "node.db", cosigners)
+            assert again.state.accounts[1].nonce == again.state.accounts[2].nonce == 1
+        else:
+            node.seal_and_post()
+            assert node.state.accounts[1].nonce == node.state.accounts[2].nonce == 1
+            assert _sealed_records(node) == sealed_before + 1
+
+
 def test_a_dropped_transaction_resent_with_its_nonce_survives_a_restart(
     world: Deployed, tmp_path: Path
 ) -> None:

@@ -24,6 +24,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
 from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.codec import Batch
 from l2gpu.core.l2.envelope import Envelope, rollup_domain
 from l2gpu.core.l2.receipts import SequencerReceipt, sign_receipt
@@ -41,6 +42,10 @@ from l2gpu.node.soft import SoftChannels
 from l2gpu.node.wal import WriteAheadLog, encode_envelope, encode_l1_op, seal_records
 
 log = logging.getLogger(__name__)
+
+WRITE_LOOKUP = 1024
+"""Records read past a write in doubt besides its own (others land meanwhile: posts,
+L1 operations, envelopes of a group commit)."""
 
 
 @dataclass
@@ -104,6 +109,9 @@ class RollupNode:
         # desk ends their long-polls, so that clients waiting for inclusion look at once.
         self.on_sealed: list[Callable[[set[int]], None]] = []
         self.transactions_sealed = 0  # since this process started: for throughput figures
+        # A seal undone after its log write raised, while the log may hold it after all:
+        # (the log's last record before the write, the records written).
+        self._seal_in_doubt: tuple[int, list[tuple[str, bytes]]] | None = None
         self._waiting_since: float | None = None
 
     # -- inputs ------------------------------------------------------------------------
@@ -246,7 +254,49 @@ class RollupNode:
 
     def _log_seal(self, report: SealReport) -> None:
         # In the seal's atomic step: if the log cannot be written, the seal is undone.
-        self.wal.append_many(seal_records(report, self.state.deposits_processed))
+        # A write that raises may still have landed (a connection lost during COMMIT):
+        # if the log holds it, the seal stands; if the log does not (or cannot say), the
+        # seal is undone and the write stays in doubt until a later seal looks again.
+        self._check_write_in_doubt()
+        writes = seal_records(report, self.state.deposits_processed)
+        if not writes:
+            return
+        before = self.wal.last()
+        try:
+            self.wal.append_many(writes)
+        except BaseException:
+            if self._in_log(before, writes):
+                log.warning("the seal's log write raised but landed: the seal stands")
+                return
+            self._seal_in_doubt = (before, writes)
+            raise
+
+    def _in_log(self, before: int, writes: list[tuple[str, bytes]]) -> bool:
+        """Whether ``writes`` (one transaction: all or none) are in the log past
+        ``before``; False when the log cannot be read."""
+        try:
+            found = self.wal.records_after(before, len(writes) + WRITE_LOOKUP)
+        except Exception:
+            return False
+        return writes[-1] in {(kind, payload) for _, kind, payload in found}
+
+    def _check_write_in_doubt(self) -> None:
+        """Refuse to seal while an undone seal's write may be in the log: sealing again
+        would log the same transactions twice, which no restart could replay."""
+        if self._seal_in_doubt is None:
+            return
+        before, writes = self._seal_in_doubt
+        try:
+            found = self.wal.records_after(before, len(writes) + WRITE_LOOKUP)
+        except Exception as exc:
+            raise L2gpuError("the node's log cannot be read, so it seals nothing",
+                             "restore the database connection") from exc  # fmt: skip
+        if writes[-1] in {(kind, payload) for _, kind, payload in found}:
+            raise L2gpuError(
+                "a seal this node undid is in its log after all (its write raised, then landed)",
+                "restart the node: it rebuilds its state from the log",
+            )
+        self._seal_in_doubt = None
 
     # -- posting -------------------------------------------------------------------------
 
