@@ -304,6 +304,47 @@ def test_a_seal_undone_while_its_log_write_is_in_doubt_stops_the_next_seal(
             assert _sealed_records(node) == sealed_before + 1
 
 
+def test_an_envelope_whose_log_write_landed_but_raised_is_accepted(
+    world: Deployed, tmp_path: Path, monkeypatch
+) -> None:
+    # The group commit's write raised after landing: the submitter is answered with
+    # its position (it used to be told "not logged", though a restart would run it).
+    from l2gpu.node.cosigners import LocalCoSigner
+
+    cosigners = {i: LocalCoSigner(i, world.bls[i]) for i in range(4)}
+    node = world.node(tmp_path / "node.db", cosigners)
+    node.follow_l1()
+    node.seal_and_post()
+    write = node.wal._append_sqlite  # below append_envelopes: the database's own write
+
+    def lands_then_fails(payloads, now):  # type: ignore[no-untyped-def]
+        write(payloads, now)
+        raise OSError("server closed the connection unexpectedly (during COMMIT)")
+
+    tx = Transfer(1, 2, Wei(10**15), FEE)
+    cosigners[1].expect(tx)
+    monkeypatch.setattr(node.wal, "_append_sqlite", lands_then_fails)
+    position = node.submit(world.envelope(node, 1, tx, 0))
+    monkeypatch.undo()
+    logged = [seq for seq, kind, _ in node.wal.records() if kind == "envelope"]
+    assert logged == [position]
+    node.seal_and_post()
+    assert node.state.accounts[1].nonce == 1
+    again = world.node(tmp_path / "node.db", cosigners)
+    assert again.state.root() == node.state.root()
+
+
+def test_a_group_is_found_in_the_log_only_whole_and_in_order() -> None:
+    from l2gpu.node.node import _numbers_of
+
+    latest = [(7, "envelope", b"a"), (8, "sealed", b"x"), (9, "envelope", b"b"),
+              (10, "envelope", b"c"), (11, "posted", b"p")]  # fmt: skip
+    assert _numbers_of([b"b", b"c"], latest) == [9, 10]
+    assert _numbers_of([b"a", b"b"], latest) == [7, 9]  # another writer's record between
+    assert _numbers_of([b"c", b"b"], latest) is None
+    assert _numbers_of([b"c", b"d"], latest) is None
+
+
 def test_a_dropped_transaction_resent_with_its_nonce_survives_a_restart(
     world: Deployed, tmp_path: Path
 ) -> None:

@@ -101,7 +101,7 @@ class RollupNode:
         self.soft = SoftChannels()
         self._receipts: dict[int, SequencerReceipt] = {}
         self.group_commit: GroupCommit[Envelope] = GroupCommit(
-            self.wal.append_envelopes, self._durable, self._not_logged
+            self._log_envelopes, self._durable, self._not_logged
         )
         self.health = Health()
         # Called after each seal that sealed or dropped something, with the accounts it
@@ -200,6 +200,23 @@ class RollupNode:
         now = int(self.sequencer.clock())
         receipt = sign_receipt(self.receipt_key, self.domain, envelope, position, now)
         self.soft.note(self.state, envelope, receipt, self._mempool_envelopes)
+
+    def _log_envelopes(self, payloads: list[bytes]) -> list[int]:
+        """Write a group of envelopes; a write that raised but landed (a connection lost
+        during COMMIT) is found among the log's last records and counts as written, so
+        that its submitters are not told "not logged" of what a restart would run."""
+        try:
+            return self.wal.append_envelopes(payloads)
+        except Exception:
+            try:
+                found = _numbers_of(payloads, self.wal.latest(len(payloads) + WRITE_LOOKUP))
+            except Exception:
+                found = None  # the log cannot say: not logged, as far as anyone can tell
+            if found is None:
+                raise
+            log.warning("a group of %d envelopes was logged although its write raised",
+                        len(payloads))  # fmt: skip
+            return found
 
     def _not_logged(self, envelopes: list[Envelope], _error: BaseException) -> None:
         with self.lock:
@@ -409,3 +426,14 @@ class RollupNode:
                 tree.set_leaf(exit_.index, exit_.leaf())
             return index, parts, tree.proof(exit_index)
         return None
+
+
+def _numbers_of(payloads: list[bytes], latest: list[tuple[int, str, bytes]]) -> list[int] | None:
+    """The log numbers of ``payloads``, written as one group (consecutive envelope
+    records), among ``latest``; None unless every one is there."""
+    envelopes = [(seq, payload) for seq, kind, payload in latest if kind == "envelope"]
+    for start in range(len(envelopes) - len(payloads), -1, -1):  # the newest match
+        window = envelopes[start : start + len(payloads)]
+        if [payload for _, payload in window] == payloads:
+            return [seq for seq, _ in window]
+    return None

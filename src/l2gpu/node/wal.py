@@ -131,6 +131,13 @@ class WriteAheadLog:
             rows = session.scalars(query).all()
         return [(row.seq, row.kind, bytes(row.payload)) for row in rows]
 
+    def latest(self, limit: int) -> list[tuple[int, str, bytes]]:
+        """The last ``limit`` records, in order (where an in-doubt write's would be)."""
+        query = select(RollupLog).order_by(RollupLog.seq.desc()).limit(limit)
+        with Session(self.engine) as session:
+            rows = session.scalars(query).all()
+        return [(row.seq, row.kind, bytes(row.payload)) for row in reversed(rows)]
+
     def records(self) -> Iterator[tuple[int, str, bytes]]:
         """Every record in order."""
         with Session(self.engine) as session:
