@@ -193,15 +193,7 @@ def test_a_refusal_drops_only_the_refused_transaction_at_once(world: Deployed, t
 def test_a_seal_that_fails_halfway_changes_nothing(
     world: Deployed, tmp_path: Path, monkeypatch
 ) -> None:
-    from l2gpu.node.cosigners import LocalCoSigner
-
-    cosigners = {i: LocalCoSigner(i, world.bls[i]) for i in range(4)}
-    node = world.node(tmp_path / "node.db", cosigners)
-    node.follow_l1()
-    node.seal_and_post()
-    for tx in [Transfer(1, 2, Wei(10**15), FEE), Transfer(2, 3, Wei(10**15), FEE)]:
-        cosigners[tx.sender].expect(tx)
-        node.submit(world.envelope(node, tx.sender, tx, 0))
+    node, cosigners = _node_with_two_transfers(world, tmp_path)
     root, mempool = node.state.root(), [p.sequence for p in node.sequencer.mempool]
 
     def broken_log(_records) -> None:
@@ -223,15 +215,21 @@ def test_a_seal_that_fails_halfway_changes_nothing(
 
 
 def _node_with_two_transfers(world: Deployed, tmp_path: Path):  # type: ignore[no-untyped-def]
+    node, cosigners = _started_node(world, tmp_path)
+    for tx in [Transfer(1, 2, Wei(10**15), FEE), Transfer(2, 3, Wei(10**15), FEE)]:
+        cosigners[tx.sender].expect(tx)
+        node.submit(world.envelope(node, tx.sender, tx, 0))
+    return node, cosigners
+
+
+def _started_node(world: Deployed, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A node with local co-signers, after its first seal (L1's deposits)."""
     from l2gpu.node.cosigners import LocalCoSigner
 
     cosigners = {i: LocalCoSigner(i, world.bls[i]) for i in range(4)}
     node = world.node(tmp_path / "node.db", cosigners)
     node.follow_l1()
     node.seal_and_post()
-    for tx in [Transfer(1, 2, Wei(10**15), FEE), Transfer(2, 3, Wei(10**15), FEE)]:
-        cosigners[tx.sender].expect(tx)
-        node.submit(world.envelope(node, tx.sender, tx, 0))
     return node, cosigners
 
 
@@ -309,12 +307,7 @@ def test_an_envelope_whose_log_write_landed_but_raised_is_accepted(
 ) -> None:
     # The group commit's write raised after landing: the submitter is answered with
     # its position (it used to be told "not logged", though a restart would run it).
-    from l2gpu.node.cosigners import LocalCoSigner
-
-    cosigners = {i: LocalCoSigner(i, world.bls[i]) for i in range(4)}
-    node = world.node(tmp_path / "node.db", cosigners)
-    node.follow_l1()
-    node.seal_and_post()
+    node, cosigners = _started_node(world, tmp_path)
     write = node.wal._append_sqlite  # below append_envelopes: the database's own write
 
     def lands_then_fails(payloads, now):  # type: ignore[no-untyped-def]

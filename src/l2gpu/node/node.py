@@ -39,13 +39,15 @@ from l2gpu.node.outcomes import Outcomes
 from l2gpu.node.recovery import Unposted, recover
 from l2gpu.node.sequencer import Rejected, SealReport, Sequencer
 from l2gpu.node.soft import SoftChannels
-from l2gpu.node.wal import WriteAheadLog, encode_envelope, encode_l1_op, seal_records
+from l2gpu.node.wal import (
+    IN_DOUBT_LOOKUP,
+    WriteAheadLog,
+    encode_envelope,
+    encode_l1_op,
+    seal_records,
+)
 
 log = logging.getLogger(__name__)
-
-WRITE_LOOKUP = 1024
-"""Records read past a write in doubt besides its own (others land meanwhile: posts,
-L1 operations, envelopes of a group commit)."""
 
 
 @dataclass
@@ -209,7 +211,7 @@ class RollupNode:
             return self.wal.append_envelopes(payloads)
         except Exception:
             try:
-                found = _numbers_of(payloads, self.wal.latest(len(payloads) + WRITE_LOOKUP))
+                found = _numbers_of(payloads, self.wal.latest(len(payloads) + IN_DOUBT_LOOKUP))
             except Exception:
                 found = None  # the log cannot say: not logged, as far as anyone can tell
             if found is None:
@@ -289,13 +291,12 @@ class RollupNode:
             raise
 
     def _in_log(self, before: int, writes: list[tuple[str, bytes]]) -> bool:
-        """Whether ``writes`` (one transaction: all or none) are in the log past
-        ``before``; False when the log cannot be read."""
+        """Whether ``writes`` are in the log past ``before``; False when the log cannot
+        be read."""
         try:
-            found = self.wal.records_after(before, len(writes) + WRITE_LOOKUP)
+            return self.wal.holds(before, writes)
         except Exception:
             return False
-        return writes[-1] in {(kind, payload) for _, kind, payload in found}
 
     def _check_write_in_doubt(self) -> None:
         """Refuse to seal while an undone seal's write may be in the log: sealing again
@@ -304,11 +305,11 @@ class RollupNode:
             return
         before, writes = self._seal_in_doubt
         try:
-            found = self.wal.records_after(before, len(writes) + WRITE_LOOKUP)
+            landed = self.wal.holds(before, writes)
         except Exception as exc:
             raise L2gpuError("the node's log cannot be read, so it seals nothing",
                              "restore the database connection") from exc  # fmt: skip
-        if writes[-1] in {(kind, payload) for _, kind, payload in found}:
+        if landed:
             raise L2gpuError(
                 "a seal this node undid is in its log after all (its write raised, then landed)",
                 "restart the node: it rebuilds its state from the log",

@@ -50,6 +50,11 @@ class DamagedRecord(L2gpuError):
     version."""
 
 
+IN_DOUBT_LOOKUP = 1024
+"""Records read past a write in doubt besides its own: other writers' records that
+landed meanwhile (posts, L1 operations, other groups)."""
+
+
 class WriteAheadLog:
     """Append-only records in the ``rollup_log`` table."""
 
@@ -122,6 +127,13 @@ class WriteAheadLog:
         """The number of the last record (0 for an empty log)."""
         with Session(self.engine) as session:
             return int(session.execute(select(func.max(RollupLog.seq))).scalar() or 0)
+
+    def holds(self, after: int, writes: Sequence[tuple[str, bytes]]) -> bool:
+        """Whether ``writes``, written in one transaction (all or none), are in the log
+        past record ``after``, whatever other writers logged meanwhile (at most
+        :data:`IN_DOUBT_LOOKUP` records). Raises when the log cannot be read."""
+        found = self.records_after(after, len(writes) + IN_DOUBT_LOOKUP)
+        return tuple(writes[-1]) in {(kind, payload) for _, kind, payload in found}
 
     def records_after(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
         """At most ``limit`` records after number ``seq``, in order (what an in-doubt

@@ -57,9 +57,7 @@ def message_for(
 
 def apply_commitment(state: L2State, commitment: Commitment, fee_recipient: int) -> bytes:
     """Apply a posted commitment to ``state``; return the new root, or roll back and raise."""
-    outer = state.recording
-    mark = state.checkpoint()
-    try:
+    with state.atomic(InvalidCommitment):
         pre_root = state.root()
         block = BlockContext(commitment.timestamp, fee_recipient)
         signer_set: list[int] = []
@@ -80,11 +78,4 @@ def apply_commitment(state: L2State, commitment: Commitment, fee_recipient: int)
         root = state.root()
         if root != commitment.post_root:
             raise InvalidCommitment("l2: wrong post-state root")
-    except InvalidCommitment:
-        state.rollback(mark)
-        if not outer:
-            state.commit()
-        raise
-    if not outer:
-        state.commit()
     return root

@@ -29,6 +29,9 @@ leaf; ``zk_scheme.py`` says what it leaves out and why).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from l2gpu.core.l2.merkle import IndexedMerkleTree
 from l2gpu.core.l2.records import (
     MAX_BALANCE,
@@ -129,6 +132,23 @@ class L2State:
                 self.settlements.pop(index, None)
             elif kind == "fees":
                 self.held_fees = index
+
+    @contextmanager
+    def atomic(self, *undone_by: type[BaseException]) -> Iterator[None]:
+        """The changes made inside stand or fall together: an exception of
+        ``undone_by`` raised inside rolls them back and propagates. Nested inside a
+        caller's checkpoint, the caller's stays open (it commits or rolls back)."""
+        outer = self.recording
+        mark = self.checkpoint()
+        try:
+            yield
+        except undone_by:
+            self.rollback(mark)
+            if not outer:
+                self.commit()
+            raise
+        if not outer:
+            self.commit()
 
     def count_deposit(self) -> None:
         """One more L1 deposit has been processed."""

@@ -103,7 +103,8 @@ def apply_zk_batch(
             f"the fee account must be an account's index in [1, {tree.tree.capacity})")  # fmt: skip
     start = tree.tree
     block = BlockContext(Timestamp(timestamp), l2_index(fee_account))
-    with _atomic(state):
+    # all of the batch or none of it: a refusal rolls the state back
+    with _as_zk_error(), state.atomic(BaseException):
         run = _Run(state, tree, block)
         for slot in deposits:
             run.deposit(slot)
@@ -225,24 +226,10 @@ class _Run:
 
 
 @contextmanager
-def _atomic(state: L2State) -> Iterator[None]:
-    """All of the block or none of it: a refusal rolls ``state`` back and surfaces as
-    :class:`ZkError` with its reason (the zk node's callers catch that one)."""
-    outer = state.recording
-    mark = state.checkpoint()
+def _as_zk_error() -> Iterator[None]:
+    """A refusal of ``core/l2``'s surfaces as :class:`ZkError` with its reason (the zk
+    node's callers catch that one)."""
     try:
         yield
-    except (L2Error, ZkError) as exc:
-        state.rollback(mark)
-        if not outer:
-            state.commit()
-        if isinstance(exc, ZkError):
-            raise
+    except L2Error as exc:
         raise ZkError(exc.reason, exc.fix) from exc
-    except BaseException:
-        state.rollback(mark)
-        if not outer:
-            state.commit()
-        raise
-    if not outer:
-        state.commit()

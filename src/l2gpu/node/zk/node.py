@@ -59,9 +59,6 @@ from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
 log = logging.getLogger(__name__)
 
-IN_DOUBT_LOOKUP = 1024
-"""Records read past a write in doubt, besides its own (the prover thread's POSTED
-records may land among them: one per batch posted meanwhile)."""
 
 Prover = Callable[[BatchInput], Proof]
 """Proves one batch's circuit input (the node's default: ``zk.prover.prove``)."""
@@ -216,15 +213,15 @@ class ZkNode:
             return None
         plan, number, before, writes = self._in_doubt
         try:
-            # After ``before``: this write's records (one transaction: all or none) and
-            # at most the prover thread's POSTED records, which it logs without
-            # node.lock; submissions settle this first, so none is in between.
-            found = self.wal.records_after(before, len(writes) + IN_DOUBT_LOOKUP)
+            # Past ``before``: this write's records and at most the prover thread's
+            # POSTED records, which it logs without node.lock (submissions settle this
+            # first, so none is in between).
+            landed = self.wal.holds(before, writes)
         except Exception:
             log.warning("the log cannot be read: batch %d stays in doubt", number)
             raise
         self._in_doubt = None
-        if writes[-1] in {(kind, payload) for _, kind, payload in found}:
+        if landed:
             log.warning("batch %d was logged although its write raised: it is sealed", number)
             return self._sealed(plan, number)
         self.sequencer.discard()  # not logged: not sealed
