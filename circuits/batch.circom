@@ -14,13 +14,14 @@ pragma circom 2.0.0;
 //     nOpens       x [ channel (3) | renter (3) | provider (3) | deposit (16) | expiry (4) ]
 //     nCloses      x [ channel (3) | amount (16) ]
 //     nReclaims    x [ channel (3) ]
+//     nForcedExits x [ index (3) | eth_address (20) | requested (16) | paid (16) ]
 //
 // The slots' fields are private inputs: each slot template range checks them into
 // their bytes' bits, and the circuit hashes the concatenation with circomlib's
 // Sha256 and constrains input_hash to Bits2Num(256) of the digest (which reduces it
 // mod p, as pubdata.public_input does). The state goes old_root -> each deposit ->
-// each transfer -> each withdrawal -> each open -> each close -> each reclaim -> the
-// fee credit -> new_root; a no-op slot (index 0) leaves the root as it is. Every
+// each transfer -> each withdrawal -> each open -> each close -> each reclaim -> each
+// forced exit -> the fee credit -> new_root; a no-op slot (index 0) leaves the root as it is. Every
 // section needs at least one slot. The timestamp (32 bits, range checked by its header
 // bytes) is the batch's time that the channels' opens and reclaims compare expiries to.
 
@@ -75,9 +76,10 @@ template FeeCredit(depth) {
     root_out <== new_path.root;
 }
 
-template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, depth, validium) {
+template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, nForcedExits,
+               depth, validium) {
     var nBits = 8 * (71 + 103 * nDeposits + 12 * nTransfers + 39 * nWithdrawals
-                     + 29 * nOpens + 19 * nCloses + 3 * nReclaims);
+                     + 29 * nOpens + 19 * nCloses + 3 * nReclaims + 55 * nForcedExits);
     signal input input_hash;
 
     // The header.
@@ -192,7 +194,17 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
     signal input reclaim_renter_nonce[nReclaims];
     signal input reclaim_renter_address[nReclaims];
     signal input reclaim_renter_path[nReclaims][depth];
-    // The fee account after the withdrawals.
+    // Forced exits: the slot's fields (L1's, and paid), then the account.
+    signal input forced_exit_index[nForcedExits];
+    signal input forced_exit_eth_address[nForcedExits];
+    signal input forced_exit_requested[nForcedExits];
+    signal input forced_exit_paid[nForcedExits];
+    signal input forced_exit_account_ax[nForcedExits];
+    signal input forced_exit_account_ay[nForcedExits];
+    signal input forced_exit_account_balance[nForcedExits];
+    signal input forced_exit_account_nonce[nForcedExits];
+    signal input forced_exit_path[nForcedExits][depth];
+    // The fee account after the last slot.
     signal input fee_ax;
     signal input fee_ay;
     signal input fee_balance;
@@ -227,7 +239,8 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
     }
     at += 32;
 
-    var nSlots = nDeposits + nTransfers + nWithdrawals + nOpens + nCloses + nReclaims;
+    var nSlots = nDeposits + nTransfers + nWithdrawals + nOpens + nCloses + nReclaims
+                 + nForcedExits;
     signal root[nSlots + 1];
     root[0] <== old_root;
 
@@ -406,6 +419,27 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         }
         at += 24;
     }
+
+    component forced_exit[nForcedExits];
+    for (var k = 0; k < nForcedExits; k++) {
+        var r = nDeposits + nTransfers + nWithdrawals + nOpens + nCloses + nReclaims + k;
+        forced_exit[k] = ForcedExitSlot(depth);
+        forced_exit[k].root_in <== root[r];
+        forced_exit[k].index <== forced_exit_index[k];
+        forced_exit[k].eth_address <== forced_exit_eth_address[k];
+        forced_exit[k].requested <== forced_exit_requested[k];
+        forced_exit[k].paid <== forced_exit_paid[k];
+        forced_exit[k].account_ax <== forced_exit_account_ax[k];
+        forced_exit[k].account_ay <== forced_exit_account_ay[k];
+        forced_exit[k].account_balance <== forced_exit_account_balance[k];
+        forced_exit[k].account_nonce <== forced_exit_account_nonce[k];
+        forced_exit[k].path <== forced_exit_path[k];
+        root[r + 1] <== forced_exit[k].root_out;
+        for (var i = 0; i < 440; i++) {
+            data[at + i] <== forced_exit[k].bytes[i];
+        }
+        at += 440;
+    }
     assert(at == nBits);
 
     // The fees (each below 2^48: their sum cannot wrap) to the fee account, last.
@@ -437,7 +471,8 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         var transferBits = 8 * 12 * nTransfers;
         var withdrawalBits = 8 * 39 * nWithdrawals;
         var channelBits = 8 * (29 * nOpens + 19 * nCloses + 3 * nReclaims);
-        var onBits = headerBits + depositBits + withdrawalBits;
+        var exitBits = 8 * 55 * nForcedExits;
+        var onBits = headerBits + depositBits + withdrawalBits + exitBits;
         var offBits = transferBits + channelBits;
         // off-L1: transfers | opens | closes | reclaims
         component off = Sha256(offBits);
@@ -449,13 +484,17 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         for (var i = 0; i < channelBits; i++) {
             off.in[transferBits + i] <== data[channelsAt + i];
         }
-        // on L1: header | deposits | withdrawals | the off-L1 digest
+        // on L1: header | deposits | withdrawals | forced exits | the off-L1 digest
         component on = Sha256(onBits + 256);
         for (var i = 0; i < headerBits + depositBits; i++) {
             on.in[i] <== data[i];
         }
         for (var i = 0; i < withdrawalBits; i++) {
             on.in[headerBits + depositBits + i] <== data[transfersAt + transferBits + i];
+        }
+        var exitsAt = channelsAt + channelBits;
+        for (var i = 0; i < exitBits; i++) {
+            on.in[headerBits + depositBits + withdrawalBits + i] <== data[exitsAt + i];
         }
         for (var i = 0; i < 256; i++) {
             on.in[onBits + i] <== off.out[i];

@@ -18,10 +18,13 @@
         a voucher would need EdDSA over Baby Jubjub in the EVM, which this contract
         does not do. A provider keeps its earnings by closing each channel at its
         lease's end (and may close a long lease early, then open a new channel).
+        An operator that keeps posting but leaves one user's withdrawals out is
+        answered by `force_exit`: the user's address queues an exit on L1, which a
+        batch must take within the same delay (forced_exits.vy).
 @dev    The public data layout and the public input are specified in
         src/l2gpu/core/zk/pubdata.py: old_root (32) | new_root (32) | fee_account (3)
         | timestamp (4) | deposits | transfers | withdrawals | opens | closes |
-        reclaims, and the proof's one public input is uint256(sha256(data)) % FIELD.
+        reclaims | forced exits, and the proof's one public input is uint256(sha256(data)) % FIELD.
         L1 builds the data itself from its state root, the arguments and the queue,
         so the proof is about exactly the bytes L1 holds. The deposit section comes
         from the queue (each entry stored as the keccak256 of its 103 bytes), never
@@ -40,10 +43,19 @@
 """
 
 from common import pull_payments
+from . import forced_exits
 
 initializes: pull_payments
+initializes: forced_exits
 
 exports: pull_payments.credit
+exports: (
+    forced_exits.exit_queue,
+    forced_exits.exit_queue_length,
+    forced_exits.exit_queue_done,
+    forced_exits.exit_queue_time,
+    forced_exits.exit_waiting,
+)
 
 
 interface Groth16Verifier:
@@ -86,8 +98,17 @@ event WithdrawalCredited:
     amount: uint256
 
 
+event ForcedExitPaid:
+    batch_index: indexed(uint256)
+    owner: indexed(address)
+    requested: uint256
+    paid: uint256
+
+
 event Frozen:
     overdue_queue_index: uint256
+    # True: the overdue entry is a forced exit's (its forced_exits queue position).
+    forced_exit: bool
 
 
 event DepositRefunded:
@@ -128,9 +149,11 @@ MAX_WITHDRAWALS: constant(uint256) = 64
 MAX_OPENS: constant(uint256) = 256
 MAX_CLOSES: constant(uint256) = 256
 MAX_RECLAIMS: constant(uint256) = 256
-MAX_DATA: constant(uint256) = 71 + 64 * 103 + 2048 * 12 + 64 * 39 + 256 * 29 + 256 * 19 + 256 * 3
+FORCED_EXIT_BYTES: constant(uint256) = 55
+MAX_FORCED_EXITS: constant(uint256) = 64
+MAX_DATA: constant(uint256) = 71 + 64 * 103 + 2048 * 12 + 64 * 39 + 256 * 29 + 256 * 19 + 256 * 3 + 64 * 55
 # A validium's hashed data: the header, deposits, withdrawals and the off-L1 digest.
-MAX_VALIDIUM_DATA: constant(uint256) = 71 + 64 * 103 + 64 * 39 + 32
+MAX_VALIDIUM_DATA: constant(uint256) = 71 + 64 * 103 + 64 * 39 + 64 * 55 + 32
 # A batch's timestamp is 4 bytes of unix seconds.
 MAX_TIMESTAMP: constant(uint256) = 2**32 - 1
 # Gas handed to the verifier: a pairing check with one public input costs about
@@ -157,6 +180,7 @@ WITHDRAWAL_SLOTS: public(immutable(uint256))
 OPEN_SLOTS: public(immutable(uint256))
 CLOSE_SLOTS: public(immutable(uint256))
 RECLAIM_SLOTS: public(immutable(uint256))
+FORCED_EXIT_SLOTS: public(immutable(uint256))
 # The largest leaf index: 2**depth - 1.
 MAX_INDEX: public(immutable(uint256))
 # The largest account index, 2**(depth-1) - 1 (index 0 is never an account); the
@@ -182,9 +206,11 @@ queue_time: public(HashMap[uint256, uint256])
 queue_length: public(uint256)
 # Deposits that accepted batches have taken (they take the queue in order).
 queue_done: public(uint256)
-# An address's account index (0: it never deposited) and the key of its first deposit.
+# An address's account index (0: it never deposited) and the key of its first deposit,
+# and the queue position + 1 of that first deposit (the one that creates the account).
 account_index_of: public(HashMap[address, uint256])
 account_key_of: public(HashMap[address, bytes32])
+account_created_at: public(HashMap[address, uint256])
 account_count: public(uint256)
 frozen: public(bool)
 refunded: public(HashMap[uint256, bool])
@@ -205,6 +231,7 @@ def __init__(
     _open_slots: uint256,
     _close_slots: uint256,
     _reclaim_slots: uint256,
+    _forced_exit_slots: uint256,
     _depth: uint256,
     _force_delay: uint256,
     _poseidon_t3: address,
@@ -219,6 +246,8 @@ def __init__(
     assert _open_slots <= MAX_OPENS and _close_slots <= MAX_CLOSES and _reclaim_slots <= MAX_RECLAIMS, "batch shape too large"
     assert _deposit_slots > 0 and _transfer_slots > 0 and _withdrawal_slots > 0, "every section of a batch needs at least one slot"
     assert _open_slots > 0 and _close_slots > 0 and _reclaim_slots > 0, "every section of a batch needs at least one slot"
+    assert _forced_exit_slots > 0, "every section of a batch needs at least one slot"
+    assert _forced_exit_slots <= MAX_FORCED_EXITS, "batch shape too large"
     assert _depth >= 2 and _depth <= 24, "the tree depth must be 2 to 24 (3-byte indices)"
     assert _force_delay > 0, "the forced-inclusion delay must be positive"
     assert staticcall Poseidon2(_poseidon_t3).hash([1, 2]) == POSEIDON_1_2, "the Poseidon(2) contract hashes wrongly"
@@ -233,6 +262,7 @@ def __init__(
     OPEN_SLOTS = _open_slots
     CLOSE_SLOTS = _close_slots
     RECLAIM_SLOTS = _reclaim_slots
+    FORCED_EXIT_SLOTS = _forced_exit_slots
     MAX_INDEX = 2**_depth - 1
     MAX_ACCOUNT_INDEX = 2**(_depth - 1) - 1
     CHANNEL_BASE = 2**(_depth - 1)
@@ -304,6 +334,7 @@ def deposit(_ax: uint256, _ay: uint256) -> uint256:
         self.account_count = index
         self.account_index_of[msg.sender] = index
         self.account_key_of[msg.sender] = key
+        self.account_created_at[msg.sender] = self.queue_length + 1
     else:
         assert self.account_key_of[msg.sender] == key, "deposit with the key of your first deposit"
     entry: Bytes[103] = concat(
@@ -322,6 +353,28 @@ def deposit(_ax: uint256, _ay: uint256) -> uint256:
 
 
 @external
+def force_exit(_requested: uint256) -> uint256:
+    """
+    @notice Ask for `_requested` wei of msg.sender's L2 balance without the operator:
+            the next batches must take the request, in queue order, within the
+            forced-inclusion delay, and pay min(_requested, balance) to msg.sender
+            (credited when the batch's proof verifies; pull it with
+            `withdraw_credit`), or anyone may freeze the rollup. Ask for the whole
+            balance with 2**128 - 1. Nothing is signed on L2 and the nonce does not
+            move. One request per account waits at a time.
+    @return The request's position in the forced-exit queue.
+    """
+    assert not self.frozen, "the rollup is frozen: exit with exit_account instead"
+    index: uint256 = self.account_index_of[msg.sender]
+    assert index != 0, "this address has no L2 account: it never deposited"
+    created: uint256 = self.account_created_at[msg.sender]
+    assert self.queue_done >= created, "the deposit that creates this account is not in an accepted batch yet: wait for it"
+    assert _requested > 0, "ask for some wei"
+    assert _requested <= MAX_AMOUNT, "a forced exit asks for at most 2**128 - 1 wei (the whole balance)"
+    return forced_exits._queue(index, msg.sender, _requested, block.timestamp)
+
+
+@external
 def submit_batch(
     _new_root: uint256,
     _fee_account: uint256,
@@ -333,14 +386,17 @@ def submit_batch(
     _opens: Bytes[MAX_OPENS * OPEN_BYTES],
     _closes: Bytes[MAX_CLOSES * CLOSE_BYTES],
     _reclaims: Bytes[MAX_RECLAIMS * RECLAIM_BYTES],
+    _exit_count: uint256,
+    _forced_exits: Bytes[MAX_FORCED_EXITS * FORCED_EXIT_BYTES],
     _a: uint256[2],
     _b: uint256[2][2],
     _c: uint256[2],
 ):
     """
     @notice Accept a batch with its proof: the state root becomes `_new_root`, the
-            first `_deposit_count` queued deposits are taken, and the batch's
-            withdrawals are credited. Anyone holding a valid proof may submit.
+            first `_deposit_count` queued deposits and `_exit_count` queued forced
+            exits are taken, and the batch's withdrawals and forced exits are
+            credited. Anyone holding a valid proof may submit.
     @dev    `_deposits` holds every deposit slot: the first `_deposit_count` must be
             the queue's next entries byte for byte; the rest are no-ops (index 0,
             and the proof makes their other bytes zero). Sections have exactly the
@@ -354,6 +410,7 @@ def submit_batch(
     assert len(_closes) == CLOSE_SLOTS * CLOSE_BYTES, "the close section has the wrong length"
     assert len(_reclaims) == RECLAIM_SLOTS * RECLAIM_BYTES, "the reclaim section has the wrong length"
     first: uint256 = self._check_batch(_new_root, _fee_account, _timestamp, _deposit_count, _deposits, _withdrawals)
+    first_exit: uint256 = forced_exits._check(_exit_count, FORCED_EXIT_SLOTS, _forced_exits)
     data: Bytes[MAX_DATA] = concat(
         convert(self.state_root, bytes32),
         convert(_new_root, bytes32),
@@ -365,9 +422,11 @@ def submit_batch(
         _opens,
         _closes,
         _reclaims,
+        _forced_exits,
     )
     public_input: uint256 = convert(sha256(data), uint256) % FIELD
     self._accept(_new_root, _timestamp, first, _deposit_count, _withdrawals, public_input, _a, _b, _c)
+    self._pay_exits(first_exit, _exit_count, _forced_exits)
 
 
 @external
@@ -378,6 +437,8 @@ def submit_validium_batch(
     _deposit_count: uint256,
     _deposits: Bytes[MAX_DEPOSITS * DEPOSIT_BYTES],
     _withdrawals: Bytes[MAX_WITHDRAWALS * WITHDRAWAL_BYTES],
+    _exit_count: uint256,
+    _forced_exits: Bytes[MAX_FORCED_EXITS * FORCED_EXIT_BYTES],
     _offchain_digest: bytes32,
     _a: uint256[2],
     _b: uint256[2][2],
@@ -387,7 +448,8 @@ def submit_validium_batch(
     @notice A validium's batch: as `submit_batch`, but the transfer, open, close and
             reclaim sections stay off L1; only their SHA-256, `_offchain_digest`,
             comes here, and the node serves their bytes. The proof binds them: its
-            public input is sha256(header | deposits | withdrawals | _offchain_digest).
+            public input is sha256(header | deposits | withdrawals | forced exits |
+            _offchain_digest).
             The trust cost: whoever lacks those bytes cannot rebuild the state, so an
             operator that withholds them can keep accounts from exiting at a freeze.
             It still cannot take a wei: every batch is proven.
@@ -395,6 +457,7 @@ def submit_validium_batch(
     """
     assert VALIDIUM, "this ZkRollup keeps its data on L1: post with submit_batch"
     first: uint256 = self._check_batch(_new_root, _fee_account, _timestamp, _deposit_count, _deposits, _withdrawals)
+    first_exit: uint256 = forced_exits._check(_exit_count, FORCED_EXIT_SLOTS, _forced_exits)
     data: Bytes[MAX_VALIDIUM_DATA] = concat(
         convert(self.state_root, bytes32),
         convert(_new_root, bytes32),
@@ -402,10 +465,12 @@ def submit_validium_batch(
         slice(convert(_timestamp, bytes32), 28, 4),
         _deposits,
         _withdrawals,
+        _forced_exits,
         _offchain_digest,
     )
     public_input: uint256 = convert(sha256(data), uint256) % FIELD
     self._accept(_new_root, _timestamp, first, _deposit_count, _withdrawals, public_input, _a, _b, _c)
+    self._pay_exits(first_exit, _exit_count, _forced_exits)
 
 
 @internal
@@ -480,6 +545,25 @@ def _accept(
     log BatchAccepted(batch_index=batch_index, old_root=old_root, new_root=_new_root, deposits=_deposit_count, public_input=_public_input, timestamp=_timestamp)
 
 
+@internal
+def _pay_exits(_first: uint256, _count: uint256, _section: Bytes[MAX_FORCED_EXITS * FORCED_EXIT_BYTES]):
+    """
+    @notice After the batch's proof verified: take its forced exits from the queue and
+            credit what each paid (the proof made it min(requested, balance)).
+    """
+    forced_exits._taken(_first, _count, _section)
+    batch_index: uint256 = self.batch_count - 1
+    for i: uint256 in range(MAX_FORCED_EXITS):
+        if i >= _count:
+            break
+        slot: Bytes[128] = slice(_section, i * FORCED_EXIT_BYTES, FORCED_EXIT_BYTES)
+        owner: address = convert(convert(self._read_uint(slot, 3, 20), uint160), address)
+        requested: uint256 = self._read_uint(slot, 23, 16)
+        paid: uint256 = self._read_uint(slot, 39, 16)
+        pull_payments.credit[owner] += paid
+        log ForcedExitPaid(batch_index=batch_index, owner=owner, requested=requested, paid=paid)
+
+
 @external
 @nonreentrant
 def withdraw_credit():
@@ -494,16 +578,21 @@ def withdraw_credit():
 @external
 def freeze():
     """
-    @notice Freeze the rollup when the oldest queued deposit that no batch took has
-            waited longer than the forced-inclusion delay: the operator is not
-            including it, so deposits close and untaken deposits are refunded.
+    @notice Freeze the rollup when the oldest queued deposit, or the oldest queued
+            forced exit, that no batch took has waited longer than the
+            forced-inclusion delay: the operator is not including it, so deposits
+            close, untaken deposits are refunded and every account exits through
+            the escape hatch.
     """
     assert not self.frozen, "the rollup is already frozen"
     first: uint256 = self.queue_done
-    assert first < self.queue_length, "no queued deposit is waiting"
-    assert block.timestamp > self.queue_time[first] + FORCE_DELAY, "the oldest queued deposit is not overdue yet"
+    if first < self.queue_length and block.timestamp > self.queue_time[first] + FORCE_DELAY:
+        self.frozen = True
+        log Frozen(overdue_queue_index=first, forced_exit=False)
+        return
+    assert forced_exits._overdue(FORCE_DELAY), "no queued deposit or forced exit is overdue yet"
     self.frozen = True
-    log Frozen(overdue_queue_index=first)
+    log Frozen(overdue_queue_index=forced_exits.exit_queue_done, forced_exit=True)
 
 
 @external

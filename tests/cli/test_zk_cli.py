@@ -173,6 +173,10 @@ def test_deposit_transfer_withdraw_claim_across_a_kill(zk_node: ZkNodeProcess) -
     again = zk_run(zk_node, BOB, "claim")
     assert again.returncode == 2
     assert "nothing to claim" in again.stderr
+    # Bob leaves without the node's co-operation: L1 queues his exit, a batch pays it.
+    forced = zk(zk_node, BOB, "force-exit", "all")
+    assert (forced["taken"], forced["l1_credit"]) == (True, str(75 * ETH // 100))
+    assert zk(zk_node, BOB, "balance")["balance"] == "0"
 
 
 def test_user_mistakes_are_clear_errors(zk_node: ZkNodeProcess) -> None:
@@ -183,6 +187,8 @@ def test_user_mistakes_are_clear_errors(zk_node: ZkNodeProcess) -> None:
         (("withdraw", "5"), "has no unit"),
         (("withdraw", "1 ether"), "has no zk account yet"),
         (("claim",), "nothing to claim"),
+        (("force-exit",), "has no zk account"),
+        (("force-exit", "0 ether"), "cannot force an exit of 0 ether"),
         # a deposit goes only to the contract the user named, never a decoy the node names
         (("deposit", "1 ether", "--rollup", "0x" + "12" * 20), "nothing was deposited"),
         (("deposit", "1 ether", "--rollup", "0x12"), "invalid address '0x12'"),
@@ -259,7 +265,19 @@ def test_shapes_and_keys_without_a_node() -> None:
 
     assert parse_shape(" 2, 8,2") == BatchShape(2, 8, 2, 1, 1, 1)
     assert parse_shape("1,2,1,4,4,2") == BatchShape(1, 2, 1, 4, 4, 2)
-    for bad in ("1,2", "1,0,1", "a,b,c", "65,1,1", "1,1,1,1,1", "1,1,1,0,1,1", "1,1,1,65,1,1"):
+    assert parse_shape("1,2,1,4,4,2,3") == BatchShape(1, 2, 1, 4, 4, 2, forced_exits=3)
+    for bad in (
+        "1,2",
+        "1,0,1",
+        "a,b,c",
+        "65,1,1",
+        "1,1,1,1,1",
+        "1,1,1,0,1,1",
+        "1,1,1,65,1,1",
+        "1,1,1,1,1,1,0",
+        "1,1,1,1,1,1,65",
+        "1,1,1,1,1,1,1,1",
+    ):
         with pytest.raises(L2gpuError):
             parse_shape(bad)
     alice, bob = account_from_private_key(ALICE), account_from_private_key(BOB)

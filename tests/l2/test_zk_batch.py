@@ -2,8 +2,8 @@
 under ``PoseidonEddsa`` makes exactly what ``core/zk``'s ``apply_batch`` makes (the new
 tree, the public data, the public input and every signal of the circuit's input,
 intermediate roots included) on seeded random batches that mix every section:
-deposits, transfers with fees, withdrawals, channel opens, closes and reclaims. A
-refused batch leaves the ``L2State`` as it was.
+deposits, transfers with fees, withdrawals, channel opens, closes, reclaims and L1's
+forced exits. A refused batch leaves the ``L2State`` as it was.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from l2gpu.core.zk.channel import (
     ReclaimTx,
     close_steps,
     open_steps,
+    reclaim_steps,
     sign_close,
     sign_open,
     sign_voucher,
 )
 from l2gpu.core.zk.deposit import apply_deposit
+from l2gpu.core.zk.forced_exit import ForcedExitRequest, apply_forced_exit
 from l2gpu.core.zk.pubdata import FEE_UNIT_WEI, BatchShape, DepositSlot
 from l2gpu.core.zk.state import ZkError, ZkState
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer, transfer_steps
@@ -45,7 +47,7 @@ from .test_scheme_differential import (
     public_key,
 )
 
-SHAPE = BatchShape(2, 3, 2, 2, 1, 1)
+SHAPE = BatchShape(2, 3, 2, 2, 1, 1, 2)
 BATCHES = 6
 HISTORIES = 8
 
@@ -107,24 +109,40 @@ def make_batch(t: ChannelTwins, rng: random.Random) -> Batch:
         scratch = close_steps(scratch, closes[-1]).after
     expired = [slot for slot, channel in scratch.channels() if channel.expiry <= t.now]
     reclaims = [ReclaimTx(rng.choice(expired))] if expired else []
+    if reclaims:
+        scratch = reclaim_steps(scratch, reclaims[0], t.now).after
+    exits = []
+    for _ in range(rng.randrange(0, SHAPE.forced_exits + 1)):
+        user = rng.choice(users)  # the operator too: its fees arrive after the exits
+        account = scratch.account(t.leaf[user])
+        assert account is not None
+        over = account.balance + rng.randrange(1, 10**18)  # more than it holds: all of it
+        requested = (
+            at_most(rng, account.balance) if account.balance and rng.random() < 0.5 else over
+        )
+        exits.append(ForcedExitRequest(t.leaf[user], address(user), requested))
+        scratch = apply_forced_exit(scratch, exits[-1]).after
     return {
         "deposits": deposits, "transfers": transfers, "withdrawals": withdrawals,
         "signatures": signatures, "opens": opens, "closes": closes, "reclaims": reclaims,
-        "timestamp": t.now,
+        "forced_exits": exits, "timestamp": t.now,
     }  # fmt: skip
+
+
+NAMED = ("opens", "closes", "reclaims", "forced_exits", "timestamp")
 
 
 def run_zk(state: ZkState, fee_account: int, batch: Batch, validium: bool = False) -> object:
     """core/zk's ``apply_batch`` of ``batch``."""
     positional = [batch[k] for k in ("deposits", "transfers", "withdrawals", "signatures")]
-    named = {k: batch[k] for k in ("opens", "closes", "reclaims", "timestamp")}
+    named = {k: batch[k] for k in NAMED if k in batch}
     return apply_batch(state, SHAPE, fee_account, *positional, **named, validium=validium)  # type: ignore[arg-type]
 
 
 def run_l2(state: L2State, fee_account: int, batch: Batch, validium: bool = False) -> object:
     """core/l2's ``apply_zk_batch`` of ``batch``."""
     positional = [batch[k] for k in ("deposits", "transfers", "withdrawals", "signatures")]
-    named = {k: batch[k] for k in ("opens", "closes", "reclaims", "timestamp")}
+    named = {k: batch[k] for k in NAMED if k in batch}
     return apply_zk_batch(state, SHAPE, fee_account, *positional, **named, validium=validium)  # type: ignore[arg-type]
 
 
@@ -136,6 +154,7 @@ def snapshot(state: L2State) -> tuple[object, ...]:
 
 def test_a_zk_batch_run_by_core_l2_is_core_zk_s_batch() -> None:
     seen: Counter[str] = Counter()
+    queued_before = 0
     for seed in range(HISTORIES):
         rng = random.Random(seed)
         t = ChannelTwins()
@@ -151,8 +170,14 @@ def test_a_zk_batch_run_by_core_l2_is_core_zk_s_batch() -> None:
             assert (t.l2.held_fees, t.l2.recording) == (0, False)
             t.zk = expected.new_state
             assert t.l2.root() == t.zk.root().to_bytes(32, "big")
-            for kind in ("transfers", "withdrawals", "opens", "closes", "reclaims"):
+            for kind in ("transfers", "withdrawals", "opens", "closes", "reclaims",
+                         "forced_exits"):  # fmt: skip
                 seen[kind] += len(batch[kind])  # type: ignore[arg-type]
+            queued = sum(len(batch[k]) for k in ("deposits", "forced_exits"))  # type: ignore[misc,arg-type]
+            seen["queued"] += queued
+        # core/l2 counts L1's two queues in one counter under the zk scheme
+        assert t.l2.deposits_processed == seen["queued"] - queued_before
+        queued_before = seen["queued"]
     assert min(seen.values()) >= 3, seen  # every section was exercised
 
 
@@ -196,6 +221,22 @@ def test_a_batch_with_one_bad_operation_is_refused_whole() -> None:
         "timestamp": START + 10,
     }  # fmt: skip
     assert refused_on_both(t, batch) == "zk: wrong nonce"
+
+
+def test_a_forced_exit_l1_could_not_have_queued_is_refused_alike() -> None:
+    t = funded_twins()
+    cases = {
+        "zk: forced exit of another owner": ForcedExitRequest(1, address(1), 5),
+        "zk: unknown sender": ForcedExitRequest(3, address(2), 5),
+        "zk: zero amount": ForcedExitRequest(1, address(0), 0),
+        "zk: not an account index": ForcedExitRequest(t.zk.channel_base, address(0), 5),
+    }
+    for reason, request in cases.items():
+        good = ForcedExitRequest(2, address(1), 10**17)  # applied first, then undone
+        batch: Batch = {"deposits": [], "transfers": [], "withdrawals": [], "signatures": [],
+                        "opens": [], "closes": [], "reclaims": [],
+                        "forced_exits": [good, request], "timestamp": START}  # fmt: skip
+        assert refused_on_both(t, batch) == reason
 
 
 def test_a_fee_account_without_an_account_is_refused() -> None:

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 DEPTH = 8
 # each with one slot to open, close and reclaim a channel, and a 71-byte header
-SMALL = BatchShape(1, 2, 1)  # 288 bytes of public data: 5 SHA-256 blocks
-LARGE = BatchShape(1, 3, 1)  # 300 bytes: still 5 blocks, and one more ABI word
+# (and one forced exit's)
+SMALL = BatchShape(1, 2, 1)  # 343 bytes of public data: 6 SHA-256 blocks
+LARGE = BatchShape(1, 3, 1)  # 355 bytes: still 6 blocks, and one more ABI word
 
 
 def test_the_r1cs_header_is_what_snarkjs_reads(
@@ -44,14 +45,15 @@ def test_a_file_that_is_not_r1cs_is_refused(tmp_path: Path) -> None:
 
 
 def test_sha256_blocks_follow_the_public_data() -> None:
-    assert [zk.sha256_blocks(s) for s in (SMALL, LARGE)] == [5, 5]
-    assert zk.sha256_blocks(BatchShape(1, 4, 1)) == 6  # 312 bytes: the length spills over
+    assert [zk.sha256_blocks(s) for s in (SMALL, LARGE)] == [6, 6]
+    assert zk.sha256_blocks(BatchShape(1, 4, 1)) == 6  # 367 bytes: the length still fits
+    assert zk.sha256_blocks(BatchShape(1, 5, 1)) == 7  # 379 bytes: the length spills over
 
 
 def test_a_slot_crossing_a_sha256_block_is_charged_its_share_only() -> None:
     block = 30_000
     # two transfers more, one SHA-256 block more: each transfer's own 10,000 plus 12/64
-    cost = zk.slot_cost((SMALL, 100_000), (BatchShape(1, 4, 1), 150_000), TRANSFER_BYTES, block)
+    cost = zk.slot_cost((LARGE, 100_000), (BatchShape(1, 5, 1), 150_000), TRANSFER_BYTES, block)
     assert cost.between_shapes == 25_000
     assert cost.amortized == 10_000 + 12 * block / 64
 
@@ -74,7 +76,10 @@ def test_the_projection_is_the_line_through_the_points() -> None:
 def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
     figures = zk.run(depth=DEPTH, small=SMALL, large=LARGE, rounds=1, slot_kinds=False)
     # constraints: read from the two compiled circuits, one transfer slot apart
-    more, fewer = figures["constraints_batch_1_3_1_1_1_1"], figures["constraints_batch_1_2_1_1_1_1"]
+    more, fewer = (
+        figures["constraints_batch_1_3_1_1_1_1_1"],
+        figures["constraints_batch_1_2_1_1_1_1_1"],
+    )
     assert more > fewer
     assert figures["constraints_per_transfer_between_shapes"] == more - fewer
     assert figures["constraints_per_transfer"] > more - fewer  # plus its SHA-256 share
@@ -82,18 +87,18 @@ def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
     sizes, gas = figures["l1_bytes_batch"], figures["submit_batch_gas"]
     calldata = figures["l1_calldata_bytes_batch"]
     # 36 transfer bytes take one ABI word more
-    assert calldata["1_3_1_1_1_1"] == calldata["1_2_1_1_1_1"] + 32
+    assert calldata["1_3_1_1_1_1_1"] == calldata["1_2_1_1_1_1_1"] + 32
     # the signed transactions add their signatures, whose r and s drop a leading zero
     # byte in RLP one time in 256 each
-    assert abs(sizes["1_3_1_1_1_1"] - sizes["1_2_1_1_1_1"] - 32) <= 2
+    assert abs(sizes["1_3_1_1_1_1_1"] - sizes["1_2_1_1_1_1_1"] - 32) <= 2
     assert all(sizes[s] - calldata[s] in range(100, 120) for s in sizes)
     assert abs(figures["l1_bytes_per_transfer"] - 32) <= 2
     assert figures["pubdata_bytes_per_transfer"] == TRANSFER_BYTES
-    assert gas["1_3_1_1_1_1"] > gas["1_2_1_1_1_1"] > figures["verify_gas_per_batch"] > 150_000
-    assert figures["l1_gas_per_transfer"]["1_2_1_1_1_1"] == gas["1_2_1_1_1_1"] / 2
+    assert gas["1_3_1_1_1_1_1"] > gas["1_2_1_1_1_1_1"] > figures["verify_gas_per_batch"] > 150_000
+    assert figures["l1_gas_per_transfer"]["1_2_1_1_1_1_1"] == gas["1_2_1_1_1_1_1"] / 2
     # the line through the two batches (less their proofs' random bytes) at 1,000
     line = figures["l1_gas_per_transfer_1000_projected_line"]
-    assert figures["l1_gas_per_transfer_marginal"] < line < gas["1_3_1_1_1_1"] / 3
+    assert figures["l1_gas_per_transfer_marginal"] < line < gas["1_3_1_1_1_1_1"] / 3
     floor = figures["l1_gas_per_transfer_1000_projected_floor"]
     assert floor > zk.FLOOR_GAS_PER_TOKEN * TRANSFER_BYTES  # at least one token per byte
     assert figures["l1_gas_per_transfer_1000_projected"] == max(floor, line)

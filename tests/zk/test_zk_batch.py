@@ -35,7 +35,8 @@ from l2gpu.core.zk.channel import (
     sign_voucher,
 )
 from l2gpu.core.zk.deposit import apply_deposit
-from l2gpu.core.zk.state import MAX_BALANCE, Account, ZkState
+from l2gpu.core.zk.forced_exit import ForcedExitRequest
+from l2gpu.core.zk.state import MAX_BALANCE, Account, ZkError, ZkState
 from l2gpu.core.zk.transfer import TRANSFER_TAG, TransferTx, sign_transfer, transfer_steps
 from l2gpu.core.zk.withdrawal import WithdrawalTx, apply_withdrawal, sign_withdrawal
 from l2gpu.zk.batch_circuit import batch_name, batch_source
@@ -92,6 +93,7 @@ def batch(
     opens: tuple[OpenChannelTx, ...] = (),
     closes: tuple[CloseChannelTx, ...] = (),
     reclaims: tuple[ReclaimTx, ...] = (),
+    forced_exits: tuple[ForcedExitRequest, ...] = (),
     timestamp: int = 0,
 ) -> BatchResult:
     """apply_batch with each transaction signed by the key numbered beside it (an open
@@ -102,8 +104,13 @@ def batch(
         state, SHAPE, FEE_ACCOUNT, deposits, [tx for tx, _ in transfers],
         [tx for tx, _ in withdrawals], signatures,
         opens=[(tx, sign_open(KEYS[0], tx)) for tx in opens], closes=closes,
-        reclaims=reclaims, timestamp=timestamp,
+        reclaims=reclaims, forced_exits=forced_exits, timestamp=timestamp,
     )  # fmt: skip
+
+
+def exit_of(index: int, key: int, requested: int) -> ForcedExitRequest:
+    """L1's queued forced exit of ``requested`` wei from ``index`` (owned by ``key``)."""
+    return ForcedExitRequest(index, ADDRESS[key].to_bytes(20, "big"), requested)
 
 
 # A lease's channel: account 1 (key 0) locks 0.1 ether for the fee account (key 1) at
@@ -123,6 +130,14 @@ MIXED = batch(
     [(TransferTx(1, FEE_ACCOUNT, 10**17, 3, 4), 0), (TransferTx(5, 5, 10**14, 2, 0), 2)],
     [(WithdrawalTx(1, 2 * 10**17, 5), 0)],
 )
+# The operator posts but leaves account 1's withdrawals out: L1 queued its exits.
+PART_EXIT = batch([], [], [], forced_exits=(exit_of(1, 0, 3 * 10**17),))
+WHOLE_EXIT = batch([], [], [], forced_exits=(exit_of(1, 0, 2**128 - 1),))
+# after MIXED's withdrawal in the same batch: what is left, 0.7 ether less fees
+MIXED_EXIT = batch(
+    [], [(TransferTx(1, FEE_ACCOUNT, 10**17, 3, 4), 0)], [(WithdrawalTx(1, 2 * 10**17, 5), 0)],
+    forced_exits=(exit_of(1, 0, ETHER),),
+)  # fmt: skip
 VALID: dict[str, BatchResult] = {
     "mixed sections, a transfer to oneself, fees": MIXED,
     "only no-ops (the fee credit of 0 still opens the fee account)": batch([], [], []),
@@ -140,6 +155,12 @@ VALID: dict[str, BatchResult] = {
     "a channel opened": OPENED,
     "a later batch closes it (and a transfer moves the renter's nonce)": CLOSED,
     "a later batch reclaims it at its expiry": RECLAIMED,
+    "a forced exit of less than the balance": PART_EXIT,
+    "a forced exit of more than the balance pays the balance": WHOLE_EXIT,
+    "a forced exit after a transfer and a withdrawal of the same account": MIXED_EXIT,
+    "a forced exit of an empty balance pays nothing": batch(
+        [], [], [], WHOLE_EXIT.new_state, forced_exits=(exit_of(1, 0, 5),)
+    ),
     "an open and a close in one batch (another channel)": batch(
         [],
         [],
@@ -175,6 +196,37 @@ def test_channel_batches_move_the_deposit_as_the_spec_says() -> None:
     assert RECLAIMED.new_state.leaf(130) == 0
     assert RECLAIMED.new_state.account(1) == replace(renter, nonce=5)
     assert int.from_bytes(RECLAIMED.pubdata[67:71], "big") == 2_000
+
+
+def test_a_forced_exit_pays_the_least_of_its_request_and_the_balance() -> None:
+    renter = STATE.account(1)
+    assert renter is not None
+    assert PART_EXIT.new_state.account(1) == replace(renter, balance=ETHER - 3 * 10**17)
+    assert WHOLE_EXIT.new_state.account(1) == replace(renter, balance=0)  # the nonce stays
+    left = ETHER - 10**17 - 3 * pd.FEE_UNIT_WEI - 2 * 10**17
+    assert MIXED_EXIT.new_state.account(1) == replace(renter, balance=0, nonce=6)
+    sections = pd.sections_of(SHAPE, MIXED_EXIT.pubdata)
+    address = ADDRESS[0].to_bytes(20, "big")
+    assert sections[6] == pd.encode_forced_exit(pd.ForcedExitSlot(1, address, ETHER, left))
+    drained = VALID["a forced exit of an empty balance pays nothing"]
+    assert pd.sections_of(SHAPE, drained.pubdata)[6][-16:] == bytes(16)
+
+
+def test_a_forced_exit_l1_could_not_have_queued_refuses_the_batch() -> None:
+    cases = {
+        "zk: index 0 is not an account": exit_of(0, 0, 5),
+        "zk: not an account index": exit_of(130, 0, 5),
+        "zk: zero amount": exit_of(1, 0, 0),
+        "zk: amount out of range": exit_of(1, 0, 2**128),
+        "zk: unknown sender": exit_of(7, 0, 5),
+        "zk: forced exit of another owner": exit_of(1, 1, 5),
+    }
+    for reason, request in cases.items():
+        with pytest.raises(ZkError) as refused:
+            batch([], [], [], forced_exits=(request,))
+        assert refused.value.reason == reason
+    with pytest.raises(ZkError, match="too many forced exits"):
+        batch([], [], [], forced_exits=(exit_of(1, 0, 5), exit_of(1, 0, 5)))
 
 
 def with_bytes(result: BatchResult, changes: dict[int, int]) -> int:
@@ -292,6 +344,15 @@ def overpaid_close() -> BatchInput:
     )  # fmt: skip
 
 
+def exit_paying(result: BatchResult, paid: int) -> BatchInput:
+    """``result``'s forced exit paying ``paid`` instead, published as such (the new
+    root is the spec's: the circuit stops at the rule before)."""
+    values = result.circuit_input
+    offset = SHAPE.size - 16
+    paid_bytes = dict(enumerate(paid.to_bytes(16, "big"), start=offset))
+    return changed(values, forced_exit_paid=[paid], input_hash=with_bytes(result, paid_bytes))
+
+
 BAD = {
     "a forged new root": (forged_new_root, "batch.circom", "credit.root_out === new_root;"),
     "a queued deposit left unapplied": (
@@ -313,9 +374,22 @@ BAD = {
     "a close above the deposit": (
         overpaid_close, "channel.circom", "refund_bits.in <== refund;",
     ),
+    "a forced exit paying more than the balance": (
+        lambda: exit_paying(WHOLE_EXIT, ETHER + 1), "withdrawal.circom",
+        "active * (paid - smaller) === 0;",
+    ),
+    "a forced exit paying less than asked, from a balance that holds it": (
+        lambda: exit_paying(PART_EXIT, 3 * 10**17 - 1), "withdrawal.circom",
+        "active * (paid - smaller) === 0;",
+    ),
+    "a forced exit paying nothing from a balance": (
+        lambda: exit_paying(PART_EXIT, 0), "withdrawal.circom",
+        "active * (paid - smaller) === 0;",
+    ),
 }  # fmt: skip
 TEMPLATES = {"batch.circom": "Batch", "transfer.circom": "TransferSlot",
-             "channel.circom": "(Reclaim|Close)Slot"}  # fmt: skip
+             "channel.circom": "(Reclaim|Close)Slot",
+             "withdrawal.circom": "ForcedExitSlot"}  # fmt: skip
 
 
 def circuit_line(file: str, text: str) -> int:
@@ -381,9 +455,15 @@ def valid_batches(draw: st.DrawFn) -> BatchResult:
     signatures = [sign_transfer(KEYS[k], tx) for tx, k in transfers]
     signatures += [sign_withdrawal(KEYS[k], tx) for tx, k in withdrawals]
     fee_account = slots[draw(st.integers(0, 2))]
+    exits = []
+    key = draw(st.integers(0, 2))
+    # an exit L1 queued (for an account's index: L1 numbers them below the channels'
+    # half), of any size whatever the balance
+    if draw(st.booleans()) and not state.is_channel_index(slots[key]):
+        exits.append(exit_of(slots[key], key, draw(st.integers(1, 2 * ETHER))))
     return apply_batch(
         state, SHAPE, fee_account, deposits, [tx for tx, _ in transfers],
-        [tx for tx, _ in withdrawals], signatures,
+        [tx for tx, _ in withdrawals], signatures, forced_exits=exits,
     )  # fmt: skip
 
 
@@ -400,7 +480,8 @@ def test_the_validium_circuit_proves_the_two_level_digest_of_the_same_batches(
     validium_circuit: CompiledCircuit,
 ) -> None:
     named = {"mixed": MIXED, "opened": OPENED, "an open and a close": VALID[
-        "an open and a close in one batch (another channel)"]}  # fmt: skip
+        "an open and a close in one batch (another channel)"],
+        "a forced exit": MIXED_EXIT}  # fmt: skip
     inputs = [
         changed(b.circuit_input, input_hash=pd.validium_public_input(SHAPE, b.pubdata))
         for b in named.values()

@@ -44,7 +44,19 @@ def test_calldata_that_does_not_decode_as_the_rollups_call_is_a_value_error(chai
     data = rollup.function("freeze")._encode_transaction_data()
     assert rollup.decode_input(data) == ("freeze", {})
     selector = rollup.function(
-        "submit_validium_batch", 1, 1, 0, 0, b"", b"", bytes(32), [0, 0], [[0, 0], [0, 0]], [0, 0]
+        "submit_validium_batch",
+        1,
+        1,
+        0,
+        0,
+        b"",
+        b"",
+        0,
+        b"",
+        bytes(32),
+        [0, 0],
+        [[0, 0], [0, 0]],
+        [0, 0],
     )._encode_transaction_data()[:10]
     for bad in (selector + "00" * 10, "0xdeadbeef" + "00" * 64):  # truncated; unknown
         with pytest.raises(ValueError, match=r"."):

@@ -32,6 +32,7 @@ from l2gpu.core.zk.channel import (
 )
 from l2gpu.core.zk.pubdata import (
     CLOSE_BYTES,
+    FORCED_EXIT_BYTES,
     OPEN_BYTES,
     RECLAIM_BYTES,
     BatchShape,
@@ -41,7 +42,7 @@ from l2gpu.core.zk.state import ZkError, ZkState
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer
 from l2gpu.core.zk.withdrawal import WithdrawalTx, sign_withdrawal
 from l2gpu.db import open_database
-from l2gpu.l1.contracts.zk_rollup import QueuedDeposit
+from l2gpu.l1.contracts.zk_rollup import QueuedDeposit, QueuedForcedExit
 from l2gpu.node.zk import records
 from l2gpu.node.zk.api import create_zk_app
 from l2gpu.node.zk.node import ZkNode
@@ -122,6 +123,7 @@ class FakeRollup:
 
     clock: Clock
     queue: list[QueuedDeposit] = field(default_factory=list)
+    exits: list[QueuedForcedExit] = field(default_factory=list)
     submitted: list[dict[str, Any]] = field(default_factory=list)
     root: int = ZkState.empty(DEPTH).root()
 
@@ -134,6 +136,9 @@ class FakeRollup:
 
     def queued_deposits(self) -> list[QueuedDeposit]:
         return list(self.queue)
+
+    def queued_forced_exits(self) -> list[QueuedForcedExit]:
+        return list(self.exits)
 
     def shape(self) -> BatchShape:
         return SHAPE
@@ -381,10 +386,12 @@ def test_the_batch_timestamp_never_goes_back_and_reaches_l1(world: World, node: 
     assert node.prove_and_post() == 3
     call = world.rollup.submitted[1]
     assert call["timestamp"] == T0 + 50
-    sizes = (SHAPE.opens * OPEN_BYTES, SHAPE.closes * CLOSE_BYTES, SHAPE.reclaims * RECLAIM_BYTES)
+    sizes = (SHAPE.opens * OPEN_BYTES, SHAPE.closes * CLOSE_BYTES,
+             SHAPE.reclaims * RECLAIM_BYTES, SHAPE.forced_exits * FORCED_EXIT_BYTES)  # fmt: skip
     assert tuple(len(part) for part in call["sections"][3:]) == sizes
     assert call["sections"][3][:3] == BASE.to_bytes(3, "big")
-    assert len(call["sections"]) == 6
+    assert len(call["sections"]) == 7
+    assert call["exit_count"] == 0
     assert world.rollup.root == node.sequencer.state.root()
 
 

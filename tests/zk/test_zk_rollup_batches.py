@@ -6,7 +6,7 @@ accepted batch's nor after the block's.
 
 These tests prove batches of the batch circuit (``circuits/batch.circom``), whose
 public data must be the layout of ``core/zk/pubdata.py`` (the 71-byte header with
-the timestamp, then six sections)."""
+the timestamp, then seven sections)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.batch import BatchResult, apply_batch
+from l2gpu.core.zk.forced_exit import ForcedExitRequest
 from l2gpu.core.zk.pubdata import BatchShape, section_sizes
 from l2gpu.core.zk.state import ZkState
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer
@@ -41,7 +42,8 @@ pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 ETH = 10**18
 SHAPE = BatchShape(deposits=1, transfers=2, withdrawals=1)  # one open, close, reclaim
-SECTION_NAMES = ("deposits", "transfers", "withdrawals", "opens", "closes", "reclaims")
+SECTION_NAMES = ("deposits", "transfers", "withdrawals", "opens", "closes", "reclaims",
+                 "forced_exits")  # fmt: skip
 DEPTH = 8
 SECRETS = {i: bytes([i]) * 32 for i in (1, 2, 3)}  # the L2 keys of L1 accounts 1, 2, 3
 
@@ -57,7 +59,7 @@ def evm_proof(proof: Proof) -> Groth16Proof:
 
 
 def sections(result: BatchResult) -> Sections:
-    """The public data less its header (L1's own): its six sections."""
+    """The public data less its header (L1's own): its seven sections."""
     return pubdata_sections(SHAPE, result.pubdata)
 
 
@@ -84,6 +86,7 @@ class ZkWorld:
             shape=SHAPE, depth=DEPTH, force_delay=3600,
         )  # fmt: skip
         self.taken = 0
+        self.exits_taken = 0
 
     def batch(
         self,
@@ -91,16 +94,20 @@ class ZkWorld:
         withdrawals: list[tuple[WithdrawalTx, int]] = (),  # type: ignore[assignment]
         *,
         deposits: int = 0,
+        exits: int = 0,
         timestamp: int | None = None,
     ) -> tuple[BatchResult, Proof]:
-        """Apply the next ``deposits`` queued deposits and the signed transactions; prove.
-        The batch's ``timestamp`` is the chain's latest block's unless given."""
+        """Apply the next ``deposits`` queued deposits, the signed transactions and the
+        next ``exits`` queued forced exits; prove. The batch's ``timestamp`` is the
+        chain's latest block's unless given."""
         queued = self.rollup.queued_deposits()[self.taken : self.taken + deposits]
+        waiting = self.rollup.queued_forced_exits()[self.exits_taken : self.exits_taken + exits]
+        forced = [ForcedExitRequest(q.index, q.eth_address, q.requested) for q in waiting]
         signatures = [sign_transfer(SECRETS[who], tx) for tx, who in transfers]
         signatures += [sign_withdrawal(SECRETS[who], tx) for tx, who in withdrawals]
         result = apply_batch(
             self.state, SHAPE, 1, [d.slot for d in queued], [tx for tx, _ in transfers],
-            [tx for tx, _ in withdrawals], signatures,
+            [tx for tx, _ in withdrawals], signatures, forced_exits=forced,
             timestamp=self.chain.timestamp() if timestamp is None else timestamp,
         )  # fmt: skip
         started = time.perf_counter()
@@ -115,6 +122,7 @@ class ZkWorld:
         proof: Proof,
         *,
         deposits: int = 0,
+        exits: int = 0,
         replaced: dict[str, bytes] | None = None,
         estimate: bool = False,
     ):
@@ -123,14 +131,15 @@ class ZkWorld:
         transaction and its replay for the reason)."""
         parts = dict(zip(SECTION_NAMES, sections(result), strict=True))
         parts.update(replaced or {})
-        d, t, w, o, c, r = (parts[name] for name in SECTION_NAMES)
+        d, t, w, o, c, r, f = (parts[name] for name in SECTION_NAMES)
         receipt = self.rollup.submit_batch(
             new_root=result.new_state.root(), fee_account=1,
             timestamp=pubdata_timestamp(result.pubdata), deposit_count=deposits,
-            sections=(d, t, w, o, c, r), proof=evm_proof(proof), sender=self.chain.accounts[0],
-            estimate=estimate,
+            sections=(d, t, w, o, c, r, f), proof=evm_proof(proof),
+            sender=self.chain.accounts[0], estimate=estimate, exit_count=exits,
         )  # fmt: skip
         self.state, self.taken = result.new_state, self.taken + deposits
+        self.exits_taken += exits
         return receipt
 
 
@@ -160,7 +169,8 @@ def test_deposit_transfer_withdraw_through_proven_batches(world: ZkWorld) -> Non
     print(f"\nBatch(1, 2, 1, 8), a transfer and a withdrawal: submit_batch used "
           f"{receipt.gas_used} gas; proving took {world.proof_seconds:.2f} s")  # fmt: skip
     # posted with the bound as its limit, not an estimate: far above, never below
-    bound = submit_gas_bound(sum(map(len, sections(result))), 0, SHAPE.withdrawals)
+    bound = submit_gas_bound(sum(map(len, sections(result))), 0, SHAPE.withdrawals,
+                             SHAPE.forced_exits)  # fmt: skip
     assert world.chain.w3.eth.get_transaction(str(receipt.tx_hash))["gas"] == bound
     assert 2 * receipt.gas_used < bound < 1_000_000
     assert world.state.account(1).balance == ETH + 5 * 10**17 + pay.fee
@@ -247,5 +257,5 @@ def test_the_gas_bound_gives_the_verifier_what_the_contract_does() -> None:
     assert f"VERIFY_GAS: constant(uint256) = {VERIFY_GAS}" in source
     small, large = submit_gas_bound(300, 0, 1), submit_gas_bound(40_000, 64, 64)
     assert large - small > 16 * 39_700 + 127 * 60_000  # calldata and slots grow it
-    largest = BatchShape(64, 1024, 64, 64, 64, 64)  # the most ZkRollup.vy accepts
-    assert submit_gas_bound(sum(section_sizes(largest)), 64, 64) < 30_000_000  # a block's
+    largest = BatchShape(64, 1024, 64, 64, 64, 64, 64)  # the most ZkRollup.vy accepts
+    assert submit_gas_bound(sum(section_sizes(largest)), 64, 64, 64) < 30_000_000  # a block's

@@ -26,7 +26,7 @@ def preimage_keys(preimage_circuit: CompiledCircuit) -> Keys:
     return dev_setup(preimage_circuit)
 
 
-SHAPE = BatchShape(2, 4, 1, 3, 2, 5)
+SHAPE = BatchShape(2, 4, 1, 3, 2, 5, 2)
 
 
 def deploy(chain: Chain, keys: Keys, depth: int) -> ZkRollupClient:
@@ -70,7 +70,7 @@ def test_a_deposit_is_queued_as_its_pubdata_slot(rollup: ZkRollupClient, chain: 
 def test_the_deployed_shape_reads_back_with_its_channel_sections(rollup: ZkRollupClient) -> None:
     assert rollup.shape() == SHAPE
     assert rollup.depth() == 8
-    assert rollup.section_sizes() == (2 * 103, 4 * 12, 39, 3 * 29, 2 * 19, 5 * 3)
+    assert rollup.section_sizes() == (2 * 103, 4 * 12, 39, 3 * 29, 2 * 19, 5 * 3, 2 * 55)
     assert rollup.contract.call("MAX_ACCOUNT_INDEX") == 127
     assert rollup.contract.call("CHANNEL_BASE") == 128
 
@@ -100,17 +100,17 @@ def test_a_batch_dated_after_its_block_or_misshaped_is_refused_before_its_proof(
     good = tuple(bytes(size) for size in section_sizes(SHAPE))
 
     def submit(timestamp: int, sections: tuple[bytes, ...] = good, fee_account: int = 1):
-        d, t, w, o, c, r = sections
+        d, t, w, o, c, r, f = sections
         return rollup.submit_batch(
             new_root=5, fee_account=fee_account, timestamp=timestamp, deposit_count=0,
-            sections=(d, t, w, o, c, r), proof=NO_PROOF, sender=chain.accounts[0],
+            sections=(d, t, w, o, c, r, f), proof=NO_PROOF, sender=chain.accounts[0],
             gas=3_000_000,
         )  # fmt: skip
 
     assert rollup.last_timestamp() == 0
     with pytest.raises(ContractRevert, match="after this block's"):
         submit(chain.timestamp() + 3600)
-    for position, name in enumerate(("open", "close", "reclaim"), start=3):
+    for position, name in enumerate(("open", "close", "reclaim", "forced-exit"), start=3):
         bad = list(good)
         bad[position] += b"\0"
         with pytest.raises(ContractRevert, match=f"the {name} section has the wrong length"):
@@ -142,7 +142,7 @@ def test_an_overdue_deposit_freezes_the_rollup_and_is_refunded(
 ) -> None:
     alice, anyone = chain.accounts[1], chain.accounts[3]
     rollup.deposit(alice, key(1), ETH)
-    with pytest.raises(ContractRevert, match="not overdue yet"):
+    with pytest.raises(ContractRevert, match="no queued deposit or forced exit is overdue yet"):
         rollup.freeze(anyone)
     (deposit,) = rollup.queued_deposits()
     with pytest.raises(ContractRevert, match="only when the rollup is frozen"):

@@ -106,7 +106,7 @@ def test_a_validium_posts_a_digest_serves_the_data_and_every_account_exits(
     transfers = pubdata_sections(SHAPE, datas[1])[1]
     assert transfers[:12] != bytes(12)
     assert transfers[:12] not in sent
-    assert split_sections(SHAPE, datas[1])[0][-39:] in sent  # the withdrawal is on L1
+    assert split_sections(SHAPE, datas[1])[0][-94:-55] in sent  # the withdrawal is on L1
     print(f"\nvalidium batch with a transfer and a withdrawal: {receipts[1].gas_used} gas, "
           f"{receipts[1].tx_bytes} bytes of L1 transaction")  # fmt: skip
     # Anyone rebuilds the state from the served data, and it is L1's.
@@ -140,7 +140,7 @@ def test_a_validium_posts_a_digest_serves_the_data_and_every_account_exits(
 def refuse_forgeries(world: NodeWorld, result: BatchResult, proof: Groth16Proof) -> None:
     """L1 refuses a validium batch's valid proof with another off-L1 digest, and at the
     rollup form's entry (``submit_batch``)."""
-    deposits, transfers, withdrawals, opens, closes, reclaims = pubdata_sections(
+    deposits, transfers, withdrawals, opens, closes, reclaims, exits = pubdata_sections(
         SHAPE, result.pubdata
     )
     args = (result.new_state.root(), 1, pubdata_timestamp(result.pubdata), 1)
@@ -148,11 +148,11 @@ def refuse_forgeries(world: NodeWorld, result: BatchResult, proof: Groth16Proof)
     contract, sender = world.rollup.contract, world.chain.accounts[0]
     with pytest.raises(ContractRevert, match="is a validium: post with submit_validium_batch"):
         contract.transact("submit_batch", *args, deposits, transfers, withdrawals, opens,
-                          closes, reclaims, *proof_args, sender=sender)  # fmt: skip
+                          closes, reclaims, 0, exits, *proof_args, sender=sender)  # fmt: skip
     other = bytes(32)  # the digest of other off-L1 bytes
     with pytest.raises(ContractRevert, match="the proof does not verify"):
-        contract.transact("submit_validium_batch", *args, deposits, withdrawals, other,
-                          *proof_args, sender=sender, gas=3_000_000)  # fmt: skip
+        contract.transact("submit_validium_batch", *args, deposits, withdrawals, 0, exits,
+                          other, *proof_args, sender=sender, gas=3_000_000)  # fmt: skip
 
 
 def served_by(datas: list[bytes]) -> OffchainSource:
@@ -172,6 +172,7 @@ def test_the_rollup_form_refuses_the_validium_entry(
     proof = ([0, 0], [[0, 0], [0, 0]], [0, 0])
     with pytest.raises(ContractRevert, match="keeps its data on L1: post with submit_batch"):
         world.rollup.contract.transact(
-            "submit_validium_batch", 1, 1, 0, 0, bytes(103), bytes(39), bytes(32), *proof,
+            "submit_validium_batch", 1, 1, 0, 0, bytes(103), bytes(39), 0, bytes(55), bytes(32),
+            *proof,
             sender=chain.accounts[0], gas=3_000_000,
         )  # fmt: skip

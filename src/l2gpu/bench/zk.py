@@ -39,6 +39,7 @@ from l2gpu.core.zk.batch import BatchResult, apply_batch
 from l2gpu.core.zk.pubdata import (
     CLOSE_BYTES,
     DEPOSIT_BYTES,
+    FORCED_EXIT_BYTES,
     MAX_MANTISSA,
     OPEN_BYTES,
     TRANSFER_BYTES,
@@ -72,8 +73,9 @@ MORE_DEPOSITS = BatchShape(deposits=2, transfers=2, withdrawals=1)
 MORE_WITHDRAWALS = BatchShape(deposits=1, transfers=2, withdrawals=2)
 MORE_OPENS = BatchShape(deposits=1, transfers=2, withdrawals=1, opens=2)
 MORE_CLOSES = BatchShape(deposits=1, transfers=2, withdrawals=1, closes=2)
-"""Compiled (not proven) for the marginal constraints of a deposit, a withdrawal, and
-a lease's channel OPEN and CLOSE."""
+MORE_FORCED_EXITS = BatchShape(deposits=1, transfers=2, withdrawals=1, forced_exits=2)
+"""Compiled (not proven) for the marginal constraints of a deposit, a withdrawal, a
+lease's channel OPEN and CLOSE, and an L1-queued forced exit."""
 ROUNDS = 3
 ACCOUNTS = 8
 PROJECTED_TRANSFERS = 1_000
@@ -309,12 +311,14 @@ def constraint_figures(depth: int, small: BatchShape, large: BatchShape,
     counted = {shape: constraints(compile_batch(shape, depth)) for shape in (small, large)}
     kinds = [("transfer", large, TRANSFER_BYTES)]
     if slot_kinds:
-        for more in (MORE_DEPOSITS, MORE_WITHDRAWALS, MORE_OPENS, MORE_CLOSES):
+        for more in (MORE_DEPOSITS, MORE_WITHDRAWALS, MORE_OPENS, MORE_CLOSES,
+                     MORE_FORCED_EXITS):  # fmt: skip
             counted[more] = constraints(compile_batch(more, depth))
         kinds += [("deposit", MORE_DEPOSITS, DEPOSIT_BYTES),
                   ("withdrawal", MORE_WITHDRAWALS, WITHDRAWAL_BYTES),
                   ("open", MORE_OPENS, OPEN_BYTES),
-                  ("close", MORE_CLOSES, CLOSE_BYTES)]  # fmt: skip
+                  ("close", MORE_CLOSES, CLOSE_BYTES),
+                  ("forced_exit", MORE_FORCED_EXITS, FORCED_EXIT_BYTES)]  # fmt: skip
     figures: dict[str, Any] = {
         f"constraints_batch_{_name(shape)}": count for shape, count in counted.items()
     }

@@ -50,7 +50,7 @@ def up(
         typer.Option(
             "--zk-shape",
             help="zk: deposit, transfer and withdrawal slots per batch, "
-            "then channel opens, closes and reclaims (D,T,W[,O,C,R]).",
+            "then channel opens, closes and reclaims, then forced exits (D,T,W[,O,C,R[,F]]).",
         ),
     ] = "1,2,1,1,1,1",
     zk_depth: Annotated[

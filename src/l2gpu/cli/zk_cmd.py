@@ -300,6 +300,62 @@ def withdraw(
           "then 'l2gpu zk claim'"}, as_json, title="withdrawing")  # fmt: skip
 
 
+@app.command("force-exit")
+def force_exit(
+    ctx: typer.Context,
+    amount: Annotated[
+        str, typer.Argument(help="e.g. '0.5 ether', or 'all' for the whole balance.")
+    ] = "all",
+    rollup_address: Annotated[
+        str | None,
+        typer.Option("--rollup", help="The ZkRollup you deposited into (from a source you "
+                     "trust); refused when the node serves another."),
+    ] = None,
+    node: NodeOption = None,
+    api: LegacyNodeOption = None,
+    as_json: AsJson = False,
+) -> None:  # fmt: skip
+    """Withdraw without the operator: ask L1 itself (an L1 transaction). The next
+    batches must pay min(amount, balance) to your L1 address within FORCE_DELAY, or
+    anyone may freeze the rollup and you leave with 'l2gpu zk exit'. For an operator
+    that leaves your withdrawals out."""
+    whole = amount.strip().lower() == "all"
+    value = 2**128 - 1 if whole else parse_amount(amount)
+    if not 0 < value < 2**128:
+        raise L2gpuError(f"cannot force an exit of {amount}",
+                         "ask for more than 0 and below 2^128 wei, or 'all'")  # fmt: skip
+    user = _User(ctx, node, api)
+    rollup = user.rollup
+    _check_deposit_target(user, rollup, rollup_address)
+    if user.index() == 0:
+        raise L2gpuError(f"{user.account.address} has no zk account",
+                         "deposit first: l2gpu zk deposit '0.1 ether'")  # fmt: skip
+    delay = int(rollup.contract.call("FORCE_DELAY"))
+    with waiting("asking L1 for a forced exit"):
+        receipt = rollup.force_exit(user.account, value)
+    position = int(receipt.event("ForcedExitQueued").args["queue_index"])
+    asked = "your whole balance" if whole else format_wei(value)
+    out: dict[str, Any] = {"asked": asked, "queue_index": position,
+                           "l1_tx": tx_hex(receipt.tx_hash),
+                           "rollup": rollup.address.checksum}  # fmt: skip
+    deadline = time.monotonic() + WAIT_SECONDS
+    with waiting(f"forced exit {position} queued on L1; waiting for a batch to take it",
+                 plain=True):  # fmt: skip
+        while rollup.forced_exits_done() <= position:
+            if time.monotonic() > deadline:
+                out["taken"] = False
+                out["next"] = (f"no batch has taken it yet: one must within {delay} s of the "
+                               "request, or anyone may freeze the rollup, and then "
+                               "'l2gpu zk exit' pays your balance")  # fmt: skip
+                emit(out, as_json, title="forced exit queued")
+                return
+            time.sleep(1.0)  # L1 blocks: polling the chain, not a clock
+    out["taken"] = True
+    out["l1_credit"] = Eth(rollup.credit(user.account.address))
+    out["next"] = "'l2gpu zk claim' pulls it to your L1 address"
+    emit(out, as_json, title="forced exit paid")
+
+
 @app.command("balance")
 def balance(
     ctx: typer.Context,

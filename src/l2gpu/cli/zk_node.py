@@ -35,27 +35,29 @@ log = logging.getLogger("l2gpu.up")
 
 
 def parse_shape(text: str) -> BatchShape:
-    """``D,T,W[,O,C,R]``: deposit, transfer and withdrawal slots per batch, then the
-    channel opens, closes and reclaims (1 each when left out), each at least 1."""
+    """``D,T,W[,O,C,R[,F]]``: deposit, transfer and withdrawal slots per batch, then
+    the channel opens, closes and reclaims, then L1's forced exits (1 each when left
+    out), each at least 1."""
     from l2gpu.core.zk.pubdata import BatchShape
 
     parts = text.replace(" ", "").split(",")
-    if len(parts) not in (3, 6) or not all(p.isdigit() for p in parts):
-        raise L2gpuError(f"--zk-shape '{text}' is not three or six numbers D,T,W[,O,C,R]",
+    if len(parts) not in (3, 6, 7) or not all(p.isdigit() for p in parts):
+        raise L2gpuError(f"--zk-shape '{text}' is not three, six or seven numbers "
+                         "D,T,W[,O,C,R[,F]]",
                          f"e.g. --zk-shape {DEFAULT_SHAPE} (deposits, transfers, withdrawals, "
-                         "channel opens, closes and reclaims per batch)")  # fmt: skip
-    numbers = [int(p) for p in parts] + [1, 1, 1][: 6 - len(parts)]
+                         "channel opens, closes and reclaims, forced exits per batch)")  # fmt: skip
+    numbers = [int(p) for p in parts] + [1, 1, 1, 1][: 7 - len(parts)]
     if min(numbers) < 1:
         raise L2gpuError(
             f"--zk-shape '{text}' has an empty section",
             "every section needs at least one slot (circom has no empty arrays)",
         )
-    limits = (64, 1024, 64, 64, 64, 64)  # ZkRollup.vy's bounds on each section
+    limits = (64, 1024, 64, 64, 64, 64, 64)  # ZkRollup.vy's bounds on each section
     if any(n > limit for n, limit in zip(numbers, limits, strict=True)):
         raise L2gpuError(
             f"--zk-shape '{text}' is larger than ZkRollup accepts",
-            "at most 64 deposits, 1024 transfers, 64 withdrawals and 64 of each channel "
-            "operation per batch",
+            "at most 64 deposits, 1024 transfers, 64 withdrawals, 64 of each channel "
+            "operation and 64 forced exits per batch",
         )
     return BatchShape(*numbers)
 

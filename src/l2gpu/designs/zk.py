@@ -128,18 +128,20 @@ class ZkDesign:
         return Clocks(soft_s=0.0, final_s=final, withdrawable_s=final)
 
     def powers(self) -> OperatorPowers:
-        """The operator can leave a user's operations out until a queued deposit is
-        overdue (then anyone freezes the rollup and every account exits); it can take
-        nothing: L1 accepts only proven batches. At a freeze, the earnings in open
-        channels go back to their renters (exit_channel pays the renter). A validium's
-        operator can also withhold the off-L1 data: then nobody can build the exit
-        proofs, and the freeze has no end."""
+        """The operator can leave a user's operations out until the user forces an exit
+        through L1 (``force_exit``: the next batches must pay it within FORCE_DELAY) or
+        a queued deposit is overdue (then anyone freezes the rollup and every account
+        exits); it can take nothing: L1 accepts only proven batches. At a freeze, the
+        earnings in open channels go back to their renters (exit_channel pays the
+        renter). A validium's operator can also withhold the off-L1 data: then nobody
+        can build the exit proofs, and the freeze has no end."""
         powers = [
             OperatorPower(
                 "freeze",
                 "zk balances and channels, by leaving operations out",
                 self.force_delay,
-                "after FORCE_DELAY anyone freezes the ZkRollup; accounts exit with "
+                "force_exit on L1 ('l2gpu zk force-exit'): a batch must pay it within "
+                "FORCE_DELAY, or anyone freezes the ZkRollup; accounts exit with "
                 "exit_account, channels return to their renters with exit_channel",
             ),
         ]

@@ -1,10 +1,10 @@
 """The batch circuit of one shape and tree depth: its circom source, compiled and cached.
 
-``Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, depth,
-validium)`` of ``circuits/batch.circom`` with its one public input, as ``ZkRollup.vy``
-verifies it (``validium`` 1: the public input of a batch whose transfer and channel
-sections stay off L1). The source and name are
-the ones the tests compile, so a node and the tests share the compiled circuit and
+``Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims,
+nForcedExits, depth, validium)`` of ``circuits/batch.circom`` with its one public
+input, as ``ZkRollup.vy`` verifies it (``validium`` 1: the public input of a batch
+whose transfer and channel sections stay off L1). The source and name are the ones
+the tests compile, so a node and the tests share the compiled circuit and
 its development keys (both cached by content hash).
 """
 
@@ -26,8 +26,8 @@ def batch_source(shape: BatchShape, depth: int, *, validium: bool = False) -> st
 
 
 def batch_name(shape: BatchShape, depth: int, *, validium: bool = False) -> str:
-    """The circuit's name (it names its files): ``batch_D_T_W_O_C_R_depth``, or
-    ``validium_D_T_W_O_C_R_depth``."""
+    """The circuit's name (it names its files): ``batch_D_T_W_O_C_R_F_depth``, or
+    ``validium_D_T_W_O_C_R_F_depth``."""
     kind = "validium" if validium else "batch"
     return f"{kind}_{'_'.join(str(n) for n in shape.sections)}_{depth}"
 

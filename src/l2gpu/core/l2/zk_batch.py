@@ -6,7 +6,7 @@ batch's operations as the zk node, its clients and L1 name them: ``core/zk`` lea
 indices, fee codes, unpacked signatures) and an :class:`L2State` of the
 ``PoseidonEddsa`` scheme. It hands ``stf.state_transition`` one ``core/l2``
 transaction per operation, in the batch's order (deposits, transfers, withdrawals,
-opens, closes, reclaims, the order of the circuit's sections), each at the batch's
+opens, closes, reclaims, forced exits: the order of the circuit's sections), each at the batch's
 timestamp (``BlockContext.timestamp``: the channel operations read it), then
 credits the held fees to the fee account in one write (``stf.credit_held_fees``:
 under the zk scheme a fee waits for the batch's end, as the circuit's one update of
@@ -31,6 +31,12 @@ out and builds the batch again), as ``apply_batch`` refuses. Two checks that
   contract. A deposit that would take a balance to 2^128 wei (L1 bounds each
   deposit, not the account's sum) is skipped by both, as the circuit proves it.
 
+A forced exit is ``core/l2``'s ``ForcedWithdraw`` (``min(requested, balance)`` to an
+exit, no signature); its queue index is the ledger's one L1 counter, which under the
+zk scheme counts deposits and forced exits together. The refusals L1 never meets
+(another owner's leaf, a zero request) are ``core/zk``'s checks, made on the tree
+first, so both ledgers give the same reason.
+
 ``tests/l2/test_zk_batch.py`` checks the result equals ``apply_batch``'s (state,
 public data, public input and every circuit signal) on seeded random batches.
 """
@@ -49,6 +55,7 @@ from l2gpu.core.l2.transactions import (
     BlockContext,
     CloseZkChannel,
     Deposit,
+    ForcedWithdraw,
     OpenZkChannel,
     ReclaimZkChannel,
     Transfer,
@@ -60,9 +67,11 @@ from l2gpu.core.types import Address, Timestamp, Wei
 from l2gpu.core.zk.batch import BatchResult, check_fit
 from l2gpu.core.zk.batch_input import SlotTrace, batch_signals
 from l2gpu.core.zk.channel import CloseChannelTx, OpenChannelTx, ReclaimTx
+from l2gpu.core.zk.forced_exit import ForcedExitRequest, apply_forced_exit
 from l2gpu.core.zk.pubdata import (
     BatchShape,
     DepositSlot,
+    ForcedExitSlot,
     WithdrawalSlot,
     batch_public_input,
     encode_batch,
@@ -86,6 +95,7 @@ def apply_zk_batch(
     opens: Sequence[tuple[OpenChannelTx, eddsa.Signature]] = (),
     closes: Sequence[CloseChannelTx] = (),
     reclaims: Sequence[ReclaimTx] = (),
+    forced_exits: Sequence[ForcedExitRequest] = (),
     timestamp: int = 0,
     validium: bool = False,
 ) -> BatchResult:
@@ -98,7 +108,8 @@ def apply_zk_batch(
     require(isinstance(tree, PoseidonTree), "zk: not a zk ledger",
             f"a zk batch runs on a state of the poseidon-eddsa scheme, not {scheme}")  # fmt: skip
     assert isinstance(tree, PoseidonTree)
-    check_fit(shape, deposits, transfers, withdrawals, signatures, opens, closes, reclaims)
+    check_fit(shape, deposits, transfers, withdrawals, signatures, opens, closes, reclaims,
+              forced_exits)  # fmt: skip
     require(0 < fee_account < tree.tree.capacity, "zk: unknown fee account",
             f"the fee account must be an account's index in [1, {tree.tree.capacity})")  # fmt: skip
     start = tree.tree
@@ -130,6 +141,7 @@ def apply_zk_batch(
             run.channel(close, None, close_tx=ctx)
         for rtx in reclaims:
             run.channel(ReclaimZkChannel(rtx.channel_index), None, reclaim_tx=rtx)
+        exit_slots = [run.forced_exit(request) for request in forced_exits]
         before_fees = tree.tree  # the fee account's path is under this root
         credit_held_fees(state, block.fee_recipient)
         # still inside: a public data field out of range (a timestamp past 2^32) undoes it
@@ -138,6 +150,7 @@ def apply_zk_batch(
             shape, start.root(), after.root(), fee_account, list(deposits),
             [tx.slot for tx in transfers], withdrawal_slots, [otx.slot for otx, _ in opens],
             [ctx.slot for ctx in closes], [rtx.slot for rtx in reclaims], timestamp,
+            forced_exits=exit_slots,
         )  # fmt: skip
         digest = batch_public_input(shape, data, validium=validium)
         signals = batch_signals(shape, start, run.traces, before_fees, fee_account,
@@ -196,6 +209,20 @@ class _Run:
         self.traces.append(SlotTrace(before, self.tree.tree, withdrawal=(tx, signature, slot)))
         return slot
 
+    def forced_exit(self, request: ForcedExitRequest) -> ForcedExitSlot:
+        """L1's queued exit: ``core/l2``'s ``ForcedWithdraw`` of the leaf's address."""
+        before = self.tree.tree
+        expected = apply_forced_exit(before, request)  # L1's guarantees, core/zk's reasons
+        address = Address(request.eth_address)
+        tx = ForcedWithdraw(self.state.deposits_processed, address, Wei(request.requested))
+        effects = self._apply(tx, None)
+        paid = 0 if effects.exit_index is None else self.state.exits[effects.exit_index].amount
+        slot = ForcedExitSlot(request.index, address, request.requested, paid)
+        assert slot == expected.slot, "core/l2 pays what core/zk pays"
+        assert self.tree.tree.root() == expected.after.root(), "core/l2 wrote core/zk's tree"
+        self.traces.append(SlotTrace(before, self.tree.tree, forced_exit=slot))
+        return slot
+
     def channel(
         self,
         tx: OpenZkChannel | CloseZkChannel | ReclaimZkChannel,
@@ -219,7 +246,13 @@ class _Run:
 
     def _apply(
         self,
-        tx: Deposit | Transfer | Withdraw | OpenZkChannel | CloseZkChannel | ReclaimZkChannel,
+        tx: Deposit
+        | ForcedWithdraw
+        | Transfer
+        | Withdraw
+        | OpenZkChannel
+        | CloseZkChannel
+        | ReclaimZkChannel,
         authorization: Authorization | None,
     ) -> TxEffects:
         return state_transition(self.state, tx, self.block, authorization)

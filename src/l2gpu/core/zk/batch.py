@@ -13,7 +13,9 @@ bytes) the rest. :func:`apply_batch` applies, in this order:
    **reclaims** (``core/zk/channel.py``, read against the batch's ``timestamp``):
    any invalid one refuses the whole batch with its :class:`ZkError` (the operator
    leaves it out and builds the batch again);
-3. the **fee credit**: the sum of the transfers' fees to ``fee_account``, in one leaf
+3. the **forced exits**, in L1's queue order (``core/zk/forced_exit.py``): each pays
+   ``min(requested, balance)``; one L1 could not have queued refuses the batch;
+4. the **fee credit**: the sum of the transfers' fees to ``fee_account``, in one leaf
    update, which must hold an account (``zk: unknown fee account``) whose balance
    stays below 2^128 (``zk: balance overflow``).
 
@@ -40,6 +42,7 @@ from l2gpu.core.zk.channel import (
     reclaim_steps,
 )
 from l2gpu.core.zk.deposit import apply_deposit
+from l2gpu.core.zk.forced_exit import ForcedExitRequest, apply_forced_exit
 from l2gpu.core.zk.pubdata import (
     BatchShape,
     DepositSlot,
@@ -73,16 +76,19 @@ def apply_batch(
     opens: Sequence[tuple[OpenChannelTx, eddsa.Signature]] = (),
     closes: Sequence[CloseChannelTx] = (),
     reclaims: Sequence[ReclaimTx] = (),
+    forced_exits: Sequence[ForcedExitRequest] = (),
     timestamp: int = 0,
     validium: bool = False,
 ) -> BatchResult:
     """Apply a batch to ``state`` (unchanged); ``signatures`` are the transfers' then
     the withdrawals', in order; each open comes with its renter's signature, each
-    close carries its two. ``validium`` picks the public input of a batch whose
-    channel and transfer sections stay off L1 (``pubdata.validium_public_input``).
+    close carries its two; ``forced_exits`` are L1's queued exits, in order.
+    ``validium`` picks the public input of a batch whose channel and transfer sections
+    stay off L1 (``pubdata.validium_public_input``).
     Raises :class:`ZkError` for any invalid operation, a batch that does not fit
     ``shape``, or a bad fee account."""
-    check_fit(shape, deposits, transfers, withdrawals, signatures, opens, closes, reclaims)
+    check_fit(shape, deposits, transfers, withdrawals, signatures, opens, closes, reclaims,
+              forced_exits)  # fmt: skip
     require(
         0 < fee_account < state.capacity,
         "zk: unknown fee account",
@@ -116,6 +122,12 @@ def apply_batch(
         csteps = reclaim_steps(current, rtx, timestamp)
         traces.append(SlotTrace(current, csteps.after, reclaim=(rtx, csteps)))
         current = csteps.after
+    exit_slots = []
+    for request in forced_exits:
+        fstep = apply_forced_exit(current, request)
+        traces.append(SlotTrace(current, fstep.after, forced_exit=fstep.slot))
+        exit_slots.append(fstep.slot)
+        current = fstep.after
     before_fees = current  # the fee account's path is under this root
     current = credit_fees(current, fee_account, sum(tx.fee for tx in transfers))
     data = encode_batch(
@@ -130,6 +142,7 @@ def apply_batch(
         [ctx.slot for ctx in closes],
         [rtx.slot for rtx in reclaims],
         timestamp,
+        forced_exits=exit_slots,
     )
     digest = batch_public_input(shape, data, validium=validium)
     signals = batch_signals(shape, state, traces, before_fees, fee_account, current.root(), digest,
@@ -146,10 +159,12 @@ def check_fit(
     opens: Sequence[object],
     closes: Sequence[object],
     reclaims: Sequence[object],
+    forced_exits: Sequence[object] = (),
 ) -> None:
     """Raise :class:`ZkError` unless each section fits ``shape`` and every transfer and
     withdrawal has its signature."""
-    check_sections(shape, deposits, transfers, withdrawals, opens, closes, reclaims)
+    check_sections(shape, deposits, transfers, withdrawals, opens, closes, reclaims,
+                   forced_exits)  # fmt: skip
     require(
         len(signatures) == len(transfers) + len(withdrawals),
         "zk: one signature per transaction",

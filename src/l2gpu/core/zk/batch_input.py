@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.channel import ChannelSteps, CloseChannelTx, OpenChannelTx, ReclaimTx
-from l2gpu.core.zk.pubdata import BatchShape, DepositSlot, WithdrawalSlot, encode_float40
+from l2gpu.core.zk.pubdata import (
+    BatchShape,
+    DepositSlot,
+    ForcedExitSlot,
+    WithdrawalSlot,
+    encode_float40,
+)
 from l2gpu.core.zk.state import Account, Channel, ZkState
 from l2gpu.core.zk.transfer import TransferTx
 from l2gpu.core.zk.withdrawal import WithdrawalTx
@@ -30,7 +36,8 @@ BatchInput = dict[str, int | list[int] | list[list[int]]]
 class SlotTrace:
     """One real slot of a batch: the state before and after it, and what it was (one
     of ``deposit``, ``transfer`` (with the intermediate state), ``withdrawal``, or a
-    channel's ``open``, ``close``, ``reclaim`` (with their :class:`ChannelSteps`))."""
+    channel's ``open``, ``close``, ``reclaim`` (with their :class:`ChannelSteps`), or
+    a ``forced_exit``)."""
 
     before: ZkState
     after: ZkState
@@ -40,6 +47,7 @@ class SlotTrace:
     open: tuple[OpenChannelTx, eddsa.Signature, ChannelSteps] | None = None
     close: tuple[CloseChannelTx, ChannelSteps] | None = None
     reclaim: tuple[ReclaimTx, ChannelSteps] | None = None
+    forced_exit: ForcedExitSlot | None = None
 
 
 def deposit_signals(before: ZkState, slot: DepositSlot | None) -> Signals:
@@ -192,6 +200,23 @@ def reclaim_signals(before: ZkState, reclaimed: tuple[ReclaimTx, ChannelSteps] |
     }
 
 
+def forced_exit_signals(before: ZkState, slot: ForcedExitSlot | None) -> Signals:
+    """One forced exit slot's signals (None: a no-op) against the state ``before`` it."""
+    if slot is None:
+        return {
+            "index": 0, "eth_address": 0, "requested": 0, "paid": 0,
+            **_account("account", None, address=False), "path": list(before.proof(0).siblings),
+        }  # fmt: skip
+    return {
+        "index": slot.index,
+        "eth_address": int.from_bytes(slot.eth_address, "big"),
+        "requested": slot.requested,
+        "paid": slot.paid,
+        **_account("account", before.account(slot.index), address=False),
+        "path": list(before.proof(slot.index).siblings),
+    }
+
+
 def batch_signals(
     shape: BatchShape,
     state: ZkState,
@@ -254,6 +279,13 @@ def batch_signals(
         rows.append(reclaim_signals(current, trace.reclaim if trace else None))
         current = trace.after if trace else current
     _stack(signals, "reclaim_", rows)
+    exits = [t for t in traces if t.forced_exit is not None]
+    rows = []
+    for k in range(shape.forced_exits):
+        trace = exits[k] if k < len(exits) else None
+        rows.append(forced_exit_signals(current, trace.forced_exit if trace else None))
+        current = trace.after if trace else current
+    _stack(signals, "forced_exit_", rows)
     fee = fee_before.account(fee_account)
     assert fee is not None  # apply_batch checked it
     signals |= _account("fee", fee)

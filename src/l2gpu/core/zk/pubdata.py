@@ -2,7 +2,7 @@
 that binds them to the batch's proof.
 
 A batch is proven by one circuit of fixed shape (``Batch(deposits, transfers,
-withdrawals, opens, closes, reclaims, depth)``): a section of slots per kind of
+withdrawals, opens, closes, reclaims, forced_exits, depth)``): a section of slots per kind of
 operation, each slot a real operation or a no-op of all zero bytes. L1 never
 parses the transfers: it hashes the whole public data with SHA-256 (a precompile on
 L1, about 29k constraints per 64-byte block in the circuit) and gives the proof the
@@ -19,6 +19,7 @@ Layout (all integers big-endian)::
     opens        O x [ channel (3) | renter (3) | provider (3) | deposit (16) | expiry (4) ]
     closes       C x [ channel (3) | amount (16) ]
     reclaims     R x [ channel (3) ]
+    forced exits F x [ index (3) | eth_address (20) | requested (16) | paid (16) ]
 
 - Index 0 is never an account: a slot whose index (``from`` for transfers and
   withdrawals, ``index`` for deposits) is 0 is a no-op, and must be all zeros.
@@ -31,6 +32,10 @@ Layout (all integers big-endian)::
   ``fee_code * FEE_UNIT_WEI``.
 - A withdrawal names the L1 address from the sender's leaf and the exact amount in
   wei, which L1 credits to that address once the batch's proof is verified.
+- A forced exit is written by L1 too, from its queue of exits that accounts asked
+  for on L1 without the operator (``ZkRollup.force_exit``): index, address and
+  requested amount are the queue's; ``paid`` is the operator's, and the circuit
+  proves it is ``min(requested, balance)`` (``core/zk/forced_exit.py``). L1 pays it.
 - The timestamp (unix seconds) is the batch's time, the clock channel expiries are
   read against (``core/zk/channel.py``); L1 accepts a batch only if its timestamp
   is not before the previous batch's nor after the L1 block's.
@@ -42,10 +47,11 @@ Layout (all integers big-endian)::
 
 Validium (data off L1). A validium batch is proven by the same circuit built with
 ``validium = 1``, whose public input hashes in two levels (:func:`validium_public_input`):
-``sha256(header | deposits | withdrawals | sha256(transfers | opens | closes | reclaims))``.
-L1 needs the deposits (it checks them against its queue) and the withdrawals (it pays
-them), so those stay on L1; the sections only the L2 reads become one 32-byte
-digest, and the node serves their bytes. The cost, which the rollup form does not
+``sha256(header | deposits | withdrawals | forced exits | sha256(transfers | opens |
+closes | reclaims))``. L1 needs the deposits and forced exits (it checks them against
+its queues) and the withdrawals and forced exits (it pays them), so those stay on L1;
+the sections only the L2 reads become one 32-byte digest, and the node serves their
+bytes. The cost, which the rollup form does not
 have: whoever lacks those bytes cannot rebuild the state, so an operator that
 withholds them can freeze every account (it still cannot take a wei: every batch is
 proven).
@@ -83,6 +89,9 @@ WITHDRAWAL_BYTES = INDEX_BYTES + ADDRESS_BYTES + AMOUNT_BYTES
 OPEN_BYTES = 3 * INDEX_BYTES + AMOUNT_BYTES + TIMESTAMP_BYTES
 CLOSE_BYTES = INDEX_BYTES + AMOUNT_BYTES
 RECLAIM_BYTES = INDEX_BYTES
+FORCED_EXIT_BYTES = INDEX_BYTES + ADDRESS_BYTES + 2 * AMOUNT_BYTES
+FORCED_EXIT_REQUEST_BYTES = INDEX_BYTES + ADDRESS_BYTES + AMOUNT_BYTES
+"""The part of a forced exit's slot that L1's queue holds (without ``paid``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +150,17 @@ class ReclaimSlot:
     """An expired channel's whole deposit back to its renter."""
 
     channel: int
+
+
+@dataclass(frozen=True, slots=True)
+class ForcedExitSlot:
+    """A forced exit as published: L1 queued ``requested`` wei out of account ``index``
+    (whose leaf holds ``eth_address``); the batch paid ``paid`` of it to that address."""
+
+    index: int
+    eth_address: bytes
+    requested: int
+    paid: int
 
 
 def encode_float40(amount: int) -> int:
@@ -267,6 +287,20 @@ def encode_reclaim(slot: ReclaimSlot | None) -> bytes:
     return _uint(slot.channel, INDEX_BYTES, "index")
 
 
+def encode_forced_exit(slot: ForcedExitSlot | None) -> bytes:
+    """A forced exit slot's 55 bytes (None: a no-op, all zeros)."""
+    if slot is None:
+        return bytes(FORCED_EXIT_BYTES)
+    if slot.index == 0:
+        raise ZkError("zk: index 0 is not an account")
+    return (
+        _uint(slot.index, INDEX_BYTES, "index")
+        + _address(slot.eth_address)
+        + _uint(slot.requested, AMOUNT_BYTES, "amount")
+        + _uint(slot.paid, AMOUNT_BYTES, "amount")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BatchShape:
     """How many slots of each kind a batch circuit has (fixed when it is compiled).
@@ -278,6 +312,7 @@ class BatchShape:
     opens: int = 1
     closes: int = 1
     reclaims: int = 1
+    forced_exits: int = 1
 
     def __post_init__(self) -> None:
         """Refuse a section without a slot."""
@@ -285,10 +320,10 @@ class BatchShape:
             raise ZkError("zk: every section of a batch needs at least one slot")
 
     @property
-    def sections(self) -> tuple[int, int, int, int, int, int]:
+    def sections(self) -> tuple[int, int, int, int, int, int, int]:
         """The slot counts in the public data's order."""
         return (self.deposits, self.transfers, self.withdrawals, self.opens, self.closes,
-                self.reclaims)  # fmt: skip
+                self.reclaims, self.forced_exits)  # fmt: skip
 
     @property
     def size(self) -> int:
@@ -301,16 +336,19 @@ class BatchShape:
             + self.opens * OPEN_BYTES
             + self.closes * CLOSE_BYTES
             + self.reclaims * RECLAIM_BYTES
+            + self.forced_exits * FORCED_EXIT_BYTES
         )
 
 
+SECTION_NAMES = ("deposits", "transfers", "withdrawals", "opens", "closes", "reclaims",
+                 "forced exits")  # fmt: skip
+
+
 def check_sections(shape: BatchShape, *sections: Sequence[object]) -> None:
-    """Raise :class:`ZkError` unless each of the six sections (deposits, transfers,
-    withdrawals, opens, closes, reclaims, in that order) fits ``shape``."""
-    rooms = (shape.deposits, shape.transfers, shape.withdrawals, shape.opens, shape.closes,
-             shape.reclaims)  # fmt: skip
-    names = ("deposits", "transfers", "withdrawals", "opens", "closes", "reclaims")
-    for section, room, what in zip(sections, rooms, names, strict=True):
+    """Raise :class:`ZkError` unless each section given (deposits, transfers,
+    withdrawals, opens, closes, reclaims, forced exits, in that order; the last may
+    be left out) fits ``shape``."""
+    for section, room, what in zip(sections, shape.sections, SECTION_NAMES, strict=False):
         if len(section) > room:
             raise ZkError(f"zk: too many {what}",
                           f"{len(section)} {what} do not fit a batch of {room}")  # fmt: skip
@@ -328,10 +366,14 @@ def encode_batch(
     closes: list[CloseSlot] | None = None,
     reclaims: list[ReclaimSlot] | None = None,
     timestamp: int = 0,
+    *,
+    forced_exits: list[ForcedExitSlot] | None = None,
 ) -> bytes:
     """The batch's public data: the real slots first in each section, then no-ops."""
     opens, closes, reclaims = opens or [], closes or [], reclaims or []
-    check_sections(shape, deposits, transfers, withdrawals, opens, closes, reclaims)
+    forced_exits = forced_exits or []
+    check_sections(shape, deposits, transfers, withdrawals, opens, closes, reclaims,
+                   forced_exits)  # fmt: skip
     data = bytearray()
     data += _uint(old_root, ROOT_BYTES, "root") + _uint(new_root, ROOT_BYTES, "root")
     data += _uint(fee_account, INDEX_BYTES, "index")
@@ -348,6 +390,8 @@ def encode_batch(
         data += encode_close(closes[i] if i < len(closes) else None)
     for i in range(shape.reclaims):
         data += encode_reclaim(reclaims[i] if i < len(reclaims) else None)
+    for i in range(shape.forced_exits):
+        data += encode_forced_exit(forced_exits[i] if i < len(forced_exits) else None)
     return bytes(data)
 
 
@@ -358,7 +402,7 @@ def public_input(data: bytes) -> int:
     return int.from_bytes(hashlib.sha256(data).digest(), "big") % FIELD_MODULUS
 
 
-def section_sizes(shape: BatchShape) -> tuple[int, int, int, int, int, int]:
+def section_sizes(shape: BatchShape) -> tuple[int, int, int, int, int, int, int]:
     """The byte length of each section of a batch of ``shape``, in order."""
     return (
         shape.deposits * DEPOSIT_BYTES,
@@ -367,11 +411,12 @@ def section_sizes(shape: BatchShape) -> tuple[int, int, int, int, int, int]:
         shape.opens * OPEN_BYTES,
         shape.closes * CLOSE_BYTES,
         shape.reclaims * RECLAIM_BYTES,
+        shape.forced_exits * FORCED_EXIT_BYTES,
     )
 
 
 def sections_of(shape: BatchShape, data: bytes) -> list[bytes]:
-    """The six sections of ``data`` (a batch of ``shape``) after its header, in order;
+    """The seven sections of ``data`` (a batch of ``shape``) after its header, in order;
     :class:`ZkError` for data of another length."""
     if len(data) != shape.size:
         raise ZkError(f"zk: public data of {len(data)} bytes, not {shape.size} for {shape}")
@@ -384,11 +429,11 @@ def sections_of(shape: BatchShape, data: bytes) -> list[bytes]:
 
 def split_sections(shape: BatchShape, data: bytes) -> tuple[bytes, bytes]:
     """A batch's public data as a validium puts it: the part L1 holds (header,
-    deposits, withdrawals) and the part only the node serves (transfers, opens,
-    closes, reclaims), each in the public data's order."""
-    deposits, transfers, withdrawals, opens, closes, reclaims = sections_of(shape, data)
+    deposits, withdrawals, forced exits) and the part only the node serves (transfers,
+    opens, closes, reclaims), each in the public data's order."""
+    deposits, transfers, withdrawals, opens, closes, reclaims, exits = sections_of(shape, data)
     return (
-        data[:HEADER_BYTES] + deposits + withdrawals,
+        data[:HEADER_BYTES] + deposits + withdrawals + exits,
         transfers + opens + closes + reclaims,
     )
 

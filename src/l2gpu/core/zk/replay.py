@@ -18,8 +18,9 @@ The effects replayed are the spec's (``core/zk``), read from the slots: a deposi
 :func:`~l2gpu.core.zk.deposit.apply_deposit`; a transfer debits amount and fee and
 moves the sender's nonce; a withdrawal debits and moves the nonce; an open moves the
 deposit into the channel's leaf, named by the renter's nonce before it; a close pays
-the provider and refunds the rest; a reclaim refunds the whole deposit; the fees go to
-the fee account last. Signatures are not checked: the proofs did that.
+the provider and refunds the rest; a reclaim refunds the whole deposit; a forced exit
+debits what it paid (the nonce stays); the fees go to the fee account last.
+Signatures are not checked: the proofs did that.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class DecodedBatch:
     opens: tuple[pd.OpenSlot, ...]
     closes: tuple[pd.CloseSlot, ...]
     reclaims: tuple[pd.ReclaimSlot, ...]
+    forced_exits: tuple[pd.ForcedExitSlot, ...] = ()
 
 
 class _Reader:
@@ -87,11 +89,14 @@ def decode_batch(shape: pd.BatchShape, data: bytes) -> DecodedBatch:
              for _ in range(shape.opens)]  # fmt: skip
     closes = [pd.CloseSlot(r.uint(3), r.uint(16)) for _ in range(shape.closes)]
     reclaims = [pd.ReclaimSlot(r.uint(3)) for _ in range(shape.reclaims)]
+    exits = [pd.ForcedExitSlot(r.uint(3), r.raw(20), r.uint(16), r.uint(16))
+             for _ in range(shape.forced_exits)]  # fmt: skip
     return DecodedBatch(
         old_root, new_root, fee_account, timestamp,
         tuple(d for d in deposits if d.index), tuple(t for t in transfers if t.from_index),
         tuple(w for w in withdrawals if w.from_index), tuple(o for o in opens if o.channel),
         tuple(c for c in closes if c.channel), tuple(x for x in reclaims if x.channel),
+        tuple(f for f in exits if f.index),
     )  # fmt: skip
 
 
@@ -153,6 +158,8 @@ def replay_batch(state: ZkState, shape: pd.BatchShape, data: bytes) -> ZkState:
     for x in batch.reclaims:
         channel = _channel(state, x.channel)
         state = _add(state.without_leaf(x.channel), channel.renter, channel.deposit)
+    for f in batch.forced_exits:
+        state = _add(state, f.index, -f.paid)
     state = _add(state, batch.fee_account, fees)
     require(state.root() == batch.new_root, "zk: the replayed state is not the batch's",
             "the public data was altered, or a batch is missing before it")  # fmt: skip

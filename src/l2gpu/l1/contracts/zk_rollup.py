@@ -5,10 +5,12 @@ The contract builds each batch's public data itself (``core/zk/pubdata.py``): fr
 its state root, the sections the prover passes, and its own deposit queue, whose
 entries it stores as the keccak256 of their 103 bytes. This client turns
 ``Deposited`` logs back into those entries (:meth:`ZkRollupClient.queued_deposits`),
-so that a prover puts exactly the bytes L1 will hash into its batch.
+so that a prover puts exactly the bytes L1 will hash into its batch. Forced exits
+(:meth:`ZkRollupClient.force_exit`) have their own queue, read the same way
+(:meth:`ZkRollupClient.queued_forced_exits`).
 
 The public data's header (old root, new root, fee account, timestamp) is L1's own:
-a batch is posted as its timestamp and its six sections
+a batch is posted as its timestamp and its seven sections
 (:func:`pubdata_sections`), and L1 takes the timestamp only if it is not before the
 last accepted batch's and not after the block's.
 
@@ -30,12 +32,16 @@ from eth_account.signers.local import LocalAccount
 from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.types import Address
 from l2gpu.core.zk.pubdata import (
+    FORCED_EXIT_BYTES,
+    FORCED_EXIT_REQUEST_BYTES,
     HEADER_BYTES,
     TIMESTAMP_BYTES,
     WITHDRAWAL_BYTES,
     BatchShape,
     DepositSlot,
+    ForcedExitSlot,
     encode_deposit,
+    encode_forced_exit,
     section_sizes,
     sections_of,
 )
@@ -60,34 +66,36 @@ SUBMIT_SLOT_GAS = 60_000
 compared, a withdrawal's credit written to fresh storage (22,100) and its hashing."""
 
 
-def submit_gas_bound(section_bytes: int, deposits: int, withdrawal_slots: int) -> int:
+def submit_gas_bound(
+    section_bytes: int, deposits: int, withdrawal_slots: int, forced_exits: int = 0
+) -> int:
     """A gas limit that a batch of this size always fits in, so that posting it needs no
     estimate (on the embedded chain an estimate runs the batch's pure-Python pairing
     check twice: about 11 s a batch). Calldata at 16 gas a byte, the memory its copies
     take (Vyper copies each section and their concatenation: four words a word, with
     the EVM's quadratic memory cost), the verifier's whole allowance, a fixed part,
-    and a part per deposit and withdrawal slot. It lies far above what a batch uses
-    (about 2.5 times at the tests' shape); what a transaction uses, not its limit, is
-    what it pays."""
+    and a part per deposit, withdrawal slot and taken forced exit. It lies far above
+    what a batch uses (about 2.5 times at the tests' shape); what a transaction uses,
+    not its limit, is what it pays."""
     words = 4 * (-(-(section_bytes + 4 * 32 + 12 * 32) // 32))  # the sections, roots, proof
     memory = 3 * words + words * words // 512
     calldata = 16 * (section_bytes + 4 + 32 * 20)  # the selector, 20 head and proof words
-    slots = SUBMIT_SLOT_GAS * (deposits + withdrawal_slots)
+    slots = SUBMIT_SLOT_GAS * (deposits + withdrawal_slots + forced_exits)
     return 21_000 + calldata + memory + VERIFY_GAS + SUBMIT_FIXED_GAS + slots
 
 
-Sections = tuple[bytes, bytes, bytes, bytes, bytes, bytes]
+Sections = tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]
 """A batch's sections in the public data's order: deposits, transfers, withdrawals,
-opens, closes, reclaims."""
+opens, closes, reclaims, forced exits."""
 
 
 def pubdata_sections(shape: BatchShape, pubdata: bytes) -> Sections:
     """A batch's public data (``pubdata.encode_batch``) less its header, which L1
-    writes itself: the six sections :meth:`ZkRollupClient.submit_batch` takes."""
+    writes itself: the seven sections :meth:`ZkRollupClient.submit_batch` takes."""
     if len(pubdata) != shape.size:
         raise ValueError(f"public data of {len(pubdata)} bytes, not {shape.size} for {shape}")
-    d, t, w, o, c, r = sections_of(shape, pubdata)
-    return d, t, w, o, c, r
+    d, t, w, o, c, r, f = sections_of(shape, pubdata)
+    return d, t, w, o, c, r, f
 
 
 def pubdata_timestamp(pubdata: bytes) -> int:
@@ -119,6 +127,22 @@ class QueuedDeposit:
     slot: DepositSlot
 
 
+@dataclass(frozen=True, slots=True)
+class QueuedForcedExit:
+    """A forced exit in L1's queue: its position and what a batch's slot must start
+    with (``paid`` is the batch's: 0 here)."""
+
+    position: int
+    index: int
+    eth_address: bytes
+    requested: int
+
+    def entry(self) -> bytes:
+        """The 39 bytes L1 stores the keccak256 of."""
+        slot = ForcedExitSlot(self.index, self.eth_address, self.requested, 0)
+        return encode_forced_exit(slot)[:FORCED_EXIT_REQUEST_BYTES]
+
+
 class ZkRollupClient:
     """Typed access to one deployed ZkRollup."""
 
@@ -128,6 +152,7 @@ class ZkRollupClient:
         self.address = contract.address
         self._poller = LogPoller(chain, [contract])
         self._queued: list[QueuedDeposit] = []
+        self._exits: list[QueuedForcedExit] = []
         self._validium: bool | None = None
 
     @classmethod
@@ -170,10 +195,35 @@ class ZkRollupClient:
 
     def queued_deposits(self) -> list[QueuedDeposit]:
         """Every deposit queued so far, in queue order (read from the logs)."""
+        self._poll()
+        return list(self._queued)
+
+    def queued_forced_exits(self) -> list[QueuedForcedExit]:
+        """Every forced exit queued so far, in queue order (read from the logs)."""
+        self._poll()
+        return list(self._exits)
+
+    def force_exit(self, account: LocalAccount, requested: int) -> Receipt:
+        """Queue a forced exit of ``requested`` wei from ``account``'s own L2 account
+        (2**128 - 1: the whole balance), which the operator must take into a batch
+        within the forced-inclusion delay."""
+        return self.contract.transact("force_exit", requested, sender=account)
+
+    def forced_exits_done(self) -> int:
+        """How many queued forced exits accepted batches have taken."""
+        return int(self.contract.call("exit_queue_done"))
+
+    def _poll(self) -> None:
         for event in self._poller.poll():
+            args = event.args
+            if event.name == "ForcedExitQueued":
+                owner = bytes.fromhex(str(args["owner"]).removeprefix("0x"))
+                self._exits.append(QueuedForcedExit(int(args["queue_index"]),
+                                                    int(args["account_index"]), owner,
+                                                    int(args["requested"])))  # fmt: skip
+                continue
             if event.name != "Deposited":
                 continue
-            args = event.args
             slot = DepositSlot(
                 int(args["account_index"]),
                 int(args["ax"]),
@@ -182,7 +232,6 @@ class ZkRollupClient:
                 int(args["amount"]),
             )
             self._queued.append(QueuedDeposit(int(args["queue_index"]), slot))
-        return list(self._queued)
 
     def entry_matches(self, deposit: QueuedDeposit) -> bool:
         """True if L1 stores exactly this deposit's bytes at its position."""
@@ -205,22 +254,25 @@ class ZkRollupClient:
         deposit_count: int,
         sections: Sections,
         proof: Groth16Proof,
+        exit_count: int = 0,
         sender: LocalAccount,
         gas: int | None = None,
         estimate: bool = False,
     ) -> Receipt:
         """Post a proven batch: ``timestamp`` and ``sections`` (the deposit, transfer,
-        withdrawal, open, close and reclaim bytes: :func:`pubdata_sections`) are its
-        public data but the roots and the fee account (the header is L1's own).
+        withdrawal, open, close, reclaim and forced-exit bytes: :func:`pubdata_sections`)
+        are its public data but the roots and the fee account (the header is L1's own);
+        it takes ``deposit_count`` queued deposits and ``exit_count`` forced exits.
         The gas limit is ``gas``, else :func:`submit_gas_bound`'s bound, else (with
         ``estimate``, or a bound above the latest block's gas limit) the L1's estimate,
         which runs the whole batch, pairing check included, once or twice more. On a
-        validium only the deposits, the withdrawals and the SHA-256 of the other four
-        sections go to L1 (``pubdata.validium_public_input``)."""
-        deposits, transfers, withdrawals, opens, closes, reclaims = sections
+        validium only the deposits, the withdrawals, the forced exits and the SHA-256 of
+        the other four sections go to L1 (``pubdata.validium_public_input``)."""
+        deposits, transfers, withdrawals, opens, closes, reclaims, exits = sections
         if gas is None and not estimate:
             bound = submit_gas_bound(sum(len(part) for part in sections), deposit_count,
-                                     len(withdrawals) // WITHDRAWAL_BYTES)  # fmt: skip
+                                     len(withdrawals) // WITHDRAWAL_BYTES,
+                                     len(exits) // FORCED_EXIT_BYTES)  # fmt: skip
             # a limit above the block's makes the transaction invalid: estimate instead
             block_limit = int(self.chain.w3.eth.get_block("latest")["gasLimit"])
             gas = bound if bound <= block_limit else None
@@ -228,12 +280,12 @@ class ZkRollupClient:
             digest = hashlib.sha256(transfers + opens + closes + reclaims).digest()
             return self.contract.transact(
                 "submit_validium_batch", new_root, fee_account, timestamp, deposit_count,
-                deposits, withdrawals, digest, list(proof.a),
+                deposits, withdrawals, exit_count, exits, digest, list(proof.a),
                 [list(proof.b[0]), list(proof.b[1])], list(proof.c), sender=sender, gas=gas,
             )  # fmt: skip
         return self.contract.transact(
             "submit_batch", new_root, fee_account, timestamp, deposit_count, deposits,
-            transfers, withdrawals, opens, closes, reclaims, list(proof.a),
+            transfers, withdrawals, opens, closes, reclaims, exit_count, exits, list(proof.a),
             [list(proof.b[0]), list(proof.b[1])], list(proof.c), sender=sender, gas=gas,
         )  # fmt: skip
 
@@ -272,11 +324,11 @@ class ZkRollupClient:
 
     def shape(self) -> BatchShape:
         """The batch shape the contract was deployed for."""
-        names = ("DEPOSIT", "TRANSFER", "WITHDRAWAL", "OPEN", "CLOSE", "RECLAIM")
-        d, t, w, o, c, r = (int(self.contract.call(f"{name}_SLOTS")) for name in names)
-        return BatchShape(d, t, w, o, c, r)
+        names = ("DEPOSIT", "TRANSFER", "WITHDRAWAL", "OPEN", "CLOSE", "RECLAIM", "FORCED_EXIT")
+        d, t, w, o, c, r, f = (int(self.contract.call(f"{name}_SLOTS")) for name in names)
+        return BatchShape(d, t, w, o, c, r, f)
 
-    def section_sizes(self) -> tuple[int, int, int, int, int, int]:
+    def section_sizes(self) -> tuple[int, int, int, int, int, int, int]:
         """The byte length of each section of the deployed shape, in order."""
         return section_sizes(self.shape())
 
@@ -291,7 +343,8 @@ class ZkRollupClient:
         return self.contract.transact("withdraw_credit", sender=account)
 
     def freeze(self, sender: LocalAccount) -> Receipt:
-        """Freeze the rollup (only when the oldest untaken deposit is overdue)."""
+        """Freeze the rollup (only when the oldest untaken deposit or forced exit is
+        overdue)."""
         return self.contract.transact("freeze", sender=sender)
 
     def refund_deposit(self, deposit: QueuedDeposit, sender: LocalAccount) -> Receipt:

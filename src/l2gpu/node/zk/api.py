@@ -241,7 +241,7 @@ def create_zk_app(node: ZkNode, *, max_body: int = MAX_BODY_BYTES) -> Any:
 
     @app.get("/zk/batches/{number}", responses=responses(*COMMON, 404))
     def batch_data(number: Annotated[int, Path(ge=0, lt=U32)]) -> dict[str, Any]:
-        """Sealed batch ``number``'s public data (all six sections, hex), its public
+        """Sealed batch ``number``'s public data (all seven sections, hex), its public
         input (check it against L1's ``BatchAccepted``) and whether L1 accepted it."""
         found = node.batch_data(number)
         if found is None:

@@ -63,7 +63,8 @@ def published_batches(
                          int(params["_fee_account"]), int(args["timestamp"]))  # fmt: skip
         if function == "submit_batch":
             data = header + b"".join(bytes(params[f"_{name}"]) for name in (
-                "deposits", "transfers", "withdrawals", "opens", "closes", "reclaims"))  # fmt: skip
+                "deposits", "transfers", "withdrawals", "opens", "closes", "reclaims",
+                "forced_exits"))  # fmt: skip
             proven = pd.public_input(data)
         else:
             found = offchain(number) if offchain is not None else None
@@ -120,8 +121,9 @@ def escape(rollup: ZkRollupClient, user: LocalAccount,
     if not bool(rollup.contract.call("frozen")):
         raise L2gpuError(
             "the zk rollup is not frozen: exits open only after a freeze",
-            "withdraw through the node ('l2gpu zk withdraw'); if it leaves your operations "
-            "out, a deposit waits past FORCE_DELAY and anyone may then freeze the rollup",
+            "withdraw through the node ('l2gpu zk withdraw'); if it leaves your withdrawal "
+            "out, ask L1 with 'l2gpu zk force-exit': a batch must pay it within "
+            "FORCE_DELAY, or anyone may then freeze the rollup",
         )
     report = EscapeReport()
     taken = int(rollup.contract.call("queue_done"))

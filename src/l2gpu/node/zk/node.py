@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.zk.batch_input import BatchInput
 from l2gpu.core.zk.channel import OpenChannelTx
+from l2gpu.core.zk.forced_exit import ForcedExitRequest
 from l2gpu.core.zk.state import ZkError
 from l2gpu.l1 import ContractRevert
 from l2gpu.l1.contracts.zk_rollup import (
@@ -175,16 +176,20 @@ class ZkNode:
             return self.open_slots[position]
 
     def seal(self) -> int | None:
-        """Seal the next batch (L1's next queued deposits, pending transactions) and
+        """Seal the next batch (L1's next queued deposits and forced exits, pending
+        transactions) and
         log it; return its number, or None when there was nothing to seal. The prover
         thread, if started, is woken."""
         with self.l1_lock:
             queued = self.rollup.queued_deposits()
+            queued_exits = self.rollup.queued_forced_exits()
             now = self.clock()
         with self.lock:
             earlier = self._settle_in_doubt()  # a batch logged although its write raised
             waiting = [q.slot for q in queued[self.sequencer.deposits_taken :]]
-            plan = self.sequencer.plan(waiting, now)
+            exits = [ForcedExitRequest(q.index, q.eth_address, q.requested)
+                     for q in queued_exits[self.sequencer.forced_exits_taken :]]  # fmt: skip
+            plan = self.sequencer.plan(waiting, now, exits)
             if plan is None:
                 return earlier
             number = len(self.batches)
@@ -239,7 +244,8 @@ class ZkNode:
                 self.outcomes[position] = Outcome("included", batch=number)
             self.batches.append(SealedBatch(number, plan.positions, plan.deposit_count,
                                             plan.result, timestamp=plan.timestamp,
-                                            reclaims=plan.reclaims))  # fmt: skip
+                                            reclaims=plan.reclaims,
+                                            exit_count=plan.exit_count))  # fmt: skip
         self._wake.set()
         return number
 
@@ -249,7 +255,8 @@ class ZkNode:
         writes = [(records.DROPPED, records.encode_dropped(p, r)) for p, r in plan.dropped]
         if plan.result is not None:
             sealed = SealedRecord(number, plan.positions, plan.deposit_count,
-                                  plan.result.pubdata, plan.timestamp, plan.reclaims)  # fmt: skip
+                                  plan.result.pubdata, plan.timestamp, plan.reclaims,
+                                  plan.exit_count)  # fmt: skip
             writes.append((records.SEALED, records.encode_sealed(sealed)))
         return writes
 
@@ -295,7 +302,7 @@ class ZkNode:
                         new_root=batch.result.new_state.root(),
                         fee_account=self.sequencer.fee_account,
                         timestamp=pubdata_timestamp(batch.result.pubdata),
-                        deposit_count=batch.deposit_count,
+                        deposit_count=batch.deposit_count, exit_count=batch.exit_count,
                         sections=pubdata_sections(self.shape, batch.result.pubdata),
                         proof=evm, sender=self.operator, estimate=self._estimate_gas,
                     )  # fmt: skip
@@ -360,6 +367,7 @@ class ZkNode:
                 "batches_posted": sum(1 for b in self.batches if b.posted),
                 "pending": len(self.sequencer.pending),
                 "deposits_taken": self.sequencer.deposits_taken,
+                "forced_exits_taken": self.sequencer.forced_exits_taken,
                 "fee_account": self.sequencer.fee_account,
                 "timestamp": self.sequencer.timestamp,
                 "channels": len(self.sequencer.channel_slots),
@@ -370,6 +378,7 @@ class ZkNode:
                     "opens": self.shape.opens,
                     "closes": self.shape.closes,
                     "reclaims": self.shape.reclaims,
+                    "forced_exits": self.shape.forced_exits,
                 },
                 "last_proof_seconds": self.last_proof_seconds,
                 "last_error": self.last_error,

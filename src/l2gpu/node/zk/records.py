@@ -27,7 +27,16 @@ from typing import Any
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.zk.channel import CloseChannelTx, OpenChannelTx
-from l2gpu.core.zk.pubdata import DEPOSIT_BYTES, HEADER_BYTES, DepositSlot
+from l2gpu.core.zk.forced_exit import ForcedExitRequest
+from l2gpu.core.zk.pubdata import (
+    DEPOSIT_BYTES,
+    FORCED_EXIT_BYTES,
+    HEADER_BYTES,
+    BatchShape,
+    DepositSlot,
+    sections_of,
+)
+from l2gpu.core.zk.state import ZkError
 from l2gpu.core.zk.transfer import TransferTx
 from l2gpu.core.zk.withdrawal import WithdrawalTx
 from l2gpu.node.wal import DamagedRecord
@@ -80,6 +89,8 @@ class SealedRecord:
     timestamp: int = 0
     reclaims: tuple[int, ...] = ()
     """The channel indices the batch reclaims, in its order."""
+    exit_count: int = 0
+    """How many of L1's queued forced exits the batch takes."""
 
 
 def encode_tx(signed: SignedTx) -> bytes:
@@ -134,7 +145,8 @@ def encode_sealed(record: SealedRecord) -> bytes:
     """A ``zk_sealed`` record."""
     return _json({"batch": record.number, "positions": list(record.positions),
                   "deposits": record.deposit_count, "timestamp": record.timestamp,
-                  "reclaims": list(record.reclaims), "pubdata": record.pubdata.hex()})  # fmt: skip
+                  "reclaims": list(record.reclaims), "forced_exits": record.exit_count,
+                  "pubdata": record.pubdata.hex()})  # fmt: skip
 
 
 def decode_sealed(data: bytes) -> SealedRecord:
@@ -144,7 +156,8 @@ def decode_sealed(data: bytes) -> SealedRecord:
         return SealedRecord(int(body["batch"]), tuple(int(p) for p in body["positions"]),
                             int(body["deposits"]), bytes.fromhex(body["pubdata"]),
                             int(body.get("timestamp", 0)),
-                            tuple(int(c) for c in body.get("reclaims", ())))  # fmt: skip
+                            tuple(int(c) for c in body.get("reclaims", ())),
+                            int(body.get("forced_exits", 0)))  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
         raise DamagedRecord(f"a zk_sealed record lacks a field: {exc}", _RESTORE) from exc
 
@@ -189,6 +202,24 @@ def deposit_slots(pubdata: bytes, count: int) -> list[DepositSlot]:
                                  int.from_bytes(raw[35:67], "big"), raw[67:87],
                                  int.from_bytes(raw[87:103], "big")))  # fmt: skip
     return slots
+
+
+def forced_exit_requests(shape: BatchShape, pubdata: bytes, count: int) -> list[ForcedExitRequest]:
+    """The first ``count`` forced exits of a batch's public data, as L1 queued them (how
+    a restart gets back the forced exits a sealed batch took, without asking L1)."""
+    try:
+        section = sections_of(shape, pubdata)[6]
+    except ZkError as exc:
+        raise DamagedRecord(f"a zk_sealed record's public data does not fit: {exc}",
+                            _RESTORE) from exc  # fmt: skip
+    if count > shape.forced_exits:
+        raise DamagedRecord("a zk_sealed record takes more forced exits than its slots", _RESTORE)
+    requests = []
+    for k in range(count):
+        raw = section[k * FORCED_EXIT_BYTES : (k + 1) * FORCED_EXIT_BYTES]
+        requests.append(ForcedExitRequest(int.from_bytes(raw[0:3], "big"), raw[3:23],
+                                          int.from_bytes(raw[23:39], "big")))  # fmt: skip
+    return requests
 
 
 def _json(body: dict[str, Any]) -> bytes:

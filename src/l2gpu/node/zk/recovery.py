@@ -118,8 +118,9 @@ def _apply_sealed(node: ZkNode, sealed: records.SealedRecord, txs: dict[int, Sig
     signed = [txs[p] for p in sealed.positions]
     deposits = records.deposit_slots(sealed.pubdata, sealed.deposit_count)
     reclaims = [ReclaimTx(index) for index in sealed.reclaims]
+    exits = records.forced_exit_requests(seq.shape, sealed.pubdata, sealed.exit_count)
     try:
-        result = seq.apply(deposits, signed, reclaims, sealed.timestamp)
+        result = seq.apply(deposits, signed, reclaims, sealed.timestamp, exits)
     except ZkError as exc:
         raise DamagedRecord(f"sealed batch {sealed.number} no longer applies: {exc}",
                             _RESTORE) from exc  # fmt: skip
@@ -128,13 +129,14 @@ def _apply_sealed(node: ZkNode, sealed: records.SealedRecord, txs: dict[int, Sig
         raise DamagedRecord(f"sealed batch {sealed.number} replays to other public data "
                             "(another fee account or shape?)", _RESTORE)  # fmt: skip
     opened = [s.tx.channel_index for s in signed if isinstance(s.tx, OpenChannelTx)]
-    seq.sealed(sealed.deposit_count, sealed.timestamp, opened)
+    seq.sealed(sealed.deposit_count, sealed.timestamp, opened, sealed.exit_count)
     seq.pending_state = seq.state
     for position in sealed.positions:
         node.outcomes[position] = Outcome("included", batch=sealed.number)
     node.batches.append(SealedBatch(sealed.number, sealed.positions, sealed.deposit_count, result,
                                     timestamp=sealed.timestamp,
-                                    reclaims=sealed.reclaims))  # fmt: skip
+                                    reclaims=sealed.reclaims,
+                                    exit_count=sealed.exit_count))  # fmt: skip
 
 
 def reconcile(node: ZkNode) -> None:

@@ -33,7 +33,10 @@ every pair of operations that touch a common leaf (an account or a channel), and
 that is the rule that picks the batch. An operation's leaves are: a transfer's
 sender and receiver, a withdrawal's sender, an open's renter and channel, a
 close's channel, renter and provider. The next queued deposits (at most the shape's
-slots) come first; then the pending operations, in arrival order, each taken when
+slots) come first, and the next queued forced exits (likewise) last: L1 writes both
+sections from its queues, so they are taken whatever else the batch holds, and a
+forced exit pays ``min(requested, balance)``, so it never fails. Between them the
+pending operations, in arrival order, each taken when
 
 1. its section has room,
 2. no operation before it that touches one of its leaves was left out, and
@@ -95,6 +98,7 @@ from l2gpu.core.zk.channel import (
     ReclaimTx,
 )
 from l2gpu.core.zk.deposit import apply_deposit
+from l2gpu.core.zk.forced_exit import ForcedExitRequest
 from l2gpu.core.zk.pubdata import BatchShape, DepositSlot
 from l2gpu.core.zk.state import ZkError, ZkState, require
 from l2gpu.core.zk.transfer import TransferTx
@@ -135,6 +139,8 @@ class SealPlan:
     reclaims: tuple[int, ...] = ()
     opened: tuple[int, ...] = ()
     """The channel slots the batch's opens fill."""
+    exit_count: int = 0
+    """How many of L1's queued forced exits the batch takes."""
 
 
 @dataclass
@@ -149,6 +155,8 @@ class ZkSequencer:
     pending_state: ZkState | None = None
     deposits_taken: int = 0
     """How many of L1's queued deposits the sealed batches took."""
+    forced_exits_taken: int = 0
+    """How many of L1's queued forced exits the sealed batches took."""
     timestamp: int = 0
     """The last sealed batch's timestamp: the next one is not before it."""
     channel_slots: set[int] = field(default_factory=set)
@@ -248,13 +256,19 @@ class ZkSequencer:
         """How many pending operations use account ``index``'s nonce."""
         return sum(1 for p in self.pending if p.signed.sender == index)
 
-    def plan(self, queued: Sequence[DepositSlot], clock: int = 0) -> SealPlan | None:
-        """The next batch over ``queued`` (L1's deposits not taken yet, in order) at
-        the node's ``clock``, or None when there is nothing to seal. Raises
-        :class:`ZkError` when the batch cannot be built at all (the fee account holds
-        no account yet)."""
+    def plan(
+        self,
+        queued: Sequence[DepositSlot],
+        clock: int = 0,
+        exits: Sequence[ForcedExitRequest] = (),
+    ) -> SealPlan | None:
+        """The next batch over ``queued`` (L1's deposits not taken yet, in order) and
+        ``exits`` (L1's forced exits not taken yet, in order) at the node's ``clock``,
+        or None when there is nothing to seal. Raises :class:`ZkError` when the batch
+        cannot be built at all (the fee account holds no account yet)."""
         timestamp = self.now(clock)
         deposits = list(queued[: self.shape.deposits])
+        forced = list(exits[: self.shape.forced_exits])
         after_deposits = self.state
         for slot in deposits:
             after_deposits = apply_deposit(after_deposits, slot).after
@@ -279,13 +293,14 @@ class ZkSequencer:
             position, reason = failed
             dropped.append((position, reason))
             candidates = [p for p in candidates if p.position != position]
-        if not deposits and not chosen and not reclaims:
+        if not deposits and not chosen and not reclaims and not forced:
             return None if not dropped else self._empty_plan(dropped, candidates, timestamp)
         ordered = batch_order(chosen)
-        result = self.apply(deposits, [p.signed for p in ordered], reclaims, timestamp)
+        result = self.apply(deposits, [p.signed for p in ordered], reclaims, timestamp, forced)
         try:  # staged from here: whatever fails undoes it
-            return self._staged_plan(result, candidates, chosen, ordered, dropped, reclaims,
+            plan = self._staged_plan(result, candidates, chosen, ordered, dropped, reclaims,
                                      len(deposits), timestamp)  # fmt: skip
+            return replace(plan, exit_count=len(forced))
         except BaseException:
             self.discard()
             raise
@@ -316,16 +331,18 @@ class ZkSequencer:
         ordered: Sequence[SignedTx],
         reclaims: Sequence[ReclaimTx],
         timestamp: int,
+        exits: Sequence[ForcedExitRequest] = (),
     ) -> BatchResult:
         """``core/l2``'s ``apply_zk_batch`` on the sealed ledger, staged (kept by
         :meth:`sealed`, undone by :meth:`discard`): ``ordered`` are the batch's signed
-        operations in batch order. Raises :class:`ZkError` and stages nothing."""
+        operations in batch order, ``exits`` L1's forced exits it takes. Raises
+        :class:`ZkError` and stages nothing."""
         opens = [(s.tx, s.owner_signature) for s in ordered if isinstance(s.tx, OpenChannelTx)]
         if self.ledger.recording:  # a bug, not an input: refuse rather than stage twice
             raise ZkError("zk: a batch is staged already", "restart the node: it replays its log")
         self.ledger.checkpoint()
         try:
-            return self._apply(deposits, ordered, reclaims, timestamp, opens)
+            return self._apply(deposits, ordered, reclaims, timestamp, opens, exits)
         except BaseException:
             self.discard()
             raise
@@ -343,6 +360,7 @@ class ZkSequencer:
         reclaims: Sequence[ReclaimTx],
         timestamp: int,
         opens: list[tuple[OpenChannelTx, eddsa.Signature]],
+        exits: Sequence[ForcedExitRequest],
     ) -> BatchResult:
         return apply_zk_batch(
             self.ledger, self.shape, self.fee_account, deposits,
@@ -350,25 +368,29 @@ class ZkSequencer:
             [s.tx for s in ordered if isinstance(s.tx, WithdrawalTx)],
             [s.owner_signature for s in ordered if isinstance(s.tx, TransferTx | WithdrawalTx)],
             opens=opens, closes=[s.tx for s in ordered if isinstance(s.tx, CloseChannelTx)],
-            reclaims=reclaims, timestamp=timestamp, validium=self.validium,
+            reclaims=reclaims, forced_exits=exits, timestamp=timestamp, validium=self.validium,
         )  # fmt: skip
 
     def commit(self, plan: SealPlan) -> None:
         """Make ``plan`` the sealed state (after the node logged it)."""
         if plan.result is not None:
-            self.sealed(plan.deposit_count, plan.timestamp, plan.opened)
+            self.sealed(plan.deposit_count, plan.timestamp, plan.opened, plan.exit_count)
         self.pending = list(plan.remaining)
         self.pending_state = plan.remaining_state
 
-    def sealed(self, deposit_count: int, timestamp: int, opened: Sequence[int]) -> None:
+    def sealed(
+        self, deposit_count: int, timestamp: int, opened: Sequence[int], exit_count: int = 0
+    ) -> None:
         """Keep the staged batch, at ``timestamp``, that took ``deposit_count`` deposits
-        and filled the channel slots ``opened`` (a restart replays the log's batches
-        through here)."""
+        and ``exit_count`` forced exits and filled the channel slots ``opened`` (a
+        restart replays the log's batches through here)."""
         assert self.ledger.recording, "a batch is staged"
         self.ledger.commit()
         state = self.state
         self.deposits_taken += deposit_count
-        assert self.deposits_taken == self.ledger.deposits_processed
+        self.forced_exits_taken += exit_count
+        # core/l2 counts L1's two queues in one counter under the zk scheme
+        assert self.deposits_taken + self.forced_exits_taken == self.ledger.deposits_processed
         self.timestamp = max(self.timestamp, timestamp)
         slots = self.channel_slots | set(opened)
         self.channel_slots = {i for i in slots if state.channel(i) is not None}

@@ -70,22 +70,26 @@ class ZkSealer:
     _error: str | None = None
 
     def due(self, now: float) -> bool:
-        """Whether a batch should be sealed now (reads L1's deposit queue)."""
+        """Whether a batch should be sealed now (reads L1's deposit and forced-exit
+        queues)."""
         node = self.node
         with node.l1_lock:
             queued = len(node.rollup.queued_deposits())
+            queued_exits = len(node.rollup.queued_forced_exits())
             clock = node.clock()
         with node.lock:
             deposits = queued - node.sequencer.deposits_taken
+            exits = queued_exits - node.sequencer.forced_exits_taken
             sections = [section_of(p.signed) for p in node.sequencer.pending]
             expired = node.sequencer.reclaimable(clock)
-        if not deposits and not sections and not expired:
+        if not deposits and not sections and not expired and not exits:
             self._waiting_since = None
             return False
         if self._waiting_since is None:
             self._waiting_since = now
         counts = [deposits] + [sections.count(k) for k in range(1, 5)]
         full = any(n >= room for n, room in zip(counts, node.shape.sections, strict=False))
+        full = full or exits >= node.shape.forced_exits
         return full or now - self._waiting_since >= self.interval
 
     def step(self) -> int | None:

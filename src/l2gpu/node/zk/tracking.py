@@ -22,6 +22,7 @@ class SealedBatch:
     posted: bool = False
     timestamp: int = 0
     reclaims: tuple[int, ...] = ()
+    exit_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
