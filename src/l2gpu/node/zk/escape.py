@@ -2,9 +2,9 @@
 
 :func:`published_batches` reads every batch L1 accepted, in order, back into its whole
 public data: for the rollup form from the calldata of each ``submit_batch``
-transaction; for a validium, the deposits and withdrawals from the calldata and the
-rest from a copy of the off-L1 sections (the node's ``/zk/batches/{n}``, or one a
-user kept), which must hash to the public input L1 logged. :func:`escape` then
+transaction; for a validium, the whole public data from a copy of it (the node's
+``/zk/batches/{n}``, or one a user kept), which must hash to the public input L1
+logged (its deposits, withdrawals and forced exits are also in the calldata). :func:`escape` then
 rebuilds the state with ``core/zk/replay.py`` (refusing one whose root is not L1's),
 refunds the user's deposits that no batch took, exits the user's account and the
 channels they rent, and reports what L1 credited them (``withdraw_credit`` pulls it).

@@ -212,8 +212,9 @@ def forced_exit_requests(shape: BatchShape, pubdata: bytes, count: int) -> list[
     except ZkError as exc:
         raise DamagedRecord(f"a zk_sealed record's public data does not fit: {exc}",
                             _RESTORE) from exc  # fmt: skip
-    if count > shape.forced_exits:
-        raise DamagedRecord("a zk_sealed record takes more forced exits than its slots", _RESTORE)
+    if not 0 <= count <= shape.forced_exits:
+        raise DamagedRecord(f"a zk_sealed record takes {count} forced exits, not 0 to "
+                            f"{shape.forced_exits}", _RESTORE)  # fmt: skip
     requests = []
     for k in range(count):
         raw = section[k * FORCED_EXIT_BYTES : (k + 1) * FORCED_EXIT_BYTES]

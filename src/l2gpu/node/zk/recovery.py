@@ -116,6 +116,11 @@ def _apply_sealed(node: ZkNode, sealed: records.SealedRecord, txs: dict[int, Sig
     if sealed.number != len(node.batches) or any(p not in txs for p in sealed.positions):
         raise DamagedRecord(f"sealed batch {sealed.number} does not follow the log", _RESTORE)
     signed = [txs[p] for p in sealed.positions]
+    if not (0 <= sealed.deposit_count <= seq.shape.deposits
+            and 0 <= sealed.exit_count <= seq.shape.forced_exits):  # fmt: skip
+        raise DamagedRecord(f"sealed batch {sealed.number} takes {sealed.deposit_count} "
+                            f"deposits and {sealed.exit_count} forced exits, which do not fit "
+                            f"{seq.shape}", _RESTORE)  # fmt: skip
     deposits = records.deposit_slots(sealed.pubdata, sealed.deposit_count)
     reclaims = [ReclaimTx(index) for index in sealed.reclaims]
     exits = records.forced_exit_requests(seq.shape, sealed.pubdata, sealed.exit_count)
@@ -129,7 +134,10 @@ def _apply_sealed(node: ZkNode, sealed: records.SealedRecord, txs: dict[int, Sig
         raise DamagedRecord(f"sealed batch {sealed.number} replays to other public data "
                             "(another fee account or shape?)", _RESTORE)  # fmt: skip
     opened = [s.tx.channel_index for s in signed if isinstance(s.tx, OpenChannelTx)]
-    seq.sealed(sealed.deposit_count, sealed.timestamp, opened, sealed.exit_count)
+    try:
+        seq.sealed(sealed.deposit_count, sealed.timestamp, opened, sealed.exit_count)
+    except ZkError as exc:
+        raise DamagedRecord(f"sealed batch {sealed.number}: {exc}", _RESTORE) from exc
     seq.pending_state = seq.state
     for position in sealed.positions:
         node.outcomes[position] = Outcome("included", batch=sealed.number)

@@ -383,14 +383,22 @@ class ZkSequencer:
     ) -> None:
         """Keep the staged batch, at ``timestamp``, that took ``deposit_count`` deposits
         and ``exit_count`` forced exits and filled the channel slots ``opened`` (a
-        restart replays the log's batches through here)."""
+        restart replays the log's batches through here). Raises :class:`ZkError`, and
+        undoes the batch, when the counts are not the ones it applied."""
         assert self.ledger.recording, "a batch is staged"
+        taken = self.deposits_taken + deposit_count, self.forced_exits_taken + exit_count
+        # core/l2 counts L1's two queues in one counter under the zk scheme
+        processed = self.ledger.deposits_processed
+        if min(deposit_count, exit_count) < 0 or sum(taken) != processed:
+            applied = processed - self.deposits_taken - self.forced_exits_taken
+            self.discard()
+            raise ZkError("zk: the batch's queue counts are not what it applied",
+                          f"{deposit_count} deposits and {exit_count} forced exits, but the "
+                          f"batch took {applied} entries of L1's queues: the log is "
+                          "damaged")  # fmt: skip
         self.ledger.commit()
         state = self.state
-        self.deposits_taken += deposit_count
-        self.forced_exits_taken += exit_count
-        # core/l2 counts L1's two queues in one counter under the zk scheme
-        assert self.deposits_taken + self.forced_exits_taken == self.ledger.deposits_processed
+        self.deposits_taken, self.forced_exits_taken = taken
         self.timestamp = max(self.timestamp, timestamp)
         slots = self.channel_slots | set(opened)
         self.channel_slots = {i for i in slots if state.channel(i) is not None}

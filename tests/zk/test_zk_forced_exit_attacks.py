@@ -1,0 +1,454 @@
+"""Attacks on forced exits (``ZkRollup.force_exit``, the batch's seventh section, the
+node that takes L1's queue). Each test asserts the SAFE behaviour: it fails if the
+attack works.
+
+The node-level attacks run test_zk_node_channels's node (an in-memory rollup whose
+queues the test writes, a placeholder prover, a SQLite log); the L1 and end-to-end
+ones prove real batches of the tests' batch circuit (one forced-exit slot) and post
+them to ZkRollup.vy on the embedded chain.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from l2gpu.core.l2.zk_scheme import key_point, zk_index
+from l2gpu.core.zk.batch import apply_batch
+from l2gpu.core.zk.channel import OpenChannelTx, sign_open
+from l2gpu.core.zk.forced_exit import ForcedExitRequest
+from l2gpu.core.zk.pubdata import FORCED_EXIT_BYTES, sections_of
+from l2gpu.core.zk.state import Account as ZkAccount
+from l2gpu.core.zk.state import ZkError, ZkState
+from l2gpu.core.zk.transfer import TransferTx
+from l2gpu.l1 import Chain, ContractRevert
+from l2gpu.l1.contracts.zk_rollup import QueuedForcedExit, ZkRollupClient
+from l2gpu.node.wal import DamagedRecord
+from l2gpu.node.zk import records
+from l2gpu.node.zk.escape import escape, rebuilt_state
+from l2gpu.node.zk.node import ZkNode
+from l2gpu.node.zk.records import SignedTx
+from l2gpu.zk.setup import Keys
+from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
+
+from . import test_zk_node_channels as fake
+from .test_zk_rollup_batches import ZkWorld, l2_key
+from .test_zk_rollup_batches import sections as batch_sections
+from .zk_node_world import SECRETS as NODE_SECRETS
+from .zk_node_world import SHAPE as NODE_SHAPE
+from .zk_node_world import NodeWorld, transfer, withdrawal
+
+# Proving, compiling and chaos take minutes: the module is scheduled first.
+pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
+
+ETH = 10**18
+WHOLE = 2**128 - 1
+DELAY = 3600
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def queue_exit(world: fake.World, index: int, requested: int, owner: int | None = None) -> None:
+    """The in-memory L1 queues a forced exit of account ``index`` to the address of
+    account ``owner`` (its own unless given: a hostile L1 when not)."""
+    who = index if owner is None else owner
+    exits = world.rollup.exits
+    exits.append(QueuedForcedExit(len(exits), index, bytes([who]) * 20, requested))
+
+
+def fake_balance(node: ZkNode, index: int) -> int:
+    account = node.sequencer.state.account(index)
+    assert account is not None
+    return account.balance
+
+
+def exit_section(shape, pubdata: bytes) -> list[tuple[int, bytes, int, int]]:
+    """A batch's forced-exit slots as (index, address, requested, paid)."""
+    section = sections_of(shape, pubdata)[6]
+    slots = []
+    for k in range(len(section) // FORCED_EXIT_BYTES):
+        raw = section[k * FORCED_EXIT_BYTES : (k + 1) * FORCED_EXIT_BYTES]
+        number = [int.from_bytes(raw[a:b], "big") for a, b in ((0, 3), (23, 39), (39, 55))]
+        slots.append((number[0], raw[3:23], number[1], number[2]))
+    return slots
+
+
+def ledger_matches_tree(node: ZkNode) -> None:
+    """The node's ledger is its tree, nothing staged, and both L1 counters agree."""
+    seq = node.sequencer
+    assert not seq.ledger.recording, "a batch is left staged"
+    ledger, tree = seq.ledger, seq.state
+    assert ledger.held_fees == 0
+    for account in ledger.accounts:
+        ax, ay = key_point(account.bls_key)
+        expected = ZkAccount(ax, ay, account.balance, account.nonce,
+                             int.from_bytes(account.address, "big"))  # fmt: skip
+        assert tree.account(zk_index(account.index)) == expected, account
+    assert dict(tree.channels()) == ledger.zk_channels
+    assert seq.ledger.deposits_processed == seq.deposits_taken + seq.forced_exits_taken
+
+
+def sealed_records(database: Path) -> list[tuple[int, dict]]:
+    engine = sqlalchemy.create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        rows = connection.execute(sqlalchemy.text(
+            "SELECT seq, payload FROM rollup_log WHERE kind = :k ORDER BY seq"),
+            {"k": records.SEALED}).all()  # fmt: skip
+    engine.dispose()
+    return [(int(seq), json.loads(bytes(payload))) for seq, payload in rows]
+
+
+def rewrite(database: Path, seq: int, body: dict) -> None:
+    engine = sqlalchemy.create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        connection.execute(sqlalchemy.text("UPDATE rollup_log SET payload = :p WHERE seq = :s"),
+                           {"p": payload, "s": seq})  # fmt: skip
+    engine.dispose()
+
+
+def l2_total(state: ZkState) -> int:
+    """Every wei the L2 state holds: account balances and channel deposits."""
+    accounts = sum(a.balance for i in range(1, state.channel_base)
+                   if (a := state.account(i)) is not None)  # fmt: skip
+    return accounts + sum(c.deposit for _, c in state.channels())
+
+
+@pytest.fixture
+def fworld(tmp_path: Path) -> fake.World:
+    """test_zk_node_channels's world: accounts 1, 2 and 3 deposit 1 ETH each."""
+    world = fake.World(tmp_path)
+    for who in (1, 2, 3):
+        world.rollup.deposit(who, ETH)
+    return world
+
+
+@pytest.fixture
+def fnode(fworld: fake.World) -> ZkNode:
+    node = fworld.node()
+    assert node.seal() == 0
+    return node
+
+
+# -- 1. the node: a forced exit drains an account whose operations wait --------------------
+
+
+def test_a_forced_exit_that_drains_an_account_with_pending_operations_drops_them_cleanly(
+    fworld: fake.World, fnode: ZkNode
+) -> None:
+    node = fnode
+    first = node.submit(fake.withdrawal(2, 3 * 10**17, 0))
+    second = node.submit(fake.withdrawal(2, 10**17, 1))  # one withdrawal slot: waits
+    pay = node.submit(fake.transfer(2, 3, 10**17, 2))  # after the waiting one: waits
+    opened = node.submit(fake.open_tx(2, 3, 10**17, fake.T0 + 3600, 3))
+    assert fake_balance(node, 2) == ETH
+    queue_exit(fworld, 2, WHOLE)  # Bob asks L1 for everything
+    assert node.seal() == 1
+    batch = node.batches[1]
+    assert batch.exit_count == 1
+    [slot] = exit_section(fake.SHAPE, batch.result.pubdata)
+    assert slot == (2, bytes([2]) * 20, WHOLE, ETH - 3 * 10**17)  # after the withdrawal
+    assert fake_balance(node, 2) == 0
+    assert node.outcomes[first].status == "included"
+    for position in (second, pay, opened):
+        outcome = node.outcomes[position]
+        assert outcome.status == "dropped", (position, outcome)
+        assert outcome.reason, "a drop names its reason"
+    assert node.sequencer.pending == []
+    ledger_matches_tree(node)
+    # The node neither crashes nor stalls: nothing left; new spending is refused.
+    assert node.seal() is None
+    with pytest.raises(ZkError):
+        node.submit(fake.transfer(2, 3, 1, 1))
+    # Bob can still receive, and the next seal works.
+    node.submit(fake.transfer(3, 2, 10**17, 0))
+    assert node.seal() == 2
+    assert node.prove_and_post() == 3
+    submitted = fworld.rollup.submitted
+    assert [s["exit_count"] for s in submitted] == [0, 1, 0]
+    assert fworld.rollup.state_root() == node.sequencer.state.root()
+    # A restart agrees: same state, same outcomes, the exit not taken twice.
+    restarted = fworld.node()
+    assert restarted.sequencer.state.root() == node.sequencer.state.root()
+    assert restarted.sequencer.forced_exits_taken == 1
+    for position in (first, second, pay, opened):
+        assert restarted.outcomes[position] == node.outcomes[position]
+    assert restarted.seal() is None
+    ledger_matches_tree(restarted)
+
+
+# -- 2. more forced exits than slots, and a restart between them ------------------------
+
+
+def test_more_forced_exits_than_slots_are_taken_in_queue_order_across_restarts(
+    fworld: fake.World, fnode: ZkNode
+) -> None:
+    node = fnode
+    assert fake.SHAPE.forced_exits == 1
+    for index, requested in ((3, 10**17), (1, WHOLE), (2, 5 * 10**17)):
+        queue_exit(fworld, index, requested)
+    assert node.seal() == 1
+    # The node dies with batch 1 sealed and unposted; a restart replays it.
+    root = node.sequencer.state.root()
+    del node
+    node = fworld.node()
+    assert node.sequencer.state.root() == root
+    assert node.sequencer.forced_exits_taken == 1
+    assert node.seal() == 2
+    assert node.prove_and_post() == 3
+    node = fworld.node()  # again, now posted
+    assert node.sequencer.forced_exits_taken == 2
+    assert node.seal() == 3
+    assert node.seal() is None  # three taken, none skipped, none twice
+    assert node.prove_and_post() == 1
+    taken = [exit_section(fake.SHAPE, b.result.pubdata)[0] for b in node.batches[1:]]
+    assert [(i, r, p) for i, _, r, p in taken] == [
+        (3, 10**17, 10**17), (1, WHOLE, ETH), (2, 5 * 10**17, 5 * 10**17)]  # fmt: skip
+    assert [s["exit_count"] for s in fworld.rollup.submitted] == [0, 1, 1, 1]
+    assert [fake_balance(node, i) for i in (1, 2, 3)] == [0, 5 * 10**17, 9 * 10**17]
+    assert node.sequencer.forced_exits_taken == 3
+    assert fworld.rollup.state_root() == node.sequencer.state.root()
+    ledger_matches_tree(node)
+
+
+# -- 3. a damaged zk_sealed record --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("batch", "count"),
+    [
+        (1, 2),  # more forced exits than the batch has slots
+        (1, 0),  # the forced exit it took counted out
+        (0, 1),  # a batch with none claims one (its slot is a no-op)
+        (0, -1),  # a negative count
+        (0, "x"),  # not a number
+    ],
+)
+def test_a_damaged_sealed_record_with_a_wrong_forced_exit_count_is_a_damaged_record(
+    fworld: fake.World, fnode: ZkNode, batch: int, count: object
+) -> None:
+    queue_exit(fworld, 2, 10**17)
+    assert fnode.seal() == 1
+    assert fnode.batches[1].exit_count == 1
+    del fnode
+    seq, body = sealed_records(fworld.database)[batch]
+    assert body["batch"] == batch
+    rewrite(fworld.database, seq, body | {"forced_exits": count})
+    with pytest.raises(DamagedRecord):
+        fworld.node()
+
+
+# -- 4. a hostile L1 queue entry ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("index", "owner", "reason"),
+    [
+        (2, 3, "zk: forced exit of another owner"),  # account 2 paid to 3's address
+        (9, 9, "zk: unknown sender"),  # no account there
+        (0, 0, "zk: index 0 is not an account"),
+        (fake.BASE, 2, "zk: not an account index"),  # a channel's leaf
+    ],
+)
+def test_a_forced_exit_l1_could_not_queue_seals_nothing_and_goes_away_cleanly(
+    fworld: fake.World, fnode: ZkNode, index: int, owner: int, reason: str
+) -> None:
+    node = fnode
+    pay = node.submit(fake.transfer(3, 1, 10**17, 0))
+    log_before = list(node.wal.records())
+    root = node.sequencer.state.root()
+    queue_exit(fworld, index, ETH, owner)
+    with pytest.raises(ZkError, match=reason):
+        node.seal()
+    assert not node.sequencer.ledger.recording
+    assert node.sequencer.state.root() == root
+    assert list(node.wal.records()) == log_before
+    assert node.sequencer.forced_exits_taken == 0
+    assert node.outcomes[pay].status == "pending"
+    fworld.rollup.exits.clear()  # the hostile entry is gone
+    assert node.seal() == 1
+    assert node.outcomes[pay].status == "included"
+    ledger_matches_tree(node)
+    assert fworld.node().sequencer.state.root() == node.sequencer.state.root()
+
+
+# -- 5. L1: the fee account exits in a batch with fees; the entry is not taken twice -----
+
+
+@pytest.fixture
+def world(chain: Chain, batch_circuit: CompiledCircuit, batch_keys: Keys, toolchain: Toolchain):
+    """Alice (L1 account 1, the fee account, index 1) and Bob (2, index 2) with 1 and 2
+    ether on L2, both deposits in accepted batches."""
+    world = ZkWorld(chain, batch_circuit, batch_keys, toolchain)
+    for who, amount in ((1, ETH), (2, 2 * ETH)):
+        world.rollup.deposit(chain.accounts[who], l2_key(who), amount)
+    for _ in range(2):
+        world.submit(*world.batch(deposits=1), deposits=1)
+    return world
+
+
+def credits(rollup: ZkRollupClient, chain: Chain) -> int:
+    return sum(rollup.credit(chain.accounts[i].address) for i in range(6))
+
+
+def test_the_fee_account_exits_in_a_batch_with_fees_and_its_entry_is_taken_once(
+    world: ZkWorld,
+) -> None:
+    chain, rollup = world.chain, world.rollup
+    alice, bob = chain.accounts[1], chain.accounts[2]
+    rollup.force_exit(alice, WHOLE)
+    pay = TransferTx(2, 1, 5 * 10**17, 1, 0)  # Bob pays Alice, with a fee to Alice
+    result, proof = world.batch([(pay, 2)], exits=1)
+    assert pay.fee > 0
+    receipt = world.submit(result, proof, exits=1)
+    paid = receipt.event("ForcedExitPaid").args
+    # The exit runs before the fee credit: it pays what Alice held, the fee stays.
+    assert paid["paid"] == ETH + 5 * 10**17
+    assert rollup.credit(alice.address) == ETH + 5 * 10**17
+    assert world.state.account(1).balance == pay.fee
+    assert world.state.account(2).balance == 2 * ETH - 5 * 10**17 - pay.fee
+    assert rollup.state_root() == world.state.root()
+    assert rollup.forced_exits_done() == 1
+    # Conservation: L1 holds every wei of L2 plus the credits.
+    assert chain.balance(rollup.address) == l2_total(world.state) + credits(rollup, chain)
+    # The same entry again: not queued any more, whatever the count says.
+    section = batch_sections(result)[6]
+    with pytest.raises(ContractRevert, match="takes forced exits that are not queued"):
+        world.submit(result, proof, exits=1, estimate=True)
+    with pytest.raises(ContractRevert, match="past the count is not a no-op"):
+        world.submit(result, proof, exits=0, replaced={"forced_exits": section}, estimate=True)
+    assert rollup.credit(alice.address) == ETH + 5 * 10**17
+    # Bob cannot queue for Alice's index: L1 takes the sender's own, and a batch
+    # slot claiming Alice's index for Bob's request differs from the queue.
+    rollup.force_exit(bob, 10**17)
+    [_, queued] = rollup.queued_forced_exits()
+    assert (queued.position, queued.index) == (1, 2)
+    bob_address = bytes.fromhex(bob.address[2:])
+    forged = ((1).to_bytes(3, "big") + bob_address + (10**17).to_bytes(16, "big")
+              + (10**17).to_bytes(16, "big"))  # fmt: skip
+    with pytest.raises(ContractRevert, match="differs from the queue"):
+        world.submit(result, proof, exits=1, replaced={"forced_exits": forged}, estimate=True)
+    # Nor could the operator prove such a slot: the spec refuses another owner's leaf.
+    with pytest.raises(ZkError, match="forced exit of another owner"):
+        apply_batch(world.state, NODE_SHAPE, 1, [], [], [], [],
+                    forced_exits=[ForcedExitRequest(1, bob_address, 10**17)])  # fmt: skip
+    # Alice's account may ask again once its first request was taken.
+    assert rollup.force_exit(alice, 1).event("ForcedExitQueued").args["queue_index"] == 2
+    with pytest.raises(ContractRevert, match="already waiting"):
+        rollup.force_exit(alice, 1)
+
+
+# -- 6. a real node: a lease channel's deposit is not the free balance; freeze, escape -
+
+
+def test_a_forced_exit_pays_only_the_free_balance_and_the_channel_escapes_after_a_freeze(
+    chain: Chain,
+    batch_circuit: CompiledCircuit,
+    batch_keys: Keys,
+    toolchain: Toolchain,
+    tmp_path: Path,
+) -> None:
+    world = NodeWorld(chain, batch_circuit, batch_keys, toolchain, tmp_path / "zk.db")
+    rollup = world.rollup
+    alice, bob = chain.accounts[1], chain.accounts[2]
+    world.deposit(1, ETH)
+    world.deposit(2, 2 * ETH)
+    node = world.node()
+    assert node.seal() == 0
+    assert node.seal() == 1
+    # Bob rents from Alice: half an ether locked in a channel.
+    lease = OpenChannelTx(0, 2, 1, 5 * 10**17, chain.timestamp() + 100_000, 0)
+    opened = node.submit(SignedTx(lease, sign_open(NODE_SECRETS[2], lease)))
+    slot = node.channel_of(opened)
+    assert node.seal() == 2
+    assert node.prove_and_post() == 3
+    # Bob's withdrawal and payment wait; Bob asks L1 for everything.
+    out = node.submit(withdrawal(2, 2 * 10**17, 1))
+    pay = node.submit(transfer(2, 1, 10**17, 0, 2))  # after the withdrawal: next batch
+    rollup.force_exit(bob, WHOLE)
+    assert node.seal() == 3
+    assert node.outcomes[out].status == "included"
+    # The exit drained Bob: the payment that waited for the next batch is dropped.
+    assert node.outcomes[pay].status == "dropped"
+    assert node.outcomes[pay].reason
+    assert node.seal() is None
+    assert node.prove_and_post() == 1
+    # All but the channel's half ether: the withdrawal, then the free rest.
+    assert rollup.credit(bob.address) == 2 * ETH - 5 * 10**17
+    state = node.sequencer.state
+    assert state.account(2).balance == 0
+    channel = state.channel(slot)
+    assert channel is not None
+    assert (channel.renter, channel.deposit) == (2, 5 * 10**17)
+    assert rollup.state_root() == state.root()
+    assert chain.balance(rollup.address) == l2_total(state) + credits(rollup, chain)
+    # The operator then ignores Alice's request: anyone freezes; the escape hatch
+    # rebuilds the state (forced exit included) and pays Bob's channel, not twice.
+    rollup.force_exit(alice, 10**17)
+    chain.time_travel(DELAY + 1)
+    frozen = rollup.freeze(chain.accounts[5]).event("Frozen").args
+    assert frozen["forced_exit"] is True
+    with pytest.raises(ContractRevert, match="frozen"):
+        rollup.force_exit(bob, 1)
+    assert rebuilt_state(rollup).root() == state.root()
+    report = escape(rollup, bob)
+    assert (report.account, report.channels, report.refunded) == (0, 5 * 10**17, 0)
+    assert rollup.credit(bob.address) == 2 * ETH  # every wei Bob deposited, once
+    assert escape(rollup, bob).total == 0
+    alice_l2 = state.account(1).balance
+    assert escape(rollup, alice).account == alice_l2
+    assert rollup.credit(alice.address) == alice_l2 == ETH  # her untaken exit: unpaid
+    assert chain.balance(rollup.address) == credits(rollup, chain)
+
+
+# -- 7. the validium ----------------------------------------------------------------------
+
+
+def test_a_validium_pays_a_forced_exit_and_its_escape_hatch_agrees(
+    chain: Chain,
+    validium_circuit: CompiledCircuit,
+    validium_keys: Keys,
+    toolchain: Toolchain,
+    tmp_path: Path,
+) -> None:
+    world = NodeWorld(chain, validium_circuit, validium_keys, toolchain, tmp_path / "zk.db",
+                      validium=True)  # fmt: skip
+    rollup = world.rollup
+    bob = chain.accounts[2]
+    world.deposit(1, ETH)
+    world.deposit(2, 2 * ETH)
+    node = world.node()
+    assert node.seal() == 0
+    assert node.seal() == 1
+    assert node.prove_and_post() == 2
+    node.submit(transfer(2, 1, 10**17, 0, 0))  # off L1
+    rollup.force_exit(bob, 5 * 10**17)
+    assert node.seal() == 2
+    assert node.prove_and_post() == 1
+    assert rollup.credit(bob.address) == 5 * 10**17
+    assert rollup.forced_exits_done() == 1
+    state = node.sequencer.state
+    assert rollup.state_root() == state.root()
+    datas = []
+    for number in range(3):
+        served = node.batch_data(number)
+        assert served is not None
+        datas.append(bytes.fromhex(str(served["data"])[2:]))
+
+    def offchain(number: int) -> bytes | None:
+        return datas[number] if number < len(datas) else None
+
+    rebuilt = rebuilt_state(rollup, offchain)
+    assert rebuilt.root() == state.root()
+    assert rebuilt.account(2).balance == 2 * ETH - 10**17 - 5 * 10**17 - 0  # fee code 0
+    # A second request the operator leaves out: freeze, and the rest escapes.
+    rollup.force_exit(bob, WHOLE)
+    chain.time_travel(DELAY + 1)
+    rollup.freeze(chain.accounts[5])
+    report = escape(rollup, bob, offchain)
+    assert report.account == rebuilt.account(2).balance
+    assert rollup.credit(bob.address) == 2 * ETH - 10**17
