@@ -10,8 +10,9 @@ there and the root does not move. Pure: integers in, integers out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.channel import ChannelSteps, CloseChannelTx, OpenChannelTx, ReclaimTx
@@ -229,9 +230,6 @@ def batch_signals(
 ) -> BatchInput:
     """The circuit's whole input: the header, each section's slots (real ones from
     ``traces``, then no-ops), the fee account under ``fee_before``."""
-    deposits = [t for t in traces if t.deposit is not None]
-    transfers = [t for t in traces if t.transfer is not None]
-    withdrawals = [t for t in traces if t.withdrawal is not None]
     signals: BatchInput = {
         "input_hash": input_hash,
         "old_root": state.root(),
@@ -239,53 +237,25 @@ def batch_signals(
         "fee_account": fee_account,
         "timestamp": timestamp,
     }
+    # Each section in the circuit's order: (prefix, slots, the trace's part, its signals).
+    sections: tuple[tuple[str, int, str, Callable[[ZkState, Any], Signals]], ...] = (
+        ("deposit_", shape.deposits, "deposit", deposit_signals),
+        ("transfer_", shape.transfers, "transfer", transfer_signals),
+        ("withdrawal_", shape.withdrawals, "withdrawal", withdrawal_signals),
+        ("open_", shape.opens, "open", open_signals),
+        ("close_", shape.closes, "close", close_signals),
+        ("reclaim_", shape.reclaims, "reclaim", reclaim_signals),
+        ("forced_exit_", shape.forced_exits, "forced_exit", forced_exit_signals),
+    )
     current = state
-    rows: list[Signals] = []
-    for k in range(shape.deposits):
-        trace = deposits[k] if k < len(deposits) else None
-        rows.append(deposit_signals(current, trace.deposit if trace else None))
-        current = trace.after if trace else current
-    _stack(signals, "deposit_", rows)
-    rows = []
-    for k in range(shape.transfers):
-        trace = transfers[k] if k < len(transfers) else None
-        rows.append(transfer_signals(current, trace.transfer if trace else None))
-        current = trace.after if trace else current
-    _stack(signals, "transfer_", rows)
-    rows = []
-    for k in range(shape.withdrawals):
-        trace = withdrawals[k] if k < len(withdrawals) else None
-        rows.append(withdrawal_signals(current, trace.withdrawal if trace else None))
-        current = trace.after if trace else current
-    _stack(signals, "withdrawal_", rows)
-    opens = [t for t in traces if t.open is not None]
-    rows = []
-    for k in range(shape.opens):
-        trace = opens[k] if k < len(opens) else None
-        rows.append(open_signals(current, trace.open if trace else None))
-        current = trace.after if trace else current
-    _stack(signals, "open_", rows)
-    closes = [t for t in traces if t.close is not None]
-    rows = []
-    for k in range(shape.closes):
-        trace = closes[k] if k < len(closes) else None
-        rows.append(close_signals(current, trace.close if trace else None))
-        current = trace.after if trace else current
-    _stack(signals, "close_", rows)
-    reclaims = [t for t in traces if t.reclaim is not None]
-    rows = []
-    for k in range(shape.reclaims):
-        trace = reclaims[k] if k < len(reclaims) else None
-        rows.append(reclaim_signals(current, trace.reclaim if trace else None))
-        current = trace.after if trace else current
-    _stack(signals, "reclaim_", rows)
-    exits = [t for t in traces if t.forced_exit is not None]
-    rows = []
-    for k in range(shape.forced_exits):
-        trace = exits[k] if k < len(exits) else None
-        rows.append(forced_exit_signals(current, trace.forced_exit if trace else None))
-        current = trace.after if trace else current
-    _stack(signals, "forced_exit_", rows)
+    for prefix, slots, part, make in sections:
+        real = [t for t in traces if getattr(t, part) is not None]
+        rows: list[Signals] = []
+        for k in range(slots):
+            trace = real[k] if k < len(real) else None
+            rows.append(make(current, getattr(trace, part) if trace else None))
+            current = trace.after if trace else current
+        _stack(signals, prefix, rows)
     fee = fee_before.account(fee_account)
     assert fee is not None  # apply_batch checked it
     signals |= _account("fee", fee)
