@@ -90,6 +90,7 @@ def code_sizes() -> dict[str, int]:
             256,
             256,
             256,
+            64,  # forced exits
             24,
             3600,
             poseidon["PoseidonT3"],
