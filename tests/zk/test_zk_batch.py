@@ -161,6 +161,9 @@ VALID: dict[str, BatchResult] = {
     "a forced exit of an empty balance pays nothing": batch(
         [], [], [], WHOLE_EXIT.new_state, forced_exits=(exit_of(1, 0, 5),)
     ),
+    "a forced exit leaves a channel's deposit locked": batch(
+        [], [], [], OPENED.new_state, forced_exits=(exit_of(1, 0, 2**128 - 1),)
+    ),
     "an open and a close in one batch (another channel)": batch(
         [],
         [],
@@ -210,6 +213,12 @@ def test_a_forced_exit_pays_the_least_of_its_request_and_the_balance() -> None:
     assert sections[6] == pd.encode_forced_exit(pd.ForcedExitSlot(1, address, ETHER, left))
     drained = VALID["a forced exit of an empty balance pays nothing"]
     assert pd.sections_of(SHAPE, drained.pubdata)[6][-16:] == bytes(16)
+    # only the free balance leaves: the lease channel keeps its deposit
+    locked = VALID["a forced exit leaves a channel's deposit locked"].new_state
+    assert locked.account(1) == replace(renter, balance=0, nonce=5)
+    assert locked.channel(130) == OPENED.new_state.channel(130)
+    paid = pd.sections_of(SHAPE, VALID["a forced exit leaves a channel's deposit locked"].pubdata)
+    assert int.from_bytes(paid[6][-16:], "big") == ETHER - 10**17
 
 
 def test_a_forced_exit_l1_could_not_have_queued_refuses_the_batch() -> None:

@@ -2,10 +2,11 @@
 node that takes L1's queue). Each test asserts the SAFE behaviour: it fails if the
 attack works.
 
-The node-level attacks run test_zk_node_channels's node (an in-memory rollup whose
-queues the test writes, a placeholder prover, a SQLite log); the L1 and end-to-end
-ones prove real batches of the tests' batch circuit (one forced-exit slot) and post
-them to ZkRollup.vy on the embedded chain.
+They run test_zk_node_channels's node (an in-memory rollup whose queues the test
+writes, a placeholder prover, a SQLite log). The attacks that need real proofs on L1
+(a slot altered, reused or naming another index; an exit left out, then the freeze
+and the escape) are in test_zk_forced_exits.py; a channel's deposit left locked is in
+test_zk_batch.py.
 """
 
 from __future__ import annotations
@@ -17,29 +18,15 @@ import pytest
 import sqlalchemy
 
 from l2gpu.core.l2.zk_scheme import key_point, zk_index
-from l2gpu.core.zk.batch import apply_batch
-from l2gpu.core.zk.channel import OpenChannelTx, sign_open
-from l2gpu.core.zk.forced_exit import ForcedExitRequest
 from l2gpu.core.zk.pubdata import FORCED_EXIT_BYTES, sections_of
 from l2gpu.core.zk.state import Account as ZkAccount
 from l2gpu.core.zk.state import ZkError, ZkState
-from l2gpu.core.zk.transfer import TransferTx
-from l2gpu.l1 import Chain, ContractRevert
-from l2gpu.l1.contracts.zk_rollup import QueuedForcedExit, ZkRollupClient
+from l2gpu.l1.contracts.zk_rollup import QueuedForcedExit
 from l2gpu.node.wal import DamagedRecord
 from l2gpu.node.zk import records
-from l2gpu.node.zk.escape import escape, rebuilt_state
 from l2gpu.node.zk.node import ZkNode
-from l2gpu.node.zk.records import SignedTx
-from l2gpu.zk.setup import Keys
-from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
 from . import test_zk_node_channels as fake
-from .test_zk_rollup_batches import ZkWorld, l2_key
-from .test_zk_rollup_batches import sections as batch_sections
-from .zk_node_world import SECRETS as NODE_SECRETS
-from .zk_node_world import SHAPE as NODE_SHAPE
-from .zk_node_world import NodeWorld, transfer, withdrawal
 
 # Proving, compiling and chaos take minutes: the module is scheduled first.
 pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
@@ -274,181 +261,3 @@ def test_a_forced_exit_l1_could_not_queue_seals_nothing_and_goes_away_cleanly(
     assert node.outcomes[pay].status == "included"
     ledger_matches_tree(node)
     assert fworld.node().sequencer.state.root() == node.sequencer.state.root()
-
-
-# -- 5. L1: the fee account exits in a batch with fees; the entry is not taken twice -----
-
-
-@pytest.fixture
-def world(chain: Chain, batch_circuit: CompiledCircuit, batch_keys: Keys, toolchain: Toolchain):
-    """Alice (L1 account 1, the fee account, index 1) and Bob (2, index 2) with 1 and 2
-    ether on L2, both deposits in accepted batches."""
-    world = ZkWorld(chain, batch_circuit, batch_keys, toolchain)
-    for who, amount in ((1, ETH), (2, 2 * ETH)):
-        world.rollup.deposit(chain.accounts[who], l2_key(who), amount)
-    for _ in range(2):
-        world.submit(*world.batch(deposits=1), deposits=1)
-    return world
-
-
-def credits(rollup: ZkRollupClient, chain: Chain) -> int:
-    return sum(rollup.credit(chain.accounts[i].address) for i in range(6))
-
-
-def test_the_fee_account_exits_in_a_batch_with_fees_and_its_entry_is_taken_once(
-    world: ZkWorld,
-) -> None:
-    chain, rollup = world.chain, world.rollup
-    alice, bob = chain.accounts[1], chain.accounts[2]
-    rollup.force_exit(alice, WHOLE)
-    pay = TransferTx(2, 1, 5 * 10**17, 1, 0)  # Bob pays Alice, with a fee to Alice
-    result, proof = world.batch([(pay, 2)], exits=1)
-    assert pay.fee > 0
-    receipt = world.submit(result, proof, exits=1)
-    paid = receipt.event("ForcedExitPaid").args
-    # The exit runs before the fee credit: it pays what Alice held, the fee stays.
-    assert paid["paid"] == ETH + 5 * 10**17
-    assert rollup.credit(alice.address) == ETH + 5 * 10**17
-    assert world.state.account(1).balance == pay.fee
-    assert world.state.account(2).balance == 2 * ETH - 5 * 10**17 - pay.fee
-    assert rollup.state_root() == world.state.root()
-    assert rollup.forced_exits_done() == 1
-    # Conservation: L1 holds every wei of L2 plus the credits.
-    assert chain.balance(rollup.address) == l2_total(world.state) + credits(rollup, chain)
-    # The same entry again: not queued any more, whatever the count says.
-    section = batch_sections(result)[6]
-    with pytest.raises(ContractRevert, match="takes forced exits that are not queued"):
-        world.submit(result, proof, exits=1, estimate=True)
-    with pytest.raises(ContractRevert, match="past the count is not a no-op"):
-        world.submit(result, proof, exits=0, replaced={"forced_exits": section}, estimate=True)
-    assert rollup.credit(alice.address) == ETH + 5 * 10**17
-    # Bob cannot queue for Alice's index: L1 takes the sender's own, and a batch
-    # slot claiming Alice's index for Bob's request differs from the queue.
-    rollup.force_exit(bob, 10**17)
-    [_, queued] = rollup.queued_forced_exits()
-    assert (queued.position, queued.index) == (1, 2)
-    bob_address = bytes.fromhex(bob.address[2:])
-    forged = ((1).to_bytes(3, "big") + bob_address + (10**17).to_bytes(16, "big")
-              + (10**17).to_bytes(16, "big"))  # fmt: skip
-    with pytest.raises(ContractRevert, match="differs from the queue"):
-        world.submit(result, proof, exits=1, replaced={"forced_exits": forged}, estimate=True)
-    # Nor could the operator prove such a slot: the spec refuses another owner's leaf.
-    with pytest.raises(ZkError, match="forced exit of another owner"):
-        apply_batch(world.state, NODE_SHAPE, 1, [], [], [], [],
-                    forced_exits=[ForcedExitRequest(1, bob_address, 10**17)])  # fmt: skip
-    # Alice's account may ask again once its first request was taken.
-    assert rollup.force_exit(alice, 1).event("ForcedExitQueued").args["queue_index"] == 2
-    with pytest.raises(ContractRevert, match="already waiting"):
-        rollup.force_exit(alice, 1)
-
-
-# -- 6. a real node: a lease channel's deposit is not the free balance; freeze, escape -
-
-
-def test_a_forced_exit_pays_only_the_free_balance_and_the_channel_escapes_after_a_freeze(
-    chain: Chain,
-    batch_circuit: CompiledCircuit,
-    batch_keys: Keys,
-    toolchain: Toolchain,
-    tmp_path: Path,
-) -> None:
-    world = NodeWorld(chain, batch_circuit, batch_keys, toolchain, tmp_path / "zk.db")
-    rollup = world.rollup
-    alice, bob = chain.accounts[1], chain.accounts[2]
-    world.deposit(1, ETH)
-    world.deposit(2, 2 * ETH)
-    node = world.node()
-    assert node.seal() == 0
-    assert node.seal() == 1
-    # Bob rents from Alice: half an ether locked in a channel.
-    lease = OpenChannelTx(0, 2, 1, 5 * 10**17, chain.timestamp() + 100_000, 0)
-    opened = node.submit(SignedTx(lease, sign_open(NODE_SECRETS[2], lease)))
-    slot = node.channel_of(opened)
-    assert node.seal() == 2
-    assert node.prove_and_post() == 3
-    # Bob's withdrawal and payment wait; Bob asks L1 for everything.
-    out = node.submit(withdrawal(2, 2 * 10**17, 1))
-    pay = node.submit(transfer(2, 1, 10**17, 0, 2))  # after the withdrawal: next batch
-    rollup.force_exit(bob, WHOLE)
-    assert node.seal() == 3
-    assert node.outcomes[out].status == "included"
-    # The exit drained Bob: the payment that waited for the next batch is dropped.
-    assert node.outcomes[pay].status == "dropped"
-    assert node.outcomes[pay].reason
-    assert node.seal() is None
-    assert node.prove_and_post() == 1
-    # All but the channel's half ether: the withdrawal, then the free rest.
-    assert rollup.credit(bob.address) == 2 * ETH - 5 * 10**17
-    state = node.sequencer.state
-    assert state.account(2).balance == 0
-    channel = state.channel(slot)
-    assert channel is not None
-    assert (channel.renter, channel.deposit) == (2, 5 * 10**17)
-    assert rollup.state_root() == state.root()
-    assert chain.balance(rollup.address) == l2_total(state) + credits(rollup, chain)
-    # The operator then ignores Alice's request: anyone freezes; the escape hatch
-    # rebuilds the state (forced exit included) and pays Bob's channel, not twice.
-    rollup.force_exit(alice, 10**17)
-    chain.time_travel(DELAY + 1)
-    frozen = rollup.freeze(chain.accounts[5]).event("Frozen").args
-    assert frozen["forced_exit"] is True
-    with pytest.raises(ContractRevert, match="frozen"):
-        rollup.force_exit(bob, 1)
-    assert rebuilt_state(rollup).root() == state.root()
-    report = escape(rollup, bob)
-    assert (report.account, report.channels, report.refunded) == (0, 5 * 10**17, 0)
-    assert rollup.credit(bob.address) == 2 * ETH  # every wei Bob deposited, once
-    assert escape(rollup, bob).total == 0
-    alice_l2 = state.account(1).balance
-    assert escape(rollup, alice).account == alice_l2
-    assert rollup.credit(alice.address) == alice_l2 == ETH  # her untaken exit: unpaid
-    assert chain.balance(rollup.address) == credits(rollup, chain)
-
-
-# -- 7. the validium ----------------------------------------------------------------------
-
-
-def test_a_validium_pays_a_forced_exit_and_its_escape_hatch_agrees(
-    chain: Chain,
-    validium_circuit: CompiledCircuit,
-    validium_keys: Keys,
-    toolchain: Toolchain,
-    tmp_path: Path,
-) -> None:
-    world = NodeWorld(chain, validium_circuit, validium_keys, toolchain, tmp_path / "zk.db",
-                      validium=True)  # fmt: skip
-    rollup = world.rollup
-    bob = chain.accounts[2]
-    world.deposit(1, ETH)
-    world.deposit(2, 2 * ETH)
-    node = world.node()
-    assert node.seal() == 0
-    assert node.seal() == 1
-    assert node.prove_and_post() == 2
-    node.submit(transfer(2, 1, 10**17, 0, 0))  # off L1
-    rollup.force_exit(bob, 5 * 10**17)
-    assert node.seal() == 2
-    assert node.prove_and_post() == 1
-    assert rollup.credit(bob.address) == 5 * 10**17
-    assert rollup.forced_exits_done() == 1
-    state = node.sequencer.state
-    assert rollup.state_root() == state.root()
-    datas = []
-    for number in range(3):
-        served = node.batch_data(number)
-        assert served is not None
-        datas.append(bytes.fromhex(str(served["data"])[2:]))
-
-    def offchain(number: int) -> bytes | None:
-        return datas[number] if number < len(datas) else None
-
-    rebuilt = rebuilt_state(rollup, offchain)
-    assert rebuilt.root() == state.root()
-    assert rebuilt.account(2).balance == 2 * ETH - 10**17 - 5 * 10**17 - 0  # fee code 0
-    # A second request the operator leaves out: freeze, and the rest escapes.
-    rollup.force_exit(bob, WHOLE)
-    chain.time_travel(DELAY + 1)
-    rollup.freeze(chain.accounts[5])
-    report = escape(rollup, bob, offchain)
-    assert report.account == rebuilt.account(2).balance
-    assert rollup.credit(bob.address) == 2 * ETH - 10**17

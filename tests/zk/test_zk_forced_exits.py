@@ -65,14 +65,37 @@ def test_l1_queues_a_forced_exit_only_for_an_account_it_has_seen_created(
     assert queued.eth_address == bytes.fromhex(bob.address[2:])
 
 
-def test_the_next_batch_pays_a_forced_exit_and_then_the_rest(world: ZkWorld) -> None:
+def test_a_forced_exit_is_paid_by_the_next_batch_exactly_as_queued(world: ZkWorld) -> None:
+    """One world for three stories (each proof costs seconds): a batch that alters or
+    counts out the queued exit is refused; the honest one pays it; then the rest."""
     chain, rollup = world.chain, world.rollup
     bob = chain.accounts[2]
     nonce = world.state.account(2).nonce
     rollup.force_exit(bob, 5 * 10**17)
-    receipt = world.submit(*world.batch(exits=1), exits=1)
+    honest, proof = world.batch(exits=1)
+    address = bytes.fromhex(bob.address[2:])
+    altered = [
+        ForcedExitSlot(2, address, ETH, ETH),  # another amount asked
+        ForcedExitSlot(2, bytes(20), 5 * 10**17, 5 * 10**17),  # another address paid
+        ForcedExitSlot(1, address, 5 * 10**17, 5 * 10**17),  # another account debited
+    ]
+    for slot in altered:
+        section = encode_forced_exit(slot)
+        with pytest.raises(ContractRevert, match="a forced-exit slot differs from the queue"):
+            world.submit(honest, proof, exits=1, replaced={"forced_exits": section}, estimate=True)
+    # The request's bytes as queued, but a smaller payment: the proof does not verify.
+    entry = honest.pubdata[-FORCED_EXIT_BYTES:]
+    short = entry[:39] + (5 * 10**17 - 1).to_bytes(16, "big")
+    with pytest.raises(ContractRevert, match="the proof does not verify"):
+        world.submit(honest, proof, exits=1, replaced={"forced_exits": short}, estimate=True)
+    # Counting it out while carrying it, or taking more than the slots.
+    with pytest.raises(ContractRevert, match="past the count is not a no-op"):
+        world.submit(honest, proof, exits=0, estimate=True)
+    with pytest.raises(ContractRevert, match="more forced exits than the batch has slots"):
+        world.submit(honest, proof, exits=2, estimate=True)
+    receipt = world.submit(honest, proof, exits=1)
     paid = receipt.event("ForcedExitPaid").args
-    assert bytes(paid["owner"]) == bytes.fromhex(bob.address[2:])
+    assert bytes(paid["owner"]) == address
     assert (paid["requested"], paid["paid"]) == (5 * 10**17, 5 * 10**17)
     assert rollup.credit(bob.address) == 5 * 10**17  # final with the batch's proof
     assert world.state.account(2).balance == 15 * 10**17
@@ -86,34 +109,6 @@ def test_the_next_batch_pays_a_forced_exit_and_then_the_rest(world: ZkWorld) -> 
     assert rollup.state_root() == world.state.root()
     rollup.withdraw_credit(bob)
     assert chain.balance(rollup.address) == ETH  # Alice's, on L2
-
-
-def test_a_batch_that_skips_or_alters_a_queued_forced_exit_is_refused(world: ZkWorld) -> None:
-    chain, rollup = world.chain, world.rollup
-    rollup.force_exit(chain.accounts[2], ETH)
-    honest, proof = world.batch(exits=1)
-    entry = honest.pubdata[-FORCED_EXIT_BYTES:]
-    bob = bytes.fromhex(chain.accounts[2].address[2:])
-    altered = [
-        ForcedExitSlot(2, bob, ETH // 2, ETH // 2),  # another amount asked
-        ForcedExitSlot(2, bytes(20), ETH, ETH),  # another address paid
-        ForcedExitSlot(1, bob, ETH, ETH),  # another account debited
-    ]
-    for slot in altered:
-        section = encode_forced_exit(slot)
-        with pytest.raises(ContractRevert, match="a forced-exit slot differs from the queue"):
-            world.submit(honest, proof, exits=1, replaced={"forced_exits": section}, estimate=True)
-    # The request's bytes as queued, but a smaller payment: the proof does not verify.
-    short = entry[:39] + (ETH - 1).to_bytes(16, "big")
-    with pytest.raises(ContractRevert, match="the proof does not verify"):
-        world.submit(honest, proof, exits=1, replaced={"forced_exits": short}, estimate=True)
-    # Counting it out while carrying it, or taking one more than is queued.
-    with pytest.raises(ContractRevert, match="past the count is not a no-op"):
-        world.submit(honest, proof, exits=0, estimate=True)
-    with pytest.raises(ContractRevert, match="more forced exits than the batch has slots"):
-        world.submit(honest, proof, exits=2, estimate=True)
-    world.submit(honest, proof, exits=1)
-    assert rollup.credit(chain.accounts[2].address) == ETH
 
 
 def test_an_operator_that_leaves_a_forced_exit_out_is_frozen_and_the_balance_escapes(
