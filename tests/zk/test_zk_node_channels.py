@@ -140,6 +140,9 @@ class FakeRollup:
     def queued_forced_exits(self) -> list[QueuedForcedExit]:
         return list(self.exits)
 
+    def queues(self) -> tuple[list[QueuedDeposit], list[QueuedForcedExit]]:
+        return list(self.queue), list(self.exits)
+
     def shape(self) -> BatchShape:
         return SHAPE
 

@@ -17,7 +17,6 @@ import pytest
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.batch import BatchResult, apply_batch
-from l2gpu.core.zk.forced_exit import ForcedExitRequest
 from l2gpu.core.zk.pubdata import BatchShape, section_sizes
 from l2gpu.core.zk.state import ZkState
 from l2gpu.core.zk.transfer import TransferTx, sign_transfer
@@ -102,7 +101,7 @@ class ZkWorld:
         chain's latest block's unless given."""
         queued = self.rollup.queued_deposits()[self.taken : self.taken + deposits]
         waiting = self.rollup.queued_forced_exits()[self.exits_taken : self.exits_taken + exits]
-        forced = [ForcedExitRequest(q.index, q.eth_address, q.requested) for q in waiting]
+        forced = [q.request for q in waiting]
         signatures = [sign_transfer(SECRETS[who], tx) for tx, who in transfers]
         signatures += [sign_withdrawal(SECRETS[who], tx) for tx, who in withdrawals]
         result = apply_batch(

@@ -31,6 +31,7 @@ from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.types import Address
+from l2gpu.core.zk.forced_exit import ForcedExitRequest
 from l2gpu.core.zk.pubdata import (
     FORCED_EXIT_BYTES,
     FORCED_EXIT_REQUEST_BYTES,
@@ -137,6 +138,11 @@ class QueuedForcedExit:
     eth_address: bytes
     requested: int
 
+    @property
+    def request(self) -> ForcedExitRequest:
+        """The exit as a batch applies it (``core/zk/forced_exit.py``)."""
+        return ForcedExitRequest(self.index, self.eth_address, self.requested)
+
     def entry(self) -> bytes:
         """The 39 bytes L1 stores the keccak256 of."""
         slot = ForcedExitSlot(self.index, self.eth_address, self.requested, 0)
@@ -202,6 +208,11 @@ class ZkRollupClient:
         """Every forced exit queued so far, in queue order (read from the logs)."""
         self._poll()
         return list(self._exits)
+
+    def queues(self) -> tuple[list[QueuedDeposit], list[QueuedForcedExit]]:
+        """Both of L1's queues so far, in order, from one read of the logs."""
+        self._poll()
+        return list(self._queued), list(self._exits)
 
     def force_exit(self, account: LocalAccount, requested: int) -> Receipt:
         """Queue a forced exit of ``requested`` wei from ``account``'s own L2 account

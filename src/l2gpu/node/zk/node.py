@@ -39,7 +39,6 @@ from sqlalchemy import Engine
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.zk.batch_input import BatchInput
 from l2gpu.core.zk.channel import OpenChannelTx
-from l2gpu.core.zk.forced_exit import ForcedExitRequest
 from l2gpu.core.zk.state import ZkError
 from l2gpu.l1 import ContractRevert
 from l2gpu.l1.contracts.zk_rollup import (
@@ -181,14 +180,12 @@ class ZkNode:
         log it; return its number, or None when there was nothing to seal. The prover
         thread, if started, is woken."""
         with self.l1_lock:
-            queued = self.rollup.queued_deposits()
-            queued_exits = self.rollup.queued_forced_exits()
+            queued, queued_exits = self.rollup.queues()
             now = self.clock()
         with self.lock:
             earlier = self._settle_in_doubt()  # a batch logged although its write raised
             waiting = [q.slot for q in queued[self.sequencer.deposits_taken :]]
-            exits = [ForcedExitRequest(q.index, q.eth_address, q.requested)
-                     for q in queued_exits[self.sequencer.forced_exits_taken :]]  # fmt: skip
+            exits = [q.request for q in queued_exits[self.sequencer.forced_exits_taken :]]
             plan = self.sequencer.plan(waiting, now, exits)
             if plan is None:
                 return earlier

@@ -298,9 +298,8 @@ class ZkSequencer:
         ordered = batch_order(chosen)
         result = self.apply(deposits, [p.signed for p in ordered], reclaims, timestamp, forced)
         try:  # staged from here: whatever fails undoes it
-            plan = self._staged_plan(result, candidates, chosen, ordered, dropped, reclaims,
-                                     len(deposits), timestamp)  # fmt: skip
-            return replace(plan, exit_count=len(forced))
+            return self._staged_plan(result, candidates, chosen, ordered, dropped, reclaims,
+                                     (len(deposits), len(forced)), timestamp)  # fmt: skip
         except BaseException:
             self.discard()
             raise
@@ -313,7 +312,7 @@ class ZkSequencer:
         ordered: Sequence[Pending],
         dropped: list[tuple[int, str]],
         reclaims: Sequence[ReclaimTx],
-        deposit_count: int,
+        counts: tuple[int, int],
         timestamp: int,
     ) -> SealPlan:
         taken = {p.position for p in chosen}
@@ -321,9 +320,11 @@ class ZkSequencer:
         remaining, remaining_state = recheck(result.new_state, rest, dropped, timestamp)
         opened = tuple(p.signed.tx.channel_index for p in ordered
                        if isinstance(p.signed.tx, OpenChannelTx))  # fmt: skip
+        deposit_count, exit_count = counts  # L1's deposits and forced exits it takes
         return SealPlan(result, tuple(p.position for p in ordered), deposit_count,
                         tuple(dropped), tuple(remaining), remaining_state, timestamp,
-                        tuple(r.channel_index for r in reclaims), opened)  # fmt: skip
+                        tuple(r.channel_index for r in reclaims), opened,
+                        exit_count)  # fmt: skip
 
     def apply(
         self,

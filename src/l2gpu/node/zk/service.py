@@ -74,12 +74,11 @@ class ZkSealer:
         queues)."""
         node = self.node
         with node.l1_lock:
-            queued = len(node.rollup.queued_deposits())
-            queued_exits = len(node.rollup.queued_forced_exits())
+            queued, queued_exits = node.rollup.queues()
             clock = node.clock()
         with node.lock:
-            deposits = queued - node.sequencer.deposits_taken
-            exits = queued_exits - node.sequencer.forced_exits_taken
+            deposits = len(queued) - node.sequencer.deposits_taken
+            exits = len(queued_exits) - node.sequencer.forced_exits_taken
             sections = [section_of(p.signed) for p in node.sequencer.pending]
             expired = node.sequencer.reclaimable(clock)
         if not deposits and not sections and not expired and not exits:
