@@ -14,7 +14,7 @@ pragma circom 2.0.0;
 //     nOpens       x [ channel (3) | renter (3) | provider (3) | deposit (16) | expiry (4) ]
 //     nCloses      x [ channel (3) | amount (16) ]
 //     nReclaims    x [ channel (3) ]
-//     nForcedExits x [ index (3) | eth_address (20) | requested (16) | paid (16) ]
+//     nForcedExits x [ index (3) | paid (16) ]
 //
 // The slots' fields are private inputs: each slot template range checks them into
 // their bytes' bits, and the circuit hashes the concatenation with circomlib's
@@ -79,7 +79,7 @@ template FeeCredit(depth) {
 template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, nForcedExits,
                depth, validium) {
     var nBits = 8 * (71 + 103 * nDeposits + 12 * nTransfers + 39 * nWithdrawals
-                     + 29 * nOpens + 19 * nCloses + 3 * nReclaims + 55 * nForcedExits);
+                     + 29 * nOpens + 19 * nCloses + 3 * nReclaims + 19 * nForcedExits);
     signal input input_hash;
 
     // The header.
@@ -196,13 +196,11 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
     signal input reclaim_renter_path[nReclaims][depth];
     // Forced exits: the slot's fields (L1's, and paid), then the account.
     signal input forced_exit_index[nForcedExits];
-    signal input forced_exit_eth_address[nForcedExits];
-    signal input forced_exit_requested[nForcedExits];
     signal input forced_exit_paid[nForcedExits];
     signal input forced_exit_account_ax[nForcedExits];
     signal input forced_exit_account_ay[nForcedExits];
-    signal input forced_exit_account_balance[nForcedExits];
     signal input forced_exit_account_nonce[nForcedExits];
+    signal input forced_exit_account_address[nForcedExits];
     signal input forced_exit_path[nForcedExits][depth];
     // The fee account after the last slot.
     signal input fee_ax;
@@ -426,19 +424,17 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         forced_exit[k] = ForcedExitSlot(depth);
         forced_exit[k].root_in <== root[r];
         forced_exit[k].index <== forced_exit_index[k];
-        forced_exit[k].eth_address <== forced_exit_eth_address[k];
-        forced_exit[k].requested <== forced_exit_requested[k];
         forced_exit[k].paid <== forced_exit_paid[k];
         forced_exit[k].account_ax <== forced_exit_account_ax[k];
         forced_exit[k].account_ay <== forced_exit_account_ay[k];
-        forced_exit[k].account_balance <== forced_exit_account_balance[k];
         forced_exit[k].account_nonce <== forced_exit_account_nonce[k];
+        forced_exit[k].account_address <== forced_exit_account_address[k];
         forced_exit[k].path <== forced_exit_path[k];
         root[r + 1] <== forced_exit[k].root_out;
-        for (var i = 0; i < 440; i++) {
+        for (var i = 0; i < 152; i++) {
             data[at + i] <== forced_exit[k].bytes[i];
         }
-        at += 440;
+        at += 152;
     }
     assert(at == nBits);
 
@@ -471,7 +467,7 @@ template Batch(nDeposits, nTransfers, nWithdrawals, nOpens, nCloses, nReclaims, 
         var transferBits = 8 * 12 * nTransfers;
         var withdrawalBits = 8 * 39 * nWithdrawals;
         var channelBits = 8 * (29 * nOpens + 19 * nCloses + 3 * nReclaims);
-        var exitBits = 8 * 55 * nForcedExits;
+        var exitBits = 8 * 19 * nForcedExits;
         var onBits = headerBits + depositBits + withdrawalBits + exitBits;
         var offBits = transferBits + channelBits;
         // off-L1: transfers | opens | closes | reclaims

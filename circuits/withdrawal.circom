@@ -117,93 +117,72 @@ template WithdrawalSlot(depth) {
 
 // FORCED EXIT, one slot of a batch: the specification it matches is
 // src/l2gpu/core/zk/forced_exit.py; the slot's bytes are pubdata.py's
-// index (3) | eth_address (20) | requested (16) | paid (16).
+// index (3) | paid (16).
 //
-// L1 wrote index, address and requested from its queue; the operator chose paid, and
-// this proves paid = min(requested, balance) of the account whose leaf holds the
-// slot's address. The balance pays it; the nonce does not move (nothing is signed).
+// A full exit: L1 wrote the index from its queue (and pays the owner it stored with
+// the request); the operator chose paid, and this proves it is the whole balance of
+// the account at the index, whose leaf becomes the same account with balance 0. The
+// nonce does not move (nothing is signed). No comparator: the old leaf is opened with
+// balance = paid, so a paid other than the balance opens no leaf under root_in.
 // A slot whose index is 0 is a no-op (all zeros, leaf 0 read and written as 0).
+// Its components are named apart from WithdrawalSlot's so that a failed constraint's
+// line says which slot failed.
 template ForcedExitSlot(depth) {
     signal input root_in;
     signal output root_out;
-    signal output bytes[440];
+    signal output bytes[152];
 
     // The slot's public data.
     signal input index;
-    signal input eth_address;
-    signal input requested;
     signal input paid;
-    // The witnesses.
+    // The witnesses: the account's fields but its balance, which is paid.
     signal input account_ax;
     signal input account_ay;
-    signal input account_balance;
     signal input account_nonce;
+    signal input account_address;
     signal input path[depth];
 
-    // The index is a leaf, the address 160 bits, both amounts 128: the slot's 55 bytes.
+    // The index is a leaf, paid 128 bits: the slot's 19 bytes.
     component index_bits = LeafIndex(depth);
     index_bits.in <== index;
-    component address_bits = BigEndian(160);
-    address_bits.in <== eth_address;
-    component requested_bits = BigEndian(128);
-    requested_bits.in <== requested;
     component paid_bits = BigEndian(128);
     paid_bits.in <== paid;
     for (var i = 0; i < 24; i++) {
         bytes[i] <== index_bits.bytes[i];
     }
-    for (var i = 0; i < 160; i++) {
-        bytes[24 + i] <== address_bits.out[i];
-    }
     for (var i = 0; i < 128; i++) {
-        bytes[184 + i] <== requested_bits.out[i];
-        bytes[312 + i] <== paid_bits.out[i];
+        bytes[24 + i] <== paid_bits.out[i];
     }
 
     // A no-op (index 0) is all zeros.
     component noop = IsZero();
     noop.in <== index;
     signal active <== 1 - noop.out;
-    noop.out * (eth_address + requested + paid) === 0;
+    noop.out * paid === 0;
 
-    // L1 queues no exit of zero wei.
-    component zero_requested = IsZero();
-    zero_requested.in <== requested;
-    active * zero_requested.out === 0;
+    // The account's leaf, holding exactly paid, is under root_in.
+    component full_leaf = AccountLeaf();
+    full_leaf.ax <== account_ax;
+    full_leaf.ay <== account_ay;
+    full_leaf.balance <== paid;
+    full_leaf.nonce <== account_nonce;
+    full_leaf.eth_address <== account_address;
+    component exit_path = MerkleRoot(depth);
+    exit_path.leaf <== active * full_leaf.leaf;
+    exit_path.bits <== index_bits.path;
+    exit_path.siblings <== path;
+    exit_path.root === root_in;
 
-    // The account's leaf, with the slot's address, is under root_in.
-    component old_leaf = AccountLeaf();
-    old_leaf.ax <== account_ax;
-    old_leaf.ay <== account_ay;
-    old_leaf.balance <== account_balance;
-    old_leaf.nonce <== account_nonce;
-    old_leaf.eth_address <== eth_address;
-    component old_path = MerkleRoot(depth);
-    old_path.leaf <== active * old_leaf.leaf;
-    old_path.bits <== index_bits.path;
-    old_path.siblings <== path;
-    old_path.root === root_in;
-
-    // paid = min(requested, balance): both below 2^128 (requested by its bytes, the
-    // balance by every update that wrote the leaf), so LessThan(128) compares them.
-    component balance_range = Num2Bits(128);
-    balance_range.in <== account_balance;
-    component less = LessThan(128);
-    less.in[0] <== requested;
-    less.in[1] <== account_balance;
-    signal smaller <== account_balance + less.out * (requested - account_balance);
-    active * (paid - smaller) === 0;
-
-    signal new_balance <== account_balance - paid;
-    component new_leaf = AccountLeaf();
-    new_leaf.ax <== account_ax;
-    new_leaf.ay <== account_ay;
-    new_leaf.balance <== new_balance;
-    new_leaf.nonce <== account_nonce;
-    new_leaf.eth_address <== eth_address;
-    component new_path = MerkleRoot(depth);
-    new_path.leaf <== active * new_leaf.leaf;
-    new_path.bits <== index_bits.path;
-    new_path.siblings <== path;
-    root_out <== new_path.root;
+    // The same account, emptied.
+    component empty_leaf = AccountLeaf();
+    empty_leaf.ax <== account_ax;
+    empty_leaf.ay <== account_ay;
+    empty_leaf.balance <== 0;
+    empty_leaf.nonce <== account_nonce;
+    empty_leaf.eth_address <== account_address;
+    component emptied_path = MerkleRoot(depth);
+    emptied_path.leaf <== active * empty_leaf.leaf;
+    emptied_path.bits <== index_bits.path;
+    emptied_path.siblings <== path;
+    root_out <== emptied_path.root;
 }

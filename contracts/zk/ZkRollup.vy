@@ -50,7 +50,8 @@ initializes: forced_exits
 
 exports: pull_payments.credit
 exports: (
-    forced_exits.exit_queue,
+    forced_exits.exit_queue_account,
+    forced_exits.exit_queue_owner,
     forced_exits.exit_queue_length,
     forced_exits.exit_queue_done,
     forced_exits.exit_queue_time,
@@ -101,7 +102,7 @@ event WithdrawalCredited:
 event ForcedExitPaid:
     batch_index: indexed(uint256)
     owner: indexed(address)
-    requested: uint256
+    account_index: uint256
     paid: uint256
 
 
@@ -149,11 +150,11 @@ MAX_WITHDRAWALS: constant(uint256) = 64
 MAX_OPENS: constant(uint256) = 256
 MAX_CLOSES: constant(uint256) = 256
 MAX_RECLAIMS: constant(uint256) = 256
-FORCED_EXIT_BYTES: constant(uint256) = 55
+FORCED_EXIT_BYTES: constant(uint256) = 19
 MAX_FORCED_EXITS: constant(uint256) = 64
-MAX_DATA: constant(uint256) = 71 + 64 * 103 + 2048 * 12 + 64 * 39 + 256 * 29 + 256 * 19 + 256 * 3 + 64 * 55
+MAX_DATA: constant(uint256) = 71 + 64 * 103 + 2048 * 12 + 64 * 39 + 256 * 29 + 256 * 19 + 256 * 3 + 64 * 19
 # A validium's hashed data: the header, deposits, withdrawals and the off-L1 digest.
-MAX_VALIDIUM_DATA: constant(uint256) = 71 + 64 * 103 + 64 * 39 + 64 * 55 + 32
+MAX_VALIDIUM_DATA: constant(uint256) = 71 + 64 * 103 + 64 * 39 + 64 * 19 + 32
 # A batch's timestamp is 4 bytes of unix seconds.
 MAX_TIMESTAMP: constant(uint256) = 2**32 - 1
 # Gas handed to the verifier: a pairing check with one public input costs about
@@ -353,15 +354,15 @@ def deposit(_ax: uint256, _ay: uint256) -> uint256:
 
 
 @external
-def force_exit(_requested: uint256) -> uint256:
+def force_exit() -> uint256:
     """
-    @notice Ask for `_requested` wei of msg.sender's L2 balance without the operator:
+    @notice Ask for msg.sender's whole L2 balance without the operator (a full exit):
             the next batches must take the request, in queue order, within the
-            forced-inclusion delay, and pay min(_requested, balance) to msg.sender
+            forced-inclusion delay, and pay the account's balance to msg.sender
             (credited when the batch's proof verifies; pull it with
-            `withdraw_credit`), or anyone may freeze the rollup. Ask for the whole
-            balance with 2**128 - 1. Nothing is signed on L2 and the nonce does not
-            move. One request per account waits at a time.
+            `withdraw_credit`), or anyone may freeze the rollup. Nothing is signed on
+            L2 and the nonce does not move; the account stays, empty, and takes
+            deposits again. One request per account waits at a time.
     @return The request's position in the forced-exit queue.
     """
     assert not self.frozen, "the rollup is frozen: exit with exit_account instead"
@@ -369,9 +370,7 @@ def force_exit(_requested: uint256) -> uint256:
     assert index != 0, "this address has no L2 account: it never deposited"
     created: uint256 = self.account_created_at[msg.sender]
     assert self.queue_done >= created, "the deposit that creates this account is not in an accepted batch yet: wait for it"
-    assert _requested > 0, "ask for some wei"
-    assert _requested <= MAX_AMOUNT, "a forced exit asks for at most 2**128 - 1 wei (the whole balance)"
-    return forced_exits._queue(index, msg.sender, _requested, block.timestamp)
+    return forced_exits._queue(index, msg.sender, block.timestamp)
 
 
 @external
@@ -548,20 +547,20 @@ def _accept(
 @internal
 def _pay_exits(_first: uint256, _count: uint256, _section: Bytes[MAX_FORCED_EXITS * FORCED_EXIT_BYTES]):
     """
-    @notice After the batch's proof verified: take its forced exits from the queue and
-            credit what each paid (the proof made it min(requested, balance)).
+    @notice After the batch's proof verified: credit what each of its forced exits
+            paid (the proof made it the account's balance) to the owner queued with
+            it, and take them from the queue.
     """
-    forced_exits._taken(_first, _count, _section)
     batch_index: uint256 = self.batch_count - 1
     for i: uint256 in range(MAX_FORCED_EXITS):
         if i >= _count:
             break
         slot: Bytes[128] = slice(_section, i * FORCED_EXIT_BYTES, FORCED_EXIT_BYTES)
-        owner: address = convert(convert(self._read_uint(slot, 3, 20), uint160), address)
-        requested: uint256 = self._read_uint(slot, 23, 16)
-        paid: uint256 = self._read_uint(slot, 39, 16)
+        owner: address = forced_exits.exit_queue_owner[_first + i]
+        paid: uint256 = self._read_uint(slot, 3, 16)
         pull_payments.credit[owner] += paid
-        log ForcedExitPaid(batch_index=batch_index, owner=owner, requested=requested, paid=paid)
+        log ForcedExitPaid(batch_index=batch_index, owner=owner, account_index=forced_exits.exit_queue_account[_first + i], paid=paid)
+    forced_exits._taken(_first, _count)
 
 
 @external

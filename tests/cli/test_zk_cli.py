@@ -174,7 +174,7 @@ def test_deposit_transfer_withdraw_claim_across_a_kill(zk_node: ZkNodeProcess) -
     assert again.returncode == 2
     assert "nothing to claim" in again.stderr
     # Bob leaves without the node's co-operation: L1 queues his exit, a batch pays it.
-    forced = zk(zk_node, BOB, "force-exit", "all")
+    forced = zk(zk_node, BOB, "force-exit")
     assert (forced["taken"], forced["l1_credit"]) == (True, str(75 * ETH // 100))
     assert zk(zk_node, BOB, "balance")["balance"] == "0"
 
@@ -188,7 +188,7 @@ def test_user_mistakes_are_clear_errors(zk_node: ZkNodeProcess) -> None:
         (("withdraw", "1 ether"), "has no zk account yet"),
         (("claim",), "nothing to claim"),
         (("force-exit",), "has no zk account"),
-        (("force-exit", "0 ether"), "cannot force an exit of 0 ether"),
+        (("force-exit", "0.5 ether"), "a forced exit takes the whole balance"),
         # a deposit goes only to the contract the user named, never a decoy the node names
         (("deposit", "1 ether", "--rollup", "0x" + "12" * 20), "nothing was deposited"),
         (("deposit", "1 ether", "--rollup", "0x12"), "invalid address '0x12'"),

@@ -114,13 +114,7 @@ def make_batch(t: ChannelTwins, rng: random.Random) -> Batch:
     exits = []
     for _ in range(rng.randrange(0, SHAPE.forced_exits + 1)):
         user = rng.choice(users)  # the operator too: its fees arrive after the exits
-        account = scratch.account(t.leaf[user])
-        assert account is not None
-        over = account.balance + rng.randrange(1, 10**18)  # more than it holds: all of it
-        requested = (
-            at_most(rng, account.balance) if account.balance and rng.random() < 0.5 else over
-        )
-        exits.append(ForcedExitRequest(t.leaf[user], address(user), requested))
+        exits.append(ForcedExitRequest(t.leaf[user]))  # maybe twice, the second pays 0
         scratch = apply_forced_exit(scratch, exits[-1]).after
     return {
         "deposits": deposits, "transfers": transfers, "withdrawals": withdrawals,
@@ -226,13 +220,12 @@ def test_a_batch_with_one_bad_operation_is_refused_whole() -> None:
 def test_a_forced_exit_l1_could_not_have_queued_is_refused_alike() -> None:
     t = funded_twins()
     cases = {
-        "zk: forced exit of another owner": ForcedExitRequest(1, address(1), 5),
-        "zk: unknown sender": ForcedExitRequest(3, address(2), 5),
-        "zk: zero amount": ForcedExitRequest(1, address(0), 0),
-        "zk: not an account index": ForcedExitRequest(t.zk.channel_base, address(0), 5),
+        "zk: unknown sender": ForcedExitRequest(3),
+        "zk: index 0 is not an account": ForcedExitRequest(0),
+        "zk: not an account index": ForcedExitRequest(t.zk.channel_base),
     }
     for reason, request in cases.items():
-        good = ForcedExitRequest(2, address(1), 10**17)  # applied first, then undone
+        good = ForcedExitRequest(2)  # applied first, then undone
         batch: Batch = {"deposits": [], "transfers": [], "withdrawals": [], "signatures": [],
                         "opens": [], "closes": [], "reclaims": [],
                         "forced_exits": [good, request], "timestamp": START}  # fmt: skip

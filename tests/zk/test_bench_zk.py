@@ -22,8 +22,8 @@ pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 DEPTH = 8
 # each with one slot to open, close and reclaim a channel, and a 71-byte header
 # (and one forced exit's)
-SMALL = BatchShape(1, 2, 1)  # 343 bytes of public data: 6 SHA-256 blocks
-LARGE = BatchShape(1, 3, 1)  # 355 bytes: still 6 blocks, and one more ABI word
+SMALL = BatchShape(1, 2, 1)  # 307 bytes of public data: 5 SHA-256 blocks
+LARGE = BatchShape(1, 3, 1)  # 319 bytes: 6 blocks with SHA's padding; one more ABI word
 
 
 def test_the_r1cs_header_is_what_snarkjs_reads(
@@ -45,15 +45,16 @@ def test_a_file_that_is_not_r1cs_is_refused(tmp_path: Path) -> None:
 
 
 def test_sha256_blocks_follow_the_public_data() -> None:
-    assert [zk.sha256_blocks(s) for s in (SMALL, LARGE)] == [6, 6]
-    assert zk.sha256_blocks(BatchShape(1, 4, 1)) == 6  # 367 bytes: the length still fits
-    assert zk.sha256_blocks(BatchShape(1, 5, 1)) == 7  # 379 bytes: the length spills over
+    assert [zk.sha256_blocks(s) for s in (SMALL, LARGE)] == [5, 6]
+    assert zk.sha256_blocks(BatchShape(1, 7, 1)) == 6  # 367 bytes: the length still fits
+    assert zk.sha256_blocks(BatchShape(1, 8, 1)) == 7  # 379 bytes: the length spills over
 
 
 def test_a_slot_crossing_a_sha256_block_is_charged_its_share_only() -> None:
     block = 30_000
     # two transfers more, one SHA-256 block more: each transfer's own 10,000 plus 12/64
-    cost = zk.slot_cost((LARGE, 100_000), (BatchShape(1, 5, 1), 150_000), TRANSFER_BYTES, block)
+    low, high = BatchShape(1, 6, 1), BatchShape(1, 8, 1)
+    cost = zk.slot_cost((low, 100_000), (high, 150_000), TRANSFER_BYTES, block)
     assert cost.between_shapes == 25_000
     assert cost.amortized == 10_000 + 12 * block / 64
 
@@ -82,7 +83,10 @@ def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
     )
     assert more > fewer
     assert figures["constraints_per_transfer_between_shapes"] == more - fewer
-    assert figures["constraints_per_transfer"] > more - fewer  # plus its SHA-256 share
+    # the two shapes are a SHA-256 block apart: a transfer is charged its 12 bytes' share
+    block = figures["sha256_constraints_per_block"]
+    assert zk.sha256_blocks(LARGE) - zk.sha256_blocks(SMALL) == 1
+    assert figures["constraints_per_transfer"] == round(more - fewer - block + 12 * block / 64)
     # L1: the signed transactions of two accepted batches
     sizes, gas = figures["l1_bytes_batch"], figures["submit_batch_gas"]
     calldata = figures["l1_calldata_bytes_batch"]

@@ -108,9 +108,9 @@ def batch(
     )  # fmt: skip
 
 
-def exit_of(index: int, key: int, requested: int) -> ForcedExitRequest:
-    """L1's queued forced exit of ``requested`` wei from ``index`` (owned by ``key``)."""
-    return ForcedExitRequest(index, ADDRESS[key].to_bytes(20, "big"), requested)
+def exit_of(index: int) -> ForcedExitRequest:
+    """L1's queued full exit of account ``index``."""
+    return ForcedExitRequest(index)
 
 
 # A lease's channel: account 1 (key 0) locks 0.1 ether for the fee account (key 1) at
@@ -130,13 +130,12 @@ MIXED = batch(
     [(TransferTx(1, FEE_ACCOUNT, 10**17, 3, 4), 0), (TransferTx(5, 5, 10**14, 2, 0), 2)],
     [(WithdrawalTx(1, 2 * 10**17, 5), 0)],
 )
-# The operator posts but leaves account 1's withdrawals out: L1 queued its exits.
-PART_EXIT = batch([], [], [], forced_exits=(exit_of(1, 0, 3 * 10**17),))
-WHOLE_EXIT = batch([], [], [], forced_exits=(exit_of(1, 0, 2**128 - 1),))
+# The operator posts but leaves account 1's withdrawals out: L1 queued its exit.
+WHOLE_EXIT = batch([], [], [], forced_exits=(exit_of(1),))
 # after MIXED's withdrawal in the same batch: what is left, 0.7 ether less fees
 MIXED_EXIT = batch(
     [], [(TransferTx(1, FEE_ACCOUNT, 10**17, 3, 4), 0)], [(WithdrawalTx(1, 2 * 10**17, 5), 0)],
-    forced_exits=(exit_of(1, 0, ETHER),),
+    forced_exits=(exit_of(1),),
 )  # fmt: skip
 VALID: dict[str, BatchResult] = {
     "mixed sections, a transfer to oneself, fees": MIXED,
@@ -155,14 +154,19 @@ VALID: dict[str, BatchResult] = {
     "a channel opened": OPENED,
     "a later batch closes it (and a transfer moves the renter's nonce)": CLOSED,
     "a later batch reclaims it at its expiry": RECLAIMED,
-    "a forced exit of less than the balance": PART_EXIT,
-    "a forced exit of more than the balance pays the balance": WHOLE_EXIT,
+    "a forced exit pays the whole balance": WHOLE_EXIT,
     "a forced exit after a transfer and a withdrawal of the same account": MIXED_EXIT,
     "a forced exit of an empty balance pays nothing": batch(
-        [], [], [], WHOLE_EXIT.new_state, forced_exits=(exit_of(1, 0, 5),)
+        [], [], [], WHOLE_EXIT.new_state, forced_exits=(exit_of(1),)
+    ),
+    "a forced exit of the fee account, in a batch whose fees it then gets": batch(
+        [],
+        [(TransferTx(1, FEE_ACCOUNT, 10**15, 7, 4), 0)],
+        [],
+        forced_exits=(exit_of(FEE_ACCOUNT),),
     ),
     "a forced exit leaves a channel's deposit locked": batch(
-        [], [], [], OPENED.new_state, forced_exits=(exit_of(1, 0, 2**128 - 1),)
+        [], [], [], OPENED.new_state, forced_exits=(exit_of(1),)
     ),
     "an open and a close in one batch (another channel)": batch(
         [],
@@ -201,41 +205,47 @@ def test_channel_batches_move_the_deposit_as_the_spec_says() -> None:
     assert int.from_bytes(RECLAIMED.pubdata[67:71], "big") == 2_000
 
 
-def test_a_forced_exit_pays_the_least_of_its_request_and_the_balance() -> None:
+def test_a_forced_exit_pays_the_whole_balance_and_leaves_the_account() -> None:
     renter = STATE.account(1)
     assert renter is not None
-    assert PART_EXIT.new_state.account(1) == replace(renter, balance=ETHER - 3 * 10**17)
     assert WHOLE_EXIT.new_state.account(1) == replace(renter, balance=0)  # the nonce stays
+    assert pd.sections_of(SHAPE, WHOLE_EXIT.pubdata)[6] == pd.encode_forced_exit(
+        pd.ForcedExitSlot(1, ETHER)
+    )
     left = ETHER - 10**17 - 3 * pd.FEE_UNIT_WEI - 2 * 10**17
     assert MIXED_EXIT.new_state.account(1) == replace(renter, balance=0, nonce=6)
     sections = pd.sections_of(SHAPE, MIXED_EXIT.pubdata)
-    address = ADDRESS[0].to_bytes(20, "big")
-    assert sections[6] == pd.encode_forced_exit(pd.ForcedExitSlot(1, address, ETHER, left))
+    assert sections[6] == pd.encode_forced_exit(pd.ForcedExitSlot(1, left))
     drained = VALID["a forced exit of an empty balance pays nothing"]
-    assert pd.sections_of(SHAPE, drained.pubdata)[6][-16:] == bytes(16)
+    assert pd.sections_of(SHAPE, drained.pubdata)[6] == (1).to_bytes(3, "big") + bytes(16)
+    # the fee account exits before the fee credit: the batch's fees stay with it
+    fee_exit = VALID["a forced exit of the fee account, in a batch whose fees it then gets"]
+    fee_account = fee_exit.new_state.account(FEE_ACCOUNT)
+    assert fee_account is not None
+    assert fee_account.balance == 7 * pd.FEE_UNIT_WEI
+    paid_out = pd.sections_of(SHAPE, fee_exit.pubdata)[6]
+    assert paid_out == pd.encode_forced_exit(pd.ForcedExitSlot(FEE_ACCOUNT, 10**16 + 10**15))
     # only the free balance leaves: the lease channel keeps its deposit
-    locked = VALID["a forced exit leaves a channel's deposit locked"].new_state
-    assert locked.account(1) == replace(renter, balance=0, nonce=5)
-    assert locked.channel(130) == OPENED.new_state.channel(130)
-    paid = pd.sections_of(SHAPE, VALID["a forced exit leaves a channel's deposit locked"].pubdata)
-    assert int.from_bytes(paid[6][-16:], "big") == ETHER - 10**17
+    locked = VALID["a forced exit leaves a channel's deposit locked"]
+    assert locked.new_state.account(1) == replace(renter, balance=0, nonce=5)
+    assert locked.new_state.channel(130) == OPENED.new_state.channel(130)
+    paid = pd.sections_of(SHAPE, locked.pubdata)[6]
+    assert int.from_bytes(paid[3:], "big") == ETHER - 10**17
 
 
 def test_a_forced_exit_l1_could_not_have_queued_refuses_the_batch() -> None:
     cases = {
-        "zk: index 0 is not an account": exit_of(0, 0, 5),
-        "zk: not an account index": exit_of(130, 0, 5),
-        "zk: zero amount": exit_of(1, 0, 0),
-        "zk: amount out of range": exit_of(1, 0, 2**128),
-        "zk: unknown sender": exit_of(7, 0, 5),
-        "zk: forced exit of another owner": exit_of(1, 1, 5),
+        "zk: index 0 is not an account": exit_of(0),
+        "zk: not an account index": exit_of(130),
+        "zk: index out of range": exit_of(256),
+        "zk: unknown sender": exit_of(7),
     }
     for reason, request in cases.items():
         with pytest.raises(ZkError) as refused:
             batch([], [], [], forced_exits=(request,))
         assert refused.value.reason == reason
     with pytest.raises(ZkError, match="too many forced exits"):
-        batch([], [], [], forced_exits=(exit_of(1, 0, 5), exit_of(1, 0, 5)))
+        batch([], [], [], forced_exits=(exit_of(1), exit_of(1)))
 
 
 def with_bytes(result: BatchResult, changes: dict[int, int]) -> int:
@@ -362,6 +372,13 @@ def exit_paying(result: BatchResult, paid: int) -> BatchInput:
     return changed(values, forced_exit_paid=[paid], input_hash=with_bytes(result, paid_bytes))
 
 
+def exit_with_another_owner() -> BatchInput:
+    """``WHOLE_EXIT``'s witness opening account 1's leaf with another L1 address (the
+    one L1 pays is its own, but the leaf must still be the account's)."""
+    values = WHOLE_EXIT.circuit_input
+    return changed(values, forced_exit_account_address=[ADDRESS[1]])
+
+
 BAD = {
     "a forged new root": (forged_new_root, "batch.circom", "credit.root_out === new_root;"),
     "a queued deposit left unapplied": (
@@ -385,15 +402,18 @@ BAD = {
     ),
     "a forced exit paying more than the balance": (
         lambda: exit_paying(WHOLE_EXIT, ETHER + 1), "withdrawal.circom",
-        "active * (paid - smaller) === 0;",
+        "exit_path.root === root_in;",
     ),
-    "a forced exit paying less than asked, from a balance that holds it": (
-        lambda: exit_paying(PART_EXIT, 3 * 10**17 - 1), "withdrawal.circom",
-        "active * (paid - smaller) === 0;",
+    "a forced exit paying less than the balance": (
+        lambda: exit_paying(WHOLE_EXIT, ETHER - 1), "withdrawal.circom",
+        "exit_path.root === root_in;",
     ),
     "a forced exit paying nothing from a balance": (
-        lambda: exit_paying(PART_EXIT, 0), "withdrawal.circom",
-        "active * (paid - smaller) === 0;",
+        lambda: exit_paying(WHOLE_EXIT, 0), "withdrawal.circom",
+        "exit_path.root === root_in;",
+    ),
+    "a forced exit opening the leaf with another address": (
+        exit_with_another_owner, "withdrawal.circom", "exit_path.root === root_in;",
     ),
 }  # fmt: skip
 TEMPLATES = {"batch.circom": "Batch", "transfer.circom": "TransferSlot",
@@ -466,10 +486,10 @@ def valid_batches(draw: st.DrawFn) -> BatchResult:
     fee_account = slots[draw(st.integers(0, 2))]
     exits = []
     key = draw(st.integers(0, 2))
-    # an exit L1 queued (for an account's index: L1 numbers them below the channels'
-    # half), of any size whatever the balance
+    # a full exit L1 queued (for an account's index: L1 numbers them below the
+    # channels' half), whatever the balance holds
     if draw(st.booleans()) and not state.is_channel_index(slots[key]):
-        exits.append(exit_of(slots[key], key, draw(st.integers(1, 2 * ETHER))))
+        exits.append(exit_of(slots[key]))
     return apply_batch(
         state, SHAPE, fee_account, deposits, [tx for tx, _ in transfers],
         [tx for tx, _ in withdrawals], signatures, forced_exits=exits,

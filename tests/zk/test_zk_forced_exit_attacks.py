@@ -32,19 +32,18 @@ from . import test_zk_node_channels as fake
 pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 ETH = 10**18
-WHOLE = 2**128 - 1
 DELAY = 3600
 
 
 # -- helpers ----------------------------------------------------------------------------
 
 
-def queue_exit(world: fake.World, index: int, requested: int, owner: int | None = None) -> None:
-    """The in-memory L1 queues a forced exit of account ``index`` to the address of
+def queue_exit(world: fake.World, index: int, owner: int | None = None) -> None:
+    """The in-memory L1 queues a full exit of account ``index`` to the address of
     account ``owner`` (its own unless given: a hostile L1 when not)."""
     who = index if owner is None else owner
     exits = world.rollup.exits
-    exits.append(QueuedForcedExit(len(exits), index, bytes([who]) * 20, requested))
+    exits.append(QueuedForcedExit(len(exits), index, bytes([who]) * 20))
 
 
 def fake_balance(node: ZkNode, index: int) -> int:
@@ -53,14 +52,13 @@ def fake_balance(node: ZkNode, index: int) -> int:
     return account.balance
 
 
-def exit_section(shape, pubdata: bytes) -> list[tuple[int, bytes, int, int]]:
-    """A batch's forced-exit slots as (index, address, requested, paid)."""
+def exit_section(shape, pubdata: bytes) -> list[tuple[int, int]]:
+    """A batch's forced-exit slots as (index, paid)."""
     section = sections_of(shape, pubdata)[6]
     slots = []
     for k in range(len(section) // FORCED_EXIT_BYTES):
         raw = section[k * FORCED_EXIT_BYTES : (k + 1) * FORCED_EXIT_BYTES]
-        number = [int.from_bytes(raw[a:b], "big") for a, b in ((0, 3), (23, 39), (39, 55))]
-        slots.append((number[0], raw[3:23], number[1], number[2]))
+        slots.append((int.from_bytes(raw[:3], "big"), int.from_bytes(raw[3:], "big")))
     return slots
 
 
@@ -133,12 +131,12 @@ def test_a_forced_exit_that_drains_an_account_with_pending_operations_drops_them
     pay = node.submit(fake.transfer(2, 3, 10**17, 2))  # after the waiting one: waits
     opened = node.submit(fake.open_tx(2, 3, 10**17, fake.T0 + 3600, 3))
     assert fake_balance(node, 2) == ETH
-    queue_exit(fworld, 2, WHOLE)  # Bob asks L1 for everything
+    queue_exit(fworld, 2)  # Bob asks L1 for everything
     assert node.seal() == 1
     batch = node.batches[1]
     assert batch.exit_count == 1
     [slot] = exit_section(fake.SHAPE, batch.result.pubdata)
-    assert slot == (2, bytes([2]) * 20, WHOLE, ETH - 3 * 10**17)  # after the withdrawal
+    assert slot == (2, ETH - 3 * 10**17)  # after the withdrawal
     assert fake_balance(node, 2) == 0
     assert node.outcomes[first].status == "included"
     for position in (second, pay, opened):
@@ -176,8 +174,9 @@ def test_more_forced_exits_than_slots_are_taken_in_queue_order_across_restarts(
 ) -> None:
     node = fnode
     assert fake.SHAPE.forced_exits == 1
-    for index, requested in ((3, 10**17), (1, WHOLE), (2, 5 * 10**17)):
-        queue_exit(fworld, index, requested)
+    node.submit(fake.transfer(2, 3, 10**17, 0))  # account 3 has 1.1 ether at its exit
+    for index in (3, 1, 2):
+        queue_exit(fworld, index)
     assert node.seal() == 1
     # The node dies with batch 1 sealed and unposted; a restart replays it.
     root = node.sequencer.state.root()
@@ -193,10 +192,9 @@ def test_more_forced_exits_than_slots_are_taken_in_queue_order_across_restarts(
     assert node.seal() is None  # three taken, none skipped, none twice
     assert node.prove_and_post() == 1
     taken = [exit_section(fake.SHAPE, b.result.pubdata)[0] for b in node.batches[1:]]
-    assert [(i, r, p) for i, _, r, p in taken] == [
-        (3, 10**17, 10**17), (1, WHOLE, ETH), (2, 5 * 10**17, 5 * 10**17)]  # fmt: skip
+    assert taken == [(3, 11 * 10**17), (1, ETH), (2, 9 * 10**17)]
     assert [s["exit_count"] for s in fworld.rollup.submitted] == [0, 1, 1, 1]
-    assert [fake_balance(node, i) for i in (1, 2, 3)] == [0, 5 * 10**17, 9 * 10**17]
+    assert [fake_balance(node, i) for i in (1, 2, 3)] == [0, 0, 0]
     assert node.sequencer.forced_exits_taken == 3
     assert fworld.rollup.state_root() == node.sequencer.state.root()
     ledger_matches_tree(node)
@@ -218,7 +216,7 @@ def test_more_forced_exits_than_slots_are_taken_in_queue_order_across_restarts(
 def test_a_damaged_sealed_record_with_a_wrong_forced_exit_count_is_a_damaged_record(
     fworld: fake.World, fnode: ZkNode, batch: int, count: object
 ) -> None:
-    queue_exit(fworld, 2, 10**17)
+    queue_exit(fworld, 2)
     assert fnode.seal() == 1
     assert fnode.batches[1].exit_count == 1
     del fnode
@@ -248,7 +246,7 @@ def test_a_forced_exit_l1_could_not_queue_seals_nothing_and_goes_away_cleanly(
     pay = node.submit(fake.transfer(3, 1, 10**17, 0))
     log_before = list(node.wal.records())
     root = node.sequencer.state.root()
-    queue_exit(fworld, index, ETH, owner)
+    queue_exit(fworld, index, owner)
     with pytest.raises(ZkError, match=reason):
         node.seal()
     assert not node.sequencer.ledger.recording

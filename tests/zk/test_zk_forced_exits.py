@@ -1,6 +1,6 @@
-"""Forced exits in the zk rollup: an account's L1 address asks L1 for its balance
-without the operator (``ZkRollup.force_exit``), and the operator either takes the
-request into a proven batch, which pays ``min(requested, balance)`` to that address,
+"""Forced exits in the zk rollup: an account's L1 address asks L1 for its whole
+balance without the operator (``ZkRollup.force_exit``, a full exit), and the operator
+either takes the request into a proven batch, which pays the balance to that address,
 or is frozen once the request has waited past the forced-inclusion delay, after which
 the escape hatch pays the balance. So an operator that keeps posting batches but
 leaves one user's withdrawals out cannot keep that user's money on L2.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from l2gpu.core.zk.pubdata import FORCED_EXIT_BYTES, ForcedExitSlot, encode_forced_exit
+from l2gpu.core.zk.pubdata import ForcedExitSlot, encode_forced_exit
 from l2gpu.l1 import Chain, ContractRevert
 from l2gpu.node.zk.escape import escape
 from l2gpu.zk.setup import Keys
@@ -27,7 +27,6 @@ from .zk_node_world import NodeWorld, withdrawal
 pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 
 DELAY = 3600  # the worlds' forced-inclusion delay
-WHOLE = 2**128 - 1  # ask for the whole balance
 
 
 @pytest.fixture
@@ -48,20 +47,17 @@ def test_l1_queues_a_forced_exit_only_for_an_account_it_has_seen_created(
     world = ZkWorld(chain, batch_circuit, batch_keys, toolchain)
     rollup, bob = world.rollup, chain.accounts[2]
     with pytest.raises(ContractRevert, match="has no L2 account: it never deposited"):
-        rollup.force_exit(bob, ETH)
+        rollup.force_exit(bob)
     rollup.deposit(bob, l2_key(2), ETH)
     # Queued but not in a batch: the leaf is empty, so no batch could prove the exit.
     with pytest.raises(ContractRevert, match="not in an accepted batch yet"):
-        rollup.force_exit(bob, ETH)
+        rollup.force_exit(bob)
     world.submit(*world.batch(deposits=1), deposits=1)
-    for amount, reason in ((0, "ask for some wei"), (2**128, "at most 2\\*\\*128 - 1 wei")):
-        with pytest.raises(ContractRevert, match=reason):
-            rollup.force_exit(bob, amount)
-    rollup.force_exit(bob, ETH)
+    rollup.force_exit(bob)
     with pytest.raises(ContractRevert, match="already waiting"):  # one at a time
-        rollup.force_exit(bob, 1)
+        rollup.force_exit(bob)
     [queued] = rollup.queued_forced_exits()
-    assert (queued.position, queued.index, queued.requested) == (0, 1, ETH)
+    assert (queued.position, queued.index) == (0, 1)
     assert queued.eth_address == bytes.fromhex(bob.address[2:])
 
 
@@ -71,21 +67,14 @@ def test_a_forced_exit_is_paid_by_the_next_batch_exactly_as_queued(world: ZkWorl
     chain, rollup = world.chain, world.rollup
     bob = chain.accounts[2]
     nonce = world.state.account(2).nonce
-    rollup.force_exit(bob, 5 * 10**17)
+    rollup.force_exit(bob)
     honest, proof = world.batch(exits=1)
-    address = bytes.fromhex(bob.address[2:])
-    altered = [
-        ForcedExitSlot(2, address, ETH, ETH),  # another amount asked
-        ForcedExitSlot(2, bytes(20), 5 * 10**17, 5 * 10**17),  # another address paid
-        ForcedExitSlot(1, address, 5 * 10**17, 5 * 10**17),  # another account debited
-    ]
-    for slot in altered:
-        section = encode_forced_exit(slot)
-        with pytest.raises(ContractRevert, match="a forced-exit slot differs from the queue"):
-            world.submit(honest, proof, exits=1, replaced={"forced_exits": section}, estimate=True)
-    # The request's bytes as queued, but a smaller payment: the proof does not verify.
-    entry = honest.pubdata[-FORCED_EXIT_BYTES:]
-    short = entry[:39] + (5 * 10**17 - 1).to_bytes(16, "big")
+    # Another account debited (Alice's, paid to Bob?): L1 checks the index it queued.
+    section = encode_forced_exit(ForcedExitSlot(1, 2 * ETH))
+    with pytest.raises(ContractRevert, match="a forced-exit slot differs from the queue"):
+        world.submit(honest, proof, exits=1, replaced={"forced_exits": section}, estimate=True)
+    # The queued index, but less than the balance: the proof does not verify.
+    short = encode_forced_exit(ForcedExitSlot(2, 2 * ETH - 1))
     with pytest.raises(ContractRevert, match="the proof does not verify"):
         world.submit(honest, proof, exits=1, replaced={"forced_exits": short}, estimate=True)
     # Counting it out while carrying it, or taking more than the slots.
@@ -95,20 +84,17 @@ def test_a_forced_exit_is_paid_by_the_next_batch_exactly_as_queued(world: ZkWorl
         world.submit(honest, proof, exits=2, estimate=True)
     receipt = world.submit(honest, proof, exits=1)
     paid = receipt.event("ForcedExitPaid").args
-    assert bytes(paid["owner"]) == address
-    assert (paid["requested"], paid["paid"]) == (5 * 10**17, 5 * 10**17)
-    assert rollup.credit(bob.address) == 5 * 10**17  # final with the batch's proof
-    assert world.state.account(2).balance == 15 * 10**17
+    assert bytes(paid["owner"]) == bytes.fromhex(bob.address[2:])
+    assert (paid["account_index"], paid["paid"]) == (2, 2 * ETH)
+    assert rollup.credit(bob.address) == 2 * ETH  # final with the batch's proof
+    assert world.state.account(2).balance == 0
     assert world.state.account(2).nonce == nonce  # nothing was signed
     assert rollup.forced_exits_done() == 1
-    # Asking for more than the balance takes all of it, and no more.
-    rollup.force_exit(bob, WHOLE)
-    world.submit(*world.batch(exits=1), exits=1)
-    assert world.state.account(2).balance == 0
-    assert rollup.credit(bob.address) == 2 * ETH
     assert rollup.state_root() == world.state.root()
     rollup.withdraw_credit(bob)
     assert chain.balance(rollup.address) == ETH  # Alice's, on L2
+    # The account stays, empty; its owner may ask again once the batch took the first.
+    assert rollup.force_exit(bob).event("ForcedExitQueued").args["queue_index"] == 1
 
 
 def test_an_operator_that_leaves_a_forced_exit_out_is_frozen_and_the_balance_escapes(
@@ -119,7 +105,7 @@ def test_an_operator_that_leaves_a_forced_exit_out_is_frozen_and_the_balance_esc
     young, proof = world.batch()
     with pytest.raises(ContractRevert, match="takes forced exits that are not queued"):
         world.submit(young, proof, exits=1, estimate=True)
-    rollup.force_exit(bob, ETH)
+    rollup.force_exit(bob)
     # The operator posts a batch without it: allowed while the request is young.
     world.submit(young, proof)
     with pytest.raises(ContractRevert, match="no queued deposit or forced exit is overdue"):
@@ -130,7 +116,7 @@ def test_an_operator_that_leaves_a_forced_exit_out_is_frozen_and_the_balance_esc
     with pytest.raises(ContractRevert, match="the rollup is frozen"):
         world.submit(young, proof, estimate=True)
     with pytest.raises(ContractRevert, match="exit with exit_account instead"):
-        rollup.force_exit(chain.accounts[1], 1)
+        rollup.force_exit(chain.accounts[1])
     # Bob's whole balance leaves through the escape hatch, rebuilt from L1's calldata.
     report = escape(rollup, bob)
     assert report.account == 2 * ETH
@@ -153,7 +139,7 @@ def test_a_node_takes_queued_forced_exits_and_a_restart_replays_them(
     assert node.prove_and_post() == 2  # L1 saw both accounts created
     # Bob's withdrawal reaches the node, which sits on it; Bob asks L1 instead.
     node.submit(withdrawal(2, ETH, 0))
-    world.rollup.force_exit(chain.accounts[2], WHOLE)
+    world.rollup.force_exit(chain.accounts[2])
     assert node.seal() == 2  # the withdrawal and the forced exit, in that order
     assert node.prove_and_post() == 1
     bob = chain.accounts[2].address
@@ -163,7 +149,7 @@ def test_a_node_takes_queued_forced_exits_and_a_restart_replays_them(
     assert world.rollup.state_root() == node.sequencer.state.root()
     # Alice's exit is sealed but not posted when the node dies; a restart replays it
     # from its log, and posts it.
-    world.rollup.force_exit(chain.accounts[1], 10**17)
+    world.rollup.force_exit(chain.accounts[1])
     assert node.seal() == 3
     root = node.sequencer.state.root()
     del node
@@ -172,5 +158,6 @@ def test_a_node_takes_queued_forced_exits_and_a_restart_replays_them(
     assert restarted.sequencer.forced_exits_taken == 2
     assert restarted.seal() is None  # nothing left to take
     assert restarted.prove_and_post() == 1
-    assert world.rollup.credit(chain.accounts[1].address) == 10**17
+    assert world.rollup.credit(chain.accounts[1].address) == ETH  # all Alice held
+    assert restarted.sequencer.state.account(1).balance == 0
     assert world.rollup.forced_exits_done() == 2

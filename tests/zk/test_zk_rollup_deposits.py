@@ -70,7 +70,7 @@ def test_a_deposit_is_queued_as_its_pubdata_slot(rollup: ZkRollupClient, chain: 
 def test_the_deployed_shape_reads_back_with_its_channel_sections(rollup: ZkRollupClient) -> None:
     assert rollup.shape() == SHAPE
     assert rollup.depth() == 8
-    assert rollup.section_sizes() == (2 * 103, 4 * 12, 39, 3 * 29, 2 * 19, 5 * 3, 2 * 55)
+    assert rollup.section_sizes() == (2 * 103, 4 * 12, 39, 3 * 29, 2 * 19, 5 * 3, 2 * 19)
     assert rollup.contract.call("MAX_ACCOUNT_INDEX") == 127
     assert rollup.contract.call("CHANNEL_BASE") == 128
 

@@ -106,7 +106,7 @@ def test_a_validium_posts_a_digest_serves_the_data_and_every_account_exits(
     transfers = pubdata_sections(SHAPE, datas[1])[1]
     assert transfers[:12] != bytes(12)
     assert transfers[:12] not in sent
-    assert split_sections(SHAPE, datas[1])[0][-94:-55] in sent  # the withdrawal is on L1
+    assert split_sections(SHAPE, datas[1])[0][-58:-19] in sent  # the withdrawal is on L1
     print(f"\nvalidium batch with a transfer and a withdrawal: {receipts[1].gas_used} gas, "
           f"{receipts[1].tx_bytes} bytes of L1 transaction")  # fmt: skip
     # Anyone rebuilds the state from the served data, and it is L1's.
@@ -172,7 +172,7 @@ def test_the_rollup_form_refuses_the_validium_entry(
     proof = ([0, 0], [[0, 0], [0, 0]], [0, 0])
     with pytest.raises(ContractRevert, match="keeps its data on L1: post with submit_batch"):
         world.rollup.contract.transact(
-            "submit_validium_batch", 1, 1, 0, 0, bytes(103), bytes(39), 0, bytes(55), bytes(32),
+            "submit_validium_batch", 1, 1, 0, 0, bytes(103), bytes(39), 0, bytes(19), bytes(32),
             *proof,
             sender=chain.accounts[0], gas=3_000_000,
         )  # fmt: skip

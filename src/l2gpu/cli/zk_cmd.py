@@ -303,8 +303,9 @@ def withdraw(
 @app.command("force-exit")
 def force_exit(
     ctx: typer.Context,
-    amount: Annotated[
-        str, typer.Argument(help="e.g. '0.5 ether', or 'all' for the whole balance.")
+    what: Annotated[
+        str, typer.Argument(help="'all' (the default): a forced exit is always the whole "
+                            "balance.", show_default=False)
     ] = "all",
     rollup_address: Annotated[
         str | None,
@@ -315,15 +316,15 @@ def force_exit(
     api: LegacyNodeOption = None,
     as_json: AsJson = False,
 ) -> None:  # fmt: skip
-    """Withdraw without the operator: ask L1 itself (an L1 transaction). The next
-    batches must pay min(amount, balance) to your L1 address within FORCE_DELAY, or
-    anyone may freeze the rollup and you leave with 'l2gpu zk exit'. For an operator
-    that leaves your withdrawals out."""
-    whole = amount.strip().lower() == "all"
-    value = 2**128 - 1 if whole else parse_amount(amount)
-    if not 0 < value < 2**128:
-        raise L2gpuError(f"cannot force an exit of {amount}",
-                         "ask for more than 0 and below 2^128 wei, or 'all'")  # fmt: skip
+    """Withdraw your whole balance without the operator: ask L1 itself (an L1
+    transaction). The next batches must pay all of it to your L1 address within
+    FORCE_DELAY, or anyone may freeze the rollup and you leave with 'l2gpu zk exit'.
+    For an operator that leaves your withdrawals out; for part of a balance, use
+    'l2gpu zk withdraw'."""
+    if what.strip().lower() != "all":
+        raise L2gpuError(f"cannot force an exit of {what}: a forced exit takes the whole "
+                         "balance", "run 'l2gpu zk force-exit' (or 'all'); for part of "
+                         "a balance, 'l2gpu zk withdraw AMOUNT'")  # fmt: skip
     user = _User(ctx, node, api)
     rollup = user.rollup
     _check_deposit_target(user, rollup, rollup_address)
@@ -332,10 +333,9 @@ def force_exit(
                          "deposit first: l2gpu zk deposit '0.1 ether'")  # fmt: skip
     delay = int(rollup.contract.call("FORCE_DELAY"))
     with waiting("asking L1 for a forced exit"):
-        receipt = rollup.force_exit(user.account, value)
+        receipt = rollup.force_exit(user.account)
     position = int(receipt.event("ForcedExitQueued").args["queue_index"])
-    asked = "your whole balance" if whole else format_wei(value)
-    out: dict[str, Any] = {"asked": asked, "queue_index": position,
+    out: dict[str, Any] = {"asked": "your whole balance", "queue_index": position,
                            "l1_tx": tx_hex(receipt.tx_hash),
                            "rollup": rollup.address.checksum}  # fmt: skip
     deadline = time.monotonic() + WAIT_SECONDS

@@ -31,11 +31,12 @@ out and builds the batch again), as ``apply_batch`` refuses. Two checks that
   contract. A deposit that would take a balance to 2^128 wei (L1 bounds each
   deposit, not the account's sum) is skipped by both, as the circuit proves it.
 
-A forced exit is ``core/l2``'s ``ForcedWithdraw`` (``min(requested, balance)`` to an
-exit, no signature); its queue index is the ledger's one L1 counter, which under the
-zk scheme counts deposits and forced exits together. The refusals L1 never meets
-(another owner's leaf, a zero request) are ``core/zk``'s checks, made on the tree
-first, so both ledgers give the same reason.
+A forced exit is ``core/l2``'s ``ForcedWithdraw`` of the leaf's own address for
+``MAX_BALANCE`` (``min(amount, balance)``: the whole balance, to an exit, no
+signature); its queue index is the ledger's one L1 counter, which under the zk
+scheme counts deposits and forced exits together. The refusals L1 never meets (a
+channel's index, an empty leaf) are ``core/zk``'s checks, made on the tree first, so
+both ledgers give the same reason.
 
 ``tests/l2/test_zk_batch.py`` checks the result equals ``apply_batch``'s (state,
 public data, public input and every circuit signal) on seeded random batches.
@@ -210,14 +211,17 @@ class _Run:
         return slot
 
     def forced_exit(self, request: ForcedExitRequest) -> ForcedExitSlot:
-        """L1's queued exit: ``core/l2``'s ``ForcedWithdraw`` of the leaf's address."""
+        """L1's queued full exit: ``core/l2``'s ``ForcedWithdraw`` of the leaf's address
+        for all it holds."""
         before = self.tree.tree
         expected = apply_forced_exit(before, request)  # L1's guarantees, core/zk's reasons
-        address = Address(request.eth_address)
-        tx = ForcedWithdraw(self.state.deposits_processed, address, Wei(request.requested))
+        account = before.account(request.index)
+        assert account is not None, "apply_forced_exit refuses an empty leaf"
+        address = Address(account.eth_address.to_bytes(20, "big"))
+        tx = ForcedWithdraw(self.state.deposits_processed, address, Wei(MAX_BALANCE))
         effects = self._apply(tx, None)
         paid = 0 if effects.exit_index is None else self.state.exits[effects.exit_index].amount
-        slot = ForcedExitSlot(request.index, address, request.requested, paid)
+        slot = ForcedExitSlot(request.index, paid)
         assert slot == expected.slot, "core/l2 pays what core/zk pays"
         assert self.tree.tree.root() == expected.after.root(), "core/l2 wrote core/zk's tree"
         self.traces.append(SlotTrace(before, self.tree.tree, forced_exit=slot))

@@ -14,7 +14,7 @@ bytes) the rest. :func:`apply_batch` applies, in this order:
    any invalid one refuses the whole batch with its :class:`ZkError` (the operator
    leaves it out and builds the batch again);
 3. the **forced exits**, in L1's queue order (``core/zk/forced_exit.py``): each pays
-   ``min(requested, balance)``; one L1 could not have queued refuses the batch;
+   the account's whole balance; one L1 could not have queued refuses the batch;
 4. the **fee credit**: the sum of the transfers' fees to ``fee_account``, in one leaf
    update, which must hold an account (``zk: unknown fee account``) whose balance
    stays below 2^128 (``zk: balance overflow``).

@@ -202,19 +202,17 @@ def reclaim_signals(before: ZkState, reclaimed: tuple[ReclaimTx, ChannelSteps] |
 
 
 def forced_exit_signals(before: ZkState, slot: ForcedExitSlot | None) -> Signals:
-    """One forced exit slot's signals (None: a no-op) against the state ``before`` it."""
-    if slot is None:
-        return {
-            "index": 0, "eth_address": 0, "requested": 0, "paid": 0,
-            **_account("account", None, address=False), "path": list(before.proof(0).siblings),
-        }  # fmt: skip
+    """One forced exit slot's signals (None: a no-op) against the state ``before`` it.
+    The old leaf's balance is ``paid`` (the circuit has no separate balance input)."""
+    account = before.account(slot.index) if slot else None
     return {
-        "index": slot.index,
-        "eth_address": int.from_bytes(slot.eth_address, "big"),
-        "requested": slot.requested,
-        "paid": slot.paid,
-        **_account("account", before.account(slot.index), address=False),
-        "path": list(before.proof(slot.index).siblings),
+        "index": slot.index if slot else 0,
+        "paid": slot.paid if slot else 0,
+        "account_ax": account.ax if account else 0,
+        "account_ay": account.ay if account else 0,
+        "account_nonce": account.nonce if account else 0,
+        "account_address": account.eth_address if account else 0,
+        "path": list(before.proof(slot.index if slot else 0).siblings),
     }
 
 

@@ -19,7 +19,7 @@ Layout (all integers big-endian)::
     opens        O x [ channel (3) | renter (3) | provider (3) | deposit (16) | expiry (4) ]
     closes       C x [ channel (3) | amount (16) ]
     reclaims     R x [ channel (3) ]
-    forced exits F x [ index (3) | eth_address (20) | requested (16) | paid (16) ]
+    forced exits F x [ index (3) | paid (16) ]
 
 - Index 0 is never an account: a slot whose index (``from`` for transfers and
   withdrawals, ``index`` for deposits) is 0 is a no-op, and must be all zeros.
@@ -32,10 +32,13 @@ Layout (all integers big-endian)::
   ``fee_code * FEE_UNIT_WEI``.
 - A withdrawal names the L1 address from the sender's leaf and the exact amount in
   wei, which L1 credits to that address once the batch's proof is verified.
-- A forced exit is written by L1 too, from its queue of exits that accounts asked
-  for on L1 without the operator (``ZkRollup.force_exit``): index, address and
-  requested amount are the queue's; ``paid`` is the operator's, and the circuit
-  proves it is ``min(requested, balance)`` (``core/zk/forced_exit.py``). L1 pays it.
+- A forced exit is a full exit (zkSync's), its index written by L1 too, from its
+  queue of exits that accounts asked for on L1 without the operator
+  (``ZkRollup.force_exit``); ``paid`` is the operator's, and the circuit proves it
+  is the account's whole balance (``core/zk/forced_exit.py``). L1 pays it to the
+  owner it stored with the request, so the address need not be in the slot: 19
+  bytes, where an address and a requested amount would make 55 and cost the tests'
+  circuit a SHA-256 block and a doubled proving domain (docs/zk.md).
 - The timestamp (unix seconds) is the batch's time, the clock channel expiries are
   read against (``core/zk/channel.py``); L1 accepts a batch only if its timestamp
   is not before the previous batch's nor after the L1 block's.
@@ -89,9 +92,7 @@ WITHDRAWAL_BYTES = INDEX_BYTES + ADDRESS_BYTES + AMOUNT_BYTES
 OPEN_BYTES = 3 * INDEX_BYTES + AMOUNT_BYTES + TIMESTAMP_BYTES
 CLOSE_BYTES = INDEX_BYTES + AMOUNT_BYTES
 RECLAIM_BYTES = INDEX_BYTES
-FORCED_EXIT_BYTES = INDEX_BYTES + ADDRESS_BYTES + 2 * AMOUNT_BYTES
-FORCED_EXIT_REQUEST_BYTES = INDEX_BYTES + ADDRESS_BYTES + AMOUNT_BYTES
-"""The part of a forced exit's slot that L1's queue holds (without ``paid``)."""
+FORCED_EXIT_BYTES = INDEX_BYTES + AMOUNT_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +155,10 @@ class ReclaimSlot:
 
 @dataclass(frozen=True, slots=True)
 class ForcedExitSlot:
-    """A forced exit as published: L1 queued ``requested`` wei out of account ``index``
-    (whose leaf holds ``eth_address``); the batch paid ``paid`` of it to that address."""
+    """A forced exit as published: L1 queued a full exit of account ``index``; the
+    batch paid its whole balance, ``paid``, to the owner L1 stored with the request."""
 
     index: int
-    eth_address: bytes
-    requested: int
     paid: int
 
 
@@ -288,17 +287,12 @@ def encode_reclaim(slot: ReclaimSlot | None) -> bytes:
 
 
 def encode_forced_exit(slot: ForcedExitSlot | None) -> bytes:
-    """A forced exit slot's 55 bytes (None: a no-op, all zeros)."""
+    """A forced exit slot's 19 bytes (None: a no-op, all zeros)."""
     if slot is None:
         return bytes(FORCED_EXIT_BYTES)
     if slot.index == 0:
         raise ZkError("zk: index 0 is not an account")
-    return (
-        _uint(slot.index, INDEX_BYTES, "index")
-        + _address(slot.eth_address)
-        + _uint(slot.requested, AMOUNT_BYTES, "amount")
-        + _uint(slot.paid, AMOUNT_BYTES, "amount")
-    )
+    return _uint(slot.index, INDEX_BYTES, "index") + _uint(slot.paid, AMOUNT_BYTES, "amount")
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,8 +89,7 @@ def decode_batch(shape: pd.BatchShape, data: bytes) -> DecodedBatch:
              for _ in range(shape.opens)]  # fmt: skip
     closes = [pd.CloseSlot(r.uint(3), r.uint(16)) for _ in range(shape.closes)]
     reclaims = [pd.ReclaimSlot(r.uint(3)) for _ in range(shape.reclaims)]
-    exits = [pd.ForcedExitSlot(r.uint(3), r.raw(20), r.uint(16), r.uint(16))
-             for _ in range(shape.forced_exits)]  # fmt: skip
+    exits = [pd.ForcedExitSlot(r.uint(3), r.uint(16)) for _ in range(shape.forced_exits)]
     return DecodedBatch(
         old_root, new_root, fee_account, timestamp,
         tuple(d for d in deposits if d.index), tuple(t for t in transfers if t.from_index),

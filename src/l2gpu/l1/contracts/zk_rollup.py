@@ -34,15 +34,12 @@ from l2gpu.core.types import Address
 from l2gpu.core.zk.forced_exit import ForcedExitRequest
 from l2gpu.core.zk.pubdata import (
     FORCED_EXIT_BYTES,
-    FORCED_EXIT_REQUEST_BYTES,
     HEADER_BYTES,
     TIMESTAMP_BYTES,
     WITHDRAWAL_BYTES,
     BatchShape,
     DepositSlot,
-    ForcedExitSlot,
     encode_deposit,
-    encode_forced_exit,
     section_sizes,
     sections_of,
 )
@@ -130,23 +127,17 @@ class QueuedDeposit:
 
 @dataclass(frozen=True, slots=True)
 class QueuedForcedExit:
-    """A forced exit in L1's queue: its position and what a batch's slot must start
-    with (``paid`` is the batch's: 0 here)."""
+    """A full exit in L1's queue: its position, the account a batch's slot must name,
+    and the owner L1 pays what the slot says was paid."""
 
     position: int
     index: int
     eth_address: bytes
-    requested: int
 
     @property
     def request(self) -> ForcedExitRequest:
         """The exit as a batch applies it (``core/zk/forced_exit.py``)."""
-        return ForcedExitRequest(self.index, self.eth_address, self.requested)
-
-    def entry(self) -> bytes:
-        """The 39 bytes L1 stores the keccak256 of."""
-        slot = ForcedExitSlot(self.index, self.eth_address, self.requested, 0)
-        return encode_forced_exit(slot)[:FORCED_EXIT_REQUEST_BYTES]
+        return ForcedExitRequest(self.index)
 
 
 class ZkRollupClient:
@@ -214,11 +205,11 @@ class ZkRollupClient:
         self._poll()
         return list(self._queued), list(self._exits)
 
-    def force_exit(self, account: LocalAccount, requested: int) -> Receipt:
-        """Queue a forced exit of ``requested`` wei from ``account``'s own L2 account
-        (2**128 - 1: the whole balance), which the operator must take into a batch
-        within the forced-inclusion delay."""
-        return self.contract.transact("force_exit", requested, sender=account)
+    def force_exit(self, account: LocalAccount) -> Receipt:
+        """Queue a full exit of ``account``'s own L2 account (its whole balance, to
+        ``account``), which the operator must take into a batch within the
+        forced-inclusion delay."""
+        return self.contract.transact("force_exit", sender=account)
 
     def forced_exits_done(self) -> int:
         """How many queued forced exits accepted batches have taken."""
@@ -230,8 +221,7 @@ class ZkRollupClient:
             if event.name == "ForcedExitQueued":
                 owner = bytes.fromhex(str(args["owner"]).removeprefix("0x"))
                 self._exits.append(QueuedForcedExit(int(args["queue_index"]),
-                                                    int(args["account_index"]), owner,
-                                                    int(args["requested"])))  # fmt: skip
+                                                    int(args["account_index"]), owner))  # fmt: skip
                 continue
             if event.name != "Deposited":
                 continue

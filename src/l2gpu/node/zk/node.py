@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.zk.batch_input import BatchInput
 from l2gpu.core.zk.channel import OpenChannelTx
+from l2gpu.core.zk.forced_exit import check_queued_owner
 from l2gpu.core.zk.state import ZkError
 from l2gpu.l1 import ContractRevert
 from l2gpu.l1.contracts.zk_rollup import (
@@ -185,7 +186,10 @@ class ZkNode:
         with self.lock:
             earlier = self._settle_in_doubt()  # a batch logged although its write raised
             waiting = [q.slot for q in queued[self.sequencer.deposits_taken :]]
-            exits = [q.request for q in queued_exits[self.sequencer.forced_exits_taken :]]
+            fresh = queued_exits[self.sequencer.forced_exits_taken :]
+            for q in fresh[: self.shape.forced_exits]:
+                check_queued_owner(self.sequencer.state, q.index, q.eth_address)
+            exits = [q.request for q in fresh]
             plan = self.sequencer.plan(waiting, now, exits)
             if plan is None:
                 return earlier

@@ -205,8 +205,9 @@ def deposit_slots(pubdata: bytes, count: int) -> list[DepositSlot]:
 
 
 def forced_exit_requests(shape: BatchShape, pubdata: bytes, count: int) -> list[ForcedExitRequest]:
-    """The first ``count`` forced exits of a batch's public data, as L1 queued them (how
-    a restart gets back the forced exits a sealed batch took, without asking L1)."""
+    """The first ``count`` forced exits of a batch's public data, as L1 queued them (their
+    account indices: how a restart gets back the forced exits a sealed batch took,
+    without asking L1)."""
     try:
         section = sections_of(shape, pubdata)[6]
     except ZkError as exc:
@@ -218,8 +219,7 @@ def forced_exit_requests(shape: BatchShape, pubdata: bytes, count: int) -> list[
     requests = []
     for k in range(count):
         raw = section[k * FORCED_EXIT_BYTES : (k + 1) * FORCED_EXIT_BYTES]
-        requests.append(ForcedExitRequest(int.from_bytes(raw[0:3], "big"), raw[3:23],
-                                          int.from_bytes(raw[23:39], "big")))  # fmt: skip
+        requests.append(ForcedExitRequest(int.from_bytes(raw[0:3], "big")))
     return requests
 
 

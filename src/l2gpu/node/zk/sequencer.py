@@ -35,7 +35,7 @@ sender and receiver, a withdrawal's sender, an open's renter and channel, a
 close's channel, renter and provider. The next queued deposits (at most the shape's
 slots) come first, and the next queued forced exits (likewise) last: L1 writes both
 sections from its queues, so they are taken whatever else the batch holds, and a
-forced exit pays ``min(requested, balance)``, so it never fails. Between them the
+forced exit pays the whole balance, so it never fails. Between them the
 pending operations, in arrival order, each taken when
 
 1. its section has room,
