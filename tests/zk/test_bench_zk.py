@@ -109,6 +109,8 @@ def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
     # proving: real proofs, timed
     assert len(figures["prove_seconds_batch_runs"]) == 1
     assert figures["prove_seconds_witness"] + figures["prove_seconds_groth16"] > 0
+    # measured, not assumed: the CPU the Groth16 part kept busy, in cores
+    assert 0 < figures["prove_groth16_cores_used"] <= figures["cores"] + 0.1
     assert figures["prove_seconds_per_transfer"] == round(figures["prove_seconds_batch"] / 3, 3)
     # the prover's rate over the large batch's constraints, and a transfer's own cost at
     # it (from the unrounded seconds: within the rounding of prove_seconds_batch)
