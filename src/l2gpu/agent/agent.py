@@ -12,7 +12,9 @@ with a simulated clock and the daemon calls it a few times a second:
    it, report the seconds, feed them to the :class:`~l2gpu.payments.payee.Payee`
    with the newest voucher; pause the job when unpaid seconds reach the grace
    period, resume when paid, stop after another grace period unpaid; hold it
-   (paused) past the grace while its channel is only soft-confirmed;
+   (paused) past the grace while its channel is only soft-confirmed (under
+   :meth:`~ProviderAgent.run` a thread does this too, so a step waiting on the
+   network never leaves a job unmetered: :mod:`l2gpu.agent.metering`);
 4. leases the market ended (time up, renter stop, preemption): stop the job, close
    the channel through the rail with the best voucher.
 
@@ -104,6 +106,10 @@ class ProviderAgent(LeaseMetering, ChannelClosing, JobOutputs, LeaseShells):
     _shells_polled: float = float("-inf")
     _shell_poll: Any = None
     _shell_pool: Any = None
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    """Serializes the meter thread with the loop's touches of the served leases (the
+    ``Served``, ``served``, usage not yet reported, the jobs' pause, resume and stop);
+    never held across a network call."""
 
     # -- offers --------------------------------------------------------------------
 
@@ -213,15 +219,22 @@ class ProviderAgent(LeaseMetering, ChannelClosing, JobOutputs, LeaseShells):
     # -- the loop ------------------------------------------------------------------
 
     def run(self, stop: threading.Event, interval: float = 0.2) -> None:
-        """Step until ``stop`` is set; a failing step is logged and retried."""
-        while not stop.is_set():
-            try:
-                self.step()
-            except L2gpuError as exc:
-                log.warning("agent step failed: %s", exc)
-            except Exception:  # a client library's own error: the daemon lives on
-                log.exception("agent step failed")
-            stop.wait(interval)
+        """Step until ``stop`` is set; a failing step is logged and retried. A thread
+        meters the leases meanwhile, every ``interval`` too, and ends with the loop: a
+        step stalled on the market or the rail leaves no job running unmetered."""
+        meter, halt = self.start_metering(interval)
+        try:
+            while not stop.is_set():
+                try:
+                    self.step()
+                except L2gpuError as exc:
+                    log.warning("agent step failed: %s", exc)
+                except Exception:  # a client library's own error: the daemon lives on
+                    log.exception("agent step failed")
+                stop.wait(interval)
+        finally:
+            halt.set()
+            meter.join(timeout=10)
 
     def step(self) -> None:
         """Do everything due now.
@@ -234,11 +247,11 @@ class ProviderAgent(LeaseMetering, ChannelClosing, JobOutputs, LeaseShells):
         now = self.clock()
         # Meter and obey the payees first, with nothing but the local backend: a market
         # or rail call below may take its whole timeout, and a job whose renter stopped
-        # paying must not run on meanwhile (seen: 2 s past the grace under load).
-        for lease_id, running in list(self.served.items()):
-            known = self._last_info.get(lease_id)
-            gpus = tuple(self._spec(known).gpu_indices) if known is not None else ()
-            self._meter_and_obey(running, self.backend.status(lease_id), now, gpus)
+        # paying must not run on meanwhile (seen: 2 s past the grace under load). Under
+        # run() the meter thread does so too, while this step waits on the network.
+        self.meter_served(now)
+        for stopped in list(self.served.values()):
+            self._end_stopped(stopped)
         if now != self._last_beat:
             try:
                 self.client.heartbeat(self.inventory.to_json())
@@ -286,7 +299,8 @@ class ProviderAgent(LeaseMetering, ChannelClosing, JobOutputs, LeaseShells):
         the next start of the agent, with the best vouchers in its database."""
         self.end_shells()
         for served in list(self.served.values()):
-            self.backend.stop(served.lease_id)
+            with self._lock:
+                self.backend.stop(served.lease_id)
             self._send_logs(served.lease_id)
             self._tell(served.lease_id, "preempted", reason=AGENT_SHUT_DOWN)
             self._kept_ended(served.lease_id)
@@ -330,8 +344,9 @@ class ProviderAgent(LeaseMetering, ChannelClosing, JobOutputs, LeaseShells):
             payee.delivered(meter.seconds, Timestamp(now))
         # A job the dead-man switch froze stays paused until its payee says run.
         paused = self.backend.status(lease_id).state == "paused"
-        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info.channel.to_core(),
-                                       paused=paused)  # fmt: skip
+        with self._lock:  # metered by the meter thread from now on
+            self.served[lease_id] = Served(lease_id, params, payee, meter, now,
+                                           info.channel.to_core(), paused=paused)  # fmt: skip
         self._kept_started(lease_id, info.renter)
         if info.status != LeaseStatus.RUNNING:
             self._report_started(lease_id)
@@ -392,7 +407,9 @@ class ProviderAgent(LeaseMetering, ChannelClosing, JobOutputs, LeaseShells):
         ends = Timestamp(now + info.max_seconds)
         meter = start_meter(Timestamp(now), ends, info.num_gpus)
         # tended from now on, whether or not the market hears of the start at once
-        self.served[lease_id] = Served(lease_id, params, payee, meter, now, info.channel.to_core())
+        with self._lock:
+            self.served[lease_id] = Served(lease_id, params, payee, meter, now,
+                                           info.channel.to_core())  # fmt: skip
         self._kept_started(lease_id, info.renter)
         log.info("lease %s started: %s GPU(s) for %s, at most %s s at %s wei per GPU-second",
                  lease_id, info.num_gpus, info.renter, info.max_seconds,
@@ -401,10 +418,11 @@ class ProviderAgent(LeaseMetering, ChannelClosing, JobOutputs, LeaseShells):
 
     def _finish(self, s: Served, why: str, *, settle_in: int | None = None) -> None:
         self.end_shells(s.lease_id)
-        if self.backend.status(s.lease_id).state != "exited":
-            self.backend.stop(s.lease_id)
+        with self._lock:  # no longer metered once stopped: the meter thread skips it
+            if self.backend.status(s.lease_id).state != "exited":
+                self.backend.stop(s.lease_id)
+            self.served.pop(s.lease_id, None)
         self._send_logs(s.lease_id)
-        self.served.pop(s.lease_id, None)
         self._kept_ended(s.lease_id)
         log.info("lease %s finished: %s", s.lease_id, why)
         # The renter's last voucher, for the last metered seconds, may still be on its
@@ -483,21 +501,3 @@ class ProviderAgent(LeaseMetering, ChannelClosing, JobOutputs, LeaseShells):
             self.client.report(lease_id, kind, **fields)
         except L2gpuError as exc:
             log.warning("lease %s: could not report %s: %s", lease_id, kind, exc.what)
-
-    def _flush_reports(self) -> None:
-        """Report starts and metered seconds; what the market did not take is reported
-        next step."""
-        for lease_id in list(self._unstarted):
-            if lease_id in self.served:
-                self._report_started(lease_id)
-            else:
-                self._unstarted.discard(lease_id)
-        for lease_id, seconds in list(self._unreported.items()):
-            active = lease_id in self._gpu_active
-            try:
-                self.client.report(lease_id, "usage", seconds=seconds, gpu_active=active)
-            except L2gpuError as exc:
-                log.warning("lease %s: usage not reported yet: %s", lease_id, exc.what)
-                continue
-            del self._unreported[lease_id]
-            self._gpu_active.discard(lease_id)

@@ -50,6 +50,9 @@ class Served:
     """Paused because the channel is still only soft-confirmed after the grace."""
     since: int = -1
     """When this agent began serving the lease (default: ``last_tick``)."""
+    stopping: str | None = None
+    """Why its payee stopped the job: the meter stopped it at once, with the backend
+    alone; the loop tells the market and finishes the lease (network calls)."""
 
     def __post_init__(self) -> None:
         if self.since < 0:
