@@ -17,7 +17,7 @@ HTMX_VERSION := 2.0.4
 HTMX := $(TOOLS)/node_modules/htmx.org/dist/htmx.min.js
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck imports pytest bench lock tools devnet clean designs-doc forecasts-doc fmt vectors poseidon-contracts
+.PHONY: install demo test lint typecheck imports pytest zk-cache bench lock tools devnet clean designs-doc forecasts-doc fmt vectors poseidon-contracts
 
 install: $(STAMP)
 
@@ -75,7 +75,12 @@ devnet: tools
 demo: install $(if $(filter zk,$(L2GPU_SETTLEMENT)),tools)
 	$(BIN)/l2gpu demo
 
-test: install tools lint typecheck imports pytest
+# The checks and the zk cache side by side (two jobs), then the tests: on a new machine
+# the suite's large circuits compile while ruff and mypy run, instead of three test
+# workers waiting on one circuit's lock (tests/zk/warm_cache.py).
+test: install tools
+	@$(MAKE) --no-print-directory -j2 -Otarget zk-cache lint typecheck imports
+	@$(MAKE) --no-print-directory pytest
 
 lint: install
 	$(BIN)/ruff check src tests tools
@@ -89,6 +94,11 @@ imports: install
 
 pytest: install tools
 	$(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+
+# Compile the tests' large circuits (cached by content hash: a second run
+# returns at once).
+zk-cache: install tools
+	$(BIN)/python -m tests.zk.warm_cache
 
 bench: install tools
 	$(BIN)/l2gpu bench all --json
