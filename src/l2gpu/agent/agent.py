@@ -432,13 +432,18 @@ class ProviderAgent(LeaseMetering, ChannelClosing, JobOutputs, LeaseShells):
 
     # -- helpers -------------------------------------------------------------------
 
-    def _spec(self, info: AgentLease) -> JobSpec:
-        job = info.job
+    def _gpu_indices(self, info: AgentLease) -> tuple[int, ...]:
+        """The indices of the GPUs that ``info``'s lease runs on (what the meter
+        samples every tick: it costs no copy of the job's env, secrets or files)."""
         name = self._gpu_names.get(str(info.offer_id))
         group = self.inventory.groups().get(name or "", []) if name else []
         if not group and self.inventory.gpus:
             group = list(self.inventory.gpus)
-        indices = tuple(g.index for g in group[: info.num_gpus])
+        return tuple(g.index for g in group[: info.num_gpus])
+
+    def _spec(self, info: AgentLease) -> JobSpec:
+        job = info.job
+        indices = self._gpu_indices(info)
         # The lease's share of the machine: CPU cores, memory and disk in proportion
         # to the GPUs it rents (CPU slots where there is no GPU).
         slots = len(self.inventory.gpus) or self.inventory.cpu_cores

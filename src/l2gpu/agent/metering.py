@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from l2gpu.agent.backends import Backend, JobSpec
+from l2gpu.agent.backends import Backend
 from l2gpu.agent.closing import Served, receive_voucher
 from l2gpu.agent.inventory import gpu_utilization
 from l2gpu.client import MarketClient
@@ -75,7 +75,7 @@ class LeaseMetering:
     _lock: threading.RLock
     _unstarted: set[int]
 
-    def _spec(self, info: AgentLease) -> JobSpec:
+    def _gpu_indices(self, info: AgentLease) -> tuple[int, ...]:
         raise NotImplementedError  # the agent's
 
     def _send_logs(self, lease_id: int) -> None:
@@ -99,7 +99,7 @@ class LeaseMetering:
         with self._lock:
             for lease_id, s in list(self.served.items()):
                 known = self._last_info.get(lease_id)
-                gpus = tuple(self._spec(known).gpu_indices) if known is not None else ()
+                gpus = self._gpu_indices(known) if known is not None else ()
                 self._meter_and_obey(s, self.backend.status(lease_id), now, gpus)
 
     def start_metering(self, interval: float) -> tuple[threading.Thread, threading.Event]:
@@ -175,7 +175,7 @@ class LeaseMetering:
                 self._finish(s, why, settle_in=0)
                 return
         with self._lock:  # obeys the voucher just received, or the channel's verdict
-            self._meter_and_obey(s, status, now, tuple(self._spec(info).gpu_indices))
+            self._meter_and_obey(s, status, now, self._gpu_indices(info))
         self._end_stopped(s)
 
     def _flush_reports(self) -> None:
