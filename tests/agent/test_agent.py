@@ -245,7 +245,7 @@ def _market_output(world: World, lease_id: int) -> str:
 def test_a_restarted_agent_stops_a_job_whose_lease_ended_while_it_was_down(
     tmp_path: Path,
 ) -> None:
-    from l2gpu.agent.backends.local import _alive
+    from l2gpu.agent.backends.deadman import alive as _alive
 
     world = World(tmp_path)
     payer = world.rent("sleep 600", duration=10)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from l2gpu.agent.backends import JobSpec, JobStartError, JobStatus
+from l2gpu.agent.backends import JobSpec, JobStartError, JobStatus, deadman
 from l2gpu.agent.backends import local as local_module
 from l2gpu.agent.backends.cgroups import Cgroups, JobCgroup, _cgroup_mounts, _own_paths
 from l2gpu.agent.backends.local import LocalBackend
@@ -379,10 +379,10 @@ def test_a_fork_bomb_is_bounded_by_the_process_limit(jobs: Jobs) -> None:
     time.sleep(1.0)  # real time: let the bomb hit its limit
     init = jobs.backend._jobs[2].init
     assert init is not None
-    assert len(local_module._descendants(init)) <= 32
+    assert len(deadman.descendants(init)) <= 32
     jobs.backend.stop(2)
     assert jobs.backend.status(2).state == "exited"
-    assert local_module._descendants(init) == set()
+    assert deadman.descendants(init) == set()
 
 
 def test_a_job_past_its_disk_limit_is_stopped_and_told_why(jobs: Jobs) -> None:
