@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,6 +75,34 @@ def shared_contract_cache() -> None:
 
     os.environ["XDG_CACHE_HOME"] = str(USER_CACHE)
     build.SHARED_CACHE_DIR = build.user_cache()
+
+
+SHARED_PROVING_KEYS = frozenset(
+    f"tests/zk/{name}.py"
+    for name in ("test_bench_zk", "test_zk_escape_hatch", "test_zk_forced_exits", "test_zk_node",
+                 "test_zk_node_api", "test_zk_rollup_batches", "test_zk_validium")
+)  # fmt: skip
+"""The modules that prove with the tests' batch circuits in the worker itself. Loading
+a batch circuit's proving key costs a process about 24 s of a core (groth16py checks
+every point), and a worker keeps the keys it loaded (``l2gpu.zk.setup``): ``make test``
+hands these modules to one worker, which loads each key once, instead of to all three."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, with :data:`SHARED_PROVING_KEYS` as one file."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class KeySharingScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return (
+                "the modules that share proving keys" if module in SHARED_PROVING_KEYS else module
+            )
+
+    return KeySharingScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,6 +10,7 @@ to ZkRollup.vy on the embedded chain; the node's part runs a real node on SQLite
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -29,16 +30,27 @@ pytestmark = pytest.mark.slow  # scheduled first (tests/conftest.py)
 DELAY = 3600  # the worlds' forced-inclusion delay
 
 
-@pytest.fixture
-def world(chain: Chain, batch_circuit: CompiledCircuit, batch_keys: Keys, toolchain: Toolchain):
+@pytest.fixture(scope="module")
+def deposited(
+    module_chain: Chain, batch_circuit: CompiledCircuit, batch_keys: Keys, toolchain: Toolchain
+) -> ZkWorld:
     """Alice (L1 account 1, the fee account, index 1) and Bob (2, index 2) with 1 and 2
-    ether on L2, both deposits in accepted batches."""
-    world = ZkWorld(chain, batch_circuit, batch_keys, toolchain)
+    ether on L2, both deposits in accepted batches: proven once for the module, on its
+    chain before any test's snapshot (``chain`` rolls each test back to this)."""
+    world = ZkWorld(module_chain, batch_circuit, batch_keys, toolchain)
     for who, amount in ((1, ETH), (2, 2 * ETH)):
-        world.rollup.deposit(chain.accounts[who], l2_key(who), amount)
+        world.rollup.deposit(module_chain.accounts[who], l2_key(who), amount)
     for _ in range(2):  # one deposit slot per batch
         world.submit(*world.batch(deposits=1), deposits=1)
     return world
+
+
+@pytest.fixture
+def world(deposited: ZkWorld, chain: Chain) -> ZkWorld:
+    """The deposited world for one test: a copy of its Python side (the L2 state is
+    immutable), on the chain as it was after the deposits."""
+    assert chain is deposited.chain
+    return copy.copy(deposited)
 
 
 def test_l1_queues_a_forced_exit_only_for_an_account_it_has_seen_created(

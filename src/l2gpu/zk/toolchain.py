@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -77,16 +78,21 @@ class Toolchain:
 
 @dataclass(frozen=True)
 class CompiledCircuit:
-    """A circuit compiled by circom: its outputs on disk and its signals by name.
-
-    ``signals`` maps each signal that survived ``--O2`` (the main component's inputs
-    and outputs always do) to its index in the witness.
-    """
+    """A circuit compiled by circom: its outputs on disk and its signals by name."""
 
     name: str
     key: str
     folder: Path
-    signals: Mapping[str, int]
+
+    @functools.cached_property
+    def signals(self) -> Mapping[str, int]:
+        """Each signal that survived ``--O2`` (the main component's inputs and outputs
+        always do) by name, with its index in the witness.
+
+        Read on first use: the batch circuit's ``.sym`` is 95 MB and takes a second of
+        CPU to read, and a prover, a node or a benchmark never looks a signal up.
+        """
+        return _read_signals(self.folder / f"{self.name}.sym")
 
     @property
     def r1cs(self) -> Path:
@@ -164,7 +170,7 @@ def compile_circuit(
         with made_once(folder):
             if not sym.exists():  # another process may have compiled it meanwhile
                 _compile_into(folder, source, name, tc)
-    return CompiledCircuit(name=name, key=key, folder=folder, signals=_read_signals(sym))
+    return CompiledCircuit(name=name, key=key, folder=folder)
 
 
 @contextlib.contextmanager
