@@ -25,7 +25,7 @@ from pyblst import BlstP1Element
 from l2gpu.core.crypto import bls
 from l2gpu.core.crypto.bls_points import g1_point, g2_point
 from l2gpu.l1 import Chain, DeployedContract, compile_contract
-from l2gpu.l1.chain import REVERT_ERRORS
+from l2gpu.l1 import chain as l1_chain
 from l2gpu.l1.errors import ContractRevert
 
 MESSAGE = b"\x42" * 32
@@ -246,7 +246,7 @@ def test_too_little_gas_reverts_instead_of_failing(verifier: DeployedContract) -
     keys, signature = aggregate_case(1)
     args = (MESSAGE, False, keys, [key_point(k) for k in keys], signature, g1_point(signature))
     function = verifier.function("verify_same_message", *args)
-    with pytest.raises(REVERT_ERRORS, match="bls: out of gas"):
+    with pytest.raises(l1_chain.REVERT_ERRORS, match="bls: out of gas"):
         function.call({"gas": 120_000})
 
 

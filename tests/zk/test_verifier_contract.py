@@ -20,8 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from l2gpu.l1 import Chain, ContractRevert
+from l2gpu.l1 import chain as l1_chain
 from l2gpu.l1.build import CompiledContract
-from l2gpu.l1.chain import REVERT_ERRORS, DeployedContract
+from l2gpu.l1.chain import DeployedContract
 from l2gpu.zk.prover import BASE_FIELD, SCALAR_FIELD, Proof, prove
 from l2gpu.zk.setup import Keys, dev_setup
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
@@ -182,7 +183,7 @@ def raw_verify(verifier: DeployedContract, arguments: bytes) -> bytes | None:
     call = {"to": verifier.address.checksum, "data": HexBytes(selector(2) + arguments)}
     try:
         return bytes(verifier.chain.w3.eth.call(call))
-    except REVERT_ERRORS:
+    except l1_chain.REVERT_ERRORS:
         return None
 
 

@@ -17,7 +17,6 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed
 from eth_typing import ChecksumAddress
 from eth_utils.abi import (
     function_abi_to_4byte_selector,
@@ -33,8 +32,20 @@ from l2gpu.core.types import Address, Hash32, Timestamp, Wei
 from l2gpu.l1.build import CompiledContract
 from l2gpu.l1.errors import ContractRevert, L1Error
 
-# What a revert looks like: web3's errors over JSON-RPC, eth-tester's in process.
-REVERT_ERRORS = (ContractLogicError, ContractCustomError, TransactionFailed)
+REVERT_ERRORS: tuple[type[Exception], ...] = (ContractLogicError, ContractCustomError)
+"""What a revert looks like: web3's errors over JSON-RPC; the embedded chain adds
+eth-tester's own (:func:`add_revert_error`) when its module is imported. Why not here:
+importing eth-tester (and py-evm with it) costs every JSON-RPC command a quarter of a
+second of CPU."""
+
+
+def add_revert_error(kind: type[Exception]) -> None:
+    """Count ``kind`` as a revert from now on (the embedded chain's ``TransactionFailed``)."""
+    global REVERT_ERRORS
+    if kind not in REVERT_ERRORS:
+        REVERT_ERRORS = (*REVERT_ERRORS, kind)
+
+
 T = TypeVar("T")
 
 

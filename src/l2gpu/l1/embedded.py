@@ -10,11 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.exceptions import TransactionFailed
 from web3 import EthereumTesterProvider, Web3
 
-from l2gpu.l1.chain import Chain
+from l2gpu.l1.chain import Chain, add_revert_error
 from l2gpu.l1.gas_estimate import estimate_gas
 from l2gpu.l1.keys import embedded_dev_accounts
+
+add_revert_error(TransactionFailed)  # what py-evm's reverts raise through eth-tester
 
 # Room for big batches and fraud proofs in later stages; mainnet's limit is 36M.
 EMBEDDED_BLOCK_GAS_LIMIT = 60_000_000
