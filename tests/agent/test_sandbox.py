@@ -28,8 +28,8 @@ from l2gpu.agent.sandbox import (
     SandboxUnavailable,
     find_bwrap,
     gpu_device_nodes,
-    sandbox_check,
 )
+from l2gpu.agent.sandbox_check import sandbox_check
 from tests.parts import missing_part
 
 SECRET = "0x" + "5ec2e7" * 10

@@ -118,7 +118,7 @@ def _sandboxed() -> bool:
     """Jobs run in the sandbox where the machine has one, else unsandboxed (the flag)."""
     if shutil.which("bwrap") is None:
         return False
-    from l2gpu.agent.sandbox import sandbox_check
+    from l2gpu.agent.sandbox_check import sandbox_check
 
     return sandbox_check().ok
 

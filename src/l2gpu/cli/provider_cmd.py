@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # loaded where used: `l2gpu --help` imports every command mod
 def provider_check(ctx: typer.Context, as_json: AsJson = False) -> None:
     """Say what this machine's job sandbox has and lacks (bubblewrap, namespaces,
     cgroups, GPU device files); exit 2 unless jobs can run sandboxed."""
-    from l2gpu.agent.sandbox import sandbox_check
+    from l2gpu.agent.sandbox_check import sandbox_check
 
     del ctx  # no settings needed: it looks at this machine
     report = sandbox_check()

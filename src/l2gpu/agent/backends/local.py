@@ -291,7 +291,7 @@ class LocalBackend(JobWatching):
             self._finish(job)
             raise JobStartError(
                 f"the job's sandbox could not start: {problem}: {self._tail(lease)}",
-                "run the provider's sandbox check (l2gpu.agent.sandbox.sandbox_check)",
+                "run the provider's sandbox check (l2gpu.agent.sandbox_check.sandbox_check)",
             )
         (folder / "job.json").write_text(json.dumps(job.state()))
         self._ensure_watcher()
