@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from l2gpu.api import leases as lease_book
+from l2gpu.api import lease_agent
 from l2gpu.api.app import create_app
 from l2gpu.api.service import AGENT_TIMEOUT, MarketService
 from l2gpu.db import open_database
@@ -50,7 +50,7 @@ def test_output_of_an_ended_lease_is_refused_and_a_leases_output_is_bounded(
     client, _, clock = market(database_url)
     lid, provider, renter = _running_lease(client)
     logs = f"/agent/leases/{lid}/logs"
-    monkeypatch.setattr(lease_book, "MAX_LOG_BYTES", 100)
+    monkeypatch.setattr(lease_agent, "MAX_LOG_BYTES", 100)
     assert client.post(logs, headers=provider, json={"chunks": ["x" * 60]}).status_code == 200
     too_much = client.post(logs, headers=provider, json={"chunks": ["y" * 60]})
     assert too_much.status_code == 413
@@ -59,7 +59,7 @@ def test_output_of_an_ended_lease_is_refused_and_a_leases_output_is_bounded(
     # the last output right after the end is still taken (within the bound) ...
     assert client.post(logs, headers=provider, json={"chunks": ["z"]}).status_code == 200
     # ... but not long after it
-    clock.advance(lease_book.LOG_AFTER_END_S + 1)
+    clock.advance(lease_agent.LOG_AFTER_END_S + 1)
     late = client.post(logs, headers=provider, json={"chunks": ["z"]})
     assert late.status_code == 409
     assert "takes no more output" in late.json()["error"]
