@@ -41,7 +41,11 @@ def load(name):
 
 
 def save(name, box):
-    (boxes / f"{name}.json").write_text(json.dumps(box))
+    # whole or not at all: a reader (the test, another engine command) never sees a
+    # half-written file
+    part = boxes / f".{name}.{os.getpid()}.part"
+    part.write_text(json.dumps(box))
+    os.replace(part, boxes / f"{name}.json")
 
 
 def flag_of(words, name, default=None):
@@ -189,7 +193,9 @@ class FakeEngine:
         box = self.container(name)
         assert box is not None, name
         box.update(state=state, code=code)
-        (self.root / "containers" / f"{name}.json").write_text(json.dumps(box))
+        part = self.root / "containers" / f".{name}.{os.getpid()}.part"
+        part.write_text(json.dumps(box))
+        os.replace(part, self.root / "containers" / f"{name}.json")
 
 
 def end_watcher(backend: object) -> None:
