@@ -43,7 +43,7 @@ class Market:
     stop: threading.Event
     thread: threading.Thread
     seen: list[list[RenterRoute]]
-    """What a renter's data folder held, each time the agent stepped (when watched)."""
+    """What a renter's data folder held, every 50 ms (when watched)."""
     watched: Path | None = None
 
 
@@ -106,15 +106,24 @@ def market(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
     def run() -> None:
         while not stop.is_set():
             agent.step()
+            stop.wait(0.2)  # the agent's loop, as 'provider up' runs it
+
+    def watch() -> None:
+        # Its own thread, not the agent's: an agent's step can take longer than the
+        # renter's second on a slow machine, and then saw one voucher of several.
+        while not stop.is_set():
             if built.watched is not None:
                 built.seen.append(RenterRoutes(built.watched).all())
-            stop.wait(0.2)  # the agent's loop, as 'provider up' runs it
+            stop.wait(0.05)
 
     built.thread = threading.Thread(target=run, daemon=True, name="provider-agent")
     built.thread.start()
+    watcher = threading.Thread(target=watch, daemon=True, name="route-watcher")
+    watcher.start()
     yield built
     stop.set()
     built.thread.join(timeout=30)
+    watcher.join(timeout=30)
     server.should_exit = True
 
 
