@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -141,9 +142,62 @@ def test_two_shard_processes_share_one_bridge(anvil_url: str, tmp_path: Path) ->
         found = account_on(urls[1], on_one.address.checksum)
         assert found is not None
         assert int(found["balance"]) == expected
+        offer_to_a_provider_process(tmp_path, env, chain, address, urls, alice, bob_address, lp)
     finally:
         launcher.send_signal(signal.SIGTERM)
         code = launcher.wait(timeout=60)
         log.close()
     assert code == 128 + signal.SIGTERM  # it stopped on the signal, not on a failure
     wait_until(lambda: not shard_pids(tmp_path), "every shard process stopped")
+
+
+def offer_to_a_provider_process(
+    tmp_path: Path, env: dict[str, str], chain: Any, bridge: str, urls: list[str],
+    alice: str, bob: str, lp: str,
+) -> None:  # fmt: skip
+    """A move offered to ``l2gpu bridge lp`` (a process of its own): fronted once the
+    provider re-executed the batch holding its exit; the provider killed with SIGKILL
+    and started again remembers the front, and relays the move itself once final."""
+    port = free_port()
+    lp_env = {**env, "L2GPU_PRIVATE_KEY": lp, "L2GPU_DATA_DIR": str(tmp_path / "lp"),
+              "L2GPU_API_PORT": str(port)}  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    command = cli("bridge", "lp", "--budget", "1 ether", "--max-move", "0.5 ether",
+                  "--bridge", bridge, "--l1-rpc", env["L2GPU_L1_RPC"])  # fmt: skip
+
+    def start() -> subprocess.Popen[bytes]:
+        with open(tmp_path / "lp.log", "ab") as out:
+            process = subprocess.Popen(command, env=lp_env, stdout=out, stderr=out)
+        wait_until(lambda: httpx.get(f"{url}/lp", timeout=2).status_code == 200,
+                   "the provider answering")  # fmt: skip
+        return process
+
+    provider = start()
+    try:
+        bob_before = int(account_on(urls[1], bob)["balance"])  # type: ignore[index]
+        move = cli("--private-key", alice, "bridge", "move", "0.2 ether", "--to", bob,
+                   "--fee", "0.002 ether", "--node", urls[0], "--lp", url, "--json")  # fmt: skip
+        done = subprocess.run(move, env=env, text=True, capture_output=True, timeout=120,
+                              check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        offered = json.loads(done.stdout)
+        assert offered["state"] == "waiting"
+        status = f"{url}/lp/moves/{offered['message']}"
+        wait_until(lambda: httpx.get(status).json()["state"] == "fronted", "the move fronted")
+        credited = ETH // 5 - 2 * ETH // 1000
+        wait_until(lambda: int(account_on(urls[1], bob)["balance"])  # type: ignore[index]
+                   == bob_before + credited, "bob credited by the provider's front")  # fmt: skip
+        provider.send_signal(signal.SIGKILL)
+        provider.wait(timeout=30)
+        provider = start()
+        assert httpx.get(status).json()["state"] == "fronted"  # from its journal
+        lp_address = PrivateKey.from_hex(lp).address
+        before = chain.balance(lp_address)
+        chain.w3.provider.make_request("evm_increaseTime", [61])
+        chain.w3.provider.make_request("evm_mine", [])
+        wait_until(lambda: httpx.get(status).json()["state"] == "repaid", "the provider repaid")
+        assert chain.balance(lp_address) - before > ETH // 5 - ETH // 1000  # less its gas
+        assert httpx.get(f"{url}/lp").json()["committed"] == "0"
+    finally:
+        provider.send_signal(signal.SIGTERM)
+        provider.wait(timeout=60)

@@ -3,7 +3,9 @@
 ``move`` burns an amount on your shard and signs where it goes (printed as JSON, or
 written to ``--out``); ``relay`` carries a signed move once its source batch is final
 (anyone may); ``front`` lets a liquidity provider deliver it now, to be repaid when
-it lands; ``shard-of`` says which shard an address lives on.
+it lands; ``lp`` serves as a liquidity provider that fronts the moves offered to it
+(``move --lp URL``) once it has checked their exits (:mod:`l2gpu.cli.bridge_lp_cmd`);
+``shard-of`` says which shard an address lives on.
 """
 
 from __future__ import annotations
@@ -61,27 +63,44 @@ def _chain(settings: Any, signer: Any) -> Chain:
     return open_chain(settings, [signer])
 
 
-def _trusted_bridge(ctx: typer.Context, chain: Chain, named: Address, flag: str | None) -> Address:
-    """The bridge a move file names, if it is the one this user trusts: ``--bridge``,
-    else the one recorded in the data folder for this chain. A file names any address
-    its writer likes; sending ether to it on the file's word would pay the writer."""
+def _trusted_address(ctx: typer.Context, chain: Chain, flag: str | None) -> Address:
+    """The bridge this user trusts: ``--bridge``, else the one recorded in the data
+    folder for this chain."""
     from l2gpu.cli.shards_cmd import BRIDGE
     from l2gpu.payments import deployments
 
     if flag:
-        trusted = Address.from_hex(flag)
-    else:
-        try:
-            trusted, _ = deployments.lookup(ctx.obj.data_dir, chain.chain_id, BRIDGE)
-        except L2gpuError:
-            raise L2gpuError(
-                "the move names a bridge, and you have said none you trust",
-                "pass --bridge ADDRESS (the one 'l2gpu up --shards N' printed)",
-            ) from None
+        return Address.from_hex(flag)
+    try:
+        return deployments.lookup(ctx.obj.data_dir, chain.chain_id, BRIDGE)[0]
+    except L2gpuError:
+        raise L2gpuError(
+            "the move names a bridge, and you have said none you trust",
+            "pass --bridge ADDRESS (the one 'l2gpu up --shards N' printed)",
+        ) from None
+
+
+def _trusted_bridge(ctx: typer.Context, chain: Chain, named: Address, flag: str | None) -> Address:
+    """The bridge a move file names, if it is the one this user trusts. A file names
+    any address its writer likes; sending ether to it on the file's word would pay
+    the writer."""
+    trusted = _trusted_address(ctx, chain, flag)
     if trusted != named:
         raise L2gpuError(f"the move names the bridge {named.checksum}, not {trusted.checksum}",
                          "refuse it: its writer chose where your ether goes")  # fmt: skip
     return trusted
+
+
+def trusted_bridge_client(
+    ctx: typer.Context, settings: Any, signer: Any, flag: str | None
+) -> tuple[Chain, BridgeClient]:
+    """L1, and the bridge this user trusts on it (``--bridge``, else the recorded one)."""
+    from l2gpu.l1.build import compile_contract
+    from l2gpu.l1.contracts.bridge import BridgeClient
+
+    chain = _chain(settings, signer)
+    address = _trusted_address(ctx, chain, flag)
+    return chain, BridgeClient(chain, chain.attach(compile_contract("bridge/Bridge.vy"), address))
 
 
 def _open_move(
@@ -129,6 +148,15 @@ def move(
         str, typer.Option("--fee", help="What a liquidity provider that fronts the move keeps.")
     ] = "0 wei",
     out: Annotated[Path | None, typer.Option("--out", help="Write the signed move here.")] = None,
+    lp: Annotated[
+        str | None,
+        typer.Option(
+            "--lp",
+            metavar="URL",
+            help="Offer the move to this liquidity provider "
+            "('l2gpu bridge lp'), which fronts it for the fee.",
+        ),
+    ] = None,
     node: NodeOption = None,
     l1_rpc: L1RpcOption = None,
     as_json: AsJson = False,
@@ -174,6 +202,24 @@ def move(
                 "bridge": bridge.address.checksum}  # fmt: skip
     if out is not None:
         out.write_text(json.dumps(document, indent=2))
+    if lp is not None:
+        from l2gpu.liquidity.client import offer_to_lp
+
+        try:
+            answer = offer_to_lp(lp, document)
+        except L2gpuError:
+            if out is None:  # the move stays in the user's hands, to relay or offer again
+                print_json(document)
+            raise
+        kept: object = str(out) if out is not None else document
+        if out is None and not as_json:
+            print_json(document)
+            kept = "printed above"
+        emit({"offered_to": lp, "message": answer["message"], "state": answer["state"],
+              "amount": Eth(value), "fee": Eth(fee_value), "to_shard": there,
+              "to": recipient.checksum, "signed_move": kept}, as_json,
+             title="move offered")  # fmt: skip
+        return
     if as_json:
         emit({**document, "amount": Eth(value), "fee": Eth(fee_value)}, as_json)
     elif out is None:  # the signed move is what the relayer needs: print it whole

@@ -12,6 +12,7 @@ JSON_EXEMPT: dict[str, str] = {
     "web": "a long-running web server",
     "up": "a long-running rollup node",
     "hub": "a long-running hub server",
+    "bridge lp": "a long-running liquidity provider server",
     "market serve": "a long-running market API server",
     "provider up": "a long-running provider agent",
     "watch channels": "a long-running watchtower",

@@ -22,6 +22,7 @@ from l2gpu.cli import (
     analytics_cmd,
     bench_cmd,
     bridge_cmd,
+    bridge_lp_cmd,
     channel_cmd,
     config_cmd,
     credit_cmd,
@@ -121,6 +122,7 @@ app.add_typer(watch_cmd.app, name="watch")
 app.command("up")(up_cmd.up)
 app.add_typer(l2_cmd.app, name="l2")
 app.add_typer(bridge_cmd.app, name="bridge")
+bridge_cmd.app.command("lp")(bridge_lp_cmd.lp)
 app.command("hub")(hub_cmd.hub)
 app.add_typer(zk_cmd.app, name="zk")
 app.add_typer(airdrop_cmd.app, name="airdrop")

@@ -52,10 +52,12 @@ class RouteRecord:
 
 
 class Journal:
-    """Append-only, fsynced lines at ``path``."""
+    """Append-only, fsynced lines at ``path`` (``owner`` names whose, in its errors:
+    the liquidity provider keeps one too)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, owner: str = "hub") -> None:
         self.path = path
+        self.owner = owner
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
@@ -76,8 +78,9 @@ class Journal:
             except ValueError as exc:
                 if number < len(lines):
                     raise L2gpuError(
-                        f"the hub's journal {self.path} is damaged at line {number}",
-                        "restore it from a copy: the hub does not start without what it took",
+                        f"the {self.owner}'s journal {self.path} is damaged at line {number}",
+                        f"restore it from a copy: the {self.owner} does not start without "
+                        "what it took",
                     ) from exc
                 break  # a torn last line: the hub never acted on it
             whole += len(line)

@@ -1,0 +1,228 @@
+"""The liquidity provider's shell: its book (``core.shards.liquidity``), its watchers of
+every shard, and the front and relay transactions it sends on L1.
+
+It trusts L1 alone. Each shard is watched as ``l2gpu watch rollup`` watches it: its
+batches read from L1's calldata and re-executed (:class:`~l2gpu.fraud.watcher.Watcher`,
+which also challenges a wrong batch). A move is fronted only once its exit is in the
+state of a batch that re-execution accepted, with the move's owner and amount; once
+that batch is final, the provider relays the move itself (from the state replayed
+up to it) and the bridge repays it. What it still risks, and states: that a batch it
+checked is reverted anyway, which takes a proposer who does not defend a batch that
+is right; its own watcher challenges one that is wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from l2gpu.core.errors import L2gpuError
+from l2gpu.core.shards.bridge import Move, message_of
+from l2gpu.core.shards.liquidity import (
+    FRONTED,
+    FRONTING,
+    WAITING,
+    Entry,
+    ExitChecked,
+    Expire,
+    FrontDone,
+    Landed,
+    LpEvent,
+    LpInput,
+    LpState,
+    LpTerms,
+    Offered,
+    offer_problem,
+    state_transition,
+)
+from l2gpu.core.types import Address
+from l2gpu.fraud.watcher import Watcher
+from l2gpu.hub.journal import Journal
+from l2gpu.l1 import Chain, ContractRevert, compile_contract
+from l2gpu.l1.contracts.bridge import BridgeClient
+from l2gpu.l1.contracts.dispute_game import DisputeClient
+from l2gpu.l1.contracts.rollup import RollupClient
+from l2gpu.liquidity.records import entry_from_json, entry_to_json, input_from_json, input_to_json
+
+log = logging.getLogger(__name__)
+JOURNAL = "lp-journal.jsonl"
+
+
+class LpRefused(L2gpuError):
+    """The provider does not take a move; ``what`` says why."""
+
+    def __init__(self, what: str, fix: str = "", status: int = 400) -> None:
+        super().__init__(what, fix)
+        self.status = status
+
+
+class LiquidityProvider:
+    """Fronts signed moves between the shards of ``bridge`` from ``account``."""
+
+    def __init__(self, chain: Chain, bridge: BridgeClient, account: LocalAccount,
+                 terms: LpTerms, data_dir: Path) -> None:  # fmt: skip
+        problem = terms.problem()
+        if problem is not None:
+            raise L2gpuError(problem, "see 'l2gpu bridge lp --help' for the terms")
+        self.chain, self.bridge, self.account = chain, bridge, account
+        self.me = Address.from_hex(account.address)
+        rollup = compile_contract("rollup/Rollup.vy")
+        self.rollups = [
+            RollupClient(chain, chain.attach(rollup, a)) for a in bridge.shard_addresses()
+        ]
+        self.watchers = [Watcher(r, DisputeClient(chain, r.game), account, defend=False)
+                         for r in self.rollups]  # fmt: skip
+        self.journal = Journal(data_dir / JOURNAL, owner="liquidity provider")
+        self._lock = threading.Lock()
+        self.state = LpState(bridge.domain, len(self.rollups), terms)
+        self._recover()
+
+    def _recover(self) -> None:
+        """The book as the journal left it, then the journal rewritten as that book."""
+        for number, record in enumerate(self.journal.replay(), start=1):
+            try:
+                if record.get("kind") == "entry":
+                    message, entry = entry_from_json(record)
+                    entries = {**self.state.entries, message: entry}
+                    self.state = LpState(self.state.domain, self.state.shard_count,
+                                         self.state.terms, entries)  # fmt: skip
+                else:
+                    self.state = state_transition(self.state, input_from_json(record)).state
+            except (KeyError, TypeError, ValueError, AttributeError, L2gpuError) as exc:
+                raise L2gpuError(
+                    f"the liquidity provider's journal {self.journal.path} has a record it "
+                    f"cannot read at line {number}: {exc!r}",
+                    "restore it from a copy: the provider does not start without its fronts",
+                ) from None
+        self.journal.rewrite([entry_to_json(m, e) for m, e in self.state.entries.items()])
+
+    def _apply(self, event: LpInput) -> list[LpEvent]:
+        """Journal ``event`` (on disk first), then apply it. The caller holds the lock."""
+        self.journal.append(input_to_json(event))
+        self.state, events = state_transition(self.state, event)
+        return events
+
+    def apply(self, event: LpInput) -> list[LpEvent]:
+        """Journal and apply one input."""
+        with self._lock:
+            return self._apply(event)
+
+    # -- what the API asks --------------------------------------------------------------
+
+    def offer(self, move: Move, signature: bytes) -> dict[str, Any]:
+        """Take ``move`` into the book, or raise :class:`LpRefused` saying why not."""
+        with self._lock:
+            problem = offer_problem(self.state, move, signature)
+            if problem is not None:
+                replay = problem.endswith("offered already")
+                raise LpRefused(problem, "" if replay else "fix the move, or ask another provider",
+                                409 if replay else 400)  # fmt: skip
+            self._apply(Offered(move, signature, int(self.chain.timestamp())))
+        return self.status_of(message_of(move))
+
+    def status_of(self, message: bytes) -> dict[str, Any]:
+        """One entry of the book, by its move's message."""
+        entry = self.state.entries.get(message)
+        if entry is None:
+            raise LpRefused(f"no move 0x{message.hex()} in this provider's book",
+                            "offer it first (POST /lp/moves)", 404)  # fmt: skip
+        return {"message": "0x" + message.hex(), "state": entry.state, "reason": entry.reason,
+                "amount": str(entry.move.amount), "fee": str(entry.move.fee),
+                "from_shard": entry.move.from_shard, "exit_index": entry.move.exit_index,
+                "to_shard": entry.move.to_shard, "to": entry.move.to.checksum,
+                "checked_batch": entry.batch or None}  # fmt: skip
+
+    def info(self) -> dict[str, Any]:
+        """The provider's address, bridge, terms and what its budget holds now."""
+        terms = self.state.terms
+        committed = self.state.committed()
+        return {"provider": self.me.checksum, "bridge": self.bridge.address.checksum,
+                "chain_id": self.chain.chain_id, "shards": self.state.shard_count,
+                "min_fee_ppm": terms.min_fee_ppm, "max_move": str(terms.max_move),
+                "budget": str(terms.budget), "committed": str(committed),
+                "available": str(terms.budget - committed), "open": self.state.open_count(),
+                "max_open": terms.max_open, "wait_s": terms.wait_s}  # fmt: skip
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def step(self) -> list[str]:
+        """One round: refuse moves that waited too long, read every shard's new batches,
+        front the moves whose exits are checked, and relay the fronted ones whose batch
+        is final. Returns what was done, one line each."""
+        done: list[str] = []
+        self.apply(Expire(int(self.chain.timestamp())))
+        for shard, watcher in enumerate(self.watchers):
+            done += [f"shard {shard}: {line}" for line in watcher.poll()]
+        for message, entry in self.state.in_state(WAITING):
+            self._check(message, entry)
+        for message, entry in self.state.in_state(FRONTING):
+            done += self._front(message, entry)
+        for message, entry in self.state.in_state(FRONTED):
+            done += self._land(message, entry)
+        return done
+
+    def _check(self, message: bytes, entry: Entry) -> None:
+        move = entry.move
+        watcher = self.watchers[move.from_shard]
+        if move.exit_index >= len(watcher.state.exits) or not watcher.accepted:
+            return  # not in a checked batch yet
+        exit_ = watcher.state.exits[move.exit_index]
+        rollup = self.rollups[move.from_shard].contract
+        problem = None
+        if (exit_.address, int(exit_.amount)) != (move.owner, move.amount):
+            paid = f"{int(exit_.amount)} wei to {exit_.address.checksum}"
+            problem = (
+                f"exit {move.exit_index} of shard {move.from_shard} pays {paid}, not this move"
+            )
+        elif rollup.call("frozen"):
+            problem = f"shard {move.from_shard} is frozen: its exits leave by its escape hatch"
+        elif rollup.call("exit_claimed", move.exit_index):
+            problem = "the exit was claimed on L1 already"
+        self.apply(ExitChecked(message, watcher.accepted[-1].index, problem))
+
+    def _front(self, message: bytes, entry: Entry) -> list[str]:
+        """Send the front, once: L1 is asked first whether it happened (a crash between
+        the transaction and its journal line), and refuses a second front anyway."""
+        move = entry.move
+        fronted = self.bridge.fronted_by(move)
+        if fronted == self.me:
+            self.apply(FrontDone(message, True))
+            return []
+        if fronted is not None or self.bridge.landed(move):
+            self.apply(FrontDone(message, False, "another provider fronted it, or it landed"))
+            return []
+        try:
+            receipt = self.bridge.front(self.account, move, entry.signature)
+        except ContractRevert as exc:
+            self.apply(FrontDone(message, False, f"L1 refused the front: {exc.what}"))
+            return [f"front of 0x{message.hex()[:16]} refused: {exc.what}"]
+        except L2gpuError as exc:  # no answer from L1, or too little ether: next round
+            log.warning("front of 0x%s: %s", message.hex(), exc.what)
+            return [f"front of 0x{message.hex()[:16]} not sent: {exc.what}"]
+        self.apply(FrontDone(message, True))
+        return [f"fronted {entry.outlay} wei to {move.to.checksum} on shard {move.to_shard} "
+                f"(gas {receipt.gas_used})"]  # fmt: skip
+
+    def _land(self, message: bytes, entry: Entry) -> list[str]:
+        """Notice the move's landing, or relay it once its checked batch is final."""
+        move = entry.move
+        if self.bridge.landed(move):
+            self.apply(Landed(message, self.bridge.fronted_by(move) == self.me))
+            return [f"0x{message.hex()[:16]} landed"]
+        watcher, rollup = self.watchers[move.from_shard], self.rollups[move.from_shard]
+        if entry.batch > len(watcher.accepted) or not rollup.is_final(entry.batch):
+            return []  # not final yet; or reverted, and this provider's loss unless it returns
+        # The exit's proof against the batch, from the state replayed up to it: the
+        # provider needs no node, only L1.
+        state = watcher.state_at(entry.batch + 1, 0)
+        try:
+            self.bridge.relay(self.account, move, entry.signature, state, entry.batch)
+        except L2gpuError as exc:
+            log.warning("relay of 0x%s: %s", message.hex(), exc.what)
+            return [f"relay of 0x{message.hex()[:16]} failed: {exc.what}"]
+        self.apply(Landed(message, self.bridge.fronted_by(move) == self.me))
+        return [f"relayed 0x{message.hex()[:16]}: repaid {move.amount} wei"]
