@@ -3,19 +3,27 @@
 
 from __future__ import annotations
 
-from l2gpu.bench import shards
+from l2gpu.bench import shard_moves, shards
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.shards.routing import shard_of
 
 
 def test_a_move_between_shards_is_measured_on_both_paths() -> None:
-    moves = shards.measure_moves()
+    moves = shard_moves.measure_moves()
     # A relay proves an exit (24 hashes) and carries it: more than a front, which does not.
     assert moves["move_slow_gas"] > moves["move_fast_gas"] > 21_000
     assert moves["move_slow_l1_bytes"] > 24 * 32 > moves["move_fast_l1_bytes"] > 100
     assert moves["move_slow_waits_window_s"] == 3600
     assert moves["move_fast_s"] > 0
     assert moves["move_slow_s_after_window"] > 0
+    # Through the daemon: the offer over HTTP, its re-execution of the source batch,
+    # the front, the target's next batch.
+    parts = (
+        moves["move_fast_via_lp_check_and_front_s"]
+        + moves["move_fast_via_lp_offer_ms_loopback"] / 1000
+    )
+    assert moves["move_fast_via_lp_s"] >= round(parts, 3) - 0.002
+    assert moves["move_fast_via_lp_offer_ms_loopback"] > 0
     assert moves["bridge_deposit_gas"] > 21_000
 
 

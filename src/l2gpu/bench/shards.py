@@ -11,12 +11,8 @@ transfer between shards costs.
   so ``shards_cpu_ms_per_tx`` says what each part took per included transfer, and
   ``shards_projected_tps_one_core_each`` the rate N shards would reach with a core
   each at that cost (anvil and the clients elsewhere): a projection, labelled so.
-- ``move_*``: one transfer between shards on the embedded L1 (in process), both
-  ways: the slow path (``relay`` once the source batch is final) and the fast path
-  (``front`` by a liquidity provider), each with its L1 gas and signed transaction
-  bytes, and the time from the owner's signed move to the recipient's credit on the
-  target shard (the target's next batch included), not counting the challenge
-  window the slow path also waits (``move_slow_waits_window_s``).
+- ``move_*``: one transfer between shards on the embedded L1 (in process), each
+  way: see :mod:`l2gpu.bench.shard_moves`.
 - ``hop_forward_ms_in_process``: a lease paid across shards through a hub
   (``core/shards/hop.py``): the hub's check of a renter voucher and its signed
   voucher onward, median per second of a lease, in process.
@@ -44,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from l2gpu.bench import environment
+from l2gpu.bench import environment, shard_moves
 from l2gpu.bench.node import (
     ANVIL_KEY,
     _anvil_binary,
@@ -239,50 +235,6 @@ def _cpu(shards: list[int], anvil: int, clients: list[int]) -> tuple[float, floa
             sum(_cpu_seconds(p) for p in clients))  # fmt: skip
 
 
-def measure_moves() -> dict[str, Any]:
-    """One move between shards each way, on the embedded L1 (see the module's docstring)."""
-    from l2gpu.scenarios.shard_world import ETH, ShardWorld
-
-    window = 3600
-    world = ShardWorld(2, challenge_window=window)
-    alice, bob = world.users_on(0, 1)[0], world.users_on(1, 1)[0]
-    provider = world.users_on(1, 2)[1]
-    world.deposit(alice, ETH)
-    world.deposit(bob, ETH)
-    for shard in world.shards:
-        world.post(shard)
-    target = world.shards[1]
-    # The slow path: burn, wait out the window, relay, the target's next batch.
-    _, exit_index, batch = world.burn(alice, ETH // 10)
-    move, signature = world.move(alice, exit_index, 1, bob, ETH // 10)
-    world.chain.time_travel(window + 1)
-    started = time.perf_counter()
-    relayed = world.relay(move, signature, batch)
-    world.post(target)
-    slow_s = time.perf_counter() - started
-    # The fast path: burn, front at once, the target's next batch.
-    _, exit_index, _ = world.burn(alice, ETH // 10)
-    fee = ETH // 10_000
-    move, signature = world.move(alice, exit_index, 1, bob, ETH // 10, fee)
-    started = time.perf_counter()
-    fronted = world.bridge.front(world.account(provider), move, signature)
-    world.post(target)
-    fast_s = time.perf_counter() - started
-    if world.balance(target, bob) != ETH + 2 * (ETH // 10) - fee:
-        raise L2gpuError("a move between shards did not arrive whole; the figures are void")
-    deposit = world.deposit(bob, ETH // 10)
-    return {
-        "move_slow_gas": relayed.gas_used,
-        "move_slow_l1_bytes": relayed.tx_bytes,
-        "move_slow_s_after_window": round(slow_s, 3),
-        "move_slow_waits_window_s": int(target.client.contract.call("CHALLENGE_WINDOW")),
-        "move_fast_gas": fronted.gas_used,
-        "move_fast_l1_bytes": fronted.tx_bytes,
-        "move_fast_s": round(fast_s, 3),
-        "bridge_deposit_gas": deposit.gas_used,
-    }
-
-
 def measure_hop(seconds: int = 300) -> dict[str, Any]:
     """The hub's work per forwarded second (core/shards/hop.py), in process: check the
     renter's voucher, sign its own onward (the hop's compute; its latency over HTTP
@@ -394,7 +346,7 @@ def run() -> dict[str, Any]:
         },
         "shards_included": {str(n): r["included"] for n, r in runs.items()},
         "shards_client_accounts": ACCOUNTS,
-        **measure_moves(),
+        **shard_moves.measure_moves(),
         **measure_hop(),
         **measure_hop_http(),
         "cores": cores,
