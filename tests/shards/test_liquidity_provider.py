@@ -22,6 +22,8 @@ from l2gpu.liquidity.records import move_to_json
 from l2gpu.scenarios.shard_world import ETH, ShardWorld
 from l2gpu.serving.loopback import free_loopback_port, serve_on_loopback
 
+from .test_bridge import two_users
+
 WINDOW = 3600
 TERMS = lp.LpTerms(min_fee_ppm=2_000, max_move=ETH, budget=ETH // 2, max_open=8, wait_s=600)
 LP = 9  # the provider's L1 account (funded by the embedded chain)
@@ -44,12 +46,8 @@ def world(deployed: ShardWorld) -> ShardWorld:
 
 def funded(world: ShardWorld) -> tuple[int, int]:
     """A user on shard 0 and one on shard 1, both funded there."""
-    alice, bob = world.users_on(0, 1)[0], world.users_on(1, 1)[0]
+    alice, bob = two_users(world)
     assert LP not in (alice, bob)
-    world.deposit(alice, ETH)
-    world.deposit(bob, ETH)
-    for shard in world.shards:
-        world.post(shard)
     return alice, bob
 
 

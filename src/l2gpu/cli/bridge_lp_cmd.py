@@ -10,8 +10,6 @@ data folder.
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Annotated
 
 import typer
@@ -43,14 +41,12 @@ def lp(
     l1_rpc: L1RpcOption = None,
 ) -> None:
     """Front signed moves between shards for a fee, until stopped."""
-    import uvicorn
-
     from l2gpu.cli.bridge_cmd import trusted_bridge_client
     from l2gpu.core.shards.liquidity import LpTerms
     from l2gpu.liquidity.app import create_app
     from l2gpu.liquidity.provider import LiquidityProvider
     from l2gpu.liquidity.runner import start_lp
-    from l2gpu.serving.connections import require_free_port, uvicorn_options
+    from l2gpu.serving.connections import require_free_port, serve_in_foreground
 
     settings = use_l1_rpc(ctx, l1_rpc)
     terms = LpTerms(min_fee_ppm, parse_amount(max_move, "max-move"), parse_amount(budget, "budget"),
@@ -67,12 +63,7 @@ def lp(
                f"({provider.state.shard_count} shards): budget {format_wei(terms.budget)}, "
                f"fee at least {min_fee_ppm} ppm, {provider.state.open_count()} open moves "
                "from its journal")  # fmt: skip
-    server = uvicorn.Server(uvicorn.Config(create_app(provider), host=settings.api_host,
-                                           port=settings.api_port, log_level="warning",
-                                           **uvicorn_options()))  # fmt: skip
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     try:
-        server.run()
+        serve_in_foreground(create_app(provider), settings.api_host, settings.api_port)
     finally:
         running.close()

@@ -8,8 +8,6 @@ port, and keeps its journal in the data folder.
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Annotated
 
 import typer
@@ -34,11 +32,9 @@ def hub(
     ] = 1_000,
 ) -> None:
     """Serve a hub between the shards whose nodes are given, until stopped."""
-    import uvicorn
-
     from l2gpu.hub.app import create_app
     from l2gpu.hub.runner import start_hub
-    from l2gpu.serving.connections import require_free_port, uvicorn_options
+    from l2gpu.serving.connections import require_free_port, serve_in_foreground
 
     settings = ctx.obj
     if len(shard_node) < 2:
@@ -50,12 +46,7 @@ def hub(
     info = running.hub.info()
     typer.echo(f"hub {info['hub']} on {len(shard_node)} shards, fee {fee_ppm} ppm, "
                f"{len(running.hub.routes)} routes from its journal")  # fmt: skip
-    server = uvicorn.Server(uvicorn.Config(create_app(running.hub), host=settings.api_host,
-                                           port=settings.api_port, log_level="warning",
-                                           **uvicorn_options()))  # fmt: skip
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     try:
-        server.run()
+        serve_in_foreground(create_app(running.hub), settings.api_host, settings.api_port)
     finally:
         running.close()

@@ -148,3 +148,19 @@ def require_free_port(host: str, port: int, what: str, setting: str) -> None:
                 "program listens there",
                 f"stop it, or choose another port with {setting}",
             ) from exc
+
+
+def serve_in_foreground(app: Any, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn in this thread until SIGTERM or Ctrl-C (a server
+    command's last step; the caller stops its own threads after it returns)."""
+    import signal
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", **uvicorn_options())
+    )
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+    server.run()
