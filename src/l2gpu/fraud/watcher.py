@@ -293,18 +293,19 @@ class Watcher:
     def state_at(self, batch_index: int, segment: int) -> L2State:
         """A fresh state as it was before ``segment`` of batch ``batch_index`` (replayed)."""
         state = L2State(self.chain_id, self.rollup.contract.address)
-        history = [b for b in self.accepted if b.index < batch_index]
+        for posted in (b for b in self.accepted if b.index < batch_index):
+            self.replay_onto(state, posted)
         target = self.posted.get(batch_index)
-        for posted in history:
-            for s in range(len(posted.segments)):
-                txs, block, commitment = self.segment_inputs(posted, s)
-                run_segment(state, txs, block, commitment)
         if target is not None:
-            for s in range(segment):
-                txs, block, commitment = self.segment_inputs(target, s)
-                run_segment(state, txs, block, commitment)
+            self.replay_onto(state, target, segment)
         state.commit()
         return state
+
+    def replay_onto(self, state: L2State, posted: PostedBatch, segments: int | None = None) -> None:
+        """Run the first ``segments`` segments of ``posted`` (all by default) on ``state``."""
+        for s in range(len(posted.segments) if segments is None else segments):
+            txs, block, commitment = self.segment_inputs(posted, s)
+            run_segment(state, txs, block, commitment)
 
     # -- games ----------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.state import L2State
 from l2gpu.core.shards.bridge import Move, message_of
 from l2gpu.core.shards.liquidity import (
     FRONTED,
@@ -79,6 +80,7 @@ class LiquidityProvider:
         self.journal = Journal(data_dir / JOURNAL, owner="liquidity provider")
         self._lock = threading.Lock()
         self.state = LpState(bridge.domain, len(self.rollups), terms)
+        self._finals: dict[int, tuple[int, L2State]] = {}
         self._recover()
 
     def _recover(self) -> None:
@@ -165,6 +167,23 @@ class LiquidityProvider:
             done += self._land(message, entry)
         return done
 
+    def _final_state(self, shard: int) -> tuple[int, L2State]:
+        """The latest batch of ``shard`` that is final and that its watcher accepted, and
+        the state after it. Final batches never change, so the state is carried forward
+        from one call to the next, replaying each batch once."""
+        watcher, rollup = self.watchers[shard], self.rollups[shard]
+        done, state = self._finals.get(shard, (0, None))
+        if state is None:
+            state = L2State(watcher.chain_id, rollup.contract.address)
+        final = done
+        while final < len(watcher.accepted) and rollup.is_final(watcher.accepted[final].index):
+            final += 1
+        for posted in watcher.accepted[done:final]:
+            watcher.replay_onto(state, posted)
+        state.commit()
+        self._finals[shard] = (final, state)
+        return (watcher.accepted[final - 1].index if final else 0), state
+
     def _check(self, message: bytes, entry: Entry) -> None:
         move = entry.move
         watcher = self.watchers[move.from_shard]
@@ -213,14 +232,13 @@ class LiquidityProvider:
         if self.bridge.landed(move):
             self.apply(Landed(message, self.bridge.fronted_by(move) == self.me))
             return [f"0x{message.hex()[:16]} landed"]
-        watcher, rollup = self.watchers[move.from_shard], self.rollups[move.from_shard]
-        if entry.batch > len(watcher.accepted) or not rollup.is_final(entry.batch):
+        batch, state = self._final_state(move.from_shard)
+        if batch < entry.batch or move.exit_index >= len(state.exits):
             return []  # not final yet; or reverted, and this provider's loss unless it returns
-        # The exit's proof against the batch, from the state replayed up to it: the
-        # provider needs no node, only L1.
-        state = watcher.state_at(entry.batch + 1, 0)
         try:
-            self.bridge.relay(self.account, move, entry.signature, state, entry.batch)
+            # The exit's proof against the latest final batch, from the state replayed up
+            # to it: the provider needs no node, only L1.
+            self.bridge.relay(self.account, move, entry.signature, state, batch)
         except L2gpuError as exc:
             log.warning("relay of 0x%s: %s", message.hex(), exc.what)
             return [f"relay of 0x{message.hex()[:16]} failed: {exc.what}"]
