@@ -46,7 +46,8 @@ def test_a_signed_move_within_the_terms_enters_the_book_waiting() -> None:
         100,
         move.amount - move.fee,
     )
-    assert state.committed() == move.amount - move.fee
+    assert state.committed() == 0  # a move that only waits reserves nothing
+    assert state.open_count() == 1
 
 
 @pytest.mark.parametrize(
@@ -100,12 +101,23 @@ def test_a_move_offered_again_is_refused_as_a_replay_whatever_its_recipient() ->
         assert after == state
 
 
-def test_the_budget_and_the_books_size_bound_what_is_promised() -> None:
+def test_the_budget_bounds_what_is_fronted_whatever_waits() -> None:
     state = book()
-    for i in range(3):  # 3 x (0.6 ETH less the fee) fits in 2 ETH; a 4th does not
-        state, events = offer(state, *signed(i, amount=6 * ETH // 10, fee=ETH // 1000))
+    moves = [signed(i, amount=6 * ETH // 10, fee=ETH // 1000) for i in range(4)]
+    for move, signature in moves:  # waiting moves reserve nothing: all four enter
+        state, events = offer(state, move, signature)
         assert isinstance(events[0], lp.Accepted)
-    _, events = offer(state, *signed(3, amount=6 * ETH // 10, fee=ETH // 1000))
+    # 3 x (0.6 ETH less the fee) fits in 2 ETH; the 4th is refused when its exit is checked
+    for move, _ in moves[:3]:
+        state, events = lp.state_transition(state, lp.ExitChecked(message_of(move), 1, None))
+        assert events == [lp.FrontNow(message_of(move))]
+    last = message_of(moves[3][0])
+    state, events = lp.state_transition(state, lp.ExitChecked(last, 1, None))
+    assert [type(e) for e in events] == [lp.Refused]
+    assert "budget does not cover" in state.entries[last].reason
+    assert state.committed() == 3 * (6 * ETH // 10 - ETH // 1000) <= TERMS.budget
+    # ... and an offer the fronted moves leave no room for is refused at once.
+    _, events = offer(state, *signed(5, amount=6 * ETH // 10, fee=ETH // 1000))
     assert "budget does not cover" in events[0].reason  # type: ignore[attr-defined]
     small = book(replace(TERMS, budget=100 * ETH))
     for i in range(4):

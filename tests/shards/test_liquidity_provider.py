@@ -6,10 +6,12 @@ neither fronts twice nor forgets a front; hostile bodies get clear refusals."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from fastapi.testclient import TestClient
 
 from l2gpu.core.errors import L2gpuError
@@ -17,8 +19,9 @@ from l2gpu.core.shards import liquidity as lp
 from l2gpu.core.shards.bridge import Move, message_of
 from l2gpu.liquidity.app import create_app
 from l2gpu.liquidity.client import offer_to_lp
-from l2gpu.liquidity.provider import LiquidityProvider
-from l2gpu.liquidity.records import move_to_json
+from l2gpu.liquidity.provider import LiquidityProvider, LpRefused
+from l2gpu.liquidity.records import entry_to_json, move_to_json
+from l2gpu.liquidity.runner import start_lp
 from l2gpu.scenarios.shard_world import ETH, ShardWorld
 from l2gpu.serving.loopback import free_loopback_port, serve_on_loopback
 
@@ -74,10 +77,11 @@ def test_an_offered_move_is_fronted_once_checked_and_repaid_when_final(
     answer = api.post("/lp/moves", json=document(world, move, signature))
     assert answer.status_code == 200, answer.text
     assert answer.json()["state"] == lp.WAITING
-    assert api.get("/lp").json()["committed"] == str(amount - fee)
+    assert api.get("/lp").json()["committed"] == "0"  # waiting reserves nothing yet
     lp_before = world.chain.balance(world.address(LP))
     done = lp_provider.step()
     assert any(line.startswith("fronted") for line in done), done
+    assert api.get("/lp").json()["committed"] == str(amount - fee)
     message = "0x" + message_of(move).hex()
     assert api.get(f"/lp/moves/{message}").json()["state"] == lp.FRONTED
     assert world.bridge.fronted_by(move) == world.address(LP)
@@ -216,6 +220,9 @@ def test_hostile_bodies_get_clear_refusals_and_change_nothing(
         ({**good, "extra": 1}, 422, "extra"),
         ({**good, "signature": "zz"}, 422, "signature"),
         ({**good, "from_shard": 99}, 422, "from_shard"),
+        ({**good, "signature": good["signature"][:-1]}, 422, "signature"),  # odd length
+        ({**good, "amount": "\u00b2"}, 400, "whole number of wei"),  # a digit to isdigit()
+        ({**good, "amount": "\u0661\u0662"}, 400, "whole number of wei"),  # Arabic-Indic
         (b"{" * 10, 422, "must be a JSON object"),
         (b"x" * 10_000, 413, ""),
     ]
@@ -225,6 +232,12 @@ def test_hostile_bodies_get_clear_refusals_and_change_nothing(
         assert answer.status_code == status, (body, answer.text)
         assert said in answer.text
         assert "Traceback" not in answer.text
+    # An exit far beyond what the shard has posted (a free way to fill the book).
+    lp_provider.step()  # the provider has read the shards: 2 exits on shard 0
+    far, far_sig = world.move(alice, exit_index + TERMS.max_open + 1, 1, bob, ETH // 4, ETH // 100)
+    refused = api.post("/lp/moves", json=document(world, far, far_sig))
+    assert refused.status_code == 400
+    assert "far beyond the" in refused.json()["error"]
     assert lp_provider.state.entries == {}
     assert not (tmp_path / "lp-journal.jsonl").read_text()  # nothing journaled
     assert api.post("/lp/moves", json=good).status_code == 200
@@ -233,7 +246,9 @@ def test_hostile_bodies_get_clear_refusals_and_change_nothing(
     assert "offered already" in replay.json()["error"]
     assert api.get("/lp/moves/0x" + "00" * 32).status_code == 404
     assert api.get("/lp/moves/nothex").status_code == 422
-    # Beyond the budget (0.5 ETH, 0.25 promised): refused, with what to do.
+    # Beyond the budget (0.5 ETH, 0.25 fronted): refused, with what to do.
+    lp_provider.step()
+    assert lp_provider.state.committed() == ETH // 4 - ETH // 100
     _, big_exit, _ = world.burn(alice, ETH // 2)
     big, big_sig = world.move(alice, big_exit, 1, bob, ETH // 2, ETH // 100)
     refused = api.post("/lp/moves", json=document(world, big, big_sig))
@@ -264,16 +279,99 @@ def test_a_damaged_journal_stops_the_provider_with_what_to_do(
     world: ShardWorld, tmp_path: Path
 ) -> None:
     journal = tmp_path / "lp-journal.jsonl"
-    for damage, said in [(b'{"kind": "front"}\n', "cannot read at line 1"),
-                         (b"not json\n{}\n", "damaged at line 1")]:  # fmt: skip
+    alice, bob = world.users_on(0, 1)[0], world.users_on(1, 1)[0]
+    move, signature = world.move(alice, 0, 1, bob, ETH // 4, ETH // 100)
+    entry = entry_to_json(message_of(move), lp.Entry(move, signature, lp.FRONTED, 5))
+    line = json.dumps(entry)
+    damages = [
+        (b'{"kind": "front"}\n', "a line of kind 'front'"),
+        (b"not json\n{}\n", "damaged at line 1"),
+        (line.replace('"received_at": 5', '"received_at": 1e400').encode() + b"\n",
+         "not a whole number"),
+        (line.replace('"received_at": 5', '"received_at": "5"').encode() + b"\n",
+         "not a whole number"),
+        (json.dumps({**entry, "state": "bogus"}).encode() + b"\n", "no entry state"),
+        (json.dumps({**entry, "message": "00" * 32}).encode() + b"\n", "not its move's"),
+        (line.encode() + b"\n"  # a later line whose move was altered
+         + json.dumps({**entry, "move": {**entry["move"], "amount": 1}}).encode() + b"\n",
+         "at line 2: .*not its move's"),
+    ]  # fmt: skip
+    for damage, said in damages:
         journal.write_bytes(damage)
         with pytest.raises(L2gpuError, match=said) as refused:
             provider(world, tmp_path)
         assert "restore it from a copy" in refused.value.fix
     # A torn last line (a crash mid-write) is dropped: the provider never acted on it.
-    journal.write_bytes(b'{"kind": "expire", "now": 1}\n{"kind": "exp')
-    assert provider(world, tmp_path).state.entries == {}
-    assert journal.read_bytes() == b""  # compacted to the (empty) book
+    journal.write_bytes(line.encode() + b"\n" + line.encode()[:40])
+    assert provider(world, tmp_path).state.entries == {message_of(move): lp.Entry(
+        move, signature, lp.FRONTED, 5)}  # fmt: skip
+    assert journal.read_text() == json.dumps(entry, separators=(",", ":")) + "\n"  # compacted
+
+
+def test_a_restart_with_other_terms_keeps_every_move_it_took(
+    world: ShardWorld, tmp_path: Path
+) -> None:
+    alice, bob = funded(world)
+    _, exit_index, _ = world.burn(alice, ETH // 4)
+    move, signature = world.move(alice, exit_index, 1, bob, ETH // 4, ETH // 100)
+    first = provider(world, tmp_path)
+    first.offer(move, signature)
+    first.step()
+    assert first.state.entries[message_of(move)].state == lp.FRONTED
+    # Started again (no clean stop) with terms the move would not pass today.
+    stricter = lp.LpTerms(min_fee_ppm=900_000, max_move=1, budget=1, max_open=1, wait_s=1)
+    again = LiquidityProvider(world.chain, world.bridge, world.account(LP), stricter, tmp_path)
+    assert again.state.entries[message_of(move)].state == lp.FRONTED
+    assert again.info()["committed"] == str(ETH // 4 - ETH // 100)
+    world.chain.time_travel(WINDOW + 1)
+    again.step()
+    assert again.state.entries[message_of(move)].state == lp.REPAID
+
+
+def test_the_loop_outlives_a_failing_l1_and_says_so(world: ShardWorld, tmp_path: Path) -> None:
+    lp_provider = provider(world, tmp_path)
+    real = world.chain.timestamp
+    failures = iter([requests.exceptions.ConnectionError("refused")] * 2)
+
+    def flaky() -> Any:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real()
+
+    world.chain.timestamp = flaky
+    try:
+        # No round has run yet: an offer cannot date itself, and says L1 is away.
+        alice, bob = world.users_on(0, 1)[0], world.users_on(1, 1)[0]
+        move, signature = world.move(alice, 0, 1, bob, ETH // 4, ETH // 100)
+        with pytest.raises(LpRefused, match="L1 does not answer") as away:
+            lp_provider.offer(move, signature)
+        assert away.value.status == 503
+        running = start_lp(lp_provider, serve=False, every=0.01)
+        try:
+            for _ in range(3000):  # the second failure, then a good round (100 ms pauses)
+                if lp_provider.l1_time is not None and lp_provider.last_error is None:
+                    break
+                running.stop.wait(0.01)
+            assert running.thread is not None
+            assert running.thread.is_alive()
+            assert any("round failed: ConnectionError" in line for line in running.done)
+            assert lp_provider.info()["last_error"] is None  # it recovered
+        finally:
+            running.close()
+    finally:
+        world.chain.timestamp = real
+
+
+def test_idle_rounds_do_not_grow_the_journal(world: ShardWorld, tmp_path: Path) -> None:
+    alice, bob = funded(world)
+    lp_provider = provider(world, tmp_path)
+    move, signature = world.move(alice, 5, 1, bob, ETH // 4, ETH // 100)  # an exit to come
+    lp_provider.offer(move, signature)
+    size = (tmp_path / "lp-journal.jsonl").stat().st_size
+    for _ in range(20):
+        lp_provider.step()
+    assert (tmp_path / "lp-journal.jsonl").stat().st_size == size
 
 
 def test_two_providers_offered_one_move_front_it_once(world: ShardWorld, tmp_path: Path) -> None:

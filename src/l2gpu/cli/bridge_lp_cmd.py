@@ -34,7 +34,7 @@ def lp(
     wait_s: Annotated[
         int,
         typer.Option("--wait", min=1, help="Seconds a move may wait for its exit to be checked."),
-    ] = 3600,
+    ] = 600,
     bridge: Annotated[
         str | None, typer.Option("--bridge", help="The bridge (else the one recorded here).")
     ] = None,

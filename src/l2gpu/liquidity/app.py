@@ -9,6 +9,7 @@ decimal strings.
 # No "from __future__ import annotations" here: FastAPI reads the route annotations
 # at run time.
 
+import re
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path
@@ -17,14 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from l2gpu.core.shards.bridge import Move
 from l2gpu.core.types import Address
 from l2gpu.liquidity.provider import LiquidityProvider, LpRefused
-from l2gpu.serving.errors import ADDRESS_PATTERN, HASH_PATTERN, HEX_PATTERN, responses
+from l2gpu.serving.errors import ADDRESS_PATTERN, HASH_PATTERN, responses
 from l2gpu.serving.guard import RequestGuard, restore_recursion_limit
 from l2gpu.serving.problems import install_handlers
 
 MAX_BODY_BYTES = 4_096  # a signed move is under 600 bytes
 Message = Annotated[str, Path(pattern=HASH_PATTERN, description="0x and 64 hex digits")]
 COMMON = (400, 413, 422)
-WEI = r"^[0-9]{1,39}$"
+WEI = r"[0-9]{1,39}"
+SIGNATURE_PATTERN = r"^(0x)?[0-9a-fA-F]{130}$"
 
 
 class MoveIn(BaseModel):
@@ -38,13 +40,13 @@ class MoveIn(BaseModel):
     to_shard: int = Field(ge=0, le=63)
     to: str = Field(pattern=ADDRESS_PATTERN)
     fee: int | str = Field(description="wei")
-    signature: str = Field(pattern=HEX_PATTERN, max_length=140)
+    signature: str = Field(pattern=SIGNATURE_PATTERN, description="65 bytes, hex")
     bridge: str = Field(pattern=ADDRESS_PATTERN)
 
 
 def _wei(value: int | str, name: str) -> int:
     text = str(value)
-    if not text.isdigit() or len(text) > 39:
+    if re.fullmatch(WEI, text, flags=re.ASCII) is None:
         raise LpRefused(f"{name} must be a whole number of wei, not {text[:40]!r}")
     return int(text)
 

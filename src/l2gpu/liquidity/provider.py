@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from l2gpu.core.shards.liquidity import (
     LpTerms,
     Offered,
     offer_problem,
+    pruned,
     state_transition,
 )
 from l2gpu.core.types import Address
@@ -47,7 +49,7 @@ from l2gpu.l1 import Chain, ContractRevert, compile_contract
 from l2gpu.l1.contracts.bridge import BridgeClient
 from l2gpu.l1.contracts.dispute_game import DisputeClient
 from l2gpu.l1.contracts.rollup import RollupClient
-from l2gpu.liquidity.records import entry_from_json, entry_to_json, input_from_json, input_to_json
+from l2gpu.liquidity.records import entry_from_json, entry_to_json
 
 log = logging.getLogger(__name__)
 JOURNAL = "lp-journal.jsonl"
@@ -81,31 +83,41 @@ class LiquidityProvider:
         self._lock = threading.Lock()
         self.state = LpState(bridge.domain, len(self.rollups), terms)
         self._finals: dict[int, tuple[int, L2State]] = {}
+        # What the last round saw, for the API (which must not touch the watchers while
+        # a round replays a batch, nor wait on L1): L1's time, each shard's exit count.
+        self.l1_time: int | None = None
+        self.known_exits = [0] * len(self.rollups)
+        self.last_error: str | None = None
         self._recover()
 
     def _recover(self) -> None:
-        """The book as the journal left it, then the journal rewritten as that book."""
+        """The book as the journal left it (the last line of each move wins), then the
+        journal rewritten as that book."""
+        entries: dict[bytes, Entry] = {}
         for number, record in enumerate(self.journal.replay(), start=1):
             try:
-                if record.get("kind") == "entry":
-                    message, entry = entry_from_json(record)
-                    entries = {**self.state.entries, message: entry}
-                    self.state = LpState(self.state.domain, self.state.shard_count,
-                                         self.state.terms, entries)  # fmt: skip
-                else:
-                    self.state = state_transition(self.state, input_from_json(record)).state
-            except (KeyError, TypeError, ValueError, AttributeError, L2gpuError) as exc:
+                if record.get("kind") != "entry":
+                    raise ValueError(f"a line of kind {record.get('kind')!r}")
+                message, entry = entry_from_json(record)
+            except (KeyError, TypeError, ValueError, OverflowError, AttributeError,
+                    L2gpuError) as exc:  # fmt: skip
                 raise L2gpuError(
                     f"the liquidity provider's journal {self.journal.path} has a record it "
                     f"cannot read at line {number}: {exc!r}",
                     "restore it from a copy: the provider does not start without its fronts",
                 ) from None
+            entries[message] = entry
+        self.state = pruned(replace(self.state, entries=entries))
         self.journal.rewrite([entry_to_json(m, e) for m, e in self.state.entries.items()])
 
     def _apply(self, event: LpInput) -> list[LpEvent]:
-        """Journal ``event`` (on disk first), then apply it. The caller holds the lock."""
-        self.journal.append(input_to_json(event))
-        self.state, events = state_transition(self.state, event)
+        """Apply ``event``, and journal every entry it changed (on disk first) before
+        the new book is the provider's. The caller holds the lock."""
+        after, events = state_transition(self.state, event)
+        for message, entry in after.entries.items():
+            if self.state.entries.get(message) != entry:
+                self.journal.append(entry_to_json(message, entry))
+        self.state = after
         return events
 
     def apply(self, event: LpInput) -> list[LpEvent]:
@@ -123,8 +135,24 @@ class LiquidityProvider:
                 replay = problem.endswith("offered already")
                 raise LpRefused(problem, "" if replay else "fix the move, or ask another provider",
                                 409 if replay else 400)  # fmt: skip
-            self._apply(Offered(move, signature, int(self.chain.timestamp())))
+            known = self.known_exits[move.from_shard]
+            if move.exit_index >= known + self.state.terms.max_open:
+                raise LpRefused(
+                    f"exit {move.exit_index} is far beyond the {known} exits shard "
+                    f"{move.from_shard} has posted",
+                    "offer the move once the batch holding its exit is on L1",
+                )
+            self._apply(Offered(move, signature, self._now()))
         return self.status_of(message_of(move))
+
+    def _now(self) -> int:
+        """L1's time: the last round's, else asked now (503 when L1 does not answer)."""
+        if self.l1_time is not None:
+            return self.l1_time
+        try:
+            return int(self.chain.timestamp())
+        except Exception as exc:
+            raise LpRefused(f"L1 does not answer: {exc}", "try again in a minute", 503) from None
 
     def status_of(self, message: bytes) -> dict[str, Any]:
         """One entry of the book, by its move's message."""
@@ -147,7 +175,8 @@ class LiquidityProvider:
                 "min_fee_ppm": terms.min_fee_ppm, "max_move": str(terms.max_move),
                 "budget": str(terms.budget), "committed": str(committed),
                 "available": str(terms.budget - committed), "open": self.state.open_count(),
-                "max_open": terms.max_open, "wait_s": terms.wait_s}  # fmt: skip
+                "max_open": terms.max_open, "wait_s": terms.wait_s, "l1_time": self.l1_time,
+                "last_error": self.last_error}  # fmt: skip
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -156,9 +185,13 @@ class LiquidityProvider:
         front the moves whose exits are checked, and relay the fronted ones whose batch
         is final. Returns what was done, one line each."""
         done: list[str] = []
-        self.apply(Expire(int(self.chain.timestamp())))
+        now = int(self.chain.timestamp())
+        with self._lock:
+            self.l1_time = now
+            self._apply(Expire(now))
         for shard, watcher in enumerate(self.watchers):
             done += [f"shard {shard}: {line}" for line in watcher.poll()]
+            self.known_exits[shard] = len(watcher.state.exits)
         for message, entry in self.state.in_state(WAITING):
             self._check(message, entry)
         for message, entry in self.state.in_state(FRONTING):

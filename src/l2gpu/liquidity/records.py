@@ -1,26 +1,27 @@
-"""The liquidity provider's journal lines: its book's inputs, and snapshots of entries.
+"""The liquidity provider's journal lines: each an entry of its book as it became.
 
 A provider that fronted a move must remember it across ``kill -9``, or it never
-relays the move and is never repaid. Every input that changes the book is appended
-(fsynced) before the provider acts on it; a restart replays them. At start the
-journal is rewritten as one ``entry`` line per entry of the book, so it stays as
-small as the book (:data:`~l2gpu.core.shards.liquidity.KEEP_FINISHED` finished
-entries and the open ones).
+relays the move and is never repaid. Every entry an input changes is appended
+(fsynced) as it now is, before the provider acts on it; a restart reads them, the
+last line of each move winning. The journal holds outcomes, not inputs, so a
+restart never decides anything again: a provider started with other terms keeps
+every move as it left it. At start the journal is rewritten as the book, so it
+stays as small as the book (the open entries and the last
+:data:`~l2gpu.core.shards.liquidity.KEEP_FINISHED` finished ones).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from l2gpu.core.shards.bridge import Move
+from l2gpu.core.shards.bridge import Move, message_of
 from l2gpu.core.shards.liquidity import (
+    FRONTED,
+    FRONTING,
+    REFUSED,
+    REPAID,
+    WAITING,
     Entry,
-    ExitChecked,
-    Expire,
-    FrontDone,
-    Landed,
-    LpInput,
-    Offered,
 )
 from l2gpu.core.types import Address
 
@@ -34,47 +35,13 @@ def move_to_json(move: Move) -> dict[str, Any]:
 
 def move_from_json(data: dict[str, Any]) -> Move:
     """Back from :func:`move_to_json` (raises KeyError, TypeError or ValueError)."""
-    return Move(int(data["from_shard"]), int(data["exit_index"]),
-                Address.from_hex(data["owner"]), int(data["amount"]), int(data["to_shard"]),
-                Address.from_hex(data["to"]), int(data["fee"]))  # fmt: skip
-
-
-def input_to_json(event: LpInput) -> dict[str, Any]:
-    """One journal line for an input of the book."""
-    if isinstance(event, Offered):
-        return {"kind": "offered", "move": move_to_json(event.move),
-                "signature": event.signature.hex(), "now": event.now}  # fmt: skip
-    if isinstance(event, ExitChecked):
-        return {"kind": "checked", "message": event.message.hex(), "batch": event.batch,
-                "problem": event.problem}  # fmt: skip
-    if isinstance(event, Expire):
-        return {"kind": "expire", "now": event.now}
-    if isinstance(event, FrontDone):
-        return {"kind": "front", "message": event.message.hex(), "fronted": event.fronted,
-                "reason": event.reason}  # fmt: skip
-    return {"kind": "landed", "message": event.message.hex(), "to_me": event.to_me}
-
-
-def input_from_json(data: dict[str, Any]) -> LpInput:
-    """Back from :func:`input_to_json` (raises KeyError, TypeError or ValueError)."""
-    kind = data["kind"]
-    if kind == "offered":
-        return Offered(move_from_json(data["move"]), bytes.fromhex(data["signature"]),
-                       int(data["now"]))  # fmt: skip
-    if kind == "checked":
-        return ExitChecked(bytes.fromhex(data["message"]), int(data["batch"]), data["problem"])
-    if kind == "expire":
-        return Expire(int(data["now"]))
-    if kind == "front":
-        return FrontDone(bytes.fromhex(data["message"]), bool(data["fronted"]),
-                         str(data["reason"]))  # fmt: skip
-    if kind == "landed":
-        return Landed(bytes.fromhex(data["message"]), bool(data["to_me"]))
-    raise ValueError(f"unknown journal line kind {kind!r}")
+    return Move(_int(data["from_shard"]), _int(data["exit_index"]),
+                Address.from_hex(data["owner"]), _int(data["amount"]), _int(data["to_shard"]),
+                Address.from_hex(data["to"]), _int(data["fee"]))  # fmt: skip
 
 
 def entry_to_json(message: bytes, entry: Entry) -> dict[str, Any]:
-    """A snapshot line of one entry of the book."""
+    """The journal line of one entry of the book."""
     return {"kind": "entry", "message": message.hex(), "move": move_to_json(entry.move),
             "signature": entry.signature.hex(), "state": entry.state,
             "received_at": entry.received_at, "reason": entry.reason,
@@ -82,8 +49,24 @@ def entry_to_json(message: bytes, entry: Entry) -> dict[str, Any]:
 
 
 def entry_from_json(data: dict[str, Any]) -> tuple[bytes, Entry]:
-    """Back from :func:`entry_to_json`."""
+    """Back from :func:`entry_to_json` (raises ValueError for a state it does not know,
+    or a message that is not its move's)."""
+    if data["state"] not in _STATES:
+        raise ValueError(f"no entry state {data['state']!r}")
     entry = Entry(move_from_json(data["move"]), bytes.fromhex(data["signature"]),
-                  str(data["state"]), int(data["received_at"]), str(data["reason"]),
-                  int(data["batch"]))  # fmt: skip
-    return bytes.fromhex(data["message"]), entry
+                  data["state"], _int(data["received_at"]), str(data["reason"]),
+                  _int(data["batch"]))  # fmt: skip
+    message = bytes.fromhex(data["message"])
+    if message != message_of(entry.move):
+        raise ValueError("the entry's message is not its move's")
+    return message, entry
+
+
+_STATES = (WAITING, FRONTING, FRONTED, REPAID, REFUSED)
+
+
+def _int(value: Any) -> int:
+    """A whole number as the journal writes it (never a float, a string or a bool)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{value!r} is not a whole number")
+    return value

@@ -35,16 +35,26 @@ class RunningLp:
 
 
 def _loop(running: RunningLp, every: float) -> None:
+    """Step until stopped. A round that fails (L1 unreachable a while, or anything
+    else) is logged, said by ``/lp``'s ``last_error``, and tried again after a pause
+    that doubles up to a minute: the loop never dies while the API takes offers."""
+    pause = every
     while not running.stop.is_set():
         try:
             lines = running.provider.step()
-        except L2gpuError as exc:  # L1 unreachable a while: the next round tries again
-            lines = [f"round failed: {exc.what}"]
+            running.provider.last_error, pause = None, every
+        except Exception as exc:
+            what = exc.what if isinstance(exc, L2gpuError) else f"{type(exc).__name__}: {exc}"
+            lines = [f"round failed: {what}"]
+            running.provider.last_error = what
+            if not isinstance(exc, L2gpuError):
+                log.exception("lp: round failed")
+            pause = min(60.0, pause * 2)
         for line in lines:
             log.info("lp: %s", line)
         running.done += lines
         del running.done[:-1000]  # what the last rounds did, bounded
-        running.stop.wait(every)
+        running.stop.wait(pause)
 
 
 def start_lp(provider: LiquidityProvider, *, serve: bool = True, port: int | None = None,

@@ -8,8 +8,9 @@ move only once it has seen the move's exit in a source batch it re-executed itse
 
 - a fee of at least ``min_fee_ppm`` parts per million of the amount;
 - no move above ``max_move`` wei;
-- at most ``budget`` wei fronted and not yet repaid, counting the moves it has
-  promised to front;
+- at most ``budget`` wei fronted and not yet repaid (checked when a move is offered,
+  and again when its exit is checked: a move that only waits reserves nothing, so
+  offers of exits that never come cannot lock the budget);
 - at most ``max_open`` moves in its book that are not finished.
 
 The entries' life: ``waiting`` (accepted; the exit is not yet in a checked batch),
@@ -19,9 +20,13 @@ amount), or ``refused`` (never fronted: the reason says why). A move already in 
 book is refused as a replay; a refused offer that never entered the book leaves no
 trace. Finished entries beyond :data:`KEEP_FINISHED` are forgotten, oldest first.
 
+The terms decide what happens to a move when it happens, never again: the shell
+journals the entries each input changed, not the inputs, so that a provider started
+again with other terms keeps every move as it left it.
+
 The shell (``l2gpu.liquidity``) turns offers, its watchers' checks and L1's answers
-into inputs, journals them, and sends the front and relay transactions this machine
-asks for (:class:`FrontNow`).
+into inputs, journals the entries they change, and sends the front and relay
+transactions this machine asks for (:class:`FrontNow`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from l2gpu.core.shards.bridge import ZERO, Move, message_of, move_signer
 from l2gpu.core.transition import TransitionResult
 
 PPM = 1_000_000
+_NO_BUDGET = "this provider's budget does not cover the move now: try later or another provider"
 KEEP_FINISHED = 1_000
 """Repaid and refused entries kept for ``status``; older ones are forgotten."""
 WAITING, FRONTING, FRONTED, REPAID, REFUSED = "waiting", "fronting", "fronted", "repaid", "refused"
@@ -47,7 +53,7 @@ class LpTerms:
     max_move: int
     budget: int
     max_open: int = 256
-    wait_s: int = 3600
+    wait_s: int = 600
     """How long a move may wait for its exit to appear in a checked batch."""
 
     def problem(self) -> str | None:
@@ -89,8 +95,8 @@ class LpState:
     entries: dict[bytes, Entry] = field(default_factory=dict)
 
     def committed(self) -> int:
-        """Wei promised or fronted and not repaid yet."""
-        return sum(e.outlay for e in self.entries.values() if e.state in OPEN_STATES)
+        """Wei being fronted or fronted and not repaid yet."""
+        return sum(e.outlay for e in self.entries.values() if e.state in (FRONTING, FRONTED))
 
     def open_count(self) -> int:
         """Entries not finished."""
@@ -201,6 +207,8 @@ def state_transition(state: LpState, event: LpInput) -> TransitionResult[LpState
             return TransitionResult(state, [])
         if event.problem is not None:
             return _refuse(state, event.message, event.problem)
+        if state.committed() + entry.outlay > state.terms.budget:
+            return _refuse(state, event.message, _NO_BUDGET)
         fronting = _set(state, event.message, state=FRONTING, batch=event.batch)
         return TransitionResult(fronting, [FrontNow(event.message)])
     if isinstance(event, FrontDone):
@@ -213,7 +221,7 @@ def state_transition(state: LpState, event: LpInput) -> TransitionResult[LpState
     if entry.state in (REPAID, REFUSED):
         return TransitionResult(state, [])
     if entry.state == FRONTED and event.to_me:
-        repaid = _pruned(_set(state, event.message, state=REPAID))
+        repaid = pruned(_set(state, event.message, state=REPAID))
         return TransitionResult(repaid, [Repaid(event.message, entry.move.amount)])
     return _refuse(state, event.message, "the move landed without this provider's front")
 
@@ -240,7 +248,7 @@ def offer_problem(state: LpState, move: Move, signature: bytes) -> str | None:
         least = -(-terms.min_fee_ppm * move.amount // PPM)
         return f"the fee is below this provider's {terms.min_fee_ppm} ppm: at least {least} wei"
     if state.committed() + move.amount - move.fee > terms.budget:
-        return "this provider's budget does not cover the move now: try later or another provider"
+        return _NO_BUDGET
     if state.open_count() >= terms.max_open:
         return "this provider's book is full: try later or another provider"
     return None
@@ -262,12 +270,12 @@ def _expired(state: LpState, now: int) -> TransitionResult[LpState, LpEvent]:
     reason = f"its exit was not in a checked batch of its shard within {state.terms.wait_s} s"
     for message in late:
         state = _set(state, message, state=REFUSED, reason=reason)
-    return TransitionResult(_pruned(state), [Refused(m, reason) for m in late])
+    return TransitionResult(pruned(state), [Refused(m, reason) for m in late])
 
 
 def _refuse(state: LpState, message: bytes, reason: str) -> TransitionResult[LpState, LpEvent]:
     refused = _set(state, message, state=REFUSED, reason=reason)
-    return TransitionResult(_pruned(refused), [Refused(message, reason)])
+    return TransitionResult(pruned(refused), [Refused(message, reason)])
 
 
 def _set(book: LpState, message: bytes, **changes: object) -> LpState:
@@ -276,7 +284,7 @@ def _set(book: LpState, message: bytes, **changes: object) -> LpState:
     return replace(book, entries=entries)
 
 
-def _pruned(state: LpState) -> LpState:
+def pruned(state: LpState) -> LpState:
     """Forget the oldest finished entries beyond :data:`KEEP_FINISHED`."""
     finished = [m for m, e in state.entries.items() if e.state not in OPEN_STATES]
     if len(finished) <= KEEP_FINISHED:
