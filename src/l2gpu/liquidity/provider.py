@@ -136,7 +136,8 @@ class LiquidityProvider:
                 raise LpRefused(problem, "" if replay else "fix the move, or ask another provider",
                                 409 if replay else 400)  # fmt: skip
             known = self.known_exits[move.from_shard]
-            if move.exit_index >= known + self.state.terms.max_open:
+            # (before the first round the provider has not read the shards yet)
+            if self.l1_time is not None and move.exit_index >= known + self.state.terms.max_open:
                 raise LpRefused(
                     f"exit {move.exit_index} is far beyond the {known} exits shard "
                     f"{move.from_shard} has posted",
@@ -151,7 +152,7 @@ class LiquidityProvider:
             return self.l1_time
         try:
             return int(self.chain.timestamp())
-        except Exception as exc:
+        except Exception as exc:  # web3 and requests raise many kinds: all mean "away"
             raise LpRefused(f"L1 does not answer: {exc}", "try again in a minute", 503) from None
 
     def status_of(self, message: bytes) -> dict[str, Any]:
