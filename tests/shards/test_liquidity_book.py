@@ -194,3 +194,18 @@ def test_finished_entries_are_forgotten_beyond_the_bound(monkeypatch: pytest.Mon
 def test_terms_that_cannot_be_served_say_why(terms: lp.LpTerms) -> None:
     assert terms.problem() is not None
     assert TERMS.problem() is None
+
+
+def test_moves_of_exits_not_on_l1_yet_fill_half_the_book_at_most() -> None:
+    """Anyone can sign moves of exits to come, for free: they must leave room."""
+    state = book(replace(TERMS, budget=100 * ETH, max_open=4))
+    posted = (3, 0)  # shard 0 has three exits in checked batches
+    for i in range(2):
+        state, events = lp.state_transition(state, lp.Offered(*signed(3 + i), 1, posted))
+        assert isinstance(events[0], lp.Accepted)
+    _, events = lp.state_transition(state, lp.Offered(*signed(5), 1, posted))
+    assert "exits not on L1 yet" in events[0].reason  # type: ignore[attr-defined]
+    for i in range(2):  # moves of posted exits still find room
+        state, events = lp.state_transition(state, lp.Offered(*signed(i), 1, posted))
+        assert isinstance(events[0], lp.Accepted)
+    assert state.open_count() == 4

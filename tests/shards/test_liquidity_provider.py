@@ -54,8 +54,12 @@ def funded(world: ShardWorld) -> tuple[int, int]:
     return alice, bob
 
 
-def provider(world: ShardWorld, folder: Path) -> LiquidityProvider:
-    return LiquidityProvider(world.chain, world.bridge, world.account(LP), TERMS, folder)
+def provider(world: ShardWorld, folder: Path, *, ready: bool = True) -> LiquidityProvider:
+    """A provider; ``ready``: after its first round (it takes offers only then)."""
+    made = LiquidityProvider(world.chain, world.bridge, world.account(LP), TERMS, folder)
+    if ready:
+        made.step()
+    return made
 
 
 def document(world: ShardWorld, move: Move, signature: bytes) -> dict[str, Any]:
@@ -131,20 +135,24 @@ def test_a_move_of_another_owners_exit_or_amount_is_refused(
     carol = world.users_on(0, 2)[1]
     world.deposit(carol, ETH)
     world.post(world.shards[0])
-    _, exit_index, _ = world.burn(alice, ETH // 4)
-    lp_provider = provider(world, tmp_path)
-    # Carol signs a move of Alice's exit, naming herself its owner; then Alice asks for
-    # more than she burned.
+    lp_provider = provider(world, tmp_path)  # it has read the shards: no exit yet
+    exit_index = 0
+    # Carol signs a move of the exit Alice is about to make, naming herself its owner:
+    # the exit is not on L1 yet, so it waits, and is refused once it is.
     theft, theft_sig = world.move(carol, exit_index, 1, bob, ETH // 4, ETH // 100)
-    inflated, inflated_sig = world.move(alice, exit_index, 1, bob, ETH // 2, ETH // 100)
     lp_provider.offer(theft, theft_sig)
+    assert world.burn(alice, ETH // 4)[1] == exit_index
     lp_provider.step()
-    lp_provider.offer(inflated, inflated_sig)
-    lp_provider.step()
+    entry = lp_provider.state.entries[message_of(theft)]
+    assert entry.state == lp.REFUSED, entry
+    assert f"exit {exit_index} of shard 0 pays {ETH // 4} wei to" in entry.reason
+    # Alice asks for more than she burned, once the exit is known: refused at once,
+    # leaving no entry.
+    inflated, inflated_sig = world.move(alice, exit_index, 1, bob, ETH // 2, ETH // 100)
+    with pytest.raises(LpRefused, match=f"pays {ETH // 4} wei to .*not this move"):
+        lp_provider.offer(inflated, inflated_sig)
+    assert message_of(inflated) not in lp_provider.state.entries
     for move in (theft, inflated):
-        entry = lp_provider.state.entries[message_of(move)]
-        assert entry.state == lp.REFUSED, entry
-        assert f"exit {exit_index} of shard 0 pays {ETH // 4} wei to" in entry.reason
         assert world.bridge.fronted_by(move) is None
 
 
@@ -172,7 +180,7 @@ def test_a_crash_around_the_front_neither_fronts_twice_nor_forgets(
     assert sent == [first[0]]
     # Started again on the same folder: the journal says "fronting"; L1 says fronted.
     monkeypatch.undo()
-    again = provider(world, tmp_path)
+    again = provider(world, tmp_path, ready=False)
     assert again.state.entries[message_of(first[0])].state == lp.FRONTING
     lp_before = world.chain.balance(world.address(LP))
     again.step()
@@ -189,7 +197,7 @@ def test_a_crash_around_the_front_neither_fronts_twice_nor_forgets(
     with pytest.raises(Crash):
         again.step()
     monkeypatch.undo()
-    third = provider(world, tmp_path)
+    third = provider(world, tmp_path, ready=False)
     assert third.state.entries[message_of(second[0])].state == lp.FRONTING
     third.step()
     assert third.state.entries[message_of(second[0])].state == lp.FRONTED
@@ -292,6 +300,8 @@ def test_a_damaged_journal_stops_the_provider_with_what_to_do(
          "not a whole number"),
         (json.dumps({**entry, "state": "bogus"}).encode() + b"\n", "no entry state"),
         (json.dumps({**entry, "message": "00" * 32}).encode() + b"\n", "not its move's"),
+        (json.dumps({**entry, "move": {**entry["move"], "to": "0x" + "33" * 20}}).encode()
+         + b"\n", "not signed by its owner"),  # the recipient changed: the message is not
         (line.encode() + b"\n"  # a later line whose move was altered
          + json.dumps({**entry, "move": {**entry["move"], "amount": 1}}).encode() + b"\n",
          "at line 2: .*not its move's"),
@@ -299,11 +309,11 @@ def test_a_damaged_journal_stops_the_provider_with_what_to_do(
     for damage, said in damages:
         journal.write_bytes(damage)
         with pytest.raises(L2gpuError, match=said) as refused:
-            provider(world, tmp_path)
+            provider(world, tmp_path, ready=False)
         assert "restore it from a copy" in refused.value.fix
     # A torn last line (a crash mid-write) is dropped: the provider never acted on it.
     journal.write_bytes(line.encode() + b"\n" + line.encode()[:40])
-    assert provider(world, tmp_path).state.entries == {message_of(move): lp.Entry(
+    assert provider(world, tmp_path, ready=False).state.entries == {message_of(move): lp.Entry(
         move, signature, lp.FRONTED, 5)}  # fmt: skip
     assert journal.read_text() == json.dumps(entry, separators=(",", ":")) + "\n"  # compacted
 
@@ -329,7 +339,7 @@ def test_a_restart_with_other_terms_keeps_every_move_it_took(
 
 
 def test_the_loop_outlives_a_failing_l1_and_says_so(world: ShardWorld, tmp_path: Path) -> None:
-    lp_provider = provider(world, tmp_path)
+    lp_provider = provider(world, tmp_path, ready=False)
     real = world.chain.timestamp
     failures = iter([requests.exceptions.ConnectionError("refused")] * 2)
 
@@ -344,7 +354,7 @@ def test_the_loop_outlives_a_failing_l1_and_says_so(world: ShardWorld, tmp_path:
         # No round has run yet: an offer cannot date itself, and says L1 is away.
         alice, bob = world.users_on(0, 1)[0], world.users_on(1, 1)[0]
         move, signature = world.move(alice, 0, 1, bob, ETH // 4, ETH // 100)
-        with pytest.raises(LpRefused, match="L1 does not answer") as away:
+        with pytest.raises(LpRefused, match="still reading the shards") as away:
             lp_provider.offer(move, signature)
         assert away.value.status == 503
         running = start_lp(lp_provider, serve=False, every=0.01)
@@ -382,6 +392,7 @@ def test_two_providers_offered_one_move_front_it_once(world: ShardWorld, tmp_pat
     second = LiquidityProvider(world.chain, world.bridge, world.account(LP - 1), TERMS,
                                tmp_path / "second")  # fmt: skip
     for each in (first, second):
+        each.step()
         each.offer(move, signature)
     first.step()
     second.step()
@@ -393,3 +404,13 @@ def test_two_providers_offered_one_move_front_it_once(world: ShardWorld, tmp_pat
     assert second.state.committed() == 0
     world.post(world.shards[1])
     assert world.balance(world.shards[1], bob) == ETH + ETH // 4 - ETH // 100  # once
+
+
+def test_the_journal_is_compacted_while_the_provider_runs(
+    world: ShardWorld, tmp_path: Path
+) -> None:
+    alice, bob = funded(world)
+    lp_provider = provider(world, tmp_path)
+    lp_provider._journal_lines = 10_000  # as if offers refused after waiting had piled up
+    lp_provider.offer(*world.move(alice, 0, 1, bob, ETH // 4, ETH // 100))
+    assert len((tmp_path / "lp-journal.jsonl").read_text().splitlines()) == 1  # the book

@@ -22,8 +22,9 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from l2gpu.core.errors import L2gpuError
+from l2gpu.core.l2.records import Exit
 from l2gpu.core.l2.state import L2State
-from l2gpu.core.shards.bridge import Move, message_of
+from l2gpu.core.shards.bridge import Move, message_of, move_signer
 from l2gpu.core.shards.liquidity import (
     FRONTED,
     FRONTING,
@@ -84,10 +85,13 @@ class LiquidityProvider:
         self.state = LpState(bridge.domain, len(self.rollups), terms)
         self._finals: dict[int, tuple[int, L2State]] = {}
         # What the last round saw, for the API (which must not touch the watchers while
-        # a round replays a batch, nor wait on L1): L1's time, each shard's exit count.
+        # a round replays a batch, nor wait on L1): L1's time, each shard's exits in
+        # the batches checked, and whether a whole round has read every shard yet.
         self.l1_time: int | None = None
-        self.known_exits = [0] * len(self.rollups)
+        self.posted: list[list[Exit]] = [[] for _ in self.rollups]
+        self.shards_read = False
         self.last_error: str | None = None
+        self._journal_lines = 0
         self._recover()
 
     def _recover(self) -> None:
@@ -99,6 +103,8 @@ class LiquidityProvider:
                 if record.get("kind") != "entry":
                     raise ValueError(f"a line of kind {record.get('kind')!r}")
                 message, entry = entry_from_json(record)
+                if move_signer(self.state.domain, entry.move, entry.signature) != entry.move.owner:
+                    raise ValueError("the entry's move is not signed by its owner")
             except (KeyError, TypeError, ValueError, OverflowError, AttributeError,
                     L2gpuError) as exc:  # fmt: skip
                 raise L2gpuError(
@@ -108,7 +114,14 @@ class LiquidityProvider:
                 ) from None
             entries[message] = entry
         self.state = pruned(replace(self.state, entries=entries))
+        self._compact()
+
+    def _compact(self) -> None:
+        """Rewrite the journal as the book (at start, and whenever it has grown to
+        twice the book and a thousand lines: offers refused after they waited add lines
+        that nothing else removes)."""
         self.journal.rewrite([entry_to_json(m, e) for m, e in self.state.entries.items()])
+        self._journal_lines = len(self.state.entries)
 
     def _apply(self, event: LpInput) -> list[LpEvent]:
         """Apply ``event``, and journal every entry it changed (on disk first) before
@@ -117,7 +130,10 @@ class LiquidityProvider:
         for message, entry in after.entries.items():
             if self.state.entries.get(message) != entry:
                 self.journal.append(entry_to_json(message, entry))
+                self._journal_lines += 1
         self.state = after
+        if self._journal_lines > 2 * len(after.entries) + 1_000:
+            self._compact()
         return events
 
     def apply(self, event: LpInput) -> list[LpEvent]:
@@ -130,30 +146,36 @@ class LiquidityProvider:
     def offer(self, move: Move, signature: bytes) -> dict[str, Any]:
         """Take ``move`` into the book, or raise :class:`LpRefused` saying why not."""
         with self._lock:
-            problem = offer_problem(self.state, move, signature)
+            if not self.shards_read or self.l1_time is None:
+                why = (f"L1 does not answer: {self.last_error}" if self.last_error
+                       else "the provider is still reading the shards from L1")  # fmt: skip
+                raise LpRefused(why, "try again in a minute", 503)
+            counts = tuple(len(exits) for exits in self.posted)
+            problem = offer_problem(self.state, move, signature, counts)
             if problem is not None:
                 replay = problem.endswith("offered already")
                 raise LpRefused(problem, "" if replay else "fix the move, or ask another provider",
                                 409 if replay else 400)  # fmt: skip
-            known = self.known_exits[move.from_shard]
-            # (before the first round the provider has not read the shards yet)
-            if self.l1_time is not None and move.exit_index >= known + self.state.terms.max_open:
-                raise LpRefused(
-                    f"exit {move.exit_index} is far beyond the {known} exits shard "
-                    f"{move.from_shard} has posted",
-                    "offer the move once the batch holding its exit is on L1",
-                )
-            self._apply(Offered(move, signature, self._now()))
+            problem = self._exit_problem(move, counts[move.from_shard])
+            if problem is not None:
+                raise LpRefused(problem, "offer a move of your own exit, once it is on L1")
+            self._apply(Offered(move, signature, self.l1_time, counts))
         return self.status_of(message_of(move))
 
-    def _now(self) -> int:
-        """L1's time: the last round's, else asked now (503 when L1 does not answer)."""
-        if self.l1_time is not None:
-            return self.l1_time
-        try:
-            return int(self.chain.timestamp())
-        except Exception as exc:  # web3 and requests raise many kinds: all mean "away"
-            raise LpRefused(f"L1 does not answer: {exc}", "try again in a minute", 503) from None
+    def _exit_problem(self, move: Move, posted: int) -> str | None:
+        """What the batches checked say against ``move`` now: its exit is another's, or
+        of another amount, or far beyond what the shard has posted."""
+        if move.exit_index < posted:
+            exit_ = self.posted[move.from_shard][move.exit_index]
+            if (exit_.address, int(exit_.amount)) != (move.owner, move.amount):
+                paid = f"{int(exit_.amount)} wei to {exit_.address.checksum}"
+                return (
+                    f"exit {move.exit_index} of shard {move.from_shard} pays {paid}, not this move"
+                )
+        elif move.exit_index >= posted + self.state.terms.max_open:
+            return (f"exit {move.exit_index} is far beyond the {posted} exits shard "
+                    f"{move.from_shard} has posted")  # fmt: skip
+        return None
 
     def status_of(self, message: bytes) -> dict[str, Any]:
         """One entry of the book, by its move's message."""
@@ -175,7 +197,7 @@ class LiquidityProvider:
                 "chain_id": self.chain.chain_id, "shards": self.state.shard_count,
                 "min_fee_ppm": terms.min_fee_ppm, "max_move": str(terms.max_move),
                 "budget": str(terms.budget), "committed": str(committed),
-                "available": str(terms.budget - committed), "open": self.state.open_count(),
+                "available": str(max(0, terms.budget - committed)), "open": self.state.open_count(),
                 "max_open": terms.max_open, "wait_s": terms.wait_s, "l1_time": self.l1_time,
                 "last_error": self.last_error}  # fmt: skip
 
@@ -192,7 +214,9 @@ class LiquidityProvider:
             self._apply(Expire(now))
         for shard, watcher in enumerate(self.watchers):
             done += [f"shard {shard}: {line}" for line in watcher.poll()]
-            self.known_exits[shard] = len(watcher.state.exits)
+            with self._lock:  # the API reads the copy under the lock
+                self._note_exits(shard, watcher.state.exits)
+        self.shards_read = True
         for message, entry in self.state.in_state(WAITING):
             self._check(message, entry)
         for message, entry in self.state.in_state(FRONTING):
@@ -217,6 +241,15 @@ class LiquidityProvider:
         state.commit()
         self._finals[shard] = (final, state)
         return (watcher.accepted[final - 1].index if final else 0), state
+
+    def _note_exits(self, shard: int, exits: list[Exit]) -> None:
+        """Keep the API's copy of ``shard``'s exits in checked batches: extended as
+        batches are accepted, copied whole when one was reverted."""
+        seen = self.posted[shard]
+        if len(exits) >= len(seen) and (not seen or exits[len(seen) - 1] == seen[-1]):
+            seen.extend(exits[len(seen) :])
+        else:
+            self.posted[shard] = list(exits)
 
     def _check(self, message: bytes, entry: Entry) -> None:
         move = entry.move

@@ -47,8 +47,7 @@ def _loop(running: RunningLp, every: float) -> None:
             what = exc.what if isinstance(exc, L2gpuError) else f"{type(exc).__name__}: {exc}"
             lines = [f"round failed: {what}"]
             running.provider.last_error = what
-            if not isinstance(exc, L2gpuError):
-                log.exception("lp: round failed")
+            log.warning("lp: round failed: %s", what)
             pause = min(60.0, pause * 2)
         for line in lines:
             log.info("lp: %s", line)

@@ -11,7 +11,8 @@ move only once it has seen the move's exit in a source batch it re-executed itse
 - at most ``budget`` wei fronted and not yet repaid (checked when a move is offered,
   and again when its exit is checked: a move that only waits reserves nothing, so
   offers of exits that never come cannot lock the budget);
-- at most ``max_open`` moves in its book that are not finished.
+- at most ``max_open`` moves in its book that are not finished, of which at most
+  half wait for exits not on L1 yet (moves anyone can sign for free).
 
 The entries' life: ``waiting`` (accepted; the exit is not yet in a checked batch),
 ``fronting`` (checked; the front transaction is on its way), ``fronted`` (L1 says
@@ -112,11 +113,14 @@ class LpState:
 
 @dataclass(frozen=True, slots=True)
 class Offered:
-    """Someone hands the provider a signed move at ``now``."""
+    """Someone hands the provider a signed move at ``now``; ``posted``: how many exits
+    each shard had in the batches the provider checked (an exit beyond them is not on
+    L1 yet, and nobody can tell a move of it from junk until it is)."""
 
     move: Move
     signature: bytes
     now: int
+    posted: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +230,9 @@ def state_transition(state: LpState, event: LpInput) -> TransitionResult[LpState
     return _refuse(state, event.message, "the move landed without this provider's front")
 
 
-def offer_problem(state: LpState, move: Move, signature: bytes) -> str | None:
+def offer_problem(
+    state: LpState, move: Move, signature: bytes, posted: tuple[int, ...] = ()
+) -> str | None:
     """Why the provider will not take ``move`` into its book, or None."""
     terms = state.terms
     if not (move.from_shard < state.shard_count and move.to_shard < state.shard_count):
@@ -251,12 +257,20 @@ def offer_problem(state: LpState, move: Move, signature: bytes) -> str | None:
         return _NO_BUDGET
     if state.open_count() >= terms.max_open:
         return "this provider's book is full: try later or another provider"
+    if posted and move.exit_index >= posted[move.from_shard]:
+        # Anyone can sign moves of exits to come, for free: they may fill half the book
+        # at most, so that moves of exits on L1 always find room.
+        ahead = sum(1 for e in state.entries.values() if e.state == WAITING
+                    and e.move.exit_index >= posted[e.move.from_shard])  # fmt: skip
+        if 2 * (ahead + 1) > terms.max_open:
+            return ("too many offers wait for exits not on L1 yet: offer the move once "
+                    "the batch holding its exit is posted")  # fmt: skip
     return None
 
 
 def _offered(state: LpState, event: Offered) -> TransitionResult[LpState, LpEvent]:
     message = message_of(event.move)
-    problem = offer_problem(state, event.move, event.signature)
+    problem = offer_problem(state, event.move, event.signature, event.posted)
     if problem is not None:
         return TransitionResult(state, [Refused(message, problem)])
     entry = Entry(event.move, event.signature, WAITING, event.now)
