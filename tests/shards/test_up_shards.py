@@ -168,8 +168,8 @@ def offer_to_a_provider_process(
     def start() -> subprocess.Popen[bytes]:
         with open(tmp_path / "lp.log", "ab") as out:
             process = subprocess.Popen(command, env=lp_env, stdout=out, stderr=out)
-        wait_until(lambda: httpx.get(f"{url}/lp", timeout=2).status_code == 200,
-                   "the provider answering")  # fmt: skip
+        wait_until(lambda: httpx.get(f"{url}/lp", timeout=2).json()["ready"],
+                   "the provider answering, every shard read")  # fmt: skip
         return process
 
     provider = start()

@@ -199,6 +199,7 @@ class LiquidityProvider:
                 "budget": str(terms.budget), "committed": str(committed),
                 "available": str(max(0, terms.budget - committed)), "open": self.state.open_count(),
                 "max_open": terms.max_open, "wait_s": terms.wait_s, "l1_time": self.l1_time,
+                "ready": self.shards_read,
                 "last_error": self.last_error}  # fmt: skip
 
     # -- the loop -----------------------------------------------------------------------
