@@ -17,7 +17,7 @@ HTMX_VERSION := 2.0.4
 HTMX := $(TOOLS)/node_modules/htmx.org/dist/htmx.min.js
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck imports pytest zk-cache contracts-cache bench lock tools devnet clean designs-doc forecasts-doc fmt vectors poseidon-contracts
+.PHONY: install demo test lint typecheck imports pytest zk-cache bench lock tools devnet clean designs-doc forecasts-doc fmt vectors poseidon-contracts
 
 install: $(STAMP)
 
@@ -75,12 +75,11 @@ devnet: tools
 demo: install $(if $(filter zk,$(L2GPU_SETTLEMENT)),tools)
 	$(BIN)/l2gpu demo
 
-# The checks and the caches side by side (two jobs), then the tests: on a new machine
+# The checks and the zk cache side by side (two jobs), then the tests: on a new machine
 # the suite's large circuits compile while ruff and mypy run, instead of three test
-# workers waiting on one circuit's lock (tests/zk/warm_cache.py), and the contracts
-# compile once each (tests/warm_contracts.py).
+# workers waiting on one circuit's lock (tests/zk/warm_cache.py).
 test: install tools
-	@$(MAKE) --no-print-directory -j2 -Otarget zk-cache lint typecheck imports contracts-cache
+	@$(MAKE) --no-print-directory -j2 -Otarget zk-cache lint typecheck imports
 	@$(MAKE) --no-print-directory pytest
 
 lint: install
@@ -100,11 +99,6 @@ pytest: install tools
 # returns at once).
 zk-cache: install tools
 	$(BIN)/python -m tests.zk.warm_cache
-
-# Compile every contract once into the same cache, beside the circuits (the tests'
-# processes would otherwise compile the same contract side by side on a new machine).
-contracts-cache: install
-	$(BIN)/python -m tests.warm_contracts
 
 bench: install tools
 	$(BIN)/l2gpu bench all --json
