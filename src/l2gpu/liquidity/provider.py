@@ -166,13 +166,8 @@ class LiquidityProvider:
         """What the batches checked say against ``move`` now: its exit is another's, or
         of another amount, or far beyond what the shard has posted."""
         if move.exit_index < posted:
-            exit_ = self.posted[move.from_shard][move.exit_index]
-            if (exit_.address, int(exit_.amount)) != (move.owner, move.amount):
-                paid = f"{int(exit_.amount)} wei to {exit_.address.checksum}"
-                return (
-                    f"exit {move.exit_index} of shard {move.from_shard} pays {paid}, not this move"
-                )
-        elif move.exit_index >= posted + self.state.terms.max_open:
+            return _not_its_exit(move, self.posted[move.from_shard][move.exit_index])
+        if move.exit_index >= posted + self.state.terms.max_open:
             return (f"exit {move.exit_index} is far beyond the {posted} exits shard "
                     f"{move.from_shard} has posted")  # fmt: skip
         return None
@@ -259,15 +254,10 @@ class LiquidityProvider:
             return  # not in a checked batch yet
         exit_ = watcher.state.exits[move.exit_index]
         rollup = self.rollups[move.from_shard].contract
-        problem = None
-        if (exit_.address, int(exit_.amount)) != (move.owner, move.amount):
-            paid = f"{int(exit_.amount)} wei to {exit_.address.checksum}"
-            problem = (
-                f"exit {move.exit_index} of shard {move.from_shard} pays {paid}, not this move"
-            )
-        elif rollup.call("frozen"):
+        problem = _not_its_exit(move, exit_)
+        if problem is None and rollup.call("frozen"):
             problem = f"shard {move.from_shard} is frozen: its exits leave by its escape hatch"
-        elif rollup.call("exit_claimed", move.exit_index):
+        elif problem is None and rollup.call("exit_claimed", move.exit_index):
             problem = "the exit was claimed on L1 already"
         self.apply(ExitChecked(message, watcher.accepted[-1].index, problem))
 
@@ -312,3 +302,11 @@ class LiquidityProvider:
             return [f"relay of 0x{message.hex()[:16]} failed: {exc.what}"]
         self.apply(Landed(message, self.bridge.fronted_by(move) == self.me))
         return [f"relayed 0x{message.hex()[:16]}: repaid {move.amount} wei"]
+
+
+def _not_its_exit(move: Move, exit_: Exit) -> str | None:
+    """Why ``exit_`` is not the one ``move`` moves (another owner or amount), or None."""
+    if (exit_.address, int(exit_.amount)) == (move.owner, move.amount):
+        return None
+    paid = f"{int(exit_.amount)} wei to {exit_.address.checksum}"
+    return f"exit {move.exit_index} of shard {move.from_shard} pays {paid}, not this move"

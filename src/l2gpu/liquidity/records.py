@@ -15,14 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from l2gpu.core.shards.bridge import Move, message_of
-from l2gpu.core.shards.liquidity import (
-    FRONTED,
-    FRONTING,
-    REFUSED,
-    REPAID,
-    WAITING,
-    Entry,
-)
+from l2gpu.core.shards.liquidity import STATES, Entry
 from l2gpu.core.types import Address
 
 
@@ -51,7 +44,7 @@ def entry_to_json(message: bytes, entry: Entry) -> dict[str, Any]:
 def entry_from_json(data: dict[str, Any]) -> tuple[bytes, Entry]:
     """Back from :func:`entry_to_json` (raises ValueError for a state it does not know,
     or a message that is not its move's)."""
-    if data["state"] not in _STATES:
+    if data["state"] not in STATES:
         raise ValueError(f"no entry state {data['state']!r}")
     entry = Entry(move_from_json(data["move"]), bytes.fromhex(data["signature"]),
                   data["state"], _int(data["received_at"]), str(data["reason"]),
@@ -60,9 +53,6 @@ def entry_from_json(data: dict[str, Any]) -> tuple[bytes, Entry]:
     if message != message_of(entry.move):
         raise ValueError("the entry's message is not its move's")
     return message, entry
-
-
-_STATES = (WAITING, FRONTING, FRONTED, REPAID, REFUSED)
 
 
 def _int(value: Any) -> int:

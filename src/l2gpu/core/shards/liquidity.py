@@ -44,6 +44,7 @@ KEEP_FINISHED = 1_000
 """Repaid and refused entries kept for ``status``; older ones are forgotten."""
 WAITING, FRONTING, FRONTED, REPAID, REFUSED = "waiting", "fronting", "fronted", "repaid", "refused"
 OPEN_STATES = (WAITING, FRONTING, FRONTED)
+STATES = (*OPEN_STATES, REPAID, REFUSED)
 
 
 @dataclass(frozen=True, slots=True)
