@@ -18,6 +18,11 @@ COOPERATIVE_CLOSE_TYPEHASH: constant(bytes32) = keccak256(
     "CooperativeClose(bytes32 channelId,uint256 amount)"
 )
 NAME_HASH: constant(bytes32) = keccak256("l2gpu channels")
+# A virtual channel's vouchers: their domain names the chain and no contract, so one
+# voucher counts on both ends of the virtual channel, each in its own rollup.
+VIRTUAL_DOMAIN_TYPEHASH: constant(bytes32) = keccak256("EIP712Domain(string name,string version,uint256 chainId)")
+VIRTUAL_NAME_HASH: constant(bytes32) = keccak256("l2gpu virtual channels")
+VIRTUAL_VOUCHER_TYPEHASH: constant(bytes32) = keccak256("VirtualVoucher(bytes32 virtualId,uint256 amount)")
 VERSION_HASH: constant(bytes32) = keccak256("1")
 # secp256k1's order / 2: a signature with a larger s is the malleable twin of another.
 HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
@@ -72,3 +77,14 @@ def _voucher_signer(_domain: bytes32, _channel_id: bytes32, _amount: uint256, _s
     @dev    Mirrors core/channel/vouchers.py Voucher.signer.
     """
     return self._recover(self._digest(_domain, VOUCHER_TYPEHASH, _channel_id, _amount), _signature)
+
+
+@pure
+@internal
+def _virtual_voucher_signer(_chain_id: uint256, _virtual_id: bytes32, _amount: uint256, _signature: Bytes[65]) -> address:
+    """
+    @notice Who signed a virtual voucher for `_amount` on `_virtual_id` on `_chain_id`.
+    @dev    Mirrors core/channel/vouchers.py virtual_voucher_signer.
+    """
+    domain: bytes32 = keccak256(abi_encode(VIRTUAL_DOMAIN_TYPEHASH, VIRTUAL_NAME_HASH, VERSION_HASH, _chain_id))
+    return self._recover(self._digest(domain, VIRTUAL_VOUCHER_TYPEHASH, _virtual_id, _amount), _signature)

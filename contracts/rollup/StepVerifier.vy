@@ -29,6 +29,7 @@ MAX_TIMESTAMP: constant(uint256) = 2**64 - 1
 # The contract's floor, not the market's policy minimum (3600 s, core/market/settlement.py).
 MIN_CHALLENGE_PERIOD: constant(uint256) = 1
 MAX_CHALLENGE_PERIOD: constant(uint256) = 365 * 24 * 3600
+PPM: constant(uint256) = 1_000_000
 OPEN: constant(uint256) = 1
 CLOSING: constant(uint256) = 2
 SETTLED: constant(uint256) = 3
@@ -183,10 +184,12 @@ def _open(_tx: state_leaves.Tx, _sender: state_leaves.Account) -> String[64]:
         return "channel: deposit out of range"
     if self._now >= _tx.expires_at or _tx.expires_at > MAX_TIMESTAMP:
         return "channel: expiry must be in the future"
+    if _tx.virtual and (_tx.signer == empty(address) or _tx.virtual_id == empty(bytes32) or _tx.fee_ppm > PPM):
+        return "channel: bad virtual terms"
     index: uint256 = self._channel_count
     assert index != UNPROVEN, "witness: the step needs the number of channels"
     # The salt is the renter's nonce, so every channel a renter opens has a fresh id.
-    params: state_leaves.ChannelParams = state_leaves.ChannelParams(renter=_sender.addr, provider=provider.addr, token=empty(address), challenge_period=_tx.period, salt=convert(_sender.nonce, bytes32))
+    params: state_leaves.ChannelParams = state_leaves.ChannelParams(renter=_sender.addr, provider=provider.addr, token=empty(address), challenge_period=_tx.period, salt=convert(_sender.nonce, bytes32), signer=_tx.signer, virtual_id=_tx.virtual_id, fee_ppm=_tx.fee_ppm)
     self._debit(_tx.sender, _tx.amount)
     self._put_channel(state_leaves.Channel(index=index, present=True, params=params, renter_index=_tx.sender, provider_index=_tx.target, deposit=_tx.amount, best=0, expires_at=_tx.expires_at, close_deadline=0, status=OPEN))
     return OK
@@ -238,24 +241,26 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sen
     elif _tx.op == state_leaves.TX_SUBMIT_VOUCHER:
         if self._now >= deadline:
             return "channel: deadline passed"
-        if _tx.amount > MAX_BALANCE:
+        credited: uint256 = self._credited(channel.params, _tx.amount)
+        if credited > MAX_BALANCE:
             return "channel: amount out of range"
-        if _tx.amount <= channel.best:
+        if credited <= channel.best:
             return "channel: voucher not above the best"
-        if self._voucher_signer(_chain_id, _rollup, channel.params, _tx.amount, _tx.signature) != channel.params.renter:
+        if not self._voucher_ok(_chain_id, _rollup, channel.params, _tx.amount, _tx.signature):
             return "channel: bad voucher signature"
-        channel.best = _tx.amount
+        channel.best = credited
     elif _tx.op == state_leaves.TX_CLOSE_BY_PROVIDER:
         if _sender.addr != channel.params.provider:
             return "channel: only the provider may close at once"
         if self._now >= deadline:
             return "channel: deadline passed"
-        if _tx.amount > MAX_BALANCE:
+        credited: uint256 = self._credited(channel.params, _tx.amount)
+        if credited > MAX_BALANCE:
             return "channel: amount out of range"
-        if _tx.amount > channel.best:
-            if self._voucher_signer(_chain_id, _rollup, channel.params, _tx.amount, _tx.signature) != channel.params.renter:
+        if credited > channel.best:
+            if not self._voucher_ok(_chain_id, _rollup, channel.params, _tx.amount, _tx.signature):
                 return "channel: bad voucher signature"
-            channel.best = _tx.amount
+            channel.best = credited
         payout = True
         to_provider = min(channel.best, channel.deposit)
     elif _tx.op == state_leaves.TX_COOPERATIVE_CLOSE:
@@ -480,6 +485,29 @@ def _voucher_signer(_chain_id: uint256, _rollup: address, _params: state_leaves.
     @dev Mirrors core/channel/vouchers.py Voucher.signer: vouchers on the rollup are
          signed for the Rollup contract's domain (channel_domain(chain_id, rollup)).
     """
-    return vouchers._voucher_signer(vouchers._domain_separator(_chain_id, _rollup), keccak256(abi_encode(_params)), _amount, _signature)
+    return vouchers._voucher_signer(vouchers._domain_separator(_chain_id, _rollup), state_leaves._channel_id(_params), _amount, _signature)
+
+
+@pure
+@internal
+def _voucher_ok(_chain_id: uint256, _rollup: address, _params: state_leaves.ChannelParams, _amount: uint256, _signature: Bytes[65]) -> bool:
+    """
+    @dev Mirrors core/channel/machine.py require_voucher: the renter's voucher on this
+         channel, or on one end of a virtual channel its signer's for its virtual id.
+    """
+    if _params.virtual_id != empty(bytes32):
+        return vouchers._virtual_voucher_signer(_chain_id, _params.virtual_id, _amount, _signature) == _params.signer
+    return self._voucher_signer(_chain_id, _rollup, _params, _amount, _signature) == _params.renter
+
+
+@pure
+@internal
+def _credited(_params: state_leaves.ChannelParams, _amount: uint256) -> uint256:
+    """
+    @dev Mirrors core/channel/state.py ChannelParams.credited: the amount plus the
+         virtual channel's fee, rounded up (zero for an ordinary channel). The
+         amount has at most 128 bits and the fee at most 24, so nothing overflows.
+    """
+    return _amount + (_amount * _params.fee_ppm + PPM - 1) // PPM
 
 

@@ -50,7 +50,7 @@ WITHDRAW_SIZE: constant(uint256) = 8
 # A channel transaction's size, op byte included, is byte `op` of this word: open (1)
 # 18, top-up (2) 15, close (3) 10, start close (4) 10, voucher (5) 88, provider
 # close (6) 88, settle (7) 7. A table lookup is cheaper than a chain of branches.
-CHANNEL_OP_SIZES: constant(uint256) = (18 << 8) | (15 << 16) | (10 << 24) | (10 << 32) | (88 << 40) | (88 << 48) | (7 << 56)
+CHANNEL_OP_SIZES: constant(uint256) = (18 << 8) | (15 << 16) | (10 << 24) | (10 << 32) | (88 << 40) | (88 << 48) | (7 << 56) | (73 << 64)
 # Segment 0 (the L1 operations) plus at most 1023 commitments: a tree of depth 10.
 MAX_SEGMENTS: constant(uint256) = 1024
 MAX_L1_OPS: public(constant(uint256)) = 64
@@ -170,7 +170,7 @@ def submit_batch(_data: Bytes[MAX_BATCH_BYTES], _state_root: bytes32, _queue_end
                 # A channel transaction and the commitment's trailer take 87 bytes or more.
                 assert unsafe_add(end, 32) <= size, "rollup: batch ends inside a commitment"
                 op: uint256 = extract32(_data, end, output_type=uint256) >> 248
-                assert op >= 1 and op <= 7, "rollup: unknown channel op"
+                assert op >= 1 and op <= 8, "rollup: unknown channel op"
                 if op == 3:
                     closes = unsafe_add(closes, 1)
                     # Each cooperative close adds a channel read to a co-signature

@@ -44,6 +44,11 @@ struct ChannelParams:
     token: address
     challenge_period: uint256
     salt: bytes32
+    # One end of a virtual channel (core/channel/state.py VirtualTerms); all zero
+    # for an ordinary channel.
+    signer: address
+    virtual_id: bytes32
+    fee_ppm: uint256
 
 struct Channel:
     index: uint256
@@ -66,6 +71,10 @@ struct Tx:
     expires_at: uint256
     period: uint256
     signature: Bytes[65]
+    virtual: bool
+    signer: address
+    virtual_id: bytes32
+    fee_ppm: uint256
 
 # -- what fraud proofs carry (StepVerifier, SignatureVerifier, DisputeGame) ----------
 
@@ -141,6 +150,19 @@ def _account_leaf(_a: Account) -> bytes32:
 
 @pure
 @internal
+def _channel_id(_p: ChannelParams) -> bytes32:
+    """
+    @notice A channel's id: the hash of its five parameters, or of eight for one end of
+            a virtual channel.
+    @dev    Mirrors core/channel/state.py channel_id.
+    """
+    if _p.virtual_id == empty(bytes32):
+        return keccak256(abi_encode(_p.renter, _p.provider, _p.token, _p.challenge_period, _p.salt))
+    return keccak256(abi_encode(_p.renter, _p.provider, _p.token, _p.challenge_period, _p.salt, _p.signer, _p.virtual_id, _p.fee_ppm))
+
+
+@pure
+@internal
 def _channel_leaf(_c: Channel) -> bytes32:
     """
     @notice A channel's leaf (zero for an empty slot); the id is the hash of its params.
@@ -148,7 +170,7 @@ def _channel_leaf(_c: Channel) -> bytes32:
     """
     if not _c.present:
         return empty(bytes32)
-    cid: bytes32 = keccak256(abi_encode(_c.params))
+    cid: bytes32 = self._channel_id(_c.params)
     return keccak256(concat(cid, convert(convert(_c.renter_index, uint24), bytes3), convert(convert(_c.provider_index, uint24), bytes3), convert(convert(_c.deposit, uint128), bytes16), convert(convert(_c.best, uint128), bytes16), convert(convert(_c.expires_at, uint64), bytes8), convert(convert(_c.close_deadline, uint64), bytes8), convert(convert(_c.status, uint8), bytes1)))
 
 
@@ -226,8 +248,12 @@ def _uint(_data: Bytes[MAX_COMMITMENT], _at: uint256, _size: uint256) -> uint256
         return convert(slice(_data, _at, 5), uint256)
     if _size == 8:
         return convert(slice(_data, _at, 8), uint256)
-    assert _size == 16
-    return convert(slice(_data, _at, 16), uint256)
+    if _size == 16:
+        return convert(slice(_data, _at, 16), uint256)
+    if _size == 20:
+        return convert(slice(_data, _at, 20), uint256)
+    assert _size == 32
+    return convert(slice(_data, _at, 32), uint256)
 
 
 @pure
@@ -267,6 +293,8 @@ def _tx_size(_kind: uint256, _op: uint256) -> uint256:
         return 10
     if _op == 5 or _op == 6:
         return 88
+    if _op == 8:
+        return 73
     assert _op == 7, "witness: unknown channel op"
     return 7
 
@@ -308,10 +336,16 @@ def _tx_at(_c: Bytes[MAX_COMMITMENT], _position: uint256) -> Tx:
     item.op = op + 2
     item.sender = self._uint(_c, at + 1, 3)
     item.target = self._uint(_c, at + 4, 3)
-    if op == 1:
+    if op == 1 or op == 8:
         item.amount = self._float(self._uint(_c, at + 7, 3), 19)
         item.expires_at = self._uint(_c, at + 10, 5)
         item.period = self._uint(_c, at + 15, 3)
+        if op == 8:
+            item.op = TX_OPEN
+            item.virtual = True
+            item.signer = convert(convert(self._uint(_c, at + 18, 20), uint160), address)
+            item.virtual_id = convert(self._uint(_c, at + 38, 32), bytes32)
+            item.fee_ppm = self._uint(_c, at + 70, 3)
     elif op == 2:
         item.amount = self._float(self._uint(_c, at + 7, 3), 19)
         item.expires_at = self._uint(_c, at + 10, 5)

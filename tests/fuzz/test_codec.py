@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from l2gpu.core.channel.state import VirtualTerms
 from l2gpu.core.errors import InvalidValue
 from l2gpu.core.l2 import amounts
 from l2gpu.core.l2.blob import BLOB_SIZE, MAX_DATA, BlobError, from_blob, to_blob
@@ -42,7 +43,7 @@ from l2gpu.core.l2.transactions import (
     UserTx,
     Withdraw,
 )
-from l2gpu.core.types import Seconds, Timestamp, Wei
+from l2gpu.core.types import Address, Hash32, Seconds, Timestamp, Wei
 from tests.fuzz.support import edges, fuzz, mutated, outcome, unsigned
 
 # -- valid values ---------------------------------------------------------------------
@@ -62,6 +63,20 @@ CHANNEL_TXS: st.SearchStrategy[UserTx] = st.one_of(
     st.builds(
         OpenChannel, index, index, amount, unsigned(40).map(Timestamp), unsigned(24).map(Seconds)
     ),
+    st.builds(
+        OpenChannel,
+        index,
+        index,
+        amount,
+        unsigned(40).map(Timestamp),
+        unsigned(24).map(Seconds),
+        st.builds(
+            VirtualTerms,
+            st.binary(min_size=20, max_size=20).map(Address),
+            st.binary(min_size=32, max_size=32).map(Hash32),
+            unsigned(24),
+        ),
+    ),  # one end of a virtual channel (its terms are checked by the rules, not the codec)
     st.builds(TopUpChannel, index, index, amount, unsigned(40).map(Timestamp)),
     st.builds(CooperativeClose, index, index, amount),
     st.builds(CloseByRenter, index, index, amount),

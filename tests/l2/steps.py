@@ -13,7 +13,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from l2gpu.core.channel.vouchers import channel_domain, sign_voucher
+from l2gpu.core.channel.state import VirtualTerms
+from l2gpu.core.channel.vouchers import VirtualVoucherDomain, channel_domain, sign_voucher
 from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.l2 import amounts
@@ -36,7 +37,7 @@ from l2gpu.core.l2.transactions import (
     Transfer,
     Withdraw,
 )
-from l2gpu.core.types import Seconds, Timestamp, Wei
+from l2gpu.core.types import ZERO_ADDRESS, Hash32, Seconds, Timestamp, Wei
 
 from .helpers import CHAIN, ROLLUP, T0
 
@@ -112,7 +113,8 @@ class StepWorld:
         if kind == "open":
             return OpenChannel(sender, self._user_index(), self._amount(balance),
                                Timestamp(self.now + self.rng.choice([-5, 3600, 7200])),
-                               Seconds(self.rng.choice([0, 30, 600, 600])))  # fmt: skip
+                               Seconds(self.rng.choice([0, 30, 600, 600])),
+                               self._virtual_terms())  # fmt: skip
         live_ones = [c.index for c in s.channels if c.live]
         if live_ones and self.rng.random() < 0.8:
             channel = self.rng.choice(live_ones)
@@ -141,15 +143,33 @@ class StepWorld:
             return SubmitVoucher(sender, channel, amount, signature)
         return CloseByProvider(sender, channel, amount, signature)
 
+    def _virtual_terms(self) -> VirtualTerms | None:
+        """Often none; else one end of a virtual channel, its terms sometimes bad (a
+        zero signer or id, a fee above a million parts per million)."""
+        if self.rng.random() < 0.6:
+            return None
+        signer = self.rng.choice(self.keys).address
+        virtual_id = Hash32(self.rng.randbytes(32))
+        fee = self.rng.choice([0, 2_500, 2_500, 10**6, 10**6 + 1])
+        roll = self.rng.random()
+        if roll < 0.05:
+            signer = ZERO_ADDRESS
+        elif roll < 0.1:
+            virtual_id = Hash32(bytes(32))
+        return VirtualTerms(signer, virtual_id, fee)
+
     def _voucher(self, live: object, amount: Wei) -> bytes:
         if live is None or self.rng.random() < 0.15:
             return bytes(65) if self.rng.random() < 0.5 else b"\x01" * 65
-        cid = live.channel.params.id  # type: ignore[attr-defined]
-        renter = live.channel.params.renter  # type: ignore[attr-defined]
-        key = next((k for k in self.keys if k.address == renter), self.keys[0])
+        params = live.channel.params  # type: ignore[attr-defined]
+        v = params.virtual
+        signer = params.renter if v is None else v.signer
+        key = next((k for k in self.keys if k.address == signer), self.keys[0])
         if self.rng.random() < 0.1:
             key = self.keys[-1]
-        return sign_voucher(key, self.domain, cid, amount).signature
+        if v is not None and self.rng.random() < 0.9:
+            return VirtualVoucherDomain(CHAIN, v.virtual_id).sign(key, params.id, amount).signature
+        return sign_voucher(key, self.domain, params.id, amount).signature
 
     def step(self) -> Step:
         """Draw a transaction, record its witness, apply it to the full state."""

@@ -153,7 +153,7 @@ def test_every_channel_op_has_its_size_on_l1(l1: L1) -> None:
         (lambda t: batch(commitment(t, count=0, body=bytes(11))), "1 to 32 transactions"),
         (lambda t: batch(commitment(t, count=33)), "1 to 32 transactions"),
         (lambda t: batch(commitment(t, kind=3, body=b"\x00" + bytes(6))), "unknown channel op"),
-        (lambda t: batch(commitment(t, kind=3, body=b"\x08" + bytes(6))), "unknown channel op"),
+        (lambda t: batch(commitment(t, kind=3, body=b"\x09" + bytes(6))), "unknown channel op"),
         (lambda t: batch(commitment(t)) + b"\x01", "bytes after the last commitment"),
         (lambda t: batch(commitment(t)) + bytes(9), "bytes after the last commitment"),
         (lambda t: batch(commitment(t))[:-1], "batch ends inside a commitment"),

@@ -16,7 +16,13 @@ from dataclasses import replace
 import pytest
 
 from l2gpu.core.l2.codec import Commitment, kind_of
-from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw
+from l2gpu.core.l2.transactions import (
+    CloseByProvider,
+    Deposit,
+    ForcedWithdraw,
+    OpenChannel,
+    SubmitVoucher,
+)
 from l2gpu.l1.build import compile_contract
 from l2gpu.l1.chain import Chain, ContractRevert, DeployedContract
 from l2gpu.l1.contracts import dispute_abi as abi
@@ -55,6 +61,7 @@ def test_the_contract_agrees_with_the_spec_on_random_steps(verifier: DeployedCon
     # One test for the fuzzing and its coverage check, so that both run in the same
     # worker: the check can never be skipped because the fuzzing ran elsewhere.
     seen: Counter[str] = Counter()
+    virtual: Counter[str] = Counter()  # the steps on one end of a virtual channel
     for seed in SEEDS:
         world = StepWorld(seed)
         for _ in range(STEPS_PER_EXAMPLE):
@@ -62,15 +69,32 @@ def test_the_contract_agrees_with_the_spec_on_random_steps(verifier: DeployedCon
             fault, root = on_chain(verifier, step)
             assert fault == (step.fault or ""), (seed, step.tx, step.fault, fault)
             assert root == (step.post_root or bytes(32)), (seed, step.tx)
-            seen[type(step.tx).__name__ + (":ok" if step.fault is None else ":bad")] += 1
+            outcome = type(step.tx).__name__ + (":ok" if step.fault is None else ":bad")
+            seen[outcome] += 1
+            if virtual_step(world, step):
+                virtual[outcome] += 1
     # The fuzzing saw each transaction type both applied and rejected.
     for name in ("Transfer", "Withdraw", "OpenChannel", "TopUpChannel", "CooperativeClose",
                  "CloseByRenter", "SubmitVoucher", "CloseByProvider", "SettleChannel"):  # fmt: skip
         assert seen[name + ":ok"] > 0, seen
         assert seen[name + ":bad"] > 0, seen
+    # ... and one end of a virtual channel opened, and its vouchers taken and refused.
+    for name in ("OpenChannel", "SubmitVoucher", "CloseByProvider"):
+        assert virtual[name + ":ok"] > 0, virtual
+        assert virtual[name + ":bad"] > 0, virtual
     assert seen["Deposit:ok"] > 0
     assert seen["ForcedWithdraw:ok"] > 0
     assert sum(seen.values()) == len(SEEDS) * STEPS_PER_EXAMPLE >= 10_000
+
+
+def virtual_step(world: StepWorld, step: Step) -> bool:
+    """The step opens one end of a virtual channel or proves a voucher on one."""
+    if isinstance(step.tx, OpenChannel):
+        return step.tx.virtual is not None
+    if isinstance(step.tx, SubmitVoucher | CloseByProvider):
+        channel = world.state.channel_at(step.tx.channel)
+        return channel is not None and channel.channel.params.virtual is not None
+    return False
 
 
 def test_a_forged_witness_reverts_and_proves_nothing(verifier: DeployedContract) -> None:

@@ -12,13 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from l2gpu.core.channel.vouchers import channel_domain, sign_voucher
+from l2gpu.core.channel.state import VirtualTerms
+from l2gpu.core.channel.vouchers import VirtualVoucherDomain, channel_domain, sign_voucher
 from l2gpu.core.crypto.bls import BlsSecretKey
+from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.l2 import transactions as t
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.stf import L2Error, state_transition
-from l2gpu.core.types import Address, ChainId, Seconds, Timestamp, Wei
+from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Seconds, Timestamp, Wei
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "l2"
 CHAIN, ROLLUP, T0 = ChainId(31337), Address(b"\x11" * 20), 1_800_000_000
@@ -35,8 +37,14 @@ def build_tx(raw: dict[str, Any], state: L2State) -> t.L2Tx:
     if kind == "Withdraw":
         return t.Withdraw(raw["sender"], Wei(raw["amount"]), Wei(raw.get("fee", 0)))
     if kind == "OpenChannel":
+        virtual = None
+        if "virtual" in raw:  # one end of a virtual channel: its signer by account index
+            v = raw["virtual"]
+            signer = keys(8)[v["signer"]].address if v["signer"] < 8 else ZERO_ADDRESS
+            virtual = VirtualTerms(signer, Hash32.from_hex(v["virtual_id"]), v["fee_ppm"])
         return t.OpenChannel(raw["sender"], raw["provider"], Wei(raw["amount"]),
-                             Timestamp(T0 + raw["expires_in"]), Seconds(raw["period"]))  # fmt: skip
+                             Timestamp(T0 + raw["expires_in"]), Seconds(raw["period"]),
+                             virtual)  # fmt: skip
     if kind == "CooperativeClose":
         return t.CooperativeClose(raw["sender"], raw["channel"], Wei(raw["amount"]))
     if kind == "CloseByRenter":
@@ -46,9 +54,12 @@ def build_tx(raw: dict[str, Any], state: L2State) -> t.L2Tx:
         if raw["channel"] >= len(state.channels):  # no such channel: nothing to sign for
             return cls(raw["sender"], raw["channel"], Wei(raw["amount"]), bytes(65))
         channel = state.channels[raw["channel"]]
+        params = channel.channel.params
         signer = keys(8)[raw.get("signer", channel.renter)]
-        voucher = sign_voucher(signer, channel_domain(CHAIN, ROLLUP), channel.channel.params.id,
-                               Wei(raw["amount"]))  # fmt: skip
+        domain: Eip712Domain | VirtualVoucherDomain = channel_domain(CHAIN, ROLLUP)
+        if raw.get("virtual_id"):  # a virtual voucher, for that virtual id
+            domain = VirtualVoucherDomain(CHAIN, Hash32.from_hex(raw["virtual_id"]))
+        voucher = sign_voucher(signer, domain, params.id, Wei(raw["amount"]))
         return cls(raw["sender"], raw["channel"], voucher.amount, voucher.signature)
     if kind == "SettleChannel":
         return t.SettleChannel(raw["sender"], raw["channel"])

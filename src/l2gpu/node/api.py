@@ -22,6 +22,7 @@ from l2gpu.core.l2.codec import CodecError, decode_tx
 from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.receipts import SequencerReceipt
 from l2gpu.core.l2.state import L2Channel
+from l2gpu.core.market.channel_description import virtual_terms_json
 from l2gpu.core.types import Address, Hash32
 from l2gpu.node.cosign_desk import CoSignDesk
 from l2gpu.node.metrics import node_registry
@@ -115,17 +116,23 @@ def _hex(value: str, what: str) -> bytes:
 
 def channel_json(
     found: L2Channel, renter: Address, provider: Address,
-    settled: tuple[int, int] | None = None,
+    settled: tuple[int, int] | None = None, voucher: tuple[int, bytes] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """A rollup channel as the API shows it (amounts in wei, as strings). A settled
     channel's leaf holds zeros; ``settled`` (the state's record of what it paid) shows
-    its outcome instead: ``paid_to_provider`` and ``refunded_to_renter``."""
+    its outcome instead: ``paid_to_provider`` and ``refunded_to_renter``. One end of a
+    virtual channel shows its terms (``virtual``) and ``voucher``, the best voucher
+    proven on it (what its hub claims on the other end)."""
     c = found.channel
-    outcome = (
+    outcome: dict[str, Any] = (
         {}
         if settled is None
         else {"paid_to_provider": str(settled[0]), "refunded_to_renter": str(settled[1])}
     )
+    if c.params.virtual is not None:
+        outcome["virtual"] = virtual_terms_json(c.params.virtual)
+        if voucher is not None:
+            outcome["voucher"] = {"amount": str(voucher[0]), "signature": "0x" + voucher[1].hex()}
     return outcome | {"index": found.index, "channel_id": str(c.params.id),
             "renter": renter.checksum, "provider": provider.checksum,
             "renter_index": found.renter, "provider_index": found.provider,
@@ -200,7 +207,8 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
             assert renter is not None
             assert provider is not None
             return channel_json(found, renter.address, provider.address,
-                                node.state.settlements.get(found.index))  # fmt: skip
+                                node.state.settlements.get(found.index),
+                                node.state.virtual_vouchers.get(found.index))  # fmt: skip
 
     @app.get("/l2/accounts/{address}/channels", responses=responses(*COMMON, 404))
     def channels_of(
@@ -227,7 +235,8 @@ def create_app(node: RollupNode, desk: CoSignDesk, *, max_body: int = MAX_BODY_B
                 assert renter is not None
                 assert provider is not None
                 out.append(channel_json(c, renter.address, provider.address,
-                                        node.state.settlements.get(c.index)))  # fmt: skip
+                                        node.state.settlements.get(c.index),
+                                        node.state.virtual_vouchers.get(c.index)))  # fmt: skip
             return out
 
     @app.post("/l2/transactions", responses=responses(*COMMON))

@@ -27,6 +27,7 @@ from l2gpu.core.l2.envelope import Envelope
 from l2gpu.core.l2.receipts import SequencerReceipt
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.l2.transactions import OpenChannel, TopUpChannel, Transfer, UserTx, Withdraw
+from l2gpu.core.market.channel_description import virtual_terms_json
 from l2gpu.core.types import ZERO_ADDRESS, Hash32
 
 
@@ -59,7 +60,7 @@ class SoftChannel:
             "close_deadline": 0,
             "status": "pending",
             "receipt": self.receipt.to_json(),
-        }
+        } | ({"virtual": virtual_terms_json(self.params.virtual)} if self.params.virtual else {})
 
 
 def predicted_params(state: L2State, envelope: Envelope) -> ChannelParams | None:
@@ -72,7 +73,8 @@ def predicted_params(state: L2State, envelope: Envelope) -> ChannelParams | None
     if renter is None or provider is None:
         return None
     return ChannelParams(renter.address, provider.address, ZERO_ADDRESS,
-                         tx.challenge_period, envelope.nonce.to_bytes(32, "big"))  # fmt: skip
+                         tx.challenge_period, envelope.nonce.to_bytes(32, "big"),
+                         tx.virtual)  # fmt: skip
 
 
 def debit(tx: UserTx) -> int:

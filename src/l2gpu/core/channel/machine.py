@@ -17,7 +17,10 @@ Rules in short:
 - a lender may open a channel for a renter with its own deposit (``OpenFor``), the
   refund then being the lender's; the refund and the payout can each be assigned
   by their owner (the renter or the provider, later only the assignee); an
-  assigned share is kept at settlement for its assignee to ``Collect``.
+  assigned share is kept at settlement for its assignee to ``Collect``;
+- inside a rollup, a channel may be one end of a virtual channel
+  (``state.VirtualTerms``): its vouchers are its virtual signer's, and each credits
+  the provider its amount plus the channel's fee.
 """
 
 from __future__ import annotations
@@ -56,13 +59,19 @@ from l2gpu.core.channel.state import (
     MAX_DEPOSIT,
     MAX_TIMESTAMP,
     MIN_CHALLENGE_PERIOD,
+    PPM,
     Channel,
     ChannelError,
     ChannelParams,
     ChannelStatus,
     ManagerState,
 )
-from l2gpu.core.channel.vouchers import Voucher, channel_domain, cooperative_close_signer
+from l2gpu.core.channel.vouchers import (
+    Voucher,
+    channel_domain,
+    cooperative_close_signer,
+    virtual_voucher_signer,
+)
 from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import ZERO_ADDRESS, Address, Timestamp, Wei
 
@@ -149,6 +158,11 @@ def open_channel(
     )
     require(0 < amount <= MAX_DEPOSIT, "channel: deposit out of range")
     require(now < expires_at <= MAX_TIMESTAMP, "channel: expiry must be in the future")
+    v = params.virtual
+    require(
+        v is None or (v.signer != ZERO_ADDRESS and any(v.virtual_id) and 0 <= v.fee_ppm <= PPM),
+        "channel: bad virtual terms",
+    )
     require(state.get(params.id) is None, "channel: id already used")
     check_value(params, amount, value)
     return Channel(params=params, deposit=amount, expires_at=expires_at)
@@ -186,12 +200,13 @@ def handle_submit_voucher(
     """Anyone proves a higher voucher before the deadline."""
     channel = require_live(state, inp.params)
     require(inp.now < channel.deadline(), "channel: deadline passed")
-    require(inp.amount <= MAX_DEPOSIT, "channel: amount out of range")
-    require(inp.amount > channel.best_amount, "channel: voucher not above the best")
+    credited = Wei(inp.params.credited(inp.amount))
+    require(credited <= MAX_DEPOSIT, "channel: amount out of range")
+    require(credited > channel.best_amount, "channel: voucher not above the best")
     require_voucher(state, inp.params, inp.amount, inp.signature)
-    updated = replace(channel, best_amount=inp.amount)
+    updated = replace(channel, best_amount=credited)
     return TransitionResult(
-        state.with_channel(updated), [VoucherAccepted(inp.params.id, inp.amount, inp.sender)]
+        state.with_channel(updated), [VoucherAccepted(inp.params.id, credited, inp.sender)]
     )
 
 
@@ -219,12 +234,13 @@ def handle_close_by_provider(
     channel = require_live(state, inp.params)
     require(inp.sender == inp.params.provider, "channel: only the provider may close at once")
     require(inp.now < channel.deadline(), "channel: deadline passed")
-    require(inp.amount <= MAX_DEPOSIT, "channel: amount out of range")
+    credited = Wei(inp.params.credited(inp.amount))
+    require(credited <= MAX_DEPOSIT, "channel: amount out of range")
     events: list[ChannelEvent] = []
-    if inp.amount > channel.best_amount:
+    if credited > channel.best_amount:
         require_voucher(state, inp.params, inp.amount, inp.signature)
-        channel = replace(channel, best_amount=inp.amount)
-        events.append(VoucherAccepted(inp.params.id, inp.amount, inp.sender))
+        channel = replace(channel, best_amount=credited)
+        events.append(VoucherAccepted(inp.params.id, credited, inp.sender))
     return pay_out(state, channel, channel.provider_payout(), events)
 
 
@@ -358,7 +374,13 @@ def require_assigned_payout_kept(channel: Channel, amount: Wei) -> None:
 
 
 def require_voucher(state: ManagerState, params: ChannelParams, amount: Wei, sig: bytes) -> None:
-    """The renter signed a voucher for ``amount`` on this channel, chain and contract."""
+    """The renter signed a voucher for ``amount`` on this channel, chain and contract;
+    on one end of a virtual channel, its signer signed one for its virtual id."""
+    if params.virtual is not None:
+        v = params.virtual
+        signer = virtual_voucher_signer(state.chain_id, v.virtual_id, amount, sig)
+        require(signer == v.signer, "channel: bad voucher signature")
+        return
     voucher = Voucher(params.id, amount, sig)
     signer = voucher.signer(channel_domain(state.chain_id, state.contract))
     require(signer == params.renter, "channel: bad voucher signature")

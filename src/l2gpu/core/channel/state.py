@@ -25,6 +25,8 @@ MIN_CHALLENGE_PERIOD: Final = Seconds(1)
 rollup's). The market asks more of a lease's channel:
 ``l2gpu.core.market.settlement.MARKET_MIN_CHALLENGE_PERIOD``."""
 MAX_CHALLENGE_PERIOD: Final = Seconds(365 * 24 * 3600)
+PPM: Final = 1_000_000
+"""A virtual channel's fee is in parts per million of what its voucher pays."""
 
 
 class ChannelStatus(IntEnum):
@@ -41,6 +43,28 @@ class ChannelError(RuleViolation):
 
 
 @dataclass(frozen=True, slots=True)
+class VirtualTerms:
+    """What makes a rollup channel one end of a virtual channel (Nitro-style).
+
+    Its vouchers are ``signer``'s signatures over ``(virtual_id, amount)`` under the
+    virtual domain (``vouchers.virtual_domain``), which names the chain but no contract,
+    so one voucher counts on every channel that names the same virtual id and signer,
+    on any shard. Each such voucher credits the payee ``amount`` plus ``fee_ppm`` per
+    million of it, rounded up: an intermediary's channel from the renter carries its
+    fee, its channel to the provider none. Only rollup channels have these terms
+    (``ChannelManager.vy`` on L1 has none); the channel's id commits to them.
+    """
+
+    signer: Address
+    virtual_id: Hash32
+    fee_ppm: int = 0
+
+    def credited(self, amount: int) -> int:
+        """What a voucher for ``amount`` credits the payee: ``amount`` plus the fee."""
+        return amount + -(-amount * self.fee_ppm // PPM)
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelParams:
     """The fixed terms of a channel; their hash is the channel id."""
 
@@ -49,11 +73,17 @@ class ChannelParams:
     token: Address = ZERO_ADDRESS  # the zero address means ether
     challenge_period: Seconds = Seconds(3600)
     salt: bytes = bytes(32)
+    virtual: VirtualTerms | None = None
+    """Set only for one end of a virtual channel, inside a rollup (see VirtualTerms)."""
 
     @property
     def id(self) -> Hash32:
         """The channel id: ``keccak256(abi.encode(renter, provider, token, period, salt))``."""
         return channel_id(self)
+
+    def credited(self, amount: int) -> int:
+        """What a voucher for ``amount`` credits the provider on this channel."""
+        return amount if self.virtual is None else self.virtual.credited(amount)
 
     @property
     def is_ether(self) -> bool:
@@ -62,19 +92,23 @@ class ChannelParams:
 
 
 def channel_id(params: ChannelParams) -> Hash32:
-    """Hash the parameters exactly as the contract does (``abi.encode`` of five words)."""
-    return Hash32(
-        keccak256(
-            bytes(12)
-            + params.renter
-            + bytes(12)
-            + params.provider
-            + bytes(12)
-            + params.token
-            + params.challenge_period.to_bytes(32, "big")
-            + params.salt
-        )
+    """Hash the parameters exactly as the contract does (``abi.encode`` of five words;
+    a virtual channel's three terms follow as three more words, as the rollup's
+    ``state_leaves.vy`` hashes them)."""
+    words = (
+        bytes(12)
+        + params.renter
+        + bytes(12)
+        + params.provider
+        + bytes(12)
+        + params.token
+        + params.challenge_period.to_bytes(32, "big")
+        + params.salt
     )
+    if params.virtual is not None:
+        v = params.virtual
+        words += bytes(12) + v.signer + v.virtual_id + v.fee_ppm.to_bytes(32, "big")
+    return Hash32(keccak256(words))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,12 @@ DOMAIN_NAME = "l2gpu channels"
 DOMAIN_VERSION = "1"
 
 VOUCHER = TypedDataSchema({"Voucher": [("channelId", "bytes32"), ("amount", "uint256")]}, "Voucher")
+VIRTUAL_DOMAIN_NAME = "l2gpu virtual channels"
+VIRTUAL_VOUCHER = TypedDataSchema(
+    {"VirtualVoucher": [("virtualId", "bytes32"), ("amount", "uint256")]}, "VirtualVoucher"
+)
+"""A virtual channel's voucher: it names the virtual id, not a channel, and its domain
+names no contract, so the same voucher counts on both ends (``state.VirtualTerms``)."""
 COOPERATIVE_CLOSE = TypedDataSchema(
     {"CooperativeClose": [("channelId", "bytes32"), ("amount", "uint256")]}, "CooperativeClose"
 )
@@ -60,6 +66,44 @@ class VoucherDomain(Protocol):
 def channel_domain(chain_id: ChainId, contract: Address) -> Eip712Domain:
     """The signing domain of the manager ``contract`` on chain ``chain_id``."""
     return Eip712Domain(DOMAIN_NAME, DOMAIN_VERSION, chain_id, contract)
+
+
+def virtual_domain(chain_id: int) -> Eip712Domain:
+    """The domain of virtual vouchers on chain ``chain_id``: every shard on that L1."""
+    return Eip712Domain(VIRTUAL_DOMAIN_NAME, DOMAIN_VERSION, chain_id)
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualVoucherDomain:
+    """The voucher domain of one end of a virtual channel: a :class:`Voucher` names the
+    channel it is shown on, but its signature is over ``(virtual_id, amount)`` under
+    :func:`virtual_domain`, so the same signature is good on the other end too."""
+
+    chain_id: int
+    virtual_id: Hash32
+
+    def signer_of(self, voucher: Voucher) -> Address | None:
+        """Who signed ``voucher``'s amount for this virtual id (None: malformed)."""
+        return virtual_voucher_signer(self.chain_id, self.virtual_id, voucher.amount,
+                                      voucher.signature)  # fmt: skip
+
+    def sign(self, key: PrivateKey, channel_id: Hash32, amount: Wei) -> Voucher:
+        """``key``'s voucher for ``amount`` on this virtual id, shown on ``channel_id``."""
+        message = {"virtualId": self.virtual_id, "amount": amount}
+        signature = VIRTUAL_VOUCHER.sign(key, virtual_domain(self.chain_id), message)
+        return Voucher(channel_id, amount, signature)
+
+
+def virtual_voucher_signer(
+    chain_id: int, virtual_id: Hash32, amount: int, signature: bytes
+) -> Address | None:
+    """Who signed ``amount`` on ``virtual_id``; None if any part is malformed."""
+    try:
+        return VIRTUAL_VOUCHER.recover(virtual_domain(chain_id),
+                                       {"virtualId": virtual_id, "amount": amount},
+                                       signature)  # fmt: skip
+    except _MALFORMED:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

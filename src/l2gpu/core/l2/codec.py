@@ -21,6 +21,7 @@ Bodies, per transaction (accounts and channels by 3-byte index, amounts as
     submit_voucher (5)     sender u24 | channel u24 | amount u128 | signature 65
     close_by_provider (6)  sender u24 | channel u24 | amount u128 | signature 65
     settle (7)             sender u24 | channel u24
+    open_virtual (8)       the fields of open | signer address | virtual id 32 | fee_ppm u24
 
 An op is named after the ChannelManager function whose rules it runs.
 
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from l2gpu.core.channel.state import VirtualTerms
 from l2gpu.core.errors import RuleViolation
 from l2gpu.core.l2 import amounts
 from l2gpu.core.l2.transactions import (
@@ -53,7 +55,7 @@ from l2gpu.core.l2.transactions import (
     UserTx,
     Withdraw,
 )
-from l2gpu.core.types import Seconds, Timestamp, Wei
+from l2gpu.core.types import Address, Hash32, Seconds, Timestamp, Wei
 
 VERSION = 1
 KIND_TRANSFER, KIND_WITHDRAW, KIND_CHANNEL = 1, 2, 3
@@ -73,6 +75,7 @@ OP_CLOSE_BY_RENTER = 4
 OP_SUBMIT_VOUCHER = 5
 OP_CLOSE_BY_PROVIDER = 6
 OP_SETTLE = 7
+OP_OPEN_VIRTUAL = 8
 
 
 class CodecError(RuleViolation):
@@ -151,13 +154,15 @@ def encode_tx(kind: int, tx: UserTx) -> bytes:
     if isinstance(tx, Withdraw):
         return _u24(tx.sender) + amounts.encode(tx.amount) + _fee(tx.fee)
     if isinstance(tx, OpenChannel):
+        v = tx.virtual
         return (
-            bytes((OP_OPEN,))
+            bytes((OP_OPEN if v is None else OP_OPEN_VIRTUAL,))
             + _u24(tx.sender)
             + _u24(tx.provider)
             + amounts.encode(tx.amount)
             + tx.expires_at.to_bytes(5, "big")
             + tx.challenge_period.to_bytes(3, "big")
+            + (b"" if v is None else v.signer + v.virtual_id + _u24(v.fee_ppm))
         )
     head = _u24(tx.sender) + _u24(tx.channel)
     if isinstance(tx, TopUpChannel):
@@ -250,14 +255,18 @@ def _decode_tx(reader: _Reader, kind: int) -> UserTx:
     if kind == KIND_WITHDRAW:
         return Withdraw(reader.uint(3, "sender"), reader.amount(), reader.fee())
     op = reader.uint(1, "channel op")
-    if op == OP_OPEN:
+    if op in (OP_OPEN, OP_OPEN_VIRTUAL):
         sender, provider, amount = (
             reader.uint(3, "sender"),
             reader.uint(3, "provider"),
             reader.amount(),
         )
         expires, period = Timestamp(reader.uint(5, "expiry")), Seconds(reader.uint(3, "period"))
-        return OpenChannel(sender, provider, amount, expires, period)
+        virtual = None
+        if op == OP_OPEN_VIRTUAL:
+            signer, virtual_id = Address(reader.take(20, "signer")), reader.take(32, "virtual id")
+            virtual = VirtualTerms(signer, Hash32(virtual_id), reader.uint(3, "fee"))
+        return OpenChannel(sender, provider, amount, expires, period, virtual)
     if op not in (
         OP_TOP_UP,
         OP_COOPERATIVE_CLOSE,

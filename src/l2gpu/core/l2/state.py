@@ -83,6 +83,10 @@ class L2State:
         # channel index. In no root: a settled leaf zeroes its amounts, as the L1
         # contract's does, and this keeps the outcome for people reading the channel.
         self.settlements: dict[int, tuple[Wei, Wei]] = {}
+        # The best voucher proven on each end of a virtual channel, as (amount signed,
+        # signature), by channel index. In no root either: it is in the batch that
+        # proved it, and the other end's payee reads it here to claim the same voucher.
+        self.virtual_vouchers: dict[int, tuple[Wei, bytes]] = {}
         # Under the zk scheme only: core/zk's lease channels by their leaf in core/zk's
         # tree (``zk_channels.py``); their renter and provider are core/zk leaf indices.
         self.zk_channels: dict[int, ZkChannel] = {}
@@ -130,6 +134,11 @@ class L2State:
                 self.deposits_processed = index
             elif kind == "settlement":
                 self.settlements.pop(index, None)
+            elif kind == "virtual_voucher":
+                if old is None:
+                    self.virtual_vouchers.pop(index, None)
+                else:
+                    self.virtual_vouchers[index] = old  # type: ignore[assignment]
             elif kind == "fees":
                 self.held_fees = index
 
@@ -174,6 +183,13 @@ class L2State:
         if self._journal is not None:
             self._journal.append(("settlement", index, None))
         self.settlements[index] = (to_provider, to_renter)
+
+    def record_virtual_voucher(self, index: int, amount: Wei, signature: bytes) -> None:
+        """A voucher for ``amount`` was proven on channel ``index``, one end of a
+        virtual channel: keep it (see ``virtual_vouchers``)."""
+        if self._journal is not None:
+            self._journal.append(("virtual_voucher", index, self.virtual_vouchers.get(index)))
+        self.virtual_vouchers[index] = (amount, signature)
 
     def _restore_account(self, index: int, old: object) -> None:
         if old is None:

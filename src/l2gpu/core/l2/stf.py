@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from l2gpu.core.channel import ChannelError, ChannelParams, ManagerState
 from l2gpu.core.channel import inputs as ci
 from l2gpu.core.channel import state_transition as channel_transition
-from l2gpu.core.channel.events import ChannelSettled, Payout
+from l2gpu.core.channel.events import ChannelSettled, Payout, VoucherAccepted
 from l2gpu.core.l2.records import MAX_BALANCE, Account, L2Channel
 from l2gpu.core.l2.records import L2Error as L2Error  # raised by every rule; read from here
 from l2gpu.core.l2.records import require as require
@@ -219,7 +219,8 @@ def apply_open_channel(
     require(sender.balance >= tx.amount, "l2: insufficient balance")
     # The salt is the renter's nonce: every channel a renter opens has a fresh id.
     params = ChannelParams(sender.address, provider.address, ZERO_ADDRESS,
-                           tx.challenge_period, sender.nonce.to_bytes(32, "big"))  # fmt: skip
+                           tx.challenge_period, sender.nonce.to_bytes(32, "big"),
+                           tx.virtual)  # fmt: skip
     channel_input = ci.Open(
         sender.address, block.timestamp, params, tx.amount, tx.expires_at, tx.amount
     )
@@ -261,6 +262,9 @@ def _run_channel_rules(
     index = existing.index if existing is not None else len(state.channels)
     state.put_channel(L2Channel(index, new_manager.channels[params.id], renter, provider))
     for event in events:
+        if isinstance(event, VoucherAccepted) and params.virtual is not None:
+            assert isinstance(channel_input, ci.SubmitVoucher | ci.CloseByProvider)
+            state.record_virtual_voucher(index, channel_input.amount, channel_input.signature)
         if isinstance(event, ChannelSettled):
             state.record_settlement(index, event.provider_payout, event.renter_payout)
         if isinstance(event, Payout):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from l2gpu.core.channel.state import VirtualTerms
 from l2gpu.core.types import Address, Seconds, Timestamp, Wei
 
 
@@ -76,13 +77,16 @@ class Withdraw:
 
 @dataclass(frozen=True, slots=True)
 class OpenChannel:
-    """The renter ``sender`` locks ``amount`` in a channel to ``provider``."""
+    """The renter ``sender`` locks ``amount`` in a channel to ``provider``; with
+    ``virtual`` set, the channel is one end of a virtual channel (its vouchers are
+    ``virtual.signer``'s, see ``core/channel/state.py`` VirtualTerms)."""
 
     sender: int
     provider: int
     amount: Wei
     expires_at: Timestamp
     challenge_period: Seconds
+    virtual: VirtualTerms | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,11 @@ On the wire and in the database it is a JSON object with amounts as decimal stri
      "manager": "0x…", "renter": "0x…", "provider": "0x…", "token": "0x000…",
      "challenge_period": 3600, "salt": "0x…", "deposit": "600000"}
 
+One end of a virtual channel (a lease between shards, see ``docs/shards.md``) adds
+``"virtual": {"signer": "0x…", "virtual_id": "0x…", "fee_ppm": 0}``: its vouchers are
+the signer's for that virtual id (``core/channel/state.py`` VirtualTerms), and the
+channel id commits to them.
+
 A channel in the zk ledger adds ``"zk": {"channel": …, "renter_index": …,
 "open_nonce": …, "ax": "…", "ay": "…"}``: where its leaf lies, its name in the
 ledger (the renter's account index and open nonce) and the renter's EdDSA public
@@ -30,7 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from l2gpu.core.channel import ChannelParams
-from l2gpu.core.channel.vouchers import VoucherDomain, channel_domain
+from l2gpu.core.channel.state import PPM, VirtualTerms
+from l2gpu.core.channel.vouchers import VirtualVoucherDomain, VoucherDomain, channel_domain
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.crypto.keccak import keccak256
 from l2gpu.core.errors import InvalidValue
@@ -164,6 +170,13 @@ class ChannelDescription:
         return self.params.renter
 
     @property
+    def voucher_signer(self) -> Address:
+        """Whose vouchers pay on the channel: its payer's, or on one end of a virtual
+        channel its virtual signer's (the renter of the lease, not the hub that pays)."""
+        v = self.params.virtual
+        return self.params.renter if v is None else v.signer
+
+    @property
     def provider(self) -> Address:
         """Who is paid from the channel."""
         return self.params.provider
@@ -186,6 +199,7 @@ class ChannelDescription:
             | ({"zk": self.zk.to_json()} if self.zk is not None else {})
             | ({"plasma": self.plasma.to_json()} if self.plasma is not None else {})
             | ({"routed": self.routed.to_json()} if self.routed is not None else {})
+            | ({"virtual": virtual_terms_json(self.params.virtual)} if self.params.virtual else {})
         )
 
     @classmethod
@@ -211,6 +225,7 @@ class ChannelDescription:
             token=_address(data, "token") if "token" in data else ZERO_ADDRESS,
             challenge_period=Seconds(_whole_number(data, "challenge_period")),
             salt=_salt(data),
+            virtual=_virtual(data["virtual"]) if data.get("virtual") is not None else None,
         )
         described = cls(
             settlement,
@@ -254,6 +269,8 @@ def voucher_domain(channel: ChannelDescription) -> Eip712Domain | VoucherDomain:
             channel.chain_id, channel.manager, channel.renter, channel.provider, p.start,
             p.received, int(channel.deposit),
         )  # fmt: skip
+    if channel.params.virtual is not None:
+        return VirtualVoucherDomain(channel.chain_id, channel.params.virtual.virtual_id)
     if channel.zk is None:
         return channel_domain(channel.chain_id, channel.manager)
     from l2gpu.core.zk.vouchers import ZkVoucherDomain
@@ -305,3 +322,22 @@ def _salt(data: Mapping[str, Any]) -> bytes:
     if not isinstance(value, str) or not _SALT.fullmatch(value):
         raise InvalidValue("channel salt", value, "it is not 32 bytes of 0x hex", _FIX)
     return bytes.fromhex(value.removeprefix("0x"))
+
+
+def virtual_terms_json(terms: VirtualTerms) -> dict[str, Any]:
+    """A virtual channel's terms as JSON (the description's and the node's ``virtual``)."""
+    return {"signer": terms.signer.checksum, "virtual_id": str(terms.virtual_id),
+            "fee_ppm": terms.fee_ppm}  # fmt: skip
+
+
+def _virtual(data: object) -> VirtualTerms:
+    if not isinstance(data, Mapping):
+        raise InvalidValue("channel virtual part", data, "it is not a JSON object", _FIX)
+    virtual_id = data.get("virtual_id")
+    if not isinstance(virtual_id, str) or not _SALT.fullmatch(virtual_id):
+        raise InvalidValue("channel virtual id", virtual_id, "it is not 32 bytes of 0x hex", _FIX)
+    fee = _whole_number(data, "fee_ppm")
+    if fee > PPM:
+        raise InvalidValue("channel virtual fee", fee, "it is above 1000000 ppm (100 %)", _FIX)
+    return VirtualTerms(_address(data, "signer"),
+                        Hash32(bytes.fromhex(virtual_id.removeprefix("0x"))), fee)  # fmt: skip

@@ -30,11 +30,15 @@ def channel(index: int, value: L2Channel | None) -> tuple[Any, ...]:
     """``Channel``: index, present, params, party indices, amounts, times, status."""
     if value is None:
         zero = "0x" + "00" * 20
-        return (index, False, (zero, zero, zero, 0, bytes(32)), 0, 0, 0, 0, 0, 0, 0)
+        return (index, False, (zero, zero, zero, 0, bytes(32), zero, bytes(32), 0),
+                0, 0, 0, 0, 0, 0, 0)  # fmt: skip
     c = value.channel
     p = c.params
+    v = p.virtual
+    virtual = ("0x" + "00" * 20, bytes(32), 0) if v is None else (
+        v.signer.checksum, v.virtual_id, v.fee_ppm)  # fmt: skip
     params = (p.renter.checksum, p.provider.checksum, p.token.checksum, p.challenge_period,
-              p.salt)  # fmt: skip
+              p.salt, *virtual)  # fmt: skip
     return (index, True, params, value.renter, value.provider, c.deposit, c.best_amount,
             c.expires_at, c.close_deadline, int(c.status))  # fmt: skip
 
