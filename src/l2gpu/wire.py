@@ -184,6 +184,7 @@ class ChannelPublic(_Answer):
     zk: dict[str, Any] | None = None
     plasma: dict[str, Any] | None = None
     routed: dict[str, Any] | None = None
+    virtual: dict[str, Any] | None = None
 
     def to_core(self) -> ChannelDescription:
         """The core's description; raises InvalidValue when it does not hold together."""

@@ -47,4 +47,20 @@ def test_a_routed_lease_is_measured_over_the_hubs_http_api() -> None:
     # an open and a co-signed close on each shard, nothing per second
     assert 0 < hop["hop_lease_l2_bytes_renter_shard"] <= 40
     assert 0 < hop["hop_lease_l2_bytes_provider_shard"] <= 40
-    assert hop["hop_closes"] == "provider cooperative, hub claimed: True"
+    assert hop["hop_closes"] == "provider's close: cooperative, hub claimed: True"
+
+
+def test_a_virtual_lease_is_measured_with_no_hub_per_payment() -> None:
+    virtual = shards.measure_hop_http(seconds=10, virtual=True)
+    assert virtual["virtual_payments"] == 10
+    assert 0 < virtual["virtual_payment_ms_in_process_median"]
+    assert (
+        virtual["virtual_payment_ms_in_process_median"]
+        <= (virtual["virtual_payment_ms_in_process_p95"])
+    )
+    # each end: an open with the virtual terms (73 bytes) and a close that carries the
+    # voucher (88): the provider's on its shard, the hub's claim on the renter's
+    assert virtual["virtual_lease_l2_bytes_renter_shard"] == 73 + 88
+    assert virtual["virtual_lease_l2_bytes_provider_shard"] == 73 + 88
+    assert virtual["virtual_closes"] == "provider's close: provider, hub claimed: True"
+    assert 0 < virtual["virtual_hub_claim_s_from_close"] < 60

@@ -182,6 +182,9 @@ def test_rent_pays_a_provider_on_another_shard_through_the_hub(
         assert int(billed.group(1)) >= 2
         assert forwarded == int(billed.group(1)) * PRICE
         assert route.signed == renter_owes(forwarded, hub.hub.fee_ppm)
+        # A virtual channel: the renter's best voucher, proven by the provider on its
+        # shard, is what the hub claimed on the renter's (the fee on top).
+        wait_until(lambda: inbound.finished)
         assert inbound.state.received == route.signed
         # The provider's agent closed the lease's channel on shard 1 with the hub's voucher.
         wait_until(lambda: world.balance(world.provider, 1) - provider_before >= forwarded)

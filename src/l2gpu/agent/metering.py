@@ -286,7 +286,7 @@ class LeaseMetering:
         # grace period, so that no more than `grace` seconds are ever unpaid.
         state = PayeeState(
             Hash32(params.id),
-            params.renter,
+            ch.voucher_signer,
             domain,
             ch.deposit,
             price,

@@ -324,8 +324,9 @@ class LeaseBook(AgentReports):
                     "sign at most the deposit: the channel cannot pay more",
                 )
             # The channel's payer: the renter, or for a routed lease the hub it trades with
-            # (the channel's route names this renter: checked when the lease was made).
-            if voucher.signer(domain) != ch.renter:
+            # (the channel's route names this renter: checked when the lease was made);
+            # on one end of a virtual channel, its signer (the renter).
+            if voucher.signer(domain) != ch.voucher_signer:
                 raise L2gpuError(
                     "the voucher is not signed by the lease's renter for its channel",
                     "sign it with the renter's key over this lease's channel",

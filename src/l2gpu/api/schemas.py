@@ -218,6 +218,15 @@ class RoutedForIn(_Strict):
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
 
 
+class VirtualTermsIn(_Strict):
+    """One end of a virtual channel: whose vouchers pay on it, for which virtual id,
+    and the fee each credits (:class:`l2gpu.core.channel.state.VirtualTerms`)."""
+
+    signer: AddressText
+    virtual_id: Bytes32
+    fee_ppm: int = Field(ge=0, le=1_000_000)
+
+
 class ChannelIn(_Strict):
     """The description of the channel that pays for a lease, as the renter's rail wrote
     it (:meth:`l2gpu.core.market.channel_description.ChannelDescription.to_json`)."""
@@ -235,6 +244,7 @@ class ChannelIn(_Strict):
     zk: ZkChannelIn | None = None
     plasma: PlasmaCoinsIn | None = None
     routed: RoutedForIn | None = None
+    virtual: VirtualTermsIn | None = None
 
     def to_core(self) -> ChannelDescription:
         """The core's description; raises InvalidValue when ``channel_id`` is not the

@@ -21,6 +21,13 @@ transfer between shards costs.
   the renter's signing to its check of the hub's voucher back (journaled on disk by
   the hub first), per second; and the lease's L2 bytes on each shard (open and
   close on the renter's shard, open and close on the provider's).
+- ``virtual_*``: the same lease over a virtual channel (``core/shards/virtual.py``):
+  a payment is the renter's signing and the provider's check of one voucher, with
+  no hub in between (``virtual_payment_ms_in_process_*``: in process, as no hop
+  carries it; in the market it rides the market's voucher call like any lease's);
+  the lease's L2 bytes on each shard (each end's open and close: the provider's
+  close alone, and the hub's claim of the same voucher); and the seconds from the
+  provider's close being sent to the hub's claim being in the renter's shard's batch.
 """
 
 from __future__ import annotations
@@ -267,12 +274,18 @@ def measure_hop(seconds: int = 300) -> dict[str, Any]:
             "hop_seconds_forwarded": len(took)}  # fmt: skip
 
 
-def measure_hop_http(seconds: int = 200) -> dict[str, Any]:
+def measure_hop_http(seconds: int = 200, *, virtual: bool = False) -> dict[str, Any]:
     """One routed lease over a hub served on loopback, between two shards whose nodes
     serve on loopback (embedded L1): each second the renter signs its voucher, sends
     it to the hub over HTTP and checks the hub's voucher back (the one-hop payment the
-    provider then holds); and the L2 bytes the lease put in each shard's batches."""
+    provider then holds); and the L2 bytes the lease put in each shard's batches.
+
+    ``virtual``: the lease runs over a virtual channel instead (``virtual_*``): each
+    second the renter signs the one voucher and the provider checks it, with no hub
+    in between; after the provider's close, the seconds until the hub's claim of the
+    same voucher on the renter's shard is in a batch."""
     from l2gpu.core.crypto.secp256k1 import PrivateKey
+    from l2gpu.core.market.channel_description import voucher_domain
     from l2gpu.core.types import Address, Wei
     from l2gpu.hub.runner import start_hub
     from l2gpu.l1.embedded import start_embedded_chain
@@ -294,32 +307,42 @@ def measure_hop_http(seconds: int = 200) -> dict[str, Any]:
     price = 10**12
     try:
         assert hub.url is not None
-        rail = RoutedChannelRail(PrivateKey(bytes(renter.key)), hub.url, nodes.urls)
+        rail = RoutedChannelRail(PrivateKey(bytes(renter.key)), hub.url, nodes.urls,
+                                 virtual=virtual)  # fmt: skip
         opened = rail.open(Address.from_hex(provider.address), Wei(price * seconds),
                            lifetime=3600)  # fmt: skip
         lease = opened.description
+        domain = voucher_domain(lease)
         took, best = [], None
         for second in range(1, seconds + 1):
             started = time.perf_counter()
             best = rail.sign(lease.channel_id, Wei(price * second))
+            if virtual and best.signer(domain) != lease.voucher_signer:  # the provider's check
+                raise L2gpuError("a virtual voucher did not verify", "this is a bug in l2gpu")
             took.append(time.perf_counter() - started)
         assert best is not None
-        provider_rail = RollupChannelRail(L2Client(nodes.urls[1], PrivateKey(bytes(provider.key))))
+        provider_rail = RollupChannelRail(L2Client(nodes.urls[1], PrivateKey(bytes(provider.key))),
+                                          cooperative=not virtual)  # fmt: skip
+        closing_at = time.monotonic()
         closed = provider_rail.close(lease, best)
-        rail.cosign_close(lease, Wei(price * seconds))
+        if not virtual:
+            rail.cosign_close(lease, Wei(price * seconds))
         route = next(iter(hub.hub.routes.values()))
         deadline = time.monotonic() + 60
         while not route.finished and time.monotonic() < deadline:
-            time.sleep(0.1)  # the hub claims the renter's channel on its own thread
+            time.sleep(0.05)  # the hub claims the renter's channel on its own thread
+        claimed_s = time.monotonic() - closing_at
         ordered = sorted(took)
+        name = "virtual" if virtual else "hop"
+        where = "in_process" if virtual else "loopback"
         return {
-            "hop_payment_ms_loopback_median": round(1000 * statistics.median(took), 2),
-            "hop_payment_ms_loopback_p95": round(1000 * ordered[int(0.95 * len(ordered))], 2),
-            "hop_payments": len(took),
-            "hop_lease_l2_bytes_renter_shard": opened.tx_bytes + route.claim_bytes,
-            "hop_lease_l2_bytes_provider_shard": route.open_bytes + closed.tx_bytes,
-            "hop_closes": f"provider {closed.how}, hub claimed: {route.finished}",
-        }
+            f"{name}_payment_ms_{where}_median": round(1000 * statistics.median(took), 2),
+            f"{name}_payment_ms_{where}_p95": round(1000 * ordered[int(0.95 * len(ordered))], 2),
+            f"{name}_payments": len(took),
+            f"{name}_lease_l2_bytes_renter_shard": opened.tx_bytes + route.claim_bytes,
+            f"{name}_lease_l2_bytes_provider_shard": route.open_bytes + closed.tx_bytes,
+            f"{name}_closes": f"provider's close: {closed.how}, hub claimed: {route.finished}",
+        } | ({"virtual_hub_claim_s_from_close": round(claimed_s, 2)} if virtual else {})
     finally:
         hub.close()
         nodes.stop()
@@ -349,6 +372,7 @@ def run() -> dict[str, Any]:
         **shard_moves.measure_moves(),
         **measure_hop(),
         **measure_hop_http(),
+        **measure_hop_http(virtual=True),
         "cores": cores,
         **environment(),
     }

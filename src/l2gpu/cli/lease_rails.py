@@ -254,7 +254,7 @@ def _sharded_rail(
     from l2gpu.payments.routed_rail import RoutedChannelRail
 
     rail = RoutedChannelRail(key, shards.hub, list(shards.nodes),
-                             routes=RenterRoutes(settings.data_dir))  # fmt: skip
+                             routes=RenterRoutes(settings.data_dir), virtual=True)  # fmt: skip
     rail.preflight(provider, deposit)
     return rail
 

@@ -2,11 +2,13 @@
 
 Every party deposits through the bridge, which credits it on its own shard (the
 routing rule, :mod:`l2gpu.core.shards.routing`). A lease whose two parties live on
-one shard is a ``hybrid`` lease there. A lease between shards is routed: the
-renter's channel to the hub on its shard, the hub's channel to the provider on the
-provider's shard, each second the renter's voucher to the hub traded for the hub's
-voucher to the provider over the hub's HTTP API (:mod:`l2gpu.hub`). Either way, a
-lease sends nothing to L1 of its own: its L2 transactions ride the shards' batches.
+one shard is a ``hybrid`` lease there. A lease between shards runs over a virtual
+channel (:mod:`l2gpu.core.shards.virtual`): the renter's channel to the hub on its
+shard and the hub's channel to the provider on the provider's shard are its two
+ends, and each second the renter's one voucher goes to the provider alone; the hub
+(:mod:`l2gpu.hub`) signs the two opens and, after the lease, claims on the renter's
+shard what the provider proved on its own. Either way, a lease sends nothing to L1
+of its own: its L2 transactions ride the shards' batches.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from l2gpu.core.channel.vouchers import Voucher, channel_domain
+from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.crypto.bls import BlsSecretKey
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.designs import Clocks, OperatorPower, OperatorPowers, Step
 from l2gpu.core.errors import L2gpuError
-from l2gpu.core.market.channel_description import ChannelDescription
+from l2gpu.core.market.channel_description import ChannelDescription, voucher_domain
 from l2gpu.core.shards.routing import shard_of
+from l2gpu.core.shards.virtual import CLAIM_MARGIN_S
 from l2gpu.core.types import Address, Wei
 from l2gpu.designs.lease_rails import checked_voucher
 from l2gpu.designs.rollup_common import withdraw_everything
@@ -61,9 +64,6 @@ class ShardedDesign:
         self.challenge_window = int(first.contract.call("CHALLENGE_WINDOW"))
         self.force_delay = int(first.contract.call("FORCE_DELAY"))
         self.routed_leases = 0
-        # A renter's co-signing of its last routed close, joined before its next lease:
-        # a co-signing loop still running for the old close would refuse the new open.
-        self._closing: dict[Address, threading.Thread] = {}
         self._clients: dict[tuple[bytes, int], Any] = {}
         self._lock = threading.Lock()
 
@@ -97,13 +97,12 @@ class ShardedDesign:
         to = Address.from_hex(provider.address)
         provider_rail = RollupChannelRail(self.client(provider))
         key = PrivateKey(bytes(renter.key))
-        earlier = self._closing.pop(key.address, None)
-        if earlier is not None:
-            earlier.join(timeout=120)
         routed = self.shard(renter) != self.shard(provider)
         if routed:
             assert self.world.hub_url is not None
-            rail: Any = RoutedChannelRail(key, self.world.hub_url, self.urls)
+            rail: Any = RoutedChannelRail(key, self.world.hub_url, self.urls, virtual=True)
+            # the hub co-signs no close above what it can claim: the provider closes alone
+            provider_rail = RollupChannelRail(self.client(provider), cooperative=False)
             with self._lock:
                 self.routed_leases += 1
         else:
@@ -115,25 +114,29 @@ class ShardedDesign:
         return lease, Step(l2_bytes=opened.tx_bytes * (2 if routed else 1))
 
     def pay(self, lease: ShardedLease, cumulative: Wei) -> Step:
-        """The renter's voucher (one shard), or the hub's voucher bought with the
-        renter's (routed), checked as the provider checks it on arrival."""
+        """The renter's voucher: on its own shard's channel, or on the virtual channel
+        (routed), checked as the provider checks it on arrival. One message either way:
+        the hub takes no part in paying."""
         if not lease.routed:
             lease.best = checked_voucher(lease.renter_key, lease.description, cumulative,
                                          lease.renter)  # fmt: skip
             return Step(messages=1)
-        onward = lease.renter_rail.sign(lease.description.channel_id, cumulative)
-        domain = channel_domain(lease.description.chain_id, lease.description.manager)
-        if onward.signer(domain) != lease.description.renter:
-            raise L2gpuError("the hub's voucher did not verify", "this is a bug in l2gpu")
-        lease.best = onward
-        return Step(messages=2)  # the renter's to the hub, the hub's to the provider
+        voucher = lease.renter_rail.sign(lease.description.channel_id, cumulative)
+        if voucher.signer(voucher_domain(lease.description)) != lease.description.voucher_signer:
+            raise L2gpuError("a virtual voucher did not verify", "this is a bug in l2gpu")
+        lease.best = voucher
+        return Step(messages=1)
 
     def close(self, lease: ShardedLease, paid: Wei) -> Step:
-        """The provider's cooperative close (co-signed by the renter, or by the hub for a
-        routed lease); the renter co-signs the hub's close of its channel meanwhile."""
+        """The provider's cooperative close, co-signed by the renter (one shard); a
+        routed lease's provider closes alone with the renter's best voucher, and the hub
+        then claims the same voucher on the renter's channel (the same fields)."""
         if lease.best is None:
             self.pay(lease, Wei(0))
         assert lease.best is not None
+        if lease.routed:
+            closed = lease.provider_rail.close(lease.description, lease.best)
+            return Step(l2_bytes=closed.tx_bytes * 2)
         renter_side = threading.Thread(
             target=lambda: lease.agreed.append(
                 lease.renter_rail.cosign_close(lease.description, paid)),
@@ -141,12 +144,8 @@ class ShardedDesign:
         )  # fmt: skip
         renter_side.start()
         closed = lease.provider_rail.close(lease.description, lease.best)
-        if not lease.routed:
-            renter_side.join(timeout=lease.provider_rail.wait)
-        else:  # the hub closes the renter's channel after this: joined at the next lease
-            self._closing[lease.renter] = renter_side
-        # a routed lease's second close (the hub's, of the renter's channel) has the same fields
-        return Step(l2_bytes=closed.tx_bytes * (2 if lease.routed else 1))
+        renter_side.join(timeout=lease.provider_rail.wait)
+        return Step(l2_bytes=closed.tx_bytes)
 
     def withdraw(self, party: Any) -> Step:
         """An L2 Withdraw of the party's whole balance on its shard."""
@@ -169,8 +168,9 @@ class ShardedDesign:
             ),
             OperatorPower(
                 "freeze", "a routed lease's unspent deposit, by a hub that goes silent",
-                int(CHALLENGE_PERIOD),
-                "the renter closes its channel to the hub conceding what the hub forwarded; "
-                "the rest returns after the channel's challenge period",
+                int(CHALLENGE_PERIOD + CLAIM_MARGIN_S),
+                "the provider closes with the renter's vouchers as ever; the renter closes its "
+                "channel to the hub conceding what its vouchers pay there, and the rest "
+                "returns after that channel's challenge period",
             ),
         ))  # fmt: skip

@@ -7,7 +7,9 @@ answers (``HubRunner``'s ``cosign_until``) with :func:`agreed_on`, which accepts
 - a provider's cooperative close of a routed outbound channel for no more than the
   hub forwarded;
 - a renter's cooperative close of its channel to the hub (inbound) for no less than
-  the best voucher the hub holds, after which the route forwards nothing;
+  the best voucher the hub holds, after which the route forwards nothing (on a
+  virtual route, only once the channel to the provider is settled: until then the
+  provider may prove a later voucher, which the hub must be able to claim);
 - a renter's cooperative close of an inbound channel no route uses (the hub refused
   the route, or the renter never asked), for any amount: the hub forwarded nothing on
   it, so it is owed nothing. From then on the hub routes nothing over that channel
@@ -69,6 +71,8 @@ def agrees_inbound_close(hub: Hub, shard: int, tx: CooperativeClose) -> bool:
             with route.lock:  # no voucher is taken between the check and the claim
                 if int(tx.amount) < route.state.received:
                     return False
+                if route.virtual and not route.outbound_final:
+                    return False  # the provider may still prove a later voucher
                 # on disk before the agreement: a hub restarted after it must not take
                 # a voucher on the closed channel and sign onward for it
                 hub.journal.append({"claimed": str(route.record.inbound.channel_id)})

@@ -42,6 +42,14 @@ class Route:
     allowance: float = VOUCHER_BURST  # vouchers it may still send at once
     allowance_at: float | None = None  # when the allowance was last counted (the hub's clock)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    outbound_final: bool = False  # virtual: the channel to the provider is settled (or gone)
+
+    @property
+    def virtual(self) -> bool:
+        """The route is a virtual channel (``core/shards/virtual.py``): the renter pays
+        the provider directly, and the hub claims on the inbound channel what the
+        provider proved on the outbound one."""
+        return self.record.inbound.params.virtual is not None
 
     def take_allowance(self, now: float, per_s: float) -> bool:
         """Count one voucher against the route's rate of ``per_s`` (a token bucket of

@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from l2gpu.core.channel import ChannelParams
+from l2gpu.core.channel.state import VirtualTerms
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.l2.amounts import round_up
 from l2gpu.core.l2.codec import encode_tx, kind_of
 from l2gpu.core.l2.transactions import OpenChannel, UserTx
-from l2gpu.core.market.channel_description import ChannelDescription, RoutedFor
+from l2gpu.core.market.channel_description import ChannelDescription, RoutedFor, voucher_domain
 from l2gpu.core.market.settlement import describe_channel
 from l2gpu.core.shards.hop import (
     Forward,
@@ -51,10 +52,12 @@ from l2gpu.core.shards.route import (
     sign_routed_for,
 )
 from l2gpu.core.shards.routing import shard_of
+from l2gpu.core.shards.virtual import outbound_terms, virtual_route_problem
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Timestamp, Wei
 from l2gpu.hub.journal import Journal, RouteRecord
 from l2gpu.hub.route_state import VOUCHERS_PER_S, Route
 from l2gpu.hub.serial_client import serial_client
+from l2gpu.hub.virtual_routes import CLAIM_MARGIN_S, learn_voucher, tend_virtual
 from l2gpu.payments.rails import CHALLENGE_PERIOD
 
 log = logging.getLogger(__name__)
@@ -101,6 +104,7 @@ class Hub:
         self.by_rollup = {rail.rollup: i for i, rail in enumerate(self.rails)}
         self.domain = hub_domain(self.chain_id, self.address)
         self.routes: dict[Hash32, Route] = {}
+        self.virtual_ids: set[Hash32] = set()  # of every virtual route taken (journaled)
         self._opening = threading.Lock()
         self._by_outbound: dict[tuple[int, int], Route] = {}  # (shard, channel index) -> route
         # inbound channels whose renter closes them unrouted (hub.cosigning): never routed
@@ -114,6 +118,7 @@ class Hub:
     def info(self) -> dict[str, Any]:
         """The hub's address, chain, fee and shards: what a renter's rail needs."""
         return {"hub": self.address.checksum, "chain_id": self.chain_id, "fee_ppm": self.fee_ppm,
+                "virtual": True,
                 "shards": [rail.rollup.checksum for rail in self.rails],
                 "routes_open": sum(not r.finished for r in self.routes.values())}  # fmt: skip
 
@@ -150,6 +155,13 @@ class Hub:
                                     needed=owes_for(deposit, self.fee_ppm),
                                     now=self.rails[a].now(),
                                     min_challenge=CHALLENGE_PERIOD)  # fmt: skip
+            virtual = inbound.params.virtual
+            if virtual is not None:
+                problem = problem or virtual_route_problem(
+                    virtual, renter=seen.renter, fee_ppm=self.fee_ppm,
+                    inbound_period=seen.challenge_period, outbound_period=CHALLENGE_PERIOD,
+                    margin=CLAIM_MARGIN_S, used=virtual.virtual_id in self.virtual_ids,
+                )  # fmt: skip
             if problem:
                 raise HubRefused(problem, "open the inbound channel as the hub's terms say")
             expires = self.rails[b].now() + request.lifetime
@@ -170,8 +182,10 @@ class Hub:
                 taken.append(route)
 
             try:
-                open_bytes = self._open_outbound(b, request.provider, Wei(deposit), expires,
-                                                 journal_first)  # fmt: skip
+                open_bytes = self._open_outbound(
+                    b, request.provider, Wei(deposit), expires, journal_first,
+                    None if virtual is None else outbound_terms(virtual),
+                )  # fmt: skip
             except L2gpuError as exc:
                 if taken:
                     self._after_failed_open(taken[0], exc)
@@ -186,6 +200,9 @@ class Hub:
         route = self.routes.get(inbound_id)
         if route is None:
             raise HubRefused(f"no route for channel {inbound_id}", "open a route first", 404)
+        if route.virtual:
+            raise HubRefused("this route is a virtual channel: the hub takes no vouchers on it",
+                             "hand each voucher to the provider", 409)  # fmt: skip
         with route.lock:
             if route.claimed or route.finished:
                 raise HubRefused("this route is closed: the hub has claimed the renter's channel",
@@ -222,6 +239,9 @@ class Hub:
         clocks: dict[int, int] = {}  # one read of each shard's clock per round
         for route in list(self.routes.values()):
             if route.closing or route.reclaimed or route.opening:
+                continue
+            if route.virtual:
+                tend_virtual(self, route, clocks)
                 continue
             b = route.record.outbound_shard
             try:
@@ -358,6 +378,7 @@ class Hub:
         deposit: Wei,
         expires_at: int,
         before_send: Callable[[ChannelDescription, bytes], None],
+        virtual: VirtualTerms | None = None,
     ) -> int:
         """Send the hub's OpenChannel to ``provider``, soft-confirmed (the co-signing
         loop signs it into a batch: see :meth:`agrees`), after ``before_send`` took the
@@ -379,12 +400,12 @@ class Hub:
 
         def described(tx: UserTx, nonce: int) -> None:
             params = ChannelParams(self.address, provider, ZERO_ADDRESS, CHALLENGE_PERIOD,
-                                   nonce.to_bytes(32, "big"))  # fmt: skip
+                                   nonce.to_bytes(32, "big"), virtual)  # fmt: skip
             channel = describe_channel(params, deposit, self.chain_id, rail.rollup, "hybrid")
             before_send(channel, bytes([kind_of(tx)]) + encode_tx(kind_of(tx), tx))
 
         tx, _, _ = client.send_soft(
-            lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD),
+            lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD, virtual),
             before=described,
         )
         return len(encode_tx(kind_of(tx), tx))
@@ -416,12 +437,16 @@ class Hub:
 
     def _track(self, record: RouteRecord) -> Route:
         chain = ChainId(self.chain_id)
+        virtual = record.inbound.params.virtual
+        if virtual is not None:
+            self.virtual_ids.add(virtual.virtual_id)
         terms = HopTerms(record.inbound.channel_id,
-                         channel_domain(chain, record.inbound.manager), int(record.inbound.deposit),
+                         voucher_domain(record.inbound), int(record.inbound.deposit),
                          record.inbound.params.renter, record.outbound.channel_id,
                          channel_domain(chain, record.outbound.manager),
                          int(record.outbound.deposit), record.fee_ppm)  # fmt: skip
         route = Route(record, terms, HopState(terms))
+        route.solo = virtual is not None  # its claim credits the fee only alone (see tend)
         self.routes[record.inbound.channel_id] = route
         return route
 
@@ -444,7 +469,9 @@ class Hub:
             elif "paid" in entry:
                 voucher = voucher_from_json(entry["paid"])
                 paid = self.routes.get(voucher.channel_id)
-                if paid is not None:
+                if paid is not None and paid.virtual:
+                    learn_voucher(self, paid, voucher, journal=False)
+                elif paid is not None:
                     paid.state, _ = hop(paid.state, RenterVoucher(voucher))
                     if paid.state.forwarded:
                         paid.onward = sign_forward(self.key, paid.terms,

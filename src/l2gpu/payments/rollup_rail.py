@@ -22,6 +22,7 @@ from typing import Any
 
 from l2gpu.clock import format_timestamp
 from l2gpu.core.channel import ChannelParams
+from l2gpu.core.channel.state import VirtualTerms
 from l2gpu.core.channel.vouchers import Voucher, channel_domain
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.errors import L2gpuError
@@ -40,6 +41,7 @@ from l2gpu.core.types import (
     Address,
     ChainId,
     Hash32,
+    Seconds,
     Timestamp,
     Wei,
     format_wei,
@@ -98,9 +100,12 @@ class RollupChannelRail:
         """The Rollup's voucher domain (the STF checks vouchers under it)."""
         return channel_domain(ChainId(self.chain_id), self.rollup)
 
-    def open(self, provider: Address, deposit: Wei, *, lifetime: int) -> OpenedChannel:
+    def open(self, provider: Address, deposit: Wei, *, lifetime: int,
+             virtual: VirtualTerms | None = None,
+             challenge_period: int = CHALLENGE_PERIOD) -> OpenedChannel:  # fmt: skip
         """Send an OpenChannel; return once the node's signed receipt holds (the channel
         is ``pending``), co-signing it in the background until a batch includes it.
+        ``virtual``: the channel is one end of a virtual channel with those terms.
 
         L2 amounts are 3-byte decimal floats, so the deposit is rounded *up* to the
         next one the batch format holds; the excess returns when the channel closes.
@@ -124,13 +129,14 @@ class RollupChannelRail:
                 "deposit', or rent for fewer hours",
             )
         expires = Timestamp(self.clock() + lifetime)
+        period = Seconds(challenge_period)
         tx, envelope, receipt = self.client.send_soft(
-            lambda me: OpenChannel(me, provider_index, deposit, expires, CHALLENGE_PERIOD)
+            lambda me: OpenChannel(me, provider_index, deposit, expires, period, virtual)
         )
         # The state transition salts the id with the nonce the renter's account has
         # when the transaction runs, which is the envelope's.
         params = ChannelParams(self.client.key.address, provider, ZERO_ADDRESS,
-                               CHALLENGE_PERIOD, envelope.nonce.to_bytes(32, "big"))  # fmt: skip
+                               period, envelope.nonce.to_bytes(32, "big"), virtual)  # fmt: skip
         signer = threading.Thread(
             target=self._cosign_open, args=(tx, receipt.position), daemon=True,
             name=f"cosign-open-{str(params.id)[:10]}",

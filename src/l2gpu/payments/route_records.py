@@ -63,8 +63,9 @@ class RenterRoute:
 
     @property
     def signed(self) -> int:
-        """What the best voucher gives the hub (0 before the first)."""
-        return 0 if self.best is None else int(self.best.amount)
+        """What the best voucher gives the hub (0 before the first); on a virtual
+        channel's end, the voucher's amount and the hub's fee on it."""
+        return 0 if self.best is None else self.inbound.params.credited(int(self.best.amount))
 
     def to_json(self) -> dict[str, Any]:
         """The record as stored (wei as decimal strings)."""
@@ -131,7 +132,8 @@ class RenterRoutes:
 
     def signed(self, channel_id: Hash32, voucher: Voucher) -> None:
         """A voucher the renter signed on the inbound channel (kept if the best)."""
-        self._change(channel_id, lambda r: r if r.signed >= voucher.amount
+        self._change(channel_id, lambda r: r
+                     if r.signed >= r.inbound.params.credited(voucher.amount)
                      else replace(r, best=voucher))  # fmt: skip
 
     def acknowledged(self, channel_id: Hash32, amount: int) -> None:

@@ -9,6 +9,11 @@ voucher on the inbound channel for what the provider is owed plus the hub's fee,
 and hands the provider the hub's voucher in exchange (:meth:`sign`): the provider's
 agent checks and closes it as any hybrid voucher. Nothing reaches L1 per lease.
 
+With ``virtual=True`` the two channels are the ends of one virtual channel
+(:mod:`l2gpu.core.shards.virtual`): the renter's voucher for the virtual id is handed
+to the provider alone, and the hub takes no part in paying: it claims on the inbound
+channel what the provider proved on the outbound one.
+
 What each party risks is stated in :mod:`l2gpu.core.shards.hop`. Given ``routes``
 (the renter's data folder's :class:`~l2gpu.payments.route_records.RenterRoutes`), the
 rail writes each route there before it acts on it, so that a renter whose process
@@ -18,11 +23,18 @@ stops mid-lease finishes it with ``l2gpu settle`` (:mod:`l2gpu.payments.routed_f
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from l2gpu.core.channel.vouchers import Voucher, channel_domain, sign_voucher
+from l2gpu.core.channel.state import VirtualTerms
+from l2gpu.core.channel.vouchers import (
+    VirtualVoucherDomain,
+    Voucher,
+    channel_domain,
+    sign_voucher,
+)
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.errors import L2gpuError
@@ -31,7 +43,8 @@ from l2gpu.core.market.channel_description import ChannelDescription
 from l2gpu.core.shards.hop import renter_owes
 from l2gpu.core.shards.route import RouteRequest, hub_domain
 from l2gpu.core.shards.routing import shard_of
-from l2gpu.core.types import Address, ChainId, Hash32, Wei, format_wei
+from l2gpu.core.shards.virtual import CLAIM_MARGIN_S, new_virtual_id, outbound_terms
+from l2gpu.core.types import Address, ChainId, Hash32, Seconds, Wei, format_wei
 from l2gpu.payments.hub_client import HubClient
 from l2gpu.payments.rails import CHALLENGE_PERIOD, ClosedChannel, OpenedChannel
 
@@ -62,7 +75,7 @@ class RoutedChannelRail:
 
     def __init__(self, key: PrivateKey, hub_url: str, shard_urls: list[str], *,
                  clock: Callable[[], int] | None = None, wait: float = 60.0,
-                 routes: RenterRoutes | None = None) -> None:  # fmt: skip
+                 routes: RenterRoutes | None = None, virtual: bool = False) -> None:  # fmt: skip
         from l2gpu.node.client import L2Client
         from l2gpu.payments.rollup_rail import RollupChannelRail
 
@@ -72,6 +85,10 @@ class RoutedChannelRail:
         info = self.hub.info()
         self.hub_address = Address.from_hex(info["hub"])
         self.fee_ppm = int(info["fee_ppm"])
+        self.virtual = virtual
+        if virtual and not info.get("virtual"):
+            raise L2gpuError("this hub carries no virtual channels",
+                             "rent through a hub of this version")  # fmt: skip
         self.rails = [RollupChannelRail(L2Client(url, key), clock=clock, wait=wait, soft=False)
                       for url in shard_urls]  # fmt: skip
         if [r.rollup.checksum for r in self.rails] != list(info["shards"]):
@@ -149,10 +166,17 @@ class RoutedChannelRail:
         return the outbound channel, which is the lease's."""
         outbound_deposit = round_up(deposit)
         home = self.rails[self.home]
+        virtual, period = None, CHALLENGE_PERIOD
+        if self.virtual:  # a fresh virtual id; a challenge period that outlives the hub's
+            virtual_id = new_virtual_id(self.key.address, secrets.token_bytes(32))
+            virtual = VirtualTerms(self.key.address, virtual_id, self.fee_ppm)
+            period = Seconds(CHALLENGE_PERIOD + CLAIM_MARGIN_S)
         inbound = self.opener.open(
             self.hub_address,
             Wei(renter_owes(outbound_deposit, self.fee_ppm)),
-            lifetime=lifetime + CHALLENGE_PERIOD + SLACK_S,
+            lifetime=lifetime + period + SLACK_S,
+            virtual=virtual,
+            challenge_period=period,
         )
         if self.routes is not None:
             from l2gpu.payments.route_records import RenterRoute
@@ -173,7 +197,8 @@ class RoutedChannelRail:
             raise L2gpuError(exc.what, "; ".join(filter(None, (exc.fix, closed)))) from exc
         outbound = ChannelDescription.from_json(answer["outbound"])
         wrong = (outbound.params.provider != provider, outbound.params.renter != self.hub_address,
-                 outbound.deposit < deposit, outbound.manager not in self.by_rollup)  # fmt: skip
+                 outbound.deposit < deposit, outbound.manager not in self.by_rollup,
+                 outbound.params.virtual != (virtual and outbound_terms(virtual)))  # fmt: skip
         if any(wrong):
             raise L2gpuError("the hub opened a channel on other terms than asked",
                              "do not use this hub; close the inbound channel")  # fmt: skip
@@ -218,6 +243,8 @@ class RoutedChannelRail:
         for at least ``amount``)."""
         routed = self._routed(channel_id)
         inbound = routed.inbound
+        if inbound.params.virtual is not None:
+            return self._sign_virtual(routed, amount)
         mine = sign_voucher(self.key, channel_domain(ChainId(self.chain_id), inbound.manager),
                             inbound.channel_id, Wei(renter_owes(amount, self.fee_ppm)))  # fmt: skip
         routed.signed = max(routed.signed, int(mine.amount))
@@ -233,6 +260,25 @@ class RoutedChannelRail:
         if self.routes is not None:
             self.routes.acknowledged(inbound.channel_id, int(mine.amount))
         return onward
+
+    def _sign_virtual(self, routed: Routed, amount: Wei) -> Voucher:
+        """The renter's voucher for ``amount`` on the virtual channel, for the provider
+        alone: it pays ``amount`` on the outbound channel and, with the hub's fee, on the
+        inbound one (recorded as that before it leaves this process)."""
+        virtual = routed.inbound.params.virtual
+        assert virtual is not None
+        domain = VirtualVoucherDomain(self.chain_id, virtual.virtual_id)
+        voucher = domain.sign(self.key, routed.outbound.channel_id, amount)
+        owed = virtual.credited(int(amount))
+        if owed > routed.signed:
+            routed.signed = routed.acknowledged = owed
+            if self.routes is not None:  # the voucher as it counts on the inbound channel
+                self.routes.signed(
+                    routed.inbound.channel_id,
+                    Voucher(routed.inbound.channel_id, amount, voucher.signature),
+                )
+                self.routes.acknowledged(routed.inbound.channel_id, owed)
+        return voucher
 
     def check(self, channel: ChannelDescription, *, max_cost: int, ends_by: int) -> str | None:
         """The outbound channel as its shard shows it."""

@@ -4,9 +4,10 @@ Two rollup shards share one bridge on a fresh embedded L1, each with its own nod
 and proposer served on loopback; a hub with an account on both serves its API on
 loopback. The renter lives on shard 0 and the provider on shard 1 (the routing rule
 places them; each deposited through the bridge). The market's one search shows the
-provider's offer; the lease's channel is the hub's channel to the provider on
-shard 1, paid with the hub's vouchers, which the renter buys each second with its
-own on its channel to the hub on shard 0. Nothing of the lease reaches L1.
+provider's offer; the lease runs over a virtual channel: its channel is the hub's
+channel to the provider on shard 1, paid each second with the renter's own voucher,
+which counts on the renter's channel to the hub on shard 0 too, where the hub claims
+it with its fee after the lease. Nothing of the lease reaches L1.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def sharded_market(settings: Settings, out: Console) -> ShardedMarket:
         chain.chain_id,
         renter,
         provider,
-        RoutedChannelRail(renter, hub.url, nodes.urls, clock=system_clock, wait=20.0),
+        RoutedChannelRail(renter, hub.url, nodes.urls, clock=system_clock, wait=20.0, virtual=True),
         lease_rail("hybrid", RailParts(node_url=nodes.urls[1], key=provider, clock=system_clock)),
         ChannelCheck(node_url=nodes.urls[0], shard_urls=tuple(nodes.urls[1:])),
     )
@@ -194,8 +195,8 @@ def hub_claimed(market: ShardedMarket, seconds: float = 60.0) -> str:
     forwarded = sum(r.state.forwarded for r in routes)
     done = sum(r.finished for r in routes)
     refund = sum(int(r.record.inbound.deposit) - r.state.received for r in routes)
-    return (f"hub: {done} of {len(routes)} routes closed on both shards; renter paid the hub "
-            f"{format_wei(received)} on shard 0, the hub paid the provider "
-            f"{format_wei(forwarded)} on shard 1 (fee {format_wei(received - forwarded)}), "
+    return (f"hub: {done} of {len(routes)} routes closed on both shards; the renter's "
+            f"vouchers paid the provider {format_wei(forwarded)} on shard 1 and the hub "
+            f"{format_wei(received)} on shard 0 (fee {format_wei(received - forwarded)}), "
             f"the renter's channel returned {format_wei(refund)} to it; no L1 transaction "
             "for the lease")  # fmt: skip

@@ -107,6 +107,9 @@ def parties_problem(channel: ChannelDescription, renter: Address, provider: Addr
         payer = routed.renter
     if payer != renter or channel.provider != provider:
         return "the channel is not from the lease's renter to its provider"
+    if channel.params.virtual is not None and channel.voucher_signer != renter:
+        # one end of a virtual channel: its vouchers must be the lease's renter's
+        return "the channel's vouchers are not signed by the lease's renter"
     return None
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from l2gpu.core.channel.vouchers import Voucher, sign_voucher
+from l2gpu.core.channel.vouchers import Voucher, VoucherDomain, sign_voucher
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.transition import TransitionResult
@@ -69,7 +69,7 @@ class HopTerms:
     """One lease's hop: the two channels, their domains, the renter and the hub's fee."""
 
     inbound: Hash32  # the renter's channel to the hub, on the renter's shard
-    inbound_domain: Eip712Domain
+    inbound_domain: Eip712Domain | VoucherDomain
     inbound_deposit: int
     renter: Address
     outbound: Hash32  # the hub's channel to the provider, on the provider's shard
