@@ -241,9 +241,9 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sen
     elif _tx.op == state_leaves.TX_SUBMIT_VOUCHER:
         if self._now >= deadline:
             return "channel: deadline passed"
-        credited: uint256 = self._credited(channel.params, _tx.amount)
-        if credited > MAX_BALANCE:
+        if _tx.amount > MAX_BALANCE:
             return "channel: amount out of range"
+        credited: uint256 = self._credited(channel.params, _tx.amount)
         if credited <= channel.best:
             return "channel: voucher not above the best"
         if not self._voucher_ok(_chain_id, _rollup, channel.params, _tx.amount, _tx.signature):
@@ -254,9 +254,9 @@ def _channel_tx(_chain_id: uint256, _rollup: address, _tx: state_leaves.Tx, _sen
             return "channel: only the provider may close at once"
         if self._now >= deadline:
             return "channel: deadline passed"
-        credited: uint256 = self._credited(channel.params, _tx.amount)
-        if credited > MAX_BALANCE:
+        if _tx.amount > MAX_BALANCE:
             return "channel: amount out of range"
+        credited: uint256 = self._credited(channel.params, _tx.amount)
         if credited > channel.best:
             if not self._voucher_ok(_chain_id, _rollup, channel.params, _tx.amount, _tx.signature):
                 return "channel: bad voucher signature"
@@ -505,9 +505,10 @@ def _voucher_ok(_chain_id: uint256, _rollup: address, _params: state_leaves.Chan
 def _credited(_params: state_leaves.ChannelParams, _amount: uint256) -> uint256:
     """
     @dev Mirrors core/channel/state.py ChannelParams.credited: the amount plus the
-         virtual channel's fee, rounded up (zero for an ordinary channel). The
-         amount has at most 128 bits and the fee at most 24, so nothing overflows.
+         virtual channel's fee, rounded up (zero for an ordinary channel), at most
+         MAX_BALANCE. The amount has at most 128 bits and the fee at most 24, so
+         nothing overflows.
     """
-    return _amount + (_amount * _params.fee_ppm + PPM - 1) // PPM
+    return min(_amount + (_amount * _params.fee_ppm + PPM - 1) // PPM, MAX_BALANCE)
 
 

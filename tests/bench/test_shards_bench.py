@@ -53,7 +53,7 @@ def test_a_routed_lease_is_measured_over_the_hubs_http_api() -> None:
 def test_a_virtual_lease_is_measured_with_no_hub_per_payment() -> None:
     virtual = shards.measure_hop_http(seconds=10, virtual=True)
     assert virtual["virtual_payments"] == 10
-    assert 0 < virtual["virtual_payment_ms_in_process_median"]
+    assert virtual["virtual_payment_ms_in_process_median"] > 0
     assert (
         virtual["virtual_payment_ms_in_process_median"]
         <= (virtual["virtual_payment_ms_in_process_p95"])

@@ -135,9 +135,8 @@ class StepWorld:
         if kind == "settle":
             return SettleChannel(sender, channel)
         best = live.channel.best_amount if live is not None else 0
-        amount = Wei(
-            self.rng.choice([1, best + 1, (best + deposit) // 2 + 1, deposit, deposit + 1])
-        )
+        choices = [1, best + 1, (best + deposit) // 2 + 1, deposit, deposit + 1, 2**128 - 1]
+        amount = Wei(min(2**128 - 1, self.rng.choice(choices)))  # a voucher's 16 bytes
         signature = self._voucher(live, amount)
         if kind == "submit_voucher":
             return SubmitVoucher(sender, channel, amount, signature)

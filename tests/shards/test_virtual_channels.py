@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from l2gpu.core.channel.state import VirtualTerms
+from l2gpu.core.channel.state import MAX_DEPOSIT, VirtualTerms
 from l2gpu.core.channel.vouchers import (
     VirtualVoucherDomain,
     Voucher,
@@ -211,3 +211,53 @@ def test_only_the_renters_voucher_for_the_virtual_id_pays(world: World, hub: Run
     # The renter's own pays (and the hub then claims it).
     closed = provider.close(lease, rail.sign(lease.channel_id, Wei(3 * PRICE)))
     assert closed.provider_payout == 3 * PRICE
+
+
+def test_a_voucher_whose_fee_would_overflow_still_pays_the_hub_as_much_as_the_provider(
+    world: World, hub: RunningHub
+) -> None:
+    # A renter signs the largest amount there is: on the provider's end (no fee) it
+    # pays the whole deposit; on the hub's end amount plus fee passes 128 bits, so
+    # the credited amount saturates (refused, it would leave the hub nothing to claim).
+    rail = virtual_rail(world, hub)
+    lease = rail.open(Address.from_hex(world.provider.address), DEPOSIT, lifetime=600).description
+    virtual = lease.params.virtual
+    assert virtual is not None
+    routed = rail.routed[lease.channel_id]
+    route = hub.hub.routes[routed.inbound.channel_id]
+    hub_a, hub_b = world.balance(world.hub, 0), world.balance(world.hub, 1)
+    huge = VirtualVoucherDomain(ChainId(world.chain.chain_id), virtual.virtual_id).sign(
+        world.key(world.renters[0]), lease.channel_id, Wei(MAX_DEPOSIT))  # fmt: skip
+    closed = provider_rail(world, cooperative=False).close(lease, huge)
+    assert closed.provider_payout == int(lease.deposit)
+    wait_until(lambda: route.finished)
+    # the hub is paid the renter's whole deposit on A: the provider's and the fee
+    assert world.balance(world.hub, 0) - hub_a == int(routed.inbound.deposit)
+    assert world.balance(world.hub, 1) == hub_b  # its deposit on B went to the provider
+    assert int(routed.inbound.deposit) >= renter_owes(int(lease.deposit), FEE)
+
+
+def test_another_renters_channel_on_the_same_virtual_id_blocks_no_route(
+    world: World, hub: RunningHub
+) -> None:
+    # A virtual id is public once its channel is in a batch; a voucher binds the id and
+    # its signer, so another signer's channel on the same id takes nothing from it.
+    first, second = virtual_rail(world, hub, renter=0), virtual_rail(world, hub, renter=1)
+    lease = first.open(Address.from_hex(world.provider.address), DEPOSIT,
+                       lifetime=600).description  # fmt: skip
+    virtual = lease.params.virtual
+    assert virtual is not None
+    key = world.key(world.renters[1])
+    home = second.rails[second.home]
+    period = CHALLENGE_PERIOD + CLAIM_MARGIN_S
+    inbound = home.open(hub.hub.address, Wei(renter_owes(DEPOSIT, FEE)),
+                        lifetime=600 + period + 600,
+                        virtual=VirtualTerms(key.address, virtual.virtual_id, FEE),
+                        challenge_period=period)  # fmt: skip
+    assert home.confirmed(inbound.params.id) == "open"
+    request = RouteRequest(inbound.params.id, Address.from_hex(world.provider.address),
+                           int(DEPOSIT), 600)  # fmt: skip
+    domain = hub_domain(world.chain.chain_id, hub.hub.address)
+    answer = HubClient(str(hub.url)).open_route(inbound.description, request,
+                                                request.sign(key, domain))  # fmt: skip
+    assert answer["outbound"]["virtual"]["signer"] == key.address.checksum

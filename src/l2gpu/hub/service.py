@@ -104,7 +104,9 @@ class Hub:
         self.by_rollup = {rail.rollup: i for i, rail in enumerate(self.rails)}
         self.domain = hub_domain(self.chain_id, self.address)
         self.routes: dict[Hash32, Route] = {}
-        self.virtual_ids: set[Hash32] = set()  # of every virtual route taken (journaled)
+        # (signer, virtual id) of every virtual route taken (journaled with its route):
+        # a voucher binds both, so another signer's route on the same id takes nothing
+        self.virtual_ids: set[tuple[Address, Hash32]] = set()
         self._opening = threading.Lock()
         self._by_outbound: dict[tuple[int, int], Route] = {}  # (shard, channel index) -> route
         # inbound channels whose renter closes them unrouted (hub.cosigning): never routed
@@ -134,6 +136,9 @@ class Hub:
             if existing is not None:
                 same = (existing.record.outbound.params.provider == request.provider
                         and signer == existing.terms.renter)  # fmt: skip
+                if signer != existing.terms.renter:
+                    raise HubRefused("the request is not signed by the renter of the inbound "
+                                     "channel")  # fmt: skip
                 if not same:
                     raise HubRefused("that inbound channel is routed already", status=409)
                 return existing
@@ -160,7 +165,8 @@ class Hub:
                 problem = problem or virtual_route_problem(
                     virtual, renter=seen.renter, fee_ppm=self.fee_ppm,
                     inbound_period=seen.challenge_period, outbound_period=CHALLENGE_PERIOD,
-                    margin=CLAIM_MARGIN_S, used=virtual.virtual_id in self.virtual_ids,
+                    margin=CLAIM_MARGIN_S,
+                    used=(virtual.signer, virtual.virtual_id) in self.virtual_ids,
                 )  # fmt: skip
             if problem:
                 raise HubRefused(problem, "open the inbound channel as the hub's terms say")
@@ -439,7 +445,7 @@ class Hub:
         chain = ChainId(self.chain_id)
         virtual = record.inbound.params.virtual
         if virtual is not None:
-            self.virtual_ids.add(virtual.virtual_id)
+            self.virtual_ids.add((virtual.signer, virtual.virtual_id))
         terms = HopTerms(record.inbound.channel_id,
                          voucher_domain(record.inbound), int(record.inbound.deposit),
                          record.inbound.params.renter, record.outbound.channel_id,

@@ -200,8 +200,8 @@ def handle_submit_voucher(
     """Anyone proves a higher voucher before the deadline."""
     channel = require_live(state, inp.params)
     require(inp.now < channel.deadline(), "channel: deadline passed")
+    require(inp.amount <= MAX_DEPOSIT, "channel: amount out of range")
     credited = Wei(inp.params.credited(inp.amount))
-    require(credited <= MAX_DEPOSIT, "channel: amount out of range")
     require(credited > channel.best_amount, "channel: voucher not above the best")
     require_voucher(state, inp.params, inp.amount, inp.signature)
     updated = replace(channel, best_amount=credited)
@@ -234,8 +234,8 @@ def handle_close_by_provider(
     channel = require_live(state, inp.params)
     require(inp.sender == inp.params.provider, "channel: only the provider may close at once")
     require(inp.now < channel.deadline(), "channel: deadline passed")
+    require(inp.amount <= MAX_DEPOSIT, "channel: amount out of range")
     credited = Wei(inp.params.credited(inp.amount))
-    require(credited <= MAX_DEPOSIT, "channel: amount out of range")
     events: list[ChannelEvent] = []
     if credited > channel.best_amount:
         require_voucher(state, inp.params, inp.amount, inp.signature)

@@ -60,8 +60,12 @@ class VirtualTerms:
     fee_ppm: int = 0
 
     def credited(self, amount: int) -> int:
-        """What a voucher for ``amount`` credits the payee: ``amount`` plus the fee."""
-        return amount + -(-amount * self.fee_ppm // PPM)
+        """What a voucher for ``amount`` credits the payee: ``amount`` plus the fee,
+        at most :data:`MAX_DEPOSIT`. Saturating, not refusing: a voucher good on one end
+        is then good on every end (else a renter could sign an amount that its fee
+        takes past the bound on the hub's end alone, and the hub could claim nothing
+        for what the provider was paid); a payout is capped at the deposit anyway."""
+        return min(amount + -(-amount * self.fee_ppm // PPM), MAX_DEPOSIT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,7 +162,7 @@ def encode_tx(kind: int, tx: UserTx) -> bytes:
             + amounts.encode(tx.amount)
             + tx.expires_at.to_bytes(5, "big")
             + tx.challenge_period.to_bytes(3, "big")
-            + (b"" if v is None else v.signer + v.virtual_id + _u24(v.fee_ppm))
+            + (b"" if v is None else v.signer + v.virtual_id + _fee_ppm(v.fee_ppm))
         )
     head = _u24(tx.sender) + _u24(tx.channel)
     if isinstance(tx, TopUpChannel):
@@ -173,19 +173,9 @@ def encode_tx(kind: int, tx: UserTx) -> bytes:
     if isinstance(tx, CloseByRenter):
         return bytes((OP_CLOSE_BY_RENTER,)) + head + amounts.encode(tx.amount)
     if isinstance(tx, SubmitVoucher):
-        return (
-            bytes((OP_SUBMIT_VOUCHER,))
-            + head
-            + tx.amount.to_bytes(16, "big")
-            + _sig65(tx.signature)
-        )
+        return bytes((OP_SUBMIT_VOUCHER,)) + head + _u128(tx.amount) + _sig65(tx.signature)
     if isinstance(tx, CloseByProvider):
-        return (
-            bytes((OP_CLOSE_BY_PROVIDER,))
-            + head
-            + tx.amount.to_bytes(16, "big")
-            + _sig65(tx.signature)
-        )
+        return bytes((OP_CLOSE_BY_PROVIDER,)) + head + _u128(tx.amount) + _sig65(tx.signature)
     return bytes((OP_SETTLE,)) + head
 
 
@@ -323,6 +313,18 @@ class _Reader:
 def _u24(value: int) -> bytes:
     if not 0 <= value < 1 << 24:
         raise CodecError("codec: index does not fit in 3 bytes")
+    return value.to_bytes(3, "big")
+
+
+def _u128(value: int) -> bytes:
+    if not 0 <= value < 1 << 128:
+        raise CodecError("codec: a voucher amount does not fit in 16 bytes")
+    return value.to_bytes(16, "big")
+
+
+def _fee_ppm(value: int) -> bytes:
+    if not 0 <= value < 1 << 24:
+        raise CodecError("codec: a virtual channel's fee does not fit in 3 bytes (ppm)")
     return value.to_bytes(3, "big")
 
 
