@@ -43,7 +43,7 @@ from l2gpu.core.shards.hop import (
 )
 from l2gpu.core.shards.hop import renter_owes as owes_for
 from l2gpu.core.shards.hop import state_transition as hop
-from l2gpu.core.shards.hub_messages import voucher_from_json, voucher_to_json
+from l2gpu.core.shards.hub_messages import voucher_to_json
 from l2gpu.core.shards.route import (
     InboundSeen,
     RouteRequest,
@@ -55,16 +55,16 @@ from l2gpu.core.shards.routing import shard_of
 from l2gpu.core.shards.virtual import outbound_terms, virtual_route_problem
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Timestamp, Wei
 from l2gpu.hub.journal import Journal, RouteRecord
+from l2gpu.hub.journal_replay import compact_if_large, replay_journal
 from l2gpu.hub.route_state import VOUCHERS_PER_S, Route
 from l2gpu.hub.serial_client import serial_client
-from l2gpu.hub.virtual_routes import CLAIM_MARGIN_S, learn_voucher, tend_virtual
+from l2gpu.hub.virtual_routes import CLAIM_MARGIN_S, tend_virtual
 from l2gpu.payments.rails import CHALLENGE_PERIOD
 
 log = logging.getLogger(__name__)
 DEFAULT_FEE_PPM = 1_000  # 0.1 % of what the provider is paid
 MAX_ROUTES = 10_000  # open routes at once: each holds a lock and a little state
 CLOSERS = 8  # closes of inbound channels run at once
-JOURNAL_COMPACT_BYTES = 64 * 2**20  # past this the journal is rewritten, one line a route
 
 
 class HubRefused(L2gpuError):
@@ -113,7 +113,7 @@ class Hub:
         self.closing_unrouted: set[Hash32] = set()
         self._closers = ThreadPoolExecutor(CLOSERS, thread_name_prefix="hub-close")
         self.journal = Journal(data_dir / "hub-journal.jsonl")
-        self._replay()
+        replay_journal(self)
 
     # -- what the API calls ----------------------------------------------------------
 
@@ -228,7 +228,7 @@ class Hub:
                 # on disk before the hub signs onward (a voucher that forwards nothing
                 # more is kept in memory only: the journal grows with what was forwarded)
                 self.journal.append({"paid": voucher_to_json(voucher)})
-                self._compact_if_large()
+                compact_if_large(self)
             route.state = state
             if state.forwarded > (route.onward.amount if route.onward else 0):
                 route.onward = sign_forward(self.key, route.terms,
@@ -334,24 +334,6 @@ class Hub:
 
     # -- inside ---------------------------------------------------------------------------
 
-    def _compact_if_large(self) -> None:
-        """Rewrite the journal as one route line and one best-voucher line per route
-        once it is large (a renter sending many tiny vouchers grows it)."""
-        if self.journal.size() < JOURNAL_COMPACT_BYTES:
-            return
-        records: list[dict[str, Any]] = []
-        for route in list(self.routes.values()):
-            line: dict[str, Any] = {"route": route.record.to_json()}
-            if route.open_tx and not route.reclaimed:
-                line["open_tx"] = route.open_tx.hex()
-            records.append(line)
-            if route.state.best_inbound is not None:
-                records.append({"paid": voucher_to_json(route.state.best_inbound)})
-            if route.claimed:
-                records.append({"claimed": str(route.record.inbound.channel_id)})
-        records += [{"closing_unrouted": str(c)} for c in self.closing_unrouted]
-        self.journal.rewrite(records)
-
     def _shards_of(self, inbound: ChannelDescription, request: RouteRequest) -> tuple[int, int]:
         a = self.by_rollup.get(inbound.manager)
         if a is None or inbound.settlement != "hybrid" or inbound.chain_id != self.chain_id:
@@ -455,30 +437,3 @@ class Hub:
         route.solo = virtual is not None  # its claim credits the fee only alone (see tend)
         self.routes[record.inbound.channel_id] = route
         return route
-
-    def _replay(self) -> None:
-        for entry in self.journal.replay():
-            if "route" in entry:
-                record = RouteRecord.from_json(entry["route"])
-                route = self._track(record)
-                if "open_tx" in entry:  # co-sign the open if it is still waiting for us
-                    route.open_tx = bytes.fromhex(entry["open_tx"])
-                    self.clients[record.outbound_shard].remember(route.open_tx)
-            elif "claimed" in entry:
-                claimed = self.routes.get(Hash32.from_hex(entry["claimed"]))
-                if claimed is not None:
-                    claimed.claimed = True
-            elif "closing_unrouted" in entry:
-                self.closing_unrouted.add(Hash32.from_hex(entry["closing_unrouted"]))
-            elif "dropped" in entry:
-                self.routes.pop(Hash32.from_hex(entry["dropped"]), None)
-            elif "paid" in entry:
-                voucher = voucher_from_json(entry["paid"])
-                paid = self.routes.get(voucher.channel_id)
-                if paid is not None and paid.virtual:
-                    learn_voucher(self, paid, voucher, journal=False)
-                elif paid is not None:
-                    paid.state, _ = hop(paid.state, RenterVoucher(voucher))
-                    if paid.state.forwarded:
-                        paid.onward = sign_forward(self.key, paid.terms,
-                                                   Forward(paid.state.forwarded))  # fmt: skip
