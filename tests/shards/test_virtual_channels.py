@@ -11,7 +11,6 @@ it); the terms a hub refuses; vouchers that are not the renter's for the virtual
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,22 +34,10 @@ from l2gpu.payments.rails import CHALLENGE_PERIOD
 from l2gpu.payments.routed_rail import RoutedChannelRail
 
 from .test_hub import DEPOSIT, PRICE, World, provider_rail, wait_until
+from .test_hub import hub as hub  # the fixtures: a world of two shards, a hub on both
+from .test_hub import world as world
 
 FEE = 1_000  # the hub's default fee, ppm
-
-
-@pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    built = World()
-    yield built
-    built.nodes.stop()
-
-
-@pytest.fixture
-def hub(world: World, tmp_path: Path) -> Iterator[RunningHub]:
-    running = start_hub(world.key(world.hub), world.nodes.urls, tmp_path, wait=10.0)
-    yield running
-    running.close()
 
 
 def virtual_rail(world: World, hub: RunningHub, renter: int = 0) -> RoutedChannelRail:
