@@ -168,9 +168,10 @@ def test_rent_pays_a_provider_on_another_shard_through_the_hub(
         running = [seen for seen in market.seen if seen and seen[0].state == "open"
                    and seen[0].outbound is not None and seen[0].best is not None]  # fmt: skip
         assert running, market.seen
-        # ... and paid second by second: the best voucher grew while the job ran.
-        assert len({seen[0].signed for seen in running}) >= 2, running
         (route,) = RenterRoutes(folder).all()
+        # ... and paid second by second: the best voucher grew while the job ran, or
+        # after the first one seen (a loaded machine's samples may catch one voucher).
+        assert len({seen[0].signed for seen in running} | {route.signed}) >= 2, running
         assert route.state == "done"
         assert route.hub_url == hub.url
         assert route.outbound is not None

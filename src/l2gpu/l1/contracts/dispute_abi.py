@@ -9,6 +9,7 @@ from l2gpu.core.l2.proofs.signature import CloseParties, SignerKey
 from l2gpu.core.l2.proofs.step import StepWitness
 from l2gpu.core.l2.state import NO_BLS_KEY, TREE_DEPTH, Account, L2Channel, RootParts
 from l2gpu.core.l2.transactions import Deposit, L1Operation
+from l2gpu.l1.contracts.channel_params import as_rollup_tuple
 
 KIND_DEPOSIT, KIND_FORCED_WITHDRAW = 1, 2
 
@@ -33,14 +34,8 @@ def channel(index: int, value: L2Channel | None) -> tuple[Any, ...]:
         return (index, False, (zero, zero, zero, 0, bytes(32), zero, bytes(32), 0),
                 0, 0, 0, 0, 0, 0, 0)  # fmt: skip
     c = value.channel
-    p = c.params
-    v = p.virtual
-    virtual = ("0x" + "00" * 20, bytes(32), 0) if v is None else (
-        v.signer.checksum, v.virtual_id, v.fee_ppm)  # fmt: skip
-    params = (p.renter.checksum, p.provider.checksum, p.token.checksum, p.challenge_period,
-              p.salt, *virtual)  # fmt: skip
-    return (index, True, params, value.renter, value.provider, c.deposit, c.best_amount,
-            c.expires_at, c.close_deadline, int(c.status))  # fmt: skip
+    return (index, True, as_rollup_tuple(c.params), value.renter, value.provider, c.deposit,
+            c.best_amount, c.expires_at, c.close_deadline, int(c.status))  # fmt: skip
 
 
 def _path(proof: tuple[bytes, ...]) -> list[bytes]:

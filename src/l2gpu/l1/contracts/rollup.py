@@ -29,7 +29,7 @@ from l2gpu.core.l2.transactions import Deposit, ForcedWithdraw, L1Operation
 from l2gpu.core.types import Address, Wei
 from l2gpu.l1 import Chain, ContractRevert, DeployedContract, L1Error, Receipt, compile_contract
 from l2gpu.l1.chain import checksum, to_web3
-from l2gpu.l1.contracts.channel_params import as_tuple
+from l2gpu.l1.contracts.channel_params import as_rollup_tuple
 from l2gpu.l1.contracts.dispute_deploy import DisputeTerms, deploy_verifiers_and_game
 from l2gpu.l1.logs import LogPoller
 
@@ -277,9 +277,9 @@ class RollupClient:
         parts = final_state.parts()
         c = channel.channel
         return self.contract.transact(
-            "exit_channel", channel.index, as_tuple(c.params), channel.renter, channel.provider,
-            c.deposit, c.best_amount, c.expires_at, c.close_deadline, int(c.status),
-            final_state.channel_tree.proof(channel.index), parts.accounts_root,
+            "exit_channel", channel.index, as_rollup_tuple(c.params), channel.renter,
+            channel.provider, c.deposit, c.best_amount, c.expires_at, c.close_deadline,
+            int(c.status), final_state.channel_tree.proof(channel.index), parts.accounts_root,
             parts.exits_root, parts.deposits_processed, parts.exit_count, sender=sender,
         )  # fmt: skip
 

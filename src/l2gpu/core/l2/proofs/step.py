@@ -222,6 +222,10 @@ class WitnessState:
         """Nothing to prove: what a settled channel paid is in no root (L2State keeps it
         for people reading the channel, a step's witness does not need it)."""
 
+    def record_virtual_voucher(self, index: int, amount: Wei, signature: bytes) -> None:
+        """Nothing to prove either: the best voucher on a virtual channel's end is in the
+        batch that proved it, and only its credited amount is in the leaf."""
+
     def put_channel(self, channel: L2Channel) -> None:
         """Update (or create) a channel leaf along the next write path."""
         old = self._channels.get(channel.index)
