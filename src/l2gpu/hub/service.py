@@ -52,13 +52,13 @@ from l2gpu.core.shards.route import (
     sign_routed_for,
 )
 from l2gpu.core.shards.routing import shard_of
-from l2gpu.core.shards.virtual import outbound_terms, virtual_route_problem
+from l2gpu.core.shards.virtual import CLAIM_MARGIN_S, outbound_terms, virtual_route_problem
 from l2gpu.core.types import ZERO_ADDRESS, Address, ChainId, Hash32, Timestamp, Wei
 from l2gpu.hub.journal import Journal, RouteRecord
 from l2gpu.hub.journal_replay import compact_if_large, replay_journal
 from l2gpu.hub.route_state import VOUCHERS_PER_S, Route
 from l2gpu.hub.serial_client import serial_client
-from l2gpu.hub.virtual_routes import CLAIM_MARGIN_S, tend_virtual
+from l2gpu.hub.virtual_routes import tend_virtual
 from l2gpu.payments.rails import CHALLENGE_PERIOD
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from l2gpu.core.channel.vouchers import Voucher
 from l2gpu.core.errors import L2gpuError
 from l2gpu.core.shards.hub_messages import voucher_to_json
-from l2gpu.core.shards.virtual import CLAIM_MARGIN_S as CLAIM_MARGIN_S
 from l2gpu.core.shards.virtual import claimable
 from l2gpu.core.types import Hash32, Wei
 

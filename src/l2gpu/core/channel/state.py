@@ -42,6 +42,11 @@ class ChannelError(RuleViolation):
     """An input the channel rules reject. ``reason`` equals the contract's revert string."""
 
 
+def fee_on(amount: int, fee_ppm: int) -> int:
+    """A fee of ``fee_ppm`` per million on ``amount``, rounded up (a hub's fee)."""
+    return -(-amount * fee_ppm // PPM)
+
+
 @dataclass(frozen=True, slots=True)
 class VirtualTerms:
     """What makes a rollup channel one end of a virtual channel (Nitro-style).
@@ -65,7 +70,7 @@ class VirtualTerms:
         is then good on every end (else a renter could sign an amount that its fee
         takes past the bound on the hub's end alone, and the hub could claim nothing
         for what the provider was paid); a payout is capped at the deposit anyway."""
-        return min(amount + -(-amount * self.fee_ppm // PPM), MAX_DEPOSIT)
+        return min(amount + fee_on(amount, self.fee_ppm), MAX_DEPOSIT)
 
 
 @dataclass(frozen=True, slots=True)

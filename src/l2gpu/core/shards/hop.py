@@ -35,18 +35,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from l2gpu.core.channel.state import PPM as PPM  # fees: parts per million
+from l2gpu.core.channel.state import fee_on as fee_on  # the hub's fee, rounded up
 from l2gpu.core.channel.vouchers import Voucher, VoucherDomain, sign_voucher
 from l2gpu.core.crypto.eip712 import Eip712Domain
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.transition import TransitionResult
 from l2gpu.core.types import Address, Hash32, Wei
-
-PPM = 1_000_000  # fees are parts per million of what the provider is paid
-
-
-def fee_on(amount: int, fee_ppm: int) -> int:
-    """The hub's fee on paying ``amount`` onward: ``fee_ppm`` per million, rounded up."""
-    return -(-amount * fee_ppm // PPM)
 
 
 def renter_owes(amount: int, fee_ppm: int) -> int:
