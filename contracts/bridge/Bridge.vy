@@ -43,7 +43,7 @@ exports: pull_payments.credit
 
 interface IShard:
     def BRIDGE() -> address: view
-    def deposit_for(_account: address, _bls_key: Bytes[96], _proof_of_possession: Bytes[48], _key_point: Bytes[256]): payable
+    def deposit_for(_account: address, _key: Bytes[96], _proof_of_possession: Bytes[48], _key_point: Bytes[256]): payable
     def exit_claimed(_index: uint256) -> bool: view
     def bridge_withdraw(_batch: uint256, _exit_index: uint256, _recipient: address, _amount: uint256, _proof: DynArray[bytes32, 24], _accounts_root: bytes32, _channels_root: bytes32, _deposits_processed: uint256, _exit_count: uint256): nonpayable
 

@@ -43,12 +43,15 @@
 """
 
 from common import pull_payments
+from . import bridged_exits
 from . import forced_exits
 
 initializes: pull_payments
 initializes: forced_exits
+initializes: bridged_exits[pull_payments := pull_payments]
 
 exports: pull_payments.credit
+exports: (bridged_exits.held, bridged_exits.carried)
 exports: (
     forced_exits.exit_queue_account,
     forced_exits.exit_queue_owner,
@@ -172,6 +175,9 @@ POSEIDON_1_6: constant(uint256) = 2040004050089758374584300987898825631433503885
 CHANNEL_LEAF_TAG: constant(uint256) = 1
 
 VERIFIER: public(immutable(address))
+# The shards' bridge (bridge/Bridge.vy) when this rollup is one of its shards, else
+# empty: it alone deposits for another address and carries exits (bridged_exits.vy).
+BRIDGE: public(immutable(address))
 # The circuit (and so the verification key) the verifier was generated for: a prover
 # whose key was made for another circuit refuses to post (checked off chain).
 CIRCUIT_HASH: public(immutable(bytes32))
@@ -239,6 +245,7 @@ def __init__(
     _poseidon_t6: address,
     _poseidon_t7: address,
     _validium: bool,
+    _bridge: address,
 ):
     assert _genesis_root < FIELD, "the genesis root is not a field element"
     assert _verifier.is_contract, "the verifier is not a contract"
@@ -273,6 +280,7 @@ def __init__(
     POSEIDON_T6 = _poseidon_t6
     POSEIDON_T7 = _poseidon_t7
     VALIDIUM = _validium
+    BRIDGE = _bridge
 
 
 @internal
@@ -322,34 +330,72 @@ def deposit(_ax: uint256, _ay: uint256) -> uint256:
     @dev    core/zk/pubdata.py DepositSlot is the entry; the circuit creates the
             account at the index or credits it.
     """
+    return self._deposit(msg.sender, _ax, _ay, msg.value)
+
+
+@payable
+@external
+def deposit_for(_account: address, _key: Bytes[96], _proof_of_possession: Bytes[48], _key_point: Bytes[256]):
+    """
+    @notice The shards' bridge deposits for `_account`: a deposit routed to its shard,
+            with the depositor's Baby Jubjub key as `_key` (x then y, 32 bytes each),
+            or a move arriving from another shard, with no key. A routed deposit is
+            checked as `deposit` checks it. An arrival is never refused, which would
+            leave it in the bridge: it is queued to the account with the key of the
+            account's first deposit, or, when there is none (or the rollup is
+            frozen), credited to `_account` on L1 (`withdraw_credit`).
+    @dev    The last two arguments are the optimistic shards' (a BLS key's proof and
+            point); a zk shard ignores them. bridged_exits.vy.
+    """
+    assert BRIDGE != empty(address) and msg.sender == BRIDGE, "only the shards' bridge deposits for another address"
+    assert _account != empty(address), "no account to deposit for"
+    if len(_key) != 0:
+        assert len(_key) == 64, "a zk shard's key is a Baby Jubjub point: 64 bytes, x then y"
+        self._deposit(_account, extract32(_key, 0, output_type=uint256), extract32(_key, 32, output_type=uint256), msg.value)
+        return
+    key: uint256[2] = bridged_exits.account_key[_account]
+    if self.frozen:
+        bridged_exits._credit_arrival(_account, msg.value, "the target shard is frozen")
+    elif key[0] == 0 and key[1] == 0:
+        bridged_exits._credit_arrival(_account, msg.value, "the recipient has no account on the target shard")
+    elif msg.value > MAX_AMOUNT:
+        bridged_exits._credit_arrival(_account, msg.value, "more than one deposit may carry")
+    else:
+        self._deposit(_account, key[0], key[1], msg.value)
+
+
+@internal
+def _deposit(_account: address, _ax: uint256, _ay: uint256, _amount: uint256) -> uint256:
     assert not self.frozen, "the rollup is frozen: deposits are closed; refund or exit instead"
-    assert msg.value > 0, "deposit some wei"
-    assert msg.value <= MAX_AMOUNT, "a deposit is at most 2**128 - 1 wei"
+    assert _amount > 0, "deposit some wei"
+    assert _amount <= MAX_AMOUNT, "a deposit is at most 2**128 - 1 wei"
     assert _ax < FIELD and _ay < FIELD, "the key's coordinates must be field elements"
     assert self._on_curve(_ax, _ay), "the key is not a Baby Jubjub point: no signature could spend it"
     key: bytes32 = keccak256(abi_encode(_ax, _ay))
-    index: uint256 = self.account_index_of[msg.sender]
+    index: uint256 = self.account_index_of[_account]
     if index == 0:
         assert self.account_count < MAX_ACCOUNT_INDEX, "the rollup's accounts are full: no account index is left in the tree's lower half"
         index = self.account_count + 1
         self.account_count = index
-        self.account_index_of[msg.sender] = index
-        self.account_key_of[msg.sender] = key
-        self.account_created_at[msg.sender] = self.queue_length + 1
+        self.account_index_of[_account] = index
+        self.account_key_of[_account] = key
+        self.account_created_at[_account] = self.queue_length + 1
+        if BRIDGE != empty(address):
+            bridged_exits.account_key[_account] = [_ax, _ay]
     else:
-        assert self.account_key_of[msg.sender] == key, "deposit with the key of your first deposit"
+        assert self.account_key_of[_account] == key, "deposit with the key of your first deposit"
     entry: Bytes[103] = concat(
         slice(convert(index, bytes32), 29, 3),
         convert(_ax, bytes32),
         convert(_ay, bytes32),
-        convert(msg.sender, bytes20),
-        slice(convert(msg.value, bytes32), 16, 16),
+        convert(_account, bytes20),
+        slice(convert(_amount, bytes32), 16, 16),
     )
     position: uint256 = self.queue_length
     self.queue[position] = keccak256(entry)
     self.queue_time[position] = block.timestamp
     self.queue_length = position + 1
-    log Deposited(queue_index=position, account_index=index, sender=msg.sender, ax=_ax, ay=_ay, amount=msg.value)
+    log Deposited(queue_index=position, account_index=index, sender=_account, ax=_ax, ay=_ay, amount=_amount)
     return position
 
 
@@ -539,6 +585,9 @@ def _accept(
             continue
         owner: address = convert(convert(self._read_uint(slot, 3, 20), uint160), address)
         amount: uint256 = self._read_uint(slot, 23, 16)
+        # Exit `batch * WITHDRAWAL_SLOTS + slot`: held for the bridge if fronted.
+        if bridged_exits._hold_if_fronted(BRIDGE, batch_index * WITHDRAWAL_SLOTS + i, owner, amount):
+            continue
         pull_payments.credit[owner] += amount
         log WithdrawalCredited(batch_index=batch_index, owner=owner, amount=amount)
     log BatchAccepted(batch_index=batch_index, old_root=old_root, new_root=_new_root, deposits=_deposit_count, public_input=_public_input, timestamp=_timestamp)
@@ -592,6 +641,42 @@ def freeze():
     assert forced_exits._overdue(FORCE_DELAY), "no queued deposit or forced exit is overdue yet"
     self.frozen = True
     log Frozen(overdue_queue_index=forced_exits.exit_queue_done, forced_exit=True)
+
+
+@view
+@external
+def exit_claimed(_exit_index: uint256) -> bool:
+    """
+    @notice Whether the bridge must refuse to front exit `_exit_index` (withdrawal slot
+            `_exit_index % WITHDRAWAL_SLOTS` of batch `_exit_index // WITHDRAWAL_SLOTS`):
+            its batch was accepted and the exit is not held for the bridge.
+    """
+    return bridged_exits._exit_claimed(_exit_index, self.batch_count * WITHDRAWAL_SLOTS)
+
+
+@external
+def bridge_withdraw(
+    _batch: uint256,
+    _exit_index: uint256,
+    _recipient: address,
+    _amount: uint256,
+    _proof: DynArray[bytes32, 24],
+    _accounts_root: bytes32,
+    _channels_root: bytes32,
+    _deposits_processed: uint256,
+    _exit_count: uint256,
+):
+    """
+    @notice The shards' bridge carries exit `_exit_index` of `_recipient` to another
+            shard; the bridge checked that `_recipient` signed where it goes. The
+            wei go to the bridge. A zk batch is proven whole, so the Merkle
+            arguments (the optimistic shards') are not read; `_batch` must be the
+            exit's batch.
+    """
+    assert BRIDGE != empty(address) and msg.sender == BRIDGE, "only the shards' bridge carries an exit"
+    assert _exit_index // WITHDRAWAL_SLOTS == _batch, "zk shard: the exit is not in that batch"
+    bridged_exits._carry(_exit_index, _recipient, _amount, self.batch_count * WITHDRAWAL_SLOTS)
+    raw_call(BRIDGE, b"", value=_amount)
 
 
 @external

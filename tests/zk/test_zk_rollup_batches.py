@@ -72,8 +72,16 @@ class ZkWorld:
     toolchain: Toolchain
     state: ZkState = field(default_factory=lambda: ZkState.empty(DEPTH))
     proof_seconds: float = 0.0
+    # L2 account index -> its EdDSA secret; a rollup deployed already (a shard).
+    secrets: dict[int, bytes] = field(default_factory=lambda: dict(SECRETS))
+    shard: ZkRollupClient | None = None
 
     def __post_init__(self) -> None:
+        self.taken = 0
+        self.exits_taken = 0
+        if self.shard is not None:
+            self.rollup = self.shard
+            return
         built = compile_verifier(self.keys.verifying_key, title=self.circuit.name)
         verifier = self.chain.deploy(
             CompiledContract("BatchVerifier", built.abi, built.bytecode, "generated"),
@@ -84,8 +92,6 @@ class ZkWorld:
             verifier=verifier, circuit_hash=bytes.fromhex(self.circuit.key),
             shape=SHAPE, depth=DEPTH, force_delay=3600,
         )  # fmt: skip
-        self.taken = 0
-        self.exits_taken = 0
 
     def batch(
         self,
@@ -102,8 +108,8 @@ class ZkWorld:
         queued = self.rollup.queued_deposits()[self.taken : self.taken + deposits]
         waiting = self.rollup.queued_forced_exits()[self.exits_taken : self.exits_taken + exits]
         forced = [q.request for q in waiting]
-        signatures = [sign_transfer(SECRETS[who], tx) for tx, who in transfers]
-        signatures += [sign_withdrawal(SECRETS[who], tx) for tx, who in withdrawals]
+        signatures = [sign_transfer(self.secrets[who], tx) for tx, who in transfers]
+        signatures += [sign_withdrawal(self.secrets[who], tx) for tx, who in withdrawals]
         result = apply_batch(
             self.state, SHAPE, 1, [d.slot for d in queued], [tx for tx, _ in transfers],
             [tx for tx, _ in withdrawals], signatures, forced_exits=forced,

@@ -21,9 +21,11 @@ from l2gpu.core.crypto.bls_points import g2_point
 from l2gpu.core.l2.state import L2State
 from l2gpu.core.shards.bridge import Move, bridge_domain
 from l2gpu.core.types import Address
+from l2gpu.core.zk.pubdata import BatchShape
 from l2gpu.l1 import Chain, DeployedContract, L1Error, Receipt, compile_contract
 from l2gpu.l1.contracts.dispute_deploy import create_address
 from l2gpu.l1.contracts.rollup import SEVEN_DAYS, TWELVE_HOURS, RollupClient
+from l2gpu.l1.contracts.zk_rollup import POSEIDON_SOURCES, ZkRollupClient
 
 CONTRACT_SOURCE = "bridge/Bridge.vy"
 CONTRACTS_PER_SHARD = 5  # BlsVerifier, StepVerifier, SignatureVerifier, DisputeGame, Rollup
@@ -58,6 +60,11 @@ class BridgeClient:
             sender=account, value=amount,
         )  # fmt: skip
 
+    def deposit_zk(self, account: LocalAccount, key: tuple[int, int], amount: int) -> Receipt:
+        """Deposit ``amount`` wei to ``account``'s own zk shard, with its Baby Jubjub key."""
+        encoded = key[0].to_bytes(32, "big") + key[1].to_bytes(32, "big")
+        return self.contract.transact("deposit", encoded, b"", b"", sender=account, value=amount)
+
     def front(self, provider: LocalAccount, move: Move, signature: bytes) -> Receipt:
         """Front ``move``: deliver its amount less its fee on the target shard now."""
         return self.contract.transact("front", move.as_tuple(), signature, sender=provider,
@@ -75,6 +82,20 @@ class BridgeClient:
         parts = state_at_batch.parts()
         proof = (batch_index, state_at_batch.exit_tree.proof(move.exit_index), parts.accounts_root,
                  parts.channels_root, parts.deposits_processed, parts.exit_count)  # fmt: skip
+        return self.contract.transact("relay", move.as_tuple(), signature, proof, sender=sender)
+
+    def relay_proven(self, sender: LocalAccount, move: Move, signature: bytes,
+                     withdrawal_slots: int) -> Receipt:  # fmt: skip
+        """Carry ``move`` from a zk shard: its batch is proven whole, so the exit needs
+        no Merkle proof, only its batch (``exit_index // withdrawal_slots``)."""
+        proof: tuple[int, list[bytes], bytes, bytes, int, int] = (
+            move.exit_index // withdrawal_slots,
+            [],
+            bytes(32),
+            bytes(32),
+            0,
+            0,
+        )
         return self.contract.transact("relay", move.as_tuple(), signature, proof, sender=sender)
 
     def landed(self, move: Move) -> bool:
@@ -133,3 +154,65 @@ def deploy_shards(
             "deploy again from an account with no transactions in flight",
         )
     return ShardSet(BridgeClient(chain, contract), shards)
+
+
+@dataclass
+class ZkShardSet:
+    """A bridge and its zk shards, in shard order, over one verifier."""
+
+    bridge: BridgeClient
+    shards: list[ZkRollupClient]
+
+
+def deploy_zk_shards(
+    chain: Chain,
+    sender: LocalAccount,
+    count: int,
+    *,
+    genesis_root: int,
+    verifier: DeployedContract,
+    circuit_hash: bytes,
+    shape: BatchShape,
+    depth: int,
+    force_delay: int = TWELVE_HOURS,
+    validium: bool = False,
+    cache_dir: Path | None = None,
+) -> ZkShardSet:
+    """Deploy ``count`` zk rollup shards over one verifier and one set of Poseidon
+    contracts, and the bridge they share, all from ``sender``; as with
+    :func:`deploy_shards`, the bridge's address is predicted from the nonce."""
+    if not 1 <= count <= 64:
+        raise L1Error(f"{count} shards is outside 1..64", "deploy between 1 and 64 shards")
+    hashers = [
+        chain.deploy(compile_contract(source, cache_dir=cache_dir), sender=sender).address
+        for source in POSEIDON_SOURCES
+    ]
+    me = Address.from_hex(sender.address)
+    predicted = create_address(
+        me, chain.w3.eth.get_transaction_count(sender.address, "pending") + count
+    )
+    shards = [
+        ZkRollupClient.deploy(
+            chain,
+            sender,
+            genesis_root=genesis_root,
+            verifier=verifier,
+            circuit_hash=circuit_hash,
+            shape=shape,
+            depth=depth,
+            force_delay=force_delay,
+            validium=validium,
+            bridge=predicted,
+            hashers=hashers,
+            cache_dir=cache_dir,
+        )
+        for _ in range(count)
+    ]
+    compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
+    contract = chain.deploy(compiled, [s.address for s in shards], sender=sender)
+    if contract.address != predicted:
+        raise L1Error(
+            "the bridge was not deployed where its shards expect it",
+            "deploy again from an account with no transactions in flight",
+        )
+    return ZkShardSet(BridgeClient(chain, contract), shards)

@@ -47,6 +47,8 @@ from l2gpu.core.zk.state import Account, Channel, MerkleProof
 from l2gpu.l1 import Chain, DeployedContract, Receipt, compile_contract
 from l2gpu.l1.logs import LogPoller
 
+ZERO_ADDRESS = Address(bytes(20))
+
 CONTRACT_SOURCE = "zk/ZkRollup.vy"
 POSEIDON_SOURCES = ("zk/PoseidonT3.vy", "zk/PoseidonT6.vy", "zk/PoseidonT7.vy")
 """The generated Poseidon(2), Poseidon(5) and Poseidon(6) contracts
@@ -165,21 +167,25 @@ class ZkRollupClient:
         depth: int,
         force_delay: int = TWELVE_HOURS,
         validium: bool = False,
+        bridge: Address | None = None,
+        hashers: list[Address] | None = None,
         cache_dir: Path | None = None,
     ) -> ZkRollupClient:
         """Deploy a zk rollup over ``verifier`` (generated for the batch circuit of
         ``shape`` and ``depth``, whose content hash is ``circuit_hash``), with the
-        Poseidon contracts its escape hatch hashes with. ``validium``: batches keep
-        their transfer and channel sections off L1 (the verifier must be the
-        validium circuit's)."""
-        hashers = [
-            chain.deploy(compile_contract(source, cache_dir=cache_dir), sender=sender)
-            for source in POSEIDON_SOURCES
-        ]
+        Poseidon contracts its escape hatch hashes with (``hashers``: ones deployed
+        already, T3, T6, T7; else deployed here). ``validium``: batches keep their
+        transfer and channel sections off L1 (the verifier must be the validium
+        circuit's). ``bridge``: the shards' bridge this rollup is a shard of."""
+        if hashers is None:
+            hashers = [
+                chain.deploy(compile_contract(source, cache_dir=cache_dir), sender=sender).address
+                for source in POSEIDON_SOURCES
+            ]
         compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
         contract = chain.deploy(
             compiled, genesis_root, verifier.address, circuit_hash, *shape.sections, depth,
-            force_delay, *(hasher.address for hasher in hashers), validium, sender=sender,
+            force_delay, *hashers, validium, bridge or ZERO_ADDRESS, sender=sender,
         )  # fmt: skip
         return cls(chain, contract)
 
