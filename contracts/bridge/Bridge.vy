@@ -28,7 +28,9 @@
         recipient keeps what was fronted, and the source shard's users keep what
         the reverted batch never legitimately had. A provider that re-executed the
         batch first (`l2gpu watch`) fronts only valid exits, which no fraud proof
-        reverts.
+        reverts. On a zk shard (contracts/zk/bridged_exits.vy) the provider is
+        repaid from the owner's L1 credit, which the shard keeps while the owner's
+        fronted moves are `owed`, wherever its withdrawal lands.
 @dev    Specification: src/l2gpu/core/shards/bridge.py. The shards are fixed at
         deployment (each must name this bridge), so no owner can add a shard that
         mints.
@@ -101,6 +103,11 @@ shard_position: HashMap[address, uint256]
 # A move's message (see `message_of`): who fronted it, and whether it landed.
 fronted_by: public(HashMap[bytes32, address])
 landed: public(HashMap[bytes32, bool])
+# What each owner's fronted moves that have not landed yet owe their providers, by
+# source shard and owner. A zk shard keeps that much of the owner's L1 credit for
+# the relay (`owed`): its exits are batch positions, which another valid batch
+# accepted first can take, so the repayment is tied to the owner, not the slot.
+owed_on: public(HashMap[uint256, HashMap[address, uint256]])
 
 
 @deploy
@@ -169,6 +176,19 @@ def is_fronted(_exit_index: uint256, _owner: address, _amount: uint256) -> bool:
     return self.fronted_by[message] != empty(address)
 
 
+@view
+@external
+def owed(_owner: address) -> uint256:
+    """
+    @notice What `_owner`'s fronted moves out of the calling shard owe their providers
+            until they land (0 for a caller that is not a shard).
+    """
+    position: uint256 = self.shard_position[msg.sender]
+    if position == 0:
+        return 0
+    return self.owed_on[position - 1][_owner]
+
+
 @pure
 @internal
 def _message(_move: Move) -> bytes32:
@@ -222,6 +242,7 @@ def front(_move: Move, _signature: Bytes[65]):
     assert self.fronted_by[message] == empty(address), "bridge: the move is fronted already"
     assert not staticcall IShard(self.shards[_move.from_shard]).exit_claimed(_move.exit_index), "bridge: the exit was claimed already"
     self.fronted_by[message] = msg.sender
+    self.owed_on[_move.from_shard][_move.owner] += _move.amount
     extcall IShard(self.shards[_move.to_shard]).deposit_for(_move.to, b"", b"", b"", value=msg.value)
     log Fronted(message=message, provider=msg.sender, to_shard=_move.to_shard, to=_move.to, delivered=msg.value)
 
@@ -243,6 +264,7 @@ def relay(_move: Move, _signature: Bytes[65], _exit: ExitProof):
     assert self.balance == before + _move.amount, "bridge: the source shard paid a different amount"
     provider: address = self.fronted_by[message]
     if provider != empty(address):
+        self.owed_on[_move.from_shard][_move.owner] -= _move.amount
         log Landed(message=message, from_shard=_move.from_shard, exit_index=_move.exit_index, to_shard=_move.to_shard, paid_to=provider, amount=_move.amount, fronted=True)
         if not pull_payments._pay(provider, _move.amount):
             log PayoutDeferred(recipient=provider, amount=_move.amount)

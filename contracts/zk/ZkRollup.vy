@@ -51,7 +51,7 @@ initializes: forced_exits
 initializes: bridged_exits[pull_payments := pull_payments]
 
 exports: pull_payments.credit
-exports: (bridged_exits.held, bridged_exits.carried)
+exports: bridged_exits.carried
 exports: (
     forced_exits.exit_queue_account,
     forced_exits.exit_queue_owner,
@@ -585,9 +585,6 @@ def _accept(
             continue
         owner: address = convert(convert(self._read_uint(slot, 3, 20), uint160), address)
         amount: uint256 = self._read_uint(slot, 23, 16)
-        # Exit `batch * WITHDRAWAL_SLOTS + slot`: held for the bridge if fronted.
-        if bridged_exits._hold_if_fronted(BRIDGE, batch_index * WITHDRAWAL_SLOTS + i, owner, amount):
-            continue
         pull_payments.credit[owner] += amount
         log WithdrawalCredited(batch_index=batch_index, owner=owner, amount=amount)
     log BatchAccepted(batch_index=batch_index, old_root=old_root, new_root=_new_root, deposits=_deposit_count, public_input=_public_input, timestamp=_timestamp)
@@ -616,10 +613,14 @@ def _pay_exits(_first: uint256, _count: uint256, _section: Bytes[MAX_FORCED_EXIT
 @nonreentrant
 def withdraw_credit():
     """
-    @notice Pull the wei credited to msg.sender (its withdrawals, refunds and exits).
+    @notice Pull the wei credited to msg.sender (its withdrawals, refunds and exits),
+            less what its moves that a liquidity provider fronted owe until they are
+            relayed (on a shard: bridged_exits.vy).
     """
-    amount: uint256 = pull_payments._claim(msg.sender)
-    assert amount > 0, "nothing to withdraw for this address"
+    assert pull_payments.credit[msg.sender] > 0, "nothing to withdraw for this address"
+    amount: uint256 = bridged_exits._pullable(BRIDGE, msg.sender)
+    assert amount > 0, "your credit repays moves a liquidity provider fronted: it leaves when they are relayed (l2gpu bridge relay)"
+    pull_payments.credit[msg.sender] -= amount
     send(msg.sender, amount)
 
 
@@ -649,7 +650,7 @@ def exit_claimed(_exit_index: uint256) -> bool:
     """
     @notice Whether the bridge must refuse to front exit `_exit_index` (withdrawal slot
             `_exit_index % WITHDRAWAL_SLOTS` of batch `_exit_index // WITHDRAWAL_SLOTS`):
-            its batch was accepted and the exit is not held for the bridge.
+            its batch was accepted, so its owner may hold the credit already.
     """
     return bridged_exits._exit_claimed(_exit_index, self.batch_count * WITHDRAWAL_SLOTS)
 
@@ -669,13 +670,13 @@ def bridge_withdraw(
     """
     @notice The shards' bridge carries exit `_exit_index` of `_recipient` to another
             shard; the bridge checked that `_recipient` signed where it goes. The
-            wei go to the bridge. A zk batch is proven whole, so the Merkle
-            arguments (the optimistic shards') are not read; `_batch` must be the
-            exit's batch.
+            wei go to the bridge, from the owner's credit (bridged_exits.vy). A zk
+            batch is proven whole, so the Merkle arguments (the optimistic shards')
+            are not read; `_batch` must be the exit's batch.
     """
     assert BRIDGE != empty(address) and msg.sender == BRIDGE, "only the shards' bridge carries an exit"
     assert _exit_index // WITHDRAWAL_SLOTS == _batch, "zk shard: the exit is not in that batch"
-    bridged_exits._carry(_exit_index, _recipient, _amount, self.batch_count * WITHDRAWAL_SLOTS)
+    bridged_exits._carry(_exit_index, _recipient, _amount)
     raw_call(BRIDGE, b"", value=_amount)
 
 

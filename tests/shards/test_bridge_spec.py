@@ -120,6 +120,8 @@ def test_the_contract_follows_the_spec_call_by_call(world: ShardWorld, seed: int
             continue
         assert receipt is not None
         assert observed(world, receipt) == expected(events), (seed, step, call)
+        debtor = world.address(owner)
+        assert world.bridge.contract.call("owed_on", home, debtor) == state.owed_by(home, debtor)
         if any(isinstance(e, spec.Fronted) for e in events):
             fronted.add(position)
         for event in events:

@@ -169,9 +169,10 @@ def test_rent_pays_a_provider_on_another_shard_through_the_hub(
                    and seen[0].outbound is not None and seen[0].best is not None]  # fmt: skip
         assert running, market.seen
         (route,) = RenterRoutes(folder).all()
-        # ... and paid second by second: the best voucher grew while the job ran, or
-        # after the first one seen (a loaded machine's samples may catch one voucher).
-        assert len({seen[0].signed for seen in running} | {route.signed}) >= 2, running
+        # ... and paid second by second: every voucher sampled while it ran is at most
+        # the last (cumulative amounts), and the last pays every second billed (below).
+        # How many distinct vouchers the samples catch depends on the machine's load.
+        assert all(seen[0].signed <= route.signed for seen in running), running
         assert route.state == "done"
         assert route.hub_url == hub.url
         assert route.outbound is not None

@@ -20,9 +20,8 @@ def run(state: spec.ZkShardExits, *calls: spec.ZkShardInput):
     return state, events
 
 
-def accepted(*withdrawals, fronted=frozenset()) -> spec.Accept:
-    slots = tuple(withdrawals) + (None,) * (SLOTS - len(withdrawals))
-    return spec.Accept(slots, frozenset(fronted))
+def accepted(*withdrawals) -> spec.Accept:
+    return spec.Accept(tuple(withdrawals) + (None,) * (SLOTS - len(withdrawals)))
 
 
 def test_an_exit_is_numbered_by_its_batch_and_slot() -> None:
@@ -32,29 +31,26 @@ def test_an_exit_is_numbered_by_its_batch_and_slot() -> None:
         spec.exit_index(0, SLOTS, SLOTS)
 
 
-def test_a_fronted_withdrawal_is_held_and_leaves_only_to_the_bridge() -> None:
-    state, events = run(spec.ZkShardExits(SLOTS),
-                        accepted(None, (ALICE, 5), (BOB, 7), fronted={(1, ALICE, 5)}))  # fmt: skip
-    assert events == [spec.Held(1, ALICE, 5), spec.Credited(BOB, 7)]
-    assert state.credit == {BOB: 7}
-    assert not state.exit_claimed(1)  # held: the bridge may still take it
-    assert state.exit_claimed(2)
-    assert state.exit_claimed(0)
+def test_a_fronted_owner_pulls_only_what_its_moves_do_not_owe() -> None:
+    state, events = run(spec.ZkShardExits(SLOTS), accepted(None, (ALICE, 5), (BOB, 7)))
+    assert events == [spec.Credited(ALICE, 5), spec.Credited(BOB, 7)]
+    assert state.exit_claimed(0)  # an accepted batch's: its owner may pull already
     assert not state.exit_claimed(SLOTS)  # the next batch's: not accepted yet
+    # alice's fronted moves owe 3: she pulls 2, then nothing more until they land
+    after, events = run(state, spec.PullCredit(ALICE, owed=3), spec.PullCredit(ALICE, owed=3))
+    assert events == [spec.Pulled(ALICE, 2), spec.Rejected(spec.OWED)]
     refusals = {
-        spec.Carry(0, 1, ALICE, 6): "another owner or amount",
-        spec.Carry(0, 1, MALLORY, 5): "another owner or amount",
-        spec.Carry(1, 1, ALICE, 5): "not in that batch",
-        spec.Carry(1, SLOTS, ALICE, 5): "not proven yet",
-        spec.Carry(0, 0, MALLORY, 1): "pulled its credit",  # mallory has no credit
+        spec.Carry(1, 1, ALICE, 3): "not in that batch",
+        spec.Carry(0, 1, ALICE, 4): "does not cover the move",  # 3 left
+        spec.Carry(0, 1, MALLORY, 1): "does not cover the move",  # no credit at all
     }
     for call, reason in refusals.items():
-        assert reason in run(state, call)[1][0].reason  # type: ignore[union-attr]
-    after, events = run(state, spec.Carry(0, 1, ALICE, 5))
-    assert events == [spec.Carried(1, ALICE, 5, True)]
-    assert after.exit_claimed(1)
-    assert after.credit == {BOB: 7}
-    assert "carried already" in run(after, spec.Carry(0, 1, ALICE, 5))[1][0].reason  # type: ignore[union-attr]
+        assert reason in run(after, call)[1][0].reason  # type: ignore[union-attr]
+    # any exit index of hers: the provider is repaid from her, wherever it landed
+    after, events = run(after, spec.Carry(2, 9, ALICE, 3))
+    assert events == [spec.Carried(9, ALICE, 3)]
+    assert after.credit == {ALICE: 0, BOB: 7}
+    assert "carried already" in run(after, spec.Carry(2, 9, ALICE, 3))[1][0].reason  # type: ignore[union-attr]
 
 
 def test_a_move_named_by_another_owner_blocks_nothing() -> None:
@@ -62,9 +58,9 @@ def test_a_move_named_by_another_owner_blocks_nothing() -> None:
     under bob's exit index, leaves bob's move of that exit free."""
     state, _ = run(spec.ZkShardExits(SLOTS), accepted((BOB, 7), (MALLORY, 3)))
     state, events = run(state, spec.Carry(0, 0, MALLORY, 3))
-    assert events == [spec.Carried(0, MALLORY, 3, False)]
+    assert events == [spec.Carried(0, MALLORY, 3)]
     state, events = run(state, spec.Carry(0, 0, BOB, 7))
-    assert events == [spec.Carried(0, BOB, 7, False)]
+    assert events == [spec.Carried(0, BOB, 7)]
     assert state.credit == {BOB: 0, MALLORY: 0}
 
 

@@ -111,3 +111,12 @@ def test_a_validium_keeps_transfers_and_channels_off_l1_and_binds_them_by_digest
     assert pd.validium_public_input(shape, bytes(changed)) != pd.validium_public_input(shape, data)
     with pytest.raises(ZkError, match="not 307 "):
         pd.split_sections(shape, data + b"\x00")
+
+
+def test_withdrawal_slots_decode_as_they_were_encoded() -> None:
+    shape = pd.BatchShape(1, 1, 3)
+    out = [pd.WithdrawalSlot(5, b"\x07" * 20, 2**128 - 1), pd.WithdrawalSlot(1, b"\x01" * 20, 9)]
+    data = pd.encode_batch(shape, 1, 2, 1, [], [], out)
+    assert pd.decode_withdrawals(shape, data) == [*out, None]
+    with pytest.raises(ZkError, match="not .* for"):
+        pd.decode_withdrawals(shape, data[:-1])

@@ -1,10 +1,11 @@
 """zk rollups as shards of one bridge (#18 on the zk design): two ZkRollups over one
 verifier share Bridge.vy; moves between them are carried with no Merkle proof (a zk
 batch is proven whole), on the slow path once the exit's batch is proven and on the
-fast path before, with the exit held for the provider at its batch's acceptance.
+fast path before, the provider repaid from the owner's credit, which the owner cannot
+pull while the move is owed, wherever its withdrawal lands.
 
 Every L1 call is mirrored in the specification (``core/shards/zk_exits.py``): the
-credits, holds and arrivals the contracts show must be the ones it computes. Batches
+credits, carries and arrivals the contracts show must be the ones it computes. Batches
 are proven with the development keys of ``Batch(1, 2, 1, 1, 1, 1, 8)``."""
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.shards import zk_exits as spec
 from l2gpu.core.shards.bridge import Move, sign_move
 from l2gpu.core.types import Address
+from l2gpu.core.zk.pubdata import decode_withdrawals
 from l2gpu.core.zk.state import ZkState
 from l2gpu.core.zk.withdrawal import WithdrawalTx
 from l2gpu.l1 import Chain, ContractRevert
 from l2gpu.l1.build import CompiledContract
 from l2gpu.l1.contracts.bridge import ZkShardSet, deploy_zk_shards
-from l2gpu.l1.contracts.zk_rollup import ZkRollupClient, pubdata_sections
+from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 from l2gpu.zk.verifier_contract import compile_verifier
@@ -81,20 +83,18 @@ class Shard:
         exit_index = spec.exit_index(self.rollup.batch_count(), 0, SHAPE.withdrawals)
         return exit_index, result, proof
 
-    def post(self, chain: Chain, sealed, *, deposits: int = 0, fronted=frozenset()):
+    def post(self, chain: Chain, sealed, *, deposits: int = 0):
         """Post a sealed batch and mirror its acceptance in the specification."""
         _, result, proof = sealed
         self.world.submit(result, proof, deposits=deposits)
-        section = pubdata_sections(SHAPE, result.pubdata)[2]  # index 3 | owner 20 | amount 16
         slots = tuple(
-            None if section[at : at + 3] == bytes(3)
-            else (Address(section[at + 3 : at + 23]), int.from_bytes(section[at + 23 : at + 39]))
-            for at in range(0, len(section), 39)
-        )  # fmt: skip
-        return self.step(spec.Accept(slots, frozenset(fronted)))
+            None if w is None else (Address(w.eth_address), w.amount)
+            for w in decode_withdrawals(SHAPE, result.pubdata)
+        )
+        return self.step(spec.Accept(slots))
 
     def agrees(self, chain: Chain, *whom: int) -> None:
-        """The contract's credits and holds are the specification's."""
+        """The contract's credits and claimed exits are the specification's."""
         for who in whom:
             assert self.rollup.credit(chain.accounts[who].address) == self.spec.credit.get(
                 owner(chain, who), 0
@@ -150,16 +150,25 @@ def test_moves_from_a_zk_shard_fast_and_slow(chain: Chain, shards) -> None:
     bridge.front(lp, fast, signature)
     arrived = b.rollup.queued_deposits()[-1].slot
     assert (arrived.index, arrived.amount, arrived.ax) == (1, ETH - FEE, l2_key(bob)[0])
-    events = a.post(chain, sealed, deposits=1, fronted={(sealed[0], owner(chain, alice), ETH)})
-    assert events == [spec.Held(sealed[0], owner(chain, alice), ETH)]
-    assert a.rollup.contract.call("held", sealed[0]) != bytes(32)
-    a.agrees(chain, alice, dave)  # alice is not credited: the exit is the provider's
-    with pytest.raises(ContractRevert, match="nothing to withdraw"):
+    alice_address = owner(chain, alice)
+    assert bridge.contract.call("owed_on", 0, alice_address) == ETH
+    # Another valid batch is accepted first at that index (anyone may prove one): the
+    # sealed batch no longer applies, and alice's withdrawal lands one batch later.
+    a.post(chain, a.seal(deposits=1), deposits=1)  # dave's deposit alone, posted first
+    assert a.rollup.contract.call("exit_claimed", sealed[0])
+    resealed = a.seal(withdraw=(alice, ETH))
+    assert resealed[0] == sealed[0] + SHAPE.withdrawals
+    assert a.post(chain, resealed) == [spec.Credited(alice_address, ETH)]
+    # alice is credited, but the credit repays the provider first: she cannot pull it.
+    with pytest.raises(ContractRevert, match="repays moves a liquidity provider fronted"):
         a.rollup.withdraw_credit(chain.accounts[alice])
+    assert a.step(spec.PullCredit(alice_address, owed=ETH)) == [spec.Rejected(spec.OWED)]
     before = chain.balance(lp.address)
     bridge.relay_proven(relayer, fast, signature, SHAPE.withdrawals)
     assert chain.balance(lp.address) == before + ETH  # repaid the whole amount
-    a.step(spec.Carry(sealed[0], sealed[0], owner(chain, alice), ETH))
+    assert a.step(spec.Carry(sealed[0], sealed[0], alice_address, ETH)) == [
+        spec.Carried(sealed[0], alice_address, ETH)]  # fmt: skip
+    assert bridge.contract.call("owed_on", 0, alice_address) == 0
     a.agrees(chain, alice, dave)
 
     # The slow path: dave's withdrawal is proven and credited to dave; it cannot be
@@ -213,10 +222,10 @@ def test_arrivals_never_stay_in_the_bridge_and_a_pulled_credit_is_not_moved(
     a.step(spec.PullCredit(owner(chain, alice)))
     late, late_signature = move(chain, bridge, alice, second[0], ETH // 4, carol)
     queued = len(b.rollup.queued_deposits())
-    with pytest.raises(ContractRevert, match="pulled its credit on L1 already"):
+    with pytest.raises(ContractRevert, match="credit does not cover the move"):
         bridge.relay_proven(relayer, late, late_signature, SHAPE.withdrawals)
     assert a.step(spec.Carry(second[0], second[0], owner(chain, alice), ETH // 4)) == [
-        spec.Rejected("zk shard: the exit's owner pulled its credit on L1 already")]  # fmt: skip
+        spec.Rejected(spec.CREDIT_SHORT)]  # fmt: skip
     assert len(b.rollup.queued_deposits()) == queued
     assert not bridge.landed(late)
 

@@ -13,6 +13,8 @@ transfer between shards costs.
   each at that cost (anvil and the clients elsewhere): a projection, labelled so.
 - ``move_*``: one transfer between shards on the embedded L1 (in process), each
   way: see :mod:`l2gpu.bench.shard_moves`.
+- ``zk_move_*``: the same between two zk shards, each with its real zk node proving
+  its batches: see :mod:`l2gpu.bench.zk_shard_moves`.
 - ``hop_forward_ms_in_process``: a lease paid across shards through a hub
   (``core/shards/hop.py``): the hub's check of a renter voucher and its signed
   voucher onward, median per second of a lease, in process.
@@ -47,7 +49,7 @@ from typing import Any
 
 import httpx
 
-from l2gpu.bench import environment, shard_moves
+from l2gpu.bench import environment, shard_moves, zk_shard_moves
 from l2gpu.bench.node import (
     ANVIL_KEY,
     _anvil_binary,
@@ -370,6 +372,7 @@ def run() -> dict[str, Any]:
         "shards_included": {str(n): r["included"] for n, r in runs.items()},
         "shards_client_accounts": ACCOUNTS,
         **shard_moves.measure_moves(),
+        **zk_shard_moves.measure_zk_moves(),
         **measure_hop(),
         **measure_hop_http(),
         **measure_hop_http(virtual=True),

@@ -63,32 +63,52 @@ def _chain(settings: Any, signer: Any) -> Chain:
     return open_chain(settings, [signer])
 
 
-def _trusted_address(ctx: typer.Context, chain: Chain, flag: str | None) -> Address:
-    """The bridge this user trusts: ``--bridge``, else the one recorded in the data
-    folder for this chain."""
-    from l2gpu.cli.shards_cmd import BRIDGE
+# The names a bridge is recorded under in the data folder: optimistic, zk, validium shards.
+BRIDGE_RECORDS = ("Bridge", "ZkBridge", "ValidiumBridge")
+
+
+def _trusted_addresses(ctx: typer.Context, chain: Chain, flag: str | None) -> list[Address]:
+    """The bridges this user trusts: ``--bridge``, else those recorded in the data
+    folder for this chain (one per design of shards)."""
     from l2gpu.payments import deployments
 
     if flag:
-        return Address.from_hex(flag)
-    try:
-        return deployments.lookup(ctx.obj.data_dir, chain.chain_id, BRIDGE)[0]
-    except L2gpuError:
+        return [Address.from_hex(flag)]
+    found = []
+    for record in BRIDGE_RECORDS:
+        try:
+            found.append(deployments.lookup(ctx.obj.data_dir, chain.chain_id, record)[0])
+        except L2gpuError:
+            continue  # no shards of this design recorded
+    if not found:
         raise L2gpuError(
             "the move names a bridge, and you have said none you trust",
             "pass --bridge ADDRESS (the one 'l2gpu up --shards N' printed)",
-        ) from None
+        )
+    return found
+
+
+def _trusted_address(ctx: typer.Context, chain: Chain, flag: str | None) -> Address:
+    """The one bridge this user trusts (see :func:`_trusted_addresses`)."""
+    found = _trusted_addresses(ctx, chain, flag)
+    if len(found) > 1:
+        raise L2gpuError(
+            f"the data folder records {len(found)} bridges for chain {chain.chain_id}",
+            "pass --bridge ADDRESS to say which",
+        )
+    return found[0]
 
 
 def _trusted_bridge(ctx: typer.Context, chain: Chain, named: Address, flag: str | None) -> Address:
-    """The bridge a move file names, if it is the one this user trusts. A file names
-    any address its writer likes; sending ether to it on the file's word would pay
-    the writer."""
-    trusted = _trusted_address(ctx, chain, flag)
-    if trusted != named:
-        raise L2gpuError(f"the move names the bridge {named.checksum}, not {trusted.checksum}",
+    """The bridge a move file names, if it is one this user trusts. A file names any
+    address its writer likes; sending ether to it on the file's word would pay the
+    writer."""
+    trusted = _trusted_addresses(ctx, chain, flag)
+    if named not in trusted:
+        listed = ", ".join(a.checksum for a in trusted)
+        raise L2gpuError(f"the move names the bridge {named.checksum}, not {listed}",
                          "refuse it: its writer chose where your ether goes")  # fmt: skip
-    return trusted
+    return named
 
 
 def trusted_bridge_client(
@@ -173,28 +193,34 @@ def move(
     recipient = Address.from_hex(to)
     if not fee_value < value:
         raise L2gpuError("the fee must be less than the amount", "lower --fee")
+    from l2gpu.cli.zk_move import burn_on_zk_shard, is_zk_node
+
     signer = signing_account(ctx)
-    user = L2Client(l2_node_url(settings, node), signing_key(ctx))
-    rollup = Address.from_hex(user.status()["rollup"])
-    bridge = _bridge_of_rollup(_chain(settings, signer), rollup)
-    shards = bridge.shard_addresses()
-    here, there = shards.index(rollup), shard_of(recipient, len(shards))
-    if here == there:
-        raise L2gpuError(f"{recipient.checksum} lives on your shard ({here})",
-                         "send it with 'l2gpu l2 transfer'")  # fmt: skip
-    _check_balance(user, value, 0, "move")
-    before = {e["exit_index"] for e in user.exits()}
-    with waiting(f"burning {format_wei(value)} on shard {here} (an L2 withdrawal)"):
-        user.send(lambda me: Withdraw(me, value, Wei(0)))
-    mine = [e for e in user.exits() if e["exit_index"] not in before and e["amount"] == value]
-    if len(mine) != 1:
-        raise L2gpuError(
-            "the withdrawal was included but its exit was not found",
-            "list your exits with 'l2gpu l2 status' and sign the move again",
-        )
+    url = l2_node_url(settings, node)
+    if is_zk_node(url):
+        bridge, here, there, exit_index = burn_on_zk_shard(ctx, url, value, recipient)
+    else:
+        user = L2Client(url, signing_key(ctx))
+        rollup = Address.from_hex(user.status()["rollup"])
+        bridge = _bridge_of_rollup(_chain(settings, signer), rollup)
+        shards = bridge.shard_addresses()
+        here, there = shards.index(rollup), shard_of(recipient, len(shards))
+        if here == there:
+            raise L2gpuError(f"{recipient.checksum} lives on your shard ({here})",
+                             "send it with 'l2gpu l2 transfer'")  # fmt: skip
+        _check_balance(user, value, 0, "move")
+        before = {e["exit_index"] for e in user.exits()}
+        with waiting(f"burning {format_wei(value)} on shard {here} (an L2 withdrawal)"):
+            user.send(lambda me: Withdraw(me, value, Wei(0)))
+        mine = [e for e in user.exits() if e["exit_index"] not in before and e["amount"] == value]
+        if len(mine) != 1:
+            raise L2gpuError(
+                "the withdrawal was included but its exit was not found",
+                "list your exits with 'l2gpu l2 status' and sign the move again",
+            )
+        exit_index = int(mine[0]["exit_index"])
     owner = signing_key(ctx)
-    signed = Move(here, int(mine[0]["exit_index"]), owner.address, value, there, recipient,
-                  fee_value)  # fmt: skip
+    signed = Move(here, exit_index, owner.address, value, there, recipient, fee_value)
     signature = sign_move(owner, bridge.domain, signed)
     document = {"from_shard": here, "exit_index": signed.exit_index,
                 "owner": owner.address.checksum, "amount": value, "to_shard": there,
@@ -244,18 +270,25 @@ def relay(
 ) -> None:
     """Carry a signed move once its source batch is final (anyone may; you pay the gas)."""
     from l2gpu.cli.l2_cmd import _viewer
+    from l2gpu.cli.zk_move import relay_from_zk_shard, zk_shard
 
     signed, signature, signer, bridge_client = _open_move(ctx, path, l1_rpc, bridge)
     if bridge_client.landed(signed):
         raise L2gpuError("this move has landed already", "nothing to do")
-    p = _viewer(ctx, node, None).exit_proof(signed.exit_index)
-    proof = (p["batch"], [bytes.fromhex(h[2:]) for h in p["proof"]],
-             bytes.fromhex(p["accounts_root"][2:]), bytes.fromhex(p["channels_root"][2:]),
-             p["deposits_processed"], p["exit_count"])  # fmt: skip
-    with waiting(f"relaying the move of {format_wei(signed.amount)} to shard {signed.to_shard}"):
-        receipt = bridge_client.contract.transact(
-            "relay", signed.as_tuple(), signature, proof, sender=signer
-        )
+    source = zk_shard(bridge_client.chain, bridge_client.shard_addresses()[signed.from_shard])
+    doing = f"relaying the move of {format_wei(signed.amount)} to shard {signed.to_shard}"
+    if source is not None:  # a zk shard: the batch is proven whole, no exit proof
+        with waiting(doing):
+            receipt = relay_from_zk_shard(bridge_client, source, signer, signed, signature)
+    else:
+        p = _viewer(ctx, node, None).exit_proof(signed.exit_index)
+        proof = (p["batch"], [bytes.fromhex(h[2:]) for h in p["proof"]],
+                 bytes.fromhex(p["accounts_root"][2:]), bytes.fromhex(p["channels_root"][2:]),
+                 p["deposits_processed"], p["exit_count"])  # fmt: skip
+        with waiting(doing):
+            receipt = bridge_client.contract.transact(
+                "relay", signed.as_tuple(), signature, proof, sender=signer
+            )
     fronted = bridge_client.fronted_by(signed)
     emit({"landed": True, "paid_to": (fronted or signed.to).checksum,
           "to_shard": signed.to_shard, "amount": Eth(signed.amount),

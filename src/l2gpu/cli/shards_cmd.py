@@ -36,6 +36,7 @@ from l2gpu.core.types import Address, ChainId
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
+    from l2gpu.cli.zk_shards import ZkShardPlan
     from l2gpu.config import Settings
     from l2gpu.l1 import Chain
     from l2gpu.l1.contracts.rollup import RollupClient
@@ -61,15 +62,26 @@ def attach_shard(
     """Shard ``shard``'s Rollup, named by the bridge at ``bridge_text`` (else the one
     the data folder's deployments record for this chain)."""
     from l2gpu.l1.build import compile_contract
+    from l2gpu.l1.contracts.rollup import RollupClient
+
+    rollup = shard_address(chain, settings, bridge_text, shard, BRIDGE)
+    return RollupClient(chain, chain.attach(compile_contract("rollup/Rollup.vy"), rollup))
+
+
+def shard_address(
+    chain: Chain, settings: Settings, bridge_text: str | None, shard: int, record: str
+) -> Address:
+    """The address of shard ``shard`` of the bridge at ``bridge_text`` (else the one the
+    data folder records for this chain under ``record``)."""
+    from l2gpu.l1.build import compile_contract
     from l2gpu.l1.chain import checksum
     from l2gpu.l1.contracts.bridge import BridgeClient
-    from l2gpu.l1.contracts.rollup import RollupClient
     from l2gpu.payments import deployments
 
     if bridge_text:
         address = Address.from_hex(bridge_text)
     else:
-        address, _ = deployments.lookup(settings.data_dir, chain.chain_id, BRIDGE)
+        address, _ = deployments.lookup(settings.data_dir, chain.chain_id, record)
     if not chain.w3.eth.get_code(checksum(address)):
         raise L2gpuError(f"no bridge is deployed at {address.checksum}",
                          "pass the address 'l2gpu up --shards N' printed")  # fmt: skip
@@ -78,8 +90,7 @@ def attach_shard(
     if not 0 <= shard < count:
         raise L2gpuError(f"--shard {shard} is not a shard of this bridge (it has {count})",
                          f"pass --shard between 0 and {count - 1}")  # fmt: skip
-    rollup = bridge.shard_addresses()[shard]
-    return RollupClient(chain, chain.attach(compile_contract("rollup/Rollup.vy"), rollup))
+    return bridge.shard_addresses()[shard]
 
 
 def _free_port() -> int:
@@ -113,26 +124,29 @@ def _start_anvil() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _deploy_or_find(chain: Chain, settings: Settings, operator: LocalAccount, count: int,
-                    window: int, delay: int) -> Address:  # fmt: skip
+                    window: int, delay: int, zk: ZkShardPlan | None) -> Address:  # fmt: skip
     from l2gpu.core.l2.state import L2State
     from l2gpu.l1.chain import checksum
     from l2gpu.l1.contracts.bridge import deploy_shards
     from l2gpu.payments import deployments
 
+    record = BRIDGE if zk is None else zk.record
     try:
-        address, _ = deployments.lookup(settings.data_dir, chain.chain_id, BRIDGE)
+        address, _ = deployments.lookup(settings.data_dir, chain.chain_id, record)
     except L2gpuError:
         address = None  # nothing recorded for this chain: deploy below
     if address is not None and chain.w3.eth.get_code(checksum(address)):
         _check_shard_count(chain, address, count, settings)
         return address
-    genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
-    shards = deploy_shards(chain, operator, count, genesis_root=genesis,
-                           challenge_window=window, force_delay=delay,
-                           cache_dir=settings.cache_dir)  # fmt: skip
-    deployments.record(settings.data_dir, chain.chain_id, BRIDGE, shards.bridge.address,
-                       chain.block_number())  # fmt: skip
-    return shards.bridge.address
+    if zk is not None:
+        bridge = zk.deploy(chain, settings, operator, count, delay)
+    else:
+        genesis = L2State(ChainId(chain.chain_id), Address(bytes(20))).root()
+        bridge = deploy_shards(chain, operator, count, genesis_root=genesis,
+                               challenge_window=window, force_delay=delay,
+                               cache_dir=settings.cache_dir).bridge.address  # fmt: skip
+    deployments.record(settings.data_dir, chain.chain_id, record, bridge, chain.block_number())
+    return bridge
 
 
 def _check_shard_count(chain: Chain, address: Address, count: int, settings: Settings) -> None:
@@ -159,9 +173,10 @@ def launch_shards(
     window: int,
     delay: int,
     passthrough: list[str],
+    zk: ZkShardPlan | None = None,
 ) -> None:
-    """Deploy (or find) ``count`` shards and run each in a process of its own until
-    interrupted; a shard process that exits stops the others."""
+    """Deploy (or find) ``count`` shards (zk rollups with ``zk``) and run each in a
+    process of its own until interrupted; a shard process that exits stops the others."""
     from l2gpu.l1.jsonrpc import connect_jsonrpc
     from l2gpu.l1.keys import account_from_private_key
 
@@ -179,7 +194,7 @@ def launch_shards(
     children: list[Child] = []
     try:
         chain = connect_jsonrpc(url, [operator])
-        bridge = _deploy_or_find(chain, settings, operator, count, window, delay)
+        bridge = _deploy_or_find(chain, settings, operator, count, window, delay, zk)
         keys = [shard_proposer_key(bytes(operator.key), i) for i in range(count)]
         _fund_proposers(chain, operator, keys)
         for i, key in enumerate(keys):
@@ -189,7 +204,8 @@ def launch_shards(
                    "L2GPU_API_PORT": str(settings.api_port + i),
                    "L2GPU_DATA_DIR": str(folder)}  # fmt: skip
             argv = [sys.executable, "-m", "l2gpu.cli.main", "up", "--shard", str(i),
-                    "--bridge", bridge.checksum, *passthrough]  # fmt: skip
+                    "--bridge", bridge.checksum, *passthrough,
+                    *(zk.options() if zk is not None else [])]  # fmt: skip
             children.append(Child(i, argv, env, folder / "up.log"))
             children[-1].start()
             typer.echo(f"shard {i}: http://{settings.api_host}:{settings.api_port + i} "

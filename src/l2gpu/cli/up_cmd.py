@@ -71,7 +71,8 @@ def up(
             "--shards",
             min=1,
             max=64,
-            help="Run N optimistic rollup shards sharing one bridge, one process each "
+            help="Run N rollup shards (optimistic, zk or validium: --design) sharing one "
+            "bridge, one process each "
             "(APIs on the API port + 0..N-1; anvil as the L1 when no --l1-rpc is set).",
         ),
     ] = None,
@@ -123,17 +124,23 @@ def up(
     if zkey is not None and design not in ("zk", "validium"):
         raise L2gpuError(f"--zkey is for the zk and validium designs, not {design}",
                          "pass --design zk or --design validium with it")  # fmt: skip
-    if (shards is not None or shard is not None) and design != "optimistic":
-        raise L2gpuError(f"--design {design} runs no shards yet",
-                         "run shards with --design optimistic (the default)")  # fmt: skip
+    if (shards is not None or shard is not None) and design == "plasma":
+        raise L2gpuError(
+            "--design plasma runs no shards",
+            "run shards with --design optimistic (the default), zk or validium",
+        )
     if shards is not None and shard is None:
         from l2gpu.cli.shards_cmd import launch_shards, shard_options
+        from l2gpu.cli.zk_shards import ZkShardPlan
 
         operator = find_signing_account(ctx) if settings.l1_rpc else None
         options = shard_options(interval=interval, batch_size=batch_size,
                                 cosign_timeout=cosign_timeout)  # fmt: skip
+        zk = None
+        if design in ("zk", "validium"):
+            zk = ZkShardPlan(zk_shape, zk_depth, design == "validium", zkey)
         launch_shards(settings, operator, shards, window=parse_duration(challenge_window),
-                      delay=parse_duration(force_delay), passthrough=options)  # fmt: skip
+                      delay=parse_duration(force_delay), passthrough=options, zk=zk)  # fmt: skip
         return
     if shard is not None and not settings.l1_rpc:
         raise L2gpuError("a shard shares its L1 with the other shards",
@@ -151,7 +158,7 @@ def up(
         operator = signing_account(ctx) if settings.l1_rpc else None
         up_zk(settings, operator, interval=interval, shape_text=zk_shape, depth=zk_depth,
               force_delay=parse_duration(force_delay),
-              validium=design == "validium", zkey=zkey)  # fmt: skip
+              validium=design == "validium", zkey=zkey, shard=shard, bridge=bridge)  # fmt: skip
         return
     require_free_port(settings.api_host, settings.api_port, "l2gpu up", "--port or L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -72,10 +72,13 @@ def up_zk(
     force_delay: int,
     validium: bool = False,
     zkey: Path | None = None,
+    shard: int | None = None,
+    bridge: str | None = None,
 ) -> None:
     """Run the zk rollup's node (see ``l2gpu up --help``); ``validium`` keeps the
     transfer and channel sections off L1, served by this node; ``zkey`` is a
-    ceremony's key for the batch circuit (else development keys)."""
+    ceremony's key for the batch circuit (else development keys); ``shard``: run
+    that shard of the bridge at ``bridge`` (``l2gpu up --design zk --shards N``)."""
     import uvicorn
 
     from l2gpu.cli.live import progress_bars, stage
@@ -114,8 +117,14 @@ def up_zk(
     else:  # the embedded chain: its first funded dev account operates
         chain = open_chain(settings)
         operator = chain.accounts[0]
-    rollup = _zk_rollup(settings, chain, operator, circuit, keys, shape, depth, force_delay,
-                        validium)  # fmt: skip
+    if shard is not None:
+        from l2gpu.cli.zk_shards import attach_zk_shard
+
+        rollup = attach_zk_shard(chain, settings, bridge, shard, validium)
+        _check_attached(rollup, circuit, keys, shape, depth, f"shard {shard}")
+    else:
+        rollup = _zk_rollup(settings, chain, operator, circuit, keys, shape, depth,
+                            force_delay, validium)  # fmt: skip
     fee_account = _fee_account(rollup, operator)
     if settings.l1_rpc:
         folder = settings.data_dir / "zk" / str(chain.chain_id)
@@ -157,7 +166,6 @@ def _zk_rollup(
     from l2gpu.l1 import compile_contract
     from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, ZkRollupClient
     from l2gpu.node.zk.service import deploy_zk_rollup
-    from l2gpu.node.zk.startup import check_verifier
     from l2gpu.payments import deployments
 
     if settings.l1_rpc:
@@ -176,18 +184,8 @@ def _zk_rollup(
                     f"pass --design {kinds[rollup.validium()]}, or use another --data-dir "
                     "to deploy anew",
                 )
-            if (rollup.shape(), rollup.depth()) != (shape, depth):
-                on_l1 = rollup.shape()
-                theirs = ",".join(str(n) for n in on_l1.sections)
-                ours = ",".join(str(n) for n in shape.sections)
-                raise L2gpuError(
-                    f"the ZkRollup recorded for chain {chain.chain_id} ({address}) proves "
-                    f"batches of shape {theirs} at depth {rollup.depth()}, not {ours} at "
-                    f"depth {depth}",
-                    f"pass --zk-shape {theirs} --zk-depth {rollup.depth()}, or use another "
-                    "--data-dir to deploy anew",
-                )
-            check_verifier(rollup, circuit, keys)  # the node checks CIRCUIT_HASH when it opens
+            where = f"the ZkRollup recorded for chain {chain.chain_id} ({address})"
+            _check_attached(rollup, circuit, keys, shape, depth, where)
             log.info("attached to ZkRollup %s recorded for chain %d", address, chain.chain_id)
             return rollup
     rollup = deploy_zk_rollup(chain, operator, circuit, keys, shape=shape, depth=depth,
@@ -197,6 +195,23 @@ def _zk_rollup(
         deployments.record(settings.data_dir, chain.chain_id, ZK_ROLLUP, rollup.address,
                            chain.block_number())  # fmt: skip
     return rollup
+
+
+def _check_attached(rollup: ZkRollupClient, circuit: Any, keys: Any, shape: BatchShape,
+                    depth: int, where: str) -> None:  # fmt: skip
+    """Refuse a ZkRollup deployed for another batch shape, depth or circuit."""
+    from l2gpu.node.zk.startup import check_verifier
+
+    if (rollup.shape(), rollup.depth()) != (shape, depth):
+        theirs = ",".join(str(n) for n in rollup.shape().sections)
+        ours = ",".join(str(n) for n in shape.sections)
+        raise L2gpuError(
+            f"{where} proves batches of shape {theirs} at depth {rollup.depth()}, not "
+            f"{ours} at depth {depth}",
+            f"pass --zk-shape {theirs} --zk-depth {rollup.depth()}, or use another "
+            "--data-dir to deploy anew",
+        )
+    check_verifier(rollup, circuit, keys)  # the node checks CIRCUIT_HASH when it opens
 
 
 def _fee_account(rollup: ZkRollupClient, operator: LocalAccount) -> int:

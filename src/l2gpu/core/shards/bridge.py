@@ -117,12 +117,20 @@ def message_of(move: Move) -> bytes:
 
 @dataclass(frozen=True)
 class BridgeState:
-    """The bridge's storage: its shards' count, who fronted each message, what landed."""
+    """The bridge's storage: its shards' count, who fronted each message, what landed,
+    and what each owner's fronted moves owe until they land, by (source shard, owner):
+    a zk shard keeps that much of the owner's L1 credit for the relay
+    (``core/shards/zk_exits.py``)."""
 
     domain: Eip712Domain
     shard_count: int
     fronted_by: dict[bytes, Address] = field(default_factory=dict)
     landed: frozenset[bytes] = frozenset()
+    owed: dict[tuple[int, Address], int] = field(default_factory=dict)
+
+    def owed_by(self, shard: int, owner: Address) -> int:
+        """What ``owner``'s fronted moves out of ``shard`` owe until they land."""
+        return self.owed.get((shard, owner), 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +252,10 @@ def handle_front(state: BridgeState, call: Front) -> TransitionResult[BridgeStat
     if refusal is not None:
         return TransitionResult(state, [Rejected(refusal)])
     fronted = {**state.fronted_by, message: call.provider}
+    debtor = (move.from_shard, move.owner)
+    owed = {**state.owed, debtor: state.owed.get(debtor, 0) + move.amount}
     return TransitionResult(
-        replace(state, fronted_by=fronted),
+        replace(state, fronted_by=fronted, owed=owed),
         [
             Deposited(move.to_shard, move.to, call.value),
             Fronted(message, call.provider, call.value),
@@ -266,6 +276,8 @@ def handle_relay(state: BridgeState, call: Relay) -> TransitionResult[BridgeStat
     after = replace(state, landed=state.landed | {message})
     provider = state.fronted_by.get(message)
     if provider is not None:
+        debtor = (move.from_shard, move.owner)
+        after = replace(after, owed={**after.owed, debtor: after.owed[debtor] - move.amount})
         return TransitionResult(
             after, [Landed(message, provider, move.amount, True), Paid(provider, move.amount)]
         )

@@ -1,23 +1,25 @@
 """A zk shard's side of the shards' bridge, as a state machine: the specification of
 ``contracts/zk/bridged_exits.vy`` and of ZkRollup.vy's ``deposit_for``,
-``exit_claimed`` and ``bridge_withdraw``.
+``exit_claimed``, ``bridge_withdraw`` and ``withdraw_credit`` on a shard.
 
 A zk batch is final when its proof verifies, so an exit needs no Merkle proof: exit
-``i`` is withdrawal slot ``i % slots`` of batch ``i // slots`` (:func:`exit_index`),
-known to its owner as soon as the batch is sealed, minutes before it is proven. That
-is when a liquidity provider fronts it; at the batch's acceptance each withdrawal is
-then either
+``i`` names withdrawal slot ``i % slots`` of batch ``i // slots`` (:func:`exit_index`),
+known to its owner as soon as the batch is sealed, minutes before it is proven. Every
+withdrawal is credited to its owner on L1 when its batch is accepted
+(:class:`Credited`), as on an unsharded zk rollup, and a relayed move takes its
+amount from the owner's credit (:class:`Carried`), which the owner authorised by
+signing the move; a relay the credit does not cover is refused.
 
-- *held for the bridge* (:class:`Held`), when a move of it was fronted: its owner is
-  not credited, and only the bridge's relay takes it out, repaying the provider; or
-- credited to its owner (:class:`Credited`), as on an unsharded zk rollup. A signed
-  move of it may still be relayed (the slow path): the bridge takes the amount
-  from the owner's L1 credit, which the owner authorised by signing the move. An
-  owner that pulled its credit first has its wei already; the relay is refused.
+A position is not an identity: any valid batch accepted first takes a batch index,
+and the owner's withdrawal then lands in a later slot. So a liquidity provider that
+fronted a move is repaid from the owner, not from the slot: while the move has not
+landed, the bridge says what the owner owes (``BridgeState.owed_by``), and the owner
+pulls only its credit beyond that (:class:`PullCredit`). Wherever its withdrawal
+lands, or if the shard freezes and the balance leaves through the escape hatch, the
+credit repays the provider first.
 
-An exit of an accepted batch therefore counts as claimed (the bridge refuses to front
-it) unless it is held and not carried yet: a provider fronting it after acceptance
-could be outrun by the owner pulling its credit.
+An exit of an accepted batch counts as claimed (the bridge refuses to front it): its
+owner could pull the credit before the front.
 
 A move that arrives (a deposit with no key) is never refused, which would leave it in
 the bridge: it is queued to its recipient's account under the key of that account's
@@ -36,6 +38,14 @@ MAX_AMOUNT = 2**128 - 1
 NO_ACCOUNT = "the recipient has no account on the target shard"
 FROZEN = "the target shard is frozen"
 TOO_LARGE = "more than one deposit may carry"
+CREDIT_SHORT = (
+    "zk shard: the owner's credit does not cover the move: its withdrawal is not in an "
+    "accepted batch yet, or was pulled"
+)
+OWED = (
+    "your credit repays moves a liquidity provider fronted: it leaves when they are "
+    "relayed (l2gpu bridge relay)"
+)
 
 
 def exit_index(batch: int, slot: int, withdrawal_slots: int) -> int:
@@ -59,7 +69,6 @@ class ZkShardExits:
 
     withdrawal_slots: int
     accepted_batches: int = 0
-    held: dict[int, tuple[Address, int]] = field(default_factory=dict)
     carried: frozenset[ExitKey] = frozenset()
     credit: dict[Address, int] = field(default_factory=dict)
     account_keys: dict[Address, tuple[int, int]] = field(default_factory=dict)
@@ -67,16 +76,14 @@ class ZkShardExits:
 
     def exit_claimed(self, index: int) -> bool:
         """Whether the bridge must refuse to front exit ``index``."""
-        return index < self.accepted_batches * self.withdrawal_slots and index not in self.held
+        return index < self.accepted_batches * self.withdrawal_slots
 
 
 @dataclass(frozen=True, slots=True)
 class Accept:
-    """A batch's proof verified: its withdrawal slots (None: an empty slot), and which
-    ``(exit index, owner, amount)`` the bridge says were fronted."""
+    """A batch's proof verified: its withdrawal slots (None: an empty slot)."""
 
     withdrawals: tuple[tuple[Address, int] | None, ...]
-    fronted: frozenset[ExitKey] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +114,11 @@ class Arrive:
 
 @dataclass(frozen=True, slots=True)
 class PullCredit:
-    """``owner`` pulls its L1 credit (``withdraw_credit``)."""
+    """``owner`` pulls its L1 credit (``withdraw_credit``); its fronted moves that have
+    not landed owe ``owed`` (the bridge's ``owed``)."""
 
     owner: Address
+    owed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,15 +137,6 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
-class Held:
-    """Exit ``index`` is held for the bridge."""
-
-    index: int
-    owner: Address
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
 class Credited:
     """``amount`` credited to ``owner`` on L1."""
 
@@ -146,12 +146,11 @@ class Credited:
 
 @dataclass(frozen=True, slots=True)
 class Carried:
-    """The bridge took exit ``index``: from the hold, or from the owner's credit."""
+    """The bridge took ``amount`` of ``owner``'s credit for its move of exit ``index``."""
 
     index: int
     owner: Address
     amount: int
-    was_held: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +179,7 @@ class Pulled:
     amount: int
 
 
-ZkShardEvent = Rejected | Held | Credited | Carried | Queued | ArrivalCreditedOnL1 | Pulled
+ZkShardEvent = Rejected | Credited | Carried | Queued | ArrivalCreditedOnL1 | Pulled
 
 
 def _with_credit(state: ZkShardExits, owner: Address, delta: int) -> ZkShardExits:
@@ -190,48 +189,37 @@ def _with_credit(state: ZkShardExits, owner: Address, delta: int) -> ZkShardExit
 def _accept(state: ZkShardExits, call: Accept) -> TransitionResult[ZkShardExits, ZkShardEvent]:
     if len(call.withdrawals) != state.withdrawal_slots:
         raise ValueError("a batch has exactly the shape's withdrawal slots")
-    batch, events = state.accepted_batches, list[ZkShardEvent]()
-    held, after = dict(state.held), state
-    for slot, withdrawal in enumerate(call.withdrawals):
-        if withdrawal is None:
-            continue
-        owner, amount = withdrawal
-        index = exit_index(batch, slot, state.withdrawal_slots)
-        if (index, owner, amount) in call.fronted:
-            held[index] = (owner, amount)
-            events.append(Held(index, owner, amount))
-        else:
-            after = _with_credit(after, owner, amount)
-            events.append(Credited(owner, amount))
-    return TransitionResult(replace(after, held=held, accepted_batches=batch + 1), events)
-
-
-def _carry_refusal(state: ZkShardExits, call: Carry) -> str | None:
-    if exit_batch(call.index, state.withdrawal_slots) != call.batch:
-        return "zk shard: the exit is not in that batch"
-    if call.index >= state.accepted_batches * state.withdrawal_slots:
-        return "zk shard: the exit's batch is not proven yet"
-    if (call.index, call.owner, call.amount) in state.carried:
-        return "zk shard: the exit was carried already"
-    if call.index in state.held:
-        if state.held[call.index] != (call.owner, call.amount):
-            return "zk shard: the held exit has another owner or amount"
-    elif state.credit.get(call.owner, 0) < call.amount:
-        return "zk shard: the exit's owner pulled its credit on L1 already"
-    return None
+    after, events = state, list[ZkShardEvent]()
+    for withdrawal in call.withdrawals:
+        if withdrawal is not None:
+            after = _with_credit(after, *withdrawal)
+            events.append(Credited(*withdrawal))
+    return TransitionResult(replace(after, accepted_batches=state.accepted_batches + 1), events)
 
 
 def _carry(state: ZkShardExits, call: Carry) -> TransitionResult[ZkShardExits, ZkShardEvent]:
-    refusal = _carry_refusal(state, call)
+    refusal = None
+    if exit_batch(call.index, state.withdrawal_slots) != call.batch:
+        refusal = "zk shard: the exit is not in that batch"
+    elif (call.index, call.owner, call.amount) in state.carried:
+        refusal = "zk shard: the exit was carried already"
+    elif state.credit.get(call.owner, 0) < call.amount:
+        refusal = CREDIT_SHORT
     if refusal is not None:
         return TransitionResult(state, [Rejected(refusal)])
-    was_held = call.index in state.held
-    if was_held:
-        after = replace(state, held={k: v for k, v in state.held.items() if k != call.index})
-    else:
-        after = _with_credit(state, call.owner, -call.amount)
+    after = _with_credit(state, call.owner, -call.amount)
     after = replace(after, carried=after.carried | {(call.index, call.owner, call.amount)})
-    return TransitionResult(after, [Carried(call.index, call.owner, call.amount, was_held)])
+    return TransitionResult(after, [Carried(call.index, call.owner, call.amount)])
+
+
+def _pull(state: ZkShardExits, call: PullCredit) -> TransitionResult[ZkShardExits, ZkShardEvent]:
+    credit = state.credit.get(call.owner, 0)
+    if credit == 0:
+        return TransitionResult(state, [Rejected("nothing to withdraw for this address")])
+    if call.owed >= credit:
+        return TransitionResult(state, [Rejected(OWED)])
+    amount = credit - call.owed
+    return TransitionResult(_with_credit(state, call.owner, -amount), [Pulled(call.owner, amount)])
 
 
 def _arrive(state: ZkShardExits, call: Arrive) -> TransitionResult[ZkShardExits, ZkShardEvent]:
@@ -264,11 +252,6 @@ def state_transition(
         case Arrive():
             return _arrive(state, call)
         case PullCredit():
-            amount = state.credit.get(call.owner, 0)
-            if amount == 0:
-                return TransitionResult(state, [Rejected("nothing to withdraw for this address")])
-            return TransitionResult(
-                _with_credit(state, call.owner, -amount), [Pulled(call.owner, amount)]
-            )
+            return _pull(state, call)
         case Freeze():
             return TransitionResult(replace(state, frozen=True), [])

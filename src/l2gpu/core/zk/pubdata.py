@@ -253,6 +253,20 @@ def encode_withdrawal(slot: WithdrawalSlot | None) -> bytes:
     )
 
 
+def decode_withdrawals(shape: BatchShape, data: bytes) -> list[WithdrawalSlot | None]:
+    """The withdrawal slots of ``data`` (a batch of ``shape``), None for a no-op: what L1
+    credits when the batch is accepted, slot ``i`` being the bridge's exit
+    ``batch * shape.withdrawals + i`` (``core/shards/zk_exits.py``)."""
+    section, slots = sections_of(shape, data)[2], list[WithdrawalSlot | None]()
+    for at in range(0, len(section), WITHDRAWAL_BYTES):
+        raw = section[at : at + WITHDRAWAL_BYTES]
+        index = int.from_bytes(raw[:INDEX_BYTES], "big")
+        owner = raw[INDEX_BYTES : INDEX_BYTES + ADDRESS_BYTES]
+        amount = int.from_bytes(raw[INDEX_BYTES + ADDRESS_BYTES :], "big")
+        slots.append(None if index == 0 else WithdrawalSlot(index, owner, amount))
+    return slots
+
+
 def encode_open(slot: OpenSlot | None) -> bytes:
     """An open slot's 29 bytes (None: a no-op, all zeros)."""
     if slot is None:
