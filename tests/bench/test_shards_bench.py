@@ -78,3 +78,11 @@ def test_a_move_between_zk_shards_is_measured_on_both_paths() -> None:
     assert 515 <= moves["zk_move_fast_l1_bytes"] < moves["zk_move_slow_l1_bytes"] < 1_000
     assert moves["zk_move_slow_gas"] > moves["zk_move_fast_repay_gas"] > 21_000
     assert moves["zk_bridge_deposit_gas"] > 21_000
+
+
+def test_a_virtual_payment_through_the_market_is_timed_on_loopback() -> None:
+    """The sharded demo's lease: every voucher the renter posted to the market's API."""
+    figures = shards.measure_virtual_market_payment()
+    assert figures["virtual_payment_loopback_vouchers"] >= 2
+    assert 0 < figures["virtual_payment_ms_loopback_median"] <= figures[
+        "virtual_payment_ms_loopback_p95"]  # fmt: skip

@@ -11,13 +11,16 @@ are proven with the development keys of ``Batch(1, 2, 1, 1, 1, 1, 8)``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.errors import L2gpuError
 from l2gpu.core.shards import zk_exits as spec
 from l2gpu.core.shards.bridge import Move, sign_move
+from l2gpu.core.shards.liquidity import LpTerms
 from l2gpu.core.types import Address
 from l2gpu.core.zk.pubdata import decode_withdrawals
 from l2gpu.core.zk.state import ZkState
@@ -26,6 +29,7 @@ from l2gpu.l1 import Chain, ContractRevert
 from l2gpu.l1.build import CompiledContract
 from l2gpu.l1.contracts.bridge import ZkShardSet, deploy_zk_shards
 from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
+from l2gpu.liquidity.provider import LiquidityProvider
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 from l2gpu.zk.verifier_contract import compile_verifier
@@ -242,9 +246,15 @@ def test_arrivals_never_stay_in_the_bridge_and_a_pulled_credit_is_not_moved(
     b.agrees(chain, 2)
 
 
-def test_only_the_bridge_deposits_for_others_and_carries_exits(chain: Chain, shards) -> None:
+def test_only_the_bridge_deposits_for_others_and_carries_exits(
+    chain: Chain, shards, tmp_path: Path
+) -> None:
     deployed, a, _ = shards
     bridge, mallory = deployed.bridge, chain.accounts[7]
+    # The liquidity provider's daemon re-executes optimistic batches: it says so.
+    terms = LpTerms(min_fee_ppm=100, max_move=ETH, budget=ETH)
+    with pytest.raises(L2gpuError, match="shard 0 .* is not an optimistic rollup"):
+        LiquidityProvider(chain, bridge, mallory, terms, tmp_path)
     with pytest.raises(ContractRevert, match="only the shards' bridge deposits"):
         a.rollup.contract.transact("deposit_for", mallory.address, b"", b"", b"",
                                    sender=mallory, value=1)  # fmt: skip

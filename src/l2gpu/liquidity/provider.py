@@ -46,7 +46,7 @@ from l2gpu.core.shards.liquidity import (
 from l2gpu.core.types import Address
 from l2gpu.fraud.watcher import Watcher
 from l2gpu.hub.journal import Journal
-from l2gpu.l1 import Chain, ContractRevert, compile_contract
+from l2gpu.l1 import Chain, ContractRevert, L1Error, compile_contract
 from l2gpu.l1.contracts.bridge import BridgeClient
 from l2gpu.l1.contracts.dispute_game import DisputeClient
 from l2gpu.l1.contracts.rollup import RollupClient
@@ -74,10 +74,7 @@ class LiquidityProvider:
             raise L2gpuError(problem, "see 'l2gpu bridge lp --help' for the terms")
         self.chain, self.bridge, self.account = chain, bridge, account
         self.me = Address.from_hex(account.address)
-        rollup = compile_contract("rollup/Rollup.vy")
-        self.rollups = [
-            RollupClient(chain, chain.attach(rollup, a)) for a in bridge.shard_addresses()
-        ]
+        self.rollups = [self._rollup(i, a) for i, a in enumerate(bridge.shard_addresses())]
         self.watchers = [Watcher(r, DisputeClient(chain, r.game), account, defend=False)
                          for r in self.rollups]  # fmt: skip
         self.journal = Journal(data_dir / JOURNAL, owner="liquidity provider")
@@ -93,6 +90,20 @@ class LiquidityProvider:
         self.last_error: str | None = None
         self._journal_lines = 0
         self._recover()
+
+    def _rollup(self, shard: int, address: Address) -> RollupClient:
+        """Shard ``shard``'s Rollup; a clear error for a zk shard, whose batches are
+        proven, not re-executed (its moves are fronted by hand)."""
+        try:
+            return RollupClient(self.chain, self.chain.attach(compile_contract("rollup/Rollup.vy"),
+                                                              address))  # fmt: skip
+        except L1Error:  # no dispute game to read: a zk rollup
+            raise L2gpuError(
+                f"shard {shard} ({address.checksum}) is not an optimistic rollup: this "
+                "daemon re-executes optimistic batches before it fronts",
+                "front moves out of zk shards by hand ('l2gpu bridge front'), after "
+                "reading the sealed batch from the shard's node",
+            ) from None
 
     def _recover(self) -> None:
         """The book as the journal left it (the last line of each move wins), then the

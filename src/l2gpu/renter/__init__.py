@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,9 @@ class LeasePayer:
         self.delivered = Wei(0)  # the highest amount the market took
         self.info = lease
         self.signing = True
+        # How long each voucher took to reach the market and be checked there (the
+        # last few thousand; the demo and `bench shards` quote their median).
+        self.pay_seconds: deque[float] = deque(maxlen=4096)
         # A routed lease's voucher is the hub's, traded for the renter's own (the
         # ``sharded`` rail's ``sign``); otherwise the renter signs it here.
         self.signer = signer or (lambda cid, amount: sign_voucher(key, domain, cid, amount))
@@ -77,7 +81,9 @@ class LeasePayer:
                 log.warning("lease %s: no voucher for %s wei: %s", self.lease_id, due, exc.what)
         if self.last is not None and self.last.amount > self.delivered:
             # sent again after a failed try (the market takes a voucher twice harmlessly)
+            started = time.perf_counter()
             self.client.pay(self.lease_id, self.last)
+            self.pay_seconds.append(time.perf_counter() - started)
             self.delivered = self.last.amount
         return self.info
 

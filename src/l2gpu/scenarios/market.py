@@ -185,6 +185,8 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             "l1_gas": opened.gas_used + settled.gas_used,
             "l1_bytes": opened.tx_bytes + settled.tx_bytes,
             "lease_start_s": (running_at or time.perf_counter()) - rented_at,
+            # the renter's vouchers to the market over loopback, each checked there
+            "voucher_ms_loopback": [round(1000 * t, 2) for t in payer.pay_seconds],
             "checkpoint": str(kept) if kept.exists() else None,
             "wall_s": time.perf_counter() - started,
         }
