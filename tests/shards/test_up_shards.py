@@ -52,6 +52,14 @@ def shard_pids(data_dir: Path) -> dict[int, int]:
     return found
 
 
+def kill_shard_one(data_dir: Path) -> None:
+    """SIGKILL shard 1's process; return once the launcher has started a new one."""
+    before = shard_pids(data_dir)
+    assert set(before) == {0, 1}
+    os.kill(before[1], signal.SIGKILL)
+    wait_until(lambda: shard_pids(data_dir).get(1, before[1]) != before[1], "a new shard 1")
+
+
 def account_on(url: str, address: str) -> dict | None:
     answer = httpx.get(f"{url}/l2/accounts/{address}", timeout=10)
     return answer.json() if answer.status_code == 200 else None
@@ -131,10 +139,7 @@ def test_two_shard_processes_share_one_bridge(anvil_url: str, tmp_path: Path) ->
         assert again.returncode != 0
         assert "landed already" in again.stderr, again.stderr
         # SIGKILL one shard: the launcher starts it again and its node recovers.
-        before = shard_pids(tmp_path)
-        assert set(before) == {0, 1}
-        os.kill(before[1], signal.SIGKILL)
-        wait_until(lambda: shard_pids(tmp_path).get(1, before[1]) != before[1], "a new shard 1")
+        kill_shard_one(tmp_path)
         on_one = next(k for k, h in zip(keys, homes, strict=True) if h == 1)
         wait_until(lambda: account_on(urls[1], on_one.address.checksum) is not None,
                    "shard 1 answering again with its accounts")  # fmt: skip

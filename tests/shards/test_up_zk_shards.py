@@ -26,7 +26,7 @@ from l2gpu.node.zk.client import ZkNodeClient
 
 from ..chaos.world import cli, free_port, wait_until
 from ..l2.restart_world import ANVIL_KEYS_ALL
-from .test_up_shards import port_free, shard_pids
+from .test_up_shards import kill_shard_one, port_free, shard_pids
 
 pytestmark = pytest.mark.slow  # two provers: scheduled first (tests/conftest.py)
 
@@ -108,10 +108,7 @@ def test_two_zk_shard_processes_share_one_bridge(anvil_url: str, tmp_path: Path)
         assert claim.returncode != 0
         assert "nothing to claim" in claim.stderr, claim.stderr
         # SIGKILL zk shard 1: the launcher starts it again and its node recovers.
-        before = shard_pids(tmp_path)
-        assert set(before) == {0, 1}
-        os.kill(before[1], signal.SIGKILL)
-        wait_until(lambda: shard_pids(tmp_path).get(1, before[1]) != before[1], "a new shard 1")
+        kill_shard_one(tmp_path)
         wait_until(lambda: balance(bob, 1) == ETH + ETH // 4 - ETH // 1000,
                    "shard 1 answering again with bob's balance", seconds=300)  # fmt: skip
     finally:

@@ -25,7 +25,7 @@ from l2gpu.core.zk.pubdata import BatchShape
 from l2gpu.l1 import Chain, DeployedContract, L1Error, Receipt, compile_contract
 from l2gpu.l1.contracts.dispute_deploy import create_address
 from l2gpu.l1.contracts.rollup import SEVEN_DAYS, TWELVE_HOURS, RollupClient
-from l2gpu.l1.contracts.zk_rollup import POSEIDON_SOURCES, ZkRollupClient
+from l2gpu.l1.contracts.zk_rollup import ZkRollupClient, deploy_hashers
 
 CONTRACT_SOURCE = "bridge/Bridge.vy"
 CONTRACTS_PER_SHARD = 5  # BlsVerifier, StepVerifier, SignatureVerifier, DisputeGame, Rollup
@@ -128,8 +128,7 @@ def deploy_shards(
     cache_dir: Path | None = None,
 ) -> ShardSet:
     """Deploy ``count`` rollup shards and the bridge they share, all from ``sender``."""
-    if not 1 <= count <= 64:
-        raise L1Error(f"{count} shards is outside 1..64", "deploy between 1 and 64 shards")
+    _check_count(count)
     me = Address.from_hex(sender.address)
     start = chain.w3.eth.get_transaction_count(sender.address, "pending")
     predicted = create_address(me, start + CONTRACTS_PER_SHARD * count)
@@ -146,6 +145,22 @@ def deploy_shards(
         )
         for _ in range(count)
     ]
+    return ShardSet(_deploy_bridge(chain, sender, shards, predicted, cache_dir), shards)
+
+
+def _check_count(count: int) -> None:
+    if not 1 <= count <= 64:
+        raise L1Error(f"{count} shards is outside 1..64", "deploy between 1 and 64 shards")
+
+
+def _deploy_bridge(
+    chain: Chain,
+    sender: LocalAccount,
+    shards: list[RollupClient] | list[ZkRollupClient],
+    predicted: Address,
+    cache_dir: Path | None,
+) -> BridgeClient:
+    """The bridge of ``shards``, checked to be where they expect it."""
     compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
     contract = chain.deploy(compiled, [s.address for s in shards], sender=sender)
     if contract.address != predicted:
@@ -153,7 +168,7 @@ def deploy_shards(
             "the bridge was not deployed where its shards expect it",
             "deploy again from an account with no transactions in flight",
         )
-    return ShardSet(BridgeClient(chain, contract), shards)
+    return BridgeClient(chain, contract)
 
 
 @dataclass
@@ -181,12 +196,8 @@ def deploy_zk_shards(
     """Deploy ``count`` zk rollup shards over one verifier and one set of Poseidon
     contracts, and the bridge they share, all from ``sender``; as with
     :func:`deploy_shards`, the bridge's address is predicted from the nonce."""
-    if not 1 <= count <= 64:
-        raise L1Error(f"{count} shards is outside 1..64", "deploy between 1 and 64 shards")
-    hashers = [
-        chain.deploy(compile_contract(source, cache_dir=cache_dir), sender=sender).address
-        for source in POSEIDON_SOURCES
-    ]
+    _check_count(count)
+    hashers = deploy_hashers(chain, sender, cache_dir)
     me = Address.from_hex(sender.address)
     predicted = create_address(
         me, chain.w3.eth.get_transaction_count(sender.address, "pending") + count
@@ -208,11 +219,4 @@ def deploy_zk_shards(
         )
         for _ in range(count)
     ]
-    compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
-    contract = chain.deploy(compiled, [s.address for s in shards], sender=sender)
-    if contract.address != predicted:
-        raise L1Error(
-            "the bridge was not deployed where its shards expect it",
-            "deploy again from an account with no transactions in flight",
-        )
-    return ZkShardSet(BridgeClient(chain, contract), shards)
+    return ZkShardSet(_deploy_bridge(chain, sender, shards, predicted, cache_dir), shards)

@@ -142,6 +142,14 @@ class QueuedForcedExit:
         return ForcedExitRequest(self.index)
 
 
+def deploy_hashers(chain: Chain, sender: LocalAccount, cache_dir: Path | None) -> list[Address]:
+    """Deploy the Poseidon contracts a ZkRollup's escape hatch hashes with (T3, T6, T7)."""
+    return [
+        chain.deploy(compile_contract(source, cache_dir=cache_dir), sender=sender).address
+        for source in POSEIDON_SOURCES
+    ]
+
+
 class ZkRollupClient:
     """Typed access to one deployed ZkRollup."""
 
@@ -178,10 +186,7 @@ class ZkRollupClient:
         transfer and channel sections off L1 (the verifier must be the validium
         circuit's). ``bridge``: the shards' bridge this rollup is a shard of."""
         if hashers is None:
-            hashers = [
-                chain.deploy(compile_contract(source, cache_dir=cache_dir), sender=sender).address
-                for source in POSEIDON_SOURCES
-            ]
+            hashers = deploy_hashers(chain, sender, cache_dir)
         compiled = compile_contract(CONTRACT_SOURCE, cache_dir=cache_dir)
         contract = chain.deploy(
             compiled, genesis_root, verifier.address, circuit_hash, *shape.sections, depth,
