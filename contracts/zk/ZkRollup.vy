@@ -676,7 +676,7 @@ def bridge_withdraw(
     """
     assert BRIDGE != empty(address) and msg.sender == BRIDGE, "only the shards' bridge carries an exit"
     assert _exit_index // WITHDRAWAL_SLOTS == _batch, "zk shard: the exit is not in that batch"
-    bridged_exits._carry(_exit_index, _recipient, _amount)
+    bridged_exits._carry(BRIDGE, _exit_index, _recipient, _amount)
     raw_call(BRIDGE, b"", value=_amount)
 
 

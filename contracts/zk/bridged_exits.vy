@@ -37,8 +37,9 @@ from common import pull_payments
 
 uses: pull_payments
 
-interface IOwed:
+interface IBridge:
     def owed(_owner: address) -> uint256: view
+    def is_fronted(_exit_index: uint256, _owner: address, _amount: uint256) -> bool: view
 
 event ExitCarried:
     exit_index: indexed(uint256)
@@ -79,21 +80,27 @@ def _pullable(_bridge: address, _owner: address) -> uint256:
     credit: uint256 = pull_payments.credit[_owner]
     if _bridge == empty(address):
         return credit
-    owed: uint256 = staticcall IOwed(_bridge).owed(_owner)
+    owed: uint256 = staticcall IBridge(_bridge).owed(_owner)
     if owed >= credit:
         return 0
     return credit - owed
 
 
 @internal
-def _carry(_exit_index: uint256, _owner: address, _amount: uint256):
+def _carry(_bridge: address, _exit_index: uint256, _owner: address, _amount: uint256):
     """
     @notice The bridge takes `_amount` of `_owner`'s credit for its move of exit
-            `_exit_index`. The caller sends the wei to the bridge.
+            `_exit_index`: a fronted move from all of it (what it owes is part of
+            it), any other move only from the credit its fronted moves do not owe,
+            so that no move of the owner's own outruns a provider's repayment. The
+            caller sends the wei to the bridge.
     """
     carried_key: bytes32 = keccak256(abi_encode(_exit_index, _owner, _amount))
     assert not self.carried[carried_key], "zk shard: the exit was carried already"
-    assert pull_payments.credit[_owner] >= _amount, "zk shard: the owner's credit does not cover the move: its withdrawal is not in an accepted batch yet, or was pulled"
+    available: uint256 = pull_payments.credit[_owner]
+    if not staticcall IBridge(_bridge).is_fronted(_exit_index, _owner, _amount):
+        available = self._pullable(_bridge, _owner)
+    assert available >= _amount, "zk shard: the owner's credit does not cover the move: its withdrawal is not in an accepted batch yet, or was pulled, or repays a fronted move"
     pull_payments.credit[_owner] -= _amount
     self.carried[carried_key] = True
     log ExitCarried(exit_index=_exit_index, owner=_owner, amount=_amount)

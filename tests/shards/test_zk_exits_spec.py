@@ -46,8 +46,10 @@ def test_a_fronted_owner_pulls_only_what_its_moves_do_not_owe() -> None:
     }
     for call, reason in refusals.items():
         assert reason in run(after, call)[1][0].reason  # type: ignore[union-attr]
+    # her own move, not fronted, cannot take what the fronted one owes
+    assert run(after, spec.Carry(2, 8, ALICE, 1, owed=3))[1] == [spec.Rejected(spec.CREDIT_SHORT)]
     # any exit index of hers: the provider is repaid from her, wherever it landed
-    after, events = run(after, spec.Carry(2, 9, ALICE, 3))
+    after, events = run(after, spec.Carry(2, 9, ALICE, 3, fronted=True, owed=3))
     assert events == [spec.Carried(9, ALICE, 3)]
     assert after.credit == {ALICE: 0, BOB: 7}
     assert "carried already" in run(after, spec.Carry(2, 9, ALICE, 3))[1][0].reason  # type: ignore[union-attr]

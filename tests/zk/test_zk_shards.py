@@ -167,11 +167,17 @@ def test_moves_from_a_zk_shard_fast_and_slow(chain: Chain, shards) -> None:
     with pytest.raises(ContractRevert, match="repays moves a liquidity provider fronted"):
         a.rollup.withdraw_credit(chain.accounts[alice])
     assert a.step(spec.PullCredit(alice_address, owed=ETH)) == [spec.Rejected(spec.OWED)]
+    # Nor can a move of her own, not fronted, take the credit that repays the provider.
+    other, other_signature = move(chain, bridge, alice, resealed[0], ETH, bob)
+    with pytest.raises(ContractRevert, match="or repays a fronted move"):
+        bridge.relay_proven(relayer, other, other_signature, SHAPE.withdrawals)
+    assert a.step(spec.Carry(resealed[0], resealed[0], alice_address, ETH, owed=ETH)) == [
+        spec.Rejected(spec.CREDIT_SHORT)]  # fmt: skip
     before = chain.balance(lp.address)
     bridge.relay_proven(relayer, fast, signature, SHAPE.withdrawals)
     assert chain.balance(lp.address) == before + ETH  # repaid the whole amount
-    assert a.step(spec.Carry(sealed[0], sealed[0], alice_address, ETH)) == [
-        spec.Carried(sealed[0], alice_address, ETH)]  # fmt: skip
+    repaid = spec.Carry(sealed[0], sealed[0], alice_address, ETH, fronted=True, owed=ETH)
+    assert a.step(repaid) == [spec.Carried(sealed[0], alice_address, ETH)]
     assert bridge.contract.call("owed_on", 0, alice_address) == 0
     a.agrees(chain, alice, dave)
 

@@ -26,16 +26,15 @@ from typing import Any
 from l2gpu.core.errors import L2gpuError
 
 ETH = 10**18
-SHAPE_TEXT, DEPTH = "1,2,1,1,1,1", 8
+DEPTH = 8  # with the shape below, `l2gpu up --design zk`'s default circuit
 
 
 def measure_zk_moves() -> dict[str, Any]:
     """One move between two zk shards each way (see the module's docstring)."""
-    from l2gpu.cli.zk_node import parse_shape
     from l2gpu.config import Settings
     from l2gpu.core.crypto.secp256k1 import PrivateKey
     from l2gpu.core.shards.bridge import Move, sign_move
-    from l2gpu.core.zk.pubdata import decode_withdrawals
+    from l2gpu.core.zk.pubdata import BatchShape, decode_withdrawals
     from l2gpu.core.zk.state import ZkState
     from l2gpu.core.zk.withdrawal import WithdrawalTx, sign_withdrawal
     from l2gpu.db import open_database
@@ -49,7 +48,7 @@ def measure_zk_moves() -> dict[str, Any]:
     from l2gpu.zk.setup import dev_setup
     from l2gpu.zk.verifier_contract import compile_verifier
 
-    shape = parse_shape(SHAPE_TEXT)
+    shape = BatchShape(deposits=1, transfers=2, withdrawals=1)  # an open, close, reclaim
     circuit = compile_batch(shape, DEPTH)
     keys = dev_setup(circuit)
     chain = open_chain(Settings())

@@ -40,7 +40,7 @@ FROZEN = "the target shard is frozen"
 TOO_LARGE = "more than one deposit may carry"
 CREDIT_SHORT = (
     "zk shard: the owner's credit does not cover the move: its withdrawal is not in an "
-    "accepted batch yet, or was pulled"
+    "accepted batch yet, or was pulled, or repays a fronted move"
 )
 OWED = (
     "your credit repays moves a liquidity provider fronted: it leaves when they are "
@@ -88,12 +88,16 @@ class Accept:
 
 @dataclass(frozen=True, slots=True)
 class Carry:
-    """The bridge relays a move of exit ``index`` (in ``batch``) of ``owner``."""
+    """The bridge relays a move of exit ``index`` (in ``batch``) of ``owner``: one a
+    provider ``fronted``, or not; the owner's fronted moves owe ``owed`` (the bridge's
+    ``owed``)."""
 
     batch: int
     index: int
     owner: Address
     amount: int
+    fronted: bool = False
+    owed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,13 +201,21 @@ def _accept(state: ZkShardExits, call: Accept) -> TransitionResult[ZkShardExits,
     return TransitionResult(replace(after, accepted_batches=state.accepted_batches + 1), events)
 
 
+def _available(state: ZkShardExits, call: Carry) -> int:
+    """What the move may take: all the credit for a fronted move (what it owes is part
+    of it), else only what the owner's fronted moves do not owe, so that none of the
+    owner's own moves outruns a provider's repayment."""
+    credit = state.credit.get(call.owner, 0)
+    return credit if call.fronted else max(0, credit - call.owed)
+
+
 def _carry(state: ZkShardExits, call: Carry) -> TransitionResult[ZkShardExits, ZkShardEvent]:
     refusal = None
     if exit_batch(call.index, state.withdrawal_slots) != call.batch:
         refusal = "zk shard: the exit is not in that batch"
     elif (call.index, call.owner, call.amount) in state.carried:
         refusal = "zk shard: the exit was carried already"
-    elif state.credit.get(call.owner, 0) < call.amount:
+    elif _available(state, call) < call.amount:
         refusal = CREDIT_SHORT
     if refusal is not None:
         return TransitionResult(state, [Rejected(refusal)])
