@@ -45,6 +45,7 @@ exports: pull_payments.credit
 
 interface IShard:
     def BRIDGE() -> address: view
+    def EXITS_ARE_POSITIONS() -> bool: view
     def deposit_for(_account: address, _key: Bytes[96], _proof_of_possession: Bytes[48], _key_point: Bytes[256]): payable
     def exit_claimed(_index: uint256) -> bool: view
     def bridge_withdraw(_batch: uint256, _exit_index: uint256, _recipient: address, _amount: uint256, _proof: DynArray[bytes32, 24], _accounts_root: bytes32, _channels_root: bytes32, _deposits_processed: uint256, _exit_count: uint256): nonpayable
@@ -87,11 +88,17 @@ event Landed:
     amount: uint256
     fronted: bool
 
+event Cancelled:
+    message: indexed(bytes32)
+    owner: indexed(address)
+
 event PayoutDeferred:
     recipient: indexed(address)
     amount: uint256
 
 MAX_SHARDS: public(constant(uint256)) = 64
+# An L2 amount is 16 bytes on every shard.
+MAX_AMOUNT: constant(uint256) = 2**128 - 1
 NAME_HASH: constant(bytes32) = keccak256("l2gpu bridge")
 MOVE_TYPEHASH: constant(bytes32) = keccak256(
     "CrossShard(uint256 fromShard,uint256 exitIndex,address owner,uint256 amount,uint256 toShard,address to,uint256 fee)"
@@ -103,10 +110,14 @@ shard_position: HashMap[address, uint256]
 # A move's message (see `message_of`): who fronted it, and whether it landed.
 fronted_by: public(HashMap[bytes32, address])
 landed: public(HashMap[bytes32, bool])
-# What each owner's fronted moves that have not landed yet owe their providers, by
-# source shard and owner. A zk shard keeps that much of the owner's L1 credit for
-# the relay (`owed`): its exits are batch positions, which another valid batch
-# accepted first can take, so the repayment is tied to the owner, not the slot.
+# Shards whose exits are batch positions, not proven leaves (zk shards: their
+# EXITS_ARE_POSITIONS, read once at deployment): another valid batch accepted first
+# can take a position, so a provider's repayment there is tied to the owner.
+exits_are_positions: public(HashMap[uint256, bool])
+# What an owner's fronted move that has not landed yet owes its provider, by such a
+# source shard and owner. The shard keeps that much of the owner's L1 credit for the
+# relay (`owed`). One such move per owner and shard at a time: two would share one
+# credit, and the owner could front the second itself and relay it first.
 owed_on: public(HashMap[uint256, HashMap[address, uint256]])
 
 
@@ -121,6 +132,7 @@ def __init__(_shards: DynArray[address, MAX_SHARDS]):
         assert self.shard_position[shard] == 0, "bridge: a shard listed twice"
         assert staticcall IShard(shard).BRIDGE() == self, "bridge: a shard must name this bridge"
         self.shard_position[shard] = i + 1
+        self.exits_are_positions[i] = staticcall IShard(shard).EXITS_ARE_POSITIONS()
     self.shards = _shards
 
 
@@ -211,6 +223,7 @@ def _check_move(_move: Move, _signature: Bytes[65]):
     assert _move.to != empty(address), "bridge: no recipient"
     assert _move.owner != empty(address), "bridge: no owner"
     assert _move.fee < _move.amount, "bridge: the fee must be less than the amount"
+    assert _move.amount <= MAX_AMOUNT, "bridge: a move carries at most 2**128 - 1 wei"
     assert self._signer(_move, _signature) == _move.owner, "bridge: the move is not signed by the exit's owner"
 
 
@@ -241,8 +254,10 @@ def front(_move: Move, _signature: Bytes[65]):
     assert not self.landed[message], "bridge: the move landed already"
     assert self.fronted_by[message] == empty(address), "bridge: the move is fronted already"
     assert not staticcall IShard(self.shards[_move.from_shard]).exit_claimed(_move.exit_index), "bridge: the exit was claimed already"
+    if self.exits_are_positions[_move.from_shard]:
+        assert self.owed_on[_move.from_shard][_move.owner] == 0, "bridge: a move of this owner out of that shard is fronted and has not landed yet"
+        self.owed_on[_move.from_shard][_move.owner] = _move.amount
     self.fronted_by[message] = msg.sender
-    self.owed_on[_move.from_shard][_move.owner] += _move.amount
     extcall IShard(self.shards[_move.to_shard]).deposit_for(_move.to, b"", b"", b"", value=msg.value)
     log Fronted(message=message, provider=msg.sender, to_shard=_move.to_shard, to=_move.to, delivered=msg.value)
 
@@ -264,13 +279,30 @@ def relay(_move: Move, _signature: Bytes[65], _exit: ExitProof):
     assert self.balance == before + _move.amount, "bridge: the source shard paid a different amount"
     provider: address = self.fronted_by[message]
     if provider != empty(address):
-        self.owed_on[_move.from_shard][_move.owner] -= _move.amount
+        if self.exits_are_positions[_move.from_shard]:
+            self.owed_on[_move.from_shard][_move.owner] = 0
         log Landed(message=message, from_shard=_move.from_shard, exit_index=_move.exit_index, to_shard=_move.to_shard, paid_to=provider, amount=_move.amount, fronted=True)
         if not pull_payments._pay(provider, _move.amount):
             log PayoutDeferred(recipient=provider, amount=_move.amount)
         return
     log Landed(message=message, from_shard=_move.from_shard, exit_index=_move.exit_index, to_shard=_move.to_shard, paid_to=_move.to, amount=_move.amount, fronted=False)
     extcall IShard(self.shards[_move.to_shard]).deposit_for(_move.to, b"", b"", b"", value=_move.amount)
+
+
+@external
+def cancel(_move: Move):
+    """
+    @notice The move's owner gives up a signed move nobody fronted: its message counts
+            as landed, so the signature can never carry anything. A zk shard's exit
+            index is only a position, so a signed move not relayed stays valid
+            against any later credit of the owner's until it is cancelled.
+    """
+    assert msg.sender == _move.owner, "bridge: only the move's owner cancels it"
+    message: bytes32 = self._message(_move)
+    assert not self.landed[message], "bridge: the move landed already"
+    assert self.fronted_by[message] == empty(address), "bridge: the move is fronted: it lands when relayed"
+    self.landed[message] = True
+    log Cancelled(message=message, owner=msg.sender)
 
 
 @external

@@ -100,6 +100,9 @@ BLS: public(immutable(IBlsVerifier))
 # empty(address) for a rollup on its own. Only it deposits for other addresses and
 # claims exits to carry them to another shard; it can never change.
 BRIDGE: public(immutable(address))
+# A shard's exits are proven leaves of the exit tree: the bridge ties a front to the
+# exit itself (Bridge.vy).
+EXITS_ARE_POSITIONS: public(constant(bool)) = False
 
 exit_claimed: public(HashMap[uint256, bool])
 burned: public(uint256)

@@ -178,6 +178,9 @@ VERIFIER: public(immutable(address))
 # The shards' bridge (bridge/Bridge.vy) when this rollup is one of its shards, else
 # empty: it alone deposits for another address and carries exits (bridged_exits.vy).
 BRIDGE: public(immutable(address))
+# This shard's exits are batch positions (bridged_exits.vy): the bridge allows one
+# fronted move per owner at a time and ties its repayment to the owner's credit.
+EXITS_ARE_POSITIONS: public(constant(bool)) = True
 # The circuit (and so the verification key) the verifier was generated for: a prover
 # whose key was made for another circuit refuses to post (checked off chain).
 CIRCUIT_HASH: public(immutable(bytes32))

@@ -103,6 +103,9 @@ def test_two_zk_shard_processes_share_one_bridge(anvil_url: str, tmp_path: Path)
         assert again.returncode != 0
         assert "landed already" in again.stderr, again.stderr
         assert "Traceback" not in again.stderr
+        late = run(alice, "bridge", "cancel", str(moved))  # landed: nothing to give up
+        assert late.returncode != 0
+        assert "landed already" in late.stderr, late.stderr
         # alice's withdrawal was credited to her and the relay took it: nothing to claim.
         claim = run(alice, "zk", "claim", "--node", urls[0])
         assert claim.returncode != 0

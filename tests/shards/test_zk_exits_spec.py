@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from l2gpu.core.crypto.secp256k1 import PrivateKey
+from l2gpu.core.shards import bridge
 from l2gpu.core.shards import zk_exits as spec
 from l2gpu.core.types import Address
 
@@ -89,3 +91,39 @@ def test_an_arrival_is_queued_or_credited_on_l1_never_refused() -> None:
         spec.Rejected("nothing to withdraw for this address"),
     ]
     assert pulled.credit[ALICE] == 0
+
+
+def test_a_zk_shard_owner_has_one_fronted_move_at_a_time_and_can_cancel_others() -> None:
+    """core/shards/bridge.py on a shard whose exits are positions (``positional``)."""
+    key = PrivateKey(b"\x05" * 32)
+    domain = bridge.bridge_domain(1, Address(b"\x0b" * 20))
+    state = bridge.BridgeState(domain, 2, positional=frozenset({0}))
+    owner, lp = key.address, Address(b"\x0c" * 20)
+
+    def signed(index: int, amount: int, fee: int = 0) -> tuple[bridge.Move, bytes]:
+        move = bridge.Move(0, index, owner, amount, 1, owner, fee)
+        return move, bridge.sign_move(key, domain, move)
+
+    first, second = signed(1, 10, 1), signed(2**200, 10, 9)
+    state, events = bridge.state_transition(state, bridge.Front(*first, lp, 9))
+    assert state.owed_by(0, owner) == 10
+    assert bridge.state_transition(state, bridge.Front(*second, owner, 1))[1] == [
+        bridge.Rejected(
+            "bridge: a move of this owner out of that shard is fronted and has not landed yet"
+        )
+    ]
+    refusals = {
+        bridge.Cancel(first[0], owner): "the move is fronted",
+        bridge.Cancel(second[0], lp): "only the move's owner",
+    }
+    for call, reason in refusals.items():
+        assert reason in bridge.state_transition(state, call)[1][0].reason  # type: ignore[union-attr]
+    cancelled, events = bridge.state_transition(state, bridge.Cancel(second[0], owner))
+    assert events == [bridge.Cancelled(bridge.message_of(second[0]))]
+    assert "landed already" in bridge.state_transition(
+        cancelled, bridge.Relay(*second))[1][0].reason  # type: ignore[union-attr]  # fmt: skip
+    landed, _ = bridge.state_transition(state, bridge.Relay(*first))
+    assert landed.owed_by(0, owner) == 0  # the next move of the owner's may be fronted
+    too_much = signed(3, 2**128)
+    assert "at most 2**128 - 1 wei" in bridge.state_transition(
+        landed, bridge.Front(*too_much, lp, 2**128))[1][0].reason  # type: ignore[union-attr]  # fmt: skip

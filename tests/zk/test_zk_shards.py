@@ -156,6 +156,13 @@ def test_moves_from_a_zk_shard_fast_and_slow(chain: Chain, shards) -> None:
     assert (arrived.index, arrived.amount, arrived.ax) == (1, ETH - FEE, l2_key(bob)[0])
     alice_address = owner(chain, alice)
     assert bridge.contract.call("owed_on", 0, alice_address) == ETH
+    # One fronted move per owner at a time on a zk shard: alice cannot front a second
+    # move of hers for 1 wei and relay it first to take the credit that repays this one.
+    greedy, greedy_signature = move(chain, bridge, alice, 2**200, ETH, alice, ETH - 1)
+    with pytest.raises(ContractRevert, match="is fronted and has not landed yet"):
+        bridge.front(chain.accounts[alice], greedy, greedy_signature)
+    with pytest.raises(ContractRevert, match="the move is fronted: it lands when relayed"):
+        bridge.contract.transact("cancel", fast.as_tuple(), sender=chain.accounts[alice])
     # Another valid batch is accepted first at that index (anyone may prove one): the
     # sealed batch no longer applies, and alice's withdrawal lands one batch later.
     a.post(chain, a.seal(deposits=1), deposits=1)  # dave's deposit alone, posted first
@@ -238,6 +245,14 @@ def test_arrivals_never_stay_in_the_bridge_and_a_pulled_credit_is_not_moved(
         spec.Rejected(spec.CREDIT_SHORT)]  # fmt: skip
     assert len(b.rollup.queued_deposits()) == queued
     assert not bridge.landed(late)
+    # The signed move stays good against a later credit of alice's until she cancels it.
+    with pytest.raises(ContractRevert, match="only the move's owner cancels it"):
+        bridge.contract.transact("cancel", late.as_tuple(), sender=relayer)
+    bridge.contract.transact("cancel", late.as_tuple(), sender=chain.accounts[alice])
+    for call in (lambda: bridge.relay_proven(relayer, late, late_signature, SHAPE.withdrawals),
+                 lambda: bridge.front(chain.accounts[4], late, late_signature)):  # fmt: skip
+        with pytest.raises(ContractRevert, match="landed already"):
+            call()
 
     # A frozen target shard: the arrival is credited on L1 too.
     b.deposit(chain, 2, ETH)  # a deposit no batch takes ...
@@ -257,6 +272,11 @@ def test_only_the_bridge_deposits_for_others_and_carries_exits(
 ) -> None:
     deployed, a, _ = shards
     bridge, mallory = deployed.bridge, chain.accounts[7]
+    assert bridge.contract.call("exits_are_positions", 0)  # read from each ZkRollup
+    too_much = Move(0, 0, owner(chain, 7), 2**128, 1, owner(chain, 7), 2**128 - 1)  # 1 wei
+    signature = sign_move(PrivateKey(bytes(mallory.key)), bridge.domain, too_much)
+    with pytest.raises(ContractRevert, match=r"at most 2\*\*128 - 1 wei"):
+        bridge.front(mallory, too_much, signature)
     # The liquidity provider's daemon re-executes optimistic batches: it says so.
     terms = LpTerms(min_fee_ppm=100, max_move=ETH, budget=ETH)
     with pytest.raises(L2gpuError, match="shard 0 .* is not an optimistic rollup"):

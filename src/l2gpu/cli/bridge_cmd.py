@@ -319,6 +319,26 @@ def front(
          title="move fronted")  # fmt: skip
 
 
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    path: MoveFile,
+    l1_rpc: L1RpcOption = None,
+    bridge: Annotated[
+        str | None, typer.Option("--bridge", help="The bridge you trust (else the recorded one).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Give up a signed move nobody fronted (you are its owner): it can never carry
+    anything after. Out of a zk shard a signed move is otherwise good against any
+    later credit of yours there."""
+    signed, _, signer, bridge_client = _open_move(ctx, path, l1_rpc, bridge)
+    with waiting(f"cancelling the move of {format_wei(signed.amount)}"):
+        receipt = bridge_client.contract.transact("cancel", signed.as_tuple(), sender=signer)
+    emit({"cancelled": True, "amount": Eth(signed.amount), "tx": tx_hex(receipt.tx_hash),
+          "gas": receipt.gas_used}, as_json, title="move cancelled")  # fmt: skip
+
+
 @app.command("shard-of")
 def shard_of_cmd(
     ctx: typer.Context,

@@ -8,7 +8,7 @@ it. The move's *message* names the exit only (source shard, exit index, owner,
 amount), so every move of one exit is one message: fronted at most once, landed at
 most once, whatever recipient each signed move names.
 
-Three calls change the bridge:
+Four calls change the bridge:
 
 - :class:`RouteDeposit`: a deposit goes to the depositor's shard
   (:func:`~l2gpu.core.shards.routing.shard_of`);
@@ -19,7 +19,13 @@ Three calls change the bridge:
 - :class:`Relay`: once the exit is final on the source shard, anyone carries the
   signed move: the source shard pays the exit to the bridge (its own checks: the
   batch final, the proof good, the exit not claimed before), and the bridge
-  deposits it for the recipient, or pays the provider that fronted it.
+  deposits it for the recipient, or pays the provider that fronted it;
+- :class:`Cancel`: the owner gives up a signed move nobody fronted (on a zk shard a
+  signed move is otherwise good against any later credit of the owner's).
+
+On a shard whose exits are batch positions (a zk shard: ``positional``), one move per
+owner may be fronted at a time, and what it owes is kept for the shard
+(``owed``): two would share the owner's one credit.
 
 A refused call leaves the state unchanged and answers :class:`Rejected` with the
 contract's revert reason. Deposits on a shard are :class:`Deposited` events (the
@@ -54,6 +60,7 @@ MOVE_SCHEMA = TypedDataSchema(
     "CrossShard",
 )
 ZERO = Address(bytes(20))
+MAX_AMOUNT = 2**128 - 1  # an L2 amount is 16 bytes on every shard
 
 
 def bridge_domain(chain_id: int, bridge: Address) -> Eip712Domain:
@@ -117,15 +124,17 @@ def message_of(move: Move) -> bytes:
 
 @dataclass(frozen=True)
 class BridgeState:
-    """The bridge's storage: its shards' count, who fronted each message, what landed,
-    and what each owner's fronted moves owe until they land, by (source shard, owner):
-    a zk shard keeps that much of the owner's L1 credit for the relay
+    """The bridge's storage: its shards' count, who fronted each message, what landed
+    (or was cancelled), the shards whose exits are batch positions (zk shards), and,
+    on those, what an owner's one fronted move owes until it lands, by (source shard,
+    owner): the shard keeps that much of the owner's L1 credit for the relay
     (``core/shards/zk_exits.py``)."""
 
     domain: Eip712Domain
     shard_count: int
     fronted_by: dict[bytes, Address] = field(default_factory=dict)
     landed: frozenset[bytes] = frozenset()
+    positional: frozenset[int] = frozenset()
     owed: dict[tuple[int, Address], int] = field(default_factory=dict)
 
     def owed_by(self, shard: int, owner: Address) -> int:
@@ -163,7 +172,15 @@ class Relay:
     source_refusal: str | None = None
 
 
-BridgeInput = RouteDeposit | Front | Relay
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """``sender`` gives up a signed move nobody fronted."""
+
+    move: Move
+    sender: Address
+
+
+BridgeInput = RouteDeposit | Front | Relay | Cancel
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +226,14 @@ class Paid:
     amount: int
 
 
-BridgeEvent = Rejected | Deposited | Fronted | Landed | Paid
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """The owner gave up ``message``: it counts as landed."""
+
+    message: bytes
+
+
+BridgeEvent = Rejected | Deposited | Fronted | Landed | Paid | Cancelled
 
 
 def _move_refusal(state: BridgeState, move: Move, signature: bytes) -> str | None:
@@ -223,6 +247,8 @@ def _move_refusal(state: BridgeState, move: Move, signature: bytes) -> str | Non
         return "bridge: no owner"
     if move.fee >= move.amount:
         return "bridge: the fee must be less than the amount"
+    if move.amount > MAX_AMOUNT:
+        return "bridge: a move carries at most 2**128 - 1 wei"
     if move_signer(state.domain, move, signature) != move.owner:
         return "bridge: the move is not signed by the exit's owner"
     return None
@@ -249,11 +275,13 @@ def handle_front(state: BridgeState, call: Front) -> TransitionResult[BridgeStat
         refusal = "bridge: the move is fronted already"
     if refusal is None and call.exit_claimed:
         refusal = "bridge: the exit was claimed already"
+    debtor, positional = (move.from_shard, move.owner), move.from_shard in state.positional
+    if refusal is None and positional and state.owed.get(debtor, 0):
+        refusal = "bridge: a move of this owner out of that shard is fronted and has not landed yet"
     if refusal is not None:
         return TransitionResult(state, [Rejected(refusal)])
     fronted = {**state.fronted_by, message: call.provider}
-    debtor = (move.from_shard, move.owner)
-    owed = {**state.owed, debtor: state.owed.get(debtor, 0) + move.amount}
+    owed = {**state.owed, debtor: move.amount} if positional else state.owed
     return TransitionResult(
         replace(state, fronted_by=fronted, owed=owed),
         [
@@ -276,8 +304,8 @@ def handle_relay(state: BridgeState, call: Relay) -> TransitionResult[BridgeStat
     after = replace(state, landed=state.landed | {message})
     provider = state.fronted_by.get(message)
     if provider is not None:
-        debtor = (move.from_shard, move.owner)
-        after = replace(after, owed={**after.owed, debtor: after.owed[debtor] - move.amount})
+        if move.from_shard in state.positional:
+            after = replace(after, owed={**after.owed, (move.from_shard, move.owner): 0})
         return TransitionResult(
             after, [Landed(message, provider, move.amount, True), Paid(provider, move.amount)]
         )
@@ -286,6 +314,21 @@ def handle_relay(state: BridgeState, call: Relay) -> TransitionResult[BridgeStat
         [Landed(message, move.to, move.amount, False),
          Deposited(move.to_shard, move.to, move.amount)],
     )  # fmt: skip
+
+
+def handle_cancel(state: BridgeState, call: Cancel) -> TransitionResult[BridgeState, BridgeEvent]:
+    """The owner gives up a move nobody fronted: its message counts as landed."""
+    message = message_of(call.move)
+    refusal = None
+    if call.sender != call.move.owner:
+        refusal = "bridge: only the move's owner cancels it"
+    elif message in state.landed:
+        refusal = "bridge: the move landed already"
+    elif message in state.fronted_by:
+        refusal = "bridge: the move is fronted: it lands when relayed"
+    if refusal is not None:
+        return TransitionResult(state, [Rejected(refusal)])
+    return TransitionResult(replace(state, landed=state.landed | {message}), [Cancelled(message)])
 
 
 def state_transition(
@@ -299,3 +342,5 @@ def state_transition(
             return handle_front(state, call)
         case Relay():
             return handle_relay(state, call)
+        case Cancel():
+            return handle_cancel(state, call)
