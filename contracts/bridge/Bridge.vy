@@ -28,7 +28,7 @@
         recipient keeps what was fronted, and the source shard's users keep what
         the reverted batch never legitimately had. A provider that re-executed the
         batch first (`l2gpu watch`) fronts only valid exits, which no fraud proof
-        reverts. On a zk shard (contracts/zk/bridged_exits.vy) the provider is
+        reverts. On a zk shard (contracts/zk/_bridged_exits.vy) the provider is
         repaid from the owner's L1 credit, which the shard keeps while the owner's
         fronted moves are `owed`, wherever its withdrawal lands.
 @dev    Specification: src/l2gpu/core/shards/bridge.py. The shards are fixed at

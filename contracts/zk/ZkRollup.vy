@@ -43,7 +43,7 @@
 """
 
 from common import pull_payments
-from . import bridged_exits
+from . import _bridged_exits as bridged_exits
 from . import forced_exits
 
 initializes: pull_payments
@@ -176,9 +176,9 @@ CHANNEL_LEAF_TAG: constant(uint256) = 1
 
 VERIFIER: public(immutable(address))
 # The shards' bridge (bridge/Bridge.vy) when this rollup is one of its shards, else
-# empty: it alone deposits for another address and carries exits (bridged_exits.vy).
+# empty: it alone deposits for another address and carries exits (_bridged_exits.vy).
 BRIDGE: public(immutable(address))
-# This shard's exits are batch positions (bridged_exits.vy): the bridge allows one
+# This shard's exits are batch positions (_bridged_exits.vy): the bridge allows one
 # fronted move per owner at a time and ties its repayment to the owner's credit.
 EXITS_ARE_POSITIONS: public(constant(bool)) = True
 # The circuit (and so the verification key) the verifier was generated for: a prover
@@ -348,7 +348,7 @@ def deposit_for(_account: address, _key: Bytes[96], _proof_of_possession: Bytes[
             account's first deposit, or, when there is none (or the rollup is
             frozen), credited to `_account` on L1 (`withdraw_credit`).
     @dev    The last two arguments are the optimistic shards' (a BLS key's proof and
-            point); a zk shard ignores them. bridged_exits.vy.
+            point); a zk shard ignores them. _bridged_exits.vy.
     """
     assert BRIDGE != empty(address) and msg.sender == BRIDGE, "only the shards' bridge deposits for another address"
     assert _account != empty(address), "no account to deposit for"
@@ -618,7 +618,7 @@ def withdraw_credit():
     """
     @notice Pull the wei credited to msg.sender (its withdrawals, refunds and exits),
             less what its moves that a liquidity provider fronted owe until they are
-            relayed (on a shard: bridged_exits.vy).
+            relayed (on a shard: _bridged_exits.vy).
     """
     assert pull_payments.credit[msg.sender] > 0, "nothing to withdraw for this address"
     amount: uint256 = bridged_exits._pullable(BRIDGE, msg.sender)
@@ -673,7 +673,7 @@ def bridge_withdraw(
     """
     @notice The shards' bridge carries exit `_exit_index` of `_recipient` to another
             shard; the bridge checked that `_recipient` signed where it goes. The
-            wei go to the bridge, from the owner's credit (bridged_exits.vy). A zk
+            wei go to the bridge, from the owner's credit (_bridged_exits.vy). A zk
             batch is proven whole, so the Merkle arguments (the optimistic shards')
             are not read; `_batch` must be the exit's batch.
     """

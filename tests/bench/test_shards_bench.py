@@ -82,7 +82,7 @@ def test_a_move_between_zk_shards_is_measured_on_both_paths() -> None:
 
 def test_a_virtual_payment_through_the_market_is_timed_on_loopback() -> None:
     """The sharded demo's lease: every voucher the renter posted to the market's API."""
-    figures = shards.measure_virtual_market_payment()
+    figures = shard_moves.measure_virtual_market_payment()
     assert figures["virtual_payment_loopback_vouchers"] >= 2
     assert 0 < figures["virtual_payment_ms_loopback_median"] <= figures[
         "virtual_payment_ms_loopback_p95"]  # fmt: skip

@@ -11,11 +11,16 @@ Each with its L1 gas and signed transaction bytes, and the time from the owner's
 signed move to the recipient's credit on the target shard (the target's next batch
 included), not counting the challenge window the slow path also waits
 (``move_slow_waits_window_s``).
+
+And a virtual channel's payment as the market carries it, over loopback
+(``measure_virtual_market_payment``).
 """
 
 from __future__ import annotations
 
+import io
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -109,4 +114,35 @@ def _through_the_daemon(world: Any, alice: int, bob: int, provider: int,
         "move_fast_via_lp_s": round(total_s, 3),
         "move_fast_via_lp_offer_ms_loopback": round(1000 * offered_s, 1),
         "move_fast_via_lp_check_and_front_s": round(checked_s, 3),
+    }
+
+
+def measure_virtual_market_payment() -> dict[str, Any]:
+    """A lease between two shards over a virtual channel, run through the market as
+    ``L2GPU_SETTLEMENT=sharded make demo`` runs it (the market's API on loopback, the
+    provider's agent, the hub, both shards' nodes on the embedded L1): each of the
+    renter's vouchers posted to the market over loopback and checked there against
+    the virtual channel's domain, median and p95 (``virtual_payment_ms_loopback_*``)."""
+    from rich.console import Console
+
+    from l2gpu.config import Settings
+    from l2gpu.scenarios.market import market_stage
+    from l2gpu.scenarios.sharded_market import hub_claimed, sharded_market
+
+    folder = Path(tempfile.mkdtemp(prefix="l2gpu-bench-virtual-market-"))
+    settings, quiet = Settings(data_dir=folder), Console(file=io.StringIO())
+    market = sharded_market(settings, quiet)
+    try:
+        figures = market_stage(settings, market.parties, quiet)
+        hub_claimed(market)
+    finally:
+        market.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    took = sorted(figures["voucher_ms_loopback"])
+    if not took:
+        raise L2gpuError("the market lease paid no voucher; the figures are void")
+    return {
+        "virtual_payment_ms_loopback_median": round(statistics.median(took), 2),
+        "virtual_payment_ms_loopback_p95": took[int(0.95 * len(took))],
+        "virtual_payment_loopback_vouchers": len(took),
     }

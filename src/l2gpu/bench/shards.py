@@ -17,7 +17,7 @@ transfer between shards costs.
   its batches: see :mod:`l2gpu.bench.zk_shard_moves`.
 - ``virtual_payment_ms_loopback_*``: the virtual channel's vouchers as the market
   carries them: the renter's POST to the market's API on loopback, checked there
-  (``measure_virtual_market_payment``, the sharded demo's lease).
+  (``shard_moves.measure_virtual_market_payment``, the sharded demo's lease).
 - ``hop_forward_ms_in_process``: a lease paid across shards through a hub
   (``core/shards/hop.py``): the hub's check of a renter voucher and its signed
   voucher onward, median per second of a lease, in process.
@@ -37,7 +37,6 @@ transfer between shards costs.
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import queue
@@ -355,37 +354,6 @@ def measure_hop_http(seconds: int = 200, *, virtual: bool = False) -> dict[str, 
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure_virtual_market_payment() -> dict[str, Any]:
-    """A lease between two shards over a virtual channel, run through the market as
-    ``L2GPU_SETTLEMENT=sharded make demo`` runs it (the market's API on loopback, the
-    provider's agent, the hub, both shards' nodes on the embedded L1): each of the
-    renter's vouchers posted to the market over loopback and checked there against
-    the virtual channel's domain, median and p95 (``virtual_payment_ms_loopback_*``)."""
-    from rich.console import Console
-
-    from l2gpu.config import Settings
-    from l2gpu.scenarios.market import market_stage
-    from l2gpu.scenarios.sharded_market import hub_claimed, sharded_market
-
-    folder = Path(tempfile.mkdtemp(prefix="l2gpu-bench-virtual-market-"))
-    settings, quiet = Settings(data_dir=folder), Console(file=io.StringIO())
-    market = sharded_market(settings, quiet)
-    try:
-        figures = market_stage(settings, market.parties, quiet)
-        hub_claimed(market)
-    finally:
-        market.close()
-        shutil.rmtree(folder, ignore_errors=True)
-    took = sorted(figures["voucher_ms_loopback"])
-    if not took:
-        raise L2gpuError("the market lease paid no voucher; the figures are void")
-    return {
-        "virtual_payment_ms_loopback_median": round(statistics.median(took), 2),
-        "virtual_payment_ms_loopback_p95": took[int(0.95 * len(took))],
-        "virtual_payment_loopback_vouchers": len(took),
-    }
-
-
 def run() -> dict[str, Any]:
     """Measure the suite's figures."""
     runs = {n: measure_shards(n) for n in (1, 2, 4)}
@@ -411,7 +379,7 @@ def run() -> dict[str, Any]:
         **measure_hop(),
         **measure_hop_http(),
         **measure_hop_http(virtual=True),
-        **measure_virtual_market_payment(),
+        **shard_moves.measure_virtual_market_payment(),
         "cores": cores,
         **environment(),
     }

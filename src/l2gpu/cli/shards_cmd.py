@@ -124,7 +124,7 @@ def _start_anvil() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _deploy_or_find(chain: Chain, settings: Settings, operator: LocalAccount, count: int,
-                    window: int, delay: int, zk: ZkShardPlan | None) -> Address:  # fmt: skip
+                    window: int, delay: int, zk: ZkShardPlan | None = None) -> Address:  # fmt: skip
     from l2gpu.core.l2.state import L2State
     from l2gpu.l1.chain import checksum
     from l2gpu.l1.contracts.bridge import deploy_shards

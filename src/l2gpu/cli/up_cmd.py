@@ -131,6 +131,7 @@ def up(
         )
     if shards is not None and shard is None:
         from l2gpu.cli.shards_cmd import launch_shards, shard_options
+        from l2gpu.cli.zk_node import parse_shape
         from l2gpu.cli.zk_shards import ZkShardPlan
 
         operator = find_signing_account(ctx) if settings.l1_rpc else None
@@ -138,7 +139,7 @@ def up(
                                 cosign_timeout=cosign_timeout)  # fmt: skip
         zk = None
         if design in ("zk", "validium"):
-            zk = ZkShardPlan(zk_shape, zk_depth, design == "validium", zkey)
+            zk = ZkShardPlan(zk_shape, parse_shape(zk_shape), zk_depth, design == "validium", zkey)
         launch_shards(settings, operator, shards, window=parse_duration(challenge_window),
                       delay=parse_duration(force_delay), passthrough=options, zk=zk)  # fmt: skip
         return

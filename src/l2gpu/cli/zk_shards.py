@@ -25,15 +25,18 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from l2gpu.config import Settings
+    from l2gpu.core.zk.pubdata import BatchShape
     from l2gpu.l1 import Chain
     from l2gpu.l1.contracts.zk_rollup import ZkRollupClient
 
 
 @dataclass(frozen=True)
 class ZkShardPlan:
-    """The zk shards' circuit: the batch shape, tree depth, form and keys."""
+    """The zk shards' circuit: the batch shape (as given, and parsed), tree depth, form
+    and keys."""
 
     shape_text: str
+    shape: BatchShape
     depth: int
     validium: bool = False
     zkey: Path | None = None
@@ -59,7 +62,6 @@ class ZkShardPlan:
     ) -> Address:
         """Compile the circuit, make or import its keys, deploy the verifier, ``count``
         ZkRollups and their bridge; the bridge's address."""
-        from l2gpu.cli.zk_node import parse_shape
         from l2gpu.core.zk.state import ZkState
         from l2gpu.l1.build import CompiledContract
         from l2gpu.l1.contracts.bridge import deploy_zk_shards
@@ -67,7 +69,7 @@ class ZkShardPlan:
         from l2gpu.zk.setup import dev_setup, import_ceremony
         from l2gpu.zk.verifier_contract import compile_verifier
 
-        shape = parse_shape(self.shape_text)
+        shape = self.shape
         circuit = compile_batch(shape, self.depth, validium=self.validium,
                                 cache_dir=settings.cache_dir)  # fmt: skip
         keys = (import_ceremony(circuit, self.zkey) if self.zkey is not None
@@ -96,7 +98,7 @@ def attach_zk_shard(
     from l2gpu.l1.build import compile_contract
     from l2gpu.l1.contracts.zk_rollup import CONTRACT_SOURCE, ZkRollupClient
 
-    record = ZkShardPlan("", 0, validium).record
+    record = "ValidiumBridge" if validium else "ZkBridge"  # ZkShardPlan.record
     address = shard_address(chain, settings, bridge_text, shard, record)
     compiled = compile_contract(CONTRACT_SOURCE, cache_dir=settings.cache_dir)
     rollup = ZkRollupClient(chain, chain.attach(compiled, address))

@@ -1,5 +1,5 @@
 """A zk shard's side of the shards' bridge, as a state machine: the specification of
-``contracts/zk/bridged_exits.vy`` and of ZkRollup.vy's ``deposit_for``,
+``contracts/zk/_bridged_exits.vy`` and of ZkRollup.vy's ``deposit_for``,
 ``exit_claimed``, ``bridge_withdraw`` and ``withdraw_credit`` on a shard.
 
 A zk batch is final when its proof verifies, so an exit needs no Merkle proof: exit
