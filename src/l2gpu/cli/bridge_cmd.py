@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Move money between rollup shards (slow path, or fronted).",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
+TrustedBridgeOption = Annotated[
+    str | None, typer.Option("--bridge", help="The bridge you trust (else the recorded one).")
+]
 MoveFile = Annotated[Path, typer.Argument(help="A signed move, as 'l2gpu bridge move' wrote it.")]
 
 
@@ -263,9 +266,7 @@ def relay(
     path: MoveFile,
     node: Annotated[str | None, typer.Option("--node", help="The SOURCE shard's node URL.")] = None,
     l1_rpc: L1RpcOption = None,
-    bridge: Annotated[
-        str | None, typer.Option("--bridge", help="The bridge you trust (else the recorded one).")
-    ] = None,
+    bridge: TrustedBridgeOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Carry a signed move once its source batch is final (anyone may; you pay the gas)."""
@@ -301,9 +302,7 @@ def front(
     ctx: typer.Context,
     path: MoveFile,
     l1_rpc: L1RpcOption = None,
-    bridge: Annotated[
-        str | None, typer.Option("--bridge", help="The bridge you trust (else the recorded one).")
-    ] = None,
+    bridge: TrustedBridgeOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Deliver a signed move now (amount less fee), repaid the amount when it lands.
@@ -324,9 +323,7 @@ def cancel(
     ctx: typer.Context,
     path: MoveFile,
     l1_rpc: L1RpcOption = None,
-    bridge: Annotated[
-        str | None, typer.Option("--bridge", help="The bridge you trust (else the recorded one).")
-    ] = None,
+    bridge: TrustedBridgeOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Give up a signed move nobody fronted (you are its owner): it can never carry
