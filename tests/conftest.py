@@ -80,8 +80,8 @@ def shared_contract_cache() -> None:
 SHARED_PROVING_KEYS = frozenset(
     f"tests/zk/{name}.py"
     for name in ("test_bench_zk", "test_zk_escape_hatch", "test_zk_forced_exits", "test_zk_node",
-                 "test_zk_node_api", "test_zk_rollup_batches", "test_zk_shards",
-                 "test_zk_validium")
+                 "test_zk_node_api", "test_zk_rollup_batches", "test_zk_shard_moves_bench",
+                 "test_zk_shards", "test_zk_validium")
 )  # fmt: skip
 """The modules that prove with the tests' batch circuits in the worker itself. Loading
 a batch circuit's proving key costs a process about 24 s of a core (groth16py checks

@@ -1,9 +1,11 @@
 """The shards suite's in-process part runs and reports every figure (the process part,
-``measure_shards``, is what ``tests/shards/test_up_shards.py`` runs for real)."""
+``measure_shards``, is what ``tests/shards/test_up_shards.py`` runs for real). The zk
+shards' moves are measured in ``tests/zk/test_zk_shard_moves_bench.py``, beside the
+other modules that prove with the tests' batch keys."""
 
 from __future__ import annotations
 
-from l2gpu.bench import shard_moves, shards, zk_shard_moves
+from l2gpu.bench import shard_moves, shards
 from l2gpu.core.crypto.secp256k1 import PrivateKey
 from l2gpu.core.shards.routing import shard_of
 
@@ -64,20 +66,6 @@ def test_a_virtual_lease_is_measured_with_no_hub_per_payment() -> None:
     assert virtual["virtual_lease_l2_bytes_provider_shard"] == 73 + 88
     assert virtual["virtual_closes"] == "provider's close: provider, hub claimed: True"
     assert 0 < virtual["virtual_hub_claim_s_from_close"] < 60
-
-
-def test_a_move_between_zk_shards_is_measured_on_both_paths() -> None:
-    """Two zk nodes prove the batches (Batch(1, 2, 1, 1, 1, 1, 8), cached by hash); the
-    function raises if the money does not arrive whole."""
-    moves = zk_shard_moves.measure_zk_moves()
-    # the slow path waits for two proofs (the source's, then the target's)
-    assert moves["zk_move_slow_s"] >= moves["zk_move_slow_prove_s"] > 0
-    # fronted: in the target's next sealed batch at once, final after its proof
-    assert moves["zk_move_fast_final_s"] > moves["zk_move_fast_s"] > 0
-    # no Merkle proof goes to L1: a relay is a few hundred bytes
-    assert 515 <= moves["zk_move_fast_l1_bytes"] < moves["zk_move_slow_l1_bytes"] < 1_000
-    assert moves["zk_move_slow_gas"] > moves["zk_move_fast_repay_gas"] > 21_000
-    assert moves["zk_bridge_deposit_gas"] > 21_000
 
 
 def test_a_virtual_payment_through_the_market_is_timed_on_loopback() -> None:
