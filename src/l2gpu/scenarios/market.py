@@ -13,6 +13,7 @@ not shared across threads); time is the wall clock.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
@@ -63,6 +64,8 @@ for epoch in range(1, 7):
 np.savez("checkpoint.npz", w=w)
 print("checkpoint written: checkpoint.npz", flush=True)
 """
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,9 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             info = payer.step()
             if payer.done and closing is None:  # the renter agrees to a cooperative close
                 closing = threading.Thread(
-                    target=rail.cosign_close, args=(opened.description, payer.paid), daemon=True
+                    target=_cosign_close,
+                    args=(rail, opened.description, payer.paid),
+                    daemon=True,
                 )
                 closing.start()
             if running_at is None and info.status is not LeaseStatus.REQUESTED:
@@ -176,6 +181,8 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
             f"{_cost(rail.settlement, settled.gas_used, settled.tx_bytes)}"
         )
         server.should_exit = True
+        if closing is not None:  # settled: the renter's side has nothing left to do
+            closing.join(timeout=COSIGN_JOIN_S)
         return {
             "lease_seconds": info.metered_seconds,
             "gpu_seconds": info.billed_gpu_seconds,
@@ -192,6 +199,21 @@ def market_stage(settings: Settings, parties: Parties, out: Console) -> dict[str
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+COSIGN_JOIN_S = 10.0
+"""How long the stage waits for the renter's co-signing thread once the lease settled."""
+
+
+def _cosign_close(rail: Any, description: Any, paid: int) -> None:
+    """The renter's side of a cooperative close, in its own thread. The provider may
+    have closed with the best voucher instead (the lease is settled either way), and the
+    nodes may be stopped once the stage returns: a refusal then is logged, never left
+    to the thread's excepthook as a traceback on the user's terminal."""
+    try:
+        rail.cosign_close(description, paid)
+    except L2gpuError as exc:
+        log.info("the renter's co-signed close was not used: %s", exc.what)
 
 
 CLOSES = {
