@@ -9,8 +9,8 @@ from pathlib import Path
 from ..conftest import SHARED_PROVING_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
-# the fixtures that load a batch circuit's proving key, and the benchmark that does
-USES_KEYS = re.compile(r"\b(batch_keys|validium_keys|zk\.run\()")
+# the fixtures that load a batch circuit's proving key, and the benchmarks that do
+USES_KEYS = re.compile(r"\b(batch_keys|validium_keys|zk\.run\(|measure_zk_moves\()")
 
 
 def test_every_module_that_loads_a_batch_key_shares_the_worker() -> None:
