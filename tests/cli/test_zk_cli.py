@@ -61,7 +61,7 @@ class ZkNodeProcess:
         # stderr to a file: a pipe nobody reads would fill and stall the node
         self.process = subprocess.Popen(
             [sys.executable, "-m", "l2gpu.cli.main", "up", "--design", "zk",
-             "--interval", "0.5"],
+             "--interval", "0.5", "--provers", "2"],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         deadline = time.monotonic() + 300
@@ -199,6 +199,7 @@ def test_user_mistakes_are_clear_errors(zk_node: ZkNodeProcess) -> None:
         assert message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
     assert zk(zk_node, CAROL, "deposit", "1 ether")["rollup"] == node_status(zk_node)["rollup"]
+    assert node_status(zk_node)["provers"] == 2  # two sealed batches proven at once
     greedy = zk_run(zk_node, CAROL, "withdraw", "5 ether")
     assert greedy.returncode == 2
     assert "too little to withdraw" in greedy.stderr
@@ -211,7 +212,10 @@ def test_user_mistakes_are_clear_errors(zk_node: ZkNodeProcess) -> None:
     elsewhere = {**zk_node.env, "L2GPU_API_PORT": str(free_port())}
     for args, message in ((("--design", "zk", "--zkey", str(not_a_zkey)), "not a Groth16 zkey"),
                           (("--design", "plasma", "--zkey", str(not_a_zkey)),
-                           "--zkey is for the zk and validium designs")):  # fmt: skip
+                           "--zkey is for the zk and validium designs"),
+                          (("--provers", "2"), "--provers is for the zk and validium designs"),
+                          (("--design", "zk", "--provers", "0"), "--provers"),
+                          (("--design", "zk", "--provers", "two"), "--provers")):  # fmt: skip
         refused = run("up", *args, env=elsewhere)
         assert refused.returncode == 2, refused.stderr
         assert message in refused.stderr

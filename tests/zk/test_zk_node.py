@@ -3,6 +3,7 @@ posting in order, the write-ahead log's restart rule, and the start-up checks.""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ import sqlalchemy
 from l2gpu.core.zk.state import ZkError
 from l2gpu.l1 import Chain
 from l2gpu.node.zk.startup import CircuitMismatch, check_verifier
-from l2gpu.zk.prover import ProofError
+from l2gpu.zk.prover import Proof, ProofError, prove
 from l2gpu.zk.setup import Keys
 from l2gpu.zk.toolchain import CompiledCircuit, Toolchain
 
@@ -46,15 +47,38 @@ def test_a_batch_sealed_before_a_crash_is_posted_after_the_restart(world: NodeWo
     sealed_root = node.sequencer.state.root()
     # The node dies here: nothing proven, nothing posted.
     del node
-    restarted = world.node()
+    # Restarted with two provers, whose first proof of batch 0 fails once batch 1's
+    # proof has started beside it.
+    calls: list[int] = []
+    second_started = threading.Event()
+
+    def prover(inputs: object) -> Proof:
+        number = next(b.number for b in restarted.batches if b.result.circuit_input is inputs)
+        calls.append(number)
+        if number == 1:
+            second_started.set()
+        if number == 0 and calls.count(0) == 1:
+            assert second_started.wait(60), "batch 1 was not proven beside batch 0"
+            raise ProofError("the prover crashed", "prove it again")
+        return prove(world.circuit, inputs, keys=world.keys,  # type: ignore[arg-type]
+                     toolchain=world.toolchain)  # fmt: skip
+
+    restarted = world.node(prover=prover, provers=2)
     status = restarted.status()
     assert (status["batches_sealed"], status["batches_posted"], status["pending"]) == (3, 0, 1)
+    assert status["provers"] == 2
     assert restarted.sequencer.state.root() == sealed_root
     assert restarted.outcomes[pay].batch == 2
     assert restarted.outcomes[late].status == "pending"
+    with pytest.raises(ProofError, match="the prover crashed"):
+        restarted.prove_and_post()
+    # Batch 1 was proven, but is not posted before batch 0; its proof is kept.
+    assert world.rollup.batch_count() == 0
+    assert (restarted.batches[0].proof, restarted.status()["batches_proven"]) == (None, 1)
     started = time.perf_counter()
     assert restarted.prove_and_post() == 3
     print(f"\nthree batches proven and posted in {time.perf_counter() - started:.1f} s")
+    assert sorted(calls) == [0, 0, 1, 2]  # batch 1 once: its proof was not made again
     assert world.rollup.batch_count() == 3
     assert world.rollup.state_root() == sealed_root
     # The pending transfer survived the restart, and goes in the next batch.

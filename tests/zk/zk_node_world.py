@@ -70,11 +70,12 @@ class NodeWorld:
     def deposit(self, who: int, amount: int) -> None:
         self.rollup.deposit(self.chain.accounts[who], l2_key(who), amount)
 
-    def node(self, prover: Prover | None = None) -> ZkNode:
-        """A node on the world's database (a new one is a restart)."""
+    def node(self, prover: Prover | None = None, provers: int = 1) -> ZkNode:
+        """A node on the world's database (a new one is a restart), proving ``provers``
+        batches at once."""
         return open_node(
             ZkRollupClient(self.chain, self.rollup.contract),
             open_database(f"sqlite:///{self.database}"), self.chain.accounts[0],
             self.circuit, self.keys, fee_account=FEE_ACCOUNT, toolchain=self.toolchain,
-            prover=prover,
+            prover=prover, provers=provers,
         )  # fmt: skip

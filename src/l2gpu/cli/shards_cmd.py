@@ -205,7 +205,7 @@ def launch_shards(
                    "L2GPU_DATA_DIR": str(folder)}  # fmt: skip
             argv = [sys.executable, "-m", "l2gpu.cli.main", "up", "--shard", str(i),
                     "--bridge", bridge.checksum, *passthrough,
-                    *(zk.options() if zk is not None else [])]  # fmt: skip
+                    *(zk.options(count) if zk is not None else [])]  # fmt: skip
             children.append(Child(i, argv, env, folder / "up.log"))
             children[-1].start()
             typer.echo(f"shard {i}: http://{settings.api_host}:{settings.api_port + i} "

@@ -65,6 +65,17 @@ def up(
             "machine could forge proofs with.",
         ),
     ] = None,
+    provers: Annotated[
+        int | None,
+        typer.Option(
+            "--provers",
+            min=1,
+            max=64,
+            help="zk, validium: prove this many sealed batches at once, a core and a "
+            "witness each, posted in order (default: one per core, at most 4; with "
+            "--shards, the cores shared among the shards).",
+        ),
+    ] = None,
     shards: Annotated[
         int | None,
         typer.Option(
@@ -124,6 +135,9 @@ def up(
     if zkey is not None and design not in ("zk", "validium"):
         raise L2gpuError(f"--zkey is for the zk and validium designs, not {design}",
                          "pass --design zk or --design validium with it")  # fmt: skip
+    if provers is not None and design not in ("zk", "validium"):
+        raise L2gpuError(f"--provers is for the zk and validium designs, not {design}",
+                         "pass --design zk or --design validium with it")  # fmt: skip
     if (shards is not None or shard is not None) and design == "plasma":
         raise L2gpuError(
             "--design plasma runs no shards",
@@ -139,7 +153,8 @@ def up(
                                 cosign_timeout=cosign_timeout)  # fmt: skip
         zk = None
         if design in ("zk", "validium"):
-            zk = ZkShardPlan(zk_shape, parse_shape(zk_shape), zk_depth, design == "validium", zkey)
+            zk = ZkShardPlan(zk_shape, parse_shape(zk_shape), zk_depth, design == "validium", zkey,
+                             provers)  # fmt: skip
         launch_shards(settings, operator, shards, window=parse_duration(challenge_window),
                       delay=parse_duration(force_delay), passthrough=options, zk=zk)  # fmt: skip
         return
@@ -159,7 +174,8 @@ def up(
         operator = signing_account(ctx) if settings.l1_rpc else None
         up_zk(settings, operator, interval=interval, shape_text=zk_shape, depth=zk_depth,
               force_delay=parse_duration(force_delay),
-              validium=design == "validium", zkey=zkey, shard=shard, bridge=bridge)  # fmt: skip
+              validium=design == "validium", zkey=zkey, shard=shard, bridge=bridge,
+              provers=provers)  # fmt: skip
         return
     require_free_port(settings.api_host, settings.api_port, "l2gpu up", "--port or L2GPU_API_PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

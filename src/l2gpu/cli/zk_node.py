@@ -74,11 +74,13 @@ def up_zk(
     zkey: Path | None = None,
     shard: int | None = None,
     bridge: str | None = None,
+    provers: int | None = None,
 ) -> None:
     """Run the zk rollup's node (see ``l2gpu up --help``); ``validium`` keeps the
     transfer and channel sections off L1, served by this node; ``zkey`` is a
     ceremony's key for the batch circuit (else development keys); ``shard``: run
-    that shard of the bridge at ``bridge`` (``l2gpu up --design zk --shards N``)."""
+    that shard of the bridge at ``bridge`` (``l2gpu up --design zk --shards N``);
+    ``provers``: batches proven at once (default :func:`default_provers`)."""
     import uvicorn
 
     from l2gpu.cli.live import progress_bars, stage
@@ -89,6 +91,7 @@ def up_zk(
     from l2gpu.node.zk.service import ZkSealer
     from l2gpu.serving.connections import require_free_port, uvicorn_options
     from l2gpu.zk.batch_circuit import batch_name, compile_batch
+    from l2gpu.zk.prover import default_provers
     from l2gpu.zk.setup import DEV_SETUP_LABEL, dev_setup, import_ceremony
 
     shape = parse_shape(shape_text)
@@ -133,8 +136,9 @@ def up_zk(
     folder.mkdir(parents=True, exist_ok=True)
     database = f"sqlite:///{folder / (rollup.address.checksum + '.db')}"
     started = time.monotonic()
+    provers = provers if provers is not None else default_provers()
     node = open_node(rollup, open_database(database), operator, circuit, keys,
-                     fee_account=fee_account, toolchain=None)  # fmt: skip
+                     fee_account=fee_account, toolchain=None, provers=provers)  # fmt: skip
     status = node.status()
     log.info("replayed the log: %d batch(es) sealed, %d posted, %d pending (%.1f s)",
              status["batches_sealed"], status["batches_posted"], status["pending"],
@@ -147,7 +151,7 @@ def up_zk(
     if validium:
         kind = "zk validium (transfer and channel data off L1, served here)"
     typer.echo(f"{kind} {rollup.address} on {chain.description}, batches {described}, "
-               f"fee account {fee_account}; API on "
+               f"fee account {fee_account}, proving {provers} batch(es) at once; API on "
                f"http://{settings.api_host}:{settings.api_port}", err=True)  # fmt: skip
     try:
         uvicorn.run(create_zk_app(node), host=settings.api_host, port=settings.api_port,

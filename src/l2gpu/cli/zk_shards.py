@@ -40,6 +40,8 @@ class ZkShardPlan:
     depth: int
     validium: bool = False
     zkey: Path | None = None
+    provers: int | None = None
+    """Batches each shard proves at once; by default the cores shared among the shards."""
 
     @property
     def design(self) -> str:
@@ -51,10 +53,13 @@ class ZkShardPlan:
         """The name the bridge is recorded under in the data folder."""
         return "ValidiumBridge" if self.validium else "ZkBridge"
 
-    def options(self) -> list[str]:
-        """The ``up`` options each shard process gets."""
+    def options(self, count: int) -> list[str]:
+        """The ``up`` options each of the ``count`` shard processes gets."""
+        from l2gpu.zk.prover import default_provers
+
+        provers = self.provers if self.provers is not None else default_provers(count)
         out = ["--design", self.design, "--zk-shape", self.shape_text,
-               "--zk-depth", str(self.depth)]  # fmt: skip
+               "--zk-depth", str(self.depth), "--provers", str(provers)]  # fmt: skip
         return out + (["--zkey", str(self.zkey)] if self.zkey is not None else [])
 
     def deploy(

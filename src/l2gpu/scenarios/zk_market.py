@@ -63,6 +63,7 @@ def zk_market(settings: Settings, out: Console) -> ZkMarket:
     from l2gpu.payments.channel_check import ChannelCheck
     from l2gpu.serving.loopback import serve_on_loopback
     from l2gpu.zk.batch_circuit import compile_batch
+    from l2gpu.zk.prover import default_provers
     from l2gpu.zk.setup import DEV_SETUP_LABEL, dev_setup
 
     started = time.perf_counter()
@@ -82,7 +83,8 @@ def zk_market(settings: Settings, out: Console) -> ZkMarket:
     fee_account = rollup.account_index(operator.address)
     folder = tempfile.TemporaryDirectory(prefix="l2gpu-zk-node-")
     node = open_node(rollup, open_database(f"sqlite:///{Path(folder.name) / 'node.db'}"),
-                     operator, circuit, keys, fee_account=fee_account)  # fmt: skip
+                     operator, circuit, keys, fee_account=fee_account,
+                     provers=default_provers())  # fmt: skip
     sealer = ZkSealer(node, interval=1.0)
     node.start(poll_seconds=1.0)
     sealer.start()

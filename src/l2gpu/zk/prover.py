@@ -31,6 +31,7 @@ Errors::
 
 from __future__ import annotations
 
+import os
 import struct
 import tempfile
 import time
@@ -206,6 +207,26 @@ def verify(vk: groth16py.VerifyingKey, proof: Proof, public_inputs: Sequence[int
         return groth16py.Verifier(vk).verify(proof.to_bytes(), list(public_inputs))
     except (groth16py.EncodingError, groth16py.VerificationError):
         return False
+
+
+MAX_DEFAULT_PROVERS = 4
+"""The most batches a node proves at once unless told otherwise: each proof holds its
+own witness and the prover's buffers in memory (hundreds of MB at depth 24)."""
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_provers(processes: int = 1) -> int:
+    """How many batches a zk node proves at once by default: one per usable core, shared
+    among ``processes`` nodes on this machine, at least 1 and at most
+    :data:`MAX_DEFAULT_PROVERS`. groth16py proves on one thread, so a second core
+    proves a second batch, not the same batch faster."""
+    return max(1, min(MAX_DEFAULT_PROVERS, usable_cores() // max(1, processes)))
 
 
 def public_signals(witness: Witness, n_public: int) -> tuple[int, ...]:

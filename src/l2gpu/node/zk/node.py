@@ -1,6 +1,12 @@
 """The zk node: admits signed transactions, seals batches, and has them proven and
 posted in order by a worker thread; every decision is logged before it counts.
 
+Proving is the node's bottleneck (seconds to minutes a batch, on one core: groth16py
+proves on one thread). With ``provers`` above 1 the worker proves up to that many
+sealed batches at once, one thread each, sharing the loaded proving key (groth16py
+releases the GIL while it proves), and posts them in order once all are proven: a
+batch is never posted before every batch sealed ahead of it.
+
 The write-ahead log's records are :mod:`l2gpu.node.zk.records`. The order of writes
 makes a crash at any point safe:
 
@@ -31,6 +37,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -102,8 +109,13 @@ class ZkNode:
         toolchain: Toolchain | None = None,
         prover: Prover | None = None,
         clock: Clock | None = None,
+        provers: int = 1,
     ) -> None:
         check_circuit(rollup, circuit, keys)
+        if provers < 1:
+            raise ValueError(f"provers must be at least 1, not {provers}")
+        self.provers = provers
+        """How many sealed batches are proven at once (a thread and a witness each)."""
         self.rollup = rollup
         self.keys_origin, self.keys_label = keys.origin, keys.label
         self.wal = WriteAheadLog(engine)
@@ -265,8 +277,10 @@ class ZkNode:
 
     def prove_and_post(self) -> int:
         """Prove and post every sealed batch L1 has not accepted, in order; return how
-        many were posted. Stops at the first failure, which it raises (a batch that
-        cannot be proven is never posted, nor any batch after it)."""
+        many were posted. Proves up to :attr:`provers` batches at once, and posts none
+        of them before all are proven. Stops at the first failure, which it raises (a
+        batch that cannot be proven is never posted, nor any batch after it; the proofs
+        made beside it are kept for the next try)."""
         with self._proving:  # the worker and a direct caller never prove side by side
             return self._prove_and_post()
 
@@ -274,21 +288,37 @@ class ZkNode:
         posted = 0
         while True:
             with self.lock:
-                batch = next((b for b in self.batches if not b.posted), None)
-            if batch is None:
+                wave = [b for b in self.batches if not b.posted][: self.provers]
+            if not wave:
                 return posted
-            if batch.proof is None:
+            self._prove_wave([b for b in wave if b.proof is None])
+            for batch in wave:
                 started = time.perf_counter()
-                proof = self._prove(batch.result.circuit_input)
-                with self.lock:
-                    batch.proof = proof
-                    self.proven += 1
-                    self.last_proof_seconds = round(time.perf_counter() - started, 3)
-                log.info("batch %d proven in %.1f s", batch.number, self.last_proof_seconds)
-            started = time.perf_counter()
-            self._post(batch)
-            log.info("batch %d posted to L1 in %.1f s", batch.number, time.perf_counter() - started)
-            posted += 1
+                self._post(batch)
+                log.info("batch %d posted to L1 in %.1f s", batch.number,
+                         time.perf_counter() - started)  # fmt: skip
+                posted += 1
+
+    def _prove_wave(self, batches: list[SealedBatch]) -> None:
+        """Prove ``batches`` side by side, a thread each; raise the failure of the
+        earliest batch that failed, once every thread has ended."""
+        if len(batches) <= 1:
+            for batch in batches:
+                self._prove_one(batch)
+            return
+        with ThreadPoolExecutor(len(batches), thread_name_prefix="zk-prover") as pool:
+            futures = [pool.submit(self._prove_one, batch) for batch in batches]
+        for future in futures:  # in batch order: the earliest failure is the one raised
+            future.result()
+
+    def _prove_one(self, batch: SealedBatch) -> None:
+        started = time.perf_counter()
+        proof = self._prove(batch.result.circuit_input)
+        with self.lock:
+            batch.proof = proof
+            self.proven += 1
+            self.last_proof_seconds = round(time.perf_counter() - started, 3)
+        log.info("batch %d proven in %.1f s", batch.number, time.perf_counter() - started)
 
     def _post(self, batch: SealedBatch) -> None:
         assert batch.proof is not None
@@ -317,8 +347,8 @@ class ZkNode:
             batch.posted = True
 
     def start(self, poll_seconds: float = 5.0) -> None:
-        """Start the prover thread: one batch at a time, in order, woken by each seal
-        (and every ``poll_seconds``, to retry after a failure)."""
+        """Start the prover thread: :attr:`provers` batches at a time, posted in order,
+        woken by each seal (and every ``poll_seconds``, to retry after a failure)."""
         if self._worker is not None:
             return
         self._stop.clear()
@@ -328,7 +358,7 @@ class ZkNode:
         self._wake.set()
 
     def stop(self) -> None:
-        """Stop the prover thread after the batch it is on."""
+        """Stop the prover thread after the batches it is proving."""
         self._stop.set()
         self._wake.set()
         if self._worker is not None:
@@ -382,6 +412,7 @@ class ZkNode:
                     "forced_exits": self.shape.forced_exits,
                 },
                 "last_proof_seconds": self.last_proof_seconds,
+                "provers": self.provers,
                 "last_error": self.last_error,
                 "validium": self.validium,
                 "keys": {"origin": self.keys_origin, "label": self.keys_label},

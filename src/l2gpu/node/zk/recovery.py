@@ -55,12 +55,14 @@ def open_node(
     toolchain: Toolchain | None = None,
     prover: Prover | None = None,
     clock: Clock | None = None,
+    provers: int = 1,
 ) -> ZkNode:
     """A node over ``rollup`` whose state is replayed from the log in ``engine``.
     Raises :class:`~l2gpu.node.zk.node.CircuitMismatch` for keys of another circuit
-    than the contract's, :class:`DamagedRecord` and :class:`DivergedFromL1`."""
+    than the contract's, :class:`DamagedRecord` and :class:`DivergedFromL1`.
+    ``provers``: how many batches it proves at once (:class:`ZkNode`)."""
     node = ZkNode(rollup, engine, operator, circuit, keys, fee_account=fee_account,
-                  toolchain=toolchain, prover=prover, clock=clock)  # fmt: skip
+                  toolchain=toolchain, prover=prover, clock=clock, provers=provers)  # fmt: skip
     if node.sequencer.state.root() != rollup.state_root() and rollup.batch_count() == 0:
         raise DivergedFromL1(
             f"ZkRollup {rollup.address}'s genesis root is not the empty tree's",
