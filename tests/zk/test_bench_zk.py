@@ -75,7 +75,8 @@ def test_the_projection_is_the_line_through_the_points() -> None:
 
 
 def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
-    figures = zk.run(depth=DEPTH, small=SMALL, large=LARGE, rounds=1, slot_kinds=False)
+    figures = zk.run(depth=DEPTH, small=SMALL, large=LARGE, rounds=1, slot_kinds=False,
+                     provers=2)  # fmt: skip
     # constraints: read from the two compiled circuits, one transfer slot apart
     more, fewer = (
         figures["constraints_batch_1_3_1_1_1_1_1"],
@@ -119,3 +120,13 @@ def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
     at_scale = figures["prove_seconds_per_transfer_at_scale"]
     assert at_scale == pytest.approx(figures["constraints_per_transfer"] * rate, rel=1e-3)
     assert 0 < at_scale < figures["prove_seconds_per_transfer"]  # the fixed slots, shared
+    # two more large batches proven at once, a thread each, as a node with --provers 2
+    wave = figures["prove_seconds_parallel_wave"]
+    assert figures["prove_parallel_provers"] == 2
+    assert figures["prove_seconds_parallel_wave_runs"] == [wave]
+    assert figures["prove_seconds_per_transfer_parallel"] == pytest.approx(wave / 6, abs=1e-3)
+    speedup = 2 * figures["prove_seconds_batch"] / wave
+    assert figures["prove_parallel_speedup"] == pytest.approx(speedup, abs=0.02)
+    assert figures["prove_seconds_per_transfer_at_scale_parallel"] == pytest.approx(
+        figures["constraints_per_transfer"] * wave / (2 * more), rel=1e-3
+    )

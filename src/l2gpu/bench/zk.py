@@ -25,7 +25,6 @@ projected through their calldata tokens, whichever is more (what Prague charges)
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any
 from hexbytes import HexBytes
 
 from l2gpu.bench import environment
+from l2gpu.bench.zk_parallel import parallel_figures, timed_waves
 from l2gpu.core.crypto import eddsa_poseidon as eddsa
 from l2gpu.core.zk.batch import BatchResult, apply_batch
 from l2gpu.core.zk.pubdata import (
@@ -57,7 +57,7 @@ from l2gpu.l1.contracts.zk_rollup import (
 )
 from l2gpu.l1.embedded import start_embedded_chain
 from l2gpu.zk.batch_circuit import batch_name, batch_source
-from l2gpu.zk.prover import Proof, prove
+from l2gpu.zk.prover import Proof, default_provers, prove, usable_cores
 from l2gpu.zk.r1cs import read_header
 from l2gpu.zk.setup import Keys, dev_setup
 from l2gpu.zk.toolchain import CompiledCircuit, compile_circuit
@@ -343,9 +343,12 @@ def run(
     large: BatchShape = LARGE,
     rounds: int = ROUNDS,
     slot_kinds: bool = True,
+    provers: int | None = None,
 ) -> dict[str, Any]:
     """Measure the suite's figures (``l2gpu bench zk``): the production depth and shapes
-    by default; the tests pass a small depth and shapes."""
+    by default; the tests pass a small depth and shapes. ``provers`` large batches are
+    also proven at once, as a node started with ``--provers`` does (default: the
+    node's default, one per core)."""
     figures = constraint_figures(depth, small, large, slot_kinds)
     chain = start_embedded_chain()
     l1: dict[BatchShape, L1Cost] = {}
@@ -358,6 +361,10 @@ def run(
         data[shape] = batch.result.pubdata
         proof, times[shape] = timed_proofs(circuit, keys, batch, rounds)
         l1[shape] = post_batch(chain, circuit, keys, batch, proof)
+        if shape == large:
+            others = [full_of_transfers(shape, depth, seed=16 + i).result.circuit_input
+                      for i in range(provers or default_provers())]  # fmt: skip
+            wave = timed_waves(circuit, keys, others, rounds)
     big, few = large.transfers, small.transfers
     timing = times[large]
     large_constraints = figures[f"constraints_batch_{_name(large)}"]
@@ -422,6 +429,9 @@ def run(
         ),
         "l1_gas_per_transfer_1000_projected_line": round(line_gas / PROJECTED_TRANSFERS, 1),
         "l1_gas_per_transfer_1000_projected_floor": round(floor_gas / PROJECTED_TRANSFERS, 1),
+        **parallel_figures(
+            wave, timing.total, large, large_constraints, figures["constraints_per_transfer"]
+        ),
         "cores": _cores(),
         "prove_groth16_cores_used": round(timing.groth16_cores, 2),
         **environment(),
@@ -439,9 +449,7 @@ def _name(shape: BatchShape) -> str:
     return "_".join(str(n) for n in shape.sections)
 
 
-def _cores() -> int | None:
+def _cores() -> int:
     """The cores this process may run on (groth16py 0.2.0 proves on one of them:
-    ``prove_groth16_cores_used``)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count()
+    ``prove_groth16_cores_used``; the node proves a batch per core)."""
+    return usable_cores()
