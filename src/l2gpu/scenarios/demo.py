@@ -38,7 +38,8 @@ from l2gpu.scenarios.market import Parties, hybrid_market, market_stage
 from l2gpu.scenarios.stream import LEASE_SECONDS, channel_lease
 
 NEXT_STAGES = [
-    "zk shards, and a renter's routed leases kept across a restart of its client",
+    "leases between zk shards: virtual channels in the zk circuits (money already "
+    "moves between zk shards, both ways; leases across shards run on optimistic ones)",
 ]
 
 
