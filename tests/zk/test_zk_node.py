@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import sqlalchemy
 
 from l2gpu.core.zk.state import ZkError
 from l2gpu.l1 import Chain
+from l2gpu.node.zk.node import ZkNode
 from l2gpu.node.zk.startup import CircuitMismatch, check_verifier
 from l2gpu.zk.prover import Proof, ProofError, prove
 from l2gpu.zk.setup import Keys
@@ -47,19 +49,20 @@ def test_a_batch_sealed_before_a_crash_is_posted_after_the_restart(world: NodeWo
     sealed_root = node.sequencer.state.root()
     # The node dies here: nothing proven, nothing posted.
     del node
-    # Restarted with two provers, whose first proof of batch 0 fails once batch 1's
-    # proof has started beside it.
+    # Restarted with two provers. The first proof of batch 0 fails once batch 1's has
+    # started beside it; then the first proof of batch 3 fails beside batch 2's.
     calls: list[int] = []
-    second_started = threading.Event()
+    started_beside = {1: threading.Event(), 2: threading.Event()}
 
     def prover(inputs: object) -> Proof:
         number = next(b.number for b in restarted.batches if b.result.circuit_input is inputs)
         calls.append(number)
-        if number == 1:
-            second_started.set()
-        if number == 0 and calls.count(0) == 1:
-            assert second_started.wait(60), "batch 1 was not proven beside batch 0"
-            raise ProofError("the prover crashed", "prove it again")
+        if number in started_beside:
+            started_beside[number].set()
+        if number in (0, 3) and calls.count(number) == 1:
+            beside = 1 if number == 0 else 2
+            assert started_beside[beside].wait(60), f"batch {beside} was not proven beside"
+            raise ProofError(f"the prover crashed on batch {number}", "prove it again")
         return prove(world.circuit, inputs, keys=world.keys,  # type: ignore[arg-type]
                      toolchain=world.toolchain)  # fmt: skip
 
@@ -70,22 +73,56 @@ def test_a_batch_sealed_before_a_crash_is_posted_after_the_restart(world: NodeWo
     assert restarted.sequencer.state.root() == sealed_root
     assert restarted.outcomes[pay].batch == 2
     assert restarted.outcomes[late].status == "pending"
-    with pytest.raises(ProofError, match="the prover crashed"):
+    # The pending transfer survived the restart, and goes in the next batch.
+    assert restarted.seal() == 3
+    with pytest.raises(ProofError, match="crashed on batch 0"):
         restarted.prove_and_post()
     # Batch 1 was proven, but is not posted before batch 0; its proof is kept.
     assert world.rollup.batch_count() == 0
     assert (restarted.batches[0].proof, restarted.status()["batches_proven"]) == (None, 1)
     started = time.perf_counter()
-    assert restarted.prove_and_post() == 3
+    with pytest.raises(ProofError, match="crashed on batch 3"):
+        restarted.prove_and_post()
     print(f"\nthree batches proven and posted in {time.perf_counter() - started:.1f} s")
-    assert sorted(calls) == [0, 0, 1, 2]  # batch 1 once: its proof was not made again
+    # Batch 3 failed beside batch 2: the batches before it are on L1 all the same.
     assert world.rollup.batch_count() == 3
     assert world.rollup.state_root() == sealed_root
-    # The pending transfer survived the restart, and goes in the next batch.
-    assert restarted.seal() == 3
     assert restarted.prove_and_post() == 1
+    assert sorted(calls) == [0, 0, 1, 2, 3, 3]  # batch 1 once: its proof was kept
     assert restarted.sequencer.state.account(2).nonce == 2
     assert world.rollup.state_root() == restarted.sequencer.state.root()
+
+
+def test_a_stopped_prover_posts_the_wave_it_is_on_and_leaves_the_rest(
+    world: NodeWorld,
+) -> None:
+    world.deposit(1, ETH)
+    world.deposit(2, ETH)
+    node: ZkNode
+
+    def prover(inputs: object) -> Proof:
+        # stop() is asked for while the first batch is being proven
+        threading.Thread(target=node.stop, daemon=True).start()
+        assert wait_until(node._stop.is_set), "stop() was not asked for"
+        return prove(world.circuit, inputs, keys=world.keys,  # type: ignore[arg-type]
+                     toolchain=world.toolchain)  # fmt: skip
+
+    node = world.node(prover=prover)
+    assert (node.seal(), node.seal()) == (0, 1)
+    node.start(poll_seconds=60)
+    assert wait_until(lambda: node._worker is None), "the prover thread did not stop"
+    assert world.rollup.batch_count() == 1  # the batch it was on, and no other
+    assert node.batches[1].proof is None
+    assert world.node().prove_and_post() == 1  # a restart proves the rest
+
+
+def wait_until(condition: Callable[[], object], seconds: float = 120) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)  # polling a thread of this process
+    return True
 
 
 def test_a_node_restarted_after_posting_posts_nothing_twice(world: NodeWorld) -> None:

@@ -91,7 +91,7 @@ def up_zk(
     from l2gpu.node.zk.service import ZkSealer
     from l2gpu.serving.connections import require_free_port, uvicorn_options
     from l2gpu.zk.batch_circuit import batch_name, compile_batch
-    from l2gpu.zk.prover import default_provers
+    from l2gpu.zk.prover import default_provers, usable_cores
     from l2gpu.zk.setup import DEV_SETUP_LABEL, dev_setup, import_ceremony
 
     shape = parse_shape(shape_text)
@@ -137,6 +137,10 @@ def up_zk(
     database = f"sqlite:///{folder / (rollup.address.checksum + '.db')}"
     started = time.monotonic()
     provers = provers if provers is not None else default_provers()
+    if provers > usable_cores():
+        log.warning("--provers %d is more than this machine's %d cores: the proofs "
+                    "share them, each slower, and each holds its memory",
+                    provers, usable_cores())  # fmt: skip
     node = open_node(rollup, open_database(database), operator, circuit, keys,
                      fee_account=fee_account, toolchain=None, provers=provers)  # fmt: skip
     status = node.status()
@@ -158,7 +162,7 @@ def up_zk(
                     log_level="warning", **uvicorn_options())  # fmt: skip
     finally:
         sealer.stop.set()
-        node.stop()  # after the batch it is proving: a later start proves the rest
+        node.stop()  # after the wave it is proving: a later start proves the rest
 
 
 def _zk_rollup(

@@ -215,10 +215,19 @@ own witness and the prover's buffers in memory (hundreds of MB at depth 24)."""
 
 
 def usable_cores() -> int:
-    """The cores this process may run on."""
+    """The cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU
+    quota where one is set (a container limited to 2 CPUs on a 64-core host)."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota == "max":
+            return cores
+        return max(1, min(cores, int(quota) // max(1, int(period))))
+    except (OSError, ValueError):
+        return cores  # no cgroup v2 quota here, or one this does not read
 
 
 def default_provers(processes: int = 1) -> int:

@@ -37,7 +37,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -277,39 +276,64 @@ class ZkNode:
 
     def prove_and_post(self) -> int:
         """Prove and post every sealed batch L1 has not accepted, in order; return how
-        many were posted. Proves up to :attr:`provers` batches at once, and posts none
-        of them before all are proven. Stops at the first failure, which it raises (a
-        batch that cannot be proven is never posted, nor any batch after it; the proofs
-        made beside it are kept for the next try)."""
+        many were posted. Proves up to :attr:`provers` batches at once, and posts each
+        once it and every batch before it are proven. Stops at the first failure, which
+        it raises (a batch that cannot be proven is never posted, nor any batch after
+        it; the batches proven before it are posted, and the proofs made after it are
+        kept for the next try)."""
         with self._proving:  # the worker and a direct caller never prove side by side
             return self._prove_and_post()
 
-    def _prove_and_post(self) -> int:
+    def _prove_and_post(self, stop: threading.Event | None = None) -> int:
+        """:meth:`prove_and_post`; the worker passes its ``stop`` event, checked
+        before each wave (a restart proves what is left)."""
         posted = 0
-        while True:
+        while stop is None or not stop.is_set():
             with self.lock:
                 wave = [b for b in self.batches if not b.posted][: self.provers]
             if not wave:
-                return posted
-            self._prove_wave([b for b in wave if b.proof is None])
+                break
+            failure = self._prove_wave([b for b in wave if b.proof is None])
             for batch in wave:
+                if batch.proof is None:
+                    break  # the failed batch: nothing after it is posted
                 started = time.perf_counter()
                 self._post(batch)
                 log.info("batch %d posted to L1 in %.1f s", batch.number,
                          time.perf_counter() - started)  # fmt: skip
                 posted += 1
+            if failure is not None:
+                raise failure
+        return posted
 
-    def _prove_wave(self, batches: list[SealedBatch]) -> None:
-        """Prove ``batches`` side by side, a thread each; raise the failure of the
-        earliest batch that failed, once every thread has ended."""
-        if len(batches) <= 1:
-            for batch in batches:
+    def _prove_wave(self, batches: list[SealedBatch]) -> Exception | None:
+        """Prove ``batches`` side by side, a thread each; return the failure of the
+        earliest batch that failed (None if every proof was made) once all ended.
+
+        Plain daemon threads, not a thread pool: a pool's threads are joined when the
+        interpreter exits, so a node stopped without waiting would hang on its proofs.
+        """
+        failures: dict[int, Exception] = {}
+
+        def prove_one(batch: SealedBatch) -> None:
+            try:
                 self._prove_one(batch)
-            return
-        with ThreadPoolExecutor(len(batches), thread_name_prefix="zk-prover") as pool:
-            futures = [pool.submit(self._prove_one, batch) for batch in batches]
-        for future in futures:  # in batch order: the earliest failure is the one raised
-            future.result()
+            except Exception as exc:  # reported by the wave, in batch order
+                failures[batch.number] = exc
+
+        if len(batches) == 1:
+            prove_one(batches[0])
+        else:
+            threads = [threading.Thread(target=prove_one, args=(batch,), daemon=True,
+                                        name=f"zk-prover-{batch.number}")
+                       for batch in batches]  # fmt: skip
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        for number in sorted(failures)[1:]:
+            log.warning("batch %d was not proven either: %s", number, failures[number])
+        return failures[min(failures)] if failures else None
 
     def _prove_one(self, batch: SealedBatch) -> None:
         started = time.perf_counter()
@@ -358,7 +382,8 @@ class ZkNode:
         self._wake.set()
 
     def stop(self) -> None:
-        """Stop the prover thread after the batches it is proving."""
+        """Stop the prover thread once the batches it is proving are posted (the rest
+        stay sealed: a restart proves them)."""
         self._stop.set()
         self._wake.set()
         if self._worker is not None:
@@ -372,7 +397,8 @@ class ZkNode:
             if self._stop.is_set():
                 return
             try:
-                self.prove_and_post()
+                with self._proving:
+                    self._prove_and_post(self._stop)
             except L2gpuError as exc:
                 with self.lock:
                     self.last_error = f"{type(exc).__name__}: {exc}"
