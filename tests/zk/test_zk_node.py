@@ -93,7 +93,7 @@ def test_a_batch_sealed_before_a_crash_is_posted_after_the_restart(world: NodeWo
     assert world.rollup.state_root() == restarted.sequencer.state.root()
 
 
-def test_a_stopped_prover_posts_the_wave_it_is_on_and_leaves_the_rest(
+def test_a_stopped_prover_posts_the_proof_it_was_making_and_leaves_the_rest(
     world: NodeWorld,
 ) -> None:
     world.deposit(1, ETH)

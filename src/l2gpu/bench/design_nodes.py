@@ -84,16 +84,19 @@ def plasma_settled(node_url: str) -> None:
 
 
 def spawn_zk_node(env: dict[str, str], folder: str, log: Any, shape: str,
-                   design: str = "zk") -> tuple[Any, int]:  # fmt: skip
+                   design: str = "zk", nodes: int = 2) -> tuple[Any, int]:  # fmt: skip
     """Start ``l2gpu up --design zk`` (or ``validium``) on the same anvil (its own
-    operator, port and folder). Returns the process and its API port."""
+    operator, port and folder), one of ``nodes`` proving nodes sharing this machine's
+    cores. Returns the process and its API port."""
+    from l2gpu.zk.prover import default_provers
+
     port = _free_port()
     key = VALIDIUM_OPERATOR_KEY if design == "validium" else ZK_OPERATOR_KEY
     zk_env = {**env, "L2GPU_PRIVATE_KEY": key, "L2GPU_API_PORT": str(port),
               "L2GPU_DATA_DIR": str(Path(folder) / design)}  # fmt: skip
     process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
         [sys.executable, "-m", "l2gpu.cli.main", "up", "--design", design, "--interval", "1",
-         "--zk-shape", shape],
+         "--zk-shape", shape, "--provers", str(default_provers(nodes))],
         env=zk_env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     return process, port

@@ -334,8 +334,9 @@ def measure_designs(
         contracts = {"channel-l1": {manager.address}}
         pids: dict[str, int | list[int]] = dict.fromkeys(designs, node.pid)
         # both zk nodes load their proving keys (about 20 s of one core each) at once
-        spawned = [(name, *spawn_zk_node(env, folder, log, zk_shape, name))
-                   for name in ZK_DESIGNS if name in designs]  # fmt: skip
+        proving = [name for name in ZK_DESIGNS if name in designs]
+        spawned = [(name, *spawn_zk_node(env, folder, log, zk_shape, name, len(proving)))
+                   for name in proving]  # fmt: skip
         for name, process, port in spawned:
             other_nodes.append(process)
             attach_zk_node(world, process, port, name)

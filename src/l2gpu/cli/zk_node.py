@@ -162,7 +162,7 @@ def up_zk(
                     log_level="warning", **uvicorn_options())  # fmt: skip
     finally:
         sealer.stop.set()
-        node.stop()  # after the wave it is proving: a later start proves the rest
+        node.stop()  # after the proofs it is running: a later start proves the rest
 
 
 def _zk_rollup(

@@ -4,8 +4,8 @@ posted in order by a worker thread; every decision is logged before it counts.
 Proving is the node's bottleneck (seconds to minutes a batch, on one core: groth16py
 proves on one thread). With ``provers`` above 1 the worker proves up to that many
 sealed batches at once, one thread each, sharing the loaded proving key (groth16py
-releases the GIL while it proves), and posts them in order once all are proven: a
-batch is never posted before every batch sealed ahead of it.
+releases the GIL while it proves), and posts each once it and every batch sealed
+ahead of it are proven; a prover that ends takes the next sealed batch.
 
 The write-ahead log's records are :mod:`l2gpu.node.zk.records`. The order of writes
 makes a crash at any point safe:
@@ -34,6 +34,7 @@ batch holds it, then ``open``, and ``closed`` once a sealed batch emptied its sl
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -285,55 +286,83 @@ class ZkNode(NodeViews):
             return self._prove_and_post()
 
     def _prove_and_post(self, stop: threading.Event | None = None) -> int:
-        """:meth:`prove_and_post`; the worker passes its ``stop`` event, checked
-        before each wave (a restart proves what is left)."""
+        """:meth:`prove_and_post` as a pipeline: up to :attr:`provers` proofs run at
+        once, a thread each. Whenever the oldest batch not on L1 is proven it is posted,
+        with every proven batch after it, in order, and a freed prover takes the next
+        sealed batch. After a failure no proof starts; the running ones end, the
+        proven batches before the failed one are posted, and the earliest failure is
+        raised. The worker passes its ``stop`` event: once it is set no proof starts
+        either (a restart proves the rest)."""
+        running: dict[int, threading.Thread] = {}
+        ended: queue.SimpleQueue[tuple[int, Exception | None]] = queue.SimpleQueue()
+        failures: dict[int, Exception] = {}
         posted = 0
-        while stop is None or not stop.is_set():
-            with self.lock:
-                wave = [b for b in self.batches if not b.posted][: self.provers]
-            if not wave:
-                break
-            failure = self._prove_wave([b for b in wave if b.proof is None])
-            for batch in wave:
-                if batch.proof is None:
-                    break  # the failed batch: nothing after it is posted
-                started = time.perf_counter()
-                self._post(batch)
-                log.info("batch %d posted to L1 in %.1f s", batch.number,
-                         time.perf_counter() - started)  # fmt: skip
-                posted += 1
-            if failure is not None:
-                raise failure
+        try:
+            while True:
+                posted += self._post_proven()
+                if not failures and (stop is None or not stop.is_set()):
+                    self._start_proofs(running, ended)
+                if not running:
+                    break
+                number, error = ended.get()
+                running.pop(number).join()
+                if error is not None:
+                    failures[number] = error
+        finally:
+            # A post that raised leaves proofs running: end them here, so that the next
+            # call does not prove their batches a second time beside them.
+            for thread in running.values():
+                thread.join()
+        if failures:
+            for number in sorted(failures)[1:]:
+                log.warning("batch %d was not proven either: %s", number, failures[number])
+            raise failures[min(failures)]
         return posted
 
-    def _prove_wave(self, batches: list[SealedBatch]) -> Exception | None:
-        """Prove ``batches`` side by side, a thread each; return the failure of the
-        earliest batch that failed (None if every proof was made) once all ended.
+    def _post_proven(self) -> int:
+        """Post the oldest batches not on L1 while they are proven; how many."""
+        posted = 0
+        while True:
+            with self.lock:
+                head = next((b for b in self.batches if not b.posted), None)
+            if head is None or head.proof is None:
+                return posted
+            started = time.perf_counter()
+            self._post(head)
+            log.info("batch %d posted to L1 in %.1f s", head.number,
+                     time.perf_counter() - started)  # fmt: skip
+            posted += 1
+
+    def _start_proofs(
+        self,
+        running: dict[int, threading.Thread],
+        ended: queue.SimpleQueue[tuple[int, Exception | None]],
+    ) -> None:
+        """Start proving the oldest unproven batches, up to :attr:`provers` at once.
 
         Plain daemon threads, not a thread pool: a pool's threads are joined when the
         interpreter exits, so a node stopped without waiting would hang on its proofs.
         """
-        failures: dict[int, Exception] = {}
+        with self.lock:
+            waiting = [b for b in self.batches
+                       if not b.posted and b.proof is None and b.number not in running]  # fmt: skip
+        for batch in waiting[: max(0, self.provers - len(running))]:
+            thread = threading.Thread(target=self._prove_into, args=(batch, ended),
+                                      name=f"zk-prover-{batch.number}", daemon=True)  # fmt: skip
+            running[batch.number] = thread
+            thread.start()
 
-        def prove_one(batch: SealedBatch) -> None:
-            try:
-                self._prove_one(batch)
-            except Exception as exc:  # reported by the wave, in batch order
-                failures[batch.number] = exc
-
-        if len(batches) == 1:
-            prove_one(batches[0])
-        else:
-            threads = [threading.Thread(target=prove_one, args=(batch,), daemon=True,
-                                        name=f"zk-prover-{batch.number}")
-                       for batch in batches]  # fmt: skip
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        for number in sorted(failures)[1:]:
-            log.warning("batch %d was not proven either: %s", number, failures[number])
-        return failures[min(failures)] if failures else None
+    def _prove_into(
+        self, batch: SealedBatch, ended: queue.SimpleQueue[tuple[int, Exception | None]]
+    ) -> None:
+        """Prove ``batch`` (a prover thread), then say so on ``ended``, failure or not."""
+        error: Exception | None = None
+        try:
+            self._prove_one(batch)
+        except Exception as exc:  # reported by the pipeline, in batch order
+            error = exc
+        finally:
+            ended.put((batch.number, error))
 
     def _prove_one(self, batch: SealedBatch) -> None:
         started = time.perf_counter()
@@ -371,8 +400,9 @@ class ZkNode(NodeViews):
             batch.posted = True
 
     def start(self, poll_seconds: float = 5.0) -> None:
-        """Start the prover thread: :attr:`provers` batches at a time, posted in order,
-        woken by each seal (and every ``poll_seconds``, to retry after a failure)."""
+        """Start the prover thread: :attr:`provers` batches proven at a time, posted in
+        order, woken by each seal (and every ``poll_seconds``, to retry after a
+        failure)."""
         if self._worker is not None:
             return
         self._stop.clear()
@@ -382,8 +412,8 @@ class ZkNode(NodeViews):
         self._wake.set()
 
     def stop(self) -> None:
-        """Stop the prover thread once the batches it is proving are posted (the rest
-        stay sealed: a restart proves them)."""
+        """Stop the prover thread once the proofs it is running end and are posted in
+        order (the batches after them stay sealed: a restart proves them)."""
         self._stop.set()
         self._wake.set()
         if self._worker is not None:
