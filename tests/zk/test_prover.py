@@ -298,3 +298,24 @@ def test_a_zkey_without_a_phase_2_contribution_is_refused(
     zkey = snarkjs.uncontributed_zkey(snarkjs_tool, preimage_circuit, PREIMAGE_POWER)
     with pytest.raises(SetupFailed, match="no phase-2 contribution"):
         import_ceremony(preimage_circuit, zkey)
+
+
+def test_a_node_proves_a_batch_per_core_within_half_the_free_memory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from l2gpu.zk import prover
+
+    r1cs = tmp_path / "batch.r1cs"
+    r1cs.write_bytes(bytes(1000))  # one proof: 6,500 bytes
+    monkeypatch.setattr(prover, "usable_cores", lambda: 16)
+    monkeypatch.setattr(prover, "_available_memory", lambda: 10**9)
+    assert prover.default_provers() == prover.MAX_DEFAULT_PROVERS  # 16 cores, capped
+    assert prover.default_provers(processes=8) == 2  # the cores shared by 8 nodes
+    assert prover.default_provers(processes=32) == 1  # never none
+    monkeypatch.setattr(prover, "_available_memory", lambda: 6_500 * 2 * 3)
+    assert prover.default_provers(r1cs=r1cs) == 3  # half the memory holds 3 proofs
+    assert prover.default_provers(processes=3, r1cs=r1cs) == 1
+    monkeypatch.setattr(prover, "_available_memory", lambda: 100)
+    assert prover.default_provers(r1cs=r1cs) == 1
+    monkeypatch.setattr(prover, "_available_memory", lambda: None)  # not Linux
+    assert prover.default_provers(r1cs=r1cs) == prover.MAX_DEFAULT_PROVERS

@@ -72,8 +72,8 @@ def up(
             min=1,
             max=64,
             help="zk, validium: prove this many sealed batches at once, a core and a "
-            "witness each, posted in order (default: one per core, at most 4; with "
-            "--shards, the cores shared among the shards).",
+            "witness each, posted in order (default: one per core, at most 4, within half "
+            "the available memory; with --shards, the cores shared among the shards).",
         ),
     ] = None,
     shards: Annotated[

@@ -136,7 +136,7 @@ def up_zk(
     folder.mkdir(parents=True, exist_ok=True)
     database = f"sqlite:///{folder / (rollup.address.checksum + '.db')}"
     started = time.monotonic()
-    provers = provers if provers is not None else default_provers()
+    provers = provers if provers is not None else default_provers(r1cs=circuit.r1cs)
     if provers > usable_cores():
         log.warning("--provers %d is more than this machine's %d cores: the proofs "
                     "share them, each slower, and each holds its memory",

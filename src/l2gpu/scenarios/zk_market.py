@@ -84,7 +84,7 @@ def zk_market(settings: Settings, out: Console) -> ZkMarket:
     folder = tempfile.TemporaryDirectory(prefix="l2gpu-zk-node-")
     node = open_node(rollup, open_database(f"sqlite:///{Path(folder.name) / 'node.db'}"),
                      operator, circuit, keys, fee_account=fee_account,
-                     provers=default_provers())  # fmt: skip
+                     provers=default_provers(r1cs=circuit.r1cs))  # fmt: skip
     sealer = ZkSealer(node, interval=1.0)
     node.start(poll_seconds=1.0)
     sealer.start()
