@@ -252,14 +252,25 @@ def default_provers(processes: int = 1, r1cs: Path | None = None) -> int:
 
 
 def _available_memory() -> int | None:
-    """MemAvailable of /proc/meminfo in bytes, or None where it cannot be read."""
+    """The memory this process may still take, in bytes: /proc/meminfo's MemAvailable,
+    capped by a cgroup v2 memory limit where one is set (a container's); None where
+    neither can be read."""
+    available = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                available = int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
-        return None
-    return None
+        available = None
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+            left = max(0, int(limit) - used)
+            available = left if available is None else min(available, left)
+    except (OSError, ValueError):
+        pass  # no cgroup v2 memory limit here, or one this does not read
+    return available
 
 
 def public_signals(witness: Witness, n_public: int) -> tuple[int, ...]:

@@ -299,9 +299,11 @@ class ZkNode(NodeViews):
         posted = 0
         try:
             while True:
-                posted += self._post_proven()
+                # Provers freed by the last proof start before the posts (an L1
+                # transaction each), so that proving and posting overlap.
                 if not failures and (stop is None or not stop.is_set()):
                     self._start_proofs(running, ended)
+                posted += self._post_proven()
                 if not running:
                     break
                 number, error = ended.get()
@@ -349,8 +351,8 @@ class ZkNode(NodeViews):
         for batch in waiting[: max(0, self.provers - len(running))]:
             thread = threading.Thread(target=self._prove_into, args=(batch, ended),
                                       name=f"zk-prover-{batch.number}", daemon=True)  # fmt: skip
+            thread.start()  # before it is counted: a thread that did not start is never joined
             running[batch.number] = thread
-            thread.start()
 
     def _prove_into(
         self, batch: SealedBatch, ended: queue.SimpleQueue[tuple[int, Exception | None]]
@@ -361,6 +363,9 @@ class ZkNode(NodeViews):
             self._prove_one(batch)
         except Exception as exc:  # reported by the pipeline, in batch order
             error = exc
+        except BaseException as exc:  # SystemExit in a thread: not a proof to retry
+            error = RuntimeError(f"the prover of batch {batch.number} ended: {exc!r}")
+            raise
         finally:
             ended.put((batch.number, error))
 
