@@ -432,7 +432,7 @@ def run(
         **parallel_figures(
             wave, timing.total, large, large_constraints, figures["constraints_per_transfer"]
         ),
-        "cores": _cores(),
+        "cores": usable_cores(),  # groth16py proves on one: prove_groth16_cores_used
         "prove_groth16_cores_used": round(timing.groth16_cores, 2),
         **environment(),
     }
@@ -447,9 +447,3 @@ def _without_proof(cost: L1Cost) -> tuple[int, int]:
 
 def _name(shape: BatchShape) -> str:
     return "_".join(str(n) for n in shape.sections)
-
-
-def _cores() -> int:
-    """The cores this process may run on (groth16py 0.2.0 proves on one of them:
-    ``prove_groth16_cores_used``; the node proves a batch per core)."""
-    return usable_cores()

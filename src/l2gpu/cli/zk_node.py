@@ -137,10 +137,11 @@ def up_zk(
     database = f"sqlite:///{folder / (rollup.address.checksum + '.db')}"
     started = time.monotonic()
     provers = provers if provers is not None else default_provers(r1cs=circuit.r1cs)
-    if provers > usable_cores():
+    cores = usable_cores()
+    if provers > cores:
         log.warning("--provers %d is more than this machine's %d cores: the proofs "
                     "share them, each slower, and each holds its memory",
-                    provers, usable_cores())  # fmt: skip
+                    provers, cores)  # fmt: skip
     node = open_node(rollup, open_database(database), operator, circuit, keys,
                      fee_account=fee_account, toolchain=None, provers=provers)  # fmt: skip
     status = node.status()

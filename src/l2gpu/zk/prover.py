@@ -244,7 +244,7 @@ def default_provers(processes: int = 1, r1cs: Path | None = None) -> int:
     also no more proofs than half the memory available now holds
     (:data:`PROOF_MEMORY_PER_R1CS_BYTE`)."""
     provers = min(MAX_DEFAULT_PROVERS, usable_cores() // max(1, processes))
-    available = _available_memory()
+    available = _available_memory() if r1cs is not None else None
     if r1cs is not None and available is not None:
         per_proof = PROOF_MEMORY_PER_R1CS_BYTE * r1cs.stat().st_size
         provers = min(provers, int(available / 2 / max(1, processes) // max(1.0, per_proof)))
