@@ -127,6 +127,7 @@ def test_figures_follow_the_batches(toolchain: Toolchain) -> None:
     assert figures["prove_seconds_per_transfer_parallel"] == pytest.approx(wave / 6, abs=1e-3)
     speedup = 2 * figures["prove_seconds_batch"] / wave
     assert figures["prove_parallel_speedup"] == pytest.approx(speedup, abs=0.02)
+    # the figure is rounded to 3 places (a clean clone's run saw 0.407 for 0.4065)
     assert figures["prove_seconds_per_transfer_at_scale_parallel"] == pytest.approx(
-        figures["constraints_per_transfer"] * wave / (2 * more), rel=1e-3
+        figures["constraints_per_transfer"] * wave / (2 * more), abs=1e-3
     )
